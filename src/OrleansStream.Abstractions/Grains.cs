@@ -1,0 +1,44 @@
+using Orleans.Concurrency;
+
+namespace OrleansStream;
+
+/// <summary>
+/// ZooKeeper's (KRaft's) role: topics, replica placement, leaders, epochs and ISR, one activation per cluster,
+/// keyed <see cref="GrainKeys.Controller"/>.
+/// </summary>
+public interface IClusterControllerGrain : IGrainWithStringKey
+{
+    Task<IReadOnlyList<TopicResult>> CreateTopics(IReadOnlyList<NewTopic> topics, bool validateOnly = false);
+
+    Task<IReadOnlyList<TopicResult>> DeleteTopics(IReadOnlyList<string> topics);
+
+    Task<IReadOnlyList<TopicResult>> CreatePartitions(IReadOnlyList<PartitionsIncrease> increases, bool validateOnly = false);
+
+    [AlwaysInterleave]
+    Task<ClusterMetadata> GetMetadata(MetadataRequest request);
+}
+
+/// <summary>
+/// One replica of one partition, keyed <see cref="GrainKeys.Replica"/> and activated on the broker the controller
+/// assigned it to. Only the leader serves produce and fetch; the others answer <see cref="ErrorCode.NotLeaderOrFollower"/>.
+/// </summary>
+public interface IPartitionReplicaGrain : IGrainWithStringKey
+{
+    Task<ProduceResponse> Produce(ProduceRequest request);
+
+    /// <summary>Long-polls, so it interleaves with produce calls that wake it.</summary>
+    [AlwaysInterleave]
+    Task<FetchResponse> Fetch(FetchRequest request);
+
+    [AlwaysInterleave]
+    Task<ListOffsetsResponse> ListOffsets(ListOffsetsRequest request);
+
+    [AlwaysInterleave]
+    Task<ReplicaStatus> GetStatus();
+
+    /// <summary>The controller's LeaderAndIsr; stale epochs are answered with <see cref="ErrorCode.FencedLeaderEpoch"/>.</summary>
+    Task<ErrorCode> ApplyState(PartitionState state);
+
+    /// <summary>Kafka's StopReplica with delete: closes the log and removes its files.</summary>
+    Task DeleteReplica();
+}

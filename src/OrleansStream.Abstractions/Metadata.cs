@@ -1,0 +1,73 @@
+namespace OrleansStream;
+
+/// <summary>A topic to create. <paramref name="NumPartitions"/> and <paramref name="ReplicationFactor"/> of -1 take the broker defaults.</summary>
+[GenerateSerializer, Immutable]
+public sealed record NewTopic(string Name, int NumPartitions = -1, short ReplicationFactor = -1, IReadOnlyDictionary<string, string>? Configs = null);
+
+[GenerateSerializer, Immutable]
+public sealed record PartitionsIncrease(string Topic, int TotalCount);
+
+/// <summary>The outcome for one topic of an admin request.</summary>
+[GenerateSerializer, Immutable]
+public sealed record TopicResult(string Topic, ErrorCode Error, string? ErrorMessage = null);
+
+/// <summary>A broker is a silo, known by a stable identity (its configured name), not by one incarnation.</summary>
+[GenerateSerializer, Immutable]
+public sealed record BrokerInfo(string BrokerId, string? Endpoint, bool IsAlive);
+
+/// <summary>Replica <paramref name="ReplicaId"/> of a partition lives on broker <paramref name="BrokerId"/>.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ReplicaInfo(int ReplicaId, string BrokerId);
+
+/// <summary>A partition's leader (a replica id, -1 when none), leader epoch, replicas and in-sync replica ids.</summary>
+[GenerateSerializer, Immutable]
+public sealed record PartitionMetadata(
+    int Partition,
+    int Leader,
+    int LeaderEpoch,
+    IReadOnlyList<ReplicaInfo> Replicas,
+    IReadOnlyList<int> Isr,
+    ErrorCode Error = ErrorCode.None)
+{
+    public string? LeaderBroker
+    {
+        get
+        {
+            foreach (var r in Replicas)
+                if (r.ReplicaId == Leader) return r.BrokerId;
+            return null;
+        }
+    }
+}
+
+[GenerateSerializer, Immutable]
+public sealed record TopicMetadata(
+    string Name,
+    Guid TopicId,
+    ErrorCode Error,
+    IReadOnlyList<PartitionMetadata> Partitions,
+    IReadOnlyDictionary<string, string> Configs,
+    string? ErrorMessage = null);
+
+/// <summary>What clients cache; <paramref name="Version"/> grows with every change the controller makes.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ClusterMetadata(long Version, IReadOnlyList<BrokerInfo> Brokers, IReadOnlyList<TopicMetadata> Topics);
+
+/// <summary><paramref name="Topics"/> null means every topic.</summary>
+[GenerateSerializer, Immutable]
+public sealed record MetadataRequest(IReadOnlyList<string>? Topics, bool AllowAutoTopicCreation = false);
+
+/// <summary>
+/// Kafka's LeaderAndIsr: what the controller tells a replica about its partition. A replica acts only on
+/// a state whose leader epoch is not older than the one it has.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record PartitionState(
+    string Topic,
+    Guid TopicId,
+    int Partition,
+    int Leader,
+    int LeaderEpoch,
+    IReadOnlyList<ReplicaInfo> Replicas,
+    IReadOnlyList<int> Isr,
+    IReadOnlyDictionary<string, string> Configs);

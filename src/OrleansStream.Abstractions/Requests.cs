@@ -1,0 +1,57 @@
+namespace OrleansStream;
+
+/// <summary>
+/// One or more whole RecordBatch v2 batches, concatenated, as the client built them. The leader stamps offsets and
+/// epoch. <paramref name="CurrentLeaderEpoch"/> of -1 skips the epoch check.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ProduceRequest(Acks Acks, int TimeoutMs, ReadOnlyMemory<byte> Records, int CurrentLeaderEpoch = -1);
+
+[GenerateSerializer, Immutable]
+public sealed record ProduceResponse(
+    ErrorCode Error,
+    long BaseOffset,
+    long LogAppendTimeMs,
+    long LogStartOffset,
+    string? ErrorMessage = null);
+
+/// <summary>Kafka's fetch for one partition: wait up to <paramref name="MaxWaitMs"/> for <paramref name="MinBytes"/>.</summary>
+[GenerateSerializer, Immutable]
+public sealed record FetchRequest(long FetchOffset, int MaxBytes, int MinBytes = 1, int MaxWaitMs = 500, int CurrentLeaderEpoch = -1);
+
+/// <summary>
+/// Whole stored batches starting at or before the fetch offset, below the high watermark (the first may begin
+/// before the requested offset, as in Kafka; consumers skip what they did not ask for).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record FetchResponse(
+    ErrorCode Error,
+    long HighWatermark,
+    long LogStartOffset,
+    ReadOnlyMemory<byte> Records,
+    string? ErrorMessage = null);
+
+/// <summary>Kafka's ListOffsets timestamps: -1 latest, -2 earliest, otherwise the first offset with a timestamp at or after it.</summary>
+public static class OffsetSpec
+{
+    public const long Latest = -1;
+    public const long Earliest = -2;
+}
+
+[GenerateSerializer, Immutable]
+public sealed record ListOffsetsRequest(long Timestamp, int CurrentLeaderEpoch = -1);
+
+/// <summary><paramref name="Offset"/> is -1 when no record has a timestamp at or after the one asked for.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ListOffsetsResponse(ErrorCode Error, long Offset, long Timestamp, int LeaderEpoch, string? ErrorMessage = null);
+
+/// <summary>A replica's view of its log, for describe and for the controller.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ReplicaStatus(
+    int ReplicaId,
+    bool IsLeader,
+    int LeaderEpoch,
+    long LogStartOffset,
+    long LogEndOffset,
+    long HighWatermark,
+    long SizeBytes);

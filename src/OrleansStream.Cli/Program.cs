@@ -1,0 +1,2 @@
+Console.Error.WriteLine("The CLI arrives with the cluster issue.");
+return 1;

@@ -1,0 +1,65 @@
+namespace OrleansStream;
+
+/// <summary>
+/// Kafka's protocol error codes (org.apache.kafka.common.protocol.Errors), same names and numbers.
+/// Kept in the dependency-free Records assembly because the storage engine, the grains and the SDK all speak them.
+/// </summary>
+public enum ErrorCode : short
+{
+    UnknownServerError = -1,
+    None = 0,
+    OffsetOutOfRange = 1,
+    CorruptMessage = 2,
+    UnknownTopicOrPartition = 3,
+    InvalidFetchSize = 4,
+    LeaderNotAvailable = 5,
+    NotLeaderOrFollower = 6,
+    RequestTimedOut = 7,
+    BrokerNotAvailable = 8,
+    ReplicaNotAvailable = 9,
+    /// <summary>Kafka's MESSAGE_TOO_LARGE, surfaced to clients as RecordTooLargeException.</summary>
+    RecordTooLarge = 10,
+    CoordinatorNotAvailable = 15,
+    NotCoordinator = 16,
+    InvalidTopic = 17,
+    RecordListTooLarge = 18,
+    NotEnoughReplicas = 19,
+    NotEnoughReplicasAfterAppend = 20,
+    InvalidRequiredAcks = 21,
+    IllegalGeneration = 22,
+    InconsistentGroupProtocol = 23,
+    InvalidGroupId = 24,
+    UnknownMemberId = 25,
+    InvalidSessionTimeout = 26,
+    RebalanceInProgress = 27,
+    InvalidCommitOffsetSize = 28,
+    InvalidTimestamp = 32,
+    UnsupportedVersion = 35,
+    TopicAlreadyExists = 36,
+    InvalidPartitions = 37,
+    InvalidReplicationFactor = 38,
+    InvalidReplicaAssignment = 39,
+    InvalidConfig = 40,
+    NotController = 41,
+    InvalidRequest = 42,
+    PolicyViolation = 44,
+    KafkaStorageError = 56,
+    NonEmptyGroup = 68,
+    GroupIdNotFound = 69,
+    TopicDeletionDisabled = 73,
+    FencedLeaderEpoch = 74,
+    UnknownLeaderEpoch = 75,
+    UnsupportedCompressionType = 76,
+    OffsetNotAvailable = 78,
+    MemberIdRequired = 79,
+    GroupMaxSizeReached = 81,
+    InvalidRecord = 87,
+}
+
+/// <summary>An error with a Kafka error code. Thrown by the storage engine and the SDK; grains return codes instead.</summary>
+public class OrleansStreamException(ErrorCode code, string message, Exception? inner = null) : Exception(message, inner)
+{
+    public ErrorCode Code { get; } = code;
+
+    public override string ToString() => $"{Code}: {Message}";
+}
