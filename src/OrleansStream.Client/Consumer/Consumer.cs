@@ -312,20 +312,23 @@ internal sealed class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
         ref var origin = ref MemoryMarshal.GetReference(span);
         try
         {
-            foreach (var batch in RecordBatchReader.Batches(span))
+            foreach (var record in RecordBatchReader.Batch(span).Records())
             {
-                foreach (var record in batch.Records())
+                if (_slotCount == _slots.Length) Array.Resize(ref _slots, _slots.Length * 2);
+                ref var slot = ref _slots[_slotCount++];
+                slot.Offset = record.Offset;
+                slot.TimestampMs = record.TimestampMs;
+                slot.TimestampType = header.IsLogAppendTime ? TimestampType.LogAppendTime : TimestampType.CreateTime;
+                slot.KeyStart = record.KeyIsNull ? -1 : (int)Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(record.Key));
+                slot.KeyLength = record.Key.Length;
+                slot.ValueStart = record.ValueIsNull ? -1 : (int)Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(record.Value));
+                slot.ValueLength = record.Value.Length;
+                slot.Headers = null;
+                if (record.HeaderCount > 0)
                 {
-                    if (_slotCount == _slots.Length) Array.Resize(ref _slots, _slots.Length * 2);
-                    ref var slot = ref _slots[_slotCount++];
-                    slot.Offset = record.Offset;
-                    slot.TimestampMs = header.IsLogAppendTime ? header.MaxTimestamp : record.TimestampMs;
-                    slot.TimestampType = header.IsLogAppendTime ? TimestampType.LogAppendTime : TimestampType.CreateTime;
-                    slot.KeyStart = record.KeyIsNull ? -1 : (int)Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(record.Key));
-                    slot.KeyLength = record.Key.Length;
-                    slot.ValueStart = record.ValueIsNull ? -1 : (int)Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(record.Value));
-                    slot.ValueLength = record.Value.Length;
-                    slot.Headers = null;
+                    var headers = new Headers();
+                    foreach (var h in record.Headers) headers.Add(h.ToRecordHeader());
+                    slot.Headers = headers;
                 }
             }
         }

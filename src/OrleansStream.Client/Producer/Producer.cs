@@ -1,4 +1,3 @@
-using System.Text;
 using OrleansStream.Records;
 
 namespace OrleansStream.Client;
@@ -94,7 +93,7 @@ internal sealed class Producer<TKey, TValue>(
             throw Fail(topic, partition, message, ErrorCode.InvalidRecord, $"The value serializer failed: {ex.Message}", ex);
         }
 
-        var size = RecordBatchBuilder.EstimateSizeInBytes(key?.Length ?? 0, value?.Length ?? 0, message.Headers?.Count ?? 0) + HeaderBytes(message.Headers);
+        var size = RecordBatchBuilder.EstimateSizeInBytes(key?.Length ?? 0, value?.Length ?? 0, message.Headers);
         if (size + RecordBatchHeader.Size > _settings.MessageMaxBytes)
             throw Fail(topic, partition, message, ErrorCode.RecordTooLarge,
                 $"The message is {size + RecordBatchHeader.Size} bytes serialized, larger than message.max.bytes ({_settings.MessageMaxBytes}).");
@@ -186,14 +185,6 @@ internal sealed class Producer<TKey, TValue>(
         message.Timestamp.Type == TimestampType.NotAvailable
             ? core.Time.GetUtcNow().ToUnixTimeMilliseconds()
             : message.Timestamp.UnixTimestampMs;
-
-    private static int HeaderBytes(Headers? headers)
-    {
-        if (headers is null) return 0;
-        var n = 0;
-        foreach (var h in headers) n += Encoding.UTF8.GetByteCount(h.Key) + (h.Value?.Length ?? 0);
-        return n;
-    }
 
     private static ProduceException<TKey, TValue> Fail(string topic, int partition, Message<TKey, TValue> message, ErrorCode code, string reason, Exception? inner = null) =>
         new(new Error(code, reason), new DeliveryResult<TKey, TValue>

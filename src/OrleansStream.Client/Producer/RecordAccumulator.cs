@@ -206,5 +206,6 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     private void ReturnBuilder(RecordBatchBuilder builder)
     {
         if (_builders.Count < 64) _builders.Enqueue(builder);
+        else builder.Dispose();
     }
 }
