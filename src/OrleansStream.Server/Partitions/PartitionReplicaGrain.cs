@@ -562,7 +562,6 @@ internal sealed partial class PartitionReplicaGrain(
         {
             var retention = log.DeleteOldSegments();
             if (retention.SegmentsDeleted > 0) LogRetention(this.GetPrimaryKeyString(), retention.SegmentsDeleted, retention.LogStartOffset);
-            if ((log.Config.CleanupPolicy & CleanupPolicy.Compact) != 0) { }//COMPACT_TMP
         }
         catch (Exception e) when (e is IOException or OrleansStreamException)
         {
