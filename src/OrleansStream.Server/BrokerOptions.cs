@@ -1,0 +1,85 @@
+using Microsoft.Extensions.Options;
+
+namespace OrleansStream.Server;
+
+/// <summary>
+/// A broker's settings, bound from the <c>OrleansStream</c> configuration section. Kafka's broker keys map to
+/// properties of the same meaning (<c>auto.create.topics.enable</c> → <see cref="AutoCreateTopicsEnable"/>, ...).
+/// </summary>
+public sealed class BrokerOptions
+{
+    /// <summary>
+    /// The broker's stable identity. Replicas are assigned to it, so a restarted silo with the same id and data
+    /// directory serves its partitions again. Empty: the silo's name.
+    /// </summary>
+    public string? BrokerId { get; set; }
+
+    /// <summary>Where partition logs live, one folder per partition: <c>{DataDirectory}/{topic}-{partition}</c>.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>
+    /// Where the file grain storage keeps controller and group state. Empty: <c>{DataDirectory}/grain-state</c>.
+    /// Silos of one cluster must share it (or configure another grain storage under
+    /// <see cref="OrleansStreamDefaults.GrainStorageName"/>), because the controller may activate on any silo.
+    /// </summary>
+    public string? GrainStateDirectory { get; set; }
+
+    /// <summary>Kafka's <c>auto.create.topics.enable</c>.</summary>
+    public bool AutoCreateTopicsEnable { get; set; } = true;
+
+    /// <summary>Kafka's <c>num.partitions</c>: partitions of a topic created without a count.</summary>
+    public int NumPartitions { get; set; } = 1;
+
+    /// <summary>Kafka's <c>default.replication.factor</c>.</summary>
+    public short DefaultReplicationFactor { get; set; } = 1;
+
+    /// <summary>Kafka's <c>log.retention.check.interval.ms</c>: how often each replica applies retention and compaction.</summary>
+    public long LogRetentionCheckIntervalMs { get; set; } = 300_000;
+
+    /// <summary>Kafka's <c>replica.lag.time.max.ms</c>: a follower that has not caught up for this long leaves the ISR.</summary>
+    public long ReplicaLagTimeMaxMs { get; set; } = 30_000;
+
+    /// <summary>Kafka's <c>replica.fetch.max.bytes</c>: bytes a follower asks for per fetch.</summary>
+    public int ReplicaFetchMaxBytes { get; set; } = 1_048_576;
+
+    /// <summary>Kafka's <c>replica.fetch.wait.max.ms</c>: how long a follower's fetch waits for new data.</summary>
+    public int ReplicaFetchWaitMaxMs { get; set; } = 500;
+
+    /// <summary>Kafka's <c>delete.topic.enable</c>.</summary>
+    public bool DeleteTopicEnable { get; set; } = true;
+
+    internal string ResolvedDataDirectory => Path.GetFullPath(DataDirectory);
+
+    internal string ResolvedGrainStateDirectory =>
+        Path.GetFullPath(string.IsNullOrWhiteSpace(GrainStateDirectory) ? Path.Combine(DataDirectory, "grain-state") : GrainStateDirectory);
+}
+
+/// <summary>Rejects settings a broker cannot run with, naming the key and the bad value.</summary>
+public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, BrokerOptions options)
+    {
+        List<string>? failures = null;
+        void Fail(string message) => (failures ??= []).Add(message);
+
+        if (string.IsNullOrWhiteSpace(options.DataDirectory))
+            Fail("OrleansStream:DataDirectory must name a directory.");
+        else if (options.DataDirectory.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+            Fail($"OrleansStream:DataDirectory '{options.DataDirectory}' is not a valid path.");
+        if (options.BrokerId is { Length: > 0 } id && (id.Length > 249 || id.Contains('/')))
+            Fail($"OrleansStream:BrokerId '{id}' must be at most 249 characters without '/'.");
+        if (options.NumPartitions < 1)
+            Fail($"OrleansStream:NumPartitions must be at least 1, not {options.NumPartitions}.");
+        if (options.DefaultReplicationFactor < 1)
+            Fail($"OrleansStream:DefaultReplicationFactor must be at least 1, not {options.DefaultReplicationFactor}.");
+        if (options.LogRetentionCheckIntervalMs < 1)
+            Fail($"OrleansStream:LogRetentionCheckIntervalMs must be positive, not {options.LogRetentionCheckIntervalMs}.");
+        if (options.ReplicaLagTimeMaxMs < 1)
+            Fail($"OrleansStream:ReplicaLagTimeMaxMs must be positive, not {options.ReplicaLagTimeMaxMs}.");
+        if (options.ReplicaFetchMaxBytes < 1)
+            Fail($"OrleansStream:ReplicaFetchMaxBytes must be positive, not {options.ReplicaFetchMaxBytes}.");
+        if (options.ReplicaFetchWaitMaxMs < 0)
+            Fail($"OrleansStream:ReplicaFetchWaitMaxMs must not be negative, not {options.ReplicaFetchWaitMaxMs}.");
+        return failures is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,374 @@
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using OrleansStream.Server.Placement;
+
+namespace OrleansStream.Server.Controller;
+
+[GrainType("os-controller")]
+internal sealed partial class ClusterControllerGrain(
+    [PersistentState("controller", OrleansStreamDefaults.GrainStorageName)] IPersistentState<ControllerState> state,
+    BrokerLocator brokers,
+    IOptions<BrokerOptions> options,
+    ILogger<ClusterControllerGrain> logger)
+    : Grain, IClusterControllerGrain, IControllerInternalGrain
+{
+    // Metadata reads interleave with changes, and auto-creation changes state from such a read: changes queue here.
+    private readonly SemaphoreSlim _changes = new(1, 1);
+    private readonly BrokerOptions _options = options.Value;
+
+    private ControllerState State => state.State;
+
+    public async Task<IReadOnlyList<TopicResult>> CreateTopics(IReadOnlyList<NewTopic> topics, bool validateOnly = false)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        await _changes.WaitAsync();
+        try
+        {
+            var results = new List<TopicResult>(topics.Count);
+            var created = new List<TopicState>();
+            var live = LiveBrokerIds();
+            var assigner = new ReplicaAssigner(live, State);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var topic in topics)
+            {
+                var (error, message, newTopic) = PrepareTopic(topic, live, assigner, seen);
+                results.Add(new TopicResult(topic?.Name ?? "", error, message));
+                if (newTopic is not null && !validateOnly) created.Add(newTopic);
+            }
+            if (created.Count > 0)
+            {
+                foreach (var t in created) State.Topics.Add(t.Name, t);
+                await CommitAsync();
+                foreach (var t in created) LogTopicCreated(t.Name, t.Partitions.Count, t.Partitions[0].Replicas.Count);
+                await PushStatesAsync(created, null);
+            }
+            return results;
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    public async Task<IReadOnlyList<TopicResult>> DeleteTopics(IReadOnlyList<string> topics)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        await _changes.WaitAsync();
+        try
+        {
+            var results = new List<TopicResult>(topics.Count);
+            var deleted = new List<TopicState>();
+            foreach (var name in topics)
+            {
+                if (!_options.DeleteTopicEnable)
+                    results.Add(new TopicResult(name, ErrorCode.TopicDeletionDisabled, "Topic deletion is disabled (DeleteTopicEnable=false)."));
+                else if (name is null || !State.Topics.Remove(name, out var topic))
+                    results.Add(new TopicResult(name ?? "", ErrorCode.UnknownTopicOrPartition, $"Topic '{name}' does not exist."));
+                else
+                {
+                    deleted.Add(topic);
+                    results.Add(new TopicResult(name, ErrorCode.None));
+                }
+            }
+            if (deleted.Count > 0)
+            {
+                await CommitAsync();
+                foreach (var t in deleted)
+                {
+                    LogTopicDeleted(t.Name);
+                    await DeleteReplicasAsync(t);
+                }
+            }
+            return results;
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    public async Task<IReadOnlyList<TopicResult>> CreatePartitions(IReadOnlyList<PartitionsIncrease> increases, bool validateOnly = false)
+    {
+        ArgumentNullException.ThrowIfNull(increases);
+        await _changes.WaitAsync();
+        try
+        {
+            var results = new List<TopicResult>(increases.Count);
+            var changed = new List<(TopicState Topic, int From)>();
+            var live = LiveBrokerIds();
+            var assigner = new ReplicaAssigner(live, State);
+            foreach (var inc in increases)
+            {
+                if (inc is null || !State.Topics.TryGetValue(inc.Topic, out var topic))
+                {
+                    results.Add(new TopicResult(inc?.Topic ?? "", ErrorCode.UnknownTopicOrPartition, $"Topic '{inc?.Topic}' does not exist."));
+                    continue;
+                }
+                var current = topic.Partitions.Count;
+                if (inc.TotalCount <= current)
+                {
+                    results.Add(new TopicResult(inc.Topic, ErrorCode.InvalidPartitions,
+                        $"Topic '{inc.Topic}' has {current} partitions; the new count {inc.TotalCount} must be larger."));
+                    continue;
+                }
+                var rf = topic.Partitions[0].Replicas.Count;
+                if (rf > live.Count)
+                {
+                    results.Add(new TopicResult(inc.Topic, ErrorCode.InvalidReplicationFactor,
+                        $"Replication factor {rf} is larger than the {live.Count} live brokers."));
+                    continue;
+                }
+                results.Add(new TopicResult(inc.Topic, ErrorCode.None));
+                if (validateOnly) continue;
+                for (var p = current; p < inc.TotalCount; p++) topic.Partitions.Add(NewPartition(p, assigner.Assign(rf)));
+                changed.Add((topic, current));
+            }
+            if (changed.Count > 0)
+            {
+                await CommitAsync();
+                foreach (var (topic, from) in changed) await PushStatesAsync([topic], from);
+            }
+            return results;
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    public async Task<ClusterMetadata> GetMetadata(MetadataRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Topics is { } wanted && request.AllowAutoTopicCreation && _options.AutoCreateTopicsEnable)
+        {
+            List<NewTopic>? missing = null;
+            foreach (var name in wanted)
+                if (!State.Topics.ContainsKey(name) && TopicRules.ValidateName(name) is null) (missing ??= []).Add(new NewTopic(name));
+            if (missing is not null)
+            {
+                var results = await CreateTopics(missing);
+                foreach (var r in results)
+                    if (r.Error is not (ErrorCode.None or ErrorCode.TopicAlreadyExists)) LogAutoCreateFailed(r.Topic, r.Error, r.ErrorMessage);
+            }
+        }
+
+        var topics = new List<TopicMetadata>();
+        if (request.Topics is null)
+        {
+            foreach (var t in State.Topics.Values) topics.Add(Describe(t));
+            topics.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+        }
+        else
+        {
+            foreach (var name in request.Topics)
+            {
+                if (name is not null && State.Topics.TryGetValue(name, out var t)) topics.Add(Describe(t));
+                else if (TopicRules.ValidateName(name) is { } invalid)
+                    topics.Add(new TopicMetadata(name ?? "", Guid.Empty, ErrorCode.InvalidTopic, [], EmptyConfigs, invalid));
+                else
+                    topics.Add(new TopicMetadata(name!, Guid.Empty, ErrorCode.UnknownTopicOrPartition, [], EmptyConfigs, $"Topic '{name}' does not exist."));
+            }
+        }
+        return new ClusterMetadata(State.MetadataVersion, DescribeBrokers(), topics);
+    }
+
+    public Task<string?> GetReplicaBroker(string topic, int partition, int replicaId)
+    {
+        string? broker = null;
+        if (TryGetPartition(topic, partition, out _, out var p) && (uint)replicaId < (uint)p.Replicas.Count) broker = p.Replicas[replicaId];
+        return Task.FromResult(broker);
+    }
+
+    public Task<PartitionState?> GetPartitionState(string topic, int partition) =>
+        Task.FromResult(TryGetPartition(topic, partition, out var t, out var p) ? ToState(t, p) : null);
+
+    private (ErrorCode, string?, TopicState?) PrepareTopic(NewTopic? topic, List<string> live, ReplicaAssigner assigner, HashSet<string> seen)
+    {
+        if (topic is null) return (ErrorCode.InvalidRequest, "Topic is null.", null);
+        if (TopicRules.ValidateName(topic.Name) is { } badName) return (ErrorCode.InvalidTopic, badName, null);
+        if (!seen.Add(topic.Name)) return (ErrorCode.InvalidRequest, $"Topic '{topic.Name}' appears more than once in the request.", null);
+        if (State.Topics.ContainsKey(topic.Name)) return (ErrorCode.TopicAlreadyExists, $"Topic '{topic.Name}' already exists.", null);
+
+        var partitions = topic.NumPartitions == -1 ? _options.NumPartitions : topic.NumPartitions;
+        if (partitions < 1) return (ErrorCode.InvalidPartitions, $"Number of partitions must be at least 1, not {topic.NumPartitions}.", null);
+        var rf = topic.ReplicationFactor == -1 ? _options.DefaultReplicationFactor : topic.ReplicationFactor;
+        if (rf < 1) return (ErrorCode.InvalidReplicationFactor, $"Replication factor must be at least 1, not {topic.ReplicationFactor}.", null);
+        if (rf > live.Count) return (ErrorCode.InvalidReplicationFactor, $"Replication factor {rf} is larger than the {live.Count} live brokers.", null);
+
+        var configs = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (topic.Configs is not null)
+        {
+            foreach (var (key, value) in topic.Configs)
+            {
+                if (key is null || value is null) return (ErrorCode.InvalidConfig, "Config keys and values must not be null.", null);
+                configs[key] = value;
+            }
+            if (TopicConfigs.Validate(configs) is { } badConfig) return (ErrorCode.InvalidConfig, badConfig, null);
+        }
+
+        var state = new TopicState { Name = topic.Name, TopicId = Guid.NewGuid(), Configs = configs };
+        for (var p = 0; p < partitions; p++) state.Partitions.Add(NewPartition(p, assigner.Assign(rf)));
+        return (ErrorCode.None, null, state);
+    }
+
+    private static PartitionAssignment NewPartition(int partition, List<string> replicas)
+    {
+        var isr = new List<int>(replicas.Count);
+        for (var i = 0; i < replicas.Count; i++) isr.Add(i);
+        return new PartitionAssignment { Partition = partition, Replicas = replicas, Leader = 0, LeaderEpoch = 0, Isr = isr };
+    }
+
+    private async Task CommitAsync()
+    {
+        State.MetadataVersion++;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // The write may not have happened: forget the in-memory change rather than serve what is not durable.
+            await state.ReadStateAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Sends LeaderAndIsr to every replica of the topics (from partition <paramref name="fromPartition"/> on).</summary>
+    private async Task PushStatesAsync(List<TopicState> topics, int? fromPartition)
+    {
+        var calls = new List<Task<ErrorCode>>();
+        var keys = new List<string>();
+        foreach (var topic in topics)
+            for (var p = fromPartition ?? 0; p < topic.Partitions.Count; p++)
+            {
+                var assignment = topic.Partitions[p];
+                var partitionState = ToState(topic, assignment);
+                for (var r = 0; r < assignment.Replicas.Count; r++)
+                {
+                    if (!brokers.IsAlive(assignment.Replicas[r])) continue;
+                    var key = GrainKeys.Replica(topic.Name, p, r);
+                    keys.Add(key);
+                    calls.Add(CallReplica(key, assignment.Replicas[r], g => g.ApplyState(partitionState)));
+                }
+            }
+        for (var i = 0; i < calls.Count; i++)
+        {
+            try
+            {
+                var error = await calls[i];
+                if (error != ErrorCode.None) LogApplyStateRejected(keys[i], error);
+            }
+            catch (Exception e)
+            {
+                // The replica pulls its state from the controller when it activates, so a missed push is repaired then.
+                LogApplyStateFailed(e, keys[i]);
+            }
+        }
+    }
+
+    private async Task DeleteReplicasAsync(TopicState topic)
+    {
+        var calls = new List<(string Key, Task Call)>();
+        foreach (var p in topic.Partitions)
+            for (var r = 0; r < p.Replicas.Count; r++)
+            {
+                if (!brokers.IsAlive(p.Replicas[r])) continue;
+                var key = GrainKeys.Replica(topic.Name, p.Partition, r);
+                calls.Add((key, CallReplica(key, p.Replicas[r], async g => { await g.DeleteReplica(); return true; })));
+            }
+        foreach (var (key, call) in calls)
+        {
+            try
+            {
+                await call;
+            }
+            catch (Exception e)
+            {
+                // A replica left behind is recognised by its topic id and wiped if the name is reused.
+                LogDeleteReplicaFailed(e, key);
+            }
+        }
+    }
+
+    /// <summary>Calls a replica, telling placement its broker so an activation needs no round trip back here.</summary>
+    private async Task<T> CallReplica<T>(string key, string broker, Func<IPartitionReplicaGrain, Task<T>> call)
+    {
+        // Request context set inside this async method flows into the call but not back to the caller.
+        RequestContext.Set(BrokerPlacementDirector.BrokerHintKey, broker);
+        RequestContext.Set(BrokerPlacementDirector.BrokerHintReplicaKey, key);
+        return await call(GrainFactory.GetGrain<IPartitionReplicaGrain>(key));
+    }
+
+    private bool TryGetPartition(string topic, int partition, out TopicState t, out PartitionAssignment p)
+    {
+        if (topic is not null && State.Topics.TryGetValue(topic, out t!) && (uint)partition < (uint)t.Partitions.Count)
+        {
+            p = t.Partitions[partition];
+            return true;
+        }
+        t = null!;
+        p = null!;
+        return false;
+    }
+
+    private List<string> LiveBrokerIds()
+    {
+        var live = brokers.LiveBrokers();
+        var ids = new List<string>(live.Count);
+        foreach (var (id, _) in live) ids.Add(id);
+        return ids;
+    }
+
+    private List<BrokerInfo> DescribeBrokers()
+    {
+        var result = new List<BrokerInfo>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (id, silo) in brokers.LiveBrokers())
+            if (seen.Add(id)) result.Add(new BrokerInfo(id, silo.ToString(), true));
+        foreach (var topic in State.Topics.Values)
+            foreach (var p in topic.Partitions)
+                foreach (var b in p.Replicas)
+                    if (seen.Add(b)) result.Add(new BrokerInfo(b, null, false));
+        result.Sort(static (a, b) => string.CompareOrdinal(a.BrokerId, b.BrokerId));
+        return result;
+    }
+
+    private static TopicMetadata Describe(TopicState t)
+    {
+        var partitions = new List<PartitionMetadata>(t.Partitions.Count);
+        foreach (var p in t.Partitions)
+            partitions.Add(new PartitionMetadata(p.Partition, p.Leader, p.LeaderEpoch, Replicas(p), p.Isr.ToArray(),
+                p.Leader < 0 ? ErrorCode.LeaderNotAvailable : ErrorCode.None));
+        return new TopicMetadata(t.Name, t.TopicId, ErrorCode.None, partitions, new Dictionary<string, string>(t.Configs));
+    }
+
+    private static PartitionState ToState(TopicState t, PartitionAssignment p) =>
+        new(t.Name, t.TopicId, p.Partition, p.Leader, p.LeaderEpoch, Replicas(p), p.Isr.ToArray(), new Dictionary<string, string>(t.Configs));
+
+    private static ReplicaInfo[] Replicas(PartitionAssignment p)
+    {
+        var replicas = new ReplicaInfo[p.Replicas.Count];
+        for (var i = 0; i < replicas.Length; i++) replicas[i] = new ReplicaInfo(i, p.Replicas[i]);
+        return replicas;
+    }
+
+    private static readonly IReadOnlyDictionary<string, string> EmptyConfigs = new Dictionary<string, string>();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Created topic {Topic} with {Partitions} partitions, replication factor {ReplicationFactor}")]
+    private partial void LogTopicCreated(string topic, int partitions, int replicationFactor);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted topic {Topic}")]
+    private partial void LogTopicDeleted(string topic);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Auto-creating topic {Topic} failed: {Error} {Message}")]
+    private partial void LogAutoCreateFailed(string topic, ErrorCode error, string? message);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} rejected LeaderAndIsr: {Error}")]
+    private partial void LogApplyStateRejected(string replica, ErrorCode error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sending LeaderAndIsr to replica {Replica} failed")]
+    private partial void LogApplyStateFailed(Exception e, string replica);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Deleting replica {Replica} failed")]
+    private partial void LogDeleteReplicaFailed(Exception e, string replica);
+}

@@ -1,0 +1,39 @@
+namespace OrleansStream.Server.Controller;
+
+/// <summary>The controller's persisted state: every topic's assignment, leader, epoch and ISR.</summary>
+[GenerateSerializer]
+public sealed class ControllerState
+{
+    [Id(0)] public long MetadataVersion { get; set; }
+
+    [Id(1)] public Dictionary<string, TopicState> Topics { get; set; } = new(StringComparer.Ordinal);
+}
+
+[GenerateSerializer]
+public sealed class TopicState
+{
+    [Id(0)] public string Name { get; set; } = "";
+
+    [Id(1)] public Guid TopicId { get; set; }
+
+    /// <summary>The topic's overrides of broker defaults, with Kafka's keys.</summary>
+    [Id(2)] public Dictionary<string, string> Configs { get; set; } = new(StringComparer.Ordinal);
+
+    [Id(3)] public List<PartitionAssignment> Partitions { get; set; } = [];
+}
+
+/// <summary>One partition: replica id i lives on broker <see cref="Replicas"/>[i].</summary>
+[GenerateSerializer]
+public sealed class PartitionAssignment
+{
+    [Id(0)] public int Partition { get; set; }
+
+    [Id(1)] public List<string> Replicas { get; set; } = [];
+
+    /// <summary>The leader's replica id, -1 when no replica can lead.</summary>
+    [Id(2)] public int Leader { get; set; }
+
+    [Id(3)] public int LeaderEpoch { get; set; }
+
+    [Id(4)] public List<int> Isr { get; set; } = [];
+}

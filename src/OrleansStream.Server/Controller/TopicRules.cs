@@ -1,0 +1,41 @@
+using System.Globalization;
+
+namespace OrleansStream.Server.Controller;
+
+/// <summary>Kafka's rules for topic names and the server-side topic keys; log keys are the storage engine's to judge.</summary>
+internal static class TopicRules
+{
+    public const int MaxNameLength = 249;
+
+    public static string? ValidateName(string? name)
+    {
+        if (string.IsNullOrEmpty(name)) return "Topic name is empty.";
+        if (name is "." or "..") return $"Topic name cannot be '{name}'.";
+        if (name.Length > MaxNameLength) return $"Topic name is {name.Length} characters long, more than {MaxNameLength}.";
+        foreach (var c in name)
+            if (!(c is >= 'a' and <= 'z' or >= 'A' and <= 'Z' or >= '0' and <= '9' or '.' or '_' or '-'))
+                return $"Topic name '{name}' contains '{c}'; only ASCII letters, digits, '.', '_' and '-' are legal.";
+        return null;
+    }
+
+    /// <summary>Checks the keys only the server knows; returns an error message or null.</summary>
+    public static string? ValidateServerConfig(string key, string value) => key switch
+    {
+        OrleansStreamDefaults.MinInsyncReplicasConfig =>
+            int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1
+                ? null : $"{key} must be an integer of at least 1, not '{value}'.",
+        OrleansStreamDefaults.UncleanLeaderElectionEnableConfig =>
+            bool.TryParse(value, out _) ? null : $"{key} must be true or false, not '{value}'.",
+        _ => null,
+    };
+
+    public static bool IsServerKey(string key) =>
+        key is OrleansStreamDefaults.MinInsyncReplicasConfig or OrleansStreamDefaults.UncleanLeaderElectionEnableConfig;
+
+    public static int MinInsyncReplicas(IReadOnlyDictionary<string, string> configs) =>
+        configs.TryGetValue(OrleansStreamDefaults.MinInsyncReplicasConfig, out var v)
+        && int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 1;
+
+    public static bool UncleanLeaderElection(IReadOnlyDictionary<string, string> configs) =>
+        configs.TryGetValue(OrleansStreamDefaults.UncleanLeaderElectionEnableConfig, out var v) && bool.TryParse(v, out var b) && b;
+}

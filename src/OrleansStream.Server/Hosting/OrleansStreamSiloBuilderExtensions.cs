@@ -1,0 +1,51 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Persistence.FileStorage;
+using OrleansStream.Server;
+using OrleansStream.Server.Placement;
+
+namespace Orleans.Hosting;
+
+public static class OrleansStreamSiloBuilderExtensions
+{
+    /// <summary>
+    /// Makes this silo a broker: the controller and partition replica grains, broker placement, and file grain
+    /// storage named <see cref="OrleansStreamDefaults.GrainStorageName"/> unless the host registered a grain storage
+    /// of that name before calling this (Azure Blob in production). Options come from the <c>OrleansStream</c> section
+    /// when the host binds it, then from <paramref name="configure"/>.
+    /// </summary>
+    public static ISiloBuilder AddOrleansStream(this ISiloBuilder builder, Action<BrokerOptions>? configure = null)
+    {
+        var services = builder.Services;
+        var options = services.AddOptions<BrokerOptions>();
+        if (configure is not null) options.Configure(configure);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>());
+        options.ValidateOnStart();
+
+        // A configured broker id names the silo too, so membership (and placement) can find the broker by name.
+        services.AddOptions<SiloOptions>().PostConfigure<IOptions<BrokerOptions>>((silo, broker) =>
+        {
+            if (!string.IsNullOrWhiteSpace(broker.Value.BrokerId)) silo.SiloName = broker.Value.BrokerId;
+        });
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<BrokerIdentity>();
+        services.TryAddSingleton<BrokerLocator>();
+        services.AddPlacementDirector<BrokerPlacementStrategy, BrokerPlacementDirector>();
+
+        services.AddOptions<FileGrainStorageOptions>(OrleansStreamDefaults.GrainStorageName)
+            .Configure<IOptions<BrokerOptions>>((file, broker) => file.RootDirectory = broker.Value.ResolvedGrainStateDirectory);
+        if (!HasGrainStorage(services, OrleansStreamDefaults.GrainStorageName))
+            builder.AddFileGrainStorage(OrleansStreamDefaults.GrainStorageName, _ => { });
+        return builder;
+    }
+
+    private static bool HasGrainStorage(IServiceCollection services, string name)
+    {
+        foreach (var d in services)
+            if (d.IsKeyedService && d.ServiceType == typeof(Orleans.Storage.IGrainStorage) && Equals(d.ServiceKey, name)) return true;
+        return false;
+    }
+}

@@ -1,0 +1,52 @@
+using Orleans.Placement;
+using Orleans.Runtime;
+using Orleans.Runtime.Placement;
+using OrleansStream.Server.Controller;
+
+namespace OrleansStream.Server.Placement;
+
+/// <summary>Activates a replica grain on the silo of the broker the controller assigned the replica to.</summary>
+public sealed class BrokerPlacementStrategy : PlacementStrategy
+{
+    internal static readonly BrokerPlacementStrategy Instance = new();
+}
+
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
+public sealed class BrokerPlacementAttribute() : PlacementAttribute(BrokerPlacementStrategy.Instance);
+
+internal sealed partial class BrokerPlacementDirector(
+    BrokerLocator locator, IGrainFactory grains, ILogger<BrokerPlacementDirector> logger) : IPlacementDirector
+{
+    /// <summary>The controller names the broker in the request context of its own calls, sparing a round trip.</summary>
+    public const string BrokerHintKey = "os-broker";
+
+    public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
+    {
+        var key = target.GrainIdentity.Key.ToString()!;
+        string? broker = null;
+        if (target.RequestContextData is { } data && data.TryGetValue(BrokerHintKey, out var hint) && hint is string h
+            && (data.TryGetValue(BrokerHintReplicaKey, out var forKey) && forKey is string k && k == key))
+            broker = h;
+        if (broker is null)
+        {
+            var (topic, partition, replicaId) = GrainKeys.ParseReplica(key);
+            broker = await grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetReplicaBroker(topic, partition, replicaId);
+        }
+        if (broker is null)
+            throw new OrleansStreamException(ErrorCode.UnknownTopicOrPartition, $"Replica '{key}' is not assigned to any broker.");
+
+        var silo = locator.FindSilo(broker);
+        if (silo is null || Array.IndexOf(context.GetCompatibleSilos(target), silo) < 0)
+        {
+            LogBrokerUnavailable(key, broker);
+            throw new OrleansStreamException(ErrorCode.ReplicaNotAvailable, $"Broker '{broker}' of replica '{key}' is not alive.");
+        }
+        return silo;
+    }
+
+    /// <summary>The replica key the hint is for: a hint must not leak into activations the call triggers further down.</summary>
+    public const string BrokerHintReplicaKey = "os-broker-replica";
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot place replica {Replica}: broker {Broker} is not alive")]
+    private partial void LogBrokerUnavailable(string replica, string broker);
+}

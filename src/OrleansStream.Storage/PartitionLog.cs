@@ -1,0 +1,677 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using OrleansStream.Records;
+
+namespace OrleansStream.Storage;
+
+/// <summary>
+/// A partition's log on local disk (Kafka's UnifiedLog/LocalLog): an ordered list of <see cref="LogSegment"/>s in one
+/// directory, the offsets that frame them, the leader-epoch cache and the partition checkpoint.
+/// Used by one grain at a time: appends and maintenance are never concurrent; a read may run between appends.
+/// </summary>
+public sealed class PartitionLog : IDisposable
+{
+    /// <summary>Kafka's clean shutdown marker: present only while the log is closed cleanly.</summary>
+    public const string CleanShutdownFileName = ".kafka_cleanshutdown";
+
+    private readonly List<LogSegment> _segments;
+    private readonly TimeProvider _time;
+    private long _recoveryPoint;
+    private long _unflushedMessages;
+    private long _lastFlushMs;
+    private bool _disposed;
+
+    private PartitionLog(string directory, LogConfig config, TimeProvider time, List<LogSegment> segments)
+    {
+        Directory = directory;
+        Config = config;
+        _time = time;
+        _segments = segments;
+        LeaderEpochCache = new LeaderEpochFileCache(directory, () => LogEndOffset);
+    }
+
+    public string Directory { get; }
+    public LogConfig Config { get; private set; }
+    public LeaderEpochFileCache LeaderEpochCache { get; }
+
+    /// <summary>The first offset a consumer may read (Kafka's logStartOffset).</summary>
+    public long LogStartOffset { get; private set; }
+
+    /// <summary>The next offset to assign.</summary>
+    public long LogEndOffset { get; private set; }
+
+    /// <summary>The offset every in-sync replica has; consumers read below it.</summary>
+    public long HighWatermark { get; private set; }
+
+    /// <summary>The first offset held on local disk; below it the data lives only in the tier.</summary>
+    public long LocalLogStartOffset => Math.Max(_segments[0].BaseOffset, LogStartOffset);
+
+    public int SegmentCount => _segments.Count;
+
+    public long SizeInBytes
+    {
+        get
+        {
+            long size = 0;
+            foreach (var segment in _segments)
+                size += segment.Size;
+            return size;
+        }
+    }
+
+    /// <summary>Every local segment in offset order, the active one last with <see cref="LogSegmentInfo.IsActive"/>.</summary>
+    public IReadOnlyList<LogSegmentInfo> Segments
+    {
+        get
+        {
+            var infos = new LogSegmentInfo[_segments.Count];
+            for (var i = 0; i < infos.Length; i++)
+            {
+                var isActive = i == infos.Length - 1;
+                infos[i] = _segments[i].ToInfo(isActive ? LogEndOffset : _segments[i + 1].BaseOffset, isActive);
+            }
+            return infos;
+        }
+    }
+
+    private LogSegment Active => _segments[^1];
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>
+    /// Opens the log in <paramref name="directory"/>, creating it when absent. Recovery: the active segment is always
+    /// scanned (and after an unclean shutdown every segment from the recovery point on); a torn or corrupt tail is cut
+    /// and missing or damaged indexes are rebuilt.
+    /// </summary>
+    public static PartitionLog Open(string directory, LogConfig config, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        time ??= TimeProvider.System;
+        var path = Path.GetFullPath(directory);
+        System.IO.Directory.CreateDirectory(path);
+        var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+
+        var cleanShutdownFile = Path.Combine(path, CleanShutdownFileName);
+        var cleanShutdown = File.Exists(cleanShutdownFile);
+        var checkpoint = PartitionCheckpoint.Read(path);
+        var baseOffsets = ScanDirectory(path);
+
+        var segments = new List<LogSegment>(Math.Max(1, baseOffsets.Count));
+        PartitionLog? log = null;
+        try
+        {
+            foreach (var baseOffset in baseOffsets)
+                segments.Add(LogSegment.Open(path, baseOffset, config, nowMs));
+            if (segments.Count == 0)
+                segments.Add(LogSegment.Create(path, checkpoint?.LogStartOffset ?? 0, config, nowMs));
+
+            log = new PartitionLog(path, config, time, segments);
+            log.Recover(cleanShutdown, checkpoint);
+            // Removed only now: a crash during recovery must recover again.
+            File.Delete(cleanShutdownFile);
+            log._lastFlushMs = nowMs;
+            return log;
+        }
+        catch
+        {
+            foreach (var segment in segments)
+                segment.Dispose();
+            throw;
+        }
+    }
+
+    private static List<long> ScanDirectory(string path)
+    {
+        var logs = new List<long>();
+        var indexes = new List<(string File, long BaseOffset)>();
+        foreach (var file in System.IO.Directory.EnumerateFiles(path))
+        {
+            var name = Path.GetFileName(file);
+            if (name.EndsWith(LogSegment.CleanedSuffix, StringComparison.Ordinal) || name.EndsWith(".tmp", StringComparison.Ordinal))
+            {
+                File.Delete(file); // an interrupted compaction or checkpoint: the original is still in place
+            }
+            else if (LogSegment.TryParseBaseOffset(name, LogSegment.LogSuffix, out var baseOffset))
+            {
+                logs.Add(baseOffset);
+            }
+            else if (LogSegment.TryParseBaseOffset(name, LogSegment.IndexSuffix, out baseOffset)
+                || LogSegment.TryParseBaseOffset(name, LogSegment.TimeIndexSuffix, out baseOffset))
+            {
+                indexes.Add((file, baseOffset));
+            }
+        }
+        logs.Sort();
+        foreach (var (file, baseOffset) in indexes)
+        {
+            if (logs.BinarySearch(baseOffset) < 0)
+                File.Delete(file); // left behind by an interrupted segment deletion
+        }
+        return logs;
+    }
+
+    private void Recover(bool cleanShutdown, PartitionCheckpoint? checkpoint)
+    {
+        var recoveryPoint = cleanShutdown ? long.MaxValue : checkpoint?.RecoveryPoint ?? 0;
+        var firstToScan = Math.Max(0, FloorSegment(recoveryPoint));
+        for (var i = 0; i < _segments.Count; i++)
+        {
+            var segment = _segments[i];
+            var isLast = i == _segments.Count - 1;
+            var scan = isLast || i >= firstToScan && !cleanShutdown;
+            if (!scan && segment.OffsetIndex.LooksSane() && segment.TimeIndex.LooksSane())
+                continue;
+            var truncated = segment.Recover();
+            if (truncated > 0 && !isLast)
+            {
+                // Kafka's rule: nothing after a damaged segment can be trusted to follow on from it.
+                for (var j = _segments.Count - 1; j > i; j--)
+                {
+                    _segments[j].Delete();
+                    _segments.RemoveAt(j);
+                }
+                break;
+            }
+        }
+        // An empty active segment after closed ones starts where they end.
+        LogEndOffset = Active.Size == 0 ? Active.BaseOffset : Active.NextOffset;
+
+        var logStart = checkpoint?.LogStartOffset ?? _segments[0].BaseOffset;
+        if (!Config.RemoteStorageEnable)
+            logStart = Math.Max(logStart, _segments[0].BaseOffset);
+        LogStartOffset = Math.Min(logStart, LogEndOffset);
+        HighWatermark = Math.Clamp(checkpoint?.HighWatermark ?? LogStartOffset, LogStartOffset, LogEndOffset);
+        _recoveryPoint = Math.Min(checkpoint?.RecoveryPoint ?? 0, LogEndOffset);
+        LeaderEpochCache.TruncateFromEnd(LogEndOffset);
+        LeaderEpochCache.TruncateFromStart(LogStartOffset);
+    }
+
+    public void UpdateConfig(LogConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        Config = config;
+    }
+
+    /// <summary>Sets the high watermark, clamped to [LogStartOffset, LogEndOffset]; checkpointed on flush and close.</summary>
+    public void UpdateHighWatermark(long hw) => HighWatermark = Math.Clamp(hw, LogStartOffset, LogEndOffset);
+
+    /// <summary>
+    /// Appends producer batches as the leader: validates every batch (length, magic, CRC, <c>max.message.bytes</c>,
+    /// offsets), assigns offsets from <see cref="LogEndOffset"/>, stamps base offset and leader epoch (and the
+    /// append time for LogAppendTime topics). All or nothing: on error the log is unchanged.
+    /// </summary>
+    public LogAppendInfo AppendAsLeader(ReadOnlySpan<byte> batches, int leaderEpoch)
+    {
+        ThrowIfDisposed();
+        if (leaderEpoch < 0)
+            throw new OrleansStreamException(ErrorCode.InvalidRequest, $"Leader epoch {leaderEpoch} is negative.");
+        var summary = Analyze(batches, asLeader: true);
+        var buffer = ArrayPool<byte>.Shared.Rent(batches.Length);
+        try
+        {
+            var stamped = buffer.AsSpan(0, batches.Length);
+            batches.CopyTo(stamped);
+            var logAppendTime = Config.MessageTimestampType == TimestampType.LogAppendTime ? NowMs : -1;
+            var next = LogEndOffset;
+            var maxTimestamp = -1L;
+            for (var position = 0; position < stamped.Length;)
+            {
+                var batch = stamped[position..];
+                var size = RecordBatchHeader.PeekTotalSize(batch);
+                batch = batch[..size];
+                RecordBatchHeader.Stamp(batch, next, leaderEpoch);
+                if (logAppendTime >= 0)
+                    StampLogAppendTime(batch, logAppendTime);
+                maxTimestamp = Math.Max(maxTimestamp, BinaryPrimitives.ReadInt64BigEndian(batch[RecordBatchHeader.MaxTimestampOffset..]));
+                next += BinaryPrimitives.ReadInt32BigEndian(batch[RecordBatchHeader.LastOffsetDeltaOffset..]) + 1;
+                position += size;
+            }
+            var firstOffset = LogEndOffset;
+            WriteToActive(stamped, firstOffset, next - 1, maxTimestamp, summary.Records);
+            LeaderEpochCache.Assign(leaderEpoch, firstOffset);
+            return new LogAppendInfo(firstOffset, next - 1, maxTimestamp, logAppendTime, summary.Records, summary.Batches, stamped.Length);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Appends batches fetched from the leader as they are: offsets and epochs kept, the first batch must start at or
+    /// after <see cref="LogEndOffset"/> (after compaction the leader may have gaps) and offsets must increase.
+    /// </summary>
+    public LogAppendInfo AppendAsFollower(ReadOnlySpan<byte> batches)
+    {
+        ThrowIfDisposed();
+        var summary = Analyze(batches, asLeader: false);
+        if (summary.FirstOffset < LogEndOffset)
+        {
+            throw new OrleansStreamException(ErrorCode.OffsetOutOfRange,
+                $"Follower append starts at offset {summary.FirstOffset}, below the log end offset {LogEndOffset}.");
+        }
+        WriteToActive(batches, summary.FirstOffset, summary.LastOffset, summary.MaxTimestamp, summary.Records);
+        for (var position = 0; position < batches.Length;)
+        {
+            var batch = batches[position..];
+            var epoch = BinaryPrimitives.ReadInt32BigEndian(batch[RecordBatchHeader.PartitionLeaderEpochOffset..]);
+            if (epoch > LeaderEpochCache.LatestEpoch)
+                LeaderEpochCache.Assign(epoch, BinaryPrimitives.ReadInt64BigEndian(batch));
+            position += RecordBatchHeader.PeekTotalSize(batch);
+        }
+        return new LogAppendInfo(summary.FirstOffset, summary.LastOffset, summary.MaxTimestamp, -1, summary.Records, summary.Batches, batches.Length);
+    }
+
+    private readonly record struct AppendSummary(long FirstOffset, long LastOffset, long MaxTimestamp, int Records, int Batches);
+
+    /// <summary>Validates every batch before anything is written (Kafka's analyzeAndValidateRecords).</summary>
+    private AppendSummary Analyze(ReadOnlySpan<byte> batches, bool asLeader)
+    {
+        if (batches.IsEmpty)
+            throw new OrleansStreamException(ErrorCode.InvalidRecord, "The append holds no record batch.");
+        long firstOffset = -1, lastOffset = -1, maxTimestamp = -1;
+        int records = 0, count = 0;
+        for (var position = 0; position < batches.Length;)
+        {
+            var rest = batches[position..];
+            var size = RecordBatchHeader.PeekTotalSize(rest);
+            if (size < RecordBatchHeader.Size)
+            {
+                throw new OrleansStreamException(ErrorCode.CorruptMessage,
+                    $"Record batch {count} at byte {position} has a length of {size} bytes; a batch needs at least {RecordBatchHeader.Size}.");
+            }
+            if (size > Config.MaxMessageBytes)
+            {
+                throw new OrleansStreamException(ErrorCode.RecordTooLarge,
+                    $"Record batch {count} is {size} bytes, larger than max.message.bytes ({Config.MaxMessageBytes}).");
+            }
+            if (size > rest.Length)
+            {
+                throw new OrleansStreamException(ErrorCode.CorruptMessage,
+                    $"Record batch {count} at byte {position} declares {size} bytes but only {rest.Length} remain.");
+            }
+            var error = RecordBatchHeader.Validate(rest[..size], out var header);
+            if (error != ErrorCode.None)
+                throw new OrleansStreamException(error, $"Record batch {count} at byte {position} is invalid ({error}).");
+            if (asLeader && (header.RecordCount == 0 || header.LastOffsetDelta != header.RecordCount - 1))
+            {
+                throw new OrleansStreamException(ErrorCode.InvalidRecord,
+                    $"Record batch {count} has {header.RecordCount} records but lastOffsetDelta {header.LastOffsetDelta}.");
+            }
+            if (!asLeader)
+            {
+                if (count > 0 && header.BaseOffset <= lastOffset)
+                {
+                    throw new OrleansStreamException(ErrorCode.InvalidRecord,
+                        $"Record batch {count} starts at offset {header.BaseOffset}, not after the previous batch's {lastOffset}.");
+                }
+                if (count == 0)
+                    firstOffset = header.BaseOffset;
+                lastOffset = header.LastOffset;
+            }
+            maxTimestamp = Math.Max(maxTimestamp, header.MaxTimestamp);
+            records += header.RecordCount;
+            count++;
+            position += size;
+        }
+        return new AppendSummary(firstOffset, lastOffset, maxTimestamp, records, count);
+    }
+
+    /// <summary>Kafka's setMaxTimestamp(LOG_APPEND_TIME): sets the timestamp-type bit and maxTimestamp, then the CRC.</summary>
+    private static void StampLogAppendTime(Span<byte> batch, long nowMs)
+    {
+        var attributes = BinaryPrimitives.ReadInt16BigEndian(batch[RecordBatchHeader.AttributesOffset..]);
+        BinaryPrimitives.WriteInt16BigEndian(batch[RecordBatchHeader.AttributesOffset..], (short)(attributes | RecordBatchHeader.TimestampTypeMask));
+        BinaryPrimitives.WriteInt64BigEndian(batch[RecordBatchHeader.MaxTimestampOffset..], nowMs);
+        BinaryPrimitives.WriteUInt32BigEndian(batch[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(batch));
+    }
+
+    private void WriteToActive(ReadOnlySpan<byte> batches, long firstOffset, long lastOffset, long maxTimestamp, int records)
+    {
+        var nowMs = NowMs;
+        MaybeRoll(batches.Length, firstOffset, lastOffset, maxTimestamp, nowMs);
+        var segment = Active;
+        var sizeBefore = segment.Size;
+        try
+        {
+            segment.Append(batches);
+        }
+        catch (IOException e)
+        {
+            TryCutBack(segment, sizeBefore);
+            throw new OrleansStreamException(ErrorCode.KafkaStorageError, $"Appending to {segment.LogPath} failed: {e.Message}", e);
+        }
+        LogEndOffset = lastOffset + 1;
+        _unflushedMessages += records;
+        if (_unflushedMessages >= Config.FlushMessages || nowMs - _lastFlushMs >= Config.FlushMs)
+            Flush();
+    }
+
+    private static void TryCutBack(LogSegment segment, long size)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(segment.LogPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            RandomAccess.SetLength(handle, size);
+        }
+        catch (IOException)
+        {
+            // The next open's recovery cuts whatever is left past the valid end.
+        }
+    }
+
+    /// <summary>Kafka's maybeRoll: by <c>segment.bytes</c>, <c>segment.ms</c>, a full index or relative-offset overflow.</summary>
+    private void MaybeRoll(int bytes, long firstOffset, long lastOffset, long maxTimestamp, long nowMs)
+    {
+        var segment = Active;
+        var overflow = lastOffset - segment.BaseOffset > int.MaxValue || firstOffset < segment.BaseOffset;
+        var roll = overflow
+            || (segment.Size > 0 && (segment.Size > Config.SegmentBytes - (long)bytes
+                || segment.TimeWaitedForRoll(nowMs, maxTimestamp) > Config.SegmentMs
+                || segment.IndexIsFull));
+        if (roll)
+            RollAt(Math.Max(firstOffset, LogEndOffset));
+    }
+
+    /// <summary>Closes the active segment (fsynced) and starts a new one at the log end offset. No-op when it is empty.</summary>
+    public void Roll()
+    {
+        ThrowIfDisposed();
+        if (Active.Size > 0)
+            RollAt(LogEndOffset);
+    }
+
+    private void RollAt(long baseOffset)
+    {
+        var previous = Active;
+        if (previous.Size == 0)
+        {
+            if (previous.BaseOffset == baseOffset)
+                return;
+            previous.Delete();
+            _segments.RemoveAt(_segments.Count - 1);
+        }
+        else
+        {
+            previous.OnBecomeInactive();
+        }
+        _segments.Add(LogSegment.Create(Directory, baseOffset, Config, NowMs));
+        _recoveryPoint = Math.Max(_recoveryPoint, baseOffset);
+        WriteCheckpoint();
+    }
+
+    /// <summary>
+    /// Whole batches from the one holding <paramref name="offset"/>, up to <paramref name="maxBytes"/> but always at
+    /// least one batch if one lies below <paramref name="maxOffsetExclusive"/> (Kafka's minOneMessage). Empty at the
+    /// log end. Stays within one segment, as Kafka's reads do.
+    /// </summary>
+    public ReadOnlyMemory<byte> Read(long offset, int maxBytes, long maxOffsetExclusive = long.MaxValue)
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        if (!TryLocate(offset, out var segment, out var first) || first.LastOffset >= maxOffsetExclusive)
+            return ReadOnlyMemory<byte>.Empty;
+        var length = (int)Math.Min(segment.Size - first.Position, Math.Max(maxBytes, first.Size));
+        var buffer = new byte[length];
+        var read = segment.Read(first, buffer, maxOffsetExclusive);
+        return buffer.AsMemory(0, read);
+    }
+
+    /// <summary>
+    /// Zero-copy read into <paramref name="destination"/>: returns the bytes of whole batches written, 0 when there is
+    /// nothing to read, or the negated size of the first batch when it alone does not fit (retry with a larger buffer).
+    /// </summary>
+    public int Read(long offset, Span<byte> destination, long maxOffsetExclusive = long.MaxValue)
+    {
+        ThrowIfDisposed();
+        if (!TryLocate(offset, out var segment, out var first))
+            return 0;
+        return segment.Read(first, destination, maxOffsetExclusive);
+    }
+
+    private bool TryLocate(long offset, out LogSegment segment, out BatchLocation first)
+    {
+        if (offset < LogStartOffset || offset > LogEndOffset)
+        {
+            throw new OrleansStreamException(ErrorCode.OffsetOutOfRange,
+                $"Offset {offset} is outside the log [{LogStartOffset}, {LogEndOffset}].");
+        }
+        if (offset < LocalLogStartOffset)
+        {
+            throw new OrleansStreamException(ErrorCode.OffsetOutOfRange,
+                $"Offset {offset} is below the local log start {LocalLogStartOffset}; it is held in tiered storage.");
+        }
+        if (offset < LogEndOffset)
+        {
+            for (var i = Math.Max(0, FloorSegment(offset)); i < _segments.Count; i++)
+            {
+                segment = _segments[i];
+                if (segment.TryFindBatch(offset, out first))
+                    return true;
+            }
+        }
+        segment = Active;
+        first = default;
+        return false;
+    }
+
+    /// <summary>
+    /// Kafka's fetchOffsetByTimestamp at batch granularity: the first batch (at or after the log start) whose max
+    /// timestamp is &gt;= <paramref name="timestampMs"/>, as (that max timestamp, its first offset); null if none.
+    /// </summary>
+    public TimestampOffset? FindOffsetByTimestamp(long timestampMs)
+    {
+        ThrowIfDisposed();
+        foreach (var segment in _segments)
+        {
+            if (segment.Size == 0 || segment.MaxTimestamp < timestampMs)
+                continue;
+            var found = segment.FindOffsetByTimestamp(timestampMs, LogStartOffset);
+            if (found is not null)
+                return found;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Drops everything at and after <paramref name="offset"/> (a follower's divergence, Kafka's truncateTo). A batch
+    /// that holds the offset goes whole, so the new log end offset may be below it.
+    /// </summary>
+    public void TruncateTo(long offset)
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (offset >= LogEndOffset)
+            return;
+        if (offset < LogStartOffset)
+        {
+            TruncateFullyAndStartAt(offset);
+            return;
+        }
+        while (_segments.Count > 1 && Active.BaseOffset > offset)
+        {
+            Active.Delete();
+            _segments.RemoveAt(_segments.Count - 1);
+        }
+        var active = Active;
+        active.TruncateTo(offset);
+        LogEndOffset = active.Size == 0 ? active.BaseOffset : active.NextOffset;
+        HighWatermark = Math.Min(HighWatermark, LogEndOffset);
+        _recoveryPoint = Math.Min(_recoveryPoint, LogEndOffset);
+        LeaderEpochCache.TruncateFromEnd(LogEndOffset);
+        WriteCheckpoint();
+    }
+
+    /// <summary>Deletes every segment and restarts the empty log at <paramref name="offset"/> (Kafka's truncateFullyAndStartAt).</summary>
+    public void TruncateFullyAndStartAt(long offset)
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        foreach (var segment in _segments)
+            segment.Delete();
+        _segments.Clear();
+        _segments.Add(LogSegment.Create(Directory, offset, Config, NowMs));
+        LogStartOffset = LogEndOffset = HighWatermark = _recoveryPoint = offset;
+        LeaderEpochCache.Clear();
+        WriteCheckpoint();
+    }
+
+    /// <summary>fsync the active segment and checkpoint the log start, high watermark and recovery point.</summary>
+    public void Flush()
+    {
+        ThrowIfDisposed();
+        Active.Flush();
+        _recoveryPoint = LogEndOffset;
+        _unflushedMessages = 0;
+        _lastFlushMs = NowMs;
+        WriteCheckpoint();
+    }
+
+    private void WriteCheckpoint() => new PartitionCheckpoint(LogStartOffset, HighWatermark, _recoveryPoint).Write(Directory);
+
+    /// <summary>
+    /// Kafka's deleteOldSegments: closed segments past <c>retention.ms</c> (by their newest timestamp) or beyond
+    /// <c>retention.bytes</c> (oldest first) when the policy includes delete, and in every case segments wholly below
+    /// the log start offset. Never the active segment. Advances <see cref="LogStartOffset"/>.
+    /// </summary>
+    public RetentionResult DeleteOldSegments()
+    {
+        ThrowIfDisposed();
+        int deleted = 0;
+        long bytes = 0;
+        if ((Config.CleanupPolicy & CleanupPolicy.Delete) != 0)
+        {
+            if (Config.RetentionMs >= 0)
+            {
+                var nowMs = NowMs;
+                while (_segments.Count > 1 && nowMs - _segments[0].LargestTimestamp > Config.RetentionMs)
+                    bytes += DeleteFirstSegment(ref deleted);
+            }
+            if (Config.RetentionBytes >= 0)
+            {
+                var excess = SizeInBytes - Config.RetentionBytes;
+                while (_segments.Count > 1 && excess - _segments[0].Size >= 0)
+                {
+                    var size = DeleteFirstSegment(ref deleted);
+                    bytes += size;
+                    excess -= size;
+                }
+            }
+        }
+        while (_segments.Count > 1 && _segments[1].BaseOffset <= LogStartOffset)
+            bytes += DeleteFirstSegment(ref deleted);
+        if (deleted > 0)
+        {
+            LogStartOffset = Math.Max(LogStartOffset, _segments[0].BaseOffset);
+            HighWatermark = Math.Max(HighWatermark, LogStartOffset);
+            LeaderEpochCache.TruncateFromStart(LogStartOffset);
+            WriteCheckpoint();
+        }
+        return new RetentionResult(deleted, bytes, LogStartOffset);
+    }
+
+    private long DeleteFirstSegment(ref int deleted)
+    {
+        var segment = _segments[0];
+        var size = segment.Size;
+        _segments.RemoveAt(0);
+        segment.Delete();
+        deleted++;
+        return size;
+    }
+
+    /// <summary>
+    /// Kafka's DeleteRecords: moves the log start offset up to <paramref name="offset"/> (at most the log end) and
+    /// deletes the segments wholly below it.
+    /// </summary>
+    public void DeleteRecordsBefore(long offset)
+    {
+        ThrowIfDisposed();
+        if (offset > LogEndOffset)
+        {
+            throw new OrleansStreamException(ErrorCode.OffsetOutOfRange,
+                $"Cannot move the log start offset to {offset}, past the log end offset {LogEndOffset}.");
+        }
+        if (offset <= LogStartOffset)
+            return;
+        LogStartOffset = offset;
+        HighWatermark = Math.Max(HighWatermark, offset);
+        LeaderEpochCache.TruncateFromStart(offset);
+        while (_segments.Count > 1 && _segments[1].BaseOffset <= offset)
+        {
+            var ignored = 0;
+            DeleteFirstSegment(ref ignored);
+        }
+        WriteCheckpoint();
+    }
+
+    /// <summary>
+    /// Removes local closed segments wholly below <paramref name="offset"/> whose data lives in the tier; the log start
+    /// offset does not move, <see cref="LocalLogStartOffset"/> does.
+    /// </summary>
+    public void DeleteLocalSegmentsBefore(long offset)
+    {
+        ThrowIfDisposed();
+        var deleted = 0;
+        while (_segments.Count > 1 && _segments[1].BaseOffset <= offset)
+            DeleteFirstSegment(ref deleted);
+        if (deleted > 0)
+            WriteCheckpoint();
+    }
+
+    /// <summary>Closes the log and deletes its directory.</summary>
+    public void Delete()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            foreach (var segment in _segments)
+                segment.Dispose();
+        }
+        if (System.IO.Directory.Exists(Directory))
+            System.IO.Directory.Delete(Directory, recursive: true);
+    }
+
+    /// <summary>Flushes, checkpoints and closes, leaving the clean shutdown marker.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        try
+        {
+            Active.Flush();
+            _recoveryPoint = LogEndOffset;
+            WriteCheckpoint();
+            File.WriteAllBytes(Path.Combine(Directory, CleanShutdownFileName), []);
+        }
+        finally
+        {
+            _disposed = true;
+            foreach (var segment in _segments)
+                segment.Dispose();
+        }
+    }
+
+    /// <summary>Index of the last segment whose base offset is &lt;= <paramref name="offset"/>, or -1.</summary>
+    private int FloorSegment(long offset)
+    {
+        int lo = 0, hi = _segments.Count - 1, found = -1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (_segments[mid].BaseOffset <= offset)
+            {
+                found = mid;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return found;
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+}

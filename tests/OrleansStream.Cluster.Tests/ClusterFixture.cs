@@ -1,0 +1,154 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+using OrleansStream.Server;
+
+namespace OrleansStream.Cluster.Tests;
+
+/// <summary>
+/// Three in-process silos, each a broker with its own data directory (<c>{Root}/{brokerId}</c>) and a stable broker id
+/// (its silo name, <c>Silo_0</c>...). Grain state is shared under <c>{Root}/grain-state</c>, as a cluster's grain
+/// storage is. Use it as a class, collection (<see cref="ClusterCollection"/>) or assembly fixture; derive to change
+/// <see cref="SiloCount"/> or the broker options. Tests that stop silos should use their own instance.
+/// </summary>
+public class ClusterFixture : IAsyncLifetime
+{
+    private readonly Dictionary<int, InProcessSiloHandle> _silos = [];
+    private InProcessTestCluster? _cluster;
+
+    public ClusterFixture()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "orleansstream-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Root);
+    }
+
+    /// <summary>Temp directory holding every silo's data directory; removed on dispose.</summary>
+    public string Root { get; }
+
+    public virtual int SiloCount => 3;
+
+    public InProcessTestCluster Cluster => _cluster ?? throw new InvalidOperationException("The cluster is not deployed yet.");
+
+    public IClusterClient Client => Cluster.Client;
+
+    public IGrainFactory Grains => Client;
+
+    public IClusterControllerGrain Controller => Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+
+    public static string BrokerIdOf(int instance) => $"Silo_{instance}";
+
+    public string DataDirectory(string brokerId) => Path.Combine(Root, brokerId);
+
+    /// <summary>The running silos, by instance number; a stopped or killed silo is absent until started again.</summary>
+    public IReadOnlyDictionary<int, InProcessSiloHandle> Silos
+    {
+        get { lock (_silos) return new Dictionary<int, InProcessSiloHandle>(_silos); }
+    }
+
+    public InProcessSiloHandle Silo(string brokerId)
+    {
+        foreach (var (_, handle) in Silos)
+            if (handle.Name == brokerId) return handle;
+        throw new InvalidOperationException($"Broker '{brokerId}' is not running.");
+    }
+
+    /// <summary>Adjusts every broker's options (after the fixture's own settings).</summary>
+    protected virtual void ConfigureBroker(BrokerOptions options) { }
+
+    /// <summary>Adjusts every silo (after AddOrleansStream).</summary>
+    protected virtual void ConfigureSilo(ISiloBuilder silo) { }
+
+    public virtual async ValueTask InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder((short)SiloCount);
+        builder.Options.ConfigureFileLogging = false;
+        builder.ConfigureSilo((silo, siloBuilder) =>
+        {
+            siloBuilder.AddOrleansStream(o =>
+            {
+                o.DataDirectory = DataDirectory(silo.SiloName);
+                o.GrainStateDirectory = Path.Combine(Root, "grain-state");
+                ConfigureBroker(o);
+            });
+            ConfigureSilo(siloBuilder);
+        });
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+        lock (_silos)
+            foreach (var s in _cluster.Silos) _silos[s.InstanceNumber] = s;
+    }
+
+    /// <summary>Stops a silo gracefully (grains deactivate, logs flush and close) and starts it again with the same broker id and data.</summary>
+    public async Task<InProcessSiloHandle> RestartSiloAsync(string brokerId)
+    {
+        await StopSiloAsync(brokerId);
+        return await StartSiloAsync(brokerId);
+    }
+
+    public async Task StopSiloAsync(string brokerId)
+    {
+        var handle = Silo(brokerId);
+        lock (_silos) _silos.Remove(handle.InstanceNumber);
+        await Cluster.StopSiloAsync(handle);
+    }
+
+    /// <summary>Kills a silo without any shutdown, as a crash would.</summary>
+    public async Task KillSiloAsync(string brokerId)
+    {
+        var handle = Silo(brokerId);
+        lock (_silos) _silos.Remove(handle.InstanceNumber);
+        await Cluster.KillSiloAsync(handle);
+    }
+
+    /// <summary>Starts a stopped or killed broker again, same id, same data directory.</summary>
+    public async Task<InProcessSiloHandle> StartSiloAsync(string brokerId)
+    {
+        var instance = int.Parse(brokerId.AsSpan("Silo_".Length));
+        var handle = await Cluster.StartSiloAsync(instance, Cluster.Options);
+        lock (_silos) _silos[instance] = handle;
+        return handle;
+    }
+
+    /// <summary>Waits until <paramref name="condition"/> holds, failing after <paramref name="timeout"/> (default 30 s).</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
+        while (!await condition())
+        {
+            try
+            {
+                await timer.WaitForNextTickAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"Timed out waiting until {what}.");
+            }
+        }
+    }
+
+    public virtual async ValueTask DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            var owned = new HashSet<InProcessSiloHandle>(_cluster.Silos);
+            foreach (var (_, handle) in Silos)
+                if (!owned.Contains(handle))
+                {
+                    try { await handle.StopSiloAsync(true); } catch (Exception) { }
+                    await handle.DisposeAsync();
+                }
+            await _cluster.StopAllSilosAsync();
+            await _cluster.DisposeAsync();
+        }
+        try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>Shares one <see cref="ClusterFixture"/> among the test classes marked <c>[Collection(ClusterCollection.Name)]</c>.</summary>
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster";
+}

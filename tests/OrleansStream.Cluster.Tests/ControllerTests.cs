@@ -1,0 +1,163 @@
+namespace OrleansStream.Cluster.Tests;
+
+[Collection(ClusterCollection.Name)]
+public sealed class ControllerTests(ClusterFixture fixture)
+{
+    private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..24];
+
+    [Fact]
+    public async Task CreateTopic_AssignsDistinctBrokersAndSpreadsLeaders()
+    {
+        var name = Unique("spread");
+
+        var results = await fixture.Controller.CreateTopics([new NewTopic(name, 6, 3)]);
+
+        Assert.Equal(ErrorCode.None, Assert.Single(results).Error);
+        var metadata = await fixture.Controller.GetMetadata(new MetadataRequest([name]));
+        var topic = Assert.Single(metadata.Topics);
+        Assert.Equal(ErrorCode.None, topic.Error);
+        Assert.Equal(6, topic.Partitions.Count);
+        var leaders = new Dictionary<string, int>();
+        foreach (var p in topic.Partitions)
+        {
+            Assert.Equal(3, p.Replicas.Count);
+            Assert.Equal(3, p.Replicas.Select(r => r.BrokerId).Distinct().Count());
+            Assert.Equal([0, 1, 2], p.Isr);
+            Assert.Equal(0, p.LeaderEpoch);
+            leaders[p.LeaderBroker!] = leaders.GetValueOrDefault(p.LeaderBroker!) + 1;
+        }
+        Assert.Equal(3, leaders.Count);
+        Assert.All(leaders.Values, count => Assert.Equal(2, count));
+    }
+
+    [Fact]
+    public async Task CreateTopic_UsesBrokerDefaults_AndBumpsMetadataVersion()
+    {
+        var name = Unique("defaults");
+        var before = (await fixture.Controller.GetMetadata(new MetadataRequest([]))).Version;
+
+        await fixture.Controller.CreateTopics([new NewTopic(name)]);
+
+        var metadata = await fixture.Controller.GetMetadata(new MetadataRequest([name]));
+        Assert.True(metadata.Version > before);
+        var partition = Assert.Single(Assert.Single(metadata.Topics).Partitions);
+        Assert.Single(partition.Replicas);
+        Assert.Equal(3, metadata.Brokers.Count(b => b.IsAlive));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(".")]
+    [InlineData("..")]
+    [InlineData("has space")]
+    [InlineData("slash/name")]
+    [InlineData("ünicode")]
+    public async Task CreateTopic_RejectsIllegalNames(string name)
+    {
+        var result = Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(name)]));
+
+        Assert.Equal(ErrorCode.InvalidTopic, result.Error);
+        Assert.NotNull(result.ErrorMessage);
+    }
+
+    [Fact]
+    public async Task CreateTopic_RejectsTooLongName_ButAcceptsMaximum()
+    {
+        var tooLong = new string('a', 250);
+        var longest = Unique("max") + new string('b', 249 - 24);
+
+        var results = await fixture.Controller.CreateTopics([new NewTopic(tooLong), new NewTopic(longest)]);
+
+        Assert.Equal(ErrorCode.InvalidTopic, results[0].Error);
+        Assert.Equal(ErrorCode.None, results[1].Error);
+    }
+
+    [Fact]
+    public async Task CreateTopic_RejectsBadCountsAndConfigs_AndChangesNothing()
+    {
+        var before = await fixture.Controller.GetMetadata(new MetadataRequest(null));
+        string N() => Unique("bad");
+
+        var results = await fixture.Controller.CreateTopics(
+        [
+            new NewTopic(N(), 0),
+            new NewTopic(N(), 1, 0),
+            new NewTopic(N(), 1, 4),
+            new NewTopic(N(), 1, 1, new Dictionary<string, string> { ["min.insync.replicas"] = "0" }),
+            new NewTopic(N(), 1, 1, new Dictionary<string, string> { ["unclean.leader.election.enable"] = "maybe" }),
+        ]);
+
+        Assert.Equal(
+            [ErrorCode.InvalidPartitions, ErrorCode.InvalidReplicationFactor, ErrorCode.InvalidReplicationFactor, ErrorCode.InvalidConfig, ErrorCode.InvalidConfig],
+            results.Select(r => r.Error));
+        var after = await fixture.Controller.GetMetadata(new MetadataRequest(null));
+        Assert.Equal(before.Version, after.Version);
+        Assert.Equal(before.Topics.Count, after.Topics.Count);
+    }
+
+    [Fact]
+    public async Task CreateTopic_Twice_IsTopicAlreadyExists()
+    {
+        var name = Unique("twice");
+        await fixture.Controller.CreateTopics([new NewTopic(name)]);
+
+        var again = Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(name, 3)]));
+
+        Assert.Equal(ErrorCode.TopicAlreadyExists, again.Error);
+        Assert.Single(Assert.Single((await fixture.Controller.GetMetadata(new MetadataRequest([name]))).Topics).Partitions);
+    }
+
+    [Fact]
+    public async Task ValidateOnly_CreatesNothing()
+    {
+        var name = Unique("dry");
+
+        var result = Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(name, 2)], validateOnly: true));
+
+        Assert.Equal(ErrorCode.None, result.Error);
+        var topic = Assert.Single((await fixture.Controller.GetMetadata(new MetadataRequest([name]))).Topics);
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, topic.Error);
+    }
+
+    [Fact]
+    public async Task Metadata_AutoCreatesWhenAllowed()
+    {
+        var name = Unique("auto");
+
+        var metadata = await fixture.Controller.GetMetadata(new MetadataRequest([name], AllowAutoTopicCreation: true));
+
+        var topic = Assert.Single(metadata.Topics);
+        Assert.Equal(ErrorCode.None, topic.Error);
+        Assert.Single(topic.Partitions);
+    }
+
+    [Fact]
+    public async Task CreatePartitions_GrowsOnly()
+    {
+        var name = Unique("grow");
+        await fixture.Controller.CreateTopics([new NewTopic(name, 2, 2)]);
+
+        var results = await fixture.Controller.CreatePartitions([new PartitionsIncrease(name, 5), new PartitionsIncrease(Unique("none"), 2)]);
+        var shrink = Assert.Single(await fixture.Controller.CreatePartitions([new PartitionsIncrease(name, 3)]));
+
+        Assert.Equal(ErrorCode.None, results[0].Error);
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, results[1].Error);
+        Assert.Equal(ErrorCode.InvalidPartitions, shrink.Error);
+        var topic = Assert.Single((await fixture.Controller.GetMetadata(new MetadataRequest([name]))).Topics);
+        Assert.Equal(5, topic.Partitions.Count);
+        Assert.All(topic.Partitions, p => Assert.Equal(2, p.Replicas.Count));
+    }
+
+    [Fact]
+    public async Task DeleteTopic_RemovesIt_AndUnknownIsAnError()
+    {
+        var name = Unique("delete");
+        await fixture.Controller.CreateTopics([new NewTopic(name, 2)]);
+
+        var results = await fixture.Controller.DeleteTopics([name, Unique("ghost")]);
+
+        Assert.Equal([ErrorCode.None, ErrorCode.UnknownTopicOrPartition], results.Select(r => r.Error));
+        var topic = Assert.Single((await fixture.Controller.GetMetadata(new MetadataRequest([name]))).Topics);
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, topic.Error);
+    }
+}
