@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 
 namespace OrleansStream.Server.Groups;
@@ -6,7 +5,7 @@ namespace OrleansStream.Server.Groups;
 /// <summary>The list of groups for ListGroups: each group registers when it first persists and leaves when it is removed.</summary>
 [GrainType("os-group-directory")]
 internal sealed partial class ConsumerGroupDirectoryGrain(
-    [PersistentState("groups", GroupStorage.Name)] IPersistentState<ConsumerGroupDirectoryState> state,
+    [PersistentState("groups", OrleansStreamDefaults.GrainStorageName)] IPersistentState<ConsumerGroupDirectoryState> state,
     ILogger<ConsumerGroupDirectoryGrain> logger)
     : Grain, IConsumerGroupDirectoryGrain
 {

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -14,9 +13,6 @@ namespace OrleansStream.Server.Groups;
 [GrainType("os-group")]
 internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
 {
-    /// <summary>The keyed <see cref="TimeProvider"/> the coordinator prefers, so tests can fake the group's clock alone.</summary>
-    public const string TimeProviderKey = "OrleansStream.Groups";
-
     private readonly IPersistentState<ConsumerGroupState> _state;
     private readonly ConsumerGroupOptions _options;
     private readonly TimeProvider _time;
@@ -39,7 +35,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
     private long _rebalanceStartMs;
 
     public ConsumerGroupGrain(
-        [PersistentState("group", GroupStorage.Name)] IPersistentState<ConsumerGroupState> state,
+        [PersistentState("group", OrleansStreamDefaults.GrainStorageName)] IPersistentState<ConsumerGroupState> state,
         IOptions<ConsumerGroupOptions> options,
         IServiceProvider services,
         IGrainFactory grains,
@@ -47,7 +43,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
     {
         _state = state;
         _options = options.Value;
-        _time = services.GetKeyedService<TimeProvider>(TimeProviderKey) ?? services.GetService<TimeProvider>() ?? TimeProvider.System;
+        _time = services.GetKeyedService<TimeProvider>(ConsumerGroupOptions.TimeProviderKey) ?? services.GetService<TimeProvider>() ?? TimeProvider.System;
         _logger = logger;
         _logEnds = new LogEndOffsetCache(grains);
     }
@@ -420,7 +416,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
 
     private async Task ExpireOffsetsAsync()
     {
-        if (_phase != GroupState.Empty || _members.Count > 0 || _offsets.Count == 0 || _state.State.EmptySinceMs < 0) return;
+        if (_phase != GroupState.Empty || _members.Count > 0 || _offsets.Count == 0) return;
         var now = NowMs;
         var retentionMs = (long)_options.OffsetsRetentionMinutes * 60_000;
         List<TopicPartition>? expired = null;

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace OrleansStream.Server.Groups;
@@ -6,6 +5,15 @@ namespace OrleansStream.Server.Groups;
 /// <summary>The group coordinator's broker settings, Kafka's keys and defaults.</summary>
 public sealed class ConsumerGroupOptions
 {
+    /// <summary>The configuration section bound to these options.</summary>
+    public const string ConfigurationSection = "OrleansStream:Groups";
+
+    /// <summary>
+    /// A <see cref="TimeProvider"/> registered under this key drives the coordinator's clock (sessions, rebalance
+    /// deadlines, offset retention) instead of the silo's, so tests can fake the group's time alone.
+    /// </summary>
+    public const string TimeProviderKey = "OrleansStream.Groups";
+
     /// <summary><c>group.min.session.timeout.ms</c>: the shortest session a member may ask for.</summary>
     public int GroupMinSessionTimeoutMs { get; set; } = 6000;
 
@@ -43,10 +51,4 @@ internal sealed class ConsumerGroupOptionsValidator : IValidateOptions<ConsumerG
         Require(o.ExpirationCheckIntervalMs > 0, "the expiration check interval must be > 0");
         return errors is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
-}
-
-internal static class GroupStorage
-{
-    /// <summary>The broker's grain storage (the server's <c>OrleansStreamDefaults.GrainStorageName</c>).</summary>
-    public const string Name = "orleansstream";
 }

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 namespace OrleansStream.Server.Groups;
 
 /// <summary>What a group persists: its generation and its committed offsets (Kafka keeps both in <c>__consumer_offsets</c>).</summary>

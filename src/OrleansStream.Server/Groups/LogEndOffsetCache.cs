@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 namespace OrleansStream.Server.Groups;
 
 /// <summary>
@@ -25,6 +24,7 @@ internal sealed class LogEndOffsetCache(IGrainFactory grains)
                     if (p.Partition == tp.Partition) partition = p;
             }
             if (partition is null) return (ErrorCode.UnknownTopicOrPartition, -1);
+            if (offset == 0) return (ErrorCode.None, 0); // every log ends at or after 0: only existence mattered
             if (partition.Leader < 0) return (ErrorCode.LeaderNotAvailable, -1);
             var latest = await grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(tp.Topic, tp.Partition, partition.Leader))
                 .ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest));
