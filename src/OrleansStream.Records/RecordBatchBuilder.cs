@@ -27,6 +27,8 @@ public sealed class RecordBatchBuilder : IDisposable
     private short _producerEpoch;
     private int _baseSequence;
     private short _attributes;
+    private CompressionType _compression;
+    private MemoryStream? _compressed;
 
     public RecordBatchBuilder(int initialCapacity = 16384)
     {
@@ -38,18 +40,26 @@ public sealed class RecordBatchBuilder : IDisposable
     /// <summary>Records appended since the last <see cref="Reset"/>.</summary>
     public int Count => _count;
 
-    /// <summary>Size of the batch if it were sealed now, header included.</summary>
+    /// <summary>Size of the batch if it were sealed now, header included (before compression, an upper bound with gzip).</summary>
     public int SizeInBytes => _position;
 
     /// <summary>Timestamp of the first record (the batch's baseTimestamp), or -1 when empty.</summary>
     public long BaseTimestamp => _count == 0 ? -1 : _baseTimestamp;
 
-    public CompressionType Compression => CompressionType.None;
+    /// <summary>Codec applied to the records when the batch is sealed (none or gzip).</summary>
+    public CompressionType Compression => _compression;
 
-    /// <summary>Starts a new, empty batch. Memory returned by an earlier <see cref="Seal"/> becomes invalid.</summary>
-    public void Reset(long producerId = -1, short producerEpoch = -1, int baseSequence = -1, bool isTransactional = false, bool isControl = false)
+    /// <summary>
+    /// Starts a new, empty batch. Memory returned by an earlier <see cref="Seal"/> becomes invalid.
+    /// <paramref name="compression"/> other than none or gzip throws <see cref="ErrorCode.UnsupportedCompressionType"/>.
+    /// </summary>
+    public void Reset(long producerId = -1, short producerEpoch = -1, int baseSequence = -1, bool isTransactional = false, bool isControl = false,
+        CompressionType compression = CompressionType.None)
     {
         ObjectDisposedException.ThrowIf(_buffer.Length == 0, this);
+        if (!RecordBatchCompression.IsSupported(compression))
+            throw RecordBatchCompression.Unsupported(compression);
+        _compression = compression;
         _position = RecordBatchHeader.Size;
         _count = 0;
         _baseTimestamp = -1;
@@ -58,7 +68,8 @@ public sealed class RecordBatchBuilder : IDisposable
         _producerEpoch = producerEpoch;
         _baseSequence = baseSequence;
         _attributes = (short)((isTransactional ? RecordBatchHeader.TransactionalFlagMask : 0)
-            | (isControl ? RecordBatchHeader.ControlFlagMask : 0));
+            | (isControl ? RecordBatchHeader.ControlFlagMask : 0)
+            | (int)compression);
     }
 
     /// <summary>
@@ -166,9 +177,21 @@ public sealed class RecordBatchBuilder : IDisposable
         ObjectDisposedException.ThrowIf(_buffer.Length == 0, this);
         if (_count == 0)
             throw new OrleansStreamException(ErrorCode.InvalidRecord, "Cannot seal a record batch without records.");
-        Span<byte> header = _buffer.AsSpan(0, RecordBatchHeader.Size);
+        byte[] target = _buffer;
+        int size = _position;
+        if (_compression == CompressionType.Gzip)
+        {
+            // Compressed records go to a second buffer so that appending after Seal still works on the plain ones.
+            _compressed ??= new MemoryStream();
+            _compressed.SetLength(0);
+            _compressed.Write(_buffer, 0, RecordBatchHeader.Size);
+            RecordBatchCompression.CompressGzip(_buffer.AsSpan(RecordBatchHeader.Size, _position - RecordBatchHeader.Size), _compressed);
+            target = _compressed.GetBuffer();
+            size = (int)_compressed.Length;
+        }
+        Span<byte> header = target.AsSpan(0, RecordBatchHeader.Size);
         BinaryPrimitives.WriteInt64BigEndian(header, 0);
-        BinaryPrimitives.WriteInt32BigEndian(header[RecordBatchHeader.BatchLengthOffset..], _position - RecordBatchHeader.LogOverhead);
+        BinaryPrimitives.WriteInt32BigEndian(header[RecordBatchHeader.BatchLengthOffset..], size - RecordBatchHeader.LogOverhead);
         BinaryPrimitives.WriteInt32BigEndian(header[RecordBatchHeader.PartitionLeaderEpochOffset..], -1);
         header[RecordBatchHeader.MagicOffset] = RecordBatchHeader.CurrentMagic;
         BinaryPrimitives.WriteInt16BigEndian(header[RecordBatchHeader.AttributesOffset..], _attributes);
@@ -179,9 +202,9 @@ public sealed class RecordBatchBuilder : IDisposable
         BinaryPrimitives.WriteInt16BigEndian(header[RecordBatchHeader.ProducerEpochOffset..], _producerEpoch);
         BinaryPrimitives.WriteInt32BigEndian(header[RecordBatchHeader.BaseSequenceOffset..], _baseSequence);
         BinaryPrimitives.WriteInt32BigEndian(header[RecordBatchHeader.RecordsCountOffset..], _count);
-        Span<byte> batch = _buffer.AsSpan(0, _position);
+        Span<byte> batch = target.AsSpan(0, size);
         BinaryPrimitives.WriteUInt32BigEndian(header[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(batch));
-        return _buffer.AsMemory(0, _position);
+        return target.AsMemory(0, size);
     }
 
     /// <summary>Seals and copies the batch into a new array that outlives the builder.</summary>
