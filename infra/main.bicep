@@ -1,0 +1,178 @@
+// OrleansStream on Azure Container Apps: `azd up` provisions this, then deploys the silo image.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; used to name the resource group and derive resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource.')
+param location string
+
+@minValue(1)
+@maxValue(20)
+@description('Number of silos. Each silo is its own Container App with exactly one replica and its own port pair.')
+param siloCount int = 3
+
+@description('Silo image set by azd after the first deploy (SERVICE_SILO_IMAGE_NAME); empty provisions a placeholder.')
+param siloImageName string = ''
+
+@description('vCPU per silo. Consumption ephemeral storage grows with it (1 vCPU = 4 GiB, 2 vCPU = 8 GiB).')
+@allowed(['0.5', '1.0', '2.0', '4.0'])
+param siloCpu string = '1.0'
+
+@description('Memory per silo; must match the vCPU (2 GiB per vCPU on the Consumption profile).')
+@allowed(['1Gi', '2Gi', '4Gi', '8Gi'])
+param siloMemory string = '2Gi'
+
+@description('Azure Managed Redis SKU for Orleans membership.')
+param redisSkuName string = 'Balanced_B0'
+
+@description('Optional OTLP endpoint for metrics (sets OTEL_EXPORTER_OTLP_ENDPOINT in every silo).')
+param otlpEndpoint string = ''
+
+@description('Turns on the Orleans Dashboard in every silo (served on the health port under /dashboard).')
+param enableDashboard bool = false
+
+@description('Object id of the user running azd, granted blob data access for inspection; empty skips it.')
+param principalId string = ''
+
+var tags = { 'azd-env-name': environmentName }
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    name: 'log-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module registry 'modules/registry.bicep' = {
+  name: 'registry'
+  scope: rg
+  params: {
+    name: 'cr${resourceToken}'
+    location: location
+    tags: tags
+    pullPrincipalId: identity.outputs.principalId
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    dataPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    containerNames: [segmentsContainerName, grainStateContainerName]
+  }
+}
+
+module network 'modules/network.bicep' = {
+  name: 'network'
+  scope: rg
+  params: {
+    name: 'vnet-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module redis 'modules/redis.bicep' = {
+  name: 'redis'
+  scope: rg
+  params: {
+    name: 'redis-${resourceToken}'
+    location: location
+    tags: tags
+    skuName: redisSkuName
+    privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
+    virtualNetworkId: network.outputs.virtualNetworkId
+  }
+}
+
+module environment 'modules/containerapps-environment.bicep' = {
+  name: 'containerapps-environment'
+  scope: rg
+  params: {
+    name: 'cae-${resourceToken}'
+    location: location
+    tags: tags
+    logAnalyticsWorkspaceName: monitoring.outputs.name
+    infrastructureSubnetId: network.outputs.containerAppsSubnetId
+  }
+}
+
+var segmentsContainerName = 'segments'
+var grainStateContainerName = 'grainstate'
+
+// One Container App per silo; updated one at a time so a redeploy never restarts every replica of a partition at once.
+@batchSize(1)
+module silos 'modules/silo.bicep' = [for i in range(0, siloCount): {
+  name: 'silo-${i}'
+  scope: rg
+  params: {
+    name: 'silo-${i}-${resourceToken}'
+    location: location
+    tags: tags
+    azdServiceName: i == 0 ? 'silo' : ''
+    brokerId: 'silo-${i}'
+    siloPort: 11111 + i
+    gatewayPort: 30000 + i
+    image: siloImageName
+    cpu: siloCpu
+    memory: siloMemory
+    environmentId: environment.outputs.id
+    environmentStaticIp: environment.outputs.staticIp
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    registryServer: registry.outputs.loginServer
+    redisName: redis.outputs.name
+    blobServiceUri: storage.outputs.blobEndpoint
+    segmentsContainerName: segmentsContainerName
+    grainStateContainerName: grainStateContainerName
+    clusterId: environmentName
+    otlpEndpoint: otlpEndpoint
+    enableDashboard: enableDashboard
+  }
+}]
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
+output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.name
+output AZURE_CONTAINER_APPS_ENVIRONMENT_ID string = environment.outputs.id
+output AZURE_CONTAINER_APPS_ENVIRONMENT_NAME string = environment.outputs.name
+output AZURE_CONTAINER_APPS_ENVIRONMENT_DEFAULT_DOMAIN string = environment.outputs.defaultDomain
+output AZURE_CONTAINER_APPS_ENVIRONMENT_STATIC_IP string = environment.outputs.staticIp
+output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
+output AZURE_REDIS_HOST_NAME string = redis.outputs.hostName
+output SERVICE_SILO_NAME string = silos[0].outputs.name
+output ORLEANSSTREAM_SILO_COUNT int = siloCount
+output ORLEANSSTREAM_GATEWAYS array = [for i in range(0, siloCount): '${environment.outputs.staticIp}:${30000 + i}']

@@ -1,0 +1,190 @@
+// One OrleansStream silo: a Container App with exactly one replica and its own exposed silo/gateway port pair.
+// Orleans advertises the environment's static IP with these ports; the environment's TCP ingress forwards them.
+param name string
+param location string
+param tags object
+
+@description('azd service name tag; set on exactly one silo so `azd deploy` has one target.')
+param azdServiceName string = ''
+
+@description('Stable broker id: a restarted silo takes its replicas back.')
+param brokerId string
+param siloPort int
+param gatewayPort int
+
+@description('Port of the health endpoints (/healthz live, /ready readiness).')
+param healthPort int = 8080
+
+@description('Silo image; empty deploys a placeholder until azd has pushed the first image.')
+param image string
+
+param cpu string
+param memory string
+param environmentId string
+param environmentStaticIp string
+param identityId string
+param identityClientId string
+param registryServer string
+param redisName string
+param blobServiceUri string
+param segmentsContainerName string
+param grainStateContainerName string
+param clusterId string
+param otlpEndpoint string = ''
+param enableDashboard bool = false
+
+@minValue(60)
+@description('Time for a controlled shutdown: leadership hand-over, flush, leaving the membership table.')
+param terminationGracePeriodSeconds int = 90
+
+var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
+var hasImage = !empty(image)
+var dataPath = '/data'
+
+resource redisCluster 'Microsoft.Cache/redisEnterprise@2025-07-01' existing = {
+  name: redisName
+}
+
+resource redisDatabase 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' existing = {
+  parent: redisCluster
+  name: 'default'
+}
+
+var baseEnv = [
+  { name: 'Orleans__ClusterId', value: clusterId }
+  { name: 'Orleans__ServiceId', value: 'orleansstream' }
+  { name: 'Orleans__Endpoints__AdvertisedIPAddress', value: environmentStaticIp }
+  { name: 'Orleans__Endpoints__SiloPort', value: string(siloPort) }
+  { name: 'Orleans__Endpoints__GatewayPort', value: string(gatewayPort) }
+  { name: 'Orleans__Endpoints__SiloListeningEndpoint', value: '0.0.0.0:${siloPort}' }
+  { name: 'Orleans__Endpoints__GatewayListeningEndpoint', value: '0.0.0.0:${gatewayPort}' }
+  { name: 'Orleans__Clustering__ProviderType', value: 'Redis' }
+  { name: 'Orleans__Clustering__ConnectionString', secretRef: 'redis-connection' }
+  { name: 'OrleansStream__BrokerId', value: brokerId }
+  { name: 'OrleansStream__DataDirectory', value: dataPath }
+  { name: 'OrleansStream__HealthPort', value: string(healthPort) }
+  { name: 'OrleansStream__TierStore__Kind', value: 'AzureBlob' }
+  { name: 'OrleansStream__TierStore__ServiceUri', value: blobServiceUri }
+  { name: 'OrleansStream__TierStore__Container', value: segmentsContainerName }
+  { name: 'OrleansStream__TierStore__ManagedIdentityClientId', value: identityClientId }
+  { name: 'OrleansStream__GrainStorage__Kind', value: 'AzureBlob' }
+  { name: 'OrleansStream__GrainStorage__ServiceUri', value: blobServiceUri }
+  { name: 'OrleansStream__GrainStorage__Container', value: grainStateContainerName }
+  { name: 'OrleansStream__GrainStorage__ManagedIdentityClientId', value: identityClientId }
+  // Sized for the replica's ephemeral disk: small segments roll and tier early, local copies go after an hour.
+  { name: 'OrleansStream__TopicDefaults__segment.bytes', value: '67108864' }
+  { name: 'OrleansStream__TopicDefaults__local.retention.ms', value: '3600000' }
+  { name: 'OrleansStream__TopicDefaults__local.retention.bytes', value: '536870912' }
+  { name: 'OrleansStream__TopicDefaults__remote.storage.enable', value: 'true' }
+  { name: 'OrleansStream__Telemetry__Dashboard', value: string(enableDashboard) }
+  { name: 'AZURE_CLIENT_ID', value: identityClientId }
+  { name: 'ASPNETCORE_HTTP_PORTS', value: string(healthPort) }
+]
+var otlpEnv = empty(otlpEndpoint) ? [] : [
+  { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }
+  { name: 'OTEL_SERVICE_NAME', value: 'orleansstream-${brokerId}' }
+]
+
+var probes = [
+  {
+    type: 'Startup'
+    httpGet: { path: '/healthz', port: healthPort }
+    initialDelaySeconds: 1
+    periodSeconds: 3
+    timeoutSeconds: 2
+    failureThreshold: 10
+  }
+  {
+    // Liveness answers from the process alone: never from storage, Redis or other silos.
+    type: 'Liveness'
+    httpGet: { path: '/healthz', port: healthPort }
+    periodSeconds: 10
+    timeoutSeconds: 3
+    failureThreshold: 3
+  }
+  {
+    type: 'Readiness'
+    httpGet: { path: '/ready', port: healthPort }
+    periodSeconds: 5
+    timeoutSeconds: 3
+    failureThreshold: 3
+  }
+]
+
+resource app 'Microsoft.App/containerApps@2024-03-01' = {
+  name: name
+  location: location
+  tags: union(tags, empty(azdServiceName) ? {} : { 'azd-service-name': azdServiceName })
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    environmentId: environmentId
+    workloadProfileName: 'Consumption'
+    configuration: {
+      activeRevisionsMode: 'Single'
+      // The placeholder gets no ingress: the environment would add TCP probes on a port it does not listen on.
+      ingress: hasImage ? {
+        external: false
+        transport: 'tcp'
+        targetPort: siloPort
+        exposedPort: siloPort
+        additionalPortMappings: [
+          {
+            external: false
+            targetPort: gatewayPort
+            exposedPort: gatewayPort
+          }
+        ]
+      } : null
+      registries: [
+        {
+          server: registryServer
+          identity: identityId
+        }
+      ]
+      secrets: [
+        {
+          name: 'redis-connection'
+          value: '${redisCluster.properties.hostName}:${redisDatabase.properties.port},password=${redisDatabase.listKeys().primaryKey},ssl=True,abortConnect=False'
+        }
+      ]
+    }
+    template: {
+      terminationGracePeriodSeconds: terminationGracePeriodSeconds
+      containers: [
+        {
+          name: 'silo'
+          image: hasImage ? image : placeholderImage
+          resources: {
+            cpu: json(cpu)
+            memory: memory
+          }
+          env: concat(baseEnv, otlpEnv)
+          probes: hasImage ? probes : []
+          volumeMounts: [
+            {
+              volumeName: 'data'
+              mountPath: dataPath
+            }
+          ]
+        }
+      ]
+      volumes: [
+        {
+          name: 'data'
+          storageType: 'EmptyDir'
+        }
+      ]
+      scale: {
+        minReplicas: 1
+        maxReplicas: 1
+      }
+    }
+  }
+}
+
+output name string = app.name
+output siloEndpoint string = '${environmentStaticIp}:${siloPort}'
+output gatewayEndpoint string = '${environmentStaticIp}:${gatewayPort}'

@@ -1,0 +1,237 @@
+using System.Text.Json.Nodes;
+
+namespace OrleansStream.Deploy.Tests;
+
+/// <summary>infra/ compiles and lints with the Bicep CLI from NuGet, and the compiled template has the shape azd and Orleans need.</summary>
+public sealed class BicepTests
+{
+    private static readonly string MainBicep = TestEnvironment.InRepository("infra", "main.bicep");
+
+    [Fact]
+    public async Task MainBicep_Builds_WithoutWarningsOrErrors()
+    {
+        var result = await Bicep.RunAsync("build", MainBicep, "--stdout");
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Empty(result.StandardError.Trim());
+        Assert.NotNull(JsonNode.Parse(result.StandardOutput));
+    }
+
+    [Fact]
+    public async Task MainBicep_Lints_WithoutFindings()
+    {
+        var result = await Bicep.RunAsync("lint", MainBicep);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Empty(result.Output.Trim());
+    }
+
+    [Fact]
+    public async Task Modules_AreAllLocal()
+    {
+        var template = await Bicep.CompileAsync(MainBicep);
+
+        foreach (var file in Directory.EnumerateFiles(TestEnvironment.InRepository("infra"), "*.bicep", SearchOption.AllDirectories))
+        {
+            var text = await File.ReadAllTextAsync(file, TestContext.Current.CancellationToken);
+            Assert.DoesNotContain("'br:", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("'br/", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("'ts:", text, StringComparison.Ordinal);
+        }
+
+        Assert.NotEmpty(Bicep.Resources(template, "Microsoft.Resources/deployments"));
+    }
+
+    [Fact]
+    public async Task ParametersFile_MatchesTemplateParameters()
+    {
+        var template = await Bicep.CompileAsync(MainBicep);
+        var parameters = (JsonObject)template["parameters"]!;
+        var file = JsonNode.Parse(await File.ReadAllTextAsync(
+            TestEnvironment.InRepository("infra", "main.parameters.json"), TestContext.Current.CancellationToken))!;
+        var supplied = (JsonObject)file["parameters"]!;
+
+        foreach (var (name, _) in supplied)
+        {
+            Assert.True(parameters.ContainsKey(name), $"main.parameters.json sets '{name}', which main.bicep does not declare.");
+        }
+
+        foreach (var (name, definition) in parameters)
+        {
+            if (definition!["defaultValue"] is null)
+            {
+                Assert.True(supplied.ContainsKey(name), $"main.bicep requires '{name}' but main.parameters.json does not supply it.");
+            }
+        }
+
+        Assert.Equal(3, (int)parameters["siloCount"]!["defaultValue"]!);
+        Assert.Equal("${SERVICE_SILO_IMAGE_NAME}", (string)supplied["siloImageName"]!["value"]!);
+    }
+
+    [Fact]
+    public async Task Outputs_IncludeWhatAzdNeeds()
+    {
+        var template = await Bicep.CompileAsync(MainBicep);
+        var outputs = (JsonObject)template["outputs"]!;
+
+        foreach (var name in new[]
+        {
+            "AZURE_LOCATION", "AZURE_TENANT_ID", "AZURE_RESOURCE_GROUP", "AZURE_CONTAINER_REGISTRY_ENDPOINT",
+            "AZURE_CONTAINER_REGISTRY_NAME", "AZURE_CONTAINER_APPS_ENVIRONMENT_ID", "AZURE_MANAGED_IDENTITY_CLIENT_ID",
+            "AZURE_STORAGE_BLOB_ENDPOINT",
+        })
+        {
+            Assert.True(outputs.ContainsKey(name), $"missing output {name}");
+        }
+    }
+
+    [Fact]
+    public async Task Platform_IsLockedDown()
+    {
+        var template = await Bicep.CompileAsync(MainBicep);
+
+        var storage = Assert.Single(Bicep.Resources(template, "Microsoft.Storage/storageAccounts"));
+        Assert.False((bool)storage["properties"]!["allowSharedKeyAccess"]!);
+        Assert.False((bool)storage["properties"]!["allowBlobPublicAccess"]!);
+        Assert.Single(Bicep.Resources(template, "Microsoft.Storage/storageAccounts/blobServices/containers"));
+
+        var registry = Assert.Single(Bicep.Resources(template, "Microsoft.ContainerRegistry/registries"));
+        Assert.False((bool)registry["properties"]!["adminUserEnabled"]!);
+
+        var environment = Assert.Single(Bicep.Resources(template, "Microsoft.App/managedEnvironments"));
+        Assert.True((bool)environment["properties"]!["vnetConfiguration"]!["internal"]!);
+
+        Assert.Single(Bicep.Resources(template, "Microsoft.ManagedIdentity/userAssignedIdentities"));
+        Assert.Single(Bicep.Resources(template, "Microsoft.OperationalInsights/workspaces"));
+        Assert.Single(Bicep.Resources(template, "Microsoft.Cache/redisEnterprise"));
+        var database = Assert.Single(Bicep.Resources(template, "Microsoft.Cache/redisEnterprise/databases"));
+        Assert.Equal("Encrypted", (string)database["properties"]!["clientProtocol"]!);
+
+        // AcrPull, Storage Blob Data Contributor for the silos, and the optional one for the developer.
+        Assert.Equal(3, Bicep.Resources(template, "Microsoft.Authorization/roleAssignments").Count);
+        var json = Bicep.Text(template);
+        Assert.Contains("7f951dda-4ed3-4680-a7ca-43fe172d538d", json, StringComparison.Ordinal);
+        Assert.Contains("ba92f5b4-2d11-453d-a403-e96b0029c9fe", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Silo_IsOneReplicaWithProbesGraceAndOrleansConfiguration()
+    {
+        var template = await Bicep.CompileAsync(TestEnvironment.InRepository("infra", "modules", "silo.bicep"));
+        var app = Assert.Single(Bicep.Resources(template, "Microsoft.App/containerApps"));
+        var properties = app["properties"]!;
+        var templateNode = properties["template"]!;
+
+        Assert.Equal(1, (int)templateNode["scale"]!["minReplicas"]!);
+        Assert.Equal(1, (int)templateNode["scale"]!["maxReplicas"]!);
+        var grace = template["parameters"]!["terminationGracePeriodSeconds"]!;
+        Assert.True((int)grace["minValue"]! >= 60);
+        Assert.True((int)grace["defaultValue"]! >= 60);
+
+        // Probes and environment variables are template variables the app refers to.
+        var json = Bicep.Text(template);
+        foreach (var fragment in new[]
+        {
+            "\"path\":\"/healthz\"", "\"path\":\"/ready\"", "\"type\":\"Startup\"", "\"type\":\"Liveness\"", "\"type\":\"Readiness\"",
+            "'transport', 'tcp'", "additionalPortMappings", "\"storageType\":\"EmptyDir\"", "\"secretRef\":\"redis-connection\"",
+        })
+        {
+            Assert.Contains(fragment, json, StringComparison.Ordinal);
+        }
+
+        foreach (var variable in new[]
+        {
+            "Orleans__ClusterId", "Orleans__ServiceId", "Orleans__Endpoints__SiloPort", "Orleans__Endpoints__GatewayPort",
+            "Orleans__Endpoints__AdvertisedIPAddress", "Orleans__Endpoints__SiloListeningEndpoint",
+            "Orleans__Endpoints__GatewayListeningEndpoint", "Orleans__Clustering__ProviderType",
+            "Orleans__Clustering__ConnectionString", "OrleansStream__DataDirectory", "OrleansStream__BrokerId",
+            "OrleansStream__TierStore__Kind", "OrleansStream__TierStore__ServiceUri", "OrleansStream__TierStore__Container",
+            "AZURE_CLIENT_ID",
+        })
+        {
+            Assert.Contains($"\"name\":\"{variable}\"", json, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(8080, (int)template["parameters"]!["healthPort"]!["defaultValue"]!);
+    }
+}
+
+internal static class Bicep
+{
+    public static async Task<ProcessResult> RunAsync(params string[] arguments)
+    {
+        var executable = TestEnvironment.BicepExecutable;
+        Assert.True(File.Exists(executable), $"Bicep CLI not found at {executable}; restore the test project (PackageDownload).");
+        if (!OperatingSystem.IsWindows())
+        {
+            var mode = File.GetUnixFileMode(executable);
+            if ((mode & UnixFileMode.UserExecute) == 0)
+            {
+                File.SetUnixFileMode(executable, mode | UnixFileMode.UserExecute);
+            }
+        }
+
+        return await TestEnvironment.RunAsync(executable, arguments, environment: new Dictionary<string, string>
+        {
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+            ["BICEP_TRACING_ENABLED"] = "false",
+        });
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<string>>> Compiled = new();
+
+    /// <summary>Compiles once per file per test run; each caller gets its own mutable copy.</summary>
+    public static async Task<JsonNode> CompileAsync(string file)
+    {
+        var json = await Compiled.GetOrAdd(file, f => new Lazy<Task<string>>(async () =>
+        {
+            var result = await RunAsync("build", f, "--stdout");
+            Assert.True(result.ExitCode == 0, result.Output);
+            return result.StandardOutput;
+        })).Value;
+        return JsonNode.Parse(json)!;
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions Unescaped = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>The template as text with ARM expressions readable (quotes not escaped).</summary>
+    public static string Text(JsonNode node) => node.ToJsonString(Unescaped);
+
+    /// <summary>Every resource of a type, looking into nested module deployments.</summary>
+    public static List<JsonNode> Resources(JsonNode template, string type)
+    {
+        var found = new List<JsonNode>();
+        Collect(template, type, found);
+        return found;
+    }
+
+    private static void Collect(JsonNode? node, string type, List<JsonNode> found)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                if (obj["type"] is JsonValue value && value.TryGetValue<string>(out var t)
+                    && string.Equals(t, type, StringComparison.OrdinalIgnoreCase) && obj["apiVersion"] is not null)
+                {
+                    found.Add(obj);
+                }
+
+                foreach (var (_, child) in obj)
+                {
+                    Collect(child, type, found);
+                }
+
+                break;
+            case JsonArray array:
+                foreach (var child in array)
+                {
+                    Collect(child, type, found);
+                }
+
+                break;
+        }
+    }
+}
