@@ -1,0 +1,146 @@
+using OrleansStream.Client.Admin;
+
+namespace OrleansStream.Client;
+
+internal sealed class AdminClient(IClusterClient clusterClient, AdminClientConfig config, TimeProvider time) : IAdminClient
+{
+    private readonly MetadataCache _cache = MetadataCache.For(clusterClient);
+    private readonly int _requestTimeoutMs = config.RequestTimeoutMs;
+    private readonly int _retryBackoffMs = config.RetryBackoffMs;
+
+    public string Name { get; } = config.ClientId ?? $"adminclient-{Guid.NewGuid():N}"[..20];
+
+    public async Task CreateTopicsAsync(IEnumerable<TopicSpecification> topics, CreateTopicsOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        var requests = new List<NewTopic>();
+        foreach (var t in topics)
+            requests.Add(new NewTopic(t.Name, t.NumPartitions, t.ReplicationFactor, t.Configs is null ? null : new Dictionary<string, string>(t.Configs)));
+        if (requests.Count == 0) return;
+        var results = await WithTimeout(_cache.Controller.CreateTopics(requests, options?.ValidateOnly ?? false), options).ConfigureAwait(false);
+        ThrowIfAnyFailed(results, static r => new CreateTopicsException(r));
+    }
+
+    public async Task DeleteTopicsAsync(IEnumerable<string> topics, DeleteTopicsOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        var names = new List<string>(topics);
+        if (names.Count == 0) return;
+        var results = await WithTimeout(_cache.Controller.DeleteTopics(names), options).ConfigureAwait(false);
+        ThrowIfAnyFailed(results, static r => new DeleteTopicsException(r));
+    }
+
+    public async Task CreatePartitionsAsync(IEnumerable<PartitionsSpecification> partitionsSpecifications, CreatePartitionsOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(partitionsSpecifications);
+        var increases = new List<PartitionsIncrease>();
+        foreach (var p in partitionsSpecifications) increases.Add(new PartitionsIncrease(p.Topic, p.IncreaseTo));
+        if (increases.Count == 0) return;
+        var results = await WithTimeout(_cache.Controller.CreatePartitions(increases, options?.ValidateOnly ?? false), options).ConfigureAwait(false);
+        ThrowIfAnyFailed(results, static r => new CreatePartitionsException(r));
+    }
+
+    public ClusterMetadata GetMetadata(string topic, TimeSpan timeout) =>
+        _cache.FetchAsync([topic]).WaitAsync(timeout).GetAwaiter().GetResult();
+
+    public ClusterMetadata GetMetadata(TimeSpan timeout) =>
+        _cache.FetchAsync(null).WaitAsync(timeout).GetAwaiter().GetResult();
+
+    public Task<ClusterMetadata> GetMetadataAsync(IEnumerable<string>? topics = null) =>
+        _cache.FetchAsync(topics is null ? null : new List<string>(topics));
+
+    public Task<DescribeTopicsResult> DescribeTopicsAsync(DescribeTopicsOptions? options = null) => DescribeAsync(null, options);
+
+    public Task<DescribeTopicsResult> DescribeTopicsAsync(IEnumerable<string> topics, DescribeTopicsOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        return DescribeAsync(new List<string>(topics), options);
+    }
+
+    private async Task<DescribeTopicsResult> DescribeAsync(List<string>? topics, DescribeTopicsOptions? options)
+    {
+        var metadata = await WithTimeout(_cache.FetchAsync(topics), options).ConfigureAwait(false);
+        var includeOffsets = options?.IncludeOffsets ?? true;
+        var timeout = Timeout(options);
+        var descriptions = new Task<TopicDescription>[metadata.Topics.Count];
+        for (var i = 0; i < descriptions.Length; i++)
+            descriptions[i] = DescribeTopicAsync(metadata.Topics[i], includeOffsets, timeout);
+        var result = new DescribeTopicsResult(await Task.WhenAll(descriptions).ConfigureAwait(false));
+        foreach (var d in result.TopicDescriptions)
+            if (d.Error.IsError) throw new DescribeTopicsException(result);
+        return result;
+    }
+
+    private async Task<TopicDescription> DescribeTopicAsync(TopicMetadata topic, bool includeOffsets, TimeSpan timeout)
+    {
+        if (topic.Error != ErrorCode.None)
+            return new TopicDescription(topic.Name, topic.TopicId, new Error(topic.Error, topic.ErrorMessage), [], topic.Configs);
+        var partitions = new Task<TopicPartitionInfo>[topic.Partitions.Count];
+        for (var i = 0; i < partitions.Length; i++)
+            partitions[i] = DescribePartitionAsync(topic.Name, topic.Partitions[i], includeOffsets, timeout);
+        var infos = await Task.WhenAll(partitions).ConfigureAwait(false);
+        Array.Sort(infos, static (a, b) => a.Partition.CompareTo(b.Partition));
+        return new TopicDescription(topic.Name, topic.TopicId, Error.NoError, infos, topic.Configs);
+    }
+
+    private async Task<TopicPartitionInfo> DescribePartitionAsync(string topic, PartitionMetadata p, bool includeOffsets, TimeSpan timeout)
+    {
+        long start = -1, end = -1;
+        var error = p.Error == ErrorCode.None ? Error.NoError : new Error(p.Error);
+        if (includeOffsets && p.Error == ErrorCode.None && p.Leader >= 0)
+        {
+            try
+            {
+                var tp = new TopicPartition(topic, p.Partition);
+                var earliest = ListOffsetsAsync(tp, OffsetSpec.Earliest, timeout);
+                var latest = ListOffsetsAsync(tp, OffsetSpec.Latest, timeout);
+                var (e, l) = (await earliest.ConfigureAwait(false), await latest.ConfigureAwait(false));
+                start = e.Offset;
+                end = l.Offset;
+                if (e.Error != ErrorCode.None || l.Error != ErrorCode.None)
+                {
+                    var r = e.Error != ErrorCode.None ? e : l;
+                    error = new Error(r.Error, r.ErrorMessage);
+                }
+            }
+            catch (KafkaException ex)
+            {
+                error = ex.Error;
+            }
+        }
+        return new TopicPartitionInfo(p.Partition, p.Leader, p.LeaderBroker, p.LeaderEpoch, p.Replicas, p.Isr, start, end, error);
+    }
+
+    private Task<ListOffsetsResponse> ListOffsetsAsync(TopicPartition tp, long spec, TimeSpan timeout) =>
+        LeaderCalls.CallAsync(_cache, tp, allowAutoCreate: false, config.MetadataMaxAgeMs, _retryBackoffMs, timeout,
+            (leader, epoch) => leader.ListOffsets(new ListOffsetsRequest(spec, epoch)), static r => r.Error, time);
+
+    private TimeSpan Timeout(AdminOptions? options) => options?.RequestTimeout ?? TimeSpan.FromMilliseconds(_requestTimeoutMs);
+
+    private async Task<T> WithTimeout<T>(Task<T> call, AdminOptions? options)
+    {
+        try
+        {
+            return await call.WaitAsync(Timeout(options), time).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new KafkaException(new Error(ErrorCode.RequestTimedOut, $"The cluster did not answer within {Timeout(options).TotalMilliseconds:0} ms."), ex);
+        }
+    }
+
+    private static void ThrowIfAnyFailed(IReadOnlyList<TopicResult> results, Func<IReadOnlyList<TopicReport>, Exception> create)
+    {
+        var reports = new TopicReport[results.Count];
+        var failed = false;
+        for (var i = 0; i < reports.Length; i++)
+        {
+            var r = results[i];
+            reports[i] = new TopicReport(r.Topic, r.Error == ErrorCode.None ? Error.NoError : new Error(r.Error, r.ErrorMessage));
+            failed |= r.Error != ErrorCode.None;
+        }
+        if (failed) throw create(reports);
+    }
+
+    public void Dispose() { }
+}

@@ -1,0 +1,134 @@
+namespace OrleansStream.Client;
+
+/// <summary>How a producer picks a partition for a message without one (librdkafka's <c>partitioner</c> values).</summary>
+public enum Partitioner
+{
+    /// <summary>Every message to a random partition (sticky per batch).</summary>
+    Random,
+    /// <summary>CRC-32 of the key; null keys all go to one partition.</summary>
+    Consistent,
+    /// <summary>CRC-32 of the key; null keys spread (sticky per batch).</summary>
+    ConsistentRandom,
+    /// <summary>Java-compatible murmur2 of the key; null keys all go to one partition.</summary>
+    Murmur2,
+    /// <summary>Java-compatible murmur2 of the key; null keys spread (sticky per batch). Java's and the default.</summary>
+    Murmur2Random,
+}
+
+/// <summary>Producer settings with Confluent.Kafka's names and Kafka's keys and defaults.</summary>
+public class ProducerConfig : Config
+{
+    public ProducerConfig() { }
+
+    public ProducerConfig(IEnumerable<KeyValuePair<string, string>> config) : base(config) { }
+
+    /// <summary>Replicas that must have a batch before it counts as delivered (<c>acks</c>: 0, 1, all; default all as in Kafka 3+).</summary>
+    public Acks? Acks
+    {
+        get => GetEnum<Acks>("acks", static s => s switch
+        {
+            "0" => OrleansStream.Acks.None,
+            "1" => OrleansStream.Acks.Leader,
+            "all" or "-1" => OrleansStream.Acks.All,
+            _ => null,
+        });
+        set => Set("acks", value switch
+        {
+            null => null,
+            OrleansStream.Acks.None => "0",
+            OrleansStream.Acks.Leader => "1",
+            _ => "all",
+        });
+    }
+
+    /// <summary>How long a partition's batch waits for more messages before it is sent (<c>linger.ms</c>, default 5).</summary>
+    public int? LingerMs { get => GetInt("linger.ms"); set => SetInt("linger.ms", value); }
+
+    /// <summary>Bytes a batch may grow to before it is sent (<c>batch.size</c>, default 16384).</summary>
+    public int? BatchSize { get => GetInt("batch.size"); set => SetInt("batch.size", value); }
+
+    /// <summary>Time a message may take, retries included, before it fails (<c>message.timeout.ms</c>, default 300000).</summary>
+    public int? MessageTimeoutMs { get => GetInt("message.timeout.ms"); set => SetInt("message.timeout.ms", value); }
+
+    public Partitioner? Partitioner
+    {
+        get => GetEnum<Partitioner>("partitioner", static s => s switch
+        {
+            "random" => Client.Partitioner.Random,
+            "consistent" => Client.Partitioner.Consistent,
+            "consistent_random" => Client.Partitioner.ConsistentRandom,
+            "murmur2" => Client.Partitioner.Murmur2,
+            "murmur2_random" => Client.Partitioner.Murmur2Random,
+            _ => null,
+        });
+        set => Set("partitioner", value switch
+        {
+            null => null,
+            Client.Partitioner.Random => "random",
+            Client.Partitioner.Consistent => "consistent",
+            Client.Partitioner.ConsistentRandom => "consistent_random",
+            Client.Partitioner.Murmur2 => "murmur2",
+            _ => "murmur2_random",
+        });
+    }
+
+    /// <summary>
+    /// Produce requests in flight per partition (<c>max.in.flight.requests.per.connection</c>, default 5, Java's).
+    /// Order per partition is kept: requests leave in order and a retried batch goes back in front of later ones.
+    /// </summary>
+    public int? MaxInFlight { get => GetInt("max.in.flight.requests.per.connection"); set => SetInt("max.in.flight.requests.per.connection", value); }
+
+    /// <summary>Largest message (key + value + headers + record overhead) the producer accepts (<c>message.max.bytes</c>, default 1000000).</summary>
+    public int? MessageMaxBytes { get => GetInt("message.max.bytes"); set => SetInt("message.max.bytes", value); }
+
+    /// <summary>Bytes of messages buffered and in flight before Produce waits (<c>queue.buffering.max.kbytes</c>, default 1 GiB).</summary>
+    public int? QueueBufferingMaxKbytes { get => GetInt("queue.buffering.max.kbytes"); set => SetInt("queue.buffering.max.kbytes", value); }
+
+    /// <summary>Let metadata requests create a missing topic when the broker allows it (<c>allow.auto.create.topics</c>, default true).</summary>
+    public bool? AllowAutoCreateTopics { get => GetBool("allow.auto.create.topics"); set => SetBool("allow.auto.create.topics", value); }
+
+    /// <summary>Deliver <see cref="IProducer{TKey,TValue}.Produce(string, Message{TKey,TValue}, Action{DeliveryReport{TKey,TValue}})"/> reports (<c>dotnet.producer.enable.delivery.reports</c>, default true).</summary>
+    public bool? EnableDeliveryReports { get => GetBool("dotnet.producer.enable.delivery.reports"); set => SetBool("dotnet.producer.enable.delivery.reports", value); }
+
+    internal ProducerSettings Resolve()
+    {
+        var s = new ProducerSettings(
+            Acks ?? OrleansStream.Acks.All,
+            LingerMs ?? 5,
+            BatchSize ?? 16384,
+            MessageTimeoutMs ?? 300000,
+            Partitioner ?? Client.Partitioner.Murmur2Random,
+            MaxInFlight ?? 5,
+            MessageMaxBytes ?? 1000000,
+            (long)(QueueBufferingMaxKbytes ?? 1048576) * 1024,
+            AllowAutoCreateTopics ?? true,
+            EnableDeliveryReports ?? true,
+            RetryBackoffMs,
+            RequestTimeoutMs,
+            MetadataMaxAgeMs);
+        Require(s.LingerMs >= 0, "linger.ms", "must be >= 0");
+        Require(s.BatchSize >= 1, "batch.size", "must be >= 1");
+        Require(s.MessageTimeoutMs >= 1, "message.timeout.ms", "must be >= 1");
+        Require(s.MaxInFlight >= 1, "max.in.flight.requests.per.connection", "must be >= 1");
+        Require(s.MessageMaxBytes >= 1000, "message.max.bytes", "must be >= 1000");
+        Require(s.QueueBufferingMaxBytes >= 1024, "queue.buffering.max.kbytes", "must be >= 1");
+        Require(s.RetryBackoffMs >= 0, "retry.backoff.ms", "must be >= 0");
+        Require(s.RequestTimeoutMs >= 1, "request.timeout.ms", "must be >= 1");
+        return s;
+    }
+}
+
+internal sealed record ProducerSettings(
+    Acks Acks,
+    int LingerMs,
+    int BatchSize,
+    int MessageTimeoutMs,
+    Partitioner Partitioner,
+    int MaxInFlight,
+    int MessageMaxBytes,
+    long QueueBufferingMaxBytes,
+    bool AllowAutoCreateTopics,
+    bool EnableDeliveryReports,
+    int RetryBackoffMs,
+    int RequestTimeoutMs,
+    int MetadataMaxAgeMs);

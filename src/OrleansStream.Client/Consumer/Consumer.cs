@@ -1,0 +1,461 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using OrleansStream.Records;
+
+namespace OrleansStream.Client;
+
+/// <summary>
+/// The consumer: one <see cref="PartitionFetcher"/> per assigned partition prefetching into one queue; Consume walks
+/// the fetched batches record by record. Assignment changes all go through <see cref="ApplyAssignment"/>, which is
+/// what consumer groups call on a rebalance.
+/// </summary>
+internal sealed class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
+{
+    private readonly ConsumerSettings _settings;
+    private readonly MetadataCache _cache;
+    private readonly IDeserializer<TKey> _keyDeserializer;
+    private readonly IDeserializer<TValue> _valueDeserializer;
+    private readonly TimeProvider _time;
+    private readonly Lock _sync = new();
+    private readonly Dictionary<TopicPartition, PartitionFetcher> _fetchers = [];
+    private readonly Channel<FetchItem> _queue = Channel.CreateUnbounded<FetchItem>(new UnboundedChannelOptions { SingleReader = false });
+    private bool _closed;
+
+    // The item being consumed and the batch within it, decoded into slots so Consume resumes without re-parsing.
+    private FetchItem? _item;
+    private int _itemPosition;
+    private ReadOnlyMemory<byte> _batch;
+    private RecordSlot[] _slots = new RecordSlot[64];
+    private int _slotCount;
+    private int _slotIndex;
+    private int _batchLeaderEpoch;
+
+    public Consumer(string name, ConsumerSettings settings, MetadataCache cache, IDeserializer<TKey> keyDeserializer,
+        IDeserializer<TValue> valueDeserializer, TimeProvider time)
+    {
+        Name = name;
+        _settings = settings;
+        _cache = cache;
+        _keyDeserializer = keyDeserializer;
+        _valueDeserializer = valueDeserializer;
+        _time = time;
+    }
+
+    public string Name { get; }
+
+    internal ConsumerSettings Settings => _settings;
+
+    internal MetadataCache Metadata => _cache;
+
+    /// <summary>Where a partition without an explicit offset starts; consumer groups set it to read committed offsets.</summary>
+    internal CommittedOffsetResolver? CommittedOffsets { get; set; }
+
+    public List<TopicPartition> Assignment
+    {
+        get
+        {
+            lock (_sync) return [.. _fetchers.Keys];
+        }
+    }
+
+    public void Assign(TopicPartition partition) => Assign([new TopicPartitionOffset(partition, Offset.Unset)]);
+
+    public void Assign(TopicPartitionOffset partition) => Assign([partition]);
+
+    public void Assign(IEnumerable<TopicPartition> partitions) => Assign(WithUnset(partitions));
+
+    public void Assign(IEnumerable<TopicPartitionOffset> partitions)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        var added = new List<TopicPartitionOffset>(partitions);
+        lock (_sync) ApplyAssignment(added, [.. _fetchers.Keys]);
+    }
+
+    public void IncrementalAssign(IEnumerable<TopicPartition> partitions) => IncrementalAssign(WithUnset(partitions));
+
+    public void IncrementalAssign(IEnumerable<TopicPartitionOffset> partitions)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        var added = new List<TopicPartitionOffset>(partitions);
+        lock (_sync)
+        {
+            foreach (var tpo in added)
+                if (_fetchers.ContainsKey(tpo.TopicPartition))
+                    throw new KafkaException(new Error(ErrorCode.InvalidRequest, $"{tpo.TopicPartition} is already assigned."));
+            ApplyAssignment(added, []);
+        }
+    }
+
+    public void IncrementalUnassign(IEnumerable<TopicPartition> partitions)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        ApplyAssignment([], new List<TopicPartition>(partitions));
+    }
+
+    public void Unassign()
+    {
+        lock (_sync) ApplyAssignment([], [.. _fetchers.Keys]);
+    }
+
+    /// <summary>
+    /// The one place the assignment changes: stops the fetchers of <paramref name="removed"/>, then starts one per
+    /// <paramref name="added"/> partition at its offset (a partition in both is restarted).
+    /// </summary>
+    internal void ApplyAssignment(IReadOnlyCollection<TopicPartitionOffset> added, IReadOnlyCollection<TopicPartition> removed)
+    {
+        foreach (var tpo in added) Validate(tpo);
+        lock (_sync)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            foreach (var tp in removed)
+            {
+                if (_fetchers.Remove(tp, out var f)) f.Stop();
+            }
+            foreach (var tpo in added)
+            {
+                if (_fetchers.Remove(tpo.TopicPartition, out var old)) old.Stop();
+                _fetchers[tpo.TopicPartition] = NewFetcher(tpo.TopicPartition, tpo.Offset);
+            }
+        }
+    }
+
+    public void Seek(TopicPartitionOffset tpo)
+    {
+        Validate(tpo);
+        lock (_sync)
+        {
+            if (!_fetchers.Remove(tpo.TopicPartition, out var old))
+                throw new KafkaException(new Error(ErrorCode.UnknownTopicOrPartition, $"Seek: {tpo.TopicPartition} is not assigned."));
+            old.Stop();
+            var fetcher = NewFetcher(tpo.TopicPartition, tpo.Offset);
+            fetcher.Paused = old.Paused;
+            _fetchers[tpo.TopicPartition] = fetcher;
+        }
+    }
+
+    public long Position(TopicPartition partition)
+    {
+        lock (_sync)
+            return _fetchers.TryGetValue(partition, out var f)
+                ? Interlocked.Read(ref f.Position)
+                : throw new KafkaException(new Error(ErrorCode.UnknownTopicOrPartition, $"Position: {partition} is not assigned."));
+    }
+
+    public void Pause(IEnumerable<TopicPartition> partitions)
+    {
+        lock (_sync)
+            foreach (var tp in partitions)
+                if (_fetchers.TryGetValue(tp, out var f)) f.Paused = true;
+    }
+
+    public void Resume(IEnumerable<TopicPartition> partitions)
+    {
+        lock (_sync)
+            foreach (var tp in partitions)
+                if (_fetchers.TryGetValue(tp, out var f)) f.Paused = false;
+    }
+
+    private PartitionFetcher NewFetcher(TopicPartition tp, long offset) =>
+        new(tp, offset, _settings, _cache, _queue.Writer, _time, CommittedOffsets);
+
+    private static void Validate(TopicPartitionOffset tpo)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tpo.TopicPartition.Topic);
+        if (tpo.TopicPartition.Partition < 0)
+            throw new KafkaException(new Error(ErrorCode.UnknownTopicOrPartition, $"Partition {tpo.TopicPartition.Partition} is not a partition."));
+        if (tpo.Offset < 0 && tpo.Offset is not (Offset.Beginning or Offset.End or Offset.Unset or Offset.Stored))
+            throw new KafkaException(new Error(ErrorCode.OffsetOutOfRange,
+                $"{tpo}: an offset is >= 0 or one of Offset.Beginning, Offset.End, Offset.Stored, Offset.Unset."));
+    }
+
+    private static IEnumerable<TopicPartitionOffset> WithUnset(IEnumerable<TopicPartition> partitions)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        foreach (var tp in partitions) yield return new TopicPartitionOffset(tp, Offset.Unset);
+    }
+
+    public ConsumeResult<TKey, TValue>? Consume(int millisecondsTimeout) => Consume(TimeSpan.FromMilliseconds(millisecondsTimeout));
+
+    public ConsumeResult<TKey, TValue>? Consume(TimeSpan timeout)
+    {
+        var deadline = _time.GetTimestamp() + (long)(timeout.TotalSeconds * _time.TimestampFrequency);
+        while (true)
+        {
+            if (TryNext(out var result)) return result;
+            var left = deadline - _time.GetTimestamp();
+            if (left <= 0) return null;
+            var wait = _queue.Reader.WaitToReadAsync();
+            if (wait.IsCompleted)
+            {
+                if (!wait.Result) return null;
+                continue;
+            }
+            var waitTask = wait.AsTask();
+            if (!waitTask.Wait(TimeSpan.FromMilliseconds(Math.Max(1, Ticks.ToMs(_time, left)))))
+                return TryNext(out result) ? result : null;
+            if (!waitTask.Result) return null;
+        }
+    }
+
+    public ConsumeResult<TKey, TValue> Consume(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (TryNext(out var result)) return result!;
+            var wait = _queue.Reader.WaitToReadAsync(cancellationToken);
+            var more = wait.IsCompleted ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
+            if (!more) throw new ObjectDisposedException(Name, "The consumer is closed.");
+        }
+    }
+
+    public async ValueTask<ConsumeResult<TKey, TValue>> ConsumeAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (TryNext(out var result)) return result!;
+            if (!await _queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                throw new ObjectDisposedException(Name, "The consumer is closed.");
+        }
+    }
+
+    /// <summary>The next message or event that is ready, without waiting.</summary>
+    private bool TryNext(out ConsumeResult<TKey, TValue>? result)
+    {
+        while (true)
+        {
+            if (_item is { } item)
+            {
+                if (item.Fetcher.Stopped)
+                {
+                    DropItem();
+                    continue;
+                }
+                if (NextRecord(item, out result)) return true;
+                DropItem();
+                continue;
+            }
+            if (!_queue.Reader.TryRead(out var next))
+            {
+                result = null;
+                return false;
+            }
+            if (next.Fetcher.Stopped) continue;
+            switch (next.Kind)
+            {
+                case FetchItemKind.Records:
+                    _item = next;
+                    _itemPosition = 0;
+                    _slotCount = _slotIndex = 0;
+                    continue;
+                case FetchItemKind.PartitionEof:
+                    next.Fetcher.Consumed();
+                    if (Interlocked.Read(ref next.Fetcher.Position) != next.Offset) continue;
+                    result = new ConsumeResult<TKey, TValue>
+                    {
+                        TopicPartitionOffset = new TopicPartitionOffset(next.Fetcher.TopicPartition, next.Offset),
+                        IsPartitionEOF = true,
+                    };
+                    return true;
+                default:
+                    throw new ConsumeException(next.Error!, new TopicPartitionOffset(next.Fetcher.TopicPartition, next.Offset));
+            }
+        }
+    }
+
+    private void DropItem()
+    {
+        _item!.Fetcher.Consumed();
+        _item = null;
+        _batch = default;
+        _slotCount = _slotIndex = 0;
+    }
+
+    /// <summary>The next record of <paramref name="item"/> at or after the partition's position; false when the item is used up.</summary>
+    private bool NextRecord(FetchItem item, out ConsumeResult<TKey, TValue>? result)
+    {
+        var fetcher = item.Fetcher;
+        while (true)
+        {
+            while (_slotIndex < _slotCount)
+            {
+                ref readonly var slot = ref _slots[_slotIndex++];
+                var position = Interlocked.Read(ref fetcher.Position);
+                if (slot.Offset < position && position >= 0) continue;
+                Interlocked.Exchange(ref fetcher.Position, slot.Offset + 1);
+                result = Materialize(fetcher.TopicPartition, slot);
+                return true;
+            }
+            var records = item.Records;
+            if (_itemPosition >= records.Length || !DecodeNextBatch(records))
+            {
+                result = null;
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Decodes the next whole batch of the item into slots; false when only a partial batch or nothing is left.</summary>
+    private bool DecodeNextBatch(ReadOnlyMemory<byte> records)
+    {
+        var rest = records.Span[_itemPosition..];
+        var size = RecordBatchHeader.PeekTotalSize(rest);
+        if (size < RecordBatchHeader.Size || size > rest.Length) return false;
+        _batch = records.Slice(_itemPosition, size);
+        _itemPosition += size;
+        _slotCount = _slotIndex = 0;
+        var span = _batch.Span;
+        var header = RecordBatchHeader.Read(span);
+        if (header.IsControl) return true;
+        _batchLeaderEpoch = header.PartitionLeaderEpoch;
+        if (_slots.Length < header.RecordCount) _slots = new RecordSlot[Math.Max(header.RecordCount, _slots.Length * 2)];
+        ref var origin = ref MemoryMarshal.GetReference(span);
+        try
+        {
+            foreach (var record in RecordBatchReader.Batch(span).Records())
+            {
+                if (_slotCount == _slots.Length) Array.Resize(ref _slots, _slots.Length * 2);
+                ref var slot = ref _slots[_slotCount++];
+                slot.Offset = record.Offset;
+                slot.TimestampMs = record.TimestampMs;
+                slot.TimestampType = header.IsLogAppendTime ? TimestampType.LogAppendTime : TimestampType.CreateTime;
+                slot.KeyStart = record.KeyIsNull ? -1 : (int)Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(record.Key));
+                slot.KeyLength = record.Key.Length;
+                slot.ValueStart = record.ValueIsNull ? -1 : (int)Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(record.Value));
+                slot.ValueLength = record.Value.Length;
+                slot.Headers = null;
+                if (record.HeaderCount > 0)
+                {
+                    var headers = new Headers();
+                    foreach (var h in record.Headers) headers.Add(h.ToRecordHeader());
+                    slot.Headers = headers;
+                }
+            }
+        }
+        catch (OrleansStreamException ex)
+        {
+            var tp = _item!.Fetcher.TopicPartition;
+            throw new ConsumeException(new Error(ex.Code, $"{tp}: batch at offset {header.BaseOffset}: {ex.Message}"),
+                new TopicPartitionOffset(tp, header.BaseOffset), ex);
+        }
+        return true;
+    }
+
+    private ConsumeResult<TKey, TValue> Materialize(TopicPartition tp, in RecordSlot slot)
+    {
+        var span = _batch.Span;
+        var key = slot.KeyStart < 0 ? default : span.Slice(slot.KeyStart, slot.KeyLength);
+        var value = slot.ValueStart < 0 ? default : span.Slice(slot.ValueStart, slot.ValueLength);
+        var tpo = new TopicPartitionOffset(tp, slot.Offset);
+        TKey k;
+        TValue v;
+        try
+        {
+            k = _keyDeserializer.Deserialize(key, slot.KeyStart < 0, new SerializationContext(MessageComponentType.Key, tp.Topic, slot.Headers));
+            v = _valueDeserializer.Deserialize(value, slot.ValueStart < 0, new SerializationContext(MessageComponentType.Value, tp.Topic, slot.Headers));
+        }
+        catch (Exception ex)
+        {
+            throw new ConsumeException(new Error(ErrorCode.InvalidRecord, $"{tpo}: deserializing the message failed: {ex.Message}"), tpo, ex)
+            {
+                ConsumerRecord = new ConsumeResult<byte[]?, byte[]?>
+                {
+                    TopicPartitionOffset = tpo,
+                    Message = new Message<byte[]?, byte[]?>
+                    {
+                        Key = slot.KeyStart < 0 ? null : key.ToArray(),
+                        Value = slot.ValueStart < 0 ? null : value.ToArray(),
+                        Timestamp = new Timestamp(slot.TimestampMs, slot.TimestampType),
+                        Headers = slot.Headers,
+                    },
+                },
+            };
+        }
+        return new ConsumeResult<TKey, TValue>
+        {
+            TopicPartitionOffset = tpo,
+            LeaderEpoch = _batchLeaderEpoch,
+            Message = new Message<TKey, TValue>
+            {
+                Key = k,
+                Value = v,
+                Timestamp = new Timestamp(slot.TimestampMs, slot.TimestampType),
+                Headers = slot.Headers,
+            },
+        };
+    }
+
+    public WatermarkOffsets QueryWatermarkOffsets(TopicPartition topicPartition, TimeSpan timeout)
+    {
+        var low = ListOffsetAsync(topicPartition, OffsetSpec.Earliest, timeout);
+        var high = ListOffsetAsync(topicPartition, OffsetSpec.Latest, timeout);
+        return new WatermarkOffsets(low.GetAwaiter().GetResult(), high.GetAwaiter().GetResult());
+    }
+
+    public WatermarkOffsets GetWatermarkOffsets(TopicPartition topicPartition)
+    {
+        lock (_sync)
+            return _fetchers.TryGetValue(topicPartition, out var f) ? f.Watermarks : new WatermarkOffsets(Offset.Unset, Offset.Unset);
+    }
+
+    public List<TopicPartitionOffset> OffsetsForTimes(IEnumerable<TopicPartitionTimestamp> timestampsToSearch, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(timestampsToSearch);
+        var lookups = new List<(TopicPartition Tp, Task<long> Offset)>();
+        foreach (var t in timestampsToSearch)
+        {
+            if (t.Timestamp.UnixTimestampMs < 0)
+                throw new KafkaException(new Error(ErrorCode.InvalidTimestamp, $"{t.TopicPartition}: timestamp {t.Timestamp.UnixTimestampMs} is negative."));
+            lookups.Add((t.TopicPartition, ListOffsetAsync(t.TopicPartition, t.Timestamp.UnixTimestampMs, timeout)));
+        }
+        var result = new List<TopicPartitionOffset>(lookups.Count);
+        foreach (var (tp, offset) in lookups)
+        {
+            var o = offset.GetAwaiter().GetResult();
+            result.Add(new TopicPartitionOffset(tp, o < 0 ? Offset.End : o));
+        }
+        return result;
+    }
+
+    private async Task<long> ListOffsetAsync(TopicPartition tp, long spec, TimeSpan timeout)
+    {
+        var response = await LeaderCalls.CallAsync(_cache, tp, _settings.AllowAutoCreateTopics, _settings.MetadataMaxAgeMs,
+            _settings.RetryBackoffMs, timeout, (leader, epoch) => leader.ListOffsets(new ListOffsetsRequest(spec, epoch)),
+            static r => r.Error, _time).ConfigureAwait(false);
+        if (response.Error != ErrorCode.None)
+            throw new KafkaException(new Error(response.Error, $"{tp}: {response.ErrorMessage ?? response.Error.ToString()}"));
+        return response.Offset;
+    }
+
+    public void Close()
+    {
+        List<PartitionFetcher> stopped;
+        lock (_sync)
+        {
+            if (_closed) return;
+            _closed = true;
+            stopped = [.. _fetchers.Values];
+            foreach (var f in stopped) f.Stop();
+            _fetchers.Clear();
+        }
+        _queue.Writer.TryComplete();
+        // The loops end once their fetch in flight returns (at most fetch.wait.max.ms plus a round trip).
+        var loops = new Task[stopped.Count];
+        for (var i = 0; i < loops.Length; i++) loops[i] = stopped[i].Loop;
+        Task.WhenAll(loops).Wait(TimeSpan.FromMilliseconds(_settings.FetchWaitMaxMs + _settings.RequestTimeoutMs));
+    }
+
+    public void Dispose() => Close();
+
+    private struct RecordSlot
+    {
+        public long Offset;
+        public long TimestampMs;
+        public TimestampType TimestampType;
+        public int KeyStart;
+        public int KeyLength;
+        public int ValueStart;
+        public int ValueLength;
+        public Headers? Headers;
+    }
+}

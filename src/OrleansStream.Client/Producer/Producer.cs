@@ -1,0 +1,234 @@
+using OrleansStream.Records;
+
+namespace OrleansStream.Client;
+
+internal sealed class Producer<TKey, TValue>(
+    string name,
+    ProducerCore core,
+    ISerializer<TKey> keySerializer,
+    ISerializer<TValue> valueSerializer,
+    PartitionerDelegate? defaultPartitioner,
+    Dictionary<string, PartitionerDelegate> partitioners) : IProducer<TKey, TValue>
+{
+    private readonly ProducerSettings _settings = core.Settings;
+    private int _disposed;
+
+    public string Name { get; } = name;
+
+    public Task<DeliveryResult<TKey, TValue>> ProduceAsync(string topic, Message<TKey, TValue> message, CancellationToken cancellationToken = default) =>
+        ProduceAsync(topic, -1, message, cancellationToken);
+
+    public Task<DeliveryResult<TKey, TValue>> ProduceAsync(TopicPartition topicPartition, Message<TKey, TValue> message, CancellationToken cancellationToken = default)
+    {
+        if (topicPartition.Partition < 0)
+            throw new ArgumentOutOfRangeException(nameof(topicPartition), "A partition is >= 0; produce to the topic to let the partitioner choose.");
+        return ProduceAsync(topicPartition.Topic, topicPartition.Partition, message, cancellationToken);
+    }
+
+    public void Produce(string topic, Message<TKey, TValue> message, Action<DeliveryReport<TKey, TValue>>? deliveryHandler = null) =>
+        Produce(topic, -1, message, deliveryHandler);
+
+    public void Produce(TopicPartition topicPartition, Message<TKey, TValue> message, Action<DeliveryReport<TKey, TValue>>? deliveryHandler = null)
+    {
+        if (topicPartition.Partition < 0)
+            throw new ArgumentOutOfRangeException(nameof(topicPartition), "A partition is >= 0; produce to the topic to let the partitioner choose.");
+        Produce(topicPartition.Topic, topicPartition.Partition, message, deliveryHandler);
+    }
+
+    private Task<DeliveryResult<TKey, TValue>> ProduceAsync(string topic, int partition, Message<TKey, TValue> message, CancellationToken cancellationToken)
+    {
+        var timestampMs = TimestampOf(message);
+        var delivery = new AsyncDelivery<TKey, TValue>(message, timestampMs);
+        ValueTask pending;
+        try
+        {
+            pending = Enqueue(topic, partition, message, timestampMs, delivery);
+        }
+        catch (ProduceException<TKey, TValue> ex)
+        {
+            return Task.FromException<DeliveryResult<TKey, TValue>>(ex);
+        }
+        var task = pending.IsCompletedSuccessfully ? delivery.Task : AwaitThen(pending, delivery);
+        return cancellationToken.CanBeCanceled ? task.WaitAsync(cancellationToken) : task;
+    }
+
+    private static async Task<DeliveryResult<TKey, TValue>> AwaitThen(ValueTask pending, AsyncDelivery<TKey, TValue> delivery)
+    {
+        await pending.ConfigureAwait(false);
+        return await delivery.Task.ConfigureAwait(false);
+    }
+
+    private void Produce(string topic, int partition, Message<TKey, TValue> message, Action<DeliveryReport<TKey, TValue>>? handler)
+    {
+        var timestampMs = TimestampOf(message);
+        IDeliveryCallback callback = handler is not null && _settings.EnableDeliveryReports
+            ? new HandlerDelivery<TKey, TValue>(message, timestampMs, handler)
+            : NoDeliveryCallback.Instance;
+        // Like Java's send(), this blocks while metadata for a new topic loads or the buffer is full.
+        var pending = Enqueue(topic, partition, message, timestampMs, callback);
+        if (!pending.IsCompletedSuccessfully) pending.AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>Serializes, checks, partitions and appends. Failures before the accumulator throw a ProduceException.</summary>
+    private ValueTask Enqueue(string topic, int partition, Message<TKey, TValue> message, long timestampMs, IDeliveryCallback callback)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        byte[]? key, value;
+        try
+        {
+            key = keySerializer.Serialize(message.Key, new SerializationContext(MessageComponentType.Key, topic, message.Headers));
+        }
+        catch (Exception ex)
+        {
+            throw Fail(topic, partition, message, ErrorCode.InvalidRecord, $"The key serializer failed: {ex.Message}", ex);
+        }
+        try
+        {
+            value = valueSerializer.Serialize(message.Value, new SerializationContext(MessageComponentType.Value, topic, message.Headers));
+        }
+        catch (Exception ex)
+        {
+            throw Fail(topic, partition, message, ErrorCode.InvalidRecord, $"The value serializer failed: {ex.Message}", ex);
+        }
+
+        var size = RecordBatchBuilder.EstimateSizeInBytes(key?.Length ?? 0, value?.Length ?? 0, message.Headers);
+        if (size + RecordBatchHeader.Size > _settings.MessageMaxBytes)
+            throw Fail(topic, partition, message, ErrorCode.RecordTooLarge,
+                $"The message is {size + RecordBatchHeader.Size} bytes serialized, larger than message.max.bytes ({_settings.MessageMaxBytes}).");
+
+        var topicTask = core.TopicAsync(topic);
+        if (topicTask.IsCompletedSuccessfully)
+        {
+            var reserve = core.ReserveAsync(size, CancellationToken.None);
+            if (reserve.IsCompletedSuccessfully)
+            {
+                Append(topicTask.Result, partition, message, timestampMs, key, value, size, callback);
+                return ValueTask.CompletedTask;
+            }
+            return new ValueTask(EnqueueSlowAsync(topicTask, reserve.AsTask(), topic, partition, message, timestampMs, key, value, size, callback));
+        }
+        return new ValueTask(EnqueueSlowAsync(topicTask, null, topic, partition, message, timestampMs, key, value, size, callback));
+    }
+
+    private async Task EnqueueSlowAsync(
+        ValueTask<TopicEntry> topicTask, Task? reserve, string topic, int partition, Message<TKey, TValue> message,
+        long timestampMs, byte[]? key, byte[]? value, int size, IDeliveryCallback callback)
+    {
+        TopicEntry entry;
+        try
+        {
+            entry = await topicTask.ConfigureAwait(false);
+        }
+        catch (KafkaException ex)
+        {
+            throw Fail(topic, partition, message, ex.Error.Code, ex.Error.Reason, ex);
+        }
+        try
+        {
+            if (reserve is null) await core.ReserveAsync(size, CancellationToken.None).ConfigureAwait(false);
+            else await reserve.ConfigureAwait(false);
+        }
+        catch (KafkaException ex)
+        {
+            throw Fail(topic, partition, message, ex.Error.Code, ex.Error.Reason, ex);
+        }
+        Append(entry, partition, message, timestampMs, key, value, size, callback);
+    }
+
+    private void Append(TopicEntry entry, int partition, Message<TKey, TValue> message, long timestampMs, byte[]? key, byte[]? value, int size, IDeliveryCallback callback)
+    {
+        var count = entry.PartitionCount;
+        var sticky = false;
+        if (partition >= count)
+        {
+            core.Release(size);
+            throw Fail(entry.Name, partition, message, ErrorCode.UnknownTopicOrPartition,
+                $"Partition {partition} does not exist; topic '{entry.Name}' has {count}.");
+        }
+        if (partition < 0)
+        {
+            partition = ChoosePartition(entry.Name, count, key);
+            if (partition < 0)
+            {
+                partition = core.StickyPartition(entry.Name, count);
+                sticky = true;
+            }
+            else if (partition >= count)
+            {
+                core.Release(size);
+                throw Fail(entry.Name, partition, message, ErrorCode.UnknownTopicOrPartition,
+                    $"The partitioner chose partition {partition}; topic '{entry.Name}' has {count}.");
+            }
+        }
+        try
+        {
+            core.Append(new TopicPartition(entry.Name, partition), timestampMs, key, key is null, value, value is null,
+                message.Headers, size, callback, sticky);
+        }
+        catch
+        {
+            core.Release(size);
+            throw;
+        }
+    }
+
+    private int ChoosePartition(string topic, int count, byte[]? key)
+    {
+        if (partitioners.TryGetValue(topic, out var custom) || (custom = defaultPartitioner) is not null)
+            return custom(topic, count, key, key is null);
+        return Partitioners.ForKey(_settings.Partitioner, key, key is null, count);
+    }
+
+    private long TimestampOf(Message<TKey, TValue> message) =>
+        message.Timestamp.Type == TimestampType.NotAvailable
+            ? core.Time.GetUtcNow().ToUnixTimeMilliseconds()
+            : message.Timestamp.UnixTimestampMs;
+
+    private static ProduceException<TKey, TValue> Fail(string topic, int partition, Message<TKey, TValue> message, ErrorCode code, string reason, Exception? inner = null) =>
+        new(new Error(code, reason), new DeliveryResult<TKey, TValue>
+        {
+            Topic = topic,
+            Partition = partition,
+            Offset = -1,
+            Status = PersistenceStatus.NotPersisted,
+            Message = message,
+        }, inner);
+
+    public int Flush(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            core.FlushAsync(cts.Token).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+        }
+        return core.Outstanding;
+    }
+
+    public void Flush(CancellationToken cancellationToken = default) => core.FlushAsync(cancellationToken).GetAwaiter().GetResult();
+
+    public Task FlushAsync(CancellationToken cancellationToken = default) => core.FlushAsync(cancellationToken);
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        // Deliver what is buffered; each message still fails at its own message.timeout.ms, so this ends.
+        using (var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(_settings.MessageTimeoutMs + _settings.RequestTimeoutMs)))
+        {
+            try
+            {
+                await core.FlushAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        await core.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,412 @@
+using System.Collections.Concurrent;
+using OrleansStream.Records;
+
+namespace OrleansStream.Client;
+
+/// <summary>
+/// The untyped half of a producer: the accumulator, the sender loop that turns sealed batches into produce calls on
+/// partition leaders, retries, timeouts, buffer limits and flush. <see cref="Producer{TKey,TValue}"/> adds
+/// serialization and partitioning on top.
+/// </summary>
+internal sealed class ProducerCore : IAsyncDisposable
+{
+    /// <summary>Java's max.request.size: consecutive batches of a partition share one call up to this.</summary>
+    private const int MaxRequestBytes = 1 << 20;
+
+    private readonly ProducerSettings _settings;
+    private readonly MetadataCache _cache;
+    private readonly TimeProvider _time;
+    private readonly RecordAccumulator _accumulator;
+    private readonly AsyncSignal _wake = new();
+    private readonly ITimer _timer;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _sender;
+    private readonly ConcurrentDictionary<string, StickyPartition> _sticky = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _lastRefresh = new(StringComparer.Ordinal);
+    private readonly long _messageTimeoutTicks;
+    private readonly long _backoffTicks;
+    private long _buffered;
+    private long _outstanding;
+    private int _flushing;
+    private TaskCompletionSource _spaceFreed = NewTcs();
+    private TaskCompletionSource _idle = NewTcs();
+
+    public ProducerCore(ProducerSettings settings, MetadataCache cache, TimeProvider time)
+    {
+        _settings = settings;
+        _cache = cache;
+        _time = time;
+        _accumulator = new RecordAccumulator(settings.BatchSize, settings.LingerMs, time);
+        _messageTimeoutTicks = Ticks.FromMs(time, settings.MessageTimeoutMs);
+        _backoffTicks = Ticks.FromMs(time, settings.RetryBackoffMs);
+        _timer = time.CreateTimer(static s => ((AsyncSignal)s!).Set(), _wake, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _sender = Task.Run(SendLoopAsync);
+    }
+
+    public ProducerSettings Settings => _settings;
+
+    public MetadataCache Metadata => _cache;
+
+    public TimeProvider Time => _time;
+
+    /// <summary>Records produced and not yet reported.</summary>
+    public int Outstanding => (int)Interlocked.Read(ref _outstanding);
+
+    /// <summary>The topic's metadata, refreshed (and auto-created when allowed) if missing; throws for an unknown topic.</summary>
+    public ValueTask<TopicEntry> TopicAsync(string topic)
+    {
+        if (_cache.TryGet(topic, _settings.MetadataMaxAgeMs, out var entry) && entry.Error == ErrorCode.None && entry.PartitionCount > 0)
+            return ValueTask.FromResult(entry);
+        return new ValueTask<TopicEntry>(LoadTopicAsync(topic));
+    }
+
+    private async Task<TopicEntry> LoadTopicAsync(string topic)
+    {
+        var started = _time.GetTimestamp();
+        var stale = long.MaxValue;
+        while (true)
+        {
+            TopicEntry entry;
+            try
+            {
+                entry = await _cache.RefreshAsync(topic, _settings.AllowAutoCreateTopics, stale).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (LeaderCalls.IsTransient(ex))
+            {
+                entry = new TopicEntry(topic, -1, ErrorCode.RequestTimedOut, ex.Message, [], 0);
+            }
+            if (entry.Error == ErrorCode.None && entry.PartitionCount > 0) return entry;
+            // The controller is the authority on which topics exist: an unknown or invalid topic fails at once.
+            if (entry.Error is not (ErrorCode.None or ErrorCode.LeaderNotAvailable or ErrorCode.RequestTimedOut))
+                throw new KafkaException(new Error(entry.Error, entry.ErrorMessage ?? $"{entry.Error}: topic '{topic}'."));
+            if (_time.GetElapsedTime(started).TotalMilliseconds >= _settings.MessageTimeoutMs)
+                throw new KafkaException(new Error(ErrorCode.RequestTimedOut,
+                    $"Topic '{topic}' has no metadata after {_settings.MessageTimeoutMs} ms ({entry.ErrorMessage ?? entry.Error.ToString()})."));
+            stale = entry.Version;
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, _settings.RetryBackoffMs)), _time).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Kafka's sticky partitioner for records without a key: stay on one partition while its batch is open, then move
+    /// round-robin to the next, so batches fill up and partitions still get even shares.
+    /// </summary>
+    public int StickyPartition(string topic, int partitionCount)
+    {
+        var s = _sticky.GetOrAdd(topic, static _ => new StickyPartition());
+        lock (s)
+        {
+            if (s.Partition >= 0 && s.Partition < partitionCount &&
+                (s.Sequence < 0 || _accumulator.OpenSequence(new TopicPartition(topic, s.Partition)) == s.Sequence))
+                return s.Partition;
+            s.Partition = s.Partition < 0 ? Random.Shared.Next(partitionCount) : (s.Partition + 1) % partitionCount;
+            s.Sequence = -1;
+            return s.Partition;
+        }
+    }
+
+    private void StickTo(string topic, int partition, long sequence)
+    {
+        if (_sticky.TryGetValue(topic, out var s))
+            lock (s)
+                if (s.Partition == partition) s.Sequence = sequence;
+    }
+
+    /// <summary>Waits while the buffer is over <c>queue.buffering.max.kbytes</c>, then reserves <paramref name="bytes"/>.</summary>
+    public ValueTask ReserveAsync(int bytes, CancellationToken cancellationToken)
+    {
+        if (TryReserve(bytes)) return ValueTask.CompletedTask;
+        return new ValueTask(ReserveSlowAsync(bytes, cancellationToken));
+    }
+
+    private bool TryReserve(int bytes)
+    {
+        while (true)
+        {
+            var current = Interlocked.Read(ref _buffered);
+            if (current > 0 && current + bytes > _settings.QueueBufferingMaxBytes) return false;
+            if (Interlocked.CompareExchange(ref _buffered, current + bytes, current) == current) return true;
+        }
+    }
+
+    private async Task ReserveSlowAsync(int bytes, CancellationToken cancellationToken)
+    {
+        var deadline = _time.GetTimestamp() + _messageTimeoutTicks;
+        while (true)
+        {
+            var freed = Volatile.Read(ref _spaceFreed);
+            if (TryReserve(bytes)) return;
+            var left = deadline - _time.GetTimestamp();
+            if (left <= 0)
+                throw new KafkaException(new Error(ErrorCode.RequestTimedOut,
+                    $"The producer buffer stayed full (queue.buffering.max.kbytes) for {_settings.MessageTimeoutMs} ms."));
+            await freed.Task.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(1, Ticks.ToMs(_time, left))), _time, cancellationToken)
+                .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
+                .ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    public void Release(long bytes)
+    {
+        if (bytes == 0) return;
+        Interlocked.Add(ref _buffered, -bytes);
+        Interlocked.Exchange(ref _spaceFreed, NewTcs()).TrySetResult();
+    }
+
+    /// <summary>Adds one serialized record; the callback hears how it ended.</summary>
+    public void Append(
+        TopicPartition tp, long timestampMs,
+        ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value, bool valueIsNull,
+        IReadOnlyList<RecordHeader>? headers, int sizeEstimate, IDeliveryCallback callback, bool sticky)
+    {
+        if (_stopping.IsCancellationRequested)
+            throw new ObjectDisposedException(nameof(ProducerCore), "The producer is disposed.");
+        Interlocked.Increment(ref _outstanding);
+        var sequence = _accumulator.Append(tp, timestampMs, key, keyIsNull, value, valueIsNull, headers, sizeEstimate, callback, out var wake);
+        if (sticky) StickTo(tp.Topic, tp.Partition, sequence);
+        if (wake) _wake.Set();
+    }
+
+    /// <summary>Reports a record that never reached the accumulator (its reservation already taken back).</summary>
+    public static void FailUnsent(IDeliveryCallback callback, TopicPartition tp, Error error) =>
+        callback.OnDelivered(tp, -1, -1, PersistenceStatus.NotPersisted, error);
+
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _flushing);
+        _wake.Set();
+        try
+        {
+            while (true)
+            {
+                var idle = Volatile.Read(ref _idle);
+                if (Interlocked.Read(ref _outstanding) == 0) return;
+                await idle.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _flushing);
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var ready = new List<PartitionQueue>();
+        var failing = new List<ProducerBatch>();
+        while (!_stopping.IsCancellationRequested)
+        {
+            _wake.Reset();
+            var now = _time.GetTimestamp();
+            ready.Clear();
+            var next = _accumulator.Collect(now, Volatile.Read(ref _flushing) > 0, ready);
+            foreach (var q in ready)
+                next = Math.Min(next, Dispatch(q, now, failing));
+
+            if (next != long.MaxValue)
+                _timer.Change(TimeSpan.FromMilliseconds(Math.Max(1, Ticks.ToMs(_time, next - _time.GetTimestamp()) + 1)), Timeout.InfiniteTimeSpan);
+            await _wake.WaitAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Sends what the partition may send now; returns when it wants to be looked at again.</summary>
+    private long Dispatch(PartitionQueue q, long now, List<ProducerBatch> failing)
+    {
+        var tp = q.TopicPartition;
+        // Batches that waited past message.timeout.ms fail here, before their first or next attempt.
+        failing.Clear();
+        var expireBefore = now - _messageTimeoutTicks;
+        if (RecordAccumulator.OldestReady(q) <= expireBefore)
+        {
+            _accumulator.TakeAll(q, failing, b => b.CreatedAt <= expireBefore);
+            foreach (var b in failing)
+                Complete(b, -1, -1, b.Attempts > 0 ? PersistenceStatus.PossiblyPersisted : PersistenceStatus.NotPersisted,
+                    new Error(ErrorCode.RequestTimedOut, $"{tp}: message.timeout.ms ({_settings.MessageTimeoutMs} ms) expired" +
+                        (b.LastError is { } e ? $"; last error {e}." : " before the batch could be sent.")));
+        }
+
+        if (!_cache.TryGet(tp.Topic, _settings.MetadataMaxAgeMs, out var entry) || entry.Error == ErrorCode.LeaderNotAvailable)
+        {
+            RefreshThenWake(tp.Topic, entry?.Version ?? long.MaxValue);
+            return now + Math.Max(_backoffTicks, 1);
+        }
+        if (entry.Error != ErrorCode.None || (uint)tp.Partition >= (uint)entry.PartitionCount)
+        {
+            failing.Clear();
+            _accumulator.TakeAll(q, failing);
+            var error = entry.Error != ErrorCode.None
+                ? new Error(entry.Error, entry.ErrorMessage)
+                : new Error(ErrorCode.UnknownTopicOrPartition, $"Partition {tp.Partition} does not exist; topic '{tp.Topic}' has {entry.PartitionCount}.");
+            foreach (var b in failing) Complete(b, -1, -1, PersistenceStatus.NotPersisted, error);
+            return long.MaxValue;
+        }
+        var partition = entry.Partitions[tp.Partition];
+        if (partition.LeaderGrain is not { } leader)
+        {
+            RefreshThenWake(tp.Topic, entry.Version);
+            return now + Math.Max(_backoffTicks, 1);
+        }
+
+        while (_accumulator.TakeRequest(q, now, _settings.MaxInFlight, MaxRequestBytes) is { } batches)
+            _ = SendAsync(q, batches, leader, partition.LeaderEpoch, entry.Version);
+
+        lock (q.Sync)
+            return q.Ready.Count > 0 && q.NotBefore > now ? q.NotBefore : long.MaxValue;
+    }
+
+    private void RefreshThenWake(string topic, long staleVersion)
+    {
+        // At most one refresh per topic per retry.backoff.ms, so a partition without a leader does not spin.
+        var now = _time.GetTimestamp();
+        var last = _lastRefresh.GetOrAdd(topic, long.MinValue);
+        if (last != long.MinValue && now - last < _backoffTicks) return;
+        if (!_lastRefresh.TryUpdate(topic, now, last)) return;
+        _cache.RefreshAsync(topic, _settings.AllowAutoCreateTopics, staleVersion)
+            .ContinueWith(static (_, s) => ((AsyncSignal)s!).Set(), _wake, CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private async Task SendAsync(PartitionQueue q, List<ProducerBatch> batches, IPartitionReplicaGrain leader, int leaderEpoch, long metadataVersion)
+    {
+        var tp = q.TopicPartition;
+        var records = batches.Count == 1 ? batches[0].Bytes : Concat(batches);
+        var acks = _settings.Acks;
+        foreach (var b in batches) b.Attempts++;
+        if (acks == Acks.None)
+        {
+            // Fire and forget: reported at once with no offset; the answer only tells whether metadata went stale.
+            foreach (var b in batches) Complete(b, -1, -1, PersistenceStatus.PossiblyPersisted, Error.NoError);
+        }
+
+        var succeeded = false;
+        try
+        {
+            ProduceResponse response;
+            try
+            {
+                response = await leader.Produce(new ProduceRequest(acks, _settings.RequestTimeoutMs, records, leaderEpoch)).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (LeaderCalls.IsTransient(ex))
+            {
+                response = new ProduceResponse(ErrorCode.RequestTimedOut, -1, -1, -1, $"{ex.GetType().Name}: {ex.Message}");
+            }
+            catch (Exception ex)
+            {
+                response = new ProduceResponse(ErrorCode.UnknownServerError, -1, -1, -1, $"{ex.GetType().Name}: {ex.Message}");
+            }
+
+            if (acks == Acks.None)
+            {
+                succeeded = response.Error == ErrorCode.None;
+                if (Error.InvalidatesMetadata(response.Error)) RefreshThenWake(tp.Topic, metadataVersion);
+                return;
+            }
+            if (response.Error == ErrorCode.None)
+            {
+                succeeded = true;
+                var offset = response.BaseOffset;
+                foreach (var b in batches)
+                {
+                    Complete(b, offset, response.LogAppendTimeMs, PersistenceStatus.Persisted, Error.NoError);
+                    offset += b.RecordCount;
+                }
+                return;
+            }
+            HandleFailure(q, batches, response);
+        }
+        finally
+        {
+            _accumulator.RequestDone(q, succeeded);
+            _wake.Set();
+        }
+    }
+
+    private void HandleFailure(PartitionQueue q, List<ProducerBatch> batches, ProduceResponse response)
+    {
+        var tp = q.TopicPartition;
+        var code = response.Error;
+        var error = new Error(code, $"{tp}: {response.ErrorMessage ?? code.ToString()}");
+        var transport = code == ErrorCode.RequestTimedOut;
+        if (code == ErrorCode.RecordTooLarge && batches.Count > 1)
+        {
+            // One batch of the request is too large for the topic: send them one by one so only that one fails.
+            _accumulator.Requeue(q, batches, 0, sendSingly: true);
+            return;
+        }
+        if (Error.IsRetriableCode(code))
+        {
+            if (Error.InvalidatesMetadata(code) || transport) RefreshThenWake(tp.Topic, long.MaxValue);
+            var retry = new List<ProducerBatch>(batches.Count);
+            var now = _time.GetTimestamp();
+            foreach (var b in batches)
+            {
+                b.LastError = error;
+                if (now - b.CreatedAt < _messageTimeoutTicks) retry.Add(b);
+                else Complete(b, -1, -1, transport ? PersistenceStatus.PossiblyPersisted : PersistenceStatus.NotPersisted,
+                    new Error(ErrorCode.RequestTimedOut, $"{tp}: message.timeout.ms ({_settings.MessageTimeoutMs} ms) expired; last error {error}."));
+            }
+            if (retry.Count > 0) _accumulator.Requeue(q, retry, now + _backoffTicks, sendSingly: false);
+            return;
+        }
+        foreach (var b in batches)
+            Complete(b, -1, -1, code == ErrorCode.UnknownServerError ? PersistenceStatus.PossiblyPersisted : PersistenceStatus.NotPersisted, error);
+    }
+
+    private void Complete(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status, Error error)
+    {
+        var tp = batch.TopicPartition;
+        var callbacks = batch.Callbacks;
+        for (var i = 0; i < callbacks.Count; i++)
+            callbacks[i].OnDelivered(tp, baseOffset < 0 ? -1 : baseOffset + i, logAppendTimeMs, status, error);
+        Release(batch.ReservedBytes);
+        batch.ReservedBytes = 0;
+        if (Interlocked.Add(ref _outstanding, -callbacks.Count) == 0)
+            Interlocked.Exchange(ref _idle, NewTcs()).TrySetResult();
+        callbacks.Clear();
+    }
+
+    private static byte[] Concat(List<ProducerBatch> batches)
+    {
+        var length = 0;
+        foreach (var b in batches) length += b.Bytes.Length;
+        var result = new byte[length];
+        var at = 0;
+        foreach (var b in batches)
+        {
+            b.Bytes.CopyTo(result, at);
+            at += b.Bytes.Length;
+        }
+        return result;
+    }
+
+    private static TaskCompletionSource NewTcs() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopping.IsCancellationRequested) return;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _wake.Set();
+        await _sender.ConfigureAwait(false);
+        await _timer.DisposeAsync().ConfigureAwait(false);
+        // Whatever the flush before disposal could not deliver fails now rather than never being reported.
+        var left = new List<PartitionQueue>();
+        _accumulator.Collect(_time.GetTimestamp(), flush: true, left);
+        var failing = new List<ProducerBatch>();
+        foreach (var q in left)
+        {
+            failing.Clear();
+            _accumulator.TakeAll(q, failing);
+            foreach (var b in failing)
+                Complete(b, -1, -1, b.Attempts > 0 ? PersistenceStatus.PossiblyPersisted : PersistenceStatus.NotPersisted,
+                    new Error(ErrorCode.RequestTimedOut, $"{q.TopicPartition}: the producer was disposed before the message was delivered."));
+        }
+        _stopping.Dispose();
+    }
+}
+
+internal sealed class StickyPartition
+{
+    public int Partition = -1;
+    public long Sequence = -1;
+}

@@ -1,0 +1,211 @@
+using System.Collections.Concurrent;
+using OrleansStream.Records;
+
+namespace OrleansStream.Client;
+
+/// <summary>A sealed RecordBatch v2 and the records waiting to hear how it went.</summary>
+internal sealed class ProducerBatch(TopicPartition tp, long sequence, long createdAt)
+{
+    public TopicPartition TopicPartition { get; } = tp;
+    /// <summary>Creation order within the partition; retries go back in this order.</summary>
+    public long Sequence { get; } = sequence;
+    public long CreatedAt { get; } = createdAt;
+    public List<IDeliveryCallback> Callbacks { get; } = [];
+    public byte[] Bytes { get; set; } = [];
+    /// <summary>Bytes reserved against <c>queue.buffering.max.kbytes</c> for these records.</summary>
+    public long ReservedBytes { get; set; }
+    public int Attempts { get; set; }
+    public Error? LastError { get; set; }
+    public int RecordCount => Callbacks.Count;
+}
+
+/// <summary>One partition's open batch, its sealed batches waiting to go, and its requests in flight.</summary>
+internal sealed class PartitionQueue(TopicPartition tp)
+{
+    public readonly Lock Sync = new();
+    public TopicPartition TopicPartition { get; } = tp;
+    public RecordBatchBuilder? Builder;
+    public ProducerBatch? Open;
+    public readonly PriorityQueue<ProducerBatch, long> Ready = new();
+    public int InFlight;
+    public long NextSequence;
+    /// <summary>After RecordTooLarge on a request of several batches: one batch per request until the queue empties.</summary>
+    public bool SendSingly;
+    /// <summary>No request before this timestamp (retry backoff).</summary>
+    public long NotBefore;
+    /// <summary>After a retriable error: one request at a time until one succeeds, so retries keep their order.</summary>
+    public bool Recovering;
+}
+
+/// <summary>
+/// Kafka's RecordAccumulator: records go into the open batch of their partition (a <see cref="RecordBatchBuilder"/>)
+/// until it reaches <c>batch.size</c> or has waited <c>linger.ms</c>; sealed batches wait in creation order for the
+/// sender, which takes one or more consecutive ones per request.
+/// </summary>
+internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvider time)
+{
+    private readonly ConcurrentDictionary<TopicPartition, PartitionQueue> _partitions = new();
+    private readonly ConcurrentQueue<RecordBatchBuilder> _builders = new();
+    private readonly long _lingerTicks = Ticks.FromMs(time, lingerMs);
+
+    public PartitionQueue Queue(TopicPartition tp) => _partitions.GetOrAdd(tp, static k => new PartitionQueue(k));
+
+    /// <summary>The sequence of the partition's open batch, or -1 (the sticky partitioner moves on when it closes).</summary>
+    public long OpenSequence(TopicPartition tp) =>
+        _partitions.TryGetValue(tp, out var q) && Volatile.Read(ref q.Open) is { } open ? open.Sequence : -1;
+
+    /// <summary>
+    /// Adds a record to the partition's open batch, sealing the batch first if the record would not fit and after if
+    /// it is full. Returns the sequence of the batch it went into; <paramref name="wake"/> says the sender has news
+    /// (a new batch whose linger time it must track, or a sealed one).
+    /// </summary>
+    public long Append(
+        TopicPartition tp, long timestampMs,
+        ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value, bool valueIsNull,
+        IReadOnlyList<RecordHeader>? headers, int sizeEstimate, IDeliveryCallback callback, out bool wake)
+    {
+        var q = Queue(tp);
+        wake = false;
+        lock (q.Sync)
+        {
+            if (q.Open is not null && q.Builder!.SizeInBytes + sizeEstimate > batchSize)
+            {
+                SealLocked(q);
+                wake = true;
+            }
+            if (q.Open is null)
+            {
+                q.Builder = RentBuilder();
+                Volatile.Write(ref q.Open, new ProducerBatch(tp, q.NextSequence++, time.GetTimestamp()));
+                wake = true;
+            }
+            var batch = q.Open!;
+            q.Builder!.Append(timestampMs, key, keyIsNull, value, valueIsNull, headers);
+            batch.Callbacks.Add(callback);
+            batch.ReservedBytes += sizeEstimate;
+            if (q.Builder.SizeInBytes >= batchSize)
+            {
+                SealLocked(q);
+                wake = true;
+            }
+            return batch.Sequence;
+        }
+    }
+
+    /// <summary>
+    /// Seals every open batch that lingered long enough (all of them when <paramref name="flush"/>), adds each
+    /// partition with sealed batches to <paramref name="ready"/>, and returns when the next open batch's linger ends
+    /// (<see cref="long.MaxValue"/> when none is open).
+    /// </summary>
+    public long Collect(long now, bool flush, List<PartitionQueue> ready)
+    {
+        var next = long.MaxValue;
+        foreach (var (_, q) in _partitions)
+        {
+            lock (q.Sync)
+            {
+                if (q.Open is { } open)
+                {
+                    var due = open.CreatedAt + _lingerTicks;
+                    if (flush || now >= due) SealLocked(q);
+                    else next = Math.Min(next, due);
+                }
+                if (q.Ready.Count > 0) ready.Add(q);
+            }
+        }
+        return next;
+    }
+
+    /// <summary>
+    /// Takes the next request's batches from <paramref name="q"/>: consecutive sealed batches up to
+    /// <paramref name="maxRequestBytes"/> (always at least one), or none while the in-flight limit or backoff holds.
+    /// </summary>
+    public List<ProducerBatch>? TakeRequest(PartitionQueue q, long now, int maxInFlight, int maxRequestBytes)
+    {
+        lock (q.Sync)
+        {
+            if (q.Ready.Count == 0 || now < q.NotBefore) return null;
+            if (q.InFlight >= (q.Recovering ? 1 : maxInFlight)) return null;
+            var batches = new List<ProducerBatch> { q.Ready.Dequeue() };
+            var bytes = batches[0].Bytes.Length;
+            while (!q.SendSingly && q.Ready.TryPeek(out var nextBatch, out _) && bytes + nextBatch.Bytes.Length <= maxRequestBytes)
+            {
+                batches.Add(q.Ready.Dequeue());
+                bytes += nextBatch.Bytes.Length;
+            }
+            if (q.Ready.Count == 0) q.SendSingly = false;
+            q.InFlight++;
+            return batches;
+        }
+    }
+
+    /// <summary>A request finished; <paramref name="succeeded"/> ends recovery mode.</summary>
+    public void RequestDone(PartitionQueue q, bool succeeded)
+    {
+        lock (q.Sync)
+        {
+            q.InFlight--;
+            if (succeeded) q.Recovering = false;
+        }
+    }
+
+    /// <summary>Puts batches of a failed request back in creation order, to be retried not before <paramref name="notBefore"/>.</summary>
+    public void Requeue(PartitionQueue q, List<ProducerBatch> batches, long notBefore, bool sendSingly)
+    {
+        lock (q.Sync)
+        {
+            foreach (var b in batches) q.Ready.Enqueue(b, b.Sequence);
+            q.NotBefore = Math.Max(q.NotBefore, notBefore);
+            q.Recovering = true;
+            q.SendSingly |= sendSingly;
+        }
+    }
+
+    /// <summary>Removes every sealed batch of <paramref name="q"/> whose records must fail now (their deadline passed, the topic is gone).</summary>
+    public void TakeAll(PartitionQueue q, List<ProducerBatch> into, Func<ProducerBatch, bool>? where = null)
+    {
+        lock (q.Sync)
+        {
+            if (q.Ready.Count == 0) return;
+            var keep = new List<ProducerBatch>();
+            while (q.Ready.TryDequeue(out var b, out _))
+            {
+                if (where is null || where(b)) into.Add(b);
+                else keep.Add(b);
+            }
+            foreach (var b in keep) q.Ready.Enqueue(b, b.Sequence);
+        }
+    }
+
+    /// <summary>The earliest batch creation time among sealed batches waiting, for expiry.</summary>
+    public static long OldestReady(PartitionQueue q)
+    {
+        lock (q.Sync) return q.Ready.TryPeek(out var b, out _) ? b.CreatedAt : long.MaxValue;
+    }
+
+    private void SealLocked(PartitionQueue q)
+    {
+        var batch = q.Open!;
+        var builder = q.Builder!;
+        // A private copy: the request may be held by the receiving grain after the call (an [Immutable] argument is
+        // not copied in-process), so the builder's pooled buffer must not go out with it.
+        batch.Bytes = builder.ToArray();
+        Volatile.Write(ref q.Open, null);
+        q.Builder = null;
+        ReturnBuilder(builder);
+        q.Ready.Enqueue(batch, batch.Sequence);
+    }
+
+    private RecordBatchBuilder RentBuilder()
+    {
+        if (!_builders.TryDequeue(out var b)) b = new RecordBatchBuilder(Math.Min(batchSize + 1024, 1 << 20));
+        b.Reset();
+        return b;
+    }
+
+    private void ReturnBuilder(RecordBatchBuilder builder)
+    {
+        if (_builders.Count < 64) _builders.Enqueue(builder);
+        else builder.Dispose();
+    }
+}

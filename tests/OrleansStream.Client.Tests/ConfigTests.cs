@@ -1,0 +1,58 @@
+using OrleansStream.Client;
+
+namespace OrleansStream.Client.Tests;
+
+public sealed class ConfigTests
+{
+    [Fact]
+    public void Typed_properties_read_and_write_Kafkas_keys()
+    {
+        var config = new ProducerConfig { Acks = Acks.Leader, LingerMs = 20, BatchSize = 65536, Partitioner = Partitioner.Consistent };
+        Assert.Equal("1", config.Get("acks"));
+        Assert.Equal("20", config.Get("linger.ms"));
+        Assert.Equal("65536", config.Get("batch.size"));
+        Assert.Equal("consistent", config.Get("partitioner"));
+
+        var fromKeys = new ProducerConfig(new Dictionary<string, string> { ["acks"] = "all", ["message.timeout.ms"] = "1000" });
+        Assert.Equal(Acks.All, fromKeys.Acks);
+        Assert.Equal(1000, fromKeys.MessageTimeoutMs);
+
+        var consumer = new ConsumerConfig { GroupId = "g", AutoOffsetReset = AutoOffsetReset.Earliest, EnablePartitionEof = true };
+        Assert.Equal("earliest", consumer.Get("auto.offset.reset"));
+        Assert.Equal("true", consumer.Get("enable.partition.eof"));
+        Assert.Equal("g", consumer.Get("group.id"));
+    }
+
+    [Fact]
+    public void Defaults_follow_Kafka()
+    {
+        var p = new ProducerConfig().Resolve();
+        Assert.Equal(Acks.All, p.Acks);
+        Assert.Equal(5, p.LingerMs);
+        Assert.Equal(16384, p.BatchSize);
+        Assert.Equal(300000, p.MessageTimeoutMs);
+        Assert.Equal(Partitioner.Murmur2Random, p.Partitioner);
+        var c = new ConsumerConfig().Resolve();
+        Assert.Equal(AutoOffsetReset.Latest, c.AutoOffsetReset);
+        Assert.Equal(1048576, c.MaxPartitionFetchBytes);
+        Assert.Equal(500, c.FetchWaitMaxMs);
+    }
+
+    [Fact]
+    public void Bad_values_are_InvalidConfig_naming_the_key()
+    {
+        var e = Assert.Throws<OrleansStreamException>(() => new ProducerConfig { LingerMs = -1 }.Resolve());
+        Assert.Equal(ErrorCode.InvalidConfig, e.Code);
+        Assert.Contains("linger.ms", e.Message);
+
+        var config = new ProducerConfig();
+        config.Set("acks", "2");
+        e = Assert.Throws<OrleansStreamException>(() => config.Acks);
+        Assert.Equal(ErrorCode.InvalidConfig, e.Code);
+
+        config = new ProducerConfig();
+        config.Set("batch.size", "big");
+        e = Assert.Throws<OrleansStreamException>(() => config.Resolve());
+        Assert.Contains("batch.size", e.Message);
+    }
+}
