@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Persistence.FileStorage;
 using OrleansStream.Server;
+using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Placement;
 
 namespace Orleans.Hosting;
@@ -32,6 +33,7 @@ public static class OrleansStreamSiloBuilderExtensions
         });
 
         services.TryAddSingleton(TimeProvider.System);
+        services.AddOrleansStreamMetrics();
         services.TryAddSingleton<BrokerIdentity>();
         services.TryAddSingleton<BrokerLocator>();
         services.AddPlacementDirector<BrokerPlacementStrategy, BrokerPlacementDirector>();
