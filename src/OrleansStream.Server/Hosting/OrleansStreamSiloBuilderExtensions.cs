@@ -6,6 +6,7 @@ using Orleans.Persistence.FileStorage;
 using OrleansStream.Server;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Placement;
+using OrleansStream.Server.Replication;
 
 namespace Orleans.Hosting;
 
@@ -37,6 +38,8 @@ public static class OrleansStreamSiloBuilderExtensions
         services.TryAddSingleton<BrokerIdentity>();
         services.TryAddSingleton<BrokerLocator>();
         services.AddPlacementDirector<BrokerPlacementStrategy, BrokerPlacementDirector>();
+        services.AddSingleton<MembershipWatcher>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<MembershipWatcher>());
 
         services.AddOptions<FileGrainStorageOptions>(OrleansStreamDefaults.GrainStorageName)
             .Configure<IOptions<BrokerOptions>>((file, broker) => file.RootDirectory = broker.Value.ResolvedGrainStateDirectory);
