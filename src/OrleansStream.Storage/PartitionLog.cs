@@ -20,6 +20,7 @@ public sealed class PartitionLog : IDisposable
     private long _unflushedMessages;
     private long _lastFlushMs;
     private bool _disposed;
+    private PartitionCheckpoint? _lastCheckpoint;
 
     private PartitionLog(string directory, LogConfig config, TimeProvider time, List<LogSegment> segments)
     {
@@ -184,6 +185,7 @@ public sealed class PartitionLog : IDisposable
         _recoveryPoint = Math.Min(checkpoint?.RecoveryPoint ?? 0, LogEndOffset);
         LeaderEpochCache.TruncateFromEnd(LogEndOffset);
         LeaderEpochCache.TruncateFromStart(LogStartOffset);
+        _lastCheckpoint = checkpoint;
     }
 
     public void UpdateConfig(LogConfig config)
@@ -517,6 +519,21 @@ public sealed class PartitionLog : IDisposable
         WriteCheckpoint();
     }
 
+    /// <summary>
+    /// Tiering's variant (Kafka's buildRemoteLogAuxState): the empty log continues at <paramref name="localStartOffset"/>
+    /// while the partition's history from <paramref name="logStartOffset"/> stays in the tier. Needs remote.storage.enable.
+    /// </summary>
+    public void TruncateFullyAndStartAt(long localStartOffset, long logStartOffset)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(logStartOffset);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(logStartOffset, localStartOffset);
+        if (!Config.RemoteStorageEnable && logStartOffset != localStartOffset)
+            throw new OrleansStreamException(ErrorCode.InvalidRequest, "Only a log with remote.storage.enable keeps history below its first segment.");
+        TruncateFullyAndStartAt(localStartOffset);
+        LogStartOffset = logStartOffset;
+        WriteCheckpoint();
+    }
+
     /// <summary>fsync the active segment and checkpoint the log start, high watermark and recovery point.</summary>
     public void Flush()
     {
@@ -528,7 +545,14 @@ public sealed class PartitionLog : IDisposable
         WriteCheckpoint();
     }
 
-    private void WriteCheckpoint() => new PartitionCheckpoint(LogStartOffset, HighWatermark, _recoveryPoint).Write(Directory);
+    private void WriteCheckpoint()
+    {
+        var checkpoint = new PartitionCheckpoint(LogStartOffset, HighWatermark, _recoveryPoint);
+        if (checkpoint == _lastCheckpoint)
+            return;
+        checkpoint.Write(Directory);
+        _lastCheckpoint = checkpoint;
+    }
 
     /// <summary>
     /// Kafka's deleteOldSegments: closed segments past <c>retention.ms</c> (by their newest timestamp) or beyond
