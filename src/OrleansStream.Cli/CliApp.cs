@@ -48,7 +48,7 @@ internal static class CliApp
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            Console.Error.WriteLine($"orleansstream: {parse.Errors[0].Message} (see --help)");
+            Console.Error.WriteLine($"orleansstream: {OneLine(parse.Errors[0].Message)} (see --help)");
             return ExitCodes.Usage;
         }
         try
@@ -76,7 +76,9 @@ internal static class CliApp
         _ => (OneLine(e.GetBaseException().Message), ExitCodes.Failed),
     };
 
-    private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
+    /// <summary>Collapses line breaks and tabs (System.CommandLine lists allowed values on separate lines) into single spaces.</summary>
+    private static string OneLine(string text) =>
+        System.Text.RegularExpressions.Regex.Replace(text, @"\s*[\r\n\t]+\s*", " ").Trim();
 
     /// <summary>Connects with the global options of <paramref name="parse"/>.</summary>
     public static Task<ClusterConnection> ConnectAsync(ParseResult parse, CancellationToken cancellationToken) =>
