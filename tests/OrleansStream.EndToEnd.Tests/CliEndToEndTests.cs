@@ -108,10 +108,8 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
     {
         var result = await silo.RunCliAsync(args);
 
-        Assert.NotEqual(0, result.ExitCode);
-        Assert.Single(result.StderrLines);
+        Assert.True(result.ExitCode != 0 && result.StderrLines.Length == 1 && result.Stdout.Length == 0, result.ToString());
         Assert.Contains("UnknownTopicOrPartition", result.Stderr);
-        Assert.Empty(result.Stdout);
     }
 
     [Fact]
