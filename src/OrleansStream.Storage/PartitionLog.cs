@@ -430,7 +430,7 @@ public sealed class PartitionLog : IDisposable
         if (!TryLocate(offset, out var segment, out var first) || first.LastOffset >= maxOffsetExclusive)
             return ReadOnlyMemory<byte>.Empty;
         var length = (int)Math.Min(segment.Size - first.Position, Math.Max(maxBytes, first.Size));
-        var buffer = new byte[length];
+        var buffer = GC.AllocateUninitializedArray<byte>(length); // filled by the read; the tail past whole batches is not exposed
         var read = segment.Read(first, buffer, maxOffsetExclusive);
         return buffer.AsMemory(0, read);
     }
