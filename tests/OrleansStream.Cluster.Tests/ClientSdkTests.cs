@@ -67,7 +67,8 @@ public sealed class ClientSdkTests(ClusterFixture fixture)
         var topic = await CreateTopicAsync("roundtrip", partitions, replicationFactor: 3);
 
         var deliveries = new List<Task<DeliveryResult<string?, string>>>();
-        await using (var producer = Producer(acks))
+        // Small batches: many of them, several in flight per partition, and the sticky partitioner moves on often.
+        await using (var producer = Producer(acks, c => c.BatchSize = 1024))
         {
             for (var i = 0; i < perKind; i++)
             {
@@ -333,7 +334,8 @@ public sealed class ClientSdkTests(ClusterFixture fixture)
             admin.CreatePartitionsAsync([new PartitionsSpecification { Topic = topic, IncreaseTo = 2 }]));
         Assert.Equal(ErrorCode.InvalidPartitions, Assert.Single(shrink.Results).Error.Code);
 
-        await using (var producer = Producer(Acks.Leader))
+        // acks=all: the high watermark (what ListOffsets latest reports) has moved when the produce returns.
+        await using (var producer = Producer(Acks.All))
             await producer.ProduceAsync(new TopicPartition(topic, 3), new Message<string?, string> { Value = "in the new partition" }, Ct);
         var grown = Assert.Single((await admin.DescribeTopicsAsync([topic])).TopicDescriptions);
         Assert.Equal(1, grown.Partitions[3].LogEndOffset);
