@@ -67,10 +67,11 @@ var baseEnv = [
   { name: 'OrleansStream__TierStore__ServiceUri', value: blobServiceUri }
   { name: 'OrleansStream__TierStore__Container', value: segmentsContainerName }
   { name: 'OrleansStream__TierStore__ManagedIdentityClientId', value: identityClientId }
-  { name: 'OrleansStream__GrainStorage__Kind', value: 'AzureBlob' }
-  { name: 'OrleansStream__GrainStorage__ServiceUri', value: blobServiceUri }
-  { name: 'OrleansStream__GrainStorage__Container', value: grainStateContainerName }
-  { name: 'OrleansStream__GrainStorage__ManagedIdentityClientId', value: identityClientId }
+  // Controller and consumer-group state in Blob, through Orleans' provider model (grain storage "orleansstream").
+  { name: 'Orleans__GrainStorage__orleansstream__ProviderType', value: 'AzureBlobStorage' }
+  { name: 'Orleans__GrainStorage__orleansstream__ServiceUri', value: blobServiceUri }
+  { name: 'Orleans__GrainStorage__orleansstream__ContainerName', value: grainStateContainerName }
+  { name: 'Orleans__GrainStorage__orleansstream__ManagedIdentityClientId', value: identityClientId }
   // Sized for the replica's ephemeral disk: small segments roll and tier early, local copies go after an hour.
   { name: 'OrleansStream__TopicDefaults__segment.bytes', value: '67108864' }
   { name: 'OrleansStream__TopicDefaults__local.retention.ms', value: '3600000' }

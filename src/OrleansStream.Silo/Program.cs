@@ -1,2 +1,50 @@
-Console.Error.WriteLine("The broker host arrives with the cluster issue.");
-return 1;
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Runtime;
+using OrleansStream.Server;
+using OrleansStream.Silo;
+
+// The broker host: one silo with the embedded defaults below, everything overridable from appsettings, environment
+// variables (Orleans__Endpoints__GatewayPort, OrleansStream__DataDirectory, ...) and the command line.
+try
+{
+    var builder = WebApplication.CreateBuilder(args);
+    builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+    {
+        InitialData = BrokerHostDefaults.Configuration,
+    });
+    var hostOptions = BrokerHostDefaults.ReadBrokerHostOptions(builder.Configuration);
+    if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+        builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://{hostOptions.HealthAddress}:{hostOptions.HealthPort}"));
+
+    builder.UseOrleans(silo =>
+    {
+        BrokerHostDefaults.ConfigureClustering(silo, builder.Configuration);
+        silo.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
+        silo.Services.AddOptions<BrokerOptions>().Bind(builder.Configuration.GetSection(OrleansStreamDefaults.ConfigurationSection))
+            .PostConfigure(o =>
+            {
+                if (string.IsNullOrWhiteSpace(o.BrokerId)) o.BrokerId = BrokerHostDefaults.DefaultBrokerId(builder.Configuration);
+            });
+        silo.AddOrleansStream();
+    });
+
+    var app = builder.Build();
+    app.MapGet("/healthz", () => Results.Text("live"));
+    app.MapGet("/ready", (ISiloStatusOracle oracle) =>
+        oracle.CurrentStatus == SiloStatus.Active ? Results.Text("ready") : Results.Text(oracle.CurrentStatus.ToString(), statusCode: 503));
+    await app.RunAsync();
+    return 0;
+}
+catch (OptionsValidationException e)
+{
+    Console.Error.WriteLine($"orleansstream-silo: invalid configuration: {string.Join(" ", e.Failures)}");
+    return 2;
+}
+catch (Exception e) when (e is InvalidOperationException or OrleansConfigurationException or FormatException or ArgumentException or IOException)
+{
+    Console.Error.WriteLine($"orleansstream-silo: cannot start: {e.GetBaseException().Message}");
+    return 1;
+}

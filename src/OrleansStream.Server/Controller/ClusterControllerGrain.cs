@@ -15,6 +15,7 @@ internal sealed partial class ClusterControllerGrain(
     // Metadata reads interleave with changes, and auto-creation changes state from such a read: changes queue here.
     private readonly SemaphoreSlim _changes = new(1, 1);
     private readonly BrokerOptions _options = options.Value;
+    private HashSet<string> _knownAlive = new(StringComparer.Ordinal);
 
     private ControllerState State => state.State;
 
@@ -120,6 +121,7 @@ internal sealed partial class ClusterControllerGrain(
                 }
                 results.Add(new TopicResult(inc.Topic, ErrorCode.None));
                 if (validateOnly) continue;
+                assigner.NextTopic();
                 for (var p = current; p < inc.TotalCount; p++) topic.Partitions.Add(NewPartition(p, assigner.Assign(rf)));
                 changed.Add((topic, current));
             }
@@ -182,6 +184,171 @@ internal sealed partial class ClusterControllerGrain(
     public Task<PartitionState?> GetPartitionState(string topic, int partition) =>
         Task.FromResult(TryGetPartition(topic, partition, out var t, out var p) ? ToState(t, p) : null);
 
+    public async Task<AlterPartitionResult> AlterPartition(string topic, int partition, int leaderReplicaId, int leaderEpoch, IReadOnlyList<int> isr)
+    {
+        ArgumentNullException.ThrowIfNull(isr);
+        await _changes.WaitAsync();
+        try
+        {
+            if (!TryGetPartition(topic, partition, out var t, out var p)) return new AlterPartitionResult(ErrorCode.UnknownTopicOrPartition, null);
+            if (leaderEpoch != p.LeaderEpoch) return new AlterPartitionResult(ErrorCode.FencedLeaderEpoch, ToState(t, p));
+            if (leaderReplicaId != p.Leader) return new AlterPartitionResult(ErrorCode.NotLeaderOrFollower, ToState(t, p));
+            var next = new List<int>(isr.Count);
+            foreach (var id in isr)
+            {
+                if ((uint)id >= (uint)p.Replicas.Count || next.Contains(id)) return new AlterPartitionResult(ErrorCode.InvalidRequest, ToState(t, p));
+                // A follower on a broker membership declared dead does not come back in through a late request.
+                if (id != p.Leader && !p.Isr.Contains(id) && !brokers.IsAlive(p.Replicas[id])) continue;
+                next.Add(id);
+            }
+            if (!next.Contains(p.Leader)) return new AlterPartitionResult(ErrorCode.InvalidRequest, ToState(t, p));
+            next.Sort();
+            if (next.SequenceEqual(p.Isr)) return new AlterPartitionResult(ErrorCode.None, ToState(t, p));
+            LogIsrChanged(t.Name, p.Partition, string.Join(",", p.Isr), string.Join(",", next), p.LeaderEpoch);
+            p.Isr = next;
+            await CommitAsync();
+            await PushPartitionsAsync([(t, p)]);
+            return new AlterPartitionResult(ErrorCode.None, ToState(t, p));
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    public async Task BrokersChanged()
+    {
+        await _changes.WaitAsync();
+        try
+        {
+            var live = new HashSet<string>(LiveBrokerIds(), StringComparer.Ordinal);
+            var returned = new HashSet<string>(live, StringComparer.Ordinal);
+            returned.ExceptWith(_knownAlive);
+            _knownAlive = live;
+            var changed = new List<(TopicState, PartitionAssignment)>();
+            var woken = new List<(TopicState, PartitionAssignment)>();
+            foreach (var t in State.Topics.Values)
+                foreach (var p in t.Partitions)
+                {
+                    if (Reelect(t, p, live, excluded: null)) changed.Add((t, p));
+                    else foreach (var b in p.Replicas)
+                        if (returned.Contains(b)) { woken.Add((t, p)); break; }
+                }
+            if (changed.Count > 0) await CommitAsync();
+            changed.AddRange(woken);
+            await PushPartitionsAsync(changed);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    public async Task<int> ControlledShutdown(string brokerId)
+    {
+        await _changes.WaitAsync();
+        try
+        {
+            var live = new HashSet<string>(LiveBrokerIds(), StringComparer.Ordinal);
+            live.Remove(brokerId);
+            var changed = new List<(TopicState, PartitionAssignment)>();
+            var moved = 0;
+            foreach (var t in State.Topics.Values)
+                foreach (var p in t.Partitions)
+                {
+                    var led = p.Leader >= 0 && p.Replicas[p.Leader] == brokerId;
+                    if (!p.Replicas.Contains(brokerId)) continue;
+                    if (Reelect(t, p, live, excluded: brokerId))
+                    {
+                        changed.Add((t, p));
+                        if (led && p.Leader >= 0 && p.Replicas[p.Leader] != brokerId) moved++;
+                    }
+                }
+            if (changed.Count > 0)
+            {
+                await CommitAsync();
+                await PushPartitionsAsync(changed);
+            }
+            LogControlledShutdown(brokerId, moved);
+            return moved;
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    /// <summary>
+    /// Drops replicas on brokers not in <paramref name="live"/> from the ISR (never the last member: Kafka keeps it so a
+    /// clean election can wait for it) and moves leadership when the leader's broker is gone.
+    /// </summary>
+    private bool Reelect(TopicState t, PartitionAssignment p, HashSet<string> live, string? excluded)
+    {
+        var changed = false;
+        if (p.Leader < 0 || !live.Contains(p.Replicas[p.Leader]))
+        {
+            var candidate = -1;
+            foreach (var id in p.Isr)
+                if (live.Contains(p.Replicas[id])) { candidate = id; break; }
+            if (candidate < 0 && excluded is null && TopicRules.UncleanLeaderElection(t.Configs))
+                for (var id = 0; id < p.Replicas.Count && candidate < 0; id++)
+                    if (live.Contains(p.Replicas[id])) { candidate = id; LogUncleanElection(t.Name, p.Partition, id); }
+            // A controlled shutdown with nobody to take over keeps its leader; a dead leader is removed regardless.
+            if (candidate >= 0 || (excluded is null && p.Leader >= 0))
+            {
+                var old = p.Leader;
+                p.Leader = candidate;
+                p.LeaderEpoch++;
+                if (candidate >= 0 && !p.Isr.Contains(candidate)) p.Isr = [candidate];
+                LogLeaderElected(t.Name, p.Partition, candidate, p.LeaderEpoch, old);
+                changed = true;
+            }
+        }
+        var isr = new List<int>(p.Isr.Count);
+        foreach (var id in p.Isr)
+            if (id == p.Leader || live.Contains(p.Replicas[id])) isr.Add(id);
+        if (isr.Count == 0 && p.Isr.Count > 0) isr.Add(p.Isr[0]);
+        if (!isr.SequenceEqual(p.Isr))
+        {
+            p.Isr = isr;
+            changed = true;
+        }
+        return changed;
+    }
+
+    private async Task PushPartitionsAsync(List<(TopicState Topic, PartitionAssignment Partition)> partitions)
+    {
+        var calls = new List<(string Key, Task<ErrorCode> Call)>();
+        foreach (var (t, p) in partitions)
+        {
+            var partitionState = ToState(t, p);
+            for (var r = 0; r < p.Replicas.Count; r++)
+            {
+                if (!brokers.IsAlive(p.Replicas[r])) continue;
+                var key = GrainKeys.Replica(t.Name, p.Partition, r);
+                calls.Add((key, CallReplica(key, p.Replicas[r], g => g.ApplyState(partitionState))));
+            }
+        }
+        await AwaitPushesAsync(calls);
+    }
+
+    private async Task AwaitPushesAsync(List<(string Key, Task<ErrorCode> Call)> calls)
+    {
+        foreach (var (key, call) in calls)
+        {
+            try
+            {
+                var error = await call;
+                if (error != ErrorCode.None) LogApplyStateRejected(key, error);
+            }
+            catch (Exception e)
+            {
+                // The replica pulls its state from the controller when it activates, so a missed push is repaired then.
+                LogApplyStateFailed(e, key);
+            }
+        }
+    }
+
     private (ErrorCode, string?, TopicState?) PrepareTopic(NewTopic? topic, List<string> live, ReplicaAssigner assigner, HashSet<string> seen)
     {
         if (topic is null) return (ErrorCode.InvalidRequest, "Topic is null.", null);
@@ -207,6 +374,7 @@ internal sealed partial class ClusterControllerGrain(
         }
 
         var state = new TopicState { Name = topic.Name, TopicId = Guid.NewGuid(), Configs = configs };
+        assigner.NextTopic();
         for (var p = 0; p < partitions; p++) state.Partitions.Add(NewPartition(p, assigner.Assign(rf)));
         return (ErrorCode.None, null, state);
     }
@@ -234,36 +402,12 @@ internal sealed partial class ClusterControllerGrain(
     }
 
     /// <summary>Sends LeaderAndIsr to every replica of the topics (from partition <paramref name="fromPartition"/> on).</summary>
-    private async Task PushStatesAsync(List<TopicState> topics, int? fromPartition)
+    private Task PushStatesAsync(List<TopicState> topics, int? fromPartition)
     {
-        var calls = new List<Task<ErrorCode>>();
-        var keys = new List<string>();
+        var partitions = new List<(TopicState, PartitionAssignment)>();
         foreach (var topic in topics)
-            for (var p = fromPartition ?? 0; p < topic.Partitions.Count; p++)
-            {
-                var assignment = topic.Partitions[p];
-                var partitionState = ToState(topic, assignment);
-                for (var r = 0; r < assignment.Replicas.Count; r++)
-                {
-                    if (!brokers.IsAlive(assignment.Replicas[r])) continue;
-                    var key = GrainKeys.Replica(topic.Name, p, r);
-                    keys.Add(key);
-                    calls.Add(CallReplica(key, assignment.Replicas[r], g => g.ApplyState(partitionState)));
-                }
-            }
-        for (var i = 0; i < calls.Count; i++)
-        {
-            try
-            {
-                var error = await calls[i];
-                if (error != ErrorCode.None) LogApplyStateRejected(keys[i], error);
-            }
-            catch (Exception e)
-            {
-                // The replica pulls its state from the controller when it activates, so a missed push is repaired then.
-                LogApplyStateFailed(e, keys[i]);
-            }
-        }
+            for (var p = fromPartition ?? 0; p < topic.Partitions.Count; p++) partitions.Add((topic, topic.Partitions[p]));
+        return PushPartitionsAsync(partitions);
     }
 
     private async Task DeleteReplicasAsync(TopicState topic)
@@ -356,6 +500,18 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created topic {Topic} with {Partitions} partitions, replication factor {ReplicationFactor}")]
     private partial void LogTopicCreated(string topic, int partitions, int replicationFactor);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "ISR of {Topic}-{Partition} changed from [{Old}] to [{New}] in epoch {Epoch}")]
+    private partial void LogIsrChanged(string topic, int partition, string old, string @new, int epoch);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Leader of {Topic}-{Partition} is now replica {Leader} in epoch {Epoch} (was {OldLeader})")]
+    private partial void LogLeaderElected(string topic, int partition, int leader, int epoch, int oldLeader);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Unclean election: replica {Replica} of {Topic}-{Partition} leads without being in sync")]
+    private partial void LogUncleanElection(string topic, int partition, int replica);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Controlled shutdown of broker {Broker} moved {Moved} leaderships")]
+    private partial void LogControlledShutdown(string broker, int moved);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted topic {Topic}")]
     private partial void LogTopicDeleted(string topic);

@@ -2,6 +2,10 @@ using Orleans.Concurrency;
 
 namespace OrleansStream.Server.Controller;
 
+/// <summary>The controller's answer to an ISR change: the partition's state after it (null for an unknown partition).</summary>
+[GenerateSerializer, Immutable]
+public sealed record AlterPartitionResult(ErrorCode Error, PartitionState? State);
+
 /// <summary>What brokers (placement, replicas, the membership watcher) ask of the controller; not for clients.</summary>
 public interface IControllerInternalGrain : IGrainWithStringKey
 {
@@ -12,4 +16,19 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     /// <summary>The partition's current LeaderAndIsr, null when the topic or partition is unknown.</summary>
     [AlwaysInterleave]
     Task<PartitionState?> GetPartitionState(string topic, int partition);
+
+    /// <summary>
+    /// Kafka's AlterPartition: the leader <paramref name="leaderReplicaId"/> in <paramref name="leaderEpoch"/> asks to
+    /// set the ISR. A stale epoch or a non-leader is refused (FencedLeaderEpoch / NotLeaderOrFollower).
+    /// </summary>
+    Task<AlterPartitionResult> AlterPartition(string topic, int partition, int leaderReplicaId, int leaderEpoch, IReadOnlyList<int> isr);
+
+    /// <summary>
+    /// Membership changed: move leadership off dead brokers (clean election from the ISR unless the topic allows
+    /// unclean election), drop dead brokers from ISRs, and wake the replicas of brokers that came back.
+    /// </summary>
+    Task BrokersChanged();
+
+    /// <summary>Kafka's controlled shutdown: hands the broker's leaderships to in-sync followers; returns how many moved.</summary>
+    Task<int> ControlledShutdown(string brokerId);
 }

@@ -1,12 +1,31 @@
+using OrleansStream.Storage;
+
 namespace OrleansStream.Server.Controller;
 
-/// <summary>Validates a topic's config overrides: server keys here, every other key by the log engine's parser.</summary>
+/// <summary>A topic's config overrides: server keys judged here, every other key by the log engine's parser.</summary>
 internal static class TopicConfigs
 {
-    public static string? Validate(Dictionary<string, string> configs)
+    /// <summary>Null when every key is known and every value valid, else Kafka-style text naming the key.</summary>
+    public static string? Validate(IReadOnlyDictionary<string, string> configs)
     {
         foreach (var (key, value) in configs)
             if (TopicRules.ValidateServerConfig(key, value) is { } error) return error;
-        return null;
+        try
+        {
+            ToLogConfig(configs);
+            return null;
+        }
+        catch (OrleansStreamException e) when (e.Code == ErrorCode.InvalidConfig)
+        {
+            return e.Message;
+        }
+    }
+
+    public static LogConfig ToLogConfig(IReadOnlyDictionary<string, string> configs)
+    {
+        Dictionary<string, string>? logKeys = null;
+        foreach (var (key, value) in configs)
+            if (!TopicRules.IsServerKey(key)) (logKeys ??= new(StringComparer.Ordinal))[key] = value;
+        return LogConfig.FromTopicConfig(logKeys);
     }
 }

@@ -4,7 +4,9 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Persistence.FileStorage;
 using OrleansStream.Server;
+using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Placement;
+using OrleansStream.Server.Replication;
 
 namespace Orleans.Hosting;
 
@@ -31,9 +33,12 @@ public static class OrleansStreamSiloBuilderExtensions
         });
 
         services.TryAddSingleton(TimeProvider.System);
+        services.AddOrleansStreamMetrics();
         services.TryAddSingleton<BrokerIdentity>();
         services.TryAddSingleton<BrokerLocator>();
         services.AddPlacementDirector<BrokerPlacementStrategy, BrokerPlacementDirector>();
+        services.AddSingleton<MembershipWatcher>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<MembershipWatcher>());
 
         services.AddOptions<FileGrainStorageOptions>(OrleansStreamDefaults.GrainStorageName)
             .Configure<IOptions<BrokerOptions>>((file, broker) => file.RootDirectory = broker.Value.ResolvedGrainStateDirectory);

@@ -32,8 +32,8 @@ internal sealed partial class BrokerPlacementDirector(
             var (topic, partition, replicaId) = GrainKeys.ParseReplica(key);
             broker = await grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetReplicaBroker(topic, partition, replicaId);
         }
-        if (broker is null)
-            throw new OrleansStreamException(ErrorCode.UnknownTopicOrPartition, $"Replica '{key}' is not assigned to any broker.");
+        // An unknown replica activates here only to answer UnknownTopicOrPartition; it opens no log.
+        if (broker is null) return context.LocalSilo;
 
         var silo = locator.FindSilo(broker);
         if (silo is null || Array.IndexOf(context.GetCompatibleSilos(target), silo) < 0)

@@ -1,0 +1,35 @@
+using System.Buffers.Text;
+
+namespace OrleansStream.Server.Partitions;
+
+/// <summary>
+/// Kafka's <c>partition.metadata</c>: the topic id a partition directory belongs to. A directory left behind by a
+/// deleted topic (its broker was down during the delete) is recognised by its old id and wiped before reuse.
+/// </summary>
+internal static class PartitionMetadataFile
+{
+    public const string FileName = "partition.metadata";
+
+    public static void EnsureTopicId(string directory, Guid topicId)
+    {
+        var path = Path.Combine(directory, FileName);
+        var expected = Format(topicId);
+        if (File.Exists(path))
+        {
+            if (File.ReadAllText(path) == expected) return;
+            Directory.Delete(directory, recursive: true);
+        }
+        Directory.CreateDirectory(directory);
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, expected);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    // Kafka prints a Uuid as URL-safe base64 without padding.
+    private static string Format(Guid topicId)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        topicId.TryWriteBytes(bytes, bigEndian: true, out _);
+        return $"version: 0\ntopic_id: {Base64Url.EncodeToString(bytes)}\n";
+    }
+}

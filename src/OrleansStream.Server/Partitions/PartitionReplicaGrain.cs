@@ -1,0 +1,632 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using OrleansStream.Server.Controller;
+using OrleansStream.Server.Placement;
+using OrleansStream.Server.Replication;
+using OrleansStream.Storage;
+
+namespace OrleansStream.Server.Partitions;
+
+/// <summary>
+/// One replica of one partition on its broker's silo. The leader appends and serves fetches; followers pull from
+/// the leader. Reentrant so that long-polls and acks=all waits do not block appends: every state change is
+/// synchronous (no await inside an append, a truncation or a state change), and code after an await re-checks
+/// the role and epoch it relied on.
+/// </summary>
+[GrainType("os-replica")]
+[BrokerPlacement]
+[Reentrant]
+[KeepAlive]
+internal sealed partial class PartitionReplicaGrain(
+    IOptions<BrokerOptions> options,
+    BrokerIdentity identity,
+    TimeProvider time,
+    ILogger<PartitionReplicaGrain> logger)
+    : Grain, IPartitionReplicaGrain, IReplicaFetchGrain
+{
+    private readonly BrokerOptions _options = options.Value;
+    private string _topic = "";
+    private int _partition;
+    private int _replicaId;
+    private PartitionState? _state;
+    private PartitionLog? _log;
+    private string? _logError;
+    private IGrainTimer? _retentionTimer;
+
+    // Leader: what each follower has (its last fetch offset) and when it was last caught up; waiters for the HW.
+    private readonly Dictionary<int, FollowerProgress> _followers = [];
+    private readonly List<(long Offset, TaskCompletionSource Done)> _hwWaiters = [];
+    private bool _isrChangeInFlight;
+    private IGrainTimer? _isrTimer;
+
+    // Wakes long-polls: consumers when the high watermark moves, followers when the log end moves.
+    private TaskCompletionSource _hwAdvanced = NewSignal();
+    private TaskCompletionSource _appended = NewSignal();
+    private TaskCompletionSource _stateChanged = NewSignal();
+
+    // Follower: the loop pulling from the leader, one at a time.
+    private Task? _fetcher;
+    private CancellationTokenSource? _fetcherStop;
+
+    private bool IsLeader => _state is { } s && s.Leader == _replicaId && _log is not null;
+
+    private int LeaderEpoch => _state?.LeaderEpoch ?? -1;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        (_topic, _partition, _replicaId) = GrainKeys.ParseReplica(this.GetPrimaryKeyString());
+        var state = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(_topic, _partition);
+        if (state is not null && _state is null) Apply(state);
+        _retentionTimer = this.RegisterGrainTimer(
+            static (self, _) => { self.ApplyRetention(); return Task.CompletedTask; }, this,
+            new GrainTimerCreationOptions(TimeSpan.FromMilliseconds(_options.LogRetentionCheckIntervalMs), TimeSpan.FromMilliseconds(_options.LogRetentionCheckIntervalMs)));
+        _isrTimer = this.RegisterGrainTimer(
+            static (self, _) => self.CheckIsrAsync(), this,
+            new GrainTimerCreationOptions(TimeSpan.FromMilliseconds(_options.ReplicaLagTimeMaxMs / 2.0), TimeSpan.FromMilliseconds(_options.ReplicaLagTimeMaxMs / 2.0)) { Interleave = true });
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _retentionTimer?.Dispose();
+        _isrTimer?.Dispose();
+        await StopFetcherAsync();
+        FailWaiters(ErrorCode.NotLeaderOrFollower);
+        if (_log is not null)
+        {
+            _log.Dispose();
+            LogClosed(this.GetPrimaryKeyString(), _log.LogEndOffset, reason.Description);
+            _log = null;
+        }
+    }
+
+    public Task<ErrorCode> ApplyState(PartitionState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (_state is { } current && state.TopicId == current.TopicId && state.LeaderEpoch < current.LeaderEpoch)
+            return Task.FromResult(ErrorCode.FencedLeaderEpoch);
+        Apply(state);
+        return Task.FromResult(_log is null ? ErrorCode.KafkaStorageError : ErrorCode.None);
+    }
+
+    public async Task DeleteReplica()
+    {
+        _retentionTimer?.Dispose();
+        _isrTimer?.Dispose();
+        _state = null;
+        await StopFetcherAsync();
+        FailWaiters(ErrorCode.UnknownTopicOrPartition);
+        if (_log is not null)
+        {
+            _log.Delete();
+            _log = null;
+        }
+        else if (Directory.Exists(PartitionDirectory()))
+        {
+            Directory.Delete(PartitionDirectory(), recursive: true);
+        }
+        LogDeleted(this.GetPrimaryKeyString());
+        DeactivateOnIdle();
+    }
+
+    public async Task<ProduceResponse> Produce(ProduceRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader) return ProduceError(notLeader.Error, notLeader.Message);
+        if (request.Acks is not (Acks.None or Acks.Leader or Acks.All))
+            return ProduceError(ErrorCode.InvalidRequiredAcks, $"acks must be 0, 1 or -1 (all), not {(short)request.Acks}.");
+        var state = _state!;
+        var log = _log!;
+        var minIsr = TopicRules.MinInsyncReplicas(state.Configs);
+        if (request.Acks == Acks.All && state.Isr.Count < minIsr)
+            return ProduceError(ErrorCode.NotEnoughReplicas,
+                $"{_topic}-{_partition} has {state.Isr.Count} in-sync replicas, fewer than min.insync.replicas={minIsr}.");
+
+        LogAppendInfo info;
+        try
+        {
+            info = log.AppendAsLeader(request.Records.Span, state.LeaderEpoch);
+        }
+        catch (OrleansStreamException e)
+        {
+            return ProduceError(e.Code, e.Message);
+        }
+        catch (IOException e)
+        {
+            LogStorageError(e, this.GetPrimaryKeyString());
+            return ProduceError(ErrorCode.KafkaStorageError, e.Message);
+        }
+        Signal(ref _appended);
+        MaybeAdvanceHighWatermark();
+
+        if (request.Acks == Acks.All && log.HighWatermark <= info.LastOffset)
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _hwWaiters.Add((info.LastOffset + 1, done));
+            var timeout = TimeSpan.FromMilliseconds(Math.Max(0, request.TimeoutMs));
+            await done.Task.WaitAsync(timeout, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            if (!done.Task.IsCompletedSuccessfully)
+            {
+                if (done.Task.IsFaulted && done.Task.Exception!.InnerException is OrleansStreamException e) return ProduceError(e.Code, e.Message);
+                _hwWaiters.RemoveAll(w => w.Done == done);
+                return ProduceError(ErrorCode.RequestTimedOut,
+                    $"Not every in-sync replica of {_topic}-{_partition} had offset {info.LastOffset} within {request.TimeoutMs} ms; the record may still be committed.");
+            }
+            if (_state is { } now && now.Isr.Count < TopicRules.MinInsyncReplicas(now.Configs))
+                return ProduceError(ErrorCode.NotEnoughReplicasAfterAppend,
+                    $"{_topic}-{_partition} shrank to {now.Isr.Count} in-sync replicas while the append was replicated.");
+        }
+        return new ProduceResponse(ErrorCode.None, info.FirstOffset, info.LogAppendTimeMs, log.LogStartOffset);
+    }
+
+    public async Task<FetchResponse> Fetch(FetchRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader) return FetchError(notLeader.Error, notLeader.Message);
+        if (request.MaxBytes < 0 || request.MinBytes < 0 || request.MaxWaitMs < 0)
+            return FetchError(ErrorCode.InvalidRequest, "MaxBytes, MinBytes and MaxWaitMs must not be negative.");
+        var deadline = time.GetTimestamp() + (long)(request.MaxWaitMs * (time.TimestampFrequency / 1000.0));
+        while (true)
+        {
+            if (CheckLeader(request.CurrentLeaderEpoch) is { } lost) return FetchError(lost.Error, lost.Message);
+            var log = _log!;
+            if (request.FetchOffset < log.LogStartOffset || request.FetchOffset > log.LogEndOffset)
+                return FetchError(ErrorCode.OffsetOutOfRange,
+                    $"Offset {request.FetchOffset} is outside [{log.LogStartOffset}, {log.LogEndOffset}] of {_topic}-{_partition}.");
+            var hw = log.HighWatermark;
+            ReadOnlyMemory<byte> records = ReadOnlyMemory<byte>.Empty;
+            if (request.FetchOffset < hw)
+            {
+                try
+                {
+                    records = log.Read(request.FetchOffset, request.MaxBytes, hw);
+                }
+                catch (OrleansStreamException e)
+                {
+                    return FetchError(e.Code, e.Message);
+                }
+            }
+            var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
+            if (records.Length >= Math.Max(1, request.MinBytes) || remaining <= TimeSpan.Zero)
+                return new FetchResponse(ErrorCode.None, hw, log.LogStartOffset, records);
+            await _hwAdvanced.Task.WaitAsync(remaining, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        }
+    }
+
+    public Task<ListOffsetsResponse> ListOffsets(ListOffsetsRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader)
+            return Task.FromResult(new ListOffsetsResponse(notLeader.Error, -1, -1, -1, notLeader.Message));
+        var log = _log!;
+        var result = request.Timestamp switch
+        {
+            OffsetSpec.Earliest => new ListOffsetsResponse(ErrorCode.None, log.LogStartOffset, -1, EpochAt(log.LogStartOffset)),
+            OffsetSpec.Latest => new ListOffsetsResponse(ErrorCode.None, log.HighWatermark, -1, LeaderEpoch),
+            < 0 => new ListOffsetsResponse(ErrorCode.InvalidRequest, -1, -1, -1, $"Timestamp {request.Timestamp} is neither -1 (latest), -2 (earliest) nor a time."),
+            _ => log.FindOffsetByTimestamp(request.Timestamp) is { } found && found.Offset < log.HighWatermark
+                ? new ListOffsetsResponse(ErrorCode.None, found.Offset, found.Timestamp, EpochAt(found.Offset))
+                : new ListOffsetsResponse(ErrorCode.None, -1, -1, -1),
+        };
+        return Task.FromResult(result);
+    }
+
+    public Task<ReplicaStatus> GetStatus()
+    {
+        var log = _log;
+        return Task.FromResult(new ReplicaStatus(_replicaId, IsLeader, LeaderEpoch,
+            log?.LogStartOffset ?? -1, log?.LogEndOffset ?? -1, log?.HighWatermark ?? -1, log?.SizeInBytes ?? 0));
+    }
+
+    public async Task<ReplicaFetchResponse> ReplicaFetch(ReplicaFetchRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var deadline = time.GetTimestamp() + (long)(request.MaxWaitMs * (time.TimestampFrequency / 1000.0));
+        while (true)
+        {
+            if (CheckLeader(request.LeaderEpoch) is { } notLeader)
+                return new ReplicaFetchResponse(notLeader.Error, -1, -1, -1, ReadOnlyMemory<byte>.Empty);
+            var log = _log!;
+            if (!_state!.Replicas.Any(r => r.ReplicaId == request.ReplicaId && r.BrokerId == request.BrokerId))
+                return new ReplicaFetchResponse(ErrorCode.NotLeaderOrFollower, -1, -1, -1, ReadOnlyMemory<byte>.Empty);
+
+            // KIP-101/595: a follower whose last epoch ends earlier here (or is unknown here) truncates first.
+            if (request.LastFetchedEpoch >= 0)
+            {
+                var (epoch, endOffset) = log.LeaderEpochCache.EndOffsetFor(request.LastFetchedEpoch);
+                if (epoch != request.LastFetchedEpoch || endOffset < request.FetchOffset)
+                    return new ReplicaFetchResponse(ErrorCode.None, log.HighWatermark, log.LogStartOffset, log.LogEndOffset,
+                        ReadOnlyMemory<byte>.Empty, epoch, endOffset);
+            }
+            if (request.FetchOffset < log.LogStartOffset || request.FetchOffset > log.LogEndOffset)
+                return new ReplicaFetchResponse(ErrorCode.OffsetOutOfRange, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, ReadOnlyMemory<byte>.Empty);
+
+            UpdateFollower(request.ReplicaId, request.FetchOffset);
+            var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
+            if (request.FetchOffset < log.LogEndOffset || remaining <= TimeSpan.Zero)
+            {
+                var records = request.FetchOffset < log.LogEndOffset ? log.Read(request.FetchOffset, request.MaxBytes) : ReadOnlyMemory<byte>.Empty;
+                return new ReplicaFetchResponse(ErrorCode.None, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, records);
+            }
+            // Caught up: park until the next append (or until the HW moves, so the follower learns it promptly).
+            Task woken = Task.WhenAny(_appended.Task, _hwAdvanced.Task);
+            await woken.WaitAsync(remaining, time)
+                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        }
+    }
+
+    private void Apply(PartitionState state)
+    {
+        var previous = _state;
+        if (previous is not null && previous.TopicId != state.TopicId)
+        {
+            // The topic was deleted and created again under the same name while this activation lived.
+            _log?.Dispose();
+            _log = null;
+        }
+        _state = state;
+        if (_log is null) OpenLog(state);
+        else
+        {
+            try
+            {
+                _log.UpdateConfig(TopicConfigs.ToLogConfig(state.Configs));
+            }
+            catch (OrleansStreamException e)
+            {
+                LogBadConfig(e, this.GetPrimaryKeyString());
+            }
+        }
+        Signal(ref _stateChanged);
+        if (_log is null) return;
+
+        var becameLeader = state.Leader == _replicaId && (previous is null || previous.Leader != _replicaId || previous.LeaderEpoch != state.LeaderEpoch);
+        if (state.Leader == _replicaId)
+        {
+            if (becameLeader)
+            {
+                StopFetcher();
+                if (_log.LeaderEpochCache.LatestEpoch < state.LeaderEpoch) _log.LeaderEpochCache.Assign(state.LeaderEpoch, _log.LogEndOffset);
+                _followers.Clear();
+                var now = time.GetUtcNow();
+                foreach (var r in state.Replicas)
+                    if (r.ReplicaId != _replicaId) _followers[r.ReplicaId] = new FollowerProgress(-1, now);
+                LogBecameLeader(this.GetPrimaryKeyString(), state.LeaderEpoch, _log.LogEndOffset, _log.HighWatermark);
+            }
+            MaybeAdvanceHighWatermark();
+        }
+        else
+        {
+            if (previous is { } p && p.Leader == _replicaId && (p.LeaderEpoch != state.LeaderEpoch || p.Leader != state.Leader))
+            {
+                FailWaiters(ErrorCode.NotLeaderOrFollower);
+                _followers.Clear();
+            }
+            if (state.Leader >= 0 && state.Replicas.Any(r => r.ReplicaId == _replicaId)) StartFetcher();
+            else StopFetcher();
+        }
+    }
+
+    private void OpenLog(PartitionState state)
+    {
+        if (!IsAssignedHere(state))
+        {
+            _logError = $"replica {_replicaId} is assigned to another broker than {identity.BrokerId}";
+            DeactivateOnIdle();
+            return;
+        }
+        var directory = PartitionDirectory();
+        try
+        {
+            var config = TopicConfigs.ToLogConfig(state.Configs);
+            PartitionMetadataFile.EnsureTopicId(directory, state.TopicId);
+            _log = PartitionLog.Open(directory, config, time);
+            _logError = null;
+            LogOpened(this.GetPrimaryKeyString(), _log.LogStartOffset, _log.LogEndOffset);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OrleansStreamException)
+        {
+            _logError = e.Message;
+            LogStorageError(e, this.GetPrimaryKeyString());
+        }
+    }
+
+    private bool IsAssignedHere(PartitionState state)
+    {
+        foreach (var r in state.Replicas)
+            if (r.ReplicaId == _replicaId) return r.BrokerId == identity.BrokerId;
+        return false;
+    }
+
+    private string PartitionDirectory() =>
+        Path.Combine(_options.ResolvedDataDirectory, string.Create(CultureInfo.InvariantCulture, $"{_topic}-{_partition}"));
+
+    private (ErrorCode Error, string Message)? CheckLeader(int requestEpoch)
+    {
+        if (_state is not { } state)
+            return (ErrorCode.UnknownTopicOrPartition, $"{_topic}-{_partition} does not exist.");
+        if (_log is null && !IsAssignedHere(state))
+            return (ErrorCode.NotLeaderOrFollower, $"Replica {_replicaId} of {_topic}-{_partition} is not on broker {identity.BrokerId}.");
+        if (_log is null)
+            return (ErrorCode.KafkaStorageError, $"The log of {_topic}-{_partition} on broker {identity.BrokerId} cannot be opened: {_logError}");
+        if (requestEpoch >= 0 && requestEpoch < state.LeaderEpoch)
+            return (ErrorCode.FencedLeaderEpoch, $"Leader epoch {requestEpoch} of {_topic}-{_partition} is older than {state.LeaderEpoch}.");
+        if (requestEpoch > state.LeaderEpoch)
+            return (ErrorCode.UnknownLeaderEpoch, $"Leader epoch {requestEpoch} of {_topic}-{_partition} is newer than {state.LeaderEpoch} here.");
+        if (state.Leader != _replicaId)
+            return (ErrorCode.NotLeaderOrFollower, $"Replica {_replicaId} of {_topic}-{_partition} is not the leader (replica {state.Leader} is, epoch {state.LeaderEpoch}).");
+        return null;
+    }
+
+    private int EpochAt(long offset)
+    {
+        var entries = _log!.LeaderEpochCache.Entries;
+        for (var i = entries.Count - 1; i >= 0; i--)
+            if (entries[i].StartOffset <= offset) return entries[i].Epoch;
+        return -1;
+    }
+
+    /// <summary>HW = the smallest log end over the ISR (the leader's own included); it never moves back.</summary>
+    private void MaybeAdvanceHighWatermark()
+    {
+        if (!IsLeader) return;
+        var log = _log!;
+        var hw = log.LogEndOffset;
+        foreach (var member in _state!.Isr)
+        {
+            if (member == _replicaId) continue;
+            hw = Math.Min(hw, _followers.TryGetValue(member, out var f) ? f.LogEndOffset : -1);
+        }
+        if (hw <= log.HighWatermark) return;
+        log.UpdateHighWatermark(hw);
+        Signal(ref _hwAdvanced);
+        for (var i = _hwWaiters.Count - 1; i >= 0; i--)
+            if (_hwWaiters[i].Offset <= hw)
+            {
+                _hwWaiters[i].Done.TrySetResult();
+                _hwWaiters.RemoveAt(i);
+            }
+    }
+
+    private void UpdateFollower(int replicaId, long fetchOffset)
+    {
+        var now = time.GetUtcNow();
+        var caughtUp = _followers.TryGetValue(replicaId, out var old) ? old.LastCaughtUp : now;
+        // Kafka's rule: a fetch at the log end means the follower was caught up at the time of the fetch.
+        if (fetchOffset >= _log!.LogEndOffset) caughtUp = now;
+        _followers[replicaId] = new FollowerProgress(fetchOffset, caughtUp);
+        MaybeAdvanceHighWatermark();
+        var state = _state!;
+        if (!state.Isr.Contains(replicaId) && fetchOffset >= _log.HighWatermark && fetchOffset >= EpochStart(state.LeaderEpoch))
+        {
+            var isr = new List<int>(state.Isr) { replicaId };
+            isr.Sort();
+            _ = ChangeIsrAsync(isr, "caught up");
+        }
+    }
+
+    private long EpochStart(int epoch)
+    {
+        foreach (var e in _log!.LeaderEpochCache.Entries)
+            if (e.Epoch == epoch) return e.StartOffset;
+        return _log.LogEndOffset;
+    }
+
+    private async Task CheckIsrAsync()
+    {
+        if (!IsLeader || _isrChangeInFlight) return;
+        var state = _state!;
+        var now = time.GetUtcNow();
+        List<int>? shrunk = null;
+        foreach (var member in state.Isr)
+        {
+            if (member == _replicaId) continue;
+            var lagging = !_followers.TryGetValue(member, out var f)
+                || (now - f.LastCaughtUp).TotalMilliseconds > _options.ReplicaLagTimeMaxMs;
+            if (lagging) (shrunk ??= new List<int>(state.Isr)).Remove(member);
+        }
+        if (shrunk is not null) await ChangeIsrAsync(shrunk, "lagging");
+    }
+
+    /// <summary>Kafka's AlterPartition: the controller accepts it only from the current leader in its current epoch.</summary>
+    private async Task ChangeIsrAsync(List<int> isr, string why)
+    {
+        if (_isrChangeInFlight || _state is not { } state) return;
+        _isrChangeInFlight = true;
+        try
+        {
+            LogIsrChange(this.GetPrimaryKeyString(), string.Join(",", state.Isr), string.Join(",", isr), why);
+            var result = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller)
+                .AlterPartition(_topic, _partition, _replicaId, state.LeaderEpoch, isr);
+            if (result.State is { } updated && (_state is null || updated.LeaderEpoch >= _state.LeaderEpoch)) Apply(updated);
+            if (result.Error != ErrorCode.None) LogIsrChangeRejected(this.GetPrimaryKeyString(), result.Error);
+        }
+        catch (Exception e)
+        {
+            LogIsrChangeFailed(e, this.GetPrimaryKeyString());
+        }
+        finally
+        {
+            _isrChangeInFlight = false;
+        }
+    }
+
+    private void StartFetcher()
+    {
+        if (_fetcher is { IsCompleted: false }) return;
+        _fetcherStop = new CancellationTokenSource();
+        _fetcher = FetchFromLeaderAsync(_fetcherStop.Token);
+    }
+
+    private void StopFetcher()
+    {
+        _fetcherStop?.Cancel();
+        Signal(ref _stateChanged);
+    }
+
+    private async Task StopFetcherAsync()
+    {
+        StopFetcher();
+        if (_fetcher is { } f) await f.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        _fetcher = null;
+    }
+
+    /// <summary>Kafka's ReplicaFetcherThread for one partition, run on this grain's scheduler.</summary>
+    private async Task FetchFromLeaderAsync(CancellationToken stop)
+    {
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (!stop.IsCancellationRequested)
+        {
+            if (_state is not { } state || _log is not { } log || state.Leader == _replicaId || state.Leader < 0) return;
+            var leaderKey = GrainKeys.Replica(_topic, _partition, state.Leader);
+            ReplicaFetchResponse response;
+            try
+            {
+                response = await GrainFactory.GetGrain<IReplicaFetchGrain>(leaderKey).ReplicaFetch(new ReplicaFetchRequest(
+                    _replicaId, identity.BrokerId, state.LeaderEpoch, log.LogEndOffset, log.LeaderEpochCache.LatestEpoch,
+                    _options.ReplicaFetchMaxBytes, _options.ReplicaFetchWaitMaxMs));
+            }
+            catch (Exception e) when (!stop.IsCancellationRequested)
+            {
+                LogFetchFailed(e, this.GetPrimaryKeyString(), leaderKey);
+                await WaitForStateChangeAsync(backoff);
+                continue;
+            }
+            // The state may have changed while the fetch was out: act on it only if it was for the current leader.
+            if (stop.IsCancellationRequested || _state != state || _log != log) continue;
+            try
+            {
+                if (!HandleFetchResponse(log, response))
+                    await WaitForStateChangeAsync(backoff);
+            }
+            catch (OrleansStreamException e)
+            {
+                LogFollowerAppendFailed(e, this.GetPrimaryKeyString());
+                await WaitForStateChangeAsync(backoff);
+            }
+        }
+    }
+
+    /// <summary>Applies a leader's answer; false when the follower should back off before fetching again.</summary>
+    private bool HandleFetchResponse(PartitionLog log, ReplicaFetchResponse response)
+    {
+        switch (response.Error)
+        {
+            case ErrorCode.None:
+                break;
+            case ErrorCode.OffsetOutOfRange when log.LogEndOffset < response.LogStartOffset:
+                log.TruncateFullyAndStartAt(response.LogStartOffset);
+                return true;
+            case ErrorCode.OffsetOutOfRange when log.LogEndOffset > response.LogEndOffset:
+                log.TruncateTo(Math.Max(response.HighWatermark, log.LogStartOffset));
+                return true;
+            default:
+                return false;
+        }
+        if (response.DivergingEpoch >= 0 || response.DivergingEndOffset >= 0)
+        {
+            var truncateTo = response.DivergingEndOffset;
+            if (response.DivergingEpoch >= 0)
+            {
+                var (ownEpoch, ownEnd) = log.LeaderEpochCache.EndOffsetFor(response.DivergingEpoch);
+                if (ownEpoch == response.DivergingEpoch) truncateTo = Math.Min(truncateTo, ownEnd);
+            }
+            if (response.DivergingEpoch < 0 || truncateTo < log.LogStartOffset)
+                log.TruncateFullyAndStartAt(Math.Max(response.LogStartOffset, 0));
+            else
+                log.TruncateTo(Math.Min(truncateTo, log.LogEndOffset));
+            LogTruncated(this.GetPrimaryKeyString(), log.LogEndOffset, response.DivergingEpoch);
+            return true;
+        }
+        if (!response.Records.IsEmpty)
+        {
+            log.AppendAsFollower(response.Records.Span);
+            Signal(ref _appended);
+        }
+        var hw = Math.Min(response.HighWatermark, log.LogEndOffset);
+        if (hw > log.HighWatermark)
+        {
+            log.UpdateHighWatermark(hw);
+            Signal(ref _hwAdvanced);
+        }
+        return true;
+    }
+
+    private async Task WaitForStateChangeAsync(TimeSpan timeout) =>
+        await _stateChanged.Task.WaitAsync(timeout, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+
+    private void ApplyRetention()
+    {
+        if (_log is not { } log) return;
+        try
+        {
+            var retention = log.DeleteOldSegments();
+            if (retention.SegmentsDeleted > 0) LogRetention(this.GetPrimaryKeyString(), retention.SegmentsDeleted, retention.LogStartOffset);
+        }
+        catch (Exception e) when (e is IOException or OrleansStreamException)
+        {
+            LogStorageError(e, this.GetPrimaryKeyString());
+        }
+    }
+
+    private void FailWaiters(ErrorCode error)
+    {
+        foreach (var (_, done) in _hwWaiters)
+            done.TrySetException(new OrleansStreamException(error, $"Replica {_replicaId} of {_topic}-{_partition} stopped leading before the append was replicated."));
+        _hwWaiters.Clear();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private static void Signal(ref TaskCompletionSource signal)
+    {
+        var fired = signal;
+        signal = NewSignal();
+        fired.TrySetResult();
+    }
+
+    private static ProduceResponse ProduceError(ErrorCode error, string message) => new(error, -1, -1, -1, message);
+
+    private static FetchResponse FetchError(ErrorCode error, string message) => new(error, -1, -1, ReadOnlyMemory<byte>.Empty, message);
+
+    private readonly record struct FollowerProgress(long LogEndOffset, DateTimeOffset LastCaughtUp);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Opened {Replica}: log start {StartOffset}, log end {EndOffset}")]
+    private partial void LogOpened(string replica, long startOffset, long endOffset);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Closed {Replica} at log end {EndOffset} ({Reason})")]
+    private partial void LogClosed(string replica, long endOffset, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Replica}")]
+    private partial void LogDeleted(string replica);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Replica} leads in epoch {Epoch} from log end {EndOffset}, high watermark {HighWatermark}")]
+    private partial void LogBecameLeader(string replica, int epoch, long endOffset, long highWatermark);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Storage error in {Replica}")]
+    private partial void LogStorageError(Exception e, string replica);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ignoring a bad topic config for {Replica}")]
+    private partial void LogBadConfig(Exception e, string replica);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Replica} asks to change ISR from [{Old}] to [{New}]: {Why}")]
+    private partial void LogIsrChange(string replica, string old, string @new, string why);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The controller rejected the ISR change of {Replica}: {Error}")]
+    private partial void LogIsrChangeRejected(string replica, ErrorCode error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "ISR change of {Replica} failed")]
+    private partial void LogIsrChangeFailed(Exception e, string replica);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Replica} could not fetch from {Leader}")]
+    private partial void LogFetchFailed(Exception e, string replica, string leader);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Replica} could not append what the leader sent")]
+    private partial void LogFollowerAppendFailed(Exception e, string replica);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Replica} truncated to {EndOffset} after diverging in epoch {Epoch}")]
+    private partial void LogTruncated(string replica, long endOffset, int epoch);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Retention removed {Segments} segments of {Replica}; log start now {LogStartOffset}")]
+    private partial void LogRetention(string replica, int segments, long logStartOffset);
+}

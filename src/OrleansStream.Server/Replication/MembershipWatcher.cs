@@ -1,0 +1,74 @@
+using Orleans.Runtime;
+using OrleansStream.Server.Controller;
+
+namespace OrleansStream.Server.Replication;
+
+/// <summary>
+/// ZooKeeper's broker watch, by Orleans membership: every silo tells the controller when membership changes (the
+/// controller works out what changed, so repeats are harmless), and on a graceful stop hands its leaderships over
+/// before its grains deactivate (Kafka's controlled shutdown).
+/// </summary>
+internal sealed partial class MembershipWatcher(
+    IClusterMembershipService membership,
+    IGrainFactory grains,
+    BrokerIdentity identity,
+    ILogger<MembershipWatcher> logger) : ILifecycleParticipant<ISiloLifecycle>
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _watch;
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(MembershipWatcher), ServiceLifecycleStage.Active, OnStart, OnStop);
+
+    private Task OnStart(CancellationToken ct)
+    {
+        _watch = Task.Run(WatchAsync);
+        return Task.CompletedTask;
+    }
+
+    private async Task OnStop(CancellationToken ct)
+    {
+        try
+        {
+            var moved = await grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).ControlledShutdown(identity.BrokerId).WaitAsync(ct);
+            LogHandedOver(identity.BrokerId, moved);
+        }
+        catch (Exception e)
+        {
+            LogHandOverFailed(e, identity.BrokerId);
+        }
+        _stopping.Cancel();
+        if (_watch is { } watch) await watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private async Task WatchAsync()
+    {
+        try
+        {
+            await foreach (var _ in membership.MembershipUpdates.WithCancellation(_stopping.Token))
+            {
+                try
+                {
+                    await grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).BrokersChanged();
+                }
+                catch (Exception e) when (!_stopping.IsCancellationRequested)
+                {
+                    // The next membership change reports again; the controller also reconciles on its own activation.
+                    LogReportFailed(e);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Broker {Broker} handed over {Moved} leaderships before stopping")]
+    private partial void LogHandedOver(string broker, int moved);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Broker {Broker} could not hand over its leaderships")]
+    private partial void LogHandOverFailed(Exception e, string broker);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reporting a membership change to the controller failed")]
+    private partial void LogReportFailed(Exception e);
+}
