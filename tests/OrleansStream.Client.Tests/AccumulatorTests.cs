@@ -85,8 +85,9 @@ public sealed class AccumulatorTests
         var r1 = acc.TakeRequest(q, now, maxInFlight: 2, maxRequestBytes: 250)!;
         var r2 = acc.TakeRequest(q, now, maxInFlight: 2, maxRequestBytes: 250)!;
         Assert.Null(acc.TakeRequest(q, now, maxInFlight: 2, maxRequestBytes: 250));
+        const long stride = RecordAccumulator.SequenceStride;
         Assert.Equal(0, Assert.Single(r1).Sequence);
-        Assert.Equal(1, Assert.Single(r2).Sequence);
+        Assert.Equal(1 * stride, Assert.Single(r2).Sequence);
 
         // r1 fails and goes back in front of the never-sent batches; until a request succeeds, one at a time.
         acc.Requeue(q, r1, notBefore: now + 10, sendSingly: false);
@@ -94,7 +95,7 @@ public sealed class AccumulatorTests
         Assert.Null(acc.TakeRequest(q, now, maxInFlight: 2, maxRequestBytes: 1 << 20)); // backoff
         acc.RequestDone(q, succeeded: true); // r2 succeeded
         var retry = acc.TakeRequest(q, now + 10, maxInFlight: 2, maxRequestBytes: 1 << 20)!;
-        Assert.Equal([0L, 2L, 3L], retry.ConvertAll(b => b.Sequence));
+        Assert.Equal([0L, 2 * stride, 3 * stride], retry.ConvertAll(b => b.Sequence));
     }
 
     [Fact]
