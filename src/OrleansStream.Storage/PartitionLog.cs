@@ -20,6 +20,7 @@ public sealed class PartitionLog : IDisposable
     private long _unflushedMessages;
     private long _lastFlushMs;
     private bool _disposed;
+    private PartitionCheckpoint? _lastCheckpoint;
 
     private PartitionLog(string directory, LogConfig config, TimeProvider time, List<LogSegment> segments)
     {
@@ -184,6 +185,7 @@ public sealed class PartitionLog : IDisposable
         _recoveryPoint = Math.Min(checkpoint?.RecoveryPoint ?? 0, LogEndOffset);
         LeaderEpochCache.TruncateFromEnd(LogEndOffset);
         LeaderEpochCache.TruncateFromStart(LogStartOffset);
+        _lastCheckpoint = checkpoint;
     }
 
     public void UpdateConfig(LogConfig config)
@@ -528,7 +530,14 @@ public sealed class PartitionLog : IDisposable
         WriteCheckpoint();
     }
 
-    private void WriteCheckpoint() => new PartitionCheckpoint(LogStartOffset, HighWatermark, _recoveryPoint).Write(Directory);
+    private void WriteCheckpoint()
+    {
+        var checkpoint = new PartitionCheckpoint(LogStartOffset, HighWatermark, _recoveryPoint);
+        if (checkpoint == _lastCheckpoint)
+            return;
+        checkpoint.Write(Directory);
+        _lastCheckpoint = checkpoint;
+    }
 
     /// <summary>
     /// Kafka's deleteOldSegments: closed segments past <c>retention.ms</c> (by their newest timestamp) or beyond

@@ -18,6 +18,7 @@ internal abstract class IndexFile
     private int _persisted;
     private bool _rewrite;
     private bool _loaded;
+    private bool _synced;
 
     protected IndexFile(string path, long baseOffset, int maxIndexBytes, bool isNew)
     {
@@ -119,7 +120,7 @@ internal abstract class IndexFile
     /// <summary>Writes entries not yet in the file (and trims the file after a truncation).</summary>
     public void Flush(bool fsync = false)
     {
-        if (!_loaded || (_persisted == _count && !_rewrite && !fsync))
+        if (!_loaded || (_persisted == _count && !_rewrite && (!fsync || _synced)))
             return;
         using var handle = File.OpenHandle(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         if (_rewrite)
@@ -142,6 +143,7 @@ internal abstract class IndexFile
         }
         _persisted = _count;
         _rewrite = false;
+        _synced = fsync;
         if (fsync)
             RandomAccess.FlushToDisk(handle);
     }

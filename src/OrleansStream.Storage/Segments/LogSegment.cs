@@ -30,6 +30,7 @@ internal sealed class LogSegment : IDisposable
     private long _offsetOfMaxTimestamp;
     private long _rollingBasedTimestamp = -1;
     private readonly long _createdMs;
+    private bool _unsynced;
 
     private LogSegment(string directory, long baseOffset, LogConfig config, long nowMs, bool isNew)
     {
@@ -114,6 +115,7 @@ internal sealed class LogSegment : IDisposable
     public void Append(ReadOnlySpan<byte> batches)
     {
         var position = Size;
+        _unsynced = true;
         RandomAccess.Write(_log, batches, position);
         var offset = 0;
         while (offset < batches.Length)
@@ -169,7 +171,7 @@ internal sealed class LogSegment : IDisposable
         if (valid < fileLength)
         {
             RandomAccess.SetLength(_log, valid);
-            RandomAccess.FlushToDisk(_log);
+            _unsynced = true;
         }
         FlushIndexes(fsync: false);
         return fileLength - valid;
@@ -371,6 +373,7 @@ internal sealed class LogSegment : IDisposable
         OffsetIndex.TruncateTo(offset);
         TimeIndex.TruncateTo(offset);
         RandomAccess.SetLength(_log, first.Position);
+        _unsynced = true;
         Size = first.Position;
         // Recompute the tail state from the last time index entry on (Kafka's loadLargestTimestamp).
         _maxTimestamp = TimeIndex.LastTimestamp;
@@ -416,6 +419,7 @@ internal sealed class LogSegment : IDisposable
         if (MaxTimestamp >= 0)
             TimeIndex.MaybeAppend(_maxTimestamp, _offsetOfMaxTimestamp);
         Flush();
+        FlushIndexes(fsync: true);
     }
 
     public void FlushIndexes(bool fsync)
@@ -424,11 +428,17 @@ internal sealed class LogSegment : IDisposable
         TimeIndex.Flush(fsync);
     }
 
-    /// <summary>fsync the log and its indexes.</summary>
+    /// <summary>
+    /// fsync the log if anything changed since the last time. The indexes are written but not fsynced: the active
+    /// segment's are rebuilt by the scan on every open, and a closed segment's are fsynced when it closes.
+    /// </summary>
     public void Flush()
     {
+        FlushIndexes(fsync: false);
+        if (!_unsynced)
+            return;
         RandomAccess.FlushToDisk(_log);
-        FlushIndexes(fsync: true);
+        _unsynced = false;
     }
 
     public LogSegmentInfo ToInfo(long nextOffset, bool isActive) =>
