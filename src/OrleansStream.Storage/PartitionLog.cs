@@ -519,6 +519,21 @@ public sealed class PartitionLog : IDisposable
         WriteCheckpoint();
     }
 
+    /// <summary>
+    /// Tiering's variant (Kafka's buildRemoteLogAuxState): the empty log continues at <paramref name="localStartOffset"/>
+    /// while the partition's history from <paramref name="logStartOffset"/> stays in the tier. Needs remote.storage.enable.
+    /// </summary>
+    public void TruncateFullyAndStartAt(long localStartOffset, long logStartOffset)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(logStartOffset);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(logStartOffset, localStartOffset);
+        if (!Config.RemoteStorageEnable && logStartOffset != localStartOffset)
+            throw new OrleansStreamException(ErrorCode.InvalidRequest, "Only a log with remote.storage.enable keeps history below its first segment.");
+        TruncateFullyAndStartAt(localStartOffset);
+        LogStartOffset = logStartOffset;
+        WriteCheckpoint();
+    }
+
     /// <summary>fsync the active segment and checkpoint the log start, high watermark and recovery point.</summary>
     public void Flush()
     {

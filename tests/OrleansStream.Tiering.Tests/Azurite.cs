@@ -68,8 +68,19 @@ public sealed class Azurite : IAsyncDisposable
         if (_process is null) return;
         if (!_process.HasExited)
         {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
+            // SIGTERM lets Azurite flush its metadata (a SIGKILL can lose the last seconds of writes, which a real
+            // Blob Storage outage never does); kill only if it does not exit within the deadline.
+            _ = SysKill(_process.Id, 15);
+            using var graceful = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            try
+            {
+                await _process.WaitForExitAsync(graceful.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
         }
         _process.Dispose();
         _process = null;
@@ -108,6 +119,9 @@ public sealed class Azurite : IAsyncDisposable
             await ticks.WaitForNextTickAsync();
         }
     }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SysKill(int pid, int signal);
 
     private static int FreePort()
     {

@@ -111,6 +111,11 @@ public sealed class AzureBlobTierStore : ITierStore
         {
             return false;
         }
+        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound)
+        {
+            _containerReady = false; // deleted under us: recreate on the next attempt
+            throw;
+        }
     }
 
     public async Task<int> ReadAsync(string key, long position, Memory<byte> destination, CancellationToken cancellationToken = default)
@@ -167,6 +172,11 @@ public sealed class AzureBlobTierStore : ITierStore
         {
             var response = await _container.GetBlobClient(key).UploadAsync(new BinaryData(content), options, cancellationToken).ConfigureAwait(false);
             return response.Value.ETag.ToString();
+        }
+        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound)
+        {
+            _containerReady = false;
+            throw;
         }
         catch (RequestFailedException e) when (e.Status is 409 or 412 || (e.Status == 404 && ifMatch is not null))
         {
