@@ -30,7 +30,6 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
 
     private string RedisConnectionString => $"127.0.0.1:{_redisPort},abortConnect=False";
 
-
     public async ValueTask InitializeAsync()
     {
         var redisServer = FindOnPath("redis-server");
