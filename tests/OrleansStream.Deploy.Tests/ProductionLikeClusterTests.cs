@@ -18,6 +18,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
 {
     private const string AzuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan DeliveryDeadline = TimeSpan.FromSeconds(120);
 
     private readonly string _root = Directory.CreateTempSubdirectory("os-deploy-cluster-").FullName;
     private readonly string _clusterId = "deploy-" + Guid.NewGuid().ToString("N")[..12];
@@ -27,6 +28,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
     private int _redisPort;
     private string _blobConnectionString = "";
     private IHost? _clientHost;
+    private string _phase = "start";
 
     private string RedisConnectionString => $"127.0.0.1:{_redisPort},abortConnect=False";
 
@@ -86,11 +88,13 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         await _clientHost.StartAsync(TestContext.Current.CancellationToken);
     }
 
-    [Fact]
+    // Every wait below has its own deadline; this one only guards against a hang none of them covers.
+    [Fact(Timeout = 600_000)]
     public async Task ProduceConsume_SurvivesGracefulStopAndKill9_WithoutLosingAcknowledgedRecords()
     {
         var client = _clientHost!.Services.GetRequiredService<IClusterClient>();
         using var admin = new AdminClientBuilder(client).Build();
+        _phase = "create topic";
         await admin.CreateTopicsAsync(
         [
             new TopicSpecification
@@ -100,7 +104,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
                 ReplicationFactor = 3,
                 Configs = new Dictionary<string, string> { ["min.insync.replicas"] = "2" },
             },
-        ]);
+        ]).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
 
         // Controller state went to Blob grain storage, not to a silo's disk.
         var grainState = new BlobServiceClient(_blobConnectionString).GetBlobContainerClient("grainstate");
@@ -112,25 +116,32 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         var acknowledged = new HashSet<string>(StringComparer.Ordinal);
 
         // 1. Steady state.
+        _phase = "steady produce";
         await ProduceAsync(producer, "a", 0, 300, acknowledged, errorsAllowed: false);
 
         // 2. A graceful stop (SIGTERM, what Container Apps sends) while producing: no client error.
+        _phase = "produce during SIGTERM";
         var stop = _silos[2].Process!.StopAsync(TimeSpan.FromSeconds(90));
         await ProduceAsync(producer, "b", 0, 300, acknowledged, errorsAllowed: false);
         Assert.Equal(0, await stop);
         await ProduceAsync(producer, "b", 300, 100, acknowledged, errorsAllowed: false);
 
         // The stopped silo comes back with its broker id and data directory.
+        _phase = "restart silo-2";
         await StartSiloAsync(2);
 
         // 3. kill -9 while producing: in-flight sends may fail, acknowledged ones must survive.
+        _phase = "produce during kill -9";
         var production = ProduceAsync(producer, "c", 0, 300, acknowledged, errorsAllowed: true);
         await _silos[1].Process!.KillAsync(TimeSpan.FromSeconds(30));
         await production;
+        _phase = "produce after kill -9";
         await ProduceAsync(producer, "d", 0, 100, acknowledged, errorsAllowed: false);
 
         // 4. Read everything back from the beginning of every partition.
-        var consumed = ConsumeAll(client, "events", partitions: 3, deadline: TimeSpan.FromSeconds(120));
+        _phase = "consume";
+        var consumed = await Task.Run(() => ConsumeAll(client, "events", partitions: 3, deadline: TimeSpan.FromSeconds(120)))
+            .WaitAsync(TimeSpan.FromSeconds(180), TestContext.Current.CancellationToken);
         var missing = acknowledged.Where(v => !consumed.Contains(v)).Take(10).ToList();
         Assert.True(missing.Count == 0, $"{acknowledged.Count} acknowledged, {missing.Count}+ missing, e.g. {string.Join(", ", missing)}\n{Diagnostics()}");
         Assert.True(acknowledged.Count >= 800);
@@ -182,7 +193,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         await slot.Process.WaitForOutputAsync("Application started", StartTimeout);
     }
 
-    private static async Task ProduceAsync(IProducer<string, string> producer, string prefix, int from, int count,
+    private async Task ProduceAsync(IProducer<string, string> producer, string prefix, int from, int count,
         HashSet<string> acknowledged, bool errorsAllowed)
     {
         const int window = 25;
@@ -199,12 +210,21 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
             {
                 try
                 {
-                    await delivery;
+                    // Longer than the producer's own delivery timeout would need after a failover; never forever.
+                    await delivery.WaitAsync(DeliveryDeadline);
                     lock (acknowledged) acknowledged.Add(value);
                 }
                 catch (ProduceException<string, string>) when (errorsAllowed)
                 {
                     // Not acknowledged: may or may not be in the log.
+                }
+                catch (TimeoutException)
+                {
+                    throw new TimeoutException($"{_phase}: delivery of {value} did not complete within {DeliveryDeadline}.\n{Diagnostics()}");
+                }
+                catch (ProduceException<string, string> e)
+                {
+                    throw new InvalidOperationException($"{_phase}: {value} failed: {e.Error}\n{Diagnostics()}", e);
                 }
             }
         }
