@@ -60,7 +60,6 @@ public sealed class RemoteLogManager : IDisposable
         _time = time ?? TimeProvider.System;
         _cache = cache ?? new RemoteReadCache();
         _options = options ?? new RemoteLogManagerOptions();
-        TieringMetrics.Track(this);
     }
 
     public string Topic { get; }
@@ -81,17 +80,23 @@ public sealed class RemoteLogManager : IDisposable
     }
 
     /// <summary>Closed local segments below the high watermark that the tier does not hold yet.</summary>
-    public int UploadLagSegments
+    public int UploadLagSegments => UploadLag().Segments;
+
+    /// <summary>Upload lag in segments and bytes (Kafka's RemoteCopyLagSegments / RemoteCopyLagBytes).</summary>
+    public (int Segments, long Bytes) UploadLag()
     {
-        get
+        var manifest = _manifest?.Manifest;
+        var segments = 0;
+        long bytes = 0;
+        foreach (var segment in _log.Segments)
         {
-            var manifest = _manifest?.Manifest;
-            var lag = 0;
-            foreach (var segment in _log.Segments)
-                if (!segment.IsActive && segment.NextOffset <= _log.HighWatermark && (manifest is null || !IsCovered(manifest, segment)))
-                    lag++;
-            return lag;
+            if (!segment.IsActive && segment.NextOffset <= _log.HighWatermark && (manifest is null || !IsCovered(manifest, segment)))
+            {
+                segments++;
+                bytes += segment.SizeInBytes;
+            }
         }
+        return (segments, bytes);
     }
 
     /// <summary>True when this manager stopped because a leader with a newer epoch owns the manifest.</summary>
@@ -218,8 +223,6 @@ public sealed class RemoteLogManager : IDisposable
                 await DeleteRemoteSegmentsAsync(replaced, leaderEpoch, cancellationToken);
 
             var total = logBytes + indexBytes + timeIndexBytes + epochBytes.Length;
-            TieringMetrics.BytesUploaded.Add(total, new KeyValuePair<string, object?>("topic", Topic));
-            TieringMetrics.SegmentsUploaded.Add(1, new KeyValuePair<string, object?>("topic", Topic));
             copied++;
             bytes += total;
         }
@@ -577,7 +580,6 @@ public sealed class RemoteLogManager : IDisposable
 
     public void Dispose()
     {
-        TieringMetrics.Untrack(this);
         _passGate.Dispose();
     }
 
