@@ -26,6 +26,7 @@ public static class OrleansStreamSiloBuilderExtensions
         if (configure is not null) options.Configure(configure);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>());
         options.ValidateOnStart();
+        builder.AddOrleansStreamGroups();
 
         // A configured broker id names the silo too, so membership (and placement) can find the broker by name.
         services.AddOptions<SiloOptions>().PostConfigure<IOptions<BrokerOptions>>((silo, broker) =>

@@ -1,0 +1,205 @@
+using Orleans.Concurrency;
+
+namespace OrleansStream;
+
+/// <summary>
+/// Kafka's group coordinator for one group (classic protocol), keyed by group id: membership, generations,
+/// rebalances and the group's committed offsets (the <c>__consumer_offsets</c> role).
+/// Grains return error codes (<see cref="ErrorCode"/>) rather than throw, as Kafka's responses do.
+/// </summary>
+public interface IConsumerGroupGrain : IGrainWithStringKey
+{
+    /// <summary>Long-polls until the rebalance completes, so it interleaves with every other call.</summary>
+    [AlwaysInterleave]
+    Task<JoinGroupResponse> JoinGroup(JoinGroupRequest request);
+
+    /// <summary>Followers wait here for the leader's assignment, so it interleaves too.</summary>
+    [AlwaysInterleave]
+    Task<SyncGroupResponse> SyncGroup(SyncGroupRequest request);
+
+    [AlwaysInterleave]
+    Task<GroupResponse> Heartbeat(HeartbeatRequest request);
+
+    Task<GroupResponse> LeaveGroup(LeaveGroupRequest request);
+
+    /// <summary>All or nothing: either every offset of the request is committed or none is.</summary>
+    Task<OffsetCommitResponse> OffsetCommit(OffsetCommitRequest request);
+
+    [AlwaysInterleave]
+    Task<OffsetFetchResponse> OffsetFetch(OffsetFetchRequest request);
+
+    [AlwaysInterleave]
+    Task<GroupDescription> Describe();
+
+    /// <summary>Admin: overwrite committed offsets; only while the group has no members (<see cref="ErrorCode.NonEmptyGroup"/>).</summary>
+    Task<OffsetCommitResponse> ResetOffsets(IReadOnlyList<OffsetToCommit> offsets);
+
+    /// <summary>Admin: remove an empty group and its offsets (<see cref="ErrorCode.NonEmptyGroup"/>, <see cref="ErrorCode.GroupIdNotFound"/>).</summary>
+    Task<GroupResponse> DeleteGroup();
+}
+
+/// <summary>The cluster's list of consumer groups, one activation keyed <see cref="GroupKeys.Directory"/>; groups register themselves.</summary>
+public interface IConsumerGroupDirectoryGrain : IGrainWithStringKey
+{
+    Task Register(string groupId);
+
+    Task Unregister(string groupId);
+
+    [AlwaysInterleave]
+    Task<IReadOnlyList<string>> List();
+}
+
+public static class GroupKeys
+{
+    /// <summary>The key of the single <see cref="IConsumerGroupDirectoryGrain"/>.</summary>
+    public const string Directory = "groups";
+
+    /// <summary>The only protocol type the coordinator serves: Kafka's consumer protocol.</summary>
+    public const string ConsumerProtocolType = "consumer";
+}
+
+/// <summary>Kafka's group states (<c>GroupState</c> in the classic coordinator), same names.</summary>
+public enum GroupState
+{
+    Empty,
+    PreparingRebalance,
+    CompletingRebalance,
+    Stable,
+    Dead,
+}
+
+/// <summary>
+/// Kafka's ConsumerProtocolSubscription: the topics a member wants, the partitions it owns now (the cooperative
+/// protocol needs them) and the generation they were assigned in.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ConsumerProtocolSubscription(
+    IReadOnlyList<string> Topics,
+    IReadOnlyList<TopicPartition> OwnedPartitions,
+    int GenerationId = -1,
+    byte[]? UserData = null);
+
+/// <summary>Kafka's ConsumerProtocolAssignment: the partitions one member gets.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ConsumerProtocolAssignment(IReadOnlyList<TopicPartition> Partitions, byte[]? UserData = null)
+{
+    public static ConsumerProtocolAssignment Empty { get; } = new([]);
+}
+
+/// <summary>One assignor a member supports (<paramref name="Name"/>, e.g. "range") with its subscription.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JoinGroupProtocol(string Name, ConsumerProtocolSubscription Metadata);
+
+/// <summary>
+/// Kafka's JoinGroup. <paramref name="MemberId"/> is empty on the first join; the coordinator issues one.
+/// <paramref name="Protocols"/> are in the member's order of preference.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record JoinGroupRequest(
+    string MemberId,
+    string ClientId,
+    int SessionTimeoutMs,
+    int RebalanceTimeoutMs,
+    string ProtocolType,
+    IReadOnlyList<JoinGroupProtocol> Protocols,
+    string? Reason = null);
+
+[GenerateSerializer, Immutable]
+public sealed record JoinGroupMember(string MemberId, string ClientId, ConsumerProtocolSubscription Metadata);
+
+/// <summary>
+/// The outcome of a rebalance for one member: the generation, the chosen protocol, the leader, and (to the leader
+/// only) every member's subscription. <paramref name="MemberId"/> is set even on some errors so a new member keeps it.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record JoinGroupResponse(
+    ErrorCode Error,
+    int GenerationId,
+    string? ProtocolName,
+    string LeaderId,
+    string MemberId,
+    IReadOnlyList<JoinGroupMember> Members,
+    string? ErrorMessage = null)
+{
+    public bool IsLeader => Error == ErrorCode.None && LeaderId == MemberId;
+}
+
+/// <summary>Kafka's SyncGroup; only the leader sends <paramref name="Assignments"/> (member id → its share).</summary>
+[GenerateSerializer, Immutable]
+public sealed record SyncGroupRequest(
+    string MemberId,
+    int GenerationId,
+    IReadOnlyDictionary<string, ConsumerProtocolAssignment>? Assignments = null);
+
+[GenerateSerializer, Immutable]
+public sealed record SyncGroupResponse(ErrorCode Error, ConsumerProtocolAssignment? Assignment, string? ErrorMessage = null);
+
+[GenerateSerializer, Immutable]
+public sealed record HeartbeatRequest(string MemberId, int GenerationId);
+
+[GenerateSerializer, Immutable]
+public sealed record LeaveGroupRequest(string MemberId, string? Reason = null);
+
+/// <summary>The answer to Heartbeat, LeaveGroup and admin calls.</summary>
+[GenerateSerializer, Immutable]
+public sealed record GroupResponse(ErrorCode Error, string? ErrorMessage = null)
+{
+    public static GroupResponse Ok { get; } = new(ErrorCode.None);
+}
+
+/// <summary>
+/// One offset to commit: the position of the next record to consume, with optional metadata and the leader epoch
+/// of the last consumed record (-1 when unknown).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record OffsetToCommit(TopicPartition TopicPartition, long Offset, string? Metadata = null, int LeaderEpoch = -1);
+
+/// <summary>
+/// Kafka's OffsetCommit. A group member sends its member id and generation; a consumer that only assigns partitions
+/// by hand (or an admin) sends an empty member id and generation -1, which the group accepts only while it has no members.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record OffsetCommitRequest(string MemberId, int GenerationId, IReadOnlyList<OffsetToCommit> Offsets);
+
+[GenerateSerializer, Immutable]
+public sealed record PartitionError(TopicPartition TopicPartition, ErrorCode Error, string? ErrorMessage = null);
+
+/// <summary>
+/// <paramref name="Error"/> is <see cref="ErrorCode.None"/> only when every offset was committed; otherwise nothing was
+/// and <paramref name="Partitions"/> names the partitions at fault.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record OffsetCommitResponse(ErrorCode Error, IReadOnlyList<PartitionError> Partitions, string? ErrorMessage = null);
+
+/// <summary><paramref name="Partitions"/> null asks for every committed offset of the group.</summary>
+[GenerateSerializer, Immutable]
+public sealed record OffsetFetchRequest(IReadOnlyList<TopicPartition>? Partitions = null);
+
+/// <summary>A committed offset; <paramref name="Offset"/> is -1 when the group has none for the partition.</summary>
+[GenerateSerializer, Immutable]
+public sealed record CommittedOffset(TopicPartition TopicPartition, long Offset, string? Metadata, int LeaderEpoch, long CommitTimestampMs);
+
+[GenerateSerializer, Immutable]
+public sealed record OffsetFetchResponse(ErrorCode Error, IReadOnlyList<CommittedOffset> Offsets, string? ErrorMessage = null);
+
+[GenerateSerializer, Immutable]
+public sealed record GroupMemberDescription(
+    string MemberId,
+    string ClientId,
+    IReadOnlyList<string> Topics,
+    ConsumerProtocolAssignment Assignment);
+
+/// <summary>
+/// Kafka's DescribeGroups for one group. A group that does not exist answers <see cref="ErrorCode.GroupIdNotFound"/>
+/// with state <see cref="GroupState.Dead"/>.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record GroupDescription(
+    string GroupId,
+    ErrorCode Error,
+    GroupState State,
+    string ProtocolType,
+    string? Protocol,
+    int GenerationId,
+    string? LeaderId,
+    IReadOnlyList<GroupMemberDescription> Members);

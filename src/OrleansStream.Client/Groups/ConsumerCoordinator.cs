@@ -1,0 +1,685 @@
+using System.Diagnostics;
+
+namespace OrleansStream.Client.Groups;
+
+/// <summary>What the coordinator needs from the consumer that owns it. Called on the thread that calls Consume.</summary>
+internal interface IGroupConsumerHost
+{
+    /// <summary>Start fetching these partitions; an offset of <see cref="ConsumerCoordinator.UnsetOffset"/> means <c>auto.offset.reset</c>.</summary>
+    void StartFetching(IReadOnlyList<TopicPartitionOffset> partitions);
+
+    void StopFetching(IReadOnlyList<TopicPartition> partitions);
+
+    /// <summary>The user's assigned handler; may return the offsets to start from (null: committed, else reset).</summary>
+    IEnumerable<TopicPartitionOffset>? OnPartitionsAssigned(List<TopicPartition> partitions);
+
+    void OnPartitionsRevoked(List<TopicPartitionOffset> partitions);
+
+    void OnPartitionsLost(List<TopicPartitionOffset> partitions);
+
+    /// <summary>Something changed for Consume to act on: stop waiting and poll the coordinator again.</summary>
+    void Wakeup();
+}
+
+/// <summary>The group settings of a consumer, with Kafka's keys and defaults.</summary>
+internal sealed record GroupSettings(
+    string GroupId,
+    string ClientId,
+    int SessionTimeoutMs = 45000,
+    int HeartbeatIntervalMs = 3000,
+    int MaxPollIntervalMs = 300000,
+    bool EnableAutoCommit = true,
+    int AutoCommitIntervalMs = 5000,
+    bool EnableAutoOffsetStore = true,
+    int MetadataMaxAgeMs = 300000,
+    int RetryBackoffMs = 100,
+    string? PartitionAssignmentStrategy = null)
+{
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(GroupId)) throw new OrleansStreamException(ErrorCode.InvalidGroupId, "group.id must be set to subscribe or commit");
+        if (SessionTimeoutMs <= 0) throw new OrleansStreamException(ErrorCode.InvalidConfig, "session.timeout.ms must be > 0");
+        if (HeartbeatIntervalMs <= 0 || HeartbeatIntervalMs >= SessionTimeoutMs)
+            throw new OrleansStreamException(ErrorCode.InvalidConfig, "heartbeat.interval.ms must be > 0 and below session.timeout.ms");
+        if (MaxPollIntervalMs <= 0) throw new OrleansStreamException(ErrorCode.InvalidConfig, "max.poll.interval.ms must be > 0");
+        if (AutoCommitIntervalMs < 0) throw new OrleansStreamException(ErrorCode.InvalidConfig, "auto.commit.interval.ms must be >= 0");
+    }
+}
+
+/// <summary>
+/// Kafka's ConsumerCoordinator: keeps one consumer in its group. Join and sync run in the background and the
+/// heartbeat keeps the session alive; everything the user sees (rebalance handlers, assignment changes, auto commits)
+/// happens inside <see cref="Poll"/>, on the thread that calls Consume, as in Kafka and Confluent.
+/// </summary>
+internal sealed class ConsumerCoordinator : IDisposable
+{
+    public const long UnsetOffset = -1001;
+
+    private readonly IConsumerGroupGrain _group;
+    private readonly IClusterControllerGrain _controller;
+    private readonly GroupSettings _settings;
+    private readonly IGroupConsumerHost _host;
+    private readonly TimeProvider _time;
+    private readonly IReadOnlyList<IPartitionAssignor> _assignors;
+    private readonly Lock _lock = new();
+    private readonly CancellationTokenSource _closing = new();
+    private readonly Dictionary<TopicPartition, long> _stored = [];
+    private readonly Dictionary<TopicPartition, long> _committed = [];
+    private readonly HashSet<TopicPartition> _owned = [];
+
+    private List<string>? _topics;
+    private string _memberId = "";
+    private int _generation = -1;
+    private bool _rejoinNeeded;
+    private bool _lost;
+    private Task<JoinOutcome>? _joining;
+    private Task? _heartbeat;
+    private Task? _autoCommit;
+    private long _lastPollMs;
+    private long _nextAutoCommitMs;
+    private Dictionary<string, int>? _leaderPartitionCounts;
+    private long _nextMetadataCheckMs;
+    private Exception? _fatal;
+    private bool _closed;
+    private bool _joinInFlight;
+
+    public ConsumerCoordinator(IClusterClient client, GroupSettings settings, IGroupConsumerHost host, TimeProvider? time = null)
+    {
+        settings.Validate();
+        _settings = settings;
+        _host = host;
+        _time = time ?? TimeProvider.System;
+        _assignors = PartitionAssignors.Parse(settings.PartitionAssignmentStrategy);
+        _group = client.GetGrain<IConsumerGroupGrain>(settings.GroupId);
+        _controller = client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+        _lastPollMs = NowMs;
+    }
+
+    public string GroupId => _settings.GroupId;
+
+    public string MemberId { get { lock (_lock) return _memberId; } }
+
+    public int GenerationId { get { lock (_lock) return _generation; } }
+
+    public RebalanceProtocol Protocol => _assignors[0].Protocol;
+
+    public List<string> Subscription { get { lock (_lock) return _topics is null ? [] : [.. _topics]; } }
+
+    /// <summary>The partitions the group gave this member.</summary>
+    public List<TopicPartition> Assignment { get { lock (_lock) return [.. _owned]; } }
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public void Subscribe(IEnumerable<string> topics)
+    {
+        var list = new List<string>();
+        foreach (var t in topics)
+        {
+            if (string.IsNullOrWhiteSpace(t)) throw new OrleansStreamException(ErrorCode.InvalidTopic, "topic names must not be empty");
+            if (!list.Contains(t)) list.Add(t);
+        }
+        if (list.Count == 0) throw new ArgumentException("subscribe to at least one topic", nameof(topics));
+        list.Sort(StringComparer.Ordinal);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            _topics = list;
+            _rejoinNeeded = true;
+            _heartbeat ??= Task.Run(HeartbeatLoopAsync);
+        }
+        _host.Wakeup();
+    }
+
+    /// <summary>Gives up every partition and leaves the group.</summary>
+    public void Unsubscribe()
+    {
+        lock (_lock)
+        {
+            if (_topics is null) return;
+            _topics = null;
+        }
+        RevokeAll(commit: true);
+        LeaveGroup("unsubscribed");
+    }
+
+    /// <summary>Called at the start of every Consume: applies rebalances, runs handlers and auto commits.</summary>
+    public void Poll()
+    {
+        _lastPollMs = NowMs;
+        if (_fatal is { } fatal)
+        {
+            _fatal = null;
+            throw fatal as OrleansStreamException ?? new OrleansStreamException(ErrorCode.UnknownServerError, fatal.Message, fatal);
+        }
+        bool lost;
+        lock (_lock)
+        {
+            if (_topics is null) { MaybeAutoCommit(); return; }
+            lost = _lost;
+            _lost = false;
+        }
+        if (lost) LoseAll();
+
+        var joining = _joining;
+        if (joining is not null)
+        {
+            if (!joining.IsCompleted) { MaybeAutoCommit(); return; }
+            _joining = null;
+            var outcome = joining.GetAwaiter().GetResult();
+            if (outcome.Error is { } error)
+            {
+                if (outcome.Fatal) throw error;
+                lock (_lock) _rejoinNeeded = true;
+            }
+            else
+            {
+                ApplyAssignment(outcome);
+            }
+        }
+
+        bool rejoin;
+        lock (_lock)
+        {
+            rejoin = _rejoinNeeded && _topics is not null;
+            _rejoinNeeded = false;
+        }
+        if (rejoin && _joining is null)
+        {
+            // Eager: give everything back (committing first) before joining; cooperative: keep consuming meanwhile.
+            if (Protocol == RebalanceProtocol.Eager) RevokeAll(commit: true);
+            else if (_settings.EnableAutoCommit) TryCommitStored();
+            var snapshot = SnapshotForJoin();
+            lock (_lock) _joinInFlight = true;
+            _joining = Task.Run(() => JoinAndSyncAsync(snapshot));
+        }
+        MaybeAutoCommit();
+    }
+
+    private void ApplyAssignment(JoinOutcome outcome)
+    {
+        var assigned = new HashSet<TopicPartition>(outcome.Partitions);
+        var revoked = new List<TopicPartition>();
+        var added = new List<TopicPartition>();
+        lock (_lock)
+        {
+            foreach (var tp in _owned) if (!assigned.Contains(tp)) revoked.Add(tp);
+            foreach (var tp in assigned) if (!_owned.Contains(tp)) added.Add(tp);
+        }
+        if (revoked.Count > 0)
+        {
+            // Only the cooperative protocol gets here with something to revoke; it rejoins so the partitions can move on.
+            Revoke(revoked, commit: true);
+            lock (_lock) _rejoinNeeded = true;
+        }
+        added.Sort(PartitionAssignors.Compare);
+        lock (_lock) foreach (var tp in added) _owned.Add(tp);
+        if (added.Count == 0 && revoked.Count == 0 && outcome.Partitions.Count > 0) return;
+
+        var explicitOffsets = added.Count > 0 || outcome.Partitions.Count == 0 ? _host.OnPartitionsAssigned([.. added]) : null;
+        var start = new Dictionary<TopicPartition, long>();
+        if (explicitOffsets is not null)
+            foreach (var tpo in explicitOffsets) start[tpo.TopicPartition] = tpo.Offset;
+        var needCommitted = new List<TopicPartition>();
+        foreach (var tp in added)
+            if (!start.TryGetValue(tp, out var o) || o == UnsetOffset || o == -1000) needCommitted.Add(tp);
+        if (needCommitted.Count > 0)
+        {
+            foreach (var c in FetchCommittedAsync(needCommitted).GetAwaiter().GetResult())
+                start[c.TopicPartition] = c.Offset >= 0 ? c.Offset : UnsetOffset;
+        }
+        var fetch = new List<TopicPartitionOffset>(added.Count);
+        foreach (var tp in added)
+        {
+            var offset = start.GetValueOrDefault(tp, UnsetOffset);
+            fetch.Add(new TopicPartitionOffset(tp, offset));
+            if (offset >= 0) lock (_lock) _committed[tp] = offset;
+        }
+        if (fetch.Count > 0) _host.StartFetching(fetch);
+    }
+
+    private void RevokeAll(bool commit)
+    {
+        List<TopicPartition> all;
+        lock (_lock) all = [.. _owned];
+        if (all.Count > 0) Revoke(all, commit);
+    }
+
+    private void Revoke(List<TopicPartition> partitions, bool commit)
+    {
+        partitions.Sort(PartitionAssignors.Compare);
+        if (commit && _settings.EnableAutoCommit) TryCommitStored();
+        _host.OnPartitionsRevoked(WithStored(partitions));
+        _host.StopFetching(partitions);
+        lock (_lock)
+        {
+            foreach (var tp in partitions)
+            {
+                _owned.Remove(tp);
+                _stored.Remove(tp);
+                _committed.Remove(tp);
+            }
+        }
+    }
+
+    /// <summary>The member was thrown out: its partitions may already be someone else's, so nothing is committed.</summary>
+    private void LoseAll()
+    {
+        List<TopicPartition> all;
+        lock (_lock) all = [.. _owned];
+        if (all.Count == 0) return;
+        all.Sort(PartitionAssignors.Compare);
+        _host.OnPartitionsLost(WithStored(all));
+        _host.StopFetching(all);
+        lock (_lock)
+        {
+            _owned.Clear();
+            _stored.Clear();
+            _committed.Clear();
+        }
+    }
+
+    private List<TopicPartitionOffset> WithStored(List<TopicPartition> partitions)
+    {
+        var list = new List<TopicPartitionOffset>(partitions.Count);
+        lock (_lock)
+            foreach (var tp in partitions)
+                list.Add(new TopicPartitionOffset(tp, _stored.TryGetValue(tp, out var o) ? o : UnsetOffset));
+        return list;
+    }
+
+    // ---- offsets ------------------------------------------------------------------------------------------------
+
+    /// <summary>With <c>enable.auto.offset.store</c>, Consume stores each returned message's offset + 1 here.</summary>
+    public void OnConsumed(TopicPartition tp, long offset)
+    {
+        if (!_settings.EnableAutoOffsetStore) return;
+        lock (_lock) _stored[tp] = offset + 1;
+    }
+
+    /// <summary>Confluent's StoreOffset: <paramref name="offset"/> is the next offset to consume.</summary>
+    public void StoreOffset(TopicPartition tp, long offset)
+    {
+        lock (_lock)
+        {
+            if (_topics is not null && !_owned.Contains(tp))
+                throw GroupError(ErrorCode.UnknownTopicOrPartition, $"{tp} is not assigned to this consumer");
+            _stored[tp] = offset;
+        }
+    }
+
+    /// <summary>Commits the stored offsets of the assigned partitions; returns what was committed.</summary>
+    public List<TopicPartitionOffset> Commit()
+    {
+        List<OffsetToCommit> offsets;
+        lock (_lock) offsets = PendingCommits();
+        if (offsets.Count > 0) CommitAsync(offsets).GetAwaiter().GetResult();
+        var result = new List<TopicPartitionOffset>(offsets.Count);
+        foreach (var o in offsets) result.Add(new TopicPartitionOffset(o.TopicPartition, o.Offset));
+        return result;
+    }
+
+    public void Commit(IEnumerable<TopicPartitionOffset> offsets)
+    {
+        var list = new List<OffsetToCommit>();
+        foreach (var tpo in offsets) list.Add(new OffsetToCommit(tpo.TopicPartition, tpo.Offset));
+        if (list.Count > 0) CommitAsync(list).GetAwaiter().GetResult();
+    }
+
+    public async Task CommitAsync(IReadOnlyList<OffsetToCommit> offsets)
+    {
+        string memberId;
+        int generation;
+        lock (_lock)
+        {
+            // A consumer that only assigns partitions by hand commits as a simple consumer (Kafka's generation -1).
+            memberId = _topics is null ? "" : _memberId;
+            generation = _topics is null ? -1 : _generation;
+        }
+        var response = await _group.OffsetCommit(new OffsetCommitRequest(memberId, generation, offsets));
+        if (response.Error != ErrorCode.None)
+        {
+            if (response.Error is ErrorCode.UnknownMemberId or ErrorCode.IllegalGeneration && memberId.Length > 0)
+                lock (_lock) _rejoinNeeded = true;
+            throw GroupError(response.Error, response.ErrorMessage ?? $"commit failed: {response.Error}");
+        }
+        lock (_lock)
+            foreach (var o in offsets) _committed[o.TopicPartition] = o.Offset;
+    }
+
+    /// <summary>The group's committed offsets (<see cref="UnsetOffset"/> when none) for these partitions.</summary>
+    public List<TopicPartitionOffset> Committed(IEnumerable<TopicPartition> partitions)
+    {
+        var list = new List<TopicPartition>(partitions);
+        var result = new List<TopicPartitionOffset>(list.Count);
+        foreach (var c in FetchCommittedAsync(list).GetAwaiter().GetResult())
+            result.Add(new TopicPartitionOffset(c.TopicPartition, c.Offset >= 0 ? c.Offset : UnsetOffset));
+        return result;
+    }
+
+    private async Task<IReadOnlyList<CommittedOffset>> FetchCommittedAsync(List<TopicPartition> partitions)
+    {
+        var response = await _group.OffsetFetch(new OffsetFetchRequest(partitions));
+        if (response.Error != ErrorCode.None)
+            throw GroupError(response.Error, response.ErrorMessage);
+        return response.Offsets;
+    }
+
+    private List<OffsetToCommit> PendingCommits()
+    {
+        var list = new List<OffsetToCommit>();
+        foreach (var (tp, offset) in _stored)
+            if ((_topics is null || _owned.Contains(tp)) && (!_committed.TryGetValue(tp, out var c) || c != offset))
+                list.Add(new OffsetToCommit(tp, offset));
+        return list;
+    }
+
+    private void TryCommitStored()
+    {
+        try
+        {
+            Commit();
+        }
+        catch (OrleansStreamException)
+        {
+            // A rebalance fenced the commit; the new owner starts from the last commit (at-least-once).
+        }
+    }
+
+    private void MaybeAutoCommit()
+    {
+        if (!_settings.EnableAutoCommit) return;
+        var now = NowMs;
+        if (now < _nextAutoCommitMs) return;
+        if (_autoCommit is { IsCompleted: false }) return;
+        _nextAutoCommitMs = now + _settings.AutoCommitIntervalMs;
+        List<OffsetToCommit> offsets;
+        lock (_lock) offsets = PendingCommits();
+        if (offsets.Count == 0) return;
+        _autoCommit = Task.Run(async () =>
+        {
+            try
+            {
+                await CommitAsync(offsets);
+            }
+            catch (OrleansStreamException)
+            {
+                // Retried at the next interval or before a revocation.
+            }
+        });
+    }
+
+    // ---- join, sync, heartbeat -------------------------------------------------------------------------------------
+
+    private sealed record JoinSnapshot(string MemberId, List<string> Topics, List<TopicPartition> Owned, int Generation);
+
+    private sealed record JoinOutcome(int Generation, IReadOnlyList<TopicPartition> Partitions, Exception? Error = null, bool Fatal = false);
+
+    private JoinSnapshot SnapshotForJoin()
+    {
+        lock (_lock)
+        {
+            var owned = new List<TopicPartition>(_owned);
+            owned.Sort(PartitionAssignors.Compare);
+            return new JoinSnapshot(_memberId, [.. _topics!], owned, _generation);
+        }
+    }
+
+    private async Task<JoinOutcome> JoinAndSyncAsync(JoinSnapshot snapshot)
+    {
+        var memberId = snapshot.MemberId;
+        var protocols = new List<JoinGroupProtocol>(_assignors.Count);
+        var subscription = new ConsumerProtocolSubscription(snapshot.Topics, snapshot.Owned, snapshot.Generation);
+        foreach (var a in _assignors) protocols.Add(new JoinGroupProtocol(a.Name, subscription));
+        try
+        {
+            while (!_closing.IsCancellationRequested)
+            {
+                var join = await _group.JoinGroup(new JoinGroupRequest(memberId, _settings.ClientId, _settings.SessionTimeoutMs,
+                    _settings.MaxPollIntervalMs, GroupKeys.ConsumerProtocolType, protocols));
+                switch (join.Error)
+                {
+                    case ErrorCode.None:
+                        break;
+                    case ErrorCode.UnknownMemberId:
+                        memberId = "";
+                        SetMember("", -1);
+                        continue;
+                    case ErrorCode.RebalanceInProgress or ErrorCode.NotCoordinator or ErrorCode.CoordinatorNotAvailable:
+                        await Task.Delay(_settings.RetryBackoffMs, _closing.Token);
+                        continue;
+                    default:
+                        return new JoinOutcome(-1, [], GroupError(join.Error, join.ErrorMessage), Fatal: true);
+                }
+                memberId = join.MemberId;
+                SetMember(memberId, join.GenerationId);
+
+                IReadOnlyDictionary<string, ConsumerProtocolAssignment>? assignments = null;
+                if (join.IsLeader) assignments = await AssignAsync(join);
+
+                var sync = await _group.SyncGroup(new SyncGroupRequest(memberId, join.GenerationId, assignments));
+                switch (sync.Error)
+                {
+                    case ErrorCode.None:
+                        return new JoinOutcome(join.GenerationId, sync.Assignment?.Partitions ?? []);
+                    case ErrorCode.UnknownMemberId:
+                        memberId = "";
+                        SetMember("", -1);
+                        continue;
+                    case ErrorCode.RebalanceInProgress or ErrorCode.IllegalGeneration or ErrorCode.NotCoordinator:
+                        continue;
+                    default:
+                        return new JoinOutcome(-1, [], GroupError(sync.Error, sync.ErrorMessage), Fatal: true);
+                }
+            }
+            return new JoinOutcome(-1, [], new OperationCanceledException("the consumer is closing"));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A transient failure (the coordinator's silo died, a timeout): Poll rejoins.
+            return new JoinOutcome(-1, [], ex);
+        }
+        finally
+        {
+            lock (_lock) _joinInFlight = false;
+            _host.Wakeup();
+        }
+    }
+
+    private void SetMember(string memberId, int generation)
+    {
+        lock (_lock)
+        {
+            _memberId = memberId;
+            _generation = generation;
+        }
+    }
+
+    /// <summary>The leader's job: partition counts of every subscribed topic, then the agreed assignor.</summary>
+    private async Task<IReadOnlyDictionary<string, ConsumerProtocolAssignment>> AssignAsync(JoinGroupResponse join)
+    {
+        var assignor = _assignors[0];
+        foreach (var a in _assignors)
+            if (a.Name == join.ProtocolName) { assignor = a; break; }
+        var subscriptions = new Dictionary<string, ConsumerProtocolSubscription>(StringComparer.Ordinal);
+        var topics = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var m in join.Members)
+        {
+            subscriptions[m.MemberId] = m.Metadata;
+            foreach (var t in m.Metadata.Topics) topics.Add(t);
+        }
+        var counts = await PartitionCountsAsync(topics);
+        lock (_lock)
+        {
+            _leaderPartitionCounts = counts;
+            _nextMetadataCheckMs = NowMs + _settings.MetadataMaxAgeMs;
+        }
+        var result = assignor.Assign(counts, subscriptions);
+        var assignments = new Dictionary<string, ConsumerProtocolAssignment>(result.Count, StringComparer.Ordinal);
+        foreach (var (member, partitions) in result) assignments[member] = new ConsumerProtocolAssignment(partitions);
+        return assignments;
+    }
+
+    private async Task<Dictionary<string, int>> PartitionCountsAsync(IEnumerable<string> topics)
+    {
+        var metadata = await _controller.GetMetadata(new MetadataRequest([.. topics]));
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var t in metadata.Topics)
+            if (t.Error == ErrorCode.None && t.Partitions.Count > 0) counts[t.Name] = t.Partitions.Count;
+        return counts;
+    }
+
+    private async Task HeartbeatLoopAsync()
+    {
+        var token = _closing.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(_settings.HeartbeatIntervalMs), _time, token);
+                string memberId;
+                int generation;
+                bool checkMetadata;
+                lock (_lock)
+                {
+                    memberId = _memberId;
+                    generation = _generation;
+                    checkMetadata = _leaderPartitionCounts is not null && NowMs >= _nextMetadataCheckMs;
+                }
+                if (memberId.Length == 0 || generation < 0) continue;
+
+                if (NowMs - Volatile.Read(ref _lastPollMs) > _settings.MaxPollIntervalMs)
+                {
+                    // Kafka's max.poll.interval.ms: a consumer that stopped polling leaves, so its partitions move on.
+                    await _group.LeaveGroup(new LeaveGroupRequest(memberId, "consumer poll timeout has expired"));
+                    MarkLost();
+                    continue;
+                }
+
+                var response = await _group.Heartbeat(new HeartbeatRequest(memberId, generation));
+                switch (response.Error)
+                {
+                    case ErrorCode.None:
+                        break;
+                    case ErrorCode.RebalanceInProgress:
+                    case ErrorCode.IllegalGeneration:
+                        RequestRejoin(lost: response.Error == ErrorCode.IllegalGeneration);
+                        break;
+                    case ErrorCode.UnknownMemberId:
+                        MarkLost();
+                        break;
+                }
+                if (checkMetadata) await CheckPartitionCountsAsync();
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // The coordinator may be moving to another silo; the next heartbeat finds it.
+                Debug.WriteLine($"heartbeat failed: {ex.Message}");
+            }
+        }
+    }
+
+    /// <summary>The leader rejoins when a subscribed topic gained partitions, which makes the group rebalance.</summary>
+    private async Task CheckPartitionCountsAsync()
+    {
+        Dictionary<string, int>? known;
+        lock (_lock)
+        {
+            known = _leaderPartitionCounts;
+            _nextMetadataCheckMs = NowMs + _settings.MetadataMaxAgeMs;
+        }
+        if (known is null) return;
+        var now = await PartitionCountsAsync(known.Keys);
+        foreach (var (topic, count) in now)
+        {
+            if (known.TryGetValue(topic, out var before) && before == count) continue;
+            RequestRejoin(lost: false);
+            return;
+        }
+    }
+
+    private void RequestRejoin(bool lost)
+    {
+        lock (_lock)
+        {
+            // A heartbeat answered during our own join only reports the rebalance we are already in.
+            if (_joinInFlight && !lost) return;
+            _rejoinNeeded = true;
+            if (lost) _lost = true;
+            _leaderPartitionCounts = null;
+        }
+        _host.Wakeup();
+    }
+
+    private void MarkLost()
+    {
+        lock (_lock)
+        {
+            _memberId = "";
+            _generation = -1;
+            _lost = true;
+            _rejoinNeeded = true;
+            _leaderPartitionCounts = null;
+        }
+        _host.Wakeup();
+    }
+
+    private void LeaveGroup(string reason)
+    {
+        string memberId;
+        lock (_lock)
+        {
+            memberId = _memberId;
+            _memberId = "";
+            _generation = -1;
+            _leaderPartitionCounts = null;
+        }
+        if (memberId.Length == 0) return;
+        try
+        {
+            _group.LeaveGroup(new LeaveGroupRequest(memberId, reason)).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Leaving is a courtesy: the session timeout removes the member anyway.
+            Debug.WriteLine($"leave failed: {ex.Message}");
+        }
+    }
+
+    /// <summary>Kafka's close: commit (with auto commit), revoke, leave the group, stop the heartbeat.</summary>
+    public void Close()
+    {
+        lock (_lock)
+        {
+            if (_closed) return;
+            _closed = true;
+        }
+        try
+        {
+            RevokeAll(commit: true);
+            _autoCommit?.Wait(TimeSpan.FromMilliseconds(_settings.SessionTimeoutMs));
+        }
+        finally
+        {
+            _closing.Cancel();
+            LeaveGroup("the consumer is being closed");
+        }
+    }
+
+    private static OrleansStreamException GroupError(ErrorCode code, string? message) =>
+        new(code, string.IsNullOrEmpty(message) ? code.ToString() : message);
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_closed) return;
+            _closed = true;
+        }
+        _closing.Cancel();
+        LeaveGroup("the consumer was disposed");
+    }
+}

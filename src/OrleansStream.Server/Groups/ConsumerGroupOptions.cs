@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Options;
+
+namespace OrleansStream.Server.Groups;
+
+/// <summary>The group coordinator's broker settings, Kafka's keys and defaults.</summary>
+public sealed class ConsumerGroupOptions
+{
+    /// <summary>The configuration section bound to these options.</summary>
+    public const string ConfigurationSection = "OrleansStream:Groups";
+
+    /// <summary>
+    /// A <see cref="TimeProvider"/> registered under this key drives the coordinator's clock (sessions, rebalance
+    /// deadlines, offset retention) instead of the silo's, so tests can fake the group's time alone.
+    /// </summary>
+    public const string TimeProviderKey = "OrleansStream.Groups";
+
+    /// <summary><c>group.min.session.timeout.ms</c>: the shortest session a member may ask for.</summary>
+    public int GroupMinSessionTimeoutMs { get; set; } = 6000;
+
+    /// <summary><c>group.max.session.timeout.ms</c>: the longest session a member may ask for.</summary>
+    public int GroupMaxSessionTimeoutMs { get; set; } = 1800000;
+
+    /// <summary><c>group.initial.rebalance.delay.ms</c>: how long the first rebalance of an empty group waits for more members.</summary>
+    public int GroupInitialRebalanceDelayMs { get; set; } = 3000;
+
+    /// <summary><c>group.max.size</c>: most members in one group.</summary>
+    public int GroupMaxSize { get; set; } = int.MaxValue;
+
+    /// <summary><c>offsets.retention.minutes</c>: how long an empty group keeps its committed offsets.</summary>
+    public int OffsetsRetentionMinutes { get; set; } = 10080;
+
+    /// <summary><c>offset.metadata.max.bytes</c>: the longest metadata string a commit may carry.</summary>
+    public int OffsetMetadataMaxBytes { get; set; } = 4096;
+
+    /// <summary>How often the coordinator looks for expired sessions and rebalance deadlines (not a Kafka key).</summary>
+    public int ExpirationCheckIntervalMs { get; set; } = 100;
+}
+
+internal sealed class ConsumerGroupOptionsValidator : IValidateOptions<ConsumerGroupOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ConsumerGroupOptions o)
+    {
+        List<string>? errors = null;
+        void Require(bool ok, string message) { if (!ok) (errors ??= []).Add(message); }
+        Require(o.GroupMinSessionTimeoutMs > 0, "group.min.session.timeout.ms must be > 0");
+        Require(o.GroupMaxSessionTimeoutMs >= o.GroupMinSessionTimeoutMs, "group.max.session.timeout.ms must be >= group.min.session.timeout.ms");
+        Require(o.GroupInitialRebalanceDelayMs >= 0, "group.initial.rebalance.delay.ms must be >= 0");
+        Require(o.GroupMaxSize >= 1, "group.max.size must be >= 1");
+        Require(o.OffsetsRetentionMinutes >= 1, "offsets.retention.minutes must be >= 1");
+        Require(o.OffsetMetadataMaxBytes >= 0, "offset.metadata.max.bytes must be >= 0");
+        Require(o.ExpirationCheckIntervalMs > 0, "the expiration check interval must be > 0");
+        return errors is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,27 @@
+namespace OrleansStream.Server.Groups;
+
+/// <summary>What a group persists: its generation and its committed offsets (Kafka keeps both in <c>__consumer_offsets</c>).</summary>
+[GenerateSerializer]
+public sealed class ConsumerGroupState
+{
+    [Id(0)] public int GenerationId { get; set; }
+
+    [Id(1)] public List<StoredOffset> Offsets { get; set; } = [];
+
+    /// <summary>When the group last became empty (ms since the epoch), -1 while it has members; offsets expire from here.</summary>
+    [Id(2)] public long EmptySinceMs { get; set; } = -1;
+
+    /// <summary>Whether the group is listed in the <see cref="IConsumerGroupDirectoryGrain"/>.</summary>
+    [Id(3)] public bool Registered { get; set; }
+
+    [Id(4)] public string? ProtocolName { get; set; }
+}
+
+[GenerateSerializer]
+public sealed record StoredOffset(string Topic, int Partition, long Offset, string? Metadata, int LeaderEpoch, long CommitTimestampMs);
+
+[GenerateSerializer]
+public sealed class ConsumerGroupDirectoryState
+{
+    [Id(0)] public List<string> Groups { get; set; } = [];
+}

@@ -1,0 +1,223 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using OrleansStream.Client;
+using OrleansStream.Server.Groups;
+
+namespace OrleansStream.Cluster.Tests.Groups;
+
+/// <summary>One broker whose group coordinator runs on a fake clock; the rest of the silo keeps real time.</summary>
+public class FakeTimeGroupFixture : ClusterFixture
+{
+    protected virtual int InitialRebalanceDelayMs => 0;
+
+    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    public override int SiloCount => 1;
+
+    protected override void ConfigureSilo(ISiloBuilder silo)
+    {
+        silo.Services.AddKeyedSingleton<TimeProvider>(ConsumerGroupOptions.TimeProviderKey, Time);
+        silo.AddOrleansStreamGroups(o =>
+        {
+            o.GroupInitialRebalanceDelayMs = InitialRebalanceDelayMs;
+            o.OffsetsRetentionMinutes = 60;
+        });
+    }
+}
+
+/// <summary>The coordinator through its raw grain API: the classic protocol's steps and its documented errors.</summary>
+public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFixture<FakeTimeGroupFixture>
+{
+    private const int SessionMs = 6000;
+
+    private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..24];
+
+    private IConsumerGroupGrain Group(string id) => fixture.Client.GetGrain<IConsumerGroupGrain>(id);
+
+    private static JoinGroupRequest Join(string memberId, string topic, string protocol = "range", params TopicPartition[] owned) =>
+        new(memberId, "test", SessionMs, 10_000, GroupKeys.ConsumerProtocolType,
+            [new JoinGroupProtocol(protocol, new ConsumerProtocolSubscription([topic], owned))]);
+
+    private static Dictionary<string, ConsumerProtocolAssignment> RangeOf(JoinGroupResponse leader, string topic, int partitions)
+    {
+        var subs = leader.Members.ToDictionary(m => m.MemberId, m => m.Metadata);
+        var result = new RangeAssignor().Assign(new Dictionary<string, int> { [topic] = partitions }, subs);
+        return result.ToDictionary(kv => kv.Key, kv => new ConsumerProtocolAssignment(kv.Value));
+    }
+
+    private async Task WaitForState(IConsumerGroupGrain group, Func<GroupDescription, bool> condition, string what) =>
+        await ClusterFixture.WaitUntilAsync(async () => condition(await group.Describe()), what);
+
+    [Fact]
+    public async Task Two_members_rebalance_and_an_expired_session_moves_its_partitions()
+    {
+        var group = Group(Unique("evict"));
+
+        // A alone: generation 1, A leads and takes all six partitions.
+        var a1 = await group.JoinGroup(Join("", "t"));
+        Assert.Equal(ErrorCode.None, a1.Error);
+        Assert.True(a1.IsLeader);
+        var a = a1.MemberId;
+        Assert.Equal(ErrorCode.None, (await group.SyncGroup(new SyncGroupRequest(a, a1.GenerationId, RangeOf(a1, "t", 6)))).Error);
+
+        // B joins: the barrier holds B until A rejoins, which A learns from its heartbeat.
+        var bJoin = group.JoinGroup(Join("", "t"));
+        await WaitForState(group, d => d.State == GroupState.PreparingRebalance, "B's join starts a rebalance");
+        Assert.Equal(ErrorCode.RebalanceInProgress, (await group.Heartbeat(new HeartbeatRequest(a, a1.GenerationId))).Error);
+        var a2 = await group.JoinGroup(Join(a, "t"));
+        var b2 = await bJoin;
+        Assert.Equal(a1.GenerationId + 1, a2.GenerationId);
+        Assert.Equal(a2.GenerationId, b2.GenerationId);
+        Assert.True(a2.IsLeader);
+        Assert.Equal(2, a2.Members.Count);
+        Assert.Empty(b2.Members); // only the leader sees the subscriptions
+        var b = b2.MemberId;
+
+        var bSync = group.SyncGroup(new SyncGroupRequest(b, b2.GenerationId));
+        var aSync = await group.SyncGroup(new SyncGroupRequest(a, a2.GenerationId, RangeOf(a2, "t", 6)));
+        var bShare = (await bSync).Assignment!.Partitions;
+        Assert.Equal(3, aSync.Assignment!.Partitions.Count);
+        Assert.Equal(3, bShare.Count);
+        Assert.Empty(aSync.Assignment.Partitions.Intersect(bShare));
+
+        // B goes silent (a killed client). A keeps heartbeating; once B's session has passed, B is evicted.
+        fixture.Time.Advance(TimeSpan.FromMilliseconds(SessionMs - 2000));
+        Assert.Equal(ErrorCode.None, (await group.Heartbeat(new HeartbeatRequest(a, a2.GenerationId))).Error);
+        fixture.Time.Advance(TimeSpan.FromMilliseconds(3000));
+        await WaitForState(group, d => d.Members.Count == 1 && d.State == GroupState.PreparingRebalance, "B is evicted");
+
+        Assert.Equal(ErrorCode.RebalanceInProgress, (await group.Heartbeat(new HeartbeatRequest(a, a2.GenerationId))).Error);
+        var a3 = await group.JoinGroup(Join(a, "t"));
+        Assert.Equal(ErrorCode.None, a3.Error);
+        var aOnly = await group.SyncGroup(new SyncGroupRequest(a, a3.GenerationId, RangeOf(a3, "t", 6)));
+        Assert.Equal(6, aOnly.Assignment!.Partitions.Count);
+        Assert.Equal(ErrorCode.UnknownMemberId, (await group.Heartbeat(new HeartbeatRequest(b, b2.GenerationId))).Error);
+        var d = await group.Describe();
+        Assert.Equal(GroupState.Stable, d.State);
+        Assert.Equal(a, Assert.Single(d.Members).MemberId);
+    }
+
+    [Fact]
+    public async Task Bad_requests_get_the_documented_errors()
+    {
+        var group = Group(Unique("errors"));
+
+        var badSession = await group.JoinGroup(Join("", "t") with { SessionTimeoutMs = 10 });
+        Assert.Equal(ErrorCode.InvalidSessionTimeout, badSession.Error);
+        Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await group.JoinGroup(Join("", "t") with { ProtocolType = "connect" })).Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, (await group.JoinGroup(Join("nobody", "t"))).Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, (await group.Heartbeat(new HeartbeatRequest("nobody", 0))).Error);
+
+        var a = await group.JoinGroup(Join("", "t"));
+        Assert.Equal(ErrorCode.IllegalGeneration, (await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId + 5))).Error);
+        Assert.Equal(ErrorCode.None, (await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId, RangeOf(a, "t", 2)))).Error);
+        Assert.Equal(ErrorCode.IllegalGeneration, (await group.Heartbeat(new HeartbeatRequest(a.MemberId, a.GenerationId - 1))).Error);
+
+        // A member that offers no assignor in common with the group is refused.
+        Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await group.JoinGroup(Join("", "t", "roundrobin"))).Error);
+
+        // Admin calls that need an empty group.
+        Assert.Equal(ErrorCode.NonEmptyGroup, (await group.DeleteGroup()).Error);
+        Assert.Equal(ErrorCode.NonEmptyGroup, (await group.ResetOffsets([new OffsetToCommit(new TopicPartition("t", 0), 0)])).Error);
+
+        Assert.Equal(ErrorCode.None, (await group.LeaveGroup(new LeaveGroupRequest(a.MemberId))).Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, (await group.LeaveGroup(new LeaveGroupRequest(a.MemberId))).Error);
+        await WaitForState(group, d => d.State == GroupState.Empty, "the group is empty after the last member left");
+    }
+
+    [Fact]
+    public async Task Unknown_group_is_GroupIdNotFound()
+    {
+        var group = Group(Unique("missing"));
+
+        var description = await group.Describe();
+        Assert.Equal(ErrorCode.GroupIdNotFound, description.Error);
+        Assert.Equal(GroupState.Dead, description.State);
+        Assert.Equal(ErrorCode.GroupIdNotFound, (await group.OffsetFetch(new OffsetFetchRequest())).Error);
+        Assert.Equal(ErrorCode.GroupIdNotFound, (await group.DeleteGroup()).Error);
+    }
+
+    [Fact]
+    public async Task Commits_are_fenced_by_member_generation_and_assignment()
+    {
+        var topic = Unique("fence");
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 2, 1)])).Error);
+        var group = Group(Unique("fence"));
+        var a = await group.JoinGroup(Join("", topic));
+        var assignment = new Dictionary<string, ConsumerProtocolAssignment> { [a.MemberId] = new([new TopicPartition(topic, 0)]) };
+        await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId, assignment));
+        var p0 = new TopicPartition(topic, 0);
+        var p1 = new TopicPartition(topic, 1);
+
+        Assert.Equal(ErrorCode.None, (await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId, [new OffsetToCommit(p0, 0, "m")]))).Error);
+        Assert.Equal(ErrorCode.IllegalGeneration, (await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId - 1, [new OffsetToCommit(p0, 0)]))).Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, (await group.OffsetCommit(new OffsetCommitRequest("nobody", a.GenerationId, [new OffsetToCommit(p0, 0)]))).Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, (await group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(p0, 0)]))).Error);
+
+        // All or nothing: p1 is not A's, so p0's new offset is not committed either.
+        var mixed = await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId, [new OffsetToCommit(p0, 0, "second"), new OffsetToCommit(p1, 0)]));
+        Assert.Equal(ErrorCode.IllegalGeneration, mixed.Error);
+        Assert.Equal(p1, Assert.Single(mixed.Partitions).TopicPartition);
+
+        var unknown = await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId, [new OffsetToCommit(new TopicPartition(topic, 9), 0)]));
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, unknown.Error);
+        Assert.Equal(ErrorCode.OffsetOutOfRange, (await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId, [new OffsetToCommit(p0, -5)]))).Error);
+        Assert.Equal(ErrorCode.InvalidCommitOffsetSize,
+            (await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId, [new OffsetToCommit(p0, 0, new string('x', 5000))]))).Error);
+
+        var fetched = Assert.Single((await group.OffsetFetch(new OffsetFetchRequest([p0]))).Offsets);
+        Assert.Equal(0, fetched.Offset);
+        Assert.Equal("m", fetched.Metadata);
+        Assert.Equal(-1, Assert.Single((await group.OffsetFetch(new OffsetFetchRequest([p1]))).Offsets).Offset);
+    }
+
+    [Fact]
+    public async Task Offsets_of_an_empty_group_expire_after_the_retention()
+    {
+        var topic = Unique("retain");
+        await fixture.Controller.CreateTopics([new NewTopic(topic, 1, 1)]);
+        var group = Group(Unique("retain"));
+        var tp = new TopicPartition(topic, 0);
+        Assert.Equal(ErrorCode.None, (await group.ResetOffsets([new OffsetToCommit(tp, 0)])).Error);
+        var groups = await fixture.Client.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).List();
+        Assert.Contains(group.GetPrimaryKeyString(), groups);
+
+        fixture.Time.Advance(TimeSpan.FromMinutes(59));
+        Assert.Equal(0, Assert.Single((await group.OffsetFetch(new OffsetFetchRequest([tp]))).Offsets).Offset);
+
+        fixture.Time.Advance(TimeSpan.FromMinutes(2));
+        await WaitForState(group, d => d.Error == ErrorCode.GroupIdNotFound, "the offsets expired and the group is gone");
+        Assert.Equal(-1, Assert.Single((await group.OffsetFetch(new OffsetFetchRequest([tp]))).Offsets).Offset);
+        Assert.DoesNotContain(group.GetPrimaryKeyString(), await fixture.Client.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).List());
+    }
+}
+
+public sealed class DelayedGroupFixture : FakeTimeGroupFixture
+{
+    protected override int InitialRebalanceDelayMs => 3000;
+}
+
+/// <summary><c>group.initial.rebalance.delay.ms</c>: the first rebalance of an empty group waits for more members.</summary>
+public sealed class InitialRebalanceDelayTests(DelayedGroupFixture fixture) : IClassFixture<DelayedGroupFixture>
+{
+    private IConsumerGroupGrain Group(string id) => fixture.Client.GetGrain<IConsumerGroupGrain>(id);
+
+    private static JoinGroupRequest Join(string memberId) =>
+        new(memberId, "test", 6000, 10_000, GroupKeys.ConsumerProtocolType,
+            [new JoinGroupProtocol("range", new ConsumerProtocolSubscription(["t"], []))]);
+
+    [Fact]
+    public async Task Initial_rebalance_delay_collects_members_into_one_generation()
+    {
+        var group = Group($"delay-{Guid.NewGuid():N}");
+        var aJoin = group.JoinGroup(Join(""));
+        var bJoin = group.JoinGroup(Join(""));
+        await ClusterFixture.WaitUntilAsync(async () => (await group.Describe()).Members.Count == 2, "both members are waiting");
+        Assert.False(aJoin.IsCompleted);
+
+        fixture.Time.Advance(TimeSpan.FromMilliseconds(3000));
+        var (ra, rb) = (await aJoin, await bJoin);
+        Assert.Equal(ra.GenerationId, rb.GenerationId);
+        Assert.Equal(2, (ra.IsLeader ? ra : rb).Members.Count);
+    }
+}
