@@ -72,14 +72,8 @@ var baseEnv = [
   { name: 'Orleans__GrainStorage__orleansstream__ServiceUri', value: blobServiceUri }
   { name: 'Orleans__GrainStorage__orleansstream__ContainerName', value: grainStateContainerName }
   { name: 'Orleans__GrainStorage__orleansstream__ManagedIdentityClientId', value: identityClientId }
-  // Sized for the replica's ephemeral disk: small segments roll and tier early, local copies go after an hour.
-  { name: 'OrleansStream__TopicDefaults__segment.bytes', value: '67108864' }
-  { name: 'OrleansStream__TopicDefaults__local.retention.ms', value: '3600000' }
-  { name: 'OrleansStream__TopicDefaults__local.retention.bytes', value: '536870912' }
-  { name: 'OrleansStream__TopicDefaults__remote.storage.enable', value: 'true' }
   { name: 'OrleansStream__Telemetry__Dashboard', value: string(enableDashboard) }
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
-  { name: 'ASPNETCORE_HTTP_PORTS', value: string(healthPort) }
 ]
 var otlpEnv = empty(otlpEndpoint) ? [] : [
   { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }
