@@ -16,7 +16,7 @@ try
         InitialData = BrokerHostDefaults.Configuration,
     });
     var hostOptions = BrokerHostDefaults.ReadBrokerHostOptions(builder.Configuration);
-    if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+    if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
         builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://{hostOptions.HealthAddress}:{hostOptions.HealthPort}"));
 
     builder.UseOrleans(silo =>

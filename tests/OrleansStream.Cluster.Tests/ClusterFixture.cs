@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Hosting;
 using Orleans.TestingHost;
@@ -71,6 +72,8 @@ public class ClusterFixture : IAsyncLifetime
                 ConfigureBroker(o);
             });
             ConfigureSilo(siloBuilder);
+            if (Environment.GetEnvironmentVariable("OS_TEST_LOG") is { Length: > 0 } logFile)
+                siloBuilder.Services.AddLogging(b => b.AddProvider(new FileLineLoggerProvider(logFile, silo.SiloName)));
         });
         _cluster = builder.Build();
         await _cluster.DeployAsync();

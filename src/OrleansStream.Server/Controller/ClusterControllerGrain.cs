@@ -181,6 +181,16 @@ internal sealed partial class ClusterControllerGrain(
         return Task.FromResult(broker);
     }
 
+    public Task<IReadOnlyList<string>> GetBrokerReplicas(string brokerId)
+    {
+        var keys = new List<string>();
+        foreach (var t in State.Topics.Values)
+            foreach (var p in t.Partitions)
+                for (var r = 0; r < p.Replicas.Count; r++)
+                    if (p.Replicas[r] == brokerId) keys.Add(GrainKeys.Replica(t.Name, p.Partition, r));
+        return Task.FromResult<IReadOnlyList<string>>(keys);
+    }
+
     public Task<PartitionState?> GetPartitionState(string topic, int partition) =>
         Task.FromResult(TryGetPartition(topic, partition, out var t, out var p) ? ToState(t, p) : null);
 
@@ -316,6 +326,11 @@ internal sealed partial class ClusterControllerGrain(
         return changed;
     }
 
+    /// <summary>
+    /// Sends LeaderAndIsr to every live replica of the partitions. Waits at most <see cref="PushWait"/>: a broker
+    /// that died a moment ago would otherwise hold the controller for a whole response timeout, and a replica that
+    /// misses a push pulls its state when it activates.
+    /// </summary>
     private async Task PushPartitionsAsync(List<(TopicState Topic, PartitionAssignment Partition)> partitions)
     {
         var calls = new List<(string Key, Task<ErrorCode> Call)>();
@@ -329,25 +344,19 @@ internal sealed partial class ClusterControllerGrain(
                 calls.Add((key, CallReplica(key, p.Replicas[r], g => g.ApplyState(partitionState))));
             }
         }
-        await AwaitPushesAsync(calls);
-    }
-
-    private async Task AwaitPushesAsync(List<(string Key, Task<ErrorCode> Call)> calls)
-    {
+        if (calls.Count == 0) return;
+        var all = new Task[calls.Count];
+        for (var i = 0; i < calls.Count; i++) all[i] = calls[i].Call;
+        await Task.WhenAll(all).WaitAsync(PushWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         foreach (var (key, call) in calls)
         {
-            try
-            {
-                var error = await call;
-                if (error != ErrorCode.None) LogApplyStateRejected(key, error);
-            }
-            catch (Exception e)
-            {
-                // The replica pulls its state from the controller when it activates, so a missed push is repaired then.
-                LogApplyStateFailed(e, key);
-            }
+            if (!call.IsCompleted) LogApplyStateSlow(key);
+            else if (call.IsFaulted) LogApplyStateFailed(call.Exception!.GetBaseException(), key);
+            else if (call.Result != ErrorCode.None) LogApplyStateRejected(key, call.Result);
         }
     }
+
+    private static readonly TimeSpan PushWait = TimeSpan.FromSeconds(2);
 
     private (ErrorCode, string?, TopicState?) PrepareTopic(NewTopic? topic, List<string> live, ReplicaAssigner assigner, HashSet<string> seen)
     {
@@ -412,7 +421,7 @@ internal sealed partial class ClusterControllerGrain(
 
     private async Task DeleteReplicasAsync(TopicState topic)
     {
-        var calls = new List<(string Key, Task Call)>();
+        var calls = new List<(string Key, Task<bool> Call)>();
         foreach (var p in topic.Partitions)
             for (var r = 0; r < p.Replicas.Count; r++)
             {
@@ -420,18 +429,13 @@ internal sealed partial class ClusterControllerGrain(
                 var key = GrainKeys.Replica(topic.Name, p.Partition, r);
                 calls.Add((key, CallReplica(key, p.Replicas[r], async g => { await g.DeleteReplica(); return true; })));
             }
+        if (calls.Count == 0) return;
+        var all = new Task[calls.Count];
+        for (var i = 0; i < calls.Count; i++) all[i] = calls[i].Call;
+        await Task.WhenAll(all).WaitAsync(PushWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         foreach (var (key, call) in calls)
-        {
-            try
-            {
-                await call;
-            }
-            catch (Exception e)
-            {
-                // A replica left behind is recognised by its topic id and wiped if the name is reused.
-                LogDeleteReplicaFailed(e, key);
-            }
-        }
+            // A replica left behind is recognised by its topic id and wiped if the name is reused.
+            if (call.IsFaulted) LogDeleteReplicaFailed(call.Exception!.GetBaseException(), key);
     }
 
     /// <summary>Calls a replica, telling placement its broker so an activation needs no round trip back here.</summary>
@@ -521,6 +525,9 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} rejected LeaderAndIsr: {Error}")]
     private partial void LogApplyStateRejected(string replica, ErrorCode error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} has not answered LeaderAndIsr yet; it pulls its state when it activates")]
+    private partial void LogApplyStateSlow(string replica);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sending LeaderAndIsr to replica {Replica} failed")]
     private partial void LogApplyStateFailed(Exception e, string replica);

@@ -29,6 +29,10 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     /// </summary>
     Task BrokersChanged();
 
+    /// <summary>The keys of every replica assigned to <paramref name="brokerId"/>, which a (re)started broker activates.</summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<string>> GetBrokerReplicas(string brokerId);
+
     /// <summary>Kafka's controlled shutdown: hands the broker's leaderships to in-sync followers; returns how many moved.</summary>
     Task<int> ControlledShutdown(string brokerId);
 }

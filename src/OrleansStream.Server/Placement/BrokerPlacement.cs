@@ -35,8 +35,10 @@ internal sealed partial class BrokerPlacementDirector(
         // An unknown replica activates here only to answer UnknownTopicOrPartition; it opens no log.
         if (broker is null) return context.LocalSilo;
 
+        // Membership, not the cluster manifest, decides: a restarted broker is Active before every silo's manifest
+        // lists it, and every silo of this cluster hosts replicas.
         var silo = locator.FindSilo(broker);
-        if (silo is null || Array.IndexOf(context.GetCompatibleSilos(target), silo) < 0)
+        if (silo is null)
         {
             LogBrokerUnavailable(key, broker);
             throw new OrleansStreamException(ErrorCode.ReplicaNotAvailable, $"Broker '{broker}' of replica '{key}' is not alive.");

@@ -22,11 +22,42 @@ internal sealed partial class MembershipWatcher(
 
     private Task OnStart(CancellationToken ct)
     {
-        _watch = Task.Run(WatchAsync);
+        _watch = Task.WhenAll(Task.Run(WatchAsync), Task.Run(WakeReplicasAsync));
         return Task.CompletedTask;
     }
 
     private async Task OnStop(CancellationToken ct)
+    {
+        // A stop without grace (the host gave up waiting) is a crash as far as the cluster is concerned.
+        if (!ct.IsCancellationRequested) await HandOverAsync(ct);
+        _stopping.Cancel();
+        if (_watch is { } watch) await watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>Activates this broker's replicas, so followers resume fetching without waiting for a client.</summary>
+    private async Task WakeReplicasAsync()
+    {
+        var controller = grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        for (var attempt = 0; !_stopping.IsCancellationRequested; attempt++)
+        {
+            try
+            {
+                var keys = await controller.GetBrokerReplicas(identity.BrokerId);
+                var calls = new List<Task>(keys.Count);
+                foreach (var key in keys) calls.Add(grains.GetGrain<IPartitionReplicaGrain>(key).GetStatus());
+                await Task.WhenAll(calls);
+                LogWoke(identity.BrokerId, keys.Count);
+                return;
+            }
+            catch (Exception e) when (!_stopping.IsCancellationRequested && attempt < 20)
+            {
+                LogWakeRetry(e, identity.BrokerId);
+                await Task.Delay(TimeSpan.FromMilliseconds(250 * Math.Min(attempt + 1, 8)), _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    private async Task HandOverAsync(CancellationToken ct)
     {
         try
         {
@@ -37,8 +68,6 @@ internal sealed partial class MembershipWatcher(
         {
             LogHandOverFailed(e, identity.BrokerId);
         }
-        _stopping.Cancel();
-        if (_watch is { } watch) await watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private async Task WatchAsync()
@@ -68,6 +97,12 @@ internal sealed partial class MembershipWatcher(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Broker {Broker} could not hand over its leaderships")]
     private partial void LogHandOverFailed(Exception e, string broker);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Broker {Broker} activated its {Count} replicas")]
+    private partial void LogWoke(string broker, int count);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Broker {Broker} will retry activating its replicas")]
+    private partial void LogWakeRetry(Exception e, string broker);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reporting a membership change to the controller failed")]
     private partial void LogReportFailed(Exception e);

@@ -1,0 +1,133 @@
+using OrleansStream.Server.Controller;
+using static OrleansStream.Cluster.Tests.PartitionTestKit;
+
+namespace OrleansStream.Cluster.Tests;
+
+public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+{
+    private static readonly Dictionary<string, string> MinIsr2 = new() { ["min.insync.replicas"] = "2" };
+
+    [Fact]
+    public async Task AcksAll_ReachesEveryReplica_AndFollowersLearnTheHighWatermark()
+    {
+        var topic = UniqueTopic("rf3");
+        await fixture.CreateTopic(topic, replicationFactor: 3, configs: MinIsr2);
+        var leader = await fixture.Leader(topic, 0);
+
+        for (var i = 0; i < 10; i++)
+        {
+            var r = await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch($"v{i}")));
+            Assert.Equal((ErrorCode.None, (long)i), (r.Error, r.BaseOffset));
+        }
+
+        Assert.Equal(10, (await leader.GetStatus()).HighWatermark);
+        for (var replica = 0; replica < 3; replica++)
+        {
+            var grain = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, replica));
+            await ClusterFixture.WaitUntilAsync(async () => await grain.GetStatus() is { LogEndOffset: 10, HighWatermark: 10 },
+                $"replica {replica} has every record and the high watermark");
+        }
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => ((long)i, $"v{i}")), await ReadAll(leader));
+    }
+
+    [Fact]
+    public async Task MinInsyncReplicas_IsEnforced_WhenAFollowerDies()
+    {
+        var topic = UniqueTopic("minisr");
+        await fixture.CreateTopic(topic, replicationFactor: 2, configs: MinIsr2);
+        var p = await fixture.Controller.Partition(topic, 0);
+        var leader = await fixture.Leader(topic, 0);
+        Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("before")))).Error);
+        var follower = p.Replicas.Single(r => r.ReplicaId != p.Leader).BrokerId;
+
+        await fixture.KillSiloAsync(follower);
+        await ClusterFixture.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Count == 1, "the ISR shrinks");
+        var all = await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("refused")));
+        var one = await leader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("accepted")));
+        await fixture.StartSiloAsync(follower);
+        await ClusterFixture.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Count == 2, "the follower rejoins the ISR");
+        // The leader hears of the larger ISR just after the controller records it; until then it refuses, appending nothing.
+        ProduceResponse again = null!;
+        await ClusterFixture.WaitUntilAsync(async () =>
+            (again = await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("after")))).Error != ErrorCode.NotEnoughReplicas,
+            "the leader accepts acks=all again");
+
+        Assert.Equal(ErrorCode.NotEnoughReplicas, all.Error);
+        Assert.Equal((ErrorCode.None, 1L), (one.Error, one.BaseOffset));
+        Assert.Equal((ErrorCode.None, 2L), (again.Error, again.BaseOffset));
+    }
+
+    [Fact]
+    public async Task LeaderDeath_ElectsAnInSyncFollower_WithNoAcknowledgedLoss()
+    {
+        var topic = UniqueTopic("failover");
+        await fixture.CreateTopic(topic, replicationFactor: 3, configs: MinIsr2);
+        var acked = new List<string>();
+        var leader = await fixture.Leader(topic, 0);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch($"a{i}")))).Error);
+            acked.Add($"a{i}");
+        }
+        var before = await fixture.Controller.Partition(topic, 0);
+
+        await fixture.KillSiloAsync(before.LeaderBroker!);
+        await ClusterFixture.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).LeaderEpoch > before.LeaderEpoch,
+            "a new leader is elected");
+        var after = await fixture.Controller.Partition(topic, 0);
+        for (var i = 0; i < 20; i++)
+        {
+            await ProduceWithRetry(topic, $"b{i}");
+            acked.Add($"b{i}");
+        }
+        await fixture.StartSiloAsync(before.LeaderBroker!);
+
+        Assert.NotEqual(before.LeaderBroker, after.LeaderBroker);
+        Assert.Contains(after.Leader, before.Isr);
+        var records = await ReadAll(await fixture.Leader(topic, 0));
+        Assert.Equal(acked, records.Select(r => r.Value));
+        Assert.Equal(Enumerable.Range(0, acked.Count).Select(i => (long)i), records.Select(r => r.Offset));
+        await ClusterFixture.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Count == 3,
+            "the old leader catches up and rejoins the ISR");
+    }
+
+    [Fact]
+    public async Task StaleEpochs_AreFenced()
+    {
+        var topic = UniqueTopic("fence");
+        await fixture.CreateTopic(topic, replicationFactor: 2);
+        var p = await fixture.Controller.Partition(topic, 0);
+        var controller = fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        var state = await controller.GetPartitionState(topic, 0);
+
+        var staleIsr = await controller.AlterPartition(topic, 0, p.Leader, p.LeaderEpoch - 1, [p.Leader]);
+        var notLeader = await controller.AlterPartition(topic, 0, p.Leader == 0 ? 1 : 0, p.LeaderEpoch, [0, 1]);
+        var replica = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, p.Leader));
+        var newer = state! with { LeaderEpoch = state.LeaderEpoch + 1 };
+        Assert.Equal(ErrorCode.None, await replica.ApplyState(newer));
+        var older = await replica.ApplyState(state);
+        var staleProduce = await replica.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("x"), CurrentLeaderEpoch: state.LeaderEpoch));
+
+        Assert.Equal(ErrorCode.FencedLeaderEpoch, staleIsr.Error);
+        Assert.Equal(ErrorCode.NotLeaderOrFollower, notLeader.Error);
+        Assert.Equal(ErrorCode.FencedLeaderEpoch, older);
+        Assert.Equal(ErrorCode.FencedLeaderEpoch, staleProduce.Error);
+        Assert.Equal(2, (await fixture.Controller.Partition(topic, 0)).Isr.Count);
+    }
+
+    private async Task ProduceWithRetry(string topic, string value)
+    {
+        await ClusterFixture.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                var r = await (await fixture.Leader(topic, 0)).Produce(new ProduceRequest(Acks.All, 10_000, Batch(value)));
+                return r.Error == ErrorCode.None;
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                return false;
+            }
+        }, $"'{value}' is acknowledged");
+    }
+}
