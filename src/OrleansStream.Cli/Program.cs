@@ -1,2 +1,3 @@
-Console.Error.WriteLine("The CLI arrives with the cluster issue.");
-return 1;
+using OrleansStream.Cli;
+
+return await CliApp.RunAsync(args);

@@ -301,6 +301,8 @@ public sealed class PartitionLog : IDisposable
                 throw new OrleansStreamException(ErrorCode.InvalidRecord,
                     $"Record batch {count} has {header.RecordCount} records but lastOffsetDelta {header.LastOffsetDelta}.");
             }
+            if (asLeader && (Config.CleanupPolicy & CleanupPolicy.Compact) != 0 && header.Compression == CompressionType.None && !header.IsControl)
+                RequireKeys(rest[..size], count);
             if (!asLeader)
             {
                 if (count > 0 && header.BaseOffset <= lastOffset)
@@ -318,6 +320,19 @@ public sealed class PartitionLog : IDisposable
             position += size;
         }
         return new AppendSummary(firstOffset, lastOffset, maxTimestamp, records, count);
+    }
+
+    /// <summary>Kafka's LogValidator rule: a compacted topic cannot accept a record without a key.</summary>
+    private static void RequireKeys(ReadOnlySpan<byte> batch, int batchIndex)
+    {
+        foreach (var record in RecordBatchReader.Batch(batch).Records())
+        {
+            if (record.KeyIsNull)
+            {
+                throw new OrleansStreamException(ErrorCode.InvalidRecord,
+                    $"Record batch {batchIndex} holds a record without a key at offset delta {record.OffsetDelta}; a compacted topic needs keys.");
+            }
+        }
     }
 
     /// <summary>Kafka's setMaxTimestamp(LOG_APPEND_TIME): sets the timestamp-type bit and maxTimestamp, then the CRC.</summary>
@@ -415,7 +430,7 @@ public sealed class PartitionLog : IDisposable
         if (!TryLocate(offset, out var segment, out var first) || first.LastOffset >= maxOffsetExclusive)
             return ReadOnlyMemory<byte>.Empty;
         var length = (int)Math.Min(segment.Size - first.Position, Math.Max(maxBytes, first.Size));
-        var buffer = new byte[length];
+        var buffer = GC.AllocateUninitializedArray<byte>(length); // filled by the read; the tail past whole batches is not exposed
         var read = segment.Read(first, buffer, maxOffsetExclusive);
         return buffer.AsMemory(0, read);
     }
@@ -569,7 +584,8 @@ public sealed class PartitionLog : IDisposable
             if (Config.RetentionMs >= 0)
             {
                 var nowMs = NowMs;
-                while (_segments.Count > 1 && nowMs - _segments[0].LargestTimestamp > Config.RetentionMs)
+                // A closed segment compaction emptied holds nothing to keep, whatever its file time says.
+                while (_segments.Count > 1 && (_segments[0].Size == 0 || nowMs - _segments[0].LargestTimestamp > Config.RetentionMs))
                     bytes += DeleteFirstSegment(ref deleted);
             }
             if (Config.RetentionBytes >= 0)
@@ -642,6 +658,62 @@ public sealed class PartitionLog : IDisposable
             DeleteFirstSegment(ref deleted);
         if (deleted > 0)
             WriteCheckpoint();
+    }
+
+    /// <summary>
+    /// Kafka's log compaction for <c>cleanup.policy</c> containing compact: over the closed segments whose newest
+    /// timestamp is at least <c>min.compaction.lag.ms</c> old, keeps only the newest record of each key (offsets and
+    /// order unchanged) and drops tombstones older than <c>delete.retention.ms</c>. Each rewritten segment replaces the
+    /// old one through a <c>.cleaned</c> file, so a crash leaves either the old or the new segment.
+    /// </summary>
+    public CompactionResult Compact()
+    {
+        ThrowIfDisposed();
+        if ((Config.CleanupPolicy & CleanupPolicy.Compact) == 0)
+            return default;
+        var nowMs = NowMs;
+        var cleanable = 0;
+        // As in Kafka, the lag only holds segments back when it is set (producer clocks may run ahead of ours).
+        while (cleanable < _segments.Count - 1
+            && (Config.MinCompactionLagMs == 0 || nowMs - _segments[cleanable].LargestTimestamp >= Config.MinCompactionLagMs))
+        {
+            cleanable++;
+        }
+        if (cleanable == 0)
+            return default;
+
+        var map = LogCleaner.BuildOffsetMap(_segments, cleanable);
+        var stats = new LogCleaner.CleanStats();
+        long before = 0, after = 0;
+        var cleaned = 0;
+        for (var i = 0; i < cleanable; i++)
+        {
+            var segment = _segments[i];
+            before += segment.Size;
+            var cleanedPath = segment.LogPath + LogSegment.CleanedSuffix;
+            if (LogCleaner.Clean(segment, map, nowMs - Config.DeleteRetentionMs, cleanedPath, ref stats))
+            {
+                segment = ReplaceSegment(i, cleanedPath);
+                cleaned++;
+            }
+            after += segment.Size;
+        }
+        return new CompactionResult(cleaned, stats.RecordsRemoved, stats.TombstonesRemoved, before, after);
+    }
+
+    /// <summary>Swaps a closed segment for its cleaned copy: indexes removed first, so a crash never pairs old indexes with the new log.</summary>
+    private LogSegment ReplaceSegment(int index, string cleanedPath)
+    {
+        var old = _segments[index];
+        old.Dispose();
+        File.Delete(old.OffsetIndexPath);
+        File.Delete(old.TimeIndexPath);
+        File.Move(cleanedPath, old.LogPath, overwrite: true);
+        var segment = LogSegment.Open(Directory, old.BaseOffset, Config, NowMs);
+        _segments[index] = segment;
+        segment.Recover();
+        segment.FlushIndexes(fsync: true);
+        return segment;
     }
 
     /// <summary>Closes the log and deletes its directory.</summary>

@@ -311,6 +311,9 @@ internal sealed class LogSegment : IDisposable
         return WholeBatches(destination[..read], maxOffsetExclusive);
     }
 
+    /// <summary>A reader over every batch of the segment, in order.</summary>
+    public SegmentBatchReader OpenReader() => new(_log, Size);
+
     /// <summary>Reads exactly the byte range [position, position + destination.Length).</summary>
     public void ReadExactly(long position, Span<byte> destination)
     {

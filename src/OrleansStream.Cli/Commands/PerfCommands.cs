@@ -1,0 +1,209 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using OrleansStream.Cli.Perf;
+using OrleansStream.Client;
+
+namespace OrleansStream.Cli.Commands;
+
+/// <summary><c>perf produce</c> and <c>perf consume</c>: kafka-producer-perf-test and kafka-consumer-perf-test.</summary>
+internal static class PerfCommands
+{
+    private static readonly TimeSpan ReportingInterval = TimeSpan.FromSeconds(5);
+
+    public static Command Build()
+    {
+        var perf = new Command("perf", "Measure produce and consume throughput and latency");
+        perf.Subcommands.Add(Produce());
+        perf.Subcommands.Add(Consume());
+        return perf;
+    }
+
+    private static Command Produce()
+    {
+        var topic = new Option<string>("--topic") { Description = "Topic to produce to", Required = true };
+        var numRecords = new Option<long>("--num-records") { Description = "Records to send", Required = true };
+        var recordSize = new Option<int>("--record-size") { Description = "Value size in bytes", Required = true };
+        var throughput = new Option<double>("--throughput") { Description = "Target records/sec; -1 for no limit", DefaultValueFactory = _ => -1 };
+        var acks = new Option<string>("--acks") { Description = "0, 1 or all", DefaultValueFactory = _ => "1" };
+        acks.AcceptOnlyFromAmong("0", "1", "all", "-1");
+        var properties = new Option<string[]>("--producer-props") { Description = "Producer config key=value, repeatable", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("produce", "Send records as fast as allowed and report throughput and latency percentiles")
+        {
+            topic, numRecords, recordSize, throughput, acks, properties,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var topicName = parse.GetRequiredValue(topic);
+            long n = parse.GetValue(numRecords);
+            int size = parse.GetValue(recordSize);
+            if (n <= 0)
+                throw new CliException("--num-records must be positive", ExitCodes.Usage);
+            if (size < 0)
+                throw new CliException("--record-size must be >= 0", ExitCodes.Usage);
+            var config = new ProducerConfig(CliApp.ParseKeyValues(parse.GetValue(properties), "--producer-props"));
+            config.Set("acks", parse.GetValue(acks));
+
+            // kafka-producer-perf-test's payload: random upper-case letters, one array for every record.
+            var payload = new byte[size];
+            for (int i = 0; i < size; i++)
+                payload[i] = (byte)('A' + Random.Shared.Next(26));
+
+            await using var connection = await CliApp.ConnectAsync(parse, ct);
+            await TopicPartitions.ResolveAsync(connection.Client, topicName, null);
+            using var producer = new ProducerBuilder<byte[], byte[]>(connection.Client, config).Build();
+            var stats = new ProducerPerfStats(Console.Out);
+            var throttler = new ThroughputThrottler(parse.GetValue(throughput));
+            using var reporting = new CancellationTokenSource();
+            var reporter = ReportEveryAsync(stats.PrintWindow, reporting.Token);
+            try
+            {
+                for (long i = 0; i < n; i++)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    long sendStart = Stopwatch.GetTimestamp();
+                    producer.Produce(topicName, new Message<byte[], byte[]> { Key = null!, Value = payload }, report =>
+                    {
+                        if (report.Error.IsError)
+                            stats.Error($"{report.Error.Code}: {report.Error.Reason}");
+                        else
+                            stats.Record((long)Stopwatch.GetElapsedTime(sendStart).TotalMicroseconds, size);
+                    });
+                    if (throttler.Enabled)
+                        await throttler.ThrottleAsync(i + 1, ct);
+                }
+                await producer.FlushAsync(ct);
+            }
+            finally
+            {
+                await reporting.CancelAsync();
+                await reporter;
+            }
+            Console.Out.WriteLine(stats.Total());
+            if (stats.Errors > 0)
+                throw new CliException($"{stats.Errors} of {n} records failed; first: {stats.FirstError}");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Consume()
+    {
+        var topic = new Option<string>("--topic") { Description = "Topic to consume", Required = true };
+        var messages = new Option<long>("--messages") { Description = "Records to consume", Required = true };
+        var timeout = new Option<int>("--timeout-ms") { Description = "Give up when nothing arrives for this long", DefaultValueFactory = _ => 10000 };
+        var properties = new Option<string[]>("--consumer-props") { Description = "Consumer config key=value, repeatable", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("consume", "Read records from the beginning of every partition and report throughput")
+        {
+            topic, messages, timeout, properties,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var topicName = parse.GetRequiredValue(topic);
+            long n = parse.GetValue(messages);
+            int timeoutMs = parse.GetValue(timeout);
+            if (n <= 0)
+                throw new CliException("--messages must be positive", ExitCodes.Usage);
+            if (timeoutMs <= 0)
+                throw new CliException("--timeout-ms must be positive", ExitCodes.Usage);
+            var config = new ConsumerConfig(CliApp.ParseKeyValues(parse.GetValue(properties), "--consumer-props"))
+            {
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+            };
+
+            await using var connection = await CliApp.ConnectAsync(parse, ct);
+            var partitions = await TopicPartitions.ResolveAsync(connection.Client, topicName, null);
+            // Deserializers that only measure: no copy of keys and values.
+            using var consumer = new ConsumerBuilder<int, int>(connection.Client, config)
+                .SetKeyDeserializer(LengthDeserializer.Instance)
+                .SetValueDeserializer(LengthDeserializer.Instance)
+                .Build();
+            var assignment = new List<TopicPartitionOffset>(partitions.Count);
+            foreach (var p in partitions)
+                assignment.Add(new TopicPartitionOffset(p, Offset.Beginning));
+
+            var counter = new ConsumeCounter();
+            using var reporting = new CancellationTokenSource();
+            var reporter = ReportEveryAsync(counter.PrintWindow, reporting.Token);
+            long start = Stopwatch.GetTimestamp();
+            consumer.Assign(assignment);
+            try
+            {
+                while (counter.Count < n)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    var result = consumer.Consume(TimeSpan.FromMilliseconds(timeoutMs));
+                    if (result is null)
+                        break;
+                    if (result.Message is null)
+                        continue;
+                    counter.Add(Math.Max(result.Message.Key, 0) + Math.Max(result.Message.Value, 0));
+                }
+            }
+            finally
+            {
+                await reporting.CancelAsync();
+                await reporter;
+            }
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{counter.Count} records consumed, {ProducerPerfStats.Rate(counter.Count, seconds):F1} records/sec ({ProducerPerfStats.Rate(counter.Bytes, seconds) / ProducerPerfStats.Mb:F2} MB/sec), {counter.Bytes / ProducerPerfStats.Mb:F2} MB in {seconds:F2} s."));
+            if (counter.Count < n)
+                throw new CliException($"exiting before consuming the expected number of records: timeout ({timeoutMs} ms) exceeded after {counter.Count} of {n}");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static async Task ReportEveryAsync(Action report, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(ReportingInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+                report();
+        }
+        catch (OperationCanceledException)
+        {
+            // The run ended; the caller prints the final line.
+        }
+    }
+
+    private sealed class LengthDeserializer : IDeserializer<int>
+    {
+        public static readonly LengthDeserializer Instance = new();
+
+        public int Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context) => isNull ? -1 : data.Length;
+    }
+
+    private sealed class ConsumeCounter
+    {
+        private long _count;
+        private long _bytes;
+        private long _windowStart = Stopwatch.GetTimestamp();
+        private long _windowCount;
+        private long _windowBytes;
+
+        public long Count => Interlocked.Read(ref _count);
+
+        public long Bytes => Interlocked.Read(ref _bytes);
+
+        public void Add(int bytes)
+        {
+            Interlocked.Increment(ref _count);
+            Interlocked.Add(ref _bytes, bytes);
+            Interlocked.Increment(ref _windowCount);
+            Interlocked.Add(ref _windowBytes, bytes);
+        }
+
+        public void PrintWindow()
+        {
+            long now = Stopwatch.GetTimestamp();
+            double seconds = Stopwatch.GetElapsedTime(Interlocked.Exchange(ref _windowStart, now), now).TotalSeconds;
+            long count = Interlocked.Exchange(ref _windowCount, 0);
+            long bytes = Interlocked.Exchange(ref _windowBytes, 0);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{count} records consumed, {ProducerPerfStats.Rate(count, seconds):F1} records/sec ({ProducerPerfStats.Rate(bytes, seconds) / ProducerPerfStats.Mb:F2} MB/sec)."));
+        }
+    }
+}

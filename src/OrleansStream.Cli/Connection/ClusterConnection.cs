@@ -1,0 +1,157 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+
+namespace OrleansStream.Cli.Connection;
+
+/// <summary>Where and how to reach the cluster: gateway endpoints and the Orleans cluster identity.</summary>
+internal sealed record ConnectionSettings(IReadOnlyList<IPEndPoint> Gateways, string ClusterId, string ServiceId)
+{
+    public const string DefaultGateway = "127.0.0.1:30000";
+    public const string GatewayVariable = "ORLEANSSTREAM_GATEWAY";
+    public const string ClusterIdVariable = "ORLEANSSTREAM_CLUSTER_ID";
+    public const string ServiceIdVariable = "ORLEANSSTREAM_SERVICE_ID";
+    /// <summary>The silo's embedded default (Orleans:ClusterId and Orleans:ServiceId in OrleansStream.Silo).</summary>
+    public const string DefaultClusterId = "orleansstream";
+
+    /// <summary>
+    /// Gateways from the command line, else from <see cref="GatewayVariable"/> (comma or space separated),
+    /// else <see cref="DefaultGateway"/>. Host names are resolved here so that a typo fails before connecting.
+    /// </summary>
+    public static ConnectionSettings Resolve(IReadOnlyList<string>? gateways, string? clusterId, string? serviceId)
+    {
+        IReadOnlyList<string> texts = gateways is { Count: > 0 }
+            ? gateways
+            : Environment.GetEnvironmentVariable(GatewayVariable) is { Length: > 0 } env
+                ? env.Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                : [DefaultGateway];
+        var endpoints = new List<IPEndPoint>(texts.Count);
+        foreach (var text in texts)
+            endpoints.Add(ParseEndpoint(text));
+        return new ConnectionSettings(
+            endpoints,
+            clusterId ?? Environment.GetEnvironmentVariable(ClusterIdVariable) ?? DefaultClusterId,
+            serviceId ?? Environment.GetEnvironmentVariable(ServiceIdVariable) ?? DefaultClusterId);
+    }
+
+    public static IPEndPoint ParseEndpoint(string text)
+    {
+        if (IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port != 0 && text.Contains(':'))
+            return endpoint;
+        int colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), out int port) || port is <= 0 or > 65535)
+            throw new CliException($"gateway '{text}' is not host:port", ExitCodes.Usage);
+        string host = text[..colon];
+        try
+        {
+            foreach (var address in Dns.GetHostAddresses(host))
+                if (address.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
+                    return new IPEndPoint(address, port);
+        }
+        catch (SocketException e)
+        {
+            throw new CliException($"gateway host '{host}' does not resolve: {e.Message}", ExitCodes.Unavailable);
+        }
+        throw new CliException($"gateway host '{host}' has no address", ExitCodes.Unavailable);
+    }
+
+    public override string ToString() => string.Join(",", Gateways);
+}
+
+/// <summary>An Orleans external client connected to the cluster's gateways, for the life of one command.</summary>
+internal sealed class ClusterConnection : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private ClusterConnection(IHost host)
+    {
+        _host = host;
+        Client = host.Services.GetRequiredService<IClusterClient>();
+    }
+
+    public IClusterClient Client { get; }
+
+    /// <summary>How long to wait for a gateway to accept and the client to join; Orleans alone would retry for minutes.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
+
+    public static async Task<ClusterConnection> ConnectAsync(ConnectionSettings settings, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ConnectTimeout);
+        await EnsureAnyGatewayAcceptsAsync(settings, timeout.Token);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            EnvironmentName = Environments.Production,
+        });
+        // The CLI reports failures itself, one line each; Orleans' own logs would bury them.
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(client =>
+        {
+            client.UseStaticClustering([.. settings.Gateways]);
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = settings.ClusterId;
+                o.ServiceId = settings.ServiceId;
+            });
+        });
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync(timeout.Token);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            host.Dispose();
+            string reason = e is OperationCanceledException ? $"no answer within {ConnectTimeout.TotalSeconds:F0} s" : e.GetBaseException().Message;
+            throw new CliException($"cannot reach the cluster at {settings}: {reason}", ExitCodes.Unavailable, e);
+        }
+        return new ClusterConnection(host);
+    }
+
+    /// <summary>Fails fast, with the gateway's address in the message, when no gateway accepts a TCP connection.</summary>
+    private static async Task EnsureAnyGatewayAcceptsAsync(ConnectionSettings settings, CancellationToken cancellationToken)
+    {
+        string? lastError = null;
+        foreach (var gateway in settings.Gateways)
+        {
+            using var socket = new Socket(gateway.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                await socket.ConnectAsync(gateway, cancellationToken);
+                return;
+            }
+            catch (SocketException e)
+            {
+                lastError = $"{gateway}: {e.SocketErrorCode}";
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                lastError = $"{gateway}: timed out";
+            }
+            catch (OperationCanceledException)
+            {
+                lastError = $"{gateway}: no answer within {ConnectTimeout.TotalSeconds:F0} s";
+                break;
+            }
+        }
+        throw new CliException($"cannot reach the cluster at {settings}: {lastError}", ExitCodes.Unavailable);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _host.StopAsync(stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Leaving without a goodbye is fine for a client; the gateway drops the connection.
+        }
+        _host.Dispose();
+    }
+}

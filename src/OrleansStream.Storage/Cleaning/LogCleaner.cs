@@ -1,0 +1,170 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using OrleansStream.Records;
+
+namespace OrleansStream.Storage;
+
+/// <summary>
+/// Kafka's log cleaner for <c>cleanup.policy=compact</c>: keeps the newest record of each key. Offsets never change:
+/// a batch keeps its base offset, last offset delta and timestamps, and surviving records are copied byte for byte
+/// (their deltas are relative to those). Empty batches go; tombstones go once older than <c>delete.retention.ms</c>.
+/// Compressed and control batches are kept whole.
+/// </summary>
+internal static class LogCleaner
+{
+    /// <summary>The newest offset of every key in the given segments (Kafka's OffsetMap).</summary>
+    public static Dictionary<byte[], long> BuildOffsetMap(IReadOnlyList<LogSegment> segments, int count)
+    {
+        var map = new Dictionary<byte[], long>(KeyComparer.Instance);
+        var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
+        for (var i = 0; i < count; i++)
+        {
+            using var reader = segments[i].OpenReader();
+            while (reader.TryReadNext(out var bytes))
+            {
+                var batch = RecordBatchReader.Batch(bytes);
+                if (!IsCompactable(batch.Header))
+                    continue;
+                foreach (var record in batch.Records())
+                {
+                    if (!record.KeyIsNull)
+                        lookup[record.Key] = record.Offset;
+                }
+            }
+        }
+        return map;
+    }
+
+    /// <summary>
+    /// Writes the compacted copy of <paramref name="segment"/> to <paramref name="cleanedPath"/> (fsynced) and returns
+    /// true, or returns false and writes nothing when no record would go.
+    /// </summary>
+    public static bool Clean(LogSegment segment, Dictionary<byte[], long> map, long tombstoneHorizonMs, string cleanedPath,
+        ref CleanStats stats)
+    {
+        var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (!HasAnythingToRemove(segment, lookup, tombstoneHorizonMs))
+            return false;
+
+        using var output = new FileStream(cleanedPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        using var reader = segment.OpenReader();
+        var scratch = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            while (reader.TryReadNext(out var bytes))
+            {
+                var batch = RecordBatchReader.Batch(bytes);
+                if (!IsCompactable(batch.Header))
+                {
+                    output.Write(bytes);
+                    continue;
+                }
+                if (scratch.Length < bytes.Length)
+                {
+                    ArrayPool<byte>.Shared.Return(scratch);
+                    scratch = ArrayPool<byte>.Shared.Rent(bytes.Length);
+                }
+                bytes[..RecordBatchHeader.Size].CopyTo(scratch);
+                int length = RecordBatchHeader.Size, kept = 0, position = RecordBatchHeader.Size;
+                foreach (var record in batch.Records())
+                {
+                    var retain = Retain(record, lookup, tombstoneHorizonMs, out var droppedTombstone);
+                    if (retain)
+                    {
+                        bytes.Slice(position, record.SizeInBytes).CopyTo(scratch.AsSpan(length));
+                        length += record.SizeInBytes;
+                        kept++;
+                    }
+                    else
+                    {
+                        stats.RecordsRemoved++;
+                        if (droppedTombstone)
+                            stats.TombstonesRemoved++;
+                    }
+                    position += record.SizeInBytes;
+                }
+                if (kept == batch.RecordCount)
+                {
+                    output.Write(bytes);
+                }
+                else if (kept > 0)
+                {
+                    var rebuilt = scratch.AsSpan(0, length);
+                    BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.BatchLengthOffset..], length - RecordBatchHeader.LogOverhead);
+                    BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.RecordsCountOffset..], kept);
+                    BinaryPrimitives.WriteUInt32BigEndian(rebuilt[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(rebuilt));
+                    output.Write(rebuilt);
+                }
+            }
+            output.Flush(flushToDisk: true);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+        return true;
+    }
+
+    private static bool HasAnythingToRemove(LogSegment segment, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup, long tombstoneHorizonMs)
+    {
+        using var reader = segment.OpenReader();
+        while (reader.TryReadNext(out var bytes))
+        {
+            var batch = RecordBatchReader.Batch(bytes);
+            if (!IsCompactable(batch.Header))
+                continue;
+            foreach (var record in batch.Records())
+            {
+                if (!Retain(record, lookup, tombstoneHorizonMs, out _))
+                    return true;
+            }
+        }
+        return false;
+    }
+
+    private static bool Retain(in Record record, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup, long tombstoneHorizonMs,
+        out bool droppedTombstone)
+    {
+        droppedTombstone = false;
+        if (record.KeyIsNull)
+            return true;
+        if (lookup.TryGetValue(record.Key, out var newest) && record.Offset < newest)
+            return false;
+        if (record.ValueIsNull && record.TimestampMs < tombstoneHorizonMs)
+        {
+            droppedTombstone = true;
+            return false;
+        }
+        return true;
+    }
+
+    private static bool IsCompactable(in RecordBatchHeader header) =>
+        header.Compression == CompressionType.None && !header.IsControl;
+
+    internal struct CleanStats
+    {
+        public long RecordsRemoved;
+        public long TombstonesRemoved;
+    }
+
+    /// <summary>Byte-wise key equality, with span lookups so probing the map allocates nothing.</summary>
+    private sealed class KeyComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+    {
+        public static readonly KeyComparer Instance = new();
+
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(byte[] key) => GetHashCode((ReadOnlySpan<byte>)key);
+
+        public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
+
+        public int GetHashCode(ReadOnlySpan<byte> alternate)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(alternate);
+            return hash.ToHashCode();
+        }
+
+        public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
+    }
+}
