@@ -73,8 +73,11 @@ public class ProducerConfig : Config
     }
 
     /// <summary>
-    /// Produce requests in flight per partition (<c>max.in.flight.requests.per.connection</c>, default 5, Java's).
-    /// Order per partition is kept: requests leave in order and a retried batch goes back in front of later ones.
+    /// Produce requests in flight per partition (<c>max.in.flight.requests.per.connection</c>, default 1).
+    /// With 1, order per partition is strict, retries included; the sender then puts every batch that became ready
+    /// during a call into the next call (up to 1 MiB), so throughput does not depend on it. Orleans does not order
+    /// concurrent calls to one grain and the broker has no idempotent producer (sequence numbers), so above 1
+    /// records of one partition may be appended out of order, as in Kafka without idempotence.
     /// </summary>
     public int? MaxInFlight { get => GetInt("max.in.flight.requests.per.connection"); set => SetInt("max.in.flight.requests.per.connection", value); }
 
@@ -98,7 +101,7 @@ public class ProducerConfig : Config
             BatchSize ?? 16384,
             MessageTimeoutMs ?? 300000,
             Partitioner ?? Client.Partitioner.Murmur2Random,
-            MaxInFlight ?? 5,
+            MaxInFlight ?? 1,
             MessageMaxBytes ?? 1000000,
             (long)(QueueBufferingMaxKbytes ?? 1048576) * 1024,
             AllowAutoCreateTopics ?? true,

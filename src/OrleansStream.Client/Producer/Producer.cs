@@ -11,6 +11,7 @@ internal sealed class Producer<TKey, TValue>(
     Dictionary<string, PartitionerDelegate> partitioners) : IProducer<TKey, TValue>
 {
     private readonly ProducerSettings _settings = core.Settings;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TopicGate> _gates = new(StringComparer.Ordinal);
     private int _disposed;
 
     public string Name { get; } = name;
@@ -75,6 +76,35 @@ internal sealed class Producer<TKey, TValue>(
         ArgumentNullException.ThrowIfNull(message);
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        core.Begin();
+        try
+        {
+            var pending = Serialize(topic, partition, message, timestampMs, callback);
+            if (pending.IsCompletedSuccessfully) return pending;
+            return new ValueTask(AbandonOnFailure(pending.AsTask()));
+        }
+        catch
+        {
+            core.Abandon();
+            throw;
+        }
+    }
+
+    private async Task AbandonOnFailure(Task pending)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch
+        {
+            core.Abandon();
+            throw;
+        }
+    }
+
+    private ValueTask Serialize(string topic, int partition, Message<TKey, TValue> message, long timestampMs, IDeliveryCallback callback)
+    {
         byte[]? key, value;
         try
         {
@@ -98,43 +128,84 @@ internal sealed class Producer<TKey, TValue>(
             throw Fail(topic, partition, message, ErrorCode.RecordTooLarge,
                 $"The message is {size + RecordBatchHeader.Size} bytes serialized, larger than message.max.bytes ({_settings.MessageMaxBytes}).");
 
-        var topicTask = core.TopicAsync(topic);
-        if (topicTask.IsCompletedSuccessfully)
+        var gate = _gates.GetOrAdd(topic, static _ => new TopicGate());
+        if (!Volatile.Read(ref gate.Active))
         {
-            var reserve = core.ReserveAsync(size, CancellationToken.None);
-            if (reserve.IsCompletedSuccessfully)
+            var topicTask = core.TopicAsync(topic);
+            if (topicTask.IsCompletedSuccessfully && core.TryReserve(size))
             {
                 Append(topicTask.Result, partition, message, timestampMs, key, value, size, callback);
                 return ValueTask.CompletedTask;
             }
-            return new ValueTask(EnqueueSlowAsync(topicTask, reserve.AsTask(), topic, partition, message, timestampMs, key, value, size, callback));
         }
-        return new ValueTask(EnqueueSlowAsync(topicTask, null, topic, partition, message, timestampMs, key, value, size, callback));
+
+        // Metadata is loading or the buffer is full: queue behind the topic's gate, so that records keep the order
+        // in which Produce was called even though they wait.
+        var waiting = new WaitingRecord(partition, message, timestampMs, key, value, size, callback);
+        bool start;
+        lock (gate.Queue)
+        {
+            gate.Queue.Enqueue(waiting);
+            start = !gate.Active;
+            Volatile.Write(ref gate.Active, true);
+        }
+        if (start) _ = DrainAsync(topic, gate);
+        return new ValueTask(waiting.Appended.Task);
     }
 
-    private async Task EnqueueSlowAsync(
-        ValueTask<TopicEntry> topicTask, Task? reserve, string topic, int partition, Message<TKey, TValue> message,
-        long timestampMs, byte[]? key, byte[]? value, int size, IDeliveryCallback callback)
+    private async Task DrainAsync(string topic, TopicGate gate)
     {
-        TopicEntry entry;
-        try
+        while (true)
         {
-            entry = await topicTask.ConfigureAwait(false);
+            WaitingRecord w;
+            lock (gate.Queue)
+            {
+                if (!gate.Queue.TryPeek(out w!))
+                {
+                    Volatile.Write(ref gate.Active, false);
+                    return;
+                }
+            }
+            try
+            {
+                TopicEntry entry;
+                try
+                {
+                    entry = await core.TopicAsync(topic).ConfigureAwait(false);
+                    await core.ReserveAsync(w.Size, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (KafkaException ex)
+                {
+                    throw Fail(topic, w.Partition, w.Message, ex.Error.Code, ex.Error.Reason, ex);
+                }
+                Append(entry, w.Partition, w.Message, w.TimestampMs, w.Key, w.Value, w.Size, w.Callback);
+                w.Appended.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                w.Appended.TrySetException(ex);
+            }
+            lock (gate.Queue) gate.Queue.Dequeue();
         }
-        catch (KafkaException ex)
-        {
-            throw Fail(topic, partition, message, ex.Error.Code, ex.Error.Reason, ex);
-        }
-        try
-        {
-            if (reserve is null) await core.ReserveAsync(size, CancellationToken.None).ConfigureAwait(false);
-            else await reserve.ConfigureAwait(false);
-        }
-        catch (KafkaException ex)
-        {
-            throw Fail(topic, partition, message, ex.Error.Code, ex.Error.Reason, ex);
-        }
-        Append(entry, partition, message, timestampMs, key, value, size, callback);
+    }
+
+    private sealed class TopicGate
+    {
+        public readonly Queue<WaitingRecord> Queue = new();
+        /// <summary>Records are waiting; new ones queue behind them.</summary>
+        public bool Active;
+    }
+
+    private sealed class WaitingRecord(int partition, Message<TKey, TValue> message, long timestampMs, byte[]? key, byte[]? value, int size, IDeliveryCallback callback)
+    {
+        public int Partition { get; } = partition;
+        public Message<TKey, TValue> Message { get; } = message;
+        public long TimestampMs { get; } = timestampMs;
+        public byte[]? Key { get; } = key;
+        public byte[]? Value { get; } = value;
+        public int Size { get; } = size;
+        public IDeliveryCallback Callback { get; } = callback;
+        public TaskCompletionSource Appended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private void Append(TopicEntry entry, int partition, Message<TKey, TValue> message, long timestampMs, byte[]? key, byte[]? value, int size, IDeliveryCallback callback)

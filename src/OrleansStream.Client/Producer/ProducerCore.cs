@@ -119,7 +119,7 @@ internal sealed class ProducerCore : IAsyncDisposable
         return new ValueTask(ReserveSlowAsync(bytes, cancellationToken));
     }
 
-    private bool TryReserve(int bytes)
+    public bool TryReserve(int bytes)
     {
         while (true)
         {
@@ -162,10 +162,24 @@ internal sealed class ProducerCore : IAsyncDisposable
     {
         if (_stopping.IsCancellationRequested)
             throw new ObjectDisposedException(nameof(ProducerCore), "The producer is disposed.");
-        Interlocked.Increment(ref _outstanding);
         var sequence = _accumulator.Append(tp, timestampMs, key, keyIsNull, value, valueIsNull, headers, sizeEstimate, callback, out var wake);
         if (sticky) StickTo(tp.Topic, tp.Partition, sequence);
         if (wake) _wake.Set();
+    }
+
+    /// <summary>
+    /// A record enters the producer: Flush waits for it from now on, also while its topic's metadata loads.
+    /// Every Begin ends in a delivery report or in <see cref="Abandon"/>.
+    /// </summary>
+    public void Begin() => Interlocked.Increment(ref _outstanding);
+
+    /// <summary>A record that failed before reaching the accumulator (its caller got the exception).</summary>
+    public void Abandon() => Finished(1);
+
+    private void Finished(int count)
+    {
+        if (Interlocked.Add(ref _outstanding, -count) == 0)
+            Interlocked.Exchange(ref _idle, NewTcs()).TrySetResult();
     }
 
     /// <summary>Reports a record that never reached the accumulator (its reservation already taken back).</summary>
@@ -308,8 +322,9 @@ internal sealed class ProducerCore : IAsyncDisposable
                 var offset = response.BaseOffset;
                 foreach (var b in batches)
                 {
+                    var count = b.RecordCount; // Complete clears the batch's callbacks
                     Complete(b, offset, response.LogAppendTimeMs, PersistenceStatus.Persisted, Error.NoError);
-                    offset += b.RecordCount;
+                    offset += count;
                 }
                 return;
             }
@@ -332,6 +347,13 @@ internal sealed class ProducerCore : IAsyncDisposable
         {
             // One batch of the request is too large for the topic: send them one by one so only that one fails.
             _accumulator.Requeue(q, batches, 0, sendSingly: true);
+            return;
+        }
+        if (code == ErrorCode.RecordTooLarge && batches[0].RecordCount > 1)
+        {
+            // Like Java's producer: a batch over the topic's max.message.bytes is split, so only the record that is
+            // too large on its own fails and the others still land, in their order.
+            _accumulator.Requeue(q, RecordAccumulator.Split(batches[0]), 0, sendSingly: true);
             return;
         }
         if (Error.IsRetriableCode(code))
@@ -361,8 +383,7 @@ internal sealed class ProducerCore : IAsyncDisposable
             callbacks[i].OnDelivered(tp, baseOffset < 0 ? -1 : baseOffset + i, logAppendTimeMs, status, error);
         Release(batch.ReservedBytes);
         batch.ReservedBytes = 0;
-        if (Interlocked.Add(ref _outstanding, -callbacks.Count) == 0)
-            Interlocked.Exchange(ref _idle, NewTcs()).TrySetResult();
+        Finished(callbacks.Count);
         callbacks.Clear();
     }
 

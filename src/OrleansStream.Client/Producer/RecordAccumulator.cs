@@ -48,6 +48,9 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     private readonly ConcurrentQueue<RecordBatchBuilder> _builders = new();
     private readonly long _lingerTicks = Ticks.FromMs(time, lingerMs);
 
+    /// <summary>Batch sequences are this far apart, so the pieces of a split batch fit between it and the next.</summary>
+    internal const long SequenceStride = 1 << 20;
+
     public PartitionQueue Queue(TopicPartition tp) => _partitions.GetOrAdd(tp, static k => new PartitionQueue(k));
 
     /// <summary>The sequence of the partition's open batch, or -1 (the sticky partitioner moves on when it closes).</summary>
@@ -76,7 +79,8 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             if (q.Open is null)
             {
                 q.Builder = RentBuilder();
-                Volatile.Write(ref q.Open, new ProducerBatch(tp, q.NextSequence++, time.GetTimestamp()));
+                Volatile.Write(ref q.Open, new ProducerBatch(tp, q.NextSequence, time.GetTimestamp()));
+                q.NextSequence += SequenceStride;
                 wake = true;
             }
             var batch = q.Open!;
@@ -175,6 +179,44 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             }
             foreach (var b in keep) q.Ready.Enqueue(b, b.Sequence);
         }
+    }
+
+    /// <summary>
+    /// Rebuilds a sealed batch as one batch per record (same timestamps, keys, values, headers), ordered between the
+    /// batch and the next one. Records beyond <see cref="SequenceStride"/> - 1 share the last piece.
+    /// </summary>
+    public static List<ProducerBatch> Split(ProducerBatch batch)
+    {
+        var pieces = new List<ProducerBatch>(batch.RecordCount);
+        using var builder = new RecordBatchBuilder(Math.Min(batch.Bytes.Length, 1 << 20));
+        var i = 0;
+        ProducerBatch? piece = null;
+        foreach (var record in RecordBatchReader.Batch(batch.Bytes).Records())
+        {
+            if (piece is null || i < SequenceStride - 1)
+            {
+                if (piece is not null) piece.Bytes = builder.ToArray();
+                builder.Reset();
+                piece = new ProducerBatch(batch.TopicPartition, batch.Sequence + i, batch.CreatedAt)
+                {
+                    Attempts = batch.Attempts,
+                    LastError = batch.LastError,
+                    ReservedBytes = i == 0 ? batch.ReservedBytes : 0,
+                };
+                pieces.Add(piece);
+            }
+            List<RecordHeader>? headers = null;
+            if (record.HeaderCount > 0)
+            {
+                headers = new List<RecordHeader>(record.HeaderCount);
+                foreach (var h in record.Headers) headers.Add(h.ToRecordHeader());
+            }
+            builder.Append(record.TimestampMs, record.Key, record.KeyIsNull, record.Value, record.ValueIsNull, headers);
+            piece.Callbacks.Add(batch.Callbacks[i]);
+            i++;
+        }
+        piece!.Bytes = builder.ToArray();
+        return pieces;
     }
 
     /// <summary>The earliest batch creation time among sealed batches waiting, for expiry.</summary>

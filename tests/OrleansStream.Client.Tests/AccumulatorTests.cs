@@ -1,0 +1,127 @@
+using Microsoft.Extensions.Time.Testing;
+using OrleansStream.Client;
+using OrleansStream.Records;
+
+namespace OrleansStream.Client.Tests;
+
+public sealed class AccumulatorTests
+{
+    private static readonly TopicPartition Tp = new("t", 0);
+    private readonly FakeTimeProvider _time = new();
+
+    private sealed class Recorder : IDeliveryCallback
+    {
+        public long Offset = -2;
+        public void OnDelivered(TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error) => Offset = offset;
+    }
+
+    private static long Append(RecordAccumulator acc, TopicPartition tp, int valueSize, out bool wake, long ts = 1_700_000_000_000)
+    {
+        var value = new byte[valueSize];
+        var size = RecordBatchBuilder.EstimateSizeInBytes(0, valueSize, 0);
+        return acc.Append(tp, ts, default, true, value, false, null, size, new Recorder(), out wake);
+    }
+
+    [Fact]
+    public void Records_fill_one_batch_until_batch_size_then_a_new_one_starts()
+    {
+        var acc = new RecordAccumulator(batchSize: 1024, lingerMs: 1000, _time);
+        var first = Append(acc, Tp, 100, out var wake);
+        Assert.True(wake); // a new batch: the sender must track its linger
+        var sequences = new HashSet<long> { first };
+        for (var i = 0; i < 20; i++) sequences.Add(Append(acc, Tp, 100, out _));
+        Assert.True(sequences.Count >= 2);
+
+        var ready = new List<PartitionQueue>();
+        acc.Collect(_time.GetTimestamp(), flush: false, ready);
+        var q = Assert.Single(ready);
+        var request = acc.TakeRequest(q, _time.GetTimestamp(), maxInFlight: 5, maxRequestBytes: 1 << 20)!;
+        Assert.NotEmpty(request);
+        var total = 0;
+        foreach (var b in request)
+        {
+            Assert.True(b.Bytes.Length <= 1024);
+            Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(b.Bytes, out var header));
+            Assert.Equal(b.RecordCount, header.RecordCount);
+            total += b.RecordCount;
+        }
+        // Whatever is still open lingers; everything sealed went out in one request, in creation order.
+        Assert.True(total < 21);
+        for (var i = 1; i < request.Count; i++) Assert.True(request[i - 1].Sequence < request[i].Sequence);
+    }
+
+    [Fact]
+    public void A_batch_is_sent_after_linger_ms_or_at_once_on_flush()
+    {
+        var acc = new RecordAccumulator(batchSize: 16384, lingerMs: 5, _time);
+        Append(acc, Tp, 10, out _);
+        var ready = new List<PartitionQueue>();
+
+        var next = acc.Collect(_time.GetTimestamp(), flush: false, ready);
+        Assert.Empty(ready);
+        Assert.Equal(_time.GetTimestamp() + Ticks.FromMs(_time, 5), next);
+
+        _time.Advance(TimeSpan.FromMilliseconds(5));
+        next = acc.Collect(_time.GetTimestamp(), flush: false, ready);
+        Assert.Single(ready);
+        Assert.Equal(long.MaxValue, next);
+
+        ready.Clear();
+        Append(acc, new TopicPartition("t", 1), 10, out _);
+        acc.Collect(_time.GetTimestamp(), flush: true, ready);
+        Assert.Equal(2, ready.Count);
+    }
+
+    [Fact]
+    public void In_flight_limit_and_retries_keep_order()
+    {
+        var acc = new RecordAccumulator(batchSize: 200, lingerMs: 0, _time);
+        for (var i = 0; i < 4; i++) Append(acc, Tp, 150, out _); // one batch each
+        var ready = new List<PartitionQueue>();
+        acc.Collect(_time.GetTimestamp(), flush: true, ready);
+        var q = Assert.Single(ready);
+        var now = _time.GetTimestamp();
+
+        var r1 = acc.TakeRequest(q, now, maxInFlight: 2, maxRequestBytes: 250)!;
+        var r2 = acc.TakeRequest(q, now, maxInFlight: 2, maxRequestBytes: 250)!;
+        Assert.Null(acc.TakeRequest(q, now, maxInFlight: 2, maxRequestBytes: 250));
+        const long stride = RecordAccumulator.SequenceStride;
+        Assert.Equal(0, Assert.Single(r1).Sequence);
+        Assert.Equal(1 * stride, Assert.Single(r2).Sequence);
+
+        // r1 fails and goes back in front of the never-sent batches; until a request succeeds, one at a time.
+        acc.Requeue(q, r1, notBefore: now + 10, sendSingly: false);
+        acc.RequestDone(q, succeeded: false);
+        Assert.Null(acc.TakeRequest(q, now, maxInFlight: 2, maxRequestBytes: 1 << 20)); // backoff
+        acc.RequestDone(q, succeeded: true); // r2 succeeded
+        var retry = acc.TakeRequest(q, now + 10, maxInFlight: 2, maxRequestBytes: 1 << 20)!;
+        Assert.Equal([0L, 2 * stride, 3 * stride], retry.ConvertAll(b => b.Sequence));
+    }
+
+    [Fact]
+    public void After_record_too_large_batches_go_one_per_request()
+    {
+        var acc = new RecordAccumulator(batchSize: 200, lingerMs: 0, _time);
+        for (var i = 0; i < 3; i++) Append(acc, Tp, 150, out _);
+        var ready = new List<PartitionQueue>();
+        acc.Collect(_time.GetTimestamp(), flush: true, ready);
+        var q = ready[0];
+        var now = _time.GetTimestamp();
+        var all = acc.TakeRequest(q, now, 5, 1 << 20)!;
+        Assert.Equal(3, all.Count);
+        acc.Requeue(q, all, 0, sendSingly: true);
+        acc.RequestDone(q, succeeded: false);
+        Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20)!);
+    }
+
+    [Fact]
+    public void Sequences_of_open_batches_are_visible_for_the_sticky_partitioner()
+    {
+        var acc = new RecordAccumulator(batchSize: 16384, lingerMs: 5, _time);
+        Assert.Equal(-1, acc.OpenSequence(Tp));
+        var s = Append(acc, Tp, 10, out _);
+        Assert.Equal(s, acc.OpenSequence(Tp));
+        acc.Collect(_time.GetTimestamp(), flush: true, []);
+        Assert.Equal(-1, acc.OpenSequence(Tp));
+    }
+}
