@@ -578,10 +578,8 @@ public sealed class RemoteLogManager : IDisposable
 
     private static string NewSegmentId() => Guid.NewGuid().ToString("N");
 
-    public void Dispose()
-    {
-        _passGate.Dispose();
-    }
+    /// <summary>Stops tiering for good; a pass already running finishes its current step and returns.</summary>
+    public void Dispose() => _fenced = true;
 
     /// <summary>A growable byte buffer handing out its written prefix without a copy.</summary>
     private sealed class ArrayBufferWriterLite
