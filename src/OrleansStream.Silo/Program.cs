@@ -30,8 +30,10 @@ try
             });
         silo.AddOrleansStream();
     });
+    builder.AddOrleansStreamTelemetry();
 
     var app = builder.Build();
+    app.MapOrleansStreamTelemetry();
     app.MapGet("/healthz", () => Results.Text("live"));
     app.MapGet("/ready", (ISiloStatusOracle oracle) =>
         oracle.CurrentStatus == SiloStatus.Active ? Results.Text("ready") : Results.Text(oracle.CurrentStatus.ToString(), statusCode: 503));

@@ -45,18 +45,44 @@ public sealed partial class DockerfileTests
     [Fact]
     public async Task Publish_ProducesTheEntrypointTheImageRuns()
     {
-        var publish = await PublishAsync();
+        var publish = await PublishedSilo.DirectoryAsync();
+
+        Assert.True(File.Exists(Path.Combine(publish, "OrleansStream.Silo.dll")), $"OrleansStream.Silo.dll is missing from {publish}.");
+        Assert.True(File.Exists(Path.Combine(publish, "OrleansStream.Silo.runtimeconfig.json")));
+        Assert.True(File.Exists(Path.Combine(publish, "OrleansStream.Server.dll")));
+        Assert.True(File.Exists(Path.Combine(publish, "Orleans.Clustering.Redis.dll")));
+    }
+
+    [Fact]
+    public async Task Entrypoint_StartsAnswersHealthAndShutsDownOnSigterm()
+    {
+        var data = Directory.CreateTempSubdirectory("os-deploy-entry-");
+        var health = ExternalProcess.FreeTcpPort();
+        await using var silo = await PublishedSilo.StartAsync("silo", new Dictionary<string, string?>
+        {
+            ["Orleans__ClusterId"] = "entrypoint-" + Guid.NewGuid().ToString("N"),
+            ["Orleans__Endpoints__SiloPort"] = ExternalProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Orleans__Endpoints__GatewayPort"] = ExternalProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["OrleansStream__DataDirectory"] = data.FullName,
+            ["OrleansStream__HealthPort"] = health.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["OrleansStream__HealthAddress"] = "127.0.0.1",
+        });
         try
         {
-            var entry = Path.Combine(publish, "OrleansStream.Silo.dll");
-            Assert.True(File.Exists(entry), $"{entry} is missing from the publish output.");
-            Assert.True(File.Exists(Path.Combine(publish, "OrleansStream.Silo.runtimeconfig.json")));
-            Assert.True(File.Exists(Path.Combine(publish, "OrleansStream.Server.dll")));
-            Assert.True(File.Exists(Path.Combine(publish, "Orleans.Clustering.Redis.dll")));
+            await silo.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(60));
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{health}") };
+
+            using var live = await http.GetAsync("/healthz", TestContext.Current.CancellationToken);
+            using var ready = await http.GetAsync("/ready", TestContext.Current.CancellationToken);
+
+            Assert.Equal(System.Net.HttpStatusCode.OK, live.StatusCode);
+            Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+            Assert.Equal(0, await silo.StopAsync(TimeSpan.FromSeconds(60)));
         }
         finally
         {
-            Directory.Delete(publish, recursive: true);
+            await silo.DisposeAsync();
+            data.Delete(recursive: true);
         }
     }
 
@@ -80,22 +106,6 @@ public sealed partial class DockerfileTests
         {
             Assert.Contains($"\"Identity\": \"{port}\"", output, StringComparison.Ordinal);
         }
-    }
-
-    /// <summary>
-    /// Publishes the silo as the Dockerfile's build stage does, reusing this test run's build (the Dockerfile builds
-    /// Release from scratch; only the configuration differs).
-    /// </summary>
-    internal static async Task<string> PublishAsync()
-    {
-        var output = Path.Combine(Path.GetTempPath(), "os-deploy-publish-" + Guid.NewGuid().ToString("N"));
-        var result = await TestEnvironment.RunAsync("dotnet",
-        [
-            "publish", TestEnvironment.InRepository("src", "OrleansStream.Silo", "OrleansStream.Silo.csproj"),
-            "--no-build", "-c", TestEnvironment.BuildConfiguration, "-o", output, "-p:UseAppHost=false", "-nologo",
-        ]);
-        Assert.True(result.ExitCode == 0, result.Output);
-        return output;
     }
 
     private static async Task<List<string>> Instructions()
