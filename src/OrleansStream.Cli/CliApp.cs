@@ -39,6 +39,7 @@ internal static class CliApp
         root.Subcommands.Add(ProduceCommand.Build());
         root.Subcommands.Add(ConsumeCommand.Build());
         root.Subcommands.Add(PerfCommands.Build());
+        root.Subcommands.Add(GroupsCommands.Build());
         return root;
     }
 

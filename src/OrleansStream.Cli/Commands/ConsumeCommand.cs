@@ -19,14 +19,17 @@ internal static class ConsumeCommand
         format.AcceptOnlyFromAmong("text", "json");
         var printKey = new Option<bool>("--print-key") { Description = "With text: print key TAB value" };
         var properties = new Option<string[]>("--consumer-property") { Description = "Consumer config key=value, repeatable", Arity = ArgumentArity.OneOrMore };
+        var group = new Option<string?>("--group") { Description = "Consume as a member of this consumer group (subscribe, committed offsets, rebalances)" };
         var command = new Command("consume", "Print records of a topic")
         {
-            topic, fromBeginning, partition, offset, maxMessages, timeout, format, printKey, properties,
+            topic, fromBeginning, partition, offset, maxMessages, timeout, format, printKey, properties, group,
         };
         command.Validators.Add(result =>
         {
             if (result.GetValue(offset) is not null && result.GetValue(partition) is null)
                 result.AddError("--offset needs --partition");
+            if (result.GetValue(group) is not null && (result.GetValue(partition) is not null || result.GetValue(offset) is not null))
+                result.AddError("--group takes the group's partitions and offsets: drop --partition and --offset");
         });
         command.SetAction(async (parse, ct) =>
         {
@@ -42,11 +45,20 @@ internal static class ConsumeCommand
             await using var connection = await CliApp.ConnectAsync(parse, ct);
             var partitions = await TopicPartitions.ResolveAsync(connection.Client, topicName, parse.GetValue(partition));
             long start = parse.GetValue(offset) ?? (beginning ? Offset.Beginning : Offset.End);
+            var groupId = parse.GetValue(group);
+            if (groupId is not null) config.GroupId = groupId;
             using var consumer = new ConsumerBuilder<byte[], byte[]>(connection.Client, config).Build();
-            var assignment = new List<TopicPartitionOffset>(partitions.Count);
-            foreach (var p in partitions)
-                assignment.Add(new TopicPartitionOffset(p, start));
-            consumer.Assign(assignment);
+            if (groupId is not null)
+            {
+                consumer.Subscribe(topicName);
+            }
+            else
+            {
+                var assignment = new List<TopicPartitionOffset>(partitions.Count);
+                foreach (var p in partitions)
+                    assignment.Add(new TopicPartitionOffset(p, start));
+                consumer.Assign(assignment);
+            }
 
             bool interactive = !Console.IsOutputRedirected;
             using var writer = new RecordWriter(new BufferedStream(Console.OpenStandardOutput(), 65536),

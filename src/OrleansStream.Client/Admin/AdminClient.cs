@@ -2,7 +2,7 @@ using OrleansStream.Client.Admin;
 
 namespace OrleansStream.Client;
 
-internal sealed class AdminClient(IClusterClient clusterClient, AdminClientConfig config, TimeProvider time) : IAdminClient
+internal sealed partial class AdminClient(IClusterClient clusterClient, AdminClientConfig config, TimeProvider time) : IAdminClient
 {
     private readonly MetadataCache _cache = MetadataCache.For(clusterClient);
     private readonly int _requestTimeoutMs = config.RequestTimeoutMs;

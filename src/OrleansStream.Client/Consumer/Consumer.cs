@@ -10,7 +10,7 @@ namespace OrleansStream.Client;
 /// the fetched batches record by record. Assignment changes all go through <see cref="ApplyAssignment"/>, which is
 /// what consumer groups call on a rebalance.
 /// </summary>
-internal sealed class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
+internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
 {
     private readonly ConsumerSettings _settings;
     private readonly MetadataCache _cache;
@@ -222,6 +222,7 @@ internal sealed class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
     /// <summary>The next message or event that is ready, without waiting.</summary>
     private bool TryNext(out ConsumeResult<TKey, TValue>? result)
     {
+        PollGroup();
         while (true)
         {
             if (_item is { } item)
@@ -231,7 +232,11 @@ internal sealed class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
                     DropItem();
                     continue;
                 }
-                if (NextRecord(item, out result)) return true;
+                if (NextRecord(item, out result))
+                {
+                    StoreConsumed(result!);
+                    return true;
+                }
                 DropItem();
                 continue;
             }
@@ -240,6 +245,7 @@ internal sealed class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
                 result = null;
                 return false;
             }
+            if (next.Kind == FetchItemKind.Wakeup) continue;
             if (next.Fetcher.Stopped) continue;
             switch (next.Kind)
             {
@@ -429,6 +435,7 @@ internal sealed class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
 
     public void Close()
     {
+        CloseGroup();
         List<PartitionFetcher> stopped;
         lock (_sync)
         {

@@ -4,7 +4,7 @@ namespace OrleansStream.Client;
 /// Consumes messages, shaped like Confluent.Kafka's IConsumer. This is the low-level API (manual assignment);
 /// consumer groups add subscription and commits on top. Not safe for concurrent Consume calls.
 /// </summary>
-public interface IConsumer<TKey, TValue> : IDisposable
+public partial interface IConsumer<TKey, TValue> : IDisposable
 {
     string Name { get; }
 
@@ -63,7 +63,7 @@ public interface IConsumer<TKey, TValue> : IDisposable
 }
 
 /// <summary>Builds an <see cref="IConsumer{TKey,TValue}"/> over an Orleans cluster client.</summary>
-public sealed class ConsumerBuilder<TKey, TValue>
+public sealed partial class ConsumerBuilder<TKey, TValue>
 {
     private readonly IClusterClient _clusterClient;
     private readonly ConsumerConfig _config;
@@ -115,7 +115,9 @@ public sealed class ConsumerBuilder<TKey, TValue>
             $"Value deserializer not specified and there is no default deserializer defined for type {typeof(TValue).Name}.");
         var settings = _config.Resolve();
         var cache = _time == TimeProvider.System ? MetadataCache.For(_clusterClient) : new MetadataCache(_clusterClient, _time);
-        return new Consumer<TKey, TValue>(
+        var consumer = new Consumer<TKey, TValue>(
             _config.ClientId ?? $"consumer-{Guid.NewGuid():N}"[..17], settings, cache, keyDeserializer, valueDeserializer, _time);
+        AttachGroup(consumer);
+        return consumer;
     }
 }

@@ -3,7 +3,14 @@ using OrleansStream.Records;
 
 namespace OrleansStream.Client;
 
-internal enum FetchItemKind { Records, PartitionEof, Error }
+internal enum FetchItemKind
+{
+    Records,
+    PartitionEof,
+    Error,
+    /// <summary>No data: wakes a waiting Consume so the consumer group can act (a rebalance finished).</summary>
+    Wakeup,
+}
 
 /// <summary>What a fetcher hands the consumer: fetched batches, the end of the partition, or an error.</summary>
 internal sealed class FetchItem(PartitionFetcher fetcher, FetchItemKind kind, ReadOnlyMemory<byte> records, long offset, Error? error = null)

@@ -5,7 +5,7 @@ namespace OrleansStream.Client.Groups;
 /// <summary>What the coordinator needs from the consumer that owns it. Called on the thread that calls Consume.</summary>
 internal interface IGroupConsumerHost
 {
-    /// <summary>Start fetching these partitions; an offset of <see cref="ConsumerCoordinator.UnsetOffset"/> means <c>auto.offset.reset</c>.</summary>
+    /// <summary>Start fetching these partitions; an offset of <see cref="Offset.Unset"/> means <c>auto.offset.reset</c>.</summary>
     void StartFetching(IReadOnlyList<TopicPartitionOffset> partitions);
 
     void StopFetching(IReadOnlyList<TopicPartition> partitions);
@@ -35,6 +35,19 @@ internal sealed record GroupSettings(
     int RetryBackoffMs = 100,
     string? PartitionAssignmentStrategy = null)
 {
+    public static GroupSettings From(ConsumerConfig config, string clientId) => new(
+        config.GroupId ?? "",
+        config.ClientId ?? clientId,
+        config.SessionTimeoutMs ?? 45000,
+        config.HeartbeatIntervalMs ?? 3000,
+        config.MaxPollIntervalMs ?? 300000,
+        config.EnableAutoCommit ?? true,
+        config.AutoCommitIntervalMs ?? 5000,
+        config.EnableAutoOffsetStore ?? true,
+        config.MetadataMaxAgeMs,
+        config.RetryBackoffMs,
+        config.PartitionAssignmentStrategy);
+
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(GroupId)) throw new OrleansStreamException(ErrorCode.InvalidGroupId, "group.id must be set to subscribe or commit");
@@ -53,8 +66,6 @@ internal sealed record GroupSettings(
 /// </summary>
 internal sealed class ConsumerCoordinator : IDisposable
 {
-    public const long UnsetOffset = -1001;
-
     private readonly IConsumerGroupGrain _group;
     private readonly IClusterControllerGrain _controller;
     private readonly GroupSettings _settings;
@@ -66,6 +77,7 @@ internal sealed class ConsumerCoordinator : IDisposable
     private readonly Dictionary<TopicPartition, long> _stored = [];
     private readonly Dictionary<TopicPartition, long> _committed = [];
     private readonly HashSet<TopicPartition> _owned = [];
+    private readonly Dictionary<TopicPartition, long> _knownCommitted = [];
 
     private List<string>? _topics;
     private string _memberId = "";
@@ -221,18 +233,22 @@ internal sealed class ConsumerCoordinator : IDisposable
             foreach (var tpo in explicitOffsets) start[tpo.TopicPartition] = tpo.Offset;
         var needCommitted = new List<TopicPartition>();
         foreach (var tp in added)
-            if (!start.TryGetValue(tp, out var o) || o == UnsetOffset || o == -1000) needCommitted.Add(tp);
+            if (!start.TryGetValue(tp, out var o) || o == Offset.Unset || o == Offset.Stored) needCommitted.Add(tp);
         if (needCommitted.Count > 0)
         {
             foreach (var c in FetchCommittedAsync(needCommitted).GetAwaiter().GetResult())
-                start[c.TopicPartition] = c.Offset >= 0 ? c.Offset : UnsetOffset;
+                start[c.TopicPartition] = c.Offset >= 0 ? c.Offset : Offset.Unset;
         }
         var fetch = new List<TopicPartitionOffset>(added.Count);
         foreach (var tp in added)
         {
-            var offset = start.GetValueOrDefault(tp, UnsetOffset);
+            var offset = start.GetValueOrDefault(tp, Offset.Unset);
             fetch.Add(new TopicPartitionOffset(tp, offset));
-            if (offset >= 0) lock (_lock) _committed[tp] = offset;
+            lock (_lock)
+            {
+                if (offset >= 0) _committed[tp] = offset;
+                else _knownCommitted[tp] = -1; // the fetcher asks again for Unset; spare it the call
+            }
         }
         if (fetch.Count > 0) _host.StartFetching(fetch);
     }
@@ -283,7 +299,7 @@ internal sealed class ConsumerCoordinator : IDisposable
         var list = new List<TopicPartitionOffset>(partitions.Count);
         lock (_lock)
             foreach (var tp in partitions)
-                list.Add(new TopicPartitionOffset(tp, _stored.TryGetValue(tp, out var o) ? o : UnsetOffset));
+                list.Add(new TopicPartitionOffset(tp, _stored.TryGetValue(tp, out var o) ? o : Offset.Unset));
         return list;
     }
 
@@ -346,14 +362,32 @@ internal sealed class ConsumerCoordinator : IDisposable
             foreach (var o in offsets) _committed[o.TopicPartition] = o.Offset;
     }
 
-    /// <summary>The group's committed offsets (<see cref="UnsetOffset"/> when none) for these partitions.</summary>
-    public List<TopicPartitionOffset> Committed(IEnumerable<TopicPartition> partitions)
+    /// <summary>The group's committed offsets (<see cref="Offset.Unset"/> when none) for these partitions.</summary>
+    public List<TopicPartitionOffset> Committed(IEnumerable<TopicPartition> partitions, TimeSpan timeout)
     {
         var list = new List<TopicPartition>(partitions);
         var result = new List<TopicPartitionOffset>(list.Count);
-        foreach (var c in FetchCommittedAsync(list).GetAwaiter().GetResult())
-            result.Add(new TopicPartitionOffset(c.TopicPartition, c.Offset >= 0 ? c.Offset : UnsetOffset));
+        IReadOnlyList<CommittedOffset> committed;
+        try
+        {
+            committed = FetchCommittedAsync(list).WaitAsync(timeout).GetAwaiter().GetResult();
+        }
+        catch (TimeoutException)
+        {
+            throw GroupError(ErrorCode.RequestTimedOut, $"the committed offsets did not arrive within {timeout}");
+        }
+        foreach (var c in committed)
+            result.Add(new TopicPartitionOffset(c.TopicPartition, c.Offset >= 0 ? c.Offset : Offset.Unset));
         return result;
+    }
+
+    /// <summary>The consumer's resolver for a partition without a start offset: the group's committed offset or -1.</summary>
+    public async Task<long> CommittedOffsetAsync(TopicPartition tp, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+            if (_knownCommitted.Remove(tp, out var known)) return known;
+        var offsets = await FetchCommittedAsync([tp]).WaitAsync(cancellationToken);
+        return offsets.Count > 0 ? offsets[0].Offset : -1;
     }
 
     private async Task<IReadOnlyList<CommittedOffset>> FetchCommittedAsync(List<TopicPartition> partitions)
@@ -669,8 +703,8 @@ internal sealed class ConsumerCoordinator : IDisposable
         }
     }
 
-    private static OrleansStreamException GroupError(ErrorCode code, string? message) =>
-        new(code, string.IsNullOrEmpty(message) ? code.ToString() : message);
+    private static KafkaException GroupError(ErrorCode code, string? message) =>
+        new(new Error(code, string.IsNullOrEmpty(message) ? code.ToString() : message));
 
     public void Dispose()
     {

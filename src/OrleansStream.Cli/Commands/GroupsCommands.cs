@@ -1,0 +1,125 @@
+using System.CommandLine;
+using OrleansStream.Client;
+
+namespace OrleansStream.Cli.Commands;
+
+/// <summary><c>groups list|describe|reset-offsets</c>, the kafka-consumer-groups.sh of OrleansStream.</summary>
+internal static class GroupsCommands
+{
+    public static Command Build()
+    {
+        var groups = new Command("groups", "List and describe consumer groups, reset their offsets");
+        groups.Subcommands.Add(List());
+        groups.Subcommands.Add(Describe());
+        groups.Subcommands.Add(ResetOffsets());
+        return groups;
+    }
+
+    private static Command List()
+    {
+        var command = new Command("list", "List consumer groups with their state, one per line");
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var connection = await CliApp.ConnectAsync(parse, ct);
+            using var admin = new AdminClientBuilder(connection.Client).Build();
+            var result = await GroupCall(() => admin.ListConsumerGroupsAsync());
+            foreach (var g in result.Valid)
+                Console.Out.WriteLine($"{g.GroupId}\t{g.State}");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Describe()
+    {
+        var group = new Option<string>("--group") { Description = "Consumer group id", Required = true };
+        var command = new Command("describe", "A group's state and, per partition, committed offset, log end, lag and owner") { group };
+        command.SetAction(async (parse, ct) =>
+        {
+            var id = parse.GetRequiredValue(group);
+            await using var connection = await CliApp.ConnectAsync(parse, ct);
+            using var admin = new AdminClientBuilder(connection.Client).Build();
+            var description = (await GroupCall(() => admin.DescribeConsumerGroupsAsync([id]))).ConsumerGroupDescriptions[0];
+            var offsets = await GroupCall(() => admin.ListConsumerGroupOffsetsAsync(id));
+            var clients = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var m in description.Members) clients[m.ConsumerId] = m.ClientId;
+
+            var o = Console.Out;
+            o.WriteLine($"Consumer group '{id}' is {description.State} (generation {description.GenerationId}, " +
+                $"assignor {(description.PartitionAssignor.Length > 0 ? description.PartitionAssignor : "-")}, {description.Members.Count} members).");
+            o.WriteLine();
+            var rows = new List<string[]> { new[] { "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "CLIENT-ID" } };
+            foreach (var p in offsets.Partitions)
+            {
+                rows.Add([
+                    id, p.TopicPartition.Topic, p.TopicPartition.Partition.ToString(),
+                    p.CommittedOffset >= 0 ? p.CommittedOffset.ToString() : "-",
+                    p.LogEndOffset >= 0 ? p.LogEndOffset.ToString() : "-",
+                    p.Lag >= 0 ? p.Lag.ToString() : "-",
+                    p.ConsumerId ?? "-",
+                    p.ConsumerId is not null && clients.TryGetValue(p.ConsumerId, out var client) ? client : "-",
+                ]);
+            }
+            WriteTable(rows);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command ResetOffsets()
+    {
+        var group = new Option<string>("--group") { Description = "Consumer group id (must have no active members)", Required = true };
+        var topic = new Option<string>("--topic") { Description = "Topic whose partitions are reset", Required = true };
+        var toEarliest = new Option<bool>("--to-earliest") { Description = "Reset to each partition's log start" };
+        var toLatest = new Option<bool>("--to-latest") { Description = "Reset to each partition's log end" };
+        var toOffset = new Option<long?>("--to-offset") { Description = "Reset to this offset (clamped to each partition's log)" };
+        var command = new Command("reset-offsets", "Set a group's committed offsets for a topic") { group, topic, toEarliest, toLatest, toOffset };
+        command.Validators.Add(result =>
+        {
+            var chosen = (result.GetValue(toEarliest) ? 1 : 0) + (result.GetValue(toLatest) ? 1 : 0) + (result.GetValue(toOffset) is null ? 0 : 1);
+            if (chosen != 1) result.AddError("give exactly one of --to-earliest, --to-latest, --to-offset N");
+            if (result.GetValue(toOffset) is < 0) result.AddError("--to-offset must be >= 0");
+        });
+        command.SetAction(async (parse, ct) =>
+        {
+            var id = parse.GetRequiredValue(group);
+            long to = parse.GetValue(toEarliest) ? Offset.Beginning : parse.GetValue(toLatest) ? Offset.End : parse.GetValue(toOffset)!.Value;
+            await using var connection = await CliApp.ConnectAsync(parse, ct);
+            using var admin = new AdminClientBuilder(connection.Client).Build();
+            var offsets = await GroupCall(() => admin.ResetConsumerGroupOffsetsAsync(id, parse.GetRequiredValue(topic), to));
+            var rows = new List<string[]> { new[] { "GROUP", "TOPIC", "PARTITION", "NEW-OFFSET" } };
+            foreach (var tpo in offsets)
+                rows.Add([id, tpo.TopicPartition.Topic, tpo.TopicPartition.Partition.ToString(), tpo.Offset.ToString()]);
+            WriteTable(rows);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>Kafka's group errors as the CLI's one line.</summary>
+    private static async Task<T> GroupCall<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (ConsumerGroupException e)
+        {
+            var hint = e.Error.Code == ErrorCode.NonEmptyGroup ? " (stop its consumers first)" : "";
+            throw new CliException($"{e.Error.Code}: {e.Error.Reason}{hint}");
+        }
+    }
+
+    private static void WriteTable(List<string[]> rows)
+    {
+        var widths = new int[rows[0].Length];
+        foreach (var row in rows)
+            for (var i = 0; i < row.Length; i++) widths[i] = Math.Max(widths[i], row[i].Length);
+        foreach (var row in rows)
+        {
+            var parts = new string[row.Length];
+            for (var i = 0; i < row.Length; i++) parts[i] = i == row.Length - 1 ? row[i] : row[i].PadRight(widths[i]);
+            Console.Out.WriteLine(string.Join("  ", parts));
+        }
+    }
+}

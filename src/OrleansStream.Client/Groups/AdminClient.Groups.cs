@@ -1,0 +1,153 @@
+namespace OrleansStream.Client;
+
+internal sealed partial class AdminClient
+{
+    private IConsumerGroupGrain GroupGrain(string group)
+    {
+        if (string.IsNullOrWhiteSpace(group))
+            throw new ConsumerGroupException(group ?? "", new Error(ErrorCode.InvalidGroupId, "a group id must not be empty"));
+        return clusterClient.GetGrain<IConsumerGroupGrain>(group);
+    }
+
+    private TimeSpan GroupTimeout(TimeSpan? timeout) => timeout ?? TimeSpan.FromMilliseconds(_requestTimeoutMs);
+
+    private async Task<T> GroupCall<T>(Task<T> call, TimeSpan? timeout)
+    {
+        try
+        {
+            return await call.WaitAsync(GroupTimeout(timeout), time).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new KafkaException(new Error(ErrorCode.RequestTimedOut, $"The cluster did not answer within {GroupTimeout(timeout).TotalMilliseconds:0} ms."), ex);
+        }
+    }
+
+    public async Task<ListConsumerGroupsResult> ListConsumerGroupsAsync(TimeSpan? timeout = null)
+    {
+        var ids = await GroupCall(clusterClient.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).List(), timeout).ConfigureAwait(false);
+        var describes = new Task<GroupDescription>[ids.Count];
+        for (var i = 0; i < ids.Count; i++) describes[i] = GroupGrain(ids[i]).Describe();
+        var all = await GroupCall(Task.WhenAll(describes), timeout).ConfigureAwait(false);
+        var listings = new List<ConsumerGroupListing>(all.Length);
+        foreach (var d in all)
+            if (d.Error == ErrorCode.None)
+                listings.Add(new ConsumerGroupListing(d.GroupId, d.State, IsSimpleConsumerGroup: d.ProtocolType.Length == 0));
+        return new ListConsumerGroupsResult(listings);
+    }
+
+    public async Task<DescribeConsumerGroupsResult> DescribeConsumerGroupsAsync(IEnumerable<string> groups, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        var calls = new List<Task<GroupDescription>>();
+        foreach (var g in groups) calls.Add(GroupGrain(g).Describe());
+        var all = await GroupCall(Task.WhenAll(calls), timeout).ConfigureAwait(false);
+        var result = new List<ConsumerGroupDescription>(all.Length);
+        foreach (var d in all)
+        {
+            if (d.Error != ErrorCode.None)
+                throw new ConsumerGroupException(d.GroupId, new Error(d.Error, $"group '{d.GroupId}': {d.Error}"));
+            var members = new List<MemberDescription>(d.Members.Count);
+            foreach (var m in d.Members)
+                members.Add(new MemberDescription(m.MemberId, m.ClientId, [.. m.Topics], [.. m.Assignment.Partitions]));
+            result.Add(new ConsumerGroupDescription(d.GroupId, d.State, d.Protocol ?? "", d.GenerationId, d.LeaderId, members, Error.NoError));
+        }
+        return new DescribeConsumerGroupsResult(result);
+    }
+
+    public async Task<ListConsumerGroupOffsetsResult> ListConsumerGroupOffsetsAsync(
+        string group, IEnumerable<TopicPartition>? partitions = null, TimeSpan? timeout = null)
+    {
+        var grain = GroupGrain(group);
+        var describe = grain.Describe();
+        var fetch = grain.OffsetFetch(new OffsetFetchRequest(partitions is null ? null : new List<TopicPartition>(partitions)));
+        var (d, offsets) = (await GroupCall(describe, timeout).ConfigureAwait(false), await GroupCall(fetch, timeout).ConfigureAwait(false));
+        if (d.Error != ErrorCode.None)
+            throw new ConsumerGroupException(group, new Error(d.Error, $"group '{group}': {d.Error}"));
+
+        var owners = new Dictionary<TopicPartition, string>();
+        foreach (var m in d.Members)
+            foreach (var tp in m.Assignment.Partitions) owners[tp] = m.MemberId;
+        var rows = new Dictionary<TopicPartition, CommittedOffset>();
+        foreach (var c in offsets.Offsets) rows[c.TopicPartition] = c;
+        if (partitions is null)
+            foreach (var tp in owners.Keys)
+                rows.TryAdd(tp, new CommittedOffset(tp, -1, null, -1, -1));
+
+        var keys = new List<TopicPartition>(rows.Keys);
+        keys.Sort(static (a, b) => string.CompareOrdinal(a.Topic, b.Topic) is var c && c != 0 ? c : a.Partition.CompareTo(b.Partition));
+        var ends = new Task<ListOffsetsResponse>[keys.Count];
+        for (var i = 0; i < keys.Count; i++) ends[i] = ListOffsetsAsync(keys[i], OffsetSpec.Latest, GroupTimeout(timeout));
+        var result = new List<ConsumerGroupPartitionOffset>(keys.Count);
+        for (var i = 0; i < keys.Count; i++)
+        {
+            var c = rows[keys[i]];
+            long end = -1;
+            var error = Error.NoError;
+            try
+            {
+                var r = await ends[i].ConfigureAwait(false);
+                if (r.Error == ErrorCode.None) end = r.Offset;
+                else error = new Error(r.Error, r.ErrorMessage);
+            }
+            catch (KafkaException ex)
+            {
+                error = ex.Error;
+            }
+            var lag = c.Offset >= 0 && end >= 0 ? Math.Max(0, end - c.Offset) : -1;
+            result.Add(new ConsumerGroupPartitionOffset(keys[i], c.Offset, c.Metadata, end, lag, owners.GetValueOrDefault(keys[i]), error));
+        }
+        return new ListConsumerGroupOffsetsResult(group, result);
+    }
+
+    public async Task AlterConsumerGroupOffsetsAsync(string group, IEnumerable<TopicPartitionOffset> offsets, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(offsets);
+        var list = new List<OffsetToCommit>();
+        foreach (var tpo in offsets) list.Add(new OffsetToCommit(tpo.TopicPartition, tpo.Offset));
+        var response = await GroupCall(GroupGrain(group).ResetOffsets(list), timeout).ConfigureAwait(false);
+        if (response.Error != ErrorCode.None)
+            throw new ConsumerGroupException(group, new Error(response.Error, response.ErrorMessage), response.Partitions);
+    }
+
+    public async Task<List<TopicPartitionOffset>> ResetConsumerGroupOffsetsAsync(string group, string topic, long to, TimeSpan? timeout = null)
+    {
+        var metadata = await GroupCall(_cache.FetchAsync([topic]), timeout).ConfigureAwait(false);
+        TopicMetadata? found = null;
+        foreach (var t in metadata.Topics)
+            if (t.Name == topic) found = t;
+        if (found is null || found.Error != ErrorCode.None)
+            throw new ConsumerGroupException(group, new Error(found?.Error ?? ErrorCode.UnknownTopicOrPartition, $"topic '{topic}' does not exist"));
+        if (to < 0 && to is not (Offset.Beginning or Offset.End))
+            throw new ConsumerGroupException(group, new Error(ErrorCode.OffsetOutOfRange, $"reset to {to}: use an offset >= 0, earliest or latest"));
+
+        var offsets = new List<TopicPartitionOffset>(found.Partitions.Count);
+        foreach (var p in found.Partitions)
+        {
+            var tp = new TopicPartition(topic, p.Partition);
+            var earliest = (await ListOffsetsAsync(tp, OffsetSpec.Earliest, GroupTimeout(timeout)).ConfigureAwait(false)).Offset;
+            var latest = (await ListOffsetsAsync(tp, OffsetSpec.Latest, GroupTimeout(timeout)).ConfigureAwait(false)).Offset;
+            var offset = to switch
+            {
+                Offset.Beginning => earliest,
+                Offset.End => latest,
+                _ => Math.Clamp(to, earliest, latest), // as kafka-consumer-groups.sh: out-of-range offsets are clamped
+            };
+            offsets.Add(new TopicPartitionOffset(tp, offset));
+        }
+        offsets.Sort(static (a, b) => a.TopicPartition.Partition.CompareTo(b.TopicPartition.Partition));
+        await AlterConsumerGroupOffsetsAsync(group, offsets, timeout).ConfigureAwait(false);
+        return offsets;
+    }
+
+    public async Task DeleteConsumerGroupsAsync(IEnumerable<string> groups, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        foreach (var g in groups)
+        {
+            var response = await GroupCall(GroupGrain(g).DeleteGroup(), timeout).ConfigureAwait(false);
+            if (response.Error != ErrorCode.None)
+                throw new ConsumerGroupException(g, new Error(response.Error, response.ErrorMessage));
+        }
+    }
+}

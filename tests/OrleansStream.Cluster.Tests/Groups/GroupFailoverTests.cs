@@ -1,0 +1,85 @@
+using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
+using OrleansStream.Client;
+
+namespace OrleansStream.Cluster.Tests.Groups;
+
+/// <summary>Its own three brokers: the tests here kill and restart silos.</summary>
+public sealed class GroupFailoverFixture : ClusterFixture
+{
+    protected override void ConfigureSilo(ISiloBuilder silo) =>
+        silo.AddOrleansStreamGroups(o => o.GroupInitialRebalanceDelayMs = 0);
+}
+
+public sealed class GroupFailoverTests(GroupFailoverFixture fixture) : IClassFixture<GroupFailoverFixture>
+{
+    [Fact]
+    public async Task Committed_offsets_survive_the_coordinators_silo_dying_and_a_full_cluster_restart()
+    {
+        var topic = GroupFixture.Unique("durable");
+        var groupId = GroupFixture.Unique("g-durable");
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 3, 1)])).Error);
+        using (var producer = new ProducerBuilder<string, string>(fixture.Client, new ProducerConfig { Acks = Acks.Leader }).Build())
+        {
+            for (var p = 0; p < 3; p++)
+                for (var i = 0; i < 10; i++)
+                    await producer.ProduceAsync(new TopicPartition(topic, p), new Message<string, string> { Key = "k", Value = $"{p}/{i}" }, TestContext.Current.CancellationToken);
+        }
+
+        // A member commits, fenced by its generation, as a consumer would.
+        var group = fixture.Client.GetGrain<IConsumerGroupGrain>(groupId);
+        var join = await group.JoinGroup(new JoinGroupRequest("", "test", 6000, 10_000, GroupKeys.ConsumerProtocolType,
+            [new JoinGroupProtocol("range", new ConsumerProtocolSubscription([topic], []))]));
+        var all = Enumerable.Range(0, 3).Select(p => new TopicPartition(topic, p)).ToList();
+        await group.SyncGroup(new SyncGroupRequest(join.MemberId, join.GenerationId,
+            new Dictionary<string, ConsumerProtocolAssignment> { [join.MemberId] = new(all) }));
+        var commit = await group.OffsetCommit(new OffsetCommitRequest(join.MemberId, join.GenerationId,
+            [new OffsetToCommit(all[0], 7, "seven"), new OffsetToCommit(all[1], 8), new OffsetToCommit(all[2], 10)]));
+        Assert.Equal(ErrorCode.None, commit.Error);
+
+        async Task AssertOffsetsAsync(string when)
+        {
+            var fetched = await fixture.Client.GetGrain<IConsumerGroupGrain>(groupId).OffsetFetch(new OffsetFetchRequest(all));
+            Assert.True(fetched.Error == ErrorCode.None, when);
+            Assert.Equal([7L, 8L, 10L], fetched.Offsets.Select(o => o.Offset));
+            Assert.Equal("seven", fetched.Offsets[0].Metadata);
+        }
+
+        // Kill the silo the coordinator lives on: it comes back on another silo from grain storage.
+        var host = await fixture.Client.GetGrain<IManagementGrain>(0).GetActivationAddress(group, TestContext.Current.CancellationToken);
+        Assert.NotNull(host);
+        var victim = fixture.Silos.Values.Single(s => s.SiloAddress.Equals(host)).Name;
+        await fixture.KillSiloAsync(victim);
+        await ClusterFixture.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                await AssertOffsetsAsync("after the kill");
+                return true;
+            }
+            catch (Exception ex) when (ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+            {
+                return false;
+            }
+        }, "the coordinator answers from another silo");
+        var after = await group.Describe();
+        Assert.Equal(GroupState.Empty, after.State); // members live in memory: they rejoin, as with Kafka's coordinator failover
+        Assert.True(after.GenerationId >= join.GenerationId);
+
+        // Every broker down, then up again with the same data.
+        foreach (var (_, silo) in fixture.Silos) await fixture.StopSiloAsync(silo.Name);
+        for (var i = 0; i < 3; i++) await fixture.StartSiloAsync(ClusterFixture.BrokerIdOf(i));
+        await ClusterFixture.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                await AssertOffsetsAsync("after the restart");
+                return true;
+            }
+            catch (Exception ex) when (ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or ConnectionFailedException)
+            {
+                return false;
+            }
+        }, "the coordinator answers after a full restart", TimeSpan.FromSeconds(60));
+    }
+}

@@ -1,0 +1,46 @@
+using OrleansStream.Client;
+
+namespace OrleansStream.Cluster.Tests.Groups;
+
+/// <summary>Three brokers whose groups rebalance at once (no initial delay); shared by the real-time group tests.</summary>
+public sealed class GroupFixture : ClusterFixture
+{
+    protected override void ConfigureSilo(ISiloBuilder silo) =>
+        silo.AddOrleansStreamGroups(o => o.GroupInitialRebalanceDelayMs = 0);
+
+    public static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..24];
+
+    public async Task CreateTopicAsync(string topic, int partitions)
+    {
+        var result = Assert.Single(await Controller.CreateTopics([new NewTopic(topic, partitions, 1)]));
+        Assert.Equal(ErrorCode.None, result.Error);
+    }
+
+    /// <summary>Produces "0".."count-1" offset by <paramref name="first"/> as keyed string messages and waits for delivery.</summary>
+    public async Task ProduceAsync(string topic, int first, int count)
+    {
+        using var producer = new ProducerBuilder<string, string>(Client, new ProducerConfig { Acks = Acks.Leader, LingerMs = 2 }).Build();
+        var tasks = new List<Task>(count);
+        for (var i = first; i < first + count; i++)
+            tasks.Add(producer.ProduceAsync(topic, new Message<string, string> { Key = $"k{i}", Value = i.ToString() }));
+        await Task.WhenAll(tasks);
+    }
+
+    public ConsumerConfig GroupConfig(string group, string? strategy = null) => new()
+    {
+        GroupId = group,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        SessionTimeoutMs = 6000,
+        HeartbeatIntervalMs = 200,
+        MaxPollIntervalMs = 15000,
+        AutoCommitIntervalMs = 100,
+        FetchWaitMaxMs = 100,
+        PartitionAssignmentStrategy = strategy,
+    };
+}
+
+[CollectionDefinition(Name)]
+public sealed class GroupCollection : ICollectionFixture<GroupFixture>
+{
+    public const string Name = "groups";
+}
