@@ -212,11 +212,20 @@ internal sealed class ProducerCore : IAsyncDisposable
         while (!_stopping.IsCancellationRequested)
         {
             _wake.Reset();
-            var now = _time.GetTimestamp();
-            ready.Clear();
-            var next = _accumulator.Collect(now, Volatile.Read(ref _flushing) > 0, ready);
-            foreach (var q in ready)
-                next = Math.Min(next, Dispatch(q, now, failing));
+            var next = long.MaxValue;
+            try
+            {
+                var now = _time.GetTimestamp();
+                ready.Clear();
+                next = _accumulator.Collect(now, Volatile.Read(ref _flushing) > 0, ready);
+                foreach (var q in ready)
+                    next = Math.Min(next, Dispatch(q, now, failing));
+            }
+            catch (Exception)
+            {
+                // The sender must outlive any one bad partition; its batches expire at message.timeout.ms.
+                next = _time.GetTimestamp() + Math.Max(_backoffTicks, Ticks.FromMs(_time, 10));
+            }
 
             if (next != long.MaxValue)
                 _timer.Change(TimeSpan.FromMilliseconds(Math.Max(1, Ticks.ToMs(_time, next - _time.GetTimestamp()) + 1)), Timeout.InfiniteTimeSpan);
