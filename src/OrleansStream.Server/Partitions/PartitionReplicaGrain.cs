@@ -622,6 +622,11 @@ internal sealed partial class PartitionReplicaGrain(
         {
             var retention = log.DeleteOldSegments();
             if (retention.SegmentsDeleted > 0) LogRetention(this.GetPrimaryKeyString(), retention.SegmentsDeleted, retention.LogStartOffset);
+            if ((log.Config.CleanupPolicy & CleanupPolicy.Compact) != 0)
+            {
+                var compaction = log.Compact();
+                if (compaction.SegmentsCleaned > 0) LogCompacted(this.GetPrimaryKeyString(), compaction.SegmentsCleaned, compaction.RecordsRemoved);
+            }
         }
         catch (Exception e) when (e is IOException or OrleansStreamException)
         {
@@ -686,6 +691,9 @@ internal sealed partial class PartitionReplicaGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Replica} truncated to {EndOffset} after diverging in epoch {Epoch}")]
     private partial void LogTruncated(string replica, long endOffset, int epoch);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Compaction cleaned {Segments} segments of {Replica}, removing {Records} records")]
+    private partial void LogCompacted(string replica, int segments, long records);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention removed {Segments} segments of {Replica}; log start now {LogStartOffset}")]
     private partial void LogRetention(string replica, int segments, long logStartOffset);
