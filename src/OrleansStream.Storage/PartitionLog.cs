@@ -163,6 +163,8 @@ public sealed class PartitionLog : IDisposable
             if (!scan && segment.OffsetIndex.LooksSane() && segment.TimeIndex.LooksSane())
                 continue;
             var truncated = segment.Recover();
+            if (!isLast)
+                segment.OnBecomeInactive(); // its final time index entry, so the next clean open knows its max timestamp
             if (truncated > 0 && !isLast)
             {
                 // Kafka's rule: nothing after a damaged segment can be trusted to follow on from it.
@@ -712,7 +714,7 @@ public sealed class PartitionLog : IDisposable
         var segment = LogSegment.Open(Directory, old.BaseOffset, Config, NowMs);
         _segments[index] = segment;
         segment.Recover();
-        segment.FlushIndexes(fsync: true);
+        segment.OnBecomeInactive();
         return segment;
     }
 

@@ -290,6 +290,27 @@ public sealed class SegmentTests : IDisposable
     }
 
     [Fact]
+    public void A_rebuilt_closed_segment_keeps_its_max_timestamp_across_clean_reopens()
+    {
+        var config = new LogConfig { SegmentBytes = 300, IndexIntervalBytes = 1_000_000, RetentionMs = 10_000 };
+        using (var log = Open(config))
+        {
+            for (var i = 0; i < 6; i++)
+                log.AppendAsLeader(TestBatches.Sized(2, 20, timestamp: T0 + i * 1000), 0);
+        }
+        File.Delete(Path.Combine(_dir.Path, "00000000000000000000.timeindex"));
+        using (Open(config))
+        {
+        }
+        using (var log = Open(config))
+        {
+            Assert.Equal(T0 + 1000, log.Segments[0].MaxTimestamp);
+            _time.SetUtcNow(DateTimeOffset.FromUnixTimeMilliseconds(T0 + 11_001));
+            Assert.Equal(1, log.DeleteOldSegments().SegmentsDeleted);
+        }
+    }
+
+    [Fact]
     public void Delete_removes_the_directory()
     {
         var log = Open(new LogConfig());
