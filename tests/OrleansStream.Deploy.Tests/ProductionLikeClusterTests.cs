@@ -1,0 +1,259 @@
+using System.Globalization;
+using Azure.Storage.Blobs;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OrleansStream.Client;
+using OrleansStream.Client.Admin;
+
+namespace OrleansStream.Deploy.Tests;
+
+/// <summary>
+/// Three silo processes (the published silo dll, as the image runs it) configured like production (Redis membership,
+/// Blob grain state and tier, endpoint variables in Orleans' shape) except the storage endpoints: a real redis-server
+/// and Azurite that the test starts on free ports. Produce and consume through the cluster; stop one silo gracefully
+/// with no client error; kill one with SIGKILL and lose no acknowledged (acks=all) message.
+/// </summary>
+public sealed class ProductionLikeClusterTests : IAsyncLifetime
+{
+    private const string AzuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+
+    private readonly string _root = Directory.CreateTempSubdirectory("os-deploy-cluster-").FullName;
+    private readonly string _clusterId = "deploy-" + Guid.NewGuid().ToString("N")[..12];
+    private readonly SiloSlot[] _silos = new SiloSlot[3];
+    private ExternalProcess? _redis;
+    private ExternalProcess? _azurite;
+    private int _redisPort;
+    private string _blobConnectionString = "";
+    private IHost? _clientHost;
+
+    private string RedisConnectionString => $"127.0.0.1:{_redisPort},abortConnect=False";
+
+    public async ValueTask InitializeAsync()
+    {
+        var redisServer = FindOnPath("redis-server");
+        var azurite = TestEnvironment.InRepository("tests", "node_modules", ".bin", "azurite-blob");
+        if (redisServer is null || !File.Exists(azurite))
+        {
+            var reason = $"needs redis-server on PATH ({redisServer ?? "missing"}) and Azurite at {azurite} (npm ci in tests/)";
+            if (TestEnvironment.IsCi) throw new InvalidOperationException(reason);
+            Assert.Skip(reason);
+        }
+
+        _redisPort = ExternalProcess.FreeTcpPort();
+        var redisDir = Directory.CreateDirectory(Path.Combine(_root, "redis")).FullName;
+        _redis = ExternalProcess.Start("redis", redisServer,
+            ["--port", P(_redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", redisDir, "--daemonize", "no"]);
+
+        var blobPort = ExternalProcess.FreeTcpPort();
+        _azurite = ExternalProcess.Start("azurite", azurite,
+        [
+            "--blobHost", "127.0.0.1", "--blobPort", P(blobPort), "--location", Directory.CreateDirectory(Path.Combine(_root, "azurite")).FullName,
+            "--skipApiVersionCheck", "--disableTelemetry", "--loose",
+        ]);
+        _blobConnectionString = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AzuriteKey};BlobEndpoint=http://127.0.0.1:{blobPort}/devstoreaccount1;";
+
+        await Task.WhenAll(
+            _redis.WaitForOutputAsync("Ready to accept connections", StartTimeout),
+            _azurite.WaitForOutputAsync("successfully listens", StartTimeout));
+
+        // Containers exist before the silos start, as Bicep creates them.
+        var blobs = new BlobServiceClient(_blobConnectionString);
+        await blobs.GetBlobContainerClient("grainstate").CreateIfNotExistsAsync();
+        await blobs.GetBlobContainerClient("segments").CreateIfNotExistsAsync();
+
+        for (var i = 0; i < _silos.Length; i++)
+        {
+            _silos[i] = new SiloSlot($"silo-{i}", Directory.CreateDirectory(Path.Combine(_root, $"silo-{i}")).FullName,
+                ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort());
+        }
+
+        // The first silo alone, then the others, so they all join one cluster through Redis.
+        await StartSiloAsync(0);
+        await Task.WhenAll(StartSiloAsync(1), StartSiloAsync(2));
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Orleans:ClusterId"] = _clusterId,
+            ["Orleans:ServiceId"] = "orleansstream",
+            ["Orleans:Clustering:ProviderType"] = "Redis",
+            ["Orleans:Clustering:ConnectionString"] = RedisConnectionString,
+        });
+        builder.UseOrleansClient();
+        _clientHost = builder.Build();
+        await _clientHost.StartAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task ProduceConsume_SurvivesGracefulStopAndKill9_WithoutLosingAcknowledgedRecords()
+    {
+        var client = _clientHost!.Services.GetRequiredService<IClusterClient>();
+        using var admin = new AdminClientBuilder(client).Build();
+        await admin.CreateTopicsAsync(
+        [
+            new TopicSpecification
+            {
+                Name = "events",
+                NumPartitions = 3,
+                ReplicationFactor = 3,
+                Configs = new Dictionary<string, string> { ["min.insync.replicas"] = "2" },
+            },
+        ]);
+
+        // Controller state went to Blob grain storage, not to a silo's disk.
+        var grainState = new BlobServiceClient(_blobConnectionString).GetBlobContainerClient("grainstate");
+        var stateBlobs = 0;
+        await foreach (var _ in grainState.GetBlobsAsync(cancellationToken: TestContext.Current.CancellationToken)) stateBlobs++;
+        Assert.True(stateBlobs > 0, "no grain state blob in Azurite: the silos did not use the Blob grain storage.");
+
+        await using var producer = new ProducerBuilder<string, string>(client, new ProducerConfig { Acks = Acks.All }).Build();
+        var acknowledged = new HashSet<string>(StringComparer.Ordinal);
+
+        // 1. Steady state.
+        await ProduceAsync(producer, "a", 0, 300, acknowledged, errorsAllowed: false);
+
+        // 2. A graceful stop (SIGTERM, what Container Apps sends) while producing: no client error.
+        var stop = _silos[2].Process!.StopAsync(TimeSpan.FromSeconds(90));
+        await ProduceAsync(producer, "b", 0, 300, acknowledged, errorsAllowed: false);
+        Assert.Equal(0, await stop);
+        await ProduceAsync(producer, "b", 300, 100, acknowledged, errorsAllowed: false);
+
+        // The stopped silo comes back with its broker id and data directory.
+        await StartSiloAsync(2);
+
+        // 3. kill -9 while producing: in-flight sends may fail, acknowledged ones must survive.
+        var production = ProduceAsync(producer, "c", 0, 300, acknowledged, errorsAllowed: true);
+        await _silos[1].Process!.KillAsync(TimeSpan.FromSeconds(30));
+        await production;
+        await ProduceAsync(producer, "d", 0, 100, acknowledged, errorsAllowed: false);
+
+        // 4. Read everything back from the beginning of every partition.
+        var consumed = ConsumeAll(client, "events", partitions: 3, deadline: TimeSpan.FromSeconds(120));
+        var missing = acknowledged.Where(v => !consumed.Contains(v)).Take(10).ToList();
+        Assert.True(missing.Count == 0, $"{acknowledged.Count} acknowledged, {missing.Count}+ missing, e.g. {string.Join(", ", missing)}\n{Diagnostics()}");
+        Assert.True(acknowledged.Count >= 800);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_clientHost is not null)
+        {
+            try { await _clientHost.StopAsync(CancellationToken.None); } catch (OperationCanceledException) { }
+            _clientHost.Dispose();
+        }
+
+        foreach (var silo in _silos)
+        {
+            if (silo?.Process is { } process) await process.DisposeAsync();
+        }
+
+        if (_azurite is not null) await _azurite.DisposeAsync();
+        if (_redis is not null) await _redis.DisposeAsync();
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private async Task StartSiloAsync(int index)
+    {
+        var slot = _silos[index];
+        if (slot.Process is { } previous) await previous.DisposeAsync();
+        slot.Process = await PublishedSilo.StartAsync(slot.BrokerId, new Dictionary<string, string?>
+        {
+            ["Orleans__ClusterId"] = _clusterId,
+            ["Orleans__ServiceId"] = "orleansstream",
+            ["Orleans__Endpoints__AdvertisedIPAddress"] = "127.0.0.1",
+            ["Orleans__Endpoints__SiloPort"] = P(slot.SiloPort),
+            ["Orleans__Endpoints__GatewayPort"] = P(slot.GatewayPort),
+            ["Orleans__Endpoints__SiloListeningEndpoint"] = $"0.0.0.0:{slot.SiloPort}",
+            ["Orleans__Endpoints__GatewayListeningEndpoint"] = $"0.0.0.0:{slot.GatewayPort}",
+            ["Orleans__Clustering__ProviderType"] = "Redis",
+            ["Orleans__Clustering__ConnectionString"] = RedisConnectionString,
+            ["Orleans__GrainStorage__orleansstream__ProviderType"] = "AzureBlobStorage",
+            ["Orleans__GrainStorage__orleansstream__ConnectionString"] = _blobConnectionString,
+            ["Orleans__GrainStorage__orleansstream__ContainerName"] = "grainstate",
+            ["OrleansStream__BrokerId"] = slot.BrokerId,
+            ["OrleansStream__DataDirectory"] = slot.DataDirectory,
+            ["OrleansStream__HealthPort"] = P(slot.HealthPort),
+            ["OrleansStream__TierStore__Kind"] = "AzureBlob",
+            ["OrleansStream__TierStore__ConnectionString"] = _blobConnectionString,
+            ["OrleansStream__TierStore__Container"] = "segments",
+        });
+        await slot.Process.WaitForOutputAsync("Application started", StartTimeout);
+    }
+
+    private static async Task ProduceAsync(IProducer<string, string> producer, string prefix, int from, int count,
+        HashSet<string> acknowledged, bool errorsAllowed)
+    {
+        const int window = 25;
+        for (var start = from; start < from + count; start += window)
+        {
+            var sends = new List<(string Value, Task<DeliveryResult<string, string>> Delivery)>(window);
+            for (var i = start; i < Math.Min(start + window, from + count); i++)
+            {
+                var value = $"{prefix}-{i:D5}";
+                sends.Add((value, producer.ProduceAsync("events", new Message<string, string> { Key = value, Value = value })));
+            }
+
+            foreach (var (value, delivery) in sends)
+            {
+                try
+                {
+                    await delivery;
+                    lock (acknowledged) acknowledged.Add(value);
+                }
+                catch (ProduceException<string, string>) when (errorsAllowed)
+                {
+                    // Not acknowledged: may or may not be in the log.
+                }
+            }
+        }
+    }
+
+    private static HashSet<string> ConsumeAll(IClusterClient client, string topic, int partitions, TimeSpan deadline)
+    {
+        using var consumer = new ConsumerBuilder<string, string>(client, new ConsumerConfig { EnablePartitionEof = true }).Build();
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(new TopicPartition(topic, p), Offset.Beginning)));
+        var values = new HashSet<string>(StringComparer.Ordinal);
+        var ended = new HashSet<int>();
+        var until = DateTime.UtcNow + deadline;
+        while (ended.Count < partitions)
+        {
+            if (DateTime.UtcNow > until) throw new TimeoutException($"consumed {values.Count}; partitions at end: {string.Join(",", ended)}");
+            var result = consumer.Consume(TimeSpan.FromSeconds(5));
+            if (result is null) continue;
+            if (result.IsPartitionEOF) ended.Add(result.Partition);
+            else if (result.Message?.Value is { } value) values.Add(value);
+        }
+
+        return values;
+    }
+
+    private string Diagnostics()
+        => string.Join("\n", _silos.Select(s => $"--- {s.BrokerId}\n{Tail(s.Process?.Output ?? "", 3000)}"));
+
+    private static string Tail(string text, int chars) => text.Length <= chars ? text : text[^chars..];
+
+    private static string P(int port) => port.ToString(CultureInfo.InvariantCulture);
+
+    private static string? FindOnPath(string name)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate)) return candidate;
+        }
+
+        return null;
+    }
+
+    private sealed class SiloSlot(string brokerId, string dataDirectory, int siloPort, int gatewayPort, int healthPort)
+    {
+        public string BrokerId { get; } = brokerId;
+        public string DataDirectory { get; } = dataDirectory;
+        public int SiloPort { get; } = siloPort;
+        public int GatewayPort { get; } = gatewayPort;
+        public int HealthPort { get; } = healthPort;
+        public ExternalProcess? Process { get; set; }
+    }
+}
