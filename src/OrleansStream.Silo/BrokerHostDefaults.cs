@@ -19,6 +19,8 @@ internal static class BrokerHostDefaults
         ["OrleansStream:DataDirectory"] = "data",
         ["OrleansStream:HealthPort"] = "8080",
         ["OrleansStream:HealthAddress"] = "0.0.0.0",
+        // Probes hit the health endpoints every few seconds; their per-request logs would drown the broker's own.
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
         // Kafka's broker session timeout is 9 s: declare a silent silo dead after ~6 s of missed probes instead of
         // Orleans' default ~30 s, so that leaders move quickly after a crash.
         ["Orleans:Membership:ProbeTimeout"] = "00:00:02",
