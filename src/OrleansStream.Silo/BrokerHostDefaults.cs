@@ -19,6 +19,8 @@ internal static class BrokerHostDefaults
         ["OrleansStream:DataDirectory"] = "data",
         ["OrleansStream:HealthPort"] = "8080",
         ["OrleansStream:HealthAddress"] = "0.0.0.0",
+        // Probes hit the health endpoints every few seconds; their per-request logs would drown the broker's own.
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
         // Kafka's broker session timeout is 9 s: declare a silent silo dead after ~6 s of missed probes instead of
         // Orleans' default ~30 s, so that leaders move quickly after a crash.
         ["Orleans:Membership:ProbeTimeout"] = "00:00:02",
@@ -42,19 +44,21 @@ internal static class BrokerHostDefaults
 
     /// <summary>
     /// Orleans' own <c>Orleans:Clustering:ProviderType</c> (Redis, Development, ...) wins; without one the silo uses
-    /// development clustering with <c>Orleans:Clustering:PrimarySiloEndPoint</c>, itself by default.
+    /// Orleans' Development provider with <c>Orleans:Clustering:PrimarySiloEndPoint</c>, itself by default. Done in
+    /// configuration, not on the silo builder, because Orleans reads any non-empty <c>Orleans:Clustering</c> section as
+    /// a provider choice and would otherwise reject a lone PrimarySiloEndPoint.
     /// </summary>
-    public static void ConfigureClustering(ISiloBuilder silo, IConfiguration configuration)
+    public static void ApplyClusteringDefaults(IConfiguration configuration)
     {
         var clustering = configuration.GetSection("Orleans:Clustering");
         if (!string.IsNullOrEmpty(clustering["ProviderType"])) return;
         var primaryText = clustering["PrimarySiloEndPoint"];
-        IPEndPoint primary;
         if (string.IsNullOrEmpty(primaryText))
-            primary = new IPEndPoint(AdvertisedAddress(configuration), SiloPort(configuration));
-        else if (!IPEndPoint.TryParse(primaryText, out primary!))
+            primaryText = new IPEndPoint(AdvertisedAddress(configuration), SiloPort(configuration)).ToString();
+        else if (!IPEndPoint.TryParse(primaryText, out _))
             throw new ArgumentException($"Orleans:Clustering:PrimarySiloEndPoint must be host:port, not '{primaryText}'.");
-        silo.UseDevelopmentClustering(primary);
+        clustering["ProviderType"] = "Development";
+        clustering["PrimarySiloEndPoint"] = primaryText;
     }
 
     /// <summary>A stable id when none is configured: the host name and silo port, so a restart finds its replicas.</summary>

@@ -19,9 +19,9 @@ try
     if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
         builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://{hostOptions.HealthAddress}:{hostOptions.HealthPort}"));
 
+    BrokerHostDefaults.ApplyClusteringDefaults(builder.Configuration);
     builder.UseOrleans(silo =>
     {
-        BrokerHostDefaults.ConfigureClustering(silo, builder.Configuration);
         silo.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
         silo.Services.AddOptions<BrokerOptions>().Bind(builder.Configuration.GetSection(OrleansStreamDefaults.ConfigurationSection))
             .PostConfigure(o =>

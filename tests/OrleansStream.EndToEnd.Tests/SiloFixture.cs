@@ -30,6 +30,8 @@ public sealed class SiloFixture : IAsyncLifetime
         int siloPort = Processes.FreePort();
         silo.Environment["Orleans__Endpoints__SiloPort"] = siloPort.ToString();
         silo.Environment["Orleans__Endpoints__GatewayPort"] = GatewayPort.ToString();
+        // The README's multi-process set-up names the primary silo alone; a lone PrimarySiloEndPoint once stopped the host.
+        silo.Environment["Orleans__Clustering__PrimarySiloEndPoint"] = $"127.0.0.1:{siloPort}";
         silo.Environment["OrleansStream__DataDirectory"] = DataDirectory;
         silo.Environment["OrleansStream__HealthPort"] = Processes.FreePort().ToString();
         silo.Environment["OrleansStream__HealthAddress"] = "127.0.0.1";

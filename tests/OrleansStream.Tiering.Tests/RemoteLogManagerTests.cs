@@ -22,7 +22,7 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
     public async Task Closed_segments_are_tiered_local_copies_go_and_offset_zero_reads_everything_in_order()
     {
         using var t = new TieredLog(NewStore(), TieredLog.SmallSegments(localRetentionBytes: 8192));
-        t.Produce(2000);
+        t.Produce(800);
         var closed = t.Log.Segments.Count(s => !s.IsActive);
         Assert.True(closed >= 20, $"only {closed} closed segments");
 
@@ -48,9 +48,9 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
         Assert.Equal(0, t.Log.LogStartOffset);
         Assert.Equal(0, t.Manager.LogStartOffset);
 
-        Assert.Equal(2000, await t.ConsumeAndVerifyAsync(0));
-        Assert.Equal(1000, await t.ConsumeAndVerifyAsync(1000));
-        Assert.Equal(1, await t.ConsumeAndVerifyAsync(1999));
+        Assert.Equal(800, await t.ConsumeAndVerifyAsync(0));
+        Assert.Equal(400, await t.ConsumeAndVerifyAsync(400));
+        Assert.Equal(1, await t.ConsumeAndVerifyAsync(799));
     }
 
     [Fact]
@@ -62,7 +62,6 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
         await t.Manager.RunOnceAsync(0, Ct);
 
         Assert.All(t.Manager.Manifest!.Segments, s => Assert.True(s.NextOffset <= 40));
-        Assert.All(t.Log.Segments, s => Assert.True(s.BaseOffset <= 40 || s.NextOffset > 40 || true));
         Assert.True(t.Log.LocalLogStartOffset <= 40);
         Assert.True(t.Manager.UploadLagSegments == 0);
     }
@@ -79,8 +78,8 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
             RetryDelay = TimeSpan.FromMilliseconds(10),
             NetworkTimeout = TimeSpan.FromSeconds(5),
         });
-        using var t = new TieredLog(store, TieredLog.SmallSegments(localRetentionBytes: 0) with { SegmentBytes = 16384 });
-        t.Produce(4000);
+        using var t = new TieredLog(store, TieredLog.SmallSegments(localRetentionBytes: 0) with { SegmentBytes = 8192 });
+        t.Produce(1200);
         var closedBefore = t.Log.Segments.Count(s => !s.IsActive);
 
         // The first segments go up, then the tier disappears in the middle of the pass.
@@ -96,10 +95,10 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
         Assert.True(copiedDuringOutage < closedBefore);
 
         // Produce continues and nothing untiered was deleted locally.
-        t.Produce(2000);
+        t.Produce(400);
         var tieredNext = t.Manager.Manifest!.CopiedNextOffset();
         Assert.True(t.Log.LocalLogStartOffset <= Math.Max(tieredNext, 0));
-        Assert.Equal(6000, t.Log.LogEndOffset);
+        Assert.Equal(1600, t.Log.LogEndOffset);
 
         await own.StartAgainAsync();
         TieringPassResult again;
@@ -120,7 +119,7 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
         Assert.Equal(finished.Count * 4, segmentKeys.Count);
         Assert.Equal(finished.Count, segmentKeys.Select(k => SegmentKey().Match(k).Groups[1].Value).Distinct().Count());
 
-        Assert.Equal(6000, await t.ConsumeAndVerifyAsync(0));
+        Assert.Equal(1600, await t.ConsumeAndVerifyAsync(0));
     }
 
     [Fact]
@@ -128,18 +127,18 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
     {
         var config = TieredLog.SmallSegments(localRetentionBytes: 0) with { RetentionMs = 60_000 };
         using var t = new TieredLog(NewStore(), config);
-        t.Produce(1000);
+        t.Produce(500);
         await RunUntilIdleAsync(t);
         var oldSegments = t.Manager.Manifest!.Segments.Count;
         Assert.True(oldSegments > 5);
 
         t.Time.Advance(TimeSpan.FromMinutes(5));
-        t.Produce(500);
+        t.Produce(250);
         await RunUntilIdleAsync(t);
 
         var manifest = t.Manager.Manifest!;
-        Assert.All(manifest.Segments, s => Assert.True(s.BaseOffset >= 1000 - 100, $"segment {s.BaseOffset} survived retention"));
-        Assert.True(t.Log.LogStartOffset >= 900);
+        Assert.All(manifest.Segments, s => Assert.True(s.BaseOffset >= 500 - 100, $"segment {s.BaseOffset} survived retention"));
+        Assert.True(t.Log.LogStartOffset >= 400);
         Assert.Equal(t.Log.LogStartOffset, t.Manager.LogStartOffset);
         var keys = await t.RemoteKeysAsync();
         Assert.Equal(manifest.Segments.Count * 4 + 1, keys.Count);
@@ -153,7 +152,7 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
     {
         var config = TieredLog.SmallSegments(localRetentionBytes: 0) with { RetentionBytes = 40_000 };
         using var t = new TieredLog(NewStore(), config);
-        t.Produce(3000);
+        t.Produce(1000);
         await RunUntilIdleAsync(t);
 
         var remote = t.Manager.Manifest!.Segments.Where(s => s.NextOffset <= t.Log.LocalLogStartOffset).Sum(s => (long)s.SegmentSizeInBytes);
@@ -168,7 +167,7 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
     {
         var store = NewStore();
         using var leader = new TieredLog(store, TieredLog.SmallSegments(localRetentionBytes: 8192));
-        leader.Produce(1500, leaderEpoch: 3);
+        leader.Produce(600, leaderEpoch: 3);
         await RunUntilIdleAsync(leader, epoch: 3);
         var localStart = leader.Log.LocalLogStartOffset;
         Assert.True(localStart > 0);
@@ -196,7 +195,7 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
         follower.Log.UpdateHighWatermark(follower.Log.LogEndOffset);
         await follower.Manager.RunOnceAsync(4, Ct);
         Assert.Equal(0, follower.Manager.LogStartOffset);
-        Assert.Equal(1500, await follower.ConsumeAndVerifyAsync(0));
+        Assert.Equal(600, await follower.ConsumeAndVerifyAsync(0));
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using OrleansStream.Server;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Placement;
 using OrleansStream.Server.Replication;
+using OrleansStream.Server.Tiering;
 
 namespace Orleans.Hosting;
 
@@ -35,6 +36,7 @@ public static class OrleansStreamSiloBuilderExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddOrleansStreamMetrics();
+        services.AddOrleansStreamTiering();
         services.TryAddSingleton<BrokerIdentity>();
         services.TryAddSingleton<BrokerLocator>();
         services.AddPlacementDirector<BrokerPlacementStrategy, BrokerPlacementDirector>();

@@ -4,7 +4,10 @@ using Orleans.Concurrency;
 using OrleansStream.Server.Controller;
 using OrleansStream.Server.Placement;
 using OrleansStream.Server.Replication;
+using OrleansStream.Server.Tiering;
+using OrleansStream.Server.Diagnostics;
 using OrleansStream.Storage;
+using OrleansStream.Storage.Tiering;
 
 namespace OrleansStream.Server.Partitions;
 
@@ -22,6 +25,8 @@ internal sealed partial class PartitionReplicaGrain(
     IOptions<BrokerOptions> options,
     BrokerIdentity identity,
     TimeProvider time,
+    RemoteLogManagerFactory tiering,
+    OrleansStreamMetrics metrics,
     ILogger<PartitionReplicaGrain> logger)
     : Grain, IPartitionReplicaGrain, IReplicaFetchGrain
 {
@@ -33,6 +38,10 @@ internal sealed partial class PartitionReplicaGrain(
     private PartitionLog? _log;
     private string? _logError;
     private IGrainTimer? _retentionTimer;
+
+    // Leader with remote.storage.enable: copies closed segments to the tier, serves fetches below the local log start.
+    private RemoteLogManager? _remote;
+    private IGrainTimer? _tieringTimer;
 
     // Leader: what each follower has (its last fetch offset) and when it was last caught up; waiters for the HW.
     private readonly Dictionary<int, FollowerProgress> _followers = [];
@@ -70,6 +79,7 @@ internal sealed partial class PartitionReplicaGrain(
     {
         _retentionTimer?.Dispose();
         _isrTimer?.Dispose();
+        StopTiering();
         await StopFetcherAsync();
         FailWaiters(ErrorCode.NotLeaderOrFollower);
         if (_log is not null)
@@ -93,6 +103,7 @@ internal sealed partial class PartitionReplicaGrain(
     {
         _retentionTimer?.Dispose();
         _isrTimer?.Dispose();
+        StopTiering();
         _state = null;
         await StopFetcherAsync();
         FailWaiters(ErrorCode.UnknownTopicOrPartition);
@@ -179,11 +190,18 @@ internal sealed partial class PartitionReplicaGrain(
             {
                 try
                 {
-                    records = log.Read(request.FetchOffset, request.MaxBytes, hw);
+                    records = _remote is { } remote && remote.IsRemote(request.FetchOffset)
+                        ? await remote.ReadAsync(request.FetchOffset, request.MaxBytes, hw)
+                        : log.Read(request.FetchOffset, request.MaxBytes, hw);
                 }
                 catch (OrleansStreamException e)
                 {
                     return FetchError(e.Code, e.Message);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogStorageError(e, this.GetPrimaryKeyString());
+                    return FetchError(ErrorCode.KafkaStorageError, $"Reading {_topic}-{_partition} at {request.FetchOffset} from the tier failed: {e.Message}");
                 }
             }
             var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
@@ -238,6 +256,10 @@ internal sealed partial class PartitionReplicaGrain(
                     return new ReplicaFetchResponse(ErrorCode.None, log.HighWatermark, log.LogStartOffset, log.LogEndOffset,
                         ReadOnlyMemory<byte>.Empty, epoch, endOffset);
             }
+            // Tiered history is not replicated: the follower restarts at the local log start (Kafka's OFFSET_MOVED_TO_TIERED_STORAGE).
+            if (request.FetchOffset >= log.LogStartOffset && request.FetchOffset < log.LocalLogStartOffset)
+                return new ReplicaFetchResponse(ErrorCode.OffsetOutOfRange, log.HighWatermark, log.LogStartOffset, log.LogEndOffset,
+                    ReadOnlyMemory<byte>.Empty, LocalLogStartOffset: log.LocalLogStartOffset);
             if (request.FetchOffset < log.LogStartOffset || request.FetchOffset > log.LogEndOffset)
                 return new ReplicaFetchResponse(ErrorCode.OffsetOutOfRange, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, ReadOnlyMemory<byte>.Empty);
 
@@ -294,9 +316,11 @@ internal sealed partial class PartitionReplicaGrain(
                 LogBecameLeader(this.GetPrimaryKeyString(), state.LeaderEpoch, _log.LogEndOffset, _log.HighWatermark);
             }
             MaybeAdvanceHighWatermark();
+            StartTiering();
         }
         else
         {
+            StopTiering();
             if (previous is { } p && p.Leader == _replicaId && (p.LeaderEpoch != state.LeaderEpoch || p.Leader != state.Leader))
             {
                 FailWaiters(ErrorCode.NotLeaderOrFollower);
@@ -514,6 +538,9 @@ internal sealed partial class PartitionReplicaGrain(
         {
             case ErrorCode.None:
                 break;
+            case ErrorCode.OffsetOutOfRange when response.LocalLogStartOffset > log.LogEndOffset && log.Config.RemoteStorageEnable:
+                log.TruncateFullyAndStartAt(response.LocalLogStartOffset, Math.Clamp(response.LogStartOffset, 0, response.LocalLogStartOffset));
+                return true;
             case ErrorCode.OffsetOutOfRange when log.LogEndOffset < response.LogStartOffset:
                 log.TruncateFullyAndStartAt(response.LogStartOffset);
                 return true;
@@ -554,6 +581,39 @@ internal sealed partial class PartitionReplicaGrain(
 
     private async Task WaitForStateChangeAsync(TimeSpan timeout) =>
         await _stateChanged.Task.WaitAsync(timeout, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+
+    private void StartTiering()
+    {
+        if (_log is not { Config.RemoteStorageEnable: true } log)
+        {
+            StopTiering();
+            return;
+        }
+        _remote ??= tiering.Create(_topic, _partition, log);
+        // Interleaving: uploads run between produce and fetch turns and never hold them up.
+        _tieringTimer ??= this.RegisterGrainTimer(static (self, ct) => self.TierAsync(ct), this,
+            new GrainTimerCreationOptions(tiering.TaskInterval, tiering.TaskInterval) { Interleave = true });
+    }
+
+    private void StopTiering()
+    {
+        _tieringTimer?.Dispose();
+        _tieringTimer = null;
+        _remote?.Dispose();
+        _remote = null;
+    }
+
+    /// <summary>One tiering pass (Kafka's RLMTask) on this grain's scheduler; failures back off inside the manager.</summary>
+    private async Task TierAsync(CancellationToken cancellationToken)
+    {
+        if (!IsLeader || _remote is not { } remote) return;
+        var pass = await remote.MaybeRunAsync(LeaderEpoch, cancellationToken);
+        if (pass.BytesCopied > 0) metrics.RecordTierUpload(_topic, pass.BytesCopied);
+        var (segments, bytes) = remote.UploadLag();
+        metrics.ReportTierUploadLag(new TopicPartition(_topic, _partition), segments, bytes);
+        if (pass.Error is { } error) LogTieringFailed(error, this.GetPrimaryKeyString());
+        else if (pass.Fenced) LogTieringFenced(this.GetPrimaryKeyString(), LeaderEpoch);
+    }
 
     private void ApplyRetention()
     {
@@ -637,4 +697,10 @@ internal sealed partial class PartitionReplicaGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention removed {Segments} segments of {Replica}; log start now {LogStartOffset}")]
     private partial void LogRetention(string replica, int segments, long logStartOffset);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tiering pass of {Replica} failed; it is retried with back-off")]
+    private partial void LogTieringFailed(Exception e, string replica);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tiering of {Replica} stopped: the remote manifest belongs to a leader newer than epoch {Epoch}")]
+    private partial void LogTieringFenced(string replica, int epoch);
 }

@@ -10,7 +10,9 @@ public sealed record ReplicaFetchRequest(int ReplicaId, string BrokerId, int Lea
 
 /// <summary>
 /// The leader's answer. When <paramref name="DivergingEpoch"/> is not -1 the follower's log diverged: it truncates to
-/// <paramref name="DivergingEndOffset"/> (the end of that epoch on the leader) before fetching again.
+/// <paramref name="DivergingEndOffset"/> (the end of that epoch on the leader) before fetching again. With tiered
+/// storage an <see cref="ErrorCode.OffsetOutOfRange"/> carrying <paramref name="LocalLogStartOffset"/> means the
+/// offset is only in the tier: the follower restarts there instead of replicating history.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ReplicaFetchResponse(
@@ -20,7 +22,8 @@ public sealed record ReplicaFetchResponse(
     long LogEndOffset,
     ReadOnlyMemory<byte> Records,
     int DivergingEpoch = -1,
-    long DivergingEndOffset = -1);
+    long DivergingEndOffset = -1,
+    long LocalLogStartOffset = -1);
 
 /// <summary>What leaders and followers of one partition say to each other; not for clients.</summary>
 public interface IReplicaFetchGrain : IGrainWithStringKey

@@ -60,7 +60,6 @@ public sealed class RemoteLogManager : IDisposable
         _time = time ?? TimeProvider.System;
         _cache = cache ?? new RemoteReadCache();
         _options = options ?? new RemoteLogManagerOptions();
-        TieringMetrics.Track(this);
     }
 
     public string Topic { get; }
@@ -81,17 +80,23 @@ public sealed class RemoteLogManager : IDisposable
     }
 
     /// <summary>Closed local segments below the high watermark that the tier does not hold yet.</summary>
-    public int UploadLagSegments
+    public int UploadLagSegments => UploadLag().Segments;
+
+    /// <summary>Upload lag in segments and bytes (Kafka's RemoteCopyLagSegments / RemoteCopyLagBytes).</summary>
+    public (int Segments, long Bytes) UploadLag()
     {
-        get
+        var manifest = _manifest?.Manifest;
+        var segments = 0;
+        long bytes = 0;
+        foreach (var segment in _log.Segments)
         {
-            var manifest = _manifest?.Manifest;
-            var lag = 0;
-            foreach (var segment in _log.Segments)
-                if (!segment.IsActive && segment.NextOffset <= _log.HighWatermark && (manifest is null || !IsCovered(manifest, segment)))
-                    lag++;
-            return lag;
+            if (!segment.IsActive && segment.NextOffset <= _log.HighWatermark && (manifest is null || !IsCovered(manifest, segment)))
+            {
+                segments++;
+                bytes += segment.SizeInBytes;
+            }
         }
+        return (segments, bytes);
     }
 
     /// <summary>True when this manager stopped because a leader with a newer epoch owns the manifest.</summary>
@@ -218,8 +223,6 @@ public sealed class RemoteLogManager : IDisposable
                 await DeleteRemoteSegmentsAsync(replaced, leaderEpoch, cancellationToken);
 
             var total = logBytes + indexBytes + timeIndexBytes + epochBytes.Length;
-            TieringMetrics.BytesUploaded.Add(total, new KeyValuePair<string, object?>("topic", Topic));
-            TieringMetrics.SegmentsUploaded.Add(1, new KeyValuePair<string, object?>("topic", Topic));
             copied++;
             bytes += total;
         }
@@ -575,11 +578,8 @@ public sealed class RemoteLogManager : IDisposable
 
     private static string NewSegmentId() => Guid.NewGuid().ToString("N");
 
-    public void Dispose()
-    {
-        TieringMetrics.Untrack(this);
-        _passGate.Dispose();
-    }
+    /// <summary>Stops tiering for good; a pass already running finishes its current step and returns.</summary>
+    public void Dispose() => _fenced = true;
 
     /// <summary>A growable byte buffer handing out its written prefix without a copy.</summary>
     private sealed class ArrayBufferWriterLite
