@@ -105,11 +105,15 @@ internal sealed class ProducerCore : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Remembers the batch the first record of a stick went into. Only the first: a later record that opened a new
+    /// batch on the same partition (the old one filled up) must not extend the stick, or it never moves on.
+    /// </summary>
     private void StickTo(string topic, int partition, long sequence)
     {
         if (_sticky.TryGetValue(topic, out var s))
             lock (s)
-                if (s.Partition == partition) s.Sequence = sequence;
+                if (s.Partition == partition && s.Sequence < 0) s.Sequence = sequence;
     }
 
     /// <summary>Waits while the buffer is over <c>queue.buffering.max.kbytes</c>, then reserves <paramref name="bytes"/>.</summary>

@@ -2,9 +2,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Configuration.Internal;
+using Orleans.Storage;
+using Orleans.Runtime.Hosting;
 using Orleans.Persistence.FileStorage;
 using OrleansStream.Server;
 using OrleansStream.Server.Diagnostics;
+using OrleansStream.Server.Persistence;
 using OrleansStream.Server.Placement;
 using OrleansStream.Server.Replication;
 using OrleansStream.Server.Tiering;
@@ -46,7 +50,11 @@ public static class OrleansStreamSiloBuilderExtensions
         services.AddOptions<FileGrainStorageOptions>(OrleansStreamDefaults.GrainStorageName)
             .Configure<IOptions<BrokerOptions>>((file, broker) => file.RootDirectory = broker.Value.ResolvedGrainStateDirectory);
         if (!HasGrainStorage(services, OrleansStreamDefaults.GrainStorageName))
-            builder.AddFileGrainStorage(OrleansStreamDefaults.GrainStorageName, _ => { });
+        {
+            // Orleans' FileGrainStorage tears records on concurrent reads and checks ETags without a lock; silos share this directory.
+            services.AddTransient<IPostConfigureOptions<FileGrainStorageOptions>, DefaultStorageProviderSerializerOptionsConfigurator<FileGrainStorageOptions>>();
+            services.AddGrainStorage(OrleansStreamDefaults.GrainStorageName, AtomicFileGrainStorage.Create);
+        }
         return builder;
     }
 

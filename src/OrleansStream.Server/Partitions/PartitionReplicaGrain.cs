@@ -96,8 +96,8 @@ internal sealed partial class PartitionReplicaGrain(
     public Task<ErrorCode> ApplyState(PartitionState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (_state is { } current && state.TopicId == current.TopicId && state.LeaderEpoch < current.LeaderEpoch)
-            return Task.FromResult(ErrorCode.FencedLeaderEpoch);
+        if (_state is { } current && state.IsOlderThan(current))
+            return Task.FromResult(state.LeaderEpoch < current.LeaderEpoch ? ErrorCode.FencedLeaderEpoch : ErrorCode.InvalidUpdateVersion);
         Apply(state);
         return Task.FromResult(_log is null ? ErrorCode.KafkaStorageError : ErrorCode.None);
     }
@@ -471,8 +471,9 @@ internal sealed partial class PartitionReplicaGrain(
         {
             LogIsrChange(this.GetPrimaryKeyString(), string.Join(",", state.Isr), string.Join(",", isr), why);
             var result = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller)
-                .AlterPartition(_topic, _partition, _replicaId, state.LeaderEpoch, isr);
-            if (result.State is { } updated && (_state is null || updated.LeaderEpoch >= _state.LeaderEpoch)) Apply(updated);
+                .AlterPartition(_topic, _partition, _replicaId, state.LeaderEpoch, state.PartitionEpoch, isr);
+            // The answer may arrive after a newer LeaderAndIsr push; it must not undo it.
+            if (result.State is { } updated && (_state is null || !updated.IsOlderThan(_state))) Apply(updated);
             if (result.Error != ErrorCode.None) LogIsrChangeRejected(this.GetPrimaryKeyString(), result.Error);
         }
         catch (Exception e)
