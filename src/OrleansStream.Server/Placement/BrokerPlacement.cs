@@ -41,7 +41,9 @@ internal sealed partial class BrokerPlacementDirector(
         if (silo is null)
         {
             LogBrokerUnavailable(key, broker);
-            throw new OrleansStreamException(ErrorCode.ReplicaNotAvailable, $"Broker '{broker}' of replica '{key}' is not alive.");
+            // An Orleans exception, not OrleansStreamException: the rejection travels to remote callers, and Orleans
+            // has no codec for our exception (Records does not depend on Orleans). Clients retry it after a refresh.
+            throw new SiloUnavailableException($"{ErrorCode.ReplicaNotAvailable}: Broker '{broker}' of replica '{key}' is not alive.");
         }
         return silo;
     }
