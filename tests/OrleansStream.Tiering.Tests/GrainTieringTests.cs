@@ -1,0 +1,155 @@
+using OrleansStream.Client;
+using OrleansStream.Client.Admin;
+using OrleansStream.Storage.Tiering;
+
+namespace OrleansStream.Tiering.Tests;
+
+/// <summary>
+/// Tiering through the whole broker: partition grains on three in-process silos, the client SDK, and Azurite as the
+/// tier. The leader's timer copies closed segments and applies local retention; consumers read across the boundary.
+/// </summary>
+public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<TieringCluster>
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>Record timestamps start here and grow by one second per record, so time lookups have known answers.</summary>
+    private static readonly long T0 = DateTimeOffset.UtcNow.AddHours(-2).ToUnixTimeMilliseconds();
+
+    private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..24];
+
+    private static string ValueOf(long i) => $"value-{i:D6}-" + new string((char)('a' + i % 26), 80);
+
+    private static Dictionary<string, string> Tiered(int segmentBytes = 8192, long localRetentionBytes = 16384) => new()
+    {
+        ["remote.storage.enable"] = "true",
+        ["segment.bytes"] = segmentBytes.ToString(),
+        ["index.interval.bytes"] = "512",
+        ["local.retention.bytes"] = localRetentionBytes.ToString(),
+        ["retention.ms"] = "-1",
+    };
+
+    private async Task<string> CreateTopicAsync(string prefix, short replicationFactor, Dictionary<string, string> configs)
+    {
+        var name = Unique(prefix);
+        using var admin = new AdminClientBuilder(cluster.Client).Build();
+        await admin.CreateTopicsAsync([new TopicSpecification { Name = name, NumPartitions = 1, ReplicationFactor = replicationFactor, Configs = configs }]);
+        return name;
+    }
+
+    private async Task<TopicPartitionInfo> DescribeAsync(string topic)
+    {
+        using var admin = new AdminClientBuilder(cluster.Client).Build();
+        var result = await admin.DescribeTopicsAsync([topic]);
+        return result.TopicDescriptions.Single().Partitions.Single();
+    }
+
+    /// <summary>
+    /// Produces records <paramref name="from"/>..<paramref name="from"/>+<paramref name="count"/>-1 with acks=all, in
+    /// flushed waves of <paramref name="wave"/> records: a produce request lands in one segment (as in Kafka), so waves
+    /// larger than segment.bytes roll a segment each.
+    /// </summary>
+    private async Task ProduceAsync(string topic, int from, int count, int wave = 100, Func<int, string?>? keyOf = null, Func<int, string?>? valueOf = null)
+    {
+        var config = new ProducerConfig { Acks = Acks.All, LingerMs = 1, BatchSize = 2048, MessageTimeoutMs = 30000 };
+        await using var producer = new ProducerBuilder<string?, string?>(cluster.Client, config).Build();
+        var deliveries = new List<Task<DeliveryResult<string?, string?>>>(count);
+        for (var i = from; i < from + count; i++)
+        {
+            deliveries.Add(producer.ProduceAsync(topic, new Message<string?, string?>
+            {
+                Key = keyOf is null ? $"k{i}" : keyOf(i),
+                Value = valueOf is null ? ValueOf(i) : valueOf(i),
+                Timestamp = new Timestamp(DateTimeOffset.FromUnixTimeMilliseconds(T0 + i * 1000L)),
+            }, Ct));
+            if ((i - from + 1) % wave == 0) await producer.FlushAsync(Ct);
+        }
+        await producer.FlushAsync(Ct);
+        var results = await Task.WhenAll(deliveries);
+        for (var i = 0; i < count; i++) Assert.Equal(PersistenceStatus.Persisted, results[i].Status);
+    }
+
+    /// <summary>Reads <paramref name="count"/> records from <paramref name="from"/> through the SDK (low-level consumer).</summary>
+    private List<ConsumeResult<string?, string?>> Consume(string topic, long from, int count)
+    {
+        var config = new ConsumerConfig { AutoOffsetReset = AutoOffsetReset.Error, FetchWaitMaxMs = 100, EnablePartitionEof = true };
+        using var consumer = new ConsumerBuilder<string?, string?>(cluster.Client, config).Build();
+        consumer.Assign(new TopicPartitionOffset(new TopicPartition(topic, 0), from));
+        var results = new List<ConsumeResult<string?, string?>>(count);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        cts.CancelAfter(Deadline);
+        while (results.Count < count)
+        {
+            ConsumeResult<string?, string?> r;
+            try
+            {
+                r = consumer.Consume(cts.Token);
+            }
+            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Consumed {results.Count} of {count} records of {topic} from {from} before the deadline.");
+            }
+            if (r.IsPartitionEOF) break;
+            results.Add(r);
+        }
+        return results;
+    }
+
+    /// <summary>Waits until the leader's closed segments are in the tier and local retention removed the older local copies.</summary>
+    private async Task<string> WaitForTieringAsync(string topic, long minLocalStart, int maxLocalSegments)
+    {
+        var leader = (await DescribeAsync(topic)).LeaderBroker!;
+        var seen = "";
+        try
+        {
+            await Eventually.WaitUntilAsync(async () =>
+            {
+                var local = cluster.LocalSegments(leader, topic, 0);
+                var manifest = await cluster.ManifestAsync(topic, 0);
+                seen = $"local segments [{string.Join(", ", local)}], tier [{manifest.RemoteLogStartOffset()}, {manifest.CopiedNextOffset()}) in {manifest.Segments.Count} entries";
+                return local.Count > 0 && local[0] >= minLocalStart && local.Count <= maxLocalSegments
+                    && manifest.RemoteLogStartOffset() == 0 && manifest.CopiedNextOffset() >= local[0];
+            }, $"{topic}'s closed segments are tiered and its local log starts at {minLocalStart} or later", Deadline);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message} Last seen on {leader}: {seen}.", e);
+        }
+        return leader;
+    }
+
+    [Fact]
+    public async Task Segments_tier_local_copies_go_and_a_consumer_from_zero_reads_every_record_once_in_order()
+    {
+        const int records = 2000;
+        var topic = await CreateTopicAsync("tiered", replicationFactor: 1, Tiered());
+        await ProduceAsync(topic, 0, records);
+
+        var leader = await WaitForTieringAsync(topic, minLocalStart: records / 2, maxLocalSegments: 4);
+        var localStart = cluster.LocalSegments(leader, topic, 0)[0];
+        var manifest = await cluster.ManifestAsync(topic, 0);
+        Assert.True(manifest.Segments.Count(s => s.State == RemoteLogSegmentState.CopySegmentFinished) >= 10);
+
+        // The log start is the tier's start, not the local one.
+        var described = await DescribeAsync(topic);
+        Assert.Equal(0, described.LogStartOffset);
+        Assert.Equal(records, described.LogEndOffset);
+        using (var probe = new ConsumerBuilder<string?, string?>(cluster.Client, new ConsumerConfig()).Build())
+            Assert.Equal(new WatermarkOffsets(0, records), probe.QueryWatermarkOffsets(new TopicPartition(topic, 0), Deadline));
+
+        // From 0: the tier first, then the local log, every record once and in order.
+        var consumed = Consume(topic, 0, records);
+        Assert.Equal(records, consumed.Count);
+        for (var i = 0; i < records; i++)
+        {
+            Assert.Equal(i, consumed[i].Offset);
+            Assert.Equal(ValueOf(i), consumed[i].Message!.Value);
+        }
+        Assert.True(localStart > 0);
+
+        // Starting just below the boundary crosses it too.
+        var across = Consume(topic, localStart - 3, 6);
+        Assert.Equal([localStart - 3, localStart - 2, localStart - 1, localStart, localStart + 1, localStart + 2], across.Select(r => r.Offset));
+    }
+}
