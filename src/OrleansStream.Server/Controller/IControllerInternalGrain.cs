@@ -1,4 +1,5 @@
 using Orleans.Concurrency;
+using OrleansStream.Server.Partitions;
 
 namespace OrleansStream.Server.Controller;
 
@@ -19,19 +20,28 @@ public interface IControllerInternalGrain : IGrainWithStringKey
 
     /// <summary>
     /// Kafka's AlterPartition: the leader <paramref name="leaderReplicaId"/> in <paramref name="leaderEpoch"/> asks to
-    /// set the ISR. A stale epoch or a non-leader is refused (FencedLeaderEpoch / NotLeaderOrFollower).
+    /// set the ISR, based on the state of <paramref name="partitionEpoch"/>. A stale leader epoch, a non-leader or a
+    /// stale partition epoch is refused (FencedLeaderEpoch / NotLeaderOrFollower / InvalidUpdateVersion).
     /// </summary>
-    Task<AlterPartitionResult> AlterPartition(string topic, int partition, int leaderReplicaId, int leaderEpoch, IReadOnlyList<int> isr);
+    Task<AlterPartitionResult> AlterPartition(string topic, int partition, int leaderReplicaId, int leaderEpoch, int partitionEpoch, IReadOnlyList<int> isr);
 
     /// <summary>
     /// Membership changed: move leadership off dead brokers (clean election from the ISR unless the topic allows
-    /// unclean election), drop dead brokers from ISRs, and wake the replicas of brokers that came back.
+    /// unclean election), drop dead brokers from ISRs, move the replicas of brokers gone for longer than
+    /// <c>ReplicaReassignmentDelayMs</c> to other live brokers, and wake the replicas of brokers that came back.
     /// </summary>
     Task BrokersChanged();
 
     /// <summary>The keys of every replica assigned to <paramref name="brokerId"/>, which a (re)started broker activates.</summary>
     [AlwaysInterleave]
     Task<IReadOnlyList<string>> GetBrokerReplicas(string brokerId);
+
+    /// <summary>
+    /// Of the partition directories a (re)started broker found on its disk, those whose replica the controller has
+    /// moved to other brokers (same topic id, broker no longer among the replicas): the broker removes them.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<LocalPartition>> FindStrayPartitions(string brokerId, IReadOnlyList<LocalPartition> local);
 
     /// <summary>Kafka's controlled shutdown: hands the broker's leaderships to in-sync followers; returns how many moved.</summary>
     Task<int> ControlledShutdown(string brokerId);

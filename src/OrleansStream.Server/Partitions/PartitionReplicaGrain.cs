@@ -27,6 +27,7 @@ internal sealed partial class PartitionReplicaGrain(
     TimeProvider time,
     RemoteLogManagerFactory tiering,
     OrleansStreamMetrics metrics,
+    LocalPartitionDirectories directories,
     ILogger<PartitionReplicaGrain> logger)
     : Grain, IPartitionReplicaGrain, IReplicaFetchGrain
 {
@@ -38,6 +39,7 @@ internal sealed partial class PartitionReplicaGrain(
     private PartitionLog? _log;
     private string? _logError;
     private IGrainTimer? _retentionTimer;
+    private PartitionMetrics _metrics = null!;
 
     // Leader with remote.storage.enable: copies closed segments to the tier, serves fetches below the local log start.
     private RemoteLogManager? _remote;
@@ -65,6 +67,7 @@ internal sealed partial class PartitionReplicaGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         (_topic, _partition, _replicaId) = GrainKeys.ParseReplica(this.GetPrimaryKeyString());
+        _metrics = metrics.ForPartition(_topic, _partition);
         var state = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(_topic, _partition);
         if (state is not null && _state is null) Apply(state);
         _retentionTimer = this.RegisterGrainTimer(
@@ -79,6 +82,7 @@ internal sealed partial class PartitionReplicaGrain(
     {
         _retentionTimer?.Dispose();
         _isrTimer?.Dispose();
+        _metrics.Dispose();
         StopTiering();
         await StopFetcherAsync();
         FailWaiters(ErrorCode.NotLeaderOrFollower);
@@ -93,16 +97,18 @@ internal sealed partial class PartitionReplicaGrain(
     public Task<ErrorCode> ApplyState(PartitionState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (_state is { } current && state.TopicId == current.TopicId && state.LeaderEpoch < current.LeaderEpoch)
-            return Task.FromResult(ErrorCode.FencedLeaderEpoch);
+        if (_state is { } current && state.IsOlderThan(current))
+            return Task.FromResult(state.LeaderEpoch < current.LeaderEpoch ? ErrorCode.FencedLeaderEpoch : ErrorCode.InvalidUpdateVersion);
         Apply(state);
-        return Task.FromResult(_log is null ? ErrorCode.KafkaStorageError : ErrorCode.None);
+        if (_log is not null) return Task.FromResult(ErrorCode.None);
+        return Task.FromResult(IsAssignedHere(state) ? ErrorCode.KafkaStorageError : ErrorCode.NotLeaderOrFollower);
     }
 
     public async Task DeleteReplica()
     {
         _retentionTimer?.Dispose();
         _isrTimer?.Dispose();
+        _metrics.Dispose();
         StopTiering();
         _state = null;
         await StopFetcherAsync();
@@ -147,6 +153,7 @@ internal sealed partial class PartitionReplicaGrain(
             LogStorageError(e, this.GetPrimaryKeyString());
             return ProduceError(ErrorCode.KafkaStorageError, e.Message);
         }
+        _metrics.Produced(info.RecordCount, info.Bytes);
         Signal(ref _appended);
         MaybeAdvanceHighWatermark();
 
@@ -206,7 +213,10 @@ internal sealed partial class PartitionReplicaGrain(
             }
             var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
             if (records.Length >= Math.Max(1, request.MinBytes) || remaining <= TimeSpan.Zero)
+            {
+                _metrics.Fetched(records.Span);
                 return new FetchResponse(ErrorCode.None, hw, log.LogStartOffset, records);
+            }
             await _hwAdvanced.Task.WaitAsync(remaining, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
     }
@@ -268,6 +278,7 @@ internal sealed partial class PartitionReplicaGrain(
             if (request.FetchOffset < log.LogEndOffset || remaining <= TimeSpan.Zero)
             {
                 var records = request.FetchOffset < log.LogEndOffset ? log.Read(request.FetchOffset, request.MaxBytes) : ReadOnlyMemory<byte>.Empty;
+                _metrics.ReplicaFetched(records.Span);
                 return new ReplicaFetchResponse(ErrorCode.None, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, records);
             }
             // Caught up: park until the next append (or until the HW moves, so the follower learns it promptly).
@@ -286,6 +297,11 @@ internal sealed partial class PartitionReplicaGrain(
             _log?.Dispose();
             _log = null;
         }
+        if (_log is not null && !IsAssignedHere(state))
+        {
+            MoveAway(state);
+            return;
+        }
         _state = state;
         if (_log is null) OpenLog(state);
         else
@@ -300,6 +316,7 @@ internal sealed partial class PartitionReplicaGrain(
             }
         }
         Signal(ref _stateChanged);
+        _metrics.ReportReplication(IsLeader, state.Replicas.Count, state.Isr.Count);
         if (_log is null) return;
 
         var becameLeader = state.Leader == _replicaId && (previous is null || previous.Leader != _replicaId || previous.LeaderEpoch != state.LeaderEpoch);
@@ -315,6 +332,7 @@ internal sealed partial class PartitionReplicaGrain(
                     if (r.ReplicaId != _replicaId) _followers[r.ReplicaId] = new FollowerProgress(-1, now);
                 LogBecameLeader(this.GetPrimaryKeyString(), state.LeaderEpoch, _log.LogEndOffset, _log.HighWatermark);
             }
+            else if (previous is not null) ForgetMovedFollowers(previous, state);
             MaybeAdvanceHighWatermark();
             StartTiering();
         }
@@ -331,6 +349,33 @@ internal sealed partial class PartitionReplicaGrain(
         }
     }
 
+    /// <summary>
+    /// The controller moved this replica to another broker (this one was out of membership): it stops, and its data,
+    /// which the new replica rebuilds from the leader, is removed so that it is never served or reused.
+    /// </summary>
+    private void MoveAway(PartitionState state)
+    {
+        _state = state;
+        StopTiering();
+        StopFetcher();
+        FailWaiters(ErrorCode.NotLeaderOrFollower);
+        _followers.Clear();
+        _log!.Delete();
+        _log = null;
+        _logError = $"replica {_replicaId} was moved to another broker";
+        LogMovedAway(this.GetPrimaryKeyString(), identity.BrokerId);
+        DeactivateOnIdle();
+    }
+
+    /// <summary>A follower replica that the controller moved to another broker starts from nothing there.</summary>
+    private void ForgetMovedFollowers(PartitionState previous, PartitionState state)
+    {
+        foreach (var r in state.Replicas)
+            foreach (var old in previous.Replicas)
+                if (old.ReplicaId == r.ReplicaId && old.BrokerId != r.BrokerId && r.ReplicaId != _replicaId)
+                    _followers[r.ReplicaId] = new FollowerProgress(-1, time.GetUtcNow());
+    }
+
     private void OpenLog(PartitionState state)
     {
         if (!IsAssignedHere(state))
@@ -340,6 +385,7 @@ internal sealed partial class PartitionReplicaGrain(
             return;
         }
         var directory = PartitionDirectory();
+        directories.MarkUsed(directory);
         try
         {
             var config = TopicConfigs.ToLogConfig(state.Configs);
@@ -362,8 +408,7 @@ internal sealed partial class PartitionReplicaGrain(
         return false;
     }
 
-    private string PartitionDirectory() =>
-        Path.Combine(_options.ResolvedDataDirectory, string.Create(CultureInfo.InvariantCulture, $"{_topic}-{_partition}"));
+    private string PartitionDirectory() => directories.PathOf(_topic, _partition);
 
     private (ErrorCode Error, string Message)? CheckLeader(int requestEpoch)
     {
@@ -461,8 +506,9 @@ internal sealed partial class PartitionReplicaGrain(
         {
             LogIsrChange(this.GetPrimaryKeyString(), string.Join(",", state.Isr), string.Join(",", isr), why);
             var result = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller)
-                .AlterPartition(_topic, _partition, _replicaId, state.LeaderEpoch, isr);
-            if (result.State is { } updated && (_state is null || updated.LeaderEpoch >= _state.LeaderEpoch)) Apply(updated);
+                .AlterPartition(_topic, _partition, _replicaId, state.LeaderEpoch, state.PartitionEpoch, isr);
+            // The answer may arrive after a newer LeaderAndIsr push; it must not undo it.
+            if (result.State is { } updated && (_state is null || !updated.IsOlderThan(_state))) Apply(updated);
             if (result.Error != ErrorCode.None) LogIsrChangeRejected(this.GetPrimaryKeyString(), result.Error);
         }
         catch (Exception e)
@@ -589,7 +635,7 @@ internal sealed partial class PartitionReplicaGrain(
             StopTiering();
             return;
         }
-        _remote ??= tiering.Create(_topic, _partition, log);
+        _remote ??= tiering.Create(_topic, _partition, log, _metrics);
         // Interleaving: uploads run between produce and fetch turns and never hold them up.
         _tieringTimer ??= this.RegisterGrainTimer(static (self, ct) => self.TierAsync(ct), this,
             new GrainTimerCreationOptions(tiering.TaskInterval, tiering.TaskInterval) { Interleave = true });
@@ -608,9 +654,7 @@ internal sealed partial class PartitionReplicaGrain(
     {
         if (!IsLeader || _remote is not { } remote) return;
         var pass = await remote.MaybeRunAsync(LeaderEpoch, cancellationToken);
-        if (pass.BytesCopied > 0) metrics.RecordTierUpload(_topic, pass.BytesCopied);
-        var (segments, bytes) = remote.UploadLag();
-        metrics.ReportTierUploadLag(new TopicPartition(_topic, _partition), segments, bytes);
+        _metrics.TieringPassCompleted(pass.BytesCopied, remote.UploadLag());
         if (pass.Error is { } error) LogTieringFailed(error, this.GetPrimaryKeyString());
         else if (pass.Fenced) LogTieringFenced(this.GetPrimaryKeyString(), LeaderEpoch);
     }
@@ -661,6 +705,9 @@ internal sealed partial class PartitionReplicaGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Closed {Replica} at log end {EndOffset} ({Reason})")]
     private partial void LogClosed(string replica, long endOffset, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Replica} was moved off broker {Broker}; its local copy is removed")]
+    private partial void LogMovedAway(string replica, string broker);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Replica}")]
     private partial void LogDeleted(string replica);
