@@ -40,7 +40,9 @@ internal sealed partial class PartitionReplicaGrain(
     private IGrainTimer? _retentionTimer;
 
     // Leader with remote.storage.enable: copies closed segments to the tier, serves fetches below the local log start.
+    // Follower: deletes local segments the tier holds, per local retention.
     private RemoteLogManager? _remote;
+    private bool _remoteAsLeader;
     private IGrainTimer? _tieringTimer;
 
     // Leader: what each follower has (its last fetch offset) and when it was last caught up; waiters for the HW.
@@ -316,11 +318,11 @@ internal sealed partial class PartitionReplicaGrain(
                 LogBecameLeader(this.GetPrimaryKeyString(), state.LeaderEpoch, _log.LogEndOffset, _log.HighWatermark);
             }
             MaybeAdvanceHighWatermark();
-            StartTiering();
+            StartTiering(asLeader: true);
         }
         else
         {
-            StopTiering();
+            StartTiering(asLeader: false);
             if (previous is { } p && p.Leader == _replicaId && (p.LeaderEpoch != state.LeaderEpoch || p.Leader != state.Leader))
             {
                 FailWaiters(ErrorCode.NotLeaderOrFollower);
@@ -582,13 +584,16 @@ internal sealed partial class PartitionReplicaGrain(
     private async Task WaitForStateChangeAsync(TimeSpan timeout) =>
         await _stateChanged.Task.WaitAsync(timeout, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
 
-    private void StartTiering()
+    private void StartTiering(bool asLeader)
     {
         if (_log is not { Config.RemoteStorageEnable: true } log)
         {
             StopTiering();
             return;
         }
+        // A manager that stops leading is disposed (fenced for good); a follower's never writes the manifest.
+        if (_remote is not null && _remoteAsLeader != asLeader) StopTiering();
+        _remoteAsLeader = asLeader;
         _remote ??= tiering.Create(_topic, _partition, log);
         // Interleaving: uploads run between produce and fetch turns and never hold them up.
         _tieringTimer ??= this.RegisterGrainTimer(static (self, ct) => self.TierAsync(ct), this,
@@ -606,7 +611,14 @@ internal sealed partial class PartitionReplicaGrain(
     /// <summary>One tiering pass (Kafka's RLMTask) on this grain's scheduler; failures back off inside the manager.</summary>
     private async Task TierAsync(CancellationToken cancellationToken)
     {
-        if (!IsLeader || _remote is not { } remote) return;
+        if (_remote is not { } remote) return;
+        if (!_remoteAsLeader)
+        {
+            var local = await remote.MaybeRunAsFollowerAsync(cancellationToken);
+            if (local.Error is { } failed) LogTieringFailed(failed, this.GetPrimaryKeyString());
+            return;
+        }
+        if (!IsLeader) return;
         var pass = await remote.MaybeRunAsync(LeaderEpoch, cancellationToken);
         if (pass.BytesCopied > 0) metrics.RecordTierUpload(_topic, pass.BytesCopied);
         var (segments, bytes) = remote.UploadLag();
