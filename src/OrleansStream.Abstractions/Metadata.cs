@@ -58,8 +58,9 @@ public sealed record ClusterMetadata(long Version, IReadOnlyList<BrokerInfo> Bro
 public sealed record MetadataRequest(IReadOnlyList<string>? Topics, bool AllowAutoTopicCreation = false);
 
 /// <summary>
-/// Kafka's LeaderAndIsr: what the controller tells a replica about its partition. A replica acts only on
-/// a state whose leader epoch is not older than the one it has.
+/// Kafka's LeaderAndIsr: what the controller tells a replica about its partition. A replica acts only on a state
+/// that is not older than the one it has: by leader epoch, then (within one leader epoch) by
+/// <paramref name="PartitionEpoch"/>, which the controller bumps on every leader, ISR or replica change (KIP-497).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record PartitionState(
@@ -68,6 +69,13 @@ public sealed record PartitionState(
     int Partition,
     int Leader,
     int LeaderEpoch,
+    int PartitionEpoch,
     IReadOnlyList<ReplicaInfo> Replicas,
     IReadOnlyList<int> Isr,
-    IReadOnlyDictionary<string, string> Configs);
+    IReadOnlyDictionary<string, string> Configs)
+{
+    /// <summary>True when this state is older than <paramref name="other"/> of the same topic incarnation.</summary>
+    public bool IsOlderThan(PartitionState other) =>
+        other is not null && TopicId == other.TopicId
+        && (LeaderEpoch < other.LeaderEpoch || (LeaderEpoch == other.LeaderEpoch && PartitionEpoch < other.PartitionEpoch));
+}

@@ -54,7 +54,12 @@ internal static class CliApp
         }
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            // Ctrl-C / SIGTERM cancel the command; a group consumer then needs time to commit and leave its group.
+            return await parse.InvokeAsync(new InvocationConfiguration
+            {
+                EnableDefaultExceptionHandler = false,
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(15),
+            });
         }
         catch (Exception e)
         {

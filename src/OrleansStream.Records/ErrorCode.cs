@@ -54,6 +54,8 @@ public enum ErrorCode : short
     MemberIdRequired = 79,
     GroupMaxSizeReached = 81,
     InvalidRecord = 87,
+    /// <summary>Kafka's INVALID_UPDATE_VERSION: an AlterPartition or LeaderAndIsr based on an older partition epoch.</summary>
+    InvalidUpdateVersion = 95,
 }
 
 /// <summary>An error with a Kafka error code. Thrown by the storage engine and the SDK; grains return codes instead.</summary>

@@ -100,10 +100,10 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         var controller = fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
         var state = await controller.GetPartitionState(topic, 0);
 
-        var staleIsr = await controller.AlterPartition(topic, 0, p.Leader, p.LeaderEpoch - 1, [p.Leader]);
-        var notLeader = await controller.AlterPartition(topic, 0, p.Leader == 0 ? 1 : 0, p.LeaderEpoch, [0, 1]);
+        var staleIsr = await controller.AlterPartition(topic, 0, p.Leader, p.LeaderEpoch - 1, state!.PartitionEpoch, [p.Leader]);
+        var notLeader = await controller.AlterPartition(topic, 0, p.Leader == 0 ? 1 : 0, p.LeaderEpoch, state.PartitionEpoch, [0, 1]);
         var replica = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, p.Leader));
-        var newer = state! with { LeaderEpoch = state.LeaderEpoch + 1 };
+        var newer = state with { LeaderEpoch = state.LeaderEpoch + 1 };
         Assert.Equal(ErrorCode.None, await replica.ApplyState(newer));
         var older = await replica.ApplyState(state);
         var staleProduce = await replica.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("x"), CurrentLeaderEpoch: state.LeaderEpoch));
@@ -113,6 +113,38 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         Assert.Equal(ErrorCode.FencedLeaderEpoch, older);
         Assert.Equal(ErrorCode.FencedLeaderEpoch, staleProduce.Error);
         Assert.Equal(2, (await fixture.Controller.Partition(topic, 0)).Isr.Count);
+    }
+
+    [Fact]
+    public async Task IsrUpdatesOfOneLeaderEpoch_AreOrderedByPartitionEpoch()
+    {
+        var topic = UniqueTopic("pepoch");
+        await fixture.CreateTopic(topic, replicationFactor: 2, configs: MinIsr2);
+        var controller = fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        var initial = (await controller.GetPartitionState(topic, 0))!;
+        var leader = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, initial.Leader));
+
+        // The leader shrinks the ISR to itself, then (its follower still fetching) expands it again: two updates in one leader epoch.
+        var shrink = await controller.AlterPartition(topic, 0, initial.Leader, initial.LeaderEpoch, initial.PartitionEpoch, [initial.Leader]);
+        var stale = await controller.AlterPartition(topic, 0, initial.Leader, initial.LeaderEpoch, initial.PartitionEpoch, [0, 1]);
+        PartitionState expanded = null!;
+        await ClusterFixture.WaitUntilAsync(async () => (expanded = (await controller.GetPartitionState(topic, 0))!).Isr.Count == 2,
+            "the leader adds its follower back");
+        ProduceResponse before = null!;
+        await ClusterFixture.WaitUntilAsync(async () =>
+            (before = await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("before")))).Error != ErrorCode.NotEnoughReplicas,
+            "the leader has the expanded ISR");
+        // The shrink's LeaderAndIsr arrives late, after the expansion: the replica keeps the newer ISR.
+        var late = await leader.ApplyState(shrink.State!);
+        var after = await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("after")));
+
+        Assert.Equal((ErrorCode.None, initial.PartitionEpoch + 1, 1), (shrink.Error, shrink.State!.PartitionEpoch, shrink.State.Isr.Count));
+        Assert.Equal(ErrorCode.InvalidUpdateVersion, stale.Error);
+        Assert.Equal(initial.LeaderEpoch, expanded.LeaderEpoch);
+        Assert.True(expanded.PartitionEpoch > shrink.State.PartitionEpoch);
+        Assert.Equal(ErrorCode.None, before.Error);
+        Assert.Equal(ErrorCode.InvalidUpdateVersion, late);
+        Assert.Equal((ErrorCode.None, before.BaseOffset + 1), (after.Error, after.BaseOffset));
     }
 
     private async Task ProduceWithRetry(string topic, string value)

@@ -1,6 +1,8 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using OrleansStream.Records;
 using OrleansStream.Server.Diagnostics;
+using OrleansStream.Storage.Tiering;
 
 namespace OrleansStream.Deploy.Tests;
 
@@ -36,15 +38,61 @@ public sealed class MetricsTests : IDisposable
     [Fact]
     public void ProduceAndFetch_CountRecordsAndBytesPerTopic()
     {
-        _metrics.RecordProduce("orders", records: 10, bytes: 1_000);
-        _metrics.RecordProduce("orders", records: 5, bytes: 500);
-        _metrics.RecordFetch("orders", records: 7, bytes: 700);
-        _metrics.RecordFetch("orders", records: 3, bytes: 300, follower: true);
+        using var partition = _metrics.ForPartition("orders", 0);
+        var batches = Concat(Batch(10), Batch(5));
+        partition.Produced(records: 10, bytes: 1_000);
+        partition.Produced(records: 5, bytes: 500);
+        partition.Fetched(batches);
+        partition.ReplicaFetched(Batch(3));
+        partition.Fetched([]);
 
         Assert.Equal(15, Sum("orleansstream.produce.records", "topic", "orders"));
         Assert.Equal(1_500, Sum("orleansstream.produce.bytes", "topic", "orders"));
-        Assert.Equal(7, Sum("orleansstream.fetch.records", "fetcher", "consumer"));
-        Assert.Equal(300, Sum("orleansstream.fetch.bytes", "fetcher", "follower"));
+        Assert.Equal(15, Sum("orleansstream.fetch.records", "fetcher", "consumer"));
+        Assert.Equal(batches.Length, Sum("orleansstream.fetch.bytes", "fetcher", "consumer"));
+        Assert.Equal(3, Sum("orleansstream.fetch.records", "fetcher", "follower"));
+        Assert.Single(_measurements, m => m.Instrument == "orleansstream.fetch.bytes" && Equals(m.Tags["fetcher"], "consumer"));
+    }
+
+    [Fact]
+    public void CountRecords_ReadsOneHeaderPerBatchAndStopsAtAPartialBatch()
+    {
+        var batches = Concat(Batch(7), Batch(1), Batch(4));
+        Assert.Equal(12, PartitionMetrics.CountRecords(batches));
+        Assert.Equal(8, PartitionMetrics.CountRecords(batches.AsSpan(0, batches.Length - 10)));
+        Assert.Equal(0, PartitionMetrics.CountRecords([]));
+    }
+
+    [Fact]
+    public void Recording_AllocatesNothingPerBatch()
+    {
+        using var partition = _metrics.ForPartition("hot", 0);
+        var batch = Batch(100);
+        long seen = 0;
+        using var quiet = new MeterListener();
+        quiet.InstrumentPublished = (instrument, listener) =>
+        {
+            if (ReferenceEquals(instrument.Meter, _metrics.Meter)) listener.EnableMeasurementEvents(instrument);
+        };
+        quiet.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref seen, v));
+        quiet.SetMeasurementEventCallback<double>((_, _, _, _) => Interlocked.Increment(ref seen));
+        quiet.Start();
+        _listener.Dispose(); // the recording listener allocates per measurement; measure with the quiet one only
+        partition.Produced(1, 1);
+        partition.Fetched(batch);
+        partition.RemoteFetchCompleted(TimeSpan.FromMilliseconds(1));
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++)
+        {
+            partition.Produced(100, batch.Length);
+            partition.Fetched(batch);
+            partition.ReplicaFetched(batch);
+            partition.RemoteFetchCompleted(TimeSpan.FromMilliseconds(1));
+            partition.ReportReplication(isLeader: true, replicas: 3, inSyncReplicas: 3);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.True(seen > 1_000 * 100);
     }
 
     [Fact]
@@ -58,14 +106,18 @@ public sealed class MetricsTests : IDisposable
         Assert.False(produce.Tags.ContainsKey("error.type"));
         var fetch = Assert.Single(_measurements, m => m.Instrument == "orleansstream.request.duration" && Equals(m.Tags["operation"], "Fetch"));
         Assert.Equal("OffsetOutOfRange", fetch.Tags["error.type"]);
+        Assert.True(_metrics.RequestDurationEnabled);
     }
 
     [Fact]
     public void ReplicationGauges_CountOnlyLedPartitions()
     {
-        _metrics.ReportPartition(new TopicPartition("a", 0), isLeader: true, replicas: 3, inSyncReplicas: 3);
-        _metrics.ReportPartition(new TopicPartition("a", 1), isLeader: true, replicas: 3, inSyncReplicas: 2);
-        _metrics.ReportPartition(new TopicPartition("a", 2), isLeader: false, replicas: 3, inSyncReplicas: 1);
+        var a0 = _metrics.ForPartition("a", 0);
+        using var a1 = _metrics.ForPartition("a", 1);
+        using var a2 = _metrics.ForPartition("a", 2);
+        a0.ReportReplication(isLeader: true, replicas: 3, inSyncReplicas: 3);
+        a1.ReportReplication(isLeader: true, replicas: 3, inSyncReplicas: 2);
+        a2.ReportReplication(isLeader: false, replicas: 3, inSyncReplicas: 1);
 
         _listener.RecordObservableInstruments();
 
@@ -75,8 +127,8 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(2, isr.Count);
         Assert.Contains(isr, m => Equals(m.Tags["partition"], 1) && m.Value == 2);
 
-        _metrics.ReportPartition(new TopicPartition("a", 1), isLeader: true, replicas: 3, inSyncReplicas: 3);
-        _metrics.ForgetPartition(new TopicPartition("a", 0));
+        a1.ReportReplication(isLeader: true, replicas: 3, inSyncReplicas: 3);
+        a0.Dispose();
         _measurements.Clear();
         _listener.RecordObservableInstruments();
 
@@ -85,24 +137,65 @@ public sealed class MetricsTests : IDisposable
     }
 
     [Fact]
+    public void ANewerActivation_KeepsItsSeriesWhenTheOlderOneEnds()
+    {
+        var older = _metrics.ForPartition("moved", 0);
+        using var newer = _metrics.ForPartition("moved", 0);
+        newer.ReportReplication(isLeader: true, replicas: 1, inSyncReplicas: 1);
+        older.Dispose();
+
+        _listener.RecordObservableInstruments();
+
+        Assert.Equal(1, Last("orleansstream.partitions.leader"));
+    }
+
+    [Fact]
     public void ConsumerLagAndTierLag_AreReportedPerPartition()
     {
-        _metrics.ReportConsumerLag("billing", new TopicPartition("orders", 0), 42);
-        _metrics.ReportConsumerLag("billing", new TopicPartition("orders", 1), -5);
-        _metrics.ReportTierUploadLag(new TopicPartition("orders", 0), segments: 2, bytes: 2048);
+        var group = _metrics.ForGroup("billing");
+        using var leader = _metrics.ForPartition("orders", 0);
+        using var follower = _metrics.ForPartition("orders", 1);
+        group.Committed(new TopicPartition("orders", 0), 58);
+        group.HighWatermark(new TopicPartition("orders", 0), 100);
+        group.Committed(new TopicPartition("orders", 1), 20);
+        group.HighWatermark(new TopicPartition("orders", 1), 15);
+        group.Committed(new TopicPartition("orders", 2), 5); // high watermark unknown: no series yet
+        leader.ReportReplication(isLeader: true, replicas: 1, inSyncReplicas: 1);
+        leader.TieringPassCompleted(bytesCopied: 4096, uploadLag: (2, 2048));
+        follower.TieringPassCompleted(bytesCopied: 0, uploadLag: (7, 7000)); // a follower's lag is not reported
 
         _listener.RecordObservableInstruments();
 
         var lag = _measurements.Where(m => m.Instrument == "orleansstream.consumer.lag").ToList();
+        Assert.Equal(2, lag.Count);
         Assert.Contains(lag, m => Equals(m.Tags["group"], "billing") && Equals(m.Tags["partition"], 0) && m.Value == 42);
         Assert.Contains(lag, m => Equals(m.Tags["partition"], 1) && m.Value == 0);
         Assert.Equal(2, Last("orleansstream.tier.upload.lag.segments"));
         Assert.Equal(2048, Last("orleansstream.tier.upload.lag.bytes"));
+        Assert.Equal(4096, Sum("orleansstream.tier.uploaded.bytes", "topic", "orders"));
 
-        _metrics.ForgetConsumerGroup("billing");
+        group.Forget(new TopicPartition("orders", 1));
+        _measurements.Clear();
+        _listener.RecordObservableInstruments();
+        Assert.Single(_measurements, m => m.Instrument == "orleansstream.consumer.lag");
+
+        group.Dispose();
         _measurements.Clear();
         _listener.RecordObservableInstruments();
         Assert.DoesNotContain(_measurements, m => m.Instrument == "orleansstream.consumer.lag");
+    }
+
+    [Fact]
+    public void TieringEngine_ReportsFailuresAndRemoteFetchLatencyThroughThePartition()
+    {
+        using var partition = _metrics.ForPartition("cold", 3);
+        IRemoteLogMetrics tier = partition;
+        tier.UploadFailed();
+        tier.RemoteFetchCompleted(TimeSpan.FromMilliseconds(12));
+
+        Assert.Equal(1, Sum("orleansstream.tier.upload.failures", "topic", "cold"));
+        var fetch = Assert.Single(_measurements, m => m.Instrument == "orleansstream.tier.remote_fetch.duration");
+        Assert.Equal(0.012, fetch.Value, 6);
     }
 
     public void Dispose()
@@ -120,6 +213,16 @@ public sealed class MetricsTests : IDisposable
 
     private double Sum(string instrument, string tag, string value)
         => _measurements.Where(m => m.Instrument == instrument && Equals(m.Tags[tag], value)).Sum(m => m.Value);
+
+    private static byte[] Batch(int records)
+    {
+        using var builder = new RecordBatchBuilder();
+        builder.Reset();
+        for (var i = 0; i < records; i++) builder.Append(1_700_000_000_000, null, "value"u8.ToArray());
+        return builder.ToArray();
+    }
+
+    private static byte[] Concat(params byte[][] parts) => [.. parts.SelectMany(p => p)];
 
     private double Last(string instrument) => _measurements.Last(m => m.Instrument == instrument).Value;
 }

@@ -94,6 +94,8 @@ internal sealed class ConsumerCoordinator : IDisposable
     private Exception? _fatal;
     private bool _closed;
     private bool _joinInFlight;
+    private readonly ITimer? _autoCommitTimer;
+    private int _autoCommitWakeup;
 
     public ConsumerCoordinator(IClusterClient client, GroupSettings settings, IGroupConsumerHost host, TimeProvider? time = null)
     {
@@ -105,6 +107,11 @@ internal sealed class ConsumerCoordinator : IDisposable
         _group = client.GetGrain<IConsumerGroupGrain>(settings.GroupId);
         _controller = client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
         _lastPollMs = NowMs;
+        if (settings.EnableAutoCommit && settings.AutoCommitIntervalMs > 0)
+        {
+            var interval = TimeSpan.FromMilliseconds(settings.AutoCommitIntervalMs);
+            _autoCommitTimer = _time.CreateTimer(static s => ((ConsumerCoordinator)s!).OnAutoCommitDue(), this, interval, interval);
+        }
     }
 
     public string GroupId => _settings.GroupId;
@@ -419,9 +426,21 @@ internal sealed class ConsumerCoordinator : IDisposable
         }
     }
 
+    /// <summary>
+    /// A consumer blocked in Consume on an idle topic never polls, yet what it returned must still be committed:
+    /// when a commit is due, wake Consume so it commits on the application's thread.
+    /// </summary>
+    private void OnAutoCommitDue()
+    {
+        bool pending;
+        lock (_lock) pending = !_closed && PendingCommits().Count > 0;
+        if (pending && Interlocked.Exchange(ref _autoCommitWakeup, 1) == 0) _host.Wakeup();
+    }
+
     private void MaybeAutoCommit()
     {
         if (!_settings.EnableAutoCommit) return;
+        Volatile.Write(ref _autoCommitWakeup, 0);
         var now = NowMs;
         if (now < _nextAutoCommitMs) return;
         if (_autoCommit is { IsCompleted: false }) return;
@@ -699,6 +718,7 @@ internal sealed class ConsumerCoordinator : IDisposable
         finally
         {
             _closing.Cancel();
+            _autoCommitTimer?.Dispose();
             LeaveGroup("the consumer is being closed");
         }
     }
@@ -714,6 +734,7 @@ internal sealed class ConsumerCoordinator : IDisposable
             _closed = true;
         }
         _closing.Cancel();
+        _autoCommitTimer?.Dispose();
         LeaveGroup("the consumer was disposed");
     }
 }

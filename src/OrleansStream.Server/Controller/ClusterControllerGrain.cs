@@ -194,7 +194,7 @@ internal sealed partial class ClusterControllerGrain(
     public Task<PartitionState?> GetPartitionState(string topic, int partition) =>
         Task.FromResult(TryGetPartition(topic, partition, out var t, out var p) ? ToState(t, p) : null);
 
-    public async Task<AlterPartitionResult> AlterPartition(string topic, int partition, int leaderReplicaId, int leaderEpoch, IReadOnlyList<int> isr)
+    public async Task<AlterPartitionResult> AlterPartition(string topic, int partition, int leaderReplicaId, int leaderEpoch, int partitionEpoch, IReadOnlyList<int> isr)
     {
         ArgumentNullException.ThrowIfNull(isr);
         await _changes.WaitAsync();
@@ -203,6 +203,8 @@ internal sealed partial class ClusterControllerGrain(
             if (!TryGetPartition(topic, partition, out var t, out var p)) return new AlterPartitionResult(ErrorCode.UnknownTopicOrPartition, null);
             if (leaderEpoch != p.LeaderEpoch) return new AlterPartitionResult(ErrorCode.FencedLeaderEpoch, ToState(t, p));
             if (leaderReplicaId != p.Leader) return new AlterPartitionResult(ErrorCode.NotLeaderOrFollower, ToState(t, p));
+            // Two requests of one leader epoch may cross; only the one based on the current state may apply.
+            if (partitionEpoch != p.PartitionEpoch) return new AlterPartitionResult(ErrorCode.InvalidUpdateVersion, ToState(t, p));
             var next = new List<int>(isr.Count);
             foreach (var id in isr)
             {
@@ -216,6 +218,7 @@ internal sealed partial class ClusterControllerGrain(
             if (next.SequenceEqual(p.Isr)) return new AlterPartitionResult(ErrorCode.None, ToState(t, p));
             LogIsrChanged(t.Name, p.Partition, string.Join(",", p.Isr), string.Join(",", next), p.LeaderEpoch);
             p.Isr = next;
+            p.PartitionEpoch++;
             await CommitAsync();
             await PushPartitionsAsync([(t, p)]);
             return new AlterPartitionResult(ErrorCode.None, ToState(t, p));
@@ -323,6 +326,7 @@ internal sealed partial class ClusterControllerGrain(
             p.Isr = isr;
             changed = true;
         }
+        if (changed) p.PartitionEpoch++;
         return changed;
     }
 
@@ -491,7 +495,7 @@ internal sealed partial class ClusterControllerGrain(
     }
 
     private static PartitionState ToState(TopicState t, PartitionAssignment p) =>
-        new(t.Name, t.TopicId, p.Partition, p.Leader, p.LeaderEpoch, Replicas(p), p.Isr.ToArray(), new Dictionary<string, string>(t.Configs));
+        new(t.Name, t.TopicId, p.Partition, p.Leader, p.LeaderEpoch, p.PartitionEpoch, Replicas(p), p.Isr.ToArray(), new Dictionary<string, string>(t.Configs));
 
     private static ReplicaInfo[] Replicas(PartitionAssignment p)
     {

@@ -36,4 +36,7 @@ public sealed class PartitionAssignment
     [Id(3)] public int LeaderEpoch { get; set; }
 
     [Id(4)] public List<int> Isr { get; set; } = [];
+
+    /// <summary>KIP-497's partition epoch: bumped on every leader, ISR or replica change, so stale updates are refused.</summary>
+    [Id(5)] public int PartitionEpoch { get; set; }
 }

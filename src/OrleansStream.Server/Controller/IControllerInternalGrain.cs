@@ -19,9 +19,10 @@ public interface IControllerInternalGrain : IGrainWithStringKey
 
     /// <summary>
     /// Kafka's AlterPartition: the leader <paramref name="leaderReplicaId"/> in <paramref name="leaderEpoch"/> asks to
-    /// set the ISR. A stale epoch or a non-leader is refused (FencedLeaderEpoch / NotLeaderOrFollower).
+    /// set the ISR, based on the state of <paramref name="partitionEpoch"/>. A stale leader epoch, a non-leader or a
+    /// stale partition epoch is refused (FencedLeaderEpoch / NotLeaderOrFollower / InvalidUpdateVersion).
     /// </summary>
-    Task<AlterPartitionResult> AlterPartition(string topic, int partition, int leaderReplicaId, int leaderEpoch, IReadOnlyList<int> isr);
+    Task<AlterPartitionResult> AlterPartition(string topic, int partition, int leaderReplicaId, int leaderEpoch, int partitionEpoch, IReadOnlyList<int> isr);
 
     /// <summary>
     /// Membership changed: move leadership off dead brokers (clean election from the ISR unless the topic allows

@@ -1,298 +1,160 @@
 using System.Collections.Concurrent;
-using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace OrleansStream.Server.Diagnostics;
 
 /// <summary>
-/// The broker's metrics on the <see cref="MeterName"/> meter: produce and fetch volume, request latency, ISR size,
-/// under-replicated partitions, consumer lag and tier upload lag. Grains call the <c>Record*</c> methods once per
-/// batch or request (never per record) and the <c>Report*</c> methods when a gauge's value changes; gauges are read
-/// from that reported state when an exporter collects. Safe to call from any grain concurrently.
+/// The broker's instruments, all on one <see cref="MeterName"/> meter per host (created through
+/// <see cref="IMeterFactory"/>, so each silo of a process has its own): produce and fetch volume, request latency,
+/// ISR size, under-replicated partitions, consumer lag, tier upload lag, tier bytes uploaded and remote fetch latency.
+/// Grains record through handles with their tags precomputed (<see cref="ForPartition"/>, <see cref="ForGroup"/>);
+/// request latency is recorded at the call boundary by <see cref="RequestMetricsFilter"/>. Counters move once per
+/// batch or request, never per record; gauges read values the handles cached when an exporter collects.
 /// </summary>
 public sealed class OrleansStreamMetrics : IDisposable
 {
     public const string MeterName = "OrleansStream";
 
-    private static readonly FrozenDictionary<BrokerOperation, string> OperationNames =
-        Enum.GetValues<BrokerOperation>().ToFrozenDictionary(o => o, o => o.ToString());
-
-    private static readonly FrozenDictionary<ErrorCode, string> ErrorNames =
-        Enum.GetValues<ErrorCode>().ToFrozenDictionary(e => e, e => e.ToString());
-
     // Request latency buckets from 0.5 ms (an in-process append) to 30 s (long-poll fetches with a large max wait).
     private static readonly double[] DurationBuckets =
         [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-    private readonly Meter _meter;
-    private readonly Counter<long> _produceRecords;
-    private readonly Counter<long> _produceBytes;
-    private readonly Counter<long> _fetchRecords;
-    private readonly Counter<long> _fetchBytes;
-    private readonly Counter<long> _tierUploadedBytes;
-    private readonly Histogram<double> _requestDuration;
+    private static readonly KeyValuePair<string, object?>[] OperationTags =
+        Array.ConvertAll(Enum.GetValues<BrokerOperation>(), o => new KeyValuePair<string, object?>("operation", o.ToString()));
 
-    private readonly ConcurrentDictionary<TopicPartition, PartitionState> _partitions = new();
-    private readonly ConcurrentDictionary<ConsumerLagKey, LagCell> _consumerLag = new();
-    private readonly ConcurrentDictionary<TopicPartition, TierLag> _tierLag = new();
+    private readonly Meter _meter;
+    private readonly Histogram<double> _requestDuration;
+    private readonly ObservableGauge<long> _consumerLag;
+    private readonly ConcurrentDictionary<TopicPartition, PartitionMetrics> _partitions = new();
+    private readonly ConcurrentDictionary<string, ConsumerGroupMetrics> _groups = new();
 
     public OrleansStreamMetrics(IMeterFactory meterFactory)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         _meter = meterFactory.Create(MeterName);
 
-        _produceRecords = _meter.CreateCounter<long>("orleansstream.produce.records", "{record}", "Records appended by partition leaders.");
-        _produceBytes = _meter.CreateCounter<long>("orleansstream.produce.bytes", "By", "Record batch bytes appended by partition leaders.");
-        _fetchRecords = _meter.CreateCounter<long>("orleansstream.fetch.records", "{record}", "Records returned to consumers and followers.");
-        _fetchBytes = _meter.CreateCounter<long>("orleansstream.fetch.bytes", "By", "Record batch bytes returned to consumers and followers.");
-        _tierUploadedBytes = _meter.CreateCounter<long>("orleansstream.tier.uploaded.bytes", "By", "Segment bytes copied to the remote tier.");
+        ProduceRecords = _meter.CreateCounter<long>("orleansstream.produce.records", "{record}", "Records appended by partition leaders.");
+        ProduceBytes = _meter.CreateCounter<long>("orleansstream.produce.bytes", "By", "Record batch bytes appended by partition leaders.");
+        FetchRecords = _meter.CreateCounter<long>("orleansstream.fetch.records", "{record}", "Records returned to consumers and followers.");
+        FetchBytes = _meter.CreateCounter<long>("orleansstream.fetch.bytes", "By", "Record batch bytes returned to consumers and followers.");
+        TierUploadedBytes = _meter.CreateCounter<long>("orleansstream.tier.uploaded.bytes", "By", "Segment bytes copied to the remote tier.");
+        TierUploadFailures = _meter.CreateCounter<long>("orleansstream.tier.upload.failures", "{failure}",
+            "Tiering passes that failed and will be retried with back-off.");
+        RemoteFetchDuration = _meter.CreateHistogram<double>("orleansstream.tier.remote_fetch.duration", "s",
+            "Time to serve a fetch below the local log start from the remote tier.",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _requestDuration = _meter.CreateHistogram<double>(
             "orleansstream.request.duration", "s", "Time a broker took to answer a request, fetch long-poll waits included.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
 
-        _meter.CreateObservableGauge("orleansstream.partition.isr.size", ObserveIsrSize, "{replica}",
+        _meter.CreateObservableGauge("orleansstream.partition.isr.size", () => ObserveLed(static p => p.Replication.Isr), "{replica}",
             "In-sync replicas of each partition this broker leads.");
-        _meter.CreateObservableGauge("orleansstream.partition.replicas", ObserveReplicas, "{replica}",
+        _meter.CreateObservableGauge("orleansstream.partition.replicas", () => ObserveLed(static p => p.Replication.Replicas), "{replica}",
             "Assigned replicas of each partition this broker leads.");
-        _meter.CreateObservableGauge("orleansstream.partitions.leader", ObserveLeaderCount, "{partition}",
+        _meter.CreateObservableGauge("orleansstream.partitions.leader", () => CountLed(static _ => true), "{partition}",
             "Partitions this broker leads (Kafka's LeaderCount).");
-        _meter.CreateObservableGauge("orleansstream.partitions.under_replicated", ObserveUnderReplicated, "{partition}",
+        _meter.CreateObservableGauge("orleansstream.partitions.under_replicated", () => CountLed(static p => p.Replication.Isr < p.Replication.Replicas), "{partition}",
             "Partitions this broker leads whose ISR is smaller than their replica set (Kafka's UnderReplicatedPartitions).");
-        _meter.CreateObservableGauge("orleansstream.consumer.lag", ObserveConsumerLag, "{record}",
+        _consumerLag = _meter.CreateObservableGauge("orleansstream.consumer.lag", ObserveConsumerLag, "{record}",
             "High watermark minus the group's committed offset, per group and partition.");
-        _meter.CreateObservableGauge("orleansstream.tier.upload.lag.segments", ObserveTierLagSegments, "{segment}",
-            "Closed local segments not yet copied to the remote tier.");
-        _meter.CreateObservableGauge("orleansstream.tier.upload.lag.bytes", ObserveTierLagBytes, "By",
-            "Bytes of closed local segments not yet copied to the remote tier.");
+        _meter.CreateObservableGauge("orleansstream.tier.upload.lag.segments", () => ObserveTierLag(bytes: false), "{segment}",
+            "Closed local segments below the high watermark not yet copied to the remote tier (Kafka's RemoteCopyLagSegments).");
+        _meter.CreateObservableGauge("orleansstream.tier.upload.lag.bytes", () => ObserveTierLag(bytes: true), "By",
+            "Bytes of closed local segments not yet copied to the remote tier (Kafka's RemoteCopyLagBytes).");
     }
 
     /// <summary>The meter the instruments live on (for listeners in tests).</summary>
     public Meter Meter => _meter;
 
-    /// <summary>A leader appended one produce request's batches.</summary>
-    public void RecordProduce(string topic, int records, long bytes)
+    internal Counter<long> ProduceRecords { get; }
+    internal Counter<long> ProduceBytes { get; }
+    internal Counter<long> FetchRecords { get; }
+    internal Counter<long> FetchBytes { get; }
+    internal Counter<long> TierUploadedBytes { get; }
+    internal Counter<long> TierUploadFailures { get; }
+    internal Histogram<double> RemoteFetchDuration { get; }
+
+    /// <summary>True while an exporter or listener observes request latency (the filter skips timing otherwise).</summary>
+    public bool RequestDurationEnabled => _requestDuration.Enabled;
+
+    /// <summary>True while an exporter or listener observes consumer lag (groups skip refreshing high watermarks otherwise).</summary>
+    public bool ConsumerLagEnabled => _consumerLag.Enabled;
+
+    /// <summary>
+    /// The handle of one replica activation. It joins the gauges now and leaves them when disposed; a newer activation
+    /// of the same partition replaces it.
+    /// </summary>
+    public PartitionMetrics ForPartition(string topic, int partition)
     {
-        var tag = new KeyValuePair<string, object?>("topic", topic);
-        _produceRecords.Add(records, tag);
-        _produceBytes.Add(bytes, tag);
+        var handle = new PartitionMetrics(this, new TopicPartition(topic, partition));
+        _partitions[handle.Partition] = handle;
+        return handle;
     }
 
-    /// <summary>A replica answered a fetch; <paramref name="follower"/> when the fetcher is a follower replica.</summary>
-    public void RecordFetch(string topic, int records, long bytes, bool follower = false)
+    /// <summary>The consumer-lag handle of one group activation; disposing it ends the group's lag series.</summary>
+    public ConsumerGroupMetrics ForGroup(string groupId)
     {
-        var topicTag = new KeyValuePair<string, object?>("topic", topic);
-        var kindTag = new KeyValuePair<string, object?>("fetcher", follower ? "follower" : "consumer");
-        _fetchRecords.Add(records, topicTag, kindTag);
-        _fetchBytes.Add(bytes, topicTag, kindTag);
+        var handle = new ConsumerGroupMetrics(this, groupId);
+        _groups[groupId] = handle;
+        return handle;
     }
 
     /// <summary>A request finished after <paramref name="elapsed"/>; a failure carries Kafka's error name as <c>error.type</c>.</summary>
     public void RecordRequest(BrokerOperation operation, TimeSpan elapsed, ErrorCode error = ErrorCode.None)
     {
-        var operationTag = new KeyValuePair<string, object?>("operation", OperationNames[operation]);
         if (error == ErrorCode.None)
-        {
-            _requestDuration.Record(elapsed.TotalSeconds, operationTag);
-        }
+            _requestDuration.Record(elapsed.TotalSeconds, OperationTags[(int)operation]);
         else
-        {
-            var errorName = ErrorNames.TryGetValue(error, out var name) ? name : ((short)error).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            _requestDuration.Record(elapsed.TotalSeconds, operationTag, new KeyValuePair<string, object?>("error.type", errorName));
-        }
+            _requestDuration.Record(elapsed.TotalSeconds, OperationTags[(int)operation], new KeyValuePair<string, object?>("error.type", ErrorName(error)));
     }
 
     /// <summary>Same as <see cref="RecordRequest(BrokerOperation, TimeSpan, ErrorCode)"/> from a <see cref="Stopwatch.GetTimestamp"/> start.</summary>
     public void RecordRequest(BrokerOperation operation, long startTimestamp, ErrorCode error = ErrorCode.None)
         => RecordRequest(operation, Stopwatch.GetElapsedTime(startTimestamp), error);
 
-    /// <summary>A segment was copied to the remote tier.</summary>
-    public void RecordTierUpload(string topic, long bytes)
-        => _tierUploadedBytes.Add(bytes, new KeyValuePair<string, object?>("topic", topic));
-
-    /// <summary>
-    /// The replica's view of its partition changed (leadership, replica set or ISR). Only leaders are counted in the
-    /// ISR and under-replicated gauges, so each partition is reported once across the cluster.
-    /// </summary>
-    public void ReportPartition(TopicPartition partition, bool isLeader, int replicas, int inSyncReplicas)
-    {
-        var state = _partitions.GetOrAdd(partition, static _ => new PartitionState());
-        state.Set(isLeader, replicas, inSyncReplicas);
-    }
-
-    /// <summary>The replica deactivated or was deleted: its partition leaves the gauges.</summary>
-    public void ForgetPartition(TopicPartition partition)
-    {
-        _partitions.TryRemove(partition, out _);
-        _tierLag.TryRemove(partition, out _);
-    }
-
-    /// <summary>A consumer group's lag on one partition: high watermark minus committed offset.</summary>
-    public void ReportConsumerLag(string groupId, TopicPartition partition, long lag)
-    {
-        var box = _consumerLag.GetOrAdd(new ConsumerLagKey(groupId, partition), static _ => new LagCell());
-        Volatile.Write(ref box.Value, Math.Max(0, lag));
-    }
-
-    /// <summary>The group is gone (deleted or deactivated): its lag series end.</summary>
-    public void ForgetConsumerGroup(string groupId)
-    {
-        foreach (var key in _consumerLag.Keys)
-        {
-            if (key.GroupId == groupId)
-            {
-                _consumerLag.TryRemove(key, out _);
-            }
-        }
-    }
-
-    /// <summary>Closed segments of a partition waiting for upload to the tier.</summary>
-    public void ReportTierUploadLag(TopicPartition partition, int segments, long bytes)
-    {
-        var lag = _tierLag.GetOrAdd(partition, static _ => new TierLag());
-        lag.Set(segments, bytes);
-    }
-
     public void Dispose() => _meter.Dispose();
 
-    private List<Measurement<int>> ObserveIsrSize()
+    internal void Remove(PartitionMetrics handle) => _partitions.TryRemove(new KeyValuePair<TopicPartition, PartitionMetrics>(handle.Partition, handle));
+
+    internal void Remove(ConsumerGroupMetrics handle) => _groups.TryRemove(new KeyValuePair<string, ConsumerGroupMetrics>(handle.GroupId, handle));
+
+    // Enum names are interned by the runtime's cache after the first call; unknown codes fall back to the number.
+    private static string ErrorName(ErrorCode error) =>
+        Enum.IsDefined(error) ? error.ToString() : ((short)error).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private List<Measurement<int>> ObserveLed(Func<PartitionMetrics, int> value)
     {
         var measurements = new List<Measurement<int>>();
-        foreach (var (partition, state) in _partitions)
-        {
-            var (isLeader, _, isr) = state.Read();
-            if (isLeader) measurements.Add(new Measurement<int>(isr, PartitionTags(partition)));
-        }
-
+        foreach (var (_, p) in _partitions)
+            if (p.Replication.IsLeader) measurements.Add(new Measurement<int>(value(p), p.GaugeTags));
         return measurements;
     }
 
-    private List<Measurement<int>> ObserveReplicas()
+    private int CountLed(Func<PartitionMetrics, bool> predicate)
     {
-        var measurements = new List<Measurement<int>>();
-        foreach (var (partition, state) in _partitions)
-        {
-            var (isLeader, replicas, _) = state.Read();
-            if (isLeader) measurements.Add(new Measurement<int>(replicas, PartitionTags(partition)));
-        }
+        var count = 0;
+        foreach (var (_, p) in _partitions)
+            if (p.Replication.IsLeader && predicate(p)) count++;
+        return count;
+    }
 
+    private List<Measurement<long>> ObserveTierLag(bool bytes)
+    {
+        var measurements = new List<Measurement<long>>();
+        foreach (var (_, p) in _partitions)
+        {
+            var (segments, size) = p.TierLag;
+            if (segments >= 0 && p.Replication.IsLeader) measurements.Add(new Measurement<long>(bytes ? size : segments, p.GaugeTags));
+        }
         return measurements;
-    }
-
-    private int ObserveLeaderCount()
-    {
-        var count = 0;
-        foreach (var (_, state) in _partitions)
-        {
-            if (state.Read().IsLeader) count++;
-        }
-
-        return count;
-    }
-
-    private int ObserveUnderReplicated()
-    {
-        var count = 0;
-        foreach (var (_, state) in _partitions)
-        {
-            var (isLeader, replicas, isr) = state.Read();
-            if (isLeader && isr < replicas) count++;
-        }
-
-        return count;
     }
 
     private List<Measurement<long>> ObserveConsumerLag()
     {
         var measurements = new List<Measurement<long>>();
-        foreach (var (key, box) in _consumerLag)
-        {
-            measurements.Add(new Measurement<long>(Volatile.Read(ref box.Value),
-                new KeyValuePair<string, object?>("group", key.GroupId),
-                new KeyValuePair<string, object?>("topic", key.Partition.Topic),
-                new KeyValuePair<string, object?>("partition", key.Partition.Partition)));
-        }
-
+        foreach (var (_, group) in _groups)
+            group.Observe(measurements);
         return measurements;
-    }
-
-    private List<Measurement<long>> ObserveTierLagSegments()
-    {
-        var measurements = new List<Measurement<long>>();
-        foreach (var (partition, lag) in _tierLag)
-        {
-            measurements.Add(new Measurement<long>(lag.Read().Segments, PartitionTags(partition)));
-        }
-
-        return measurements;
-    }
-
-    private List<Measurement<long>> ObserveTierLagBytes()
-    {
-        var measurements = new List<Measurement<long>>();
-        foreach (var (partition, lag) in _tierLag)
-        {
-            measurements.Add(new Measurement<long>(lag.Read().Bytes, PartitionTags(partition)));
-        }
-
-        return measurements;
-    }
-
-    private static KeyValuePair<string, object?>[] PartitionTags(TopicPartition partition) =>
-    [
-        new("topic", partition.Topic),
-        new("partition", partition.Partition),
-    ];
-
-    private readonly record struct ConsumerLagKey(string GroupId, TopicPartition Partition);
-
-    private sealed class LagCell
-    {
-        public long Value;
-    }
-
-    // Reads and writes of the three values are paired under a lock so a gauge never sees a torn update.
-    private sealed class PartitionState
-    {
-        private readonly Lock _lock = new();
-        private bool _isLeader;
-        private int _replicas;
-        private int _isr;
-
-        public void Set(bool isLeader, int replicas, int isr)
-        {
-            lock (_lock)
-            {
-                _isLeader = isLeader;
-                _replicas = replicas;
-                _isr = isr;
-            }
-        }
-
-        public (bool IsLeader, int Replicas, int Isr) Read()
-        {
-            lock (_lock) return (_isLeader, _replicas, _isr);
-        }
-    }
-
-    private sealed class TierLag
-    {
-        private readonly Lock _lock = new();
-        private long _segments;
-        private long _bytes;
-
-        public void Set(long segments, long bytes)
-        {
-            lock (_lock)
-            {
-                _segments = segments;
-                _bytes = bytes;
-            }
-        }
-
-        public (long Segments, long Bytes) Read()
-        {
-            lock (_lock) return (_segments, _bytes);
-        }
     }
 }

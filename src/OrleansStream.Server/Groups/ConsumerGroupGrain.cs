@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using OrleansStream.Server.Diagnostics;
 
 namespace OrleansStream.Server.Groups;
 
@@ -26,6 +27,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
     private readonly Dictionary<TopicPartition, StoredOffset> _offsets = [];
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly CancellationTokenSource _deactivating = new();
+    private ConsumerLagProbe? _lag;
 
     private GroupState _phase = GroupState.Empty;
     private string? _leaderId;
@@ -61,12 +63,14 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
         if (_state.State.EmptySinceMs < 0 && _state.RecordExists)
             _state.State.EmptySinceMs = NowMs; // members do not survive a failover; retention restarts from here
         _ = RunExpirationLoopAsync();
+        _lag = new ConsumerLagProbe(this, GrainFactory, ServiceProvider.GetRequiredService<OrleansStreamMetrics>(), _offsets);
         return Task.CompletedTask;
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _deactivating.Cancel();
+        _lag?.Dispose();
         foreach (var m in _members)
         {
             m.AwaitingJoin?.TrySetResult(JoinError(ErrorCode.NotCoordinator, m.MemberId, "the coordinator is moving"));
@@ -574,6 +578,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
             LogCommitFailed(ex, GroupId);
             return new OffsetCommitResponse(ErrorCode.CoordinatorNotAvailable, [], $"the group's offsets could not be stored: {ex.Message}");
         }
+        _lag?.Committed(offsets);
         return new OffsetCommitResponse(ErrorCode.None, []);
     }
 

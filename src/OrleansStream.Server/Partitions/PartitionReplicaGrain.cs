@@ -38,6 +38,7 @@ internal sealed partial class PartitionReplicaGrain(
     private PartitionLog? _log;
     private string? _logError;
     private IGrainTimer? _retentionTimer;
+    private PartitionMetrics _metrics = null!;
 
     // Leader with remote.storage.enable: copies closed segments to the tier, serves fetches below the local log start.
     // Follower: deletes local segments the tier holds, per local retention.
@@ -67,6 +68,7 @@ internal sealed partial class PartitionReplicaGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         (_topic, _partition, _replicaId) = GrainKeys.ParseReplica(this.GetPrimaryKeyString());
+        _metrics = metrics.ForPartition(_topic, _partition);
         var state = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(_topic, _partition);
         if (state is not null && _state is null) Apply(state);
         _retentionTimer = this.RegisterGrainTimer(
@@ -81,6 +83,7 @@ internal sealed partial class PartitionReplicaGrain(
     {
         _retentionTimer?.Dispose();
         _isrTimer?.Dispose();
+        _metrics.Dispose();
         StopTiering();
         await StopFetcherAsync();
         FailWaiters(ErrorCode.NotLeaderOrFollower);
@@ -95,8 +98,8 @@ internal sealed partial class PartitionReplicaGrain(
     public Task<ErrorCode> ApplyState(PartitionState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (_state is { } current && state.TopicId == current.TopicId && state.LeaderEpoch < current.LeaderEpoch)
-            return Task.FromResult(ErrorCode.FencedLeaderEpoch);
+        if (_state is { } current && state.IsOlderThan(current))
+            return Task.FromResult(state.LeaderEpoch < current.LeaderEpoch ? ErrorCode.FencedLeaderEpoch : ErrorCode.InvalidUpdateVersion);
         Apply(state);
         return Task.FromResult(_log is null ? ErrorCode.KafkaStorageError : ErrorCode.None);
     }
@@ -105,6 +108,7 @@ internal sealed partial class PartitionReplicaGrain(
     {
         _retentionTimer?.Dispose();
         _isrTimer?.Dispose();
+        _metrics.Dispose();
         StopTiering();
         _state = null;
         await StopFetcherAsync();
@@ -149,6 +153,7 @@ internal sealed partial class PartitionReplicaGrain(
             LogStorageError(e, this.GetPrimaryKeyString());
             return ProduceError(ErrorCode.KafkaStorageError, e.Message);
         }
+        _metrics.Produced(info.RecordCount, info.Bytes);
         Signal(ref _appended);
         MaybeAdvanceHighWatermark();
 
@@ -208,7 +213,10 @@ internal sealed partial class PartitionReplicaGrain(
             }
             var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
             if (records.Length >= Math.Max(1, request.MinBytes) || remaining <= TimeSpan.Zero)
+            {
+                _metrics.Fetched(records.Span);
                 return new FetchResponse(ErrorCode.None, hw, log.LogStartOffset, records);
+            }
             await _hwAdvanced.Task.WaitAsync(remaining, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
     }
@@ -270,6 +278,7 @@ internal sealed partial class PartitionReplicaGrain(
             if (request.FetchOffset < log.LogEndOffset || remaining <= TimeSpan.Zero)
             {
                 var records = request.FetchOffset < log.LogEndOffset ? log.Read(request.FetchOffset, request.MaxBytes) : ReadOnlyMemory<byte>.Empty;
+                _metrics.ReplicaFetched(records.Span);
                 return new ReplicaFetchResponse(ErrorCode.None, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, records);
             }
             // Caught up: park until the next append (or until the HW moves, so the follower learns it promptly).
@@ -302,6 +311,7 @@ internal sealed partial class PartitionReplicaGrain(
             }
         }
         Signal(ref _stateChanged);
+        _metrics.ReportReplication(IsLeader, state.Replicas.Count, state.Isr.Count);
         if (_log is null) return;
 
         var becameLeader = state.Leader == _replicaId && (previous is null || previous.Leader != _replicaId || previous.LeaderEpoch != state.LeaderEpoch);
@@ -463,8 +473,9 @@ internal sealed partial class PartitionReplicaGrain(
         {
             LogIsrChange(this.GetPrimaryKeyString(), string.Join(",", state.Isr), string.Join(",", isr), why);
             var result = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller)
-                .AlterPartition(_topic, _partition, _replicaId, state.LeaderEpoch, isr);
-            if (result.State is { } updated && (_state is null || updated.LeaderEpoch >= _state.LeaderEpoch)) Apply(updated);
+                .AlterPartition(_topic, _partition, _replicaId, state.LeaderEpoch, state.PartitionEpoch, isr);
+            // The answer may arrive after a newer LeaderAndIsr push; it must not undo it.
+            if (result.State is { } updated && (_state is null || !updated.IsOlderThan(_state))) Apply(updated);
             if (result.Error != ErrorCode.None) LogIsrChangeRejected(this.GetPrimaryKeyString(), result.Error);
         }
         catch (Exception e)
@@ -594,7 +605,7 @@ internal sealed partial class PartitionReplicaGrain(
         // A manager that stops leading is disposed (fenced for good); a follower's never writes the manifest.
         if (_remote is not null && _remoteAsLeader != asLeader) StopTiering();
         _remoteAsLeader = asLeader;
-        _remote ??= tiering.Create(_topic, _partition, log);
+        _remote ??= tiering.Create(_topic, _partition, log, _metrics);
         // Interleaving: uploads run between produce and fetch turns and never hold them up.
         _tieringTimer ??= this.RegisterGrainTimer(static (self, ct) => self.TierAsync(ct), this,
             new GrainTimerCreationOptions(tiering.TaskInterval, tiering.TaskInterval) { Interleave = true });
@@ -620,9 +631,7 @@ internal sealed partial class PartitionReplicaGrain(
         }
         if (!IsLeader) return;
         var pass = await remote.MaybeRunAsync(LeaderEpoch, cancellationToken);
-        if (pass.BytesCopied > 0) metrics.RecordTierUpload(_topic, pass.BytesCopied);
-        var (segments, bytes) = remote.UploadLag();
-        metrics.ReportTierUploadLag(new TopicPartition(_topic, _partition), segments, bytes);
+        _metrics.TieringPassCompleted(pass.BytesCopied, remote.UploadLag());
         if (pass.Error is { } error) LogTieringFailed(error, this.GetPrimaryKeyString());
         else if (pass.Fenced) LogTieringFenced(this.GetPrimaryKeyString(), LeaderEpoch);
     }

@@ -45,5 +45,6 @@ public sealed class RemoteLogManagerFactory(ITierStore store, RemoteReadCache ca
 
     public ITierStore Store => store;
 
-    public RemoteLogManager Create(string topic, int partition, PartitionLog log) => new(topic, partition, log, store, time, cache);
+    public RemoteLogManager Create(string topic, int partition, PartitionLog log, IRemoteLogMetrics? metrics = null) =>
+        new(topic, partition, log, store, time, cache, metrics: metrics);
 }

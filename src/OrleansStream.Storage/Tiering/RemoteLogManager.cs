@@ -43,6 +43,7 @@ public sealed class RemoteLogManager : IDisposable
     private readonly TimeProvider _time;
     private readonly RemoteReadCache _cache;
     private readonly RemoteLogManagerOptions _options;
+    private readonly IRemoteLogMetrics _metrics;
     private readonly SemaphoreSlim _passGate = new(1, 1);
     private VersionedManifest? _manifest;
     private int _failures;
@@ -51,7 +52,7 @@ public sealed class RemoteLogManager : IDisposable
 
     public RemoteLogManager(
         string topic, int partition, PartitionLog log, ITierStore store,
-        TimeProvider? time = null, RemoteReadCache? cache = null, RemoteLogManagerOptions? options = null)
+        TimeProvider? time = null, RemoteReadCache? cache = null, RemoteLogManagerOptions? options = null, IRemoteLogMetrics? metrics = null)
     {
         Topic = topic;
         Partition = partition;
@@ -60,6 +61,7 @@ public sealed class RemoteLogManager : IDisposable
         _time = time ?? TimeProvider.System;
         _cache = cache ?? new RemoteReadCache();
         _options = options ?? new RemoteLogManagerOptions();
+        _metrics = metrics ?? NoRemoteLogMetrics.Instance;
     }
 
     public string Topic { get; }
@@ -186,7 +188,7 @@ public sealed class RemoteLogManager : IDisposable
         var backoff = TimeSpan.FromTicks(Math.Min(
             _options.MaxRetryBackoff.Ticks, _options.RetryBackoff.Ticks * (1L << Math.Min(_failures - 1, 20))));
         _nextAttempt = _time.GetUtcNow() + backoff;
-        TieringMetrics.UploadFailures.Add(1, new KeyValuePair<string, object?>("topic", Topic));
+        _metrics.UploadFailed();
         return new TieringPassResult(copied, bytes, localDeleted, remoteDeleted, false, e);
     }
 
@@ -426,7 +428,7 @@ public sealed class RemoteLogManager : IDisposable
         var result = await ReadBatchesAsync(prefix, segment, position, offset, maxBytes, maxOffsetExclusive, cancellationToken);
         if (result.IsEmpty && position > 0)
             result = await ReadBatchesAsync(prefix, segment, 0, offset, maxBytes, maxOffsetExclusive, cancellationToken);
-        TieringMetrics.RemoteFetchDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("topic", Topic));
+        _metrics.RemoteFetchCompleted(Stopwatch.GetElapsedTime(started));
         return result;
     }
 

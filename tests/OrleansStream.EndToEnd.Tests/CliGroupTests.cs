@@ -1,0 +1,128 @@
+using System.Text;
+using System.Text.Json;
+
+namespace OrleansStream.EndToEnd.Tests;
+
+/// <summary>Two <c>consume --group</c> processes of the real CLI share a topic; <c>groups</c> commands watch and reset them.</summary>
+public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
+{
+    private const string Topic = "e2e-group";
+    private const string Group = "e2e-g";
+    private const int Partitions = 4;
+    private const int Records = 200;
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    private sealed record PartitionRow(int Partition, long Committed, long LogEnd, long Lag, string Consumer);
+
+    private sealed record Described(string Header, List<PartitionRow> Rows, CliResult Result);
+
+    [Fact]
+    public async Task Two_consumers_split_a_topic_and_describe_shows_lag_falling_to_zero()
+    {
+        Assert.Equal(0, (await silo.RunCliAsync("topics", "create", "--topic", Topic, "--partitions", $"{Partitions}")).ExitCode);
+        // A group that does not exist yet is empty: its offsets can be set, so lag is counted from offset 0.
+        var reset = await silo.RunCliAsync("groups", "reset-offsets", "--group", Group, "--topic", Topic, "--to-earliest");
+        Assert.True(reset.ExitCode == 0, reset.ToString());
+        Assert.Equal(Partitions + 1, reset.StdoutLines.Length);
+
+        string[] consume(string client) =>
+        [
+            "consume", "--topic", Topic, "--group", Group, "--format", "json",
+            "--consumer-property", $"client.id={client}", "--consumer-property", "auto.commit.interval.ms=100",
+            "--consumer-property", "heartbeat.interval.ms=500",
+        ];
+        await using var a = CliProcess.Start("consumer-a", silo, consume("consumer-a"));
+        await using var b = CliProcess.Start("consumer-b", silo, consume("consumer-b"));
+
+        // Both members hold partitions before any record exists, so no partition is read by two of them.
+        var split = await DescribeUntilAsync(d => d.Header.Contains(" is Stable ", StringComparison.Ordinal)
+            && d.Header.Contains(", 2 members", StringComparison.Ordinal)
+            && d.Rows.Count == Partitions && d.Rows.TrueForAll(r => r.Consumer != "-")
+            && d.Rows.Select(r => r.Consumer).Distinct().Count() == 2, "two members share the four partitions", a, b);
+        var owners = split.Rows.ToDictionary(r => r.Partition, r => r.Consumer);
+
+        var active = await silo.RunCliAsync("groups", "reset-offsets", "--group", Group, "--topic", Topic, "--to-latest");
+        Assert.True(active.ExitCode == 1 && active.StderrLines.Length == 1 && active.Stdout.Length == 0, active.ToString());
+        Assert.StartsWith("orleansstream: NonEmptyGroup: ", active.Stderr);
+
+        // Frozen consumers cannot keep up: the group lags by every record produced.
+        a.Pause();
+        b.Pause();
+        var input = new StringBuilder();
+        for (var i = 0; i < Records; i++) input.Append($"key-{i}:value-{i}\n");
+        var produce = await silo.RunCliWithInputAsync(input.ToString(), "produce", "--topic", Topic, "--key-separator", ":", "--acks", "1");
+        Assert.True(produce.ExitCode == 0, produce.ToString());
+        var behind = await DescribeAsync();
+        a.Resume();
+        b.Resume();
+        Assert.Equal(Records, behind.Rows.Sum(r => r.Lag));
+        Assert.All(behind.Rows, r => Assert.Equal(r.LogEnd, r.Lag));
+
+        var caughtUp = await DescribeUntilAsync(d => d.Rows.Count == Partitions && d.Rows.TrueForAll(r => r.Lag == 0 && r.Committed == r.LogEnd),
+            "the group's lag falls to zero", a, b);
+        Assert.Equal(Records, caughtUp.Rows.Sum(r => r.LogEnd));
+        Assert.Contains($"{Group}\tStable", (await silo.RunCliAsync("groups", "list")).StdoutLines);
+
+        var resultA = await a.StopAsync(Deadline);
+        var resultB = await b.StopAsync(Deadline);
+        Assert.True(resultA.ExitCode == 0, resultA.ToString());
+        Assert.True(resultB.ExitCode == 0, resultB.ToString());
+
+        // Every record once; each partition's records all from the member that owns it.
+        var seen = new HashSet<string>();
+        foreach (var (result, member) in new[] { (resultA, "consumer-a"), (resultB, "consumer-b") })
+        {
+            var lines = result.StdoutLines;
+            Assert.Equal($"Processed a total of {lines.Length} messages", result.Stderr.Trim());
+            foreach (var line in lines)
+            {
+                using var json = JsonDocument.Parse(line);
+                var partition = json.RootElement.GetProperty("partition").GetInt32();
+                Assert.StartsWith(member + "-", owners[partition]);
+                var key = json.RootElement.GetProperty("key").GetString()!;
+                Assert.True(seen.Add(key), $"{key} was consumed twice");
+            }
+        }
+        Assert.Equal(Records, seen.Count);
+
+        // Closed consumers left the group: it is empty, keeps its offsets, and may be reset again.
+        Assert.Contains($"{Group}\tEmpty", (await silo.RunCliAsync("groups", "list")).StdoutLines);
+        var empty = await DescribeAsync();
+        Assert.Contains(" is Empty ", empty.Header);
+        Assert.All(empty.Rows, r => Assert.True(r.Lag == 0 && r.Consumer == "-", empty.Result.ToString()));
+        var rewind = await silo.RunCliAsync("groups", "reset-offsets", "--group", Group, "--topic", Topic, "--to-earliest");
+        Assert.True(rewind.ExitCode == 0, rewind.ToString());
+        Assert.Equal(Records, (await DescribeAsync()).Rows.Sum(r => r.Lag));
+    }
+
+    private async Task<Described> DescribeAsync()
+    {
+        var result = await silo.RunCliAsync("groups", "describe", "--group", Group);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var lines = result.StdoutLines;
+        var rows = new List<PartitionRow>();
+        // "Consumer group 'G' is S (...)." then the table: GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID CLIENT-ID
+        for (var i = 2; i < lines.Length; i++)
+        {
+            var f = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            static long Number(string s) => s == "-" ? -1 : long.Parse(s);
+            rows.Add(new PartitionRow(int.Parse(f[2]), Number(f[3]), Number(f[4]), Number(f[5]), f[6]));
+        }
+        return new Described(lines[0], rows, result);
+    }
+
+    private async Task<Described> DescribeUntilAsync(Func<Described, bool> condition, string what, params CliProcess[] consumers)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        while (true)
+        {
+            var described = await DescribeAsync();
+            if (condition(described)) return described;
+            foreach (var c in consumers)
+                if (c.HasExited) throw new InvalidOperationException($"{c.Name} exited while waiting until {what}.\n{c.Output}");
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"Not within {Deadline}: {what}. Last describe:\n{described.Result}\n"
+                    + string.Join('\n', consumers.Select(c => c.Output)));
+        }
+    }
+}
