@@ -27,6 +27,7 @@ internal sealed partial class PartitionReplicaGrain(
     TimeProvider time,
     RemoteLogManagerFactory tiering,
     OrleansStreamMetrics metrics,
+    LocalPartitionDirectories directories,
     ILogger<PartitionReplicaGrain> logger)
     : Grain, IPartitionReplicaGrain, IReplicaFetchGrain
 {
@@ -101,7 +102,8 @@ internal sealed partial class PartitionReplicaGrain(
         if (_state is { } current && state.IsOlderThan(current))
             return Task.FromResult(state.LeaderEpoch < current.LeaderEpoch ? ErrorCode.FencedLeaderEpoch : ErrorCode.InvalidUpdateVersion);
         Apply(state);
-        return Task.FromResult(_log is null ? ErrorCode.KafkaStorageError : ErrorCode.None);
+        if (_log is not null) return Task.FromResult(ErrorCode.None);
+        return Task.FromResult(IsAssignedHere(state) ? ErrorCode.KafkaStorageError : ErrorCode.NotLeaderOrFollower);
     }
 
     public async Task DeleteReplica()
@@ -297,6 +299,11 @@ internal sealed partial class PartitionReplicaGrain(
             _log?.Dispose();
             _log = null;
         }
+        if (_log is not null && !IsAssignedHere(state))
+        {
+            MoveAway(state);
+            return;
+        }
         _state = state;
         if (_log is null) OpenLog(state);
         else
@@ -327,6 +334,7 @@ internal sealed partial class PartitionReplicaGrain(
                     if (r.ReplicaId != _replicaId) _followers[r.ReplicaId] = new FollowerProgress(-1, now);
                 LogBecameLeader(this.GetPrimaryKeyString(), state.LeaderEpoch, _log.LogEndOffset, _log.HighWatermark);
             }
+            else if (previous is not null) ForgetMovedFollowers(previous, state);
             MaybeAdvanceHighWatermark();
             StartTiering(asLeader: true);
         }
@@ -343,6 +351,33 @@ internal sealed partial class PartitionReplicaGrain(
         }
     }
 
+    /// <summary>
+    /// The controller moved this replica to another broker (this one was out of membership): it stops, and its data,
+    /// which the new replica rebuilds from the leader, is removed so that it is never served or reused.
+    /// </summary>
+    private void MoveAway(PartitionState state)
+    {
+        _state = state;
+        StopTiering();
+        StopFetcher();
+        FailWaiters(ErrorCode.NotLeaderOrFollower);
+        _followers.Clear();
+        _log!.Delete();
+        _log = null;
+        _logError = $"replica {_replicaId} was moved to another broker";
+        LogMovedAway(this.GetPrimaryKeyString(), identity.BrokerId);
+        DeactivateOnIdle();
+    }
+
+    /// <summary>A follower replica that the controller moved to another broker starts from nothing there.</summary>
+    private void ForgetMovedFollowers(PartitionState previous, PartitionState state)
+    {
+        foreach (var r in state.Replicas)
+            foreach (var old in previous.Replicas)
+                if (old.ReplicaId == r.ReplicaId && old.BrokerId != r.BrokerId && r.ReplicaId != _replicaId)
+                    _followers[r.ReplicaId] = new FollowerProgress(-1, time.GetUtcNow());
+    }
+
     private void OpenLog(PartitionState state)
     {
         if (!IsAssignedHere(state))
@@ -352,6 +387,7 @@ internal sealed partial class PartitionReplicaGrain(
             return;
         }
         var directory = PartitionDirectory();
+        directories.MarkUsed(directory);
         try
         {
             var config = TopicConfigs.ToLogConfig(state.Configs);
@@ -374,8 +410,7 @@ internal sealed partial class PartitionReplicaGrain(
         return false;
     }
 
-    private string PartitionDirectory() =>
-        Path.Combine(_options.ResolvedDataDirectory, string.Create(CultureInfo.InvariantCulture, $"{_topic}-{_partition}"));
+    private string PartitionDirectory() => directories.PathOf(_topic, _partition);
 
     private (ErrorCode Error, string Message)? CheckLeader(int requestEpoch)
     {
@@ -682,6 +717,9 @@ internal sealed partial class PartitionReplicaGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Closed {Replica} at log end {EndOffset} ({Reason})")]
     private partial void LogClosed(string replica, long endOffset, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Replica} was moved off broker {Broker}; its local copy is removed")]
+    private partial void LogMovedAway(string replica, string broker);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Replica}")]
     private partial void LogDeleted(string replica);
