@@ -45,6 +45,14 @@ public sealed class BrokerOptions
     /// <summary>Kafka's <c>replica.fetch.wait.max.ms</c>: how long a follower's fetch waits for new data.</summary>
     public int ReplicaFetchWaitMaxMs { get; set; } = 500;
 
+    /// <summary>
+    /// How long a broker must be out of membership before the controller moves its replicas to other live brokers
+    /// (which rebuild them from the leader). Long enough that a rolling restart, or a container that is replaced,
+    /// keeps its replicas; 0 moves them as soon as membership declares the broker dead. Kafka itself never moves
+    /// replicas on its own; this plays the role of Cruise Control's self-healing delay.
+    /// </summary>
+    public long ReplicaReassignmentDelayMs { get; set; } = 300_000;
+
     /// <summary>Kafka's <c>delete.topic.enable</c>.</summary>
     public bool DeleteTopicEnable { get; set; } = true;
 
@@ -99,6 +107,8 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:ReplicaLagTimeMaxMs must be positive, not {options.ReplicaLagTimeMaxMs}.");
         if (options.ReplicaFetchMaxBytes < 1)
             Fail($"OrleansStream:ReplicaFetchMaxBytes must be positive, not {options.ReplicaFetchMaxBytes}.");
+        if (options.ReplicaReassignmentDelayMs < 0)
+            Fail($"OrleansStream:ReplicaReassignmentDelayMs must not be negative, not {options.ReplicaReassignmentDelayMs}.");
         if (options.ReplicaFetchWaitMaxMs < 0)
             Fail($"OrleansStream:ReplicaFetchWaitMaxMs must not be negative, not {options.ReplicaFetchWaitMaxMs}.");
         foreach (var failure in Controller.TopicDefaults.Validate(options.TopicDefaults, options.RemoteLogStorageSystemEnable))

@@ -493,6 +493,10 @@ internal sealed class ConsumerCoordinator : IDisposable
                 {
                     case ErrorCode.None:
                         break;
+                    case ErrorCode.MemberIdRequired:
+                        // KIP-394: the coordinator issued our id; we become a member by rejoining with it.
+                        memberId = join.MemberId;
+                        continue;
                     case ErrorCode.UnknownMemberId:
                         memberId = "";
                         SetMember("", -1);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using OrleansStream.Server.Partitions;
 using OrleansStream.Server.Placement;
 
 namespace OrleansStream.Server.Controller;
@@ -9,6 +10,7 @@ internal sealed partial class ClusterControllerGrain(
     [PersistentState("controller", OrleansStreamDefaults.GrainStorageName)] IPersistentState<ControllerState> state,
     BrokerLocator brokers,
     IOptions<BrokerOptions> options,
+    TimeProvider time,
     ILogger<ClusterControllerGrain> logger)
     : Grain, IClusterControllerGrain, IControllerInternalGrain
 {
@@ -16,6 +18,12 @@ internal sealed partial class ClusterControllerGrain(
     private readonly SemaphoreSlim _changes = new(1, 1);
     private readonly BrokerOptions _options = options.Value;
     private HashSet<string> _knownAlive = new(StringComparer.Ordinal);
+
+    // When each broker holding replicas was last seen leaving membership (this activation's clock: a new controller
+    // activation starts the reassignment delay again), and the replicas moved to other brokers that have not caught up.
+    private readonly Dictionary<string, long> _notLiveSince = new(StringComparer.Ordinal);
+    private readonly HashSet<(string Topic, int Partition, int ReplicaId)> _moved = [];
+    private IGrainTimer? _reconcileTimer;
 
     private ControllerState State => state.State;
 
@@ -234,28 +242,125 @@ internal sealed partial class ClusterControllerGrain(
         await _changes.WaitAsync();
         try
         {
-            var live = new HashSet<string>(LiveBrokerIds(), StringComparer.Ordinal);
-            var returned = new HashSet<string>(live, StringComparer.Ordinal);
-            returned.ExceptWith(_knownAlive);
-            _knownAlive = live;
-            var changed = new List<(TopicState, PartitionAssignment)>();
-            var woken = new List<(TopicState, PartitionAssignment)>();
-            foreach (var t in State.Topics.Values)
-                foreach (var p in t.Partitions)
-                {
-                    if (Reelect(t, p, live, excluded: null)) changed.Add((t, p));
-                    else foreach (var b in p.Replicas)
-                        if (returned.Contains(b)) { woken.Add((t, p)); break; }
-                }
-            if (changed.Count > 0) await CommitAsync();
-            changed.AddRange(woken);
-            await PushPartitionsAsync(changed);
+            await ReconcileAsync();
         }
         finally
         {
             _changes.Release();
         }
     }
+
+    public Task<IReadOnlyList<LocalPartition>> FindStrayPartitions(string brokerId, IReadOnlyList<LocalPartition> local)
+    {
+        ArgumentNullException.ThrowIfNull(local);
+        var strays = new List<LocalPartition>();
+        foreach (var l in local)
+            // Only a partition the controller knows under the same topic id and has assigned elsewhere: an unknown
+            // topic (or a controller with empty state) never makes a broker remove data.
+            if (l is not null && TryGetPartition(l.Topic, l.Partition, out var t, out var p) && t.TopicId == l.TopicId && !p.Replicas.Contains(brokerId))
+                strays.Add(l);
+        return Task.FromResult<IReadOnlyList<LocalPartition>>(strays);
+    }
+
+    /// <summary>
+    /// Brings assignments in line with membership (callers hold <see cref="_changes"/>): elections off brokers that
+    /// left, reassignment of the replicas of brokers out for longer than <c>ReplicaReassignmentDelayMs</c>, and
+    /// LeaderAndIsr to brokers that came back and to moved replicas that have not caught up yet.
+    /// </summary>
+    private async Task ReconcileAsync()
+    {
+        var liveIds = LiveBrokerIds();
+        var live = new HashSet<string>(liveIds, StringComparer.Ordinal);
+        var returned = new HashSet<string>(live, StringComparer.Ordinal);
+        returned.ExceptWith(_knownAlive);
+        _knownAlive = live;
+        var now = time.GetTimestamp();
+        _moved.RemoveWhere(m => !TryGetPartition(m.Topic, m.Partition, out _, out var p) || p.Isr.Contains(m.ReplicaId));
+        foreach (var b in live) _notLiveSince.Remove(b);
+        foreach (var t in State.Topics.Values)
+            foreach (var p in t.Partitions)
+                foreach (var b in p.Replicas)
+                    if (!live.Contains(b)) _notLiveSince.TryAdd(b, now);
+
+        var assigner = new ReplicaAssigner(liveIds, State);
+        var delay = TimeSpan.FromMilliseconds(_options.ReplicaReassignmentDelayMs);
+        TimeSpan? nextCheck = null;
+        var changed = new List<(TopicState, PartitionAssignment)>();
+        var woken = new List<(TopicState, PartitionAssignment)>();
+        foreach (var t in State.Topics.Values)
+            foreach (var p in t.Partitions)
+            {
+                var c = Reelect(t, p, live, excluded: null);
+                c |= ReassignLost(t, p, live, assigner, now, delay, ref nextCheck);
+                if (c) changed.Add((t, p));
+                else if (NeedsWaking(t, p, returned)) woken.Add((t, p));
+            }
+        if (changed.Count > 0) await CommitAsync();
+        changed.AddRange(woken);
+        await PushPartitionsAsync(changed);
+
+        // A moved replica that missed its LeaderAndIsr (or whose old activation answered it) is woken again until it is in sync.
+        if (_moved.Count > 0) nextCheck = nextCheck is { } n && n < MovedReplicaCheck ? n : MovedReplicaCheck;
+        ScheduleReconcile(nextCheck);
+    }
+
+    private bool NeedsWaking(TopicState t, PartitionAssignment p, HashSet<string> returned)
+    {
+        foreach (var b in p.Replicas)
+            if (returned.Contains(b)) return true;
+        for (var r = 0; r < p.Replicas.Count; r++)
+            if (_moved.Contains((t.Name, p.Partition, r))) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// Moves the replicas of brokers out of membership for at least <paramref name="delay"/> to live brokers that hold
+    /// no replica of the partition (fewest replicas first). Only out-of-sync replicas of a partition with a leader
+    /// move: the leader is what the new replica rebuilds from, and a replica kept as the last ISR member may be the
+    /// only copy of acknowledged records. Sets <paramref name="nextCheck"/> to when a waiting broker becomes due.
+    /// </summary>
+    private bool ReassignLost(TopicState t, PartitionAssignment p, HashSet<string> live, ReplicaAssigner assigner, long now,
+        TimeSpan delay, ref TimeSpan? nextCheck)
+    {
+        if (p.Leader < 0) return false;
+        var moved = false;
+        for (var r = 0; r < p.Replicas.Count; r++)
+        {
+            var broker = p.Replicas[r];
+            if (live.Contains(broker) || p.Isr.Contains(r)) continue;
+            var left = delay - time.GetElapsedTime(_notLiveSince[broker], now);
+            if (left > TimeSpan.Zero)
+            {
+                if (nextCheck is not { } n || left < n) nextCheck = left;
+                continue;
+            }
+            if (assigner.Replace(p.Replicas) is not { } target) continue;
+            p.Replicas[r] = target;
+            _moved.Add((t.Name, p.Partition, r));
+            LogReplicaMoved(t.Name, p.Partition, r, broker, target);
+            moved = true;
+        }
+        if (moved) p.PartitionEpoch++;
+        return moved;
+    }
+
+    private void ScheduleReconcile(TimeSpan? due)
+    {
+        if (due is not { } d)
+        {
+            _reconcileTimer?.Dispose();
+            _reconcileTimer = null;
+            return;
+        }
+        if (d < TimeSpan.Zero) d = TimeSpan.Zero;
+        if (_reconcileTimer is { } timer) timer.Change(d, Timeout.InfiniteTimeSpan);
+        else
+            // KeepAlive: a pending reassignment must not be lost to idle collection of the controller.
+            _reconcileTimer = this.RegisterGrainTimer(static (self, _) => self.BrokersChanged(), this,
+                new GrainTimerCreationOptions(d, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+    }
+
+    private static readonly TimeSpan MovedReplicaCheck = TimeSpan.FromSeconds(5);
 
     public async Task<int> ControlledShutdown(string brokerId)
     {
@@ -519,6 +624,9 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Unclean election: replica {Replica} of {Topic}-{Partition} leads without being in sync")]
     private partial void LogUncleanElection(string topic, int partition, int replica);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} of {Topic}-{Partition} moves from broker {From}, out of membership, to {To}")]
+    private partial void LogReplicaMoved(string topic, int partition, int replica, string from, string to);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Controlled shutdown of broker {Broker} moved {Moved} leaderships")]
     private partial void LogControlledShutdown(string broker, int moved);

@@ -1,4 +1,5 @@
 using Orleans.Concurrency;
+using OrleansStream.Server.Partitions;
 
 namespace OrleansStream.Server.Controller;
 
@@ -26,13 +27,21 @@ public interface IControllerInternalGrain : IGrainWithStringKey
 
     /// <summary>
     /// Membership changed: move leadership off dead brokers (clean election from the ISR unless the topic allows
-    /// unclean election), drop dead brokers from ISRs, and wake the replicas of brokers that came back.
+    /// unclean election), drop dead brokers from ISRs, move the replicas of brokers gone for longer than
+    /// <c>ReplicaReassignmentDelayMs</c> to other live brokers, and wake the replicas of brokers that came back.
     /// </summary>
     Task BrokersChanged();
 
     /// <summary>The keys of every replica assigned to <paramref name="brokerId"/>, which a (re)started broker activates.</summary>
     [AlwaysInterleave]
     Task<IReadOnlyList<string>> GetBrokerReplicas(string brokerId);
+
+    /// <summary>
+    /// Of the partition directories a (re)started broker found on its disk, those whose replica the controller has
+    /// moved to other brokers (same topic id, broker no longer among the replicas): the broker removes them.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<LocalPartition>> FindStrayPartitions(string brokerId, IReadOnlyList<LocalPartition> local);
 
     /// <summary>Kafka's controlled shutdown: hands the broker's leaderships to in-sync followers; returns how many moved.</summary>
     Task<int> ControlledShutdown(string brokerId);

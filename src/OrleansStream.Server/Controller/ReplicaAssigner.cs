@@ -46,6 +46,24 @@ internal sealed class ReplicaAssigner
         return chosen;
     }
 
+    /// <summary>
+    /// A live broker for a replica moved off a broker that left: one holding no replica of the partition
+    /// (<paramref name="current"/>), fewest replicas then fewest leaders first; null when every live broker holds one.
+    /// </summary>
+    public string? Replace(List<string> current)
+    {
+        string? best = null;
+        (int, int) bestKey = default;
+        foreach (var b in _brokers)
+        {
+            if (current.Contains(b)) continue;
+            var key = (_load[b].Replicas, _load[b].Leaders);
+            if (best is null || key.CompareTo(bestKey) < 0) (best, bestKey) = (b, key);
+        }
+        if (best is not null) _load[best].Replicas++;
+        return best;
+    }
+
     private string Pick(List<string> exclude, Func<Load, (int, int, int)> key)
     {
         string? best = null;

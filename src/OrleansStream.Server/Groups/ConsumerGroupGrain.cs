@@ -25,6 +25,8 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
     private readonly Dictionary<TopicPartition, string> _owners = [];
     private readonly Dictionary<TopicPartition, string> _previousOwners = [];
     private readonly Dictionary<TopicPartition, StoredOffset> _offsets = [];
+    // KIP-394: member ids issued with MemberIdRequired, not members until they rejoin with them; id → expiry (ms).
+    private readonly Dictionary<string, long> _pendingMembers = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly CancellationTokenSource _deactivating = new();
     private ConsumerLagProbe? _lag;
@@ -94,7 +96,8 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
         if (_phase == GroupState.Dead) _phase = GroupState.Empty;
 
         var member = Find(memberId);
-        if (memberId.Length > 0 && member is null)
+        var returning = memberId.Length > 0 && member is null && _pendingMembers.Remove(memberId, out var expiresMs) && expiresMs > NowMs;
+        if (memberId.Length > 0 && member is null && !returning)
             return Task.FromResult(JoinError(ErrorCode.UnknownMemberId, memberId, $"member '{memberId}' is not in group '{GroupId}'"));
         if (!HasCommonProtocol(request.Protocols, member))
             return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId,
@@ -105,18 +108,26 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
         {
             if (_members.Count >= _options.GroupMaxSize)
                 return Task.FromResult(JoinError(ErrorCode.GroupMaxSizeReached, "", $"group '{GroupId}' has {_members.Count} members (group.max.size)"));
-            member = new Member($"{(string.IsNullOrEmpty(request.ClientId) ? "consumer" : request.ClientId)}-{Guid.NewGuid():N}", request.ClientId ?? "");
+            if (!returning)
+            {
+                // KIP-394: the id comes back first and the member joins only when it rejoins with it, so a join whose
+                // answer was lost (and is retried without an id) leaves no phantom member holding up the rebalance.
+                var issued = $"{(string.IsNullOrEmpty(request.ClientId) ? "consumer" : request.ClientId)}-{Guid.NewGuid():N}";
+                _pendingMembers[issued] = NowMs + request.SessionTimeoutMs;
+                return Task.FromResult(JoinError(ErrorCode.MemberIdRequired, issued, "rejoin with the issued member id"));
+            }
+            member = new Member(memberId, request.ClientId ?? "");
             member.Update(request, rebalanceTimeoutMs);
             member.HeartbeatDeadlineMs = NowMs + request.SessionTimeoutMs;
             _members.Add(member);
             _leaderId ??= member.MemberId;
             _state.State.EmptySinceMs = -1;
             LogMemberJoined(GroupId, member.MemberId, request.Reason ?? "new member");
-            var pending = member.StartJoin();
+            var joining = member.StartJoin();
             if (_phase == GroupState.PreparingRebalance && _initialDelayDeadlineMs > 0)
                 _initialDelayDeadlineMs = Math.Min(NowMs + _options.GroupInitialRebalanceDelayMs, _rebalanceStartMs + MaxRebalanceTimeoutMs());
             PrepareRebalance($"member {member.MemberId} joined");
-            return pending;
+            return joining;
         }
 
         var changed = !member.Matches(request.Protocols);
@@ -414,8 +425,24 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
             if (m.AwaitingJoin is null && m.AwaitingSync is null && now >= m.HeartbeatDeadlineMs)
                 RemoveMember(m, $"missed its session timeout ({m.SessionTimeoutMs} ms)");
         }
+        ExpirePendingMembers(now);
         TryCompleteJoin();
         await ExpireOffsetsAsync();
+    }
+
+    /// <summary>Issued member ids that never came back expire after the session timeout they asked for, as in Kafka.</summary>
+    private void ExpirePendingMembers(long now)
+    {
+        if (_pendingMembers.Count == 0) return;
+        List<string>? expired = null;
+        foreach (var (id, expiresMs) in _pendingMembers)
+            if (now >= expiresMs) (expired ??= []).Add(id);
+        if (expired is null) return;
+        foreach (var id in expired)
+        {
+            _pendingMembers.Remove(id);
+            LogPendingMemberExpired(GroupId, id);
+        }
     }
 
     private async Task ExpireOffsetsAsync()
@@ -741,6 +768,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} removed: {Reason}")]
     private partial void LogMemberRemoved(string groupId, string memberId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId}: pending member {MemberId} did not rejoin within its session timeout")]
+    private partial void LogPendingMemberExpired(string groupId, string memberId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: preparing to rebalance generation {Generation}: {Reason}")]
     private partial void LogPreparingRebalance(string groupId, int generation, string reason);

@@ -43,6 +43,7 @@ public static class OrleansStreamSiloBuilderExtensions
         services.AddOrleansStreamTiering();
         services.TryAddSingleton<BrokerIdentity>();
         services.TryAddSingleton<BrokerLocator>();
+        services.TryAddSingleton<OrleansStream.Server.Partitions.LocalPartitionDirectories>();
         services.AddPlacementDirector<BrokerPlacementStrategy, BrokerPlacementDirector>();
         services.AddSingleton<MembershipWatcher>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<MembershipWatcher>());

@@ -25,6 +25,30 @@ internal static class PartitionMetadataFile
         File.Move(temp, path, overwrite: true);
     }
 
+    /// <summary>The topic id recorded in <paramref name="directory"/>, false when it has no readable metadata file.</summary>
+    public static bool TryReadTopicId(string directory, out Guid topicId)
+    {
+        topicId = Guid.Empty;
+        string text;
+        try
+        {
+            text = File.ReadAllText(Path.Combine(directory, FileName));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        const string Prefix = "topic_id: ";
+        var start = text.IndexOf(Prefix, StringComparison.Ordinal);
+        if (start < 0) return false;
+        var id = text.AsSpan(start + Prefix.Length);
+        if (id.IndexOf('\n') is var end and >= 0) id = id[..end];
+        Span<byte> bytes = stackalloc byte[16];
+        if (Base64Url.DecodeFromChars(id, bytes, out _, out var written) != System.Buffers.OperationStatus.Done || written != 16) return false;
+        topicId = new Guid(bytes, bigEndian: true);
+        return true;
+    }
+
     // Kafka prints a Uuid as URL-safe base64 without padding.
     private static string Format(Guid topicId)
     {

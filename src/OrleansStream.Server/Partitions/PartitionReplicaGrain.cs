@@ -27,6 +27,7 @@ internal sealed partial class PartitionReplicaGrain(
     TimeProvider time,
     RemoteLogManagerFactory tiering,
     OrleansStreamMetrics metrics,
+    LocalPartitionDirectories directories,
     ILogger<PartitionReplicaGrain> logger)
     : Grain, IPartitionReplicaGrain, IReplicaFetchGrain
 {
@@ -41,7 +42,9 @@ internal sealed partial class PartitionReplicaGrain(
     private PartitionMetrics _metrics = null!;
 
     // Leader with remote.storage.enable: copies closed segments to the tier, serves fetches below the local log start.
+    // Follower: deletes local segments the tier holds, per local retention.
     private RemoteLogManager? _remote;
+    private bool _remoteAsLeader;
     private IGrainTimer? _tieringTimer;
 
     // Leader: what each follower has (its last fetch offset) and when it was last caught up; waiters for the HW.
@@ -99,7 +102,8 @@ internal sealed partial class PartitionReplicaGrain(
         if (_state is { } current && state.IsOlderThan(current))
             return Task.FromResult(state.LeaderEpoch < current.LeaderEpoch ? ErrorCode.FencedLeaderEpoch : ErrorCode.InvalidUpdateVersion);
         Apply(state);
-        return Task.FromResult(_log is null ? ErrorCode.KafkaStorageError : ErrorCode.None);
+        if (_log is not null) return Task.FromResult(ErrorCode.None);
+        return Task.FromResult(IsAssignedHere(state) ? ErrorCode.KafkaStorageError : ErrorCode.NotLeaderOrFollower);
     }
 
     public async Task DeleteReplica()
@@ -295,6 +299,11 @@ internal sealed partial class PartitionReplicaGrain(
             _log?.Dispose();
             _log = null;
         }
+        if (_log is not null && !IsAssignedHere(state))
+        {
+            MoveAway(state);
+            return;
+        }
         _state = state;
         if (_log is null) OpenLog(state);
         else
@@ -325,12 +334,13 @@ internal sealed partial class PartitionReplicaGrain(
                     if (r.ReplicaId != _replicaId) _followers[r.ReplicaId] = new FollowerProgress(-1, now);
                 LogBecameLeader(this.GetPrimaryKeyString(), state.LeaderEpoch, _log.LogEndOffset, _log.HighWatermark);
             }
+            else if (previous is not null) ForgetMovedFollowers(previous, state);
             MaybeAdvanceHighWatermark();
-            StartTiering();
+            StartTiering(asLeader: true);
         }
         else
         {
-            StopTiering();
+            StartTiering(asLeader: false);
             if (previous is { } p && p.Leader == _replicaId && (p.LeaderEpoch != state.LeaderEpoch || p.Leader != state.Leader))
             {
                 FailWaiters(ErrorCode.NotLeaderOrFollower);
@@ -339,6 +349,33 @@ internal sealed partial class PartitionReplicaGrain(
             if (state.Leader >= 0 && state.Replicas.Any(r => r.ReplicaId == _replicaId)) StartFetcher();
             else StopFetcher();
         }
+    }
+
+    /// <summary>
+    /// The controller moved this replica to another broker (this one was out of membership): it stops, and its data,
+    /// which the new replica rebuilds from the leader, is removed so that it is never served or reused.
+    /// </summary>
+    private void MoveAway(PartitionState state)
+    {
+        _state = state;
+        StopTiering();
+        StopFetcher();
+        FailWaiters(ErrorCode.NotLeaderOrFollower);
+        _followers.Clear();
+        _log!.Delete();
+        _log = null;
+        _logError = $"replica {_replicaId} was moved to another broker";
+        LogMovedAway(this.GetPrimaryKeyString(), identity.BrokerId);
+        DeactivateOnIdle();
+    }
+
+    /// <summary>A follower replica that the controller moved to another broker starts from nothing there.</summary>
+    private void ForgetMovedFollowers(PartitionState previous, PartitionState state)
+    {
+        foreach (var r in state.Replicas)
+            foreach (var old in previous.Replicas)
+                if (old.ReplicaId == r.ReplicaId && old.BrokerId != r.BrokerId && r.ReplicaId != _replicaId)
+                    _followers[r.ReplicaId] = new FollowerProgress(-1, time.GetUtcNow());
     }
 
     private void OpenLog(PartitionState state)
@@ -350,6 +387,7 @@ internal sealed partial class PartitionReplicaGrain(
             return;
         }
         var directory = PartitionDirectory();
+        directories.MarkUsed(directory);
         try
         {
             var config = TopicConfigs.ToLogConfig(state.Configs);
@@ -372,8 +410,7 @@ internal sealed partial class PartitionReplicaGrain(
         return false;
     }
 
-    private string PartitionDirectory() =>
-        Path.Combine(_options.ResolvedDataDirectory, string.Create(CultureInfo.InvariantCulture, $"{_topic}-{_partition}"));
+    private string PartitionDirectory() => directories.PathOf(_topic, _partition);
 
     private (ErrorCode Error, string Message)? CheckLeader(int requestEpoch)
     {
@@ -593,13 +630,16 @@ internal sealed partial class PartitionReplicaGrain(
     private async Task WaitForStateChangeAsync(TimeSpan timeout) =>
         await _stateChanged.Task.WaitAsync(timeout, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
 
-    private void StartTiering()
+    private void StartTiering(bool asLeader)
     {
         if (_log is not { Config.RemoteStorageEnable: true } log)
         {
             StopTiering();
             return;
         }
+        // A manager that stops leading is disposed (fenced for good); a follower's never writes the manifest.
+        if (_remote is not null && _remoteAsLeader != asLeader) StopTiering();
+        _remoteAsLeader = asLeader;
         _remote ??= tiering.Create(_topic, _partition, log, _metrics);
         // Interleaving: uploads run between produce and fetch turns and never hold them up.
         _tieringTimer ??= this.RegisterGrainTimer(static (self, ct) => self.TierAsync(ct), this,
@@ -617,7 +657,14 @@ internal sealed partial class PartitionReplicaGrain(
     /// <summary>One tiering pass (Kafka's RLMTask) on this grain's scheduler; failures back off inside the manager.</summary>
     private async Task TierAsync(CancellationToken cancellationToken)
     {
-        if (!IsLeader || _remote is not { } remote) return;
+        if (_remote is not { } remote) return;
+        if (!_remoteAsLeader)
+        {
+            var local = await remote.MaybeRunAsFollowerAsync(cancellationToken);
+            if (local.Error is { } failed) LogTieringFailed(failed, this.GetPrimaryKeyString());
+            return;
+        }
+        if (!IsLeader) return;
         var pass = await remote.MaybeRunAsync(LeaderEpoch, cancellationToken);
         _metrics.TieringPassCompleted(pass.BytesCopied, remote.UploadLag());
         if (pass.Error is { } error) LogTieringFailed(error, this.GetPrimaryKeyString());
@@ -670,6 +717,9 @@ internal sealed partial class PartitionReplicaGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Closed {Replica} at log end {EndOffset} ({Reason})")]
     private partial void LogClosed(string replica, long endOffset, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Replica} was moved off broker {Broker}; its local copy is removed")]
+    private partial void LogMovedAway(string replica, string broker);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Replica}")]
     private partial void LogDeleted(string replica);

@@ -1,5 +1,6 @@
 using Orleans.Runtime;
 using OrleansStream.Server.Controller;
+using OrleansStream.Server.Partitions;
 
 namespace OrleansStream.Server.Replication;
 
@@ -12,6 +13,7 @@ internal sealed partial class MembershipWatcher(
     IClusterMembershipService membership,
     IGrainFactory grains,
     BrokerIdentity identity,
+    LocalPartitionDirectories directories,
     ILogger<MembershipWatcher> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private readonly CancellationTokenSource _stopping = new();
@@ -34,14 +36,24 @@ internal sealed partial class MembershipWatcher(
         if (_watch is { } watch) await watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    /// <summary>Activates this broker's replicas, so followers resume fetching without waiting for a client.</summary>
+    /// <summary>
+    /// Removes stray replicas (moved to other brokers while this one was away), then activates this broker's
+    /// replicas, so followers resume fetching without waiting for a client.
+    /// </summary>
     private async Task WakeReplicasAsync()
     {
         var controller = grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        var swept = false;
         for (var attempt = 0; !_stopping.IsCancellationRequested; attempt++)
         {
             try
             {
+                if (!swept)
+                {
+                    var local = directories.List();
+                    if (local.Count > 0) directories.Remove(await controller.FindStrayPartitions(identity.BrokerId, local));
+                    swept = true;
+                }
                 var keys = await controller.GetBrokerReplicas(identity.BrokerId);
                 var calls = new List<Task>(keys.Count);
                 foreach (var key in keys) calls.Add(grains.GetGrain<IPartitionReplicaGrain>(key).GetStatus());

@@ -28,7 +28,7 @@ public sealed class GroupFailoverTests(GroupFailoverFixture fixture) : IClassFix
 
         // A member commits, fenced by its generation, as a consumer would.
         var group = fixture.Client.GetGrain<IConsumerGroupGrain>(groupId);
-        var join = await group.JoinGroup(new JoinGroupRequest("", "test", 6000, 10_000, GroupKeys.ConsumerProtocolType,
+        var join = await GroupProtocolTests.JoinNew(group, new JoinGroupRequest("", "test", 6000, 10_000, GroupKeys.ConsumerProtocolType,
             [new JoinGroupProtocol("range", new ConsumerProtocolSubscription([topic], []))]));
         var all = Enumerable.Range(0, 3).Select(p => new TopicPartition(topic, p)).ToList();
         await group.SyncGroup(new SyncGroupRequest(join.MemberId, join.GenerationId,

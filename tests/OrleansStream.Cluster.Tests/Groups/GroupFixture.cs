@@ -19,11 +19,12 @@ public sealed class GroupFixture : ClusterFixture
     /// <summary>Produces "0".."count-1" offset by <paramref name="first"/> as keyed string messages and waits for delivery.</summary>
     public async Task ProduceAsync(string topic, int first, int count)
     {
-        using var producer = new ProducerBuilder<string, string>(Client, new ProducerConfig { Acks = Acks.Leader, LingerMs = 2 }).Build();
+        // A delivery that cannot complete fails within the message timeout instead of librdkafka's five minutes.
+        using var producer = new ProducerBuilder<string, string>(Client, new ProducerConfig { Acks = Acks.Leader, LingerMs = 2, MessageTimeoutMs = 20000 }).Build();
         var tasks = new List<Task>(count);
         for (var i = first; i < first + count; i++)
             tasks.Add(producer.ProduceAsync(topic, new Message<string, string> { Key = $"k{i}", Value = i.ToString() }));
-        await Task.WhenAll(tasks);
+        await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(60));
     }
 
     public ConsumerConfig GroupConfig(string group, string? strategy = null) => new()

@@ -45,6 +45,14 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
         return result.ToDictionary(kv => kv.Key, kv => new ConsumerProtocolAssignment(kv.Value));
     }
 
+    /// <summary>KIP-394's round trip: a join without a member id is answered MemberIdRequired with the id to rejoin with.</summary>
+    internal static async Task<JoinGroupResponse> JoinNew(IConsumerGroupGrain group, JoinGroupRequest request)
+    {
+        var first = await group.JoinGroup(request);
+        Assert.True(first.Error == ErrorCode.MemberIdRequired && first.MemberId.Length > 0, $"{first.Error}: {first.ErrorMessage}");
+        return await group.JoinGroup(request with { MemberId = first.MemberId });
+    }
+
     private async Task WaitForState(IConsumerGroupGrain group, Func<GroupDescription, bool> condition, string what) =>
         await ClusterFixture.WaitUntilAsync(async () => condition(await group.Describe()), what);
 
@@ -54,14 +62,14 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
         var group = Group(Unique("evict"));
 
         // A alone: generation 1, A leads and takes all six partitions.
-        var a1 = await group.JoinGroup(Join("", "t"));
+        var a1 = await JoinNew(group, Join("", "t"));
         Assert.Equal(ErrorCode.None, a1.Error);
         Assert.True(a1.IsLeader);
         var a = a1.MemberId;
         Assert.Equal(ErrorCode.None, (await group.SyncGroup(new SyncGroupRequest(a, a1.GenerationId, RangeOf(a1, "t", 6)))).Error);
 
         // B joins: the barrier holds B until A rejoins, which A learns from its heartbeat.
-        var bJoin = group.JoinGroup(Join("", "t"));
+        var bJoin = JoinNew(group, Join("", "t"));
         await WaitForState(group, d => d.State == GroupState.PreparingRebalance, "B's join starts a rebalance");
         Assert.Equal(ErrorCode.RebalanceInProgress, (await group.Heartbeat(new HeartbeatRequest(a, a1.GenerationId))).Error);
         var a2 = await group.JoinGroup(Join(a, "t"));
@@ -98,6 +106,74 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task A_join_without_member_id_gets_MemberIdRequired_and_pending_members_expire()
+    {
+        var group = Group(Unique("kip394"));
+
+        // The first join only issues an id: nobody is in the group yet, and a retried join gets another id.
+        var issued = await group.JoinGroup(Join("", "t"));
+        Assert.Equal(ErrorCode.MemberIdRequired, issued.Error);
+        Assert.StartsWith("test-", issued.MemberId);
+        Assert.Equal(-1, issued.GenerationId);
+        Assert.Equal(ErrorCode.GroupIdNotFound, (await group.Describe()).Error);
+        var retried = await group.JoinGroup(Join("", "t"));
+        Assert.Equal(ErrorCode.MemberIdRequired, retried.Error);
+        Assert.NotEqual(issued.MemberId, retried.MemberId);
+
+        // Rejoining with the id makes the member; the unanswered id (a lost response) does not hold up the rebalance.
+        var a = await group.JoinGroup(Join(issued.MemberId, "t"));
+        Assert.Equal(ErrorCode.None, a.Error);
+        Assert.Equal(issued.MemberId, a.MemberId);
+        Assert.True(a.IsLeader);
+        Assert.Equal(issued.MemberId, Assert.Single(a.Members).MemberId);
+        Assert.Equal(ErrorCode.None, (await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId, RangeOf(a, "t", 2)))).Error);
+        var stable = await group.Describe();
+        Assert.Equal(GroupState.Stable, stable.State);
+        Assert.Equal(a.MemberId, Assert.Single(stable.Members).MemberId);
+
+        // An id that is not claimed within its session timeout expires; coming back with it is UnknownMemberId.
+        fixture.Time.Advance(TimeSpan.FromMilliseconds(SessionMs - 2000));
+        Assert.Equal(ErrorCode.None, (await group.Heartbeat(new HeartbeatRequest(a.MemberId, a.GenerationId))).Error);
+        fixture.Time.Advance(TimeSpan.FromMilliseconds(3000));
+        Assert.Equal(ErrorCode.UnknownMemberId, (await group.JoinGroup(Join(retried.MemberId, "t"))).Error);
+        Assert.Equal(ErrorCode.None, (await group.Heartbeat(new HeartbeatRequest(a.MemberId, a.GenerationId))).Error);
+        Assert.Equal(GroupState.Stable, (await group.Describe()).State);
+    }
+
+    [Fact]
+    public async Task A_consumer_joins_with_the_member_id_the_coordinator_issued()
+    {
+        var topic = Unique("kip394-sdk");
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 2, 1)])).Error);
+        var groupId = Unique("kip394-sdk");
+        var group = Group(groupId);
+        using var consumer = new ConsumerBuilder<string, string>(fixture.Client, new ConsumerConfig
+        {
+            GroupId = groupId,
+            ClientId = "kip394",
+            SessionTimeoutMs = SessionMs,
+            HeartbeatIntervalMs = 200,
+            FetchWaitMaxMs = 100,
+        }).Build();
+        consumer.Subscribe(topic);
+
+        await ClusterFixture.WaitUntilAsync(async () =>
+        {
+            consumer.Consume(TimeSpan.FromMilliseconds(50));
+            return consumer.Assignment.Count == 2 && (await group.Describe()).State == GroupState.Stable;
+        }, "the consumer holds both partitions");
+
+        // One member, the first generation: the id came from MemberIdRequired and no phantom member was left behind.
+        var d = await group.Describe();
+        Assert.Equal(1, d.GenerationId);
+        var member = Assert.Single(d.Members);
+        Assert.Equal(consumer.MemberId, member.MemberId);
+        Assert.StartsWith("kip394-", member.MemberId);
+        consumer.Close();
+        await WaitForState(group, g => g.State == GroupState.Empty, "the closed consumer left");
+    }
+
+    [Fact]
     public async Task Bad_requests_get_the_documented_errors()
     {
         var group = Group(Unique("errors"));
@@ -108,7 +184,7 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
         Assert.Equal(ErrorCode.UnknownMemberId, (await group.JoinGroup(Join("nobody", "t"))).Error);
         Assert.Equal(ErrorCode.UnknownMemberId, (await group.Heartbeat(new HeartbeatRequest("nobody", 0))).Error);
 
-        var a = await group.JoinGroup(Join("", "t"));
+        var a = await JoinNew(group, Join("", "t"));
         Assert.Equal(ErrorCode.IllegalGeneration, (await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId + 5))).Error);
         Assert.Equal(ErrorCode.None, (await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId, RangeOf(a, "t", 2)))).Error);
         Assert.Equal(ErrorCode.IllegalGeneration, (await group.Heartbeat(new HeartbeatRequest(a.MemberId, a.GenerationId - 1))).Error);
@@ -143,7 +219,7 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
         var topic = Unique("fence");
         Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 2, 1)])).Error);
         var group = Group(Unique("fence"));
-        var a = await group.JoinGroup(Join("", topic));
+        var a = await JoinNew(group, Join("", topic));
         var assignment = new Dictionary<string, ConsumerProtocolAssignment> { [a.MemberId] = new([new TopicPartition(topic, 0)]) };
         await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId, assignment));
         var p0 = new TopicPartition(topic, 0);
@@ -210,8 +286,8 @@ public sealed class InitialRebalanceDelayTests(DelayedGroupFixture fixture) : IC
     public async Task Initial_rebalance_delay_collects_members_into_one_generation()
     {
         var group = Group($"delay-{Guid.NewGuid():N}");
-        var aJoin = group.JoinGroup(Join(""));
-        var bJoin = group.JoinGroup(Join(""));
+        var aJoin = GroupProtocolTests.JoinNew(group, Join(""));
+        var bJoin = GroupProtocolTests.JoinNew(group, Join(""));
         await ClusterFixture.WaitUntilAsync(async () => (await group.Describe()).Members.Count == 2, "both members are waiting");
         Assert.False(aJoin.IsCompleted);
 
