@@ -51,6 +51,23 @@ public static class PartitionTestKit
         Assert.Equal(ErrorCode.None, result.Error);
     }
 
+    /// <summary>
+    /// The records below <paramref name="end"/> in a replica's segment files on its broker's disk, read beside the
+    /// open log: the way to see what a follower holds, since only leaders serve fetches.
+    /// </summary>
+    public static List<(long Offset, string Value)> ReadLocalLog(string dataDirectory, string topic, int partition, long end)
+    {
+        var records = new List<(long, string)>();
+        foreach (var file in Directory.GetFiles(Path.Combine(dataDirectory, $"{topic}-{partition}"), "*.log").Order(StringComparer.Ordinal))
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+            records.AddRange(RecordsOf(bytes).Where(r => r.Offset < end));
+        }
+        return records;
+    }
+
     /// <summary>Reads every record below the high watermark from <paramref name="from"/> on.</summary>
     public static async Task<List<(long Offset, string Value)>> ReadAll(IPartitionReplicaGrain leader, long from = 0)
     {

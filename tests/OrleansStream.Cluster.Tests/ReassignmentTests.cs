@@ -63,22 +63,8 @@ public sealed class ReassignmentTests(ReassignmentFixture fixture) : IClassFixtu
         var read = await ReadAll(newLeader);
         Assert.Equal(acked, read.Where(r => !r.Value.EndsWith('+')).Select(r => r.Value).Distinct());
         foreach (var r in after.Replicas)
-            Assert.Equal(read, ReadLocalLog(fixture.DataDirectory(r.BrokerId), topic, end));
+            Assert.Equal(read, ReadLocalLog(fixture.DataDirectory(r.BrokerId), topic, 0, end));
         Assert.Equal(after.Replicas, (await fixture.Controller.Partition(topic, 0)).Replicas);
-    }
-
-    /// <summary>The records of a replica's segment files on its broker's disk, below <paramref name="end"/>.</summary>
-    private static List<(long Offset, string Value)> ReadLocalLog(string dataDirectory, string topic, long end)
-    {
-        var records = new List<(long, string)>();
-        foreach (var file in Directory.GetFiles(Path.Combine(dataDirectory, $"{topic}-0"), "*.log").Order(StringComparer.Ordinal))
-        {
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var bytes = new byte[stream.Length];
-            stream.ReadExactly(bytes);
-            records.AddRange(RecordsOf(bytes).Where(r => r.Offset < end));
-        }
-        return records;
     }
 
     private async Task ProduceWithRetry(string topic, string value)

@@ -95,6 +95,65 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task AFormerLeaderThatDiverged_TruncatesToTheNewLeadersEpochEnd_AndCatchesUp()
+    {
+        var topic = UniqueTopic("diverge");
+        await fixture.CreateTopic(topic, replicationFactor: 2, configs: new() { ["unclean.leader.election.enable"] = "true" });
+        var before = await fixture.Controller.Partition(topic, 0);
+        var oldLeader = before.LeaderBroker!;
+        var follower = before.Replicas.Single(r => r.ReplicaId != before.Leader);
+        var leader = await fixture.Leader(topic, 0);
+        var acked = new List<string>();
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch($"a{i}")))).Error);
+            acked.Add($"a{i}");
+        }
+
+        // Cut off from its follower, the leader appends (acks=1) what no other replica will ever have, then dies too.
+        await fixture.KillSiloAsync(follower.BrokerId);
+        await WaitForPartition(topic, p => p.Isr.Count == 1, "the ISR shrinks to the leader");
+        for (var i = 0; i < 5; i++)
+            Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch($"lost{i}")))).Error);
+        await fixture.KillSiloAsync(oldLeader);
+        await WaitForPartition(topic, p => p.Leader < 0, "the partition has no leader");
+
+        // The follower returns and leads (unclean election) from offset 10 in a new epoch; new records take offsets 10-14.
+        await fixture.StartSiloAsync(follower.BrokerId);
+        var elected = await WaitForPartition(topic, p => p.Leader == follower.ReplicaId, "the returned follower leads");
+        for (var i = 0; i < 5; i++)
+        {
+            await ProduceWithRetry(topic, $"c{i}");
+            acked.Add($"c{i}");
+        }
+
+        // The former leader returns with offsets 10-14 of the old epoch: it must truncate them, then fetch the new ones.
+        await fixture.StartSiloAsync(oldLeader);
+        await WaitForPartition(topic, p => p.Isr.Count == 2, "the former leader rejoins the ISR");
+        var newLeader = await fixture.Leader(topic, 0);
+        var end = (await newLeader.GetStatus()).LogEndOffset;
+        var formerLeader = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, before.Leader));
+        await ClusterFixture.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                return (await formerLeader.GetStatus()).LogEndOffset == end;
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                return false;
+            }
+        }, "the former leader has the new leader's log");
+
+        var read = await ReadAll(newLeader);
+        Assert.True(elected.LeaderEpoch > before.LeaderEpoch);
+        Assert.Equal(acked, read.Select(r => r.Value).Distinct());
+        Assert.Equal(Enumerable.Range(0, read.Count).Select(i => (long)i), read.Select(r => r.Offset));
+        Assert.Equal(read, ReadLocalLog(fixture.DataDirectory(oldLeader), topic, 0, end));
+        Assert.Equal(read, ReadLocalLog(fixture.DataDirectory(follower.BrokerId), topic, 0, end));
+    }
+
+    [Fact]
     public async Task StaleEpochs_AreFenced()
     {
         var topic = UniqueTopic("fence");
@@ -148,6 +207,24 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         Assert.Equal(ErrorCode.None, before.Error);
         Assert.Equal(ErrorCode.InvalidUpdateVersion, late);
         Assert.Equal((ErrorCode.None, before.BaseOffset + 1), (after.Error, after.BaseOffset));
+    }
+
+    /// <summary>Polls the partition's metadata; calls fail for a moment while the client loses a killed silo's gateway.</summary>
+    private async Task<PartitionMetadata> WaitForPartition(string topic, Func<PartitionMetadata, bool> condition, string what)
+    {
+        PartitionMetadata last = null!;
+        await ClusterFixture.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                return condition(last = await fixture.Controller.Partition(topic, 0));
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                return false;
+            }
+        }, what);
+        return last;
     }
 
     private async Task ProduceWithRetry(string topic, string value)

@@ -152,4 +152,60 @@ public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<Ti
         var across = Consume(topic, localStart - 3, 6);
         Assert.Equal([localStart - 3, localStart - 2, localStart - 1, localStart, localStart + 1, localStart + 2], across.Select(r => r.Offset));
     }
+
+    [Fact]
+    public async Task A_wiped_follower_rebuilds_from_the_leader_local_log_start_without_history_and_rejoins_the_isr()
+    {
+        const int records = 2000;
+        var topic = await CreateTopicAsync("rebuilt", replicationFactor: 2, Tiered());
+        await ProduceAsync(topic, 0, records);
+        var leader = await WaitForTieringAsync(topic, minLocalStart: records / 2, maxLocalSegments: 4);
+        var partition = await DescribeAsync(topic);
+        var follower = partition.Replicas.Single(r => r.ReplicaId != partition.Leader);
+
+        // Followers keep only what local retention allows too, once the tier holds it.
+        await Eventually.WaitUntilAsync(() => cluster.LocalSegments(follower.BrokerId, topic, 0) is [var first, ..] && first >= records / 2,
+            "the follower's tiered local segments are deleted", Deadline);
+
+        // Replace the follower's disk: stop its broker, wipe the replica's directory, start the broker again.
+        var leaderLocalStart = cluster.LocalSegments(leader, topic, 0)[0];
+        await cluster.StopSiloAsync(follower.BrokerId);
+        Directory.Delete(cluster.PartitionDirectory(follower.BrokerId, topic, 0), recursive: true);
+        await ProduceAsync(topic, records, 200);
+        await cluster.StartSiloAsync(follower.BrokerId);
+
+        var replica = cluster.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, follower.ReplicaId));
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            var described = await DescribeAsync(topic);
+            var status = await replica.GetStatus();
+            return described.Isr.Contains(follower.ReplicaId) && status.LogEndOffset == records + 200;
+        }, "the rebuilt follower caught up and is in the ISR again", Deadline);
+
+        // It holds the leader's local tail only: nothing below the leader's local log start came back, from the
+        // leader or from the tier, and its log start is still the partition's.
+        var rebuilt = cluster.LocalSegments(follower.BrokerId, topic, 0);
+        Assert.True(rebuilt[0] >= leaderLocalStart, $"the rebuilt replica starts at {rebuilt[0]}, below the leader's local log start {leaderLocalStart}");
+        var status = await replica.GetStatus();
+        Assert.Equal(0, status.LogStartOffset);
+
+        // Led by the rebuilt replica, the partition still serves its whole history: the tier below, its local tail above.
+        await cluster.StopSiloAsync(leader);
+        try
+        {
+            await Eventually.WaitUntilAsync(async () => (await DescribeAsync(topic)).Leader == follower.ReplicaId,
+                "the rebuilt replica leads", Deadline);
+            var consumed = Consume(topic, 0, records + 200);
+            Assert.Equal(records + 200, consumed.Count);
+            for (var i = 0; i < consumed.Count; i++)
+            {
+                Assert.Equal(i, consumed[i].Offset);
+                Assert.Equal(ValueOf(i), consumed[i].Message!.Value);
+            }
+        }
+        finally
+        {
+            await cluster.StartSiloAsync(leader);
+        }
+    }
 }

@@ -42,7 +42,9 @@ internal sealed partial class PartitionReplicaGrain(
     private PartitionMetrics _metrics = null!;
 
     // Leader with remote.storage.enable: copies closed segments to the tier, serves fetches below the local log start.
+    // Follower: deletes local segments the tier holds, per local retention.
     private RemoteLogManager? _remote;
+    private bool _remoteAsLeader;
     private IGrainTimer? _tieringTimer;
 
     // Leader: what each follower has (its last fetch offset) and when it was last caught up; waiters for the HW.
@@ -334,11 +336,11 @@ internal sealed partial class PartitionReplicaGrain(
             }
             else if (previous is not null) ForgetMovedFollowers(previous, state);
             MaybeAdvanceHighWatermark();
-            StartTiering();
+            StartTiering(asLeader: true);
         }
         else
         {
-            StopTiering();
+            StartTiering(asLeader: false);
             if (previous is { } p && p.Leader == _replicaId && (p.LeaderEpoch != state.LeaderEpoch || p.Leader != state.Leader))
             {
                 FailWaiters(ErrorCode.NotLeaderOrFollower);
@@ -628,13 +630,16 @@ internal sealed partial class PartitionReplicaGrain(
     private async Task WaitForStateChangeAsync(TimeSpan timeout) =>
         await _stateChanged.Task.WaitAsync(timeout, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
 
-    private void StartTiering()
+    private void StartTiering(bool asLeader)
     {
         if (_log is not { Config.RemoteStorageEnable: true } log)
         {
             StopTiering();
             return;
         }
+        // A manager that stops leading is disposed (fenced for good); a follower's never writes the manifest.
+        if (_remote is not null && _remoteAsLeader != asLeader) StopTiering();
+        _remoteAsLeader = asLeader;
         _remote ??= tiering.Create(_topic, _partition, log, _metrics);
         // Interleaving: uploads run between produce and fetch turns and never hold them up.
         _tieringTimer ??= this.RegisterGrainTimer(static (self, ct) => self.TierAsync(ct), this,
@@ -652,7 +657,14 @@ internal sealed partial class PartitionReplicaGrain(
     /// <summary>One tiering pass (Kafka's RLMTask) on this grain's scheduler; failures back off inside the manager.</summary>
     private async Task TierAsync(CancellationToken cancellationToken)
     {
-        if (!IsLeader || _remote is not { } remote) return;
+        if (_remote is not { } remote) return;
+        if (!_remoteAsLeader)
+        {
+            var local = await remote.MaybeRunAsFollowerAsync(cancellationToken);
+            if (local.Error is { } failed) LogTieringFailed(failed, this.GetPrimaryKeyString());
+            return;
+        }
+        if (!IsLeader) return;
         var pass = await remote.MaybeRunAsync(LeaderEpoch, cancellationToken);
         _metrics.TieringPassCompleted(pass.BytesCopied, remote.UploadLag());
         if (pass.Error is { } error) LogTieringFailed(error, this.GetPrimaryKeyString());

@@ -155,6 +155,33 @@ public sealed class RemoteLogManager : IDisposable
         }
     }
 
+    /// <summary>
+    /// A follower's pass (Kafka's followers do the same from the remote log metadata): re-reads the manifest the leader
+    /// writes and deletes local segments it covers once <c>local.retention.ms/bytes</c> allow, so a follower's disk
+    /// stays as small as its leader's. Never writes to the tier; honours the failure back-off like <see cref="MaybeRunAsync"/>.
+    /// </summary>
+    public async Task<TieringPassResult> MaybeRunAsFollowerAsync(CancellationToken cancellationToken = default)
+    {
+        if (_fenced || !_log.Config.RemoteStorageEnable || _time.GetUtcNow() < _nextAttempt) return default;
+        await _passGate.WaitAsync(cancellationToken);
+        try
+        {
+            _manifest = await VersionedManifest.LoadAsync(_store, Topic, Partition, cancellationToken);
+            var deleted = _fenced ? 0 : DeleteLocalSegments();
+            _failures = 0;
+            _nextAttempt = default;
+            return new TieringPassResult(0, 0, deleted, 0, false, null);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return Failure(0, 0, 0, 0, e);
+        }
+        finally
+        {
+            _passGate.Release();
+        }
+    }
+
     private TieringPassResult Failure(int copied, long bytes, int localDeleted, int remoteDeleted, Exception e)
     {
         _failures++;
@@ -265,7 +292,7 @@ public sealed class RemoteLogManager : IDisposable
         var count = 0;
         foreach (var segment in _log.Segments)
         {
-            if (segment.IsActive || !IsCovered(manifest, segment)) break;
+            if (segment.IsActive || segment.NextOffset > _log.HighWatermark || !IsCovered(manifest, segment)) break;
             var expired = retentionMs >= 0 && nowMs - segment.LargestTimestamp > retentionMs;
             var oversize = retentionBytes >= 0 && localSize - segment.SizeInBytes >= retentionBytes;
             if (!expired && !oversize) break;
