@@ -626,13 +626,7 @@ public sealed class RemoteLogManager : IDisposable
     /// <summary>Kafka's OffsetIndex lookup on the remote index: the position of the last entry at or below the offset.</summary>
     private async Task<int> LookupPositionAsync(string prefix, RemoteLogSegmentMetadata segment, long offset, CancellationToken cancellationToken)
     {
-        var key = prefix + ".index";
-        if (!_cache.TryGet(key, out var index))
-        {
-            var obj = await _store.GetAsync(key, cancellationToken);
-            index = obj is null ? [] : obj.Content.ToArray();
-            _cache.Put(key, index);
-        }
+        var index = await GetRemoteIndexAsync(prefix + ".index", cancellationToken);
         var relative = offset - segment.BaseOffset;
         int lo = 0, hi = index.Length / 8 - 1, position = 0;
         while (lo <= hi)
@@ -650,6 +644,70 @@ public sealed class RemoteLogManager : IDisposable
             }
         }
         return position >= 0 && position < segment.SegmentSizeInBytes ? position : 0;
+    }
+
+    /// <summary>A whole remote index file (offset or time index) through the read cache; empty when it was never written.</summary>
+    private async Task<byte[]> GetRemoteIndexAsync(string key, CancellationToken cancellationToken)
+    {
+        if (!_cache.TryGet(key, out var index))
+        {
+            var obj = await _store.GetAsync(key, cancellationToken);
+            index = obj is null ? [] : obj.Content.ToArray();
+            _cache.Put(key, index);
+        }
+        return index;
+    }
+
+    /// <summary>
+    /// Kafka's fetchOffsetByTimestamp for the tiered part of the log (ListOffsets below the local log start), at batch
+    /// granularity like <see cref="PartitionLog.FindOffsetByTimestamp"/>: the first remote-only batch at or after the log
+    /// start whose max timestamp is at least <paramref name="timestampMs"/>. The manifest's max timestamps pick the
+    /// segment, its remote time index (Kafka's lookup: the last entry with a smaller timestamp) and offset index give
+    /// where to start, and ranged reads of batch headers, through the read cache, find the batch. Null when no tiered
+    /// batch below the local log start qualifies: the local log answers then.
+    /// </summary>
+    public async Task<TimestampOffset?> FindOffsetByTimestampAsync(long timestampMs, CancellationToken cancellationToken = default)
+    {
+        _manifest ??= await VersionedManifest.LoadAsync(_store, Topic, Partition, cancellationToken);
+        var localStart = _log.LocalLogStartOffset;
+        var logStart = _log.LogStartOffset;
+        var header = new byte[RecordBatchHeader.Size];
+        foreach (var segment in _manifest.Manifest.Segments)
+        {
+            if (segment.State != RemoteLogSegmentState.CopySegmentFinished || segment.NextOffset <= logStart) continue;
+            if (segment.BaseOffset >= localStart) break;
+            if (segment.MaxTimestampMs < timestampMs) continue;
+            var prefix = segment.KeyPrefix(Topic, Partition);
+            var timeIndex = await GetRemoteIndexAsync(prefix + ".timeindex", cancellationToken);
+            long startOffset = segment.BaseOffset;
+            int lo = 0, hi = timeIndex.Length / 12 - 1;
+            while (lo <= hi)
+            {
+                var mid = (lo + hi) >>> 1;
+                if (BinaryPrimitives.ReadInt64BigEndian(timeIndex.AsSpan(mid * 12)) < timestampMs)
+                {
+                    startOffset = segment.BaseOffset + BinaryPrimitives.ReadInt32BigEndian(timeIndex.AsSpan(mid * 12 + 8));
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid - 1;
+                }
+            }
+            startOffset = Math.Max(startOffset, logStart);
+            var size = segment.SegmentSizeInBytes;
+            for (long position = await LookupPositionAsync(prefix, segment, startOffset, cancellationToken); position + RecordBatchHeader.Size <= size;)
+            {
+                await ReadRangeAsync(prefix, size, position, header, cancellationToken);
+                var batch = RecordBatchHeader.Read(header);
+                if (batch.TotalSize < RecordBatchHeader.Size || position + batch.TotalSize > size)
+                    throw new OrleansStreamException(ErrorCode.CorruptMessage, $"Tiered segment {prefix}.log has a torn batch at position {position}.");
+                if (batch.LastOffset >= logStart && batch.BaseOffset < localStart && batch.MaxTimestamp >= timestampMs)
+                    return new TimestampOffset(batch.MaxTimestamp, Math.Max(batch.BaseOffset, logStart));
+                position += batch.TotalSize;
+            }
+        }
+        return null;
     }
 
     /// <summary>
