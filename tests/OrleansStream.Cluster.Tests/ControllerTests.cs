@@ -1,3 +1,9 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime;
+using Orleans.Storage;
+using OrleansStream.Server;
+using OrleansStream.Server.Controller;
+
 namespace OrleansStream.Cluster.Tests;
 
 [Collection(ClusterCollection.Name)]
@@ -159,5 +165,38 @@ public sealed class ControllerTests(ClusterFixture fixture)
         Assert.Equal([ErrorCode.None, ErrorCode.UnknownTopicOrPartition], results.Select(r => r.Error));
         var topic = Assert.Single((await fixture.Controller.GetMetadata(new MetadataRequest([name]))).Topics);
         Assert.Equal(ErrorCode.UnknownTopicOrPartition, topic.Error);
+    }
+
+    [Fact]
+    public async Task AStaleControllerActivation_CannotOverwriteNewerState()
+    {
+        var storage = fixture.Silos.Values.First().ServiceProvider.GetRequiredKeyedService<IGrainStorage>(OrleansStreamDefaults.GrainStorageName);
+        var controllerId = GrainId.Create("os-controller", GrainKeys.Controller);
+        var first = Unique("etag-a");
+        var second = Unique("etag-b");
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(first, 1, 1)])).Error);
+
+        // Another activation (or a controller that outlived its lease) writes newer state behind the live one's back.
+        var newer = new GrainState<ControllerState> { State = new ControllerState() };
+        await storage.ReadStateAsync("controller", controllerId, newer);
+        Assert.Contains(first, newer.State.Topics.Keys);
+        newer.State.MetadataVersion += 1_000;
+        await storage.WriteStateAsync("controller", controllerId, newer);
+
+        // The live activation's next change is written with its older ETag: refused, and it reloads rather than overwrite.
+        var refused = await Record.ExceptionAsync(() => fixture.Controller.CreateTopics([new NewTopic(second, 1, 1)]));
+        var stored = new GrainState<ControllerState> { State = new ControllerState() };
+        await storage.ReadStateAsync("controller", controllerId, stored);
+        var reloaded = await fixture.Controller.GetMetadata(new MetadataRequest([second]));
+        var retried = Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(second, 1, 1)]));
+
+        Assert.IsType<InconsistentStateException>(refused);
+        Assert.Equal(newer.State.MetadataVersion, stored.State.MetadataVersion);
+        Assert.Equal(newer.ETag, stored.ETag);
+        Assert.DoesNotContain(second, stored.State.Topics.Keys);
+        Assert.True(reloaded.Version >= newer.State.MetadataVersion);
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, Assert.Single(reloaded.Topics).Error);
+        Assert.Equal(ErrorCode.None, retried.Error);
+        Assert.True((await fixture.Controller.GetMetadata(new MetadataRequest(null))).Version > newer.State.MetadataVersion);
     }
 }

@@ -61,6 +61,8 @@ internal static class Processes
             info.ArgumentList.Add(arg);
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
+        // A CLI started while the machine is busy may take longer than 15 s to join; the tests bound their own waits.
+        info.Environment["ORLEANSSTREAM_CONNECT_TIMEOUT_MS"] = "60000";
         return info;
     }
 

@@ -74,8 +74,16 @@ internal sealed class ClusterConnection : IAsyncDisposable
 
     public IClusterClient Client { get; }
 
-    /// <summary>How long to wait for a gateway to accept and the client to join; Orleans alone would retry for minutes.</summary>
-    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
+    public const string ConnectTimeoutVariable = "ORLEANSSTREAM_CONNECT_TIMEOUT_MS";
+
+    /// <summary>
+    /// How long to wait for a gateway to accept and the client to join (Orleans alone would retry for minutes):
+    /// 15 s, or <see cref="ConnectTimeoutVariable"/> milliseconds for a busy machine or a far cluster.
+    /// </summary>
+    public static TimeSpan ConnectTimeout { get; } =
+        int.TryParse(Environment.GetEnvironmentVariable(ConnectTimeoutVariable), out var ms) && ms > 0
+            ? TimeSpan.FromMilliseconds(ms)
+            : TimeSpan.FromSeconds(15);
 
     public static async Task<ClusterConnection> ConnectAsync(ConnectionSettings settings, CancellationToken cancellationToken)
     {

@@ -41,7 +41,9 @@ internal sealed partial class BrokerPlacementDirector(
         if (silo is null)
         {
             LogBrokerUnavailable(key, broker);
-            throw new OrleansStreamException(ErrorCode.ReplicaNotAvailable, $"Broker '{broker}' of replica '{key}' is not alive.");
+            // Orleans sends this back as the call's rejection: it must be a type Orleans serializes (ours is not, and
+            // the caller got CodecNotFoundException), and one clients treat as transient, so they refresh and retry.
+            throw new SiloUnavailableException($"{ErrorCode.ReplicaNotAvailable}: broker '{broker}' of replica '{key}' is not alive.");
         }
         return silo;
     }
