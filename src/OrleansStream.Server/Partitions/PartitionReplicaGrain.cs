@@ -257,7 +257,7 @@ internal sealed partial class PartitionReplicaGrain(
             if (CheckLeader(request.LeaderEpoch) is { } notLeader)
                 return new ReplicaFetchResponse(notLeader.Error, -1, -1, -1, ReadOnlyMemory<byte>.Empty);
             var log = _log!;
-            if (!_state!.Replicas.Any(r => r.ReplicaId == request.ReplicaId && r.BrokerId == request.BrokerId))
+            if (!IsAssigned(_state!, request.ReplicaId, request.BrokerId))
                 return new ReplicaFetchResponse(ErrorCode.NotLeaderOrFollower, -1, -1, -1, ReadOnlyMemory<byte>.Empty);
 
             // KIP-101/595: a follower whose last epoch ends earlier here (or is unknown here) truncates first.
@@ -283,9 +283,9 @@ internal sealed partial class PartitionReplicaGrain(
                 _metrics.ReplicaFetched(records.Span);
                 return new ReplicaFetchResponse(ErrorCode.None, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, records);
             }
-            // Caught up: park until the next append (or until the HW moves, so the follower learns it promptly).
-            Task woken = Task.WhenAny(_appended.Task, _hwAdvanced.Task);
-            await woken.WaitAsync(remaining, time)
+            // Caught up: park until the next append. Not until the HW moves, as Kafka: followers learn it with the next
+            // data or after MaxWaitMs; waking every parked follower on each HW advance cost a round trip per batch.
+            await _appended.Task.WaitAsync(remaining, time)
                 .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
     }
@@ -403,12 +403,14 @@ internal sealed partial class PartitionReplicaGrain(
         }
     }
 
-    private bool IsAssignedHere(PartitionState state)
+    private static bool IsAssigned(PartitionState state, int replicaId, string brokerId)
     {
         foreach (var r in state.Replicas)
-            if (r.ReplicaId == _replicaId) return r.BrokerId == identity.BrokerId;
+            if (r.ReplicaId == replicaId) return r.BrokerId == brokerId;
         return false;
     }
+
+    private bool IsAssignedHere(PartitionState state) => IsAssigned(state, _replicaId, identity.BrokerId);
 
     private string PartitionDirectory() => directories.PathOf(_topic, _partition);
 
