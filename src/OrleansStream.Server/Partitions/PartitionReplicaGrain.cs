@@ -283,8 +283,8 @@ internal sealed partial class PartitionReplicaGrain(
                 _metrics.ReplicaFetched(records.Span);
                 return new ReplicaFetchResponse(ErrorCode.None, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, records);
             }
-            // Caught up: park until the next append. Not until the HW moves, as Kafka: followers learn it with the next
-            // data or after MaxWaitMs; waking every parked follower on each HW advance cost a round trip per batch.
+            // Caught up: park until the next append. A follower learns the HW with the next data or after MaxWaitMs,
+            // as in Kafka; waking on every HW advance only re-ran this loop for a follower with nothing to fetch.
             await _appended.Task.WaitAsync(remaining, time)
                 .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
