@@ -22,7 +22,11 @@ public interface IConsumerGroupGrain : IGrainWithStringKey
 
     Task<GroupResponse> LeaveGroup(LeaveGroupRequest request);
 
-    /// <summary>All or nothing: either every offset of the request is committed or none is.</summary>
+    /// <summary>
+    /// All or nothing: either every offset of the request is committed or none is. Interleaves so that concurrent
+    /// commits share one storage write (group commit); it re-checks the group after every await.
+    /// </summary>
+    [AlwaysInterleave]
     Task<OffsetCommitResponse> OffsetCommit(OffsetCommitRequest request);
 
     [AlwaysInterleave]

@@ -686,6 +686,9 @@ public sealed class PartitionLog : IDisposable
 
         var map = LogCleaner.BuildOffsetMap(_segments, cleanable);
         var stats = new LogCleaner.CleanStats();
+        // With history in the tier, older values of a key may live only there: a tombstone must outlive them, so it is
+        // dropped only by the tier's compaction (RemoteLogManager), which sees the whole log.
+        var tombstoneHorizonMs = LocalLogStartOffset > LogStartOffset ? long.MinValue : nowMs - Config.DeleteRetentionMs;
         long before = 0, after = 0;
         var cleaned = 0;
         for (var i = 0; i < cleanable; i++)
@@ -693,7 +696,7 @@ public sealed class PartitionLog : IDisposable
             var segment = _segments[i];
             before += segment.Size;
             var cleanedPath = segment.LogPath + LogSegment.CleanedSuffix;
-            if (LogCleaner.Clean(segment, map, nowMs - Config.DeleteRetentionMs, cleanedPath, ref stats))
+            if (LogCleaner.Clean(segment, map, tombstoneHorizonMs, cleanedPath, ref stats))
             {
                 segment = ReplaceSegment(i, cleanedPath);
                 cleaned++;
@@ -701,6 +704,19 @@ public sealed class PartitionLog : IDisposable
             after += segment.Size;
         }
         return new CompactionResult(cleaned, stats.RecordsRemoved, stats.TombstonesRemoved, before, after);
+    }
+
+    /// <summary>Adds the newest offset of every key in the closed segments below the high watermark (the tier's compaction
+    /// needs the committed local log's keys too).</summary>
+    internal void AddCommittedKeysTo(Dictionary<byte[], long> map)
+    {
+        ThrowIfDisposed();
+        for (var i = 0; i < _segments.Count - 1 && _segments[i + 1].BaseOffset <= HighWatermark; i++)
+        {
+            using var reader = _segments[i].OpenReader();
+            while (reader.TryReadNext(out var batch))
+                LogCleaner.AddToOffsetMap(map, batch);
+        }
     }
 
     /// <summary>Swaps a closed segment for its cleaned copy: indexes removed first, so a crash never pairs old indexes with the new log.</summary>

@@ -148,6 +148,23 @@ public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<Ti
         }
         Assert.True(localStart > 0);
 
+        // OffsetsForTimes: below the local log start the tier's time indexes answer, above it the local log; to the batch.
+        using (var probe = new ConsumerBuilder<string?, string?>(cluster.Client, new ConsumerConfig()).Build())
+        {
+            long[] wanted = [0, 17, localStart / 2, localStart - 1, localStart + 5, records - 1];
+            var found = probe.OffsetsForTimes(
+                wanted.Select(k => new TopicPartitionTimestamp(topic, 0, new Timestamp(DateTimeOffset.FromUnixTimeMilliseconds(T0 + k * 1000)))), Deadline);
+            for (var i = 0; i < wanted.Length; i++)
+                Assert.True(found[i].Offset <= wanted[i] && found[i].Offset > wanted[i] - 32,
+                    $"the record stamped at {wanted[i]} s is in the batch at {found[i].Offset}");
+            var edges = probe.OffsetsForTimes(
+            [
+                new TopicPartitionTimestamp(topic, 0, new Timestamp(DateTimeOffset.FromUnixTimeMilliseconds(T0 - 60_000))),
+                new TopicPartitionTimestamp(topic, 0, new Timestamp(DateTimeOffset.FromUnixTimeMilliseconds(T0 + records * 1000L))),
+            ], Deadline);
+            Assert.Equal([0L, Offset.End], edges.Select(e => e.Offset));
+        }
+
         // Starting just below the boundary crosses it too.
         var across = Consume(topic, localStart - 3, 6);
         Assert.Equal([localStart - 3, localStart - 2, localStart - 1, localStart, localStart + 1, localStart + 2], across.Select(r => r.Offset));
@@ -207,5 +224,58 @@ public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<Ti
         {
             await cluster.StartSiloAsync(leader);
         }
+    }
+
+    [Fact]
+    public async Task A_compacted_topic_tiers_its_compacted_view_and_deleted_keys_leave_the_tier()
+    {
+        var configs = Tiered(segmentBytes: 4096, localRetentionBytes: 1024);
+        configs["cleanup.policy"] = "compact";
+        configs["delete.retention.ms"] = "1000";
+        var topic = await CreateTopicAsync("compacted", replicationFactor: 1, configs);
+        // Rounds 0-5 write keys 0-19, round 6 deletes keys 0-4, rounds 7-11 update keys 5-14 (15-19 keep round 5's
+        // values, in old segments), then unique filler keys close the last round's segment. Each round is one produce
+        // request, so one segment or part of one.
+        var next = 0;
+        for (var round = 0; round < 12; round++)
+        {
+            var keys = round < 6 ? Enumerable.Range(0, 20).ToArray() : round == 6 ? Enumerable.Range(0, 5).ToArray() : Enumerable.Range(5, 10).ToArray();
+            var r = round;
+            await ProduceAsync(topic, next, keys.Length, wave: keys.Length, keyOf: i => $"key-{keys[i - next]}",
+                valueOf: i => r == 6 ? null : $"r{r}-key-{keys[i - next]}");
+            next += keys.Length;
+        }
+        await ProduceAsync(topic, next, 40, wave: 40, keyOf: i => $"filler-{i}");
+        var total = next + 40;
+
+        // Eventually the log, read from 0 across tier and local disk, is the compacted view: each live key once with
+        // its newest value, the deleted keys gone (their tombstones too, after delete.retention.ms), then the tail;
+        // and the keys last written long ago are read from the tier.
+        var leader = (await DescribeAsync(topic)).LeaderBroker!;
+        List<ConsumeResult<string?, string?>> view = [];
+        var seen = "";
+        try
+        {
+            await Eventually.WaitUntilAsync(() =>
+            {
+                view = Consume(topic, 0, total);
+                seen = string.Join(", ", view.Select(c => $"{c.Offset}:{c.Message!.Key}"));
+                return view.Count == 15 + 40 && view.All(c => !c.Message!.Key!.StartsWith("key-", StringComparison.Ordinal)
+                        || c.Message.Value!.StartsWith(int.Parse(c.Message.Key.AsSpan(4)) < 15 ? "r11-" : "r5-", StringComparison.Ordinal))
+                    && cluster.LocalSegments(leader, topic, 0) is [var first, ..] && view.Take(5).All(c => c.Offset < first);
+            }, $"{topic} read from 0 is its compacted view and its history is tiered", Deadline);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message} Last seen: {seen}; local segments [{string.Join(", ", cluster.LocalSegments(leader, topic, 0))}].", e);
+        }
+        for (var k = 5; k < 20; k++) Assert.Single(view, c => c.Message!.Key == $"key-{k}");
+        Assert.DoesNotContain(view, c => c.Message!.Key is "key-0" or "key-1" or "key-2" or "key-3" or "key-4");
+        Assert.Equal(Enumerable.Range(next, 40).Select(i => $"filler-{i}"), view.Skip(15).Select(c => c.Message!.Key));
+
+        Assert.Equal(Enumerable.Range(15, 5).Select(k => $"key-{k}"), view.Take(5).Select(c => c.Message!.Key));
+        var manifest = await cluster.ManifestAsync(topic, 0);
+        Assert.Contains(manifest.Segments, s => s.Compacted);
+        Assert.Equal(0, (await DescribeAsync(topic)).LogStartOffset);
     }
 }

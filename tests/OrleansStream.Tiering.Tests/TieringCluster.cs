@@ -10,7 +10,7 @@ namespace OrleansStream.Tiering.Tests;
 /// <summary>
 /// Three in-process brokers tiering to a real Azurite, as production tiers to Azure Blob Storage: each silo has its own
 /// data directory <c>{Root}/{brokerId}</c> and its own <see cref="AzureBlobTierStore"/> over one shared container. The
-/// leaders' tiering task runs every 100 ms and retention/compaction every 200 ms, so tests wait for seconds, not minutes.
+/// leaders' tiering task runs every 100 ms, the tier's compaction every 300 ms and local retention/compaction every 200 ms, so tests wait for seconds, not minutes.
 /// </summary>
 public sealed class TieringCluster : IAsyncLifetime
 {
@@ -57,6 +57,7 @@ public sealed class TieringCluster : IAsyncLifetime
                 o.ConnectionString = Azurite.ConnectionString;
                 o.Container = Container;
                 o.TaskIntervalMs = 100;
+                o.RemoteCompactionIntervalMs = 300;
                 o.ReadChunkBytes = 64 << 10;
             });
         });

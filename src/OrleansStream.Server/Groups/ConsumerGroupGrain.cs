@@ -25,12 +25,16 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
     private readonly Dictionary<TopicPartition, string> _owners = [];
     private readonly Dictionary<TopicPartition, string> _previousOwners = [];
     private readonly Dictionary<TopicPartition, StoredOffset> _offsets = [];
+    // What the last successful write stored: a failed write puts its commits back to these.
+    private readonly Dictionary<TopicPartition, StoredOffset> _durable = [];
     // KIP-394: member ids issued with MemberIdRequired, not members until they rejoin with them; id → expiry (ms).
     private readonly Dictionary<string, long> _pendingMembers = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly CancellationTokenSource _deactivating = new();
     private ConsumerLagProbe? _lag;
 
+    private CommitBatch? _nextBatch;
+    private bool _flushing;
     private GroupState _phase = GroupState.Empty;
     private string? _leaderId;
     private string? _protocolName;
@@ -61,7 +65,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         foreach (var o in _state.State.Offsets)
-            _offsets[new TopicPartition(o.Topic, o.Partition)] = o;
+            _offsets[new TopicPartition(o.Topic, o.Partition)] = _durable[new TopicPartition(o.Topic, o.Partition)] = o;
         if (_state.State.EmptySinceMs < 0 && _state.RecordExists)
             _state.State.EmptySinceMs = NowMs; // members do not survive a failover; retention restarts from here
         _ = RunExpirationLoopAsync();
@@ -474,6 +478,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
                 await GrainFactory.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).Unregister(GroupId);
             var generation = _state.State.GenerationId;
             await _state.ClearStateAsync();
+            _durable.Clear();
             _state.State = new ConsumerGroupState { GenerationId = generation };
         }
         finally
@@ -580,33 +585,72 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
         return errors is null ? null : new OffsetCommitResponse(errors[0].Error, errors, errors[0].ErrorMessage);
     }
 
+    /// <summary>
+    /// Group commit: the offsets take effect at once and are acknowledged when a storage write that includes them has
+    /// succeeded. Commits that arrive while a write is in flight share the next write, so concurrent commits cost one
+    /// write, not one each. A failed write fails every commit in it and puts their partitions back to what storage holds.
+    /// </summary>
     private async Task<OffsetCommitResponse> StoreAsync(IReadOnlyList<OffsetToCommit> offsets)
     {
         if (offsets.Count == 0) return new OffsetCommitResponse(ErrorCode.None, []);
         var now = NowMs;
-        var previous = new List<(TopicPartition, StoredOffset?)>(offsets.Count);
+        var batch = _nextBatch ??= new CommitBatch();
         foreach (var o in offsets)
         {
-            previous.Add((o.TopicPartition, _offsets.TryGetValue(o.TopicPartition, out var old) ? old : null));
-            _offsets[o.TopicPartition] = new StoredOffset(o.TopicPartition.Topic, o.TopicPartition.Partition, o.Offset, o.Metadata, o.LeaderEpoch, now);
+            var stored = new StoredOffset(o.TopicPartition.Topic, o.TopicPartition.Partition, o.Offset, o.Metadata, o.LeaderEpoch, now);
+            _offsets[o.TopicPartition] = stored;
+            batch.Applied.Add((o.TopicPartition, stored));
         }
+        if (!_flushing) _ = FlushCommitsAsync();
         try
         {
-            await PersistAsync();
+            await batch.Written.Task;
         }
         catch (Exception ex)
         {
-            // Nothing half-committed: put back what was there, newest first so a partition named twice ends as before.
-            for (var i = previous.Count - 1; i >= 0; i--)
-            {
-                var (tp, old) = previous[i];
-                if (old is null) _offsets.Remove(tp); else _offsets[tp] = old;
-            }
             LogCommitFailed(ex, GroupId);
             return new OffsetCommitResponse(ErrorCode.CoordinatorNotAvailable, [], $"the group's offsets could not be stored: {ex.Message}");
         }
         _lag?.Committed(offsets);
         return new OffsetCommitResponse(ErrorCode.None, []);
+    }
+
+    private async Task FlushCommitsAsync()
+    {
+        _flushing = true;
+        try
+        {
+            while (_nextBatch is { } batch)
+            {
+                _nextBatch = null;
+                try
+                {
+                    await PersistAsync();
+                    batch.Written.TrySetResult();
+                }
+                catch (Exception ex)
+                {
+                    // Nothing half-committed. A partition a later commit (next batch) has set again keeps that value.
+                    foreach (var (tp, applied) in batch.Applied)
+                    {
+                        if (!_offsets.TryGetValue(tp, out var current) || !ReferenceEquals(current, applied)) continue;
+                        if (_durable.TryGetValue(tp, out var durable)) _offsets[tp] = durable; else _offsets.Remove(tp);
+                    }
+                    batch.Written.TrySetException(ex);
+                }
+            }
+        }
+        finally
+        {
+            _flushing = false;
+        }
+    }
+
+    private sealed class CommitBatch
+    {
+        public TaskCompletionSource Written { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<(TopicPartition Tp, StoredOffset Applied)> Applied { get; } = [];
     }
 
     public Task<OffsetFetchResponse> OffsetFetch(OffsetFetchRequest request)
@@ -679,6 +723,8 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
             list.Clear();
             foreach (var o in _offsets.Values) list.Add(o);
             await _state.WriteStateAsync();
+            _durable.Clear();
+            foreach (var o in list) _durable[new TopicPartition(o.Topic, o.Partition)] = o;
         }
         finally
         {

@@ -223,13 +223,35 @@ internal sealed partial class PartitionReplicaGrain(
         }
     }
 
-    public Task<ListOffsetsResponse> ListOffsets(ListOffsetsRequest request)
+    public async Task<ListOffsetsResponse> ListOffsets(ListOffsetsRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader)
-            return Task.FromResult(new ListOffsetsResponse(notLeader.Error, -1, -1, -1, notLeader.Message));
+            return new ListOffsetsResponse(notLeader.Error, -1, -1, -1, notLeader.Message);
+        if (request.Timestamp >= 0 && _remote is { } remote && _log!.LocalLogStartOffset > _log.LogStartOffset)
+        {
+            // Below the local log start the tier's time indexes answer (through the manifest and the remote index cache).
+            TimestampOffset? remoteFound;
+            try
+            {
+                remoteFound = await remote.FindOffsetByTimestampAsync(request.Timestamp);
+            }
+            catch (OrleansStreamException e)
+            {
+                return new ListOffsetsResponse(e.Code, -1, -1, -1, e.Message);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogStorageError(e, this.GetPrimaryKeyString());
+                return new ListOffsetsResponse(ErrorCode.KafkaStorageError, -1, -1, -1, $"Looking up {request.Timestamp} in the tier of {_topic}-{_partition} failed: {e.Message}");
+            }
+            if (CheckLeader(request.CurrentLeaderEpoch) is { } lost)
+                return new ListOffsetsResponse(lost.Error, -1, -1, -1, lost.Message);
+            if (remoteFound is { } f && f.Offset < _log!.HighWatermark)
+                return new ListOffsetsResponse(ErrorCode.None, f.Offset, f.Timestamp, EpochAt(f.Offset));
+        }
         var log = _log!;
-        var result = request.Timestamp switch
+        return request.Timestamp switch
         {
             OffsetSpec.Earliest => new ListOffsetsResponse(ErrorCode.None, log.LogStartOffset, -1, EpochAt(log.LogStartOffset)),
             OffsetSpec.Latest => new ListOffsetsResponse(ErrorCode.None, log.HighWatermark, -1, LeaderEpoch),
@@ -238,7 +260,6 @@ internal sealed partial class PartitionReplicaGrain(
                 ? new ListOffsetsResponse(ErrorCode.None, found.Offset, found.Timestamp, EpochAt(found.Offset))
                 : new ListOffsetsResponse(ErrorCode.None, -1, -1, -1),
         };
-        return Task.FromResult(result);
     }
 
     public Task<ReplicaStatus> GetStatus()

@@ -37,6 +37,9 @@ public sealed class TierStoreOptions
     /// <summary>Kafka's <c>remote.log.manager.task.interval.ms</c>: how often a leader runs a tiering pass.</summary>
     public long TaskIntervalMs { get; set; } = 30_000;
 
+    /// <summary>How often a leader compacts the tiered segments of a <c>cleanup.policy=compact</c> topic again.</summary>
+    public long RemoteCompactionIntervalMs { get; set; } = 600_000;
+
     /// <summary>Bytes of remote indexes and segment chunks a broker keeps in memory for reads below the local log start.</summary>
     public long ReadCacheBytes { get; set; } = 128L << 20;
 
@@ -74,6 +77,8 @@ public sealed class TierStoreOptionsValidator : IValidateOptions<TierStoreOption
             Fail($"{TierStoreOptions.SectionName}:Directory '{dir}' is not a valid path.");
         if (options.TaskIntervalMs < 1)
             Fail($"{TierStoreOptions.SectionName}:TaskIntervalMs must be positive, not {options.TaskIntervalMs}.");
+        if (options.RemoteCompactionIntervalMs < 1)
+            Fail($"{TierStoreOptions.SectionName}:RemoteCompactionIntervalMs must be positive, not {options.RemoteCompactionIntervalMs}.");
         if (options.ReadChunkBytes < 4096)
             Fail($"{TierStoreOptions.SectionName}:ReadChunkBytes must be at least 4096, not {options.ReadChunkBytes}.");
         if (options.ReadCacheBytes < options.ReadChunkBytes)

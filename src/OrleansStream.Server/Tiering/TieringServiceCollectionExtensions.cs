@@ -46,5 +46,6 @@ public sealed class RemoteLogManagerFactory(ITierStore store, RemoteReadCache ca
     public ITierStore Store => store;
 
     public RemoteLogManager Create(string topic, int partition, PartitionLog log, IRemoteLogMetrics? metrics = null) =>
-        new(topic, partition, log, store, time, cache, metrics: metrics);
+        new(topic, partition, log, store, time, cache,
+            new RemoteLogManagerOptions { RemoteCompactionInterval = TimeSpan.FromMilliseconds(options.Value.RemoteCompactionIntervalMs) }, metrics);
 }

@@ -12,10 +12,13 @@ namespace OrleansStream.Storage;
 /// </summary>
 internal static class LogCleaner
 {
+    /// <summary>An empty offset map keyed by key bytes.</summary>
+    public static Dictionary<byte[], long> NewOffsetMap() => new(KeyComparer.Instance);
+
     /// <summary>The newest offset of every key in the given segments (Kafka's OffsetMap).</summary>
     public static Dictionary<byte[], long> BuildOffsetMap(IReadOnlyList<LogSegment> segments, int count)
     {
-        var map = new Dictionary<byte[], long>(KeyComparer.Instance);
+        var map = NewOffsetMap();
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
         for (var i = 0; i < count; i++)
         {
@@ -35,6 +38,22 @@ internal static class LogCleaner
         return map;
     }
 
+    /// <summary>Adds the keys of one segment's batches (a tiered segment's bytes) to an offset map.</summary>
+    public static void AddToOffsetMap(Dictionary<byte[], long> map, ReadOnlySpan<byte> batches)
+    {
+        var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
+        foreach (var batch in RecordBatchReader.Batches(batches))
+        {
+            if (!IsCompactable(batch.Header))
+                continue;
+            foreach (var record in batch.Records())
+            {
+                if (!record.KeyIsNull)
+                    lookup[record.Key] = record.Offset;
+            }
+        }
+    }
+
     /// <summary>
     /// Writes the compacted copy of <paramref name="segment"/> to <paramref name="cleanedPath"/> (fsynced) and returns
     /// true, or returns false and writes nothing when no record would go.
@@ -52,50 +71,7 @@ internal static class LogCleaner
         try
         {
             while (reader.TryReadNext(out var bytes))
-            {
-                var batch = RecordBatchReader.Batch(bytes);
-                if (!IsCompactable(batch.Header))
-                {
-                    output.Write(bytes);
-                    continue;
-                }
-                if (scratch.Length < bytes.Length)
-                {
-                    ArrayPool<byte>.Shared.Return(scratch);
-                    scratch = ArrayPool<byte>.Shared.Rent(bytes.Length);
-                }
-                bytes[..RecordBatchHeader.Size].CopyTo(scratch);
-                int length = RecordBatchHeader.Size, kept = 0, position = RecordBatchHeader.Size;
-                foreach (var record in batch.Records())
-                {
-                    var retain = Retain(record, lookup, tombstoneHorizonMs, out var droppedTombstone);
-                    if (retain)
-                    {
-                        bytes.Slice(position, record.SizeInBytes).CopyTo(scratch.AsSpan(length));
-                        length += record.SizeInBytes;
-                        kept++;
-                    }
-                    else
-                    {
-                        stats.RecordsRemoved++;
-                        if (droppedTombstone)
-                            stats.TombstonesRemoved++;
-                    }
-                    position += record.SizeInBytes;
-                }
-                if (kept == batch.RecordCount)
-                {
-                    output.Write(bytes);
-                }
-                else if (kept > 0)
-                {
-                    var rebuilt = scratch.AsSpan(0, length);
-                    BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.BatchLengthOffset..], length - RecordBatchHeader.LogOverhead);
-                    BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.RecordsCountOffset..], kept);
-                    BinaryPrimitives.WriteUInt32BigEndian(rebuilt[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(rebuilt));
-                    output.Write(rebuilt);
-                }
-            }
+                WriteCleaned(bytes, lookup, tombstoneHorizonMs, ref scratch, output, ref stats);
             output.Flush(flushToDisk: true);
         }
         finally
@@ -103,6 +79,89 @@ internal static class LogCleaner
             ArrayPool<byte>.Shared.Return(scratch);
         }
         return true;
+    }
+
+    /// <summary>
+    /// The compacted copy of a whole segment held in memory (a tiered segment), or null when no record would go.
+    /// </summary>
+    public static byte[]? Clean(ReadOnlySpan<byte> batches, Dictionary<byte[], long> map, long tombstoneHorizonMs, ref CleanStats stats)
+    {
+        var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
+        var anything = false;
+        foreach (var batch in RecordBatchReader.Batches(batches))
+        {
+            if (!IsCompactable(batch.Header))
+                continue;
+            foreach (var record in batch.Records())
+                anything |= !Retain(record, lookup, tombstoneHorizonMs, out _);
+        }
+        if (!anything)
+            return null;
+
+        using var output = new MemoryStream(batches.Length);
+        var scratch = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            for (var position = 0; position < batches.Length;)
+            {
+                var size = RecordBatchHeader.PeekTotalSize(batches[position..]);
+                WriteCleaned(batches.Slice(position, size), lookup, tombstoneHorizonMs, ref scratch, output, ref stats);
+                position += size;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+        return output.ToArray();
+    }
+
+    /// <summary>Writes one batch with the records compaction keeps (the batch unchanged if all stay, nothing if none).</summary>
+    private static void WriteCleaned(ReadOnlySpan<byte> bytes, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup,
+        long tombstoneHorizonMs, ref byte[] scratch, Stream output, ref CleanStats stats)
+    {
+        var batch = RecordBatchReader.Batch(bytes);
+        if (!IsCompactable(batch.Header))
+        {
+            output.Write(bytes);
+            return;
+        }
+        if (scratch.Length < bytes.Length)
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+            scratch = ArrayPool<byte>.Shared.Rent(bytes.Length);
+        }
+        bytes[..RecordBatchHeader.Size].CopyTo(scratch);
+        int length = RecordBatchHeader.Size, kept = 0, position = RecordBatchHeader.Size;
+        foreach (var record in batch.Records())
+        {
+            var retain = Retain(record, lookup, tombstoneHorizonMs, out var droppedTombstone);
+            if (retain)
+            {
+                bytes.Slice(position, record.SizeInBytes).CopyTo(scratch.AsSpan(length));
+                length += record.SizeInBytes;
+                kept++;
+            }
+            else
+            {
+                stats.RecordsRemoved++;
+                if (droppedTombstone)
+                    stats.TombstonesRemoved++;
+            }
+            position += record.SizeInBytes;
+        }
+        if (kept == batch.RecordCount)
+        {
+            output.Write(bytes);
+        }
+        else if (kept > 0)
+        {
+            var rebuilt = scratch.AsSpan(0, length);
+            BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.BatchLengthOffset..], length - RecordBatchHeader.LogOverhead);
+            BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.RecordsCountOffset..], kept);
+            BinaryPrimitives.WriteUInt32BigEndian(rebuilt[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(rebuilt));
+            output.Write(rebuilt);
+        }
     }
 
     private static bool HasAnythingToRemove(LogSegment segment, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup, long tombstoneHorizonMs)

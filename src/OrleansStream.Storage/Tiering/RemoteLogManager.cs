@@ -8,7 +8,8 @@ namespace OrleansStream.Storage.Tiering;
 
 /// <summary>What one tiering pass did.</summary>
 public readonly record struct TieringPassResult(
-    int SegmentsCopied, long BytesCopied, int LocalSegmentsDeleted, int RemoteSegmentsDeleted, bool Fenced, Exception? Error)
+    int SegmentsCopied, long BytesCopied, int LocalSegmentsDeleted, int RemoteSegmentsDeleted, bool Fenced, Exception? Error,
+    int RemoteSegmentsCompacted = 0)
 {
     public bool Failed => Error is not null;
 }
@@ -22,6 +23,12 @@ public sealed class RemoteLogManagerOptions
 
     /// <summary>Segments copied per pass, so one pass never holds the partition's tiering for long.</summary>
     public int MaxSegmentsPerPass { get; set; } = 16;
+
+    /// <summary>
+    /// How often a compacted topic's tiered segments are compacted again (each run reads the partition's remote-only
+    /// segments once). Tombstones in the tier go at most this long after <c>delete.retention.ms</c>.
+    /// </summary>
+    public TimeSpan RemoteCompactionInterval { get; set; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>
@@ -48,6 +55,7 @@ public sealed class RemoteLogManager : IDisposable
     private VersionedManifest? _manifest;
     private int _failures;
     private DateTimeOffset _nextAttempt;
+    private DateTimeOffset _nextRemoteCompaction;
     private bool _fenced;
 
     public RemoteLogManager(
@@ -122,7 +130,7 @@ public sealed class RemoteLogManager : IDisposable
         if (_fenced || !_log.Config.RemoteStorageEnable)
             return new TieringPassResult(0, 0, 0, 0, _fenced, null);
         await _passGate.WaitAsync(cancellationToken);
-        int copied = 0, localDeleted = 0, remoteDeleted = 0;
+        int copied = 0, localDeleted = 0, remoteDeleted = 0, compacted = 0;
         long bytes = 0;
         try
         {
@@ -134,10 +142,11 @@ public sealed class RemoteLogManager : IDisposable
             }
             (copied, bytes) = await CopySegmentsAsync(leaderEpoch, cancellationToken);
             localDeleted = DeleteLocalSegments();
+            compacted = await CompactRemoteAsync(leaderEpoch, cancellationToken);
             remoteDeleted = await ApplyRetentionAsync(leaderEpoch, cancellationToken);
             _failures = 0;
             _nextAttempt = default;
-            return new TieringPassResult(copied, bytes, localDeleted, remoteDeleted, false, null);
+            return new TieringPassResult(copied, bytes, localDeleted, remoteDeleted, false, null, compacted);
         }
         catch (TierConditionFailedException e)
         {
@@ -204,7 +213,9 @@ public sealed class RemoteLogManager : IDisposable
         foreach (var segment in _log.Segments)
         {
             if (copied >= _options.MaxSegmentsPerPass) break;
-            if (segment.IsActive || segment.NextOffset > _log.HighWatermark || segment.SizeInBytes == 0) break;
+            // A closed segment compaction emptied is copied too (an empty object), so the tier's coverage has no hole
+            // that would stop local retention behind it.
+            if (segment.IsActive || segment.NextOffset > _log.HighWatermark) break;
             var manifest = _manifest!.Manifest;
             if (IsCopiedExactly(manifest, segment)) continue;
             // A plain log never re-tiers what the tier covers. A compacted log re-tiers a segment that compaction
@@ -256,6 +267,118 @@ public sealed class RemoteLogManager : IDisposable
             bytes += total;
         }
         return (copied, bytes);
+    }
+
+    /// <summary>
+    /// Compaction of a compacted log's tiered part, which Kafka cannot do (it refuses tiering on compacted topics): the
+    /// newest offset of every key over the remote-only segments and the committed local log, then every remote-only
+    /// segment that loses records (superseded values, tombstones past <c>delete.retention.ms</c>) is rewritten, uploaded
+    /// under a new id with rebuilt indexes, and replaces its old copy in one manifest write. Oldest first, so an older
+    /// value always goes before the tombstone that deleted it, even when a pass stops half-way.
+    /// </summary>
+    private async Task<int> CompactRemoteAsync(int leaderEpoch, CancellationToken cancellationToken)
+    {
+        var config = _log.Config;
+        var now = _time.GetUtcNow();
+        if ((config.CleanupPolicy & CleanupPolicy.Compact) == 0 || now < _nextRemoteCompaction) return 0;
+        var localStart = _log.LocalLogStartOffset;
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var remoteOnly = new List<RemoteLogSegmentMetadata>();
+        foreach (var s in _manifest!.Manifest.Segments)
+        {
+            if (s.State != RemoteLogSegmentState.CopySegmentFinished || s.NextOffset <= _log.LogStartOffset) continue;
+            if (s.NextOffset > localStart || (config.MinCompactionLagMs > 0 && nowMs - s.MaxTimestampMs < config.MinCompactionLagMs)) break;
+            if (remoteOnly.Count > 0 && s.BaseOffset < remoteOnly[^1].NextOffset) return 0; // overlapping copies: wait until replaced
+            remoteOnly.Add(s);
+        }
+        if (remoteOnly.Count == 0) return 0;
+
+        var contents = new List<byte[]>(remoteOnly.Count);
+        var map = LogCleaner.NewOffsetMap();
+        foreach (var s in remoteOnly)
+        {
+            var obj = await _store.GetAsync(s.KeyPrefix(Topic, Partition) + ".log", cancellationToken)
+                ?? throw new OrleansStreamException(ErrorCode.KafkaStorageError, $"Tiered segment {s.KeyPrefix(Topic, Partition)}.log is missing.");
+            var content = obj.Content.ToArray();
+            LogCleaner.AddToOffsetMap(map, content);
+            contents.Add(content);
+        }
+        _log.AddCommittedKeysTo(map);
+
+        var stats = new LogCleaner.CleanStats();
+        var horizon = nowMs - config.DeleteRetentionMs;
+        var rewritten = 0;
+        for (var i = 0; i < remoteOnly.Count; i++)
+        {
+            if (LogCleaner.Clean(contents[i], map, horizon, ref stats) is not { } cleaned) continue;
+            var old = remoteOnly[i];
+            var metadata = old with
+            {
+                SegmentId = NewSegmentId(),
+                SegmentSizeInBytes = cleaned.Length,
+                State = RemoteLogSegmentState.CopySegmentStarted,
+                EventTimestampMs = nowMs,
+                LeaderEpoch = leaderEpoch,
+                Compacted = true,
+            };
+            await SaveAsync(_manifest!.Manifest.With(metadata), leaderEpoch, cancellationToken);
+            var prefix = metadata.KeyPrefix(Topic, Partition);
+            var (index, timeIndex) = BuildIndexes(cleaned, metadata.BaseOffset, config.IndexIntervalBytes);
+            await _store.UploadAsync(prefix + ".log", new MemoryStream(cleaned), cancellationToken);
+            await _store.UploadAsync(prefix + ".index", new MemoryStream(index), cancellationToken);
+            await _store.UploadAsync(prefix + ".timeindex", new MemoryStream(timeIndex), cancellationToken);
+            await _store.UploadAsync(prefix + ".epoch", new MemoryStream(EpochCheckpoint(metadata.SegmentLeaderEpochs)), cancellationToken);
+            var next = _manifest!.Manifest.With(metadata with { State = RemoteLogSegmentState.CopySegmentFinished })
+                .With(old with { State = RemoteLogSegmentState.DeleteSegmentStarted });
+            await SaveAsync(next, leaderEpoch, cancellationToken);
+            await DeleteRemoteSegmentsAsync([old with { State = RemoteLogSegmentState.DeleteSegmentStarted }], leaderEpoch, cancellationToken);
+            rewritten++;
+        }
+        _nextRemoteCompaction = now + _options.RemoteCompactionInterval;
+        return rewritten;
+    }
+
+    /// <summary>Kafka's offset and time indexes for a segment held in memory, one entry per <paramref name="intervalBytes"/>, as LogSegment writes them.</summary>
+    internal static (byte[] Index, byte[] TimeIndex) BuildIndexes(ReadOnlySpan<byte> log, long baseOffset, int intervalBytes)
+    {
+        using var index = new MemoryStream();
+        using var timeIndex = new MemoryStream();
+        Span<byte> entry = stackalloc byte[12];
+        long maxTimestamp = -1, offsetOfMax = baseOffset, lastIndexed = -1;
+        long bytesSinceEntry = 0;
+        for (var position = 0; position + RecordBatchHeader.LogOverhead <= log.Length;)
+        {
+            var header = RecordBatchHeader.Read(log[position..]);
+            if (header.MaxTimestamp > maxTimestamp)
+            {
+                maxTimestamp = header.MaxTimestamp;
+                offsetOfMax = header.LastOffset;
+            }
+            if (bytesSinceEntry > intervalBytes)
+            {
+                BinaryPrimitives.WriteInt32BigEndian(entry, (int)(header.LastOffset - baseOffset));
+                BinaryPrimitives.WriteInt32BigEndian(entry[4..], position);
+                index.Write(entry[..8]);
+                if (maxTimestamp > lastIndexed)
+                {
+                    BinaryPrimitives.WriteInt64BigEndian(entry, maxTimestamp);
+                    BinaryPrimitives.WriteInt32BigEndian(entry[8..], (int)(offsetOfMax - baseOffset));
+                    timeIndex.Write(entry);
+                    lastIndexed = maxTimestamp;
+                }
+                bytesSinceEntry = 0;
+            }
+            bytesSinceEntry += header.TotalSize;
+            position += header.TotalSize;
+        }
+        if (maxTimestamp > lastIndexed)
+        {
+            // Kafka's onBecomeInactiveSegment: the last entry records the segment's max timestamp.
+            BinaryPrimitives.WriteInt64BigEndian(entry, maxTimestamp);
+            BinaryPrimitives.WriteInt32BigEndian(entry[8..], (int)(offsetOfMax - baseOffset));
+            timeIndex.Write(entry);
+        }
+        return (index.ToArray(), timeIndex.ToArray());
     }
 
     private List<RemoteLogSegmentMetadata> OrphanedCopies()
@@ -410,26 +533,36 @@ public sealed class RemoteLogManager : IDisposable
     public async Task<ReadOnlyMemory<byte>> ReadAsync(long offset, int maxBytes, long maxOffsetExclusive = long.MaxValue, CancellationToken cancellationToken = default)
     {
         var started = Stopwatch.GetTimestamp();
-        _manifest ??= await VersionedManifest.LoadAsync(_store, Topic, Partition, cancellationToken);
-        var segment = _manifest.Manifest.FindSegmentFor(offset);
-        if (segment is null || offset < LogStartOffset)
+        while (true)
         {
-            // The manifest may be stale (another leader tiered since): look once more before giving up.
-            _manifest = await VersionedManifest.LoadAsync(_store, Topic, Partition, cancellationToken);
-            segment = _manifest.Manifest.FindSegmentFor(offset);
+            _manifest ??= await VersionedManifest.LoadAsync(_store, Topic, Partition, cancellationToken);
+            var segment = _manifest.Manifest.FindSegmentFor(offset);
             if (segment is null || offset < LogStartOffset)
-                throw new OrleansStreamException(ErrorCode.OffsetOutOfRange,
-                    $"Offset {offset} of {Topic}-{Partition} is neither in the tier nor in the local log (log start {LogStartOffset}).");
-        }
-        if (segment.BaseOffset >= maxOffsetExclusive) return ReadOnlyMemory<byte>.Empty;
+            {
+                // The manifest may be stale (another leader tiered since): look once more before giving up.
+                _manifest = await VersionedManifest.LoadAsync(_store, Topic, Partition, cancellationToken);
+                segment = _manifest.Manifest.FindSegmentFor(offset);
+                if (segment is null || offset < LogStartOffset)
+                    throw new OrleansStreamException(ErrorCode.OffsetOutOfRange,
+                        $"Offset {offset} of {Topic}-{Partition} is neither in the tier nor in the local log (log start {LogStartOffset}).");
+            }
+            if (segment.BaseOffset >= maxOffsetExclusive) return ReadOnlyMemory<byte>.Empty;
 
-        var prefix = segment.KeyPrefix(Topic, Partition);
-        var position = await LookupPositionAsync(prefix, segment, offset, cancellationToken);
-        var result = await ReadBatchesAsync(prefix, segment, position, offset, maxBytes, maxOffsetExclusive, cancellationToken);
-        if (result.IsEmpty && position > 0)
-            result = await ReadBatchesAsync(prefix, segment, 0, offset, maxBytes, maxOffsetExclusive, cancellationToken);
-        _metrics.RemoteFetchCompleted(Stopwatch.GetElapsedTime(started));
-        return result;
+            var prefix = segment.KeyPrefix(Topic, Partition);
+            var position = await LookupPositionAsync(prefix, segment, offset, cancellationToken);
+            var result = await ReadBatchesAsync(prefix, segment, position, offset, maxBytes, maxOffsetExclusive, cancellationToken);
+            if (result.IsEmpty && position > 0)
+                result = await ReadBatchesAsync(prefix, segment, 0, offset, maxBytes, maxOffsetExclusive, cancellationToken);
+            if (result.IsEmpty && segment.NextOffset < maxOffsetExclusive)
+            {
+                // Compaction emptied the rest of this segment: go on with the next one, in the tier or on local disk.
+                offset = Math.Max(offset, segment.NextOffset);
+                if (IsRemote(offset)) continue;
+                result = _log.Read(offset, maxBytes, maxOffsetExclusive);
+            }
+            _metrics.RemoteFetchCompleted(Stopwatch.GetElapsedTime(started));
+            return result;
+        }
     }
 
     private async Task<ReadOnlyMemory<byte>> ReadBatchesAsync(
@@ -493,13 +626,7 @@ public sealed class RemoteLogManager : IDisposable
     /// <summary>Kafka's OffsetIndex lookup on the remote index: the position of the last entry at or below the offset.</summary>
     private async Task<int> LookupPositionAsync(string prefix, RemoteLogSegmentMetadata segment, long offset, CancellationToken cancellationToken)
     {
-        var key = prefix + ".index";
-        if (!_cache.TryGet(key, out var index))
-        {
-            var obj = await _store.GetAsync(key, cancellationToken);
-            index = obj is null ? [] : obj.Content.ToArray();
-            _cache.Put(key, index);
-        }
+        var index = await GetRemoteIndexAsync(prefix + ".index", cancellationToken);
         var relative = offset - segment.BaseOffset;
         int lo = 0, hi = index.Length / 8 - 1, position = 0;
         while (lo <= hi)
@@ -517,6 +644,70 @@ public sealed class RemoteLogManager : IDisposable
             }
         }
         return position >= 0 && position < segment.SegmentSizeInBytes ? position : 0;
+    }
+
+    /// <summary>A whole remote index file (offset or time index) through the read cache; empty when it was never written.</summary>
+    private async Task<byte[]> GetRemoteIndexAsync(string key, CancellationToken cancellationToken)
+    {
+        if (!_cache.TryGet(key, out var index))
+        {
+            var obj = await _store.GetAsync(key, cancellationToken);
+            index = obj is null ? [] : obj.Content.ToArray();
+            _cache.Put(key, index);
+        }
+        return index;
+    }
+
+    /// <summary>
+    /// Kafka's fetchOffsetByTimestamp for the tiered part of the log (ListOffsets below the local log start), at batch
+    /// granularity like <see cref="PartitionLog.FindOffsetByTimestamp"/>: the first remote-only batch at or after the log
+    /// start whose max timestamp is at least <paramref name="timestampMs"/>. The manifest's max timestamps pick the
+    /// segment, its remote time index (Kafka's lookup: the last entry with a smaller timestamp) and offset index give
+    /// where to start, and ranged reads of batch headers, through the read cache, find the batch. Null when no tiered
+    /// batch below the local log start qualifies: the local log answers then.
+    /// </summary>
+    public async Task<TimestampOffset?> FindOffsetByTimestampAsync(long timestampMs, CancellationToken cancellationToken = default)
+    {
+        _manifest ??= await VersionedManifest.LoadAsync(_store, Topic, Partition, cancellationToken);
+        var localStart = _log.LocalLogStartOffset;
+        var logStart = _log.LogStartOffset;
+        var header = new byte[RecordBatchHeader.Size];
+        foreach (var segment in _manifest.Manifest.Segments)
+        {
+            if (segment.State != RemoteLogSegmentState.CopySegmentFinished || segment.NextOffset <= logStart) continue;
+            if (segment.BaseOffset >= localStart) break;
+            if (segment.MaxTimestampMs < timestampMs) continue;
+            var prefix = segment.KeyPrefix(Topic, Partition);
+            var timeIndex = await GetRemoteIndexAsync(prefix + ".timeindex", cancellationToken);
+            long startOffset = segment.BaseOffset;
+            int lo = 0, hi = timeIndex.Length / 12 - 1;
+            while (lo <= hi)
+            {
+                var mid = (lo + hi) >>> 1;
+                if (BinaryPrimitives.ReadInt64BigEndian(timeIndex.AsSpan(mid * 12)) < timestampMs)
+                {
+                    startOffset = segment.BaseOffset + BinaryPrimitives.ReadInt32BigEndian(timeIndex.AsSpan(mid * 12 + 8));
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid - 1;
+                }
+            }
+            startOffset = Math.Max(startOffset, logStart);
+            var size = segment.SegmentSizeInBytes;
+            for (long position = await LookupPositionAsync(prefix, segment, startOffset, cancellationToken); position + RecordBatchHeader.Size <= size;)
+            {
+                await ReadRangeAsync(prefix, size, position, header, cancellationToken);
+                var batch = RecordBatchHeader.Read(header);
+                if (batch.TotalSize < RecordBatchHeader.Size || position + batch.TotalSize > size)
+                    throw new OrleansStreamException(ErrorCode.CorruptMessage, $"Tiered segment {prefix}.log has a torn batch at position {position}.");
+                if (batch.LastOffset >= logStart && batch.BaseOffset < localStart && batch.MaxTimestamp >= timestampMs)
+                    return new TimestampOffset(batch.MaxTimestamp, Math.Max(batch.BaseOffset, logStart));
+                position += batch.TotalSize;
+            }
+        }
+        return null;
     }
 
     /// <summary>

@@ -248,6 +248,33 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Concurrent_commits_share_writes_and_every_acknowledged_one_is_stored()
+    {
+        const int partitions = 16;
+        var topic = Unique("groupcommit");
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, partitions, 1)])).Error);
+        var group = Group(Unique("groupcommit"));
+        var all = Enumerable.Range(0, partitions).Select(p => new TopicPartition(topic, p)).ToList();
+        var a = await JoinNew(group, Join("", topic));
+        await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId, new Dictionary<string, ConsumerProtocolAssignment> { [a.MemberId] = new(all) }));
+
+        // Many commits in flight at once, each of its own partition (Orleans does not order concurrent calls, so two
+        // in flight for one partition may land either way; the second round starts once the first is acknowledged).
+        foreach (var round in new[] { "first", "second" })
+        {
+            var commits = all.Select(tp => group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId, [new OffsetToCommit(tp, 0, $"{round} {tp.Partition}")])));
+            Assert.All(await Task.WhenAll(commits), r => Assert.Equal(ErrorCode.None, r.Error));
+        }
+        // Still fenced while commits interleave: a stale generation is refused.
+        Assert.Equal(ErrorCode.IllegalGeneration, (await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId - 1, [new OffsetToCommit(all[0], 0, "stale")]))).Error);
+
+        // Acknowledged means stored: a new activation reads every one of them back from grain storage.
+        await fixture.Cluster.DeactivateAsync(group);
+        var fetched = await group.OffsetFetch(new OffsetFetchRequest(all));
+        Assert.Equal(all.Select(tp => $"second {tp.Partition}"), fetched.Offsets.Select(o => o.Metadata));
+    }
+
+    [Fact]
     public async Task Offsets_of_an_empty_group_expire_after_the_retention()
     {
         var topic = Unique("retain");

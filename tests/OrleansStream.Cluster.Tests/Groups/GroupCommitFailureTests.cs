@@ -1,0 +1,77 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
+using OrleansStream.Server;
+
+namespace OrleansStream.Cluster.Tests.Groups;
+
+/// <summary>The fake-clock broker whose group state writes fail while <see cref="FailGroupWrites"/> is set.</summary>
+public sealed class FailingStorageGroupFixture : FakeTimeGroupFixture
+{
+    public volatile bool FailGroupWrites;
+
+    protected override void ConfigureSilo(ISiloBuilder silo)
+    {
+        base.ConfigureSilo(silo);
+        var registered = silo.Services.Last(d => d.IsKeyedService && d.ServiceType == typeof(IGrainStorage)
+            && Equals(d.ServiceKey, OrleansStreamDefaults.GrainStorageName));
+        var factory = registered.KeyedImplementationFactory ?? throw new InvalidOperationException("the grain storage has no factory");
+        silo.Services.AddKeyedSingleton<IGrainStorage>(OrleansStreamDefaults.GrainStorageName,
+            (sp, key) => new FailingStorage((IGrainStorage)factory(sp, key), this));
+    }
+
+    /// <summary>Fails writes of group grains (type <c>os-group</c>) on demand; everything else goes to the real storage.</summary>
+    private sealed class FailingStorage(IGrainStorage inner, FailingStorageGroupFixture fixture) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
+    {
+        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
+
+        public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+            fixture.FailGroupWrites && grainId.Type.ToString() == "os-group"
+                ? Task.FromException(new IOException("injected: the disk is gone"))
+                : inner.WriteStateAsync(stateName, grainId, grainState);
+
+        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ClearStateAsync(stateName, grainId, grainState);
+
+        public void Participate(ISiloLifecycle lifecycle) => (inner as ILifecycleParticipant<ISiloLifecycle>)?.Participate(lifecycle);
+    }
+}
+
+/// <summary>Group commit when the write fails: every commit in it fails, and none of their offsets stays.</summary>
+public sealed class GroupCommitFailureTests(FailingStorageGroupFixture fixture) : IClassFixture<FailingStorageGroupFixture>
+{
+    [Fact]
+    public async Task A_failed_write_fails_every_commit_in_it_and_leaves_the_stored_offsets()
+    {
+        var topic = $"fail-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 4, 1)])).Error);
+        var group = fixture.Client.GetGrain<IConsumerGroupGrain>($"g-fail-{Guid.NewGuid():N}"[..20]);
+        var all = Enumerable.Range(0, 4).Select(p => new TopicPartition(topic, p)).ToList();
+        var a = await GroupProtocolTests.JoinNew(group, new JoinGroupRequest("", "test", 6000, 10_000, GroupKeys.ConsumerProtocolType,
+            [new JoinGroupProtocol("range", new ConsumerProtocolSubscription([topic], []))]));
+        await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId, new Dictionary<string, ConsumerProtocolAssignment> { [a.MemberId] = new(all) }));
+        Task<OffsetCommitResponse> Commit(int partition, string metadata) =>
+            group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId, [new OffsetToCommit(all[partition], 0, metadata)]));
+        Assert.Equal(ErrorCode.None, (await Commit(0, "stored")).Error);
+
+        fixture.FailGroupWrites = true;
+        try
+        {
+            var failed = await Task.WhenAll(Commit(0, "lost"), Commit(1, "lost"), Commit(2, "lost"));
+            Assert.All(failed, r => Assert.Equal(ErrorCode.CoordinatorNotAvailable, r.Error));
+        }
+        finally
+        {
+            fixture.FailGroupWrites = false;
+        }
+
+        var after = (await group.OffsetFetch(new OffsetFetchRequest(all))).Offsets;
+        Assert.Equal("stored", after[0].Metadata);
+        Assert.All(after.Skip(1), o => Assert.Equal(-1, o.Offset));
+
+        // Storage is back: the next commit is written, and a new activation reads exactly what was acknowledged.
+        Assert.Equal(ErrorCode.None, (await Commit(1, "stored")).Error);
+        await fixture.Cluster.DeactivateAsync(group);
+        var reread = (await group.OffsetFetch(new OffsetFetchRequest(all))).Offsets;
+        Assert.Equal(["stored", "stored", null, null], reread.Select(o => o.Metadata));
+        Assert.Equal([0L, 0L, -1L, -1L], reread.Select(o => o.Offset));
+    }
+}

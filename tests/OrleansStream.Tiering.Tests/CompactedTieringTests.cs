@@ -1,0 +1,131 @@
+using System.Text;
+using OrleansStream.Records;
+using OrleansStream.Storage;
+using OrleansStream.Storage.Tiering;
+
+namespace OrleansStream.Tiering.Tests;
+
+/// <summary>
+/// Tiering of <c>cleanup.policy=compact</c> logs (Kafka refuses it): compaction results are tiered, the tier is
+/// compacted against the whole log, and tombstones leave the tier after <c>delete.retention.ms</c>.
+/// </summary>
+public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
+{
+    private const long DeleteRetentionMs = 3_600_000;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private AzureBlobTierStore NewStore() => new(new AzureBlobTierStoreSettings
+    {
+        ConnectionString = azurite.Azurite.ConnectionString,
+        Container = AzuriteFixture.NewContainerName(),
+    });
+
+    private static LogConfig Compacted() => TieredLog.SmallSegments(localRetentionBytes: 8192) with
+    {
+        CleanupPolicy = CleanupPolicy.Compact,
+        DeleteRetentionMs = DeleteRetentionMs,
+    };
+
+    private static string Padded(string value) => value + "-" + new string('x', 90);
+
+    /// <summary>One batch per call: the given keys, with <c>r{round}-{key}</c> values or tombstones.</summary>
+    private static void Append(TieredLog t, RecordBatchBuilder builder, int round, IEnumerable<int> keys, bool tombstones = false)
+    {
+        builder.Reset();
+        foreach (var k in keys)
+            builder.Append(t.Time.GetUtcNow().ToUnixTimeMilliseconds(), Encoding.UTF8.GetBytes($"key-{k}"),
+                tombstones ? null : Encoding.UTF8.GetBytes(Padded($"r{round}-key-{k}")));
+        t.Log.AppendAsLeader(builder.Seal().Span, 0);
+        t.Log.UpdateHighWatermark(t.Log.LogEndOffset);
+    }
+
+    /// <summary>Every record from <paramref name="from"/> to the high watermark, tier first, as a consumer reads them.</summary>
+    private static async Task<List<(long Offset, string Key, string? Value)>> ReadAllAsync(TieredLog t, long from = 0)
+    {
+        var records = new List<(long, string, string?)>();
+        var offset = from;
+        while (offset < t.Log.HighWatermark)
+        {
+            var data = t.Manager.IsRemote(offset)
+                ? await t.Manager.ReadAsync(offset, 16 * 1024, t.Log.HighWatermark, Ct)
+                : t.Log.Read(offset, 16 * 1024, t.Log.HighWatermark);
+            Assert.False(data.IsEmpty, $"no data at offset {offset}");
+            foreach (var batch in RecordBatchReader.Batches(data.Span))
+            {
+                Assert.True(batch.IsCrcValid);
+                foreach (var r in batch.Records())
+                    if (r.Offset >= offset)
+                        records.Add((r.Offset, Encoding.UTF8.GetString(r.Key), r.ValueIsNull ? null : Encoding.UTF8.GetString(r.Value)));
+                offset = batch.NextOffset;
+            }
+        }
+        for (var i = 1; i < records.Count; i++) Assert.True(records[i].Item1 > records[i - 1].Item1, "offsets go up");
+        return records;
+    }
+
+    private static async Task TierUntilIdleAsync(TieredLog t)
+    {
+        TieringPassResult pass;
+        var passes = 0;
+        do pass = await t.Manager.RunOnceAsync(0, Ct);
+        while (pass is { Failed: false, SegmentsCopied: > 0 } && ++passes < 100);
+        Assert.Null(pass.Error);
+    }
+
+    [Fact]
+    public async Task The_tier_holds_the_compacted_view_and_tombstones_leave_it_after_delete_retention()
+    {
+        using var t = new TieredLog(NewStore(), Compacted());
+        using var builder = new RecordBatchBuilder();
+        // Rounds 0-9 write keys 0-19, round 10 deletes keys 0-4, rounds 11-19 update keys 5-19: many superseded values.
+        for (var round = 0; round < 10; round++) Append(t, builder, round, Enumerable.Range(0, 20));
+        Append(t, builder, 10, Enumerable.Range(0, 5), tombstones: true);
+        for (var round = 11; round < 20; round++) Append(t, builder, round, Enumerable.Range(5, 15));
+
+        // Copied as produced, then compacted locally (and re-tiered) or in the tier, once the local copy is gone.
+        await TierUntilIdleAsync(t);
+        t.Log.Compact();
+        await TierUntilIdleAsync(t);
+        Assert.True(t.Log.LocalLogStartOffset > 0, "local retention moved the local log start");
+        Assert.Equal(0, t.Manager.LogStartOffset);
+        var manifest = t.Manager.Manifest!;
+        Assert.Contains(manifest.Segments, s => s.Compacted && s.NextOffset <= t.Log.LocalLogStartOffset);
+
+        var view = await ReadAllAsync(t);
+        var remote = view.Where(r => r.Offset < t.Log.LocalLogStartOffset).ToList();
+        Assert.Equal(remote.Count, remote.Select(r => r.Key).Distinct().Count()); // the tier holds each key once
+        // Every key's newest state survives; a deleted key shows its tombstone and none of its old values.
+        for (var k = 0; k < 5; k++)
+        {
+            var key = $"key-{k}";
+            Assert.Equal([(string?)null], view.Where(r => r.Key == key).Select(r => r.Value));
+        }
+        for (var k = 5; k < 20; k++)
+            Assert.Equal(Padded($"r19-key-{k}"), view.Last(r => r.Key == $"key-{k}").Value);
+        var tombstones = view.Where(r => r.Value is null).Select(r => r.Offset).ToList();
+        Assert.All(tombstones, o => Assert.True(o < t.Log.LocalLogStartOffset, $"tombstone {o} is tiered"));
+
+        // Within delete.retention.ms the tombstones stay, even when the tier is compacted again.
+        var interval = new RemoteLogManagerOptions().RemoteCompactionInterval;
+        Assert.True(interval * 2 < TimeSpan.FromMilliseconds(DeleteRetentionMs));
+        t.Time.Advance(interval * 1.5);
+        t.Log.Compact();
+        await TierUntilIdleAsync(t);
+        Assert.Equal(5, (await ReadAllAsync(t)).Count(r => r.Value is null));
+
+        // After it, the tier's compaction removes them, and the deleted keys do not come back.
+        t.Time.Advance(TimeSpan.FromMilliseconds(DeleteRetentionMs));
+        await TierUntilIdleAsync(t);
+        var after = await ReadAllAsync(t);
+        Assert.DoesNotContain(after, r => r.Key is "key-0" or "key-1" or "key-2" or "key-3" or "key-4");
+        for (var k = 5; k < 20; k++)
+            Assert.Equal(Padded($"r19-key-{k}"), after.Last(r => r.Key == $"key-{k}").Value);
+
+        // Nothing but the manifest's segments is left in the tier (replaced copies were deleted).
+        var keys = await t.RemoteKeysAsync();
+        var live = t.Manager.Manifest!.Segments;
+        Assert.All(live, s => Assert.Equal(RemoteLogSegmentState.CopySegmentFinished, s.State));
+        Assert.Equal(live.Count * 4 + 1, keys.Count);
+    }
+}
