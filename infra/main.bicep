@@ -35,6 +35,14 @@ param otlpEndpoint string = ''
 @description('Turns on the Orleans Dashboard in every silo (served on the health port under /dashboard).')
 param enableDashboard bool = false
 
+@description('Broker-wide topic defaults (Kafka broker keys; a topic\'s own config overrides them), sized for the replica\'s small ephemeral disk: 64 MiB segments, every topic tiered to Blob, at most one hour or 512 MiB kept locally per partition.')
+param topicDefaults object = {
+  'log.segment.bytes': '67108864'
+  'remote.storage.enable': 'true'
+  'log.local.retention.ms': '3600000'
+  'log.local.retention.bytes': '536870912'
+}
+
 @description('Object id of the user running azd, granted blob data access for inspection; empty skips it.')
 param principalId string = ''
 
@@ -157,6 +165,7 @@ module silos 'modules/silo.bicep' = [for i in range(0, siloCount): {
     clusterId: environmentName
     otlpEndpoint: otlpEndpoint
     enableDashboard: enableDashboard
+    topicDefaults: topicDefaults
   }
 }]
 

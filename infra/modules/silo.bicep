@@ -31,6 +31,9 @@ param segmentsContainerName string
 param grainStateContainerName string
 param clusterId string
 param otlpEndpoint string = ''
+
+@description('Broker-wide topic defaults under Kafka\'s broker keys (log.segment.bytes, ...); a topic\'s own config overrides them.')
+param topicDefaults object = {}
 param enableDashboard bool = false
 
 @minValue(60)
@@ -75,6 +78,11 @@ var baseEnv = [
   { name: 'OrleansStream__Telemetry__Dashboard', value: string(enableDashboard) }
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
 ]
+// Dots become underscores: every environment variable name stays valid for shells and the platform; the broker maps them back.
+var topicDefaultsEnv = [for item in items(topicDefaults): {
+  name: 'OrleansStream__TopicDefaults__${replace(item.key, '.', '_')}'
+  value: string(item.value)
+}]
 var otlpEnv = empty(otlpEndpoint) ? [] : [
   { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }
   { name: 'OTEL_SERVICE_NAME', value: 'orleansstream-${brokerId}' }
@@ -156,7 +164,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             cpu: json(cpu)
             memory: memory
           }
-          env: concat(baseEnv, otlpEnv)
+          env: concat(baseEnv, topicDefaultsEnv, otlpEnv)
           probes: hasImage ? probes : []
           volumeMounts: [
             {

@@ -56,6 +56,27 @@ public sealed class BrokerOptions
     /// <summary>Kafka's <c>delete.topic.enable</c>.</summary>
     public bool DeleteTopicEnable { get; set; } = true;
 
+    /// <summary>
+    /// Kafka's <c>remote.log.storage.system.enable</c>: whether this cluster tiers at all. When false, no topic may
+    /// set <c>remote.storage.enable=true</c> (creation fails with InvalidConfig, as in Kafka).
+    /// </summary>
+    public bool RemoteLogStorageSystemEnable { get; set; } = true;
+
+    /// <summary>
+    /// Broker-wide topic defaults, <c>OrleansStream:TopicDefaults</c>, under Kafka's broker keys
+    /// (<c>log.segment.bytes</c>, <c>log.roll.ms</c>, <c>log.retention.ms</c>, <c>log.retention.bytes</c>,
+    /// <c>log.local.retention.ms</c>, <c>log.local.retention.bytes</c>, <c>log.cleanup.policy</c>,
+    /// <c>min.insync.replicas</c>, <c>message.max.bytes</c>) plus <c>remote.storage.enable</c>. A topic's own config
+    /// overrides them. Dots may be written as underscores (environment variables).
+    /// </summary>
+    public Dictionary<string, string> TopicDefaults { get; set; } = new(StringComparer.Ordinal);
+
+    private IReadOnlyDictionary<string, string>? _topicConfigDefaults;
+
+    /// <summary><see cref="TopicDefaults"/> as topic keys (<c>segment.bytes</c>, ...), the base every topic's overrides apply to.</summary>
+    internal IReadOnlyDictionary<string, string> TopicConfigDefaults =>
+        _topicConfigDefaults ??= Controller.TopicDefaults.ToTopicConfigs(TopicDefaults);
+
     internal string ResolvedDataDirectory => Path.GetFullPath(DataDirectory);
 
     internal string ResolvedGrainStateDirectory =>
@@ -90,6 +111,8 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:ReplicaReassignmentDelayMs must not be negative, not {options.ReplicaReassignmentDelayMs}.");
         if (options.ReplicaFetchWaitMaxMs < 0)
             Fail($"OrleansStream:ReplicaFetchWaitMaxMs must not be negative, not {options.ReplicaFetchWaitMaxMs}.");
+        foreach (var failure in Controller.TopicDefaults.Validate(options.TopicDefaults, options.RemoteLogStorageSystemEnable))
+            Fail(failure);
         return failures is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -154,6 +154,25 @@ public sealed class BicepTests
 
         Assert.Equal(8080, (int)template["parameters"]!["healthPort"]!["defaultValue"]!);
     }
+
+    [Fact]
+    public async Task SmallDiskTopicDefaults_ReachEverySiloAndPassTheBrokersValidation()
+    {
+        var main = await Bicep.CompileAsync(MainBicep);
+        var defaults = main["parameters"]!["topicDefaults"]!["defaultValue"]!.AsObject()
+            .ToDictionary(p => p.Key, p => (string)p.Value!, StringComparer.Ordinal);
+        Assert.Equal("67108864", defaults["log.segment.bytes"]);
+        Assert.Equal("true", defaults["remote.storage.enable"]);
+        Assert.Equal("3600000", defaults["log.local.retention.ms"]);
+        Assert.Contains("\"topicDefaults\":{\"value\":\"[parameters('topicDefaults')]\"}", Bicep.Text(main), StringComparison.Ordinal);
+
+        // The silo turns each key into OrleansStream__TopicDefaults__<key with dots as underscores>, which the broker accepts.
+        var silo = Bicep.Text(await Bicep.CompileAsync(TestEnvironment.InRepository("infra", "modules", "silo.bicep")));
+        Assert.Contains("OrleansStream__TopicDefaults__", silo, StringComparison.Ordinal);
+        var asEnvironment = defaults.ToDictionary(p => p.Key.Replace('.', '_'), p => p.Value, StringComparer.Ordinal);
+        var result = new OrleansStream.Server.BrokerOptionsValidator().Validate(null, new OrleansStream.Server.BrokerOptions { TopicDefaults = asEnvironment });
+        Assert.True(result.Succeeded, result.FailureMessage);
+    }
 }
 
 internal static class Bicep

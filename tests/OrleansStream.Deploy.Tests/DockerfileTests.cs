@@ -87,6 +87,31 @@ public sealed partial class DockerfileTests
     }
 
     [Fact]
+    public async Task Entrypoint_ExitsWith2OnABadTopicDefault()
+    {
+        var data = Directory.CreateTempSubdirectory("os-deploy-bad-");
+        await using var silo = await PublishedSilo.StartAsync("bad-defaults", new Dictionary<string, string?>
+        {
+            ["Orleans__ClusterId"] = "bad-defaults-" + Guid.NewGuid().ToString("N"),
+            ["Orleans__Endpoints__SiloPort"] = ExternalProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Orleans__Endpoints__GatewayPort"] = ExternalProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["OrleansStream__DataDirectory"] = data.FullName,
+            ["OrleansStream__HealthPort"] = ExternalProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["OrleansStream__HealthAddress"] = "127.0.0.1",
+            ["OrleansStream__TopicDefaults__log_segment_bytes"] = "10",
+        });
+        try
+        {
+            Assert.Equal(2, await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains("orleansstream-silo: invalid configuration: OrleansStream:TopicDefaults:log_segment_bytes '10' is invalid", silo.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task ContainerPublish_IsConfiguredLikeTheDockerfile()
     {
         var result = await TestEnvironment.RunAsync("dotnet",

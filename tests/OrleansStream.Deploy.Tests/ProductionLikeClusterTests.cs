@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -11,8 +13,10 @@ namespace OrleansStream.Deploy.Tests;
 /// <summary>
 /// Three silo processes (the published silo dll, as the image runs it) configured like production (Redis membership,
 /// Blob grain state and tier, endpoint variables in Orleans' shape) except the storage endpoints: a real redis-server
-/// and Azurite that the test starts on free ports. Produce and consume through the cluster; stop one silo gracefully
-/// with no client error; kill one with SIGKILL and lose no acknowledged (acks=all) message.
+/// and Azurite that the test starts on free ports. Closed segments of a tiered topic reach the Blob tier and are read
+/// back from it once the local copies are gone. Produce and consume through the cluster; stop one silo gracefully
+/// with no client error; kill one with SIGKILL and lose no acknowledged (acks=all) message. The only setting that
+/// differs from production besides the endpoints is the tiering interval (0.5 s instead of 30 s), so the test need not wait.
 /// </summary>
 public sealed class ProductionLikeClusterTests : IAsyncLifetime
 {
@@ -114,6 +118,11 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         await using var producer = new ProducerBuilder<string, string>(client, new ProducerConfig { Acks = Acks.All }).Build();
         var acknowledged = new HashSet<string>(StringComparer.Ordinal);
 
+        // 0. Tiering to Blob: small segments of a remote.storage.enable topic land in the tier container as
+        // {topic}/{partition}/{baseOffset:D20}-{id}.{log|index|timeindex|epoch}; once the leader dropped its local copies
+        // a consumer still reads the topic from offset 0.
+        await TieredSegmentsReachBlobAndReadBackAsync(client, admin, producer);
+
         // 1. Steady state.
         _phase = "steady produce";
         await ProduceAsync(producer, "a", 0, 300, acknowledged, errorsAllowed: false);
@@ -188,12 +197,80 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
             ["OrleansStream__TierStore__Kind"] = "AzureBlob",
             ["OrleansStream__TierStore__ConnectionString"] = _blobConnectionString,
             ["OrleansStream__TierStore__Container"] = "segments",
+            ["OrleansStream__TierStore__TaskIntervalMs"] = "500",
         });
         await slot.Process.WaitForOutputAsync("Application started", StartTimeout);
     }
 
+    private async Task TieredSegmentsReachBlobAndReadBackAsync(IClusterClient client, IAdminClient admin, IProducer<string, string> producer)
+    {
+        const string topic = "tiered";
+        _phase = "create tiered topic";
+        await admin.CreateTopicsAsync(
+        [
+            new TopicSpecification
+            {
+                Name = topic,
+                NumPartitions = 1,
+                ReplicationFactor = 3,
+                Configs = new Dictionary<string, string>
+                {
+                    ["min.insync.replicas"] = "2", ["segment.bytes"] = "8192", ["remote.storage.enable"] = "true", ["local.retention.ms"] = "0",
+                },
+            },
+        ]).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        _phase = "produce to the tiered topic";
+        var tiered = new HashSet<string>(StringComparer.Ordinal);
+        await ProduceAsync(producer, "t", 0, 200, tiered, errorsAllowed: false, topic, padding: 200);
+
+        _phase = "segments reach the Blob tier";
+        var container = new BlobServiceClient(_blobConnectionString).GetBlobContainerClient("segments");
+        var segmentName = new Regex(@"^tiered/0/(?<base>\d{20})-(?<id>[^./]+)\.(?<kind>log|index|timeindex|epoch)$", RegexOptions.CultureInvariant);
+        var leaderDirectory = await LeaderPartitionDirectoryAsync(client, topic);
+        List<string> names = [];
+        List<string> complete = [];
+        await WaitUntilAsync(async () =>
+        {
+            names = [];
+            await foreach (var blob in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, $"{topic}/0/", TestContext.Current.CancellationToken))
+                names.Add(blob.Name);
+            // A segment is complete once all four files are up (a later one may be uploading while we look).
+            complete = names.Where(n => n.EndsWith(".log", StringComparison.Ordinal)).Select(n => n[..^".log".Length])
+                .Where(p => names.Contains(p + ".index") && names.Contains(p + ".timeindex") && names.Contains(p + ".epoch")).ToList();
+            // Copied and then dropped locally: the leader's first segment is only in the tier now.
+            return complete.Count >= 2 && !File.Exists(Path.Combine(leaderDirectory, $"{0:D20}.log"));
+        }, TimeSpan.FromSeconds(60), () => $"tier blobs: {string.Join(", ", names)}; leader files: {string.Join(", ", Directory.GetFiles(leaderDirectory).Select(Path.GetFileName))}");
+
+        Assert.Contains($"{topic}/0/manifest.json", names);
+        Assert.All(names.Where(n => !n.EndsWith("/manifest.json", StringComparison.Ordinal)), n => Assert.Matches(segmentName, n));
+        Assert.Contains(complete, p => p.StartsWith($"{topic}/0/{0:D20}-", StringComparison.Ordinal));
+
+        _phase = "consume the tiered topic from 0";
+        var consumed = await Task.Run(() => ConsumeAll(client, topic, partitions: 1, deadline: TimeSpan.FromSeconds(60)))
+            .WaitAsync(TimeSpan.FromSeconds(90), TestContext.Current.CancellationToken);
+        Assert.Equal(tiered.Order(StringComparer.Ordinal), consumed.Order(StringComparer.Ordinal));
+    }
+
+    private async Task<string> LeaderPartitionDirectoryAsync(IClusterClient client, string topic)
+    {
+        var metadata = await client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller).GetMetadata(new MetadataRequest([topic]));
+        var broker = Assert.Single(Assert.Single(metadata.Topics).Partitions).LeaderBroker;
+        var slot = _silos.Single(s => s.BrokerId == broker);
+        return Path.Combine(slot.DataDirectory, $"{topic}-0");
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> state)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > until) throw new TimeoutException($"not reached within {timeout}: {state()}");
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+    }
+
     private async Task ProduceAsync(IProducer<string, string> producer, string prefix, int from, int count,
-        HashSet<string> acknowledged, bool errorsAllowed)
+        HashSet<string> acknowledged, bool errorsAllowed, string topic = "events", int padding = 0)
     {
         const int window = 25;
         for (var start = from; start < from + count; start += window)
@@ -201,8 +278,8 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
             var sends = new List<(string Value, Task<DeliveryResult<string, string>> Delivery)>(window);
             for (var i = start; i < Math.Min(start + window, from + count); i++)
             {
-                var value = $"{prefix}-{i:D5}";
-                sends.Add((value, producer.ProduceAsync("events", new Message<string, string> { Key = value, Value = value })));
+                var value = $"{prefix}-{i:D5}" + new string('x', padding);
+                sends.Add((value, producer.ProduceAsync(topic, new Message<string, string> { Key = value, Value = value })));
             }
 
             foreach (var (value, delivery) in sends)

@@ -68,8 +68,13 @@ internal static class LeaderCalls
         }
     }
 
-    /// <summary>Failures of the transport or of the silo rather than of the request: worth a retry after a refresh.</summary>
+    /// <summary>
+    /// Failures of the transport or of the silo rather than of the request: worth a retry after a refresh. A
+    /// cancellation no token asked for is the runtime's (a message that expired before its grain could be placed,
+    /// as while a silo shuts down); the request never ran.
+    /// </summary>
     public static bool IsTransient(Exception ex) =>
         ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
-            or GatewayTooBusyException or ClientNotAvailableException or OrleansLifecycleCanceledException;
+            or GatewayTooBusyException or ClientNotAvailableException or OrleansLifecycleCanceledException
+            or OperationCanceledException { CancellationToken.IsCancellationRequested: false };
 }

@@ -488,8 +488,8 @@ internal sealed partial class ClusterControllerGrain(
                 if (key is null || value is null) return (ErrorCode.InvalidConfig, "Config keys and values must not be null.", null);
                 configs[key] = value;
             }
-            if (TopicConfigs.Validate(configs) is { } badConfig) return (ErrorCode.InvalidConfig, badConfig, null);
         }
+        if (TopicConfigs.Validate(configs, _options) is { } badConfig) return (ErrorCode.InvalidConfig, badConfig, null);
 
         var state = new TopicState { Name = topic.Name, TopicId = Guid.NewGuid(), Configs = configs };
         assigner.NextTopic();
@@ -599,8 +599,10 @@ internal sealed partial class ClusterControllerGrain(
         return new TopicMetadata(t.Name, t.TopicId, ErrorCode.None, partitions, new Dictionary<string, string>(t.Configs));
     }
 
-    private static PartitionState ToState(TopicState t, PartitionAssignment p) =>
-        new(t.Name, t.TopicId, p.Partition, p.Leader, p.LeaderEpoch, p.PartitionEpoch, Replicas(p), p.Isr.ToArray(), new Dictionary<string, string>(t.Configs));
+    // Replicas get the effective configs (broker defaults under the topic's overrides); metadata shows only the overrides.
+    private PartitionState ToState(TopicState t, PartitionAssignment p) =>
+        new(t.Name, t.TopicId, p.Partition, p.Leader, p.LeaderEpoch, p.PartitionEpoch, Replicas(p), p.Isr.ToArray(),
+            new Dictionary<string, string>(TopicDefaults.Apply(_options.TopicConfigDefaults, t.Configs)));
 
     private static ReplicaInfo[] Replicas(PartitionAssignment p)
     {

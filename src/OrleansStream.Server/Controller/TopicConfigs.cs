@@ -21,6 +21,16 @@ internal static class TopicConfigs
         }
     }
 
+    /// <summary>
+    /// Checks a new topic's overrides as Kafka does: on top of the broker defaults (so cross-key rules such as
+    /// local.retention.ms ≤ retention.ms see the effective values), and refuses tiering when the cluster's is off.
+    /// </summary>
+    public static string? Validate(IReadOnlyDictionary<string, string> overrides, BrokerOptions broker)
+    {
+        var effective = TopicDefaults.Apply(broker.TopicConfigDefaults, overrides);
+        return Validate(effective) ?? TopicDefaults.CheckRemoteStorage(effective, broker.RemoteLogStorageSystemEnable);
+    }
+
     public static LogConfig ToLogConfig(IReadOnlyDictionary<string, string> configs)
     {
         Dictionary<string, string>? logKeys = null;
