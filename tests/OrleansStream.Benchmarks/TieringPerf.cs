@@ -14,10 +14,12 @@ namespace OrleansStream.Benchmarks;
 internal static class TieringPerf
 {
     private const int RecordsPerBatch = 16;
+    private static int? s_azuritePid;
     private static readonly byte[] Value = CreateValue();
 
-    public static async Task RunAsync(string connectionString)
+    public static async Task RunAsync(string connectionString, int? azuritePid = null)
     {
+        s_azuritePid = azuritePid;
         var config = LogConfig.Default with { SegmentBytes = 16 << 20, RemoteStorageEnable = true, LocalRetentionBytes = 0, RetentionMs = -1 };
         await UploadAndColdReadAsync(connectionString, config);
         // The engine runs on a grain's turns: tiering passes interleave with appends on one scheduler, as in the grain.
@@ -65,12 +67,17 @@ internal static class TieringPerf
     private static async Task ProduceAsync(string connectionString, LogConfig config)
     {
         using var builder = new RecordBatchBuilder();
-        foreach (var tiered in new[] { false, true, false, true })
+        // off / on against Azurite / on against a folder tier (the engine's own cost, without an HTTP server on the cores).
+        foreach (var (tiered, folder) in new[] { (false, false), (true, false), (true, true), (false, false), (true, false), (true, true), (false, false), (true, false), (true, true) })
         {
             var dir = Path.Combine(Path.GetTempPath(), "os-bench-pr-" + Guid.NewGuid().ToString("N"));
             using var log = PartitionLog.Open(dir, config with { SegmentBytes = 4 << 20 });
-            var store = new AzureBlobTierStore(new AzureBlobTierStoreSettings { ConnectionString = connectionString, Container = Container("pr") });
+            ITierStore store = folder
+                ? new FolderTierStore(dir + "-tier")
+                : new AzureBlobTierStore(new AzureBlobTierStoreSettings { ConnectionString = connectionString, Container = Container("pr") });
             using var manager = new RemoteLogManager("bench", 0, log, store);
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var azuriteCpu = AzuriteCpu();
             var sw = Stopwatch.StartNew();
             Task<TieringPassResult>? pass = null;
             for (var round = 0; round < 40; round++)
@@ -81,8 +88,15 @@ internal static class TieringPerf
             }
             var seconds = sw.Elapsed.TotalSeconds;
             if (pass is not null) await pass;
-            Console.WriteLine($"produce tiering={(tiered ? "on " : "off")}: {40 * 256 * RecordsPerBatch * Value.Length / 1048576.0 / seconds:F1} MiB/s of record values");
+            // Finish the tiering of what was produced, so the CPU figures include every upload of the run.
+            while (tiered && (await manager.RunOnceAsync(0)) is { SegmentsCopied: > 0 }) { }
+            var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+            var mib = 40 * 256 * RecordsPerBatch * Value.Length / 1048576.0;
+            var azurite = s_azuritePid is null ? "" : $", Azurite {AzuriteCpu() - azuriteCpu:F2} CPU-s";
+            Console.WriteLine($"produce tiering={(tiered ? folder ? "on (folder)" : "on (Azurite)" : "off")}: {mib / seconds:F1} MiB/s of record values; " +
+                $"broker process {cpuSeconds:F2} CPU-s for {mib:F0} MiB = {cpuSeconds * 1000 / mib:F2} CPU-ms/MiB{azurite}");
             log.Delete();
+            if (folder) Directory.Delete(dir + "-tier", recursive: true);
         }
     }
 
@@ -96,6 +110,17 @@ internal static class TieringPerf
             log.AppendAsLeader(builder.Seal().Span, 0);
         }
         log.UpdateHighWatermark(log.LogEndOffset);
+    }
+
+    /// <summary>CPU seconds Azurite used so far (utime + stime from /proc), or 0 without its pid.</summary>
+    private static double AzuriteCpu()
+    {
+        if (s_azuritePid is not { } pid) return 0;
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // Fields 14 and 15 of /proc/pid/stat (utime, stime), counted from the state field (3), in clock ticks of 1/100 s.
+        return (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture)
+            + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
     }
 
     private static string Container(string kind) => "bench" + kind + Guid.NewGuid().ToString("N")[..8];

@@ -278,7 +278,7 @@ internal sealed partial class PartitionReplicaGrain(
             if (CheckLeader(request.LeaderEpoch) is { } notLeader)
                 return new ReplicaFetchResponse(notLeader.Error, -1, -1, -1, ReadOnlyMemory<byte>.Empty);
             var log = _log!;
-            if (!_state!.Replicas.Any(r => r.ReplicaId == request.ReplicaId && r.BrokerId == request.BrokerId))
+            if (!IsAssigned(_state!, request.ReplicaId, request.BrokerId))
                 return new ReplicaFetchResponse(ErrorCode.NotLeaderOrFollower, -1, -1, -1, ReadOnlyMemory<byte>.Empty);
 
             // KIP-101/595: a follower whose last epoch ends earlier here (or is unknown here) truncates first.
@@ -304,9 +304,9 @@ internal sealed partial class PartitionReplicaGrain(
                 _metrics.ReplicaFetched(records.Span);
                 return new ReplicaFetchResponse(ErrorCode.None, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, records);
             }
-            // Caught up: park until the next append (or until the HW moves, so the follower learns it promptly).
-            Task woken = Task.WhenAny(_appended.Task, _hwAdvanced.Task);
-            await woken.WaitAsync(remaining, time)
+            // Caught up: park until the next append. A follower learns the HW with the next data or after MaxWaitMs,
+            // as in Kafka; waking on every HW advance only re-ran this loop for a follower with nothing to fetch.
+            await _appended.Task.WaitAsync(remaining, time)
                 .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
     }
@@ -424,12 +424,14 @@ internal sealed partial class PartitionReplicaGrain(
         }
     }
 
-    private bool IsAssignedHere(PartitionState state)
+    private static bool IsAssigned(PartitionState state, int replicaId, string brokerId)
     {
         foreach (var r in state.Replicas)
-            if (r.ReplicaId == _replicaId) return r.BrokerId == identity.BrokerId;
+            if (r.ReplicaId == replicaId) return r.BrokerId == brokerId;
         return false;
     }
+
+    private bool IsAssignedHere(PartitionState state) => IsAssigned(state, _replicaId, identity.BrokerId);
 
     private string PartitionDirectory() => directories.PathOf(_topic, _partition);
 
