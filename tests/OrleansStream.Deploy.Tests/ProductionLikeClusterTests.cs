@@ -157,20 +157,31 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        if (_clientHost is not null)
+        // Every child goes, whatever fails first: a leaked redis-server or Azurite outlives the test run.
+        var failures = new List<Exception>();
+        async Task Quietly(Func<ValueTask> dispose)
         {
-            try { await _clientHost.StopAsync(CancellationToken.None); } catch (OperationCanceledException) { }
-            _clientHost.Dispose();
+            try { await dispose(); } catch (Exception e) { failures.Add(e); }
+        }
+
+        if (_clientHost is { } clientHost)
+        {
+            await Quietly(async () =>
+            {
+                try { await clientHost.StopAsync(CancellationToken.None); } catch (OperationCanceledException) { }
+                clientHost.Dispose();
+            });
         }
 
         foreach (var silo in _silos)
         {
-            if (silo?.Process is { } process) await process.DisposeAsync();
+            if (silo?.Process is { } process) await Quietly(process.DisposeAsync);
         }
 
-        if (_azurite is not null) await _azurite.DisposeAsync();
-        if (_redis is not null) await _redis.DisposeAsync();
+        if (_azurite is not null) await Quietly(_azurite.DisposeAsync);
+        if (_redis is not null) await Quietly(_redis.DisposeAsync);
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        if (failures.Count > 0) throw new AggregateException("Stopping the cluster's processes failed.", failures);
     }
 
     private async Task StartSiloAsync(int index)
