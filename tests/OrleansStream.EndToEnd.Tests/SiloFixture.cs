@@ -36,6 +36,8 @@ public sealed class SiloFixture : IAsyncLifetime
         silo.Environment["OrleansStream__HealthPort"] = Processes.FreePort().ToString();
         silo.Environment["OrleansStream__HealthAddress"] = "127.0.0.1";
         silo.Environment["OrleansStream__BrokerId"] = "e2e-broker";
+        // Groups form at once instead of waiting 3 s for more members (the CLI group test starts its consumers together).
+        silo.Environment["OrleansStream__Groups__GroupInitialRebalanceDelayMs"] = "0";
         silo.Environment["Logging__LogLevel__Default"] = "Warning";
         silo.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         silo.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";

@@ -47,5 +47,8 @@ public sealed class RemoteTimeIndexTests(AzuriteFixture azurite) : IClassFixture
         // DeleteRecords / retention moved the log start: the answer is never below it.
         t.Log.DeleteRecordsBefore(12);
         Assert.Equal(12, (await t.Manager.FindOffsetByTimestampAsync(0, Ct))!.Value.Offset);
+        // Nor can a fetch read below it from the tier, though the segment holding offset 5 is still there.
+        var below = await Assert.ThrowsAsync<OrleansStreamException>(() => t.Manager.ReadAsync(5, 1024, cancellationToken: Ct));
+        Assert.Equal(ErrorCode.OffsetOutOfRange, below.Code);
     }
 }

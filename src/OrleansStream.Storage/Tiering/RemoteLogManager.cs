@@ -79,15 +79,11 @@ public sealed class RemoteLogManager : IDisposable
     /// <summary>The manifest as last read or written (null before the first pass or read).</summary>
     public RemoteLogManifest? Manifest => _manifest?.Manifest;
 
-    /// <summary>The partition's first readable offset: the tier's start when it holds older data than the local log.</summary>
-    public long LogStartOffset
-    {
-        get
-        {
-            var remoteStart = _manifest?.Manifest.RemoteLogStartOffset() ?? -1;
-            return remoteStart >= 0 && remoteStart < _log.LogStartOffset ? Math.Max(remoteStart, 0) : _log.LogStartOffset;
-        }
-    }
+    /// <summary>
+    /// The partition's first readable offset, the log's own (below the local log start when history is tiered). A remote
+    /// segment still listed below it (DeleteRecords or retention moved it, deletion pending) is not readable.
+    /// </summary>
+    public long LogStartOffset => _log.LogStartOffset;
 
     /// <summary>Closed local segments below the high watermark that the tier does not hold yet.</summary>
     public int UploadLagSegments => UploadLag().Segments;
