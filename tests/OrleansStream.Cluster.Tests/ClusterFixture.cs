@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Hosting;
+using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
 using Orleans.TestingHost;
 using OrleansStream.Server;
 
@@ -112,20 +114,33 @@ public class ClusterFixture : IAsyncLifetime
         return handle;
     }
 
-    /// <summary>Waits until <paramref name="condition"/> holds, failing after <paramref name="timeout"/> (default 30 s).</summary>
+    /// <summary>
+    /// Waits until <paramref name="condition"/> holds, failing after <paramref name="timeout"/> (default 30 s). A
+    /// condition that fails because the client still routes through a silo the test just stopped or killed (its
+    /// gateway list refreshes shortly after) counts as "not yet"; the last such failure is in the timeout's message.
+    /// </summary>
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
     {
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
-        while (!await condition())
+        Exception? lastTransient = null;
+        while (true)
         {
+            try
+            {
+                if (await condition()) return;
+            }
+            catch (Exception e) when (e is ConnectionFailedException or SiloUnavailableException)
+            {
+                lastTransient = e;
+            }
             try
             {
                 await timer.WaitForNextTickAsync(cts.Token);
             }
             catch (OperationCanceledException)
             {
-                throw new TimeoutException($"Timed out waiting until {what}.");
+                throw new TimeoutException($"Timed out waiting until {what}.", lastTransient);
             }
         }
     }
