@@ -113,6 +113,9 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         // Cut off from its follower, the leader appends (acks=1) what no other replica will ever have, then dies too.
         await fixture.KillSiloAsync(follower.BrokerId);
         await WaitForPartition(topic, p => p.Isr.Count == 1, "the ISR shrinks to the leader");
+        // The lag check may shrink the ISR first; membership must declare this silo dead before a second one dies,
+        // or the lone survivor lacks the votes to declare either.
+        await WaitForBrokerDead(follower.BrokerId);
         for (var i = 0; i < 5; i++)
             Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch($"lost{i}")))).Error);
         await fixture.KillSiloAsync(oldLeader);
@@ -226,6 +229,20 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         }, what);
         return last;
     }
+
+    private async Task WaitForBrokerDead(string brokerId) =>
+        await ClusterFixture.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                var metadata = await fixture.Controller.GetMetadata(new MetadataRequest([]));
+                return !metadata.Brokers.Any(b => b.BrokerId == brokerId && b.IsAlive);
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                return false;
+            }
+        }, $"membership declares {brokerId} dead");
 
     private async Task ProduceWithRetry(string topic, string value)
     {
