@@ -45,7 +45,10 @@ public sealed record ListOffsetsRequest(long Timestamp, int CurrentLeaderEpoch =
 [GenerateSerializer, Immutable]
 public sealed record ListOffsetsResponse(ErrorCode Error, long Offset, long Timestamp, int LeaderEpoch, string? ErrorMessage = null);
 
-/// <summary>A replica's view of its log, for describe and for the controller.</summary>
+/// <summary>
+/// A replica's view of its log, for describe and for the controller. <paramref name="Isr"/> is the ISR of the last
+/// LeaderAndIsr it applied: on the leader, the set acks=all waits for (the controller's may be one push ahead).
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ReplicaStatus(
     int ReplicaId,
@@ -54,4 +57,5 @@ public sealed record ReplicaStatus(
     long LogStartOffset,
     long LogEndOffset,
     long HighWatermark,
-    long SizeBytes);
+    long SizeBytes,
+    IReadOnlyList<int>? Isr = null);

@@ -266,7 +266,7 @@ internal sealed partial class PartitionReplicaGrain(
     {
         var log = _log;
         return Task.FromResult(new ReplicaStatus(_replicaId, IsLeader, LeaderEpoch,
-            log?.LogStartOffset ?? -1, log?.LogEndOffset ?? -1, log?.HighWatermark ?? -1, log?.SizeInBytes ?? 0));
+            log?.LogStartOffset ?? -1, log?.LogEndOffset ?? -1, log?.HighWatermark ?? -1, log?.SizeInBytes ?? 0, _state?.Isr));
     }
 
     public async Task<ReplicaFetchResponse> ReplicaFetch(ReplicaFetchRequest request)
