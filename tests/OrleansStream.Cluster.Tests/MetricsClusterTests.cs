@@ -15,8 +15,7 @@ public sealed class MetricsFixture : ClusterFixture
 
     protected override void ConfigureBroker(BrokerOptions options)
     {
-        options.ReplicaLagTimeMaxMs = 1_000;
-        options.ReplicaFetchWaitMaxMs = 200;
+        ReplicationFixture.FastIsr(options);
     }
 
     protected override void ConfigureSilo(ISiloBuilder silo) =>

@@ -10,8 +10,7 @@ public sealed class ReassignmentFixture : ClusterFixture
 
     protected override void ConfigureBroker(BrokerOptions options)
     {
-        options.ReplicaLagTimeMaxMs = 1_000;
-        options.ReplicaFetchWaitMaxMs = 200;
+        ReplicationFixture.FastIsr(options);
         options.ReplicaReassignmentDelayMs = 0;
     }
 }
