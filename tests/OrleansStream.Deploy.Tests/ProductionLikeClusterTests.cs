@@ -270,13 +270,22 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         return Path.Combine(slot.DataDirectory, $"{topic}-0");
     }
 
+    /// <summary>Re-checks <paramref name="condition"/> on a 200 ms tick until it holds; fails with <paramref name="state"/> at the deadline.</summary>
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> state)
     {
-        var until = DateTime.UtcNow + timeout;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(timeout);
+        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
         while (!await condition())
         {
-            if (DateTime.UtcNow > until) throw new TimeoutException($"not reached within {timeout}: {state()}");
-            await Task.Delay(200, TestContext.Current.CancellationToken);
+            try
+            {
+                await tick.WaitForNextTickAsync(deadline.Token);
+            }
+            catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"not reached within {timeout}: {state()}");
+            }
         }
     }
 
