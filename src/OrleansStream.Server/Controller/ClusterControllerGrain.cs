@@ -602,7 +602,7 @@ internal sealed partial class ClusterControllerGrain(
     // Replicas get the effective configs (broker defaults under the topic's overrides); metadata shows only the overrides.
     private PartitionState ToState(TopicState t, PartitionAssignment p) =>
         new(t.Name, t.TopicId, p.Partition, p.Leader, p.LeaderEpoch, p.PartitionEpoch, Replicas(p), p.Isr.ToArray(),
-            new Dictionary<string, string>(TopicDefaults.Apply(_options.TopicConfigDefaults, t.Configs)));
+            TopicDefaults.Apply(_options.TopicConfigDefaults, t.Configs));
 
     private static ReplicaInfo[] Replicas(PartitionAssignment p)
     {

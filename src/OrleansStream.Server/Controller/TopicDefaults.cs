@@ -45,10 +45,9 @@ internal static class TopicDefaults
         return configs;
     }
 
-    /// <summary>The effective configs of a topic: the defaults with the topic's overrides on top.</summary>
-    public static IReadOnlyDictionary<string, string> Apply(IReadOnlyDictionary<string, string> defaults, IReadOnlyDictionary<string, string> overrides)
+    /// <summary>The effective configs of a topic, a new dictionary: the defaults with the topic's overrides on top.</summary>
+    public static Dictionary<string, string> Apply(IReadOnlyDictionary<string, string> defaults, IReadOnlyDictionary<string, string> overrides)
     {
-        if (defaults.Count == 0) return overrides;
         var merged = new Dictionary<string, string>(defaults, StringComparer.Ordinal);
         foreach (var (key, value) in overrides) merged[key] = value;
         return merged;

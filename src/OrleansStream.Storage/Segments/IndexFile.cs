@@ -245,10 +245,13 @@ internal sealed class OffsetIndex(string path, long baseOffset, int maxIndexByte
     /// <summary>Removes entries for offsets at or after <paramref name="offset"/>.</summary>
     public void TruncateTo(long offset) => TruncateEntries(Floor(offset - BaseOffset, strict: true) + 1);
 
-    protected override void Encode(Span<byte> entry, long key, int value)
+    protected override void Encode(Span<byte> entry, long key, int value) => WriteEntry(entry, (int)key, value);
+
+    /// <summary>One entry in the file format, also for indexes built in memory (a rewritten tiered segment).</summary>
+    public static void WriteEntry(Span<byte> entry, int relativeOffset, int position)
     {
-        BinaryPrimitives.WriteInt32BigEndian(entry, (int)key);
-        BinaryPrimitives.WriteInt32BigEndian(entry[4..], value);
+        BinaryPrimitives.WriteInt32BigEndian(entry, relativeOffset);
+        BinaryPrimitives.WriteInt32BigEndian(entry[4..], position);
     }
 
     protected override void Decode(ReadOnlySpan<byte> entry, out long key, out int value)
@@ -295,10 +298,13 @@ internal sealed class TimeIndex(string path, long baseOffset, int maxIndexBytes,
         TruncateEntries(keep);
     }
 
-    protected override void Encode(Span<byte> entry, long key, int value)
+    protected override void Encode(Span<byte> entry, long key, int value) => WriteEntry(entry, key, value);
+
+    /// <summary>One entry in the file format, also for indexes built in memory (a rewritten tiered segment).</summary>
+    public static void WriteEntry(Span<byte> entry, long timestamp, int relativeOffset)
     {
-        BinaryPrimitives.WriteInt64BigEndian(entry, key);
-        BinaryPrimitives.WriteInt32BigEndian(entry[8..], value);
+        BinaryPrimitives.WriteInt64BigEndian(entry, timestamp);
+        BinaryPrimitives.WriteInt32BigEndian(entry[8..], relativeOffset);
     }
 
     protected override void Decode(ReadOnlySpan<byte> entry, out long key, out int value)

@@ -352,13 +352,11 @@ public sealed class RemoteLogManager : IDisposable
             }
             if (bytesSinceEntry > intervalBytes)
             {
-                BinaryPrimitives.WriteInt32BigEndian(entry, (int)(header.LastOffset - baseOffset));
-                BinaryPrimitives.WriteInt32BigEndian(entry[4..], position);
+                OffsetIndex.WriteEntry(entry, (int)(header.LastOffset - baseOffset), position);
                 index.Write(entry[..8]);
                 if (maxTimestamp > lastIndexed)
                 {
-                    BinaryPrimitives.WriteInt64BigEndian(entry, maxTimestamp);
-                    BinaryPrimitives.WriteInt32BigEndian(entry[8..], (int)(offsetOfMax - baseOffset));
+                    TimeIndex.WriteEntry(entry, maxTimestamp, (int)(offsetOfMax - baseOffset));
                     timeIndex.Write(entry);
                     lastIndexed = maxTimestamp;
                 }
@@ -370,8 +368,7 @@ public sealed class RemoteLogManager : IDisposable
         if (maxTimestamp > lastIndexed)
         {
             // Kafka's onBecomeInactiveSegment: the last entry records the segment's max timestamp.
-            BinaryPrimitives.WriteInt64BigEndian(entry, maxTimestamp);
-            BinaryPrimitives.WriteInt32BigEndian(entry[8..], (int)(offsetOfMax - baseOffset));
+            TimeIndex.WriteEntry(entry, maxTimestamp, (int)(offsetOfMax - baseOffset));
             timeIndex.Write(entry);
         }
         return (index.ToArray(), timeIndex.ToArray());
