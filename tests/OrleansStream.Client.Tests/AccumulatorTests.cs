@@ -33,7 +33,7 @@ public sealed class AccumulatorTests
         Assert.True(sequences.Count >= 2);
 
         var ready = new List<PartitionQueue>();
-        acc.Collect(_time.GetTimestamp(), flush: false, ready);
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 5, ready);
         var q = Assert.Single(ready);
         var request = acc.TakeRequest(q, _time.GetTimestamp(), maxInFlight: 5, maxRequestBytes: 1 << 20)!;
         Assert.NotEmpty(request);
@@ -57,18 +57,18 @@ public sealed class AccumulatorTests
         Append(acc, Tp, 10, out _);
         var ready = new List<PartitionQueue>();
 
-        var next = acc.Collect(_time.GetTimestamp(), flush: false, ready);
+        var next = acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 5, ready);
         Assert.Empty(ready);
         Assert.Equal(_time.GetTimestamp() + Ticks.FromMs(_time, 5), next);
 
         _time.Advance(TimeSpan.FromMilliseconds(5));
-        next = acc.Collect(_time.GetTimestamp(), flush: false, ready);
+        next = acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 5, ready);
         Assert.Single(ready);
         Assert.Equal(long.MaxValue, next);
 
         ready.Clear();
         Append(acc, new TopicPartition("t", 1), 10, out _);
-        acc.Collect(_time.GetTimestamp(), flush: true, ready);
+        acc.Collect(_time.GetTimestamp(), flush: true, maxInFlight: 5, ready);
         Assert.Equal(2, ready.Count);
     }
 
@@ -78,7 +78,7 @@ public sealed class AccumulatorTests
         var acc = new RecordAccumulator(batchSize: 200, lingerMs: 0, _time);
         for (var i = 0; i < 4; i++) Append(acc, Tp, 150, out _); // one batch each
         var ready = new List<PartitionQueue>();
-        acc.Collect(_time.GetTimestamp(), flush: true, ready);
+        acc.Collect(_time.GetTimestamp(), flush: true, maxInFlight: 5, ready);
         var q = Assert.Single(ready);
         var now = _time.GetTimestamp();
 
@@ -104,7 +104,7 @@ public sealed class AccumulatorTests
         var acc = new RecordAccumulator(batchSize: 200, lingerMs: 0, _time);
         for (var i = 0; i < 3; i++) Append(acc, Tp, 150, out _);
         var ready = new List<PartitionQueue>();
-        acc.Collect(_time.GetTimestamp(), flush: true, ready);
+        acc.Collect(_time.GetTimestamp(), flush: true, maxInFlight: 5, ready);
         var q = ready[0];
         var now = _time.GetTimestamp();
         var all = acc.TakeRequest(q, now, 5, 1 << 20)!;
@@ -121,7 +121,63 @@ public sealed class AccumulatorTests
         Assert.Equal(-1, acc.OpenSequence(Tp));
         var s = Append(acc, Tp, 10, out _);
         Assert.Equal(s, acc.OpenSequence(Tp));
-        acc.Collect(_time.GetTimestamp(), flush: true, []);
+        acc.Collect(_time.GetTimestamp(), flush: true, maxInFlight: 5, []);
         Assert.Equal(-1, acc.OpenSequence(Tp));
+    }
+
+    [Fact]
+    public void While_a_request_is_in_flight_records_join_the_open_batch_instead_of_one_batch_each()
+    {
+        // linger.ms=0 and one request in flight, Kafka's defaults for ordering: everything that arrives during the
+        // request must go out as one batch in the next one.
+        var acc = new RecordAccumulator(batchSize: 16384, lingerMs: 0, _time);
+        var ready = new List<PartitionQueue>();
+        Append(acc, Tp, 10, out _);
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 1, ready);
+        var q = Assert.Single(ready);
+        var first = Assert.Single(acc.TakeRequest(q, _time.GetTimestamp(), maxInFlight: 1, maxRequestBytes: 1 << 20)!);
+        Assert.Equal(1, first.RecordCount);
+
+        for (var i = 0; i < 30; i++)
+        {
+            Append(acc, Tp, 10, out _);
+            ready.Clear();
+            Assert.Equal(long.MaxValue, acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 1, ready));
+            Assert.Empty(ready); // nothing sealed while the partition cannot send
+        }
+        Assert.Null(acc.TakeRequest(q, _time.GetTimestamp(), maxInFlight: 1, maxRequestBytes: 1 << 20));
+
+        acc.RequestDone(q, succeeded: true);
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 1, ready);
+        var second = Assert.Single(acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), maxInFlight: 1, maxRequestBytes: 1 << 20)!);
+        Assert.Equal(30, second.RecordCount);
+        Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(second.Bytes, out var header));
+        Assert.Equal(30, header.RecordCount);
+    }
+
+    [Fact]
+    public void An_open_batch_in_backoff_is_sealed_when_the_backoff_ends()
+    {
+        var acc = new RecordAccumulator(batchSize: 16384, lingerMs: 0, _time);
+        var ready = new List<PartitionQueue>();
+        Append(acc, Tp, 10, out _);
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 1, ready);
+        var q = Assert.Single(ready);
+        var failed = acc.TakeRequest(q, _time.GetTimestamp(), maxInFlight: 1, maxRequestBytes: 1 << 20)!;
+        Append(acc, Tp, 10, out _);
+        var notBefore = _time.GetTimestamp() + Ticks.FromMs(_time, 100);
+        acc.Requeue(q, failed, notBefore, sendSingly: false);
+        acc.RequestDone(q, succeeded: false);
+
+        ready.Clear();
+        Assert.Equal(notBefore, acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 1, ready));
+        Assert.NotEqual(-1, acc.OpenSequence(Tp)); // still open while the retry backs off
+
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        ready.Clear();
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 1, ready);
+        Assert.Equal(-1, acc.OpenSequence(Tp));
+        var retry = acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), maxInFlight: 1, maxRequestBytes: 1 << 20)!;
+        Assert.Equal([0L, RecordAccumulator.SequenceStride], retry.ConvertAll(b => b.Sequence));
     }
 }

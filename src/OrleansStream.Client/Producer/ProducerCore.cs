@@ -221,7 +221,7 @@ internal sealed class ProducerCore : IAsyncDisposable
             {
                 var now = _time.GetTimestamp();
                 ready.Clear();
-                next = _accumulator.Collect(now, Volatile.Read(ref _flushing) > 0, ready);
+                next = _accumulator.Collect(now, Volatile.Read(ref _flushing) > 0, _settings.MaxInFlight, ready);
                 foreach (var q in ready)
                     next = Math.Min(next, Dispatch(q, now, failing));
             }
@@ -425,7 +425,7 @@ internal sealed class ProducerCore : IAsyncDisposable
         await _timer.DisposeAsync().ConfigureAwait(false);
         // Whatever the flush before disposal could not deliver fails now rather than never being reported.
         var left = new List<PartitionQueue>();
-        _accumulator.Collect(_time.GetTimestamp(), flush: true, left);
+        _accumulator.Collect(long.MaxValue, flush: true, int.MaxValue, left);
         var failing = new List<ProducerBatch>();
         foreach (var q in left)
         {

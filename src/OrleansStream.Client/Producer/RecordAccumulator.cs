@@ -97,11 +97,17 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     }
 
     /// <summary>
-    /// Seals every open batch that lingered long enough (all of them when <paramref name="flush"/>), adds each
-    /// partition with sealed batches to <paramref name="ready"/>, and returns when the next open batch's linger ends
-    /// (<see cref="long.MaxValue"/> when none is open).
+    /// Seals every open batch that lingered long enough (all of them when <paramref name="flush"/>) on a partition that
+    /// may send now, adds each partition with sealed batches to <paramref name="ready"/>, and returns when the next open
+    /// batch's linger or backoff ends (<see cref="long.MaxValue"/> when none waits on time).
     /// </summary>
-    public long Collect(long now, bool flush, List<PartitionQueue> ready)
+    /// <remarks>
+    /// Like Kafka's sender, which drains a batch only when its request can go: while the partition's requests in flight
+    /// are at <paramref name="maxInFlight"/>, a lingered batch stays open and later records join it, so with
+    /// <c>linger.ms=0</c> one request carries one batch of everything that arrived during the previous one, not a
+    /// batch per record. The finished request wakes the sender.
+    /// </remarks>
+    public long Collect(long now, bool flush, int maxInFlight, List<PartitionQueue> ready)
     {
         var next = long.MaxValue;
         foreach (var (_, q) in _partitions)
@@ -110,9 +116,10 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             {
                 if (q.Open is { } open)
                 {
-                    var due = open.CreatedAt + _lingerTicks;
-                    if (flush || now >= due) SealLocked(q);
-                    else next = Math.Min(next, due);
+                    var due = flush ? now : open.CreatedAt + _lingerTicks;
+                    if (now < due) next = Math.Min(next, due);
+                    else if (now < q.NotBefore) next = Math.Min(next, q.NotBefore);
+                    else if (q.InFlight < (q.Recovering ? 1 : maxInFlight)) SealLocked(q);
                 }
                 if (q.Ready.Count > 0) ready.Add(q);
             }
