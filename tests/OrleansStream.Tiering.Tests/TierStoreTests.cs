@@ -39,6 +39,35 @@ public abstract class TierStoreContractTests
     }
 
     [Fact]
+    public async Task A_local_file_uploads_whole_and_create_only_and_stays_readable_locally()
+    {
+        // Segments go up as FileStreams (the folder store copies them in the kernel): same bytes, same create-only rule.
+        var store = CreateStore();
+        var path = Path.Combine(Path.GetTempPath(), "os-tier-src-" + Guid.NewGuid().ToString("N"));
+        var data = new byte[3 << 20];
+        new Random(11).NextBytes(data);
+        await File.WriteAllBytesAsync(path, data, Ct);
+        try
+        {
+            await using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.Asynchronous))
+                Assert.True(await store.UploadAsync("f/0/00000000000000000000-b.log", file, Ct));
+            await using (var again = File.OpenRead(path))
+                Assert.False(await store.UploadAsync("f/0/00000000000000000000-b.log", again, Ct));
+
+            var got = await store.GetAsync("f/0/00000000000000000000-b.log", Ct);
+            Assert.Equal(data, got!.Content.ToArray());
+            Assert.Equal(data, await File.ReadAllBytesAsync(path, Ct));
+            var listed = new List<TierObjectInfo>();
+            await foreach (var o in store.ListAsync("f/", Ct)) listed.Add(o);
+            Assert.Equal(data.Length, Assert.Single(listed).Size);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task Conditional_writes_follow_etags()
     {
         var store = CreateStore();
