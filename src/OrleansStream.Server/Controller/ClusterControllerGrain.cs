@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using Orleans.Storage;
 using OrleansStream.Server.Partitions;
 using OrleansStream.Server.Placement;
 
@@ -47,7 +48,7 @@ internal sealed partial class ClusterControllerGrain(
             if (created.Count > 0)
             {
                 foreach (var t in created) State.Topics.Add(t.Name, t);
-                await CommitAsync();
+                if (!await TryCommitAsync()) return StaleWrite(results, created.Select(static t => t.Name));
                 foreach (var t in created) LogTopicCreated(t.Name, t.Partitions.Count, t.Partitions[0].Replicas.Count);
                 await PushStatesAsync(created, null);
             }
@@ -81,7 +82,7 @@ internal sealed partial class ClusterControllerGrain(
             }
             if (deleted.Count > 0)
             {
-                await CommitAsync();
+                if (!await TryCommitAsync()) return StaleWrite(results, deleted.Select(static t => t.Name));
                 foreach (var t in deleted)
                 {
                     LogTopicDeleted(t.Name);
@@ -135,7 +136,7 @@ internal sealed partial class ClusterControllerGrain(
             }
             if (changed.Count > 0)
             {
-                await CommitAsync();
+                if (!await TryCommitAsync()) return StaleWrite(results, changed.Select(static c => c.Topic.Name));
                 foreach (var (topic, from) in changed) await PushStatesAsync([topic], from);
             }
             return results;
@@ -519,6 +520,34 @@ internal sealed partial class ClusterControllerGrain(
         }
     }
 
+    /// <summary>
+    /// Commits an admin change; false when another activation wrote the state first (its ETag moved). The state is then
+    /// reloaded, so nothing of this request was applied, and the caller answers Kafka's retriable NotController.
+    /// </summary>
+    private async Task<bool> TryCommitAsync()
+    {
+        try
+        {
+            await CommitAsync();
+            return true;
+        }
+        catch (InconsistentStateException e)
+        {
+            LogStaleWrite(e);
+            return false;
+        }
+    }
+
+    private static List<TopicResult> StaleWrite(List<TopicResult> results, IEnumerable<string> changed)
+    {
+        var refused = new HashSet<string>(changed, StringComparer.Ordinal);
+        for (var i = 0; i < results.Count; i++)
+            if (results[i].Error == ErrorCode.None && refused.Contains(results[i].Topic))
+                results[i] = new TopicResult(results[i].Topic, ErrorCode.NotController,
+                    "The controller's state was changed by another activation first; nothing was applied. Retry.");
+        return results;
+    }
+
     /// <summary>Sends LeaderAndIsr to every replica of the topics (from partition <paramref name="fromPartition"/> on).</summary>
     private Task PushStatesAsync(List<TopicState> topics, int? fromPartition)
     {
@@ -618,6 +647,9 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "ISR of {Topic}-{Partition} changed from [{Old}] to [{New}] in epoch {Epoch}")]
     private partial void LogIsrChanged(string topic, int partition, string old, string @new, int epoch);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A controller state write was refused: another activation wrote first; the state was reloaded")]
+    private partial void LogStaleWrite(Exception e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Leader of {Topic}-{Partition} is now replica {Leader} in epoch {Epoch} (was {OldLeader})")]
     private partial void LogLeaderElected(string topic, int partition, int leader, int epoch, int oldLeader);
