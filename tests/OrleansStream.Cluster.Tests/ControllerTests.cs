@@ -200,4 +200,26 @@ public sealed class ControllerTests(ClusterFixture fixture)
         Assert.Equal(ErrorCode.None, retried.Error);
         Assert.True((await fixture.Controller.GetMetadata(new MetadataRequest(null))).Version > newer.State.MetadataVersion);
     }
+
+    [Fact]
+    public async Task TheAdminClient_RetriesNotController_AfterAStaleWrite()
+    {
+        var storage = fixture.Silos.Values.First().ServiceProvider.GetRequiredKeyedService<IGrainStorage>(OrleansStreamDefaults.GrainStorageName);
+        var controllerId = GrainId.Create("os-controller", GrainKeys.Controller);
+        var name = Unique("etag-sdk");
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(Unique("etag-pre"), 1, 1)])).Error);
+        var newer = new GrainState<ControllerState> { State = new ControllerState() };
+        await storage.ReadStateAsync("controller", controllerId, newer);
+        newer.State.MetadataVersion += 1_000;
+        await storage.WriteStateAsync("controller", controllerId, newer);
+
+        // The first attempt is refused with NotController (the controller reloads); the SDK sends it again.
+        using var admin = new OrleansStream.Client.AdminClientBuilder(fixture.Client).Build();
+        await admin.CreateTopicsAsync([new OrleansStream.Client.Admin.TopicSpecification { Name = name, NumPartitions = 1, ReplicationFactor = 1 }]);
+
+        var stored = new GrainState<ControllerState> { State = new ControllerState() };
+        await storage.ReadStateAsync("controller", controllerId, stored);
+        Assert.Contains(name, stored.State.Topics.Keys);
+        Assert.True(stored.State.MetadataVersion > newer.State.MetadataVersion);
+    }
 }

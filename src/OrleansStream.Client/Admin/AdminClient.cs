@@ -17,7 +17,7 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
         foreach (var t in topics)
             requests.Add(new NewTopic(t.Name, t.NumPartitions, t.ReplicationFactor, t.Configs is null ? null : new Dictionary<string, string>(t.Configs)));
         if (requests.Count == 0) return;
-        var results = await WithTimeout(_cache.Controller.CreateTopics(requests, options?.ValidateOnly ?? false), options).ConfigureAwait(false);
+        var results = await RetryNotControllerAsync(requests, r => _cache.Controller.CreateTopics(r, options?.ValidateOnly ?? false), options).ConfigureAwait(false);
         ThrowIfAnyFailed(results, static r => new CreateTopicsException(r));
     }
 
@@ -26,7 +26,7 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
         ArgumentNullException.ThrowIfNull(topics);
         var names = new List<string>(topics);
         if (names.Count == 0) return;
-        var results = await WithTimeout(_cache.Controller.DeleteTopics(names), options).ConfigureAwait(false);
+        var results = await RetryNotControllerAsync(names, r => _cache.Controller.DeleteTopics(r), options).ConfigureAwait(false);
         ThrowIfAnyFailed(results, static r => new DeleteTopicsException(r));
     }
 
@@ -36,7 +36,7 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
         var increases = new List<PartitionsIncrease>();
         foreach (var p in partitionsSpecifications) increases.Add(new PartitionsIncrease(p.Topic, p.IncreaseTo));
         if (increases.Count == 0) return;
-        var results = await WithTimeout(_cache.Controller.CreatePartitions(increases, options?.ValidateOnly ?? false), options).ConfigureAwait(false);
+        var results = await RetryNotControllerAsync(increases, r => _cache.Controller.CreatePartitions(r, options?.ValidateOnly ?? false), options).ConfigureAwait(false);
         ThrowIfAnyFailed(results, static r => new CreatePartitionsException(r));
     }
 
@@ -116,6 +116,30 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
             (leader, epoch) => leader.ListOffsets(new ListOffsetsRequest(spec, epoch)), static r => r.Error, time);
 
     private TimeSpan Timeout(AdminOptions? options) => options?.RequestTimeout ?? TimeSpan.FromMilliseconds(_requestTimeoutMs);
+
+    /// <summary>
+    /// Like Kafka's admin client, retries what the controller refused with NotController (another activation wrote its
+    /// state first; it reloaded and applied nothing): those entries go again, up to twice, after retry.backoff.ms.
+    /// The controller answers one result per request entry, in order.
+    /// </summary>
+    private async Task<IReadOnlyList<TopicResult>> RetryNotControllerAsync<TRequest>(
+        List<TRequest> requests, Func<List<TRequest>, Task<IReadOnlyList<TopicResult>>> send, AdminOptions? options)
+    {
+        var results = new List<TopicResult>(await WithTimeout(send(requests), options).ConfigureAwait(false));
+        for (var attempt = 0; attempt < 2 && results.Count == requests.Count; attempt++)
+        {
+            var positions = new List<int>();
+            for (var i = 0; i < results.Count; i++)
+                if (results[i].Error == ErrorCode.NotController) positions.Add(i);
+            if (positions.Count == 0) break;
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, _retryBackoffMs)), time).ConfigureAwait(false);
+            var again = positions.ConvertAll(i => requests[i]);
+            var retried = await WithTimeout(send(again), options).ConfigureAwait(false);
+            if (retried.Count != again.Count) break;
+            for (var j = 0; j < positions.Count; j++) results[positions[j]] = retried[j];
+        }
+        return results;
+    }
 
     private async Task<T> WithTimeout<T>(Task<T> call, AdminOptions? options)
     {
