@@ -712,11 +712,7 @@ public sealed class PartitionLog : IDisposable
     {
         ThrowIfDisposed();
         for (var i = 0; i < _segments.Count - 1 && _segments[i + 1].BaseOffset <= HighWatermark; i++)
-        {
-            using var reader = _segments[i].OpenReader();
-            while (reader.TryReadNext(out var batch))
-                LogCleaner.AddToOffsetMap(map, batch);
-        }
+            LogCleaner.AddToOffsetMap(map, _segments[i]);
     }
 
     /// <summary>Swaps a closed segment for its cleaned copy: indexes removed first, so a crash never pairs old indexes with the new log.</summary>

@@ -19,23 +19,17 @@ internal static class LogCleaner
     public static Dictionary<byte[], long> BuildOffsetMap(IReadOnlyList<LogSegment> segments, int count)
     {
         var map = NewOffsetMap();
-        var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
         for (var i = 0; i < count; i++)
-        {
-            using var reader = segments[i].OpenReader();
-            while (reader.TryReadNext(out var bytes))
-            {
-                var batch = RecordBatchReader.Batch(bytes);
-                if (!IsCompactable(batch.Header))
-                    continue;
-                foreach (var record in batch.Records())
-                {
-                    if (!record.KeyIsNull)
-                        lookup[record.Key] = record.Offset;
-                }
-            }
-        }
+            AddToOffsetMap(map, segments[i]);
         return map;
+    }
+
+    /// <summary>Adds the keys of a local segment's batches to an offset map.</summary>
+    public static void AddToOffsetMap(Dictionary<byte[], long> map, LogSegment segment)
+    {
+        using var reader = segment.OpenReader();
+        while (reader.TryReadNext(out var bytes))
+            AddToOffsetMap(map, bytes);
     }
 
     /// <summary>Adds the keys of one segment's batches (a tiered segment's bytes) to an offset map.</summary>

@@ -94,6 +94,32 @@ internal abstract class IndexFile
         return found;
     }
 
+    /// <summary>
+    /// <see cref="Floor"/> over an index file's bytes as written (a tiered segment's index read back from the tier):
+    /// the entry index of the last key &lt;= <paramref name="key"/> (&lt; when strict), or -1. Keys are the first
+    /// 4 bytes of an 8-byte entry or the first 8 bytes of a 12-byte one.
+    /// </summary>
+    protected static int FloorIn(ReadOnlySpan<byte> file, int entrySize, long key, bool strict)
+    {
+        int lo = 0, hi = file.Length / entrySize - 1, found = -1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            var entry = file[(mid * entrySize)..];
+            long k = entrySize == 8 ? BinaryPrimitives.ReadInt32BigEndian(entry) : BinaryPrimitives.ReadInt64BigEndian(entry);
+            if (k < key || (!strict && k == key))
+            {
+                found = mid;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return found;
+    }
+
     /// <summary>Drops the entries from <paramref name="firstRemoved"/> on.</summary>
     protected void TruncateEntries(int firstRemoved)
     {
@@ -240,6 +266,13 @@ internal sealed class OffsetIndex(string path, long baseOffset, int maxIndexByte
         return i < 0 ? 0 : ValueAt(i);
     }
 
+    /// <summary><see cref="LookupPosition(long)"/> over an index file's bytes: the position of the last entry at or below <paramref name="relativeOffset"/>; 0 if none.</summary>
+    public static int LookupPosition(ReadOnlySpan<byte> file, long relativeOffset)
+    {
+        var i = FloorIn(file, 8, relativeOffset, strict: false);
+        return i < 0 ? 0 : BinaryPrimitives.ReadInt32BigEndian(file[(i * 8 + 4)..]);
+    }
+
     public (long Offset, int Position) LastEntry => Count == 0 ? (BaseOffset, 0) : (BaseOffset + KeyAt(Count - 1), ValueAt(Count - 1));
 
     /// <summary>Removes entries for offsets at or after <paramref name="offset"/>.</summary>
@@ -287,6 +320,13 @@ internal sealed class TimeIndex(string path, long baseOffset, int maxIndexBytes,
     {
         var i = Floor(timestamp, strict: true);
         return i < 0 ? BaseOffset : BaseOffset + ValueAt(i);
+    }
+
+    /// <summary><see cref="LookupStartOffset(long)"/> over a time index file's bytes, as an offset relative to the segment's base.</summary>
+    public static int LookupStartRelativeOffset(ReadOnlySpan<byte> file, long timestamp)
+    {
+        var i = FloorIn(file, 12, timestamp, strict: true);
+        return i < 0 ? 0 : BinaryPrimitives.ReadInt32BigEndian(file[(i * 12 + 8)..]);
     }
 
     /// <summary>Removes entries for offsets at or after <paramref name="offset"/>.</summary>

@@ -620,22 +620,7 @@ public sealed class RemoteLogManager : IDisposable
     private async Task<int> LookupPositionAsync(string prefix, RemoteLogSegmentMetadata segment, long offset, CancellationToken cancellationToken)
     {
         var index = await GetRemoteIndexAsync(prefix + ".index", cancellationToken);
-        var relative = offset - segment.BaseOffset;
-        int lo = 0, hi = index.Length / 8 - 1, position = 0;
-        while (lo <= hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            var entryOffset = BinaryPrimitives.ReadInt32BigEndian(index.AsSpan(mid * 8));
-            if (entryOffset <= relative)
-            {
-                position = BinaryPrimitives.ReadInt32BigEndian(index.AsSpan(mid * 8 + 4));
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
-        }
+        var position = OffsetIndex.LookupPosition(index, offset - segment.BaseOffset);
         return position >= 0 && position < segment.SegmentSizeInBytes ? position : 0;
     }
 
@@ -672,22 +657,7 @@ public sealed class RemoteLogManager : IDisposable
             if (segment.MaxTimestampMs < timestampMs) continue;
             var prefix = segment.KeyPrefix(Topic, Partition);
             var timeIndex = await GetRemoteIndexAsync(prefix + ".timeindex", cancellationToken);
-            long startOffset = segment.BaseOffset;
-            int lo = 0, hi = timeIndex.Length / 12 - 1;
-            while (lo <= hi)
-            {
-                var mid = (lo + hi) >>> 1;
-                if (BinaryPrimitives.ReadInt64BigEndian(timeIndex.AsSpan(mid * 12)) < timestampMs)
-                {
-                    startOffset = segment.BaseOffset + BinaryPrimitives.ReadInt32BigEndian(timeIndex.AsSpan(mid * 12 + 8));
-                    lo = mid + 1;
-                }
-                else
-                {
-                    hi = mid - 1;
-                }
-            }
-            startOffset = Math.Max(startOffset, logStart);
+            var startOffset = Math.Max(segment.BaseOffset + TimeIndex.LookupStartRelativeOffset(timeIndex, timestampMs), logStart);
             var size = segment.SegmentSizeInBytes;
             for (long position = await LookupPositionAsync(prefix, segment, startOffset, cancellationToken); position + RecordBatchHeader.Size <= size;)
             {
