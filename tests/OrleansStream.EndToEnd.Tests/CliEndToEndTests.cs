@@ -94,7 +94,9 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var produce = await silo.RunCliWithInputAsync("a\nb\nc\nd\n", "produce", "--topic", topic, "--partition", "0");
         Assert.True(produce.ExitCode == 0, produce.ToString());
 
-        var consume = await silo.RunCliAsync("consume", "--topic", topic, "--partition", "0", "--offset", "2", "--timeout-ms", "3000");
+        // --timeout-ms also bounds the wait for the first record (the first fetch, still JIT-compiling on a busy machine),
+        // so it is not a few seconds: the run ends 10 s after "d".
+        var consume = await silo.RunCliAsync("consume", "--topic", topic, "--partition", "0", "--offset", "2", "--timeout-ms", "10000");
 
         Assert.True(consume.ExitCode == 0, consume.ToString());
         Assert.Equal(["c", "d"], consume.StdoutLines);
