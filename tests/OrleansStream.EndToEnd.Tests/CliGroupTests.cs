@@ -25,11 +25,15 @@ public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.True(reset.ExitCode == 0, reset.ToString());
         Assert.Equal(Partitions + 1, reset.StdoutLines.Length);
 
+        // The consumers are frozen below while four more CLI processes start, connect and exit, two after two; on a busy
+        // machine one such run may take tens of seconds (see ORLEANSSTREAM_CONNECT_TIMEOUT_MS in Processes), so the
+        // default 45 s session could pass and the coordinator evict them mid-test. Three minutes outlasts both rounds at
+        // their CLI deadline; nothing here waits for a session to expire (the consumers leave when they stop).
         string[] consume(string client) =>
         [
             "consume", "--topic", Topic, "--group", Group, "--format", "json",
             "--consumer-property", $"client.id={client}", "--consumer-property", "auto.commit.interval.ms=100",
-            "--consumer-property", "heartbeat.interval.ms=500",
+            "--consumer-property", "heartbeat.interval.ms=500", "--consumer-property", "session.timeout.ms=180000",
         ];
         await using var a = CliProcess.Start("consumer-a", silo, consume("consumer-a"));
         await using var b = CliProcess.Start("consumer-b", silo, consume("consumer-b"));
