@@ -153,8 +153,21 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Matches(new Regex(@"^5000 records sent, [\d.]+ records/sec \([\d.]+ MB/sec\), [\d.]+ ms avg latency, [\d.]+ ms max latency, [\d.]+ ms 50th, [\d.]+ ms 95th, [\d.]+ ms 99th, [\d.]+ ms 99\.9th\.$"),
             produce.StdoutLines[^1]);
 
-        var consume = await silo.RunCliAsync("perf", "consume", "--topic", topic, "--messages", "5000");
+        // Kafka's flags: several props after one --producer-props, and a warm-up left out of a second, steady-state line.
+        var warmed = await silo.RunCliAsync("perf", "produce", "--topic", topic, "--num-records", "3000", "--record-size", "100",
+            "--producer-props", "linger.ms=0", "batch.size=4096", "--warmup-records", "1000");
+        Assert.True(warmed.ExitCode == 0, warmed.ToString());
+        Assert.StartsWith("3000 records sent, ", warmed.StdoutLines[^2]);
+        Assert.Matches(new Regex(@"^2000 steady state records sent, [\d.]+ records/sec \([\d.]+ MB/sec\), [\d.]+ ms avg latency, [\d.]+ ms max latency, [\d.]+ ms 50th, [\d.]+ ms 95th, [\d.]+ ms 99th, [\d.]+ ms 99\.9th\.$"),
+            warmed.StdoutLines[^1]);
+        var tooMuchWarmup = await silo.RunCliAsync("perf", "produce", "--topic", topic, "--num-records", "10", "--record-size", "1", "--warmup-records", "10");
+        Assert.NotEqual(0, tooMuchWarmup.ExitCode);
+        Assert.Contains("--warmup-records", tooMuchWarmup.Stderr);
+        var badProp = await silo.RunCliAsync("perf", "produce", "--topic", topic, "--num-records", "10", "--record-size", "1", "--producer-props", "linger.ms=0", "batch.size");
+        Assert.NotEqual(0, badProp.ExitCode);
+
+        var consume = await silo.RunCliAsync("perf", "consume", "--topic", topic, "--messages", "8000");
         Assert.True(consume.ExitCode == 0, consume.ToString());
-        Assert.Matches(new Regex(@"^5000 records consumed, [\d.]+ records/sec \([\d.]+ MB/sec\), 0\.48 MB in [\d.]+ s\.$"), consume.StdoutLines[^1]);
+        Assert.Matches(new Regex(@"^8000 records consumed, [\d.]+ records/sec \([\d.]+ MB/sec\), 0\.76 MB in [\d.]+ s\.$"), consume.StdoutLines[^1]);
     }
 }

@@ -27,10 +27,21 @@ internal static class PerfCommands
         var throughput = new Option<double>("--throughput") { Description = "Target records/sec; -1 for no limit", DefaultValueFactory = _ => -1 };
         var acks = new Option<string>("--acks") { Description = "0, 1 or all", DefaultValueFactory = _ => "1" };
         acks.AcceptOnlyFromAmong("0", "1", "all", "-1");
-        var properties = new Option<string[]>("--producer-props") { Description = "Producer config key=value, repeatable", Arity = ArgumentArity.OneOrMore };
+        // As kafka-producer-perf-test: --producer-props linger.ms=0 batch.size=16384 (several pairs after one flag).
+        var properties = new Option<string[]>("--producer-props")
+        {
+            Description = "Producer config key=value pairs (linger.ms=0 batch.size=16384 ...)",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var warmupRecords = new Option<long>("--warmup-records")
+        {
+            Description = "Records at the start left out of a second, steady-state summary (Kafka's KIP-1052)",
+            DefaultValueFactory = _ => 0,
+        };
         var command = new Command("produce", "Send records as fast as allowed and report throughput and latency percentiles")
         {
-            topic, numRecords, recordSize, throughput, acks, properties,
+            topic, numRecords, recordSize, throughput, acks, properties, warmupRecords,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -41,6 +52,9 @@ internal static class PerfCommands
                 throw new CliException("--num-records must be positive", ExitCodes.Usage);
             if (size < 0)
                 throw new CliException("--record-size must be >= 0", ExitCodes.Usage);
+            long warmup = parse.GetValue(warmupRecords);
+            if (warmup < 0 || warmup >= n)
+                throw new CliException("--warmup-records must be >= 0 and less than --num-records", ExitCodes.Usage);
             var config = new ProducerConfig(CliApp.ParseKeyValues(parse.GetValue(properties), "--producer-props"));
             config.Set("acks", parse.GetValue(acks));
 
@@ -53,6 +67,9 @@ internal static class PerfCommands
             await TopicPartitions.ResolveAsync(connection.Client, topicName, null);
             using var producer = new ProducerBuilder<byte[], byte[]>(connection.Client, config).Build();
             var stats = new ProducerPerfStats(Console.Out);
+            ProducerPerfStats? steady = null;
+            if (warmup > 0)
+                Console.Out.WriteLine($"Warmup first {warmup} records. Steady state results will print after the complete test summary.");
             var throttler = new ThroughputThrottler(parse.GetValue(throughput));
             using var reporting = new CancellationTokenSource();
             var reporter = ReportEveryAsync(stats.PrintWindow, reporting.Token);
@@ -61,13 +78,20 @@ internal static class PerfCommands
                 for (long i = 0; i < n; i++)
                 {
                     ct.ThrowIfCancellationRequested();
+                    if (i == warmup && warmup > 0)
+                        steady = new ProducerPerfStats(TextWriter.Null);
+                    var steadyStats = steady;
                     long sendStart = Stopwatch.GetTimestamp();
                     producer.Produce(topicName, new Message<byte[], byte[]> { Key = null!, Value = payload }, report =>
                     {
                         if (report.Error.IsError)
+                        {
                             stats.Error($"{report.Error.Code}: {report.Error.Reason}");
-                        else
-                            stats.Record((long)Stopwatch.GetElapsedTime(sendStart).TotalMicroseconds, size);
+                            return;
+                        }
+                        long micros = (long)Stopwatch.GetElapsedTime(sendStart).TotalMicroseconds;
+                        stats.Record(micros, size);
+                        steadyStats?.Record(micros, size);
                     });
                     if (throttler.Enabled)
                         await throttler.ThrottleAsync(i + 1, ct);
@@ -80,6 +104,8 @@ internal static class PerfCommands
                 await reporter;
             }
             Console.Out.WriteLine(stats.Total());
+            if (steady is not null)
+                Console.Out.WriteLine(steady.Total(steadyState: true));
             if (stats.Errors > 0)
                 throw new CliException($"{stats.Errors} of {n} records failed; first: {stats.FirstError}");
             return ExitCodes.Success;
@@ -92,7 +118,12 @@ internal static class PerfCommands
         var topic = new Option<string>("--topic") { Description = "Topic to consume", Required = true };
         var messages = new Option<long>("--messages") { Description = "Records to consume", Required = true };
         var timeout = new Option<int>("--timeout-ms") { Description = "Give up when nothing arrives for this long", DefaultValueFactory = _ => 10000 };
-        var properties = new Option<string[]>("--consumer-props") { Description = "Consumer config key=value, repeatable", Arity = ArgumentArity.OneOrMore };
+        var properties = new Option<string[]>("--consumer-props")
+        {
+            Description = "Consumer config key=value pairs (fetch.max.bytes=52428800 ...)",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = true,
+        };
         var command = new Command("consume", "Read records from the beginning of every partition and report throughput")
         {
             topic, messages, timeout, properties,

@@ -60,13 +60,13 @@ internal sealed class ProducerPerfStats(TextWriter output)
             $"{count} records sent, {Rate(count, seconds):F1} records/sec ({Rate(bytes, seconds) / Mb:F2} MB/sec), {(count == 0 ? 0 : latency / 1000.0 / count):F1} ms avg latency, {max / 1000.0:F1} ms max latency."));
     }
 
-    /// <summary>The final line, kafka-producer-perf-test's format.</summary>
-    public string Total()
+    /// <summary>The final line, kafka-producer-perf-test's format ("N steady state records sent, ..." after a warm-up).</summary>
+    public string Total(bool steadyState = false)
     {
         double seconds = Stopwatch.GetElapsedTime(_start).TotalSeconds;
         long count = _histogram.Count;
         return string.Create(CultureInfo.InvariantCulture,
-            $"{count} records sent, {Rate(count, seconds):F1} records/sec ({Rate(Interlocked.Read(ref _bytes), seconds) / Mb:F2} MB/sec), " +
+            $"{count}{(steadyState ? " steady state" : "")} records sent, {Rate(count, seconds):F1} records/sec ({Rate(Interlocked.Read(ref _bytes), seconds) / Mb:F2} MB/sec), " +
             $"{_histogram.MeanMicros / 1000.0:F2} ms avg latency, {_histogram.MaxMicros / 1000.0:F2} ms max latency, " +
             $"{Ms(50)} ms 50th, {Ms(95)} ms 95th, {Ms(99)} ms 99th, {Ms(99.9)} ms 99.9th.");
     }
