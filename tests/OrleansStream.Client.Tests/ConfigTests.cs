@@ -32,6 +32,8 @@ public sealed class ConfigTests
         Assert.Equal(16384, p.BatchSize);
         Assert.Equal(300000, p.MessageTimeoutMs);
         Assert.Equal(Partitioner.Murmur2Random, p.Partitioner);
+        Assert.Equal(100000, p.QueueBufferingMaxMessages);   // librdkafka's
+        Assert.Equal(1024L * 1048576, p.QueueBufferingMaxBytes);
         var c = new ConsumerConfig().Resolve();
         Assert.Equal(AutoOffsetReset.Latest, c.AutoOffsetReset);
         Assert.Equal(1048576, c.MaxPartitionFetchBytes);

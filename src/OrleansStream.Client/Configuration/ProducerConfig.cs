@@ -87,6 +87,13 @@ public class ProducerConfig : Config
     /// <summary>Bytes of messages buffered and in flight before Produce waits (<c>queue.buffering.max.kbytes</c>, default 1 GiB).</summary>
     public int? QueueBufferingMaxKbytes { get => GetInt("queue.buffering.max.kbytes"); set => SetInt("queue.buffering.max.kbytes", value); }
 
+    /// <summary>
+    /// Messages buffered and in flight before Produce waits (<c>queue.buffering.max.messages</c>, default 100000 as in
+    /// librdkafka; 0 for no limit). Bounds how many records, each with its message and delivery report, the producer
+    /// holds when the cluster is slower than the caller.
+    /// </summary>
+    public int? QueueBufferingMaxMessages { get => GetInt("queue.buffering.max.messages"); set => SetInt("queue.buffering.max.messages", value); }
+
     /// <summary>Let metadata requests create a missing topic when the broker allows it (<c>allow.auto.create.topics</c>, default true).</summary>
     public bool? AllowAutoCreateTopics { get => GetBool("allow.auto.create.topics"); set => SetBool("allow.auto.create.topics", value); }
 
@@ -104,6 +111,7 @@ public class ProducerConfig : Config
             MaxInFlight ?? 1,
             MessageMaxBytes ?? 1000000,
             (long)(QueueBufferingMaxKbytes ?? 1048576) * 1024,
+            QueueBufferingMaxMessages ?? 100000,
             AllowAutoCreateTopics ?? true,
             EnableDeliveryReports ?? true,
             RetryBackoffMs,
@@ -115,6 +123,7 @@ public class ProducerConfig : Config
         Require(s.MaxInFlight >= 1, "max.in.flight.requests.per.connection", "must be >= 1");
         Require(s.MessageMaxBytes >= 1000, "message.max.bytes", "must be >= 1000");
         Require(s.QueueBufferingMaxBytes >= 1024, "queue.buffering.max.kbytes", "must be >= 1");
+        Require(s.QueueBufferingMaxMessages >= 0, "queue.buffering.max.messages", "must be >= 0");
         Require(s.RetryBackoffMs >= 0, "retry.backoff.ms", "must be >= 0");
         Require(s.RequestTimeoutMs >= 1, "request.timeout.ms", "must be >= 1");
         return s;
@@ -130,6 +139,7 @@ internal sealed record ProducerSettings(
     int MaxInFlight,
     int MessageMaxBytes,
     long QueueBufferingMaxBytes,
+    int QueueBufferingMaxMessages,
     bool AllowAutoCreateTopics,
     bool EnableDeliveryReports,
     int RetryBackoffMs,

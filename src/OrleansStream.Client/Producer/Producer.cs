@@ -214,7 +214,7 @@ internal sealed class Producer<TKey, TValue>(
         var sticky = false;
         if (partition >= count)
         {
-            core.Release(size);
+            core.Release(size, 1);
             throw Fail(entry.Name, partition, message, ErrorCode.UnknownTopicOrPartition,
                 $"Partition {partition} does not exist; topic '{entry.Name}' has {count}.");
         }
@@ -228,7 +228,7 @@ internal sealed class Producer<TKey, TValue>(
             }
             else if (partition >= count)
             {
-                core.Release(size);
+                core.Release(size, 1);
                 throw Fail(entry.Name, partition, message, ErrorCode.UnknownTopicOrPartition,
                     $"The partitioner chose partition {partition}; topic '{entry.Name}' has {count}.");
             }
@@ -240,7 +240,7 @@ internal sealed class Producer<TKey, TValue>(
         }
         catch
         {
-            core.Release(size);
+            core.Release(size, 1);
             throw;
         }
     }

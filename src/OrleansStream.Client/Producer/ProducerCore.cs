@@ -26,6 +26,7 @@ internal sealed class ProducerCore : IAsyncDisposable
     private readonly long _messageTimeoutTicks;
     private readonly long _backoffTicks;
     private long _buffered;
+    private long _bufferedMessages;
     private long _outstanding;
     private int _flushing;
     private TaskCompletionSource _spaceFreed = NewTcs();
@@ -116,7 +117,10 @@ internal sealed class ProducerCore : IAsyncDisposable
                 if (s.Partition == partition && s.Sequence < 0) s.Sequence = sequence;
     }
 
-    /// <summary>Waits while the buffer is over <c>queue.buffering.max.kbytes</c>, then reserves <paramref name="bytes"/>.</summary>
+    /// <summary>
+    /// Waits while the buffer is over <c>queue.buffering.max.kbytes</c> or holds <c>queue.buffering.max.messages</c>,
+    /// then reserves one message of <paramref name="bytes"/>.
+    /// </summary>
     public ValueTask ReserveAsync(int bytes, CancellationToken cancellationToken)
     {
         if (TryReserve(bytes)) return ValueTask.CompletedTask;
@@ -125,10 +129,29 @@ internal sealed class ProducerCore : IAsyncDisposable
 
     public bool TryReserve(int bytes)
     {
+        var maxMessages = _settings.QueueBufferingMaxMessages;
+        if (maxMessages > 0)
+        {
+            while (true)
+            {
+                var messages = Interlocked.Read(ref _bufferedMessages);
+                if (messages >= maxMessages) return false;
+                if (Interlocked.CompareExchange(ref _bufferedMessages, messages + 1, messages) == messages) break;
+            }
+        }
+        else
+        {
+            Interlocked.Increment(ref _bufferedMessages);
+        }
         while (true)
         {
             var current = Interlocked.Read(ref _buffered);
-            if (current > 0 && current + bytes > _settings.QueueBufferingMaxBytes) return false;
+            if (current > 0 && current + bytes > _settings.QueueBufferingMaxBytes)
+            {
+                // Only this call saw its message slot; a record waiting for a slot meanwhile waits for the next release.
+                Interlocked.Decrement(ref _bufferedMessages);
+                return false;
+            }
             if (Interlocked.CompareExchange(ref _buffered, current + bytes, current) == current) return true;
         }
     }
@@ -143,7 +166,7 @@ internal sealed class ProducerCore : IAsyncDisposable
             var left = deadline - _time.GetTimestamp();
             if (left <= 0)
                 throw new KafkaException(new Error(ErrorCode.RequestTimedOut,
-                    $"The producer buffer stayed full (queue.buffering.max.kbytes) for {_settings.MessageTimeoutMs} ms."));
+                    $"The producer buffer stayed full (queue.buffering.max.kbytes, queue.buffering.max.messages) for {_settings.MessageTimeoutMs} ms."));
             await freed.Task.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(1, Ticks.ToMs(_time, left))), _time, cancellationToken)
                 .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
                 .ConfigureAwait(false);
@@ -151,12 +174,17 @@ internal sealed class ProducerCore : IAsyncDisposable
         }
     }
 
-    public void Release(long bytes)
+    /// <summary>Gives back what records reserved: their bytes and their message count.</summary>
+    public void Release(long bytes, int messages)
     {
-        if (bytes == 0) return;
+        if (messages == 0 && bytes == 0) return;
         Interlocked.Add(ref _buffered, -bytes);
+        Interlocked.Add(ref _bufferedMessages, -messages);
         Interlocked.Exchange(ref _spaceFreed, NewTcs()).TrySetResult();
     }
+
+    /// <summary>Messages reserved and not yet reported (for tests).</summary>
+    internal long BufferedMessages => Interlocked.Read(ref _bufferedMessages);
 
     /// <summary>Adds one serialized record; the callback hears how it ended.</summary>
     public void Append(
@@ -394,7 +422,7 @@ internal sealed class ProducerCore : IAsyncDisposable
         var callbacks = batch.Callbacks;
         for (var i = 0; i < callbacks.Count; i++)
             callbacks[i].OnDelivered(tp, baseOffset < 0 ? -1 : baseOffset + i, logAppendTimeMs, status, error);
-        Release(batch.ReservedBytes);
+        Release(batch.ReservedBytes, callbacks.Count);
         batch.ReservedBytes = 0;
         Finished(callbacks.Count);
         callbacks.Clear();
