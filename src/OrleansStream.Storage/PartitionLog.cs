@@ -508,12 +508,13 @@ public sealed class PartitionLog : IDisposable
             TruncateFullyAndStartAt(offset);
             return;
         }
+        var wasActive = Active;
         while (_segments.Count > 1 && Active.BaseOffset > offset)
         {
             Active.Delete();
             _segments.RemoveAt(_segments.Count - 1);
         }
-        var active = Active;
+        var active = ReferenceEquals(Active, wasActive) ? Active : DetachSegment(_segments.Count - 1);
         active.TruncateTo(offset);
         LogEndOffset = active.Size == 0 ? active.BaseOffset : active.NextOffset;
         HighWatermark = Math.Min(HighWatermark, LogEndOffset);
@@ -713,6 +714,25 @@ public sealed class PartitionLog : IDisposable
         ThrowIfDisposed();
         for (var i = 0; i < _segments.Count - 1 && _segments[i + 1].BaseOffset <= HighWatermark; i++)
             LogCleaner.AddToOffsetMap(map, _segments[i]);
+    }
+
+    /// <summary>
+    /// Gives a closed segment files of its own before the log changes it in place: the folder tier may hold its files
+    /// as hard links, and a closed segment is otherwise immutable. The log is copied and its indexes rebuilt.
+    /// </summary>
+    private LogSegment DetachSegment(int index)
+    {
+        var old = _segments[index];
+        var copy = old.LogPath + ".detach.tmp";   // removed at open if a crash leaves it
+        File.Copy(old.LogPath, copy, overwrite: true);
+        old.Dispose();
+        File.Delete(old.OffsetIndexPath);
+        File.Delete(old.TimeIndexPath);
+        File.Move(copy, old.LogPath, overwrite: true);
+        var segment = LogSegment.Open(Directory, old.BaseOffset, Config, NowMs);
+        _segments[index] = segment;
+        segment.Recover();
+        return segment;
     }
 
     /// <summary>Swaps a closed segment for its cleaned copy: indexes removed first, so a crash never pairs old indexes with the new log.</summary>

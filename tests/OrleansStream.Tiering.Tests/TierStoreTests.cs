@@ -143,6 +143,48 @@ public sealed class FolderTierStoreTests : TierStoreContractTests, IDisposable
     protected override ITierStore CreateStore() => new FolderTierStore(_root);
 
     [Fact]
+    public async Task Tiered_segments_share_their_files_by_hard_link_and_keep_their_bytes_when_the_log_truncates_into_them()
+    {
+        // The log lives next to the tier (one file system, as {data}/tier is), and keeps its local copies.
+        var store = new FolderTierStore(_root);
+        using var t = new TieredLog(store, TieredLog.SmallSegments(localRetentionBytes: long.MaxValue), directory: _root + "-log");
+        t.Produce(200);
+        TieringPassResult pass;
+        do pass = await t.Manager.RunOnceAsync(leaderEpoch: 0, Ct);
+        while (pass.SegmentsCopied > 0 && !pass.Failed);
+        Assert.Null(pass.Error);
+        var tiered = t.Manager.Manifest!.Segments;
+        Assert.True(tiered.Count >= 3, $"only {tiered.Count} segments tiered");
+        var before = new Dictionary<string, byte[]>();
+        await foreach (var o in store.ListAsync("orders/0/", Ct))
+            before[o.Key] = (await store.GetAsync(o.Key, Ct))!.Content.ToArray();
+
+        var victim = t.Log.Segments.First(s => s.BaseOffset == tiered[1].BaseOffset);
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal("2", await LinkCountAsync(victim.LogPath));   // the local name and the tier's: no bytes copied
+
+        // A divergence (say, after an unclean election) truncates into a tiered, closed segment.
+        t.Log.TruncateTo(victim.BaseOffset + 3);
+        Assert.True(t.Log.LogEndOffset <= victim.BaseOffset + 3);
+        Assert.True(new FileInfo(victim.LogPath).Length < before.Single(kv => kv.Key.EndsWith($"{victim.BaseOffset:D20}-{tiered[1].SegmentId}.log", StringComparison.Ordinal)).Value.Length);
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal("1", await LinkCountAsync(victim.LogPath));   // the truncated segment has files of its own
+
+        foreach (var (key, bytes) in before)
+            Assert.Equal(bytes, (await store.GetAsync(key, Ct))!.Content.ToArray());
+        t.Produce(10);   // and the log goes on from its new end
+        Assert.Equal(10, await t.ConsumeAndVerifyAsync(t.Log.LogEndOffset - 10));
+    }
+
+    private static async Task<string> LinkCountAsync(string path)
+    {
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%h", path]) { RedirectStandardOutput = true })!;
+        var output = await stat.StandardOutput.ReadToEndAsync(Ct);
+        await stat.WaitForExitAsync(Ct);
+        return output.Trim();
+    }
+
+    [Fact]
     public async Task Keys_cannot_escape_the_root()
     {
         var store = CreateStore();
@@ -152,6 +194,7 @@ public sealed class FolderTierStoreTests : TierStoreContractTests, IDisposable
     public void Dispose()
     {
         if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
+        if (Directory.Exists(_root + "-log")) Directory.Delete(_root + "-log", recursive: true);
     }
 }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 
 namespace OrleansStream.Storage.Tiering;
@@ -8,8 +9,11 @@ namespace OrleansStream.Storage.Tiering;
 /// The embedded tier: objects are files under a root folder (by default <c>{data}/tier</c>). Uploads go to a temporary
 /// file first and are published with a create-only rename, so a reader never sees half an object. ETags are content
 /// hashes; conditional writes are serialised per key within the process (one broker owns a data folder).
+/// A whole local file on the same file system (a closed segment and its indexes) is published as a hard link, not a
+/// copy: closed segments are immutable, and the one in-place change the log makes to a closed segment, a truncation
+/// into it, first gives the segment files of its own (<see cref="PartitionLog.TruncateTo"/>).
 /// </summary>
-public sealed class FolderTierStore : ITierStore
+public sealed partial class FolderTierStore : ITierStore
 {
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> s_keyLocks = new(StringComparer.Ordinal);
     private readonly string _root;
@@ -32,9 +36,9 @@ public sealed class FolderTierStore : ITierStore
         {
             if (content is FileStream { CanSeek: true, Position: 0 } source)
             {
-                // A whole local file (a closed segment or index): the kernel copies it (copy_file_range) without a
-                // pass through a user buffer, which here cost several times the broker's own appends per byte.
-                await Task.Run(() => CopyFile(source.Name, temp), cancellationToken).ConfigureAwait(false);
+                // A whole local file: linked where the tier shares its file system, else copied by the kernel
+                // (copy_file_range); a copy through a user buffer cost several times the broker's own appends per byte.
+                await Task.Run(() => LinkOrCopyFile(source.Name, temp), cancellationToken).ConfigureAwait(false);
             }
             else
             {
@@ -161,12 +165,17 @@ public sealed class FolderTierStore : ITierStore
         return Path.Combine(_root, key.Replace('/', Path.DirectorySeparatorChar));
     }
 
-    private static void CopyFile(string source, string destination)
+    private static void LinkOrCopyFile(string source, string destination)
     {
-        File.Copy(source, destination);
+        // link(2) fails across file systems (EXDEV), on file systems without hard links and at the link limit: copy then.
+        if (OperatingSystem.IsWindows() || Link(source, destination) != 0)
+            File.Copy(source, destination);
         using var handle = File.OpenHandle(destination, FileMode.Open, FileAccess.ReadWrite);
         RandomAccess.FlushToDisk(handle);
     }
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string existing, string created);
 
     private static string TempPathFor(string path)
     {
