@@ -722,31 +722,31 @@ public sealed class PartitionLog : IDisposable
     /// </summary>
     private LogSegment DetachSegment(int index)
     {
-        var old = _segments[index];
-        var copy = old.LogPath + ".detach.tmp";   // removed at open if a crash leaves it
-        File.Copy(old.LogPath, copy, overwrite: true);
-        old.Dispose();
-        File.Delete(old.OffsetIndexPath);
-        File.Delete(old.TimeIndexPath);
-        File.Move(copy, old.LogPath, overwrite: true);
-        var segment = LogSegment.Open(Directory, old.BaseOffset, Config, NowMs);
-        _segments[index] = segment;
-        segment.Recover();
+        var copy = _segments[index].LogPath + ".detach.tmp";   // removed at open if a crash leaves it
+        File.Copy(_segments[index].LogPath, copy, overwrite: true);
+        return SwapLogFile(index, copy);
+    }
+
+    /// <summary>Swaps a closed segment for its cleaned copy.</summary>
+    private LogSegment ReplaceSegment(int index, string cleanedPath)
+    {
+        var segment = SwapLogFile(index, cleanedPath);
+        segment.OnBecomeInactive();
         return segment;
     }
 
-    /// <summary>Swaps a closed segment for its cleaned copy: indexes removed first, so a crash never pairs old indexes with the new log.</summary>
-    private LogSegment ReplaceSegment(int index, string cleanedPath)
+    /// <summary>Puts <paramref name="logPath"/> in place of a segment's log: indexes removed first, so a crash never
+    /// pairs old indexes with the new log; they are rebuilt from it.</summary>
+    private LogSegment SwapLogFile(int index, string logPath)
     {
         var old = _segments[index];
         old.Dispose();
         File.Delete(old.OffsetIndexPath);
         File.Delete(old.TimeIndexPath);
-        File.Move(cleanedPath, old.LogPath, overwrite: true);
+        File.Move(logPath, old.LogPath, overwrite: true);
         var segment = LogSegment.Open(Directory, old.BaseOffset, Config, NowMs);
         _segments[index] = segment;
         segment.Recover();
-        segment.OnBecomeInactive();
         return segment;
     }
 
