@@ -474,6 +474,12 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
         await _writeLock.WaitAsync();
         try
         {
+            // A commit or a join while this waited came after the removal: the group lives on with just that.
+            if (_phase != GroupState.Dead)
+            {
+                await PersistLockedAsync();
+                return;
+            }
             if (_state.State.Registered)
                 await GrainFactory.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).Unregister(GroupId);
             var generation = _state.State.GenerationId;
@@ -594,6 +600,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
     {
         if (offsets.Count == 0) return new OffsetCommitResponse(ErrorCode.None, []);
         var now = NowMs;
+        if (_phase == GroupState.Dead) _phase = GroupState.Empty;   // a commit creates the group again, as in Kafka
         var batch = _nextBatch ??= new CommitBatch();
         foreach (var o in offsets)
         {
@@ -714,22 +721,30 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
         await _writeLock.WaitAsync();
         try
         {
-            if (!_state.State.Registered)
-            {
-                await GrainFactory.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).Register(GroupId);
-                _state.State.Registered = true;
-            }
-            var list = _state.State.Offsets;
-            list.Clear();
-            foreach (var o in _offsets.Values) list.Add(o);
-            await _state.WriteStateAsync();
-            _durable.Clear();
-            foreach (var o in list) _durable[new TopicPartition(o.Topic, o.Partition)] = o;
+            // Commits whose write queued behind the group's removal were removed with it: writing now would register
+            // an empty group again that nothing ever expires.
+            if (_phase == GroupState.Dead && _offsets.Count == 0 && _members.Count == 0) return;
+            await PersistLockedAsync();
         }
         finally
         {
             _writeLock.Release();
         }
+    }
+
+    private async Task PersistLockedAsync()
+    {
+        if (!_state.State.Registered)
+        {
+            await GrainFactory.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).Register(GroupId);
+            _state.State.Registered = true;
+        }
+        var list = _state.State.Offsets;
+        list.Clear();
+        foreach (var o in _offsets.Values) list.Add(o);
+        await _state.WriteStateAsync();
+        _durable.Clear();
+        foreach (var o in list) _durable[new TopicPartition(o.Topic, o.Partition)] = o;
     }
 
     private async Task PersistQuietlyAsync()

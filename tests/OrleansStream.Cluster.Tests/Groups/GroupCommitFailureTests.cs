@@ -4,10 +4,15 @@ using OrleansStream.Server;
 
 namespace OrleansStream.Cluster.Tests.Groups;
 
-/// <summary>The fake-clock broker whose group state writes fail while <see cref="FailGroupWrites"/> is set.</summary>
+/// <summary>
+/// The fake-clock broker whose group state writes fail while <see cref="FailGroupWrites"/> is set, and wait for
+/// <see cref="HoldGroupWrites"/> while it is set (<see cref="WriteHeld"/> says one is waiting).
+/// </summary>
 public sealed class FailingStorageGroupFixture : FakeTimeGroupFixture
 {
     public volatile bool FailGroupWrites;
+    public volatile TaskCompletionSource? HoldGroupWrites;
+    public volatile TaskCompletionSource WriteHeld = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     protected override void ConfigureSilo(ISiloBuilder silo)
     {
@@ -24,10 +29,18 @@ public sealed class FailingStorageGroupFixture : FakeTimeGroupFixture
     {
         public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
 
-        public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-            fixture.FailGroupWrites && grainId.Type.ToString() == "os-group"
-                ? Task.FromException(new IOException("injected: the disk is gone"))
-                : inner.WriteStateAsync(stateName, grainId, grainState);
+        public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+        {
+            var group = grainId.Type.ToString() == "os-group";
+            if (group && fixture.FailGroupWrites)
+                throw new IOException("injected: the disk is gone");
+            if (group && fixture.HoldGroupWrites is { } hold)
+            {
+                fixture.WriteHeld.TrySetResult();
+                await hold.Task;
+            }
+            await inner.WriteStateAsync(stateName, grainId, grainState);
+        }
 
         public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ClearStateAsync(stateName, grainId, grainState);
 
@@ -38,6 +51,59 @@ public sealed class FailingStorageGroupFixture : FakeTimeGroupFixture
 /// <summary>Group commit when the write fails: every commit in it fails, and none of their offsets stays.</summary>
 public sealed class GroupCommitFailureTests(FailingStorageGroupFixture fixture) : IClassFixture<FailingStorageGroupFixture>
 {
+    [Fact]
+    public async Task Commits_queued_behind_a_delete_of_the_group_leave_no_empty_group_behind()
+    {
+        var topic = $"del-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 2, 1)])).Error);
+        var groupId = $"g-del-{Guid.NewGuid():N}"[..20];
+        var group = fixture.Client.GetGrain<IConsumerGroupGrain>(groupId);
+        var directory = fixture.Client.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory);
+        var p0 = new TopicPartition(topic, 0);
+        var p1 = new TopicPartition(topic, 1);
+        Task<OffsetCommitResponse> Commit(TopicPartition tp) => group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(tp, 0)]));   // a simple consumer
+        Assert.Equal(ErrorCode.None, (await Commit(p0)).Error);
+        Assert.Contains(groupId, await directory.List());
+
+        // One commit's write is in storage, a second commit waits for the next write, and then the group is deleted.
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fixture.WriteHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fixture.HoldGroupWrites = hold;
+        Task<OffsetCommitResponse> first, second;
+        Task<GroupResponse> delete;
+        try
+        {
+            first = Commit(p0);
+            await fixture.WriteHeld.Task.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+            second = Commit(p1);
+            await ClusterFixture.WaitUntilAsync(async () => (await group.OffsetFetch(new OffsetFetchRequest([p1]))).Offsets[0].Offset == 0,
+                "the second commit is applied and waits for the next write");
+            delete = group.DeleteGroup();
+            await ClusterFixture.WaitUntilAsync(async () => (await group.OffsetFetch(new OffsetFetchRequest([p0, p1]))).Offsets.All(o => o.Offset == -1),
+                "the delete has removed the offsets and waits for the write in flight");
+        }
+        finally
+        {
+            fixture.HoldGroupWrites = null;
+            hold.TrySetResult();
+        }
+
+        // Both commits were acknowledged before the delete; the delete wins, and no empty group is registered again.
+        Assert.Equal(ErrorCode.None, (await first).Error);
+        Assert.Equal(ErrorCode.None, (await second).Error);
+        Assert.Equal(ErrorCode.None, (await delete).Error);
+        Assert.DoesNotContain(groupId, await directory.List());
+        Assert.Equal(ErrorCode.GroupIdNotFound, (await group.Describe()).Error);
+        await fixture.Cluster.DeactivateAsync(group);
+        Assert.Equal(ErrorCode.GroupIdNotFound, (await group.Describe()).Error);
+        Assert.DoesNotContain(groupId, await directory.List());
+
+        // A commit after the delete creates the group again, as in Kafka.
+        Assert.Equal(ErrorCode.None, (await Commit(p1)).Error);
+        Assert.Equal(GroupState.Empty, (await group.Describe()).State);
+        Assert.Contains(groupId, await directory.List());
+    }
+
     [Fact]
     public async Task A_failed_write_fails_every_commit_in_it_and_leaves_the_stored_offsets()
     {
