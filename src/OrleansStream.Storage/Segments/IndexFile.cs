@@ -76,11 +76,23 @@ internal abstract class IndexFile
     protected int Floor(long key, bool strict)
     {
         EnsureLoaded();
-        int lo = 0, hi = _count - 1, found = -1;
+        return FloorSearch(new LoadedKeys(_keys, _count), key, strict);
+    }
+
+    /// <summary>
+    /// <see cref="Floor"/> over an index file's bytes as written (a tiered segment's index read back from the tier).
+    /// Keys are the first 4 bytes of an 8-byte entry or the first 8 bytes of a 12-byte one.
+    /// </summary>
+    protected static int FloorIn(ReadOnlySpan<byte> file, int entrySize, long key, bool strict) =>
+        FloorSearch(new FileKeys(file, entrySize), key, strict);
+
+    private static int FloorSearch<TKeys>(TKeys keys, long key, bool strict) where TKeys : IKeys, allows ref struct
+    {
+        int lo = 0, hi = keys.Count - 1, found = -1;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            var k = _keys[mid];
+            var k = keys.KeyAt(mid);
             if (k < key || (!strict && k == key))
             {
                 found = mid;
@@ -94,30 +106,31 @@ internal abstract class IndexFile
         return found;
     }
 
-    /// <summary>
-    /// <see cref="Floor"/> over an index file's bytes as written (a tiered segment's index read back from the tier):
-    /// the entry index of the last key &lt;= <paramref name="key"/> (&lt; when strict), or -1. Keys are the first
-    /// 4 bytes of an 8-byte entry or the first 8 bytes of a 12-byte one.
-    /// </summary>
-    protected static int FloorIn(ReadOnlySpan<byte> file, int entrySize, long key, bool strict)
+    private interface IKeys
     {
-        int lo = 0, hi = file.Length / entrySize - 1, found = -1;
-        while (lo <= hi)
+        int Count { get; }
+
+        long KeyAt(int i);
+    }
+
+    private readonly struct LoadedKeys(long[] keys, int count) : IKeys
+    {
+        public int Count => count;
+
+        public long KeyAt(int i) => keys[i];
+    }
+
+    private readonly ref struct FileKeys(ReadOnlySpan<byte> file, int entrySize) : IKeys
+    {
+        private readonly ReadOnlySpan<byte> _file = file;
+
+        public int Count => _file.Length / entrySize;
+
+        public long KeyAt(int i)
         {
-            var mid = (lo + hi) >>> 1;
-            var entry = file[(mid * entrySize)..];
-            long k = entrySize == 8 ? BinaryPrimitives.ReadInt32BigEndian(entry) : BinaryPrimitives.ReadInt64BigEndian(entry);
-            if (k < key || (!strict && k == key))
-            {
-                found = mid;
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
+            var entry = _file[(i * entrySize)..];
+            return entrySize == 8 ? BinaryPrimitives.ReadInt32BigEndian(entry) : BinaryPrimitives.ReadInt64BigEndian(entry);
         }
-        return found;
     }
 
     /// <summary>Drops the entries from <paramref name="firstRemoved"/> on.</summary>
