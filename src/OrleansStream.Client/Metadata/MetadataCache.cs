@@ -31,7 +31,7 @@ internal sealed class MetadataCache
     private readonly IGrainFactory _grains;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, TopicEntry> _topics = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<(string Topic, bool AutoCreate), Task<TopicEntry>> _inflight = new();
+    private readonly ConcurrentDictionary<(string Topic, bool AutoCreate), Fetch> _inflight = new();
     private readonly ConcurrentDictionary<(string Topic, int Partition, int Replica), IPartitionReplicaGrain> _replicas = new();
     private long _version = -1;
 
@@ -78,15 +78,23 @@ internal sealed class MetadataCache
         var key = (topic, allowAutoCreate);
         while (true)
         {
-            if (_inflight.TryGetValue(key, out var running)) return running;
+            // A fetch unanswered for long may have gone to a silo that died (Orleans fails it only at the response
+            // timeout): later callers start a new one instead of joining it.
+            var found = _inflight.TryGetValue(key, out var running);
+            if (found && _time.GetElapsedTime(running!.StartedAt) < StaleFetchAfter) return running.Task;
             var tcs = new TaskCompletionSource<TopicEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (!_inflight.TryAdd(key, tcs.Task)) continue;
-            _ = FetchAsync(topic, allowAutoCreate, key, tcs);
+            var fetch = new Fetch(tcs.Task, _time.GetTimestamp());
+            if (found ? !_inflight.TryUpdate(key, fetch, running!) : !_inflight.TryAdd(key, fetch)) continue;
+            _ = FetchAsync(topic, allowAutoCreate, key, fetch, tcs);
             return tcs.Task;
         }
     }
 
-    private async Task FetchAsync(string topic, bool allowAutoCreate, (string, bool) key, TaskCompletionSource<TopicEntry> tcs)
+    private static readonly TimeSpan StaleFetchAfter = TimeSpan.FromSeconds(5);
+
+    private sealed record Fetch(Task<TopicEntry> Task, long StartedAt);
+
+    private async Task FetchAsync(string topic, bool allowAutoCreate, (string, bool) key, Fetch fetch, TaskCompletionSource<TopicEntry> tcs)
     {
         try
         {
@@ -102,7 +110,7 @@ internal sealed class MetadataCache
         }
         finally
         {
-            _inflight.TryRemove(key, out _);
+            _inflight.TryRemove(new KeyValuePair<(string, bool), Fetch>(key, fetch));
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
@@ -12,12 +13,13 @@ namespace OrleansStream.Cluster.Tests.MultiProcess;
 /// A redis-server and several processes of the real broker executable on loopback (Redis clustering, so any silo may
 /// die), plus an Orleans client connected to their gateways. Everything is started on free ports and torn down.
 /// </summary>
-public sealed class SiloProcesses : IAsyncDisposable
+public sealed partial class SiloProcesses : IAsyncDisposable
 {
     private readonly List<Process?> _silos = [];
     private readonly List<(int SiloPort, int GatewayPort, int HealthPort)> _ports = [];
     private Process? _redis;
     private IHost? _clientHost;
+    private TimeSpan? _responseTimeout;
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "orleansstream-mp", Guid.NewGuid().ToString("N"));
 
@@ -27,9 +29,10 @@ public sealed class SiloProcesses : IAsyncDisposable
 
     public static string BrokerId(int index) => $"mp{index}";
 
-    public static async Task<SiloProcesses> StartAsync(int count)
+    /// <param name="responseTimeout">The client's Orleans response timeout (30 s unless given).</param>
+    public static async Task<SiloProcesses> StartAsync(int count, TimeSpan? responseTimeout = null)
     {
-        var cluster = new SiloProcesses();
+        var cluster = new SiloProcesses { _responseTimeout = responseTimeout };
         try
         {
             Directory.CreateDirectory(cluster.Root);
@@ -61,6 +64,19 @@ public sealed class SiloProcesses : IAsyncDisposable
         p.Dispose();
         _silos[index] = null;
     }
+
+    /// <summary>SIGSTOP: the process stops answering anything, its sockets stay open, until it is killed.</summary>
+    public void Freeze(int index)
+    {
+        var p = _silos[index] ?? throw new InvalidOperationException($"Silo {index} is not running.");
+        if (SendSignal(p.Id, SigStop) != 0)
+            throw new InvalidOperationException($"kill(SIGSTOP) of silo {index} failed with errno {Marshal.GetLastPInvokeError()}.");
+    }
+
+    private const int SigStop = 19;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SendSignal(int pid, int signal);
 
     public int IndexOf(string brokerId) => int.Parse(brokerId.AsSpan(2));
 
@@ -159,6 +175,7 @@ public sealed class SiloProcesses : IAsyncDisposable
         {
             client.UseStaticClustering(gateways.ToArray());
             client.Configure<ClusterOptions>(o => { o.ClusterId = "orleansstream"; o.ServiceId = "orleansstream"; });
+            if (_responseTimeout is { } timeout) client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = timeout);
         });
         _clientHost = builder.Build();
         await _clientHost.StartAsync();
