@@ -19,7 +19,6 @@ public sealed partial class SiloProcesses : IAsyncDisposable
     private readonly List<(int SiloPort, int GatewayPort, int HealthPort)> _ports = [];
     private Process? _redis;
     private IHost? _clientHost;
-    private TimeSpan? _responseTimeout;
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "orleansstream-mp", Guid.NewGuid().ToString("N"));
 
@@ -29,10 +28,9 @@ public sealed partial class SiloProcesses : IAsyncDisposable
 
     public static string BrokerId(int index) => $"mp{index}";
 
-    /// <param name="responseTimeout">The client's Orleans response timeout (30 s unless given).</param>
-    public static async Task<SiloProcesses> StartAsync(int count, TimeSpan? responseTimeout = null)
+    public static async Task<SiloProcesses> StartAsync(int count)
     {
-        var cluster = new SiloProcesses { _responseTimeout = responseTimeout };
+        var cluster = new SiloProcesses();
         try
         {
             Directory.CreateDirectory(cluster.Root);
@@ -166,19 +164,24 @@ public sealed partial class SiloProcesses : IAsyncDisposable
         }, "redis-server accepts connections", TimeSpan.FromSeconds(20));
     }
 
-    private async Task ConnectClientAsync()
+    private async Task ConnectClientAsync() => _clientHost = await ConnectClientAsync(Enumerable.Range(0, _ports.Count));
+
+    /// <summary>Another client, connected to the gateways of the given silos only; the caller disposes it.</summary>
+    /// <param name="responseTimeout">The client's Orleans response timeout (30 s unless given).</param>
+    public async Task<IHost> ConnectClientAsync(IEnumerable<int> gatewaysOf, TimeSpan? responseTimeout = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         var gateways = new List<IPEndPoint>();
-        foreach (var (_, gateway, _) in _ports) gateways.Add(new IPEndPoint(IPAddress.Loopback, gateway));
+        foreach (var i in gatewaysOf) gateways.Add(new IPEndPoint(IPAddress.Loopback, _ports[i].GatewayPort));
         builder.UseOrleansClient(client =>
         {
             client.UseStaticClustering(gateways.ToArray());
             client.Configure<ClusterOptions>(o => { o.ClusterId = "orleansstream"; o.ServiceId = "orleansstream"; });
-            if (_responseTimeout is { } timeout) client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = timeout);
+            if (responseTimeout is { } timeout) client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = timeout);
         });
-        _clientHost = builder.Build();
-        await _clientHost.StartAsync();
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
     }
 
     private static string SiloDll()
