@@ -408,8 +408,9 @@ internal sealed class ProducerCore : IAsyncDisposable
                 entry = await _cache.RefreshAsync(tp.Topic, _settings.AllowAutoCreateTopics, long.MaxValue)
                     .WaitAsync(LeaderCheckInterval, _time).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is TimeoutException || LeaderCalls.IsTransient(ex))
+            catch (Exception)
             {
+                // Only a probe: whatever keeps it from answering, the call itself still decides.
                 continue;
             }
             if (entry.Error == ErrorCode.None && (uint)tp.Partition < (uint)entry.PartitionCount
