@@ -416,8 +416,7 @@ internal sealed class ProducerCore : IAsyncDisposable
             if (entry.Error == ErrorCode.None && (uint)tp.Partition < (uint)entry.PartitionCount
                 && entry.Partitions[tp.Partition].LeaderEpoch > leaderEpoch)
             {
-                _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                call.Ignore(); // the abandoned call still ends, at the response timeout; its failure is observed here
                 return new ProduceResponse(ErrorCode.NotLeaderOrFollower, -1, -1, -1,
                     $"leader epoch {entry.Partitions[tp.Partition].LeaderEpoch} replaced {leaderEpoch} while the request to the old leader was unanswered.");
             }

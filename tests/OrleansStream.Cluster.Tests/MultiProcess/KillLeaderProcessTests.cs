@@ -13,10 +13,7 @@ public sealed class KillLeaderProcessTests(ITestOutputHelper output)
     {
         await using var cluster = await SiloProcesses.StartAsync(3);
         var controller = cluster.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
-        var topic = UniqueTopic("kill9");
-        Assert.Equal(ErrorCode.None, Assert.Single(await controller.CreateTopics(
-            [new NewTopic(topic, 1, 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" })])).Error);
-        var before = await controller.Partition(topic, 0);
+        var (topic, before) = await CreateReplicatedTopicAsync(controller, "kill9");
 
         var acked = new List<string>();
         var retried = new HashSet<string>();
@@ -46,11 +43,7 @@ public sealed class KillLeaderProcessTests(ITestOutputHelper output)
     public async Task Producer_moves_to_the_new_leader_when_the_old_one_dies_with_its_request_unanswered()
     {
         await using var cluster = await SiloProcesses.StartAsync(3);
-        var admin = cluster.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
-        var topic = UniqueTopic("unanswered");
-        Assert.Equal(ErrorCode.None, Assert.Single(await admin.CreateTopics(
-            [new NewTopic(topic, 1, 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" })])).Error);
-        var before = await admin.Partition(topic, 0);
+        var (topic, before) = await CreateReplicatedTopicAsync(cluster.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller), "unanswered");
         var leaderIndex = cluster.IndexOf(before.LeaderBroker!);
 
         // This client reaches the leader only through another silo's gateway, which forwards the produce call: when the
@@ -87,6 +80,15 @@ public sealed class KillLeaderProcessTests(ITestOutputHelper output)
         Assert.Equal(1, delivered.Offset);
         var leader = client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, after.Leader));
         Assert.Equal(["before", "during"], (await ReadAll(leader)).Select(r => r.Value).ToList());
+    }
+
+    /// <summary>One partition on all three brokers, min.insync.replicas=2; its metadata as created.</summary>
+    private static async Task<(string Topic, PartitionMetadata Before)> CreateReplicatedTopicAsync(IClusterControllerGrain controller, string prefix)
+    {
+        var topic = UniqueTopic(prefix);
+        Assert.Equal(ErrorCode.None, Assert.Single(await controller.CreateTopics(
+            [new NewTopic(topic, 1, 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" })])).Error);
+        return (topic, await controller.Partition(topic, 0));
     }
 
     private static async Task ProduceUntilAcked(SiloProcesses cluster, string topic, string value, List<string> acked, HashSet<string> retried)
