@@ -8,13 +8,9 @@ namespace OrleansStream.Server.Groups;
 /// calls <see cref="CheckExpirations"/> periodically (Kafka's delayed heartbeat and rebalance operations), persists when
 /// a generation completes, and calls everything from one thread at a time. Time comes from the <see cref="TimeProvider"/>.
 /// </summary>
-internal sealed partial class ClassicGroup
+/// <param name="generationCompleted">Called when a rebalance completes a generation (the group then holds the new generation); the owner persists it.</param>
+internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions options, TimeProvider time, ILogger logger, Action generationCompleted)
 {
-    private readonly ConsumerGroupOptions _options;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
-    private readonly Action _generationCompleted;
-
     // Insertion order matters: the first member is the leader, and a new leader is the oldest remaining member.
     private readonly List<ClassicGroupMember> _members = [];
     private readonly Dictionary<TopicPartition, string> _owners = [];
@@ -25,17 +21,7 @@ internal sealed partial class ClassicGroup
     private long _initialDelayDeadlineMs;
     private long _rebalanceStartMs;
 
-    /// <param name="generationCompleted">Called when a rebalance completes a generation (the group then holds the new generation); the owner persists it.</param>
-    public ClassicGroup(string groupId, ConsumerGroupOptions options, TimeProvider time, ILogger logger, Action generationCompleted)
-    {
-        GroupId = groupId;
-        _options = options;
-        _time = time;
-        _logger = logger;
-        _generationCompleted = generationCompleted;
-    }
-
-    public string GroupId { get; }
+    public string GroupId { get; } = groupId;
 
     public GroupState State { get; private set; } = GroupState.Empty;
 
@@ -54,7 +40,7 @@ internal sealed partial class ClassicGroup
 
     public int MemberCount => _members.Count;
 
-    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+    private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>Takes over what was persisted: members do not survive a failover, so a stored group starts empty from now.</summary>
     public void Load(int generationId, long emptySinceMs, string? lastProtocolName, bool stored)
@@ -70,9 +56,9 @@ internal sealed partial class ClassicGroup
     {
         ArgumentNullException.ThrowIfNull(request);
         var memberId = request.MemberId ?? "";
-        if (request.SessionTimeoutMs < _options.GroupMinSessionTimeoutMs || request.SessionTimeoutMs > _options.GroupMaxSessionTimeoutMs)
+        if (request.SessionTimeoutMs < options.GroupMinSessionTimeoutMs || request.SessionTimeoutMs > options.GroupMaxSessionTimeoutMs)
             return Task.FromResult(JoinError(ErrorCode.InvalidSessionTimeout, memberId,
-                $"session.timeout.ms {request.SessionTimeoutMs} is outside [{_options.GroupMinSessionTimeoutMs}, {_options.GroupMaxSessionTimeoutMs}]"));
+                $"session.timeout.ms {request.SessionTimeoutMs} is outside [{options.GroupMinSessionTimeoutMs}, {options.GroupMaxSessionTimeoutMs}]"));
         if (request.ProtocolType != GroupKeys.ConsumerProtocolType || request.Protocols is null || request.Protocols.Count == 0)
             return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId,
                 $"protocol type must be '{GroupKeys.ConsumerProtocolType}' with at least one assignor"));
@@ -89,7 +75,7 @@ internal sealed partial class ClassicGroup
         var rebalanceTimeoutMs = request.RebalanceTimeoutMs > 0 ? request.RebalanceTimeoutMs : request.SessionTimeoutMs;
         if (member is null)
         {
-            if (_members.Count >= _options.GroupMaxSize)
+            if (_members.Count >= options.GroupMaxSize)
                 return Task.FromResult(JoinError(ErrorCode.GroupMaxSizeReached, "", $"group '{GroupId}' has {_members.Count} members (group.max.size)"));
             if (!returning)
             {
@@ -108,7 +94,7 @@ internal sealed partial class ClassicGroup
             LogMemberJoined(GroupId, member.MemberId, request.Reason ?? "new member");
             var joining = member.StartJoin();
             if (State == GroupState.PreparingRebalance && _initialDelayDeadlineMs > 0)
-                _initialDelayDeadlineMs = Math.Min(NowMs + _options.GroupInitialRebalanceDelayMs, _rebalanceStartMs + MaxRebalanceTimeoutMs());
+                _initialDelayDeadlineMs = Math.Min(NowMs + options.GroupInitialRebalanceDelayMs, _rebalanceStartMs + MaxRebalanceTimeoutMs());
             PrepareRebalance($"member {member.MemberId} joined");
             return joining;
         }
@@ -318,8 +304,8 @@ internal sealed partial class ClassicGroup
             var wasEmpty = State == GroupState.Empty;
             State = GroupState.PreparingRebalance;
             _rebalanceStartMs = NowMs;
-            _initialDelayDeadlineMs = wasEmpty && _options.GroupInitialRebalanceDelayMs > 0
-                ? _rebalanceStartMs + Math.Min(_options.GroupInitialRebalanceDelayMs, MaxRebalanceTimeoutMs())
+            _initialDelayDeadlineMs = wasEmpty && options.GroupInitialRebalanceDelayMs > 0
+                ? _rebalanceStartMs + Math.Min(options.GroupInitialRebalanceDelayMs, MaxRebalanceTimeoutMs())
                 : 0;
             LogPreparingRebalance(GroupId, GenerationId, reason);
         }
@@ -363,7 +349,7 @@ internal sealed partial class ClassicGroup
             _owners.Clear();
             _previousOwners.Clear();
             LogGroupEmpty(GroupId, GenerationId);
-            _generationCompleted();
+            generationCompleted();
             return;
         }
 
@@ -379,7 +365,7 @@ internal sealed partial class ClassicGroup
             join.TrySetResult(JoinResult(m));
         }
         LogRebalanced(GroupId, GenerationId, _members.Count, LeaderId, ProtocolName);
-        _generationCompleted();
+        generationCompleted();
     }
 
     private void CompleteSync(IReadOnlyDictionary<string, ConsumerProtocolAssignment>? assignments)

@@ -11,26 +11,14 @@ namespace OrleansStream.Server.Groups;
 /// Offsets change only through <see cref="Apply"/>, so transactional offsets (held per producer until the transaction's
 /// marker) can join the same path later. Called from one thread at a time, like the <see cref="ClassicGroup"/>.
 /// </summary>
-internal sealed class OffsetMetadataManager
+/// <param name="write">Stores the group, offsets included (<see cref="CopyTo"/>), then reports it with <see cref="Written"/>.</param>
+internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOptions options, TimeProvider time, Func<Task> write)
 {
-    private readonly ClassicGroup _group;
-    private readonly ConsumerGroupOptions _options;
-    private readonly TimeProvider _time;
-    private readonly Func<Task> _write;
     private readonly Dictionary<TopicPartition, StoredOffset> _offsets = [];
     // What the last successful write stored: a failed write puts its commits back to these.
     private readonly Dictionary<TopicPartition, StoredOffset> _durable = [];
     private CommitBatch? _nextBatch;
     private bool _flushing;
-
-    /// <param name="write">Stores the group, offsets included (<see cref="CopyTo"/>), then reports it with <see cref="Written"/>.</param>
-    public OffsetMetadataManager(ClassicGroup group, ConsumerGroupOptions options, TimeProvider time, Func<Task> write)
-    {
-        _group = group;
-        _options = options;
-        _time = time;
-        _write = write;
-    }
 
     public IReadOnlyDictionary<TopicPartition, StoredOffset> Offsets => _offsets;
 
@@ -50,7 +38,7 @@ internal sealed class OffsetMetadataManager
     /// simple commit (no member id, generation below 0) while the group has no members.
     /// </summary>
     public OffsetCommitResponse? ValidateCommitter(OffsetCommitRequest request) =>
-        _group.ValidateOffsetCommit(request.MemberId, request.GenerationId, IsSimple(request));
+        group.ValidateOffsetCommit(request.MemberId, request.GenerationId, IsSimple(request));
 
     /// <summary>A member commits only partitions it owns (or just gave up) in the current generation.</summary>
     public OffsetCommitResponse? ValidateAssignment(OffsetCommitRequest request)
@@ -58,9 +46,9 @@ internal sealed class OffsetMetadataManager
         if (IsSimple(request)) return null;
         List<PartitionError>? unowned = null;
         foreach (var o in request.Offsets ?? [])
-            if (!_group.MayCommit(request.MemberId, o.TopicPartition))
+            if (!group.MayCommit(request.MemberId, o.TopicPartition))
                 (unowned ??= []).Add(new PartitionError(o.TopicPartition, ErrorCode.IllegalGeneration,
-                    $"{o.TopicPartition} is not assigned to member '{request.MemberId}' in generation {_group.GenerationId}"));
+                    $"{o.TopicPartition} is not assigned to member '{request.MemberId}' in generation {group.GenerationId}"));
         return unowned is null ? null : new OffsetCommitResponse(ErrorCode.IllegalGeneration, unowned, unowned[0].ErrorMessage);
     }
 
@@ -74,9 +62,9 @@ internal sealed class OffsetMetadataManager
                 (errors ??= []).Add(new PartitionError(o?.TopicPartition ?? default, ErrorCode.UnknownTopicOrPartition, "no such partition"));
             else if (o.Offset < 0)
                 (errors ??= []).Add(new PartitionError(o.TopicPartition, ErrorCode.OffsetOutOfRange, $"offset {o.Offset} is negative"));
-            else if (o.Metadata is not null && Encoding.UTF8.GetByteCount(o.Metadata) > _options.OffsetMetadataMaxBytes)
+            else if (o.Metadata is not null && Encoding.UTF8.GetByteCount(o.Metadata) > options.OffsetMetadataMaxBytes)
                 (errors ??= []).Add(new PartitionError(o.TopicPartition, ErrorCode.InvalidCommitOffsetSize,
-                    $"metadata is longer than offset.metadata.max.bytes ({_options.OffsetMetadataMaxBytes})"));
+                    $"metadata is longer than offset.metadata.max.bytes ({options.OffsetMetadataMaxBytes})"));
         }
         return errors;
     }
@@ -89,7 +77,7 @@ internal sealed class OffsetMetadataManager
     public Task CommitAsync(IReadOnlyList<OffsetToCommit> offsets)
     {
         if (offsets.Count == 0) return Task.CompletedTask;
-        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var batch = _nextBatch ??= new CommitBatch();
         foreach (var o in offsets)
             batch.Applied.Add((o.TopicPartition, Apply(o, now)));
@@ -114,7 +102,7 @@ internal sealed class OffsetMetadataManager
                 _nextBatch = null;
                 try
                 {
-                    await _write();
+                    await write();
                     batch.Written.TrySetResult();
                 }
                 catch (Exception ex)
@@ -183,12 +171,12 @@ internal sealed class OffsetMetadataManager
     /// </summary>
     public int RemoveExpiredOffsets()
     {
-        if (_group.State != GroupState.Empty || _group.MemberCount > 0 || _offsets.Count == 0) return 0;
-        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var retentionMs = (long)_options.OffsetsRetentionMinutes * 60_000;
+        if (group.State != GroupState.Empty || group.MemberCount > 0 || _offsets.Count == 0) return 0;
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var retentionMs = (long)options.OffsetsRetentionMinutes * 60_000;
         List<TopicPartition>? expired = null;
         foreach (var (tp, o) in _offsets)
-            if (now >= Math.Max(_group.EmptySinceMs, o.CommitTimestampMs) + retentionMs)
+            if (now >= Math.Max(group.EmptySinceMs, o.CommitTimestampMs) + retentionMs)
                 (expired ??= []).Add(tp);
         if (expired is null) return 0;
         foreach (var tp in expired) _offsets.Remove(tp);

@@ -73,6 +73,24 @@ internal sealed class ClassicGroupHarness
         return joined;
     }
 
+    /// <summary>A stable alone in generation 1, then B joins and A rejoins: generation 2, completing (A leads, nothing synced yet).</summary>
+    public async Task<(JoinGroupResponse A1, JoinGroupResponse A2, string B)> SecondMemberJoinedAsync()
+    {
+        var a1 = await StableAloneAsync(0, 1);
+        var (b, bJoin) = await JoinNewAsync();
+        var a2 = await Completed(Group.Join(Join(a1.MemberId)));
+        Assert.Equal(2, (await Completed(bJoin)).GenerationId);
+        return (a1, a2, b);
+    }
+
+    /// <summary><see cref="SecondMemberJoinedAsync"/>, then stable in generation 2 with partition 0 at A and 1 at B.</summary>
+    public async Task<(string A, string B)> StableTwoAsync()
+    {
+        var (_, a2, b) = await SecondMemberJoinedAsync();
+        Assert.Equal(ErrorCode.None, (await Completed(Group.Sync(Sync(a2, (a2.MemberId, [0]), (b, [1]))))).Error);
+        return (a2.MemberId, b);
+    }
+
     /// <summary>The task has its answer now (the group answered in this call, nothing waits on real time).</summary>
     public static async Task<T> Completed<T>(Task<T> task)
     {

@@ -67,10 +67,7 @@ public sealed class ClassicGroupTests
     [Fact]
     public async Task Heartbeat_sync_and_commit_from_an_old_generation_or_an_unknown_member_are_fenced()
     {
-        var a1 = await _h.StableAloneAsync(0);
-        var (_, bJoin) = await _h.JoinNewAsync();
-        var a2 = await Completed(Group.Join(Join(a1.MemberId)));
-        await Completed(bJoin);
+        var (a1, a2, _) = await _h.SecondMemberJoinedAsync();
 
         Assert.Equal(ErrorCode.IllegalGeneration, Group.Heartbeat(new HeartbeatRequest(a1.MemberId, a1.GenerationId)).Error);
         Assert.Equal(ErrorCode.IllegalGeneration, (await Completed(Group.Sync(new SyncGroupRequest(a1.MemberId, a1.GenerationId)))).Error);
@@ -88,22 +85,18 @@ public sealed class ClassicGroupTests
     [Fact]
     public async Task A_member_whose_session_expires_is_removed_and_the_others_rebalance_without_it()
     {
-        var a1 = await _h.StableAloneAsync(0, 1);
-        var (b, bJoin) = await _h.JoinNewAsync();
-        var a2 = await Completed(Group.Join(Join(a1.MemberId)));
-        await Completed(bJoin);
-        await Completed(Group.Sync(Sync(a2, (a1.MemberId, [0]), (b, [1]))));
+        var (a, b) = await _h.StableTwoAsync();
 
         // A keeps heartbeating; B goes silent.
         _h.Advance(SessionMs - 1000);
-        Assert.Equal(ErrorCode.None, Group.Heartbeat(new HeartbeatRequest(a1.MemberId, 2)).Error);
+        Assert.Equal(ErrorCode.None, Group.Heartbeat(new HeartbeatRequest(a, 2)).Error);
         Assert.Equal(2, Group.MemberCount);
         _h.Advance(1000);
         Assert.Equal(1, Group.MemberCount);
         Assert.Equal(GroupState.PreparingRebalance, Group.State);
-        Assert.Equal(ErrorCode.RebalanceInProgress, Group.Heartbeat(new HeartbeatRequest(a1.MemberId, 2)).Error);
+        Assert.Equal(ErrorCode.RebalanceInProgress, Group.Heartbeat(new HeartbeatRequest(a, 2)).Error);
 
-        var a3 = await Completed(Group.Join(Join(a1.MemberId)));
+        var a3 = await Completed(Group.Join(Join(a)));
         Assert.Equal(3, a3.GenerationId);
         Assert.Single(a3.Members);
         Assert.Equal(ErrorCode.UnknownMemberId, Group.Heartbeat(new HeartbeatRequest(b, 2)).Error);
@@ -158,20 +151,16 @@ public sealed class ClassicGroupTests
     [Fact]
     public async Task Leaving_rebalances_the_rest_and_the_last_member_leaving_empties_the_group_in_a_new_generation()
     {
-        var a1 = await _h.StableAloneAsync(0, 1);
-        var (b, bJoin) = await _h.JoinNewAsync();
-        var a2 = await Completed(Group.Join(Join(a1.MemberId)));
-        await Completed(bJoin);
-        await Completed(Group.Sync(Sync(a2, (a1.MemberId, [0]), (b, [1]))));
+        var (a, b) = await _h.StableTwoAsync();
 
         Assert.Equal(ErrorCode.None, Group.Leave(new LeaveGroupRequest(b)).Error);
         Assert.Equal(GroupState.PreparingRebalance, Group.State);
-        var a3 = await Completed(Group.Join(Join(a1.MemberId)));
-        await Completed(Group.Sync(Sync(a3, (a1.MemberId, [0, 1]))));
+        var a3 = await Completed(Group.Join(Join(a)));
+        await Completed(Group.Sync(Sync(a3, (a, [0, 1]))));
 
         _h.Advance(1000);
         Assert.Equal(-1, Group.EmptySinceMs);
-        Assert.Equal(ErrorCode.None, Group.Leave(new LeaveGroupRequest(a1.MemberId)).Error);
+        Assert.Equal(ErrorCode.None, Group.Leave(new LeaveGroupRequest(a)).Error);
         Assert.Equal(GroupState.Empty, Group.State);
         Assert.Equal(4, Group.GenerationId);
         Assert.Equal(_h.NowMs, Group.EmptySinceMs);
@@ -225,17 +214,13 @@ public sealed class ClassicGroupTests
     [Fact]
     public async Task A_follower_rejoining_unchanged_keeps_the_generation_and_the_leader_rejoining_starts_a_rebalance()
     {
-        var a1 = await _h.StableAloneAsync(0);
-        var (b, bJoin) = await _h.JoinNewAsync();
-        var a2 = await Completed(Group.Join(Join(a1.MemberId)));
-        await Completed(bJoin);
-        await Completed(Group.Sync(Sync(a2, (a1.MemberId, [0]), (b, [1]))));
+        var (a, b) = await _h.StableTwoAsync();
 
         var again = await Completed(Group.Join(Join(b)));
         Assert.Equal(2, again.GenerationId);
         Assert.Equal(GroupState.Stable, Group.State);
 
-        var leaderRejoin = Group.Join(Join(a1.MemberId));
+        var leaderRejoin = Group.Join(Join(a));
         Assert.Equal(GroupState.PreparingRebalance, Group.State);
         Assert.False(leaderRejoin.IsCompleted);
         await Completed(Group.Join(Join(b)));
@@ -245,10 +230,7 @@ public sealed class ClassicGroupTests
     [Fact]
     public async Task A_join_while_the_group_completes_a_rebalance_sends_waiting_syncs_back_to_rejoin()
     {
-        var a1 = await _h.StableAloneAsync(0);
-        var (b, bJoin) = await _h.JoinNewAsync();
-        await Completed(Group.Join(Join(a1.MemberId)));
-        await Completed(bJoin);
+        var (_, _, b) = await _h.SecondMemberJoinedAsync();
         var bSync = Group.Sync(new SyncGroupRequest(b, 2));
         Assert.False(bSync.IsCompleted);
 

@@ -110,25 +110,21 @@ public sealed class OffsetMetadataManagerTests
     [Fact]
     public async Task A_member_commits_in_its_generation_what_it_owns_or_what_it_gave_up_while_nobody_owns_it_yet()
     {
-        var a1 = await _h.StableAloneAsync(0, 1);
+        var (a1, a2, b) = await _h.SecondMemberJoinedAsync(); // generation 1 gave A partitions 0 and 1
         var a = a1.MemberId;
         OffsetCommitRequest Commit(int generation, params int[] partitions) =>
             new(a, generation, [.. partitions.Select(p => At(p, 0))]);
+        Assert.Equal(ErrorCode.RebalanceInProgress, _offsets.ValidateCommitter(Commit(2, 0))!.Error);
 
-        Assert.Null(_offsets.ValidateCommitter(Commit(1, 0)));
-        Assert.Null(_offsets.ValidateAssignment(Commit(1, 0, 1)));
-        Assert.Equal(ErrorCode.IllegalGeneration, _offsets.ValidateCommitter(Commit(0, 0))!.Error);
-        var unowned = _offsets.ValidateAssignment(Commit(1, 0, 2))!;
+        // Cooperative: generation 2 withholds partition 1 from everyone while A revokes it; A may still commit it.
+        await Completed(_h.Group.Sync(Sync(a2, (a, [0]))));
+        Assert.Null(_offsets.ValidateCommitter(Commit(2, 0, 1)));
+        Assert.Null(_offsets.ValidateAssignment(Commit(2, 0, 1)));
+        Assert.Equal(ErrorCode.IllegalGeneration, _offsets.ValidateCommitter(Commit(1, 0))!.Error);
+        var unowned = _offsets.ValidateAssignment(Commit(2, 0, 2))!;
         Assert.Equal(ErrorCode.IllegalGeneration, unowned.Error);
         Assert.Equal(P(2), Assert.Single(unowned.Partitions).TopicPartition);
         Assert.Equal(ErrorCode.UnknownMemberId, _offsets.ValidateCommitter(new OffsetCommitRequest("", -1, [At(0, 0)]))!.Error);
-
-        // Cooperative: generation 2 withholds partition 1 from everyone while A revokes it; A may still commit it.
-        var (b, bJoin) = await _h.JoinNewAsync();
-        var a2 = await Completed(_h.Group.Join(Join(a)));
-        await Completed(bJoin);
-        await Completed(_h.Group.Sync(Sync(a2, (a, [0]))));
-        Assert.Null(_offsets.ValidateAssignment(Commit(2, 0, 1)));
 
         // Generation 3 gives partition 1 to B: it is no longer A's to commit.
         var a3Join = _h.Group.Join(Join(a));
