@@ -1,0 +1,484 @@
+namespace OrleansStream.Server.Groups;
+
+/// <summary>
+/// Kafka's classic consumer group (<c>ClassicGroup</c>, once <c>GroupMetadata</c>) with the classic coordinator's
+/// JoinGroup, SyncGroup, Heartbeat and LeaveGroup: members, generations, the rebalance barrier and its deadlines
+/// (session, rebalance, <c>group.initial.rebalance.delay.ms</c>), and KIP-394's issued member ids.
+/// Join and Sync answer with tasks that complete when the rebalance does (Kafka's delayed join and sync); the owner
+/// calls <see cref="CheckExpirations"/> periodically (Kafka's delayed heartbeat and rebalance operations), persists when
+/// a generation completes, and calls everything from one thread at a time. Time comes from the <see cref="TimeProvider"/>.
+/// </summary>
+/// <param name="generationCompleted">Called when a rebalance completes a generation (the group then holds the new generation); the owner persists it.</param>
+internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions options, TimeProvider time, ILogger logger, Action generationCompleted)
+{
+    // Insertion order matters: the first member is the leader, and a new leader is the oldest remaining member.
+    private readonly List<ClassicGroupMember> _members = [];
+    private readonly Dictionary<TopicPartition, string> _owners = [];
+    private readonly Dictionary<TopicPartition, string> _previousOwners = [];
+    // KIP-394: member ids issued with MemberIdRequired, not members until they rejoin with them; id → expiry (ms).
+    private readonly Dictionary<string, long> _pendingMembers = new(StringComparer.Ordinal);
+    private long _rebalanceDeadlineMs;
+    private long _initialDelayDeadlineMs;
+    private long _rebalanceStartMs;
+
+    public string GroupId { get; } = groupId;
+
+    public GroupState State { get; private set; } = GroupState.Empty;
+
+    public int GenerationId { get; private set; }
+
+    public string? LeaderId { get; private set; }
+
+    /// <summary>The protocol (assignor) of the current generation; null while the group is empty.</summary>
+    public string? ProtocolName { get; private set; }
+
+    /// <summary>The protocol last chosen, kept while the group is empty: the group stays a consumer group.</summary>
+    public string? LastProtocolName { get; private set; }
+
+    /// <summary>When the group last became empty (ms since the epoch), -1 while it has members; offsets expire from here.</summary>
+    public long EmptySinceMs { get; private set; } = -1;
+
+    public int MemberCount => _members.Count;
+
+    private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Takes over what was persisted: members do not survive a failover, so a stored group starts empty from now.</summary>
+    public void Load(int generationId, long emptySinceMs, string? lastProtocolName, bool stored)
+    {
+        GenerationId = generationId;
+        EmptySinceMs = emptySinceMs < 0 && stored ? NowMs : emptySinceMs;
+        LastProtocolName = lastProtocolName;
+    }
+
+    // ---- JoinGroup, SyncGroup, Heartbeat, LeaveGroup ------------------------------------------------------------
+
+    public Task<JoinGroupResponse> Join(JoinGroupRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var memberId = request.MemberId ?? "";
+        if (request.SessionTimeoutMs < options.GroupMinSessionTimeoutMs || request.SessionTimeoutMs > options.GroupMaxSessionTimeoutMs)
+            return Task.FromResult(JoinError(ErrorCode.InvalidSessionTimeout, memberId,
+                $"session.timeout.ms {request.SessionTimeoutMs} is outside [{options.GroupMinSessionTimeoutMs}, {options.GroupMaxSessionTimeoutMs}]"));
+        if (request.ProtocolType != GroupKeys.ConsumerProtocolType || request.Protocols is null || request.Protocols.Count == 0)
+            return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId,
+                $"protocol type must be '{GroupKeys.ConsumerProtocolType}' with at least one assignor"));
+        Revive();
+
+        var member = Find(memberId);
+        var returning = memberId.Length > 0 && member is null && _pendingMembers.Remove(memberId, out var expiresMs) && expiresMs > NowMs;
+        if (memberId.Length > 0 && member is null && !returning)
+            return Task.FromResult(JoinError(ErrorCode.UnknownMemberId, memberId, $"member '{memberId}' is not in group '{GroupId}'"));
+        if (!HasCommonProtocol(request.Protocols, member))
+            return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId,
+                "none of the member's assignors is supported by every other member"));
+
+        var rebalanceTimeoutMs = request.RebalanceTimeoutMs > 0 ? request.RebalanceTimeoutMs : request.SessionTimeoutMs;
+        if (member is null)
+        {
+            if (_members.Count >= options.GroupMaxSize)
+                return Task.FromResult(JoinError(ErrorCode.GroupMaxSizeReached, "", $"group '{GroupId}' has {_members.Count} members (group.max.size)"));
+            if (!returning)
+            {
+                // KIP-394: the id comes back first and the member joins only when it rejoins with it, so a join whose
+                // answer was lost (and is retried without an id) leaves no phantom member holding up the rebalance.
+                var issued = $"{(string.IsNullOrEmpty(request.ClientId) ? "consumer" : request.ClientId)}-{Guid.NewGuid():N}";
+                _pendingMembers[issued] = NowMs + request.SessionTimeoutMs;
+                return Task.FromResult(JoinError(ErrorCode.MemberIdRequired, issued, "rejoin with the issued member id"));
+            }
+            member = new ClassicGroupMember(memberId, request.ClientId ?? "");
+            member.Update(request, rebalanceTimeoutMs);
+            member.HeartbeatDeadlineMs = NowMs + request.SessionTimeoutMs;
+            _members.Add(member);
+            LeaderId ??= member.MemberId;
+            EmptySinceMs = -1;
+            LogMemberJoined(GroupId, member.MemberId, request.Reason ?? "new member");
+            var joining = member.StartJoin();
+            if (State == GroupState.PreparingRebalance && _initialDelayDeadlineMs > 0)
+                _initialDelayDeadlineMs = Math.Min(NowMs + options.GroupInitialRebalanceDelayMs, _rebalanceStartMs + MaxRebalanceTimeoutMs());
+            PrepareRebalance($"member {member.MemberId} joined");
+            return joining;
+        }
+
+        var changed = !member.Matches(request.Protocols);
+        member.Update(request, rebalanceTimeoutMs);
+        member.HeartbeatDeadlineMs = NowMs + request.SessionTimeoutMs;
+        switch (State)
+        {
+            case GroupState.PreparingRebalance:
+                {
+                    var pending = member.StartJoin();
+                    TryCompleteJoin();
+                    return pending;
+                }
+            case GroupState.CompletingRebalance when !changed:
+            case GroupState.Stable when !changed && member.MemberId != LeaderId:
+                // A retried join or a follower rejoining with nothing new: the current generation stands.
+                return Task.FromResult(JoinResult(member));
+            default:
+                {
+                    var pending = member.StartJoin();
+                    PrepareRebalance(changed ? $"member {member.MemberId} changed its subscription" : $"leader {member.MemberId} rejoined");
+                    return pending;
+                }
+        }
+    }
+
+    public Task<SyncGroupResponse> Sync(SyncGroupRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var member = Find(request.MemberId);
+        if (member is null)
+            return Task.FromResult(new SyncGroupResponse(ErrorCode.UnknownMemberId, null, UnknownMember(request.MemberId)));
+        if (request.GenerationId != GenerationId)
+            return Task.FromResult(new SyncGroupResponse(ErrorCode.IllegalGeneration, null, IllegalGeneration(request.GenerationId)));
+        switch (State)
+        {
+            case GroupState.PreparingRebalance:
+                return Task.FromResult(new SyncGroupResponse(ErrorCode.RebalanceInProgress, null));
+            case GroupState.Stable:
+                return Task.FromResult(new SyncGroupResponse(ErrorCode.None, member.Assignment));
+            case GroupState.CompletingRebalance:
+                member.HeartbeatDeadlineMs = NowMs + member.SessionTimeoutMs;
+                var pending = member.StartSync();
+                if (member.MemberId == LeaderId)
+                    CompleteSync(request.Assignments);
+                return pending;
+            default:
+                return Task.FromResult(new SyncGroupResponse(ErrorCode.UnknownMemberId, null, $"group '{GroupId}' is {State}"));
+        }
+    }
+
+    public GroupResponse Heartbeat(HeartbeatRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var member = Find(request.MemberId);
+        if (member is null)
+            return new GroupResponse(ErrorCode.UnknownMemberId, UnknownMember(request.MemberId));
+        if (request.GenerationId != GenerationId)
+            return new GroupResponse(ErrorCode.IllegalGeneration, IllegalGeneration(request.GenerationId));
+        member.HeartbeatDeadlineMs = NowMs + member.SessionTimeoutMs;
+        return State == GroupState.PreparingRebalance ? new GroupResponse(ErrorCode.RebalanceInProgress) : GroupResponse.Ok;
+    }
+
+    public GroupResponse Leave(LeaveGroupRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var member = Find(request.MemberId);
+        if (member is null)
+            return new GroupResponse(ErrorCode.UnknownMemberId, UnknownMember(request.MemberId));
+        RemoveMember(member, request.Reason ?? "left the group");
+        return GroupResponse.Ok;
+    }
+
+    // ---- OffsetCommit's fencing (Kafka's ClassicGroup.validateOffsetCommit) ------------------------------------
+
+    /// <summary>
+    /// Whether a commit may proceed: a simple commit (no member id, generation -1) only while the group has no members;
+    /// a member's commit only in the current generation and not while the group completes a rebalance. A member that
+    /// commits is alive, so this counts as its heartbeat.
+    /// </summary>
+    public OffsetCommitResponse? ValidateOffsetCommit(string memberId, int generationId, bool simple)
+    {
+        if (simple)
+        {
+            return _members.Count == 0 ? null : new OffsetCommitResponse(ErrorCode.UnknownMemberId, [],
+                $"group '{GroupId}' has active members; commit with a member id and generation");
+        }
+        var member = Find(memberId);
+        if (member is null)
+            return new OffsetCommitResponse(ErrorCode.UnknownMemberId, [], UnknownMember(memberId));
+        if (generationId != GenerationId)
+            return new OffsetCommitResponse(ErrorCode.IllegalGeneration, [], IllegalGeneration(generationId));
+        if (State == GroupState.CompletingRebalance)
+            return new OffsetCommitResponse(ErrorCode.RebalanceInProgress, [], "the group is completing a rebalance");
+        member.HeartbeatDeadlineMs = NowMs + member.SessionTimeoutMs;
+        return null;
+    }
+
+    /// <summary>
+    /// A member commits what it owns in this generation, or what it owned before while nobody owns it yet: the
+    /// cooperative protocol withholds a moving partition for one generation while its old owner commits and revokes.
+    /// </summary>
+    public bool MayCommit(string memberId, TopicPartition tp) =>
+        _owners.TryGetValue(tp, out var owner)
+            ? owner == memberId
+            : _previousOwners.TryGetValue(tp, out var previous) && previous == memberId;
+
+    // ---- lifecycle ---------------------------------------------------------------------------------------------
+
+    /// <summary>A removed group comes back on a join or a commit, as in Kafka.</summary>
+    public void Revive()
+    {
+        if (State == GroupState.Dead) State = GroupState.Empty;
+    }
+
+    /// <summary>The group and its offsets are being removed; a join or commit before the removal is stored revives it.</summary>
+    public void MarkDead() => State = GroupState.Dead;
+
+    /// <summary>The removal is stored: nothing but the generation remains.</summary>
+    public void Removed()
+    {
+        EmptySinceMs = -1;
+        LastProtocolName = null;
+    }
+
+    /// <summary>The coordinator is moving: every waiting Join and Sync is told to find the new one.</summary>
+    public void Unload()
+    {
+        foreach (var m in _members)
+            m.Fail(ErrorCode.NotCoordinator, "the coordinator is moving");
+    }
+
+    public GroupDescription Describe()
+    {
+        var members = new List<GroupMemberDescription>(_members.Count);
+        foreach (var m in _members)
+        {
+            var topics = ProtocolName is not null ? m.SubscriptionFor(ProtocolName).Topics : m.Protocols[0].Metadata.Topics;
+            members.Add(new GroupMemberDescription(m.MemberId, m.ClientId, topics, m.Assignment));
+        }
+        return new GroupDescription(GroupId, ErrorCode.None, State,
+            _members.Count > 0 || LastProtocolName is not null ? GroupKeys.ConsumerProtocolType : "",
+            ProtocolName, GenerationId, LeaderId, members);
+    }
+
+    // ---- expiration --------------------------------------------------------------------------------------------
+
+    /// <summary>Evicts members whose session expired, forgets issued ids never used, completes a rebalance whose deadline passed.</summary>
+    public void CheckExpirations()
+    {
+        var now = NowMs;
+        for (var i = _members.Count - 1; i >= 0 && i < _members.Count; i--)
+        {
+            var m = _members[i];
+            // A member waiting in Join or Sync is alive: the coordinator owes it an answer.
+            if (m.AwaitingJoin is null && m.AwaitingSync is null && now >= m.HeartbeatDeadlineMs)
+                RemoveMember(m, $"missed its session timeout ({m.SessionTimeoutMs} ms)");
+        }
+        ExpirePendingMembers(now);
+        TryCompleteJoin();
+    }
+
+    /// <summary>Issued member ids that never came back expire after the session timeout they asked for, as in Kafka.</summary>
+    private void ExpirePendingMembers(long now)
+    {
+        if (_pendingMembers.Count == 0) return;
+        List<string>? expired = null;
+        foreach (var (id, expiresMs) in _pendingMembers)
+            if (now >= expiresMs) (expired ??= []).Add(id);
+        if (expired is null) return;
+        foreach (var id in expired)
+        {
+            _pendingMembers.Remove(id);
+            LogPendingMemberExpired(GroupId, id);
+        }
+    }
+
+    // ---- the rebalance -----------------------------------------------------------------------------------------
+
+    private void RemoveMember(ClassicGroupMember member, string reason)
+    {
+        _members.Remove(member);
+        member.Fail(ErrorCode.UnknownMemberId, "removed from the group");
+        if (LeaderId == member.MemberId) LeaderId = _members.Count > 0 ? _members[0].MemberId : null;
+        LogMemberRemoved(GroupId, member.MemberId, reason);
+        if (State is GroupState.Stable or GroupState.CompletingRebalance)
+            PrepareRebalance($"member {member.MemberId} {reason}");
+        else if (State == GroupState.PreparingRebalance)
+            TryCompleteJoin();
+    }
+
+    private void PrepareRebalance(string reason)
+    {
+        if (State == GroupState.CompletingRebalance)
+        {
+            // The leader's assignment for this generation will never be accepted: send the waiting members back to join.
+            foreach (var m in _members)
+            {
+                m.AwaitingSync?.TrySetResult(new SyncGroupResponse(ErrorCode.RebalanceInProgress, null));
+                m.AwaitingSync = null;
+            }
+        }
+        if (State != GroupState.PreparingRebalance)
+        {
+            var wasEmpty = State == GroupState.Empty;
+            State = GroupState.PreparingRebalance;
+            _rebalanceStartMs = NowMs;
+            _initialDelayDeadlineMs = wasEmpty && options.GroupInitialRebalanceDelayMs > 0
+                ? _rebalanceStartMs + Math.Min(options.GroupInitialRebalanceDelayMs, MaxRebalanceTimeoutMs())
+                : 0;
+            LogPreparingRebalance(GroupId, GenerationId, reason);
+        }
+        _rebalanceDeadlineMs = _rebalanceStartMs + MaxRebalanceTimeoutMs();
+        TryCompleteJoin();
+    }
+
+    private void TryCompleteJoin()
+    {
+        if (State != GroupState.PreparingRebalance) return;
+        var now = NowMs;
+        if (_initialDelayDeadlineMs > now) return;
+        var allJoined = true;
+        foreach (var m in _members)
+            if (m.AwaitingJoin is null) { allJoined = false; break; }
+        if (allJoined || now >= _rebalanceDeadlineMs)
+            CompleteJoin();
+    }
+
+    private void CompleteJoin()
+    {
+        _initialDelayDeadlineMs = 0;
+        for (var i = _members.Count - 1; i >= 0; i--)
+        {
+            var m = _members[i];
+            if (m.AwaitingJoin is not null) continue;
+            const string reason = "did not rejoin within the rebalance timeout";
+            _members.RemoveAt(i);
+            m.Fail(ErrorCode.UnknownMemberId, reason);
+            if (LeaderId == m.MemberId) LeaderId = null;
+            LogMemberRemoved(GroupId, m.MemberId, reason);
+        }
+
+        GenerationId++;
+        if (_members.Count == 0)
+        {
+            State = GroupState.Empty;
+            LeaderId = null;
+            ProtocolName = null;
+            EmptySinceMs = NowMs;
+            _owners.Clear();
+            _previousOwners.Clear();
+            LogGroupEmpty(GroupId, GenerationId);
+            generationCompleted();
+            return;
+        }
+
+        ProtocolName = LastProtocolName = SelectProtocol();
+        if (LeaderId is null || Find(LeaderId) is null) LeaderId = _members[0].MemberId;
+        State = GroupState.CompletingRebalance;
+        var now = NowMs;
+        foreach (var m in _members)
+        {
+            var join = m.AwaitingJoin!;
+            m.AwaitingJoin = null;
+            m.HeartbeatDeadlineMs = now + m.SessionTimeoutMs;
+            join.TrySetResult(JoinResult(m));
+        }
+        LogRebalanced(GroupId, GenerationId, _members.Count, LeaderId, ProtocolName);
+        generationCompleted();
+    }
+
+    private void CompleteSync(IReadOnlyDictionary<string, ConsumerProtocolAssignment>? assignments)
+    {
+        _previousOwners.Clear();
+        foreach (var (tp, owner) in _owners) _previousOwners[tp] = owner;
+        _owners.Clear();
+        foreach (var m in _members)
+        {
+            m.Assignment = assignments is not null && assignments.TryGetValue(m.MemberId, out var a) && a is not null
+                ? a
+                : ConsumerProtocolAssignment.Empty;
+            foreach (var tp in m.Assignment.Partitions) _owners[tp] = m.MemberId;
+        }
+        State = GroupState.Stable;
+        foreach (var m in _members)
+        {
+            m.AwaitingSync?.TrySetResult(new SyncGroupResponse(ErrorCode.None, m.Assignment));
+            m.AwaitingSync = null;
+        }
+        LogStable(GroupId, GenerationId);
+    }
+
+    private JoinGroupResponse JoinResult(ClassicGroupMember member)
+    {
+        IReadOnlyList<JoinGroupMember> members = [];
+        if (member.MemberId == LeaderId)
+        {
+            var list = new List<JoinGroupMember>(_members.Count);
+            foreach (var m in _members)
+                list.Add(new JoinGroupMember(m.MemberId, m.ClientId, m.SubscriptionFor(ProtocolName!)));
+            members = list;
+        }
+        return new JoinGroupResponse(ErrorCode.None, GenerationId, ProtocolName, LeaderId!, member.MemberId, members);
+    }
+
+    internal static JoinGroupResponse JoinError(ErrorCode error, string memberId, string? message) =>
+        new(error, -1, null, "", memberId, [], message);
+
+    private string UnknownMember(string? memberId) => $"member '{memberId}' is not in group '{GroupId}'";
+
+    private string IllegalGeneration(int generationId) => $"generation {generationId} is not the group's generation {GenerationId}";
+
+    private bool HasCommonProtocol(IReadOnlyList<JoinGroupProtocol> protocols, ClassicGroupMember? self)
+    {
+        foreach (var p in protocols)
+        {
+            var everyone = true;
+            foreach (var m in _members)
+                if (m != self && !m.Supports(p.Name)) { everyone = false; break; }
+            if (everyone) return true;
+        }
+        return false;
+    }
+
+    /// <summary>Kafka's vote: every member votes for its most preferred protocol that all members support.</summary>
+    private string SelectProtocol()
+    {
+        var candidates = new List<string>();
+        foreach (var p in _members[0].Protocols)
+        {
+            var everyone = true;
+            foreach (var m in _members)
+                if (!m.Supports(p.Name)) { everyone = false; break; }
+            if (everyone) candidates.Add(p.Name);
+        }
+        var votes = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var m in _members)
+            foreach (var p in m.Protocols)
+                if (candidates.Contains(p.Name))
+                {
+                    votes[p.Name] = votes.GetValueOrDefault(p.Name) + 1;
+                    break;
+                }
+        string? best = null;
+        foreach (var c in candidates)
+            if (best is null || votes.GetValueOrDefault(c) > votes.GetValueOrDefault(best)) best = c;
+        return best ?? _members[0].Protocols[0].Name;
+    }
+
+    private int MaxRebalanceTimeoutMs()
+    {
+        var max = 0;
+        foreach (var m in _members) max = Math.Max(max, m.RebalanceTimeoutMs);
+        return max;
+    }
+
+    private ClassicGroupMember? Find(string? memberId)
+    {
+        if (string.IsNullOrEmpty(memberId)) return null;
+        foreach (var m in _members)
+            if (m.MemberId == memberId) return m;
+        return null;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} joined ({Reason})")]
+    private partial void LogMemberJoined(string groupId, string memberId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} removed: {Reason}")]
+    private partial void LogMemberRemoved(string groupId, string memberId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId}: pending member {MemberId} did not rejoin within its session timeout")]
+    private partial void LogPendingMemberExpired(string groupId, string memberId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: preparing to rebalance generation {Generation}: {Reason}")]
+    private partial void LogPreparingRebalance(string groupId, int generation, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: generation {Generation} with {Members} members, leader {Leader}, protocol {Protocol}")]
+    private partial void LogRebalanced(string groupId, int generation, int members, string? leader, string? protocol);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: generation {Generation} is stable")]
+    private partial void LogStable(string groupId, int generation);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: empty at generation {Generation}")]
+    private partial void LogGroupEmpty(string groupId, int generation);
+}

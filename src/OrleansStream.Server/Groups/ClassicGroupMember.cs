@@ -1,0 +1,87 @@
+namespace OrleansStream.Server.Groups;
+
+/// <summary>
+/// Kafka's <c>ClassicGroupMember</c>: one member of a <see cref="ClassicGroup"/>, its protocols in order of preference,
+/// its session, its assignment, and the Join or Sync it is waiting in (the coordinator owes it that answer).
+/// </summary>
+internal sealed class ClassicGroupMember(string memberId, string clientId)
+{
+    public string MemberId { get; } = memberId;
+
+    public string ClientId { get; } = clientId;
+
+    public int SessionTimeoutMs { get; private set; }
+
+    public int RebalanceTimeoutMs { get; private set; }
+
+    public IReadOnlyList<JoinGroupProtocol> Protocols { get; private set; } = [];
+
+    public ConsumerProtocolAssignment Assignment { get; set; } = ConsumerProtocolAssignment.Empty;
+
+    public long HeartbeatDeadlineMs { get; set; }
+
+    public TaskCompletionSource<JoinGroupResponse>? AwaitingJoin { get; set; }
+
+    public TaskCompletionSource<SyncGroupResponse>? AwaitingSync { get; set; }
+
+    public void Update(JoinGroupRequest request, int rebalanceTimeoutMs)
+    {
+        SessionTimeoutMs = request.SessionTimeoutMs;
+        RebalanceTimeoutMs = rebalanceTimeoutMs;
+        Protocols = request.Protocols;
+    }
+
+    public Task<JoinGroupResponse> StartJoin()
+    {
+        // A duplicate join replaces the earlier one, which is told to retry.
+        AwaitingJoin?.TrySetResult(ClassicGroup.JoinError(ErrorCode.RebalanceInProgress, MemberId, "superseded by a newer join"));
+        AwaitingJoin = new TaskCompletionSource<JoinGroupResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        return AwaitingJoin.Task;
+    }
+
+    public Task<SyncGroupResponse> StartSync()
+    {
+        AwaitingSync?.TrySetResult(new SyncGroupResponse(ErrorCode.RebalanceInProgress, null, "superseded by a newer sync"));
+        AwaitingSync = new TaskCompletionSource<SyncGroupResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        return AwaitingSync.Task;
+    }
+
+    /// <summary>Answers the Join and Sync this member waits in, if any, and forgets them.</summary>
+    public void Fail(ErrorCode error, string message)
+    {
+        AwaitingJoin?.TrySetResult(ClassicGroup.JoinError(error, MemberId, message));
+        AwaitingSync?.TrySetResult(new SyncGroupResponse(error, null, message));
+        AwaitingJoin = null;
+        AwaitingSync = null;
+    }
+
+    public bool Supports(string protocol)
+    {
+        foreach (var p in Protocols)
+            if (p.Name == protocol) return true;
+        return false;
+    }
+
+    public ConsumerProtocolSubscription SubscriptionFor(string protocol)
+    {
+        foreach (var p in Protocols)
+            if (p.Name == protocol) return p.Metadata;
+        return Protocols[0].Metadata;
+    }
+
+    /// <summary>Same assignors and same subscriptions (topics and owned partitions); generations may differ.</summary>
+    public bool Matches(IReadOnlyList<JoinGroupProtocol> protocols)
+    {
+        if (protocols.Count != Protocols.Count) return false;
+        for (var i = 0; i < protocols.Count; i++)
+        {
+            var a = protocols[i];
+            var b = Protocols[i];
+            if (a.Name != b.Name
+                || !a.Metadata.Topics.SequenceEqual(b.Metadata.Topics)
+                || !a.Metadata.OwnedPartitions.SequenceEqual(b.Metadata.OwnedPartitions))
+                return false;
+        }
+        return true;
+    }
+}

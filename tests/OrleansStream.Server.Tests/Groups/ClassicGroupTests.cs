@@ -1,0 +1,267 @@
+using OrleansStream.Server.Groups;
+using static OrleansStream.Server.Tests.Groups.ClassicGroupHarness;
+
+namespace OrleansStream.Server.Tests.Groups;
+
+/// <summary>The classic protocol's state machine on a fake clock, as Kafka's GroupCoordinatorTest drives its coordinator.</summary>
+public sealed class ClassicGroupTests
+{
+    private readonly ClassicGroupHarness _h = new();
+
+    private ClassicGroup Group => _h.Group;
+
+    [Fact]
+    public async Task A_join_without_member_id_gets_MemberIdRequired_and_the_rejoin_makes_generation_1_led_by_that_member()
+    {
+        var issued = await Group.Join(Join(""));
+        Assert.Equal(ErrorCode.MemberIdRequired, issued.Error);
+        Assert.StartsWith("client-", issued.MemberId);
+        Assert.Equal(0, Group.MemberCount);
+        Assert.Equal(GroupState.Empty, Group.State);
+
+        var joined = await Completed(Group.Join(Join(issued.MemberId)));
+        Assert.Equal(ErrorCode.None, joined.Error);
+        Assert.Equal(1, joined.GenerationId);
+        Assert.True(joined.IsLeader);
+        Assert.Equal("range", joined.ProtocolName);
+        Assert.Equal(issued.MemberId, Assert.Single(joined.Members).MemberId);
+        Assert.Equal(GroupState.CompletingRebalance, Group.State);
+        Assert.Equal(1, _h.GenerationsCompleted);
+
+        var synced = await Completed(Group.Sync(Sync(joined, (joined.MemberId, [0, 1]))));
+        Assert.Equal(new[] { P(0), P(1) }, synced.Assignment!.Partitions);
+        Assert.Equal(GroupState.Stable, Group.State);
+        Assert.Equal(ErrorCode.None, Group.Heartbeat(new HeartbeatRequest(joined.MemberId, 1)).Error);
+    }
+
+    [Fact]
+    public async Task A_new_member_starts_a_rebalance_that_waits_until_every_member_rejoined()
+    {
+        var a1 = await _h.StableAloneAsync(0, 1, 2, 3);
+        var a = a1.MemberId;
+
+        var (b, bJoin) = await _h.JoinNewAsync();
+        Assert.False(bJoin.IsCompleted);
+        Assert.Equal(GroupState.PreparingRebalance, Group.State);
+        Assert.Equal(ErrorCode.RebalanceInProgress, Group.Heartbeat(new HeartbeatRequest(a, a1.GenerationId)).Error);
+        Assert.Equal(ErrorCode.RebalanceInProgress, (await Completed(Group.Sync(new SyncGroupRequest(a, a1.GenerationId)))).Error);
+
+        var a2 = await Completed(Group.Join(Join(a)));
+        var b2 = await Completed(bJoin);
+        Assert.Equal(2, a2.GenerationId);
+        Assert.Equal(2, b2.GenerationId);
+        Assert.True(a2.IsLeader);
+        Assert.Equal(new[] { a, b }, a2.Members.Select(m => m.MemberId));
+        Assert.Empty(b2.Members); // only the leader sees the subscriptions
+
+        // The follower's sync waits for the leader's assignment.
+        var bSync = Group.Sync(new SyncGroupRequest(b, 2));
+        Assert.False(bSync.IsCompleted);
+        var aSync = await Completed(Group.Sync(Sync(a2, (a, [0, 1]), (b, [2, 3]))));
+        Assert.Equal(new[] { P(0), P(1) }, aSync.Assignment!.Partitions);
+        Assert.Equal(new[] { P(2), P(3) }, (await Completed(bSync)).Assignment!.Partitions);
+        Assert.Equal(GroupState.Stable, Group.State);
+        Assert.Equal(2, _h.GenerationsCompleted);
+    }
+
+    [Fact]
+    public async Task Heartbeat_sync_and_commit_from_an_old_generation_or_an_unknown_member_are_fenced()
+    {
+        var (a1, a2, _) = await _h.SecondMemberJoinedAsync();
+
+        Assert.Equal(ErrorCode.IllegalGeneration, Group.Heartbeat(new HeartbeatRequest(a1.MemberId, a1.GenerationId)).Error);
+        Assert.Equal(ErrorCode.IllegalGeneration, (await Completed(Group.Sync(new SyncGroupRequest(a1.MemberId, a1.GenerationId)))).Error);
+        Assert.Equal(ErrorCode.IllegalGeneration, Group.ValidateOffsetCommit(a1.MemberId, a1.GenerationId, simple: false)!.Error);
+        // Between join and sync the assignment is not yet known: commits wait for it.
+        Assert.Equal(ErrorCode.RebalanceInProgress, Group.ValidateOffsetCommit(a2.MemberId, a2.GenerationId, simple: false)!.Error);
+
+        Assert.Equal(ErrorCode.UnknownMemberId, Group.Heartbeat(new HeartbeatRequest("stranger", a2.GenerationId)).Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, (await Completed(Group.Sync(new SyncGroupRequest("stranger", a2.GenerationId)))).Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, Group.Leave(new LeaveGroupRequest("stranger")).Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, (await Group.Join(Join("stranger"))).Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, Group.ValidateOffsetCommit("", -1, simple: true)!.Error);
+    }
+
+    [Fact]
+    public async Task A_member_whose_session_expires_is_removed_and_the_others_rebalance_without_it()
+    {
+        var (a, b) = await _h.StableTwoAsync();
+
+        // A keeps heartbeating; B goes silent.
+        _h.Advance(SessionMs - 1000);
+        Assert.Equal(ErrorCode.None, Group.Heartbeat(new HeartbeatRequest(a, 2)).Error);
+        Assert.Equal(2, Group.MemberCount);
+        _h.Advance(1000);
+        Assert.Equal(1, Group.MemberCount);
+        Assert.Equal(GroupState.PreparingRebalance, Group.State);
+        Assert.Equal(ErrorCode.RebalanceInProgress, Group.Heartbeat(new HeartbeatRequest(a, 2)).Error);
+
+        var a3 = await Completed(Group.Join(Join(a)));
+        Assert.Equal(3, a3.GenerationId);
+        Assert.Single(a3.Members);
+        Assert.Equal(ErrorCode.UnknownMemberId, Group.Heartbeat(new HeartbeatRequest(b, 2)).Error);
+    }
+
+    [Fact]
+    public async Task A_member_waiting_in_join_outlives_its_session_and_one_that_never_rejoins_is_dropped_at_the_rebalance_timeout()
+    {
+        var a1 = await _h.StableAloneAsync(0);
+        var (b, bJoin) = await _h.JoinNewAsync(Join("", sessionMs: 6000, rebalanceMs: 20_000));
+
+        // A answers heartbeats but never rejoins; B waits in join past its own session and its own rebalance timeout.
+        for (var t = 0; t < 25_000; t += 5000)
+        {
+            _h.Advance(5000);
+            Assert.Equal(ErrorCode.RebalanceInProgress, Group.Heartbeat(new HeartbeatRequest(a1.MemberId, 1)).Error);
+        }
+        Assert.False(bJoin.IsCompleted);
+        Assert.Equal(2, Group.MemberCount);
+
+        // The rebalance timeout is the longest any member asked for (A's 30 s).
+        _h.Advance(RebalanceMs - 25_000);
+        var b2 = await Completed(bJoin);
+        Assert.Equal(2, b2.GenerationId);
+        Assert.True(b2.IsLeader);
+        Assert.Equal(b, Assert.Single(b2.Members).MemberId);
+        Assert.Equal(ErrorCode.UnknownMemberId, Group.Heartbeat(new HeartbeatRequest(a1.MemberId, 1)).Error);
+    }
+
+    [Fact]
+    public async Task The_initial_rebalance_delay_holds_an_empty_groups_first_generation_for_more_members()
+    {
+        var h = new ClassicGroupHarness(o => o.GroupInitialRebalanceDelayMs = 3000);
+        var (a, aJoin) = await h.JoinNewAsync();
+        h.Advance(2000);
+        Assert.False(aJoin.IsCompleted);
+
+        // B arrives within the delay: the delay starts again from B's join.
+        var (b, bJoin) = await h.JoinNewAsync();
+        h.Advance(2000);
+        Assert.False(aJoin.IsCompleted);
+        Assert.Equal(GroupState.PreparingRebalance, h.Group.State);
+        h.Advance(1000);
+
+        var a1 = await Completed(aJoin);
+        var b1 = await Completed(bJoin);
+        Assert.Equal(1, a1.GenerationId);
+        Assert.Equal(1, b1.GenerationId);
+        Assert.Equal(new[] { a, b }, a1.Members.Select(m => m.MemberId));
+    }
+
+    [Fact]
+    public async Task Leaving_rebalances_the_rest_and_the_last_member_leaving_empties_the_group_in_a_new_generation()
+    {
+        var (a, b) = await _h.StableTwoAsync();
+
+        Assert.Equal(ErrorCode.None, Group.Leave(new LeaveGroupRequest(b)).Error);
+        Assert.Equal(GroupState.PreparingRebalance, Group.State);
+        var a3 = await Completed(Group.Join(Join(a)));
+        await Completed(Group.Sync(Sync(a3, (a, [0, 1]))));
+
+        _h.Advance(1000);
+        Assert.Equal(-1, Group.EmptySinceMs);
+        Assert.Equal(ErrorCode.None, Group.Leave(new LeaveGroupRequest(a)).Error);
+        Assert.Equal(GroupState.Empty, Group.State);
+        Assert.Equal(4, Group.GenerationId);
+        Assert.Equal(_h.NowMs, Group.EmptySinceMs);
+        Assert.Equal(4, _h.GenerationsCompleted);
+        var described = Group.Describe();
+        Assert.Equal(GroupKeys.ConsumerProtocolType, described.ProtocolType); // still a consumer group
+        Assert.Null(described.Protocol);
+        Assert.Null(described.LeaderId);
+        Assert.Empty(described.Members);
+    }
+
+    [Fact]
+    public async Task An_issued_member_id_not_used_within_its_session_timeout_expires()
+    {
+        var issued = await Group.Join(Join("", sessionMs: 6000));
+        _h.Advance(6000);
+        Assert.Equal(ErrorCode.UnknownMemberId, (await Group.Join(Join(issued.MemberId))).Error);
+        Assert.Equal(0, Group.MemberCount);
+    }
+
+    [Fact]
+    public async Task Joins_outside_the_session_bounds_with_another_protocol_or_beyond_group_max_size_are_refused()
+    {
+        var h = new ClassicGroupHarness(o => o.GroupMaxSize = 1);
+        Assert.Equal(ErrorCode.InvalidSessionTimeout, (await h.Group.Join(Join("", sessionMs: h.Options.GroupMinSessionTimeoutMs - 1))).Error);
+        Assert.Equal(ErrorCode.InvalidSessionTimeout, (await h.Group.Join(Join("", sessionMs: h.Options.GroupMaxSessionTimeoutMs + 1))).Error);
+        Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await h.Group.Join(Join("") with { ProtocolType = "connect" })).Error);
+
+        await h.StableAloneAsync(0);
+        Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await h.Group.Join(Join("", protocols: "roundrobin"))).Error);
+        Assert.Equal(ErrorCode.GroupMaxSizeReached, (await h.Group.Join(Join(""))).Error);
+        Assert.Equal(1, h.Group.MemberCount);
+    }
+
+    [Fact]
+    public async Task Members_vote_for_the_protocol_every_member_supports()
+    {
+        var (a, aJoin) = await _h.JoinNewAsync(Join("", protocols: ["range", "cooperative-sticky"]));
+        var a1 = await Completed(aJoin);
+        Assert.Equal("range", a1.ProtocolName);
+
+        var (_, bJoin) = await _h.JoinNewAsync(Join("", protocols: ["cooperative-sticky", "range"]));
+        var (_, cJoin) = await _h.JoinNewAsync(Join("", protocols: ["cooperative-sticky", "range"]));
+        var a2 = await Completed(Group.Join(Join(a, protocols: ["range", "cooperative-sticky"])));
+        await Completed(bJoin);
+        await Completed(cJoin);
+        Assert.Equal("cooperative-sticky", a2.ProtocolName);
+        Assert.Equal(3, a2.Members.Count);
+    }
+
+    [Fact]
+    public async Task A_follower_rejoining_unchanged_keeps_the_generation_and_the_leader_rejoining_starts_a_rebalance()
+    {
+        var (a, b) = await _h.StableTwoAsync();
+
+        var again = await Completed(Group.Join(Join(b)));
+        Assert.Equal(2, again.GenerationId);
+        Assert.Equal(GroupState.Stable, Group.State);
+
+        var leaderRejoin = Group.Join(Join(a));
+        Assert.Equal(GroupState.PreparingRebalance, Group.State);
+        Assert.False(leaderRejoin.IsCompleted);
+        await Completed(Group.Join(Join(b)));
+        Assert.Equal(3, (await Completed(leaderRejoin)).GenerationId);
+    }
+
+    [Fact]
+    public async Task A_join_while_the_group_completes_a_rebalance_sends_waiting_syncs_back_to_rejoin()
+    {
+        var (_, _, b) = await _h.SecondMemberJoinedAsync();
+        var bSync = Group.Sync(new SyncGroupRequest(b, 2));
+        Assert.False(bSync.IsCompleted);
+
+        var (_, cJoin) = await _h.JoinNewAsync();
+        Assert.Equal(ErrorCode.RebalanceInProgress, (await Completed(bSync)).Error);
+        Assert.Equal(GroupState.PreparingRebalance, Group.State);
+        Assert.False(cJoin.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Unloading_answers_waiting_joins_and_syncs_with_NotCoordinator()
+    {
+        var a1 = await _h.StableAloneAsync(0);
+        var (_, bJoin) = await _h.JoinNewAsync();
+
+        Group.Unload();
+
+        var b = await Completed(bJoin);
+        Assert.Equal(ErrorCode.NotCoordinator, b.Error);
+        Assert.Equal(ErrorCode.RebalanceInProgress, Group.Heartbeat(new HeartbeatRequest(a1.MemberId, 1)).Error);
+    }
+
+    [Fact]
+    public async Task A_stored_group_loads_empty_from_now_and_keeps_its_generation()
+    {
+        _h.Advance(5000);
+        Group.Load(generationId: 7, emptySinceMs: -1, lastProtocolName: "range", stored: true);
+        Assert.Equal(_h.NowMs, Group.EmptySinceMs);
+
+        var (_, join) = await _h.JoinNewAsync();
+        Assert.Equal(8, (await Completed(join)).GenerationId);
+        Assert.Equal(-1, Group.EmptySinceMs);
+    }
+}
