@@ -174,6 +174,20 @@ public sealed class ProducerStateManagerTests : IDisposable
     }
 
     [Fact]
+    public void An_unknown_producers_first_append_is_not_sequence_checked_even_across_its_batches()
+    {
+        var manager = NewManager();
+        Assert.True(manager.Analyze(Data(0, Pid, 0, 10, 2), AppendOrigin.Client).IsAppendable);
+        // Kafka checks against the producer's state before the append, which has no epoch: the gap is accepted.
+        Assert.True(manager.Analyze(Data(2, Pid, 0, 20), AppendOrigin.Client).IsAppendable);
+        manager.CompleteAppend(3);
+
+        Assert.True(manager.TryGetLastEntry(Pid, out var entry));
+        Assert.Equal(20, entry.LastSeq);
+        Assert.Equal(ErrorCode.OutOfOrderSequenceNumber, manager.Analyze(Data(3, Pid, 0, 30), AppendOrigin.Client).Error);
+    }
+
+    [Fact]
     public void After_an_epoch_bumping_marker_the_producer_must_start_at_sequence_zero()
     {
         var manager = NewManager();
