@@ -92,18 +92,6 @@ public sealed class ProducerStateManagerTests : IDisposable
     }
 
     [Fact]
-    public void A_duplicate_abandons_the_batches_analyzed_before_it_in_the_same_append()
-    {
-        var manager = NewManager();
-        Send(manager, Pid, 0, 0);
-        Assert.True(manager.Analyze(Data(1, 7, 0, 0), AppendOrigin.Client).IsAppendable);
-        Assert.True(manager.Analyze(Data(2, Pid, 0, 0), AppendOrigin.Client).IsDuplicate);
-        manager.CompleteAppend(1);
-
-        Assert.False(manager.TryGetLastEntry(7, out _));
-    }
-
-    [Fact]
     public void A_sequence_gap_is_out_of_order_and_changes_nothing()
     {
         var manager = NewManager();
@@ -120,7 +108,7 @@ public sealed class ProducerStateManagerTests : IDisposable
     }
 
     [Fact]
-    public void Batches_of_one_producer_in_one_append_are_checked_against_each_other_and_fail_together()
+    public void Batches_of_one_append_are_checked_against_each_other_and_fail_or_duplicate_together()
     {
         var manager = NewManager();
         Send(manager, Pid, 0, 0);
@@ -138,6 +126,12 @@ public sealed class ProducerStateManagerTests : IDisposable
         manager.CompleteAppend(5);
         Assert.Equal(3, entry.BatchCount);
         Assert.Equal(4, entry.LastSeq);
+
+        // A duplicate answers for the whole append: another producer's batch analyzed before it is dropped too.
+        Assert.True(manager.Analyze(Data(5, 7, 0, 0), AppendOrigin.Client).IsAppendable);
+        Assert.True(manager.Analyze(Data(6, Pid, 0, 3, 2), AppendOrigin.Client).IsDuplicate);
+        manager.CompleteAppend(5);
+        Assert.False(manager.TryGetLastEntry(7, out _));
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public readonly record struct ProducerAppendCheck(ErrorCode Error, string? Messa
 /// append and accumulates the updated state, which <see cref="ProducerStateManager"/> applies once the log append
 /// succeeded. Instances are pooled by the manager and reused, so validating allocates nothing.
 /// </summary>
-public sealed class ProducerAppendInfo
+internal sealed class ProducerAppendInfo
 {
     private readonly ProducerStateEntry _updated = new(ProducerSequence.NoProducerId);
     private readonly List<long> _startedTransactions = [];

@@ -30,34 +30,3 @@ public static class ProducerSequence
     /// <summary>Kafka's RecordBatch.hasProducerId: the batch came from an idempotent or transactional producer.</summary>
     public static bool HasProducerId(in RecordBatchHeader header) => header.ProducerId != NoProducerId;
 }
-
-/// <summary>
-/// Kafka's BatchMetadata: one appended batch of a producer, kept so that a retried batch is answered with the offsets it
-/// was first written at. The offset delta serves both sequences and offsets: in RecordBatch v2 a batch's sequences and
-/// offsets advance together.
-/// </summary>
-public readonly record struct BatchMetadata(int LastSeq, long LastOffset, int OffsetDelta, long Timestamp)
-{
-    public int FirstSeq => ProducerSequence.Decrement(LastSeq, OffsetDelta);
-
-    public long FirstOffset => LastOffset - OffsetDelta;
-}
-
-/// <summary>Kafka's AppendOrigin: how much of a batch's producer state is validated.</summary>
-public enum AppendOrigin
-{
-    /// <summary>Replicated from the leader or read back from the log: applied without validation (the leader validated it).</summary>
-    Replication,
-
-    /// <summary>Written by a coordinator (transaction markers, group offsets): epochs are checked, sequences are not.</summary>
-    Coordinator,
-
-    /// <summary>Produced by a client to the leader: duplicates, epochs and sequences are all checked.</summary>
-    Client,
-}
-
-/// <summary>Kafka's CompletedTxn: a transaction's data range, ended at <see cref="LastOffset"/> by a COMMIT or ABORT marker.</summary>
-public readonly record struct CompletedTxn(long ProducerId, long FirstOffset, long LastOffset, bool IsAborted);
-
-/// <summary>A transaction completed by an append, with the last stable offset to record beside it in the <c>.txnindex</c>.</summary>
-public readonly record struct TxnCompletion(CompletedTxn Txn, long LastStableOffset);
