@@ -558,6 +558,20 @@ public sealed class ProducerStateManagerTests : IDisposable
     }
 
     [Fact]
+    public void A_roll_snapshots_at_the_new_segments_base_offset()
+    {
+        var manager = NewManager();
+        Send(manager, Pid, 0, 0, count: 3);
+
+        manager.UpdateMapEndOffset(5); // the new segment starts past a compaction gap
+        var path = manager.TakeSnapshot(sync: false);
+
+        Assert.Equal(ProducerStateSnapshot.FileName(5), Path.GetFileName(path));
+        ProducerStateSnapshot.Flush(path!);
+        Assert.Equal(2, Assert.Single(ProducerStateSnapshot.Read(path!)).LastSeq);
+    }
+
+    [Fact]
     public void Truncating_fully_forgets_everything()
     {
         var manager = NewManager();

@@ -197,6 +197,12 @@ public sealed class ProducerStateManager
         return completedTxn.LastOffset + 1;
     }
 
+    /// <summary>
+    /// Kafka's updateMapEndOffset: the state stands for the log up to <paramref name="offset"/>. A roll moves it to the
+    /// new segment's base before <see cref="TakeSnapshot"/>, so each snapshot lines up with a segment.
+    /// </summary>
+    public void UpdateMapEndOffset(long offset) => _lastMapOffset = offset;
+
     /// <summary>Kafka's onHighWatermarkUpdated: transactions whose markers are below the high watermark are stable.</summary>
     public void OnHighWatermarkUpdated(long highWatermark) => RemoveUnreplicatedTransactions(highWatermark);
 
