@@ -14,8 +14,8 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
 {
     private readonly Dictionary<int, FollowerProgress> _followers = [];
     private readonly List<DelayedProduce> _delayedProduces = [];
-    private TaskCompletionSource _highWatermarkAdvanced = NewSignal();
-    private TaskCompletionSource _logEndAdvanced = NewSignal();
+    private readonly Signal _highWatermarkAdvanced = new();
+    private readonly Signal _logEndAdvanced = new();
 
     // Set while this replica leads; the replica grain keeps them in step with LeaderAndIsr.
     private PartitionState? _state;
@@ -24,10 +24,10 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
     public bool IsLeader => _log is not null;
 
     /// <summary>Completes when the high watermark moves (consumer fetches park on it).</summary>
-    public Task HighWatermarkAdvanced => _highWatermarkAdvanced.Task;
+    public Task HighWatermarkAdvanced => _highWatermarkAdvanced.Next;
 
     /// <summary>Completes when the log end moves (follower fetches park on it).</summary>
-    public Task LogEndAdvanced => _logEndAdvanced.Task;
+    public Task LogEndAdvanced => _logEndAdvanced.Next;
 
     /// <summary>Kafka's makeLeader: the new epoch starts at the log end, and no follower is known to have anything yet.</summary>
     public void MakeLeader(PartitionState state, PartitionLog log)
@@ -79,7 +79,7 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
     public LogAppendInfo AppendRecordsToLeader(ReadOnlySpan<byte> records)
     {
         var info = _log!.AppendAsLeader(records, _state!.LeaderEpoch);
-        Signal(ref _logEndAdvanced);
+        _logEndAdvanced.Fire();
         MaybeIncrementLeaderHighWatermark();
         return info;
     }
@@ -150,7 +150,7 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
     public void AppendRecordsToFollower(PartitionLog log, ReadOnlySpan<byte> records)
     {
         log.AppendAsFollower(records);
-        Signal(ref _logEndAdvanced);
+        _logEndAdvanced.Fire();
     }
 
     /// <summary>A follower learns the high watermark from its leader, never beyond its own log end.</summary>
@@ -159,7 +159,7 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
         var hw = Math.Min(leaderHighWatermark, log.LogEndOffset);
         if (hw <= log.HighWatermark) return;
         log.UpdateHighWatermark(hw);
-        Signal(ref _highWatermarkAdvanced);
+        _highWatermarkAdvanced.Fire();
     }
 
     /// <summary>HW = the smallest log end over the ISR (the leader's own included); it never moves back.</summary>
@@ -174,7 +174,7 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
         }
         if (hw <= log.HighWatermark) return;
         log.UpdateHighWatermark(hw);
-        Signal(ref _highWatermarkAdvanced);
+        _highWatermarkAdvanced.Fire();
         for (var i = _delayedProduces.Count - 1; i >= 0; i--)
             if (_delayedProduces[i].RequiredOffset <= hw)
             {
@@ -188,15 +188,6 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
         foreach (var e in _log!.LeaderEpochCache.Entries)
             if (e.Epoch == epoch) return e.StartOffset;
         return _log.LogEndOffset;
-    }
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    private static void Signal(ref TaskCompletionSource signal)
-    {
-        var fired = signal;
-        signal = NewSignal();
-        fired.TrySetResult();
     }
 
     private readonly record struct FollowerProgress(long LogEndOffset, DateTimeOffset LastCaughtUp);

@@ -23,14 +23,14 @@ internal sealed partial class ReplicaFetcher(
     private PartitionLog? _log;
     private Task? _loop;
     private CancellationTokenSource? _stop;
-    private TaskCompletionSource _stateChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Signal _stateChanged = new();
 
     /// <summary>Follows the leader of <paramref name="state"/> into <paramref name="log"/>; starts the loop unless it runs.</summary>
     public void Follow(PartitionState state, PartitionLog log)
     {
         _state = state;
         _log = log;
-        SignalStateChanged();
+        _stateChanged.Fire();
         if (_loop is { IsCompleted: false }) return;
         _stop = new CancellationTokenSource();
         _loop = RunAsync(_stop.Token);
@@ -41,7 +41,7 @@ internal sealed partial class ReplicaFetcher(
         _state = null;
         _log = null;
         _stop?.Cancel();
-        SignalStateChanged();
+        _stateChanged.Fire();
     }
 
     public async Task StopAsync()
@@ -125,14 +125,7 @@ internal sealed partial class ReplicaFetcher(
     }
 
     private async Task WaitForStateChangeAsync() =>
-        await _stateChanged.Task.WaitAsync(Backoff, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-
-    private void SignalStateChanged()
-    {
-        var fired = _stateChanged;
-        _stateChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        fired.TrySetResult();
-    }
+        await _stateChanged.Next.WaitAsync(Backoff, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Replica} could not fetch from {Leader}")]
     private partial void LogFetchFailed(Exception e, string replica, string leader);

@@ -41,15 +41,11 @@ public sealed class PartitionTests : IDisposable
         Append(5);
         Assert.Equal(0, _log.HighWatermark);
 
-        _partition.UpdateFollowerFetchState(1, 5);
-        Assert.Equal(0, _log.HighWatermark);
-        _partition.UpdateFollowerFetchState(2, 3);
-        Assert.Equal(3, _log.HighWatermark);
-        _partition.UpdateFollowerFetchState(2, 5);
-        Assert.Equal(5, _log.HighWatermark);
+        Assert.Equal(0, HighWatermarkAfterFetch(1, 5));
+        Assert.Equal(3, HighWatermarkAfterFetch(2, 3));
+        Assert.Equal(5, HighWatermarkAfterFetch(2, 5));
 
-        _partition.UpdateFollowerFetchState(1, 2);
-        Assert.Equal(5, _log.HighWatermark);
+        Assert.Equal(5, HighWatermarkAfterFetch(1, 2));
     }
 
     [Fact]
@@ -58,9 +54,8 @@ public sealed class PartitionTests : IDisposable
         _partition.MakeLeader(State(isr: [0, 1]), _log);
         Append(4);
 
-        _partition.UpdateFollowerFetchState(1, 4);
-
-        Assert.Equal(4, _log.HighWatermark);
+        Assert.Equal(0, HighWatermarkAfterFetch(2, 1));
+        Assert.Equal(4, HighWatermarkAfterFetch(1, 4));
     }
 
     [Fact]
@@ -82,9 +77,7 @@ public sealed class PartitionTests : IDisposable
     [Fact]
     public void A_parked_acks_all_produce_completes_when_every_isr_member_has_its_last_offset()
     {
-        _partition.MakeLeader(State(isr: [0, 1, 2]), _log);
-        var info = Append(3);
-        var produce = _partition.DelayProduce(info.LastOffset, timeoutMs: 30_000);
+        var produce = LeadAndPark(isr: [0, 1, 2], records: 3);
 
         _partition.UpdateFollowerFetchState(1, 3);
         Assert.False(produce.Task.IsCompleted);
@@ -99,9 +92,7 @@ public sealed class PartitionTests : IDisposable
     [Fact]
     public async Task A_parked_produce_times_out_with_request_timed_out_on_the_clock()
     {
-        _partition.MakeLeader(State(isr: [0, 1]), _log);
-        var info = Append(3);
-        var produce = _partition.DelayProduce(info.LastOffset, timeoutMs: 1_000);
+        var produce = LeadAndPark(isr: [0, 1], records: 3, timeoutMs: 1_000);
 
         _time.Advance(TimeSpan.FromMilliseconds(999));
         Assert.False(produce.Task.IsCompleted);
@@ -113,18 +104,14 @@ public sealed class PartitionTests : IDisposable
         Assert.Contains("offset 2 within 1000 ms", failed?.Message, StringComparison.Ordinal);
 
         // Replication that arrives afterwards still commits the record; the timed-out produce stays failed.
-        _partition.UpdateFollowerFetchState(1, 3);
-        Assert.Equal(3, _log.HighWatermark);
+        Assert.Equal(3, HighWatermarkAfterFetch(1, 3));
         Assert.Equal(ErrorCode.RequestTimedOut, await produce.Task);
     }
 
     [Fact]
     public void A_produce_with_no_timeout_times_out_at_once()
     {
-        _partition.MakeLeader(State(isr: [0, 1]), _log);
-        var info = Append(1);
-
-        var produce = _partition.DelayProduce(info.LastOffset, timeoutMs: 0);
+        var produce = LeadAndPark(isr: [0, 1], records: 1, timeoutMs: 0);
 
         Assert.Equal(ErrorCode.RequestTimedOut, _partition.CompleteDelayedProduce(produce)?.Error);
     }
@@ -144,9 +131,7 @@ public sealed class PartitionTests : IDisposable
     [Fact]
     public void A_produce_committed_by_an_isr_shrunk_below_min_insync_replicas_fails_with_not_enough_replicas_after_append()
     {
-        _partition.MakeLeader(State(isr: [0, 1, 2], minInsyncReplicas: 2), _log);
-        var info = Append(2);
-        var produce = _partition.DelayProduce(info.LastOffset, timeoutMs: 30_000);
+        var produce = LeadAndPark(isr: [0, 1, 2], records: 2, minInsyncReplicas: 2);
 
         // Both followers left the ISR: the leader alone commits the append, which is then under-replicated.
         _partition.UpdateLeaderAndIsr(State(isr: [0], minInsyncReplicas: 2, partitionEpoch: 1));
@@ -159,9 +144,7 @@ public sealed class PartitionTests : IDisposable
     [Fact]
     public async Task Parked_produces_fail_with_the_given_error_when_the_replica_stops_leading()
     {
-        _partition.MakeLeader(State(isr: [0, 1]), _log);
-        var info = Append(1);
-        var produce = _partition.DelayProduce(info.LastOffset, timeoutMs: 30_000);
+        var produce = LeadAndPark(isr: [0, 1], records: 1);
 
         _partition.StopLeading(ErrorCode.NotLeaderOrFollower);
 
@@ -175,9 +158,7 @@ public sealed class PartitionTests : IDisposable
     [Fact]
     public void Parked_produces_survive_a_new_leader_epoch_of_the_same_leader()
     {
-        _partition.MakeLeader(State(isr: [0, 1]), _log);
-        var info = Append(2);
-        var produce = _partition.DelayProduce(info.LastOffset, timeoutMs: 30_000);
+        var produce = LeadAndPark(isr: [0, 1], records: 2);
 
         _partition.MakeLeader(State(isr: [0, 1], leaderEpoch: 1), _log);
         _partition.UpdateFollowerFetchState(1, 2);
@@ -210,8 +191,7 @@ public sealed class PartitionTests : IDisposable
 
         // At the HW but before the start of the leader's epoch (offset 5): not yet.
         Assert.Null(_partition.UpdateFollowerFetchState(2, 3));
-        _partition.UpdateFollowerFetchState(1, 5);
-        Assert.Equal(5, _log.HighWatermark);
+        Assert.Equal(5, HighWatermarkAfterFetch(1, 5));
         Assert.Null(_partition.UpdateFollowerFetchState(2, 4));
 
         Assert.Equal([0, 1, 2], _partition.UpdateFollowerFetchState(2, 5));
@@ -224,16 +204,13 @@ public sealed class PartitionTests : IDisposable
         _partition.MakeLeader(State(isr: [0, 1, 2]), _log);
         Append(5);
         _partition.UpdateFollowerFetchState(1, 5);
-        _partition.UpdateFollowerFetchState(2, 5);
-        Assert.Equal(5, _log.HighWatermark);
+        Assert.Equal(5, HighWatermarkAfterFetch(2, 5));
 
         _partition.UpdateLeaderAndIsr(State(isr: [0, 1, 2], partitionEpoch: 1, replica2Broker: "b3"));
         Append(5);
-        _partition.UpdateFollowerFetchState(1, 10);
 
-        Assert.Equal(5, _log.HighWatermark);
-        _partition.UpdateFollowerFetchState(2, 10);
-        Assert.Equal(10, _log.HighWatermark);
+        Assert.Equal(5, HighWatermarkAfterFetch(1, 10));
+        Assert.Equal(10, HighWatermarkAfterFetch(2, 10));
     }
 
     [Fact]
@@ -251,6 +228,20 @@ public sealed class PartitionTests : IDisposable
         Assert.Equal(2, _log.LogEndOffset);
         Assert.Equal(2, _log.HighWatermark);
         Assert.True(woken.IsCompleted);
+    }
+
+    /// <summary>Leads with <paramref name="isr"/>, appends <paramref name="records"/> and parks an acks=all produce for them.</summary>
+    private DelayedProduce LeadAndPark(int[] isr, int records, int timeoutMs = 30_000, int minInsyncReplicas = 1)
+    {
+        _partition.MakeLeader(State(isr, minInsyncReplicas: minInsyncReplicas), _log);
+        var info = Append(records);
+        return _partition.DelayProduce(info.LastOffset, timeoutMs);
+    }
+
+    private long HighWatermarkAfterFetch(int replicaId, long fetchOffset)
+    {
+        _partition.UpdateFollowerFetchState(replicaId, fetchOffset);
+        return _log.HighWatermark;
     }
 
     private LogAppendInfo Append(int records, int epoch = -1)
