@@ -5,7 +5,8 @@ namespace OrleansStream.Server.Replication;
 /// <summary>
 /// Kafka's ReplicaFetcherThread for one follower replica, run on its grain's scheduler: fetches from the leader named
 /// by the latest LeaderAndIsr, truncates where the logs diverged, appends, and learns the high watermark. One loop at
-/// a time; a response to a fetch sent under an older state is dropped.
+/// a time; a response to a fetch sent under an older state is dropped. The loop ends when it finds no leader to follow,
+/// so a Follow that comes while a stopped loop's fetch is still out keeps that loop going with the new state.
 /// </summary>
 internal sealed partial class ReplicaFetcher(
     string replicaKey,
@@ -22,7 +23,6 @@ internal sealed partial class ReplicaFetcher(
     private PartitionState? _state;
     private PartitionLog? _log;
     private Task? _loop;
-    private CancellationTokenSource? _stop;
     private readonly Signal _stateChanged = new();
 
     /// <summary>Follows the leader of <paramref name="state"/> into <paramref name="log"/>; starts the loop unless it runs.</summary>
@@ -31,16 +31,13 @@ internal sealed partial class ReplicaFetcher(
         _state = state;
         _log = log;
         _stateChanged.Fire();
-        if (_loop is { IsCompleted: false }) return;
-        _stop = new CancellationTokenSource();
-        _loop = RunAsync(_stop.Token);
+        if (_loop is not { IsCompleted: false }) _loop = RunAsync();
     }
 
     public void Stop()
     {
         _state = null;
         _log = null;
-        _stop?.Cancel();
         _stateChanged.Fire();
     }
 
@@ -51,9 +48,9 @@ internal sealed partial class ReplicaFetcher(
         _loop = null;
     }
 
-    private async Task RunAsync(CancellationToken stop)
+    private async Task RunAsync()
     {
-        while (!stop.IsCancellationRequested)
+        while (true)
         {
             if (_state is not { } state || _log is not { } log || state.Leader == replicaId || state.Leader < 0) return;
             var leaderKey = GrainKeys.Replica(state.Topic, state.Partition, state.Leader);
@@ -64,14 +61,15 @@ internal sealed partial class ReplicaFetcher(
                     replicaId, brokerId, state.LeaderEpoch, log.LogEndOffset, log.LeaderEpochCache.LatestEpoch,
                     options.ReplicaFetchMaxBytes, options.ReplicaFetchWaitMaxMs));
             }
-            catch (Exception e) when (!stop.IsCancellationRequested)
+            catch (Exception e)
             {
+                if (_state != state) continue;
                 LogFetchFailed(e, replicaKey, leaderKey);
                 await WaitForStateChangeAsync();
                 continue;
             }
             // The state may have changed while the fetch was out: act on it only if it was for the current leader.
-            if (stop.IsCancellationRequested || _state != state || _log != log) continue;
+            if (_state != state || _log != log) continue;
             try
             {
                 if (!ProcessFetchResponse(log, response))
