@@ -4,6 +4,8 @@ namespace OrleansStream.Server.Replication;
 /// Kafka's DelayedProduce: an acks=all produce parked until every in-sync replica has its last offset. It ends with
 /// <see cref="ErrorCode.None"/> when the high watermark passes <see cref="RequiredOffset"/>, with
 /// <see cref="ErrorCode.RequestTimedOut"/> when its timeout fires first, or with the error that stopped the leader.
+/// The timer fires on a pool thread and only completes the task; the awaiting grain resumes on its own turn, where the
+/// <see cref="Partition"/> forgets the produce.
 /// </summary>
 internal sealed class DelayedProduce : TaskCompletionSource<ErrorCode>
 {
