@@ -37,7 +37,7 @@ public interface IPartitionReplicaGrain : IGrainWithStringKey
     Task<ReplicaStatus> GetStatus();
 
     /// <summary>The controller's LeaderAndIsr; stale epochs are answered with <see cref="ErrorCode.FencedLeaderEpoch"/>.</summary>
-    Task<ErrorCode> ApplyState(PartitionState state);
+    Task<ErrorCode> LeaderAndIsr(PartitionState state);
 
     /// <summary>Kafka's StopReplica with delete: closes the log and removes its files.</summary>
     Task DeleteReplica();

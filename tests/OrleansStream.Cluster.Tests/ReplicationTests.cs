@@ -171,8 +171,8 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         var notLeader = await controller.AlterPartition(topic, 0, p.Leader == 0 ? 1 : 0, p.LeaderEpoch, state.PartitionEpoch, [0, 1]);
         var replica = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, p.Leader));
         var newer = state with { LeaderEpoch = state.LeaderEpoch + 1 };
-        Assert.Equal(ErrorCode.None, await replica.ApplyState(newer));
-        var older = await replica.ApplyState(state);
+        Assert.Equal(ErrorCode.None, await replica.LeaderAndIsr(newer));
+        var older = await replica.LeaderAndIsr(state);
         var staleProduce = await replica.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("x"), CurrentLeaderEpoch: state.LeaderEpoch));
 
         Assert.Equal(ErrorCode.FencedLeaderEpoch, staleIsr.Error);
@@ -202,7 +202,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
             (before = await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("before")))).Error != ErrorCode.NotEnoughReplicas,
             "the leader has the expanded ISR");
         // The shrink's LeaderAndIsr arrives late, after the expansion: the replica keeps the newer ISR.
-        var late = await leader.ApplyState(shrink.State!);
+        var late = await leader.LeaderAndIsr(shrink.State!);
         var after = await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("after")));
 
         Assert.Equal((ErrorCode.None, initial.PartitionEpoch + 1, 1), (shrink.Error, shrink.State!.PartitionEpoch, shrink.State.Isr.Count));

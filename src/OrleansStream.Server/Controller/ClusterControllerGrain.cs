@@ -451,7 +451,7 @@ internal sealed partial class ClusterControllerGrain(
             {
                 if (!brokers.IsAlive(p.Replicas[r])) continue;
                 var key = GrainKeys.Replica(t.Name, p.Partition, r);
-                calls.Add((key, CallReplica(key, p.Replicas[r], g => g.ApplyState(partitionState))));
+                calls.Add((key, CallReplica(key, p.Replicas[r], g => g.LeaderAndIsr(partitionState))));
             }
         }
         if (calls.Count == 0) return;
@@ -460,9 +460,9 @@ internal sealed partial class ClusterControllerGrain(
         await Task.WhenAll(all).WaitAsync(PushWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         foreach (var (key, call) in calls)
         {
-            if (!call.IsCompleted) LogApplyStateSlow(key);
-            else if (call.IsFaulted) LogApplyStateFailed(call.Exception!.GetBaseException(), key);
-            else if (call.Result != ErrorCode.None) LogApplyStateRejected(key, call.Result);
+            if (!call.IsCompleted) LogLeaderAndIsrSlow(key);
+            else if (call.IsFaulted) LogLeaderAndIsrFailed(call.Exception!.GetBaseException(), key);
+            else if (call.Result != ErrorCode.None) LogLeaderAndIsrRejected(key, call.Result);
         }
     }
 
@@ -670,13 +670,13 @@ internal sealed partial class ClusterControllerGrain(
     private partial void LogAutoCreateFailed(string topic, ErrorCode error, string? message);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} rejected LeaderAndIsr: {Error}")]
-    private partial void LogApplyStateRejected(string replica, ErrorCode error);
+    private partial void LogLeaderAndIsrRejected(string replica, ErrorCode error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} has not answered LeaderAndIsr yet; it pulls its state when it activates")]
-    private partial void LogApplyStateSlow(string replica);
+    private partial void LogLeaderAndIsrSlow(string replica);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sending LeaderAndIsr to replica {Replica} failed")]
-    private partial void LogApplyStateFailed(Exception e, string replica);
+    private partial void LogLeaderAndIsrFailed(Exception e, string replica);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Deleting replica {Replica} failed")]
     private partial void LogDeleteReplicaFailed(Exception e, string replica);

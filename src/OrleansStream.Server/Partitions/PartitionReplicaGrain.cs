@@ -12,8 +12,9 @@ using OrleansStream.Storage.Tiering;
 namespace OrleansStream.Server.Partitions;
 
 /// <summary>
-/// One replica of one partition on its broker's silo. The leader appends and serves fetches; followers pull from
-/// the leader. Reentrant so that long-polls and acks=all waits do not block appends: every state change is
+/// One replica of one partition on its broker's silo: the request handlers, LeaderAndIsr and the timers. The leader
+/// appends and serves fetches, its replication state is a <see cref="Partition"/>; a follower pulls from the leader
+/// with a <see cref="ReplicaFetcher"/>. Reentrant so that long-polls and acks=all waits do not block appends: every state change is
 /// synchronous (no await inside an append, a truncation or a state change), and code after an await re-checks
 /// the role and epoch it relied on.
 /// </summary>
@@ -47,20 +48,10 @@ internal sealed partial class PartitionReplicaGrain(
     private bool _remoteAsLeader;
     private IGrainTimer? _tieringTimer;
 
-    // Leader: what each follower has (its last fetch offset) and when it was last caught up; waiters for the HW.
-    private readonly Dictionary<int, FollowerProgress> _followers = [];
-    private readonly List<(long Offset, TaskCompletionSource Done)> _hwWaiters = [];
+    private Partition _replication = null!;
+    private ReplicaFetcher _fetcher = null!;
     private bool _isrChangeInFlight;
     private IGrainTimer? _isrTimer;
-
-    // Wakes long-polls: consumers when the high watermark moves, followers when the log end moves.
-    private TaskCompletionSource _hwAdvanced = NewSignal();
-    private TaskCompletionSource _appended = NewSignal();
-    private TaskCompletionSource _stateChanged = NewSignal();
-
-    // Follower: the loop pulling from the leader, one at a time.
-    private Task? _fetcher;
-    private CancellationTokenSource? _fetcherStop;
 
     private bool IsLeader => _state is { } s && s.Leader == _replicaId && _log is not null;
 
@@ -70,6 +61,8 @@ internal sealed partial class PartitionReplicaGrain(
     {
         (_topic, _partition, _replicaId) = GrainKeys.ParseReplica(this.GetPrimaryKeyString());
         _metrics = metrics.ForPartition(_topic, _partition);
+        _replication = new Partition(_topic, _partition, _replicaId, _options.ReplicaLagTimeMaxMs, time);
+        _fetcher = new ReplicaFetcher(this.GetPrimaryKeyString(), _replicaId, identity.BrokerId, _options, GrainFactory, _replication, time, logger);
         var state = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(_topic, _partition);
         if (state is not null && _state is null) Apply(state);
         _retentionTimer = this.RegisterGrainTimer(
@@ -86,8 +79,8 @@ internal sealed partial class PartitionReplicaGrain(
         _isrTimer?.Dispose();
         _metrics.Dispose();
         StopTiering();
-        await StopFetcherAsync();
-        FailWaiters(ErrorCode.NotLeaderOrFollower);
+        await _fetcher.StopAsync();
+        _replication.StopLeading(ErrorCode.NotLeaderOrFollower);
         if (_log is not null)
         {
             _log.Dispose();
@@ -96,7 +89,7 @@ internal sealed partial class PartitionReplicaGrain(
         }
     }
 
-    public Task<ErrorCode> ApplyState(PartitionState state)
+    public Task<ErrorCode> LeaderAndIsr(PartitionState state)
     {
         ArgumentNullException.ThrowIfNull(state);
         if (_state is { } current && state.IsOlderThan(current))
@@ -113,8 +106,8 @@ internal sealed partial class PartitionReplicaGrain(
         _metrics.Dispose();
         StopTiering();
         _state = null;
-        await StopFetcherAsync();
-        FailWaiters(ErrorCode.UnknownTopicOrPartition);
+        await _fetcher.StopAsync();
+        _replication.StopLeading(ErrorCode.UnknownTopicOrPartition);
         if (_log is not null)
         {
             _log.Delete();
@@ -134,17 +127,12 @@ internal sealed partial class PartitionReplicaGrain(
         if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader) return ProduceError(notLeader.Error, notLeader.Message);
         if (request.Acks is not (Acks.None or Acks.Leader or Acks.All))
             return ProduceError(ErrorCode.InvalidRequiredAcks, $"acks must be 0, 1 or -1 (all), not {(short)request.Acks}.");
-        var state = _state!;
+        if (request.Acks == Acks.All && _replication.CheckEnoughReplicas() is { } notEnough) return ProduceError(notEnough.Error, notEnough.Message);
         var log = _log!;
-        var minIsr = TopicRules.MinInsyncReplicas(state.Configs);
-        if (request.Acks == Acks.All && state.Isr.Count < minIsr)
-            return ProduceError(ErrorCode.NotEnoughReplicas,
-                $"{_topic}-{_partition} has {state.Isr.Count} in-sync replicas, fewer than min.insync.replicas={minIsr}.");
-
         LogAppendInfo info;
         try
         {
-            info = log.AppendAsLeader(request.Records.Span, state.LeaderEpoch);
+            info = _replication.AppendRecordsToLeader(request.Records.Span);
         }
         catch (OrleansStreamException e)
         {
@@ -156,25 +144,12 @@ internal sealed partial class PartitionReplicaGrain(
             return ProduceError(ErrorCode.KafkaStorageError, e.Message);
         }
         _metrics.Produced(info.RecordCount, info.Bytes);
-        Signal(ref _appended);
-        MaybeAdvanceHighWatermark();
 
         if (request.Acks == Acks.All && log.HighWatermark <= info.LastOffset)
         {
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _hwWaiters.Add((info.LastOffset + 1, done));
-            var timeout = TimeSpan.FromMilliseconds(Math.Max(0, request.TimeoutMs));
-            await done.Task.WaitAsync(timeout, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-            if (!done.Task.IsCompletedSuccessfully)
-            {
-                if (done.Task.IsFaulted && done.Task.Exception!.InnerException is OrleansStreamException e) return ProduceError(e.Code, e.Message);
-                _hwWaiters.RemoveAll(w => w.Done == done);
-                return ProduceError(ErrorCode.RequestTimedOut,
-                    $"Not every in-sync replica of {_topic}-{_partition} had offset {info.LastOffset} within {request.TimeoutMs} ms; the record may still be committed.");
-            }
-            if (_state is { } now && now.Isr.Count < TopicRules.MinInsyncReplicas(now.Configs))
-                return ProduceError(ErrorCode.NotEnoughReplicasAfterAppend,
-                    $"{_topic}-{_partition} shrank to {now.Isr.Count} in-sync replicas while the append was replicated.");
+            var delayed = _replication.DelayProduce(info.LastOffset, request.TimeoutMs);
+            await delayed.Task;
+            if (_replication.CompleteDelayedProduce(delayed) is { } failed) return ProduceError(failed.Error, failed.Message);
         }
         return new ProduceResponse(ErrorCode.None, info.FirstOffset, info.LogAppendTimeMs, log.LogStartOffset);
     }
@@ -219,7 +194,7 @@ internal sealed partial class PartitionReplicaGrain(
                 _metrics.Fetched(records.Span);
                 return new FetchResponse(ErrorCode.None, hw, log.LogStartOffset, records);
             }
-            await _hwAdvanced.Task.WaitAsync(remaining, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            await _replication.HighWatermarkAdvanced.WaitAsync(remaining, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
     }
 
@@ -296,7 +271,8 @@ internal sealed partial class PartitionReplicaGrain(
             if (request.FetchOffset < log.LogStartOffset || request.FetchOffset > log.LogEndOffset)
                 return new ReplicaFetchResponse(ErrorCode.OffsetOutOfRange, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, ReadOnlyMemory<byte>.Empty);
 
-            UpdateFollower(request.ReplicaId, request.FetchOffset);
+            if (_replication.UpdateFollowerFetchState(request.ReplicaId, request.FetchOffset) is { } expanded)
+                _ = ChangeIsrAsync(expanded, "caught up");
             var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
             if (request.FetchOffset < log.LogEndOffset || remaining <= TimeSpan.Zero)
             {
@@ -306,7 +282,7 @@ internal sealed partial class PartitionReplicaGrain(
             }
             // Caught up: park until the next append. A follower learns the HW with the next data or after MaxWaitMs,
             // as in Kafka; waking on every HW advance only re-ran this loop for a follower with nothing to fetch.
-            await _appended.Task.WaitAsync(remaining, time)
+            await _replication.LogEndAdvanced.WaitAsync(remaining, time)
                 .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
     }
@@ -317,6 +293,7 @@ internal sealed partial class PartitionReplicaGrain(
         if (previous is not null && previous.TopicId != state.TopicId)
         {
             // The topic was deleted and created again under the same name while this activation lived.
+            _replication.StopLeading(ErrorCode.NotLeaderOrFollower);
             _log?.Dispose();
             _log = null;
         }
@@ -338,37 +315,31 @@ internal sealed partial class PartitionReplicaGrain(
                 LogBadConfig(e, this.GetPrimaryKeyString());
             }
         }
-        Signal(ref _stateChanged);
         _metrics.ReportReplication(IsLeader, state.Replicas.Count, state.Isr.Count);
-        if (_log is null) return;
+        if (_log is null)
+        {
+            _fetcher.Stop();
+            return;
+        }
 
         var becameLeader = state.Leader == _replicaId && (previous is null || previous.Leader != _replicaId || previous.LeaderEpoch != state.LeaderEpoch);
         if (state.Leader == _replicaId)
         {
             if (becameLeader)
             {
-                StopFetcher();
-                if (_log.LeaderEpochCache.LatestEpoch < state.LeaderEpoch) _log.LeaderEpochCache.Assign(state.LeaderEpoch, _log.LogEndOffset);
-                _followers.Clear();
-                var now = time.GetUtcNow();
-                foreach (var r in state.Replicas)
-                    if (r.ReplicaId != _replicaId) _followers[r.ReplicaId] = new FollowerProgress(-1, now);
+                _fetcher.Stop();
                 LogBecameLeader(this.GetPrimaryKeyString(), state.LeaderEpoch, _log.LogEndOffset, _log.HighWatermark);
             }
-            else if (previous is not null) ForgetMovedFollowers(previous, state);
-            MaybeAdvanceHighWatermark();
+            if (becameLeader || !_replication.IsLeader) _replication.MakeLeader(state, _log);
+            else _replication.UpdateLeaderAndIsr(state);
             StartTiering(asLeader: true);
         }
         else
         {
             StartTiering(asLeader: false);
-            if (previous is { } p && p.Leader == _replicaId && (p.LeaderEpoch != state.LeaderEpoch || p.Leader != state.Leader))
-            {
-                FailWaiters(ErrorCode.NotLeaderOrFollower);
-                _followers.Clear();
-            }
-            if (state.Leader >= 0 && state.Replicas.Any(r => r.ReplicaId == _replicaId)) StartFetcher();
-            else StopFetcher();
+            _replication.StopLeading(ErrorCode.NotLeaderOrFollower);
+            if (state.Leader >= 0 && IsReplica(state, _replicaId)) _fetcher.Follow(state, _log);
+            else _fetcher.Stop();
         }
     }
 
@@ -380,23 +351,13 @@ internal sealed partial class PartitionReplicaGrain(
     {
         _state = state;
         StopTiering();
-        StopFetcher();
-        FailWaiters(ErrorCode.NotLeaderOrFollower);
-        _followers.Clear();
+        _fetcher.Stop();
+        _replication.StopLeading(ErrorCode.NotLeaderOrFollower);
         _log!.Delete();
         _log = null;
         _logError = $"replica {_replicaId} was moved to another broker";
         LogMovedAway(this.GetPrimaryKeyString(), identity.BrokerId);
         DeactivateOnIdle();
-    }
-
-    /// <summary>A follower replica that the controller moved to another broker starts from nothing there.</summary>
-    private void ForgetMovedFollowers(PartitionState previous, PartitionState state)
-    {
-        foreach (var r in state.Replicas)
-            foreach (var old in previous.Replicas)
-                if (old.ReplicaId == r.ReplicaId && old.BrokerId != r.BrokerId && r.ReplicaId != _replicaId)
-                    _followers[r.ReplicaId] = new FollowerProgress(-1, time.GetUtcNow());
     }
 
     private void OpenLog(PartitionState state)
@@ -422,6 +383,13 @@ internal sealed partial class PartitionReplicaGrain(
             _logError = e.Message;
             LogStorageError(e, this.GetPrimaryKeyString());
         }
+    }
+
+    private static bool IsReplica(PartitionState state, int replicaId)
+    {
+        foreach (var r in state.Replicas)
+            if (r.ReplicaId == replicaId) return true;
+        return false;
     }
 
     private static bool IsAssigned(PartitionState state, int replicaId, string brokerId)
@@ -460,66 +428,10 @@ internal sealed partial class PartitionReplicaGrain(
         return -1;
     }
 
-    /// <summary>HW = the smallest log end over the ISR (the leader's own included); it never moves back.</summary>
-    private void MaybeAdvanceHighWatermark()
-    {
-        if (!IsLeader) return;
-        var log = _log!;
-        var hw = log.LogEndOffset;
-        foreach (var member in _state!.Isr)
-        {
-            if (member == _replicaId) continue;
-            hw = Math.Min(hw, _followers.TryGetValue(member, out var f) ? f.LogEndOffset : -1);
-        }
-        if (hw <= log.HighWatermark) return;
-        log.UpdateHighWatermark(hw);
-        Signal(ref _hwAdvanced);
-        for (var i = _hwWaiters.Count - 1; i >= 0; i--)
-            if (_hwWaiters[i].Offset <= hw)
-            {
-                _hwWaiters[i].Done.TrySetResult();
-                _hwWaiters.RemoveAt(i);
-            }
-    }
-
-    private void UpdateFollower(int replicaId, long fetchOffset)
-    {
-        var now = time.GetUtcNow();
-        var caughtUp = _followers.TryGetValue(replicaId, out var old) ? old.LastCaughtUp : now;
-        // Kafka's rule: a fetch at the log end means the follower was caught up at the time of the fetch.
-        if (fetchOffset >= _log!.LogEndOffset) caughtUp = now;
-        _followers[replicaId] = new FollowerProgress(fetchOffset, caughtUp);
-        MaybeAdvanceHighWatermark();
-        var state = _state!;
-        if (!state.Isr.Contains(replicaId) && fetchOffset >= _log.HighWatermark && fetchOffset >= EpochStart(state.LeaderEpoch))
-        {
-            var isr = new List<int>(state.Isr) { replicaId };
-            isr.Sort();
-            _ = ChangeIsrAsync(isr, "caught up");
-        }
-    }
-
-    private long EpochStart(int epoch)
-    {
-        foreach (var e in _log!.LeaderEpochCache.Entries)
-            if (e.Epoch == epoch) return e.StartOffset;
-        return _log.LogEndOffset;
-    }
-
     private async Task CheckIsrAsync()
     {
         if (!IsLeader || _isrChangeInFlight) return;
-        var state = _state!;
-        var now = time.GetUtcNow();
-        List<int>? shrunk = null;
-        foreach (var member in state.Isr)
-        {
-            if (member == _replicaId) continue;
-            var lagging = !_followers.TryGetValue(member, out var f)
-                || (now - f.LastCaughtUp).TotalMilliseconds > _options.ReplicaLagTimeMaxMs;
-            if (lagging) (shrunk ??= new List<int>(state.Isr)).Remove(member);
-        }
-        if (shrunk is not null) await ChangeIsrAsync(shrunk, "lagging");
+        if (_replication.MaybeShrinkIsr() is { } shrunk) await ChangeIsrAsync(shrunk, "lagging");
     }
 
     /// <summary>Kafka's AlterPartition: the controller accepts it only from the current leader in its current epoch.</summary>
@@ -545,113 +457,6 @@ internal sealed partial class PartitionReplicaGrain(
             _isrChangeInFlight = false;
         }
     }
-
-    private void StartFetcher()
-    {
-        if (_fetcher is { IsCompleted: false }) return;
-        _fetcherStop = new CancellationTokenSource();
-        _fetcher = FetchFromLeaderAsync(_fetcherStop.Token);
-    }
-
-    private void StopFetcher()
-    {
-        _fetcherStop?.Cancel();
-        Signal(ref _stateChanged);
-    }
-
-    private async Task StopFetcherAsync()
-    {
-        StopFetcher();
-        if (_fetcher is { } f) await f.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-        _fetcher = null;
-    }
-
-    /// <summary>Kafka's ReplicaFetcherThread for one partition, run on this grain's scheduler.</summary>
-    private async Task FetchFromLeaderAsync(CancellationToken stop)
-    {
-        var backoff = TimeSpan.FromMilliseconds(100);
-        while (!stop.IsCancellationRequested)
-        {
-            if (_state is not { } state || _log is not { } log || state.Leader == _replicaId || state.Leader < 0) return;
-            var leaderKey = GrainKeys.Replica(_topic, _partition, state.Leader);
-            ReplicaFetchResponse response;
-            try
-            {
-                response = await GrainFactory.GetGrain<IReplicaFetchGrain>(leaderKey).ReplicaFetch(new ReplicaFetchRequest(
-                    _replicaId, identity.BrokerId, state.LeaderEpoch, log.LogEndOffset, log.LeaderEpochCache.LatestEpoch,
-                    _options.ReplicaFetchMaxBytes, _options.ReplicaFetchWaitMaxMs));
-            }
-            catch (Exception e) when (!stop.IsCancellationRequested)
-            {
-                LogFetchFailed(e, this.GetPrimaryKeyString(), leaderKey);
-                await WaitForStateChangeAsync(backoff);
-                continue;
-            }
-            // The state may have changed while the fetch was out: act on it only if it was for the current leader.
-            if (stop.IsCancellationRequested || _state != state || _log != log) continue;
-            try
-            {
-                if (!HandleFetchResponse(log, response))
-                    await WaitForStateChangeAsync(backoff);
-            }
-            catch (OrleansStreamException e)
-            {
-                LogFollowerAppendFailed(e, this.GetPrimaryKeyString());
-                await WaitForStateChangeAsync(backoff);
-            }
-        }
-    }
-
-    /// <summary>Applies a leader's answer; false when the follower should back off before fetching again.</summary>
-    private bool HandleFetchResponse(PartitionLog log, ReplicaFetchResponse response)
-    {
-        switch (response.Error)
-        {
-            case ErrorCode.None:
-                break;
-            case ErrorCode.OffsetOutOfRange when response.LocalLogStartOffset > log.LogEndOffset && log.Config.RemoteStorageEnable:
-                log.TruncateFullyAndStartAt(response.LocalLogStartOffset, Math.Clamp(response.LogStartOffset, 0, response.LocalLogStartOffset));
-                return true;
-            case ErrorCode.OffsetOutOfRange when log.LogEndOffset < response.LogStartOffset:
-                log.TruncateFullyAndStartAt(response.LogStartOffset);
-                return true;
-            case ErrorCode.OffsetOutOfRange when log.LogEndOffset > response.LogEndOffset:
-                log.TruncateTo(Math.Max(response.HighWatermark, log.LogStartOffset));
-                return true;
-            default:
-                return false;
-        }
-        if (response.DivergingEpoch >= 0 || response.DivergingEndOffset >= 0)
-        {
-            var truncateTo = response.DivergingEndOffset;
-            if (response.DivergingEpoch >= 0)
-            {
-                var (ownEpoch, ownEnd) = log.LeaderEpochCache.EndOffsetFor(response.DivergingEpoch);
-                if (ownEpoch == response.DivergingEpoch) truncateTo = Math.Min(truncateTo, ownEnd);
-            }
-            if (response.DivergingEpoch < 0 || truncateTo < log.LogStartOffset)
-                log.TruncateFullyAndStartAt(Math.Max(response.LogStartOffset, 0));
-            else
-                log.TruncateTo(Math.Min(truncateTo, log.LogEndOffset));
-            LogTruncated(this.GetPrimaryKeyString(), log.LogEndOffset, response.DivergingEpoch);
-            return true;
-        }
-        if (!response.Records.IsEmpty)
-        {
-            log.AppendAsFollower(response.Records.Span);
-            Signal(ref _appended);
-        }
-        var hw = Math.Min(response.HighWatermark, log.LogEndOffset);
-        if (hw > log.HighWatermark)
-        {
-            log.UpdateHighWatermark(hw);
-            Signal(ref _hwAdvanced);
-        }
-        return true;
-    }
-
-    private async Task WaitForStateChangeAsync(TimeSpan timeout) =>
-        await _stateChanged.Task.WaitAsync(timeout, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
 
     private void StartTiering(bool asLeader)
     {
@@ -713,27 +518,9 @@ internal sealed partial class PartitionReplicaGrain(
         }
     }
 
-    private void FailWaiters(ErrorCode error)
-    {
-        foreach (var (_, done) in _hwWaiters)
-            done.TrySetException(new OrleansStreamException(error, $"Replica {_replicaId} of {_topic}-{_partition} stopped leading before the append was replicated."));
-        _hwWaiters.Clear();
-    }
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    private static void Signal(ref TaskCompletionSource signal)
-    {
-        var fired = signal;
-        signal = NewSignal();
-        fired.TrySetResult();
-    }
-
     private static ProduceResponse ProduceError(ErrorCode error, string message) => new(error, -1, -1, -1, message);
 
     private static FetchResponse FetchError(ErrorCode error, string message) => new(error, -1, -1, ReadOnlyMemory<byte>.Empty, message);
-
-    private readonly record struct FollowerProgress(long LogEndOffset, DateTimeOffset LastCaughtUp);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Opened {Replica}: log start {StartOffset}, log end {EndOffset}")]
     private partial void LogOpened(string replica, long startOffset, long endOffset);
@@ -764,15 +551,6 @@ internal sealed partial class PartitionReplicaGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "ISR change of {Replica} failed")]
     private partial void LogIsrChangeFailed(Exception e, string replica);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "{Replica} could not fetch from {Leader}")]
-    private partial void LogFetchFailed(Exception e, string replica, string leader);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Replica} could not append what the leader sent")]
-    private partial void LogFollowerAppendFailed(Exception e, string replica);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Replica} truncated to {EndOffset} after diverging in epoch {Epoch}")]
-    private partial void LogTruncated(string replica, long endOffset, int epoch);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Compaction cleaned {Segments} segments of {Replica}, removing {Records} records")]
     private partial void LogCompacted(string replica, int segments, long records);

@@ -1,0 +1,194 @@
+using OrleansStream.Server.Controller;
+using OrleansStream.Storage;
+
+namespace OrleansStream.Server.Replication;
+
+/// <summary>
+/// Kafka's Partition as seen by the local replica: while it leads, what each follower has and when it was last caught
+/// up, the high watermark (the smallest log end over the ISR), the ISR changes to propose (Kafka's AlterPartition),
+/// and the acks=all produces parked until the ISR has them (Kafka's DelayedProduce). It also wakes long-polls:
+/// consumer fetches when the high watermark moves, replica fetches when the log end moves. Plain and single-threaded:
+/// the replica grain calls it on its turn.
+/// </summary>
+internal sealed class Partition(string topic, int partition, int localReplicaId, long replicaLagTimeMaxMs, TimeProvider time)
+{
+    private readonly Dictionary<int, FollowerProgress> _followers = [];
+    private readonly List<DelayedProduce> _delayedProduces = [];
+    private readonly Signal _highWatermarkAdvanced = new();
+    private readonly Signal _logEndAdvanced = new();
+
+    // Set while this replica leads; the replica grain keeps them in step with LeaderAndIsr.
+    private PartitionState? _state;
+    private PartitionLog? _log;
+
+    public bool IsLeader => _log is not null;
+
+    /// <summary>Completes when the high watermark moves (consumer fetches park on it).</summary>
+    public Task HighWatermarkAdvanced => _highWatermarkAdvanced.Next;
+
+    /// <summary>Completes when the log end moves (follower fetches park on it).</summary>
+    public Task LogEndAdvanced => _logEndAdvanced.Next;
+
+    /// <summary>Kafka's makeLeader: the new epoch starts at the log end, and no follower is known to have anything yet.</summary>
+    public void MakeLeader(PartitionState state, PartitionLog log)
+    {
+        _state = state;
+        _log = log;
+        if (log.LeaderEpochCache.LatestEpoch < state.LeaderEpoch) log.LeaderEpochCache.Assign(state.LeaderEpoch, log.LogEndOffset);
+        _followers.Clear();
+        var now = time.GetUtcNow();
+        foreach (var r in state.Replicas)
+            if (r.ReplicaId != localReplicaId) _followers[r.ReplicaId] = new FollowerProgress(-1, now);
+        MaybeIncrementLeaderHighWatermark();
+    }
+
+    /// <summary>A newer LeaderAndIsr in the same leader epoch (ISR or replicas changed).</summary>
+    public void UpdateLeaderAndIsr(PartitionState state)
+    {
+        var previous = _state!;
+        _state = state;
+        // A follower replica that the controller moved to another broker starts from nothing there.
+        foreach (var r in state.Replicas)
+            foreach (var old in previous.Replicas)
+                if (old.ReplicaId == r.ReplicaId && old.BrokerId != r.BrokerId && r.ReplicaId != localReplicaId)
+                    _followers[r.ReplicaId] = new FollowerProgress(-1, time.GetUtcNow());
+        MaybeIncrementLeaderHighWatermark();
+    }
+
+    /// <summary>This replica no longer leads (or no longer exists): parked produces fail with <paramref name="error"/>.</summary>
+    public void StopLeading(ErrorCode error)
+    {
+        _state = null;
+        _log = null;
+        _followers.Clear();
+        foreach (var produce in _delayedProduces) produce.Complete(error);
+        _delayedProduces.Clear();
+    }
+
+    /// <summary>Kafka's check before an acks=all append: null when the ISR has at least min.insync.replicas members.</summary>
+    public (ErrorCode Error, string Message)? CheckEnoughReplicas()
+    {
+        var state = _state!;
+        var minIsr = TopicRules.MinInsyncReplicas(state.Configs);
+        return state.Isr.Count < minIsr
+            ? (ErrorCode.NotEnoughReplicas, $"{topic}-{partition} has {state.Isr.Count} in-sync replicas, fewer than min.insync.replicas={minIsr}.")
+            : null;
+    }
+
+    /// <summary>Kafka's appendRecordsToLeader: stamps the leader epoch, wakes the followers, moves the HW if it can.</summary>
+    public LogAppendInfo AppendRecordsToLeader(ReadOnlySpan<byte> records)
+    {
+        var info = _log!.AppendAsLeader(records, _state!.LeaderEpoch);
+        _logEndAdvanced.Fire();
+        MaybeIncrementLeaderHighWatermark();
+        return info;
+    }
+
+    /// <summary>Parks an acks=all produce whose last offset is <paramref name="lastOffset"/> until the HW passes it.</summary>
+    public DelayedProduce DelayProduce(long lastOffset, int timeoutMs)
+    {
+        var produce = new DelayedProduce(lastOffset + 1, timeoutMs, time);
+        _delayedProduces.Add(produce);
+        return produce;
+    }
+
+    /// <summary>What a parked produce answers once it has ended; null when it succeeded.</summary>
+    public (ErrorCode Error, string Message)? CompleteDelayedProduce(DelayedProduce produce)
+    {
+        switch (produce.Task.Result)
+        {
+            case ErrorCode.None:
+                return _state is { } now && now.Isr.Count < TopicRules.MinInsyncReplicas(now.Configs)
+                    ? (ErrorCode.NotEnoughReplicasAfterAppend, $"{topic}-{partition} shrank to {now.Isr.Count} in-sync replicas while the append was replicated.")
+                    : null;
+            case ErrorCode.RequestTimedOut:
+                _delayedProduces.Remove(produce);
+                return (ErrorCode.RequestTimedOut,
+                    $"Not every in-sync replica of {topic}-{partition} had offset {produce.RequiredOffset - 1} within {produce.TimeoutMs} ms; the record may still be committed.");
+            case var error:
+                return (error, $"Replica {localReplicaId} of {topic}-{partition} stopped leading before the append was replicated.");
+        }
+    }
+
+    /// <summary>
+    /// Kafka's updateFollowerFetchState: a follower fetching at <paramref name="fetchOffset"/> has everything below it.
+    /// Returns the ISR to propose when the follower caught up with the HW in this epoch and is not in the ISR yet.
+    /// </summary>
+    public List<int>? UpdateFollowerFetchState(int replicaId, long fetchOffset)
+    {
+        var log = _log!;
+        var now = time.GetUtcNow();
+        var caughtUp = _followers.TryGetValue(replicaId, out var old) ? old.LastCaughtUp : now;
+        // Kafka's rule: a fetch at the log end means the follower was caught up at the time of the fetch.
+        if (fetchOffset >= log.LogEndOffset) caughtUp = now;
+        _followers[replicaId] = new FollowerProgress(fetchOffset, caughtUp);
+        MaybeIncrementLeaderHighWatermark();
+        var state = _state!;
+        if (state.Isr.Contains(replicaId) || fetchOffset < log.HighWatermark || fetchOffset < EpochStart(state.LeaderEpoch)) return null;
+        var isr = new List<int>(state.Isr) { replicaId };
+        isr.Sort();
+        return isr;
+    }
+
+    /// <summary>Kafka's maybeShrinkIsr: the ISR without the followers not caught up within replica.lag.time.max.ms; null when none lag.</summary>
+    public List<int>? MaybeShrinkIsr()
+    {
+        var state = _state!;
+        var now = time.GetUtcNow();
+        List<int>? shrunk = null;
+        foreach (var member in state.Isr)
+        {
+            if (member == localReplicaId) continue;
+            var lagging = !_followers.TryGetValue(member, out var f)
+                || (now - f.LastCaughtUp).TotalMilliseconds > replicaLagTimeMaxMs;
+            if (lagging) (shrunk ??= new List<int>(state.Isr)).Remove(member);
+        }
+        return shrunk;
+    }
+
+    /// <summary>A follower's append of what its leader sent.</summary>
+    public void AppendRecordsToFollower(PartitionLog log, ReadOnlySpan<byte> records)
+    {
+        log.AppendAsFollower(records);
+        _logEndAdvanced.Fire();
+    }
+
+    /// <summary>A follower learns the high watermark from its leader, never beyond its own log end.</summary>
+    public void UpdateFollowerHighWatermark(PartitionLog log, long leaderHighWatermark)
+    {
+        var hw = Math.Min(leaderHighWatermark, log.LogEndOffset);
+        if (hw <= log.HighWatermark) return;
+        log.UpdateHighWatermark(hw);
+        _highWatermarkAdvanced.Fire();
+    }
+
+    /// <summary>HW = the smallest log end over the ISR (the leader's own included); it never moves back.</summary>
+    private void MaybeIncrementLeaderHighWatermark()
+    {
+        var log = _log!;
+        var hw = log.LogEndOffset;
+        foreach (var member in _state!.Isr)
+        {
+            if (member == localReplicaId) continue;
+            hw = Math.Min(hw, _followers.TryGetValue(member, out var f) ? f.LogEndOffset : -1);
+        }
+        if (hw <= log.HighWatermark) return;
+        log.UpdateHighWatermark(hw);
+        _highWatermarkAdvanced.Fire();
+        for (var i = _delayedProduces.Count - 1; i >= 0; i--)
+            if (_delayedProduces[i].RequiredOffset <= hw)
+            {
+                _delayedProduces[i].Complete(ErrorCode.None);
+                _delayedProduces.RemoveAt(i);
+            }
+    }
+
+    private long EpochStart(int epoch)
+    {
+        foreach (var e in _log!.LeaderEpochCache.Entries)
+            if (e.Epoch == epoch) return e.StartOffset;
+        return _log.LogEndOffset;
+    }
+
+    private readonly record struct FollowerProgress(long LogEndOffset, DateTimeOffset LastCaughtUp);
+}

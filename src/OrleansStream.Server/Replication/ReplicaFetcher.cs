@@ -1,0 +1,136 @@
+using OrleansStream.Storage;
+
+namespace OrleansStream.Server.Replication;
+
+/// <summary>
+/// Kafka's ReplicaFetcherThread for one follower replica, run on its grain's scheduler: fetches from the leader named
+/// by the latest LeaderAndIsr, truncates where the logs diverged, appends, and learns the high watermark. One loop at
+/// a time; a response to a fetch sent under an older state is dropped. The loop ends when it finds no leader to follow,
+/// so a Follow that comes while a stopped loop's fetch is still out keeps that loop going with the new state.
+/// </summary>
+internal sealed partial class ReplicaFetcher(
+    string replicaKey,
+    int replicaId,
+    string brokerId,
+    BrokerOptions options,
+    IGrainFactory grains,
+    Partition partition,
+    TimeProvider time,
+    ILogger logger)
+{
+    private static readonly TimeSpan Backoff = TimeSpan.FromMilliseconds(100);
+
+    private PartitionState? _state;
+    private PartitionLog? _log;
+    private Task? _loop;
+    private readonly Signal _stateChanged = new();
+
+    /// <summary>Follows the leader of <paramref name="state"/> into <paramref name="log"/>; starts the loop unless it runs.</summary>
+    public void Follow(PartitionState state, PartitionLog log)
+    {
+        _state = state;
+        _log = log;
+        _stateChanged.Fire();
+        if (_loop is not { IsCompleted: false }) _loop = RunAsync();
+    }
+
+    public void Stop()
+    {
+        _state = null;
+        _log = null;
+        _stateChanged.Fire();
+    }
+
+    public async Task StopAsync()
+    {
+        Stop();
+        if (_loop is { } loop) await loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        _loop = null;
+    }
+
+    private async Task RunAsync()
+    {
+        while (true)
+        {
+            if (_state is not { } state || _log is not { } log || state.Leader == replicaId || state.Leader < 0) return;
+            var leaderKey = GrainKeys.Replica(state.Topic, state.Partition, state.Leader);
+            ReplicaFetchResponse response;
+            try
+            {
+                response = await grains.GetGrain<IReplicaFetchGrain>(leaderKey).ReplicaFetch(new ReplicaFetchRequest(
+                    replicaId, brokerId, state.LeaderEpoch, log.LogEndOffset, log.LeaderEpochCache.LatestEpoch,
+                    options.ReplicaFetchMaxBytes, options.ReplicaFetchWaitMaxMs));
+            }
+            catch (Exception e)
+            {
+                if (_state != state) continue;
+                LogFetchFailed(e, replicaKey, leaderKey);
+                await WaitForStateChangeAsync();
+                continue;
+            }
+            // The state may have changed while the fetch was out: act on it only if it was for the current leader.
+            if (_state != state || _log != log) continue;
+            try
+            {
+                if (!ProcessFetchResponse(log, response))
+                    await WaitForStateChangeAsync();
+            }
+            catch (OrleansStreamException e)
+            {
+                LogFollowerAppendFailed(e, replicaKey);
+                await WaitForStateChangeAsync();
+            }
+        }
+    }
+
+    /// <summary>Applies a leader's answer; false when the follower should back off before fetching again.</summary>
+    private bool ProcessFetchResponse(PartitionLog log, ReplicaFetchResponse response)
+    {
+        switch (response.Error)
+        {
+            case ErrorCode.None:
+                break;
+            case ErrorCode.OffsetOutOfRange when response.LocalLogStartOffset > log.LogEndOffset && log.Config.RemoteStorageEnable:
+                log.TruncateFullyAndStartAt(response.LocalLogStartOffset, Math.Clamp(response.LogStartOffset, 0, response.LocalLogStartOffset));
+                return true;
+            case ErrorCode.OffsetOutOfRange when log.LogEndOffset < response.LogStartOffset:
+                log.TruncateFullyAndStartAt(response.LogStartOffset);
+                return true;
+            case ErrorCode.OffsetOutOfRange when log.LogEndOffset > response.LogEndOffset:
+                log.TruncateTo(Math.Max(response.HighWatermark, log.LogStartOffset));
+                return true;
+            default:
+                return false;
+        }
+        if (response.DivergingEpoch >= 0 || response.DivergingEndOffset >= 0)
+        {
+            var truncateTo = response.DivergingEndOffset;
+            if (response.DivergingEpoch >= 0)
+            {
+                var (ownEpoch, ownEnd) = log.LeaderEpochCache.EndOffsetFor(response.DivergingEpoch);
+                if (ownEpoch == response.DivergingEpoch) truncateTo = Math.Min(truncateTo, ownEnd);
+            }
+            if (response.DivergingEpoch < 0 || truncateTo < log.LogStartOffset)
+                log.TruncateFullyAndStartAt(Math.Max(response.LogStartOffset, 0));
+            else
+                log.TruncateTo(Math.Min(truncateTo, log.LogEndOffset));
+            LogTruncated(replicaKey, log.LogEndOffset, response.DivergingEpoch);
+            return true;
+        }
+        if (!response.Records.IsEmpty) partition.AppendRecordsToFollower(log, response.Records.Span);
+        partition.UpdateFollowerHighWatermark(log, response.HighWatermark);
+        return true;
+    }
+
+    private async Task WaitForStateChangeAsync() =>
+        await _stateChanged.Next.WaitAsync(Backoff, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Replica} could not fetch from {Leader}")]
+    private partial void LogFetchFailed(Exception e, string replica, string leader);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Replica} could not append what the leader sent")]
+    private partial void LogFollowerAppendFailed(Exception e, string replica);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Replica} truncated to {EndOffset} after diverging in epoch {Epoch}")]
+    private partial void LogTruncated(string replica, long endOffset, int epoch);
+}

@@ -1,0 +1,34 @@
+using OrleansStream.Server.Controller;
+using static OrleansStream.Cluster.Tests.PartitionTestKit;
+
+namespace OrleansStream.Cluster.Tests;
+
+/// <summary>The follower's fetch loop (Replication/ReplicaFetcher) across quick LeaderAndIsr changes.</summary>
+public sealed class ReplicaFetcherTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+{
+    [Fact]
+    public async Task A_follower_told_to_stop_and_then_to_follow_again_while_its_fetch_is_out_keeps_fetching()
+    {
+        var topic = UniqueTopic("refollow");
+        await fixture.CreateTopic(topic, replicationFactor: 2);
+        var controller = fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        var state = (await controller.GetPartitionState(topic, 0))!;
+        var leader = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, state.Leader));
+        var follower = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 1 - state.Leader));
+        Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("first")))).Error);
+        await ClusterFixture.WaitUntilAsync(async () => (await follower.GetStatus()).LogEndOffset == 1, "the follower has the first record");
+
+        // The follower is caught up, so its fetch is parked at the leader. While it is out, the partition loses its
+        // leader (the follower stops fetching) and gets it back in a newer epoch (the follower must fetch again).
+        var leaderless = state with { Leader = -1, LeaderEpoch = state.LeaderEpoch + 1 };
+        var back = state with { LeaderEpoch = state.LeaderEpoch + 2 };
+        Assert.Equal(ErrorCode.None, await follower.LeaderAndIsr(leaderless));
+        Assert.Equal(ErrorCode.None, await follower.LeaderAndIsr(back));
+        Assert.Equal(ErrorCode.None, await leader.LeaderAndIsr(back));
+        var second = await leader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("second"), CurrentLeaderEpoch: back.LeaderEpoch));
+
+        Assert.Equal((ErrorCode.None, 1L), (second.Error, second.BaseOffset));
+        await ClusterFixture.WaitUntilAsync(async () => (await follower.GetStatus()).LogEndOffset == 2,
+            "the follower fetches the record appended in the new epoch", TimeSpan.FromSeconds(10));
+    }
+}
