@@ -1,6 +1,5 @@
 using System.Net;
 using OrleansStream.Client;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests.MultiProcess;
 
@@ -18,7 +17,7 @@ public sealed class ClusterIdentityProcessTests(ITestOutputHelper output)
         await using var cluster = await SiloProcesses.StartAsync(3, sharedGrainState: false);
         var client = cluster.Client;
         var controller = client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
-        var topic = UniqueTopic("rep");
+        var topic = PartitionTestKit.UniqueTopic("rep");
         Assert.Equal(ErrorCode.None, Assert.Single(await controller.CreateTopics([new NewTopic(topic, 3, 3)])).Error);
 
         // Every broker recorded the same cluster id (and its own node id) in Kafka's meta.properties.
@@ -65,7 +64,7 @@ public sealed class ClusterIdentityProcessTests(ITestOutputHelper output)
 
         Assert.Equal(ErrorCode.InconsistentClusterId, seen!.Error);
         Assert.Contains("grain storage is not shared", seen.ErrorMessage, StringComparison.Ordinal);
-        var create = Assert.Single(await controller.CreateTopics([new NewTopic(UniqueTopic("other"), 1, 1)]));
+        var create = Assert.Single(await controller.CreateTopics([new NewTopic(PartitionTestKit.UniqueTopic("other"), 1, 1)]));
         Assert.Equal(ErrorCode.InconsistentClusterId, create.Error);
         Assert.Equal(ErrorCode.InconsistentClusterId, Assert.Single(await controller.DeleteTopics([topic])).Error);
 
