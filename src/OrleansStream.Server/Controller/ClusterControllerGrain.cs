@@ -416,7 +416,7 @@ internal sealed partial class ClusterControllerGrain(
     {
         if (PartitionChangeBuilder.Elect(p, live, TopicRules.UncleanLeaderElection(t.Configs), controlledShutdown) is not { } change) return false;
         if (change.Unclean) LogUncleanElection(t.Name, p.Partition, change.Leader);
-        if (change.LeaderChanged || change.LeaderEpoch != p.LeaderEpoch) LogLeaderElected(t.Name, p.Partition, change.Leader, change.LeaderEpoch, change.OldLeader);
+        if (change.LeaderEpoch != p.LeaderEpoch) LogLeaderElected(t.Name, p.Partition, change.Leader, change.LeaderEpoch, change.OldLeader);
         change.ApplyTo(p);
         return true;
     }

@@ -3,8 +3,6 @@ namespace OrleansStream.Server.Controller;
 /// <summary>A partition's new leader, epochs and ISR (Kafka's PartitionChangeRecord), applied to the controller's state.</summary>
 internal sealed record PartitionChange(int Leader, int LeaderEpoch, List<int> Isr, int PartitionEpoch, int OldLeader, bool Unclean)
 {
-    public bool LeaderChanged => Leader != OldLeader;
-
     public void ApplyTo(PartitionAssignment p)
     {
         p.Leader = Leader;
