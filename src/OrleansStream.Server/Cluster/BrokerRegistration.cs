@@ -1,11 +1,14 @@
 using Microsoft.Extensions.Options;
+using Orleans.Runtime;
 
 namespace OrleansStream.Server.Cluster;
 
 /// <summary>
 /// This broker's place in the cluster (Kafka's broker lifecycle): its <c>meta.properties</c>, recorded once the
 /// controller accepts its registration, and the reason it is not serving, if any, which the silo's readiness reports.
-/// A refused broker opens no partition log, so data of another cluster is neither served nor overwritten.
+/// A refused broker opens no partition log, so data of another cluster is neither served nor overwritten; nor does a
+/// broker whose data names a cluster before the controller has confirmed it is this one (Kafka fences a broker until
+/// its registration is accepted).
 /// </summary>
 public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, BrokerIdentity identity, ILogger<BrokerRegistration> logger)
 {
@@ -13,6 +16,7 @@ public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, 
     private MetaProperties? _meta;
     private string? _refusal;
     private string? _clusterProblem;
+    private bool _accepted;
 
     private string DataDirectory => options.Value.ResolvedDataDirectory;
 
@@ -44,6 +48,7 @@ public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, 
                 throw new InvalidOperationException($"The data directory belongs to cluster {recorded}, not {clusterId}.");
             _refusal = null;
             _clusterProblem = null;
+            _accepted = true;
             if (current.ClusterId == clusterId && current.NodeId == nodeId) return;
             var next = new MetaProperties(clusterId, nodeId);
             next.Write(DataDirectory, identity.BrokerId);
@@ -65,11 +70,19 @@ public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, 
         lock (_lock) _clusterProblem = problem;
     }
 
-    /// <summary>Called before a partition log opens here.</summary>
-    public void ThrowIfRefused()
+    /// <summary>
+    /// Called before a partition log opens here. Throws Orleans' <see cref="SiloUnavailableException"/>, which clients
+    /// treat as transient (they refresh metadata and retry), as they would for a broker that is down.
+    /// </summary>
+    public void ThrowIfNotServing()
     {
         lock (_lock)
-            if (_refusal is { } reason) throw new InvalidOperationException($"{ErrorCode.InconsistentClusterId}: {reason}");
+        {
+            if (_refusal is { } reason) throw new SiloUnavailableException($"{ErrorCode.InconsistentClusterId}: {reason}");
+            if (!_accepted && (_meta ??= MetaProperties.Read(DataDirectory)).ClusterId is { } clusterId)
+                throw new SiloUnavailableException(
+                    $"{ErrorCode.BrokerNotAvailable}: broker '{identity.BrokerId}' (data of cluster {clusterId}) has not registered with the controller yet.");
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Broker {Broker} is node {NodeId} of cluster {ClusterId}")]

@@ -22,10 +22,13 @@ internal sealed partial class LocalPartitionDirectories(
     public string PathOf(string topic, int partition) =>
         Path.Combine(options.Value.ResolvedDataDirectory, string.Create(CultureInfo.InvariantCulture, $"{topic}-{partition}"));
 
-    /// <summary>Called by a replica before it opens its log in <paramref name="directory"/>; throws on a broker the cluster refused.</summary>
+    /// <summary>
+    /// Called by a replica before it opens its log in <paramref name="directory"/>; throws on a broker the cluster
+    /// refused or has not accepted yet (see <see cref="Cluster.BrokerRegistration.ThrowIfNotServing"/>).
+    /// </summary>
     public void MarkUsed(string directory)
     {
-        registration.ThrowIfRefused();
+        registration.ThrowIfNotServing();
         lock (_lock) _used.Add(directory);
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Runtime;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
 
@@ -93,17 +94,22 @@ public sealed class ClusterIdentityTests : IDisposable
     public void A_registered_broker_records_the_cluster_id_once_and_a_refused_one_opens_no_partition()
     {
         var registration = Registration();
+        registration.ThrowIfNotServing();
 
         registration.Accept("c1", 2);
+        registration.ThrowIfNotServing();
 
         Assert.Equal(new MetaProperties("c1", 2), MetaProperties.Read(_dir));
         Assert.Null(registration.Problem);
         Assert.Throws<InvalidOperationException>(() => registration.Accept("c2", 2));
-        Assert.Equal(new MetaProperties("c1", 2), Registration().Meta);
+        // After a restart the recorded cluster id serves nothing until the controller confirms it.
+        var restarted = Registration();
+        Assert.Equal(new MetaProperties("c1", 2), restarted.Meta);
+        Assert.Contains(nameof(ErrorCode.BrokerNotAvailable), Assert.Throws<SiloUnavailableException>(restarted.ThrowIfNotServing).Message, StringComparison.Ordinal);
 
         registration.Refuse("another cluster");
         Assert.Equal("another cluster", registration.Problem);
-        var refused = Assert.Throws<InvalidOperationException>(registration.ThrowIfRefused);
+        var refused = Assert.Throws<SiloUnavailableException>(registration.ThrowIfNotServing);
         Assert.Contains(nameof(ErrorCode.InconsistentClusterId), refused.Message, StringComparison.Ordinal);
     }
 
