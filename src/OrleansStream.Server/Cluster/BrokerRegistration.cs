@@ -17,6 +17,7 @@ public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, 
     private string? _refusal;
     private string? _clusterProblem;
     private bool _accepted;
+    private readonly TaskCompletionSource _answered = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private string DataDirectory => options.Value.ResolvedDataDirectory;
 
@@ -49,11 +50,14 @@ public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, 
             _refusal = null;
             _clusterProblem = null;
             _accepted = true;
-            if (current.ClusterId == clusterId && current.NodeId == nodeId) return;
-            var next = new MetaProperties(clusterId, nodeId);
-            next.Write(DataDirectory, identity.BrokerId);
-            _meta = next;
+            if (current.ClusterId != clusterId || current.NodeId != nodeId)
+            {
+                var next = new MetaProperties(clusterId, nodeId);
+                next.Write(DataDirectory, identity.BrokerId);
+                _meta = next;
+            }
         }
+        _answered.TrySetResult();
         LogRegistered(identity.BrokerId, clusterId, nodeId);
     }
 
@@ -61,6 +65,7 @@ public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, 
     public void Refuse(string reason)
     {
         lock (_lock) _refusal = reason;
+        _answered.TrySetResult();
         LogRefused(identity.BrokerId, reason);
     }
 
@@ -68,6 +73,17 @@ public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, 
     public void ReportClusterProblem(string problem)
     {
         lock (_lock) _clusterProblem = problem;
+    }
+
+    /// <summary>
+    /// Waits (at most <paramref name="wait"/>) until this broker may open partition logs: at once for a data directory
+    /// that names no cluster, else once the controller has accepted the registration; then as <see cref="ThrowIfNotServing"/>.
+    /// </summary>
+    public async Task WhenServingAsync(TimeSpan wait, CancellationToken cancellationToken)
+    {
+        if (Meta.ClusterId is not null)
+            await _answered.Task.WaitAsync(wait, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        ThrowIfNotServing();
     }
 
     /// <summary>

@@ -23,6 +23,14 @@ internal sealed partial class LocalPartitionDirectories(
         Path.Combine(options.Value.ResolvedDataDirectory, string.Create(CultureInfo.InvariantCulture, $"{topic}-{partition}"));
 
     /// <summary>
+    /// Awaited by a replica as it activates: a restarted broker opens no log before the controller has accepted its
+    /// registration (see <see cref="Cluster.BrokerRegistration.WhenServingAsync"/>); a few seconds at most.
+    /// </summary>
+    public Task WhenServingAsync(CancellationToken cancellationToken) => registration.WhenServingAsync(RegistrationWait, cancellationToken);
+
+    private static readonly TimeSpan RegistrationWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// Called by a replica before it opens its log in <paramref name="directory"/>; throws on a broker the cluster
     /// refused or has not accepted yet (see <see cref="Cluster.BrokerRegistration.ThrowIfNotServing"/>).
     /// </summary>

@@ -70,6 +70,7 @@ internal sealed partial class PartitionReplicaGrain(
     {
         (_topic, _partition, _replicaId) = GrainKeys.ParseReplica(this.GetPrimaryKeyString());
         _metrics = metrics.ForPartition(_topic, _partition);
+        await directories.WhenServingAsync(cancellationToken);
         var state = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(_topic, _partition);
         if (state is not null && _state is null) Apply(state);
         _retentionTimer = this.RegisterGrainTimer(

@@ -91,7 +91,7 @@ public sealed class ClusterIdentityTests : IDisposable
     }
 
     [Fact]
-    public void A_registered_broker_records_the_cluster_id_once_and_a_refused_one_opens_no_partition()
+    public async Task A_registered_broker_records_the_cluster_id_once_and_a_refused_one_opens_no_partition()
     {
         var registration = Registration();
         registration.ThrowIfNotServing();
@@ -106,6 +106,10 @@ public sealed class ClusterIdentityTests : IDisposable
         var restarted = Registration();
         Assert.Equal(new MetaProperties("c1", 2), restarted.Meta);
         Assert.Contains(nameof(ErrorCode.BrokerNotAvailable), Assert.Throws<SiloUnavailableException>(restarted.ThrowIfNotServing).Message, StringComparison.Ordinal);
+        var waiting = restarted.WhenServingAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+        Assert.False(waiting.IsCompleted);
+        restarted.Accept("c1", 2);
+        await waiting;
 
         registration.Refuse("another cluster");
         Assert.Equal("another cluster", registration.Problem);
