@@ -9,6 +9,13 @@ public sealed class PartitionChangeBuilderTests
 
     private static HashSet<string> Live(params string[] brokers) => new(brokers, StringComparer.Ordinal);
 
+    private static void AssertChange(PartitionChange? change, int leader, int leaderEpoch, int[] isr, int partitionEpoch)
+    {
+        Assert.NotNull(change);
+        Assert.Equal((leader, leaderEpoch, partitionEpoch), (change.Leader, change.LeaderEpoch, change.PartitionEpoch));
+        Assert.Equal(isr, change.Isr);
+    }
+
     [Fact]
     public void Nothing_changes_while_the_leader_and_the_isr_are_live()
     {
@@ -20,36 +27,23 @@ public sealed class PartitionChangeBuilderTests
     {
         var change = PartitionChangeBuilder.Elect(Partition(0, [0, 1, 2]), Live("b1", "b2"), false, false);
 
-        Assert.NotNull(change);
-        Assert.Equal(1, change.Leader);
-        Assert.Equal(0, change.OldLeader);
-        Assert.Equal(4, change.LeaderEpoch);
-        Assert.Equal(8, change.PartitionEpoch);
-        Assert.Equal([1, 2], change.Isr);
+        AssertChange(change, leader: 1, leaderEpoch: 4, isr: [1, 2], partitionEpoch: 8);
+        Assert.Equal(0, change!.OldLeader);
         Assert.False(change.Unclean);
     }
 
     [Fact]
     public void A_dead_follower_leaves_the_isr_in_a_new_partition_epoch_without_a_leader_epoch()
     {
-        var change = PartitionChangeBuilder.Elect(Partition(0, [0, 1, 2]), Live("b0", "b1"), false, false);
-
-        Assert.NotNull(change);
-        Assert.Equal(0, change.Leader);
-        Assert.Equal(3, change.LeaderEpoch);
-        Assert.Equal(8, change.PartitionEpoch);
-        Assert.Equal([0, 1], change.Isr);
+        AssertChange(PartitionChangeBuilder.Elect(Partition(0, [0, 1, 2]), Live("b0", "b1"), false, false),
+            leader: 0, leaderEpoch: 3, isr: [0, 1], partitionEpoch: 8);
     }
 
     [Fact]
     public void With_no_live_isr_member_a_clean_election_leaves_no_leader_and_keeps_the_last_isr_member()
     {
-        var change = PartitionChangeBuilder.Elect(Partition(0, [0]), Live("b1", "b2"), false, false);
-
-        Assert.NotNull(change);
-        Assert.Equal(-1, change.Leader);
-        Assert.Equal(4, change.LeaderEpoch);
-        Assert.Equal([0], change.Isr);
+        AssertChange(PartitionChangeBuilder.Elect(Partition(0, [0]), Live("b1", "b2"), false, false),
+            leader: -1, leaderEpoch: 4, isr: [0], partitionEpoch: 8);
     }
 
     [Fact]
@@ -97,10 +91,7 @@ public sealed class PartitionChangeBuilderTests
         var (error, change) = PartitionChangeBuilder.AlterIsr(p, 0, 3, 7, [2, 0, 1], Live("b0", "b2"));
 
         Assert.Equal(ErrorCode.None, error);
-        Assert.NotNull(change);
-        Assert.Equal([0, 2], change.Isr);
-        Assert.Equal(8, change.PartitionEpoch);
-        Assert.Equal(3, change.LeaderEpoch);
+        AssertChange(change, leader: 0, leaderEpoch: 3, isr: [0, 2], partitionEpoch: 8);
         Assert.Equal((ErrorCode.None, (PartitionChange?)null), PartitionChangeBuilder.AlterIsr(p, 0, 3, 7, [0], Live("b0")));
     }
 
