@@ -51,7 +51,7 @@ public sealed class ClusterIdentityProcessTests(ITestOutputHelper output)
             {
                 var metadata = await controller.GetMetadata(new MetadataRequest([topic], AllowAutoTopicCreation: true)).WaitAsync(TimeSpan.FromSeconds(5));
                 seen = Assert.Single(metadata.Topics);
-                // Before membership declares the dead silo dead, the old answer may still come from a cache of the client.
+                // Calls fail until membership declares the killed silo dead; the topic as created came from the old activation.
                 return seen.Error != ErrorCode.None || seen.Partitions.Count != 3;
             }
             catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
