@@ -73,6 +73,11 @@ public enum ErrorCode : short
     ProducerFenced = 90,
     /// <summary>Kafka's INVALID_UPDATE_VERSION: an AlterPartition or LeaderAndIsr based on an older partition epoch.</summary>
     InvalidUpdateVersion = 95,
+    /// <summary>
+    /// Kafka's INCONSISTENT_CLUSTER_ID (not retriable): a broker's data directory names another cluster, or a controller
+    /// without state faces brokers of an existing cluster (grain storage not shared).
+    /// </summary>
+    InconsistentClusterId = 104,
 }
 
 /// <summary>An error with a Kafka error code. Thrown by the storage engine and the SDK; grains return codes instead.</summary>

@@ -20,7 +20,9 @@ public sealed class BrokerOptions
     /// <summary>
     /// Where the file grain storage keeps controller and group state. Empty: <c>{DataDirectory}/grain-state</c>.
     /// Silos of one cluster must share it (or configure another grain storage under
-    /// <see cref="OrleansStreamDefaults.GrainStorageName"/>), because the controller may activate on any silo.
+    /// <see cref="OrleansStreamDefaults.GrainStorageName"/>), because the controller may activate on any silo. One that
+    /// activates on a store without state while brokers hold the cluster's data (their <c>meta.properties</c>) serves
+    /// nothing and says so (InconsistentClusterId, the silo's <c>/ready</c>).
     /// </summary>
     public string? GrainStateDirectory { get; set; }
 

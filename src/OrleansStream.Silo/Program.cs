@@ -35,8 +35,12 @@ try
     var app = builder.Build();
     app.MapOrleansStreamTelemetry();
     app.MapGet("/healthz", () => Results.Text("live"));
-    app.MapGet("/ready", (ISiloStatusOracle oracle) =>
-        oracle.CurrentStatus == SiloStatus.Active ? Results.Text("ready") : Results.Text(oracle.CurrentStatus.ToString(), statusCode: 503));
+    // Not ready while the silo is not an active member, or while the cluster refuses it (another cluster's data directory)
+    // or its controller cannot serve (grain storage not shared): the reason is the answer's body.
+    app.MapGet("/ready", (ISiloStatusOracle oracle, OrleansStream.Server.Cluster.BrokerRegistration registration) =>
+        oracle.CurrentStatus != SiloStatus.Active ? Results.Text(oracle.CurrentStatus.ToString(), statusCode: 503)
+        : registration.Problem is { } problem ? Results.Text(problem, statusCode: 503)
+        : Results.Text("ready"));
     await app.RunAsync();
     return 0;
 }

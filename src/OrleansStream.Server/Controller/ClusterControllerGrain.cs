@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Orleans.Storage;
+using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Partitions;
 using OrleansStream.Server.Placement;
 
@@ -10,6 +11,7 @@ namespace OrleansStream.Server.Controller;
 internal sealed partial class ClusterControllerGrain(
     [PersistentState("controller", OrleansStreamDefaults.GrainStorageName)] IPersistentState<ControllerState> state,
     BrokerLocator brokers,
+    BrokerRegistration localBroker,
     IOptions<BrokerOptions> options,
     TimeProvider time,
     ILogger<ClusterControllerGrain> logger)
@@ -26,13 +28,51 @@ internal sealed partial class ClusterControllerGrain(
     private readonly HashSet<(string Topic, int Partition, int ReplicaId)> _moved = [];
     private IGrainTimer? _reconcileTimer;
 
+    // Set when this activation found no state while live brokers hold a cluster's data: it then changes nothing.
+    private string? _stateLost;
+
+    // Brokers whose data directory names another cluster: never assigned replicas (this activation's memory).
+    private readonly HashSet<string> _refused = new(StringComparer.Ordinal);
+
     private ControllerState State => state.State;
 
-    public async Task<IReadOnlyList<TopicResult>> CreateTopics(IReadOnlyList<NewTopic> topics, bool validateOnly = false)
+    /// <summary>
+    /// Makes sure the state belongs to this cluster (Kafka's <c>cluster.id</c>): an empty state is a new cluster only
+    /// when no live broker holds data of one; otherwise grain storage is not shared and this activation serves nothing.
+    /// </summary>
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (State.ClusterId is not null) return;
+        if (State.Topics.Count == 0)
+        {
+            var live = brokers.LiveBrokers();
+            var calls = new Task<BrokerDescription>[live.Count];
+            for (var i = 0; i < calls.Length; i++) calls[i] = GrainFactory.GetGrain<IBrokerGrain>(live[i].BrokerId).Describe();
+            await WhenAllWithin(calls, PushWait);
+            var answers = new BrokerDescription?[calls.Length];
+            for (var i = 0; i < calls.Length; i++) answers[i] = calls[i].IsCompletedSuccessfully ? calls[i].Result : null;
+            switch (ClusterIdentity.JudgeEmptyState(answers, out var evidence))
+            {
+                case ClusterIdentity.Verdict.StateLost:
+                    _stateLost = ClusterIdentity.StateLostMessage(evidence);
+                    localBroker.ReportClusterProblem(_stateLost);
+                    LogStateLost(_stateLost);
+                    return;
+                case ClusterIdentity.Verdict.Undecided:
+                    throw new InvalidOperationException(
+                        "The controller has no state and not every live broker said whether it holds a cluster's data; it retries on the next call.");
+            }
+        }
+        // A new cluster, or state written before cluster ids existed.
+        State.ClusterId = MetaProperties.NewClusterId();
+        await CommitAsync();
+        LogClusterIdCreated(State.ClusterId);
+    }
+
+    public Task<IReadOnlyList<TopicResult>> CreateTopics(IReadOnlyList<NewTopic> topics, bool validateOnly = false)
     {
         ArgumentNullException.ThrowIfNull(topics);
-        await _changes.WaitAsync();
-        try
+        return ChangeAsync(topics, static t => t?.Name, async () =>
         {
             var results = new List<TopicResult>(topics.Count);
             var created = new List<TopicState>();
@@ -53,18 +93,13 @@ internal sealed partial class ClusterControllerGrain(
                 await PushStatesAsync(created, null);
             }
             return results;
-        }
-        finally
-        {
-            _changes.Release();
-        }
+        });
     }
 
-    public async Task<IReadOnlyList<TopicResult>> DeleteTopics(IReadOnlyList<string> topics)
+    public Task<IReadOnlyList<TopicResult>> DeleteTopics(IReadOnlyList<string> topics)
     {
         ArgumentNullException.ThrowIfNull(topics);
-        await _changes.WaitAsync();
-        try
+        return ChangeAsync(topics, static t => t, async () =>
         {
             var results = new List<TopicResult>(topics.Count);
             var deleted = new List<TopicState>();
@@ -90,18 +125,13 @@ internal sealed partial class ClusterControllerGrain(
                 }
             }
             return results;
-        }
-        finally
-        {
-            _changes.Release();
-        }
+        });
     }
 
-    public async Task<IReadOnlyList<TopicResult>> CreatePartitions(IReadOnlyList<PartitionsIncrease> increases, bool validateOnly = false)
+    public Task<IReadOnlyList<TopicResult>> CreatePartitions(IReadOnlyList<PartitionsIncrease> increases, bool validateOnly = false)
     {
         ArgumentNullException.ThrowIfNull(increases);
-        await _changes.WaitAsync();
-        try
+        return ChangeAsync(increases, static i => i?.Topic, async () =>
         {
             var results = new List<TopicResult>(increases.Count);
             var changed = new List<(TopicState Topic, int From)>();
@@ -140,16 +170,21 @@ internal sealed partial class ClusterControllerGrain(
                 foreach (var (topic, from) in changed) await PushStatesAsync([topic], from);
             }
             return results;
-        }
-        finally
-        {
-            _changes.Release();
-        }
+        });
     }
 
     public async Task<ClusterMetadata> GetMetadata(MetadataRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (_stateLost is { } lost)
+        {
+            // Metadata has no error of its own: a request for every topic cannot be answered truthfully at all.
+            if (request.Topics is null) throw new InvalidOperationException($"{ErrorCode.InconsistentClusterId}: {lost}");
+            var refused = new List<TopicMetadata>(request.Topics.Count);
+            foreach (var name in request.Topics)
+                refused.Add(new TopicMetadata(name ?? "", Guid.Empty, ErrorCode.InconsistentClusterId, [], EmptyConfigs, lost));
+            return new ClusterMetadata(State.MetadataVersion, DescribeBrokers(), refused);
+        }
         if (request.Topics is { } wanted && request.AllowAutoTopicCreation && _options.AutoCreateTopicsEnable)
         {
             List<NewTopic>? missing = null;
@@ -185,6 +220,7 @@ internal sealed partial class ClusterControllerGrain(
 
     public Task<string?> GetReplicaBroker(string topic, int partition, int replicaId)
     {
+        ThrowIfStateLost();
         string? broker = null;
         if (TryGetPartition(topic, partition, out _, out var p) && (uint)replicaId < (uint)p.Replicas.Count) broker = p.Replicas[replicaId];
         return Task.FromResult(broker);
@@ -192,6 +228,7 @@ internal sealed partial class ClusterControllerGrain(
 
     public Task<IReadOnlyList<string>> GetBrokerReplicas(string brokerId)
     {
+        ThrowIfStateLost();
         var keys = new List<string>();
         foreach (var t in State.Topics.Values)
             foreach (var p in t.Partitions)
@@ -200,60 +237,35 @@ internal sealed partial class ClusterControllerGrain(
         return Task.FromResult<IReadOnlyList<string>>(keys);
     }
 
-    public Task<PartitionState?> GetPartitionState(string topic, int partition) =>
-        Task.FromResult(TryGetPartition(topic, partition, out var t, out var p) ? ToState(t, p) : null);
+    public Task<PartitionState?> GetPartitionState(string topic, int partition)
+    {
+        ThrowIfStateLost();
+        return Task.FromResult(TryGetPartition(topic, partition, out var t, out var p) ? ToState(t, p) : null);
+    }
 
-    public async Task<AlterPartitionResult> AlterPartition(string topic, int partition, int leaderReplicaId, int leaderEpoch, int partitionEpoch, IReadOnlyList<int> isr)
+    public Task<AlterPartitionResult> AlterPartition(string topic, int partition, int leaderReplicaId, int leaderEpoch, int partitionEpoch, IReadOnlyList<int> isr)
     {
         ArgumentNullException.ThrowIfNull(isr);
-        await _changes.WaitAsync();
-        try
+        if (_stateLost is not null) return Task.FromResult(new AlterPartitionResult(ErrorCode.InconsistentClusterId, null));
+        return Serialized(async () =>
         {
             if (!TryGetPartition(topic, partition, out var t, out var p)) return new AlterPartitionResult(ErrorCode.UnknownTopicOrPartition, null);
-            if (leaderEpoch != p.LeaderEpoch) return new AlterPartitionResult(ErrorCode.FencedLeaderEpoch, ToState(t, p));
-            if (leaderReplicaId != p.Leader) return new AlterPartitionResult(ErrorCode.NotLeaderOrFollower, ToState(t, p));
-            // Two requests of one leader epoch may cross; only the one based on the current state may apply.
-            if (partitionEpoch != p.PartitionEpoch) return new AlterPartitionResult(ErrorCode.InvalidUpdateVersion, ToState(t, p));
-            var next = new List<int>(isr.Count);
-            foreach (var id in isr)
-            {
-                if ((uint)id >= (uint)p.Replicas.Count || next.Contains(id)) return new AlterPartitionResult(ErrorCode.InvalidRequest, ToState(t, p));
-                // A follower on a broker membership declared dead does not come back in through a late request.
-                if (id != p.Leader && !p.Isr.Contains(id) && !brokers.IsAlive(p.Replicas[id])) continue;
-                next.Add(id);
-            }
-            if (!next.Contains(p.Leader)) return new AlterPartitionResult(ErrorCode.InvalidRequest, ToState(t, p));
-            next.Sort();
-            if (next.SequenceEqual(p.Isr)) return new AlterPartitionResult(ErrorCode.None, ToState(t, p));
-            LogIsrChanged(t.Name, p.Partition, string.Join(",", p.Isr), string.Join(",", next), p.LeaderEpoch);
-            p.Isr = next;
-            p.PartitionEpoch++;
+            var (error, change) = PartitionChangeBuilder.AlterIsr(p, leaderReplicaId, leaderEpoch, partitionEpoch, isr, LiveBrokerSet());
+            if (change is null) return new AlterPartitionResult(error, ToState(t, p));
+            LogIsrChanged(t.Name, p.Partition, string.Join(",", p.Isr), string.Join(",", change.Isr), p.LeaderEpoch);
+            change.ApplyTo(p);
             await CommitAsync();
             await PushPartitionsAsync([(t, p)]);
             return new AlterPartitionResult(ErrorCode.None, ToState(t, p));
-        }
-        finally
-        {
-            _changes.Release();
-        }
+        });
     }
 
-    public async Task BrokersChanged()
-    {
-        await _changes.WaitAsync();
-        try
-        {
-            await ReconcileAsync();
-        }
-        finally
-        {
-            _changes.Release();
-        }
-    }
+    public Task BrokersChanged() => _stateLost is null ? Serialized(ReconcileAsync) : Task.CompletedTask;
 
     public Task<IReadOnlyList<LocalPartition>> FindStrayPartitions(string brokerId, IReadOnlyList<LocalPartition> local)
     {
         ArgumentNullException.ThrowIfNull(local);
+        ThrowIfStateLost();
         var strays = new List<LocalPartition>();
         foreach (var l in local)
             // Only a partition the controller knows under the same topic id and has assigned elsewhere: an unknown
@@ -261,6 +273,25 @@ internal sealed partial class ClusterControllerGrain(
             if (l is not null && TryGetPartition(l.Topic, l.Partition, out var t, out var p) && t.TopicId == l.TopicId && !p.Replicas.Contains(brokerId))
                 strays.Add(l);
         return Task.FromResult<IReadOnlyList<LocalPartition>>(strays);
+    }
+
+    public Task<BrokerRegistrationReply> RegisterBroker(string brokerId, string? clusterId, int? nodeId)
+    {
+        ArgumentNullException.ThrowIfNull(brokerId);
+        if (_stateLost is { } lost) return Task.FromResult(new BrokerRegistrationReply(ErrorCode.InconsistentClusterId, null, -1, lost));
+        return Serialized(async () =>
+        {
+            var reply = ClusterIdentity.Register(State, brokerId, clusterId, nodeId, out var changed);
+            if (reply.Error != ErrorCode.None)
+            {
+                _refused.Add(brokerId);
+                LogBrokerRefused(brokerId, reply.ErrorMessage);
+                return reply;
+            }
+            _refused.Remove(brokerId);
+            if (changed) await CommitAsync();
+            return reply;
+        });
     }
 
     /// <summary>
@@ -283,16 +314,28 @@ internal sealed partial class ClusterControllerGrain(
                 foreach (var b in p.Replicas)
                     if (!live.Contains(b)) _notLiveSince.TryAdd(b, now);
 
-        var assigner = new ReplicaAssigner(liveIds, State);
         var delay = TimeSpan.FromMilliseconds(_options.ReplicaReassignmentDelayMs);
-        TimeSpan? nextCheck = null;
+        var overdue = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (b, since) in _notLiveSince)
+            if (time.GetElapsedTime(since, now) >= delay) overdue.Add(b);
+        var waiting = new HashSet<string>(StringComparer.Ordinal);
+
+        var assigner = new ReplicaAssigner(liveIds, State);
         var changed = new List<(TopicState, PartitionAssignment)>();
         var woken = new List<(TopicState, PartitionAssignment)>();
         foreach (var t in State.Topics.Values)
             foreach (var p in t.Partitions)
             {
-                var c = Reelect(t, p, live, excluded: null);
-                c |= ReassignLost(t, p, live, assigner, now, delay, ref nextCheck);
+                var c = Elect(t, p, live, controlledShutdown: false);
+                if (PartitionChangeBuilder.Reassign(p, live, overdue, assigner, waiting) is { } moves)
+                {
+                    foreach (var m in moves)
+                    {
+                        _moved.Add((t.Name, p.Partition, m.ReplicaId));
+                        LogReplicaMoved(t.Name, p.Partition, m.ReplicaId, m.From, m.To);
+                    }
+                    c = true;
+                }
                 if (c) changed.Add((t, p));
                 else if (NeedsWaking(t, p, returned)) woken.Add((t, p));
             }
@@ -300,8 +343,14 @@ internal sealed partial class ClusterControllerGrain(
         changed.AddRange(woken);
         await PushPartitionsAsync(changed);
 
+        TimeSpan? nextCheck = null;
+        foreach (var b in waiting)
+        {
+            var left = delay - time.GetElapsedTime(_notLiveSince[b], now);
+            if (nextCheck is not { } n || left < n) nextCheck = left;
+        }
         // A moved replica that missed its LeaderAndIsr (or whose old activation answered it) is woken again until it is in sync.
-        if (_moved.Count > 0) nextCheck = nextCheck is { } n && n < MovedReplicaCheck ? n : MovedReplicaCheck;
+        if (_moved.Count > 0) nextCheck = nextCheck is { } n2 && n2 < MovedReplicaCheck ? n2 : MovedReplicaCheck;
         ScheduleReconcile(nextCheck);
     }
 
@@ -312,37 +361,6 @@ internal sealed partial class ClusterControllerGrain(
         for (var r = 0; r < p.Replicas.Count; r++)
             if (_moved.Contains((t.Name, p.Partition, r))) return true;
         return false;
-    }
-
-    /// <summary>
-    /// Moves the replicas of brokers out of membership for at least <paramref name="delay"/> to live brokers that hold
-    /// no replica of the partition (fewest replicas first). Only out-of-sync replicas of a partition with a leader
-    /// move: the leader is what the new replica rebuilds from, and a replica kept as the last ISR member may be the
-    /// only copy of acknowledged records. Sets <paramref name="nextCheck"/> to when a waiting broker becomes due.
-    /// </summary>
-    private bool ReassignLost(TopicState t, PartitionAssignment p, HashSet<string> live, ReplicaAssigner assigner, long now,
-        TimeSpan delay, ref TimeSpan? nextCheck)
-    {
-        if (p.Leader < 0) return false;
-        var moved = false;
-        for (var r = 0; r < p.Replicas.Count; r++)
-        {
-            var broker = p.Replicas[r];
-            if (live.Contains(broker) || p.Isr.Contains(r)) continue;
-            var left = delay - time.GetElapsedTime(_notLiveSince[broker], now);
-            if (left > TimeSpan.Zero)
-            {
-                if (nextCheck is not { } n || left < n) nextCheck = left;
-                continue;
-            }
-            if (assigner.Replace(p.Replicas) is not { } target) continue;
-            p.Replicas[r] = target;
-            _moved.Add((t.Name, p.Partition, r));
-            LogReplicaMoved(t.Name, p.Partition, r, broker, target);
-            moved = true;
-        }
-        if (moved) p.PartitionEpoch++;
-        return moved;
     }
 
     private void ScheduleReconcile(TimeSpan? due)
@@ -363,12 +381,12 @@ internal sealed partial class ClusterControllerGrain(
 
     private static readonly TimeSpan MovedReplicaCheck = TimeSpan.FromSeconds(5);
 
-    public async Task<int> ControlledShutdown(string brokerId)
+    public Task<int> ControlledShutdown(string brokerId)
     {
-        await _changes.WaitAsync();
-        try
+        if (_stateLost is not null) return Task.FromResult(0);
+        return Serialized(async () =>
         {
-            var live = new HashSet<string>(LiveBrokerIds(), StringComparer.Ordinal);
+            var live = LiveBrokerSet();
             live.Remove(brokerId);
             var changed = new List<(TopicState, PartitionAssignment)>();
             var moved = 0;
@@ -377,7 +395,7 @@ internal sealed partial class ClusterControllerGrain(
                 {
                     var led = p.Leader >= 0 && p.Replicas[p.Leader] == brokerId;
                     if (!p.Replicas.Contains(brokerId)) continue;
-                    if (Reelect(t, p, live, excluded: brokerId))
+                    if (Elect(t, p, live, controlledShutdown: true))
                     {
                         changed.Add((t, p));
                         if (led && p.Leader >= 0 && p.Replicas[p.Leader] != brokerId) moved++;
@@ -390,6 +408,26 @@ internal sealed partial class ClusterControllerGrain(
             }
             LogControlledShutdown(brokerId, moved);
             return moved;
+        });
+    }
+
+    /// <summary>Applies <see cref="PartitionChangeBuilder.Elect"/> to the partition; true when it changed.</summary>
+    private bool Elect(TopicState t, PartitionAssignment p, HashSet<string> live, bool controlledShutdown)
+    {
+        if (PartitionChangeBuilder.Elect(p, live, TopicRules.UncleanLeaderElection(t.Configs), controlledShutdown) is not { } change) return false;
+        if (change.Unclean) LogUncleanElection(t.Name, p.Partition, change.Leader);
+        if (change.LeaderEpoch != p.LeaderEpoch) LogLeaderElected(t.Name, p.Partition, change.Leader, change.LeaderEpoch, change.OldLeader);
+        change.ApplyTo(p);
+        return true;
+    }
+
+    /// <summary>Runs a change of state alone: changes never interleave with each other (reads do).</summary>
+    private async Task<T> Serialized<T>(Func<Task<T>> change)
+    {
+        await _changes.WaitAsync();
+        try
+        {
+            return await change();
         }
         finally
         {
@@ -397,43 +435,23 @@ internal sealed partial class ClusterControllerGrain(
         }
     }
 
-    /// <summary>
-    /// Drops replicas on brokers not in <paramref name="live"/> from the ISR (never the last member: Kafka keeps it so a
-    /// clean election can wait for it) and moves leadership when the leader's broker is gone.
-    /// </summary>
-    private bool Reelect(TopicState t, PartitionAssignment p, HashSet<string> live, string? excluded)
+    private Task Serialized(Func<Task> change) => Serialized(async () => { await change(); return true; });
+
+    /// <summary>An admin change: refused whole while the state is lost, else run alone.</summary>
+    private Task<IReadOnlyList<TopicResult>> ChangeAsync<T>(IReadOnlyList<T> items, Func<T, string?> name, Func<Task<List<TopicResult>>> change)
     {
-        var changed = false;
-        if (p.Leader < 0 || !live.Contains(p.Replicas[p.Leader]))
+        if (_stateLost is { } lost)
         {
-            var candidate = -1;
-            foreach (var id in p.Isr)
-                if (live.Contains(p.Replicas[id])) { candidate = id; break; }
-            if (candidate < 0 && excluded is null && TopicRules.UncleanLeaderElection(t.Configs))
-                for (var id = 0; id < p.Replicas.Count && candidate < 0; id++)
-                    if (live.Contains(p.Replicas[id])) { candidate = id; LogUncleanElection(t.Name, p.Partition, id); }
-            // A controlled shutdown with nobody to take over keeps its leader; a dead leader is removed regardless.
-            if (candidate >= 0 || (excluded is null && p.Leader >= 0))
-            {
-                var old = p.Leader;
-                p.Leader = candidate;
-                p.LeaderEpoch++;
-                if (candidate >= 0 && !p.Isr.Contains(candidate)) p.Isr = [candidate];
-                LogLeaderElected(t.Name, p.Partition, candidate, p.LeaderEpoch, old);
-                changed = true;
-            }
+            var refused = new List<TopicResult>(items.Count);
+            foreach (var item in items) refused.Add(new TopicResult(name(item) ?? "", ErrorCode.InconsistentClusterId, lost));
+            return Task.FromResult<IReadOnlyList<TopicResult>>(refused);
         }
-        var isr = new List<int>(p.Isr.Count);
-        foreach (var id in p.Isr)
-            if (id == p.Leader || live.Contains(p.Replicas[id])) isr.Add(id);
-        if (isr.Count == 0 && p.Isr.Count > 0) isr.Add(p.Isr[0]);
-        if (!isr.SequenceEqual(p.Isr))
-        {
-            p.Isr = isr;
-            changed = true;
-        }
-        if (changed) p.PartitionEpoch++;
-        return changed;
+        return Serialized(async () => (IReadOnlyList<TopicResult>)await change());
+    }
+
+    private void ThrowIfStateLost()
+    {
+        if (_stateLost is { } lost) throw new InvalidOperationException($"{ErrorCode.InconsistentClusterId}: {lost}");
     }
 
     /// <summary>
@@ -443,21 +461,7 @@ internal sealed partial class ClusterControllerGrain(
     /// </summary>
     private async Task PushPartitionsAsync(List<(TopicState Topic, PartitionAssignment Partition)> partitions)
     {
-        var calls = new List<(string Key, Task<ErrorCode> Call)>();
-        foreach (var (t, p) in partitions)
-        {
-            var partitionState = ToState(t, p);
-            for (var r = 0; r < p.Replicas.Count; r++)
-            {
-                if (!brokers.IsAlive(p.Replicas[r])) continue;
-                var key = GrainKeys.Replica(t.Name, p.Partition, r);
-                calls.Add((key, CallReplica(key, p.Replicas[r], g => g.LeaderAndIsr(partitionState))));
-            }
-        }
-        if (calls.Count == 0) return;
-        var all = new Task[calls.Count];
-        for (var i = 0; i < calls.Count; i++) all[i] = calls[i].Call;
-        await Task.WhenAll(all).WaitAsync(PushWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        var calls = await FanOutAsync(partitions, (t, p, replica) => replica.LeaderAndIsr(ToState(t, p)));
         foreach (var (key, call) in calls)
         {
             if (!call.IsCompleted) LogLeaderAndIsrSlow(key);
@@ -559,21 +563,39 @@ internal sealed partial class ClusterControllerGrain(
 
     private async Task DeleteReplicasAsync(TopicState topic)
     {
-        var calls = new List<(string Key, Task<bool> Call)>();
-        foreach (var p in topic.Partitions)
-            for (var r = 0; r < p.Replicas.Count; r++)
-            {
-                if (!brokers.IsAlive(p.Replicas[r])) continue;
-                var key = GrainKeys.Replica(topic.Name, p.Partition, r);
-                calls.Add((key, CallReplica(key, p.Replicas[r], async g => { await g.DeleteReplica(); return true; })));
-            }
-        if (calls.Count == 0) return;
-        var all = new Task[calls.Count];
-        for (var i = 0; i < calls.Count; i++) all[i] = calls[i].Call;
-        await Task.WhenAll(all).WaitAsync(PushWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        var partitions = new List<(TopicState, PartitionAssignment)>(topic.Partitions.Count);
+        foreach (var p in topic.Partitions) partitions.Add((topic, p));
+        var calls = await FanOutAsync(partitions, static async (_, _, replica) => { await replica.DeleteReplica(); return true; });
         foreach (var (key, call) in calls)
             // A replica left behind is recognised by its topic id and wiped if the name is reused.
             if (call.IsFaulted) LogDeleteReplicaFailed(call.Exception!.GetBaseException(), key);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="call"/> on every replica of the partitions whose broker is alive, concurrently, and waits
+    /// at most <see cref="PushWait"/>; returns the calls, some perhaps still running.
+    /// </summary>
+    private async Task<List<(string Key, Task<T> Call)>> FanOutAsync<T>(List<(TopicState Topic, PartitionAssignment Partition)> partitions,
+        Func<TopicState, PartitionAssignment, IPartitionReplicaGrain, Task<T>> call)
+    {
+        var calls = new List<(string Key, Task<T> Call)>();
+        foreach (var (t, p) in partitions)
+            for (var r = 0; r < p.Replicas.Count; r++)
+            {
+                if (!brokers.IsAlive(p.Replicas[r])) continue;
+                var key = GrainKeys.Replica(t.Name, p.Partition, r);
+                calls.Add((key, CallReplica(key, p.Replicas[r], g => call(t, p, g))));
+            }
+        var all = new Task[calls.Count];
+        for (var i = 0; i < calls.Count; i++) all[i] = calls[i].Call;
+        await WhenAllWithin(all, PushWait);
+        return calls;
+    }
+
+    private static async Task WhenAllWithin(Task[] calls, TimeSpan wait)
+    {
+        if (calls.Length == 0) return;
+        await Task.WhenAll(calls).WaitAsync(wait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
     }
 
     /// <summary>Calls a replica, telling placement its broker so an activation needs no round trip back here.</summary>
@@ -597,13 +619,17 @@ internal sealed partial class ClusterControllerGrain(
         return false;
     }
 
+    /// <summary>Live brokers that may hold replicas: in membership and not refused for another cluster's data.</summary>
     private List<string> LiveBrokerIds()
     {
         var live = brokers.LiveBrokers();
         var ids = new List<string>(live.Count);
-        foreach (var (id, _) in live) ids.Add(id);
+        foreach (var (id, _) in live)
+            if (!_refused.Contains(id)) ids.Add(id);
         return ids;
     }
+
+    private HashSet<string> LiveBrokerSet() => new(LiveBrokerIds(), StringComparer.Ordinal);
 
     private List<BrokerInfo> DescribeBrokers()
     {
@@ -677,6 +703,15 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sending LeaderAndIsr to replica {Replica} failed")]
     private partial void LogLeaderAndIsrFailed(Exception e, string replica);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The controller's state now belongs to cluster {ClusterId}")]
+    private partial void LogClusterIdCreated(string clusterId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Controller refuses to serve: {Reason}")]
+    private partial void LogStateLost(string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Broker {Broker} refused: {Reason}")]
+    private partial void LogBrokerRefused(string broker, string? reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Deleting replica {Replica} failed")]
     private partial void LogDeleteReplicaFailed(Exception e, string replica);

@@ -7,6 +7,12 @@ public sealed class ControllerState
     [Id(0)] public long MetadataVersion { get; set; }
 
     [Id(1)] public Dictionary<string, TopicState> Topics { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Kafka's <c>cluster.id</c>: made once, when a truly new cluster starts; every broker records it.</summary>
+    [Id(2)] public string? ClusterId { get; set; }
+
+    /// <summary>Each broker's int32 node id (Kafka's <c>node.id</c>), kept with its data directory too.</summary>
+    [Id(3)] public Dictionary<string, int> NodeIds { get; set; } = new(StringComparer.Ordinal);
 }
 
 [GenerateSerializer]

@@ -1,4 +1,5 @@
 using Orleans.Concurrency;
+using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Partitions;
 
 namespace OrleansStream.Server.Controller;
@@ -42,6 +43,13 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     /// </summary>
     [AlwaysInterleave]
     Task<IReadOnlyList<LocalPartition>> FindStrayPartitions(string brokerId, IReadOnlyList<LocalPartition> local);
+
+    /// <summary>
+    /// Kafka's BrokerRegistration: a starting broker presents what its <c>meta.properties</c> records and gets the
+    /// cluster id and its node id to record, or InconsistentClusterId when its data belongs to another cluster (the
+    /// reply then carries this cluster's id) or this controller lost its state (no cluster id in the reply).
+    /// </summary>
+    Task<BrokerRegistrationReply> RegisterBroker(string brokerId, string? clusterId, int? nodeId);
 
     /// <summary>Kafka's controlled shutdown: hands the broker's leaderships to in-sync followers; returns how many moved.</summary>
     Task<int> ControlledShutdown(string brokerId);

@@ -44,6 +44,7 @@ public static class OrleansStreamSiloBuilderExtensions
         services.TryAddSingleton<BrokerIdentity>();
         services.TryAddSingleton<BrokerLocator>();
         services.TryAddSingleton<OrleansStream.Server.Partitions.LocalPartitionDirectories>();
+        services.TryAddSingleton<OrleansStream.Server.Cluster.BrokerRegistration>();
         services.AddPlacementDirector<BrokerPlacementStrategy, BrokerPlacementDirector>();
         services.AddSingleton<MembershipWatcher>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<MembershipWatcher>());

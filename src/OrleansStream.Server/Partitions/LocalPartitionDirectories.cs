@@ -13,7 +13,8 @@ public sealed record LocalPartition(string Topic, int Partition, Guid TopicId);
 /// while this one was away (Kafka's stray logs). A directory any replica activation of this process has opened is
 /// never removed: its data belongs to a current assignment even if the controller's earlier answer said otherwise.
 /// </summary>
-internal sealed partial class LocalPartitionDirectories(IOptions<BrokerOptions> options, ILogger<LocalPartitionDirectories> logger)
+internal sealed partial class LocalPartitionDirectories(
+    IOptions<BrokerOptions> options, Cluster.BrokerRegistration registration, ILogger<LocalPartitionDirectories> logger)
 {
     private readonly Lock _lock = new();
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
@@ -21,9 +22,21 @@ internal sealed partial class LocalPartitionDirectories(IOptions<BrokerOptions> 
     public string PathOf(string topic, int partition) =>
         Path.Combine(options.Value.ResolvedDataDirectory, string.Create(CultureInfo.InvariantCulture, $"{topic}-{partition}"));
 
-    /// <summary>Called by a replica before it opens its log in <paramref name="directory"/>.</summary>
+    /// <summary>
+    /// Awaited by a replica as it activates: a restarted broker opens no log before the controller has accepted its
+    /// registration (see <see cref="Cluster.BrokerRegistration.WhenServingAsync"/>); a few seconds at most.
+    /// </summary>
+    public Task WhenServingAsync(CancellationToken cancellationToken) => registration.WhenServingAsync(RegistrationWait, cancellationToken);
+
+    private static readonly TimeSpan RegistrationWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Called by a replica before it opens its log in <paramref name="directory"/>; throws on a broker the cluster
+    /// refused or has not accepted yet (see <see cref="Cluster.BrokerRegistration.ThrowIfNotServing"/>).
+    /// </summary>
     public void MarkUsed(string directory)
     {
+        registration.ThrowIfNotServing();
         lock (_lock) _used.Add(directory);
     }
 

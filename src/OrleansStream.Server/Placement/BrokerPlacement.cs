@@ -5,7 +5,10 @@ using OrleansStream.Server.Controller;
 
 namespace OrleansStream.Server.Placement;
 
-/// <summary>Activates a replica grain on the silo of the broker the controller assigned the replica to.</summary>
+/// <summary>
+/// Activates a replica grain on the silo of the broker the controller assigned the replica to, and a broker grain
+/// (keyed by broker id) on that broker's silo.
+/// </summary>
 public sealed class BrokerPlacementStrategy : PlacementStrategy
 {
     internal static readonly BrokerPlacementStrategy Instance = new();
@@ -23,8 +26,8 @@ internal sealed partial class BrokerPlacementDirector(
     public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         var key = target.GrainIdentity.Key.ToString()!;
-        string? broker = null;
-        if (target.RequestContextData is { } data && data.TryGetValue(BrokerHintKey, out var hint) && hint is string h
+        string? broker = target.GrainIdentity.Type.ToString() == Cluster.BrokerGrain.GrainType ? key : null;
+        if (broker is null && target.RequestContextData is { } data && data.TryGetValue(BrokerHintKey, out var hint) && hint is string h
             && (data.TryGetValue(BrokerHintReplicaKey, out var forKey) && forKey is string k && k == key))
             broker = h;
         if (broker is null)

@@ -1,4 +1,5 @@
 using Orleans.Runtime;
+using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
 using OrleansStream.Server.Partitions;
 
@@ -13,6 +14,7 @@ internal sealed partial class MembershipWatcher(
     IClusterMembershipService membership,
     IGrainFactory grains,
     BrokerIdentity identity,
+    BrokerRegistration registration,
     LocalPartitionDirectories directories,
     ILogger<MembershipWatcher> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
@@ -37,17 +39,34 @@ internal sealed partial class MembershipWatcher(
     }
 
     /// <summary>
-    /// Removes stray replicas (moved to other brokers while this one was away), then activates this broker's
-    /// replicas, so followers resume fetching without waiting for a client.
+    /// Registers with the controller (recording the cluster id in <c>meta.properties</c>; a broker of another cluster
+    /// stops here), removes stray replicas (moved to other brokers while this one was away), then activates this
+    /// broker's replicas, so followers resume fetching without waiting for a client.
     /// </summary>
     private async Task WakeReplicasAsync()
     {
         var controller = grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        var registered = false;
         var swept = false;
         for (var attempt = 0; !_stopping.IsCancellationRequested; attempt++)
         {
             try
             {
+                if (!registered)
+                {
+                    var meta = registration.Meta;
+                    var reply = await controller.RegisterBroker(identity.BrokerId, meta.ClusterId, meta.NodeId);
+                    if (reply.Error != ErrorCode.None)
+                    {
+                        var reason = reply.ErrorMessage ?? reply.Error.ToString();
+                        // A cluster id in the reply: ours differs. None: the controller itself cannot serve.
+                        if (reply.ClusterId is null) registration.ReportClusterProblem(reason);
+                        else registration.Refuse(reason);
+                        return;
+                    }
+                    registration.Accept(reply.ClusterId!, reply.NodeId);
+                    registered = true;
+                }
                 if (!swept)
                 {
                     var local = directories.List();

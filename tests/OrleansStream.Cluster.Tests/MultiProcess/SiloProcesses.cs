@@ -19,6 +19,7 @@ public sealed partial class SiloProcesses : IAsyncDisposable
     private readonly List<(int SiloPort, int GatewayPort, int HealthPort)> _ports = [];
     private Process? _redis;
     private IHost? _clientHost;
+    private bool _sharedGrainState = true;
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "orleansstream-mp", Guid.NewGuid().ToString("N"));
 
@@ -28,9 +29,11 @@ public sealed partial class SiloProcesses : IAsyncDisposable
 
     public static string BrokerId(int index) => $"mp{index}";
 
-    public static async Task<SiloProcesses> StartAsync(int count)
+    /// <param name="sharedGrainState">False gives each silo its own grain state directory: the misconfiguration
+    /// Kafka's cluster id guards against.</param>
+    public static async Task<SiloProcesses> StartAsync(int count, bool sharedGrainState = true)
     {
-        var cluster = new SiloProcesses();
+        var cluster = new SiloProcesses { _sharedGrainState = sharedGrainState };
         try
         {
             Directory.CreateDirectory(cluster.Root);
@@ -78,6 +81,13 @@ public sealed partial class SiloProcesses : IAsyncDisposable
 
     public int IndexOf(string brokerId) => int.Parse(brokerId.AsSpan(2));
 
+    /// <summary>The index of the silo listening on <paramref name="siloPort"/>, -1 when none does.</summary>
+    public int IndexOfSiloPort(int siloPort) => _ports.FindIndex(p => p.SiloPort == siloPort);
+
+    public string DataDirectory(int index) => Path.Combine(Root, BrokerId(index));
+
+    public Uri HealthUri(int index, string path) => new($"http://127.0.0.1:{_ports[index].HealthPort}/{path}");
+
     public async Task StartSiloAsync(int index)
     {
         var (siloPort, gatewayPort, healthPort) = _ports[index];
@@ -90,8 +100,8 @@ public sealed partial class SiloProcesses : IAsyncDisposable
         };
         var env = start.Environment;
         env["OrleansStream__BrokerId"] = BrokerId(index);
-        env["OrleansStream__DataDirectory"] = Path.Combine(Root, BrokerId(index));
-        env["OrleansStream__GrainStateDirectory"] = Path.Combine(Root, "grain-state");
+        env["OrleansStream__DataDirectory"] = DataDirectory(index);
+        env["OrleansStream__GrainStateDirectory"] = Path.Combine(Root, _sharedGrainState ? "grain-state" : $"grain-state-{BrokerId(index)}");
         env["OrleansStream__HealthPort"] = healthPort.ToString();
         env["OrleansStream__HealthAddress"] = "127.0.0.1";
         env["OrleansStream__ReplicaLagTimeMaxMs"] = "5000";

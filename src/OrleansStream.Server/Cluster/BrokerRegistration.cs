@@ -1,0 +1,109 @@
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+
+namespace OrleansStream.Server.Cluster;
+
+/// <summary>
+/// This broker's place in the cluster (Kafka's broker lifecycle): its <c>meta.properties</c>, recorded once the
+/// controller accepts its registration, and the reason it is not serving, if any, which the silo's readiness reports.
+/// A refused broker opens no partition log, so data of another cluster is neither served nor overwritten; nor does a
+/// broker whose data names a cluster before the controller has confirmed it is this one (Kafka fences a broker until
+/// its registration is accepted).
+/// </summary>
+public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, BrokerIdentity identity, ILogger<BrokerRegistration> logger)
+{
+    private readonly Lock _lock = new();
+    private MetaProperties? _meta;
+    private string? _refusal;
+    private string? _clusterProblem;
+    private bool _accepted;
+    private readonly TaskCompletionSource _answered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private string DataDirectory => options.Value.ResolvedDataDirectory;
+
+    /// <summary>What the data directory records (read once; written only through <see cref="Accept"/>).</summary>
+    public MetaProperties Meta
+    {
+        get
+        {
+            lock (_lock) return _meta ??= MetaProperties.Read(DataDirectory);
+        }
+    }
+
+    /// <summary>Why this silo is not ready for the cluster, null when it is.</summary>
+    public string? Problem
+    {
+        get
+        {
+            lock (_lock) return _refusal ?? _clusterProblem;
+        }
+    }
+
+    /// <summary>The controller accepted the registration: records its cluster id and node id (the cluster id only once).</summary>
+    public void Accept(string clusterId, int nodeId)
+    {
+        lock (_lock)
+        {
+            var current = _meta ??= MetaProperties.Read(DataDirectory);
+            if (current.ClusterId is { } recorded && recorded != clusterId)
+                throw new InvalidOperationException($"The data directory belongs to cluster {recorded}, not {clusterId}.");
+            _refusal = null;
+            _clusterProblem = null;
+            _accepted = true;
+            if (current.ClusterId != clusterId || current.NodeId != nodeId)
+            {
+                var next = new MetaProperties(clusterId, nodeId);
+                next.Write(DataDirectory, identity.BrokerId);
+                _meta = next;
+            }
+        }
+        _answered.TrySetResult();
+        LogRegistered(identity.BrokerId, clusterId, nodeId);
+    }
+
+    /// <summary>The controller refused this broker: it serves no partition until restarted with its own data directory.</summary>
+    public void Refuse(string reason)
+    {
+        lock (_lock) _refusal = reason;
+        _answered.TrySetResult();
+        LogRefused(identity.BrokerId, reason);
+    }
+
+    /// <summary>The controller on this silo cannot serve (its state was lost); cleared when a registration succeeds.</summary>
+    public void ReportClusterProblem(string problem)
+    {
+        lock (_lock) _clusterProblem = problem;
+    }
+
+    /// <summary>
+    /// Waits (at most <paramref name="wait"/>) until this broker may open partition logs: at once for a data directory
+    /// that names no cluster, else once the controller has accepted the registration; then as <see cref="ThrowIfNotServing"/>.
+    /// </summary>
+    public async Task WhenServingAsync(TimeSpan wait, CancellationToken cancellationToken)
+    {
+        if (Meta.ClusterId is not null)
+            await _answered.Task.WaitAsync(wait, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        ThrowIfNotServing();
+    }
+
+    /// <summary>
+    /// Called before a partition log opens here. Throws Orleans' <see cref="SiloUnavailableException"/>, which clients
+    /// treat as transient (they refresh metadata and retry), as they would for a broker that is down.
+    /// </summary>
+    public void ThrowIfNotServing()
+    {
+        lock (_lock)
+        {
+            if (_refusal is { } reason) throw new SiloUnavailableException($"{ErrorCode.InconsistentClusterId}: {reason}");
+            if (!_accepted && (_meta ??= MetaProperties.Read(DataDirectory)).ClusterId is { } clusterId)
+                throw new SiloUnavailableException(
+                    $"{ErrorCode.BrokerNotAvailable}: broker '{identity.BrokerId}' (data of cluster {clusterId}) has not registered with the controller yet.");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Broker {Broker} is node {NodeId} of cluster {ClusterId}")]
+    private partial void LogRegistered(string broker, string clusterId, int nodeId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Broker {Broker} was refused by the cluster and serves no partition: {Reason}")]
+    private partial void LogRefused(string broker, string reason);
+}
