@@ -6,6 +6,7 @@ namespace OrleansStream.Deploy.Tests;
 /// No Docker engine runs here, so the image is checked by its parts: the Dockerfile's shape, the publish output its
 /// final stage copies, and the entrypoint it runs.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed partial class DockerfileTests
 {
     private static readonly string DockerfilePath = Repository.Path("src", "OrleansStream.Silo", "Dockerfile");

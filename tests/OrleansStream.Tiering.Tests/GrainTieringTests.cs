@@ -8,6 +8,7 @@ namespace OrleansStream.Tiering.Tests;
 /// Tiering through the whole broker: partition grains on three in-process silos, the client SDK, and Azurite as the
 /// tier. The leader's timer copies closed segments and applies local retention; consumers read across the boundary.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<TieringCluster>
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);

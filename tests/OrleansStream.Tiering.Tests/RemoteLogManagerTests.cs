@@ -4,6 +4,7 @@ using OrleansStream.Storage.Tiering;
 
 namespace OrleansStream.Tiering.Tests;
 
+[Trait("Category", "Slow")]
 public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
