@@ -17,7 +17,7 @@ public sealed class RedisServer : IDisposable
         Port = port;
         var p = port.ToString(CultureInfo.InvariantCulture);
         // Small memory and index sizes: a membership table is a few keys, and several clusters may run at once.
-        _server = new GarnetServer(["--bind", "127.0.0.1", "--port", p, "--memory", "64m", "--page", "1m", "--index", "1m", "--lua"],
+        _server = new GarnetServer(["--bind", "127.0.0.1", "--port", p, "--memory", "64m", "--page", "1m", "--index", "1m", "--lua", "-q"],
             NullLoggerFactory.Instance);
     }
 
