@@ -17,7 +17,7 @@ public sealed class ForeignBrokerTests(ClusterFixture fixture) : IClassFixture<C
         var held = PartitionTestKit.UniqueTopic("held");
         await fixture.CreateTopic(held, partitions: 1, replicationFactor: 3);
         var directory = fixture.DataDirectory(Foreign);
-        await ClusterFixture.WaitUntilAsync(() => Task.FromResult(MetaProperties.Read(directory).ClusterId is not null),
+        await Eventually.WaitUntilAsync(() => Task.FromResult(MetaProperties.Read(directory).ClusterId is not null),
             $"{Foreign} records the cluster id");
         var ours = MetaProperties.Read(fixture.DataDirectory(ClusterFixture.BrokerIdOf(0))).ClusterId;
         Assert.NotNull(ours);
@@ -27,7 +27,7 @@ public sealed class ForeignBrokerTests(ClusterFixture fixture) : IClassFixture<C
         new MetaProperties("another-cluster", 9).Write(directory, Foreign);
         var silo = await fixture.StartSiloAsync(Foreign);
         var registration = silo.ServiceProvider.GetRequiredService<BrokerRegistration>();
-        await ClusterFixture.WaitUntilAsync(() => Task.FromResult(registration.Problem is not null), $"the controller refuses {Foreign}");
+        await Eventually.WaitUntilAsync(() => Task.FromResult(registration.Problem is not null), $"the controller refuses {Foreign}");
 
         Assert.Contains("another-cluster", registration.Problem, StringComparison.Ordinal);
         Assert.Contains(ours, registration.Problem, StringComparison.Ordinal);

@@ -150,9 +150,9 @@ public sealed class MetricsClusterTests(MetricsFixture fixture) : IClassFixture<
     }
 
     private static Task Until(Func<bool> condition, string what) =>
-        ClusterFixture.WaitUntilAsync(() => Task.FromResult(condition()), what);
+        Eventually.WaitUntilAsync(() => Task.FromResult(condition()), what);
 
-    private static Task Until(Func<Task<bool>> condition, string what) => ClusterFixture.WaitUntilAsync(condition, what);
+    private static Task Until(Func<Task<bool>> condition, string what) => Eventually.WaitUntilAsync(condition, what);
 
     private sealed record Sample(Meter Meter, string Instrument, double Value, Dictionary<string, object?> Tags, bool Observable);
 }

@@ -20,12 +20,12 @@ public sealed class PlacementTests : IAsyncLifetime
         var p = await _fixture.Controller.Partition(topic, 0);
         var follower = p.Replicas.Single(r => r.ReplicaId != p.Leader);
         await _fixture.KillSiloAsync(follower.BrokerId);
-        await ClusterFixture.WaitUntilAsync(async () => (await _fixture.Controller.Partition(topic, 0)).Isr.Count == 1,
+        await Eventually.WaitUntilAsync(async () => (await _fixture.Controller.Partition(topic, 0)).Isr.Count == 1,
             "membership declares the broker dead and the ISR shrinks");
 
         var replica = _fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, follower.ReplicaId));
         Exception? last = null;
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             try
             {

@@ -23,10 +23,10 @@ public sealed class ReassignmentTests(ReassignmentFixture fixture) : IClassFixtu
         var topic = UniqueTopic("move");
         await fixture.CreateTopic(topic, replicationFactor: 3, configs: new() { ["min.insync.replicas"] = "2" });
         var acked = new List<string>();
-        var leader = await fixture.Leader(topic, 0);
+        // With replica.lag.time.max.ms at 1 s a follower of a busy machine may leave the ISR briefly: retried, as after the kill.
         for (var i = 0; i < 20; i++)
         {
-            Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch($"a{i}", $"a{i}+")))).Error);
+            await ProduceWithRetry(topic, $"a{i}");
             acked.Add($"a{i}");
         }
         var before = await fixture.Controller.Partition(topic, 0);
@@ -41,20 +41,20 @@ public sealed class ReassignmentTests(ReassignmentFixture fixture) : IClassFixtu
             acked.Add($"b{i}");
         }
         PartitionMetadata after = null!;
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
             (after = await fixture.Controller.Partition(topic, 0)).Isr.Count == 3 && after.Replicas.All(r => r.BrokerId != dead),
             "the partition is back to three in-sync replicas on live brokers");
         var newLeader = await fixture.Leader(topic, 0);
         var end = (await newLeader.GetStatus()).LogEndOffset;
         foreach (var r in after.Replicas)
-            await ClusterFixture.WaitUntilAsync(async () =>
+            await Eventually.WaitUntilAsync(async () =>
                 await fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, r.ReplicaId)).GetStatus() is { } s && s.LogEndOffset == end,
                 $"replica {r.ReplicaId} on {r.BrokerId} has the whole log");
 
         // The dead broker comes back: it holds no replica of the partition any more, and its stale copy is removed.
         await fixture.StartSiloAsync(dead);
         var staleCopy = Path.Combine(fixture.DataDirectory(dead), $"{topic}-0");
-        await ClusterFixture.WaitUntilAsync(() => Task.FromResult(!Directory.Exists(staleCopy)), "the returned broker removes its stray replica");
+        await Eventually.WaitUntilAsync(() => Task.FromResult(!Directory.Exists(staleCopy)), "the returned broker removes its stray replica");
 
         Assert.Equal(3, after.Replicas.Count);
         Assert.Contains(after.Replicas, r => r.BrokerId == spare);
@@ -68,7 +68,7 @@ public sealed class ReassignmentTests(ReassignmentFixture fixture) : IClassFixtu
 
     private async Task ProduceWithRetry(string topic, string value)
     {
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             try
             {

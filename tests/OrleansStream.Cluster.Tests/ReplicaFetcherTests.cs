@@ -16,7 +16,7 @@ public sealed class ReplicaFetcherTests(ReplicationFixture fixture) : IClassFixt
         var leader = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, state.Leader));
         var follower = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 1 - state.Leader));
         Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("first")))).Error);
-        await ClusterFixture.WaitUntilAsync(async () => (await follower.GetStatus()).LogEndOffset == 1, "the follower has the first record");
+        await Eventually.WaitUntilAsync(async () => (await follower.GetStatus()).LogEndOffset == 1, "the follower has the first record");
 
         // The follower is caught up, so its fetch is parked at the leader. While it is out, the partition loses its
         // leader (the follower stops fetching) and gets it back in a newer epoch (the follower must fetch again).
@@ -28,7 +28,7 @@ public sealed class ReplicaFetcherTests(ReplicationFixture fixture) : IClassFixt
         var second = await leader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("second"), CurrentLeaderEpoch: back.LeaderEpoch));
 
         Assert.Equal((ErrorCode.None, 1L), (second.Error, second.BaseOffset));
-        await ClusterFixture.WaitUntilAsync(async () => (await follower.GetStatus()).LogEndOffset == 2,
+        await Eventually.WaitUntilAsync(async () => (await follower.GetStatus()).LogEndOffset == 2,
             "the follower fetches the record appended in the new epoch", TimeSpan.FromSeconds(10));
     }
 }

@@ -24,7 +24,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         for (var replica = 0; replica < 3; replica++)
         {
             var grain = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, replica));
-            await ClusterFixture.WaitUntilAsync(async () => await grain.GetStatus() is { LogEndOffset: 10, HighWatermark: 10 },
+            await Eventually.WaitUntilAsync(async () => await grain.GetStatus() is { LogEndOffset: 10, HighWatermark: 10 },
                 $"replica {replica} has every record and the high watermark");
         }
         Assert.Equal(Enumerable.Range(0, 10).Select(i => ((long)i, $"v{i}")), await ReadAll(leader));
@@ -42,16 +42,16 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
 
         await fixture.KillSiloAsync(follower);
         PartitionMetadata shrunk = null!;
-        await ClusterFixture.WaitUntilAsync(async () => (shrunk = await fixture.Controller.Partition(topic, 0)).Isr.Count == 1, "the ISR shrinks");
+        await Eventually.WaitUntilAsync(async () => (shrunk = await fixture.Controller.Partition(topic, 0)).Isr.Count == 1, "the ISR shrinks");
         // The controller records the shrink before the leader applies it; an acks=all produce in between would append.
-        await ClusterFixture.WaitUntilAsync(async () => (await leader.GetStatus()).Isr is { Count: 1 }, "the leader applies the smaller ISR");
+        await Eventually.WaitUntilAsync(async () => (await leader.GetStatus()).Isr is { Count: 1 }, "the leader applies the smaller ISR");
         var all = await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("refused")));
         var one = await leader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("accepted")));
         await fixture.StartSiloAsync(follower);
-        await ClusterFixture.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Count == 2, "the follower rejoins the ISR");
+        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Count == 2, "the follower rejoins the ISR");
         // The leader hears of the larger ISR just after the controller records it; until then it refuses, appending nothing.
         ProduceResponse again = null!;
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
             (again = await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("after")))).Error != ErrorCode.NotEnoughReplicas,
             "the leader accepts acks=all again");
 
@@ -77,7 +77,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         var before = await fixture.Controller.Partition(topic, 0);
 
         await fixture.KillSiloAsync(before.LeaderBroker!);
-        await ClusterFixture.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).LeaderEpoch > before.LeaderEpoch,
+        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).LeaderEpoch > before.LeaderEpoch,
             "a new leader is elected");
         var after = await fixture.Controller.Partition(topic, 0);
         for (var i = 0; i < 20; i++)
@@ -92,7 +92,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         var records = await ReadAll(await fixture.Leader(topic, 0));
         Assert.Equal(acked, records.Select(r => r.Value));
         Assert.Equal(Enumerable.Range(0, acked.Count).Select(i => (long)i), records.Select(r => r.Offset));
-        await ClusterFixture.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Count == 3,
+        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Count == 3,
             "the old leader catches up and rejoins the ISR");
     }
 
@@ -138,7 +138,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         var newLeader = await fixture.Leader(topic, 0);
         var end = (await newLeader.GetStatus()).LogEndOffset;
         var formerLeader = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, before.Leader));
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             try
             {
@@ -195,10 +195,10 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         var shrink = await controller.AlterPartition(topic, 0, initial.Leader, initial.LeaderEpoch, initial.PartitionEpoch, [initial.Leader]);
         var stale = await controller.AlterPartition(topic, 0, initial.Leader, initial.LeaderEpoch, initial.PartitionEpoch, [0, 1]);
         PartitionState expanded = null!;
-        await ClusterFixture.WaitUntilAsync(async () => (expanded = (await controller.GetPartitionState(topic, 0))!).Isr.Count == 2,
+        await Eventually.WaitUntilAsync(async () => (expanded = (await controller.GetPartitionState(topic, 0))!).Isr.Count == 2,
             "the leader adds its follower back");
         ProduceResponse before = null!;
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
             (before = await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("before")))).Error != ErrorCode.NotEnoughReplicas,
             "the leader has the expanded ISR");
         // The shrink's LeaderAndIsr arrives late, after the expansion: the replica keeps the newer ISR.
@@ -218,7 +218,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
     private async Task<PartitionMetadata> WaitForPartition(string topic, Func<PartitionMetadata, bool> condition, string what)
     {
         PartitionMetadata last = null!;
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             try
             {
@@ -233,7 +233,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
     }
 
     private async Task WaitForBrokerDead(string brokerId) =>
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             try
             {
@@ -248,7 +248,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
 
     private async Task ProduceWithRetry(string topic, string value)
     {
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             try
             {

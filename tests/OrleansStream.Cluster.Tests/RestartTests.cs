@@ -43,7 +43,7 @@ public sealed class RestartTests(ClusterFixture fixture) : IClassFixture<Cluster
     private async Task<List<(long, string)>> ReadAllEventually(string topic, int partition, int expected)
     {
         List<(long, string)> records = [];
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             try
             {

@@ -1,40 +1,154 @@
+using System.Net;
+using System.Text;
+
 namespace OrleansStream.Deploy.Tests;
 
-/// <summary>azure.yaml against azd's published schema (the same node script CI runs in .ci/steps/deploy.sh).</summary>
+/// <summary>
+/// azure.yaml against azd's published schema (tests/validate-azure-yaml.js): read from ../shared beside the checkout,
+/// else downloaded from azd's URL, else the test fails naming both. The node modules come from the test kit's build.
+/// </summary>
 public sealed class AzureYamlTests
 {
+    private static readonly string Script = Repository.Path("tests", "validate-azure-yaml.js");
+    private static readonly string AzureYaml = Repository.Path("azure.yaml");
+
     [Fact]
     public async Task AzureYaml_IsValidAgainstAzdSchema()
     {
-        var script = TestEnvironment.InRepository("tests", "validate-azure-yaml.js");
-        var modules = TestEnvironment.InRepository("tests", "node_modules", "ajv");
-        if (!Directory.Exists(modules))
-        {
-            Unavailable($"{modules} is missing: run `npm ci` in tests/ (.ci/run does).");
-        }
-
-        var result = await TestEnvironment.RunAsync("node", [script, TestEnvironment.InRepository("azure.yaml")]);
-        if (result.ExitCode == 3)
-        {
-            Unavailable(result.Output.Trim());
-        }
+        var result = await ExternalProcess.RunAsync("node", [Script, AzureYaml]);
 
         Assert.True(result.ExitCode == 0, result.Output);
-        Assert.StartsWith("OK:", result.StandardOutput.Trim(), StringComparison.Ordinal);
+        Assert.StartsWith("OK:", result.Stdout.Trim(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Schema_IsDownloadedFromAzdsUrl_WhenNotBesideTheCheckout()
+    {
+        // A schema in azd's layout (schemas/v1.0/azure.yaml.json and an extension it refers to), served on loopback.
+        const string extension = "https://raw.githubusercontent.com/Azure/azure-dev/main/cli/azd/extensions/x.y/schemas/x.y.json";
+        var files = new Dictionary<string, string>
+        {
+            ["/schemas/v1.0/azure.yaml.json"] = $$"""
+                { "$schema": "https://json-schema.org/draft/2019-09/schema", "$id": "https://raw.githubusercontent.com/Azure/azure-dev/main/schemas/v1.0/azure.yaml.json",
+                  "type": "object", "required": ["name", "services"],
+                  "properties": { "name": { "type": "string" }, "services": { "type": "object", "additionalProperties": { "$ref": "{{extension}}" } } } }
+                """,
+            ["/cli/azd/extensions/x.y/schemas/x.y.json"] = """{ "type": "object", "required": ["project"] }""",
+        };
+        using var server = new FileServer(files);
+        var empty = Directory.CreateTempSubdirectory("os-azd-shared-");
+        var cache = Directory.CreateTempSubdirectory("os-azd-cache-");
+        try
+        {
+            var result = await ExternalProcess.RunAsync("node", [Script, AzureYaml], environment: new Dictionary<string, string?>
+            {
+                ["ORLEANSSTREAM_SHARED_DIR"] = empty.FullName,
+                ["ORLEANSSTREAM_AZD_SCHEMA_BASE"] = server.BaseAddress,
+                ["ORLEANSSTREAM_AZD_SCHEMA_CACHE"] = cache.FullName,
+            });
+
+            Assert.True(result.ExitCode == 0, result.Output);
+            Assert.Contains("1 remote refs served from ext/", result.Stdout, StringComparison.Ordinal);
+            Assert.Equal(["/cli/azd/extensions/x.y/schemas/x.y.json", "/schemas/v1.0/azure.yaml.json"], server.Requested.Order(StringComparer.Ordinal));
+            Assert.True(File.Exists(Path.Combine(cache.FullName, "ext", "x.y.json")));
+        }
+        finally
+        {
+            empty.Delete(recursive: true);
+            cache.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task MissingSchema_FailsNamingTheSharedFolderAndTheUrl()
+    {
+        var empty = Directory.CreateTempSubdirectory("os-azd-shared-");
+        try
+        {
+            var result = await ExternalProcess.RunAsync("node", [Script, AzureYaml], environment: new Dictionary<string, string?>
+            {
+                ["ORLEANSSTREAM_SHARED_DIR"] = empty.FullName,
+                // Nothing listens there: the download fails at once.
+                ["ORLEANSSTREAM_AZD_SCHEMA_BASE"] = $"http://127.0.0.1:{ExternalProcess.FreeTcpPort()}/",
+                ["ORLEANSSTREAM_AZD_SCHEMA_CACHE"] = Path.Combine(empty.FullName, "cache"),
+            });
+
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains(Path.Combine(empty.FullName, "schemas", "azure-yaml", "azure.yaml.v1.json"), result.Stderr, StringComparison.Ordinal);
+            Assert.Contains("https://raw.githubusercontent.com/Azure/azure-dev/main/schemas/v1.0/azure.yaml.json", result.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            empty.Delete(recursive: true);
+        }
     }
 
     [Fact]
     public async Task AzureYaml_NamesTheSiloProjectAndItsDockerfile()
     {
-        var text = await File.ReadAllTextAsync(TestEnvironment.InRepository("azure.yaml"), TestContext.Current.CancellationToken);
+        var text = await File.ReadAllTextAsync(AzureYaml, TestContext.Current.CancellationToken);
 
         Assert.Contains("project: src/OrleansStream.Silo", text, StringComparison.Ordinal);
         Assert.Contains("host: containerapp", text, StringComparison.Ordinal);
         Assert.Contains("language: dotnet", text, StringComparison.Ordinal);
-        Assert.True(File.Exists(TestEnvironment.InRepository("src", "OrleansStream.Silo", "OrleansStream.Silo.csproj")));
-        Assert.True(File.Exists(TestEnvironment.InRepository("src", "OrleansStream.Silo", "Dockerfile")));
+        Assert.True(File.Exists(Repository.Path("src", "OrleansStream.Silo", "OrleansStream.Silo.csproj")));
+        Assert.True(File.Exists(Repository.Path("src", "OrleansStream.Silo", "Dockerfile")));
     }
 
-    // A missing schema or node module fails the test, in CI and elsewhere: nothing is silently left unvalidated.
-    private static void Unavailable(string reason) => Assert.Fail(reason);
+    /// <summary>Serves fixed files by path on a free loopback port and records what was asked for.</summary>
+    private sealed class FileServer : IDisposable
+    {
+        private readonly HttpListener _listener = new();
+        private readonly Dictionary<string, string> _files;
+        private readonly Task _serving;
+
+        public FileServer(Dictionary<string, string> files)
+        {
+            _files = files;
+            BaseAddress = $"http://127.0.0.1:{ExternalProcess.FreeTcpPort()}/";
+            _listener.Prefixes.Add(BaseAddress);
+            _listener.Start();
+            _serving = ServeAsync();
+        }
+
+        public string BaseAddress { get; }
+
+        public List<string> Requested { get; } = [];
+
+        private async Task ServeAsync()
+        {
+            while (_listener.IsListening)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await _listener.GetContextAsync();
+                }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+                {
+                    return;
+                }
+                var path = context.Request.Url!.AbsolutePath;
+                lock (Requested) Requested.Add(path);
+                if (_files.TryGetValue(path, out var body))
+                {
+                    var bytes = Encoding.UTF8.GetBytes(body);
+                    context.Response.ContentType = "application/json";
+                    await context.Response.OutputStream.WriteAsync(bytes);
+                }
+                else
+                {
+                    context.Response.StatusCode = 404;
+                }
+                context.Response.Close();
+            }
+        }
+
+        public void Dispose()
+        {
+            _listener.Stop();
+            _listener.Close();
+            _serving.Wait(TimeSpan.FromSeconds(10));
+        }
+    }
 }

@@ -5,7 +5,7 @@ namespace OrleansStream.Deploy.Tests;
 /// <summary>infra/ compiles and lints with the Bicep CLI from NuGet, and the compiled template has the shape azd and Orleans need.</summary>
 public sealed class BicepTests
 {
-    private static readonly string MainBicep = TestEnvironment.InRepository("infra", "main.bicep");
+    private static readonly string MainBicep = Repository.Path("infra", "main.bicep");
 
     [Fact]
     public async Task MainBicep_Builds_WithoutWarningsOrErrors()
@@ -13,8 +13,8 @@ public sealed class BicepTests
         var result = await Bicep.RunAsync("build", MainBicep, "--stdout");
 
         Assert.True(result.ExitCode == 0, result.Output);
-        Assert.Empty(result.StandardError.Trim());
-        Assert.NotNull(JsonNode.Parse(result.StandardOutput));
+        Assert.Empty(result.Stderr.Trim());
+        Assert.NotNull(JsonNode.Parse(result.Stdout));
     }
 
     [Fact]
@@ -31,7 +31,7 @@ public sealed class BicepTests
     {
         var template = await Bicep.CompileAsync(MainBicep);
 
-        foreach (var file in Directory.EnumerateFiles(TestEnvironment.InRepository("infra"), "*.bicep", SearchOption.AllDirectories))
+        foreach (var file in Directory.EnumerateFiles(Repository.Path("infra"), "*.bicep", SearchOption.AllDirectories))
         {
             var text = await File.ReadAllTextAsync(file, TestContext.Current.CancellationToken);
             Assert.DoesNotContain("'br:", text, StringComparison.Ordinal);
@@ -48,7 +48,7 @@ public sealed class BicepTests
         var template = await Bicep.CompileAsync(MainBicep);
         var parameters = (JsonObject)template["parameters"]!;
         var file = JsonNode.Parse(await File.ReadAllTextAsync(
-            TestEnvironment.InRepository("infra", "main.parameters.json"), TestContext.Current.CancellationToken))!;
+            Repository.Path("infra", "main.parameters.json"), TestContext.Current.CancellationToken))!;
         var supplied = (JsonObject)file["parameters"]!;
 
         foreach (var (name, _) in supplied)
@@ -117,7 +117,7 @@ public sealed class BicepTests
     [Fact]
     public async Task Silo_IsOneReplicaWithProbesGraceAndOrleansConfiguration()
     {
-        var template = await Bicep.CompileAsync(TestEnvironment.InRepository("infra", "modules", "silo.bicep"));
+        var template = await Bicep.CompileAsync(Repository.Path("infra", "modules", "silo.bicep"));
         var app = Assert.Single(Bicep.Resources(template, "Microsoft.App/containerApps"));
         var properties = app["properties"]!;
         var templateNode = properties["template"]!;
@@ -167,7 +167,7 @@ public sealed class BicepTests
         Assert.Contains("\"topicDefaults\":{\"value\":\"[parameters('topicDefaults')]\"}", Bicep.Text(main), StringComparison.Ordinal);
 
         // The silo turns each key into OrleansStream__TopicDefaults__<key with dots as underscores>, which the broker accepts.
-        var silo = Bicep.Text(await Bicep.CompileAsync(TestEnvironment.InRepository("infra", "modules", "silo.bicep")));
+        var silo = Bicep.Text(await Bicep.CompileAsync(Repository.Path("infra", "modules", "silo.bicep")));
         Assert.Contains("OrleansStream__TopicDefaults__", silo, StringComparison.Ordinal);
         var asEnvironment = defaults.ToDictionary(p => p.Key.Replace('.', '_'), p => p.Value, StringComparer.Ordinal);
         var result = new OrleansStream.Server.BrokerOptionsValidator().Validate(null, new OrleansStream.Server.BrokerOptions { TopicDefaults = asEnvironment });
@@ -190,7 +190,7 @@ internal static class Bicep
             }
         }
 
-        return await TestEnvironment.RunAsync(executable, arguments, environment: new Dictionary<string, string>
+        return await ExternalProcess.RunAsync(executable, arguments, environment: new Dictionary<string, string?>
         {
             ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
             ["BICEP_TRACING_ENABLED"] = "false",
@@ -206,7 +206,7 @@ internal static class Bicep
         {
             var result = await RunAsync("build", f, "--stdout");
             Assert.True(result.ExitCode == 0, result.Output);
-            return result.StandardOutput;
+            return result.Stdout;
         })).Value;
         return JsonNode.Parse(json)!;
     }

@@ -6,9 +6,10 @@ namespace OrleansStream.Deploy.Tests;
 /// No Docker engine runs here, so the image is checked by its parts: the Dockerfile's shape, the publish output its
 /// final stage copies, and the entrypoint it runs.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed partial class DockerfileTests
 {
-    private static readonly string DockerfilePath = TestEnvironment.InRepository("src", "OrleansStream.Silo", "Dockerfile");
+    private static readonly string DockerfilePath = Repository.Path("src", "OrleansStream.Silo", "Dockerfile");
 
     [Fact]
     public async Task Dockerfile_IsMultiStageOnMcrDotNet10_NonRoot_WithSiloGatewayAndHealthPorts()
@@ -34,7 +35,7 @@ public sealed partial class DockerfileTests
     [Fact]
     public async Task DockerIgnore_KeepsBuildOutputAndSecretsOutOfTheContext()
     {
-        var ignored = await File.ReadAllLinesAsync(TestEnvironment.InRepository(".dockerignore"), TestContext.Current.CancellationToken);
+        var ignored = await File.ReadAllLinesAsync(Repository.Path(".dockerignore"), TestContext.Current.CancellationToken);
 
         foreach (var pattern in new[] { "**/bin/", "**/obj/", "**/node_modules/", ".git/", ".azure/" })
         {
@@ -77,7 +78,7 @@ public sealed partial class DockerfileTests
 
             Assert.Equal(System.Net.HttpStatusCode.OK, live.StatusCode);
             Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
-            Assert.Equal(0, await silo.StopAsync(TimeSpan.FromSeconds(60)));
+            Assert.Equal(0, (await silo.StopAsync(TimeSpan.FromSeconds(60))).ExitCode);
         }
         finally
         {
@@ -102,7 +103,7 @@ public sealed partial class DockerfileTests
         });
         try
         {
-            Assert.Equal(2, await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Equal(2, (await silo.WaitForExitAsync(TimeSpan.FromSeconds(60))).ExitCode);
             Assert.Contains("orleansstream-silo: invalid configuration: OrleansStream:TopicDefaults:log_segment_bytes '10' is invalid", silo.Output, StringComparison.Ordinal);
         }
         finally
@@ -114,15 +115,15 @@ public sealed partial class DockerfileTests
     [Fact]
     public async Task ContainerPublish_IsConfiguredLikeTheDockerfile()
     {
-        var result = await TestEnvironment.RunAsync("dotnet",
+        var result = await ExternalProcess.RunAsync("dotnet",
         [
-            "msbuild", TestEnvironment.InRepository("src", "OrleansStream.Silo", "OrleansStream.Silo.csproj"),
+            "msbuild", Repository.Path("src", "OrleansStream.Silo", "OrleansStream.Silo.csproj"),
             "-getProperty:ContainerRepository", "-getProperty:ContainerUser", "-getProperty:EnableSdkContainerSupport",
             "-getProperty:ContainerBaseImage", "-getItem:ContainerPort",
         ]);
 
         Assert.True(result.ExitCode == 0, result.Output);
-        var output = result.StandardOutput;
+        var output = result.Stdout;
         Assert.Contains("\"ContainerRepository\": \"orleansstream-silo\"", output, StringComparison.Ordinal);
         Assert.Contains("\"ContainerUser\": \"app\"", output, StringComparison.Ordinal);
         Assert.Contains("\"EnableSdkContainerSupport\": \"true\"", output, StringComparison.Ordinal);

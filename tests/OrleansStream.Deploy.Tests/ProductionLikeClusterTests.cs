@@ -12,59 +12,37 @@ namespace OrleansStream.Deploy.Tests;
 
 /// <summary>
 /// Three silo processes (the published silo dll, as the image runs it) configured like production (Redis membership,
-/// Blob grain state and tier, endpoint variables in Orleans' shape) except the storage endpoints: a real redis-server
-/// and Azurite that the test starts on free ports. Closed segments of a tiered topic reach the Blob tier and are read
+/// Blob grain state and tier, endpoint variables in Orleans' shape) except the storage endpoints: a Redis-protocol
+/// server (Garnet, in the test process) and Azurite that the test starts on free ports. Closed segments of a tiered topic reach the Blob tier and are read
 /// back from it once the local copies are gone. Produce and consume through the cluster; stop one silo gracefully
 /// with no client error; kill one with SIGKILL and lose no acknowledged (acks=all) message. The only setting that
 /// differs from production besides the endpoints is the tiering interval (0.5 s instead of 30 s), so the test need not wait.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ProductionLikeClusterTests : IAsyncLifetime
 {
-    private const string AzuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan DeliveryDeadline = TimeSpan.FromSeconds(120);
 
     private readonly string _root = Directory.CreateTempSubdirectory("os-deploy-cluster-").FullName;
     private readonly string _clusterId = "deploy-" + Guid.NewGuid().ToString("N")[..12];
     private readonly SiloSlot[] _silos = new SiloSlot[3];
-    private ExternalProcess? _redis;
-    private ExternalProcess? _azurite;
-    private int _redisPort;
-    private string _blobConnectionString = "";
+    private RedisServer? _redis;
+    private Azurite? _azurite;
     private IHost? _clientHost;
     private string _phase = "start";
 
-    private string RedisConnectionString => $"127.0.0.1:{_redisPort},abortConnect=False";
+    private string RedisConnectionString => _redis!.ConnectionString;
+
+    private string BlobConnectionString => _azurite!.ConnectionString;
 
     public async ValueTask InitializeAsync()
     {
-        var redisServer = FindOnPath("redis-server");
-        var azurite = TestEnvironment.InRepository("tests", "node_modules", ".bin", "azurite-blob");
-        if (redisServer is null || !File.Exists(azurite))
-        {
-            var reason = $"needs redis-server on PATH ({redisServer ?? "missing"}) and Azurite at {azurite} (npm ci in tests/)";
-            throw new InvalidOperationException(reason);
-        }
-
-        _redisPort = ExternalProcess.FreeTcpPort();
-        var redisDir = Directory.CreateDirectory(Path.Combine(_root, "redis")).FullName;
-        _redis = ExternalProcess.Start("redis", redisServer,
-            ["--port", P(_redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", redisDir, "--daemonize", "no"]);
-
-        var blobPort = ExternalProcess.FreeTcpPort();
-        _azurite = ExternalProcess.Start("azurite", azurite,
-        [
-            "--blobHost", "127.0.0.1", "--blobPort", P(blobPort), "--location", Directory.CreateDirectory(Path.Combine(_root, "azurite")).FullName,
-            "--skipApiVersionCheck", "--disableTelemetry", "--loose",
-        ]);
-        _blobConnectionString = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AzuriteKey};BlobEndpoint=http://127.0.0.1:{blobPort}/devstoreaccount1;";
-
-        await Task.WhenAll(
-            _redis.WaitForOutputAsync("Ready to accept connections", StartTimeout),
-            _azurite.WaitForOutputAsync("successfully listens", StartTimeout));
+        _redis = RedisServer.Start();
+        _azurite = await Azurite.StartAsync();
 
         // Containers exist before the silos start, as Bicep creates them.
-        var blobs = new BlobServiceClient(_blobConnectionString);
+        var blobs = new BlobServiceClient(BlobConnectionString);
         await blobs.GetBlobContainerClient("grainstate").CreateIfNotExistsAsync();
         await blobs.GetBlobContainerClient("segments").CreateIfNotExistsAsync();
 
@@ -110,7 +88,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         ]).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
 
         // Controller state went to Blob grain storage, not to a silo's disk.
-        var grainState = new BlobServiceClient(_blobConnectionString).GetBlobContainerClient("grainstate");
+        var grainState = new BlobServiceClient(BlobConnectionString).GetBlobContainerClient("grainstate");
         var stateBlobs = 0;
         await foreach (var _ in grainState.GetBlobsAsync(cancellationToken: TestContext.Current.CancellationToken)) stateBlobs++;
         Assert.True(stateBlobs > 0, "no grain state blob in Azurite: the silos did not use the Blob grain storage.");
@@ -131,7 +109,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         _phase = "produce during SIGTERM";
         var stop = _silos[2].Process!.StopAsync(TimeSpan.FromSeconds(90));
         await ProduceAsync(producer, "b", 0, 300, acknowledged, errorsAllowed: false);
-        Assert.Equal(0, await stop);
+        Assert.Equal(0, (await stop).ExitCode);
         await ProduceAsync(producer, "b", 300, 100, acknowledged, errorsAllowed: false);
 
         // The stopped silo comes back with its broker id and data directory.
@@ -157,7 +135,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        // Every child goes, whatever fails first: a leaked redis-server or Azurite outlives the test run.
+        // Every child goes, whatever fails first: a leaked silo or Azurite outlives the test run.
         var failures = new List<Exception>();
         async Task Quietly(Func<ValueTask> dispose)
         {
@@ -179,7 +157,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         }
 
         if (_azurite is not null) await Quietly(_azurite.DisposeAsync);
-        if (_redis is not null) await Quietly(_redis.DisposeAsync);
+        _redis?.Dispose();
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         if (failures.Count > 0) throw new AggregateException("Stopping the cluster's processes failed.", failures);
     }
@@ -200,13 +178,13 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
             ["Orleans__Clustering__ProviderType"] = "Redis",
             ["Orleans__Clustering__ConnectionString"] = RedisConnectionString,
             ["Orleans__GrainStorage__orleansstream__ProviderType"] = "AzureBlobStorage",
-            ["Orleans__GrainStorage__orleansstream__ConnectionString"] = _blobConnectionString,
+            ["Orleans__GrainStorage__orleansstream__ConnectionString"] = BlobConnectionString,
             ["Orleans__GrainStorage__orleansstream__ContainerName"] = "grainstate",
             ["OrleansStream__BrokerId"] = slot.BrokerId,
             ["OrleansStream__DataDirectory"] = slot.DataDirectory,
             ["OrleansStream__HealthPort"] = P(slot.HealthPort),
             ["OrleansStream__TierStore__Kind"] = "AzureBlob",
-            ["OrleansStream__TierStore__ConnectionString"] = _blobConnectionString,
+            ["OrleansStream__TierStore__ConnectionString"] = BlobConnectionString,
             ["OrleansStream__TierStore__Container"] = "segments",
             ["OrleansStream__TierStore__TaskIntervalMs"] = "500",
         });
@@ -235,12 +213,12 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         await ProduceAsync(producer, "t", 0, 200, tiered, errorsAllowed: false, topic, padding: 200);
 
         _phase = "segments reach the Blob tier";
-        var container = new BlobServiceClient(_blobConnectionString).GetBlobContainerClient("segments");
+        var container = new BlobServiceClient(BlobConnectionString).GetBlobContainerClient("segments");
         var segmentName = new Regex(@"^tiered/0/(?<base>\d{20})-(?<id>[^./]+)\.(?<kind>log|index|timeindex|epoch)$", RegexOptions.CultureInvariant);
         var leaderDirectory = await LeaderPartitionDirectoryAsync(client, topic);
         List<string> names = [];
         List<string> complete = [];
-        await WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             names = [];
             await foreach (var blob in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, $"{topic}/0/", TestContext.Current.CancellationToken))
@@ -250,7 +228,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
                 .Where(p => names.Contains(p + ".index") && names.Contains(p + ".timeindex") && names.Contains(p + ".epoch")).ToList();
             // Copied and then dropped locally: the leader's first segment is only in the tier now.
             return complete.Count >= 2 && !File.Exists(Path.Combine(leaderDirectory, $"{0:D20}.log"));
-        }, TimeSpan.FromSeconds(60), () => $"tier blobs: {string.Join(", ", names)}; leader files: {string.Join(", ", Directory.GetFiles(leaderDirectory).Select(Path.GetFileName))}");
+        }, "the tiered topic's first segments are in the Blob tier and gone locally", TimeSpan.FromSeconds(60), () => $"tier blobs: {string.Join(", ", names)}; leader files: {string.Join(", ", Directory.GetFiles(leaderDirectory).Select(Path.GetFileName))}");
 
         Assert.Contains($"{topic}/0/manifest.json", names);
         Assert.All(names.Where(n => !n.EndsWith("/manifest.json", StringComparison.Ordinal)), n => Assert.Matches(segmentName, n));
@@ -268,25 +246,6 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         var broker = Assert.Single(Assert.Single(metadata.Topics).Partitions).LeaderBroker;
         var slot = _silos.Single(s => s.BrokerId == broker);
         return Path.Combine(slot.DataDirectory, $"{topic}-0");
-    }
-
-    /// <summary>Re-checks <paramref name="condition"/> on a 200 ms tick until it holds; fails with <paramref name="state"/> at the deadline.</summary>
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> state)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        deadline.CancelAfter(timeout);
-        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
-        while (!await condition())
-        {
-            try
-            {
-                await tick.WaitForNextTickAsync(deadline.Token);
-            }
-            catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
-            {
-                throw new TimeoutException($"not reached within {timeout}: {state()}");
-            }
-        }
     }
 
     private async Task ProduceAsync(IProducer<string, string> producer, string prefix, int from, int count,
@@ -351,17 +310,6 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
     private static string Tail(string text, int chars) => text.Length <= chars ? text : text[^chars..];
 
     private static string P(int port) => port.ToString(CultureInfo.InvariantCulture);
-
-    private static string? FindOnPath(string name)
-    {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(dir, name);
-            if (File.Exists(candidate)) return candidate;
-        }
-
-        return null;
-    }
 
     private sealed class SiloSlot(string brokerId, string dataDirectory, int siloPort, int gatewayPort, int healthPort)
     {

@@ -15,8 +15,6 @@ internal static class PublishedSilo
         var directory = await DirectoryAsync();
         var env = new Dictionary<string, string?>(environment)
         {
-            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-            ["DOTNET_NOLOGO"] = "1",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["Logging__Console__FormatterName"] = "simple",
             ["Logging__LogLevel__Default"] = "Warning",
@@ -25,16 +23,16 @@ internal static class PublishedSilo
             // The console logger must not wait on a terminal.
             ["TERM"] = "dumb",
         };
-        return ExternalProcess.Start(name, "dotnet", [Path.Combine(directory, "OrleansStream.Silo.dll")], env, directory);
+        return ExternalProcess.StartDotnet(name, Path.Combine(directory, "OrleansStream.Silo.dll"), [], env, directory);
     }
 
     private static async Task<string> PublishAsync()
     {
         var output = Path.Combine(Path.GetTempPath(), "os-deploy-silo-" + Guid.NewGuid().ToString("N"));
-        var result = await TestEnvironment.RunAsync("dotnet",
+        var result = await ExternalProcess.RunAsync("dotnet",
         [
-            "publish", TestEnvironment.InRepository("src", "OrleansStream.Silo", "OrleansStream.Silo.csproj"),
-            "--no-build", "-c", TestEnvironment.BuildConfiguration, "-o", output, "-p:UseAppHost=false", "-nologo",
+            "publish", Repository.Path("src", "OrleansStream.Silo", "OrleansStream.Silo.csproj"),
+            "--no-build", "-c", Repository.Configuration, "-o", output, "-p:UseAppHost=false", "-nologo",
         ]);
         if (result.ExitCode != 0) throw new InvalidOperationException($"dotnet publish of the silo failed:\n{result.Output}");
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>

@@ -6,6 +6,7 @@ using OrleansStream.Records;
 namespace OrleansStream.EndToEnd.Tests;
 
 /// <summary>Drives the built <c>orleansstream</c> CLI against a real silo process.</summary>
+[Trait("Category", "Slow")]
 public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
 {
     [Fact]
@@ -126,7 +127,7 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(2, badAcks.ExitCode);
         Assert.Single(badAcks.StderrLines);
 
-        int closed = Processes.FreePort();
+        int closed = ExternalProcess.FreeTcpPort();
         var unreachable = await silo.RunCliRawAsync(null, ["topics", "list"],
             new Dictionary<string, string> { ["ORLEANSSTREAM_GATEWAY"] = $"127.0.0.1:{closed}" });
         Assert.Equal(3, unreachable.ExitCode);

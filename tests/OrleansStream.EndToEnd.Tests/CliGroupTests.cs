@@ -4,6 +4,7 @@ using System.Text.Json;
 namespace OrleansStream.EndToEnd.Tests;
 
 /// <summary>Two <c>consume --group</c> processes of the real CLI share a topic; <c>groups</c> commands watch and reset them.</summary>
+[Trait("Category", "Slow")]
 public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
 {
     private const string Topic = "e2e-group";
@@ -14,7 +15,7 @@ public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
 
     private sealed record PartitionRow(int Partition, long Committed, long LogEnd, long Lag, string Consumer);
 
-    private sealed record Described(string Header, List<PartitionRow> Rows, CliResult Result);
+    private sealed record Described(string Header, List<PartitionRow> Rows, ProcessResult Result);
 
     [Fact]
     public async Task Two_consumers_split_a_topic_and_describe_shows_lag_falling_to_zero()
@@ -35,8 +36,8 @@ public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
             "--consumer-property", $"client.id={client}", "--consumer-property", "auto.commit.interval.ms=100",
             "--consumer-property", "heartbeat.interval.ms=500", "--consumer-property", "session.timeout.ms=180000",
         ];
-        await using var a = CliProcess.Start("consumer-a", silo, consume("consumer-a"));
-        await using var b = CliProcess.Start("consumer-b", silo, consume("consumer-b"));
+        await using var a = silo.StartCli("consumer-a", consume("consumer-a"));
+        await using var b = silo.StartCli("consumer-b", consume("consumer-b"));
 
         // Both members hold partitions before any record exists, so no partition is read by two of them.
         var split = await DescribeUntilAsync(d => d.Header.Contains(" is Stable ", StringComparison.Ordinal)
@@ -47,8 +48,8 @@ public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
 
         // Frozen consumers cannot keep up: the group lags by every record produced. Frozen, they are still members,
         // so a reset is refused meanwhile. (Independent CLI runs go in parallel: each process start costs seconds.)
-        a.Pause();
-        b.Pause();
+        a.Freeze();
+        b.Freeze();
         var input = new StringBuilder();
         for (var i = 0; i < Records; i++) input.Append($"key-{i}:value-{i}\n");
         var producing = silo.RunCliWithInputAsync(input.ToString(), "produce", "--topic", Topic, "--key-separator", ":", "--acks", "1");
@@ -116,18 +117,17 @@ public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
         return new Described(lines[0], rows, result);
     }
 
-    private async Task<Described> DescribeUntilAsync(Func<Described, bool> condition, string what, params CliProcess[] consumers)
+    private async Task<Described> DescribeUntilAsync(Func<Described, bool> condition, string what, params ExternalProcess[] consumers)
     {
-        var deadline = DateTime.UtcNow + Deadline;
-        while (true)
+        Described? last = null;
+        await Eventually.WaitUntilAsync(async () =>
         {
-            var described = await DescribeAsync();
-            if (condition(described)) return described;
+            last = await DescribeAsync();
+            if (condition(last)) return true;
             foreach (var c in consumers)
                 if (c.HasExited) throw new InvalidOperationException($"{c.Name} exited while waiting until {what}.\n{c.Output}");
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"Not within {Deadline}: {what}. Last describe:\n{described.Result}\n"
-                    + string.Join('\n', consumers.Select(c => c.Output)));
-        }
+            return false;
+        }, what, Deadline, () => $"Last describe:\n{last?.Result}\n" + string.Join('\n', consumers.Select(c => c.Output)));
+        return last!;
     }
 }

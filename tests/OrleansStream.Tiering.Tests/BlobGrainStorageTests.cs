@@ -34,6 +34,7 @@ public sealed class CounterGrain([PersistentState("counter", "blob")] IPersisten
     public Task<int> Get() => Task.FromResult(state.State.Value);
 }
 
+[Trait("Category", "Slow")]
 public sealed class BlobGrainStorageTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

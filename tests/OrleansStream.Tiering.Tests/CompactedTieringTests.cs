@@ -9,6 +9,7 @@ namespace OrleansStream.Tiering.Tests;
 /// Tiering of <c>cleanup.policy=compact</c> logs (Kafka refuses it): compaction results are tiered, the tier is
 /// compacted against the whole log, and tombstones leave the tier after <c>delete.retention.ms</c>.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     private const long DeleteRetentionMs = 3_600_000;

@@ -8,6 +8,7 @@ namespace OrleansStream.Tiering.Tests;
 /// Tiering through the whole broker: partition grains on three in-process silos, the client SDK, and Azurite as the
 /// tier. The leader's timer copies closed segments and applies local retention; consumers read across the boundary.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<TieringCluster>
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
@@ -101,21 +102,14 @@ public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<Ti
     {
         var leader = (await DescribeAsync(topic)).LeaderBroker!;
         var seen = "";
-        try
+        await Eventually.WaitUntilAsync(async () =>
         {
-            await Eventually.WaitUntilAsync(async () =>
-            {
-                var local = cluster.LocalSegments(leader, topic, 0);
-                var manifest = await cluster.ManifestAsync(topic, 0);
-                seen = $"local segments [{string.Join(", ", local)}], tier [{manifest.RemoteLogStartOffset()}, {manifest.CopiedNextOffset()}) in {manifest.Segments.Count} entries";
-                return local.Count > 0 && local[0] >= minLocalStart && local.Count <= maxLocalSegments
-                    && manifest.RemoteLogStartOffset() == 0 && manifest.CopiedNextOffset() >= local[0];
-            }, $"{topic}'s closed segments are tiered and its local log starts at {minLocalStart} or later", Deadline);
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"{e.Message} Last seen on {leader}: {seen}.", e);
-        }
+            var local = cluster.LocalSegments(leader, topic, 0);
+            var manifest = await cluster.ManifestAsync(topic, 0);
+            seen = $"local segments [{string.Join(", ", local)}], tier [{manifest.RemoteLogStartOffset()}, {manifest.CopiedNextOffset()}) in {manifest.Segments.Count} entries";
+            return local.Count > 0 && local[0] >= minLocalStart && local.Count <= maxLocalSegments
+                && manifest.RemoteLogStartOffset() == 0 && manifest.CopiedNextOffset() >= local[0];
+        }, $"{topic}'s closed segments are tiered and its local log starts at {minLocalStart} or later", Deadline, () => $"on {leader}: {seen}");
         return leader;
     }
 
@@ -254,21 +248,15 @@ public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<Ti
         var leader = (await DescribeAsync(topic)).LeaderBroker!;
         List<ConsumeResult<string?, string?>> view = [];
         var seen = "";
-        try
+        await Eventually.WaitUntilAsync(() =>
         {
-            await Eventually.WaitUntilAsync(() =>
-            {
-                view = Consume(topic, 0, total);
-                seen = string.Join(", ", view.Select(c => $"{c.Offset}:{c.Message!.Key}"));
-                return view.Count == 15 + 40 && view.All(c => !c.Message!.Key!.StartsWith("key-", StringComparison.Ordinal)
-                        || c.Message.Value!.StartsWith(int.Parse(c.Message.Key.AsSpan(4)) < 15 ? "r11-" : "r5-", StringComparison.Ordinal))
-                    && cluster.LocalSegments(leader, topic, 0) is [var first, ..] && view.Take(5).All(c => c.Offset < first);
-            }, $"{topic} read from 0 is its compacted view and its history is tiered", Deadline);
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"{e.Message} Last seen: {seen}; local segments [{string.Join(", ", cluster.LocalSegments(leader, topic, 0))}].", e);
-        }
+            view = Consume(topic, 0, total);
+            seen = string.Join(", ", view.Select(c => $"{c.Offset}:{c.Message!.Key}"));
+            return view.Count == 15 + 40 && view.All(c => !c.Message!.Key!.StartsWith("key-", StringComparison.Ordinal)
+                    || c.Message.Value!.StartsWith(int.Parse(c.Message.Key.AsSpan(4)) < 15 ? "r11-" : "r5-", StringComparison.Ordinal))
+                && cluster.LocalSegments(leader, topic, 0) is [var first, ..] && view.Take(5).All(c => c.Offset < first);
+        }, $"{topic} read from 0 is its compacted view and its history is tiered", Deadline,
+            () => $"{seen}; local segments [{string.Join(", ", cluster.LocalSegments(leader, topic, 0))}]");
         for (var k = 5; k < 20; k++) Assert.Single(view, c => c.Message!.Key == $"key-{k}");
         Assert.DoesNotContain(view, c => c.Message!.Key is "key-0" or "key-1" or "key-2" or "key-3" or "key-4");
         Assert.Equal(Enumerable.Range(next, 40).Select(i => $"filler-{i}"), view.Skip(15).Select(c => c.Message!.Key));

@@ -4,6 +4,7 @@ using OrleansStream.Storage.Tiering;
 
 namespace OrleansStream.Tiering.Tests;
 
+[Trait("Category", "Slow")]
 public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -85,7 +86,7 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
         // The first segments go up, then the tier disappears in the middle of the pass.
         var pass = t.Manager.RunOnceAsync(0, Ct);
         await Eventually.WaitUntilAsync(() => t.Manager.Manifest is { } m && m.Segments.Any(s => s.State == RemoteLogSegmentState.CopySegmentFinished),
-            "the first segment is tiered");
+            "the first segment is tiered", TimeSpan.FromSeconds(60));
         await own.StopAsync();
         await pass;
 

@@ -3,6 +3,7 @@ using OrleansStream.Storage.Tiering;
 namespace OrleansStream.Tiering.Tests;
 
 /// <summary>ListOffsets by timestamp below the local log start: the tier's time indexes answer.</summary>
+[Trait("Category", "Slow")]
 public sealed class RemoteTimeIndexTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -198,6 +198,7 @@ public sealed class FolderTierStoreTests : TierStoreContractTests, IDisposable
     }
 }
 
+[Trait("Category", "Slow")]
 public sealed class AzureBlobTierStoreTests(AzuriteFixture azurite) : TierStoreContractTests, IClassFixture<AzuriteFixture>
 {
     protected override ITierStore CreateStore()

@@ -74,7 +74,7 @@ public sealed class ConsumerGroupTests(GroupFixture fixture)
     private async Task WaitForSplitAsync(string group, int partitions, params Member[] members)
     {
         var grain = fixture.Client.GetGrain<IConsumerGroupGrain>(group);
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             var d = await grain.Describe();
             if (d.State != GroupState.Stable || d.Members.Count != members.Length) return false;
@@ -86,7 +86,7 @@ public sealed class ConsumerGroupTests(GroupFixture fixture)
     }
 
     private static async Task WaitForValuesAsync(Sink sink, int count) =>
-        await ClusterFixture.WaitUntilAsync(
+        await Eventually.WaitUntilAsync(
             () => Task.FromResult(sink.Processed.Select(p => p.Value).Distinct().Count() >= count),
             $"{count} distinct records processed", TimeSpan.FromSeconds(60));
 
@@ -149,7 +149,7 @@ public sealed class ConsumerGroupTests(GroupFixture fixture)
         {
             first.Subscribe(topic);
             var seen = 0;
-            await ClusterFixture.WaitUntilAsync(() =>
+            await Eventually.WaitUntilAsync(() =>
             {
                 var r = first.Consume(TimeSpan.FromMilliseconds(100));
                 if (r?.Message is not null)
@@ -167,7 +167,7 @@ public sealed class ConsumerGroupTests(GroupFixture fixture)
         using var second = new ConsumerBuilder<string, string>(fixture.Client, config).Build();
         second.Subscribe(topic);
         var rest = new List<string>();
-        await ClusterFixture.WaitUntilAsync(() =>
+        await Eventually.WaitUntilAsync(() =>
         {
             var r = second.Consume(TimeSpan.FromMilliseconds(100));
             if (r?.Message is { } m) rest.Add(m.Value);

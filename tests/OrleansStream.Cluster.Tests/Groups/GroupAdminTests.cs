@@ -22,7 +22,7 @@ public sealed class GroupAdminTests(GroupFixture fixture)
         using var consumer = new ConsumerBuilder<string, string>(fixture.Client, config).Build();
         consumer.Subscribe(topic);
         var seen = 0;
-        await ClusterFixture.WaitUntilAsync(() =>
+        await Eventually.WaitUntilAsync(() =>
         {
             if (consumer.Consume(TimeSpan.FromMilliseconds(100))?.Message is not null) seen++;
             return Task.FromResult(seen == 10);

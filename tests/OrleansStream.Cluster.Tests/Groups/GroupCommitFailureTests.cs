@@ -76,10 +76,10 @@ public sealed class GroupCommitFailureTests(FailingStorageGroupFixture fixture) 
             first = Commit(p0);
             await fixture.WriteHeld.Task.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
             second = Commit(p1);
-            await ClusterFixture.WaitUntilAsync(async () => (await group.OffsetFetch(new OffsetFetchRequest([p1]))).Offsets[0].Offset == 0,
+            await Eventually.WaitUntilAsync(async () => (await group.OffsetFetch(new OffsetFetchRequest([p1]))).Offsets[0].Offset == 0,
                 "the second commit is applied and waits for the next write");
             delete = group.DeleteGroup();
-            await ClusterFixture.WaitUntilAsync(async () => (await group.OffsetFetch(new OffsetFetchRequest([p0, p1]))).Offsets.All(o => o.Offset == -1),
+            await Eventually.WaitUntilAsync(async () => (await group.OffsetFetch(new OffsetFetchRequest([p0, p1]))).Offsets.All(o => o.Offset == -1),
                 "the delete has removed the offsets and waits for the write in flight");
         }
         finally

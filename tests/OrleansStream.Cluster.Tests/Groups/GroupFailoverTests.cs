@@ -50,7 +50,7 @@ public sealed class GroupFailoverTests(GroupFailoverFixture fixture) : IClassFix
         Assert.NotNull(host);
         var victim = fixture.Silos.Values.Single(s => s.SiloAddress.Equals(host)).Name;
         await fixture.KillSiloAsync(victim);
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             try
             {
@@ -69,7 +69,7 @@ public sealed class GroupFailoverTests(GroupFailoverFixture fixture) : IClassFix
         // Every broker down, then up again with the same data.
         foreach (var (_, silo) in fixture.Silos) await fixture.StopSiloAsync(silo.Name);
         for (var i = 0; i < 3; i++) await fixture.StartSiloAsync(ClusterFixture.BrokerIdOf(i));
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             try
             {

@@ -54,7 +54,7 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
     }
 
     private async Task WaitForState(IConsumerGroupGrain group, Func<GroupDescription, bool> condition, string what) =>
-        await ClusterFixture.WaitUntilAsync(async () => condition(await group.Describe()), what);
+        await Eventually.WaitUntilAsync(async () => condition(await group.Describe()), what);
 
     [Fact]
     public async Task Two_members_rebalance_and_an_expired_session_moves_its_partitions()
@@ -157,7 +157,7 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
         }).Build();
         consumer.Subscribe(topic);
 
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             consumer.Consume(TimeSpan.FromMilliseconds(50));
             return consumer.Assignment.Count == 2 && (await group.Describe()).State == GroupState.Stable;
@@ -315,7 +315,7 @@ public sealed class InitialRebalanceDelayTests(DelayedGroupFixture fixture) : IC
         var group = Group($"delay-{Guid.NewGuid():N}");
         var aJoin = GroupProtocolTests.JoinNew(group, Join(""));
         var bJoin = GroupProtocolTests.JoinNew(group, Join(""));
-        await ClusterFixture.WaitUntilAsync(async () => (await group.Describe()).Members.Count == 2, "both members are waiting");
+        await Eventually.WaitUntilAsync(async () => (await group.Describe()).Members.Count == 2, "both members are waiting");
         Assert.False(aJoin.IsCompleted);
 
         fixture.Time.Advance(TimeSpan.FromMilliseconds(3000));

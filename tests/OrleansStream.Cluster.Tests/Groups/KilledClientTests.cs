@@ -84,7 +84,7 @@ public sealed class KilledClientTests(KilledClientFixture fixture) : IClassFixtu
 
         try
         {
-            await ClusterFixture.WaitUntilAsync(async () =>
+            await Eventually.WaitUntilAsync(async () =>
             {
                 var d = await coordinator.Describe();
                 return d.State == GroupState.Stable && d.Members.Count == 2 && victim.Assignment.Count == 2 && survivor.Assignment.Count == 2;
@@ -104,12 +104,12 @@ public sealed class KilledClientTests(KilledClientFixture fixture) : IClassFixtu
             // Nothing happens until the victim's session passes on the coordinator's clock; the survivor's is ten times longer.
             Assert.Equal(2, (await coordinator.Describe()).Members.Count);
             fixture.Time.Advance(TimeSpan.FromMilliseconds(VictimSessionMs + 1000));
-            await ClusterFixture.WaitUntilAsync(async () =>
+            await Eventually.WaitUntilAsync(async () =>
             {
                 var d = await coordinator.Describe();
                 return d.State == GroupState.Stable && d.Members.Count == 1 && survivor.Assignment.Count == 4;
             }, "the victim is evicted and the survivor holds all four partitions", TimeSpan.FromSeconds(60));
-            await ClusterFixture.WaitUntilAsync(() => Task.FromResult(sink.Select(p => p.Value).Distinct().Count() == 200),
+            await Eventually.WaitUntilAsync(() => Task.FromResult(sink.Select(p => p.Value).Distinct().Count() == 200),
                 "every record is processed", TimeSpan.FromSeconds(60));
         }
         finally

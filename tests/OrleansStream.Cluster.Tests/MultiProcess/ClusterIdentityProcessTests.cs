@@ -9,12 +9,14 @@ namespace OrleansStream.Cluster.Tests.MultiProcess;
 /// re-activates on an empty store must see from the brokers' <c>meta.properties</c> that the cluster exists, and
 /// create, elect and delete nothing.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ClusterIdentityProcessTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task Controller_reactivated_on_an_empty_store_does_not_recreate_the_topic()
     {
-        await using var cluster = await SiloProcesses.StartAsync(3, sharedGrainState: false);
+        await using var cluster = await SiloProcesses.StartAsync(3,
+            static (i, env) => env["OrleansStream__GrainStateDirectory"] = env["OrleansStream__DataDirectory"] + "-grain-state");
         var client = cluster.Client;
         var controller = client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
         var topic = PartitionTestKit.UniqueTopic("rep");
@@ -22,7 +24,7 @@ public sealed class ClusterIdentityProcessTests(ITestOutputHelper output)
 
         // Every broker recorded the same cluster id (and its own node id) in Kafka's meta.properties.
         string[] metas = [];
-        await ClusterFixture.WaitUntilAsync(() =>
+        await Eventually.WaitUntilAsync(() =>
         {
             metas = [.. Enumerable.Range(0, 3).Select(i => Path.Combine(cluster.DataDirectory(i), "meta.properties"))
                 .Select(f => File.Exists(f) ? File.ReadAllText(f) : "")];
@@ -35,7 +37,7 @@ public sealed class ClusterIdentityProcessTests(ITestOutputHelper output)
         using var stop = new CancellationTokenSource();
         var errors = new List<string>();
         var producing = Task.Run(() => ProduceUntilStopped(client, topic, errors, stop.Token), TestContext.Current.CancellationToken);
-        await ClusterFixture.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref _acked) >= 50), "the producer writes", TimeSpan.FromSeconds(30));
+        await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref _acked) >= 50), "the producer writes", TimeSpan.FromSeconds(30));
 
         var host = await client.GetGrain<IManagementGrain>(0).GetActivationAddress(controller, TestContext.Current.CancellationToken);
         Assert.NotNull(host);
@@ -45,7 +47,7 @@ public sealed class ClusterIdentityProcessTests(ITestOutputHelper output)
 
         // The controller re-activates on a survivor's empty store: it refuses, saying why, instead of creating the topic anew.
         TopicMetadata? seen = null;
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             try
             {

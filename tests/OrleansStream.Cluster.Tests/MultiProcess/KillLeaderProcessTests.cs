@@ -6,6 +6,7 @@ using static OrleansStream.Cluster.Tests.PartitionTestKit;
 namespace OrleansStream.Cluster.Tests.MultiProcess;
 
 /// <summary>Three real broker processes; kill -9 the leader's process under acks=all load.</summary>
+[Trait("Category", "Slow")]
 public sealed class KillLeaderProcessTests(ITestOutputHelper output)
 {
     [Fact]
@@ -60,7 +61,7 @@ public sealed class KillLeaderProcessTests(ITestOutputHelper output)
 
         cluster.Freeze(leaderIndex);
         var unanswered = producer.ProduceAsync(topic, new Message<Null, string> { Value = "during" }, deadline.Token);
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             try
             {
@@ -94,7 +95,7 @@ public sealed class KillLeaderProcessTests(ITestOutputHelper output)
     private static async Task ProduceUntilAcked(SiloProcesses cluster, string topic, string value, List<string> acked, HashSet<string> retried)
     {
         var controller = cluster.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
-        await ClusterFixture.WaitUntilAsync(async () =>
+        await Eventually.WaitUntilAsync(async () =>
         {
             try
             {

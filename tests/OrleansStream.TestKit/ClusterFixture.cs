@@ -1,17 +1,15 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Hosting;
-using Orleans.Runtime;
-using Orleans.Runtime.Messaging;
 using Orleans.TestingHost;
 using OrleansStream.Server;
 
-namespace OrleansStream.Cluster.Tests;
+namespace OrleansStream.TestKit;
 
 /// <summary>
 /// Three in-process silos, each a broker with its own data directory (<c>{Root}/{brokerId}</c>) and a stable broker id
 /// (its silo name, <c>Silo_0</c>...). Grain state is shared under <c>{Root}/grain-state</c>, as a cluster's grain
-/// storage is. Use it as a class, collection (<see cref="ClusterCollection"/>) or assembly fixture; derive to change
+/// storage is. Use it as a class, collection or assembly fixture; derive to change
 /// <see cref="SiloCount"/> or the broker options. Tests that stop silos should use their own instance.
 /// </summary>
 public class ClusterFixture : IAsyncLifetime
@@ -41,6 +39,8 @@ public class ClusterFixture : IAsyncLifetime
     public static string BrokerIdOf(int instance) => $"Silo_{instance}";
 
     public string DataDirectory(string brokerId) => Path.Combine(Root, brokerId);
+
+    public string PartitionDirectory(string brokerId, string topic, int partition) => Path.Combine(DataDirectory(brokerId), $"{topic}-{partition}");
 
     /// <summary>The running silos, by instance number; a stopped or killed silo is absent until started again.</summary>
     public IReadOnlyDictionary<int, InProcessSiloHandle> Silos
@@ -114,37 +114,6 @@ public class ClusterFixture : IAsyncLifetime
         return handle;
     }
 
-    /// <summary>
-    /// Waits until <paramref name="condition"/> holds, failing after <paramref name="timeout"/> (default 30 s). A
-    /// condition that fails because the client still routes through a silo the test just stopped or killed (its
-    /// gateway list refreshes shortly after) counts as "not yet"; the last such failure is in the timeout's message.
-    /// </summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
-    {
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
-        Exception? lastTransient = null;
-        while (true)
-        {
-            try
-            {
-                if (await condition()) return;
-            }
-            catch (Exception e) when (e is ConnectionFailedException or SiloUnavailableException)
-            {
-                lastTransient = e;
-            }
-            try
-            {
-                await timer.WaitForNextTickAsync(cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new TimeoutException($"Timed out waiting until {what}.", lastTransient);
-            }
-        }
-    }
-
     public virtual async ValueTask DisposeAsync()
     {
         if (_cluster is not null)
@@ -162,11 +131,4 @@ public class ClusterFixture : IAsyncLifetime
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         GC.SuppressFinalize(this);
     }
-}
-
-/// <summary>Shares one <see cref="ClusterFixture"/> among the test classes marked <c>[Collection(ClusterCollection.Name)]</c>.</summary>
-[CollectionDefinition(Name)]
-public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
-{
-    public const string Name = "cluster";
 }

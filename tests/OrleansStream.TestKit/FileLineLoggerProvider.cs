@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace OrleansStream.Cluster.Tests;
+namespace OrleansStream.TestKit;
 
 /// <summary>Set OS_TEST_LOG=path to append the brokers' OrleansStream logs to one file while diagnosing a test.</summary>
 internal sealed class FileLineLoggerProvider(string path, string silo) : ILoggerProvider
