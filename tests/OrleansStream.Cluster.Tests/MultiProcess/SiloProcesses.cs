@@ -78,6 +78,8 @@ public sealed partial class SiloProcesses : IAsyncDisposable
 
     public int IndexOf(string brokerId) => int.Parse(brokerId.AsSpan(2));
 
+    public IPEndPoint GatewayEndpoint(int index) => new(IPAddress.Loopback, _ports[index].GatewayPort);
+
     public async Task StartSiloAsync(int index)
     {
         var (siloPort, gatewayPort, healthPort) = _ports[index];
