@@ -91,7 +91,7 @@ public sealed class ProducerBuilder<TKey, TValue>
         var cache = _time == TimeProvider.System ? MetadataCache.For(_clusterClient) : new MetadataCache(_clusterClient, _time);
         return new Producer<TKey, TValue>(
             _config.ClientId ?? $"producer-{Guid.NewGuid():N}"[..17],
-            new ProducerCore(settings, cache, _time),
+            new Sender(settings, cache, _time),
             keySerializer, valueSerializer, _defaultPartitioner, new Dictionary<string, PartitionerDelegate>(_partitioners));
     }
 }
