@@ -2,7 +2,6 @@ using System.Net;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Messaging;
-using Orleans.Runtime;
 
 namespace OrleansStream.Client.Connection;
 
@@ -37,8 +36,10 @@ internal sealed class BootstrapGatewayListProvider(
             _answered = true;
             return ToUris(probe.Live);
         }
+        // Not an Orleans rejection: Orleans' default retry filter would retry the start for minutes.
         if (!_answered)
-            throw new SiloUnavailableException($"no listed gateway accepts a connection ({string.Join(", ", probe.Failures)})");
+            throw new KafkaException(new Error(ErrorCode.BrokerNotAvailable,
+                $"no listed gateway accepts a connection ({string.Join(", ", probe.Failures)})"));
         // Connected before and every gateway is silent now: Orleans keeps trying them all, as with a static list.
         return ToUris(bootstrap.Endpoints);
     }
