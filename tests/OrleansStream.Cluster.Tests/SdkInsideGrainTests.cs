@@ -5,7 +5,8 @@ namespace OrleansStream.Cluster.Tests;
 
 /// <summary>
 /// The SDK's blocking calls made from a grain's turn. The grain's scheduler runs one turn at a time, so a blocking
-/// call whose awaits resume on that scheduler waits for itself: every await in the SDK must resume elsewhere.
+/// call that needs that scheduler to go on (an await resuming there, or Orleans addressing a grain call made there)
+/// waits for itself.
 /// </summary>
 [Collection(ClusterCollection.Name)]
 public sealed class SdkInsideGrainTests(ClusterFixture fixture)

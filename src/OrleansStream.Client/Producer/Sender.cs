@@ -24,7 +24,7 @@ internal sealed class Sender : IAsyncDisposable
     private readonly AsyncSignal _wake = new();
     private readonly ITimer _timer;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Task _sender;
+    private readonly Task _sendLoop;
     private readonly ConcurrentDictionary<string, long> _lastRefresh = new(StringComparer.Ordinal);
     private readonly long _messageTimeoutTicks;
     private readonly long _backoffTicks;
@@ -43,7 +43,7 @@ internal sealed class Sender : IAsyncDisposable
         _messageTimeoutTicks = Ticks.FromMs(time, settings.MessageTimeoutMs);
         _backoffTicks = Ticks.FromMs(time, settings.RetryBackoffMs);
         _timer = time.CreateTimer(static s => ((AsyncSignal)s!).Set(), _wake, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _sender = Task.Run(SendLoopAsync);
+        _sendLoop = Task.Run(SendLoopAsync);
     }
 
     public ProducerSettings Settings => _settings;
@@ -399,7 +399,7 @@ internal sealed class Sender : IAsyncDisposable
         if (_stopping.IsCancellationRequested) return;
         await _stopping.CancelAsync().ConfigureAwait(false);
         _wake.Set();
-        await _sender.ConfigureAwait(false);
+        await _sendLoop.ConfigureAwait(false);
         await _timer.DisposeAsync().ConfigureAwait(false);
         // Whatever the flush before disposal could not deliver fails now rather than never being reported.
         var left = new List<PartitionQueue>();
