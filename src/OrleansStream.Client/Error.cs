@@ -35,26 +35,3 @@ public sealed class Error
         ErrorCode.FencedLeaderEpoch or ErrorCode.UnknownLeaderEpoch or ErrorCode.KafkaStorageError or
         ErrorCode.BrokerNotAvailable or ErrorCode.ReplicaNotAvailable;
 }
-
-/// <summary>Base of the SDK's exceptions; an <see cref="OrleansStreamException"/> carrying an <see cref="Client.Error"/>.</summary>
-public class KafkaException(Error error, Exception? inner = null) : OrleansStreamException(error.Code, error.Reason, inner)
-{
-    public Error Error { get; } = error;
-}
-
-/// <summary>A message could not be delivered.</summary>
-public class ProduceException<TKey, TValue>(Error error, DeliveryResult<TKey, TValue> deliveryResult, Exception? inner = null)
-    : KafkaException(error, inner)
-{
-    public DeliveryResult<TKey, TValue> DeliveryResult { get; } = deliveryResult;
-}
-
-/// <summary>Consume failed for one partition (offset out of range, unknown topic, a message that does not deserialize).</summary>
-public class ConsumeException(Error error, TopicPartitionOffset topicPartitionOffset, Exception? inner = null)
-    : KafkaException(error, inner)
-{
-    public TopicPartitionOffset TopicPartitionOffset { get; } = topicPartitionOffset;
-
-    /// <summary>The raw record when a deserializer failed; null otherwise.</summary>
-    public ConsumeResult<byte[]?, byte[]?>? ConsumerRecord { get; init; }
-}

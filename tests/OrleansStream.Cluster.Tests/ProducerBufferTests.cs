@@ -9,38 +9,37 @@ public sealed class ProducerBufferTests(ClusterFixture fixture)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private ProducerCore Core(int maxMessages, int maxKbytes = 1048576) =>
-        new(new ProducerConfig { QueueBufferingMaxMessages = maxMessages, QueueBufferingMaxKbytes = maxKbytes }.Resolve(),
-            MetadataCache.For(fixture.Client), TimeProvider.System);
+    private static BufferPool Pool(int maxMessages, int maxKbytes = 1048576) =>
+        new(new ProducerConfig { QueueBufferingMaxMessages = maxMessages, QueueBufferingMaxKbytes = maxKbytes }.Resolve(), TimeProvider.System);
 
     [Fact]
     public async Task A_full_message_buffer_holds_the_next_record_until_a_delivery_releases_one()
     {
-        await using var core = Core(maxMessages: 3);
-        Assert.True(core.TryReserve(100));
-        Assert.True(core.TryReserve(100));
-        Assert.True(core.TryReserve(100));
-        Assert.False(core.TryReserve(100));
-        Assert.Equal(3, core.BufferedMessages);
+        var pool = Pool(maxMessages: 3);
+        Assert.True(pool.TryReserve(100));
+        Assert.True(pool.TryReserve(100));
+        Assert.True(pool.TryReserve(100));
+        Assert.False(pool.TryReserve(100));
+        Assert.Equal(3, pool.BufferedMessages);
 
-        var waiting = core.ReserveAsync(100, Ct).AsTask();
+        var waiting = pool.ReserveAsync(100, Ct).AsTask();
         Assert.False(waiting.IsCompleted);
-        core.Release(200, 2);   // a batch of two records was reported
+        pool.Release(200, 2);   // a batch of two records was reported
         await waiting.WaitAsync(TimeSpan.FromSeconds(30), Ct);
-        Assert.Equal(2, core.BufferedMessages);
-        Assert.True(core.TryReserve(100));
-        Assert.False(core.TryReserve(100));
+        Assert.Equal(2, pool.BufferedMessages);
+        Assert.True(pool.TryReserve(100));
+        Assert.False(pool.TryReserve(100));
     }
 
     [Fact]
     public async Task Zero_messages_means_no_message_limit_and_the_byte_limit_still_holds()
     {
-        await using var core = Core(maxMessages: 0, maxKbytes: 1);
-        for (var i = 0; i < 10; i++) Assert.True(core.TryReserve(100));
-        Assert.False(core.TryReserve(100));   // 1,000 of 1,024 bytes taken
-        Assert.Equal(10, core.BufferedMessages);   // a refused byte reservation keeps no message slot
+        var pool = Pool(maxMessages: 0, maxKbytes: 1);
+        for (var i = 0; i < 10; i++) Assert.True(pool.TryReserve(100));
+        Assert.False(pool.TryReserve(100));   // 1,000 of 1,024 bytes taken
+        Assert.Equal(10, pool.BufferedMessages);   // a refused byte reservation keeps no message slot
 
-        await using var unlimited = Core(maxMessages: 0);
+        var unlimited = Pool(maxMessages: 0);
         for (var i = 0; i < 200_000; i++) Assert.True(unlimited.TryReserve(1));
     }
 

@@ -36,6 +36,8 @@ public sealed class SiloProcesses : IAsyncDisposable
 
     public int HealthPort(int index) => _ports[index].HealthPort;
 
+    public IPEndPoint GatewayEndpoint(int index) => new(IPAddress.Loopback, _ports[index].GatewayPort);
+
     /// <summary>What a silo printed so far (its last run when it is not running).</summary>
     public string Output(int index) => _silos[index]?.Output ?? "";
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
+using OrleansStream.Client;
 
 namespace OrleansStream.Cli.Connection;
 
@@ -89,7 +90,6 @@ internal sealed class ClusterConnection : IAsyncDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ConnectTimeout);
-        await EnsureAnyGatewayAcceptsAsync(settings, timeout.Token);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
             DisableDefaults = true,
@@ -99,7 +99,8 @@ internal sealed class ClusterConnection : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.UseOrleansClient(client =>
         {
-            client.UseStaticClustering([.. settings.Gateways]);
+            // Starts with the listed gateways that answer now, failing at once, each gateway's error named, when none does.
+            client.UseBootstrapGateways(settings.Gateways);
             client.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = settings.ClusterId;
@@ -118,35 +119,6 @@ internal sealed class ClusterConnection : IAsyncDisposable
             throw new CliException($"cannot reach the cluster at {settings}: {reason}", ExitCodes.Unavailable, e);
         }
         return new ClusterConnection(host);
-    }
-
-    /// <summary>Fails fast, with the gateway's address in the message, when no gateway accepts a TCP connection.</summary>
-    private static async Task EnsureAnyGatewayAcceptsAsync(ConnectionSettings settings, CancellationToken cancellationToken)
-    {
-        string? lastError = null;
-        foreach (var gateway in settings.Gateways)
-        {
-            using var socket = new Socket(gateway.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                await socket.ConnectAsync(gateway, cancellationToken);
-                return;
-            }
-            catch (SocketException e)
-            {
-                lastError = $"{gateway}: {e.SocketErrorCode}";
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                lastError = $"{gateway}: timed out";
-            }
-            catch (OperationCanceledException)
-            {
-                lastError = $"{gateway}: no answer within {ConnectTimeout.TotalSeconds:F0} s";
-                break;
-            }
-        }
-        throw new CliException($"cannot reach the cluster at {settings}: {lastError}", ExitCodes.Unavailable);
     }
 
     public async ValueTask DisposeAsync()

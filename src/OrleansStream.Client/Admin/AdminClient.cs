@@ -41,10 +41,10 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
     }
 
     public ClusterMetadata GetMetadata(string topic, TimeSpan timeout) =>
-        _cache.FetchAsync([topic]).WaitAsync(timeout).GetAwaiter().GetResult();
+        Blocking.Wait(() => _cache.FetchAsync([topic]).WaitAsync(timeout));
 
     public ClusterMetadata GetMetadata(TimeSpan timeout) =>
-        _cache.FetchAsync(null).WaitAsync(timeout).GetAwaiter().GetResult();
+        Blocking.Wait(() => _cache.FetchAsync(null).WaitAsync(timeout));
 
     public Task<ClusterMetadata> GetMetadataAsync(IEnumerable<string>? topics = null) =>
         _cache.FetchAsync(topics is null ? null : new List<string>(topics));

@@ -1,14 +1,5 @@
 namespace OrleansStream.Client;
 
-/// <summary>Where a consumer starts when it has no valid position (<c>auto.offset.reset</c>).</summary>
-public enum AutoOffsetReset
-{
-    Latest,
-    Earliest,
-    /// <summary>Consume throws a <see cref="ConsumeException"/> with <see cref="ErrorCode.OffsetOutOfRange"/>.</summary>
-    Error,
-}
-
 /// <summary>Consumer settings with Confluent.Kafka's names and Kafka's keys and defaults.</summary>
 public class ConsumerConfig : Config
 {
@@ -121,12 +112,4 @@ internal sealed record ConsumerSettings(
 {
     /// <summary>One partition's fetch size: the per-partition cap, never above the whole-fetch cap.</summary>
     public int PartitionFetchBytes => Math.Min(MaxPartitionFetchBytes, FetchMaxBytes);
-}
-
-/// <summary>Admin client settings.</summary>
-public class AdminClientConfig : Config
-{
-    public AdminClientConfig() { }
-
-    public AdminClientConfig(IEnumerable<KeyValuePair<string, string>> config) : base(config) { }
 }

@@ -393,9 +393,14 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
 
     public WatermarkOffsets QueryWatermarkOffsets(TopicPartition topicPartition, TimeSpan timeout)
     {
+        return Blocking.Wait(() => QueryWatermarkOffsetsAsync(topicPartition, timeout));
+    }
+
+    private async Task<WatermarkOffsets> QueryWatermarkOffsetsAsync(TopicPartition topicPartition, TimeSpan timeout)
+    {
         var low = ListOffsetAsync(topicPartition, OffsetSpec.Earliest, timeout);
         var high = ListOffsetAsync(topicPartition, OffsetSpec.Latest, timeout);
-        return new WatermarkOffsets(low.GetAwaiter().GetResult(), high.GetAwaiter().GetResult());
+        return new WatermarkOffsets(await low.ConfigureAwait(false), await high.ConfigureAwait(false));
     }
 
     public WatermarkOffsets GetWatermarkOffsets(TopicPartition topicPartition)
@@ -407,18 +412,23 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
     public List<TopicPartitionOffset> OffsetsForTimes(IEnumerable<TopicPartitionTimestamp> timestampsToSearch, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(timestampsToSearch);
-        var lookups = new List<(TopicPartition Tp, Task<long> Offset)>();
-        foreach (var t in timestampsToSearch)
-        {
+        var searches = new List<TopicPartitionTimestamp>(timestampsToSearch);
+        foreach (var t in searches)
             if (t.Timestamp.UnixTimestampMs < 0)
                 throw new KafkaException(new Error(ErrorCode.InvalidTimestamp, $"{t.TopicPartition}: timestamp {t.Timestamp.UnixTimestampMs} is negative."));
-            lookups.Add((t.TopicPartition, ListOffsetAsync(t.TopicPartition, t.Timestamp.UnixTimestampMs, timeout)));
-        }
-        var result = new List<TopicPartitionOffset>(lookups.Count);
-        foreach (var (tp, offset) in lookups)
+        return Blocking.Wait(() => OffsetsForTimesAsync(searches, timeout));
+    }
+
+    private async Task<List<TopicPartitionOffset>> OffsetsForTimesAsync(List<TopicPartitionTimestamp> searches, TimeSpan timeout)
+    {
+        var lookups = new List<Task<long>>(searches.Count);
+        foreach (var t in searches)
+            lookups.Add(ListOffsetAsync(t.TopicPartition, t.Timestamp.UnixTimestampMs, timeout));
+        var result = new List<TopicPartitionOffset>(searches.Count);
+        for (var i = 0; i < searches.Count; i++)
         {
-            var o = offset.GetAwaiter().GetResult();
-            result.Add(new TopicPartitionOffset(tp, o < 0 ? Offset.End : o));
+            var o = await lookups[i].ConfigureAwait(false);
+            result.Add(new TopicPartitionOffset(searches[i].TopicPartition, o < 0 ? Offset.End : o));
         }
         return result;
     }

@@ -4,7 +4,7 @@ namespace OrleansStream.Client;
 /// Consumes messages, shaped like Confluent.Kafka's IConsumer. This is the low-level API (manual assignment);
 /// consumer groups add subscription and commits on top. Not safe for concurrent Consume calls.
 /// </summary>
-public partial interface IConsumer<TKey, TValue> : IDisposable
+public interface IConsumer<TKey, TValue> : IDisposable
 {
     string Name { get; }
 
@@ -60,64 +60,42 @@ public partial interface IConsumer<TKey, TValue> : IDisposable
 
     /// <summary>Stops fetching and leaves the assignment; Dispose calls it.</summary>
     void Close();
-}
 
-/// <summary>Builds an <see cref="IConsumer{TKey,TValue}"/> over an Orleans cluster client.</summary>
-public sealed partial class ConsumerBuilder<TKey, TValue>
-{
-    private readonly IClusterClient _clusterClient;
-    private readonly ConsumerConfig _config;
-    private IDeserializer<TKey>? _keyDeserializer;
-    private IDeserializer<TValue>? _valueDeserializer;
-    private TimeProvider _time = TimeProvider.System;
+    // The consumer group half (Kafka's subscribe / commit API), available with group.id.
 
-    public ConsumerBuilder(IClusterClient clusterClient, ConsumerConfig config)
-    {
-        ArgumentNullException.ThrowIfNull(clusterClient);
-        ArgumentNullException.ThrowIfNull(config);
-        _clusterClient = clusterClient;
-        _config = config;
-    }
+    /// <summary>This consumer's member id in its group; empty until it has joined.</summary>
+    string MemberId { get; }
 
-    public ConsumerBuilder(IClusterClient clusterClient, IEnumerable<KeyValuePair<string, string>> config)
-        : this(clusterClient, new ConsumerConfig(config)) { }
+    /// <summary>The subscribed topics.</summary>
+    List<string> Subscription { get; }
 
-    public IClusterClient ClusterClient => _clusterClient;
+    /// <summary>Joins the group for <paramref name="topic"/>; partitions arrive through rebalances inside Consume.</summary>
+    void Subscribe(string topic);
 
-    public ConsumerConfig Config => _config;
+    /// <summary>Replaces the subscription; a changed subscription rebalances the group.</summary>
+    void Subscribe(IEnumerable<string> topics);
 
-    public ConsumerBuilder<TKey, TValue> SetKeyDeserializer(IDeserializer<TKey> deserializer)
-    {
-        _keyDeserializer = deserializer ?? throw new ArgumentNullException(nameof(deserializer));
-        return this;
-    }
+    /// <summary>Gives up every partition (revoked handler, auto commit) and leaves the group.</summary>
+    void Unsubscribe();
 
-    public ConsumerBuilder<TKey, TValue> SetValueDeserializer(IDeserializer<TValue> deserializer)
-    {
-        _valueDeserializer = deserializer ?? throw new ArgumentNullException(nameof(deserializer));
-        return this;
-    }
+    /// <summary>Commits the stored offsets of the assigned partitions and returns them.</summary>
+    List<TopicPartitionOffset> Commit();
 
-    internal ConsumerBuilder<TKey, TValue> SetTimeProvider(TimeProvider time)
-    {
-        _time = time;
-        return this;
-    }
+    /// <summary>Commits these offsets (each the next offset to consume). All or nothing.</summary>
+    void Commit(IEnumerable<TopicPartitionOffset> offsets);
 
-    public IConsumer<TKey, TValue> Build() => BuildConsumer();
+    /// <summary>Commits <paramref name="result"/>'s offset + 1.</summary>
+    void Commit(ConsumeResult<TKey, TValue> result);
 
-    /// <summary>The concrete consumer, for the parts of the SDK (consumer groups) that extend it.</summary>
-    internal Consumer<TKey, TValue> BuildConsumer()
-    {
-        var keyDeserializer = _keyDeserializer ?? Deserializers.Default<TKey>() ?? throw new InvalidOperationException(
-            $"Key deserializer not specified and there is no default deserializer defined for type {typeof(TKey).Name}.");
-        var valueDeserializer = _valueDeserializer ?? Deserializers.Default<TValue>() ?? throw new InvalidOperationException(
-            $"Value deserializer not specified and there is no default deserializer defined for type {typeof(TValue).Name}.");
-        var settings = _config.Resolve();
-        var cache = _time == TimeProvider.System ? MetadataCache.For(_clusterClient) : new MetadataCache(_clusterClient, _time);
-        var consumer = new Consumer<TKey, TValue>(
-            _config.ClientId ?? $"consumer-{Guid.NewGuid():N}"[..17], settings, cache, keyDeserializer, valueDeserializer, _time);
-        AttachGroup(consumer);
-        return consumer;
-    }
+    /// <summary>Stores <paramref name="result"/>'s offset + 1 for the next commit (use with <c>enable.auto.offset.store=false</c>).</summary>
+    void StoreOffset(ConsumeResult<TKey, TValue> result);
+
+    /// <summary>Stores an offset (the next offset to consume) for the next commit.</summary>
+    void StoreOffset(TopicPartitionOffset offset);
+
+    /// <summary>The group's committed offsets for the current assignment (<see cref="Offset.Unset"/> when none).</summary>
+    List<TopicPartitionOffset> Committed(TimeSpan timeout);
+
+    /// <summary>The group's committed offsets for these partitions (<see cref="Offset.Unset"/> when none).</summary>
+    List<TopicPartitionOffset> Committed(IEnumerable<TopicPartition> partitions, TimeSpan timeout);
 }

@@ -243,7 +243,7 @@ internal sealed class ConsumerCoordinator : IDisposable
             if (!start.TryGetValue(tp, out var o) || o == Offset.Unset || o == Offset.Stored) needCommitted.Add(tp);
         if (needCommitted.Count > 0)
         {
-            foreach (var c in FetchCommittedAsync(needCommitted).GetAwaiter().GetResult())
+            foreach (var c in Blocking.Wait(() => FetchCommittedAsync(needCommitted)))
                 start[c.TopicPartition] = c.Offset >= 0 ? c.Offset : Offset.Unset;
         }
         var fetch = new List<TopicPartitionOffset>(added.Count);
@@ -335,7 +335,7 @@ internal sealed class ConsumerCoordinator : IDisposable
     {
         List<OffsetToCommit> offsets;
         lock (_lock) offsets = PendingCommits();
-        if (offsets.Count > 0) CommitAsync(offsets).GetAwaiter().GetResult();
+        if (offsets.Count > 0) Blocking.Wait(() => CommitAsync(offsets));
         var result = new List<TopicPartitionOffset>(offsets.Count);
         foreach (var o in offsets) result.Add(new TopicPartitionOffset(o.TopicPartition, o.Offset));
         return result;
@@ -345,7 +345,7 @@ internal sealed class ConsumerCoordinator : IDisposable
     {
         var list = new List<OffsetToCommit>();
         foreach (var tpo in offsets) list.Add(new OffsetToCommit(tpo.TopicPartition, tpo.Offset));
-        if (list.Count > 0) CommitAsync(list).GetAwaiter().GetResult();
+        if (list.Count > 0) Blocking.Wait(() => CommitAsync(list));
     }
 
     public async Task CommitAsync(IReadOnlyList<OffsetToCommit> offsets)
@@ -358,7 +358,7 @@ internal sealed class ConsumerCoordinator : IDisposable
             memberId = _topics is null ? "" : _memberId;
             generation = _topics is null ? -1 : _generation;
         }
-        var response = await _group.OffsetCommit(new OffsetCommitRequest(memberId, generation, offsets));
+        var response = await _group.OffsetCommit(new OffsetCommitRequest(memberId, generation, offsets)).ConfigureAwait(false);
         if (response.Error != ErrorCode.None)
         {
             if (response.Error is ErrorCode.UnknownMemberId or ErrorCode.IllegalGeneration && memberId.Length > 0)
@@ -377,7 +377,7 @@ internal sealed class ConsumerCoordinator : IDisposable
         IReadOnlyList<CommittedOffset> committed;
         try
         {
-            committed = FetchCommittedAsync(list).WaitAsync(timeout).GetAwaiter().GetResult();
+            committed = Blocking.Wait(() => FetchCommittedAsync(list).WaitAsync(timeout));
         }
         catch (TimeoutException)
         {
@@ -393,13 +393,13 @@ internal sealed class ConsumerCoordinator : IDisposable
     {
         lock (_lock)
             if (_knownCommitted.Remove(tp, out var known)) return known;
-        var offsets = await FetchCommittedAsync([tp]).WaitAsync(cancellationToken);
+        var offsets = await FetchCommittedAsync([tp]).WaitAsync(cancellationToken).ConfigureAwait(false);
         return offsets.Count > 0 ? offsets[0].Offset : -1;
     }
 
     private async Task<IReadOnlyList<CommittedOffset>> FetchCommittedAsync(List<TopicPartition> partitions)
     {
-        var response = await _group.OffsetFetch(new OffsetFetchRequest(partitions));
+        var response = await _group.OffsetFetch(new OffsetFetchRequest(partitions)).ConfigureAwait(false);
         if (response.Error != ErrorCode.None)
             throw GroupError(response.Error, response.ErrorMessage);
         return response.Offsets;
@@ -452,7 +452,7 @@ internal sealed class ConsumerCoordinator : IDisposable
         {
             try
             {
-                await CommitAsync(offsets);
+                await CommitAsync(offsets).ConfigureAwait(false);
             }
             catch (OrleansStreamException)
             {
@@ -488,7 +488,7 @@ internal sealed class ConsumerCoordinator : IDisposable
             while (!_closing.IsCancellationRequested)
             {
                 var join = await _group.JoinGroup(new JoinGroupRequest(memberId, _settings.ClientId, _settings.SessionTimeoutMs,
-                    _settings.MaxPollIntervalMs, GroupKeys.ConsumerProtocolType, protocols));
+                    _settings.MaxPollIntervalMs, GroupKeys.ConsumerProtocolType, protocols)).ConfigureAwait(false);
                 switch (join.Error)
                 {
                     case ErrorCode.None:
@@ -502,7 +502,7 @@ internal sealed class ConsumerCoordinator : IDisposable
                         SetMember("", -1);
                         continue;
                     case ErrorCode.RebalanceInProgress or ErrorCode.NotCoordinator or ErrorCode.CoordinatorNotAvailable:
-                        await Task.Delay(_settings.RetryBackoffMs, _closing.Token);
+                        await Task.Delay(_settings.RetryBackoffMs, _closing.Token).ConfigureAwait(false);
                         continue;
                     default:
                         return new JoinOutcome(-1, [], GroupError(join.Error, join.ErrorMessage), Fatal: true);
@@ -511,9 +511,9 @@ internal sealed class ConsumerCoordinator : IDisposable
                 SetMember(memberId, join.GenerationId);
 
                 IReadOnlyDictionary<string, ConsumerProtocolAssignment>? assignments = null;
-                if (join.IsLeader) assignments = await AssignAsync(join);
+                if (join.IsLeader) assignments = await AssignAsync(join).ConfigureAwait(false);
 
-                var sync = await _group.SyncGroup(new SyncGroupRequest(memberId, join.GenerationId, assignments));
+                var sync = await _group.SyncGroup(new SyncGroupRequest(memberId, join.GenerationId, assignments)).ConfigureAwait(false);
                 switch (sync.Error)
                 {
                     case ErrorCode.None:
@@ -564,7 +564,7 @@ internal sealed class ConsumerCoordinator : IDisposable
             subscriptions[m.MemberId] = m.Metadata;
             foreach (var t in m.Metadata.Topics) topics.Add(t);
         }
-        var counts = await PartitionCountsAsync(topics);
+        var counts = await PartitionCountsAsync(topics).ConfigureAwait(false);
         lock (_lock)
         {
             _leaderPartitionCounts = counts;
@@ -578,7 +578,7 @@ internal sealed class ConsumerCoordinator : IDisposable
 
     private async Task<Dictionary<string, int>> PartitionCountsAsync(IEnumerable<string> topics)
     {
-        var metadata = await _controller.GetMetadata(new MetadataRequest([.. topics]));
+        var metadata = await _controller.GetMetadata(new MetadataRequest([.. topics])).ConfigureAwait(false);
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var t in metadata.Topics)
             if (t.Error == ErrorCode.None && t.Partitions.Count > 0) counts[t.Name] = t.Partitions.Count;
@@ -592,7 +592,7 @@ internal sealed class ConsumerCoordinator : IDisposable
         {
             try
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(_settings.HeartbeatIntervalMs), _time, token);
+                await Task.Delay(TimeSpan.FromMilliseconds(_settings.HeartbeatIntervalMs), _time, token).ConfigureAwait(false);
                 string memberId;
                 int generation;
                 bool checkMetadata;
@@ -607,12 +607,12 @@ internal sealed class ConsumerCoordinator : IDisposable
                 if (NowMs - Volatile.Read(ref _lastPollMs) > _settings.MaxPollIntervalMs)
                 {
                     // Kafka's max.poll.interval.ms: a consumer that stopped polling leaves, so its partitions move on.
-                    await _group.LeaveGroup(new LeaveGroupRequest(memberId, "consumer poll timeout has expired"));
+                    await _group.LeaveGroup(new LeaveGroupRequest(memberId, "consumer poll timeout has expired")).ConfigureAwait(false);
                     MarkLost();
                     continue;
                 }
 
-                var response = await _group.Heartbeat(new HeartbeatRequest(memberId, generation));
+                var response = await _group.Heartbeat(new HeartbeatRequest(memberId, generation)).ConfigureAwait(false);
                 switch (response.Error)
                 {
                     case ErrorCode.None:
@@ -625,7 +625,7 @@ internal sealed class ConsumerCoordinator : IDisposable
                         MarkLost();
                         break;
                 }
-                if (checkMetadata) await CheckPartitionCountsAsync();
+                if (checkMetadata) await CheckPartitionCountsAsync().ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -649,7 +649,7 @@ internal sealed class ConsumerCoordinator : IDisposable
             _nextMetadataCheckMs = NowMs + _settings.MetadataMaxAgeMs;
         }
         if (known is null) return;
-        var now = await PartitionCountsAsync(known.Keys);
+        var now = await PartitionCountsAsync(known.Keys).ConfigureAwait(false);
         foreach (var (topic, count) in now)
         {
             if (known.TryGetValue(topic, out var before) && before == count) continue;
@@ -697,7 +697,7 @@ internal sealed class ConsumerCoordinator : IDisposable
         if (memberId.Length == 0) return;
         try
         {
-            _group.LeaveGroup(new LeaveGroupRequest(memberId, reason)).GetAwaiter().GetResult();
+            Blocking.Wait(() => _group.LeaveGroup(new LeaveGroupRequest(memberId, reason)));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -85,7 +85,8 @@ internal sealed class MetadataCache
             var tcs = new TaskCompletionSource<TopicEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
             var fetch = new Fetch(tcs.Task, _time.GetTimestamp());
             if (found ? !_inflight.TryUpdate(key, fetch, running!) : !_inflight.TryAdd(key, fetch)) continue;
-            _ = FetchAsync(topic, allowAutoCreate, key, fetch, tcs);
+            // On the thread pool: the caller may block a grain's turn on it (Produce), which must not be needed to send it.
+            _ = Task.Run(() => FetchAsync(topic, allowAutoCreate, key, fetch, tcs));
             return tcs.Task;
         }
     }
@@ -98,7 +99,7 @@ internal sealed class MetadataCache
     {
         try
         {
-            var metadata = await Controller.GetMetadata(new MetadataRequest([topic], allowAutoCreate));
+            var metadata = await Controller.GetMetadata(new MetadataRequest([topic], allowAutoCreate)).ConfigureAwait(false);
             Apply(metadata);
             tcs.TrySetResult(_topics.TryGetValue(topic, out var e)
                 ? e
@@ -117,7 +118,7 @@ internal sealed class MetadataCache
     /// <summary>Every topic, straight from the controller (admin's GetMetadata); updates the cache on the way.</summary>
     public async Task<ClusterMetadata> FetchAsync(IReadOnlyList<string>? topics, bool allowAutoCreate = false)
     {
-        var metadata = await Controller.GetMetadata(new MetadataRequest(topics, allowAutoCreate));
+        var metadata = await Controller.GetMetadata(new MetadataRequest(topics, allowAutoCreate)).ConfigureAwait(false);
         Apply(metadata);
         return metadata;
     }

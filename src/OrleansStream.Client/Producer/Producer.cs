@@ -4,13 +4,13 @@ namespace OrleansStream.Client;
 
 internal sealed class Producer<TKey, TValue>(
     string name,
-    ProducerCore core,
+    Sender sender,
     ISerializer<TKey> keySerializer,
     ISerializer<TValue> valueSerializer,
     PartitionerDelegate? defaultPartitioner,
     Dictionary<string, PartitionerDelegate> partitioners) : IProducer<TKey, TValue>
 {
-    private readonly ProducerSettings _settings = core.Settings;
+    private readonly ProducerSettings _settings = sender.Settings;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TopicGate> _gates = new(StringComparer.Ordinal);
     private int _disposed;
 
@@ -76,7 +76,7 @@ internal sealed class Producer<TKey, TValue>(
         ArgumentNullException.ThrowIfNull(message);
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        core.Begin();
+        sender.Begin();
         try
         {
             var pending = Serialize(topic, partition, message, timestampMs, callback);
@@ -85,7 +85,7 @@ internal sealed class Producer<TKey, TValue>(
         }
         catch
         {
-            core.Abandon();
+            sender.Abandon();
             throw;
         }
     }
@@ -98,7 +98,7 @@ internal sealed class Producer<TKey, TValue>(
         }
         catch
         {
-            core.Abandon();
+            sender.Abandon();
             throw;
         }
     }
@@ -131,8 +131,8 @@ internal sealed class Producer<TKey, TValue>(
         var gate = _gates.GetOrAdd(topic, static _ => new TopicGate());
         if (!Volatile.Read(ref gate.Active))
         {
-            var topicTask = core.TopicAsync(topic);
-            if (topicTask.IsCompletedSuccessfully && core.TryReserve(size))
+            var topicTask = sender.TopicAsync(topic);
+            if (topicTask.IsCompletedSuccessfully && sender.Buffers.TryReserve(size))
             {
                 Append(topicTask.Result, partition, message, timestampMs, key, value, size, callback);
                 return ValueTask.CompletedTask;
@@ -171,8 +171,8 @@ internal sealed class Producer<TKey, TValue>(
                 TopicEntry entry;
                 try
                 {
-                    entry = await core.TopicAsync(topic).ConfigureAwait(false);
-                    await core.ReserveAsync(w.Size, CancellationToken.None).ConfigureAwait(false);
+                    entry = await sender.TopicAsync(topic).ConfigureAwait(false);
+                    await sender.Buffers.ReserveAsync(w.Size, CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (KafkaException ex)
                 {
@@ -214,7 +214,7 @@ internal sealed class Producer<TKey, TValue>(
         var sticky = false;
         if (partition >= count)
         {
-            core.Release(size, 1);
+            sender.Buffers.Release(size, 1);
             throw Fail(entry.Name, partition, message, ErrorCode.UnknownTopicOrPartition,
                 $"Partition {partition} does not exist; topic '{entry.Name}' has {count}.");
         }
@@ -223,24 +223,24 @@ internal sealed class Producer<TKey, TValue>(
             partition = ChoosePartition(entry.Name, count, key);
             if (partition < 0)
             {
-                partition = core.StickyPartition(entry.Name, count);
+                partition = sender.Partitioner.Partition(entry.Name, count);
                 sticky = true;
             }
             else if (partition >= count)
             {
-                core.Release(size, 1);
+                sender.Buffers.Release(size, 1);
                 throw Fail(entry.Name, partition, message, ErrorCode.UnknownTopicOrPartition,
                     $"The partitioner chose partition {partition}; topic '{entry.Name}' has {count}.");
             }
         }
         try
         {
-            core.Append(new TopicPartition(entry.Name, partition), timestampMs, key, key is null, value, value is null,
+            sender.Append(new TopicPartition(entry.Name, partition), timestampMs, key, key is null, value, value is null,
                 message.Headers, size, callback, sticky);
         }
         catch
         {
-            core.Release(size, 1);
+            sender.Buffers.Release(size, 1);
             throw;
         }
     }
@@ -254,7 +254,7 @@ internal sealed class Producer<TKey, TValue>(
 
     private long TimestampOf(Message<TKey, TValue> message) =>
         message.Timestamp.Type == TimestampType.NotAvailable
-            ? core.Time.GetUtcNow().ToUnixTimeMilliseconds()
+            ? sender.Time.GetUtcNow().ToUnixTimeMilliseconds()
             : message.Timestamp.UnixTimestampMs;
 
     private static ProduceException<TKey, TValue> Fail(string topic, int partition, Message<TKey, TValue> message, ErrorCode code, string reason, Exception? inner = null) =>
@@ -272,17 +272,17 @@ internal sealed class Producer<TKey, TValue>(
         using var cts = new CancellationTokenSource(timeout);
         try
         {
-            core.FlushAsync(cts.Token).GetAwaiter().GetResult();
+            sender.FlushAsync(cts.Token).GetAwaiter().GetResult();
         }
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
         }
-        return core.Outstanding;
+        return sender.Outstanding;
     }
 
-    public void Flush(CancellationToken cancellationToken = default) => core.FlushAsync(cancellationToken).GetAwaiter().GetResult();
+    public void Flush(CancellationToken cancellationToken = default) => sender.FlushAsync(cancellationToken).GetAwaiter().GetResult();
 
-    public Task FlushAsync(CancellationToken cancellationToken = default) => core.FlushAsync(cancellationToken);
+    public Task FlushAsync(CancellationToken cancellationToken = default) => sender.FlushAsync(cancellationToken);
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
@@ -294,12 +294,12 @@ internal sealed class Producer<TKey, TValue>(
         {
             try
             {
-                await core.FlushAsync(cts.Token).ConfigureAwait(false);
+                await sender.FlushAsync(cts.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
             }
         }
-        await core.DisposeAsync().ConfigureAwait(false);
+        await sender.DisposeAsync().ConfigureAwait(false);
     }
 }

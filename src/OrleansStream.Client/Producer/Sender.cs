@@ -4,11 +4,12 @@ using OrleansStream.Records;
 namespace OrleansStream.Client;
 
 /// <summary>
-/// The untyped half of a producer: the accumulator, the sender loop that turns sealed batches into produce calls on
-/// partition leaders, retries, timeouts, buffer limits and flush. <see cref="Producer{TKey,TValue}"/> adds
-/// serialization and partitioning on top.
+/// Kafka's <c>Sender</c> with what feeds it, the untyped half of a producer: records go into the accumulator, the send
+/// loop turns sealed batches into produce calls on partition leaders, with retries, timeouts and flush; the
+/// <see cref="BufferPool"/> bounds what waits. <see cref="Producer{TKey,TValue}"/> adds serialization and
+/// partitioning on top.
 /// </summary>
-internal sealed class ProducerCore : IAsyncDisposable
+internal sealed class Sender : IAsyncDisposable
 {
     /// <summary>Java's max.request.size: consecutive batches of a partition share one call up to this.</summary>
     private const int MaxRequestBytes = 1 << 20;
@@ -23,28 +24,26 @@ internal sealed class ProducerCore : IAsyncDisposable
     private readonly AsyncSignal _wake = new();
     private readonly ITimer _timer;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Task _sender;
-    private readonly ConcurrentDictionary<string, StickyPartition> _sticky = new(StringComparer.Ordinal);
+    private readonly Task _sendLoop;
     private readonly ConcurrentDictionary<string, long> _lastRefresh = new(StringComparer.Ordinal);
     private readonly long _messageTimeoutTicks;
     private readonly long _backoffTicks;
-    private long _buffered;
-    private long _bufferedMessages;
     private long _outstanding;
     private int _flushing;
-    private TaskCompletionSource _spaceFreed = NewTcs();
     private TaskCompletionSource _idle = NewTcs();
 
-    public ProducerCore(ProducerSettings settings, MetadataCache cache, TimeProvider time)
+    public Sender(ProducerSettings settings, MetadataCache cache, TimeProvider time)
     {
         _settings = settings;
         _cache = cache;
         _time = time;
         _accumulator = new RecordAccumulator(settings.BatchSize, settings.LingerMs, time);
+        Buffers = new BufferPool(settings, time);
+        Partitioner = new StickyPartitioner(_accumulator);
         _messageTimeoutTicks = Ticks.FromMs(time, settings.MessageTimeoutMs);
         _backoffTicks = Ticks.FromMs(time, settings.RetryBackoffMs);
         _timer = time.CreateTimer(static s => ((AsyncSignal)s!).Set(), _wake, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _sender = Task.Run(SendLoopAsync);
+        _sendLoop = Task.Run(SendLoopAsync);
     }
 
     public ProducerSettings Settings => _settings;
@@ -52,6 +51,10 @@ internal sealed class ProducerCore : IAsyncDisposable
     public MetadataCache Metadata => _cache;
 
     public TimeProvider Time => _time;
+
+    public BufferPool Buffers { get; }
+
+    public StickyPartitioner Partitioner { get; }
 
     /// <summary>Records produced and not yet reported.</summary>
     public int Outstanding => (int)Interlocked.Read(ref _outstanding);
@@ -91,104 +94,6 @@ internal sealed class ProducerCore : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Kafka's sticky partitioner for records without a key: stay on one partition while its batch is open, then move
-    /// round-robin to the next, so batches fill up and partitions still get even shares.
-    /// </summary>
-    public int StickyPartition(string topic, int partitionCount)
-    {
-        var s = _sticky.GetOrAdd(topic, static _ => new StickyPartition());
-        lock (s)
-        {
-            if (s.Partition >= 0 && s.Partition < partitionCount &&
-                (s.Sequence < 0 || _accumulator.OpenSequence(new TopicPartition(topic, s.Partition)) == s.Sequence))
-                return s.Partition;
-            s.Partition = s.Partition < 0 ? Random.Shared.Next(partitionCount) : (s.Partition + 1) % partitionCount;
-            s.Sequence = -1;
-            return s.Partition;
-        }
-    }
-
-    /// <summary>
-    /// Remembers the batch the first record of a stick went into. Only the first: a later record that opened a new
-    /// batch on the same partition (the old one filled up) must not extend the stick, or it never moves on.
-    /// </summary>
-    private void StickTo(string topic, int partition, long sequence)
-    {
-        if (_sticky.TryGetValue(topic, out var s))
-            lock (s)
-                if (s.Partition == partition && s.Sequence < 0) s.Sequence = sequence;
-    }
-
-    /// <summary>
-    /// Waits while the buffer is over <c>queue.buffering.max.kbytes</c> or holds <c>queue.buffering.max.messages</c>,
-    /// then reserves one message of <paramref name="bytes"/>.
-    /// </summary>
-    public ValueTask ReserveAsync(int bytes, CancellationToken cancellationToken)
-    {
-        if (TryReserve(bytes)) return ValueTask.CompletedTask;
-        return new ValueTask(ReserveSlowAsync(bytes, cancellationToken));
-    }
-
-    public bool TryReserve(int bytes)
-    {
-        var maxMessages = _settings.QueueBufferingMaxMessages;
-        if (maxMessages > 0)
-        {
-            while (true)
-            {
-                var messages = Interlocked.Read(ref _bufferedMessages);
-                if (messages >= maxMessages) return false;
-                if (Interlocked.CompareExchange(ref _bufferedMessages, messages + 1, messages) == messages) break;
-            }
-        }
-        else
-        {
-            Interlocked.Increment(ref _bufferedMessages);
-        }
-        while (true)
-        {
-            var current = Interlocked.Read(ref _buffered);
-            if (current > 0 && current + bytes > _settings.QueueBufferingMaxBytes)
-            {
-                // Only this call saw its message slot; a record waiting for a slot meanwhile waits for the next release.
-                Interlocked.Decrement(ref _bufferedMessages);
-                return false;
-            }
-            if (Interlocked.CompareExchange(ref _buffered, current + bytes, current) == current) return true;
-        }
-    }
-
-    private async Task ReserveSlowAsync(int bytes, CancellationToken cancellationToken)
-    {
-        var deadline = _time.GetTimestamp() + _messageTimeoutTicks;
-        while (true)
-        {
-            var freed = Volatile.Read(ref _spaceFreed);
-            if (TryReserve(bytes)) return;
-            var left = deadline - _time.GetTimestamp();
-            if (left <= 0)
-                throw new KafkaException(new Error(ErrorCode.RequestTimedOut,
-                    $"The producer buffer stayed full (queue.buffering.max.kbytes, queue.buffering.max.messages) for {_settings.MessageTimeoutMs} ms."));
-            await freed.Task.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(1, Ticks.ToMs(_time, left))), _time, cancellationToken)
-                .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
-                .ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
-        }
-    }
-
-    /// <summary>Gives back what records reserved: their bytes and their message count.</summary>
-    public void Release(long bytes, int messages)
-    {
-        if (messages == 0 && bytes == 0) return;
-        Interlocked.Add(ref _buffered, -bytes);
-        Interlocked.Add(ref _bufferedMessages, -messages);
-        Interlocked.Exchange(ref _spaceFreed, NewTcs()).TrySetResult();
-    }
-
-    /// <summary>Messages reserved and not yet reported (for tests).</summary>
-    internal long BufferedMessages => Interlocked.Read(ref _bufferedMessages);
-
     /// <summary>Adds one serialized record; the callback hears how it ended.</summary>
     public void Append(
         TopicPartition tp, long timestampMs,
@@ -196,9 +101,9 @@ internal sealed class ProducerCore : IAsyncDisposable
         IReadOnlyList<RecordHeader>? headers, int sizeEstimate, IDeliveryCallback callback, bool sticky)
     {
         if (_stopping.IsCancellationRequested)
-            throw new ObjectDisposedException(nameof(ProducerCore), "The producer is disposed.");
+            throw new ObjectDisposedException(nameof(Sender), "The producer is disposed.");
         var sequence = _accumulator.Append(tp, timestampMs, key, keyIsNull, value, valueIsNull, headers, sizeEstimate, callback, out var wake);
-        if (sticky) StickTo(tp.Topic, tp.Partition, sequence);
+        if (sticky) Partitioner.StickTo(tp.Topic, tp.Partition, sequence);
         if (wake) _wake.Set();
     }
 
@@ -467,7 +372,7 @@ internal sealed class ProducerCore : IAsyncDisposable
         var callbacks = batch.Callbacks;
         for (var i = 0; i < callbacks.Count; i++)
             callbacks[i].OnDelivered(tp, baseOffset < 0 ? -1 : baseOffset + i, logAppendTimeMs, status, error);
-        Release(batch.ReservedBytes, callbacks.Count);
+        Buffers.Release(batch.ReservedBytes, callbacks.Count);
         batch.ReservedBytes = 0;
         Finished(callbacks.Count);
         callbacks.Clear();
@@ -494,7 +399,7 @@ internal sealed class ProducerCore : IAsyncDisposable
         if (_stopping.IsCancellationRequested) return;
         await _stopping.CancelAsync().ConfigureAwait(false);
         _wake.Set();
-        await _sender.ConfigureAwait(false);
+        await _sendLoop.ConfigureAwait(false);
         await _timer.DisposeAsync().ConfigureAwait(false);
         // Whatever the flush before disposal could not deliver fails now rather than never being reported.
         var left = new List<PartitionQueue>();
@@ -510,10 +415,4 @@ internal sealed class ProducerCore : IAsyncDisposable
         }
         _stopping.Dispose();
     }
-}
-
-internal sealed class StickyPartition
-{
-    public int Partition = -1;
-    public long Sequence = -1;
 }

@@ -1,0 +1,6 @@
+namespace OrleansStream.Client.Admin;
+
+public sealed class CreatePartitionsOptions : AdminOptions
+{
+    public bool ValidateOnly { get; set; }
+}

@@ -1,0 +1,3 @@
+namespace OrleansStream.Client.Admin;
+
+public sealed class DeleteTopicsOptions : AdminOptions;

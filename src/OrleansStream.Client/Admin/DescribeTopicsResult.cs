@@ -1,0 +1,3 @@
+namespace OrleansStream.Client.Admin;
+
+public sealed record DescribeTopicsResult(IReadOnlyList<TopicDescription> TopicDescriptions);

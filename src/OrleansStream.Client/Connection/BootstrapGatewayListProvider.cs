@@ -1,0 +1,53 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Messaging;
+
+namespace OrleansStream.Client.Connection;
+
+/// <summary>The gateways the application listed (Kafka's <c>bootstrap.servers</c>).</summary>
+internal sealed record BootstrapGateways(IReadOnlyList<IPEndPoint> Endpoints);
+
+/// <summary>
+/// Orleans' gateway list, limited to the listed gateways that accept a connection now. Orleans' static list hands the
+/// client every listed gateway, a dead one included; the client then fetches the cluster manifest from one chosen at
+/// random and, when that is the dead one, tries again only 5 s later, so a start took 5, 10 or 15 s while live gateways
+/// waited. Probed again at every refresh of the list (<see cref="GatewayOptions.GatewayListRefreshPeriod"/>), so a
+/// gateway that comes back is used again.
+/// </summary>
+internal sealed class BootstrapGatewayListProvider(
+    BootstrapGateways bootstrap, IOptions<GatewayOptions> gatewayOptions, IOptions<ConnectionOptions> connectionOptions)
+    : IGatewayListProvider
+{
+    private bool _answered;
+
+    public TimeSpan MaxStaleness => gatewayOptions.Value.GatewayListRefreshPeriod;
+
+    [Obsolete("Orleans no longer reads it; every provider is updatable.")]
+    public bool IsUpdatable => true;
+
+    public Task InitializeGatewayListProvider() => Task.CompletedTask;
+
+    public async Task<IList<Uri>> GetGateways()
+    {
+        var probe = await GatewayProbe.ProbeAsync(bootstrap.Endpoints, connectionOptions.Value.OpenConnectionTimeout).ConfigureAwait(false);
+        if (probe.Live.Count > 0)
+        {
+            _answered = true;
+            return ToUris(probe.Live);
+        }
+        // Not an Orleans rejection: Orleans' default retry filter would retry the start for minutes.
+        if (!_answered)
+            throw new KafkaException(new Error(ErrorCode.BrokerNotAvailable,
+                $"no listed gateway accepts a connection ({string.Join(", ", probe.Failures)})"));
+        // Connected before and every gateway is silent now: Orleans keeps trying them all, as with a static list.
+        return ToUris(bootstrap.Endpoints);
+    }
+
+    private static List<Uri> ToUris(IReadOnlyList<IPEndPoint> endpoints)
+    {
+        var uris = new List<Uri>(endpoints.Count);
+        foreach (var endpoint in endpoints) uris.Add(endpoint.ToGatewayUri());
+        return uris;
+    }
+}

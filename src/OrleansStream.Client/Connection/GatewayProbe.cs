@@ -1,0 +1,59 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace OrleansStream.Client.Connection;
+
+/// <summary>The listed gateways that accepted a TCP connection, in the order they answered, and why the others did not.</summary>
+internal sealed record GatewayProbeResult(IReadOnlyList<IPEndPoint> Live, IReadOnlyList<string> Failures);
+
+/// <summary>
+/// Kafka's bootstrap: which listed gateways accept a connection now. All are tried at once; once one answers, the
+/// rest get <see cref="Grace"/> more, so a gateway whose host is gone (silence, no reset) costs that and not a timeout.
+/// </summary>
+internal static class GatewayProbe
+{
+    public static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(100);
+
+    public static async Task<GatewayProbeResult> ProbeAsync(IReadOnlyList<IPEndPoint> gateways, TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        var attempts = new Task<string?>[gateways.Count];
+        for (var i = 0; i < attempts.Length; i++) attempts[i] = TryConnectAsync(gateways[i], deadline.Token);
+        var pending = new List<Task<string?>>(attempts);
+        var live = new List<IPEndPoint>(gateways.Count);
+        var failures = new List<string>();
+        while (pending.Count > 0)
+        {
+            var done = await Task.WhenAny(pending).ConfigureAwait(false);
+            pending.Remove(done);
+            var gateway = gateways[Array.IndexOf(attempts, done)];
+            if (await done.ConfigureAwait(false) is { } failure)
+            {
+                failures.Add($"{gateway}: {failure}");
+                continue;
+            }
+            if (live.Count == 0) deadline.CancelAfter(Grace);
+            live.Add(gateway);
+        }
+        return new GatewayProbeResult(live, failures);
+    }
+
+    /// <summary>Null when the gateway accepted, else the reason it did not.</summary>
+    private static async Task<string?> TryConnectAsync(IPEndPoint gateway, CancellationToken cancellationToken)
+    {
+        using var socket = new Socket(gateway.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(gateway, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (SocketException e)
+        {
+            return e.SocketErrorCode.ToString();
+        }
+        catch (OperationCanceledException)
+        {
+            return "no answer in time";
+        }
+    }
+}

@@ -1,0 +1,3 @@
+namespace OrleansStream.Client;
+
+public sealed record DescribeConsumerGroupsResult(List<ConsumerGroupDescription> ConsumerGroupDescriptions);

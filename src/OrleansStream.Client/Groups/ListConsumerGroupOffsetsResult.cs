@@ -1,0 +1,3 @@
+namespace OrleansStream.Client;
+
+public sealed record ListConsumerGroupOffsetsResult(string Group, List<ConsumerGroupPartitionOffset> Partitions);

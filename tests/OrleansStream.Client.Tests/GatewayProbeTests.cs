@@ -1,0 +1,40 @@
+using System.Net;
+using System.Net.Sockets;
+using OrleansStream.Client.Connection;
+
+namespace OrleansStream.Client.Tests;
+
+public sealed class GatewayProbeTests
+{
+    private static IPEndPoint ClosedPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return (IPEndPoint)listener.LocalEndpoint;
+    }
+
+    [Fact]
+    public async Task Lists_the_gateways_that_accept_and_names_why_the_others_did_not()
+    {
+        using var live = new TcpListener(IPAddress.Loopback, 0);
+        live.Start();
+        var liveEndpoint = (IPEndPoint)live.LocalEndpoint;
+        var dead = ClosedPort();
+
+        var result = await GatewayProbe.ProbeAsync([dead, liveEndpoint], TimeSpan.FromSeconds(30));
+
+        Assert.Equal([liveEndpoint], result.Live);
+        Assert.Equal([$"{dead}: {SocketError.ConnectionRefused}"], result.Failures);
+    }
+
+    [Fact]
+    public async Task Lists_none_when_no_gateway_accepts()
+    {
+        var dead = new[] { ClosedPort(), ClosedPort() };
+
+        var result = await GatewayProbe.ProbeAsync(dead, TimeSpan.FromSeconds(30));
+
+        Assert.Empty(result.Live);
+        Assert.Equal(2, result.Failures.Count);
+    }
+}
