@@ -105,15 +105,8 @@ internal sealed partial class TransactionCoordinator(TransactionStateManager txn
 
     private TxnOperation AddParticipants(string transactionalId, long producerId, short producerEpoch, List<TxnParticipant> participants)
     {
-        if (string.IsNullOrEmpty(transactionalId))
-            return TxnOperation.Answer(ErrorCode.InvalidRequest);
-        if (!txnManager.IsLoaded)
-            return TxnOperation.Answer(ErrorCode.CoordinatorNotAvailable);
-        var metadata = txnManager.Get(transactionalId);
-        if (metadata is null || metadata.ProducerId != producerId)
-            return TxnOperation.Answer(ErrorCode.InvalidProducerIdMapping);
-        if (metadata.ProducerEpoch != producerEpoch)
-            return TxnOperation.Answer(ErrorCode.ProducerFenced);
+        if (CheckProducer(transactionalId, producerId, producerEpoch, out var error) is not { } metadata)
+            return TxnOperation.Answer(error);
         if (metadata.PendingTransitionInProgress || metadata.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
             return TxnOperation.Answer(ErrorCode.ConcurrentTransactions);
         if (metadata.State == TransactionState.Ongoing && metadata.Participants.IsSupersetOf(participants))
@@ -129,15 +122,8 @@ internal sealed partial class TransactionCoordinator(TransactionStateManager txn
     /// </summary>
     public ErrorCode VerifyPartitionInTxn(string transactionalId, long producerId, short producerEpoch, TopicPartition partition)
     {
-        if (string.IsNullOrEmpty(transactionalId))
-            return ErrorCode.InvalidRequest;
-        if (!txnManager.IsLoaded)
-            return ErrorCode.CoordinatorNotAvailable;
-        var metadata = txnManager.Get(transactionalId);
-        if (metadata is null || metadata.ProducerId != producerId)
-            return ErrorCode.InvalidProducerIdMapping;
-        if (metadata.ProducerEpoch != producerEpoch)
-            return ErrorCode.ProducerFenced;
+        if (CheckProducer(transactionalId, producerId, producerEpoch, out var error) is not { } metadata)
+            return error;
         if (metadata.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
             return ErrorCode.ConcurrentTransactions;
         return metadata.State == TransactionState.Ongoing && metadata.Participants.Contains(TxnParticipant.Of(partition))
@@ -146,20 +132,28 @@ internal sealed partial class TransactionCoordinator(TransactionStateManager txn
     }
 
     /// <summary>
+    /// The checks every request of an initialized producer passes first (null with the error when one fails), in Kafka's order: the id, this coordinator
+    /// loaded, the producer id it maps to, then the epoch (strictly equal: only the coordinator bumps it).
+    /// </summary>
+    private TransactionMetadata? CheckProducer(string transactionalId, long producerId, short producerEpoch, out ErrorCode error)
+    {
+        var metadata = string.IsNullOrEmpty(transactionalId) || !txnManager.IsLoaded ? null : txnManager.Get(transactionalId);
+        error = string.IsNullOrEmpty(transactionalId) ? ErrorCode.InvalidRequest
+            : !txnManager.IsLoaded ? ErrorCode.CoordinatorNotAvailable
+            : metadata is null || metadata.ProducerId != producerId ? ErrorCode.InvalidProducerIdMapping
+            : metadata.ProducerEpoch != producerEpoch ? ErrorCode.ProducerFenced
+            : ErrorCode.None;
+        return error == ErrorCode.None ? metadata : null;
+    }
+
+    /// <summary>
     /// Kafka's handleEndTransaction from a client: strict epoch equality, and a retry of an EndTxn that already
     /// completed (or is writing its markers) answers None (or ConcurrentTransactions) instead of failing.
     /// </summary>
     public TxnOperation EndTxn(string transactionalId, long producerId, short producerEpoch, TransactionResult result)
     {
-        if (string.IsNullOrEmpty(transactionalId))
-            return TxnOperation.Answer(ErrorCode.InvalidRequest);
-        if (!txnManager.IsLoaded)
-            return TxnOperation.Answer(ErrorCode.CoordinatorNotAvailable);
-        var metadata = txnManager.Get(transactionalId);
-        if (metadata is null || metadata.ProducerId != producerId)
-            return TxnOperation.Answer(ErrorCode.InvalidProducerIdMapping);
-        if (producerEpoch != metadata.ProducerEpoch)
-            return TxnOperation.Answer(ErrorCode.ProducerFenced);
+        if (CheckProducer(transactionalId, producerId, producerEpoch, out var error) is not { } metadata)
+            return TxnOperation.Answer(error);
         if (metadata.PendingTransitionInProgress)
             return TxnOperation.Answer(ErrorCode.ConcurrentTransactions);
         var commit = result == TransactionResult.Commit;

@@ -3,12 +3,13 @@ using static OrleansStream.Server.Tests.Transactions.TransactionCoordinatorHarne
 
 namespace OrleansStream.Server.Tests.Transactions;
 
-/// <summary>Kafka's coordinator operations and error codes, each change durable before it takes effect.</summary>
+/// <summary>
+/// Kafka's coordinator operations and error codes (as its TransactionCoordinatorTest checks them), each change durable
+/// before it takes effect; the harness plays the grain that stores and completes each write.
+/// </summary>
 public sealed class TransactionCoordinatorTests
 {
     private readonly TransactionCoordinatorHarness _h = new();
-
-    private TransactionCoordinator C => _h.Coordinator;
 
     [Fact]
     public void InitProducerId_gives_a_new_transactional_id_a_producer_id_at_epoch_0_only_once_stored()
@@ -398,4 +399,7 @@ public sealed class TransactionCoordinatorTests
         Assert.Equal(before with { Participants = [] }, _h.Describe() with { Participants = [] });
         Assert.True(before.Participants.SetEquals(_h.Describe().Participants));
     }
+
+    /// <summary>The coordinator of the harness's current activation.</summary>
+    private TransactionCoordinator C => _h.Coordinator;
 }
