@@ -387,19 +387,6 @@ public sealed class TransactionCoordinatorTests
         Assert.Equal(ErrorCode.InvalidTxnState, C.VerifyPartitionInTxn(TxnId, init.ProducerId, init.ProducerEpoch, P(0)));
     }
 
-    [Fact]
-    public void The_stored_record_loads_back_to_the_same_state()
-    {
-        var producer = _h.BeginTransaction(0, 1);
-        _h.Run(C.AddOffsetsToTxn(TxnId, producer.ProducerId, producer.Epoch, "g"));
-        var before = _h.Describe();
-
-        _h.Activate();
-
-        Assert.Equal(before with { Participants = [] }, _h.Describe() with { Participants = [] });
-        Assert.True(before.Participants.SetEquals(_h.Describe().Participants));
-    }
-
     /// <summary>The coordinator of the harness's current activation.</summary>
     private TransactionCoordinator C => _h.Coordinator;
 }
