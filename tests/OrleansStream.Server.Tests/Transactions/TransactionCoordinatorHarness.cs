@@ -62,6 +62,16 @@ internal sealed class TransactionCoordinatorHarness
         return Coordinator.CompleteWrite(write);
     }
 
+    /// <summary>The write lands in storage but its call gives up: the answer is an error, and the activation reloads what is stored.</summary>
+    public TxnOperation StoreGivingUp(PendingTxnTransition write)
+    {
+        Stored = Coordinator.StateWith(write);
+        Writes++;
+        var answer = Coordinator.FailWrite(write, ErrorCode.RequestTimedOut);
+        Activate();
+        return answer;
+    }
+
     /// <summary>Begins a transaction: InitProducerId, then the partitions; returns the producer's id and epoch.</summary>
     public ProducerIdAndEpoch BeginTransaction(params int[] partitions)
     {
