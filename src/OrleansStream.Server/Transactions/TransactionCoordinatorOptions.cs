@@ -6,6 +6,12 @@ public sealed class TransactionCoordinatorOptions
     /// <summary>The configuration section bound to these options.</summary>
     public const string ConfigurationSection = "OrleansStream:Transactions";
 
+    /// <summary>
+    /// <c>transaction.state.log.num.partitions</c>: how many coordinator shards own the transactional ids (Kafka's
+    /// <c>__transaction_state</c> partitions). Fixed for the life of a cluster: changing it moves ids between shards.
+    /// </summary>
+    public int TransactionStateLogNumPartitions { get; set; } = 50;
+
     /// <summary><c>transaction.max.timeout.ms</c>: the longest <c>transaction.timeout.ms</c> a producer may ask for.</summary>
     public int TransactionMaxTimeoutMs { get; set; } = 900_000;
 

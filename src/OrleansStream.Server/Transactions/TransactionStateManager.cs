@@ -74,6 +74,20 @@ internal sealed class TransactionStateManager(TransactionCoordinatorOptions opti
 
     public IEnumerable<TransactionMetadata> All => _transactions.Values;
 
+    /// <summary>
+    /// Kafka's partitionFor: the shard owning <paramref name="transactionalId"/>, from Java's String.hashCode (stable
+    /// across processes and the same as Kafka's, unlike <see cref="string.GetHashCode()"/>) through Kafka's Utils.abs.
+    /// </summary>
+    public static int PartitionFor(string transactionalId, int transactionStateLogNumPartitions)
+    {
+        ArgumentNullException.ThrowIfNull(transactionalId);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(transactionStateLogNumPartitions);
+        var hash = 0;
+        foreach (var c in transactionalId) hash = unchecked(31 * hash + c);
+        // Kafka's Utils.abs: int.MinValue becomes 0, not itself.
+        return (hash == int.MinValue ? 0 : Math.Abs(hash)) % transactionStateLogNumPartitions;
+    }
+
     /// <summary>Kafka's validateTransactionTimeoutMs: positive and at most <c>transaction.max.timeout.ms</c>.</summary>
     public bool ValidateTransactionTimeoutMs(int txnTimeoutMs) => txnTimeoutMs > 0 && txnTimeoutMs <= options.TransactionMaxTimeoutMs;
 

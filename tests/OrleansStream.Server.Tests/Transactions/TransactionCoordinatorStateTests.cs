@@ -31,4 +31,12 @@ public sealed class TransactionCoordinatorStateTests
         Assert.Equal(3, before.Participants.Count);
         Assert.Equal(TransactionState.PrepareCommit, loaded.TxnState);
     }
+
+    [Theory]
+    [InlineData("my-txn", 50, 45)]
+    [InlineData("copier-0", 50, 33)]
+    [InlineData("", 50, 0)]
+    [InlineData("polygenelubricants", 50, 0)] // Java hashCode int.MinValue
+    public void PartitionFor_is_Kafkas_abs_of_Java_hashCode_modulo_the_shard_count(string transactionalId, int shards, int expected) =>
+        Assert.Equal(expected, TransactionStateManager.PartitionFor(transactionalId, shards));
 }
