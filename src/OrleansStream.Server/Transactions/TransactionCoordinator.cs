@@ -233,6 +233,12 @@ internal sealed partial class TransactionCoordinator(TransactionStateManager txn
     public TransactionCoordinatorState StateWith(PendingTxnTransition write) => txnManager.ToState([write]);
 
     /// <summary>
+    /// The record to store for several writes of different ids at once: a shard's group commit, the writes prepared
+    /// while the previous record was being stored. Complete (or fail) each of them after.
+    /// </summary>
+    public TransactionCoordinatorState StateWith(IReadOnlyCollection<PendingTxnTransition> writes) => txnManager.ToState(writes);
+
+    /// <summary>
     /// <paramref name="write"/> is durable: make it the state in force and answer the operation that prepared it.
     /// A write prepared under an older coordinator epoch, or no longer the pending one, changes nothing and answers
     /// NotCoordinator (Kafka's answer when the coordinator moved during the append).

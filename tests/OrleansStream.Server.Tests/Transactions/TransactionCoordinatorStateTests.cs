@@ -39,4 +39,21 @@ public sealed class TransactionCoordinatorStateTests
     [InlineData("polygenelubricants", 50, 0)] // Java hashCode int.MinValue
     public void PartitionFor_is_Kafkas_abs_of_Java_hashCode_modulo_the_shard_count(string transactionalId, int shards, int expected) =>
         Assert.Equal(expected, TransactionStateManager.PartitionFor(transactionalId, shards));
+
+    [Fact]
+    public void A_shard_stores_the_writes_of_several_ids_in_one_record_and_each_completes_after()
+    {
+        var h = new TransactionCoordinatorHarness();
+        var a = h.Coordinator.InitProducerId("a", TimeoutMs).Write!;
+        var b = h.Coordinator.InitProducerId("b", TimeoutMs).Write!;
+        Assert.Empty(h.Coordinator.StateWith([]).Transactions);
+
+        var record = h.Coordinator.StateWith([a, b]);
+        var first = h.Coordinator.CompleteWrite(a);
+        var second = h.Coordinator.CompleteWrite(b);
+
+        Assert.Equal(["a", "b"], record.Transactions.ConvertAll(t => t.TransactionalId).Order(StringComparer.Ordinal));
+        Assert.NotEqual(first.ProducerId, second.ProducerId);
+        Assert.Equal(h.Coordinator.StateWith([]).Transactions.Count, record.Transactions.Count);
+    }
 }
