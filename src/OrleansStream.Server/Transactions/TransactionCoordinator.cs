@@ -37,7 +37,8 @@ internal sealed partial class TransactionCoordinator(TransactionStateManager txn
         {
             if (!producerIdGenerator.TryGenerateProducerId(out var producerId))
                 return TxnOperation.Answer(ErrorCode.CoordinatorNotAvailable);
-            metadata = txnManager.GetOrAdd(transactionalId, () => TransactionMetadata.New(transactionalId, producerId, transactionTimeoutMs, txnManager.NowMs));
+            metadata = TransactionMetadata.New(transactionalId, producerId, transactionTimeoutMs, txnManager.NowMs);
+            txnManager.Add(metadata);
         }
 
         if (metadata.PendingTransitionInProgress)
@@ -278,7 +279,12 @@ internal sealed partial class TransactionCoordinator(TransactionStateManager txn
         ArgumentNullException.ThrowIfNull(write);
         var metadata = txnManager.Get(write.TransactionalId);
         if (write.CoordinatorEpoch == txnManager.CoordinatorEpoch && metadata is not null && ReferenceEquals(metadata.Pending, write.Transit))
+        {
             metadata.AbandonPendingTransition();
+            // An id whose first InitProducerId was never stored does not linger in memory.
+            if (metadata.ProducerEpoch == ProducerSequence.NoProducerEpoch)
+                txnManager.Remove(write.TransactionalId);
+        }
         LogWriteFailed(write.ToString(), error);
         return TxnOperation.Answer(error);
     }

@@ -67,8 +67,6 @@ internal sealed class TransactionMetadata
     /// <summary>InitProducerId on an idle id: bump the epoch; KIP-360 rules when the producer names the epoch it had.</summary>
     public ErrorCode PrepareIncrementProducerEpoch(int newTxnTimeoutMs, short? expectedProducerEpoch, long nowMs, out TxnTransitMetadata? transit)
     {
-        if (IsProducerEpochExhausted)
-            throw new InvalidOperationException($"Cannot allocate any more producer epochs for producer id {ProducerId}");
         var bumped = (short)(ProducerEpoch + 1);
         short next, last;
         if (expectedProducerEpoch is not { } expected)
@@ -84,6 +82,10 @@ internal sealed class TransactionMetadata
             transit = null;
             return ErrorCode.ProducerFenced;
         }
+        // Checked after the decision: a fenced producer's recovery attempt on an exhausted epoch is ProducerFenced, not
+        // a coordinator failure (Kafka threw here).
+        if (next != ProducerEpoch && IsProducerEpochExhausted)
+            throw new InvalidOperationException($"Cannot allocate any more producer epochs for producer id {ProducerId}");
         transit = PrepareTransitionTo(TransactionState.Empty, ProducerId, next, last, newTxnTimeoutMs, [], -1, nowMs);
         return ErrorCode.None;
     }

@@ -63,12 +63,7 @@ internal sealed class TransactionStateManager(TransactionCoordinatorOptions opti
     public TransactionMetadata? Get(string transactionalId) => _transactions.GetValueOrDefault(transactionalId);
 
     /// <summary>Kafka's putTransactionStateIfNotExists: in memory only until its first transition is durable.</summary>
-    public TransactionMetadata GetOrAdd(string transactionalId, Func<TransactionMetadata> create)
-    {
-        if (!_transactions.TryGetValue(transactionalId, out var metadata))
-            _transactions[transactionalId] = metadata = create();
-        return metadata;
-    }
+    public void Add(TransactionMetadata metadata) => _transactions.Add(metadata.TransactionalId, metadata);
 
     public void Remove(string transactionalId) => _transactions.Remove(transactionalId);
 

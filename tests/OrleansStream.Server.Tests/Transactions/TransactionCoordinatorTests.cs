@@ -218,6 +218,30 @@ public sealed class TransactionCoordinatorTests
     }
 
     [Fact]
+    public void A_producer_fenced_at_the_last_client_epoch_cannot_recover_with_KIP_360_and_gets_ProducerFenced()
+    {
+        _h.Run(C.InitProducerId(TxnId, TimeoutMs));
+        _h.Stored!.Transactions[0] = _h.Stored.Transactions[0] with { ProducerEpoch = (short)(short.MaxValue - 2) };
+        _h.Activate();
+        var zombie = _h.BeginTransaction(0);
+        _h.WriteAllMarkers(_h.Run(C.InitProducerId(TxnId, TimeoutMs)).Markers!);
+
+        Assert.Equal(ErrorCode.ProducerFenced, C.InitProducerId(TxnId, TimeoutMs, zombie).Error);
+        Assert.Equal((TransactionState.CompleteAbort, short.MaxValue), (_h.Describe().TxnState, _h.Describe().ProducerEpoch));
+    }
+
+    [Fact]
+    public void A_first_InitProducerId_whose_write_failed_leaves_nothing_behind()
+    {
+        var op = C.InitProducerId(TxnId, TimeoutMs);
+
+        C.FailWrite(op.Write!, ErrorCode.CoordinatorNotAvailable);
+
+        Assert.Equal(0, C.StateManager.Count);
+        Assert.Equal(ErrorCode.None, _h.Run(C.InitProducerId(TxnId, TimeoutMs)).Error);
+    }
+
+    [Fact]
     public void A_transaction_open_longer_than_its_timeout_is_aborted_with_a_bumped_epoch()
     {
         var producer = _h.BeginTransaction(0);
