@@ -72,6 +72,14 @@ internal sealed class TransactionCoordinatorHarness
         return answer;
     }
 
+    /// <summary>Initializes the id, rewrites what is stored (as if many transitions had happened) and reactivates on it.</summary>
+    public void InitializeStoredAs(Func<StoredTransaction, StoredTransaction> change)
+    {
+        Assert.Equal(ErrorCode.None, Run(Coordinator.InitProducerId(TxnId, TimeoutMs)).Error);
+        Stored!.Transactions[0] = change(Stored.Transactions[0]);
+        Activate();
+    }
+
     /// <summary>Begins a transaction: InitProducerId, then the partitions; returns the producer's id and epoch.</summary>
     public ProducerIdAndEpoch BeginTransaction(params int[] partitions)
     {

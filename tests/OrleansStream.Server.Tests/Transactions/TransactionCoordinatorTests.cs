@@ -182,11 +182,8 @@ public sealed class TransactionCoordinatorTests
     public void An_exhausted_epoch_rotates_to_a_new_producer_id_at_epoch_0_and_a_retry_of_the_rotation_is_answered_again()
     {
         var exhausted = (short)(short.MaxValue - 1);
-        _h.Run(C.InitProducerId(TxnId, TimeoutMs));
-        var stored = _h.Stored!;
-        stored.Transactions[0] = stored.Transactions[0] with { ProducerEpoch = exhausted, State = TransactionState.CompleteCommit, TxnStartTimestamp = 0 };
-        _h.Activate();
-        var oldId = stored.Transactions[0].ProducerId;
+        _h.InitializeStoredAs(t => t with { ProducerEpoch = exhausted, State = TransactionState.CompleteCommit, TxnStartTimestamp = 0 });
+        var oldId = _h.Describe().ProducerId;
 
         var rotated = _h.Run(C.InitProducerId(TxnId, TimeoutMs, new ProducerIdAndEpoch(oldId, exhausted)));
 
@@ -201,9 +198,7 @@ public sealed class TransactionCoordinatorTests
     [Fact]
     public void Fencing_at_the_last_client_epoch_reaches_short_MaxValue_and_the_retry_rotates_the_producer_id()
     {
-        _h.Run(C.InitProducerId(TxnId, TimeoutMs));
-        _h.Stored!.Transactions[0] = _h.Stored.Transactions[0] with { ProducerEpoch = (short)(short.MaxValue - 2) };
-        _h.Activate();
+        _h.InitializeStoredAs(t => t with { ProducerEpoch = short.MaxValue - 2 });
         var producer = _h.BeginTransaction(0);
         Assert.Equal(short.MaxValue - 1, producer.Epoch);
 
@@ -220,9 +215,7 @@ public sealed class TransactionCoordinatorTests
     [Fact]
     public void A_producer_fenced_at_the_last_client_epoch_cannot_recover_with_KIP_360_and_gets_ProducerFenced()
     {
-        _h.Run(C.InitProducerId(TxnId, TimeoutMs));
-        _h.Stored!.Transactions[0] = _h.Stored.Transactions[0] with { ProducerEpoch = (short)(short.MaxValue - 2) };
-        _h.Activate();
+        _h.InitializeStoredAs(t => t with { ProducerEpoch = short.MaxValue - 2 });
         var zombie = _h.BeginTransaction(0);
         _h.WriteAllMarkers(_h.Run(C.InitProducerId(TxnId, TimeoutMs)).Markers!);
 
