@@ -2,9 +2,6 @@ using OrleansStream.Storage.Producers;
 
 namespace OrleansStream.Server.Transactions;
 
-/// <summary>Kafka's ProducerIdAndEpoch: what a producer names in InitProducerId to recover (KIP-360).</summary>
-internal readonly record struct ProducerIdAndEpoch(long ProducerId, short Epoch);
-
 /// <summary>
 /// Kafka's TransactionCoordinator as plain logic: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, the
 /// KIP-890 verification, timeouts, transactional id expiry and the marker phase, with Kafka's error codes.
@@ -292,6 +289,21 @@ internal sealed partial class TransactionCoordinator(TransactionStateManager txn
     /// <summary>Kafka's handleDescribeTransactions; null for an unknown (or never durable) transactional id.</summary>
     public TxnTransitMetadata? Describe(string transactionalId) =>
         txnManager.Get(transactionalId) is { ProducerEpoch: >= 0 } metadata ? metadata.Current() : null;
+
+    /// <summary>
+    /// Kafka's handleListTransactions: every stored id, filtered by producer id and state when those filters are not
+    /// empty (a shard answers for its ids; the admin merges the shards).
+    /// </summary>
+    public List<TransactionListing> ListTransactions(IReadOnlyCollection<long>? producerIds = null, IReadOnlyCollection<TransactionState>? states = null)
+    {
+        var listings = new List<TransactionListing>();
+        foreach (var metadata in txnManager.All)
+            if (metadata.ProducerEpoch != ProducerSequence.NoProducerEpoch
+                && (producerIds is not { Count: > 0 } || producerIds.Contains(metadata.ProducerId))
+                && (states is not { Count: > 0 } || states.Contains(metadata.State)))
+                listings.Add(new TransactionListing(metadata.TransactionalId, metadata.ProducerId, metadata.State));
+        return listings;
+    }
 
     private TxnOperation Persist(TransactionMetadata metadata, TxnTransitMetadata transit, TxnOperationKind kind) =>
         TxnOperation.Persist(Prepare(metadata, transit, kind));

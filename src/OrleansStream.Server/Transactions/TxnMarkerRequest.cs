@@ -1,13 +1,6 @@
 namespace OrleansStream.Server.Transactions;
 
 /// <summary>
-/// One marker to write: Kafka's TxnMarkerEntry for one participant. A partition appends a COMMIT or ABORT control
-/// batch for the producer; a group makes the producer's pending offsets visible or drops them.
-/// </summary>
-public readonly record struct TxnMarker(
-    TxnParticipant Participant, long ProducerId, short ProducerEpoch, int CoordinatorEpoch, TransactionResult Result);
-
-/// <summary>
 /// The marker phase of one transaction, started when its PrepareCommit or PrepareAbort became durable (or was loaded).
 /// The caller writes every marker, retrying until each succeeds, and reports them with
 /// <see cref="TransactionCoordinator.OnMarkersWritten"/>. Reports are matched to this object, not to its values: the

@@ -56,4 +56,21 @@ public sealed class TransactionCoordinatorStateTests
         Assert.NotEqual(first.ProducerId, second.ProducerId);
         Assert.Equal(h.Coordinator.StateWith([]).Transactions.Count, record.Transactions.Count);
     }
+
+    [Fact]
+    public void ListTransactions_lists_stored_ids_filtered_by_producer_id_and_state()
+    {
+        var h = new TransactionCoordinatorHarness();
+        var producer = h.BeginTransaction(0);
+        var other = h.Run(h.Coordinator.InitProducerId("other", TimeoutMs));
+        _ = h.Coordinator.InitProducerId("unstored", TimeoutMs);
+
+        var all = h.Coordinator.ListTransactions();
+        var ongoing = h.Coordinator.ListTransactions(states: [TransactionState.Ongoing]);
+        var byProducer = h.Coordinator.ListTransactions(producerIds: [other.ProducerId]);
+
+        Assert.Equal(["other", TxnId], all.ConvertAll(l => l.TransactionalId).Order(StringComparer.Ordinal));
+        Assert.Equal(new TransactionListing(TxnId, producer.ProducerId, TransactionState.Ongoing), Assert.Single(ongoing));
+        Assert.Equal(new TransactionListing("other", other.ProducerId, TransactionState.Empty), Assert.Single(byProducer));
+    }
 }
