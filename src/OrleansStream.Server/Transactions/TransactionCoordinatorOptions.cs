@@ -1,0 +1,26 @@
+namespace OrleansStream.Server.Transactions;
+
+/// <summary>The transaction coordinator's broker settings, Kafka's keys and defaults.</summary>
+public sealed class TransactionCoordinatorOptions
+{
+    /// <summary>The configuration section bound to these options.</summary>
+    public const string ConfigurationSection = "OrleansStream:Transactions";
+
+    /// <summary>
+    /// <c>transaction.state.log.num.partitions</c>: how many coordinator shards own the transactional ids (Kafka's
+    /// <c>__transaction_state</c> partitions). Fixed for the life of a cluster: changing it moves ids between shards.
+    /// </summary>
+    public int TransactionStateLogNumPartitions { get; set; } = 50;
+
+    /// <summary><c>transaction.max.timeout.ms</c>: the longest <c>transaction.timeout.ms</c> a producer may ask for.</summary>
+    public int TransactionMaxTimeoutMs { get; set; } = 900_000;
+
+    /// <summary><c>transactional.id.expiration.ms</c>: how long a transactional id without a transaction lives on unused.</summary>
+    public long TransactionalIdExpirationMs { get; set; } = 604_800_000;
+
+    /// <summary><c>transaction.abort.timed.out.transaction.cleanup.interval.ms</c>: how often timed-out transactions are aborted.</summary>
+    public int TransactionAbortTimedOutTransactionCleanupIntervalMs { get; set; } = 10_000;
+
+    /// <summary><c>transaction.remove.expired.transaction.cleanup.interval.ms</c>: how often expired transactional ids are removed.</summary>
+    public int TransactionRemoveExpiredTransactionCleanupIntervalMs { get; set; } = 3_600_000;
+}

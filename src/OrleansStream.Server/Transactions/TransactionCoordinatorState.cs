@@ -1,0 +1,29 @@
+namespace OrleansStream.Server.Transactions;
+
+/// <summary>
+/// What a transaction coordinator persists (Kafka keeps it in <c>__transaction_state</c>): its coordinator epoch and the
+/// durable state of each transactional id it owns. One id or a shard of ids: the same record serves both.
+/// </summary>
+[GenerateSerializer]
+public sealed class TransactionCoordinatorState
+{
+    /// <summary>Bumped and stored by each activation before it serves requests; markers carry it.</summary>
+    [Id(0)] public int CoordinatorEpoch { get; set; } = -1;
+
+    [Id(1)] public List<StoredTransaction> Transactions { get; set; } = [];
+}
+
+/// <summary>Kafka's TxnTransitMetadata as a transaction log value, keyed by its transactional id.</summary>
+[GenerateSerializer]
+public sealed record StoredTransaction(
+    string TransactionalId,
+    long ProducerId,
+    long LastProducerId,
+    short ProducerEpoch,
+    short LastProducerEpoch,
+    int TxnTimeoutMs,
+    TransactionState State,
+    List<TopicPartition> Partitions,
+    List<string> Groups,
+    long TxnStartTimestamp,
+    long TxnLastUpdateTimestamp);
