@@ -8,6 +8,8 @@ namespace OrleansStream.Storage;
 /// A partition's log on local disk (Kafka's UnifiedLog/LocalLog): an ordered list of <see cref="LogSegment"/>s in one
 /// directory, the offsets that frame them, the leader-epoch cache and the partition checkpoint.
 /// Used by one grain at a time: appends and maintenance are never concurrent; a read may run between appends.
+/// Background work runs on the scheduler given at open (Kafka's KafkaScheduler): the fsync of a segment a roll closed,
+/// and the cleaner's rewrite of closed segments.
 /// </summary>
 public sealed class PartitionLog : IDisposable
 {
@@ -16,17 +18,24 @@ public sealed class PartitionLog : IDisposable
 
     private readonly List<LogSegment> _segments;
     private readonly TimeProvider _time;
+    private readonly TaskScheduler _scheduler;
+    // Guards the recovery point and checkpoint writes, which a roll's background flush also makes.
+    private readonly Lock _checkpointLock = new();
     private long _recoveryPoint;
+    private int _truncations;
+    private Task _pendingFlush = Task.CompletedTask;
+    private Exception? _flushError;
     private long _unflushedMessages;
     private long _lastFlushMs;
     private bool _disposed;
     private PartitionCheckpoint? _lastCheckpoint;
 
-    private PartitionLog(string directory, LogConfig config, TimeProvider time, List<LogSegment> segments)
+    private PartitionLog(string directory, LogConfig config, TimeProvider time, TaskScheduler scheduler, List<LogSegment> segments)
     {
         Directory = directory;
         Config = config;
         _time = time;
+        _scheduler = scheduler;
         _segments = segments;
         LeaderEpochCache = new LeaderEpochFileCache(directory, () => LogEndOffset);
     }
@@ -48,6 +57,16 @@ public sealed class PartitionLog : IDisposable
     public long LocalLogStartOffset => Math.Max(_segments[0].BaseOffset, LogStartOffset);
 
     public int SegmentCount => _segments.Count;
+
+    /// <summary>Kafka's recoveryPoint: everything below it is fsynced; an unclean open scans the segments from it on.</summary>
+    public long RecoveryPoint
+    {
+        get
+        {
+            lock (_checkpointLock)
+                return _recoveryPoint;
+        }
+    }
 
     public long SizeInBytes
     {
@@ -81,9 +100,10 @@ public sealed class PartitionLog : IDisposable
     /// <summary>
     /// Opens the log in <paramref name="directory"/>, creating it when absent. Recovery: the active segment is always
     /// scanned (and after an unclean shutdown every segment from the recovery point on); a torn or corrupt tail is cut
-    /// and missing or damaged indexes are rebuilt.
+    /// and missing or damaged indexes are rebuilt. Background work runs on <paramref name="scheduler"/>, the thread pool
+    /// by default (never the caller's, which may be a grain's).
     /// </summary>
-    public static PartitionLog Open(string directory, LogConfig config, TimeProvider? time = null)
+    public static PartitionLog Open(string directory, LogConfig config, TimeProvider? time = null, TaskScheduler? scheduler = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
@@ -106,7 +126,7 @@ public sealed class PartitionLog : IDisposable
             if (segments.Count == 0)
                 segments.Add(LogSegment.Create(path, checkpoint?.LogStartOffset ?? 0, config, nowMs));
 
-            log = new PartitionLog(path, config, time, segments);
+            log = new PartitionLog(path, config, time, scheduler ?? TaskScheduler.Default, segments);
             log.Recover(cleanShutdown, checkpoint);
             // Removed only now: a crash during recovery must recover again.
             File.Delete(cleanShutdownFile);
@@ -164,7 +184,10 @@ public sealed class PartitionLog : IDisposable
                 continue;
             var truncated = segment.Recover();
             if (!isLast)
+            {
                 segment.OnBecomeInactive(); // its final time index entry, so the next clean open knows its max timestamp
+                segment.FlushClosed();
+            }
             if (truncated > 0 && !isLast)
             {
                 // Kafka's rule: nothing after a damaged segment can be trusted to follow on from it.
@@ -348,6 +371,8 @@ public sealed class PartitionLog : IDisposable
 
     private void WriteToActive(ReadOnlySpan<byte> batches, long firstOffset, long lastOffset, long maxTimestamp, int records)
     {
+        if (Volatile.Read(ref _flushError) is { } flushError)
+            throw new OrleansStreamException(ErrorCode.KafkaStorageError, $"Flushing a closed segment of {Directory} failed: {flushError.Message}", flushError);
         var nowMs = NowMs;
         MaybeRoll(batches.Length, firstOffset, lastOffset, maxTimestamp, nowMs);
         var segment = Active;
@@ -393,7 +418,7 @@ public sealed class PartitionLog : IDisposable
             RollAt(Math.Max(firstOffset, LogEndOffset));
     }
 
-    /// <summary>Closes the active segment (fsynced) and starts a new one at the log end offset. No-op when it is empty.</summary>
+    /// <summary>Closes the active segment (fsynced in the background) and starts a new one at the log end offset. No-op when it is empty.</summary>
     public void Roll()
     {
         ThrowIfDisposed();
@@ -416,9 +441,49 @@ public sealed class PartitionLog : IDisposable
             previous.OnBecomeInactive();
         }
         _segments.Add(LogSegment.Create(Directory, baseOffset, Config, NowMs));
-        _recoveryPoint = Math.Max(_recoveryPoint, baseOffset);
-        WriteCheckpoint();
+        if (previous.Size > 0)
+            ScheduleFlush(previous, baseOffset);
     }
+
+    /// <summary>
+    /// Kafka's roll → <c>scheduler.scheduleOnce("flush-log")</c>: the closed segment is fsynced off the appender's turn,
+    /// and only then does the recovery point pass it. Flushes run one after another, so the recovery point only grows
+    /// over fsynced segments; a truncation meanwhile voids the advance (the offsets it covered may be rewritten).
+    /// </summary>
+    private void ScheduleFlush(LogSegment closed, long upTo)
+    {
+        var truncations = _truncations;
+        _pendingFlush = _pendingFlush.ContinueWith(
+            static (_, state) =>
+            {
+                var (log, segment, offset, generation) = ((PartitionLog, LogSegment, long, int))state!;
+                log.FlushRolledSegment(segment, offset, generation);
+            },
+            (this, closed, upTo, truncations), CancellationToken.None, TaskContinuationOptions.None, _scheduler);
+    }
+
+    private void FlushRolledSegment(LogSegment closed, long upTo, int truncations)
+    {
+        try
+        {
+            closed.FlushClosed();
+            lock (_checkpointLock)
+            {
+                if (truncations != _truncations || _disposed)
+                    return;
+                _recoveryPoint = Math.Max(_recoveryPoint, upTo);
+                WriteCheckpointLocked();
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Kafka takes the log directory offline; here every later append fails with a storage error.
+            Volatile.Write(ref _flushError, e);
+        }
+    }
+
+    /// <summary>Waits for the flushes rolls left in the background (close and delete must not race them).</summary>
+    private void WaitForPendingFlushes() => _pendingFlush.Wait();
 
     /// <summary>
     /// Whole batches from the one holding <paramref name="offset"/>, up to <paramref name="maxBytes"/> but always at
@@ -518,7 +583,11 @@ public sealed class PartitionLog : IDisposable
         active.TruncateTo(offset);
         LogEndOffset = active.Size == 0 ? active.BaseOffset : active.NextOffset;
         HighWatermark = Math.Min(HighWatermark, LogEndOffset);
-        _recoveryPoint = Math.Min(_recoveryPoint, LogEndOffset);
+        lock (_checkpointLock)
+        {
+            _truncations++;
+            _recoveryPoint = Math.Min(_recoveryPoint, LogEndOffset);
+        }
         LeaderEpochCache.TruncateFromEnd(LogEndOffset);
         WriteCheckpoint();
     }
@@ -532,7 +601,12 @@ public sealed class PartitionLog : IDisposable
             segment.Delete();
         _segments.Clear();
         _segments.Add(LogSegment.Create(Directory, offset, Config, NowMs));
-        LogStartOffset = LogEndOffset = HighWatermark = _recoveryPoint = offset;
+        LogStartOffset = LogEndOffset = HighWatermark = offset;
+        lock (_checkpointLock)
+        {
+            _truncations++;
+            _recoveryPoint = offset;
+        }
         LeaderEpochCache.Clear();
         WriteCheckpoint();
     }
@@ -552,18 +626,32 @@ public sealed class PartitionLog : IDisposable
         WriteCheckpoint();
     }
 
-    /// <summary>fsync the active segment and checkpoint the log start, high watermark and recovery point.</summary>
+    /// <summary>
+    /// fsync every segment from the recovery point on (closed ones whose background flush has not run yet included) and
+    /// checkpoint the log start, high watermark and recovery point.
+    /// </summary>
     public void Flush()
     {
         ThrowIfDisposed();
+        for (var i = Math.Max(0, FloorSegment(RecoveryPoint)); i < _segments.Count - 1; i++)
+            _segments[i].FlushClosed();
         Active.Flush();
-        _recoveryPoint = LogEndOffset;
+        lock (_checkpointLock)
+        {
+            _recoveryPoint = LogEndOffset;
+            WriteCheckpointLocked();
+        }
         _unflushedMessages = 0;
         _lastFlushMs = NowMs;
-        WriteCheckpoint();
     }
 
     private void WriteCheckpoint()
+    {
+        lock (_checkpointLock)
+            WriteCheckpointLocked();
+    }
+
+    private void WriteCheckpointLocked()
     {
         var checkpoint = new PartitionCheckpoint(LogStartOffset, HighWatermark, _recoveryPoint);
         if (checkpoint == _lastCheckpoint)
@@ -755,6 +843,7 @@ public sealed class PartitionLog : IDisposable
     {
         if (!_disposed)
         {
+            WaitForPendingFlushes();
             _disposed = true;
             foreach (var segment in _segments)
                 segment.Dispose();
@@ -763,17 +852,27 @@ public sealed class PartitionLog : IDisposable
             System.IO.Directory.Delete(Directory, recursive: true);
     }
 
-    /// <summary>Flushes, checkpoints and closes, leaving the clean shutdown marker.</summary>
+    /// <summary>
+    /// Waits for the background flushes, flushes, checkpoints and closes, leaving the clean shutdown marker (not after
+    /// a failed flush: the next open must scan).
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
             return;
         try
         {
-            Active.Flush();
-            _recoveryPoint = LogEndOffset;
-            WriteCheckpoint();
-            File.WriteAllBytes(Path.Combine(Directory, CleanShutdownFileName), []);
+            WaitForPendingFlushes();
+            if (Volatile.Read(ref _flushError) is null)
+            {
+                Active.Flush();
+                lock (_checkpointLock)
+                {
+                    _recoveryPoint = LogEndOffset;
+                    WriteCheckpointLocked();
+                }
+                File.WriteAllBytes(Path.Combine(Directory, CleanShutdownFileName), []);
+            }
         }
         finally
         {

@@ -133,7 +133,9 @@ public sealed class RecoveryTests : IDisposable
     {
         var config = new LogConfig { SegmentBytes = 300 };
         var crashed = Path.Combine(_dir.Path, "crashed");
-        using (var log = PartitionLog.Open(LogDir, config, _time))
+        // The rolls' background flushes wait until the files are copied, so nothing writes while they are.
+        var scheduler = new HeldTaskScheduler { RunWhenWaitedOn = true };
+        using (var log = PartitionLog.Open(LogDir, config, _time, scheduler))
         {
             for (var i = 0; i < 6; i++)
                 log.AppendAsLeader(TestBatches.Sized(2, 20), 0);

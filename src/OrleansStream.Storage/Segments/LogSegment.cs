@@ -416,13 +416,34 @@ internal sealed class LogSegment : IDisposable
         }
     }
 
-    /// <summary>Kafka's onBecomeInactiveSegment: the final time index entry, indexes written, everything fsynced.</summary>
+    /// <summary>
+    /// Kafka's onBecomeInactiveSegment: the final time index entry and both indexes written out, not fsynced; the fsync
+    /// is <see cref="FlushClosed"/>, which a roll leaves to the background.
+    /// </summary>
     public void OnBecomeInactive()
     {
         if (MaxTimestamp >= 0)
             TimeIndex.MaybeAppend(_maxTimestamp, _offsetOfMaxTimestamp);
-        Flush();
-        FlushIndexes(fsync: true);
+        FlushIndexes(fsync: false);
+    }
+
+    /// <summary>
+    /// fsyncs a closed segment's log and index files. It touches the files only, never the in-memory state, so it may
+    /// run on another thread while the owner appends to the next segment; a segment deleted or replaced meanwhile
+    /// has nothing left to flush.
+    /// </summary>
+    public void FlushClosed()
+    {
+        try
+        {
+            RandomAccess.FlushToDisk(_log);
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+        IndexFile.FlushFileToDisk(OffsetIndexPath);
+        IndexFile.FlushFileToDisk(TimeIndexPath);
     }
 
     public void FlushIndexes(bool fsync)
