@@ -25,6 +25,8 @@ public sealed class PartitionLog : IDisposable
     private int _truncations;
     private Task _pendingFlush = Task.CompletedTask;
     private Exception? _flushError;
+    private LogToClean? _cleaning;
+    private Task? _cleaner;
     private long _unflushedMessages;
     private long _lastFlushMs;
     private bool _disposed;
@@ -754,13 +756,20 @@ public sealed class PartitionLog : IDisposable
     /// <summary>
     /// Kafka's log compaction for <c>cleanup.policy</c> containing compact: over the closed segments whose newest
     /// timestamp is at least <c>min.compaction.lag.ms</c> old, keeps only the newest record of each key (offsets and
-    /// order unchanged) and drops tombstones older than <c>delete.retention.ms</c>. Each rewritten segment replaces the
-    /// old one through a <c>.cleaned</c> file, so a crash leaves either the old or the new segment.
+    /// order unchanged) and drops tombstones older than <c>delete.retention.ms</c>.
+    /// <para>
+    /// Kafka's cleaner threads: the segments are rewritten on the background scheduler, never on the caller's turn, and
+    /// the cleaned copies are swapped in (Kafka's replaceSegments) when this resumes on the caller's context. Appends,
+    /// reads, retention and truncation may run meanwhile: a copy whose original they removed or replaced is dropped,
+    /// and so is every older one (a truncation may have removed the newer values they were cleaned against). Each copy
+    /// replaces its original through renames, so a crash leaves the old or the new segment. One compaction at a time:
+    /// a call while one runs returns an empty result.
+    /// </para>
     /// </summary>
-    public CompactionResult Compact()
+    public async Task<CompactionResult> CompactAsync()
     {
         ThrowIfDisposed();
-        if ((Config.CleanupPolicy & CleanupPolicy.Compact) == 0)
+        if ((Config.CleanupPolicy & CleanupPolicy.Compact) == 0 || _cleaning is not null)
             return default;
         var nowMs = NowMs;
         var cleanable = 0;
@@ -773,26 +782,80 @@ public sealed class PartitionLog : IDisposable
         if (cleanable == 0)
             return default;
 
-        var map = LogCleaner.BuildOffsetMap(_segments, cleanable);
-        var stats = new LogCleaner.CleanStats();
         // With history in the tier, older values of a key may live only there: a tombstone must outlive them, so it is
         // dropped only by the tier's compaction (RemoteLogManager), which sees the whole log.
         var tombstoneHorizonMs = LocalLogStartOffset > LogStartOffset ? long.MinValue : nowMs - Config.DeleteRetentionMs;
-        long before = 0, after = 0;
-        var cleaned = 0;
-        for (var i = 0; i < cleanable; i++)
+        using var cleaning = new LogToClean(Directory, Config, _segments, cleanable, nowMs, tombstoneHorizonMs);
+        _cleaning = cleaning;
+        try
         {
-            var segment = _segments[i];
-            before += segment.Size;
-            var cleanedPath = segment.LogPath + LogSegment.CleanedSuffix;
-            if (LogCleaner.Clean(segment, map, tombstoneHorizonMs, cleanedPath, ref stats))
-            {
-                segment = ReplaceSegment(i, cleanedPath);
-                cleaned++;
-            }
-            after += segment.Size;
+            _cleaner = Task.Factory.StartNew(static state => ((LogToClean)state!).Clean(), cleaning,
+                cleaning.CancellationToken, TaskCreationOptions.DenyChildAttach, _scheduler);
+            await _cleaner;
         }
-        return new CompactionResult(cleaned, stats.RecordsRemoved, stats.TombstonesRemoved, before, after);
+        catch (OperationCanceledException) when (cleaning.IsCancelled)
+        {
+            return default;
+        }
+        finally
+        {
+            _cleaning = null;
+            _cleaner = null;
+        }
+        return cleaning.IsCancelled || _disposed ? default : ReplaceSegments(cleaning);
+    }
+
+    /// <summary>
+    /// Kafka's replaceSegments, on the owner's turn: each cleaned copy takes its original's place, newest first, as long
+    /// as the original is still a closed segment of this log.
+    /// </summary>
+    private CompactionResult ReplaceSegments(LogToClean cleaning)
+    {
+        int swapped = 0;
+        long removed = 0, tombstones = 0, before = 0, after = 0;
+        for (var i = cleaning.Segments.Length - 1; i >= 0; i--)
+        {
+            var original = cleaning.Segments[i];
+            var index = FloorSegment(original.BaseOffset);
+            if (index < 0 || index == _segments.Count - 1 || !ReferenceEquals(_segments[index], original))
+                break;
+            before += cleaning.SizeBefore(i);
+            if (cleaning.Cleaned[i] is not { } copy)
+            {
+                after += cleaning.SizeBefore(i);
+                continue;
+            }
+            original.Dispose();
+            File.Delete(original.OffsetIndexPath);
+            File.Delete(original.TimeIndexPath);
+            File.Move(copy.LogPath, original.LogPath, overwrite: true);
+            File.Move(copy.OffsetIndexPath, original.OffsetIndexPath, overwrite: true);
+            File.Move(copy.TimeIndexPath, original.TimeIndexPath, overwrite: true);
+            cleaning.Taken(i);
+            _segments[index] = LogSegment.Open(Directory, original.BaseOffset, Config, NowMs);
+            swapped++;
+            removed += copy.Stats.RecordsRemoved;
+            tombstones += copy.Stats.TombstonesRemoved;
+            after += copy.Size;
+        }
+        return new CompactionResult(swapped, removed, tombstones, before, after);
+    }
+
+    /// <summary>Stops a compaction in progress and waits for its worker (close and delete must not race it).</summary>
+    private void StopCleaning()
+    {
+        if (_cleaning is not { } cleaning || _cleaner is not { } worker)
+            return;
+        cleaning.Cancel();
+        try
+        {
+            worker.Wait();
+        }
+        catch (AggregateException)
+        {
+            // Cancelled or failed: either way it no longer writes, and its copies are deleted with it.
+        }
+        cleaning.Dispose();
     }
 
     /// <summary>Adds the newest offset of every key in the closed segments below the high watermark (the tier's compaction
@@ -815,14 +878,6 @@ public sealed class PartitionLog : IDisposable
         return SwapLogFile(index, copy);
     }
 
-    /// <summary>Swaps a closed segment for its cleaned copy.</summary>
-    private LogSegment ReplaceSegment(int index, string cleanedPath)
-    {
-        var segment = SwapLogFile(index, cleanedPath);
-        segment.OnBecomeInactive();
-        return segment;
-    }
-
     /// <summary>Puts <paramref name="logPath"/> in place of a segment's log: indexes removed first, so a crash never
     /// pairs old indexes with the new log; they are rebuilt from it.</summary>
     private LogSegment SwapLogFile(int index, string logPath)
@@ -843,6 +898,7 @@ public sealed class PartitionLog : IDisposable
     {
         if (!_disposed)
         {
+            StopCleaning();
             WaitForPendingFlushes();
             _disposed = true;
             foreach (var segment in _segments)
@@ -862,6 +918,7 @@ public sealed class PartitionLog : IDisposable
             return;
         try
         {
+            StopCleaning();
             WaitForPendingFlushes();
             if (Volatile.Read(ref _flushError) is null)
             {

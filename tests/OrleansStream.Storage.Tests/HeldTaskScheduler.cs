@@ -13,7 +13,10 @@ internal sealed class HeldTaskScheduler : TaskScheduler
     /// <summary>Queued work not run yet (work a waiter ran itself stays queued, done).</summary>
     public int Pending => _queue.Count(task => !task.IsCompleted);
 
-    /// <summary>When set, a thread that waits for held work runs it itself (as the thread pool lets a waiter do).</summary>
+    /// <summary>
+    /// When set, a thread that waits for held work runs it itself (as the thread pool lets a waiter do). Work queued
+    /// behind other work (a second roll's flush) is not queued yet, so waiting on it still needs <see cref="RunPending"/>.
+    /// </summary>
     public bool RunWhenWaitedOn { get; set; }
 
     /// <summary>Runs the held work, and work it queues, on the calling thread until none is left.</summary>

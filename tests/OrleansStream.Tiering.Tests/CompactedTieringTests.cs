@@ -85,7 +85,7 @@ public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixtur
 
         // Copied as produced, then compacted locally (and re-tiered) or in the tier, once the local copy is gone.
         await TierUntilIdleAsync(t);
-        t.Log.Compact();
+        await t.Log.CompactAsync();
         await TierUntilIdleAsync(t);
         Assert.True(t.Log.LocalLogStartOffset > 0, "local retention moved the local log start");
         Assert.Equal(0, t.Manager.LogStartOffset);
@@ -110,7 +110,7 @@ public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixtur
         var interval = new RemoteLogManagerOptions().RemoteCompactionInterval;
         Assert.True(interval * 2 < TimeSpan.FromMilliseconds(DeleteRetentionMs));
         t.Time.Advance(interval * 1.5);
-        t.Log.Compact();
+        await t.Log.CompactAsync();
         await TierUntilIdleAsync(t);
         Assert.Equal(5, (await ReadAllAsync(t)).Count(r => r.Value is null));
 
