@@ -32,14 +32,21 @@ public sealed class PartitionLog : IDisposable
     private bool _disposed;
     private PartitionCheckpoint? _lastCheckpoint;
 
-    private PartitionLog(string directory, LogConfig config, TimeProvider time, TaskScheduler scheduler, List<LogSegment> segments)
+    private PartitionLog(string directory, LogConfig config, TimeProvider time, TaskScheduler scheduler, LoadedLog loaded)
     {
         Directory = directory;
         Config = config;
         _time = time;
         _scheduler = scheduler;
-        _segments = segments;
+        _segments = loaded.Segments;
+        LogStartOffset = loaded.LogStartOffset;
+        LogEndOffset = loaded.LogEndOffset;
+        HighWatermark = loaded.HighWatermark;
+        _recoveryPoint = loaded.RecoveryPoint;
+        _lastCheckpoint = loaded.Checkpoint;
         LeaderEpochCache = new LeaderEpochFileCache(directory, () => LogEndOffset);
+        LeaderEpochCache.TruncateFromEnd(LogEndOffset);
+        LeaderEpochCache.TruncateFromStart(LogStartOffset);
     }
 
     public string Directory { get; }
@@ -113,106 +120,21 @@ public sealed class PartitionLog : IDisposable
         var path = Path.GetFullPath(directory);
         System.IO.Directory.CreateDirectory(path);
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-
-        var cleanShutdownFile = Path.Combine(path, CleanShutdownFileName);
-        var cleanShutdown = File.Exists(cleanShutdownFile);
-        var checkpoint = PartitionCheckpoint.Read(path);
-        var baseOffsets = ScanDirectory(path);
-
-        var segments = new List<LogSegment>(Math.Max(1, baseOffsets.Count));
-        PartitionLog? log = null;
+        var loaded = LogLoader.Load(path, config, nowMs);
         try
         {
-            foreach (var baseOffset in baseOffsets)
-                segments.Add(LogSegment.Open(path, baseOffset, config, nowMs));
-            if (segments.Count == 0)
-                segments.Add(LogSegment.Create(path, checkpoint?.LogStartOffset ?? 0, config, nowMs));
-
-            log = new PartitionLog(path, config, time, scheduler ?? TaskScheduler.Default, segments);
-            log.Recover(cleanShutdown, checkpoint);
+            var log = new PartitionLog(path, config, time, scheduler ?? TaskScheduler.Default, loaded);
             // Removed only now: a crash during recovery must recover again.
-            File.Delete(cleanShutdownFile);
+            File.Delete(Path.Combine(path, CleanShutdownFileName));
             log._lastFlushMs = nowMs;
             return log;
         }
         catch
         {
-            foreach (var segment in segments)
+            foreach (var segment in loaded.Segments)
                 segment.Dispose();
             throw;
         }
-    }
-
-    private static List<long> ScanDirectory(string path)
-    {
-        var logs = new List<long>();
-        var indexes = new List<(string File, long BaseOffset)>();
-        foreach (var file in System.IO.Directory.EnumerateFiles(path))
-        {
-            var name = Path.GetFileName(file);
-            if (name.EndsWith(LogSegment.CleanedSuffix, StringComparison.Ordinal) || name.EndsWith(".tmp", StringComparison.Ordinal))
-            {
-                File.Delete(file); // an interrupted compaction or checkpoint: the original is still in place
-            }
-            else if (LogSegment.TryParseBaseOffset(name, LogSegment.LogSuffix, out var baseOffset))
-            {
-                logs.Add(baseOffset);
-            }
-            else if (LogSegment.TryParseBaseOffset(name, LogSegment.IndexSuffix, out baseOffset)
-                || LogSegment.TryParseBaseOffset(name, LogSegment.TimeIndexSuffix, out baseOffset))
-            {
-                indexes.Add((file, baseOffset));
-            }
-        }
-        logs.Sort();
-        foreach (var (file, baseOffset) in indexes)
-        {
-            if (logs.BinarySearch(baseOffset) < 0)
-                File.Delete(file); // left behind by an interrupted segment deletion
-        }
-        return logs;
-    }
-
-    private void Recover(bool cleanShutdown, PartitionCheckpoint? checkpoint)
-    {
-        var recoveryPoint = cleanShutdown ? long.MaxValue : checkpoint?.RecoveryPoint ?? 0;
-        var firstToScan = Math.Max(0, FloorSegment(recoveryPoint));
-        for (var i = 0; i < _segments.Count; i++)
-        {
-            var segment = _segments[i];
-            var isLast = i == _segments.Count - 1;
-            var scan = isLast || i >= firstToScan && !cleanShutdown;
-            if (!scan && segment.OffsetIndex.LooksSane() && segment.TimeIndex.LooksSane())
-                continue;
-            var truncated = segment.Recover();
-            if (!isLast)
-            {
-                segment.OnBecomeInactive(); // its final time index entry, so the next clean open knows its max timestamp
-                segment.FlushClosed();
-            }
-            if (truncated > 0 && !isLast)
-            {
-                // Kafka's rule: nothing after a damaged segment can be trusted to follow on from it.
-                for (var j = _segments.Count - 1; j > i; j--)
-                {
-                    _segments[j].Delete();
-                    _segments.RemoveAt(j);
-                }
-                break;
-            }
-        }
-        // An empty active segment after closed ones starts where they end.
-        LogEndOffset = Active.Size == 0 ? Active.BaseOffset : Active.NextOffset;
-
-        var logStart = checkpoint?.LogStartOffset ?? _segments[0].BaseOffset;
-        if (!Config.RemoteStorageEnable)
-            logStart = Math.Max(logStart, _segments[0].BaseOffset);
-        LogStartOffset = Math.Min(logStart, LogEndOffset);
-        HighWatermark = Math.Clamp(checkpoint?.HighWatermark ?? LogStartOffset, LogStartOffset, LogEndOffset);
-        _recoveryPoint = Math.Min(checkpoint?.RecoveryPoint ?? 0, LogEndOffset);
-        LeaderEpochCache.TruncateFromEnd(LogEndOffset);
-        LeaderEpochCache.TruncateFromStart(LogStartOffset);
-        _lastCheckpoint = checkpoint;
     }
 
     public void UpdateConfig(LogConfig config)
@@ -235,27 +157,14 @@ public sealed class PartitionLog : IDisposable
         ThrowIfDisposed();
         if (leaderEpoch < 0)
             throw new OrleansStreamException(ErrorCode.InvalidRequest, $"Leader epoch {leaderEpoch} is negative.");
-        var summary = Analyze(batches, asLeader: true);
+        var summary = LogValidator.Validate(batches, Config, asLeader: true);
         var buffer = ArrayPool<byte>.Shared.Rent(batches.Length);
         try
         {
             var stamped = buffer.AsSpan(0, batches.Length);
             batches.CopyTo(stamped);
             var logAppendTime = Config.MessageTimestampType == TimestampType.LogAppendTime ? NowMs : -1;
-            var next = LogEndOffset;
-            var maxTimestamp = -1L;
-            for (var position = 0; position < stamped.Length;)
-            {
-                var batch = stamped[position..];
-                var size = RecordBatchHeader.PeekTotalSize(batch);
-                batch = batch[..size];
-                RecordBatchHeader.Stamp(batch, next, leaderEpoch);
-                if (logAppendTime >= 0)
-                    StampLogAppendTime(batch, logAppendTime);
-                maxTimestamp = Math.Max(maxTimestamp, BinaryPrimitives.ReadInt64BigEndian(batch[RecordBatchHeader.MaxTimestampOffset..]));
-                next += BinaryPrimitives.ReadInt32BigEndian(batch[RecordBatchHeader.LastOffsetDeltaOffset..]) + 1;
-                position += size;
-            }
+            var next = LogValidator.AssignOffsets(stamped, LogEndOffset, leaderEpoch, logAppendTime, out var maxTimestamp);
             var firstOffset = LogEndOffset;
             WriteToActive(stamped, firstOffset, next - 1, maxTimestamp, summary.Records);
             LeaderEpochCache.Assign(leaderEpoch, firstOffset);
@@ -274,7 +183,7 @@ public sealed class PartitionLog : IDisposable
     public LogAppendInfo AppendAsFollower(ReadOnlySpan<byte> batches)
     {
         ThrowIfDisposed();
-        var summary = Analyze(batches, asLeader: false);
+        var summary = LogValidator.Validate(batches, Config, asLeader: false);
         if (summary.FirstOffset < LogEndOffset)
         {
             throw new OrleansStreamException(ErrorCode.OffsetOutOfRange,
@@ -290,85 +199,6 @@ public sealed class PartitionLog : IDisposable
             position += RecordBatchHeader.PeekTotalSize(batch);
         }
         return new LogAppendInfo(summary.FirstOffset, summary.LastOffset, summary.MaxTimestamp, -1, summary.Records, summary.Batches, batches.Length);
-    }
-
-    private readonly record struct AppendSummary(long FirstOffset, long LastOffset, long MaxTimestamp, int Records, int Batches);
-
-    /// <summary>Validates every batch before anything is written (Kafka's analyzeAndValidateRecords).</summary>
-    private AppendSummary Analyze(ReadOnlySpan<byte> batches, bool asLeader)
-    {
-        if (batches.IsEmpty)
-            throw new OrleansStreamException(ErrorCode.InvalidRecord, "The append holds no record batch.");
-        long firstOffset = -1, lastOffset = -1, maxTimestamp = -1;
-        int records = 0, count = 0;
-        for (var position = 0; position < batches.Length;)
-        {
-            var rest = batches[position..];
-            var size = RecordBatchHeader.PeekTotalSize(rest);
-            if (size < RecordBatchHeader.Size)
-            {
-                throw new OrleansStreamException(ErrorCode.CorruptMessage,
-                    $"Record batch {count} at byte {position} has a length of {size} bytes; a batch needs at least {RecordBatchHeader.Size}.");
-            }
-            if (size > Config.MaxMessageBytes)
-            {
-                throw new OrleansStreamException(ErrorCode.RecordTooLarge,
-                    $"Record batch {count} is {size} bytes, larger than max.message.bytes ({Config.MaxMessageBytes}).");
-            }
-            if (size > rest.Length)
-            {
-                throw new OrleansStreamException(ErrorCode.CorruptMessage,
-                    $"Record batch {count} at byte {position} declares {size} bytes but only {rest.Length} remain.");
-            }
-            var error = RecordBatchHeader.Validate(rest[..size], out var header);
-            if (error != ErrorCode.None)
-                throw new OrleansStreamException(error, $"Record batch {count} at byte {position} is invalid ({error}).");
-            if (asLeader && (header.RecordCount == 0 || header.LastOffsetDelta != header.RecordCount - 1))
-            {
-                throw new OrleansStreamException(ErrorCode.InvalidRecord,
-                    $"Record batch {count} has {header.RecordCount} records but lastOffsetDelta {header.LastOffsetDelta}.");
-            }
-            if (asLeader && (Config.CleanupPolicy & CleanupPolicy.Compact) != 0 && header.Compression == CompressionType.None && !header.IsControl)
-                RequireKeys(rest[..size], count);
-            if (!asLeader)
-            {
-                if (count > 0 && header.BaseOffset <= lastOffset)
-                {
-                    throw new OrleansStreamException(ErrorCode.InvalidRecord,
-                        $"Record batch {count} starts at offset {header.BaseOffset}, not after the previous batch's {lastOffset}.");
-                }
-                if (count == 0)
-                    firstOffset = header.BaseOffset;
-                lastOffset = header.LastOffset;
-            }
-            maxTimestamp = Math.Max(maxTimestamp, header.MaxTimestamp);
-            records += header.RecordCount;
-            count++;
-            position += size;
-        }
-        return new AppendSummary(firstOffset, lastOffset, maxTimestamp, records, count);
-    }
-
-    /// <summary>Kafka's LogValidator rule: a compacted topic cannot accept a record without a key.</summary>
-    private static void RequireKeys(ReadOnlySpan<byte> batch, int batchIndex)
-    {
-        foreach (var record in RecordBatchReader.Batch(batch).Records())
-        {
-            if (record.KeyIsNull)
-            {
-                throw new OrleansStreamException(ErrorCode.InvalidRecord,
-                    $"Record batch {batchIndex} holds a record without a key at offset delta {record.OffsetDelta}; a compacted topic needs keys.");
-            }
-        }
-    }
-
-    /// <summary>Kafka's setMaxTimestamp(LOG_APPEND_TIME): sets the timestamp-type bit and maxTimestamp, then the CRC.</summary>
-    private static void StampLogAppendTime(Span<byte> batch, long nowMs)
-    {
-        var attributes = BinaryPrimitives.ReadInt16BigEndian(batch[RecordBatchHeader.AttributesOffset..]);
-        BinaryPrimitives.WriteInt16BigEndian(batch[RecordBatchHeader.AttributesOffset..], (short)(attributes | RecordBatchHeader.TimestampTypeMask));
-        BinaryPrimitives.WriteInt64BigEndian(batch[RecordBatchHeader.MaxTimestampOffset..], nowMs);
-        BinaryPrimitives.WriteUInt32BigEndian(batch[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(batch));
     }
 
     private void WriteToActive(ReadOnlySpan<byte> batches, long firstOffset, long lastOffset, long maxTimestamp, int records)
@@ -939,14 +769,16 @@ public sealed class PartitionLog : IDisposable
         }
     }
 
+    private int FloorSegment(long offset) => FloorSegment(_segments, offset);
+
     /// <summary>Index of the last segment whose base offset is &lt;= <paramref name="offset"/>, or -1.</summary>
-    private int FloorSegment(long offset)
+    internal static int FloorSegment(List<LogSegment> segments, long offset)
     {
-        int lo = 0, hi = _segments.Count - 1, found = -1;
+        int lo = 0, hi = segments.Count - 1, found = -1;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            if (_segments[mid].BaseOffset <= offset)
+            if (segments[mid].BaseOffset <= offset)
             {
                 found = mid;
                 lo = mid + 1;
