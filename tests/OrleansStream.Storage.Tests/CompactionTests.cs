@@ -151,7 +151,11 @@ public sealed class CompactionTests : IDisposable
         Assert.Equal(default, await log.CompactAsync());
     }
 
-    private PartitionLog OpenHeld(LogConfig config, HeldTaskScheduler scheduler) => PartitionLog.Open(_dir.Path, config, _time, scheduler);
+    private readonly HeldTaskScheduler _scheduler = new() { RunWhenWaitedOn = true };
+
+    /// <summary>A compacted log whose background work (the cleaner, the rolls' flushes) waits for the test.</summary>
+    private PartitionLog OpenHeld(LogConfig? config = null) =>
+        PartitionLog.Open(_dir.Path, config ?? Compacted() with { SegmentBytes = 1 << 20 }, _time, _scheduler);
 
     private static void Append(PartitionLog log, string key, string? value, long timestamp = T0) =>
         log.AppendAsLeader(TestBatches.Create(TestRecord.Of(key, value, timestamp)), 0);
@@ -162,8 +166,7 @@ public sealed class CompactionTests : IDisposable
     [Fact]
     public async Task Appends_and_reads_go_on_while_the_cleaner_runs_and_the_swap_applies_the_compacted_view()
     {
-        var scheduler = new HeldTaskScheduler { RunWhenWaitedOn = true };
-        using var log = OpenHeld(Compacted() with { SegmentBytes = 1 << 20 }, scheduler);
+        using var log = OpenHeld();
         Append(log, "a", "a0");
         Append(log, "b", "b1");
         Append(log, "a", "a2");
@@ -171,14 +174,14 @@ public sealed class CompactionTests : IDisposable
         Append(log, "b", "b3");
         Append(log, "c", "c4");
         log.Roll();
-        scheduler.RunPending(); // the rolls' flushes
+        _scheduler.RunPending(); // the rolls' flushes
         var before = Records(log);
 
         var compaction = log.CompactAsync();
 
         // The clean waits on the scheduler: the call returned without rewriting anything, and the log works meanwhile.
         Assert.False(compaction.IsCompleted);
-        Assert.Equal(1, scheduler.Pending);
+        Assert.Equal(1, _scheduler.Pending);
         Append(log, "a", "a5");
         log.Roll();
         Append(log, "d", "d6");
@@ -186,7 +189,7 @@ public sealed class CompactionTests : IDisposable
         Assert.Equal(meanwhile, Records(log));
         Assert.Equal(0L, RecordBatchHeader.Read(log.Read(0, 1).Span).BaseOffset);
 
-        scheduler.RunPending();
+        _scheduler.RunPending();
         var result = await compaction;
 
         // Segment 0-2 lost a0 and b1 to the newer values in 0-4; the segments written meanwhile are untouched.
@@ -201,9 +204,7 @@ public sealed class CompactionTests : IDisposable
     [Fact]
     public async Task Retention_while_the_cleaner_runs_drops_only_the_copies_of_deleted_segments()
     {
-        var scheduler = new HeldTaskScheduler { RunWhenWaitedOn = true };
-        var config = Compacted(CleanupPolicy.Compact | CleanupPolicy.Delete) with { SegmentBytes = 1 << 20, RetentionMs = 5_000 };
-        using var log = OpenHeld(config, scheduler);
+        using var log = OpenHeld(Compacted(CleanupPolicy.Compact | CleanupPolicy.Delete) with { SegmentBytes = 1 << 20, RetentionMs = 5_000 });
         Append(log, "a", "a0", T0);
         Append(log, "a", "a1", T0);
         log.Roll();
@@ -211,12 +212,12 @@ public sealed class CompactionTests : IDisposable
         Append(log, "b", "b3", T0 + 10_000);
         log.Roll();
         Append(log, "c", "c4", T0 + 10_000);
-        scheduler.RunPending();
+        _scheduler.RunPending();
 
         var compaction = log.CompactAsync();
         _time.SetUtcNow(DateTimeOffset.FromUnixTimeMilliseconds(T0 + 6_000));
         Assert.Equal(1, log.DeleteOldSegments().SegmentsDeleted); // the first segment, whose copy is being written
-        scheduler.RunPending();
+        _scheduler.RunPending();
         var result = await compaction;
 
         Assert.Equal((1, 1L), (result.SegmentsCleaned, result.RecordsRemoved));
@@ -228,8 +229,7 @@ public sealed class CompactionTests : IDisposable
     [Fact]
     public async Task A_truncation_while_the_cleaner_runs_drops_every_copy_cleaned_against_what_it_removed()
     {
-        var scheduler = new HeldTaskScheduler { RunWhenWaitedOn = true };
-        using var log = OpenHeld(Compacted() with { SegmentBytes = 1 << 20 }, scheduler);
+        using var log = OpenHeld();
         Append(log, "k", "k0");
         Append(log, "j", "j1");
         log.Roll();
@@ -238,11 +238,11 @@ public sealed class CompactionTests : IDisposable
         Append(log, "k", "k3"); // the newest "k": the clean drops k0 against it
         log.Roll();
         Append(log, "y", "y4");
-        scheduler.RunPending();
+        _scheduler.RunPending();
 
         var compaction = log.CompactAsync();
         log.TruncateTo(3); // a follower's divergence: "k3" goes
-        scheduler.RunPending();
+        _scheduler.RunPending();
         var result = await compaction;
 
         Assert.Equal(0, result.SegmentsCleaned);
@@ -256,13 +256,12 @@ public sealed class CompactionTests : IDisposable
     [Fact]
     public async Task Closing_the_log_while_the_cleaner_is_pending_cancels_it_and_leaves_the_segments_as_they_were()
     {
-        var scheduler = new HeldTaskScheduler { RunWhenWaitedOn = true };
-        var log = OpenHeld(Compacted() with { SegmentBytes = 1 << 20 }, scheduler);
+        var log = OpenHeld();
         Append(log, "k", "k0");
         Append(log, "k", "k1");
         log.Roll();
         Append(log, "z", "z2");
-        scheduler.RunPending();
+        _scheduler.RunPending();
         var before = Records(log);
 
         var compaction = log.CompactAsync();

@@ -9,13 +9,6 @@ namespace OrleansStream.Storage.Tiering;
 internal sealed class RemoteLogCleaner(
     string topic, int partition, PartitionLog log, ITierStore store, RemoteLogMetadataManager metadata, TimeProvider time, TimeSpan interval)
 {
-    private readonly string _topic = topic;
-    private readonly int _partition = partition;
-    private readonly PartitionLog _log = log;
-    private readonly ITierStore _store = store;
-    private readonly RemoteLogMetadataManager _metadata = metadata;
-    private readonly TimeProvider _time = time;
-    private readonly TimeSpan _interval = interval;
     private DateTimeOffset _nextRemoteCompaction;
 
     /// <summary>
@@ -27,15 +20,15 @@ internal sealed class RemoteLogCleaner(
     /// </summary>
     public async Task<int> CleanAsync(int leaderEpoch, CancellationToken cancellationToken)
     {
-        var config = _log.Config;
-        var now = _time.GetUtcNow();
+        var config = log.Config;
+        var now = time.GetUtcNow();
         if ((config.CleanupPolicy & CleanupPolicy.Compact) == 0 || now < _nextRemoteCompaction) return 0;
-        var localStart = _log.LocalLogStartOffset;
+        var localStart = log.LocalLogStartOffset;
         var nowMs = now.ToUnixTimeMilliseconds();
         var remoteOnly = new List<RemoteLogSegmentMetadata>();
-        foreach (var s in _metadata.Current.Segments)
+        foreach (var s in metadata.Current.Segments)
         {
-            if (s.State != RemoteLogSegmentState.CopySegmentFinished || s.NextOffset <= _log.LogStartOffset) continue;
+            if (s.State != RemoteLogSegmentState.CopySegmentFinished || s.NextOffset <= log.LogStartOffset) continue;
             if (s.NextOffset > localStart || (config.MinCompactionLagMs > 0 && nowMs - s.MaxTimestampMs < config.MinCompactionLagMs)) break;
             if (remoteOnly.Count > 0 && s.BaseOffset < remoteOnly[^1].NextOffset) return 0; // overlapping copies: wait until replaced
             remoteOnly.Add(s);
@@ -46,13 +39,13 @@ internal sealed class RemoteLogCleaner(
         var map = LogCleaner.NewOffsetMap();
         foreach (var s in remoteOnly)
         {
-            var obj = await _store.GetAsync(s.KeyPrefix(_topic, _partition) + ".log", cancellationToken)
-                ?? throw new OrleansStreamException(ErrorCode.KafkaStorageError, $"Tiered segment {s.KeyPrefix(_topic, _partition)}.log is missing.");
+            var obj = await store.GetAsync(s.KeyPrefix(topic, partition) + ".log", cancellationToken)
+                ?? throw new OrleansStreamException(ErrorCode.KafkaStorageError, $"Tiered segment {s.KeyPrefix(topic, partition)}.log is missing.");
             var content = obj.Content.ToArray();
             LogCleaner.AddToOffsetMap(map, content);
             contents.Add(content);
         }
-        _log.AddCommittedKeysTo(map);
+        log.AddCommittedKeysTo(map);
 
         var stats = new LogCleaner.CleanStats();
         var horizon = nowMs - config.DeleteRetentionMs;
@@ -61,7 +54,7 @@ internal sealed class RemoteLogCleaner(
         {
             if (LogCleaner.Clean(contents[i], map, horizon, ref stats) is not { } cleaned) continue;
             var old = remoteOnly[i];
-            var metadata = old with
+            var copy = old with
             {
                 SegmentId = RemoteLogManager.NewSegmentId(),
                 SegmentSizeInBytes = cleaned.Length,
@@ -70,20 +63,20 @@ internal sealed class RemoteLogCleaner(
                 LeaderEpoch = leaderEpoch,
                 Compacted = true,
             };
-            await _metadata.SaveAsync(_metadata.Current.With(metadata), leaderEpoch, cancellationToken);
-            var prefix = metadata.KeyPrefix(_topic, _partition);
-            var (index, timeIndex) = BuildIndexes(cleaned, metadata.BaseOffset, config.IndexIntervalBytes);
-            await _store.UploadAsync(prefix + ".log", new MemoryStream(cleaned), cancellationToken);
-            await _store.UploadAsync(prefix + ".index", new MemoryStream(index), cancellationToken);
-            await _store.UploadAsync(prefix + ".timeindex", new MemoryStream(timeIndex), cancellationToken);
-            await _store.UploadAsync(prefix + ".epoch", new MemoryStream(RemoteLogManager.EpochCheckpoint(metadata.SegmentLeaderEpochs)), cancellationToken);
-            var next = _metadata.Current.With(metadata with { State = RemoteLogSegmentState.CopySegmentFinished })
+            await metadata.SaveAsync(metadata.Current.With(copy), leaderEpoch, cancellationToken);
+            var prefix = copy.KeyPrefix(topic, partition);
+            var (index, timeIndex) = BuildIndexes(cleaned, copy.BaseOffset, config.IndexIntervalBytes);
+            await store.UploadAsync(prefix + ".log", new MemoryStream(cleaned), cancellationToken);
+            await store.UploadAsync(prefix + ".index", new MemoryStream(index), cancellationToken);
+            await store.UploadAsync(prefix + ".timeindex", new MemoryStream(timeIndex), cancellationToken);
+            await store.UploadAsync(prefix + ".epoch", new MemoryStream(RemoteLogManager.EpochCheckpoint(copy.SegmentLeaderEpochs)), cancellationToken);
+            var next = metadata.Current.With(copy with { State = RemoteLogSegmentState.CopySegmentFinished })
                 .With(old with { State = RemoteLogSegmentState.DeleteSegmentStarted });
-            await _metadata.SaveAsync(next, leaderEpoch, cancellationToken);
-            await _metadata.DeleteSegmentsAsync([old with { State = RemoteLogSegmentState.DeleteSegmentStarted }], leaderEpoch, cancellationToken);
+            await metadata.SaveAsync(next, leaderEpoch, cancellationToken);
+            await metadata.DeleteSegmentsAsync([old with { State = RemoteLogSegmentState.DeleteSegmentStarted }], leaderEpoch, cancellationToken);
             rewritten++;
         }
-        _nextRemoteCompaction = now + _interval;
+        _nextRemoteCompaction = now + interval;
         return rewritten;
     }
 

@@ -13,13 +13,6 @@ namespace OrleansStream.Storage.Tiering;
 internal sealed class RemoteLogReader(
     string topic, int partition, PartitionLog log, ITierStore store, RemoteReadCache cache, RemoteLogMetadataManager metadata, IRemoteLogMetrics metrics)
 {
-    private readonly string _topic = topic;
-    private readonly int _partition = partition;
-    private readonly PartitionLog _log = log;
-    private readonly ITierStore _store = store;
-    private readonly RemoteReadCache _cache = cache;
-    private readonly RemoteLogMetadataManager _metadata = metadata;
-    private readonly IRemoteLogMetrics _metrics = metrics;
 
     /// <summary>
     /// Reads whole batches from the tier starting with the one that holds <paramref name="offset"/> (or the first one
@@ -31,20 +24,20 @@ internal sealed class RemoteLogReader(
         var started = Stopwatch.GetTimestamp();
         while (true)
         {
-            await _metadata.GetAsync(cancellationToken);
-            var segment = _metadata.Current.FindSegmentFor(offset);
-            if (segment is null || offset < _log.LogStartOffset)
+            await metadata.GetAsync(cancellationToken);
+            var segment = metadata.Current.FindSegmentFor(offset);
+            if (segment is null || offset < log.LogStartOffset)
             {
                 // The manifest may be stale (another leader tiered since): look once more before giving up.
-                await _metadata.ReloadAsync(cancellationToken);
-                segment = _metadata.Current.FindSegmentFor(offset);
-                if (segment is null || offset < _log.LogStartOffset)
+                await metadata.ReloadAsync(cancellationToken);
+                segment = metadata.Current.FindSegmentFor(offset);
+                if (segment is null || offset < log.LogStartOffset)
                     throw new OrleansStreamException(ErrorCode.OffsetOutOfRange,
-                        $"Offset {offset} of {_topic}-{_partition} is neither in the tier nor in the local log (log start {_log.LogStartOffset}).");
+                        $"Offset {offset} of {topic}-{partition} is neither in the tier nor in the local log (log start {log.LogStartOffset}).");
             }
             if (segment.BaseOffset >= maxOffsetExclusive) return ReadOnlyMemory<byte>.Empty;
 
-            var prefix = segment.KeyPrefix(_topic, _partition);
+            var prefix = segment.KeyPrefix(topic, partition);
             var position = await LookupPositionAsync(prefix, segment, offset, cancellationToken);
             var result = await ReadBatchesAsync(prefix, segment, position, offset, maxBytes, maxOffsetExclusive, cancellationToken);
             if (result.IsEmpty && position > 0)
@@ -53,10 +46,10 @@ internal sealed class RemoteLogReader(
             {
                 // Compaction emptied the rest of this segment: go on with the next one, in the tier or on local disk.
                 offset = Math.Max(offset, segment.NextOffset);
-                if (offset < _log.LocalLogStartOffset) continue;
-                result = _log.Read(offset, maxBytes, maxOffsetExclusive);
+                if (offset < log.LocalLogStartOffset) continue;
+                result = log.Read(offset, maxBytes, maxOffsetExclusive);
             }
-            _metrics.RemoteFetchCompleted(Stopwatch.GetElapsedTime(started));
+            metrics.RemoteFetchCompleted(Stopwatch.GetElapsedTime(started));
             return result;
         }
     }
@@ -97,19 +90,19 @@ internal sealed class RemoteLogReader(
     /// <summary>Copies [position, position + destination.Length) of a remote log through the chunk cache.</summary>
     private async Task ReadRangeAsync(string prefix, int size, long position, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        var chunkBytes = _cache.ChunkBytes;
+        var chunkBytes = cache.ChunkBytes;
         while (!destination.IsEmpty)
         {
             var chunkIndex = position / chunkBytes;
             var chunkKey = prefix + ".log#" + chunkIndex.ToString(CultureInfo.InvariantCulture);
-            if (!_cache.TryGet(chunkKey, out var chunk))
+            if (!cache.TryGet(chunkKey, out var chunk))
             {
                 var chunkStart = chunkIndex * chunkBytes;
                 chunk = new byte[(int)Math.Min(chunkBytes, size - chunkStart)];
-                var read = await _store.ReadAsync(prefix + ".log", chunkStart, chunk, cancellationToken);
+                var read = await store.ReadAsync(prefix + ".log", chunkStart, chunk, cancellationToken);
                 if (read != chunk.Length)
                     throw new OrleansStreamException(ErrorCode.KafkaStorageError, $"Tiered segment {prefix}.log is shorter than its manifest entry.");
-                _cache.Put(chunkKey, chunk);
+                cache.Put(chunkKey, chunk);
             }
             var within = (int)(position - chunkIndex * chunkBytes);
             var n = Math.Min(destination.Length, chunk.Length - within);
@@ -130,11 +123,11 @@ internal sealed class RemoteLogReader(
     /// <summary>A whole remote index file (offset or time index) through the read cache; empty when it was never written.</summary>
     private async Task<byte[]> GetRemoteIndexAsync(string key, CancellationToken cancellationToken)
     {
-        if (!_cache.TryGet(key, out var index))
+        if (!cache.TryGet(key, out var index))
         {
-            var obj = await _store.GetAsync(key, cancellationToken);
+            var obj = await store.GetAsync(key, cancellationToken);
             index = obj is null ? [] : obj.Content.ToArray();
-            _cache.Put(key, index);
+            cache.Put(key, index);
         }
         return index;
     }
@@ -149,16 +142,16 @@ internal sealed class RemoteLogReader(
     /// </summary>
     public async Task<TimestampOffset?> FindOffsetByTimestampAsync(long timestampMs, CancellationToken cancellationToken = default)
     {
-        await _metadata.GetAsync(cancellationToken);
-        var localStart = _log.LocalLogStartOffset;
-        var logStart = _log.LogStartOffset;
+        await metadata.GetAsync(cancellationToken);
+        var localStart = log.LocalLogStartOffset;
+        var logStart = log.LogStartOffset;
         var header = new byte[RecordBatchHeader.Size];
-        foreach (var segment in _metadata.Current.Segments)
+        foreach (var segment in metadata.Current.Segments)
         {
             if (segment.State != RemoteLogSegmentState.CopySegmentFinished || segment.NextOffset <= logStart) continue;
             if (segment.BaseOffset >= localStart) break;
             if (segment.MaxTimestampMs < timestampMs) continue;
-            var prefix = segment.KeyPrefix(_topic, _partition);
+            var prefix = segment.KeyPrefix(topic, partition);
             var timeIndex = await GetRemoteIndexAsync(prefix + ".timeindex", cancellationToken);
             var startOffset = Math.Max(segment.BaseOffset + TimeIndex.LookupStartRelativeOffset(timeIndex, timestampMs), logStart);
             var size = segment.SegmentSizeInBytes;
