@@ -221,6 +221,17 @@ public sealed class RemoteLogManager : IDisposable
             // A plain log never re-tiers what the tier covers. A compacted log re-tiers a segment that compaction
             // rewrote, and the new copy replaces every older copy it overlaps.
             if (IsCovered(manifest, segment) && !compacted) continue;
+            // Opened before the first await and checked against the listing: a compaction or truncation that replaces
+            // the segment meanwhile renames new files over these paths, and the copy must be what the metadata describes.
+            var log = OpenForUpload(segment.LogPath);
+            if (log is null || log.Length < segment.SizeInBytes)
+            {
+                log?.Dispose();
+                continue; // replaced or deleted since it was listed: the next pass sees it as it is now
+            }
+            await using var logFile = log;
+            await using var indexFile = OpenForUpload(segment.OffsetIndexPath);
+            await using var timeIndexFile = OpenForUpload(segment.TimeIndexPath);
 
             var started = FindStartedCopy(manifest, segment);
             var id = started?.SegmentId ?? NewSegmentId();
@@ -241,9 +252,9 @@ public sealed class RemoteLogManager : IDisposable
                 await _metadata.SaveAsync(manifest.With(metadata), leaderEpoch, cancellationToken);
 
             var prefix = metadata.KeyPrefix(Topic, Partition);
-            var logBytes = await UploadFileAsync(prefix + ".log", segment.LogPath, metadata.SegmentSizeInBytes, cancellationToken);
-            var indexBytes = await UploadFileAsync(prefix + ".index", segment.OffsetIndexPath, -1, cancellationToken);
-            var timeIndexBytes = await UploadFileAsync(prefix + ".timeindex", segment.TimeIndexPath, -1, cancellationToken);
+            var logBytes = await UploadFileAsync(prefix + ".log", logFile, metadata.SegmentSizeInBytes, cancellationToken);
+            var indexBytes = await UploadFileAsync(prefix + ".index", indexFile, -1, cancellationToken);
+            var timeIndexBytes = await UploadFileAsync(prefix + ".timeindex", timeIndexFile, -1, cancellationToken);
             var epochBytes = EpochCheckpoint(metadata.SegmentLeaderEpochs);
             await _store.UploadAsync(prefix + ".epoch", new MemoryStream(epochBytes), cancellationToken);
 
@@ -359,27 +370,31 @@ public sealed class RemoteLogManager : IDisposable
         return expired.Count;
     }
 
-    private async Task<long> UploadFileAsync(string key, string path, int length, CancellationToken cancellationToken)
+    private static FileStream? OpenForUpload(string path)
     {
-        FileStream file;
         try
         {
-            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
         }
-        catch (FileNotFoundException) when (!key.EndsWith(".log", StringComparison.Ordinal))
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<long> UploadFileAsync(string key, FileStream? file, int length, CancellationToken cancellationToken)
+    {
+        if (file is null)
         {
             // An index that was never written (a segment with no index entries) tiers as an empty object.
             await _store.UploadAsync(key, new MemoryStream([]), cancellationToken);
             return 0;
         }
-        await using (file)
-        {
-            // Segment files are never preallocated, so the bounded wrapper (not seekable) is the exception.
-            Stream content = length >= 0 && file.Length != length ? new BoundedStream(file, length) : file;
-            var size = length >= 0 ? length : file.Length;
-            await _store.UploadAsync(key, content, cancellationToken);
-            return size;
-        }
+        // Segment files are never preallocated, so the bounded wrapper (not seekable) is the exception.
+        Stream content = length >= 0 && file.Length != length ? new BoundedStream(file, length) : file;
+        var size = length >= 0 ? length : file.Length;
+        await _store.UploadAsync(key, content, cancellationToken);
+        return size;
     }
 
     /// <summary>
