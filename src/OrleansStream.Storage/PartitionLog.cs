@@ -8,6 +8,8 @@ namespace OrleansStream.Storage;
 /// A partition's log on local disk (Kafka's UnifiedLog/LocalLog): an ordered list of <see cref="LogSegment"/>s in one
 /// directory, the offsets that frame them, the leader-epoch cache and the partition checkpoint.
 /// Used by one grain at a time: appends and maintenance are never concurrent; a read may run between appends.
+/// Background work runs on the scheduler given at open (Kafka's KafkaScheduler): the fsync of a segment a roll closed,
+/// and the cleaner's rewrite of closed segments.
 /// </summary>
 public sealed class PartitionLog : IDisposable
 {
@@ -16,19 +18,35 @@ public sealed class PartitionLog : IDisposable
 
     private readonly List<LogSegment> _segments;
     private readonly TimeProvider _time;
+    private readonly TaskScheduler _scheduler;
+    // Guards the recovery point and checkpoint writes, which a roll's background flush also makes.
+    private readonly Lock _checkpointLock = new();
     private long _recoveryPoint;
+    private int _truncations;
+    private Task _pendingFlush = Task.CompletedTask;
+    private Exception? _flushError;
+    private LogToClean? _cleaning;
+    private Task? _cleaner;
     private long _unflushedMessages;
     private long _lastFlushMs;
     private bool _disposed;
     private PartitionCheckpoint? _lastCheckpoint;
 
-    private PartitionLog(string directory, LogConfig config, TimeProvider time, List<LogSegment> segments)
+    private PartitionLog(string directory, LogConfig config, TimeProvider time, TaskScheduler scheduler, LoadedLog loaded)
     {
         Directory = directory;
         Config = config;
         _time = time;
-        _segments = segments;
+        _scheduler = scheduler;
+        _segments = loaded.Segments;
+        LogStartOffset = loaded.LogStartOffset;
+        LogEndOffset = loaded.LogEndOffset;
+        HighWatermark = loaded.HighWatermark;
+        _recoveryPoint = loaded.RecoveryPoint;
+        _lastCheckpoint = loaded.Checkpoint;
         LeaderEpochCache = new LeaderEpochFileCache(directory, () => LogEndOffset);
+        LeaderEpochCache.TruncateFromEnd(LogEndOffset);
+        LeaderEpochCache.TruncateFromStart(LogStartOffset);
     }
 
     public string Directory { get; }
@@ -48,6 +66,16 @@ public sealed class PartitionLog : IDisposable
     public long LocalLogStartOffset => Math.Max(_segments[0].BaseOffset, LogStartOffset);
 
     public int SegmentCount => _segments.Count;
+
+    /// <summary>Kafka's recoveryPoint: everything below it is fsynced; an unclean open scans the segments from it on.</summary>
+    public long RecoveryPoint
+    {
+        get
+        {
+            lock (_checkpointLock)
+                return _recoveryPoint;
+        }
+    }
 
     public long SizeInBytes
     {
@@ -81,9 +109,10 @@ public sealed class PartitionLog : IDisposable
     /// <summary>
     /// Opens the log in <paramref name="directory"/>, creating it when absent. Recovery: the active segment is always
     /// scanned (and after an unclean shutdown every segment from the recovery point on); a torn or corrupt tail is cut
-    /// and missing or damaged indexes are rebuilt.
+    /// and missing or damaged indexes are rebuilt. Background work runs on <paramref name="scheduler"/>, the thread pool
+    /// by default (never the caller's, which may be a grain's).
     /// </summary>
-    public static PartitionLog Open(string directory, LogConfig config, TimeProvider? time = null)
+    public static PartitionLog Open(string directory, LogConfig config, TimeProvider? time = null, TaskScheduler? scheduler = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
@@ -91,103 +120,21 @@ public sealed class PartitionLog : IDisposable
         var path = Path.GetFullPath(directory);
         System.IO.Directory.CreateDirectory(path);
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-
-        var cleanShutdownFile = Path.Combine(path, CleanShutdownFileName);
-        var cleanShutdown = File.Exists(cleanShutdownFile);
-        var checkpoint = PartitionCheckpoint.Read(path);
-        var baseOffsets = ScanDirectory(path);
-
-        var segments = new List<LogSegment>(Math.Max(1, baseOffsets.Count));
-        PartitionLog? log = null;
+        var loaded = LogLoader.Load(path, config, nowMs);
         try
         {
-            foreach (var baseOffset in baseOffsets)
-                segments.Add(LogSegment.Open(path, baseOffset, config, nowMs));
-            if (segments.Count == 0)
-                segments.Add(LogSegment.Create(path, checkpoint?.LogStartOffset ?? 0, config, nowMs));
-
-            log = new PartitionLog(path, config, time, segments);
-            log.Recover(cleanShutdown, checkpoint);
+            var log = new PartitionLog(path, config, time, scheduler ?? TaskScheduler.Default, loaded);
             // Removed only now: a crash during recovery must recover again.
-            File.Delete(cleanShutdownFile);
+            File.Delete(Path.Combine(path, CleanShutdownFileName));
             log._lastFlushMs = nowMs;
             return log;
         }
         catch
         {
-            foreach (var segment in segments)
+            foreach (var segment in loaded.Segments)
                 segment.Dispose();
             throw;
         }
-    }
-
-    private static List<long> ScanDirectory(string path)
-    {
-        var logs = new List<long>();
-        var indexes = new List<(string File, long BaseOffset)>();
-        foreach (var file in System.IO.Directory.EnumerateFiles(path))
-        {
-            var name = Path.GetFileName(file);
-            if (name.EndsWith(LogSegment.CleanedSuffix, StringComparison.Ordinal) || name.EndsWith(".tmp", StringComparison.Ordinal))
-            {
-                File.Delete(file); // an interrupted compaction or checkpoint: the original is still in place
-            }
-            else if (LogSegment.TryParseBaseOffset(name, LogSegment.LogSuffix, out var baseOffset))
-            {
-                logs.Add(baseOffset);
-            }
-            else if (LogSegment.TryParseBaseOffset(name, LogSegment.IndexSuffix, out baseOffset)
-                || LogSegment.TryParseBaseOffset(name, LogSegment.TimeIndexSuffix, out baseOffset))
-            {
-                indexes.Add((file, baseOffset));
-            }
-        }
-        logs.Sort();
-        foreach (var (file, baseOffset) in indexes)
-        {
-            if (logs.BinarySearch(baseOffset) < 0)
-                File.Delete(file); // left behind by an interrupted segment deletion
-        }
-        return logs;
-    }
-
-    private void Recover(bool cleanShutdown, PartitionCheckpoint? checkpoint)
-    {
-        var recoveryPoint = cleanShutdown ? long.MaxValue : checkpoint?.RecoveryPoint ?? 0;
-        var firstToScan = Math.Max(0, FloorSegment(recoveryPoint));
-        for (var i = 0; i < _segments.Count; i++)
-        {
-            var segment = _segments[i];
-            var isLast = i == _segments.Count - 1;
-            var scan = isLast || i >= firstToScan && !cleanShutdown;
-            if (!scan && segment.OffsetIndex.LooksSane() && segment.TimeIndex.LooksSane())
-                continue;
-            var truncated = segment.Recover();
-            if (!isLast)
-                segment.OnBecomeInactive(); // its final time index entry, so the next clean open knows its max timestamp
-            if (truncated > 0 && !isLast)
-            {
-                // Kafka's rule: nothing after a damaged segment can be trusted to follow on from it.
-                for (var j = _segments.Count - 1; j > i; j--)
-                {
-                    _segments[j].Delete();
-                    _segments.RemoveAt(j);
-                }
-                break;
-            }
-        }
-        // An empty active segment after closed ones starts where they end.
-        LogEndOffset = Active.Size == 0 ? Active.BaseOffset : Active.NextOffset;
-
-        var logStart = checkpoint?.LogStartOffset ?? _segments[0].BaseOffset;
-        if (!Config.RemoteStorageEnable)
-            logStart = Math.Max(logStart, _segments[0].BaseOffset);
-        LogStartOffset = Math.Min(logStart, LogEndOffset);
-        HighWatermark = Math.Clamp(checkpoint?.HighWatermark ?? LogStartOffset, LogStartOffset, LogEndOffset);
-        _recoveryPoint = Math.Min(checkpoint?.RecoveryPoint ?? 0, LogEndOffset);
-        LeaderEpochCache.TruncateFromEnd(LogEndOffset);
-        LeaderEpochCache.TruncateFromStart(LogStartOffset);
-        _lastCheckpoint = checkpoint;
     }
 
     public void UpdateConfig(LogConfig config)
@@ -210,27 +157,14 @@ public sealed class PartitionLog : IDisposable
         ThrowIfDisposed();
         if (leaderEpoch < 0)
             throw new OrleansStreamException(ErrorCode.InvalidRequest, $"Leader epoch {leaderEpoch} is negative.");
-        var summary = Analyze(batches, asLeader: true);
+        var summary = LogValidator.Validate(batches, Config, asLeader: true);
         var buffer = ArrayPool<byte>.Shared.Rent(batches.Length);
         try
         {
             var stamped = buffer.AsSpan(0, batches.Length);
             batches.CopyTo(stamped);
             var logAppendTime = Config.MessageTimestampType == TimestampType.LogAppendTime ? NowMs : -1;
-            var next = LogEndOffset;
-            var maxTimestamp = -1L;
-            for (var position = 0; position < stamped.Length;)
-            {
-                var batch = stamped[position..];
-                var size = RecordBatchHeader.PeekTotalSize(batch);
-                batch = batch[..size];
-                RecordBatchHeader.Stamp(batch, next, leaderEpoch);
-                if (logAppendTime >= 0)
-                    StampLogAppendTime(batch, logAppendTime);
-                maxTimestamp = Math.Max(maxTimestamp, BinaryPrimitives.ReadInt64BigEndian(batch[RecordBatchHeader.MaxTimestampOffset..]));
-                next += BinaryPrimitives.ReadInt32BigEndian(batch[RecordBatchHeader.LastOffsetDeltaOffset..]) + 1;
-                position += size;
-            }
+            var next = LogValidator.AssignOffsets(stamped, LogEndOffset, leaderEpoch, logAppendTime, out var maxTimestamp);
             var firstOffset = LogEndOffset;
             WriteToActive(stamped, firstOffset, next - 1, maxTimestamp, summary.Records);
             LeaderEpochCache.Assign(leaderEpoch, firstOffset);
@@ -249,7 +183,7 @@ public sealed class PartitionLog : IDisposable
     public LogAppendInfo AppendAsFollower(ReadOnlySpan<byte> batches)
     {
         ThrowIfDisposed();
-        var summary = Analyze(batches, asLeader: false);
+        var summary = LogValidator.Validate(batches, Config, asLeader: false);
         if (summary.FirstOffset < LogEndOffset)
         {
             throw new OrleansStreamException(ErrorCode.OffsetOutOfRange,
@@ -267,87 +201,10 @@ public sealed class PartitionLog : IDisposable
         return new LogAppendInfo(summary.FirstOffset, summary.LastOffset, summary.MaxTimestamp, -1, summary.Records, summary.Batches, batches.Length);
     }
 
-    private readonly record struct AppendSummary(long FirstOffset, long LastOffset, long MaxTimestamp, int Records, int Batches);
-
-    /// <summary>Validates every batch before anything is written (Kafka's analyzeAndValidateRecords).</summary>
-    private AppendSummary Analyze(ReadOnlySpan<byte> batches, bool asLeader)
-    {
-        if (batches.IsEmpty)
-            throw new OrleansStreamException(ErrorCode.InvalidRecord, "The append holds no record batch.");
-        long firstOffset = -1, lastOffset = -1, maxTimestamp = -1;
-        int records = 0, count = 0;
-        for (var position = 0; position < batches.Length;)
-        {
-            var rest = batches[position..];
-            var size = RecordBatchHeader.PeekTotalSize(rest);
-            if (size < RecordBatchHeader.Size)
-            {
-                throw new OrleansStreamException(ErrorCode.CorruptMessage,
-                    $"Record batch {count} at byte {position} has a length of {size} bytes; a batch needs at least {RecordBatchHeader.Size}.");
-            }
-            if (size > Config.MaxMessageBytes)
-            {
-                throw new OrleansStreamException(ErrorCode.RecordTooLarge,
-                    $"Record batch {count} is {size} bytes, larger than max.message.bytes ({Config.MaxMessageBytes}).");
-            }
-            if (size > rest.Length)
-            {
-                throw new OrleansStreamException(ErrorCode.CorruptMessage,
-                    $"Record batch {count} at byte {position} declares {size} bytes but only {rest.Length} remain.");
-            }
-            var error = RecordBatchHeader.Validate(rest[..size], out var header);
-            if (error != ErrorCode.None)
-                throw new OrleansStreamException(error, $"Record batch {count} at byte {position} is invalid ({error}).");
-            if (asLeader && (header.RecordCount == 0 || header.LastOffsetDelta != header.RecordCount - 1))
-            {
-                throw new OrleansStreamException(ErrorCode.InvalidRecord,
-                    $"Record batch {count} has {header.RecordCount} records but lastOffsetDelta {header.LastOffsetDelta}.");
-            }
-            if (asLeader && (Config.CleanupPolicy & CleanupPolicy.Compact) != 0 && header.Compression == CompressionType.None && !header.IsControl)
-                RequireKeys(rest[..size], count);
-            if (!asLeader)
-            {
-                if (count > 0 && header.BaseOffset <= lastOffset)
-                {
-                    throw new OrleansStreamException(ErrorCode.InvalidRecord,
-                        $"Record batch {count} starts at offset {header.BaseOffset}, not after the previous batch's {lastOffset}.");
-                }
-                if (count == 0)
-                    firstOffset = header.BaseOffset;
-                lastOffset = header.LastOffset;
-            }
-            maxTimestamp = Math.Max(maxTimestamp, header.MaxTimestamp);
-            records += header.RecordCount;
-            count++;
-            position += size;
-        }
-        return new AppendSummary(firstOffset, lastOffset, maxTimestamp, records, count);
-    }
-
-    /// <summary>Kafka's LogValidator rule: a compacted topic cannot accept a record without a key.</summary>
-    private static void RequireKeys(ReadOnlySpan<byte> batch, int batchIndex)
-    {
-        foreach (var record in RecordBatchReader.Batch(batch).Records())
-        {
-            if (record.KeyIsNull)
-            {
-                throw new OrleansStreamException(ErrorCode.InvalidRecord,
-                    $"Record batch {batchIndex} holds a record without a key at offset delta {record.OffsetDelta}; a compacted topic needs keys.");
-            }
-        }
-    }
-
-    /// <summary>Kafka's setMaxTimestamp(LOG_APPEND_TIME): sets the timestamp-type bit and maxTimestamp, then the CRC.</summary>
-    private static void StampLogAppendTime(Span<byte> batch, long nowMs)
-    {
-        var attributes = BinaryPrimitives.ReadInt16BigEndian(batch[RecordBatchHeader.AttributesOffset..]);
-        BinaryPrimitives.WriteInt16BigEndian(batch[RecordBatchHeader.AttributesOffset..], (short)(attributes | RecordBatchHeader.TimestampTypeMask));
-        BinaryPrimitives.WriteInt64BigEndian(batch[RecordBatchHeader.MaxTimestampOffset..], nowMs);
-        BinaryPrimitives.WriteUInt32BigEndian(batch[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(batch));
-    }
-
     private void WriteToActive(ReadOnlySpan<byte> batches, long firstOffset, long lastOffset, long maxTimestamp, int records)
     {
+        if (Volatile.Read(ref _flushError) is { } flushError)
+            throw new OrleansStreamException(ErrorCode.KafkaStorageError, $"Flushing a closed segment of {Directory} failed: {flushError.Message}", flushError);
         var nowMs = NowMs;
         MaybeRoll(batches.Length, firstOffset, lastOffset, maxTimestamp, nowMs);
         var segment = Active;
@@ -393,7 +250,7 @@ public sealed class PartitionLog : IDisposable
             RollAt(Math.Max(firstOffset, LogEndOffset));
     }
 
-    /// <summary>Closes the active segment (fsynced) and starts a new one at the log end offset. No-op when it is empty.</summary>
+    /// <summary>Closes the active segment (fsynced in the background) and starts a new one at the log end offset. No-op when it is empty.</summary>
     public void Roll()
     {
         ThrowIfDisposed();
@@ -416,9 +273,49 @@ public sealed class PartitionLog : IDisposable
             previous.OnBecomeInactive();
         }
         _segments.Add(LogSegment.Create(Directory, baseOffset, Config, NowMs));
-        _recoveryPoint = Math.Max(_recoveryPoint, baseOffset);
-        WriteCheckpoint();
+        if (previous.Size > 0)
+            ScheduleFlush(previous, baseOffset);
     }
+
+    /// <summary>
+    /// Kafka's roll → <c>scheduler.scheduleOnce("flush-log")</c>: the closed segment is fsynced off the appender's turn,
+    /// and only then does the recovery point pass it. Flushes run one after another, so the recovery point only grows
+    /// over fsynced segments; a truncation meanwhile voids the advance (the offsets it covered may be rewritten).
+    /// </summary>
+    private void ScheduleFlush(LogSegment closed, long upTo)
+    {
+        var truncations = _truncations;
+        _pendingFlush = _pendingFlush.ContinueWith(
+            static (_, state) =>
+            {
+                var (log, segment, offset, generation) = ((PartitionLog, LogSegment, long, int))state!;
+                log.FlushRolledSegment(segment, offset, generation);
+            },
+            (this, closed, upTo, truncations), CancellationToken.None, TaskContinuationOptions.None, _scheduler);
+    }
+
+    private void FlushRolledSegment(LogSegment closed, long upTo, int truncations)
+    {
+        try
+        {
+            closed.FlushClosed();
+            lock (_checkpointLock)
+            {
+                if (truncations != _truncations || _disposed)
+                    return;
+                _recoveryPoint = Math.Max(_recoveryPoint, upTo);
+                WriteCheckpointLocked();
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Kafka takes the log directory offline; here every later append fails with a storage error.
+            Volatile.Write(ref _flushError, e);
+        }
+    }
+
+    /// <summary>Waits for the flushes rolls left in the background (close and delete must not race them).</summary>
+    private void WaitForPendingFlushes() => _pendingFlush.Wait();
 
     /// <summary>
     /// Whole batches from the one holding <paramref name="offset"/>, up to <paramref name="maxBytes"/> but always at
@@ -518,7 +415,11 @@ public sealed class PartitionLog : IDisposable
         active.TruncateTo(offset);
         LogEndOffset = active.Size == 0 ? active.BaseOffset : active.NextOffset;
         HighWatermark = Math.Min(HighWatermark, LogEndOffset);
-        _recoveryPoint = Math.Min(_recoveryPoint, LogEndOffset);
+        lock (_checkpointLock)
+        {
+            _truncations++;
+            _recoveryPoint = Math.Min(_recoveryPoint, LogEndOffset);
+        }
         LeaderEpochCache.TruncateFromEnd(LogEndOffset);
         WriteCheckpoint();
     }
@@ -532,7 +433,12 @@ public sealed class PartitionLog : IDisposable
             segment.Delete();
         _segments.Clear();
         _segments.Add(LogSegment.Create(Directory, offset, Config, NowMs));
-        LogStartOffset = LogEndOffset = HighWatermark = _recoveryPoint = offset;
+        LogStartOffset = LogEndOffset = HighWatermark = offset;
+        lock (_checkpointLock)
+        {
+            _truncations++;
+            _recoveryPoint = offset;
+        }
         LeaderEpochCache.Clear();
         WriteCheckpoint();
     }
@@ -552,18 +458,32 @@ public sealed class PartitionLog : IDisposable
         WriteCheckpoint();
     }
 
-    /// <summary>fsync the active segment and checkpoint the log start, high watermark and recovery point.</summary>
+    /// <summary>
+    /// fsync every segment from the recovery point on (closed ones whose background flush has not run yet included) and
+    /// checkpoint the log start, high watermark and recovery point.
+    /// </summary>
     public void Flush()
     {
         ThrowIfDisposed();
+        for (var i = Math.Max(0, FloorSegment(RecoveryPoint)); i < _segments.Count - 1; i++)
+            _segments[i].FlushClosed();
         Active.Flush();
-        _recoveryPoint = LogEndOffset;
+        lock (_checkpointLock)
+        {
+            _recoveryPoint = LogEndOffset;
+            WriteCheckpointLocked();
+        }
         _unflushedMessages = 0;
         _lastFlushMs = NowMs;
-        WriteCheckpoint();
     }
 
     private void WriteCheckpoint()
+    {
+        lock (_checkpointLock)
+            WriteCheckpointLocked();
+    }
+
+    private void WriteCheckpointLocked()
     {
         var checkpoint = new PartitionCheckpoint(LogStartOffset, HighWatermark, _recoveryPoint);
         if (checkpoint == _lastCheckpoint)
@@ -666,13 +586,20 @@ public sealed class PartitionLog : IDisposable
     /// <summary>
     /// Kafka's log compaction for <c>cleanup.policy</c> containing compact: over the closed segments whose newest
     /// timestamp is at least <c>min.compaction.lag.ms</c> old, keeps only the newest record of each key (offsets and
-    /// order unchanged) and drops tombstones older than <c>delete.retention.ms</c>. Each rewritten segment replaces the
-    /// old one through a <c>.cleaned</c> file, so a crash leaves either the old or the new segment.
+    /// order unchanged) and drops tombstones older than <c>delete.retention.ms</c>.
+    /// <para>
+    /// Kafka's cleaner threads: the segments are rewritten on the background scheduler, never on the caller's turn, and
+    /// the cleaned copies are swapped in (Kafka's replaceSegments) when this resumes on the caller's context. Appends,
+    /// reads, retention and truncation may run meanwhile: a copy whose original they removed or replaced is dropped,
+    /// and so is every older one (a truncation may have removed the newer values they were cleaned against). Each copy
+    /// replaces its original through renames, so a crash leaves the old or the new segment. One compaction at a time:
+    /// a call while one runs returns an empty result.
+    /// </para>
     /// </summary>
-    public CompactionResult Compact()
+    public async Task<CompactionResult> CompactAsync()
     {
         ThrowIfDisposed();
-        if ((Config.CleanupPolicy & CleanupPolicy.Compact) == 0)
+        if ((Config.CleanupPolicy & CleanupPolicy.Compact) == 0 || _cleaning is not null)
             return default;
         var nowMs = NowMs;
         var cleanable = 0;
@@ -685,26 +612,80 @@ public sealed class PartitionLog : IDisposable
         if (cleanable == 0)
             return default;
 
-        var map = LogCleaner.BuildOffsetMap(_segments, cleanable);
-        var stats = new LogCleaner.CleanStats();
         // With history in the tier, older values of a key may live only there: a tombstone must outlive them, so it is
         // dropped only by the tier's compaction (RemoteLogManager), which sees the whole log.
         var tombstoneHorizonMs = LocalLogStartOffset > LogStartOffset ? long.MinValue : nowMs - Config.DeleteRetentionMs;
-        long before = 0, after = 0;
-        var cleaned = 0;
-        for (var i = 0; i < cleanable; i++)
+        using var cleaning = new LogToClean(Directory, Config, _segments, cleanable, nowMs, tombstoneHorizonMs);
+        _cleaning = cleaning;
+        try
         {
-            var segment = _segments[i];
-            before += segment.Size;
-            var cleanedPath = segment.LogPath + LogSegment.CleanedSuffix;
-            if (LogCleaner.Clean(segment, map, tombstoneHorizonMs, cleanedPath, ref stats))
-            {
-                segment = ReplaceSegment(i, cleanedPath);
-                cleaned++;
-            }
-            after += segment.Size;
+            _cleaner = Task.Factory.StartNew(static state => ((LogToClean)state!).Clean(), cleaning,
+                cleaning.CancellationToken, TaskCreationOptions.DenyChildAttach, _scheduler);
+            await _cleaner;
         }
-        return new CompactionResult(cleaned, stats.RecordsRemoved, stats.TombstonesRemoved, before, after);
+        catch (OperationCanceledException) when (cleaning.IsCancelled)
+        {
+            return default;
+        }
+        finally
+        {
+            _cleaning = null;
+            _cleaner = null;
+        }
+        return cleaning.IsCancelled || _disposed ? default : ReplaceSegments(cleaning);
+    }
+
+    /// <summary>
+    /// Kafka's replaceSegments, on the owner's turn: each cleaned copy takes its original's place, newest first, as long
+    /// as the original is still a closed segment of this log.
+    /// </summary>
+    private CompactionResult ReplaceSegments(LogToClean cleaning)
+    {
+        int swapped = 0;
+        long removed = 0, tombstones = 0, before = 0, after = 0;
+        for (var i = cleaning.Segments.Length - 1; i >= 0; i--)
+        {
+            var original = cleaning.Segments[i];
+            var index = FloorSegment(original.BaseOffset);
+            if (index < 0 || index == _segments.Count - 1 || !ReferenceEquals(_segments[index], original))
+                break;
+            before += cleaning.SizeBefore(i);
+            if (cleaning.Cleaned[i] is not { } copy)
+            {
+                after += cleaning.SizeBefore(i);
+                continue;
+            }
+            original.Dispose();
+            File.Delete(original.OffsetIndexPath);
+            File.Delete(original.TimeIndexPath);
+            File.Move(copy.LogPath, original.LogPath, overwrite: true);
+            File.Move(copy.OffsetIndexPath, original.OffsetIndexPath, overwrite: true);
+            File.Move(copy.TimeIndexPath, original.TimeIndexPath, overwrite: true);
+            cleaning.Taken(i);
+            _segments[index] = LogSegment.Open(Directory, original.BaseOffset, Config, NowMs);
+            swapped++;
+            removed += copy.Stats.RecordsRemoved;
+            tombstones += copy.Stats.TombstonesRemoved;
+            after += copy.Size;
+        }
+        return new CompactionResult(swapped, removed, tombstones, before, after);
+    }
+
+    /// <summary>Stops a compaction in progress and waits for its worker (close and delete must not race it).</summary>
+    private void StopCleaning()
+    {
+        if (_cleaning is not { } cleaning || _cleaner is not { } worker)
+            return;
+        cleaning.Cancel();
+        try
+        {
+            worker.Wait();
+        }
+        catch (AggregateException)
+        {
+            // Cancelled or failed: either way it no longer writes, and its copies are deleted with it.
+        }
+        cleaning.Dispose();
     }
 
     /// <summary>Adds the newest offset of every key in the closed segments below the high watermark (the tier's compaction
@@ -727,14 +708,6 @@ public sealed class PartitionLog : IDisposable
         return SwapLogFile(index, copy);
     }
 
-    /// <summary>Swaps a closed segment for its cleaned copy.</summary>
-    private LogSegment ReplaceSegment(int index, string cleanedPath)
-    {
-        var segment = SwapLogFile(index, cleanedPath);
-        segment.OnBecomeInactive();
-        return segment;
-    }
-
     /// <summary>Puts <paramref name="logPath"/> in place of a segment's log: indexes removed first, so a crash never
     /// pairs old indexes with the new log; they are rebuilt from it.</summary>
     private LogSegment SwapLogFile(int index, string logPath)
@@ -755,6 +728,8 @@ public sealed class PartitionLog : IDisposable
     {
         if (!_disposed)
         {
+            StopCleaning();
+            WaitForPendingFlushes();
             _disposed = true;
             foreach (var segment in _segments)
                 segment.Dispose();
@@ -763,17 +738,28 @@ public sealed class PartitionLog : IDisposable
             System.IO.Directory.Delete(Directory, recursive: true);
     }
 
-    /// <summary>Flushes, checkpoints and closes, leaving the clean shutdown marker.</summary>
+    /// <summary>
+    /// Waits for the background flushes, flushes, checkpoints and closes, leaving the clean shutdown marker (not after
+    /// a failed flush: the next open must scan).
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
             return;
         try
         {
-            Active.Flush();
-            _recoveryPoint = LogEndOffset;
-            WriteCheckpoint();
-            File.WriteAllBytes(Path.Combine(Directory, CleanShutdownFileName), []);
+            StopCleaning();
+            WaitForPendingFlushes();
+            if (Volatile.Read(ref _flushError) is null)
+            {
+                Active.Flush();
+                lock (_checkpointLock)
+                {
+                    _recoveryPoint = LogEndOffset;
+                    WriteCheckpointLocked();
+                }
+                File.WriteAllBytes(Path.Combine(Directory, CleanShutdownFileName), []);
+            }
         }
         finally
         {
@@ -783,14 +769,16 @@ public sealed class PartitionLog : IDisposable
         }
     }
 
+    private int FloorSegment(long offset) => FloorSegment(_segments, offset);
+
     /// <summary>Index of the last segment whose base offset is &lt;= <paramref name="offset"/>, or -1.</summary>
-    private int FloorSegment(long offset)
+    internal static int FloorSegment(List<LogSegment> segments, long offset)
     {
-        int lo = 0, hi = _segments.Count - 1, found = -1;
+        int lo = 0, hi = segments.Count - 1, found = -1;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            if (_segments[mid].BaseOffset <= offset)
+            if (segments[mid].BaseOffset <= offset)
             {
                 found = mid;
                 lo = mid + 1;

@@ -32,7 +32,7 @@ public sealed class CompactionTests : IDisposable
     }
 
     [Fact]
-    public void Compaction_keeps_the_newest_record_per_key_with_offsets_and_order_unchanged()
+    public async Task Compaction_keeps_the_newest_record_per_key_with_offsets_and_order_unchanged()
     {
         using var log = Open(Compacted());
         string[] keys = ["a", "b", "c", "a", "d", "b", "a", "e", "c", "a", "f", "g"];
@@ -42,7 +42,7 @@ public sealed class CompactionTests : IDisposable
         Assert.True(log.SegmentCount > 2);
         var before = Records(log);
 
-        var result = log.Compact();
+        var result = await log.CompactAsync();
 
         var after = Records(log);
         // Within the closed segments a key's older records go; the active segment is not touched (its "a" stays).
@@ -58,11 +58,11 @@ public sealed class CompactionTests : IDisposable
         // Reads by offset still land on the right batch, including offsets whose records are gone.
         Assert.Equal(after.First(r => r.Offset >= 1).Offset, RecordBatchHeader.Read(log.Read(1, 1).Span).BaseOffset);
         Assert.Equal(after, Records(log));
-        Assert.Equal(0, log.Compact().RecordsRemoved); // idempotent
+        Assert.Equal(0, (await log.CompactAsync()).RecordsRemoved); // idempotent
     }
 
     [Fact]
-    public void Records_are_filtered_inside_a_batch_keeping_its_offsets()
+    public async Task Records_are_filtered_inside_a_batch_keeping_its_offsets()
     {
         using var log = Open(Compacted());
         log.AppendAsLeader(TestBatches.Create(TestRecord.Of("x", "1"), TestRecord.Of("y", "2"), TestRecord.Of("x", "3"), TestRecord.Of("z", "4")), 0);
@@ -70,7 +70,7 @@ public sealed class CompactionTests : IDisposable
         log.Roll();
         log.AppendAsLeader(TestBatches.Create(TestRecord.Of("w", "6")), 0);
 
-        log.Compact();
+        await log.CompactAsync();
 
         Assert.Equal([(2L, "x", "3"), (3L, "z", "4"), (4L, "y", "5"), (5L, "w", "6")], Records(log));
         var first = RecordBatchHeader.Read(log.Read(0, 1).Span);
@@ -78,7 +78,7 @@ public sealed class CompactionTests : IDisposable
     }
 
     [Fact]
-    public void Tombstones_stay_for_delete_retention_ms_and_then_go()
+    public async Task Tombstones_stay_for_delete_retention_ms_and_then_go()
     {
         using var log = Open(Compacted());
         log.AppendAsLeader(TestBatches.Create(TestRecord.Of("k", "v1", T0), TestRecord.Of("j", "v2", T0)), 0);
@@ -86,38 +86,38 @@ public sealed class CompactionTests : IDisposable
         log.Roll();
         log.AppendAsLeader(TestBatches.Create(TestRecord.Of("other", "x", T0 + 2)), 0);
 
-        var first = log.Compact();
+        var first = await log.CompactAsync();
         Assert.Equal((1L, 0L), (first.RecordsRemoved, first.TombstonesRemoved));
         Assert.Equal([(1L, "j", "v2"), (2L, "k", (string?)null), (3L, "other", "x")], Records(log));
 
         _time.Advance(TimeSpan.FromMilliseconds(10_002));
-        var second = log.Compact();
+        var second = await log.CompactAsync();
         Assert.Equal((1L, 1L), (second.RecordsRemoved, second.TombstonesRemoved));
         Assert.Equal([(1L, "j", "v2"), (3L, "other", "x")], Records(log));
         Assert.Equal(4, log.LogEndOffset);
     }
 
     [Fact]
-    public void Min_compaction_lag_keeps_recent_segments_out_of_the_cleaner()
+    public async Task Min_compaction_lag_keeps_recent_segments_out_of_the_cleaner()
     {
         using var log = Open(Compacted() with { MinCompactionLagMs = 60_000 });
         log.AppendAsLeader(TestBatches.Create(TestRecord.Of("k", "1", T0), TestRecord.Of("k", "2", T0)), 0);
         log.Roll();
         log.AppendAsLeader(TestBatches.Create(TestRecord.Of("k", "3", T0)), 0);
-        Assert.Equal(0, log.Compact().RecordsRemoved);
+        Assert.Equal(0, (await log.CompactAsync()).RecordsRemoved);
         _time.Advance(TimeSpan.FromMinutes(1));
-        Assert.Equal(1, log.Compact().RecordsRemoved);
+        Assert.Equal(1, (await log.CompactAsync()).RecordsRemoved);
     }
 
     [Fact]
-    public void Compact_and_delete_applies_both_and_compacted_logs_survive_reopen()
+    public async Task Compact_and_delete_applies_both_and_compacted_logs_survive_reopen()
     {
         var config = Compacted(CleanupPolicy.Compact | CleanupPolicy.Delete) with { RetentionMs = 5_000 };
         using (var log = Open(config))
         {
             for (var i = 0; i < 12; i++)
                 log.AppendAsLeader(TestBatches.Create(TestRecord.Of("k" + i % 3, "v" + i, T0 + i * 1000)), 0);
-            log.Compact();
+            await log.CompactAsync();
             _time.SetUtcNow(DateTimeOffset.FromUnixTimeMilliseconds(T0 + 12_000));
             Assert.True(log.DeleteOldSegments().SegmentsDeleted > 0);
             Assert.True(log.LogStartOffset > 0);
@@ -142,12 +142,134 @@ public sealed class CompactionTests : IDisposable
     }
 
     [Fact]
-    public void Delete_only_topics_are_not_compacted()
+    public async Task Delete_only_topics_are_not_compacted()
     {
         using var log = Open(new LogConfig { SegmentBytes = 100 });
         log.AppendAsLeader(TestBatches.Create(TestRecord.Of("k", "1")), 0);
         log.AppendAsLeader(TestBatches.Create(TestRecord.Of("k", "2")), 0);
         log.AppendAsLeader(TestBatches.Create(TestRecord.Of("k", "3")), 0);
-        Assert.Equal(default, log.Compact());
+        Assert.Equal(default, await log.CompactAsync());
+    }
+
+    private readonly HeldTaskScheduler _scheduler = new() { RunWhenWaitedOn = true };
+
+    /// <summary>A compacted log whose background work (the cleaner, the rolls' flushes) waits for the test.</summary>
+    private PartitionLog OpenHeld(LogConfig? config = null) =>
+        PartitionLog.Open(_dir.Path, config ?? Compacted() with { SegmentBytes = 1 << 20 }, _time, _scheduler);
+
+    private static void Append(PartitionLog log, string key, string? value, long timestamp = T0) =>
+        log.AppendAsLeader(TestBatches.Create(TestRecord.Of(key, value, timestamp)), 0);
+
+    private void AssertNoCleanedFilesLeft() =>
+        Assert.Empty(Directory.GetFiles(_dir.Path, "*.cleaned"));
+
+    [Fact]
+    public async Task Appends_and_reads_go_on_while_the_cleaner_runs_and_the_swap_applies_the_compacted_view()
+    {
+        using var log = OpenHeld();
+        Append(log, "a", "a0");
+        Append(log, "b", "b1");
+        Append(log, "a", "a2");
+        log.Roll();
+        Append(log, "b", "b3");
+        Append(log, "c", "c4");
+        log.Roll();
+        _scheduler.RunPending(); // the rolls' flushes
+        var before = Records(log);
+
+        var compaction = log.CompactAsync();
+
+        // The clean waits on the scheduler: the call returned without rewriting anything, and the log works meanwhile.
+        Assert.False(compaction.IsCompleted);
+        Assert.Equal(1, _scheduler.Pending);
+        Append(log, "a", "a5");
+        log.Roll();
+        Append(log, "d", "d6");
+        List<(long, string, string?)> meanwhile = [.. before, (5L, "a", "a5"), (6L, "d", "d6")];
+        Assert.Equal(meanwhile, Records(log));
+        Assert.Equal(0L, RecordBatchHeader.Read(log.Read(0, 1).Span).BaseOffset);
+
+        _scheduler.RunPending();
+        var result = await compaction;
+
+        // Segment 0-2 lost a0 and b1 to the newer values in 0-4; the segments written meanwhile are untouched.
+        Assert.Equal((1, 2L), (result.SegmentsCleaned, result.RecordsRemoved));
+        Assert.Equal([(2L, "a", "a2"), (3L, "b", "b3"), (4L, "c", "c4"), (5L, "a", "a5"), (6L, "d", "d6")], Records(log));
+        Assert.Equal(2L, RecordBatchHeader.Read(log.Read(0, 1).Span).BaseOffset);
+        AssertNoCleanedFilesLeft();
+        Append(log, "e", "e7");
+        Assert.Equal(8, log.LogEndOffset);
+    }
+
+    [Fact]
+    public async Task Retention_while_the_cleaner_runs_drops_only_the_copies_of_deleted_segments()
+    {
+        using var log = OpenHeld(Compacted(CleanupPolicy.Compact | CleanupPolicy.Delete) with { SegmentBytes = 1 << 20, RetentionMs = 5_000 });
+        Append(log, "a", "a0", T0);
+        Append(log, "a", "a1", T0);
+        log.Roll();
+        Append(log, "b", "b2", T0 + 10_000);
+        Append(log, "b", "b3", T0 + 10_000);
+        log.Roll();
+        Append(log, "c", "c4", T0 + 10_000);
+        _scheduler.RunPending();
+
+        var compaction = log.CompactAsync();
+        _time.SetUtcNow(DateTimeOffset.FromUnixTimeMilliseconds(T0 + 6_000));
+        Assert.Equal(1, log.DeleteOldSegments().SegmentsDeleted); // the first segment, whose copy is being written
+        _scheduler.RunPending();
+        var result = await compaction;
+
+        Assert.Equal((1, 1L), (result.SegmentsCleaned, result.RecordsRemoved));
+        Assert.Equal([(3L, "b", "b3"), (4L, "c", "c4")], Records(log));
+        Assert.Equal(2, log.LogStartOffset);
+        AssertNoCleanedFilesLeft();
+    }
+
+    [Fact]
+    public async Task A_truncation_while_the_cleaner_runs_drops_every_copy_cleaned_against_what_it_removed()
+    {
+        using var log = OpenHeld();
+        Append(log, "k", "k0");
+        Append(log, "j", "j1");
+        log.Roll();
+        Append(log, "x", "x2");
+        log.Roll();
+        Append(log, "k", "k3"); // the newest "k": the clean drops k0 against it
+        log.Roll();
+        Append(log, "y", "y4");
+        _scheduler.RunPending();
+
+        var compaction = log.CompactAsync();
+        log.TruncateTo(3); // a follower's divergence: "k3" goes
+        _scheduler.RunPending();
+        var result = await compaction;
+
+        Assert.Equal(0, result.SegmentsCleaned);
+        Assert.Equal([(0L, "k", "k0"), (1L, "j", "j1"), (2L, "x", "x2")], Records(log));
+        AssertNoCleanedFilesLeft();
+        log.Dispose();
+        using var reopened = PartitionLog.Open(_dir.Path, Compacted(), _time);
+        Assert.Equal([(0L, "k", "k0"), (1L, "j", "j1"), (2L, "x", "x2")], Records(reopened));
+    }
+
+    [Fact]
+    public async Task Closing_the_log_while_the_cleaner_is_pending_cancels_it_and_leaves_the_segments_as_they_were()
+    {
+        var log = OpenHeld();
+        Append(log, "k", "k0");
+        Append(log, "k", "k1");
+        log.Roll();
+        Append(log, "z", "z2");
+        _scheduler.RunPending();
+        var before = Records(log);
+
+        var compaction = log.CompactAsync();
+        log.Dispose();
+
+        Assert.Equal(default, await compaction);
+        AssertNoCleanedFilesLeft();
+        using var reopened = PartitionLog.Open(_dir.Path, Compacted(), _time);
+        Assert.Equal(before, Records(reopened));
     }
 }

@@ -133,7 +133,9 @@ public sealed class RecoveryTests : IDisposable
     {
         var config = new LogConfig { SegmentBytes = 300 };
         var crashed = Path.Combine(_dir.Path, "crashed");
-        using (var log = PartitionLog.Open(LogDir, config, _time))
+        // The rolls' background flushes wait until the files are copied, so nothing writes while they are.
+        var scheduler = new HeldTaskScheduler();
+        using (var log = PartitionLog.Open(LogDir, config, _time, scheduler))
         {
             for (var i = 0; i < 6; i++)
                 log.AppendAsLeader(TestBatches.Sized(2, 20), 0);
@@ -147,6 +149,7 @@ public sealed class RecoveryTests : IDisposable
             foreach (var file in Directory.GetFiles(LogDir))
                 File.Copy(file, Path.Combine(crashed, Path.GetFileName(file)));
             File.WriteAllBytes(Path.Combine(crashed, "partition-offsets-checkpoint"), checkpoint);
+            scheduler.RunPending();
         }
         Assert.False(File.Exists(Path.Combine(crashed, PartitionLog.CleanShutdownFileName)));
         var segments = Directory.GetFiles(crashed, "*.log").Order().ToArray();

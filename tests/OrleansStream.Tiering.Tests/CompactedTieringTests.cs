@@ -86,7 +86,7 @@ public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixtur
 
         // Copied as produced, then compacted locally (and re-tiered) or in the tier, once the local copy is gone.
         await TierUntilIdleAsync(t);
-        t.Log.Compact();
+        await t.Log.CompactAsync();
         await TierUntilIdleAsync(t);
         Assert.True(t.Log.LocalLogStartOffset > 0, "local retention moved the local log start");
         Assert.Equal(0, t.Manager.LogStartOffset);
@@ -111,7 +111,7 @@ public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixtur
         var interval = new RemoteLogManagerOptions().RemoteCompactionInterval;
         Assert.True(interval * 2 < TimeSpan.FromMilliseconds(DeleteRetentionMs));
         t.Time.Advance(interval * 1.5);
-        t.Log.Compact();
+        await t.Log.CompactAsync();
         await TierUntilIdleAsync(t);
         Assert.Equal(5, (await ReadAllAsync(t)).Count(r => r.Value is null));
 
@@ -129,4 +129,71 @@ public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixtur
         Assert.All(live, s => Assert.Equal(RemoteLogSegmentState.CopySegmentFinished, s.State));
         Assert.Equal(live.Count * 4 + 1, keys.Count);
     }
+
+    [Fact]
+    public async Task A_compaction_swap_during_a_copy_never_tiers_the_new_files_under_the_old_segments_metadata()
+    {
+        var store = new GatedTierStore(NewStore());
+        using var t = new TieredLog(store, Compacted());
+        using var builder = new RecordBatchBuilder();
+        Append(t, builder, 0, Enumerable.Range(0, 10));
+        Append(t, builder, 1, Enumerable.Range(0, 10));
+        t.Log.Roll();
+        Append(t, builder, 2, Enumerable.Range(10, 2));
+        var listedSize = t.Log.Segments[0].SizeInBytes;
+
+        // The pass lists the closed segment, then waits on its CopySegmentStarted manifest write while the cleaner
+        // swaps a compacted copy in under the same file names.
+        var pass = t.Manager.RunOnceAsync(0, Ct);
+        await store.FirstWriteReached.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(1, (await t.Log.CompactAsync()).SegmentsCleaned);
+        Assert.True(t.Log.Segments[0].SizeInBytes < listedSize);
+        store.Release();
+        Assert.Null((await pass).Error);
+
+        // What was tiered is the segment the metadata describes, byte for byte as long.
+        var copy = Assert.Single(t.Manager.Manifest!.Segments, s => s.State == RemoteLogSegmentState.CopySegmentFinished);
+        Assert.Equal(listedSize, copy.SegmentSizeInBytes);
+        var tiered = await store.GetAsync(copy.KeyPrefix(t.Topic, t.PartitionId) + ".log", Ct);
+        Assert.Equal(copy.SegmentSizeInBytes, tiered!.Content.Length);
+
+        // The next passes tier the compacted segment in its place.
+        await TierUntilIdleAsync(t);
+        var replaced = Assert.Single(t.Manager.Manifest!.Segments, s => s.State == RemoteLogSegmentState.CopySegmentFinished);
+        Assert.Equal(t.Log.Segments[0].SizeInBytes, replaced.SegmentSizeInBytes);
+        Assert.Equal((await store.GetAsync(replaced.KeyPrefix(t.Topic, t.PartitionId) + ".log", Ct))!.Content.Length, replaced.SegmentSizeInBytes);
+    }
+}
+
+/// <summary>A real tier store whose first manifest write waits until the test releases it.</summary>
+public sealed class GatedTierStore(ITierStore inner) : ITierStore
+{
+    private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _writes;
+
+    public Task FirstWriteReached => _reached.Task;
+
+    public void Release() => _release.TrySetResult();
+
+    public async Task<string> WriteConditionalAsync(string key, ReadOnlyMemory<byte> content, string? ifMatch, CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Increment(ref _writes) == 1)
+        {
+            _reached.TrySetResult();
+            await _release.Task.WaitAsync(cancellationToken);
+        }
+        return await inner.WriteConditionalAsync(key, content, ifMatch, cancellationToken);
+    }
+
+    public Task<bool> UploadAsync(string key, Stream content, CancellationToken cancellationToken = default) => inner.UploadAsync(key, content, cancellationToken);
+
+    public Task<int> ReadAsync(string key, long position, Memory<byte> destination, CancellationToken cancellationToken = default) =>
+        inner.ReadAsync(key, position, destination, cancellationToken);
+
+    public Task<TierObject?> GetAsync(string key, CancellationToken cancellationToken = default) => inner.GetAsync(key, cancellationToken);
+
+    public Task<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => inner.DeleteAsync(key, cancellationToken);
+
+    public IAsyncEnumerable<TierObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
 }

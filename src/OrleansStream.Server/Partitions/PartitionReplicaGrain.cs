@@ -66,9 +66,10 @@ internal sealed partial class PartitionReplicaGrain(
         await directories.WhenServingAsync(cancellationToken);
         var state = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(_topic, _partition);
         if (state is not null && _state is null) Apply(state);
+        // Interleaving: compaction cleans on the thread pool while produce and fetch run; only the swap takes a turn.
         _retentionTimer = this.RegisterGrainTimer(
-            static (self, _) => { self.ApplyRetention(); return Task.CompletedTask; }, this,
-            new GrainTimerCreationOptions(TimeSpan.FromMilliseconds(_options.LogRetentionCheckIntervalMs), TimeSpan.FromMilliseconds(_options.LogRetentionCheckIntervalMs)));
+            static (self, _) => self.ApplyRetentionAsync(), this,
+            new GrainTimerCreationOptions(TimeSpan.FromMilliseconds(_options.LogRetentionCheckIntervalMs), TimeSpan.FromMilliseconds(_options.LogRetentionCheckIntervalMs)) { Interleave = true });
         _isrTimer = this.RegisterGrainTimer(
             static (self, _) => self.CheckIsrAsync(), this,
             new GrainTimerCreationOptions(TimeSpan.FromMilliseconds(_options.ReplicaLagTimeMaxMs / 2.0), TimeSpan.FromMilliseconds(_options.ReplicaLagTimeMaxMs / 2.0)) { Interleave = true });
@@ -500,7 +501,7 @@ internal sealed partial class PartitionReplicaGrain(
         else if (pass.Fenced) LogTieringFenced(this.GetPrimaryKeyString(), LeaderEpoch);
     }
 
-    private void ApplyRetention()
+    private async Task ApplyRetentionAsync()
     {
         if (_log is not { } log) return;
         try
@@ -509,7 +510,7 @@ internal sealed partial class PartitionReplicaGrain(
             if (retention.SegmentsDeleted > 0) LogRetention(this.GetPrimaryKeyString(), retention.SegmentsDeleted, retention.LogStartOffset);
             if ((log.Config.CleanupPolicy & CleanupPolicy.Compact) != 0)
             {
-                var compaction = log.Compact();
+                var compaction = await log.CompactAsync();
                 if (compaction.SegmentsCleaned > 0) LogCompacted(this.GetPrimaryKeyString(), compaction.SegmentsCleaned, compaction.RecordsRemoved);
             }
         }

@@ -15,21 +15,21 @@ internal static class LogCleaner
     /// <summary>An empty offset map keyed by key bytes.</summary>
     public static Dictionary<byte[], long> NewOffsetMap() => new(KeyComparer.Instance);
 
-    /// <summary>The newest offset of every key in the given segments (Kafka's OffsetMap).</summary>
-    public static Dictionary<byte[], long> BuildOffsetMap(IReadOnlyList<LogSegment> segments, int count)
-    {
-        var map = NewOffsetMap();
-        for (var i = 0; i < count; i++)
-            AddToOffsetMap(map, segments[i]);
-        return map;
-    }
-
     /// <summary>Adds the keys of a local segment's batches to an offset map.</summary>
     public static void AddToOffsetMap(Dictionary<byte[], long> map, LogSegment segment)
     {
         using var reader = segment.OpenReader();
+        AddToOffsetMap(map, reader, CancellationToken.None);
+    }
+
+    /// <summary>Adds the keys of every batch a reader yields to an offset map (Kafka's buildOffsetMap).</summary>
+    public static void AddToOffsetMap(Dictionary<byte[], long> map, SegmentBatchReader reader, CancellationToken cancellationToken)
+    {
         while (reader.TryReadNext(out var bytes))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
             AddToOffsetMap(map, bytes);
+        }
     }
 
     /// <summary>Adds the keys of one segment's batches (a tiered segment's bytes) to an offset map.</summary>
@@ -48,31 +48,41 @@ internal static class LogCleaner
         }
     }
 
-    /// <summary>
-    /// Writes the compacted copy of <paramref name="segment"/> to <paramref name="cleanedPath"/> (fsynced) and returns
-    /// true, or returns false and writes nothing when no record would go.
-    /// </summary>
-    public static bool Clean(LogSegment segment, Dictionary<byte[], long> map, long tombstoneHorizonMs, string cleanedPath,
-        ref CleanStats stats)
+    /// <summary>True when compaction would remove at least one record of the batches a reader yields.</summary>
+    public static bool HasAnythingToRemove(SegmentBatchReader reader, Dictionary<byte[], long> map, long tombstoneHorizonMs)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
-        if (!HasAnythingToRemove(segment, lookup, tombstoneHorizonMs))
-            return false;
+        while (reader.TryReadNext(out var bytes))
+        {
+            if (HasAnythingToRemove(bytes, lookup, tombstoneHorizonMs))
+                return true;
+        }
+        return false;
+    }
 
-        using var output = new FileStream(cleanedPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        using var reader = segment.OpenReader();
+    /// <summary>
+    /// Appends the records compaction keeps from the batches a reader yields to <paramref name="output"/>, a cleaned
+    /// segment that indexes them as they go (Kafka's cleanInto).
+    /// </summary>
+    public static void CleanInto(SegmentBatchReader reader, LogSegment output, Dictionary<byte[], long> map, long tombstoneHorizonMs,
+        ref CleanStats stats, CancellationToken cancellationToken)
+    {
+        var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
         var scratch = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
             while (reader.TryReadNext(out var bytes))
-                WriteCleaned(bytes, lookup, tombstoneHorizonMs, ref scratch, output, ref stats);
-            output.Flush(flushToDisk: true);
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var retained = Retained(bytes, lookup, tombstoneHorizonMs, ref scratch, ref stats);
+                if (!retained.IsEmpty)
+                    output.Append(retained);
+            }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(scratch);
         }
-        return true;
     }
 
     /// <summary>
@@ -81,15 +91,7 @@ internal static class LogCleaner
     public static byte[]? Clean(ReadOnlySpan<byte> batches, Dictionary<byte[], long> map, long tombstoneHorizonMs, ref CleanStats stats)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
-        var anything = false;
-        foreach (var batch in RecordBatchReader.Batches(batches))
-        {
-            if (!IsCompactable(batch.Header))
-                continue;
-            foreach (var record in batch.Records())
-                anything |= !Retain(record, lookup, tombstoneHorizonMs, out _);
-        }
-        if (!anything)
+        if (!HasAnythingToRemove(batches, lookup, tombstoneHorizonMs))
             return null;
 
         using var output = new MemoryStream(batches.Length);
@@ -99,7 +101,7 @@ internal static class LogCleaner
             for (var position = 0; position < batches.Length;)
             {
                 var size = RecordBatchHeader.PeekTotalSize(batches[position..]);
-                WriteCleaned(batches.Slice(position, size), lookup, tombstoneHorizonMs, ref scratch, output, ref stats);
+                output.Write(Retained(batches.Slice(position, size), lookup, tombstoneHorizonMs, ref scratch, ref stats));
                 position += size;
             }
         }
@@ -110,16 +112,16 @@ internal static class LogCleaner
         return output.ToArray();
     }
 
-    /// <summary>Writes one batch with the records compaction keeps (the batch unchanged if all stay, nothing if none).</summary>
-    private static void WriteCleaned(ReadOnlySpan<byte> bytes, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup,
-        long tombstoneHorizonMs, ref byte[] scratch, Stream output, ref CleanStats stats)
+    /// <summary>
+    /// One batch with the records compaction keeps: the batch itself if all stay, a rebuilt copy in
+    /// <paramref name="scratch"/> if some do, empty if none.
+    /// </summary>
+    private static ReadOnlySpan<byte> Retained(ReadOnlySpan<byte> bytes, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup,
+        long tombstoneHorizonMs, ref byte[] scratch, ref CleanStats stats)
     {
         var batch = RecordBatchReader.Batch(bytes);
         if (!IsCompactable(batch.Header))
-        {
-            output.Write(bytes);
-            return;
-        }
+            return bytes;
         if (scratch.Length < bytes.Length)
         {
             ArrayPool<byte>.Shared.Return(scratch);
@@ -145,25 +147,20 @@ internal static class LogCleaner
             position += record.SizeInBytes;
         }
         if (kept == batch.RecordCount)
-        {
-            output.Write(bytes);
-        }
-        else if (kept > 0)
-        {
-            var rebuilt = scratch.AsSpan(0, length);
-            BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.BatchLengthOffset..], length - RecordBatchHeader.LogOverhead);
-            BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.RecordsCountOffset..], kept);
-            BinaryPrimitives.WriteUInt32BigEndian(rebuilt[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(rebuilt));
-            output.Write(rebuilt);
-        }
+            return bytes;
+        if (kept == 0)
+            return [];
+        var rebuilt = scratch.AsSpan(0, length);
+        BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.BatchLengthOffset..], length - RecordBatchHeader.LogOverhead);
+        BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.RecordsCountOffset..], kept);
+        BinaryPrimitives.WriteUInt32BigEndian(rebuilt[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(rebuilt));
+        return rebuilt;
     }
 
-    private static bool HasAnythingToRemove(LogSegment segment, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup, long tombstoneHorizonMs)
+    private static bool HasAnythingToRemove(ReadOnlySpan<byte> batches, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup, long tombstoneHorizonMs)
     {
-        using var reader = segment.OpenReader();
-        while (reader.TryReadNext(out var bytes))
+        foreach (var batch in RecordBatchReader.Batches(batches))
         {
-            var batch = RecordBatchReader.Batch(bytes);
             if (!IsCompactable(batch.Header))
                 continue;
             foreach (var record in batch.Records())

@@ -187,6 +187,19 @@ internal abstract class IndexFile
             RandomAccess.FlushToDisk(handle);
     }
 
+    /// <summary>fsyncs an index file as it is on disk; nothing to do when it was deleted meanwhile.</summary>
+    public static void FlushFileToDisk(string path)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            RandomAccess.FlushToDisk(handle);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+        }
+    }
+
     public int PendingEntries => _loaded ? _count - _persisted : 0;
 
     /// <summary>A cheap check done on open without loading the file: present and a whole number of entries.</summary>

@@ -32,12 +32,12 @@ internal sealed class LogSegment : IDisposable
     private readonly long _createdMs;
     private bool _unsynced;
 
-    private LogSegment(string directory, long baseOffset, LogConfig config, long nowMs, bool isNew)
+    private LogSegment(string directory, long baseOffset, LogConfig config, long nowMs, bool isNew, string fileSuffix = "")
     {
         BaseOffset = baseOffset;
-        LogPath = Path.Combine(directory, FileName(baseOffset, LogSuffix));
-        OffsetIndexPath = Path.Combine(directory, FileName(baseOffset, IndexSuffix));
-        TimeIndexPath = Path.Combine(directory, FileName(baseOffset, TimeIndexSuffix));
+        LogPath = Path.Combine(directory, FileName(baseOffset, LogSuffix) + fileSuffix);
+        OffsetIndexPath = Path.Combine(directory, FileName(baseOffset, IndexSuffix) + fileSuffix);
+        TimeIndexPath = Path.Combine(directory, FileName(baseOffset, TimeIndexSuffix) + fileSuffix);
         _indexIntervalBytes = config.IndexIntervalBytes;
         _createdMs = nowMs;
         _log = File.OpenHandle(LogPath, isNew ? FileMode.CreateNew : FileMode.Open, FileAccess.ReadWrite,
@@ -106,6 +106,18 @@ internal sealed class LogSegment : IDisposable
 
     public static LogSegment Open(string directory, long baseOffset, LogConfig config, long nowMs) =>
         new(directory, baseOffset, config, nowMs, isNew: false);
+
+    /// <summary>
+    /// A new segment whose three files carry the <c>.cleaned</c> suffix (Kafka's cleaned segment): the cleaner writes the
+    /// compacted copy there, and the log renames the files over the original's when it swaps them in. Files left by a
+    /// crash are deleted on open.
+    /// </summary>
+    public static LogSegment CreateCleaned(string directory, long baseOffset, LogConfig config, long nowMs)
+    {
+        foreach (var suffix in (ReadOnlySpan<string>)[LogSuffix, IndexSuffix, TimeIndexSuffix])
+            File.Delete(Path.Combine(directory, FileName(baseOffset, suffix) + CleanedSuffix));
+        return new LogSegment(directory, baseOffset, config, nowMs, isNew: true, CleanedSuffix);
+    }
 
     /// <summary>Kafka's timeWaitedForRoll: measured on batch timestamps once the segment has one, else on the clock.</summary>
     public long TimeWaitedForRoll(long nowMs, long incomingMaxTimestamp) =>
@@ -314,6 +326,13 @@ internal sealed class LogSegment : IDisposable
     /// <summary>A reader over every batch of the segment, in order.</summary>
     public SegmentBatchReader OpenReader() => new(_log, Size);
 
+    /// <summary>
+    /// A read handle of the log's own: reads through it stay valid after the segment is deleted or replaced (the
+    /// cleaner reads closed segments on a worker while the owner's retention may delete them).
+    /// </summary>
+    public SafeFileHandle OpenLogForRead() =>
+        File.OpenHandle(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+
     /// <summary>Reads exactly the byte range [position, position + destination.Length).</summary>
     public void ReadExactly(long position, Span<byte> destination)
     {
@@ -416,13 +435,34 @@ internal sealed class LogSegment : IDisposable
         }
     }
 
-    /// <summary>Kafka's onBecomeInactiveSegment: the final time index entry, indexes written, everything fsynced.</summary>
+    /// <summary>
+    /// Kafka's onBecomeInactiveSegment: the final time index entry and both indexes written out, not fsynced; the fsync
+    /// is <see cref="FlushClosed"/>, which a roll leaves to the background.
+    /// </summary>
     public void OnBecomeInactive()
     {
         if (MaxTimestamp >= 0)
             TimeIndex.MaybeAppend(_maxTimestamp, _offsetOfMaxTimestamp);
-        Flush();
-        FlushIndexes(fsync: true);
+        FlushIndexes(fsync: false);
+    }
+
+    /// <summary>
+    /// fsyncs a closed segment's log and index files. It touches the files only, never the in-memory state, so it may
+    /// run on another thread while the owner appends to the next segment; a segment deleted or replaced meanwhile
+    /// has nothing left to flush.
+    /// </summary>
+    public void FlushClosed()
+    {
+        try
+        {
+            RandomAccess.FlushToDisk(_log);
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+        IndexFile.FlushFileToDisk(OffsetIndexPath);
+        IndexFile.FlushFileToDisk(TimeIndexPath);
     }
 
     public void FlushIndexes(bool fsync)

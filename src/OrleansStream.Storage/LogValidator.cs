@@ -1,0 +1,120 @@
+using System.Buffers.Binary;
+using OrleansStream.Records;
+
+namespace OrleansStream.Storage;
+
+/// <summary>
+/// Kafka's LogValidator: the checks a batch passes before it reaches a segment, and the leader's stamping of offsets,
+/// leader epoch and (for LogAppendTime topics) timestamps. Producer-state checks (sequence numbers, epochs) belong here.
+/// </summary>
+internal static class LogValidator
+{
+
+    /// <summary>
+    /// Validates every batch before anything is written (Kafka's analyzeAndValidateRecords): length, magic, CRC,
+    /// <c>max.message.bytes</c>, keys on a compacted topic; a leader's batches must count their records, a follower's
+    /// offsets must increase. Throws <see cref="OrleansStreamException"/> with Kafka's error code.
+    /// </summary>
+    public static ValidationSummary Validate(ReadOnlySpan<byte> batches, LogConfig config, bool asLeader)
+    {
+        if (batches.IsEmpty)
+            throw new OrleansStreamException(ErrorCode.InvalidRecord, "The append holds no record batch.");
+        long firstOffset = -1, lastOffset = -1, maxTimestamp = -1;
+        int records = 0, count = 0;
+        for (var position = 0; position < batches.Length;)
+        {
+            var rest = batches[position..];
+            var size = RecordBatchHeader.PeekTotalSize(rest);
+            if (size < RecordBatchHeader.Size)
+            {
+                throw new OrleansStreamException(ErrorCode.CorruptMessage,
+                    $"Record batch {count} at byte {position} has a length of {size} bytes; a batch needs at least {RecordBatchHeader.Size}.");
+            }
+            if (size > config.MaxMessageBytes)
+            {
+                throw new OrleansStreamException(ErrorCode.RecordTooLarge,
+                    $"Record batch {count} is {size} bytes, larger than max.message.bytes ({config.MaxMessageBytes}).");
+            }
+            if (size > rest.Length)
+            {
+                throw new OrleansStreamException(ErrorCode.CorruptMessage,
+                    $"Record batch {count} at byte {position} declares {size} bytes but only {rest.Length} remain.");
+            }
+            var error = RecordBatchHeader.Validate(rest[..size], out var header);
+            if (error != ErrorCode.None)
+                throw new OrleansStreamException(error, $"Record batch {count} at byte {position} is invalid ({error}).");
+            if (asLeader && (header.RecordCount == 0 || header.LastOffsetDelta != header.RecordCount - 1))
+            {
+                throw new OrleansStreamException(ErrorCode.InvalidRecord,
+                    $"Record batch {count} has {header.RecordCount} records but lastOffsetDelta {header.LastOffsetDelta}.");
+            }
+            if (asLeader && (config.CleanupPolicy & CleanupPolicy.Compact) != 0 && header.Compression == CompressionType.None && !header.IsControl)
+                RequireKeys(rest[..size], count);
+            if (!asLeader)
+            {
+                if (count > 0 && header.BaseOffset <= lastOffset)
+                {
+                    throw new OrleansStreamException(ErrorCode.InvalidRecord,
+                        $"Record batch {count} starts at offset {header.BaseOffset}, not after the previous batch's {lastOffset}.");
+                }
+                if (count == 0)
+                    firstOffset = header.BaseOffset;
+                lastOffset = header.LastOffset;
+            }
+            maxTimestamp = Math.Max(maxTimestamp, header.MaxTimestamp);
+            records += header.RecordCount;
+            count++;
+            position += size;
+        }
+        return new ValidationSummary(firstOffset, lastOffset, maxTimestamp, records, count);
+    }
+
+    /// <summary>Kafka's LogValidator rule: a compacted topic cannot accept a record without a key.</summary>
+    private static void RequireKeys(ReadOnlySpan<byte> batch, int batchIndex)
+    {
+        foreach (var record in RecordBatchReader.Batch(batch).Records())
+        {
+            if (record.KeyIsNull)
+            {
+                throw new OrleansStreamException(ErrorCode.InvalidRecord,
+                    $"Record batch {batchIndex} holds a record without a key at offset delta {record.OffsetDelta}; a compacted topic needs keys.");
+            }
+        }
+    }
+
+    /// <summary>Kafka's setMaxTimestamp(LOG_APPEND_TIME): sets the timestamp-type bit and maxTimestamp, then the CRC.</summary>
+    private static void StampLogAppendTime(Span<byte> batch, long nowMs)
+    {
+        var attributes = BinaryPrimitives.ReadInt16BigEndian(batch[RecordBatchHeader.AttributesOffset..]);
+        BinaryPrimitives.WriteInt16BigEndian(batch[RecordBatchHeader.AttributesOffset..], (short)(attributes | RecordBatchHeader.TimestampTypeMask));
+        BinaryPrimitives.WriteInt64BigEndian(batch[RecordBatchHeader.MaxTimestampOffset..], nowMs);
+        BinaryPrimitives.WriteUInt32BigEndian(batch[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(batch));
+    }
+
+    /// <summary>
+    /// The leader's stamping (Kafka's assignOffsetsNonCompressed): each batch gets its base offset from
+    /// <paramref name="firstOffset"/> on and the leader epoch, and the append time when <paramref name="logAppendTime"/>
+    /// is set. Returns the offset after the last batch; <paramref name="maxTimestamp"/> is the largest batch timestamp.
+    /// </summary>
+    public static long AssignOffsets(Span<byte> batches, long firstOffset, int leaderEpoch, long logAppendTime, out long maxTimestamp)
+    {
+        var next = firstOffset;
+        maxTimestamp = -1L;
+        for (var position = 0; position < batches.Length;)
+        {
+            var batch = batches[position..];
+            var size = RecordBatchHeader.PeekTotalSize(batch);
+            batch = batch[..size];
+            RecordBatchHeader.Stamp(batch, next, leaderEpoch);
+            if (logAppendTime >= 0)
+                StampLogAppendTime(batch, logAppendTime);
+            maxTimestamp = Math.Max(maxTimestamp, BinaryPrimitives.ReadInt64BigEndian(batch[RecordBatchHeader.MaxTimestampOffset..]));
+            next += BinaryPrimitives.ReadInt32BigEndian(batch[RecordBatchHeader.LastOffsetDeltaOffset..]) + 1;
+            position += size;
+        }
+        return next;
+    }
+}
+
+/// <summary>What validation learnt of an append: its offsets (a follower's; -1 for a leader's), max timestamp and counts.</summary>
+internal readonly record struct ValidationSummary(long FirstOffset, long LastOffset, long MaxTimestamp, int Records, int Batches);
