@@ -45,6 +45,8 @@ public static class AzureStorageIdentity
         if (!string.Equals(section["ProviderType"], providerType, StringComparison.Ordinal)) return null;
         var text = section["ServiceUri"];
         if (string.IsNullOrEmpty(text)) return null;
+        if (!string.IsNullOrEmpty(section["ConnectionString"]))
+            throw new OrleansConfigurationException($"{section.Path}: set ConnectionString or ServiceUri, not both.");
         return Uri.TryCreate(text, UriKind.Absolute, out var uri)
             ? uri
             : throw new OrleansConfigurationException($"{section.Path}:ServiceUri must be an absolute URI, not '{text}'.");

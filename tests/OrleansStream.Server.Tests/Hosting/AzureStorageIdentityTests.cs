@@ -39,6 +39,18 @@ public sealed class AzureStorageIdentityTests
     }
 
     [Fact]
+    public void Both_a_ServiceUri_and_a_connection_string_fail_at_start_up()
+    {
+        var e = Assert.Throws<OrleansConfigurationException>(() => Silo(new()
+        {
+            ["Orleans:Clustering:ProviderType"] = "AzureTableStorage",
+            ["Orleans:Clustering:ServiceUri"] = "https://account.table.core.windows.net/",
+            ["Orleans:Clustering:ConnectionString"] = "UseDevelopmentStorage=true",
+        }));
+        Assert.Contains("Orleans:Clustering", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_connection_string_is_left_to_Orleans_provider_builder()
     {
         const string connectionString = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
