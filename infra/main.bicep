@@ -26,9 +26,6 @@ param siloCpu string = '1.0'
 @allowed(['1Gi', '2Gi', '4Gi', '8Gi'])
 param siloMemory string = '2Gi'
 
-@description('Azure Managed Redis SKU for Orleans membership.')
-param redisSkuName string = 'Balanced_B0'
-
 @description('Optional OTLP endpoint for metrics (sets OTEL_EXPORTER_OTLP_ENDPOINT in every silo).')
 param otlpEndpoint string = ''
 
@@ -43,7 +40,7 @@ param topicDefaults object = {
   'log.local.retention.bytes': '536870912'
 }
 
-@description('Object id of the user running azd, granted blob data access for inspection; empty skips it.')
+@description('Object id of the user running azd, granted blob and table data access for inspection; empty skips it.')
 param principalId string = ''
 
 var tags = { 'azd-env-name': environmentName }
@@ -96,6 +93,7 @@ module storage 'modules/storage.bicep' = {
     dataPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
     containerNames: [segmentsContainerName, grainStateContainerName]
+    tableNames: [membershipTableName]
   }
 }
 
@@ -106,19 +104,6 @@ module network 'modules/network.bicep' = {
     name: 'vnet-${resourceToken}'
     location: location
     tags: tags
-  }
-}
-
-module redis 'modules/redis.bicep' = {
-  name: 'redis'
-  scope: rg
-  params: {
-    name: 'redis-${resourceToken}'
-    location: location
-    tags: tags
-    skuName: redisSkuName
-    privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
-    virtualNetworkId: network.outputs.virtualNetworkId
   }
 }
 
@@ -136,6 +121,8 @@ module environment 'modules/containerapps-environment.bicep' = {
 
 var segmentsContainerName = 'segments'
 var grainStateContainerName = 'grainstate'
+// Orleans' Azure Table membership table (AzureStorageClusteringOptions.DEFAULT_TABLE_NAME).
+var membershipTableName = 'OrleansSiloInstances'
 
 // One Container App per silo; updated one at a time so a redeploy never restarts every replica of a partition at once.
 @batchSize(1)
@@ -158,8 +145,9 @@ module silos 'modules/silo.bicep' = [for i in range(0, siloCount): {
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     registryServer: registry.outputs.loginServer
-    redisName: redis.outputs.name
     blobServiceUri: storage.outputs.blobEndpoint
+    tableServiceUri: storage.outputs.tableEndpoint
+    membershipTableName: membershipTableName
     segmentsContainerName: segmentsContainerName
     grainStateContainerName: grainStateContainerName
     clusterId: environmentName
@@ -181,7 +169,7 @@ output AZURE_CONTAINER_APPS_ENVIRONMENT_STATIC_IP string = environment.outputs.s
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
-output AZURE_REDIS_HOST_NAME string = redis.outputs.hostName
+output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
 output SERVICE_SILO_NAME string = silos[0].outputs.name
 output ORLEANSSTREAM_SILO_COUNT int = siloCount
 output ORLEANSSTREAM_GATEWAYS array = [for i in range(0, siloCount): '${environment.outputs.staticIp}:${30000 + i}']

@@ -1,4 +1,4 @@
-// VNet for the internal Container Apps environment and the Redis private endpoint.
+// VNet for the internal Container Apps environment.
 param name string
 param location string
 param tags object
@@ -6,7 +6,6 @@ param tags object
 param addressPrefix string = '10.40.0.0/16'
 @description('Workload-profile environments need at least a /27, delegated to Microsoft.App/environments.')
 param containerAppsSubnetPrefix string = '10.40.0.0/23'
-param privateEndpointSubnetPrefix string = '10.40.2.0/24'
 
 resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
   name: name
@@ -27,17 +26,9 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
           ]
         }
       }
-      {
-        name: 'private-endpoints'
-        properties: {
-          addressPrefix: privateEndpointSubnetPrefix
-          privateEndpointNetworkPolicies: 'Disabled'
-        }
-      }
     ]
   }
 }
 
 output virtualNetworkId string = vnet.id
 output containerAppsSubnetId string = vnet.properties.subnets[0].id
-output privateEndpointSubnetId string = vnet.properties.subnets[1].id

@@ -25,8 +25,9 @@ param environmentStaticIp string
 param identityId string
 param identityClientId string
 param registryServer string
-param redisName string
 param blobServiceUri string
+param tableServiceUri string
+param membershipTableName string
 param segmentsContainerName string
 param grainStateContainerName string
 param clusterId string
@@ -44,15 +45,6 @@ var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:lat
 var hasImage = !empty(image)
 var dataPath = '/data'
 
-resource redisCluster 'Microsoft.Cache/redisEnterprise@2025-07-01' existing = {
-  name: redisName
-}
-
-resource redisDatabase 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' existing = {
-  parent: redisCluster
-  name: 'default'
-}
-
 var baseEnv = [
   { name: 'Orleans__ClusterId', value: clusterId }
   { name: 'Orleans__ServiceId', value: 'orleansstream' }
@@ -61,8 +53,11 @@ var baseEnv = [
   { name: 'Orleans__Endpoints__GatewayPort', value: string(gatewayPort) }
   { name: 'Orleans__Endpoints__SiloListeningEndpoint', value: '0.0.0.0:${siloPort}' }
   { name: 'Orleans__Endpoints__GatewayListeningEndpoint', value: '0.0.0.0:${gatewayPort}' }
-  { name: 'Orleans__Clustering__ProviderType', value: 'Redis' }
-  { name: 'Orleans__Clustering__ConnectionString', secretRef: 'redis-connection' }
+  // Membership in the storage account's table (Orleans' Azure Table clustering), with the managed identity.
+  { name: 'Orleans__Clustering__ProviderType', value: 'AzureTableStorage' }
+  { name: 'Orleans__Clustering__ServiceUri', value: tableServiceUri }
+  { name: 'Orleans__Clustering__TableName', value: membershipTableName }
+  { name: 'Orleans__Clustering__ManagedIdentityClientId', value: identityClientId }
   { name: 'OrleansStream__BrokerId', value: brokerId }
   { name: 'OrleansStream__DataDirectory', value: dataPath }
   { name: 'OrleansStream__HealthPort', value: string(healthPort) }
@@ -98,7 +93,7 @@ var probes = [
     failureThreshold: 10
   }
   {
-    // Liveness answers from the process alone: never from storage, Redis or other silos.
+    // Liveness answers from the process alone: never from storage or other silos.
     type: 'Liveness'
     httpGet: { path: '/healthz', port: healthPort }
     periodSeconds: 10
@@ -145,12 +140,6 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
         {
           server: registryServer
           identity: identityId
-        }
-      ]
-      secrets: [
-        {
-          name: 'redis-connection'
-          value: '${redisCluster.properties.hostName}:${redisDatabase.properties.port},password=${redisDatabase.listKeys().primaryKey},ssl=True,abortConnect=False'
         }
       ]
     }

@@ -78,7 +78,7 @@ public sealed class BicepTests
         {
             "AZURE_LOCATION", "AZURE_TENANT_ID", "AZURE_RESOURCE_GROUP", "AZURE_CONTAINER_REGISTRY_ENDPOINT",
             "AZURE_CONTAINER_REGISTRY_NAME", "AZURE_CONTAINER_APPS_ENVIRONMENT_ID", "AZURE_MANAGED_IDENTITY_CLIENT_ID",
-            "AZURE_STORAGE_BLOB_ENDPOINT",
+            "AZURE_STORAGE_BLOB_ENDPOINT", "AZURE_STORAGE_TABLE_ENDPOINT",
         })
         {
             Assert.True(outputs.ContainsKey(name), $"missing output {name}");
@@ -94,6 +94,7 @@ public sealed class BicepTests
         Assert.False((bool)storage["properties"]!["allowSharedKeyAccess"]!);
         Assert.False((bool)storage["properties"]!["allowBlobPublicAccess"]!);
         Assert.Single(Bicep.Resources(template, "Microsoft.Storage/storageAccounts/blobServices/containers"));
+        Assert.Single(Bicep.Resources(template, "Microsoft.Storage/storageAccounts/tableServices/tables"));
 
         var registry = Assert.Single(Bicep.Resources(template, "Microsoft.ContainerRegistry/registries"));
         Assert.False((bool)registry["properties"]!["adminUserEnabled"]!);
@@ -103,15 +104,16 @@ public sealed class BicepTests
 
         Assert.Single(Bicep.Resources(template, "Microsoft.ManagedIdentity/userAssignedIdentities"));
         Assert.Single(Bicep.Resources(template, "Microsoft.OperationalInsights/workspaces"));
-        Assert.Single(Bicep.Resources(template, "Microsoft.Cache/redisEnterprise"));
-        var database = Assert.Single(Bicep.Resources(template, "Microsoft.Cache/redisEnterprise/databases"));
-        Assert.Equal("Encrypted", (string)database["properties"]!["clientProtocol"]!);
+        // One storage account holds membership too: no Redis, no private endpoint.
+        Assert.Empty(Bicep.Resources(template, "Microsoft.Cache/redisEnterprise"));
+        Assert.Empty(Bicep.Resources(template, "Microsoft.Network/privateEndpoints"));
 
-        // AcrPull, Storage Blob Data Contributor for the silos, and the optional one for the developer.
+        // AcrPull, then Storage Blob and Table Data Contributor as one copy loop for the silos and one for the developer.
         Assert.Equal(3, Bicep.Resources(template, "Microsoft.Authorization/roleAssignments").Count);
         var json = Bicep.Text(template);
         Assert.Contains("7f951dda-4ed3-4680-a7ca-43fe172d538d", json, StringComparison.Ordinal);
         Assert.Contains("ba92f5b4-2d11-453d-a403-e96b0029c9fe", json, StringComparison.Ordinal);
+        Assert.Contains("0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", json, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -133,7 +135,7 @@ public sealed class BicepTests
         foreach (var fragment in new[]
         {
             "\"path\":\"/healthz\"", "\"path\":\"/ready\"", "\"type\":\"Startup\"", "\"type\":\"Liveness\"", "\"type\":\"Readiness\"",
-            "'transport', 'tcp'", "additionalPortMappings", "\"storageType\":\"EmptyDir\"", "\"secretRef\":\"redis-connection\"",
+            "'transport', 'tcp'", "additionalPortMappings", "\"storageType\":\"EmptyDir\"", "\"value\":\"AzureTableStorage\"",
         })
         {
             Assert.Contains(fragment, json, StringComparison.Ordinal);
@@ -144,7 +146,7 @@ public sealed class BicepTests
             "Orleans__ClusterId", "Orleans__ServiceId", "Orleans__Endpoints__SiloPort", "Orleans__Endpoints__GatewayPort",
             "Orleans__Endpoints__AdvertisedIPAddress", "Orleans__Endpoints__SiloListeningEndpoint",
             "Orleans__Endpoints__GatewayListeningEndpoint", "Orleans__Clustering__ProviderType",
-            "Orleans__Clustering__ConnectionString", "OrleansStream__DataDirectory", "OrleansStream__BrokerId",
+            "Orleans__Clustering__ServiceUri", "Orleans__Clustering__ManagedIdentityClientId", "OrleansStream__DataDirectory", "OrleansStream__BrokerId",
             "OrleansStream__TierStore__Kind", "OrleansStream__TierStore__ServiceUri", "OrleansStream__TierStore__Container",
             "AZURE_CLIENT_ID",
         })

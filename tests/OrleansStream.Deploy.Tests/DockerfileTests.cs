@@ -51,7 +51,9 @@ public sealed partial class DockerfileTests
         Assert.True(File.Exists(Path.Combine(publish, "OrleansStream.Silo.dll")), $"OrleansStream.Silo.dll is missing from {publish}.");
         Assert.True(File.Exists(Path.Combine(publish, "OrleansStream.Silo.runtimeconfig.json")));
         Assert.True(File.Exists(Path.Combine(publish, "OrleansStream.Server.dll")));
-        Assert.True(File.Exists(Path.Combine(publish, "Orleans.Clustering.Redis.dll")));
+        // Membership and grain state providers the deployment selects from configuration, and Redis, the documented option.
+        foreach (var provider in new[] { "Orleans.Clustering.AzureStorage.dll", "Orleans.Persistence.AzureStorage.dll", "Orleans.Clustering.Redis.dll" })
+            Assert.True(File.Exists(Path.Combine(publish, provider)), $"{provider} is missing from {publish}.");
     }
 
     [Fact]

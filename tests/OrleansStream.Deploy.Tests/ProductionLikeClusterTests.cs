@@ -11,9 +11,9 @@ using OrleansStream.Client.Admin;
 namespace OrleansStream.Deploy.Tests;
 
 /// <summary>
-/// Three silo processes (the published silo dll, as the image runs it) configured like production (Redis membership,
-/// Blob grain state and tier, endpoint variables in Orleans' shape) except the storage endpoints: a Redis-protocol
-/// server (Garnet, in the test process) and Azurite that the test starts on free ports. Closed segments of a tiered topic reach the Blob tier and are read
+/// Three silo processes (the published silo dll, as the image runs it) configured like production (Azure Table
+/// membership, Blob grain state and tier, all in one storage account; endpoint variables in Orleans' shape) except the
+/// storage endpoint: Azurite (blob and table services) that the test starts on free ports. Closed segments of a tiered topic reach the Blob tier and are read
 /// back from it once the local copies are gone. Produce and consume through the cluster; stop one silo gracefully
 /// with no client error; kill one with SIGKILL and lose no acknowledged (acks=all) message. The only setting that
 /// differs from production besides the endpoints is the tiering interval (0.5 s instead of 30 s), so the test need not wait.
@@ -27,22 +27,19 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
     private readonly string _root = Directory.CreateTempSubdirectory("os-deploy-cluster-").FullName;
     private readonly string _clusterId = "deploy-" + Guid.NewGuid().ToString("N")[..12];
     private readonly SiloSlot[] _silos = new SiloSlot[3];
-    private RedisServer? _redis;
     private Azurite? _azurite;
     private IHost? _clientHost;
     private string _phase = "start";
 
-    private string RedisConnectionString => _redis!.ConnectionString;
-
-    private string BlobConnectionString => _azurite!.ConnectionString;
+    /// <summary>The storage account's connection string (blob and table endpoints); production uses ServiceUri and managed identity.</summary>
+    private string StorageConnectionString => _azurite!.ConnectionString;
 
     public async ValueTask InitializeAsync()
     {
-        _redis = RedisServer.Start();
         _azurite = await Azurite.StartAsync();
 
         // Containers exist before the silos start, as Bicep creates them.
-        var blobs = new BlobServiceClient(BlobConnectionString);
+        var blobs = new BlobServiceClient(StorageConnectionString);
         await blobs.GetBlobContainerClient("grainstate").CreateIfNotExistsAsync();
         await blobs.GetBlobContainerClient("segments").CreateIfNotExistsAsync();
 
@@ -52,7 +49,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
                 ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort());
         }
 
-        // The first silo alone, then the others, so they all join one cluster through Redis.
+        // The first silo alone, then the others, so they all join one cluster through the membership table.
         await StartSiloAsync(0);
         await Task.WhenAll(StartSiloAsync(1), StartSiloAsync(2));
 
@@ -61,8 +58,8 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         {
             ["Orleans:ClusterId"] = _clusterId,
             ["Orleans:ServiceId"] = "orleansstream",
-            ["Orleans:Clustering:ProviderType"] = "Redis",
-            ["Orleans:Clustering:ConnectionString"] = RedisConnectionString,
+            ["Orleans:Clustering:ProviderType"] = "AzureTableStorage",
+            ["Orleans:Clustering:ConnectionString"] = StorageConnectionString,
         });
         builder.UseOrleansClient();
         _clientHost = builder.Build();
@@ -88,7 +85,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         ]).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
 
         // Controller state went to Blob grain storage, not to a silo's disk.
-        var grainState = new BlobServiceClient(BlobConnectionString).GetBlobContainerClient("grainstate");
+        var grainState = new BlobServiceClient(StorageConnectionString).GetBlobContainerClient("grainstate");
         var stateBlobs = 0;
         await foreach (var _ in grainState.GetBlobsAsync(cancellationToken: TestContext.Current.CancellationToken)) stateBlobs++;
         Assert.True(stateBlobs > 0, "no grain state blob in Azurite: the silos did not use the Blob grain storage.");
@@ -157,7 +154,6 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         }
 
         if (_azurite is not null) await Quietly(_azurite.DisposeAsync);
-        _redis?.Dispose();
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         if (failures.Count > 0) throw new AggregateException("Stopping the cluster's processes failed.", failures);
     }
@@ -175,16 +171,16 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
             ["Orleans__Endpoints__GatewayPort"] = P(slot.GatewayPort),
             ["Orleans__Endpoints__SiloListeningEndpoint"] = $"0.0.0.0:{slot.SiloPort}",
             ["Orleans__Endpoints__GatewayListeningEndpoint"] = $"0.0.0.0:{slot.GatewayPort}",
-            ["Orleans__Clustering__ProviderType"] = "Redis",
-            ["Orleans__Clustering__ConnectionString"] = RedisConnectionString,
+            ["Orleans__Clustering__ProviderType"] = "AzureTableStorage",
+            ["Orleans__Clustering__ConnectionString"] = StorageConnectionString,
             ["Orleans__GrainStorage__orleansstream__ProviderType"] = "AzureBlobStorage",
-            ["Orleans__GrainStorage__orleansstream__ConnectionString"] = BlobConnectionString,
+            ["Orleans__GrainStorage__orleansstream__ConnectionString"] = StorageConnectionString,
             ["Orleans__GrainStorage__orleansstream__ContainerName"] = "grainstate",
             ["OrleansStream__BrokerId"] = slot.BrokerId,
             ["OrleansStream__DataDirectory"] = slot.DataDirectory,
             ["OrleansStream__HealthPort"] = P(slot.HealthPort),
             ["OrleansStream__TierStore__Kind"] = "AzureBlob",
-            ["OrleansStream__TierStore__ConnectionString"] = BlobConnectionString,
+            ["OrleansStream__TierStore__ConnectionString"] = StorageConnectionString,
             ["OrleansStream__TierStore__Container"] = "segments",
             ["OrleansStream__TierStore__TaskIntervalMs"] = "500",
         });
@@ -213,7 +209,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         await ProduceAsync(producer, "t", 0, 200, tiered, errorsAllowed: false, topic, padding: 200);
 
         _phase = "segments reach the Blob tier";
-        var container = new BlobServiceClient(BlobConnectionString).GetBlobContainerClient("segments");
+        var container = new BlobServiceClient(StorageConnectionString).GetBlobContainerClient("segments");
         var segmentName = new Regex(@"^tiered/0/(?<base>\d{20})-(?<id>[^./]+)\.(?<kind>log|index|timeindex|epoch)$", RegexOptions.CultureInvariant);
         var leaderDirectory = await LeaderPartitionDirectoryAsync(client, topic);
         List<string> names = [];

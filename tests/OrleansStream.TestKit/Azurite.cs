@@ -6,8 +6,8 @@ using Azure.Storage.Blobs;
 namespace OrleansStream.TestKit;
 
 /// <summary>
-/// A real Azurite blob service started from tests/node_modules (which the test kit's build installs) on 127.0.0.1 with
-/// a free port and a temporary location. It can be stopped and started again on the same port and location (for
+/// A real Azurite (blob and table services; its queue service runs too, unused) started from tests/node_modules (which
+/// the test kit's build installs) on 127.0.0.1 with free ports and a temporary location. It can be stopped and started again on the same port and location (for
 /// outage tests). A missing Azurite fails.
 /// </summary>
 public sealed class Azurite : IAsyncDisposable
@@ -17,26 +17,34 @@ public sealed class Azurite : IAsyncDisposable
     private readonly string _location;
     private ExternalProcess? _process;
 
-    private Azurite(int port, string location)
+    private readonly int _queuePort;
+
+    private Azurite(int port, int tablePort, int queuePort, string location)
     {
         Port = port;
+        TablePort = tablePort;
+        _queuePort = queuePort;
         _location = location;
     }
 
+    /// <summary>The blob service's port.</summary>
     public int Port { get; }
 
+    public int TablePort { get; }
+
     public string ConnectionString =>
-        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{Port}/devstoreaccount1;";
+        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{Port}/devstoreaccount1;"
+        + $"TableEndpoint=http://127.0.0.1:{TablePort}/devstoreaccount1;";
 
     public bool IsRunning => _process is { HasExited: false };
 
-    public static string Executable => Repository.Path("tests", "node_modules", ".bin", "azurite-blob");
+    public static string Executable => Repository.Path("tests", "node_modules", ".bin", "azurite");
 
     public static async Task<Azurite> StartAsync()
     {
         var location = Path.Combine(Path.GetTempPath(), "os-azurite-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(location);
-        var azurite = new Azurite(ExternalProcess.FreeTcpPort(), location);
+        var azurite = new Azurite(ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort(), location);
         await azurite.StartAgainAsync();
         return azurite;
     }
@@ -52,14 +60,16 @@ public sealed class Azurite : IAsyncDisposable
         if (_process is not null) await _process.DisposeAsync();
         _process = ExternalProcess.Start("azurite", Executable,
         [
-            "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(CultureInfo.InvariantCulture), "--location", _location,
+            "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(CultureInfo.InvariantCulture),
+            "--tableHost", "127.0.0.1", "--tablePort", TablePort.ToString(CultureInfo.InvariantCulture),
+            "--queueHost", "127.0.0.1", "--queuePort", _queuePort.ToString(CultureInfo.InvariantCulture), "--location", _location,
             "--skipApiVersionCheck", "--disableTelemetry", "--silent", "--loose",
         ]);
         await Eventually.WaitUntilAsync(async () =>
         {
             if (_process.HasExited) throw new InvalidOperationException($"Azurite exited before listening on {Port}:\n{_process.Output}");
-            return await IsListeningAsync();
-        }, $"Azurite listens on {Port}", PortTimeout);
+            return await IsListeningAsync(Port) && await IsListeningAsync(TablePort);
+        }, $"Azurite listens on {Port} (blob) and {TablePort} (table)", PortTimeout);
     }
 
     public async Task StopAsync()
@@ -77,7 +87,7 @@ public sealed class Azurite : IAsyncDisposable
         }
         await _process.DisposeAsync();
         _process = null;
-        await Eventually.WaitUntilAsync(async () => !await IsListeningAsync(), $"Azurite's port {Port} is closed", PortTimeout);
+        await Eventually.WaitUntilAsync(async () => !await IsListeningAsync(Port), $"Azurite's port {Port} is closed", PortTimeout);
     }
 
     public async ValueTask DisposeAsync()
@@ -86,12 +96,12 @@ public sealed class Azurite : IAsyncDisposable
         try { Directory.Delete(_location, recursive: true); } catch (IOException) { }
     }
 
-    private async Task<bool> IsListeningAsync()
+    private static async Task<bool> IsListeningAsync(int port)
     {
         using var client = new TcpClient();
         try
         {
-            await client.ConnectAsync(IPAddress.Loopback, Port).WaitAsync(TimeSpan.FromSeconds(2));
+            await client.ConnectAsync(IPAddress.Loopback, port).WaitAsync(TimeSpan.FromSeconds(2));
             return true;
         }
         catch (Exception e) when (e is SocketException or TimeoutException)

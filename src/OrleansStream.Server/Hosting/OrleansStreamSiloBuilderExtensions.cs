@@ -20,7 +20,8 @@ public static class OrleansStreamSiloBuilderExtensions
     /// <summary>
     /// Makes this silo a broker: the controller and partition replica grains, broker placement, and file grain
     /// storage named <see cref="OrleansStreamDefaults.GrainStorageName"/> unless the host registered a grain storage
-    /// of that name before calling this (Azure Blob in production). Options come from the <c>OrleansStream</c> section
+    /// of that name before calling this or configuration selects one (Orleans' Azure Blob provider in production,
+    /// with managed identity through <see cref="AzureStorageIdentity"/>). Options come from the <c>OrleansStream</c> section
     /// when the host binds it, then from <paramref name="configure"/>.
     /// </summary>
     public static ISiloBuilder AddOrleansStream(this ISiloBuilder builder, Action<BrokerOptions>? configure = null)
@@ -31,6 +32,7 @@ public static class OrleansStreamSiloBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>());
         options.ValidateOnStart();
         builder.AddOrleansStreamGroups();
+        builder.AddAzureStorageIdentity();
 
         // A configured broker id names the silo too, so membership (and placement) can find the broker by name.
         services.AddOptions<SiloOptions>().PostConfigure<IOptions<BrokerOptions>>((silo, broker) =>

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Azure.Data.Tables;
+using Orleans.Clustering.AzureStorage;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansStream.Client;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
@@ -81,6 +83,47 @@ public sealed class KillLeaderProcessTests(ITestOutputHelper output)
         Assert.Equal(1, delivered.Offset);
         var leader = client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, after.Leader));
         Assert.Equal(["before", "during"], (await ReadAll(leader)).Select(r => r.Value).ToList());
+    }
+
+    [Fact]
+    public async Task On_Azure_Table_membership_the_others_declare_a_killed_leader_dead_and_take_over()
+    {
+        await using var azurite = await Azurite.StartAsync();
+        await using var cluster = await SiloProcesses.StartAsync(3, (_, env) =>
+        {
+            env["Orleans__Clustering__ProviderType"] = "AzureTableStorage";
+            env["Orleans__Clustering__ConnectionString"] = azurite.ConnectionString;
+        });
+        var membership = new TableClient(azurite.ConnectionString, AzureStorageClusteringOptions.DEFAULT_TABLE_NAME);
+        Assert.Equal(["Active", "Active", "Active"], (await SiloRows(membership)).Values.Order());
+
+        var controller = cluster.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+        var (topic, before) = await CreateReplicatedTopicAsync(controller, "table");
+        var acked = new List<string>();
+        var retried = new HashSet<string>();
+        for (var i = 0; i < 20; i++) await ProduceUntilAcked(cluster, topic, $"a{i}", acked, retried);
+        cluster.Kill(cluster.IndexOf(before.LeaderBroker!));
+
+        await Eventually.WaitUntilAsync(async () => (await SiloRows(membership)).GetValueOrDefault(before.LeaderBroker!) == "Dead",
+            $"the surviving silos mark {before.LeaderBroker} Dead in the membership table", TimeSpan.FromSeconds(60));
+        for (var i = 0; i < 20; i++) await ProduceUntilAcked(cluster, topic, $"b{i}", acked, retried);
+
+        var after = await controller.Partition(topic, 0);
+        Assert.NotEqual(before.LeaderBroker, after.LeaderBroker);
+        Assert.True(after.LeaderEpoch > before.LeaderEpoch);
+        var leader = cluster.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, after.Leader));
+        Assert.Equal(acked, (await ReadAll(leader)).Select(r => r.Value).Distinct().Where(acked.Contains).ToList());
+        var rows = await SiloRows(membership);
+        Assert.Equal(2, rows.Values.Count(status => status == "Active"));
+    }
+
+    /// <summary>Each silo's (broker id's) status in Orleans' Azure Table membership table; the table's version row has no name.</summary>
+    private static async Task<Dictionary<string, string>> SiloRows(TableClient membership)
+    {
+        var rows = new Dictionary<string, string>();
+        await foreach (var row in membership.QueryAsync<TableEntity>(cancellationToken: TestContext.Current.CancellationToken))
+            if (row.GetString("SiloName") is { } name) rows[name] = row.GetString("Status");
+        return rows;
     }
 
     /// <summary>One partition on all three brokers, min.insync.replicas=2; its metadata as created.</summary>
