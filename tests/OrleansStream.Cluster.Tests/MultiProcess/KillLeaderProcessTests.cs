@@ -80,9 +80,15 @@ public sealed class KillLeaderProcessTests(ITestOutputHelper output)
         var delivered = await unanswered.WaitAsync(TimeSpan.FromSeconds(80), TestContext.Current.CancellationToken);
         var after = await controller.Partition(topic, 0);
         Assert.NotEqual(before.LeaderBroker, after.LeaderBroker);
-        Assert.Equal(1, delivered.Offset);
         var leader = client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, after.Leader));
-        Assert.Equal(["before", "during"], (await ReadAll(leader)).Select(r => r.Value).ToList());
+        var values = (await ReadAll(leader)).Select(r => r.Value).ToList();
+        // Without an idempotent producer this is at-least-once: a retry after the leader change may write "during" a
+        // second time (Kafka's producer with enable.idempotence=false does the same). Nothing is lost and the delivery
+        // report names a copy of it. Issue 15's idempotent producer makes it exactly ["before", "during"] at offset 1.
+        Assert.Equal("before", values[0]);
+        Assert.InRange(values.Count, 2, 3);
+        Assert.All(values.Skip(1), v => Assert.Equal("during", v));
+        Assert.InRange(delivered.Offset, 1, values.Count - 1);
     }
 
     [Fact]
