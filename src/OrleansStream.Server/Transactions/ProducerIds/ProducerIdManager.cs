@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansStream.Server.Controller;
 
@@ -26,7 +27,7 @@ public sealed partial class ProducerIdManager(
     private long _nextId;
     private ProducerIdsBlock? _next;
     private Task<Refusal?>? _request;
-    private long _retryAt;
+    private Task? _retryBackoff;
     private TimeSpan _backoff = InitialRetryBackoff;
 
     /// <summary>Registered by <c>AddOrleansStream</c>: blocks come from the controller, for this silo's broker id.</summary>
@@ -52,29 +53,34 @@ public sealed partial class ProducerIdManager(
         get { lock (_lock) return _next; }
     }
 
-    public ValueTask<long> NextProducerIdAsync(CancellationToken cancellationToken)
+    /// <summary>The block request in flight, null when none: it completes once its answer is applied.</summary>
+    internal Task? BlockRequest
     {
-        return TryNext(out var id, out var wait, out var request)
-            ? ValueTask.FromResult(id)
-            : WaitForBlockAsync(wait, request, cancellationToken);
+        get { lock (_lock) return _request; }
     }
 
-    private async ValueTask<long> WaitForBlockAsync(TimeSpan wait, Task<Refusal?>? request, CancellationToken cancellationToken)
+    public ValueTask<long> NextProducerIdAsync(CancellationToken cancellationToken)
+    {
+        return TryNext(out var id, out var wait) ? ValueTask.FromResult(id) : WaitForBlockAsync(wait, cancellationToken);
+    }
+
+    private async ValueTask<long> WaitForBlockAsync(Task wait, CancellationToken cancellationToken)
     {
         while (true)
         {
-            if (request is not null)
+            if (wait is Task<Refusal?> request)
             {
                 if (await request.WaitAsync(cancellationToken) is { Retriable: false } refusal)
                     throw new OrleansStreamException(refusal.Error, refusal.Message);
             }
-            else await Task.Delay(wait, time, cancellationToken);
-            if (TryNext(out var id, out wait, out request)) return id;
+            else await wait.WaitAsync(cancellationToken);
+            if (TryNext(out var id, out var next)) return id;
+            wait = next;
         }
     }
 
-    /// <summary>Takes an id when a block has one; otherwise says what to wait for: a block request, or the backoff.</summary>
-    private bool TryNext(out long id, out TimeSpan wait, out Task<Refusal?>? request)
+    /// <summary>Takes an id when a block has one; otherwise says what to wait for: the block request, or the backoff.</summary>
+    private bool TryNext(out long id, [NotNullWhen(false)] out Task? wait)
     {
         lock (_lock)
         {
@@ -83,9 +89,8 @@ public sealed partial class ProducerIdManager(
                 if (_current is { } block && _nextId <= block.LastProducerId)
                 {
                     id = _nextId++;
-                    if (_next is null && (id - block.FirstProducerId + 1) >= block.Size * PrefetchThreshold) StartRequest(out _);
-                    wait = default;
-                    request = null;
+                    if (_next is null && (id - block.FirstProducerId + 1) >= block.Size * PrefetchThreshold) StartRequest();
+                    wait = null;
                     return true;
                 }
                 if (_next is { } next)
@@ -96,22 +101,19 @@ public sealed partial class ProducerIdManager(
                     continue;
                 }
                 id = -1;
-                wait = StartRequest(out request);
+                wait = StartRequest();
                 return false;
             }
         }
     }
 
-    /// <summary>Starts a block request unless one runs or the backoff holds (caller holds the lock); returns the backoff left.</summary>
-    private TimeSpan StartRequest(out Task<Refusal?>? request)
+    /// <summary>Starts a block request unless one runs or the backoff holds (caller holds the lock); returns what runs.</summary>
+    private Task StartRequest()
     {
-        request = _request;
-        if (request is not null) return TimeSpan.Zero;
-        var now = time.GetTimestamp();
-        if (_retryAt != 0 && now < _retryAt) return time.GetElapsedTime(now, _retryAt);
+        if (_request is { } request) return request;
+        if (_retryBackoff is { IsCompleted: false } backoff) return backoff;
         // Off the caller's grain turn: the request outlives the call that started it, and any grain may start it.
-        request = _request = Task.Run(RequestBlockAsync);
-        return TimeSpan.Zero;
+        return _request = Task.Run(RequestBlockAsync);
     }
 
     private async Task<Refusal?> RequestBlockAsync()
@@ -130,14 +132,10 @@ public sealed partial class ProducerIdManager(
         lock (_lock)
         {
             _request = null;
-            if (refusal is null)
-            {
-                _retryAt = 0;
-                _backoff = InitialRetryBackoff;
-            }
+            if (refusal is null) _backoff = InitialRetryBackoff;
             else
             {
-                _retryAt = time.GetTimestamp() + (long)(_backoff.TotalSeconds * time.TimestampFrequency);
+                _retryBackoff = Task.Delay(_backoff, time);
                 _backoff = _backoff * 2 < MaxRetryBackoff ? _backoff * 2 : MaxRetryBackoff;
             }
         }
