@@ -55,9 +55,7 @@ internal sealed partial class ClusterControllerGrain(
             switch (ClusterIdentity.JudgeEmptyState(answers, out var evidence))
             {
                 case ClusterIdentity.Verdict.StateLost:
-                    _stateLost = ClusterIdentity.StateLostMessage(evidence);
-                    localBroker.ReportClusterProblem(_stateLost);
-                    LogStateLost(_stateLost);
+                    MarkStateLost(ClusterIdentity.StateLostMessage(evidence));
                     return;
                 case ClusterIdentity.Verdict.Undecided:
                     throw new InvalidOperationException(
@@ -470,6 +468,13 @@ internal sealed partial class ClusterControllerGrain(
         return Serialized(async () => (IReadOnlyList<TopicResult>)await change());
     }
 
+    private void MarkStateLost(string reason)
+    {
+        _stateLost = reason;
+        localBroker.ReportClusterProblem(reason);
+        LogStateLost(reason);
+    }
+
     private void ThrowIfStateLost()
     {
         if (_stateLost is { } lost) throw new InvalidOperationException($"{ErrorCode.InconsistentClusterId}: {lost}");
@@ -542,6 +547,8 @@ internal sealed partial class ClusterControllerGrain(
         {
             // The write may not have happened: forget the in-memory change rather than serve what is not durable.
             await state.ReadStateAsync();
+            // A record that vanished reloads as an empty state: serving from it would hand out producer ids again.
+            if (State.ClusterId is null) MarkStateLost(ClusterIdentity.StateVanishedMessage);
             throw;
         }
     }
