@@ -38,6 +38,16 @@ public sealed class ProducerIdManagerTests
         await request;
     }
 
+    /// <summary>A manager that has handed out id 0 of its first block.</summary>
+    private async Task<ProducerIdManager> ManagerWithFirstBlock()
+    {
+        var manager = Manager();
+        var first = manager.NextProducerIdAsync(Ct);
+        await AnswerWithBlock(manager);
+        Assert.Equal(0, await first);
+        return manager;
+    }
+
     [Fact]
     public void The_controller_hands_out_consecutive_blocks_and_moves_its_state_past_each()
     {
@@ -84,10 +94,7 @@ public sealed class ProducerIdManagerTests
     [Fact]
     public async Task The_next_block_is_prefetched_at_90_percent_so_the_switch_never_waits()
     {
-        var manager = Manager();
-        var first = manager.NextProducerIdAsync(Ct);
-        await AnswerWithBlock(manager);
-        Assert.Equal(0, await first);
+        var manager = await ManagerWithFirstBlock();
 
         for (var i = 1; i < 899; i++) await manager.NextProducerIdAsync(Ct);
         Assert.Null(manager.BlockRequest);
@@ -150,10 +157,7 @@ public sealed class ProducerIdManagerTests
     [Fact]
     public async Task A_block_not_above_the_ids_already_held_is_rejected()
     {
-        var manager = Manager();
-        var first = manager.NextProducerIdAsync(Ct);
-        await AnswerWithBlock(manager);
-        await first;
+        var manager = await ManagerWithFirstBlock();
         for (var i = 1; i < 900; i++) await manager.NextProducerIdAsync(Ct);
 
         // A stale answer overlapping the current block: taking it would hand out ids twice.
