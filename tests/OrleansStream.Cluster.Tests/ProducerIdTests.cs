@@ -106,7 +106,11 @@ public sealed class ProducerIdTests(ClusterFixture fixture)
         Assert.True(stored.State!.NextProducerIdBlockStart > all.Max());
         Assert.True(stored.State!.NextProducerIdBlockStart > ledger.Blocks.Values.Max(static b => b.LastProducerId));
     }
+}
 
+/// <summary>Its own brokers, where nothing else asks for producer ids: the controller's state is written behind its back, its silo killed.</summary>
+public sealed class ProducerIdFailoverTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+{
     [Fact]
     public async Task A_stale_controller_activation_hands_out_no_block_and_the_next_one_starts_above_the_newer_state()
     {
@@ -128,11 +132,7 @@ public sealed class ProducerIdTests(ClusterFixture fixture)
         Assert.True(after.Block!.FirstProducerId >= newer.State!.NextProducerIdBlockStart);
         Assert.True((await ProducerIdLedger.ReadControllerState(fixture)).State!.NextProducerIdBlockStart > after.Block.LastProducerId);
     }
-}
 
-/// <summary>Its own brokers: the controller's silo is killed.</summary>
-public sealed class ProducerIdFailoverTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
-{
     [Fact]
     public async Task Ids_stay_unique_and_blocks_increase_across_a_controller_failover()
     {
