@@ -99,4 +99,8 @@ internal static class ClusterIdentity
         "The controller activated with no state, but " + evidence + ": its grain storage is not shared by the silos " +
         "(each has its own OrleansStream:GrainStateDirectory, or a grain storage that is not the cluster's). It creates, " +
         "elects, reassigns and deletes nothing until every silo uses the same grain storage.";
+
+    public const string StateVanishedMessage =
+        "The controller's state vanished from grain storage while it was active (it reloaded no cluster id). It creates, " +
+        "elects, reassigns, deletes and hands out producer ids no more until its state is restored.";
 }

@@ -4,6 +4,7 @@ using Orleans.Storage;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Partitions;
 using OrleansStream.Server.Placement;
+using OrleansStream.Server.Transactions.ProducerIds;
 
 namespace OrleansStream.Server.Controller;
 
@@ -54,9 +55,7 @@ internal sealed partial class ClusterControllerGrain(
             switch (ClusterIdentity.JudgeEmptyState(answers, out var evidence))
             {
                 case ClusterIdentity.Verdict.StateLost:
-                    _stateLost = ClusterIdentity.StateLostMessage(evidence);
-                    localBroker.ReportClusterProblem(_stateLost);
-                    LogStateLost(_stateLost);
+                    MarkStateLost(ClusterIdentity.StateLostMessage(evidence));
                     return;
                 case ClusterIdentity.Verdict.Undecided:
                     throw new InvalidOperationException(
@@ -294,6 +293,26 @@ internal sealed partial class ClusterControllerGrain(
         });
     }
 
+    public Task<AllocateProducerIdsResult> AllocateProducerIds(string brokerId)
+    {
+        ArgumentNullException.ThrowIfNull(brokerId);
+        // Without its state the controller does not know which ids were handed out: it must not hand out any.
+        if (_stateLost is { } lost) return Task.FromResult(new AllocateProducerIdsResult(ErrorCode.InconsistentClusterId, null, lost));
+        return Serialized(async () =>
+        {
+            if (_refused.Contains(brokerId))
+                return new AllocateProducerIdsResult(ErrorCode.InconsistentClusterId, null, $"Broker '{brokerId}' holds another cluster's data.");
+            if (ProducerIdControlManager.Allocate(State, brokerId) is not { } block)
+                return new AllocateProducerIdsResult(ErrorCode.UnknownServerError, null, "Producer ids are exhausted.");
+            // Durable before it is handed out; a write with a stale ETag (another activation wrote first) hands out nothing.
+            if (!await TryCommitAsync(metadataChanged: false))
+                return new AllocateProducerIdsResult(ErrorCode.NotController, null,
+                    "The controller's state was changed by another activation first; no producer ids were handed out. Retry.");
+            LogProducerIdsAllocated(brokerId, block.FirstProducerId, block.LastProducerId);
+            return new AllocateProducerIdsResult(ErrorCode.None, block);
+        });
+    }
+
     /// <summary>
     /// Brings assignments in line with membership (callers hold <see cref="_changes"/>): elections off brokers that
     /// left, reassignment of the replicas of brokers out for longer than <c>ReplicaReassignmentDelayMs</c>, and
@@ -449,6 +468,13 @@ internal sealed partial class ClusterControllerGrain(
         return Serialized(async () => (IReadOnlyList<TopicResult>)await change());
     }
 
+    private void MarkStateLost(string reason)
+    {
+        _stateLost = reason;
+        localBroker.ReportClusterProblem(reason);
+        LogStateLost(reason);
+    }
+
     private void ThrowIfStateLost()
     {
         if (_stateLost is { } lost) throw new InvalidOperationException($"{ErrorCode.InconsistentClusterId}: {lost}");
@@ -509,9 +535,10 @@ internal sealed partial class ClusterControllerGrain(
         return new PartitionAssignment { Partition = partition, Replicas = replicas, Leader = 0, LeaderEpoch = 0, Isr = isr };
     }
 
-    private async Task CommitAsync()
+    /// <summary>Writes the state; <paramref name="metadataChanged"/> false for state no client sees (producer ids).</summary>
+    private async Task CommitAsync(bool metadataChanged = true)
     {
-        State.MetadataVersion++;
+        if (metadataChanged) State.MetadataVersion++;
         try
         {
             await state.WriteStateAsync();
@@ -520,6 +547,8 @@ internal sealed partial class ClusterControllerGrain(
         {
             // The write may not have happened: forget the in-memory change rather than serve what is not durable.
             await state.ReadStateAsync();
+            // A record that vanished reloads as an empty state: serving from it would hand out producer ids again.
+            if (State.ClusterId is null) MarkStateLost(ClusterIdentity.StateVanishedMessage);
             throw;
         }
     }
@@ -528,11 +557,11 @@ internal sealed partial class ClusterControllerGrain(
     /// Commits an admin change; false when another activation wrote the state first (its ETag moved). The state is then
     /// reloaded, so nothing of this request was applied, and the caller answers Kafka's retriable NotController.
     /// </summary>
-    private async Task<bool> TryCommitAsync()
+    private async Task<bool> TryCommitAsync(bool metadataChanged = true)
     {
         try
         {
-            await CommitAsync();
+            await CommitAsync(metadataChanged);
             return true;
         }
         catch (InconsistentStateException e)
@@ -712,6 +741,9 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Broker {Broker} refused: {Reason}")]
     private partial void LogBrokerRefused(string broker, string? reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Producer ids {First}..{Last} allocated to broker {Broker}")]
+    private partial void LogProducerIdsAllocated(string broker, long first, long last);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Deleting replica {Replica} failed")]
     private partial void LogDeleteReplicaFailed(Exception e, string replica);

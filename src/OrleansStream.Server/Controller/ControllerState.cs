@@ -1,6 +1,6 @@
 namespace OrleansStream.Server.Controller;
 
-/// <summary>The controller's persisted state: every topic's assignment, leader, epoch and ISR.</summary>
+/// <summary>The controller's persisted state: every topic's assignment, leader, epoch and ISR; brokers; producer ids handed out.</summary>
 [GenerateSerializer]
 public sealed class ControllerState
 {
@@ -13,6 +13,12 @@ public sealed class ControllerState
 
     /// <summary>Each broker's int32 node id (Kafka's <c>node.id</c>), kept with its data directory too.</summary>
     [Id(3)] public Dictionary<string, int> NodeIds { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Kafka's <c>ProducerIdsRecord.nextProducerId</c>: the first id of the next producer id block. Written before a
+    /// block is handed out, so every id below it may be in use and none at or above it is.
+    /// </summary>
+    [Id(4)] public long NextProducerIdBlockStart { get; set; }
 }
 
 [GenerateSerializer]

@@ -1,6 +1,7 @@
 using Orleans.Concurrency;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Partitions;
+using OrleansStream.Server.Transactions.ProducerIds;
 
 namespace OrleansStream.Server.Controller;
 
@@ -50,6 +51,13 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     /// reply then carries this cluster's id) or this controller lost its state (no cluster id in the reply).
     /// </summary>
     Task<BrokerRegistrationReply> RegisterBroker(string brokerId, string? clusterId, int? nodeId);
+
+    /// <summary>
+    /// Kafka's AllocateProducerIds (KIP-730): the next block of producer ids for <paramref name="brokerId"/>, durable in
+    /// the controller's state before it is returned. NotController (retriable) when another activation wrote the state
+    /// first; InconsistentClusterId when this controller lost its state or the broker belongs to another cluster.
+    /// </summary>
+    Task<AllocateProducerIdsResult> AllocateProducerIds(string brokerId);
 
     /// <summary>Kafka's controlled shutdown: hands the broker's leaderships to in-sync followers; returns how many moved.</summary>
     Task<int> ControlledShutdown(string brokerId);

@@ -12,6 +12,7 @@ using OrleansStream.Server.Persistence;
 using OrleansStream.Server.Placement;
 using OrleansStream.Server.Replication;
 using OrleansStream.Server.Tiering;
+using OrleansStream.Server.Transactions.ProducerIds;
 
 namespace Orleans.Hosting;
 
@@ -47,6 +48,8 @@ public static class OrleansStreamSiloBuilderExtensions
         services.TryAddSingleton<BrokerLocator>();
         services.TryAddSingleton<OrleansStream.Server.Partitions.LocalPartitionDirectories>();
         services.TryAddSingleton<OrleansStream.Server.Cluster.BrokerRegistration>();
+        services.TryAddSingleton(ProducerIdManager.Create);
+        services.TryAddSingleton<IProducerIdAllocator>(sp => sp.GetRequiredService<ProducerIdManager>());
         services.AddPlacementDirector<BrokerPlacementStrategy, BrokerPlacementDirector>();
         services.AddSingleton<MembershipWatcher>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<MembershipWatcher>());
