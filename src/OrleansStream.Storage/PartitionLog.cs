@@ -755,7 +755,7 @@ public sealed class PartitionLog : IDisposable
         // With history in the tier, older values of a key may live only there: a tombstone must outlive them, so it is
         // dropped only by the tier's compaction (RemoteLogManager), which sees the whole log.
         var tombstoneHorizonMs = LocalLogStartOffset > LogStartOffset ? long.MinValue : nowMs - Config.DeleteRetentionMs;
-        using var cleaning = new LogToClean(Directory, Config, _segments, cleanable, nowMs, tombstoneHorizonMs);
+        using var cleaning = new LogToClean(Directory, Config, _segments, cleanable, nowMs, tombstoneHorizonMs, LastBatchOfProducers());
         _cleaning = cleaning;
         try
         {
@@ -773,6 +773,18 @@ public sealed class PartitionLog : IDisposable
             _cleaner = null;
         }
         return cleaning.IsCancelled || _disposed ? default : ReplaceSegments(cleaning);
+    }
+
+    /// <summary>Kafka's lastRecordsOfActiveProducers, copied on the owner's turn for the cleaner's worker.</summary>
+    private Dictionary<long, long> LastBatchOfProducers()
+    {
+        var lastBatches = new Dictionary<long, long>(_producerState.ProducerIdCount);
+        foreach (var (producerId, entry) in _producerState.ActiveProducers)
+        {
+            if (!entry.IsEmpty)
+                lastBatches[producerId] = entry.LastDataOffset;
+        }
+        return lastBatches;
     }
 
     /// <summary>
