@@ -587,6 +587,21 @@ public sealed class PartitionLog : IDisposable
     }
 
     /// <summary>
+    /// Tiering's producer side of buildRemoteLogAuxState: the producer snapshot the tier holds for the local log start
+    /// becomes this (empty) log's state, so a replica rebuilt without the tiered history still knows every producer.
+    /// </summary>
+    public void RestoreProducerSnapshot(ReadOnlySpan<byte> snapshot)
+    {
+        ThrowIfDisposed();
+        if (LocalLogStartOffset != LogEndOffset)
+            throw new InvalidOperationException($"A producer snapshot is restored into an empty log; {Directory} holds [{LocalLogStartOffset}, {LogEndOffset}).");
+        _producerState.TruncateFullyAndStartAt(LogEndOffset);
+        ProducerStateSnapshot.WriteFile(Path.Combine(Directory, ProducerStateSnapshot.FileName(LogEndOffset)), snapshot);
+        _producerState.TruncateFullyAndReloadSnapshots();
+        ReloadProducerState();
+    }
+
+    /// <summary>
     /// fsync every segment from the recovery point on (closed ones whose background flush has not run yet included) and
     /// checkpoint the log start, high watermark and recovery point.
     /// </summary>
