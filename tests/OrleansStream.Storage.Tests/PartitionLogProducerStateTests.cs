@@ -224,6 +224,41 @@ public sealed class PartitionLogProducerStateTests : IDisposable
     }
 
     [Fact]
+    public void Checking_an_idempotent_batch_allocates_nothing_beyond_what_a_plain_append_does()
+    {
+        using var log = Open();
+        const int count = 200;
+        var plain = TestBatches.Create(TestRecord.Of("k", "v"));
+        var idempotent = new byte[count + 10][];
+        for (var i = 0; i < idempotent.Length; i++)
+            idempotent[i] = Client(Pid, 0, i);
+        for (var i = 0; i < 10; i++)
+        {
+            log.AppendAsLeader(plain, 0);
+            log.AppendAsLeader(idempotent[i], 0); // warm up: JIT, the producer's entry, the pooled append info
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < count; i++)
+        {
+            log.AppendAsLeader(plain, 0);
+            log.UpdateHighWatermark(log.LogEndOffset);
+        }
+        var plainAllocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 10; i < idempotent.Length; i++)
+        {
+            log.AppendAsLeader(idempotent[i], 0);
+            log.UpdateHighWatermark(log.LogEndOffset);
+        }
+        var idempotentAllocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(idempotentAllocated <= plainAllocated, $"idempotent appends allocated {idempotentAllocated} bytes, plain ones {plainAllocated}");
+        Assert.True(log.ProducerStateManager.TryGetLastEntry(Pid, out var entry));
+        Assert.Equal(count + 9, entry.LastSeq);
+    }
+
+    [Fact]
     public void Batches_without_a_producer_id_leave_the_state_alone()
     {
         using var log = Open();
