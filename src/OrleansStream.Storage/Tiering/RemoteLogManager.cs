@@ -427,6 +427,7 @@ public sealed class RemoteLogManager : IDisposable
         var manifest = (await VersionedManifest.LoadAsync(store, topic, partition, cancellationToken)).Manifest;
         var remoteStart = manifest.RemoteLogStartOffset();
         var logStart = remoteStart >= 0 && remoteStart < leaderLocalLogStartOffset ? remoteStart : leaderLocalLogStartOffset;
+        var producerSnapshot = await FetchProducerSnapshotAsync(store, topic, partition, manifest, leaderLocalLogStartOffset, cancellationToken);
         follower.TruncateFullyAndStartAt(leaderLocalLogStartOffset, logStart);
         var epoch = -1;
         foreach (var s in manifest.Segments)
@@ -436,14 +437,31 @@ public sealed class RemoteLogManager : IDisposable
                 if (e.StartOffset < leaderLocalLogStartOffset && e.Epoch > epoch) epoch = e.Epoch;
         }
         if (epoch >= 0) follower.LeaderEpochCache.Assign(epoch, leaderLocalLogStartOffset);
+        if (producerSnapshot is { } snapshot)
+            follower.RestoreProducerSnapshot(snapshot.Span);
+        return leaderLocalLogStartOffset;
+    }
+
+    /// <summary>
+    /// The producer snapshot tiered with the segment that ends at <paramref name="localLogStartOffset"/> (Kafka's
+    /// buildRemoteLogAuxState reads it to restore the producer state there), or null when the tier has none.
+    /// </summary>
+    public static async Task<ReadOnlyMemory<byte>?> FetchProducerSnapshotAsync(
+        ITierStore store, string topic, int partition, long localLogStartOffset, CancellationToken cancellationToken = default)
+    {
+        var manifest = (await VersionedManifest.LoadAsync(store, topic, partition, cancellationToken)).Manifest;
+        return await FetchProducerSnapshotAsync(store, topic, partition, manifest, localLogStartOffset, cancellationToken);
+    }
+
+    private static async Task<ReadOnlyMemory<byte>?> FetchProducerSnapshotAsync(
+        ITierStore store, string topic, int partition, RemoteLogManifest manifest, long localLogStartOffset, CancellationToken cancellationToken)
+    {
         foreach (var s in manifest.Segments)
         {
-            if (s.State != RemoteLogSegmentState.CopySegmentFinished || s.EndOffset + 1 != leaderLocalLogStartOffset) continue;
-            if (await store.GetAsync(s.KeyPrefix(topic, partition) + ProducerStateSnapshot.Suffix, cancellationToken) is { } snapshot)
-                follower.RestoreProducerSnapshot(snapshot.Content.Span);
-            break;
+            if (s.State == RemoteLogSegmentState.CopySegmentFinished && s.EndOffset + 1 == localLogStartOffset)
+                return (await store.GetAsync(s.KeyPrefix(topic, partition) + ProducerStateSnapshot.Suffix, cancellationToken))?.Content;
         }
-        return leaderLocalLogStartOffset;
+        return null;
     }
 
     private static bool IsCopiedExactly(RemoteLogManifest manifest, LogSegmentInfo segment)
