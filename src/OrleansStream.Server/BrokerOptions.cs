@@ -38,6 +38,15 @@ public sealed class BrokerOptions
     /// <summary>Kafka's <c>log.retention.check.interval.ms</c>: how often each replica applies retention and compaction.</summary>
     public long LogRetentionCheckIntervalMs { get; set; } = 300_000;
 
+    /// <summary>
+    /// Kafka's <c>producer.id.expiration.ms</c>: a partition forgets an idempotent producer (its sequence numbers) after
+    /// this long without a write from it, unless it has a transaction open.
+    /// </summary>
+    public long ProducerIdExpirationMs { get; set; } = 86_400_000;
+
+    /// <summary>Kafka's <c>producer.id.expiration.check.interval.ms</c>: how often each replica removes expired producers.</summary>
+    public long ProducerIdExpirationCheckIntervalMs { get; set; } = 600_000;
+
     /// <summary>Kafka's <c>replica.lag.time.max.ms</c>: a follower that has not caught up for this long leaves the ISR.</summary>
     public long ReplicaLagTimeMaxMs { get; set; } = 30_000;
 
@@ -105,6 +114,10 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:DefaultReplicationFactor must be at least 1, not {options.DefaultReplicationFactor}.");
         if (options.LogRetentionCheckIntervalMs < 1)
             Fail($"OrleansStream:LogRetentionCheckIntervalMs must be positive, not {options.LogRetentionCheckIntervalMs}.");
+        if (options.ProducerIdExpirationMs < 1)
+            Fail($"OrleansStream:ProducerIdExpirationMs must be positive, not {options.ProducerIdExpirationMs}.");
+        if (options.ProducerIdExpirationCheckIntervalMs < 1)
+            Fail($"OrleansStream:ProducerIdExpirationCheckIntervalMs must be positive, not {options.ProducerIdExpirationCheckIntervalMs}.");
         if (options.ReplicaLagTimeMaxMs < 1)
             Fail($"OrleansStream:ReplicaLagTimeMaxMs must be positive, not {options.ReplicaLagTimeMaxMs}.");
         if (options.ReplicaFetchMaxBytes < 1)

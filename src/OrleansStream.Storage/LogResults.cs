@@ -1,8 +1,12 @@
 namespace OrleansStream.Storage;
 
-/// <summary>What an append wrote. <see cref="LogAppendTimeMs"/> is -1 unless the topic uses LogAppendTime.</summary>
+/// <summary>
+/// What an append wrote. <see cref="LogAppendTimeMs"/> is -1 unless the topic uses LogAppendTime. A duplicate (a
+/// producer's retry of a batch the log holds) wrote nothing: the offsets and timestamp are the original batch's.
+/// </summary>
 public readonly record struct LogAppendInfo(
-    long FirstOffset, long LastOffset, long MaxTimestamp, long LogAppendTimeMs, int RecordCount, int BatchCount, int Bytes);
+    long FirstOffset, long LastOffset, long MaxTimestamp, long LogAppendTimeMs, int RecordCount, int BatchCount, int Bytes,
+    bool IsDuplicate = false);
 
 /// <summary>Kafka's TimestampAndOffset: the answer to a ListOffsets-by-timestamp lookup.</summary>
 public readonly record struct TimestampOffset(long Timestamp, long Offset);

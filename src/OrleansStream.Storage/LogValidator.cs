@@ -1,11 +1,13 @@
 using System.Buffers.Binary;
 using OrleansStream.Records;
+using OrleansStream.Storage.Producers;
 
 namespace OrleansStream.Storage;
 
 /// <summary>
 /// Kafka's LogValidator: the checks a batch passes before it reaches a segment, and the leader's stamping of offsets,
-/// leader epoch and (for LogAppendTime topics) timestamps. Producer-state checks (sequence numbers, epochs) belong here.
+/// leader epoch and (for LogAppendTime topics) timestamps. Sequence numbers and epochs are the producer state's
+/// (<see cref="ProducerStateManager"/>); only what a batch says about itself is checked here.
 /// </summary>
 internal static class LogValidator
 {
@@ -13,14 +15,17 @@ internal static class LogValidator
     /// <summary>
     /// Validates every batch before anything is written (Kafka's analyzeAndValidateRecords): length, magic, CRC,
     /// <c>max.message.bytes</c>, keys on a compacted topic; a leader's batches must count their records, a follower's
-    /// offsets must increase. Throws <see cref="OrleansStreamException"/> with Kafka's error code.
+    /// offsets must increase. A client may not write control batches, nor an idempotent batch without a base sequence
+    /// or beside other batches (Kafka's produce v3+: one batch per partition). Throws <see cref="OrleansStreamException"/>
+    /// with Kafka's error code.
     /// </summary>
-    public static ValidationSummary Validate(ReadOnlySpan<byte> batches, LogConfig config, bool asLeader)
+    public static ValidationSummary Validate(ReadOnlySpan<byte> batches, LogConfig config, bool asLeader,
+        AppendOrigin origin = AppendOrigin.Replication)
     {
         if (batches.IsEmpty)
             throw new OrleansStreamException(ErrorCode.InvalidRecord, "The append holds no record batch.");
         long firstOffset = -1, lastOffset = -1, maxTimestamp = -1;
-        int records = 0, count = 0;
+        int records = 0, count = 0, producerBatches = 0;
         for (var position = 0; position < batches.Length;)
         {
             var rest = batches[position..];
@@ -48,6 +53,14 @@ internal static class LogValidator
                 throw new OrleansStreamException(ErrorCode.InvalidRecord,
                     $"Record batch {count} has {header.RecordCount} records but lastOffsetDelta {header.LastOffsetDelta}.");
             }
+            if (origin == AppendOrigin.Client && header.IsControl)
+                throw new OrleansStreamException(ErrorCode.InvalidRecord, $"Record batch {count}: clients are not allowed to write control records.");
+            if (ProducerSequence.HasProducerId(header))
+            {
+                producerBatches++;
+                if (origin == AppendOrigin.Client)
+                    ValidateClientProducerBatch(header, count, batches.Length - size);
+            }
             if (asLeader && (config.CleanupPolicy & CleanupPolicy.Compact) != 0 && header.Compression == CompressionType.None && !header.IsControl)
                 RequireKeys(rest[..size], count);
             if (!asLeader)
@@ -66,7 +79,22 @@ internal static class LogValidator
             count++;
             position += size;
         }
-        return new ValidationSummary(firstOffset, lastOffset, maxTimestamp, records, count);
+        return new ValidationSummary(firstOffset, lastOffset, maxTimestamp, records, count, producerBatches);
+    }
+
+    /// <summary>Kafka's LogValidator.validateBatch for a client's idempotent batch, and ProduceRequest v3's one-batch rule.</summary>
+    private static void ValidateClientProducerBatch(in RecordBatchHeader header, int batchIndex, int otherBytes)
+    {
+        if (header.BaseSequence < 0)
+        {
+            throw new OrleansStreamException(ErrorCode.InvalidRecord,
+                $"Record batch {batchIndex} of producer {header.ProducerId} has the invalid base sequence {header.BaseSequence}.");
+        }
+        if (otherBytes != 0)
+        {
+            throw new OrleansStreamException(ErrorCode.InvalidRecord,
+                $"Record batch {batchIndex} of producer {header.ProducerId} is not alone: an idempotent producer sends one batch per partition.");
+        }
     }
 
     /// <summary>Kafka's LogValidator rule: a compacted topic cannot accept a record without a key.</summary>
@@ -116,5 +144,8 @@ internal static class LogValidator
     }
 }
 
-/// <summary>What validation learnt of an append: its offsets (a follower's; -1 for a leader's), max timestamp and counts.</summary>
-internal readonly record struct ValidationSummary(long FirstOffset, long LastOffset, long MaxTimestamp, int Records, int Batches);
+/// <summary>
+/// What validation learnt of an append: its offsets (a follower's; -1 for a leader's), max timestamp and counts, with
+/// the batches that carry a producer id (none: the producer state is left alone).
+/// </summary>
+internal readonly record struct ValidationSummary(long FirstOffset, long LastOffset, long MaxTimestamp, int Records, int Batches, int ProducerBatches);

@@ -1,12 +1,15 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using OrleansStream.Records;
+using OrleansStream.Storage.Producers;
 
 namespace OrleansStream.Storage;
 
 /// <summary>
 /// A partition's log on local disk (Kafka's UnifiedLog/LocalLog): an ordered list of <see cref="LogSegment"/>s in one
-/// directory, the offsets that frame them, the leader-epoch cache and the partition checkpoint.
+/// directory, the offsets that frame them, the leader-epoch cache, the partition checkpoint and the producer state
+/// (Kafka's ProducerStateManager: idempotent producers' sequences, open transactions), which every append, roll,
+/// truncation and retention pass keeps in step with the log.
 /// Used by one grain at a time: appends and maintenance are never concurrent; a read may run between appends.
 /// Background work runs on the scheduler given at open (Kafka's KafkaScheduler): the fsync of a segment a roll closed,
 /// and the cleaner's rewrite of closed segments.
@@ -19,6 +22,7 @@ public sealed class PartitionLog : IDisposable
     private readonly List<LogSegment> _segments;
     private readonly TimeProvider _time;
     private readonly TaskScheduler _scheduler;
+    private readonly ProducerStateManager _producerState;
     // Guards the recovery point and checkpoint writes, which a roll's background flush also makes.
     private readonly Lock _checkpointLock = new();
     private long _recoveryPoint;
@@ -32,7 +36,11 @@ public sealed class PartitionLog : IDisposable
     private bool _disposed;
     private PartitionCheckpoint? _lastCheckpoint;
 
-    private PartitionLog(string directory, LogConfig config, TimeProvider time, TaskScheduler scheduler, LoadedLog loaded)
+    // Bytes read per step when the producer state replays the log.
+    private const int ProducerStateReplayBytes = 1024 * 1024;
+
+    private PartitionLog(string directory, LogConfig config, TimeProvider time, TaskScheduler scheduler, LoadedLog loaded,
+        ProducerStateManagerConfig? producerStateConfig)
     {
         Directory = directory;
         Config = config;
@@ -47,11 +55,16 @@ public sealed class PartitionLog : IDisposable
         LeaderEpochCache = new LeaderEpochFileCache(directory, () => LogEndOffset);
         LeaderEpochCache.TruncateFromEnd(LogEndOffset);
         LeaderEpochCache.TruncateFromStart(LogStartOffset);
+        _producerState = new ProducerStateManager(directory, producerStateConfig, time);
+        LoadProducerState();
     }
 
     public string Directory { get; }
     public LogConfig Config { get; private set; }
     public LeaderEpochFileCache LeaderEpochCache { get; }
+
+    /// <summary>The producer state for this log's end offset (Kafka's UnifiedLog.producerStateManager).</summary>
+    public ProducerStateManager ProducerStateManager => _producerState;
 
     /// <summary>The first offset a consumer may read (Kafka's logStartOffset).</summary>
     public long LogStartOffset { get; private set; }
@@ -61,6 +74,12 @@ public sealed class PartitionLog : IDisposable
 
     /// <summary>The offset every in-sync replica has; consumers read below it.</summary>
     public long HighWatermark { get; private set; }
+
+    /// <summary>
+    /// Kafka's lastStableOffset: the high watermark, or the first offset of an undecided (or not yet replicated)
+    /// transaction below it. read_committed consumers read below it.
+    /// </summary>
+    public long LastStableOffset => _producerState.FirstUnstableOffset is { } unstable ? Math.Min(unstable, HighWatermark) : HighWatermark;
 
     /// <summary>The first offset held on local disk; below it the data lives only in the tier.</summary>
     public long LocalLogStartOffset => Math.Max(_segments[0].BaseOffset, LogStartOffset);
@@ -110,9 +129,11 @@ public sealed class PartitionLog : IDisposable
     /// Opens the log in <paramref name="directory"/>, creating it when absent. Recovery: the active segment is always
     /// scanned (and after an unclean shutdown every segment from the recovery point on); a torn or corrupt tail is cut
     /// and missing or damaged indexes are rebuilt. Background work runs on <paramref name="scheduler"/>, the thread pool
-    /// by default (never the caller's, which may be a grain's).
+    /// by default (never the caller's, which may be a grain's). The producer state is loaded from the latest snapshot
+    /// and the log after it replayed.
     /// </summary>
-    public static PartitionLog Open(string directory, LogConfig config, TimeProvider? time = null, TaskScheduler? scheduler = null)
+    public static PartitionLog Open(string directory, LogConfig config, TimeProvider? time = null, TaskScheduler? scheduler = null,
+        ProducerStateManagerConfig? producerStateConfig = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
@@ -123,7 +144,7 @@ public sealed class PartitionLog : IDisposable
         var loaded = LogLoader.Load(path, config, nowMs);
         try
         {
-            var log = new PartitionLog(path, config, time, scheduler ?? TaskScheduler.Default, loaded);
+            var log = new PartitionLog(path, config, time, scheduler ?? TaskScheduler.Default, loaded, producerStateConfig);
             // Removed only now: a crash during recovery must recover again.
             File.Delete(Path.Combine(path, CleanShutdownFileName));
             log._lastFlushMs = nowMs;
@@ -145,19 +166,58 @@ public sealed class PartitionLog : IDisposable
     }
 
     /// <summary>Sets the high watermark, clamped to [LogStartOffset, LogEndOffset]; checkpointed on flush and close.</summary>
-    public void UpdateHighWatermark(long hw) => HighWatermark = Math.Clamp(hw, LogStartOffset, LogEndOffset);
+    public void UpdateHighWatermark(long hw)
+    {
+        HighWatermark = Math.Clamp(hw, LogStartOffset, LogEndOffset);
+        _producerState.OnHighWatermarkUpdated(HighWatermark);
+    }
+
+    /// <summary>
+    /// Kafka's rebuildProducerState at open: snapshots that match no segment go, the latest one left is loaded, the log
+    /// after it is replayed and a snapshot taken at the log end.
+    /// </summary>
+    private void LoadProducerState()
+    {
+        var baseOffsets = new long[_segments.Count];
+        for (var i = 0; i < baseOffsets.Length; i++)
+            baseOffsets[i] = _segments[i].BaseOffset;
+        _producerState.RemoveStraySnapshots(baseOffsets);
+        ReloadProducerState();
+        _producerState.TakeSnapshot();
+        _producerState.OnHighWatermarkUpdated(HighWatermark);
+    }
+
+    /// <summary>Kafka's truncateAndReload then loadProducersFromRecords up to the log end offset.</summary>
+    private void ReloadProducerState()
+    {
+        _producerState.TruncateAndReload(LogStartOffset, LogEndOffset);
+        // Below the local log start the batches live only in the tier: the state starts from what is local.
+        if (_producerState.MapEndOffset < LocalLogStartOffset)
+            _producerState.UpdateMapEndOffset(LocalLogStartOffset);
+        while (_producerState.MapEndOffset < LogEndOffset)
+        {
+            var chunk = Read(_producerState.MapEndOffset, ProducerStateReplayBytes);
+            if (chunk.IsEmpty)
+                break;
+            _producerState.LoadProducersFromRecords(chunk.Span);
+        }
+        _producerState.UpdateMapEndOffset(LogEndOffset);
+    }
 
     /// <summary>
     /// Appends producer batches as the leader: validates every batch (length, magic, CRC, <c>max.message.bytes</c>,
     /// offsets), assigns offsets from <see cref="LogEndOffset"/>, stamps base offset and leader epoch (and the
-    /// append time for LogAppendTime topics). All or nothing: on error the log is unchanged.
+    /// append time for LogAppendTime topics), and checks idempotent batches against the producer state
+    /// (<c>OutOfOrderSequenceNumber</c>, <c>InvalidProducerEpoch</c>, ...). A retry of one of a producer's last batches
+    /// is not written again: the answer carries the original offsets and <see cref="LogAppendInfo.IsDuplicate"/>.
+    /// All or nothing: on error the log is unchanged.
     /// </summary>
-    public LogAppendInfo AppendAsLeader(ReadOnlySpan<byte> batches, int leaderEpoch)
+    public LogAppendInfo AppendAsLeader(ReadOnlySpan<byte> batches, int leaderEpoch, AppendOrigin origin = AppendOrigin.Client)
     {
         ThrowIfDisposed();
         if (leaderEpoch < 0)
             throw new OrleansStreamException(ErrorCode.InvalidRequest, $"Leader epoch {leaderEpoch} is negative.");
-        var summary = LogValidator.Validate(batches, Config, asLeader: true);
+        var summary = LogValidator.Validate(batches, Config, asLeader: true, origin);
         var buffer = ArrayPool<byte>.Shared.Rent(batches.Length);
         try
         {
@@ -166,7 +226,12 @@ public sealed class PartitionLog : IDisposable
             var logAppendTime = Config.MessageTimestampType == TimestampType.LogAppendTime ? NowMs : -1;
             var next = LogValidator.AssignOffsets(stamped, LogEndOffset, leaderEpoch, logAppendTime, out var maxTimestamp);
             var firstOffset = LogEndOffset;
-            WriteToActive(stamped, firstOffset, next - 1, maxTimestamp, summary.Records);
+            if (summary.ProducerBatches > 0 && AnalyzeProducerState(stamped, origin, out var duplicate))
+            {
+                return new LogAppendInfo(duplicate.FirstOffset, duplicate.LastOffset, duplicate.Timestamp,
+                    logAppendTime >= 0 ? duplicate.Timestamp : -1, 0, 0, 0, IsDuplicate: true);
+            }
+            WriteAndCompleteProducerState(stamped, firstOffset, next - 1, maxTimestamp, summary.Records);
             LeaderEpochCache.Assign(leaderEpoch, firstOffset);
             return new LogAppendInfo(firstOffset, next - 1, maxTimestamp, logAppendTime, summary.Records, summary.Batches, stamped.Length);
         }
@@ -189,7 +254,10 @@ public sealed class PartitionLog : IDisposable
             throw new OrleansStreamException(ErrorCode.OffsetOutOfRange,
                 $"Follower append starts at offset {summary.FirstOffset}, below the log end offset {LogEndOffset}.");
         }
-        WriteToActive(batches, summary.FirstOffset, summary.LastOffset, summary.MaxTimestamp, summary.Records);
+        // A follower applies the leader's decisions, so a new leader already knows every producer; it never sees duplicates.
+        if (summary.ProducerBatches > 0)
+            AnalyzeProducerState(batches, AppendOrigin.Replication, out _);
+        WriteAndCompleteProducerState(batches, summary.FirstOffset, summary.LastOffset, summary.MaxTimestamp, summary.Records);
         for (var position = 0; position < batches.Length;)
         {
             var batch = batches[position..];
@@ -199,6 +267,45 @@ public sealed class PartitionLog : IDisposable
             position += RecordBatchHeader.PeekTotalSize(batch);
         }
         return new LogAppendInfo(summary.FirstOffset, summary.LastOffset, summary.MaxTimestamp, -1, summary.Records, summary.Batches, batches.Length);
+    }
+
+    /// <summary>
+    /// Kafka's analyzeAndValidateProducerState over batches whose offsets are assigned. True when the append repeats
+    /// one of a producer's last batches (<paramref name="duplicate"/>: write nothing); a producer-state error throws.
+    /// Either way the manager has already abandoned the append.
+    /// </summary>
+    private bool AnalyzeProducerState(ReadOnlySpan<byte> batches, AppendOrigin origin, out BatchMetadata duplicate)
+    {
+        for (var position = 0; position < batches.Length;)
+        {
+            var size = RecordBatchHeader.PeekTotalSize(batches[position..]);
+            var check = _producerState.Analyze(batches.Slice(position, size), origin);
+            if (check.Error != ErrorCode.None)
+                throw new OrleansStreamException(check.Error, check.Message!);
+            if (check.Duplicate is { } found)
+            {
+                duplicate = found;
+                return true;
+            }
+            position += size;
+        }
+        duplicate = default;
+        return false;
+    }
+
+    /// <summary>Writes an analyzed append and applies it to the producer state (Kafka: producerStateManager.update after the segment append).</summary>
+    private void WriteAndCompleteProducerState(ReadOnlySpan<byte> batches, long firstOffset, long lastOffset, long maxTimestamp, int records)
+    {
+        try
+        {
+            WriteToActive(batches, firstOffset, lastOffset, maxTimestamp, records);
+        }
+        catch
+        {
+            _producerState.AbandonAppend();
+            throw;
+        }
+        _producerState.CompleteAppend(lastOffset + 1);
     }
 
     private void WriteToActive(ReadOnlySpan<byte> batches, long firstOffset, long lastOffset, long maxTimestamp, int records)
@@ -273,32 +380,37 @@ public sealed class PartitionLog : IDisposable
             previous.OnBecomeInactive();
         }
         _segments.Add(LogSegment.Create(Directory, baseOffset, Config, NowMs));
+        // Kafka's roll: a producer snapshot at the new segment's base, so an open replays at most the active segment.
+        _producerState.UpdateMapEndOffset(baseOffset);
+        var snapshot = _producerState.TakeSnapshot(sync: false);
         if (previous.Size > 0)
-            ScheduleFlush(previous, baseOffset);
+            ScheduleFlush(previous, baseOffset, snapshot);
     }
 
     /// <summary>
     /// Kafka's roll → <c>scheduler.scheduleOnce("flush-log")</c>: the closed segment is fsynced off the appender's turn,
     /// and only then does the recovery point pass it. Flushes run one after another, so the recovery point only grows
     /// over fsynced segments; a truncation meanwhile voids the advance (the offsets it covered may be rewritten).
+    /// The roll's producer snapshot is fsynced with it.
     /// </summary>
-    private void ScheduleFlush(LogSegment closed, long upTo)
+    private void ScheduleFlush(LogSegment closed, long upTo, string? snapshot)
     {
         var truncations = _truncations;
         _pendingFlush = _pendingFlush.ContinueWith(
             static (_, state) =>
             {
-                var (log, segment, offset, generation) = ((PartitionLog, LogSegment, long, int))state!;
-                log.FlushRolledSegment(segment, offset, generation);
+                var (log, segment, offset, generation, snapshotPath) = ((PartitionLog, LogSegment, long, int, string?))state!;
+                log.FlushRolledSegment(segment, offset, generation, snapshotPath);
             },
-            (this, closed, upTo, truncations), CancellationToken.None, TaskContinuationOptions.None, _scheduler);
+            (this, closed, upTo, truncations, snapshot), CancellationToken.None, TaskContinuationOptions.None, _scheduler);
     }
 
-    private void FlushRolledSegment(LogSegment closed, long upTo, int truncations)
+    private void FlushRolledSegment(LogSegment closed, long upTo, int truncations, string? snapshot)
     {
         try
         {
             closed.FlushClosed();
+            FlushSnapshot(snapshot);
             lock (_checkpointLock)
             {
                 if (truncations != _truncations || _disposed)
@@ -311,6 +423,20 @@ public sealed class PartitionLog : IDisposable
         {
             // Kafka takes the log directory offline; here every later append fails with a storage error.
             Volatile.Write(ref _flushError, e);
+        }
+    }
+
+    private static void FlushSnapshot(string? path)
+    {
+        if (path is null)
+            return;
+        try
+        {
+            ProducerStateSnapshot.Flush(path);
+        }
+        catch (FileNotFoundException)
+        {
+            // A truncation or retention deleted it meanwhile: nothing left to make durable.
         }
     }
 
@@ -422,6 +548,7 @@ public sealed class PartitionLog : IDisposable
         }
         LeaderEpochCache.TruncateFromEnd(LogEndOffset);
         WriteCheckpoint();
+        ReloadProducerState();
     }
 
     /// <summary>Deletes every segment and restarts the empty log at <paramref name="offset"/> (Kafka's truncateFullyAndStartAt).</summary>
@@ -441,6 +568,7 @@ public sealed class PartitionLog : IDisposable
         }
         LeaderEpochCache.Clear();
         WriteCheckpoint();
+        _producerState.TruncateFullyAndStartAt(offset);
     }
 
     /// <summary>
@@ -456,6 +584,21 @@ public sealed class PartitionLog : IDisposable
         TruncateFullyAndStartAt(localStartOffset);
         LogStartOffset = logStartOffset;
         WriteCheckpoint();
+    }
+
+    /// <summary>
+    /// Tiering's producer side of buildRemoteLogAuxState: the producer snapshot the tier holds for the local log start
+    /// becomes this (empty) log's state, so a replica rebuilt without the tiered history still knows every producer.
+    /// </summary>
+    public void RestoreProducerSnapshot(ReadOnlySpan<byte> snapshot)
+    {
+        ThrowIfDisposed();
+        if (LocalLogStartOffset != LogEndOffset)
+            throw new InvalidOperationException($"A producer snapshot is restored into an empty log; {Directory} holds [{LocalLogStartOffset}, {LogEndOffset}).");
+        _producerState.TruncateFullyAndStartAt(LogEndOffset);
+        ProducerStateSnapshot.WriteFile(Path.Combine(Directory, ProducerStateSnapshot.FileName(LogEndOffset)), snapshot);
+        _producerState.TruncateFullyAndReloadSnapshots();
+        ReloadProducerState();
     }
 
     /// <summary>
@@ -530,6 +673,7 @@ public sealed class PartitionLog : IDisposable
             HighWatermark = Math.Max(HighWatermark, LogStartOffset);
             LeaderEpochCache.TruncateFromStart(LogStartOffset);
             WriteCheckpoint();
+            OnLogStartOffsetIncremented();
         }
         return new RetentionResult(deleted, bytes, LogStartOffset);
     }
@@ -567,6 +711,14 @@ public sealed class PartitionLog : IDisposable
             DeleteFirstSegment(ref ignored);
         }
         WriteCheckpoint();
+        OnLogStartOffsetIncremented();
+    }
+
+    /// <summary>Kafka's producer-state side of a log start move: state below it goes, and the snapshots of deleted segments.</summary>
+    private void OnLogStartOffsetIncremented()
+    {
+        _producerState.OnLogStartOffsetIncremented(LogStartOffset);
+        _producerState.DeleteSnapshotsBefore(_segments[0].BaseOffset);
     }
 
     /// <summary>
@@ -580,7 +732,10 @@ public sealed class PartitionLog : IDisposable
         while (_segments.Count > 1 && _segments[1].BaseOffset <= offset)
             DeleteFirstSegment(ref deleted);
         if (deleted > 0)
+        {
             WriteCheckpoint();
+            _producerState.DeleteSnapshotsBefore(_segments[0].BaseOffset);
+        }
     }
 
     /// <summary>
@@ -615,7 +770,7 @@ public sealed class PartitionLog : IDisposable
         // With history in the tier, older values of a key may live only there: a tombstone must outlive them, so it is
         // dropped only by the tier's compaction (RemoteLogManager), which sees the whole log.
         var tombstoneHorizonMs = LocalLogStartOffset > LogStartOffset ? long.MinValue : nowMs - Config.DeleteRetentionMs;
-        using var cleaning = new LogToClean(Directory, Config, _segments, cleanable, nowMs, tombstoneHorizonMs);
+        using var cleaning = new LogToClean(Directory, Config, _segments, cleanable, nowMs, tombstoneHorizonMs, LastBatchOfProducers());
         _cleaning = cleaning;
         try
         {
@@ -633,6 +788,18 @@ public sealed class PartitionLog : IDisposable
             _cleaner = null;
         }
         return cleaning.IsCancelled || _disposed ? default : ReplaceSegments(cleaning);
+    }
+
+    /// <summary>Kafka's lastRecordsOfActiveProducers, copied on the owner's turn for the cleaner's worker.</summary>
+    private Dictionary<long, long> LastBatchOfProducers()
+    {
+        var lastBatches = new Dictionary<long, long>(_producerState.ProducerIdCount);
+        foreach (var (producerId, entry) in _producerState.ActiveProducers)
+        {
+            if (!entry.IsEmpty)
+                lastBatches[producerId] = entry.LastDataOffset;
+        }
+        return lastBatches;
     }
 
     /// <summary>
@@ -758,6 +925,8 @@ public sealed class PartitionLog : IDisposable
                     _recoveryPoint = LogEndOffset;
                     WriteCheckpointLocked();
                 }
+                // Kafka's close: a snapshot at the log end, so the next open replays nothing.
+                _producerState.TakeSnapshot();
                 File.WriteAllBytes(Path.Combine(Directory, CleanShutdownFileName), []);
             }
         }

@@ -20,6 +20,17 @@ public static class PartitionTestKit
 
     public static byte[] Batch(params string[] values) => Batch(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), values);
 
+    /// <summary>An idempotent producer's batch: <paramref name="values"/> with the producer id, epoch and base sequence.</summary>
+    public static byte[] IdempotentBatch(long producerId, short epoch, int baseSequence, params string[] values)
+    {
+        using var builder = new RecordBatchBuilder();
+        builder.Reset(producerId, epoch, baseSequence);
+        var timestampMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        for (var i = 0; i < values.Length; i++)
+            builder.Append(timestampMs, Encoding.UTF8.GetBytes($"k{i}"), Encoding.UTF8.GetBytes(values[i]));
+        return builder.ToArray();
+    }
+
     /// <summary>(offset, value) of every record in fetched batches, skipping offsets below <paramref name="from"/>.</summary>
     public static List<(long Offset, string Value)> RecordsOf(ReadOnlyMemory<byte> batches, long from = 0)
     {

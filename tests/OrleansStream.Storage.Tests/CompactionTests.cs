@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using OrleansStream.Records;
+using OrleansStream.Storage.Producers;
 
 namespace OrleansStream.Storage.Tests;
 
@@ -29,6 +30,39 @@ public sealed class CompactionTests : IDisposable
                 result.Add((record.Offset, Encoding.UTF8.GetString(record.Key), record.ValueIsNull ? null : Encoding.UTF8.GetString(record.Value)));
         }
         return result;
+    }
+
+    [Fact]
+    public async Task Compaction_keeps_an_active_producers_last_batch_as_an_empty_batch_so_its_state_survives()
+    {
+        const long pid = 1000;
+        using (var log = Open(Compacted()))
+        {
+            log.AppendAsLeader(ProducerBatches.Data(0, pid, 0, 0), 0);
+            log.AppendAsLeader(ProducerBatches.Data(0, pid, 0, 1), 0);
+            log.AppendAsLeader(TestBatches.Create(TestRecord.Of("k0", "newest")), 0);
+            log.Roll();
+            log.AppendAsLeader(TestBatches.Create(TestRecord.Of("x", "active")), 0);
+
+            var result = await log.CompactAsync();
+
+            Assert.Equal(2, result.RecordsRemoved);
+            var batches = TestBatches.Walk(RecoveryTests.ReadAll(log));
+            Assert.Equal([(1L, 1L), (2L, 2L), (3L, 3L)], batches.Select(b => (b.Base, b.Last)));
+            var kept = RecordBatchHeader.Read(log.Read(1, 1).Span);
+            Assert.Equal((0, pid, 1), (kept.RecordCount, kept.ProducerId, kept.BaseSequence));
+            Assert.Equal([(2L, "k0", "newest"), (3L, "x", "active")], Records(log));
+        }
+        // Without snapshots the state is rebuilt from the log alone: the empty batch still carries the producer's sequence.
+        foreach (var snapshot in Directory.GetFiles(_dir.Path, "*" + ProducerStateSnapshot.Suffix))
+            File.Delete(snapshot);
+
+        using var reopened = Open(Compacted());
+
+        var retry = reopened.AppendAsLeader(ProducerBatches.Data(0, pid, 0, 1), 0);
+        Assert.Equal((true, 1L), (retry.IsDuplicate, retry.FirstOffset));
+        Assert.Equal(ErrorCode.OutOfOrderSequenceNumber,
+            Assert.Throws<OrleansStreamException>(() => reopened.AppendAsLeader(ProducerBatches.Data(0, pid, 0, 5), 0)).Code);
     }
 
     [Fact]

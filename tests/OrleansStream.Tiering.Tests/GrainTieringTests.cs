@@ -1,5 +1,6 @@
 using OrleansStream.Client;
 using OrleansStream.Client.Admin;
+using OrleansStream.Records;
 using OrleansStream.Storage.Tiering;
 
 namespace OrleansStream.Tiering.Tests;
@@ -169,7 +170,12 @@ public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<Ti
     {
         const int records = 2000;
         var topic = await CreateTopicAsync("rebuilt", replicationFactor: 2, Tiered());
-        await ProduceAsync(topic, 0, records);
+        // Record 0 comes from an idempotent producer: its state reaches the rebuilt replica only through the tier's snapshot.
+        var idempotent = IdempotentBatch(producerId: 9001, key: "k0", ValueOf(0));
+        var first = await cluster.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, (await DescribeAsync(topic)).Leader))
+            .Produce(new ProduceRequest(Acks.All, 10_000, idempotent));
+        Assert.Equal((ErrorCode.None, 0L), (first.Error, first.BaseOffset));
+        await ProduceAsync(topic, 1, records - 1);
         var leader = await WaitForTieringAsync(topic, minLocalStart: records / 2, maxLocalSegments: 4);
         var partition = await DescribeAsync(topic);
         var follower = partition.Replicas.Single(r => r.ReplicaId != partition.Leader);
@@ -213,11 +219,23 @@ public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<Ti
                 Assert.Equal(i, consumed[i].Offset);
                 Assert.Equal(ValueOf(i), consumed[i].Message!.Value);
             }
+            // The producer's retry of record 0 is known for a duplicate: answered with its offset, not written again.
+            var retry = await replica.Produce(new ProduceRequest(Acks.All, 10_000, idempotent));
+            Assert.Equal((ErrorCode.None, 0L), (retry.Error, retry.BaseOffset));
+            Assert.Equal(records + 200, (await replica.GetStatus()).LogEndOffset);
         }
         finally
         {
             await cluster.StartSiloAsync(leader);
         }
+    }
+
+    private static byte[] IdempotentBatch(long producerId, string key, string value)
+    {
+        using var builder = new RecordBatchBuilder();
+        builder.Reset(producerId, producerEpoch: 0, baseSequence: 0);
+        builder.Append(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), System.Text.Encoding.UTF8.GetBytes(key), System.Text.Encoding.UTF8.GetBytes(value));
+        return builder.ToArray();
     }
 
     [Fact]

@@ -1,5 +1,7 @@
 using System.Text.RegularExpressions;
+using OrleansStream.Records;
 using OrleansStream.Storage;
+using OrleansStream.Storage.Producers;
 using OrleansStream.Storage.Tiering;
 
 namespace OrleansStream.Tiering.Tests;
@@ -142,7 +144,7 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
         Assert.True(t.Log.LogStartOffset >= 400);
         Assert.Equal(t.Log.LogStartOffset, t.Manager.LogStartOffset);
         var keys = await t.RemoteKeysAsync();
-        Assert.Equal(manifest.Segments.Count * 4 + 1, keys.Count);
+        Assert.Equal(manifest.Segments.Count * 5 + 1, keys.Count); // log, index, time index, epochs, producer snapshot; the manifest
         var ex = await Assert.ThrowsAsync<OrleansStreamException>(() => t.Manager.ReadAsync(0, 1024, cancellationToken: Ct));
         Assert.Equal(ErrorCode.OffsetOutOfRange, ex.Code);
         await t.ConsumeAndVerifyAsync(t.Manager.LogStartOffset);
@@ -215,6 +217,42 @@ public sealed partial class RemoteLogManagerTests(AzuriteFixture azurite) : ICla
         Assert.Equal(0, pass.SegmentsCopied);
     }
 
+    [Fact]
+    public async Task A_rebuilt_replica_restores_the_producer_state_tiered_with_the_segment_before_its_local_log_start()
+    {
+        const long pid = 77;
+        var store = NewStore();
+        using var leader = new TieredLog(store, TieredLog.SmallSegments(localRetentionBytes: 8192));
+        // The idempotent producer's batches all end up in the tier only; plain traffic fills the local log after them.
+        using var builder = new RecordBatchBuilder();
+        byte[] last = [];
+        for (var seq = 0; seq < 5; seq++)
+        {
+            builder.Reset(pid, 0, seq);
+            builder.Append(leader.Time.GetUtcNow().ToUnixTimeMilliseconds(), "k"u8.ToArray(), "v"u8.ToArray());
+            last = builder.ToArray();
+            leader.Log.AppendAsLeader(last, 0);
+        }
+        leader.Produce(600);
+        await RunUntilIdleAsync(leader);
+        var localStart = leader.Log.LocalLogStartOffset;
+        Assert.True(localStart > 5);
+
+        using var follower = new TieredLog(store, TieredLog.SmallSegments(localRetentionBytes: 8192));
+        var fetchFrom = await RemoteLogManager.PrepareFollowerAsync(follower.Log, "orders", 0, store, localStart, Ct);
+        while (fetchFrom < leader.Log.LogEndOffset)
+        {
+            follower.Log.AppendAsFollower(leader.Log.Read(fetchFrom, 64 * 1024).Span);
+            fetchFrom = follower.Log.LogEndOffset;
+        }
+
+        Assert.True(follower.Log.ProducerStateManager.TryGetLastEntry(pid, out var entry));
+        Assert.Equal(4, entry.LastSeq);
+        // The replica, once leader, answers the producer's retry of its last batch with the original offset.
+        var retry = follower.Log.AppendAsLeader(last, 1);
+        Assert.Equal((true, 4L), (retry.IsDuplicate, retry.FirstOffset));
+    }
+
     private static async Task RunUntilIdleAsync(TieredLog t, int epoch = 0)
     {
         for (var i = 0; i < 100; i++)
@@ -244,7 +282,9 @@ public sealed class CountingTierStore(ITierStore inner) : ITierStore
     public async Task<TierObject?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
         var o = await inner.GetAsync(key, cancellationToken);
-        if (o is not null && !key.EndsWith(RemoteLogManifest.FileName, StringComparison.Ordinal)) Interlocked.Add(ref BytesRead, o.Content.Length);
+        // History only: the manifest and a segment's producer snapshot are a replica's auxiliary state.
+        if (o is not null && !key.EndsWith(RemoteLogManifest.FileName, StringComparison.Ordinal) && !key.EndsWith(ProducerStateSnapshot.Suffix, StringComparison.Ordinal))
+            Interlocked.Add(ref BytesRead, o.Content.Length);
         return o;
     }
 

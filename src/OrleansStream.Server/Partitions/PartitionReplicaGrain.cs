@@ -7,6 +7,7 @@ using OrleansStream.Server.Replication;
 using OrleansStream.Server.Tiering;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Storage;
+using OrleansStream.Storage.Producers;
 using OrleansStream.Storage.Tiering;
 
 namespace OrleansStream.Server.Partitions;
@@ -40,6 +41,7 @@ internal sealed partial class PartitionReplicaGrain(
     private PartitionLog? _log;
     private string? _logError;
     private IGrainTimer? _retentionTimer;
+    private IGrainTimer? _producerExpirationTimer;
     private PartitionMetrics _metrics = null!;
 
     // Leader with remote.storage.enable: copies closed segments to the tier, serves fetches below the local log start.
@@ -62,7 +64,7 @@ internal sealed partial class PartitionReplicaGrain(
         (_topic, _partition, _replicaId) = GrainKeys.ParseReplica(this.GetPrimaryKeyString());
         _metrics = metrics.ForPartition(_topic, _partition);
         _replication = new Partition(_topic, _partition, _replicaId, _options.ReplicaLagTimeMaxMs, time);
-        _fetcher = new ReplicaFetcher(this.GetPrimaryKeyString(), _replicaId, identity.BrokerId, _options, GrainFactory, _replication, time, logger);
+        _fetcher = new ReplicaFetcher(this.GetPrimaryKeyString(), _replicaId, identity.BrokerId, _options, GrainFactory, _replication, tiering.Store, time, logger);
         await directories.WhenServingAsync(cancellationToken);
         var state = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(_topic, _partition);
         if (state is not null && _state is null) Apply(state);
@@ -70,6 +72,9 @@ internal sealed partial class PartitionReplicaGrain(
         _retentionTimer = this.RegisterGrainTimer(
             static (self, _) => self.ApplyRetentionAsync(), this,
             new GrainTimerCreationOptions(TimeSpan.FromMilliseconds(_options.LogRetentionCheckIntervalMs), TimeSpan.FromMilliseconds(_options.LogRetentionCheckIntervalMs)) { Interleave = true });
+        _producerExpirationTimer = this.RegisterGrainTimer(
+            static (self, _) => self.RemoveExpiredProducers(), this,
+            new GrainTimerCreationOptions(TimeSpan.FromMilliseconds(_options.ProducerIdExpirationCheckIntervalMs), TimeSpan.FromMilliseconds(_options.ProducerIdExpirationCheckIntervalMs)) { Interleave = true });
         _isrTimer = this.RegisterGrainTimer(
             static (self, _) => self.CheckIsrAsync(), this,
             new GrainTimerCreationOptions(TimeSpan.FromMilliseconds(_options.ReplicaLagTimeMaxMs / 2.0), TimeSpan.FromMilliseconds(_options.ReplicaLagTimeMaxMs / 2.0)) { Interleave = true });
@@ -78,6 +83,7 @@ internal sealed partial class PartitionReplicaGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _retentionTimer?.Dispose();
+        _producerExpirationTimer?.Dispose();
         _isrTimer?.Dispose();
         _metrics.Dispose();
         StopTiering();
@@ -104,6 +110,7 @@ internal sealed partial class PartitionReplicaGrain(
     public async Task DeleteReplica()
     {
         _retentionTimer?.Dispose();
+        _producerExpirationTimer?.Dispose();
         _isrTimer?.Dispose();
         _metrics.Dispose();
         StopTiering();
@@ -376,7 +383,8 @@ internal sealed partial class PartitionReplicaGrain(
         {
             var config = TopicConfigs.ToLogConfig(state.Configs);
             PartitionMetadataFile.EnsureTopicId(directory, state.TopicId);
-            _log = PartitionLog.Open(directory, config, time);
+            _log = PartitionLog.Open(directory, config, time,
+                producerStateConfig: new ProducerStateManagerConfig { ProducerIdExpirationMs = _options.ProducerIdExpirationMs });
             _logError = null;
             LogOpened(this.GetPrimaryKeyString(), _log.LogStartOffset, _log.LogEndOffset);
         }
@@ -499,6 +507,13 @@ internal sealed partial class PartitionReplicaGrain(
         _metrics.TieringPassCompleted(pass.BytesCopied, remote.UploadLag());
         if (pass.Error is { } error) LogTieringFailed(error, this.GetPrimaryKeyString());
         else if (pass.Fenced) LogTieringFenced(this.GetPrimaryKeyString(), LeaderEpoch);
+    }
+
+    /// <summary>Kafka's removeExpiredProducers task: forgets producers idle past <c>producer.id.expiration.ms</c>.</summary>
+    private Task RemoveExpiredProducers()
+    {
+        _log?.ProducerStateManager.RemoveExpiredProducers();
+        return Task.CompletedTask;
     }
 
     private async Task ApplyRetentionAsync()

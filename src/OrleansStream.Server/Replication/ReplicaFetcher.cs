@@ -1,4 +1,5 @@
 using OrleansStream.Storage;
+using OrleansStream.Storage.Tiering;
 
 namespace OrleansStream.Server.Replication;
 
@@ -15,6 +16,7 @@ internal sealed partial class ReplicaFetcher(
     BrokerOptions options,
     IGrainFactory grains,
     Partition partition,
+    ITierStore tierStore,
     TimeProvider time,
     ILogger logger)
 {
@@ -70,9 +72,15 @@ internal sealed partial class ReplicaFetcher(
             }
             // The state may have changed while the fetch was out: act on it only if it was for the current leader.
             if (_state != state || _log != log) continue;
+            ReadOnlyMemory<byte>? producerSnapshot = null;
+            if (RestartsAtLeaderLocalLogStart(log, response))
+            {
+                producerSnapshot = await FetchProducerSnapshotAsync(state, response.LocalLogStartOffset);
+                if (_state != state || _log != log) continue;
+            }
             try
             {
-                if (!ProcessFetchResponse(log, response))
+                if (!ProcessFetchResponse(log, response, producerSnapshot))
                     await WaitForStateChangeAsync();
             }
             catch (OrleansStreamException e)
@@ -83,15 +91,37 @@ internal sealed partial class ReplicaFetcher(
         }
     }
 
+    /// <summary>Kafka's OFFSET_MOVED_TO_TIERED_STORAGE: the follower's next offset lies below the leader's local log.</summary>
+    private static bool RestartsAtLeaderLocalLogStart(PartitionLog log, ReplicaFetchResponse response) =>
+        response.Error == ErrorCode.OffsetOutOfRange && response.LocalLogStartOffset > log.LogEndOffset && log.Config.RemoteStorageEnable;
+
+    /// <summary>
+    /// Kafka's buildRemoteLogAuxState reads the producer snapshot from the tier. Without it (none tiered, or the tier
+    /// unreachable) the replica starts with no producer state, as before producer state existed.
+    /// </summary>
+    private async Task<ReadOnlyMemory<byte>?> FetchProducerSnapshotAsync(PartitionState state, long localLogStartOffset)
+    {
+        try
+        {
+            return await RemoteLogManager.FetchProducerSnapshotAsync(tierStore, state.Topic, state.Partition, localLogStartOffset);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogProducerSnapshotUnavailable(e, replicaKey, localLogStartOffset);
+            return null;
+        }
+    }
+
     /// <summary>Applies a leader's answer; false when the follower should back off before fetching again.</summary>
-    private bool ProcessFetchResponse(PartitionLog log, ReplicaFetchResponse response)
+    private bool ProcessFetchResponse(PartitionLog log, ReplicaFetchResponse response, ReadOnlyMemory<byte>? producerSnapshot)
     {
         switch (response.Error)
         {
             case ErrorCode.None:
                 break;
-            case ErrorCode.OffsetOutOfRange when response.LocalLogStartOffset > log.LogEndOffset && log.Config.RemoteStorageEnable:
+            case ErrorCode.OffsetOutOfRange when RestartsAtLeaderLocalLogStart(log, response):
                 log.TruncateFullyAndStartAt(response.LocalLogStartOffset, Math.Clamp(response.LogStartOffset, 0, response.LocalLogStartOffset));
+                if (producerSnapshot is { } snapshot) log.RestoreProducerSnapshot(snapshot.Span);
                 return true;
             case ErrorCode.OffsetOutOfRange when log.LogEndOffset < response.LogStartOffset:
                 log.TruncateFullyAndStartAt(response.LogStartOffset);
@@ -124,6 +154,9 @@ internal sealed partial class ReplicaFetcher(
 
     private async Task WaitForStateChangeAsync() =>
         await _stateChanged.Next.WaitAsync(Backoff, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Replica} restarts at the leader's local log start {Offset} without producer state: the tier's snapshot could not be read")]
+    private partial void LogProducerSnapshotUnavailable(Exception e, string replica, long offset);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Replica} could not fetch from {Leader}")]
     private partial void LogFetchFailed(Exception e, string replica, string leader);

@@ -1,13 +1,15 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using OrleansStream.Records;
+using OrleansStream.Storage.Producers;
 
 namespace OrleansStream.Storage;
 
 /// <summary>
 /// Kafka's log cleaner for <c>cleanup.policy=compact</c>: keeps the newest record of each key. Offsets never change:
 /// a batch keeps its base offset, last offset delta and timestamps, and surviving records are copied byte for byte
-/// (their deltas are relative to those). Empty batches go; tombstones go once older than <c>delete.retention.ms</c>.
+/// (their deltas are relative to those). Empty batches go, except an active producer's last batch, kept as an empty
+/// header so its producer state survives (Kafka's RETAIN_EMPTY); tombstones go once older than <c>delete.retention.ms</c>.
 /// Compressed and control batches are kept whole.
 /// </summary>
 internal static class LogCleaner
@@ -62,10 +64,11 @@ internal static class LogCleaner
 
     /// <summary>
     /// Appends the records compaction keeps from the batches a reader yields to <paramref name="output"/>, a cleaned
-    /// segment that indexes them as they go (Kafka's cleanInto).
+    /// segment that indexes them as they go (Kafka's cleanInto). <paramref name="lastBatchOfProducers"/> maps each active
+    /// producer to its last batch's last offset.
     /// </summary>
     public static void CleanInto(SegmentBatchReader reader, LogSegment output, Dictionary<byte[], long> map, long tombstoneHorizonMs,
-        ref CleanStats stats, CancellationToken cancellationToken)
+        IReadOnlyDictionary<long, long> lastBatchOfProducers, ref CleanStats stats, CancellationToken cancellationToken)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
         var scratch = ArrayPool<byte>.Shared.Rent(64 * 1024);
@@ -74,7 +77,7 @@ internal static class LogCleaner
             while (reader.TryReadNext(out var bytes))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var retained = Retained(bytes, lookup, tombstoneHorizonMs, ref scratch, ref stats);
+                var retained = Retained(bytes, lookup, tombstoneHorizonMs, lastBatchOfProducers, ref scratch, ref stats);
                 if (!retained.IsEmpty)
                     output.Append(retained);
             }
@@ -101,7 +104,7 @@ internal static class LogCleaner
             for (var position = 0; position < batches.Length;)
             {
                 var size = RecordBatchHeader.PeekTotalSize(batches[position..]);
-                output.Write(Retained(batches.Slice(position, size), lookup, tombstoneHorizonMs, ref scratch, ref stats));
+                output.Write(Retained(batches.Slice(position, size), lookup, tombstoneHorizonMs, null, ref scratch, ref stats));
                 position += size;
             }
         }
@@ -114,10 +117,10 @@ internal static class LogCleaner
 
     /// <summary>
     /// One batch with the records compaction keeps: the batch itself if all stay, a rebuilt copy in
-    /// <paramref name="scratch"/> if some do, empty if none.
+    /// <paramref name="scratch"/> if some do, empty if none (an active producer's last batch: its header alone).
     /// </summary>
     private static ReadOnlySpan<byte> Retained(ReadOnlySpan<byte> bytes, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup,
-        long tombstoneHorizonMs, ref byte[] scratch, ref CleanStats stats)
+        long tombstoneHorizonMs, IReadOnlyDictionary<long, long>? lastBatchOfProducers, ref byte[] scratch, ref CleanStats stats)
     {
         var batch = RecordBatchReader.Batch(bytes);
         if (!IsCompactable(batch.Header))
@@ -148,7 +151,7 @@ internal static class LogCleaner
         }
         if (kept == batch.RecordCount)
             return bytes;
-        if (kept == 0)
+        if (kept == 0 && !IsLastBatchOfProducer(batch.Header, lastBatchOfProducers))
             return [];
         var rebuilt = scratch.AsSpan(0, length);
         BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.BatchLengthOffset..], length - RecordBatchHeader.LogOverhead);
@@ -187,6 +190,10 @@ internal static class LogCleaner
         }
         return true;
     }
+
+    private static bool IsLastBatchOfProducer(in RecordBatchHeader header, IReadOnlyDictionary<long, long>? lastBatchOfProducers) =>
+        ProducerSequence.HasProducerId(header) && lastBatchOfProducers is not null
+        && lastBatchOfProducers.TryGetValue(header.ProducerId, out var lastOffset) && lastOffset == header.LastOffset;
 
     private static bool IsCompactable(in RecordBatchHeader header) =>
         header.Compression == CompressionType.None && !header.IsControl;

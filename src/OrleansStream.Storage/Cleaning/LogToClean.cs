@@ -14,14 +14,20 @@ internal sealed class LogToClean : IDisposable
     private readonly LogConfig _config;
     private readonly long _nowMs;
     private readonly long _tombstoneHorizonMs;
+    private readonly Dictionary<long, long> _lastBatchOfProducers;
     private readonly SafeFileHandle[] _files;
     private readonly long[] _sizes;
     private readonly CancellationTokenSource _cancellation = new();
     private bool _disposed;
 
-    /// <summary>Opens a handle on each of the first <paramref name="count"/> segments (all closed).</summary>
-    public LogToClean(string directory, LogConfig config, List<LogSegment> segments, int count, long nowMs, long tombstoneHorizonMs)
+    /// <summary>
+    /// Opens a handle on each of the first <paramref name="count"/> segments (all closed). <paramref name="lastBatchOfProducers"/>
+    /// (producer id → last offset of its last batch, Kafka's lastRecordsOfActiveProducers) is the cleaner's own copy.
+    /// </summary>
+    public LogToClean(string directory, LogConfig config, List<LogSegment> segments, int count, long nowMs, long tombstoneHorizonMs,
+        Dictionary<long, long> lastBatchOfProducers)
     {
+        _lastBatchOfProducers = lastBatchOfProducers;
         _directory = directory;
         _config = config;
         _nowMs = nowMs;
@@ -89,7 +95,7 @@ internal sealed class LogToClean : IDisposable
             using var cleaned = LogSegment.CreateCleaned(_directory, Segments[i].BaseOffset, _config, _nowMs);
             Cleaned[i] = new CleanedSegment(cleaned.LogPath, cleaned.OffsetIndexPath, cleaned.TimeIndexPath, 0, stats); // deleted if this fails
             using (var reader = new SegmentBatchReader(_files[i], _sizes[i]))
-                LogCleaner.CleanInto(reader, cleaned, map, _tombstoneHorizonMs, ref stats, CancellationToken);
+                LogCleaner.CleanInto(reader, cleaned, map, _tombstoneHorizonMs, _lastBatchOfProducers, ref stats, CancellationToken);
             cleaned.OnBecomeInactive();
             cleaned.FlushClosed();
             Cleaned[i] = new CleanedSegment(cleaned.LogPath, cleaned.OffsetIndexPath, cleaned.TimeIndexPath, cleaned.Size, stats);

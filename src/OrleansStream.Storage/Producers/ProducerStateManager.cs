@@ -277,6 +277,16 @@ public sealed class ProducerStateManager
         return path;
     }
 
+    /// <summary>
+    /// Kafka's truncateFullyAndReloadSnapshots: forgets the state and lists the directory's snapshots again (one restored
+    /// from tiered storage); <see cref="TruncateAndReload"/> then loads the latest.
+    /// </summary>
+    public void TruncateFullyAndReloadSnapshots()
+    {
+        TruncateFullyAndStartAt(0);
+        _snapshots = ProducerStateSnapshot.List(_logDirectory);
+    }
+
     /// <summary>Kafka's deleteSnapshotsBefore: deletes the snapshots below <paramref name="offset"/>.</summary>
     public void DeleteSnapshotsBefore(long offset)
     {

@@ -75,11 +75,16 @@ public static class ProducerStateSnapshot
             position += EntrySize;
         }
         BinaryPrimitives.WriteUInt32BigEndian(span[CrcOffset..], Crc32C.HashToUInt32(span[EntriesOffset..]));
+        WriteFile(path, buffer, sync);
+    }
 
+    /// <summary>Writes a snapshot's bytes as they are (one restored from tiered storage), fsynced, through a <c>.tmp</c> rename.</summary>
+    public static void WriteFile(string path, ReadOnlySpan<byte> content, bool sync = true)
+    {
         var tmp = path + ".tmp";
         using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            stream.Write(buffer);
+            stream.Write(content);
             if (sync)
                 stream.Flush(flushToDisk: true);
         }

@@ -1,4 +1,5 @@
 using OrleansStream.Records;
+using OrleansStream.Storage.Producers;
 
 namespace OrleansStream.Storage.Tiering;
 
@@ -70,6 +71,9 @@ internal sealed class RemoteLogCleaner(
             await store.UploadAsync(prefix + ".index", new MemoryStream(index), cancellationToken);
             await store.UploadAsync(prefix + ".timeindex", new MemoryStream(timeIndex), cancellationToken);
             await store.UploadAsync(prefix + ".epoch", new MemoryStream(RemoteLogManager.EpochCheckpoint(copy.SegmentLeaderEpochs)), cancellationToken);
+            // Compaction leaves the producer state at the segment's end as it was: the copy carries the same snapshot.
+            if (await store.GetAsync(old.KeyPrefix(topic, partition) + ProducerStateSnapshot.Suffix, cancellationToken) is { } snapshot)
+                await store.UploadAsync(prefix + ProducerStateSnapshot.Suffix, new MemoryStream(snapshot.Content.ToArray()), cancellationToken);
             var next = metadata.Current.With(copy with { State = RemoteLogSegmentState.CopySegmentFinished })
                 .With(old with { State = RemoteLogSegmentState.DeleteSegmentStarted });
             await metadata.SaveAsync(next, leaderEpoch, cancellationToken);

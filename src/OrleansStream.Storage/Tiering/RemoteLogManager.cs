@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using OrleansStream.Records;
+using OrleansStream.Storage.Producers;
 
 namespace OrleansStream.Storage.Tiering;
 
@@ -44,7 +45,7 @@ public sealed class RemoteLogManagerOptions
 /// </summary>
 public sealed class RemoteLogManager : IDisposable
 {
-    internal static readonly string[] SegmentSuffixes = [".log", ".index", ".timeindex", ".epoch"];
+    internal static readonly string[] SegmentSuffixes = [".log", ".index", ".timeindex", ".epoch", ProducerStateSnapshot.Suffix];
     private readonly PartitionLog _log;
     private readonly ITierStore _store;
     private readonly TimeProvider _time;
@@ -232,6 +233,8 @@ public sealed class RemoteLogManager : IDisposable
             await using var logFile = log;
             await using var indexFile = OpenForUpload(segment.OffsetIndexPath);
             await using var timeIndexFile = OpenForUpload(segment.TimeIndexPath);
+            // Kafka's producerStateSnapshotFile: the state at the segment's end, taken when it rolled (absent for older logs).
+            await using var snapshotFile = OpenForUpload(Path.Combine(_log.Directory, ProducerStateSnapshot.FileName(segment.NextOffset)));
 
             var started = FindStartedCopy(manifest, segment);
             var id = started?.SegmentId ?? NewSegmentId();
@@ -257,6 +260,7 @@ public sealed class RemoteLogManager : IDisposable
             var timeIndexBytes = await UploadFileAsync(prefix + ".timeindex", timeIndexFile, -1, cancellationToken);
             var epochBytes = EpochCheckpoint(metadata.SegmentLeaderEpochs);
             await _store.UploadAsync(prefix + ".epoch", new MemoryStream(epochBytes), cancellationToken);
+            var snapshotBytes = snapshotFile is null ? 0 : await UploadFileAsync(prefix + ProducerStateSnapshot.Suffix, snapshotFile, -1, cancellationToken);
 
             var replaced = new List<RemoteLogSegmentMetadata>();
             if (compacted)
@@ -273,7 +277,7 @@ public sealed class RemoteLogManager : IDisposable
             if (replaced.Count > 0)
                 await _metadata.DeleteSegmentsAsync(replaced, leaderEpoch, cancellationToken);
 
-            var total = logBytes + indexBytes + timeIndexBytes + epochBytes.Length;
+            var total = logBytes + indexBytes + timeIndexBytes + epochBytes.Length + snapshotBytes;
             copied++;
             bytes += total;
         }
@@ -412,7 +416,8 @@ public sealed class RemoteLogManager : IDisposable
     /// <summary>
     /// Prepares an empty (new or rebuilt) replica to follow without downloading tiered history (Kafka's
     /// buildRemoteLogAuxState): it restarts at the leader's local log start and learns the leader epoch there from the
-    /// manifest. Returns the offset to fetch from.
+    /// manifest, and its producer state from the snapshot tiered with the segment that ends there. Returns the offset to
+    /// fetch from.
     /// </summary>
     public static async Task<long> PrepareFollowerAsync(
         PartitionLog follower, string topic, int partition, ITierStore store, long leaderLocalLogStartOffset, CancellationToken cancellationToken = default)
@@ -422,6 +427,7 @@ public sealed class RemoteLogManager : IDisposable
         var manifest = (await VersionedManifest.LoadAsync(store, topic, partition, cancellationToken)).Manifest;
         var remoteStart = manifest.RemoteLogStartOffset();
         var logStart = remoteStart >= 0 && remoteStart < leaderLocalLogStartOffset ? remoteStart : leaderLocalLogStartOffset;
+        var producerSnapshot = await FetchProducerSnapshotAsync(store, topic, partition, manifest, leaderLocalLogStartOffset, cancellationToken);
         follower.TruncateFullyAndStartAt(leaderLocalLogStartOffset, logStart);
         var epoch = -1;
         foreach (var s in manifest.Segments)
@@ -431,7 +437,31 @@ public sealed class RemoteLogManager : IDisposable
                 if (e.StartOffset < leaderLocalLogStartOffset && e.Epoch > epoch) epoch = e.Epoch;
         }
         if (epoch >= 0) follower.LeaderEpochCache.Assign(epoch, leaderLocalLogStartOffset);
+        if (producerSnapshot is { } snapshot)
+            follower.RestoreProducerSnapshot(snapshot.Span);
         return leaderLocalLogStartOffset;
+    }
+
+    /// <summary>
+    /// The producer snapshot tiered with the segment that ends at <paramref name="localLogStartOffset"/> (Kafka's
+    /// buildRemoteLogAuxState reads it to restore the producer state there), or null when the tier has none.
+    /// </summary>
+    public static async Task<ReadOnlyMemory<byte>?> FetchProducerSnapshotAsync(
+        ITierStore store, string topic, int partition, long localLogStartOffset, CancellationToken cancellationToken = default)
+    {
+        var manifest = (await VersionedManifest.LoadAsync(store, topic, partition, cancellationToken)).Manifest;
+        return await FetchProducerSnapshotAsync(store, topic, partition, manifest, localLogStartOffset, cancellationToken);
+    }
+
+    private static async Task<ReadOnlyMemory<byte>?> FetchProducerSnapshotAsync(
+        ITierStore store, string topic, int partition, RemoteLogManifest manifest, long localLogStartOffset, CancellationToken cancellationToken)
+    {
+        foreach (var s in manifest.Segments)
+        {
+            if (s.State == RemoteLogSegmentState.CopySegmentFinished && s.EndOffset + 1 == localLogStartOffset)
+                return (await store.GetAsync(s.KeyPrefix(topic, partition) + ProducerStateSnapshot.Suffix, cancellationToken))?.Content;
+        }
+        return null;
     }
 
     private static bool IsCopiedExactly(RemoteLogManifest manifest, LogSegmentInfo segment)
