@@ -94,7 +94,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         var acknowledged = new HashSet<string>(StringComparer.Ordinal);
 
         // 0. Tiering to Blob: small segments of a remote.storage.enable topic land in the tier container as
-        // {topic}/{partition}/{baseOffset:D20}-{id}.{log|index|timeindex|epoch}; once the leader dropped its local copies
+        // {topic}/{partition}/{baseOffset:D20}-{id}.{log|index|timeindex|epoch|snapshot} (the producer-state snapshot when the segment has one); once the leader dropped its local copies
         // a consumer still reads the topic from offset 0.
         await TieredSegmentsReachBlobAndReadBackAsync(client, admin, producer);
 
@@ -210,7 +210,7 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
 
         _phase = "segments reach the Blob tier";
         var container = new BlobServiceClient(StorageConnectionString).GetBlobContainerClient("segments");
-        var segmentName = new Regex(@"^tiered/0/(?<base>\d{20})-(?<id>[^./]+)\.(?<kind>log|index|timeindex|epoch)$", RegexOptions.CultureInvariant);
+        var segmentName = new Regex(@"^tiered/0/(?<base>\d{20})-(?<id>[^./]+)\.(?<kind>log|index|timeindex|epoch|snapshot)$", RegexOptions.CultureInvariant);
         var leaderDirectory = await LeaderPartitionDirectoryAsync(client, topic);
         List<string> names = [];
         List<string> complete = [];
