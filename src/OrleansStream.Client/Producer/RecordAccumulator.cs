@@ -17,6 +17,20 @@ internal sealed class ProducerBatch(TopicPartition tp, long sequence, long creat
     public int Attempts { get; set; }
     public Error? LastError { get; set; }
     public int RecordCount => Callbacks.Count;
+    /// <summary>Idempotent producer: the id, epoch and base sequence stamped when first drained, never changed after; -1 before.</summary>
+    public long ProducerId { get; private set; } = -1;
+    public short ProducerEpoch { get; private set; } = -1;
+    public int BaseSequence { get; private set; } = -1;
+    public bool HasSequence => BaseSequence >= 0;
+    public int LastSequence => TransactionManager.IncrementSequence(BaseSequence, RecordCount - 1);
+
+    public void SetProducerState(ProducerIdAndEpoch id, int baseSequence)
+    {
+        ProducerId = id.ProducerId;
+        ProducerEpoch = id.Epoch;
+        BaseSequence = baseSequence;
+        RecordBatchHeader.StampProducer(Bytes, id.ProducerId, id.Epoch, baseSequence);
+    }
 }
 
 /// <summary>One partition's open batch, its sealed batches waiting to go, and its requests in flight.</summary>
@@ -35,6 +49,10 @@ internal sealed class PartitionQueue(TopicPartition tp)
     public long NotBefore;
     /// <summary>After a retriable error: one request at a time until one succeeds, so retries keep their order.</summary>
     public bool Recovering;
+    /// <summary>Idempotent producer: the id the partition's sequences belong to, the next base sequence, the last acknowledged one.</summary>
+    public long SequenceProducerId = -1;
+    public int NextBaseSequence;
+    public int LastAckedSequence = -1;
 }
 
 /// <summary>
@@ -130,16 +148,21 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     /// <summary>
     /// Takes the next request's batches from <paramref name="q"/>: consecutive sealed batches up to
     /// <paramref name="maxRequestBytes"/> (always at least one), or none while the in-flight limit or backoff holds.
+    /// With <paramref name="producerId"/> (idempotent producer) a request carries exactly one batch, as in Kafka's
+    /// protocol, and a batch drained for the first time gets the partition's next sequence; a batch that has one
+    /// keeps it for every retry.
     /// </summary>
-    public List<ProducerBatch>? TakeRequest(PartitionQueue q, long now, int maxInFlight, int maxRequestBytes)
+    public List<ProducerBatch>? TakeRequest(PartitionQueue q, long now, int maxInFlight, int maxRequestBytes, bool idempotent = false,
+        ProducerIdAndEpoch? producerId = null)
     {
         lock (q.Sync)
         {
             if (q.Ready.Count == 0 || now < q.NotBefore) return null;
             if (q.InFlight >= (q.Recovering ? 1 : maxInFlight)) return null;
+            if (idempotent && !q.Ready.Peek().HasSequence && !TryAssignSequenceLocked(q, producerId)) return null;
             var batches = new List<ProducerBatch> { q.Ready.Dequeue() };
             var bytes = batches[0].Bytes.Length;
-            while (!q.SendSingly && q.Ready.TryPeek(out var nextBatch, out _) && bytes + nextBatch.Bytes.Length <= maxRequestBytes)
+            while (!idempotent && !q.SendSingly && q.Ready.TryPeek(out var nextBatch, out _) && bytes + nextBatch.Bytes.Length <= maxRequestBytes)
             {
                 batches.Add(q.Ready.Dequeue());
                 bytes += nextBatch.Bytes.Length;
@@ -147,6 +170,56 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             if (q.Ready.Count == 0) q.SendSingly = false;
             q.InFlight++;
             return batches;
+        }
+    }
+
+    private static bool TryAssignSequenceLocked(PartitionQueue q, ProducerIdAndEpoch? producerId)
+    {
+        if (producerId is null) return false;
+        if (q.SequenceProducerId != producerId.ProducerId)
+        {
+            // A new producer id restarts the partition's sequence once the requests under the old id are done.
+            if (q.InFlight > 0) return false;
+            q.SequenceProducerId = producerId.ProducerId;
+            q.NextBaseSequence = 0;
+            q.LastAckedSequence = -1;
+        }
+        var batch = q.Ready.Peek();
+        batch.SetProducerState(producerId, q.NextBaseSequence);
+        q.NextBaseSequence = TransactionManager.IncrementSequence(q.NextBaseSequence, batch.RecordCount);
+        return true;
+    }
+
+    /// <summary>The broker acknowledged <paramref name="batch"/> (written now or before, as a duplicate).</summary>
+    public static void Acknowledged(PartitionQueue q, ProducerBatch batch)
+    {
+        lock (q.Sync)
+        {
+            if (batch.HasSequence && batch.ProducerId == q.SequenceProducerId) q.LastAckedSequence = batch.LastSequence;
+        }
+    }
+
+    /// <summary>
+    /// Kafka's rule for OutOfOrderSequenceNumber and UnknownProducerId on an idempotent batch: retriable while an earlier
+    /// batch of the partition is still unacknowledged (this one only arrived before it); lost when it was next in line
+    /// or its partition's sequence was already given up.
+    /// </summary>
+    public static bool IsSequenceLost(PartitionQueue q, ProducerBatch batch)
+    {
+        lock (q.Sync)
+            return batch.ProducerId != q.SequenceProducerId
+                || batch.BaseSequence == TransactionManager.IncrementSequence(q.LastAckedSequence, 1);
+    }
+
+    /// <summary>
+    /// The partition's sequence under its producer id is broken: batches still out under that id fail as they come back,
+    /// and the next batch starts the new producer id's sequence at 0.
+    /// </summary>
+    public static void GiveUpSequence(PartitionQueue q, long producerId)
+    {
+        lock (q.Sync)
+        {
+            if (q.SequenceProducerId == producerId) q.SequenceProducerId = -1;
         }
     }
 
