@@ -23,6 +23,10 @@ internal sealed class ProducerBatch(TopicPartition tp, long sequence, long creat
     public int BaseSequence { get; private set; } = -1;
     public bool HasSequence => BaseSequence >= 0;
     public int LastSequence => TransactionManager.IncrementSequence(BaseSequence, RecordCount - 1);
+    /// <summary>Idempotent producer: when last sent, every batch before it was acknowledged.</summary>
+    public bool SentInLine { get; set; }
+    /// <summary>Idempotent producer: the partition's drain number of this batch.</summary>
+    public long Drain { get; set; } = -1;
 
     public void SetProducerState(ProducerIdAndEpoch id, int baseSequence)
     {
@@ -53,6 +57,15 @@ internal sealed class PartitionQueue(TopicPartition tp)
     public long SequenceProducerId = -1;
     public int NextBaseSequence;
     public int LastAckedSequence = -1;
+    public long LastAckedOrder = -1;
+    /// <summary>Idempotent producer: a retried batch is in flight, alone.</summary>
+    public bool RetryInFlight;
+    /// <summary>
+    /// Idempotent producer: drain numbers of the batches with a sequence not yet answered for good, oldest first. Orleans may
+    /// answer a later call first, so a batch counts until it is resolved, not just while its call is out.
+    /// </summary>
+    public readonly List<long> Unresolved = new(ProducerConfig.MaxInFlightIdempotent);
+    public long NextDrain;
 }
 
 /// <summary>
@@ -159,9 +172,25 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
         {
             if (q.Ready.Count == 0 || now < q.NotBefore) return null;
             if (q.InFlight >= (q.Recovering ? 1 : maxInFlight)) return null;
-            if (idempotent && !q.Ready.Peek().HasSequence && !TryAssignSequenceLocked(q, producerId)) return null;
+            if (idempotent)
+            {
+                // Kafka's Sender: a batch that already has a sequence is a retry; it goes out alone once nothing else of the
+                // partition is in flight, and nothing follows it until it is answered, so the broker still holds its
+                // neighbours among a producer's last 5 batches and answers a duplicate rather than a gap.
+                if (q.RetryInFlight) return null;
+                if (q.Ready.Peek().HasSequence)
+                {
+                    if (q.InFlight > 0) return null;
+                    q.RetryInFlight = true;
+                }
+                else if (!TryAssignSequenceLocked(q, producerId)) return null;
+            }
             var batches = new List<ProducerBatch> { q.Ready.Dequeue() };
-            var bytes = batches[0].Bytes.Length;
+            var first = batches[0];
+            if (first.HasSequence)
+                first.SentInLine = first.ProducerId == q.SequenceProducerId
+                    && first.BaseSequence == TransactionManager.IncrementSequence(q.LastAckedSequence, 1);
+            var bytes = first.Bytes.Length;
             while (!idempotent && !q.SendSingly && q.Ready.TryPeek(out var nextBatch, out _) && bytes + nextBatch.Bytes.Length <= maxRequestBytes)
             {
                 batches.Add(q.Ready.Dequeue());
@@ -183,11 +212,26 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             q.SequenceProducerId = producerId.ProducerId;
             q.NextBaseSequence = 0;
             q.LastAckedSequence = -1;
+            q.LastAckedOrder = -1;
         }
+        // The broker keeps a producer's last 5 batches: a batch may be drained only while every batch back to the oldest
+        // unresolved one fits in them, so a retry whose answer was lost is still recognised as a duplicate.
+        if (q.Unresolved.Count > 0 && q.NextDrain - q.Unresolved[0] >= ProducerConfig.MaxInFlightIdempotent) return false;
+        // A partition accepts any sequence from a producer it does not know (KIP-360), and Orleans may deliver a later
+        // call first: until the first batch under this id is acknowledged, it is the only one out.
+        if (q.Unresolved.Count > 0 && q.LastAckedOrder < 0) return false;
         var batch = q.Ready.Peek();
         batch.SetProducerState(producerId, q.NextBaseSequence);
+        batch.Drain = q.NextDrain++;
+        q.Unresolved.Add(batch.Drain);
         q.NextBaseSequence = TransactionManager.IncrementSequence(q.NextBaseSequence, batch.RecordCount);
         return true;
+    }
+
+    /// <summary>A batch with a sequence failed for good: it no longer holds back new batches.</summary>
+    public static void Resolved(PartitionQueue q, ProducerBatch batch)
+    {
+        lock (q.Sync) q.Unresolved.Remove(batch.Drain);
     }
 
     /// <summary>The broker acknowledged <paramref name="batch"/> (written now or before, as a duplicate).</summary>
@@ -195,20 +239,24 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     {
         lock (q.Sync)
         {
-            if (batch.HasSequence && batch.ProducerId == q.SequenceProducerId) q.LastAckedSequence = batch.LastSequence;
+            q.Unresolved.Remove(batch.Drain);
+            // A retry answered as a duplicate may come back after a later batch: the acknowledged sequence only moves forward.
+            if (batch.HasSequence && batch.ProducerId == q.SequenceProducerId && batch.Sequence > q.LastAckedOrder)
+            {
+                q.LastAckedSequence = batch.LastSequence;
+                q.LastAckedOrder = batch.Sequence;
+            }
         }
     }
 
     /// <summary>
     /// Kafka's rule for OutOfOrderSequenceNumber and UnknownProducerId on an idempotent batch: retriable while an earlier
-    /// batch of the partition is still unacknowledged (this one only arrived before it); lost when it was next in line
-    /// or its partition's sequence was already given up.
+    /// batch of the partition was unacknowledged when it was sent (it may have arrived first: Orleans does not order
+    /// calls, nor their answers); lost when it was next in line or its partition's sequence was already given up.
     /// </summary>
     public static bool IsSequenceLost(PartitionQueue q, ProducerBatch batch)
     {
-        lock (q.Sync)
-            return batch.ProducerId != q.SequenceProducerId
-                || batch.BaseSequence == TransactionManager.IncrementSequence(q.LastAckedSequence, 1);
+        lock (q.Sync) return batch.ProducerId != q.SequenceProducerId || batch.SentInLine;
     }
 
     /// <summary>
@@ -229,6 +277,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
         lock (q.Sync)
         {
             q.InFlight--;
+            q.RetryInFlight = false;
             if (succeeded) q.Recovering = false;
         }
     }

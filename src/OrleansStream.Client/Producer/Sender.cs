@@ -405,6 +405,7 @@ internal sealed class Sender : IAsyncDisposable
     {
         if (batch.HasSequence)
         {
+            RecordAccumulator.Resolved(q, batch);
             RecordAccumulator.GiveUpSequence(q, batch.ProducerId);
             _transactions!.ResetProducerId(batch.ProducerId);
         }

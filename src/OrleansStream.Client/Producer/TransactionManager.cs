@@ -34,7 +34,7 @@ internal sealed class TransactionManager(IGrainFactory grains, TimeProvider time
         lock (_sync)
         {
             if (_current is not null || _init is not null || _fatal is not null) return;
-            _init = InitProducerIdAsync();
+            _init = Task.Run(InitProducerIdAsync); // never completes under this lock, so Finish always sees it
         }
     }
 
