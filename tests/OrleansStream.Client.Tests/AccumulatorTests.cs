@@ -207,42 +207,77 @@ public sealed class AccumulatorTests
     [Fact]
     public void An_idempotent_request_carries_one_batch_stamped_with_the_next_sequence_when_first_drained()
     {
-        var (acc, q) = ReadyBatches(batches: 3, recordsPerBatch: 4);
+        var (acc, q) = ReadyBatches(batches: 4, recordsPerBatch: 4);
         var now = _time.GetTimestamp();
         Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, producerId: null)); // no producer id yet
 
         var first = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
-        var second = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
         Assert.Equal(new BatchStamp(42, 3, 0), Stamp(first));
-        Assert.Equal(new BatchStamp(42, 3, 4), Stamp(second));
+        // The partition may not know the producer yet and would take any sequence: the first batch goes alone.
+        Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid));
+        RecordAccumulator.Acknowledged(q, first);
+        acc.RequestDone(q, succeeded: true);
 
-        // The first fails retriably: it goes again first and alone, with the same sequence, after the second is answered.
-        acc.Requeue(q, [first], 0, sendSingly: false);
+        var second = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
+        var third = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
+        Assert.Equal(new BatchStamp(42, 3, 4), Stamp(second));
+        Assert.Equal(new BatchStamp(42, 3, 8), Stamp(third));
+
+        // The second fails retriably: it goes again with the same sequence, once the third is answered, and alone.
+        acc.Requeue(q, [second], 0, sendSingly: false);
         acc.RequestDone(q, succeeded: false);
         Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid));
-        acc.RequestDone(q, succeeded: false);
+        RecordAccumulator.Acknowledged(q, third);
+        acc.RequestDone(q, succeeded: true);
         var retry = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
-        Assert.Same(first, retry);
-        Assert.Equal(new BatchStamp(42, 3, 0), Stamp(retry));
-        Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)); // alone until it succeeds
+        Assert.Same(second, retry);
+        Assert.Equal(new BatchStamp(42, 3, 4), Stamp(retry));
+        Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid));
 
         RecordAccumulator.Acknowledged(q, retry);
         acc.RequestDone(q, succeeded: true);
-        var third = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
-        Assert.Equal(new BatchStamp(42, 3, 8), Stamp(third));
+        var fourth = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
+        Assert.Equal(new BatchStamp(42, 3, 12), Stamp(fourth));
     }
 
     [Fact]
-    public void Sequence_errors_are_retriable_only_behind_an_unacknowledged_batch()
+    public void New_batches_stay_within_five_of_the_oldest_unresolved_one()
     {
-        var (acc, q) = ReadyBatches(batches: 2, recordsPerBatch: 2);
+        var (acc, q) = ReadyBatches(batches: 8, recordsPerBatch: 1);
         var now = _time.GetTimestamp();
         var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
-        var second = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
-        Assert.False(RecordAccumulator.IsSequenceLost(q, second)); // arrived before the first: retry it
-        Assert.True(RecordAccumulator.IsSequenceLost(q, first));   // next in line and still refused
         RecordAccumulator.Acknowledged(q, first);
+        acc.RequestDone(q, succeeded: true);
+        var oldest = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        var later = new List<ProducerBatch>();
+        for (var i = 0; i < 4; i++) later.Add(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0]);
+        // The later four are answered first; the oldest is still out: a sixth would push it out of the broker's last 5.
+        foreach (var b in later)
+        {
+            RecordAccumulator.Acknowledged(q, b);
+            acc.RequestDone(q, succeeded: true);
+        }
+        Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid));
+        RecordAccumulator.Acknowledged(q, oldest);
+        acc.RequestDone(q, succeeded: true);
+        Assert.Equal(6, acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0].BaseSequence);
+    }
+
+    [Fact]
+    public void Sequence_errors_are_fatal_only_for_a_batch_sent_in_line()
+    {
+        var (acc, q) = ReadyBatches(batches: 3, recordsPerBatch: 2);
+        var now = _time.GetTimestamp();
+        var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        Assert.True(RecordAccumulator.IsSequenceLost(q, first)); // next in line and still refused
+        RecordAccumulator.Acknowledged(q, first);
+        acc.RequestDone(q, succeeded: true);
+        var second = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        var third = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
         Assert.True(RecordAccumulator.IsSequenceLost(q, second));
+        Assert.False(RecordAccumulator.IsSequenceLost(q, third)); // may have arrived before the second: retry it
+        RecordAccumulator.Acknowledged(q, second);
+        Assert.False(RecordAccumulator.IsSequenceLost(q, third)); // the second's answer may come before the third's error
     }
 
     [Fact]
@@ -255,6 +290,7 @@ public sealed class AccumulatorTests
         Assert.True(RecordAccumulator.IsSequenceLost(q, first));
         var next = new ProducerIdAndEpoch(43, 0);
         Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, next)); // the old id's request is still out
+        RecordAccumulator.Resolved(q, first);
         acc.RequestDone(q, succeeded: false);
         var second = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, next)!);
         Assert.Equal(new BatchStamp(43, 0, 0), Stamp(second));
@@ -276,6 +312,8 @@ public sealed class AccumulatorTests
         q.NextBaseSequence = int.MaxValue - 1;
         var now = _time.GetTimestamp();
         var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        RecordAccumulator.Acknowledged(q, first);
+        acc.RequestDone(q, succeeded: true);
         var second = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
         Assert.Equal(int.MaxValue - 1, Stamp(first).BaseSequence);
         Assert.Equal(0, first.LastSequence); // MaxValue - 1, MaxValue, 0
