@@ -113,6 +113,18 @@ public readonly struct RecordBatchHeader
         BinaryPrimitives.WriteInt32BigEndian(batch[PartitionLeaderEpochOffset..], partitionLeaderEpoch);
     }
 
+    /// <summary>
+    /// Writes the idempotent producer's fields (producerId, producerEpoch, baseSequence) into a sealed batch and
+    /// recomputes its CRC, which covers them. Once per batch, when the producer first drains it.
+    /// </summary>
+    public static void StampProducer(Span<byte> batch, long producerId, short producerEpoch, int baseSequence)
+    {
+        BinaryPrimitives.WriteInt64BigEndian(batch[ProducerIdOffset..], producerId);
+        BinaryPrimitives.WriteInt16BigEndian(batch[ProducerEpochOffset..], producerEpoch);
+        BinaryPrimitives.WriteInt32BigEndian(batch[BaseSequenceOffset..], baseSequence);
+        BinaryPrimitives.WriteUInt32BigEndian(batch[CrcOffset..], ComputeCrc(batch));
+    }
+
     /// <summary>Size of the batch starting at <paramref name="buffer"/>, or -1 if fewer than 12 bytes are present.</summary>
     public static int PeekTotalSize(ReadOnlySpan<byte> buffer) =>
         buffer.Length < LogOverhead ? -1 : BinaryPrimitives.ReadInt32BigEndian(buffer[BatchLengthOffset..]) + LogOverhead;

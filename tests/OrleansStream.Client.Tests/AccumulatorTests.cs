@@ -180,4 +180,143 @@ public sealed class AccumulatorTests
         var retry = acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), maxInFlight: 1, maxRequestBytes: 1 << 20)!;
         Assert.Equal([0L, RecordAccumulator.SequenceStride], retry.ConvertAll(b => b.Sequence));
     }
+
+    private static readonly ProducerIdAndEpoch Pid = new(42, 3);
+
+    private (RecordAccumulator Acc, PartitionQueue Q) ReadyBatches(int batches, int recordsPerBatch)
+    {
+        var acc = new RecordAccumulator(batchSize: 16384, lingerMs: 0, _time);
+        var ready = new List<PartitionQueue>();
+        for (var b = 0; b < batches; b++)
+        {
+            for (var r = 0; r < recordsPerBatch; r++) Append(acc, Tp, 10, out _);
+            ready.Clear();
+            acc.Collect(_time.GetTimestamp(), flush: true, maxInFlight: int.MaxValue, ready);
+        }
+        return (acc, Assert.Single(ready));
+    }
+
+    private static BatchStamp Stamp(ProducerBatch b)
+    {
+        Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(b.Bytes, out var h)); // the CRC covers the stamp
+        return new BatchStamp(h.ProducerId, h.ProducerEpoch, h.BaseSequence);
+    }
+
+    private readonly record struct BatchStamp(long ProducerId, short Epoch, int BaseSequence);
+
+    [Fact]
+    public void An_idempotent_request_carries_one_batch_stamped_with_the_next_sequence_when_first_drained()
+    {
+        var (acc, q) = ReadyBatches(batches: 4, recordsPerBatch: 4);
+        var now = _time.GetTimestamp();
+        Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, producerId: null)); // no producer id yet
+
+        var first = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
+        Assert.Equal(new BatchStamp(42, 3, 0), Stamp(first));
+        // The partition may not know the producer yet and would take any sequence: the first batch goes alone.
+        Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid));
+        RecordAccumulator.Acknowledged(q, first);
+        acc.RequestDone(q, succeeded: true);
+
+        var second = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
+        var third = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
+        Assert.Equal(new BatchStamp(42, 3, 4), Stamp(second));
+        Assert.Equal(new BatchStamp(42, 3, 8), Stamp(third));
+
+        // The second fails retriably: it goes again with the same sequence, once the third is answered, and alone.
+        acc.Requeue(q, [second], 0, sendSingly: false);
+        acc.RequestDone(q, succeeded: false);
+        Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid));
+        RecordAccumulator.Acknowledged(q, third);
+        acc.RequestDone(q, succeeded: true);
+        var retry = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
+        Assert.Same(second, retry);
+        Assert.Equal(new BatchStamp(42, 3, 4), Stamp(retry));
+        Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid));
+
+        RecordAccumulator.Acknowledged(q, retry);
+        acc.RequestDone(q, succeeded: true);
+        var fourth = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
+        Assert.Equal(new BatchStamp(42, 3, 12), Stamp(fourth));
+    }
+
+    [Fact]
+    public void New_batches_stay_within_five_of_the_oldest_unresolved_one()
+    {
+        var (acc, q) = ReadyBatches(batches: 8, recordsPerBatch: 1);
+        var now = _time.GetTimestamp();
+        var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        RecordAccumulator.Acknowledged(q, first);
+        acc.RequestDone(q, succeeded: true);
+        var oldest = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        var later = new List<ProducerBatch>();
+        for (var i = 0; i < 4; i++) later.Add(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0]);
+        // The later four are answered first; the oldest is still out: a sixth would push it out of the broker's last 5.
+        foreach (var b in later)
+        {
+            RecordAccumulator.Acknowledged(q, b);
+            acc.RequestDone(q, succeeded: true);
+        }
+        Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid));
+        RecordAccumulator.Acknowledged(q, oldest);
+        acc.RequestDone(q, succeeded: true);
+        Assert.Equal(6, acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0].BaseSequence);
+    }
+
+    [Fact]
+    public void Sequence_errors_are_fatal_only_for_a_batch_sent_in_line()
+    {
+        var (acc, q) = ReadyBatches(batches: 3, recordsPerBatch: 2);
+        var now = _time.GetTimestamp();
+        var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        Assert.True(RecordAccumulator.IsSequenceLost(q, first)); // next in line and still refused
+        RecordAccumulator.Acknowledged(q, first);
+        acc.RequestDone(q, succeeded: true);
+        var second = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        var third = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        Assert.True(RecordAccumulator.IsSequenceLost(q, second));
+        Assert.False(RecordAccumulator.IsSequenceLost(q, third)); // may have arrived before the second: retry it
+        RecordAccumulator.Acknowledged(q, second);
+        Assert.False(RecordAccumulator.IsSequenceLost(q, third)); // the second's answer may come before the third's error
+    }
+
+    [Fact]
+    public void A_new_producer_id_restarts_the_sequence_once_the_old_ids_requests_are_done()
+    {
+        var (acc, q) = ReadyBatches(batches: 2, recordsPerBatch: 2);
+        var now = _time.GetTimestamp();
+        var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        RecordAccumulator.GiveUpSequence(q, first.ProducerId);
+        Assert.True(RecordAccumulator.IsSequenceLost(q, first));
+        var next = new ProducerIdAndEpoch(43, 0);
+        Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, next)); // the old id's request is still out
+        RecordAccumulator.Resolved(q, first);
+        acc.RequestDone(q, succeeded: false);
+        var second = Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, next)!);
+        Assert.Equal(new BatchStamp(43, 0, 0), Stamp(second));
+    }
+
+    [Theory]
+    [InlineData(0, 1, 1)]
+    [InlineData(int.MaxValue - 2, 3, 0)]
+    [InlineData(int.MaxValue, 1, 0)]
+    [InlineData(int.MaxValue - 1, 5, 3)]
+    public void Sequences_wrap_at_int_MaxValue(int sequence, int increment, int expected) =>
+        Assert.Equal(expected, TransactionManager.IncrementSequence(sequence, increment));
+
+    [Fact]
+    public void A_batch_drained_at_the_end_of_the_sequence_space_wraps_to_zero()
+    {
+        var (acc, q) = ReadyBatches(batches: 2, recordsPerBatch: 3);
+        q.SequenceProducerId = Pid.ProducerId;
+        q.NextBaseSequence = int.MaxValue - 1;
+        var now = _time.GetTimestamp();
+        var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        RecordAccumulator.Acknowledged(q, first);
+        acc.RequestDone(q, succeeded: true);
+        var second = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        Assert.Equal(int.MaxValue - 1, Stamp(first).BaseSequence);
+        Assert.Equal(0, first.LastSequence); // MaxValue - 1, MaxValue, 0
+        Assert.Equal(1, Stamp(second).BaseSequence);
+    }
 }

@@ -34,6 +34,8 @@ public sealed class ConfigTests
         Assert.Equal(Partitioner.Murmur2Random, p.Partitioner);
         Assert.Equal(100000, p.QueueBufferingMaxMessages);   // librdkafka's
         Assert.Equal(1024L * 1048576, p.QueueBufferingMaxBytes);
+        Assert.True(p.EnableIdempotence);   // Kafka 3+
+        Assert.Equal(5, p.MaxInFlight);
         var c = new ConsumerConfig().Resolve();
         Assert.Equal(AutoOffsetReset.Latest, c.AutoOffsetReset);
         Assert.Equal(1048576, c.MaxPartitionFetchBytes);
@@ -56,5 +58,43 @@ public sealed class ConfigTests
         config.Set("batch.size", "big");
         e = Assert.Throws<OrleansStreamException>(() => config.Resolve());
         Assert.Contains("batch.size", e.Message);
+    }
+
+    [Fact]
+    public void Acks_0_or_1_without_asking_for_idempotence_turn_it_off_and_keep_one_request_in_flight()
+    {
+        foreach (var acks in new[] { Acks.None, Acks.Leader })
+        {
+            var p = new ProducerConfig { Acks = acks }.Resolve();
+            Assert.False(p.EnableIdempotence);
+            Assert.Equal(1, p.MaxInFlight);
+        }
+        var many = new ProducerConfig { MaxInFlight = 10 }.Resolve();
+        Assert.False(many.EnableIdempotence);
+        Assert.Equal(10, many.MaxInFlight);
+
+        var explicitAll = new ProducerConfig { Acks = Acks.All, MaxInFlight = 3 }.Resolve();
+        Assert.True(explicitAll.EnableIdempotence);
+        Assert.Equal(3, explicitAll.MaxInFlight);
+
+        var off = new ProducerConfig { EnableIdempotence = false }.Resolve();
+        Assert.False(off.EnableIdempotence);
+        Assert.Equal(1, off.MaxInFlight);
+    }
+
+    [Fact]
+    public void Asking_for_idempotence_with_acks_below_all_or_more_than_5_in_flight_is_InvalidConfig()
+    {
+        var e = Assert.Throws<OrleansStreamException>(() => new ProducerConfig { EnableIdempotence = true, Acks = Acks.Leader }.Resolve());
+        Assert.Equal(ErrorCode.InvalidConfig, e.Code);
+        Assert.Contains("acks", e.Message);
+
+        e = Assert.Throws<OrleansStreamException>(() => new ProducerConfig { EnableIdempotence = true, MaxInFlight = 6 }.Resolve());
+        Assert.Equal(ErrorCode.InvalidConfig, e.Code);
+        Assert.Contains("max.in.flight.requests.per.connection", e.Message);
+
+        var p = new ProducerConfig(new Dictionary<string, string> { ["enable.idempotence"] = "true", ["acks"] = "-1", ["max.in.flight.requests.per.connection"] = "5" }).Resolve();
+        Assert.True(p.EnableIdempotence);
+        Assert.Equal(Acks.All, p.Acks);
     }
 }

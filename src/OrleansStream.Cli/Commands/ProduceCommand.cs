@@ -33,9 +33,9 @@ internal static class ProduceCommand
                 throw new CliException("--partition must be >= 0", ExitCodes.Usage);
             var config = new ProducerConfig(CliApp.ParseKeyValues(parse.GetValue(properties), "--producer-property"));
             config.Set("acks", parse.GetValue(Acks));
-            // Lines are a sequence: without idempotence a retried batch could land after a later one, so keep one
-            // request in flight unless the user asks otherwise (the console producer is not about throughput).
-            if (config.Get("max.in.flight.requests.per.connection") is null)
+            // Lines are a sequence: the idempotent producer (acks=all) keeps their order with 5 in flight; without it a
+            // retried batch could land after a later one, so keep one request in flight unless the user asks otherwise.
+            if (config.Get("max.in.flight.requests.per.connection") is null && config.Acks is not OrleansStream.Acks.All)
                 config.MaxInFlight = 1;
 
             await using var connection = await CliApp.ConnectAsync(parse, ct);

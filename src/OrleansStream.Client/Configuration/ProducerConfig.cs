@@ -58,13 +58,22 @@ public class ProducerConfig : Config
     }
 
     /// <summary>
-    /// Produce requests in flight per partition (<c>max.in.flight.requests.per.connection</c>, default 1).
-    /// With 1, order per partition is strict, retries included; the sender then puts every batch that became ready
-    /// during a call into the next call (up to 1 MiB), so throughput does not depend on it. Orleans does not order
-    /// concurrent calls to one grain and the broker has no idempotent producer (sequence numbers), so above 1
-    /// records of one partition may be appended out of order, as in Kafka without idempotence.
+    /// Produce requests in flight per partition (<c>max.in.flight.requests.per.connection</c>; default 5 with
+    /// idempotence, else 1). With idempotence, up to 5 keep strict order per partition, retries included: the broker
+    /// appends a batch only right after the one before it and answers a retried duplicate with its first offsets.
+    /// Without idempotence, Orleans does not order concurrent calls to one grain, so above 1 records of one partition
+    /// may be appended out of order, as in Kafka without idempotence; with 1 the sender puts every batch that became
+    /// ready during a call into the next call (up to 1 MiB), so throughput does not depend on it.
     /// </summary>
     public int? MaxInFlight { get => GetInt("max.in.flight.requests.per.connection"); set => SetInt("max.in.flight.requests.per.connection", value); }
+
+    /// <summary>
+    /// Kafka's idempotent producer (<c>enable.idempotence</c>, default true as in Kafka 3+): each batch carries the
+    /// producer id, epoch and a per-partition sequence, so a retry is written once and order holds with up to 5
+    /// requests in flight. Implies acks=all. Left unset, it turns off when acks is 0 or 1 or
+    /// max.in.flight.requests.per.connection is over 5 (Kafka's rule); set to true with those, it is a config error.
+    /// </summary>
+    public bool? EnableIdempotence { get => GetBool("enable.idempotence"); set => SetBool("enable.idempotence", value); }
 
     /// <summary>Largest message (key + value + headers + record overhead) the producer accepts (<c>message.max.bytes</c>, default 1000000).</summary>
     public int? MessageMaxBytes { get => GetInt("message.max.bytes"); set => SetInt("message.max.bytes", value); }
@@ -85,15 +94,28 @@ public class ProducerConfig : Config
     /// <summary>Deliver <see cref="IProducer{TKey,TValue}.Produce(string, Message{TKey,TValue}, Action{DeliveryReport{TKey,TValue}})"/> reports (<c>dotnet.producer.enable.delivery.reports</c>, default true).</summary>
     public bool? EnableDeliveryReports { get => GetBool("dotnet.producer.enable.delivery.reports"); set => SetBool("dotnet.producer.enable.delivery.reports", value); }
 
+    /// <summary>Kafka's limit on requests in flight per partition for an idempotent producer (the broker keeps 5 batches per producer).</summary>
+    internal const int MaxInFlightIdempotent = 5;
+
     internal ProducerSettings Resolve()
     {
+        var acks = Acks ?? OrleansStream.Acks.All;
+        var maxInFlight = MaxInFlight;
+        var explicitIdempotence = EnableIdempotence;
+        if (explicitIdempotence == true)
+        {
+            Require(acks == OrleansStream.Acks.All, "acks", "must be all when enable.idempotence is true");
+            Require(maxInFlight is null or <= MaxInFlightIdempotent, "max.in.flight.requests.per.connection",
+                $"must be <= {MaxInFlightIdempotent} when enable.idempotence is true");
+        }
+        var idempotent = explicitIdempotence ?? (acks == OrleansStream.Acks.All && maxInFlight is null or <= MaxInFlightIdempotent);
         var s = new ProducerSettings(
-            Acks ?? OrleansStream.Acks.All,
+            acks,
             LingerMs ?? 5,
             BatchSize ?? 16384,
             MessageTimeoutMs ?? 300000,
             Partitioner ?? Client.Partitioner.Murmur2Random,
-            MaxInFlight ?? 1,
+            maxInFlight ?? (idempotent ? MaxInFlightIdempotent : 1),
             MessageMaxBytes ?? 1000000,
             (long)(QueueBufferingMaxKbytes ?? 1048576) * 1024,
             QueueBufferingMaxMessages ?? 100000,
@@ -101,7 +123,8 @@ public class ProducerConfig : Config
             EnableDeliveryReports ?? true,
             RetryBackoffMs,
             RequestTimeoutMs,
-            MetadataMaxAgeMs);
+            MetadataMaxAgeMs,
+            idempotent);
         Require(s.LingerMs >= 0, "linger.ms", "must be >= 0");
         Require(s.BatchSize >= 1, "batch.size", "must be >= 1");
         Require(s.MessageTimeoutMs >= 1, "message.timeout.ms", "must be >= 1");
@@ -129,4 +152,5 @@ internal sealed record ProducerSettings(
     bool EnableDeliveryReports,
     int RetryBackoffMs,
     int RequestTimeoutMs,
-    int MetadataMaxAgeMs);
+    int MetadataMaxAgeMs,
+    bool EnableIdempotence);

@@ -46,6 +46,8 @@ internal sealed class MetadataCache
 
     public IClusterControllerGrain Controller { get; }
 
+    public IGrainFactory Grains => _grains;
+
     /// <summary>The highest controller metadata version seen.</summary>
     public long Version => Interlocked.Read(ref _version);
 

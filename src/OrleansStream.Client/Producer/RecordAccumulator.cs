@@ -17,6 +17,24 @@ internal sealed class ProducerBatch(TopicPartition tp, long sequence, long creat
     public int Attempts { get; set; }
     public Error? LastError { get; set; }
     public int RecordCount => Callbacks.Count;
+    /// <summary>Idempotent producer: the id, epoch and base sequence stamped when first drained, never changed after; -1 before.</summary>
+    public long ProducerId { get; private set; } = -1;
+    public short ProducerEpoch { get; private set; } = -1;
+    public int BaseSequence { get; private set; } = -1;
+    public bool HasSequence => BaseSequence >= 0;
+    public int LastSequence => TransactionManager.IncrementSequence(BaseSequence, RecordCount - 1);
+    /// <summary>Idempotent producer: when last sent, every batch before it was acknowledged.</summary>
+    public bool SentInLine { get; set; }
+    /// <summary>Idempotent producer: the partition's drain number of this batch.</summary>
+    public long Drain { get; set; } = -1;
+
+    public void SetProducerState(ProducerIdAndEpoch id, int baseSequence)
+    {
+        ProducerId = id.ProducerId;
+        ProducerEpoch = id.Epoch;
+        BaseSequence = baseSequence;
+        RecordBatchHeader.StampProducer(Bytes, id.ProducerId, id.Epoch, baseSequence);
+    }
 }
 
 /// <summary>One partition's open batch, its sealed batches waiting to go, and its requests in flight.</summary>
@@ -35,6 +53,19 @@ internal sealed class PartitionQueue(TopicPartition tp)
     public long NotBefore;
     /// <summary>After a retriable error: one request at a time until one succeeds, so retries keep their order.</summary>
     public bool Recovering;
+    /// <summary>Idempotent producer: the id the partition's sequences belong to, the next base sequence, the last acknowledged one.</summary>
+    public long SequenceProducerId = -1;
+    public int NextBaseSequence;
+    public int LastAckedSequence = -1;
+    public long LastAckedOrder = -1;
+    /// <summary>Idempotent producer: a retried batch is in flight, alone.</summary>
+    public bool RetryInFlight;
+    /// <summary>
+    /// Idempotent producer: drain numbers of the batches with a sequence not yet answered for good, oldest first. Orleans may
+    /// answer a later call first, so a batch counts until it is resolved, not just while its call is out.
+    /// </summary>
+    public readonly List<long> Unresolved = new(ProducerConfig.MaxInFlightIdempotent);
+    public long NextDrain;
 }
 
 /// <summary>
@@ -130,16 +161,37 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     /// <summary>
     /// Takes the next request's batches from <paramref name="q"/>: consecutive sealed batches up to
     /// <paramref name="maxRequestBytes"/> (always at least one), or none while the in-flight limit or backoff holds.
+    /// With <paramref name="producerId"/> (idempotent producer) a request carries exactly one batch, as in Kafka's
+    /// protocol, and a batch drained for the first time gets the partition's next sequence; a batch that has one
+    /// keeps it for every retry.
     /// </summary>
-    public List<ProducerBatch>? TakeRequest(PartitionQueue q, long now, int maxInFlight, int maxRequestBytes)
+    public List<ProducerBatch>? TakeRequest(PartitionQueue q, long now, int maxInFlight, int maxRequestBytes, bool idempotent = false,
+        ProducerIdAndEpoch? producerId = null)
     {
         lock (q.Sync)
         {
             if (q.Ready.Count == 0 || now < q.NotBefore) return null;
             if (q.InFlight >= (q.Recovering ? 1 : maxInFlight)) return null;
+            if (idempotent)
+            {
+                // Kafka's Sender: a batch that already has a sequence is a retry; it goes out alone once nothing else of the
+                // partition is in flight, and nothing follows it until it is answered, so the broker still holds its
+                // neighbours among a producer's last 5 batches and answers a duplicate rather than a gap.
+                if (q.RetryInFlight) return null;
+                if (q.Ready.Peek().HasSequence)
+                {
+                    if (q.InFlight > 0) return null;
+                    q.RetryInFlight = true;
+                }
+                else if (!TryAssignSequenceLocked(q, producerId)) return null;
+            }
             var batches = new List<ProducerBatch> { q.Ready.Dequeue() };
-            var bytes = batches[0].Bytes.Length;
-            while (!q.SendSingly && q.Ready.TryPeek(out var nextBatch, out _) && bytes + nextBatch.Bytes.Length <= maxRequestBytes)
+            var first = batches[0];
+            if (first.HasSequence)
+                first.SentInLine = first.ProducerId == q.SequenceProducerId
+                    && first.BaseSequence == TransactionManager.IncrementSequence(q.LastAckedSequence, 1);
+            var bytes = first.Bytes.Length;
+            while (!idempotent && !q.SendSingly && q.Ready.TryPeek(out var nextBatch, out _) && bytes + nextBatch.Bytes.Length <= maxRequestBytes)
             {
                 batches.Add(q.Ready.Dequeue());
                 bytes += nextBatch.Bytes.Length;
@@ -150,12 +202,83 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
         }
     }
 
+    private static bool TryAssignSequenceLocked(PartitionQueue q, ProducerIdAndEpoch? producerId)
+    {
+        if (producerId is null) return false;
+        if (q.SequenceProducerId != producerId.ProducerId)
+        {
+            // A new producer id restarts the partition's sequence once the requests under the old id are done.
+            if (q.InFlight > 0) return false;
+            q.SequenceProducerId = producerId.ProducerId;
+            q.NextBaseSequence = 0;
+            q.LastAckedSequence = -1;
+            q.LastAckedOrder = -1;
+        }
+        // The broker keeps a producer's last 5 batches: a batch may be drained only while every batch back to the oldest
+        // unresolved one fits in them, so a retry whose answer was lost is still recognised as a duplicate.
+        if (q.Unresolved.Count > 0 && q.NextDrain - q.Unresolved[0] >= ProducerConfig.MaxInFlightIdempotent) return false;
+        // A partition accepts any sequence from a producer it does not know (KIP-360), and Orleans may deliver a later
+        // call first: until the first batch under this id is acknowledged, it is the only one out.
+        if (q.Unresolved.Count > 0 && q.LastAckedOrder < 0) return false;
+        var batch = q.Ready.Peek();
+        batch.SetProducerState(producerId, q.NextBaseSequence);
+        batch.Drain = q.NextDrain++;
+        q.Unresolved.Add(batch.Drain);
+        q.NextBaseSequence = TransactionManager.IncrementSequence(q.NextBaseSequence, batch.RecordCount);
+        return true;
+    }
+
+    /// <summary>A batch with a sequence failed for good: it no longer holds back new batches.</summary>
+    public static void Resolved(PartitionQueue q, ProducerBatch batch)
+    {
+        lock (q.Sync) q.Unresolved.Remove(batch.Drain);
+    }
+
+    /// <summary>The broker acknowledged <paramref name="batch"/> (written now or before, as a duplicate).</summary>
+    public static void Acknowledged(PartitionQueue q, ProducerBatch batch)
+    {
+        if (!batch.HasSequence) return;
+        lock (q.Sync)
+        {
+            q.Unresolved.Remove(batch.Drain);
+            // A retry answered as a duplicate may come back after a later batch: the acknowledged sequence only moves forward.
+            if (batch.ProducerId == q.SequenceProducerId && batch.Sequence > q.LastAckedOrder)
+            {
+                q.LastAckedSequence = batch.LastSequence;
+                q.LastAckedOrder = batch.Sequence;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Kafka's rule for OutOfOrderSequenceNumber and UnknownProducerId on an idempotent batch: retriable while an earlier
+    /// batch of the partition was unacknowledged when it was sent (it may have arrived first: Orleans does not order
+    /// calls, nor their answers); lost when it was next in line or its partition's sequence was already given up.
+    /// </summary>
+    public static bool IsSequenceLost(PartitionQueue q, ProducerBatch batch)
+    {
+        lock (q.Sync) return batch.ProducerId != q.SequenceProducerId || batch.SentInLine;
+    }
+
+    /// <summary>
+    /// The partition's sequence under its producer id is broken: batches still out under that id fail as they come back,
+    /// and the next batch starts the new producer id's sequence at 0.
+    /// </summary>
+    public static void GiveUpSequence(PartitionQueue q, long producerId)
+    {
+        lock (q.Sync)
+        {
+            if (q.SequenceProducerId == producerId) q.SequenceProducerId = -1;
+        }
+    }
+
     /// <summary>A request finished; <paramref name="succeeded"/> ends recovery mode.</summary>
     public void RequestDone(PartitionQueue q, bool succeeded)
     {
         lock (q.Sync)
         {
             q.InFlight--;
+            q.RetryInFlight = false;
             if (succeeded) q.Recovering = false;
         }
     }

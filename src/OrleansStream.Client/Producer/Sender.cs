@@ -21,6 +21,8 @@ internal sealed class Sender : IAsyncDisposable
     private readonly MetadataCache _cache;
     private readonly TimeProvider _time;
     private readonly RecordAccumulator _accumulator;
+    /// <summary>The idempotent producer's id, epoch and errors; null when enable.idempotence is off.</summary>
+    private readonly TransactionManager? _transactions;
     private readonly AsyncSignal _wake = new();
     private readonly ITimer _timer;
     private readonly CancellationTokenSource _stopping = new();
@@ -42,6 +44,8 @@ internal sealed class Sender : IAsyncDisposable
         Partitioner = new StickyPartitioner(_accumulator);
         _messageTimeoutTicks = Ticks.FromMs(time, settings.MessageTimeoutMs);
         _backoffTicks = Ticks.FromMs(time, settings.RetryBackoffMs);
+        if (settings.EnableIdempotence)
+            _transactions = new TransactionManager(cache.Grains, time, settings.RetryBackoffMs, _wake.Set);
         _timer = time.CreateTimer(static s => ((AsyncSignal)s!).Set(), _wake, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _sendLoop = Task.Run(SendLoopAsync);
     }
@@ -184,9 +188,23 @@ internal sealed class Sender : IAsyncDisposable
         {
             _accumulator.TakeAll(q, failing, b => b.CreatedAt <= expireBefore);
             foreach (var b in failing)
-                Complete(b, -1, -1, b.Attempts > 0 ? PersistenceStatus.PossiblyPersisted : PersistenceStatus.NotPersisted,
+                Fail(q, b, b.Attempts > 0 ? PersistenceStatus.PossiblyPersisted : PersistenceStatus.NotPersisted,
                     new Error(ErrorCode.RequestTimedOut, $"{tp}: message.timeout.ms ({_settings.MessageTimeoutMs} ms) expired" +
                         (b.LastError is { } e ? $"; last error {e}." : " before the batch could be sent.")));
+        }
+
+        ProducerIdAndEpoch? producerId = null;
+        if (_transactions is { } transactions)
+        {
+            if (transactions.FatalError is { } fatal)
+            {
+                failing.Clear();
+                _accumulator.TakeAll(q, failing);
+                foreach (var b in failing) Complete(b, -1, -1, PersistenceStatus.NotPersisted, fatal);
+                return long.MaxValue;
+            }
+            producerId = transactions.Current;
+            if (producerId is null) transactions.EnsureProducerId(); // wakes the sender when the id is there
         }
 
         if (!_cache.TryGet(tp.Topic, _settings.MetadataMaxAgeMs, out var entry) || entry.Error == ErrorCode.LeaderNotAvailable)
@@ -201,7 +219,7 @@ internal sealed class Sender : IAsyncDisposable
             var error = entry.Error != ErrorCode.None
                 ? new Error(entry.Error, entry.ErrorMessage)
                 : new Error(ErrorCode.UnknownTopicOrPartition, $"Partition {tp.Partition} does not exist; topic '{tp.Topic}' has {entry.PartitionCount}.");
-            foreach (var b in failing) Complete(b, -1, -1, PersistenceStatus.NotPersisted, error);
+            foreach (var b in failing) Fail(q, b, PersistenceStatus.NotPersisted, error);
             return long.MaxValue;
         }
         var partition = entry.Partitions[tp.Partition];
@@ -211,7 +229,7 @@ internal sealed class Sender : IAsyncDisposable
             return now + Math.Max(_backoffTicks, 1);
         }
 
-        while (_accumulator.TakeRequest(q, now, _settings.MaxInFlight, MaxRequestBytes) is { } batches)
+        while (_accumulator.TakeRequest(q, now, _settings.MaxInFlight, MaxRequestBytes, _transactions is not null, producerId) is { } batches)
             _ = SendAsync(q, batches, leader, partition.LeaderEpoch, entry.Version);
 
         lock (q.Sync)
@@ -272,6 +290,8 @@ internal sealed class Sender : IAsyncDisposable
                 var offset = response.BaseOffset;
                 foreach (var b in batches)
                 {
+                    // A duplicate of a batch the broker already has is answered like this too, with its first offsets.
+                    RecordAccumulator.Acknowledged(q, b);
                     var count = b.RecordCount; // Complete clears the batch's callbacks
                     Complete(b, offset, response.LogAppendTimeMs, PersistenceStatus.Persisted, Error.NoError);
                     offset += count;
@@ -334,20 +354,31 @@ internal sealed class Sender : IAsyncDisposable
         var code = response.Error;
         var error = new Error(code, $"{tp}: {response.ErrorMessage ?? code.ToString()}");
         var transport = code == ErrorCode.RequestTimedOut;
+        // An idempotent request is one batch whose sequence is fixed: it is never split or merged.
+        var sequenced = batches[0].HasSequence;
+        if (sequenced && code is ErrorCode.InvalidProducerEpoch or ErrorCode.ProducerFenced)
+        {
+            _transactions!.Fail(error);
+            Complete(batches[0], -1, -1, PersistenceStatus.NotPersisted, error);
+            return;
+        }
         if (code == ErrorCode.RecordTooLarge && batches.Count > 1)
         {
             // One batch of the request is too large for the topic: send them one by one so only that one fails.
             _accumulator.Requeue(q, batches, 0, sendSingly: true);
             return;
         }
-        if (code == ErrorCode.RecordTooLarge && batches[0].RecordCount > 1)
+        if (code == ErrorCode.RecordTooLarge && batches[0].RecordCount > 1 && !sequenced)
         {
             // Like Java's producer: a batch over the topic's max.message.bytes is split, so only the record that is
             // too large on its own fails and the others still land, in their order.
             _accumulator.Requeue(q, RecordAccumulator.Split(batches[0]), 0, sendSingly: true);
             return;
         }
-        if (Error.IsRetriableCode(code))
+        // Kafka's Sender: a sequence error is retriable while an earlier batch of the partition is unacknowledged.
+        var outOfOrder = sequenced && code is ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId
+            && !RecordAccumulator.IsSequenceLost(q, batches[0]);
+        if (Error.IsRetriableCode(code) || outOfOrder)
         {
             if (Error.InvalidatesMetadata(code) || transport) RefreshThenWake(tp.Topic, long.MaxValue);
             var retry = new List<ProducerBatch>(batches.Count);
@@ -356,14 +387,29 @@ internal sealed class Sender : IAsyncDisposable
             {
                 b.LastError = error;
                 if (now - b.CreatedAt < _messageTimeoutTicks) retry.Add(b);
-                else Complete(b, -1, -1, transport ? PersistenceStatus.PossiblyPersisted : PersistenceStatus.NotPersisted,
+                else Fail(q, b, transport ? PersistenceStatus.PossiblyPersisted : PersistenceStatus.NotPersisted,
                     new Error(ErrorCode.RequestTimedOut, $"{tp}: message.timeout.ms ({_settings.MessageTimeoutMs} ms) expired; last error {error}."));
             }
             if (retry.Count > 0) _accumulator.Requeue(q, retry, now + _backoffTicks, sendSingly: false);
             return;
         }
         foreach (var b in batches)
-            Complete(b, -1, -1, code == ErrorCode.UnknownServerError ? PersistenceStatus.PossiblyPersisted : PersistenceStatus.NotPersisted, error);
+            Fail(q, b, code == ErrorCode.UnknownServerError ? PersistenceStatus.PossiblyPersisted : PersistenceStatus.NotPersisted, error);
+    }
+
+    /// <summary>
+    /// Reports a batch as failed. A failed batch with a sequence leaves a gap the broker will not fill, so the
+    /// partition gives up its sequence and the producer takes a new id (see <see cref="TransactionManager"/>).
+    /// </summary>
+    private void Fail(PartitionQueue q, ProducerBatch batch, PersistenceStatus status, Error error)
+    {
+        if (batch.HasSequence)
+        {
+            RecordAccumulator.Resolved(q, batch);
+            RecordAccumulator.GiveUpSequence(q, batch.ProducerId);
+            _transactions!.ResetProducerId(batch.ProducerId);
+        }
+        Complete(batch, -1, -1, status, error);
     }
 
     private void Complete(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status, Error error)

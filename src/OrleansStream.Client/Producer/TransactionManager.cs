@@ -1,0 +1,106 @@
+namespace OrleansStream.Client;
+
+/// <summary>A producer id and epoch from InitProducerId (Kafka's ProducerIdAndEpoch).</summary>
+internal sealed record ProducerIdAndEpoch(long ProducerId, short Epoch);
+
+/// <summary>
+/// Kafka's TransactionManager, the idempotent half: gets the producer id and epoch from <see cref="IProducerIdGrain"/>
+/// (retrying retriable errors with retry.backoff.ms), remembers a fatal error, and does the sequence arithmetic. The
+/// per-partition sequences live on <see cref="PartitionQueue"/>, under its lock, where batches are drained.
+/// </summary>
+/// <remarks>
+/// A non-transactional producer that loses its sequence (a batch that was next in line answered
+/// OutOfOrderSequenceNumber or UnknownProducerId, or a batch refused as too large left a gap) fails that batch and
+/// takes a new producer id, as Kafka's Java producer did before KIP-360: the new id restarts every partition's
+/// sequence at 0 once the partition's requests under the old id are done. An old epoch (InvalidProducerEpoch,
+/// ProducerFenced) is fatal: every later batch fails with it.
+/// </remarks>
+internal sealed class TransactionManager(IGrainFactory grains, TimeProvider time, int retryBackoffMs, Action onChange)
+{
+    private readonly Lock _sync = new();
+    private ProducerIdAndEpoch? _current;
+    private Task? _init;
+    private Error? _fatal;
+
+    /// <summary>The producer id and epoch new batches get, or null while one is being fetched.</summary>
+    public ProducerIdAndEpoch? Current => Volatile.Read(ref _current);
+
+    /// <summary>Set once the producer can no longer send (fenced, or InitProducerId failed for good).</summary>
+    public Error? FatalError => Volatile.Read(ref _fatal);
+
+    /// <summary>Starts InitProducerId unless an id is there or on its way; <c>onChange</c> runs when it arrives.</summary>
+    public void EnsureProducerId()
+    {
+        lock (_sync)
+        {
+            if (_current is not null || _init is not null || _fatal is not null) return;
+            _init = Task.Run(InitProducerIdAsync); // never completes under this lock, so Finish always sees it
+        }
+    }
+
+    /// <summary>Kafka's resetIdempotentProducerId: the next batches get a new id, unless another reset came first.</summary>
+    public void ResetProducerId(long failedProducerId)
+    {
+        lock (_sync)
+        {
+            if (_current is { } c && c.ProducerId == failedProducerId) Volatile.Write(ref _current, null);
+        }
+    }
+
+    public void Fail(Error error)
+    {
+        lock (_sync) _fatal ??= error;
+    }
+
+    private async Task InitProducerIdAsync()
+    {
+        var grain = grains.GetGrain<IProducerIdGrain>(0);
+        while (true)
+        {
+            ErrorCode code;
+            string? reason;
+            try
+            {
+                var response = await grain.InitProducerId().ConfigureAwait(false);
+                if (response.Error == ErrorCode.None)
+                {
+                    Finish(new ProducerIdAndEpoch(response.ProducerId, response.ProducerEpoch), null);
+                    return;
+                }
+                (code, reason) = (response.Error, response.ErrorMessage);
+            }
+            catch (Exception ex) when (LeaderCalls.IsTransient(ex))
+            {
+                (code, reason) = (ErrorCode.RequestTimedOut, ex.Message);
+            }
+            catch (Exception ex)
+            {
+                (code, reason) = (ErrorCode.UnknownServerError, $"{ex.GetType().Name}: {ex.Message}");
+            }
+            if (!IsRetriable(code))
+            {
+                Finish(null, new Error(code, $"InitProducerId failed: {reason ?? code.ToString()}"));
+                return;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, retryBackoffMs)), time).ConfigureAwait(false);
+        }
+    }
+
+    private static bool IsRetriable(ErrorCode code) =>
+        code is ErrorCode.CoordinatorLoadInProgress || Error.IsRetriableCode(code);
+
+    private void Finish(ProducerIdAndEpoch? id, Error? fatal)
+    {
+        lock (_sync)
+        {
+            Volatile.Write(ref _current, id);
+            if (fatal is not null) _fatal ??= fatal;
+            _init = null;
+        }
+        onChange();
+    }
+
+    /// <summary>Kafka's DefaultRecordBatch.incrementSequence: sequences wrap from <see cref="int.MaxValue"/> to 0.</summary>
+    public static int IncrementSequence(int sequence, int increment) =>
+        sequence > int.MaxValue - increment ? increment - (int.MaxValue - sequence) - 1 : sequence + increment;
+}

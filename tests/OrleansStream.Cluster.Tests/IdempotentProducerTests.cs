@@ -1,0 +1,142 @@
+using System.Collections.Concurrent;
+using OrleansStream.Client;
+using static OrleansStream.Cluster.Tests.PartitionTestKit;
+
+namespace OrleansStream.Cluster.Tests;
+
+/// <summary>
+/// Disorder on the way to the broker, for the produce calls to topics named <c>chaos-*</c>: Orleans delivers concurrent
+/// calls to the reentrant replica grain in any order, and a call can fail after its append or run again late. Each call
+/// is, by a seeded roll, delayed (so later calls overtake it), refused before the append, answered with an error after
+/// the append (a lost answer: the client retries what was written), or copied to arrive again later.
+/// </summary>
+public sealed class ProduceChaosFilter(IGrainFactory grains) : IIncomingGrainCallFilter
+{
+    private static readonly Lock Sync = new();
+    private static readonly Random Rolls = new(15);
+    private static readonly ConcurrentDictionary<GrainId, int> InFlight = new();
+    public static int Delayed, Refused, AnswersLost, LateCopies, MaxConcurrent;
+
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        if (context.MethodName != nameof(IPartitionReplicaGrain.Produce)
+            || context.Request.GetArgument(0) is not ProduceRequest request
+            || !context.TargetId.Key.ToString()!.StartsWith("chaos-", StringComparison.Ordinal))
+        {
+            await context.Invoke();
+            return;
+        }
+        int roll, delayMs;
+        lock (Sync) (roll, delayMs) = (Rolls.Next(100), Rolls.Next(1, 25));
+        var concurrent = InFlight.AddOrUpdate(context.TargetId, 1, static (_, n) => n + 1);
+        lock (Sync) MaxConcurrent = Math.Max(MaxConcurrent, concurrent);
+        try
+        {
+            if (roll < 30)
+            {
+                Interlocked.Increment(ref Delayed);
+                await Task.Delay(delayMs);
+            }
+            else if (roll < 38)
+            {
+                Interlocked.Increment(ref Refused);
+                context.Result = new ProduceResponse(ErrorCode.NotLeaderOrFollower, -1, -1, -1, "chaos: refused before the append");
+                return;
+            }
+            await context.Invoke();
+            if (roll is >= 38 and < 46 && context.Result is ProduceResponse { Error: ErrorCode.None })
+            {
+                Interlocked.Increment(ref AnswersLost);
+                context.Result = new ProduceResponse(ErrorCode.RequestTimedOut, -1, -1, -1, "chaos: the answer was lost");
+            }
+            else if (roll is >= 46 and < 54)
+            {
+                Interlocked.Increment(ref LateCopies);
+                var target = grains.GetGrain<IPartitionReplicaGrain>(context.TargetId);
+                _ = Task.Run(async () =>
+                {
+                    await Task.Delay(delayMs);
+                    await target.Produce(request); // its answer goes nowhere, as a call the client gave up on
+                });
+            }
+        }
+        finally
+        {
+            InFlight.AddOrUpdate(context.TargetId, 0, static (_, n) => n - 1);
+        }
+    }
+}
+
+/// <summary>Three silos whose replica grains get <see cref="ProduceChaosFilter"/>.</summary>
+public sealed class ProduceChaosFixture : ClusterFixture
+{
+    protected override void ConfigureSilo(ISiloBuilder silo) => silo.AddIncomingGrainCallFilter<ProduceChaosFilter>();
+}
+
+/// <summary>The SDK's idempotent producer (Kafka's enable.idempotence) against reordered, refused, lost and repeated calls.</summary>
+public sealed class IdempotentProducerTests(ProduceChaosFixture fixture) : IClassFixture<ProduceChaosFixture>
+{
+    private const int Producers = 3;
+    private const int RecordsPerProducer = 400;
+    private const int Partitions = 2;
+
+    [Fact]
+    public async Task Producers_with_5_in_flight_write_each_record_once_in_order_at_the_offset_they_were_told()
+    {
+        var topic = UniqueTopic("chaos");
+        await fixture.CreateTopic(topic, Partitions, replicationFactor: 3);
+        var producers = new List<IProducer<Null, string>>();
+        var deliveries = new List<(int Producer, int Index, Task<DeliveryResult<Null, string>> Delivery)>();
+        try
+        {
+            for (var p = 0; p < Producers; p++)
+            {
+                // Small batches and no linger: many requests, up to 5 in flight per partition.
+                var config = new ProducerConfig { LingerMs = 0, BatchSize = 150, RetryBackoffMs = 5 };
+                producers.Add(new ProducerBuilder<Null, string>(fixture.Client, config).Build());
+            }
+            for (var i = 0; i < RecordsPerProducer; i++)
+                for (var p = 0; p < Producers; p++)
+                {
+                    var tp = new TopicPartition(topic, i % Partitions);
+                    deliveries.Add((p, i, producers[p].ProduceAsync(tp, new Message<Null, string> { Value = $"p{p}-{i:D4}" }, TestContext.Current.CancellationToken)));
+                }
+            await Task.WhenAll(deliveries.Select(d => d.Delivery)).WaitAsync(TimeSpan.FromMinutes(3), TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            foreach (var producer in producers) producer.Dispose();
+        }
+
+        for (var partition = 0; partition < Partitions; partition++)
+        {
+            var leader = await fixture.Leader(topic, partition);
+            var expectedCount = deliveries.Count(d => d.Index % Partitions == partition);
+            await Eventually.WaitUntilAsync(async () => (await leader.GetStatus()).HighWatermark >= expectedCount,
+                $"partition {partition}'s high watermark reaches {expectedCount}");
+            var log = await ReadAll(leader);
+            // Exactly once: every value once, nothing more.
+            Assert.Equal(expectedCount, log.Count);
+            Assert.Equal(expectedCount, log.Select(r => r.Value).Distinct().Count());
+            var byOffset = log.ToDictionary(r => r.Offset, r => r.Value);
+            for (var p = 0; p < Producers; p++)
+            {
+                var mine = deliveries.Where(d => d.Producer == p && d.Index % Partitions == partition).ToList();
+                // In order: the producer's records of this partition appear in the order it produced them...
+                Assert.Equal(mine.Select(d => $"p{p}-{d.Index:D4}"), log.Select(r => r.Value).Where(v => v.StartsWith($"p{p}-", StringComparison.Ordinal)));
+                // ...at the offsets its delivery reports named.
+                foreach (var (_, index, delivery) in mine)
+                {
+                    var result = await delivery;
+                    Assert.Equal(PersistenceStatus.Persisted, result.Status);
+                    Assert.Equal($"p{p}-{index:D4}", byOffset[result.Offset]);
+                }
+            }
+        }
+
+        // Not vacuous: calls overlapped and every kind of disorder happened.
+        Assert.True(ProduceChaosFilter.MaxConcurrent > 1, "requests of one partition were in flight together");
+        Assert.True(ProduceChaosFilter.Delayed > 0 && ProduceChaosFilter.Refused > 0 && ProduceChaosFilter.AnswersLost > 0
+            && ProduceChaosFilter.LateCopies > 0, "the filter delayed, refused, lost answers and sent late copies");
+    }
+}
