@@ -237,12 +237,11 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     /// <summary>The broker acknowledged <paramref name="batch"/> (written now or before, as a duplicate).</summary>
     public static void Acknowledged(PartitionQueue q, ProducerBatch batch)
     {
-        if (!batch.HasSequence) return;
         lock (q.Sync)
         {
             q.Unresolved.Remove(batch.Drain);
             // A retry answered as a duplicate may come back after a later batch: the acknowledged sequence only moves forward.
-            if (batch.ProducerId == q.SequenceProducerId && batch.Sequence > q.LastAckedOrder)
+            if (batch.HasSequence && batch.ProducerId == q.SequenceProducerId && batch.Sequence > q.LastAckedOrder)
             {
                 q.LastAckedSequence = batch.LastSequence;
                 q.LastAckedOrder = batch.Sequence;
