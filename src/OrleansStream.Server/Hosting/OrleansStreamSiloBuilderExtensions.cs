@@ -50,6 +50,7 @@ public static class OrleansStreamSiloBuilderExtensions
         services.TryAddSingleton<OrleansStream.Server.Cluster.BrokerRegistration>();
         services.TryAddSingleton(ProducerIdManager.Create);
         services.TryAddSingleton<IProducerIdAllocator>(sp => sp.GetRequiredService<ProducerIdManager>());
+        services.TryAddSingleton<OrleansStream.Server.Transactions.IProducerIdGenerator>(sp => sp.GetRequiredService<ProducerIdManager>());
         services.AddPlacementDirector<BrokerPlacementStrategy, BrokerPlacementDirector>();
         services.AddSingleton<MembershipWatcher>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<MembershipWatcher>());

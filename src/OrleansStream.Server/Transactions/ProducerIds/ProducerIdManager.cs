@@ -14,7 +14,7 @@ public sealed partial class ProducerIdManager(
     string brokerId,
     Func<string, Task<AllocateProducerIdsResult>> allocateProducerIds,
     TimeProvider time,
-    ILogger<ProducerIdManager> logger) : IProducerIdAllocator
+    ILogger<ProducerIdManager> logger) : IProducerIdAllocator, IProducerIdGenerator
 {
     /// <summary>Kafka's <c>PidPrefetchThreshold</c>: the share of a block used before the next one is requested.</summary>
     public const double PrefetchThreshold = 0.90;
@@ -63,6 +63,9 @@ public sealed partial class ProducerIdManager(
     {
         return TryNext(out var id, out var wait) ? ValueTask.FromResult(id) : WaitForBlockAsync(wait, cancellationToken);
     }
+
+    /// <summary>The transaction coordinator's synchronous take: false (and a block request started) while no block has an id.</summary>
+    public bool TryGenerateProducerId(out long producerId) => TryNext(out producerId, out _);
 
     private async ValueTask<long> WaitForBlockAsync(Task wait, CancellationToken cancellationToken)
     {
