@@ -29,6 +29,13 @@ public interface IConsumerGroupGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<OffsetCommitResponse> OffsetCommit(OffsetCommitRequest request);
 
+    /// <summary>
+    /// Kafka's TxnOffsetCommit: offsets held pending for the producer until its transaction's marker reaches the group.
+    /// Interleaves like <see cref="OffsetCommit"/>.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<OffsetCommitResponse> TxnOffsetCommit(TxnOffsetCommitRequest request);
+
     [AlwaysInterleave]
     Task<OffsetFetchResponse> OffsetFetch(OffsetFetchRequest request);
 

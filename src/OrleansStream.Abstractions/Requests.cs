@@ -15,13 +15,25 @@ public sealed record ProduceResponse(
     long LogStartOffset,
     string? ErrorMessage = null);
 
-/// <summary>Kafka's fetch for one partition: wait up to <paramref name="MaxWaitMs"/> for <paramref name="MinBytes"/>.</summary>
+/// <summary>
+/// Kafka's fetch for one partition: wait up to <paramref name="MaxWaitMs"/> for <paramref name="MinBytes"/>.
+/// <see cref="IsolationLevel.ReadCommitted"/> reads below the last stable offset only.
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record FetchRequest(long FetchOffset, int MaxBytes, int MinBytes = 1, int MaxWaitMs = 500, int CurrentLeaderEpoch = -1);
+public sealed record FetchRequest(
+    long FetchOffset,
+    int MaxBytes,
+    int MinBytes = 1,
+    int MaxWaitMs = 500,
+    int CurrentLeaderEpoch = -1,
+    IsolationLevel IsolationLevel = IsolationLevel.ReadUncommitted);
 
 /// <summary>
-/// Whole stored batches starting at or before the fetch offset, below the high watermark (the first may begin
-/// before the requested offset, as in Kafka; consumers skip what they did not ask for).
+/// Whole stored batches starting at or before the fetch offset, below the high watermark (read_committed: below the
+/// last stable offset); the first may begin before the requested offset, as in Kafka; consumers skip what they did
+/// not ask for. For read_committed, <paramref name="AbortedTransactions"/> lists the aborted transactions that overlap
+/// the returned range (null when none); consumers drop those producers' batches from each first offset up to the
+/// producer's ABORT marker. <paramref name="LastStableOffset"/> is -1 where the leader did not compute it.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record FetchResponse(
@@ -29,7 +41,9 @@ public sealed record FetchResponse(
     long HighWatermark,
     long LogStartOffset,
     ReadOnlyMemory<byte> Records,
-    string? ErrorMessage = null);
+    string? ErrorMessage = null,
+    long LastStableOffset = -1,
+    IReadOnlyList<AbortedTransaction>? AbortedTransactions = null);
 
 /// <summary>Kafka's ListOffsets timestamps: -1 latest, -2 earliest, otherwise the first offset with a timestamp at or after it.</summary>
 public static class OffsetSpec
@@ -38,8 +52,9 @@ public static class OffsetSpec
     public const long Earliest = -2;
 }
 
+/// <summary>Kafka's ListOffsets; <see cref="OffsetSpec.Latest"/> with <see cref="IsolationLevel.ReadCommitted"/> answers the last stable offset.</summary>
 [GenerateSerializer, Immutable]
-public sealed record ListOffsetsRequest(long Timestamp, int CurrentLeaderEpoch = -1);
+public sealed record ListOffsetsRequest(long Timestamp, int CurrentLeaderEpoch = -1, IsolationLevel IsolationLevel = IsolationLevel.ReadUncommitted);
 
 /// <summary><paramref name="Offset"/> is -1 when no record has a timestamp at or after the one asked for.</summary>
 [GenerateSerializer, Immutable]

@@ -98,6 +98,10 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
 
     // ---- offsets ------------------------------------------------------------------------------------------------
 
+    // PLACEHOLDER (base for parallel work, replaced by the transactional offsets of the coordinator work before release).
+    public Task<OffsetCommitResponse> TxnOffsetCommit(TxnOffsetCommitRequest request) =>
+        Task.FromResult(new OffsetCommitResponse(ErrorCode.UnsupportedVersion, [], "TxnOffsetCommit is not available yet."));
+
     public async Task<OffsetCommitResponse> OffsetCommit(OffsetCommitRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);

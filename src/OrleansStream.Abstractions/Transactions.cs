@@ -1,0 +1,116 @@
+using Orleans.Concurrency;
+
+namespace OrleansStream;
+
+/// <summary>
+/// Kafka's FindCoordinator for key type TRANSACTION, answered by any broker: the shard of
+/// <see cref="ITransactionCoordinatorGrain"/> that owns a transactional id. Call it with key 0; it runs on the silo
+/// that receives the call. Clients cache the answer and ask again after <see cref="ErrorCode.NotCoordinator"/>.
+/// </summary>
+public interface ITransactionCoordinatorLookupGrain : IGrainWithIntegerKey
+{
+    Task<int> FindCoordinator(string transactionalId);
+}
+
+/// <summary>
+/// Kafka's transaction coordinator for one shard of transactional ids (one <c>__transaction_state</c> partition),
+/// keyed by the shard number that <see cref="ITransactionCoordinatorLookupGrain.FindCoordinator"/> answers.
+/// Grains return error codes rather than throw, as Kafka's responses do; a request for an id this shard does not own
+/// gets <see cref="ErrorCode.NotCoordinator"/>.
+/// </summary>
+public interface ITransactionCoordinatorGrain : IGrainWithIntegerKey
+{
+    /// <summary>InitProducerId with a transactional id: a new producer id, or the id's epoch bumped (fencing the old producer).</summary>
+    Task<InitProducerIdResponse> InitProducerId(InitTransactionalProducerIdRequest request);
+
+    Task<AddPartitionsToTxnResponse> AddPartitionsToTxn(AddPartitionsToTxnRequest request);
+
+    /// <summary>Adds the group as a participant, so that its offsets commit or abort with the transaction.</summary>
+    Task<TxnResponse> AddOffsetsToTxn(AddOffsetsToTxnRequest request);
+
+    Task<TxnResponse> EndTxn(EndTxnRequest request);
+
+    /// <summary>KIP-890 part 1: a partition leader asks before it takes a transaction's first batch.</summary>
+    [AlwaysInterleave]
+    Task<TxnResponse> VerifyPartitionInTxn(VerifyPartitionInTxnRequest request);
+
+    /// <summary>Kafka's DescribeTransactions for the ids this shard owns (others get <see cref="ErrorCode.NotCoordinator"/>).</summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<TransactionDescription>> DescribeTransactions(IReadOnlyList<string> transactionalIds);
+
+    /// <summary>Kafka's ListTransactions for this shard; empty filters match everything.</summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<TransactionListingResult>> ListTransactions(IReadOnlyList<string> stateFilters, IReadOnlyList<long> producerIdFilters);
+}
+
+/// <summary>
+/// Kafka's InitProducerIdRequest with a transactional id. KIP-360: a producer that already had an id passes it as
+/// <paramref name="ExpectedProducerId"/>/<paramref name="ExpectedProducerEpoch"/> (-1 otherwise).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record InitTransactionalProducerIdRequest(
+    string TransactionalId,
+    int TransactionTimeoutMs,
+    long ExpectedProducerId = -1,
+    short ExpectedProducerEpoch = -1);
+
+[GenerateSerializer, Immutable]
+public sealed record AddPartitionsToTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, IReadOnlyList<TopicPartition> Partitions);
+
+/// <summary>One error per partition asked for (Kafka answers every partition, <see cref="ErrorCode.OperationNotAttempted"/> for the rest when one fails).</summary>
+[GenerateSerializer, Immutable]
+public sealed record AddPartitionsToTxnResponse(IReadOnlyList<PartitionError> Partitions);
+
+[GenerateSerializer, Immutable]
+public sealed record AddOffsetsToTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, string GroupId);
+
+[GenerateSerializer, Immutable]
+public sealed record EndTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, bool Commit);
+
+[GenerateSerializer, Immutable]
+public sealed record VerifyPartitionInTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, TopicPartition Partition);
+
+[GenerateSerializer, Immutable]
+public sealed record TxnResponse(ErrorCode Error, string? ErrorMessage = null);
+
+/// <summary>Kafka's DescribeTransactions result for one id. <paramref name="State"/> is Kafka's state name (Empty, Ongoing, PrepareCommit, ...).</summary>
+[GenerateSerializer, Immutable]
+public sealed record TransactionDescription(
+    string TransactionalId,
+    ErrorCode Error,
+    string State,
+    long ProducerId,
+    short ProducerEpoch,
+    int TransactionTimeoutMs,
+    long TransactionStartTimeMs,
+    IReadOnlyList<TopicPartition> Partitions);
+
+/// <summary>One row of Kafka's ListTransactions answer.</summary>
+[GenerateSerializer, Immutable]
+public sealed record TransactionListingResult(string TransactionalId, long ProducerId, string State);
+
+/// <summary>
+/// Kafka's TxnOffsetCommit, sent to the group's coordinator: offsets held pending until the transaction's marker
+/// (commit makes them the group's committed offsets, abort drops them). KIP-447: generation and member are checked
+/// when given (-1 / empty skip the check).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record TxnOffsetCommitRequest(
+    string TransactionalId,
+    long ProducerId,
+    short ProducerEpoch,
+    IReadOnlyList<OffsetToCommit> Offsets,
+    int GenerationId = -1,
+    string MemberId = "",
+    string? GroupInstanceId = null);
+
+/// <summary>The fetch isolation level (Kafka's values): read_committed reads below the last stable offset only.</summary>
+public enum IsolationLevel : byte
+{
+    ReadUncommitted = 0,
+    ReadCommitted = 1,
+}
+
+/// <summary>An aborted transaction in a fetched range, Kafka's FetchResponse AbortedTransaction.</summary>
+[GenerateSerializer, Immutable]
+public readonly record struct AbortedTransaction(long ProducerId, long FirstOffset);
