@@ -36,6 +36,13 @@ public interface IPartitionReplicaGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<ReplicaStatus> GetStatus();
 
+    /// <summary>
+    /// Kafka's WriteTxnMarkers for this partition (sent by the transaction coordinator to the leader): a COMMIT or ABORT
+    /// control batch for the producer, replicated like any batch and acknowledged once every in-sync replica has it.
+    /// A coordinator epoch lower than the last one seen for the producer gets <see cref="ErrorCode.TransactionCoordinatorFenced"/>.
+    /// </summary>
+    Task<ErrorCode> WriteTxnMarker(WriteTxnMarkerRequest request);
+
     /// <summary>The controller's LeaderAndIsr; stale epochs are answered with <see cref="ErrorCode.FencedLeaderEpoch"/>.</summary>
     Task<ErrorCode> LeaderAndIsr(PartitionState state);
 

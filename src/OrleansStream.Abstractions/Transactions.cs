@@ -10,6 +10,9 @@ namespace OrleansStream;
 public interface ITransactionCoordinatorLookupGrain : IGrainWithIntegerKey
 {
     Task<int> FindCoordinator(string transactionalId);
+
+    /// <summary><c>transaction.state.log.num.partitions</c>: the shards 0..n-1 that ListTransactions asks.</summary>
+    Task<int> ShardCount();
 }
 
 /// <summary>
@@ -114,3 +117,7 @@ public enum IsolationLevel : byte
 /// <summary>An aborted transaction in a fetched range, Kafka's FetchResponse AbortedTransaction.</summary>
 [GenerateSerializer, Immutable]
 public readonly record struct AbortedTransaction(long ProducerId, long FirstOffset);
+
+/// <summary>One transaction marker for one partition, Kafka's WritableTxnMarker.</summary>
+[GenerateSerializer, Immutable]
+public sealed record WriteTxnMarkerRequest(long ProducerId, short ProducerEpoch, int CoordinatorEpoch, bool Commit, int CurrentLeaderEpoch = -1);

@@ -130,6 +130,9 @@ internal sealed partial class PartitionReplicaGrain(
         DeactivateOnIdle();
     }
 
+    // PLACEHOLDER (base for parallel work, replaced by the partition's transaction markers before release).
+    public Task<ErrorCode> WriteTxnMarker(WriteTxnMarkerRequest request) => Task.FromResult(ErrorCode.UnsupportedVersion);
+
     public async Task<ProduceResponse> Produce(ProduceRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);

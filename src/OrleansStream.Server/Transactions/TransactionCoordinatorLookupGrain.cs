@@ -17,4 +17,6 @@ internal sealed class TransactionCoordinatorLookupGrain(IOptions<TransactionCoor
         ArgumentException.ThrowIfNullOrEmpty(transactionalId);
         return Task.FromResult(TransactionStateManager.PartitionFor(transactionalId, options.Value.TransactionStateLogNumPartitions));
     }
+
+    public Task<int> ShardCount() => Task.FromResult(options.Value.TransactionStateLogNumPartitions);
 }
