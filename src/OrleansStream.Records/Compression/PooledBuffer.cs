@@ -25,6 +25,9 @@ public sealed class PooledBuffer : IBufferWriter<byte>, IDisposable
 
     public int Length => _length;
 
+    /// <summary>Bytes of the rented array.</summary>
+    public int Capacity => _array.Length;
+
     public ReadOnlySpan<byte> WrittenSpan => _array.AsSpan(0, _length);
 
     public ReadOnlyMemory<byte> WrittenMemory => _array.AsMemory(0, _length);
