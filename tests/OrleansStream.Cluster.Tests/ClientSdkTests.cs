@@ -92,14 +92,15 @@ public sealed class ClientSdkTests(ClusterFixture fixture)
         Assert.True(batches > 0);
 
         using var consumer = Consumer();
-        consumer.Assign(new TopicPartitionOffset(topic, 0, Offset.Beginning));
+        consumer.Assign(new TopicPartitionOffset(new TopicPartition(topic, 0), Offset.Beginning));
         var results = ConsumeExactly(consumer, count);
         for (var i = 0; i < count; i++)
         {
-            Assert.Equal(i, results[i].Offset.Value);
-            Assert.Equal($"key-{i % 13}", results[i].Message.Key);
-            Assert.Equal($"compressed value {i} {new string('x', i % 50)}", results[i].Message.Value);
-            Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), Encoding.UTF8.GetString(results[i].Message.Headers.GetLastBytes("n")));
+            var message = results[i].Message!;
+            Assert.Equal(i, results[i].Offset);
+            Assert.Equal($"key-{i % 13}", message.Key);
+            Assert.Equal($"compressed value {i} {new string('x', i % 50)}", message.Value);
+            Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), Encoding.UTF8.GetString(message.Headers!.GetLastBytes("n")!));
         }
     }
 
