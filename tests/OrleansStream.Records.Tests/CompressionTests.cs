@@ -4,6 +4,8 @@ namespace OrleansStream.Records.Tests;
 
 public class CompressionTests
 {
+    public static TheoryData<CompressionType> Codecs => [CompressionType.Gzip, CompressionType.Snappy, CompressionType.Lz4, CompressionType.Zstd];
+
     // The gzip batch from IBM/sarama's records tests: one record (key 01020304, value 050607, header 08090A=0B0C)
     // compressed by Go's compress/gzip, CRC 0x9FECB6BD.
     private static readonly byte[] SaramaGzipRecords =
@@ -33,10 +35,7 @@ public class CompressionTests
     }
 
     [Theory]
-    [InlineData(CompressionType.Gzip)]
-    [InlineData(CompressionType.Snappy)]
-    [InlineData(CompressionType.Lz4)]
-    [InlineData(CompressionType.Zstd)]
+    [MemberData(nameof(Codecs))]
     public void Builder_round_trips_every_codec_and_keeps_header_fields(CompressionType codec)
     {
         using var builder = new RecordBatchBuilder();
@@ -228,10 +227,7 @@ public class CompressionTests
     }
 
     [Theory]
-    [InlineData(CompressionType.Gzip)]
-    [InlineData(CompressionType.Snappy)]
-    [InlineData(CompressionType.Lz4)]
-    [InlineData(CompressionType.Zstd)]
+    [MemberData(nameof(Codecs))]
     public void Truncated_or_garbage_payload_is_CorruptMessage(CompressionType codec)
     {
         using var builder = new RecordBatchBuilder();
@@ -251,10 +247,7 @@ public class CompressionTests
     }
 
     [Theory]
-    [InlineData(CompressionType.Gzip)]
-    [InlineData(CompressionType.Snappy)]
-    [InlineData(CompressionType.Lz4)]
-    [InlineData(CompressionType.Zstd)]
+    [MemberData(nameof(Codecs))]
     public void Decompression_stops_at_the_buffer_limit(CompressionType codec)
     {
         var zeros = new byte[4 << 20];

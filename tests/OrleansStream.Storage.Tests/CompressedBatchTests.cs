@@ -7,6 +7,8 @@ namespace OrleansStream.Storage.Tests;
 /// <summary>A producer's compressed batches: stored as sent, checked by decompressing, compacted with their own codec.</summary>
 public sealed class CompressedBatchTests : IDisposable
 {
+    public static TheoryData<CompressionType> Codecs => [CompressionType.Gzip, CompressionType.Snappy, CompressionType.Lz4, CompressionType.Zstd];
+
     private const long T0 = 1_700_000_000_000;
     private readonly TempDirectory _dir = new();
     private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(T0));
@@ -30,10 +32,7 @@ public sealed class CompressedBatchTests : IDisposable
     }
 
     [Theory]
-    [InlineData(CompressionType.Gzip)]
-    [InlineData(CompressionType.Snappy)]
-    [InlineData(CompressionType.Lz4)]
-    [InlineData(CompressionType.Zstd)]
+    [MemberData(nameof(Codecs))]
     public void A_compressed_batch_is_stored_byte_for_byte_as_sent(CompressionType codec)
     {
         using var log = Open(new LogConfig());
@@ -66,10 +65,7 @@ public sealed class CompressedBatchTests : IDisposable
     }
 
     [Theory]
-    [InlineData(CompressionType.Gzip)]
-    [InlineData(CompressionType.Snappy)]
-    [InlineData(CompressionType.Lz4)]
-    [InlineData(CompressionType.Zstd)]
+    [MemberData(nameof(Codecs))]
     public void A_compressed_batch_that_does_not_decompress_to_its_records_is_CorruptMessage(CompressionType codec)
     {
         using var log = Open(new LogConfig());
@@ -103,10 +99,7 @@ public sealed class CompressedBatchTests : IDisposable
     }
 
     [Theory]
-    [InlineData(CompressionType.Gzip)]
-    [InlineData(CompressionType.Snappy)]
-    [InlineData(CompressionType.Lz4)]
-    [InlineData(CompressionType.Zstd)]
+    [MemberData(nameof(Codecs))]
     public async Task Compaction_of_compressed_batches_keeps_their_codec(CompressionType codec)
     {
         using var log = Open(new LogConfig { CleanupPolicy = CleanupPolicy.Compact, SegmentBytes = 100_000 });
