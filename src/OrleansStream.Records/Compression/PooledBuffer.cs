@@ -102,7 +102,7 @@ public sealed class PooledBuffer : IBufferWriter<byte>, IDisposable
             throw new OrleansStreamException(ErrorCode.RecordTooLarge, $"Buffer would grow past its limit of {MaxLength} bytes.");
         if (required <= _array.Length)
             return;
-        int size = (int)Math.Min(Math.Max((long)_array.Length * 2, required), Math.Min(Array.MaxLength, Math.Max(MaxLength, required)));
+        int size = (int)Math.Min(Math.Max((long)_array.Length * 2, required), Math.Min(Array.MaxLength, MaxLength));
         byte[] grown = ArrayPool<byte>.Shared.Rent(size);
         _array.AsSpan(0, _length).CopyTo(grown);
         ArrayPool<byte>.Shared.Return(_array);
