@@ -28,33 +28,19 @@ internal static class LogCleaner
     /// <summary>Adds the keys of every batch a reader yields to an offset map (Kafka's buildOffsetMap).</summary>
     public static void AddToOffsetMap(Dictionary<byte[], long> map, SegmentBatchReader reader, CancellationToken cancellationToken)
     {
-        PooledBuffer? plain = null;
-        try
+        using var scratch = new Scratch();
+        while (reader.TryReadNext(out var bytes))
         {
-            while (reader.TryReadNext(out var bytes))
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                AddToOffsetMap(map, bytes, ref plain);
-            }
-        }
-        finally
-        {
-            plain?.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
+            AddToOffsetMap(map, bytes, ref scratch.Plain);
         }
     }
 
     /// <summary>Adds the keys of one segment's batches (a tiered segment's bytes) to an offset map.</summary>
     public static void AddToOffsetMap(Dictionary<byte[], long> map, ReadOnlySpan<byte> batches)
     {
-        PooledBuffer? plain = null;
-        try
-        {
-            AddToOffsetMap(map, batches, ref plain);
-        }
-        finally
-        {
-            plain?.Dispose();
-        }
+        using var scratch = new Scratch();
+        AddToOffsetMap(map, batches, ref scratch.Plain);
     }
 
     private static void AddToOffsetMap(Dictionary<byte[], long> map, ReadOnlySpan<byte> batches, ref PooledBuffer? plain)
@@ -76,20 +62,13 @@ internal static class LogCleaner
     public static bool HasAnythingToRemove(SegmentBatchReader reader, Dictionary<byte[], long> map, long tombstoneHorizonMs)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
-        PooledBuffer? plain = null;
-        try
+        using var scratch = new Scratch();
+        while (reader.TryReadNext(out var bytes))
         {
-            while (reader.TryReadNext(out var bytes))
-            {
-                if (HasAnythingToRemove(bytes, lookup, tombstoneHorizonMs, ref plain))
-                    return true;
-            }
-            return false;
+            if (HasAnythingToRemove(bytes, lookup, tombstoneHorizonMs, ref scratch.Plain))
+                return true;
         }
-        finally
-        {
-            plain?.Dispose();
-        }
+        return false;
     }
 
     /// <summary>
@@ -143,7 +122,7 @@ internal static class LogCleaner
         if (!IsCompactable(batch.Header))
             return bytes;
         var plain = Readable(batch, ref scratch.Plain);
-        var kept = scratch.Kept;
+        var kept = scratch.Kept ??= new PooledBuffer(plain.SizeInBytes);
         kept.Clear();
         kept.Write(plain.Span[..RecordBatchHeader.Size]);
         int keptCount = 0, position = RecordBatchHeader.Size;
@@ -172,7 +151,8 @@ internal static class LogCleaner
         RecordBatchHeader.Reframe(rebuilt, CompressionType.None);
         return keptCount == 0 || batch.Compression == CompressionType.None
             ? rebuilt
-            : RecordBatchCompression.Compress(rebuilt, batch.Compression, scratch.Compressed);
+            : RecordBatchCompression.Compress(rebuilt, batch.Compression,
+                scratch.Compressed ??= new PooledBuffer(bytes.Length));
     }
 
     private static bool HasAnythingToRemove(ReadOnlySpan<byte> batches, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup, long tombstoneHorizonMs,
@@ -222,18 +202,18 @@ internal static class LogCleaner
         return RecordBatchReader.Batch(RecordBatchCompression.Decompress(batch.Span, plain));
     }
 
-    /// <summary>The buffers one cleaning pass reuses from batch to batch.</summary>
+    /// <summary>The buffers one pass reuses from batch to batch, each rented on first need.</summary>
     private sealed class Scratch : IDisposable
     {
         public PooledBuffer? Plain;
-        public readonly PooledBuffer Kept = new(64 * 1024, RecordBatchCompression.DefaultMaxDecompressedBytes);
-        public readonly PooledBuffer Compressed = new(64 * 1024, RecordBatchCompression.DefaultMaxDecompressedBytes);
+        public PooledBuffer? Kept;
+        public PooledBuffer? Compressed;
 
         public void Dispose()
         {
             Plain?.Dispose();
-            Kept.Dispose();
-            Compressed.Dispose();
+            Kept?.Dispose();
+            Compressed?.Dispose();
         }
     }
 
