@@ -15,15 +15,16 @@ internal static class LogValidator
     [ThreadStatic]
     private static PooledBuffer? t_plain;
 
-    private const int KeptScratchBytes = 1 << 20;
+    /// <summary>A per-thread buffer grown past this by one huge batch goes back to the pool rather than stay held.</summary>
+    private const int MaxHeldScratchBytes = 1 << 20;
 
     /// <summary>
     /// Validates every batch before anything is written (Kafka's analyzeAndValidateRecords): length, magic, CRC,
     /// <c>max.message.bytes</c>, a codec Kafka defines, keys on a compacted topic; a leader's batches must count their
     /// records, and a compressed one must decompress to exactly that many well-formed records (Kafka's
-    /// validateMessagesAndAssignOffsetsCompressed; the stored batch stays as sent); a follower's offsets must increase. A client may not write control batches, nor an idempotent batch without a base sequence
-    /// or beside other batches (Kafka's produce v3+: one batch per partition). Throws <see cref="OrleansStreamException"/>
-    /// with Kafka's error code.
+    /// validateMessagesAndAssignOffsetsCompressed; the stored batch stays as sent); a follower's offsets must increase.
+    /// A client may not write control batches, nor an idempotent batch without a base sequence or beside other batches
+    /// (Kafka's produce v3+: one batch per partition). Throws <see cref="OrleansStreamException"/> with Kafka's error code.
     /// </summary>
     public static ValidationSummary Validate(ReadOnlySpan<byte> batches, LogConfig config, bool asLeader,
         AppendOrigin origin = AppendOrigin.Replication)
@@ -130,7 +131,7 @@ internal static class LogValidator
         }
         finally
         {
-            if (plain.Capacity > KeptScratchBytes)
+            if (plain.Capacity > MaxHeldScratchBytes)
             {
                 t_plain = null;
                 plain.Dispose();
