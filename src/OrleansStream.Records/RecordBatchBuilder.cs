@@ -9,7 +9,7 @@ public readonly record struct RecordHeader(string Key, byte[]? Value);
 
 /// <summary>
 /// Builds one Kafka RecordBatch v2 into a pooled buffer that grows as records are appended (Kafka's
-/// MemoryRecordsBuilder without compression). Reusable: <see cref="Reset"/> starts the next batch in the same buffer,
+/// MemoryRecordsBuilder); a codec compresses the records when the batch is sealed. Reusable: <see cref="Reset"/> starts the next batch in the same buffer,
 /// so a producer appends millions of records without allocating per record. Not thread-safe.
 /// </summary>
 public sealed class RecordBatchBuilder : IDisposable
@@ -28,7 +28,7 @@ public sealed class RecordBatchBuilder : IDisposable
     private int _baseSequence;
     private short _attributes;
     private CompressionType _compression;
-    private MemoryStream? _compressed;
+    private PooledBuffer? _compressed;
 
     public RecordBatchBuilder(int initialCapacity = 16384)
     {
@@ -40,25 +40,24 @@ public sealed class RecordBatchBuilder : IDisposable
     /// <summary>Records appended since the last <see cref="Reset"/>.</summary>
     public int Count => _count;
 
-    /// <summary>Size of the batch if it were sealed now, header included (before compression, an upper bound with gzip).</summary>
+    /// <summary>Size of the batch if it were sealed now, header included, before compression.</summary>
     public int SizeInBytes => _position;
 
     /// <summary>Timestamp of the first record (the batch's baseTimestamp), or -1 when empty.</summary>
     public long BaseTimestamp => _count == 0 ? -1 : _baseTimestamp;
 
-    /// <summary>Codec applied to the records when the batch is sealed (none or gzip).</summary>
+    /// <summary>Codec applied to the records when the batch is sealed.</summary>
     public CompressionType Compression => _compression;
 
     /// <summary>
     /// Starts a new, empty batch. Memory returned by an earlier <see cref="Seal"/> becomes invalid.
-    /// <paramref name="compression"/> other than none or gzip throws <see cref="ErrorCode.UnsupportedCompressionType"/>.
+    /// A <paramref name="compression"/> id Kafka does not define throws <see cref="ErrorCode.UnsupportedCompressionType"/>.
     /// </summary>
     public void Reset(long producerId = -1, short producerEpoch = -1, int baseSequence = -1, bool isTransactional = false, bool isControl = false,
         CompressionType compression = CompressionType.None)
     {
         ObjectDisposedException.ThrowIf(_buffer.Length == 0, this);
-        if (!RecordBatchCompression.IsSupported(compression))
-            throw RecordBatchCompression.Unsupported(compression);
+        RecordBatchCompression.ThrowIfUnsupported(compression);
         _compression = compression;
         _position = RecordBatchHeader.Size;
         _count = 0;
@@ -177,19 +176,18 @@ public sealed class RecordBatchBuilder : IDisposable
         ObjectDisposedException.ThrowIf(_buffer.Length == 0, this);
         if (_count == 0)
             throw new OrleansStreamException(ErrorCode.InvalidRecord, "Cannot seal a record batch without records.");
-        byte[] target = _buffer;
-        int size = _position;
-        if (_compression == CompressionType.Gzip)
+        Memory<byte> target = _buffer.AsMemory(0, _position);
+        if (_compression != CompressionType.None)
         {
             // Compressed records go to a second buffer so that appending after Seal still works on the plain ones.
-            _compressed ??= new MemoryStream();
-            _compressed.SetLength(0);
-            _compressed.Write(_buffer, 0, RecordBatchHeader.Size);
-            RecordBatchCompression.CompressGzip(_buffer.AsSpan(RecordBatchHeader.Size, _position - RecordBatchHeader.Size), _compressed);
-            target = _compressed.GetBuffer();
-            size = (int)_compressed.Length;
+            _compressed ??= new PooledBuffer(_buffer.Length);
+            _compressed.Clear();
+            _compressed.Write(_buffer.AsSpan(0, RecordBatchHeader.Size));
+            RecordBatchCompression.CompressRecords(_compression, _buffer.AsSpan(RecordBatchHeader.Size, _position - RecordBatchHeader.Size), _compressed);
+            target = _compressed.WrittenMemoryMutable;
         }
-        Span<byte> header = target.AsSpan(0, RecordBatchHeader.Size);
+        int size = target.Length;
+        Span<byte> header = target.Span[..RecordBatchHeader.Size];
         BinaryPrimitives.WriteInt64BigEndian(header, 0);
         BinaryPrimitives.WriteInt32BigEndian(header[RecordBatchHeader.BatchLengthOffset..], size - RecordBatchHeader.LogOverhead);
         BinaryPrimitives.WriteInt32BigEndian(header[RecordBatchHeader.PartitionLeaderEpochOffset..], -1);
@@ -202,9 +200,8 @@ public sealed class RecordBatchBuilder : IDisposable
         BinaryPrimitives.WriteInt16BigEndian(header[RecordBatchHeader.ProducerEpochOffset..], _producerEpoch);
         BinaryPrimitives.WriteInt32BigEndian(header[RecordBatchHeader.BaseSequenceOffset..], _baseSequence);
         BinaryPrimitives.WriteInt32BigEndian(header[RecordBatchHeader.RecordsCountOffset..], _count);
-        Span<byte> batch = target.AsSpan(0, size);
-        BinaryPrimitives.WriteUInt32BigEndian(header[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(batch));
-        return target.AsMemory(0, size);
+        BinaryPrimitives.WriteUInt32BigEndian(header[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(target.Span));
+        return target;
     }
 
     /// <summary>Seals and copies the batch into a new array that outlives the builder.</summary>
@@ -218,6 +215,7 @@ public sealed class RecordBatchBuilder : IDisposable
             return;
         _buffer = [];
         ArrayPool<byte>.Shared.Return(buffer);
+        _compressed?.Dispose();
     }
 
     private static int HeadersSize(IReadOnlyList<RecordHeader> headers)

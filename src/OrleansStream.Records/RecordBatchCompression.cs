@@ -1,63 +1,114 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 
 namespace OrleansStream.Records;
 
 /// <summary>
-/// The codecs of attribute bits 0..2. Gzip is built into .NET and supported both ways; snappy, lz4 and zstd are
-/// recognised (batches keep them, headers read fine) but their records cannot be read here.
+/// The codecs of attribute bits 0..2 (Kafka's CompressionType): gzip, snappy (xerial framing), lz4 (LZ4 frame) and
+/// zstd, both ways. A compressed batch is one header over the compressed bytes of its records; these methods turn
+/// one form into the other, keeping every header field but the codec, batchLength and CRC. Buffers are the caller's
+/// <see cref="PooledBuffer"/>s, reused from batch to batch, and decompression stops at their
+/// <see cref="PooledBuffer.MaxLength"/> (a decompression bomb gets <see cref="ErrorCode.RecordTooLarge"/>).
 /// </summary>
 public static class RecordBatchCompression
 {
-    public static bool IsSupported(CompressionType codec) => codec is CompressionType.None or CompressionType.Gzip;
+    /// <summary>The default bound on a decompressed batch: 64 MiB, 64 times Kafka's default max.message.bytes.</summary>
+    public const int DefaultMaxDecompressedBytes = 64 << 20;
 
-    internal static OrleansStreamException Unsupported(CompressionType codec) => new(ErrorCode.UnsupportedCompressionType,
-        codec <= CompressionType.Zstd
-            ? $"Compression {codec} is recognised but not supported; use none or gzip."
-            : $"Unknown compression codec id {(int)codec}.");
+    /// <summary>True for the codecs Kafka defines (none, gzip, snappy, lz4, zstd).</summary>
+    public static bool IsSupported(CompressionType codec) => codec <= CompressionType.Zstd;
+
+    /// <summary>Throws <see cref="ErrorCode.UnsupportedCompressionType"/> for a codec id Kafka does not define.</summary>
+    public static void ThrowIfUnsupported(CompressionType codec)
+    {
+        if (!IsSupported(codec))
+            throw new OrleansStreamException(ErrorCode.UnsupportedCompressionType, $"Unknown compression codec id {(int)codec}.");
+    }
+
+    /// <summary>Appends <paramref name="records"/> compressed with <paramref name="codec"/> (not none) to <paramref name="output"/>.</summary>
+    public static void CompressRecords(CompressionType codec, ReadOnlySpan<byte> records, PooledBuffer output)
+    {
+        switch (codec)
+        {
+            case CompressionType.Gzip: GzipCodec.Compress(records, output); break;
+            case CompressionType.Snappy: SnappyCodec.Compress(records, output); break;
+            case CompressionType.Lz4: Lz4Codec.Compress(records, output); break;
+            case CompressionType.Zstd: ZstdCodec.Compress(records, output); break;
+            case CompressionType.None: output.Write(records); break;
+            default: ThrowIfUnsupported(codec); break;
+        }
+    }
 
     /// <summary>
-    /// Returns the same batch with its records decompressed: codec bits cleared, batchLength and CRC recomputed,
-    /// baseOffset, leader epoch and every other header field kept. An uncompressed batch is returned as a copy.
+    /// Appends the records of a compressed payload to <paramref name="output"/>. Malformed input is
+    /// <see cref="ErrorCode.CorruptMessage"/>; output past <see cref="PooledBuffer.MaxLength"/> is <see cref="ErrorCode.RecordTooLarge"/>.
     /// </summary>
-    public static byte[] Decompress(ReadOnlySpan<byte> batch)
+    public static void DecompressRecords(CompressionType codec, ReadOnlySpan<byte> compressed, PooledBuffer output)
     {
-        var view = RecordBatchReader.Batch(batch);
-        CompressionType codec = view.Compression;
-        if (codec == CompressionType.None)
-            return batch.ToArray();
-        if (codec != CompressionType.Gzip)
-            throw Unsupported(codec);
-
-        using var output = new MemoryStream(Math.Max(batch.Length * 4, 256));
-        output.Write(batch[..RecordBatchHeader.Size]);
+        ThrowIfUnsupported(codec);
         try
         {
-            using var input = new MemoryStream(batch[RecordBatchHeader.Size..].ToArray(), writable: false);
-            using var gzip = new GZipStream(input, CompressionMode.Decompress);
-            gzip.CopyTo(output);
+            switch (codec)
+            {
+                case CompressionType.Gzip: GzipCodec.Decompress(compressed, output); break;
+                case CompressionType.Snappy: SnappyCodec.Decompress(compressed, output); break;
+                case CompressionType.Lz4: Lz4Codec.Decompress(compressed, output); break;
+                case CompressionType.Zstd: ZstdCodec.Decompress(compressed, output); break;
+                default: output.Write(compressed); break;
+            }
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (ex is not OrleansStreamException and not OutOfMemoryException)
         {
-            throw new OrleansStreamException(ErrorCode.CorruptMessage, $"Gzip records of the batch at offset {view.BaseOffset} do not decompress: {ex.Message}", ex);
+            // The codecs are third-party decoders fed untrusted bytes: whatever they throw means the payload is bad.
+            throw new OrleansStreamException(ErrorCode.CorruptMessage, $"{codec} records do not decompress: {ex.Message}", ex);
         }
-        if (output.Length > int.MaxValue - RecordBatchHeader.LogOverhead)
-            throw new OrleansStreamException(ErrorCode.RecordTooLarge, "Decompressed batch exceeds 2 GiB.");
-        byte[] result = output.ToArray();
-        short attributes = (short)(view.Header.Attributes & ~RecordBatchHeader.CompressionCodecMask);
-        BinaryPrimitives.WriteInt32BigEndian(result.AsSpan(RecordBatchHeader.BatchLengthOffset), result.Length - RecordBatchHeader.LogOverhead);
-        BinaryPrimitives.WriteInt16BigEndian(result.AsSpan(RecordBatchHeader.AttributesOffset), attributes);
-        BinaryPrimitives.WriteUInt32BigEndian(result.AsSpan(RecordBatchHeader.CrcOffset), RecordBatchHeader.ComputeCrc(result));
-        // A truncated gzip stream ends early without an error; walking the records catches a short or malformed result.
-        foreach (var record in RecordBatchReader.Batch(result).Records())
-            _ = record.Offset;
-        return result;
     }
 
-    /// <summary>Gzips <paramref name="records"/> into <paramref name="output"/> after its current position.</summary>
-    internal static void CompressGzip(ReadOnlySpan<byte> records, MemoryStream output)
+    /// <summary>
+    /// Writes the batch with its records decompressed into <paramref name="output"/> (cleared first) and returns it:
+    /// codec bits cleared, batchLength and CRC recomputed, baseOffset, leader epoch and every other field kept. The
+    /// records are walked, so a short or malformed result is <see cref="ErrorCode.CorruptMessage"/> here rather than
+    /// later. An uncompressed batch is copied as is.
+    /// </summary>
+    public static ReadOnlySpan<byte> Decompress(ReadOnlySpan<byte> batch, PooledBuffer output)
     {
-        using var gzip = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true);
-        gzip.Write(records);
+        var view = RecordBatchReader.Batch(batch);
+        output.Clear();
+        output.Write(batch[..RecordBatchHeader.Size]);
+        if (view.Compression == CompressionType.None)
+        {
+            output.Write(batch[RecordBatchHeader.Size..]);
+            return output.WrittenSpan;
+        }
+        DecompressRecords(view.Compression, batch[RecordBatchHeader.Size..], output);
+        RecordBatchHeader.Reframe(output.WrittenSpanMutable, CompressionType.None);
+        foreach (var record in RecordBatchReader.Batch(output.WrittenSpan).Records())
+            _ = record.Offset;
+        return output.WrittenSpan;
     }
+
+    /// <summary>The batch with its records decompressed, in a new array (tests, tools; hot paths pass a <see cref="PooledBuffer"/>).</summary>
+    public static byte[] Decompress(ReadOnlySpan<byte> batch)
+    {
+        using var output = new PooledBuffer(batch.Length * 4, DefaultMaxDecompressedBytes);
+        return Decompress(batch, output).ToArray();
+    }
+
+    /// <summary>
+    /// Writes an uncompressed batch with its records compressed by <paramref name="codec"/> into
+    /// <paramref name="output"/> (cleared first) and returns it, every header field but codec, batchLength and CRC kept.
+    /// </summary>
+    public static ReadOnlySpan<byte> Compress(ReadOnlySpan<byte> plainBatch, CompressionType codec, PooledBuffer output)
+    {
+        var view = RecordBatchReader.Batch(plainBatch);
+        if (view.Compression != CompressionType.None)
+            throw new OrleansStreamException(ErrorCode.InvalidRecord, $"The batch at offset {view.BaseOffset} is already compressed with {view.Compression}.");
+        output.Clear();
+        output.Write(plainBatch[..RecordBatchHeader.Size]);
+        CompressRecords(codec, plainBatch[RecordBatchHeader.Size..], output);
+        RecordBatchHeader.Reframe(output.WrittenSpanMutable, codec);
+        return output.WrittenSpan;
+    }
+
+    internal static OrleansStreamException TooLarge(int maxLength) =>
+        new(ErrorCode.RecordTooLarge, $"Records decompress to more than {maxLength} bytes.");
 }

@@ -125,6 +125,19 @@ public readonly struct RecordBatchHeader
         BinaryPrimitives.WriteUInt32BigEndian(batch[CrcOffset..], ComputeCrc(batch));
     }
 
+    /// <summary>
+    /// Sets the codec bits and batchLength of a whole batch whose records were just rewritten (compressed, decompressed,
+    /// filtered), then its CRC.
+    /// </summary>
+    public static void Reframe(Span<byte> batch, CompressionType codec)
+    {
+        short attributes = BinaryPrimitives.ReadInt16BigEndian(batch[AttributesOffset..]);
+        attributes = (short)((attributes & ~CompressionCodecMask) | (int)codec);
+        BinaryPrimitives.WriteInt32BigEndian(batch[BatchLengthOffset..], batch.Length - LogOverhead);
+        BinaryPrimitives.WriteInt16BigEndian(batch[AttributesOffset..], attributes);
+        BinaryPrimitives.WriteUInt32BigEndian(batch[CrcOffset..], ComputeCrc(batch));
+    }
+
     /// <summary>Size of the batch starting at <paramref name="buffer"/>, or -1 if fewer than 12 bytes are present.</summary>
     public static int PeekTotalSize(ReadOnlySpan<byte> buffer) =>
         buffer.Length < LogOverhead ? -1 : BinaryPrimitives.ReadInt32BigEndian(buffer[BatchLengthOffset..]) + LogOverhead;

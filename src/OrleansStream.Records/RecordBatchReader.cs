@@ -104,19 +104,18 @@ public readonly ref struct RecordBatchView
     public bool IsCrcValid => RecordBatchHeader.ComputeCrc(Span) == Header.Crc;
 
     /// <summary>
-    /// Enumerates the records. Throws <see cref="ErrorCode.UnsupportedCompressionType"/> for a compressed batch
-    /// (its header is still usable; a gzip batch reads after <see cref="RecordBatchCompression.Decompress"/>) and <see cref="ErrorCode.CorruptMessage"/> for malformed record framing.
+    /// Enumerates the records of an uncompressed batch; a compressed one reads after
+    /// <see cref="RecordBatchCompression.Decompress(ReadOnlySpan{byte}, PooledBuffer)"/>. Throws
+    /// <see cref="ErrorCode.UnsupportedCompressionType"/> for a compressed batch (its header is still usable) and
+    /// <see cref="ErrorCode.CorruptMessage"/> for malformed record framing.
     /// </summary>
     public RecordEnumerator Records()
     {
         CompressionType codec = Header.Compression;
         if (codec != CompressionType.None)
-            throw new OrleansStreamException(ErrorCode.UnsupportedCompressionType, codec switch
-            {
-                CompressionType.Gzip => $"Record batch at offset {Header.BaseOffset} is gzip-compressed: read RecordBatchCompression.Decompress(batch) instead.",
-                <= CompressionType.Zstd => $"Record batch at offset {Header.BaseOffset} is compressed with {codec}, which is not supported.",
-                _ => $"Record batch at offset {Header.BaseOffset} names unknown compression codec id {(int)codec}.",
-            });
+            throw new OrleansStreamException(ErrorCode.UnsupportedCompressionType, RecordBatchCompression.IsSupported(codec)
+                ? $"Record batch at offset {Header.BaseOffset} is compressed with {codec}: read RecordBatchCompression.Decompress(batch) instead."
+                : $"Record batch at offset {Header.BaseOffset} names unknown compression codec id {(int)codec}.");
         return new RecordEnumerator(Span, Header);
     }
 }

@@ -11,13 +11,20 @@ namespace OrleansStream.Storage;
 /// </summary>
 internal static class LogValidator
 {
+    /// <summary>Where a leader decompresses client batches to check them; reused while it stays small.</summary>
+    [ThreadStatic]
+    private static PooledBuffer? t_plain;
+
+    /// <summary>A per-thread buffer grown past this by one huge batch goes back to the pool rather than stay held.</summary>
+    private const int MaxHeldScratchBytes = 1 << 20;
 
     /// <summary>
     /// Validates every batch before anything is written (Kafka's analyzeAndValidateRecords): length, magic, CRC,
-    /// <c>max.message.bytes</c>, keys on a compacted topic; a leader's batches must count their records, a follower's
-    /// offsets must increase. A client may not write control batches, nor an idempotent batch without a base sequence
-    /// or beside other batches (Kafka's produce v3+: one batch per partition). Throws <see cref="OrleansStreamException"/>
-    /// with Kafka's error code.
+    /// <c>max.message.bytes</c>, a codec Kafka defines, keys on a compacted topic; a leader's batches must count their
+    /// records, and a compressed one must decompress to exactly that many well-formed records (Kafka's
+    /// validateMessagesAndAssignOffsetsCompressed; the stored batch stays as sent); a follower's offsets must increase.
+    /// A client may not write control batches, nor an idempotent batch without a base sequence or beside other batches
+    /// (Kafka's produce v3+: one batch per partition). Throws <see cref="OrleansStreamException"/> with Kafka's error code.
     /// </summary>
     public static ValidationSummary Validate(ReadOnlySpan<byte> batches, LogConfig config, bool asLeader,
         AppendOrigin origin = AppendOrigin.Replication)
@@ -61,8 +68,19 @@ internal static class LogValidator
                 if (origin == AppendOrigin.Client)
                     ValidateClientProducerBatch(header, count, batches.Length - size);
             }
-            if (asLeader && (config.CleanupPolicy & CleanupPolicy.Compact) != 0 && header.Compression == CompressionType.None && !header.IsControl)
-                RequireKeys(rest[..size], count);
+            if (!RecordBatchCompression.IsSupported(header.Compression))
+            {
+                throw new OrleansStreamException(ErrorCode.UnsupportedCompressionType,
+                    $"Record batch {count} names compression codec id {(int)header.Compression}, which Kafka does not define.");
+            }
+            if (asLeader && !header.IsControl)
+            {
+                var compacted = (config.CleanupPolicy & CleanupPolicy.Compact) != 0;
+                if (header.Compression != CompressionType.None)
+                    ValidateCompressed(rest[..size], count, compacted);
+                else if (compacted)
+                    RequireKeys(rest[..size], count);
+            }
             if (!asLeader)
             {
                 if (count > 0 && header.BaseOffset <= lastOffset)
@@ -94,6 +112,30 @@ internal static class LogValidator
         {
             throw new OrleansStreamException(ErrorCode.InvalidRecord,
                 $"Record batch {batchIndex} of producer {header.ProducerId} is not alone: an idempotent producer sends one batch per partition.");
+        }
+    }
+
+    /// <summary>Decompresses a compressed batch (walking its records) and, on a compacted topic, checks their keys.</summary>
+    private static void ValidateCompressed(ReadOnlySpan<byte> batch, int batchIndex, bool requireKeys)
+    {
+        var plain = t_plain ??= new PooledBuffer(64 * 1024, RecordBatchCompression.DefaultMaxDecompressedBytes);
+        try
+        {
+            var records = RecordBatchCompression.Decompress(batch, plain);
+            if (requireKeys)
+                RequireKeys(records, batchIndex);
+        }
+        catch (OrleansStreamException ex) when (ex.Code is ErrorCode.CorruptMessage or ErrorCode.RecordTooLarge)
+        {
+            throw new OrleansStreamException(ex.Code, $"Record batch {batchIndex}: {ex.Message}", ex);
+        }
+        finally
+        {
+            if (plain.Capacity > MaxHeldScratchBytes)
+            {
+                t_plain = null;
+                plain.Dispose();
+            }
         }
     }
 

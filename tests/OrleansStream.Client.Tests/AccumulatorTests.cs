@@ -51,6 +51,31 @@ public sealed class AccumulatorTests
     }
 
     [Fact]
+    public void A_batch_is_compressed_when_sealed_and_split_pieces_keep_the_codec()
+    {
+        var acc = new RecordAccumulator(batchSize: 1 << 20, lingerMs: 1000, _time, CompressionType.Zstd);
+        for (var i = 0; i < 50; i++) Append(acc, Tp, 100, out _);
+
+        var ready = new List<PartitionQueue>();
+        acc.Collect(_time.GetTimestamp(), flush: true, maxInFlight: 5, ready);
+        var batch = Assert.Single(acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), maxInFlight: 5, maxRequestBytes: 1 << 20)!);
+
+        Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(batch.Bytes, out var header));
+        Assert.Equal((CompressionType.Zstd, 50), (header.Compression, header.RecordCount));
+        Assert.True(batch.Bytes.Length < 50 * 100 / 4);
+
+        var pieces = RecordAccumulator.Split(batch);
+        Assert.Equal(50, pieces.Count);
+        foreach (var piece in pieces)
+        {
+            Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(piece.Bytes, out var pieceHeader));
+            Assert.Equal((CompressionType.Zstd, 1), (pieceHeader.Compression, pieceHeader.RecordCount));
+            foreach (var record in RecordBatchReader.Batch(RecordBatchCompression.Decompress(piece.Bytes)).Records())
+                Assert.Equal(100, record.Value.Length);
+        }
+    }
+
+    [Fact]
     public void A_batch_is_sent_after_linger_ms_or_at_once_on_flush()
     {
         var acc = new RecordAccumulator(batchSize: 16384, lingerMs: 5, _time);

@@ -23,6 +23,20 @@ public sealed class ConfigTests
         Assert.Equal("g", consumer.Get("group.id"));
     }
 
+    [Theory]
+    [InlineData("none", Records.CompressionType.None)]
+    [InlineData("gzip", Records.CompressionType.Gzip)]
+    [InlineData("snappy", Records.CompressionType.Snappy)]
+    [InlineData("lz4", Records.CompressionType.Lz4)]
+    [InlineData("zstd", Records.CompressionType.Zstd)]
+    public void Compression_type_reads_and_writes_Kafkas_names(string name, Records.CompressionType codec)
+    {
+        Assert.Equal(name, new ProducerConfig { CompressionType = codec }.Get("compression.type"));
+        var config = new ProducerConfig(new Dictionary<string, string> { ["compression.type"] = name });
+        Assert.Equal(codec, config.CompressionType);
+        Assert.Equal(codec, config.Resolve().CompressionType);
+    }
+
     [Fact]
     public void Defaults_follow_Kafka()
     {
@@ -36,6 +50,7 @@ public sealed class ConfigTests
         Assert.Equal(1024L * 1048576, p.QueueBufferingMaxBytes);
         Assert.False(p.EnableIdempotence);   // opt-in until the idempotent sender's throughput matches (ProducerConfig)
         Assert.Equal(1, p.MaxInFlight);
+        Assert.Equal(Records.CompressionType.None, p.CompressionType);
         var c = new ConsumerConfig().Resolve();
         Assert.Equal(AutoOffsetReset.Latest, c.AutoOffsetReset);
         Assert.Equal(1048576, c.MaxPartitionFetchBytes);
@@ -53,6 +68,11 @@ public sealed class ConfigTests
         config.Set("acks", "2");
         e = Assert.Throws<OrleansStreamException>(() => config.Acks);
         Assert.Equal(ErrorCode.InvalidConfig, e.Code);
+
+        config = new ProducerConfig();
+        config.Set("compression.type", "brotli");
+        e = Assert.Throws<OrleansStreamException>(() => config.Resolve());
+        Assert.Contains("compression.type", e.Message);
 
         config = new ProducerConfig();
         config.Set("batch.size", "big");

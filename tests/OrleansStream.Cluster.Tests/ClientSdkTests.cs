@@ -1,6 +1,7 @@
 using System.Text;
 using OrleansStream.Client;
 using OrleansStream.Client.Admin;
+using OrleansStream.Records;
 
 namespace OrleansStream.Cluster.Tests;
 
@@ -55,6 +56,52 @@ public sealed class ClientSdkTests(ClusterFixture fixture)
             if (!r.IsPartitionEOF) results.Add(r);
         }
         return results;
+    }
+
+    [Theory]
+    [InlineData(CompressionType.Gzip)]
+    [InlineData(CompressionType.Snappy)]
+    [InlineData(CompressionType.Lz4)]
+    [InlineData(CompressionType.Zstd)]
+    public async Task Compressed_batches_are_stored_as_sent_replicated_and_consumed_transparently(CompressionType codec)
+    {
+        const int count = 300;
+        var topic = await CreateTopicAsync("codec", 1, replicationFactor: 3);
+        await using (var producer = Producer(Acks.All, c => { c.CompressionType = codec; c.LingerMs = 20; }))
+        {
+            var deliveries = new List<Task<DeliveryResult<string?, string>>>(count);
+            for (var i = 0; i < count; i++)
+            {
+                var headers = new Headers { { "n", Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture)) } };
+                deliveries.Add(producer.ProduceAsync(topic, new Message<string?, string> { Key = $"key-{i % 13}", Value = $"compressed value {i} {new string('x', i % 50)}", Headers = headers }, Ct));
+            }
+            await Task.WhenAll(deliveries);
+        }
+
+        // The leader holds the producer's batches with their codec; the records inside are the ones produced.
+        var leader = await fixture.Leader(topic, 0);
+        var fetched = await leader.Fetch(new FetchRequest(0, 1 << 20, MinBytes: 0, MaxWaitMs: 0));
+        Assert.Equal(ErrorCode.None, fetched.Error);
+        var batches = 0;
+        foreach (var batch in RecordBatchReader.Batches(fetched.Records.Span))
+        {
+            Assert.Equal(codec, batch.Compression);
+            Assert.Equal(ErrorCode.None, batch.Validate());
+            batches++;
+        }
+        Assert.True(batches > 0);
+
+        using var consumer = Consumer();
+        consumer.Assign(new TopicPartitionOffset(new TopicPartition(topic, 0), Offset.Beginning));
+        var results = ConsumeExactly(consumer, count);
+        for (var i = 0; i < count; i++)
+        {
+            var message = results[i].Message!;
+            Assert.Equal(i, results[i].Offset);
+            Assert.Equal($"key-{i % 13}", message.Key);
+            Assert.Equal($"compressed value {i} {new string('x', i % 50)}", message.Value);
+            Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), Encoding.UTF8.GetString(message.Headers!.GetLastBytes("n")!));
+        }
     }
 
     [Theory]

@@ -54,7 +54,8 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
             input.Append($"key-{i}:value {i} ✓\n");
         }
 
-        var produce = await silo.RunCliWithInputAsync(input.ToString(), "produce", "--topic", topic, "--key-separator", ":", "--acks", "1");
+        var produce = await silo.RunCliWithInputAsync(input.ToString(), "produce", "--topic", topic, "--key-separator", ":", "--acks", "1",
+            "--compression", "zstd");
         Assert.True(produce.ExitCode == 0, produce.ToString());
 
         var consume = await silo.RunCliAsync("consume", "--topic", topic, "--from-beginning", "--format", "json",
@@ -127,6 +128,11 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(2, badAcks.ExitCode);
         Assert.Single(badAcks.StderrLines);
 
+        var badCodec = await silo.RunCliRawAsync(null, ["perf", "produce", "--topic", "t", "--num-records", "1", "--record-size", "1", "--compression", "brotli"]);
+        Assert.Equal(2, badCodec.ExitCode);
+        Assert.Single(badCodec.StderrLines);
+        Assert.Contains("'brotli' not recognized", badCodec.Stderr);
+
         int closed = ExternalProcess.FreeTcpPort();
         var unreachable = await silo.RunCliRawAsync(null, ["topics", "list"],
             new Dictionary<string, string> { ["ORLEANSSTREAM_GATEWAY"] = $"127.0.0.1:{closed}" });
@@ -149,7 +155,8 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
         const string topic = "e2e-perf";
         Assert.Equal(0, (await silo.RunCliAsync("topics", "create", "--topic", topic, "--partitions", "2")).ExitCode);
 
-        var produce = await silo.RunCliAsync("perf", "produce", "--topic", topic, "--num-records", "5000", "--record-size", "100", "--acks", "1");
+        var produce = await silo.RunCliAsync("perf", "produce", "--topic", topic, "--num-records", "5000", "--record-size", "100", "--acks", "1",
+            "--compression", "lz4");
         Assert.True(produce.ExitCode == 0, produce.ToString());
         Assert.Matches(new Regex(@"^5000 records sent, [\d.]+ records/sec \([\d.]+ MB/sec\), [\d.]+ ms avg latency, [\d.]+ ms max latency, [\d.]+ ms 50th, [\d.]+ ms 95th, [\d.]+ ms 99th, [\d.]+ ms 99\.9th\.$"),
             produce.StdoutLines[^1]);

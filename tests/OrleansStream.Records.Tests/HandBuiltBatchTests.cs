@@ -151,7 +151,7 @@ public class HandBuiltBatchTests
     [InlineData(CompressionType.Lz4)]
     [InlineData(CompressionType.Zstd)]
     [InlineData((CompressionType)7)]
-    public void Compressed_batch_keeps_its_header_but_reading_records_is_UnsupportedCompressionType(CompressionType codec)
+    public void Compressed_batch_keeps_its_header_but_reading_records_without_decompressing_is_UnsupportedCompressionType(CompressionType codec)
     {
         byte[] batch = KafkaSpec.Batch(10, 0, (short)codec, 0, SaramaTimestamp, 0, 0, 0, 0, 1, [31, 139, 8, 0, 1, 2, 3]);
 

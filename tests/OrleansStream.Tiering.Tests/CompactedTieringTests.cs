@@ -22,18 +22,21 @@ public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixtur
         Container = AzuriteFixture.NewContainerName(),
     });
 
-    private static LogConfig Compacted() => TieredLog.SmallSegments(localRetentionBytes: 8192) with
+    private static LogConfig Compacted(long localRetentionBytes = 8192) => TieredLog.SmallSegments(localRetentionBytes) with
     {
         CleanupPolicy = CleanupPolicy.Compact,
         DeleteRetentionMs = DeleteRetentionMs,
     };
 
-    private static string Padded(string value) => value + "-" + new string('x', 90);
+    /// <summary>The value and 90 hex digits of its hash: compressed batches still fill several segments.</summary>
+    private static string Padded(string value) =>
+        value + "-" + Convert.ToHexString(System.Security.Cryptography.SHA512.HashData(Encoding.UTF8.GetBytes(value)))[..90];
 
     /// <summary>One batch per call: the given keys, with <c>r{round}-{key}</c> values or tombstones.</summary>
-    private static void Append(TieredLog t, RecordBatchBuilder builder, int round, IEnumerable<int> keys, bool tombstones = false)
+    private static void Append(TieredLog t, RecordBatchBuilder builder, int round, IEnumerable<int> keys, bool tombstones = false,
+        CompressionType codec = CompressionType.None)
     {
-        builder.Reset();
+        builder.Reset(compression: codec);
         foreach (var k in keys)
             builder.Append(t.Time.GetUtcNow().ToUnixTimeMilliseconds(), Encoding.UTF8.GetBytes($"key-{k}"),
                 tombstones ? null : Encoding.UTF8.GetBytes(Padded($"r{round}-key-{k}")));
@@ -41,10 +44,15 @@ public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixtur
         t.Log.UpdateHighWatermark(t.Log.LogEndOffset);
     }
 
-    /// <summary>Every record from <paramref name="from"/> to the high watermark, tier first, as a consumer reads them.</summary>
-    private static async Task<List<(long Offset, string Key, string? Value)>> ReadAllAsync(TieredLog t, long from = 0)
+    /// <summary>
+    /// Every record from <paramref name="from"/> to the high watermark, tier first, as a consumer reads them; every
+    /// batch must have the codec <paramref name="codec"/>.
+    /// </summary>
+    private static async Task<List<(long Offset, string Key, string? Value)>> ReadAllAsync(TieredLog t, long from = 0,
+        CompressionType codec = CompressionType.None)
     {
         var records = new List<(long, string, string?)>();
+        using var plain = new PooledBuffer();
         var offset = from;
         while (offset < t.Log.HighWatermark)
         {
@@ -55,7 +63,8 @@ public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixtur
             foreach (var batch in RecordBatchReader.Batches(data.Span))
             {
                 Assert.True(batch.IsCrcValid);
-                foreach (var r in batch.Records())
+                Assert.Equal(codec, batch.Compression);
+                foreach (var r in RecordBatchReader.Batch(RecordBatchCompression.Decompress(batch.Span, plain)).Records())
                     if (r.Offset >= offset)
                         records.Add((r.Offset, Encoding.UTF8.GetString(r.Key), r.ValueIsNull ? null : Encoding.UTF8.GetString(r.Value)));
                 offset = batch.NextOffset;
@@ -74,15 +83,19 @@ public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixtur
         Assert.Null(pass.Error);
     }
 
-    [Fact]
-    public async Task The_tier_holds_the_compacted_view_and_tombstones_leave_it_after_delete_retention()
+    [Theory]
+    [InlineData(CompressionType.None)]
+    [InlineData(CompressionType.Zstd)]
+    public async Task The_tier_holds_the_compacted_view_and_tombstones_leave_it_after_delete_retention(CompressionType codec)
     {
-        using var t = new TieredLog(NewStore(), Compacted());
+        // Compressed batches are about half as large: half the local retention keeps the same share of the log local.
+        using var t = new TieredLog(NewStore(), Compacted(codec == CompressionType.None ? 8192 : 4096));
         using var builder = new RecordBatchBuilder();
         // Rounds 0-9 write keys 0-19, round 10 deletes keys 0-4, rounds 11-19 update keys 5-19: many superseded values.
-        for (var round = 0; round < 10; round++) Append(t, builder, round, Enumerable.Range(0, 20));
-        Append(t, builder, 10, Enumerable.Range(0, 5), tombstones: true);
-        for (var round = 11; round < 20; round++) Append(t, builder, round, Enumerable.Range(5, 15));
+        // Compressed batches keep their codec through local and tier compaction.
+        for (var round = 0; round < 10; round++) Append(t, builder, round, Enumerable.Range(0, 20), codec: codec);
+        Append(t, builder, 10, Enumerable.Range(0, 5), tombstones: true, codec: codec);
+        for (var round = 11; round < 20; round++) Append(t, builder, round, Enumerable.Range(5, 15), codec: codec);
 
         // Copied as produced, then compacted locally (and re-tiered) or in the tier, once the local copy is gone.
         await TierUntilIdleAsync(t);
@@ -93,7 +106,7 @@ public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixtur
         var manifest = t.Manager.Manifest!;
         Assert.Contains(manifest.Segments, s => s.Compacted && s.NextOffset <= t.Log.LocalLogStartOffset);
 
-        var view = await ReadAllAsync(t);
+        var view = await ReadAllAsync(t, codec: codec);
         var remote = view.Where(r => r.Offset < t.Log.LocalLogStartOffset).ToList();
         Assert.Equal(remote.Count, remote.Select(r => r.Key).Distinct().Count()); // the tier holds each key once
         // Every key's newest state survives; a deleted key shows its tombstone and none of its old values.
@@ -113,12 +126,12 @@ public sealed class CompactedTieringTests(AzuriteFixture azurite) : IClassFixtur
         t.Time.Advance(interval * 1.5);
         await t.Log.CompactAsync();
         await TierUntilIdleAsync(t);
-        Assert.Equal(5, (await ReadAllAsync(t)).Count(r => r.Value is null));
+        Assert.Equal(5, (await ReadAllAsync(t, codec: codec)).Count(r => r.Value is null));
 
         // After it, the tier's compaction removes them, and the deleted keys do not come back.
         t.Time.Advance(TimeSpan.FromMilliseconds(DeleteRetentionMs));
         await TierUntilIdleAsync(t);
-        var after = await ReadAllAsync(t);
+        var after = await ReadAllAsync(t, codec: codec);
         Assert.DoesNotContain(after, r => r.Key is "key-0" or "key-1" or "key-2" or "key-3" or "key-4");
         for (var k = 5; k < 20; k++)
             Assert.Equal(Padded($"r19-key-{k}"), after.Last(r => r.Key == $"key-{k}").Value);

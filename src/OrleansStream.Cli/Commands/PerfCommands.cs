@@ -39,9 +39,10 @@ internal static class PerfCommands
             Description = "Records at the start left out of a second, steady-state summary (Kafka's KIP-1052)",
             DefaultValueFactory = _ => 0,
         };
+        var compression = ProduceCommand.CompressionOption();
         var command = new Command("produce", "Send records as fast as allowed and report throughput and latency percentiles")
         {
-            topic, numRecords, recordSize, throughput, acks, properties, warmupRecords,
+            topic, numRecords, recordSize, throughput, acks, compression, properties, warmupRecords,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -57,6 +58,7 @@ internal static class PerfCommands
                 throw new CliException("--warmup-records must be >= 0 and less than --num-records", ExitCodes.Usage);
             var config = new ProducerConfig(CliApp.ParseKeyValues(parse.GetValue(properties), "--producer-props"));
             config.Set("acks", parse.GetValue(acks));
+            ProduceCommand.ApplyCompression(parse, compression, config);
 
             // kafka-producer-perf-test's payload: random upper-case letters, one array for every record.
             var payload = new byte[size];

@@ -15,13 +15,29 @@ internal static class ProduceCommand
 
     static ProduceCommand() => Acks.AcceptOnlyFromAmong("0", "1", "all", "-1");
 
+    /// <summary><c>--compression</c>: the producer's <c>compression.type</c>, one option per command that produces.</summary>
+    public static Option<string?> CompressionOption()
+    {
+        var option = new Option<string?>("--compression") { Description = "Batch compression (compression.type): none, gzip, snappy, lz4 or zstd" };
+        option.AcceptOnlyFromAmong("none", "gzip", "snappy", "lz4", "zstd");
+        return option;
+    }
+
+    /// <summary>Sets <c>compression.type</c> when <c>--compression</c> was given; otherwise a producer property may.</summary>
+    public static void ApplyCompression(ParseResult parse, Option<string?> compression, ProducerConfig config)
+    {
+        if (parse.GetValue(compression) is { } codec)
+            config.Set("compression.type", codec);
+    }
+
     public static Command Build()
     {
         var topic = new Option<string>("--topic") { Description = "Topic to produce to", Required = true };
         var separator = new Option<string?>("--key-separator") { Description = "Text before the first separator on a line is the key" };
         var partition = new Option<int?>("--partition") { Description = "Partition to write to (default: the partitioner's choice)" };
         var properties = new Option<string[]>("--producer-property") { Description = "Producer config key=value, repeatable (linger.ms=5, batch.size=16384, ...)", Arity = ArgumentArity.OneOrMore };
-        var command = new Command("produce", "Produce one record per line of standard input") { topic, Acks, separator, partition, properties };
+        var compression = CompressionOption();
+        var command = new Command("produce", "Produce one record per line of standard input") { topic, Acks, separator, partition, compression, properties };
         command.SetAction(async (parse, ct) =>
         {
             var topicName = parse.GetRequiredValue(topic);
@@ -33,6 +49,7 @@ internal static class ProduceCommand
                 throw new CliException("--partition must be >= 0", ExitCodes.Usage);
             var config = new ProducerConfig(CliApp.ParseKeyValues(parse.GetValue(properties), "--producer-property"));
             config.Set("acks", parse.GetValue(Acks));
+            ApplyCompression(parse, compression, config);
             // Lines are a sequence: the idempotent producer (acks=all) keeps their order with 5 in flight; without it a
             // retried batch could land after a later one, so keep one request in flight unless the user asks otherwise.
             if (config.Get("max.in.flight.requests.per.connection") is null && config.Acks is not OrleansStream.Acks.All)

@@ -1,3 +1,5 @@
+using OrleansStream.Records;
+
 namespace OrleansStream.Client;
 
 /// <summary>Producer settings with Confluent.Kafka's names and Kafka's keys and defaults.</summary>
@@ -31,6 +33,33 @@ public class ProducerConfig : Config
 
     /// <summary>Bytes a batch may grow to before it is sent (<c>batch.size</c>, default 16384).</summary>
     public int? BatchSize { get => GetInt("batch.size"); set => SetInt("batch.size", value); }
+
+    /// <summary>
+    /// Codec for the records of each batch (<c>compression.type</c>: none, gzip, snappy, lz4, zstd; default none). A
+    /// batch is compressed once, when it closes; the broker stores it as sent and consumers decompress it.
+    /// <c>batch.size</c> counts the bytes before compression.
+    /// </summary>
+    public CompressionType? CompressionType
+    {
+        get => GetEnum<CompressionType>("compression.type", static s => s switch
+        {
+            "none" => Records.CompressionType.None,
+            "gzip" => Records.CompressionType.Gzip,
+            "snappy" => Records.CompressionType.Snappy,
+            "lz4" => Records.CompressionType.Lz4,
+            "zstd" => Records.CompressionType.Zstd,
+            _ => null,
+        });
+        set => Set("compression.type", value switch
+        {
+            null => null,
+            Records.CompressionType.Gzip => "gzip",
+            Records.CompressionType.Snappy => "snappy",
+            Records.CompressionType.Lz4 => "lz4",
+            Records.CompressionType.Zstd => "zstd",
+            _ => "none",
+        });
+    }
 
     /// <summary>Time a message may take, retries included, before it fails (<c>message.timeout.ms</c>, default 300000).</summary>
     public int? MessageTimeoutMs { get => GetInt("message.timeout.ms"); set => SetInt("message.timeout.ms", value); }
@@ -125,7 +154,8 @@ public class ProducerConfig : Config
             RetryBackoffMs,
             RequestTimeoutMs,
             MetadataMaxAgeMs,
-            idempotent);
+            idempotent,
+            CompressionType ?? Records.CompressionType.None);
         Require(s.LingerMs >= 0, "linger.ms", "must be >= 0");
         Require(s.BatchSize >= 1, "batch.size", "must be >= 1");
         Require(s.MessageTimeoutMs >= 1, "message.timeout.ms", "must be >= 1");
@@ -154,4 +184,5 @@ internal sealed record ProducerSettings(
     int RetryBackoffMs,
     int RequestTimeoutMs,
     int MetadataMaxAgeMs,
-    bool EnableIdempotence);
+    bool EnableIdempotence,
+    CompressionType CompressionType = CompressionType.None);

@@ -26,6 +26,8 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
     private FetchItem? _item;
     private int _itemPosition;
     private ReadOnlyMemory<byte> _batch;
+    /// <summary>The current batch's records when it came compressed; reused from batch to batch.</summary>
+    private PooledBuffer? _plain;
     private RecordSlot[] _slots = new RecordSlot[64];
     private int _slotCount;
     private int _slotIndex;
@@ -315,9 +317,16 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
         if (header.IsControl) return true;
         _batchLeaderEpoch = header.PartitionLeaderEpoch;
         if (_slots.Length < header.RecordCount) _slots = new RecordSlot[Math.Max(header.RecordCount, _slots.Length * 2)];
-        ref var origin = ref MemoryMarshal.GetReference(span);
         try
         {
+            if (header.Compression != CompressionType.None)
+            {
+                _plain ??= new PooledBuffer(4 * size, RecordBatchCompression.DefaultMaxDecompressedBytes);
+                RecordBatchCompression.Decompress(span, _plain);
+                _batch = _plain.WrittenMemory;
+                span = _batch.Span;
+            }
+            ref var origin = ref MemoryMarshal.GetReference(span);
             foreach (var record in RecordBatchReader.Batch(span).Records())
             {
                 if (_slotCount == _slots.Length) Array.Resize(ref _slots, _slots.Length * 2);

@@ -71,9 +71,10 @@ internal sealed class PartitionQueue(TopicPartition tp)
 /// <summary>
 /// Kafka's RecordAccumulator: records go into the open batch of their partition (a <see cref="RecordBatchBuilder"/>)
 /// until it reaches <c>batch.size</c> or has waited <c>linger.ms</c>; sealed batches wait in creation order for the
-/// sender, which takes one or more consecutive ones per request.
+/// sender, which takes one or more consecutive ones per request. A batch's records are compressed with
+/// <c>compression.type</c> when it is sealed.
 /// </summary>
-internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvider time)
+internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvider time, CompressionType compression = CompressionType.None)
 {
     private readonly ConcurrentDictionary<TopicPartition, PartitionQueue> _partitions = new();
     private readonly ConcurrentQueue<RecordBatchBuilder> _builders = new();
@@ -312,20 +313,23 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
 
     /// <summary>
     /// Rebuilds a sealed batch as one batch per record (same timestamps, keys, values, headers), ordered between the
-    /// batch and the next one. Records beyond <see cref="SequenceStride"/> - 1 share the last piece.
+    /// batch and the next one, compressed as it was. Records beyond <see cref="SequenceStride"/> - 1 share the last piece.
     /// </summary>
     public static List<ProducerBatch> Split(ProducerBatch batch)
     {
         var pieces = new List<ProducerBatch>(batch.RecordCount);
-        using var builder = new RecordBatchBuilder(Math.Min(batch.Bytes.Length, 1 << 20));
+        var codec = RecordBatchHeader.Read(batch.Bytes).Compression;
+        using var plain = new PooledBuffer(batch.Bytes.Length, RecordBatchCompression.DefaultMaxDecompressedBytes);
+        var records = RecordBatchCompression.Decompress(batch.Bytes, plain);
+        using var builder = new RecordBatchBuilder(Math.Min(records.Length, 1 << 20));
         var i = 0;
         ProducerBatch? piece = null;
-        foreach (var record in RecordBatchReader.Batch(batch.Bytes).Records())
+        foreach (var record in RecordBatchReader.Batch(records).Records())
         {
             if (piece is null || i < SequenceStride - 1)
             {
                 if (piece is not null) piece.Bytes = builder.ToArray();
-                builder.Reset();
+                builder.Reset(compression: codec);
                 piece = new ProducerBatch(batch.TopicPartition, batch.Sequence + i, batch.CreatedAt)
                 {
                     Attempts = batch.Attempts,
@@ -370,7 +374,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     private RecordBatchBuilder RentBuilder()
     {
         if (!_builders.TryDequeue(out var b)) b = new RecordBatchBuilder(Math.Min(batchSize + 1024, 1 << 20));
-        b.Reset();
+        b.Reset(compression: compression);
         return b;
     }
 

@@ -39,7 +39,7 @@ internal sealed class Sender : IAsyncDisposable
         _settings = settings;
         _cache = cache;
         _time = time;
-        _accumulator = new RecordAccumulator(settings.BatchSize, settings.LingerMs, time);
+        _accumulator = new RecordAccumulator(settings.BatchSize, settings.LingerMs, time, settings.CompressionType);
         Buffers = new BufferPool(settings, time);
         Partitioner = new StickyPartitioner(_accumulator);
         _messageTimeoutTicks = Ticks.FromMs(time, settings.MessageTimeoutMs);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using OrleansStream.Records;
 using OrleansStream.Storage.Producers;
@@ -10,7 +9,9 @@ namespace OrleansStream.Storage;
 /// a batch keeps its base offset, last offset delta and timestamps, and surviving records are copied byte for byte
 /// (their deltas are relative to those). Empty batches go, except an active producer's last batch, kept as an empty
 /// header so its producer state survives (Kafka's RETAIN_EMPTY); tombstones go once older than <c>delete.retention.ms</c>.
-/// Compressed and control batches are kept whole.
+/// Control batches are kept whole. A compressed batch is read decompressed and, when records go, its kept records are
+/// compressed again with the batch's own codec (Kafka keeps the original codec); a batch that keeps every record stays
+/// byte for byte as the producer sent it.
 /// </summary>
 internal static class LogCleaner
 {
@@ -27,22 +28,29 @@ internal static class LogCleaner
     /// <summary>Adds the keys of every batch a reader yields to an offset map (Kafka's buildOffsetMap).</summary>
     public static void AddToOffsetMap(Dictionary<byte[], long> map, SegmentBatchReader reader, CancellationToken cancellationToken)
     {
+        using var scratch = new Scratch();
         while (reader.TryReadNext(out var bytes))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            AddToOffsetMap(map, bytes);
+            AddToOffsetMap(map, bytes, ref scratch.Plain);
         }
     }
 
     /// <summary>Adds the keys of one segment's batches (a tiered segment's bytes) to an offset map.</summary>
     public static void AddToOffsetMap(Dictionary<byte[], long> map, ReadOnlySpan<byte> batches)
     {
+        using var scratch = new Scratch();
+        AddToOffsetMap(map, batches, ref scratch.Plain);
+    }
+
+    private static void AddToOffsetMap(Dictionary<byte[], long> map, ReadOnlySpan<byte> batches, ref PooledBuffer? plain)
+    {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
         foreach (var batch in RecordBatchReader.Batches(batches))
         {
             if (!IsCompactable(batch.Header))
                 continue;
-            foreach (var record in batch.Records())
+            foreach (var record in Readable(batch, ref plain).Records())
             {
                 if (!record.KeyIsNull)
                     lookup[record.Key] = record.Offset;
@@ -54,9 +62,10 @@ internal static class LogCleaner
     public static bool HasAnythingToRemove(SegmentBatchReader reader, Dictionary<byte[], long> map, long tombstoneHorizonMs)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
+        using var scratch = new Scratch();
         while (reader.TryReadNext(out var bytes))
         {
-            if (HasAnythingToRemove(bytes, lookup, tombstoneHorizonMs))
+            if (HasAnythingToRemove(bytes, lookup, tombstoneHorizonMs, ref scratch.Plain))
                 return true;
         }
         return false;
@@ -71,20 +80,13 @@ internal static class LogCleaner
         IReadOnlyDictionary<long, long> lastBatchOfProducers, ref CleanStats stats, CancellationToken cancellationToken)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
-        var scratch = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
+        using var scratch = new Scratch();
+        while (reader.TryReadNext(out var bytes))
         {
-            while (reader.TryReadNext(out var bytes))
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var retained = Retained(bytes, lookup, tombstoneHorizonMs, lastBatchOfProducers, ref scratch, ref stats);
-                if (!retained.IsEmpty)
-                    output.Append(retained);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
+            cancellationToken.ThrowIfCancellationRequested();
+            var retained = Retained(bytes, lookup, tombstoneHorizonMs, lastBatchOfProducers, scratch, ref stats);
+            if (!retained.IsEmpty)
+                output.Append(retained);
         }
     }
 
@@ -94,52 +96,43 @@ internal static class LogCleaner
     public static byte[]? Clean(ReadOnlySpan<byte> batches, Dictionary<byte[], long> map, long tombstoneHorizonMs, ref CleanStats stats)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
-        if (!HasAnythingToRemove(batches, lookup, tombstoneHorizonMs))
+        using var scratch = new Scratch();
+        if (!HasAnythingToRemove(batches, lookup, tombstoneHorizonMs, ref scratch.Plain))
             return null;
 
         using var output = new MemoryStream(batches.Length);
-        var scratch = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
+        for (var position = 0; position < batches.Length;)
         {
-            for (var position = 0; position < batches.Length;)
-            {
-                var size = RecordBatchHeader.PeekTotalSize(batches[position..]);
-                output.Write(Retained(batches.Slice(position, size), lookup, tombstoneHorizonMs, null, ref scratch, ref stats));
-                position += size;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
+            var size = RecordBatchHeader.PeekTotalSize(batches[position..]);
+            output.Write(Retained(batches.Slice(position, size), lookup, tombstoneHorizonMs, null, scratch, ref stats));
+            position += size;
         }
         return output.ToArray();
     }
 
     /// <summary>
     /// One batch with the records compaction keeps: the batch itself if all stay, a rebuilt copy in
-    /// <paramref name="scratch"/> if some do, empty if none (an active producer's last batch: its header alone).
+    /// <paramref name="scratch"/> if some do (compressed again with the batch's codec), empty if none (an active
+    /// producer's last batch: its header alone, uncompressed, as Kafka writes an empty batch).
     /// </summary>
     private static ReadOnlySpan<byte> Retained(ReadOnlySpan<byte> bytes, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup,
-        long tombstoneHorizonMs, IReadOnlyDictionary<long, long>? lastBatchOfProducers, ref byte[] scratch, ref CleanStats stats)
+        long tombstoneHorizonMs, IReadOnlyDictionary<long, long>? lastBatchOfProducers, Scratch scratch, ref CleanStats stats)
     {
         var batch = RecordBatchReader.Batch(bytes);
         if (!IsCompactable(batch.Header))
             return bytes;
-        if (scratch.Length < bytes.Length)
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-            scratch = ArrayPool<byte>.Shared.Rent(bytes.Length);
-        }
-        bytes[..RecordBatchHeader.Size].CopyTo(scratch);
-        int length = RecordBatchHeader.Size, kept = 0, position = RecordBatchHeader.Size;
-        foreach (var record in batch.Records())
+        var plain = Readable(batch, ref scratch.Plain);
+        var kept = scratch.Kept ??= new PooledBuffer(plain.SizeInBytes);
+        kept.Clear();
+        kept.Write(plain.Span[..RecordBatchHeader.Size]);
+        int keptCount = 0, position = RecordBatchHeader.Size;
+        foreach (var record in plain.Records())
         {
             var retain = Retain(record, lookup, tombstoneHorizonMs, out var droppedTombstone);
             if (retain)
             {
-                bytes.Slice(position, record.SizeInBytes).CopyTo(scratch.AsSpan(length));
-                length += record.SizeInBytes;
-                kept++;
+                kept.Write(plain.Span.Slice(position, record.SizeInBytes));
+                keptCount++;
             }
             else
             {
@@ -149,24 +142,27 @@ internal static class LogCleaner
             }
             position += record.SizeInBytes;
         }
-        if (kept == batch.RecordCount)
+        if (keptCount == batch.RecordCount)
             return bytes;
-        if (kept == 0 && !IsLastBatchOfProducer(batch.Header, lastBatchOfProducers))
+        if (keptCount == 0 && !IsLastBatchOfProducer(batch.Header, lastBatchOfProducers))
             return [];
-        var rebuilt = scratch.AsSpan(0, length);
-        BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.BatchLengthOffset..], length - RecordBatchHeader.LogOverhead);
-        BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.RecordsCountOffset..], kept);
-        BinaryPrimitives.WriteUInt32BigEndian(rebuilt[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(rebuilt));
-        return rebuilt;
+        var rebuilt = kept.WrittenSpanMutable;
+        BinaryPrimitives.WriteInt32BigEndian(rebuilt[RecordBatchHeader.RecordsCountOffset..], keptCount);
+        RecordBatchHeader.Reframe(rebuilt, CompressionType.None);
+        return keptCount == 0 || batch.Compression == CompressionType.None
+            ? rebuilt
+            : RecordBatchCompression.Compress(rebuilt, batch.Compression,
+                scratch.Compressed ??= new PooledBuffer(bytes.Length));
     }
 
-    private static bool HasAnythingToRemove(ReadOnlySpan<byte> batches, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup, long tombstoneHorizonMs)
+    private static bool HasAnythingToRemove(ReadOnlySpan<byte> batches, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup, long tombstoneHorizonMs,
+        ref PooledBuffer? plain)
     {
         foreach (var batch in RecordBatchReader.Batches(batches))
         {
             if (!IsCompactable(batch.Header))
                 continue;
-            foreach (var record in batch.Records())
+            foreach (var record in Readable(batch, ref plain).Records())
             {
                 if (!Retain(record, lookup, tombstoneHorizonMs, out _))
                     return true;
@@ -195,8 +191,31 @@ internal static class LogCleaner
         ProducerSequence.HasProducerId(header) && lastBatchOfProducers is not null
         && lastBatchOfProducers.TryGetValue(header.ProducerId, out var lastOffset) && lastOffset == header.LastOffset;
 
-    private static bool IsCompactable(in RecordBatchHeader header) =>
-        header.Compression == CompressionType.None && !header.IsControl;
+    private static bool IsCompactable(in RecordBatchHeader header) => !header.IsControl;
+
+    /// <summary>The batch itself when uncompressed, else its decompressed copy in <paramref name="plain"/>, rented on first need.</summary>
+    private static RecordBatchView Readable(RecordBatchView batch, ref PooledBuffer? plain)
+    {
+        if (batch.Compression == CompressionType.None)
+            return batch;
+        plain ??= new PooledBuffer(4 * batch.SizeInBytes, RecordBatchCompression.DefaultMaxDecompressedBytes);
+        return RecordBatchReader.Batch(RecordBatchCompression.Decompress(batch.Span, plain));
+    }
+
+    /// <summary>The buffers one pass reuses from batch to batch, each rented on first need.</summary>
+    private sealed class Scratch : IDisposable
+    {
+        public PooledBuffer? Plain;
+        public PooledBuffer? Kept;
+        public PooledBuffer? Compressed;
+
+        public void Dispose()
+        {
+            Plain?.Dispose();
+            Kept?.Dispose();
+            Compressed?.Dispose();
+        }
+    }
 
     internal struct CleanStats
     {
