@@ -11,4 +11,11 @@ public interface ITransactionCoordinatorShardGrain : IGrainWithIntegerKey
     /// </summary>
     [AlwaysInterleave]
     Task<int> Wake();
+
+    /// <summary>
+    /// KIP-890 part 1 for a group: before a transaction's first TxnOffsetCommit, the group asks whether it is in the
+    /// producer's open transaction (AddOffsetsToTxn made durable), with the answers of <see cref="ITransactionCoordinatorGrain.VerifyPartitionInTxn"/>.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<ErrorCode> VerifyGroupInTxn(string transactionalId, long producerId, short producerEpoch, string groupId);
 }

@@ -125,6 +125,10 @@ internal sealed partial class TransactionCoordinatorGrain(
         return Task.FromResult(new TxnResponse(error));
     }
 
+    public Task<ErrorCode> VerifyGroupInTxn(string transactionalId, long producerId, short producerEpoch, string groupId) =>
+        Task.FromResult(NotOwned(transactionalId)
+            ?? _coordinator.VerifyParticipantInTxn(transactionalId, producerId, producerEpoch, TxnParticipant.OfGroup(groupId)));
+
     public Task<IReadOnlyList<TransactionDescription>> DescribeTransactions(IReadOnlyList<string> transactionalIds)
     {
         ArgumentNullException.ThrowIfNull(transactionalIds);

@@ -9,7 +9,8 @@ namespace OrleansStream.Server.Transactions;
 /// a producer with no transaction open here), the leader asks the producer's coordinator shard whether the partition is
 /// in its open transaction, and refuses the batch otherwise. A late produce of a transaction already completed thus
 /// never opens a transaction here. A marker for the producer that lands while the question is out (Kafka's
-/// VerificationGuard) voids the answer. One per replica grain, called on its turns.
+/// VerificationGuard) voids the answer. A group grain verifies a transaction's first TxnOffsetCommit the same way.
+/// One per replica or group grain, called on its turns.
 /// </summary>
 internal sealed class TransactionVerifier(IGrainFactory grains, IOptions<TransactionCoordinatorOptions> options)
 {
@@ -36,16 +37,18 @@ internal sealed class TransactionVerifier(IGrainFactory grains, IOptions<Transac
     /// or the error to refuse the batch with: Kafka's mapping, where ProducerFenced becomes InvalidProducerEpoch and the
     /// coordinator's retriable errors (and a failed call) become NotEnoughReplicas, which every producer retries.
     /// </summary>
-    public async Task<(ErrorCode Error, object? Guard)> VerifyAsync(string transactionalId, RecordBatchHeader header, TopicPartition partition)
+    public async Task<(ErrorCode Error, object? Guard)> VerifyAsync(string transactionalId, long producerId, short producerEpoch, TxnParticipant participant)
     {
-        if (!_guards.TryGetValue(header.ProducerId, out var guard))
-            _guards[header.ProducerId] = guard = new object();
+        if (!_guards.TryGetValue(producerId, out var guard))
+            _guards[producerId] = guard = new object();
         var shard = TransactionStateManager.PartitionFor(transactionalId, options.Value.TransactionStateLogNumPartitions);
         ErrorCode error;
         try
         {
-            error = (await grains.GetGrain<ITransactionCoordinatorGrain>(shard)
-                .VerifyPartitionInTxn(new VerifyPartitionInTxnRequest(transactionalId, header.ProducerId, header.ProducerEpoch, partition))).Error;
+            error = participant.GroupId is { } group
+                ? await grains.GetGrain<ITransactionCoordinatorShardGrain>(shard).VerifyGroupInTxn(transactionalId, producerId, producerEpoch, group)
+                : (await grains.GetGrain<ITransactionCoordinatorGrain>(shard)
+                    .VerifyPartitionInTxn(new VerifyPartitionInTxnRequest(transactionalId, producerId, producerEpoch, participant.Partition))).Error;
         }
         catch (Exception e) when (e is TimeoutException or OrleansException)
         {
@@ -59,7 +62,7 @@ internal sealed class TransactionVerifier(IGrainFactory grains, IOptions<Transac
             _ => error,
         };
         if (error == ErrorCode.None) return (error, guard);
-        if (_guards.TryGetValue(header.ProducerId, out var current) && ReferenceEquals(current, guard)) _guards.Remove(header.ProducerId);
+        if (_guards.TryGetValue(producerId, out var current) && ReferenceEquals(current, guard)) _guards.Remove(producerId);
         return (error, null);
     }
 
