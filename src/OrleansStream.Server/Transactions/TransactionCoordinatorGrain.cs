@@ -37,6 +37,7 @@ internal sealed partial class TransactionCoordinatorGrain(
     private TxnMarkerWriter _markers = null!;
     private bool _writing;
     private bool _reloading;
+    private bool _deactivating;
     private IGrainTimer? _timeoutTimer;
     private IGrainTimer? _expirationTimer;
 
@@ -58,6 +59,8 @@ internal sealed partial class TransactionCoordinatorGrain(
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        // Marker loops stop; the next activation resumes them under its own coordinator epoch.
+        _deactivating = true;
         _timeoutTimer?.Dispose();
         _expirationTimer?.Dispose();
         return Task.CompletedTask;
@@ -296,7 +299,7 @@ internal sealed partial class TransactionCoordinatorGrain(
     /// <summary>Writes every marker of <paramref name="request"/> until each is acknowledged, then stores the completion.</summary>
     private async Task RunMarkersAsync(TxnMarkerRequest request)
     {
-        bool IsCurrent() => request.CoordinatorEpoch == _coordinator.CoordinatorEpoch;
+        bool IsCurrent() => !_deactivating && request.CoordinatorEpoch == _coordinator.CoordinatorEpoch;
         var calls = new List<Task<TxnMarkerOutcome>>(request.Markers.Count);
         var participants = new List<TxnParticipant>(request.Markers.Count);
         foreach (var marker in request.Markers)
