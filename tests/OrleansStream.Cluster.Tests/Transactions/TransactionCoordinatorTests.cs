@@ -1,3 +1,4 @@
+using Orleans.Core.Internal;
 using OrleansStream.Records;
 using OrleansStream.Server.Groups;
 using OrleansStream.Storage.Producers;
@@ -32,6 +33,8 @@ public sealed class TransactionCoordinatorTests(TransactionFixture fixture) : IC
         var addOffsets = await coordinator.AddOffsetsToTxn(new AddOffsetsToTxnRequest(txnId, pid, epoch, group));
         var groupGrain = fixture.Grains.GetGrain<IConsumerGroupGrain>(group);
         var txnCommit = await groupGrain.TxnOffsetCommit(new TxnOffsetCommitRequest(txnId, pid, epoch, [new OffsetToCommit(partitions[0], 1)]));
+        // The pending offsets are durable with the group: a new activation still holds them.
+        await groupGrain.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
         var unstable = await groupGrain.OffsetFetch(new OffsetFetchRequest([partitions[0]], RequireStable: true));
         var beforeEnd = await groupGrain.OffsetFetch(new OffsetFetchRequest([partitions[0]]));
         var ended = await coordinator.EndTxn(new EndTxnRequest(txnId, pid, epoch, commit));
