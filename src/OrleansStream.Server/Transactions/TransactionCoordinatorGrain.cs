@@ -50,10 +50,10 @@ internal sealed partial class TransactionCoordinatorGrain(
         _markers = new TxnMarkerWriter(GrainFactory, time, logger);
         await LoadAsync();
         var abortInterval = TimeSpan.FromMilliseconds(_options.TransactionAbortTimedOutTransactionCleanupIntervalMs);
-        _timeoutTimer = this.RegisterGrainTimer(static (self, _) => self.AbortTimedOutTransactionsAsync(), this,
+        _timeoutTimer = this.RegisterGrainTimer(static (self, _) => self.StoreAllAsync(self._coordinator.AbortTimedOutTransactions()), this,
             new GrainTimerCreationOptions(abortInterval, abortInterval) { Interleave = true });
         var expireInterval = TimeSpan.FromMilliseconds(_options.TransactionRemoveExpiredTransactionCleanupIntervalMs);
-        _expirationTimer = this.RegisterGrainTimer(static (self, _) => self.RemoveExpiredTransactionalIdsAsync(), this,
+        _expirationTimer = this.RegisterGrainTimer(static (self, _) => self.StoreAllAsync(self._coordinator.RemoveExpiredTransactionalIds()), this,
             new GrainTimerCreationOptions(expireInterval, expireInterval) { Interleave = true });
     }
 
@@ -332,16 +332,12 @@ internal sealed partial class TransactionCoordinatorGrain(
         }
     }
 
-    private async Task AbortTimedOutTransactionsAsync()
+    /// <summary>A timer's writes (timed-out aborts, expired ids), each through the queue; an abort's markers start once it is stored.</summary>
+    private Task StoreAllAsync(List<PendingTxnTransition> writes)
     {
-        foreach (var write in _coordinator.AbortTimedOutTransactions())
-            await StoreAsync(write);
-    }
-
-    private async Task RemoveExpiredTransactionalIdsAsync()
-    {
-        foreach (var write in _coordinator.RemoveExpiredTransactionalIds())
-            await StoreAsync(write);
+        var stored = new Task[writes.Count];
+        for (var i = 0; i < stored.Length; i++) stored[i] = StoreAsync(writes[i]);
+        return Task.WhenAll(stored);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Transaction coordinator shard {Shard} loaded {Count} transactional ids under coordinator epoch {CoordinatorEpoch}")]

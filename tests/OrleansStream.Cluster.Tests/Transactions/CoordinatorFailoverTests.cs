@@ -18,12 +18,9 @@ public sealed class CoordinatorFailoverTests(CoordinatorFailoverFixture fixture)
     {
         var (topic, txnId) = (UniqueTopic("txn-resume"), UniqueTopic("txn-resume-id"));
         await fixture.CreateTopic(topic, replicationFactor: 2, configs: MinIsr2);
-        var coordinator = await fixture.Coordinator(txnId);
         var shard = await fixture.Shard(txnId);
-        var producer = await fixture.InitTransactions(txnId);
+        var (coordinator, producer) = await fixture.BeginTransaction(txnId, [new TopicPartition(topic, 0)]);
         var (pid, epoch) = (producer.ProducerId, producer.ProducerEpoch);
-        var tp = new TopicPartition(topic, 0);
-        Assert.Equal(ErrorCode.None, Assert.Single((await coordinator.AddPartitionsToTxn(new AddPartitionsToTxnRequest(txnId, pid, epoch, [tp]))).Partitions).Error);
         var leader = await fixture.Leader(topic, 0);
         Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.All, 10_000, TransactionalBatch(pid, epoch, 0, "committed"), TransactionalId: txnId))).Error);
 
@@ -37,8 +34,7 @@ public sealed class CoordinatorFailoverTests(CoordinatorFailoverFixture fixture)
         var before = await shard.Wake();
         Assert.Equal("PrepareCommit", (await fixture.Describe(txnId)).State);
 
-        await fixture.Grains.GetGrain<ITransactionCoordinatorGrain>((await fixture.Grains.GetGrain<ITransactionCoordinatorLookupGrain>(0).FindCoordinator(txnId)))
-            .Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+        await coordinator.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
         var after = before;
         await Eventually.WaitUntilAsync(async () => (after = await shard.Wake()) > before, "the coordinator is active again under a new epoch");
         await fixture.StartSiloAsync(follower);

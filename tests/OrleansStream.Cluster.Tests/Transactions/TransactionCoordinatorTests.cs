@@ -70,10 +70,8 @@ public sealed class TransactionCoordinatorTests(TransactionFixture fixture) : IC
     {
         var (topic, group, txnId) = (UniqueTopic("txn-fence"), UniqueTopic("txn-fence-g"), UniqueTopic("txn-fence-id"));
         await fixture.CreateTopic(topic);
-        var coordinator = await fixture.Coordinator(txnId);
-        var first = await fixture.InitTransactions(txnId);
         var tp = new TopicPartition(topic, 0);
-        Assert.Equal(ErrorCode.None, Assert.Single((await coordinator.AddPartitionsToTxn(new AddPartitionsToTxnRequest(txnId, first.ProducerId, first.ProducerEpoch, [tp]))).Partitions).Error);
+        var (coordinator, first) = await fixture.BeginTransaction(txnId, [tp]);
         Assert.Equal(ErrorCode.None, (await coordinator.AddOffsetsToTxn(new AddOffsetsToTxnRequest(txnId, first.ProducerId, first.ProducerEpoch, group))).Error);
         var leader = await fixture.Leader(topic, 0);
         Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.All, 10_000, TransactionalBatch(first.ProducerId, first.ProducerEpoch, 0, "zombie"), TransactionalId: txnId))).Error);
@@ -107,10 +105,7 @@ public sealed class TransactionCoordinatorTests(TransactionFixture fixture) : IC
     {
         var (topic, txnId) = (UniqueTopic("txn-timeout"), UniqueTopic("txn-timeout-id"));
         await fixture.CreateTopic(topic);
-        var coordinator = await fixture.Coordinator(txnId);
-        var producer = await fixture.InitTransactions(txnId, timeoutMs: 300);
-        var tp = new TopicPartition(topic, 0);
-        Assert.Equal(ErrorCode.None, Assert.Single((await coordinator.AddPartitionsToTxn(new AddPartitionsToTxnRequest(txnId, producer.ProducerId, producer.ProducerEpoch, [tp]))).Partitions).Error);
+        var (coordinator, producer) = await fixture.BeginTransaction(txnId, [new TopicPartition(topic, 0)], timeoutMs: 300);
         var leader = await fixture.Leader(topic, 0);
         Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.All, 10_000, TransactionalBatch(producer.ProducerId, producer.ProducerEpoch, 0, "abandoned"), TransactionalId: txnId))).Error);
 
@@ -130,11 +125,8 @@ public sealed class TransactionCoordinatorTests(TransactionFixture fixture) : IC
     {
         var (topic, group, txnId) = (UniqueTopic("txn-stale"), UniqueTopic("txn-stale-g"), UniqueTopic("txn-stale-id"));
         await fixture.CreateTopic(topic);
-        var coordinator = await fixture.Coordinator(txnId);
-        var producer = await fixture.InitTransactions(txnId);
+        var (coordinator, producer) = await fixture.BeginTransaction(txnId, [new TopicPartition(topic, 0)]);
         var (pid, epoch) = (producer.ProducerId, producer.ProducerEpoch);
-        var tp = new TopicPartition(topic, 0);
-        Assert.Equal(ErrorCode.None, Assert.Single((await coordinator.AddPartitionsToTxn(new AddPartitionsToTxnRequest(txnId, pid, epoch, [tp]))).Partitions).Error);
         Assert.Equal(ErrorCode.None, (await coordinator.AddOffsetsToTxn(new AddOffsetsToTxnRequest(txnId, pid, epoch, group))).Error);
         Assert.Equal(ErrorCode.None, (await coordinator.EndTxn(new EndTxnRequest(txnId, pid, epoch, Commit: false))).Error);
         await fixture.WaitForState(txnId, "CompleteAbort");

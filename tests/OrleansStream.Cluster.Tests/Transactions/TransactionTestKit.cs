@@ -48,6 +48,17 @@ public static class TransactionTestKit
         return response;
     }
 
+    /// <summary>InitProducerId, then AddPartitionsToTxn of <paramref name="partitions"/>: a transaction open on them.</summary>
+    public static async Task<(ITransactionCoordinatorGrain Coordinator, InitProducerIdResponse Producer)> BeginTransaction(
+        this ClusterFixture fixture, string transactionalId, TopicPartition[] partitions, int timeoutMs = 60_000)
+    {
+        var coordinator = await fixture.Coordinator(transactionalId);
+        var producer = await fixture.InitTransactions(transactionalId, timeoutMs);
+        var added = await coordinator.AddPartitionsToTxn(new AddPartitionsToTxnRequest(transactionalId, producer.ProducerId, producer.ProducerEpoch, partitions));
+        Assert.All(added.Partitions, p => Assert.Equal(ErrorCode.None, p.Error));
+        return (coordinator, producer);
+    }
+
     public static async Task<TransactionDescription> Describe(this ClusterFixture fixture, string transactionalId) =>
         Assert.Single(await (await fixture.Coordinator(transactionalId)).DescribeTransactions([transactionalId]));
 
