@@ -118,6 +118,10 @@ public sealed class TransactionCoordinatorTests(TransactionFixture fixture) : IC
         await WaitForReplication(leader, 2);
         var marker = (await ReadBatches(leader))[1];
         Assert.Equal((ControlRecordType.Abort, (short)(producer.ProducerEpoch + 1)), (marker.Marker, marker.ProducerEpoch));
+        Assert.Equal(new TransactionListingResult(txnId, producer.ProducerId, "CompleteAbort"),
+            Assert.Single(await coordinator.ListTransactions(["CompleteAbort", "Ongoing"], [producer.ProducerId])));
+        Assert.Empty(await coordinator.ListTransactions(["Ongoing"], [producer.ProducerId]));
+        Assert.Empty(await coordinator.ListTransactions(["NoSuchState"], []));
     }
 
     [Fact]
