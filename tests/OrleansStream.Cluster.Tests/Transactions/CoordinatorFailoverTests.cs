@@ -1,4 +1,5 @@
 using Orleans.Core.Internal;
+using Orleans.Runtime;
 using OrleansStream.Storage.Producers;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
 using static OrleansStream.Cluster.Tests.Transactions.TransactionTestKit;
@@ -12,6 +13,36 @@ public sealed class CoordinatorFailoverFixture : TransactionFixture;
 public sealed class CoordinatorFailoverTests(CoordinatorFailoverFixture fixture) : IClassFixture<CoordinatorFailoverFixture>
 {
     private static readonly Dictionary<string, string> MinIsr2 = new() { ["min.insync.replicas"] = "2" };
+
+    [Fact]
+    public async Task When_the_coordinators_silo_dies_another_silo_wakes_the_shard_which_aborts_the_dead_producers_transaction()
+    {
+        var (topic, txnId) = (UniqueTopic("txn-dead"), UniqueTopic("txn-dead-id"));
+        await fixture.CreateTopic(topic, replicationFactor: 3);
+        var shard = await fixture.Shard(txnId);
+        var (_, producer) = await fixture.BeginTransaction(txnId, [new TopicPartition(topic, 0)], timeoutMs: 10_000);
+        Assert.Equal(ErrorCode.None, (await (await fixture.Leader(topic, 0)).Produce(new ProduceRequest(Acks.All, 10_000,
+            TransactionalBatch(producer.ProducerId, producer.ProducerEpoch, 0, "orphan"), TransactionalId: txnId))).Error);
+        var epochBefore = await shard.Wake();
+        var host = await fixture.Client.GetGrain<IManagementGrain>(0).GetActivationAddress(shard, TestContext.Current.CancellationToken);
+        var victim = fixture.Silos.Values.Single(s => s.SiloAddress.Equals(host)).Name;
+
+        // The producer is gone with it, and nothing calls the coordinator from here on: only the silos' waker can bring
+        // the shard back, and only the new activation can abort the open transaction when it times out.
+        await fixture.KillSiloAsync(victim);
+        List<ReadBatch> batches = [];
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            batches = await ReadBatches(await fixture.Leader(topic, 0));
+            return batches.Any(b => b.IsControl);
+        }, "the open transaction is aborted", TimeSpan.FromSeconds(60));
+        await fixture.StartSiloAsync(victim);
+
+        var marker = batches.Single(b => b.IsControl);
+        Assert.Equal(ControlRecordType.Abort, marker.Marker);
+        Assert.True(marker.CoordinatorEpoch > epochBefore, $"the marker's coordinator epoch {marker.CoordinatorEpoch} is the new activation's, above {epochBefore}");
+        Assert.Equal((short)(producer.ProducerEpoch + 1), marker.ProducerEpoch);
+    }
 
     [Fact]
     public async Task A_reactivated_coordinator_writes_the_markers_of_a_stored_PrepareCommit_under_its_own_epoch()
