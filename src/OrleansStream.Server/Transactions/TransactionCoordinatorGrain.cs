@@ -305,17 +305,11 @@ internal sealed partial class TransactionCoordinatorGrain(
         foreach (var marker in request.Markers)
         {
             if (!request.Unwritten.Contains(marker.Participant)) continue;
-            calls.Add(_markers.WriteAsync(marker, IsCurrent));
+            calls.Add(WriteMarkerAsync(marker, IsCurrent));
             participants.Add(marker.Participant);
         }
         var outcomes = await Task.WhenAll(calls);
-        if (Array.IndexOf(outcomes, TxnMarkerOutcome.Fenced) >= 0)
-        {
-            // A partition or group saw a newer coordinator epoch: this activation is a zombie.
-            DeactivateOnIdle();
-            return;
-        }
-        if (Array.IndexOf(outcomes, TxnMarkerOutcome.Stale) >= 0) return;
+        if (Array.IndexOf(outcomes, TxnMarkerOutcome.Fenced) >= 0 || Array.IndexOf(outcomes, TxnMarkerOutcome.Stale) >= 0) return;
         var backoff = TxnMarkerWriter.InitialBackoff;
         IEnumerable<TxnParticipant> written = participants;
         while (IsCurrent() && _coordinator.OnMarkersWritten(request, written) is { } complete)
@@ -330,6 +324,14 @@ internal sealed partial class TransactionCoordinatorGrain(
             await Task.Delay(backoff, time);
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TxnMarkerWriter.MaxBackoff.Ticks));
         }
+    }
+
+    private async Task<TxnMarkerOutcome> WriteMarkerAsync(TxnMarker marker, Func<bool> isCurrent)
+    {
+        var outcome = await _markers.WriteAsync(marker, isCurrent);
+        // A participant saw a newer coordinator epoch: this activation is a zombie; its other marker loops stop with it.
+        if (outcome == TxnMarkerOutcome.Fenced) DeactivateOnIdle();
+        return outcome;
     }
 
     /// <summary>A timer's writes (timed-out aborts, expired ids), each through the queue; an abort's markers start once it is stored.</summary>
