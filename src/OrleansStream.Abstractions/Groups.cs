@@ -182,9 +182,13 @@ public sealed record PartitionError(TopicPartition TopicPartition, ErrorCode Err
 [GenerateSerializer, Immutable]
 public sealed record OffsetCommitResponse(ErrorCode Error, IReadOnlyList<PartitionError> Partitions, string? ErrorMessage = null);
 
-/// <summary><paramref name="Partitions"/> null asks for every committed offset of the group.</summary>
+/// <summary>
+/// <paramref name="Partitions"/> null asks for every committed offset of the group. <paramref name="RequireStable"/>
+/// (Kafka's require_stable, KIP-447): answer <see cref="ErrorCode.UnstableOffsetCommit"/> while any partition asked
+/// has offsets pending in an open transaction, so a consumer does not start from an offset about to change.
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record OffsetFetchRequest(IReadOnlyList<TopicPartition>? Partitions = null);
+public sealed record OffsetFetchRequest(IReadOnlyList<TopicPartition>? Partitions = null, bool RequireStable = false);
 
 /// <summary>A committed offset; <paramref name="Offset"/> is -1 when the group has none for the partition.</summary>
 [GenerateSerializer, Immutable]

@@ -5,7 +5,7 @@ namespace OrleansStream;
 /// epoch. <paramref name="CurrentLeaderEpoch"/> of -1 skips the epoch check.
 /// </summary>
 [GenerateSerializer, Immutable]
-public sealed record ProduceRequest(Acks Acks, int TimeoutMs, ReadOnlyMemory<byte> Records, int CurrentLeaderEpoch = -1);
+public sealed record ProduceRequest(Acks Acks, int TimeoutMs, ReadOnlyMemory<byte> Records, int CurrentLeaderEpoch = -1, string? TransactionalId = null);
 
 [GenerateSerializer, Immutable]
 public sealed record ProduceResponse(

@@ -80,6 +80,8 @@ public enum ErrorCode : short
     /// without state faces brokers of an existing cluster (grain storage not shared).
     /// </summary>
     InconsistentClusterId = 104,
+    /// <summary>Kafka's TRANSACTIONAL_ID_NOT_FOUND: DescribeTransactions for an id its coordinator does not know.</summary>
+    TransactionalIdNotFound = 105,
 }
 
 /// <summary>An error with a Kafka error code. Thrown by the storage engine and the SDK; grains return codes instead.</summary>

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using OrleansStream.Server.Diagnostics;
+using OrleansStream.Server.Transactions;
 
 namespace OrleansStream.Server.Groups;
 
@@ -13,13 +14,14 @@ namespace OrleansStream.Server.Groups;
 /// Join and Sync long-poll and interleave; every state change happens between awaits, so the turns stay consistent.
 /// </summary>
 [GrainType("os-group")]
-internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
+internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, ITxnOffsetsGrain
 {
     private readonly IPersistentState<ConsumerGroupState> _state;
     private readonly ConsumerGroupOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ConsumerGroupGrain> _logger;
     private readonly HighWatermarkCache _highWatermarks;
+    private readonly TransactionVerifier _verifications;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private ClassicGroup _group = null!;
     private OffsetMetadataManager _offsets = null!;
@@ -38,18 +40,19 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
         _time = services.GetKeyedService<TimeProvider>(ConsumerGroupOptions.TimeProviderKey) ?? services.GetService<TimeProvider>() ?? TimeProvider.System;
         _logger = logger;
         _highWatermarks = new HighWatermarkCache(grains);
+        _verifications = new TransactionVerifier(grains, services.GetRequiredService<IOptions<TransactionCoordinatorOptions>>());
     }
 
     private string GroupId => this.GetPrimaryKeyString();
 
-    private bool Exists => _group.MemberCount > 0 || _offsets.Count > 0 || _state.State.Registered || _state.RecordExists;
+    private bool Exists => _group.MemberCount > 0 || !_offsets.IsEmpty || _state.State.Registered || _state.RecordExists;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _group = new ClassicGroup(GroupId, _options, _time, _logger, () => _ = PersistQuietlyAsync());
         _group.Load(_state.State.GenerationId, _state.State.EmptySinceMs, _state.State.ProtocolName, _state.RecordExists);
         _offsets = new OffsetMetadataManager(_group, _options, _time, PersistAsync);
-        _offsets.Load(_state.State.Offsets);
+        _offsets.Load(_state.State.Offsets, _state.State.TxnOffsets);
         var interval = TimeSpan.FromMilliseconds(_options.ExpirationCheckIntervalMs);
         // Interleaved: Join and Sync wait across turns for exactly what this timer completes.
         _expirationTimer = this.RegisterGrainTimer(static (self, _) => self.CheckExpirationsAsync(), this,
@@ -85,7 +88,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
             var expired = _offsets.RemoveExpiredOffsets();
             if (expired == 0) return;
             LogOffsetsExpired(GroupId, expired);
-            if (_offsets.Count == 0)
+            if (_offsets.IsEmpty)
                 await RemoveGroupAsync();
             else
                 await PersistAsync();
@@ -98,9 +101,72 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
 
     // ---- offsets ------------------------------------------------------------------------------------------------
 
-    // PLACEHOLDER (base for parallel work, replaced by the transactional offsets of the coordinator work before release).
-    public Task<OffsetCommitResponse> TxnOffsetCommit(TxnOffsetCommitRequest request) =>
-        Task.FromResult(new OffsetCommitResponse(ErrorCode.UnsupportedVersion, [], "TxnOffsetCommit is not available yet."));
+    /// <summary>
+    /// Kafka's TxnOffsetCommit: the offsets wait, pending for the producer, for its transaction's marker. KIP-447 member
+    /// and generation checks; the producer's epoch is fenced; a transaction's first TxnOffsetCommit here is verified
+    /// with its coordinator (KIP-890 part 1), so a late one of a completed transaction is not held for the next.
+    /// </summary>
+    public async Task<OffsetCommitResponse> TxnOffsetCommit(TxnOffsetCommitRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrEmpty(request.TransactionalId) || request.ProducerId < 0 || request.ProducerEpoch < 0)
+            return new OffsetCommitResponse(ErrorCode.InvalidRequest, [], "TxnOffsetCommit needs a transactional id, a producer id and an epoch");
+        var offsets = request.Offsets ?? [];
+        if (ValidateTxnCommit(request) is { } refused) return refused;
+        var bad = await ValidateOffsetsAsync(offsets);
+        if (bad is not null) return bad;
+        if (!_offsets.HasPendingTxnOffsets(request.ProducerId, request.ProducerEpoch))
+        {
+            var (error, guard) = await _verifications.VerifyAsync(request.TransactionalId, request.ProducerId, request.ProducerEpoch, TxnParticipant.OfGroup(GroupId));
+            // The partition's retriable NotEnoughReplicas is no group answer; Kafka's TxnOffsetCommit retries on this one.
+            if (error == ErrorCode.NotEnoughReplicas) error = ErrorCode.CoordinatorLoadInProgress;
+            if (error != ErrorCode.None)
+                return new OffsetCommitResponse(error, [], $"group '{GroupId}' is not in the open transaction of '{request.TransactionalId}': {error}");
+            if (!_verifications.IsStillValid(request.ProducerId, guard!))
+                return new OffsetCommitResponse(ErrorCode.InvalidTxnState, [], $"the transaction of producer {request.ProducerId} ended while it was verified");
+        }
+        // The checks above awaited: the group or the producer may have moved on meanwhile.
+        if (ValidateTxnCommit(request) is { } late) return late;
+        if (offsets.Count == 0) return new OffsetCommitResponse(ErrorCode.None, []);
+        _group.Revive();
+        try
+        {
+            await _offsets.TxnCommitAsync(request.ProducerId, request.ProducerEpoch, offsets);
+        }
+        catch (Exception ex)
+        {
+            LogCommitFailed(ex, GroupId);
+            return new OffsetCommitResponse(ErrorCode.CoordinatorNotAvailable, [], $"the group's offsets could not be stored: {ex.Message}");
+        }
+        return new OffsetCommitResponse(ErrorCode.None, []);
+    }
+
+    private OffsetCommitResponse? ValidateTxnCommit(TxnOffsetCommitRequest request)
+    {
+        if (_offsets.ValidateTxnCommitter(request) is { } refused) return refused;
+        return _offsets.CheckTxnProducer(request.ProducerId, request.ProducerEpoch) is var fenced && fenced != ErrorCode.None
+            ? new OffsetCommitResponse(fenced, [], $"producer {request.ProducerId} epoch {request.ProducerEpoch} is fenced by a newer epoch")
+            : null;
+    }
+
+    public async Task<ErrorCode> WriteTxnMarker(long producerId, short producerEpoch, int coordinatorEpoch, bool commit)
+    {
+        var error = _offsets.CheckTxnMarker(producerId, producerEpoch, coordinatorEpoch);
+        if (error != ErrorCode.None) return error;
+        _verifications.OnMarker(producerId);
+        _group.Revive();
+        try
+        {
+            await _offsets.CompleteTxnAsync(producerId, producerEpoch, coordinatorEpoch, commit);
+        }
+        catch (Exception ex)
+        {
+            LogCommitFailed(ex, GroupId);
+            return ErrorCode.CoordinatorNotAvailable;
+        }
+        LogTxnCompleted(GroupId, producerId, commit ? "committed" : "aborted");
+        return ErrorCode.None;
+    }
 
     public async Task<OffsetCommitResponse> OffsetCommit(OffsetCommitRequest request)
     {
@@ -167,6 +233,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
 
     public Task<OffsetFetchResponse> OffsetFetch(OffsetFetchRequest request)
     {
+        if (request is { RequireStable: true } && _offsets.HasPendingOffsets(request.Partitions))
+            return Task.FromResult(new OffsetFetchResponse(ErrorCode.UnstableOffsetCommit, [],
+                $"group '{GroupId}' has offsets pending in an open transaction for the partitions asked"));
         var list = _offsets.Fetch(request?.Partitions);
         var error = request?.Partitions is null && !Exists ? ErrorCode.GroupIdNotFound : ErrorCode.None;
         return Task.FromResult(new OffsetFetchResponse(error, list, error == ErrorCode.None ? null : $"group '{GroupId}' does not exist"));
@@ -199,7 +268,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
         {
             // Commits whose write queued behind the group's removal were removed with it: writing now would register
             // an empty group again that nothing ever expires.
-            if (_group.State == GroupState.Dead && _offsets.Count == 0 && _group.MemberCount == 0) return;
+            if (_group.State == GroupState.Dead && _offsets.IsEmpty && _group.MemberCount == 0) return;
             await PersistLockedAsync();
         }
         finally
@@ -220,8 +289,10 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
         state.EmptySinceMs = _group.EmptySinceMs;
         state.ProtocolName = _group.LastProtocolName;
         _offsets.CopyTo(state.Offsets);
+        _offsets.CopyTxnTo(state.TxnOffsets);
         await _state.WriteStateAsync();
         _offsets.Written(state.Offsets);
+        _offsets.TxnWritten(state.TxnOffsets);
     }
 
     private async Task PersistQuietlyAsync()
@@ -265,6 +336,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: {Count} committed offsets expired (offsets.retention.minutes)")]
     private partial void LogOffsetsExpired(string groupId, int count);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId}: the transaction of producer {ProducerId} {Outcome} its offsets")]
+    private partial void LogTxnCompleted(string groupId, long producerId, string outcome);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: removed")]
     private partial void LogGroupRemoved(string groupId);

@@ -15,10 +15,21 @@ public sealed class ConsumerGroupState
     [Id(3)] public bool Registered { get; set; }
 
     [Id(4)] public string? ProtocolName { get; set; }
+
+    /// <summary>Per transactional producer: its last epochs and the offsets its open transaction holds pending until the marker.</summary>
+    [Id(5)] public List<StoredTxnOffsets> TxnOffsets { get; set; } = [];
 }
 
 [GenerateSerializer]
 public sealed record StoredOffset(string Topic, int Partition, long Offset, string? Metadata, int LeaderEpoch, long CommitTimestampMs);
+
+/// <summary>
+/// A transactional producer's state in a group (Kafka keeps its pending offsets in <c>__consumer_offsets</c> as a
+/// transactional batch): the producer and coordinator epochs of its last TxnOffsetCommit or marker, and the offsets
+/// pending until the marker.
+/// </summary>
+[GenerateSerializer]
+public sealed record StoredTxnOffsets(long ProducerId, short ProducerEpoch, int CoordinatorEpoch, List<StoredOffset> Pending, long LastUpdateMs);
 
 [GenerateSerializer]
 public sealed class ConsumerGroupDirectoryState

@@ -8,8 +8,9 @@ namespace OrleansStream.Server.Groups;
 /// commit to storage. A commit takes effect at once and is acknowledged when a write that includes it has succeeded;
 /// commits arriving while a write is in flight share the next write, so concurrent commits cost one write, not one each.
 /// A failed write fails every commit in it and puts their partitions back to what storage holds.
-/// Offsets change only through <see cref="Apply"/>, so transactional offsets (held per producer until the transaction's
-/// marker) can join the same path later. Called from one thread at a time, like the <see cref="ClassicGroup"/>.
+/// Transactional offsets (KIP-98, KIP-447) are held per producer id until the transaction's marker: COMMIT makes them
+/// the committed offsets, ABORT drops them; both ride the same group commit. Called from one thread at a time, like
+/// the <see cref="ClassicGroup"/>.
 /// </summary>
 /// <param name="write">Stores the group, offsets included (<see cref="CopyTo"/>), then reports it with <see cref="Written"/>.</param>
 internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOptions options, TimeProvider time, Func<Task> write)
@@ -17,6 +18,9 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
     private readonly Dictionary<TopicPartition, StoredOffset> _offsets = [];
     // What the last successful write stored: a failed write puts its commits back to these.
     private readonly Dictionary<TopicPartition, StoredOffset> _durable = [];
+    // Per transactional producer id: its epochs and pending offsets, and what the last successful write stored of them.
+    private readonly Dictionary<long, TxnOffsets> _txn = [];
+    private readonly Dictionary<long, TxnOffsets> _durableTxn = [];
     private CommitBatch? _nextBatch;
     private bool _flushing;
 
@@ -24,11 +28,16 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
 
     public int Count => _offsets.Count;
 
+    /// <summary>No committed offsets and no transactional producer state: nothing to keep.</summary>
+    public bool IsEmpty => _offsets.Count == 0 && _txn.Count == 0;
+
     /// <summary>Takes over the offsets storage holds.</summary>
-    public void Load(IEnumerable<StoredOffset> stored)
+    public void Load(IEnumerable<StoredOffset> stored, IEnumerable<StoredTxnOffsets>? txnOffsets = null)
     {
         foreach (var o in stored)
             _offsets[new TopicPartition(o.Topic, o.Partition)] = _durable[new TopicPartition(o.Topic, o.Partition)] = o;
+        foreach (var t in txnOffsets ?? [])
+            _txn[t.ProducerId] = _durableTxn[t.ProducerId] = TxnOffsets.From(t);
     }
 
     // ---- validation --------------------------------------------------------------------------------------------
@@ -77,19 +86,116 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
     public Task CommitAsync(IReadOnlyList<OffsetToCommit> offsets)
     {
         if (offsets.Count == 0) return Task.CompletedTask;
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = NowMs;
         var batch = _nextBatch ??= new CommitBatch();
         foreach (var o in offsets)
-            batch.Applied.Add((o.TopicPartition, Apply(o, now)));
+            batch.Applied.Add((o.TopicPartition, Apply(ToStored(o, now))));
+        return Flush(batch);
+    }
+
+    private static StoredOffset ToStored(OffsetToCommit o, long commitTimestampMs) =>
+        new(o.TopicPartition.Topic, o.TopicPartition.Partition, o.Offset, o.Metadata, o.LeaderEpoch, commitTimestampMs);
+
+    private StoredOffset Apply(StoredOffset stored)
+    {
+        _offsets[new TopicPartition(stored.Topic, stored.Partition)] = stored;
+        return stored;
+    }
+
+    private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private Task Flush(CommitBatch batch)
+    {
         if (!_flushing) _ = FlushAsync();
         return batch.Written.Task;
     }
 
-    private StoredOffset Apply(OffsetToCommit o, long commitTimestampMs)
+    // ---- transactional offsets ---------------------------------------------------------------------------------
+
+    /// <summary>
+    /// KIP-447: a TxnOffsetCommit naming a member or generation is checked like a member's commit (UnknownMemberId,
+    /// IllegalGeneration); one naming neither (a producer outside the group) is not.
+    /// </summary>
+    public OffsetCommitResponse? ValidateTxnCommitter(TxnOffsetCommitRequest request) =>
+        string.IsNullOrEmpty(request.MemberId) && request.GenerationId < 0
+            ? null
+            : group.ValidateOffsetCommit(request.MemberId, request.GenerationId, simple: false);
+
+    /// <summary>ProducerFenced for an epoch older than the producer's last one here (the partition's producer-epoch rule).</summary>
+    public ErrorCode CheckTxnProducer(long producerId, short producerEpoch) =>
+        _txn.TryGetValue(producerId, out var t) && producerEpoch < t.ProducerEpoch ? ErrorCode.ProducerFenced : ErrorCode.None;
+
+    /// <summary>Whether the producer's transaction of this epoch already holds offsets here (so it was verified before).</summary>
+    public bool HasPendingTxnOffsets(long producerId, short producerEpoch) =>
+        _txn.TryGetValue(producerId, out var t) && t.ProducerEpoch == producerEpoch && t.Pending.Count > 0;
+
+    /// <summary>Holds <paramref name="offsets"/> pending for the producer; completes when a write holding them succeeded.</summary>
+    public Task TxnCommitAsync(long producerId, short producerEpoch, IReadOnlyList<OffsetToCommit> offsets)
     {
-        var stored = new StoredOffset(o.TopicPartition.Topic, o.TopicPartition.Partition, o.Offset, o.Metadata, o.LeaderEpoch, commitTimestampMs);
-        _offsets[o.TopicPartition] = stored;
-        return stored;
+        var now = NowMs;
+        _txn.TryGetValue(producerId, out var current);
+        var pending = current is not null && current.ProducerEpoch == producerEpoch ? current.Pending : [];
+        var updated = new Dictionary<TopicPartition, StoredOffset>(pending);
+        foreach (var o in offsets) updated[o.TopicPartition] = ToStored(o, now);
+        return ApplyTxn(producerId, new TxnOffsets(producerEpoch, current?.CoordinatorEpoch ?? -1, updated, now), _nextBatch ??= new CommitBatch());
+    }
+
+    /// <summary>
+    /// The marker's checks: TransactionCoordinatorFenced for a coordinator epoch older than the producer's last marker
+    /// here, InvalidProducerEpoch for a producer epoch older than its last one.
+    /// </summary>
+    public ErrorCode CheckTxnMarker(long producerId, short producerEpoch, int coordinatorEpoch) =>
+        !_txn.TryGetValue(producerId, out var t) ? ErrorCode.None
+        : coordinatorEpoch < t.CoordinatorEpoch ? ErrorCode.TransactionCoordinatorFenced
+        : producerEpoch < t.ProducerEpoch ? ErrorCode.InvalidProducerEpoch
+        : ErrorCode.None;
+
+    /// <summary>The transaction's marker: COMMIT makes the producer's pending offsets the committed ones, ABORT drops them.</summary>
+    public Task CompleteTxnAsync(long producerId, short producerEpoch, int coordinatorEpoch, bool commit)
+    {
+        var now = NowMs;
+        var batch = _nextBatch ??= new CommitBatch();
+        if (commit && _txn.TryGetValue(producerId, out var current))
+            foreach (var (tp, pending) in current.Pending)
+                batch.Applied.Add((tp, Apply(pending with { CommitTimestampMs = now })));
+        return ApplyTxn(producerId, new TxnOffsets(producerEpoch, coordinatorEpoch, [], now), batch);
+    }
+
+    private Task ApplyTxn(long producerId, TxnOffsets updated, CommitBatch batch)
+    {
+        _txn[producerId] = updated;
+        batch.TxnApplied.Add((producerId, updated));
+        return Flush(batch);
+    }
+
+    /// <summary>Whether any of <paramref name="partitions"/> (all when null) has offsets pending in an open transaction.</summary>
+    public bool HasPendingOffsets(IReadOnlyList<TopicPartition>? partitions)
+    {
+        foreach (var t in _txn.Values)
+            foreach (var tp in t.Pending.Keys)
+                if (partitions is null || Contains(partitions, tp)) return true;
+        return false;
+    }
+
+    private static bool Contains(IReadOnlyList<TopicPartition> partitions, TopicPartition tp)
+    {
+        foreach (var p in partitions)
+            if (p == tp) return true;
+        return false;
+    }
+
+    /// <summary>What a write stores of the transactional producers.</summary>
+    public void CopyTxnTo(List<StoredTxnOffsets> stored)
+    {
+        stored.Clear();
+        foreach (var (producerId, t) in _txn) stored.Add(t.ToStored(producerId));
+    }
+
+    /// <summary>The write of <paramref name="stored"/> (from <see cref="CopyTxnTo"/>) succeeded.</summary>
+    public void TxnWritten(IReadOnlyList<StoredTxnOffsets> stored)
+    {
+        _durableTxn.Clear();
+        foreach (var t in stored) _durableTxn[t.ProducerId] = TxnOffsets.From(t);
     }
 
     private async Task FlushAsync()
@@ -112,6 +218,11 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
                     {
                         if (!_offsets.TryGetValue(tp, out var current) || !ReferenceEquals(current, applied)) continue;
                         if (_durable.TryGetValue(tp, out var durable)) _offsets[tp] = durable; else _offsets.Remove(tp);
+                    }
+                    foreach (var (producerId, applied) in batch.TxnApplied)
+                    {
+                        if (!_txn.TryGetValue(producerId, out var current) || !ReferenceEquals(current, applied)) continue;
+                        if (_durableTxn.TryGetValue(producerId, out var durable)) _txn[producerId] = durable; else _txn.Remove(producerId);
                     }
                     batch.Written.TrySetException(ex);
                 }
@@ -171,28 +282,57 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
     /// </summary>
     public int RemoveExpiredOffsets()
     {
-        if (group.State != GroupState.Empty || group.MemberCount > 0 || _offsets.Count == 0) return 0;
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = NowMs;
         var retentionMs = (long)options.OffsetsRetentionMinutes * 60_000;
+        // A producer with nothing pending is remembered (for its epochs' fencing) as long as an offset would be.
+        List<long>? idle = null;
+        foreach (var (producerId, t) in _txn)
+            if (t.Pending.Count == 0 && now >= t.LastUpdateMs + retentionMs) (idle ??= []).Add(producerId);
+        foreach (var producerId in idle ?? []) _txn.Remove(producerId);
+        var removed = idle?.Count ?? 0;
+        if (group.State != GroupState.Empty || group.MemberCount > 0 || _offsets.Count == 0) return removed;
         List<TopicPartition>? expired = null;
         foreach (var (tp, o) in _offsets)
             if (now >= Math.Max(group.EmptySinceMs, o.CommitTimestampMs) + retentionMs)
                 (expired ??= []).Add(tp);
-        if (expired is null) return 0;
+        if (expired is null) return removed;
         foreach (var tp in expired) _offsets.Remove(tp);
-        return expired.Count;
+        return removed + expired.Count;
     }
 
     /// <summary>The group is being removed: its offsets go with it.</summary>
-    public void Clear() => _offsets.Clear();
+    public void Clear()
+    {
+        _offsets.Clear();
+        _txn.Clear();
+    }
 
     /// <summary>The removal is stored: storage holds no offsets.</summary>
-    public void Removed() => _durable.Clear();
+    public void Removed()
+    {
+        _durable.Clear();
+        _durableTxn.Clear();
+    }
 
     private sealed class CommitBatch
     {
         public TaskCompletionSource Written { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public List<(TopicPartition Tp, StoredOffset Applied)> Applied { get; } = [];
+
+        public List<(long ProducerId, TxnOffsets Applied)> TxnApplied { get; } = [];
+    }
+
+    /// <summary>A transactional producer's epochs and pending offsets; replaced, never changed, so a failed write can tell its own.</summary>
+    private sealed record TxnOffsets(short ProducerEpoch, int CoordinatorEpoch, Dictionary<TopicPartition, StoredOffset> Pending, long LastUpdateMs)
+    {
+        public static TxnOffsets From(StoredTxnOffsets t)
+        {
+            var pending = new Dictionary<TopicPartition, StoredOffset>(t.Pending.Count);
+            foreach (var o in t.Pending) pending[new TopicPartition(o.Topic, o.Partition)] = o;
+            return new TxnOffsets(t.ProducerEpoch, t.CoordinatorEpoch, pending, t.LastUpdateMs);
+        }
+
+        public StoredTxnOffsets ToStored(long producerId) => new(producerId, ProducerEpoch, CoordinatorEpoch, [.. Pending.Values], LastUpdateMs);
     }
 }

@@ -33,6 +33,7 @@ public static class OrleansStreamSiloBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>());
         options.ValidateOnStart();
         builder.AddOrleansStreamGroups();
+        builder.AddOrleansStreamTransactions();
         builder.AddAzureStorageIdentity();
 
         // A configured broker id names the silo too, so membership (and placement) can find the broker by name.

@@ -5,8 +5,10 @@ using OrleansStream.Server.Controller;
 using OrleansStream.Server.Placement;
 using OrleansStream.Server.Replication;
 using OrleansStream.Server.Tiering;
+using OrleansStream.Server.Transactions;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Storage;
+using OrleansStream.Records;
 using OrleansStream.Storage.Producers;
 using OrleansStream.Storage.Tiering;
 
@@ -30,6 +32,7 @@ internal sealed partial class PartitionReplicaGrain(
     RemoteLogManagerFactory tiering,
     OrleansStreamMetrics metrics,
     LocalPartitionDirectories directories,
+    IOptions<TransactionCoordinatorOptions> transactions,
     ILogger<PartitionReplicaGrain> logger)
     : Grain, IPartitionReplicaGrain, IReplicaFetchGrain
 {
@@ -43,6 +46,7 @@ internal sealed partial class PartitionReplicaGrain(
     private IGrainTimer? _retentionTimer;
     private IGrainTimer? _producerExpirationTimer;
     private PartitionMetrics _metrics = null!;
+    private TransactionVerifier _verifications = null!;
 
     // Leader with remote.storage.enable: copies closed segments to the tier, serves fetches below the local log start.
     // Follower: deletes local segments the tier holds, per local retention.
@@ -55,6 +59,9 @@ internal sealed partial class PartitionReplicaGrain(
     private bool _isrChangeInFlight;
     private IGrainTimer? _isrTimer;
 
+    // Below Orleans' 30 s response timeout, so the coordinator hears the answer; it retries a timed-out marker.
+    private const int MarkerReplicationTimeoutMs = 15_000;
+
     private bool IsLeader => _state is { } s && s.Leader == _replicaId && _log is not null;
 
     private int LeaderEpoch => _state?.LeaderEpoch ?? -1;
@@ -63,6 +70,7 @@ internal sealed partial class PartitionReplicaGrain(
     {
         (_topic, _partition, _replicaId) = GrainKeys.ParseReplica(this.GetPrimaryKeyString());
         _metrics = metrics.ForPartition(_topic, _partition);
+        _verifications = new TransactionVerifier(GrainFactory, transactions);
         _replication = new Partition(_topic, _partition, _replicaId, _options.ReplicaLagTimeMaxMs, time);
         _fetcher = new ReplicaFetcher(this.GetPrimaryKeyString(), _replicaId, identity.BrokerId, _options, GrainFactory, _replication, tiering.Store, time, logger);
         await directories.WhenServingAsync(cancellationToken);
@@ -130,8 +138,43 @@ internal sealed partial class PartitionReplicaGrain(
         DeactivateOnIdle();
     }
 
-    // PLACEHOLDER (base for parallel work, replaced by the partition's transaction markers before release).
-    public Task<ErrorCode> WriteTxnMarker(WriteTxnMarkerRequest request) => Task.FromResult(ErrorCode.UnsupportedVersion);
+    /// <summary>
+    /// Kafka's WriteTxnMarkers for this partition: the COMMIT or ABORT control batch, appended by the leader as the
+    /// coordinator's (producer epoch and coordinator epoch checked, no sequence) and answered once the ISR has it.
+    /// </summary>
+    public async Task<ErrorCode> WriteTxnMarker(WriteTxnMarkerRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader) return notLeader.Error;
+        if (_replication.CheckEnoughReplicas() is { } notEnough) return notEnough.Error;
+        var log = _log!;
+        LogAppendInfo info;
+        try
+        {
+            using var builder = new RecordBatchBuilder(64);
+            new EndTransactionMarker(request.Commit ? ControlRecordType.Commit : ControlRecordType.Abort, request.CoordinatorEpoch)
+                .WriteBatch(builder, request.ProducerId, request.ProducerEpoch, time.GetUtcNow().ToUnixTimeMilliseconds());
+            info = _replication.AppendRecordsToLeader(builder.Seal().Span, AppendOrigin.Coordinator);
+        }
+        catch (OrleansStreamException e)
+        {
+            LogMarkerRefused(this.GetPrimaryKeyString(), request.ProducerId, e.Code, e.Message);
+            return e.Code;
+        }
+        catch (IOException e)
+        {
+            LogStorageError(e, this.GetPrimaryKeyString());
+            return ErrorCode.KafkaStorageError;
+        }
+        _verifications.OnMarker(request.ProducerId);
+        if (log.HighWatermark <= info.LastOffset)
+        {
+            var delayed = _replication.DelayProduce(info.LastOffset, MarkerReplicationTimeoutMs);
+            await delayed.Task;
+            if (_replication.CompleteDelayedProduce(delayed) is { } failed) return failed.Error;
+        }
+        return ErrorCode.None;
+    }
 
     public async Task<ProduceResponse> Produce(ProduceRequest request)
     {
@@ -140,6 +183,16 @@ internal sealed partial class PartitionReplicaGrain(
         if (request.Acks is not (Acks.None or Acks.Leader or Acks.All))
             return ProduceError(ErrorCode.InvalidRequiredAcks, $"acks must be 0, 1 or -1 (all), not {(short)request.Acks}.");
         if (request.Acks == Acks.All && _replication.CheckEnoughReplicas() is { } notEnough) return ProduceError(notEnough.Error, notEnough.Message);
+        if (TransactionVerifier.NeedsVerification(request.TransactionalId, request.Records.Span, _log!.ProducerStateManager, out var txnBatch))
+        {
+            var (verifyError, guard) = await _verifications.VerifyAsync(request.TransactionalId!, txnBatch.ProducerId, txnBatch.ProducerEpoch,
+                TxnParticipant.Of(new TopicPartition(_topic, _partition)));
+            if (verifyError != ErrorCode.None)
+                return ProduceError(verifyError, $"Partition {_topic}-{_partition} is not in the open transaction of '{request.TransactionalId}' (producer {txnBatch.ProducerId}, epoch {txnBatch.ProducerEpoch}): {verifyError}.");
+            if (CheckLeader(request.CurrentLeaderEpoch) is { } lost) return ProduceError(lost.Error, lost.Message);
+            if (!_verifications.IsStillValid(txnBatch.ProducerId, guard!))
+                return ProduceError(ErrorCode.InvalidTxnState, $"The transaction of producer {txnBatch.ProducerId} at {_topic}-{_partition} ended while it was verified.");
+        }
         var log = _log!;
         LogAppendInfo info;
         try
@@ -541,6 +594,9 @@ internal sealed partial class PartitionReplicaGrain(
     private static ProduceResponse ProduceError(ErrorCode error, string message) => new(error, -1, -1, -1, message);
 
     private static FetchResponse FetchError(ErrorCode error, string message) => new(error, -1, -1, ReadOnlyMemory<byte>.Empty, message);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Replica} refused the transaction marker of producer {ProducerId}: {Error} {Message}")]
+    private partial void LogMarkerRefused(string replica, long producerId, ErrorCode error, string message);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Opened {Replica}: log start {StartOffset}, log end {EndOffset}")]
     private partial void LogOpened(string replica, long startOffset, long endOffset);

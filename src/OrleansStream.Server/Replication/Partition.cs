@@ -1,5 +1,6 @@
 using OrleansStream.Server.Controller;
 using OrleansStream.Storage;
+using OrleansStream.Storage.Producers;
 
 namespace OrleansStream.Server.Replication;
 
@@ -75,10 +76,13 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
             : null;
     }
 
-    /// <summary>Kafka's appendRecordsToLeader: stamps the leader epoch, wakes the followers, moves the HW if it can.</summary>
-    public LogAppendInfo AppendRecordsToLeader(ReadOnlySpan<byte> records)
+    /// <summary>
+    /// Kafka's appendRecordsToLeader: stamps the leader epoch, wakes the followers, moves the HW if it can.
+    /// <paramref name="origin"/> is <see cref="AppendOrigin.Coordinator"/> for transaction markers.
+    /// </summary>
+    public LogAppendInfo AppendRecordsToLeader(ReadOnlySpan<byte> records, AppendOrigin origin = AppendOrigin.Client)
     {
-        var info = _log!.AppendAsLeader(records, _state!.LeaderEpoch);
+        var info = _log!.AppendAsLeader(records, _state!.LeaderEpoch, origin);
         _logEndAdvanced.Fire();
         MaybeIncrementLeaderHighWatermark();
         return info;

@@ -118,13 +118,17 @@ internal sealed partial class TransactionCoordinator(TransactionStateManager txn
     /// produce of an earlier transaction (its partition already cleared by the markers) is refused, not written into
     /// the next one. Kafka 3.6 answered InvalidTxnState for a partition not in the transaction, as here.
     /// </summary>
-    public ErrorCode VerifyPartitionInTxn(string transactionalId, long producerId, short producerEpoch, TopicPartition partition)
+    public ErrorCode VerifyPartitionInTxn(string transactionalId, long producerId, short producerEpoch, TopicPartition partition) =>
+        VerifyParticipantInTxn(transactionalId, producerId, producerEpoch, TxnParticipant.Of(partition));
+
+    /// <summary>The same verification for any participant: a group asks it before a transaction's first TxnOffsetCommit.</summary>
+    public ErrorCode VerifyParticipantInTxn(string transactionalId, long producerId, short producerEpoch, TxnParticipant participant)
     {
         if (CheckProducer(transactionalId, producerId, producerEpoch, out var error) is not { } metadata)
             return error;
         if (metadata.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
             return ErrorCode.ConcurrentTransactions;
-        return metadata.State == TransactionState.Ongoing && metadata.Participants.Contains(TxnParticipant.Of(partition))
+        return metadata.State == TransactionState.Ongoing && metadata.Participants.Contains(participant)
             ? ErrorCode.None
             : ErrorCode.InvalidTxnState;
     }

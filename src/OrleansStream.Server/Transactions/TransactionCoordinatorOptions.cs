@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace OrleansStream.Server.Transactions;
 
 /// <summary>The transaction coordinator's broker settings, Kafka's keys and defaults.</summary>
@@ -23,4 +25,19 @@ public sealed class TransactionCoordinatorOptions
 
     /// <summary><c>transaction.remove.expired.transaction.cleanup.interval.ms</c>: how often expired transactional ids are removed.</summary>
     public int TransactionRemoveExpiredTransactionCleanupIntervalMs { get; set; } = 3_600_000;
+}
+
+internal sealed class TransactionCoordinatorOptionsValidator : IValidateOptions<TransactionCoordinatorOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TransactionCoordinatorOptions o)
+    {
+        List<string>? errors = null;
+        void Require(bool ok, string message) { if (!ok) (errors ??= []).Add(message); }
+        Require(o.TransactionStateLogNumPartitions >= 1, "transaction.state.log.num.partitions must be >= 1");
+        Require(o.TransactionMaxTimeoutMs >= 1, "transaction.max.timeout.ms must be >= 1");
+        Require(o.TransactionalIdExpirationMs >= 1, "transactional.id.expiration.ms must be >= 1");
+        Require(o.TransactionAbortTimedOutTransactionCleanupIntervalMs >= 1, "transaction.abort.timed.out.transaction.cleanup.interval.ms must be >= 1");
+        Require(o.TransactionRemoveExpiredTransactionCleanupIntervalMs >= 1, "transaction.remove.expired.transaction.cleanup.interval.ms must be >= 1");
+        return errors is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
 }

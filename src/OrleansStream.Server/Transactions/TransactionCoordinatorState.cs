@@ -7,8 +7,11 @@ namespace OrleansStream.Server.Transactions;
 [GenerateSerializer]
 public sealed class TransactionCoordinatorState
 {
-    /// <summary>Bumped and stored by each activation before it serves requests; markers carry it.</summary>
-    [Id(0)] public int CoordinatorEpoch { get; set; } = -1;
+    /// <summary>
+    /// Bumped and stored by each activation before it serves requests; markers carry it. No initializer: grain
+    /// storage's JSON leaves out default values, so a default other than 0 would read a stored 0 back as that default.
+    /// </summary>
+    [Id(0)] public int CoordinatorEpoch { get; set; }
 
     [Id(1)] public List<StoredTransaction> Transactions { get; set; } = [];
 }

@@ -1,0 +1,75 @@
+using Microsoft.Extensions.Options;
+using OrleansStream.Records;
+using OrleansStream.Storage.Producers;
+
+namespace OrleansStream.Server.Transactions;
+
+/// <summary>
+/// KIP-890 part 1 at a partition leader: before a transaction's first batch at this partition (a transactional batch of
+/// a producer with no transaction open here), the leader asks the producer's coordinator shard whether the partition is
+/// in its open transaction, and refuses the batch otherwise. A late produce of a transaction already completed thus
+/// never opens a transaction here. A marker for the producer that lands while the question is out (Kafka's
+/// VerificationGuard) voids the answer. A group grain verifies a transaction's first TxnOffsetCommit the same way.
+/// One per replica or group grain, called on its turns.
+/// </summary>
+internal sealed class TransactionVerifier(IGrainFactory grains, IOptions<TransactionCoordinatorOptions> options)
+{
+    private readonly Dictionary<long, object> _guards = [];
+
+    /// <summary>
+    /// Whether the first batch of <paramref name="records"/> opens a transaction here and so needs verification: a
+    /// transactional data batch, the producer's transactional id given (a request without one is not verified, as in
+    /// Kafka), and no transaction of this producer epoch open at the partition.
+    /// </summary>
+    public static bool NeedsVerification(string? transactionalId, ReadOnlySpan<byte> records, ProducerStateManager producers, out RecordBatchHeader header)
+    {
+        header = default;
+        if (string.IsNullOrEmpty(transactionalId) || records.Length < RecordBatchHeader.Size) return false;
+        header = RecordBatchHeader.Read(records);
+        if (!header.IsTransactional || header.IsControl || header.ProducerId < 0) return false;
+        return !producers.TryGetLastEntry(header.ProducerId, out var entry)
+            || entry.CurrentTxnFirstOffset is null
+            || entry.ProducerEpoch != header.ProducerEpoch;
+    }
+
+    /// <summary>
+    /// Asks the coordinator. Answers None and the guard to check with <see cref="IsStillValid"/> just before the append,
+    /// or the error to refuse the batch with: Kafka's mapping, where ProducerFenced becomes InvalidProducerEpoch and the
+    /// coordinator's retriable errors (and a failed call) become NotEnoughReplicas, which every producer retries.
+    /// </summary>
+    public async Task<(ErrorCode Error, object? Guard)> VerifyAsync(string transactionalId, long producerId, short producerEpoch, TxnParticipant participant)
+    {
+        if (!_guards.TryGetValue(producerId, out var guard))
+            _guards[producerId] = guard = new object();
+        var shard = TransactionStateManager.PartitionFor(transactionalId, options.Value.TransactionStateLogNumPartitions);
+        ErrorCode error;
+        try
+        {
+            error = participant.GroupId is { } group
+                ? await grains.GetGrain<ITransactionCoordinatorShardGrain>(shard).VerifyGroupInTxn(transactionalId, producerId, producerEpoch, group)
+                : (await grains.GetGrain<ITransactionCoordinatorGrain>(shard)
+                    .VerifyPartitionInTxn(new VerifyPartitionInTxnRequest(transactionalId, producerId, producerEpoch, participant.Partition))).Error;
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            error = ErrorCode.CoordinatorNotAvailable;
+        }
+        error = error switch
+        {
+            ErrorCode.ProducerFenced => ErrorCode.InvalidProducerEpoch,
+            ErrorCode.NotCoordinator or ErrorCode.CoordinatorNotAvailable or ErrorCode.CoordinatorLoadInProgress or ErrorCode.ConcurrentTransactions
+                => ErrorCode.NotEnoughReplicas,
+            _ => error,
+        };
+        if (error == ErrorCode.None) return (error, guard);
+        if (_guards.TryGetValue(producerId, out var current) && ReferenceEquals(current, guard)) _guards.Remove(producerId);
+        return (error, null);
+    }
+
+    /// <summary>Whether no marker for the producer landed since <paramref name="guard"/> was handed out.</summary>
+    public bool IsStillValid(long producerId, object guard) =>
+        _guards.TryGetValue(producerId, out var current) && ReferenceEquals(current, guard);
+
+    /// <summary>A marker for the producer was appended: its transaction here ended, earlier verifications are void.</summary>
+    public void OnMarker(long producerId) => _guards.Remove(producerId);
+}
