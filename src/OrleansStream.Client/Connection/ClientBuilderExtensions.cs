@@ -23,4 +23,20 @@ public static class ClientBuilderExtensions
             .AddSingleton(new BootstrapGateways(endpoints))
             .AddSingleton<IGatewayListProvider, BootstrapGatewayListProvider>());
     }
+
+    /// <summary>
+    /// Kafka's <c>security.protocol</c> and <c>ssl.*</c> keys of <paramref name="config"/> for an Orleans client:
+    /// with <c>ssl</c>, every gateway connection is TLS (Orleans' <c>Microsoft.Orleans.Connections.Security</c>),
+    /// the gateway's certificate is checked against <c>ssl.ca.location</c>, and the client presents its own
+    /// certificate when one is configured. <c>plaintext</c> (the default) changes nothing. Bad or unreadable
+    /// settings fail here with <see cref="ErrorCode.InvalidConfig"/>.
+    /// </summary>
+    public static IClientBuilder UseSecurityProtocol(this IClientBuilder builder, Config config)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(config);
+        if (GatewayTls.From(config) is not { } tls) return builder;
+        builder.Services.AddSingleton(tls);
+        return builder.UseTls(tls.Configure);
+    }
 }
