@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -52,37 +53,85 @@ internal sealed class GatewayTls(X509Certificate2? clientCertificate, PeerCertif
     }
 
     /// <summary>
-    /// A handshake with <paramref name="gateway"/> for the bootstrap probe: null when it succeeded, else why not. TLS 1.2,
-    /// because there the gateway judges the client's certificate within the handshake (TLS 1.3 refuses only afterwards).
+    /// A handshake with <paramref name="gateway"/>: null when it succeeded, else why not. It proves the gateway's
+    /// certificate; the gateway judges the client's only after the handshake (see <see cref="RefusalAfterHandshakeAsync"/>).
     /// </summary>
     public async Task<string?> HandshakeAsync(Stream transport, IPEndPoint gateway, CancellationToken cancellationToken)
+    {
+        var (ssl, failure) = await AuthenticateAsync(transport, gateway, cancellationToken).ConfigureAwait(false);
+        if (ssl is not null) await ssl.DisposeAsync().ConfigureAwait(false);
+        return failure;
+    }
+
+    /// <summary>
+    /// Why <paramref name="gateway"/> refuses this client, or null when it does not. A gateway checks the client's
+    /// certificate after the TLS handshake and closes the connection when it refuses it; one that accepts waits for
+    /// Orleans' preamble, so silence for <paramref name="verdictWait"/> means accepted.
+    /// </summary>
+    public async Task<string?> RefusalAfterHandshakeAsync(IPEndPoint gateway, TimeSpan verdictWait, CancellationToken cancellationToken)
+    {
+        using var socket = new Socket(gateway.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(gateway, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+        var transport = new NetworkStream(socket, ownsSocket: false);
+        await using (transport.ConfigureAwait(false))
+        {
+            var (ssl, failure) = await AuthenticateAsync(transport, gateway, cancellationToken).ConfigureAwait(false);
+            if (ssl is null) return failure;
+            await using (ssl.ConfigureAwait(false))
+            {
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                wait.CancelAfter(verdictWait);
+                try
+                {
+                    await ssl.ReadAsync(new byte[1], wait.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    return null;
+                }
+                catch (Exception e) when (e is IOException or AuthenticationException)
+                {
+                }
+                return ClientCertificate is null
+                    ? "SSL handshake failed: the gateway requires a client certificate and none is configured (ssl.certificate.location)"
+                    : $"SSL handshake failed: the gateway refused the client certificate '{ClientCertificate.Subject}'";
+            }
+        }
+    }
+
+    private async Task<(SslStream? Stream, string? Failure)> AuthenticateAsync(Stream transport, IPEndPoint gateway, CancellationToken cancellationToken)
     {
         string? refusal = null;
         var options = new SslClientAuthenticationOptions
         {
             TargetHost = gateway.Address.ToString(),
-            EnabledSslProtocols = SslProtocols.Tls12,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             ClientCertificates = ClientCertificate is null ? null : [ClientCertificate],
             RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
             {
-                if (certificate is null) refusal = "the gateway presented no certificate";
-                else refusal = Policy.Refusal(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()), chain, errors);
+                refusal = certificate is null
+                    ? "the gateway presented no certificate"
+                    : Policy.Refusal(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()), chain, errors);
                 return refusal is null;
             },
         };
         var ssl = new SslStream(transport, leaveInnerStreamOpen: true);
-        await using (ssl.ConfigureAwait(false))
+        try
         {
-            try
-            {
-                await ssl.AuthenticateAsClientAsync(options, cancellationToken).ConfigureAwait(false);
-                return null;
-            }
-            catch (Exception e) when (e is AuthenticationException or IOException)
-            {
-                return $"SSL handshake failed: {refusal ?? (ClientCertificate is null ? e.Message + " (no client certificate configured)" : e.Message)}";
-            }
+            await ssl.AuthenticateAsClientAsync(options, cancellationToken).ConfigureAwait(false);
+            return (ssl, null);
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            return (null, $"SSL handshake failed: {refusal ?? e.Message}");
         }
     }
 
