@@ -1,9 +1,12 @@
 using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using OrleansStream.Client;
 using OrleansStream.Client.Admin;
+using OrleansStream.Security;
 
 namespace OrleansStream.EndToEnd.Tests;
 
@@ -61,6 +64,23 @@ public sealed class TlsTests(TlsCluster tls) : IClassFixture<TlsCluster>
     [Fact]
     public async Task Silos_form_a_cluster_over_mutual_TLS_and_a_client_with_its_certificate_produces_and_consumes()
     {
+        // Each silo port speaks TLS and takes a certificate of the authority: a plaintext Orleans silo could not answer.
+        using var siloCertificate = TlsCertificates.LoadCertificate(tls.Certificates.ServerPath);
+        foreach (var silo in new[] { 0, 1 })
+        {
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(tls.Silos.SiloEndpoint(silo), Ct);
+            await using var ssl = new SslStream(tcp.GetStream());
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "127.0.0.1",
+                ClientCertificates = [siloCertificate],
+                RemoteCertificateValidationCallback = (_, presented, _, _) =>
+                    presented is not null && presented.GetCertHashString() == tls.Certificates.ServerThumbprint,
+            }, Ct);
+            Assert.True(ssl.IsMutuallyAuthenticated);
+        }
+
         var client = tls.Silos.Client;
         using var admin = new AdminClientBuilder(client).Build();
         var metadata = await admin.GetMetadataAsync();

@@ -43,6 +43,9 @@ public sealed class SiloProcesses : IAsyncDisposable
 
     public IPEndPoint GatewayEndpoint(int index) => new(IPAddress.Loopback, _ports[index].GatewayPort);
 
+    /// <summary>The silo's silo-to-silo endpoint.</summary>
+    public IPEndPoint SiloEndpoint(int index) => new(IPAddress.Loopback, _ports[index].SiloPort);
+
     /// <summary>What a silo printed so far (its last run when it is not running).</summary>
     public string Output(int index) => _silos[index]?.Output ?? "";
 
