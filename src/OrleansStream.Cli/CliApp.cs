@@ -60,6 +60,12 @@ internal static class CliApp
         Recursive = true,
     };
 
+    public static readonly Option<bool> NoVerifyHostname = new("--no-verify-hostname")
+    {
+        Description = "Accept a gateway certificate that does not name the address dialled, still issued by --ca (ssl.endpoint.identification.algorithm=none)",
+        Recursive = true,
+    };
+
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("orleansstream: topics, produce, consume and performance tests against an OrleansStream cluster");
@@ -71,6 +77,7 @@ internal static class CliApp
         root.Options.Add(ClientCert);
         root.Options.Add(ClientKey);
         root.Options.Add(ClientKeyPassword);
+        root.Options.Add(NoVerifyHostname);
         root.Subcommands.Add(TopicsCommands.Build());
         root.Subcommands.Add(ProduceCommand.Build());
         root.Subcommands.Add(ConsumeCommand.Build());
@@ -138,6 +145,7 @@ internal static class CliApp
             SslKeyLocation = parse.GetValue(ClientKey),
             SslKeyPassword = parse.GetValue(ClientKeyPassword),
         };
+        if (parse.GetValue(NoVerifyHostname)) config.SslEndpointIdentificationAlgorithm = SslEndpointIdentificationAlgorithm.None;
         if (parse.GetValue(Tls) || config.SslCaLocation is not null || config.SslCertificateLocation is not null)
             config.SecurityProtocol = SecurityProtocol.Ssl;
         return config;

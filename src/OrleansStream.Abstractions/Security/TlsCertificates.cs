@@ -74,12 +74,15 @@ public static class TlsCertificates
 }
 
 /// <summary>
-/// Which certificates the other side may present: its chain must end in one of <see cref="Authorities"/> (the
-/// system's roots when none is given), and when <see cref="Thumbprints"/> lists any, one certificate of that chain,
-/// the peer's own or an authority's, must be listed. Names are checked only when <see cref="CheckName"/> is set
-/// (a client checking its gateway); silos and gateways know peers by address only.
+/// Which certificates the other side may present. A broker (<paramref name="own"/> set) accepts its own certificate,
+/// which every silo of a deployment may share, and certificates issued by one of <see cref="Authorities"/>; without
+/// authorities nothing else. A client (no own certificate) trusts the system's roots when it names no authority.
+/// When <see cref="Thumbprints"/> lists any, a certificate issued by an authority is accepted only if it, or one of
+/// its issuers, is listed. Names are checked only when <see cref="CheckName"/> is set (a client checking its
+/// gateway); silos and gateways know their peers by address only.
 /// </summary>
-public sealed class PeerCertificatePolicy(X509Certificate2Collection? authorities, IReadOnlySet<string>? thumbprints, bool checkName = false)
+public sealed class PeerCertificatePolicy(
+    X509Certificate2Collection? authorities, IReadOnlySet<string>? thumbprints, bool checkName = false, X509Certificate2? own = null)
 {
     public X509Certificate2Collection Authorities { get; } = authorities ?? [];
 
@@ -92,6 +95,9 @@ public sealed class PeerCertificatePolicy(X509Certificate2Collection? authoritie
     {
         if (CheckName && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
             return $"certificate '{certificate.Subject}' does not name this host";
+        if (own is not null && certificate.RawDataMemory.Span.SequenceEqual(own.RawDataMemory.Span)) return null;
+        if (own is not null && Authorities.Count == 0)
+            return $"certificate '{certificate.Subject}' is not this cluster's certificate and no authority is trusted";
         using var chain = new X509Chain();
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         if (Authorities.Count > 0)

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -33,12 +34,12 @@ internal static class BrokerTls
     /// <summary>The settings between silos and those of the gateway.</summary>
     internal static (TlsOptions Silo, TlsOptions Gateway) Create(BrokerTlsOptions options)
     {
-        System.Security.Cryptography.X509Certificates.X509Certificate2 certificate;
-        PeerCertificatePolicy policy;
+        X509Certificate2 certificate;
+        X509Certificate2Collection? authorities;
         try
         {
             certificate = TlsCertificates.LoadCertificate(options.CertificatePath!, options.KeyPath, options.CertificatePassword);
-            policy = options.PeerPolicy();
+            authorities = string.IsNullOrWhiteSpace(options.CaPath) ? null : TlsCertificates.LoadAuthorities(options.CaPath);
         }
         catch (CryptographicException e)
         {
@@ -49,7 +50,7 @@ internal static class BrokerTls
             LocalCertificate = certificate,
             RemoteCertificateMode = RemoteCertificateMode.RequireCertificate,
             ClientCertificateMode = RemoteCertificateMode.RequireCertificate,
-            RemoteCertificateValidation = policy.Accepts,
+            RemoteCertificateValidation = new PeerCertificatePolicy(authorities, null, own: certificate).Accepts,
             HandshakeTimeout = options.HandshakeTimeout,
         };
         var gateway = new TlsOptions
@@ -61,7 +62,8 @@ internal static class BrokerTls
                 SslClientAuth.Requested => RemoteCertificateMode.AllowCertificate,
                 _ => RemoteCertificateMode.NoCertificate,
             },
-            RemoteCertificateValidation = policy.Accepts,
+            RemoteCertificateValidation = new PeerCertificatePolicy(
+                authorities, TlsCertificates.ParseThumbprints(options.AllowedThumbprints), own: certificate).Accepts,
             HandshakeTimeout = options.HandshakeTimeout,
         };
         return (silo, gateway);

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using OrleansStream.Security;
 
 namespace OrleansStream.Server.Security;
 
@@ -39,14 +38,15 @@ public sealed class BrokerTlsOptions
     public string? CertificatePassword { get; set; }
 
     /// <summary>
-    /// PEM bundle of the authorities a peer's certificate (another silo's, a client's) must be issued by; empty trusts
-    /// the system's roots. A self-signed certificate shared by every silo is its own authority.
+    /// PEM bundle of the authorities whose certificates silos and clients may present. A silo always accepts the
+    /// certificate it holds itself, so silos sharing one certificate (a self-signed one from Key Vault) need none;
+    /// empty trusts nothing else (never the system's roots).
     /// </summary>
     public string? CaPath { get; set; }
 
     /// <summary>
-    /// Optional allow-list (comma separated): a peer is accepted only when its certificate or one of its issuers has
-    /// one of these SHA-1 thumbprints. Applies to silos and to client certificates.
+    /// Optional allow-list of client certificates (SHA-1 thumbprints, comma separated): a client certificate issued by
+    /// an authority of <see cref="CaPath"/> is accepted only when it, or one of its issuers, is listed.
     /// </summary>
     public string? AllowedThumbprints { get; set; }
 
@@ -58,9 +58,6 @@ public sealed class BrokerTlsOptions
 
     public bool Enabled => !string.IsNullOrWhiteSpace(CertificatePath);
 
-    internal PeerCertificatePolicy PeerPolicy() => new(
-        string.IsNullOrWhiteSpace(CaPath) ? null : TlsCertificates.LoadAuthorities(CaPath),
-        TlsCertificates.ParseThumbprints(AllowedThumbprints));
 }
 
 public sealed class BrokerTlsOptionsValidator : IValidateOptions<BrokerTlsOptions>
@@ -77,8 +74,9 @@ public sealed class BrokerTlsOptionsValidator : IValidateOptions<BrokerTlsOption
 
         if (!options.Enabled)
         {
-            if (!string.IsNullOrWhiteSpace(options.KeyPath) || !string.IsNullOrWhiteSpace(options.CaPath) || options.ClientAuth != SslClientAuth.None)
-                Fail($"{BrokerTlsOptions.SectionName}: KeyPath, CaPath and ClientAuth need CertificatePath (TLS is off without a certificate).");
+            if (!string.IsNullOrWhiteSpace(options.KeyPath) || !string.IsNullOrWhiteSpace(options.CaPath)
+                || !string.IsNullOrWhiteSpace(options.AllowedThumbprints) || options.ClientAuth != SslClientAuth.None)
+                Fail($"{BrokerTlsOptions.SectionName}: KeyPath, CaPath, AllowedThumbprints and ClientAuth need CertificatePath (TLS is off without a certificate).");
             return failures is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
         }
         MustExist(nameof(options.CertificatePath), options.CertificatePath);

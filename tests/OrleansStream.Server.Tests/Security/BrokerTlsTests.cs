@@ -1,0 +1,121 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Orleans.Connections.Security;
+using Orleans.Runtime;
+using OrleansStream.Security;
+using OrleansStream.Server.Security;
+using OrleansStream.TestKit;
+
+namespace OrleansStream.Server.Tests.Security;
+
+public sealed class BrokerTlsTests : IDisposable
+{
+    private readonly TestCertificates _certificates = new();
+
+    public void Dispose() => _certificates.Dispose();
+
+    private static X509Certificate2 Public(string pemPath) => X509Certificate2.CreateFromPem(File.ReadAllText(pemPath).Split("-----BEGIN PRIVATE KEY-----")[0]);
+
+    private static bool Accepts(TlsOptions options, string pemPath) =>
+        options.RemoteCertificateValidation!(Public(pemPath), null, SslPolicyErrors.RemoteCertificateChainErrors);
+
+    [Fact]
+    public void Silos_accept_their_own_certificate_and_those_of_the_authority_and_refuse_another_authoritys()
+    {
+        var (silo, gateway) = BrokerTls.Create(new BrokerTlsOptions
+        {
+            CertificatePath = _certificates.ServerPath,
+            CaPath = _certificates.CaPath,
+            ClientAuth = SslClientAuth.Required,
+        });
+
+        Assert.Equal(RemoteCertificateMode.RequireCertificate, silo.RemoteCertificateMode);
+        Assert.Equal(RemoteCertificateMode.RequireCertificate, gateway.RemoteCertificateMode);
+        Assert.Equal(_certificates.ServerThumbprint, silo.LocalCertificate!.Thumbprint);
+        Assert.True(Accepts(silo, _certificates.ServerPath));
+        Assert.True(Accepts(gateway, _certificates.ClientPath));
+        Assert.False(Accepts(silo, _certificates.WrongClientPath));
+        Assert.False(Accepts(gateway, _certificates.WrongClientPath));
+    }
+
+    [Fact]
+    public void Without_an_authority_only_the_clusters_own_certificate_is_accepted()
+    {
+        var (silo, gateway) = BrokerTls.Create(new BrokerTlsOptions { CertificatePath = _certificates.ServerPath, ClientAuth = SslClientAuth.Requested });
+
+        Assert.Equal(RemoteCertificateMode.AllowCertificate, gateway.RemoteCertificateMode);
+        Assert.True(Accepts(silo, _certificates.ServerPath));
+        Assert.True(Accepts(gateway, _certificates.ServerPath));
+        Assert.False(Accepts(silo, _certificates.ClientPath));
+        Assert.False(Accepts(gateway, _certificates.ClientPath));
+    }
+
+    [Fact]
+    public void The_thumbprint_allow_list_limits_the_clients_an_authority_issued()
+    {
+        var client = Public(_certificates.ClientPath);
+        var listed = BrokerTls.Create(new BrokerTlsOptions
+        {
+            CertificatePath = _certificates.ServerPath, CaPath = _certificates.CaPath, ClientAuth = SslClientAuth.Required,
+            AllowedThumbprints = $"0000, {client.Thumbprint.ToLowerInvariant()}",
+        }).Gateway;
+        var other = BrokerTls.Create(new BrokerTlsOptions
+        {
+            CertificatePath = _certificates.ServerPath, CaPath = _certificates.CaPath, ClientAuth = SslClientAuth.Required,
+            AllowedThumbprints = "00:11:22",
+        });
+
+        Assert.True(Accepts(listed, _certificates.ClientPath));
+        Assert.False(Accepts(other.Gateway, _certificates.ClientPath));
+        // Silos are judged by the authority alone: the list names clients.
+        Assert.True(Accepts(other.Silo, _certificates.ClientPath));
+    }
+
+    [Fact]
+    public void Without_ClientAuth_the_gateway_asks_no_certificate_and_TLS_is_off_without_a_certificate()
+    {
+        var (_, gateway) = BrokerTls.Create(new BrokerTlsOptions { CertificatePath = _certificates.ServerPath });
+        Assert.Equal(RemoteCertificateMode.NoCertificate, gateway.RemoteCertificateMode);
+        Assert.False(new BrokerTlsOptions().Enabled);
+    }
+
+    [Fact]
+    public void A_pkcs12_file_binary_or_base64_as_Key_Vault_mounts_it_loads_with_its_password()
+    {
+        var base64 = Path.Combine(_certificates.Directory, "client.pfx.b64");
+        File.WriteAllText(base64, Convert.ToBase64String(File.ReadAllBytes(_certificates.ClientPfxPath)));
+
+        using var binary = TlsCertificates.LoadCertificate(_certificates.ClientPfxPath, password: TestCertificates.PfxPassword);
+        using var mounted = TlsCertificates.LoadCertificate(base64, password: TestCertificates.PfxPassword);
+
+        Assert.True(binary.HasPrivateKey);
+        Assert.Equal(binary.Thumbprint, mounted.Thumbprint);
+    }
+
+    [Fact]
+    public void A_wrong_password_or_a_file_without_a_key_fails_naming_the_section()
+    {
+        var wrongPassword = Assert.Throws<OrleansConfigurationException>(() => BrokerTls.Create(new BrokerTlsOptions
+        {
+            CertificatePath = _certificates.ClientPfxPath, CertificatePassword = "wrong",
+        }));
+        var noKey = Assert.Throws<OrleansConfigurationException>(() => BrokerTls.Create(new BrokerTlsOptions { CertificatePath = _certificates.CaPath }));
+
+        Assert.StartsWith("OrleansStream:Tls:", wrongPassword.Message, StringComparison.Ordinal);
+        Assert.Contains("no private key", noKey.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_validator_names_missing_files_and_settings_that_need_a_certificate()
+    {
+        var validator = new BrokerTlsOptionsValidator();
+
+        var missing = validator.Validate(null, new BrokerTlsOptions { CertificatePath = "/nonexistent/silo.pfx" });
+        var orphan = validator.Validate(null, new BrokerTlsOptions { ClientAuth = SslClientAuth.Required });
+        var ok = validator.Validate(null, new BrokerTlsOptions { CertificatePath = _certificates.ServerPath, CaPath = _certificates.CaPath });
+
+        Assert.Contains("OrleansStream:Tls:CertificatePath '/nonexistent/silo.pfx' does not exist.", missing.Failures!);
+        Assert.True(orphan.Failed);
+        Assert.True(ok.Succeeded);
+    }
+}
