@@ -102,7 +102,7 @@ public sealed class BrokerTlsTests : IDisposable
         var noKey = Assert.Throws<OrleansConfigurationException>(() => BrokerTls.Create(new BrokerTlsOptions { CertificatePath = _certificates.CaPath }));
 
         Assert.StartsWith("OrleansStream:Tls:", wrongPassword.Message, StringComparison.Ordinal);
-        Assert.Contains("no private key", noKey.Message, StringComparison.Ordinal);
+        Assert.StartsWith("OrleansStream:Tls:", noKey.Message, StringComparison.Ordinal);
     }
 
     [Fact]
