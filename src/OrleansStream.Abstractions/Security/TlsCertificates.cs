@@ -74,8 +74,9 @@ public static class TlsCertificates
 }
 
 /// <summary>
-/// Which certificates the other side may present. A broker (<paramref name="own"/> set) accepts its own certificate,
-/// which every silo of a deployment may share, and certificates issued by one of <see cref="Authorities"/>; without
+/// Which certificates the other side may present. A broker (<paramref name="own"/> set) accepts a certificate with its
+/// own certificate's key (every silo of a deployment may share one, and a renewal that keeps the key stays trusted
+/// across silos that have not restarted yet) and certificates issued by one of <see cref="Authorities"/>; without
 /// authorities nothing else. A client (no own certificate) trusts the system's roots when it names no authority.
 /// When <see cref="Thumbprints"/> lists any, a certificate issued by an authority is accepted only if it, or one of
 /// its issuers, is listed. Names are checked only when <see cref="CheckName"/> is set (a client checking its
@@ -95,9 +96,9 @@ public sealed class PeerCertificatePolicy(
     {
         if (CheckName && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
             return $"certificate '{certificate.Subject}' does not name this host";
-        if (own is not null && certificate.RawDataMemory.Span.SequenceEqual(own.RawDataMemory.Span)) return null;
+        if (own is not null && certificate.GetPublicKey().AsSpan().SequenceEqual(own.GetPublicKey())) return null;
         if (own is not null && Authorities.Count == 0)
-            return $"certificate '{certificate.Subject}' is not this cluster's certificate and no authority is trusted";
+            return $"certificate '{certificate.Subject}' does not have this cluster's key and no authority is trusted";
         using var chain = new X509Chain();
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         if (Authorities.Count > 0)

@@ -38,9 +38,9 @@ public sealed class BrokerTlsOptions
     public string? CertificatePassword { get; set; }
 
     /// <summary>
-    /// PEM bundle of the authorities whose certificates silos and clients may present. A silo always accepts the
-    /// certificate it holds itself, so silos sharing one certificate (a self-signed one from Key Vault) need none;
-    /// empty trusts nothing else (never the system's roots).
+    /// PEM bundle of the authorities whose certificates silos and clients may present. A silo always accepts a
+    /// certificate with the key of its own, so silos sharing one certificate (a self-signed one from Key Vault) need
+    /// none; empty trusts nothing else (never the system's roots).
     /// </summary>
     public string? CaPath { get; set; }
 
