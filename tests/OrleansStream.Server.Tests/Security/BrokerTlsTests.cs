@@ -1,4 +1,5 @@
 using System.Net.Security;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Orleans.Connections.Security;
 using Orleans.Runtime;
@@ -77,6 +78,21 @@ public sealed class BrokerTlsTests : IDisposable
         var (_, gateway) = BrokerTls.Create(new BrokerTlsOptions { CertificatePath = _certificates.ServerPath });
         Assert.Equal(RemoteCertificateMode.NoCertificate, gateway.RemoteCertificateMode);
         Assert.False(new BrokerTlsOptions().Enabled);
+    }
+
+    [Fact]
+    public void A_client_pinning_the_self_signed_silo_certificate_accepts_it_and_no_other()
+    {
+        // The deployment's clients trust the Key Vault certificate's public part and skip the name check.
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=orleansstream-silo", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
+        using var silo = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        const SslPolicyErrors Errors = SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNameMismatch;
+
+        Assert.Null(new PeerCertificatePolicy([silo], null).Refusal(silo, null, Errors));
+        Assert.Contains("does not name this host", new PeerCertificatePolicy([silo], null, checkName: true).Refusal(silo, null, Errors));
+        Assert.NotNull(new PeerCertificatePolicy([silo], null).Refusal(Public(_certificates.ServerPath), null, Errors));
     }
 
     [Fact]
