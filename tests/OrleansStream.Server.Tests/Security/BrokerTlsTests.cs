@@ -20,6 +20,12 @@ public sealed class BrokerTlsTests : IDisposable
     private static bool Accepts(TlsOptions options, string pemPath) =>
         options.RemoteCertificateValidation!(Public(pemPath), null, SslPolicyErrors.RemoteCertificateChainErrors);
 
+    private static void AssertJudges(TlsOptions options, string accepted, string refused)
+    {
+        Assert.True(Accepts(options, accepted), $"refused {accepted}");
+        Assert.False(Accepts(options, refused), $"accepted {refused}");
+    }
+
     [Fact]
     public void Silos_accept_their_own_certificate_and_those_of_the_authority_and_refuse_another_authoritys()
     {
@@ -33,10 +39,8 @@ public sealed class BrokerTlsTests : IDisposable
         Assert.Equal(RemoteCertificateMode.RequireCertificate, silo.RemoteCertificateMode);
         Assert.Equal(RemoteCertificateMode.RequireCertificate, gateway.RemoteCertificateMode);
         Assert.Equal(_certificates.ServerThumbprint, silo.LocalCertificate!.Thumbprint);
-        Assert.True(Accepts(silo, _certificates.ServerPath));
-        Assert.True(Accepts(gateway, _certificates.ClientPath));
-        Assert.False(Accepts(silo, _certificates.WrongClientPath));
-        Assert.False(Accepts(gateway, _certificates.WrongClientPath));
+        AssertJudges(silo, accepted: _certificates.ServerPath, refused: _certificates.WrongClientPath);
+        AssertJudges(gateway, accepted: _certificates.ClientPath, refused: _certificates.WrongClientPath);
     }
 
     [Fact]
@@ -45,10 +49,8 @@ public sealed class BrokerTlsTests : IDisposable
         var (silo, gateway) = BrokerTls.Create(new BrokerTlsOptions { CertificatePath = _certificates.ServerPath, ClientAuth = SslClientAuth.Requested });
 
         Assert.Equal(RemoteCertificateMode.AllowCertificate, gateway.RemoteCertificateMode);
-        Assert.True(Accepts(silo, _certificates.ServerPath));
-        Assert.True(Accepts(gateway, _certificates.ServerPath));
-        Assert.False(Accepts(silo, _certificates.ClientPath));
-        Assert.False(Accepts(gateway, _certificates.ClientPath));
+        AssertJudges(silo, accepted: _certificates.ServerPath, refused: _certificates.ClientPath);
+        AssertJudges(gateway, accepted: _certificates.ServerPath, refused: _certificates.ClientPath);
     }
 
     [Fact]
