@@ -34,17 +34,11 @@ internal static class BrokerTls
     /// <summary>The settings between silos and those of the gateway.</summary>
     internal static (TlsOptions Silo, TlsOptions Gateway) Create(BrokerTlsOptions options)
     {
-        X509Certificate2 certificate;
-        X509Certificate2Collection? authorities;
-        try
-        {
-            certificate = TlsCertificates.LoadCertificate(options.CertificatePath!, options.KeyPath, options.CertificatePassword);
-            authorities = string.IsNullOrWhiteSpace(options.CaPath) ? null : TlsCertificates.LoadAuthorities(options.CaPath);
-        }
-        catch (CryptographicException e)
-        {
-            throw new OrleansConfigurationException($"{BrokerTlsOptions.SectionName}: cannot load the certificates: {e.Message}", e);
-        }
+        var certificate = Load(nameof(options.CertificatePath), options.CertificatePath!,
+            () => TlsCertificates.LoadCertificate(options.CertificatePath!, options.KeyPath, options.CertificatePassword));
+        var authorities = string.IsNullOrWhiteSpace(options.CaPath)
+            ? null
+            : Load(nameof(options.CaPath), options.CaPath, () => TlsCertificates.LoadAuthorities(options.CaPath));
         var silo = new TlsOptions
         {
             LocalCertificate = certificate,
@@ -67,5 +61,18 @@ internal static class BrokerTls
             HandshakeTimeout = options.HandshakeTimeout,
         };
         return (silo, gateway);
+    }
+
+    /// <summary>The host prints the innermost exception's message, so the key and the file are in that message.</summary>
+    private static T Load<T>(string key, string path, Func<T> load)
+    {
+        try
+        {
+            return load();
+        }
+        catch (CryptographicException e)
+        {
+            throw new OrleansConfigurationException($"{BrokerTlsOptions.SectionName}:{key} '{path}' cannot be loaded: {e.Message}");
+        }
     }
 }
