@@ -40,8 +40,21 @@ param topicDefaults object = {
   'log.local.retention.bytes': '536870912'
 }
 
-@description('Object id of the user running azd, granted blob and table data access for inspection; empty skips it.')
+@description('Object id of the user running azd, granted blob and table data access for inspection and Key Vault certificate management; empty skips it.')
 param principalId string = ''
+
+@description('TLS between silos and on the gateways, with the certificate the postprovision hook keeps in Key Vault.')
+param enableTls bool = true
+
+@description('Kafka\'s ssl.client.auth for the gateways: Required lets only clients holding a trusted certificate connect.')
+@allowed(['None', 'Requested', 'Required'])
+param tlsClientAuth string = 'None'
+
+@description('Optional Key Vault secret (same vault) holding a PEM bundle of the authorities that issue client certificates.')
+param tlsClientCaSecretName string = ''
+
+@description('Optional comma-separated SHA-1 thumbprints: client certificates of those authorities are accepted only when listed.')
+param tlsAllowedThumbprints string = ''
 
 var tags = { 'azd-env-name': environmentName }
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -97,6 +110,18 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: 'kv-${resourceToken}'
+    location: location
+    tags: tags
+    silosPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+  }
+}
+
 module network 'modules/network.bicep' = {
   name: 'network'
   scope: rg
@@ -123,6 +148,8 @@ var segmentsContainerName = 'segments'
 var grainStateContainerName = 'grainstate'
 // Orleans' Azure Table membership table (AzureStorageClusteringOptions.DEFAULT_TABLE_NAME).
 var membershipTableName = 'OrleansSiloInstances'
+// The silos' one certificate in Key Vault (its secret is the PKCS#12 file, base64).
+var tlsCertificateName = 'silo-tls'
 
 // One Container App per silo; updated one at a time so a redeploy never restarts every replica of a partition at once.
 @batchSize(1)
@@ -154,6 +181,10 @@ module silos 'modules/silo.bicep' = [for i in range(0, siloCount): {
     otlpEndpoint: otlpEndpoint
     enableDashboard: enableDashboard
     topicDefaults: topicDefaults
+    tlsCertificateSecretUri: enableTls ? '${keyVault.outputs.uri}secrets/${tlsCertificateName}' : ''
+    tlsClientCaSecretUri: enableTls && !empty(tlsClientCaSecretName) ? '${keyVault.outputs.uri}secrets/${tlsClientCaSecretName}' : ''
+    tlsClientAuth: tlsClientAuth
+    tlsAllowedThumbprints: tlsAllowedThumbprints
   }
 }]
 
@@ -170,6 +201,10 @@ output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
 output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
+output ORLEANSSTREAM_TLS string = string(enableTls)
+output ORLEANSSTREAM_TLS_CERTIFICATE_NAME string = tlsCertificateName
 output SERVICE_SILO_NAME string = silos[0].outputs.name
 output ORLEANSSTREAM_SILO_COUNT int = siloCount
 output ORLEANSSTREAM_GATEWAYS array = [for i in range(0, siloCount): '${environment.outputs.staticIp}:${30000 + i}']

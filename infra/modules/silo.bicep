@@ -37,6 +37,16 @@ param otlpEndpoint string = ''
 param topicDefaults object = {}
 param enableDashboard bool = false
 
+@description('Key Vault secret URI of the silos\' TLS certificate (PKCS#12); empty leaves TLS off.')
+param tlsCertificateSecretUri string = ''
+
+@description('Optional Key Vault secret URI of a PEM bundle of client certificate authorities.')
+param tlsClientCaSecretUri string = ''
+
+@allowed(['None', 'Requested', 'Required'])
+param tlsClientAuth string = 'None'
+param tlsAllowedThumbprints string = ''
+
 @minValue(60)
 @description('Time for a controlled shutdown: leadership hand-over, flush, leaving the membership table.')
 param terminationGracePeriodSeconds int = 90
@@ -44,6 +54,10 @@ param terminationGracePeriodSeconds int = 90
 var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
 var hasImage = !empty(image)
 var dataPath = '/data'
+// The placeholder image gets no certificate: the first provisioning runs before the hook has created it.
+var tls = hasImage && !empty(tlsCertificateSecretUri)
+var clientCa = tls && !empty(tlsClientCaSecretUri)
+var tlsPath = '/mnt/tls'
 
 var baseEnv = [
   { name: 'Orleans__ClusterId', value: clusterId }
@@ -78,6 +92,19 @@ var topicDefaultsEnv = [for item in items(topicDefaults): {
   name: 'OrleansStream__TopicDefaults__${replace(item.key, '.', '_')}'
   value: string(item.value)
 }]
+// Container Apps mounts the Key Vault secrets as files; the silo reads the base64 PKCS#12 as it is.
+var tlsEnv = !tls ? [] : concat([
+  { name: 'OrleansStream__Tls__CertificatePath', value: '${tlsPath}/silo.pfx' }
+  { name: 'OrleansStream__Tls__ClientAuth', value: tlsClientAuth }
+], clientCa ? [{ name: 'OrleansStream__Tls__CaPath', value: '${tlsPath}/client-ca.pem' }] : [],
+  empty(tlsAllowedThumbprints) ? [] : [{ name: 'OrleansStream__Tls__AllowedThumbprints', value: tlsAllowedThumbprints }])
+var tlsSecrets = !tls ? [] : concat([
+  { name: 'silo-tls', keyVaultUrl: tlsCertificateSecretUri, identity: identityId }
+], clientCa ? [{ name: 'client-ca', keyVaultUrl: tlsClientCaSecretUri, identity: identityId }] : [])
+var tlsVolumeSecrets = !tls ? [] : concat([
+  { secretRef: 'silo-tls', path: 'silo.pfx' }
+], clientCa ? [{ secretRef: 'client-ca', path: 'client-ca.pem' }] : [])
+
 var otlpEnv = empty(otlpEndpoint) ? [] : [
   { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }
   { name: 'OTEL_SERVICE_NAME', value: 'orleansstream-${brokerId}' }
@@ -142,6 +169,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           identity: identityId
         }
       ]
+      secrets: tlsSecrets
     }
     template: {
       terminationGracePeriodSeconds: terminationGracePeriodSeconds
@@ -153,22 +181,22 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             cpu: json(cpu)
             memory: memory
           }
-          env: concat(baseEnv, topicDefaultsEnv, otlpEnv)
+          env: concat(baseEnv, topicDefaultsEnv, tlsEnv, otlpEnv)
           probes: hasImage ? probes : []
-          volumeMounts: [
+          volumeMounts: concat([
             {
               volumeName: 'data'
               mountPath: dataPath
             }
-          ]
+          ], tls ? [{ volumeName: 'tls', mountPath: tlsPath }] : [])
         }
       ]
-      volumes: [
+      volumes: concat([
         {
           name: 'data'
           storageType: 'EmptyDir'
         }
-      ]
+      ], tls ? [{ name: 'tls', storageType: 'Secret', secrets: tlsVolumeSecrets }] : [])
       scale: {
         minReplicas: 1
         maxReplicas: 1

@@ -3,6 +3,7 @@ using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
 using OrleansStream.Cli.Commands;
 using OrleansStream.Cli.Connection;
+using OrleansStream.Client;
 
 namespace OrleansStream.Cli;
 
@@ -29,12 +30,54 @@ internal static class CliApp
         Recursive = true,
     };
 
+    public static readonly Option<bool> Tls = new("--tls")
+    {
+        Description = "Connect to the gateways with TLS (security.protocol=ssl); implied by --ca and --client-cert",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> Ca = new("--ca")
+    {
+        Description = "PEM bundle of the authorities the gateway's certificate must be issued by (ssl.ca.location; default the system's roots)",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> ClientCert = new("--client-cert")
+    {
+        Description = "This client's certificate for gateways that require one: PEM (key inside or --client-key) or PKCS#12 (ssl.certificate.location)",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> ClientKey = new("--client-key")
+    {
+        Description = "PEM private key of --client-cert when not in the same file (ssl.key.location)",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> ClientKeyPassword = new("--client-key-password")
+    {
+        Description = "Password of an encrypted PEM key or of a PKCS#12 --client-cert (ssl.key.password)",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> NoVerifyHostname = new("--no-verify-hostname")
+    {
+        Description = "Accept a gateway certificate that does not name the address dialled, still issued by --ca (ssl.endpoint.identification.algorithm=none)",
+        Recursive = true,
+    };
+
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("orleansstream: topics, produce, consume and performance tests against an OrleansStream cluster");
         root.Options.Add(Gateway);
         root.Options.Add(ClusterId);
         root.Options.Add(ServiceId);
+        root.Options.Add(Tls);
+        root.Options.Add(Ca);
+        root.Options.Add(ClientCert);
+        root.Options.Add(ClientKey);
+        root.Options.Add(ClientKeyPassword);
+        root.Options.Add(NoVerifyHostname);
         root.Subcommands.Add(TopicsCommands.Build());
         root.Subcommands.Add(ProduceCommand.Build());
         root.Subcommands.Add(ConsumeCommand.Build());
@@ -89,8 +132,24 @@ internal static class CliApp
     /// <summary>Connects with the global options of <paramref name="parse"/>.</summary>
     public static Task<ClusterConnection> ConnectAsync(ParseResult parse, CancellationToken cancellationToken) =>
         ClusterConnection.ConnectAsync(
-            ConnectionSettings.Resolve(parse.GetValue(Gateway), parse.GetValue(ClusterId), parse.GetValue(ServiceId)),
+            ConnectionSettings.Resolve(parse.GetValue(Gateway), parse.GetValue(ClusterId), parse.GetValue(ServiceId), SecurityOf(parse)),
             cancellationToken);
+
+    /// <summary>The TLS options as the SDK's <c>security.protocol</c> and <c>ssl.*</c> keys.</summary>
+    internal static Config SecurityOf(ParseResult parse)
+    {
+        var config = new Config
+        {
+            SslCaLocation = parse.GetValue(Ca),
+            SslCertificateLocation = parse.GetValue(ClientCert),
+            SslKeyLocation = parse.GetValue(ClientKey),
+            SslKeyPassword = parse.GetValue(ClientKeyPassword),
+        };
+        if (parse.GetValue(NoVerifyHostname)) config.SslEndpointIdentificationAlgorithm = SslEndpointIdentificationAlgorithm.None;
+        if (parse.GetValue(Tls) || config.SslCaLocation is not null || config.SslCertificateLocation is not null)
+            config.SecurityProtocol = SecurityProtocol.Ssl;
+        return config;
+    }
 
     /// <summary>Parses repeatable <c>key=value</c> options into a dictionary.</summary>
     public static Dictionary<string, string> ParseKeyValues(IEnumerable<string>? pairs, string option)

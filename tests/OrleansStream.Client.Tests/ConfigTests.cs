@@ -118,4 +118,39 @@ public sealed class ConfigTests
         Assert.True(p.EnableIdempotence);
         Assert.Equal(Acks.All, p.Acks);
     }
+
+    [Fact]
+    public void Security_keys_read_and_write_as_in_Confluent()
+    {
+        var config = new Config(new Dictionary<string, string> { ["security.protocol"] = "SSL", ["ssl.endpoint.identification.algorithm"] = "none" })
+        {
+            SslCaLocation = "ca.pem", SslCertificateLocation = "client.pem", SslKeyLocation = "client.key", SslKeyPassword = "p",
+        };
+
+        Assert.Equal(SecurityProtocol.Ssl, config.SecurityProtocol);
+        Assert.Equal(SslEndpointIdentificationAlgorithm.None, config.SslEndpointIdentificationAlgorithm);
+        Assert.Equal("ca.pem", config.Get("ssl.ca.location"));
+        Assert.Equal("client.pem", config.Get("ssl.certificate.location"));
+        Assert.Equal("client.key", config.Get("ssl.key.location"));
+        Assert.Equal("p", config.Get("ssl.key.password"));
+        Assert.Null(new Config().SecurityProtocol);
+        Assert.Equal(ErrorCode.InvalidConfig,
+            Assert.Throws<OrleansStreamException>(() => new Config { ["security.protocol"] = "sasl_ssl" }.SecurityProtocol).Code);
+    }
+
+    [Fact]
+    public void Ssl_settings_that_cannot_apply_are_InvalidConfig_naming_the_key()
+    {
+        var withoutSsl = Assert.Throws<OrleansStreamException>(() => Connection.GatewayTls.From(new Config { SslCaLocation = "ca.pem" }));
+        var unreadable = Assert.Throws<OrleansStreamException>(() => Connection.GatewayTls.From(
+            new Config { SecurityProtocol = SecurityProtocol.Ssl, SslCaLocation = "/nonexistent/ca.pem" }));
+        var keyAlone = Assert.Throws<OrleansStreamException>(() => Connection.GatewayTls.From(
+            new Config { SecurityProtocol = SecurityProtocol.Ssl, SslKeyLocation = "client.key" }));
+
+        Assert.Contains("'ssl.ca.location' needs security.protocol=ssl", withoutSsl.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorCode.InvalidConfig, unreadable.Code);
+        Assert.Contains("'ssl.ca.location' cannot be loaded", unreadable.Message, StringComparison.Ordinal);
+        Assert.Contains("'ssl.key.location' needs ssl.certificate.location", keyAlone.Message, StringComparison.Ordinal);
+        Assert.Null(Connection.GatewayTls.From(new Config()));
+    }
 }

@@ -108,9 +108,16 @@ public sealed class BicepTests
         Assert.Empty(Bicep.Resources(template, "Microsoft.Cache/redisEnterprise"));
         Assert.Empty(Bicep.Resources(template, "Microsoft.Network/privateEndpoints"));
 
-        // AcrPull, then Storage Blob and Table Data Contributor as one copy loop for the silos and one for the developer.
-        Assert.Equal(3, Bicep.Resources(template, "Microsoft.Authorization/roleAssignments").Count);
+        // The silos' TLS certificate lives in a Key Vault that takes Entra ID roles only.
+        var vault = Assert.Single(Bicep.Resources(template, "Microsoft.KeyVault/vaults"));
+        Assert.True((bool)vault["properties"]!["enableRbacAuthorization"]!);
+
+        // AcrPull, then Storage Blob and Table Data Contributor as one copy loop for the silos and one for the developer,
+        // then Key Vault Secrets User for the silos and Certificates Officer for the developer.
+        Assert.Equal(5, Bicep.Resources(template, "Microsoft.Authorization/roleAssignments").Count);
         var json = Bicep.Text(template);
+        Assert.Contains("4633458b-17de-408a-b874-0445c86b69e6", json, StringComparison.Ordinal);
+        Assert.Contains("a4417e6f-fecd-4de8-b567-7b0420b446b7", json, StringComparison.Ordinal);
         Assert.Contains("7f951dda-4ed3-4680-a7ca-43fe172d538d", json, StringComparison.Ordinal);
         Assert.Contains("ba92f5b4-2d11-453d-a403-e96b0029c9fe", json, StringComparison.Ordinal);
         Assert.Contains("0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", json, StringComparison.Ordinal);
@@ -135,7 +142,7 @@ public sealed class BicepTests
         foreach (var fragment in new[]
         {
             "\"path\":\"/healthz\"", "\"path\":\"/ready\"", "\"type\":\"Startup\"", "\"type\":\"Liveness\"", "\"type\":\"Readiness\"",
-            "'transport', 'tcp'", "additionalPortMappings", "\"storageType\":\"EmptyDir\"", "\"value\":\"AzureTableStorage\"",
+            "'transport', 'tcp'", "additionalPortMappings", "'storageType', 'EmptyDir'", "\"value\":\"AzureTableStorage\"",
         })
         {
             Assert.Contains(fragment, json, StringComparison.Ordinal);
@@ -155,6 +162,37 @@ public sealed class BicepTests
         }
 
         Assert.Equal(8080, (int)template["parameters"]!["healthPort"]!["defaultValue"]!);
+
+        // TLS: the Key Vault certificate's secret mounted as a file the silo reads, by the app's identity.
+        foreach (var fragment in new[]
+        {
+            "OrleansStream__Tls__CertificatePath", "OrleansStream__Tls__ClientAuth", "OrleansStream__Tls__CaPath",
+            "OrleansStream__Tls__AllowedThumbprints", "'storageType', 'Secret'", "'keyVaultUrl'", "silo.pfx",
+        })
+        {
+            Assert.Contains(fragment, json, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Tls_IsOnByDefaultWithTheCertificateFromKeyVaultAndAHookThatCreatesIt()
+    {
+        var template = await Bicep.CompileAsync(MainBicep);
+        var parameters = template["parameters"]!;
+
+        Assert.True((bool)parameters["enableTls"]!["defaultValue"]!);
+        Assert.Equal("None", (string)parameters["tlsClientAuth"]!["defaultValue"]!);
+        Assert.Contains("format('{0}secrets/{1}'", Bicep.Text(template), StringComparison.Ordinal);
+        Assert.Contains("variables('tlsCertificateName')", Bicep.Text(template), StringComparison.Ordinal);
+        var azureYaml = await File.ReadAllTextAsync(Repository.Path("azure.yaml"), TestContext.Current.CancellationToken);
+        Assert.Contains("postprovision:", azureYaml, StringComparison.Ordinal);
+        Assert.Contains("./infra/scripts/ensure-tls-certificate.sh", azureYaml, StringComparison.Ordinal);
+        Assert.True(File.Exists(Repository.Path("infra", "scripts", "ensure-tls-certificate.ps1")));
+        var policy = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(
+            Repository.Path("infra", "scripts", "tls-certificate-policy.json"), TestContext.Current.CancellationToken))!;
+        // Server and client authentication: silos present it to each other in both roles; renewal keeps the key.
+        Assert.Equal(["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"], policy["x509CertificateProperties"]!["ekus"]!.AsArray().Select(e => (string)e!));
+        Assert.True((bool)policy["keyProperties"]!["reuseKey"]!);
     }
 
     [Fact]

@@ -18,10 +18,15 @@ public sealed class SiloProcesses : IAsyncDisposable
     private readonly List<ExternalProcess?> _silos = [];
     private readonly List<(int SiloPort, int GatewayPort, int HealthPort)> _ports = [];
     private readonly Action<int, Dictionary<string, string?>>? _configure;
+    private readonly Action<IClientBuilder>? _configureClient;
     private RedisServer? _redis;
     private IHost? _clientHost;
 
-    private SiloProcesses(Action<int, Dictionary<string, string?>>? configure) => _configure = configure;
+    private SiloProcesses(Action<int, Dictionary<string, string?>>? configure, Action<IClientBuilder>? configureClient)
+    {
+        _configure = configure;
+        _configureClient = configureClient;
+    }
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "orleansstream-mp", Guid.NewGuid().ToString("N"));
 
@@ -38,16 +43,21 @@ public sealed class SiloProcesses : IAsyncDisposable
 
     public IPEndPoint GatewayEndpoint(int index) => new(IPAddress.Loopback, _ports[index].GatewayPort);
 
+    /// <summary>The silo's silo-to-silo endpoint.</summary>
+    public IPEndPoint SiloEndpoint(int index) => new(IPAddress.Loopback, _ports[index].SiloPort);
+
     /// <summary>What a silo printed so far (its last run when it is not running).</summary>
     public string Output(int index) => _silos[index]?.Output ?? "";
 
     /// <summary>
     /// Starts <paramref name="count"/> silos; <paramref name="environment"/> may change a silo's environment variables
-    /// (the configuration keys in their <c>__</c> form) before it starts, e.g. to give each its own grain storage.
+    /// (the configuration keys in their <c>__</c> form) before it starts, e.g. to give each its own grain storage;
+    /// <paramref name="client"/> adjusts <see cref="Client"/> and every client of <see cref="ConnectClientAsync"/> (TLS).
     /// </summary>
-    public static async Task<SiloProcesses> StartAsync(int count, Action<int, Dictionary<string, string?>>? environment = null)
+    public static async Task<SiloProcesses> StartAsync(
+        int count, Action<int, Dictionary<string, string?>>? environment = null, Action<IClientBuilder>? client = null)
     {
-        var cluster = new SiloProcesses(environment);
+        var cluster = new SiloProcesses(environment, client);
         try
         {
             Directory.CreateDirectory(cluster.Root);
@@ -144,6 +154,7 @@ public sealed class SiloProcesses : IAsyncDisposable
             client.UseStaticClustering(gateways.ToArray());
             client.Configure<ClusterOptions>(o => { o.ClusterId = "orleansstream"; o.ServiceId = "orleansstream"; });
             if (responseTimeout is { } timeout) client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = timeout);
+            _configureClient?.Invoke(client);
         });
         var host = builder.Build();
         await host.StartAsync();

@@ -8,8 +8,8 @@ using OrleansStream.Client;
 
 namespace OrleansStream.Cli.Connection;
 
-/// <summary>Where and how to reach the cluster: gateway endpoints and the Orleans cluster identity.</summary>
-internal sealed record ConnectionSettings(IReadOnlyList<IPEndPoint> Gateways, string ClusterId, string ServiceId)
+/// <summary>Where and how to reach the cluster: gateway endpoints, the Orleans cluster identity, and TLS (<see cref="Config.SecurityProtocol"/> and the <c>ssl.*</c> keys).</summary>
+internal sealed record ConnectionSettings(IReadOnlyList<IPEndPoint> Gateways, string ClusterId, string ServiceId, Config Security)
 {
     public const string DefaultGateway = "127.0.0.1:30000";
     public const string GatewayVariable = "ORLEANSSTREAM_GATEWAY";
@@ -22,7 +22,7 @@ internal sealed record ConnectionSettings(IReadOnlyList<IPEndPoint> Gateways, st
     /// Gateways from the command line, else from <see cref="GatewayVariable"/> (comma or space separated),
     /// else <see cref="DefaultGateway"/>. Host names are resolved here so that a typo fails before connecting.
     /// </summary>
-    public static ConnectionSettings Resolve(IReadOnlyList<string>? gateways, string? clusterId, string? serviceId)
+    public static ConnectionSettings Resolve(IReadOnlyList<string>? gateways, string? clusterId, string? serviceId, Config? security = null)
     {
         IReadOnlyList<string> texts = gateways is { Count: > 0 }
             ? gateways
@@ -35,7 +35,8 @@ internal sealed record ConnectionSettings(IReadOnlyList<IPEndPoint> Gateways, st
         return new ConnectionSettings(
             endpoints,
             clusterId ?? Environment.GetEnvironmentVariable(ClusterIdVariable) ?? DefaultClusterId,
-            serviceId ?? Environment.GetEnvironmentVariable(ServiceIdVariable) ?? DefaultClusterId);
+            serviceId ?? Environment.GetEnvironmentVariable(ServiceIdVariable) ?? DefaultClusterId,
+            security ?? new Config());
     }
 
     public static IPEndPoint ParseEndpoint(string text)
@@ -101,6 +102,7 @@ internal sealed class ClusterConnection : IAsyncDisposable
         {
             // Starts with the listed gateways that answer now, failing at once, each gateway's error named, when none does.
             client.UseBootstrapGateways(settings.Gateways);
+            client.UseSecurityProtocol(settings.Security);
             client.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = settings.ClusterId;

@@ -47,6 +47,61 @@ public class Config : IEnumerable<KeyValuePair<string, string>>
     /// <summary>Timeout of one request to the cluster (<c>request.timeout.ms</c>, default 30 s).</summary>
     public int RequestTimeoutMs { get => GetInt("request.timeout.ms") ?? 30000; set => SetInt("request.timeout.ms", value); }
 
+    /// <summary>Plaintext (default) or SSL to the gateways (<c>security.protocol</c>); read by <c>UseSecurityProtocol</c>.</summary>
+    public SecurityProtocol? SecurityProtocol
+    {
+        get => GetEnum<SecurityProtocol>("security.protocol", static s => s.ToUpperInvariant() switch
+        {
+            "PLAINTEXT" => Client.SecurityProtocol.Plaintext,
+            "SSL" => Client.SecurityProtocol.Ssl,
+            _ => null,
+        });
+        set => Set("security.protocol", value switch
+        {
+            null => null,
+            Client.SecurityProtocol.Ssl => "ssl",
+            _ => "plaintext",
+        });
+    }
+
+    /// <summary>PEM bundle of the authorities the gateway's certificate must be issued by (<c>ssl.ca.location</c>; default the system's roots).</summary>
+    public string? SslCaLocation { get => Get("ssl.ca.location"); set => Set("ssl.ca.location", value); }
+
+    /// <summary>The client's PEM certificate for gateways that require one (<c>ssl.certificate.location</c>).</summary>
+    public string? SslCertificateLocation { get => Get("ssl.certificate.location"); set => Set("ssl.certificate.location", value); }
+
+    /// <summary>The PEM private key of <see cref="SslCertificateLocation"/> when it is not in the same file (<c>ssl.key.location</c>).</summary>
+    public string? SslKeyLocation { get => Get("ssl.key.location"); set => Set("ssl.key.location", value); }
+
+    /// <summary>Password of an encrypted PEM key (<c>ssl.key.password</c>).</summary>
+    public string? SslKeyPassword { get => Get("ssl.key.password"); set => Set("ssl.key.password", value); }
+
+    /// <summary>The client's certificate and key as one PKCS#12 file, in place of the PEM pair (<c>ssl.keystore.location</c>).</summary>
+    public string? SslKeystoreLocation { get => Get("ssl.keystore.location"); set => Set("ssl.keystore.location", value); }
+
+    /// <summary>Password of <see cref="SslKeystoreLocation"/> (<c>ssl.keystore.password</c>).</summary>
+    public string? SslKeystorePassword { get => Get("ssl.keystore.password"); set => Set("ssl.keystore.password", value); }
+
+    /// <summary>
+    /// <c>https</c> (default) checks that the gateway's certificate names the address dialled; <c>none</c> trusts any
+    /// certificate issued by <see cref="SslCaLocation"/> (<c>ssl.endpoint.identification.algorithm</c>).
+    /// </summary>
+    public SslEndpointIdentificationAlgorithm? SslEndpointIdentificationAlgorithm
+    {
+        get => GetEnum<SslEndpointIdentificationAlgorithm>("ssl.endpoint.identification.algorithm", static s => s.ToLowerInvariant() switch
+        {
+            "https" => Client.SslEndpointIdentificationAlgorithm.Https,
+            "none" or "" => Client.SslEndpointIdentificationAlgorithm.None,
+            _ => null,
+        });
+        set => Set("ssl.endpoint.identification.algorithm", value switch
+        {
+            null => null,
+            Client.SslEndpointIdentificationAlgorithm.None => "none",
+            _ => "https",
+        });
+    }
+
     public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => _properties.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();

@@ -16,7 +16,8 @@ internal sealed record BootstrapGateways(IReadOnlyList<IPEndPoint> Endpoints);
 /// gateway that comes back is used again.
 /// </summary>
 internal sealed class BootstrapGatewayListProvider(
-    BootstrapGateways bootstrap, IOptions<GatewayOptions> gatewayOptions, IOptions<ConnectionOptions> connectionOptions)
+    BootstrapGateways bootstrap, IOptions<GatewayOptions> gatewayOptions, IOptions<ConnectionOptions> connectionOptions,
+    GatewayTls? tls = null)
     : IGatewayListProvider
 {
     private bool _answered;
@@ -30,7 +31,7 @@ internal sealed class BootstrapGatewayListProvider(
 
     public async Task<IList<Uri>> GetGateways()
     {
-        var probe = await GatewayProbe.ProbeAsync(bootstrap.Endpoints, connectionOptions.Value.OpenConnectionTimeout).ConfigureAwait(false);
+        var probe = await GatewayProbe.ProbeAsync(bootstrap.Endpoints, connectionOptions.Value.OpenConnectionTimeout, tls).ConfigureAwait(false);
         if (probe.Live.Count > 0)
         {
             _answered = true;

@@ -23,4 +23,32 @@ public static class ClientBuilderExtensions
             .AddSingleton(new BootstrapGateways(endpoints))
             .AddSingleton<IGatewayListProvider, BootstrapGatewayListProvider>());
     }
+
+    /// <summary>
+    /// Kafka's <c>security.protocol</c> and <c>ssl.*</c> keys of <paramref name="config"/> for an Orleans client:
+    /// with <c>ssl</c>, every gateway connection is TLS (Orleans' <c>Microsoft.Orleans.Connections.Security</c>),
+    /// the gateway's certificate is checked against <c>ssl.ca.location</c>, and the client presents its own
+    /// certificate when one is configured. <c>plaintext</c> (the default) changes nothing. Bad or unreadable
+    /// settings fail here with <see cref="ErrorCode.InvalidConfig"/>; a gateway refusing the certificate fails the
+    /// start with the reason instead of Orleans' minutes of retries.
+    /// </summary>
+    public static IClientBuilder UseSecurityProtocol(this IClientBuilder builder, Config config)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(config);
+        if (GatewayTls.From(config) is not { } tls) return builder;
+        var services = builder.Services;
+        services.AddSingleton(tls);
+        ServiceDescriptor? previous = null;
+        foreach (var d in services)
+            if (d.ServiceType == typeof(IClientConnectionRetryFilter)) previous = d;
+        services.AddSingleton<IClientConnectionRetryFilter>(sp => new TlsRefusalRetryFilter(
+            tls, sp.GetRequiredService<IGatewayListProvider>(), previous is null ? null : (IClientConnectionRetryFilter)Resolve(sp, previous)));
+        return builder.UseTls(tls.Configure);
+    }
+
+    private static object Resolve(IServiceProvider services, ServiceDescriptor descriptor) =>
+        descriptor.ImplementationInstance
+        ?? descriptor.ImplementationFactory?.Invoke(services)
+        ?? ActivatorUtilities.CreateInstance(services, descriptor.ImplementationType!);
 }

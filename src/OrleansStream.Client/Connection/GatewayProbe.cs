@@ -9,16 +9,17 @@ internal sealed record GatewayProbeResult(IReadOnlyList<IPEndPoint> Live, IReadO
 /// <summary>
 /// Kafka's bootstrap: which listed gateways accept a connection now. All are tried at once; once one answers, the
 /// rest get <see cref="Grace"/> more, so a gateway whose host is gone (silence, no reset) costs that and not a timeout.
+/// With TLS a gateway counts only once the handshake succeeds, so a refused certificate fails the start at once.
 /// </summary>
 internal static class GatewayProbe
 {
     public static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(100);
 
-    public static async Task<GatewayProbeResult> ProbeAsync(IReadOnlyList<IPEndPoint> gateways, TimeSpan timeout)
+    public static async Task<GatewayProbeResult> ProbeAsync(IReadOnlyList<IPEndPoint> gateways, TimeSpan timeout, GatewayTls? tls = null)
     {
         using var deadline = new CancellationTokenSource(timeout);
         var attempts = new Task<string?>[gateways.Count];
-        for (var i = 0; i < attempts.Length; i++) attempts[i] = TryConnectAsync(gateways[i], deadline.Token);
+        for (var i = 0; i < attempts.Length; i++) attempts[i] = TryConnectAsync(gateways[i], tls, deadline.Token);
         var pending = new List<Task<string?>>(attempts);
         var live = new List<IPEndPoint>(gateways.Count);
         var failures = new List<string>();
@@ -39,13 +40,16 @@ internal static class GatewayProbe
     }
 
     /// <summary>Null when the gateway accepted, else the reason it did not.</summary>
-    private static async Task<string?> TryConnectAsync(IPEndPoint gateway, CancellationToken cancellationToken)
+    private static async Task<string?> TryConnectAsync(IPEndPoint gateway, GatewayTls? tls, CancellationToken cancellationToken)
     {
         using var socket = new Socket(gateway.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             await socket.ConnectAsync(gateway, cancellationToken).ConfigureAwait(false);
-            return null;
+            if (tls is null) return null;
+            var stream = new NetworkStream(socket, ownsSocket: false);
+            await using (stream.ConfigureAwait(false))
+                return await tls.HandshakeAsync(stream, gateway, cancellationToken).ConfigureAwait(false);
         }
         catch (SocketException e)
         {

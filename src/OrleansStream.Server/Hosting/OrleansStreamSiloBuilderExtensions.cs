@@ -11,6 +11,7 @@ using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Persistence;
 using OrleansStream.Server.Placement;
 using OrleansStream.Server.Replication;
+using OrleansStream.Server.Security;
 using OrleansStream.Server.Tiering;
 using OrleansStream.Server.Transactions.ProducerIds;
 
@@ -19,7 +20,8 @@ namespace Orleans.Hosting;
 public static class OrleansStreamSiloBuilderExtensions
 {
     /// <summary>
-    /// Makes this silo a broker: the controller and partition replica grains, broker placement, and file grain
+    /// Makes this silo a broker: the controller and partition replica grains, broker placement, TLS when
+    /// <c>OrleansStream:Tls</c> names a certificate (<see cref="BrokerTlsOptions"/>), and file grain
     /// storage named <see cref="OrleansStreamDefaults.GrainStorageName"/> unless the host registered a grain storage
     /// of that name before calling this or configuration selects one (Orleans' Azure Blob provider in production,
     /// with managed identity through <see cref="AzureStorageIdentity"/>). Options come from the <c>OrleansStream</c> section
@@ -45,6 +47,7 @@ public static class OrleansStreamSiloBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddOrleansStreamMetrics();
         services.AddOrleansStreamTiering();
+        services.AddOrleansStreamTls();
         services.TryAddSingleton<BrokerIdentity>();
         services.TryAddSingleton<BrokerLocator>();
         services.TryAddSingleton<OrleansStream.Server.Partitions.LocalPartitionDirectories>();
