@@ -10,7 +10,8 @@ namespace OrleansStream.Storage;
 /// a batch keeps its base offset, last offset delta and timestamps, and surviving records are copied byte for byte
 /// (their deltas are relative to those). Empty batches go, except an active producer's last batch, kept as an empty
 /// header so its producer state survives (Kafka's RETAIN_EMPTY); tombstones go once older than <c>delete.retention.ms</c>.
-/// Compressed and control batches are kept whole.
+/// Compressed and control batches are kept whole, so transaction markers stay; the data of aborted transactions
+/// (<see cref="AbortedBatches"/>) goes and never counts as a key's newest value.
 /// </summary>
 internal static class LogCleaner
 {
@@ -18,29 +19,29 @@ internal static class LogCleaner
     public static Dictionary<byte[], long> NewOffsetMap() => new(KeyComparer.Instance);
 
     /// <summary>Adds the keys of a local segment's batches to an offset map.</summary>
-    public static void AddToOffsetMap(Dictionary<byte[], long> map, LogSegment segment)
+    public static void AddToOffsetMap(Dictionary<byte[], long> map, LogSegment segment, AbortedBatches aborted)
     {
         using var reader = segment.OpenReader();
-        AddToOffsetMap(map, reader, CancellationToken.None);
+        AddToOffsetMap(map, reader, aborted, CancellationToken.None);
     }
 
     /// <summary>Adds the keys of every batch a reader yields to an offset map (Kafka's buildOffsetMap).</summary>
-    public static void AddToOffsetMap(Dictionary<byte[], long> map, SegmentBatchReader reader, CancellationToken cancellationToken)
+    public static void AddToOffsetMap(Dictionary<byte[], long> map, SegmentBatchReader reader, AbortedBatches aborted, CancellationToken cancellationToken)
     {
         while (reader.TryReadNext(out var bytes))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            AddToOffsetMap(map, bytes);
+            AddToOffsetMap(map, bytes, aborted);
         }
     }
 
     /// <summary>Adds the keys of one segment's batches (a tiered segment's bytes) to an offset map.</summary>
-    public static void AddToOffsetMap(Dictionary<byte[], long> map, ReadOnlySpan<byte> batches)
+    public static void AddToOffsetMap(Dictionary<byte[], long> map, ReadOnlySpan<byte> batches, AbortedBatches aborted)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
         foreach (var batch in RecordBatchReader.Batches(batches))
         {
-            if (!IsCompactable(batch.Header))
+            if (!IsCompactable(batch.Header) || aborted.Contains(batch.Header))
                 continue;
             foreach (var record in batch.Records())
             {
@@ -51,12 +52,12 @@ internal static class LogCleaner
     }
 
     /// <summary>True when compaction would remove at least one record of the batches a reader yields.</summary>
-    public static bool HasAnythingToRemove(SegmentBatchReader reader, Dictionary<byte[], long> map, long tombstoneHorizonMs)
+    public static bool HasAnythingToRemove(SegmentBatchReader reader, Dictionary<byte[], long> map, long tombstoneHorizonMs, AbortedBatches aborted)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
         while (reader.TryReadNext(out var bytes))
         {
-            if (HasAnythingToRemove(bytes, lookup, tombstoneHorizonMs))
+            if (HasAnythingToRemove(bytes, lookup, tombstoneHorizonMs, aborted))
                 return true;
         }
         return false;
@@ -68,7 +69,7 @@ internal static class LogCleaner
     /// producer to its last batch's last offset.
     /// </summary>
     public static void CleanInto(SegmentBatchReader reader, LogSegment output, Dictionary<byte[], long> map, long tombstoneHorizonMs,
-        IReadOnlyDictionary<long, long> lastBatchOfProducers, ref CleanStats stats, CancellationToken cancellationToken)
+        IReadOnlyDictionary<long, long> lastBatchOfProducers, AbortedBatches aborted, ref CleanStats stats, CancellationToken cancellationToken)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
         var scratch = ArrayPool<byte>.Shared.Rent(64 * 1024);
@@ -77,7 +78,7 @@ internal static class LogCleaner
             while (reader.TryReadNext(out var bytes))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var retained = Retained(bytes, lookup, tombstoneHorizonMs, lastBatchOfProducers, ref scratch, ref stats);
+                var retained = Retained(bytes, lookup, tombstoneHorizonMs, lastBatchOfProducers, aborted, ref scratch, ref stats);
                 if (!retained.IsEmpty)
                     output.Append(retained);
             }
@@ -91,10 +92,10 @@ internal static class LogCleaner
     /// <summary>
     /// The compacted copy of a whole segment held in memory (a tiered segment), or null when no record would go.
     /// </summary>
-    public static byte[]? Clean(ReadOnlySpan<byte> batches, Dictionary<byte[], long> map, long tombstoneHorizonMs, ref CleanStats stats)
+    public static byte[]? Clean(ReadOnlySpan<byte> batches, Dictionary<byte[], long> map, long tombstoneHorizonMs, AbortedBatches aborted, ref CleanStats stats)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
-        if (!HasAnythingToRemove(batches, lookup, tombstoneHorizonMs))
+        if (!HasAnythingToRemove(batches, lookup, tombstoneHorizonMs, aborted))
             return null;
 
         using var output = new MemoryStream(batches.Length);
@@ -104,7 +105,7 @@ internal static class LogCleaner
             for (var position = 0; position < batches.Length;)
             {
                 var size = RecordBatchHeader.PeekTotalSize(batches[position..]);
-                output.Write(Retained(batches.Slice(position, size), lookup, tombstoneHorizonMs, null, ref scratch, ref stats));
+                output.Write(Retained(batches.Slice(position, size), lookup, tombstoneHorizonMs, null, aborted, ref scratch, ref stats));
                 position += size;
             }
         }
@@ -120,11 +121,12 @@ internal static class LogCleaner
     /// <paramref name="scratch"/> if some do, empty if none (an active producer's last batch: its header alone).
     /// </summary>
     private static ReadOnlySpan<byte> Retained(ReadOnlySpan<byte> bytes, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup,
-        long tombstoneHorizonMs, IReadOnlyDictionary<long, long>? lastBatchOfProducers, ref byte[] scratch, ref CleanStats stats)
+        long tombstoneHorizonMs, IReadOnlyDictionary<long, long>? lastBatchOfProducers, AbortedBatches aborted, ref byte[] scratch, ref CleanStats stats)
     {
         var batch = RecordBatchReader.Batch(bytes);
         if (!IsCompactable(batch.Header))
             return bytes;
+        var isAborted = aborted.Contains(batch.Header);
         if (scratch.Length < bytes.Length)
         {
             ArrayPool<byte>.Shared.Return(scratch);
@@ -134,7 +136,8 @@ internal static class LogCleaner
         int length = RecordBatchHeader.Size, kept = 0, position = RecordBatchHeader.Size;
         foreach (var record in batch.Records())
         {
-            var retain = Retain(record, lookup, tombstoneHorizonMs, out var droppedTombstone);
+            var droppedTombstone = false;
+            var retain = !isAborted && Retain(record, lookup, tombstoneHorizonMs, out droppedTombstone);
             if (retain)
             {
                 bytes.Slice(position, record.SizeInBytes).CopyTo(scratch.AsSpan(length));
@@ -160,12 +163,15 @@ internal static class LogCleaner
         return rebuilt;
     }
 
-    private static bool HasAnythingToRemove(ReadOnlySpan<byte> batches, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup, long tombstoneHorizonMs)
+    private static bool HasAnythingToRemove(ReadOnlySpan<byte> batches, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup, long tombstoneHorizonMs,
+        AbortedBatches aborted)
     {
         foreach (var batch in RecordBatchReader.Batches(batches))
         {
             if (!IsCompactable(batch.Header))
                 continue;
+            if (aborted.Contains(batch.Header) && batch.Header.RecordCount > 0)
+                return true;
             foreach (var record in batch.Records())
             {
                 if (!Retain(record, lookup, tombstoneHorizonMs, out _))
