@@ -135,7 +135,7 @@ internal sealed class RemoteLogReader(
         {
             // Replaced copies may still be listed beside their compacted successor: each offset is searched once.
             if (segment.State != RemoteLogSegmentState.CopySegmentFinished || segment.NextOffset <= covered) continue;
-            if (segment.BaseOffset >= upperBoundOffset || segment.BaseOffset >= log.LocalLogStartOffset) break;
+            if (segment.BaseOffset >= log.LocalLogStartOffset) break;
             var index = await GetRemoteIndexAsync(segment.KeyPrefix(topic, partition) + TransactionIndex.Suffix, cancellationToken);
             covered = segment.NextOffset;
             if (TransactionIndex.Collect(index, startOffset, upperBoundOffset, aborted))
@@ -144,7 +144,8 @@ internal sealed class RemoteLogReader(
                 break;
             }
         }
-        if (!complete && upperBoundOffset > log.LocalLogStartOffset)
+        // A transaction that began in the tier may be aborted by a marker in the local log.
+        if (!complete)
             log.CollectAbortedTransactions(Math.Max(startOffset, log.LocalLogStartOffset), upperBoundOffset, aborted);
         return aborted.Count == 0 ? null : aborted;
     }
