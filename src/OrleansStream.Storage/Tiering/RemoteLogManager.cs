@@ -263,7 +263,9 @@ public sealed class RemoteLogManager : IDisposable
             var epochBytes = EpochCheckpoint(metadata.SegmentLeaderEpochs);
             await _store.UploadAsync(prefix + ".epoch", new MemoryStream(epochBytes), cancellationToken);
             var snapshotBytes = snapshotFile is null ? 0 : await UploadFileAsync(prefix + ProducerStateSnapshot.Suffix, snapshotFile, -1, cancellationToken);
-            await _store.UploadAsync(prefix + TransactionIndex.Suffix, new MemoryStream(txnIndex), cancellationToken);
+            // Like Kafka's optional transactionIndex, only a segment where a transaction aborted has one.
+            if (txnIndex.Length > 0)
+                await _store.UploadAsync(prefix + TransactionIndex.Suffix, new MemoryStream(txnIndex), cancellationToken);
 
             var replaced = new List<RemoteLogSegmentMetadata>();
             if (compacted)

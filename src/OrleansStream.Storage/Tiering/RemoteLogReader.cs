@@ -150,7 +150,7 @@ internal sealed class RemoteLogReader(
         return aborted.Count == 0 ? null : aborted;
     }
 
-    /// <summary>A whole remote index file (offset or time index) through the read cache; empty when it was never written.</summary>
+    /// <summary>A whole remote index file (offset, time or transaction index) through the read cache; empty when it was never written.</summary>
     private async Task<byte[]> GetRemoteIndexAsync(string key, CancellationToken cancellationToken)
     {
         if (!cache.TryGet(key, out var index))

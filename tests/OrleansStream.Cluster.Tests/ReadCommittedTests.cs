@@ -1,0 +1,70 @@
+using System.Text;
+using OrleansStream.Records;
+using static OrleansStream.Cluster.Tests.PartitionTestKit;
+
+namespace OrleansStream.Cluster.Tests;
+
+/// <summary>Fetch and ListOffsets with an isolation level on the partition leader: the last stable offset bounds read_committed.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class ReadCommittedTests(ClusterFixture fixture)
+{
+    private static byte[] TransactionalBatch(long producerId, params string[] values)
+    {
+        using var builder = new RecordBatchBuilder();
+        builder.Reset(producerId, 0, 0, isTransactional: true);
+        var timestampMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        for (var i = 0; i < values.Length; i++)
+            builder.Append(timestampMs, Encoding.UTF8.GetBytes($"k{i}"), Encoding.UTF8.GetBytes(values[i]));
+        return builder.ToArray();
+    }
+
+    [Fact]
+    public async Task Without_transactions_the_last_stable_offset_is_the_high_watermark()
+    {
+        var topic = UniqueTopic("lso-plain");
+        await fixture.CreateTopic(topic);
+        var leader = await fixture.Leader(topic, 0);
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("a", "b")));
+
+        var committed = await leader.Fetch(new FetchRequest(0, 1 << 20, IsolationLevel: IsolationLevel.ReadCommitted));
+        var uncommitted = await leader.Fetch(new FetchRequest(0, 1 << 20));
+        var latest = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest, IsolationLevel: IsolationLevel.ReadCommitted));
+
+        Assert.Equal((ErrorCode.None, 2L, 2L), (committed.Error, committed.HighWatermark, committed.LastStableOffset));
+        Assert.Equal([(0L, "a"), (1L, "b")], RecordsOf(committed.Records));
+        Assert.Null(committed.AbortedTransactions);
+        Assert.Equal(2, uncommitted.LastStableOffset);
+        Assert.Equal(2, latest.Offset);
+    }
+
+    [Fact]
+    public async Task An_open_transaction_holds_read_committed_fetches_and_offset_lookups_at_its_first_offset()
+    {
+        var topic = UniqueTopic("lso-open");
+        await fixture.CreateTopic(topic);
+        var leader = await fixture.Leader(topic, 0);
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("before")));
+        var txn = await leader.Produce(new ProduceRequest(Acks.Leader, 5000, TransactionalBatch(4242, "open")));
+        Assert.Equal((ErrorCode.None, 1L), (txn.Error, txn.BaseOffset));
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("after")));
+
+        var committed = await leader.Fetch(new FetchRequest(0, 1 << 20, IsolationLevel: IsolationLevel.ReadCommitted));
+        var uncommitted = await leader.Fetch(new FetchRequest(0, 1 << 20));
+        Assert.Equal((3L, 1L), (committed.HighWatermark, committed.LastStableOffset));
+        Assert.Equal([(0L, "before")], RecordsOf(committed.Records));
+        Assert.Equal([(0L, "before"), (1L, "open"), (2L, "after")], RecordsOf(uncommitted.Records));
+        Assert.Equal(1, uncommitted.LastStableOffset);
+
+        Assert.Equal(1, (await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest, IsolationLevel: IsolationLevel.ReadCommitted))).Offset);
+        Assert.Equal(3, (await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest))).Offset);
+
+        // A read_committed long-poll at the last stable offset: new data moves the high watermark, not the LSO, so it
+        // ends at its deadline with nothing.
+        var waiting = leader.Fetch(new FetchRequest(1, 1 << 20, MinBytes: 1, MaxWaitMs: 1000, IsolationLevel: IsolationLevel.ReadCommitted));
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("later")));
+        var polled = await waiting;
+        Assert.Equal((ErrorCode.None, 1L), (polled.Error, polled.LastStableOffset));
+        Assert.True(polled.Records.IsEmpty);
+        Assert.Equal(4, polled.HighWatermark);
+    }
+}
