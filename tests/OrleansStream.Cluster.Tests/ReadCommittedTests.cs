@@ -1,4 +1,5 @@
 using System.Text;
+using OrleansStream.Client;
 using OrleansStream.Records;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
 
@@ -66,5 +67,51 @@ public sealed class ReadCommittedTests(ClusterFixture fixture)
         Assert.Equal((ErrorCode.None, 1L), (polled.Error, polled.LastStableOffset));
         Assert.True(polled.Records.IsEmpty);
         Assert.Equal(4, polled.HighWatermark);
+    }
+
+    [Fact]
+    public async Task The_SDK_consumer_reads_committed_by_default_and_reaches_its_end_at_the_last_stable_offset()
+    {
+        var topic = UniqueTopic("sdk-lso");
+        await fixture.CreateTopic(topic);
+        var leader = await fixture.Leader(topic, 0);
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("before")));
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, TransactionalBatch(4343, "open")));
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("after")));
+        var tp = new TopicPartition(topic, 0);
+
+        using var committed = Consume(tp, null);
+        using var uncommitted = Consume(tp, IsolationLevel.ReadUncommitted);
+
+        Assert.Equal(["before", "@1"], UntilEof(committed));
+        Assert.Equal(1, committed.Position(tp));
+        Assert.Equal(1, committed.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(30)).High);
+        Assert.Equal(["before", "open", "after", "@3"], UntilEof(uncommitted));
+        Assert.Equal(3, uncommitted.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(30)).High);
+    }
+
+    private IConsumer<byte[], byte[]> Consume(TopicPartition tp, IsolationLevel? isolation)
+    {
+        var config = new ConsumerConfig { EnablePartitionEof = true, FetchWaitMaxMs = 100, IsolationLevel = isolation };
+        var consumer = new ConsumerBuilder<byte[], byte[]>(fixture.Client, config).Build();
+        consumer.Assign(new TopicPartitionOffset(tp, Offset.Beginning));
+        return consumer;
+    }
+
+    /// <summary>The values consumed up to the first end-of-partition event, which is written as "@offset".</summary>
+    private static List<string> UntilEof(IConsumer<byte[], byte[]> consumer)
+    {
+        var seen = new List<string>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var result = consumer.Consume(cts.Token);
+            if (result.IsPartitionEOF)
+            {
+                seen.Add("@" + result.Offset);
+                return seen;
+            }
+            seen.Add(Encoding.UTF8.GetString(result.Message!.Value));
+        }
     }
 }
