@@ -311,4 +311,21 @@ public sealed class TransactionIndexTests : IDisposable
         Assert.Equal(1, (await log.CompactAsync()).RecordsRemoved);
         Assert.Equal([(0L, 1, false), (1L, 0, false)], Headers(log.Read(0, 1 << 20, FetchIsolation.HighWatermark).Records)[..2]);
     }
+
+    [Fact]
+    public void A_follower_builds_the_same_index_and_last_stable_offset_from_the_replicated_batches()
+    {
+        using var leader = Open();
+        Interleave(leader);
+        using var follower = Open(directory: Path.Combine(_dir.Path, "follower"));
+
+        follower.AppendAsFollower(leader.Read(0, 1 << 20).Span);
+        follower.UpdateHighWatermark(5);
+        Assert.Equal(1, follower.LastStableOffset);
+        follower.UpdateHighWatermark(8);
+
+        Assert.Equal(8, follower.LastStableOffset);
+        Assert.Equal(File.ReadAllBytes(TxnIndexFile(LogDir, 0)), File.ReadAllBytes(TxnIndexFile(follower.Directory, 0)));
+        Assert.Equal([new AbortedTxn(A, 1, 5, 3)], follower.Read(0, 1 << 20, FetchIsolation.TxnCommitted).AbortedTransactions);
+    }
 }
