@@ -19,6 +19,19 @@ public sealed class ReadCommittedTests(ClusterFixture fixture)
         return builder.ToArray();
     }
 
+    /// <summary>A topic holding "before" (0), an open transaction's "open" (1) and "after" (2), and its leader.</summary>
+    private async Task<(string Topic, IPartitionReplicaGrain Leader)> WithOpenTransactionAsync(string prefix, long producerId)
+    {
+        var topic = UniqueTopic(prefix);
+        await fixture.CreateTopic(topic);
+        var leader = await fixture.Leader(topic, 0);
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("before")));
+        var txn = await leader.Produce(new ProduceRequest(Acks.Leader, 5000, TransactionalBatch(producerId, "open")));
+        Assert.Equal((ErrorCode.None, 1L), (txn.Error, txn.BaseOffset));
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("after")));
+        return (topic, leader);
+    }
+
     [Fact]
     public async Task Without_transactions_the_last_stable_offset_is_the_high_watermark()
     {
@@ -41,13 +54,7 @@ public sealed class ReadCommittedTests(ClusterFixture fixture)
     [Fact]
     public async Task An_open_transaction_holds_read_committed_fetches_and_offset_lookups_at_its_first_offset()
     {
-        var topic = UniqueTopic("lso-open");
-        await fixture.CreateTopic(topic);
-        var leader = await fixture.Leader(topic, 0);
-        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("before")));
-        var txn = await leader.Produce(new ProduceRequest(Acks.Leader, 5000, TransactionalBatch(4242, "open")));
-        Assert.Equal((ErrorCode.None, 1L), (txn.Error, txn.BaseOffset));
-        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("after")));
+        var (_, leader) = await WithOpenTransactionAsync("lso-open", 4242);
 
         var committed = await leader.Fetch(new FetchRequest(0, 1 << 20, IsolationLevel: IsolationLevel.ReadCommitted));
         var uncommitted = await leader.Fetch(new FetchRequest(0, 1 << 20));
@@ -72,12 +79,7 @@ public sealed class ReadCommittedTests(ClusterFixture fixture)
     [Fact]
     public async Task The_SDK_consumer_reads_committed_by_default_and_reaches_its_end_at_the_last_stable_offset()
     {
-        var topic = UniqueTopic("sdk-lso");
-        await fixture.CreateTopic(topic);
-        var leader = await fixture.Leader(topic, 0);
-        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("before")));
-        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, TransactionalBatch(4343, "open")));
-        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("after")));
+        var (topic, _) = await WithOpenTransactionAsync("sdk-lso", 4343);
         var tp = new TopicPartition(topic, 0);
 
         using var committed = Consume(tp, null);
