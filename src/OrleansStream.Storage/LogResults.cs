@@ -25,7 +25,6 @@ public readonly record struct CompactionResult(
 /// A segment as the tiering code sees it. <see cref="NextOffset"/> is the first offset after the segment (the next
 /// segment's base offset for a closed one). <see cref="MaxTimestamp"/> is the largest batch timestamp (-1 if none),
 /// <see cref="LargestTimestamp"/> falls back to the file's modification time as Kafka's retention does.
-/// <see cref="TxnIndexPath"/> exists only once a transaction aborted in the segment.
 /// </summary>
 public sealed record LogSegmentInfo(
     long BaseOffset,
@@ -36,8 +35,7 @@ public sealed record LogSegmentInfo(
     bool IsActive,
     string LogPath,
     string OffsetIndexPath,
-    string TimeIndexPath,
-    string TxnIndexPath);
+    string TimeIndexPath);
 
 /// <summary>Kafka's FetchIsolation: how far a read may go (the log end for followers, the high watermark, the last stable offset).</summary>
 public enum FetchIsolation

@@ -501,7 +501,7 @@ internal sealed class LogSegment : IDisposable
     }
 
     public LogSegmentInfo ToInfo(long nextOffset, bool isActive) =>
-        new(BaseOffset, nextOffset, Size, MaxTimestamp, LargestTimestamp, isActive, LogPath, OffsetIndexPath, TimeIndexPath, TxnIndexPath);
+        new(BaseOffset, nextOffset, Size, MaxTimestamp, LargestTimestamp, isActive, LogPath, OffsetIndexPath, TimeIndexPath);
 
     /// <summary>Closes and deletes the log and its indexes (log first: an orphan index is cleaned up on open).</summary>
     public void Delete()
