@@ -97,7 +97,8 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
 
         // --timeout-ms also bounds the wait for the first record (the first fetch, still JIT-compiling on a busy machine),
         // so it is not a few seconds: the run ends 10 s after "d".
-        var consume = await silo.RunCliAsync("consume", "--topic", topic, "--partition", "0", "--offset", "2", "--timeout-ms", "10000");
+        var consume = await silo.RunCliAsync("consume", "--topic", topic, "--partition", "0", "--offset", "2", "--timeout-ms", "10000",
+            "--isolation-level", "read_uncommitted");
 
         Assert.True(consume.ExitCode == 0, consume.ToString());
         Assert.Equal(["c", "d"], consume.StdoutLines);
@@ -126,6 +127,10 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var badAcks = await silo.RunCliRawAsync(null, ["produce", "--topic", "t", "--acks", "2"]);
         Assert.Equal(2, badAcks.ExitCode);
         Assert.Single(badAcks.StderrLines);
+
+        var badIsolation = await silo.RunCliRawAsync(null, ["consume", "--topic", "t", "--isolation-level", "dirty"]);
+        Assert.Equal(2, badIsolation.ExitCode);
+        Assert.Contains("read_committed", badIsolation.Stderr);
 
         int closed = ExternalProcess.FreeTcpPort();
         var unreachable = await silo.RunCliRawAsync(null, ["topics", "list"],
