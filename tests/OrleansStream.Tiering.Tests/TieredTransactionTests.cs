@@ -51,8 +51,12 @@ public sealed class TieredTransactionTests : IDisposable
         t.Log.UpdateHighWatermark(t.Log.LogEndOffset);
         Assert.True(t.Manager.IsRemote(0) && t.Log.LocalLogStartOffset > 3);
 
-        // The first tiered segment's .txnindex holds Early's abort in Kafka's 34-byte layout.
-        var first = t.Manager.Manifest!.Segments[0];
+        // The first tiered segment's .txnindex holds Early's abort in Kafka's 34-byte layout; the others have none
+        // (KIP-1058's txnIdxEmpty), so read_committed reads never ask the tier for them.
+        var segments = t.Manager.Manifest!.Segments;
+        Assert.Equal([false, .. Enumerable.Repeat(true, segments.Count - 1)], segments.Select(s => s.TxnIndexEmpty));
+        Assert.DoesNotContain(await t.RemoteKeysAsync(), k => k.EndsWith(".txnindex", StringComparison.Ordinal) && !k.Contains(segments[0].SegmentId));
+        var first = segments[0];
         var txnIndex = await t.Store.GetAsync(first.KeyPrefix("orders", 0) + ".txnindex", Ct);
         var entry = txnIndex!.Content.ToArray();
         Assert.Equal(34, entry.Length);

@@ -41,7 +41,7 @@ internal sealed class RemoteLogCleaner(
         var abortedTxns = new List<AbortedTxn>();
         foreach (var s in remoteOnly)
         {
-            if (await store.GetAsync(s.KeyPrefix(topic, partition) + TransactionIndex.Suffix, cancellationToken) is { } txnIndex)
+            if (!s.TxnIndexEmpty && await store.GetAsync(s.KeyPrefix(topic, partition) + TransactionIndex.Suffix, cancellationToken) is { } txnIndex)
                 AbortedBatches.ReadAll(txnIndex.Content.Span, abortedTxns);
         }
         // A transaction aborted by a marker in the local log may have data in the tier.

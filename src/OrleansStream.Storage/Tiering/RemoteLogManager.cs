@@ -252,6 +252,7 @@ public sealed class RemoteLogManager : IDisposable
                 LeaderEpoch = leaderEpoch,
                 SegmentLeaderEpochs = EpochsOf(segment),
                 Compacted = compacted,
+                TxnIndexEmpty = txnIndex.Length == 0,
             };
             if (started is null)
                 await _metadata.SaveAsync(manifest.With(metadata), leaderEpoch, cancellationToken);

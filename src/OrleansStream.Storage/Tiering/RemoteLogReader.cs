@@ -136,8 +136,9 @@ internal sealed class RemoteLogReader(
             // Replaced copies may still be listed beside their compacted successor: each offset is searched once.
             if (segment.State != RemoteLogSegmentState.CopySegmentFinished || segment.NextOffset <= covered) continue;
             if (segment.BaseOffset >= log.LocalLogStartOffset) break;
-            var index = await GetRemoteIndexAsync(segment.KeyPrefix(topic, partition) + TransactionIndex.Suffix, cancellationToken);
             covered = segment.NextOffset;
+            if (segment.TxnIndexEmpty) continue;
+            var index = await GetRemoteIndexAsync(segment.KeyPrefix(topic, partition) + TransactionIndex.Suffix, cancellationToken);
             if (TransactionIndex.Collect(index, startOffset, upperBoundOffset, aborted))
             {
                 complete = true;
