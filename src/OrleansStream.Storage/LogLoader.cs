@@ -37,7 +37,7 @@ internal static class LogLoader
         logStart = Math.Min(logStart, logEnd);
         var highWatermark = Math.Clamp(checkpoint?.HighWatermark ?? logStart, logStart, logEnd);
         var recoveryPoint = Math.Min(checkpoint?.RecoveryPoint ?? 0, logEnd);
-        return new LoadedLog(segments, logStart, logEnd, highWatermark, recoveryPoint, checkpoint);
+        return new LoadedLog(segments, logStart, logEnd, highWatermark, recoveryPoint, checkpoint, cleanShutdown);
     }
 
     private static List<long> ScanDirectory(string path)
@@ -56,7 +56,8 @@ internal static class LogLoader
                 logs.Add(baseOffset);
             }
             else if (LogSegment.TryParseBaseOffset(name, LogSegment.IndexSuffix, out baseOffset)
-                || LogSegment.TryParseBaseOffset(name, LogSegment.TimeIndexSuffix, out baseOffset))
+                || LogSegment.TryParseBaseOffset(name, LogSegment.TimeIndexSuffix, out baseOffset)
+                || LogSegment.TryParseBaseOffset(name, TransactionIndex.Suffix, out baseOffset))
             {
                 indexes.Add((file, baseOffset));
             }
@@ -103,4 +104,5 @@ internal static class LogLoader
 
 /// <summary>A loaded log: its segments (the active one last) and the offsets recovery settled on.</summary>
 internal sealed record LoadedLog(
-    List<LogSegment> Segments, long LogStartOffset, long LogEndOffset, long HighWatermark, long RecoveryPoint, PartitionCheckpoint? Checkpoint);
+    List<LogSegment> Segments, long LogStartOffset, long LogEndOffset, long HighWatermark, long RecoveryPoint, PartitionCheckpoint? Checkpoint,
+    bool CleanShutdown);

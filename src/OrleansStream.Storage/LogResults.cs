@@ -36,3 +36,17 @@ public sealed record LogSegmentInfo(
     string LogPath,
     string OffsetIndexPath,
     string TimeIndexPath);
+
+/// <summary>Kafka's FetchIsolation: how far a read may go (the log end for followers, the high watermark, the last stable offset).</summary>
+public enum FetchIsolation
+{
+    LogEnd,
+    HighWatermark,
+    TxnCommitted,
+}
+
+/// <summary>
+/// Kafka's FetchDataInfo: whole batches read, and for <see cref="FetchIsolation.TxnCommitted"/> the aborted transactions
+/// that overlap them (null when none or not asked for).
+/// </summary>
+public readonly record struct FetchDataInfo(ReadOnlyMemory<byte> Records, IReadOnlyList<AbortedTxn>? AbortedTransactions = null);

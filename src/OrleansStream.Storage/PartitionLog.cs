@@ -56,7 +56,7 @@ public sealed class PartitionLog : IDisposable
         LeaderEpochCache.TruncateFromEnd(LogEndOffset);
         LeaderEpochCache.TruncateFromStart(LogStartOffset);
         _producerState = new ProducerStateManager(directory, producerStateConfig, time);
-        LoadProducerState();
+        LoadProducerState(loaded.CleanShutdown);
     }
 
     public string Directory { get; }
@@ -174,34 +174,72 @@ public sealed class PartitionLog : IDisposable
 
     /// <summary>
     /// Kafka's rebuildProducerState at open: snapshots that match no segment go, the latest one left is loaded, the log
-    /// after it is replayed and a snapshot taken at the log end.
+    /// after it is replayed (rebuilding the <c>.txnindex</c> of what it replays) and a snapshot taken at the log end.
     /// </summary>
-    private void LoadProducerState()
+    private void LoadProducerState(bool cleanShutdown)
     {
         var baseOffsets = new long[_segments.Count];
         for (var i = 0; i < baseOffsets.Length; i++)
             baseOffsets[i] = _segments[i].BaseOffset;
         _producerState.RemoveStraySnapshots(baseOffsets);
+        if (!cleanShutdown)
+            RebuildTxnIndexesAfterRecoveryPoint();
         ReloadProducerState();
         _producerState.TakeSnapshot();
         _producerState.OnHighWatermarkUpdated(HighWatermark);
     }
 
-    /// <summary>Kafka's truncateAndReload then loadProducersFromRecords up to the log end offset.</summary>
+    /// <summary>
+    /// After an unclean shutdown the <c>.txnindex</c> of a segment above the recovery point may not have reached the
+    /// disk although a later snapshot did. As Kafka's recovery of those segments, a replay from the snapshot at or below
+    /// the recovery point's segment rebuilds them; the state is then loaded again from the latest snapshot.
+    /// </summary>
+    private void RebuildTxnIndexesAfterRecoveryPoint()
+    {
+        var from = _segments[Math.Max(0, FloorSegment(RecoveryPoint))].BaseOffset;
+        if ((_producerState.LatestSnapshotOffset ?? long.MinValue) <= from)
+            return; // the replay from the latest snapshot covers them
+        _producerState.ReloadFromSnapshotAtOrBelow(from, LogStartOffset);
+        ReplayProducerState();
+        _producerState.ReloadFromSnapshotAtOrBelow(LogEndOffset, LogStartOffset);
+    }
+
+    /// <summary>
+    /// Kafka's truncateAndReload then loadProducersFromRecords up to the log end offset. The aborted transactions whose
+    /// markers the replay passes are indexed again (Kafka's LogSegment.recover rebuilds the <c>.txnindex</c> the same way).
+    /// </summary>
     private void ReloadProducerState()
     {
         _producerState.TruncateAndReload(LogStartOffset, LogEndOffset);
+        ReplayProducerState();
+    }
+
+    private void ReplayProducerState()
+    {
         // Below the local log start the batches live only in the tier: the state starts from what is local.
         if (_producerState.MapEndOffset < LocalLogStartOffset)
             _producerState.UpdateMapEndOffset(LocalLogStartOffset);
+        var replayStart = _producerState.MapEndOffset;
+        if (replayStart < LogEndOffset)
+        {
+            for (var i = Math.Max(0, FloorSegment(replayStart)); i < _segments.Count; i++)
+                _segments[i].TxnIndex.TruncateTo(replayStart);
+        }
         while (_producerState.MapEndOffset < LogEndOffset)
         {
             var chunk = Read(_producerState.MapEndOffset, ProducerStateReplayBytes);
             if (chunk.IsEmpty)
                 break;
-            _producerState.LoadProducersFromRecords(chunk.Span);
+            UpdateTxnIndex(_producerState.LoadProducersFromRecords(chunk.Span));
         }
         _producerState.UpdateMapEndOffset(LogEndOffset);
+    }
+
+    /// <summary>Indexes each aborted transaction in the segment that holds its marker.</summary>
+    private void UpdateTxnIndex(ReadOnlySpan<TxnCompletion> completions)
+    {
+        foreach (var completion in completions)
+            _segments[FloorSegment(completion.Txn.LastOffset)].UpdateTxnIndex(completion);
     }
 
     /// <summary>
@@ -305,7 +343,7 @@ public sealed class PartitionLog : IDisposable
             _producerState.AbandonAppend();
             throw;
         }
-        _producerState.CompleteAppend(lastOffset + 1);
+        UpdateTxnIndex(_producerState.CompleteAppend(lastOffset + 1));
     }
 
     private void WriteToActive(ReadOnlySpan<byte> batches, long firstOffset, long lastOffset, long maxTimestamp, int records)
@@ -458,6 +496,69 @@ public sealed class PartitionLog : IDisposable
         var buffer = GC.AllocateUninitializedArray<byte>(length); // filled by the read; the tail past whole batches is not exposed
         var read = segment.Read(first, buffer, maxOffsetExclusive);
         return buffer.AsMemory(0, read);
+    }
+
+    /// <summary>
+    /// Kafka's UnifiedLog.read for a consumer: whole batches from the one holding <paramref name="offset"/>, up to
+    /// <paramref name="maxBytes"/> (at least one batch), below the high watermark, or for
+    /// <see cref="FetchIsolation.TxnCommitted"/> below the last stable offset with the aborted transactions that overlap
+    /// what was read.
+    /// </summary>
+    public FetchDataInfo Read(long offset, int maxBytes, FetchIsolation isolation)
+    {
+        var records = Read(offset, maxBytes, FetchUpperBound(isolation));
+        if (isolation != FetchIsolation.TxnCommitted || records.IsEmpty)
+            return new FetchDataInfo(records);
+        var aborted = new List<AbortedTxn>();
+        CollectAbortedTransactions(offset, NextOffsetAfter(records.Span), aborted);
+        return new FetchDataInfo(records, aborted.Count == 0 ? null : aborted);
+    }
+
+    /// <summary>The offset a read with <paramref name="isolation"/> stops before (Kafka's fetch upper bound).</summary>
+    public long FetchUpperBound(FetchIsolation isolation) => isolation switch
+    {
+        FetchIsolation.LogEnd => LogEndOffset,
+        FetchIsolation.HighWatermark => HighWatermark,
+        _ => LastStableOffset,
+    };
+
+    /// <summary>
+    /// Kafka's collectAbortedTransactions over the local segments: adds the aborted transactions that overlap
+    /// [<paramref name="startOffset"/>, <paramref name="upperBoundOffset"/>) to <paramref name="into"/>, searching the
+    /// segment that holds <paramref name="startOffset"/> and those after it until an entry's last stable offset reaches
+    /// the bound. True when the search completed.
+    /// </summary>
+    public bool CollectAbortedTransactions(long startOffset, long upperBoundOffset, List<AbortedTxn> into)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(into);
+        for (var i = Math.Max(0, FloorSegment(startOffset)); i < _segments.Count; i++)
+        {
+            if (_segments[i].TxnIndex.CollectAbortedTxns(startOffset, upperBoundOffset, into))
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>The offset after the last of whole <paramref name="batches"/>.</summary>
+    public static long NextOffsetAfter(ReadOnlySpan<byte> batches)
+    {
+        long next = -1;
+        for (var position = 0; position + RecordBatchHeader.Size <= batches.Length;)
+        {
+            var batch = batches[position..];
+            next = BinaryPrimitives.ReadInt64BigEndian(batch) + BinaryPrimitives.ReadInt32BigEndian(batch[RecordBatchHeader.LastOffsetDeltaOffset..]) + 1;
+            position += RecordBatchHeader.PeekTotalSize(batch);
+        }
+        return next;
+    }
+
+    /// <summary>The aborted transactions indexed in the local segment based at <paramref name="baseOffset"/>, as the <c>.txnindex</c> file holds them.</summary>
+    public byte[] ReadTxnIndex(long baseOffset)
+    {
+        ThrowIfDisposed();
+        var index = FloorSegment(baseOffset);
+        return index >= 0 && _segments[index].BaseOffset == baseOffset ? _segments[index].TxnIndex.ToArray() : [];
     }
 
     /// <summary>
@@ -758,8 +859,11 @@ public sealed class PartitionLog : IDisposable
             return default;
         var nowMs = NowMs;
         var cleanable = 0;
-        // As in Kafka, the lag only holds segments back when it is set (producer clocks may run ahead of ours).
-        while (cleanable < _segments.Count - 1
+        // As in Kafka, the lag only holds segments back when it is set (producer clocks may run ahead of ours); an undecided
+        // transaction holds back its segment and those after it (Kafka's firstUncleanableOffset), since whether its data
+        // counts is not known yet.
+        var firstUnstable = _producerState.FirstUnstableOffset ?? long.MaxValue;
+        while (cleanable < _segments.Count - 1 && _segments[cleanable + 1].BaseOffset <= firstUnstable
             && (Config.MinCompactionLagMs == 0 || nowMs - _segments[cleanable].LargestTimestamp >= Config.MinCompactionLagMs))
         {
             cleanable++;
@@ -770,7 +874,8 @@ public sealed class PartitionLog : IDisposable
         // With history in the tier, older values of a key may live only there: a tombstone must outlive them, so it is
         // dropped only by the tier's compaction (RemoteLogManager), which sees the whole log.
         var tombstoneHorizonMs = LocalLogStartOffset > LogStartOffset ? long.MinValue : nowMs - Config.DeleteRetentionMs;
-        using var cleaning = new LogToClean(Directory, Config, _segments, cleanable, nowMs, tombstoneHorizonMs, LastBatchOfProducers());
+        using var cleaning = new LogToClean(Directory, Config, _segments, cleanable, nowMs, tombstoneHorizonMs, LastBatchOfProducers(),
+            AbortedIn(_segments[0].BaseOffset, _segments[cleanable].BaseOffset));
         _cleaning = cleaning;
         try
         {
@@ -788,6 +893,14 @@ public sealed class PartitionLog : IDisposable
             _cleaner = null;
         }
         return cleaning.IsCancelled || _disposed ? default : ReplaceSegments(cleaning);
+    }
+
+    /// <summary>The aborted transactions of the local range [<paramref name="from"/>, <paramref name="to"/>), for the cleaner.</summary>
+    private AbortedBatches AbortedIn(long from, long to)
+    {
+        var aborted = new List<AbortedTxn>();
+        CollectAbortedTransactions(from, to, aborted);
+        return aborted.Count == 0 ? AbortedBatches.None : new AbortedBatches(aborted);
     }
 
     /// <summary>Kafka's lastRecordsOfActiveProducers, copied on the owner's turn for the cleaner's worker.</summary>
@@ -860,8 +973,12 @@ public sealed class PartitionLog : IDisposable
     internal void AddCommittedKeysTo(Dictionary<byte[], long> map)
     {
         ThrowIfDisposed();
-        for (var i = 0; i < _segments.Count - 1 && _segments[i + 1].BaseOffset <= HighWatermark; i++)
-            LogCleaner.AddToOffsetMap(map, _segments[i]);
+        var end = 0;
+        while (end < _segments.Count - 1 && _segments[end + 1].BaseOffset <= HighWatermark)
+            end++;
+        var aborted = AbortedIn(_segments[0].BaseOffset, _segments[end].BaseOffset);
+        for (var i = 0; i < end; i++)
+            LogCleaner.AddToOffsetMap(map, _segments[i], aborted);
     }
 
     /// <summary>

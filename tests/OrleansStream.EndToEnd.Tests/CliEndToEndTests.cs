@@ -98,7 +98,8 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
 
         // --timeout-ms also bounds the wait for the first record (the first fetch, still JIT-compiling on a busy machine),
         // so it is not a few seconds: the run ends 10 s after "d".
-        var consume = await silo.RunCliAsync("consume", "--topic", topic, "--partition", "0", "--offset", "2", "--timeout-ms", "10000");
+        var consume = await silo.RunCliAsync("consume", "--topic", topic, "--partition", "0", "--offset", "2", "--timeout-ms", "10000",
+            "--isolation-level", "read_uncommitted");
 
         Assert.True(consume.ExitCode == 0, consume.ToString());
         Assert.Equal(["c", "d"], consume.StdoutLines);
@@ -132,6 +133,10 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(2, badCodec.ExitCode);
         Assert.Single(badCodec.StderrLines);
         Assert.Contains("'brotli' not recognized", badCodec.Stderr);
+
+        var badIsolation = await silo.RunCliRawAsync(null, ["consume", "--topic", "t", "--isolation-level", "dirty"]);
+        Assert.Equal(2, badIsolation.ExitCode);
+        Assert.Contains("read_committed", badIsolation.Stderr);
 
         int closed = ExternalProcess.FreeTcpPort();
         var unreachable = await silo.RunCliRawAsync(null, ["topics", "list"],

@@ -20,9 +20,14 @@ internal static class ConsumeCommand
         var printKey = new Option<bool>("--print-key") { Description = "With text: print key TAB value" };
         var properties = new Option<string[]>("--consumer-property") { Description = "Consumer config key=value, repeatable", Arity = ArgumentArity.OneOrMore };
         var group = new Option<string?>("--group") { Description = "Consume as a member of this consumer group (subscribe, committed offsets, rebalances)" };
+        var isolation = new Option<string?>("--isolation-level")
+        {
+            Description = "read_committed (default: skip aborted transactions, stop at the last stable offset) or read_uncommitted",
+        };
+        isolation.AcceptOnlyFromAmong("read_committed", "read_uncommitted");
         var command = new Command("consume", "Print records of a topic")
         {
-            topic, fromBeginning, partition, offset, maxMessages, timeout, format, printKey, properties, group,
+            topic, fromBeginning, partition, offset, maxMessages, timeout, format, printKey, properties, group, isolation,
         };
         command.Validators.Add(result =>
         {
@@ -41,6 +46,8 @@ internal static class ConsumeCommand
             {
                 AutoOffsetReset = beginning ? AutoOffsetReset.Earliest : AutoOffsetReset.Latest,
             };
+            if (parse.GetValue(isolation) is { } level)
+                config.Set("isolation.level", level);
 
             await using var connection = await CliApp.ConnectAsync(parse, ct);
             var partitions = await TopicPartitions.ResolveAsync(connection.Client, topicName, parse.GetValue(partition));

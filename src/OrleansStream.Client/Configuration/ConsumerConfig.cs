@@ -31,6 +31,27 @@ public class ConsumerConfig : Config
         });
     }
 
+    /// <summary>
+    /// Which records a consumer sees (<c>isolation.level</c>, default read_committed as in Confluent.Kafka): read_committed
+    /// reads below the last stable offset and skips aborted transactions; read_uncommitted reads everything below the high
+    /// watermark. Transaction markers are never returned either way.
+    /// </summary>
+    public IsolationLevel? IsolationLevel
+    {
+        get => GetEnum<IsolationLevel>("isolation.level", static s => s switch
+        {
+            "read_committed" => OrleansStream.IsolationLevel.ReadCommitted,
+            "read_uncommitted" => OrleansStream.IsolationLevel.ReadUncommitted,
+            _ => null,
+        });
+        set => Set("isolation.level", value switch
+        {
+            null => null,
+            OrleansStream.IsolationLevel.ReadUncommitted => "read_uncommitted",
+            _ => "read_committed",
+        });
+    }
+
     /// <summary>Report reaching the end of a partition as a <see cref="ConsumeResult{TKey,TValue}.IsPartitionEOF"/> result (<c>enable.partition.eof</c>, default false).</summary>
     public bool? EnablePartitionEof { get => GetBool("enable.partition.eof"); set => SetBool("enable.partition.eof", value); }
 
@@ -86,7 +107,8 @@ public class ConsumerConfig : Config
             AllowAutoCreateTopics ?? false,
             RetryBackoffMs,
             RequestTimeoutMs,
-            MetadataMaxAgeMs);
+            MetadataMaxAgeMs,
+            IsolationLevel ?? OrleansStream.IsolationLevel.ReadCommitted);
         Require(s.FetchMaxBytes >= 1, "fetch.max.bytes", "must be >= 1");
         Require(s.MaxPartitionFetchBytes >= 1, "max.partition.fetch.bytes", "must be >= 1");
         Require(s.FetchMinBytes >= 0, "fetch.min.bytes", "must be >= 0");
@@ -108,7 +130,8 @@ internal sealed record ConsumerSettings(
     bool AllowAutoCreateTopics,
     int RetryBackoffMs,
     int RequestTimeoutMs,
-    int MetadataMaxAgeMs)
+    int MetadataMaxAgeMs,
+    IsolationLevel IsolationLevel = IsolationLevel.ReadCommitted)
 {
     /// <summary>One partition's fetch size: the per-partition cap, never above the whole-fetch cap.</summary>
     public int PartitionFetchBytes => Math.Min(MaxPartitionFetchBytes, FetchMaxBytes);

@@ -25,6 +25,7 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
     // The item being consumed and the batch within it, decoded into slots so Consume resumes without re-parsing.
     private FetchItem? _item;
     private int _itemPosition;
+    private AbortedTransactionFilter? _aborted;
     private ReadOnlyMemory<byte> _batch;
     /// <summary>The current batch's records when it came compressed; reused from batch to batch.</summary>
     private PooledBuffer? _plain;
@@ -253,6 +254,7 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
             {
                 case FetchItemKind.Records:
                     _item = next;
+                    _aborted = _settings.IsolationLevel == IsolationLevel.ReadCommitted ? AbortedTransactionFilter.For(next.AbortedTransactions) : null;
                     _itemPosition = 0;
                     _slotCount = _slotIndex = 0;
                     continue;
@@ -275,6 +277,7 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
     {
         _item!.Fetcher.Consumed();
         _item = null;
+        _aborted = null;
         _batch = default;
         _slotCount = _slotIndex = 0;
     }
@@ -314,7 +317,13 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
         _slotCount = _slotIndex = 0;
         var span = _batch.Span;
         var header = RecordBatchHeader.Read(span);
-        if (header.IsControl) return true;
+        // Markers never reach the application, nor (read_committed) aborted data; the position moves past both.
+        var aborted = _aborted?.IsAborted(header, span) ?? false;
+        if (header.IsControl || aborted || header.RecordCount == 0)
+        {
+            SkipPast(header);
+            return true;
+        }
         _batchLeaderEpoch = header.PartitionLeaderEpoch;
         if (_slots.Length < header.RecordCount) _slots = new RecordSlot[Math.Max(header.RecordCount, _slots.Length * 2)];
         try
@@ -354,6 +363,15 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
                 new TopicPartitionOffset(tp, header.BaseOffset), ex);
         }
         return true;
+    }
+
+    /// <summary>Kafka's nextFetchOffset after a batch that yields nothing: the position passes it.</summary>
+    private void SkipPast(in RecordBatchHeader header)
+    {
+        var fetcher = _item!.Fetcher;
+        var position = Interlocked.Read(ref fetcher.Position);
+        if (position >= 0 && position < header.NextOffset)
+            Interlocked.Exchange(ref fetcher.Position, header.NextOffset);
     }
 
     private ConsumeResult<TKey, TValue> Materialize(TopicPartition tp, in RecordSlot slot)
@@ -445,7 +463,7 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
     private async Task<long> ListOffsetAsync(TopicPartition tp, long spec, TimeSpan timeout)
     {
         var response = await LeaderCalls.CallAsync(_cache, tp, _settings.AllowAutoCreateTopics, _settings.MetadataMaxAgeMs,
-            _settings.RetryBackoffMs, timeout, (leader, epoch) => leader.ListOffsets(new ListOffsetsRequest(spec, epoch)),
+            _settings.RetryBackoffMs, timeout, (leader, epoch) => leader.ListOffsets(new ListOffsetsRequest(spec, epoch, _settings.IsolationLevel)),
             static r => r.Error, _time).ConfigureAwait(false);
         if (response.Error != ErrorCode.None)
             throw new KafkaException(new Error(response.Error, $"{tp}: {response.ErrorMessage ?? response.Error.ToString()}"));

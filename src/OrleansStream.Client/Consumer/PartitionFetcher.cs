@@ -12,8 +12,12 @@ internal enum FetchItemKind
     Wakeup,
 }
 
-/// <summary>What a fetcher hands the consumer: fetched batches, the end of the partition, or an error.</summary>
-internal sealed class FetchItem(PartitionFetcher fetcher, FetchItemKind kind, ReadOnlyMemory<byte> records, long offset, Error? error = null)
+/// <summary>
+/// What a fetcher hands the consumer: fetched batches (with the aborted transactions they overlap, read_committed),
+/// the end of the partition, or an error.
+/// </summary>
+internal sealed class FetchItem(PartitionFetcher fetcher, FetchItemKind kind, ReadOnlyMemory<byte> records, long offset, Error? error = null,
+    IReadOnlyList<AbortedTransaction>? abortedTransactions = null)
 {
     public PartitionFetcher Fetcher { get; } = fetcher;
     public FetchItemKind Kind { get; } = kind;
@@ -21,6 +25,7 @@ internal sealed class FetchItem(PartitionFetcher fetcher, FetchItemKind kind, Re
     /// <summary>The fetch offset (records), the end offset (EOF), or the offset that failed (error).</summary>
     public long Offset { get; } = offset;
     public Error? Error { get; } = error;
+    public IReadOnlyList<AbortedTransaction>? AbortedTransactions { get; } = abortedTransactions;
 }
 
 /// <summary>
@@ -122,14 +127,19 @@ internal sealed class PartitionFetcher
                     case ErrorCode.None:
                         _lastReported = ErrorCode.None;
                         Interlocked.Exchange(ref _low, response.LogStartOffset);
-                        Interlocked.Exchange(ref _high, response.HighWatermark);
+                        // read_committed ends at the last stable offset, as librdkafka's high watermark for such consumers.
+                        var end = _settings.IsolationLevel == IsolationLevel.ReadCommitted && response.LastStableOffset >= 0
+                            ? response.LastStableOffset
+                            : response.HighWatermark;
+                        Interlocked.Exchange(ref _high, end);
                         var next = NextOffset(response.Records.Span, offset);
                         if (next > offset)
                         {
-                            await _output.WriteAsync(new FetchItem(this, FetchItemKind.Records, response.Records, offset), ct).ConfigureAwait(false);
+                            await _output.WriteAsync(new FetchItem(this, FetchItemKind.Records, response.Records, offset,
+                                abortedTransactions: response.AbortedTransactions), ct).ConfigureAwait(false);
                             offset = next;
                         }
-                        else if (_settings.EnablePartitionEof && offset >= response.HighWatermark && eofReportedAt != offset)
+                        else if (_settings.EnablePartitionEof && offset >= end && eofReportedAt != offset)
                         {
                             eofReportedAt = offset;
                             await _output.WriteAsync(new FetchItem(this, FetchItemKind.PartitionEof, default, offset), ct).ConfigureAwait(false);
@@ -228,7 +238,7 @@ internal sealed class PartitionFetcher
             {
                 var r = await LeaderCalls.CallAsync(_cache, TopicPartition, _settings.AllowAutoCreateTopics, _settings.MetadataMaxAgeMs,
                     _settings.RetryBackoffMs, TimeSpan.FromMilliseconds(_settings.RequestTimeoutMs),
-                    (leader, epoch) => leader.ListOffsets(new ListOffsetsRequest(spec, epoch)), static r => r.Error, _time, ct).ConfigureAwait(false);
+                    (leader, epoch) => leader.ListOffsets(new ListOffsetsRequest(spec, epoch, _settings.IsolationLevel)), static r => r.Error, _time, ct).ConfigureAwait(false);
                 if (r.Error == ErrorCode.None) return r.Offset;
                 await ReportAsync(r.Error, r.ErrorMessage, Offset.Unset, ct).ConfigureAwait(false);
             }
@@ -275,7 +285,7 @@ internal sealed class PartitionFetcher
                 try
                 {
                     response = await leader.Fetch(new FetchRequest(offset, _settings.PartitionFetchBytes, _settings.FetchMinBytes,
-                        _settings.FetchWaitMaxMs, p.LeaderEpoch)).ConfigureAwait(false);
+                        _settings.FetchWaitMaxMs, p.LeaderEpoch, _settings.IsolationLevel)).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (LeaderCalls.IsTransient(ex))
                 {

@@ -234,14 +234,17 @@ internal sealed partial class PartitionReplicaGrain(
                 return FetchError(ErrorCode.OffsetOutOfRange,
                     $"Offset {request.FetchOffset} is outside [{log.LogStartOffset}, {log.LogEndOffset}] of {_topic}-{_partition}.");
             var hw = log.HighWatermark;
-            ReadOnlyMemory<byte> records = ReadOnlyMemory<byte>.Empty;
-            if (request.FetchOffset < hw)
+            var lso = log.LastStableOffset;
+            var isolation = ToFetchIsolation(request.IsolationLevel);
+            var upTo = log.FetchUpperBound(isolation);
+            FetchDataInfo data = default;
+            if (request.FetchOffset < upTo)
             {
                 try
                 {
-                    records = _remote is { } remote && remote.IsRemote(request.FetchOffset)
-                        ? await remote.ReadAsync(request.FetchOffset, request.MaxBytes, hw)
-                        : log.Read(request.FetchOffset, request.MaxBytes, hw);
+                    data = _remote is { } remote && remote.IsRemote(request.FetchOffset)
+                        ? await ReadRemoteAsync(remote, request, upTo, isolation)
+                        : log.Read(request.FetchOffset, request.MaxBytes, isolation);
                 }
                 catch (OrleansStreamException e)
                 {
@@ -254,13 +257,37 @@ internal sealed partial class PartitionReplicaGrain(
                 }
             }
             var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
+            var records = data.Records;
             if (records.Length >= Math.Max(1, request.MinBytes) || remaining <= TimeSpan.Zero)
             {
                 _metrics.Fetched(records.Span);
-                return new FetchResponse(ErrorCode.None, hw, log.LogStartOffset, records);
+                return new FetchResponse(ErrorCode.None, hw, log.LogStartOffset, records, LastStableOffset: lso,
+                    AbortedTransactions: ToAbortedTransactions(data.AbortedTransactions));
             }
+            // The last stable offset moves only with the high watermark (a transaction stays unstable until its marker
+            // is below it), so read_committed long-polls wake on the same signal when a marker becomes stable.
             await _replication.HighWatermarkAdvanced.WaitAsync(remaining, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
+    }
+
+    /// <summary>A fetch below the local log start: batches from the tier and, for read_committed, the aborted transactions they overlap.</summary>
+    private static async Task<FetchDataInfo> ReadRemoteAsync(RemoteLogManager remote, FetchRequest request, long upTo, FetchIsolation isolation)
+    {
+        var records = await remote.ReadAsync(request.FetchOffset, request.MaxBytes, upTo);
+        if (isolation != FetchIsolation.TxnCommitted || records.IsEmpty)
+            return new FetchDataInfo(records);
+        return new FetchDataInfo(records,
+            await remote.CollectAbortedTransactionsAsync(request.FetchOffset, PartitionLog.NextOffsetAfter(records.Span)));
+    }
+
+    private static List<AbortedTransaction>? ToAbortedTransactions(IReadOnlyList<AbortedTxn>? aborted)
+    {
+        if (aborted is null)
+            return null;
+        var result = new List<AbortedTransaction>(aborted.Count);
+        foreach (var txn in aborted)
+            result.Add(new AbortedTransaction(txn.ProducerId, txn.FirstOffset));
+        return result;
     }
 
     public async Task<ListOffsetsResponse> ListOffsets(ListOffsetsRequest request)
@@ -287,20 +314,25 @@ internal sealed partial class PartitionReplicaGrain(
             }
             if (CheckLeader(request.CurrentLeaderEpoch) is { } lost)
                 return new ListOffsetsResponse(lost.Error, -1, -1, -1, lost.Message);
-            if (remoteFound is { } f && f.Offset < _log!.HighWatermark)
+            if (remoteFound is { } f && f.Offset < _log!.FetchUpperBound(ToFetchIsolation(request.IsolationLevel)))
                 return new ListOffsetsResponse(ErrorCode.None, f.Offset, f.Timestamp, EpochAt(f.Offset));
         }
         var log = _log!;
+        var end = log.FetchUpperBound(ToFetchIsolation(request.IsolationLevel));
         return request.Timestamp switch
         {
             OffsetSpec.Earliest => new ListOffsetsResponse(ErrorCode.None, log.LogStartOffset, -1, EpochAt(log.LogStartOffset)),
-            OffsetSpec.Latest => new ListOffsetsResponse(ErrorCode.None, log.HighWatermark, -1, LeaderEpoch),
+            OffsetSpec.Latest => new ListOffsetsResponse(ErrorCode.None, end, -1, LeaderEpoch),
             < 0 => new ListOffsetsResponse(ErrorCode.InvalidRequest, -1, -1, -1, $"Timestamp {request.Timestamp} is neither -1 (latest), -2 (earliest) nor a time."),
-            _ => log.FindOffsetByTimestamp(request.Timestamp) is { } found && found.Offset < log.HighWatermark
+            _ => log.FindOffsetByTimestamp(request.Timestamp) is { } found && found.Offset < end
                 ? new ListOffsetsResponse(ErrorCode.None, found.Offset, found.Timestamp, EpochAt(found.Offset))
                 : new ListOffsetsResponse(ErrorCode.None, -1, -1, -1),
         };
     }
+
+    /// <summary>A consumer reads below the last stable offset with read_committed, below the high watermark otherwise (Kafka's lastFetchableOffset).</summary>
+    private static FetchIsolation ToFetchIsolation(IsolationLevel isolation) =>
+        isolation == IsolationLevel.ReadCommitted ? FetchIsolation.TxnCommitted : FetchIsolation.HighWatermark;
 
     public Task<ReplicaStatus> GetStatus()
     {

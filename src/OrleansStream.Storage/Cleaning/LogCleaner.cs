@@ -9,7 +9,8 @@ namespace OrleansStream.Storage;
 /// a batch keeps its base offset, last offset delta and timestamps, and surviving records are copied byte for byte
 /// (their deltas are relative to those). Empty batches go, except an active producer's last batch, kept as an empty
 /// header so its producer state survives (Kafka's RETAIN_EMPTY); tombstones go once older than <c>delete.retention.ms</c>.
-/// Control batches are kept whole. A compressed batch is read decompressed and, when records go, its kept records are
+/// Control batches are kept whole, so transaction markers stay; the data of aborted transactions
+/// (<see cref="AbortedBatches"/>) goes and never counts as a key's newest value. A compressed batch is read decompressed and, when records go, its kept records are
 /// compressed again with the batch's own codec (Kafka keeps the original codec); a batch that keeps every record stays
 /// byte for byte as the producer sent it.
 /// </summary>
@@ -19,36 +20,36 @@ internal static class LogCleaner
     public static Dictionary<byte[], long> NewOffsetMap() => new(KeyComparer.Instance);
 
     /// <summary>Adds the keys of a local segment's batches to an offset map.</summary>
-    public static void AddToOffsetMap(Dictionary<byte[], long> map, LogSegment segment)
+    public static void AddToOffsetMap(Dictionary<byte[], long> map, LogSegment segment, AbortedBatches aborted)
     {
         using var reader = segment.OpenReader();
-        AddToOffsetMap(map, reader, CancellationToken.None);
+        AddToOffsetMap(map, reader, aborted, CancellationToken.None);
     }
 
     /// <summary>Adds the keys of every batch a reader yields to an offset map (Kafka's buildOffsetMap).</summary>
-    public static void AddToOffsetMap(Dictionary<byte[], long> map, SegmentBatchReader reader, CancellationToken cancellationToken)
+    public static void AddToOffsetMap(Dictionary<byte[], long> map, SegmentBatchReader reader, AbortedBatches aborted, CancellationToken cancellationToken)
     {
         using var scratch = new Scratch();
         while (reader.TryReadNext(out var bytes))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            AddToOffsetMap(map, bytes, ref scratch.Plain);
+            AddToOffsetMap(map, bytes, aborted, ref scratch.Plain);
         }
     }
 
     /// <summary>Adds the keys of one segment's batches (a tiered segment's bytes) to an offset map.</summary>
-    public static void AddToOffsetMap(Dictionary<byte[], long> map, ReadOnlySpan<byte> batches)
+    public static void AddToOffsetMap(Dictionary<byte[], long> map, ReadOnlySpan<byte> batches, AbortedBatches aborted)
     {
         using var scratch = new Scratch();
-        AddToOffsetMap(map, batches, ref scratch.Plain);
+        AddToOffsetMap(map, batches, aborted, ref scratch.Plain);
     }
 
-    private static void AddToOffsetMap(Dictionary<byte[], long> map, ReadOnlySpan<byte> batches, ref PooledBuffer? plain)
+    private static void AddToOffsetMap(Dictionary<byte[], long> map, ReadOnlySpan<byte> batches, AbortedBatches aborted, ref PooledBuffer? plain)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
         foreach (var batch in RecordBatchReader.Batches(batches))
         {
-            if (!IsCompactable(batch.Header))
+            if (!IsCompactable(batch.Header) || aborted.Contains(batch.Header))
                 continue;
             foreach (var record in Readable(batch, ref plain).Records())
             {
@@ -59,13 +60,13 @@ internal static class LogCleaner
     }
 
     /// <summary>True when compaction would remove at least one record of the batches a reader yields.</summary>
-    public static bool HasAnythingToRemove(SegmentBatchReader reader, Dictionary<byte[], long> map, long tombstoneHorizonMs)
+    public static bool HasAnythingToRemove(SegmentBatchReader reader, Dictionary<byte[], long> map, long tombstoneHorizonMs, AbortedBatches aborted)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
         using var scratch = new Scratch();
         while (reader.TryReadNext(out var bytes))
         {
-            if (HasAnythingToRemove(bytes, lookup, tombstoneHorizonMs, ref scratch.Plain))
+            if (HasAnythingToRemove(bytes, lookup, tombstoneHorizonMs, aborted, ref scratch.Plain))
                 return true;
         }
         return false;
@@ -77,14 +78,14 @@ internal static class LogCleaner
     /// producer to its last batch's last offset.
     /// </summary>
     public static void CleanInto(SegmentBatchReader reader, LogSegment output, Dictionary<byte[], long> map, long tombstoneHorizonMs,
-        IReadOnlyDictionary<long, long> lastBatchOfProducers, ref CleanStats stats, CancellationToken cancellationToken)
+        IReadOnlyDictionary<long, long> lastBatchOfProducers, AbortedBatches aborted, ref CleanStats stats, CancellationToken cancellationToken)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
         using var scratch = new Scratch();
         while (reader.TryReadNext(out var bytes))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var retained = Retained(bytes, lookup, tombstoneHorizonMs, lastBatchOfProducers, scratch, ref stats);
+            var retained = Retained(bytes, lookup, tombstoneHorizonMs, lastBatchOfProducers, aborted, scratch, ref stats);
             if (!retained.IsEmpty)
                 output.Append(retained);
         }
@@ -93,18 +94,18 @@ internal static class LogCleaner
     /// <summary>
     /// The compacted copy of a whole segment held in memory (a tiered segment), or null when no record would go.
     /// </summary>
-    public static byte[]? Clean(ReadOnlySpan<byte> batches, Dictionary<byte[], long> map, long tombstoneHorizonMs, ref CleanStats stats)
+    public static byte[]? Clean(ReadOnlySpan<byte> batches, Dictionary<byte[], long> map, long tombstoneHorizonMs, AbortedBatches aborted, ref CleanStats stats)
     {
         var lookup = map.GetAlternateLookup<ReadOnlySpan<byte>>();
         using var scratch = new Scratch();
-        if (!HasAnythingToRemove(batches, lookup, tombstoneHorizonMs, ref scratch.Plain))
+        if (!HasAnythingToRemove(batches, lookup, tombstoneHorizonMs, aborted, ref scratch.Plain))
             return null;
 
         using var output = new MemoryStream(batches.Length);
         for (var position = 0; position < batches.Length;)
         {
             var size = RecordBatchHeader.PeekTotalSize(batches[position..]);
-            output.Write(Retained(batches.Slice(position, size), lookup, tombstoneHorizonMs, null, scratch, ref stats));
+            output.Write(Retained(batches.Slice(position, size), lookup, tombstoneHorizonMs, null, aborted, scratch, ref stats));
             position += size;
         }
         return output.ToArray();
@@ -116,11 +117,12 @@ internal static class LogCleaner
     /// producer's last batch: its header alone, uncompressed, as Kafka writes an empty batch).
     /// </summary>
     private static ReadOnlySpan<byte> Retained(ReadOnlySpan<byte> bytes, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup,
-        long tombstoneHorizonMs, IReadOnlyDictionary<long, long>? lastBatchOfProducers, Scratch scratch, ref CleanStats stats)
+        long tombstoneHorizonMs, IReadOnlyDictionary<long, long>? lastBatchOfProducers, AbortedBatches aborted, Scratch scratch, ref CleanStats stats)
     {
         var batch = RecordBatchReader.Batch(bytes);
         if (!IsCompactable(batch.Header))
             return bytes;
+        var isAborted = aborted.Contains(batch.Header);
         var plain = Readable(batch, ref scratch.Plain);
         var kept = scratch.Kept ??= new PooledBuffer(plain.SizeInBytes);
         kept.Clear();
@@ -128,7 +130,8 @@ internal static class LogCleaner
         int keptCount = 0, position = RecordBatchHeader.Size;
         foreach (var record in plain.Records())
         {
-            var retain = Retain(record, lookup, tombstoneHorizonMs, out var droppedTombstone);
+            var droppedTombstone = false;
+            var retain = !isAborted && Retain(record, lookup, tombstoneHorizonMs, out droppedTombstone);
             if (retain)
             {
                 kept.Write(plain.Span.Slice(position, record.SizeInBytes));
@@ -156,12 +159,14 @@ internal static class LogCleaner
     }
 
     private static bool HasAnythingToRemove(ReadOnlySpan<byte> batches, Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> lookup, long tombstoneHorizonMs,
-        ref PooledBuffer? plain)
+        AbortedBatches aborted, ref PooledBuffer? plain)
     {
         foreach (var batch in RecordBatchReader.Batches(batches))
         {
             if (!IsCompactable(batch.Header))
                 continue;
+            if (aborted.Contains(batch.Header) && batch.Header.RecordCount > 0)
+                return true;
             foreach (var record in Readable(batch, ref plain).Records())
             {
                 if (!Retain(record, lookup, tombstoneHorizonMs, out _))

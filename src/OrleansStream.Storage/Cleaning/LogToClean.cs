@@ -15,6 +15,7 @@ internal sealed class LogToClean : IDisposable
     private readonly long _nowMs;
     private readonly long _tombstoneHorizonMs;
     private readonly Dictionary<long, long> _lastBatchOfProducers;
+    private readonly AbortedBatches _aborted;
     private readonly SafeFileHandle[] _files;
     private readonly long[] _sizes;
     private readonly CancellationTokenSource _cancellation = new();
@@ -22,12 +23,14 @@ internal sealed class LogToClean : IDisposable
 
     /// <summary>
     /// Opens a handle on each of the first <paramref name="count"/> segments (all closed). <paramref name="lastBatchOfProducers"/>
-    /// (producer id → last offset of its last batch, Kafka's lastRecordsOfActiveProducers) is the cleaner's own copy.
+    /// (producer id → last offset of its last batch, Kafka's lastRecordsOfActiveProducers) is the cleaner's own copy, and so
+    /// are the <paramref name="aborted"/> transactions of the range.
     /// </summary>
     public LogToClean(string directory, LogConfig config, List<LogSegment> segments, int count, long nowMs, long tombstoneHorizonMs,
-        Dictionary<long, long> lastBatchOfProducers)
+        Dictionary<long, long> lastBatchOfProducers, AbortedBatches aborted)
     {
         _lastBatchOfProducers = lastBatchOfProducers;
+        _aborted = aborted;
         _directory = directory;
         _config = config;
         _nowMs = nowMs;
@@ -82,20 +85,20 @@ internal sealed class LogToClean : IDisposable
         for (var i = 0; i < _files.Length; i++)
         {
             using var reader = new SegmentBatchReader(_files[i], _sizes[i]);
-            LogCleaner.AddToOffsetMap(map, reader, CancellationToken);
+            LogCleaner.AddToOffsetMap(map, reader, _aborted, CancellationToken);
         }
         for (var i = 0; i < _files.Length; i++)
         {
             using (var probe = new SegmentBatchReader(_files[i], _sizes[i]))
             {
-                if (!LogCleaner.HasAnythingToRemove(probe, map, _tombstoneHorizonMs))
+                if (!LogCleaner.HasAnythingToRemove(probe, map, _tombstoneHorizonMs, _aborted))
                     continue;
             }
             var stats = new LogCleaner.CleanStats();
             using var cleaned = LogSegment.CreateCleaned(_directory, Segments[i].BaseOffset, _config, _nowMs);
             Cleaned[i] = new CleanedSegment(cleaned.LogPath, cleaned.OffsetIndexPath, cleaned.TimeIndexPath, 0, stats); // deleted if this fails
             using (var reader = new SegmentBatchReader(_files[i], _sizes[i]))
-                LogCleaner.CleanInto(reader, cleaned, map, _tombstoneHorizonMs, _lastBatchOfProducers, ref stats, CancellationToken);
+                LogCleaner.CleanInto(reader, cleaned, map, _tombstoneHorizonMs, _lastBatchOfProducers, _aborted, ref stats, CancellationToken);
             cleaned.OnBecomeInactive();
             cleaned.FlushClosed();
             Cleaned[i] = new CleanedSegment(cleaned.LogPath, cleaned.OffsetIndexPath, cleaned.TimeIndexPath, cleaned.Size, stats);

@@ -241,7 +241,7 @@ public sealed class ProducerStateManager
             _ongoingTxns.Clear();
             // The log end is at or below the high watermark here, so every completed transaction is replicated.
             _unreplicatedTxns.Clear();
-            LoadFromSnapshot(logStartOffset);
+            LoadFromSnapshot(logStartOffset, long.MaxValue);
         }
         else
         {
@@ -285,6 +285,20 @@ public sealed class ProducerStateManager
     {
         TruncateFullyAndStartAt(0);
         _snapshots = ProducerStateSnapshot.List(_logDirectory);
+    }
+
+    /// <summary>
+    /// Forgets the state and loads the latest snapshot at or below <paramref name="offset"/> (none: empty at
+    /// <paramref name="logStartOffset"/>), keeping the newer ones: Kafka's recovery rebuilds a segment's state from the
+    /// snapshot at its base to replay it, then goes on from the latest.
+    /// </summary>
+    public void ReloadFromSnapshotAtOrBelow(long offset, long logStartOffset)
+    {
+        AbandonAppend();
+        _producers.Clear();
+        _ongoingTxns.Clear();
+        _unreplicatedTxns.Clear();
+        LoadFromSnapshot(logStartOffset, offset);
     }
 
     /// <summary>Kafka's deleteSnapshotsBefore: deletes the snapshots below <paramref name="offset"/>.</summary>
@@ -402,16 +416,19 @@ public sealed class ProducerStateManager
     private bool IsProducerExpired(long nowMs, ProducerStateEntry entry) =>
         entry.CurrentTxnFirstOffset is null && nowMs - entry.LastTimestamp >= _config.ProducerIdExpirationMs;
 
-    private void LoadFromSnapshot(long logStartOffset)
+    private void LoadFromSnapshot(long logStartOffset, long maxOffset)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        while (_snapshots.Count > 0)
+        var last = _snapshots.Count - 1;
+        while (last >= 0 && _snapshots.Keys[last] > maxOffset)
+            last--;
+        for (; last >= 0; last--)
         {
-            var offset = _snapshots.Keys[^1];
+            var offset = _snapshots.Keys[last];
             List<ProducerStateEntry> entries;
             try
             {
-                entries = ProducerStateSnapshot.Read(_snapshots.Values[^1]);
+                entries = ProducerStateSnapshot.Read(_snapshots.Values[last]);
             }
             catch (Exception e) when (e is CorruptSnapshotException or FileNotFoundException)
             {

@@ -8,7 +8,8 @@ namespace OrleansStream.Storage;
 
 /// <summary>
 /// One segment of a partition's log (Kafka's LogSegment): <c>{baseOffset:D20}.log</c> holding whole record batches,
-/// with its sparse <see cref="OffsetIndex"/> and <see cref="TimeIndex"/>. Positional I/O only; the size lives in
+/// with its sparse <see cref="OffsetIndex"/> and <see cref="TimeIndex"/>, and the aborted transactions whose markers it
+/// holds (<see cref="TxnIndex"/>). Positional I/O only; the size lives in
 /// memory, so a reader never sees a half-written append.
 /// </summary>
 internal sealed class LogSegment : IDisposable
@@ -38,6 +39,7 @@ internal sealed class LogSegment : IDisposable
         LogPath = Path.Combine(directory, FileName(baseOffset, LogSuffix) + fileSuffix);
         OffsetIndexPath = Path.Combine(directory, FileName(baseOffset, IndexSuffix) + fileSuffix);
         TimeIndexPath = Path.Combine(directory, FileName(baseOffset, TimeIndexSuffix) + fileSuffix);
+        TxnIndex = new TransactionIndex(Path.Combine(directory, FileName(baseOffset, TransactionIndex.Suffix) + fileSuffix));
         _indexIntervalBytes = config.IndexIntervalBytes;
         _createdMs = nowMs;
         _log = File.OpenHandle(LogPath, isNew ? FileMode.CreateNew : FileMode.Open, FileAccess.ReadWrite,
@@ -63,6 +65,8 @@ internal sealed class LogSegment : IDisposable
     public string TimeIndexPath { get; }
     public OffsetIndex OffsetIndex { get; }
     public TimeIndex TimeIndex { get; }
+    public TransactionIndex TxnIndex { get; }
+    public string TxnIndexPath => TxnIndex.Path;
 
     /// <summary>Bytes of whole batches in the file.</summary>
     public long Size { get; private set; }
@@ -99,7 +103,7 @@ internal sealed class LogSegment : IDisposable
 
     public static LogSegment Create(string directory, long baseOffset, LogConfig config, long nowMs)
     {
-        foreach (var suffix in (ReadOnlySpan<string>)[LogSuffix, IndexSuffix, TimeIndexSuffix])
+        foreach (var suffix in (ReadOnlySpan<string>)[LogSuffix, IndexSuffix, TimeIndexSuffix, TransactionIndex.Suffix])
             File.Delete(Path.Combine(directory, FileName(baseOffset, suffix)));
         return new LogSegment(directory, baseOffset, config, nowMs, isNew: true);
     }
@@ -117,6 +121,13 @@ internal sealed class LogSegment : IDisposable
         foreach (var suffix in (ReadOnlySpan<string>)[LogSuffix, IndexSuffix, TimeIndexSuffix])
             File.Delete(Path.Combine(directory, FileName(baseOffset, suffix) + CleanedSuffix));
         return new LogSegment(directory, baseOffset, config, nowMs, isNew: true, CleanedSuffix);
+    }
+
+    /// <summary>Kafka's updateTxnIndex: records a transaction that an ABORT marker in this segment ended.</summary>
+    public void UpdateTxnIndex(in Producers.TxnCompletion completion)
+    {
+        if (completion.Txn.IsAborted)
+            TxnIndex.Append(new AbortedTxn(completion.Txn.ProducerId, completion.Txn.FirstOffset, completion.Txn.LastOffset, completion.LastStableOffset));
     }
 
     /// <summary>Kafka's timeWaitedForRoll: measured on batch timestamps once the segment has one, else on the clock.</summary>
@@ -186,6 +197,8 @@ internal sealed class LogSegment : IDisposable
             _unsynced = true;
         }
         FlushIndexes(fsync: false);
+        // Markers cut with a torn tail take their entries along; the producer state replay re-adds what it replays.
+        TxnIndex.TruncateTo(NextOffset);
         return fileLength - valid;
     }
 
@@ -394,6 +407,7 @@ internal sealed class LogSegment : IDisposable
         var removed = Size - first.Position;
         OffsetIndex.TruncateTo(offset);
         TimeIndex.TruncateTo(offset);
+        TxnIndex.TruncateTo(first.BaseOffset);
         RandomAccess.SetLength(_log, first.Position);
         _unsynced = true;
         Size = first.Position;
@@ -463,6 +477,7 @@ internal sealed class LogSegment : IDisposable
         }
         IndexFile.FlushFileToDisk(OffsetIndexPath);
         IndexFile.FlushFileToDisk(TimeIndexPath);
+        IndexFile.FlushFileToDisk(TxnIndexPath);
     }
 
     public void FlushIndexes(bool fsync)
@@ -478,6 +493,7 @@ internal sealed class LogSegment : IDisposable
     public void Flush()
     {
         FlushIndexes(fsync: false);
+        TxnIndex.Flush();
         if (!_unsynced)
             return;
         RandomAccess.FlushToDisk(_log);
@@ -487,16 +503,21 @@ internal sealed class LogSegment : IDisposable
     public LogSegmentInfo ToInfo(long nextOffset, bool isActive) =>
         new(BaseOffset, nextOffset, Size, MaxTimestamp, LargestTimestamp, isActive, LogPath, OffsetIndexPath, TimeIndexPath);
 
-    /// <summary>Closes and deletes the log and both indexes (log first: an orphan index is cleaned up on open).</summary>
+    /// <summary>Closes and deletes the log and its indexes (log first: an orphan index is cleaned up on open).</summary>
     public void Delete()
     {
         _log.Dispose();
         File.Delete(LogPath);
         File.Delete(OffsetIndexPath);
         File.Delete(TimeIndexPath);
+        TxnIndex.Delete();
     }
 
-    public void Dispose() => _log.Dispose();
+    public void Dispose()
+    {
+        _log.Dispose();
+        TxnIndex.Dispose();
+    }
 
     private OrleansStreamException Corrupt(long position) =>
         new(ErrorCode.KafkaStorageError, $"Segment {LogPath} is damaged at position {position}.");

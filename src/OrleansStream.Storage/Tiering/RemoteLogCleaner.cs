@@ -38,12 +38,21 @@ internal sealed class RemoteLogCleaner(
 
         var contents = new List<byte[]>(remoteOnly.Count);
         var map = LogCleaner.NewOffsetMap();
+        var abortedTxns = new List<AbortedTxn>();
+        foreach (var s in remoteOnly)
+        {
+            if (!s.TxnIndexEmpty && await store.GetAsync(s.KeyPrefix(topic, partition) + TransactionIndex.Suffix, cancellationToken) is { } txnIndex)
+                AbortedBatches.ReadAll(txnIndex.Content.Span, abortedTxns);
+        }
+        // A transaction aborted by a marker in the local log may have data in the tier.
+        log.CollectAbortedTransactions(localStart, long.MaxValue, abortedTxns);
+        var aborted = abortedTxns.Count == 0 ? AbortedBatches.None : new AbortedBatches(abortedTxns);
         foreach (var s in remoteOnly)
         {
             var obj = await store.GetAsync(s.KeyPrefix(topic, partition) + ".log", cancellationToken)
                 ?? throw new OrleansStreamException(ErrorCode.KafkaStorageError, $"Tiered segment {s.KeyPrefix(topic, partition)}.log is missing.");
             var content = obj.Content.ToArray();
-            LogCleaner.AddToOffsetMap(map, content);
+            LogCleaner.AddToOffsetMap(map, content, aborted);
             contents.Add(content);
         }
         log.AddCommittedKeysTo(map);
@@ -53,7 +62,7 @@ internal sealed class RemoteLogCleaner(
         var rewritten = 0;
         for (var i = 0; i < remoteOnly.Count; i++)
         {
-            if (LogCleaner.Clean(contents[i], map, horizon, ref stats) is not { } cleaned) continue;
+            if (LogCleaner.Clean(contents[i], map, horizon, aborted, ref stats) is not { } cleaned) continue;
             var old = remoteOnly[i];
             var copy = old with
             {
@@ -71,9 +80,13 @@ internal sealed class RemoteLogCleaner(
             await store.UploadAsync(prefix + ".index", new MemoryStream(index), cancellationToken);
             await store.UploadAsync(prefix + ".timeindex", new MemoryStream(timeIndex), cancellationToken);
             await store.UploadAsync(prefix + ".epoch", new MemoryStream(RemoteLogManager.EpochCheckpoint(copy.SegmentLeaderEpochs)), cancellationToken);
-            // Compaction leaves the producer state at the segment's end as it was: the copy carries the same snapshot.
-            if (await store.GetAsync(old.KeyPrefix(topic, partition) + ProducerStateSnapshot.Suffix, cancellationToken) is { } snapshot)
-                await store.UploadAsync(prefix + ProducerStateSnapshot.Suffix, new MemoryStream(snapshot.Content.ToArray()), cancellationToken);
+            // Compaction leaves the producer state at the segment's end and the aborted transactions (offsets do not
+            // change, markers are kept) as they were: the copy carries the same snapshot and .txnindex.
+            foreach (var suffix in (string[])[ProducerStateSnapshot.Suffix, TransactionIndex.Suffix])
+            {
+                if (await store.GetAsync(old.KeyPrefix(topic, partition) + suffix, cancellationToken) is { } carried)
+                    await store.UploadAsync(prefix + suffix, new MemoryStream(carried.Content.ToArray()), cancellationToken);
+            }
             var next = metadata.Current.With(copy with { State = RemoteLogSegmentState.CopySegmentFinished })
                 .With(old with { State = RemoteLogSegmentState.DeleteSegmentStarted });
             await metadata.SaveAsync(next, leaderEpoch, cancellationToken);

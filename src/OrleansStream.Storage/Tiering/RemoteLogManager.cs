@@ -34,7 +34,7 @@ public sealed class RemoteLogManagerOptions
 
 /// <summary>
 /// Kafka's RemoteLogManager (KIP-405) for one partition, without Orleans: copies closed segments below the high
-/// watermark to an <see cref="ITierStore"/> as <c>{topic}/{partition}/{baseOffset:D20}-{id}.{log|index|timeindex|epoch}</c>,
+/// watermark to an <see cref="ITierStore"/> as <c>{topic}/{partition}/{baseOffset:D20}-{id}.{log|index|timeindex|txnindex|epoch|snapshot}</c>,
 /// records them in the partition's <see cref="RemoteLogManifest"/>, deletes local copies once copied and allowed by
 /// <c>local.retention.ms/bytes</c>, applies <c>retention.ms/bytes</c> to local plus remote data, and serves reads
 /// below the local log start from the tier.
@@ -45,7 +45,7 @@ public sealed class RemoteLogManagerOptions
 /// </summary>
 public sealed class RemoteLogManager : IDisposable
 {
-    internal static readonly string[] SegmentSuffixes = [".log", ".index", ".timeindex", ".epoch", ProducerStateSnapshot.Suffix];
+    internal static readonly string[] SegmentSuffixes = [".log", ".index", ".timeindex", ".epoch", ProducerStateSnapshot.Suffix, TransactionIndex.Suffix];
     private readonly PartitionLog _log;
     private readonly ITierStore _store;
     private readonly TimeProvider _time;
@@ -235,6 +235,8 @@ public sealed class RemoteLogManager : IDisposable
             await using var timeIndexFile = OpenForUpload(segment.TimeIndexPath);
             // Kafka's producerStateSnapshotFile: the state at the segment's end, taken when it rolled (absent for older logs).
             await using var snapshotFile = OpenForUpload(Path.Combine(_log.Directory, ProducerStateSnapshot.FileName(segment.NextOffset)));
+            // Kafka's transactionIndex, copied rather than linked: a truncation or recovery may rewrite it in place.
+            var txnIndex = _log.ReadTxnIndex(segment.BaseOffset);
 
             var started = FindStartedCopy(manifest, segment);
             var id = started?.SegmentId ?? NewSegmentId();
@@ -250,6 +252,7 @@ public sealed class RemoteLogManager : IDisposable
                 LeaderEpoch = leaderEpoch,
                 SegmentLeaderEpochs = EpochsOf(segment),
                 Compacted = compacted,
+                TxnIndexEmpty = txnIndex.Length == 0,
             };
             if (started is null)
                 await _metadata.SaveAsync(manifest.With(metadata), leaderEpoch, cancellationToken);
@@ -261,6 +264,9 @@ public sealed class RemoteLogManager : IDisposable
             var epochBytes = EpochCheckpoint(metadata.SegmentLeaderEpochs);
             await _store.UploadAsync(prefix + ".epoch", new MemoryStream(epochBytes), cancellationToken);
             var snapshotBytes = snapshotFile is null ? 0 : await UploadFileAsync(prefix + ProducerStateSnapshot.Suffix, snapshotFile, -1, cancellationToken);
+            // Like Kafka's optional transactionIndex, only a segment where a transaction aborted has one.
+            if (txnIndex.Length > 0)
+                await _store.UploadAsync(prefix + TransactionIndex.Suffix, new MemoryStream(txnIndex), cancellationToken);
 
             var replaced = new List<RemoteLogSegmentMetadata>();
             if (compacted)
@@ -277,7 +283,7 @@ public sealed class RemoteLogManager : IDisposable
             if (replaced.Count > 0)
                 await _metadata.DeleteSegmentsAsync(replaced, leaderEpoch, cancellationToken);
 
-            var total = logBytes + indexBytes + timeIndexBytes + epochBytes.Length + snapshotBytes;
+            var total = logBytes + indexBytes + timeIndexBytes + epochBytes.Length + snapshotBytes + txnIndex.Length;
             copied++;
             bytes += total;
         }
@@ -408,6 +414,14 @@ public sealed class RemoteLogManager : IDisposable
     /// </summary>
     public Task<ReadOnlyMemory<byte>> ReadAsync(long offset, int maxBytes, long maxOffsetExclusive = long.MaxValue, CancellationToken cancellationToken = default)
         => _reader.ReadAsync(offset, maxBytes, maxOffsetExclusive, cancellationToken);
+
+    /// <summary>
+    /// Kafka's RemoteLogManager.read for read_committed: the aborted transactions that overlap [<paramref name="startOffset"/>,
+    /// <paramref name="upperBoundOffset"/>), from the tiered segments' <c>.txnindex</c> on, then the local segments', until
+    /// the search completes.
+    /// </summary>
+    public Task<IReadOnlyList<AbortedTxn>?> CollectAbortedTransactionsAsync(long startOffset, long upperBoundOffset, CancellationToken cancellationToken = default)
+        => _reader.CollectAbortedTransactionsAsync(startOffset, upperBoundOffset, cancellationToken);
 
     /// <summary>Kafka's fetchOffsetByTimestamp for the tiered part of the log; null when the local log must answer.</summary>
     public Task<TimestampOffset?> FindOffsetByTimestampAsync(long timestampMs, CancellationToken cancellationToken = default)

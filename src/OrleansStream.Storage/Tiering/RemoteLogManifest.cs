@@ -40,6 +40,12 @@ public sealed record RemoteLogSegmentMetadata
     /// <summary>True when the segment is a compaction result that replaced earlier tiered segments of the same range.</summary>
     public bool Compacted { get; init; }
 
+    /// <summary>
+    /// KIP-1058's txnIdxEmpty: no transaction aborted in the segment, so read_committed fetches need not read its
+    /// <c>.txnindex</c> (there is none). False when unknown (a copy made before it was recorded).
+    /// </summary>
+    public bool TxnIndexEmpty { get; init; }
+
     [JsonIgnore]
     public long NextOffset => EndOffset + 1;
 

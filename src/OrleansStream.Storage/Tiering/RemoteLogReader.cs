@@ -120,7 +120,38 @@ internal sealed class RemoteLogReader(
         return position >= 0 && position < segment.SegmentSizeInBytes ? position : 0;
     }
 
-    /// <summary>A whole remote index file (offset or time index) through the read cache; empty when it was never written.</summary>
+    /// <summary>
+    /// Kafka's collectAbortedTransactions across the tier (its addAbortedTransactions for remote reads): the remote
+    /// segments from the one holding <paramref name="startOffset"/>, then the local ones, until an entry's last stable
+    /// offset reaches <paramref name="upperBoundOffset"/>. Null when none overlap.
+    /// </summary>
+    public async Task<IReadOnlyList<AbortedTxn>?> CollectAbortedTransactionsAsync(long startOffset, long upperBoundOffset, CancellationToken cancellationToken)
+    {
+        await metadata.GetAsync(cancellationToken);
+        var aborted = new List<AbortedTxn>();
+        var covered = startOffset;
+        var complete = false;
+        foreach (var segment in metadata.Current.Segments)
+        {
+            // Replaced copies may still be listed beside their compacted successor: each offset is searched once.
+            if (segment.State != RemoteLogSegmentState.CopySegmentFinished || segment.NextOffset <= covered) continue;
+            if (segment.BaseOffset >= log.LocalLogStartOffset) break;
+            covered = segment.NextOffset;
+            if (segment.TxnIndexEmpty) continue;
+            var index = await GetRemoteIndexAsync(segment.KeyPrefix(topic, partition) + TransactionIndex.Suffix, cancellationToken);
+            if (TransactionIndex.Collect(index, startOffset, upperBoundOffset, aborted))
+            {
+                complete = true;
+                break;
+            }
+        }
+        // A transaction that began in the tier may be aborted by a marker in the local log.
+        if (!complete)
+            log.CollectAbortedTransactions(Math.Max(startOffset, log.LocalLogStartOffset), upperBoundOffset, aborted);
+        return aborted.Count == 0 ? null : aborted;
+    }
+
+    /// <summary>A whole remote index file (offset, time or transaction index) through the read cache; empty when it was never written.</summary>
     private async Task<byte[]> GetRemoteIndexAsync(string key, CancellationToken cancellationToken)
     {
         if (!cache.TryGet(key, out var index))
