@@ -1,0 +1,137 @@
+namespace OrleansStream.Protocol.Messages;
+
+public readonly record struct FetchPartition(int Partition, int CurrentLeaderEpoch, long FetchOffset, long LogStartOffset, int PartitionMaxBytes);
+
+public sealed record FetchTopic(string Topic, FetchPartition[] Partitions);
+
+/// <summary>
+/// FetchRequest v4-11. Fetch sessions (KIP-227, v7+) are read but not kept: every answer is a full one with session
+/// id 0, which tells the client that no session exists, so it keeps sending full requests.
+/// </summary>
+public sealed record FetchRequest(
+    int ReplicaId, int MaxWaitMs, int MinBytes, int MaxBytes, sbyte IsolationLevel, int SessionId, int SessionEpoch,
+    FetchTopic[] Topics, string? RackId)
+{
+    public static FetchRequest Read(ref KafkaReader reader, short version)
+    {
+        var replicaId = reader.ReadInt32();
+        var maxWait = reader.ReadInt32();
+        var minBytes = reader.ReadInt32();
+        var maxBytes = version >= 3 ? reader.ReadInt32() : int.MaxValue;
+        var isolation = version >= 4 ? reader.ReadInt8() : (sbyte)0;
+        int sessionId = 0, sessionEpoch = -1;
+        if (version >= 7)
+        {
+            sessionId = reader.ReadInt32();
+            sessionEpoch = reader.ReadInt32();
+        }
+        var topicCount = Math.Max(reader.ReadArrayLength(flexible: false), 0);
+        var topics = new FetchTopic[topicCount];
+        for (var t = 0; t < topicCount; t++)
+        {
+            var name = reader.ReadString(flexible: false);
+            var partitionCount = Math.Max(reader.ReadArrayLength(flexible: false), 0);
+            var partitions = new FetchPartition[partitionCount];
+            for (var p = 0; p < partitionCount; p++)
+            {
+                var index = reader.ReadInt32();
+                var epoch = version >= 9 ? reader.ReadInt32() : -1;
+                var offset = reader.ReadInt64();
+                var logStart = version >= 5 ? reader.ReadInt64() : -1;
+                var max = reader.ReadInt32();
+                partitions[p] = new FetchPartition(index, epoch, offset, logStart, max);
+            }
+            topics[t] = new FetchTopic(name, partitions);
+        }
+        if (version >= 7)
+        {
+            var forgotten = Math.Max(reader.ReadArrayLength(flexible: false), 0);
+            for (var i = 0; i < forgotten; i++)
+            {
+                reader.ReadString(flexible: false);
+                reader.ReadInt32Array(flexible: false);
+            }
+        }
+        var rack = version >= 11 ? reader.ReadString(flexible: false) : null;
+        return new FetchRequest(replicaId, maxWait, minBytes, maxBytes, isolation, sessionId, sessionEpoch, topics, rack);
+    }
+
+    public void Write(KafkaWriter writer, short version)
+    {
+        writer.WriteInt32(ReplicaId);
+        writer.WriteInt32(MaxWaitMs);
+        writer.WriteInt32(MinBytes);
+        if (version >= 3) writer.WriteInt32(MaxBytes);
+        if (version >= 4) writer.WriteInt8(IsolationLevel);
+        if (version >= 7)
+        {
+            writer.WriteInt32(SessionId);
+            writer.WriteInt32(SessionEpoch);
+        }
+        writer.WriteArrayLength(Topics.Length, flexible: false);
+        foreach (var t in Topics)
+        {
+            writer.WriteString(t.Topic, flexible: false);
+            writer.WriteArrayLength(t.Partitions.Length, flexible: false);
+            foreach (var p in t.Partitions)
+            {
+                writer.WriteInt32(p.Partition);
+                if (version >= 9) writer.WriteInt32(p.CurrentLeaderEpoch);
+                writer.WriteInt64(p.FetchOffset);
+                if (version >= 5) writer.WriteInt64(p.LogStartOffset);
+                writer.WriteInt32(p.PartitionMaxBytes);
+            }
+        }
+        if (version >= 7) writer.WriteArrayLength(0, flexible: false);
+        if (version >= 11) writer.WriteString(RackId ?? "", flexible: false);
+    }
+}
+
+public readonly record struct FetchAbortedTransaction(long ProducerId, long FirstOffset);
+
+/// <summary>One partition's answer: the stored record batches exactly as the log holds them.</summary>
+public readonly record struct FetchPartitionResponse(
+    int PartitionIndex, ErrorCode Error, long HighWatermark, long LastStableOffset, long LogStartOffset,
+    IReadOnlyList<FetchAbortedTransaction>? AbortedTransactions, ReadOnlyMemory<byte> Records);
+
+public sealed record FetchTopicResponse(string Topic, FetchPartitionResponse[] Partitions);
+
+/// <summary>FetchResponse v4-11.</summary>
+public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics)
+{
+    public void Write(KafkaWriter writer, short version)
+    {
+        writer.WriteInt32(0);
+        if (version >= 7)
+        {
+            writer.WriteInt16((short)Error);
+            writer.WriteInt32(0);
+        }
+        writer.WriteArrayLength(Topics.Length, flexible: false);
+        foreach (var t in Topics)
+        {
+            writer.WriteString(t.Topic, flexible: false);
+            writer.WriteArrayLength(t.Partitions.Length, flexible: false);
+            foreach (var p in t.Partitions)
+            {
+                writer.WriteInt32(p.PartitionIndex);
+                writer.WriteInt16((short)p.Error);
+                writer.WriteInt64(p.HighWatermark);
+                writer.WriteInt64(p.LastStableOffset);
+                if (version >= 5) writer.WriteInt64(p.LogStartOffset);
+                if (p.AbortedTransactions is null) writer.WriteArrayLength(-1, flexible: false);
+                else
+                {
+                    writer.WriteArrayLength(p.AbortedTransactions.Count, flexible: false);
+                    foreach (var a in p.AbortedTransactions)
+                    {
+                        writer.WriteInt64(a.ProducerId);
+                        writer.WriteInt64(a.FirstOffset);
+                    }
+                }
+                if (version >= 11) writer.WriteInt32(-1);
+                writer.WriteBytes(p.Records.Span, flexible: false);
+            }
+        }
+    }
+}
