@@ -20,7 +20,7 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, ILogger<P
         for (var t = 0; t < names.Length; t++) names[t] = body.Topics[t].Name;
         await leaders.EnsureAsync(names);
 
-        var calls = new List<Task<OrleansStream.ProduceResponse>?>();
+        var calls = new List<(ErrorCode, Task<OrleansStream.ProduceResponse>?)>();
         foreach (var topic in body.Topics)
             foreach (var p in topic.Partitions)
                 calls.Add(Send(topic.Name, p, body));
@@ -40,27 +40,22 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, ILogger<P
         return true;
     }
 
-    // Null when the partition is refused before any call; Complete then answers from the lookup again.
-    private Task<OrleansStream.ProduceResponse>? Send(string topic, ProducePartitionData p, Protocol.Messages.ProduceRequest body)
+    // A partition refused before any call carries its error and no call.
+    private (ErrorCode Error, Task<OrleansStream.ProduceResponse>? Call) Send(string topic, ProducePartitionData p, Protocol.Messages.ProduceRequest body)
     {
-        if (p.IsNull || !IsRecordBatchV2(p.Records.Span)) return null;
+        if (p.IsNull || !IsRecordBatchV2(p.Records.Span)) return (ErrorCode.InvalidRecord, null);
         var leader = leaders.Find(topic, p.Index);
-        if (leader.Replica is null) return null;
-        return leader.Replica.Produce(new OrleansStream.ProduceRequest((Acks)body.Acks, body.TimeoutMs, p.Records));
+        return (leader.Error, leader.Replica?.Produce(new OrleansStream.ProduceRequest((Acks)body.Acks, body.TimeoutMs, p.Records)));
     }
 
-    private async ValueTask<ProducePartitionResponse> Complete(string topic, ProducePartitionData p, Task<OrleansStream.ProduceResponse>? call, KafkaConnection connection)
+    private async ValueTask<ProducePartitionResponse> Complete(
+        string topic, ProducePartitionData p, (ErrorCode Error, Task<OrleansStream.ProduceResponse>? Call) sent, KafkaConnection connection)
     {
-        if (call is null)
-        {
-            if (p.IsNull || !IsRecordBatchV2(p.Records.Span))
-                return Failed(p.Index, ErrorCode.InvalidRecord, "Produce v3+ takes RecordBatch v2 (magic 2) only.");
-            var error = leaders.Find(topic, p.Index).Error;
-            return Failed(p.Index, error, null);
-        }
+        if (sent.Call is null)
+            return Failed(p.Index, sent.Error, sent.Error == ErrorCode.InvalidRecord ? "Produce v3+ takes RecordBatch v2 (magic 2) only." : null);
         try
         {
-            var r = await call;
+            var r = await sent.Call;
             if (KafkaErrors.IsStaleLeader(r.Error)) leaders.Invalidate(topic);
             return new ProducePartitionResponse(p.Index, r.Error, r.Error == ErrorCode.None ? r.BaseOffset : -1, r.LogAppendTimeMs, r.LogStartOffset, r.ErrorMessage);
         }
