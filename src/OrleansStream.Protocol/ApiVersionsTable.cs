@@ -15,6 +15,13 @@ public static class ApiVersionsTable
         new(ApiKey.Fetch, 4, 11),
         new(ApiKey.ListOffsets, 1, 5),
         new(ApiKey.Metadata, 0, 8),
+        new(ApiKey.OffsetCommit, 2, 7),
+        new(ApiKey.OffsetFetch, 1, 5),
+        new(ApiKey.FindCoordinator, 0, 2),
+        new(ApiKey.JoinGroup, 4, 5),
+        new(ApiKey.Heartbeat, 0, 3),
+        new(ApiKey.LeaveGroup, 0, 3),
+        new(ApiKey.SyncGroup, 0, 3),
         new(ApiKey.ApiVersions, 0, 3),
     ];
 

@@ -84,6 +84,9 @@ public ref struct KafkaReader(ReadOnlySpan<byte> frame)
         return (start, length);
     }
 
+    /// <summary>Bytes of the frame by position, as <see cref="ReadNullableBytesRange"/> gave them.</summary>
+    public readonly ReadOnlySpan<byte> Slice(int start, int length) => _frame.Slice(start, length);
+
     public ReadOnlySpan<byte> ReadBytes(bool flexible)
     {
         var length = ReadLength(flexible, wide: true);
