@@ -23,6 +23,10 @@ public static class ApiVersionsTable
         new(ApiKey.LeaveGroup, 0, 3),
         new(ApiKey.SyncGroup, 0, 3),
         new(ApiKey.ApiVersions, 0, 3),
+        new(ApiKey.CreateTopics, 0, 4),
+        new(ApiKey.DeleteTopics, 0, 3),
+        new(ApiKey.InitProducerId, 0, 1),
+        new(ApiKey.CreatePartitions, 0, 1),
     ];
 
     public static bool IsSupported(ApiKey key, short version)

@@ -244,3 +244,57 @@ public class MessageTests
         return builder.ToArray();
     }
 }
+
+/// <summary>The admin and producer-id messages of the advertised versions.</summary>
+public class AdminMessageTests
+{
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4)]
+    public void CreateTopics_requests_round_trip_with_configs_and_validate_only(short version)
+    {
+        var request = new CreateTopicsRequest([new CreatableTopic("t", -1, 3, false, [new("retention.ms", "1000"), new("cleanup.policy", null)])], 5000, version >= 1);
+        using var w = new KafkaWriter();
+        request.Write(w, version);
+        var r = new KafkaReader(w.WrittenSpan);
+        var read = CreateTopicsRequest.Read(ref r, version);
+
+        Assert.Equal(0, r.Remaining);
+        var topic = Assert.Single(read.Topics);
+        Assert.Equal(("t", -1, (short)3, false), (topic.Name, topic.NumPartitions, topic.ReplicationFactor, topic.HasAssignments));
+        Assert.Equal(request.Topics[0].Configs, topic.Configs);
+        Assert.Equal(request.ValidateOnly, read.ValidateOnly);
+    }
+
+    [Fact]
+    public void Topic_error_responses_differ_by_api_and_version()
+    {
+        var response = new TopicErrorsResponse([new TopicError("t", ErrorCode.TopicAlreadyExists, "x")]);
+        using var create0 = new KafkaWriter();
+        using var create2 = new KafkaWriter();
+        using var delete1 = new KafkaWriter();
+        response.WriteCreateTopics(create0, 0);
+        response.WriteCreateTopics(create2, 2);
+        response.WriteDeleteTopics(delete1, 1);
+
+        Assert.Equal(Hex.Parse("00000001 0001 74 0024"), create0.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 00000001 0001 74 0024 0001 78"), create2.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 00000001 0001 74 0024"), delete1.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void DeleteTopics_CreatePartitions_and_InitProducerId_requests_round_trip()
+    {
+        using var w = new KafkaWriter();
+        new DeleteTopicsRequest(["a", "b"], 100).Write(w, 3);
+        new CreatePartitionsRequest([new CreatePartitionsTopic("a", 4, false)], 100, true).Write(w, 1);
+        new Messages.InitProducerIdRequest(null, 60000).Write(w, 1);
+        var r = new KafkaReader(w.WrittenSpan);
+
+        Assert.Equal(["a", "b"], DeleteTopicsRequest.Read(ref r, 3).TopicNames);
+        var grow = CreatePartitionsRequest.Read(ref r, 1);
+        Assert.Equal((new CreatePartitionsTopic("a", 4, false), true), (Assert.Single(grow.Topics), grow.ValidateOnly));
+        Assert.Equal(new Messages.InitProducerIdRequest(null, 60000), Messages.InitProducerIdRequest.Read(ref r, 1));
+        Assert.Equal(0, r.Remaining);
+    }
+}
