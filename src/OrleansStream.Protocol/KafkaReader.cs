@@ -4,6 +4,9 @@ using OrleansStream.Records;
 
 namespace OrleansStream.Protocol;
 
+/// <summary>Reads one partition entry of a topic array.</summary>
+public delegate T PartitionReader<out T>(ref KafkaReader reader, short version);
+
 /// <summary>
 /// Reads Kafka's protocol primitives (big-endian fixed widths, varints, strings, bytes, arrays, tagged fields) from one
 /// request frame. <paramref name="flexible"/> arguments pick the compact forms of the flexible versions. Anything that
@@ -109,6 +112,22 @@ public ref struct KafkaReader(ReadOnlySpan<byte> frame)
         var values = new int[count];
         for (var i = 0; i < count; i++) values[i] = ReadInt32();
         return values;
+    }
+
+    /// <summary>Reads Kafka's usual nesting, topics each with their partitions (the reverse of <see cref="KafkaWriter.WriteTopics"/>).</summary>
+    public TTopic[] ReadTopics<TTopic, TPartition>(short version, PartitionReader<TPartition> readPartition, Func<string, TPartition[], TTopic> topic)
+    {
+        ArgumentNullException.ThrowIfNull(readPartition);
+        ArgumentNullException.ThrowIfNull(topic);
+        var topics = new TTopic[Math.Max(ReadArrayLength(flexible: false), 0)];
+        for (var t = 0; t < topics.Length; t++)
+        {
+            var name = ReadString(flexible: false);
+            var partitions = new TPartition[Math.Max(ReadArrayLength(flexible: false), 0)];
+            for (var p = 0; p < partitions.Length; p++) partitions[p] = readPartition(ref this, version);
+            topics[t] = topic(name, partitions);
+        }
+        return topics;
     }
 
     /// <summary>Skips a flexible version's tagged fields (none of which this broker reads).</summary>

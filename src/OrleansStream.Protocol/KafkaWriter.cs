@@ -131,6 +131,27 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
         for (var i = 0; i < values.Count; i++) WriteInt32(values[i]);
     }
 
+    /// <summary>
+    /// Kafka's usual nesting, topics each with their partitions: the topic array, each topic's name, its partition
+    /// array and each partition by <paramref name="writePartition"/> (static lambdas: the version is passed, not captured).
+    /// </summary>
+    public void WriteTopics<TTopic, TPartition>(IReadOnlyList<TTopic> topics, short version, Func<TTopic, string> name,
+        Func<TTopic, IReadOnlyList<TPartition>> partitions, Action<KafkaWriter, TPartition, short> writePartition)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(partitions);
+        ArgumentNullException.ThrowIfNull(writePartition);
+        WriteArrayLength(topics.Count, flexible: false);
+        foreach (var t in topics)
+        {
+            WriteString(name(t), flexible: false);
+            var list = partitions(t);
+            WriteArrayLength(list.Count, flexible: false);
+            for (var i = 0; i < list.Count; i++) writePartition(this, list[i], version);
+        }
+    }
+
     /// <summary>A flexible version's tagged fields: this broker writes none.</summary>
     public void WriteEmptyTaggedFields() => Reserve(1)[0] = 0;
 

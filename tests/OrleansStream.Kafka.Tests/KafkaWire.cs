@@ -38,6 +38,15 @@ internal sealed class KafkaWire : IAsyncDisposable
         return header.CorrelationId;
     }
 
+    /// <summary>Reads past a response's topic array, its first topic's name and partition array; returns that partition's index.</summary>
+    public static int FirstPartition(ref KafkaReader r)
+    {
+        r.ReadArrayLength(flexible: false);
+        r.ReadString(flexible: false);
+        r.ReadArrayLength(flexible: false);
+        return r.ReadInt32();
+    }
+
     public async Task SendRawAsync(ReadOnlyMemory<byte> bytes) => await _stream.WriteAsync(bytes);
 
     /// <summary>The next response frame without its size, or null once the broker closed the connection.</summary>

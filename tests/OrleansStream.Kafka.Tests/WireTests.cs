@@ -90,10 +90,7 @@ public sealed class WireTests(KafkaCluster cluster)
 
         Assert.NotNull(frame);
         var r = new KafkaReader(frame.AsSpan(4));
-        Assert.Equal(1, r.ReadArrayLength(false));
-        Assert.Equal(topic, r.ReadString(false));
-        Assert.Equal(1, r.ReadArrayLength(false));
-        Assert.Equal(0, r.ReadInt32());
+        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
         Assert.Equal((short)ErrorCode.NotLeaderOrFollower, r.ReadInt16());
         var status = await cluster.Silos.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 0)).GetStatus();
         Assert.Equal(0, status.LogEndOffset);
@@ -114,10 +111,7 @@ public sealed class WireTests(KafkaCluster cluster)
         var r = new KafkaReader(frame);
         Assert.Equal(listOffsets, r.ReadInt32());
         r.ReadInt32();
-        r.ReadArrayLength(false);
-        r.ReadString(false);
-        r.ReadArrayLength(false);
-        r.ReadInt32();
+        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
         Assert.Equal(0, r.ReadInt16());
         r.ReadInt64();
         Assert.Equal(1, r.ReadInt64());
@@ -196,10 +190,7 @@ public sealed class WireTests(KafkaCluster cluster)
         r.ReadInt32();
         Assert.Equal(0, r.ReadInt16());
         r.ReadInt32();
-        r.ReadArrayLength(false);
-        r.ReadString(false);
-        r.ReadArrayLength(false);
-        r.ReadInt32();
+        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
         Assert.Equal(0, r.ReadInt16());
         var highWatermark = r.ReadInt64();
         r.ReadInt64();

@@ -25,24 +25,14 @@ public sealed record FetchRequest(
             sessionId = reader.ReadInt32();
             sessionEpoch = reader.ReadInt32();
         }
-        var topicCount = Math.Max(reader.ReadArrayLength(flexible: false), 0);
-        var topics = new FetchTopic[topicCount];
-        for (var t = 0; t < topicCount; t++)
+        var topics = reader.ReadTopics(version, static (ref KafkaReader r, short v) =>
         {
-            var name = reader.ReadString(flexible: false);
-            var partitionCount = Math.Max(reader.ReadArrayLength(flexible: false), 0);
-            var partitions = new FetchPartition[partitionCount];
-            for (var p = 0; p < partitionCount; p++)
-            {
-                var index = reader.ReadInt32();
-                var epoch = version >= 9 ? reader.ReadInt32() : -1;
-                var offset = reader.ReadInt64();
-                var logStart = version >= 5 ? reader.ReadInt64() : -1;
-                var max = reader.ReadInt32();
-                partitions[p] = new FetchPartition(index, epoch, offset, logStart, max);
-            }
-            topics[t] = new FetchTopic(name, partitions);
-        }
+            var index = r.ReadInt32();
+            var epoch = v >= 9 ? r.ReadInt32() : -1;
+            var offset = r.ReadInt64();
+            var logStart = v >= 5 ? r.ReadInt64() : -1;
+            return new FetchPartition(index, epoch, offset, logStart, r.ReadInt32());
+        }, static (name, partitions) => new FetchTopic(name, partitions));
         if (version >= 7)
         {
             var forgotten = Math.Max(reader.ReadArrayLength(flexible: false), 0);
@@ -68,20 +58,14 @@ public sealed record FetchRequest(
             writer.WriteInt32(SessionId);
             writer.WriteInt32(SessionEpoch);
         }
-        writer.WriteArrayLength(Topics.Length, flexible: false);
-        foreach (var t in Topics)
+        writer.WriteTopics(Topics, version, static t => t.Topic, static t => t.Partitions, static (w, p, v) =>
         {
-            writer.WriteString(t.Topic, flexible: false);
-            writer.WriteArrayLength(t.Partitions.Length, flexible: false);
-            foreach (var p in t.Partitions)
-            {
-                writer.WriteInt32(p.Partition);
-                if (version >= 9) writer.WriteInt32(p.CurrentLeaderEpoch);
-                writer.WriteInt64(p.FetchOffset);
-                if (version >= 5) writer.WriteInt64(p.LogStartOffset);
-                writer.WriteInt32(p.PartitionMaxBytes);
-            }
-        }
+            w.WriteInt32(p.Partition);
+            if (v >= 9) w.WriteInt32(p.CurrentLeaderEpoch);
+            w.WriteInt64(p.FetchOffset);
+            if (v >= 5) w.WriteInt64(p.LogStartOffset);
+            w.WriteInt32(p.PartitionMaxBytes);
+        });
         if (version >= 7) writer.WriteArrayLength(0, flexible: false);
         if (version >= 11) writer.WriteString(RackId ?? "", flexible: false);
     }
@@ -107,31 +91,25 @@ public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics)
             writer.WriteInt16((short)Error);
             writer.WriteInt32(0);
         }
-        writer.WriteArrayLength(Topics.Length, flexible: false);
-        foreach (var t in Topics)
+        writer.WriteTopics(Topics, version, static t => t.Topic, static t => t.Partitions, static (w, p, v) =>
         {
-            writer.WriteString(t.Topic, flexible: false);
-            writer.WriteArrayLength(t.Partitions.Length, flexible: false);
-            foreach (var p in t.Partitions)
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt16((short)p.Error);
+            w.WriteInt64(p.HighWatermark);
+            w.WriteInt64(p.LastStableOffset);
+            if (v >= 5) w.WriteInt64(p.LogStartOffset);
+            if (p.AbortedTransactions is null) w.WriteArrayLength(-1, flexible: false);
+            else
             {
-                writer.WriteInt32(p.PartitionIndex);
-                writer.WriteInt16((short)p.Error);
-                writer.WriteInt64(p.HighWatermark);
-                writer.WriteInt64(p.LastStableOffset);
-                if (version >= 5) writer.WriteInt64(p.LogStartOffset);
-                if (p.AbortedTransactions is null) writer.WriteArrayLength(-1, flexible: false);
-                else
+                w.WriteArrayLength(p.AbortedTransactions.Count, flexible: false);
+                foreach (var a in p.AbortedTransactions)
                 {
-                    writer.WriteArrayLength(p.AbortedTransactions.Count, flexible: false);
-                    foreach (var a in p.AbortedTransactions)
-                    {
-                        writer.WriteInt64(a.ProducerId);
-                        writer.WriteInt64(a.FirstOffset);
-                    }
+                    w.WriteInt64(a.ProducerId);
+                    w.WriteInt64(a.FirstOffset);
                 }
-                if (version >= 11) writer.WriteInt32(-1);
-                writer.WriteBytes(p.Records.Span, flexible: false);
             }
-        }
+            if (v >= 11) w.WriteInt32(-1);
+            w.WriteBytes(p.Records.Span, flexible: false);
+        });
     }
 }

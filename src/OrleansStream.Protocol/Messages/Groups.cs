@@ -193,22 +193,13 @@ public sealed record OffsetCommitRequest(string GroupId, int GenerationId, strin
         var member = r.ReadString(false);
         var instance = version >= 7 ? r.ReadNullableString(false) : null;
         if (version is >= 2 and <= 4) r.ReadInt64();
-        var topicCount = Math.Max(r.ReadArrayLength(false), 0);
-        var topics = new OffsetCommitTopic[topicCount];
-        for (var t = 0; t < topicCount; t++)
+        var topics = r.ReadTopics(version, static (ref KafkaReader r, short v) =>
         {
-            var name = r.ReadString(false);
-            var count = Math.Max(r.ReadArrayLength(false), 0);
-            var partitions = new OffsetCommitPartition[count];
-            for (var p = 0; p < count; p++)
-            {
-                var index = r.ReadInt32();
-                var offset = r.ReadInt64();
-                var epoch = version >= 6 ? r.ReadInt32() : -1;
-                partitions[p] = new OffsetCommitPartition(index, offset, epoch, r.ReadNullableString(false));
-            }
-            topics[t] = new OffsetCommitTopic(name, partitions);
-        }
+            var index = r.ReadInt32();
+            var offset = r.ReadInt64();
+            var epoch = v >= 6 ? r.ReadInt32() : -1;
+            return new OffsetCommitPartition(index, offset, epoch, r.ReadNullableString(false));
+        }, static (name, partitions) => new OffsetCommitTopic(name, partitions));
         return new OffsetCommitRequest(group, generation, member, instance, topics);
     }
 
@@ -219,19 +210,13 @@ public sealed record OffsetCommitRequest(string GroupId, int GenerationId, strin
         w.WriteString(MemberId, false);
         if (version >= 7) w.WriteNullableString(GroupInstanceId, false);
         if (version is >= 2 and <= 4) w.WriteInt64(-1);
-        w.WriteArrayLength(Topics.Length, false);
-        foreach (var t in Topics)
+        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
         {
-            w.WriteString(t.Name, false);
-            w.WriteArrayLength(t.Partitions.Length, false);
-            foreach (var p in t.Partitions)
-            {
-                w.WriteInt32(p.PartitionIndex);
-                w.WriteInt64(p.CommittedOffset);
-                if (version >= 6) w.WriteInt32(p.CommittedLeaderEpoch);
-                w.WriteNullableString(p.CommittedMetadata, false);
-            }
-        }
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt64(p.CommittedOffset);
+            if (v >= 6) w.WriteInt32(p.CommittedLeaderEpoch);
+            w.WriteNullableString(p.CommittedMetadata, false);
+        });
     }
 }
 
@@ -242,17 +227,11 @@ public sealed record OffsetCommitResponse(IReadOnlyList<PartitionErrors> Topics)
     public void Write(KafkaWriter w, short version)
     {
         if (version >= 3) w.WriteInt32(0);
-        w.WriteArrayLength(Topics.Count, false);
-        foreach (var t in Topics)
+        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, _) =>
         {
-            w.WriteString(t.Name, false);
-            w.WriteArrayLength(t.Partitions.Length, false);
-            foreach (var (index, error) in t.Partitions)
-            {
-                w.WriteInt32(index);
-                w.WriteInt16((short)error);
-            }
-        }
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt16((short)p.Error);
+        });
     }
 }
 
@@ -295,20 +274,14 @@ public sealed record OffsetFetchResponse(IReadOnlyList<OffsetFetchTopic> Topics,
     public void Write(KafkaWriter w, short version)
     {
         if (version >= 3) w.WriteInt32(0);
-        w.WriteArrayLength(Topics.Count, false);
-        foreach (var t in Topics)
+        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
         {
-            w.WriteString(t.Name, false);
-            w.WriteArrayLength(t.Partitions.Count, false);
-            foreach (var p in t.Partitions)
-            {
-                w.WriteInt32(p.PartitionIndex);
-                w.WriteInt64(p.CommittedOffset);
-                if (version >= 5) w.WriteInt32(p.CommittedLeaderEpoch);
-                w.WriteNullableString(p.Metadata, false);
-                w.WriteInt16((short)p.Error);
-            }
-        }
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt64(p.CommittedOffset);
+            if (v >= 5) w.WriteInt32(p.CommittedLeaderEpoch);
+            w.WriteNullableString(p.Metadata, false);
+            w.WriteInt16((short)p.Error);
+        });
         if (version >= 2) w.WriteInt16((short)Error);
     }
 }

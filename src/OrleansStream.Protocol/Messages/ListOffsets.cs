@@ -11,21 +11,12 @@ public sealed record ListOffsetsRequest(int ReplicaId, sbyte IsolationLevel, Lis
     {
         var replicaId = reader.ReadInt32();
         var isolation = version >= 2 ? reader.ReadInt8() : (sbyte)0;
-        var topicCount = Math.Max(reader.ReadArrayLength(flexible: false), 0);
-        var topics = new ListOffsetsTopic[topicCount];
-        for (var t = 0; t < topicCount; t++)
+        var topics = reader.ReadTopics(version, static (ref KafkaReader r, short v) =>
         {
-            var name = reader.ReadString(flexible: false);
-            var partitionCount = Math.Max(reader.ReadArrayLength(flexible: false), 0);
-            var partitions = new ListOffsetsPartition[partitionCount];
-            for (var p = 0; p < partitionCount; p++)
-            {
-                var index = reader.ReadInt32();
-                var epoch = version >= 4 ? reader.ReadInt32() : -1;
-                partitions[p] = new ListOffsetsPartition(index, epoch, reader.ReadInt64());
-            }
-            topics[t] = new ListOffsetsTopic(name, partitions);
-        }
+            var index = r.ReadInt32();
+            var epoch = v >= 4 ? r.ReadInt32() : -1;
+            return new ListOffsetsPartition(index, epoch, r.ReadInt64());
+        }, static (name, partitions) => new ListOffsetsTopic(name, partitions));
         return new ListOffsetsRequest(replicaId, isolation, topics);
     }
 
@@ -33,18 +24,12 @@ public sealed record ListOffsetsRequest(int ReplicaId, sbyte IsolationLevel, Lis
     {
         writer.WriteInt32(ReplicaId);
         if (version >= 2) writer.WriteInt8(IsolationLevel);
-        writer.WriteArrayLength(Topics.Length, flexible: false);
-        foreach (var t in Topics)
+        writer.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
         {
-            writer.WriteString(t.Name, flexible: false);
-            writer.WriteArrayLength(t.Partitions.Length, flexible: false);
-            foreach (var p in t.Partitions)
-            {
-                writer.WriteInt32(p.PartitionIndex);
-                if (version >= 4) writer.WriteInt32(p.CurrentLeaderEpoch);
-                writer.WriteInt64(p.Timestamp);
-            }
-        }
+            w.WriteInt32(p.PartitionIndex);
+            if (v >= 4) w.WriteInt32(p.CurrentLeaderEpoch);
+            w.WriteInt64(p.Timestamp);
+        });
     }
 }
 
@@ -58,19 +43,13 @@ public sealed record ListOffsetsResponse(ListOffsetsTopicResponse[] Topics)
     public void Write(KafkaWriter writer, short version)
     {
         if (version >= 2) writer.WriteInt32(0);
-        writer.WriteArrayLength(Topics.Length, flexible: false);
-        foreach (var t in Topics)
+        writer.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
         {
-            writer.WriteString(t.Name, flexible: false);
-            writer.WriteArrayLength(t.Partitions.Length, flexible: false);
-            foreach (var p in t.Partitions)
-            {
-                writer.WriteInt32(p.PartitionIndex);
-                writer.WriteInt16((short)p.Error);
-                writer.WriteInt64(p.Timestamp);
-                writer.WriteInt64(p.Offset);
-                if (version >= 4) writer.WriteInt32(p.LeaderEpoch);
-            }
-        }
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt16((short)p.Error);
+            w.WriteInt64(p.Timestamp);
+            w.WriteInt64(p.Offset);
+            if (v >= 4) w.WriteInt32(p.LeaderEpoch);
+        });
     }
 }

@@ -38,18 +38,12 @@ public sealed record ProduceRequest(string? TransactionalId, short Acks, int Tim
         if (version >= 3) writer.WriteNullableString(TransactionalId, flexible: false);
         writer.WriteInt16(Acks);
         writer.WriteInt32(TimeoutMs);
-        writer.WriteArrayLength(Topics.Length, flexible: false);
-        foreach (var t in Topics)
+        writer.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, _) =>
         {
-            writer.WriteString(t.Name, flexible: false);
-            writer.WriteArrayLength(t.Partitions.Length, flexible: false);
-            foreach (var p in t.Partitions)
-            {
-                writer.WriteInt32(p.Index);
-                if (p.IsNull) writer.WriteNullBytes(flexible: false);
-                else writer.WriteBytes(p.Records.Span, flexible: false);
-            }
-        }
+            w.WriteInt32(p.Index);
+            if (p.IsNull) w.WriteNullBytes(flexible: false);
+            else w.WriteBytes(p.Records.Span, flexible: false);
+        });
     }
 }
 
@@ -63,25 +57,19 @@ public sealed record ProduceResponse(ProduceTopicResponse[] Topics)
 {
     public void Write(KafkaWriter writer, short version)
     {
-        writer.WriteArrayLength(Topics.Length, flexible: false);
-        foreach (var t in Topics)
+        writer.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
         {
-            writer.WriteString(t.Name, flexible: false);
-            writer.WriteArrayLength(t.Partitions.Length, flexible: false);
-            foreach (var p in t.Partitions)
+            w.WriteInt32(p.Index);
+            w.WriteInt16((short)p.Error);
+            w.WriteInt64(p.BaseOffset);
+            w.WriteInt64(p.LogAppendTimeMs);
+            if (v >= 5) w.WriteInt64(p.LogStartOffset);
+            if (v >= 8)
             {
-                writer.WriteInt32(p.Index);
-                writer.WriteInt16((short)p.Error);
-                writer.WriteInt64(p.BaseOffset);
-                writer.WriteInt64(p.LogAppendTimeMs);
-                if (version >= 5) writer.WriteInt64(p.LogStartOffset);
-                if (version >= 8)
-                {
-                    writer.WriteArrayLength(0, flexible: false);
-                    writer.WriteNullableString(p.ErrorMessage, flexible: false);
-                }
+                w.WriteArrayLength(0, flexible: false);
+                w.WriteNullableString(p.ErrorMessage, flexible: false);
             }
-        }
+        });
         writer.WriteInt32(0);
     }
 }

@@ -37,3 +37,21 @@ public interface IKafkaApiHandler
     /// <summary>Reads the request body and writes the response body; false when no response goes back (an acks=0 produce).</summary>
     ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response);
 }
+
+/// <summary>Reads one request message of <paramref name="version"/>.</summary>
+public delegate T MessageReader<out T>(ref KafkaReader reader, short version);
+
+/// <summary>The usual handler: reads its request message with <paramref name="read"/>, then answers it.</summary>
+public abstract class KafkaApiHandler<TRequest>(ApiKey apiKey, MessageReader<TRequest> read) : IKafkaApiHandler
+{
+    public ApiKey ApiKey => apiKey;
+
+    public ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    {
+        var reader = request.Reader();
+        return AnswerAsync(read(ref reader, request.Version), request, response);
+    }
+
+    /// <summary>Writes the response body; false when no response goes back.</summary>
+    protected abstract ValueTask<bool> AnswerAsync(TRequest body, KafkaRequest request, KafkaWriter response);
+}

@@ -18,12 +18,17 @@ public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identi
 
     private IClusterControllerGrain Controller => grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
 
-    /// <summary>Loads the topics not cached yet with one controller call.</summary>
-    public async ValueTask EnsureAsync(IEnumerable<string> topics)
+    /// <summary>Loads the topics of a request (named by <paramref name="name"/>) not cached yet with one controller call.</summary>
+    public async ValueTask EnsureAsync<T>(T[] topics, Func<T, string> name)
     {
+        ArgumentNullException.ThrowIfNull(topics);
+        ArgumentNullException.ThrowIfNull(name);
         List<string>? missing = null;
-        foreach (var t in topics)
+        foreach (var topic in topics)
+        {
+            var t = name(topic);
             if (!_topics.ContainsKey(t) && (missing is null || !missing.Contains(t))) (missing ??= []).Add(t);
+        }
         if (missing is null) return;
         var metadata = await Controller.GetMetadata(new OrleansStream.MetadataRequest(missing));
         Update(metadata.Topics);

@@ -3,51 +3,66 @@ using OrleansStream.Protocol.Messages;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
-/// <summary>CreateTopics: the controller's CreateTopics (any broker forwards, as KRaft brokers do). Manual replica assignment is refused.</summary>
-internal sealed class CreateTopicsHandler(IGrainFactory grains) : IKafkaApiHandler
+/// <summary>
+/// Topic changes go to the controller (any broker forwards, as KRaft brokers do). Manual replica assignment is
+/// refused per topic; the others are sent in one call, whose results come back in request order.
+/// </summary>
+internal static class ControllerCalls
 {
-    public ApiKey ApiKey => ApiKey.CreateTopics;
+    public const string NoManualAssignment = "Manual replica assignment is not supported; the controller assigns replicas.";
 
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    public static async Task<TopicError[]> ForwardAsync<TTopic, TChange>(
+        IReadOnlyList<TTopic> topics, Func<TTopic, (string Name, bool Manual, TChange Change)> describe,
+        Func<List<TChange>, Task<IReadOnlyList<TopicResult>>> call)
     {
-        var reader = request.Reader();
-        var body = CreateTopicsRequest.Read(ref reader, request.Version);
-        var results = new TopicError[body.Topics.Count];
-        var create = new List<NewTopic>(body.Topics.Count);
-        var sent = new List<int>(body.Topics.Count);
+        var results = new TopicError[topics.Count];
+        var changes = new List<TChange>(topics.Count);
+        var sent = new List<int>(topics.Count);
         for (var i = 0; i < results.Length; i++)
         {
-            var t = body.Topics[i];
-            if (t.HasAssignments)
+            var (name, manual, change) = describe(topics[i]);
+            if (manual) results[i] = new TopicError(name, ErrorCode.InvalidReplicaAssignment, NoManualAssignment);
+            else
             {
-                results[i] = new TopicError(t.Name, ErrorCode.InvalidReplicaAssignment, "Manual replica assignment is not supported; the controller assigns replicas.");
-                continue;
+                changes.Add(change);
+                sent.Add(i);
             }
-            var configs = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var (key, value) in t.Configs)
-                if (value is not null) configs[key] = value;
-            create.Add(new NewTopic(t.Name, t.NumPartitions, t.ReplicationFactor, configs));
-            sent.Add(i);
         }
-        if (create.Count > 0)
-        {
-            var created = await grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller).CreateTopics(create, body.ValidateOnly);
-            for (var i = 0; i < sent.Count; i++) results[sent[i]] = new TopicError(created[i].Topic, created[i].Error, created[i].ErrorMessage);
-        }
+        if (changes.Count == 0) return results;
+        var answers = await call(changes);
+        for (var i = 0; i < sent.Count; i++) results[sent[i]] = new TopicError(answers[i].Topic, answers[i].Error, answers[i].ErrorMessage);
+        return results;
+    }
+
+    public static IClusterControllerGrain Controller(this IGrainFactory grains) => grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+}
+
+internal sealed class CreateTopicsHandler(IGrainFactory grains)
+    : KafkaApiHandler<CreateTopicsRequest>(ApiKey.CreateTopics, CreateTopicsRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(CreateTopicsRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var results = await ControllerCalls.ForwardAsync(body.Topics, static t => (t.Name, t.HasAssignments, ToNewTopic(t)),
+            changes => grains.Controller().CreateTopics(changes, body.ValidateOnly));
         new TopicErrorsResponse(results).WriteCreateTopics(response, request.Version);
         return true;
     }
+
+    private static NewTopic ToNewTopic(CreatableTopic t)
+    {
+        var configs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in t.Configs)
+            if (value is not null) configs[key] = value;
+        return new NewTopic(t.Name, t.NumPartitions, t.ReplicationFactor, configs);
+    }
 }
 
-internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders leaders) : IKafkaApiHandler
+internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders leaders)
+    : KafkaApiHandler<DeleteTopicsRequest>(ApiKey.DeleteTopics, DeleteTopicsRequest.Read)
 {
-    public ApiKey ApiKey => ApiKey.DeleteTopics;
-
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(DeleteTopicsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = DeleteTopicsRequest.Read(ref reader, request.Version);
-        var deleted = await grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller).DeleteTopics(body.TopicNames);
+        var deleted = await grains.Controller().DeleteTopics(body.TopicNames);
         var results = new TopicError[deleted.Count];
         for (var i = 0; i < results.Length; i++)
         {
@@ -59,37 +74,14 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
     }
 }
 
-internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLeaders leaders) : IKafkaApiHandler
+internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLeaders leaders)
+    : KafkaApiHandler<CreatePartitionsRequest>(ApiKey.CreatePartitions, CreatePartitionsRequest.Read)
 {
-    public ApiKey ApiKey => ApiKey.CreatePartitions;
-
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(CreatePartitionsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = CreatePartitionsRequest.Read(ref reader, request.Version);
-        var results = new TopicError[body.Topics.Count];
-        var increases = new List<PartitionsIncrease>(body.Topics.Count);
-        var sent = new List<int>(body.Topics.Count);
-        for (var i = 0; i < results.Length; i++)
-        {
-            var t = body.Topics[i];
-            if (t.HasAssignments)
-            {
-                results[i] = new TopicError(t.Name, ErrorCode.InvalidReplicaAssignment, "Manual replica assignment is not supported; the controller assigns replicas.");
-                continue;
-            }
-            increases.Add(new PartitionsIncrease(t.Name, t.Count));
-            sent.Add(i);
-        }
-        if (increases.Count > 0)
-        {
-            var changed = await grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller).CreatePartitions(increases, body.ValidateOnly);
-            for (var i = 0; i < sent.Count; i++)
-            {
-                results[sent[i]] = new TopicError(changed[i].Topic, changed[i].Error, changed[i].ErrorMessage);
-                leaders.Invalidate(changed[i].Topic);
-            }
-        }
+        var results = await ControllerCalls.ForwardAsync(body.Topics, static t => (t.Name, t.HasAssignments, new PartitionsIncrease(t.Name, t.Count)),
+            changes => grains.Controller().CreatePartitions(changes, body.ValidateOnly));
+        foreach (var r in results) leaders.Invalidate(r.Name);
         new TopicErrorsResponse(results).WriteCreatePartitions(response);
         return true;
     }
@@ -99,14 +91,11 @@ internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLea
 /// InitProducerId for an idempotent producer: a new producer id with epoch 0 from this broker's block (the producer id
 /// grain runs where it is called). Transactional ids are not served yet: TransactionalIdAuthorizationFailed.
 /// </summary>
-internal sealed class InitProducerIdHandler(IGrainFactory grains) : IKafkaApiHandler
+internal sealed class InitProducerIdHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.InitProducerIdRequest>(ApiKey.InitProducerId, Protocol.Messages.InitProducerIdRequest.Read)
 {
-    public ApiKey ApiKey => ApiKey.InitProducerId;
-
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.InitProducerIdRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = Protocol.Messages.InitProducerIdRequest.Read(ref reader, request.Version);
         Protocol.Messages.InitProducerIdResponse answer;
         if (body.TransactionalId is not null)
             answer = new(ErrorCode.TransactionalIdAuthorizationFailed, -1, -1);

@@ -9,17 +9,12 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// partitions still waiting are left out of it (the client asks again). Records are the stored batches unchanged;
 /// <c>max_bytes</c> bounds the response after its first non-empty partition, as in Kafka. No fetch session is kept.
 /// </summary>
-internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<FetchHandler> logger) : IKafkaApiHandler
+internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<FetchHandler> logger)
+    : KafkaApiHandler<Protocol.Messages.FetchRequest>(ApiKey.Fetch, Protocol.Messages.FetchRequest.Read)
 {
-    public ApiKey ApiKey => ApiKey.Fetch;
-
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.FetchRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = Protocol.Messages.FetchRequest.Read(ref reader, request.Version);
-        var names = new string[body.Topics.Length];
-        for (var t = 0; t < names.Length; t++) names[t] = body.Topics[t].Topic;
-        await leaders.EnsureAsync(names);
+        await leaders.EnsureAsync(body.Topics, static t => t.Topic);
 
         var slots = new List<Slot>();
         foreach (var topic in body.Topics)

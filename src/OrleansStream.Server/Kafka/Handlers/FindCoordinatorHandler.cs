@@ -9,14 +9,11 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// FindCoordinator for a group: the answering broker itself. The group's grain lives wherever Orleans placed it and
 /// this broker's listener reaches it, so every broker is every group's coordinator. Transactional ids are not served yet.
 /// </summary>
-internal sealed class FindCoordinatorHandler(BrokerRegistration registration, IOptions<BrokerOptions> options) : IKafkaApiHandler
+internal sealed class FindCoordinatorHandler(BrokerRegistration registration, IOptions<BrokerOptions> options)
+    : KafkaApiHandler<FindCoordinatorRequest>(ApiKey.FindCoordinator, FindCoordinatorRequest.Read)
 {
-    public ApiKey ApiKey => ApiKey.FindCoordinator;
-
-    public ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override ValueTask<bool> AnswerAsync(FindCoordinatorRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = FindCoordinatorRequest.Read(ref reader, request.Version);
         Answer(body, request.Connection.ListenerName).Write(response, request.Version);
         return ValueTask.FromResult(true);
     }

@@ -57,14 +57,11 @@ internal static class GroupCalls
     }
 }
 
-internal sealed class JoinGroupHandler(IGrainFactory grains) : IKafkaApiHandler
+internal sealed class JoinGroupHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.JoinGroupRequest>(ApiKey.JoinGroup, Protocol.Messages.JoinGroupRequest.Read)
 {
-    public ApiKey ApiKey => ApiKey.JoinGroup;
-
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.JoinGroupRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = Protocol.Messages.JoinGroupRequest.Read(ref reader, request.Version);
         (await JoinAsync(body, request.Header.ClientId ?? "")).Write(response, request.Version);
         return true;
     }
@@ -105,17 +102,14 @@ internal sealed class JoinGroupHandler(IGrainFactory grains) : IKafkaApiHandler
     private static Protocol.Messages.JoinGroupResponse Failed(ErrorCode error, string memberId) => new(error, -1, "", "", memberId ?? "", []);
 }
 
-internal sealed class SyncGroupHandler(IGrainFactory grains) : IKafkaApiHandler
+internal sealed class SyncGroupHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.SyncGroupRequest>(ApiKey.SyncGroup, Protocol.Messages.SyncGroupRequest.Read)
 {
     // A follower waits for the leader's assignment at most the group's rebalance timeout; Kafka's default bounds the retries.
     private const int MaxWaitMs = 300_000;
 
-    public ApiKey ApiKey => ApiKey.SyncGroup;
-
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.SyncGroupRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = Protocol.Messages.SyncGroupRequest.Read(ref reader, request.Version);
         (await SyncAsync(body)).Write(response, request.Version);
         return true;
     }
@@ -148,14 +142,11 @@ internal sealed class SyncGroupHandler(IGrainFactory grains) : IKafkaApiHandler
     }
 }
 
-internal sealed class HeartbeatHandler(IGrainFactory grains) : IKafkaApiHandler
+internal sealed class HeartbeatHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.HeartbeatRequest>(ApiKey.Heartbeat, Protocol.Messages.HeartbeatRequest.Read)
 {
-    public ApiKey ApiKey => ApiKey.Heartbeat;
-
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.HeartbeatRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = Protocol.Messages.HeartbeatRequest.Read(ref reader, request.Version);
         var error = body.GroupId.Length == 0
             ? ErrorCode.InvalidGroupId
             : (await grains.Group(body.GroupId).Heartbeat(new OrleansStream.HeartbeatRequest(body.MemberId, body.GenerationId))).Error;
@@ -164,14 +155,11 @@ internal sealed class HeartbeatHandler(IGrainFactory grains) : IKafkaApiHandler
     }
 }
 
-internal sealed class LeaveGroupHandler(IGrainFactory grains) : IKafkaApiHandler
+internal sealed class LeaveGroupHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.LeaveGroupRequest>(ApiKey.LeaveGroup, Protocol.Messages.LeaveGroupRequest.Read)
 {
-    public ApiKey ApiKey => ApiKey.LeaveGroup;
-
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.LeaveGroupRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = Protocol.Messages.LeaveGroupRequest.Read(ref reader, request.Version);
         var members = new List<(string, ErrorCode)>(body.MemberIds.Count);
         foreach (var member in body.MemberIds)
         {
@@ -187,14 +175,11 @@ internal sealed class LeaveGroupHandler(IGrainFactory grains) : IKafkaApiHandler
     }
 }
 
-internal sealed class OffsetCommitHandler(IGrainFactory grains) : IKafkaApiHandler
+internal sealed class OffsetCommitHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.OffsetCommitRequest>(ApiKey.OffsetCommit, Protocol.Messages.OffsetCommitRequest.Read)
 {
-    public ApiKey ApiKey => ApiKey.OffsetCommit;
-
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.OffsetCommitRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = Protocol.Messages.OffsetCommitRequest.Read(ref reader, request.Version);
         var offsets = new List<OffsetToCommit>();
         foreach (var t in body.Topics)
             foreach (var p in t.Partitions)
@@ -224,14 +209,11 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains) : IKafkaApiHandl
     }
 }
 
-internal sealed class OffsetFetchHandler(IGrainFactory grains) : IKafkaApiHandler
+internal sealed class OffsetFetchHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.OffsetFetchRequest>(ApiKey.OffsetFetch, Protocol.Messages.OffsetFetchRequest.Read)
 {
-    public ApiKey ApiKey => ApiKey.OffsetFetch;
-
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.OffsetFetchRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = Protocol.Messages.OffsetFetchRequest.Read(ref reader, request.Version);
         var result = await grains.Group(body.GroupId).OffsetFetch(
             new OrleansStream.OffsetFetchRequest(body.Topics is null ? null : GroupCalls.Flatten(body.Topics)));
 

@@ -4,17 +4,12 @@ using OrleansStream.Protocol.Messages;
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>ListOffsets v1+: earliest (-2), latest (-1, the last stable offset for read_committed) or by timestamp, from each partition's leader.</summary>
-internal sealed partial class ListOffsetsHandler(PartitionLeaders leaders, ILogger<ListOffsetsHandler> logger) : IKafkaApiHandler
+internal sealed partial class ListOffsetsHandler(PartitionLeaders leaders, ILogger<ListOffsetsHandler> logger)
+    : KafkaApiHandler<Protocol.Messages.ListOffsetsRequest>(ApiKey.ListOffsets, Protocol.Messages.ListOffsetsRequest.Read)
 {
-    public ApiKey ApiKey => ApiKey.ListOffsets;
-
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.ListOffsetsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = Protocol.Messages.ListOffsetsRequest.Read(ref reader, request.Version);
-        var names = new string[body.Topics.Length];
-        for (var t = 0; t < names.Length; t++) names[t] = body.Topics[t].Name;
-        await leaders.EnsureAsync(names);
+        await leaders.EnsureAsync(body.Topics, static t => t.Name);
 
         var calls = new List<(ErrorCode Error, Task<OrleansStream.ListOffsetsResponse>? Call)>();
         foreach (var topic in body.Topics)

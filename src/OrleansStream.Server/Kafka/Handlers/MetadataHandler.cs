@@ -10,14 +10,10 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// Auto-creation follows the controller's <c>auto.create.topics.enable</c>.
 /// </summary>
 internal sealed class MetadataHandler(IGrainFactory grains, KafkaBrokers brokers, PartitionLeaders leaders, BrokerRegistration registration)
-    : IKafkaApiHandler
+    : KafkaApiHandler<Protocol.Messages.MetadataRequest>(ApiKey.Metadata, Protocol.Messages.MetadataRequest.Read)
 {
-    public ApiKey ApiKey => ApiKey.Metadata;
-
-    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.MetadataRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var reader = request.Reader();
-        var body = Protocol.Messages.MetadataRequest.Read(ref reader, request.Version);
         var view = brokers.DescribeAsync(request.Connection.ListenerName);
         var metadata = await grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller)
             .GetMetadata(new OrleansStream.MetadataRequest(body.Topics, body.AllowAutoTopicCreation));

@@ -16,9 +16,7 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, ILogger<P
     {
         var reader = request.Reader();
         var body = Protocol.Messages.ProduceRequest.Read(ref reader, request.Version, request.Body);
-        var names = new string[body.Topics.Length];
-        for (var t = 0; t < names.Length; t++) names[t] = body.Topics[t].Name;
-        await leaders.EnsureAsync(names);
+        await leaders.EnsureAsync(body.Topics, static t => t.Name);
 
         var calls = new List<(ErrorCode, Task<OrleansStream.ProduceResponse>?)>();
         foreach (var topic in body.Topics)
