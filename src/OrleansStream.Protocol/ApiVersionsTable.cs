@@ -22,11 +22,14 @@ public static class ApiVersionsTable
         new(ApiKey.Heartbeat, 0, 3),
         new(ApiKey.LeaveGroup, 0, 3),
         new(ApiKey.SyncGroup, 0, 3),
+        new(ApiKey.DescribeGroups, 0, 2),
+        new(ApiKey.ListGroups, 0, 2),
         new(ApiKey.ApiVersions, 0, 3),
         new(ApiKey.CreateTopics, 0, 4),
         new(ApiKey.DeleteTopics, 0, 3),
         new(ApiKey.InitProducerId, 0, 1),
         new(ApiKey.CreatePartitions, 0, 1),
+        new(ApiKey.DeleteGroups, 0, 1),
     ];
 
     public static bool IsSupported(ApiKey key, short version)

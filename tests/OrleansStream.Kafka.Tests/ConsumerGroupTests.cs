@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Confluent.Kafka.Admin;
 using Sdk = OrleansStream.Client;
 
 namespace OrleansStream.Kafka.Tests;
@@ -115,5 +116,48 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
 
         Assert.Equal(committed.OrderBy(c => c.Partition.Value).Select(c => c.Offset.Value), sdkCommitted.OrderBy(c => c.TopicPartition.Partition).Select(c => c.Offset));
         Assert.Equal(Enumerable.Range(0, 6).Select(i => $"new-{i}").Order(), keys.Order());
+    }
+}
+
+/// <summary>Confluent's admin client on groups: list, describe, delete.</summary>
+[Collection(KafkaClusterCollection.Name)]
+public sealed class GroupAdminTests(KafkaCluster cluster)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Groups_are_listed_described_with_their_members_and_deleted_once_empty()
+    {
+        var topic = await cluster.CreateTopicAsync("groupadmin", partitions: 2);
+        var group = "ga-" + Guid.NewGuid().ToString("N");
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            GroupId = group,
+            ClientId = "describe-me",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        }).Build();
+        consumer.Subscribe(topic);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            consumer.Consume(TimeSpan.FromMilliseconds(100));
+            return consumer.Assignment.Count == 2;
+        }, "the consumer gets both partitions", Wait);
+
+        var listed = await admin.ListConsumerGroupsAsync();
+        var described = (await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions.Single();
+        var busy = await Assert.ThrowsAsync<DeleteGroupsException>(() => admin.DeleteGroupsAsync([group]));
+        consumer.Close();
+        await admin.DeleteGroupsAsync([group]);
+        var after = await admin.ListConsumerGroupsAsync();
+
+        Assert.Contains(listed.Valid, g => g.GroupId == group);
+        Assert.Equal(ConsumerGroupState.Stable, described.State);
+        var member = Assert.Single(described.Members);
+        Assert.Equal("describe-me", member.ClientId);
+        Assert.Equal([0, 1], member.Assignment.TopicPartitions.Select(tp => tp.Partition.Value).Order());
+        Assert.Equal(Confluent.Kafka.ErrorCode.NonEmptyGroup, busy.Results.Single().Error.Code);
+        Assert.DoesNotContain(after.Valid, g => g.GroupId == group);
     }
 }
