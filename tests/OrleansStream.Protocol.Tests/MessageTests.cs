@@ -157,12 +157,8 @@ public class MessageTests
         var request = new Messages.FetchRequest(-1, 500, 1, 52428800, 1, 0, -1,
             [new FetchTopic("t", [new FetchPartition(0, version >= 9 ? 4 : -1, 42, version >= 5 ? 0 : -1, 1048576)])],
             version >= 11 ? "rack" : null);
-        using var w = new KafkaWriter();
-        request.Write(w, version);
-        var r = new KafkaReader(w.WrittenSpan);
-        var read = Messages.FetchRequest.Read(ref r, version);
+        var read = ReadBack(request.Write, Messages.FetchRequest.Read, version);
 
-        Assert.Equal(0, r.Remaining);
         Assert.Equal(request.Topics[0].Partitions[0], read.Topics[0].Partitions[0]);
         Assert.Equal(request with { Topics = read.Topics }, read);
     }
@@ -204,12 +200,8 @@ public class MessageTests
     {
         var request = new Messages.ListOffsetsRequest(-1, (sbyte)(version >= 2 ? 1 : 0),
             [new ListOffsetsTopic("t", [new ListOffsetsPartition(3, version >= 4 ? 2 : -1, 1_700_000_000_000)])]);
-        using var w = new KafkaWriter();
-        request.Write(w, version);
-        var r = new KafkaReader(w.WrittenSpan);
-        var read = Messages.ListOffsetsRequest.Read(ref r, version);
+        var read = ReadBack(request.Write, Messages.ListOffsetsRequest.Read, version);
 
-        Assert.Equal(0, r.Remaining);
         Assert.Equal(request.Topics[0].Partitions[0], read.Topics[0].Partitions[0]);
         Assert.Equal(request.IsolationLevel, read.IsolationLevel);
     }
@@ -234,6 +226,17 @@ public class MessageTests
         Assert.False(ApiVersionsTable.IsFlexible(ApiKey.Fetch, 11));
         foreach (var api in ApiVersionsTable.Advertised)
             Assert.True(api.MinVersion <= api.MaxVersion);
+    }
+
+    /// <summary>Writes a message and reads it back, all of it.</summary>
+    private static T ReadBack<T>(Action<KafkaWriter, short> write, PartitionReader<T> read, short version)
+    {
+        using var w = new KafkaWriter();
+        write(w, version);
+        var r = new KafkaReader(w.WrittenSpan);
+        var message = read(ref r, version);
+        Assert.Equal(0, r.Remaining);
+        return message;
     }
 
     private static byte[] OneRecordBatch()
