@@ -26,6 +26,22 @@ public sealed class BrokerOptions
     /// </summary>
     public string? GrainStateDirectory { get; set; }
 
+    /// <summary>
+    /// Kafka's <c>listeners</c>: where this broker accepts Kafka clients, comma-separated <c>NAME://host:port</c>
+    /// (<c>PLAINTEXT://127.0.0.1:9092</c>; an empty host or <c>0.0.0.0</c> binds every interface). Empty: no Kafka
+    /// listener. Only the PLAINTEXT security protocol is served.
+    /// </summary>
+    public string? Listeners { get; set; }
+
+    /// <summary>
+    /// Kafka's <c>advertised.listeners</c>: the addresses Metadata gives clients for this broker, by listener name.
+    /// Empty: <see cref="Listeners"/>, with an empty or wildcard host replaced by the machine's host name.
+    /// </summary>
+    public string? AdvertisedListeners { get; set; }
+
+    /// <summary>Kafka's <c>socket.request.max.bytes</c>: a larger request frame closes its connection before it is read.</summary>
+    public int SocketRequestMaxBytes { get; set; } = 104_857_600;
+
     /// <summary>Kafka's <c>auto.create.topics.enable</c>.</summary>
     public bool AutoCreateTopicsEnable { get; set; } = true;
 
@@ -126,6 +142,10 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:ReplicaReassignmentDelayMs must not be negative, not {options.ReplicaReassignmentDelayMs}.");
         if (options.ReplicaFetchWaitMaxMs < 0)
             Fail($"OrleansStream:ReplicaFetchWaitMaxMs must not be negative, not {options.ReplicaFetchWaitMaxMs}.");
+        if (options.SocketRequestMaxBytes < 1)
+            Fail($"OrleansStream:SocketRequestMaxBytes must be positive, not {options.SocketRequestMaxBytes}.");
+        foreach (var failure in Kafka.KafkaListeners.Validate(options))
+            Fail(failure);
         foreach (var failure in Controller.TopicDefaults.Validate(options.TopicDefaults, options.RemoteLogStorageSystemEnable))
             Fail(failure);
         return failures is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -19,6 +19,8 @@ internal static class BrokerHostDefaults
         ["OrleansStream:DataDirectory"] = "data",
         ["OrleansStream:HealthPort"] = "8080",
         ["OrleansStream:HealthAddress"] = "0.0.0.0",
+        // Kafka's listeners for the embedded single node: Kafka clients bootstrap from 127.0.0.1:9092.
+        ["OrleansStream:Listeners"] = "PLAINTEXT://127.0.0.1:9092",
         // Probes hit the health endpoints every few seconds; their per-request logs would drown the broker's own.
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
         // Kafka's broker session timeout is 9 s: declare a silent silo dead after ~6 s of missed probes instead of
@@ -40,6 +42,14 @@ internal static class BrokerHostDefaults
         if (!IPAddress.TryParse(address, out _) && address is not ("localhost" or "*" or "+"))
             throw new ArgumentException($"OrleansStream:HealthAddress must be an IP address, not '{address}'.");
         return new BrokerHostOptions(port, address);
+    }
+
+    /// <summary>The health endpoints' address: an IP address, <c>localhost</c>, or <c>*</c> / <c>+</c> for every interface.</summary>
+    public static void ListenHealth(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, BrokerHostOptions options)
+    {
+        if (options.HealthAddress == "localhost") kestrel.ListenLocalhost(options.HealthPort);
+        else if (options.HealthAddress is "*" or "+") kestrel.ListenAnyIP(options.HealthPort);
+        else kestrel.Listen(IPAddress.Parse(options.HealthAddress), options.HealthPort);
     }
 
     /// <summary>

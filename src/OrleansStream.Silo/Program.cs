@@ -1,9 +1,8 @@
-using System.Globalization;
-using System.Net;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Runtime;
 using OrleansStream.Server;
+using OrleansStream.Server.Kafka;
 using OrleansStream.Silo;
 
 // The broker host: one silo with the embedded defaults below, everything overridable from appsettings, environment
@@ -16,8 +15,12 @@ try
         InitialData = BrokerHostDefaults.Configuration,
     });
     var hostOptions = BrokerHostDefaults.ReadBrokerHostOptions(builder.Configuration);
-    if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
-        builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://{hostOptions.HealthAddress}:{hostOptions.HealthPort}"));
+    // One Kestrel serves the health endpoints and the Kafka listeners; with endpoints configured here it ignores URLs.
+    builder.WebHost.ConfigureKestrel(kestrel =>
+    {
+        BrokerHostDefaults.ListenHealth(kestrel, hostOptions);
+        kestrel.ListenKafka();
+    });
 
     BrokerHostDefaults.ApplyClusteringDefaults(builder.Configuration);
     builder.UseOrleans(silo =>

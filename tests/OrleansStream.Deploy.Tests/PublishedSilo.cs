@@ -23,6 +23,8 @@ internal static class PublishedSilo
             // The console logger must not wait on a terminal.
             ["TERM"] = "dumb",
         };
+        // The embedded default Kafka listener (127.0.0.1:9092) would collide between silos started side by side.
+        env.TryAdd("OrleansStream__Listeners", $"PLAINTEXT://127.0.0.1:{ExternalProcess.FreeTcpPort()}");
         return ExternalProcess.StartDotnet(name, Path.Combine(directory, "OrleansStream.Silo.dll"), [], env, directory);
     }
 

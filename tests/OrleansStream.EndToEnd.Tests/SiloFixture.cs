@@ -18,6 +18,11 @@ public sealed class SiloFixture : IAsyncLifetime
 
     public string Gateway => $"127.0.0.1:{GatewayPort}";
 
+    /// <summary>The broker's Kafka listener, for Kafka clients (<c>bootstrap.servers</c>).</summary>
+    public int KafkaPort { get; } = ExternalProcess.FreeTcpPort();
+
+    public string BootstrapServers => $"127.0.0.1:{KafkaPort}";
+
     public string CliDll { get; } = Repository.BuiltDll("OrleansStream.Cli", "orleansstream");
 
     public string SiloOutput => _silo?.Output ?? "";
@@ -36,6 +41,7 @@ public sealed class SiloFixture : IAsyncLifetime
             ["OrleansStream__HealthPort"] = ExternalProcess.FreeTcpPort().ToString(CultureInfo.InvariantCulture),
             ["OrleansStream__HealthAddress"] = "127.0.0.1",
             ["OrleansStream__BrokerId"] = "e2e-broker",
+            ["OrleansStream__Listeners"] = $"PLAINTEXT://127.0.0.1:{KafkaPort}",
             // Groups form at once instead of waiting 3 s for more members (the CLI group test starts its consumers together).
             ["OrleansStream__Groups__GroupInitialRebalanceDelayMs"] = "0",
             ["Logging__LogLevel__Default"] = "Warning",

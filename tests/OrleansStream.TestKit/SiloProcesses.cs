@@ -16,7 +16,7 @@ public sealed class SiloProcesses : IAsyncDisposable
 {
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
     private readonly List<ExternalProcess?> _silos = [];
-    private readonly List<(int SiloPort, int GatewayPort, int HealthPort)> _ports = [];
+    private readonly List<(int SiloPort, int GatewayPort, int HealthPort, int KafkaPort)> _ports = [];
     private readonly Action<int, Dictionary<string, string?>>? _configure;
     private readonly Action<IClientBuilder>? _configureClient;
     private RedisServer? _redis;
@@ -41,6 +41,12 @@ public sealed class SiloProcesses : IAsyncDisposable
 
     public int HealthPort(int index) => _ports[index].HealthPort;
 
+    /// <summary>Silo <paramref name="index"/>'s Kafka listener (each silo is one Kafka broker).</summary>
+    public int KafkaPort(int index) => _ports[index].KafkaPort;
+
+    /// <summary>Every silo's Kafka listener, as Kafka's <c>bootstrap.servers</c> takes them.</summary>
+    public string BootstrapServers => string.Join(',', _ports.Select(p => $"127.0.0.1:{p.KafkaPort}"));
+
     public IPEndPoint GatewayEndpoint(int index) => new(IPAddress.Loopback, _ports[index].GatewayPort);
 
     /// <summary>The silo's silo-to-silo endpoint.</summary>
@@ -64,7 +70,7 @@ public sealed class SiloProcesses : IAsyncDisposable
             cluster._redis = RedisServer.Start();
             for (var i = 0; i < count; i++)
             {
-                cluster._ports.Add((ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort()));
+                cluster._ports.Add((ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort()));
                 cluster._silos.Add(null);
             }
             var starts = new List<Task>();
@@ -104,7 +110,7 @@ public sealed class SiloProcesses : IAsyncDisposable
     /// <summary>Starts silo <paramref name="index"/> (again, after a kill: same broker id, ports and data) and waits until it is ready.</summary>
     public async Task StartSiloAsync(int index)
     {
-        var (siloPort, gatewayPort, healthPort) = _ports[index];
+        var (siloPort, gatewayPort, healthPort, kafkaPort) = _ports[index];
         var env = new Dictionary<string, string?>
         {
             ["OrleansStream__BrokerId"] = BrokerId(index),
@@ -112,6 +118,7 @@ public sealed class SiloProcesses : IAsyncDisposable
             ["OrleansStream__GrainStateDirectory"] = Path.Combine(Root, "grain-state"),
             ["OrleansStream__HealthPort"] = healthPort.ToString(CultureInfo.InvariantCulture),
             ["OrleansStream__HealthAddress"] = "127.0.0.1",
+            ["OrleansStream__Listeners"] = $"PLAINTEXT://127.0.0.1:{kafkaPort}",
             ["OrleansStream__ReplicaLagTimeMaxMs"] = "5000",
             ["Orleans__Endpoints__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
             ["Orleans__Endpoints__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),

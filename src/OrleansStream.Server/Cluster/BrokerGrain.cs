@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+using OrleansStream.Server.Kafka;
 using OrleansStream.Server.Partitions;
 using OrleansStream.Server.Placement;
 
@@ -6,13 +8,14 @@ namespace OrleansStream.Server.Cluster;
 /// <summary>One per broker, keyed by broker id and placed on that broker's silo: the controller's view of its disk.</summary>
 public interface IBrokerGrain : IGrainWithStringKey
 {
-    /// <summary>The broker's <c>meta.properties</c> and how many partition directories it holds.</summary>
+    /// <summary>The broker's <c>meta.properties</c>, how many partition directories it holds and its advertised Kafka listeners.</summary>
     Task<BrokerDescription> Describe();
 }
 
 [GrainType(GrainType)]
 [BrokerPlacement]
-internal sealed class BrokerGrain(BrokerIdentity identity, BrokerRegistration registration, LocalPartitionDirectories directories)
+internal sealed class BrokerGrain(
+    BrokerIdentity identity, BrokerRegistration registration, LocalPartitionDirectories directories, IOptions<BrokerOptions> options)
     : Grain, IBrokerGrain
 {
     public const string GrainType = "os-broker";
@@ -24,6 +27,6 @@ internal sealed class BrokerGrain(BrokerIdentity identity, BrokerRegistration re
         if (key != identity.BrokerId)
             throw new InvalidOperationException($"The grain of broker '{key}' activated on broker '{identity.BrokerId}'.");
         var meta = registration.Meta;
-        return Task.FromResult(new BrokerDescription(key, meta.ClusterId, meta.NodeId, directories.List().Count));
+        return Task.FromResult(new BrokerDescription(key, meta.ClusterId, meta.NodeId, directories.List().Count, KafkaListeners.Advertised(options.Value)));
     }
 }

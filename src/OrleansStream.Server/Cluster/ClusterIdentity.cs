@@ -2,9 +2,17 @@ using OrleansStream.Server.Controller;
 
 namespace OrleansStream.Server.Cluster;
 
-/// <summary>What a live broker reports of its data directory: its <c>meta.properties</c> and its partition directories.</summary>
+/// <summary>
+/// What a live broker reports of its data directory (its <c>meta.properties</c> and its partition directories) and
+/// where Kafka clients reach it (its advertised listeners).
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record BrokerDescription(string BrokerId, string? ClusterId, int? NodeId, int PartitionDirectories);
+public sealed record BrokerDescription(
+    string BrokerId, string? ClusterId, int? NodeId, int PartitionDirectories, IReadOnlyList<Kafka.KafkaListenerEndpoint>? Listeners = null);
+
+/// <summary>Every registered broker's int32 node id (Kafka's <c>node.id</c>) and the broker the controller runs on.</summary>
+[GenerateSerializer, Immutable]
+public sealed record BrokerNodes(string ControllerBrokerId, IReadOnlyDictionary<string, int> NodeIds);
 
 /// <summary>A broker's registration with the controller (Kafka's BrokerRegistration): the cluster and node id to record.</summary>
 [GenerateSerializer, Immutable]

@@ -13,6 +13,7 @@ internal sealed partial class ClusterControllerGrain(
     [PersistentState("controller", OrleansStreamDefaults.GrainStorageName)] IPersistentState<ControllerState> state,
     BrokerLocator brokers,
     BrokerRegistration localBroker,
+    BrokerIdentity localIdentity,
     IOptions<BrokerOptions> options,
     TimeProvider time,
     ILogger<ClusterControllerGrain> logger)
@@ -292,6 +293,9 @@ internal sealed partial class ClusterControllerGrain(
             return reply;
         });
     }
+
+    public Task<BrokerNodes> GetBrokerNodes() =>
+        Task.FromResult(new BrokerNodes(localIdentity.BrokerId, new Dictionary<string, int>(State.NodeIds, StringComparer.Ordinal)));
 
     public Task<AllocateProducerIdsResult> AllocateProducerIds(string brokerId)
     {

@@ -59,6 +59,10 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     /// </summary>
     Task<AllocateProducerIdsResult> AllocateProducerIds(string brokerId);
 
+    /// <summary>Every registered broker's node id and the broker this controller activation runs on (Metadata's controller_id).</summary>
+    [AlwaysInterleave]
+    Task<BrokerNodes> GetBrokerNodes();
+
     /// <summary>Kafka's controlled shutdown: hands the broker's leaderships to in-sync followers; returns how many moved.</summary>
     Task<int> ControlledShutdown(string brokerId);
 }

@@ -38,6 +38,9 @@ public sealed class OrleansStreamMetrics : IDisposable
         ProduceBytes = _meter.CreateCounter<long>("orleansstream.produce.bytes", "By", "Record batch bytes appended by partition leaders.");
         FetchRecords = _meter.CreateCounter<long>("orleansstream.fetch.records", "{record}", "Records returned to consumers and followers.");
         FetchBytes = _meter.CreateCounter<long>("orleansstream.fetch.bytes", "By", "Record batch bytes returned to consumers and followers.");
+        KafkaConnections = _meter.CreateUpDownCounter<long>("orleansstream.kafka.connections", "{connection}", "Open Kafka client connections.");
+        KafkaRequestsRefused = _meter.CreateCounter<long>("orleansstream.kafka.requests.refused", "{request}",
+            "Kafka requests that closed their connection: malformed, oversized (socket.request.max.bytes) or of an API version not advertised.");
         TierUploadedBytes = _meter.CreateCounter<long>("orleansstream.tier.uploaded.bytes", "By", "Segment bytes copied to the remote tier.");
         TierUploadFailures = _meter.CreateCounter<long>("orleansstream.tier.upload.failures", "{failure}",
             "Tiering passes that failed and will be retried with back-off.");
@@ -71,6 +74,8 @@ public sealed class OrleansStreamMetrics : IDisposable
     internal Counter<long> ProduceBytes { get; }
     internal Counter<long> FetchRecords { get; }
     internal Counter<long> FetchBytes { get; }
+    internal UpDownCounter<long> KafkaConnections { get; }
+    internal Counter<long> KafkaRequestsRefused { get; }
     internal Counter<long> TierUploadedBytes { get; }
     internal Counter<long> TierUploadFailures { get; }
     internal Histogram<double> RemoteFetchDuration { get; }

@@ -8,6 +8,7 @@ using Orleans.Runtime.Hosting;
 using Orleans.Persistence.FileStorage;
 using OrleansStream.Server;
 using OrleansStream.Server.Diagnostics;
+using OrleansStream.Server.Kafka;
 using OrleansStream.Server.Persistence;
 using OrleansStream.Server.Placement;
 using OrleansStream.Server.Replication;
@@ -48,6 +49,7 @@ public static class OrleansStreamSiloBuilderExtensions
         services.AddOrleansStreamMetrics();
         services.AddOrleansStreamTiering();
         services.AddOrleansStreamTls();
+        services.AddKafkaListener();
         services.TryAddSingleton<BrokerIdentity>();
         services.TryAddSingleton<BrokerLocator>();
         services.TryAddSingleton<OrleansStream.Server.Partitions.LocalPartitionDirectories>();

@@ -1,0 +1,85 @@
+namespace OrleansStream.Protocol;
+
+/// <summary>One API the broker answers and the versions it answers (Kafka's ApiVersionsResponse entry).</summary>
+public readonly record struct SupportedApi(ApiKey Key, short MinVersion, short MaxVersion);
+
+/// <summary>
+/// The single place that says which APIs and versions this broker advertises: ApiVersions answers this list, the
+/// listener refuses any other request. An API appears here only once its messages and handler exist.
+/// </summary>
+public static class ApiVersionsTable
+{
+    public static readonly SupportedApi[] Advertised =
+    [
+        new(ApiKey.Produce, 3, 8),
+        new(ApiKey.Fetch, 4, 11),
+        new(ApiKey.ListOffsets, 1, 5),
+        new(ApiKey.Metadata, 0, 8),
+        new(ApiKey.OffsetCommit, 2, 7),
+        new(ApiKey.OffsetFetch, 1, 5),
+        new(ApiKey.FindCoordinator, 0, 2),
+        new(ApiKey.JoinGroup, 4, 5),
+        new(ApiKey.Heartbeat, 0, 3),
+        new(ApiKey.LeaveGroup, 0, 3),
+        new(ApiKey.SyncGroup, 0, 3),
+        new(ApiKey.DescribeGroups, 0, 2),
+        new(ApiKey.ListGroups, 0, 2),
+        new(ApiKey.ApiVersions, 0, 3),
+        new(ApiKey.CreateTopics, 0, 4),
+        new(ApiKey.DeleteTopics, 0, 3),
+        new(ApiKey.InitProducerId, 0, 1),
+        new(ApiKey.CreatePartitions, 0, 1),
+        new(ApiKey.DeleteGroups, 0, 1),
+    ];
+
+    public static bool IsSupported(ApiKey key, short version)
+    {
+        foreach (var api in Advertised)
+            if (api.Key == key) return version >= api.MinVersion && version <= api.MaxVersion;
+        return false;
+    }
+
+    /// <summary>
+    /// Kafka's first flexible version (compact strings and arrays, tagged fields, request header v2, response header
+    /// v1) of each API, whether advertised or not, so that any request's header can be read; -1 for an API unknown here.
+    /// </summary>
+    public static short FirstFlexibleVersion(ApiKey key) => key switch
+    {
+        ApiKey.Produce => 9,
+        ApiKey.Fetch => 12,
+        ApiKey.ListOffsets => 6,
+        ApiKey.Metadata => 9,
+        ApiKey.OffsetCommit => 8,
+        ApiKey.OffsetFetch => 6,
+        ApiKey.FindCoordinator => 3,
+        ApiKey.JoinGroup => 6,
+        ApiKey.Heartbeat => 4,
+        ApiKey.LeaveGroup => 4,
+        ApiKey.SyncGroup => 4,
+        ApiKey.DescribeGroups => 5,
+        ApiKey.ListGroups => 3,
+        ApiKey.SaslHandshake => short.MaxValue,
+        ApiKey.ApiVersions => 3,
+        ApiKey.CreateTopics => 5,
+        ApiKey.DeleteTopics => 4,
+        ApiKey.DeleteRecords => 2,
+        ApiKey.InitProducerId => 2,
+        ApiKey.AddPartitionsToTxn => 3,
+        ApiKey.AddOffsetsToTxn => 3,
+        ApiKey.EndTxn => 3,
+        ApiKey.TxnOffsetCommit => 3,
+        ApiKey.DescribeConfigs => 4,
+        ApiKey.AlterConfigs => 2,
+        ApiKey.SaslAuthenticate => 2,
+        ApiKey.CreatePartitions => 2,
+        ApiKey.DeleteGroups => 2,
+        ApiKey.IncrementalAlterConfigs => 1,
+        _ => -1,
+    };
+
+    public static bool IsFlexible(ApiKey key, short version)
+    {
+        var first = FirstFlexibleVersion(key);
+        return first >= 0 && version >= first;
+    }
+}

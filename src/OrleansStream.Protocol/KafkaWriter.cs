@@ -1,0 +1,163 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using OrleansStream.Records;
+
+namespace OrleansStream.Protocol;
+
+/// <summary>
+/// Writes Kafka's protocol primitives into a pooled, growing buffer; one writer per connection is reused for every
+/// response (<see cref="Reset"/>). A response begins with <see cref="BeginFrame"/> and ends with <see cref="EndFrame"/>,
+/// which fills in the size prefix.
+/// </summary>
+public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
+{
+    private byte[] _buffer;
+    private int _length;
+
+    public KafkaWriter(int initialCapacity = 4096) => _buffer = ArrayPool<byte>.Shared.Rent(initialCapacity);
+
+    public int Length => _length;
+
+    public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _length);
+
+    public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _length);
+
+    public void Reset() => _length = 0;
+
+    /// <summary>Reserves the int32 size prefix of a frame; returns where it is.</summary>
+    public int BeginFrame()
+    {
+        var at = _length;
+        WriteInt32(0);
+        return at;
+    }
+
+    public void EndFrame(int frameStart) =>
+        BinaryPrimitives.WriteInt32BigEndian(_buffer.AsSpan(frameStart), _length - frameStart - 4);
+
+    public Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Ensure(Math.Max(sizeHint, 1));
+        return _buffer.AsSpan(_length);
+    }
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Ensure(Math.Max(sizeHint, 1));
+        return _buffer.AsMemory(_length);
+    }
+
+    public void Advance(int count) => _length += count;
+
+    private void Ensure(int count)
+    {
+        if (_buffer.Length - _length >= count) return;
+        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + count));
+        _buffer.AsSpan(0, _length).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = bigger;
+    }
+
+    private Span<byte> Reserve(int count)
+    {
+        Ensure(count);
+        var span = _buffer.AsSpan(_length, count);
+        _length += count;
+        return span;
+    }
+
+    public void WriteInt8(sbyte value) => Reserve(1)[0] = (byte)value;
+
+    public void WriteBoolean(bool value) => Reserve(1)[0] = value ? (byte)1 : (byte)0;
+
+    public void WriteInt16(short value) => BinaryPrimitives.WriteInt16BigEndian(Reserve(2), value);
+
+    public void WriteInt32(int value) => BinaryPrimitives.WriteInt32BigEndian(Reserve(4), value);
+
+    public void WriteInt64(long value) => BinaryPrimitives.WriteInt64BigEndian(Reserve(8), value);
+
+    public void WriteUuid(Guid value) => value.TryWriteBytes(Reserve(16), bigEndian: true, out _);
+
+    public void WriteUnsignedVarint(uint value)
+    {
+        Ensure(5);
+        _length += Varint.WriteUnsignedVarint(_buffer.AsSpan(_length), value);
+    }
+
+    public void WriteVarint(int value) => WriteUnsignedVarint(Varint.ZigZag(value));
+
+    public void WriteVarlong(long value)
+    {
+        Ensure(10);
+        _length += Varint.WriteVarlong(_buffer.AsSpan(_length), value);
+    }
+
+    private void WriteLength(int length, bool flexible, bool wide)
+    {
+        if (flexible) WriteUnsignedVarint((uint)(length + 1));
+        else if (wide) WriteInt32(length);
+        else WriteInt16(checked((short)length));
+    }
+
+    public void WriteString(string value, bool flexible) => WriteNullableString(value, flexible);
+
+    public void WriteNullableString(string? value, bool flexible)
+    {
+        if (value is null)
+        {
+            WriteLength(-1, flexible, wide: false);
+            return;
+        }
+        var size = Encoding.UTF8.GetByteCount(value);
+        WriteLength(size, flexible, wide: false);
+        Encoding.UTF8.GetBytes(value, Reserve(size));
+    }
+
+    public void WriteBytes(ReadOnlySpan<byte> value, bool flexible)
+    {
+        WriteLength(value.Length, flexible, wide: true);
+        value.CopyTo(Reserve(value.Length));
+    }
+
+    public void WriteNullBytes(bool flexible) => WriteLength(-1, flexible, wide: true);
+
+    /// <summary>An array's element count; -1 writes a null array.</summary>
+    public void WriteArrayLength(int count, bool flexible) => WriteLength(count, flexible, wide: true);
+
+    public void WriteInt32Array(IReadOnlyList<int> values, bool flexible)
+    {
+        WriteArrayLength(values.Count, flexible);
+        for (var i = 0; i < values.Count; i++) WriteInt32(values[i]);
+    }
+
+    /// <summary>
+    /// Kafka's usual nesting, topics each with their partitions: the topic array, each topic's name, its partition
+    /// array and each partition by <paramref name="writePartition"/> (static lambdas: the version is passed, not captured).
+    /// </summary>
+    public void WriteTopics<TTopic, TPartition>(IReadOnlyList<TTopic> topics, short version, Func<TTopic, string> name,
+        Func<TTopic, IReadOnlyList<TPartition>> partitions, Action<KafkaWriter, TPartition, short> writePartition)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(partitions);
+        ArgumentNullException.ThrowIfNull(writePartition);
+        WriteArrayLength(topics.Count, flexible: false);
+        foreach (var t in topics)
+        {
+            WriteString(name(t), flexible: false);
+            var list = partitions(t);
+            WriteArrayLength(list.Count, flexible: false);
+            for (var i = 0; i < list.Count; i++) writePartition(this, list[i], version);
+        }
+    }
+
+    /// <summary>A flexible version's tagged fields: this broker writes none.</summary>
+    public void WriteEmptyTaggedFields() => Reserve(1)[0] = 0;
+
+    public void Dispose()
+    {
+        var buffer = Interlocked.Exchange(ref _buffer, []);
+        if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+    }
+}

@@ -1,0 +1,153 @@
+namespace OrleansStream.Protocol.Messages;
+
+public sealed record CreatableTopic(string Name, int NumPartitions, short ReplicationFactor, bool HasAssignments, IReadOnlyList<KeyValuePair<string, string?>> Configs);
+
+/// <summary>CreateTopics v0-4 (v1: validate only; v4: -1 partitions or replication factor take the broker defaults).</summary>
+public sealed record CreateTopicsRequest(IReadOnlyList<CreatableTopic> Topics, int TimeoutMs, bool ValidateOnly)
+{
+    public static CreateTopicsRequest Read(ref KafkaReader r, short version)
+    {
+        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var topics = new List<CreatableTopic>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var name = r.ReadString(false);
+            var partitions = r.ReadInt32();
+            var rf = r.ReadInt16();
+            var assignments = Math.Max(r.ReadArrayLength(false), 0);
+            for (var a = 0; a < assignments; a++)
+            {
+                r.ReadInt32();
+                r.ReadInt32Array(false);
+            }
+            var configCount = Math.Max(r.ReadArrayLength(false), 0);
+            var configs = new List<KeyValuePair<string, string?>>(configCount);
+            for (var c = 0; c < configCount; c++) configs.Add(new(r.ReadString(false), r.ReadNullableString(false)));
+            topics.Add(new CreatableTopic(name, partitions, rf, assignments > 0, configs));
+        }
+        var timeout = r.ReadInt32();
+        var validateOnly = version >= 1 && r.ReadBoolean();
+        return new CreateTopicsRequest(topics, timeout, validateOnly);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteArrayLength(Topics.Count, false);
+        foreach (var t in Topics)
+        {
+            w.WriteString(t.Name, false);
+            w.WriteInt32(t.NumPartitions);
+            w.WriteInt16(t.ReplicationFactor);
+            w.WriteArrayLength(0, false);
+            w.WriteArrayLength(t.Configs.Count, false);
+            foreach (var (key, value) in t.Configs)
+            {
+                w.WriteString(key, false);
+                w.WriteNullableString(value, false);
+            }
+        }
+        w.WriteInt32(TimeoutMs);
+        if (version >= 1) w.WriteBoolean(ValidateOnly);
+    }
+}
+
+public readonly record struct TopicError(string Name, ErrorCode Error, string? ErrorMessage);
+
+/// <summary>The answer of CreateTopics v0-4 (v1: messages; v2: throttle time) and CreatePartitions v0-1 (throttle time and messages always).</summary>
+public sealed record TopicErrorsResponse(IReadOnlyList<TopicError> Topics)
+{
+    public void WriteCreateTopics(KafkaWriter w, short version) => Write(w, throttle: version >= 2, messages: version >= 1);
+
+    public void WriteCreatePartitions(KafkaWriter w) => Write(w, throttle: true, messages: true);
+
+    /// <summary>DeleteTopics v0-3: throttle time from v1, no messages.</summary>
+    public void WriteDeleteTopics(KafkaWriter w, short version) => Write(w, throttle: version >= 1, messages: false);
+
+    private void Write(KafkaWriter w, bool throttle, bool messages)
+    {
+        if (throttle) w.WriteInt32(0);
+        w.WriteArrayLength(Topics.Count, false);
+        foreach (var t in Topics)
+        {
+            w.WriteString(t.Name, false);
+            w.WriteInt16((short)t.Error);
+            if (messages) w.WriteNullableString(t.ErrorMessage, false);
+        }
+    }
+}
+
+/// <summary>DeleteTopics v0-3.</summary>
+public sealed record DeleteTopicsRequest(IReadOnlyList<string> TopicNames, int TimeoutMs)
+{
+    public static DeleteTopicsRequest Read(ref KafkaReader r, short version)
+    {
+        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var names = new List<string>(count);
+        for (var i = 0; i < count; i++) names.Add(r.ReadString(false));
+        return new DeleteTopicsRequest(names, r.ReadInt32());
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteArrayLength(TopicNames.Count, false);
+        foreach (var n in TopicNames) w.WriteString(n, false);
+        w.WriteInt32(TimeoutMs);
+    }
+}
+
+public readonly record struct CreatePartitionsTopic(string Name, int Count, bool HasAssignments);
+
+/// <summary>CreatePartitions v0-1.</summary>
+public sealed record CreatePartitionsRequest(IReadOnlyList<CreatePartitionsTopic> Topics, int TimeoutMs, bool ValidateOnly)
+{
+    public static CreatePartitionsRequest Read(ref KafkaReader r, short version)
+    {
+        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var topics = new List<CreatePartitionsTopic>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var name = r.ReadString(false);
+            var total = r.ReadInt32();
+            var assignments = r.ReadArrayLength(false);
+            for (var a = 0; a < assignments; a++) r.ReadInt32Array(false);
+            topics.Add(new CreatePartitionsTopic(name, total, assignments > 0));
+        }
+        return new CreatePartitionsRequest(topics, r.ReadInt32(), r.ReadBoolean());
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteArrayLength(Topics.Count, false);
+        foreach (var t in Topics)
+        {
+            w.WriteString(t.Name, false);
+            w.WriteInt32(t.Count);
+            w.WriteArrayLength(-1, false);
+        }
+        w.WriteInt32(TimeoutMs);
+        w.WriteBoolean(ValidateOnly);
+    }
+}
+
+/// <summary>InitProducerId v0-1: a producer id for an idempotent producer (null transactional id) or a transactional one.</summary>
+public sealed record InitProducerIdRequest(string? TransactionalId, int TransactionTimeoutMs)
+{
+    public static InitProducerIdRequest Read(ref KafkaReader r, short version) => new(r.ReadNullableString(false), r.ReadInt32());
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteNullableString(TransactionalId, false);
+        w.WriteInt32(TransactionTimeoutMs);
+    }
+}
+
+public sealed record InitProducerIdResponse(ErrorCode Error, long ProducerId, short ProducerEpoch)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteInt16((short)Error);
+        w.WriteInt64(ProducerId);
+        w.WriteInt16(ProducerEpoch);
+    }
+}

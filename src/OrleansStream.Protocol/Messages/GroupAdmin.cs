@@ -1,0 +1,90 @@
+namespace OrleansStream.Protocol.Messages;
+
+/// <summary>A request that names groups: DescribeGroups v0-2 and DeleteGroups v0-1 (an array of group ids).</summary>
+public sealed record GroupsRequest(IReadOnlyList<string> Groups)
+{
+    public static GroupsRequest Read(ref KafkaReader r, short version)
+    {
+        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var groups = new List<string>(count);
+        for (var i = 0; i < count; i++) groups.Add(r.ReadString(false));
+        return new GroupsRequest(groups);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteArrayLength(Groups.Count, false);
+        foreach (var g in Groups) w.WriteString(g, false);
+    }
+}
+
+public sealed record DescribedGroupMember(string MemberId, string ClientId, string ClientHost, byte[] MemberMetadata, byte[] MemberAssignment);
+
+public sealed record DescribedGroup(
+    ErrorCode Error, string GroupId, string GroupState, string ProtocolType, string ProtocolData, IReadOnlyList<DescribedGroupMember> Members);
+
+/// <summary>DescribeGroupsResponse v0-2 (throttle time from v1).</summary>
+public sealed record DescribeGroupsResponse(IReadOnlyList<DescribedGroup> Groups)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        if (version >= 1) w.WriteInt32(0);
+        w.WriteArrayLength(Groups.Count, false);
+        foreach (var g in Groups)
+        {
+            w.WriteInt16((short)g.Error);
+            w.WriteString(g.GroupId, false);
+            w.WriteString(g.GroupState, false);
+            w.WriteString(g.ProtocolType, false);
+            w.WriteString(g.ProtocolData, false);
+            w.WriteArrayLength(g.Members.Count, false);
+            foreach (var m in g.Members)
+            {
+                w.WriteString(m.MemberId, false);
+                w.WriteString(m.ClientId, false);
+                w.WriteString(m.ClientHost, false);
+                w.WriteBytes(m.MemberMetadata, false);
+                w.WriteBytes(m.MemberAssignment, false);
+            }
+        }
+    }
+}
+
+/// <summary>ListGroups v0-2: the request is empty (v4's state filter is a flexible version).</summary>
+public sealed record ListGroupsRequest
+{
+    public static readonly ListGroupsRequest Instance = new();
+
+    public static ListGroupsRequest Read(ref KafkaReader r, short version) => Instance;
+}
+
+/// <summary>ListGroupsResponse v0-2: every group with its protocol type (throttle time from v1).</summary>
+public sealed record ListGroupsResponse(ErrorCode Error, IReadOnlyList<(string GroupId, string ProtocolType)> Groups)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        if (version >= 1) w.WriteInt32(0);
+        w.WriteInt16((short)Error);
+        w.WriteArrayLength(Groups.Count, false);
+        foreach (var (id, type) in Groups)
+        {
+            w.WriteString(id, false);
+            w.WriteString(type, false);
+        }
+    }
+}
+
+/// <summary>DeleteGroupsResponse v0-1: each group's error.</summary>
+public sealed record DeleteGroupsResponse(IReadOnlyList<(string GroupId, ErrorCode Error)> Results)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteArrayLength(Results.Count, false);
+        foreach (var (id, error) in Results)
+        {
+            w.WriteString(id, false);
+            w.WriteInt16((short)error);
+        }
+    }
+}

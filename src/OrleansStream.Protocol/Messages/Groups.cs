@@ -1,0 +1,287 @@
+namespace OrleansStream.Protocol.Messages;
+
+public sealed record JoinGroupRequestProtocol(string Name, byte[] Metadata);
+
+/// <summary>JoinGroup v4-5 (v4: MemberIdRequired for a first join, KIP-394; v5: group instance id, KIP-345).</summary>
+public sealed record JoinGroupRequest(
+    string GroupId, int SessionTimeoutMs, int RebalanceTimeoutMs, string MemberId, string? GroupInstanceId, string ProtocolType,
+    IReadOnlyList<JoinGroupRequestProtocol> Protocols)
+{
+    public static JoinGroupRequest Read(ref KafkaReader r, short version)
+    {
+        var group = r.ReadString(false);
+        var session = r.ReadInt32();
+        var rebalance = version >= 1 ? r.ReadInt32() : session;
+        var member = r.ReadString(false);
+        var instance = version >= 5 ? r.ReadNullableString(false) : null;
+        var type = r.ReadString(false);
+        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var protocols = new List<JoinGroupRequestProtocol>(count);
+        for (var i = 0; i < count; i++) protocols.Add(new JoinGroupRequestProtocol(r.ReadString(false), r.ReadBytes(false).ToArray()));
+        return new JoinGroupRequest(group, session, rebalance, member, instance, type, protocols);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(GroupId, false);
+        w.WriteInt32(SessionTimeoutMs);
+        if (version >= 1) w.WriteInt32(RebalanceTimeoutMs);
+        w.WriteString(MemberId, false);
+        if (version >= 5) w.WriteNullableString(GroupInstanceId, false);
+        w.WriteString(ProtocolType, false);
+        w.WriteArrayLength(Protocols.Count, false);
+        foreach (var p in Protocols)
+        {
+            w.WriteString(p.Name, false);
+            w.WriteBytes(p.Metadata, false);
+        }
+    }
+}
+
+public sealed record JoinGroupResponseMember(string MemberId, byte[] Metadata);
+
+public sealed record JoinGroupResponse(
+    ErrorCode Error, int GenerationId, string ProtocolName, string Leader, string MemberId, IReadOnlyList<JoinGroupResponseMember> Members)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        if (version >= 2) w.WriteInt32(0);
+        w.WriteInt16((short)Error);
+        w.WriteInt32(GenerationId);
+        w.WriteString(ProtocolName, false);
+        w.WriteString(Leader, false);
+        w.WriteString(MemberId, false);
+        w.WriteArrayLength(Members.Count, false);
+        foreach (var m in Members)
+        {
+            w.WriteString(m.MemberId, false);
+            if (version >= 5) w.WriteNullableString(null, false);
+            w.WriteBytes(m.Metadata, false);
+        }
+    }
+}
+
+public sealed record SyncGroupRequestAssignment(string MemberId, byte[] Assignment);
+
+/// <summary>SyncGroup v0-3 (v3: group instance id).</summary>
+public sealed record SyncGroupRequest(string GroupId, int GenerationId, string MemberId, string? GroupInstanceId, IReadOnlyList<SyncGroupRequestAssignment> Assignments)
+{
+    public static SyncGroupRequest Read(ref KafkaReader r, short version)
+    {
+        var group = r.ReadString(false);
+        var generation = r.ReadInt32();
+        var member = r.ReadString(false);
+        var instance = version >= 3 ? r.ReadNullableString(false) : null;
+        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var assignments = new List<SyncGroupRequestAssignment>(count);
+        for (var i = 0; i < count; i++) assignments.Add(new SyncGroupRequestAssignment(r.ReadString(false), r.ReadBytes(false).ToArray()));
+        return new SyncGroupRequest(group, generation, member, instance, assignments);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(GroupId, false);
+        w.WriteInt32(GenerationId);
+        w.WriteString(MemberId, false);
+        if (version >= 3) w.WriteNullableString(GroupInstanceId, false);
+        w.WriteArrayLength(Assignments.Count, false);
+        foreach (var a in Assignments)
+        {
+            w.WriteString(a.MemberId, false);
+            w.WriteBytes(a.Assignment, false);
+        }
+    }
+}
+
+public sealed record SyncGroupResponse(ErrorCode Error, byte[] Assignment)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        if (version >= 1) w.WriteInt32(0);
+        w.WriteInt16((short)Error);
+        w.WriteBytes(Assignment, false);
+    }
+}
+
+/// <summary>Heartbeat v0-3 (v3: group instance id).</summary>
+public sealed record HeartbeatRequest(string GroupId, int GenerationId, string MemberId, string? GroupInstanceId)
+{
+    public static HeartbeatRequest Read(ref KafkaReader r, short version) =>
+        new(r.ReadString(false), r.ReadInt32(), r.ReadString(false), version >= 3 ? r.ReadNullableString(false) : null);
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(GroupId, false);
+        w.WriteInt32(GenerationId);
+        w.WriteString(MemberId, false);
+        if (version >= 3) w.WriteNullableString(GroupInstanceId, false);
+    }
+}
+
+/// <summary>The answer of Heartbeat (v0-3) and of other APIs that carry only an error: throttle time from v1.</summary>
+public sealed record ErrorOnlyResponse(ErrorCode Error)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        if (version >= 1) w.WriteInt32(0);
+        w.WriteInt16((short)Error);
+    }
+}
+
+/// <summary>LeaveGroup v0-3: one member (v0-2) or a batch of members (v3, KIP-345).</summary>
+public sealed record LeaveGroupRequest(string GroupId, IReadOnlyList<string> MemberIds)
+{
+    public static LeaveGroupRequest Read(ref KafkaReader r, short version)
+    {
+        var group = r.ReadString(false);
+        if (version < 3) return new LeaveGroupRequest(group, [r.ReadString(false)]);
+        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var members = new List<string>(count);
+        for (var i = 0; i < count; i++)
+        {
+            members.Add(r.ReadString(false));
+            r.ReadNullableString(false);
+        }
+        return new LeaveGroupRequest(group, members);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(GroupId, false);
+        if (version < 3)
+        {
+            w.WriteString(MemberIds[0], false);
+            return;
+        }
+        w.WriteArrayLength(MemberIds.Count, false);
+        foreach (var m in MemberIds)
+        {
+            w.WriteString(m, false);
+            w.WriteNullableString(null, false);
+        }
+    }
+}
+
+public sealed record LeaveGroupResponse(ErrorCode Error, IReadOnlyList<(string MemberId, ErrorCode Error)> Members)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        if (version >= 1) w.WriteInt32(0);
+        w.WriteInt16((short)Error);
+        if (version < 3) return;
+        w.WriteArrayLength(Members.Count, false);
+        foreach (var (member, error) in Members)
+        {
+            w.WriteString(member, false);
+            w.WriteNullableString(null, false);
+            w.WriteInt16((short)error);
+        }
+    }
+}
+
+public readonly record struct OffsetCommitPartition(int PartitionIndex, long CommittedOffset, int CommittedLeaderEpoch, string? CommittedMetadata);
+
+public sealed record OffsetCommitTopic(string Name, OffsetCommitPartition[] Partitions);
+
+/// <summary>OffsetCommit v2-7 (v2-4: retention time; v6: leader epoch; v7: group instance id).</summary>
+public sealed record OffsetCommitRequest(string GroupId, int GenerationId, string MemberId, string? GroupInstanceId, OffsetCommitTopic[] Topics)
+{
+    public static OffsetCommitRequest Read(ref KafkaReader r, short version)
+    {
+        var group = r.ReadString(false);
+        var generation = r.ReadInt32();
+        var member = r.ReadString(false);
+        var instance = version >= 7 ? r.ReadNullableString(false) : null;
+        if (version is >= 2 and <= 4) r.ReadInt64();
+        var topics = r.ReadTopics(version, static (ref KafkaReader r, short v) =>
+        {
+            var index = r.ReadInt32();
+            var offset = r.ReadInt64();
+            var epoch = v >= 6 ? r.ReadInt32() : -1;
+            return new OffsetCommitPartition(index, offset, epoch, r.ReadNullableString(false));
+        }, static (name, partitions) => new OffsetCommitTopic(name, partitions));
+        return new OffsetCommitRequest(group, generation, member, instance, topics);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(GroupId, false);
+        w.WriteInt32(GenerationId);
+        w.WriteString(MemberId, false);
+        if (version >= 7) w.WriteNullableString(GroupInstanceId, false);
+        if (version is >= 2 and <= 4) w.WriteInt64(-1);
+        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
+        {
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt64(p.CommittedOffset);
+            if (v >= 6) w.WriteInt32(p.CommittedLeaderEpoch);
+            w.WriteNullableString(p.CommittedMetadata, false);
+        });
+    }
+}
+
+public sealed record PartitionErrors(string Name, (int PartitionIndex, ErrorCode Error)[] Partitions);
+
+public sealed record OffsetCommitResponse(IReadOnlyList<PartitionErrors> Topics)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        if (version >= 3) w.WriteInt32(0);
+        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, _) =>
+        {
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt16((short)p.Error);
+        });
+    }
+}
+
+/// <summary>OffsetFetch v1-5; <see cref="Topics"/> null (v2+) asks for every committed offset of the group.</summary>
+public sealed record OffsetFetchRequest(string GroupId, IReadOnlyList<TopicPartitions>? Topics)
+{
+    public static OffsetFetchRequest Read(ref KafkaReader r, short version)
+    {
+        var group = r.ReadString(false);
+        var count = r.ReadArrayLength(false);
+        if (count < 0) return new OffsetFetchRequest(group, null);
+        var topics = new List<TopicPartitions>(count);
+        for (var i = 0; i < count; i++) topics.Add(new TopicPartitions(r.ReadString(false), r.ReadInt32Array(false)));
+        return new OffsetFetchRequest(group, topics);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(GroupId, false);
+        if (Topics is null)
+        {
+            w.WriteArrayLength(-1, false);
+            return;
+        }
+        w.WriteArrayLength(Topics.Count, false);
+        foreach (var t in Topics)
+        {
+            w.WriteString(t.Topic, false);
+            w.WriteInt32Array(t.Partitions, false);
+        }
+    }
+}
+
+public readonly record struct OffsetFetchPartition(int PartitionIndex, long CommittedOffset, int CommittedLeaderEpoch, string? Metadata, ErrorCode Error);
+
+public sealed record OffsetFetchTopic(string Name, IReadOnlyList<OffsetFetchPartition> Partitions);
+
+public sealed record OffsetFetchResponse(IReadOnlyList<OffsetFetchTopic> Topics, ErrorCode Error)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        if (version >= 3) w.WriteInt32(0);
+        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
+        {
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt64(p.CommittedOffset);
+            if (v >= 5) w.WriteInt32(p.CommittedLeaderEpoch);
+            w.WriteNullableString(p.Metadata, false);
+            w.WriteInt16((short)p.Error);
+        });
+        if (version >= 2) w.WriteInt16((short)Error);
+    }
+}

@@ -1,0 +1,55 @@
+namespace OrleansStream.Protocol.Messages;
+
+public readonly record struct ListOffsetsPartition(int PartitionIndex, int CurrentLeaderEpoch, long Timestamp);
+
+public sealed record ListOffsetsTopic(string Name, ListOffsetsPartition[] Partitions);
+
+/// <summary>ListOffsetsRequest v1-5; a timestamp of -1 asks for the latest offset, -2 for the earliest.</summary>
+public sealed record ListOffsetsRequest(int ReplicaId, sbyte IsolationLevel, ListOffsetsTopic[] Topics)
+{
+    public static ListOffsetsRequest Read(ref KafkaReader reader, short version)
+    {
+        var replicaId = reader.ReadInt32();
+        var isolation = version >= 2 ? reader.ReadInt8() : (sbyte)0;
+        var topics = reader.ReadTopics(version, static (ref KafkaReader r, short v) =>
+        {
+            var index = r.ReadInt32();
+            var epoch = v >= 4 ? r.ReadInt32() : -1;
+            return new ListOffsetsPartition(index, epoch, r.ReadInt64());
+        }, static (name, partitions) => new ListOffsetsTopic(name, partitions));
+        return new ListOffsetsRequest(replicaId, isolation, topics);
+    }
+
+    public void Write(KafkaWriter writer, short version)
+    {
+        writer.WriteInt32(ReplicaId);
+        if (version >= 2) writer.WriteInt8(IsolationLevel);
+        writer.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
+        {
+            w.WriteInt32(p.PartitionIndex);
+            if (v >= 4) w.WriteInt32(p.CurrentLeaderEpoch);
+            w.WriteInt64(p.Timestamp);
+        });
+    }
+}
+
+public readonly record struct ListOffsetsPartitionResponse(int PartitionIndex, ErrorCode Error, long Timestamp, long Offset, int LeaderEpoch);
+
+public sealed record ListOffsetsTopicResponse(string Name, ListOffsetsPartitionResponse[] Partitions);
+
+/// <summary>ListOffsetsResponse v1-5.</summary>
+public sealed record ListOffsetsResponse(ListOffsetsTopicResponse[] Topics)
+{
+    public void Write(KafkaWriter writer, short version)
+    {
+        if (version >= 2) writer.WriteInt32(0);
+        writer.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
+        {
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt16((short)p.Error);
+            w.WriteInt64(p.Timestamp);
+            w.WriteInt64(p.Offset);
+            if (v >= 4) w.WriteInt32(p.LeaderEpoch);
+        });
+    }
+}

@@ -1,0 +1,93 @@
+namespace OrleansStream.Protocol.Messages;
+
+/// <summary>
+/// MetadataRequest v0-8. <see cref="Topics"/> null asks for every topic (v0 says so with an empty array). Before v4
+/// a request may always create the topics it names (Kafka's rule for old clients).
+/// </summary>
+public sealed record MetadataRequest(IReadOnlyList<string>? Topics, bool AllowAutoTopicCreation)
+{
+    public static MetadataRequest Read(ref KafkaReader reader, short version)
+    {
+        var count = reader.ReadArrayLength(flexible: false);
+        List<string>? topics = null;
+        if (count >= 0)
+        {
+            topics = new List<string>(count);
+            for (var i = 0; i < count; i++) topics.Add(reader.ReadString(flexible: false));
+        }
+        if (version == 0 && topics is { Count: 0 }) topics = null;
+        var allow = version < 4 || reader.ReadBoolean();
+        if (version >= 8)
+        {
+            reader.ReadBoolean(); // include_cluster_authorized_operations
+            reader.ReadBoolean(); // include_topic_authorized_operations
+        }
+        return new MetadataRequest(topics, allow);
+    }
+
+    public void Write(KafkaWriter writer, short version)
+    {
+        if (Topics is null) writer.WriteArrayLength(version == 0 ? 0 : -1, flexible: false);
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, flexible: false);
+            foreach (var t in Topics) writer.WriteString(t, flexible: false);
+        }
+        if (version >= 4) writer.WriteBoolean(AllowAutoTopicCreation);
+        if (version >= 8)
+        {
+            writer.WriteBoolean(false);
+            writer.WriteBoolean(false);
+        }
+    }
+}
+
+public sealed record MetadataBroker(int NodeId, string Host, int Port, string? Rack);
+
+public sealed record MetadataPartition(
+    ErrorCode Error, int PartitionIndex, int LeaderId, int LeaderEpoch, int[] ReplicaNodes, int[] IsrNodes, int[] OfflineReplicas);
+
+public sealed record MetadataTopic(ErrorCode Error, string Name, bool IsInternal, IReadOnlyList<MetadataPartition> Partitions);
+
+/// <summary>MetadataResponse v0-8.</summary>
+public sealed record MetadataResponse(
+    IReadOnlyList<MetadataBroker> Brokers, string? ClusterId, int ControllerId, IReadOnlyList<MetadataTopic> Topics)
+{
+    // Kafka's "authorized operations not requested".
+    private const int AuthorizedOperationsOmitted = int.MinValue;
+
+    public void Write(KafkaWriter writer, short version)
+    {
+        if (version >= 3) writer.WriteInt32(0);
+        writer.WriteArrayLength(Brokers.Count, flexible: false);
+        foreach (var b in Brokers)
+        {
+            writer.WriteInt32(b.NodeId);
+            writer.WriteString(b.Host, flexible: false);
+            writer.WriteInt32(b.Port);
+            if (version >= 1) writer.WriteNullableString(b.Rack, flexible: false);
+        }
+        if (version >= 2) writer.WriteNullableString(ClusterId, flexible: false);
+        if (version >= 1) writer.WriteInt32(ControllerId);
+        writer.WriteArrayLength(Topics.Count, flexible: false);
+        foreach (var t in Topics)
+        {
+            writer.WriteInt16((short)t.Error);
+            writer.WriteString(t.Name, flexible: false);
+            if (version >= 1) writer.WriteBoolean(t.IsInternal);
+            writer.WriteArrayLength(t.Partitions.Count, flexible: false);
+            foreach (var p in t.Partitions)
+            {
+                writer.WriteInt16((short)p.Error);
+                writer.WriteInt32(p.PartitionIndex);
+                writer.WriteInt32(p.LeaderId);
+                if (version >= 7) writer.WriteInt32(p.LeaderEpoch);
+                writer.WriteInt32Array(p.ReplicaNodes, flexible: false);
+                writer.WriteInt32Array(p.IsrNodes, flexible: false);
+                if (version >= 5) writer.WriteInt32Array(p.OfflineReplicas, flexible: false);
+            }
+            if (version >= 8) writer.WriteInt32(AuthorizedOperationsOmitted);
+        }
+        if (version >= 8) writer.WriteInt32(AuthorizedOperationsOmitted);
+    }
+}

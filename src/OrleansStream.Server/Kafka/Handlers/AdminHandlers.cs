@@ -1,0 +1,110 @@
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+
+namespace OrleansStream.Server.Kafka.Handlers;
+
+/// <summary>
+/// Topic changes go to the controller (any broker forwards, as KRaft brokers do). Manual replica assignment is
+/// refused per topic; the others are sent in one call, whose results come back in request order.
+/// </summary>
+internal static class ControllerCalls
+{
+    public const string NoManualAssignment = "Manual replica assignment is not supported; the controller assigns replicas.";
+
+    public static async Task<TopicError[]> ForwardAsync<TTopic, TChange>(
+        IReadOnlyList<TTopic> topics, Func<TTopic, (string Name, bool Manual, TChange Change)> describe,
+        Func<List<TChange>, Task<IReadOnlyList<TopicResult>>> call)
+    {
+        var results = new TopicError[topics.Count];
+        var changes = new List<TChange>(topics.Count);
+        var sent = new List<int>(topics.Count);
+        for (var i = 0; i < results.Length; i++)
+        {
+            var (name, manual, change) = describe(topics[i]);
+            if (manual) results[i] = new TopicError(name, ErrorCode.InvalidReplicaAssignment, NoManualAssignment);
+            else
+            {
+                changes.Add(change);
+                sent.Add(i);
+            }
+        }
+        if (changes.Count == 0) return results;
+        var answers = await call(changes);
+        for (var i = 0; i < sent.Count; i++) results[sent[i]] = new TopicError(answers[i].Topic, answers[i].Error, answers[i].ErrorMessage);
+        return results;
+    }
+
+    public static IClusterControllerGrain Controller(this IGrainFactory grains) => grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+}
+
+internal sealed class CreateTopicsHandler(IGrainFactory grains)
+    : KafkaApiHandler<CreateTopicsRequest>(ApiKey.CreateTopics, CreateTopicsRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(CreateTopicsRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var results = await ControllerCalls.ForwardAsync(body.Topics, static t => (t.Name, t.HasAssignments, ToNewTopic(t)),
+            changes => grains.Controller().CreateTopics(changes, body.ValidateOnly));
+        new TopicErrorsResponse(results).WriteCreateTopics(response, request.Version);
+        return true;
+    }
+
+    private static NewTopic ToNewTopic(CreatableTopic t)
+    {
+        var configs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in t.Configs)
+            if (value is not null) configs[key] = value;
+        return new NewTopic(t.Name, t.NumPartitions, t.ReplicationFactor, configs);
+    }
+}
+
+internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders leaders)
+    : KafkaApiHandler<DeleteTopicsRequest>(ApiKey.DeleteTopics, DeleteTopicsRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(DeleteTopicsRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var deleted = await grains.Controller().DeleteTopics(body.TopicNames);
+        var results = new TopicError[deleted.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            results[i] = new TopicError(deleted[i].Topic, deleted[i].Error, deleted[i].ErrorMessage);
+            leaders.Invalidate(deleted[i].Topic);
+        }
+        new TopicErrorsResponse(results).WriteDeleteTopics(response, request.Version);
+        return true;
+    }
+}
+
+internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLeaders leaders)
+    : KafkaApiHandler<CreatePartitionsRequest>(ApiKey.CreatePartitions, CreatePartitionsRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(CreatePartitionsRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var results = await ControllerCalls.ForwardAsync(body.Topics, static t => (t.Name, t.HasAssignments, new PartitionsIncrease(t.Name, t.Count)),
+            changes => grains.Controller().CreatePartitions(changes, body.ValidateOnly));
+        foreach (var r in results) leaders.Invalidate(r.Name);
+        new TopicErrorsResponse(results).WriteCreatePartitions(response);
+        return true;
+    }
+}
+
+/// <summary>
+/// InitProducerId for an idempotent producer: a new producer id with epoch 0 from this broker's block (the producer id
+/// grain runs where it is called). Transactional ids are not served yet: TransactionalIdAuthorizationFailed.
+/// </summary>
+internal sealed class InitProducerIdHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.InitProducerIdRequest>(ApiKey.InitProducerId, Protocol.Messages.InitProducerIdRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.InitProducerIdRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        Protocol.Messages.InitProducerIdResponse answer;
+        if (body.TransactionalId is not null)
+            answer = new(ErrorCode.TransactionalIdAuthorizationFailed, -1, -1);
+        else
+        {
+            var r = await grains.GetGrain<IProducerIdGrain>(0).InitProducerId();
+            answer = new(r.Error, r.ProducerId, r.ProducerEpoch);
+        }
+        answer.Write(response, request.Version);
+        return true;
+    }
+}

@@ -1,0 +1,109 @@
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+
+namespace OrleansStream.Server.Kafka.Handlers;
+
+/// <summary>
+/// Fetch v4+: every partition asks its leader replica grain at once, each long-polling up to the request's max wait.
+/// The answer goes back as soon as the partitions answered so far hold <c>min_bytes</c> (or all have answered);
+/// partitions still waiting are left out of it (the client asks again). Records are the stored batches unchanged;
+/// <c>max_bytes</c> bounds the response after its first non-empty partition, as in Kafka. No fetch session is kept.
+/// </summary>
+internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<FetchHandler> logger)
+    : KafkaApiHandler<Protocol.Messages.FetchRequest>(ApiKey.Fetch, Protocol.Messages.FetchRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.FetchRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        await leaders.EnsureAsync(body.Topics, static t => t.Topic);
+
+        var slots = new List<Slot>();
+        foreach (var topic in body.Topics)
+            foreach (var p in topic.Partitions)
+            {
+                var leader = leaders.Find(topic.Topic, p.Partition);
+                var call = leader.Replica?.Fetch(new OrleansStream.FetchRequest(p.FetchOffset, p.PartitionMaxBytes, Math.Max(body.MinBytes, 1),
+                    Math.Max(body.MaxWaitMs, 0), p.CurrentLeaderEpoch, (IsolationLevel)body.IsolationLevel));
+                slots.Add(new Slot(topic.Topic, p.Partition, leader.Error, call));
+            }
+        await WaitAsync(slots, body.MinBytes);
+        new Protocol.Messages.FetchResponse(ErrorCode.None, Answer(body, slots)).Write(response, request.Version);
+        return true;
+    }
+
+    /// <summary>Waits until the answered partitions hold <paramref name="minBytes"/>, or every partition answered.</summary>
+    private static async Task WaitAsync(List<Slot> slots, int minBytes)
+    {
+        var pending = new List<Task>(slots.Count);
+        foreach (var s in slots)
+            if (s.Call is { IsCompleted: false } call) pending.Add(call);
+        while (pending.Count > 0 && AnsweredBytes(slots) < Math.Max(minBytes, 1))
+            pending.Remove(await Task.WhenAny(pending));
+    }
+
+    private static long AnsweredBytes(List<Slot> slots)
+    {
+        long bytes = 0;
+        foreach (var s in slots)
+            if (s.Call is { IsCompletedSuccessfully: true } call) bytes += call.Result.Records.Length;
+        return bytes;
+    }
+
+    private FetchTopicResponse[] Answer(Protocol.Messages.FetchRequest body, List<Slot> slots)
+    {
+        var topics = new List<FetchTopicResponse>(body.Topics.Length);
+        var budget = (long)Math.Max(body.MaxBytes, 0);
+        var anyRecords = false;
+        var slot = 0;
+        foreach (var topic in body.Topics)
+        {
+            var partitions = new List<FetchPartitionResponse>(topic.Partitions.Length);
+            for (var i = 0; i < topic.Partitions.Length; i++)
+            {
+                var s = slots[slot++];
+                if (s.Call is { IsCompleted: false }) continue;
+                var answer = Partition(s);
+                if (!answer.Records.IsEmpty)
+                {
+                    // Kafka's rule: the first partition with records is whole even past max_bytes; then the budget holds.
+                    if (anyRecords && answer.Records.Length > budget) answer = answer with { Records = ReadOnlyMemory<byte>.Empty };
+                    anyRecords = true;
+                    budget -= answer.Records.Length;
+                }
+                partitions.Add(answer);
+            }
+            if (partitions.Count > 0) topics.Add(new FetchTopicResponse(topic.Topic, [.. partitions]));
+        }
+        return [.. topics];
+    }
+
+    private FetchPartitionResponse Partition(Slot s)
+    {
+        if (s.Call is null) return Failed(s.Partition, s.LookupError);
+        if (!s.Call.IsCompletedSuccessfully)
+        {
+            var error = KafkaErrors.FromException(s.Call.Exception!.GetBaseException());
+            if (error == ErrorCode.UnknownServerError) LogFetchFailed(s.Call.Exception, s.Topic, s.Partition);
+            if (KafkaErrors.IsStaleLeader(error)) leaders.Invalidate(s.Topic);
+            return Failed(s.Partition, error);
+        }
+        var r = s.Call.Result;
+        if (KafkaErrors.IsStaleLeader(r.Error)) leaders.Invalidate(s.Topic);
+        if (r.Error != ErrorCode.None) return Failed(s.Partition, r.Error);
+        FetchAbortedTransaction[]? aborted = null;
+        if (r.AbortedTransactions is { Count: > 0 } list)
+        {
+            aborted = new FetchAbortedTransaction[list.Count];
+            for (var i = 0; i < aborted.Length; i++) aborted[i] = new FetchAbortedTransaction(list[i].ProducerId, list[i].FirstOffset);
+        }
+        var lastStable = r.LastStableOffset >= 0 ? r.LastStableOffset : r.HighWatermark;
+        return new FetchPartitionResponse(s.Partition, ErrorCode.None, r.HighWatermark, lastStable, r.LogStartOffset, aborted, r.Records);
+    }
+
+    private static FetchPartitionResponse Failed(int partition, ErrorCode error) =>
+        new(partition, error, -1, -1, -1, null, ReadOnlyMemory<byte>.Empty);
+
+    private sealed record Slot(string Topic, int Partition, ErrorCode LookupError, Task<OrleansStream.FetchResponse>? Call);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Fetch from {Topic}-{Partition} failed")]
+    private partial void LogFetchFailed(Exception e, string topic, int partition);
+}

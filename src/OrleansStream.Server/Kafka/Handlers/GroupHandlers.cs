@@ -1,0 +1,234 @@
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+
+namespace OrleansStream.Server.Kafka.Handlers;
+
+/// <summary>
+/// The classic group protocol's calls to the group grain, and the consumer protocol's embedded subscription and
+/// assignment bytes mapped to its records. A JoinGroup or SyncGroup waits in the grain until the rebalance
+/// completes; a wait longer than Orleans' call timeout is asked again (the grain lets a repeated join or sync
+/// replace the waiting one) until the client's rebalance timeout has passed.
+/// </summary>
+internal static class GroupCalls
+{
+    private static readonly TimeSpan Slack = TimeSpan.FromSeconds(5);
+
+    public static async Task<T> WaitLongAsync<T>(Func<Task<T>> call, int timeoutMs)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMilliseconds(Math.Max(timeoutMs, 0)) + Slack;
+        while (true)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (TimeoutException) when (DateTime.UtcNow < deadline)
+            {
+            }
+        }
+    }
+
+    public static IConsumerGroupGrain Group(this IGrainFactory grains, string groupId) => grains.GetGrain<IConsumerGroupGrain>(groupId);
+
+    public static List<TopicPartition> Flatten(IReadOnlyList<TopicPartitions> topics)
+    {
+        var list = new List<TopicPartition>();
+        foreach (var t in topics)
+            foreach (var p in t.Partitions) list.Add(new TopicPartition(t.Topic, p));
+        return list;
+    }
+
+    public static List<TopicPartitions> Group(IReadOnlyList<TopicPartition> partitions)
+    {
+        var byTopic = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var order = new List<string>();
+        foreach (var tp in partitions)
+        {
+            if (!byTopic.TryGetValue(tp.Topic, out var list))
+            {
+                byTopic[tp.Topic] = list = [];
+                order.Add(tp.Topic);
+            }
+            list.Add(tp.Partition);
+        }
+        var result = new List<TopicPartitions>(order.Count);
+        foreach (var t in order) result.Add(new TopicPartitions(t, [.. byTopic[t]]));
+        return result;
+    }
+}
+
+internal sealed class JoinGroupHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.JoinGroupRequest>(ApiKey.JoinGroup, Protocol.Messages.JoinGroupRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.JoinGroupRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        (await JoinAsync(body, request.Header.ClientId ?? "")).Write(response, request.Version);
+        return true;
+    }
+
+    private async Task<Protocol.Messages.JoinGroupResponse> JoinAsync(Protocol.Messages.JoinGroupRequest body, string clientId)
+    {
+        if (body.GroupId.Length == 0) return Failed(ErrorCode.InvalidGroupId, body.MemberId);
+        var protocols = new List<JoinGroupProtocol>(body.Protocols.Count);
+        foreach (var p in body.Protocols)
+        {
+            ConsumerProtocolSubscription subscription;
+            try
+            {
+                var s = ConsumerSubscription.Read(p.Metadata);
+                subscription = new ConsumerProtocolSubscription(s.Topics, GroupCalls.Flatten(s.OwnedPartitions), s.GenerationId, s.UserData);
+            }
+            catch (KafkaProtocolException)
+            {
+                return Failed(ErrorCode.InconsistentGroupProtocol, body.MemberId);
+            }
+            protocols.Add(new JoinGroupProtocol(p.Name, subscription));
+        }
+        var join = new OrleansStream.JoinGroupRequest(body.MemberId, clientId, body.SessionTimeoutMs, body.RebalanceTimeoutMs,
+            body.ProtocolType, protocols);
+        var group = grains.Group(body.GroupId);
+        var r = await GroupCalls.WaitLongAsync(() => group.JoinGroup(join), body.RebalanceTimeoutMs);
+        if (r.Error != ErrorCode.None) return Failed(r.Error, r.MemberId);
+        var members = new List<JoinGroupResponseMember>(r.Members.Count);
+        foreach (var m in r.Members)
+        {
+            var s = m.Metadata;
+            members.Add(new JoinGroupResponseMember(m.MemberId,
+                new ConsumerSubscription(s.Topics, s.UserData, GroupCalls.Group(s.OwnedPartitions), s.GenerationId, null).ToBytes()));
+        }
+        return new Protocol.Messages.JoinGroupResponse(ErrorCode.None, r.GenerationId, r.ProtocolName ?? "", r.LeaderId, r.MemberId, members);
+    }
+
+    private static Protocol.Messages.JoinGroupResponse Failed(ErrorCode error, string memberId) => new(error, -1, "", "", memberId ?? "", []);
+}
+
+internal sealed class SyncGroupHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.SyncGroupRequest>(ApiKey.SyncGroup, Protocol.Messages.SyncGroupRequest.Read)
+{
+    // A follower waits for the leader's assignment at most the group's rebalance timeout; Kafka's default bounds the retries.
+    private const int MaxWaitMs = 300_000;
+
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.SyncGroupRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        (await SyncAsync(body)).Write(response, request.Version);
+        return true;
+    }
+
+    private async Task<Protocol.Messages.SyncGroupResponse> SyncAsync(Protocol.Messages.SyncGroupRequest body)
+    {
+        if (body.GroupId.Length == 0) return new(ErrorCode.InvalidGroupId, []);
+        Dictionary<string, ConsumerProtocolAssignment>? assignments = null;
+        if (body.Assignments.Count > 0)
+        {
+            assignments = new Dictionary<string, ConsumerProtocolAssignment>(body.Assignments.Count, StringComparer.Ordinal);
+            foreach (var a in body.Assignments)
+            {
+                try
+                {
+                    var parsed = a.Assignment.Length == 0 ? new ConsumerAssignment([], null) : ConsumerAssignment.Read(a.Assignment);
+                    assignments[a.MemberId] = new ConsumerProtocolAssignment(GroupCalls.Flatten(parsed.Partitions), parsed.UserData);
+                }
+                catch (KafkaProtocolException)
+                {
+                    return new(ErrorCode.InconsistentGroupProtocol, []);
+                }
+            }
+        }
+        var sync = new OrleansStream.SyncGroupRequest(body.MemberId, body.GenerationId, assignments);
+        var group = grains.Group(body.GroupId);
+        var r = await GroupCalls.WaitLongAsync(() => group.SyncGroup(sync), MaxWaitMs);
+        if (r.Error != ErrorCode.None || r.Assignment is null) return new(r.Error, []);
+        return new(ErrorCode.None, new ConsumerAssignment(GroupCalls.Group(r.Assignment.Partitions), r.Assignment.UserData).ToBytes());
+    }
+}
+
+internal sealed class HeartbeatHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.HeartbeatRequest>(ApiKey.Heartbeat, Protocol.Messages.HeartbeatRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.HeartbeatRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var error = body.GroupId.Length == 0
+            ? ErrorCode.InvalidGroupId
+            : (await grains.Group(body.GroupId).Heartbeat(new OrleansStream.HeartbeatRequest(body.MemberId, body.GenerationId))).Error;
+        new ErrorOnlyResponse(error).Write(response, request.Version);
+        return true;
+    }
+}
+
+internal sealed class LeaveGroupHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.LeaveGroupRequest>(ApiKey.LeaveGroup, Protocol.Messages.LeaveGroupRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.LeaveGroupRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var members = new List<(string, ErrorCode)>(body.MemberIds.Count);
+        foreach (var member in body.MemberIds)
+        {
+            var error = body.GroupId.Length == 0
+                ? ErrorCode.InvalidGroupId
+                : (await grains.Group(body.GroupId).LeaveGroup(new OrleansStream.LeaveGroupRequest(member, "the consumer is leaving the group"))).Error;
+            members.Add((member, error));
+        }
+        // v0-2 leave one member and answer its error; v3 answers per member.
+        var top = request.Version < 3 && members.Count > 0 ? members[0].Item2 : ErrorCode.None;
+        new Protocol.Messages.LeaveGroupResponse(top, members).Write(response, request.Version);
+        return true;
+    }
+}
+
+internal sealed class OffsetCommitHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.OffsetCommitRequest>(ApiKey.OffsetCommit, Protocol.Messages.OffsetCommitRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.OffsetCommitRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var offsets = new List<OffsetToCommit>();
+        foreach (var t in body.Topics)
+            foreach (var p in t.Partitions)
+                offsets.Add(new OffsetToCommit(new TopicPartition(t.Name, p.PartitionIndex), p.CommittedOffset, p.CommittedMetadata, p.CommittedLeaderEpoch));
+        OrleansStream.OffsetCommitResponse result = body.GroupId.Length == 0
+            ? new(ErrorCode.InvalidGroupId, [])
+            : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, offsets));
+
+        var topics = new List<PartitionErrors>(body.Topics.Length);
+        foreach (var t in body.Topics)
+        {
+            var partitions = new (int, ErrorCode)[t.Partitions.Length];
+            for (var i = 0; i < partitions.Length; i++)
+                partitions[i] = (t.Partitions[i].PartitionIndex, ErrorOf(result, new TopicPartition(t.Name, t.Partitions[i].PartitionIndex)));
+            topics.Add(new PartitionErrors(t.Name, partitions));
+        }
+        new Protocol.Messages.OffsetCommitResponse(topics).Write(response, request.Version);
+        return true;
+    }
+
+    // All or nothing: a partition at fault has its own error, the others the request's.
+    private static ErrorCode ErrorOf(OrleansStream.OffsetCommitResponse result, TopicPartition tp)
+    {
+        foreach (var p in result.Partitions)
+            if (p.TopicPartition == tp) return p.Error;
+        return result.Error;
+    }
+}
+
+internal sealed class OffsetFetchHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.OffsetFetchRequest>(ApiKey.OffsetFetch, Protocol.Messages.OffsetFetchRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.OffsetFetchRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var result = await grains.Group(body.GroupId).OffsetFetch(
+            new OrleansStream.OffsetFetchRequest(body.Topics is null ? null : GroupCalls.Flatten(body.Topics)));
+
+        var topics = new List<OffsetFetchTopic>();
+        var index = new Dictionary<string, List<OffsetFetchPartition>>(StringComparer.Ordinal);
+        foreach (var c in result.Offsets)
+        {
+            if (!index.TryGetValue(c.TopicPartition.Topic, out var partitions))
+            {
+                index[c.TopicPartition.Topic] = partitions = [];
+                topics.Add(new OffsetFetchTopic(c.TopicPartition.Topic, partitions));
+            }
+            partitions.Add(new OffsetFetchPartition(c.TopicPartition.Partition, c.Offset, c.LeaderEpoch, c.Metadata ?? "", ErrorCode.None));
+        }
+        new Protocol.Messages.OffsetFetchResponse(topics, result.Error).Write(response, request.Version);
+        return true;
+    }
+}

@@ -1,0 +1,56 @@
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+
+namespace OrleansStream.Server.Kafka.Handlers;
+
+/// <summary>ListOffsets v1+: earliest (-2), latest (-1, the last stable offset for read_committed) or by timestamp, from each partition's leader.</summary>
+internal sealed partial class ListOffsetsHandler(PartitionLeaders leaders, ILogger<ListOffsetsHandler> logger)
+    : KafkaApiHandler<Protocol.Messages.ListOffsetsRequest>(ApiKey.ListOffsets, Protocol.Messages.ListOffsetsRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.ListOffsetsRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        await leaders.EnsureAsync(body.Topics, static t => t.Name);
+
+        var calls = new List<(ErrorCode Error, Task<OrleansStream.ListOffsetsResponse>? Call)>();
+        foreach (var topic in body.Topics)
+            foreach (var p in topic.Partitions)
+            {
+                var leader = leaders.Find(topic.Name, p.PartitionIndex);
+                calls.Add((leader.Error, leader.Replica?.ListOffsets(
+                    new OrleansStream.ListOffsetsRequest(p.Timestamp, p.CurrentLeaderEpoch, (IsolationLevel)body.IsolationLevel))));
+            }
+        var topics = new ListOffsetsTopicResponse[body.Topics.Length];
+        var c = 0;
+        for (var t = 0; t < topics.Length; t++)
+        {
+            var topic = body.Topics[t];
+            var partitions = new ListOffsetsPartitionResponse[topic.Partitions.Length];
+            for (var i = 0; i < partitions.Length; i++)
+                partitions[i] = await Complete(topic.Name, topic.Partitions[i].PartitionIndex, calls[c++]);
+            topics[t] = new ListOffsetsTopicResponse(topic.Name, partitions);
+        }
+        new Protocol.Messages.ListOffsetsResponse(topics).Write(response, request.Version);
+        return true;
+    }
+
+    private async ValueTask<ListOffsetsPartitionResponse> Complete(string topic, int partition, (ErrorCode Error, Task<OrleansStream.ListOffsetsResponse>? Call) lookup)
+    {
+        if (lookup.Call is null) return new ListOffsetsPartitionResponse(partition, lookup.Error, -1, -1, -1);
+        try
+        {
+            var r = await lookup.Call;
+            if (KafkaErrors.IsStaleLeader(r.Error)) leaders.Invalidate(topic);
+            return new ListOffsetsPartitionResponse(partition, r.Error, r.Timestamp, r.Offset, r.LeaderEpoch);
+        }
+        catch (Exception e)
+        {
+            var error = KafkaErrors.FromException(e);
+            if (error == ErrorCode.UnknownServerError) LogListOffsetsFailed(e, topic, partition);
+            if (KafkaErrors.IsStaleLeader(error)) leaders.Invalidate(topic);
+            return new ListOffsetsPartitionResponse(partition, error, -1, -1, -1);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "ListOffsets of {Topic}-{Partition} failed")]
+    private partial void LogListOffsetsFailed(Exception e, string topic, int partition);
+}

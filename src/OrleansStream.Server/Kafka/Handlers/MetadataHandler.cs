@@ -1,0 +1,51 @@
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Cluster;
+
+namespace OrleansStream.Server.Kafka.Handlers;
+
+/// <summary>
+/// Metadata: the live brokers with their advertised address on the client's listener, the cluster id, the
+/// controller's node, and each partition's leader as the node of the broker that hosts its leader replica.
+/// Auto-creation follows the controller's <c>auto.create.topics.enable</c>.
+/// </summary>
+internal sealed class MetadataHandler(IGrainFactory grains, KafkaBrokers brokers, PartitionLeaders leaders, BrokerRegistration registration)
+    : KafkaApiHandler<Protocol.Messages.MetadataRequest>(ApiKey.Metadata, Protocol.Messages.MetadataRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.MetadataRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var view = brokers.DescribeAsync(request.Connection.ListenerName);
+        var metadata = await grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller)
+            .GetMetadata(new OrleansStream.MetadataRequest(body.Topics, body.AllowAutoTopicCreation));
+        leaders.Update(metadata.Topics);
+        var cluster = await view;
+
+        var topics = new List<MetadataTopic>(metadata.Topics.Count);
+        foreach (var t in metadata.Topics)
+        {
+            var partitions = new MetadataPartition[t.Partitions.Count];
+            for (var i = 0; i < partitions.Length; i++) partitions[i] = Describe(t.Partitions[i], cluster);
+            topics.Add(new MetadataTopic(t.Error, t.Name, IsInternal: false, partitions));
+        }
+        new Protocol.Messages.MetadataResponse(cluster.Brokers, registration.Meta.ClusterId, cluster.ControllerId, topics).Write(response, request.Version);
+        return true;
+    }
+
+    private static MetadataPartition Describe(PartitionMetadata p, KafkaBrokerView cluster)
+    {
+        var replicas = new int[p.Replicas.Count];
+        var offline = new List<int>();
+        for (var r = 0; r < replicas.Length; r++)
+        {
+            replicas[r] = cluster.NodeId(p.Replicas[r].BrokerId);
+            if (!cluster.Listed.Contains(p.Replicas[r].BrokerId)) offline.Add(replicas[r]);
+        }
+        var isr = new int[p.Isr.Count];
+        for (var i = 0; i < isr.Length; i++)
+            isr[i] = (uint)p.Isr[i] < (uint)replicas.Length ? replicas[p.Isr[i]] : -1;
+        var leaderBroker = p.LeaderBroker;
+        var leaderListed = leaderBroker is not null && cluster.Listed.Contains(leaderBroker);
+        var error = p.Error != ErrorCode.None ? p.Error : leaderListed ? ErrorCode.None : ErrorCode.LeaderNotAvailable;
+        return new MetadataPartition(error, p.Partition, leaderListed ? cluster.NodeId(leaderBroker) : -1, p.LeaderEpoch, replicas, isr, [.. offline]);
+    }
+}

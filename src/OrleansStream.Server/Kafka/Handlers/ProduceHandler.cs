@@ -1,0 +1,79 @@
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+using OrleansStream.Records;
+
+namespace OrleansStream.Server.Kafka.Handlers;
+
+/// <summary>
+/// Produce v3+: each partition's record batches go to its leader replica grain as the client sent them (the grain
+/// stamps offsets and epoch). Only RecordBatch v2 is accepted. acks=0 gets no response, as in Kafka.
+/// </summary>
+internal sealed partial class ProduceHandler(PartitionLeaders leaders, ILogger<ProduceHandler> logger) : IKafkaApiHandler
+{
+    public ApiKey ApiKey => ApiKey.Produce;
+
+    public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    {
+        var reader = request.Reader();
+        var body = Protocol.Messages.ProduceRequest.Read(ref reader, request.Version, request.Body);
+        await leaders.EnsureAsync(body.Topics, static t => t.Name);
+
+        var calls = new List<(ErrorCode, Task<OrleansStream.ProduceResponse>?)>();
+        foreach (var topic in body.Topics)
+            foreach (var p in topic.Partitions)
+                calls.Add(Send(topic.Name, p, body));
+
+        var results = new ProduceTopicResponse[body.Topics.Length];
+        var call = 0;
+        for (var t = 0; t < body.Topics.Length; t++)
+        {
+            var topic = body.Topics[t];
+            var partitions = new ProducePartitionResponse[topic.Partitions.Length];
+            for (var i = 0; i < partitions.Length; i++)
+                partitions[i] = await Complete(topic.Name, topic.Partitions[i], calls[call++], request.Connection);
+            results[t] = new ProduceTopicResponse(topic.Name, partitions);
+        }
+        if (body.Acks == 0) return false;
+        new Protocol.Messages.ProduceResponse(results).Write(response, request.Version);
+        return true;
+    }
+
+    // A partition refused before any call carries its error and no call.
+    private (ErrorCode Error, Task<OrleansStream.ProduceResponse>? Call) Send(string topic, ProducePartitionData p, Protocol.Messages.ProduceRequest body)
+    {
+        if (p.IsNull || !IsRecordBatchV2(p.Records.Span)) return (ErrorCode.InvalidRecord, null);
+        var leader = leaders.Find(topic, p.Index);
+        return (leader.Error, leader.Replica?.Produce(new OrleansStream.ProduceRequest((Acks)body.Acks, body.TimeoutMs, p.Records)));
+    }
+
+    private async ValueTask<ProducePartitionResponse> Complete(
+        string topic, ProducePartitionData p, (ErrorCode Error, Task<OrleansStream.ProduceResponse>? Call) sent, KafkaConnection connection)
+    {
+        if (sent.Call is null)
+            return Failed(p.Index, sent.Error, sent.Error == ErrorCode.InvalidRecord ? "Produce v3+ takes RecordBatch v2 (magic 2) only." : null);
+        try
+        {
+            var r = await sent.Call;
+            if (KafkaErrors.IsStaleLeader(r.Error)) leaders.Invalidate(topic);
+            return new ProducePartitionResponse(p.Index, r.Error, r.Error == ErrorCode.None ? r.BaseOffset : -1, r.LogAppendTimeMs, r.LogStartOffset, r.ErrorMessage);
+        }
+        catch (Exception e)
+        {
+            // The grain may still read the records (a call that timed out while queued): the frame must outlive it.
+            connection.RetainFrame = true;
+            var error = KafkaErrors.FromException(e);
+            if (error == ErrorCode.UnknownServerError) LogProduceFailed(e, topic, p.Index);
+            if (KafkaErrors.IsStaleLeader(error)) leaders.Invalidate(topic);
+            return Failed(p.Index, error, e.Message);
+        }
+    }
+
+    private static ProducePartitionResponse Failed(int partition, ErrorCode error, string? message) => new(partition, error, -1, -1, -1, message);
+
+    // A v2 batch has its magic byte after baseOffset, batchLength and partitionLeaderEpoch.
+    private static bool IsRecordBatchV2(ReadOnlySpan<byte> records) =>
+        records.Length > RecordBatchHeader.MagicOffset && records[RecordBatchHeader.MagicOffset] == RecordBatchHeader.CurrentMagic;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Produce to {Topic}-{Partition} failed")]
+    private partial void LogProduceFailed(Exception e, string topic, int partition);
+}

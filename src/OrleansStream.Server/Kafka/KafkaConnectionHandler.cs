@@ -1,0 +1,168 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Options;
+using OrleansStream.Protocol;
+using OrleansStream.Server.Diagnostics;
+
+namespace OrleansStream.Server.Kafka;
+
+/// <summary>
+/// One Kafka client connection (Kafka's SocketServer processor and request channel for it). Requests are read one
+/// frame at a time and answered in order, each before the next is read, as Kafka mutes a connection while a request
+/// is in flight; a long-poll or a JoinGroup waits only on its own connection. A frame larger than
+/// <c>socket.request.max.bytes</c> closes the connection before it is read, and so does a malformed request or an
+/// API version this broker does not advertise (ApiVersions excepted, which answers UnsupportedVersion).
+/// </summary>
+public sealed partial class KafkaConnectionHandler : ConnectionHandler
+{
+    private readonly Dictionary<ApiKey, IKafkaApiHandler> _handlers = [];
+    private readonly IReadOnlyList<KafkaListenerEndpoint> _listeners;
+    private readonly int _maxRequestBytes;
+    private readonly OrleansStreamMetrics _metrics;
+    private readonly ILogger<KafkaConnectionHandler> _logger;
+
+    public KafkaConnectionHandler(IEnumerable<IKafkaApiHandler> handlers, IOptions<BrokerOptions> options, OrleansStreamMetrics metrics, ILogger<KafkaConnectionHandler> logger)
+    {
+        ArgumentNullException.ThrowIfNull(handlers);
+        ArgumentNullException.ThrowIfNull(options);
+        foreach (var h in handlers) _handlers[h.ApiKey] = h;
+        _listeners = KafkaListeners.Parse(options.Value.Listeners);
+        _maxRequestBytes = options.Value.SocketRequestMaxBytes;
+        _metrics = metrics;
+        _logger = logger;
+    }
+
+    /// <summary>The APIs that have a handler; every advertised API must be among them.</summary>
+    public IReadOnlyCollection<ApiKey> HandledApis => _handlers.Keys;
+
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var state = new KafkaConnection(ListenerOf(connection.LocalEndPoint), connection.RemoteEndPoint);
+        var input = connection.Transport.Input;
+        var output = connection.Transport.Output;
+        using var writer = new KafkaWriter();
+        _metrics.KafkaConnections.Add(1);
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync();
+                var buffer = result.Buffer;
+                if (buffer.Length >= 4)
+                {
+                    var size = FrameSize(buffer);
+                    if (size < 0 || size > _maxRequestBytes)
+                    {
+                        Refuse(state, "oversized", $"a frame of {size} bytes (socket.request.max.bytes is {_maxRequestBytes})");
+                        return;
+                    }
+                    if (buffer.Length >= 4L + size)
+                    {
+                        var frame = ArrayPool<byte>.Shared.Rent(Math.Max(size, 1));
+                        buffer.Slice(4, size).CopyTo(frame);
+                        input.AdvanceTo(buffer.GetPosition(4 + size));
+                        state.RetainFrame = false;
+                        bool open;
+                        try
+                        {
+                            open = await HandleAsync(frame.AsMemory(0, size), state, writer, output);
+                        }
+                        finally
+                        {
+                            if (!state.RetainFrame) ArrayPool<byte>.Shared.Return(frame);
+                        }
+                        if (!open) return;
+                        continue;
+                    }
+                }
+                if (result.IsCompleted || result.IsCanceled) return;
+                input.AdvanceTo(buffer.Start, buffer.End);
+            }
+        }
+        catch (ConnectionResetException)
+        {
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _metrics.KafkaConnections.Add(-1);
+        }
+    }
+
+    private static int FrameSize(ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> prefix = stackalloc byte[4];
+        buffer.Slice(0, 4).CopyTo(prefix);
+        return BinaryPrimitives.ReadInt32BigEndian(prefix);
+    }
+
+    /// <summary>Answers one request; false when the connection must close.</summary>
+    private async Task<bool> HandleAsync(ReadOnlyMemory<byte> frame, KafkaConnection state, KafkaWriter writer, PipeWriter output)
+    {
+        KafkaRequest request;
+        try
+        {
+            var reader = new KafkaReader(frame.Span);
+            var header = RequestHeader.Read(ref reader);
+            request = new KafkaRequest(header, frame[reader.Position..], state);
+        }
+        catch (KafkaProtocolException e)
+        {
+            Refuse(state, "malformed", e.Message);
+            return false;
+        }
+        var key = request.Header.ApiKey;
+        if (!_handlers.TryGetValue(key, out var handler) || (key != ApiKey.ApiVersions && !ApiVersionsTable.IsSupported(key, request.Version)))
+        {
+            Refuse(state, "unsupported", $"{key} v{request.Version}, which this broker does not advertise");
+            return false;
+        }
+        writer.Reset();
+        var responseFrame = request.Header.BeginResponse(writer);
+        bool respond;
+        try
+        {
+            respond = await handler.HandleAsync(request, writer);
+        }
+        catch (KafkaProtocolException e)
+        {
+            Refuse(state, "malformed", $"{key} v{request.Version}: {e.Message}");
+            return false;
+        }
+        catch (Exception e)
+        {
+            LogRequestFailed(e, key, request.Version, state.Remote);
+            return false;
+        }
+        if (!respond) return true;
+        writer.EndFrame(responseFrame);
+        var flushed = await output.WriteAsync(writer.WrittenMemory);
+        return !flushed.IsCompleted && !flushed.IsCanceled;
+    }
+
+    private void Refuse(KafkaConnection state, string reason, string detail)
+    {
+        _metrics.KafkaRequestsRefused.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        LogRefused(state.Remote, state.ClientSoftware, detail);
+    }
+
+    private string ListenerOf(EndPoint? local)
+    {
+        if (local is IPEndPoint ip)
+            foreach (var l in _listeners)
+                if (l.Port == ip.Port) return l.Name;
+        return _listeners.Count > 0 ? _listeners[0].Name : KafkaListeners.Plaintext;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing the Kafka connection from {Remote} ({Client}): {Detail}")]
+    private partial void LogRefused(EndPoint? remote, string? client, string detail);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Api} v{Version} from {Remote} failed; closing the connection")]
+    private partial void LogRequestFailed(Exception e, ApiKey api, short version, EndPoint? remote);
+}

@@ -1,0 +1,53 @@
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using OrleansStream.Server.Kafka.Handlers;
+
+namespace OrleansStream.Server.Kafka;
+
+public static class KafkaListenerExtensions
+{
+    /// <summary>The Kafka listener's services: one handler per API, the leader cache and the broker view.</summary>
+    public static IServiceCollection AddKafkaListener(this IServiceCollection services)
+    {
+        services.TryAddSingleton<PartitionLeaders>();
+        services.TryAddSingleton<KafkaBrokers>();
+        services.TryAddSingleton<KafkaConnectionHandler>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ApiVersionsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, MetadataHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ProduceHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, FetchHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ListOffsetsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, FindCoordinatorHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, JoinGroupHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, SyncGroupHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, HeartbeatHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, LeaveGroupHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, OffsetCommitHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, OffsetFetchHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DescribeGroupsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ListGroupsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DeleteGroupsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, CreateTopicsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DeleteTopicsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, CreatePartitionsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, InitProducerIdHandler>());
+        return services;
+    }
+
+    /// <summary>
+    /// Binds every Kafka listener of <c>OrleansStream:Listeners</c> in this Kestrel server, each served by
+    /// <see cref="KafkaConnectionHandler"/>. Kestrel ignores its URLs once any endpoint is configured here, so a host
+    /// configures its HTTP endpoints here too.
+    /// </summary>
+    public static KestrelServerOptions ListenKafka(this KestrelServerOptions kestrel)
+    {
+        ArgumentNullException.ThrowIfNull(kestrel);
+        var options = kestrel.ApplicationServices.GetRequiredService<IOptions<BrokerOptions>>().Value;
+        foreach (var listener in KafkaListeners.Parse(options.Listeners))
+            kestrel.Listen(KafkaListeners.BindAddress(listener), listener.Port, l => l.UseConnectionHandler<KafkaConnectionHandler>());
+        return kestrel;
+    }
+}

@@ -1,0 +1,57 @@
+using System.Net;
+using OrleansStream.Protocol;
+
+namespace OrleansStream.Server.Kafka;
+
+/// <summary>What the listener knows of one client connection; one request at a time uses it.</summary>
+public sealed class KafkaConnection(string listenerName, EndPoint? remote)
+{
+    /// <summary>The listener the client connected to: Metadata answers with the brokers' advertised addresses of that name.</summary>
+    public string ListenerName { get; } = listenerName;
+
+    public EndPoint? Remote { get; } = remote;
+
+    /// <summary>ApiVersions v3's client software name and version, for logs.</summary>
+    public string? ClientSoftware { get; set; }
+
+    /// <summary>
+    /// Set by a handler whose grain call failed while it may still read the request's bytes (a timed-out produce that
+    /// is still queued): the frame's buffer is then left to the garbage collector instead of going back to the pool.
+    /// </summary>
+    public bool RetainFrame { get; set; }
+}
+
+/// <summary>One request: its header, its body (a view of the frame's pooled buffer) and its connection.</summary>
+public readonly record struct KafkaRequest(RequestHeader Header, ReadOnlyMemory<byte> Body, KafkaConnection Connection)
+{
+    public short Version => Header.ApiVersion;
+
+    public KafkaReader Reader() => new(Body.Span);
+}
+
+/// <summary>Answers one Kafka API. The listener has checked that the version is advertised (except for ApiVersions).</summary>
+public interface IKafkaApiHandler
+{
+    ApiKey ApiKey { get; }
+
+    /// <summary>Reads the request body and writes the response body; false when no response goes back (an acks=0 produce).</summary>
+    ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response);
+}
+
+/// <summary>Reads one request message of <paramref name="version"/>.</summary>
+public delegate T MessageReader<out T>(ref KafkaReader reader, short version);
+
+/// <summary>The usual handler: reads its request message with <paramref name="read"/>, then answers it.</summary>
+public abstract class KafkaApiHandler<TRequest>(ApiKey apiKey, MessageReader<TRequest> read) : IKafkaApiHandler
+{
+    public ApiKey ApiKey => apiKey;
+
+    public ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
+    {
+        var reader = request.Reader();
+        return AnswerAsync(read(ref reader, request.Version), request, response);
+    }
+
+    /// <summary>Writes the response body; false when no response goes back.</summary>
+    protected abstract ValueTask<bool> AnswerAsync(TRequest body, KafkaRequest request, KafkaWriter response);
+}

@@ -1,0 +1,61 @@
+using System.Collections.Concurrent;
+using OrleansStream.Server.Controller;
+
+namespace OrleansStream.Server.Kafka;
+
+/// <summary>A partition's leader as the listener resolved it: a replica grain on this broker, or Kafka's error.</summary>
+public readonly record struct LocalLeader(ErrorCode Error, IPartitionReplicaGrain? Replica);
+
+/// <summary>
+/// Which partitions this broker leads, from the controller's metadata, cached per topic. Kafka's rule: a broker
+/// serves produce, fetch and list-offsets only for the partitions it leads and answers
+/// <see cref="ErrorCode.NotLeaderOrFollower"/> for the others, so the client refreshes its metadata. Any answer that
+/// says the cached leader is wrong drops the topic, so the next request asks the controller again.
+/// </summary>
+public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identity)
+{
+    private readonly ConcurrentDictionary<string, TopicMetadata> _topics = new(StringComparer.Ordinal);
+
+    private IClusterControllerGrain Controller => grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+
+    /// <summary>Loads the topics of a request (named by <paramref name="name"/>) not cached yet with one controller call.</summary>
+    public async ValueTask EnsureAsync<T>(T[] topics, Func<T, string> name)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        ArgumentNullException.ThrowIfNull(name);
+        List<string>? missing = null;
+        foreach (var topic in topics)
+        {
+            var t = name(topic);
+            if (!_topics.ContainsKey(t) && (missing is null || !missing.Contains(t))) (missing ??= []).Add(t);
+        }
+        if (missing is null) return;
+        var metadata = await Controller.GetMetadata(new OrleansStream.MetadataRequest(missing));
+        Update(metadata.Topics);
+    }
+
+    public void Update(IReadOnlyList<TopicMetadata> topics)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        foreach (var t in topics)
+            if (t.Error == ErrorCode.None) _topics[t.Name] = t;
+            else _topics.TryRemove(t.Name, out _);
+    }
+
+    public void Invalidate(string topic) => _topics.TryRemove(topic, out _);
+
+    /// <summary>The local leader replica of a partition of a topic loaded by <see cref="EnsureAsync"/>.</summary>
+    public LocalLeader Find(string topic, int partition)
+    {
+        if (!_topics.TryGetValue(topic, out var t) || (uint)partition >= (uint)t.Partitions.Count)
+            return new LocalLeader(ErrorCode.UnknownTopicOrPartition, null);
+        var p = t.Partitions[partition];
+        if (p.Leader < 0) return new LocalLeader(ErrorCode.LeaderNotAvailable, null);
+        if (p.LeaderBroker != identity.BrokerId)
+        {
+            Invalidate(topic);
+            return new LocalLeader(ErrorCode.NotLeaderOrFollower, null);
+        }
+        return new LocalLeader(ErrorCode.None, grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, partition, p.Leader)));
+    }
+}

@@ -1,0 +1,72 @@
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+
+namespace OrleansStream.Kafka.Tests;
+
+/// <summary>Confluent.Kafka's admin client and idempotent producer against the brokers.</summary>
+[Collection(KafkaClusterCollection.Name)]
+public sealed class AdminTests(KafkaCluster cluster)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task The_admin_client_creates_grows_and_deletes_topics_and_gets_Kafkas_errors()
+    {
+        var name = "admin-" + Guid.NewGuid().ToString("N")[..8];
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+
+        await admin.CreateTopicsAsync([new TopicSpecification { Name = name, NumPartitions = 2, ReplicationFactor = 2, Configs = new() { ["retention.ms"] = "3600000" } }]);
+        var again = await Assert.ThrowsAsync<CreateTopicsException>(() => admin.CreateTopicsAsync([new TopicSpecification { Name = name, NumPartitions = 1, ReplicationFactor = 1 }]));
+        var tooMany = await Assert.ThrowsAsync<CreateTopicsException>(() =>
+            admin.CreateTopicsAsync([new TopicSpecification { Name = name + "-rf", NumPartitions = 1, ReplicationFactor = 3 }]));
+        var created = admin.GetMetadata(name, Wait).Topics.Single();
+        await admin.CreatePartitionsAsync([new PartitionsSpecification { Topic = name, IncreaseTo = 3 }]);
+        var grown = admin.GetMetadata(name, Wait).Topics.Single();
+        await admin.DeleteTopicsAsync([name]);
+        var missing = await Assert.ThrowsAsync<DeleteTopicsException>(() => admin.DeleteTopicsAsync([name]));
+
+        Assert.Equal(Confluent.Kafka.ErrorCode.TopicAlreadyExists, again.Results.Single().Error.Code);
+        Assert.Equal(Confluent.Kafka.ErrorCode.InvalidReplicationFactor, tooMany.Results.Single().Error.Code);
+        Assert.Equal(2, created.Partitions.Count);
+        Assert.All(created.Partitions, p => Assert.Equal(2, p.Replicas.Length));
+        Assert.Equal(3, grown.Partitions.Count);
+        Assert.Equal(Confluent.Kafka.ErrorCode.UnknownTopicOrPart, missing.Results.Single().Error.Code);
+        var state = await cluster.Controller.GetMetadata(new MetadataRequest([name]));
+        Assert.Equal(OrleansStream.ErrorCode.UnknownTopicOrPartition, state.Topics.Single().Error);
+    }
+
+    [Fact]
+    public async Task An_idempotent_producer_gets_a_producer_id_and_stores_each_record_once_in_order()
+    {
+        var topic = await cluster.CreateTopicAsync("idem", partitions: 1);
+        using (var producer = new ProducerBuilder<Null, string>(new ProducerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            EnableIdempotence = true,
+            LingerMs = 2,
+        }).Build())
+        {
+            for (var i = 0; i < 200; i++) producer.Produce(topic, new Message<Null, string> { Value = $"m{i}" });
+            Assert.Equal(0, producer.Flush(Wait));
+        }
+
+        using var consumer = new ConsumerBuilder<Null, string>(new ConsumerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            GroupId = "unused",
+            EnableAutoCommit = false,
+        }).Build();
+        consumer.Assign(new Confluent.Kafka.TopicPartitionOffset(topic, 0, Offset.Beginning));
+        var read = new List<ConsumeResult<Null, string>>();
+        var deadline = DateTime.UtcNow + Wait;
+        while (read.Count < 200 && DateTime.UtcNow < deadline)
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is { } r) read.Add(r);
+
+        Assert.Equal(Enumerable.Range(0, 200).Select(i => $"m{i}"), read.Select(r => r.Message.Value));
+        var status = await cluster.Silos.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 0)).GetStatus();
+        Assert.Equal(200, status.LogEndOffset);
+        // The batches carry the producer id InitProducerId handed out (not -1).
+        var batches = await cluster.Silos.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 0)).Fetch(new FetchRequest(0, 1 << 20, MaxWaitMs: 0));
+        Assert.True(OrleansStream.Records.RecordBatchHeader.Read(batches.Records.Span).ProducerId >= 0);
+    }
+}

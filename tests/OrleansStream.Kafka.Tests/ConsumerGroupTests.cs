@@ -1,0 +1,163 @@
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using Sdk = OrleansStream.Client;
+
+namespace OrleansStream.Kafka.Tests;
+
+// Confluent's types, not the namespace's own of the same names.
+using TopicPartition = Confluent.Kafka.TopicPartition;
+using TopicPartitionOffset = Confluent.Kafka.TopicPartitionOffset;
+
+/// <summary>Confluent.Kafka's group consumer against the group coordinator, and one group shared with our SDK.</summary>
+[Collection(KafkaClusterCollection.Name)]
+public sealed class ConsumerGroupTests(KafkaCluster cluster)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+
+    private ConsumerConfig Config(string group) => new()
+    {
+        BootstrapServers = cluster.BootstrapServers,
+        GroupId = group,
+        EnableAutoCommit = false,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        SessionTimeoutMs = 10_000,
+        HeartbeatIntervalMs = 500,
+        PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
+    };
+
+    private async Task ProduceAsync(string topic, int count, string prefix)
+    {
+        using var producer = new ProducerBuilder<string, string>(new ProducerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            Partitioner = Partitioner.Murmur2Random,
+            Acks = Confluent.Kafka.Acks.All,
+        }).Build();
+        for (var i = 0; i < count; i++)
+            await producer.ProduceAsync(topic, new Message<string, string> { Key = $"{prefix}-{i}", Value = $"{i}" }, TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task A_group_consumer_commits_and_a_second_member_takes_its_share_then_gives_it_back_on_leaving()
+    {
+        var topic = await cluster.CreateTopicAsync("group", partitions: 4);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        await ProduceAsync(topic, 40, "k");
+
+        using var first = new ConsumerBuilder<string, string>(Config(group)).Build();
+        first.Subscribe(topic);
+        var read = 0;
+        var deadline = DateTime.UtcNow + Wait;
+        while (read < 40 && DateTime.UtcNow < deadline)
+            if (first.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false }) read++;
+        Assert.Equal(40, read);
+        var committed = first.Commit();
+        Assert.Equal(40, committed.Sum(c => c.Offset.Value));
+
+        var partitions = Enumerable.Range(0, 4).Select(p => new TopicPartition(topic, p)).ToList();
+        Assert.Equal(committed.OrderBy(c => c.Partition.Value).Select(c => c.Offset.Value),
+            first.Committed(partitions, Wait).OrderBy(c => c.Partition.Value).Select(c => c.Offset.Value));
+
+        using (var second = new ConsumerBuilder<string, string>(Config(group)).Build())
+        {
+            second.Subscribe(topic);
+            await Eventually.WaitUntilAsync(() =>
+            {
+                first.Consume(TimeSpan.FromMilliseconds(100));
+                second.Consume(TimeSpan.FromMilliseconds(100));
+                return first.Assignment.Count == 2 && second.Assignment.Count == 2;
+            }, "the two members share the four partitions", Wait);
+            Assert.Empty(first.Assignment.Intersect(second.Assignment));
+            // The second member starts where the group committed: nothing left to read.
+            Assert.Null(second.Consume(TimeSpan.FromMilliseconds(500)) is { IsPartitionEOF: false } r ? r : null);
+            second.Close();
+        }
+        await Eventually.WaitUntilAsync(() =>
+        {
+            first.Consume(TimeSpan.FromMilliseconds(100));
+            return first.Assignment.Count == 4;
+        }, "the first member gets every partition back", Wait);
+        first.Close();
+    }
+
+    [Fact]
+    public async Task Our_SDK_resumes_a_group_from_the_offsets_a_Confluent_member_committed()
+    {
+        var topic = await cluster.CreateTopicAsync("sharedgroup", partitions: 2);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        await ProduceAsync(topic, 10, "old");
+        List<TopicPartitionOffset> committed;
+        using (var confluent = new ConsumerBuilder<string, string>(Config(group)).Build())
+        {
+            confluent.Subscribe(topic);
+            var read = 0;
+            var deadline = DateTime.UtcNow + Wait;
+            while (read < 10 && DateTime.UtcNow < deadline)
+                if (confluent.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false }) read++;
+            Assert.Equal(10, read);
+            committed = confluent.Commit();
+            confluent.Close();
+        }
+        await ProduceAsync(topic, 6, "new");
+
+        using var sdk = new Sdk.ConsumerBuilder<string, string>(cluster.Silos.Client, new Sdk.ConsumerConfig
+        {
+            GroupId = group,
+            EnableAutoCommit = false,
+            AutoOffsetReset = Sdk.AutoOffsetReset.Earliest,
+        }).Build();
+        var sdkCommitted = sdk.Committed([new OrleansStream.TopicPartition(topic, 0), new OrleansStream.TopicPartition(topic, 1)], Wait);
+        sdk.Subscribe(topic);
+        var keys = new List<string>();
+        var until = DateTime.UtcNow + Wait;
+        while (keys.Count < 6 && DateTime.UtcNow < until)
+            if (sdk.Consume(TimeSpan.FromMilliseconds(200)) is { } r) keys.Add(r.Message!.Key!);
+        sdk.Close();
+
+        Assert.Equal(committed.OrderBy(c => c.Partition.Value).Select(c => c.Offset.Value), sdkCommitted.OrderBy(c => c.TopicPartition.Partition).Select(c => c.Offset));
+        Assert.Equal(Enumerable.Range(0, 6).Select(i => $"new-{i}").Order(), keys.Order());
+    }
+}
+
+/// <summary>Confluent's admin client on groups: list, describe, delete.</summary>
+[Collection(KafkaClusterCollection.Name)]
+public sealed class GroupAdminTests(KafkaCluster cluster)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Groups_are_listed_described_with_their_members_and_deleted_once_empty()
+    {
+        var topic = await cluster.CreateTopicAsync("groupadmin", partitions: 2);
+        var group = "ga-" + Guid.NewGuid().ToString("N");
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            GroupId = group,
+            ClientId = "describe-me",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        }).Build();
+        consumer.Subscribe(topic);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            consumer.Consume(TimeSpan.FromMilliseconds(100));
+            return consumer.Assignment.Count == 2;
+        }, "the consumer gets both partitions", Wait);
+
+        var listed = await admin.ListConsumerGroupsAsync();
+        var described = (await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions.Single();
+        var busy = await Assert.ThrowsAsync<DeleteGroupsException>(() => admin.DeleteGroupsAsync([group]));
+        consumer.Close();
+        await admin.DeleteGroupsAsync([group]);
+        var after = await admin.ListConsumerGroupsAsync();
+
+        Assert.Contains(listed.Valid, g => g.GroupId == group);
+        Assert.Equal(ConsumerGroupState.Stable, described.State);
+        var member = Assert.Single(described.Members);
+        Assert.Equal("describe-me", member.ClientId);
+        Assert.Equal([0, 1], member.Assignment.TopicPartitions.Select(tp => tp.Partition.Value).Order());
+        Assert.Equal(Confluent.Kafka.ErrorCode.NonEmptyGroup, busy.Results.Single().Error.Code);
+        Assert.DoesNotContain(after.Valid, g => g.GroupId == group);
+    }
+}

@@ -1,0 +1,44 @@
+namespace OrleansStream.Kafka.Tests;
+
+/// <summary>Two broker processes, each with its own Kafka listener, shared by the tests of the collection.</summary>
+public sealed class KafkaCluster : IAsyncLifetime
+{
+    private SiloProcesses? _silos;
+
+    public SiloProcesses Silos => _silos ?? throw new InvalidOperationException("Not started.");
+
+    public string BootstrapServers => Silos.BootstrapServers;
+
+    public IClusterControllerGrain Controller => Silos.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+
+    // Groups form at once instead of waiting 3 s (group.initial.rebalance.delay.ms) for more members.
+    public async ValueTask InitializeAsync() =>
+        _silos = await SiloProcesses.StartAsync(2, static (_, env) => env["OrleansStream__Groups__GroupInitialRebalanceDelayMs"] = "0");
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_silos is not null) await _silos.DisposeAsync();
+    }
+
+    /// <summary>Creates a topic through the controller (as our SDK's admin does) and returns its name.</summary>
+    public async Task<string> CreateTopicAsync(string prefix, int partitions, short replicationFactor = 1)
+    {
+        var name = $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 9, 60)];
+        var result = Assert.Single(await Controller.CreateTopics([new NewTopic(name, partitions, replicationFactor)]));
+        Assert.Equal(ErrorCode.None, result.Error);
+        return name;
+    }
+
+    /// <summary>The index of the silo whose broker leads the partition.</summary>
+    public async Task<int> LeaderIndexAsync(string topic, int partition)
+    {
+        var metadata = await Controller.GetMetadata(new MetadataRequest([topic]));
+        return Silos.IndexOf(metadata.Topics[0].Partitions[partition].LeaderBroker!);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class KafkaClusterCollection : ICollectionFixture<KafkaCluster>
+{
+    public const string Name = "kafka-cluster";
+}

@@ -1,0 +1,80 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using OrleansStream.Protocol;
+
+namespace OrleansStream.Kafka.Tests;
+
+/// <summary>A bare Kafka connection over the protocol codec, for what real clients never send (bad frames, other brokers).</summary>
+internal sealed class KafkaWire : IAsyncDisposable
+{
+    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(30);
+    private readonly TcpClient _tcp;
+    private readonly NetworkStream _stream;
+    private int _correlation;
+
+    private KafkaWire(TcpClient tcp)
+    {
+        _tcp = tcp;
+        _stream = tcp.GetStream();
+    }
+
+    public static async Task<KafkaWire> ConnectAsync(int port)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", port);
+        return new KafkaWire(tcp);
+    }
+
+    /// <summary>Sends one request; returns its correlation id.</summary>
+    public async Task<int> SendAsync(ApiKey key, short version, Action<KafkaWriter> body)
+    {
+        using var w = new KafkaWriter();
+        var frame = w.BeginFrame();
+        var header = new RequestHeader(key, version, ++_correlation, "wire-test");
+        header.Write(w);
+        body(w);
+        w.EndFrame(frame);
+        await SendRawAsync(w.WrittenMemory);
+        return header.CorrelationId;
+    }
+
+    /// <summary>Reads past a response's topic array, its first topic's name and partition array; returns that partition's index.</summary>
+    public static int FirstPartition(ref KafkaReader r)
+    {
+        r.ReadArrayLength(flexible: false);
+        r.ReadString(flexible: false);
+        r.ReadArrayLength(flexible: false);
+        return r.ReadInt32();
+    }
+
+    public async Task SendRawAsync(ReadOnlyMemory<byte> bytes) => await _stream.WriteAsync(bytes);
+
+    /// <summary>The next response frame without its size, or null once the broker closed the connection.</summary>
+    public async Task<byte[]?> ReadFrameAsync()
+    {
+        using var timeout = new CancellationTokenSource(ReadTimeout);
+        var prefix = new byte[4];
+        if (!await ReadExactlyAsync(prefix, timeout.Token)) return null;
+        var frame = new byte[BinaryPrimitives.ReadInt32BigEndian(prefix)];
+        return await ReadExactlyAsync(frame, timeout.Token) ? frame : null;
+    }
+
+    private async Task<bool> ReadExactlyAsync(byte[] buffer, CancellationToken ct)
+    {
+        try
+        {
+            await _stream.ReadExactlyAsync(buffer, ct);
+            return true;
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stream.DisposeAsync();
+        _tcp.Dispose();
+    }
+}

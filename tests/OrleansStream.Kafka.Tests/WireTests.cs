@@ -1,0 +1,221 @@
+using System.Buffers.Binary;
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+using OrleansStream.Records;
+
+namespace OrleansStream.Kafka.Tests;
+
+/// <summary>What Kafka's rules say of requests real clients rarely send: unknown versions, other brokers' partitions, bad frames.</summary>
+[Collection(KafkaClusterCollection.Name)]
+public sealed class WireTests(KafkaCluster cluster)
+{
+    [Fact]
+    public async Task An_unknown_ApiVersions_version_gets_the_v0_layout_with_UnsupportedVersion_and_the_connection_stays_open()
+    {
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+
+        var unknown = await wire.SendAsync(ApiKey.ApiVersions, 99, _ => { });
+        var first = await wire.ReadFrameAsync();
+        var known = await wire.SendAsync(ApiKey.ApiVersions, 3, w => new ApiVersionsRequest("wire", "1").Write(w, 3));
+        var second = await wire.ReadFrameAsync();
+
+        Assert.NotNull(first);
+        var r = new KafkaReader(first);
+        Assert.Equal(unknown, r.ReadInt32());
+        Assert.Equal((short)ErrorCode.UnsupportedVersion, r.ReadInt16());
+        var count = r.ReadArrayLength(flexible: false);
+        Assert.Equal(ApiVersionsTable.Advertised.Length, count);
+        var apis = new List<SupportedApi>();
+        for (var i = 0; i < count; i++) apis.Add(new SupportedApi((ApiKey)r.ReadInt16(), r.ReadInt16(), r.ReadInt16()));
+        Assert.Contains(new SupportedApi(ApiKey.ApiVersions, 0, 3), apis);
+        Assert.Equal(0, r.Remaining);
+
+        Assert.NotNull(second);
+        Assert.Equal(known, BinaryPrimitives.ReadInt32BigEndian(second));
+        Assert.Equal(0, BinaryPrimitives.ReadInt16BigEndian(second.AsSpan(4)));
+    }
+
+    [Fact]
+    public async Task Metadata_lists_both_brokers_the_controller_the_cluster_id_and_each_leaders_node()
+    {
+        var topic = await cluster.CreateTopicAsync("meta", partitions: 2);
+        int[] leaderPorts = [cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(topic, 0)), cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(topic, 1))];
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(1));
+
+        await wire.SendAsync(ApiKey.Metadata, 8, w => new Protocol.Messages.MetadataRequest([topic], false).Write(w, 8));
+        var frame = await wire.ReadFrameAsync();
+
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(4));
+        r.ReadInt32();
+        var brokers = new Dictionary<int, int>();
+        var brokerCount = r.ReadArrayLength(false);
+        for (var i = 0; i < brokerCount; i++)
+        {
+            var node = r.ReadInt32();
+            Assert.Equal("127.0.0.1", r.ReadString(false));
+            brokers[node] = r.ReadInt32();
+            r.ReadNullableString(false);
+        }
+        Assert.Equal(new[] { cluster.Silos.KafkaPort(0), cluster.Silos.KafkaPort(1) }.Order(), brokers.Values.Order());
+        Assert.False(string.IsNullOrEmpty(r.ReadNullableString(false)));
+        Assert.Contains(r.ReadInt32(), brokers.Keys);
+        Assert.Equal(1, r.ReadArrayLength(false));
+        Assert.Equal(0, r.ReadInt16());
+        Assert.Equal(topic, r.ReadString(false));
+        r.ReadBoolean();
+        Assert.Equal(2, r.ReadArrayLength(false));
+        for (var p = 0; p < 2; p++)
+        {
+            Assert.Equal(0, r.ReadInt16());
+            Assert.Equal(p, r.ReadInt32());
+            var leader = r.ReadInt32();
+            Assert.Equal(leaderPorts[p], brokers[leader]);
+            r.ReadInt32();
+            Assert.Equal([leader], r.ReadInt32Array(false));
+            Assert.Equal([leader], r.ReadInt32Array(false));
+            Assert.Empty(r.ReadInt32Array(false));
+        }
+    }
+
+    [Fact]
+    public async Task Produce_to_a_broker_that_does_not_lead_the_partition_gets_NotLeaderOrFollower_and_appends_nothing()
+    {
+        var topic = await cluster.CreateTopicAsync("notleader", partitions: 1);
+        var other = 1 - await cluster.LeaderIndexAsync(topic, 0);
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(other));
+
+        await wire.SendAsync(ApiKey.Produce, 7, w => ProduceOne(topic, acks: 1).Write(w, 7));
+        var frame = await wire.ReadFrameAsync();
+
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(4));
+        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
+        Assert.Equal((short)ErrorCode.NotLeaderOrFollower, r.ReadInt16());
+        var status = await cluster.Silos.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 0)).GetStatus();
+        Assert.Equal(0, status.LogEndOffset);
+    }
+
+    [Fact]
+    public async Task An_acks_0_produce_gets_no_response_and_the_next_request_is_answered_in_order()
+    {
+        var topic = await cluster.CreateTopicAsync("acks0", partitions: 1);
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(topic, 0)));
+
+        await wire.SendAsync(ApiKey.Produce, 8, w => ProduceOne(topic, acks: 0).Write(w, 8));
+        var listOffsets = await wire.SendAsync(ApiKey.ListOffsets, 5, w =>
+            new Protocol.Messages.ListOffsetsRequest(-1, 0, [new ListOffsetsTopic(topic, [new ListOffsetsPartition(0, -1, OffsetSpec.Latest)])]).Write(w, 5));
+        var frame = await wire.ReadFrameAsync();
+
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame);
+        Assert.Equal(listOffsets, r.ReadInt32());
+        r.ReadInt32();
+        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
+        Assert.Equal(0, r.ReadInt16());
+        r.ReadInt64();
+        Assert.Equal(1, r.ReadInt64());
+    }
+
+    [Fact]
+    public async Task A_frame_over_socket_request_max_bytes_closes_its_connection_before_it_is_sent_and_others_go_on()
+    {
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        var prefix = new byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(prefix, 104_857_601);
+
+        await wire.SendRawAsync(prefix);
+
+        Assert.Null(await wire.ReadFrameAsync());
+        await using var next = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await next.SendAsync(ApiKey.ApiVersions, 0, _ => { });
+        Assert.NotNull(await next.ReadFrameAsync());
+    }
+
+    [Fact]
+    public async Task A_request_of_a_version_not_advertised_closes_the_connection()
+    {
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+
+        await wire.SendAsync(ApiKey.Produce, 2, w => ProduceOne("t", acks: 1).Write(w, 2));
+
+        Assert.Null(await wire.ReadFrameAsync());
+    }
+
+    /// <summary>
+    /// Random mutations of a valid produce request, each on the connection left open by the last: the broker answers
+    /// or closes, never crashes, and what it stored reads back as whole valid batches.
+    /// </summary>
+    [Fact]
+    public async Task Mutated_frames_never_crash_the_broker_or_corrupt_the_log()
+    {
+        var topic = await cluster.CreateTopicAsync("fuzz", partitions: 1);
+        var port = cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(topic, 0));
+        using var valid = new KafkaWriter();
+        var start = valid.BeginFrame();
+        new RequestHeader(ApiKey.Produce, 7, 1, "fuzz").Write(valid);
+        ProduceOne(topic, acks: 1).Write(valid, 7);
+        valid.EndFrame(start);
+        var random = new Random(16);
+        var wire = await KafkaWire.ConnectAsync(port);
+        var closed = 0;
+        try
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                var frame = valid.WrittenSpan.ToArray();
+                for (var m = random.Next(1, 4); m > 0; m--) frame[random.Next(4, frame.Length)] = (byte)random.Next(256);
+                await wire.SendRawAsync(frame);
+                // The broker answers the request or closes the connection; either way the next send starts clean.
+                if (await wire.ReadFrameAsync() is null)
+                {
+                    closed++;
+                    await wire.DisposeAsync();
+                    wire = await KafkaWire.ConnectAsync(port);
+                }
+            }
+        }
+        finally
+        {
+            await wire.DisposeAsync();
+        }
+
+        Assert.True(closed > 0, "no mutation closed a connection");
+        await using var check = await KafkaWire.ConnectAsync(port);
+        await check.SendAsync(ApiKey.Fetch, 11, w => new Protocol.Messages.FetchRequest(-1, 0, 0, 50_000_000, 0, 0, -1,
+            [new FetchTopic(topic, [new FetchPartition(0, -1, 0, -1, 50_000_000)])], "").Write(w, 11));
+        var answer = await check.ReadFrameAsync();
+        Assert.NotNull(answer);
+        var r = new KafkaReader(answer.AsSpan(4));
+        r.ReadInt32();
+        Assert.Equal(0, r.ReadInt16());
+        r.ReadInt32();
+        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
+        Assert.Equal(0, r.ReadInt16());
+        var highWatermark = r.ReadInt64();
+        r.ReadInt64();
+        r.ReadInt64();
+        r.ReadArrayLength(false);
+        r.ReadInt32();
+        var records = r.ReadBytes(false);
+        long next = 0;
+        while (!records.IsEmpty)
+        {
+            var size = RecordBatchHeader.Read(records).TotalSize;
+            Assert.InRange(size, RecordBatchHeader.Size, records.Length);
+            Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(records[..size], out var header));
+            Assert.Equal(next, header.BaseOffset);
+            next = header.NextOffset;
+            records = records[header.TotalSize..];
+        }
+        Assert.Equal(highWatermark, next);
+    }
+
+    private static Protocol.Messages.ProduceRequest ProduceOne(string topic, short acks)
+    {
+        using var batch = new RecordBatchBuilder();
+        batch.Reset();
+        batch.Append(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "k"u8.ToArray(), "v"u8.ToArray());
+        return new Protocol.Messages.ProduceRequest(null, acks, 10_000, [new ProduceTopicData(topic, [new ProducePartitionData(0, batch.ToArray(), false)])]);
+    }
+}

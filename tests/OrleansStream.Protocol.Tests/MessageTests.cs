@@ -1,0 +1,303 @@
+using System.Buffers.Binary;
+using OrleansStream.Protocol.Messages;
+using OrleansStream.Records;
+
+namespace OrleansStream.Protocol.Tests;
+
+/// <summary>Request and response messages of the advertised versions, against bytes real clients send.</summary>
+public class MessageTests
+{
+    // What kcat 1.7 (librdkafka 2.0.2) sends first on a new connection: ApiVersions v3, correlation id 1.
+    private const string KcatApiVersionsV3 = "00000024 0012 0003 00000001 0007 72646b61666b61 00 0b 6c696272646b61666b61 06 322e302e32 00";
+
+    [Fact]
+    public void Librdkafka_ApiVersions_v3_request_reads_with_header_v2()
+    {
+        var frame = Hex.Parse(KcatApiVersionsV3);
+        var r = new KafkaReader(frame.AsSpan(4));
+
+        var header = RequestHeader.Read(ref r);
+        var request = ApiVersionsRequest.Read(ref r, header.ApiVersion);
+
+        Assert.Equal(new RequestHeader(ApiKey.ApiVersions, 3, 1, "rdkafka"), header);
+        Assert.True(header.IsFlexible);
+        Assert.Equal(new ApiVersionsRequest("librdkafka", "2.0.2"), request);
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal(frame.Length - 4, BinaryPrimitives.ReadInt32BigEndian(frame));
+    }
+
+    [Fact]
+    public void ApiVersions_v3_answers_with_response_header_v0_and_compact_arrays()
+    {
+        using var w = new KafkaWriter();
+        var header = new RequestHeader(ApiKey.ApiVersions, 3, 7, "c");
+        var frame = header.BeginResponse(w);
+        ApiVersionsResponse.Write(w, 3, ErrorCode.None, [new SupportedApi(ApiKey.Fetch, 4, 11)]);
+        w.EndFrame(frame);
+
+        // size, correlation id (no header tags), error, compact array of 1 (+1), key 1, 4..11, entry tags, throttle, tags.
+        Assert.Equal(Hex.Parse("00000013 00000007 0000 02 0001 0004 000b 00 00000000 00"), w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void ApiVersions_v0_layout_is_what_an_unsupported_version_gets()
+    {
+        using var w = new KafkaWriter();
+        ApiVersionsResponse.Write(w, 0, ErrorCode.UnsupportedVersion, [new SupportedApi(ApiKey.ApiVersions, 0, 3)]);
+
+        Assert.Equal(Hex.Parse("0023 00000001 0012 0000 0003"), w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void Flexible_responses_of_other_apis_carry_response_header_v1()
+    {
+        using var w = new KafkaWriter();
+        var frame = new RequestHeader(ApiKey.Metadata, 9, 5, null).BeginResponse(w);
+        w.EndFrame(frame);
+
+        Assert.Equal(Hex.Parse("00000005 00000005 00"), w.WrittenSpan.ToArray());
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(8)]
+    public void Metadata_requests_round_trip_and_ask_for_every_topic_by_null_or_v0_empty(short version)
+    {
+        var some = new Messages.MetadataRequest(["a", "b"], AllowAutoTopicCreation: true);
+        var every = new Messages.MetadataRequest(null, AllowAutoTopicCreation: false);
+
+        Assert.Equal(["a", "b"], RoundTrip(some, version).Topics);
+        var all = RoundTrip(every, version);
+        Assert.Null(all.Topics);
+        Assert.Equal(version < 4, all.AllowAutoTopicCreation);
+    }
+
+    private static Messages.MetadataRequest RoundTrip(Messages.MetadataRequest request, short version)
+    {
+        using var w = new KafkaWriter();
+        request.Write(w, version);
+        var r = new KafkaReader(w.WrittenSpan);
+        var read = Messages.MetadataRequest.Read(ref r, version);
+        Assert.Equal(0, r.Remaining);
+        return read;
+    }
+
+    [Fact]
+    public void Metadata_v8_response_has_every_field_of_its_version()
+    {
+        var response = new Messages.MetadataResponse(
+            [new MetadataBroker(3, "h", 9092, null)], "cid", 3,
+            [new MetadataTopic(ErrorCode.None, "t", false, [new MetadataPartition(ErrorCode.None, 0, 3, 5, [3], [3], [])])]);
+        using var w = new KafkaWriter();
+        response.Write(w, 8);
+
+        Assert.Equal(Hex.Parse(
+            "00000000" +                                          // throttle
+            "00000001 00000003 0001 68 00002384 ffff" +           // brokers: id, host, port, rack null
+            "0003 636964 00000003" +                              // cluster id, controller id
+            "00000001 0000 0001 74 00" +                          // topic: error, name, internal
+            "00000001 0000 00000000 00000003 00000005" +          // partition: error, index, leader, epoch
+            "00000001 00000003 00000001 00000003 00000000" +      // replicas, isr, offline
+            "80000000 80000000"), w.WrittenSpan.ToArray());       // topic and cluster authorized operations omitted
+    }
+
+    [Fact]
+    public void Metadata_v0_response_has_no_rack_cluster_or_controller()
+    {
+        var response = new Messages.MetadataResponse([new MetadataBroker(1, "h", 1, "r")], "cid", 1, []);
+        using var w = new KafkaWriter();
+        response.Write(w, 0);
+
+        Assert.Equal(Hex.Parse("00000001 00000001 0001 68 00000001 00000000"), w.WrittenSpan.ToArray());
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(8)]
+    public void Produce_request_records_are_slices_of_the_frame_not_copies(short version)
+    {
+        var batch = OneRecordBatch();
+        var request = new Messages.ProduceRequest(null, -1, 1500, [new ProduceTopicData("t", [new ProducePartitionData(2, batch, false)])]);
+        using var w = new KafkaWriter();
+        request.Write(w, version);
+        var frame = w.WrittenMemory;
+
+        var r = new KafkaReader(frame.Span);
+        var read = Messages.ProduceRequest.Read(ref r, version, frame);
+
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal((short)-1, read.Acks);
+        var records = read.Topics[0].Partitions[0].Records;
+        Assert.Equal(batch, records.ToArray());
+        Assert.True(frame.Span.Overlaps(records.Span));
+        Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(records.Span, out var header));
+        Assert.Equal(1, header.RecordCount);
+    }
+
+    [Fact]
+    public void Produce_response_v8_has_log_start_offset_record_errors_and_message()
+    {
+        var response = new Messages.ProduceResponse([new ProduceTopicResponse("t", [new ProducePartitionResponse(1, ErrorCode.NotLeaderOrFollower, -1, -1, 4, "moved")])]);
+        using var w = new KafkaWriter();
+        response.Write(w, 8);
+
+        Assert.Equal(Hex.Parse(
+            "00000001 0001 74 00000001 00000001 0006 ffffffffffffffff ffffffffffffffff 0000000000000004" +
+            "00000000 0005 6d6f766564 00000000"), w.WrittenSpan.ToArray());
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(7)]
+    [InlineData(11)]
+    public void Fetch_requests_round_trip(short version)
+    {
+        var request = new Messages.FetchRequest(-1, 500, 1, 52428800, 1, 0, -1,
+            [new FetchTopic("t", [new FetchPartition(0, version >= 9 ? 4 : -1, 42, version >= 5 ? 0 : -1, 1048576)])],
+            version >= 11 ? "rack" : null);
+        var read = ReadBack(request.Write, Messages.FetchRequest.Read, version);
+
+        Assert.Equal(request.Topics[0].Partitions[0], read.Topics[0].Partitions[0]);
+        Assert.Equal(request with { Topics = read.Topics }, read);
+    }
+
+    [Fact]
+    public void Fetch_response_carries_the_stored_batches_verbatim_with_LSO_and_aborted_transactions()
+    {
+        var batch = OneRecordBatch();
+        var response = new Messages.FetchResponse(ErrorCode.None,
+            [new FetchTopicResponse("t", [new FetchPartitionResponse(0, ErrorCode.None, 10, 8, 0, [new FetchAbortedTransaction(7, 3)], batch)])]);
+        using var w = new KafkaWriter();
+        response.Write(w, 11);
+
+        var r = new KafkaReader(w.WrittenSpan);
+        Assert.Equal(0, r.ReadInt32());                 // throttle
+        Assert.Equal(0, r.ReadInt16());                 // error
+        Assert.Equal(0, r.ReadInt32());                 // session id: none kept
+        Assert.Equal(1, r.ReadArrayLength(false));
+        Assert.Equal("t", r.ReadString(false));
+        Assert.Equal(1, r.ReadArrayLength(false));
+        Assert.Equal(0, r.ReadInt32());
+        Assert.Equal(0, r.ReadInt16());
+        Assert.Equal(10, r.ReadInt64());                // high watermark
+        Assert.Equal(8, r.ReadInt64());                 // last stable offset
+        Assert.Equal(0, r.ReadInt64());                 // log start offset
+        Assert.Equal(1, r.ReadArrayLength(false));
+        Assert.Equal(7, r.ReadInt64());
+        Assert.Equal(3, r.ReadInt64());
+        Assert.Equal(-1, r.ReadInt32());                // preferred read replica
+        Assert.Equal(batch, r.ReadBytes(false).ToArray());
+        Assert.Equal(0, r.Remaining);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(5)]
+    public void ListOffsets_requests_round_trip(short version)
+    {
+        var request = new Messages.ListOffsetsRequest(-1, (sbyte)(version >= 2 ? 1 : 0),
+            [new ListOffsetsTopic("t", [new ListOffsetsPartition(3, version >= 4 ? 2 : -1, 1_700_000_000_000)])]);
+        var read = ReadBack(request.Write, Messages.ListOffsetsRequest.Read, version);
+
+        Assert.Equal(request.Topics[0].Partitions[0], read.Topics[0].Partitions[0]);
+        Assert.Equal(request.IsolationLevel, read.IsolationLevel);
+    }
+
+    [Fact]
+    public void ListOffsets_v4_response_has_the_leader_epoch()
+    {
+        var response = new Messages.ListOffsetsResponse([new ListOffsetsTopicResponse("t", [new ListOffsetsPartitionResponse(0, ErrorCode.None, -1, 12, 3)])]);
+        using var w = new KafkaWriter();
+        response.Write(w, 4);
+
+        Assert.Equal(Hex.Parse("00000000 00000001 0001 74 00000001 00000000 0000 ffffffffffffffff 000000000000000c 00000003"), w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void The_versions_table_advertises_ApiVersions_0_to_3_and_knows_flexible_versions()
+    {
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.ApiVersions, 3));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.ApiVersions, 4));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.Produce, 2));
+        Assert.True(ApiVersionsTable.IsFlexible(ApiKey.Fetch, 12));
+        Assert.False(ApiVersionsTable.IsFlexible(ApiKey.Fetch, 11));
+        foreach (var api in ApiVersionsTable.Advertised)
+            Assert.True(api.MinVersion <= api.MaxVersion);
+    }
+
+    /// <summary>Writes a message and reads it back, all of it.</summary>
+    private static T ReadBack<T>(Action<KafkaWriter, short> write, PartitionReader<T> read, short version)
+    {
+        using var w = new KafkaWriter();
+        write(w, version);
+        var r = new KafkaReader(w.WrittenSpan);
+        var message = read(ref r, version);
+        Assert.Equal(0, r.Remaining);
+        return message;
+    }
+
+    private static byte[] OneRecordBatch()
+    {
+        using var builder = new RecordBatchBuilder();
+        builder.Reset();
+        builder.Append(1_700_000_000_000, "k"u8.ToArray(), "v"u8.ToArray());
+        return builder.ToArray();
+    }
+}
+
+/// <summary>The admin and producer-id messages of the advertised versions.</summary>
+public class AdminMessageTests
+{
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4)]
+    public void CreateTopics_requests_round_trip_with_configs_and_validate_only(short version)
+    {
+        var request = new CreateTopicsRequest([new CreatableTopic("t", -1, 3, false, [new("retention.ms", "1000"), new("cleanup.policy", null)])], 5000, version >= 1);
+        using var w = new KafkaWriter();
+        request.Write(w, version);
+        var r = new KafkaReader(w.WrittenSpan);
+        var read = CreateTopicsRequest.Read(ref r, version);
+
+        Assert.Equal(0, r.Remaining);
+        var topic = Assert.Single(read.Topics);
+        Assert.Equal(("t", -1, (short)3, false), (topic.Name, topic.NumPartitions, topic.ReplicationFactor, topic.HasAssignments));
+        Assert.Equal(request.Topics[0].Configs, topic.Configs);
+        Assert.Equal(request.ValidateOnly, read.ValidateOnly);
+    }
+
+    [Fact]
+    public void Topic_error_responses_differ_by_api_and_version()
+    {
+        var response = new TopicErrorsResponse([new TopicError("t", ErrorCode.TopicAlreadyExists, "x")]);
+        using var create0 = new KafkaWriter();
+        using var create2 = new KafkaWriter();
+        using var delete1 = new KafkaWriter();
+        response.WriteCreateTopics(create0, 0);
+        response.WriteCreateTopics(create2, 2);
+        response.WriteDeleteTopics(delete1, 1);
+
+        Assert.Equal(Hex.Parse("00000001 0001 74 0024"), create0.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 00000001 0001 74 0024 0001 78"), create2.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 00000001 0001 74 0024"), delete1.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void DeleteTopics_CreatePartitions_and_InitProducerId_requests_round_trip()
+    {
+        using var w = new KafkaWriter();
+        new DeleteTopicsRequest(["a", "b"], 100).Write(w, 3);
+        new CreatePartitionsRequest([new CreatePartitionsTopic("a", 4, false)], 100, true).Write(w, 1);
+        new Messages.InitProducerIdRequest(null, 60000).Write(w, 1);
+        var r = new KafkaReader(w.WrittenSpan);
+
+        Assert.Equal(["a", "b"], DeleteTopicsRequest.Read(ref r, 3).TopicNames);
+        var grow = CreatePartitionsRequest.Read(ref r, 1);
+        Assert.Equal((new CreatePartitionsTopic("a", 4, false), true), (Assert.Single(grow.Topics), grow.ValidateOnly));
+        Assert.Equal(new Messages.InitProducerIdRequest(null, 60000), Messages.InitProducerIdRequest.Read(ref r, 1));
+        Assert.Equal(0, r.Remaining);
+    }
+}

@@ -1,0 +1,165 @@
+namespace OrleansStream.Protocol.Tests;
+
+/// <summary>Kafka's protocol primitives, byte for byte as its protocol guide and its Java types write them.</summary>
+public class PrimitiveTests
+{
+    [Fact]
+    public void Fixed_width_integers_are_big_endian()
+    {
+        using var w = new KafkaWriter();
+        w.WriteInt8(-2);
+        w.WriteInt16(0x0102);
+        w.WriteInt32(0x03040506);
+        w.WriteInt64(0x0708090A0B0C0D0E);
+        w.WriteBoolean(true);
+
+        Assert.Equal(Hex.Parse("fe 0102 03040506 0708090a0b0c0d0e 01"), w.WrittenSpan.ToArray());
+        var r = new KafkaReader(w.WrittenSpan);
+        Assert.Equal(-2, r.ReadInt8());
+        Assert.Equal(0x0102, r.ReadInt16());
+        Assert.Equal(0x03040506, r.ReadInt32());
+        Assert.Equal(0x0708090A0B0C0D0E, r.ReadInt64());
+        Assert.True(r.ReadBoolean());
+        Assert.Equal(0, r.Remaining);
+    }
+
+    [Theory]
+    [InlineData(0u, "00")]
+    [InlineData(1u, "01")]
+    [InlineData(127u, "7f")]
+    [InlineData(128u, "8001")]
+    [InlineData(300u, "ac02")]
+    [InlineData(uint.MaxValue, "ffffffff0f")]
+    public void Unsigned_varints_match_Kafkas_encoding(uint value, string hex)
+    {
+        using var w = new KafkaWriter();
+        w.WriteUnsignedVarint(value);
+
+        Assert.Equal(Hex.Parse(hex), w.WrittenSpan.ToArray());
+        var r = new KafkaReader(w.WrittenSpan);
+        Assert.Equal(value, r.ReadUnsignedVarint());
+    }
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(-1L)]
+    [InlineData(long.MaxValue)]
+    [InlineData(long.MinValue)]
+    public void Signed_varlongs_round_trip_zigzag(long value)
+    {
+        using var w = new KafkaWriter();
+        w.WriteVarlong(value);
+        w.WriteVarint((int)(value >> 32));
+
+        var r = new KafkaReader(w.WrittenSpan);
+        Assert.Equal(value, r.ReadVarlong());
+        Assert.Equal((int)(value >> 32), r.ReadVarint());
+    }
+
+    [Fact]
+    public void Strings_have_int16_lengths_and_compact_strings_length_plus_one()
+    {
+        using var w = new KafkaWriter();
+        w.WriteString("ab", flexible: false);
+        w.WriteNullableString(null, flexible: false);
+        w.WriteString("ab", flexible: true);
+        w.WriteNullableString(null, flexible: true);
+        w.WriteString("", flexible: true);
+
+        Assert.Equal(Hex.Parse("0002 6162 ffff 03 6162 00 01"), w.WrittenSpan.ToArray());
+        var r = new KafkaReader(w.WrittenSpan);
+        Assert.Equal("ab", r.ReadString(false));
+        Assert.Null(r.ReadNullableString(false));
+        Assert.Equal("ab", r.ReadString(true));
+        Assert.Null(r.ReadNullableString(true));
+        Assert.Equal("", r.ReadString(true));
+    }
+
+    [Fact]
+    public void Bytes_and_arrays_have_int32_lengths_and_compact_forms_varint_lengths()
+    {
+        using var w = new KafkaWriter();
+        w.WriteBytes([9, 8], flexible: false);
+        w.WriteNullBytes(flexible: false);
+        w.WriteBytes([7], flexible: true);
+        w.WriteInt32Array([1, 2], flexible: false);
+        w.WriteArrayLength(-1, flexible: true);
+        w.WriteInt32Array([3], flexible: true);
+
+        Assert.Equal(Hex.Parse("00000002 0908 ffffffff 02 07 00000002 00000001 00000002 00 02 00000003"), w.WrittenSpan.ToArray());
+        var r = new KafkaReader(w.WrittenSpan);
+        Assert.Equal(new byte[] { 9, 8 }, r.ReadBytes(false).ToArray());
+        Assert.Equal(-1, r.ReadNullableBytesRange(false).Length);
+        Assert.Equal((11, 1), r.ReadNullableBytesRange(true));
+        Assert.Equal([1, 2], r.ReadInt32Array(false));
+        Assert.Equal(-1, r.ReadArrayLength(true));
+        Assert.Equal([3], r.ReadInt32Array(true));
+    }
+
+    [Fact]
+    public void Uuids_are_sixteen_big_endian_bytes()
+    {
+        var id = Guid.Parse("00112233-4455-6677-8899-aabbccddeeff");
+        using var w = new KafkaWriter();
+        w.WriteUuid(id);
+
+        Assert.Equal(Hex.Parse("00112233445566778899aabbccddeeff"), w.WrittenSpan.ToArray());
+        Assert.Equal(id, new KafkaReader(w.WrittenSpan).ReadUuid());
+    }
+
+    [Fact]
+    public void Tagged_fields_the_broker_does_not_know_are_skipped()
+    {
+        // Two tagged fields (tag 0: 3 bytes, tag 5: 1 byte), then an int16.
+        var r = new KafkaReader(Hex.Parse("02 00 03 aabbcc 05 01 dd 0007"));
+        r.SkipTaggedFields();
+
+        Assert.Equal(7, r.ReadInt16());
+    }
+
+    [Theory]
+    [InlineData("00", "int16")]                     // cut short
+    [InlineData("0005 6162", "string")]             // longer than the frame
+    [InlineData("fffe", "string")]                  // length -2
+    [InlineData("7fffffff", "array")]               // more elements than the frame can hold
+    [InlineData("ffffffffff", "varint")]            // too long
+    [InlineData("01 00 05 aa", "tags")]             // tagged field longer than the frame
+    public void Truncated_or_impossible_input_is_a_protocol_error(string hex, string field)
+    {
+        var bytes = Hex.Parse(hex);
+
+        Assert.Throws<KafkaProtocolException>(() =>
+        {
+            var r = new KafkaReader(bytes);
+            _ = field switch
+            {
+                "int16" => r.ReadInt16(),
+                "string" => r.ReadNullableString(false)?.Length ?? 0,
+                "array" => r.ReadArrayLength(false),
+                "varint" => (int)r.ReadUnsignedVarint(),
+                _ => Skip(ref r),
+            };
+        });
+
+        static int Skip(ref KafkaReader r)
+        {
+            r.SkipTaggedFields();
+            return 0;
+        }
+    }
+
+    [Fact]
+    public void The_writer_grows_past_its_first_buffer_and_frames_carry_their_size()
+    {
+        using var w = new KafkaWriter(initialCapacity: 16);
+        var frame = w.BeginFrame();
+        var big = new byte[10_000];
+        big[9_999] = 42;
+        w.WriteBytes(big, flexible: false);
+        w.EndFrame(frame);
+
+        var r = new KafkaReader(w.WrittenSpan);
+        Assert.Equal(10_004, r.ReadInt32());
+        Assert.Equal(42, r.ReadBytes(false)[9_999]);
+    }
+}
