@@ -296,6 +296,78 @@ public sealed class AccumulatorTests
         Assert.Equal(new BatchStamp(43, 0, 0), Stamp(second));
     }
 
+    [Fact]
+    public void An_idempotent_partition_grows_its_open_batch_past_batch_size_while_a_request_is_in_flight()
+    {
+        var acc = new RecordAccumulator(batchSize: 200, lingerMs: 0, _time, growBatchTo: 2000);
+        var ready = new List<PartitionQueue>();
+        Append(acc, Tp, 10, out _);
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 5, ready);
+        var q = Assert.Single(ready);
+        var first = Assert.Single(acc.TakeRequest(q, _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid)!);
+        RecordAccumulator.Acknowledged(q, first);
+        acc.RequestDone(q, succeeded: true);
+        ready.Clear();
+        Append(acc, Tp, 10, out _);
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 5, ready);
+        var second = Assert.Single(acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid)!);
+
+        // While the second is out, records keep joining one open batch well past batch.size (200 bytes).
+        var open = Append(acc, Tp, 100, out _);
+        for (var i = 0; i < 9; i++) Assert.Equal(open, Append(acc, Tp, 100, out _));
+        ready.Clear();
+        acc.Collect(_time.GetTimestamp(), flush: true, maxInFlight: 5, ready);
+        Assert.Empty(ready);
+
+        RecordAccumulator.Acknowledged(q, second);
+        acc.RequestDone(q, succeeded: true);
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 5, ready);
+        var grown = Assert.Single(acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid)!);
+        Assert.Equal(10, grown.RecordCount);
+        Assert.True(grown.Bytes.Length > 200);
+        Assert.Equal(new BatchStamp(42, 3, 2), Stamp(grown));
+
+        // Up to growBatchTo: a batch that reaches it is sealed even while a request is in flight.
+        var sequences = new HashSet<long>();
+        for (var i = 0; i < 25; i++) sequences.Add(Append(acc, Tp, 100, out _));
+        Assert.Equal(2, sequences.Count);
+        ready.Clear();
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 5, ready);
+        var full = Assert.Single(acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid)!);
+        Assert.InRange(full.Bytes.Length, 1800, 2000);
+    }
+
+    [Fact]
+    public void A_sequenced_batch_split_after_record_too_large_keeps_its_sequence_range_in_order()
+    {
+        var (acc, q) = ReadyBatches(batches: 1, recordsPerBatch: 30);
+        var batch = Assert.Single(acc.TakeRequest(q, _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid)!);
+        Assert.Equal(29, batch.LastSequence);
+
+        var pieces = RecordAccumulator.Split(batch, maxPieceBytes: 200);
+        Assert.True(pieces.Count > 2);
+        var expected = batch.BaseSequence;
+        var records = 0;
+        for (var i = 0; i < pieces.Count; i++)
+        {
+            var piece = pieces[i];
+            Assert.True(piece.Bytes.Length <= 200);
+            Assert.Equal(new BatchStamp(42, 3, expected), Stamp(piece));
+            Assert.Equal(batch.Drain, piece.Drain);
+            if (i > 0) Assert.True(pieces[i - 1].Sequence < piece.Sequence);
+            expected = piece.LastSequence + 1;
+            records += piece.RecordCount;
+        }
+        Assert.Equal(30, records);
+        Assert.Equal(batch.LastSequence, pieces[^1].LastSequence);
+
+        // The pieces are retries: they go out one at a time, first the one that takes the batch's place.
+        acc.Requeue(q, pieces, 0, sendSingly: true);
+        acc.RequestDone(q, succeeded: false);
+        Assert.Same(pieces[0], Assert.Single(acc.TakeRequest(q, _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid)!));
+        Assert.Null(acc.TakeRequest(q, _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid));
+    }
+
     [Theory]
     [InlineData(0, 1, 1)]
     [InlineData(int.MaxValue - 2, 3, 0)]
