@@ -92,7 +92,7 @@ public sealed class IdempotentProducerTests(ProduceChaosFixture fixture) : IClas
             for (var p = 0; p < Producers; p++)
             {
                 // Small batches and no linger: many requests, up to 5 in flight per partition.
-                var config = new ProducerConfig { EnableIdempotence = true, LingerMs = 0, BatchSize = 150, RetryBackoffMs = 5 };
+                var config = new ProducerConfig { LingerMs = 0, BatchSize = 150, RetryBackoffMs = 5 }; // idempotent by default
                 producers.Add(new ProducerBuilder<Null, string>(fixture.Client, config).Build());
             }
             for (var i = 0; i < RecordsPerProducer; i++)
