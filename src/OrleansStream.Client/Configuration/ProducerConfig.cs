@@ -75,7 +75,11 @@ public class ProducerConfig : Config
     /// </summary>
     public bool? EnableIdempotence { get => GetBool("enable.idempotence"); set => SetBool("enable.idempotence", value); }
 
-    /// <summary>Largest message (key + value + headers + record overhead) the producer accepts (<c>message.max.bytes</c>, default 1000000).</summary>
+    /// <summary>
+    /// Largest message (key + value + headers + record overhead) the producer accepts (<c>message.max.bytes</c>, default
+    /// 1000000). Idempotent, also the largest batch: a partition's batch grows past batch.size up to this while the
+    /// partition has a request in flight (librdkafka's limit on a request's size).
+    /// </summary>
     public int? MessageMaxBytes { get => GetInt("message.max.bytes"); set => SetInt("message.max.bytes", value); }
 
     /// <summary>Bytes of messages buffered and in flight before Produce waits (<c>queue.buffering.max.kbytes</c>, default 1 GiB).</summary>

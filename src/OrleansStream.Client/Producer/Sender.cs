@@ -11,10 +11,7 @@ namespace OrleansStream.Client;
 /// </summary>
 internal sealed class Sender : IAsyncDisposable
 {
-    /// <summary>
-    /// Java's max.request.size: consecutive batches of a partition share one call up to this; idempotent, one batch grows
-    /// up to this (Kafka's default max.message.bytes is 12 bytes more).
-    /// </summary>
+    /// <summary>Java's max.request.size: consecutive batches of a partition share one call up to this.</summary>
     private const int MaxRequestBytes = 1 << 20;
 
     /// <summary>How long a produce call may go unanswered before the producer checks whether its leader was replaced.</summary>
@@ -42,7 +39,8 @@ internal sealed class Sender : IAsyncDisposable
         _settings = settings;
         _cache = cache;
         _time = time;
-        _accumulator = new RecordAccumulator(settings.BatchSize, settings.LingerMs, time, settings.EnableIdempotence ? MaxRequestBytes : 0);
+        // Idempotent, a batch grows while its partition is busy up to message.max.bytes, librdkafka's limit on a request.
+        _accumulator = new RecordAccumulator(settings.BatchSize, settings.LingerMs, time, settings.EnableIdempotence ? settings.MessageMaxBytes : 0);
         Buffers = new BufferPool(settings, time);
         Partitioner = new StickyPartitioner(_accumulator);
         _messageTimeoutTicks = Ticks.FromMs(time, settings.MessageTimeoutMs);
