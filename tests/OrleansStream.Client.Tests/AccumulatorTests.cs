@@ -368,6 +368,38 @@ public sealed class AccumulatorTests
         Assert.Null(acc.TakeRequest(q, _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid));
     }
 
+    [Fact]
+    public void Every_batch_with_a_sequence_leaves_the_unresolved_window_however_it_ends()
+    {
+        // A drain number left behind would keep the 5-batch window shut for good: the partition would never send again.
+        var (acc, q) = ReadyBatches(batches: 6, recordsPerBatch: 3);
+        var now = _time.GetTimestamp();
+        var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        RecordAccumulator.Acknowledged(q, first);
+        acc.RequestDone(q, succeeded: true);
+        var out1 = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        var out2 = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        var out3 = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+
+        // out1 refused as too large: its pieces take its place and range; out2 fails for good; out3 is acknowledged.
+        var pieces = RecordAccumulator.Split(out1);
+        acc.Requeue(q, pieces, 0, sendSingly: true);
+        acc.RequestDone(q, succeeded: false);
+        RecordAccumulator.Resolved(q, out2);
+        acc.RequestDone(q, succeeded: false);
+        RecordAccumulator.Acknowledged(q, out3);
+        acc.RequestDone(q, succeeded: true);
+        foreach (var piece in pieces)
+        {
+            Assert.Same(piece, Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!));
+            Assert.True(piece.HasSequence); // a sequence, once given, is never taken back
+            RecordAccumulator.Acknowledged(q, piece);
+            acc.RequestDone(q, succeeded: true);
+        }
+        Assert.Empty(q.Unresolved);
+        Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
+    }
+
     [Theory]
     [InlineData(0, 1, 1)]
     [InlineData(int.MaxValue - 2, 3, 0)]
