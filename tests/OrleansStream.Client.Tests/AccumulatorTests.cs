@@ -196,6 +196,16 @@ public sealed class AccumulatorTests
         return (acc, Assert.Single(ready));
     }
 
+    private static ProducerBatch Next(RecordAccumulator acc, PartitionQueue q, long now) =>
+        Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
+
+    /// <summary>The first batch under the producer id goes alone; once it is acknowledged the window opens.</summary>
+    private static void SendFirstBatch(RecordAccumulator acc, PartitionQueue q, long now)
+    {
+        RecordAccumulator.Acknowledged(q, Next(acc, q, now));
+        acc.RequestDone(q, succeeded: true);
+    }
+
     private static BatchStamp Stamp(ProducerBatch b)
     {
         Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(b.Bytes, out var h)); // the CRC covers the stamp
@@ -245,9 +255,7 @@ public sealed class AccumulatorTests
     {
         var (acc, q) = ReadyBatches(batches: 8, recordsPerBatch: 1);
         var now = _time.GetTimestamp();
-        var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
-        RecordAccumulator.Acknowledged(q, first);
-        acc.RequestDone(q, succeeded: true);
+        SendFirstBatch(acc, q, now);
         var oldest = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
         var later = new List<ProducerBatch>();
         for (var i = 0; i < 4; i++) later.Add(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0]);
@@ -374,12 +382,8 @@ public sealed class AccumulatorTests
         // A drain number left behind would keep the 5-batch window shut for good: the partition would never send again.
         var (acc, q) = ReadyBatches(batches: 6, recordsPerBatch: 3);
         var now = _time.GetTimestamp();
-        var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
-        RecordAccumulator.Acknowledged(q, first);
-        acc.RequestDone(q, succeeded: true);
-        var out1 = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
-        var out2 = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
-        var out3 = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        SendFirstBatch(acc, q, now);
+        var (out1, out2, out3) = (Next(acc, q, now), Next(acc, q, now), Next(acc, q, now));
 
         // out1 refused as too large: its pieces take its place and range; out2 fails for good; out3 is acknowledged.
         var pieces = RecordAccumulator.Split(out1);
@@ -415,7 +419,7 @@ public sealed class AccumulatorTests
         q.SequenceProducerId = Pid.ProducerId;
         q.NextBaseSequence = int.MaxValue - 1;
         var now = _time.GetTimestamp();
-        var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        var first = Next(acc, q, now);
         RecordAccumulator.Acknowledged(q, first);
         acc.RequestDone(q, succeeded: true);
         var second = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
