@@ -27,7 +27,8 @@ public sealed class Error
         ErrorCode.RequestTimedOut or ErrorCode.NotEnoughReplicas or ErrorCode.NotEnoughReplicasAfterAppend or
         ErrorCode.FencedLeaderEpoch or ErrorCode.UnknownLeaderEpoch or ErrorCode.KafkaStorageError or
         ErrorCode.BrokerNotAvailable or ErrorCode.ReplicaNotAvailable or
-        ErrorCode.CoordinatorNotAvailable or ErrorCode.NotCoordinator or ErrorCode.OffsetNotAvailable or ErrorCode.NotController;
+        ErrorCode.CoordinatorNotAvailable or ErrorCode.NotCoordinator or ErrorCode.OffsetNotAvailable or ErrorCode.NotController or
+        ErrorCode.CoordinatorLoadInProgress or ErrorCode.ConcurrentTransactions or ErrorCode.UnstableOffsetCommit;
 
     /// <summary>Metadata is stale when these come back: refresh before the retry.</summary>
     internal static bool InvalidatesMetadata(ErrorCode code) => code is

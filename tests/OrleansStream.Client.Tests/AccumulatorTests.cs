@@ -53,7 +53,7 @@ public sealed class AccumulatorTests
     [Fact]
     public void A_batch_is_compressed_when_sealed_and_split_pieces_keep_the_codec()
     {
-        var acc = new RecordAccumulator(batchSize: 1 << 20, lingerMs: 1000, _time, CompressionType.Zstd);
+        var acc = new RecordAccumulator(batchSize: 1 << 20, lingerMs: 1000, _time, compression: CompressionType.Zstd);
         for (var i = 0; i < 50; i++) Append(acc, Tp, 100, out _);
 
         var ready = new List<PartitionQueue>();
@@ -221,6 +221,16 @@ public sealed class AccumulatorTests
         return (acc, Assert.Single(ready));
     }
 
+    private static ProducerBatch Next(RecordAccumulator acc, PartitionQueue q, long now) =>
+        Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
+
+    /// <summary>The first batch under the producer id goes alone; once it is acknowledged the window opens.</summary>
+    private static void SendFirstBatch(RecordAccumulator acc, PartitionQueue q, long now)
+    {
+        RecordAccumulator.Acknowledged(q, Next(acc, q, now));
+        acc.RequestDone(q, succeeded: true);
+    }
+
     private static BatchStamp Stamp(ProducerBatch b)
     {
         Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(b.Bytes, out var h)); // the CRC covers the stamp
@@ -270,9 +280,7 @@ public sealed class AccumulatorTests
     {
         var (acc, q) = ReadyBatches(batches: 8, recordsPerBatch: 1);
         var now = _time.GetTimestamp();
-        var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
-        RecordAccumulator.Acknowledged(q, first);
-        acc.RequestDone(q, succeeded: true);
+        SendFirstBatch(acc, q, now);
         var oldest = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
         var later = new List<ProducerBatch>();
         for (var i = 0; i < 4; i++) later.Add(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0]);
@@ -321,6 +329,106 @@ public sealed class AccumulatorTests
         Assert.Equal(new BatchStamp(43, 0, 0), Stamp(second));
     }
 
+    [Fact]
+    public void An_idempotent_partition_grows_its_open_batch_past_batch_size_while_a_request_is_in_flight()
+    {
+        var acc = new RecordAccumulator(batchSize: 200, lingerMs: 0, _time, growBatchTo: 2000);
+        var ready = new List<PartitionQueue>();
+        Append(acc, Tp, 10, out _);
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 5, ready);
+        var q = Assert.Single(ready);
+        var first = Assert.Single(acc.TakeRequest(q, _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid)!);
+        RecordAccumulator.Acknowledged(q, first);
+        acc.RequestDone(q, succeeded: true);
+        ready.Clear();
+        Append(acc, Tp, 10, out _);
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 5, ready);
+        var second = Assert.Single(acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid)!);
+
+        // While the second is out, records keep joining one open batch well past batch.size (200 bytes).
+        var open = Append(acc, Tp, 100, out _);
+        for (var i = 0; i < 9; i++) Assert.Equal(open, Append(acc, Tp, 100, out _));
+        ready.Clear();
+        acc.Collect(_time.GetTimestamp(), flush: true, maxInFlight: 5, ready);
+        Assert.Empty(ready);
+
+        RecordAccumulator.Acknowledged(q, second);
+        acc.RequestDone(q, succeeded: true);
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 5, ready);
+        var grown = Assert.Single(acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid)!);
+        Assert.Equal(10, grown.RecordCount);
+        Assert.True(grown.Bytes.Length > 200);
+        Assert.Equal(new BatchStamp(42, 3, 2), Stamp(grown));
+
+        // Up to growBatchTo: a batch that reaches it is sealed even while a request is in flight.
+        var sequences = new HashSet<long>();
+        for (var i = 0; i < 25; i++) sequences.Add(Append(acc, Tp, 100, out _));
+        Assert.Equal(2, sequences.Count);
+        ready.Clear();
+        acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 5, ready);
+        var full = Assert.Single(acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid)!);
+        Assert.InRange(full.Bytes.Length, 1800, 2000);
+    }
+
+    [Fact]
+    public void A_sequenced_batch_split_after_record_too_large_keeps_its_sequence_range_in_order()
+    {
+        var (acc, q) = ReadyBatches(batches: 1, recordsPerBatch: 30);
+        var batch = Assert.Single(acc.TakeRequest(q, _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid)!);
+        Assert.Equal(29, batch.LastSequence);
+
+        var pieces = RecordAccumulator.Split(batch, maxPieceBytes: 200);
+        Assert.True(pieces.Count > 2);
+        var expected = batch.BaseSequence;
+        var records = 0;
+        for (var i = 0; i < pieces.Count; i++)
+        {
+            var piece = pieces[i];
+            Assert.True(piece.Bytes.Length <= 200);
+            Assert.Equal(new BatchStamp(42, 3, expected), Stamp(piece));
+            Assert.Equal(batch.Drain, piece.Drain);
+            if (i > 0) Assert.True(pieces[i - 1].Sequence < piece.Sequence);
+            expected = piece.LastSequence + 1;
+            records += piece.RecordCount;
+        }
+        Assert.Equal(30, records);
+        Assert.Equal(batch.LastSequence, pieces[^1].LastSequence);
+
+        // The pieces are retries: they go out one at a time, first the one that takes the batch's place.
+        acc.Requeue(q, pieces, 0, sendSingly: true);
+        acc.RequestDone(q, succeeded: false);
+        Assert.Same(pieces[0], Assert.Single(acc.TakeRequest(q, _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid)!));
+        Assert.Null(acc.TakeRequest(q, _time.GetTimestamp(), 5, 1 << 20, idempotent: true, Pid));
+    }
+
+    [Fact]
+    public void Every_batch_with_a_sequence_leaves_the_unresolved_window_however_it_ends()
+    {
+        // A drain number left behind would keep the 5-batch window shut for good: the partition would never send again.
+        var (acc, q) = ReadyBatches(batches: 6, recordsPerBatch: 3);
+        var now = _time.GetTimestamp();
+        SendFirstBatch(acc, q, now);
+        var (out1, out2, out3) = (Next(acc, q, now), Next(acc, q, now), Next(acc, q, now));
+
+        // out1 refused as too large: its pieces take its place and range; out2 fails for good; out3 is acknowledged.
+        var pieces = RecordAccumulator.Split(out1);
+        acc.Requeue(q, pieces, 0, sendSingly: true);
+        acc.RequestDone(q, succeeded: false);
+        RecordAccumulator.Resolved(q, out2);
+        acc.RequestDone(q, succeeded: false);
+        RecordAccumulator.Acknowledged(q, out3);
+        acc.RequestDone(q, succeeded: true);
+        foreach (var piece in pieces)
+        {
+            Assert.Same(piece, Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!));
+            Assert.True(piece.HasSequence); // a sequence, once given, is never taken back
+            RecordAccumulator.Acknowledged(q, piece);
+            acc.RequestDone(q, succeeded: true);
+        }
+        Assert.Empty(q.Unresolved);
+        Assert.Single(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)!);
+    }
+
     [Theory]
     [InlineData(0, 1, 1)]
     [InlineData(int.MaxValue - 2, 3, 0)]
@@ -336,7 +444,7 @@ public sealed class AccumulatorTests
         q.SequenceProducerId = Pid.ProducerId;
         q.NextBaseSequence = int.MaxValue - 1;
         var now = _time.GetTimestamp();
-        var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
+        var first = Next(acc, q, now);
         RecordAccumulator.Acknowledged(q, first);
         acc.RequestDone(q, succeeded: true);
         var second = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];

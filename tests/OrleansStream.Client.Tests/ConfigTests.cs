@@ -48,8 +48,8 @@ public sealed class ConfigTests
         Assert.Equal(Partitioner.Murmur2Random, p.Partitioner);
         Assert.Equal(100000, p.QueueBufferingMaxMessages);   // librdkafka's
         Assert.Equal(1024L * 1048576, p.QueueBufferingMaxBytes);
-        Assert.False(p.EnableIdempotence);   // opt-in until the idempotent sender's throughput matches (ProducerConfig)
-        Assert.Equal(1, p.MaxInFlight);
+        Assert.True(p.EnableIdempotence);   // Kafka 3+
+        Assert.Equal(5, p.MaxInFlight);
         Assert.Equal(Records.CompressionType.None, p.CompressionType);
         var c = new ConsumerConfig().Resolve();
         Assert.Equal(AutoOffsetReset.Latest, c.AutoOffsetReset);
@@ -93,9 +93,9 @@ public sealed class ConfigTests
         Assert.False(many.EnableIdempotence);
         Assert.Equal(10, many.MaxInFlight);
 
-        var asked = new ProducerConfig { Acks = Acks.All, EnableIdempotence = true, MaxInFlight = 3 }.Resolve();
-        Assert.True(asked.EnableIdempotence);
-        Assert.Equal(3, asked.MaxInFlight);
+        var explicitAll = new ProducerConfig { Acks = Acks.All, MaxInFlight = 3 }.Resolve();
+        Assert.True(explicitAll.EnableIdempotence);
+        Assert.Equal(3, explicitAll.MaxInFlight);
         Assert.Equal(5, new ProducerConfig { EnableIdempotence = true }.Resolve().MaxInFlight);
 
         var off = new ProducerConfig { EnableIdempotence = false }.Resolve();

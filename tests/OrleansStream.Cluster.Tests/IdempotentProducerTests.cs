@@ -91,8 +91,9 @@ public sealed class IdempotentProducerTests(ProduceChaosFixture fixture) : IClas
         {
             for (var p = 0; p < Producers; p++)
             {
-                // Small batches and no linger: many requests, up to 5 in flight per partition.
-                var config = new ProducerConfig { EnableIdempotence = true, LingerMs = 0, BatchSize = 150, RetryBackoffMs = 5 };
+                // Small batches that grow to 1000 bytes at most while requests are out, no linger: many requests, up to 5
+                // in flight per partition. Idempotent by default.
+                var config = new ProducerConfig { LingerMs = 0, BatchSize = 150, MessageMaxBytes = 1000, RetryBackoffMs = 5 };
                 producers.Add(new ProducerBuilder<Null, string>(fixture.Client, config).Build());
             }
             for (var i = 0; i < RecordsPerProducer; i++)

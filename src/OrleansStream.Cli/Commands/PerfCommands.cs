@@ -25,7 +25,11 @@ internal static class PerfCommands
         var numRecords = new Option<long>("--num-records") { Description = "Records to send", Required = true };
         var recordSize = new Option<int>("--record-size") { Description = "Value size in bytes", Required = true };
         var throughput = new Option<double>("--throughput") { Description = "Target records/sec; -1 for no limit", DefaultValueFactory = _ => -1 };
-        var acks = new Option<string>("--acks") { Description = "0, 1 or all", DefaultValueFactory = _ => "1" };
+        var acks = new Option<string>("--acks")
+        {
+            Description = "0, 1 or all (all: the idempotent producer unless --producer-props enable.idempotence=false)",
+            DefaultValueFactory = _ => "1",
+        };
         acks.AcceptOnlyFromAmong("0", "1", "all", "-1");
         // As kafka-producer-perf-test: --producer-props linger.ms=0 batch.size=16384 (several pairs after one flag).
         var properties = new Option<string[]>("--producer-props")

@@ -9,7 +9,7 @@ internal static class ProduceCommand
 {
     public static readonly Option<string> Acks = new("--acks")
     {
-        Description = "Replicas that must have a record before it counts: 0, 1 or all",
+        Description = "Replicas that must have a record before it counts: 0, 1 or all (all: the idempotent producer, Kafka's default; --producer-property enable.idempotence=false turns it off)",
         DefaultValueFactory = _ => "all",
     };
 
@@ -48,12 +48,10 @@ internal static class ProduceCommand
             if (fixedPartition < 0)
                 throw new CliException("--partition must be >= 0", ExitCodes.Usage);
             var config = new ProducerConfig(CliApp.ParseKeyValues(parse.GetValue(properties), "--producer-property"));
+            // Lines are a sequence: the idempotent producer (acks=all) keeps their order with 5 in flight and writes a
+            // retried line once; with acks 0 or 1 it is off and one request is in flight (the producer's defaults).
             config.Set("acks", parse.GetValue(Acks));
             ApplyCompression(parse, compression, config);
-            // Lines are a sequence: the idempotent producer (acks=all) keeps their order with 5 in flight; without it a
-            // retried batch could land after a later one, so keep one request in flight unless the user asks otherwise.
-            if (config.Get("max.in.flight.requests.per.connection") is null && config.Acks is not OrleansStream.Acks.All)
-                config.MaxInFlight = 1;
 
             await using var connection = await CliApp.ConnectAsync(parse, ct);
             using var producer = new ProducerBuilder<byte[], byte[]>(connection.Client, config).Build();

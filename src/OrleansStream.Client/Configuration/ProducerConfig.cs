@@ -97,15 +97,18 @@ public class ProducerConfig : Config
     public int? MaxInFlight { get => GetInt("max.in.flight.requests.per.connection"); set => SetInt("max.in.flight.requests.per.connection", value); }
 
     /// <summary>
-    /// Kafka's idempotent producer (<c>enable.idempotence</c>): each batch carries the producer id, epoch and a
-    /// per-partition sequence, so a retry is written once and order holds with up to 5 requests in flight. Requires
-    /// acks=all and at most 5 requests in flight (a config error otherwise). Default false here, unlike Kafka 3+: the
-    /// idempotent sender sends one batch per request, which measured 19-78 k records/s against 516-738 k for acks=all
-    /// without it on one cluster (docs/performance.md); it becomes the default once that gap is closed.
+    /// Kafka's idempotent producer (<c>enable.idempotence</c>, default true as in Kafka 3+): each batch carries the
+    /// producer id, epoch and a per-partition sequence, so a retry is written once and order holds with up to 5
+    /// requests in flight. Implies acks=all. Left unset, it turns off when acks is 0 or 1 or
+    /// max.in.flight.requests.per.connection is over 5 (Kafka's rule); set to true with those, it is a config error.
     /// </summary>
     public bool? EnableIdempotence { get => GetBool("enable.idempotence"); set => SetBool("enable.idempotence", value); }
 
-    /// <summary>Largest message (key + value + headers + record overhead) the producer accepts (<c>message.max.bytes</c>, default 1000000).</summary>
+    /// <summary>
+    /// Largest message (key + value + headers + record overhead) the producer accepts (<c>message.max.bytes</c>, default
+    /// 1000000). Idempotent, also the largest batch: a partition's batch grows past batch.size up to this while the
+    /// partition has a request in flight (librdkafka's limit on a request's size).
+    /// </summary>
     public int? MessageMaxBytes { get => GetInt("message.max.bytes"); set => SetInt("message.max.bytes", value); }
 
     /// <summary>Bytes of messages buffered and in flight before Produce waits (<c>queue.buffering.max.kbytes</c>, default 1 GiB).</summary>
@@ -138,7 +141,7 @@ public class ProducerConfig : Config
             Require(maxInFlight is null or <= MaxInFlightIdempotent, "max.in.flight.requests.per.connection",
                 $"must be <= {MaxInFlightIdempotent} when enable.idempotence is true");
         }
-        var idempotent = explicitIdempotence ?? false;
+        var idempotent = explicitIdempotence ?? (acks == OrleansStream.Acks.All && maxInFlight is null or <= MaxInFlightIdempotent);
         var s = new ProducerSettings(
             acks,
             LingerMs ?? 5,

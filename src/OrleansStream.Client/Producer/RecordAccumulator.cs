@@ -66,6 +66,8 @@ internal sealed class PartitionQueue(TopicPartition tp)
     /// </summary>
     public readonly List<long> Unresolved = new(ProducerConfig.MaxInFlightIdempotent);
     public long NextDrain;
+    /// <summary>Idempotent producer: how far an open batch may grow while the partition cannot send (lowered after RecordTooLarge).</summary>
+    public int GrowLimit = int.MaxValue;
 }
 
 /// <summary>
@@ -74,7 +76,17 @@ internal sealed class PartitionQueue(TopicPartition tp)
 /// sender, which takes one or more consecutive ones per request. A batch's records are compressed with
 /// <c>compression.type</c> when it is sealed.
 /// </summary>
-internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvider time, CompressionType compression = CompressionType.None)
+/// <remarks>
+/// Idempotent (<paramref name="growBatchTo"/> above 0), a request carries one batch, and the broker remembers a
+/// producer's last 5 batches, not bytes: so while the partition has a request in flight or a batch waiting, its open
+/// batch keeps taking records past <c>batch.size</c>, up to <paramref name="growBatchTo"/>, and goes out whole when
+/// the partition is idle again; only a batch that reached that size goes out beside one in flight (up to
+/// max.in.flight). Kafka's client needs no such rule: its connection keeps requests in order, so 5 small batches in
+/// flight pipeline. Orleans may deliver concurrent calls in any order, and each reordering costs the later batch a
+/// retry (OutOfOrderSequenceNumber), so concurrent requests are kept for when a single one cannot carry the load.
+/// </remarks>
+internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvider time, int growBatchTo = 0,
+    CompressionType compression = CompressionType.None)
 {
     private readonly ConcurrentDictionary<TopicPartition, PartitionQueue> _partitions = new();
     private readonly ConcurrentQueue<RecordBatchBuilder> _builders = new();
@@ -103,10 +115,12 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
         wake = false;
         lock (q.Sync)
         {
-            if (q.Open is not null && q.Builder!.SizeInBytes + sizeEstimate > batchSize)
+            var limit = BatchLimitLocked(q);
+            if (q.Open is not null && q.Builder!.SizeInBytes + sizeEstimate > limit)
             {
                 SealLocked(q);
                 wake = true;
+                limit = BatchLimitLocked(q);
             }
             if (q.Open is null)
             {
@@ -119,7 +133,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             q.Builder!.Append(timestampMs, key, keyIsNull, value, valueIsNull, headers);
             batch.Callbacks.Add(callback);
             batch.ReservedBytes += sizeEstimate;
-            if (q.Builder.SizeInBytes >= batchSize)
+            if (q.Builder.SizeInBytes >= limit)
             {
                 SealLocked(q);
                 wake = true;
@@ -151,13 +165,42 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
                     var due = flush ? now : open.CreatedAt + _lingerTicks;
                     if (now < due) next = Math.Min(next, due);
                     else if (now < q.NotBefore) next = Math.Min(next, q.NotBefore);
-                    else if (q.InFlight < (q.Recovering ? 1 : maxInFlight)) SealLocked(q);
+                    else if (growBatchTo > 0 ? IdleLocked(q) : q.InFlight < (q.Recovering ? 1 : maxInFlight)) SealLocked(q);
                 }
                 if (q.Ready.Count > 0) ready.Add(q);
             }
         }
         return next;
     }
+
+    /// <summary>Seals every open batch and adds every partition with sealed batches to <paramref name="ready"/> (the producer is closing).</summary>
+    public void CollectAll(List<PartitionQueue> ready)
+    {
+        foreach (var (_, q) in _partitions)
+        {
+            lock (q.Sync)
+            {
+                if (q.Open is not null) SealLocked(q);
+                if (q.Ready.Count > 0) ready.Add(q);
+            }
+        }
+    }
+
+    /// <summary>The size at which the open batch is sealed: batch.size, or more while an idempotent partition is busy.</summary>
+    private int BatchLimitLocked(PartitionQueue q) =>
+        growBatchTo > 0 && !IdleLocked(q) ? Math.Max(batchSize, Math.Min(growBatchTo, q.GrowLimit)) : batchSize;
+
+    /// <summary>Idempotent: nothing of the partition is in flight or waiting, so a batch sealed now goes out at once.</summary>
+    private static bool IdleLocked(PartitionQueue q) => q.Ready.Count == 0 && q.InFlight == 0;
+
+    /// <summary>
+    /// The broker keeps a producer's last 5 batches: a batch may be drained only while every batch back to the oldest
+    /// unresolved one fits in them, so a retry whose answer was lost is still recognised as a duplicate. And a partition
+    /// accepts any sequence from a producer it does not know (KIP-360) while Orleans may deliver a later call first: until
+    /// the first batch under an id is acknowledged, it is the only one out.
+    /// </summary>
+    private static bool WindowOpenLocked(PartitionQueue q) =>
+        q.Unresolved.Count == 0 || (q.LastAckedOrder >= 0 && q.NextDrain - q.Unresolved[0] < ProducerConfig.MaxInFlightIdempotent);
 
     /// <summary>
     /// Takes the next request's batches from <paramref name="q"/>: consecutive sealed batches up to
@@ -215,12 +258,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             q.LastAckedSequence = -1;
             q.LastAckedOrder = -1;
         }
-        // The broker keeps a producer's last 5 batches: a batch may be drained only while every batch back to the oldest
-        // unresolved one fits in them, so a retry whose answer was lost is still recognised as a duplicate.
-        if (q.Unresolved.Count > 0 && q.NextDrain - q.Unresolved[0] >= ProducerConfig.MaxInFlightIdempotent) return false;
-        // A partition accepts any sequence from a producer it does not know (KIP-360), and Orleans may deliver a later
-        // call first: until the first batch under this id is acknowledged, it is the only one out.
-        if (q.Unresolved.Count > 0 && q.LastAckedOrder < 0) return false;
+        if (!WindowOpenLocked(q)) return false;
         var batch = q.Ready.Peek();
         batch.SetProducerState(producerId, q.NextBaseSequence);
         batch.Drain = q.NextDrain++;
@@ -312,12 +350,14 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     }
 
     /// <summary>
-    /// Rebuilds a sealed batch as one batch per record (same timestamps, keys, values, headers), ordered between the
-    /// batch and the next one, compressed as it was. Records beyond <see cref="SequenceStride"/> - 1 share the last piece.
+    /// Rebuilds a sealed batch as smaller batches (same timestamps, keys, values, headers) of one record each, or of up to
+    /// <paramref name="maxPieceBytes"/>, ordered between the batch and the next one. Records beyond
+    /// <see cref="SequenceStride"/> - 1 share the last piece. A batch with a sequence (refused, so never written) keeps
+    /// its sequence range: the pieces take it in order, as in Kafka's <c>ProducerBatch.split</c>. Pieces are compressed as the batch was.
     /// </summary>
-    public static List<ProducerBatch> Split(ProducerBatch batch)
+    public static List<ProducerBatch> Split(ProducerBatch batch, int maxPieceBytes = 0)
     {
-        var pieces = new List<ProducerBatch>(batch.RecordCount);
+        var pieces = new List<ProducerBatch>();
         var codec = RecordBatchHeader.Read(batch.Bytes).Compression;
         using var plain = new PooledBuffer(batch.Bytes.Length, RecordBatchCompression.DefaultMaxDecompressedBytes);
         var records = RecordBatchCompression.Decompress(batch.Bytes, plain);
@@ -326,7 +366,9 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
         ProducerBatch? piece = null;
         foreach (var record in RecordBatchReader.Batch(records).Records())
         {
-            if (piece is null || i < SequenceStride - 1)
+            var full = maxPieceBytes <= 0 || builder.SizeInBytes +
+                RecordBatchBuilder.EstimateSizeInBytes(record.Key.Length, record.Value.Length, record.HeaderCount) > maxPieceBytes;
+            if (piece is null || (i < SequenceStride - 1 && full))
             {
                 if (piece is not null) piece.Bytes = builder.ToArray();
                 builder.Reset(compression: codec);
@@ -349,7 +391,24 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             i++;
         }
         piece!.Bytes = builder.ToArray();
+        if (batch.HasSequence)
+        {
+            var id = new ProducerIdAndEpoch(batch.ProducerId, batch.ProducerEpoch);
+            var sequence = batch.BaseSequence;
+            foreach (var p in pieces)
+            {
+                p.SetProducerState(id, sequence);
+                p.Drain = batch.Drain;
+                sequence = TransactionManager.IncrementSequence(sequence, p.RecordCount);
+            }
+        }
         return pieces;
+    }
+
+    /// <summary>Idempotent: the partition's batches stop growing past batch.size (the topic refused a grown one as too large).</summary>
+    public void StopGrowing(PartitionQueue q)
+    {
+        lock (q.Sync) q.GrowLimit = batchSize;
     }
 
     /// <summary>The earliest batch creation time among sealed batches waiting, for expiry.</summary>

@@ -39,7 +39,9 @@ internal sealed class Sender : IAsyncDisposable
         _settings = settings;
         _cache = cache;
         _time = time;
-        _accumulator = new RecordAccumulator(settings.BatchSize, settings.LingerMs, time, settings.CompressionType);
+        // Idempotent, a batch grows while its partition is busy up to message.max.bytes, librdkafka's limit on a request.
+        _accumulator = new RecordAccumulator(settings.BatchSize, settings.LingerMs, time, settings.EnableIdempotence ? settings.MessageMaxBytes : 0,
+            settings.CompressionType);
         Buffers = new BufferPool(settings, time);
         Partitioner = new StickyPartitioner(_accumulator);
         _messageTimeoutTicks = Ticks.FromMs(time, settings.MessageTimeoutMs);
@@ -368,11 +370,14 @@ internal sealed class Sender : IAsyncDisposable
             _accumulator.Requeue(q, batches, 0, sendSingly: true);
             return;
         }
-        if (code == ErrorCode.RecordTooLarge && batches[0].RecordCount > 1 && !sequenced)
+        if (code == ErrorCode.RecordTooLarge && batches[0].RecordCount > 1)
         {
             // Like Java's producer: a batch over the topic's max.message.bytes is split, so only the record that is
-            // too large on its own fails and the others still land, in their order.
-            _accumulator.Requeue(q, RecordAccumulator.Split(batches[0]), 0, sendSingly: true);
+            // too large on its own fails and the others still land, in their order. An idempotent batch that grew past
+            // batch.size goes back as batch.size pieces that take its sequence range, and the partition stops growing them.
+            var grown = sequenced && batches[0].Bytes.Length > _settings.BatchSize;
+            if (grown) _accumulator.StopGrowing(q);
+            _accumulator.Requeue(q, RecordAccumulator.Split(batches[0], grown ? _settings.BatchSize : 0), 0, sendSingly: true);
             return;
         }
         // Kafka's Sender: a sequence error is retriable while an earlier batch of the partition is unacknowledged.
@@ -390,7 +395,9 @@ internal sealed class Sender : IAsyncDisposable
                 else Fail(q, b, transport ? PersistenceStatus.PossiblyPersisted : PersistenceStatus.NotPersisted,
                     new Error(ErrorCode.RequestTimedOut, $"{tp}: message.timeout.ms ({_settings.MessageTimeoutMs} ms) expired; last error {error}."));
             }
-            if (retry.Count > 0) _accumulator.Requeue(q, retry, now + _backoffTicks, sendSingly: false);
+            // A sequence error on a batch sent behind an unacknowledged one is Orleans delivering the calls out of order,
+            // not a broker in trouble: the batch goes again as soon as the one before it is answered, without backoff.
+            if (retry.Count > 0) _accumulator.Requeue(q, retry, outOfOrder ? now : now + _backoffTicks, sendSingly: false);
             return;
         }
         foreach (var b in batches)
@@ -449,7 +456,7 @@ internal sealed class Sender : IAsyncDisposable
         await _timer.DisposeAsync().ConfigureAwait(false);
         // Whatever the flush before disposal could not deliver fails now rather than never being reported.
         var left = new List<PartitionQueue>();
-        _accumulator.Collect(long.MaxValue, flush: true, int.MaxValue, left);
+        _accumulator.CollectAll(left);
         var failing = new List<ProducerBatch>();
         foreach (var q in left)
         {

@@ -77,7 +77,7 @@ internal sealed class TransactionManager(IGrainFactory grains, TimeProvider time
             {
                 (code, reason) = (ErrorCode.UnknownServerError, $"{ex.GetType().Name}: {ex.Message}");
             }
-            if (!IsRetriable(code))
+            if (!Error.IsRetriableCode(code))
             {
                 Finish(null, new Error(code, $"InitProducerId failed: {reason ?? code.ToString()}"));
                 return;
@@ -85,9 +85,6 @@ internal sealed class TransactionManager(IGrainFactory grains, TimeProvider time
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, retryBackoffMs)), time).ConfigureAwait(false);
         }
     }
-
-    private static bool IsRetriable(ErrorCode code) =>
-        code is ErrorCode.CoordinatorLoadInProgress || Error.IsRetriableCode(code);
 
     private void Finish(ProducerIdAndEpoch? id, Error? fatal)
     {

@@ -57,7 +57,7 @@ public sealed class KillLeaderProcessTests(ITestOutputHelper output)
         var client = host.Services.GetRequiredService<IClusterClient>();
         var controller = client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
         await using var producer = new ProducerBuilder<Null, string>(client,
-            new ProducerConfig { Acks = Acks.All, EnableIdempotence = true, LingerMs = 0, MessageTimeoutMs = 90_000 }).Build();
+            new ProducerConfig { Acks = Acks.All, LingerMs = 0, MessageTimeoutMs = 90_000 }).Build();
         using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         Assert.Equal(0, (await producer.ProduceAsync(topic, new Message<Null, string> { Value = "before" }, deadline.Token)).Offset);
 
