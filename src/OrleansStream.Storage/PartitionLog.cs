@@ -600,8 +600,8 @@ public sealed class PartitionLog : IDisposable
     }
 
     /// <summary>
-    /// Kafka's fetchOffsetByTimestamp at batch granularity: the first batch (at or after the log start) whose max
-    /// timestamp is &gt;= <paramref name="timestampMs"/>, as (that max timestamp, its first offset); null if none.
+    /// Kafka's fetchOffsetByTimestamp: the first record (at or after the log start) whose timestamp is &gt;=
+    /// <paramref name="timestampMs"/>, as (its timestamp, its offset); null if none.
     /// </summary>
     public TimestampOffset? FindOffsetByTimestamp(long timestampMs)
     {

@@ -374,7 +374,8 @@ internal sealed class LogSegment : IDisposable
 
     /// <summary>
     /// The first batch at or after <paramref name="minOffset"/> whose max timestamp is &gt;= <paramref name="timestamp"/>,
-    /// via the time index (Kafka's LogSegment.findOffsetByTimestamp, at batch granularity).
+    /// via the time index, and in it the first record at or after <paramref name="minOffset"/> stamped at or after
+    /// <paramref name="timestamp"/> (Kafka's LogSegment.findOffsetByTimestamp).
     /// </summary>
     public TimestampOffset? FindOffsetByTimestamp(long timestamp, long minOffset)
     {
@@ -389,7 +390,20 @@ internal sealed class LogSegment : IDisposable
             if (batch.TotalSize < RecordBatchHeader.Size)
                 throw Corrupt(position);
             if (batch.LastOffset >= minOffset && batch.MaxTimestamp >= timestamp)
-                return new TimestampOffset(batch.MaxTimestamp, Math.Max(batch.BaseOffset, minOffset));
+            {
+                var bytes = ArrayPool<byte>.Shared.Rent(batch.TotalSize);
+                try
+                {
+                    var whole = bytes.AsSpan(0, batch.TotalSize);
+                    ReadExactly(position, whole);
+                    if (TimestampSearch.FirstRecord(whole, timestamp, minOffset) is { } found)
+                        return found;
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(bytes);
+                }
+            }
             position += batch.TotalSize;
         }
         return null;

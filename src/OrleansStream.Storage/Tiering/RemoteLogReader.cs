@@ -164,9 +164,9 @@ internal sealed class RemoteLogReader(
     }
 
     /// <summary>
-    /// Kafka's fetchOffsetByTimestamp for the tiered part of the log (ListOffsets below the local log start), at batch
-    /// granularity like <see cref="PartitionLog.FindOffsetByTimestamp"/>: the first remote-only batch at or after the log
-    /// start whose max timestamp is at least <paramref name="timestampMs"/>. The manifest's max timestamps pick the
+    /// Kafka's fetchOffsetByTimestamp for the tiered part of the log (ListOffsets below the local log start), like
+    /// <see cref="PartitionLog.FindOffsetByTimestamp"/>: in the first remote-only batch at or after the log start whose
+    /// max timestamp is at least <paramref name="timestampMs"/>, the first record stamped at or after it. The manifest's max timestamps pick the
     /// segment, its remote time index (Kafka's lookup: the last entry with a smaller timestamp) and offset index give
     /// where to start, and ranged reads of batch headers, through the read cache, find the batch. Null when no tiered
     /// batch below the local log start qualifies: the local log answers then.
@@ -193,7 +193,12 @@ internal sealed class RemoteLogReader(
                 if (batch.TotalSize < RecordBatchHeader.Size || position + batch.TotalSize > size)
                     throw new OrleansStreamException(ErrorCode.CorruptMessage, $"Tiered segment {prefix}.log has a torn batch at position {position}.");
                 if (batch.LastOffset >= logStart && batch.BaseOffset < localStart && batch.MaxTimestamp >= timestampMs)
-                    return new TimestampOffset(batch.MaxTimestamp, Math.Max(batch.BaseOffset, logStart));
+                {
+                    var whole = new byte[batch.TotalSize];
+                    await ReadRangeAsync(prefix, size, position, whole, cancellationToken);
+                    if (TimestampSearch.FirstRecord(whole, timestampMs, logStart) is { } found)
+                        return found;
+                }
                 position += batch.TotalSize;
             }
         }
