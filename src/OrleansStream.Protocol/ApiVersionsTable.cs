@@ -28,6 +28,10 @@ public static class ApiVersionsTable
         new(ApiKey.CreateTopics, 0, 4),
         new(ApiKey.DeleteTopics, 0, 3),
         new(ApiKey.InitProducerId, 0, 1),
+        new(ApiKey.AddPartitionsToTxn, 0, 2),
+        new(ApiKey.AddOffsetsToTxn, 0, 2),
+        new(ApiKey.EndTxn, 0, 2),
+        new(ApiKey.TxnOffsetCommit, 0, 2),
         new(ApiKey.CreatePartitions, 0, 1),
         new(ApiKey.DeleteGroups, 0, 1),
     ];

@@ -201,7 +201,7 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
     }
 
     // All or nothing: a partition at fault has its own error, the others the request's.
-    private static ErrorCode ErrorOf(OrleansStream.OffsetCommitResponse result, TopicPartition tp)
+    internal static ErrorCode ErrorOf(OrleansStream.OffsetCommitResponse result, TopicPartition tp)
     {
         foreach (var p in result.Partitions)
             if (p.TopicPartition == tp) return p.Error;

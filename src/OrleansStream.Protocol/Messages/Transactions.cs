@@ -1,0 +1,120 @@
+namespace OrleansStream.Protocol.Messages;
+
+/// <summary>
+/// AddPartitionsToTxn v0-2, the form clients send (v3 is flexible, v4+ batches transactions for brokers only). v2 only
+/// allows the ProducerFenced error, which older versions get as InvalidProducerEpoch.
+/// </summary>
+public sealed record AddPartitionsToTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, TopicPartitions[] Topics)
+{
+    public static AddPartitionsToTxnRequest Read(ref KafkaReader r, short version)
+    {
+        var id = r.ReadString(false);
+        var producerId = r.ReadInt64();
+        var epoch = r.ReadInt16();
+        var topics = new TopicPartitions[Math.Max(r.ReadArrayLength(false), 0)];
+        for (var i = 0; i < topics.Length; i++) topics[i] = new TopicPartitions(r.ReadString(false), r.ReadInt32Array(false));
+        return new AddPartitionsToTxnRequest(id, producerId, epoch, topics);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(TransactionalId, false);
+        w.WriteInt64(ProducerId);
+        w.WriteInt16(ProducerEpoch);
+        w.WriteArrayLength(Topics.Length, false);
+        foreach (var t in Topics)
+        {
+            w.WriteString(t.Topic, false);
+            w.WriteInt32Array(t.Partitions, false);
+        }
+    }
+}
+
+/// <summary>AddPartitionsToTxnResponse v0-2 and TxnOffsetCommitResponse v0-2: the throttle time, then an error per partition.</summary>
+public sealed record TxnPartitionErrorsResponse(IReadOnlyList<PartitionErrors> Topics)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, _) =>
+        {
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt16((short)p.Error);
+        });
+    }
+}
+
+/// <summary>AddOffsetsToTxn v0-2: adds the group's offsets to the transaction (v2 allows ProducerFenced).</summary>
+public sealed record AddOffsetsToTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, string GroupId)
+{
+    public static AddOffsetsToTxnRequest Read(ref KafkaReader r, short version) =>
+        new(r.ReadString(false), r.ReadInt64(), r.ReadInt16(), r.ReadString(false));
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(TransactionalId, false);
+        w.WriteInt64(ProducerId);
+        w.WriteInt16(ProducerEpoch);
+        w.WriteString(GroupId, false);
+    }
+}
+
+/// <summary>EndTxn v0-2: commit (true) or abort the ongoing transaction (v2 allows ProducerFenced).</summary>
+public sealed record EndTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, bool Committed)
+{
+    public static EndTxnRequest Read(ref KafkaReader r, short version) =>
+        new(r.ReadString(false), r.ReadInt64(), r.ReadInt16(), r.ReadBoolean());
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(TransactionalId, false);
+        w.WriteInt64(ProducerId);
+        w.WriteInt16(ProducerEpoch);
+        w.WriteBoolean(Committed);
+    }
+}
+
+/// <summary>AddOffsetsToTxnResponse and EndTxnResponse v0-2: the throttle time and one error.</summary>
+public sealed record TxnErrorResponse(ErrorCode Error)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteInt16((short)Error);
+    }
+}
+
+/// <summary>TxnOffsetCommit v0-2, sent to the group's coordinator; v2 adds each partition's committed leader epoch.</summary>
+public sealed record TxnOffsetCommitRequest(string TransactionalId, string GroupId, long ProducerId, short ProducerEpoch, OffsetCommitTopic[] Topics)
+{
+    public static TxnOffsetCommitRequest Read(ref KafkaReader r, short version)
+    {
+        var id = r.ReadString(false);
+        var group = r.ReadString(false);
+        var producerId = r.ReadInt64();
+        var epoch = r.ReadInt16();
+        var topics = r.ReadTopics(version, static (ref KafkaReader r, short v) =>
+        {
+            var index = r.ReadInt32();
+            var offset = r.ReadInt64();
+            var leaderEpoch = v >= 2 ? r.ReadInt32() : -1;
+            return new OffsetCommitPartition(index, offset, leaderEpoch, r.ReadNullableString(false));
+        }, static (name, partitions) => new OffsetCommitTopic(name, partitions));
+        return new TxnOffsetCommitRequest(id, group, producerId, epoch, topics);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(TransactionalId, false);
+        w.WriteString(GroupId, false);
+        w.WriteInt64(ProducerId);
+        w.WriteInt16(ProducerEpoch);
+        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
+        {
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt64(p.CommittedOffset);
+            if (v >= 2) w.WriteInt32(p.CommittedLeaderEpoch);
+            w.WriteNullableString(p.CommittedMetadata, false);
+        });
+    }
+}

@@ -1,0 +1,117 @@
+using Microsoft.Extensions.Options;
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Transactions;
+
+namespace OrleansStream.Server.Kafka.Handlers;
+
+/// <summary>
+/// The transaction coordinator's APIs reach the shard grain that owns the transactional id wherever it lives, so any
+/// broker answers FindCoordinator(TRANSACTION) with itself, as it does for groups.
+/// </summary>
+internal sealed class TransactionCoordinators(IGrainFactory grains, IOptions<TransactionCoordinatorOptions> options)
+{
+    public ITransactionCoordinatorGrain For(string transactionalId) =>
+        grains.GetGrain<ITransactionCoordinatorGrain>(TransactionStateManager.PartitionFor(transactionalId, options.Value.TransactionStateLogNumPartitions));
+
+    /// <summary>
+    /// KIP-588's rule: ProducerFenced exists from <paramref name="fencedSince"/> on; an older version gets
+    /// InvalidProducerEpoch, which clients treat as the same fatal fencing.
+    /// </summary>
+    public static ErrorCode ForVersion(ErrorCode error, short version, short fencedSince) =>
+        error == ErrorCode.ProducerFenced && version < fencedSince ? ErrorCode.InvalidProducerEpoch : error;
+}
+
+internal sealed class AddPartitionsToTxnHandler(TransactionCoordinators coordinators)
+    : KafkaApiHandler<Protocol.Messages.AddPartitionsToTxnRequest>(ApiKey.AddPartitionsToTxn, Protocol.Messages.AddPartitionsToTxnRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.AddPartitionsToTxnRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var partitions = GroupCalls.Flatten(body.Topics);
+        var result = body.TransactionalId.Length == 0
+            ? new OrleansStream.AddPartitionsToTxnResponse(Every(partitions, ErrorCode.InvalidRequest))
+            : await coordinators.For(body.TransactionalId).AddPartitionsToTxn(
+                new OrleansStream.AddPartitionsToTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, partitions));
+
+        var topics = new List<PartitionErrors>(body.Topics.Length);
+        foreach (var t in body.Topics)
+        {
+            var errors = new (int, ErrorCode)[t.Partitions.Length];
+            for (var i = 0; i < errors.Length; i++)
+                errors[i] = (t.Partitions[i], TransactionCoordinators.ForVersion(ErrorOf(result, new TopicPartition(t.Topic, t.Partitions[i])), request.Version, 2));
+            topics.Add(new PartitionErrors(t.Topic, errors));
+        }
+        new TxnPartitionErrorsResponse(topics).Write(response, request.Version);
+        return true;
+    }
+
+    private static List<PartitionError> Every(List<TopicPartition> partitions, ErrorCode error)
+    {
+        var list = new List<PartitionError>(partitions.Count);
+        foreach (var p in partitions) list.Add(new PartitionError(p, error));
+        return list;
+    }
+
+    private static ErrorCode ErrorOf(OrleansStream.AddPartitionsToTxnResponse result, TopicPartition tp)
+    {
+        foreach (var p in result.Partitions)
+            if (p.TopicPartition == tp) return p.Error;
+        return ErrorCode.OperationNotAttempted;
+    }
+}
+
+internal sealed class AddOffsetsToTxnHandler(TransactionCoordinators coordinators)
+    : KafkaApiHandler<Protocol.Messages.AddOffsetsToTxnRequest>(ApiKey.AddOffsetsToTxn, Protocol.Messages.AddOffsetsToTxnRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.AddOffsetsToTxnRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var error = body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest
+            : body.GroupId.Length == 0 ? ErrorCode.InvalidGroupId
+            : (await coordinators.For(body.TransactionalId).AddOffsetsToTxn(
+                new OrleansStream.AddOffsetsToTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, body.GroupId))).Error;
+        new TxnErrorResponse(TransactionCoordinators.ForVersion(error, request.Version, 2)).Write(response, request.Version);
+        return true;
+    }
+}
+
+internal sealed class EndTxnHandler(TransactionCoordinators coordinators)
+    : KafkaApiHandler<Protocol.Messages.EndTxnRequest>(ApiKey.EndTxn, Protocol.Messages.EndTxnRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.EndTxnRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var error = body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest
+            : (await coordinators.For(body.TransactionalId).EndTxn(
+                new OrleansStream.EndTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, body.Committed))).Error;
+        new TxnErrorResponse(TransactionCoordinators.ForVersion(error, request.Version, 2)).Write(response, request.Version);
+        return true;
+    }
+}
+
+/// <summary>TxnOffsetCommit goes to the group's grain (the group coordinator), which holds the offsets until the marker.</summary>
+internal sealed class TxnOffsetCommitHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.TxnOffsetCommitRequest>(ApiKey.TxnOffsetCommit, Protocol.Messages.TxnOffsetCommitRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.TxnOffsetCommitRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var offsets = new List<OffsetToCommit>();
+        foreach (var t in body.Topics)
+            foreach (var p in t.Partitions)
+                offsets.Add(new OffsetToCommit(new TopicPartition(t.Name, p.PartitionIndex), p.CommittedOffset, p.CommittedMetadata, p.CommittedLeaderEpoch));
+        OrleansStream.OffsetCommitResponse result = body.GroupId.Length == 0
+            ? new(ErrorCode.InvalidGroupId, [])
+            : await grains.Group(body.GroupId).TxnOffsetCommit(
+                new OrleansStream.TxnOffsetCommitRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, offsets));
+
+        var topics = new List<PartitionErrors>(body.Topics.Length);
+        foreach (var t in body.Topics)
+        {
+            var errors = new (int, ErrorCode)[t.Partitions.Length];
+            for (var i = 0; i < errors.Length; i++)
+                errors[i] = (t.Partitions[i].PartitionIndex,
+                    TransactionCoordinators.ForVersion(OffsetCommitHandler.ErrorOf(result, new TopicPartition(t.Name, t.Partitions[i].PartitionIndex)), request.Version, 3));
+            topics.Add(new PartitionErrors(t.Name, errors));
+        }
+        new TxnPartitionErrorsResponse(topics).Write(response, request.Version);
+        return true;
+    }
+}
