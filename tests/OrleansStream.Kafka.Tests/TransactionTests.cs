@@ -1,0 +1,172 @@
+using Confluent.Kafka;
+
+namespace OrleansStream.Kafka.Tests;
+
+using IsolationLevel = Confluent.Kafka.IsolationLevel;
+using TopicPartition = Confluent.Kafka.TopicPartition;
+using TopicPartitionOffset = Confluent.Kafka.TopicPartitionOffset;
+
+/// <summary>Confluent.Kafka's transactional producer and read_committed consumers against the brokers' Kafka listeners.</summary>
+[Collection(KafkaClusterCollection.Name)]
+public sealed class TransactionTests(KafkaCluster cluster)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    private ProducerConfig Transactional(string transactionalId) => new()
+    {
+        BootstrapServers = cluster.BootstrapServers,
+        TransactionalId = transactionalId,
+        LingerMs = 5,
+        MessageTimeoutMs = 30_000,
+    };
+
+    private ConsumerConfig Consumer(IsolationLevel isolation, string? groupId = null) => new()
+    {
+        BootstrapServers = cluster.BootstrapServers,
+        GroupId = groupId ?? "unused-" + Guid.NewGuid().ToString("N"),
+        EnableAutoCommit = false,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        IsolationLevel = isolation,
+        EnablePartitionEof = true,
+    };
+
+    [Fact]
+    public async Task Read_committed_sees_the_committed_transactions_only_and_read_uncommitted_sees_the_aborted_one_too()
+    {
+        var topic = await cluster.CreateTopicAsync("txn", partitions: 2);
+        using (var producer = new ProducerBuilder<Null, string>(Transactional("tx-" + Guid.NewGuid().ToString("N"))).Build())
+        {
+            producer.InitTransactions(Wait);
+            // A committed, an aborted and a committed transaction over both partitions: reading the last one proves the
+            // aborted one is decided in each partition, not merely above the last stable offset.
+            foreach (var (prefix, commit) in new[] { ("c", true), ("a", false), ("z", true) })
+            {
+                producer.BeginTransaction();
+                for (var i = 0; i < 10; i++) producer.Produce(new TopicPartition(topic, i % 2), new Message<Null, string> { Value = $"{prefix}{i}" });
+                if (commit) producer.CommitTransaction(Wait);
+                else
+                {
+                    Assert.Equal(0, producer.Flush(Wait));
+                    producer.AbortTransaction(Wait);
+                }
+            }
+        }
+
+        var committed = ReadToEnd(topic, 2, IsolationLevel.ReadCommitted, 20);
+        var everything = ReadToEnd(topic, 2, IsolationLevel.ReadUncommitted, 30);
+
+        Assert.Equal(Values("c", "z"), committed);
+        Assert.Equal(Values("c", "a", "z"), everything);
+    }
+
+    [Fact]
+    public async Task A_transactional_copy_writes_its_input_once_and_commits_the_group_offsets_with_it()
+    {
+        var input = await cluster.CreateTopicAsync("copy-in", partitions: 2);
+        var output = await cluster.CreateTopicAsync("copy-out", partitions: 2);
+        var group = "copy-" + Guid.NewGuid().ToString("N");
+        var sent = new List<(string, string)>();
+        using (var plain = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                sent.Add(($"k{i}", $"v{i}"));
+                plain.Produce(input, new Message<string, string> { Key = $"k{i}", Value = $"v{i}" });
+            }
+            Assert.Equal(0, plain.Flush(Wait));
+        }
+
+        using var consumer = new ConsumerBuilder<string, string>(Consumer(IsolationLevel.ReadCommitted, group)).Build();
+        using var producer = new ProducerBuilder<string, string>(Transactional("copy-" + Guid.NewGuid().ToString("N"))).Build();
+        producer.InitTransactions(Wait);
+        consumer.Subscribe(input);
+        producer.BeginTransaction();
+        var next = new Dictionary<TopicPartition, long>();
+        var deadline = DateTime.UtcNow + Wait;
+        while (next.Values.Sum(o => o) < sent.Count && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { IsPartitionEOF: false } r) continue;
+            producer.Produce(output, new Message<string, string> { Key = r.Message.Key, Value = r.Message.Value });
+            next[r.TopicPartition] = r.Offset.Value + 1;
+        }
+        var offsets = next.Select(kv => new TopicPartitionOffset(kv.Key, kv.Value)).ToList();
+        producer.SendOffsetsToTransaction(offsets, consumer.ConsumerGroupMetadata, Wait);
+        producer.CommitTransaction(Wait);
+
+        var copied = new List<(string, string)>();
+        using (var reader = new ConsumerBuilder<string, string>(Consumer(IsolationLevel.ReadCommitted)).Build())
+        {
+            reader.Assign([new TopicPartitionOffset(output, 0, Offset.Beginning), new TopicPartitionOffset(output, 1, Offset.Beginning)]);
+            foreach (var r in Consume(reader, 2, sent.Count)) copied.Add((r.Message.Key, r.Message.Value));
+        }
+        Assert.Equal(sent.Order(), copied.Order());
+
+        // The offsets become the group's when the commit marker reaches the group coordinator.
+        await Eventually.WaitUntilAsync(
+            () => consumer.Committed(next.Keys, Wait).All(c => c.Offset.Value == next[c.TopicPartition]),
+            $"group {group} has the transaction's offsets committed");
+    }
+
+    [Fact]
+    public async Task A_second_producer_with_the_same_transactional_id_fences_the_first()
+    {
+        var topic = await cluster.CreateTopicAsync("fence", partitions: 1);
+        var transactionalId = "fence-" + Guid.NewGuid().ToString("N");
+        using var first = new ProducerBuilder<Null, string>(Transactional(transactionalId)).Build();
+        first.InitTransactions(Wait);
+        first.BeginTransaction();
+        first.Produce(topic, new Message<Null, string> { Value = "zombie" });
+        Assert.Equal(0, first.Flush(Wait));
+
+        using (var second = new ProducerBuilder<Null, string>(Transactional(transactionalId)).Build())
+        {
+            second.InitTransactions(Wait);
+            second.BeginTransaction();
+            second.Produce(topic, new Message<Null, string> { Value = "successor" });
+            second.CommitTransaction(Wait);
+        }
+
+        var fenced = Assert.ThrowsAny<KafkaException>(() => first.CommitTransaction(Wait));
+        Assert.True(fenced.Error.IsFatal, $"{fenced.Error.Code}: {fenced.Error.Reason}");
+        Assert.Equal(["successor"], ReadToEnd(topic, 1, IsolationLevel.ReadCommitted, 1));
+    }
+
+    private static List<string> Values(params string[] prefixes)
+    {
+        var values = new List<string>();
+        foreach (var prefix in prefixes)
+            for (var i = 0; i < 10; i++) values.Add($"{prefix}{i}");
+        values.Sort(StringComparer.Ordinal);
+        return values;
+    }
+
+    private List<string> ReadToEnd(string topic, int partitions, IsolationLevel isolation, int expected)
+    {
+        using var consumer = new ConsumerBuilder<Null, string>(Consumer(isolation)).Build();
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var values = Consume(consumer, partitions, expected).Select(r => r.Message.Value).ToList();
+        values.Sort(StringComparer.Ordinal);
+        return values;
+    }
+
+    // At least the expected records, then every partition's end (the last stable offset under read_committed, which
+    // a late marker may still hold back): more records than expected are read, and fail the caller's comparison.
+    private static List<ConsumeResult<TKey, string>> Consume<TKey>(IConsumer<TKey, string> consumer, int partitions, int expected)
+    {
+        var read = new List<ConsumeResult<TKey, string>>();
+        var ended = new HashSet<int>();
+        var deadline = DateTime.UtcNow + Wait;
+        while ((read.Count < expected || ended.Count < partitions) && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } r) continue;
+            if (r.IsPartitionEOF) ended.Add(r.Partition.Value);
+            else
+            {
+                ended.Remove(r.Partition.Value);
+                read.Add(r);
+            }
+        }
+        Assert.True(read.Count >= expected && ended.Count == partitions, $"read {read.Count} of {expected} records, {ended.Count} of {partitions} partitions at their end");
+        return read;
+    }
+}
