@@ -32,6 +32,8 @@ public static class ApiVersionsTable
         new(ApiKey.AddOffsetsToTxn, 0, 2),
         new(ApiKey.EndTxn, 0, 2),
         new(ApiKey.TxnOffsetCommit, 0, 2),
+        new(ApiKey.DescribeTransactions, 0, 0),
+        new(ApiKey.ListTransactions, 0, 0),
         new(ApiKey.CreatePartitions, 0, 1),
         new(ApiKey.DeleteGroups, 0, 1),
     ];
@@ -78,6 +80,8 @@ public static class ApiVersionsTable
         ApiKey.CreatePartitions => 2,
         ApiKey.DeleteGroups => 2,
         ApiKey.IncrementalAlterConfigs => 1,
+        ApiKey.DescribeTransactions => 0,
+        ApiKey.ListTransactions => 0,
         _ => -1,
     };
 

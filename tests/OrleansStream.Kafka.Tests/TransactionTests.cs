@@ -1,7 +1,10 @@
 using Confluent.Kafka;
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
 
 namespace OrleansStream.Kafka.Tests;
 
+using ErrorCode = OrleansStream.ErrorCode;
 using IsolationLevel = Confluent.Kafka.IsolationLevel;
 using TopicPartition = Confluent.Kafka.TopicPartition;
 using TopicPartitionOffset = Confluent.Kafka.TopicPartitionOffset;
@@ -129,6 +132,61 @@ public sealed class TransactionTests(KafkaCluster cluster)
         var fenced = Assert.ThrowsAny<KafkaException>(() => first.CommitTransaction(Wait));
         Assert.True(fenced.Error.IsFatal, $"{fenced.Error.Code}: {fenced.Error.Reason}");
         Assert.Equal(["successor"], ReadToEnd(topic, 1, IsolationLevel.ReadCommitted, 1));
+    }
+
+    [Fact]
+    public async Task DescribeTransactions_and_ListTransactions_show_an_open_transaction_on_any_broker()
+    {
+        var topic = await cluster.CreateTopicAsync("describe", partitions: 1);
+        var transactionalId = "describe-" + Guid.NewGuid().ToString("N");
+        using var producer = new ProducerBuilder<Null, string>(Transactional(transactionalId)).Build();
+        producer.InitTransactions(Wait);
+        producer.BeginTransaction();
+        producer.Produce(topic, new Message<Null, string> { Value = "open" });
+        Assert.Equal(0, producer.Flush(Wait));
+
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(1));
+        await wire.SendAsync(ApiKey.DescribeTransactions, 0, w => new DescribeTransactionsRequest([transactionalId, "never-used"]).Write(w, 0));
+        var described = await wire.ReadFrameAsync();
+        await wire.SendAsync(ApiKey.ListTransactions, 0, w => new ListTransactionsRequest(["Ongoing", "Bogus"], []).Write(w, 0));
+        var listed = await wire.ReadFrameAsync();
+        producer.AbortTransaction(Wait);
+
+        // Flexible responses: correlation id, then the header's tagged fields.
+        Assert.NotNull(described);
+        var r = new KafkaReader(described.AsSpan(5));
+        r.ReadInt32();
+        Assert.Equal(2, r.ReadArrayLength(true));
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+        Assert.Equal(transactionalId, r.ReadString(true));
+        Assert.Equal("Ongoing", r.ReadString(true));
+        Assert.Equal(60_000, r.ReadInt32());
+        Assert.True(r.ReadInt64() > 0);
+        var producerId = r.ReadInt64();
+        Assert.Equal(0, r.ReadInt16());
+        Assert.Equal(1, r.ReadArrayLength(true));
+        Assert.Equal(topic, r.ReadString(true));
+        Assert.Equal([0], r.ReadInt32Array(true));
+        r.SkipTaggedFields();
+        r.SkipTaggedFields();
+        Assert.Equal((short)ErrorCode.TransactionalIdNotFound, r.ReadInt16());
+        Assert.Equal("never-used", r.ReadString(true));
+
+        Assert.NotNull(listed);
+        r = new KafkaReader(listed.AsSpan(5));
+        r.ReadInt32();
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+        Assert.Equal(1, r.ReadArrayLength(true));
+        Assert.Equal("Bogus", r.ReadString(true));
+        var found = false;
+        for (var count = r.ReadArrayLength(true); count > 0; count--)
+        {
+            var (id, pid, state) = (r.ReadString(true), r.ReadInt64(), r.ReadString(true));
+            r.SkipTaggedFields();
+            Assert.Equal("Ongoing", state);
+            found |= id == transactionalId && pid == producerId;
+        }
+        Assert.True(found, $"{transactionalId} is listed as Ongoing");
     }
 
     private static List<string> Values(params string[] prefixes)

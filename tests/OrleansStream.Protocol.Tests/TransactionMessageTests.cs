@@ -116,6 +116,34 @@ public class TransactionMessageTests
         }
     }
 
+    [Fact]
+    public void DescribeTransactions_v0_is_flexible_with_compact_arrays_and_tagged_fields()
+    {
+        var bytes = Hex.Parse("02 03 7478 00");
+        var read = Read(bytes, DescribeTransactionsRequest.Read, 0);
+        Assert.Equal(["tx"], read.TransactionalIds);
+        AssertWrites(bytes, read.Write, 0);
+
+        var response = new DescribeTransactionsResponse(
+            [new DescribedTransaction(ErrorCode.None, "tx", "Ongoing", 60_000, 5, 7, 2, [new TopicPartitions("a", [0])])]);
+        AssertWrites(Hex.Parse(
+            "00000000 02 0000 03 7478 08 4f6e676f696e67 0000ea60 0000000000000005 0000000000000007 0002" +
+            " 02 02 61 02 00000000 00 00 00"), response.Write, 0);
+    }
+
+    [Fact]
+    public void ListTransactions_v0_filters_by_state_and_producer_id_and_reports_unknown_states()
+    {
+        var bytes = Hex.Parse("02 08 4f6e676f696e67 02 0000000000000007 00");
+        var read = Read(bytes, ListTransactionsRequest.Read, 0);
+        Assert.Equal(["Ongoing"], read.StateFilters);
+        Assert.Equal([7L], read.ProducerIdFilters);
+        AssertWrites(bytes, read.Write, 0);
+
+        var response = new ListTransactionsResponse(ErrorCode.None, ["x"], [new ListedTransaction("tx", 7, "Ongoing")]);
+        AssertWrites(Hex.Parse("00000000 0000 02 02 78 02 03 7478 0000000000000007 08 4f6e676f696e67 00 00"), response.Write, 0);
+    }
+
     private static T Read<T>(byte[] bytes, PartitionReader<T> read, short version)
     {
         var r = new KafkaReader(bytes);

@@ -118,3 +118,99 @@ public sealed record TxnOffsetCommitRequest(string TransactionalId, string Group
         });
     }
 }
+
+/// <summary>DescribeTransactions v0 (flexible; Kafka's API 65): the state of each transactional id asked for.</summary>
+public sealed record DescribeTransactionsRequest(string[] TransactionalIds)
+{
+    public static DescribeTransactionsRequest Read(ref KafkaReader r, short version)
+    {
+        var ids = new string[Math.Max(r.ReadArrayLength(true), 0)];
+        for (var i = 0; i < ids.Length; i++) ids[i] = r.ReadString(true);
+        r.SkipTaggedFields();
+        return new DescribeTransactionsRequest(ids);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteArrayLength(TransactionalIds.Length, true);
+        foreach (var id in TransactionalIds) w.WriteString(id, true);
+        w.WriteEmptyTaggedFields();
+    }
+}
+
+public sealed record DescribedTransaction(
+    ErrorCode Error, string TransactionalId, string State, int TransactionTimeoutMs, long TransactionStartTimeMs,
+    long ProducerId, short ProducerEpoch, IReadOnlyList<TopicPartitions> Topics);
+
+public sealed record DescribeTransactionsResponse(IReadOnlyList<DescribedTransaction> TransactionStates)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteArrayLength(TransactionStates.Count, true);
+        foreach (var s in TransactionStates)
+        {
+            w.WriteInt16((short)s.Error);
+            w.WriteString(s.TransactionalId, true);
+            w.WriteString(s.State, true);
+            w.WriteInt32(s.TransactionTimeoutMs);
+            w.WriteInt64(s.TransactionStartTimeMs);
+            w.WriteInt64(s.ProducerId);
+            w.WriteInt16(s.ProducerEpoch);
+            w.WriteArrayLength(s.Topics.Count, true);
+            foreach (var t in s.Topics)
+            {
+                w.WriteString(t.Topic, true);
+                w.WriteInt32Array(t.Partitions, true);
+                w.WriteEmptyTaggedFields();
+            }
+            w.WriteEmptyTaggedFields();
+        }
+        w.WriteEmptyTaggedFields();
+    }
+}
+
+/// <summary>ListTransactions v0 (flexible; Kafka's API 66): empty filters match every transaction.</summary>
+public sealed record ListTransactionsRequest(string[] StateFilters, long[] ProducerIdFilters)
+{
+    public static ListTransactionsRequest Read(ref KafkaReader r, short version)
+    {
+        var states = new string[Math.Max(r.ReadArrayLength(true), 0)];
+        for (var i = 0; i < states.Length; i++) states[i] = r.ReadString(true);
+        var producerIds = new long[Math.Max(r.ReadArrayLength(true), 0)];
+        for (var i = 0; i < producerIds.Length; i++) producerIds[i] = r.ReadInt64();
+        r.SkipTaggedFields();
+        return new ListTransactionsRequest(states, producerIds);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteArrayLength(StateFilters.Length, true);
+        foreach (var s in StateFilters) w.WriteString(s, true);
+        w.WriteArrayLength(ProducerIdFilters.Length, true);
+        foreach (var p in ProducerIdFilters) w.WriteInt64(p);
+        w.WriteEmptyTaggedFields();
+    }
+}
+
+public readonly record struct ListedTransaction(string TransactionalId, long ProducerId, string State);
+
+public sealed record ListTransactionsResponse(ErrorCode Error, IReadOnlyList<string> UnknownStateFilters, IReadOnlyList<ListedTransaction> TransactionStates)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteInt16((short)Error);
+        w.WriteArrayLength(UnknownStateFilters.Count, true);
+        foreach (var s in UnknownStateFilters) w.WriteString(s, true);
+        w.WriteArrayLength(TransactionStates.Count, true);
+        foreach (var t in TransactionStates)
+        {
+            w.WriteString(t.TransactionalId, true);
+            w.WriteInt64(t.ProducerId);
+            w.WriteString(t.State, true);
+            w.WriteEmptyTaggedFields();
+        }
+        w.WriteEmptyTaggedFields();
+    }
+}

@@ -39,6 +39,8 @@ public static class KafkaListenerExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, AddOffsetsToTxnHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, EndTxnHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, TxnOffsetCommitHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DescribeTransactionsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ListTransactionsHandler>());
         return services;
     }
 

@@ -11,8 +11,11 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// </summary>
 internal sealed class TransactionCoordinators(IGrainFactory grains, IOptions<TransactionCoordinatorOptions> options)
 {
-    public ITransactionCoordinatorGrain For(string transactionalId) =>
-        grains.GetGrain<ITransactionCoordinatorGrain>(TransactionStateManager.PartitionFor(transactionalId, options.Value.TransactionStateLogNumPartitions));
+    public int ShardCount => options.Value.TransactionStateLogNumPartitions;
+
+    public ITransactionCoordinatorGrain For(string transactionalId) => Shard(TransactionStateManager.PartitionFor(transactionalId, ShardCount));
+
+    public ITransactionCoordinatorGrain Shard(int shard) => grains.GetGrain<ITransactionCoordinatorGrain>(shard);
 
     /// <summary>
     /// KIP-588's rule: ProducerFenced exists from <paramref name="fencedSince"/> on; an older version gets
@@ -112,6 +115,70 @@ internal sealed class TxnOffsetCommitHandler(IGrainFactory grains)
             topics.Add(new PartitionErrors(t.Name, errors));
         }
         new TxnPartitionErrorsResponse(topics).Write(response, request.Version);
+        return true;
+    }
+}
+
+/// <summary>DescribeTransactions: each id asked of the shard that owns it, one call per shard.</summary>
+internal sealed class DescribeTransactionsHandler(TransactionCoordinators coordinators)
+    : KafkaApiHandler<DescribeTransactionsRequest>(ApiKey.DescribeTransactions, DescribeTransactionsRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(DescribeTransactionsRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var byShard = new Dictionary<ITransactionCoordinatorGrain, List<string>>();
+        foreach (var id in body.TransactionalIds)
+        {
+            if (id.Length == 0) continue;
+            var shard = coordinators.For(id);
+            if (!byShard.TryGetValue(shard, out var ids)) byShard[shard] = ids = [];
+            ids.Add(id);
+        }
+        var calls = new List<Task<IReadOnlyList<TransactionDescription>>>(byShard.Count);
+        foreach (var (shard, ids) in byShard) calls.Add(shard.DescribeTransactions(ids));
+        var described = new Dictionary<string, TransactionDescription>(StringComparer.Ordinal);
+        foreach (var call in calls)
+            foreach (var d in await call) described[d.TransactionalId] = d;
+
+        var states = new List<DescribedTransaction>(body.TransactionalIds.Length);
+        foreach (var id in body.TransactionalIds)
+            states.Add(described.TryGetValue(id, out var d)
+                ? new DescribedTransaction(d.Error, id, d.State, d.TransactionTimeoutMs, d.TransactionStartTimeMs, d.ProducerId, d.ProducerEpoch, ByTopic(d.Partitions))
+                : new DescribedTransaction(ErrorCode.TransactionalIdNotFound, id, "", -1, -1, -1, -1, []));
+        new DescribeTransactionsResponse(states).Write(response, request.Version);
+        return true;
+    }
+
+    private static List<TopicPartitions> ByTopic(IReadOnlyList<TopicPartition> partitions)
+    {
+        var topics = new List<TopicPartitions>();
+        var index = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        foreach (var p in partitions)
+        {
+            if (!index.TryGetValue(p.Topic, out var list)) index[p.Topic] = list = [];
+            list.Add(p.Partition);
+        }
+        foreach (var (topic, list) in index) topics.Add(new TopicPartitions(topic, [.. list]));
+        return topics;
+    }
+}
+
+/// <summary>ListTransactions: every shard asked at once; state names Kafka does not know come back as unknown filters.</summary>
+internal sealed class ListTransactionsHandler(TransactionCoordinators coordinators)
+    : KafkaApiHandler<ListTransactionsRequest>(ApiKey.ListTransactions, ListTransactionsRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(ListTransactionsRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var unknown = new List<string>();
+        foreach (var name in body.StateFilters)
+            if (!Enum.TryParse<Transactions.TransactionState>(name, ignoreCase: false, out var s) || !Enum.IsDefined(s) || int.TryParse(name, out _))
+                unknown.Add(name);
+        var calls = new List<Task<IReadOnlyList<TransactionListingResult>>>(coordinators.ShardCount);
+        for (var shard = 0; shard < coordinators.ShardCount; shard++)
+            calls.Add(coordinators.Shard(shard).ListTransactions(body.StateFilters, body.ProducerIdFilters));
+        var listings = new List<ListedTransaction>();
+        foreach (var call in calls)
+            foreach (var l in await call) listings.Add(new ListedTransaction(l.TransactionalId, l.ProducerId, l.State));
+        new ListTransactionsResponse(ErrorCode.None, unknown, listings).Write(response, request.Version);
         return true;
     }
 }
