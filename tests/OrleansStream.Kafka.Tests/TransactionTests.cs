@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Records;
 
 namespace OrleansStream.Kafka.Tests;
 
@@ -187,6 +188,46 @@ public sealed class TransactionTests(KafkaCluster cluster)
             found |= id == transactionalId && pid == producerId;
         }
         Assert.True(found, $"{transactionalId} is listed as Ongoing");
+    }
+
+    [Fact]
+    public async Task A_transactional_batch_for_a_partition_not_in_the_transaction_is_refused_until_AddPartitionsToTxn()
+    {
+        var topic = await cluster.CreateTopicAsync("verify", partitions: 1);
+        var transactionalId = "verify-" + Guid.NewGuid().ToString("N");
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(topic, 0)));
+
+        await wire.SendAsync(ApiKey.InitProducerId, 1, w => new Protocol.Messages.InitProducerIdRequest(transactionalId, 60_000).Write(w, 1));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } init ? init.AsSpan(4) : []);
+        r.ReadInt32();
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+        var (producerId, epoch) = (r.ReadInt64(), r.ReadInt16());
+
+        var unverified = await ProduceTransactionalAsync(wire, topic, transactionalId, producerId, epoch);
+        await wire.SendAsync(ApiKey.AddPartitionsToTxn, 0,
+            w => new Protocol.Messages.AddPartitionsToTxnRequest(transactionalId, producerId, epoch, [new TopicPartitions(topic, [0])]).Write(w, 0));
+        r = new KafkaReader(await wire.ReadFrameAsync() is { } added ? added.AsSpan(8) : []);
+        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+        var verified = await ProduceTransactionalAsync(wire, topic, transactionalId, producerId, epoch);
+        await wire.SendAsync(ApiKey.EndTxn, 1, w => new Protocol.Messages.EndTxnRequest(transactionalId, producerId, epoch, Committed: false).Write(w, 1));
+        r = new KafkaReader(await wire.ReadFrameAsync() is { } ended ? ended.AsSpan(8) : []);
+
+        Assert.Equal(ErrorCode.InvalidTxnState, unverified);
+        Assert.Equal(ErrorCode.None, verified);
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+    }
+
+    private static async Task<ErrorCode> ProduceTransactionalAsync(KafkaWire wire, string topic, string transactionalId, long producerId, short epoch)
+    {
+        using var batch = new RecordBatchBuilder();
+        batch.Reset(producerId, epoch, baseSequence: 0, isTransactional: true);
+        batch.Append(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "k"u8.ToArray(), "v"u8.ToArray());
+        var request = new Protocol.Messages.ProduceRequest(transactionalId, -1, 10_000, [new ProduceTopicData(topic, [new ProducePartitionData(0, batch.ToArray(), false)])]);
+        await wire.SendAsync(ApiKey.Produce, 7, w => request.Write(w, 7));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
+        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
+        return (ErrorCode)r.ReadInt16();
     }
 
     private static List<string> Values(params string[] prefixes)
