@@ -31,7 +31,7 @@ public static class ApiVersionsTable
         new(ApiKey.AddPartitionsToTxn, 0, 2),
         new(ApiKey.AddOffsetsToTxn, 0, 2),
         new(ApiKey.EndTxn, 0, 2),
-        new(ApiKey.TxnOffsetCommit, 0, 2),
+        new(ApiKey.TxnOffsetCommit, 0, 3),
         new(ApiKey.DescribeTransactions, 0, 0),
         new(ApiKey.ListTransactions, 0, 0),
         new(ApiKey.CreatePartitions, 0, 1),

@@ -39,7 +39,7 @@ public class TransactionMessageTests
     {
         var response = new TxnPartitionErrorsResponse([new PartitionErrors("a", [(0, ErrorCode.None), (3, ErrorCode.OperationNotAttempted)])]);
 
-        AssertWrites(Hex.Parse("00000000 00000001 0001 61 00000002 00000000 0000 00000003 0037"), response.Write, 0);
+        AssertWrites(Hex.Parse("00000000 00000001 0001 61 00000002 00000000 0000 00000003 0037"), (w, _) => response.Write(w, flexible: false), 0);
     }
 
     [Theory]
@@ -106,14 +106,30 @@ public class TransactionMessageTests
     }
 
     [Fact]
-    public void The_transactional_APIs_are_advertised_in_their_non_flexible_versions_only()
+    public void TxnOffsetCommit_v3_is_flexible_and_carries_the_consumer_generation_and_member()
     {
-        foreach (var key in new[] { ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.EndTxn, ApiKey.TxnOffsetCommit })
+        var bytes = Hex.Parse("03 7478 02 67 0000000000000007 0002 00000004 02 6d 00 02 02 61 02 00000000 000000000000002a 00000005 00 00 00 00");
+        var read = Read(bytes, Messages.TxnOffsetCommitRequest.Read, 3);
+
+        Assert.Equal((4, "m", (string?)null), (read.GenerationId, read.MemberId, read.GroupInstanceId));
+        Assert.Equal(new OffsetCommitPartition(0, 42, 5, null), read.Topics[0].Partitions[0]);
+        AssertWrites(bytes, read.Write, 3);
+        var response = new TxnPartitionErrorsResponse([new PartitionErrors("a", [(0, ErrorCode.IllegalGeneration)])]);
+        AssertWrites(Hex.Parse("00000000 02 02 61 02 00000000 0016 00 00 00"), (w, _) => response.Write(w, flexible: true), 3);
+    }
+
+    [Fact]
+    public void The_transactional_APIs_are_advertised_in_the_versions_implemented()
+    {
+        foreach (var key in new[] { ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.EndTxn })
         {
             Assert.True(ApiVersionsTable.IsSupported(key, 0));
             Assert.True(ApiVersionsTable.IsSupported(key, 2));
             Assert.False(ApiVersionsTable.IsSupported(key, 3));
         }
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.TxnOffsetCommit, 3));
+        Assert.True(ApiVersionsTable.IsFlexible(ApiKey.TxnOffsetCommit, 3));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 2));
     }
 
     [Fact]

@@ -30,17 +30,29 @@ public sealed record AddPartitionsToTxnRequest(string TransactionalId, long Prod
     }
 }
 
-/// <summary>AddPartitionsToTxnResponse v0-2 and TxnOffsetCommitResponse v0-2: the throttle time, then an error per partition.</summary>
+/// <summary>
+/// AddPartitionsToTxnResponse v0-2 and TxnOffsetCommitResponse v0-3: the throttle time, then an error per partition
+/// (compact, with tagged fields, in TxnOffsetCommit v3).
+/// </summary>
 public sealed record TxnPartitionErrorsResponse(IReadOnlyList<PartitionErrors> Topics)
 {
-    public void Write(KafkaWriter w, short version)
+    public void Write(KafkaWriter w, bool flexible)
     {
         w.WriteInt32(0);
-        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, _) =>
+        w.WriteArrayLength(Topics.Count, flexible);
+        foreach (var t in Topics)
         {
-            w.WriteInt32(p.PartitionIndex);
-            w.WriteInt16((short)p.Error);
-        });
+            w.WriteString(t.Name, flexible);
+            w.WriteArrayLength(t.Partitions.Length, flexible);
+            foreach (var (partition, error) in t.Partitions)
+            {
+                w.WriteInt32(partition);
+                w.WriteInt16((short)error);
+                if (flexible) w.WriteEmptyTaggedFields();
+            }
+            if (flexible) w.WriteEmptyTaggedFields();
+        }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
@@ -84,38 +96,71 @@ public sealed record TxnErrorResponse(ErrorCode Error)
     }
 }
 
-/// <summary>TxnOffsetCommit v0-2, sent to the group's coordinator; v2 adds each partition's committed leader epoch.</summary>
-public sealed record TxnOffsetCommitRequest(string TransactionalId, string GroupId, long ProducerId, short ProducerEpoch, OffsetCommitTopic[] Topics)
+/// <summary>
+/// TxnOffsetCommit v0-3, sent to the group's coordinator; v2 adds each partition's committed leader epoch, v3 (flexible)
+/// the consumer's generation, member id and group instance id (KIP-447), checked by the group like an OffsetCommit's.
+/// </summary>
+public sealed record TxnOffsetCommitRequest(
+    string TransactionalId, string GroupId, long ProducerId, short ProducerEpoch, OffsetCommitTopic[] Topics,
+    int GenerationId = -1, string MemberId = "", string? GroupInstanceId = null)
 {
     public static TxnOffsetCommitRequest Read(ref KafkaReader r, short version)
     {
-        var id = r.ReadString(false);
-        var group = r.ReadString(false);
+        var flexible = version >= 3;
+        var id = r.ReadString(flexible);
+        var group = r.ReadString(flexible);
         var producerId = r.ReadInt64();
         var epoch = r.ReadInt16();
-        var topics = r.ReadTopics(version, static (ref KafkaReader r, short v) =>
+        var (generation, member, instance) = flexible ? (r.ReadInt32(), r.ReadString(true), r.ReadNullableString(true)) : (-1, "", null);
+        var topics = new OffsetCommitTopic[Math.Max(r.ReadArrayLength(flexible), 0)];
+        for (var t = 0; t < topics.Length; t++)
         {
-            var index = r.ReadInt32();
-            var offset = r.ReadInt64();
-            var leaderEpoch = v >= 2 ? r.ReadInt32() : -1;
-            return new OffsetCommitPartition(index, offset, leaderEpoch, r.ReadNullableString(false));
-        }, static (name, partitions) => new OffsetCommitTopic(name, partitions));
-        return new TxnOffsetCommitRequest(id, group, producerId, epoch, topics);
+            var name = r.ReadString(flexible);
+            var partitions = new OffsetCommitPartition[Math.Max(r.ReadArrayLength(flexible), 0)];
+            for (var p = 0; p < partitions.Length; p++)
+            {
+                var index = r.ReadInt32();
+                var offset = r.ReadInt64();
+                var leaderEpoch = version >= 2 ? r.ReadInt32() : -1;
+                partitions[p] = new OffsetCommitPartition(index, offset, leaderEpoch, r.ReadNullableString(flexible));
+                if (flexible) r.SkipTaggedFields();
+            }
+            if (flexible) r.SkipTaggedFields();
+            topics[t] = new OffsetCommitTopic(name, partitions);
+        }
+        if (flexible) r.SkipTaggedFields();
+        return new TxnOffsetCommitRequest(id, group, producerId, epoch, topics, generation, member, instance);
     }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteString(TransactionalId, false);
-        w.WriteString(GroupId, false);
+        var flexible = version >= 3;
+        w.WriteString(TransactionalId, flexible);
+        w.WriteString(GroupId, flexible);
         w.WriteInt64(ProducerId);
         w.WriteInt16(ProducerEpoch);
-        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
+        if (flexible)
         {
-            w.WriteInt32(p.PartitionIndex);
-            w.WriteInt64(p.CommittedOffset);
-            if (v >= 2) w.WriteInt32(p.CommittedLeaderEpoch);
-            w.WriteNullableString(p.CommittedMetadata, false);
-        });
+            w.WriteInt32(GenerationId);
+            w.WriteString(MemberId, true);
+            w.WriteNullableString(GroupInstanceId, true);
+        }
+        w.WriteArrayLength(Topics.Length, flexible);
+        foreach (var t in Topics)
+        {
+            w.WriteString(t.Name, flexible);
+            w.WriteArrayLength(t.Partitions.Length, flexible);
+            foreach (var p in t.Partitions)
+            {
+                w.WriteInt32(p.PartitionIndex);
+                w.WriteInt64(p.CommittedOffset);
+                if (version >= 2) w.WriteInt32(p.CommittedLeaderEpoch);
+                w.WriteNullableString(p.CommittedMetadata, flexible);
+                if (flexible) w.WriteEmptyTaggedFields();
+            }
+            if (flexible) w.WriteEmptyTaggedFields();
+        }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 

@@ -44,7 +44,7 @@ internal sealed class AddPartitionsToTxnHandler(TransactionCoordinators coordina
                 errors[i] = (t.Partitions[i], TransactionCoordinators.ForVersion(ErrorOf(result, new TopicPartition(t.Topic, t.Partitions[i])), request.Version, 2));
             topics.Add(new PartitionErrors(t.Topic, errors));
         }
-        new TxnPartitionErrorsResponse(topics).Write(response, request.Version);
+        new TxnPartitionErrorsResponse(topics).Write(response, flexible: false);
         return true;
     }
 
@@ -103,7 +103,7 @@ internal sealed class TxnOffsetCommitHandler(IGrainFactory grains)
         OrleansStream.OffsetCommitResponse result = body.GroupId.Length == 0
             ? new(ErrorCode.InvalidGroupId, [])
             : await grains.Group(body.GroupId).TxnOffsetCommit(
-                new OrleansStream.TxnOffsetCommitRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, offsets));
+                new OrleansStream.TxnOffsetCommitRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, offsets, body.GenerationId, body.MemberId, body.GroupInstanceId));
 
         var topics = new List<PartitionErrors>(body.Topics.Length);
         foreach (var t in body.Topics)
@@ -114,7 +114,7 @@ internal sealed class TxnOffsetCommitHandler(IGrainFactory grains)
                     TransactionCoordinators.ForVersion(OffsetCommitHandler.ErrorOf(result, new TopicPartition(t.Name, t.Partitions[i].PartitionIndex)), request.Version, 3));
             topics.Add(new PartitionErrors(t.Name, errors));
         }
-        new TxnPartitionErrorsResponse(topics).Write(response, request.Version);
+        new TxnPartitionErrorsResponse(topics).Write(response, request.Version >= 3);
         return true;
     }
 }
