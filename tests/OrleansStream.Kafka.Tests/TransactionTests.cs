@@ -109,6 +109,18 @@ public sealed class TransactionTests(KafkaCluster cluster)
         await Eventually.WaitUntilAsync(
             () => consumer.Committed(next.Keys, Wait).All(c => c.Offset.Value == next[c.TopicPartition]),
             $"group {group} has the transaction's offsets committed");
+
+        // KIP-447: a zombie's commit names a generation the group has left behind, and is refused.
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await wire.SendAsync(ApiKey.TxnOffsetCommit, 3, w => new Protocol.Messages.TxnOffsetCommitRequest(
+            "zombie", group, 1, 0, [new OffsetCommitTopic(input, [new OffsetCommitPartition(0, 0, -1, null)])], GenerationId: 1_000, MemberId: consumer.MemberId).Write(w, 3));
+        var answer = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
+        answer.ReadInt32();
+        Assert.Equal(1, answer.ReadArrayLength(true));
+        Assert.Equal(input, answer.ReadString(true));
+        Assert.Equal(1, answer.ReadArrayLength(true));
+        Assert.Equal(0, answer.ReadInt32());
+        Assert.Equal((short)ErrorCode.IllegalGeneration, answer.ReadInt16());
     }
 
     [Fact]
