@@ -63,57 +63,60 @@ internal sealed class AddPartitionsToTxnHandler(TransactionCoordinators coordina
     }
 }
 
-internal sealed class AddOffsetsToTxnHandler(TransactionCoordinators coordinators)
-    : KafkaApiHandler<Protocol.Messages.AddOffsetsToTxnRequest>(ApiKey.AddOffsetsToTxn, Protocol.Messages.AddOffsetsToTxnRequest.Read)
+/// <summary>A coordinator API answered with one error: AddOffsetsToTxn and EndTxn (ProducerFenced from v2 on).</summary>
+internal abstract class TxnErrorHandler<TRequest>(ApiKey apiKey, MessageReader<TRequest> read) : KafkaApiHandler<TRequest>(apiKey, read)
 {
-    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.AddOffsetsToTxnRequest body, KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(TRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var error = body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest
-            : body.GroupId.Length == 0 ? ErrorCode.InvalidGroupId
-            : (await coordinators.For(body.TransactionalId).AddOffsetsToTxn(
-                new OrleansStream.AddOffsetsToTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, body.GroupId))).Error;
+        var error = Refused(body) ?? (await CallAsync(body)).Error;
         new TxnErrorResponse(TransactionCoordinators.ForVersion(error, request.Version, 2)).Write(response, request.Version);
         return true;
     }
+
+    /// <summary>The error for a request refused before any call, or null.</summary>
+    protected abstract ErrorCode? Refused(TRequest body);
+
+    protected abstract Task<TxnResponse> CallAsync(TRequest body);
+}
+
+internal sealed class AddOffsetsToTxnHandler(TransactionCoordinators coordinators)
+    : TxnErrorHandler<Protocol.Messages.AddOffsetsToTxnRequest>(ApiKey.AddOffsetsToTxn, Protocol.Messages.AddOffsetsToTxnRequest.Read)
+{
+    protected override ErrorCode? Refused(Protocol.Messages.AddOffsetsToTxnRequest body) =>
+        body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest : body.GroupId.Length == 0 ? ErrorCode.InvalidGroupId : null;
+
+    protected override Task<TxnResponse> CallAsync(Protocol.Messages.AddOffsetsToTxnRequest body) =>
+        coordinators.For(body.TransactionalId).AddOffsetsToTxn(
+            new OrleansStream.AddOffsetsToTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, body.GroupId));
 }
 
 internal sealed class EndTxnHandler(TransactionCoordinators coordinators)
-    : KafkaApiHandler<Protocol.Messages.EndTxnRequest>(ApiKey.EndTxn, Protocol.Messages.EndTxnRequest.Read)
+    : TxnErrorHandler<Protocol.Messages.EndTxnRequest>(ApiKey.EndTxn, Protocol.Messages.EndTxnRequest.Read)
 {
-    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.EndTxnRequest body, KafkaRequest request, KafkaWriter response)
-    {
-        var error = body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest
-            : (await coordinators.For(body.TransactionalId).EndTxn(
-                new OrleansStream.EndTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, body.Committed))).Error;
-        new TxnErrorResponse(TransactionCoordinators.ForVersion(error, request.Version, 2)).Write(response, request.Version);
-        return true;
-    }
+    protected override ErrorCode? Refused(Protocol.Messages.EndTxnRequest body) => body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest : null;
+
+    protected override Task<TxnResponse> CallAsync(Protocol.Messages.EndTxnRequest body) =>
+        coordinators.For(body.TransactionalId).EndTxn(
+            new OrleansStream.EndTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, body.Committed));
 }
 
-/// <summary>TxnOffsetCommit goes to the group's grain (the group coordinator), which holds the offsets until the marker.</summary>
+/// <summary>
+/// TxnOffsetCommit goes to the group's grain (the group coordinator), which holds the offsets until the marker. A stale
+/// producer epoch is InvalidProducerEpoch in every version, as Kafka's group coordinator answers it.
+/// </summary>
 internal sealed class TxnOffsetCommitHandler(IGrainFactory grains)
     : KafkaApiHandler<Protocol.Messages.TxnOffsetCommitRequest>(ApiKey.TxnOffsetCommit, Protocol.Messages.TxnOffsetCommitRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.TxnOffsetCommitRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var offsets = new List<OffsetToCommit>();
-        foreach (var t in body.Topics)
-            foreach (var p in t.Partitions)
-                offsets.Add(new OffsetToCommit(new TopicPartition(t.Name, p.PartitionIndex), p.CommittedOffset, p.CommittedMetadata, p.CommittedLeaderEpoch));
         OrleansStream.OffsetCommitResponse result = body.GroupId.Length == 0
             ? new(ErrorCode.InvalidGroupId, [])
-            : await grains.Group(body.GroupId).TxnOffsetCommit(
-                new OrleansStream.TxnOffsetCommitRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, offsets, body.GenerationId, body.MemberId, body.GroupInstanceId));
-
-        var topics = new List<PartitionErrors>(body.Topics.Length);
-        foreach (var t in body.Topics)
-        {
-            var errors = new (int, ErrorCode)[t.Partitions.Length];
-            for (var i = 0; i < errors.Length; i++)
-                errors[i] = (t.Partitions[i].PartitionIndex,
-                    TransactionCoordinators.ForVersion(OffsetCommitHandler.ErrorOf(result, new TopicPartition(t.Name, t.Partitions[i].PartitionIndex)), request.Version, 3));
-            topics.Add(new PartitionErrors(t.Name, errors));
-        }
+            : await grains.Group(body.GroupId).TxnOffsetCommit(new OrleansStream.TxnOffsetCommitRequest(
+                body.TransactionalId, body.ProducerId, body.ProducerEpoch, OffsetCommitHandler.Offsets(body.Topics), body.GenerationId, body.MemberId, body.GroupInstanceId));
+        var topics = OffsetCommitHandler.Errors(body.Topics, result);
+        foreach (var t in topics)
+            for (var i = 0; i < t.Partitions.Length; i++)
+                t.Partitions[i].Error = TransactionCoordinators.ForVersion(t.Partitions[i].Error, request.Version, short.MaxValue);
         new TxnPartitionErrorsResponse(topics).Write(response, request.Version >= 3);
         return true;
     }
