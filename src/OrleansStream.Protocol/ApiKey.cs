@@ -32,4 +32,6 @@ public enum ApiKey : short
     CreatePartitions = 37,
     DeleteGroups = 42,
     IncrementalAlterConfigs = 44,
+    DescribeTransactions = 65,
+    ListTransactions = 66,
 }

@@ -28,6 +28,12 @@ public static class ApiVersionsTable
         new(ApiKey.CreateTopics, 0, 4),
         new(ApiKey.DeleteTopics, 0, 3),
         new(ApiKey.InitProducerId, 0, 1),
+        new(ApiKey.AddPartitionsToTxn, 0, 2),
+        new(ApiKey.AddOffsetsToTxn, 0, 2),
+        new(ApiKey.EndTxn, 0, 2),
+        new(ApiKey.TxnOffsetCommit, 0, 3),
+        new(ApiKey.DescribeTransactions, 0, 0),
+        new(ApiKey.ListTransactions, 0, 0),
         new(ApiKey.CreatePartitions, 0, 1),
         new(ApiKey.DeleteGroups, 0, 1),
     ];
@@ -74,6 +80,8 @@ public static class ApiVersionsTable
         ApiKey.CreatePartitions => 2,
         ApiKey.DeleteGroups => 2,
         ApiKey.IncrementalAlterConfigs => 1,
+        ApiKey.DescribeTransactions => 0,
+        ApiKey.ListTransactions => 0,
         _ => -1,
     };
 

@@ -15,6 +15,7 @@ public static class KafkaListenerExtensions
         services.TryAddSingleton<PartitionLeaders>();
         services.TryAddSingleton<KafkaBrokers>();
         services.TryAddSingleton<KafkaConnectionHandler>();
+        services.TryAddSingleton<TransactionCoordinators>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ApiVersionsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, MetadataHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ProduceHandler>());
@@ -34,6 +35,12 @@ public static class KafkaListenerExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DeleteTopicsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, CreatePartitionsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, InitProducerIdHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, AddPartitionsToTxnHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, AddOffsetsToTxnHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, EndTxnHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, TxnOffsetCommitHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DescribeTransactionsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ListTransactionsHandler>());
         return services;
     }
 

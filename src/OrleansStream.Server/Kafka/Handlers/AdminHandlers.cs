@@ -88,23 +88,22 @@ internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLea
 }
 
 /// <summary>
-/// InitProducerId for an idempotent producer: a new producer id with epoch 0 from this broker's block (the producer id
-/// grain runs where it is called). Transactional ids are not served yet: TransactionalIdAuthorizationFailed.
+/// InitProducerId: for an idempotent producer a new producer id with epoch 0 from this broker's block (the producer id
+/// grain runs where it is called); with a transactional id, the coordinator shard that owns the id bumps its epoch.
 /// </summary>
-internal sealed class InitProducerIdHandler(IGrainFactory grains)
+internal sealed class InitProducerIdHandler(IGrainFactory grains, TransactionCoordinators coordinators)
     : KafkaApiHandler<Protocol.Messages.InitProducerIdRequest>(ApiKey.InitProducerId, Protocol.Messages.InitProducerIdRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.InitProducerIdRequest body, KafkaRequest request, KafkaWriter response)
     {
-        Protocol.Messages.InitProducerIdResponse answer;
-        if (body.TransactionalId is not null)
-            answer = new(ErrorCode.TransactionalIdAuthorizationFailed, -1, -1);
-        else
+        var r = body.TransactionalId switch
         {
-            var r = await grains.GetGrain<IProducerIdGrain>(0).InitProducerId();
-            answer = new(r.Error, r.ProducerId, r.ProducerEpoch);
-        }
-        answer.Write(response, request.Version);
+            null => await grains.GetGrain<IProducerIdGrain>(0).InitProducerId(),
+            "" => new OrleansStream.InitProducerIdResponse(ErrorCode.InvalidRequest, -1, -1),
+            var id => await coordinators.For(id).InitProducerId(new InitTransactionalProducerIdRequest(id, body.TransactionTimeoutMs)),
+        };
+        new Protocol.Messages.InitProducerIdResponse(TransactionCoordinators.ForVersion(r.Error, request.Version, 4), r.ProducerId, r.ProducerEpoch)
+            .Write(response, request.Version);
         return true;
     }
 }

@@ -6,8 +6,9 @@ using OrleansStream.Server.Cluster;
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
-/// FindCoordinator for a group: the answering broker itself. The group's grain lives wherever Orleans placed it and
-/// this broker's listener reaches it, so every broker is every group's coordinator. Transactional ids are not served yet.
+/// FindCoordinator for a group or a transactional id: the answering broker itself. The group's grain and the
+/// transaction coordinator's shard grain live wherever Orleans placed them and this broker's listener reaches them,
+/// so every broker is every group's and every transactional id's coordinator.
 /// </summary>
 internal sealed class FindCoordinatorHandler(BrokerRegistration registration, IOptions<BrokerOptions> options)
     : KafkaApiHandler<FindCoordinatorRequest>(ApiKey.FindCoordinator, FindCoordinatorRequest.Read)
@@ -20,9 +21,12 @@ internal sealed class FindCoordinatorHandler(BrokerRegistration registration, IO
 
     private FindCoordinatorResponse Answer(FindCoordinatorRequest body, string listenerName)
     {
-        if (body.KeyType != FindCoordinatorRequest.Group)
-            return Refused(ErrorCode.CoordinatorNotAvailable, "This broker coordinates consumer groups only.");
-        if (body.Key.Length == 0) return Refused(ErrorCode.InvalidGroupId, "The group id is empty.");
+        if (body.KeyType is not (FindCoordinatorRequest.Group or FindCoordinatorRequest.Transaction))
+            return Refused(ErrorCode.InvalidRequest, $"Unknown coordinator key type {body.KeyType}.");
+        if (body.Key.Length == 0)
+            return body.KeyType == FindCoordinatorRequest.Group
+                ? Refused(ErrorCode.InvalidGroupId, "The group id is empty.")
+                : Refused(ErrorCode.InvalidRequest, "The transactional id is empty.");
         if (registration.Meta.NodeId is not { } nodeId) return Refused(ErrorCode.CoordinatorNotAvailable, "This broker has not registered yet.");
         foreach (var l in KafkaListeners.Advertised(options.Value))
             if (l.Name == listenerName) return new FindCoordinatorResponse(ErrorCode.None, null, nodeId, l.Host, l.Port);

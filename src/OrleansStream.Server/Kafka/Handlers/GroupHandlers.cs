@@ -180,24 +180,35 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.OffsetCommitRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var offsets = new List<OffsetToCommit>();
-        foreach (var t in body.Topics)
-            foreach (var p in t.Partitions)
-                offsets.Add(new OffsetToCommit(new TopicPartition(t.Name, p.PartitionIndex), p.CommittedOffset, p.CommittedMetadata, p.CommittedLeaderEpoch));
         OrleansStream.OffsetCommitResponse result = body.GroupId.Length == 0
             ? new(ErrorCode.InvalidGroupId, [])
-            : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, offsets));
+            : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, Offsets(body.Topics)));
+        new Protocol.Messages.OffsetCommitResponse(Errors(body.Topics, result)).Write(response, request.Version);
+        return true;
+    }
 
-        var topics = new List<PartitionErrors>(body.Topics.Length);
-        foreach (var t in body.Topics)
+    /// <summary>The request's offsets as the group grain takes them (OffsetCommit and TxnOffsetCommit alike).</summary>
+    internal static List<OffsetToCommit> Offsets(OffsetCommitTopic[] topics)
+    {
+        var offsets = new List<OffsetToCommit>();
+        foreach (var t in topics)
+            foreach (var p in t.Partitions)
+                offsets.Add(new OffsetToCommit(new TopicPartition(t.Name, p.PartitionIndex), p.CommittedOffset, p.CommittedMetadata, p.CommittedLeaderEpoch));
+        return offsets;
+    }
+
+    /// <summary>An error for each partition of the request, in its order.</summary>
+    internal static List<PartitionErrors> Errors(OffsetCommitTopic[] requested, OrleansStream.OffsetCommitResponse result)
+    {
+        var topics = new List<PartitionErrors>(requested.Length);
+        foreach (var t in requested)
         {
             var partitions = new (int, ErrorCode)[t.Partitions.Length];
             for (var i = 0; i < partitions.Length; i++)
                 partitions[i] = (t.Partitions[i].PartitionIndex, ErrorOf(result, new TopicPartition(t.Name, t.Partitions[i].PartitionIndex)));
             topics.Add(new PartitionErrors(t.Name, partitions));
         }
-        new Protocol.Messages.OffsetCommitResponse(topics).Write(response, request.Version);
-        return true;
+        return topics;
     }
 
     // All or nothing: a partition at fault has its own error, the others the request's.

@@ -1,0 +1,261 @@
+namespace OrleansStream.Protocol.Messages;
+
+/// <summary>
+/// AddPartitionsToTxn v0-2, the form clients send (v3 is flexible, v4+ batches transactions for brokers only). v2 only
+/// allows the ProducerFenced error, which older versions get as InvalidProducerEpoch.
+/// </summary>
+public sealed record AddPartitionsToTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, TopicPartitions[] Topics)
+{
+    public static AddPartitionsToTxnRequest Read(ref KafkaReader r, short version)
+    {
+        var id = r.ReadString(false);
+        var producerId = r.ReadInt64();
+        var epoch = r.ReadInt16();
+        var topics = new TopicPartitions[Math.Max(r.ReadArrayLength(false), 0)];
+        for (var i = 0; i < topics.Length; i++) topics[i] = new TopicPartitions(r.ReadString(false), r.ReadInt32Array(false));
+        return new AddPartitionsToTxnRequest(id, producerId, epoch, topics);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(TransactionalId, false);
+        w.WriteInt64(ProducerId);
+        w.WriteInt16(ProducerEpoch);
+        w.WriteArrayLength(Topics.Length, false);
+        foreach (var t in Topics)
+        {
+            w.WriteString(t.Topic, false);
+            w.WriteInt32Array(t.Partitions, false);
+        }
+    }
+}
+
+/// <summary>
+/// AddPartitionsToTxnResponse v0-2 and TxnOffsetCommitResponse v0-3: the throttle time, then an error per partition
+/// (compact, with tagged fields, in TxnOffsetCommit v3).
+/// </summary>
+public sealed record TxnPartitionErrorsResponse(IReadOnlyList<PartitionErrors> Topics)
+{
+    public void Write(KafkaWriter w, bool flexible)
+    {
+        w.WriteInt32(0);
+        w.WriteArrayLength(Topics.Count, flexible);
+        foreach (var t in Topics)
+        {
+            w.WriteString(t.Name, flexible);
+            w.WriteArrayLength(t.Partitions.Length, flexible);
+            foreach (var (partition, error) in t.Partitions)
+            {
+                w.WriteInt32(partition);
+                w.WriteInt16((short)error);
+                if (flexible) w.WriteEmptyTaggedFields();
+            }
+            if (flexible) w.WriteEmptyTaggedFields();
+        }
+        if (flexible) w.WriteEmptyTaggedFields();
+    }
+}
+
+/// <summary>AddOffsetsToTxn v0-2: adds the group's offsets to the transaction (v2 allows ProducerFenced).</summary>
+public sealed record AddOffsetsToTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, string GroupId)
+{
+    public static AddOffsetsToTxnRequest Read(ref KafkaReader r, short version) =>
+        new(r.ReadString(false), r.ReadInt64(), r.ReadInt16(), r.ReadString(false));
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(TransactionalId, false);
+        w.WriteInt64(ProducerId);
+        w.WriteInt16(ProducerEpoch);
+        w.WriteString(GroupId, false);
+    }
+}
+
+/// <summary>EndTxn v0-2: commit (true) or abort the ongoing transaction (v2 allows ProducerFenced).</summary>
+public sealed record EndTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, bool Committed)
+{
+    public static EndTxnRequest Read(ref KafkaReader r, short version) =>
+        new(r.ReadString(false), r.ReadInt64(), r.ReadInt16(), r.ReadBoolean());
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(TransactionalId, false);
+        w.WriteInt64(ProducerId);
+        w.WriteInt16(ProducerEpoch);
+        w.WriteBoolean(Committed);
+    }
+}
+
+/// <summary>AddOffsetsToTxnResponse and EndTxnResponse v0-2: the throttle time and one error.</summary>
+public sealed record TxnErrorResponse(ErrorCode Error)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteInt16((short)Error);
+    }
+}
+
+/// <summary>
+/// TxnOffsetCommit v0-3, sent to the group's coordinator; v2 adds each partition's committed leader epoch, v3 (flexible)
+/// the consumer's generation, member id and group instance id (KIP-447), checked by the group like an OffsetCommit's.
+/// </summary>
+public sealed record TxnOffsetCommitRequest(
+    string TransactionalId, string GroupId, long ProducerId, short ProducerEpoch, OffsetCommitTopic[] Topics,
+    int GenerationId = -1, string MemberId = "", string? GroupInstanceId = null)
+{
+    public static TxnOffsetCommitRequest Read(ref KafkaReader r, short version)
+    {
+        var flexible = version >= 3;
+        var id = r.ReadString(flexible);
+        var group = r.ReadString(flexible);
+        var producerId = r.ReadInt64();
+        var epoch = r.ReadInt16();
+        var (generation, member, instance) = flexible ? (r.ReadInt32(), r.ReadString(true), r.ReadNullableString(true)) : (-1, "", null);
+        var topics = new OffsetCommitTopic[Math.Max(r.ReadArrayLength(flexible), 0)];
+        for (var t = 0; t < topics.Length; t++)
+        {
+            var name = r.ReadString(flexible);
+            var partitions = new OffsetCommitPartition[Math.Max(r.ReadArrayLength(flexible), 0)];
+            for (var p = 0; p < partitions.Length; p++)
+            {
+                var index = r.ReadInt32();
+                var offset = r.ReadInt64();
+                var leaderEpoch = version >= 2 ? r.ReadInt32() : -1;
+                partitions[p] = new OffsetCommitPartition(index, offset, leaderEpoch, r.ReadNullableString(flexible));
+                if (flexible) r.SkipTaggedFields();
+            }
+            if (flexible) r.SkipTaggedFields();
+            topics[t] = new OffsetCommitTopic(name, partitions);
+        }
+        if (flexible) r.SkipTaggedFields();
+        return new TxnOffsetCommitRequest(id, group, producerId, epoch, topics, generation, member, instance);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        var flexible = version >= 3;
+        w.WriteString(TransactionalId, flexible);
+        w.WriteString(GroupId, flexible);
+        w.WriteInt64(ProducerId);
+        w.WriteInt16(ProducerEpoch);
+        if (flexible)
+        {
+            w.WriteInt32(GenerationId);
+            w.WriteString(MemberId, true);
+            w.WriteNullableString(GroupInstanceId, true);
+        }
+        w.WriteArrayLength(Topics.Length, flexible);
+        foreach (var t in Topics)
+        {
+            w.WriteString(t.Name, flexible);
+            w.WriteArrayLength(t.Partitions.Length, flexible);
+            foreach (var p in t.Partitions)
+            {
+                w.WriteInt32(p.PartitionIndex);
+                w.WriteInt64(p.CommittedOffset);
+                if (version >= 2) w.WriteInt32(p.CommittedLeaderEpoch);
+                w.WriteNullableString(p.CommittedMetadata, flexible);
+                if (flexible) w.WriteEmptyTaggedFields();
+            }
+            if (flexible) w.WriteEmptyTaggedFields();
+        }
+        if (flexible) w.WriteEmptyTaggedFields();
+    }
+}
+
+/// <summary>DescribeTransactions v0 (flexible; Kafka's API 65): the state of each transactional id asked for.</summary>
+public sealed record DescribeTransactionsRequest(string[] TransactionalIds)
+{
+    public static DescribeTransactionsRequest Read(ref KafkaReader r, short version)
+    {
+        var ids = new string[Math.Max(r.ReadArrayLength(true), 0)];
+        for (var i = 0; i < ids.Length; i++) ids[i] = r.ReadString(true);
+        r.SkipTaggedFields();
+        return new DescribeTransactionsRequest(ids);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteArrayLength(TransactionalIds.Length, true);
+        foreach (var id in TransactionalIds) w.WriteString(id, true);
+        w.WriteEmptyTaggedFields();
+    }
+}
+
+public sealed record DescribedTransaction(
+    ErrorCode Error, string TransactionalId, string State, int TransactionTimeoutMs, long TransactionStartTimeMs,
+    long ProducerId, short ProducerEpoch, IReadOnlyList<TopicPartitions> Topics);
+
+public sealed record DescribeTransactionsResponse(IReadOnlyList<DescribedTransaction> TransactionStates)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteArrayLength(TransactionStates.Count, true);
+        foreach (var s in TransactionStates)
+        {
+            w.WriteInt16((short)s.Error);
+            w.WriteString(s.TransactionalId, true);
+            w.WriteString(s.State, true);
+            w.WriteInt32(s.TransactionTimeoutMs);
+            w.WriteInt64(s.TransactionStartTimeMs);
+            w.WriteInt64(s.ProducerId);
+            w.WriteInt16(s.ProducerEpoch);
+            w.WriteArrayLength(s.Topics.Count, true);
+            foreach (var t in s.Topics)
+            {
+                w.WriteString(t.Topic, true);
+                w.WriteInt32Array(t.Partitions, true);
+                w.WriteEmptyTaggedFields();
+            }
+            w.WriteEmptyTaggedFields();
+        }
+        w.WriteEmptyTaggedFields();
+    }
+}
+
+/// <summary>ListTransactions v0 (flexible; Kafka's API 66): empty filters match every transaction.</summary>
+public sealed record ListTransactionsRequest(string[] StateFilters, long[] ProducerIdFilters)
+{
+    public static ListTransactionsRequest Read(ref KafkaReader r, short version)
+    {
+        var states = new string[Math.Max(r.ReadArrayLength(true), 0)];
+        for (var i = 0; i < states.Length; i++) states[i] = r.ReadString(true);
+        var producerIds = new long[Math.Max(r.ReadArrayLength(true), 0)];
+        for (var i = 0; i < producerIds.Length; i++) producerIds[i] = r.ReadInt64();
+        r.SkipTaggedFields();
+        return new ListTransactionsRequest(states, producerIds);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteArrayLength(StateFilters.Length, true);
+        foreach (var s in StateFilters) w.WriteString(s, true);
+        w.WriteArrayLength(ProducerIdFilters.Length, true);
+        foreach (var p in ProducerIdFilters) w.WriteInt64(p);
+        w.WriteEmptyTaggedFields();
+    }
+}
+
+public readonly record struct ListedTransaction(string TransactionalId, long ProducerId, string State);
+
+public sealed record ListTransactionsResponse(ErrorCode Error, IReadOnlyList<string> UnknownStateFilters, IReadOnlyList<ListedTransaction> TransactionStates)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteInt16((short)Error);
+        w.WriteArrayLength(UnknownStateFilters.Count, true);
+        foreach (var s in UnknownStateFilters) w.WriteString(s, true);
+        w.WriteArrayLength(TransactionStates.Count, true);
+        foreach (var t in TransactionStates)
+        {
+            w.WriteString(t.TransactionalId, true);
+            w.WriteInt64(t.ProducerId);
+            w.WriteString(t.State, true);
+            w.WriteEmptyTaggedFields();
+        }
+        w.WriteEmptyTaggedFields();
+    }
+}

@@ -1,0 +1,187 @@
+using Microsoft.Extensions.Options;
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Transactions;
+
+namespace OrleansStream.Server.Kafka.Handlers;
+
+/// <summary>
+/// The transaction coordinator's APIs reach the shard grain that owns the transactional id wherever it lives, so any
+/// broker answers FindCoordinator(TRANSACTION) with itself, as it does for groups.
+/// </summary>
+internal sealed class TransactionCoordinators(IGrainFactory grains, IOptions<TransactionCoordinatorOptions> options)
+{
+    public int ShardCount => options.Value.TransactionStateLogNumPartitions;
+
+    public ITransactionCoordinatorGrain For(string transactionalId) => Shard(TransactionStateManager.PartitionFor(transactionalId, ShardCount));
+
+    public ITransactionCoordinatorGrain Shard(int shard) => grains.GetGrain<ITransactionCoordinatorGrain>(shard);
+
+    /// <summary>
+    /// KIP-588's rule: ProducerFenced exists from <paramref name="fencedSince"/> on; an older version gets
+    /// InvalidProducerEpoch, which clients treat as the same fatal fencing.
+    /// </summary>
+    public static ErrorCode ForVersion(ErrorCode error, short version, short fencedSince) =>
+        error == ErrorCode.ProducerFenced && version < fencedSince ? ErrorCode.InvalidProducerEpoch : error;
+}
+
+internal sealed class AddPartitionsToTxnHandler(TransactionCoordinators coordinators)
+    : KafkaApiHandler<Protocol.Messages.AddPartitionsToTxnRequest>(ApiKey.AddPartitionsToTxn, Protocol.Messages.AddPartitionsToTxnRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.AddPartitionsToTxnRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var partitions = GroupCalls.Flatten(body.Topics);
+        var result = body.TransactionalId.Length == 0
+            ? new OrleansStream.AddPartitionsToTxnResponse(Every(partitions, ErrorCode.InvalidRequest))
+            : await coordinators.For(body.TransactionalId).AddPartitionsToTxn(
+                new OrleansStream.AddPartitionsToTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, partitions));
+
+        var topics = new List<PartitionErrors>(body.Topics.Length);
+        foreach (var t in body.Topics)
+        {
+            var errors = new (int, ErrorCode)[t.Partitions.Length];
+            for (var i = 0; i < errors.Length; i++)
+                errors[i] = (t.Partitions[i], TransactionCoordinators.ForVersion(ErrorOf(result, new TopicPartition(t.Topic, t.Partitions[i])), request.Version, 2));
+            topics.Add(new PartitionErrors(t.Topic, errors));
+        }
+        new TxnPartitionErrorsResponse(topics).Write(response, flexible: false);
+        return true;
+    }
+
+    private static List<PartitionError> Every(List<TopicPartition> partitions, ErrorCode error)
+    {
+        var list = new List<PartitionError>(partitions.Count);
+        foreach (var p in partitions) list.Add(new PartitionError(p, error));
+        return list;
+    }
+
+    private static ErrorCode ErrorOf(OrleansStream.AddPartitionsToTxnResponse result, TopicPartition tp)
+    {
+        foreach (var p in result.Partitions)
+            if (p.TopicPartition == tp) return p.Error;
+        return ErrorCode.OperationNotAttempted;
+    }
+}
+
+/// <summary>A coordinator API answered with one error: AddOffsetsToTxn and EndTxn (ProducerFenced from v2 on).</summary>
+internal abstract class TxnErrorHandler<TRequest>(ApiKey apiKey, MessageReader<TRequest> read) : KafkaApiHandler<TRequest>(apiKey, read)
+{
+    protected override async ValueTask<bool> AnswerAsync(TRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var error = Refused(body) ?? (await CallAsync(body)).Error;
+        new TxnErrorResponse(TransactionCoordinators.ForVersion(error, request.Version, 2)).Write(response, request.Version);
+        return true;
+    }
+
+    /// <summary>The error for a request refused before any call, or null.</summary>
+    protected abstract ErrorCode? Refused(TRequest body);
+
+    protected abstract Task<TxnResponse> CallAsync(TRequest body);
+}
+
+internal sealed class AddOffsetsToTxnHandler(TransactionCoordinators coordinators)
+    : TxnErrorHandler<Protocol.Messages.AddOffsetsToTxnRequest>(ApiKey.AddOffsetsToTxn, Protocol.Messages.AddOffsetsToTxnRequest.Read)
+{
+    protected override ErrorCode? Refused(Protocol.Messages.AddOffsetsToTxnRequest body) =>
+        body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest : body.GroupId.Length == 0 ? ErrorCode.InvalidGroupId : null;
+
+    protected override Task<TxnResponse> CallAsync(Protocol.Messages.AddOffsetsToTxnRequest body) =>
+        coordinators.For(body.TransactionalId).AddOffsetsToTxn(
+            new OrleansStream.AddOffsetsToTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, body.GroupId));
+}
+
+internal sealed class EndTxnHandler(TransactionCoordinators coordinators)
+    : TxnErrorHandler<Protocol.Messages.EndTxnRequest>(ApiKey.EndTxn, Protocol.Messages.EndTxnRequest.Read)
+{
+    protected override ErrorCode? Refused(Protocol.Messages.EndTxnRequest body) => body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest : null;
+
+    protected override Task<TxnResponse> CallAsync(Protocol.Messages.EndTxnRequest body) =>
+        coordinators.For(body.TransactionalId).EndTxn(
+            new OrleansStream.EndTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, body.Committed));
+}
+
+/// <summary>
+/// TxnOffsetCommit goes to the group's grain (the group coordinator), which holds the offsets until the marker. A stale
+/// producer epoch is InvalidProducerEpoch in every version, as Kafka's group coordinator answers it.
+/// </summary>
+internal sealed class TxnOffsetCommitHandler(IGrainFactory grains)
+    : KafkaApiHandler<Protocol.Messages.TxnOffsetCommitRequest>(ApiKey.TxnOffsetCommit, Protocol.Messages.TxnOffsetCommitRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.TxnOffsetCommitRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        OrleansStream.OffsetCommitResponse result = body.GroupId.Length == 0
+            ? new(ErrorCode.InvalidGroupId, [])
+            : await grains.Group(body.GroupId).TxnOffsetCommit(new OrleansStream.TxnOffsetCommitRequest(
+                body.TransactionalId, body.ProducerId, body.ProducerEpoch, OffsetCommitHandler.Offsets(body.Topics), body.GenerationId, body.MemberId, body.GroupInstanceId));
+        var topics = OffsetCommitHandler.Errors(body.Topics, result);
+        foreach (var t in topics)
+            for (var i = 0; i < t.Partitions.Length; i++)
+                t.Partitions[i].Error = TransactionCoordinators.ForVersion(t.Partitions[i].Error, request.Version, short.MaxValue);
+        new TxnPartitionErrorsResponse(topics).Write(response, request.Version >= 3);
+        return true;
+    }
+}
+
+/// <summary>DescribeTransactions: each id asked of the shard that owns it, one call per shard.</summary>
+internal sealed class DescribeTransactionsHandler(TransactionCoordinators coordinators)
+    : KafkaApiHandler<DescribeTransactionsRequest>(ApiKey.DescribeTransactions, DescribeTransactionsRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(DescribeTransactionsRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var byShard = new Dictionary<ITransactionCoordinatorGrain, List<string>>();
+        foreach (var id in body.TransactionalIds)
+        {
+            if (id.Length == 0) continue;
+            var shard = coordinators.For(id);
+            if (!byShard.TryGetValue(shard, out var ids)) byShard[shard] = ids = [];
+            ids.Add(id);
+        }
+        var calls = new List<Task<IReadOnlyList<TransactionDescription>>>(byShard.Count);
+        foreach (var (shard, ids) in byShard) calls.Add(shard.DescribeTransactions(ids));
+        var described = new Dictionary<string, TransactionDescription>(StringComparer.Ordinal);
+        foreach (var call in calls)
+            foreach (var d in await call) described[d.TransactionalId] = d;
+
+        var states = new List<DescribedTransaction>(body.TransactionalIds.Length);
+        foreach (var id in body.TransactionalIds)
+            states.Add(described.TryGetValue(id, out var d)
+                ? new DescribedTransaction(d.Error, id, d.State, d.TransactionTimeoutMs, d.TransactionStartTimeMs, d.ProducerId, d.ProducerEpoch, ByTopic(d.Partitions))
+                : new DescribedTransaction(ErrorCode.TransactionalIdNotFound, id, "", -1, -1, -1, -1, []));
+        new DescribeTransactionsResponse(states).Write(response, request.Version);
+        return true;
+    }
+
+    private static List<TopicPartitions> ByTopic(IReadOnlyList<TopicPartition> partitions)
+    {
+        var topics = new List<TopicPartitions>();
+        var index = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        foreach (var p in partitions)
+        {
+            if (!index.TryGetValue(p.Topic, out var list)) index[p.Topic] = list = [];
+            list.Add(p.Partition);
+        }
+        foreach (var (topic, list) in index) topics.Add(new TopicPartitions(topic, [.. list]));
+        return topics;
+    }
+}
+
+/// <summary>ListTransactions: every shard asked at once; state names Kafka does not know come back as unknown filters.</summary>
+internal sealed class ListTransactionsHandler(TransactionCoordinators coordinators)
+    : KafkaApiHandler<ListTransactionsRequest>(ApiKey.ListTransactions, ListTransactionsRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(ListTransactionsRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var unknown = new List<string>();
+        foreach (var name in body.StateFilters)
+            if (!Enum.TryParse<Transactions.TransactionState>(name, ignoreCase: false, out var s) || !Enum.IsDefined(s) || int.TryParse(name, out _))
+                unknown.Add(name);
+        var calls = new List<Task<IReadOnlyList<TransactionListingResult>>>(coordinators.ShardCount);
+        for (var shard = 0; shard < coordinators.ShardCount; shard++)
+            calls.Add(coordinators.Shard(shard).ListTransactions(body.StateFilters, body.ProducerIdFilters));
+        var listings = new List<ListedTransaction>();
+        foreach (var call in calls)
+            foreach (var l in await call) listings.Add(new ListedTransaction(l.TransactionalId, l.ProducerId, l.State));
+        new ListTransactionsResponse(ErrorCode.None, unknown, listings).Write(response, request.Version);
+        return true;
+    }
+}

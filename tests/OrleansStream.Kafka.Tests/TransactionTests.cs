@@ -1,0 +1,283 @@
+using Confluent.Kafka;
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+using OrleansStream.Records;
+
+namespace OrleansStream.Kafka.Tests;
+
+using ErrorCode = OrleansStream.ErrorCode;
+using IsolationLevel = Confluent.Kafka.IsolationLevel;
+using TopicPartition = Confluent.Kafka.TopicPartition;
+using TopicPartitionOffset = Confluent.Kafka.TopicPartitionOffset;
+
+/// <summary>Confluent.Kafka's transactional producer and read_committed consumers against the brokers' Kafka listeners.</summary>
+[Collection(KafkaClusterCollection.Name)]
+public sealed class TransactionTests(KafkaCluster cluster)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    private ProducerConfig Transactional(string transactionalId) => new()
+    {
+        BootstrapServers = cluster.BootstrapServers,
+        TransactionalId = transactionalId,
+        LingerMs = 5,
+        MessageTimeoutMs = 30_000,
+    };
+
+    private ConsumerConfig Consumer(IsolationLevel isolation, string? groupId = null) => new()
+    {
+        BootstrapServers = cluster.BootstrapServers,
+        GroupId = groupId ?? "unused-" + Guid.NewGuid().ToString("N"),
+        EnableAutoCommit = false,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        IsolationLevel = isolation,
+        EnablePartitionEof = true,
+    };
+
+    [Fact]
+    public async Task Read_committed_sees_the_committed_transactions_only_and_read_uncommitted_sees_the_aborted_one_too()
+    {
+        var topic = await cluster.CreateTopicAsync("txn", partitions: 2);
+        using (var producer = new ProducerBuilder<Null, string>(Transactional("tx-" + Guid.NewGuid().ToString("N"))).Build())
+        {
+            producer.InitTransactions(Wait);
+            // A committed, an aborted and a committed transaction over both partitions: reading the last one proves the
+            // aborted one is decided in each partition, not merely above the last stable offset.
+            foreach (var (prefix, commit) in new[] { ("c", true), ("a", false), ("z", true) })
+            {
+                producer.BeginTransaction();
+                for (var i = 0; i < 10; i++) producer.Produce(new TopicPartition(topic, i % 2), new Message<Null, string> { Value = $"{prefix}{i}" });
+                if (commit) producer.CommitTransaction(Wait);
+                else
+                {
+                    Assert.Equal(0, producer.Flush(Wait));
+                    producer.AbortTransaction(Wait);
+                }
+            }
+        }
+
+        var committed = ReadToEnd(topic, 2, IsolationLevel.ReadCommitted, 20);
+        var everything = ReadToEnd(topic, 2, IsolationLevel.ReadUncommitted, 30);
+
+        Assert.Equal(Values("c", "z"), committed);
+        Assert.Equal(Values("c", "a", "z"), everything);
+    }
+
+    [Fact]
+    public async Task A_transactional_copy_writes_its_input_once_and_commits_the_group_offsets_with_it()
+    {
+        var input = await cluster.CreateTopicAsync("copy-in", partitions: 2);
+        var output = await cluster.CreateTopicAsync("copy-out", partitions: 2);
+        var group = "copy-" + Guid.NewGuid().ToString("N");
+        var sent = new List<(string, string)>();
+        using (var plain = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                sent.Add(($"k{i}", $"v{i}"));
+                plain.Produce(input, new Message<string, string> { Key = $"k{i}", Value = $"v{i}" });
+            }
+            Assert.Equal(0, plain.Flush(Wait));
+        }
+
+        using var consumer = new ConsumerBuilder<string, string>(Consumer(IsolationLevel.ReadCommitted, group)).Build();
+        using var producer = new ProducerBuilder<string, string>(Transactional("copy-" + Guid.NewGuid().ToString("N"))).Build();
+        producer.InitTransactions(Wait);
+        consumer.Subscribe(input);
+        producer.BeginTransaction();
+        var next = new Dictionary<TopicPartition, long>();
+        var deadline = DateTime.UtcNow + Wait;
+        while (next.Values.Sum(o => o) < sent.Count && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { IsPartitionEOF: false } r) continue;
+            producer.Produce(output, new Message<string, string> { Key = r.Message.Key, Value = r.Message.Value });
+            next[r.TopicPartition] = r.Offset.Value + 1;
+        }
+        var offsets = next.Select(kv => new TopicPartitionOffset(kv.Key, kv.Value)).ToList();
+        producer.SendOffsetsToTransaction(offsets, consumer.ConsumerGroupMetadata, Wait);
+        producer.CommitTransaction(Wait);
+
+        var copied = new List<(string, string)>();
+        using (var reader = new ConsumerBuilder<string, string>(Consumer(IsolationLevel.ReadCommitted)).Build())
+        {
+            reader.Assign([new TopicPartitionOffset(output, 0, Offset.Beginning), new TopicPartitionOffset(output, 1, Offset.Beginning)]);
+            foreach (var r in Consume(reader, 2, sent.Count)) copied.Add((r.Message.Key, r.Message.Value));
+        }
+        Assert.Equal(sent.Order(), copied.Order());
+
+        // The offsets become the group's when the commit marker reaches the group coordinator.
+        await Eventually.WaitUntilAsync(
+            () => consumer.Committed(next.Keys, Wait).All(c => c.Offset.Value == next[c.TopicPartition]),
+            $"group {group} has the transaction's offsets committed");
+
+        // KIP-447: a zombie's commit names a generation the group has left behind, and is refused.
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await wire.SendAsync(ApiKey.TxnOffsetCommit, 3, w => new Protocol.Messages.TxnOffsetCommitRequest(
+            "zombie", group, 1, 0, [new OffsetCommitTopic(input, [new OffsetCommitPartition(0, 0, -1, null)])], GenerationId: 1_000, MemberId: consumer.MemberId).Write(w, 3));
+        var answer = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
+        answer.ReadInt32();
+        Assert.Equal(1, answer.ReadArrayLength(true));
+        Assert.Equal(input, answer.ReadString(true));
+        Assert.Equal(1, answer.ReadArrayLength(true));
+        Assert.Equal(0, answer.ReadInt32());
+        Assert.Equal((short)ErrorCode.IllegalGeneration, answer.ReadInt16());
+    }
+
+    [Fact]
+    public async Task A_second_producer_with_the_same_transactional_id_fences_the_first()
+    {
+        var topic = await cluster.CreateTopicAsync("fence", partitions: 1);
+        var transactionalId = "fence-" + Guid.NewGuid().ToString("N");
+        using var first = new ProducerBuilder<Null, string>(Transactional(transactionalId)).Build();
+        first.InitTransactions(Wait);
+        first.BeginTransaction();
+        first.Produce(topic, new Message<Null, string> { Value = "zombie" });
+        Assert.Equal(0, first.Flush(Wait));
+
+        using (var second = new ProducerBuilder<Null, string>(Transactional(transactionalId)).Build())
+        {
+            second.InitTransactions(Wait);
+            second.BeginTransaction();
+            second.Produce(topic, new Message<Null, string> { Value = "successor" });
+            second.CommitTransaction(Wait);
+        }
+
+        var fenced = Assert.ThrowsAny<KafkaException>(() => first.CommitTransaction(Wait));
+        Assert.True(fenced.Error.IsFatal, $"{fenced.Error.Code}: {fenced.Error.Reason}");
+        Assert.Equal(["successor"], ReadToEnd(topic, 1, IsolationLevel.ReadCommitted, 1));
+    }
+
+    [Fact]
+    public async Task DescribeTransactions_and_ListTransactions_show_an_open_transaction_on_any_broker()
+    {
+        var topic = await cluster.CreateTopicAsync("describe", partitions: 1);
+        var transactionalId = "describe-" + Guid.NewGuid().ToString("N");
+        using var producer = new ProducerBuilder<Null, string>(Transactional(transactionalId)).Build();
+        producer.InitTransactions(Wait);
+        producer.BeginTransaction();
+        producer.Produce(topic, new Message<Null, string> { Value = "open" });
+        Assert.Equal(0, producer.Flush(Wait));
+
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(1));
+        await wire.SendAsync(ApiKey.DescribeTransactions, 0, w => new DescribeTransactionsRequest([transactionalId, "never-used"]).Write(w, 0));
+        var described = await wire.ReadFrameAsync();
+        await wire.SendAsync(ApiKey.ListTransactions, 0, w => new ListTransactionsRequest(["Ongoing", "Bogus"], []).Write(w, 0));
+        var listed = await wire.ReadFrameAsync();
+        producer.AbortTransaction(Wait);
+
+        // Flexible responses: correlation id, then the header's tagged fields.
+        Assert.NotNull(described);
+        var r = new KafkaReader(described.AsSpan(5));
+        r.ReadInt32();
+        Assert.Equal(2, r.ReadArrayLength(true));
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+        Assert.Equal(transactionalId, r.ReadString(true));
+        Assert.Equal("Ongoing", r.ReadString(true));
+        Assert.Equal(60_000, r.ReadInt32());
+        Assert.True(r.ReadInt64() > 0);
+        var producerId = r.ReadInt64();
+        Assert.Equal(0, r.ReadInt16());
+        Assert.Equal(1, r.ReadArrayLength(true));
+        Assert.Equal(topic, r.ReadString(true));
+        Assert.Equal([0], r.ReadInt32Array(true));
+        r.SkipTaggedFields();
+        r.SkipTaggedFields();
+        Assert.Equal((short)ErrorCode.TransactionalIdNotFound, r.ReadInt16());
+        Assert.Equal("never-used", r.ReadString(true));
+
+        Assert.NotNull(listed);
+        r = new KafkaReader(listed.AsSpan(5));
+        r.ReadInt32();
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+        Assert.Equal(1, r.ReadArrayLength(true));
+        Assert.Equal("Bogus", r.ReadString(true));
+        var found = false;
+        for (var count = r.ReadArrayLength(true); count > 0; count--)
+        {
+            var (id, pid, state) = (r.ReadString(true), r.ReadInt64(), r.ReadString(true));
+            r.SkipTaggedFields();
+            Assert.Equal("Ongoing", state);
+            found |= id == transactionalId && pid == producerId;
+        }
+        Assert.True(found, $"{transactionalId} is listed as Ongoing");
+    }
+
+    [Fact]
+    public async Task A_transactional_batch_for_a_partition_not_in_the_transaction_is_refused_until_AddPartitionsToTxn()
+    {
+        var topic = await cluster.CreateTopicAsync("verify", partitions: 1);
+        var transactionalId = "verify-" + Guid.NewGuid().ToString("N");
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(topic, 0)));
+
+        await wire.SendAsync(ApiKey.InitProducerId, 1, w => new Protocol.Messages.InitProducerIdRequest(transactionalId, 60_000).Write(w, 1));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } init ? init.AsSpan(4) : []);
+        r.ReadInt32();
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+        var (producerId, epoch) = (r.ReadInt64(), r.ReadInt16());
+
+        var unverified = await ProduceTransactionalAsync(wire, topic, transactionalId, producerId, epoch);
+        await wire.SendAsync(ApiKey.AddPartitionsToTxn, 0,
+            w => new Protocol.Messages.AddPartitionsToTxnRequest(transactionalId, producerId, epoch, [new TopicPartitions(topic, [0])]).Write(w, 0));
+        r = new KafkaReader(await wire.ReadFrameAsync() is { } added ? added.AsSpan(8) : []);
+        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+        var verified = await ProduceTransactionalAsync(wire, topic, transactionalId, producerId, epoch);
+        await wire.SendAsync(ApiKey.EndTxn, 1, w => new Protocol.Messages.EndTxnRequest(transactionalId, producerId, epoch, Committed: false).Write(w, 1));
+        r = new KafkaReader(await wire.ReadFrameAsync() is { } ended ? ended.AsSpan(8) : []);
+
+        Assert.Equal(ErrorCode.InvalidTxnState, unverified);
+        Assert.Equal(ErrorCode.None, verified);
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+    }
+
+    private static async Task<ErrorCode> ProduceTransactionalAsync(KafkaWire wire, string topic, string transactionalId, long producerId, short epoch)
+    {
+        using var batch = new RecordBatchBuilder();
+        batch.Reset(producerId, epoch, baseSequence: 0, isTransactional: true);
+        batch.Append(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "k"u8.ToArray(), "v"u8.ToArray());
+        var request = new Protocol.Messages.ProduceRequest(transactionalId, -1, 10_000, [new ProduceTopicData(topic, [new ProducePartitionData(0, batch.ToArray(), false)])]);
+        await wire.SendAsync(ApiKey.Produce, 7, w => request.Write(w, 7));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
+        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
+        return (ErrorCode)r.ReadInt16();
+    }
+
+    private static List<string> Values(params string[] prefixes)
+    {
+        var values = new List<string>();
+        foreach (var prefix in prefixes)
+            for (var i = 0; i < 10; i++) values.Add($"{prefix}{i}");
+        values.Sort(StringComparer.Ordinal);
+        return values;
+    }
+
+    private List<string> ReadToEnd(string topic, int partitions, IsolationLevel isolation, int expected)
+    {
+        using var consumer = new ConsumerBuilder<Null, string>(Consumer(isolation)).Build();
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var values = Consume(consumer, partitions, expected).Select(r => r.Message.Value).ToList();
+        values.Sort(StringComparer.Ordinal);
+        return values;
+    }
+
+    // At least the expected records, then every partition's end (the last stable offset under read_committed, which
+    // a late marker may still hold back): more records than expected are read, and fail the caller's comparison.
+    private static List<ConsumeResult<TKey, string>> Consume<TKey>(IConsumer<TKey, string> consumer, int partitions, int expected)
+    {
+        var read = new List<ConsumeResult<TKey, string>>();
+        var ended = new HashSet<int>();
+        var deadline = DateTime.UtcNow + Wait;
+        while ((read.Count < expected || ended.Count < partitions) && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } r) continue;
+            if (r.IsPartitionEOF) ended.Add(r.Partition.Value);
+            else
+            {
+                ended.Remove(r.Partition.Value);
+                read.Add(r);
+            }
+        }
+        Assert.True(read.Count >= expected && ended.Count == partitions, $"read {read.Count} of {expected} records, {ended.Count} of {partitions} partitions at their end");
+        return read;
+    }
+}

@@ -1,0 +1,177 @@
+using OrleansStream.Protocol.Messages;
+
+namespace OrleansStream.Protocol.Tests;
+
+/// <summary>The transactional APIs' messages against Kafka's layouts, byte for byte, both ways.</summary>
+public class TransactionMessageTests
+{
+    // transactional_id "tx", producer_id 7, producer_epoch 2.
+    private const string TxnProducer = "0002 7478 0000000000000007 0002";
+
+    [Fact]
+    public void FindCoordinator_v1_request_for_a_transactional_id_has_key_type_1()
+    {
+        var bytes = Hex.Parse("0002 7478 01");
+        var read = Read(bytes, FindCoordinatorRequest.Read, 1);
+
+        Assert.Equal(new FindCoordinatorRequest("tx", FindCoordinatorRequest.Transaction), read);
+        AssertWrites(bytes, read.Write, 1);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void AddPartitionsToTxn_request_names_each_topic_and_its_partitions(short version)
+    {
+        var bytes = Hex.Parse(TxnProducer + " 00000002 0001 61 00000002 00000000 00000003 0001 62 00000001 00000001");
+        var read = Read(bytes, Messages.AddPartitionsToTxnRequest.Read, version);
+
+        Assert.Equal(("tx", 7L, (short)2), (read.TransactionalId, read.ProducerId, read.ProducerEpoch));
+        Assert.Equal(["a", "b"], [read.Topics[0].Topic, read.Topics[1].Topic]);
+        Assert.Equal([0, 3], read.Topics[0].Partitions);
+        Assert.Equal([1], read.Topics[1].Partitions);
+        AssertWrites(bytes, read.Write, version);
+    }
+
+    [Fact]
+    public void AddPartitionsToTxn_response_has_throttle_time_then_an_error_per_partition()
+    {
+        var response = new TxnPartitionErrorsResponse([new PartitionErrors("a", [(0, ErrorCode.None), (3, ErrorCode.OperationNotAttempted)])]);
+
+        AssertWrites(Hex.Parse("00000000 00000001 0001 61 00000002 00000000 0000 00000003 0037"), (w, _) => response.Write(w, flexible: false), 0);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void AddOffsetsToTxn_request_ends_with_the_group_id(short version)
+    {
+        var bytes = Hex.Parse(TxnProducer + " 0001 67");
+        var read = Read(bytes, Messages.AddOffsetsToTxnRequest.Read, version);
+
+        Assert.Equal(new Messages.AddOffsetsToTxnRequest("tx", 7, 2, "g"), read);
+        AssertWrites(bytes, read.Write, version);
+    }
+
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    public void EndTxn_request_ends_with_committed(short version, bool committed)
+    {
+        var bytes = Hex.Parse(TxnProducer + (committed ? " 01" : " 00"));
+        var read = Read(bytes, Messages.EndTxnRequest.Read, version);
+
+        Assert.Equal(new Messages.EndTxnRequest("tx", 7, 2, committed), read);
+        AssertWrites(bytes, read.Write, version);
+    }
+
+    [Fact]
+    public void AddOffsetsToTxn_and_EndTxn_responses_are_throttle_time_and_error()
+    {
+        AssertWrites(Hex.Parse("00000000 0033"), new TxnErrorResponse(ErrorCode.ConcurrentTransactions).Write, 1);
+    }
+
+    [Fact]
+    public void TxnOffsetCommit_v0_request_has_no_leader_epoch()
+    {
+        var bytes = Hex.Parse("0002 7478 0001 67 0000000000000007 0002 00000001 0001 61 00000001 00000000 000000000000002a ffff");
+        var read = Read(bytes, Messages.TxnOffsetCommitRequest.Read, 0);
+
+        Assert.Equal(("tx", "g", 7L, (short)2), (read.TransactionalId, read.GroupId, read.ProducerId, read.ProducerEpoch));
+        Assert.Equal(new OffsetCommitPartition(0, 42, -1, null), read.Topics[0].Partitions[0]);
+        AssertWrites(bytes, read.Write, 0);
+    }
+
+    [Fact]
+    public void TxnOffsetCommit_v2_request_carries_the_committed_leader_epoch()
+    {
+        var bytes = Hex.Parse("0002 7478 0001 67 0000000000000007 0002 00000001 0001 61 00000001 00000004 000000000000002a 00000005 0002 6d64");
+        var read = Read(bytes, Messages.TxnOffsetCommitRequest.Read, 2);
+
+        Assert.Equal(new OffsetCommitPartition(4, 42, 5, "md"), read.Topics[0].Partitions[0]);
+        AssertWrites(bytes, read.Write, 2);
+    }
+
+    [Fact]
+    public void InitProducerId_v1_request_with_a_transactional_id_and_response()
+    {
+        var bytes = Hex.Parse("0002 7478 0000ea60");
+        var read = Read(bytes, Messages.InitProducerIdRequest.Read, 1);
+
+        Assert.Equal(new Messages.InitProducerIdRequest("tx", 60_000), read);
+        AssertWrites(bytes, read.Write, 1);
+        AssertWrites(Hex.Parse("00000000 002f ffffffffffffffff ffff"), new Messages.InitProducerIdResponse(ErrorCode.InvalidProducerEpoch, -1, -1).Write, 1);
+    }
+
+    [Fact]
+    public void TxnOffsetCommit_v3_is_flexible_and_carries_the_consumer_generation_and_member()
+    {
+        var bytes = Hex.Parse("03 7478 02 67 0000000000000007 0002 00000004 02 6d 00 02 02 61 02 00000000 000000000000002a 00000005 00 00 00 00");
+        var read = Read(bytes, Messages.TxnOffsetCommitRequest.Read, 3);
+
+        Assert.Equal((4, "m", (string?)null), (read.GenerationId, read.MemberId, read.GroupInstanceId));
+        Assert.Equal(new OffsetCommitPartition(0, 42, 5, null), read.Topics[0].Partitions[0]);
+        AssertWrites(bytes, read.Write, 3);
+        var response = new TxnPartitionErrorsResponse([new PartitionErrors("a", [(0, ErrorCode.IllegalGeneration)])]);
+        AssertWrites(Hex.Parse("00000000 02 02 61 02 00000000 0016 00 00 00"), (w, _) => response.Write(w, flexible: true), 3);
+    }
+
+    [Fact]
+    public void The_transactional_APIs_are_advertised_in_the_versions_implemented()
+    {
+        foreach (var key in new[] { ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.EndTxn })
+        {
+            Assert.True(ApiVersionsTable.IsSupported(key, 0));
+            Assert.True(ApiVersionsTable.IsSupported(key, 2));
+            Assert.False(ApiVersionsTable.IsSupported(key, 3));
+        }
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.TxnOffsetCommit, 3));
+        Assert.True(ApiVersionsTable.IsFlexible(ApiKey.TxnOffsetCommit, 3));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 2));
+    }
+
+    [Fact]
+    public void DescribeTransactions_v0_is_flexible_with_compact_arrays_and_tagged_fields()
+    {
+        var bytes = Hex.Parse("02 03 7478 00");
+        var read = Read(bytes, DescribeTransactionsRequest.Read, 0);
+        Assert.Equal(["tx"], read.TransactionalIds);
+        AssertWrites(bytes, read.Write, 0);
+
+        var response = new DescribeTransactionsResponse(
+            [new DescribedTransaction(ErrorCode.None, "tx", "Ongoing", 60_000, 5, 7, 2, [new TopicPartitions("a", [0])])]);
+        AssertWrites(Hex.Parse(
+            "00000000 02 0000 03 7478 08 4f6e676f696e67 0000ea60 0000000000000005 0000000000000007 0002" +
+            " 02 02 61 02 00000000 00 00 00"), response.Write, 0);
+    }
+
+    [Fact]
+    public void ListTransactions_v0_filters_by_state_and_producer_id_and_reports_unknown_states()
+    {
+        var bytes = Hex.Parse("02 08 4f6e676f696e67 02 0000000000000007 00");
+        var read = Read(bytes, ListTransactionsRequest.Read, 0);
+        Assert.Equal(["Ongoing"], read.StateFilters);
+        Assert.Equal([7L], read.ProducerIdFilters);
+        AssertWrites(bytes, read.Write, 0);
+
+        var response = new ListTransactionsResponse(ErrorCode.None, ["x"], [new ListedTransaction("tx", 7, "Ongoing")]);
+        AssertWrites(Hex.Parse("00000000 0000 02 02 78 02 03 7478 0000000000000007 08 4f6e676f696e67 00 00"), response.Write, 0);
+    }
+
+    private static T Read<T>(byte[] bytes, PartitionReader<T> read, short version)
+    {
+        var r = new KafkaReader(bytes);
+        var message = read(ref r, version);
+        Assert.Equal(0, r.Remaining);
+        return message;
+    }
+
+    private static void AssertWrites(byte[] expected, Action<KafkaWriter, short> write, short version)
+    {
+        using var w = new KafkaWriter();
+        write(w, version);
+        Assert.Equal(expected, w.WrittenSpan.ToArray());
+    }
+}
