@@ -34,6 +34,10 @@ public static class KafkaListenerExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DeleteTopicsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, CreatePartitionsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, InitProducerIdHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DescribeConfigsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, AlterConfigsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, IncrementalAlterConfigsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DeleteRecordsHandler>());
         return services;
     }
 
