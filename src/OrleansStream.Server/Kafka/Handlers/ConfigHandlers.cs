@@ -64,6 +64,8 @@ internal sealed class DescribeConfigsHandler(IGrainFactory grains, IOptions<Brok
         Add("listeners", _options.Listeners, ConfigSource.StaticBrokerConfig);
         Add("advertised.listeners", string.Join(',', KafkaListeners.Advertised(_options)), ConfigSource.StaticBrokerConfig);
         Add("socket.request.max.bytes", _options.SocketRequestMaxBytes.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
+        Add("connections.max.idle.ms", _options.ConnectionsMaxIdleMs.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
+        Add("max.connections.per.ip", _options.MaxConnectionsPerIp.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         foreach (var (brokerKey, topicKey) in TopicDefaults.BrokerKeys)
         {
             if (_options.TopicConfigDefaults.TryGetValue(topicKey, out var value)) Add(brokerKey, value, ConfigSource.StaticBrokerConfig);
