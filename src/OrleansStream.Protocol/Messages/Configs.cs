@@ -79,10 +79,7 @@ public sealed record DescribeConfigsResponse(IReadOnlyList<DescribeConfigsResult
         w.WriteArrayLength(Results.Count, false);
         foreach (var result in Results)
         {
-            w.WriteInt16((short)result.Error);
-            w.WriteNullableString(result.ErrorMessage, false);
-            w.WriteInt8((sbyte)result.Type);
-            w.WriteString(result.Name, false);
+            ConfigResults.WriteResource(w, result.Error, result.ErrorMessage, result.Type, result.Name);
             w.WriteArrayLength(result.Configs.Count, false);
             foreach (var c in result.Configs)
             {
@@ -166,12 +163,18 @@ public sealed record AlterConfigsResponse(IReadOnlyList<AlterConfigsResult> Resu
     {
         w.WriteInt32(0);
         w.WriteArrayLength(Results.Count, false);
-        foreach (var r in Results)
-        {
-            w.WriteInt16((short)r.Error);
-            w.WriteNullableString(r.ErrorMessage, false);
-            w.WriteInt8((sbyte)r.Type);
-            w.WriteString(r.Name, false);
-        }
+        foreach (var r in Results) ConfigResults.WriteResource(w, r.Error, r.ErrorMessage, r.Type, r.Name);
+    }
+}
+
+internal static class ConfigResults
+{
+    /// <summary>What every config response says of a resource before its own fields.</summary>
+    public static void WriteResource(KafkaWriter w, ErrorCode error, string? message, ConfigResourceType type, string name)
+    {
+        w.WriteInt16((short)error);
+        w.WriteNullableString(message, false);
+        w.WriteInt8((sbyte)type);
+        w.WriteString(name, false);
     }
 }
