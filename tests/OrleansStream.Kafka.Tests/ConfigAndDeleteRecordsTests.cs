@@ -92,6 +92,9 @@ public sealed class ConfigAndDeleteRecordsTests(KafkaCluster cluster)
 
         var deleted = await admin.DeleteRecordsAsync([new Confluent.Kafka.TopicPartitionOffset(topic, 0, 40)]);
         var pastEnd = await Assert.ThrowsAsync<DeleteRecordsException>(() => admin.DeleteRecordsAsync([new Confluent.Kafka.TopicPartitionOffset(topic, 0, 101)]));
+        var compacted = topic + "-c";
+        Assert.Equal(ErrorCode.None, (await cluster.Controller.CreateTopics([new NewTopic(compacted, 1, 1, new Dictionary<string, string> { ["cleanup.policy"] = "compact" })])).Single().Error);
+        var policy = await Assert.ThrowsAsync<DeleteRecordsException>(() => admin.DeleteRecordsAsync([new Confluent.Kafka.TopicPartitionOffset(compacted, 0, 0)]));
         using var consumer = new ConsumerBuilder<Null, string>(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = "unused-" + topic, EnableAutoCommit = false }).Build();
         var watermarks = consumer.QueryWatermarkOffsets(new Confluent.Kafka.TopicPartition(topic, 0), Wait);
         consumer.Assign(new Confluent.Kafka.TopicPartitionOffset(topic, 0, Offset.Beginning));
@@ -101,6 +104,7 @@ public sealed class ConfigAndDeleteRecordsTests(KafkaCluster cluster)
 
         Assert.Equal(40, deleted.Single().Offset.Value);
         Assert.Equal(Confluent.Kafka.ErrorCode.OffsetOutOfRange, pastEnd.Results.Single().Error.Code);
+        Assert.Equal(Confluent.Kafka.ErrorCode.PolicyViolation, policy.Results.Single().Error.Code);
         Assert.Equal(40, watermarks.Low.Value);
         Assert.Equal(100, watermarks.High.Value);
         Assert.Equal(40, first.Offset.Value);
