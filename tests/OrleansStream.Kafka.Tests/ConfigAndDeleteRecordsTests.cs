@@ -44,6 +44,13 @@ public sealed class ConfigAndDeleteRecordsTests(KafkaCluster cluster)
                 [new ConfigEntry { Name = "retention.ms", Value = "1", IncrementalOperation = AlterConfigOpType.Set }],
         }));
         var described = await cluster.Controller.GetMetadata(new MetadataRequest([name]));
+        // The replicas apply an altered config: the leader refuses a batch over a lowered max.message.bytes.
+        await admin.IncrementalAlterConfigsAsync(new Dictionary<ConfigResource, List<ConfigEntry>>
+        {
+            [topic] = [new ConfigEntry { Name = "max.message.bytes", Value = "1000", IncrementalOperation = AlterConfigOpType.Set }],
+        });
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, MessageSendMaxRetries = 0 }).Build();
+        var tooLarge = await Assert.ThrowsAsync<ProduceException<Null, string>>(() => producer.ProduceAsync(name, new Message<Null, string> { Value = new string('x', 5000) }, TestContext.Current.CancellationToken));
 
         Assert.Equal("3600000", before["retention.ms"].Value);
         Assert.Equal(Confluent.Kafka.Admin.ConfigSource.DynamicTopicConfig, before["retention.ms"].Source);
@@ -58,6 +65,7 @@ public sealed class ConfigAndDeleteRecordsTests(KafkaCluster cluster)
         Assert.Equal(Confluent.Kafka.ErrorCode.InvalidConfig, notList.Results.Single().Error.Code);
         Assert.Equal(Confluent.Kafka.ErrorCode.UnknownTopicOrPart, unknown.Results.Single().Error.Code);
         Assert.Equal("7200000", described.Topics.Single().Configs["retention.ms"]);
+        Assert.Equal(Confluent.Kafka.ErrorCode.MsgSizeTooLarge, tooLarge.Error.Code);
     }
 
     [Fact]
