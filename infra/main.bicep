@@ -164,6 +164,7 @@ module silos 'modules/silo.bicep' = [for i in range(0, siloCount): {
     brokerId: 'silo-${i}'
     siloPort: 11111 + i
     gatewayPort: 30000 + i
+    kafkaPort: 9092 + i
     image: siloImageName
     cpu: siloCpu
     memory: siloMemory
@@ -208,3 +209,6 @@ output ORLEANSSTREAM_TLS_CERTIFICATE_NAME string = tlsCertificateName
 output SERVICE_SILO_NAME string = silos[0].outputs.name
 output ORLEANSSTREAM_SILO_COUNT int = siloCount
 output ORLEANSSTREAM_GATEWAYS array = [for i in range(0, siloCount): '${environment.outputs.staticIp}:${30000 + i}']
+
+@description('Kafka bootstrap.servers for clients in the VNet.')
+output ORLEANSSTREAM_KAFKA_BOOTSTRAP_SERVERS string = join(map(range(0, siloCount), i => '${environment.outputs.staticIp}:${9092 + i}'), ',')

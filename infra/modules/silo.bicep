@@ -1,5 +1,6 @@
-// One OrleansStream silo: a Container App with exactly one replica and its own exposed silo/gateway port pair.
-// Orleans advertises the environment's static IP with these ports; the environment's TCP ingress forwards them.
+// One OrleansStream silo: a Container App with exactly one replica and its own exposed silo, gateway and Kafka ports.
+// Orleans and the Kafka listener advertise the environment's static IP with these ports; the environment's internal
+// TCP ingress forwards them, so they are reachable from the VNet only.
 param name string
 param location string
 param tags object
@@ -11,6 +12,9 @@ param azdServiceName string = ''
 param brokerId string
 param siloPort int
 param gatewayPort int
+
+@description('Kafka listener port, unique in the environment: the TCP ingress exposes it at the environment\'s static IP.')
+param kafkaPort int
 
 @description('Port of the health endpoints (/healthz live, /ready readiness).')
 param healthPort int = 8080
@@ -75,6 +79,9 @@ var baseEnv = [
   { name: 'OrleansStream__BrokerId', value: brokerId }
   { name: 'OrleansStream__DataDirectory', value: dataPath }
   { name: 'OrleansStream__HealthPort', value: string(healthPort) }
+  // Kafka's listeners / advertised.listeners: Metadata gives clients the address that reaches this silo from the VNet.
+  { name: 'OrleansStream__Listeners', value: 'PLAINTEXT://0.0.0.0:${kafkaPort}' }
+  { name: 'OrleansStream__AdvertisedListeners', value: 'PLAINTEXT://${environmentStaticIp}:${kafkaPort}' }
   { name: 'OrleansStream__TierStore__Kind', value: 'AzureBlob' }
   { name: 'OrleansStream__TierStore__ServiceUri', value: blobServiceUri }
   { name: 'OrleansStream__TierStore__Container', value: segmentsContainerName }
@@ -161,6 +168,11 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             targetPort: gatewayPort
             exposedPort: gatewayPort
           }
+          {
+            external: false
+            targetPort: kafkaPort
+            exposedPort: kafkaPort
+          }
         ]
       } : null
       registries: [
@@ -208,3 +220,4 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
 output name string = app.name
 output siloEndpoint string = '${environmentStaticIp}:${siloPort}'
 output gatewayEndpoint string = '${environmentStaticIp}:${gatewayPort}'
+output kafkaEndpoint string = '${environmentStaticIp}:${kafkaPort}'

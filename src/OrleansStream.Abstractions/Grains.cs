@@ -14,6 +14,9 @@ public interface IClusterControllerGrain : IGrainWithStringKey
 
     Task<IReadOnlyList<TopicResult>> CreatePartitions(IReadOnlyList<PartitionsIncrease> increases, bool validateOnly = false);
 
+    /// <summary>Kafka's AlterConfigs and IncrementalAlterConfigs of topics; the replicas get the new configs with LeaderAndIsr.</summary>
+    Task<IReadOnlyList<TopicResult>> AlterConfigs(IReadOnlyList<TopicConfigsChange> changes, bool validateOnly = false);
+
     [AlwaysInterleave]
     Task<ClusterMetadata> GetMetadata(MetadataRequest request);
 }
@@ -35,6 +38,12 @@ public interface IPartitionReplicaGrain : IGrainWithStringKey
 
     [AlwaysInterleave]
     Task<ReplicaStatus> GetStatus();
+
+    /// <summary>
+    /// Kafka's DeleteRecords at the leader: moves the log start offset up and deletes the segments wholly below it;
+    /// followers move theirs to the leader's on their next fetch. Refused for a topic without <c>cleanup.policy=delete</c>.
+    /// </summary>
+    Task<DeleteRecordsResponse> DeleteRecords(DeleteRecordsRequest request);
 
     /// <summary>
     /// Kafka's WriteTxnMarkers for this partition (sent by the transaction coordinator to the leader): a COMMIT or ABORT

@@ -79,3 +79,24 @@ public sealed record PartitionState(
         other is not null && TopicId == other.TopicId
         && (LeaderEpoch < other.LeaderEpoch || (LeaderEpoch == other.LeaderEpoch && PartitionEpoch < other.PartitionEpoch));
 }
+
+/// <summary>Kafka's AlterConfigOp.OpType, same numbers.</summary>
+public enum AlterConfigOp : byte
+{
+    Set = 0,
+    Delete = 1,
+    Append = 2,
+    Subtract = 3,
+}
+
+/// <summary>One config change; <paramref name="Value"/> is ignored by <see cref="AlterConfigOp.Delete"/>.</summary>
+[GenerateSerializer, Immutable]
+public sealed record AlterableConfig(string Name, AlterConfigOp Op, string? Value);
+
+/// <summary>
+/// A topic's config change. <paramref name="Incremental"/> false is Kafka's AlterConfigs: the topic's overrides become
+/// exactly the given <see cref="AlterConfigOp.Set"/> entries. True is IncrementalAlterConfigs: each op applies to the
+/// current overrides.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record TopicConfigsChange(string Topic, IReadOnlyList<AlterableConfig> Configs, bool Incremental);

@@ -60,6 +60,14 @@ public sealed record ListOffsetsRequest(long Timestamp, int CurrentLeaderEpoch =
 [GenerateSerializer, Immutable]
 public sealed record ListOffsetsResponse(ErrorCode Error, long Offset, long Timestamp, int LeaderEpoch, string? ErrorMessage = null);
 
+/// <summary>Kafka's DeleteRecords for one partition: <paramref name="Offset"/> becomes the log start offset; -1 means the high watermark.</summary>
+[GenerateSerializer, Immutable]
+public sealed record DeleteRecordsRequest(long Offset, int CurrentLeaderEpoch = -1);
+
+/// <summary><paramref name="LowWatermark"/> is the leader's log start offset after the deletion.</summary>
+[GenerateSerializer, Immutable]
+public sealed record DeleteRecordsResponse(ErrorCode Error, long LowWatermark, string? ErrorMessage = null);
+
 /// <summary>
 /// A replica's view of its log, for describe and for the controller. <paramref name="Isr"/> is the ISR of the last
 /// LeaderAndIsr it applied: on the leader, the set acks=all waits for (the controller's may be one push ahead).

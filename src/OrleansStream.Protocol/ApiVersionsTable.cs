@@ -36,6 +36,10 @@ public static class ApiVersionsTable
         new(ApiKey.ListTransactions, 0, 0),
         new(ApiKey.CreatePartitions, 0, 1),
         new(ApiKey.DeleteGroups, 0, 1),
+        new(ApiKey.DescribeConfigs, 0, 2),
+        new(ApiKey.AlterConfigs, 0, 1),
+        new(ApiKey.IncrementalAlterConfigs, 0, 0),
+        new(ApiKey.DeleteRecords, 0, 1),
     ];
 
     public static bool IsSupported(ApiKey key, short version)

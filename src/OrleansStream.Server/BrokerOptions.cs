@@ -42,6 +42,12 @@ public sealed class BrokerOptions
     /// <summary>Kafka's <c>socket.request.max.bytes</c>: a larger request frame closes its connection before it is read.</summary>
     public int SocketRequestMaxBytes { get; set; } = 104_857_600;
 
+    /// <summary>Kafka's <c>connections.max.idle.ms</c>: a Kafka connection that sends no request for this long is closed.</summary>
+    public long ConnectionsMaxIdleMs { get; set; } = 600_000;
+
+    /// <summary>Kafka's <c>max.connections.per.ip</c>: a Kafka connection beyond this many from one address is closed at once.</summary>
+    public int MaxConnectionsPerIp { get; set; } = int.MaxValue;
+
     /// <summary>Kafka's <c>auto.create.topics.enable</c>.</summary>
     public bool AutoCreateTopicsEnable { get; set; } = true;
 
@@ -144,6 +150,10 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:ReplicaFetchWaitMaxMs must not be negative, not {options.ReplicaFetchWaitMaxMs}.");
         if (options.SocketRequestMaxBytes < 1)
             Fail($"OrleansStream:SocketRequestMaxBytes must be positive, not {options.SocketRequestMaxBytes}.");
+        if (options.ConnectionsMaxIdleMs < 1)
+            Fail($"OrleansStream:ConnectionsMaxIdleMs must be positive, not {options.ConnectionsMaxIdleMs}.");
+        if (options.MaxConnectionsPerIp < 0)
+            Fail($"OrleansStream:MaxConnectionsPerIp must not be negative, not {options.MaxConnectionsPerIp}.");
         foreach (var failure in Kafka.KafkaListeners.Validate(options))
             Fail(failure);
         foreach (var failure in Controller.TopicDefaults.Validate(options.TopicDefaults, options.RemoteLogStorageSystemEnable))

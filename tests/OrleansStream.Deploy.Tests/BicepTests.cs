@@ -78,7 +78,7 @@ public sealed class BicepTests
         {
             "AZURE_LOCATION", "AZURE_TENANT_ID", "AZURE_RESOURCE_GROUP", "AZURE_CONTAINER_REGISTRY_ENDPOINT",
             "AZURE_CONTAINER_REGISTRY_NAME", "AZURE_CONTAINER_APPS_ENVIRONMENT_ID", "AZURE_MANAGED_IDENTITY_CLIENT_ID",
-            "AZURE_STORAGE_BLOB_ENDPOINT", "AZURE_STORAGE_TABLE_ENDPOINT",
+            "AZURE_STORAGE_BLOB_ENDPOINT", "AZURE_STORAGE_TABLE_ENDPOINT", "ORLEANSSTREAM_KAFKA_BOOTSTRAP_SERVERS",
         })
         {
             Assert.True(outputs.ContainsKey(name), $"missing output {name}");
@@ -155,13 +155,17 @@ public sealed class BicepTests
             "Orleans__Endpoints__GatewayListeningEndpoint", "Orleans__Clustering__ProviderType",
             "Orleans__Clustering__ServiceUri", "Orleans__Clustering__ManagedIdentityClientId", "OrleansStream__DataDirectory", "OrleansStream__BrokerId",
             "OrleansStream__TierStore__Kind", "OrleansStream__TierStore__ServiceUri", "OrleansStream__TierStore__Container",
-            "AZURE_CLIENT_ID",
+            "OrleansStream__Listeners", "OrleansStream__AdvertisedListeners", "AZURE_CLIENT_ID",
         })
         {
             Assert.Contains($"\"name\":\"{variable}\"", json, StringComparison.Ordinal);
         }
 
         Assert.Equal(8080, (int)template["parameters"]!["healthPort"]!["defaultValue"]!);
+        // The Kafka port: an internal TCP port mapping, listened on and advertised at the environment's static IP.
+        Assert.Contains("'targetPort', parameters('kafkaPort'), 'exposedPort', parameters('kafkaPort')", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("'external', true", json, StringComparison.Ordinal);
+        Assert.Contains("format('PLAINTEXT://{0}:{1}', parameters('environmentStaticIp'), parameters('kafkaPort'))", json, StringComparison.Ordinal);
 
         // TLS: the Key Vault certificate's secret mounted as a file the silo reads, by the app's identity.
         foreach (var fragment in new[]

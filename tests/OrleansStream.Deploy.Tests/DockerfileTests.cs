@@ -12,7 +12,7 @@ public sealed partial class DockerfileTests
     private static readonly string DockerfilePath = Repository.Path("src", "OrleansStream.Silo", "Dockerfile");
 
     [Fact]
-    public async Task Dockerfile_IsMultiStageOnMcrDotNet10_NonRoot_WithSiloGatewayAndHealthPorts()
+    public async Task Dockerfile_IsMultiStageOnMcrDotNet10_NonRoot_WithSiloGatewayHealthAndKafkaPorts()
     {
         var lines = await Instructions();
 
@@ -26,7 +26,7 @@ public sealed partial class DockerfileTests
         Assert.NotEqual("USER 0", user);
 
         var expose = Assert.Single(lines, l => l.StartsWith("EXPOSE ", StringComparison.Ordinal));
-        Assert.Equal(["11111", "30000", "8080"], expose["EXPOSE ".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["11111", "30000", "8080", "9092"], expose["EXPOSE ".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries));
 
         Assert.Equal("ENTRYPOINT [\"dotnet\", \"OrleansStream.Silo.dll\"]", lines[^1]);
         Assert.Contains("COPY --from=build /app/publish .", lines);

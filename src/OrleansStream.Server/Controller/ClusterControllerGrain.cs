@@ -173,6 +173,41 @@ internal sealed partial class ClusterControllerGrain(
         });
     }
 
+    public Task<IReadOnlyList<TopicResult>> AlterConfigs(IReadOnlyList<TopicConfigsChange> changes, bool validateOnly = false)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        return ChangeAsync(changes, static c => c?.Topic, async () =>
+        {
+            var results = new List<TopicResult>(changes.Count);
+            var changed = new List<(TopicState Topic, Dictionary<string, string> Configs)>();
+            foreach (var change in changes)
+            {
+                if (change is null || !State.Topics.TryGetValue(change.Topic, out var topic))
+                {
+                    results.Add(new TopicResult(change?.Topic ?? "", ErrorCode.UnknownTopicOrPartition, $"Topic '{change?.Topic}' does not exist."));
+                    continue;
+                }
+                var (configs, error, message) = TopicConfigs.Alter(topic.Configs, change);
+                if (configs is not null && TopicConfigs.Validate(configs, _options) is { } invalid) (configs, error, message) = (null, ErrorCode.InvalidConfig, invalid);
+                results.Add(new TopicResult(change.Topic, error, message));
+                if (configs is not null && !validateOnly) changed.Add((topic, configs));
+            }
+            if (changed.Count > 0)
+            {
+                foreach (var (topic, configs) in changed) topic.Configs = configs;
+                if (!await TryCommitAsync()) return StaleWrite(results, changed.Select(static c => c.Topic.Name));
+                var topics = new List<TopicState>(changed.Count);
+                foreach (var (topic, _) in changed)
+                {
+                    LogConfigsAltered(topic.Name, string.Join(", ", topic.Configs.Select(static c => $"{c.Key}={c.Value}")));
+                    topics.Add(topic);
+                }
+                await PushStatesAsync(topics, null);
+            }
+            return results;
+        });
+    }
+
     public async Task<ClusterMetadata> GetMetadata(MetadataRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -721,6 +756,9 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Controlled shutdown of broker {Broker} moved {Moved} leaderships")]
     private partial void LogControlledShutdown(string broker, int moved);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Configs of topic {Topic} are now: {Configs}")]
+    private partial void LogConfigsAltered(string topic, string configs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted topic {Topic}")]
     private partial void LogTopicDeleted(string topic);

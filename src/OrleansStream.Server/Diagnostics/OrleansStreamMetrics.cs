@@ -40,7 +40,7 @@ public sealed class OrleansStreamMetrics : IDisposable
         FetchBytes = _meter.CreateCounter<long>("orleansstream.fetch.bytes", "By", "Record batch bytes returned to consumers and followers.");
         KafkaConnections = _meter.CreateUpDownCounter<long>("orleansstream.kafka.connections", "{connection}", "Open Kafka client connections.");
         KafkaRequestsRefused = _meter.CreateCounter<long>("orleansstream.kafka.requests.refused", "{request}",
-            "Kafka requests that closed their connection: malformed, oversized (socket.request.max.bytes) or of an API version not advertised.");
+            "Kafka requests that closed their connection: malformed, oversized (socket.request.max.bytes), of an API version not advertised, or a connection over max.connections.per.ip.");
         TierUploadedBytes = _meter.CreateCounter<long>("orleansstream.tier.uploaded.bytes", "By", "Segment bytes copied to the remote tier.");
         TierUploadFailures = _meter.CreateCounter<long>("orleansstream.tier.upload.failures", "{failure}",
             "Tiering passes that failed and will be retried with back-off.");

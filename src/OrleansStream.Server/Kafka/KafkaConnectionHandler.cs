@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using Microsoft.AspNetCore.Connections;
@@ -14,23 +15,33 @@ namespace OrleansStream.Server.Kafka;
 /// frame at a time and answered in order, each before the next is read, as Kafka mutes a connection while a request
 /// is in flight; a long-poll or a JoinGroup waits only on its own connection. A frame larger than
 /// <c>socket.request.max.bytes</c> closes the connection before it is read, and so does a malformed request or an
-/// API version this broker does not advertise (ApiVersions excepted, which answers UnsupportedVersion).
+/// API version this broker does not advertise (ApiVersions excepted, which answers UnsupportedVersion). A connection
+/// that sends nothing for <c>connections.max.idle.ms</c> is closed, and one beyond <c>max.connections.per.ip</c> from
+/// its address is closed at once.
 /// </summary>
 public sealed partial class KafkaConnectionHandler : ConnectionHandler
 {
     private readonly Dictionary<ApiKey, IKafkaApiHandler> _handlers = [];
     private readonly IReadOnlyList<KafkaListenerEndpoint> _listeners;
     private readonly int _maxRequestBytes;
+    private readonly TimeSpan _maxIdle;
+    private readonly int _maxConnectionsPerIp;
+    private readonly ConcurrentDictionary<IPAddress, int> _connectionsPerIp = new();
+    private readonly TimeProvider _time;
     private readonly OrleansStreamMetrics _metrics;
     private readonly ILogger<KafkaConnectionHandler> _logger;
 
-    public KafkaConnectionHandler(IEnumerable<IKafkaApiHandler> handlers, IOptions<BrokerOptions> options, OrleansStreamMetrics metrics, ILogger<KafkaConnectionHandler> logger)
+    public KafkaConnectionHandler(IEnumerable<IKafkaApiHandler> handlers, IOptions<BrokerOptions> options, OrleansStreamMetrics metrics, TimeProvider time,
+        ILogger<KafkaConnectionHandler> logger)
     {
         ArgumentNullException.ThrowIfNull(handlers);
         ArgumentNullException.ThrowIfNull(options);
         foreach (var h in handlers) _handlers[h.ApiKey] = h;
         _listeners = KafkaListeners.Parse(options.Value.Listeners);
         _maxRequestBytes = options.Value.SocketRequestMaxBytes;
+        _maxIdle = TimeSpan.FromMilliseconds(options.Value.ConnectionsMaxIdleMs);
+        _maxConnectionsPerIp = options.Value.MaxConnectionsPerIp;
+        _time = time;
         _metrics = metrics;
         _logger = logger;
     }
@@ -42,15 +53,25 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     {
         ArgumentNullException.ThrowIfNull(connection);
         var state = new KafkaConnection(ListenerOf(connection.LocalEndPoint), connection.RemoteEndPoint);
+        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        if (address is not null && !TryAddConnection(address))
+        {
+            Refuse(state, "too_many_connections", $"more than {_maxConnectionsPerIp} connections from {address} (max.connections.per.ip)");
+            return;
+        }
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
         using var writer = new KafkaWriter();
+        using var idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
         _metrics.KafkaConnections.Add(1);
         try
         {
             while (true)
             {
-                var result = await input.ReadAsync();
+                // The idle clock runs only while waiting for the client: a long JoinGroup or fetch does not count.
+                idle.CancelAfter(_maxIdle);
+                var result = await input.ReadAsync(idle.Token);
+                idle.CancelAfter(Timeout.InfiniteTimeSpan);
                 var buffer = result.Buffer;
                 if (buffer.Length >= 4)
                 {
@@ -86,12 +107,36 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         catch (ConnectionResetException)
         {
         }
+        catch (OperationCanceledException) when (idle.IsCancellationRequested)
+        {
+            LogIdleClosed(state.Remote, state.ClientSoftware, _maxIdle.TotalMilliseconds);
+        }
         catch (OperationCanceledException)
         {
         }
         finally
         {
             _metrics.KafkaConnections.Add(-1);
+            if (address is not null) RemoveConnection(address);
+        }
+    }
+
+    private bool TryAddConnection(IPAddress address)
+    {
+        while (true)
+        {
+            var current = _connectionsPerIp.GetValueOrDefault(address);
+            if (current >= _maxConnectionsPerIp) return false;
+            if (current == 0 ? _connectionsPerIp.TryAdd(address, 1) : _connectionsPerIp.TryUpdate(address, current + 1, current)) return true;
+        }
+    }
+
+    private void RemoveConnection(IPAddress address)
+    {
+        while (true)
+        {
+            var current = _connectionsPerIp[address];
+            if (current == 1 ? _connectionsPerIp.TryRemove(new KeyValuePair<IPAddress, int>(address, 1)) : _connectionsPerIp.TryUpdate(address, current - 1, current)) return;
         }
     }
 
@@ -162,6 +207,9 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Closing the Kafka connection from {Remote} ({Client}): {Detail}")]
     private partial void LogRefused(EndPoint? remote, string? client, string detail);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Closing the Kafka connection from {Remote} ({Client}): idle for {IdleMs} ms (connections.max.idle.ms)")]
+    private partial void LogIdleClosed(EndPoint? remote, string? client, double idleMs);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Api} v{Version} from {Remote} failed; closing the connection")]
     private partial void LogRequestFailed(Exception e, ApiKey api, short version, EndPoint? remote);

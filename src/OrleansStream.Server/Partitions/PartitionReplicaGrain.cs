@@ -330,6 +330,32 @@ internal sealed partial class PartitionReplicaGrain(
         };
     }
 
+    public Task<DeleteRecordsResponse> DeleteRecords(DeleteRecordsRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader)
+            return Task.FromResult(new DeleteRecordsResponse(notLeader.Error, -1, notLeader.Message));
+        var log = _log!;
+        if ((log.Config.CleanupPolicy & CleanupPolicy.Delete) == 0)
+            return Task.FromResult(new DeleteRecordsResponse(ErrorCode.PolicyViolation, -1,
+                $"Records of {_topic}-{_partition} cannot be deleted because it is a compacted topic."));
+        var offset = request.Offset == -1 ? log.HighWatermark : request.Offset;
+        if (offset < 0 || offset > log.HighWatermark)
+            return Task.FromResult(new DeleteRecordsResponse(ErrorCode.OffsetOutOfRange, -1,
+                $"Cannot delete the records of {_topic}-{_partition} before offset {request.Offset}: the high watermark is {log.HighWatermark}."));
+        try
+        {
+            log.DeleteRecordsBefore(offset);
+        }
+        catch (IOException e)
+        {
+            LogStorageError(e, this.GetPrimaryKeyString());
+            return Task.FromResult(new DeleteRecordsResponse(ErrorCode.KafkaStorageError, -1, e.Message));
+        }
+        LogRecordsDeleted(this.GetPrimaryKeyString(), log.LogStartOffset);
+        return Task.FromResult(new DeleteRecordsResponse(ErrorCode.None, log.LogStartOffset));
+    }
+
     /// <summary>A consumer reads below the last stable offset with read_committed, below the high watermark otherwise (Kafka's lastFetchableOffset).</summary>
     private static FetchIsolation ToFetchIsolation(IsolationLevel isolation) =>
         isolation == IsolationLevel.ReadCommitted ? FetchIsolation.TxnCommitted : FetchIsolation.HighWatermark;
@@ -662,6 +688,9 @@ internal sealed partial class PartitionReplicaGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Compaction cleaned {Segments} segments of {Replica}, removing {Records} records")]
     private partial void LogCompacted(string replica, int segments, long records);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "DeleteRecords moved the log start of {Replica} to {LogStartOffset}")]
+    private partial void LogRecordsDeleted(string replica, long logStartOffset);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention removed {Segments} segments of {Replica}; log start now {LogStartOffset}")]
     private partial void LogRetention(string replica, int segments, long logStartOffset);

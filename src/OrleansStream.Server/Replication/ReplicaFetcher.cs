@@ -149,6 +149,8 @@ internal sealed partial class ReplicaFetcher(
         }
         if (!response.Records.IsEmpty) partition.AppendRecordsToFollower(log, response.Records.Span);
         partition.UpdateFollowerHighWatermark(log, response.HighWatermark);
+        // Kafka's maybeIncrementLogStartOffset: DeleteRecords (or the leader's retention) moved the leader's log start.
+        if (response.LogStartOffset > log.LogStartOffset) log.DeleteRecordsBefore(Math.Min(response.LogStartOffset, log.LogEndOffset));
         return true;
     }
 

@@ -1,0 +1,180 @@
+namespace OrleansStream.Protocol.Messages;
+
+/// <summary>Kafka's ConfigResource.Type, same numbers.</summary>
+public enum ConfigResourceType : sbyte
+{
+    Unknown = 0,
+    Topic = 2,
+    Broker = 4,
+    BrokerLogger = 8,
+}
+
+/// <summary>Kafka's DescribeConfigsResponse.ConfigSource, same numbers.</summary>
+public enum ConfigSource : sbyte
+{
+    Unknown = 0,
+    DynamicTopicConfig = 1,
+    DynamicBrokerConfig = 2,
+    DynamicDefaultBrokerConfig = 3,
+    StaticBrokerConfig = 4,
+    DefaultConfig = 5,
+}
+
+/// <summary>A resource of DescribeConfigs; <paramref name="ConfigNames"/> null asks for every config.</summary>
+public sealed record DescribeConfigsResource(ConfigResourceType Type, string Name, IReadOnlyList<string>? ConfigNames);
+
+/// <summary>DescribeConfigs v0-2 (v1: include_synonyms).</summary>
+public sealed record DescribeConfigsRequest(IReadOnlyList<DescribeConfigsResource> Resources, bool IncludeSynonyms)
+{
+    public static DescribeConfigsRequest Read(ref KafkaReader r, short version)
+    {
+        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var resources = new List<DescribeConfigsResource>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var type = (ConfigResourceType)r.ReadInt8();
+            var name = r.ReadString(false);
+            var nameCount = r.ReadArrayLength(false);
+            List<string>? names = null;
+            if (nameCount >= 0)
+            {
+                names = new List<string>(nameCount);
+                for (var n = 0; n < nameCount; n++) names.Add(r.ReadString(false));
+            }
+            resources.Add(new DescribeConfigsResource(type, name, names));
+        }
+        return new DescribeConfigsRequest(resources, version >= 1 && r.ReadBoolean());
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteArrayLength(Resources.Count, false);
+        foreach (var resource in Resources)
+        {
+            w.WriteInt8((sbyte)resource.Type);
+            w.WriteString(resource.Name, false);
+            if (resource.ConfigNames is null) w.WriteArrayLength(-1, false);
+            else
+            {
+                w.WriteArrayLength(resource.ConfigNames.Count, false);
+                foreach (var n in resource.ConfigNames) w.WriteString(n, false);
+            }
+        }
+        if (version >= 1) w.WriteBoolean(IncludeSynonyms);
+    }
+}
+
+public readonly record struct ConfigSynonym(string Name, string? Value, ConfigSource Source);
+
+public sealed record DescribedConfig(string Name, string? Value, bool ReadOnly, ConfigSource Source, bool Sensitive, IReadOnlyList<ConfigSynonym> Synonyms);
+
+public sealed record DescribeConfigsResult(ErrorCode Error, string? ErrorMessage, ConfigResourceType Type, string Name, IReadOnlyList<DescribedConfig> Configs);
+
+/// <summary>DescribeConfigsResponse v0-2: v0 says is_default where v1 says the config's source and lists its synonyms.</summary>
+public sealed record DescribeConfigsResponse(IReadOnlyList<DescribeConfigsResult> Results)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteArrayLength(Results.Count, false);
+        foreach (var result in Results)
+        {
+            ConfigResults.WriteResource(w, result.Error, result.ErrorMessage, result.Type, result.Name);
+            w.WriteArrayLength(result.Configs.Count, false);
+            foreach (var c in result.Configs)
+            {
+                w.WriteString(c.Name, false);
+                w.WriteNullableString(c.Value, false);
+                w.WriteBoolean(c.ReadOnly);
+                if (version == 0) w.WriteBoolean(c.Source == ConfigSource.DefaultConfig);
+                else w.WriteInt8((sbyte)c.Source);
+                w.WriteBoolean(c.Sensitive);
+                if (version == 0) continue;
+                w.WriteArrayLength(c.Synonyms.Count, false);
+                foreach (var s in c.Synonyms)
+                {
+                    w.WriteString(s.Name, false);
+                    w.WriteNullableString(s.Value, false);
+                    w.WriteInt8((sbyte)s.Source);
+                }
+            }
+        }
+    }
+}
+
+/// <summary>One config of AlterConfigs (op always SET) or IncrementalAlterConfigs.</summary>
+public readonly record struct AlterConfigsEntry(string Name, sbyte Op, string? Value);
+
+public sealed record AlterConfigsResource(ConfigResourceType Type, string Name, IReadOnlyList<AlterConfigsEntry> Configs);
+
+/// <summary>AlterConfigs v0-1 and IncrementalAlterConfigs v0: the same layout, except that each incremental config has an op.</summary>
+public sealed record AlterConfigsRequest(IReadOnlyList<AlterConfigsResource> Resources, bool ValidateOnly)
+{
+    public static AlterConfigsRequest ReadAlterConfigs(ref KafkaReader r, short version) => Read(ref r, incremental: false);
+
+    public static AlterConfigsRequest ReadIncrementalAlterConfigs(ref KafkaReader r, short version) => Read(ref r, incremental: true);
+
+    private static AlterConfigsRequest Read(ref KafkaReader r, bool incremental)
+    {
+        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var resources = new List<AlterConfigsResource>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var type = (ConfigResourceType)r.ReadInt8();
+            var name = r.ReadString(false);
+            var configCount = Math.Max(r.ReadArrayLength(false), 0);
+            var configs = new List<AlterConfigsEntry>(configCount);
+            for (var c = 0; c < configCount; c++)
+            {
+                var key = r.ReadString(false);
+                var op = incremental ? r.ReadInt8() : (sbyte)0;
+                configs.Add(new AlterConfigsEntry(key, op, r.ReadNullableString(false)));
+            }
+            resources.Add(new AlterConfigsResource(type, name, configs));
+        }
+        return new AlterConfigsRequest(resources, r.ReadBoolean());
+    }
+
+    public void Write(KafkaWriter w, bool incremental)
+    {
+        w.WriteArrayLength(Resources.Count, false);
+        foreach (var resource in Resources)
+        {
+            w.WriteInt8((sbyte)resource.Type);
+            w.WriteString(resource.Name, false);
+            w.WriteArrayLength(resource.Configs.Count, false);
+            foreach (var c in resource.Configs)
+            {
+                w.WriteString(c.Name, false);
+                if (incremental) w.WriteInt8(c.Op);
+                w.WriteNullableString(c.Value, false);
+            }
+        }
+        w.WriteBoolean(ValidateOnly);
+    }
+}
+
+public readonly record struct AlterConfigsResult(ErrorCode Error, string? ErrorMessage, ConfigResourceType Type, string Name);
+
+/// <summary>AlterConfigsResponse v0-1 and IncrementalAlterConfigsResponse v0.</summary>
+public sealed record AlterConfigsResponse(IReadOnlyList<AlterConfigsResult> Results)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteArrayLength(Results.Count, false);
+        foreach (var r in Results) ConfigResults.WriteResource(w, r.Error, r.ErrorMessage, r.Type, r.Name);
+    }
+}
+
+internal static class ConfigResults
+{
+    /// <summary>What every config response says of a resource before its own fields.</summary>
+    public static void WriteResource(KafkaWriter w, ErrorCode error, string? message, ConfigResourceType type, string name)
+    {
+        w.WriteInt16((short)error);
+        w.WriteNullableString(message, false);
+        w.WriteInt8((sbyte)type);
+        w.WriteString(name, false);
+    }
+}

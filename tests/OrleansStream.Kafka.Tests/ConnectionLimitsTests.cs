@@ -1,0 +1,67 @@
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+
+namespace OrleansStream.Kafka.Tests;
+
+/// <summary>Two brokers with small limits: broker 0 closes idle connections (connections.max.idle.ms), broker 1 allows two per address (max.connections.per.ip).</summary>
+public sealed class ConnectionLimitsCluster : IAsyncLifetime
+{
+    public const int IdleMs = 1000;
+    public const int PerIp = 2;
+
+    public SiloProcesses Silos { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync() =>
+        Silos = await SiloProcesses.StartAsync(2, static (i, env) =>
+        {
+            if (i == 0) env["OrleansStream__ConnectionsMaxIdleMs"] = IdleMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            else env["OrleansStream__MaxConnectionsPerIp"] = PerIp.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        });
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Silos is not null) await Silos.DisposeAsync();
+    }
+}
+
+public sealed class ConnectionLimitsTests(ConnectionLimitsCluster cluster) : IClassFixture<ConnectionLimitsCluster>
+{
+    [Fact]
+    public async Task A_connection_that_sends_nothing_for_connections_max_idle_ms_is_closed()
+    {
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+
+        var answered = await ApiVersionsAsync(wire);
+        var afterIdle = await wire.ReadFrameAsync();
+
+        Assert.True(answered);
+        Assert.Null(afterIdle);
+    }
+
+    [Fact]
+    public async Task A_connection_beyond_max_connections_per_ip_is_closed_and_a_freed_slot_is_served()
+    {
+        var port = cluster.Silos.KafkaPort(1);
+        var first = await KafkaWire.ConnectAsync(port);
+        await using var second = await KafkaWire.ConnectAsync(port);
+        Assert.True(await ApiVersionsAsync(first));
+        Assert.True(await ApiVersionsAsync(second));
+
+        await using (var third = await KafkaWire.ConnectAsync(port))
+            Assert.Null(await third.ReadFrameAsync());
+        await first.DisposeAsync();
+
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            await using var again = await KafkaWire.ConnectAsync(port);
+            return await ApiVersionsAsync(again);
+        }, "a connection is served once one of the two is closed");
+        Assert.True(await ApiVersionsAsync(second));
+    }
+
+    private static async Task<bool> ApiVersionsAsync(KafkaWire wire)
+    {
+        await wire.SendAsync(ApiKey.ApiVersions, 3, w => new ApiVersionsRequest("wire", "1").Write(w, 3));
+        return await wire.ReadFrameAsync() is not null;
+    }
+}
