@@ -219,12 +219,11 @@ internal sealed class TransactionalState(
         }
         wake();
         await FlushAsync(flush, deadline, "AbortTransaction").ConfigureAwait(false);
+        lock (_sync) ThrowIfFatalLocked();
+        // Kafka's order: EndTxn first (InitProducerId during an open transaction would fence this producer), then the bump.
+        await EndTxnAsync(commit: false, deadline, complete: false).ConfigureAwait(false);
         bool bump;
-        lock (_sync)
-        {
-            ThrowIfFatalLocked();
-            bump = _bumpEpoch;
-        }
+        lock (_sync) bump = _bumpEpoch;
         if (bump)
         {
             var id = ids.Current!;
@@ -233,14 +232,11 @@ internal sealed class TransactionalState(
             ThrowOnError(response.Error, response.ErrorMessage, "InitProducerId");
             ids.SetProducerId(new ProducerIdAndEpoch(response.ProducerId, response.ProducerEpoch));
             lock (_sync) _bumpEpoch = false;
-            // InitProducerId with the expected id and epoch aborts the open transaction itself.
-            Completed();
-            return;
         }
-        await EndTxnAsync(commit: false, deadline).ConfigureAwait(false);
+        Completed();
     }
 
-    private async Task EndTxnAsync(bool commit, long deadline)
+    private async Task EndTxnAsync(bool commit, long deadline, bool complete = true)
     {
         bool started;
         ProducerIdAndEpoch id;
@@ -256,7 +252,7 @@ internal sealed class TransactionalState(
                 static r => r.Error, deadline, "EndTxn").ConfigureAwait(false);
             ThrowOnError(response.Error, response.ErrorMessage, "EndTxn");
         }
-        Completed();
+        if (complete) Completed();
     }
 
     private void Completed()

@@ -68,6 +68,12 @@ public static class TransactionTestKit
         var config = new Client.ConsumerConfig { EnablePartitionEof = true, FetchWaitMaxMs = 100, IsolationLevel = isolation };
         using var consumer = new Client.ConsumerBuilder<byte[], byte[]>(fixture.Client, config).Build();
         consumer.Assign(new TopicPartitionOffset(tp, Client.Offset.Beginning));
+        return UntilEof(consumer);
+    }
+
+    /// <summary>The values consumed up to the first end-of-partition event, which is written as "@offset".</summary>
+    public static List<string> UntilEof(Client.IConsumer<byte[], byte[]> consumer)
+    {
         var seen = new List<string>();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (true)

@@ -92,16 +92,35 @@ public sealed class TransactionalProducerTests(TransactionFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task A_failed_batch_makes_the_transaction_abortable_and_the_abort_lets_the_next_one_commit()
+    {
+        var topic = UniqueTopic("txp-abortable");
+        await fixture.CreateTopic(topic, partitions: 1, replicationFactor: 2, configs: new() { ["max.message.bytes"] = "2000" });
+        var tp = new TopicPartition(topic, 0);
+        using var producer = Transactional(UniqueTopic("txp-abortable-id"));
+        producer.InitTransactions(Timeout);
+        producer.BeginTransaction();
+        await Produce(producer, tp, "a1");
+        var tooLarge = await Assert.ThrowsAsync<ProduceException<string, string>>(() => Produce(producer, tp, new string('x', 5000)));
+        Assert.Equal(ErrorCode.RecordTooLarge, tooLarge.Error.Code);
+
+        var commit = Assert.Throws<KafkaTxnRequiresAbortException>(() => producer.CommitTransaction(Timeout));
+        Assert.False(commit.Error.IsFatal);
+        producer.AbortTransaction(Timeout);
+        // The abort took a bumped epoch, so the partition's sequence starts again at 0 and is accepted.
+        producer.BeginTransaction();
+        await Produce(producer, tp, "c1");
+        producer.CommitTransaction(Timeout);
+
+        Assert.Contains("c1", fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
+        Assert.DoesNotContain("a1", fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
+    }
+
+    [Fact]
     public async Task A_second_producer_with_the_same_transactional_id_fences_the_first()
     {
-        var topic = UniqueTopic("fence");
-        await fixture.CreateTopic(topic, partitions: 1, replicationFactor: 2);
-        var tp = new TopicPartition(topic, 0);
-        var transactionalId = UniqueTopic("fence-id");
-        using var zombie = Transactional(transactionalId);
-        zombie.InitTransactions(Timeout);
-        zombie.BeginTransaction();
-        await Produce(zombie, tp, "zombie");
+        var (zombie, tp, transactionalId) = await OpenTransaction("fence", 60_000, "zombie");
+        using var _ = zombie;
 
         using var successor = Transactional(transactionalId);
         successor.InitTransactions(Timeout);
@@ -118,14 +137,8 @@ public sealed class TransactionalProducerTests(TransactionFixture fixture) : ICl
     [Fact]
     public async Task A_transaction_past_its_timeout_is_aborted_and_cannot_commit()
     {
-        var topic = UniqueTopic("txn-timeout");
-        await fixture.CreateTopic(topic, partitions: 1, replicationFactor: 2);
-        var tp = new TopicPartition(topic, 0);
-        var transactionalId = UniqueTopic("txn-timeout-id");
-        using var producer = Transactional(transactionalId, transactionTimeoutMs: 1000);
-        producer.InitTransactions(Timeout);
-        producer.BeginTransaction();
-        await Produce(producer, tp, "late");
+        var (producer, tp, transactionalId) = await OpenTransaction("txn-timeout", 1000, "late");
+        using var _ = producer;
         var epoch = (await fixture.Describe(transactionalId)).ProducerEpoch;
 
         await Eventually.WaitUntilAsync(async () => (await fixture.Describe(transactionalId)) is { State: "CompleteAbort" } d && d.ProducerEpoch > epoch,
@@ -139,6 +152,19 @@ public sealed class TransactionalProducerTests(TransactionFixture fixture) : ICl
     private IProducer<string, string> Transactional(string transactionalId, int transactionTimeoutMs = 60_000) =>
         new ProducerBuilder<string, string>(fixture.Client,
             new ProducerConfig { TransactionalId = transactionalId, TransactionTimeoutMs = transactionTimeoutMs, LingerMs = 0 }).Build();
+
+    /// <summary>A new topic and a transactional producer with a transaction open in which <paramref name="value"/> was delivered.</summary>
+    private async Task<(IProducer<string, string> Producer, TopicPartition Tp, string TransactionalId)> OpenTransaction(string name, int transactionTimeoutMs, string value)
+    {
+        var tp = new TopicPartition(UniqueTopic(name), 0);
+        await fixture.CreateTopic(tp.Topic, partitions: 1, replicationFactor: 2);
+        var transactionalId = UniqueTopic(name + "-id");
+        var producer = Transactional(transactionalId, transactionTimeoutMs);
+        producer.InitTransactions(Timeout);
+        producer.BeginTransaction();
+        await Produce(producer, tp, value);
+        return (producer, tp, transactionalId);
+    }
 
     private static async Task Produce(IProducer<string, string> producer, TopicPartition tp, params string[] values)
     {
