@@ -3,10 +3,11 @@ namespace OrleansStream.Client;
 /// <summary>An error: Kafka's code and a reason, as in Confluent.Kafka's Error.</summary>
 public sealed class Error
 {
-    public Error(ErrorCode code, string? reason = null)
+    public Error(ErrorCode code, string? reason = null, bool isFatal = false)
     {
         Code = code;
         Reason = string.IsNullOrEmpty(reason) ? code.ToString() : reason;
+        IsFatal = isFatal;
     }
 
     public static readonly Error NoError = new(ErrorCode.None);
@@ -16,6 +17,9 @@ public sealed class Error
     public string Reason { get; }
 
     public bool IsError => Code != ErrorCode.None;
+
+    /// <summary>The producer can no longer be used (fenced by a newer one with its transactional.id, for one): dispose it.</summary>
+    public bool IsFatal { get; }
 
     /// <summary>Retrying the same request may succeed (Kafka's RetriableException).</summary>
     public bool IsRetriable => IsRetriableCode(Code);

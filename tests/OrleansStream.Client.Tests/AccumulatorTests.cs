@@ -441,7 +441,7 @@ public sealed class AccumulatorTests
     public void A_batch_drained_at_the_end_of_the_sequence_space_wraps_to_zero()
     {
         var (acc, q) = ReadyBatches(batches: 2, recordsPerBatch: 3);
-        q.SequenceProducerId = Pid.ProducerId;
+        (q.SequenceProducerId, q.SequenceProducerEpoch) = (Pid.ProducerId, Pid.Epoch);
         q.NextBaseSequence = int.MaxValue - 1;
         var now = _time.GetTimestamp();
         var first = Next(acc, q, now);

@@ -1,5 +1,6 @@
 using System.Text;
 using OrleansStream.Client;
+using OrleansStream.Cluster.Tests.Transactions;
 using OrleansStream.Records;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
 
@@ -85,10 +86,10 @@ public sealed class ReadCommittedTests(ClusterFixture fixture)
         using var committed = Consume(tp, null);
         using var uncommitted = Consume(tp, IsolationLevel.ReadUncommitted);
 
-        Assert.Equal(["before", "@1"], UntilEof(committed));
+        Assert.Equal(["before", "@1"], TransactionTestKit.UntilEof(committed));
         Assert.Equal(1, committed.Position(tp));
         Assert.Equal(1, committed.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(30)).High);
-        Assert.Equal(["before", "open", "after", "@3"], UntilEof(uncommitted));
+        Assert.Equal(["before", "open", "after", "@3"], TransactionTestKit.UntilEof(uncommitted));
         Assert.Equal(3, uncommitted.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(30)).High);
     }
 
@@ -98,22 +99,5 @@ public sealed class ReadCommittedTests(ClusterFixture fixture)
         var consumer = new ConsumerBuilder<byte[], byte[]>(fixture.Client, config).Build();
         consumer.Assign(new TopicPartitionOffset(tp, Offset.Beginning));
         return consumer;
-    }
-
-    /// <summary>The values consumed up to the first end-of-partition event, which is written as "@offset".</summary>
-    private static List<string> UntilEof(IConsumer<byte[], byte[]> consumer)
-    {
-        var seen = new List<string>();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (true)
-        {
-            var result = consumer.Consume(cts.Token);
-            if (result.IsPartitionEOF)
-            {
-                seen.Add("@" + result.Offset);
-                return seen;
-            }
-            seen.Add(Encoding.UTF8.GetString(result.Message!.Value));
-        }
     }
 }

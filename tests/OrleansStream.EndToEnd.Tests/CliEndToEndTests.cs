@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -182,5 +183,40 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var consume = await silo.RunCliAsync("perf", "consume", "--topic", topic, "--messages", "8000");
         Assert.True(consume.ExitCode == 0, consume.ToString());
         Assert.Matches(new Regex(@"^8000 records consumed, [\d.]+ records/sec \([\d.]+ MB/sec\), 0\.76 MB in [\d.]+ s\.$"), consume.StdoutLines[^1]);
+    }
+
+    [Fact]
+    public async Task Perf_produce_commits_transactions_that_transactions_list_and_describe_show()
+    {
+        const string topic = "e2e-perf-txn";
+        const string transactionalId = "e2e-perf-txn-id";
+        Assert.Equal(0, (await silo.RunCliAsync("topics", "create", "--topic", topic, "--partitions", "2")).ExitCode);
+
+        var produce = await silo.RunCliAsync("perf", "produce", "--topic", topic, "--num-records", "2000", "--record-size", "50",
+            "--throughput", "4000", "--transactional-id", transactionalId, "--transaction-duration-ms", "100");
+        Assert.True(produce.ExitCode == 0, produce.ToString());
+        Assert.StartsWith("2000 records sent, ", produce.StdoutLines[^2]);
+        var committed = int.Parse(new Regex(@"^(\d+) transactions committed\.$").Match(produce.StdoutLines[^1]).Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.True(committed > 1, produce.ToString());
+
+        var list = await silo.RunCliAsync("transactions", "list");
+        Assert.True(list.ExitCode == 0, list.ToString());
+        Assert.Equal(["TRANSACTIONAL-ID", "PRODUCER-ID", "STATE"], list.StdoutLines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        var row = Assert.Single(list.StdoutLines, l => l.StartsWith(transactionalId + " ", StringComparison.Ordinal));
+        // EndTxn answers once PrepareCommit is durable; the markers (and CompleteCommit) follow.
+        Assert.Contains(row.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2], (string[])["PrepareCommit", "CompleteCommit"]);
+
+        var describe = await silo.RunCliAsync("transactions", "describe", "--transactional-id", transactionalId);
+        Assert.True(describe.ExitCode == 0, describe.ToString());
+        var fields = describe.StdoutLines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal([transactionalId, "60000"], [fields[0], fields[4]]);
+        Assert.Contains(fields[3], (string[])["PrepareCommit", "CompleteCommit"]);
+        var unknown = await silo.RunCliAsync("transactions", "describe", "--transactional-id", "e2e-no-such-id");
+        Assert.NotEqual(0, unknown.ExitCode);
+        Assert.Contains("TransactionalIdNotFound", unknown.Stderr);
+
+        var consume = await silo.RunCliAsync("perf", "consume", "--topic", topic, "--messages", "2000", "--consumer-props", "isolation.level=read_committed");
+        Assert.True(consume.ExitCode == 0, consume.ToString());
+        Assert.StartsWith("2000 records consumed, ", consume.StdoutLines[^1]);
     }
 }

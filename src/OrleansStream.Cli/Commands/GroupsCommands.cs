@@ -110,7 +110,7 @@ internal static class GroupsCommands
         }
     }
 
-    private static void WriteTable(List<string[]> rows)
+    internal static void WriteTable(List<string[]> rows)
     {
         var widths = new int[rows[0].Length];
         foreach (var row in rows)

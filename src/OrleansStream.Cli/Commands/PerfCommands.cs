@@ -44,9 +44,18 @@ internal static class PerfCommands
             DefaultValueFactory = _ => 0,
         };
         var compression = ProduceCommand.CompressionOption();
+        // As kafka-producer-perf-test: either flag makes the run transactional, committing every duration.
+        var transactionalId = new Option<string?>("--transactional-id")
+        {
+            Description = "Produce in transactions with this transactional.id (default performance-producer-default-transactional-id when only --transaction-duration-ms is given)",
+        };
+        var transactionDuration = new Option<long?>("--transaction-duration-ms")
+        {
+            Description = "Commit the open transaction after this many ms (default 3000 when --transactional-id is given)",
+        };
         var command = new Command("produce", "Send records as fast as allowed and report throughput and latency percentiles")
         {
-            topic, numRecords, recordSize, throughput, acks, compression, properties, warmupRecords,
+            topic, numRecords, recordSize, throughput, acks, compression, properties, warmupRecords, transactionalId, transactionDuration,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -63,6 +72,18 @@ internal static class PerfCommands
             var config = new ProducerConfig(CliApp.ParseKeyValues(parse.GetValue(properties), "--producer-props"));
             config.Set("acks", parse.GetValue(acks));
             ProduceCommand.ApplyCompression(parse, compression, config);
+            var txnId = parse.GetValue(transactionalId);
+            var txnDurationMs = parse.GetValue(transactionDuration);
+            var transactional = txnId is not null || txnDurationMs is not null;
+            if (transactional)
+            {
+                if (txnDurationMs is <= 0)
+                    throw new CliException("--transaction-duration-ms must be positive", ExitCodes.Usage);
+                config.TransactionalId = txnId ?? "performance-producer-default-transactional-id";
+                // A transactional producer needs acks=all: it is the default here unless --acks was given.
+                if (parse.GetResult(acks) is not { Implicit: false }) config.Set("acks", "all");
+            }
+            var txnDurationTicks = (long)((txnDurationMs ?? 3000) * Stopwatch.Frequency / 1000.0);
 
             // kafka-producer-perf-test's payload: random upper-case letters, one array for every record.
             var payload = new byte[size];
@@ -77,6 +98,13 @@ internal static class PerfCommands
             if (warmup > 0)
                 Console.Out.WriteLine($"Warmup first {warmup} records. Steady state results will print after the complete test summary.");
             var throttler = new ThroughputThrottler(parse.GetValue(throughput));
+            long transactionStart = 0, transactions = 0;
+            if (transactional)
+            {
+                producer.InitTransactions(TimeSpan.FromSeconds(60));
+                producer.BeginTransaction();
+                transactionStart = Stopwatch.GetTimestamp();
+            }
             using var reporting = new CancellationTokenSource();
             var reporter = ReportEveryAsync(stats.PrintWindow, reporting.Token);
             try
@@ -84,6 +112,13 @@ internal static class PerfCommands
                 for (long i = 0; i < n; i++)
                 {
                     ct.ThrowIfCancellationRequested();
+                    if (transactional && Stopwatch.GetTimestamp() - transactionStart >= txnDurationTicks)
+                    {
+                        producer.CommitTransaction();
+                        transactions++;
+                        producer.BeginTransaction();
+                        transactionStart = Stopwatch.GetTimestamp();
+                    }
                     if (i == warmup && warmup > 0)
                         steady = new ProducerPerfStats(TextWriter.Null);
                     var steadyStats = steady;
@@ -102,7 +137,16 @@ internal static class PerfCommands
                     if (throttler.Enabled)
                         await throttler.ThrottleAsync(i + 1, ct);
                 }
-                await producer.FlushAsync(ct);
+                if (transactional)
+                {
+                    producer.CommitTransaction();
+                    transactions++;
+                }
+                else await producer.FlushAsync(ct);
+            }
+            catch (KafkaException e) when (transactional)
+            {
+                throw new CliException($"The transaction failed: {e.Error.Code}: {e.Error.Reason}", ExitCodes.Failed, e);
             }
             finally
             {
@@ -110,6 +154,8 @@ internal static class PerfCommands
                 await reporter;
             }
             Console.Out.WriteLine(stats.Total());
+            if (transactional)
+                Console.Out.WriteLine($"{transactions} transactions committed.");
             if (steady is not null)
                 Console.Out.WriteLine(steady.Total(steadyState: true));
             if (stats.Errors > 0)

@@ -56,4 +56,10 @@ public interface IAdminClient : IDisposable
 
     /// <summary>Removes empty groups and their offsets (NonEmptyGroup, GroupIdNotFound).</summary>
     Task DeleteConsumerGroupsAsync(IEnumerable<string> groups, TimeSpan? timeout = null);
+
+    /// <summary>Kafka's Admin.listTransactions: every transactional id the coordinators know, with its producer id and state.</summary>
+    Task<List<TransactionListingResult>> ListTransactionsAsync(TimeSpan? timeout = null);
+
+    /// <summary>Kafka's Admin.describeTransactions: each id's state, producer id and epoch, timeout and partitions, from its coordinator.</summary>
+    Task<List<TransactionDescription>> DescribeTransactionsAsync(IEnumerable<string> transactionalIds, TimeSpan? timeout = null);
 }

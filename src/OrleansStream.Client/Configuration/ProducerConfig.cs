@@ -127,6 +127,16 @@ public class ProducerConfig : Config
     /// <summary>Deliver <see cref="IProducer{TKey,TValue}.Produce(string, Message{TKey,TValue}, Action{DeliveryReport{TKey,TValue}})"/> reports (<c>dotnet.producer.enable.delivery.reports</c>, default true).</summary>
     public bool? EnableDeliveryReports { get => GetBool("dotnet.producer.enable.delivery.reports"); set => SetBool("dotnet.producer.enable.delivery.reports", value); }
 
+    /// <summary>
+    /// Makes the producer transactional (<c>transactional.id</c>): <see cref="IProducer{TKey,TValue}.InitTransactions"/>
+    /// fences earlier producers with the same id, and records are written inside transactions that commit or abort
+    /// atomically. Implies enable.idempotence and acks=all.
+    /// </summary>
+    public string? TransactionalId { get => Get("transactional.id"); set => Set("transactional.id", value); }
+
+    /// <summary>How long the coordinator lets a transaction stay open before it aborts it (<c>transaction.timeout.ms</c>, default 60000).</summary>
+    public int? TransactionTimeoutMs { get => GetInt("transaction.timeout.ms"); set => SetInt("transaction.timeout.ms", value); }
+
     /// <summary>Kafka's limit on requests in flight per partition for an idempotent producer (the broker keeps 5 batches per producer).</summary>
     internal const int MaxInFlightIdempotent = 5;
 
@@ -135,6 +145,13 @@ public class ProducerConfig : Config
         var acks = Acks ?? OrleansStream.Acks.All;
         var maxInFlight = MaxInFlight;
         var explicitIdempotence = EnableIdempotence;
+        var transactionalId = TransactionalId;
+        if (transactionalId is not null)
+        {
+            Require(transactionalId.Length > 0, "transactional.id", "must not be empty");
+            Require(explicitIdempotence != false, "enable.idempotence", "must be true when transactional.id is set");
+            explicitIdempotence = true;
+        }
         if (explicitIdempotence == true)
         {
             Require(acks == OrleansStream.Acks.All, "acks", "must be all when enable.idempotence is true");
@@ -158,7 +175,9 @@ public class ProducerConfig : Config
             RequestTimeoutMs,
             MetadataMaxAgeMs,
             idempotent,
-            CompressionType ?? Records.CompressionType.None);
+            CompressionType ?? Records.CompressionType.None,
+            transactionalId,
+            TransactionTimeoutMs ?? 60000);
         Require(s.LingerMs >= 0, "linger.ms", "must be >= 0");
         Require(s.BatchSize >= 1, "batch.size", "must be >= 1");
         Require(s.MessageTimeoutMs >= 1, "message.timeout.ms", "must be >= 1");
@@ -168,6 +187,7 @@ public class ProducerConfig : Config
         Require(s.QueueBufferingMaxMessages >= 0, "queue.buffering.max.messages", "must be >= 0");
         Require(s.RetryBackoffMs >= 0, "retry.backoff.ms", "must be >= 0");
         Require(s.RequestTimeoutMs >= 1, "request.timeout.ms", "must be >= 1");
+        Require(s.TransactionTimeoutMs >= 1, "transaction.timeout.ms", "must be >= 1");
         return s;
     }
 }
@@ -188,4 +208,6 @@ internal sealed record ProducerSettings(
     int RequestTimeoutMs,
     int MetadataMaxAgeMs,
     bool EnableIdempotence,
-    CompressionType CompressionType = CompressionType.None);
+    CompressionType CompressionType = CompressionType.None,
+    string? TransactionalId = null,
+    int TransactionTimeoutMs = 60000);

@@ -11,6 +11,9 @@ internal sealed partial class Consumer<TKey, TValue> : IGroupConsumerHost
 
     public string MemberId => _group?.MemberId ?? "";
 
+    public IConsumerGroupMetadata? ConsumerGroupMetadata =>
+        _group is { } g ? new ConsumerGroupMetadata(g.GroupId, g.GenerationId, g.MemberId) : null;
+
     public List<string> Subscription => _group?.Subscription ?? [];
 
     internal ConsumerCoordinator? Group => _group;

@@ -66,6 +66,9 @@ public interface IConsumer<TKey, TValue> : IDisposable
     /// <summary>This consumer's member id in its group; empty until it has joined.</summary>
     string MemberId { get; }
 
+    /// <summary>The group, generation and member now, for <see cref="IProducer{TKey,TValue}.SendOffsetsToTransaction"/>; null without group.id.</summary>
+    IConsumerGroupMetadata? ConsumerGroupMetadata { get; }
+
     /// <summary>The subscribed topics.</summary>
     List<string> Subscription { get; }
 

@@ -24,4 +24,35 @@ public interface IProducer<TKey, TValue> : IDisposable, IAsyncDisposable
     void Flush(CancellationToken cancellationToken = default);
 
     Task FlushAsync(CancellationToken cancellationToken = default);
+
+    // Transactions (transactional.id), as in Confluent.Kafka: all the records produced and the offsets sent between
+    // BeginTransaction and CommitTransaction become visible to read_committed consumers together, or not at all.
+
+    /// <summary>
+    /// Registers transactional.id with its coordinator: fences any earlier producer with the same id and completes or
+    /// aborts its open transaction. Call once, before the first BeginTransaction.
+    /// </summary>
+    void InitTransactions(TimeSpan timeout);
+
+    void BeginTransaction();
+
+    /// <summary>
+    /// Commits <paramref name="offsets"/> (the next offsets to read) for the consumer's group as part of the transaction:
+    /// they become the group's committed offsets only if the transaction commits.
+    /// </summary>
+    void SendOffsetsToTransaction(IEnumerable<TopicPartitionOffset> offsets, IConsumerGroupMetadata groupMetadata, TimeSpan timeout);
+
+    /// <summary>
+    /// Delivers every record produced in the transaction, then commits it. Throws <see cref="KafkaRetriableException"/>
+    /// at the timeout (call again), <see cref="KafkaTxnRequiresAbortException"/> when a record failed (abort), and a
+    /// <see cref="KafkaException"/> whose <see cref="Error.IsFatal"/> is set when the producer was fenced.
+    /// </summary>
+    void CommitTransaction(TimeSpan timeout);
+
+    void CommitTransaction();
+
+    /// <summary>Aborts the transaction: its records are never returned to read_committed consumers and its offsets are dropped.</summary>
+    void AbortTransaction(TimeSpan timeout);
+
+    void AbortTransaction();
 }

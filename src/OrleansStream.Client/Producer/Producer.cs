@@ -2,7 +2,7 @@ using OrleansStream.Records;
 
 namespace OrleansStream.Client;
 
-internal sealed class Producer<TKey, TValue>(
+internal sealed partial class Producer<TKey, TValue>(
     string name,
     Sender sender,
     ISerializer<TKey> keySerializer,
@@ -76,6 +76,8 @@ internal sealed class Producer<TKey, TValue>(
         ArgumentNullException.ThrowIfNull(message);
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (sender.Transactional?.SendError() is { } notInTransaction)
+            throw Fail(topic, partition, message, notInTransaction.Code, notInTransaction.Reason);
         sender.Begin();
         try
         {

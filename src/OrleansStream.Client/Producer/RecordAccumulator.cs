@@ -55,6 +55,7 @@ internal sealed class PartitionQueue(TopicPartition tp)
     public bool Recovering;
     /// <summary>Idempotent producer: the id the partition's sequences belong to, the next base sequence, the last acknowledged one.</summary>
     public long SequenceProducerId = -1;
+    public short SequenceProducerEpoch = -1;
     public int NextBaseSequence;
     public int LastAckedSequence = -1;
     public long LastAckedOrder = -1;
@@ -86,7 +87,7 @@ internal sealed class PartitionQueue(TopicPartition tp)
 /// retry (OutOfOrderSequenceNumber), so concurrent requests are kept for when a single one cannot carry the load.
 /// </remarks>
 internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvider time, int growBatchTo = 0,
-    CompressionType compression = CompressionType.None)
+    CompressionType compression = CompressionType.None, bool transactional = false)
 {
     private readonly ConcurrentDictionary<TopicPartition, PartitionQueue> _partitions = new();
     private readonly ConcurrentQueue<RecordBatchBuilder> _builders = new();
@@ -249,11 +250,12 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     private static bool TryAssignSequenceLocked(PartitionQueue q, ProducerIdAndEpoch? producerId)
     {
         if (producerId is null) return false;
-        if (q.SequenceProducerId != producerId.ProducerId)
+        if (q.SequenceProducerId != producerId.ProducerId || q.SequenceProducerEpoch != producerId.Epoch)
         {
             // A new producer id restarts the partition's sequence once the requests under the old id are done.
             if (q.InFlight > 0) return false;
             q.SequenceProducerId = producerId.ProducerId;
+            q.SequenceProducerEpoch = producerId.Epoch;
             q.NextBaseSequence = 0;
             q.LastAckedSequence = -1;
             q.LastAckedOrder = -1;
@@ -358,7 +360,8 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     public static List<ProducerBatch> Split(ProducerBatch batch, int maxPieceBytes = 0)
     {
         var pieces = new List<ProducerBatch>();
-        var codec = RecordBatchHeader.Read(batch.Bytes).Compression;
+        var header = RecordBatchHeader.Read(batch.Bytes);
+        var codec = header.Compression;
         using var plain = new PooledBuffer(batch.Bytes.Length, RecordBatchCompression.DefaultMaxDecompressedBytes);
         var records = RecordBatchCompression.Decompress(batch.Bytes, plain);
         using var builder = new RecordBatchBuilder(Math.Min(records.Length, 1 << 20));
@@ -371,7 +374,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             if (piece is null || (i < SequenceStride - 1 && full))
             {
                 if (piece is not null) piece.Bytes = builder.ToArray();
-                builder.Reset(compression: codec);
+                builder.Reset(isTransactional: header.IsTransactional, compression: codec);
                 piece = new ProducerBatch(batch.TopicPartition, batch.Sequence + i, batch.CreatedAt)
                 {
                     Attempts = batch.Attempts,
@@ -433,7 +436,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     private RecordBatchBuilder RentBuilder()
     {
         if (!_builders.TryDequeue(out var b)) b = new RecordBatchBuilder(Math.Min(batchSize + 1024, 1 << 20));
-        b.Reset(compression: compression);
+        b.Reset(isTransactional: transactional, compression: compression);
         return b;
     }
 

@@ -41,13 +41,15 @@ internal sealed class Sender : IAsyncDisposable
         _time = time;
         // Idempotent, a batch grows while its partition is busy up to message.max.bytes, librdkafka's limit on a request.
         _accumulator = new RecordAccumulator(settings.BatchSize, settings.LingerMs, time, settings.EnableIdempotence ? settings.MessageMaxBytes : 0,
-            settings.CompressionType);
+            settings.CompressionType, settings.TransactionalId is not null);
         Buffers = new BufferPool(settings, time);
         Partitioner = new StickyPartitioner(_accumulator);
         _messageTimeoutTicks = Ticks.FromMs(time, settings.MessageTimeoutMs);
         _backoffTicks = Ticks.FromMs(time, settings.RetryBackoffMs);
         if (settings.EnableIdempotence)
             _transactions = new TransactionManager(cache.Grains, time, settings.RetryBackoffMs, _wake.Set);
+        if (settings.TransactionalId is { } transactionalId)
+            _transactions!.Transactional = Transactional = new TransactionalState(transactionalId, settings, cache.Grains, _transactions, time, _wake.Set);
         _timer = time.CreateTimer(static s => ((AsyncSignal)s!).Set(), _wake, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _sendLoop = Task.Run(SendLoopAsync);
     }
@@ -59,6 +61,9 @@ internal sealed class Sender : IAsyncDisposable
     public TimeProvider Time => _time;
 
     public BufferPool Buffers { get; }
+
+    /// <summary>The transaction state machine of a producer with transactional.id; null otherwise.</summary>
+    public TransactionalState? Transactional { get; }
 
     public StickyPartitioner Partitioner { get; }
 
@@ -208,6 +213,15 @@ internal sealed class Sender : IAsyncDisposable
             producerId = transactions.Current;
             if (producerId is null) transactions.EnsureProducerId(); // wakes the sender when the id is there
         }
+        if (Transactional is { } transactional && !transactional.MaySend(tp, out var txnError))
+        {
+            // The partition's batches wait for AddPartitionsToTxn (which wakes the sender), or fail with the transaction.
+            if (txnError is null) return long.MaxValue;
+            failing.Clear();
+            _accumulator.TakeAll(q, failing);
+            foreach (var b in failing) Fail(q, b, PersistenceStatus.NotPersisted, txnError);
+            return long.MaxValue;
+        }
 
         if (!_cache.TryGet(tp.Topic, _settings.MetadataMaxAgeMs, out var entry) || entry.Error == ErrorCode.LeaderNotAvailable)
         {
@@ -269,7 +283,7 @@ internal sealed class Sender : IAsyncDisposable
             try
             {
                 response = await ProduceWatchingLeaderAsync(tp, leader, leaderEpoch,
-                    new ProduceRequest(acks, _settings.RequestTimeoutMs, records, leaderEpoch)).ConfigureAwait(false);
+                    new ProduceRequest(acks, _settings.RequestTimeoutMs, records, leaderEpoch, _settings.TransactionalId)).ConfigureAwait(false);
             }
             catch (Exception ex) when (LeaderCalls.IsTransient(ex))
             {
@@ -414,7 +428,7 @@ internal sealed class Sender : IAsyncDisposable
         {
             RecordAccumulator.Resolved(q, batch);
             RecordAccumulator.GiveUpSequence(q, batch.ProducerId);
-            _transactions!.ResetProducerId(batch.ProducerId);
+            _transactions!.ResetProducerId(batch.ProducerId, error);
         }
         Complete(batch, -1, -1, status, error);
     }

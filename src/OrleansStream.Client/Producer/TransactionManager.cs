@@ -28,19 +28,37 @@ internal sealed class TransactionManager(IGrainFactory grains, TimeProvider time
     /// <summary>Set once the producer can no longer send (fenced, or InitProducerId failed for good).</summary>
     public Error? FatalError => Volatile.Read(ref _fatal);
 
+    /// <summary>Set for a transactional producer: its id and epoch come from the transaction coordinator, not from here.</summary>
+    public TransactionalState? Transactional { get; set; }
+
+    /// <summary>The transaction coordinator gave the producer this id and epoch (InitTransactions, or an epoch bump after an abort).</summary>
+    public void SetProducerId(ProducerIdAndEpoch id)
+    {
+        lock (_sync) Volatile.Write(ref _current, id);
+        onChange();
+    }
+
     /// <summary>Starts InitProducerId unless an id is there or on its way; <c>onChange</c> runs when it arrives.</summary>
     public void EnsureProducerId()
     {
         lock (_sync)
         {
-            if (_current is not null || _init is not null || _fatal is not null) return;
+            if (_current is not null || _init is not null || _fatal is not null || Transactional is not null) return;
             _init = Task.Run(InitProducerIdAsync); // never completes under this lock, so Finish always sees it
         }
     }
 
-    /// <summary>Kafka's resetIdempotentProducerId: the next batches get a new id, unless another reset came first.</summary>
-    public void ResetProducerId(long failedProducerId)
+    /// <summary>
+    /// Kafka's resetIdempotentProducerId: the next batches get a new id, unless another reset came first. In a
+    /// transaction the failed batch instead makes the transaction abortable; the abort bumps the epoch.
+    /// </summary>
+    public void ResetProducerId(long failedProducerId, Error error)
     {
+        if (Transactional is { } transactional)
+        {
+            transactional.BatchFailed(error);
+            return;
+        }
         lock (_sync)
         {
             if (_current is { } c && c.ProducerId == failedProducerId) Volatile.Write(ref _current, null);
@@ -50,6 +68,7 @@ internal sealed class TransactionManager(IGrainFactory grains, TimeProvider time
     public void Fail(Error error)
     {
         lock (_sync) _fatal ??= error;
+        Transactional?.Fatal(error);
     }
 
     private async Task InitProducerIdAsync()

@@ -53,8 +53,8 @@ public sealed class ReadCommittedTransactionTests(TransactionFixture fixture) : 
 
         var listed = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest, IsolationLevel: IsolationLevel.ReadCommitted));
         Assert.Equal(6, listed.Offset);
-        Assert.Equal(["b1", "p", "@6"], UntilEof(tp, IsolationLevel.ReadCommitted));
-        Assert.Equal(["a1", "a2", "b1", "p", "@6"], UntilEof(tp, IsolationLevel.ReadUncommitted));
+        Assert.Equal(["b1", "p", "@6"], fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
+        Assert.Equal(["a1", "a2", "b1", "p", "@6"], fixture.ReadUntilEof(tp, IsolationLevel.ReadUncommitted));
     }
 
     private static List<long> BaseOffsets(ReadOnlyMemory<byte> records)
@@ -63,25 +63,5 @@ public sealed class ReadCommittedTransactionTests(TransactionFixture fixture) : 
         foreach (var batch in RecordBatchReader.Batches(records.Span))
             offsets.Add(batch.BaseOffset);
         return offsets;
-    }
-
-    /// <summary>The values an SDK consumer reads from the beginning up to its first end-of-partition event ("@offset").</summary>
-    private List<string> UntilEof(TopicPartition tp, IsolationLevel isolation)
-    {
-        var config = new ConsumerConfig { EnablePartitionEof = true, FetchWaitMaxMs = 100, IsolationLevel = isolation };
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(fixture.Client, config).Build();
-        consumer.Assign(new TopicPartitionOffset(tp, Offset.Beginning));
-        var seen = new List<string>();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (true)
-        {
-            var result = consumer.Consume(cts.Token);
-            if (result.IsPartitionEOF)
-            {
-                seen.Add("@" + result.Offset);
-                return seen;
-            }
-            seen.Add(Encoding.UTF8.GetString(result.Message!.Value));
-        }
     }
 }

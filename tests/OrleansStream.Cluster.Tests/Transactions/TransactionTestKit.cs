@@ -62,6 +62,32 @@ public static class TransactionTestKit
     public static async Task<TransactionDescription> Describe(this ClusterFixture fixture, string transactionalId) =>
         Assert.Single(await (await fixture.Coordinator(transactionalId)).DescribeTransactions([transactionalId]));
 
+    /// <summary>The values an SDK consumer reads from the beginning up to its first end-of-partition event ("@offset").</summary>
+    public static List<string> ReadUntilEof(this ClusterFixture fixture, TopicPartition tp, IsolationLevel isolation)
+    {
+        var config = new Client.ConsumerConfig { EnablePartitionEof = true, FetchWaitMaxMs = 100, IsolationLevel = isolation };
+        using var consumer = new Client.ConsumerBuilder<byte[], byte[]>(fixture.Client, config).Build();
+        consumer.Assign(new TopicPartitionOffset(tp, Client.Offset.Beginning));
+        return UntilEof(consumer);
+    }
+
+    /// <summary>The values consumed up to the first end-of-partition event, which is written as "@offset".</summary>
+    public static List<string> UntilEof(Client.IConsumer<byte[], byte[]> consumer)
+    {
+        var seen = new List<string>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var result = consumer.Consume(cts.Token);
+            if (result.IsPartitionEOF)
+            {
+                seen.Add("@" + result.Offset);
+                return seen;
+            }
+            seen.Add(Encoding.UTF8.GetString(result.Message!.Value));
+        }
+    }
+
     public static Task WaitForState(this ClusterFixture fixture, string transactionalId, string state) =>
         Eventually.WaitUntilAsync(async () => (await fixture.Describe(transactionalId)).State == state, $"{transactionalId} reaches {state}");
 

@@ -1,0 +1,188 @@
+using System.Text;
+using OrleansStream.Client;
+using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.Cluster.Tests.Transactions.TransactionTestKit;
+
+namespace OrleansStream.Cluster.Tests.Transactions;
+
+/// <summary>
+/// The SDK's transactional producer against real coordinators and partitions: commit and abort as read_committed
+/// consumers see them, consume-transform-produce with the input offsets in the transaction, fencing by a newer
+/// producer with the same transactional.id, and a transaction the coordinator aborts at transaction.timeout.ms.
+/// </summary>
+public sealed class TransactionalProducerTests(TransactionFixture fixture) : IClassFixture<TransactionFixture>
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Read_committed_consumers_see_committed_transactions_only()
+    {
+        var topic = UniqueTopic("txp");
+        await fixture.CreateTopic(topic, partitions: 1, replicationFactor: 2);
+        var tp = new TopicPartition(topic, 0);
+        using var producer = Transactional(UniqueTopic("txp-id"));
+
+        producer.InitTransactions(Timeout);
+        producer.BeginTransaction();
+        await Produce(producer, tp, "c1", "c2");
+        producer.CommitTransaction(Timeout);
+        producer.BeginTransaction();
+        await Produce(producer, tp, "a1");
+        producer.AbortTransaction(Timeout);
+        producer.BeginTransaction();
+        await Produce(producer, tp, "c3");
+        producer.CommitTransaction(Timeout);
+
+        // Three data batches and three markers: c1 c2 COMMIT a1 ABORT c3 COMMIT.
+        Assert.Equal(["c1", "c2", "c3", "@7"], fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
+        Assert.Equal(["c1", "c2", "a1", "c3", "@7"], fixture.ReadUntilEof(tp, IsolationLevel.ReadUncommitted));
+    }
+
+    [Fact]
+    public async Task Produce_outside_a_transaction_and_out_of_order_calls_are_refused()
+    {
+        var topic = UniqueTopic("txp-rules");
+        await fixture.CreateTopic(topic, partitions: 1, replicationFactor: 2);
+        using var producer = Transactional(UniqueTopic("txp-rules-id"));
+
+        Assert.Equal(ErrorCode.InvalidTxnState, Assert.Throws<KafkaException>(producer.BeginTransaction).Error.Code);
+        producer.InitTransactions(Timeout);
+        var outside = await Assert.ThrowsAsync<ProduceException<string, string>>(() =>
+            producer.ProduceAsync(topic, new Message<string, string> { Key = "k", Value = "v" }, TestContext.Current.CancellationToken));
+        Assert.Equal(ErrorCode.InvalidTxnState, outside.Error.Code);
+        Assert.Equal(ErrorCode.InvalidTxnState, Assert.Throws<KafkaException>(() => producer.CommitTransaction(Timeout)).Error.Code);
+        producer.BeginTransaction();
+        Assert.Equal(ErrorCode.InvalidTxnState, Assert.Throws<KafkaException>(producer.BeginTransaction).Error.Code);
+        // A transaction without records or offsets commits without the coordinator.
+        producer.CommitTransaction(Timeout);
+        producer.BeginTransaction();
+    }
+
+    [Fact]
+    public async Task Consume_transform_produce_commits_the_input_offsets_with_the_output()
+    {
+        var (input, output, group) = (UniqueTopic("ctp-in"), UniqueTopic("ctp-out"), UniqueTopic("ctp-group"));
+        await fixture.CreateTopic(input, partitions: 1, replicationFactor: 2);
+        await fixture.CreateTopic(output, partitions: 1, replicationFactor: 2);
+        var inTp = new TopicPartition(input, 0);
+        var outTp = new TopicPartition(output, 0);
+        using (var seed = new ProducerBuilder<string, string>(fixture.Client, new ProducerConfig()).Build())
+        {
+            for (var i = 0; i < 6; i++)
+                await seed.ProduceAsync(inTp, new Message<string, string> { Key = "k", Value = $"v{i}" }, TestContext.Current.CancellationToken);
+        }
+
+        var config = new ConsumerConfig { GroupId = group, EnableAutoCommit = false, AutoOffsetReset = AutoOffsetReset.Earliest, FetchWaitMaxMs = 100 };
+        using var consumer = new ConsumerBuilder<string, string>(fixture.Client, config).Build();
+        consumer.Subscribe(input);
+        using var producer = Transactional(UniqueTopic("ctp-id"));
+        producer.InitTransactions(Timeout);
+
+        // The first three records go through a committed transaction, the next three through an aborted one.
+        CopyInTransaction(consumer, producer, outTp, count: 3);
+        producer.CommitTransaction(Timeout);
+        CopyInTransaction(consumer, producer, outTp, count: 3);
+        Assert.Equal(0, producer.Flush(Timeout)); // written, so that only the abort keeps them from read_committed readers
+        producer.AbortTransaction(Timeout);
+
+        Assert.Equal(["V0", "V1", "V2", "@8"], fixture.ReadUntilEof(outTp, IsolationLevel.ReadCommitted));
+        Assert.Equal(["V0", "V1", "V2", "V3", "V4", "V5", "@8"], fixture.ReadUntilEof(outTp, IsolationLevel.ReadUncommitted));
+        var committed = Assert.Single(consumer.Committed([inTp], Timeout));
+        Assert.Equal(3, committed.Offset);
+    }
+
+    [Fact]
+    public async Task A_failed_batch_makes_the_transaction_abortable_and_the_abort_lets_the_next_one_commit()
+    {
+        var topic = UniqueTopic("txp-abortable");
+        await fixture.CreateTopic(topic, partitions: 1, replicationFactor: 2, configs: new() { ["max.message.bytes"] = "2000" });
+        var tp = new TopicPartition(topic, 0);
+        using var producer = Transactional(UniqueTopic("txp-abortable-id"));
+        producer.InitTransactions(Timeout);
+        producer.BeginTransaction();
+        await Produce(producer, tp, "a1");
+        var tooLarge = await Assert.ThrowsAsync<ProduceException<string, string>>(() => Produce(producer, tp, new string('x', 5000)));
+        Assert.Equal(ErrorCode.RecordTooLarge, tooLarge.Error.Code);
+
+        var commit = Assert.Throws<KafkaTxnRequiresAbortException>(() => producer.CommitTransaction(Timeout));
+        Assert.False(commit.Error.IsFatal);
+        producer.AbortTransaction(Timeout);
+        // The abort took a bumped epoch, so the partition's sequence starts again at 0 and is accepted.
+        producer.BeginTransaction();
+        await Produce(producer, tp, "c1");
+        producer.CommitTransaction(Timeout);
+
+        Assert.Contains("c1", fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
+        Assert.DoesNotContain("a1", fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
+    }
+
+    [Fact]
+    public async Task A_second_producer_with_the_same_transactional_id_fences_the_first()
+    {
+        var (zombie, tp, transactionalId) = await OpenTransaction("fence", 60_000, "zombie");
+        using var _ = zombie;
+
+        using var successor = Transactional(transactionalId);
+        successor.InitTransactions(Timeout);
+        successor.BeginTransaction();
+        await Produce(successor, tp, "successor");
+        successor.CommitTransaction(Timeout);
+
+        var fenced = Assert.Throws<KafkaException>(() => zombie.CommitTransaction(Timeout));
+        Assert.True(fenced.Error.IsFatal, fenced.Error.ToString());
+        Assert.True(Assert.Throws<KafkaException>(zombie.BeginTransaction).Error.IsFatal);
+        Assert.Equal(["successor", "@4"], fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
+    }
+
+    [Fact]
+    public async Task A_transaction_past_its_timeout_is_aborted_and_cannot_commit()
+    {
+        var (producer, tp, transactionalId) = await OpenTransaction("txn-timeout", 1000, "late");
+        using var _ = producer;
+        var epoch = (await fixture.Describe(transactionalId)).ProducerEpoch;
+
+        await Eventually.WaitUntilAsync(async () => (await fixture.Describe(transactionalId)) is { State: "CompleteAbort" } d && d.ProducerEpoch > epoch,
+            "the coordinator aborts the timed-out transaction with a bumped epoch");
+
+        var failed = Assert.ThrowsAny<KafkaException>(() => producer.CommitTransaction(Timeout));
+        Assert.True(failed is KafkaTxnRequiresAbortException || failed.Error.IsFatal, failed.ToString());
+        Assert.Equal(["@2"], fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
+    }
+
+    private IProducer<string, string> Transactional(string transactionalId, int transactionTimeoutMs = 60_000) =>
+        new ProducerBuilder<string, string>(fixture.Client,
+            new ProducerConfig { TransactionalId = transactionalId, TransactionTimeoutMs = transactionTimeoutMs, LingerMs = 0 }).Build();
+
+    /// <summary>A new topic and a transactional producer with a transaction open in which <paramref name="value"/> was delivered.</summary>
+    private async Task<(IProducer<string, string> Producer, TopicPartition Tp, string TransactionalId)> OpenTransaction(string name, int transactionTimeoutMs, string value)
+    {
+        var tp = new TopicPartition(UniqueTopic(name), 0);
+        await fixture.CreateTopic(tp.Topic, partitions: 1, replicationFactor: 2);
+        var transactionalId = UniqueTopic(name + "-id");
+        var producer = Transactional(transactionalId, transactionTimeoutMs);
+        producer.InitTransactions(Timeout);
+        producer.BeginTransaction();
+        await Produce(producer, tp, value);
+        return (producer, tp, transactionalId);
+    }
+
+    private static async Task Produce(IProducer<string, string> producer, TopicPartition tp, params string[] values)
+    {
+        foreach (var value in values)
+            await producer.ProduceAsync(tp, new Message<string, string> { Key = "k", Value = value }, TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>Begins a transaction, copies <paramref name="count"/> records upper-cased and sends the next input offset with it.</summary>
+    private static void CopyInTransaction(IConsumer<string, string> consumer, IProducer<string, string> producer, TopicPartition outTp, int count)
+    {
+        producer.BeginTransaction();
+        using var cts = new CancellationTokenSource(Timeout);
+        ConsumeResult<string, string>? last = null;
+        for (var i = 0; i < count; i++)
+        {
+            last = consumer.Consume(cts.Token);
+            producer.Produce(outTp, new Message<string, string> { Key = last.Message!.Key, Value = last.Message.Value.ToUpperInvariant() });
+        }
+        producer.SendOffsetsToTransaction([new TopicPartitionOffset(last!.TopicPartition, last.Offset + 1)], consumer.ConsumerGroupMetadata!, Timeout);
+    }
+}
