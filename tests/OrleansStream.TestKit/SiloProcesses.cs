@@ -14,7 +14,9 @@ namespace OrleansStream.TestKit;
 /// </summary>
 public sealed class SiloProcesses : IAsyncDisposable
 {
-    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
+    // A deadline, not a wait: a silo process is ready in 5-15 s alone, but the suite runs test projects side by side on
+    // 2 cores, each starting silo processes, and a start then took over a minute.
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(120);
     private readonly List<ExternalProcess?> _silos = [];
     private readonly List<(int SiloPort, int GatewayPort, int HealthPort, int KafkaPort)> _ports = [];
     private readonly Action<int, Dictionary<string, string?>>? _configure;
