@@ -86,6 +86,18 @@ public static class RecordBatchCompression
         return output.WrittenSpan;
     }
 
+    /// <summary>
+    /// The batch itself when uncompressed, else its decompressed copy in <paramref name="plain"/>, rented on first need
+    /// (so a pass over many batches reuses one buffer).
+    /// </summary>
+    public static RecordBatchView Readable(RecordBatchView batch, ref PooledBuffer? plain)
+    {
+        if (batch.Compression == CompressionType.None)
+            return batch;
+        plain ??= new PooledBuffer(4 * batch.SizeInBytes, DefaultMaxDecompressedBytes);
+        return RecordBatchReader.Batch(Decompress(batch.Span, plain));
+    }
+
     /// <summary>The batch with its records decompressed, in a new array (tests, tools; hot paths pass a <see cref="PooledBuffer"/>).</summary>
     public static byte[] Decompress(ReadOnlySpan<byte> batch)
     {

@@ -51,7 +51,7 @@ internal static class LogCleaner
         {
             if (!IsCompactable(batch.Header) || aborted.Contains(batch.Header))
                 continue;
-            foreach (var record in Readable(batch, ref plain).Records())
+            foreach (var record in RecordBatchCompression.Readable(batch, ref plain).Records())
             {
                 if (!record.KeyIsNull)
                     lookup[record.Key] = record.Offset;
@@ -123,7 +123,7 @@ internal static class LogCleaner
         if (!IsCompactable(batch.Header))
             return bytes;
         var isAborted = aborted.Contains(batch.Header);
-        var plain = Readable(batch, ref scratch.Plain);
+        var plain = RecordBatchCompression.Readable(batch, ref scratch.Plain);
         var kept = scratch.Kept ??= new PooledBuffer(plain.SizeInBytes);
         kept.Clear();
         kept.Write(plain.Span[..RecordBatchHeader.Size]);
@@ -167,7 +167,7 @@ internal static class LogCleaner
                 continue;
             if (aborted.Contains(batch.Header) && batch.Header.RecordCount > 0)
                 return true;
-            foreach (var record in Readable(batch, ref plain).Records())
+            foreach (var record in RecordBatchCompression.Readable(batch, ref plain).Records())
             {
                 if (!Retain(record, lookup, tombstoneHorizonMs, out _))
                     return true;
@@ -197,15 +197,6 @@ internal static class LogCleaner
         && lastBatchOfProducers.TryGetValue(header.ProducerId, out var lastOffset) && lastOffset == header.LastOffset;
 
     private static bool IsCompactable(in RecordBatchHeader header) => !header.IsControl;
-
-    /// <summary>The batch itself when uncompressed, else its decompressed copy in <paramref name="plain"/>, rented on first need.</summary>
-    private static RecordBatchView Readable(RecordBatchView batch, ref PooledBuffer? plain)
-    {
-        if (batch.Compression == CompressionType.None)
-            return batch;
-        plain ??= new PooledBuffer(4 * batch.SizeInBytes, RecordBatchCompression.DefaultMaxDecompressedBytes);
-        return RecordBatchReader.Batch(RecordBatchCompression.Decompress(batch.Span, plain));
-    }
 
     /// <summary>The buffers one pass reuses from batch to batch, each rented on first need.</summary>
     private sealed class Scratch : IDisposable

@@ -12,15 +12,10 @@ internal static class TimestampSearch
     /// <summary>The first record of <paramref name="batch"/> at or after <paramref name="minOffset"/> with a timestamp &gt;= <paramref name="timestampMs"/>.</summary>
     public static TimestampOffset? FirstRecord(ReadOnlySpan<byte> batch, long timestampMs, long minOffset)
     {
-        var view = RecordBatchReader.Batch(batch);
         PooledBuffer? plain = null;
         try
         {
-            if (view.Compression != CompressionType.None)
-            {
-                plain = new PooledBuffer(4 * batch.Length, RecordBatchCompression.DefaultMaxDecompressedBytes);
-                view = RecordBatchReader.Batch(RecordBatchCompression.Decompress(batch, plain));
-            }
+            var view = RecordBatchCompression.Readable(RecordBatchReader.Batch(batch), ref plain);
             foreach (var record in view.Records())
             {
                 if (record.Offset >= minOffset && record.TimestampMs >= timestampMs)
