@@ -36,6 +36,8 @@ public enum ErrorCode : short
     RebalanceInProgress = 27,
     InvalidCommitOffsetSize = 28,
     InvalidTimestamp = 32,
+    UnsupportedSaslMechanism = 33,
+    IllegalSaslState = 34,
     UnsupportedVersion = 35,
     TopicAlreadyExists = 36,
     InvalidPartitions = 37,

@@ -160,7 +160,7 @@ public class TransactionMessageTests
         AssertWrites(Hex.Parse("00000000 0000 02 02 78 02 03 7478 0000000000000007 08 4f6e676f696e67 00 00"), response.Write, 0);
     }
 
-    private static T Read<T>(byte[] bytes, PartitionReader<T> read, short version)
+    internal static T Read<T>(byte[] bytes, PartitionReader<T> read, short version)
     {
         var r = new KafkaReader(bytes);
         var message = read(ref r, version);
@@ -168,7 +168,7 @@ public class TransactionMessageTests
         return message;
     }
 
-    private static void AssertWrites(byte[] expected, Action<KafkaWriter, short> write, short version)
+    internal static void AssertWrites(byte[] expected, Action<KafkaWriter, short> write, short version)
     {
         using var w = new KafkaWriter();
         write(w, version);
