@@ -24,7 +24,7 @@ public static class ApiVersionsTable
         new(ApiKey.SyncGroup, 0, 3),
         new(ApiKey.DescribeGroups, 0, 2),
         new(ApiKey.ListGroups, 0, 2),
-        new(ApiKey.SaslHandshake, 1, 1),
+        new(ApiKey.SaslHandshake, 0, 1),
         new(ApiKey.ApiVersions, 0, 3),
         new(ApiKey.CreateTopics, 0, 4),
         new(ApiKey.DeleteTopics, 0, 3),

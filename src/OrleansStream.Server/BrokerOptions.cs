@@ -29,9 +29,24 @@ public sealed class BrokerOptions
     /// <summary>
     /// Kafka's <c>listeners</c>: where this broker accepts Kafka clients, comma-separated <c>NAME://host:port</c>
     /// (<c>PLAINTEXT://127.0.0.1:9092</c>; an empty host or <c>0.0.0.0</c> binds every interface). Empty: no Kafka
-    /// listener. Only the PLAINTEXT security protocol is served.
+    /// listener. A listener's name is its security protocol (<c>PLAINTEXT</c>, <c>SSL</c>, <c>SASL_PLAINTEXT</c>,
+    /// <c>SASL_SSL</c>) unless <see cref="ListenerSecurityProtocolMap"/> maps it.
     /// </summary>
     public string? Listeners { get; set; }
+
+    /// <summary>
+    /// Kafka's <c>listener.security.protocol.map</c>: <c>NAME:PROTOCOL</c> pairs, comma-separated
+    /// (<c>CLIENT:SASL_SSL,INTERNAL:PLAINTEXT</c>). Empty: each security protocol's name maps to itself. SSL and
+    /// SASL_SSL listeners present the certificate of <c>OrleansStream:Tls</c>; SASL listeners check the users of
+    /// <c>OrleansStream:Sasl</c>.
+    /// </summary>
+    public string? ListenerSecurityProtocolMap { get; set; }
+
+    /// <summary>
+    /// Kafka's <c>ssl.client.auth</c> on the SSL and SASL_SSL listeners: whether clients must present a certificate
+    /// issued by an authority of <c>OrleansStream:Tls:CaPath</c> (and on its thumbprint list, when it has one).
+    /// </summary>
+    public Security.SslClientAuth SslClientAuth { get; set; } = Security.SslClientAuth.None;
 
     /// <summary>
     /// Kafka's <c>advertised.listeners</c>: the addresses Metadata gives clients for this broker, by listener name.

@@ -93,6 +93,23 @@ public class SaslTests
     }
 
     [Fact]
+    public void Scram_final_nonce_may_repeat_the_client_nonce_before_the_full_nonce_as_librdkafka_2_0_sends_it()
+    {
+        var server = new ScramSaslServer(ScramMechanism.Sha256, Store("SCRAM-SHA-256", "pencil"), ServerNonce);
+        server.Evaluate(Encoding.UTF8.GetBytes(ClientFirst));
+        var withoutProof = $"c=biws,r={ClientNonce}{ClientNonce}{ServerNonce}";
+        var authMessage = Encoding.UTF8.GetBytes($"n=user,r={ClientNonce},{ServerFirst},{withoutProof}");
+        var salted = System.Security.Cryptography.Rfc2898DeriveBytes.Pbkdf2("pencil"u8, Convert.FromBase64String(Salt), 4096, System.Security.Cryptography.HashAlgorithmName.SHA256, 32);
+        var clientKey = System.Security.Cryptography.HMACSHA256.HashData(salted, "Client Key"u8);
+        var signature = System.Security.Cryptography.HMACSHA256.HashData(System.Security.Cryptography.SHA256.HashData(clientKey), authMessage);
+        for (var i = 0; i < clientKey.Length; i++) clientKey[i] ^= signature[i];
+
+        var final = server.Evaluate(Encoding.UTF8.GetBytes($"{withoutProof},p={Convert.ToBase64String(clientKey)}"));
+
+        Assert.Equal(SaslOutcome.Complete, final.Outcome);
+    }
+
+    [Fact]
     public void Scram_final_message_with_another_nonce_or_binding_fails()
     {
         var nonce = new ScramSaslServer(ScramMechanism.Sha256, Store("SCRAM-SHA-256", "pencil"), ServerNonce);

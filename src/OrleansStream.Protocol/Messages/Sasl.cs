@@ -1,9 +1,8 @@
 namespace OrleansStream.Protocol.Messages;
 
 /// <summary>
-/// SaslHandshake v1: the mechanism the client wants. Version 0 is not served: after it the client would send raw SASL
-/// tokens without Kafka headers (Kafka's legacy framing), which librdkafka, kafkajs and the Java client use only
-/// against brokers that do not offer SaslAuthenticate.
+/// SaslHandshake v0-1: the mechanism the client wants. The layouts are the same; after v0 the client sends the
+/// mechanism's tokens as bare size-prefixed frames (Kafka's legacy framing), after v1 in SaslAuthenticate requests.
 /// </summary>
 public sealed record SaslHandshakeRequest(string Mechanism)
 {

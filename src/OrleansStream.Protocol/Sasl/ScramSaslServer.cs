@@ -107,7 +107,10 @@ public sealed class ScramSaslServer : ISaslServer
             return SaslStep.Fail($"Invalid {_mechanism.Name} client final message: expected c=…,r=…");
         if (!TryBase64(attributes[0][2..], out var binding) || Encoding.UTF8.GetString(binding) != _gs2Header)
             return SaslStep.Fail($"Invalid {_mechanism.Name} client final message: channel binding does not match");
-        if (attributes[1][2..] != _nonce) return SaslStep.Fail($"Invalid {_mechanism.Name} client final message: nonce does not match");
+        // Kafka's rule (endsWith, not equality): librdkafka 2.0 sends its client nonce twice before the server's part,
+        // and the proof covers the message as sent.
+        if (!attributes[1][2..].EndsWith(_nonce, StringComparison.Ordinal))
+            return SaslStep.Fail($"Invalid {_mechanism.Name} client final message: nonce does not match");
         if (!TryBase64(message[(proofAt + 3)..], out var proof) || proof.Length != _mechanism.KeyLength) return SaslStep.Fail(InvalidCredentials);
 
         var credential = _credential!;

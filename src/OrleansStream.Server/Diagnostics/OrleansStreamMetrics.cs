@@ -40,7 +40,9 @@ public sealed class OrleansStreamMetrics : IDisposable
         FetchBytes = _meter.CreateCounter<long>("orleansstream.fetch.bytes", "By", "Record batch bytes returned to consumers and followers.");
         KafkaConnections = _meter.CreateUpDownCounter<long>("orleansstream.kafka.connections", "{connection}", "Open Kafka client connections.");
         KafkaRequestsRefused = _meter.CreateCounter<long>("orleansstream.kafka.requests.refused", "{request}",
-            "Kafka requests that closed their connection: malformed, oversized (socket.request.max.bytes), of an API version not advertised, or a connection over max.connections.per.ip.");
+            "Kafka requests that closed their connection: malformed, oversized (socket.request.max.bytes), of an API version not advertised, before SASL authentication, or a connection over max.connections.per.ip.");
+        KafkaAuthenticationFailures = _meter.CreateCounter<long>("orleansstream.kafka.authentication.failures", "{failure}",
+            "SASL authentications that failed on a Kafka listener (Kafka's failed-authentication-total), by mechanism.");
         TierUploadedBytes = _meter.CreateCounter<long>("orleansstream.tier.uploaded.bytes", "By", "Segment bytes copied to the remote tier.");
         TierUploadFailures = _meter.CreateCounter<long>("orleansstream.tier.upload.failures", "{failure}",
             "Tiering passes that failed and will be retried with back-off.");
@@ -76,6 +78,7 @@ public sealed class OrleansStreamMetrics : IDisposable
     internal Counter<long> FetchBytes { get; }
     internal UpDownCounter<long> KafkaConnections { get; }
     internal Counter<long> KafkaRequestsRefused { get; }
+    internal Counter<long> KafkaAuthenticationFailures { get; }
     internal Counter<long> TierUploadedBytes { get; }
     internal Counter<long> TierUploadFailures { get; }
     internal Histogram<double> RemoteFetchDuration { get; }

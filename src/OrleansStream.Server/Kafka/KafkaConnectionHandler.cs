@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
 using OrleansStream.Server.Diagnostics;
+using OrleansStream.Server.Kafka.Security;
 
 namespace OrleansStream.Server.Kafka;
 
@@ -17,12 +18,15 @@ namespace OrleansStream.Server.Kafka;
 /// <c>socket.request.max.bytes</c> closes the connection before it is read, and so does a malformed request or an
 /// API version this broker does not advertise (ApiVersions excepted, which answers UnsupportedVersion). A connection
 /// that sends nothing for <c>connections.max.idle.ms</c> is closed, and one beyond <c>max.connections.per.ip</c> from
-/// its address is closed at once.
+/// its address is closed at once. On a SASL listener a connection is served only ApiVersions, SaslHandshake and
+/// SaslAuthenticate until it has authenticated; any other request closes it (Kafka's IllegalSaslState). SSL and
+/// SASL_SSL listeners get TLS from Kestrel's middleware before bytes reach this handler.
 /// </summary>
 public sealed partial class KafkaConnectionHandler : ConnectionHandler
 {
     private readonly Dictionary<ApiKey, IKafkaApiHandler> _handlers = [];
-    private readonly IReadOnlyList<KafkaListenerEndpoint> _listeners;
+    private readonly IReadOnlyList<KafkaListener> _listeners;
+    private readonly SaslCredentialStore _credentials;
     private readonly int _maxRequestBytes;
     private readonly TimeSpan _maxIdle;
     private readonly int _maxConnectionsPerIp;
@@ -31,13 +35,14 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     private readonly OrleansStreamMetrics _metrics;
     private readonly ILogger<KafkaConnectionHandler> _logger;
 
-    public KafkaConnectionHandler(IEnumerable<IKafkaApiHandler> handlers, IOptions<BrokerOptions> options, OrleansStreamMetrics metrics, TimeProvider time,
-        ILogger<KafkaConnectionHandler> logger)
+    public KafkaConnectionHandler(IEnumerable<IKafkaApiHandler> handlers, IOptions<BrokerOptions> options, SaslCredentialStore credentials,
+        OrleansStreamMetrics metrics, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
     {
         ArgumentNullException.ThrowIfNull(handlers);
         ArgumentNullException.ThrowIfNull(options);
         foreach (var h in handlers) _handlers[h.ApiKey] = h;
-        _listeners = KafkaListeners.Parse(options.Value.Listeners);
+        _listeners = KafkaListeners.Bound(options.Value);
+        _credentials = credentials;
         _maxRequestBytes = options.Value.SocketRequestMaxBytes;
         _maxIdle = TimeSpan.FromMilliseconds(options.Value.ConnectionsMaxIdleMs);
         _maxConnectionsPerIp = options.Value.MaxConnectionsPerIp;
@@ -52,7 +57,8 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var state = new KafkaConnection(ListenerOf(connection.LocalEndPoint), connection.RemoteEndPoint);
+        var listener = ListenerOf(connection.LocalEndPoint);
+        var state = new KafkaConnection(listener, connection.RemoteEndPoint, listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics) : null);
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         if (address is not null && !TryAddConnection(address))
         {
@@ -150,6 +156,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     /// <summary>Answers one request; false when the connection must close.</summary>
     private async Task<bool> HandleAsync(ReadOnlyMemory<byte> frame, KafkaConnection state, KafkaWriter writer, PipeWriter output)
     {
+        if (state.Sasl is { AwaitsRawToken: true } sasl) return await AnswerRawTokenAsync(sasl, frame, state, writer, output);
         KafkaRequest request;
         try
         {
@@ -166,6 +173,11 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         if (!_handlers.TryGetValue(key, out var handler) || (key != ApiKey.ApiVersions && !ApiVersionsTable.IsSupported(key, request.Version)))
         {
             Refuse(state, "unsupported", $"{key} v{request.Version}, which this broker does not advertise");
+            return false;
+        }
+        if (state.Sasl is { IsAuthenticated: false } && !SaslServerAuthenticator.IsAllowedBeforeAuthentication(key))
+        {
+            Refuse(state, "unauthenticated", $"{key} before SASL authentication on listener {state.ListenerName} (IllegalSaslState)");
             return false;
         }
         writer.Reset();
@@ -188,6 +200,26 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         if (!respond) return true;
         writer.EndFrame(responseFrame);
         var flushed = await output.WriteAsync(writer.WrittenMemory);
+        if (state.CloseAfterResponse is { } reason)
+        {
+            Refuse(state, "sasl", reason);
+            return false;
+        }
+        return !flushed.IsCompleted && !flushed.IsCanceled;
+    }
+
+    /// <summary>Kafka's legacy SASL framing after SaslHandshake v0: a bare token in, a bare token out; a failure closes.</summary>
+    private async Task<bool> AnswerRawTokenAsync(SaslServerAuthenticator sasl, ReadOnlyMemory<byte> token, KafkaConnection state, KafkaWriter writer, PipeWriter output)
+    {
+        var step = sasl.EvaluateRawToken(token.Span);
+        if (step.Outcome == Protocol.Sasl.SaslOutcome.Failed)
+        {
+            Refuse(state, "sasl", $"SASL/{sasl.Mechanism} authentication of '{sasl.User}' on listener {state.ListenerName}: {step.Error}");
+            return false;
+        }
+        writer.Reset();
+        writer.WriteBytes(step.Challenge, flexible: false);
+        var flushed = await output.WriteAsync(writer.WrittenMemory);
         return !flushed.IsCompleted && !flushed.IsCanceled;
     }
 
@@ -197,12 +229,13 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         LogRefused(state.Remote, state.ClientSoftware, detail);
     }
 
-    private string ListenerOf(EndPoint? local)
+    private KafkaListener ListenerOf(EndPoint? local)
     {
         if (local is IPEndPoint ip)
             foreach (var l in _listeners)
-                if (l.Port == ip.Port) return l.Name;
-        return _listeners.Count > 0 ? _listeners[0].Name : KafkaListeners.Plaintext;
+                if (l.Endpoint.Port == ip.Port) return l;
+        return _listeners.Count > 0 ? _listeners[0]
+            : new KafkaListener(new KafkaListenerEndpoint(KafkaListeners.Plaintext, "", 0), KafkaSecurityProtocol.Plaintext);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Closing the Kafka connection from {Remote} ({Client}): {Detail}")]

@@ -1,21 +1,30 @@
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using OrleansStream.Server.Kafka.Handlers;
+using OrleansStream.Server.Kafka.Security;
+using OrleansStream.Server.Security;
 
 namespace OrleansStream.Server.Kafka;
 
 public static class KafkaListenerExtensions
 {
-    /// <summary>The Kafka listener's services: one handler per API, the leader cache and the broker view.</summary>
+    /// <summary>The Kafka listener's services: one handler per API, the leader cache, the broker view and the SASL users.</summary>
     public static IServiceCollection AddKafkaListener(this IServiceCollection services)
     {
         services.TryAddSingleton<PartitionLeaders>();
         services.TryAddSingleton<KafkaBrokers>();
         services.TryAddSingleton<KafkaConnectionHandler>();
         services.TryAddSingleton<TransactionCoordinators>();
+        services.AddOptions<SaslOptions>().BindConfiguration(SaslOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SaslOptions>, SaslOptionsValidator>());
+        services.TryAddSingleton<SaslCredentialStore>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, SaslHandshakeHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, SaslAuthenticateHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ApiVersionsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, MetadataHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ProduceHandler>());
@@ -50,15 +59,25 @@ public static class KafkaListenerExtensions
 
     /// <summary>
     /// Binds every Kafka listener of <c>OrleansStream:Listeners</c> in this Kestrel server, each served by
-    /// <see cref="KafkaConnectionHandler"/>. Kestrel ignores its URLs once any endpoint is configured here, so a host
-    /// configures its HTTP endpoints here too.
+    /// <see cref="KafkaConnectionHandler"/>; SSL and SASL_SSL listeners behind Kestrel's TLS middleware with the
+    /// certificate of <c>OrleansStream:Tls</c>. Kestrel ignores its URLs once any endpoint is configured here, so a
+    /// host configures its HTTP endpoints here too.
     /// </summary>
     public static KestrelServerOptions ListenKafka(this KestrelServerOptions kestrel)
     {
         ArgumentNullException.ThrowIfNull(kestrel);
-        var options = kestrel.ApplicationServices.GetRequiredService<IOptions<BrokerOptions>>().Value;
-        foreach (var listener in KafkaListeners.Parse(options.Listeners))
-            kestrel.Listen(KafkaListeners.BindAddress(listener), listener.Port, l => l.UseConnectionHandler<KafkaConnectionHandler>());
+        var services = kestrel.ApplicationServices;
+        var options = services.GetRequiredService<IOptions<BrokerOptions>>().Value;
+        HttpsConnectionAdapterOptions? tls = null;
+        foreach (var listener in KafkaListeners.Bound(options))
+        {
+            if (listener.UsesTls) tls ??= BrokerTls.ForKafkaListeners(services.GetRequiredService<IOptions<BrokerTlsOptions>>().Value, options.SslClientAuth);
+            kestrel.Listen(KafkaListeners.BindAddress(listener.Endpoint), listener.Endpoint.Port, l =>
+            {
+                if (listener.UsesTls) l.UseHttps(tls!);
+                l.UseConnectionHandler<KafkaConnectionHandler>();
+            });
+        }
         return kestrel;
     }
 }

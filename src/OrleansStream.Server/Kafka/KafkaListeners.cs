@@ -10,11 +10,76 @@ public sealed record KafkaListenerEndpoint(string Name, string Host, int Port)
     public override string ToString() => Host.Contains(':', StringComparison.Ordinal) ? $"{Name}://[{Host}]:{Port}" : $"{Name}://{Host}:{Port}";
 }
 
-/// <summary>Kafka's <c>listeners</c> and <c>advertised.listeners</c> settings, parsed and checked.</summary>
+/// <summary>Kafka's <c>SecurityProtocol</c>: whether a listener speaks TLS and whether it asks for SASL.</summary>
+public enum KafkaSecurityProtocol
+{
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+/// <summary>A listener this broker binds: its name and the security protocol the name maps to.</summary>
+public sealed record KafkaListener(KafkaListenerEndpoint Endpoint, KafkaSecurityProtocol SecurityProtocol)
+{
+    public string Name => Endpoint.Name;
+
+    public bool UsesTls => SecurityProtocol is KafkaSecurityProtocol.Ssl or KafkaSecurityProtocol.SaslSsl;
+
+    public bool RequiresSasl => SecurityProtocol is KafkaSecurityProtocol.SaslPlaintext or KafkaSecurityProtocol.SaslSsl;
+}
+
+/// <summary>
+/// Kafka's <c>listeners</c>, <c>advertised.listeners</c> and <c>listener.security.protocol.map</c> settings, parsed
+/// and checked.
+/// </summary>
 public static class KafkaListeners
 {
-    /// <summary>The security protocol this broker serves; a listener named otherwise is refused at start.</summary>
     public const string Plaintext = "PLAINTEXT";
+
+    private static readonly string[] ProtocolNames = [Plaintext, "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+
+    public static string Name(KafkaSecurityProtocol protocol) => ProtocolNames[(int)protocol];
+
+    public static bool TryParseSecurityProtocol(string name, out KafkaSecurityProtocol protocol)
+    {
+        var index = Array.IndexOf(ProtocolNames, name.ToUpperInvariant());
+        protocol = (KafkaSecurityProtocol)Math.Max(index, 0);
+        return index >= 0;
+    }
+
+    /// <summary>The listeners to bind, each with its security protocol; throws <see cref="FormatException"/> for a bad setting.</summary>
+    public static IReadOnlyList<KafkaListener> Bound(BrokerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var map = SecurityProtocolMap(options.ListenerSecurityProtocolMap);
+        var result = new List<KafkaListener>();
+        foreach (var endpoint in Parse(options.Listeners))
+            result.Add(map.TryGetValue(endpoint.Name, out var protocol)
+                ? new KafkaListener(endpoint, protocol)
+                : throw new FormatException($"listener {endpoint} has no security protocol: name it PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, or map its name in OrleansStream:ListenerSecurityProtocolMap."));
+        return result;
+    }
+
+    /// <summary>Kafka's rule: the map given, or else each security protocol's name mapped to itself.</summary>
+    public static IReadOnlyDictionary<string, KafkaSecurityProtocol> SecurityProtocolMap(string? value)
+    {
+        var map = new Dictionary<string, KafkaSecurityProtocol>(StringComparer.Ordinal);
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            foreach (var protocol in Enum.GetValues<KafkaSecurityProtocol>()) map[Name(protocol)] = protocol;
+            return map;
+        }
+        foreach (var raw in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var colon = raw.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0 || !TryParseSecurityProtocol(raw[(colon + 1)..].Trim(), out var protocol))
+                throw new FormatException($"'{raw}' is not NAME:PROTOCOL with PROTOCOL one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL.");
+            if (!map.TryAdd(raw[..colon].Trim().ToUpperInvariant(), protocol))
+                throw new FormatException($"'{raw}' maps a listener name mapped before.");
+        }
+        return map;
+    }
 
     /// <summary>Parses a comma-separated list; throws <see cref="FormatException"/> naming the bad entry.</summary>
     public static IReadOnlyList<KafkaListenerEndpoint> Parse(string? value)
@@ -61,25 +126,29 @@ public static class KafkaListeners
 
     internal static IEnumerable<string> Validate(BrokerOptions options)
     {
-        IReadOnlyList<KafkaListenerEndpoint> listeners, advertised;
+        IReadOnlyList<KafkaListener> listeners;
+        IReadOnlyList<KafkaListenerEndpoint> advertised;
         try
         {
-            listeners = Parse(options.Listeners);
+            listeners = Bound(options);
             advertised = Parse(options.AdvertisedListeners);
         }
         catch (FormatException e)
         {
-            return [$"OrleansStream:Listeners / AdvertisedListeners: {e.Message}"];
+            return [$"OrleansStream:Listeners / AdvertisedListeners / ListenerSecurityProtocolMap: {e.Message}"];
         }
         var failures = new List<string>();
         var names = new HashSet<string>(StringComparer.Ordinal);
+        var ports = new HashSet<int>();
         foreach (var l in listeners)
         {
-            if (l.Name != Plaintext)
-                failures.Add($"OrleansStream:Listeners: listener {l} is not served; only {Plaintext} listeners are.");
             if (!names.Add(l.Name))
                 failures.Add($"OrleansStream:Listeners names {l.Name} twice.");
+            if (!ports.Add(l.Endpoint.Port))
+                failures.Add($"OrleansStream:Listeners binds port {l.Endpoint.Port} twice.");
         }
+        if (!Enum.IsDefined(options.SslClientAuth))
+            failures.Add($"OrleansStream:SslClientAuth must be None, Requested or Required, not '{options.SslClientAuth}'.");
         foreach (var a in advertised)
             if (!names.Contains(a.Name))
                 failures.Add($"OrleansStream:AdvertisedListeners: {a} names no listener of OrleansStream:Listeners.");

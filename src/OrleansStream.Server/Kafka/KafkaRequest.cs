@@ -1,13 +1,22 @@
 using System.Net;
 using OrleansStream.Protocol;
+using OrleansStream.Server.Kafka.Security;
 
 namespace OrleansStream.Server.Kafka;
 
 /// <summary>What the listener knows of one client connection; one request at a time uses it.</summary>
-public sealed class KafkaConnection(string listenerName, EndPoint? remote)
+public sealed class KafkaConnection(KafkaListener listener, EndPoint? remote, SaslServerAuthenticator? sasl = null)
 {
+    public KafkaListener Listener { get; } = listener;
+
     /// <summary>The listener the client connected to: Metadata answers with the brokers' advertised addresses of that name.</summary>
-    public string ListenerName { get; } = listenerName;
+    public string ListenerName => Listener.Name;
+
+    /// <summary>The connection's SASL state on a SASL listener; null on the others.</summary>
+    public SaslServerAuthenticator? Sasl { get; } = sasl;
+
+    /// <summary>Set by a handler whose answer ends the connection (a SASL failure, as Kafka closes then): why, for the log.</summary>
+    public string? CloseAfterResponse { get; set; }
 
     public EndPoint? Remote { get; } = remote;
 

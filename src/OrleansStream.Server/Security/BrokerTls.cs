@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -34,11 +35,7 @@ internal static class BrokerTls
     /// <summary>The settings between silos and those of the gateway.</summary>
     internal static (TlsOptions Silo, TlsOptions Gateway) Create(BrokerTlsOptions options)
     {
-        var certificate = Load(nameof(options.CertificatePath), options.CertificatePath!,
-            () => TlsCertificates.LoadCertificate(options.CertificatePath!, options.KeyPath, options.CertificatePassword));
-        var authorities = string.IsNullOrWhiteSpace(options.CaPath)
-            ? null
-            : Load(nameof(options.CaPath), options.CaPath, () => TlsCertificates.LoadAuthorities(options.CaPath));
+        var (certificate, authorities) = LoadCertificates(options);
         var silo = new TlsOptions
         {
             LocalCertificate = certificate,
@@ -61,6 +58,42 @@ internal static class BrokerTls
             HandshakeTimeout = options.HandshakeTimeout,
         };
         return (silo, gateway);
+    }
+
+    /// <summary>
+    /// The TLS of the SSL and SASL_SSL Kafka listeners (Kestrel's middleware): the broker's certificate, and client
+    /// certificates as Kafka's <c>ssl.client.auth</c> says, judged as the gateway judges them.
+    /// </summary>
+    internal static HttpsConnectionAdapterOptions ForKafkaListeners(BrokerTlsOptions options, SslClientAuth clientAuth)
+    {
+        if (!options.Enabled)
+            throw new OrleansConfigurationException(
+                $"OrleansStream:Listeners has an SSL or SASL_SSL listener, which needs a certificate: set {BrokerTlsOptions.SectionName}:CertificatePath.");
+        var (certificate, authorities) = LoadCertificates(options);
+        var policy = new PeerCertificatePolicy(authorities, TlsCertificates.ParseThumbprints(options.AllowedThumbprints), own: certificate);
+        return new HttpsConnectionAdapterOptions
+        {
+            ServerCertificate = certificate,
+            ClientCertificateMode = clientAuth switch
+            {
+                SslClientAuth.Required => ClientCertificateMode.RequireCertificate,
+                SslClientAuth.Requested => ClientCertificateMode.AllowCertificate,
+                _ => ClientCertificateMode.NoCertificate,
+            },
+            ClientCertificateValidation = policy.Accepts,
+            HandshakeTimeout = options.HandshakeTimeout,
+        };
+    }
+
+    /// <summary>The one place the broker's certificate and its trusted authorities are read.</summary>
+    private static (X509Certificate2 Certificate, X509Certificate2Collection? Authorities) LoadCertificates(BrokerTlsOptions options)
+    {
+        var certificate = Load(nameof(options.CertificatePath), options.CertificatePath!,
+            () => TlsCertificates.LoadCertificate(options.CertificatePath!, options.KeyPath, options.CertificatePassword));
+        var authorities = string.IsNullOrWhiteSpace(options.CaPath)
+            ? null
+            : Load(nameof(options.CaPath), options.CaPath, () => TlsCertificates.LoadAuthorities(options.CaPath));
+        return (certificate, authorities);
     }
 
     /// <summary>The host prints the innermost exception's message, so the key and the file are in that message.</summary>
