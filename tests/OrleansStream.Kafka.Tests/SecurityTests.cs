@@ -117,14 +117,16 @@ public sealed class SecurityTests(SecureKafkaCluster cluster) : IClassFixture<Se
     {
         var errors = new List<Error>();
         var config = SaslSsl(mechanism, "alice", "not-" + SecureKafkaCluster.AlicePassword);
+
+        // librdkafka connects to the bootstrap broker as soon as the client exists.
         using var admin = new AdminClientBuilder(config).SetErrorHandler((_, e) => { lock (errors) errors.Add(e); }).Build();
 
-        var metadata = Assert.Throws<KafkaException>(() => admin.GetMetadata(TimeSpan.FromSeconds(5)));
-
-        Assert.Equal(Confluent.Kafka.ErrorCode.Local_Transport, metadata.Error.Code);
-        await Eventually.WaitUntilAsync(() => { lock (errors) return errors.Exists(e => e.Code == Confluent.Kafka.ErrorCode.Local_Authentication); },
-            "librdkafka reports an authentication error");
-        lock (errors) Assert.Contains(errors, e => e.Code == Confluent.Kafka.ErrorCode.Local_Authentication && e.Reason.Contains(reason, StringComparison.Ordinal));
+        await Eventually.WaitUntilAsync(() => { lock (errors) return errors.Count > 0; }, "librdkafka reports an error");
+        lock (errors)
+        {
+            Assert.Equal(Confluent.Kafka.ErrorCode.Local_Authentication, errors[0].Code);
+            Assert.Contains(reason, errors[0].Reason, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -51,12 +51,15 @@ public sealed class SaslUserOptions
     public string? ScramSha512 { get; set; }
 }
 
-public sealed class SaslOptionsValidator : IValidateOptions<SaslOptions>
+/// <summary>Checks the mechanisms, the users' credentials, and that a SASL listener has someone to let in.</summary>
+public sealed class SaslOptionsValidator(IOptions<BrokerOptions> broker) : IValidateOptions<SaslOptions>
 {
     public ValidateOptionsResult Validate(string? name, SaslOptions options)
     {
         List<string>? failures = null;
         void Fail(string message) => (failures ??= []).Add(message);
+        if (options.Users.Count == 0 && SaslListener(broker.Value) is { } listener)
+            Fail($"OrleansStream:Listeners has the SASL listener {listener}, but {SaslOptions.SectionName}:Users names no user.");
         try
         {
             if (options.Mechanisms().Count == 0) Fail($"{SaslOptions.SectionName}:EnabledMechanisms names no mechanism.");
@@ -86,5 +89,19 @@ public sealed class SaslOptionsValidator : IValidateOptions<SaslOptions>
             }
         }
         return failures is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    // A bad listener setting is the broker options' own failure to report.
+    private static KafkaListenerEndpoint? SaslListener(BrokerOptions options)
+    {
+        try
+        {
+            foreach (var l in KafkaListeners.Bound(options))
+                if (l.RequiresSasl) return l.Endpoint;
+        }
+        catch (FormatException)
+        {
+        }
+        return null;
     }
 }
