@@ -84,6 +84,7 @@ internal static class CliApp
         root.Subcommands.Add(PerfCommands.Build());
         root.Subcommands.Add(GroupsCommands.Build());
         root.Subcommands.Add(TransactionsCommands.Build());
+        root.Subcommands.Add(SaslCommands.Build());
         return root;
     }
 
