@@ -56,6 +56,9 @@ param tlsClientCaSecretName string = ''
 @description('Optional comma-separated SHA-1 thumbprints: client certificates of those authorities are accepted only when listed.')
 param tlsAllowedThumbprints string = ''
 
+@description('Optional comma-separated Kafka users: each has its SCRAM-SHA-512 credential in the Key Vault secret kafka-user-<name>, and the Kafka listeners become SASL_SSL (needs enableTls).')
+param kafkaSaslUsers string = ''
+
 var tags = { 'azd-env-name': environmentName }
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 
@@ -186,6 +189,10 @@ module silos 'modules/silo.bicep' = [for i in range(0, siloCount): {
     tlsClientCaSecretUri: enableTls && !empty(tlsClientCaSecretName) ? '${keyVault.outputs.uri}secrets/${tlsClientCaSecretName}' : ''
     tlsClientAuth: tlsClientAuth
     tlsAllowedThumbprints: tlsAllowedThumbprints
+    kafkaSaslUsers: map(filter(split(kafkaSaslUsers, ','), u => !empty(trim(u))), u => {
+      name: trim(u)
+      secretUri: '${keyVault.outputs.uri}secrets/kafka-user-${trim(u)}'
+    })
   }
 }]
 

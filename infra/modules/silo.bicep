@@ -51,6 +51,9 @@ param tlsClientCaSecretUri string = ''
 param tlsClientAuth string = 'None'
 param tlsAllowedThumbprints string = ''
 
+@description('Kafka users, each { name, secretUri }: a Key Vault secret holding the user\'s SCRAM-SHA-512 credential (orleansstream sasl scram-credential). With TLS on, any user makes the Kafka listener SASL_SSL.')
+param kafkaSaslUsers array = []
+
 @minValue(60)
 @description('Time for a controlled shutdown: leadership hand-over, flush, leaving the membership table.')
 param terminationGracePeriodSeconds int = 90
@@ -62,6 +65,9 @@ var dataPath = '/data'
 var tls = hasImage && !empty(tlsCertificateSecretUri)
 var clientCa = tls && !empty(tlsClientCaSecretUri)
 var tlsPath = '/mnt/tls'
+// SASL_SSL presents the same Key Vault certificate as the silo and gateway ports.
+var kafkaSasl = tls && !empty(kafkaSaslUsers)
+var kafkaProtocol = kafkaSasl ? 'SASL_SSL' : 'PLAINTEXT'
 
 var baseEnv = [
   { name: 'Orleans__ClusterId', value: clusterId }
@@ -80,8 +86,8 @@ var baseEnv = [
   { name: 'OrleansStream__DataDirectory', value: dataPath }
   { name: 'OrleansStream__HealthPort', value: string(healthPort) }
   // Kafka's listeners / advertised.listeners: Metadata gives clients the address that reaches this silo from the VNet.
-  { name: 'OrleansStream__Listeners', value: 'PLAINTEXT://0.0.0.0:${kafkaPort}' }
-  { name: 'OrleansStream__AdvertisedListeners', value: 'PLAINTEXT://${environmentStaticIp}:${kafkaPort}' }
+  { name: 'OrleansStream__Listeners', value: '${kafkaProtocol}://0.0.0.0:${kafkaPort}' }
+  { name: 'OrleansStream__AdvertisedListeners', value: '${kafkaProtocol}://${environmentStaticIp}:${kafkaPort}' }
   { name: 'OrleansStream__TierStore__Kind', value: 'AzureBlob' }
   { name: 'OrleansStream__TierStore__ServiceUri', value: blobServiceUri }
   { name: 'OrleansStream__TierStore__Container', value: segmentsContainerName }
@@ -111,6 +117,17 @@ var tlsSecrets = !tls ? [] : concat([
 var tlsVolumeSecrets = !tls ? [] : concat([
   { secretRef: 'silo-tls', path: 'silo.pfx' }
 ], clientCa ? [{ secretRef: 'client-ca', path: 'client-ca.pem' }] : [])
+
+// Each user's credential stays a Key Vault secret; the silo sees it as OrleansStream:Sasl:Users:<name>:ScramSha512.
+var kafkaUserEnv = [for (user, i) in (kafkaSasl ? kafkaSaslUsers : []): {
+  name: 'OrleansStream__Sasl__Users__${user.name}__ScramSha512'
+  secretRef: 'kafka-user-${i}'
+}]
+var kafkaUserSecrets = [for (user, i) in (kafkaSasl ? kafkaSaslUsers : []): {
+  name: 'kafka-user-${i}'
+  keyVaultUrl: user.secretUri
+  identity: identityId
+}]
 
 var otlpEnv = empty(otlpEndpoint) ? [] : [
   { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }
@@ -181,7 +198,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           identity: identityId
         }
       ]
-      secrets: tlsSecrets
+      secrets: concat(tlsSecrets, kafkaUserSecrets)
     }
     template: {
       terminationGracePeriodSeconds: terminationGracePeriodSeconds
@@ -193,7 +210,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             cpu: json(cpu)
             memory: memory
           }
-          env: concat(baseEnv, topicDefaultsEnv, tlsEnv, otlpEnv)
+          env: concat(baseEnv, topicDefaultsEnv, tlsEnv, kafkaUserEnv, otlpEnv)
           probes: hasImage ? probes : []
           volumeMounts: concat([
             {

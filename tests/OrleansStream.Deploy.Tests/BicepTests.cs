@@ -165,7 +165,10 @@ public sealed class BicepTests
         // The Kafka port: an internal TCP port mapping, listened on and advertised at the environment's static IP.
         Assert.Contains("'targetPort', parameters('kafkaPort'), 'exposedPort', parameters('kafkaPort')", json, StringComparison.Ordinal);
         Assert.DoesNotContain("'external', true", json, StringComparison.Ordinal);
-        Assert.Contains("format('PLAINTEXT://{0}:{1}', parameters('environmentStaticIp'), parameters('kafkaPort'))", json, StringComparison.Ordinal);
+        Assert.Contains("format('{0}://{1}:{2}', variables('kafkaProtocol'), parameters('environmentStaticIp'), parameters('kafkaPort'))", json, StringComparison.Ordinal);
+        // SASL_SSL with users: each user's SCRAM credential a Key Vault secret the app reads by its identity.
+        Assert.Contains("if(variables('kafkaSasl'), 'SASL_SSL', 'PLAINTEXT')", json, StringComparison.Ordinal);
+        Assert.Contains("format('OrleansStream__Sasl__Users__{0}__ScramSha512'", json, StringComparison.Ordinal);
 
         // TLS: the Key Vault certificate's secret mounted as a file the silo reads, by the app's identity.
         foreach (var fragment in new[]
