@@ -29,8 +29,6 @@ public sealed class SaslCredentialStore : IScramCredentialStore
     /// <summary>Kafka's <c>sasl.enabled.mechanisms</c>, as SaslHandshake lists them.</summary>
     public IReadOnlyList<string> EnabledMechanisms { get; }
 
-    public int Count => _credentials.Count;
-
     public ScramCredential? Find(string user, ScramMechanism mechanism) =>
         _credentials.GetValueOrDefault((user, mechanism.Name));
 }
