@@ -11,7 +11,8 @@ namespace OrleansStream.Kafka.Tests;
 /// <summary>
 /// Two brokers, each with four Kafka listeners: PLAINTEXT, SSL, CLIENT (mapped to SASL_SSL by
 /// listener.security.protocol.map) and SASL_PLAINTEXT, TLS from <c>OrleansStream:Tls</c> with certificates made at
-/// test time. Users: alice by password (the broker salts it at start), bob by pre-computed SCRAM credentials only.
+/// test time; ssl.client.auth=requested, so a client certificate is optional but must be of the authority. Users: alice
+/// by password (the broker salts it at start), bob by pre-computed SCRAM credentials only.
 /// </summary>
 public sealed class SecureKafkaCluster : IAsyncLifetime
 {
@@ -41,6 +42,8 @@ public sealed class SecureKafkaCluster : IAsyncLifetime
                 $",SSL://127.0.0.1:{SslPort(i)},CLIENT://127.0.0.1:{SaslSslPort(i)},SASL_PLAINTEXT://127.0.0.1:{SaslPlaintextPort(i)}");
             env["OrleansStream__ListenerSecurityProtocolMap"] = "PLAINTEXT:PLAINTEXT,SSL:SSL,CLIENT:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT";
             env["OrleansStream__Tls__CertificatePath"] = Certificates.ServerPath;
+            env["OrleansStream__Tls__CaPath"] = Certificates.CaPath;
+            env["OrleansStream__SslClientAuth"] = "Requested";
             env["OrleansStream__Sasl__Users__alice__Password"] = AlicePassword;
             env["OrleansStream__Sasl__Users__bob__ScramSha256"] = bob256;
             env["OrleansStream__Sasl__Users__bob__ScramSha512"] = bob512;
@@ -107,6 +110,38 @@ public sealed class SecurityTests(SecureKafkaCluster cluster) : IClassFixture<Se
 
         Assert.Equal(new[] { cluster.SslPort(0), cluster.SslPort(1) }.Order(), brokers.Order());
         Assert.Equal(20, read.Count);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task With_ssl_client_auth_requested_a_client_certificate_of_the_authority_is_accepted_and_another_refused(bool trusted)
+    {
+        var failures = new List<string>();
+        var certificate = trusted ? cluster.Certificates.ClientPath : cluster.Certificates.WrongClientPath;
+        var config = new ClientConfig
+        {
+            BootstrapServers = $"127.0.0.1:{cluster.SslPort(0)}",
+            SecurityProtocol = SecurityProtocol.Ssl,
+            SslCaLocation = cluster.Certificates.CaPath,
+            SslCertificateLocation = certificate,
+            SslKeyLocation = certificate,
+        };
+        // With TLS 1.3 the server judges the client's certificate after the client finished its handshake, so the
+        // client sees the connection closed by the broker rather than a failed handshake.
+        using var admin = new AdminClientBuilder(config)
+            .SetLogHandler((_, m) => { if (m.Facility == "FAIL") lock (failures) failures.Add(m.Message); })
+            .Build();
+
+        if (trusted)
+        {
+            Assert.Equal(2, admin.GetMetadata(Wait).Brokers.Count);
+            return;
+        }
+        await Eventually.WaitUntilAsync(() =>
+        {
+            lock (failures) return failures.Exists(f => f.Contains("SSL connection closed by peer", StringComparison.Ordinal) || f.Contains("SSL handshake failed", StringComparison.Ordinal));
+        }, "librdkafka reports the connection refused by the broker", state: () => { lock (failures) return string.Join('\n', failures); });
     }
 
     [Theory]
