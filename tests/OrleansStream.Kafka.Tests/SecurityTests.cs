@@ -97,6 +97,19 @@ public sealed class SecurityTests(SecureKafkaCluster cluster) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task The_broker_describes_its_listener_security_settings_under_Kafka_s_keys()
+    {
+        using var admin = new AdminClientBuilder(SaslSsl("SCRAM-SHA-512", "bob", SecureKafkaCluster.BobPassword)).Build();
+        var nodeId = admin.GetMetadata(Wait).Brokers[0].BrokerId.ToString(CultureInfo.InvariantCulture);
+
+        var entries = (await admin.DescribeConfigsAsync([new Confluent.Kafka.Admin.ConfigResource { Type = Confluent.Kafka.Admin.ResourceType.Broker, Name = nodeId }])).Single().Entries;
+
+        Assert.Equal("PLAINTEXT:PLAINTEXT,SSL:SSL,CLIENT:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT", entries["listener.security.protocol.map"].Value);
+        Assert.Equal("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", entries["sasl.enabled.mechanisms"].Value);
+        Assert.Equal("requested", entries["ssl.client.auth"].Value);
+    }
+
+    [Fact]
     public async Task Confluent_client_produces_and_consumes_over_an_SSL_listener_without_SASL()
     {
         var config = new ClientConfig

@@ -4,6 +4,7 @@ using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
+using OrleansStream.Server.Kafka.Security;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -11,7 +12,7 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// DescribeConfigs: a topic's configs with Kafka's sources (its overrides from the controller over the broker defaults
 /// over Kafka's defaults), and this broker's configs, all read-only: they come from the <c>OrleansStream</c> section.
 /// </summary>
-internal sealed class DescribeConfigsHandler(IGrainFactory grains, IOptions<BrokerOptions> options, BrokerRegistration registration)
+internal sealed class DescribeConfigsHandler(IGrainFactory grains, IOptions<BrokerOptions> options, BrokerRegistration registration, SaslCredentialStore sasl)
     : KafkaApiHandler<DescribeConfigsRequest>(ApiKey.DescribeConfigs, DescribeConfigsRequest.Read)
 {
     private readonly BrokerOptions _options = options.Value;
@@ -63,6 +64,9 @@ internal sealed class DescribeConfigsHandler(IGrainFactory grains, IOptions<Brok
         Add("broker.id", nodeId, ConfigSource.StaticBrokerConfig);
         Add("listeners", _options.Listeners, ConfigSource.StaticBrokerConfig);
         Add("advertised.listeners", string.Join(',', KafkaListeners.Advertised(_options)), ConfigSource.StaticBrokerConfig);
+        Add("listener.security.protocol.map", SecurityProtocolMap(), string.IsNullOrWhiteSpace(_options.ListenerSecurityProtocolMap) ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
+        Add("sasl.enabled.mechanisms", string.Join(',', sasl.EnabledMechanisms), ConfigSource.StaticBrokerConfig);
+        Add("ssl.client.auth", _options.SslClientAuth.ToString().ToLowerInvariant(), ConfigSource.StaticBrokerConfig);
         Add("socket.request.max.bytes", _options.SocketRequestMaxBytes.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("connections.max.idle.ms", _options.ConnectionsMaxIdleMs.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("max.connections.per.ip", _options.MaxConnectionsPerIp.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
@@ -72,6 +76,14 @@ internal sealed class DescribeConfigsHandler(IGrainFactory grains, IOptions<Brok
             else Add(brokerKey, TopicConfigs.BuiltInDefaults[topicKey], ConfigSource.DefaultConfig);
         }
         return new DescribeConfigsResult(ErrorCode.None, null, resource.Type, resource.Name, configs);
+    }
+
+    private string SecurityProtocolMap()
+    {
+        var pairs = new List<string>();
+        foreach (var (name, protocol) in KafkaListeners.SecurityProtocolMap(_options.ListenerSecurityProtocolMap))
+            pairs.Add($"{name}:{KafkaListeners.Name(protocol)}");
+        return string.Join(',', pairs);
     }
 
     private static DescribeConfigsResult Refused(DescribeConfigsResource resource, string message) =>
