@@ -40,6 +40,7 @@ public sealed class ProducerAllocationTests(ClusterFixture fixture)
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         await producer.FlushAsync(TestContext.Current.CancellationToken);
 
+        TestContext.Current.TestOutputHelper?.WriteLine($"{allocated} bytes allocated for {Records} records on the calling thread");
         Assert.Equal((2L * Records, 0L), (Interlocked.Read(ref delivered), Interlocked.Read(ref failed)));
         // About 140 records per 16 KiB batch, and a batch costs its own bookkeeping (~200 bytes): about 1.5 bytes per
         // record. A copy of each sealed batch alone would be ~115 bytes per record, an object per record 32 or more.

@@ -15,6 +15,9 @@ internal sealed class PerfRecord : Message<byte[], byte[]>
 internal sealed class PerfRecordPool(byte[] payload)
 {
     private readonly Stack<PerfRecord> _free = new();
+    // One clock read per record gives both the send time and the record's timestamp.
+    private readonly long _startTicks = Stopwatch.GetTimestamp();
+    private readonly long _startUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
     public PerfRecord Next(ProducerPerfStats? steady)
     {
@@ -22,8 +25,9 @@ internal sealed class PerfRecordPool(byte[] payload)
         lock (_free) _free.TryPop(out record);
         record ??= new PerfRecord { Key = null!, Value = payload };
         record.Steady = steady;
-        record.SendStart = Stopwatch.GetTimestamp();
-        record.Timestamp = new Timestamp(DateTimeOffset.UtcNow);
+        var now = Stopwatch.GetTimestamp();
+        record.SendStart = now;
+        record.Timestamp = new Timestamp(_startUnixMs + (now - _startTicks) * 1000 / Stopwatch.Frequency, TimestampType.CreateTime);
         return record;
     }
 

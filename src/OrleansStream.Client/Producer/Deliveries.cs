@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace OrleansStream.Client;
 
@@ -36,14 +37,15 @@ internal sealed class AsyncDelivery<TKey, TValue> : IDeliveryCallback
 
     public void OnDelivered(in Delivery delivery, TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error)
     {
-        var completion = (TaskCompletionSource<DeliveryResult<TKey, TValue>>)delivery.State!;
+        // The types are this class's own by construction (For), so the casts need no check.
+        var completion = Unsafe.As<TaskCompletionSource<DeliveryResult<TKey, TValue>>>(delivery.State!);
         var result = new DeliveryResult<TKey, TValue>
         {
             Topic = tp.Topic,
             Partition = tp.Partition,
             Offset = offset,
             Status = status,
-            Message = DeliveredMessage.With((Message<TKey, TValue>)delivery.Message!, delivery.TimestampMs, logAppendTimeMs),
+            Message = DeliveredMessage.With(Unsafe.As<Message<TKey, TValue>>(delivery.Message!), delivery.TimestampMs, logAppendTimeMs),
         };
         if (error.IsError) completion.TrySetException(new ProduceException<TKey, TValue>(error, result));
         else completion.TrySetResult(result);
@@ -66,12 +68,13 @@ internal sealed class HandlerDelivery<TKey, TValue> : IDeliveryCallback
             Partition = tp.Partition,
             Offset = offset,
             Status = status,
-            Message = DeliveredMessage.With((Message<TKey, TValue>)delivery.Message!, delivery.TimestampMs, logAppendTimeMs),
+            Message = DeliveredMessage.With(Unsafe.As<Message<TKey, TValue>>(delivery.Message!), delivery.TimestampMs, logAppendTimeMs),
             Error = error,
         };
         try
         {
-            ((Action<DeliveryReport<TKey, TValue>>)delivery.State!)(report);
+            // The types are this class's own by construction (For), so the casts need no check.
+            Unsafe.As<Action<DeliveryReport<TKey, TValue>>>(delivery.State!)(report);
         }
         catch (Exception)
         {

@@ -132,14 +132,10 @@ internal sealed partial class Producer<TKey, TValue>(
                 $"The message is {size + RecordBatchHeader.Size} bytes serialized, larger than message.max.bytes ({_settings.MessageMaxBytes}).");
 
         var gate = GateOf(topic);
-        if (!Volatile.Read(ref gate.Active))
+        if (!Volatile.Read(ref gate.Active) && EntryOf(gate) is { } entry && sender.Buffers.TryReserve(size))
         {
-            var topicTask = sender.TopicAsync(topic);
-            if (topicTask.IsCompletedSuccessfully && sender.Buffers.TryReserve(size))
-            {
-                Append(gate, topicTask.Result, partition, message, timestampMs, key, value, size, delivery);
-                return ValueTask.CompletedTask;
-            }
+            Append(gate, entry, partition, message, timestampMs, key, value, size, delivery);
+            return ValueTask.CompletedTask;
         }
 
         // Metadata is loading or the buffer is full: queue behind the topic's gate, so that records keep the order
@@ -201,13 +197,28 @@ internal sealed partial class Producer<TKey, TValue>(
         return gate;
     }
 
-    /// <summary>What the producer keeps per topic: the gate records wait behind, the sticky partitioner's state, the partitions' queues.</summary>
+    /// <summary>
+    /// The topic's metadata for a record, or null while it loads. As in Kafka's send, the entry in hand serves until
+    /// the cluster's metadata changes, not only until metadata.max.age.ms: the sender refreshes stale metadata, and a
+    /// record needs only the partition count. A change anywhere raises the cache's version and the entry is looked up again.
+    /// </summary>
+    private TopicEntry? EntryOf(TopicGate gate)
+    {
+        var entry = gate.Entry;
+        if (entry is not null && entry.Version >= sender.Metadata.Version) return entry;
+        var topicTask = sender.TopicAsync(gate.Topic);
+        if (!topicTask.IsCompletedSuccessfully) return null;
+        return gate.Entry = topicTask.Result;
+    }
+
+    /// <summary>What the producer keeps per topic: the gate records wait behind, its metadata, the sticky partitioner's state, the partitions' queues.</summary>
     private sealed class TopicGate(string topic, StickyPartitioner.Stick stick)
     {
         public readonly Queue<WaitingRecord> Queue = new();
         /// <summary>Records are waiting; new ones queue behind them.</summary>
         public bool Active;
         private PartitionQueue?[] _queues = [];
+        public TopicEntry? Entry;
 
         public string Topic { get; } = topic;
 
