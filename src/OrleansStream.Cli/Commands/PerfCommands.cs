@@ -221,6 +221,7 @@ internal static class PerfCommands
             using var reporting = new CancellationTokenSource();
             var reporter = ReportEveryAsync(counter.PrintWindow, reporting.Token);
             long start = Stopwatch.GetTimestamp();
+            var allocations = AllocationMeter.Start();
             consumer.Assign(assignment);
             try
             {
@@ -241,6 +242,7 @@ internal static class PerfCommands
                 await reporter;
             }
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            Console.Out.WriteLine(allocations.Summary(Math.Max(counter.Count, 1)));
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{counter.Count} records consumed, {ProducerPerfStats.Rate(counter.Count, seconds):F1} records/sec ({ProducerPerfStats.Rate(counter.Bytes, seconds) / ProducerPerfStats.Mb:F2} MB/sec), {counter.Bytes / ProducerPerfStats.Mb:F2} MB in {seconds:F2} s."));
             if (counter.Count < n)

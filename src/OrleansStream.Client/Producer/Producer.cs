@@ -268,7 +268,7 @@ internal sealed partial class Producer<TKey, TValue>(
             partition = ChoosePartition(entry.Name, count, key);
             if (partition < 0)
             {
-                partition = sender.Partitioner.Partition(gate.Stick, count, out queue);
+                partition = sender.Partitioner.Partition(gate.Stick, count, size, out queue);
             }
             else if (partition >= count)
             {

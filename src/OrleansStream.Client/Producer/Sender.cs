@@ -43,7 +43,7 @@ internal sealed class Sender : IAsyncDisposable
         _accumulator = new RecordAccumulator(settings.BatchSize, settings.LingerMs, time, settings.EnableIdempotence ? settings.MessageMaxBytes : 0,
             settings.CompressionType, settings.TransactionalId is not null);
         Buffers = new BufferPool(settings, time);
-        Partitioner = new StickyPartitioner(_accumulator);
+        Partitioner = new StickyPartitioner(_accumulator, settings.BatchSize);
         _messageTimeoutTicks = Ticks.FromMs(time, settings.MessageTimeoutMs);
         _backoffTicks = Ticks.FromMs(time, settings.RetryBackoffMs);
         if (settings.EnableIdempotence)
