@@ -41,6 +41,7 @@ internal sealed class StickyPartitioner(RecordAccumulator accumulator, int batch
     /// </summary>
     public static void StickTo(Stick s, int partition, long sequence)
     {
+        if (Volatile.Read(ref s.Sequence) >= 0) return; // the stick already has its batch: the common case, without the lock
         lock (s)
             if (s.Partition == partition && s.Sequence < 0) s.Sequence = sequence;
     }
