@@ -83,14 +83,22 @@ internal sealed class HandlerDelivery<TKey, TValue> : IDeliveryCallback
     }
 }
 
-/// <summary>A batch's deliveries in record order, in an array from a pool that gets it back once the batch is reported.</summary>
-internal sealed class DeliveryList
+/// <summary>
+/// A batch's deliveries in record order, in an array from its producer's pool (<see cref="NewPool"/>), which gets it
+/// back once the batch is reported.
+/// </summary>
+internal sealed class DeliveryList(ArrayPool<Delivery> pool)
 {
-    /// <summary>Sized for the batches in flight of busy producers: the shared pool keeps only a few arrays per size.</summary>
-    private static readonly ArrayPool<Delivery> s_pool = ArrayPool<Delivery>.Create(1 << 20, 1024);
-
     private Delivery[] _items = [];
     private int _count;
+
+    /// <summary>
+    /// A producer's own pool, sized for its batches in flight (the shared pool keeps only a few arrays per size, and
+    /// other producers of the process would take them).
+    /// </summary>
+    public static ArrayPool<Delivery> NewPool() => ArrayPool<Delivery>.Create(1 << 20, 1024);
+
+    public ArrayPool<Delivery> Pool => pool;
 
     public int Count => _count;
 
@@ -112,16 +120,16 @@ internal sealed class DeliveryList
     /// <summary>Empties the list and gives its array back.</summary>
     public void Clear()
     {
-        if (_items.Length > 0) s_pool.Return(_items, clearArray: true);
+        if (_items.Length > 0) pool.Return(_items, clearArray: true);
         _items = [];
         _count = 0;
     }
 
     private void Grow()
     {
-        var grown = s_pool.Rent(Math.Max(64, _items.Length * 2));
+        var grown = pool.Rent(Math.Max(64, _items.Length * 2));
         _items.AsSpan(0, _count).CopyTo(grown);
-        if (_items.Length > 0) s_pool.Return(_items, clearArray: true);
+        if (_items.Length > 0) pool.Return(_items, clearArray: true);
         _items = grown;
     }
 }

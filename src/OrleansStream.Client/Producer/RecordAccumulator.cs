@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using OrleansStream.Records;
@@ -5,13 +6,13 @@ using OrleansStream.Records;
 namespace OrleansStream.Client;
 
 /// <summary>A sealed RecordBatch v2 and the records waiting to hear how it went.</summary>
-internal sealed class ProducerBatch(TopicPartition tp, long sequence, long createdAt)
+internal sealed class ProducerBatch(TopicPartition tp, long sequence, long createdAt, ArrayPool<Delivery> deliveries)
 {
     public TopicPartition TopicPartition { get; } = tp;
     /// <summary>Creation order within the partition; retries go back in this order.</summary>
     public long Sequence { get; } = sequence;
     public long CreatedAt { get; } = createdAt;
-    public DeliveryList Callbacks { get; } = new();
+    public DeliveryList Callbacks { get; } = new(deliveries);
     public ReadOnlyMemory<byte> Bytes { get; set; }
     /// <summary>The builder whose pooled buffer holds <see cref="Bytes"/>; the accumulator takes it back once the batch is done.</summary>
     public RecordBatchBuilder? Buffer { get; set; }
@@ -99,6 +100,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
 {
     private readonly ConcurrentDictionary<TopicPartition, PartitionQueue> _partitions = new();
     private readonly ConcurrentQueue<RecordBatchBuilder> _builders = new();
+    private readonly ArrayPool<Delivery> _deliveries = DeliveryList.NewPool();
     private long _pooledBytes;
     private readonly long _lingerTicks = Ticks.FromMs(time, lingerMs);
 
@@ -143,7 +145,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             if (q.Open is null)
             {
                 q.Builder = RentBuilder();
-                Volatile.Write(ref q.Open, new ProducerBatch(q.TopicPartition, q.NextSequence, time.GetTimestamp()));
+                Volatile.Write(ref q.Open, new ProducerBatch(q.TopicPartition, q.NextSequence, time.GetTimestamp(), _deliveries));
                 q.NextSequence += SequenceStride;
                 wake = true;
             }
@@ -392,7 +394,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             {
                 if (piece is not null) piece.Bytes = builder.ToArray();
                 builder.Reset(isTransactional: header.IsTransactional, compression: codec);
-                piece = new ProducerBatch(batch.TopicPartition, batch.Sequence + i, batch.CreatedAt)
+                piece = new ProducerBatch(batch.TopicPartition, batch.Sequence + i, batch.CreatedAt, batch.Callbacks.Pool)
                 {
                     Attempts = batch.Attempts,
                     LastError = batch.LastError,
