@@ -43,6 +43,9 @@ public sealed class RecordBatchBuilder : IDisposable
     /// <summary>Size of the batch if it were sealed now, header included, before compression.</summary>
     public int SizeInBytes => _position;
 
+    /// <summary>Bytes of buffer the builder holds (what pooling it keeps alive).</summary>
+    public int Capacity => _buffer.Length + (_compressed?.Capacity ?? 0);
+
     /// <summary>Timestamp of the first record (the batch's baseTimestamp), or -1 when empty.</summary>
     public long BaseTimestamp => _count == 0 ? -1 : _baseTimestamp;
 

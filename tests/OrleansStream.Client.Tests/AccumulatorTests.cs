@@ -12,14 +12,14 @@ public sealed class AccumulatorTests
     private sealed class Recorder : IDeliveryCallback
     {
         public long Offset = -2;
-        public void OnDelivered(TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error) => Offset = offset;
+        public void OnDelivered(in Delivery delivery, TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error) => Offset = offset;
     }
 
     private static long Append(RecordAccumulator acc, TopicPartition tp, int valueSize, out bool wake, long ts = 1_700_000_000_000)
     {
         var value = new byte[valueSize];
         var size = RecordBatchBuilder.EstimateSizeInBytes(0, valueSize, 0);
-        return acc.Append(tp, ts, default, true, value, false, null, size, new Recorder(), out wake);
+        return acc.Append(tp, ts, default, true, value, false, null, size, new Delivery(new Recorder()), out wake);
     }
 
     [Fact]
@@ -41,7 +41,7 @@ public sealed class AccumulatorTests
         foreach (var b in request)
         {
             Assert.True(b.Bytes.Length <= 1024);
-            Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(b.Bytes, out var header));
+            Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(b.Bytes.Span, out var header));
             Assert.Equal(b.RecordCount, header.RecordCount);
             total += b.RecordCount;
         }
@@ -60,7 +60,7 @@ public sealed class AccumulatorTests
         acc.Collect(_time.GetTimestamp(), flush: true, maxInFlight: 5, ready);
         var batch = Assert.Single(acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), maxInFlight: 5, maxRequestBytes: 1 << 20)!);
 
-        Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(batch.Bytes, out var header));
+        Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(batch.Bytes.Span, out var header));
         Assert.Equal((CompressionType.Zstd, 50), (header.Compression, header.RecordCount));
         Assert.True(batch.Bytes.Length < 50 * 100 / 4);
 
@@ -68,9 +68,9 @@ public sealed class AccumulatorTests
         Assert.Equal(50, pieces.Count);
         foreach (var piece in pieces)
         {
-            Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(piece.Bytes, out var pieceHeader));
+            Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(piece.Bytes.Span, out var pieceHeader));
             Assert.Equal((CompressionType.Zstd, 1), (pieceHeader.Compression, pieceHeader.RecordCount));
-            foreach (var record in RecordBatchReader.Batch(RecordBatchCompression.Decompress(piece.Bytes)).Records())
+            foreach (var record in RecordBatchReader.Batch(RecordBatchCompression.Decompress(piece.Bytes.Span)).Records())
                 Assert.Equal(100, record.Value.Length);
         }
     }
@@ -143,11 +143,11 @@ public sealed class AccumulatorTests
     public void Sequences_of_open_batches_are_visible_for_the_sticky_partitioner()
     {
         var acc = new RecordAccumulator(batchSize: 16384, lingerMs: 5, _time);
-        Assert.Equal(-1, acc.OpenSequence(Tp));
+        Assert.Equal(-1, RecordAccumulator.OpenSequence(acc.Queue(Tp)));
         var s = Append(acc, Tp, 10, out _);
-        Assert.Equal(s, acc.OpenSequence(Tp));
+        Assert.Equal(s, RecordAccumulator.OpenSequence(acc.Queue(Tp)));
         acc.Collect(_time.GetTimestamp(), flush: true, maxInFlight: 5, []);
-        Assert.Equal(-1, acc.OpenSequence(Tp));
+        Assert.Equal(-1, RecordAccumulator.OpenSequence(acc.Queue(Tp)));
     }
 
     [Fact]
@@ -176,7 +176,7 @@ public sealed class AccumulatorTests
         acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 1, ready);
         var second = Assert.Single(acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), maxInFlight: 1, maxRequestBytes: 1 << 20)!);
         Assert.Equal(30, second.RecordCount);
-        Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(second.Bytes, out var header));
+        Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(second.Bytes.Span, out var header));
         Assert.Equal(30, header.RecordCount);
     }
 
@@ -196,12 +196,12 @@ public sealed class AccumulatorTests
 
         ready.Clear();
         Assert.Equal(notBefore, acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 1, ready));
-        Assert.NotEqual(-1, acc.OpenSequence(Tp)); // still open while the retry backs off
+        Assert.NotEqual(-1, RecordAccumulator.OpenSequence(acc.Queue(Tp))); // still open while the retry backs off
 
         _time.Advance(TimeSpan.FromMilliseconds(100));
         ready.Clear();
         acc.Collect(_time.GetTimestamp(), flush: false, maxInFlight: 1, ready);
-        Assert.Equal(-1, acc.OpenSequence(Tp));
+        Assert.Equal(-1, RecordAccumulator.OpenSequence(acc.Queue(Tp)));
         var retry = acc.TakeRequest(Assert.Single(ready), _time.GetTimestamp(), maxInFlight: 1, maxRequestBytes: 1 << 20)!;
         Assert.Equal([0L, RecordAccumulator.SequenceStride], retry.ConvertAll(b => b.Sequence));
     }
@@ -233,7 +233,7 @@ public sealed class AccumulatorTests
 
     private static BatchStamp Stamp(ProducerBatch b)
     {
-        Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(b.Bytes, out var h)); // the CRC covers the stamp
+        Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(b.Bytes.Span, out var h)); // the CRC covers the stamp
         return new BatchStamp(h.ProducerId, h.ProducerEpoch, h.BaseSequence);
     }
 

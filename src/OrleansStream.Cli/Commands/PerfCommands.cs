@@ -107,6 +107,23 @@ internal static class PerfCommands
             }
             using var reporting = new CancellationTokenSource();
             var reporter = ReportEveryAsync(stats.PrintWindow, reporting.Token);
+            // One handler and pooled messages: the run measures the producer, not objects this loop would make per record.
+            var records = new PerfRecordPool(payload);
+            Action<DeliveryReport<byte[], byte[]>> handler = report =>
+            {
+                var record = (PerfRecord)report.Message;
+                if (report.Error.IsError)
+                    stats.Error($"{report.Error.Code}: {report.Error.Reason}");
+                else
+                {
+                    long micros = (long)Stopwatch.GetElapsedTime(record.SendStart).TotalMicroseconds;
+                    stats.Record(micros, size);
+                    record.Steady?.Record(micros, size);
+                }
+                records.Return(record);
+            };
+            var allocations = AllocationMeter.Start();
+            AllocationMeter? steadyAllocations = null;
             try
             {
                 for (long i = 0; i < n; i++)
@@ -120,20 +137,11 @@ internal static class PerfCommands
                         transactionStart = Stopwatch.GetTimestamp();
                     }
                     if (i == warmup && warmup > 0)
-                        steady = new ProducerPerfStats(TextWriter.Null);
-                    var steadyStats = steady;
-                    long sendStart = Stopwatch.GetTimestamp();
-                    producer.Produce(topicName, new Message<byte[], byte[]> { Key = null!, Value = payload }, report =>
                     {
-                        if (report.Error.IsError)
-                        {
-                            stats.Error($"{report.Error.Code}: {report.Error.Reason}");
-                            return;
-                        }
-                        long micros = (long)Stopwatch.GetElapsedTime(sendStart).TotalMicroseconds;
-                        stats.Record(micros, size);
-                        steadyStats?.Record(micros, size);
-                    });
+                        steady = new ProducerPerfStats(TextWriter.Null);
+                        steadyAllocations = AllocationMeter.Start();
+                    }
+                    producer.Produce(topicName, records.Next(steady), handler);
                     if (throttler.Enabled)
                         await throttler.ThrottleAsync(i + 1, ct);
                 }
@@ -153,6 +161,10 @@ internal static class PerfCommands
                 await reporting.CancelAsync();
                 await reporter;
             }
+            // Allocation lines first: scripts read the last line for the rate.
+            Console.Out.WriteLine(allocations.Summary(n));
+            if (steadyAllocations is not null)
+                Console.Out.WriteLine(steadyAllocations.Summary(n - warmup, steadyState: true));
             Console.Out.WriteLine(stats.Total());
             if (transactional)
                 Console.Out.WriteLine($"{transactions} transactions committed.");
@@ -209,6 +221,7 @@ internal static class PerfCommands
             using var reporting = new CancellationTokenSource();
             var reporter = ReportEveryAsync(counter.PrintWindow, reporting.Token);
             long start = Stopwatch.GetTimestamp();
+            var allocations = AllocationMeter.Start();
             consumer.Assign(assignment);
             try
             {
@@ -229,6 +242,7 @@ internal static class PerfCommands
                 await reporter;
             }
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            Console.Out.WriteLine(allocations.Summary(Math.Max(counter.Count, 1)));
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{counter.Count} records consumed, {ProducerPerfStats.Rate(counter.Count, seconds):F1} records/sec ({ProducerPerfStats.Rate(counter.Bytes, seconds) / ProducerPerfStats.Mb:F2} MB/sec), {counter.Bytes / ProducerPerfStats.Mb:F2} MB in {seconds:F2} s."));
             if (counter.Count < n)

@@ -1,43 +1,66 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
 namespace OrleansStream.Client;
 
-/// <summary>Told once how one record ended.</summary>
+/// <summary>
+/// Told how records ended. One instance serves every record of its kind: what is the record's own (its message, its
+/// handler or task) travels in its <see cref="Delivery"/>, so a record costs the producer no object of its own.
+/// </summary>
 internal interface IDeliveryCallback
 {
-    void OnDelivered(TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error);
+    void OnDelivered(in Delivery delivery, TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error);
+}
+
+/// <summary>One record's report: who hears it and what it needs, held by value in its batch's <see cref="DeliveryList"/>.</summary>
+internal readonly record struct Delivery(IDeliveryCallback Callback, object? Message = null, object? State = null, long TimestampMs = 0)
+{
+    public void Report(TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error) =>
+        Callback.OnDelivered(this, tp, offset, logAppendTimeMs, status, error);
 }
 
 /// <summary>For records nobody waits for (delivery reports off); the producer still counts them for Flush.</summary>
 internal sealed class NoDeliveryCallback : IDeliveryCallback
 {
-    public static readonly NoDeliveryCallback Instance = new();
+    public static readonly Delivery Delivery = new(new NoDeliveryCallback());
 
-    public void OnDelivered(TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error) { }
+    public void OnDelivered(in Delivery delivery, TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error) { }
 }
 
-/// <summary>One ProduceAsync: the task and what its result needs, in one allocation.</summary>
-internal sealed class AsyncDelivery<TKey, TValue>(Message<TKey, TValue> message, long timestampMs)
-    : TaskCompletionSource<DeliveryResult<TKey, TValue>>(TaskCreationOptions.RunContinuationsAsynchronously), IDeliveryCallback
+/// <summary>ProduceAsync: the record's state is its task's completion source (the one object the Task-returning API needs).</summary>
+internal sealed class AsyncDelivery<TKey, TValue> : IDeliveryCallback
 {
-    public void OnDelivered(TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error)
+    private static readonly AsyncDelivery<TKey, TValue> s_instance = new();
+
+    public static Delivery For(Message<TKey, TValue> message, long timestampMs, TaskCompletionSource<DeliveryResult<TKey, TValue>> completion) =>
+        new(s_instance, message, completion, timestampMs);
+
+    public void OnDelivered(in Delivery delivery, TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error)
     {
+        // The types are this class's own by construction (For), so the casts need no check.
+        var completion = Unsafe.As<TaskCompletionSource<DeliveryResult<TKey, TValue>>>(delivery.State!);
         var result = new DeliveryResult<TKey, TValue>
         {
             Topic = tp.Topic,
             Partition = tp.Partition,
             Offset = offset,
             Status = status,
-            Message = DeliveredMessage.With(message, timestampMs, logAppendTimeMs),
+            Message = DeliveredMessage.With(Unsafe.As<Message<TKey, TValue>>(delivery.Message!), delivery.TimestampMs, logAppendTimeMs),
         };
-        if (error.IsError) TrySetException(new ProduceException<TKey, TValue>(error, result));
-        else TrySetResult(result);
+        if (error.IsError) completion.TrySetException(new ProduceException<TKey, TValue>(error, result));
+        else completion.TrySetResult(result);
     }
 }
 
-/// <summary>One Produce with a handler.</summary>
-internal sealed class HandlerDelivery<TKey, TValue>(Message<TKey, TValue> message, long timestampMs, Action<DeliveryReport<TKey, TValue>> handler)
-    : IDeliveryCallback
+/// <summary>Produce with a handler: the record's state is the caller's handler; the report is the caller's to keep.</summary>
+internal sealed class HandlerDelivery<TKey, TValue> : IDeliveryCallback
 {
-    public void OnDelivered(TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error)
+    private static readonly HandlerDelivery<TKey, TValue> s_instance = new();
+
+    public static Delivery For(Message<TKey, TValue> message, long timestampMs, Action<DeliveryReport<TKey, TValue>> handler) =>
+        new(s_instance, message, handler, timestampMs);
+
+    public void OnDelivered(in Delivery delivery, TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error)
     {
         var report = new DeliveryReport<TKey, TValue>
         {
@@ -45,17 +68,69 @@ internal sealed class HandlerDelivery<TKey, TValue>(Message<TKey, TValue> messag
             Partition = tp.Partition,
             Offset = offset,
             Status = status,
-            Message = DeliveredMessage.With(message, timestampMs, logAppendTimeMs),
+            Message = DeliveredMessage.With(Unsafe.As<Message<TKey, TValue>>(delivery.Message!), delivery.TimestampMs, logAppendTimeMs),
             Error = error,
         };
         try
         {
-            handler(report);
+            // The types are this class's own by construction (For), so the casts need no check.
+            Unsafe.As<Action<DeliveryReport<TKey, TValue>>>(delivery.State!)(report);
         }
         catch (Exception)
         {
             // A throwing handler must not stop the reports of the other records of its batch.
         }
+    }
+}
+
+/// <summary>
+/// A batch's deliveries in record order, in an array from its producer's pool (<see cref="NewPool"/>), which gets it
+/// back once the batch is reported.
+/// </summary>
+internal sealed class DeliveryList(ArrayPool<Delivery> pool)
+{
+    private Delivery[] _items = [];
+    private int _count;
+
+    /// <summary>
+    /// A producer's own pool, sized for its batches in flight (the shared pool keeps only a few arrays per size, and
+    /// other producers of the process would take them).
+    /// </summary>
+    public static ArrayPool<Delivery> NewPool() => ArrayPool<Delivery>.Create(1 << 20, 1024);
+
+    public ArrayPool<Delivery> Pool => pool;
+
+    public int Count => _count;
+
+    public ref readonly Delivery this[int index]
+    {
+        get
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)_count, nameof(index));
+            return ref _items[index];
+        }
+    }
+
+    public void Add(in Delivery delivery)
+    {
+        if (_count == _items.Length) Grow();
+        _items[_count++] = delivery;
+    }
+
+    /// <summary>Empties the list and gives its array back.</summary>
+    public void Clear()
+    {
+        if (_items.Length > 0) pool.Return(_items, clearArray: true);
+        _items = [];
+        _count = 0;
+    }
+
+    private void Grow()
+    {
+        var grown = pool.Rent(Math.Max(64, _items.Length * 2));
+        _items.AsSpan(0, _count).CopyTo(grown);
+        if (_items.Length > 0) pool.Return(_items, clearArray: true);
+        _items = grown;
     }
 }
 

@@ -13,6 +13,7 @@ internal sealed partial class Producer<TKey, TValue>(
     private readonly ProducerSettings _settings = sender.Settings;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TopicGate> _gates = new(StringComparer.Ordinal);
     private int _disposed;
+    private TopicGate? _lastGate;
 
     public string Name { get; } = name;
 
@@ -39,39 +40,39 @@ internal sealed partial class Producer<TKey, TValue>(
     private Task<DeliveryResult<TKey, TValue>> ProduceAsync(string topic, int partition, Message<TKey, TValue> message, CancellationToken cancellationToken)
     {
         var timestampMs = TimestampOf(message);
-        var delivery = new AsyncDelivery<TKey, TValue>(message, timestampMs);
+        var completion = new TaskCompletionSource<DeliveryResult<TKey, TValue>>(TaskCreationOptions.RunContinuationsAsynchronously);
         ValueTask pending;
         try
         {
-            pending = Enqueue(topic, partition, message, timestampMs, delivery);
+            pending = Enqueue(topic, partition, message, timestampMs, AsyncDelivery<TKey, TValue>.For(message, timestampMs, completion));
         }
         catch (ProduceException<TKey, TValue> ex)
         {
             return Task.FromException<DeliveryResult<TKey, TValue>>(ex);
         }
-        var task = pending.IsCompletedSuccessfully ? delivery.Task : AwaitThen(pending, delivery);
+        var task = pending.IsCompletedSuccessfully ? completion.Task : AwaitThen(pending, completion.Task);
         return cancellationToken.CanBeCanceled ? task.WaitAsync(cancellationToken) : task;
     }
 
-    private static async Task<DeliveryResult<TKey, TValue>> AwaitThen(ValueTask pending, AsyncDelivery<TKey, TValue> delivery)
+    private static async Task<DeliveryResult<TKey, TValue>> AwaitThen(ValueTask pending, Task<DeliveryResult<TKey, TValue>> delivered)
     {
         await pending.ConfigureAwait(false);
-        return await delivery.Task.ConfigureAwait(false);
+        return await delivered.ConfigureAwait(false);
     }
 
     private void Produce(string topic, int partition, Message<TKey, TValue> message, Action<DeliveryReport<TKey, TValue>>? handler)
     {
         var timestampMs = TimestampOf(message);
-        IDeliveryCallback callback = handler is not null && _settings.EnableDeliveryReports
-            ? new HandlerDelivery<TKey, TValue>(message, timestampMs, handler)
-            : NoDeliveryCallback.Instance;
+        var delivery = handler is not null && _settings.EnableDeliveryReports
+            ? HandlerDelivery<TKey, TValue>.For(message, timestampMs, handler)
+            : NoDeliveryCallback.Delivery;
         // Like Java's send(), this blocks while metadata for a new topic loads or the buffer is full.
-        var pending = Enqueue(topic, partition, message, timestampMs, callback);
+        var pending = Enqueue(topic, partition, message, timestampMs, delivery);
         if (!pending.IsCompletedSuccessfully) pending.AsTask().GetAwaiter().GetResult();
     }
 
     /// <summary>Serializes, checks, partitions and appends. Failures before the accumulator throw a ProduceException.</summary>
-    private ValueTask Enqueue(string topic, int partition, Message<TKey, TValue> message, long timestampMs, IDeliveryCallback callback)
+    private ValueTask Enqueue(string topic, int partition, Message<TKey, TValue> message, long timestampMs, in Delivery delivery)
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentException.ThrowIfNullOrEmpty(topic);
@@ -81,7 +82,7 @@ internal sealed partial class Producer<TKey, TValue>(
         sender.Begin();
         try
         {
-            var pending = Serialize(topic, partition, message, timestampMs, callback);
+            var pending = Serialize(topic, partition, message, timestampMs, delivery);
             if (pending.IsCompletedSuccessfully) return pending;
             return new ValueTask(AbandonOnFailure(pending.AsTask()));
         }
@@ -105,7 +106,7 @@ internal sealed partial class Producer<TKey, TValue>(
         }
     }
 
-    private ValueTask Serialize(string topic, int partition, Message<TKey, TValue> message, long timestampMs, IDeliveryCallback callback)
+    private ValueTask Serialize(string topic, int partition, Message<TKey, TValue> message, long timestampMs, in Delivery delivery)
     {
         byte[]? key, value;
         try
@@ -130,20 +131,16 @@ internal sealed partial class Producer<TKey, TValue>(
             throw Fail(topic, partition, message, ErrorCode.RecordTooLarge,
                 $"The message is {size + RecordBatchHeader.Size} bytes serialized, larger than message.max.bytes ({_settings.MessageMaxBytes}).");
 
-        var gate = _gates.GetOrAdd(topic, static _ => new TopicGate());
-        if (!Volatile.Read(ref gate.Active))
+        var gate = GateOf(topic);
+        if (!Volatile.Read(ref gate.Active) && EntryOf(gate) is { } entry && sender.Buffers.TryReserve(size))
         {
-            var topicTask = sender.TopicAsync(topic);
-            if (topicTask.IsCompletedSuccessfully && sender.Buffers.TryReserve(size))
-            {
-                Append(topicTask.Result, partition, message, timestampMs, key, value, size, callback);
-                return ValueTask.CompletedTask;
-            }
+            Append(gate, entry, partition, message, timestampMs, key, value, size, delivery);
+            return ValueTask.CompletedTask;
         }
 
         // Metadata is loading or the buffer is full: queue behind the topic's gate, so that records keep the order
         // in which Produce was called even though they wait.
-        var waiting = new WaitingRecord(partition, message, timestampMs, key, value, size, callback);
+        var waiting = new WaitingRecord(partition, message, timestampMs, key, value, size, delivery);
         bool start;
         lock (gate.Queue)
         {
@@ -180,7 +177,7 @@ internal sealed partial class Producer<TKey, TValue>(
                 {
                     throw Fail(topic, w.Partition, w.Message, ex.Error.Code, ex.Error.Reason, ex);
                 }
-                Append(entry, w.Partition, w.Message, w.TimestampMs, w.Key, w.Value, w.Size, w.Callback);
+                Append(gate, entry, w.Partition, w.Message, w.TimestampMs, w.Key, w.Value, w.Size, w.Delivery);
                 w.Appended.TrySetResult();
             }
             catch (Exception ex)
@@ -191,14 +188,59 @@ internal sealed partial class Producer<TKey, TValue>(
         }
     }
 
-    private sealed class TopicGate
+    /// <summary>The topic's gate, from the last one used when the topic is the same (a producer usually writes to one topic).</summary>
+    private TopicGate GateOf(string topic)
+    {
+        var gate = _lastGate;
+        if (gate is null || !string.Equals(gate.Topic, topic, StringComparison.Ordinal))
+            _lastGate = gate = _gates.GetOrAdd(topic, static (t, s) => new TopicGate(t, s.Partitioner.For(t)), sender);
+        return gate;
+    }
+
+    /// <summary>
+    /// The topic's metadata for a record, or null while it loads. As in Kafka's send, the entry in hand serves until
+    /// the cluster's metadata changes, not only until metadata.max.age.ms: the sender refreshes stale metadata, and a
+    /// record needs only the partition count. A change anywhere raises the cache's version and the entry is looked up again.
+    /// </summary>
+    private TopicEntry? EntryOf(TopicGate gate)
+    {
+        var entry = gate.Entry;
+        if (entry is not null && entry.Version >= sender.Metadata.Version) return entry;
+        var topicTask = sender.TopicAsync(gate.Topic);
+        if (!topicTask.IsCompletedSuccessfully) return null;
+        return gate.Entry = topicTask.Result;
+    }
+
+    /// <summary>What the producer keeps per topic: the gate records wait behind, its metadata, the sticky partitioner's state, the partitions' queues.</summary>
+    private sealed class TopicGate(string topic, StickyPartitioner.Stick stick)
     {
         public readonly Queue<WaitingRecord> Queue = new();
         /// <summary>Records are waiting; new ones queue behind them.</summary>
         public bool Active;
+        private PartitionQueue?[] _queues = [];
+        public TopicEntry? Entry;
+
+        public string Topic { get; } = topic;
+
+        public StickyPartitioner.Stick Stick { get; } = stick;
+
+        public PartitionQueue QueueOf(int partition, Sender sender)
+        {
+            var queues = Volatile.Read(ref _queues);
+            if ((uint)partition < (uint)queues.Length && queues[partition] is { } q) return q;
+            lock (Stick)
+            {
+                queues = _queues;
+                if (partition >= queues.Length) Array.Resize(ref queues, partition + 1);
+                else queues = (PartitionQueue?[])queues.Clone();
+                q = queues[partition] ??= sender.Queue(new TopicPartition(Topic, partition));
+                Volatile.Write(ref _queues, queues);
+                return q;
+            }
+        }
     }
 
-    private sealed class WaitingRecord(int partition, Message<TKey, TValue> message, long timestampMs, byte[]? key, byte[]? value, int size, IDeliveryCallback callback)
+    private sealed class WaitingRecord(int partition, Message<TKey, TValue> message, long timestampMs, byte[]? key, byte[]? value, int size, Delivery delivery)
     {
         public int Partition { get; } = partition;
         public Message<TKey, TValue> Message { get; } = message;
@@ -206,14 +248,15 @@ internal sealed partial class Producer<TKey, TValue>(
         public byte[]? Key { get; } = key;
         public byte[]? Value { get; } = value;
         public int Size { get; } = size;
-        public IDeliveryCallback Callback { get; } = callback;
+        public Delivery Delivery { get; } = delivery;
         public TaskCompletionSource Appended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private void Append(TopicEntry entry, int partition, Message<TKey, TValue> message, long timestampMs, byte[]? key, byte[]? value, int size, IDeliveryCallback callback)
+    private void Append(TopicGate gate, TopicEntry entry, int partition, Message<TKey, TValue> message, long timestampMs, byte[]? key, byte[]? value, int size,
+        in Delivery delivery)
     {
         var count = entry.PartitionCount;
-        var sticky = false;
+        PartitionQueue? queue = null;
         if (partition >= count)
         {
             sender.Buffers.Release(size, 1);
@@ -225,8 +268,7 @@ internal sealed partial class Producer<TKey, TValue>(
             partition = ChoosePartition(entry.Name, count, key);
             if (partition < 0)
             {
-                partition = sender.Partitioner.Partition(entry.Name, count);
-                sticky = true;
+                partition = sender.Partitioner.Partition(gate.Stick, count, size, out queue);
             }
             else if (partition >= count)
             {
@@ -237,8 +279,9 @@ internal sealed partial class Producer<TKey, TValue>(
         }
         try
         {
-            sender.Append(new TopicPartition(entry.Name, partition), timestampMs, key, key is null, value, value is null,
-                message.Headers, size, callback, sticky);
+            var sticky = queue is not null;
+            sender.Append(queue ?? gate.QueueOf(partition, sender), timestampMs, key, key is null, value, value is null,
+                message.Headers, size, delivery, sticky ? gate.Stick : null);
         }
         catch
         {

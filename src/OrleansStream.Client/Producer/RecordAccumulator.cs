@@ -1,17 +1,26 @@
+using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using OrleansStream.Records;
 
 namespace OrleansStream.Client;
 
 /// <summary>A sealed RecordBatch v2 and the records waiting to hear how it went.</summary>
-internal sealed class ProducerBatch(TopicPartition tp, long sequence, long createdAt)
+internal sealed class ProducerBatch(TopicPartition tp, long sequence, long createdAt, ArrayPool<Delivery> deliveries)
 {
     public TopicPartition TopicPartition { get; } = tp;
     /// <summary>Creation order within the partition; retries go back in this order.</summary>
     public long Sequence { get; } = sequence;
     public long CreatedAt { get; } = createdAt;
-    public List<IDeliveryCallback> Callbacks { get; } = [];
-    public byte[] Bytes { get; set; } = [];
+    public DeliveryList Callbacks { get; } = new(deliveries);
+    public ReadOnlyMemory<byte> Bytes { get; set; }
+    /// <summary>The builder whose pooled buffer holds <see cref="Bytes"/>; the accumulator takes it back once the batch is done.</summary>
+    public RecordBatchBuilder? Buffer { get; set; }
+    /// <summary>
+    /// A call that carried <see cref="Bytes"/> ended without the leader's answer (a transport failure, a timeout, a call
+    /// given up): Orleans may still serialize them, or an in-process grain still read them, so their buffer is never reused.
+    /// </summary>
+    public bool Lent { get; set; }
     /// <summary>Bytes reserved against <c>queue.buffering.max.kbytes</c> for these records.</summary>
     public long ReservedBytes { get; set; }
     public int Attempts { get; set; }
@@ -33,7 +42,7 @@ internal sealed class ProducerBatch(TopicPartition tp, long sequence, long creat
         ProducerId = id.ProducerId;
         ProducerEpoch = id.Epoch;
         BaseSequence = baseSequence;
-        RecordBatchHeader.StampProducer(Bytes, id.ProducerId, id.Epoch, baseSequence);
+        RecordBatchHeader.StampProducer(MemoryMarshal.AsMemory(Bytes).Span, id.ProducerId, id.Epoch, baseSequence);
     }
 }
 
@@ -91,7 +100,12 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
 {
     private readonly ConcurrentDictionary<TopicPartition, PartitionQueue> _partitions = new();
     private readonly ConcurrentQueue<RecordBatchBuilder> _builders = new();
+    private readonly ArrayPool<Delivery> _deliveries = DeliveryList.NewPool();
+    private long _pooledBytes;
     private readonly long _lingerTicks = Ticks.FromMs(time, lingerMs);
+
+    /// <summary>Kafka's buffer.memory default: how much batch buffer the pool keeps for reuse, as Kafka's BufferPool does.</summary>
+    private const long MaxPooledBytes = 32L << 20;
 
     /// <summary>Batch sequences are this far apart, so the pieces of a split batch fit between it and the next.</summary>
     internal const long SequenceStride = 1 << 20;
@@ -99,8 +113,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     public PartitionQueue Queue(TopicPartition tp) => _partitions.GetOrAdd(tp, static k => new PartitionQueue(k));
 
     /// <summary>The sequence of the partition's open batch, or -1 (the sticky partitioner moves on when it closes).</summary>
-    public long OpenSequence(TopicPartition tp) =>
-        _partitions.TryGetValue(tp, out var q) && Volatile.Read(ref q.Open) is { } open ? open.Sequence : -1;
+    public static long OpenSequence(PartitionQueue q) => Volatile.Read(ref q.Open) is { } open ? open.Sequence : -1;
 
     /// <summary>
     /// Adds a record to the partition's open batch, sealing the batch first if the record would not fit and after if
@@ -110,9 +123,15 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     public long Append(
         TopicPartition tp, long timestampMs,
         ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value, bool valueIsNull,
-        IReadOnlyList<RecordHeader>? headers, int sizeEstimate, IDeliveryCallback callback, out bool wake)
+        IReadOnlyList<RecordHeader>? headers, int sizeEstimate, in Delivery delivery, out bool wake) =>
+        Append(Queue(tp), timestampMs, key, keyIsNull, value, valueIsNull, headers, sizeEstimate, delivery, out wake);
+
+    /// <summary>The same, for a partition whose queue the caller holds.</summary>
+    public long Append(
+        PartitionQueue q, long timestampMs,
+        ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value, bool valueIsNull,
+        IReadOnlyList<RecordHeader>? headers, int sizeEstimate, in Delivery delivery, out bool wake)
     {
-        var q = Queue(tp);
         wake = false;
         lock (q.Sync)
         {
@@ -126,13 +145,13 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             if (q.Open is null)
             {
                 q.Builder = RentBuilder();
-                Volatile.Write(ref q.Open, new ProducerBatch(tp, q.NextSequence, time.GetTimestamp()));
+                Volatile.Write(ref q.Open, new ProducerBatch(q.TopicPartition, q.NextSequence, time.GetTimestamp(), _deliveries));
                 q.NextSequence += SequenceStride;
                 wake = true;
             }
             var batch = q.Open!;
             q.Builder!.Append(timestampMs, key, keyIsNull, value, valueIsNull, headers);
-            batch.Callbacks.Add(callback);
+            batch.Callbacks.Add(delivery);
             batch.ReservedBytes += sizeEstimate;
             if (q.Builder.SizeInBytes >= limit)
             {
@@ -360,10 +379,10 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     public static List<ProducerBatch> Split(ProducerBatch batch, int maxPieceBytes = 0)
     {
         var pieces = new List<ProducerBatch>();
-        var header = RecordBatchHeader.Read(batch.Bytes);
+        var header = RecordBatchHeader.Read(batch.Bytes.Span);
         var codec = header.Compression;
         using var plain = new PooledBuffer(batch.Bytes.Length, RecordBatchCompression.DefaultMaxDecompressedBytes);
-        var records = RecordBatchCompression.Decompress(batch.Bytes, plain);
+        var records = RecordBatchCompression.Decompress(batch.Bytes.Span, plain);
         using var builder = new RecordBatchBuilder(Math.Min(records.Length, 1 << 20));
         var i = 0;
         ProducerBatch? piece = null;
@@ -375,7 +394,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             {
                 if (piece is not null) piece.Bytes = builder.ToArray();
                 builder.Reset(isTransactional: header.IsTransactional, compression: codec);
-                piece = new ProducerBatch(batch.TopicPartition, batch.Sequence + i, batch.CreatedAt)
+                piece = new ProducerBatch(batch.TopicPartition, batch.Sequence + i, batch.CreatedAt, batch.Callbacks.Pool)
                 {
                     Attempts = batch.Attempts,
                     LastError = batch.LastError,
@@ -424,25 +443,36 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     {
         var batch = q.Open!;
         var builder = q.Builder!;
-        // A private copy: the request may be held by the receiving grain after the call (an [Immutable] argument is
-        // not copied in-process), so the builder's pooled buffer must not go out with it.
-        batch.Bytes = builder.ToArray();
+        // The batch goes out in the builder's own buffer, which comes back to the pool when the batch is done (Recycle).
+        batch.Bytes = builder.Seal();
+        batch.Buffer = builder;
         Volatile.Write(ref q.Open, null);
         q.Builder = null;
-        ReturnBuilder(builder);
         q.Ready.Enqueue(batch, batch.Sequence);
+    }
+
+    /// <summary>
+    /// The batch is done (reported, or split into pieces): its buffer goes back to the pool unless a call that may still
+    /// read it was given up (<see cref="ProducerBatch.Lent"/>).
+    /// </summary>
+    public void Recycle(ProducerBatch batch)
+    {
+        if (batch.Lent || batch.Buffer is not { } builder) return;
+        batch.Buffer = null;
+        batch.Bytes = default;
+        if (Interlocked.Add(ref _pooledBytes, builder.Capacity) <= MaxPooledBytes) _builders.Enqueue(builder);
+        else
+        {
+            Interlocked.Add(ref _pooledBytes, -builder.Capacity);
+            builder.Dispose();
+        }
     }
 
     private RecordBatchBuilder RentBuilder()
     {
-        if (!_builders.TryDequeue(out var b)) b = new RecordBatchBuilder(Math.Min(batchSize + 1024, 1 << 20));
+        if (_builders.TryDequeue(out var b)) Interlocked.Add(ref _pooledBytes, -b.Capacity);
+        else b = new RecordBatchBuilder(Math.Min(batchSize + 1024, 1 << 20));
         b.Reset(isTransactional: transactional, compression: compression);
         return b;
-    }
-
-    private void ReturnBuilder(RecordBatchBuilder builder)
-    {
-        if (_builders.Count < 64) _builders.Enqueue(builder);
-        else builder.Dispose();
     }
 }

@@ -43,7 +43,7 @@ internal sealed class Sender : IAsyncDisposable
         _accumulator = new RecordAccumulator(settings.BatchSize, settings.LingerMs, time, settings.EnableIdempotence ? settings.MessageMaxBytes : 0,
             settings.CompressionType, settings.TransactionalId is not null);
         Buffers = new BufferPool(settings, time);
-        Partitioner = new StickyPartitioner(_accumulator);
+        Partitioner = new StickyPartitioner(_accumulator, settings.BatchSize);
         _messageTimeoutTicks = Ticks.FromMs(time, settings.MessageTimeoutMs);
         _backoffTicks = Ticks.FromMs(time, settings.RetryBackoffMs);
         if (settings.EnableIdempotence)
@@ -105,16 +105,22 @@ internal sealed class Sender : IAsyncDisposable
         }
     }
 
-    /// <summary>Adds one serialized record; the callback hears how it ended.</summary>
+    /// <summary>The accumulator's queue of a partition (a producer keeps them per topic).</summary>
+    public PartitionQueue Queue(TopicPartition tp) => _accumulator.Queue(tp);
+
+    /// <summary>
+    /// Adds one serialized record to the partition of <paramref name="queue"/>; the delivery hears how it ended. With
+    /// <paramref name="stick"/>, the sticky partitioner chose the partition.
+    /// </summary>
     public void Append(
-        TopicPartition tp, long timestampMs,
+        PartitionQueue queue, long timestampMs,
         ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value, bool valueIsNull,
-        IReadOnlyList<RecordHeader>? headers, int sizeEstimate, IDeliveryCallback callback, bool sticky)
+        IReadOnlyList<RecordHeader>? headers, int sizeEstimate, in Delivery delivery, StickyPartitioner.Stick? stick)
     {
         if (_stopping.IsCancellationRequested)
             throw new ObjectDisposedException(nameof(Sender), "The producer is disposed.");
-        var sequence = _accumulator.Append(tp, timestampMs, key, keyIsNull, value, valueIsNull, headers, sizeEstimate, callback, out var wake);
-        if (sticky) Partitioner.StickTo(tp.Topic, tp.Partition, sequence);
+        var sequence = _accumulator.Append(queue, timestampMs, key, keyIsNull, value, valueIsNull, headers, sizeEstimate, delivery, out var wake);
+        if (stick is not null) StickyPartitioner.StickTo(stick, queue.TopicPartition.Partition, sequence);
         if (wake) _wake.Set();
     }
 
@@ -132,10 +138,6 @@ internal sealed class Sender : IAsyncDisposable
         if (Interlocked.Add(ref _outstanding, -count) == 0)
             Interlocked.Exchange(ref _idle, NewTcs()).TrySetResult();
     }
-
-    /// <summary>Reports a record that never reached the accumulator (its reservation already taken back).</summary>
-    public static void FailUnsent(IDeliveryCallback callback, TopicPartition tp, Error error) =>
-        callback.OnDelivered(tp, -1, -1, PersistenceStatus.NotPersisted, error);
 
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
@@ -267,22 +269,24 @@ internal sealed class Sender : IAsyncDisposable
     private async Task SendAsync(PartitionQueue q, List<ProducerBatch> batches, IPartitionReplicaGrain leader, int leaderEpoch, long metadataVersion)
     {
         var tp = q.TopicPartition;
-        var records = batches.Count == 1 ? batches[0].Bytes : Concat(batches);
+        var joined = batches.Count == 1 ? null : Concat(batches);
+        var records = joined?.WrittenMemory ?? batches[0].Bytes;
         var acks = _settings.Acks;
         foreach (var b in batches) b.Attempts++;
         if (acks == Acks.None)
         {
             // Fire and forget: reported at once with no offset; the answer only tells whether metadata went stale.
-            foreach (var b in batches) Complete(b, -1, -1, PersistenceStatus.PossiblyPersisted, Error.NoError);
+            foreach (var b in batches) Complete(b, -1, -1, PersistenceStatus.PossiblyPersisted, Error.NoError, recycle: false);
         }
 
         var succeeded = false;
         try
         {
             ProduceResponse response;
+            var answered = false;
             try
             {
-                response = await ProduceWatchingLeaderAsync(tp, leader, leaderEpoch,
+                (response, answered) = await ProduceWatchingLeaderAsync(tp, leader, leaderEpoch,
                     new ProduceRequest(acks, _settings.RequestTimeoutMs, records, leaderEpoch, _settings.TransactionalId)).ConfigureAwait(false);
             }
             catch (Exception ex) when (LeaderCalls.IsTransient(ex))
@@ -293,9 +297,13 @@ internal sealed class Sender : IAsyncDisposable
             {
                 response = new ProduceResponse(ErrorCode.UnknownServerError, -1, -1, -1, $"{ex.GetType().Name}: {ex.Message}");
             }
+            // An answer means the request was serialized and the grain is done with it: its buffers may be reused.
+            if (!answered) foreach (var b in batches) b.Lent = true;
+            else joined?.Dispose();
 
             if (acks == Acks.None)
             {
+                foreach (var b in batches) _accumulator.Recycle(b);
                 succeeded = response.Error == ErrorCode.None;
                 if (Error.InvalidatesMetadata(response.Error)) RefreshThenWake(tp.Topic, metadataVersion);
                 return;
@@ -330,14 +338,15 @@ internal sealed class Sender : IAsyncDisposable
     /// given up as <see cref="ErrorCode.NotLeaderOrFollower"/>: its batches are retried on the new leader, as after any
     /// failed attempt (duplicates are possible only if the old leader had replicated them, as with any retry).
     /// </summary>
-    private async Task<ProduceResponse> ProduceWatchingLeaderAsync(TopicPartition tp, IPartitionReplicaGrain leader, int leaderEpoch, ProduceRequest request)
+    private async Task<(ProduceResponse Response, bool Answered)> ProduceWatchingLeaderAsync(TopicPartition tp, IPartitionReplicaGrain leader,
+        int leaderEpoch, ProduceRequest request)
     {
         var call = leader.Produce(request);
         while (true)
         {
             try
             {
-                return await call.WaitAsync(LeaderCheckInterval, _time).ConfigureAwait(false);
+                return (await call.WaitAsync(LeaderCheckInterval, _time).ConfigureAwait(false), true);
             }
             catch (TimeoutException) when (!call.IsCompleted)
             {
@@ -358,8 +367,8 @@ internal sealed class Sender : IAsyncDisposable
                 && entry.Partitions[tp.Partition].LeaderEpoch > leaderEpoch)
             {
                 call.Ignore(); // the abandoned call still ends, at the response timeout; its failure is observed here
-                return new ProduceResponse(ErrorCode.NotLeaderOrFollower, -1, -1, -1,
-                    $"leader epoch {entry.Partitions[tp.Partition].LeaderEpoch} replaced {leaderEpoch} while the request to the old leader was unanswered.");
+                return (new ProduceResponse(ErrorCode.NotLeaderOrFollower, -1, -1, -1,
+                    $"leader epoch {entry.Partitions[tp.Partition].LeaderEpoch} replaced {leaderEpoch} while the request to the old leader was unanswered."), false);
             }
         }
     }
@@ -392,6 +401,8 @@ internal sealed class Sender : IAsyncDisposable
             var grown = sequenced && batches[0].Bytes.Length > _settings.BatchSize;
             if (grown) _accumulator.StopGrowing(q);
             _accumulator.Requeue(q, RecordAccumulator.Split(batches[0], grown ? _settings.BatchSize : 0), 0, sendSingly: true);
+            batches[0].Callbacks.Clear(); // its pieces report the records
+            _accumulator.Recycle(batches[0]);
             return;
         }
         // Kafka's Sender: a sequence error is retriable while an earlier batch of the partition is unacknowledged.
@@ -433,30 +444,29 @@ internal sealed class Sender : IAsyncDisposable
         Complete(batch, -1, -1, status, error);
     }
 
-    private void Complete(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status, Error error)
+    /// <summary>Reports the batch's records; <paramref name="recycle"/> gives its buffer back (not while a call still carries it).</summary>
+    private void Complete(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status, Error error, bool recycle = true)
     {
         var tp = batch.TopicPartition;
         var callbacks = batch.Callbacks;
-        for (var i = 0; i < callbacks.Count; i++)
-            callbacks[i].OnDelivered(tp, baseOffset < 0 ? -1 : baseOffset + i, logAppendTimeMs, status, error);
-        Buffers.Release(batch.ReservedBytes, callbacks.Count);
+        var count = callbacks.Count;
+        for (var i = 0; i < count; i++)
+            callbacks[i].Report(tp, baseOffset < 0 ? -1 : baseOffset + i, logAppendTimeMs, status, error);
+        Buffers.Release(batch.ReservedBytes, count);
         batch.ReservedBytes = 0;
-        Finished(callbacks.Count);
+        Finished(count);
         callbacks.Clear();
+        if (recycle) _accumulator.Recycle(batch);
     }
 
-    private static byte[] Concat(List<ProducerBatch> batches)
+    /// <summary>One request's batches in one pooled buffer (a produce request carries them back to back).</summary>
+    private static PooledBuffer Concat(List<ProducerBatch> batches)
     {
         var length = 0;
         foreach (var b in batches) length += b.Bytes.Length;
-        var result = new byte[length];
-        var at = 0;
-        foreach (var b in batches)
-        {
-            b.Bytes.CopyTo(result, at);
-            at += b.Bytes.Length;
-        }
-        return result;
+        var joined = new PooledBuffer(length);
+        foreach (var b in batches) joined.Write(b.Bytes.Span);
+        return joined;
     }
 
     private static TaskCompletionSource NewTcs() => new(TaskCreationOptions.RunContinuationsAsynchronously);
