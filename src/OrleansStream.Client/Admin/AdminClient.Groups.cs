@@ -15,11 +15,15 @@ internal sealed partial class AdminClient
     {
         try
         {
-            return await call.WaitAsync(GroupTimeout(timeout), time).ConfigureAwait(false);
+            return await _cache.Calls.Call(call).WaitAsync(GroupTimeout(timeout), time).ConfigureAwait(false);
         }
         catch (TimeoutException ex)
         {
             throw new KafkaException(new Error(ErrorCode.RequestTimedOut, $"The cluster did not answer within {GroupTimeout(timeout).TotalMilliseconds:0} ms."), ex);
+        }
+        catch (SiloUnavailableException ex)
+        {
+            throw new KafkaException(new Error(ErrorCode.RequestTimedOut, ex.Message), ex);
         }
     }
 

@@ -145,11 +145,15 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
     {
         try
         {
-            return await call.WaitAsync(Timeout(options), time).ConfigureAwait(false);
+            return await _cache.Calls.Call(call).WaitAsync(Timeout(options), time).ConfigureAwait(false);
         }
         catch (TimeoutException ex)
         {
             throw new KafkaException(new Error(ErrorCode.RequestTimedOut, $"The cluster did not answer within {Timeout(options).TotalMilliseconds:0} ms."), ex);
+        }
+        catch (SiloUnavailableException ex)
+        {
+            throw new KafkaException(new Error(ErrorCode.RequestTimedOut, ex.Message), ex);
         }
     }
 

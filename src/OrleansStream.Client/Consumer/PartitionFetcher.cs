@@ -274,8 +274,8 @@ internal sealed class PartitionFetcher
                 FetchResponse response;
                 try
                 {
-                    response = await leader.Fetch(new FetchRequest(offset, _settings.PartitionFetchBytes, _settings.FetchMinBytes,
-                        _settings.FetchWaitMaxMs, p.LeaderEpoch)).ConfigureAwait(false);
+                    response = await _cache.Calls.Call(leader.Fetch(new FetchRequest(offset, _settings.PartitionFetchBytes, _settings.FetchMinBytes,
+                        _settings.FetchWaitMaxMs, p.LeaderEpoch))).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (LeaderCalls.IsTransient(ex))
                 {

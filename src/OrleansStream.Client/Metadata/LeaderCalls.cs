@@ -44,7 +44,7 @@ internal static class LeaderCalls
                 var p = entry.Partitions[tp.Partition];
                 try
                 {
-                    var result = await call(leader, p.LeaderEpoch).ConfigureAwait(false);
+                    var result = await cache.Calls.Call(call(leader, p.LeaderEpoch)).ConfigureAwait(false);
                     error = errorOf(result);
                     if (error == ErrorCode.None || !Error.IsRetriableCode(error)) return result;
                 }
