@@ -1,0 +1,25 @@
+using System.Globalization;
+
+namespace OrleansStream.Cluster.Tests.MultiProcess.Soak;
+
+/// <summary>
+/// The failover soak (<see cref="FailoverSoak"/>): a few kills here; <c>OS_SOAK_KILLS=100</c> runs the long soak
+/// (docs/performance.md, reliability), and <c>OS_MEASUREMENTS=file</c> collects its report.
+/// </summary>
+[Trait("Category", "Slow")]
+public sealed class FailoverSoakTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Kill_nine_of_the_controllers_the_coordinators_and_a_random_silo_loses_nothing_and_stalls_no_path_past_10_s()
+    {
+        var kills = int.TryParse(Environment.GetEnvironmentVariable("OS_SOAK_KILLS"), CultureInfo.InvariantCulture, out var k) ? k : 3;
+        var report = await FailoverSoak.RunAsync(kills, seed: 18, output.WriteLine);
+        output.WriteLine(report.Summary());
+        if (Environment.GetEnvironmentVariable("OS_MEASUREMENTS") is { Length: > 0 } file)
+            File.AppendAllText(file, $"failover soak {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm}Z{Environment.NewLine}{report.Summary()}{Environment.NewLine}");
+
+        Assert.True(report.Acknowledged > 0);
+        Assert.Equal(0, report.Lost);
+        Assert.Empty(report.Violations);
+    }
+}

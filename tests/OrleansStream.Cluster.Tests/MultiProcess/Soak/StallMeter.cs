@@ -1,0 +1,31 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace OrleansStream.Cluster.Tests.MultiProcess.Soak;
+
+/// <summary>
+/// The longest wait each client path saw: an operation's stall runs from its first attempt to its success, so an
+/// operation that fails and is tried again counts as one stall.
+/// </summary>
+public sealed class StallMeter
+{
+    private readonly ConcurrentDictionary<string, long> _longestTicks = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _counts = new(StringComparer.Ordinal);
+
+    public void Record(string path, TimeSpan stall)
+    {
+        _counts.AddOrUpdate(path, 1, static (_, c) => c + 1);
+        _longestTicks.AddOrUpdate(path, stall.Ticks, (_, old) => Math.Max(old, stall.Ticks));
+    }
+
+    public void RecordSince(string path, long startTimestamp) => Record(path, Stopwatch.GetElapsedTime(startTimestamp));
+
+    public IReadOnlyDictionary<string, TimeSpan> Longest()
+    {
+        var result = new SortedDictionary<string, TimeSpan>(StringComparer.Ordinal);
+        foreach (var (path, ticks) in _longestTicks) result[path] = TimeSpan.FromTicks(ticks);
+        return result;
+    }
+
+    public long Count(string path) => _counts.GetValueOrDefault(path);
+}
