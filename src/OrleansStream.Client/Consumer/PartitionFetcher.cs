@@ -275,7 +275,7 @@ internal sealed class PartitionFetcher
                 try
                 {
                     response = await _cache.Calls.Call(leader.Fetch(new FetchRequest(offset, _settings.PartitionFetchBytes, _settings.FetchMinBytes,
-                        _settings.FetchWaitMaxMs, p.LeaderEpoch))).ConfigureAwait(false);
+                        _settings.FetchWaitMaxMs, p.LeaderEpoch)), TimeSpan.FromMilliseconds(_settings.FetchWaitMaxMs)).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (LeaderCalls.IsTransient(ex))
                 {

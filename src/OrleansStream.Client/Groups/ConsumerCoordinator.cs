@@ -118,6 +118,9 @@ internal sealed class ConsumerCoordinator : IDisposable
 
     public string GroupId => _settings.GroupId;
 
+    /// <summary>How long JoinGroup and SyncGroup may wait on the coordinator: Kafka's rebalance timeout is max.poll.interval.ms.</summary>
+    private TimeSpan RebalanceWait => TimeSpan.FromMilliseconds(_settings.MaxPollIntervalMs);
+
     public string MemberId { get { lock (_lock) return _memberId; } }
 
     public int GenerationId { get { lock (_lock) return _generation; } }
@@ -490,7 +493,7 @@ internal sealed class ConsumerCoordinator : IDisposable
             while (!_closing.IsCancellationRequested)
             {
                 var join = await _calls.Call(_group.JoinGroup(new JoinGroupRequest(memberId, _settings.ClientId, _settings.SessionTimeoutMs,
-                    _settings.MaxPollIntervalMs, GroupKeys.ConsumerProtocolType, protocols))).ConfigureAwait(false);
+                    _settings.MaxPollIntervalMs, GroupKeys.ConsumerProtocolType, protocols)), RebalanceWait).ConfigureAwait(false);
                 switch (join.Error)
                 {
                     case ErrorCode.None:
@@ -515,7 +518,7 @@ internal sealed class ConsumerCoordinator : IDisposable
                 IReadOnlyDictionary<string, ConsumerProtocolAssignment>? assignments = null;
                 if (join.IsLeader) assignments = await AssignAsync(join).ConfigureAwait(false);
 
-                var sync = await _calls.Call(_group.SyncGroup(new SyncGroupRequest(memberId, join.GenerationId, assignments))).ConfigureAwait(false);
+                var sync = await _calls.Call(_group.SyncGroup(new SyncGroupRequest(memberId, join.GenerationId, assignments)), RebalanceWait).ConfigureAwait(false);
                 switch (sync.Error)
                 {
                     case ErrorCode.None:

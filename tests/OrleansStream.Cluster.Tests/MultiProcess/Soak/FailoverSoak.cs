@@ -324,7 +324,11 @@ public sealed class FailoverSoak
             if (victim < 0) victim = random.Next(3);
             var broker = SiloProcesses.BrokerId(victim);
             _log($"kill {k + 1}/{kills}: kill -9 of silo {victim} ({role}) at {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
+            var departures = SiloFailureWatch.For(Client).Departures;
+            var killed = Stopwatch.GetTimestamp();
             _cluster.Kill(victim);
+            _ = Eventually.WaitUntilAsync(() => SiloFailureWatch.For(Client).Departures > departures, "the client sees the silo leave", StepTimeout)
+                .ContinueWith(t => _log($"  the client saw silo {victim} leave after {Stopwatch.GetElapsedTime(killed).TotalSeconds:F1} s ({t.Status})"), TaskScheduler.Default);
             await Eventually.WaitUntilAsync(async () => await MetadataAsync() is { } m
                     && m.Brokers.Any(b => b.BrokerId == broker && !b.IsAlive)
                     && m.Topics[0].Partitions.All(p => p.LeaderBroker != broker),
@@ -463,6 +467,9 @@ public sealed class FailoverSoak
         foreach (var (path, stall) in longest)
             if (stall > TimeSpan.FromSeconds(10)) _violations.Enqueue($"{path} stalled {stall.TotalSeconds:F1} s");
         foreach (var failed in _failedSends.Take(5)) _log($"not acknowledged: {failed}");
+        foreach (var stall in _stalls.LongStalls.Take(20)) _log($"long stall: {stall}");
+        if (Environment.GetEnvironmentVariable("OS_SOAK_SILO_LOGS") is { Length: > 0 })
+            for (var i = 0; i < 3; i++) _log($"silo {i}:{Environment.NewLine}{_cluster.Output(i)}");
         return new SoakReport(kills, _acked.Count + consoleLines, lost, duplicates, consoleLines, longest, [.. _violations]);
     }
 }

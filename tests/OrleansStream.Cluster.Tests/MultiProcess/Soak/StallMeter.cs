@@ -11,12 +11,19 @@ public sealed class StallMeter
 {
     private readonly ConcurrentDictionary<string, long> _longestTicks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _counts = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _long = new();
 
     public void Record(string path, TimeSpan stall)
     {
         _counts.AddOrUpdate(path, 1, static (_, c) => c + 1);
         _longestTicks.AddOrUpdate(path, stall.Ticks, (_, old) => Math.Max(old, stall.Ticks));
+        if (stall > LongStall) _long.Enqueue($"{path}: {stall.TotalSeconds:F1} s from {DateTimeOffset.UtcNow - stall:HH:mm:ss.fff}");
     }
+
+    /// <summary>Stalls worth a line in the soak's output: when each began, to set beside the kills.</summary>
+    public static readonly TimeSpan LongStall = TimeSpan.FromSeconds(8);
+
+    public IReadOnlyCollection<string> LongStalls => _long;
 
     public void RecordSince(string path, long startTimestamp) => Record(path, Stopwatch.GetElapsedTime(startTimestamp));
 
