@@ -64,7 +64,12 @@ public sealed class FailoverSoak
 
     public static async Task<SoakReport> RunAsync(int kills, int seed, Action<string> log)
     {
-        await using var cluster = await SiloProcesses.StartAsync(3);
+        await using var cluster = await SiloProcesses.StartAsync(3, static (_, env) =>
+        {
+            env["Logging__Console__TimestampFormat"] = "HH:mm:ss.fff ";
+            if (Environment.GetEnvironmentVariable("OS_SOAK_SYSTEM_RESPONSE_TIMEOUT") is { Length: > 0 } t) env["Orleans__Messaging__SystemResponseTimeout"] = t;
+            if (Environment.GetEnvironmentVariable("OS_SOAK_RESPONSE_TIMEOUT") is { Length: > 0 } r) env["Orleans__Messaging__ResponseTimeout"] = r;
+        });
         return await new FailoverSoak(cluster, log).RunAsync(kills, seed);
     }
 
@@ -107,6 +112,7 @@ public sealed class FailoverSoak
         {
             nemesisFailure = e;
         }
+        _log($"load stops at {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
         stopLoad.Cancel();
         await Task.WhenAll(load);
         if (nemesisFailure is not null) throw new InvalidOperationException("the nemesis failed", nemesisFailure);
@@ -324,6 +330,7 @@ public sealed class FailoverSoak
             if (victim < 0) victim = random.Next(3);
             var broker = SiloProcesses.BrokerId(victim);
             _log($"kill {k + 1}/{kills}: kill -9 of silo {victim} ({role}) at {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
+            _log($"  before: controller version {(await MetadataAsync())?.Version}, the client's cache {MetadataCache.For(Client).Version}");
             var departures = SiloFailureWatch.For(Client).Departures;
             var killed = Stopwatch.GetTimestamp();
             _cluster.Kill(victim);
@@ -333,7 +340,9 @@ public sealed class FailoverSoak
                     && m.Brokers.Any(b => b.BrokerId == broker && !b.IsAlive)
                     && m.Topics[0].Partitions.All(p => p.LeaderBroker != broker),
                 $"the controller moves every leadership off {broker}", StepTimeout);
+            _log($"  leaderships moved at {DateTimeOffset.UtcNow:HH:mm:ss.fff}: controller version {(await MetadataAsync())?.Version}, the client's cache {MetadataCache.For(Client).Version}");
             await _cluster.StartSiloAsync(victim);
+            _log($"  silo {victim} ready again at {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
         }
         await WaitForFullIsrAsync();
     }
@@ -467,7 +476,7 @@ public sealed class FailoverSoak
         foreach (var (path, stall) in longest)
             if (stall > TimeSpan.FromSeconds(10)) _violations.Enqueue($"{path} stalled {stall.TotalSeconds:F1} s");
         foreach (var failed in _failedSends.Take(5)) _log($"not acknowledged: {failed}");
-        foreach (var stall in _stalls.LongStalls.Take(20)) _log($"long stall: {stall}");
+        foreach (var stall in _stalls.LongStalls.Where(static s => !s.StartsWith("consume", StringComparison.Ordinal)).Take(30)) _log($"long stall: {stall}");
         if (Environment.GetEnvironmentVariable("OS_SOAK_SILO_LOGS") is { Length: > 0 })
             for (var i = 0; i < 3; i++) _log($"silo {i}:{Environment.NewLine}{_cluster.Output(i)}");
         return new SoakReport(kills, _acked.Count + consoleLines, lost, duplicates, consoleLines, longest, [.. _violations]);

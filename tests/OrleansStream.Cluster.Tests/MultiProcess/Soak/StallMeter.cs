@@ -17,7 +17,7 @@ public sealed class StallMeter
     {
         _counts.AddOrUpdate(path, 1, static (_, c) => c + 1);
         _longestTicks.AddOrUpdate(path, stall.Ticks, (_, old) => Math.Max(old, stall.Ticks));
-        if (stall > LongStall) _long.Enqueue($"{path}: {stall.TotalSeconds:F1} s from {DateTimeOffset.UtcNow - stall:HH:mm:ss.fff}");
+        if (stall > LongStall) _long.Enqueue($"{path}: {stall.TotalSeconds:F1} s from {DateTimeOffset.UtcNow - stall:HH:mm:ss.fff} to {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
     }
 
     /// <summary>Stalls worth a line in the soak's output: when each began, to set beside the kills.</summary>
