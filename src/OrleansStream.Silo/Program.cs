@@ -23,7 +23,6 @@ try
     builder.UseOrleans(silo =>
     {
         silo.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
-        silo.Services.Configure<SiloMessagingOptions>(builder.Configuration.GetSection("Orleans:Messaging"));
         silo.Services.AddOptions<BrokerOptions>().Bind(builder.Configuration.GetSection(OrleansStreamDefaults.ConfigurationSection))
             .PostConfigure(o =>
             {

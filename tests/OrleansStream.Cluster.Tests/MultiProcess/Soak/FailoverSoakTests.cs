@@ -4,13 +4,16 @@ namespace OrleansStream.Cluster.Tests.MultiProcess.Soak;
 
 /// <summary>
 /// The failover soak (<see cref="FailoverSoak"/>): a few kills here; <c>OS_SOAK_KILLS=100</c> runs the long soak
-/// (docs/performance.md, reliability), and <c>OS_MEASUREMENTS=file</c> collects its report.
+/// (docs/performance.md, reliability), and <c>OS_MEASUREMENTS=file</c> collects its report. Every acknowledged record
+/// must be read back at its offset, in order, the idempotent producer's once, and committed offsets must never go back.
+/// The longest stall per path is reported against the 10 s bar; <c>OS_SOAK_STALL_BAR=1</c> makes the bar fail the
+/// run (docs/performance.md says where the cluster still misses it).
 /// </summary>
 [Trait("Category", "Slow")]
 public sealed class FailoverSoakTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task Kill_nine_of_the_controllers_the_coordinators_and_a_random_silo_loses_nothing_and_stalls_no_path_past_10_s()
+    public async Task Kill_nine_of_the_controllers_the_coordinators_and_a_random_silo_loses_no_acknowledged_record()
     {
         var kills = int.TryParse(Environment.GetEnvironmentVariable("OS_SOAK_KILLS"), CultureInfo.InvariantCulture, out var k) ? k : 3;
         var report = await FailoverSoak.RunAsync(kills, seed: 18, output.WriteLine);
@@ -21,5 +24,6 @@ public sealed class FailoverSoakTests(ITestOutputHelper output)
         Assert.True(report.Acknowledged > 0);
         Assert.Equal(0, report.Lost);
         Assert.Empty(report.Violations);
+        if (Environment.GetEnvironmentVariable("OS_SOAK_STALL_BAR") == "1") Assert.Empty(report.Stalls);
     }
 }
