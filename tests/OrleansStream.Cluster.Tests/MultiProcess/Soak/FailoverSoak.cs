@@ -385,7 +385,10 @@ public sealed class FailoverSoak
         var ends = new long[Partitions];
         using var consumer = new ConsumerBuilder<Ignore, string>(Client, new ConsumerConfig()).Build();
         for (var p = 0; p < Partitions; p++)
-            ends[p] = (await Task.Run(() => consumer.QueryWatermarkOffsets(new TopicPartition(_topic, p), TimeSpan.FromSeconds(30)))).High;
+        {
+            var tp = new TopicPartition(_topic, p);
+            ends[p] = (await UntilDone("admin: QueryWatermarkOffsets", () => Task.Run(() => consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(30))))).High;
+        }
         return ends;
     }
 
