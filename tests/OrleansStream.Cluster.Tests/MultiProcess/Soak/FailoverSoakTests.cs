@@ -10,6 +10,7 @@ namespace OrleansStream.Cluster.Tests.MultiProcess.Soak;
 /// run (docs/performance.md says where the cluster still misses it).
 /// </summary>
 [Trait("Category", "Slow")]
+[Collection(SoakCollection.Name)]
 public sealed class FailoverSoakTests(ITestOutputHelper output)
 {
     [Fact]
@@ -26,4 +27,11 @@ public sealed class FailoverSoakTests(ITestOutputHelper output)
         Assert.Empty(report.Violations);
         if (Environment.GetEnvironmentVariable("OS_SOAK_STALL_BAR") == "1") Assert.Empty(report.Stalls);
     }
+}
+
+/// <summary>The soak runs alone, after the parallel tests: its silos start, die and catch up on a busy machine, and its stalls are measured.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SoakCollection
+{
+    public const string Name = "failover soak";
 }
