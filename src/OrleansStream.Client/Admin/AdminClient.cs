@@ -158,7 +158,9 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
             var left = timeout - time.GetElapsedTime(started);
             try
             {
-                return await _cache.Calls.Call(call()).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, time).ConfigureAwait(false);
+                // The call may take its whole timeout (a CreateTopics waits for its replicas): only a silo leaving gives it
+                // up early. Giving up a slow one would retry calls that are not idempotent (TopicAlreadyExists).
+                return await _cache.Calls.Call(call(), timeout).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, time).ConfigureAwait(false);
             }
             catch (TimeoutException ex) when (time.GetElapsedTime(started) >= timeout)
             {
