@@ -41,6 +41,7 @@ internal sealed class SiloFailureWatch
     private long _version = -1;
     private long _departures;
     private long _settleUntil = long.MinValue;
+    private long _observedAt = long.MinValue;
     private int _polling;
 
     internal SiloFailureWatch(IGrainFactory grains, TimeProvider time)
@@ -63,7 +64,8 @@ internal sealed class SiloFailureWatch
     public async Task<T> Call<T>(Task<T> call, TimeSpan mayWait = default)
     {
         if (call.IsCompleted) return await call.ConfigureAwait(false);
-        var pending = new PendingCall(_time.GetTimestamp() + mayWait.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
+        var now = _time.GetTimestamp();
+        var pending = new PendingCall(now, now + mayWait.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
         _pending.TryAdd(pending, 0);
         EnsurePolling();
         try
@@ -97,6 +99,7 @@ internal sealed class SiloFailureWatch
                 var view = await grains.GetGrain<IMembershipViewGrain>(0).GetView(Interlocked.Read(ref _version))
                     .WaitAsync(PollTimeout, _time).ConfigureAwait(false);
                 Apply(view);
+                Interlocked.Exchange(ref _observedAt, _time.GetTimestamp());
             }
             catch (ObjectDisposedException)
             {
@@ -129,7 +132,13 @@ internal sealed class SiloFailureWatch
         Interlocked.Increment(ref _departures);
         var now = _time.GetTimestamp();
         Interlocked.Exchange(ref _settleUntil, now + SettleTime.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
-        foreach (var pending in _pending.Keys) pending.GiveUp();
+        // Only calls already in flight when the previous view was seen can have been waiting on the silo that left. The
+        // watch polls only while calls are in flight, so a departure seen now may predate a call that began after an
+        // idle spell: giving that one up would only retry it (a CreateTopics then answers TopicAlreadyExists). Calls
+        // begun since are left to the settle rule.
+        var seenAt = Interlocked.Read(ref _observedAt);
+        foreach (var pending in _pending.Keys)
+            if (pending.Started <= seenAt) pending.GiveUp();
     }
 
     private void GiveUpStuckWhileSettling()
@@ -142,8 +151,10 @@ internal sealed class SiloFailureWatch
     }
 
     /// <summary>A call in flight; <see cref="AnswerDue"/> is when it would be answered at the latest on a healthy cluster.</summary>
-    private sealed class PendingCall(long answerDue)
+    private sealed class PendingCall(long started, long answerDue)
     {
+        public long Started { get; } = started;
+
         public long AnswerDue { get; } = answerDue;
 
         public CancellationTokenSource GivenUp { get; } = new();
