@@ -76,7 +76,7 @@ public sealed class SiloProcesses : IAsyncDisposable
                 cluster._silos.Add(null);
             }
             var starts = new List<Task>();
-            for (var i = 0; i < count; i++) starts.Add(cluster.StartSiloAsync(i));
+            for (var i = 0; i < count; i++) starts.Add(cluster.StartFirstTimeAsync(i));
             await Task.WhenAll(starts);
             _ = await cluster.ConnectClientAsync();
             return cluster;
@@ -85,6 +85,26 @@ public sealed class SiloProcesses : IAsyncDisposable
         {
             await cluster.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A first start on fresh ports. A port found free may be taken by another test project's process before the silo
+    /// binds it (the suite runs projects side by side): then the silo exits at once, and it starts again on new ports.
+    /// </summary>
+    private async Task StartFirstTimeAsync(int index)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await StartSiloAsync(index);
+                return;
+            }
+            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                _ports[index] = (ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort(), ExternalProcess.FreeTcpPort());
+            }
         }
     }
 
