@@ -95,6 +95,7 @@ internal sealed class ConsumerCoordinator : IDisposable
     private bool _closed;
     private bool _joinInFlight;
     private readonly ITimer? _autoCommitTimer;
+    private readonly SiloFailureWatch _calls;
     private int _autoCommitWakeup;
 
     public ConsumerCoordinator(IClusterClient client, GroupSettings settings, IGroupConsumerHost host, TimeProvider? time = null)
@@ -106,6 +107,7 @@ internal sealed class ConsumerCoordinator : IDisposable
         _assignors = PartitionAssignors.Parse(settings.PartitionAssignmentStrategy);
         _group = client.GetGrain<IConsumerGroupGrain>(settings.GroupId);
         _controller = client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+        _calls = SiloFailureWatch.For(client);
         _lastPollMs = NowMs;
         if (settings.EnableAutoCommit && settings.AutoCommitIntervalMs > 0)
         {
@@ -115,6 +117,9 @@ internal sealed class ConsumerCoordinator : IDisposable
     }
 
     public string GroupId => _settings.GroupId;
+
+    /// <summary>How long JoinGroup and SyncGroup may wait on the coordinator: Kafka's rebalance timeout is max.poll.interval.ms.</summary>
+    private TimeSpan RebalanceWait => TimeSpan.FromMilliseconds(_settings.MaxPollIntervalMs);
 
     public string MemberId { get { lock (_lock) return _memberId; } }
 
@@ -358,7 +363,7 @@ internal sealed class ConsumerCoordinator : IDisposable
             memberId = _topics is null ? "" : _memberId;
             generation = _topics is null ? -1 : _generation;
         }
-        var response = await _group.OffsetCommit(new OffsetCommitRequest(memberId, generation, offsets)).ConfigureAwait(false);
+        var response = await _calls.Call(_group.OffsetCommit(new OffsetCommitRequest(memberId, generation, offsets))).ConfigureAwait(false);
         if (response.Error != ErrorCode.None)
         {
             if (response.Error is ErrorCode.UnknownMemberId or ErrorCode.IllegalGeneration && memberId.Length > 0)
@@ -399,7 +404,7 @@ internal sealed class ConsumerCoordinator : IDisposable
 
     private async Task<IReadOnlyList<CommittedOffset>> FetchCommittedAsync(List<TopicPartition> partitions)
     {
-        var response = await _group.OffsetFetch(new OffsetFetchRequest(partitions)).ConfigureAwait(false);
+        var response = await _calls.Call(_group.OffsetFetch(new OffsetFetchRequest(partitions))).ConfigureAwait(false);
         if (response.Error != ErrorCode.None)
             throw GroupError(response.Error, response.ErrorMessage);
         return response.Offsets;
@@ -487,8 +492,8 @@ internal sealed class ConsumerCoordinator : IDisposable
         {
             while (!_closing.IsCancellationRequested)
             {
-                var join = await _group.JoinGroup(new JoinGroupRequest(memberId, _settings.ClientId, _settings.SessionTimeoutMs,
-                    _settings.MaxPollIntervalMs, GroupKeys.ConsumerProtocolType, protocols)).ConfigureAwait(false);
+                var join = await _calls.Call(_group.JoinGroup(new JoinGroupRequest(memberId, _settings.ClientId, _settings.SessionTimeoutMs,
+                    _settings.MaxPollIntervalMs, GroupKeys.ConsumerProtocolType, protocols)), RebalanceWait).ConfigureAwait(false);
                 switch (join.Error)
                 {
                     case ErrorCode.None:
@@ -513,7 +518,7 @@ internal sealed class ConsumerCoordinator : IDisposable
                 IReadOnlyDictionary<string, ConsumerProtocolAssignment>? assignments = null;
                 if (join.IsLeader) assignments = await AssignAsync(join).ConfigureAwait(false);
 
-                var sync = await _group.SyncGroup(new SyncGroupRequest(memberId, join.GenerationId, assignments)).ConfigureAwait(false);
+                var sync = await _calls.Call(_group.SyncGroup(new SyncGroupRequest(memberId, join.GenerationId, assignments)), RebalanceWait).ConfigureAwait(false);
                 switch (sync.Error)
                 {
                     case ErrorCode.None:
@@ -578,7 +583,7 @@ internal sealed class ConsumerCoordinator : IDisposable
 
     private async Task<Dictionary<string, int>> PartitionCountsAsync(IEnumerable<string> topics)
     {
-        var metadata = await _controller.GetMetadata(new MetadataRequest([.. topics])).ConfigureAwait(false);
+        var metadata = await _calls.Call(_controller.GetMetadata(new MetadataRequest([.. topics]))).ConfigureAwait(false);
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var t in metadata.Topics)
             if (t.Error == ErrorCode.None && t.Partitions.Count > 0) counts[t.Name] = t.Partitions.Count;
@@ -607,12 +612,12 @@ internal sealed class ConsumerCoordinator : IDisposable
                 if (NowMs - Volatile.Read(ref _lastPollMs) > _settings.MaxPollIntervalMs)
                 {
                     // Kafka's max.poll.interval.ms: a consumer that stopped polling leaves, so its partitions move on.
-                    await _group.LeaveGroup(new LeaveGroupRequest(memberId, "consumer poll timeout has expired")).ConfigureAwait(false);
+                    await _calls.Call(_group.LeaveGroup(new LeaveGroupRequest(memberId, "consumer poll timeout has expired"))).ConfigureAwait(false);
                     MarkLost();
                     continue;
                 }
 
-                var response = await _group.Heartbeat(new HeartbeatRequest(memberId, generation)).ConfigureAwait(false);
+                var response = await _calls.Call(_group.Heartbeat(new HeartbeatRequest(memberId, generation))).ConfigureAwait(false);
                 switch (response.Error)
                 {
                     case ErrorCode.None:
@@ -697,7 +702,7 @@ internal sealed class ConsumerCoordinator : IDisposable
         if (memberId.Length == 0) return;
         try
         {
-            Blocking.Wait(() => _group.LeaveGroup(new LeaveGroupRequest(memberId, reason)));
+            Blocking.Wait(() => _calls.Call(_group.LeaveGroup(new LeaveGroupRequest(memberId, reason))));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

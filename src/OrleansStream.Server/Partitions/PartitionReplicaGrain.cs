@@ -558,6 +558,14 @@ internal sealed partial class PartitionReplicaGrain(
         if (_replication.MaybeShrinkIsr() is { } shrunk) await ChangeIsrAsync(shrunk, "lagging");
     }
 
+    /// <summary>
+    /// How long the leader waits for the controller's answer to AlterPartition. A call to a controller whose silo died
+    /// is failed by Orleans only at the response timeout (30 s), and until it ends no other ISR change can start: the
+    /// dead follower would hold the high watermark (and every acks=all produce) that long. Given up, the change is
+    /// proposed again at the next ISR check; a late answer to the old one is fenced by the partition epoch.
+    /// </summary>
+    private static readonly TimeSpan AlterPartitionTimeout = TimeSpan.FromSeconds(3);
+
     /// <summary>Kafka's AlterPartition: the controller accepts it only from the current leader in its current epoch.</summary>
     private async Task ChangeIsrAsync(List<int> isr, string why)
     {
@@ -567,7 +575,7 @@ internal sealed partial class PartitionReplicaGrain(
         {
             LogIsrChange(this.GetPrimaryKeyString(), string.Join(",", state.Isr), string.Join(",", isr), why);
             var result = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller)
-                .AlterPartition(_topic, _partition, _replicaId, state.LeaderEpoch, state.PartitionEpoch, isr);
+                .AlterPartition(_topic, _partition, _replicaId, state.LeaderEpoch, state.PartitionEpoch, isr).WaitAsync(AlterPartitionTimeout);
             // The answer may arrive after a newer LeaderAndIsr push; it must not undo it.
             if (result.State is { } updated && (_state is null || !updated.IsOlderThan(_state))) Apply(updated);
             if (result.Error != ErrorCode.None) LogIsrChangeRejected(this.GetPrimaryKeyString(), result.Error);
