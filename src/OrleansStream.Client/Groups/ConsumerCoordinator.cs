@@ -33,7 +33,8 @@ internal sealed record GroupSettings(
     bool EnableAutoOffsetStore = true,
     int MetadataMaxAgeMs = 300000,
     int RetryBackoffMs = 100,
-    string? PartitionAssignmentStrategy = null)
+    string? PartitionAssignmentStrategy = null,
+    int DefaultApiTimeoutMs = 60000)
 {
     public static GroupSettings From(ConsumerConfig config, string clientId) => new(
         config.GroupId ?? "",
@@ -46,7 +47,8 @@ internal sealed record GroupSettings(
         config.EnableAutoOffsetStore ?? true,
         config.MetadataMaxAgeMs,
         config.RetryBackoffMs,
-        config.PartitionAssignmentStrategy);
+        config.PartitionAssignmentStrategy,
+        config.DefaultApiTimeoutMs ?? 60000);
 
     public void Validate()
     {
@@ -56,6 +58,7 @@ internal sealed record GroupSettings(
             throw new OrleansStreamException(ErrorCode.InvalidConfig, "heartbeat.interval.ms must be > 0 and below session.timeout.ms");
         if (MaxPollIntervalMs <= 0) throw new OrleansStreamException(ErrorCode.InvalidConfig, "max.poll.interval.ms must be > 0");
         if (AutoCommitIntervalMs < 0) throw new OrleansStreamException(ErrorCode.InvalidConfig, "auto.commit.interval.ms must be >= 0");
+        if (DefaultApiTimeoutMs < 0) throw new OrleansStreamException(ErrorCode.InvalidConfig, "default.api.timeout.ms must be >= 0");
     }
 }
 
@@ -353,6 +356,10 @@ internal sealed class ConsumerCoordinator : IDisposable
         if (list.Count > 0) Blocking.Wait(() => CommitAsync(list));
     }
 
+    /// <summary>
+    /// Kafka's commitSync: a coordinator that is moving (its silo died, it is loading, the call was given up) is tried
+    /// again after retry.backoff.ms until default.api.timeout.ms, then the commit fails with a retriable KafkaException.
+    /// </summary>
     public async Task CommitAsync(IReadOnlyList<OffsetToCommit> offsets)
     {
         string memberId;
@@ -363,7 +370,28 @@ internal sealed class ConsumerCoordinator : IDisposable
             memberId = _topics is null ? "" : _memberId;
             generation = _topics is null ? -1 : _generation;
         }
-        var response = await _calls.Call(_group.OffsetCommit(new OffsetCommitRequest(memberId, generation, offsets))).ConfigureAwait(false);
+        var request = new OffsetCommitRequest(memberId, generation, offsets);
+        var started = _time.GetTimestamp();
+        OffsetCommitResponse response;
+        while (true)
+        {
+            string reason;
+            try
+            {
+                response = await _calls.Call(_group.OffsetCommit(request)).ConfigureAwait(false);
+                if (response.Error is not (ErrorCode.CoordinatorNotAvailable or ErrorCode.NotCoordinator or ErrorCode.CoordinatorLoadInProgress or ErrorCode.RequestTimedOut))
+                    break;
+                reason = response.ErrorMessage ?? response.Error.ToString();
+            }
+            catch (Exception ex) when (LeaderCalls.IsTransient(ex))
+            {
+                reason = $"{ex.GetType().Name}: {ex.Message}";
+            }
+            if (_time.GetElapsedTime(started).TotalMilliseconds >= _settings.DefaultApiTimeoutMs)
+                throw new KafkaRetriableException(new Error(ErrorCode.RequestTimedOut,
+                    $"commit timed out after {_settings.DefaultApiTimeoutMs} ms (default.api.timeout.ms); last error: {reason}"));
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, _settings.RetryBackoffMs)), _time).ConfigureAwait(false);
+        }
         if (response.Error != ErrorCode.None)
         {
             if (response.Error is ErrorCode.UnknownMemberId or ErrorCode.IllegalGeneration && memberId.Length > 0)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
 using OrleansStream.Server.Placement;
 using OrleansStream.Server.Replication;
@@ -33,6 +34,7 @@ internal sealed partial class PartitionReplicaGrain(
     OrleansStreamMetrics metrics,
     LocalPartitionDirectories directories,
     IOptions<TransactionCoordinatorOptions> transactions,
+    SiloDepartures departures,
     ILogger<PartitionReplicaGrain> logger)
     : Grain, IPartitionReplicaGrain, IReplicaFetchGrain
 {
@@ -74,7 +76,7 @@ internal sealed partial class PartitionReplicaGrain(
         _replication = new Partition(_topic, _partition, _replicaId, _options.ReplicaLagTimeMaxMs, time);
         _fetcher = new ReplicaFetcher(this.GetPrimaryKeyString(), _replicaId, identity.BrokerId, _options, GrainFactory, _replication, tiering.Store, time, logger);
         await directories.WhenServingAsync(cancellationToken);
-        var state = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(_topic, _partition);
+        var state = await departures.Call(GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(_topic, _partition));
         if (state is not null && _state is null) Apply(state);
         // Interleaving: compaction cleans on the thread pool while produce and fetch run; only the swap takes a turn.
         _retentionTimer = this.RegisterGrainTimer(
@@ -169,7 +171,7 @@ internal sealed partial class PartitionReplicaGrain(
         _verifications.OnMarker(request.ProducerId);
         if (log.HighWatermark <= info.LastOffset)
         {
-            var delayed = _replication.DelayProduce(info.LastOffset, MarkerReplicationTimeoutMs);
+            var delayed = _replication.DelayProduce(info.LastOffset, MarkerReplicationTimeoutMs, departures.Token);
             await delayed.Task;
             if (_replication.CompleteDelayedProduce(delayed) is { } failed) return failed.Error;
         }
@@ -212,7 +214,7 @@ internal sealed partial class PartitionReplicaGrain(
 
         if (request.Acks == Acks.All && log.HighWatermark <= info.LastOffset)
         {
-            var delayed = _replication.DelayProduce(info.LastOffset, request.TimeoutMs);
+            var delayed = _replication.DelayProduce(info.LastOffset, request.TimeoutMs, departures.Token);
             await delayed.Task;
             if (_replication.CompleteDelayedProduce(delayed) is { } failed) return ProduceError(failed.Error, failed.Message);
         }

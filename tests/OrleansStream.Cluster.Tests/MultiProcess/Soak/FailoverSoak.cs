@@ -69,7 +69,7 @@ public sealed class FailoverSoak
 
     public static async Task<SoakReport> RunAsync(int kills, int seed, Action<string> log)
     {
-        await using var cluster = await SiloProcesses.StartAsync(3, static (_, env) => env["Logging__Console__TimestampFormat"] = "HH:mm:ss.fff ");
+        await using var cluster = await SiloProcesses.StartAsync(3, static (_, env) => { env["Logging__Console__TimestampFormat"] = "HH:mm:ss.fff "; env["Logging__LogLevel__OrleansStream"] = "Information"; });
         return await new FailoverSoak(cluster, log).RunAsync(kills, seed);
     }
 
