@@ -350,8 +350,23 @@ internal sealed class Sender : IAsyncDisposable
             return;
         }
         // Kafka's Sender: a sequence error is retriable while an earlier batch of the partition is unacknowledged.
-        var outOfOrder = sequenced && code is ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId
-            && !RecordAccumulator.IsSequenceLost(q, batches[0]);
+        var sequenceError = sequenced && code is ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId;
+        var outOfOrder = sequenceError && !RecordAccumulator.IsSequenceLost(q, batches[0]);
+        if (sequenceError && !outOfOrder && Transactional is null && _time.GetTimestamp() - batches[0].CreatedAt < _messageTimeoutTicks)
+        {
+            // KIP-360's idempotent producer: the broker no longer continues the partition's sequence (a failover lost the
+            // producer's state with the batch before this one, or the sequence was already given up), so the producer
+            // takes a new id and the batch goes again, first in its partition, with the new id's sequence. Only a batch
+            // never acknowledged can be written twice this way, as by any retry.
+            var batch = batches[0];
+            batch.LastError = error;
+            RecordAccumulator.Resolved(q, batch);
+            RecordAccumulator.GiveUpSequence(q, batch.ProducerId);
+            _transactions!.ResetProducerId(batch.ProducerId, error);
+            batch.ClearSequence();
+            _accumulator.Requeue(q, batches, _time.GetTimestamp(), sendSingly: false);
+            return;
+        }
         if (Error.IsRetriableCode(code) || outOfOrder)
         {
             if (Error.InvalidatesMetadata(code) || transport) RefreshThenWake(tp.Topic, long.MaxValue);
