@@ -1,3 +1,5 @@
+using Orleans.Runtime.Messaging;
+
 namespace OrleansStream.Client;
 
 /// <summary>
@@ -84,10 +86,11 @@ internal static class LeaderCalls
     /// <summary>
     /// Failures of the transport or of the silo rather than of the request: worth a retry after a refresh. A
     /// cancellation no token asked for is the runtime's (a message that expired before its grain could be placed,
-    /// as while a silo shuts down); the request never ran.
+    /// as while a silo shuts down); the request never ran. A connection that failed is a gateway that died: the
+    /// client sends the retry through another.
     /// </summary>
     public static bool IsTransient(Exception ex) =>
-        ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
+        ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException
             or GatewayTooBusyException or ClientNotAvailableException or OrleansLifecycleCanceledException
             or OperationCanceledException { CancellationToken.IsCancellationRequested: false };
 }
