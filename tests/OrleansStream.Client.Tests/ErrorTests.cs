@@ -18,4 +18,9 @@ public sealed class ErrorTests
     [InlineData(ErrorCode.OutOfOrderSequenceNumber)]
     [InlineData(ErrorCode.RecordTooLarge)]
     public void Other_errors_are_not(ErrorCode code) => Assert.False(new Error(code, null).IsRetriable);
+
+    /// <summary>A gateway that died fails the call with ConnectionFailedException: the call is retried, not failed as UnknownServerError.</summary>
+    [Fact]
+    public void A_connection_that_failed_is_transient() =>
+        Assert.True(LeaderCalls.IsTransient(new Orleans.Runtime.Messaging.ConnectionFailedException("Unable to connect to S127.0.0.1:46055:0")));
 }

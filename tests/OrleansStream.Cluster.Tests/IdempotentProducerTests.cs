@@ -67,10 +67,34 @@ public sealed class ProduceChaosFilter(IGrainFactory grains) : IIncomingGrainCal
     }
 }
 
-/// <summary>Three silos whose replica grains get <see cref="ProduceChaosFilter"/>.</summary>
+/// <summary>
+/// A leader that lost a producer's state in a failover, for topics named <c>gap-*</c>: the third produce call of each
+/// partition is answered OutOfOrderSequenceNumber before the append, although the batch before it was acknowledged.
+/// </summary>
+public sealed class SequenceGapFilter : IIncomingGrainCallFilter
+{
+    private static readonly ConcurrentDictionary<GrainId, int> Calls = new();
+    public static int Refused;
+
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        if (context.MethodName == nameof(IPartitionReplicaGrain.Produce)
+            && context.TargetId.Key.ToString()!.StartsWith("gap-", StringComparison.Ordinal)
+            && Calls.AddOrUpdate(context.TargetId, 1, static (_, n) => n + 1) == 3)
+        {
+            Interlocked.Increment(ref Refused);
+            context.Result = new ProduceResponse(ErrorCode.OutOfOrderSequenceNumber, -1, -1, -1, "gap: the leader does not continue this sequence");
+            return;
+        }
+        await context.Invoke();
+    }
+}
+
+/// <summary>Three silos whose replica grains get <see cref="ProduceChaosFilter"/> and <see cref="SequenceGapFilter"/>.</summary>
 public sealed class ProduceChaosFixture : ClusterFixture
 {
-    protected override void ConfigureSilo(ISiloBuilder silo) => silo.AddIncomingGrainCallFilter<ProduceChaosFilter>();
+    protected override void ConfigureSilo(ISiloBuilder silo) =>
+        silo.AddIncomingGrainCallFilter<ProduceChaosFilter>().AddIncomingGrainCallFilter<SequenceGapFilter>();
 }
 
 /// <summary>The SDK's idempotent producer (Kafka's enable.idempotence) against reordered, refused, lost and repeated calls.</summary>
@@ -139,5 +163,26 @@ public sealed class IdempotentProducerTests(ProduceChaosFixture fixture) : IClas
         Assert.True(ProduceChaosFilter.MaxConcurrent > 1, "requests of one partition were in flight together");
         Assert.True(ProduceChaosFilter.Delayed > 0 && ProduceChaosFilter.Refused > 0 && ProduceChaosFilter.AnswersLost > 0
             && ProduceChaosFilter.LateCopies > 0, "the filter delayed, refused, lost answers and sent late copies");
+    }
+
+    /// <summary>
+    /// Kafka's Sender with KIP-360: OutOfOrderSequenceNumber on a batch whose predecessor was acknowledged means the
+    /// broker lost the producer's sequence; the idempotent producer takes a new id and sends the batch again, rather than
+    /// failing it.
+    /// </summary>
+    [Fact]
+    public async Task A_batch_next_in_line_refused_out_of_order_goes_again_under_a_new_producer_id()
+    {
+        var topic = UniqueTopic("gap");
+        await fixture.CreateTopic(topic, partitions: 1, replicationFactor: 3);
+        var results = new List<DeliveryResult<Null, string>>();
+        using (var producer = new ProducerBuilder<Null, string>(fixture.Client, new ProducerConfig { LingerMs = 0 }).Build())
+            for (var i = 0; i < 5; i++)
+                results.Add(await producer.ProduceAsync(topic, new Message<Null, string> { Value = $"g{i}" }, TestContext.Current.CancellationToken));
+
+        Assert.True(SequenceGapFilter.Refused > 0, "a batch was refused out of order");
+        var log = await ReadAll(await fixture.Leader(topic, 0));
+        Assert.Equal(["g0", "g1", "g2", "g3", "g4"], log.Select(r => r.Value));
+        Assert.Equal(log.Select(r => r.Offset), results.Select(r => r.Offset));
     }
 }

@@ -42,12 +42,16 @@ public sealed partial class ExternalProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Standard input, for a process started with <c>keepInput</c>.</summary>
+    public StreamWriter Input => _process.StandardInput;
+
     /// <summary>
     /// Starts <paramref name="fileName"/>; a null value in <paramref name="environment"/> removes that variable. Standard
-    /// input receives <paramref name="stdin"/> (when given) and is then closed, so nothing waits on the test's terminal.
+    /// input receives <paramref name="stdin"/> (when given) and is then closed, so nothing waits on the test's terminal,
+    /// unless <paramref name="keepInput"/>: then the test writes it through <see cref="Input"/> and closes it.
     /// </summary>
     public static ExternalProcess Start(string name, string fileName, IEnumerable<string> arguments,
-        IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null, string? stdin = null)
+        IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null, string? stdin = null, bool keepInput = false)
     {
         var startInfo = new ProcessStartInfo(fileName)
         {
@@ -77,18 +81,18 @@ public sealed partial class ExternalProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         if (stdin is not null) process.StandardInput.Write(stdin);
-        process.StandardInput.Close();
+        if (!keepInput) process.StandardInput.Close();
         return external;
     }
 
     /// <summary>Starts a built .NET program (<c>dotnet app.dll</c>) without the SDK's first-run and telemetry output.</summary>
     public static ExternalProcess StartDotnet(string name, string dll, IEnumerable<string> arguments,
-        IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null, string? stdin = null)
+        IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null, string? stdin = null, bool keepInput = false)
     {
         var env = new Dictionary<string, string?> { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" };
         if (environment is not null)
             foreach (var (key, value) in environment) env[key] = value;
-        return Start(name, "dotnet", [dll, .. arguments], env, workingDirectory, stdin);
+        return Start(name, "dotnet", [dll, .. arguments], env, workingDirectory, stdin, keepInput);
     }
 
     /// <summary>Runs a program to its end in the checkout's root (so dotnet finds global.json) unless told otherwise; killed after <paramref name="timeout"/> (default 3 minutes).</summary>

@@ -11,24 +11,17 @@ internal sealed partial class AdminClient
 
     private TimeSpan GroupTimeout(TimeSpan? timeout) => timeout ?? TimeSpan.FromMilliseconds(_requestTimeoutMs);
 
-    private async Task<T> GroupCall<T>(Task<T> call, TimeSpan? timeout)
-    {
-        try
-        {
-            return await call.WaitAsync(GroupTimeout(timeout), time).ConfigureAwait(false);
-        }
-        catch (TimeoutException ex)
-        {
-            throw new KafkaException(new Error(ErrorCode.RequestTimedOut, $"The cluster did not answer within {GroupTimeout(timeout).TotalMilliseconds:0} ms."), ex);
-        }
-    }
+    private Task<T> GroupCall<T>(Func<Task<T>> call, TimeSpan? timeout) => RetryingCall(call, GroupTimeout(timeout));
 
     public async Task<ListConsumerGroupsResult> ListConsumerGroupsAsync(TimeSpan? timeout = null)
     {
-        var ids = await GroupCall(clusterClient.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).List(), timeout).ConfigureAwait(false);
-        var describes = new Task<GroupDescription>[ids.Count];
-        for (var i = 0; i < ids.Count; i++) describes[i] = GroupGrain(ids[i]).Describe();
-        var all = await GroupCall(Task.WhenAll(describes), timeout).ConfigureAwait(false);
+        var ids = await GroupCall(() => clusterClient.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).List(), timeout).ConfigureAwait(false);
+        var all = await GroupCall(() =>
+        {
+            var describes = new Task<GroupDescription>[ids.Count];
+            for (var i = 0; i < ids.Count; i++) describes[i] = GroupGrain(ids[i]).Describe();
+            return Task.WhenAll(describes);
+        }, timeout).ConfigureAwait(false);
         var listings = new List<ConsumerGroupListing>(all.Length);
         foreach (var d in all)
             if (d.Error == ErrorCode.None)
@@ -39,9 +32,9 @@ internal sealed partial class AdminClient
     public async Task<DescribeConsumerGroupsResult> DescribeConsumerGroupsAsync(IEnumerable<string> groups, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(groups);
-        var calls = new List<Task<GroupDescription>>();
-        foreach (var g in groups) calls.Add(GroupGrain(g).Describe());
-        var all = await GroupCall(Task.WhenAll(calls), timeout).ConfigureAwait(false);
+        var grains = new List<IConsumerGroupGrain>();
+        foreach (var g in groups) grains.Add(GroupGrain(g));
+        var all = await GroupCall(() => Task.WhenAll(grains.ConvertAll(static g => g.Describe())), timeout).ConfigureAwait(false);
         var result = new List<ConsumerGroupDescription>(all.Length);
         foreach (var d in all)
         {
@@ -59,9 +52,10 @@ internal sealed partial class AdminClient
         string group, IEnumerable<TopicPartition>? partitions = null, TimeSpan? timeout = null)
     {
         var grain = GroupGrain(group);
-        var describe = grain.Describe();
-        var fetch = grain.OffsetFetch(new OffsetFetchRequest(partitions is null ? null : new List<TopicPartition>(partitions)));
-        var (d, offsets) = (await GroupCall(describe, timeout).ConfigureAwait(false), await GroupCall(fetch, timeout).ConfigureAwait(false));
+        var request = new OffsetFetchRequest(partitions is null ? null : new List<TopicPartition>(partitions));
+        var describe = GroupCall(grain.Describe, timeout);
+        var fetch = GroupCall(() => grain.OffsetFetch(request), timeout);
+        var (d, offsets) = (await describe.ConfigureAwait(false), await fetch.ConfigureAwait(false));
         if (d.Error != ErrorCode.None)
             throw new ConsumerGroupException(group, new Error(d.Error, $"group '{group}': {d.Error}"));
 
@@ -105,14 +99,14 @@ internal sealed partial class AdminClient
         ArgumentNullException.ThrowIfNull(offsets);
         var list = new List<OffsetToCommit>();
         foreach (var tpo in offsets) list.Add(new OffsetToCommit(tpo.TopicPartition, tpo.Offset));
-        var response = await GroupCall(GroupGrain(group).ResetOffsets(list), timeout).ConfigureAwait(false);
+        var response = await GroupCall(() => GroupGrain(group).ResetOffsets(list), timeout).ConfigureAwait(false);
         if (response.Error != ErrorCode.None)
             throw new ConsumerGroupException(group, new Error(response.Error, response.ErrorMessage), response.Partitions);
     }
 
     public async Task<List<TopicPartitionOffset>> ResetConsumerGroupOffsetsAsync(string group, string topic, long to, TimeSpan? timeout = null)
     {
-        var metadata = await GroupCall(_cache.FetchAsync([topic]), timeout).ConfigureAwait(false);
+        var metadata = await GroupCall(() => _cache.FetchAsync([topic]), timeout).ConfigureAwait(false);
         TopicMetadata? found = null;
         foreach (var t in metadata.Topics)
             if (t.Name == topic) found = t;
@@ -145,7 +139,7 @@ internal sealed partial class AdminClient
         ArgumentNullException.ThrowIfNull(groups);
         foreach (var g in groups)
         {
-            var response = await GroupCall(GroupGrain(g).DeleteGroup(), timeout).ConfigureAwait(false);
+            var response = await GroupCall(() => GroupGrain(g).DeleteGroup(), timeout).ConfigureAwait(false);
             if (response.Error != ErrorCode.None)
                 throw new ConsumerGroupException(g, new Error(response.Error, response.ErrorMessage));
         }

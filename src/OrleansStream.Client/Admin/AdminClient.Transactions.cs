@@ -4,12 +4,9 @@ internal sealed partial class AdminClient
 {
     public async Task<List<TransactionListingResult>> ListTransactionsAsync(TimeSpan? timeout = null)
     {
-        var shards = await GroupCall(clusterClient.GetGrain<ITransactionCoordinatorLookupGrain>(0).ShardCount(), timeout).ConfigureAwait(false);
-        var lists = new Task<IReadOnlyList<TransactionListingResult>>[shards];
-        for (var shard = 0; shard < shards; shard++)
-            lists[shard] = clusterClient.GetGrain<ITransactionCoordinatorGrain>(shard).ListTransactions([], []);
+        var shards = await GroupCall(() => clusterClient.GetGrain<ITransactionCoordinatorLookupGrain>(0).ShardCount(), timeout).ConfigureAwait(false);
         var all = new List<TransactionListingResult>();
-        foreach (var list in await GroupCall(Task.WhenAll(lists), timeout).ConfigureAwait(false))
+        foreach (var list in await GroupCall(() => ListEveryShardAsync(shards), timeout).ConfigureAwait(false))
             all.AddRange(list);
         all.Sort(static (a, b) => string.CompareOrdinal(a.TransactionalId, b.TransactionalId));
         return all;
@@ -19,13 +16,27 @@ internal sealed partial class AdminClient
     {
         ArgumentNullException.ThrowIfNull(transactionalIds);
         var lookup = clusterClient.GetGrain<ITransactionCoordinatorLookupGrain>(0);
-        var describes = new List<Task<IReadOnlyList<TransactionDescription>>>();
-        foreach (var id in transactionalIds)
-            describes.Add(DescribeOneAsync(lookup, id));
-        var all = new List<TransactionDescription>(describes.Count);
-        foreach (var described in await GroupCall(Task.WhenAll(describes), timeout).ConfigureAwait(false))
+        var ids = new List<string>(transactionalIds);
+        var all = new List<TransactionDescription>(ids.Count);
+        foreach (var described in await GroupCall(() => DescribeEachAsync(lookup, ids), timeout).ConfigureAwait(false))
             all.AddRange(described);
         return all;
+    }
+
+    private Task<IReadOnlyList<TransactionListingResult>[]> ListEveryShardAsync(int shards)
+    {
+        var lists = new Task<IReadOnlyList<TransactionListingResult>>[shards];
+        for (var shard = 0; shard < shards; shard++)
+            lists[shard] = clusterClient.GetGrain<ITransactionCoordinatorGrain>(shard).ListTransactions([], []);
+        return Task.WhenAll(lists);
+    }
+
+    private Task<IReadOnlyList<TransactionDescription>[]> DescribeEachAsync(ITransactionCoordinatorLookupGrain lookup, List<string> ids)
+    {
+        var describes = new Task<IReadOnlyList<TransactionDescription>>[ids.Count];
+        for (var i = 0; i < describes.Length; i++)
+            describes[i] = DescribeOneAsync(lookup, ids[i]);
+        return Task.WhenAll(describes);
     }
 
     private async Task<IReadOnlyList<TransactionDescription>> DescribeOneAsync(ITransactionCoordinatorLookupGrain lookup, string transactionalId)

@@ -41,13 +41,16 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
     }
 
     public ClusterMetadata GetMetadata(string topic, TimeSpan timeout) =>
-        Blocking.Wait(() => _cache.FetchAsync([topic]).WaitAsync(timeout));
+        Blocking.Wait(() => RetryingCall(() => _cache.FetchAsync([topic]), timeout));
 
     public ClusterMetadata GetMetadata(TimeSpan timeout) =>
-        Blocking.Wait(() => _cache.FetchAsync(null).WaitAsync(timeout));
+        Blocking.Wait(() => RetryingCall(() => _cache.FetchAsync(null), timeout));
 
-    public Task<ClusterMetadata> GetMetadataAsync(IEnumerable<string>? topics = null) =>
-        _cache.FetchAsync(topics is null ? null : new List<string>(topics));
+    public Task<ClusterMetadata> GetMetadataAsync(IEnumerable<string>? topics = null)
+    {
+        var list = topics is null ? null : new List<string>(topics);
+        return RetryingCall(() => _cache.FetchAsync(list), TimeSpan.FromMilliseconds(_requestTimeoutMs));
+    }
 
     public Task<DescribeTopicsResult> DescribeTopicsAsync(DescribeTopicsOptions? options = null) => DescribeAsync(null, options);
 
@@ -59,7 +62,7 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
 
     private async Task<DescribeTopicsResult> DescribeAsync(List<string>? topics, DescribeTopicsOptions? options)
     {
-        var metadata = await WithTimeout(_cache.FetchAsync(topics), options).ConfigureAwait(false);
+        var metadata = await WithTimeout(() => _cache.FetchAsync(topics), options).ConfigureAwait(false);
         var includeOffsets = options?.IncludeOffsets ?? true;
         var timeout = Timeout(options);
         var descriptions = new Task<TopicDescription>[metadata.Topics.Count];
@@ -125,7 +128,7 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
     private async Task<IReadOnlyList<TopicResult>> RetryNotControllerAsync<TRequest>(
         List<TRequest> requests, Func<List<TRequest>, Task<IReadOnlyList<TopicResult>>> send, AdminOptions? options)
     {
-        var results = new List<TopicResult>(await WithTimeout(send(requests), options).ConfigureAwait(false));
+        var results = new List<TopicResult>(await WithTimeout(() => send(requests), options).ConfigureAwait(false));
         for (var attempt = 0; attempt < 2 && results.Count == requests.Count; attempt++)
         {
             var positions = new List<int>();
@@ -134,22 +137,41 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
             if (positions.Count == 0) break;
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, _retryBackoffMs)), time).ConfigureAwait(false);
             var again = positions.ConvertAll(i => requests[i]);
-            var retried = await WithTimeout(send(again), options).ConfigureAwait(false);
+            var retried = await WithTimeout(() => send(again), options).ConfigureAwait(false);
             if (retried.Count != again.Count) break;
             for (var j = 0; j < positions.Count; j++) results[positions[j]] = retried[j];
         }
         return results;
     }
 
-    private async Task<T> WithTimeout<T>(Task<T> call, AdminOptions? options)
+    private Task<T> WithTimeout<T>(Func<Task<T>> call, AdminOptions? options) => RetryingCall(call, Timeout(options));
+
+    /// <summary>
+    /// Like Kafka's admin client, a call that failed for a retriable reason (its silo died with it unanswered, the
+    /// transport failed) is made again after retry.backoff.ms until <paramref name="timeout"/>.
+    /// </summary>
+    private async Task<T> RetryingCall<T>(Func<Task<T>> call, TimeSpan timeout)
     {
-        try
+        var started = time.GetTimestamp();
+        while (true)
         {
-            return await call.WaitAsync(Timeout(options), time).ConfigureAwait(false);
-        }
-        catch (TimeoutException ex)
-        {
-            throw new KafkaException(new Error(ErrorCode.RequestTimedOut, $"The cluster did not answer within {Timeout(options).TotalMilliseconds:0} ms."), ex);
+            var left = timeout - time.GetElapsedTime(started);
+            try
+            {
+                // The call may take its whole timeout (a CreateTopics waits for its replicas): only a silo leaving gives it
+                // up early. Giving up a slow one would retry calls that are not idempotent (TopicAlreadyExists).
+                return await _cache.Calls.Call(call(), timeout).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, time).ConfigureAwait(false);
+            }
+            catch (TimeoutException ex) when (time.GetElapsedTime(started) >= timeout)
+            {
+                throw new KafkaException(new Error(ErrorCode.RequestTimedOut, $"The cluster did not answer within {timeout.TotalMilliseconds:0} ms."), ex);
+            }
+            catch (Exception ex) when (LeaderCalls.IsTransient(ex))
+            {
+                if (time.GetElapsedTime(started) + TimeSpan.FromMilliseconds(_retryBackoffMs) >= timeout)
+                    throw new KafkaException(new Error(ErrorCode.RequestTimedOut, ex.Message), ex);
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, _retryBackoffMs)), time).ConfigureAwait(false);
         }
     }
 

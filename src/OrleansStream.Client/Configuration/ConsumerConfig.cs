@@ -91,6 +91,9 @@ public class ConsumerConfig : Config
     /// <summary><c>max.poll.interval.ms</c>, default 300000.</summary>
     public int? MaxPollIntervalMs { get => GetInt("max.poll.interval.ms"); set => SetInt("max.poll.interval.ms", value); }
 
+    /// <summary>Kafka's default.api.timeout.ms: how long a synchronous Commit keeps retrying a coordinator that is moving (default 60000).</summary>
+    public int? DefaultApiTimeoutMs { get => GetInt("default.api.timeout.ms"); set => SetInt("default.api.timeout.ms", value); }
+
     /// <summary>Assignors by name, in preference order (<c>partition.assignment.strategy</c>, e.g. "range,roundrobin").</summary>
     public string? PartitionAssignmentStrategy { get => Get("partition.assignment.strategy"); set => Set("partition.assignment.strategy", value); }
 

@@ -284,8 +284,8 @@ internal sealed class PartitionFetcher
                 FetchResponse response;
                 try
                 {
-                    response = await leader.Fetch(new FetchRequest(offset, _settings.PartitionFetchBytes, _settings.FetchMinBytes,
-                        _settings.FetchWaitMaxMs, p.LeaderEpoch, _settings.IsolationLevel)).ConfigureAwait(false);
+                    response = await _cache.Calls.Call(leader.Fetch(new FetchRequest(offset, _settings.PartitionFetchBytes, _settings.FetchMinBytes,
+                        _settings.FetchWaitMaxMs, p.LeaderEpoch, _settings.IsolationLevel)), TimeSpan.FromMilliseconds(_settings.FetchWaitMaxMs)).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (LeaderCalls.IsTransient(ex))
                 {

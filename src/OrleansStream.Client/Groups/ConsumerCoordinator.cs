@@ -33,7 +33,8 @@ internal sealed record GroupSettings(
     bool EnableAutoOffsetStore = true,
     int MetadataMaxAgeMs = 300000,
     int RetryBackoffMs = 100,
-    string? PartitionAssignmentStrategy = null)
+    string? PartitionAssignmentStrategy = null,
+    int DefaultApiTimeoutMs = 60000)
 {
     public static GroupSettings From(ConsumerConfig config, string clientId) => new(
         config.GroupId ?? "",
@@ -46,7 +47,8 @@ internal sealed record GroupSettings(
         config.EnableAutoOffsetStore ?? true,
         config.MetadataMaxAgeMs,
         config.RetryBackoffMs,
-        config.PartitionAssignmentStrategy);
+        config.PartitionAssignmentStrategy,
+        config.DefaultApiTimeoutMs ?? 60000);
 
     public void Validate()
     {
@@ -56,6 +58,7 @@ internal sealed record GroupSettings(
             throw new OrleansStreamException(ErrorCode.InvalidConfig, "heartbeat.interval.ms must be > 0 and below session.timeout.ms");
         if (MaxPollIntervalMs <= 0) throw new OrleansStreamException(ErrorCode.InvalidConfig, "max.poll.interval.ms must be > 0");
         if (AutoCommitIntervalMs < 0) throw new OrleansStreamException(ErrorCode.InvalidConfig, "auto.commit.interval.ms must be >= 0");
+        if (DefaultApiTimeoutMs < 0) throw new OrleansStreamException(ErrorCode.InvalidConfig, "default.api.timeout.ms must be >= 0");
     }
 }
 
@@ -95,6 +98,7 @@ internal sealed class ConsumerCoordinator : IDisposable
     private bool _closed;
     private bool _joinInFlight;
     private readonly ITimer? _autoCommitTimer;
+    private readonly SiloFailureWatch _calls;
     private int _autoCommitWakeup;
 
     public ConsumerCoordinator(IClusterClient client, GroupSettings settings, IGroupConsumerHost host, TimeProvider? time = null)
@@ -106,6 +110,7 @@ internal sealed class ConsumerCoordinator : IDisposable
         _assignors = PartitionAssignors.Parse(settings.PartitionAssignmentStrategy);
         _group = client.GetGrain<IConsumerGroupGrain>(settings.GroupId);
         _controller = client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+        _calls = SiloFailureWatch.For(client);
         _lastPollMs = NowMs;
         if (settings.EnableAutoCommit && settings.AutoCommitIntervalMs > 0)
         {
@@ -115,6 +120,9 @@ internal sealed class ConsumerCoordinator : IDisposable
     }
 
     public string GroupId => _settings.GroupId;
+
+    /// <summary>How long JoinGroup and SyncGroup may wait on the coordinator: Kafka's rebalance timeout is max.poll.interval.ms.</summary>
+    private TimeSpan RebalanceWait => TimeSpan.FromMilliseconds(_settings.MaxPollIntervalMs);
 
     public string MemberId { get { lock (_lock) return _memberId; } }
 
@@ -348,6 +356,10 @@ internal sealed class ConsumerCoordinator : IDisposable
         if (list.Count > 0) Blocking.Wait(() => CommitAsync(list));
     }
 
+    /// <summary>
+    /// Kafka's commitSync: a coordinator that is moving (its silo died, it is loading, the call was given up) is tried
+    /// again after retry.backoff.ms until default.api.timeout.ms, then the commit fails with a retriable KafkaException.
+    /// </summary>
     public async Task CommitAsync(IReadOnlyList<OffsetToCommit> offsets)
     {
         string memberId;
@@ -358,7 +370,28 @@ internal sealed class ConsumerCoordinator : IDisposable
             memberId = _topics is null ? "" : _memberId;
             generation = _topics is null ? -1 : _generation;
         }
-        var response = await _group.OffsetCommit(new OffsetCommitRequest(memberId, generation, offsets)).ConfigureAwait(false);
+        var request = new OffsetCommitRequest(memberId, generation, offsets);
+        var started = _time.GetTimestamp();
+        OffsetCommitResponse response;
+        while (true)
+        {
+            string reason;
+            try
+            {
+                response = await _calls.Call(_group.OffsetCommit(request)).ConfigureAwait(false);
+                if (response.Error is not (ErrorCode.CoordinatorNotAvailable or ErrorCode.NotCoordinator or ErrorCode.CoordinatorLoadInProgress or ErrorCode.RequestTimedOut))
+                    break;
+                reason = response.ErrorMessage ?? response.Error.ToString();
+            }
+            catch (Exception ex) when (LeaderCalls.IsTransient(ex))
+            {
+                reason = $"{ex.GetType().Name}: {ex.Message}";
+            }
+            if (_time.GetElapsedTime(started).TotalMilliseconds >= _settings.DefaultApiTimeoutMs)
+                throw new KafkaRetriableException(new Error(ErrorCode.RequestTimedOut,
+                    $"commit timed out after {_settings.DefaultApiTimeoutMs} ms (default.api.timeout.ms); last error: {reason}"));
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, _settings.RetryBackoffMs)), _time).ConfigureAwait(false);
+        }
         if (response.Error != ErrorCode.None)
         {
             if (response.Error is ErrorCode.UnknownMemberId or ErrorCode.IllegalGeneration && memberId.Length > 0)
@@ -399,7 +432,7 @@ internal sealed class ConsumerCoordinator : IDisposable
 
     private async Task<IReadOnlyList<CommittedOffset>> FetchCommittedAsync(List<TopicPartition> partitions)
     {
-        var response = await _group.OffsetFetch(new OffsetFetchRequest(partitions)).ConfigureAwait(false);
+        var response = await _calls.Call(_group.OffsetFetch(new OffsetFetchRequest(partitions))).ConfigureAwait(false);
         if (response.Error != ErrorCode.None)
             throw GroupError(response.Error, response.ErrorMessage);
         return response.Offsets;
@@ -487,8 +520,8 @@ internal sealed class ConsumerCoordinator : IDisposable
         {
             while (!_closing.IsCancellationRequested)
             {
-                var join = await _group.JoinGroup(new JoinGroupRequest(memberId, _settings.ClientId, _settings.SessionTimeoutMs,
-                    _settings.MaxPollIntervalMs, GroupKeys.ConsumerProtocolType, protocols)).ConfigureAwait(false);
+                var join = await _calls.Call(_group.JoinGroup(new JoinGroupRequest(memberId, _settings.ClientId, _settings.SessionTimeoutMs,
+                    _settings.MaxPollIntervalMs, GroupKeys.ConsumerProtocolType, protocols)), RebalanceWait).ConfigureAwait(false);
                 switch (join.Error)
                 {
                     case ErrorCode.None:
@@ -513,7 +546,7 @@ internal sealed class ConsumerCoordinator : IDisposable
                 IReadOnlyDictionary<string, ConsumerProtocolAssignment>? assignments = null;
                 if (join.IsLeader) assignments = await AssignAsync(join).ConfigureAwait(false);
 
-                var sync = await _group.SyncGroup(new SyncGroupRequest(memberId, join.GenerationId, assignments)).ConfigureAwait(false);
+                var sync = await _calls.Call(_group.SyncGroup(new SyncGroupRequest(memberId, join.GenerationId, assignments)), RebalanceWait).ConfigureAwait(false);
                 switch (sync.Error)
                 {
                     case ErrorCode.None:
@@ -578,7 +611,7 @@ internal sealed class ConsumerCoordinator : IDisposable
 
     private async Task<Dictionary<string, int>> PartitionCountsAsync(IEnumerable<string> topics)
     {
-        var metadata = await _controller.GetMetadata(new MetadataRequest([.. topics])).ConfigureAwait(false);
+        var metadata = await _calls.Call(_controller.GetMetadata(new MetadataRequest([.. topics]))).ConfigureAwait(false);
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var t in metadata.Topics)
             if (t.Error == ErrorCode.None && t.Partitions.Count > 0) counts[t.Name] = t.Partitions.Count;
@@ -607,12 +640,12 @@ internal sealed class ConsumerCoordinator : IDisposable
                 if (NowMs - Volatile.Read(ref _lastPollMs) > _settings.MaxPollIntervalMs)
                 {
                     // Kafka's max.poll.interval.ms: a consumer that stopped polling leaves, so its partitions move on.
-                    await _group.LeaveGroup(new LeaveGroupRequest(memberId, "consumer poll timeout has expired")).ConfigureAwait(false);
+                    await _calls.Call(_group.LeaveGroup(new LeaveGroupRequest(memberId, "consumer poll timeout has expired"))).ConfigureAwait(false);
                     MarkLost();
                     continue;
                 }
 
-                var response = await _group.Heartbeat(new HeartbeatRequest(memberId, generation)).ConfigureAwait(false);
+                var response = await _calls.Call(_group.Heartbeat(new HeartbeatRequest(memberId, generation))).ConfigureAwait(false);
                 switch (response.Error)
                 {
                     case ErrorCode.None:
@@ -697,7 +730,7 @@ internal sealed class ConsumerCoordinator : IDisposable
         if (memberId.Length == 0) return;
         try
         {
-            Blocking.Wait(() => _group.LeaveGroup(new LeaveGroupRequest(memberId, reason)));
+            Blocking.Wait(() => _calls.Call(_group.LeaveGroup(new LeaveGroupRequest(memberId, reason))));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -1,3 +1,5 @@
+using Orleans.Runtime.Messaging;
+
 namespace OrleansStream.Client;
 
 /// <summary>
@@ -23,9 +25,22 @@ internal static class LeaderCalls
         var stale = long.MaxValue;
         while (true)
         {
-            var entry = forceRefresh
-                ? await cache.RefreshAsync(tp.Topic, allowAutoCreate, stale).ConfigureAwait(false)
-                : await cache.GetAsync(tp.Topic, allowAutoCreate, maxAgeMs).ConfigureAwait(false);
+            TopicEntry entry;
+            try
+            {
+                entry = forceRefresh
+                    ? await cache.RefreshAsync(tp.Topic, allowAutoCreate, stale).ConfigureAwait(false)
+                    : await cache.GetAsync(tp.Topic, allowAutoCreate, maxAgeMs).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsTransient(ex))
+            {
+                // The controller's silo may have died: its metadata is asked again like any leader's answer.
+                if (time.GetElapsedTime(started) >= timeout)
+                    throw new KafkaException(new Error(ErrorCode.RequestTimedOut, $"{tp}: {ex.Message}, still after {timeout.TotalMilliseconds:0} ms."), ex);
+                forceRefresh = true;
+                await Task.Delay(TimeSpan.FromMilliseconds(retryBackoffMs), time, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
             ErrorCode error;
             string? reason = null;
             if (entry.Error != ErrorCode.None && entry.Error != ErrorCode.LeaderNotAvailable)
@@ -44,7 +59,7 @@ internal static class LeaderCalls
                 var p = entry.Partitions[tp.Partition];
                 try
                 {
-                    var result = await call(leader, p.LeaderEpoch).ConfigureAwait(false);
+                    var result = await cache.Calls.Call(call(leader, p.LeaderEpoch)).ConfigureAwait(false);
                     error = errorOf(result);
                     if (error == ErrorCode.None || !Error.IsRetriableCode(error)) return result;
                 }
@@ -71,10 +86,11 @@ internal static class LeaderCalls
     /// <summary>
     /// Failures of the transport or of the silo rather than of the request: worth a retry after a refresh. A
     /// cancellation no token asked for is the runtime's (a message that expired before its grain could be placed,
-    /// as while a silo shuts down); the request never ran.
+    /// as while a silo shuts down); the request never ran. A connection that failed is a gateway that died: the
+    /// client sends the retry through another.
     /// </summary>
     public static bool IsTransient(Exception ex) =>
-        ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
+        ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException
             or GatewayTooBusyException or ClientNotAvailableException or OrleansLifecycleCanceledException
             or OperationCanceledException { CancellationToken.IsCancellationRequested: false };
 }

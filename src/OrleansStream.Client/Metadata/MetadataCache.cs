@@ -31,7 +31,7 @@ internal sealed class MetadataCache
     private readonly IGrainFactory _grains;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, TopicEntry> _topics = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<(string Topic, bool AutoCreate), Fetch> _inflight = new();
+    private readonly ConcurrentDictionary<(string Topic, bool AutoCreate), Task<TopicEntry>> _inflight = new();
     private readonly ConcurrentDictionary<(string Topic, int Partition, int Replica), IPartitionReplicaGrain> _replicas = new();
     private long _version = -1;
 
@@ -40,6 +40,7 @@ internal sealed class MetadataCache
         _grains = grains;
         _time = time;
         Controller = grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+        Calls = SiloFailureWatch.For(grains);
     }
 
     public static MetadataCache For(IClusterClient client) => s_caches.GetValue(client, static c => new MetadataCache(c, TimeProvider.System));
@@ -47,6 +48,9 @@ internal sealed class MetadataCache
     public IClusterControllerGrain Controller { get; }
 
     public IGrainFactory Grains => _grains;
+
+    /// <summary>Every grain call of the SDK goes through it, so that a silo's death ends the calls it left unanswered.</summary>
+    public SiloFailureWatch Calls { get; }
 
     /// <summary>The highest controller metadata version seen.</summary>
     public long Version => Interlocked.Read(ref _version);
@@ -80,28 +84,20 @@ internal sealed class MetadataCache
         var key = (topic, allowAutoCreate);
         while (true)
         {
-            // A fetch unanswered for long may have gone to a silo that died (Orleans fails it only at the response
-            // timeout): later callers start a new one instead of joining it.
-            var found = _inflight.TryGetValue(key, out var running);
-            if (found && _time.GetElapsedTime(running!.StartedAt) < StaleFetchAfter) return running.Task;
+            if (_inflight.TryGetValue(key, out var running)) return running;
             var tcs = new TaskCompletionSource<TopicEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var fetch = new Fetch(tcs.Task, _time.GetTimestamp());
-            if (found ? !_inflight.TryUpdate(key, fetch, running!) : !_inflight.TryAdd(key, fetch)) continue;
+            if (!_inflight.TryAdd(key, tcs.Task)) continue;
             // On the thread pool: the caller may block a grain's turn on it (Produce), which must not be needed to send it.
-            _ = Task.Run(() => FetchAsync(topic, allowAutoCreate, key, fetch, tcs));
+            _ = Task.Run(() => FetchAsync(topic, allowAutoCreate, key, tcs));
             return tcs.Task;
         }
     }
 
-    private static readonly TimeSpan StaleFetchAfter = TimeSpan.FromSeconds(5);
-
-    private sealed record Fetch(Task<TopicEntry> Task, long StartedAt);
-
-    private async Task FetchAsync(string topic, bool allowAutoCreate, (string, bool) key, Fetch fetch, TaskCompletionSource<TopicEntry> tcs)
+    private async Task FetchAsync(string topic, bool allowAutoCreate, (string, bool) key, TaskCompletionSource<TopicEntry> tcs)
     {
         try
         {
-            var metadata = await Controller.GetMetadata(new MetadataRequest([topic], allowAutoCreate)).ConfigureAwait(false);
+            var metadata = await Calls.Call(Controller.GetMetadata(new MetadataRequest([topic], allowAutoCreate))).ConfigureAwait(false);
             Apply(metadata);
             tcs.TrySetResult(_topics.TryGetValue(topic, out var e)
                 ? e
@@ -113,14 +109,14 @@ internal sealed class MetadataCache
         }
         finally
         {
-            _inflight.TryRemove(new KeyValuePair<(string, bool), Fetch>(key, fetch));
+            _inflight.TryRemove(new KeyValuePair<(string, bool), Task<TopicEntry>>(key, tcs.Task));
         }
     }
 
     /// <summary>Every topic, straight from the controller (admin's GetMetadata); updates the cache on the way.</summary>
     public async Task<ClusterMetadata> FetchAsync(IReadOnlyList<string>? topics, bool allowAutoCreate = false)
     {
-        var metadata = await Controller.GetMetadata(new MetadataRequest(topics, allowAutoCreate)).ConfigureAwait(false);
+        var metadata = await Calls.Call(Controller.GetMetadata(new MetadataRequest(topics, allowAutoCreate))).ConfigureAwait(false);
         Apply(metadata);
         return metadata;
     }

@@ -26,7 +26,10 @@ internal sealed class ProducerBatch(TopicPartition tp, long sequence, long creat
     public int Attempts { get; set; }
     public Error? LastError { get; set; }
     public int RecordCount => Callbacks.Count;
-    /// <summary>Idempotent producer: the id, epoch and base sequence stamped when first drained, never changed after; -1 before.</summary>
+    /// <summary>
+    /// Idempotent producer: the id, epoch and base sequence stamped when first drained, kept for every retry; -1 before, and
+    /// again after the partition's sequence under that id broke (<see cref="ClearSequence"/>).
+    /// </summary>
     public long ProducerId { get; private set; } = -1;
     public short ProducerEpoch { get; private set; } = -1;
     public int BaseSequence { get; private set; } = -1;
@@ -43,6 +46,16 @@ internal sealed class ProducerBatch(TopicPartition tp, long sequence, long creat
         ProducerEpoch = id.Epoch;
         BaseSequence = baseSequence;
         RecordBatchHeader.StampProducer(MemoryMarshal.AsMemory(Bytes).Span, id.ProducerId, id.Epoch, baseSequence);
+    }
+
+    /// <summary>The batch goes again as a new one: it gets the next sequence of the producer's next id when drained.</summary>
+    public void ClearSequence()
+    {
+        ProducerId = -1;
+        ProducerEpoch = -1;
+        BaseSequence = -1;
+        Drain = -1;
+        SentInLine = false;
     }
 }
 

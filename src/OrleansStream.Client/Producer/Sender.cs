@@ -14,9 +14,6 @@ internal sealed class Sender : IAsyncDisposable
     /// <summary>Java's max.request.size: consecutive batches of a partition share one call up to this.</summary>
     private const int MaxRequestBytes = 1 << 20;
 
-    /// <summary>How long a produce call may go unanswered before the producer checks whether its leader was replaced.</summary>
-    private static readonly TimeSpan LeaderCheckInterval = TimeSpan.FromSeconds(1);
-
     private readonly ProducerSettings _settings;
     private readonly MetadataCache _cache;
     private readonly TimeProvider _time;
@@ -286,8 +283,8 @@ internal sealed class Sender : IAsyncDisposable
             var answered = false;
             try
             {
-                (response, answered) = await ProduceWatchingLeaderAsync(tp, leader, leaderEpoch,
-                    new ProduceRequest(acks, _settings.RequestTimeoutMs, records, leaderEpoch, _settings.TransactionalId)).ConfigureAwait(false);
+                response = await _cache.Calls.Call(leader.Produce(new ProduceRequest(acks, _settings.RequestTimeoutMs, records, leaderEpoch, _settings.TransactionalId))).ConfigureAwait(false);
+                answered = true;
             }
             catch (Exception ex) when (LeaderCalls.IsTransient(ex))
             {
@@ -331,48 +328,6 @@ internal sealed class Sender : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Orleans 10.4.2 fails a call in flight to a silo that dies only at the client's response timeout (30 s by default;
-    /// dotnet/orleans#10165), where Kafka's client sees the dead broker's connection close. So a request still out after
-    /// <see cref="LeaderCheckInterval"/> looks at the partition's metadata, and once a newer leader epoch is there it is
-    /// given up as <see cref="ErrorCode.NotLeaderOrFollower"/>: its batches are retried on the new leader, as after any
-    /// failed attempt (duplicates are possible only if the old leader had replicated them, as with any retry).
-    /// </summary>
-    private async Task<(ProduceResponse Response, bool Answered)> ProduceWatchingLeaderAsync(TopicPartition tp, IPartitionReplicaGrain leader,
-        int leaderEpoch, ProduceRequest request)
-    {
-        var call = leader.Produce(request);
-        while (true)
-        {
-            try
-            {
-                return (await call.WaitAsync(LeaderCheckInterval, _time).ConfigureAwait(false), true);
-            }
-            catch (TimeoutException) when (!call.IsCompleted)
-            {
-            }
-            TopicEntry entry;
-            try
-            {
-                // The refresh itself may be a call to a silo that died: it gets the same bound.
-                entry = await _cache.RefreshAsync(tp.Topic, _settings.AllowAutoCreateTopics, long.MaxValue)
-                    .WaitAsync(LeaderCheckInterval, _time).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // Only a probe: whatever keeps it from answering, the call itself still decides.
-                continue;
-            }
-            if (entry.Error == ErrorCode.None && (uint)tp.Partition < (uint)entry.PartitionCount
-                && entry.Partitions[tp.Partition].LeaderEpoch > leaderEpoch)
-            {
-                call.Ignore(); // the abandoned call still ends, at the response timeout; its failure is observed here
-                return (new ProduceResponse(ErrorCode.NotLeaderOrFollower, -1, -1, -1,
-                    $"leader epoch {entry.Partitions[tp.Partition].LeaderEpoch} replaced {leaderEpoch} while the request to the old leader was unanswered."), false);
-            }
-        }
-    }
-
     private void HandleFailure(PartitionQueue q, List<ProducerBatch> batches, ProduceResponse response)
     {
         var tp = q.TopicPartition;
@@ -406,8 +361,23 @@ internal sealed class Sender : IAsyncDisposable
             return;
         }
         // Kafka's Sender: a sequence error is retriable while an earlier batch of the partition is unacknowledged.
-        var outOfOrder = sequenced && code is ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId
-            && !RecordAccumulator.IsSequenceLost(q, batches[0]);
+        var sequenceError = sequenced && code is ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId;
+        var outOfOrder = sequenceError && !RecordAccumulator.IsSequenceLost(q, batches[0]);
+        if (sequenceError && !outOfOrder && Transactional is null && _time.GetTimestamp() - batches[0].CreatedAt < _messageTimeoutTicks)
+        {
+            // KIP-360's idempotent producer: the broker no longer continues the partition's sequence (a failover lost the
+            // producer's state with the batch before this one, or the sequence was already given up), so the producer
+            // takes a new id and the batch goes again, first in its partition, with the new id's sequence. Only a batch
+            // never acknowledged can be written twice this way, as by any retry.
+            var batch = batches[0];
+            batch.LastError = error;
+            RecordAccumulator.Resolved(q, batch);
+            RecordAccumulator.GiveUpSequence(q, batch.ProducerId);
+            _transactions!.ResetProducerId(batch.ProducerId, error);
+            batch.ClearSequence();
+            _accumulator.Requeue(q, batches, _time.GetTimestamp(), sendSingly: false);
+            return;
+        }
         if (Error.IsRetriableCode(code) || outOfOrder)
         {
             if (Error.InvalidatesMetadata(code) || transport) RefreshThenWake(tp.Topic, long.MaxValue);

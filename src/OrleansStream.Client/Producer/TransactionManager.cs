@@ -80,7 +80,7 @@ internal sealed class TransactionManager(IGrainFactory grains, TimeProvider time
             string? reason;
             try
             {
-                var response = await grain.InitProducerId().ConfigureAwait(false);
+                var response = await SiloFailureWatch.For(grains).Call(grain.InitProducerId()).ConfigureAwait(false);
                 if (response.Error == ErrorCode.None)
                 {
                     Finish(new ProducerIdAndEpoch(response.ProducerId, response.ProducerEpoch), null);

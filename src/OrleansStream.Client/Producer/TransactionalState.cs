@@ -178,7 +178,7 @@ internal sealed class TransactionalState(
         lock (_sync) _offsetsAdded = true;
         var groupGrain = grains.GetGrain<IConsumerGroupGrain>(group.GroupId);
         var request = new TxnOffsetCommitRequest(transactionalId, id.ProducerId, id.Epoch, offsets, group.GenerationId, group.MemberId, group.GroupInstanceId);
-        var committed = await RetryAsync(() => groupGrain.TxnOffsetCommit(request), static r => FirstError(r), deadline, "TxnOffsetCommit").ConfigureAwait(false);
+        var committed = await RetryAsync(() => Calls.Call(groupGrain.TxnOffsetCommit(request)), static r => FirstError(r), deadline, "TxnOffsetCommit").ConfigureAwait(false);
         ThrowOnError(FirstError(committed), committed.ErrorMessage, "TxnOffsetCommit");
     }
 
@@ -368,16 +368,19 @@ internal sealed class TransactionalState(
         }
     }
 
+    /// <summary>A coordinator whose silo dies ends the calls in flight to it, which are retried on its next activation.</summary>
+    private SiloFailureWatch Calls => SiloFailureWatch.For(grains);
+
     private Task<T> CoordinatorAsync<T>(Func<ITransactionCoordinatorGrain, Task<T>> call, Func<T, ErrorCode> errorOf, long deadline, string what) =>
         RetryAsync(async () =>
         {
             var shard = Volatile.Read(ref _shard);
             if (shard < 0)
             {
-                shard = await grains.GetGrain<ITransactionCoordinatorLookupGrain>(0).FindCoordinator(transactionalId).ConfigureAwait(false);
+                shard = await Calls.Call(grains.GetGrain<ITransactionCoordinatorLookupGrain>(0).FindCoordinator(transactionalId)).ConfigureAwait(false);
                 Volatile.Write(ref _shard, shard);
             }
-            return await call(grains.GetGrain<ITransactionCoordinatorGrain>(shard)).ConfigureAwait(false);
+            return await Calls.Call(call(grains.GetGrain<ITransactionCoordinatorGrain>(shard))).ConfigureAwait(false);
         }, errorOf, deadline, what);
 
     /// <summary>Calls until the answer is not a retriable coordinator error, or throws <see cref="KafkaRetriableException"/> at the deadline.</summary>

@@ -52,6 +52,7 @@ public static class OrleansStreamSiloBuilderExtensions
         services.AddKafkaListener();
         services.TryAddSingleton<BrokerIdentity>();
         services.TryAddSingleton<BrokerLocator>();
+        services.TryAddSingleton<OrleansStream.Server.Cluster.SiloDepartures>();
         services.TryAddSingleton<OrleansStream.Server.Partitions.LocalPartitionDirectories>();
         services.TryAddSingleton<OrleansStream.Server.Cluster.BrokerRegistration>();
         services.TryAddSingleton(ProducerIdManager.Create);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
 using OrleansStream.Server.Placement;
 using OrleansStream.Server.Replication;
@@ -33,6 +34,7 @@ internal sealed partial class PartitionReplicaGrain(
     OrleansStreamMetrics metrics,
     LocalPartitionDirectories directories,
     IOptions<TransactionCoordinatorOptions> transactions,
+    SiloDepartures departures,
     ILogger<PartitionReplicaGrain> logger)
     : Grain, IPartitionReplicaGrain, IReplicaFetchGrain
 {
@@ -74,7 +76,7 @@ internal sealed partial class PartitionReplicaGrain(
         _replication = new Partition(_topic, _partition, _replicaId, _options.ReplicaLagTimeMaxMs, time);
         _fetcher = new ReplicaFetcher(this.GetPrimaryKeyString(), _replicaId, identity.BrokerId, _options, GrainFactory, _replication, tiering.Store, time, logger);
         await directories.WhenServingAsync(cancellationToken);
-        var state = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(_topic, _partition);
+        var state = await departures.Call(GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(_topic, _partition));
         if (state is not null && _state is null) Apply(state);
         // Interleaving: compaction cleans on the thread pool while produce and fetch run; only the swap takes a turn.
         _retentionTimer = this.RegisterGrainTimer(
@@ -169,7 +171,7 @@ internal sealed partial class PartitionReplicaGrain(
         _verifications.OnMarker(request.ProducerId);
         if (log.HighWatermark <= info.LastOffset)
         {
-            var delayed = _replication.DelayProduce(info.LastOffset, MarkerReplicationTimeoutMs);
+            var delayed = _replication.DelayProduce(info.LastOffset, MarkerReplicationTimeoutMs, departures.Token);
             await delayed.Task;
             if (_replication.CompleteDelayedProduce(delayed) is { } failed) return failed.Error;
         }
@@ -212,7 +214,7 @@ internal sealed partial class PartitionReplicaGrain(
 
         if (request.Acks == Acks.All && log.HighWatermark <= info.LastOffset)
         {
-            var delayed = _replication.DelayProduce(info.LastOffset, request.TimeoutMs);
+            var delayed = _replication.DelayProduce(info.LastOffset, request.TimeoutMs, departures.Token);
             await delayed.Task;
             if (_replication.CompleteDelayedProduce(delayed) is { } failed) return ProduceError(failed.Error, failed.Message);
         }
@@ -558,6 +560,14 @@ internal sealed partial class PartitionReplicaGrain(
         if (_replication.MaybeShrinkIsr() is { } shrunk) await ChangeIsrAsync(shrunk, "lagging");
     }
 
+    /// <summary>
+    /// How long the leader waits for the controller's answer to AlterPartition. A call to a controller whose silo died
+    /// is failed by Orleans only at the response timeout (30 s), and until it ends no other ISR change can start: the
+    /// dead follower would hold the high watermark (and every acks=all produce) that long. Given up, the change is
+    /// proposed again at the next ISR check; a late answer to the old one is fenced by the partition epoch.
+    /// </summary>
+    private static readonly TimeSpan AlterPartitionTimeout = TimeSpan.FromSeconds(3);
+
     /// <summary>Kafka's AlterPartition: the controller accepts it only from the current leader in its current epoch.</summary>
     private async Task ChangeIsrAsync(List<int> isr, string why)
     {
@@ -567,7 +577,7 @@ internal sealed partial class PartitionReplicaGrain(
         {
             LogIsrChange(this.GetPrimaryKeyString(), string.Join(",", state.Isr), string.Join(",", isr), why);
             var result = await GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller)
-                .AlterPartition(_topic, _partition, _replicaId, state.LeaderEpoch, state.PartitionEpoch, isr);
+                .AlterPartition(_topic, _partition, _replicaId, state.LeaderEpoch, state.PartitionEpoch, isr).WaitAsync(AlterPartitionTimeout);
             // The answer may arrive after a newer LeaderAndIsr push; it must not undo it.
             if (result.State is { } updated && (_state is null || !updated.IsOlderThan(_state))) Apply(updated);
             if (result.Error != ErrorCode.None) LogIsrChangeRejected(this.GetPrimaryKeyString(), result.Error);

@@ -1,6 +1,7 @@
 using Orleans.Placement;
 using Orleans.Runtime;
 using Orleans.Runtime.Placement;
+using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
 
 namespace OrleansStream.Server.Placement;
@@ -18,7 +19,7 @@ public sealed class BrokerPlacementStrategy : PlacementStrategy
 public sealed class BrokerPlacementAttribute() : PlacementAttribute(BrokerPlacementStrategy.Instance);
 
 internal sealed partial class BrokerPlacementDirector(
-    BrokerLocator locator, IGrainFactory grains, ILogger<BrokerPlacementDirector> logger) : IPlacementDirector
+    BrokerLocator locator, IGrainFactory grains, SiloDepartures departures, ILogger<BrokerPlacementDirector> logger) : IPlacementDirector
 {
     /// <summary>The controller names the broker in the request context of its own calls, sparing a round trip.</summary>
     public const string BrokerHintKey = "os-broker";
@@ -33,7 +34,7 @@ internal sealed partial class BrokerPlacementDirector(
         if (broker is null)
         {
             var (topic, partition, replicaId) = GrainKeys.ParseReplica(key);
-            broker = await grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetReplicaBroker(topic, partition, replicaId);
+            broker = await departures.Call(grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetReplicaBroker(topic, partition, replicaId));
         }
         // An unknown replica activates here only to answer UnknownTopicOrPartition; it opens no log.
         if (broker is null) return context.LocalSilo;

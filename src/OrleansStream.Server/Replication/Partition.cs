@@ -88,10 +88,10 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
         return info;
     }
 
-    /// <summary>Parks an acks=all produce whose last offset is <paramref name="lastOffset"/> until the HW passes it.</summary>
-    public DelayedProduce DelayProduce(long lastOffset, int timeoutMs)
+    /// <summary>Parks an acks=all produce whose last offset is <paramref name="lastOffset"/> until the HW passes it, or it is given up.</summary>
+    public DelayedProduce DelayProduce(long lastOffset, int timeoutMs, CancellationToken giveUp)
     {
-        var produce = new DelayedProduce(lastOffset + 1, timeoutMs, time);
+        var produce = new DelayedProduce(lastOffset + 1, timeoutMs, time, giveUp);
         _delayedProduces.Add(produce);
         return produce;
     }

@@ -109,6 +109,21 @@ public sealed class PartitionTests : IDisposable
     }
 
     [Fact]
+    public void A_parked_produce_given_up_ends_at_once_and_is_forgotten()
+    {
+        using var silo = new CancellationTokenSource();
+        _partition.MakeLeader(State([0, 1]), _log);
+        var produce = _partition.DelayProduce(Append(2).LastOffset, 30_000, silo.Token);
+
+        silo.Cancel();
+
+        Assert.True(produce.Task.IsCompleted);
+        Assert.Equal(ErrorCode.RequestTimedOut, _partition.CompleteDelayedProduce(produce)?.Error);
+        // Forgotten: replication that arrives afterwards does not complete it again.
+        Assert.Equal(2, HighWatermarkAfterFetch(1, 2));
+    }
+
+    [Fact]
     public void A_produce_with_no_timeout_times_out_at_once()
     {
         var produce = LeadAndPark(isr: [0, 1], records: 1, timeoutMs: 0);
@@ -235,7 +250,7 @@ public sealed class PartitionTests : IDisposable
     {
         _partition.MakeLeader(State(isr, minInsyncReplicas: minInsyncReplicas), _log);
         var info = Append(records);
-        return _partition.DelayProduce(info.LastOffset, timeoutMs);
+        return _partition.DelayProduce(info.LastOffset, timeoutMs, CancellationToken.None);
     }
 
     private long HighWatermarkAfterFetch(int replicaId, long fetchOffset)

@@ -1,0 +1,48 @@
+using Orleans.Runtime;
+
+namespace OrleansStream.Server.Cluster;
+
+/// <summary>
+/// The broker's side of a silo's death. Orleans 10.4.2 fails a call in flight to a silo that dies only at the response
+/// timeout, 30 s, unless the message was addressed to that silo itself (dotnet/orleans#10165); and it deactivates the
+/// grains on live silos whose directory registration the dead silo held, which waits for their running requests: an
+/// acks=all produce parked for the high watermark would hold its partition's leader (and every client of it) for its
+/// whole request timeout. <see cref="Token"/> is cancelled when a silo leaves (Kafka's brokers see the connection
+/// close), so parked requests end and the callers' retries find the new activation; <see cref="Call{T}"/> gives up a
+/// call the broker itself has in flight when a silo leaves, as the SDK's watch does for clients. Calls are otherwise
+/// never given up for taking long, so Orleans' own timeout still covers calls that legitimately run long.
+/// </summary>
+internal sealed class SiloDepartures : ISiloStatusListener
+{
+    private CancellationTokenSource _departed = new();
+
+    public SiloDepartures(ISiloStatusOracle oracle) => oracle.SubscribeToSiloStatusEvents(this);
+
+    /// <summary>Cancelled when the next silo leaves the cluster; a fresh token is handed out after that.</summary>
+    public CancellationToken Token => Volatile.Read(ref _departed).Token;
+
+    public void SiloStatusChangeNotification(SiloAddress updatedSilo, SiloStatus status)
+    {
+        if (!status.IsTerminating()) return;
+        var departed = Interlocked.Exchange(ref _departed, new CancellationTokenSource());
+        departed.Cancel();
+        departed.Dispose();
+    }
+
+    /// <summary>The call's result, or <see cref="SiloUnavailableException"/> once a silo leaves the cluster before it is answered.</summary>
+    public async Task<T> Call<T>(Task<T> call)
+    {
+        if (call.IsCompleted) return await call;
+        var token = Token;
+        try
+        {
+            return await call.WaitAsync(token);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            if (call.IsCompleted) return await call;
+            call.Ignore(); // it ends at the response timeout at the latest; its outcome no longer matters
+            throw new SiloUnavailableException("A silo left the cluster while this call was unanswered; it may have been the call's target.");
+        }
+    }
+}
