@@ -81,6 +81,110 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
     }
 
     [Fact]
+    public async Task Cooperative_sticky_members_move_only_the_partitions_that_change_owner_on_join_and_leave()
+    {
+        var topic = await cluster.CreateTopicAsync("coop", partitions: 4);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        await ProduceAsync(topic, 20, "k");
+        var events = new System.Collections.Concurrent.ConcurrentQueue<(string Member, string Kind, int[] Partitions)>();
+        IConsumer<string, string> Member(string name)
+        {
+            var config = Config(group);
+            config.PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky;
+            return new ConsumerBuilder<string, string>(config)
+                .SetPartitionsAssignedHandler((_, ps) => events.Enqueue((name, "assigned", ps.Select(p => p.Partition.Value).Order().ToArray())))
+                .SetPartitionsRevokedHandler((_, ps) => events.Enqueue((name, "revoked", ps.Select(p => p.Partition.Value).Order().ToArray())))
+                .SetPartitionsLostHandler((_, ps) => events.Enqueue((name, "lost", ps.Select(p => p.Partition.Value).Order().ToArray())))
+                .Build();
+        }
+        int[] Owned(string member) => events.Where(e => e.Member == member).Aggregate(new SortedSet<int>(), (owned, e) =>
+        {
+            if (e.Kind == "assigned") owned.UnionWith(e.Partitions); else owned.ExceptWith(e.Partitions);
+            return owned;
+        }).ToArray();
+
+        using var first = Member("first");
+        first.Subscribe(topic);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            first.Consume(TimeSpan.FromMilliseconds(100));
+            return first.Assignment.Count == 4;
+        }, "the first member gets every partition", Wait);
+        var alone = events.ToArray();
+
+        using (var second = Member("second"))
+        {
+            second.Subscribe(topic);
+            await Eventually.WaitUntilAsync(() =>
+            {
+                first.Consume(TimeSpan.FromMilliseconds(100));
+                second.Consume(TimeSpan.FromMilliseconds(100));
+                return first.Assignment.Count == 2 && second.Assignment.Count == 2;
+            }, "the two members share the four partitions", Wait);
+            var shared = events.ToArray();
+
+            // Incremental: the first member gave up only the two partitions that moved, and never all four.
+            var firstRevoked = shared.Skip(alone.Length).Where(e => e is { Member: "first", Kind: "revoked" }).ToList();
+            Assert.Equal(2, firstRevoked.Sum(e => e.Partitions.Length));
+            Assert.Equal(first.Assignment.Select(p => p.Partition.Value).Order(), Owned("first"));
+            Assert.Equal(second.Assignment.Select(p => p.Partition.Value).Order(), Owned("second"));
+            Assert.Empty(Owned("first").Intersect(Owned("second")));
+            Assert.Equal(firstRevoked.SelectMany(e => e.Partitions).Order(), Owned("second"));
+            second.Close();
+        }
+        var beforeLeave = events.Count;
+        await Eventually.WaitUntilAsync(() =>
+        {
+            first.Consume(TimeSpan.FromMilliseconds(100));
+            return first.Assignment.Count == 4;
+        }, "the first member gets the leaver's partitions back", Wait);
+        var afterLeave = events.Skip(beforeLeave).ToList();
+        first.Close();
+
+        Assert.Equal(("first", "assigned", new[] { 0, 1, 2, 3 }), Assert.Single(alone, e => e.Member == "first"));
+        Assert.Empty(Owned("second"));
+        // The leaver's two partitions come back as an incremental assignment; the two kept are never revoked.
+        Assert.DoesNotContain(afterLeave, e => e is { Member: "first", Kind: "revoked" or "lost" });
+        Assert.Equal(2, afterLeave.Where(e => e is { Member: "first", Kind: "assigned" }).Sum(e => e.Partitions.Length));
+    }
+
+    [Fact]
+    public async Task A_member_seeks_back_commits_explicit_offsets_and_its_successor_resumes_there()
+    {
+        var topic = await cluster.CreateTopicAsync("seek", partitions: 1);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        await ProduceAsync(topic, 10, "s");
+        var tp = new TopicPartition(topic, 0);
+
+        List<long> firstPass = [], afterSeek = [];
+        using (var consumer = new ConsumerBuilder<string, string>(Config(group)).Build())
+        {
+            consumer.Subscribe(topic);
+            var deadline = DateTime.UtcNow + Wait;
+            while (firstPass.Count < 10 && DateTime.UtcNow < deadline)
+                if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } r) firstPass.Add(r.Offset.Value);
+            consumer.Seek(new TopicPartitionOffset(tp, 4));
+            while (afterSeek.Count < 6 && DateTime.UtcNow < deadline)
+                if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } r) afterSeek.Add(r.Offset.Value);
+            consumer.Commit([new TopicPartitionOffset(tp, 7)]);
+            Assert.Equal(7, Assert.Single(consumer.Committed([tp], Wait)).Offset.Value);
+            consumer.Close();
+        }
+
+        using var successor = new ConsumerBuilder<string, string>(Config(group)).Build();
+        successor.Subscribe(topic);
+        var resumed = new List<long>();
+        var until = DateTime.UtcNow + Wait;
+        while (resumed.Count < 3 && DateTime.UtcNow < until)
+            if (successor.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } r) resumed.Add(r.Offset.Value);
+        successor.Close();
+
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), firstPass);
+        Assert.Equal(Enumerable.Range(4, 6).Select(i => (long)i), afterSeek);
+        Assert.Equal([7L, 8L, 9L], resumed);
+    }
+
+    [Fact]
     public async Task Our_SDK_resumes_a_group_from_the_offsets_a_Confluent_member_committed()
     {
         var topic = await cluster.CreateTopicAsync("sharedgroup", partitions: 2);
