@@ -141,11 +141,82 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
         var afterLeave = events.Skip(beforeLeave).ToList();
         first.Close();
 
-        Assert.Equal(("first", "assigned", new[] { 0, 1, 2, 3 }), Assert.Single(alone, e => e.Member == "first"));
+        var initial = Assert.Single(alone, e => e.Member == "first");
+        Assert.Equal("assigned", initial.Kind);
+        Assert.Equal([0, 1, 2, 3], initial.Partitions);
         Assert.Empty(Owned("second"));
         // The leaver's two partitions come back as an incremental assignment; the two kept are never revoked.
         Assert.DoesNotContain(afterLeave, e => e is { Member: "first", Kind: "revoked" or "lost" });
         Assert.Equal(2, afterLeave.Where(e => e is { Member: "first", Kind: "assigned" }).Sum(e => e.Partitions.Length));
+    }
+
+    [Fact]
+    public async Task A_restarted_static_member_gets_its_partitions_back_without_a_rebalance_and_a_duplicate_instance_fences_the_old_one()
+    {
+        var topic = await cluster.CreateTopicAsync("static", partitions: 4);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        var coordinator = cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group);
+        var revokedFromA = 0;
+        var fatal = new System.Collections.Concurrent.ConcurrentQueue<Error>();
+        IConsumer<string, string> Member(string instance)
+        {
+            var config = Config(group);
+            config.GroupInstanceId = instance;
+            config.SessionTimeoutMs = 30_000;
+            return new ConsumerBuilder<string, string>(config)
+                .SetPartitionsRevokedHandler((_, ps) => { if (instance == "a") Interlocked.Add(ref revokedFromA, ps.Count); })
+                .SetErrorHandler((_, e) => { if (e.IsFatal) fatal.Enqueue(e); })
+                .Build();
+        }
+
+        using var a = Member("a");
+        a.Subscribe(topic);
+        var b = Member("b");
+        b.Subscribe(topic);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            a.Consume(TimeSpan.FromMilliseconds(100));
+            b.Consume(TimeSpan.FromMilliseconds(100));
+            return a.Assignment.Count == 2 && b.Assignment.Count == 2;
+        }, "the two static members share the four partitions", Wait);
+        var before = await coordinator.Describe();
+        var bPartitions = b.Assignment.Select(p => p.Partition.Value).Order().ToArray();
+        var revokedBefore = Volatile.Read(ref revokedFromA);
+        // A static member sends no LeaveGroup when it closes: its place waits for it for the session timeout.
+        b.Close();
+        b.Dispose();
+
+        using var restarted = Member("b");
+        restarted.Subscribe(topic);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            a.Consume(TimeSpan.FromMilliseconds(100));
+            restarted.Consume(TimeSpan.FromMilliseconds(100));
+            return restarted.Assignment.Count == 2;
+        }, "the restarted member gets its partitions", Wait);
+        var after = await coordinator.Describe();
+
+        // A second live instance with the same id takes the place; the one it replaced is fenced (FencedInstanceId, fatal).
+        using var duplicate = Member("b");
+        duplicate.Subscribe(topic);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            restarted.Consume(TimeSpan.FromMilliseconds(100));
+            duplicate.Consume(TimeSpan.FromMilliseconds(100));
+            return !fatal.IsEmpty && duplicate.Assignment.Count == 2;
+        }, "the older instance is fenced and the newer one holds the partitions", Wait);
+        var last = await coordinator.Describe();
+        duplicate.Close();
+        a.Close();
+
+        Assert.Equal(before.GenerationId, after.GenerationId);
+        Assert.Equal(before.GenerationId, last.GenerationId);
+        Assert.Equal(bPartitions, restarted.Assignment.Select(p => p.Partition.Value).Order());
+        Assert.Equal(bPartitions, duplicate.Assignment.Select(p => p.Partition.Value).Order());
+        Assert.Equal(2, a.Assignment.Count);
+        Assert.Equal(revokedBefore, Volatile.Read(ref revokedFromA));
+        Assert.Equal(Confluent.Kafka.ErrorCode.FencedInstanceId, Assert.Single(fatal).Code);
+        Assert.Equal(2, last.Members.Count);
     }
 
     [Fact]
