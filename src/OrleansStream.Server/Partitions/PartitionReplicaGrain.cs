@@ -57,6 +57,8 @@ internal sealed partial class PartitionReplicaGrain(
     private Partition _replication = null!;
     private ReplicaFetcher _fetcher = null!;
     private bool _isrChangeInFlight;
+    // The last append of a topic with a compression.type: the next one waits for it, so appends keep arrival order.
+    private Task _appendOrder = Task.CompletedTask;
     private IGrainTimer? _isrTimer;
 
     // Below Orleans' 30 s response timeout, so the coordinator hears the answer; it retries a timed-out marker.
@@ -195,9 +197,25 @@ internal sealed partial class PartitionReplicaGrain(
         }
         var log = _log!;
         LogAppendInfo info;
+        TaskCompletionSource? appended = null;
+        PooledBuffer? recompressed = null;
         try
         {
-            info = _replication.AppendRecordsToLeader(request.Records.Span);
+            var records = request.Records;
+            if (log.Config.TargetCompression is { } codec)
+            {
+                // compression.type: batches in another codec are rewritten on the thread pool, off the turn, while the
+                // appends keep their arrival order (an idempotent producer's batches must land in sequence).
+                appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var previous = _appendOrder;
+                _appendOrder = appended.Task;
+                var rewriting = RecordBatchCompression.NeedsRecompression(records.Span, codec) ? Task.Run(() => Recompress(request.Records, codec)) : null;
+                await previous;
+                if (rewriting is not null) records = (recompressed = await rewriting).WrittenMemory;
+                if (CheckLeader(request.CurrentLeaderEpoch) is { } lost) return ProduceError(lost.Error, lost.Message);
+                log = _log!;
+            }
+            info = _replication.AppendRecordsToLeader(records.Span);
         }
         catch (OrleansStreamException e)
         {
@@ -208,6 +226,11 @@ internal sealed partial class PartitionReplicaGrain(
             LogStorageError(e, this.GetPrimaryKeyString());
             return ProduceError(ErrorCode.KafkaStorageError, e.Message);
         }
+        finally
+        {
+            appended?.SetResult();
+            recompressed?.Dispose();
+        }
         _metrics.Produced(info.RecordCount, info.Bytes);
 
         if (request.Acks == Acks.All && log.HighWatermark <= info.LastOffset)
@@ -217,6 +240,22 @@ internal sealed partial class PartitionReplicaGrain(
             if (_replication.CompleteDelayedProduce(delayed) is { } failed) return ProduceError(failed.Error, failed.Message);
         }
         return new ProduceResponse(ErrorCode.None, info.FirstOffset, info.LogAppendTimeMs, log.LogStartOffset);
+    }
+
+    private static PooledBuffer Recompress(ReadOnlyMemory<byte> records, CompressionType codec)
+    {
+        var output = new PooledBuffer(records.Length, RecordBatchCompression.DefaultMaxDecompressedBytes);
+        try
+        {
+            using var scratch = new PooledBuffer(4 * records.Length, RecordBatchCompression.DefaultMaxDecompressedBytes);
+            RecordBatchCompression.Recompress(records.Span, codec, output, scratch);
+            return output;
+        }
+        catch
+        {
+            output.Dispose();
+            throw;
+        }
     }
 
     public async Task<FetchResponse> Fetch(FetchRequest request)
