@@ -62,7 +62,7 @@ internal sealed partial class PartitionReplicaGrain(
     private IGrainTimer? _isrTimer;
 
     // Below Orleans' 30 s response timeout, so the coordinator hears the answer; it retries a timed-out marker.
-    private const int MarkerReplicationTimeoutMs = 15_000;
+    private const int MaxDelayedOperationMs = 15_000;
 
     private bool IsLeader => _state is { } s && s.Leader == _replicaId && _log is not null;
 
@@ -171,7 +171,7 @@ internal sealed partial class PartitionReplicaGrain(
         _verifications.OnMarker(request.ProducerId);
         if (log.HighWatermark <= info.LastOffset)
         {
-            var delayed = _replication.DelayProduce(info.LastOffset, MarkerReplicationTimeoutMs);
+            var delayed = _replication.DelayProduce(info.LastOffset, MaxDelayedOperationMs);
             await delayed.Task;
             if (_replication.CompleteDelayedProduce(delayed) is { } failed) return failed.Error;
         }
@@ -369,19 +369,23 @@ internal sealed partial class PartitionReplicaGrain(
         };
     }
 
-    public Task<DeleteRecordsResponse> DeleteRecords(DeleteRecordsRequest request)
+    /// <summary>
+    /// Kafka's DeleteRecords: the leader moves its log start, then answers once every in-sync replica has moved its own
+    /// (Kafka's DelayedDeleteRecords on the low watermark), or <see cref="ErrorCode.RequestTimedOut"/>.
+    /// </summary>
+    public async Task<DeleteRecordsResponse> DeleteRecords(DeleteRecordsRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader)
-            return Task.FromResult(new DeleteRecordsResponse(notLeader.Error, -1, notLeader.Message));
+            return new DeleteRecordsResponse(notLeader.Error, -1, notLeader.Message);
         var log = _log!;
         if ((log.Config.CleanupPolicy & CleanupPolicy.Delete) == 0)
-            return Task.FromResult(new DeleteRecordsResponse(ErrorCode.PolicyViolation, -1,
-                $"Records of {_topic}-{_partition} cannot be deleted because it is a compacted topic."));
+            return new DeleteRecordsResponse(ErrorCode.PolicyViolation, -1,
+                $"Records of {_topic}-{_partition} cannot be deleted because it is a compacted topic.");
         var offset = request.Offset == -1 ? log.HighWatermark : request.Offset;
         if (offset < 0 || offset > log.HighWatermark)
-            return Task.FromResult(new DeleteRecordsResponse(ErrorCode.OffsetOutOfRange, -1,
-                $"Cannot delete the records of {_topic}-{_partition} before offset {request.Offset}: the high watermark is {log.HighWatermark}."));
+            return new DeleteRecordsResponse(ErrorCode.OffsetOutOfRange, -1,
+                $"Cannot delete the records of {_topic}-{_partition} before offset {request.Offset}: the high watermark is {log.HighWatermark}.");
         try
         {
             log.DeleteRecordsBefore(offset);
@@ -389,10 +393,18 @@ internal sealed partial class PartitionReplicaGrain(
         catch (IOException e)
         {
             LogStorageError(e, this.GetPrimaryKeyString());
-            return Task.FromResult(new DeleteRecordsResponse(ErrorCode.KafkaStorageError, -1, e.Message));
+            return new DeleteRecordsResponse(ErrorCode.KafkaStorageError, -1, e.Message);
         }
         LogRecordsDeleted(this.GetPrimaryKeyString(), log.LogStartOffset);
-        return Task.FromResult(new DeleteRecordsResponse(ErrorCode.None, log.LogStartOffset));
+        _replication.LogStartAdvanced();
+        var deleteTo = log.LogStartOffset;
+        if (_replication.LowWatermark < deleteTo)
+        {
+            var delayed = _replication.DelayDeleteRecords(deleteTo, Math.Min(request.TimeoutMs, MaxDelayedOperationMs));
+            await delayed.Task;
+            if (_replication.CompleteDelayedDeleteRecords(delayed) is { } failed) return new DeleteRecordsResponse(failed.Error, -1, failed.Message);
+        }
+        return new DeleteRecordsResponse(ErrorCode.None, IsLeader ? _replication.LowWatermark : deleteTo);
     }
 
     /// <summary>A consumer reads below the last stable offset with read_committed, below the high watermark otherwise (Kafka's lastFetchableOffset).</summary>
@@ -433,10 +445,11 @@ internal sealed partial class PartitionReplicaGrain(
             if (request.FetchOffset < log.LogStartOffset || request.FetchOffset > log.LogEndOffset)
                 return new ReplicaFetchResponse(ErrorCode.OffsetOutOfRange, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, ReadOnlyMemory<byte>.Empty);
 
-            if (_replication.UpdateFollowerFetchState(request.ReplicaId, request.FetchOffset) is { } expanded)
+            if (_replication.UpdateFollowerFetchState(request.ReplicaId, request.FetchOffset, request.LogStartOffset) is { } expanded)
                 _ = ChangeIsrAsync(expanded, "caught up");
             var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
-            if (request.FetchOffset < log.LogEndOffset || remaining <= TimeSpan.Zero)
+            // A follower behind the leader's log start (DeleteRecords) hears of it at once.
+            if (request.FetchOffset < log.LogEndOffset || remaining <= TimeSpan.Zero || (request.LogStartOffset >= 0 && request.LogStartOffset < log.LogStartOffset))
             {
                 var records = request.FetchOffset < log.LogEndOffset ? log.Read(request.FetchOffset, request.MaxBytes) : ReadOnlyMemory<byte>.Empty;
                 _metrics.ReplicaFetched(records.Span);
