@@ -5,15 +5,16 @@ using System.Net.Sockets;
 using Confluent.Kafka;
 using OrleansStream.Protocol;
 
-// kafka-perf produce BOOTSTRAP TOPIC RECORDS SIZE ACKS   (acks: 0, 1, all)
-// kafka-perf consume BOOTSTRAP TOPIC RECORDS
+// kafka-perf produce BOOTSTRAP TOPIC RECORDS SIZE ACKS [key=value ...]   (acks: 0, 1, all; librdkafka properties last)
+// kafka-perf consume BOOTSTRAP TOPIC RECORDS [key=value ...]
 // kafka-perf idle HOST PORT CONNECTIONS SILO_PID
 // Output lines read like Kafka's perf tools (and the orleansstream CLI's): "N records sent, X records/sec (Y MB/sec)".
 return args switch
 {
-    ["produce", var bootstrap, var topic, var records, var size, var acks] =>
-        Produce(bootstrap, topic, int.Parse(records, CultureInfo.InvariantCulture), int.Parse(size, CultureInfo.InvariantCulture), acks),
-    ["consume", var bootstrap, var topic, var records] => Consume(bootstrap, topic, int.Parse(records, CultureInfo.InvariantCulture)),
+    ["produce", var bootstrap, var topic, var records, var size, var acks, .. var properties] =>
+        Produce(bootstrap, topic, int.Parse(records, CultureInfo.InvariantCulture), int.Parse(size, CultureInfo.InvariantCulture), acks, properties),
+    ["consume", var bootstrap, var topic, var records, .. var properties] =>
+        Consume(bootstrap, topic, int.Parse(records, CultureInfo.InvariantCulture), properties),
     ["idle", var host, var port, var connections, var pid] =>
         await IdleAsync(host, int.Parse(port, CultureInfo.InvariantCulture), int.Parse(connections, CultureInfo.InvariantCulture), int.Parse(pid, CultureInfo.InvariantCulture)),
     _ => Usage(),
@@ -25,7 +26,16 @@ static int Usage()
     return 2;
 }
 
-static int Produce(string bootstrap, string topic, int records, int size, string acks)
+static void Apply(ClientConfig config, string[] properties)
+{
+    foreach (var p in properties)
+    {
+        var at = p.IndexOf('=', StringComparison.Ordinal);
+        config.Set(p[..at], p[(at + 1)..]);
+    }
+}
+
+static int Produce(string bootstrap, string topic, int records, int size, string acks, string[] properties)
 {
     var config = new ProducerConfig
     {
@@ -38,6 +48,7 @@ static int Produce(string bootstrap, string topic, int records, int size, string
         QueueBufferingMaxKbytes = 1_048_576,
         MessageTimeoutMs = 120_000,
     };
+    Apply(config, properties);
     var value = new byte[size];
     Random.Shared.NextBytes(value);
     long failed = 0;
@@ -67,17 +78,16 @@ static int Produce(string bootstrap, string topic, int records, int size, string
     return failed == 0 ? 0 : 1;
 }
 
-static int Consume(string bootstrap, string topic, int records)
+static int Consume(string bootstrap, string topic, int records, string[] properties)
 {
-    using var consumer = new ConsumerBuilder<Ignore, byte[]>(new ConsumerConfig
+    var config = new ConsumerConfig
     {
         BootstrapServers = bootstrap,
         GroupId = "kafka-perf-" + Guid.NewGuid().ToString("N"),
         EnableAutoCommit = false,
-        FetchMaxBytes = 52_428_800,
-        MaxPartitionFetchBytes = 10_485_760,
-        QueuedMaxMessagesKbytes = 1_048_576,
-    }).Build();
+    };
+    Apply(config, properties);
+    using var consumer = new ConsumerBuilder<Ignore, byte[]>(config).Build();
     using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
     var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(30)).Topics[0].Partitions;
     var assignment = new List<TopicPartitionOffset>();
