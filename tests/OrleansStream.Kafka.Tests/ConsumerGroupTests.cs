@@ -25,6 +25,14 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
         PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
     };
 
+    /// <summary>Polls every consumer (a rebalance happens inside Consume) until <paramref name="done"/> holds.</summary>
+    private static Task PollUntilAsync(Func<bool> done, string what, params IConsumer<string, string>[] consumers) =>
+        Eventually.WaitUntilAsync(() =>
+        {
+            foreach (var c in consumers) c.Consume(TimeSpan.FromMilliseconds(100));
+            return done();
+        }, what, Wait);
+
     private async Task ProduceAsync(string topic, int count, string prefix)
     {
         using var producer = new ProducerBuilder<string, string>(new ProducerConfig
@@ -61,22 +69,13 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
         using (var second = new ConsumerBuilder<string, string>(Config(group)).Build())
         {
             second.Subscribe(topic);
-            await Eventually.WaitUntilAsync(() =>
-            {
-                first.Consume(TimeSpan.FromMilliseconds(100));
-                second.Consume(TimeSpan.FromMilliseconds(100));
-                return first.Assignment.Count == 2 && second.Assignment.Count == 2;
-            }, "the two members share the four partitions", Wait);
+            await PollUntilAsync(() => first.Assignment.Count == 2 && second.Assignment.Count == 2, "the two members share the four partitions", first, second);
             Assert.Empty(first.Assignment.Intersect(second.Assignment));
             // The second member starts where the group committed: nothing left to read.
             Assert.Null(second.Consume(TimeSpan.FromMilliseconds(500)) is { IsPartitionEOF: false } r ? r : null);
             second.Close();
         }
-        await Eventually.WaitUntilAsync(() =>
-        {
-            first.Consume(TimeSpan.FromMilliseconds(100));
-            return first.Assignment.Count == 4;
-        }, "the first member gets every partition back", Wait);
+        await PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets every partition back", first);
         first.Close();
     }
 
@@ -105,22 +104,13 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
 
         using var first = Member("first");
         first.Subscribe(topic);
-        await Eventually.WaitUntilAsync(() =>
-        {
-            first.Consume(TimeSpan.FromMilliseconds(100));
-            return first.Assignment.Count == 4;
-        }, "the first member gets every partition", Wait);
+        await PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets every partition", first);
         var alone = events.ToArray();
 
         using (var second = Member("second"))
         {
             second.Subscribe(topic);
-            await Eventually.WaitUntilAsync(() =>
-            {
-                first.Consume(TimeSpan.FromMilliseconds(100));
-                second.Consume(TimeSpan.FromMilliseconds(100));
-                return first.Assignment.Count == 2 && second.Assignment.Count == 2;
-            }, "the two members share the four partitions", Wait);
+            await PollUntilAsync(() => first.Assignment.Count == 2 && second.Assignment.Count == 2, "the two members share the four partitions", first, second);
             var shared = events.ToArray();
 
             // Incremental: the first member gave up only the two partitions that moved, and never all four.
@@ -133,11 +123,7 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
             second.Close();
         }
         var beforeLeave = events.Count;
-        await Eventually.WaitUntilAsync(() =>
-        {
-            first.Consume(TimeSpan.FromMilliseconds(100));
-            return first.Assignment.Count == 4;
-        }, "the first member gets the leaver's partitions back", Wait);
+        await PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets the leaver's partitions back", first);
         var afterLeave = events.Skip(beforeLeave).ToList();
         first.Close();
 
@@ -172,12 +158,7 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
         a.Subscribe(topic);
         var b = Member("b");
         b.Subscribe(topic);
-        await Eventually.WaitUntilAsync(() =>
-        {
-            a.Consume(TimeSpan.FromMilliseconds(100));
-            b.Consume(TimeSpan.FromMilliseconds(100));
-            return a.Assignment.Count == 2 && b.Assignment.Count == 2;
-        }, "the two static members share the four partitions", Wait);
+        await PollUntilAsync(() => a.Assignment.Count == 2 && b.Assignment.Count == 2, "the two static members share the four partitions", a, b);
         var before = await coordinator.Describe();
         var bPartitions = b.Assignment.Select(p => p.Partition.Value).Order().ToArray();
         var revokedBefore = Volatile.Read(ref revokedFromA);
@@ -187,12 +168,7 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
 
         using var restarted = Member("b");
         restarted.Subscribe(topic);
-        await Eventually.WaitUntilAsync(() =>
-        {
-            a.Consume(TimeSpan.FromMilliseconds(100));
-            restarted.Consume(TimeSpan.FromMilliseconds(100));
-            return restarted.Assignment.Count == 2;
-        }, "the restarted member gets its partitions", Wait);
+        await PollUntilAsync(() => restarted.Assignment.Count == 2, "the restarted member gets its partitions", a, restarted);
         var after = await coordinator.Describe();
         var restartedPartitions = restarted.Assignment.Select(p => p.Partition.Value).Order().ToArray();
 

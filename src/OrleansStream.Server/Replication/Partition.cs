@@ -188,14 +188,7 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
 
     private void MaybeCompleteDelayedDeleteRecords()
     {
-        if (_delayedDeleteRecords.Count == 0) return;
-        var low = LowWatermark;
-        for (var i = _delayedDeleteRecords.Count - 1; i >= 0; i--)
-            if (_delayedDeleteRecords[i].RequiredOffset <= low)
-            {
-                _delayedDeleteRecords[i].Complete(ErrorCode.None);
-                _delayedDeleteRecords.RemoveAt(i);
-            }
+        if (_delayedDeleteRecords.Count > 0) CompleteUpTo(_delayedDeleteRecords, LowWatermark);
     }
 
     /// <summary>Kafka's maybeShrinkIsr: the ISR without the followers not caught up within replica.lag.time.max.ms; null when none lag.</summary>
@@ -243,11 +236,17 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
         if (hw <= log.HighWatermark) return;
         log.UpdateHighWatermark(hw);
         _highWatermarkAdvanced.Fire();
-        for (var i = _delayedProduces.Count - 1; i >= 0; i--)
-            if (_delayedProduces[i].RequiredOffset <= hw)
+        CompleteUpTo(_delayedProduces, hw);
+    }
+
+    /// <summary>Completes and forgets the parked operations whose offset <paramref name="reached"/> covers.</summary>
+    private static void CompleteUpTo(List<DelayedProduce> parked, long reached)
+    {
+        for (var i = parked.Count - 1; i >= 0; i--)
+            if (parked[i].RequiredOffset <= reached)
             {
-                _delayedProduces[i].Complete(ErrorCode.None);
-                _delayedProduces.RemoveAt(i);
+                parked[i].Complete(ErrorCode.None);
+                parked.RemoveAt(i);
             }
     }
 
