@@ -21,6 +21,8 @@ namespace OrleansStream.Server.Kafka;
 /// </summary>
 public sealed partial class KafkaConnectionHandler : ConnectionHandler
 {
+    private const int MaxRetainedResponseBytes = 64 * 1024;
+
     private readonly Dictionary<ApiKey, IKafkaApiHandler> _handlers = [];
     private readonly IReadOnlyList<KafkaListenerEndpoint> _listeners;
     private readonly int _maxRequestBytes;
@@ -188,6 +190,8 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         if (!respond) return true;
         writer.EndFrame(responseFrame);
         var flushed = await output.WriteAsync(writer.WrittenMemory);
+        // The pipe has its own copy: an idle connection keeps a small writer, not its largest fetch response.
+        writer.ResetAndTrim(MaxRetainedResponseBytes);
         return !flushed.IsCompleted && !flushed.IsCanceled;
     }
 
