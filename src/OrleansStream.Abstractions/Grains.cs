@@ -41,7 +41,9 @@ public interface IPartitionReplicaGrain : IGrainWithStringKey
 
     /// <summary>
     /// Kafka's DeleteRecords at the leader: moves the log start offset up and deletes the segments wholly below it;
-    /// followers move theirs to the leader's on their next fetch. Refused for a topic without <c>cleanup.policy=delete</c>.
+    /// followers move theirs to the leader's on their next fetch, and the answer waits until every in-sync replica did
+    /// (<see cref="ErrorCode.RequestTimedOut"/> after the request's timeout, at most 15 s). Refused for a topic without
+    /// <c>cleanup.policy=delete</c>.
     /// </summary>
     Task<DeleteRecordsResponse> DeleteRecords(DeleteRecordsRequest request);
 

@@ -113,10 +113,11 @@ public sealed record JoinGroupRequest(
     int RebalanceTimeoutMs,
     string ProtocolType,
     IReadOnlyList<JoinGroupProtocol> Protocols,
-    string? Reason = null);
+    string? Reason = null,
+    string? GroupInstanceId = null);
 
 [GenerateSerializer, Immutable]
-public sealed record JoinGroupMember(string MemberId, string ClientId, ConsumerProtocolSubscription Metadata);
+public sealed record JoinGroupMember(string MemberId, string ClientId, ConsumerProtocolSubscription Metadata, string? GroupInstanceId = null);
 
 /// <summary>
 /// The outcome of a rebalance for one member: the generation, the chosen protocol, the leader, and (to the leader
@@ -140,16 +141,18 @@ public sealed record JoinGroupResponse(
 public sealed record SyncGroupRequest(
     string MemberId,
     int GenerationId,
-    IReadOnlyDictionary<string, ConsumerProtocolAssignment>? Assignments = null);
+    IReadOnlyDictionary<string, ConsumerProtocolAssignment>? Assignments = null,
+    string? GroupInstanceId = null);
 
 [GenerateSerializer, Immutable]
 public sealed record SyncGroupResponse(ErrorCode Error, ConsumerProtocolAssignment? Assignment, string? ErrorMessage = null);
 
 [GenerateSerializer, Immutable]
-public sealed record HeartbeatRequest(string MemberId, int GenerationId);
+public sealed record HeartbeatRequest(string MemberId, int GenerationId, string? GroupInstanceId = null);
 
+/// <summary>Kafka's LeaveGroup for one member; a <paramref name="GroupInstanceId"/> with an empty member id removes that static member.</summary>
 [GenerateSerializer, Immutable]
-public sealed record LeaveGroupRequest(string MemberId, string? Reason = null);
+public sealed record LeaveGroupRequest(string MemberId, string? Reason = null, string? GroupInstanceId = null);
 
 /// <summary>The answer to Heartbeat, LeaveGroup and admin calls.</summary>
 [GenerateSerializer, Immutable]
@@ -170,7 +173,7 @@ public sealed record OffsetToCommit(TopicPartition TopicPartition, long Offset, 
 /// by hand (or an admin) sends an empty member id and generation -1, which the group accepts only while it has no members.
 /// </summary>
 [GenerateSerializer, Immutable]
-public sealed record OffsetCommitRequest(string MemberId, int GenerationId, IReadOnlyList<OffsetToCommit> Offsets);
+public sealed record OffsetCommitRequest(string MemberId, int GenerationId, IReadOnlyList<OffsetToCommit> Offsets, string? GroupInstanceId = null);
 
 [GenerateSerializer, Immutable]
 public sealed record PartitionError(TopicPartition TopicPartition, ErrorCode Error, string? ErrorMessage = null);

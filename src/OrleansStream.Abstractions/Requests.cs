@@ -62,9 +62,9 @@ public sealed record ListOffsetsResponse(ErrorCode Error, long Offset, long Time
 
 /// <summary>Kafka's DeleteRecords for one partition: <paramref name="Offset"/> becomes the log start offset; -1 means the high watermark.</summary>
 [GenerateSerializer, Immutable]
-public sealed record DeleteRecordsRequest(long Offset, int CurrentLeaderEpoch = -1);
+public sealed record DeleteRecordsRequest(long Offset, int CurrentLeaderEpoch = -1, int TimeoutMs = 30_000);
 
-/// <summary><paramref name="LowWatermark"/> is the leader's log start offset after the deletion.</summary>
+/// <summary><paramref name="LowWatermark"/> is the smallest log start offset over the in-sync replicas after the deletion.</summary>
 [GenerateSerializer, Immutable]
 public sealed record DeleteRecordsResponse(ErrorCode Error, long LowWatermark, string? ErrorMessage = null);
 

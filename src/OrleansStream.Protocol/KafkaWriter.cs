@@ -15,15 +15,36 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
     private byte[] _buffer;
     private int _length;
 
-    public KafkaWriter(int initialCapacity = 4096) => _buffer = ArrayPool<byte>.Shared.Rent(initialCapacity);
+    private readonly int _initialCapacity;
+
+    public KafkaWriter(int initialCapacity = 4096)
+    {
+        _initialCapacity = initialCapacity;
+        _buffer = ArrayPool<byte>.Shared.Rent(initialCapacity);
+    }
 
     public int Length => _length;
+
+    /// <summary>The bytes the writer holds now, written or not.</summary>
+    public int Capacity => _buffer.Length;
 
     public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _length);
 
     public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _length);
 
     public void Reset() => _length = 0;
+
+    /// <summary>
+    /// Empties the writer and, when it grew past <paramref name="maxRetainedBytes"/> (one large fetch response), gives
+    /// the big buffer back for one of the initial size, so a connection does not hold its largest response for life.
+    /// </summary>
+    public void ResetAndTrim(int maxRetainedBytes)
+    {
+        _length = 0;
+        if (_buffer.Length <= maxRetainedBytes) return;
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = ArrayPool<byte>.Shared.Rent(_initialCapacity);
+    }
 
     /// <summary>Reserves the int32 size prefix of a frame; returns where it is.</summary>
     public int BeginFrame()

@@ -115,10 +115,62 @@ public static class RecordBatchCompression
         if (view.Compression != CompressionType.None)
             throw new OrleansStreamException(ErrorCode.InvalidRecord, $"The batch at offset {view.BaseOffset} is already compressed with {view.Compression}.");
         output.Clear();
+        AppendCompressed(plainBatch, codec, output);
+        return output.WrittenSpan;
+    }
+
+    private static void AppendCompressed(ReadOnlySpan<byte> plainBatch, CompressionType codec, PooledBuffer output)
+    {
+        var start = output.Length;
         output.Write(plainBatch[..RecordBatchHeader.Size]);
         CompressRecords(codec, plainBatch[RecordBatchHeader.Size..], output);
-        RecordBatchHeader.Reframe(output.WrittenSpanMutable, codec);
-        return output.WrittenSpan;
+        RecordBatchHeader.Reframe(output.WrittenSpanMutable[start..], codec);
+    }
+
+    /// <summary>Whether a data batch of <paramref name="batches"/> is not compressed with <paramref name="codec"/> (control batches are never compressed).</summary>
+    public static bool NeedsRecompression(ReadOnlySpan<byte> batches, CompressionType codec)
+    {
+        for (var position = 0; batches.Length - position >= RecordBatchHeader.Size;)
+        {
+            var size = RecordBatchHeader.PeekTotalSize(batches[position..]);
+            // A torn frame is validation's to refuse.
+            if (size < RecordBatchHeader.Size || size > batches.Length - position) return false;
+            var attributes = BinaryPrimitives.ReadInt16BigEndian(batches[(position + RecordBatchHeader.AttributesOffset)..]);
+            if ((attributes & RecordBatchHeader.ControlFlagMask) == 0 && (CompressionType)(attributes & RecordBatchHeader.CompressionCodecMask) != codec)
+                return true;
+            position += size;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Kafka's recompression for a topic's <c>compression.type</c>: writes every batch into <paramref name="output"/>
+    /// (cleared first) with <paramref name="codec"/>, every header field but codec, batchLength and CRC kept; a batch
+    /// already in that codec, or a control batch, is copied. Each batch's CRC is checked before it is rewritten, so a
+    /// corrupt batch is refused (<see cref="ErrorCode.CorruptMessage"/>) rather than stored under a fresh CRC.
+    /// </summary>
+    public static void Recompress(ReadOnlySpan<byte> batches, CompressionType codec, PooledBuffer output, PooledBuffer scratch)
+    {
+        ThrowIfUnsupported(codec);
+        output.Clear();
+        for (var position = 0; position < batches.Length;)
+        {
+            var size = RecordBatchHeader.PeekTotalSize(batches[position..]);
+            if (size < RecordBatchHeader.Size || size > batches.Length - position)
+                throw new OrleansStreamException(ErrorCode.CorruptMessage, $"The record batch at byte {position} declares {size} bytes; {batches.Length - position} remain.");
+            var batch = batches.Slice(position, size);
+            var error = RecordBatchHeader.Validate(batch, out var header);
+            if (error != ErrorCode.None)
+                throw new OrleansStreamException(error, $"The record batch at byte {position} is invalid ({error}).");
+            ThrowIfUnsupported(header.Compression);
+            if (header.IsControl || header.Compression == codec)
+                output.Write(batch);
+            else if (codec == CompressionType.None)
+                output.Write(Decompress(batch, scratch));
+            else
+                AppendCompressed(Decompress(batch, scratch), codec, output);
+            position += size;
+        }
     }
 
     internal static OrleansStreamException TooLarge(int maxLength) =>

@@ -19,6 +19,20 @@ public enum TimestampType
 }
 
 /// <summary>
+/// Kafka's <c>compression.type</c> for a topic (Kafka's BrokerCompressionType): <see cref="Producer"/> keeps each batch
+/// as the producer compressed it; any other value makes the leader store every batch with that codec.
+/// </summary>
+public enum BrokerCompressionType
+{
+    Producer = 0,
+    Uncompressed,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+/// <summary>
 /// The per-topic log settings of Kafka's LogConfig, with Kafka's defaults. Parsed from topic configs by
 /// <see cref="FromTopicConfig"/> using Kafka's keys verbatim.
 /// </summary>
@@ -40,6 +54,7 @@ public sealed record LogConfig
     public const string LocalRetentionBytesKey = "local.retention.bytes";
     public const string RemoteStorageEnableKey = "remote.storage.enable";
     public const string MessageTimestampTypeKey = "message.timestamp.type";
+    public const string CompressionTypeKey = "compression.type";
 
     /// <summary>Kafka's smallest <c>segment.bytes</c> (LegacyRecord.RECORD_OVERHEAD_V0).</summary>
     public const int MinSegmentBytes = 14;
@@ -50,7 +65,7 @@ public sealed record LogConfig
     {
         SegmentBytesKey, SegmentMsKey, RetentionMsKey, RetentionBytesKey, CleanupPolicyKey, DeleteRetentionMsKey,
         MinCompactionLagMsKey, MaxMessageBytesKey, IndexIntervalBytesKey, SegmentIndexBytesKey, FlushMessagesKey,
-        FlushMsKey, LocalRetentionMsKey, LocalRetentionBytesKey, RemoteStorageEnableKey, MessageTimestampTypeKey,
+        FlushMsKey, LocalRetentionMsKey, LocalRetentionBytesKey, RemoteStorageEnableKey, MessageTimestampTypeKey, CompressionTypeKey,
     };
 
     /// <summary><c>segment.bytes</c>: roll the active segment when it would grow past this.</summary>
@@ -97,6 +112,20 @@ public sealed record LogConfig
 
     public TimestampType MessageTimestampType { get; init; } = TimestampType.CreateTime;
 
+    /// <summary><c>compression.type</c>: <c>producer</c> keeps the client's codec, any other the leader recompresses to.</summary>
+    public BrokerCompressionType CompressionType { get; init; } = BrokerCompressionType.Producer;
+
+    /// <summary>The codec every stored batch must have, or null when the producer's is kept.</summary>
+    public Records.CompressionType? TargetCompression => CompressionType switch
+    {
+        BrokerCompressionType.Uncompressed => Records.CompressionType.None,
+        BrokerCompressionType.Gzip => Records.CompressionType.Gzip,
+        BrokerCompressionType.Snappy => Records.CompressionType.Snappy,
+        BrokerCompressionType.Lz4 => Records.CompressionType.Lz4,
+        BrokerCompressionType.Zstd => Records.CompressionType.Zstd,
+        _ => null,
+    };
+
     /// <summary>Local retention after resolving Kafka's -2 ("same as retention.ms").</summary>
     public long EffectiveLocalRetentionMs => LocalRetentionMs == -2 ? RetentionMs : LocalRetentionMs;
 
@@ -132,6 +161,7 @@ public sealed record LogConfig
                 LocalRetentionBytesKey => config with { LocalRetentionBytes = ParseLong(key, value) },
                 RemoteStorageEnableKey => config with { RemoteStorageEnable = ParseBool(key, value) },
                 MessageTimestampTypeKey => config with { MessageTimestampType = ParseTimestampType(value) },
+                CompressionTypeKey => config with { CompressionType = ParseCompressionType(value) },
                 _ => throw Invalid($"Unknown topic config '{key}'."),
             };
         }
@@ -158,6 +188,7 @@ public sealed record LogConfig
         [LocalRetentionBytesKey] = LocalRetentionBytes.ToString(CultureInfo.InvariantCulture),
         [RemoteStorageEnableKey] = RemoteStorageEnable ? "true" : "false",
         [MessageTimestampTypeKey] = MessageTimestampType.ToString(),
+        [CompressionTypeKey] = CompressionType.ToString().ToLowerInvariant(),
     };
 
     /// <summary>Checks every value against Kafka's validators; throws <see cref="ErrorCode.InvalidConfig"/>.</summary>
@@ -215,6 +246,17 @@ public sealed record LogConfig
         "CreateTime" => TimestampType.CreateTime,
         "LogAppendTime" => TimestampType.LogAppendTime,
         _ => throw Invalid($"Invalid value '{value}' for configuration {MessageTimestampTypeKey}: expected CreateTime or LogAppendTime."),
+    };
+
+    private static BrokerCompressionType ParseCompressionType(string value) => value.Trim() switch
+    {
+        "producer" => BrokerCompressionType.Producer,
+        "uncompressed" => BrokerCompressionType.Uncompressed,
+        "gzip" => BrokerCompressionType.Gzip,
+        "snappy" => BrokerCompressionType.Snappy,
+        "lz4" => BrokerCompressionType.Lz4,
+        "zstd" => BrokerCompressionType.Zstd,
+        _ => throw Invalid($"Invalid value '{value}' for configuration {CompressionTypeKey}: String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"),
     };
 
     private static CleanupPolicy ParseCleanupPolicy(string value)

@@ -31,6 +31,25 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task DeleteRecords_AnswersOnlyOnceEveryInSyncReplicaMovedItsLogStart()
+    {
+        var topic = UniqueTopic("delrec3");
+        await fixture.CreateTopic(topic, replicationFactor: 3, configs: MinIsr2);
+        var leader = await fixture.Leader(topic, 0);
+        for (var i = 0; i < 10; i++)
+            Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch($"v{i}")))).Error);
+
+        var deleted = await leader.DeleteRecords(new DeleteRecordsRequest(6));
+        var starts = new List<long>();
+        for (var replica = 0; replica < 3; replica++)
+            starts.Add((await fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, replica)).GetStatus()).LogStartOffset);
+
+        Assert.Equal((ErrorCode.None, 6L), (deleted.Error, deleted.LowWatermark));
+        // Kafka's DelayedDeleteRecords: the answer comes after the followers, not before them.
+        Assert.Equal([6L, 6L, 6L], starts);
+    }
+
+    [Fact]
     public async Task MinInsyncReplicas_IsEnforced_WhenAFollowerDies()
     {
         var topic = UniqueTopic("minisr");

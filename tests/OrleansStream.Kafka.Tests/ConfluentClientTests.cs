@@ -8,6 +8,7 @@ namespace OrleansStream.Kafka.Tests;
 // Confluent's types, not the namespace's own of the same names.
 using TopicPartition = Confluent.Kafka.TopicPartition;
 using TopicPartitionOffset = Confluent.Kafka.TopicPartitionOffset;
+using CompressionType = Confluent.Kafka.CompressionType;
 
 /// <summary>Confluent.Kafka (librdkafka) against the brokers' Kafka listeners, nothing changed but bootstrap.servers.</summary>
 [Collection(KafkaClusterCollection.Name)]
@@ -82,6 +83,41 @@ public sealed class ConfluentClientTests(KafkaCluster cluster)
         var read = ConsumeAll(consumer, 50);
         Assert.Equal(Enumerable.Range(0, 50).Select(i => $"r{i}"), read.Select(r => r.Message.Value));
         Assert.Equal(Enumerable.Range(0, 50).Select(i => (long)i), read.Select(r => r.Offset.Value));
+    }
+
+    [Theory]
+    [InlineData(CompressionType.Gzip)]
+    [InlineData(CompressionType.Snappy)]
+    [InlineData(CompressionType.Lz4)]
+    [InlineData(CompressionType.Zstd)]
+    public async Task Every_compression_codec_round_trips_through_Confluent_and_our_SDK(CompressionType codec)
+    {
+        var topic = await cluster.CreateTopicAsync("codec", partitions: 1);
+        var config = Producer(Confluent.Kafka.Acks.All);
+        config.CompressionType = codec;
+        config.LingerMs = 50;
+        // Repetitive values, so that each codec has something to compress, in batches of many records.
+        var values = Enumerable.Range(0, 300).Select(i => $"{codec}-{i}-" + new string((char)('a' + i % 26), 100)).ToList();
+        using (var producer = new ProducerBuilder<Null, string>(config).Build())
+        {
+            foreach (var v in values) producer.Produce(topic, new Message<Null, string> { Value = v });
+            Assert.Equal(0, producer.Flush(Wait));
+        }
+
+        using var consumer = new ConsumerBuilder<Null, string>(Consumer()).Build();
+        consumer.Assign(new TopicPartitionOffset(topic, 0, Offset.Beginning));
+        var read = ConsumeAll(consumer, values.Count);
+
+        using var sdk = new Sdk.ConsumerBuilder<Sdk.Null, string>(cluster.Silos.Client, new Sdk.ConsumerConfig { AutoOffsetReset = Sdk.AutoOffsetReset.Earliest }).Build();
+        sdk.Assign([new OrleansStream.TopicPartitionOffset(new OrleansStream.TopicPartition(topic, 0), Sdk.Offset.Beginning)]);
+        var readBySdk = new List<string>();
+        var deadline = DateTime.UtcNow + Wait;
+        while (readBySdk.Count < values.Count && DateTime.UtcNow < deadline)
+            if (sdk.Consume(TimeSpan.FromSeconds(1)) is { } r) readBySdk.Add(r.Message!.Value!);
+
+        Assert.Equal(values, read.Select(r => r.Message.Value));
+        Assert.Equal(Enumerable.Range(0, values.Count).Select(i => (long)i), read.Select(r => r.Offset.Value));
+        Assert.Equal(values, readBySdk);
     }
 
     [Fact]

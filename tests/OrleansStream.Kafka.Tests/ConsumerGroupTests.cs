@@ -25,6 +25,14 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
         PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
     };
 
+    /// <summary>Polls every consumer (a rebalance happens inside Consume) until <paramref name="done"/> holds.</summary>
+    private static Task PollUntilAsync(Func<bool> done, string what, params IConsumer<string, string>[] consumers) =>
+        Eventually.WaitUntilAsync(() =>
+        {
+            foreach (var c in consumers) c.Consume(TimeSpan.FromMilliseconds(100));
+            return done();
+        }, what, Wait);
+
     private async Task ProduceAsync(string topic, int count, string prefix)
     {
         using var producer = new ProducerBuilder<string, string>(new ProducerConfig
@@ -61,23 +69,176 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
         using (var second = new ConsumerBuilder<string, string>(Config(group)).Build())
         {
             second.Subscribe(topic);
-            await Eventually.WaitUntilAsync(() =>
-            {
-                first.Consume(TimeSpan.FromMilliseconds(100));
-                second.Consume(TimeSpan.FromMilliseconds(100));
-                return first.Assignment.Count == 2 && second.Assignment.Count == 2;
-            }, "the two members share the four partitions", Wait);
+            await PollUntilAsync(() => first.Assignment.Count == 2 && second.Assignment.Count == 2, "the two members share the four partitions", first, second);
             Assert.Empty(first.Assignment.Intersect(second.Assignment));
             // The second member starts where the group committed: nothing left to read.
             Assert.Null(second.Consume(TimeSpan.FromMilliseconds(500)) is { IsPartitionEOF: false } r ? r : null);
             second.Close();
         }
+        await PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets every partition back", first);
+        first.Close();
+    }
+
+    [Fact]
+    public async Task Cooperative_sticky_members_move_only_the_partitions_that_change_owner_on_join_and_leave()
+    {
+        var topic = await cluster.CreateTopicAsync("coop", partitions: 4);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        await ProduceAsync(topic, 20, "k");
+        var events = new System.Collections.Concurrent.ConcurrentQueue<(string Member, string Kind, int[] Partitions)>();
+        IConsumer<string, string> Member(string name)
+        {
+            var config = Config(group);
+            config.PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky;
+            return new ConsumerBuilder<string, string>(config)
+                .SetPartitionsAssignedHandler((_, ps) => events.Enqueue((name, "assigned", ps.Select(p => p.Partition.Value).Order().ToArray())))
+                .SetPartitionsRevokedHandler((_, ps) => events.Enqueue((name, "revoked", ps.Select(p => p.Partition.Value).Order().ToArray())))
+                .SetPartitionsLostHandler((_, ps) => events.Enqueue((name, "lost", ps.Select(p => p.Partition.Value).Order().ToArray())))
+                .Build();
+        }
+        int[] Owned(string member) => events.Where(e => e.Member == member).Aggregate(new SortedSet<int>(), (owned, e) =>
+        {
+            if (e.Kind == "assigned") owned.UnionWith(e.Partitions); else owned.ExceptWith(e.Partitions);
+            return owned;
+        }).ToArray();
+
+        using var first = Member("first");
+        first.Subscribe(topic);
+        await PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets every partition", first);
+        var alone = events.ToArray();
+
+        using (var second = Member("second"))
+        {
+            second.Subscribe(topic);
+            await PollUntilAsync(() => first.Assignment.Count == 2 && second.Assignment.Count == 2, "the two members share the four partitions", first, second);
+            var shared = events.ToArray();
+
+            // Incremental: the first member gave up only the two partitions that moved, and never all four.
+            var firstRevoked = shared.Skip(alone.Length).Where(e => e is { Member: "first", Kind: "revoked" }).ToList();
+            Assert.Equal(2, firstRevoked.Sum(e => e.Partitions.Length));
+            Assert.Equal(first.Assignment.Select(p => p.Partition.Value).Order(), Owned("first"));
+            Assert.Equal(second.Assignment.Select(p => p.Partition.Value).Order(), Owned("second"));
+            Assert.Empty(Owned("first").Intersect(Owned("second")));
+            Assert.Equal(firstRevoked.SelectMany(e => e.Partitions).Order(), Owned("second"));
+            second.Close();
+        }
+        var beforeLeave = events.Count;
+        await PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets the leaver's partitions back", first);
+        var afterLeave = events.Skip(beforeLeave).ToList();
+        first.Close();
+
+        var initial = Assert.Single(alone, e => e.Member == "first");
+        Assert.Equal("assigned", initial.Kind);
+        Assert.Equal([0, 1, 2, 3], initial.Partitions);
+        Assert.Empty(Owned("second"));
+        // The leaver's two partitions come back as an incremental assignment; the two kept are never revoked.
+        Assert.DoesNotContain(afterLeave, e => e is { Member: "first", Kind: "revoked" or "lost" });
+        Assert.Equal(2, afterLeave.Where(e => e is { Member: "first", Kind: "assigned" }).Sum(e => e.Partitions.Length));
+    }
+
+    [Fact]
+    public async Task A_restarted_static_member_gets_its_partitions_back_without_a_rebalance_and_a_duplicate_instance_fences_the_old_one()
+    {
+        var topic = await cluster.CreateTopicAsync("static", partitions: 4);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        var coordinator = cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group);
+        var revokedFromA = 0;
+        var fatal = new System.Collections.Concurrent.ConcurrentQueue<Error>();
+        IConsumer<string, string> Member(string instance)
+        {
+            var config = Config(group);
+            config.GroupInstanceId = instance;
+            config.SessionTimeoutMs = 30_000;
+            return new ConsumerBuilder<string, string>(config)
+                .SetPartitionsRevokedHandler((_, ps) => { if (instance == "a") Interlocked.Add(ref revokedFromA, ps.Count); })
+                .Build();
+        }
+
+        using var a = Member("a");
+        a.Subscribe(topic);
+        var b = Member("b");
+        b.Subscribe(topic);
+        await PollUntilAsync(() => a.Assignment.Count == 2 && b.Assignment.Count == 2, "the two static members share the four partitions", a, b);
+        var before = await coordinator.Describe();
+        var bPartitions = b.Assignment.Select(p => p.Partition.Value).Order().ToArray();
+        var revokedBefore = Volatile.Read(ref revokedFromA);
+        // A static member sends no LeaveGroup when it closes: its place waits for it for the session timeout.
+        b.Close();
+        b.Dispose();
+
+        using var restarted = Member("b");
+        restarted.Subscribe(topic);
+        await PollUntilAsync(() => restarted.Assignment.Count == 2, "the restarted member gets its partitions", a, restarted);
+        var after = await coordinator.Describe();
+        var restartedPartitions = restarted.Assignment.Select(p => p.Partition.Value).Order().ToArray();
+
+        // A second live instance with the same id takes the place; the one it replaced is fenced (FencedInstanceId, fatal).
+        using var duplicate = Member("b");
+        duplicate.Subscribe(topic);
         await Eventually.WaitUntilAsync(() =>
         {
-            first.Consume(TimeSpan.FromMilliseconds(100));
-            return first.Assignment.Count == 4;
-        }, "the first member gets every partition back", Wait);
-        first.Close();
+            try
+            {
+                if (fatal.IsEmpty) restarted.Consume(TimeSpan.FromMilliseconds(100));
+            }
+            catch (ConsumeException e) when (e.Error.IsFatal)
+            {
+                fatal.Enqueue(e.Error);
+            }
+            duplicate.Consume(TimeSpan.FromMilliseconds(100));
+            return !fatal.IsEmpty && duplicate.Assignment.Count == 2;
+        }, "the older instance is fenced and the newer one holds the partitions", Wait);
+        var last = await coordinator.Describe();
+        var duplicatePartitions = duplicate.Assignment.Select(p => p.Partition.Value).Order().ToArray();
+        var aCount = a.Assignment.Count;
+        var revokedAfter = Volatile.Read(ref revokedFromA);
+        duplicate.Close();
+        a.Close();
+
+        Assert.Equal(before.GenerationId, after.GenerationId);
+        Assert.Equal(before.GenerationId, last.GenerationId);
+        Assert.Equal(bPartitions, restartedPartitions);
+        Assert.Equal(bPartitions, duplicatePartitions);
+        Assert.Equal(2, aCount);
+        Assert.Equal(revokedBefore, revokedAfter);
+        Assert.Equal(Confluent.Kafka.ErrorCode.FencedInstanceId, Assert.Single(fatal).Code);
+        Assert.Equal(2, last.Members.Count);
+    }
+
+    [Fact]
+    public async Task A_member_seeks_back_commits_explicit_offsets_and_its_successor_resumes_there()
+    {
+        var topic = await cluster.CreateTopicAsync("seek", partitions: 1);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        await ProduceAsync(topic, 10, "s");
+        var tp = new TopicPartition(topic, 0);
+
+        List<long> firstPass = [], afterSeek = [];
+        using (var consumer = new ConsumerBuilder<string, string>(Config(group)).Build())
+        {
+            consumer.Subscribe(topic);
+            var deadline = DateTime.UtcNow + Wait;
+            while (firstPass.Count < 10 && DateTime.UtcNow < deadline)
+                if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } r) firstPass.Add(r.Offset.Value);
+            consumer.Seek(new TopicPartitionOffset(tp, 4));
+            while (afterSeek.Count < 6 && DateTime.UtcNow < deadline)
+                if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } r) afterSeek.Add(r.Offset.Value);
+            consumer.Commit([new TopicPartitionOffset(tp, 7)]);
+            Assert.Equal(7, Assert.Single(consumer.Committed([tp], Wait)).Offset.Value);
+            consumer.Close();
+        }
+
+        using var successor = new ConsumerBuilder<string, string>(Config(group)).Build();
+        successor.Subscribe(topic);
+        var resumed = new List<long>();
+        var until = DateTime.UtcNow + Wait;
+        while (resumed.Count < 3 && DateTime.UtcNow < until)
+            if (successor.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } r) resumed.Add(r.Offset.Value);
+        successor.Close();
+
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), firstPass);
+        Assert.Equal(Enumerable.Range(4, 6).Select(i => (long)i), afterSeek);
+        Assert.Equal([7L, 8L, 9L], resumed);
     }
 
     [Fact]

@@ -36,6 +36,36 @@ public sealed class WireTests(KafkaCluster cluster)
     }
 
     [Fact]
+    public async Task Every_broker_names_the_same_coordinator_for_a_group_or_transactional_id_and_keys_spread_over_both()
+    {
+        await using var first = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await using var second = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(1));
+        async Task<int> CoordinatorAsync(KafkaWire wire, string key, sbyte type)
+        {
+            await wire.SendAsync(ApiKey.FindCoordinator, 2, w => new FindCoordinatorRequest(key, type).Write(w, 2));
+            var frame = await wire.ReadFrameAsync();
+            Assert.NotNull(frame);
+            var r = new KafkaReader(frame.AsSpan(4));
+            r.ReadInt32();
+            Assert.Equal(0, r.ReadInt16());
+            r.ReadNullableString(false);
+            return r.ReadInt32();
+        }
+
+        var nodes = new HashSet<int>();
+        for (var i = 0; i < 16; i++)
+            foreach (var type in new[] { FindCoordinatorRequest.Group, FindCoordinatorRequest.Transaction })
+            {
+                var key = $"key-{i}";
+                var node = await CoordinatorAsync(first, key, type);
+                Assert.Equal(node, await CoordinatorAsync(second, key, type));
+                nodes.Add(node);
+            }
+
+        Assert.Equal(2, nodes.Count);
+    }
+
+    [Fact]
     public async Task Metadata_lists_both_brokers_the_controller_the_cluster_id_and_each_leaders_node()
     {
         var topic = await cluster.CreateTopicAsync("meta", partitions: 2);

@@ -79,7 +79,7 @@ public class CapturedRequestTests
 
         Assert.Equal(new OffsetCommitPartition(0, 2, -1, ""), Assert.Single(Assert.Single(commit.Topics).Partitions));
         Assert.Equal((1, Member), (heartbeat.GenerationId, heartbeat.MemberId));
-        Assert.Equal([Member], leave.MemberIds);
+        Assert.Equal([new LeaveGroupMember(Member, null)], leave.Members);
         Assert.Equal(-2, Assert.Single(Assert.Single(list.Topics).Partitions).Timestamp);
     }
 

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace OrleansStream.Protocol.Tests;
 
 /// <summary>Kafka's protocol primitives, byte for byte as its protocol guide and its Java types write them.</summary>
@@ -161,5 +163,24 @@ public class PrimitiveTests
         var r = new KafkaReader(w.WrittenSpan);
         Assert.Equal(10_004, r.ReadInt32());
         Assert.Equal(42, r.ReadBytes(false)[9_999]);
+    }
+
+    [Fact]
+    public void A_writer_grown_by_a_large_response_gives_the_buffer_back_when_trimmed_and_a_small_one_keeps_it()
+    {
+        using var w = new KafkaWriter();
+        w.Write(new byte[100]);
+        var small = w.Capacity;
+        w.ResetAndTrim(64 * 1024);
+        Assert.Equal((0, small), (w.Length, w.Capacity));
+
+        w.Write(new byte[1 << 20]);
+        Assert.True(w.Capacity >= 1 << 20);
+        w.ResetAndTrim(64 * 1024);
+
+        Assert.Equal(0, w.Length);
+        Assert.True(w.Capacity <= 64 * 1024, $"capacity {w.Capacity}");
+        w.WriteInt32(7);
+        Assert.Equal([0, 0, 0, 7], w.WrittenSpan.ToArray());
     }
 }

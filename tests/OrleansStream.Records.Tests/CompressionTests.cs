@@ -73,6 +73,60 @@ public class CompressionTests
         Assert.Equal(compressed, RecordBatchCompression.Compress(plain, codec, again).ToArray());
     }
 
+    private static byte[] Batch(CompressionType codec, long producerId, int baseSequence, int records)
+    {
+        using var builder = new RecordBatchBuilder();
+        builder.Reset(producerId: producerId, producerEpoch: 2, baseSequence: baseSequence, compression: codec);
+        for (var i = 0; i < records; i++)
+            builder.Append(1000 + i, [(byte)i], new byte[100]);
+        return builder.ToArray();
+    }
+
+    [Fact]
+    public void Recompress_rewrites_each_batch_in_the_topics_codec_keeping_producer_fields_and_records()
+    {
+        byte[] batches = [.. Batch(CompressionType.Gzip, 7, 0, 10), .. Batch(CompressionType.None, 7, 10, 5), .. Batch(CompressionType.Zstd, 7, 15, 3)];
+        using var output = new PooledBuffer();
+        using var scratch = new PooledBuffer();
+
+        Assert.True(RecordBatchCompression.NeedsRecompression(batches, CompressionType.Zstd));
+        RecordBatchCompression.Recompress(batches, CompressionType.Zstd, output, scratch);
+
+        var rewritten = output.WrittenSpan.ToArray();
+        Assert.False(RecordBatchCompression.NeedsRecompression(rewritten, CompressionType.Zstd));
+        var sequences = new List<int>();
+        var keys = new List<byte>();
+        for (var position = 0; position < rewritten.Length;)
+        {
+            var batch = rewritten.AsSpan(position, RecordBatchHeader.PeekTotalSize(rewritten.AsSpan(position)));
+            Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(batch, out var header));
+            Assert.Equal(CompressionType.Zstd, header.Compression);
+            Assert.Equal((7L, (short)2), (header.ProducerId, header.ProducerEpoch));
+            sequences.Add(header.BaseSequence);
+            foreach (var record in RecordBatchReader.Batch(RecordBatchCompression.Decompress(batch)).Records()) keys.Add(record.Key[0]);
+            position += batch.Length;
+        }
+        Assert.Equal([0, 10, 15], sequences);
+        Assert.Equal([.. Enumerable.Range(0, 10).Select(i => (byte)i), .. Enumerable.Range(0, 5).Select(i => (byte)i), 0, 1, 2], keys);
+        Assert.Equal(Batch(CompressionType.Zstd, 7, 15, 3), rewritten[^Batch(CompressionType.Zstd, 7, 15, 3).Length..]);
+
+        RecordBatchCompression.Recompress(rewritten, CompressionType.None, output, scratch);
+        Assert.False(RecordBatchCompression.NeedsRecompression(output.WrittenSpan, CompressionType.None));
+    }
+
+    [Fact]
+    public void Recompress_refuses_a_corrupt_batch_rather_than_give_it_a_fresh_CRC()
+    {
+        var batch = Batch(CompressionType.None, -1, -1, 4);
+        batch[^1] ^= 0xFF;
+        using var output = new PooledBuffer();
+        using var scratch = new PooledBuffer();
+
+        var refused = Assert.Throws<OrleansStreamException>(() => RecordBatchCompression.Recompress(batch, CompressionType.Lz4, output, scratch));
+
+        Assert.Equal(ErrorCode.CorruptMessage, refused.Code);
+    }
+
     /// <summary>The 21 record bytes of the sarama batch, compressed by tools other than the code under test.</summary>
     public static TheoryData<CompressionType, byte[]> SaramaRecordsByOtherTools => new()
     {

@@ -38,7 +38,7 @@ public sealed record JoinGroupRequest(
     }
 }
 
-public sealed record JoinGroupResponseMember(string MemberId, byte[] Metadata);
+public sealed record JoinGroupResponseMember(string MemberId, string? GroupInstanceId, byte[] Metadata);
 
 public sealed record JoinGroupResponse(
     ErrorCode Error, int GenerationId, string ProtocolName, string Leader, string MemberId, IReadOnlyList<JoinGroupResponseMember> Members)
@@ -55,7 +55,7 @@ public sealed record JoinGroupResponse(
         foreach (var m in Members)
         {
             w.WriteString(m.MemberId, false);
-            if (version >= 5) w.WriteNullableString(null, false);
+            if (version >= 5) w.WriteNullableString(m.GroupInstanceId, false);
             w.WriteBytes(m.Metadata, false);
         }
     }
@@ -128,20 +128,19 @@ public sealed record ErrorOnlyResponse(ErrorCode Error)
     }
 }
 
+/// <summary>A member leaving: its id, and its group instance id if static (v3, KIP-345).</summary>
+public sealed record LeaveGroupMember(string MemberId, string? GroupInstanceId);
+
 /// <summary>LeaveGroup v0-3: one member (v0-2) or a batch of members (v3, KIP-345).</summary>
-public sealed record LeaveGroupRequest(string GroupId, IReadOnlyList<string> MemberIds)
+public sealed record LeaveGroupRequest(string GroupId, IReadOnlyList<LeaveGroupMember> Members)
 {
     public static LeaveGroupRequest Read(ref KafkaReader r, short version)
     {
         var group = r.ReadString(false);
-        if (version < 3) return new LeaveGroupRequest(group, [r.ReadString(false)]);
+        if (version < 3) return new LeaveGroupRequest(group, [new LeaveGroupMember(r.ReadString(false), null)]);
         var count = Math.Max(r.ReadArrayLength(false), 0);
-        var members = new List<string>(count);
-        for (var i = 0; i < count; i++)
-        {
-            members.Add(r.ReadString(false));
-            r.ReadNullableString(false);
-        }
+        var members = new List<LeaveGroupMember>(count);
+        for (var i = 0; i < count; i++) members.Add(new LeaveGroupMember(r.ReadString(false), r.ReadNullableString(false)));
         return new LeaveGroupRequest(group, members);
     }
 
@@ -150,19 +149,19 @@ public sealed record LeaveGroupRequest(string GroupId, IReadOnlyList<string> Mem
         w.WriteString(GroupId, false);
         if (version < 3)
         {
-            w.WriteString(MemberIds[0], false);
+            w.WriteString(Members[0].MemberId, false);
             return;
         }
-        w.WriteArrayLength(MemberIds.Count, false);
-        foreach (var m in MemberIds)
+        w.WriteArrayLength(Members.Count, false);
+        foreach (var m in Members)
         {
-            w.WriteString(m, false);
-            w.WriteNullableString(null, false);
+            w.WriteString(m.MemberId, false);
+            w.WriteNullableString(m.GroupInstanceId, false);
         }
     }
 }
 
-public sealed record LeaveGroupResponse(ErrorCode Error, IReadOnlyList<(string MemberId, ErrorCode Error)> Members)
+public sealed record LeaveGroupResponse(ErrorCode Error, IReadOnlyList<(LeaveGroupMember Member, ErrorCode Error)> Members)
 {
     public void Write(KafkaWriter w, short version)
     {
@@ -172,8 +171,8 @@ public sealed record LeaveGroupResponse(ErrorCode Error, IReadOnlyList<(string M
         w.WriteArrayLength(Members.Count, false);
         foreach (var (member, error) in Members)
         {
-            w.WriteString(member, false);
-            w.WriteNullableString(null, false);
+            w.WriteString(member.MemberId, false);
+            w.WriteNullableString(member.GroupInstanceId, false);
             w.WriteInt16((short)error);
         }
     }

@@ -29,6 +29,7 @@ internal static class TopicDefaults
         ["log.cleanup.policy"] = LogConfig.CleanupPolicyKey,
         ["min.insync.replicas"] = OrleansStreamDefaults.MinInsyncReplicasConfig,
         ["message.max.bytes"] = LogConfig.MaxMessageBytesKey,
+        [LogConfig.CompressionTypeKey] = LogConfig.CompressionTypeKey,
         [LogConfig.RemoteStorageEnableKey] = LogConfig.RemoteStorageEnableKey,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 

@@ -64,7 +64,23 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
                 $"protocol type must be '{GroupKeys.ConsumerProtocolType}' with at least one assignor"));
         Revive();
 
-        var member = Find(memberId);
+        var rebalanceTimeoutMs = request.RebalanceTimeoutMs > 0 ? request.RebalanceTimeoutMs : request.SessionTimeoutMs;
+        var instanceId = string.IsNullOrEmpty(request.GroupInstanceId) ? null : request.GroupInstanceId;
+        if (instanceId is not null && memberId.Length == 0)
+        {
+            // KIP-345: a static member joins at once (no MemberIdRequired round), and a known instance takes its old place.
+            var known = FindStatic(instanceId);
+            if (!HasCommonProtocol(request.Protocols, known))
+                return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId,
+                    "none of the member's assignors is supported by every other member"));
+            return known is not null
+                ? RejoinStatic(known, request, rebalanceTimeoutMs)
+                : AddMember(NewMemberId(instanceId), request, rebalanceTimeoutMs, "new static member");
+        }
+
+        var (member, error, message) = instanceId is not null ? Validate(memberId, instanceId) : (Find(memberId), ErrorCode.None, null);
+        if (error != ErrorCode.None)
+            return Task.FromResult(JoinError(error, memberId, message));
         var returning = memberId.Length > 0 && member is null && _pendingMembers.Remove(memberId, out var expiresMs) && expiresMs > NowMs;
         if (memberId.Length > 0 && member is null && !returning)
             return Task.FromResult(JoinError(ErrorCode.UnknownMemberId, memberId, $"member '{memberId}' is not in group '{GroupId}'"));
@@ -72,31 +88,14 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
             return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId,
                 "none of the member's assignors is supported by every other member"));
 
-        var rebalanceTimeoutMs = request.RebalanceTimeoutMs > 0 ? request.RebalanceTimeoutMs : request.SessionTimeoutMs;
         if (member is null)
         {
-            if (_members.Count >= options.GroupMaxSize)
-                return Task.FromResult(JoinError(ErrorCode.GroupMaxSizeReached, "", $"group '{GroupId}' has {_members.Count} members (group.max.size)"));
-            if (!returning)
-            {
-                // KIP-394: the id comes back first and the member joins only when it rejoins with it, so a join whose
-                // answer was lost (and is retried without an id) leaves no phantom member holding up the rebalance.
-                var issued = $"{(string.IsNullOrEmpty(request.ClientId) ? "consumer" : request.ClientId)}-{Guid.NewGuid():N}";
-                _pendingMembers[issued] = NowMs + request.SessionTimeoutMs;
-                return Task.FromResult(JoinError(ErrorCode.MemberIdRequired, issued, "rejoin with the issued member id"));
-            }
-            member = new ClassicGroupMember(memberId, request.ClientId ?? "");
-            member.Update(request, rebalanceTimeoutMs);
-            member.HeartbeatDeadlineMs = NowMs + request.SessionTimeoutMs;
-            _members.Add(member);
-            LeaderId ??= member.MemberId;
-            EmptySinceMs = -1;
-            LogMemberJoined(GroupId, member.MemberId, request.Reason ?? "new member");
-            var joining = member.StartJoin();
-            if (State == GroupState.PreparingRebalance && _initialDelayDeadlineMs > 0)
-                _initialDelayDeadlineMs = Math.Min(NowMs + options.GroupInitialRebalanceDelayMs, _rebalanceStartMs + MaxRebalanceTimeoutMs());
-            PrepareRebalance($"member {member.MemberId} joined");
-            return joining;
+            if (returning || IsFull) return AddMember(memberId, request, rebalanceTimeoutMs, request.Reason ?? "new member");
+            // KIP-394: the id comes back first and the member joins only when it rejoins with it, so a join whose
+            // answer was lost (and is retried without an id) leaves no phantom member holding up the rebalance.
+            var issued = NewMemberId(request.ClientId);
+            _pendingMembers[issued] = NowMs + request.SessionTimeoutMs;
+            return Task.FromResult(JoinError(ErrorCode.MemberIdRequired, issued, "rejoin with the issued member id"));
         }
 
         var changed = !member.Matches(request.Protocols);
@@ -123,12 +122,81 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         }
     }
 
+    private bool IsFull => _members.Count >= options.GroupMaxSize;
+
+    private Task<JoinGroupResponse> AddMember(string memberId, JoinGroupRequest request, int rebalanceTimeoutMs, string reason)
+    {
+        if (IsFull)
+            return Task.FromResult(JoinError(ErrorCode.GroupMaxSizeReached, "", $"group '{GroupId}' has {_members.Count} members (group.max.size)"));
+        var member = new ClassicGroupMember(memberId, request.ClientId ?? "", string.IsNullOrEmpty(request.GroupInstanceId) ? null : request.GroupInstanceId);
+        member.Update(request, rebalanceTimeoutMs);
+        member.HeartbeatDeadlineMs = NowMs + request.SessionTimeoutMs;
+        _members.Add(member);
+        LeaderId ??= member.MemberId;
+        EmptySinceMs = -1;
+        LogMemberJoined(GroupId, member.MemberId, reason);
+        var joining = member.StartJoin();
+        if (State == GroupState.PreparingRebalance && _initialDelayDeadlineMs > 0)
+            _initialDelayDeadlineMs = Math.Min(NowMs + options.GroupInitialRebalanceDelayMs, _rebalanceStartMs + MaxRebalanceTimeoutMs());
+        PrepareRebalance($"member {member.MemberId} joined");
+        return joining;
+    }
+
+    /// <summary>
+    /// KIP-345 (Kafka's <c>updateStaticMemberThenRebalanceOrCompleteJoin</c>): a known static member rejoining without
+    /// a member id takes its old place under a new id. In a stable group whose protocol stays, it gets the current
+    /// generation back without a rebalance; the answer names the leader as it was, so a rejoining leader acts as a
+    /// follower and its SyncGroup returns the assignment it held.
+    /// </summary>
+    private Task<JoinGroupResponse> RejoinStatic(ClassicGroupMember member, JoinGroupRequest request, int rebalanceTimeoutMs)
+    {
+        var oldMemberId = member.MemberId;
+        var oldLeaderId = LeaderId;
+        var newMemberId = NewMemberId(member.GroupInstanceId);
+        member.Replace(newMemberId, request.ClientId ?? "");
+        if (LeaderId == oldMemberId) LeaderId = newMemberId;
+        ReplaceOwner(_owners, oldMemberId, newMemberId);
+        ReplaceOwner(_previousOwners, oldMemberId, newMemberId);
+        member.Update(request, rebalanceTimeoutMs);
+        member.HeartbeatDeadlineMs = NowMs + request.SessionTimeoutMs;
+        LogStaticMemberReplaced(GroupId, member.GroupInstanceId!, oldMemberId, newMemberId);
+        switch (State)
+        {
+            case GroupState.Stable when SelectProtocol() == ProtocolName:
+                return Task.FromResult(new JoinGroupResponse(ErrorCode.None, GenerationId, ProtocolName, oldLeaderId!, newMemberId, []));
+            case GroupState.PreparingRebalance:
+                {
+                    var pending = member.StartJoin();
+                    TryCompleteJoin();
+                    return pending;
+                }
+            default:
+                {
+                    // Completing a rebalance, the leader may be assigning to the old member id: assign again.
+                    var pending = member.StartJoin();
+                    PrepareRebalance($"static member {member.GroupInstanceId} rejoined as {newMemberId}");
+                    return pending;
+                }
+        }
+    }
+
+    private static void ReplaceOwner(Dictionary<TopicPartition, string> owners, string oldMemberId, string newMemberId)
+    {
+        List<TopicPartition>? moved = null;
+        foreach (var (tp, owner) in owners)
+            if (owner == oldMemberId) (moved ??= []).Add(tp);
+        if (moved is null) return;
+        foreach (var tp in moved) owners[tp] = newMemberId;
+    }
+
+    private static string NewMemberId(string? prefix) => $"{(string.IsNullOrEmpty(prefix) ? "consumer" : prefix)}-{Guid.NewGuid():N}";
+
     public Task<SyncGroupResponse> Sync(SyncGroupRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var member = Find(request.MemberId);
+        var (member, error, message) = Validate(request.MemberId, request.GroupInstanceId);
         if (member is null)
-            return Task.FromResult(new SyncGroupResponse(ErrorCode.UnknownMemberId, null, UnknownMember(request.MemberId)));
+            return Task.FromResult(new SyncGroupResponse(error, null, message));
         if (request.GenerationId != GenerationId)
             return Task.FromResult(new SyncGroupResponse(ErrorCode.IllegalGeneration, null, IllegalGeneration(request.GenerationId)));
         switch (State)
@@ -151,9 +219,9 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     public GroupResponse Heartbeat(HeartbeatRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var member = Find(request.MemberId);
+        var (member, error, message) = Validate(request.MemberId, request.GroupInstanceId);
         if (member is null)
-            return new GroupResponse(ErrorCode.UnknownMemberId, UnknownMember(request.MemberId));
+            return new GroupResponse(error, message);
         if (request.GenerationId != GenerationId)
             return new GroupResponse(ErrorCode.IllegalGeneration, IllegalGeneration(request.GenerationId));
         member.HeartbeatDeadlineMs = NowMs + member.SessionTimeoutMs;
@@ -163,9 +231,12 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     public GroupResponse Leave(LeaveGroupRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var member = Find(request.MemberId);
+        // KIP-345: an instance id without a member id removes that static member (an admin's removal).
+        var (member, error, message) = string.IsNullOrEmpty(request.MemberId) && !string.IsNullOrEmpty(request.GroupInstanceId)
+            ? (FindStatic(request.GroupInstanceId), ErrorCode.UnknownMemberId, $"instance '{request.GroupInstanceId}' is not in group '{GroupId}'")
+            : Validate(request.MemberId, request.GroupInstanceId);
         if (member is null)
-            return new GroupResponse(ErrorCode.UnknownMemberId, UnknownMember(request.MemberId));
+            return new GroupResponse(error, message);
         RemoveMember(member, request.Reason ?? "left the group");
         return GroupResponse.Ok;
     }
@@ -177,16 +248,16 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     /// a member's commit only in the current generation and not while the group completes a rebalance. A member that
     /// commits is alive, so this counts as its heartbeat.
     /// </summary>
-    public OffsetCommitResponse? ValidateOffsetCommit(string memberId, int generationId, bool simple)
+    public OffsetCommitResponse? ValidateOffsetCommit(string memberId, int generationId, bool simple, string? groupInstanceId = null)
     {
         if (simple)
         {
             return _members.Count == 0 ? null : new OffsetCommitResponse(ErrorCode.UnknownMemberId, [],
                 $"group '{GroupId}' has active members; commit with a member id and generation");
         }
-        var member = Find(memberId);
+        var (member, error, message) = Validate(memberId, groupInstanceId);
         if (member is null)
-            return new OffsetCommitResponse(ErrorCode.UnknownMemberId, [], UnknownMember(memberId));
+            return new OffsetCommitResponse(error, [], message);
         if (generationId != GenerationId)
             return new OffsetCommitResponse(ErrorCode.IllegalGeneration, [], IllegalGeneration(generationId));
         if (State == GroupState.CompletingRebalance)
@@ -396,7 +467,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         {
             var list = new List<JoinGroupMember>(_members.Count);
             foreach (var m in _members)
-                list.Add(new JoinGroupMember(m.MemberId, m.ClientId, m.SubscriptionFor(ProtocolName!)));
+                list.Add(new JoinGroupMember(m.MemberId, m.ClientId, m.SubscriptionFor(ProtocolName!), m.GroupInstanceId));
             members = list;
         }
         return new JoinGroupResponse(ErrorCode.None, GenerationId, ProtocolName, LeaderId!, member.MemberId, members);
@@ -453,6 +524,32 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         return max;
     }
 
+    /// <summary>
+    /// Kafka's <c>ClassicGroup.validateMember</c>: a static member's instance id must map to the member id it sends, or
+    /// a newer incarnation has fenced it (<see cref="ErrorCode.FencedInstanceId"/>); a dynamic member must be known.
+    /// </summary>
+    private (ClassicGroupMember? Member, ErrorCode Error, string? Message) Validate(string? memberId, string? groupInstanceId)
+    {
+        if (string.IsNullOrEmpty(groupInstanceId))
+        {
+            var dynamic = Find(memberId);
+            return dynamic is null ? (null, ErrorCode.UnknownMemberId, UnknownMember(memberId)) : (dynamic, ErrorCode.None, null);
+        }
+        var member = FindStatic(groupInstanceId);
+        if (member is null)
+            return (null, ErrorCode.UnknownMemberId, $"instance '{groupInstanceId}' is not in group '{GroupId}'");
+        return member.MemberId == memberId
+            ? (member, ErrorCode.None, null)
+            : (null, ErrorCode.FencedInstanceId, $"member '{memberId}' of instance '{groupInstanceId}' was fenced by member '{member.MemberId}'");
+    }
+
+    private ClassicGroupMember? FindStatic(string groupInstanceId)
+    {
+        foreach (var m in _members)
+            if (m.GroupInstanceId == groupInstanceId) return m;
+        return null;
+    }
+
     private ClassicGroupMember? Find(string? memberId)
     {
         if (string.IsNullOrEmpty(memberId)) return null;
@@ -463,6 +560,9 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} joined ({Reason})")]
     private partial void LogMemberJoined(string groupId, string memberId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: static member {GroupInstanceId} rejoined, member {OldMemberId} replaced by {NewMemberId}")]
+    private partial void LogStaticMemberReplaced(string groupId, string groupInstanceId, string oldMemberId, string newMemberId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} removed: {Reason}")]
     private partial void LogMemberRemoved(string groupId, string memberId, string reason);

@@ -3,12 +3,16 @@ namespace OrleansStream.Server.Groups;
 /// <summary>
 /// Kafka's <c>ClassicGroupMember</c>: one member of a <see cref="ClassicGroup"/>, its protocols in order of preference,
 /// its session, its assignment, and the Join or Sync it is waiting in (the coordinator owes it that answer).
+/// A static member (KIP-345) has a <see cref="GroupInstanceId"/> that outlives its member id: a restart rejoins under a
+/// new member id and keeps the member's place and assignment.
 /// </summary>
-internal sealed class ClassicGroupMember(string memberId, string clientId)
+internal sealed class ClassicGroupMember(string memberId, string clientId, string? groupInstanceId)
 {
-    public string MemberId { get; } = memberId;
+    public string MemberId { get; private set; } = memberId;
 
-    public string ClientId { get; } = clientId;
+    public string ClientId { get; private set; } = clientId;
+
+    public string? GroupInstanceId { get; } = groupInstanceId;
 
     public int SessionTimeoutMs { get; private set; }
 
@@ -44,6 +48,17 @@ internal sealed class ClassicGroupMember(string memberId, string clientId)
         AwaitingSync?.TrySetResult(new SyncGroupResponse(ErrorCode.RebalanceInProgress, null, "superseded by a newer sync"));
         AwaitingSync = new TaskCompletionSource<SyncGroupResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
         return AwaitingSync.Task;
+    }
+
+    /// <summary>
+    /// KIP-345: a static member's new incarnation takes this member's place; the old one's waiting Join and Sync are
+    /// fenced with <see cref="ErrorCode.FencedInstanceId"/>.
+    /// </summary>
+    public void Replace(string newMemberId, string clientId)
+    {
+        Fail(ErrorCode.FencedInstanceId, $"instance '{GroupInstanceId}' rejoined as member '{newMemberId}'");
+        MemberId = newMemberId;
+        ClientId = clientId;
     }
 
     /// <summary>Answers the Join and Sync this member waits in, if any, and forgets them.</summary>

@@ -47,7 +47,7 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
     /// simple commit (no member id, generation below 0) while the group has no members.
     /// </summary>
     public OffsetCommitResponse? ValidateCommitter(OffsetCommitRequest request) =>
-        group.ValidateOffsetCommit(request.MemberId, request.GenerationId, IsSimple(request));
+        group.ValidateOffsetCommit(request.MemberId, request.GenerationId, IsSimple(request), request.GroupInstanceId);
 
     /// <summary>A member commits only partitions it owns (or just gave up) in the current generation.</summary>
     public OffsetCommitResponse? ValidateAssignment(OffsetCommitRequest request)

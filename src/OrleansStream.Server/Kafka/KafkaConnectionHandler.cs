@@ -24,6 +24,8 @@ namespace OrleansStream.Server.Kafka;
 /// </summary>
 public sealed partial class KafkaConnectionHandler : ConnectionHandler
 {
+    private const int MaxRetainedResponseBytes = 64 * 1024;
+
     private readonly Dictionary<ApiKey, IKafkaApiHandler> _handlers = [];
     private readonly IReadOnlyList<KafkaListener> _listeners;
     private readonly SaslCredentialStore _credentials;
@@ -200,6 +202,8 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         if (!respond) return true;
         writer.EndFrame(responseFrame);
         var flushed = await output.WriteAsync(writer.WrittenMemory);
+        // The pipe has its own copy: an idle connection keeps a small writer, not its largest fetch response.
+        writer.ResetAndTrim(MaxRetainedResponseBytes);
         if (state.CloseAfterResponse is { } reason)
         {
             Refuse(state, "sasl", reason);

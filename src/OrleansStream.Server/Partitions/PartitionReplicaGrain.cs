@@ -59,10 +59,12 @@ internal sealed partial class PartitionReplicaGrain(
     private Partition _replication = null!;
     private ReplicaFetcher _fetcher = null!;
     private bool _isrChangeInFlight;
+    // The last append of a topic with a compression.type: the next one waits for it, so appends keep arrival order.
+    private Task _appendOrder = Task.CompletedTask;
     private IGrainTimer? _isrTimer;
 
     // Below Orleans' 30 s response timeout, so the coordinator hears the answer; it retries a timed-out marker.
-    private const int MarkerReplicationTimeoutMs = 15_000;
+    private const int MaxDelayedOperationMs = 15_000;
 
     private bool IsLeader => _state is { } s && s.Leader == _replicaId && _log is not null;
 
@@ -171,7 +173,7 @@ internal sealed partial class PartitionReplicaGrain(
         _verifications.OnMarker(request.ProducerId);
         if (log.HighWatermark <= info.LastOffset)
         {
-            var delayed = _replication.DelayProduce(info.LastOffset, MarkerReplicationTimeoutMs, departures.Token);
+            var delayed = _replication.DelayProduce(info.LastOffset, MaxDelayedOperationMs, departures.Token);
             await delayed.Task;
             if (_replication.CompleteDelayedProduce(delayed) is { } failed) return failed.Error;
         }
@@ -197,9 +199,25 @@ internal sealed partial class PartitionReplicaGrain(
         }
         var log = _log!;
         LogAppendInfo info;
+        TaskCompletionSource? appended = null;
+        PooledBuffer? recompressed = null;
         try
         {
-            info = _replication.AppendRecordsToLeader(request.Records.Span);
+            var records = request.Records;
+            if (log.Config.TargetCompression is { } codec)
+            {
+                // compression.type: batches in another codec are rewritten on the thread pool, off the turn, while the
+                // appends keep their arrival order (an idempotent producer's batches must land in sequence).
+                appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var previous = _appendOrder;
+                _appendOrder = appended.Task;
+                var rewriting = RecordBatchCompression.NeedsRecompression(records.Span, codec) ? Task.Run(() => Recompress(request.Records, codec)) : null;
+                await previous;
+                if (rewriting is not null) records = (recompressed = await rewriting).WrittenMemory;
+                if (CheckLeader(request.CurrentLeaderEpoch) is { } lost) return ProduceError(lost.Error, lost.Message);
+                log = _log!;
+            }
+            info = _replication.AppendRecordsToLeader(records.Span);
         }
         catch (OrleansStreamException e)
         {
@@ -210,6 +228,11 @@ internal sealed partial class PartitionReplicaGrain(
             LogStorageError(e, this.GetPrimaryKeyString());
             return ProduceError(ErrorCode.KafkaStorageError, e.Message);
         }
+        finally
+        {
+            appended?.SetResult();
+            recompressed?.Dispose();
+        }
         _metrics.Produced(info.RecordCount, info.Bytes);
 
         if (request.Acks == Acks.All && log.HighWatermark <= info.LastOffset)
@@ -219,6 +242,22 @@ internal sealed partial class PartitionReplicaGrain(
             if (_replication.CompleteDelayedProduce(delayed) is { } failed) return ProduceError(failed.Error, failed.Message);
         }
         return new ProduceResponse(ErrorCode.None, info.FirstOffset, info.LogAppendTimeMs, log.LogStartOffset);
+    }
+
+    private static PooledBuffer Recompress(ReadOnlyMemory<byte> records, CompressionType codec)
+    {
+        var output = new PooledBuffer(records.Length, RecordBatchCompression.DefaultMaxDecompressedBytes);
+        try
+        {
+            using var scratch = new PooledBuffer(4 * records.Length, RecordBatchCompression.DefaultMaxDecompressedBytes);
+            RecordBatchCompression.Recompress(records.Span, codec, output, scratch);
+            return output;
+        }
+        catch
+        {
+            output.Dispose();
+            throw;
+        }
     }
 
     public async Task<FetchResponse> Fetch(FetchRequest request)
@@ -332,19 +371,23 @@ internal sealed partial class PartitionReplicaGrain(
         };
     }
 
-    public Task<DeleteRecordsResponse> DeleteRecords(DeleteRecordsRequest request)
+    /// <summary>
+    /// Kafka's DeleteRecords: the leader moves its log start, then answers once every in-sync replica has moved its own
+    /// (Kafka's DelayedDeleteRecords on the low watermark), or <see cref="ErrorCode.RequestTimedOut"/>.
+    /// </summary>
+    public async Task<DeleteRecordsResponse> DeleteRecords(DeleteRecordsRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader)
-            return Task.FromResult(new DeleteRecordsResponse(notLeader.Error, -1, notLeader.Message));
+            return new DeleteRecordsResponse(notLeader.Error, -1, notLeader.Message);
         var log = _log!;
         if ((log.Config.CleanupPolicy & CleanupPolicy.Delete) == 0)
-            return Task.FromResult(new DeleteRecordsResponse(ErrorCode.PolicyViolation, -1,
-                $"Records of {_topic}-{_partition} cannot be deleted because it is a compacted topic."));
+            return new DeleteRecordsResponse(ErrorCode.PolicyViolation, -1,
+                $"Records of {_topic}-{_partition} cannot be deleted because it is a compacted topic.");
         var offset = request.Offset == -1 ? log.HighWatermark : request.Offset;
         if (offset < 0 || offset > log.HighWatermark)
-            return Task.FromResult(new DeleteRecordsResponse(ErrorCode.OffsetOutOfRange, -1,
-                $"Cannot delete the records of {_topic}-{_partition} before offset {request.Offset}: the high watermark is {log.HighWatermark}."));
+            return new DeleteRecordsResponse(ErrorCode.OffsetOutOfRange, -1,
+                $"Cannot delete the records of {_topic}-{_partition} before offset {request.Offset}: the high watermark is {log.HighWatermark}.");
         try
         {
             log.DeleteRecordsBefore(offset);
@@ -352,10 +395,18 @@ internal sealed partial class PartitionReplicaGrain(
         catch (IOException e)
         {
             LogStorageError(e, this.GetPrimaryKeyString());
-            return Task.FromResult(new DeleteRecordsResponse(ErrorCode.KafkaStorageError, -1, e.Message));
+            return new DeleteRecordsResponse(ErrorCode.KafkaStorageError, -1, e.Message);
         }
         LogRecordsDeleted(this.GetPrimaryKeyString(), log.LogStartOffset);
-        return Task.FromResult(new DeleteRecordsResponse(ErrorCode.None, log.LogStartOffset));
+        _replication.LogStartAdvanced();
+        var deleteTo = log.LogStartOffset;
+        if (_replication.LowWatermark < deleteTo)
+        {
+            var delayed = _replication.DelayDeleteRecords(deleteTo, Math.Min(request.TimeoutMs, MaxDelayedOperationMs));
+            await delayed.Task;
+            if (_replication.CompleteDelayedDeleteRecords(delayed) is { } failed) return new DeleteRecordsResponse(failed.Error, -1, failed.Message);
+        }
+        return new DeleteRecordsResponse(ErrorCode.None, IsLeader ? _replication.LowWatermark : deleteTo);
     }
 
     /// <summary>A consumer reads below the last stable offset with read_committed, below the high watermark otherwise (Kafka's lastFetchableOffset).</summary>
@@ -396,10 +447,11 @@ internal sealed partial class PartitionReplicaGrain(
             if (request.FetchOffset < log.LogStartOffset || request.FetchOffset > log.LogEndOffset)
                 return new ReplicaFetchResponse(ErrorCode.OffsetOutOfRange, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, ReadOnlyMemory<byte>.Empty);
 
-            if (_replication.UpdateFollowerFetchState(request.ReplicaId, request.FetchOffset) is { } expanded)
+            if (_replication.UpdateFollowerFetchState(request.ReplicaId, request.FetchOffset, request.LogStartOffset) is { } expanded)
                 _ = ChangeIsrAsync(expanded, "caught up");
             var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
-            if (request.FetchOffset < log.LogEndOffset || remaining <= TimeSpan.Zero)
+            // A follower behind the leader's log start (DeleteRecords) hears of it at once.
+            if (request.FetchOffset < log.LogEndOffset || remaining <= TimeSpan.Zero || (request.LogStartOffset >= 0 && request.LogStartOffset < log.LogStartOffset))
             {
                 var records = request.FetchOffset < log.LogEndOffset ? log.Read(request.FetchOffset, request.MaxBytes) : ReadOnlyMemory<byte>.Empty;
                 _metrics.ReplicaFetched(records.Span);

@@ -7,7 +7,8 @@ namespace OrleansStream.Server.Replication;
 /// <summary>
 /// Kafka's Partition as seen by the local replica: while it leads, what each follower has and when it was last caught
 /// up, the high watermark (the smallest log end over the ISR), the ISR changes to propose (Kafka's AlterPartition),
-/// and the acks=all produces parked until the ISR has them (Kafka's DelayedProduce). It also wakes long-polls:
+/// the acks=all produces parked until the ISR has them (Kafka's DelayedProduce), and the DeleteRecords parked until the
+/// ISR's log start offsets passed theirs (Kafka's DelayedDeleteRecords). It also wakes long-polls:
 /// consumer fetches when the high watermark moves, replica fetches when the log end moves. Plain and single-threaded:
 /// the replica grain calls it on its turn.
 /// </summary>
@@ -15,6 +16,7 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
 {
     private readonly Dictionary<int, FollowerProgress> _followers = [];
     private readonly List<DelayedProduce> _delayedProduces = [];
+    private readonly List<DelayedProduce> _delayedDeleteRecords = [];
     private readonly Signal _highWatermarkAdvanced = new();
     private readonly Signal _logEndAdvanced = new();
 
@@ -39,7 +41,7 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
         _followers.Clear();
         var now = time.GetUtcNow();
         foreach (var r in state.Replicas)
-            if (r.ReplicaId != localReplicaId) _followers[r.ReplicaId] = new FollowerProgress(-1, now);
+            if (r.ReplicaId != localReplicaId) _followers[r.ReplicaId] = new FollowerProgress(-1, now, -1);
         MaybeIncrementLeaderHighWatermark();
     }
 
@@ -52,8 +54,9 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
         foreach (var r in state.Replicas)
             foreach (var old in previous.Replicas)
                 if (old.ReplicaId == r.ReplicaId && old.BrokerId != r.BrokerId && r.ReplicaId != localReplicaId)
-                    _followers[r.ReplicaId] = new FollowerProgress(-1, time.GetUtcNow());
+                    _followers[r.ReplicaId] = new FollowerProgress(-1, time.GetUtcNow(), -1);
         MaybeIncrementLeaderHighWatermark();
+        MaybeCompleteDelayedDeleteRecords();
     }
 
     /// <summary>This replica no longer leads (or no longer exists): parked produces fail with <paramref name="error"/>.</summary>
@@ -64,6 +67,8 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
         _followers.Clear();
         foreach (var produce in _delayedProduces) produce.Complete(error);
         _delayedProduces.Clear();
+        foreach (var delete in _delayedDeleteRecords) delete.Complete(error);
+        _delayedDeleteRecords.Clear();
     }
 
     /// <summary>Kafka's check before an acks=all append: null when the ISR has at least min.insync.replicas members.</summary>
@@ -118,20 +123,72 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
     /// Kafka's updateFollowerFetchState: a follower fetching at <paramref name="fetchOffset"/> has everything below it.
     /// Returns the ISR to propose when the follower caught up with the HW in this epoch and is not in the ISR yet.
     /// </summary>
-    public List<int>? UpdateFollowerFetchState(int replicaId, long fetchOffset)
+    public List<int>? UpdateFollowerFetchState(int replicaId, long fetchOffset, long logStartOffset = -1)
     {
         var log = _log!;
         var now = time.GetUtcNow();
         var caughtUp = _followers.TryGetValue(replicaId, out var old) ? old.LastCaughtUp : now;
         // Kafka's rule: a fetch at the log end means the follower was caught up at the time of the fetch.
         if (fetchOffset >= log.LogEndOffset) caughtUp = now;
-        _followers[replicaId] = new FollowerProgress(fetchOffset, caughtUp);
+        _followers[replicaId] = new FollowerProgress(fetchOffset, caughtUp, logStartOffset);
         MaybeIncrementLeaderHighWatermark();
+        MaybeCompleteDelayedDeleteRecords();
         var state = _state!;
         if (state.Isr.Contains(replicaId) || fetchOffset < log.HighWatermark || fetchOffset < EpochStart(state.LeaderEpoch)) return null;
         var isr = new List<int>(state.Isr) { replicaId };
         isr.Sort();
         return isr;
+    }
+
+    /// <summary>
+    /// Kafka's lowWatermarkIfLeader: the smallest log start offset over the ISR, the leader's own included (a follower
+    /// not heard from since this replica leads counts as -1).
+    /// </summary>
+    public long LowWatermark
+    {
+        get
+        {
+            var low = _log!.LogStartOffset;
+            foreach (var member in _state!.Isr)
+                if (member != localReplicaId) low = Math.Min(low, _followers.TryGetValue(member, out var f) ? f.LogStartOffset : -1);
+            return low;
+        }
+    }
+
+    /// <summary>
+    /// The leader moved its log start (DeleteRecords): parked follower fetches return at once with it, so the ISR
+    /// follows without waiting out its fetch wait.
+    /// </summary>
+    public void LogStartAdvanced() => _logEndAdvanced.Fire();
+
+    /// <summary>Parks a DeleteRecords until the low watermark reaches <paramref name="offset"/> (Kafka's DelayedDeleteRecords).</summary>
+    public DelayedProduce DelayDeleteRecords(long offset, int timeoutMs)
+    {
+        var delete = new DelayedProduce(offset, timeoutMs, time);
+        _delayedDeleteRecords.Add(delete);
+        MaybeCompleteDelayedDeleteRecords();
+        return delete;
+    }
+
+    /// <summary>What a parked DeleteRecords answers once it has ended; null when every in-sync replica moved its log start.</summary>
+    public (ErrorCode Error, string Message)? CompleteDelayedDeleteRecords(DelayedProduce delete)
+    {
+        switch (delete.Task.Result)
+        {
+            case ErrorCode.None:
+                return null;
+            case ErrorCode.RequestTimedOut:
+                _delayedDeleteRecords.Remove(delete);
+                return (ErrorCode.RequestTimedOut,
+                    $"Not every in-sync replica of {topic}-{partition} moved its log start to {delete.RequiredOffset} within {delete.TimeoutMs} ms.");
+            case var error:
+                return (error, $"Replica {localReplicaId} of {topic}-{partition} stopped leading before its followers deleted the records.");
+        }
+    }
+
+    private void MaybeCompleteDelayedDeleteRecords()
+    {
+        if (_delayedDeleteRecords.Count > 0) CompleteUpTo(_delayedDeleteRecords, LowWatermark);
     }
 
     /// <summary>Kafka's maybeShrinkIsr: the ISR without the followers not caught up within replica.lag.time.max.ms; null when none lag.</summary>
@@ -179,11 +236,17 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
         if (hw <= log.HighWatermark) return;
         log.UpdateHighWatermark(hw);
         _highWatermarkAdvanced.Fire();
-        for (var i = _delayedProduces.Count - 1; i >= 0; i--)
-            if (_delayedProduces[i].RequiredOffset <= hw)
+        CompleteUpTo(_delayedProduces, hw);
+    }
+
+    /// <summary>Completes and forgets the parked operations whose offset <paramref name="reached"/> covers.</summary>
+    private static void CompleteUpTo(List<DelayedProduce> parked, long reached)
+    {
+        for (var i = parked.Count - 1; i >= 0; i--)
+            if (parked[i].RequiredOffset <= reached)
             {
-                _delayedProduces[i].Complete(ErrorCode.None);
-                _delayedProduces.RemoveAt(i);
+                parked[i].Complete(ErrorCode.None);
+                parked.RemoveAt(i);
             }
     }
 
@@ -194,5 +257,5 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
         return _log.LogEndOffset;
     }
 
-    private readonly record struct FollowerProgress(long LogEndOffset, DateTimeOffset LastCaughtUp);
+    private readonly record struct FollowerProgress(long LogEndOffset, DateTimeOffset LastCaughtUp, long LogStartOffset);
 }

@@ -4,9 +4,12 @@ namespace OrleansStream.Server.Replication;
 /// A follower's fetch from its leader (Kafka's FetchRequest with a replica id): everything from
 /// <paramref name="FetchOffset"/> on, up to the leader's log end. <paramref name="LastFetchedEpoch"/> is the epoch of
 /// the follower's last batch, which the leader checks for divergence (KIP-595's way of doing KIP-101).
+/// <paramref name="LogStartOffset"/> is the follower's own (Kafka's fetch v5 log_start_offset), from which the leader
+/// knows the low watermark a DeleteRecords waits for.
 /// </summary>
 [GenerateSerializer, Immutable]
-public sealed record ReplicaFetchRequest(int ReplicaId, string BrokerId, int LeaderEpoch, long FetchOffset, int LastFetchedEpoch, int MaxBytes, int MaxWaitMs);
+public sealed record ReplicaFetchRequest(int ReplicaId, string BrokerId, int LeaderEpoch, long FetchOffset, int LastFetchedEpoch, int MaxBytes, int MaxWaitMs,
+    long LogStartOffset = -1);
 
 /// <summary>
 /// The leader's answer. When <paramref name="DivergingEpoch"/> is not -1 the follower's log diverged: it truncates to

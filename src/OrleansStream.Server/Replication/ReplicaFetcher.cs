@@ -61,7 +61,7 @@ internal sealed partial class ReplicaFetcher(
             {
                 response = await grains.GetGrain<IReplicaFetchGrain>(leaderKey).ReplicaFetch(new ReplicaFetchRequest(
                     replicaId, brokerId, state.LeaderEpoch, log.LogEndOffset, log.LeaderEpochCache.LatestEpoch,
-                    options.ReplicaFetchMaxBytes, options.ReplicaFetchWaitMaxMs));
+                    options.ReplicaFetchMaxBytes, options.ReplicaFetchWaitMaxMs, log.LogStartOffset));
             }
             catch (Exception e)
             {

@@ -3,7 +3,7 @@ using OrleansStream.Protocol.Messages;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
-/// <summary>DeleteRecords v0-1: each partition's leader moves its log start offset; the low watermark is the leader's new log start.</summary>
+/// <summary>DeleteRecords v0-1: each partition's leader moves its log start offset and answers once its in-sync followers moved theirs; the low watermark is the smallest of them.</summary>
 internal sealed partial class DeleteRecordsHandler(PartitionLeaders leaders, ILogger<DeleteRecordsHandler> logger)
     : KafkaApiHandler<Protocol.Messages.DeleteRecordsRequest>(ApiKey.DeleteRecords, Protocol.Messages.DeleteRecordsRequest.Read)
 {
@@ -15,7 +15,7 @@ internal sealed partial class DeleteRecordsHandler(PartitionLeaders leaders, ILo
             foreach (var p in topic.Partitions)
             {
                 var leader = leaders.Find(topic.Name, p.PartitionIndex);
-                calls.Add((leader.Error, leader.Replica?.DeleteRecords(new OrleansStream.DeleteRecordsRequest(p.Offset))));
+                calls.Add((leader.Error, leader.Replica?.DeleteRecords(new OrleansStream.DeleteRecordsRequest(p.Offset, TimeoutMs: body.TimeoutMs))));
             }
         var topics = new DeleteRecordsTopicResult[body.Topics.Length];
         var c = 0;

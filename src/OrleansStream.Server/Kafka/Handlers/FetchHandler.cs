@@ -4,9 +4,10 @@ using OrleansStream.Protocol.Messages;
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
-/// Fetch v4+: every partition asks its leader replica grain at once, each long-polling up to the request's max wait.
-/// The answer goes back as soon as the partitions answered so far hold <c>min_bytes</c> (or all have answered);
-/// partitions still waiting are left out of it (the client asks again). Records are the stored batches unchanged;
+/// Fetch v4+: every partition asks its leader replica grain at once without waiting; when the answers hold less than
+/// <c>min_bytes</c>, the empty partitions ask again, each long-polling up to the request's max wait, and the answer goes
+/// back as soon as the partitions answered so far hold <c>min_bytes</c> (or all have answered); partitions still
+/// waiting are left out of it (the client asks again). Records are the stored batches unchanged;
 /// <c>max_bytes</c> bounds the response after its first non-empty partition, as in Kafka. No fetch session is kept.
 /// </summary>
 internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<FetchHandler> logger)
@@ -16,18 +17,37 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<Fet
     {
         await leaders.EnsureAsync(body.Topics, static t => t.Topic);
 
+        // Kafka's fetch: read every partition at once without waiting; only when that holds less than min_bytes do
+        // the empty partitions long-poll (Kafka's DelayedFetch). Long-polling all at once would answer with the first
+        // partition to complete and drop the reads of the others.
         var slots = new List<Slot>();
         foreach (var topic in body.Topics)
             foreach (var p in topic.Partitions)
             {
                 var leader = leaders.Find(topic.Topic, p.Partition);
-                var call = leader.Replica?.Fetch(new OrleansStream.FetchRequest(p.FetchOffset, p.PartitionMaxBytes, Math.Max(body.MinBytes, 1),
-                    Math.Max(body.MaxWaitMs, 0), p.CurrentLeaderEpoch, (IsolationLevel)body.IsolationLevel));
-                slots.Add(new Slot(topic.Topic, p.Partition, leader.Error, call));
+                slots.Add(new Slot(topic.Topic, p, leader.Error, leader.Replica, Fetch(leader.Replica, p, body, maxWaitMs: 0)));
             }
-        await WaitAsync(slots, body.MinBytes);
+        await WhenAll(slots);
+        var minBytes = Math.Max(body.MinBytes, 1);
+        if (AnsweredBytes(slots) < minBytes && body.MaxWaitMs > 0)
+        {
+            for (var i = 0; i < slots.Count; i++)
+                if (slots[i] is { Call.IsCompletedSuccessfully: true } s && s.Call.Result is { Error: ErrorCode.None, Records.IsEmpty: true })
+                    slots[i] = s with { Call = Fetch(s.Replica, s.Request, body, body.MaxWaitMs) };
+            await WaitAsync(slots, minBytes);
+        }
         new Protocol.Messages.FetchResponse(ErrorCode.None, Answer(body, slots)).Write(response, request.Version);
         return true;
+    }
+
+    private static Task<OrleansStream.FetchResponse>? Fetch(IPartitionReplicaGrain? replica, FetchPartition p, Protocol.Messages.FetchRequest body, int maxWaitMs) =>
+        replica?.Fetch(new OrleansStream.FetchRequest(p.FetchOffset, p.PartitionMaxBytes, Math.Max(body.MinBytes, 1),
+            maxWaitMs, p.CurrentLeaderEpoch, (IsolationLevel)body.IsolationLevel));
+
+    private static async Task WhenAll(List<Slot> slots)
+    {
+        foreach (var s in slots)
+            if (s.Call is { } call) await ((Task)call).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     /// <summary>Waits until the answered partitions hold <paramref name="minBytes"/>, or every partition answered.</summary>
@@ -36,7 +56,7 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<Fet
         var pending = new List<Task>(slots.Count);
         foreach (var s in slots)
             if (s.Call is { IsCompleted: false } call) pending.Add(call);
-        while (pending.Count > 0 && AnsweredBytes(slots) < Math.Max(minBytes, 1))
+        while (pending.Count > 0 && AnsweredBytes(slots) < minBytes)
             pending.Remove(await Task.WhenAny(pending));
     }
 
@@ -102,7 +122,10 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<Fet
     private static FetchPartitionResponse Failed(int partition, ErrorCode error) =>
         new(partition, error, -1, -1, -1, null, ReadOnlyMemory<byte>.Empty);
 
-    private sealed record Slot(string Topic, int Partition, ErrorCode LookupError, Task<OrleansStream.FetchResponse>? Call);
+    private sealed record Slot(string Topic, FetchPartition Request, ErrorCode LookupError, IPartitionReplicaGrain? Replica, Task<OrleansStream.FetchResponse>? Call)
+    {
+        public int Partition => Request.Partition;
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Fetch from {Topic}-{Partition} failed")]
     private partial void LogFetchFailed(Exception e, string topic, int partition);

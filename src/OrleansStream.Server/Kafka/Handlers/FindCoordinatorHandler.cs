@@ -1,25 +1,27 @@
-using Microsoft.Extensions.Options;
+using System.Text;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
-using OrleansStream.Server.Cluster;
+using OrleansStream.Records;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
-/// FindCoordinator for a group or a transactional id: the answering broker itself. The group's grain and the
-/// transaction coordinator's shard grain live wherever Orleans placed them and this broker's listener reaches them,
-/// so every broker is every group's and every transactional id's coordinator.
+/// FindCoordinator for a group or a transactional id. Any broker's listener reaches the group's grain and the
+/// transaction coordinator's shard grain wherever they live, but every broker names the same one for a key (murmur2 of
+/// the key over the live brokers by node id, as Kafka maps a group to its <c>__consumer_offsets</c> partition): a
+/// client asking two brokers must not be sent from one coordinator to another, which abandons its in-flight JoinGroup
+/// there, and a static member's abandoned join still reaching the group would fence its retry (KIP-345).
 /// </summary>
-internal sealed class FindCoordinatorHandler(BrokerRegistration registration, IOptions<BrokerOptions> options)
+internal sealed class FindCoordinatorHandler(KafkaBrokers brokers)
     : KafkaApiHandler<FindCoordinatorRequest>(ApiKey.FindCoordinator, FindCoordinatorRequest.Read)
 {
-    protected override ValueTask<bool> AnswerAsync(FindCoordinatorRequest body, KafkaRequest request, KafkaWriter response)
+    protected override async ValueTask<bool> AnswerAsync(FindCoordinatorRequest body, KafkaRequest request, KafkaWriter response)
     {
-        Answer(body, request.Connection.ListenerName).Write(response, request.Version);
-        return ValueTask.FromResult(true);
+        (await AnswerAsync(body, request.Connection.ListenerName)).Write(response, request.Version);
+        return true;
     }
 
-    private FindCoordinatorResponse Answer(FindCoordinatorRequest body, string listenerName)
+    private async Task<FindCoordinatorResponse> AnswerAsync(FindCoordinatorRequest body, string listenerName)
     {
         if (body.KeyType is not (FindCoordinatorRequest.Group or FindCoordinatorRequest.Transaction))
             return Refused(ErrorCode.InvalidRequest, $"Unknown coordinator key type {body.KeyType}.");
@@ -27,10 +29,13 @@ internal sealed class FindCoordinatorHandler(BrokerRegistration registration, IO
             return body.KeyType == FindCoordinatorRequest.Group
                 ? Refused(ErrorCode.InvalidGroupId, "The group id is empty.")
                 : Refused(ErrorCode.InvalidRequest, "The transactional id is empty.");
-        if (registration.Meta.NodeId is not { } nodeId) return Refused(ErrorCode.CoordinatorNotAvailable, "This broker has not registered yet.");
-        foreach (var l in KafkaListeners.Advertised(options.Value))
-            if (l.Name == listenerName) return new FindCoordinatorResponse(ErrorCode.None, null, nodeId, l.Host, l.Port);
-        return Refused(ErrorCode.CoordinatorNotAvailable, $"This broker advertises no {listenerName} listener.");
+        var view = await brokers.DescribeAsync(listenerName);
+        if (view.Brokers.Count == 0) return Refused(ErrorCode.CoordinatorNotAvailable, $"No live broker advertises a {listenerName} listener.");
+        var byNode = new MetadataBroker[view.Brokers.Count];
+        for (var i = 0; i < byNode.Length; i++) byNode[i] = view.Brokers[i];
+        Array.Sort(byNode, static (a, b) => a.NodeId.CompareTo(b.NodeId));
+        var coordinator = byNode[Murmur2.Partition(Encoding.UTF8.GetBytes(body.Key), byNode.Length)];
+        return new FindCoordinatorResponse(ErrorCode.None, null, coordinator.NodeId, coordinator.Host, coordinator.Port);
     }
 
     private static FindCoordinatorResponse Refused(ErrorCode error, string message) => new(error, message, -1, "", -1);

@@ -85,7 +85,7 @@ internal sealed class JoinGroupHandler(IGrainFactory grains)
             protocols.Add(new JoinGroupProtocol(p.Name, subscription));
         }
         var join = new OrleansStream.JoinGroupRequest(body.MemberId, clientId, body.SessionTimeoutMs, body.RebalanceTimeoutMs,
-            body.ProtocolType, protocols);
+            body.ProtocolType, protocols, GroupInstanceId: body.GroupInstanceId);
         var group = grains.Group(body.GroupId);
         var r = await GroupCalls.WaitLongAsync(() => group.JoinGroup(join), body.RebalanceTimeoutMs);
         if (r.Error != ErrorCode.None) return Failed(r.Error, r.MemberId);
@@ -93,7 +93,7 @@ internal sealed class JoinGroupHandler(IGrainFactory grains)
         foreach (var m in r.Members)
         {
             var s = m.Metadata;
-            members.Add(new JoinGroupResponseMember(m.MemberId,
+            members.Add(new JoinGroupResponseMember(m.MemberId, m.GroupInstanceId,
                 new ConsumerSubscription(s.Topics, s.UserData, GroupCalls.Group(s.OwnedPartitions), s.GenerationId, null).ToBytes()));
         }
         return new Protocol.Messages.JoinGroupResponse(ErrorCode.None, r.GenerationId, r.ProtocolName ?? "", r.LeaderId, r.MemberId, members);
@@ -134,7 +134,7 @@ internal sealed class SyncGroupHandler(IGrainFactory grains)
                 }
             }
         }
-        var sync = new OrleansStream.SyncGroupRequest(body.MemberId, body.GenerationId, assignments);
+        var sync = new OrleansStream.SyncGroupRequest(body.MemberId, body.GenerationId, assignments, body.GroupInstanceId);
         var group = grains.Group(body.GroupId);
         var r = await GroupCalls.WaitLongAsync(() => group.SyncGroup(sync), MaxWaitMs);
         if (r.Error != ErrorCode.None || r.Assignment is null) return new(r.Error, []);
@@ -149,7 +149,7 @@ internal sealed class HeartbeatHandler(IGrainFactory grains)
     {
         var error = body.GroupId.Length == 0
             ? ErrorCode.InvalidGroupId
-            : (await grains.Group(body.GroupId).Heartbeat(new OrleansStream.HeartbeatRequest(body.MemberId, body.GenerationId))).Error;
+            : (await grains.Group(body.GroupId).Heartbeat(new OrleansStream.HeartbeatRequest(body.MemberId, body.GenerationId, body.GroupInstanceId))).Error;
         new ErrorOnlyResponse(error).Write(response, request.Version);
         return true;
     }
@@ -160,12 +160,13 @@ internal sealed class LeaveGroupHandler(IGrainFactory grains)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.LeaveGroupRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var members = new List<(string, ErrorCode)>(body.MemberIds.Count);
-        foreach (var member in body.MemberIds)
+        var members = new List<(LeaveGroupMember, ErrorCode)>(body.Members.Count);
+        foreach (var member in body.Members)
         {
             var error = body.GroupId.Length == 0
                 ? ErrorCode.InvalidGroupId
-                : (await grains.Group(body.GroupId).LeaveGroup(new OrleansStream.LeaveGroupRequest(member, "the consumer is leaving the group"))).Error;
+                : (await grains.Group(body.GroupId).LeaveGroup(
+                    new OrleansStream.LeaveGroupRequest(member.MemberId, "the consumer is leaving the group", member.GroupInstanceId))).Error;
             members.Add((member, error));
         }
         // v0-2 leave one member and answer its error; v3 answers per member.
@@ -182,7 +183,7 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
     {
         OrleansStream.OffsetCommitResponse result = body.GroupId.Length == 0
             ? new(ErrorCode.InvalidGroupId, [])
-            : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, Offsets(body.Topics)));
+            : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, Offsets(body.Topics), body.GroupInstanceId));
         new Protocol.Messages.OffsetCommitResponse(Errors(body.Topics, result)).Write(response, request.Version);
         return true;
     }

@@ -1,0 +1,159 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using Confluent.Kafka;
+using OrleansStream.Protocol;
+
+// kafka-perf produce BOOTSTRAP TOPIC RECORDS SIZE ACKS [key=value ...]   (acks: 0, 1, all; librdkafka properties last)
+// kafka-perf consume BOOTSTRAP TOPIC RECORDS [key=value ...]
+// kafka-perf idle HOST PORT CONNECTIONS SILO_PID
+// Output lines read like Kafka's perf tools (and the orleansstream CLI's): "N records sent, X records/sec (Y MB/sec)".
+return args switch
+{
+    ["produce", var bootstrap, var topic, var records, var size, var acks, .. var properties] =>
+        Produce(bootstrap, topic, int.Parse(records, CultureInfo.InvariantCulture), int.Parse(size, CultureInfo.InvariantCulture), acks, properties),
+    ["consume", var bootstrap, var topic, var records, .. var properties] =>
+        Consume(bootstrap, topic, int.Parse(records, CultureInfo.InvariantCulture), properties),
+    ["idle", var host, var port, var connections, var pid] =>
+        await IdleAsync(host, int.Parse(port, CultureInfo.InvariantCulture), int.Parse(connections, CultureInfo.InvariantCulture), int.Parse(pid, CultureInfo.InvariantCulture)),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: produce BOOTSTRAP TOPIC RECORDS SIZE ACKS | consume BOOTSTRAP TOPIC RECORDS | idle HOST PORT CONNECTIONS SILO_PID");
+    return 2;
+}
+
+static void Apply(ClientConfig config, string[] properties)
+{
+    foreach (var p in properties)
+    {
+        var at = p.IndexOf('=', StringComparison.Ordinal);
+        config.Set(p[..at], p[(at + 1)..]);
+    }
+}
+
+static int Produce(string bootstrap, string topic, int records, int size, string acks, string[] properties)
+{
+    var config = new ProducerConfig
+    {
+        BootstrapServers = bootstrap,
+        Acks = acks switch { "0" => Acks.None, "1" => Acks.Leader, _ => Acks.All },
+        EnableIdempotence = false,
+        LingerMs = 5,
+        BatchSize = 1_000_000,
+        QueueBufferingMaxMessages = 1_000_000,
+        QueueBufferingMaxKbytes = 1_048_576,
+        MessageTimeoutMs = 120_000,
+    };
+    Apply(config, properties);
+    var value = new byte[size];
+    Random.Shared.NextBytes(value);
+    long failed = 0;
+    Action<DeliveryReport<Null, byte[]>> report = r => { if (r.Error.IsError) Interlocked.Increment(ref failed); };
+    using var producer = new ProducerBuilder<Null, byte[]>(config).Build();
+    var message = new Message<Null, byte[]> { Value = value };
+    var watch = Stopwatch.StartNew();
+    for (var i = 0; i < records; i++)
+    {
+        while (true)
+        {
+            try
+            {
+                producer.Produce(topic, message, report);
+                break;
+            }
+            catch (ProduceException<Null, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                producer.Poll(TimeSpan.FromMilliseconds(10));
+            }
+        }
+    }
+    producer.Flush(TimeSpan.FromMinutes(5));
+    var seconds = watch.Elapsed.TotalSeconds;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{records - failed} records sent, {records / seconds:F1} records/sec ({records * (double)size / seconds / (1 << 20):F2} MB/sec), {failed} failed."));
+    return failed == 0 ? 0 : 1;
+}
+
+static int Consume(string bootstrap, string topic, int records, string[] properties)
+{
+    var config = new ConsumerConfig
+    {
+        BootstrapServers = bootstrap,
+        GroupId = "kafka-perf-" + Guid.NewGuid().ToString("N"),
+        EnableAutoCommit = false,
+    };
+    Apply(config, properties);
+    using var consumer = new ConsumerBuilder<Ignore, byte[]>(config).Build();
+    using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
+    var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(30)).Topics[0].Partitions;
+    var assignment = new List<TopicPartitionOffset>();
+    foreach (var p in partitions) assignment.Add(new TopicPartitionOffset(topic, p.PartitionId, Offset.Beginning));
+    consumer.Assign(assignment);
+    long read = 0, bytes = 0;
+    Stopwatch? watch = null;
+    var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+    while (read < records && DateTime.UtcNow < deadline)
+    {
+        var r = consumer.Consume(TimeSpan.FromSeconds(1));
+        if (r is null || r.IsPartitionEOF) continue;
+        // The clock starts at the first record: connecting and the first metadata round are not throughput.
+        watch ??= Stopwatch.StartNew();
+        read++;
+        bytes += r.Message.Value.Length;
+    }
+    var seconds = watch?.Elapsed.TotalSeconds ?? 1;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{read} records received, {read / seconds:F1} records/sec ({bytes / seconds / (1 << 20):F2} MB/sec)."));
+    return read == records ? 0 : 1;
+}
+
+// Opens CONNECTIONS sockets, each answered one ApiVersions, then left idle; the silo's resident memory before and after.
+static async Task<int> IdleAsync(string host, int port, int connections, int pid)
+{
+    var before = ResidentBytes(pid);
+    var sockets = new List<TcpClient>(connections);
+    try
+    {
+        for (var i = 0; i < connections; i++)
+        {
+            var tcp = new TcpClient();
+            await tcp.ConnectAsync(host, port);
+            sockets.Add(tcp);
+            await ApiVersionsAsync(tcp.GetStream(), i);
+        }
+        // Let the silo's GC and pools settle on the idle set.
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var after = ResidentBytes(pid);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{connections} idle connections: silo resident {before / 1048576.0:F1} MiB before, {after / 1048576.0:F1} MiB after, {(after - before) / 1048576.0:F1} MiB more, {(after - before) / (double)connections / 1024:F1} KiB per connection."));
+        return 0;
+    }
+    finally
+    {
+        foreach (var s in sockets) s.Dispose();
+    }
+}
+
+static async Task ApiVersionsAsync(NetworkStream stream, int correlation)
+{
+    using var w = new KafkaWriter();
+    var frame = w.BeginFrame();
+    new RequestHeader(ApiKey.ApiVersions, 0, correlation, "kafka-perf-idle").Write(w);
+    w.EndFrame(frame);
+    await stream.WriteAsync(w.WrittenMemory);
+    var prefix = new byte[4];
+    await stream.ReadExactlyAsync(prefix);
+    await stream.ReadExactlyAsync(new byte[BinaryPrimitives.ReadInt32BigEndian(prefix)]);
+}
+
+static long ResidentBytes(int pid)
+{
+    foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) * 1024;
+    throw new InvalidOperationException($"No VmRSS for process {pid}.");
+}

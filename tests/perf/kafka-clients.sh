@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The Kafka listener under Confluent.Kafka (librdkafka) load beside our SDK's CLI perf, 100-byte records, in one run:
+#  1. one silo: acks=1 produce to an RF 1 topic of 6 partitions, then consume it, each ABBA (SDK, Confluent, Confluent, SDK);
+#  2. three silos: acks=all to an RF 3 topic of 3 partitions (min.insync.replicas=2), ABBA the same way;
+#  3. 1,000 idle Kafka connections (ApiVersions each) against the single silo: its resident memory before and after.
+#   tests/perf/kafka-clients.sh          (RECORDS=2000000 ACKS_ALL_RECORDS=1000000 IDLE=1000 KAFKA_PORT=9092 by default)
+set -euo pipefail
+records=${RECORDS:-2000000}; all_records=${ACKS_ALL_RECORDS:-1000000}; idle=${IDLE:-1000}
+export KAFKA_PORT=${KAFKA_PORT:-9092}
+one=127.0.0.1:$KAFKA_PORT; three=127.0.0.1:$KAFKA_PORT,127.0.0.1:$((KAFKA_PORT + 1)),127.0.0.1:$((KAFKA_PORT + 2))
+. tests/perf/cluster.sh > /dev/null
+dotnet build -c Release tests/OrleansStream.KafkaPerf -v q -nologo | grep -E "rror\(s\)"
+kperf() { dotnet tests/OrleansStream.KafkaPerf/bin/Release/net10.0/OrleansStream.KafkaPerf.dll "$@"; }
+work=$(mktemp -d)
+trap 'stop_cluster; rm -rf "$work"' EXIT
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+SILOS=1 start_cluster "$work/one"
+cli topics create --topic one --partitions 6 --replication-factor 1 > /dev/null
+cli topics create --topic sdk --partitions 6 --replication-factor 1 > /dev/null
+kperf produce "$one" one 300000 100 1 > /dev/null    # warm-up
+cli perf produce --topic sdk --num-records 300000 --record-size 100 --acks 1 > /dev/null
+for who in sdk confluent confluent sdk; do
+  if [ $who = sdk ]; then echo "sdk acks=1: $(cli perf produce --topic sdk --num-records "$records" --record-size 100 --acks 1 | tail -1)"
+  else echo "confluent acks=1: $(kperf produce "$one" one "$records" 100 1)"; fi
+done
+total=$((records * 2 + 300000))
+for who in sdk confluent confluent sdk; do
+  if [ $who = sdk ]; then echo "sdk consume: $(cli perf consume --topic sdk --messages "$total" | tail -1)"
+  else echo "confluent consume: $(kperf consume "$one" one "$total")"; fi
+done
+echo "idle: $(kperf idle 127.0.0.1 "$KAFKA_PORT" "$idle" "$(jobs -p | head -1)")"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+stop_cluster
+
+start_cluster "$work/three"
+cli topics create --topic rep --partitions 3 --replication-factor 3 --config min.insync.replicas=2 > /dev/null
+cli topics create --topic sdkrep --partitions 3 --replication-factor 3 --config min.insync.replicas=2 > /dev/null
+kperf produce "$three" rep 200000 100 all > /dev/null   # warm-up
+cli perf produce --topic sdkrep --num-records 200000 --record-size 100 --acks all > /dev/null
+for who in sdk confluent confluent sdk; do
+  if [ $who = sdk ]; then echo "sdk acks=all: $(cli perf produce --topic sdkrep --num-records "$all_records" --record-size 100 --acks all | tail -1)"
+  else echo "confluent acks=all: $(kperf produce "$three" rep "$all_records" 100 all)"; fi
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
