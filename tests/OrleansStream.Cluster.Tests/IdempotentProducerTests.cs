@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using OrleansStream.Client;
+using OrleansStream.Cluster.Tests.Transactions;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
@@ -17,8 +18,15 @@ public sealed class ProduceChaosFilter(IGrainFactory grains) : IIncomingGrainCal
     private static readonly ConcurrentDictionary<GrainId, int> InFlight = new();
     public static int Delayed, Refused, AnswersLost, LateCopies, MaxConcurrent;
 
+    public static int MarkersDelayed, MarkerAnswersLost;
+
     public async Task Invoke(IIncomingGrainCallContext context)
     {
+        if (context.MethodName == nameof(IPartitionReplicaGrain.WriteTxnMarker) && context.TargetId.Key.ToString()!.StartsWith("chaos-", StringComparison.Ordinal))
+        {
+            await DisorderMarker(context);
+            return;
+        }
         if (context.MethodName != nameof(IPartitionReplicaGrain.Produce)
             || context.Request.GetArgument(0) is not ProduceRequest request
             || !context.TargetId.Key.ToString()!.StartsWith("chaos-", StringComparison.Ordinal))
@@ -65,12 +73,35 @@ public sealed class ProduceChaosFilter(IGrainFactory grains) : IIncomingGrainCal
             InFlight.AddOrUpdate(context.TargetId, 0, static (_, n) => n - 1);
         }
     }
+
+    /// <summary>
+    /// A COMMIT/ABORT marker is delayed or its answer is lost (the coordinator writes it again). Not copied to arrive
+    /// late: the coordinator keeps one marker call per partition outstanding and Orleans drops a call that reaches its
+    /// target after the caller's timeout, so a marker never lands after its transaction's successor began.
+    /// </summary>
+    private static async Task DisorderMarker(IIncomingGrainCallContext context)
+    {
+        int roll, delayMs;
+        lock (Sync) (roll, delayMs) = (Rolls.Next(100), Rolls.Next(1, 25));
+        if (roll < 30)
+        {
+            Interlocked.Increment(ref MarkersDelayed);
+            await Task.Delay(delayMs);
+        }
+        await context.Invoke();
+        if (roll is >= 30 and < 45 && context.Result is ErrorCode.None)
+        {
+            Interlocked.Increment(ref MarkerAnswersLost);
+            context.Result = ErrorCode.RequestTimedOut;
+        }
+    }
 }
 
-/// <summary>Three silos whose replica grains get <see cref="ProduceChaosFilter"/>.</summary>
+/// <summary>Three silos whose replica grains get <see cref="ProduceChaosFilter"/>, and whose groups count their offset fetches.</summary>
 public sealed class ProduceChaosFixture : ClusterFixture
 {
-    protected override void ConfigureSilo(ISiloBuilder silo) => silo.AddIncomingGrainCallFilter<ProduceChaosFilter>();
+    protected override void ConfigureSilo(ISiloBuilder silo) =>
+        silo.AddIncomingGrainCallFilter<ProduceChaosFilter>().AddIncomingGrainCallFilter<OffsetFetchWatch>();
 }
 
 /// <summary>The SDK's idempotent producer (Kafka's enable.idempotence) against reordered, refused, lost and repeated calls.</summary>
