@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using OrleansStream.Client;
+using OrleansStream.Records;
 using OrleansStream.Cluster.Tests.Transactions;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
 
@@ -170,5 +171,30 @@ public sealed class IdempotentProducerTests(ProduceChaosFixture fixture) : IClas
         Assert.True(ProduceChaosFilter.MaxConcurrent > 1, "requests of one partition were in flight together");
         Assert.True(ProduceChaosFilter.Delayed > 0 && ProduceChaosFilter.Refused > 0 && ProduceChaosFilter.AnswersLost > 0
             && ProduceChaosFilter.LateCopies > 0, "the filter delayed, refused, lost answers and sent late copies");
+    }
+
+    [Fact]
+    public async Task A_batch_that_fails_for_good_bumps_the_epoch_and_the_next_batch_starts_again_at_sequence_0()
+    {
+        var topic = UniqueTopic("bump");
+        await fixture.CreateTopic(topic, 1, replicationFactor: 2, configs: new() { ["max.message.bytes"] = "2000" });
+        var tp = new TopicPartition(topic, 0);
+        await using var producer = new ProducerBuilder<Null, string>(fixture.Client, new ProducerConfig { LingerMs = 0 }).Build();
+        var ct = TestContext.Current.CancellationToken;
+
+        await producer.ProduceAsync(tp, new Message<Null, string> { Value = "before" }, ct);
+        var tooLarge = await Assert.ThrowsAsync<ProduceException<Null, string>>(() =>
+            producer.ProduceAsync(tp, new Message<Null, string> { Value = new string('x', 5000) }, ct));
+        Assert.Equal(ErrorCode.RecordTooLarge, tooLarge.Error.Code);
+        await producer.ProduceAsync(tp, new Message<Null, string> { Value = "after" }, ct);
+
+        // KIP-360: the gap the refused batch left is closed by the producer's own epoch bump, not by a new producer id.
+        var response = await (await fixture.Leader(topic, 0)).Fetch(new FetchRequest(0, 1 << 20, MinBytes: 0, MaxWaitMs: 0));
+        var headers = new List<RecordBatchHeader>();
+        foreach (var batch in RecordBatchReader.Batches(response.Records.Span)) headers.Add(batch.Header);
+        Assert.Equal(2, headers.Count);
+        Assert.Equal(headers[0].ProducerId, headers[1].ProducerId);
+        Assert.Equal(headers[0].ProducerEpoch + 1, headers[1].ProducerEpoch);
+        Assert.Equal((0, 0), (headers[0].BaseSequence, headers[1].BaseSequence));
     }
 }

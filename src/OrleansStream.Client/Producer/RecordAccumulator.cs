@@ -233,7 +233,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             var batches = new List<ProducerBatch> { q.Ready.Dequeue() };
             var first = batches[0];
             if (first.HasSequence)
-                first.SentInLine = first.ProducerId == q.SequenceProducerId
+                first.SentInLine = first.ProducerId == q.SequenceProducerId && first.ProducerEpoch == q.SequenceProducerEpoch
                     && first.BaseSequence == TransactionManager.IncrementSequence(q.LastAckedSequence, 1);
             var bytes = first.Bytes.Length;
             while (!idempotent && !q.SendSingly && q.Ready.TryPeek(out var nextBatch, out _) && bytes + nextBatch.Bytes.Length <= maxRequestBytes)
@@ -297,18 +297,19 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     /// </summary>
     public static bool IsSequenceLost(PartitionQueue q, ProducerBatch batch)
     {
-        lock (q.Sync) return batch.ProducerId != q.SequenceProducerId || batch.SentInLine;
+        lock (q.Sync) return batch.ProducerId != q.SequenceProducerId || batch.ProducerEpoch != q.SequenceProducerEpoch || batch.SentInLine;
     }
 
     /// <summary>
-    /// The partition's sequence under its producer id is broken: batches still out under that id fail as they come back,
-    /// and the next batch starts the new producer id's sequence at 0.
+    /// The partition's sequence under its producer id and epoch is broken: batches still out under them fail as they
+    /// come back, and the next batch starts the bumped epoch's (or new producer id's) sequence at 0.
     /// </summary>
-    public static void GiveUpSequence(PartitionQueue q, long producerId)
+    public static void GiveUpSequence(PartitionQueue q, long producerId, short producerEpoch)
     {
         lock (q.Sync)
         {
-            if (q.SequenceProducerId == producerId) q.SequenceProducerId = -1;
+            // Only the sequence of that id and epoch: the partition may already count under the epoch bumped after it.
+            if (q.SequenceProducerId == producerId && q.SequenceProducerEpoch == producerEpoch) q.SequenceProducerId = -1;
         }
     }
 

@@ -420,15 +420,15 @@ internal sealed class Sender : IAsyncDisposable
 
     /// <summary>
     /// Reports a batch as failed. A failed batch with a sequence leaves a gap the broker will not fill, so the
-    /// partition gives up its sequence and the producer takes a new id (see <see cref="TransactionManager"/>).
+    /// partition gives up its sequence and the producer bumps its epoch (see <see cref="TransactionManager"/>).
     /// </summary>
     private void Fail(PartitionQueue q, ProducerBatch batch, PersistenceStatus status, Error error)
     {
         if (batch.HasSequence)
         {
             RecordAccumulator.Resolved(q, batch);
-            RecordAccumulator.GiveUpSequence(q, batch.ProducerId);
-            _transactions!.ResetProducerId(batch.ProducerId, error);
+            RecordAccumulator.GiveUpSequence(q, batch.ProducerId, batch.ProducerEpoch);
+            _transactions!.BumpEpoch(new ProducerIdAndEpoch(batch.ProducerId, batch.ProducerEpoch), error);
         }
         Complete(batch, -1, -1, status, error);
     }
