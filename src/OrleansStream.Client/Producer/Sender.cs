@@ -374,7 +374,10 @@ internal sealed class Sender : IAsyncDisposable
         var sequenced = batches[0].HasSequence;
         if (sequenced && code is ErrorCode.InvalidProducerEpoch or ErrorCode.ProducerFenced)
         {
-            _transactions!.Fail(error);
+            // KIP-588: an old epoch at a partition makes a transaction abortable; the abort asks the coordinator, which
+            // answers ProducerFenced if a newer producer or a timeout took the epoch (then it is fatal).
+            if (code == ErrorCode.InvalidProducerEpoch && _transactions!.Transactional is { } transaction) transaction.BatchFailed(error);
+            else _transactions!.Fail(error);
             Complete(batches[0], -1, -1, PersistenceStatus.NotPersisted, error);
             return;
         }

@@ -149,6 +149,26 @@ public sealed class TransactionalProducerTests(TransactionFixture fixture) : ICl
         Assert.Equal(["@2"], fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
     }
 
+    [Fact]
+    public async Task A_produce_refused_for_an_old_epoch_makes_the_transaction_abortable_and_the_abort_finds_the_producer_fenced()
+    {
+        var (producer, tp, transactionalId) = await OpenTransaction("kip588", 1000, "first");
+        using var _ = producer;
+        var epoch = (await fixture.Describe(transactionalId)).ProducerEpoch;
+        await Eventually.WaitUntilAsync(async () => (await fixture.Describe(transactionalId)) is { State: "CompleteAbort" } d && d.ProducerEpoch > epoch,
+            "the coordinator aborts the timed-out transaction with a bumped epoch");
+
+        var refused = await Assert.ThrowsAsync<ProduceException<string, string>>(() => Produce(producer, tp, "after the timeout"));
+        Assert.Equal(ErrorCode.InvalidProducerEpoch, refused.Error.Code);
+        // KIP-588: abortable, not fatal; the abort then learns from the coordinator that the epoch was taken.
+        var commit = Assert.Throws<KafkaTxnRequiresAbortException>(() => producer.CommitTransaction(Timeout));
+        Assert.False(commit.Error.IsFatal);
+        var abort = Assert.ThrowsAny<KafkaException>(() => producer.AbortTransaction(Timeout));
+        Assert.Equal(ErrorCode.ProducerFenced, abort.Error.Code);
+        Assert.True(abort.Error.IsFatal);
+        Assert.Equal(["@2"], fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
+    }
+
     private IProducer<string, string> Transactional(string transactionalId, int transactionTimeoutMs = 60_000) =>
         new ProducerBuilder<string, string>(fixture.Client,
             new ProducerConfig { TransactionalId = transactionalId, TransactionTimeoutMs = transactionTimeoutMs, LingerMs = 0 }).Build();
