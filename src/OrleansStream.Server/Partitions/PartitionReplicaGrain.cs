@@ -59,9 +59,6 @@ internal sealed partial class PartitionReplicaGrain(
     private bool _isrChangeInFlight;
     private IGrainTimer? _isrTimer;
 
-    // Below Orleans' 30 s response timeout, so the coordinator hears the answer; it retries a timed-out marker.
-    private const int MarkerReplicationTimeoutMs = 15_000;
-
     private bool IsLeader => _state is { } s && s.Leader == _replicaId && _log is not null;
 
     private int LeaderEpoch => _state?.LeaderEpoch ?? -1;
@@ -169,7 +166,7 @@ internal sealed partial class PartitionReplicaGrain(
         _verifications.OnMarker(request.ProducerId);
         if (log.HighWatermark <= info.LastOffset)
         {
-            var delayed = _replication.DelayProduce(info.LastOffset, MarkerReplicationTimeoutMs);
+            var delayed = _replication.DelayProduce(info.LastOffset, transactions.Value.TransactionMarkerReplicationTimeoutMs);
             await delayed.Task;
             if (_replication.CompleteDelayedProduce(delayed) is { } failed) return failed.Error;
         }
