@@ -169,6 +169,42 @@ public sealed class TransactionalProducerTests(TransactionFixture fixture) : ICl
         Assert.Equal(["@2"], fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
     }
 
+    [Fact]
+    public async Task The_later_written_of_a_transactional_and_a_plain_offset_commit_wins()
+    {
+        var input = UniqueTopic("order-in");
+        await fixture.CreateTopic(input, partitions: 2, replicationFactor: 2);
+        var (before, after) = (new TopicPartition(input, 0), new TopicPartition(input, 1));
+        using (var seed = Transactional(UniqueTopic("order-seed")))
+        {
+            seed.InitTransactions(Timeout);
+            seed.BeginTransaction();
+            for (var i = 0; i < 8; i++)
+            {
+                seed.Produce(before, new Message<string, string> { Key = "k", Value = $"v{i}" });
+                seed.Produce(after, new Message<string, string> { Key = "k", Value = $"v{i}" });
+            }
+            seed.CommitTransaction(Timeout);
+        }
+        var group = fixture.Grains.GetGrain<IConsumerGroupGrain>(UniqueTopic("order-group"));
+        var outsider = new ConsumerGroupMetadata(group.GetPrimaryKeyString(), -1, "");
+        using var producer = Transactional(UniqueTopic("order-id"));
+        producer.InitTransactions(Timeout);
+
+        Assert.Equal(ErrorCode.None, (await group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(before, 3)]))).Error);
+        producer.BeginTransaction();
+        producer.SendOffsetsToTransaction([new TopicPartitionOffset(before, 5), new TopicPartitionOffset(after, 5)], outsider, Timeout);
+        Assert.Equal(ErrorCode.None, (await group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(after, 7)]))).Error);
+        producer.CommitTransaction(Timeout);
+
+        OffsetFetchResponse fetched = null!;
+        await Eventually.WaitUntilAsync(async () => (fetched = await group.OffsetFetch(new OffsetFetchRequest([before, after], RequireStable: true))).Error == ErrorCode.None,
+            "the COMMIT marker reaches the group");
+        // Kafka keeps the later record of __consumer_offsets: the transaction's offset over the one committed before it,
+        // the plain commit over the transaction's when it came after the TxnOffsetCommit.
+        Assert.Equal([5L, 7L], fetched.Offsets.Select(o => o.Offset));
+    }
+
     private IProducer<string, string> Transactional(string transactionalId, int transactionTimeoutMs = 60_000) =>
         new ProducerBuilder<string, string>(fixture.Client,
             new ProducerConfig { TransactionalId = transactionalId, TransactionTimeoutMs = transactionTimeoutMs, LingerMs = 0 }).Build();
