@@ -139,10 +139,7 @@ public sealed class TransactionalProducerTests(TransactionFixture fixture) : ICl
     {
         var (producer, tp, transactionalId) = await OpenTransaction("txn-timeout", 1000, "late");
         using var _ = producer;
-        var epoch = (await fixture.Describe(transactionalId)).ProducerEpoch;
-
-        await Eventually.WaitUntilAsync(async () => (await fixture.Describe(transactionalId)) is { State: "CompleteAbort" } d && d.ProducerEpoch > epoch,
-            "the coordinator aborts the timed-out transaction with a bumped epoch");
+        await TimedOut(transactionalId);
 
         var failed = Assert.ThrowsAny<KafkaException>(() => producer.CommitTransaction(Timeout));
         Assert.True(failed is KafkaTxnRequiresAbortException || failed.Error.IsFatal, failed.ToString());
@@ -154,9 +151,7 @@ public sealed class TransactionalProducerTests(TransactionFixture fixture) : ICl
     {
         var (producer, tp, transactionalId) = await OpenTransaction("kip588", 1000, "first");
         using var _ = producer;
-        var epoch = (await fixture.Describe(transactionalId)).ProducerEpoch;
-        await Eventually.WaitUntilAsync(async () => (await fixture.Describe(transactionalId)) is { State: "CompleteAbort" } d && d.ProducerEpoch > epoch,
-            "the coordinator aborts the timed-out transaction with a bumped epoch");
+        await TimedOut(transactionalId);
 
         var refused = await Assert.ThrowsAsync<ProduceException<string, string>>(() => Produce(producer, tp, "after the timeout"));
         Assert.Equal(ErrorCode.InvalidProducerEpoch, refused.Error.Code);
@@ -203,6 +198,14 @@ public sealed class TransactionalProducerTests(TransactionFixture fixture) : ICl
         // Kafka keeps the later record of __consumer_offsets: the transaction's offset over the one committed before it,
         // the plain commit over the transaction's when it came after the TxnOffsetCommit.
         Assert.Equal([5L, 7L], fetched.Offsets.Select(o => o.Offset));
+    }
+
+    /// <summary>Waits until the coordinator aborted the open transaction at its timeout, bumping the epoch.</summary>
+    private async Task TimedOut(string transactionalId)
+    {
+        var epoch = (await fixture.Describe(transactionalId)).ProducerEpoch;
+        await Eventually.WaitUntilAsync(async () => (await fixture.Describe(transactionalId)) is { State: "CompleteAbort" } d && d.ProducerEpoch > epoch,
+            "the coordinator aborts the timed-out transaction with a bumped epoch");
     }
 
     private IProducer<string, string> Transactional(string transactionalId, int transactionTimeoutMs = 60_000) =>
