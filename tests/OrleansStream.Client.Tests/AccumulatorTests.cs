@@ -319,7 +319,7 @@ public sealed class AccumulatorTests
         var (acc, q) = ReadyBatches(batches: 2, recordsPerBatch: 2);
         var now = _time.GetTimestamp();
         var first = acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, Pid)![0];
-        RecordAccumulator.GiveUpSequence(q, first.ProducerId);
+        RecordAccumulator.GiveUpSequence(q, first.ProducerId, first.ProducerEpoch);
         Assert.True(RecordAccumulator.IsSequenceLost(q, first));
         var next = new ProducerIdAndEpoch(43, 0);
         Assert.Null(acc.TakeRequest(q, now, 5, 1 << 20, idempotent: true, next)); // the old id's request is still out

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using OrleansStream.Client;
+using OrleansStream.Records;
+using OrleansStream.Cluster.Tests.Transactions;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
@@ -17,8 +19,15 @@ public sealed class ProduceChaosFilter(IGrainFactory grains) : IIncomingGrainCal
     private static readonly ConcurrentDictionary<GrainId, int> InFlight = new();
     public static int Delayed, Refused, AnswersLost, LateCopies, MaxConcurrent;
 
+    public static int MarkersDelayed, MarkerAnswersLost;
+
     public async Task Invoke(IIncomingGrainCallContext context)
     {
+        if (context.MethodName == nameof(IPartitionReplicaGrain.WriteTxnMarker) && context.TargetId.Key.ToString()!.StartsWith("chaos-", StringComparison.Ordinal))
+        {
+            await DisorderMarker(context);
+            return;
+        }
         if (context.MethodName != nameof(IPartitionReplicaGrain.Produce)
             || context.Request.GetArgument(0) is not ProduceRequest request
             || !context.TargetId.Key.ToString()!.StartsWith("chaos-", StringComparison.Ordinal))
@@ -65,6 +74,28 @@ public sealed class ProduceChaosFilter(IGrainFactory grains) : IIncomingGrainCal
             InFlight.AddOrUpdate(context.TargetId, 0, static (_, n) => n - 1);
         }
     }
+
+    /// <summary>
+    /// A COMMIT/ABORT marker is delayed or its answer is lost (the coordinator writes it again). Not copied to arrive
+    /// late: the coordinator keeps one marker call per partition outstanding and Orleans drops a call that reaches its
+    /// target after the caller's timeout, so a marker never lands after its transaction's successor began.
+    /// </summary>
+    private static async Task DisorderMarker(IIncomingGrainCallContext context)
+    {
+        int roll, delayMs;
+        lock (Sync) (roll, delayMs) = (Rolls.Next(100), Rolls.Next(1, 25));
+        if (roll < 30)
+        {
+            Interlocked.Increment(ref MarkersDelayed);
+            await Task.Delay(delayMs);
+        }
+        await context.Invoke();
+        if (roll is >= 30 and < 45 && context.Result is ErrorCode.None)
+        {
+            Interlocked.Increment(ref MarkerAnswersLost);
+            context.Result = ErrorCode.RequestTimedOut;
+        }
+    }
 }
 
 /// <summary>
@@ -90,11 +121,15 @@ public sealed class SequenceGapFilter : IIncomingGrainCallFilter
     }
 }
 
-/// <summary>Three silos whose replica grains get <see cref="ProduceChaosFilter"/> and <see cref="SequenceGapFilter"/>.</summary>
+/// <summary>
+/// Three silos whose replica grains get <see cref="ProduceChaosFilter"/> and <see cref="SequenceGapFilter"/>, and whose
+/// groups count their offset fetches.
+/// </summary>
 public sealed class ProduceChaosFixture : ClusterFixture
 {
     protected override void ConfigureSilo(ISiloBuilder silo) =>
-        silo.AddIncomingGrainCallFilter<ProduceChaosFilter>().AddIncomingGrainCallFilter<SequenceGapFilter>();
+        silo.AddIncomingGrainCallFilter<ProduceChaosFilter>().AddIncomingGrainCallFilter<SequenceGapFilter>()
+            .AddIncomingGrainCallFilter<OffsetFetchWatch>();
 }
 
 /// <summary>The SDK's idempotent producer (Kafka's enable.idempotence) against reordered, refused, lost and repeated calls.</summary>
@@ -167,11 +202,11 @@ public sealed class IdempotentProducerTests(ProduceChaosFixture fixture) : IClas
 
     /// <summary>
     /// Kafka's Sender with KIP-360: OutOfOrderSequenceNumber on a batch whose predecessor was acknowledged means the
-    /// broker lost the producer's sequence; the idempotent producer takes a new id and sends the batch again, rather than
+    /// broker lost the producer's sequence; the idempotent producer bumps its epoch and sends the batch again, rather than
     /// failing it.
     /// </summary>
     [Fact]
-    public async Task A_batch_next_in_line_refused_out_of_order_goes_again_under_a_new_producer_id()
+    public async Task A_batch_next_in_line_refused_out_of_order_goes_again_under_a_bumped_epoch()
     {
         var topic = UniqueTopic("gap");
         await fixture.CreateTopic(topic, partitions: 1, replicationFactor: 3);
@@ -184,5 +219,30 @@ public sealed class IdempotentProducerTests(ProduceChaosFixture fixture) : IClas
         var log = await ReadAll(await fixture.Leader(topic, 0));
         Assert.Equal(["g0", "g1", "g2", "g3", "g4"], log.Select(r => r.Value));
         Assert.Equal(log.Select(r => r.Offset), results.Select(r => r.Offset));
+    }
+
+    [Fact]
+    public async Task A_batch_that_fails_for_good_bumps_the_epoch_and_the_next_batch_starts_again_at_sequence_0()
+    {
+        var topic = UniqueTopic("bump");
+        await fixture.CreateTopic(topic, 1, replicationFactor: 2, configs: new() { ["max.message.bytes"] = "2000" });
+        var tp = new TopicPartition(topic, 0);
+        await using var producer = new ProducerBuilder<Null, string>(fixture.Client, new ProducerConfig { LingerMs = 0 }).Build();
+        var ct = TestContext.Current.CancellationToken;
+
+        await producer.ProduceAsync(tp, new Message<Null, string> { Value = "before" }, ct);
+        var tooLarge = await Assert.ThrowsAsync<ProduceException<Null, string>>(() =>
+            producer.ProduceAsync(tp, new Message<Null, string> { Value = new string('x', 5000) }, ct));
+        Assert.Equal(ErrorCode.RecordTooLarge, tooLarge.Error.Code);
+        await producer.ProduceAsync(tp, new Message<Null, string> { Value = "after" }, ct);
+
+        // KIP-360: the gap the refused batch left is closed by the producer's own epoch bump, not by a new producer id.
+        var response = await (await fixture.Leader(topic, 0)).Fetch(new FetchRequest(0, 1 << 20, MinBytes: 0, MaxWaitMs: 0));
+        var headers = new List<RecordBatchHeader>();
+        foreach (var batch in RecordBatchReader.Batches(response.Records.Span)) headers.Add(batch.Header);
+        Assert.Equal(2, headers.Count);
+        Assert.Equal(headers[0].ProducerId, headers[1].ProducerId);
+        Assert.Equal(headers[0].ProducerEpoch + 1, headers[1].ProducerEpoch);
+        Assert.Equal((0, 0), (headers[0].BaseSequence, headers[1].BaseSequence));
     }
 }

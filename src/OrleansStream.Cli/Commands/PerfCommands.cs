@@ -99,6 +99,7 @@ internal static class PerfCommands
                 Console.Out.WriteLine($"Warmup first {warmup} records. Steady state results will print after the complete test summary.");
             var throttler = new ThroughputThrottler(parse.GetValue(throughput));
             long transactionStart = 0, transactions = 0;
+            var commitLatency = new LatencyHistogram();
             if (transactional)
             {
                 producer.InitTransactions(TimeSpan.FromSeconds(60));
@@ -131,7 +132,7 @@ internal static class PerfCommands
                     ct.ThrowIfCancellationRequested();
                     if (transactional && Stopwatch.GetTimestamp() - transactionStart >= txnDurationTicks)
                     {
-                        producer.CommitTransaction();
+                        Commit(producer, commitLatency);
                         transactions++;
                         producer.BeginTransaction();
                         transactionStart = Stopwatch.GetTimestamp();
@@ -147,7 +148,7 @@ internal static class PerfCommands
                 }
                 if (transactional)
                 {
-                    producer.CommitTransaction();
+                    Commit(producer, commitLatency);
                     transactions++;
                 }
                 else await producer.FlushAsync(ct);
@@ -167,7 +168,8 @@ internal static class PerfCommands
                 Console.Out.WriteLine(steadyAllocations.Summary(n - warmup, steadyState: true));
             Console.Out.WriteLine(stats.Total());
             if (transactional)
-                Console.Out.WriteLine($"{transactions} transactions committed.");
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{transactions} transactions committed, commit latency p50 {commitLatency.PercentileMicros(50) / 1000.0:F1} ms, p99 {commitLatency.PercentileMicros(99) / 1000.0:F1} ms, max {commitLatency.MaxMicros / 1000.0:F1} ms."));
             if (steady is not null)
                 Console.Out.WriteLine(steady.Total(steadyState: true));
             if (stats.Errors > 0)
@@ -250,6 +252,14 @@ internal static class PerfCommands
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>CommitTransaction, timed from the call to its return (the flush of the transaction's records included).</summary>
+    private static void Commit(IProducer<byte[], byte[]> producer, LatencyHistogram latency)
+    {
+        var start = Stopwatch.GetTimestamp();
+        producer.CommitTransaction();
+        latency.Record((long)Stopwatch.GetElapsedTime(start).TotalMicroseconds);
     }
 
     private static async Task ReportEveryAsync(Action report, CancellationToken cancellationToken)

@@ -4,14 +4,15 @@ using OrleansStream.Client;
 
 namespace OrleansStream.Cli.Commands;
 
-/// <summary><c>transactions list|describe</c>, the kafka-transactions.sh of OrleansStream.</summary>
+/// <summary><c>transactions list|describe</c>, the kafka-transactions.sh of OrleansStream, and <c>transactions copy</c>.</summary>
 internal static class TransactionsCommands
 {
     public static Command Build()
     {
-        var transactions = new Command("transactions", "List and describe transactional producers' transactions");
+        var transactions = new Command("transactions", "List and describe transactional producers' transactions; copy a topic exactly once");
         transactions.Subcommands.Add(List());
         transactions.Subcommands.Add(Describe());
+        transactions.Subcommands.Add(CopyCommand.Build());
         return transactions;
     }
 

@@ -34,7 +34,8 @@ internal sealed record GroupSettings(
     int MetadataMaxAgeMs = 300000,
     int RetryBackoffMs = 100,
     string? PartitionAssignmentStrategy = null,
-    int DefaultApiTimeoutMs = 60000)
+    int DefaultApiTimeoutMs = 60000,
+    bool RequireStableOffsets = false)
 {
     public static GroupSettings From(ConsumerConfig config, string clientId) => new(
         config.GroupId ?? "",
@@ -48,7 +49,8 @@ internal sealed record GroupSettings(
         config.MetadataMaxAgeMs,
         config.RetryBackoffMs,
         config.PartitionAssignmentStrategy,
-        config.DefaultApiTimeoutMs ?? 60000);
+        config.DefaultApiTimeoutMs ?? 60000,
+        (config.IsolationLevel ?? IsolationLevel.ReadCommitted) == IsolationLevel.ReadCommitted);
 
     public void Validate()
     {
@@ -251,7 +253,7 @@ internal sealed class ConsumerCoordinator : IDisposable
             if (!start.TryGetValue(tp, out var o) || o == Offset.Unset || o == Offset.Stored) needCommitted.Add(tp);
         if (needCommitted.Count > 0)
         {
-            foreach (var c in Blocking.Wait(() => FetchCommittedAsync(needCommitted)))
+            foreach (var c in Blocking.Wait(() => FetchCommittedAsync(needCommitted, _closing.Token)))
                 start[c.TopicPartition] = c.Offset >= 0 ? c.Offset : Offset.Unset;
         }
         var fetch = new List<TopicPartitionOffset>(added.Count);
@@ -410,9 +412,10 @@ internal sealed class ConsumerCoordinator : IDisposable
         IReadOnlyList<CommittedOffset> committed;
         try
         {
-            committed = Blocking.Wait(() => FetchCommittedAsync(list).WaitAsync(timeout));
+            using var deadline = new CancellationTokenSource(timeout, _time);
+            committed = Blocking.Wait(() => FetchCommittedAsync(list, deadline.Token).WaitAsync(timeout));
         }
-        catch (TimeoutException)
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
             throw GroupError(ErrorCode.RequestTimedOut, $"the committed offsets did not arrive within {timeout}");
         }
@@ -426,16 +429,26 @@ internal sealed class ConsumerCoordinator : IDisposable
     {
         lock (_lock)
             if (_knownCommitted.Remove(tp, out var known)) return known;
-        var offsets = await FetchCommittedAsync([tp]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var offsets = await FetchCommittedAsync([tp], cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         return offsets.Count > 0 ? offsets[0].Offset : -1;
     }
 
-    private async Task<IReadOnlyList<CommittedOffset>> FetchCommittedAsync(List<TopicPartition> partitions)
+    /// <summary>
+    /// A read_committed consumer asks for stable offsets (KIP-447's require_stable) and waits while a transaction holds
+    /// offsets of these partitions pending: starting from the offset committed before it would copy again what that
+    /// transaction is about to commit.
+    /// </summary>
+    private async Task<IReadOnlyList<CommittedOffset>> FetchCommittedAsync(List<TopicPartition> partitions, CancellationToken cancellationToken)
     {
-        var response = await _calls.Call(_group.OffsetFetch(new OffsetFetchRequest(partitions))).ConfigureAwait(false);
-        if (response.Error != ErrorCode.None)
-            throw GroupError(response.Error, response.ErrorMessage);
-        return response.Offsets;
+        var request = new OffsetFetchRequest(partitions, _settings.RequireStableOffsets);
+        while (true)
+        {
+            var response = await _calls.Call(_group.OffsetFetch(request)).ConfigureAwait(false);
+            if (response.Error == ErrorCode.None) return response.Offsets;
+            if (response.Error != ErrorCode.UnstableOffsetCommit)
+                throw GroupError(response.Error, response.ErrorMessage);
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, _settings.RetryBackoffMs)), _time, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private List<OffsetToCommit> PendingCommits()

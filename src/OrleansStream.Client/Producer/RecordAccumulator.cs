@@ -48,7 +48,7 @@ internal sealed class ProducerBatch(TopicPartition tp, long sequence, long creat
         RecordBatchHeader.StampProducer(MemoryMarshal.AsMemory(Bytes).Span, id.ProducerId, id.Epoch, baseSequence);
     }
 
-    /// <summary>The batch goes again as a new one: it gets the next sequence of the producer's next id when drained.</summary>
+    /// <summary>The batch goes again as a new one: it gets the next sequence of the producer's bumped epoch when drained.</summary>
     public void ClearSequence()
     {
         ProducerId = -1;
@@ -265,7 +265,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             var batches = new List<ProducerBatch> { q.Ready.Dequeue() };
             var first = batches[0];
             if (first.HasSequence)
-                first.SentInLine = first.ProducerId == q.SequenceProducerId
+                first.SentInLine = first.ProducerId == q.SequenceProducerId && first.ProducerEpoch == q.SequenceProducerEpoch
                     && first.BaseSequence == TransactionManager.IncrementSequence(q.LastAckedSequence, 1);
             var bytes = first.Bytes.Length;
             while (!idempotent && !q.SendSingly && q.Ready.TryPeek(out var nextBatch, out _) && bytes + nextBatch.Bytes.Length <= maxRequestBytes)
@@ -329,18 +329,19 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     /// </summary>
     public static bool IsSequenceLost(PartitionQueue q, ProducerBatch batch)
     {
-        lock (q.Sync) return batch.ProducerId != q.SequenceProducerId || batch.SentInLine;
+        lock (q.Sync) return batch.ProducerId != q.SequenceProducerId || batch.ProducerEpoch != q.SequenceProducerEpoch || batch.SentInLine;
     }
 
     /// <summary>
-    /// The partition's sequence under its producer id is broken: batches still out under that id fail as they come back,
-    /// and the next batch starts the new producer id's sequence at 0.
+    /// The partition's sequence under its producer id and epoch is broken: batches still out under them fail as they
+    /// come back, and the next batch starts the bumped epoch's (or new producer id's) sequence at 0.
     /// </summary>
-    public static void GiveUpSequence(PartitionQueue q, long producerId)
+    public static void GiveUpSequence(PartitionQueue q, long producerId, short producerEpoch)
     {
         lock (q.Sync)
         {
-            if (q.SequenceProducerId == producerId) q.SequenceProducerId = -1;
+            // Only the sequence of that id and epoch: the partition may already count under the epoch bumped after it.
+            if (q.SequenceProducerId == producerId && q.SequenceProducerEpoch == producerEpoch) q.SequenceProducerId = -1;
         }
     }
 

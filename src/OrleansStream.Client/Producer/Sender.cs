@@ -338,7 +338,10 @@ internal sealed class Sender : IAsyncDisposable
         var sequenced = batches[0].HasSequence;
         if (sequenced && code is ErrorCode.InvalidProducerEpoch or ErrorCode.ProducerFenced)
         {
-            _transactions!.Fail(error);
+            // KIP-588: an old epoch at a partition makes a transaction abortable; the abort asks the coordinator, which
+            // answers ProducerFenced if a newer producer or a timeout took the epoch (then it is fatal).
+            if (code == ErrorCode.InvalidProducerEpoch && _transactions!.Transactional is { } transaction) transaction.BatchFailed(error);
+            else _transactions!.Fail(error);
             Complete(batches[0], -1, -1, PersistenceStatus.NotPersisted, error);
             return;
         }
@@ -367,13 +370,13 @@ internal sealed class Sender : IAsyncDisposable
         {
             // KIP-360's idempotent producer: the broker no longer continues the partition's sequence (a failover lost the
             // producer's state with the batch before this one, or the sequence was already given up), so the producer
-            // takes a new id and the batch goes again, first in its partition, with the new id's sequence. Only a batch
-            // never acknowledged can be written twice this way, as by any retry.
+            // bumps its epoch and the batch goes again, first in its partition, with the new epoch's sequence. Only a
+            // batch never acknowledged can be written twice this way, as by any retry.
             var batch = batches[0];
             batch.LastError = error;
             RecordAccumulator.Resolved(q, batch);
-            RecordAccumulator.GiveUpSequence(q, batch.ProducerId);
-            _transactions!.ResetProducerId(batch.ProducerId, error);
+            RecordAccumulator.GiveUpSequence(q, batch.ProducerId, batch.ProducerEpoch);
+            _transactions!.BumpEpoch(new ProducerIdAndEpoch(batch.ProducerId, batch.ProducerEpoch), error);
             batch.ClearSequence();
             _accumulator.Requeue(q, batches, _time.GetTimestamp(), sendSingly: false);
             return;
@@ -401,15 +404,15 @@ internal sealed class Sender : IAsyncDisposable
 
     /// <summary>
     /// Reports a batch as failed. A failed batch with a sequence leaves a gap the broker will not fill, so the
-    /// partition gives up its sequence and the producer takes a new id (see <see cref="TransactionManager"/>).
+    /// partition gives up its sequence and the producer bumps its epoch (see <see cref="TransactionManager"/>).
     /// </summary>
     private void Fail(PartitionQueue q, ProducerBatch batch, PersistenceStatus status, Error error)
     {
         if (batch.HasSequence)
         {
             RecordAccumulator.Resolved(q, batch);
-            RecordAccumulator.GiveUpSequence(q, batch.ProducerId);
-            _transactions!.ResetProducerId(batch.ProducerId, error);
+            RecordAccumulator.GiveUpSequence(q, batch.ProducerId, batch.ProducerEpoch);
+            _transactions!.BumpEpoch(new ProducerIdAndEpoch(batch.ProducerId, batch.ProducerEpoch), error);
         }
         Complete(batch, -1, -1, status, error);
     }

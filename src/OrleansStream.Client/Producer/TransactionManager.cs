@@ -9,11 +9,12 @@ internal sealed record ProducerIdAndEpoch(long ProducerId, short Epoch);
 /// per-partition sequences live on <see cref="PartitionQueue"/>, under its lock, where batches are drained.
 /// </summary>
 /// <remarks>
-/// A non-transactional producer that loses its sequence (a batch that was next in line answered
-/// OutOfOrderSequenceNumber or UnknownProducerId, or a batch refused as too large left a gap) fails that batch and
-/// takes a new producer id, as Kafka's Java producer did before KIP-360: the new id restarts every partition's
-/// sequence at 0 once the partition's requests under the old id are done. An old epoch (InvalidProducerEpoch,
-/// ProducerFenced) is fatal: every later batch fails with it.
+/// A non-transactional producer that loses its sequence bumps its epoch itself: a batch that was next in line and
+/// answered OutOfOrderSequenceNumber or UnknownProducerId (the broker lost the producer's state) goes again first
+/// under the new epoch; a batch that failed for good (refused as too large) leaves a gap and fails. The bump follows (KIP-360, Kafka's bumpIdempotentEpochAndResetIdIfNeeded: the broker takes a higher epoch
+/// of an idempotent producer when its sequence starts at 0); the new epoch restarts every partition's sequence at 0
+/// once the partition's requests under the old one are done. Only the last usable epoch takes a new producer id
+/// instead. An old epoch (InvalidProducerEpoch, ProducerFenced) is fatal: every later batch fails with it.
 /// </remarks>
 internal sealed class TransactionManager(IGrainFactory grains, TimeProvider time, int retryBackoffMs, Action onChange)
 {
@@ -49,10 +50,11 @@ internal sealed class TransactionManager(IGrainFactory grains, TimeProvider time
     }
 
     /// <summary>
-    /// Kafka's resetIdempotentProducerId: the next batches get a new id, unless another reset came first. In a
-    /// transaction the failed batch instead makes the transaction abortable; the abort bumps the epoch.
+    /// A batch of <paramref name="failed"/> failed for good: the next batches get the epoch after it (a new producer id
+    /// once the epochs are used up), unless another failure bumped it already. In a transaction the failed batch
+    /// instead makes the transaction abortable; the abort bumps the epoch through the coordinator.
     /// </summary>
-    public void ResetProducerId(long failedProducerId, Error error)
+    public void BumpEpoch(ProducerIdAndEpoch failed, Error error)
     {
         if (Transactional is { } transactional)
         {
@@ -61,8 +63,10 @@ internal sealed class TransactionManager(IGrainFactory grains, TimeProvider time
         }
         lock (_sync)
         {
-            if (_current is { } c && c.ProducerId == failedProducerId) Volatile.Write(ref _current, null);
+            if (_current != failed) return;
+            Volatile.Write(ref _current, failed.Epoch < short.MaxValue - 1 ? failed with { Epoch = (short)(failed.Epoch + 1) } : null);
         }
+        onChange();
     }
 
     public void Fail(Error error)

@@ -29,6 +29,9 @@ internal enum TransactionState
 internal sealed class TransactionalState(
     string transactionalId, ProducerSettings settings, IGrainFactory grains, TransactionManager ids, TimeProvider time, Action wake)
 {
+    // Kafka's TransactionManager.ADD_PARTITIONS_RETRY_BACKOFF_MS: right after a commit the coordinator answers
+    // ConcurrentTransactions until the previous transaction's markers are written, which takes milliseconds, not retry.backoff.ms.
+    private const int AddPartitionsRetryBackoffMs = 20;
     private readonly Lock _sync = new();
     private readonly HashSet<TopicPartition> _added = [];
     private readonly HashSet<TopicPartition> _pending = [];
@@ -288,7 +291,8 @@ internal sealed class TransactionalState(
             try
             {
                 var response = await CoordinatorAsync(c => c.AddPartitionsToTxn(new AddPartitionsToTxnRequest(transactionalId, id.ProducerId, id.Epoch, partitions)),
-                    static r => FirstError(r), Deadline(TimeSpan.FromMilliseconds(settings.MessageTimeoutMs)), "AddPartitionsToTxn").ConfigureAwait(false);
+                    static r => FirstError(r), Deadline(TimeSpan.FromMilliseconds(settings.MessageTimeoutMs)), "AddPartitionsToTxn",
+                    AddPartitionsRetryBackoffMs).ConfigureAwait(false);
                 var code = FirstError(response);
                 if (code == ErrorCode.None)
                 {
@@ -371,7 +375,8 @@ internal sealed class TransactionalState(
     /// <summary>A coordinator whose silo dies ends the calls in flight to it, which are retried on its next activation.</summary>
     private SiloFailureWatch Calls => SiloFailureWatch.For(grains);
 
-    private Task<T> CoordinatorAsync<T>(Func<ITransactionCoordinatorGrain, Task<T>> call, Func<T, ErrorCode> errorOf, long deadline, string what) =>
+    private Task<T> CoordinatorAsync<T>(Func<ITransactionCoordinatorGrain, Task<T>> call, Func<T, ErrorCode> errorOf, long deadline, string what,
+        int concurrentTransactionsBackoffMs = -1) =>
         RetryAsync(async () =>
         {
             var shard = Volatile.Read(ref _shard);
@@ -381,10 +386,13 @@ internal sealed class TransactionalState(
                 Volatile.Write(ref _shard, shard);
             }
             return await Calls.Call(call(grains.GetGrain<ITransactionCoordinatorGrain>(shard))).ConfigureAwait(false);
-        }, errorOf, deadline, what);
+        }, errorOf, deadline, what, concurrentTransactionsBackoffMs);
 
-    /// <summary>Calls until the answer is not a retriable coordinator error, or throws <see cref="KafkaRetriableException"/> at the deadline.</summary>
-    private async Task<T> RetryAsync<T>(Func<Task<T>> call, Func<T, ErrorCode> errorOf, long deadline, string what)
+    /// <summary>
+    /// Calls until the answer is not a retriable coordinator error, or throws <see cref="KafkaRetriableException"/> at the
+    /// deadline. ConcurrentTransactions is retried after <paramref name="concurrentTransactionsBackoffMs"/> when given.
+    /// </summary>
+    private async Task<T> RetryAsync<T>(Func<Task<T>> call, Func<T, ErrorCode> errorOf, long deadline, string what, int concurrentTransactionsBackoffMs = -1)
     {
         while (true)
         {
@@ -402,7 +410,8 @@ internal sealed class TransactionalState(
             if (code is ErrorCode.NotCoordinator or ErrorCode.CoordinatorNotAvailable or ErrorCode.RequestTimedOut) Volatile.Write(ref _shard, -1);
             if (time.GetTimestamp() >= deadline)
                 throw new KafkaRetriableException(new Error(ErrorCode.RequestTimedOut, $"{what} timed out; last error {code}."));
-            await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(settings.RetryBackoffMs, 1, Ticks.ToMs(time, Math.Max(1, deadline - time.GetTimestamp())) + 1)), time)
+            var backoffMs = code == ErrorCode.ConcurrentTransactions && concurrentTransactionsBackoffMs >= 0 ? concurrentTransactionsBackoffMs : settings.RetryBackoffMs;
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(backoffMs, 1, Ticks.ToMs(time, Math.Max(1, deadline - time.GetTimestamp())) + 1)), time)
                 .ConfigureAwait(false);
         }
     }

@@ -20,8 +20,12 @@ public sealed class ConsumerGroupState
     [Id(5)] public List<StoredTxnOffsets> TxnOffsets { get; set; } = [];
 }
 
+/// <summary>
+/// A committed (or pending transactional) offset. <paramref name="WriteOrder"/> stands for the position of its record in
+/// Kafka's <c>__consumer_offsets</c>: the marker of a transaction commits a pending offset only over one written before it.
+/// </summary>
 [GenerateSerializer]
-public sealed record StoredOffset(string Topic, int Partition, long Offset, string? Metadata, int LeaderEpoch, long CommitTimestampMs);
+public sealed record StoredOffset(string Topic, int Partition, long Offset, string? Metadata, int LeaderEpoch, long CommitTimestampMs, long WriteOrder = 0);
 
 /// <summary>
 /// A transactional producer's state in a group (Kafka keeps its pending offsets in <c>__consumer_offsets</c> as a

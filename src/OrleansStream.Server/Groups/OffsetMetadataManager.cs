@@ -22,6 +22,7 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
     private readonly Dictionary<long, TxnOffsets> _txn = [];
     private readonly Dictionary<long, TxnOffsets> _durableTxn = [];
     private CommitBatch? _nextBatch;
+    private long _lastWriteOrder;
     private bool _flushing;
 
     public IReadOnlyDictionary<TopicPartition, StoredOffset> Offsets => _offsets;
@@ -35,9 +36,15 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
     public void Load(IEnumerable<StoredOffset> stored, IEnumerable<StoredTxnOffsets>? txnOffsets = null)
     {
         foreach (var o in stored)
+        {
             _offsets[new TopicPartition(o.Topic, o.Partition)] = _durable[new TopicPartition(o.Topic, o.Partition)] = o;
+            _lastWriteOrder = Math.Max(_lastWriteOrder, o.WriteOrder);
+        }
         foreach (var t in txnOffsets ?? [])
+        {
             _txn[t.ProducerId] = _durableTxn[t.ProducerId] = TxnOffsets.From(t);
+            foreach (var o in t.Pending) _lastWriteOrder = Math.Max(_lastWriteOrder, o.WriteOrder);
+        }
     }
 
     // ---- validation --------------------------------------------------------------------------------------------
@@ -93,8 +100,8 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
         return Flush(batch);
     }
 
-    private static StoredOffset ToStored(OffsetToCommit o, long commitTimestampMs) =>
-        new(o.TopicPartition.Topic, o.TopicPartition.Partition, o.Offset, o.Metadata, o.LeaderEpoch, commitTimestampMs);
+    private StoredOffset ToStored(OffsetToCommit o, long commitTimestampMs) =>
+        new(o.TopicPartition.Topic, o.TopicPartition.Partition, o.Offset, o.Metadata, o.LeaderEpoch, commitTimestampMs, ++_lastWriteOrder);
 
     private StoredOffset Apply(StoredOffset stored)
     {
@@ -150,14 +157,18 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
         : producerEpoch < t.ProducerEpoch ? ErrorCode.InvalidProducerEpoch
         : ErrorCode.None;
 
-    /// <summary>The transaction's marker: COMMIT makes the producer's pending offsets the committed ones, ABORT drops them.</summary>
+    /// <summary>
+    /// The transaction's marker: COMMIT makes the producer's pending offsets the committed ones, except where an offset
+    /// was committed after the TxnOffsetCommit (Kafka keeps the later record of <c>__consumer_offsets</c>); ABORT drops them.
+    /// </summary>
     public Task CompleteTxnAsync(long producerId, short producerEpoch, int coordinatorEpoch, bool commit)
     {
         var now = NowMs;
         var batch = _nextBatch ??= new CommitBatch();
         if (commit && _txn.TryGetValue(producerId, out var current))
             foreach (var (tp, pending) in current.Pending)
-                batch.Applied.Add((tp, Apply(pending with { CommitTimestampMs = now })));
+                if (!_offsets.TryGetValue(tp, out var committed) || committed.WriteOrder < pending.WriteOrder)
+                    batch.Applied.Add((tp, Apply(pending with { CommitTimestampMs = now })));
         return ApplyTxn(producerId, new TxnOffsets(producerEpoch, coordinatorEpoch, [], now), batch);
     }
 

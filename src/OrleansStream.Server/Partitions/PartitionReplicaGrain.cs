@@ -63,7 +63,7 @@ internal sealed partial class PartitionReplicaGrain(
     private Task _appendOrder = Task.CompletedTask;
     private IGrainTimer? _isrTimer;
 
-    // Below Orleans' 30 s response timeout, so the coordinator hears the answer; it retries a timed-out marker.
+    // Below Orleans' 30 s response timeout, so the caller hears the answer.
     private const int MaxDelayedOperationMs = 15_000;
 
     private bool IsLeader => _state is { } s && s.Leader == _replicaId && _log is not null;
@@ -173,7 +173,7 @@ internal sealed partial class PartitionReplicaGrain(
         _verifications.OnMarker(request.ProducerId);
         if (log.HighWatermark <= info.LastOffset)
         {
-            var delayed = _replication.DelayProduce(info.LastOffset, MaxDelayedOperationMs, departures.Token);
+            var delayed = _replication.DelayProduce(info.LastOffset, transactions.Value.TransactionMarkerReplicationTimeoutMs, departures.Token);
             await delayed.Task;
             if (_replication.CompleteDelayedProduce(delayed) is { } failed) return failed.Error;
         }

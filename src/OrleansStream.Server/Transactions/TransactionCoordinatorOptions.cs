@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 
 namespace OrleansStream.Server.Transactions;
 
@@ -25,12 +26,20 @@ public sealed class TransactionCoordinatorOptions
 
     /// <summary><c>transaction.remove.expired.transaction.cleanup.interval.ms</c>: how often expired transactional ids are removed.</summary>
     public int TransactionRemoveExpiredTransactionCleanupIntervalMs { get; set; } = 3_600_000;
+
+    /// <summary>
+    /// How long a partition leader waits for its in-sync replicas to hold a COMMIT/ABORT marker before it answers the
+    /// coordinator with a timeout (Kafka waits <c>request.timeout.ms</c>); the coordinator writes the marker again.
+    /// Below Orleans' response timeout, so that the coordinator hears the answer rather than giving up on the call.
+    /// </summary>
+    public int TransactionMarkerReplicationTimeoutMs { get; set; } = 15_000;
 }
 
-internal sealed class TransactionCoordinatorOptionsValidator : IValidateOptions<TransactionCoordinatorOptions>
+internal sealed class TransactionCoordinatorOptionsValidator(IOptions<SiloMessagingOptions> messaging) : IValidateOptions<TransactionCoordinatorOptions>
 {
     public ValidateOptionsResult Validate(string? name, TransactionCoordinatorOptions o)
     {
+        var responseTimeout = messaging.Value.ResponseTimeout;
         List<string>? errors = null;
         void Require(bool ok, string message) { if (!ok) (errors ??= []).Add(message); }
         Require(o.TransactionStateLogNumPartitions >= 1, "transaction.state.log.num.partitions must be >= 1");
@@ -38,6 +47,8 @@ internal sealed class TransactionCoordinatorOptionsValidator : IValidateOptions<
         Require(o.TransactionalIdExpirationMs >= 1, "transactional.id.expiration.ms must be >= 1");
         Require(o.TransactionAbortTimedOutTransactionCleanupIntervalMs >= 1, "transaction.abort.timed.out.transaction.cleanup.interval.ms must be >= 1");
         Require(o.TransactionRemoveExpiredTransactionCleanupIntervalMs >= 1, "transaction.remove.expired.transaction.cleanup.interval.ms must be >= 1");
+        Require(o.TransactionMarkerReplicationTimeoutMs >= 1 && o.TransactionMarkerReplicationTimeoutMs < responseTimeout.TotalMilliseconds,
+            $"TransactionMarkerReplicationTimeoutMs must be >= 1 and below Orleans' response timeout ({responseTimeout.TotalMilliseconds} ms)");
         return errors is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -139,14 +139,73 @@ public sealed class TransactionalProducerTests(TransactionFixture fixture) : ICl
     {
         var (producer, tp, transactionalId) = await OpenTransaction("txn-timeout", 1000, "late");
         using var _ = producer;
-        var epoch = (await fixture.Describe(transactionalId)).ProducerEpoch;
-
-        await Eventually.WaitUntilAsync(async () => (await fixture.Describe(transactionalId)) is { State: "CompleteAbort" } d && d.ProducerEpoch > epoch,
-            "the coordinator aborts the timed-out transaction with a bumped epoch");
+        await TimedOut(transactionalId);
 
         var failed = Assert.ThrowsAny<KafkaException>(() => producer.CommitTransaction(Timeout));
         Assert.True(failed is KafkaTxnRequiresAbortException || failed.Error.IsFatal, failed.ToString());
         Assert.Equal(["@2"], fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
+    }
+
+    [Fact]
+    public async Task A_produce_refused_for_an_old_epoch_makes_the_transaction_abortable_and_the_abort_finds_the_producer_fenced()
+    {
+        var (producer, tp, transactionalId) = await OpenTransaction("kip588", 1000, "first");
+        using var _ = producer;
+        await TimedOut(transactionalId);
+
+        var refused = await Assert.ThrowsAsync<ProduceException<string, string>>(() => Produce(producer, tp, "after the timeout"));
+        Assert.Equal(ErrorCode.InvalidProducerEpoch, refused.Error.Code);
+        // KIP-588: abortable, not fatal; the abort then learns from the coordinator that the epoch was taken.
+        var commit = Assert.Throws<KafkaTxnRequiresAbortException>(() => producer.CommitTransaction(Timeout));
+        Assert.False(commit.Error.IsFatal);
+        var abort = Assert.ThrowsAny<KafkaException>(() => producer.AbortTransaction(Timeout));
+        Assert.Equal(ErrorCode.ProducerFenced, abort.Error.Code);
+        Assert.True(abort.Error.IsFatal);
+        Assert.Equal(["@2"], fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
+    }
+
+    [Fact]
+    public async Task The_later_written_of_a_transactional_and_a_plain_offset_commit_wins()
+    {
+        var input = UniqueTopic("order-in");
+        await fixture.CreateTopic(input, partitions: 2, replicationFactor: 2);
+        var (before, after) = (new TopicPartition(input, 0), new TopicPartition(input, 1));
+        using (var seed = Transactional(UniqueTopic("order-seed")))
+        {
+            seed.InitTransactions(Timeout);
+            seed.BeginTransaction();
+            for (var i = 0; i < 8; i++)
+            {
+                seed.Produce(before, new Message<string, string> { Key = "k", Value = $"v{i}" });
+                seed.Produce(after, new Message<string, string> { Key = "k", Value = $"v{i}" });
+            }
+            seed.CommitTransaction(Timeout);
+        }
+        var group = fixture.Grains.GetGrain<IConsumerGroupGrain>(UniqueTopic("order-group"));
+        var outsider = new ConsumerGroupMetadata(group.GetPrimaryKeyString(), -1, "");
+        using var producer = Transactional(UniqueTopic("order-id"));
+        producer.InitTransactions(Timeout);
+
+        Assert.Equal(ErrorCode.None, (await group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(before, 3)]))).Error);
+        producer.BeginTransaction();
+        producer.SendOffsetsToTransaction([new TopicPartitionOffset(before, 5), new TopicPartitionOffset(after, 5)], outsider, Timeout);
+        Assert.Equal(ErrorCode.None, (await group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(after, 7)]))).Error);
+        producer.CommitTransaction(Timeout);
+
+        OffsetFetchResponse fetched = null!;
+        await Eventually.WaitUntilAsync(async () => (fetched = await group.OffsetFetch(new OffsetFetchRequest([before, after], RequireStable: true))).Error == ErrorCode.None,
+            "the COMMIT marker reaches the group");
+        // Kafka keeps the later record of __consumer_offsets: the transaction's offset over the one committed before it,
+        // the plain commit over the transaction's when it came after the TxnOffsetCommit.
+        Assert.Equal([5L, 7L], fetched.Offsets.Select(o => o.Offset));
+    }
+
+    /// <summary>Waits until the coordinator aborted the open transaction at its timeout, bumping the epoch.</summary>
+    private async Task TimedOut(string transactionalId)
+    {
+        var epoch = (await fixture.Describe(transactionalId)).ProducerEpoch;
+        await Eventually.WaitUntilAsync(async () => (await fixture.Describe(transactionalId)) is { State: "CompleteAbort" } d && d.ProducerEpoch > epoch,
+            "the coordinator aborts the timed-out transaction with a bumped epoch");
     }
 
     private IProducer<string, string> Transactional(string transactionalId, int transactionTimeoutMs = 60_000) =>

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using OrleansStream.Server.Transactions;
 using static OrleansStream.Server.Tests.Transactions.TransactionCoordinatorHarness;
 
@@ -47,6 +49,17 @@ public sealed class TransactionCoordinatorTests
         Assert.Equal(ErrorCode.InvalidRequest, h.Coordinator.InitProducerId("", 1000).Error);
         Assert.Equal(ErrorCode.None, h.Run(h.Coordinator.InitProducerId(TxnId, 10_000)).Error);
         Assert.Equal(900_000, new TransactionCoordinatorOptions().TransactionMaxTimeoutMs);
+    }
+
+    [Fact]
+    public void The_marker_replication_timeout_must_stay_below_the_Orleans_response_timeout()
+    {
+        var validator = new TransactionCoordinatorOptionsValidator(Options.Create(new SiloMessagingOptions { ResponseTimeout = TimeSpan.FromSeconds(30) }));
+        Assert.True(validator.Validate(null, new TransactionCoordinatorOptions()).Succeeded);
+        Assert.True(validator.Validate(null, new TransactionCoordinatorOptions { TransactionMarkerReplicationTimeoutMs = 29_999 }).Succeeded);
+        Assert.Contains("TransactionMarkerReplicationTimeoutMs",
+            validator.Validate(null, new TransactionCoordinatorOptions { TransactionMarkerReplicationTimeoutMs = 30_000 }).FailureMessage);
+        Assert.True(validator.Validate(null, new TransactionCoordinatorOptions { TransactionMarkerReplicationTimeoutMs = 0 }).Failed);
     }
 
     [Fact]
