@@ -208,7 +208,7 @@ internal sealed partial class PartitionReplicaGrain(
             LogStorageError(e, this.GetPrimaryKeyString());
             return ProduceError(ErrorCode.KafkaStorageError, e.Message);
         }
-        _metrics.Produced(info.RecordCount, info.Bytes);
+        _metrics.Produced(info.RecordCount, info.Bytes, info.BatchCount);
 
         if (request.Acks == Acks.All && log.HighWatermark <= info.LastOffset)
         {
