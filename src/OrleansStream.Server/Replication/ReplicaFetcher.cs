@@ -154,8 +154,7 @@ internal sealed partial class ReplicaFetcher(
         return true;
     }
 
-    private async Task WaitForStateChangeAsync() =>
-        await _stateChanged.Next.WaitAsync(Backoff, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+    private Task WaitForStateChangeAsync() => _stateChanged.WaitAsync(Backoff, time);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Replica} restarts at the leader's local log start {Offset} without producer state: the tier's snapshot could not be read")]
     private partial void LogProducerSnapshotUnavailable(Exception e, string replica, long offset);
