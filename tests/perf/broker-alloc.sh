@@ -42,7 +42,7 @@ for row in csv.reader(open(path)):
     name = row[2].split(' (')[0]
     tags = row[2].split(')', 1)[1] if ')[' in row[2] else ''
     key = name + tags if name == 'dotnet.gc.collections' else name
-    if name == 'orleansstream.fetch.batches' and 'fetcher=consumer' not in tags: key = 'follower.batches'
+    if name.startswith('orleansstream.fetch.') and 'fetcher=consumer' not in tags: key = 'follower.' + name
     seconds[row[0]][key] += float(row[4])
 batches_key = f'orleansstream.{what}.batches'
 busy = [s for s in seconds.values() if s[batches_key] > 0]
@@ -51,11 +51,12 @@ if len(busy) > 4: busy = busy[1:-1]  # the first and last second are partly idle
 total = sum((s for s in busy), collections.Counter())
 n = max(total[batches_key], 1)
 records_key = f'orleansstream.{what}.records'
+bytes_key = f'orleansstream.{what}.bytes'
 idle_rate = sum(s['dotnet.gc.heap.total_allocated'] for s in idle) / max(len(idle), 1)
 gen = lambda g: int(total[f'dotnet.gc.collections[gc.heap.generation={g}]'])
 pauses = [s['dotnet.gc.pause.time'] for s in busy]
-print(f"{label}: {len(busy)} s, {int(total[batches_key])} batches ({total[records_key] / n:.0f} records each), "
-      f"{total['dotnet.gc.heap.total_allocated'] / n:,.0f} B allocated per batch "
+print(f"{label}: {len(busy)} s, {int(total[batches_key])} batches ({total[records_key] / n:.0f} records, "
+      f"{total[bytes_key] / n:,.0f} B each), {total['dotnet.gc.heap.total_allocated'] / n:,.0f} B allocated per batch "
       f"({(total['dotnet.gc.heap.total_allocated'] - idle_rate * len(busy)) / n:,.0f} B less the idle silo's {idle_rate:,.0f} B/s); "
       f"GCs gen0 {gen('gen0')} gen1 {gen('gen1')} gen2 {gen('gen2')}, pause {sum(pauses) * 1000:.1f} ms in all, "
       f"at most {max(pauses, default=0) * 1000:.1f} ms in one second")
