@@ -36,12 +36,12 @@ public sealed class MetricsTests : IDisposable
     }
 
     [Fact]
-    public void ProduceAndFetch_CountRecordsAndBytesPerTopic()
+    public void ProduceAndFetch_CountRecordsBatchesAndBytesPerTopic()
     {
         using var partition = _metrics.ForPartition("orders", 0);
         var batches = Concat(Batch(10), Batch(5));
-        partition.Produced(records: 10, bytes: 1_000);
-        partition.Produced(records: 5, bytes: 500);
+        partition.Produced(records: 10, bytes: 1_000, batches: 1);
+        partition.Produced(records: 5, bytes: 500, batches: 2);
         partition.Fetched(batches);
         partition.ReplicaFetched(Batch(3));
         partition.Fetched([]);
@@ -51,6 +51,9 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(15, Sum("orleansstream.fetch.records", "fetcher", "consumer"));
         Assert.Equal(batches.Length, Sum("orleansstream.fetch.bytes", "fetcher", "consumer"));
         Assert.Equal(3, Sum("orleansstream.fetch.records", "fetcher", "follower"));
+        Assert.Equal(3, Sum("orleansstream.produce.batches", "topic", "orders"));
+        Assert.Equal(2, Sum("orleansstream.fetch.batches", "fetcher", "consumer"));
+        Assert.Equal(1, Sum("orleansstream.fetch.batches", "fetcher", "follower"));
         Assert.Single(_measurements, m => m.Instrument == "orleansstream.fetch.bytes" && Equals(m.Tags["fetcher"], "consumer"));
     }
 

@@ -36,8 +36,10 @@ public sealed class OrleansStreamMetrics : IDisposable
 
         ProduceRecords = _meter.CreateCounter<long>("orleansstream.produce.records", "{record}", "Records appended by partition leaders.");
         ProduceBytes = _meter.CreateCounter<long>("orleansstream.produce.bytes", "By", "Record batch bytes appended by partition leaders.");
+        ProduceBatches = _meter.CreateCounter<long>("orleansstream.produce.batches", "{batch}", "Record batches appended by partition leaders.");
         FetchRecords = _meter.CreateCounter<long>("orleansstream.fetch.records", "{record}", "Records returned to consumers and followers.");
         FetchBytes = _meter.CreateCounter<long>("orleansstream.fetch.bytes", "By", "Record batch bytes returned to consumers and followers.");
+        FetchBatches = _meter.CreateCounter<long>("orleansstream.fetch.batches", "{batch}", "Record batches returned to consumers and followers.");
         KafkaConnections = _meter.CreateUpDownCounter<long>("orleansstream.kafka.connections", "{connection}", "Open Kafka client connections.");
         KafkaRequestsRefused = _meter.CreateCounter<long>("orleansstream.kafka.requests.refused", "{request}",
             "Kafka requests that closed their connection: malformed, oversized (socket.request.max.bytes), of an API version not advertised, before SASL authentication, or a connection over max.connections.per.ip.");
@@ -74,8 +76,10 @@ public sealed class OrleansStreamMetrics : IDisposable
 
     internal Counter<long> ProduceRecords { get; }
     internal Counter<long> ProduceBytes { get; }
+    internal Counter<long> ProduceBatches { get; }
     internal Counter<long> FetchRecords { get; }
     internal Counter<long> FetchBytes { get; }
+    internal Counter<long> FetchBatches { get; }
     internal UpDownCounter<long> KafkaConnections { get; }
     internal Counter<long> KafkaRequestsRefused { get; }
     internal Counter<long> KafkaAuthenticationFailures { get; }

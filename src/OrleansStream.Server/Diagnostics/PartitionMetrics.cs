@@ -45,11 +45,12 @@ public sealed class PartitionMetrics : IRemoteLogMetrics, IDisposable
 
     internal (long Segments, long Bytes) TierLag => (Volatile.Read(ref _tierLagSegments), Volatile.Read(ref _tierLagBytes));
 
-    /// <summary>The leader appended one produce request.</summary>
-    public void Produced(int records, long bytes)
+    /// <summary>The leader appended one produce request of <paramref name="batches"/> record batches.</summary>
+    public void Produced(int records, long bytes, int batches = 1)
     {
         _owner.ProduceRecords.Add(records, in _topicTags);
         _owner.ProduceBytes.Add(bytes, in _topicTags);
+        _owner.ProduceBatches.Add(batches, in _topicTags);
     }
 
     /// <summary>A consumer fetch returned <paramref name="batches"/> (whole batches; records counted from their headers).</summary>
@@ -80,21 +81,29 @@ public sealed class PartitionMetrics : IRemoteLogMetrics, IDisposable
     private void RecordFetch(ReadOnlySpan<byte> batches, in TagList tags)
     {
         if (batches.IsEmpty) return;
-        if (_owner.FetchRecords.Enabled) _owner.FetchRecords.Add(CountRecords(batches), in tags);
+        if (_owner.FetchRecords.Enabled || _owner.FetchBatches.Enabled)
+        {
+            var (records, count) = Count(batches);
+            _owner.FetchRecords.Add(records, in tags);
+            _owner.FetchBatches.Add(count, in tags);
+        }
         _owner.FetchBytes.Add(batches.Length, in tags);
     }
 
     /// <summary>Sums the record counts of whole batches, one header read per batch.</summary>
-    public static int CountRecords(ReadOnlySpan<byte> batches)
+    public static int CountRecords(ReadOnlySpan<byte> batches) => Count(batches).Records;
+
+    private static (int Records, int Batches) Count(ReadOnlySpan<byte> batches)
     {
-        var count = 0;
+        int records = 0, count = 0;
         while (batches.Length >= RecordBatchHeader.Size)
         {
             var size = RecordBatchHeader.PeekTotalSize(batches);
             if (size < RecordBatchHeader.Size || size > batches.Length) break;
-            count += BinaryPrimitives.ReadInt32BigEndian(batches[RecordBatchHeader.RecordsCountOffset..]);
+            records += BinaryPrimitives.ReadInt32BigEndian(batches[RecordBatchHeader.RecordsCountOffset..]);
+            count++;
             batches = batches[size..];
         }
-        return count;
+        return (records, count);
     }
 }

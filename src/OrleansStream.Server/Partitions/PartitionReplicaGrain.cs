@@ -233,7 +233,7 @@ internal sealed partial class PartitionReplicaGrain(
             appended?.SetResult();
             recompressed?.Dispose();
         }
-        _metrics.Produced(info.RecordCount, info.Bytes);
+        _metrics.Produced(info.RecordCount, info.Bytes, info.BatchCount);
 
         if (request.Acks == Acks.All && log.HighWatermark <= info.LastOffset)
         {
@@ -307,7 +307,7 @@ internal sealed partial class PartitionReplicaGrain(
             }
             // The last stable offset moves only with the high watermark (a transaction stays unstable until its marker
             // is below it), so read_committed long-polls wake on the same signal when a marker becomes stable.
-            await _replication.HighWatermarkAdvanced.WaitAsync(remaining, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            await _replication.WaitForHighWatermarkAsync(remaining);
         }
     }
 
@@ -459,8 +459,7 @@ internal sealed partial class PartitionReplicaGrain(
             }
             // Caught up: park until the next append. A follower learns the HW with the next data or after MaxWaitMs,
             // as in Kafka; waking on every HW advance only re-ran this loop for a follower with nothing to fetch.
-            await _replication.LogEndAdvanced.WaitAsync(remaining, time)
-                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            await _replication.WaitForLogEndAsync(remaining);
         }
     }
 

@@ -26,11 +26,17 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
 
     public bool IsLeader => _log is not null;
 
-    /// <summary>Completes when the high watermark moves (consumer fetches park on it).</summary>
+    /// <summary>Completes when the high watermark moves.</summary>
     public Task HighWatermarkAdvanced => _highWatermarkAdvanced.Next;
 
-    /// <summary>Completes when the log end moves (follower fetches park on it).</summary>
+    /// <summary>Completes when the log end moves.</summary>
     public Task LogEndAdvanced => _logEndAdvanced.Next;
+
+    /// <summary>A consumer fetch parks until the high watermark moves or <paramref name="timeout"/> passes.</summary>
+    public Task WaitForHighWatermarkAsync(TimeSpan timeout) => _highWatermarkAdvanced.WaitAsync(timeout, time);
+
+    /// <summary>A follower fetch parks until the log end moves or <paramref name="timeout"/> passes.</summary>
+    public Task WaitForLogEndAsync(TimeSpan timeout) => _logEndAdvanced.WaitAsync(timeout, time);
 
     /// <summary>Kafka's makeLeader: the new epoch starts at the log end, and no follower is known to have anything yet.</summary>
     public void MakeLeader(PartitionState state, PartitionLog log)

@@ -25,6 +25,9 @@ internal sealed partial class ReplicaFetcher(
     private PartitionState? _state;
     private PartitionLog? _log;
     private Task? _loop;
+    private PartitionState? _leaderOf;
+    private string _leaderKey = "";
+    private IReplicaFetchGrain? _leader;
     private readonly Signal _stateChanged = new();
 
     /// <summary>Follows the leader of <paramref name="state"/> into <paramref name="log"/>; starts the loop unless it runs.</summary>
@@ -55,18 +58,18 @@ internal sealed partial class ReplicaFetcher(
         while (true)
         {
             if (_state is not { } state || _log is not { } log || state.Leader == replicaId || state.Leader < 0) return;
-            var leaderKey = GrainKeys.Replica(state.Topic, state.Partition, state.Leader);
+            var leader = LeaderOf(state);
             ReplicaFetchResponse response;
             try
             {
-                response = await grains.GetGrain<IReplicaFetchGrain>(leaderKey).ReplicaFetch(new ReplicaFetchRequest(
+                response = await leader.ReplicaFetch(new ReplicaFetchRequest(
                     replicaId, brokerId, state.LeaderEpoch, log.LogEndOffset, log.LeaderEpochCache.LatestEpoch,
                     options.ReplicaFetchMaxBytes, options.ReplicaFetchWaitMaxMs, log.LogStartOffset));
             }
             catch (Exception e)
             {
                 if (_state != state) continue;
-                LogFetchFailed(e, replicaKey, leaderKey);
+                LogFetchFailed(e, replicaKey, _leaderKey);
                 await WaitForStateChangeAsync();
                 continue;
             }
@@ -89,6 +92,18 @@ internal sealed partial class ReplicaFetcher(
                 await WaitForStateChangeAsync();
             }
         }
+    }
+
+    /// <summary>The leader's grain, resolved once per partition state rather than once per fetch.</summary>
+    private IReplicaFetchGrain LeaderOf(PartitionState state)
+    {
+        if (!ReferenceEquals(_leaderOf, state) || _leader is null)
+        {
+            _leaderKey = GrainKeys.Replica(state.Topic, state.Partition, state.Leader);
+            _leader = grains.GetGrain<IReplicaFetchGrain>(_leaderKey);
+            _leaderOf = state;
+        }
+        return _leader;
     }
 
     /// <summary>Kafka's OFFSET_MOVED_TO_TIERED_STORAGE: the follower's next offset lies below the leader's local log.</summary>
@@ -154,8 +169,7 @@ internal sealed partial class ReplicaFetcher(
         return true;
     }
 
-    private async Task WaitForStateChangeAsync() =>
-        await _stateChanged.Next.WaitAsync(Backoff, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+    private Task WaitForStateChangeAsync() => _stateChanged.WaitAsync(Backoff, time);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Replica} restarts at the leader's local log start {Offset} without producer state: the tier's snapshot could not be read")]
     private partial void LogProducerSnapshotUnavailable(Exception e, string replica, long offset);
