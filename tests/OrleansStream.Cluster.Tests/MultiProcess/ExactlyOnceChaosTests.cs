@@ -270,7 +270,7 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
 
         /// <summary>
         /// SIGSTOP of a copier (the first found from <paramref name="first"/> on) while its transaction is open at the
-        /// coordinator, until the coordinator aborts it at its timeout with a bumped epoch; then SIGCONT: the copier's
+        /// coordinator with output written, until the coordinator aborts it at its timeout with a bumped epoch; then SIGCONT: the copier's
         /// next call finds itself fenced and it exits. Returns the copier's slot. <paramref name="feed"/> keeps input
         /// coming while no copier has a transaction open.
         /// </summary>
@@ -288,7 +288,9 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
                     _processes[candidate]!.Freeze();
                     // Frozen: a commit already under way finishes its markers; what is left is what the zombie holds.
                     frozen = await StableDescription(coordinator, candidate);
-                    if (frozen.State == "Ongoing")
+                    // Its output partitions added: the SDK sends a transaction's batches as soon as AddPartitionsToTxn is
+                    // answered, so the abort at the timeout leaves records a read_uncommitted reader sees.
+                    if (frozen.State == "Ongoing" && frozen.Partitions.Any(p => p.Topic == outputTopic))
                     {
                         slot = candidate;
                         return true;
