@@ -121,12 +121,13 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
 
     /// <summary>
     /// KIP-447: a TxnOffsetCommit naming a member or generation is checked like a member's commit (UnknownMemberId,
-    /// IllegalGeneration); one naming neither (a producer outside the group) is not.
+    /// IllegalGeneration, and FencedInstanceId for a static member's old member id); one naming neither (a producer
+    /// outside the group) is not.
     /// </summary>
     public OffsetCommitResponse? ValidateTxnCommitter(TxnOffsetCommitRequest request) =>
         string.IsNullOrEmpty(request.MemberId) && request.GenerationId < 0
             ? null
-            : group.ValidateOffsetCommit(request.MemberId, request.GenerationId, simple: false);
+            : group.ValidateOffsetCommit(request.MemberId, request.GenerationId, simple: false, request.GroupInstanceId);
 
     /// <summary>ProducerFenced for an epoch older than the producer's last one here (the partition's producer-epoch rule).</summary>
     public ErrorCode CheckTxnProducer(long producerId, short producerEpoch) =>

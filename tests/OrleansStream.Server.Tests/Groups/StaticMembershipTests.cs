@@ -39,6 +39,21 @@ public sealed class StaticMembershipTests
     }
 
     [Fact]
+    public async Task A_transactional_offset_commit_under_a_static_members_old_member_id_is_fenced()
+    {
+        var (a, b) = await StableStaticPairAsync();
+        var rejoined = await Completed(Group.Join(Static("b")));
+        await Completed(Group.Sync(new SyncGroupRequest(rejoined.MemberId, rejoined.GenerationId, GroupInstanceId: "b")));
+        var offsets = new OffsetMetadataManager(Group, _h.Options, _h.Time, static () => Task.CompletedTask);
+        TxnOffsetCommitRequest Commit(string memberId) => new("copier", 7, 0, [new OffsetToCommit(P(2), 5)], b.GenerationId, memberId, "b");
+
+        // KIP-447: the producer's group metadata carries the instance id; the old member id of that instance is a zombie.
+        Assert.Equal(ErrorCode.FencedInstanceId, offsets.ValidateTxnCommitter(Commit(b.MemberId))!.Error);
+        Assert.Null(offsets.ValidateTxnCommitter(Commit(rejoined.MemberId)));
+        Assert.Null(offsets.ValidateTxnCommitter(new("copier", 7, 0, [new OffsetToCommit(P(0), 5)], a.GenerationId, a.MemberId, "a")));
+    }
+
+    [Fact]
     public async Task A_restarted_static_member_gets_its_assignment_back_under_a_new_id_without_a_rebalance_and_its_old_id_is_fenced()
     {
         var (a, b) = await StableStaticPairAsync();
