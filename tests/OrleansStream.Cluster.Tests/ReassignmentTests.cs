@@ -54,7 +54,10 @@ public sealed class ReassignmentTests(ReassignmentFixture fixture) : IClassFixtu
         // The dead broker comes back: it holds no replica of the partition any more, and its stale copy is removed.
         await fixture.StartSiloAsync(dead);
         var staleCopy = Path.Combine(fixture.DataDirectory(dead), $"{topic}-0");
-        await Eventually.WaitUntilAsync(() => Task.FromResult(!Directory.Exists(staleCopy)), "the returned broker removes its stray replica");
+        // The sweep runs once the broker has registered with the controller, and its start-up retries controller calls
+        // for up to about 33 s (20 attempts, backing off to 2 s): a loaded machine can use more than the usual 30 s.
+        await Eventually.WaitUntilAsync(() => Task.FromResult(!Directory.Exists(staleCopy)), "the returned broker removes its stray replica",
+            TimeSpan.FromSeconds(60));
 
         Assert.Equal(3, after.Replicas.Count);
         Assert.Contains(after.Replicas, r => r.BrokerId == spare);
