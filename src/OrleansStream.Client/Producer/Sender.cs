@@ -159,9 +159,12 @@ internal sealed class Sender : IAsyncDisposable
     {
         var ready = new List<PartitionQueue>();
         var failing = new List<ProducerBatch>();
-        while (!_stopping.IsCancellationRequested)
+        while (true)
         {
             _wake.Reset();
+            // After the reset, not before: DisposeAsync cancels and then wakes the loop, and a wake that came between a
+            // stop check and the reset would be lost, leaving the loop (and the disposal awaiting it) asleep for good.
+            if (_stopping.IsCancellationRequested) break;
             var next = long.MaxValue;
             try
             {
