@@ -15,6 +15,7 @@ public sealed class ReassignmentFixture : ClusterFixture
     }
 }
 
+[Collection(SiloKillCollection.Name)]
 public sealed class ReassignmentTests(ReassignmentFixture fixture) : IClassFixture<ReassignmentFixture>
 {
     [Fact]

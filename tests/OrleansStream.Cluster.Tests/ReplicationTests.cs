@@ -3,6 +3,7 @@ using static OrleansStream.Cluster.Tests.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
 
+[Collection(SiloKillCollection.Name)]
 public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
 {
     private static readonly Dictionary<string, string> MinIsr2 = new() { ["min.insync.replicas"] = "2" };
