@@ -1,11 +1,14 @@
+using OrleansStream.Records;
+
 namespace OrleansStream;
 
 /// <summary>
 /// One or more whole RecordBatch v2 batches, concatenated, as the client built them. The leader stamps offsets and
-/// epoch. <paramref name="CurrentLeaderEpoch"/> of -1 skips the epoch check.
+/// epoch. <paramref name="CurrentLeaderEpoch"/> of -1 skips the epoch check. The leader owns <paramref name="Records"/>
+/// and disposes them after the append (a sender lends its memory as a <see cref="PooledRecords.Borrow"/> view).
 /// </summary>
 [GenerateSerializer, Immutable]
-public sealed record ProduceRequest(Acks Acks, int TimeoutMs, ReadOnlyMemory<byte> Records, int CurrentLeaderEpoch = -1, string? TransactionalId = null);
+public sealed record ProduceRequest(Acks Acks, int TimeoutMs, PooledRecords Records, int CurrentLeaderEpoch = -1, string? TransactionalId = null);
 
 [GenerateSerializer, Immutable]
 public sealed record ProduceResponse(
@@ -33,14 +36,15 @@ public sealed record FetchRequest(
 /// last stable offset); the first may begin before the requested offset, as in Kafka; consumers skip what they did
 /// not ask for. For read_committed, <paramref name="AbortedTransactions"/> lists the aborted transactions that overlap
 /// the returned range (null when none); consumers drop those producers' batches from each first offset up to the
-/// producer's ABORT marker. <paramref name="LastStableOffset"/> is -1 where the leader did not compute it.
+/// producer's ABORT marker. <paramref name="LastStableOffset"/> is -1 where the leader did not compute it. The caller
+/// owns <paramref name="Records"/> and disposes them once read.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record FetchResponse(
     ErrorCode Error,
     long HighWatermark,
     long LogStartOffset,
-    ReadOnlyMemory<byte> Records,
+    PooledRecords Records,
     string? ErrorMessage = null,
     long LastStableOffset = -1,
     IReadOnlyList<AbortedTransaction>? AbortedTransactions = null);

@@ -1,3 +1,5 @@
+using OrleansStream.Records;
+
 namespace OrleansStream.Storage;
 
 /// <summary>
@@ -47,6 +49,6 @@ public enum FetchIsolation
 
 /// <summary>
 /// Kafka's FetchDataInfo: whole batches read, and for <see cref="FetchIsolation.TxnCommitted"/> the aborted transactions
-/// that overlap them (null when none or not asked for).
+/// that overlap them (null when none or not asked for). The reader owns <paramref name="Records"/> and disposes them.
 /// </summary>
-public readonly record struct FetchDataInfo(ReadOnlyMemory<byte> Records, IReadOnlyList<AbortedTxn>? AbortedTransactions = null);
+public readonly record struct FetchDataInfo(PooledRecords Records, IReadOnlyList<AbortedTxn>? AbortedTransactions = null);

@@ -488,14 +488,50 @@ public sealed class PartitionLog : IDisposable
     /// </summary>
     public ReadOnlyMemory<byte> Read(long offset, int maxBytes, long maxOffsetExclusive = long.MaxValue)
     {
-        ThrowIfDisposed();
-        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
-        if (!TryLocate(offset, out var segment, out var first) || first.LastOffset >= maxOffsetExclusive)
+        if (!TryLocateRead(offset, maxBytes, maxOffsetExclusive, out var segment, out var first, out var length))
             return ReadOnlyMemory<byte>.Empty;
-        var length = (int)Math.Min(segment.Size - first.Position, Math.Max(maxBytes, first.Size));
         var buffer = GC.AllocateUninitializedArray<byte>(length); // filled by the read; the tail past whole batches is not exposed
         var read = segment.Read(first, buffer, maxOffsetExclusive);
         return buffer.AsMemory(0, read);
+    }
+
+    /// <summary>
+    /// <see cref="Read(long, int, long)"/> into an array rented from the pool, for reads that leave through a grain call
+    /// (a fetch answer): the caller owns the result and disposes it, so a steady fetch load allocates no array per read.
+    /// </summary>
+    public PooledRecords ReadPooled(long offset, int maxBytes, long maxOffsetExclusive = long.MaxValue)
+    {
+        if (!TryLocateRead(offset, maxBytes, maxOffsetExclusive, out var segment, out var first, out var length))
+            return PooledRecords.Empty;
+        var records = PooledRecords.Rent(length);
+        int read;
+        try
+        {
+            read = segment.Read(first, records.WritableSpan, maxOffsetExclusive);
+        }
+        catch
+        {
+            records.Dispose();
+            throw;
+        }
+        if (read > 0)
+        {
+            records.Truncate(read);
+            return records;
+        }
+        records.Dispose();
+        return PooledRecords.Empty;
+    }
+
+    private bool TryLocateRead(long offset, int maxBytes, long maxOffsetExclusive, out LogSegment segment, out BatchLocation first, out int length)
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        length = 0;
+        if (!TryLocate(offset, out segment, out first) || first.LastOffset >= maxOffsetExclusive)
+            return false;
+        length = (int)Math.Min(segment.Size - first.Position, Math.Max(maxBytes, first.Size));
+        return true;
     }
 
     /// <summary>
@@ -506,7 +542,7 @@ public sealed class PartitionLog : IDisposable
     /// </summary>
     public FetchDataInfo Read(long offset, int maxBytes, FetchIsolation isolation)
     {
-        var records = Read(offset, maxBytes, FetchUpperBound(isolation));
+        var records = ReadPooled(offset, maxBytes, FetchUpperBound(isolation));
         if (isolation != FetchIsolation.TxnCommitted || records.IsEmpty)
             return new FetchDataInfo(records);
         var aborted = new List<AbortedTxn>();

@@ -88,7 +88,7 @@ public static class PartitionTestKit
         {
             var response = await leader.Fetch(new FetchRequest(next, 1 << 20, MinBytes: 0, MaxWaitMs: 0));
             Assert.Equal(ErrorCode.None, response.Error);
-            var records = RecordsOf(response.Records, next);
+            var records = RecordsOf(response.Records.Memory, next);
             if (records.Count == 0) return all;
             all.AddRange(records);
             next = records[^1].Offset + 1;

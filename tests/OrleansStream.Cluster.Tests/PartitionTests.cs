@@ -20,8 +20,8 @@ public sealed class PartitionTests(ClusterFixture fixture)
         var fetched = await leader.Fetch(new FetchRequest(0, 1 << 20));
         Assert.Equal(ErrorCode.None, fetched.Error);
         Assert.Equal(4, fetched.HighWatermark);
-        Assert.Equal([(0L, "a"), (1L, "b"), (2L, "c"), (3L, "d")], RecordsOf(fetched.Records));
-        Assert.Equal([(2L, "c"), (3L, "d")], RecordsOf((await leader.Fetch(new FetchRequest(2, 1 << 20))).Records, 2));
+        Assert.Equal([(0L, "a"), (1L, "b"), (2L, "c"), (3L, "d")], RecordsOf(fetched.Records.Memory));
+        Assert.Equal([(2L, "c"), (3L, "d")], RecordsOf((await leader.Fetch(new FetchRequest(2, 1 << 20))).Records.Memory, 2));
     }
 
     [Fact]
@@ -158,7 +158,7 @@ public sealed class PartitionTests(ClusterFixture fixture)
         var response = await waiting;
 
         Assert.Equal(ErrorCode.None, response.Error);
-        Assert.Equal([(0L, "wake")], RecordsOf(response.Records));
+        Assert.Equal([(0L, "wake")], RecordsOf(response.Records.Memory));
     }
 
     [Fact]

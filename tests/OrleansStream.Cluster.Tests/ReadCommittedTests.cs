@@ -46,7 +46,7 @@ public sealed class ReadCommittedTests(ClusterFixture fixture)
         var latest = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest, IsolationLevel: IsolationLevel.ReadCommitted));
 
         Assert.Equal((ErrorCode.None, 2L, 2L), (committed.Error, committed.HighWatermark, committed.LastStableOffset));
-        Assert.Equal([(0L, "a"), (1L, "b")], RecordsOf(committed.Records));
+        Assert.Equal([(0L, "a"), (1L, "b")], RecordsOf(committed.Records.Memory));
         Assert.Null(committed.AbortedTransactions);
         Assert.Equal(2, uncommitted.LastStableOffset);
         Assert.Equal(2, latest.Offset);
@@ -60,8 +60,8 @@ public sealed class ReadCommittedTests(ClusterFixture fixture)
         var committed = await leader.Fetch(new FetchRequest(0, 1 << 20, IsolationLevel: IsolationLevel.ReadCommitted));
         var uncommitted = await leader.Fetch(new FetchRequest(0, 1 << 20));
         Assert.Equal((3L, 1L), (committed.HighWatermark, committed.LastStableOffset));
-        Assert.Equal([(0L, "before")], RecordsOf(committed.Records));
-        Assert.Equal([(0L, "before"), (1L, "open"), (2L, "after")], RecordsOf(uncommitted.Records));
+        Assert.Equal([(0L, "before")], RecordsOf(committed.Records.Memory));
+        Assert.Equal([(0L, "before"), (1L, "open"), (2L, "after")], RecordsOf(uncommitted.Records.Memory));
         Assert.Equal(1, uncommitted.LastStableOffset);
 
         Assert.Equal(1, (await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest, IsolationLevel: IsolationLevel.ReadCommitted))).Offset);

@@ -4,7 +4,7 @@ namespace OrleansStream.Client;
 
 internal sealed partial class Consumer<TKey, TValue> : IGroupConsumerHost
 {
-    private static readonly FetchItem s_wakeup = new(null!, FetchItemKind.Wakeup, default, Offset.Unset);
+    private static readonly FetchItem s_wakeup = new(null!, FetchItemKind.Wakeup, OrleansStream.Records.PooledRecords.Empty, Offset.Unset);
 
     private ConsumerCoordinator? _group;
     private GroupHandlers<TKey, TValue> _handlers = new();

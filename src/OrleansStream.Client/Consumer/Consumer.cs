@@ -249,7 +249,11 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
                 return false;
             }
             if (next.Kind == FetchItemKind.Wakeup) continue;
-            if (next.Fetcher.Stopped) continue;
+            if (next.Fetcher.Stopped)
+            {
+                next.Records.Dispose();
+                continue;
+            }
             switch (next.Kind)
             {
                 case FetchItemKind.Records:
@@ -276,6 +280,7 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
     private void DropItem()
     {
         _item!.Fetcher.Consumed();
+        _item.Records.Dispose();
         _item = null;
         _aborted = null;
         _batch = default;
@@ -297,7 +302,7 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
                 result = Materialize(fetcher.TopicPartition, slot);
                 return true;
             }
-            var records = item.Records;
+            var records = item.Records.Memory;
             if (_itemPosition >= records.Length || !DecodeNextBatch(records))
             {
                 result = null;

@@ -14,14 +14,15 @@ internal enum FetchItemKind
 
 /// <summary>
 /// What a fetcher hands the consumer: fetched batches (with the aborted transactions they overlap, read_committed),
-/// the end of the partition, or an error.
+/// the end of the partition, or an error. The consumer disposes <see cref="Records"/> once it has read them (or drops
+/// them unread).
 /// </summary>
-internal sealed class FetchItem(PartitionFetcher fetcher, FetchItemKind kind, ReadOnlyMemory<byte> records, long offset, Error? error = null,
+internal sealed class FetchItem(PartitionFetcher fetcher, FetchItemKind kind, PooledRecords records, long offset, Error? error = null,
     IReadOnlyList<AbortedTransaction>? abortedTransactions = null)
 {
     public PartitionFetcher Fetcher { get; } = fetcher;
     public FetchItemKind Kind { get; } = kind;
-    public ReadOnlyMemory<byte> Records { get; } = records;
+    public PooledRecords Records { get; } = records;
     /// <summary>The fetch offset (records), the end offset (EOF), or the offset that failed (error).</summary>
     public long Offset { get; } = offset;
     public Error? Error { get; } = error;
@@ -133,6 +134,7 @@ internal sealed class PartitionFetcher
                             : response.HighWatermark;
                         Interlocked.Exchange(ref _high, end);
                         var next = NextOffset(response.Records.Span, offset);
+                        if (next <= offset) response.Records.Dispose();
                         if (next > offset)
                         {
                             await _output.WriteAsync(new FetchItem(this, FetchItemKind.Records, response.Records, offset,
@@ -142,7 +144,7 @@ internal sealed class PartitionFetcher
                         else if (_settings.EnablePartitionEof && offset >= end && eofReportedAt != offset)
                         {
                             eofReportedAt = offset;
-                            await _output.WriteAsync(new FetchItem(this, FetchItemKind.PartitionEof, default, offset), ct).ConfigureAwait(false);
+                            await _output.WriteAsync(new FetchItem(this, FetchItemKind.PartitionEof, PooledRecords.Empty, offset), ct).ConfigureAwait(false);
                         }
                         else
                         {
@@ -218,7 +220,7 @@ internal sealed class PartitionFetcher
     /// <summary>Reports an error that stops this fetcher until the application seeks or reassigns.</summary>
     private async Task<long> FailAsync(ErrorCode code, string reason, long offset, CancellationToken ct)
     {
-        await _output.WriteAsync(new FetchItem(this, FetchItemKind.Error, default, offset, new Error(code, reason)), ct).ConfigureAwait(false);
+        await _output.WriteAsync(new FetchItem(this, FetchItemKind.Error, PooledRecords.Empty, offset, new Error(code, reason)), ct).ConfigureAwait(false);
         return -1;
     }
 
@@ -226,7 +228,7 @@ internal sealed class PartitionFetcher
     {
         if (code == _lastReported) return;
         _lastReported = code;
-        await _output.WriteAsync(new FetchItem(this, FetchItemKind.Error, default, offset,
+        await _output.WriteAsync(new FetchItem(this, FetchItemKind.Error, PooledRecords.Empty, offset,
             new Error(code, $"{TopicPartition}: {reason ?? code.ToString()}")), ct).ConfigureAwait(false);
     }
 
@@ -277,7 +279,7 @@ internal sealed class PartitionFetcher
                 message = $"Partition {TopicPartition.Partition} does not exist; topic '{TopicPartition.Topic}' has {entry.PartitionCount}.";
             }
             if (code is not (ErrorCode.None or ErrorCode.LeaderNotAvailable))
-                return new FetchResponse(code, -1, -1, default, message);
+                return new FetchResponse(code, -1, -1, PooledRecords.Empty, message);
             var p = code == ErrorCode.None ? entry.Partitions[TopicPartition.Partition] : null;
             if (p?.LeaderGrain is { } leader)
             {
@@ -289,7 +291,7 @@ internal sealed class PartitionFetcher
                 }
                 catch (Exception ex) when (LeaderCalls.IsTransient(ex))
                 {
-                    response = new FetchResponse(ErrorCode.RequestTimedOut, -1, -1, default, ex.Message);
+                    response = new FetchResponse(ErrorCode.RequestTimedOut, -1, -1, PooledRecords.Empty, ex.Message);
                 }
                 if (!Error.InvalidatesMetadata(response.Error) && response.Error != ErrorCode.RequestTimedOut) return response;
             }

@@ -286,7 +286,7 @@ internal sealed class Sender : IAsyncDisposable
             var answered = false;
             try
             {
-                response = await _cache.Calls.Call(leader.Produce(new ProduceRequest(acks, _settings.RequestTimeoutMs, records, leaderEpoch, _settings.TransactionalId))).ConfigureAwait(false);
+                response = await _cache.Calls.Call(leader.Produce(new ProduceRequest(acks, _settings.RequestTimeoutMs, PooledRecords.Borrow(records), leaderEpoch, _settings.TransactionalId))).ConfigureAwait(false);
                 answered = true;
             }
             catch (Exception ex) when (LeaderCalls.IsTransient(ex))

@@ -183,55 +183,64 @@ internal sealed partial class PartitionReplicaGrain(
     public async Task<ProduceResponse> Produce(ProduceRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader) return ProduceError(notLeader.Error, notLeader.Message);
-        if (request.Acks is not (Acks.None or Acks.Leader or Acks.All))
-            return ProduceError(ErrorCode.InvalidRequiredAcks, $"acks must be 0, 1 or -1 (all), not {(short)request.Acks}.");
-        if (request.Acks == Acks.All && _replication.CheckEnoughReplicas() is { } notEnough) return ProduceError(notEnough.Error, notEnough.Message);
-        if (TransactionVerifier.NeedsVerification(request.TransactionalId, request.Records.Span, _log!.ProducerStateManager, out var txnBatch))
-        {
-            var (verifyError, guard) = await _verifications.VerifyAsync(request.TransactionalId!, txnBatch.ProducerId, txnBatch.ProducerEpoch,
-                TxnParticipant.Of(new TopicPartition(_topic, _partition)));
-            if (verifyError != ErrorCode.None)
-                return ProduceError(verifyError, $"Partition {_topic}-{_partition} is not in the open transaction of '{request.TransactionalId}' (producer {txnBatch.ProducerId}, epoch {txnBatch.ProducerEpoch}): {verifyError}.");
-            if (CheckLeader(request.CurrentLeaderEpoch) is { } lost) return ProduceError(lost.Error, lost.Message);
-            if (!_verifications.IsStillValid(txnBatch.ProducerId, guard!))
-                return ProduceError(ErrorCode.InvalidTxnState, $"The transaction of producer {txnBatch.ProducerId} at {_topic}-{_partition} ended while it was verified.");
-        }
-        var log = _log!;
+        PartitionLog log;
         LogAppendInfo info;
-        TaskCompletionSource? appended = null;
-        PooledBuffer? recompressed = null;
+        // The grain owns the records (from another silo, a copy of its own): appended or refused, they go back then.
         try
         {
-            var records = request.Records;
-            if (log.Config.TargetCompression is { } codec)
+            if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader) return ProduceError(notLeader.Error, notLeader.Message);
+            if (request.Acks is not (Acks.None or Acks.Leader or Acks.All))
+                return ProduceError(ErrorCode.InvalidRequiredAcks, $"acks must be 0, 1 or -1 (all), not {(short)request.Acks}.");
+            if (request.Acks == Acks.All && _replication.CheckEnoughReplicas() is { } notEnough) return ProduceError(notEnough.Error, notEnough.Message);
+            if (TransactionVerifier.NeedsVerification(request.TransactionalId, request.Records.Span, _log!.ProducerStateManager, out var txnBatch))
             {
-                // compression.type: batches in another codec are rewritten on the thread pool, off the turn, while the
-                // appends keep their arrival order (an idempotent producer's batches must land in sequence).
-                appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                var previous = _appendOrder;
-                _appendOrder = appended.Task;
-                var rewriting = RecordBatchCompression.NeedsRecompression(records.Span, codec) ? Task.Run(() => Recompress(request.Records, codec)) : null;
-                await previous;
-                if (rewriting is not null) records = (recompressed = await rewriting).WrittenMemory;
+                var (verifyError, guard) = await _verifications.VerifyAsync(request.TransactionalId!, txnBatch.ProducerId, txnBatch.ProducerEpoch,
+                    TxnParticipant.Of(new TopicPartition(_topic, _partition)));
+                if (verifyError != ErrorCode.None)
+                    return ProduceError(verifyError, $"Partition {_topic}-{_partition} is not in the open transaction of '{request.TransactionalId}' (producer {txnBatch.ProducerId}, epoch {txnBatch.ProducerEpoch}): {verifyError}.");
                 if (CheckLeader(request.CurrentLeaderEpoch) is { } lost) return ProduceError(lost.Error, lost.Message);
-                log = _log!;
+                if (!_verifications.IsStillValid(txnBatch.ProducerId, guard!))
+                    return ProduceError(ErrorCode.InvalidTxnState, $"The transaction of producer {txnBatch.ProducerId} at {_topic}-{_partition} ended while it was verified.");
             }
-            info = _replication.AppendRecordsToLeader(records.Span);
-        }
-        catch (OrleansStreamException e)
-        {
-            return ProduceError(e.Code, e.Message);
-        }
-        catch (IOException e)
-        {
-            LogStorageError(e, this.GetPrimaryKeyString());
-            return ProduceError(ErrorCode.KafkaStorageError, e.Message);
+            log = _log!;
+            TaskCompletionSource? appended = null;
+            PooledBuffer? recompressed = null;
+            try
+            {
+                var records = request.Records.Memory;
+                if (log.Config.TargetCompression is { } codec)
+                {
+                    // compression.type: batches in another codec are rewritten on the thread pool, off the turn, while the
+                    // appends keep their arrival order (an idempotent producer's batches must land in sequence).
+                    appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    var previous = _appendOrder;
+                    _appendOrder = appended.Task;
+                    var rewriting = RecordBatchCompression.NeedsRecompression(records.Span, codec) ? Task.Run(() => Recompress(records, codec)) : null;
+                    await previous;
+                    if (rewriting is not null) records = (recompressed = await rewriting).WrittenMemory;
+                    if (CheckLeader(request.CurrentLeaderEpoch) is { } lost) return ProduceError(lost.Error, lost.Message);
+                    log = _log!;
+                }
+                info = _replication.AppendRecordsToLeader(records.Span);
+            }
+            catch (OrleansStreamException e)
+            {
+                return ProduceError(e.Code, e.Message);
+            }
+            catch (IOException e)
+            {
+                LogStorageError(e, this.GetPrimaryKeyString());
+                return ProduceError(ErrorCode.KafkaStorageError, e.Message);
+            }
+            finally
+            {
+                appended?.SetResult();
+                recompressed?.Dispose();
+            }
         }
         finally
         {
-            appended?.SetResult();
-            recompressed?.Dispose();
+            request.Records.Dispose();
         }
         _metrics.Produced(info.RecordCount, info.Bytes, info.BatchCount);
 
@@ -298,13 +307,14 @@ internal sealed partial class PartitionReplicaGrain(
                 }
             }
             var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
-            var records = data.Records;
+            var records = data.Records ?? PooledRecords.Empty;
             if (records.Length >= Math.Max(1, request.MinBytes) || remaining <= TimeSpan.Zero)
             {
                 _metrics.Fetched(records.Span);
                 return new FetchResponse(ErrorCode.None, hw, log.LogStartOffset, records, LastStableOffset: lso,
                     AbortedTransactions: ToAbortedTransactions(data.AbortedTransactions));
             }
+            records.Dispose();
             // The last stable offset moves only with the high watermark (a transaction stays unstable until its marker
             // is below it), so read_committed long-polls wake on the same signal when a marker becomes stable.
             await _replication.WaitForHighWatermarkAsync(remaining);
@@ -427,10 +437,10 @@ internal sealed partial class PartitionReplicaGrain(
         while (true)
         {
             if (CheckLeader(request.LeaderEpoch) is { } notLeader)
-                return new ReplicaFetchResponse(notLeader.Error, -1, -1, -1, ReadOnlyMemory<byte>.Empty);
+                return new ReplicaFetchResponse(notLeader.Error, -1, -1, -1, PooledRecords.Empty);
             var log = _log!;
             if (!IsAssigned(_state!, request.ReplicaId, request.BrokerId))
-                return new ReplicaFetchResponse(ErrorCode.NotLeaderOrFollower, -1, -1, -1, ReadOnlyMemory<byte>.Empty);
+                return new ReplicaFetchResponse(ErrorCode.NotLeaderOrFollower, -1, -1, -1, PooledRecords.Empty);
 
             // KIP-101/595: a follower whose last epoch ends earlier here (or is unknown here) truncates first.
             if (request.LastFetchedEpoch >= 0)
@@ -438,14 +448,14 @@ internal sealed partial class PartitionReplicaGrain(
                 var (epoch, endOffset) = log.LeaderEpochCache.EndOffsetFor(request.LastFetchedEpoch);
                 if (epoch != request.LastFetchedEpoch || endOffset < request.FetchOffset)
                     return new ReplicaFetchResponse(ErrorCode.None, log.HighWatermark, log.LogStartOffset, log.LogEndOffset,
-                        ReadOnlyMemory<byte>.Empty, epoch, endOffset);
+                        PooledRecords.Empty, epoch, endOffset);
             }
             // Tiered history is not replicated: the follower restarts at the local log start (Kafka's OFFSET_MOVED_TO_TIERED_STORAGE).
             if (request.FetchOffset >= log.LogStartOffset && request.FetchOffset < log.LocalLogStartOffset)
                 return new ReplicaFetchResponse(ErrorCode.OffsetOutOfRange, log.HighWatermark, log.LogStartOffset, log.LogEndOffset,
-                    ReadOnlyMemory<byte>.Empty, LocalLogStartOffset: log.LocalLogStartOffset);
+                    PooledRecords.Empty, LocalLogStartOffset: log.LocalLogStartOffset);
             if (request.FetchOffset < log.LogStartOffset || request.FetchOffset > log.LogEndOffset)
-                return new ReplicaFetchResponse(ErrorCode.OffsetOutOfRange, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, ReadOnlyMemory<byte>.Empty);
+                return new ReplicaFetchResponse(ErrorCode.OffsetOutOfRange, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, PooledRecords.Empty);
 
             if (_replication.UpdateFollowerFetchState(request.ReplicaId, request.FetchOffset, request.LogStartOffset) is { } expanded)
                 _ = ChangeIsrAsync(expanded, "caught up");
@@ -453,7 +463,7 @@ internal sealed partial class PartitionReplicaGrain(
             // A follower behind the leader's log start (DeleteRecords) hears of it at once.
             if (request.FetchOffset < log.LogEndOffset || remaining <= TimeSpan.Zero || (request.LogStartOffset >= 0 && request.LogStartOffset < log.LogStartOffset))
             {
-                var records = request.FetchOffset < log.LogEndOffset ? log.Read(request.FetchOffset, request.MaxBytes) : ReadOnlyMemory<byte>.Empty;
+                var records = request.FetchOffset < log.LogEndOffset ? log.ReadPooled(request.FetchOffset, request.MaxBytes) : PooledRecords.Empty;
                 _metrics.ReplicaFetched(records.Span);
                 return new ReplicaFetchResponse(ErrorCode.None, log.HighWatermark, log.LogStartOffset, log.LogEndOffset, records);
             }
@@ -712,7 +722,7 @@ internal sealed partial class PartitionReplicaGrain(
 
     private static ProduceResponse ProduceError(ErrorCode error, string message) => new(error, -1, -1, -1, message);
 
-    private static FetchResponse FetchError(ErrorCode error, string message) => new(error, -1, -1, ReadOnlyMemory<byte>.Empty, message);
+    private static FetchResponse FetchError(ErrorCode error, string message) => new(error, -1, -1, PooledRecords.Empty, message);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Replica} refused the transaction marker of producer {ProducerId}: {Error} {Message}")]
     private partial void LogMarkerRefused(string replica, long producerId, ErrorCode error, string message);

@@ -1,3 +1,5 @@
+using OrleansStream.Records;
+
 namespace OrleansStream.Server.Replication;
 
 /// <summary>
@@ -15,7 +17,8 @@ public sealed record ReplicaFetchRequest(int ReplicaId, string BrokerId, int Lea
 /// The leader's answer. When <paramref name="DivergingEpoch"/> is not -1 the follower's log diverged: it truncates to
 /// <paramref name="DivergingEndOffset"/> (the end of that epoch on the leader) before fetching again. With tiered
 /// storage an <see cref="ErrorCode.OffsetOutOfRange"/> carrying <paramref name="LocalLogStartOffset"/> means the
-/// offset is only in the tier: the follower restarts there instead of replicating history.
+/// offset is only in the tier: the follower restarts there instead of replicating history. The follower owns
+/// <paramref name="Records"/> and disposes them after its append.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ReplicaFetchResponse(
@@ -23,7 +26,7 @@ public sealed record ReplicaFetchResponse(
     long HighWatermark,
     long LogStartOffset,
     long LogEndOffset,
-    ReadOnlyMemory<byte> Records,
+    PooledRecords Records,
     int DivergingEpoch = -1,
     long DivergingEndOffset = -1,
     long LocalLogStartOffset = -1);

@@ -73,24 +73,39 @@ internal sealed partial class ReplicaFetcher(
                 await WaitForStateChangeAsync();
                 continue;
             }
-            // The state may have changed while the fetch was out: act on it only if it was for the current leader.
-            if (_state != state || _log != log) continue;
-            ReadOnlyMemory<byte>? producerSnapshot = null;
-            if (RestartsAtLeaderLocalLogStart(log, response))
-            {
-                producerSnapshot = await FetchProducerSnapshotAsync(state, response.LocalLogStartOffset);
-                if (_state != state || _log != log) continue;
-            }
+            bool applied;
             try
             {
-                if (!ProcessFetchResponse(log, response, producerSnapshot))
-                    await WaitForStateChangeAsync();
+                applied = await ApplyAsync(state, log, response);
             }
-            catch (OrleansStreamException e)
+            finally
             {
-                LogFollowerAppendFailed(e, replicaKey);
-                await WaitForStateChangeAsync();
+                // The fetched batches are the follower's: appended or dropped, they go back to the pool.
+                response.Records.Dispose();
             }
+            if (!applied) await WaitForStateChangeAsync();
+        }
+    }
+
+    /// <summary>Applies a leader's answer if it is still for the current state; false when the follower should back off.</summary>
+    private async Task<bool> ApplyAsync(PartitionState state, PartitionLog log, ReplicaFetchResponse response)
+    {
+        // The state may have changed while the fetch was out: act on it only if it was for the current leader.
+        if (_state != state || _log != log) return true;
+        ReadOnlyMemory<byte>? producerSnapshot = null;
+        if (RestartsAtLeaderLocalLogStart(log, response))
+        {
+            producerSnapshot = await FetchProducerSnapshotAsync(state, response.LocalLogStartOffset);
+            if (_state != state || _log != log) return true;
+        }
+        try
+        {
+            return ProcessFetchResponse(log, response, producerSnapshot);
+        }
+        catch (OrleansStreamException e)
+        {
+            LogFollowerAppendFailed(e, replicaKey);
+            return false;
         }
     }
 

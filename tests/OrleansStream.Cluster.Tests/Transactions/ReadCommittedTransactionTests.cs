@@ -40,14 +40,14 @@ public sealed class ReadCommittedTransactionTests(TransactionFixture fixture) : 
         Assert.Equal(ErrorCode.None, beforeCommit.Error);
         Assert.Equal(2, beforeCommit.LastStableOffset);
         Assert.Equal([new AbortedTransaction(aborted.ProducerId, 0)], beforeCommit.AbortedTransactions);
-        Assert.Equal([0L], BaseOffsets(beforeCommit.Records));
+        Assert.Equal([0L], BaseOffsets(beforeCommit.Records.Memory));
 
         // A read_committed fetch parked at the LSO returns once the COMMIT marker is stable.
         var parked = leader.Fetch(new FetchRequest(2, 1 << 20, MinBytes: 1, MaxWaitMs: 25_000, IsolationLevel: IsolationLevel.ReadCommitted));
         Assert.Equal(ErrorCode.None, (await committedCoordinator.EndTxn(new EndTxnRequest(committedId, committed.ProducerId, committed.ProducerEpoch, Commit: true))).Error);
         var woken = await parked;
         Assert.Equal(ErrorCode.None, woken.Error);
-        Assert.Contains(2L, BaseOffsets(woken.Records));
+        Assert.Contains(2L, BaseOffsets(woken.Records.Memory));
         await fixture.WaitForState(committedId, "CompleteCommit");
         await WaitForReplication(leader, 6);
 

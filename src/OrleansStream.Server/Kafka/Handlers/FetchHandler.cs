@@ -37,7 +37,20 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<Fet
             await WaitAsync(slots, minBytes);
         }
         new Protocol.Messages.FetchResponse(ErrorCode.None, Answer(body, slots)).Write(response, request.Version);
+        Release(slots);
         return true;
+    }
+
+    /// <summary>The answers' records are the handler's once written; a call still out returns its own when it completes.</summary>
+    private static void Release(List<Slot> slots)
+    {
+        foreach (var s in slots)
+        {
+            if (s.Call is not { } call) continue;
+            if (call.IsCompletedSuccessfully) call.Result.Records.Dispose();
+            else if (!call.IsCompleted) _ = call.ContinueWith(static c => c.Result.Records.Dispose(), CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
     }
 
     private static Task<OrleansStream.FetchResponse>? Fetch(IPartitionReplicaGrain? replica, FetchPartition p, Protocol.Messages.FetchRequest body, int maxWaitMs) =>
@@ -116,7 +129,7 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<Fet
             for (var i = 0; i < aborted.Length; i++) aborted[i] = new FetchAbortedTransaction(list[i].ProducerId, list[i].FirstOffset);
         }
         var lastStable = r.LastStableOffset >= 0 ? r.LastStableOffset : r.HighWatermark;
-        return new FetchPartitionResponse(s.Partition, ErrorCode.None, r.HighWatermark, lastStable, r.LogStartOffset, aborted, r.Records);
+        return new FetchPartitionResponse(s.Partition, ErrorCode.None, r.HighWatermark, lastStable, r.LogStartOffset, aborted, r.Records.Memory);
     }
 
     private static FetchPartitionResponse Failed(int partition, ErrorCode error) =>

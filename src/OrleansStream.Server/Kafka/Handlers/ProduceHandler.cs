@@ -43,7 +43,7 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, ILogger<P
     {
         if (p.IsNull || !IsRecordBatchV2(p.Records.Span)) return (ErrorCode.InvalidRecord, null);
         var leader = leaders.Find(topic, p.Index);
-        return (leader.Error, leader.Replica?.Produce(new OrleansStream.ProduceRequest((Acks)body.Acks, body.TimeoutMs, p.Records, TransactionalId: body.TransactionalId)));
+        return (leader.Error, leader.Replica?.Produce(new OrleansStream.ProduceRequest((Acks)body.Acks, body.TimeoutMs, PooledRecords.Borrow(p.Records), TransactionalId: body.TransactionalId)));
     }
 
     private async ValueTask<ProducePartitionResponse> Complete(
