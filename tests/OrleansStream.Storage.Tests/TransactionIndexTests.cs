@@ -137,11 +137,11 @@ public sealed class TransactionIndexTests : IDisposable
         log.UpdateHighWatermark(log.LogEndOffset);
 
         var uncommitted = log.Read(0, 1 << 20, FetchIsolation.HighWatermark);
-        Assert.Equal([0L, 1, 3, 4, 5], BaseOffsets(uncommitted.Records));
+        Assert.Equal([0L, 1, 3, 4, 5], BaseOffsets(uncommitted.Records.Memory));
         Assert.Null(uncommitted.AbortedTransactions);
 
         var committed = log.Read(0, 1 << 20, FetchIsolation.TxnCommitted);
-        Assert.Equal([0L, 1], BaseOffsets(committed.Records));
+        Assert.Equal([0L, 1], BaseOffsets(committed.Records.Memory));
         Assert.Equal([new AbortedTxn(A, 1, 5, 3)], committed.AbortedTransactions);
         Assert.True(log.Read(3, 1 << 20, FetchIsolation.TxnCommitted).Records.IsEmpty);
 
@@ -149,7 +149,7 @@ public sealed class TransactionIndexTests : IDisposable
         End(log, B, commit: true);
         log.UpdateHighWatermark(log.LogEndOffset);
         var rest = log.Read(3, 1 << 20, FetchIsolation.TxnCommitted);
-        Assert.Equal([3L, 4, 5, 6, 7], BaseOffsets(rest.Records));
+        Assert.Equal([3L, 4, 5, 6, 7], BaseOffsets(rest.Records.Memory));
         Assert.Equal([new AbortedTxn(A, 1, 5, 3)], rest.AbortedTransactions);
         // Past A's marker nothing of A is left to skip.
         Assert.Null(log.Read(6, 1 << 20, FetchIsolation.TxnCommitted).AbortedTransactions);
@@ -289,7 +289,7 @@ public sealed class TransactionIndexTests : IDisposable
 
         Assert.Equal(1, result.RecordsRemoved);
         // k0=committed stays; A's data batch is kept as an empty header (A's last data batch), its marker whole.
-        Assert.Equal([(0L, 1, false), (1L, 0, false), (2L, 1, true)], Headers(log.Read(0, 1 << 20, FetchIsolation.HighWatermark).Records));
+        Assert.Equal([(0L, 1, false), (1L, 0, false), (2L, 1, true)], Headers(log.Read(0, 1 << 20, FetchIsolation.HighWatermark).Records.Memory));
         Assert.Equal([new AbortedTxn(A, 1, 2, 3)], ReadEntries(TxnIndexFile(LogDir, 0)));
     }
 
@@ -309,7 +309,7 @@ public sealed class TransactionIndexTests : IDisposable
         log.Roll();
         log.UpdateHighWatermark(log.LogEndOffset);
         Assert.Equal(1, (await log.CompactAsync()).RecordsRemoved);
-        Assert.Equal([(0L, 1, false), (1L, 0, false)], Headers(log.Read(0, 1 << 20, FetchIsolation.HighWatermark).Records)[..2]);
+        Assert.Equal([(0L, 1, false), (1L, 0, false)], Headers(log.Read(0, 1 << 20, FetchIsolation.HighWatermark).Records.Memory)[..2]);
     }
 
     [Fact]
