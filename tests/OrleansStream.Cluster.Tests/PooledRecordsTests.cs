@@ -37,7 +37,7 @@ public sealed class PooledRecordsTests(ClusterFixture fixture)
         var topic = await CreateReplicatedTopicAsync("pooled-" + compression, partitions: 2);
         var sent = new List<string>();
         using (var producer = new ProducerBuilder<string?, string>(fixture.Client,
-            new ProducerConfig { Acks = Acks.All, LingerMs = 5, CompressionType = Enum.Parse<CompressionType>(compression, ignoreCase: true) }).Build())
+            new ProducerConfig { Acks = Acks.All, LingerMs = 5, MessageTimeoutMs = 20_000, CompressionType = Enum.Parse<CompressionType>(compression, ignoreCase: true) }).Build())
         {
             for (var i = 0; i < 3_000; i++)
             {
@@ -65,7 +65,7 @@ public sealed class PooledRecordsTests(ClusterFixture fixture)
     {
         var topic = await CreateReplicatedTopicAsync("pooled-txn", partitions: 1);
         using (var producer = new ProducerBuilder<string?, string>(fixture.Client,
-            new ProducerConfig { TransactionalId = UniqueTopic("pooled-tx"), LingerMs = 0, CompressionType = CompressionType.Lz4 }).Build())
+            new ProducerConfig { TransactionalId = UniqueTopic("pooled-tx"), LingerMs = 0, MessageTimeoutMs = 20_000, CompressionType = CompressionType.Lz4 }).Build())
         {
             producer.InitTransactions(Timeout);
             foreach (var (name, commit) in new[] { ("first", true), ("second", false), ("third", true) })
