@@ -1,10 +1,11 @@
 using OrleansStream.Client.Groups;
+using OrleansStream.Records;
 
 namespace OrleansStream.Client;
 
 internal sealed partial class Consumer<TKey, TValue> : IGroupConsumerHost
 {
-    private static readonly FetchItem s_wakeup = new(null!, FetchItemKind.Wakeup, OrleansStream.Records.PooledRecords.Empty, Offset.Unset);
+    private static readonly FetchItem s_wakeup = new(null!, FetchItemKind.Wakeup, PooledRecords.Empty, Offset.Unset);
 
     private ConsumerCoordinator? _group;
     private GroupHandlers<TKey, TValue> _handlers = new();
