@@ -100,6 +100,7 @@ static int Consume(string bootstrap, string topic, int records, string[] propert
     long read = 0, bytes = 0;
     Stopwatch? watch = null;
     var cpuAtFirst = TimeSpan.Zero;
+    Dictionary<int, (string Name, double Seconds)>? threadsAtFirst = null;
     var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
     while (read < records && DateTime.UtcNow < deadline)
     {
@@ -109,6 +110,7 @@ static int Consume(string bootstrap, string topic, int records, string[] propert
         if (watch is null)
         {
             cpuAtFirst = Process.GetCurrentProcess().TotalProcessorTime;
+            threadsAtFirst = ThreadCpu.Read();
             watch = Stopwatch.StartNew();
         }
         read++;
@@ -118,7 +120,7 @@ static int Consume(string bootstrap, string topic, int records, string[] propert
     // The process's CPU time while it consumed (librdkafka's threads and the .NET loop together): what bounds a client on few cores.
     var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuAtFirst).TotalSeconds;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{read} records received, {read / seconds:F1} records/sec ({bytes / seconds / (1 << 20):F2} MB/sec), {cpu:F2} CPU-s ({cpu / Math.Max(read, 1) * 1e6:F2} CPU-s per million records){stats}."));
+        $"{read} records received, {read / seconds:F1} records/sec ({bytes / seconds / (1 << 20):F2} MB/sec), {cpu:F2} CPU-s ({cpu / Math.Max(read, 1) * 1e6:F2} CPU-s per million records{ThreadCpu.Busiest(threadsAtFirst, seconds)}){stats}."));
     return read == records ? 0 : 1;
 }
 
@@ -201,4 +203,42 @@ internal sealed class FetchStats
 
     public override string ToString() => _fetches == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
         $"; librdkafka: {_fetches} fetches, {_rxBytes / (double)Math.Max(_responses, 1) / 1024:F0} KiB per response, rtt avg {_rttAvgUs / 1000.0:F1} ms p99 {_rttP99Us / 1000.0:F1} ms (last window), local queue up to {_maxQueued} records");
+}
+
+/// <summary>CPU time per thread from /proc (Linux): which thread bounds the consumer, the .NET Consume loop or librdkafka's.</summary>
+internal static class ThreadCpu
+{
+    public static Dictionary<int, (string Name, double Seconds)>? Read()
+    {
+        if (!Directory.Exists("/proc/self/task")) return null;
+        var threads = new Dictionary<int, (string, double)>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            string stat;
+            try { stat = File.ReadAllText(Path.Combine(dir, "stat")); }
+            catch (IOException) { continue; }
+            var open = stat.IndexOf('(', StringComparison.Ordinal);
+            var close = stat.LastIndexOf(')');
+            var fields = stat[(close + 2)..].Split(' ');
+            // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; clock ticks of 1/100 s.
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            threads[int.Parse(Path.GetFileName(dir), CultureInfo.InvariantCulture)] = (stat[(open + 1)..close], ticks / 100.0);
+        }
+        return threads;
+    }
+
+    /// <summary>The three busiest threads since <paramref name="before"/>, each as its share of the wall time.</summary>
+    public static string Busiest(Dictionary<int, (string Name, double Seconds)>? before, double wallSeconds)
+    {
+        var after = Read();
+        if (before is null || after is null) return "";
+        var deltas = new List<(string Name, double Seconds)>();
+        foreach (var (id, t) in after)
+            deltas.Add((t.Name, t.Seconds - (before.TryGetValue(id, out var b) ? b.Seconds : 0)));
+        deltas.Sort((x, y) => y.Seconds.CompareTo(x.Seconds));
+        var text = new System.Text.StringBuilder("; busiest threads:");
+        for (var i = 0; i < Math.Min(3, deltas.Count); i++)
+            text.Append(CultureInfo.InvariantCulture, $" {deltas[i].Name} {deltas[i].Seconds:F2} s ({deltas[i].Seconds / wallSeconds:P0})");
+        return text.ToString();
+    }
 }
