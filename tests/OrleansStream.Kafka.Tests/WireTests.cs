@@ -212,22 +212,9 @@ public sealed class WireTests(KafkaCluster cluster)
 
         Assert.True(closed > 0, "no mutation closed a connection");
         await using var check = await KafkaWire.ConnectAsync(port);
-        await check.SendAsync(ApiKey.Fetch, 11, w => new Protocol.Messages.FetchRequest(-1, 0, 0, 50_000_000, 0, 0, -1,
-            [new FetchTopic(topic, [new FetchPartition(0, -1, 0, -1, 50_000_000)])], "").Write(w, 11));
-        var answer = await check.ReadFrameAsync();
-        Assert.NotNull(answer);
-        var r = new KafkaReader(answer.AsSpan(4));
-        r.ReadInt32();
-        Assert.Equal(0, r.ReadInt16());
-        r.ReadInt32();
-        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
-        Assert.Equal(0, r.ReadInt16());
-        var highWatermark = r.ReadInt64();
-        r.ReadInt64();
-        r.ReadInt64();
-        r.ReadArrayLength(false);
-        r.ReadInt32();
-        var records = r.ReadBytes(false);
+        var (error, highWatermark, fetched) = (await FetchAsync(check, topic, [0], maxBytes: 50_000_000, partitionMaxBytes: 50_000_000))[0];
+        Assert.Equal(ErrorCode.None, error);
+        ReadOnlySpan<byte> records = fetched;
         long next = 0;
         while (!records.IsEmpty)
         {
@@ -278,10 +265,10 @@ public sealed class WireTests(KafkaCluster cluster)
     }
 
     private static async Task<Dictionary<int, (ErrorCode Error, long HighWatermark, byte[] Records)>> FetchAsync(
-        KafkaWire wire, string topic, List<int> partitions, int maxBytes)
+        KafkaWire wire, string topic, List<int> partitions, int maxBytes, int partitionMaxBytes = 1_048_576)
     {
         await wire.SendAsync(ApiKey.Fetch, 11, w => new Protocol.Messages.FetchRequest(-1, 0, 1, maxBytes, 0, 0, -1,
-            [new FetchTopic(topic, [.. partitions.Select(p => new FetchPartition(p, -1, 0, -1, 1_048_576))])], "").Write(w, 11));
+            [new FetchTopic(topic, [.. partitions.Select(p => new FetchPartition(p, -1, 0, -1, partitionMaxBytes))])], "").Write(w, 11));
         var frame = await wire.ReadFrameAsync();
         Assert.NotNull(frame);
         var r = new KafkaReader(frame.AsSpan(4));

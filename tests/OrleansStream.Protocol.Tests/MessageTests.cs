@@ -221,35 +221,31 @@ public class MessageTests
         Assert.Equal(2, r.ReadArrayLength(false));
         Assert.Equal("a", r.ReadString(false));
         Assert.Equal(2, r.ReadArrayLength(false));
-        Assert.Equal(0, r.ReadInt32());
-        Assert.Equal(0, r.ReadInt16());
-        Assert.Equal(10, r.ReadInt64());
-        Assert.Equal(8, r.ReadInt64());
-        Assert.Equal(0, r.ReadInt64());
-        Assert.Equal(1, r.ReadArrayLength(false));
-        Assert.Equal(7, r.ReadInt64());
-        Assert.Equal(3, r.ReadInt64());
-        Assert.Equal(-1, r.ReadInt32());
-        Assert.Equal(first, r.ReadBytes(false).ToArray());
-        Assert.Equal(1, r.ReadInt32());
-        Assert.Equal((short)ErrorCode.NotLeaderOrFollower, r.ReadInt16());
-        r.ReadInt64();
-        r.ReadInt64();
-        r.ReadInt64();
-        Assert.Equal(-1, r.ReadArrayLength(false));
-        r.ReadInt32();
-        Assert.Empty(r.ReadBytes(false).ToArray());
+        ReadPartition(ref r, 0, ErrorCode.None, 10, 8, 0, [(7, 3)], first);
+        ReadPartition(ref r, 1, ErrorCode.NotLeaderOrFollower, -1, -1, -1, null, []);
         Assert.Equal("b", r.ReadString(false));
         Assert.Equal(1, r.ReadArrayLength(false));
-        Assert.Equal(2, r.ReadInt32());
-        Assert.Equal(0, r.ReadInt16());
-        Assert.Equal(20, r.ReadInt64());
-        Assert.Equal(20, r.ReadInt64());
-        Assert.Equal(5, r.ReadInt64());
-        Assert.Equal(-1, r.ReadArrayLength(false));
-        Assert.Equal(-1, r.ReadInt32());
-        Assert.Equal(second, r.ReadBytes(false).ToArray());
+        ReadPartition(ref r, 2, ErrorCode.None, 20, 20, 5, null, second);
         Assert.Equal(0, r.Remaining);
+    }
+
+    /// <summary>One partition of a FetchResponse v11, field by field.</summary>
+    private static void ReadPartition(ref KafkaReader r, int index, ErrorCode error, long highWatermark, long lastStable, long logStart,
+        (long ProducerId, long FirstOffset)[]? aborted, byte[] records)
+    {
+        Assert.Equal(index, r.ReadInt32());
+        Assert.Equal((short)error, r.ReadInt16());
+        Assert.Equal(highWatermark, r.ReadInt64());
+        Assert.Equal(lastStable, r.ReadInt64());
+        Assert.Equal(logStart, r.ReadInt64());
+        Assert.Equal(aborted?.Length ?? -1, r.ReadArrayLength(false));
+        foreach (var (producerId, firstOffset) in aborted ?? [])
+        {
+            Assert.Equal(producerId, r.ReadInt64());
+            Assert.Equal(firstOffset, r.ReadInt64());
+        }
+        Assert.Equal(-1, r.ReadInt32());                // preferred read replica
+        Assert.Equal(records, r.ReadBytes(false).ToArray());
     }
 
     [Theory]
