@@ -100,7 +100,7 @@ static int Consume(string bootstrap, string topic, int records, string[] propert
     long read = 0, bytes = 0;
     Stopwatch? watch = null;
     var cpuAtFirst = TimeSpan.Zero;
-    Dictionary<int, (string Name, double Seconds)>? threadsAtFirst = null;
+    Dictionary<int, (string Name, double Cpu, double Waiting)>? threadsAtFirst = null;
     var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
     while (read < records && DateTime.UtcNow < deadline)
     {
@@ -205,40 +205,49 @@ internal sealed class FetchStats
         $"; librdkafka: {_fetches} fetches, {_rxBytes / (double)Math.Max(_responses, 1) / 1024:F0} KiB per response, rtt avg {_rttAvgUs / 1000.0:F1} ms p99 {_rttP99Us / 1000.0:F1} ms (last window), local queue up to {_maxQueued} records");
 }
 
-/// <summary>CPU time per thread from /proc (Linux): which thread bounds the consumer, the .NET Consume loop or librdkafka's.</summary>
+/// <summary>
+/// Per thread from /proc (Linux): CPU time and time spent runnable but waiting for a CPU (schedstat), so a run shows
+/// whether the consumer's threads were busy, starved by other processes, or idle waiting for records.
+/// </summary>
 internal static class ThreadCpu
 {
-    public static Dictionary<int, (string Name, double Seconds)>? Read()
+    public static Dictionary<int, (string Name, double Cpu, double Waiting)>? Read()
     {
         if (!Directory.Exists("/proc/self/task")) return null;
-        var threads = new Dictionary<int, (string, double)>();
+        var threads = new Dictionary<int, (string, double, double)>();
         foreach (var dir in Directory.EnumerateDirectories("/proc/self/task"))
         {
-            string stat;
-            try { stat = File.ReadAllText(Path.Combine(dir, "stat")); }
+            string name, schedstat;
+            try
+            {
+                name = File.ReadAllText(Path.Combine(dir, "comm")).TrimEnd();
+                schedstat = File.ReadAllText(Path.Combine(dir, "schedstat"));
+            }
             catch (IOException) { continue; }
-            var open = stat.IndexOf('(', StringComparison.Ordinal);
-            var close = stat.LastIndexOf(')');
-            var fields = stat[(close + 2)..].Split(' ');
-            // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; clock ticks of 1/100 s.
-            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-            threads[int.Parse(Path.GetFileName(dir), CultureInfo.InvariantCulture)] = (stat[(open + 1)..close], ticks / 100.0);
+            // schedstat: nanoseconds on a CPU, nanoseconds runnable waiting for one, time slices.
+            var fields = schedstat.Split(' ');
+            threads[int.Parse(Path.GetFileName(dir), CultureInfo.InvariantCulture)] =
+                (name, long.Parse(fields[0], CultureInfo.InvariantCulture) / 1e9, long.Parse(fields[1], CultureInfo.InvariantCulture) / 1e9);
         }
         return threads;
     }
 
-    /// <summary>The three busiest threads since <paramref name="before"/>, each as its share of the wall time.</summary>
-    public static string Busiest(Dictionary<int, (string Name, double Seconds)>? before, double wallSeconds)
+    /// <summary>The three busiest threads since <paramref name="before"/>: CPU and run-queue wait, each as a share of the wall time.</summary>
+    public static string Busiest(Dictionary<int, (string Name, double Cpu, double Waiting)>? before, double wallSeconds)
     {
         var after = Read();
         if (before is null || after is null) return "";
-        var deltas = new List<(string Name, double Seconds)>();
+        var deltas = new List<(string Name, double Cpu, double Waiting)>();
         foreach (var (id, t) in after)
-            deltas.Add((t.Name, t.Seconds - (before.TryGetValue(id, out var b) ? b.Seconds : 0)));
-        deltas.Sort((x, y) => y.Seconds.CompareTo(x.Seconds));
+        {
+            var b = before.GetValueOrDefault(id);
+            deltas.Add((t.Name, t.Cpu - b.Cpu, t.Waiting - b.Waiting));
+        }
+        deltas.Sort((x, y) => y.Cpu.CompareTo(x.Cpu));
         var text = new System.Text.StringBuilder("; busiest threads:");
         for (var i = 0; i < Math.Min(3, deltas.Count); i++)
-            text.Append(CultureInfo.InvariantCulture, $" {deltas[i].Name} {deltas[i].Seconds:F2} s ({deltas[i].Seconds / wallSeconds:P0})");
+            text.Append(CultureInfo.InvariantCulture,
+                $" {deltas[i].Name} {deltas[i].Cpu:F2} s CPU ({deltas[i].Cpu / wallSeconds:P0}) + {deltas[i].Waiting:F2} s waiting for a CPU ({deltas[i].Waiting / wallSeconds:P0})");
         return text.ToString();
     }
 }
