@@ -198,7 +198,8 @@ internal sealed class FetchStats
         }
         foreach (var topic in doc.RootElement.GetProperty("topics").EnumerateObject())
             foreach (var partition in topic.Value.GetProperty("partitions").EnumerateObject())
-                if (partition.Name != "-1") queued += partition.Value.GetProperty("fetchq_cnt").GetInt64();
+                // A consumer's partitions forward to its one queue, so each reports that queue's length: the max, not the sum.
+                if (partition.Name != "-1") queued = Math.Max(queued, partition.Value.GetProperty("fetchq_cnt").GetInt64());
         (_fetches, _rxBytes, _responses) = (fetches, rxBytes, responses);
         _maxQueued = Math.Max(_maxQueued, queued);
     }
