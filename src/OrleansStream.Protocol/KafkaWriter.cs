@@ -8,7 +8,9 @@ namespace OrleansStream.Protocol;
 /// <summary>
 /// Writes Kafka's protocol primitives into a pooled, growing buffer; one writer per connection is reused for every
 /// response (<see cref="Reset"/>). A response begins with <see cref="BeginFrame"/> and ends with <see cref="EndFrame"/>,
-/// which fills in the size prefix.
+/// which fills in the size prefix. Large bytes fields (a fetch's record batches) can be written by reference
+/// (<see cref="WriteBytesByReference"/>): the frame is then the writer's bytes with those between them
+/// (<see cref="WrittenSequence"/>), so a multi-megabyte response is not copied into the writer before it is sent.
 /// </summary>
 public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
 {
@@ -17,22 +19,72 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
 
     private readonly int _initialCapacity;
 
+    /// <summary>Bytes written by reference, each with the writer position it goes before; null until the first.</summary>
+    private List<(int Position, ReadOnlyMemory<byte> Bytes)>? _references;
+    private long _referencedLength;
+
+    /// <summary>Bytes fields shorter than this are copied: a reference costs more than copying a few KiB.</summary>
+    public const int MinReferencedBytes = 16 * 1024;
+
     public KafkaWriter(int initialCapacity = 4096)
     {
         _initialCapacity = initialCapacity;
         _buffer = ArrayPool<byte>.Shared.Rent(initialCapacity);
     }
 
+    /// <summary>The writer's own bytes, without those written by reference.</summary>
     public int Length => _length;
+
+    /// <summary>Every byte of what was written: the writer's own and those written by reference.</summary>
+    public long TotalLength => _length + _referencedLength;
+
+    /// <summary>True when some bytes were written by reference: read the result with <see cref="WrittenSequence"/>.</summary>
+    public bool HasReferences => _references is { Count: > 0 };
 
     /// <summary>The bytes the writer holds now, written or not.</summary>
     public int Capacity => _buffer.Length;
 
-    public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _length);
+    /// <summary>What was written, when nothing was written by reference (otherwise <see cref="WrittenSequence"/>).</summary>
+    public ReadOnlyMemory<byte> WrittenMemory => HasReferences
+        ? throw new InvalidOperationException("Bytes were written by reference: read WrittenSequence.")
+        : _buffer.AsMemory(0, _length);
 
-    public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _length);
+    public ReadOnlySpan<byte> WrittenSpan => WrittenMemory.Span;
 
-    public void Reset() => _length = 0;
+    /// <summary>Everything written, in order: the writer's own bytes and, between them, the bytes written by reference.</summary>
+    public ReadOnlySequence<byte> WrittenSequence
+    {
+        get
+        {
+            if (!HasReferences) return new ReadOnlySequence<byte>(_buffer, 0, _length);
+            Chunk? first = null, last = null;
+            var from = 0;
+            foreach (var (position, bytes) in _references!)
+            {
+                Append(ref first, ref last, _buffer.AsMemory(from, position - from));
+                Append(ref first, ref last, bytes);
+                from = position;
+            }
+            Append(ref first, ref last, _buffer.AsMemory(from, _length - from));
+            return new ReadOnlySequence<byte>(first!, 0, last!, last!.Memory.Length);
+        }
+    }
+
+    private static void Append(ref Chunk? first, ref Chunk? last, ReadOnlyMemory<byte> memory)
+    {
+        if (memory.IsEmpty && first is not null) return;
+        var chunk = new Chunk(memory, last is null ? 0 : last.RunningIndex + last.Memory.Length);
+        if (last is null) first = chunk;
+        else last.SetNext(chunk);
+        last = chunk;
+    }
+
+    public void Reset()
+    {
+        _length = 0;
+        _references?.Clear();
+        _referencedLength = 0;
+    }
 
     /// <summary>
     /// Empties the writer and, when it grew past <paramref name="maxRetainedBytes"/> (one large fetch response), gives
@@ -40,7 +92,7 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
     /// </summary>
     public void ResetAndTrim(int maxRetainedBytes)
     {
-        _length = 0;
+        Reset();
         if (_buffer.Length <= maxRetainedBytes) return;
         ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = ArrayPool<byte>.Shared.Rent(_initialCapacity);
@@ -54,8 +106,14 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
         return at;
     }
 
-    public void EndFrame(int frameStart) =>
-        BinaryPrimitives.WriteInt32BigEndian(_buffer.AsSpan(frameStart), _length - frameStart - 4);
+    public void EndFrame(int frameStart)
+    {
+        var size = (long)_length - frameStart - 4;
+        if (_references is { } references)
+            foreach (var (position, bytes) in references)
+                if (position > frameStart) size += bytes.Length;
+        BinaryPrimitives.WriteInt32BigEndian(_buffer.AsSpan(frameStart), checked((int)size));
+    }
 
     public Span<byte> GetSpan(int sizeHint = 0)
     {
@@ -141,6 +199,23 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
         value.CopyTo(Reserve(value.Length));
     }
 
+    /// <summary>
+    /// A bytes field whose content is not copied when it is <see cref="MinReferencedBytes"/> or longer: the writer keeps
+    /// the reference and the frame reads it from <see cref="WrittenSequence"/>, so it must stay unchanged until the
+    /// writer is <see cref="Reset"/>.
+    /// </summary>
+    public void WriteBytesByReference(ReadOnlyMemory<byte> value, bool flexible)
+    {
+        if (value.Length < MinReferencedBytes)
+        {
+            WriteBytes(value.Span, flexible);
+            return;
+        }
+        WriteLength(value.Length, flexible, wide: true);
+        (_references ??= []).Add((_length, value));
+        _referencedLength += value.Length;
+    }
+
     public void WriteNullBytes(bool flexible) => WriteLength(-1, flexible, wide: true);
 
     /// <summary>An array's element count; -1 writes a null array.</summary>
@@ -180,5 +255,16 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
     {
         var buffer = Interlocked.Exchange(ref _buffer, []);
         if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+    }
+
+    private sealed class Chunk : ReadOnlySequenceSegment<byte>
+    {
+        public Chunk(ReadOnlyMemory<byte> memory, long runningIndex)
+        {
+            Memory = memory;
+            RunningIndex = runningIndex;
+        }
+
+        public void SetNext(Chunk next) => Next = next;
     }
 }

@@ -212,22 +212,9 @@ public sealed class WireTests(KafkaCluster cluster)
 
         Assert.True(closed > 0, "no mutation closed a connection");
         await using var check = await KafkaWire.ConnectAsync(port);
-        await check.SendAsync(ApiKey.Fetch, 11, w => new Protocol.Messages.FetchRequest(-1, 0, 0, 50_000_000, 0, 0, -1,
-            [new FetchTopic(topic, [new FetchPartition(0, -1, 0, -1, 50_000_000)])], "").Write(w, 11));
-        var answer = await check.ReadFrameAsync();
-        Assert.NotNull(answer);
-        var r = new KafkaReader(answer.AsSpan(4));
-        r.ReadInt32();
-        Assert.Equal(0, r.ReadInt16());
-        r.ReadInt32();
-        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
-        Assert.Equal(0, r.ReadInt16());
-        var highWatermark = r.ReadInt64();
-        r.ReadInt64();
-        r.ReadInt64();
-        r.ReadArrayLength(false);
-        r.ReadInt32();
-        var records = r.ReadBytes(false);
+        var (error, highWatermark, fetched) = (await FetchAsync(check, topic, [0], maxBytes: 50_000_000, partitionMaxBytes: 50_000_000))[0];
+        Assert.Equal(ErrorCode.None, error);
+        ReadOnlySpan<byte> records = fetched;
         long next = 0;
         while (!records.IsEmpty)
         {
@@ -239,6 +226,100 @@ public sealed class WireTests(KafkaCluster cluster)
             records = records[header.TotalSize..];
         }
         Assert.Equal(highWatermark, next);
+    }
+
+    [Fact]
+    public async Task A_fetch_of_two_large_partitions_answers_each_whole_and_max_bytes_leaves_out_the_second()
+    {
+        // Two partitions led by one broker (of four over two brokers, two share a leader), each holding records well
+        // past the size the listener sends by reference and past one socket flush.
+        var topic = await cluster.CreateTopicAsync("bigfetch", partitions: 4);
+        var leaders = new int[4];
+        for (var p = 0; p < 4; p++) leaders[p] = await cluster.LeaderIndexAsync(topic, p);
+        var shared = Enumerable.Range(0, 4).GroupBy(p => leaders[p]).First(g => g.Count() >= 2);
+        var leader = shared.Key;
+        var partitions = shared.Take(2).ToList();
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(leader));
+        const int batches = 6, perBatch = 60, valueBytes = 1000;
+        for (var b = 0; b < batches; b++)
+        {
+            await wire.SendAsync(ApiKey.Produce, 7, w => new Protocol.Messages.ProduceRequest(null, 1, 10_000, [new ProduceTopicData(topic,
+                [.. partitions.Select(p => new ProducePartitionData(p, Batch(p, b * perBatch, perBatch, valueBytes), false))])]).Write(w, 7));
+            Assert.NotNull(await wire.ReadFrameAsync());
+        }
+
+        var whole = await FetchAsync(wire, topic, partitions, maxBytes: 50_000_000);
+        var limited = await FetchAsync(wire, topic, partitions, maxBytes: 1);
+
+        foreach (var p in partitions)
+        {
+            var (error, highWatermark, records) = whole[p];
+            Assert.Equal(ErrorCode.None, error);
+            Assert.Equal(batches * perBatch, highWatermark);
+            Assert.Equal(Values(p, 0, batches * perBatch, valueBytes), RecordValues(records));
+        }
+        // Kafka's rule: the first partition with records is whole even past max_bytes; the next gets none.
+        Assert.Equal(whole[partitions[0]].Records, limited[partitions[0]].Records);
+        Assert.Equal(ErrorCode.None, limited[partitions[1]].Error);
+        Assert.Empty(limited[partitions[1]].Records);
+    }
+
+    private static async Task<Dictionary<int, (ErrorCode Error, long HighWatermark, byte[] Records)>> FetchAsync(
+        KafkaWire wire, string topic, List<int> partitions, int maxBytes, int partitionMaxBytes = 1_048_576)
+    {
+        await wire.SendAsync(ApiKey.Fetch, 11, w => new Protocol.Messages.FetchRequest(-1, 0, 1, maxBytes, 0, 0, -1,
+            [new FetchTopic(topic, [.. partitions.Select(p => new FetchPartition(p, -1, 0, -1, partitionMaxBytes))])], "").Write(w, 11));
+        var frame = await wire.ReadFrameAsync();
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(4));
+        r.ReadInt32();
+        Assert.Equal(0, r.ReadInt16());
+        r.ReadInt32();
+        Assert.Equal(1, r.ReadArrayLength(false));
+        Assert.Equal(topic, r.ReadString(false));
+        var answers = new Dictionary<int, (ErrorCode, long, byte[])>();
+        for (var count = r.ReadArrayLength(false); count > 0; count--)
+        {
+            var partition = r.ReadInt32();
+            var error = (ErrorCode)r.ReadInt16();
+            var highWatermark = r.ReadInt64();
+            r.ReadInt64();
+            r.ReadInt64();
+            Assert.Equal(-1, r.ReadArrayLength(false));
+            r.ReadInt32();
+            answers[partition] = (error, highWatermark, r.ReadBytes(false).ToArray());
+        }
+        Assert.Equal(0, r.Remaining);
+        return answers;
+    }
+
+    private static byte[] Batch(int partition, int first, int count, int valueBytes)
+    {
+        using var batch = new RecordBatchBuilder();
+        batch.Reset();
+        for (var i = first; i < first + count; i++) batch.Append(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), null, Value(partition, i, valueBytes));
+        return batch.ToArray();
+    }
+
+    private static byte[] Value(int partition, int index, int valueBytes)
+    {
+        var value = new byte[valueBytes];
+        for (var i = 0; i < value.Length; i++) value[i] = (byte)(partition * 31 + index + i);
+        return value;
+    }
+
+    private static List<byte[]> Values(int partition, int first, int count, int valueBytes) =>
+        [.. Enumerable.Range(first, count).Select(i => Value(partition, i, valueBytes))];
+
+    private static List<byte[]> RecordValues(byte[] records)
+    {
+        var values = new List<byte[]>();
+        foreach (var batch in RecordBatchReader.Batches(records))
+        {
+            Assert.True(batch.IsCrcValid);
+            foreach (var record in batch.Records()) values.Add(record.Value.ToArray());
+        }
+        return values;
     }
 
     private static Protocol.Messages.ProduceRequest ProduceOne(string topic, short acks)

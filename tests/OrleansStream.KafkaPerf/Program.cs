@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using System.Text.Json;
 using Confluent.Kafka;
 using OrleansStream.Protocol;
 
@@ -87,7 +88,10 @@ static int Consume(string bootstrap, string topic, int records, string[] propert
         EnableAutoCommit = false,
     };
     Apply(config, properties);
-    using var consumer = new ConsumerBuilder<Ignore, byte[]>(config).Build();
+    var stats = new FetchStats();
+    var builder = new ConsumerBuilder<Ignore, byte[]>(config);
+    if (config.StatisticsIntervalMs is > 0) builder.SetStatisticsHandler((_, json) => stats.Add(json));
+    using var consumer = builder.Build();
     using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
     var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(30)).Topics[0].Partitions;
     var assignment = new List<TopicPartitionOffset>();
@@ -95,19 +99,30 @@ static int Consume(string bootstrap, string topic, int records, string[] propert
     consumer.Assign(assignment);
     long read = 0, bytes = 0;
     Stopwatch? watch = null;
+    var steadyFrom = 0.0;
+    var cpuAtFirst = TimeSpan.Zero;
+    Dictionary<int, (string Name, double Cpu, double Waiting)>? threadsAtFirst = null;
     var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
     while (read < records && DateTime.UtcNow < deadline)
     {
         var r = consumer.Consume(TimeSpan.FromSeconds(1));
         if (r is null || r.IsPartitionEOF) continue;
         // The clock starts at the first record: connecting and the first metadata round are not throughput.
-        watch ??= Stopwatch.StartNew();
+        if (watch is null)
+        {
+            cpuAtFirst = Process.GetCurrentProcess().TotalProcessorTime;
+            threadsAtFirst = ThreadCpu.Read();
+            watch = Stopwatch.StartNew();
+        }
         read++;
         bytes += r.Message.Value.Length;
+        if (read == records / 10) steadyFrom = watch.Elapsed.TotalSeconds;
     }
     var seconds = watch?.Elapsed.TotalSeconds ?? 1;
+    // The process's CPU time while it consumed (librdkafka's threads and the .NET loop together): what bounds a client on few cores.
+    var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuAtFirst).TotalSeconds;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{read} records received, {read / seconds:F1} records/sec ({bytes / seconds / (1 << 20):F2} MB/sec)."));
+        $"{read} records received, {read / seconds:F1} records/sec ({bytes / seconds / (1 << 20):F2} MB/sec), {cpu:F2} CPU-s ({cpu / Math.Max(read, 1) * 1e6:F2} CPU-s per million records{ThreadCpu.Busiest(threadsAtFirst, seconds)}){stats}; after the first tenth (JIT and first fetches): {(read - records / 10) / Math.Max(seconds - steadyFrom, 1e-3):F1} records/sec."));
     return read == records ? 0 : 1;
 }
 
@@ -156,4 +171,86 @@ static long ResidentBytes(int pid)
         if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
             return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) * 1024;
     throw new InvalidOperationException($"No VmRSS for process {pid}.");
+}
+
+/// <summary>librdkafka's statistics (<c>statistics.interval.ms</c>): fetches, bytes per fetch response, round trip, local queue.</summary>
+internal sealed class FetchStats
+{
+    private long _fetches, _rxBytes, _responses, _maxQueued, _rttAvgUs, _rttP99Us;
+
+    public void Add(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        long fetches = 0, rxBytes = 0, responses = 0, queued = 0;
+        foreach (var broker in doc.RootElement.GetProperty("brokers").EnumerateObject())
+        {
+            var b = broker.Value;
+            if (b.GetProperty("nodeid").GetInt32() < 0) continue;
+            fetches += b.GetProperty("req").GetProperty("Fetch").GetInt64();
+            rxBytes += b.GetProperty("rxbytes").GetInt64();
+            responses += b.GetProperty("rx").GetInt64();
+            var rtt = b.GetProperty("rtt");
+            if (rtt.GetProperty("cnt").GetInt64() > 0)
+            {
+                _rttAvgUs = rtt.GetProperty("avg").GetInt64();
+                _rttP99Us = rtt.GetProperty("p99").GetInt64();
+            }
+        }
+        foreach (var topic in doc.RootElement.GetProperty("topics").EnumerateObject())
+            foreach (var partition in topic.Value.GetProperty("partitions").EnumerateObject())
+                // A consumer's partitions forward to its one queue, so each reports that queue's length: the max, not the sum.
+                if (partition.Name != "-1") queued = Math.Max(queued, partition.Value.GetProperty("fetchq_cnt").GetInt64());
+        (_fetches, _rxBytes, _responses) = (fetches, rxBytes, responses);
+        _maxQueued = Math.Max(_maxQueued, queued);
+    }
+
+    public override string ToString() => _fetches == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
+        $"; librdkafka: {_fetches} fetches, {_rxBytes / (double)Math.Max(_responses, 1) / 1024:F0} KiB per response, rtt avg {_rttAvgUs / 1000.0:F1} ms p99 {_rttP99Us / 1000.0:F1} ms (last window), local queue up to {_maxQueued} records");
+}
+
+/// <summary>
+/// Per thread from /proc (Linux): CPU time and time spent runnable but waiting for a CPU (schedstat), so a run shows
+/// whether the consumer's threads were busy, starved by other processes, or idle waiting for records.
+/// </summary>
+internal static class ThreadCpu
+{
+    public static Dictionary<int, (string Name, double Cpu, double Waiting)>? Read()
+    {
+        if (!Directory.Exists("/proc/self/task")) return null;
+        var threads = new Dictionary<int, (string, double, double)>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            string name, schedstat;
+            try
+            {
+                name = File.ReadAllText(Path.Combine(dir, "comm")).TrimEnd();
+                schedstat = File.ReadAllText(Path.Combine(dir, "schedstat"));
+            }
+            catch (IOException) { continue; }
+            // schedstat: nanoseconds on a CPU, nanoseconds runnable waiting for one, time slices.
+            var fields = schedstat.Split(' ');
+            threads[int.Parse(Path.GetFileName(dir), CultureInfo.InvariantCulture)] =
+                (name, long.Parse(fields[0], CultureInfo.InvariantCulture) / 1e9, long.Parse(fields[1], CultureInfo.InvariantCulture) / 1e9);
+        }
+        return threads;
+    }
+
+    /// <summary>The three busiest threads since <paramref name="before"/>: CPU and run-queue wait, each as a share of the wall time.</summary>
+    public static string Busiest(Dictionary<int, (string Name, double Cpu, double Waiting)>? before, double wallSeconds)
+    {
+        var after = Read();
+        if (before is null || after is null) return "";
+        var deltas = new List<(string Name, double Cpu, double Waiting)>();
+        foreach (var (id, t) in after)
+        {
+            var b = before.GetValueOrDefault(id);
+            deltas.Add((t.Name, t.Cpu - b.Cpu, t.Waiting - b.Waiting));
+        }
+        deltas.Sort((x, y) => y.Cpu.CompareTo(x.Cpu));
+        var text = new System.Text.StringBuilder("; busiest threads:");
+        for (var i = 0; i < Math.Min(3, deltas.Count); i++)
+            text.Append(CultureInfo.InvariantCulture,
+                $" {deltas[i].Name} {deltas[i].Cpu:F2} s CPU ({deltas[i].Cpu / wallSeconds:P0}) + {deltas[i].Waiting:F2} s waiting for a CPU ({deltas[i].Waiting / wallSeconds:P0})");
+        return text.ToString();
+    }
 }

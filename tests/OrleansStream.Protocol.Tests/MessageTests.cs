@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Records;
@@ -190,6 +191,61 @@ public class MessageTests
         Assert.Equal(-1, r.ReadInt32());                // preferred read replica
         Assert.Equal(batch, r.ReadBytes(false).ToArray());
         Assert.Equal(0, r.Remaining);
+    }
+
+    [Fact]
+    public void Fetch_response_of_several_large_partitions_carries_each_ones_batches_by_reference_and_verbatim()
+    {
+        var first = new byte[KafkaWriter.MinReferencedBytes * 4];
+        var second = new byte[KafkaWriter.MinReferencedBytes + 1];
+        Random.Shared.NextBytes(first);
+        Random.Shared.NextBytes(second);
+        var response = new Messages.FetchResponse(ErrorCode.None,
+        [
+            new FetchTopicResponse("a", [new FetchPartitionResponse(0, ErrorCode.None, 10, 8, 0, [new FetchAbortedTransaction(7, 3)], first),
+                new FetchPartitionResponse(1, ErrorCode.NotLeaderOrFollower, -1, -1, -1, null, ReadOnlyMemory<byte>.Empty)]),
+            new FetchTopicResponse("b", [new FetchPartitionResponse(2, ErrorCode.None, 20, 20, 5, null, second)]),
+        ]);
+        using var w = new KafkaWriter();
+        var frame = w.BeginFrame();
+        response.Write(w, 11);
+        w.EndFrame(frame);
+
+        Assert.True(w.Length < KafkaWriter.MinReferencedBytes, "the record sets were copied");
+        var bytes = w.WrittenSequence.ToArray();
+        var r = new KafkaReader(bytes);
+        Assert.Equal(bytes.Length - 4, r.ReadInt32());  // frame size
+        r.ReadInt32();
+        r.ReadInt16();
+        r.ReadInt32();
+        Assert.Equal(2, r.ReadArrayLength(false));
+        Assert.Equal("a", r.ReadString(false));
+        Assert.Equal(2, r.ReadArrayLength(false));
+        ReadPartition(ref r, 0, ErrorCode.None, 10, 8, 0, [(7, 3)], first);
+        ReadPartition(ref r, 1, ErrorCode.NotLeaderOrFollower, -1, -1, -1, null, []);
+        Assert.Equal("b", r.ReadString(false));
+        Assert.Equal(1, r.ReadArrayLength(false));
+        ReadPartition(ref r, 2, ErrorCode.None, 20, 20, 5, null, second);
+        Assert.Equal(0, r.Remaining);
+    }
+
+    /// <summary>One partition of a FetchResponse v11, field by field.</summary>
+    private static void ReadPartition(ref KafkaReader r, int index, ErrorCode error, long highWatermark, long lastStable, long logStart,
+        (long ProducerId, long FirstOffset)[]? aborted, byte[] records)
+    {
+        Assert.Equal(index, r.ReadInt32());
+        Assert.Equal((short)error, r.ReadInt16());
+        Assert.Equal(highWatermark, r.ReadInt64());
+        Assert.Equal(lastStable, r.ReadInt64());
+        Assert.Equal(logStart, r.ReadInt64());
+        Assert.Equal(aborted?.Length ?? -1, r.ReadArrayLength(false));
+        foreach (var (producerId, firstOffset) in aborted ?? [])
+        {
+            Assert.Equal(producerId, r.ReadInt64());
+            Assert.Equal(firstOffset, r.ReadInt64());
+        }
+        Assert.Equal(-1, r.ReadInt32());                // preferred read replica
+        Assert.Equal(records, r.ReadBytes(false).ToArray());
     }
 
     [Theory]

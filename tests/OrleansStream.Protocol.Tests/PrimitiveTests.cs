@@ -26,6 +26,45 @@ public class PrimitiveTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Bytes_written_by_reference_frame_to_the_same_bytes_as_copied_ones(bool flexible)
+    {
+        var large = new byte[KafkaWriter.MinReferencedBytes * 3 + 7];
+        var second = new byte[KafkaWriter.MinReferencedBytes];
+        Random.Shared.NextBytes(large);
+        Random.Shared.NextBytes(second);
+        var small = new byte[] { 1, 2, 3 };
+        void Write(KafkaWriter w, bool byReference)
+        {
+            var frame = w.BeginFrame();
+            w.WriteInt32(7);
+            foreach (var bytes in new[] { large, small, second })
+            {
+                if (byReference) w.WriteBytesByReference(bytes, flexible);
+                else w.WriteBytes(bytes, flexible);
+                w.WriteInt16(-1);
+            }
+            w.EndFrame(frame);
+        }
+        using var copied = new KafkaWriter();
+        using var referenced = new KafkaWriter();
+        Write(copied, byReference: false);
+        Write(referenced, byReference: true);
+
+        Assert.True(referenced.HasReferences);
+        Assert.Equal(copied.Length, referenced.TotalLength);
+        Assert.True(referenced.Length < KafkaWriter.MinReferencedBytes, "the large fields were copied");
+        Assert.Equal(copied.WrittenSpan.ToArray(), referenced.WrittenSequence.ToArray());
+        Assert.Throws<InvalidOperationException>(() => referenced.WrittenMemory);
+
+        referenced.Reset();
+        referenced.WriteInt32(1);
+        Assert.False(referenced.HasReferences);
+        Assert.Equal(Hex.Parse("00000001"), referenced.WrittenSequence.ToArray());
+    }
+
+    [Theory]
     [InlineData(0u, "00")]
     [InlineData(1u, "01")]
     [InlineData(127u, "7f")]

@@ -80,7 +80,7 @@ public readonly record struct FetchPartitionResponse(
 
 public sealed record FetchTopicResponse(string Topic, FetchPartitionResponse[] Partitions);
 
-/// <summary>FetchResponse v4-11.</summary>
+/// <summary>FetchResponse v4-11. Large record sets are written by reference (<see cref="KafkaWriter.WriteBytesByReference"/>), not copied.</summary>
 public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics)
 {
     public void Write(KafkaWriter writer, short version)
@@ -109,7 +109,7 @@ public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics)
                 }
             }
             if (v >= 11) w.WriteInt32(-1);
-            w.WriteBytes(p.Records.Span, flexible: false);
+            w.WriteBytesByReference(p.Records, flexible: false);
         });
     }
 }

@@ -25,6 +25,7 @@ namespace OrleansStream.Server.Kafka;
 public sealed partial class KafkaConnectionHandler : ConnectionHandler
 {
     private const int MaxRetainedResponseBytes = 64 * 1024;
+    private const int FlushSliceBytes = 256 * 1024;
 
     private readonly Dictionary<ApiKey, IKafkaApiHandler> _handlers = [];
     private readonly IReadOnlyList<KafkaListener> _listeners;
@@ -201,7 +202,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         }
         if (!respond) return true;
         writer.EndFrame(responseFrame);
-        var flushed = await output.WriteAsync(writer.WrittenMemory);
+        var flushed = writer.HasReferences ? await WriteLargeAsync(writer.WrittenSequence, output) : await output.WriteAsync(writer.WrittenMemory);
         // The pipe has its own copy: an idle connection keeps a small writer, not its largest fetch response.
         writer.ResetAndTrim(MaxRetainedResponseBytes);
         if (state.CloseAfterResponse is { } reason)
@@ -210,6 +211,28 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
             return false;
         }
         return !flushed.IsCompleted && !flushed.IsCanceled;
+    }
+
+    /// <summary>
+    /// A response with bytes written by reference (a fetch's record batches): copied into the pipe a slice at a time,
+    /// each flushed to the socket before the next, so the connection never holds a whole multi-megabyte response.
+    /// </summary>
+    private static async ValueTask<FlushResult> WriteLargeAsync(ReadOnlySequence<byte> response, PipeWriter output)
+    {
+        var unflushed = 0;
+        foreach (var memory in response)
+            for (var at = 0; at < memory.Length;)
+            {
+                var slice = Math.Min(FlushSliceBytes - unflushed, memory.Length - at);
+                output.Write(memory.Span.Slice(at, slice));
+                at += slice;
+                unflushed += slice;
+                if (unflushed < FlushSliceBytes) continue;
+                var flushed = await output.FlushAsync();
+                if (flushed.IsCompleted || flushed.IsCanceled) return flushed;
+                unflushed = 0;
+            }
+        return await output.FlushAsync();
     }
 
     /// <summary>Kafka's legacy SASL framing after SaslHandshake v0: a bare token in, a bare token out; a failure closes.</summary>

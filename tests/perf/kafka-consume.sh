@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Consume through the Kafka listener against our SDK in one run, 100-byte records, one silo, 6 partitions (RF 1):
+# our CLI's `perf consume`, Confluent.Kafka (kafka-perf consume) with librdkafka's defaults and with throughput
+# settings, and kcat (librdkafka in C, no .NET), in ABBA order, each reading the whole topic from the beginning.
+# Each line gives the rate, the consumer process's CPU time and the silo's CPU time over the run.
+#   tests/perf/kafka-consume.sh        (RECORDS=2000000 ROUNDS=1 KAFKA_PORT=19092 PORT_OFFSET=0 by default)
+# TUNED: the librdkafka/Confluent.Kafka properties of the tuned runs (KEY=VALUE words).
+set -euo pipefail
+TIMEFORMAT="%R %U %S"
+records=${RECORDS:-2000000}; rounds=${ROUNDS:-1}
+tuned=${TUNED:-queued.min.messages=1000000 fetch.queue.backoff.ms=10 max.partition.fetch.bytes=4194304 dotnet.consumer.consume.result.fields=none}
+export KAFKA_PORT=${KAFKA_PORT:-19092}
+bootstrap=127.0.0.1:$((KAFKA_PORT + ${PORT_OFFSET:-0}))
+. tests/perf/cluster.sh > /dev/null
+dotnet build -c Release tests/OrleansStream.KafkaPerf -v q -nologo | grep -E "rror\(s\)"
+kperf() { dotnet tests/OrleansStream.KafkaPerf/bin/Release/net10.0/OrleansStream.KafkaPerf.dll "$@"; }
+work=$(mktemp -d)
+trap 'stop_cluster; rm -rf "$work"' EXIT
+silo_cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$(silo_pid 0)/stat"; }
+
+SILOS=1 start_cluster "$work/one"
+cli topics create --topic one --partitions 6 --replication-factor 1 > /dev/null
+cli topics create --topic sdk --partitions 6 --replication-factor 1 > /dev/null
+kperf produce "$bootstrap" one "$records" 100 1 > /dev/null
+cli perf produce --topic sdk --num-records "$records" --record-size 100 --acks 1 > /dev/null
+
+run() { # $1: who
+  local before after out start
+  before=$(silo_cpu); start=$(date +%s.%N)
+  case $1 in
+    sdk) { time cli perf consume --topic sdk --messages "$records" 2> /dev/null | tail -1 > "$work/out"; } 2> "$work/time"
+         out="$(cat "$work/out"), $(awk '{ printf "%.2f", $2 + $3 }' "$work/time") CPU-s (process)" ;;
+    defaults) out=$(kperf consume "$bootstrap" one "$records" statistics.interval.ms=1000) ;;
+    # shellcheck disable=SC2086 # TUNED holds several K=V words
+    tuned) out=$(kperf consume "$bootstrap" one "$records" statistics.interval.ms=1000 $tuned) ;;
+    kcat) { time kcat -C -b "$bootstrap" -t one -o beginning -e -q -f '%o\n' -X queued.min.messages=1000000 > "$work/kcat.out"; } 2> "$work/time"
+          out=$(awk -v n="$(wc -l < "$work/kcat.out")" '{ printf "%d records received, %.1f records/sec (wall time, connecting included), %.2f CPU-s", n, n / $1, $2 + $3 }' "$work/time") ;;
+  esac
+  after=$(silo_cpu)
+  echo "$1: $out; silo $(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.2f", a - b }') CPU-s over $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s; load $(cut -d' ' -f1 /proc/loadavg)"
+}
+
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); tuned: $tuned"
+for _ in $(seq 1 "$rounds"); do
+  for who in sdk defaults tuned kcat kcat tuned defaults sdk; do run $who; done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
