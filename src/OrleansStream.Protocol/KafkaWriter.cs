@@ -21,6 +21,7 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
 
     /// <summary>Bytes written by reference, each with the writer position it goes before; null until the first.</summary>
     private List<(int Position, ReadOnlyMemory<byte> Bytes)>? _references;
+    private List<IDisposable>? _owners;
     private long _referencedLength;
 
     /// <summary>Bytes fields shorter than this are copied: a reference costs more than copying a few KiB.</summary>
@@ -84,6 +85,20 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
         _length = 0;
         _references?.Clear();
         _referencedLength = 0;
+        ReleaseOwners();
+    }
+
+    /// <summary>
+    /// Disposes <paramref name="owner"/>, which holds bytes written by reference (a fetch's pooled record batches), at
+    /// the next reset: the connection resets its writer only once the response is in the pipe.
+    /// </summary>
+    public void DisposeOnReset(IDisposable owner) => (_owners ??= []).Add(owner);
+
+    private void ReleaseOwners()
+    {
+        if (_owners is not { Count: > 0 } owners) return;
+        foreach (var owner in owners) owner.Dispose();
+        owners.Clear();
     }
 
     /// <summary>
@@ -253,6 +268,7 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
 
     public void Dispose()
     {
+        ReleaseOwners();
         var buffer = Interlocked.Exchange(ref _buffer, []);
         if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
     }

@@ -37,17 +37,20 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<Fet
             await WaitAsync(slots, minBytes);
         }
         new Protocol.Messages.FetchResponse(ErrorCode.None, Answer(body, slots)).Write(response, request.Version);
-        Release(slots);
+        Release(slots, response);
         return true;
     }
 
-    /// <summary>The answers' records are the handler's once written; a call still out returns its own when it completes.</summary>
-    private static void Release(List<Slot> slots)
+    /// <summary>
+    /// The answers' records are written by reference, so they go back to the pool once the response is in the
+    /// connection's pipe (the writer's reset); a call still out returns its own when it completes.
+    /// </summary>
+    private static void Release(List<Slot> slots, KafkaWriter response)
     {
         foreach (var s in slots)
         {
             if (s.Call is not { } call) continue;
-            if (call.IsCompletedSuccessfully) call.Result.Records.Dispose();
+            if (call.IsCompletedSuccessfully) response.DisposeOnReset(call.Result.Records);
             else if (!call.IsCompleted) _ = call.ContinueWith(static c => c.Result.Records.Dispose(), CancellationToken.None,
                 TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
