@@ -100,6 +100,10 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
                 () => $"{committedReader.DistinctValues} seen\n{copiers.Output()}");
             if (rounds >= 3) Assert.True(fenced > 0 && copiers.FencedExits >= fenced, "every zombie was fenced when it woke up");
         }
+        catch (Exception) when (SaveLogs(cluster, copiers))
+        {
+            throw;
+        }
         finally
         {
             await copiers.DisposeAsync();
@@ -115,6 +119,19 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
         output.WriteLine($"{seeder.Values.Count} values copied; {history.AbortedRecordsSeen} aborted records seen by read_uncommitted; {copiers.FencedExits} zombies fenced; {copiers.FencedRestarts} copiers restarted after a stall fenced them");
         Assert.Empty(history.Anomalies());
         Assert.True(history.AbortedRecordsSeen > 0, "the run aborted transactions that had written output (a read_uncommitted reader saw them)");
+    }
+
+    /// <summary>
+    /// With OS_EOS_CHAOS_LOGS naming a directory, a failed run leaves every silo's and copier's output there (the silos
+    /// log the transaction coordinator and the groups at Information). Returns false: a filter that only looks.
+    /// </summary>
+    private static bool SaveLogs(SiloProcesses cluster, CopierProcesses copiers)
+    {
+        if (Environment.GetEnvironmentVariable("OS_EOS_CHAOS_LOGS") is not { Length: > 0 } directory) return false;
+        Directory.CreateDirectory(directory);
+        for (var s = 0; s < 3; s++) File.WriteAllText(Path.Combine(directory, $"silo-{s}.log"), cluster.Output(s));
+        File.WriteAllText(Path.Combine(directory, "copiers.log"), copiers.Output());
+        return false;
     }
 
     /// <summary>The input's producer: unique values, keyed so they spread over the partitions.</summary>
