@@ -13,7 +13,7 @@ internal sealed partial class Consumer<TKey, TValue> : IGroupConsumerHost
     public string MemberId => _group?.MemberId ?? "";
 
     public IConsumerGroupMetadata? ConsumerGroupMetadata =>
-        _group is { } g ? new ConsumerGroupMetadata(g.GroupId, g.GenerationId, g.MemberId) : null;
+        _group is { } g ? new ConsumerGroupMetadata(g.GroupId, g.GenerationId, g.MemberId, g.GroupInstanceId) : null;
 
     public List<string> Subscription => _group?.Subscription ?? [];
 

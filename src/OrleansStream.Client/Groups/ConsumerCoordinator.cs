@@ -35,7 +35,8 @@ internal sealed record GroupSettings(
     int RetryBackoffMs = 100,
     string? PartitionAssignmentStrategy = null,
     int DefaultApiTimeoutMs = 60000,
-    bool RequireStableOffsets = false)
+    bool RequireStableOffsets = false,
+    string? GroupInstanceId = null)
 {
     public static GroupSettings From(ConsumerConfig config, string clientId) => new(
         config.GroupId ?? "",
@@ -50,7 +51,8 @@ internal sealed record GroupSettings(
         config.RetryBackoffMs,
         config.PartitionAssignmentStrategy,
         config.DefaultApiTimeoutMs ?? 60000,
-        (config.IsolationLevel ?? IsolationLevel.ReadCommitted) == IsolationLevel.ReadCommitted);
+        (config.IsolationLevel ?? IsolationLevel.ReadCommitted) == IsolationLevel.ReadCommitted,
+        string.IsNullOrEmpty(config.GroupInstanceId) ? null : config.GroupInstanceId);
 
     public void Validate()
     {
@@ -128,6 +130,9 @@ internal sealed class ConsumerCoordinator : IDisposable
 
     public string MemberId { get { lock (_lock) return _memberId; } }
 
+    /// <summary>KIP-345's <c>group.instance.id</c>: a static member keeps its place (and assignment) across restarts within the session timeout.</summary>
+    public string? GroupInstanceId => _settings.GroupInstanceId;
+
     public int GenerationId { get { lock (_lock) return _generation; } }
 
     public RebalanceProtocol Protocol => _assignors[0].Protocol;
@@ -175,9 +180,8 @@ internal sealed class ConsumerCoordinator : IDisposable
     public void Poll()
     {
         _lastPollMs = NowMs;
-        if (_fatal is { } fatal)
+        if (Interlocked.Exchange(ref _fatal, null) is { } fatal)
         {
-            _fatal = null;
             throw fatal as OrleansStreamException ?? new OrleansStreamException(ErrorCode.UnknownServerError, fatal.Message, fatal);
         }
         bool lost;
@@ -366,13 +370,15 @@ internal sealed class ConsumerCoordinator : IDisposable
     {
         string memberId;
         int generation;
+        string? instanceId;
         lock (_lock)
         {
             // A consumer that only assigns partitions by hand commits as a simple consumer (Kafka's generation -1).
             memberId = _topics is null ? "" : _memberId;
             generation = _topics is null ? -1 : _generation;
+            instanceId = _topics is null ? null : _settings.GroupInstanceId;
         }
-        var request = new OffsetCommitRequest(memberId, generation, offsets);
+        var request = new OffsetCommitRequest(memberId, generation, offsets, instanceId);
         var started = _time.GetTimestamp();
         OffsetCommitResponse response;
         while (true)
@@ -534,7 +540,7 @@ internal sealed class ConsumerCoordinator : IDisposable
             while (!_closing.IsCancellationRequested)
             {
                 var join = await _calls.Call(_group.JoinGroup(new JoinGroupRequest(memberId, _settings.ClientId, _settings.SessionTimeoutMs,
-                    _settings.MaxPollIntervalMs, GroupKeys.ConsumerProtocolType, protocols)), RebalanceWait).ConfigureAwait(false);
+                    _settings.MaxPollIntervalMs, GroupKeys.ConsumerProtocolType, protocols, GroupInstanceId: _settings.GroupInstanceId)), RebalanceWait).ConfigureAwait(false);
                 switch (join.Error)
                 {
                     case ErrorCode.None:
@@ -559,7 +565,7 @@ internal sealed class ConsumerCoordinator : IDisposable
                 IReadOnlyDictionary<string, ConsumerProtocolAssignment>? assignments = null;
                 if (join.IsLeader) assignments = await AssignAsync(join).ConfigureAwait(false);
 
-                var sync = await _calls.Call(_group.SyncGroup(new SyncGroupRequest(memberId, join.GenerationId, assignments)), RebalanceWait).ConfigureAwait(false);
+                var sync = await _calls.Call(_group.SyncGroup(new SyncGroupRequest(memberId, join.GenerationId, assignments, _settings.GroupInstanceId)), RebalanceWait).ConfigureAwait(false);
                 switch (sync.Error)
                 {
                     case ErrorCode.None:
@@ -652,13 +658,15 @@ internal sealed class ConsumerCoordinator : IDisposable
 
                 if (NowMs - Volatile.Read(ref _lastPollMs) > _settings.MaxPollIntervalMs)
                 {
-                    // Kafka's max.poll.interval.ms: a consumer that stopped polling leaves, so its partitions move on.
-                    await _calls.Call(_group.LeaveGroup(new LeaveGroupRequest(memberId, "consumer poll timeout has expired"))).ConfigureAwait(false);
+                    // Kafka's max.poll.interval.ms: a consumer that stopped polling leaves, so its partitions move on; a static
+                    // member only forgets its membership (KIP-345), and the session timeout moves its partitions.
+                    if (_settings.GroupInstanceId is null)
+                        await _calls.Call(_group.LeaveGroup(new LeaveGroupRequest(memberId, "consumer poll timeout has expired"))).ConfigureAwait(false);
                     MarkLost();
                     continue;
                 }
 
-                var response = await _calls.Call(_group.Heartbeat(new HeartbeatRequest(memberId, generation))).ConfigureAwait(false);
+                var response = await _calls.Call(_group.Heartbeat(new HeartbeatRequest(memberId, generation, _settings.GroupInstanceId))).ConfigureAwait(false);
                 switch (response.Error)
                 {
                     case ErrorCode.None:
@@ -668,6 +676,11 @@ internal sealed class ConsumerCoordinator : IDisposable
                         RequestRejoin(lost: response.Error == ErrorCode.IllegalGeneration);
                         break;
                     case ErrorCode.UnknownMemberId:
+                        MarkLost();
+                        break;
+                    case ErrorCode.FencedInstanceId:
+                        // KIP-345: another consumer joined with our group.instance.id; fatal, as in Kafka.
+                        Volatile.Write(ref _fatal, GroupError(response.Error, response.ErrorMessage));
                         MarkLost();
                         break;
                 }
@@ -740,7 +753,8 @@ internal sealed class ConsumerCoordinator : IDisposable
             _generation = -1;
             _leaderPartitionCounts = null;
         }
-        if (memberId.Length == 0) return;
+        // KIP-345: a static member never sends LeaveGroup; its place waits for its restart until the session timeout.
+        if (memberId.Length == 0 || _settings.GroupInstanceId is not null) return;
         try
         {
             Blocking.Wait(() => _calls.Call(_group.LeaveGroup(new LeaveGroupRequest(memberId, reason))));

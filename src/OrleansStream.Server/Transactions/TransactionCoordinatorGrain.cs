@@ -299,6 +299,21 @@ internal sealed partial class TransactionCoordinatorGrain(
     /// <summary>Writes every marker of <paramref name="request"/> until each is acknowledged, then stores the completion.</summary>
     private async Task RunMarkersAsync(TxnMarkerRequest request)
     {
+        try
+        {
+            await WriteMarkersThenCompleteAsync(request);
+        }
+        catch (Exception e)
+        {
+            // Nothing else retries a marker phase in this activation: its transaction would stay prepared (and its
+            // producer answered ConcurrentTransactions) for as long as the activation lives. The next one resumes it.
+            LogMarkersFailed(e, request.TransactionalId, Shard);
+            DeactivateOnIdle();
+        }
+    }
+
+    private async Task WriteMarkersThenCompleteAsync(TxnMarkerRequest request)
+    {
         bool IsCurrent() => !_deactivating && request.CoordinatorEpoch == _coordinator.CoordinatorEpoch;
         var calls = new List<Task<TxnMarkerOutcome>>(request.Markers.Count);
         var participants = new List<TxnParticipant>(request.Markers.Count);
@@ -347,6 +362,9 @@ internal sealed partial class TransactionCoordinatorGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Transaction coordinator shard {Shard}: storing {Count} transitions failed")]
     private partial void LogStoreFailed(Exception e, int shard, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Transactional id {TransactionalId}: its marker phase failed; transaction coordinator shard {Shard} deactivates so that its next activation resumes it")]
+    private partial void LogMarkersFailed(Exception e, string transactionalId, int shard);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Transactional id {TransactionalId}: every marker written, transaction completed ({Result})")]
     private partial void LogCompleted(string transactionalId, TransactionResult result);

@@ -12,8 +12,9 @@ namespace OrleansStream.Cluster.Tests.MultiProcess;
 /// zombie that must be fenced. <c>out</c> must then hold every input value exactly once.
 /// </summary>
 /// <remarks>
-/// OS_EOS_CHAOS_ROUNDS sets how many disruptions (default 3, one of each kind) the run makes; a longer run:
-/// <c>OS_EOS_CHAOS_ROUNDS=30 dotnet test --project tests/OrleansStream.Cluster.Tests --filter-method "*copy_every_input_record_exactly_once*"</c>.
+/// OS_EOS_CHAOS_ROUNDS sets how many disruptions (default 3, one of each kind) the run makes, OS_EOS_CHAOS_VALUES how
+/// many values are seeded before they start (default 500; more come while the copiers keep up); a longer run:
+/// <c>OS_EOS_CHAOS_ROUNDS=30 OS_EOS_CHAOS_VALUES=100000 dotnet test --project tests/OrleansStream.Cluster.Tests --filter-method "*copy_every_input_record_exactly_once*"</c>.
 /// </remarks>
 [Trait("Category", "Slow")]
 [Collection(ExactlyOnceChaosCollection.Name)]
@@ -30,11 +31,17 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
     public async Task Copiers_under_kills_and_zombies_copy_every_input_record_exactly_once()
     {
         var rounds = int.TryParse(Environment.GetEnvironmentVariable("OS_EOS_CHAOS_ROUNDS"), CultureInfo.InvariantCulture, out var r) ? r : 3;
+        var values = int.TryParse(Environment.GetEnvironmentVariable("OS_EOS_CHAOS_VALUES"), CultureInfo.InvariantCulture, out var v) ? v : SeedBatch;
         var random = new Random(15);
         await using var cluster = await SiloProcesses.StartAsync(3, (_, env) =>
         {
             env["OrleansStream__Transactions__TransactionStateLogNumPartitions"] = "4";
             env["OrleansStream__Transactions__TransactionAbortTimedOutTransactionCleanupIntervalMs"] = "500";
+            // The coordinator's decisions (loads, fencings, timeouts, marker retries), shown when a wait on it fails.
+            env["Logging__LogLevel__OrleansStream.Server.Transactions"] = "Information";
+            env["Logging__LogLevel__OrleansStream.Server.Groups"] = "Information";
+            env["Logging__Console__FormatterOptions__SingleLine"] = "true";
+            env["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
         });
         var (input, outputTopic, group) = (UniqueTopic("eos-in"), UniqueTopic("eos-out"), UniqueTopic("eos-copiers"));
         var controller = cluster.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
@@ -47,7 +54,7 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
         var uncommittedReader = new HistoryReader(cluster.Client, outputTopic, IsolationLevel.ReadUncommitted);
         var readers = new[] { committedReader.Start(stop.Token), uncommittedReader.Start(stop.Token) };
         var seeder = new Seeder(cluster.Client, input);
-        await seeder.SeedAsync(SeedBatch);
+        while (seeder.Values.Count < values) await seeder.SeedAsync(Math.Min(values - seeder.Values.Count, 10 * SeedBatch));
 
         var copiers = new CopierProcesses(cluster, input, outputTopic, group);
         try
@@ -89,9 +96,13 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
             }
             await seeder.SeedAsync(SeedBatch);
             await Eventually.WaitUntilAsync(async () => await copiers.RestartFenced() | committedReader.DistinctValues >= seeder.Values.Count,
-                $"a read_committed reader sees all {seeder.Values.Count} input values in the output", Deadline,
+                $"a read_committed reader sees all {seeder.Values.Count} input values in the output", Deadline + TimeSpan.FromMilliseconds(values),
                 () => $"{committedReader.DistinctValues} seen\n{copiers.Output()}");
             if (rounds >= 3) Assert.True(fenced > 0 && copiers.FencedExits >= fenced, "every zombie was fenced when it woke up");
+        }
+        catch (Exception) when (SaveLogs(cluster, copiers))
+        {
+            throw;
         }
         finally
         {
@@ -108,6 +119,19 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
         output.WriteLine($"{seeder.Values.Count} values copied; {history.AbortedRecordsSeen} aborted records seen by read_uncommitted; {copiers.FencedExits} zombies fenced; {copiers.FencedRestarts} copiers restarted after a stall fenced them");
         Assert.Empty(history.Anomalies());
         Assert.True(history.AbortedRecordsSeen > 0, "the run aborted transactions that had written output (a read_uncommitted reader saw them)");
+    }
+
+    /// <summary>
+    /// With OS_EOS_CHAOS_LOGS naming a directory, a failed run leaves every silo's and copier's output there (the silos
+    /// log the transaction coordinator and the groups at Information). Returns false: a filter that only looks.
+    /// </summary>
+    private static bool SaveLogs(SiloProcesses cluster, CopierProcesses copiers)
+    {
+        if (Environment.GetEnvironmentVariable("OS_EOS_CHAOS_LOGS") is not { Length: > 0 } directory) return false;
+        Directory.CreateDirectory(directory);
+        for (var s = 0; s < 3; s++) File.WriteAllText(Path.Combine(directory, $"silo-{s}.log"), cluster.Output(s));
+        File.WriteAllText(Path.Combine(directory, "copiers.log"), copiers.Output());
+        return false;
     }
 
     /// <summary>The input's producer: unique values, keyed so they spread over the partitions.</summary>
@@ -274,17 +298,50 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
         /// next call finds itself fenced and it exits. Returns the copier's slot. <paramref name="feed"/> keeps input
         /// coming while no copier has a transaction open.
         /// </summary>
+        /// <remarks>
+        /// A stopped process's requests already written to its sockets still arrive: an EndTxn sent just before the stop
+        /// can reach the coordinator after the description that saw the transaction open (another connection), and then
+        /// the copier itself completes the transaction and nothing is left to time out. Such a copier is resumed and
+        /// another attempt made.
+        /// </remarks>
         public async Task<int> MakeZombie(int first, Func<Task> feed)
+        {
+            while (true)
+            {
+                var (slot, frozen) = await FreezeInsideTransaction(first, feed);
+                var coordinator = await Coordinator(slot);
+                var seen = frozen;
+                await Eventually.WaitUntilAsync(async () => (seen = await Describe(coordinator, slot)).State is not ("Ongoing" or "PrepareAbort" or "PrepareCommit"),
+                    $"the coordinator aborts copier {slot}'s transaction at its timeout and fences it", Deadline,
+                    () => $"{seen} (frozen as {frozen})\n{CoordinatorLog()}");
+                var process = _processes[slot]!;
+                process.Resume();
+                if (seen is not { State: "CompleteAbort" } || seen.ProducerEpoch <= frozen.ProducerEpoch)
+                {
+                    // Completed by the copier's own request that was on its way: not a zombie.
+                    first = slot + 1;
+                    continue;
+                }
+                var exit = await process.WaitForExitAsync(Deadline);
+                Assert.Contains("fenced: ", exit.Stdout);
+                FencedExits++;
+                await Retire(slot);
+                return slot;
+            }
+        }
+
+        private async Task<(int Slot, TransactionDescription Frozen)> FreezeInsideTransaction(int first, Func<Task> feed)
         {
             var slot = -1;
             TransactionDescription frozen = null!;
+            var seen = new TransactionDescription[Copiers];
             await Eventually.WaitUntilAsync(async () =>
             {
                 for (var i = 0; i < Copiers; i++)
                 {
                     var candidate = (first + i) % Copiers;
                     var coordinator = await Coordinator(candidate);
-                    if ((await Describe(coordinator, candidate)).State != "Ongoing") continue;
+                    if ((seen[candidate] = await Describe(coordinator, candidate)).State != "Ongoing") continue;
                     _processes[candidate]!.Freeze();
                     // Frozen: a commit already under way finishes its markers; what is left is what the zombie holds.
                     frozen = await StableDescription(coordinator, candidate);
@@ -299,17 +356,8 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
                 }
                 await feed();
                 return false;
-            }, "a copier is stopped inside an open transaction", Deadline, Output);
-            var process = _processes[slot]!;
-            var coordinatorOfZombie = await Coordinator(slot);
-            await Eventually.WaitUntilAsync(async () => (await Describe(coordinatorOfZombie, slot)) is { State: "CompleteAbort" } d && d.ProducerEpoch > frozen.ProducerEpoch,
-                $"the coordinator aborts copier {slot}'s transaction at its timeout and fences it", Deadline);
-            process.Resume();
-            var exit = await process.WaitForExitAsync(Deadline);
-            Assert.Contains("fenced: ", exit.Stdout);
-            FencedExits++;
-            await Retire(slot);
-            return slot;
+            }, "a copier is stopped inside an open transaction", Deadline, () => $"{string.Join('\n', seen.AsEnumerable())}\n{Output()}\n{CoordinatorLog()}");
+            return (slot, frozen);
         }
 
         /// <summary>Waits until no copier's transaction is open or being completed.</summary>
@@ -322,6 +370,20 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
                 await Eventually.WaitUntilAsync(async () => (await Describe(coordinator, s)).State is "Empty" or "CompleteCommit" or "CompleteAbort" or "Dead",
                     $"copier {slot}'s last transaction is complete", Deadline);
             }
+        }
+
+        /// <summary>The silos' transaction coordinator log lines, the last ones of each.</summary>
+        private string CoordinatorLog()
+        {
+            var lines = new List<string>();
+            for (var s = 0; s < 3; s++)
+            {
+                var silo = cluster.Output(s).Split('\n')
+                    .Where(l => l.Contains("OrleansStream.Server.Transactions", StringComparison.Ordinal) || l.Contains("OrleansStream.Server.Groups", StringComparison.Ordinal))
+                    .TakeLast(150);
+                lines.Add($"--- silo {s}\n{string.Join('\n', silo)}");
+            }
+            return string.Join('\n', lines);
         }
 
         public string Output()

@@ -1,13 +1,50 @@
+using System.Collections.Concurrent;
 using Orleans.Core.Internal;
 using Orleans.Runtime;
+using OrleansStream.Server.Controller;
 using OrleansStream.Storage.Producers;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
 using static OrleansStream.Cluster.Tests.Transactions.TransactionTestKit;
 
 namespace OrleansStream.Cluster.Tests.Transactions;
 
-/// <summary>Its own cluster: the test stops a silo.</summary>
-public sealed class CoordinatorFailoverFixture : TransactionFixture;
+/// <summary>Its own cluster: the test stops a silo, and its silos run <see cref="MarkerFaultFilter"/>.</summary>
+public sealed class CoordinatorFailoverFixture : TransactionFixture
+{
+    protected override void ConfigureSilo(ISiloBuilder silo)
+    {
+        base.ConfigureSilo(silo);
+        silo.AddIncomingGrainCallFilter<MarkerFaultFilter>();
+    }
+}
+
+/// <summary>
+/// For an armed topic, once: its leader answers a transaction marker UnknownTopicOrPartition (as a replica does before it
+/// has its state), then the controller's next GetPartitionState for the topic fails (as a call to a silo that just died does).
+/// </summary>
+public sealed class MarkerFaultFilter : IIncomingGrainCallFilter
+{
+    private static readonly ConcurrentDictionary<string, int> Armed = new();
+
+    /// <summary>0 armed, 1 the marker refused, 2 the lookup failed too.</summary>
+    public static int StepOf(string topic) => Armed.GetValueOrDefault(topic, -1);
+
+    public static void Arm(string topic) => Armed[topic] = 0;
+
+    public Task Invoke(IIncomingGrainCallContext context)
+    {
+        if (context.MethodName == nameof(IPartitionReplicaGrain.WriteTxnMarker)
+            && GrainKeys.ParseReplica(context.TargetId.Key.ToString()!).Topic is var topic && Armed.TryUpdate(topic, 1, 0))
+        {
+            context.Result = ErrorCode.UnknownTopicOrPartition;
+            return Task.CompletedTask;
+        }
+        if (context.MethodName == nameof(IControllerInternalGrain.GetPartitionState)
+            && context.Request.GetArgument(0) is string lookedUp && Armed.TryUpdate(lookedUp, 2, 1))
+            throw new SiloUnavailableException($"the controller's silo is gone (a test fault for {lookedUp})");
+        return context.Invoke();
+    }
+}
 
 /// <summary>A coordinator that moves (deactivated, activated again) finishes the marker phase its predecessor began.</summary>
 public sealed class CoordinatorFailoverTests(CoordinatorFailoverFixture fixture) : IClassFixture<CoordinatorFailoverFixture>
@@ -42,6 +79,22 @@ public sealed class CoordinatorFailoverTests(CoordinatorFailoverFixture fixture)
         Assert.Equal(ControlRecordType.Abort, marker.Marker);
         Assert.True(marker.CoordinatorEpoch > epochBefore, $"the marker's coordinator epoch {marker.CoordinatorEpoch} is the new activation's, above {epochBefore}");
         Assert.Equal((short)(producer.ProducerEpoch + 1), marker.ProducerEpoch);
+    }
+
+    [Fact]
+    public async Task A_marker_phase_goes_on_when_a_call_fails_while_it_asks_whether_a_refusing_partition_still_exists()
+    {
+        var (topic, txnId) = (UniqueTopic("txn-lookup"), UniqueTopic("txn-lookup-id"));
+        await fixture.CreateTopic(topic, replicationFactor: 1);
+        var (coordinator, producer) = await fixture.BeginTransaction(txnId, [new TopicPartition(topic, 0)]);
+        MarkerFaultFilter.Arm(topic);
+
+        var ended = await coordinator.EndTxn(new EndTxnRequest(txnId, producer.ProducerId, producer.ProducerEpoch, Commit: true));
+        await fixture.WaitForState(txnId, "CompleteCommit");
+
+        Assert.Equal((ErrorCode.None, 2), (ended.Error, MarkerFaultFilter.StepOf(topic)));
+        var marker = Assert.Single(await ReadBatches(await fixture.Leader(topic, 0)), b => b.IsControl);
+        Assert.Equal(ControlRecordType.Commit, marker.Marker);
     }
 
     [Fact]

@@ -269,6 +269,30 @@ public sealed class TransactionCoordinatorTests
     }
 
     [Fact]
+    public void A_transaction_loaded_by_a_new_activation_times_out_from_its_stored_start_not_from_the_load()
+    {
+        var producer = _h.BeginTransaction(0);
+        var started = _h.Describe().TxnStartTimestamp;
+
+        // Several coordinator moves during the transaction: each activation loads it from storage, later each time.
+        for (var move = 0; move < 4; move++)
+        {
+            _h.Time.Advance(TimeSpan.FromMilliseconds(TimeoutMs / 5));
+            _h.Activate();
+            Assert.Equal((TransactionState.Ongoing, started), (_h.Describe().TxnState, _h.Describe().TxnStartTimestamp));
+            Assert.Empty(C.AbortTimedOutTransactions());
+        }
+        _h.Time.Advance(TimeSpan.FromMilliseconds(TimeoutMs / 5 + 1));
+        _h.Activate();
+
+        var write = Assert.Single(C.AbortTimedOutTransactions());
+        var aborted = _h.Store(write);
+        Assert.Equal((TransactionState.PrepareAbort, (short)(producer.Epoch + 1)), (_h.Describe().TxnState, _h.Describe().ProducerEpoch));
+        _h.WriteAllMarkers(aborted.Markers!);
+        Assert.Equal(TransactionState.CompleteAbort, _h.Describe().TxnState);
+    }
+
+    [Fact]
     public void A_transactional_id_at_rest_expires_after_transactional_id_expiration_ms_and_is_forgotten_once_stored()
     {
         var h = new TransactionCoordinatorHarness(o => o.TransactionalIdExpirationMs = 100_000);

@@ -60,6 +60,12 @@ internal sealed partial class TxnMarkerWriter(IGrainFactory grains, TimeProvider
             try
             {
                 error = marker.Participant.IsGroup ? await WriteToGroupAsync(marker) : await WriteToPartitionAsync(marker);
+                // Asked here, where a failed call is retried like any other: an exception out of this loop would end it.
+                if (error == ErrorCode.UnknownTopicOrPartition && !marker.Participant.IsGroup && await IsDeletedAsync(marker.Participant.Partition))
+                {
+                    LogPartitionGone(marker.Participant.ToString(), marker.ProducerId);
+                    return TxnMarkerOutcome.Written;
+                }
             }
             catch (Exception e)
             {
@@ -74,9 +80,6 @@ internal sealed partial class TxnMarkerWriter(IGrainFactory grains, TimeProvider
                 case ErrorCode.TransactionCoordinatorFenced:
                     LogMarkerFenced(marker.Participant.ToString(), marker.ProducerId, marker.CoordinatorEpoch);
                     return TxnMarkerOutcome.Fenced;
-                case ErrorCode.UnknownTopicOrPartition when !marker.Participant.IsGroup && await IsDeletedAsync(marker.Participant.Partition):
-                    LogPartitionGone(marker.Participant.ToString(), marker.ProducerId);
-                    return TxnMarkerOutcome.Written;
             }
             if (attempt == 1 || attempt % 20 == 0) LogMarkerRetry(marker.Participant.ToString(), marker.ProducerId, error, attempt);
             await Task.Delay(backoff, time);
