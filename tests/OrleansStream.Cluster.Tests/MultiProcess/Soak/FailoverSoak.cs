@@ -241,8 +241,12 @@ public sealed class FailoverSoak
         {
             await UntilDone("cli: connect and topics describe", async () =>
             {
+                var started = DateTimeOffset.UtcNow;
                 var r = await ExternalProcess.RunAsync("dotnet", [cli, "topics", "describe", "--topic", _topic, .. GatewayArguments],
                     environment: new Dictionary<string, string?> { ["DOTNET_NOLOGO"] = "1" }, timeout: TimeSpan.FromMinutes(2));
+                var took = DateTimeOffset.UtcNow - started;
+                if (r.ExitCode != 0 || took > StallMeter.LongStall / 2)
+                    _log($"cli: a process started at {started:HH:mm:ss.fff} took {took.TotalSeconds:F1} s, exit {r.ExitCode}{(r.ExitCode != 0 ? ": " + r.Stderr.Trim() : "")}");
                 if (r.ExitCode != 0) throw new InvalidOperationException(r.ToString());
                 return r;
             });
