@@ -91,8 +91,12 @@ public sealed class GroupFailoverTests(GroupFailoverFixture fixture) : IClassFix
         var join = new JoinGroupRequest("", "test", 60_000, 60_000, GroupKeys.ConsumerProtocolType,
             [new JoinGroupProtocol("range", new ConsumerProtocolSubscription([topic], []))]);
         var a = await GroupProtocolTests.JoinNew(group, join);
+        Assert.Equal(ErrorCode.None, (await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId,
+            new Dictionary<string, ConsumerProtocolAssignment> { [a.MemberId] = new([new TopicPartition(topic, 0), new TopicPartition(topic, 1)]) }))).Error);
+        // B joins; A rejoins once the group waits for it, as its heartbeat would tell it.
         var bId = (await group.JoinGroup(join)).MemberId;
         var bJoin = group.JoinGroup(join with { MemberId = bId });
+        await Eventually.WaitUntilAsync(async () => (await group.Describe()).State == GroupState.PreparingRebalance, "B's join starts a rebalance");
         var leader = await group.JoinGroup(join with { MemberId = a.MemberId });
         var b = await bJoin;
         Assert.Equal(leader.GenerationId, b.GenerationId);
