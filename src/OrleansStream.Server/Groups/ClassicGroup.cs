@@ -5,11 +5,14 @@ namespace OrleansStream.Server.Groups;
 /// JoinGroup, SyncGroup, Heartbeat and LeaveGroup: members, generations, the rebalance barrier and its deadlines
 /// (session, rebalance, <c>group.initial.rebalance.delay.ms</c>), and KIP-394's issued member ids.
 /// Join and Sync answer with tasks that complete when the rebalance does (Kafka's delayed join and sync); the owner
-/// calls <see cref="CheckExpirations"/> periodically (Kafka's delayed heartbeat and rebalance operations), persists when
-/// a generation completes, and calls everything from one thread at a time. Time comes from the <see cref="TimeProvider"/>.
+/// calls <see cref="CheckExpirations"/> periodically (Kafka's delayed heartbeat and rebalance operations) and calls
+/// everything from one thread at a time. Time comes from the <see cref="TimeProvider"/>.
+/// The group's metadata (<see cref="Membership"/>) is stored as Kafka stores it in <c>__consumer_offsets</c>: a
+/// generation's assignment before SyncGroup hands it out, a completed join and a removed member after, so a new
+/// coordinator takes the members over in their generation (<see cref="Load"/>) instead of making them rejoin.
 /// </summary>
-/// <param name="generationCompleted">Called when a rebalance completes a generation (the group then holds the new generation); the owner persists it.</param>
-internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions options, TimeProvider time, ILogger logger, Action generationCompleted)
+/// <param name="storeGroup">Writes the group's state, <see cref="Membership"/> included, to storage; completes when it is durable.</param>
+internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions options, TimeProvider time, ILogger logger, Func<Task> storeGroup)
 {
     // Insertion order matters: the first member is the leader, and a new leader is the oldest remaining member.
     private readonly List<ClassicGroupMember> _members = [];
@@ -20,6 +23,8 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     private long _rebalanceDeadlineMs;
     private long _initialDelayDeadlineMs;
     private long _rebalanceStartMs;
+    // The generation's assignment while its write is on the way; SyncGroup hands it out once it is durable.
+    private StoredGroupMembership? _storingAssignment;
 
     public string GroupId { get; } = groupId;
 
@@ -42,12 +47,51 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
 
     private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    /// <summary>Takes over what was persisted: members do not survive a failover, so a stored group starts empty from now.</summary>
-    public void Load(int generationId, long emptySinceMs, string? lastProtocolName, bool stored)
+    /// <summary>
+    /// Takes over what was stored (Kafka's coordinator loading a group from <c>__consumer_offsets</c>). The members
+    /// come back with a fresh session deadline; a group stored stable in this generation is stable again, so members
+    /// keep heartbeating and committing with their ids and generation. A group stored in a rebalance finishes it with
+    /// the same members, which rejoin with their ids. A stored group without members starts empty from now.
+    /// </summary>
+    public void Load(int generationId, long emptySinceMs, string? lastProtocolName, bool stored, StoredGroupMembership? membership = null)
     {
         GenerationId = generationId;
         EmptySinceMs = emptySinceMs < 0 && stored ? NowMs : emptySinceMs;
         LastProtocolName = lastProtocolName;
+        if (membership is not { Members.Count: > 0 }) return;
+
+        var now = NowMs;
+        foreach (var m in membership.Members)
+        {
+            var member = ClassicGroupMember.Load(m);
+            member.HeartbeatDeadlineMs = now + member.SessionTimeoutMs;
+            _members.Add(member);
+            foreach (var tp in member.Assignment.Partitions) _owners[tp] = member.MemberId;
+        }
+        LeaderId = Find(membership.LeaderId)?.MemberId ?? _members[0].MemberId;
+        ProtocolName = membership.ProtocolName ?? SelectProtocol();
+        LastProtocolName ??= ProtocolName;
+        EmptySinceMs = -1;
+        if (!membership.Rebalancing && membership.GenerationId == generationId)
+        {
+            State = GroupState.Stable;
+            LogLoaded(GroupId, GenerationId, _members.Count, "stable");
+            return;
+        }
+        State = GroupState.PreparingRebalance;
+        _rebalanceStartMs = now;
+        _rebalanceDeadlineMs = now + MaxRebalanceTimeoutMs();
+        LogLoaded(GroupId, GenerationId, _members.Count, "rebalancing");
+    }
+
+    /// <summary>What to store of the members: the assignment on its way to durability, else the members as they are.</summary>
+    public StoredGroupMembership? Membership()
+    {
+        if (_storingAssignment is not null) return _storingAssignment;
+        if (_members.Count == 0 || State is GroupState.Empty or GroupState.Dead) return null;
+        var members = new List<StoredGroupMember>(_members.Count);
+        foreach (var m in _members) members.Add(m.ToStored(m.Assignment));
+        return new StoredGroupMembership(GenerationId, ProtocolName, LeaderId, State != GroupState.Stable, members);
     }
 
     // ---- JoinGroup, SyncGroup, Heartbeat, LeaveGroup ------------------------------------------------------------
@@ -163,7 +207,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         switch (State)
         {
             case GroupState.Stable when SelectProtocol() == ProtocolName:
-                return Task.FromResult(new JoinGroupResponse(ErrorCode.None, GenerationId, ProtocolName, oldLeaderId!, newMemberId, []));
+                return StoreStaticRejoinAsync(member, new JoinGroupResponse(ErrorCode.None, GenerationId, ProtocolName, oldLeaderId!, newMemberId, []));
             case GroupState.PreparingRebalance:
                 {
                     var pending = member.StartJoin();
@@ -177,6 +221,30 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
                     PrepareRebalance($"static member {member.GroupInstanceId} rejoined as {newMemberId}");
                     return pending;
                 }
+        }
+    }
+
+    /// <summary>
+    /// The instance's new member id is stored before the member learns it (Kafka stores the group here too): a
+    /// coordinator that took over with the old id would fence the new one. A write that fails rebalances instead.
+    /// </summary>
+    private async Task<JoinGroupResponse> StoreStaticRejoinAsync(ClassicGroupMember member, JoinGroupResponse rejoined)
+    {
+        var generation = GenerationId;
+        try
+        {
+            await storeGroup();
+            return rejoined;
+        }
+        catch (Exception ex)
+        {
+            LogStoreFailed(ex, GroupId);
+            if (Find(member.MemberId) is null || GenerationId != generation)
+                return JoinError(ErrorCode.UnknownMemberId, member.MemberId, "removed from the group");
+            var pending = member.StartJoin();
+            if (State != GroupState.PreparingRebalance) PrepareRebalance("storing a static member's new id failed");
+            else TryCompleteJoin();
+            return await pending;
         }
     }
 
@@ -357,10 +425,25 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
             PrepareRebalance($"member {member.MemberId} {reason}");
         else if (State == GroupState.PreparingRebalance)
             TryCompleteJoin();
+        // A coordinator that takes over must not wait out the session of a member that is gone.
+        _ = StoreQuietlyAsync();
+    }
+
+    private async Task StoreQuietlyAsync()
+    {
+        try
+        {
+            await storeGroup();
+        }
+        catch (Exception ex)
+        {
+            LogStoreFailed(ex, GroupId);
+        }
     }
 
     private void PrepareRebalance(string reason)
     {
+        _storingAssignment = null;
         if (State == GroupState.CompletingRebalance)
         {
             // The leader's assignment for this generation will never be accepted: send the waiting members back to join.
@@ -420,7 +503,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
             _owners.Clear();
             _previousOwners.Clear();
             LogGroupEmpty(GroupId, GenerationId);
-            generationCompleted();
+            _ = StoreQuietlyAsync();
             return;
         }
 
@@ -436,19 +519,59 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
             join.TrySetResult(JoinResult(m));
         }
         LogRebalanced(GroupId, GenerationId, _members.Count, LeaderId, ProtocolName);
-        generationCompleted();
+        _ = StoreQuietlyAsync();
     }
 
+    /// <summary>
+    /// Kafka's <c>storeGroup</c> on the leader's SyncGroup: the generation's assignment is written first, and handed out
+    /// only once durable, so a coordinator that takes over knows every assignment a member holds. A write that fails
+    /// sends the members back to rejoin.
+    /// </summary>
     private void CompleteSync(IReadOnlyDictionary<string, ConsumerProtocolAssignment>? assignments)
+    {
+        var members = new List<StoredGroupMember>(_members.Count);
+        foreach (var m in _members)
+            members.Add(m.ToStored(assignments is not null && assignments.TryGetValue(m.MemberId, out var a) && a is not null
+                ? a
+                : ConsumerProtocolAssignment.Empty));
+        var storing = new StoredGroupMembership(GenerationId, ProtocolName, LeaderId, Rebalancing: false, members);
+        _storingAssignment = storing;
+        _ = StoreAssignmentAsync(storing);
+    }
+
+    private async Task StoreAssignmentAsync(StoredGroupMembership storing)
+    {
+        Exception? failure = null;
+        try
+        {
+            await storeGroup();
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        // A member that left or rejoined meanwhile started another rebalance: this assignment is void.
+        if (!ReferenceEquals(_storingAssignment, storing) || State != GroupState.CompletingRebalance) return;
+        _storingAssignment = null;
+        if (failure is not null)
+        {
+            LogStoreFailed(failure, GroupId);
+            PrepareRebalance("storing the assignment failed");
+            return;
+        }
+        ApplyAssignment(storing);
+    }
+
+    private void ApplyAssignment(StoredGroupMembership stored)
     {
         _previousOwners.Clear();
         foreach (var (tp, owner) in _owners) _previousOwners[tp] = owner;
         _owners.Clear();
         foreach (var m in _members)
         {
-            m.Assignment = assignments is not null && assignments.TryGetValue(m.MemberId, out var a) && a is not null
-                ? a
-                : ConsumerProtocolAssignment.Empty;
+            m.Assignment = ConsumerProtocolAssignment.Empty;
+            foreach (var sm in stored.Members)
+                if (sm.MemberId == m.MemberId) { m.Assignment = sm.Assignment; break; }
             foreach (var tp in m.Assignment.Partitions) _owners[tp] = m.MemberId;
         }
         State = GroupState.Stable;
@@ -578,6 +701,12 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: generation {Generation} is stable")]
     private partial void LogStable(string groupId, int generation);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: loaded generation {Generation} with {Members} members, {State}")]
+    private partial void LogLoaded(string groupId, int generation, int members, string state);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: storing the group failed")]
+    private partial void LogStoreFailed(Exception ex, string groupId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: empty at generation {Generation}")]
     private partial void LogGroupEmpty(string groupId, int generation);

@@ -28,12 +28,26 @@ internal sealed class ClassicGroupMember(string memberId, string clientId, strin
 
     public TaskCompletionSource<SyncGroupResponse>? AwaitingSync { get; set; }
 
-    public void Update(JoinGroupRequest request, int rebalanceTimeoutMs)
+    public void Update(JoinGroupRequest request, int rebalanceTimeoutMs) =>
+        Update(request.SessionTimeoutMs, rebalanceTimeoutMs, request.Protocols);
+
+    private void Update(int sessionTimeoutMs, int rebalanceTimeoutMs, IReadOnlyList<JoinGroupProtocol> protocols)
     {
-        SessionTimeoutMs = request.SessionTimeoutMs;
+        SessionTimeoutMs = sessionTimeoutMs;
         RebalanceTimeoutMs = rebalanceTimeoutMs;
-        Protocols = request.Protocols;
+        Protocols = protocols;
     }
+
+    /// <summary>A member as a coordinator loads it from the group's stored metadata.</summary>
+    public static ClassicGroupMember Load(StoredGroupMember stored)
+    {
+        var member = new ClassicGroupMember(stored.MemberId, stored.ClientId, stored.GroupInstanceId) { Assignment = stored.Assignment };
+        member.Update(stored.SessionTimeoutMs, stored.RebalanceTimeoutMs, stored.Protocols);
+        return member;
+    }
+
+    public StoredGroupMember ToStored(ConsumerProtocolAssignment assignment) =>
+        new(MemberId, ClientId, GroupInstanceId, SessionTimeoutMs, RebalanceTimeoutMs, [.. Protocols], assignment);
 
     public Task<JoinGroupResponse> StartJoin()
     {

@@ -9,8 +9,9 @@ namespace OrleansStream.Server.Groups;
 /// <summary>
 /// Kafka's group coordinator for one group: the Orleans side of a <see cref="ClassicGroup"/> (membership and rebalances)
 /// and its <see cref="OffsetMetadataManager"/> (committed offsets): grain storage, the expiration timer, the high
-/// watermark checks and the group directory. Membership lives in memory (members rejoin after a failover, as they do
-/// when a Kafka coordinator moves); the generation and committed offsets are persisted.
+/// watermark checks and the group directory. The group's metadata (generation, leader, members and their assignment)
+/// and its committed offsets are persisted, so the activation that takes over after a failover keeps the members in
+/// their generation, as a Kafka coordinator that loads the group from <c>__consumer_offsets</c> does.
 /// Join and Sync long-poll and interleave; every state change happens between awaits, so the turns stay consistent.
 /// </summary>
 [GrainType("os-group")]
@@ -49,8 +50,8 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _group = new ClassicGroup(GroupId, _options, _time, _logger, () => _ = PersistQuietlyAsync());
-        _group.Load(_state.State.GenerationId, _state.State.EmptySinceMs, _state.State.ProtocolName, _state.RecordExists);
+        _group = new ClassicGroup(GroupId, _options, _time, _logger, PersistAsync);
+        _group.Load(_state.State.GenerationId, _state.State.EmptySinceMs, _state.State.ProtocolName, _state.RecordExists, _state.State.Membership);
         _offsets = new OffsetMetadataManager(_group, _options, _time, PersistAsync);
         _offsets.Load(_state.State.Offsets, _state.State.TxnOffsets);
         var interval = TimeSpan.FromMilliseconds(_options.ExpirationCheckIntervalMs);
@@ -288,23 +289,12 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         state.GenerationId = _group.GenerationId;
         state.EmptySinceMs = _group.EmptySinceMs;
         state.ProtocolName = _group.LastProtocolName;
+        state.Membership = _group.Membership();
         _offsets.CopyTo(state.Offsets);
         _offsets.CopyTxnTo(state.TxnOffsets);
         await _state.WriteStateAsync();
         _offsets.Written(state.Offsets);
         _offsets.TxnWritten(state.TxnOffsets);
-    }
-
-    private async Task PersistQuietlyAsync()
-    {
-        try
-        {
-            await PersistAsync();
-        }
-        catch (Exception ex)
-        {
-            LogPersistFailed(ex, GroupId);
-        }
     }
 
     private async Task RemoveGroupAsync()
@@ -345,9 +335,6 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: storing offsets failed")]
     private partial void LogCommitFailed(Exception ex, string groupId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: storing group state failed")]
-    private partial void LogPersistFailed(Exception ex, string groupId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: expiration check failed")]
     private partial void LogExpirationFailed(Exception ex, string groupId);

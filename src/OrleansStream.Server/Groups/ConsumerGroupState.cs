@@ -1,6 +1,9 @@
 namespace OrleansStream.Server.Groups;
 
-/// <summary>What a group persists: its generation and its committed offsets (Kafka keeps both in <c>__consumer_offsets</c>).</summary>
+/// <summary>
+/// What a group persists: its generation, its members and their assignment, and its committed offsets (Kafka keeps all
+/// of it in <c>__consumer_offsets</c>).
+/// </summary>
 [GenerateSerializer]
 public sealed class ConsumerGroupState
 {
@@ -18,7 +21,29 @@ public sealed class ConsumerGroupState
 
     /// <summary>Per transactional producer: its last epochs and the offsets its open transaction holds pending until the marker.</summary>
     [Id(5)] public List<StoredTxnOffsets> TxnOffsets { get; set; } = [];
+
+    /// <summary>The members as last stored; null while the group has none.</summary>
+    [Id(6)] public StoredGroupMembership? Membership { get; set; }
 }
+
+/// <summary>
+/// Kafka's <c>GroupMetadataValue</c>: what a new coordinator needs to take the group over without a rebalance.
+/// <paramref name="Rebalancing"/> says the members were rebalancing when it was stored (one left, or a generation
+/// was being assigned): the coordinator that loads it finishes that rebalance with them.
+/// </summary>
+[GenerateSerializer]
+public sealed record StoredGroupMembership(int GenerationId, string? ProtocolName, string? LeaderId, bool Rebalancing, List<StoredGroupMember> Members);
+
+/// <summary>Kafka's <c>MemberMetadata</c> in a <c>GroupMetadataValue</c>: a member's identity, timeouts, protocols and assignment.</summary>
+[GenerateSerializer]
+public sealed record StoredGroupMember(
+    string MemberId,
+    string ClientId,
+    string? GroupInstanceId,
+    int SessionTimeoutMs,
+    int RebalanceTimeoutMs,
+    List<JoinGroupProtocol> Protocols,
+    ConsumerProtocolAssignment Assignment);
 
 /// <summary>
 /// A committed (or pending transactional) offset. <paramref name="WriteOrder"/> stands for the position of its record in

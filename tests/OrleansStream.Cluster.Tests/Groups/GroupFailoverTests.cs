@@ -62,9 +62,7 @@ public sealed class GroupFailoverTests(GroupFailoverFixture fixture) : IClassFix
                 return false;
             }
         }, "the coordinator answers from another silo");
-        var after = await group.Describe();
-        Assert.Equal(GroupState.Empty, after.State); // members live in memory: they rejoin, as with Kafka's coordinator failover
-        Assert.True(after.GenerationId >= join.GenerationId);
+        Assert.True((await group.Describe()).GenerationId >= join.GenerationId);
 
         // Every broker down, then up again with the same data.
         foreach (var (_, silo) in fixture.Silos) await fixture.StopSiloAsync(silo.Name);
@@ -81,5 +79,71 @@ public sealed class GroupFailoverTests(GroupFailoverFixture fixture) : IClassFix
                 return false;
             }
         }, "the coordinator answers after a full restart", TimeSpan.FromSeconds(60));
+    }
+
+    [Fact]
+    public async Task When_the_coordinators_silo_dies_the_members_carry_on_with_their_ids_and_generation_without_a_rebalance()
+    {
+        var topic = GroupFixture.Unique("moving");
+        var groupId = GroupFixture.Unique("g-moving");
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 2, 3)])).Error);
+        var group = fixture.Client.GetGrain<IConsumerGroupGrain>(groupId);
+        var join = new JoinGroupRequest("", "test", 60_000, 60_000, GroupKeys.ConsumerProtocolType,
+            [new JoinGroupProtocol("range", new ConsumerProtocolSubscription([topic], []))]);
+        var a = await GroupProtocolTests.JoinNew(group, join);
+        Assert.Equal(ErrorCode.None, (await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId,
+            new Dictionary<string, ConsumerProtocolAssignment> { [a.MemberId] = new([new TopicPartition(topic, 0), new TopicPartition(topic, 1)]) }))).Error);
+        // B joins; A rejoins once the group waits for it, as its heartbeat would tell it.
+        var bId = (await group.JoinGroup(join)).MemberId;
+        var bJoin = group.JoinGroup(join with { MemberId = bId });
+        await Eventually.WaitUntilAsync(async () => (await group.Describe()).State == GroupState.PreparingRebalance, "B's join starts a rebalance");
+        var leader = await group.JoinGroup(join with { MemberId = a.MemberId });
+        var b = await bJoin;
+        Assert.Equal(leader.GenerationId, b.GenerationId);
+        var assignment = new Dictionary<string, ConsumerProtocolAssignment>
+        {
+            [leader.MemberId] = new([new TopicPartition(topic, 0)]),
+            [bId] = new([new TopicPartition(topic, 1)]),
+        };
+        var bSync = group.SyncGroup(new SyncGroupRequest(bId, b.GenerationId));
+        Assert.Equal(ErrorCode.None, (await group.SyncGroup(new SyncGroupRequest(leader.MemberId, leader.GenerationId, assignment))).Error);
+        Assert.Equal(ErrorCode.None, (await bSync).Error);
+        var generation = leader.GenerationId;
+
+        var host = await fixture.Client.GetGrain<IManagementGrain>(0).GetActivationAddress(group, TestContext.Current.CancellationToken);
+        Assert.NotNull(host);
+        var victim = fixture.Silos.Values.Single(s => s.SiloAddress.Equals(host)).Name;
+        await fixture.KillSiloAsync(victim);
+
+        // The first heartbeat the new activation answers finds the member where it was.
+        GroupResponse? heartbeat = null;
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                heartbeat = await group.Heartbeat(new HeartbeatRequest(bId, generation));
+                return true;
+            }
+            catch (Exception ex) when (ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or ConnectionFailedException)
+            {
+                return false;
+            }
+        }, "the coordinator answers from another silo");
+        var moved = await fixture.Client.GetGrain<IManagementGrain>(0).GetActivationAddress(group, TestContext.Current.CancellationToken);
+
+        Assert.NotEqual(host, moved);
+        Assert.Equal(ErrorCode.None, heartbeat!.Error);
+        Assert.Equal(ErrorCode.None, (await group.Heartbeat(new HeartbeatRequest(leader.MemberId, generation))).Error);
+        var commit = await group.OffsetCommit(new OffsetCommitRequest(leader.MemberId, generation, [new OffsetToCommit(new TopicPartition(topic, 0), 0)]));
+        Assert.Equal(ErrorCode.None, commit.Error);
+        var described = await group.Describe();
+        Assert.Equal(GroupState.Stable, described.State);
+        Assert.Equal(generation, described.GenerationId);
+        Assert.Equal(leader.MemberId, described.LeaderId);
+        Assert.Equal(new[] { leader.MemberId, bId }.Order(), described.Members.Select(m => m.MemberId).Order());
+        // A follower's rejoin with nothing new keeps the generation.
+        Assert.Equal(generation, (await group.JoinGroup(join with { MemberId = bId })).GenerationId);
+
+        await fixture.StartSiloAsync(victim);
     }
 }

@@ -15,7 +15,7 @@ internal sealed class ClassicGroupHarness
     {
         Options = new ConsumerGroupOptions { GroupInitialRebalanceDelayMs = 0, OffsetsRetentionMinutes = 60 };
         configure?.Invoke(Options);
-        Group = new ClassicGroup("g", Options, Time, NullLogger.Instance, () => GenerationsCompleted++);
+        Group = new ClassicGroup("g", Options, Time, NullLogger.Instance, Store);
     }
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -24,8 +24,18 @@ internal sealed class ClassicGroupHarness
 
     public ClassicGroup Group { get; }
 
-    /// <summary>How often the group asked to be persisted (once per completed generation).</summary>
-    public int GenerationsCompleted { get; private set; }
+    /// <summary>What the group stored, in order: its <see cref="ClassicGroup.Membership"/> at each write.</summary>
+    public List<StoredGroupMembership?> Stored { get; } = [];
+
+    /// <summary>When set, the group's writes fail with it.</summary>
+    public Exception? StoreFailure { get; set; }
+
+    private Task Store()
+    {
+        if (StoreFailure is not null) return Task.FromException(StoreFailure);
+        Stored.Add(Group.Membership());
+        return Task.CompletedTask;
+    }
 
     public long NowMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
 

@@ -26,11 +26,18 @@ public sealed class ClassicGroupTests
         Assert.Equal("range", joined.ProtocolName);
         Assert.Equal(issued.MemberId, Assert.Single(joined.Members).MemberId);
         Assert.Equal(GroupState.CompletingRebalance, Group.State);
-        Assert.Equal(1, _h.GenerationsCompleted);
+        var completing = Assert.Single(_h.Stored)!;
+        Assert.True(completing.Rebalancing);
+        Assert.Equal(1, completing.GenerationId);
 
         var synced = await Completed(Group.Sync(Sync(joined, (joined.MemberId, [0, 1]))));
         Assert.Equal(new[] { P(0), P(1) }, synced.Assignment!.Partitions);
         Assert.Equal(GroupState.Stable, Group.State);
+        // The assignment was stored before the sync handed it out.
+        var stable = _h.Stored[^1]!;
+        Assert.False(stable.Rebalancing);
+        Assert.Equal(joined.MemberId, stable.LeaderId);
+        Assert.Equal(new[] { P(0), P(1) }, Assert.Single(stable.Members).Assignment.Partitions);
         Assert.Equal(ErrorCode.None, Group.Heartbeat(new HeartbeatRequest(joined.MemberId, 1)).Error);
     }
 
@@ -61,7 +68,10 @@ public sealed class ClassicGroupTests
         Assert.Equal(new[] { P(0), P(1) }, aSync.Assignment!.Partitions);
         Assert.Equal(new[] { P(2), P(3) }, (await Completed(bSync)).Assignment!.Partitions);
         Assert.Equal(GroupState.Stable, Group.State);
-        Assert.Equal(2, _h.GenerationsCompleted);
+        var stored = _h.Stored[^1]!;
+        Assert.Equal((2, false), (stored.GenerationId, stored.Rebalancing));
+        Assert.Equal(new[] { a, b }, stored.Members.Select(m => m.MemberId));
+        Assert.Equal(new[] { P(2), P(3) }, stored.Members[1].Assignment.Partitions);
     }
 
     [Fact]
@@ -164,7 +174,7 @@ public sealed class ClassicGroupTests
         Assert.Equal(GroupState.Empty, Group.State);
         Assert.Equal(4, Group.GenerationId);
         Assert.Equal(_h.NowMs, Group.EmptySinceMs);
-        Assert.Equal(4, _h.GenerationsCompleted);
+        Assert.Null(_h.Stored[^1]); // no members left to store
         var described = Group.Describe();
         Assert.Equal(GroupKeys.ConsumerProtocolType, described.ProtocolType); // still a consumer group
         Assert.Null(described.Protocol);
@@ -263,5 +273,81 @@ public sealed class ClassicGroupTests
         var (_, join) = await _h.JoinNewAsync();
         Assert.Equal(8, (await Completed(join)).GenerationId);
         Assert.Equal(-1, Group.EmptySinceMs);
+    }
+
+    /// <summary>A new coordinator's group, loaded from what this one stored last.</summary>
+    private ClassicGroupHarness TakeOver()
+    {
+        var next = new ClassicGroupHarness();
+        next.Time.SetUtcNow(_h.Time.GetUtcNow());
+        next.Group.Load(Group.GenerationId, Group.EmptySinceMs, Group.LastProtocolName, stored: true, _h.Stored[^1]);
+        return next;
+    }
+
+    [Fact]
+    public async Task A_coordinator_that_loads_a_stable_group_keeps_its_members_generation_and_assignment_and_restarts_their_sessions()
+    {
+        var (a, b) = await _h.StableTwoAsync();
+        _h.Advance(SessionMs - 1000);
+
+        var next = TakeOver();
+
+        Assert.Equal(GroupState.Stable, next.Group.State);
+        Assert.Equal(2, next.Group.GenerationId);
+        Assert.Equal(ErrorCode.None, next.Group.Heartbeat(new HeartbeatRequest(a, 2)).Error);
+        Assert.Null(next.Group.ValidateOffsetCommit(a, 2, simple: false));
+        Assert.True(next.Group.MayCommit(b, P(1)));
+        Assert.False(next.Group.MayCommit(a, P(1)));
+        var described = next.Group.Describe();
+        Assert.Equal(a, described.LeaderId);
+        Assert.Equal(new[] { a, b }, described.Members.Select(m => m.MemberId));
+        // A follower rejoining with nothing new gets the current generation back: no rebalance.
+        Assert.Equal(2, (await Completed(next.Group.Join(Join(b)))).GenerationId);
+        Assert.Equal(GroupState.Stable, next.Group.State);
+
+        // B's session runs from the load: it outlives the old deadline and ends a session timeout after the load.
+        next.Advance(SessionMs - 1);
+        Assert.Equal(2, next.Group.MemberCount);
+        Assert.Equal(ErrorCode.None, next.Group.Heartbeat(new HeartbeatRequest(a, 2)).Error);
+        next.Advance(1);
+        Assert.Equal(1, next.Group.MemberCount);
+        Assert.Equal(GroupState.PreparingRebalance, next.Group.State);
+    }
+
+    [Fact]
+    public async Task A_coordinator_that_loads_a_rebalancing_group_finishes_the_rebalance_with_the_same_member_ids()
+    {
+        var (_, a2, b) = await _h.SecondMemberJoinedAsync();
+        var a = a2.MemberId;
+
+        var next = TakeOver();
+
+        Assert.Equal(GroupState.PreparingRebalance, next.Group.State);
+        Assert.Equal(2, next.Group.GenerationId);
+        Assert.Equal(ErrorCode.RebalanceInProgress, next.Group.Heartbeat(new HeartbeatRequest(b, 2)).Error);
+        var aJoin = next.Group.Join(Join(a));
+        Assert.False(aJoin.IsCompleted);
+        var bJoined = await Completed(next.Group.Join(Join(b)));
+        var aJoined = await Completed(aJoin);
+        Assert.Equal(3, bJoined.GenerationId);
+        Assert.True(aJoined.IsLeader);
+        Assert.Equal(new[] { a, b }, aJoined.Members.Select(m => m.MemberId));
+        Assert.Equal(ErrorCode.None, (await Completed(next.Group.Sync(Sync(aJoined, (a, [0]), (b, [1]))))).Error);
+        Assert.Equal(GroupState.Stable, next.Group.State);
+    }
+
+    [Fact]
+    public async Task An_assignment_whose_write_fails_is_not_handed_out_and_the_members_rejoin()
+    {
+        var (_, a2, b) = await _h.SecondMemberJoinedAsync();
+        var bSync = Group.Sync(new SyncGroupRequest(b, 2));
+        _h.StoreFailure = new IOException("disk full");
+
+        var aSync = await Completed(Group.Sync(Sync(a2, (a2.MemberId, [0]), (b, [1]))));
+
+        Assert.Equal(ErrorCode.RebalanceInProgress, aSync.Error);
+        Assert.Equal(ErrorCode.RebalanceInProgress, (await Completed(bSync)).Error);
+        Assert.Equal(GroupState.PreparingRebalance, Group.State);
+        Assert.Empty(Group.Describe().Members.Single(m => m.MemberId == b).Assignment.Partitions);
     }
 }

@@ -14,13 +14,14 @@ public sealed record SoakReport(
     long ConsoleLines,
     IReadOnlyDictionary<string, TimeSpan> LongestStall,
     IReadOnlyList<string> Violations,
-    IReadOnlyList<string> Stalls)
+    IReadOnlyList<string> Stalls,
+    int Rebalances)
 {
     public string Summary()
     {
         var lines = new List<string>
         {
-            $"kills: {Kills}, acknowledged records: {Acknowledged} (console lines {ConsoleLines}), lost: {Lost}, duplicates: {Duplicates}",
+            $"kills: {Kills}, acknowledged records: {Acknowledged} (console lines {ConsoleLines}), lost: {Lost}, duplicates: {Duplicates}, group rebalances: {Rebalances}",
         };
         foreach (var (path, stall) in LongestStall) lines.Add($"  longest stall, {path}: {stall.TotalSeconds:F1} s");
         foreach (var v in Violations) lines.Add($"  VIOLATION: {v}");
@@ -92,6 +93,7 @@ public sealed class FailoverSoak
         var joined = new CountdownEvent(2);
         var consumers = new[] { ConsumeAsync(0, joined, stopConsumers.Token), ConsumeAsync(1, joined, stopConsumers.Token) };
         await Eventually.WaitUntilAsync(() => joined.CurrentCount == 0, "both consumers have partitions", StepTimeout);
+        var firstGeneration = await GroupGenerationAsync();
 
         var load = new List<Task>
         {
@@ -119,10 +121,15 @@ public sealed class FailoverSoak
 
         var ends = await LogEndsAsync();
         await Eventually.WaitUntilAsync(() => ConsumedUpTo(ends), "the group consumes every partition to its end", StepTimeout);
+        var rebalances = await GroupGenerationAsync() - firstGeneration;
         stopConsumers.Cancel();
         await Task.WhenAll(consumers);
-        return await CheckAsync(kills, ends);
+        return await CheckAsync(kills, ends, rebalances);
     }
+
+    /// <summary>The group's generation: a coordinator that moves takes the members over, so only a rebalance changes it.</summary>
+    private async Task<int> GroupGenerationAsync() =>
+        (await UntilDone("admin: describe the group", () => Client.GetGrain<IConsumerGroupGrain>(Group).Describe())).GenerationId;
 
     // ---- load ----
 
@@ -234,8 +241,12 @@ public sealed class FailoverSoak
         {
             await UntilDone("cli: connect and topics describe", async () =>
             {
+                var started = DateTimeOffset.UtcNow;
                 var r = await ExternalProcess.RunAsync("dotnet", [cli, "topics", "describe", "--topic", _topic, .. GatewayArguments],
                     environment: new Dictionary<string, string?> { ["DOTNET_NOLOGO"] = "1" }, timeout: TimeSpan.FromMinutes(2));
+                var took = DateTimeOffset.UtcNow - started;
+                if (r.ExitCode != 0 || took > StallMeter.LongStall / 2)
+                    _log($"cli: a process started at {started:HH:mm:ss.fff} took {took.TotalSeconds:F1} s, exit {r.ExitCode}{(r.ExitCode != 0 ? ": " + r.Stderr.Trim() : "")}");
                 if (r.ExitCode != 0) throw new InvalidOperationException(r.ToString());
                 return r;
             });
@@ -401,7 +412,7 @@ public sealed class FailoverSoak
         return true;
     }
 
-    private async Task<SoakReport> CheckAsync(int kills, long[] ends)
+    private async Task<SoakReport> CheckAsync(int kills, long[] ends, int rebalances)
     {
         var log = new List<(string Value, long Offset, long AppendedMs)>[Partitions];
         using (var reader = new ConsumerBuilder<Ignore, string>(Client, new ConsumerConfig()).Build())
@@ -483,6 +494,6 @@ public sealed class FailoverSoak
         foreach (var stall in _stalls.LongStalls.Where(static s => !s.StartsWith("consume", StringComparison.Ordinal)).Take(30)) _log($"long stall: {stall}");
         if (Environment.GetEnvironmentVariable("OS_SOAK_SILO_LOGS") is { Length: > 0 })
             for (var i = 0; i < 3; i++) _log($"silo {i}:{Environment.NewLine}{_cluster.Output(i)}");
-        return new SoakReport(kills, _acked.Count + consoleLines, lost, duplicates, consoleLines, longest, [.. _violations], overBar);
+        return new SoakReport(kills, _acked.Count + consoleLines, lost, duplicates, consoleLines, longest, [.. _violations], overBar, rebalances);
     }
 }
