@@ -76,11 +76,13 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         _group?.Unload();
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _lag?.Dispose();
         OnDeactivating();
-        return Task.CompletedTask;
+        // A write still on its way (the group stored after a join completed) lands before the next activation loads.
+        await _writeLock.WaitAsync(cancellationToken);
+        _writeLock.Release();
     }
 
     // ---- membership ---------------------------------------------------------------------------------------------
