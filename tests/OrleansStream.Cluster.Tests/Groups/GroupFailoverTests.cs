@@ -156,15 +156,8 @@ public sealed class GroupFailoverTests(GroupFailoverFixture fixture) : IClassFix
         var topic = GroupFixture.Unique("unload");
         var groupId = GroupFixture.Unique("g-unload");
         Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 3, 1)])).Error);
-        var config = new ConsumerConfig
-        {
-            GroupId = groupId,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            SessionTimeoutMs = 6000,
-            HeartbeatIntervalMs = 200,
-            MaxPollIntervalMs = 60_000,
-            FetchWaitMaxMs = 100,
-        };
+        var config = GroupFixture.Config(groupId);
+        config.MaxPollIntervalMs = 60_000;
         using var a = new ConsumerBuilder<string, string>(fixture.Client, config).Build();
         a.Subscribe(topic);
         await Eventually.WaitUntilAsync(() => a.Consume(TimeSpan.FromMilliseconds(50)) is null && a.Assignment.Count == 3, "A owns the topic");
