@@ -94,6 +94,8 @@ public sealed class GroupFailoverTests(GroupFailoverFixture fixture) : IClassFix
         var a = await GroupProtocolTests.JoinNew(group, join);
         var bId = (await group.JoinGroup(join)).MemberId;
         var bJoin = group.JoinGroup(join with { MemberId = bId });
+        // Calls are not ordered: A rejoins once B's join has started the rebalance, or A's would complete nothing.
+        await Eventually.WaitUntilAsync(async () => await group.Describe() is { State: GroupState.PreparingRebalance, Members.Count: 2 }, "B waits for A");
         var leader = await group.JoinGroup(join with { MemberId = a.MemberId });
         var b = await bJoin;
         Assert.Equal(leader.GenerationId, b.GenerationId);
