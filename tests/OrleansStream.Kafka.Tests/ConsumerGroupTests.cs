@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
+using Orleans.Core.Internal;
 using Sdk = OrleansStream.Client;
 
 namespace OrleansStream.Kafka.Tests;
@@ -77,6 +78,42 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
         }
         await PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets every partition back", first);
         first.Close();
+    }
+
+    /// <summary>
+    /// The coordinator's activation deactivates (here by DeactivateOnIdle; after a silo dies, on the live silo whose
+    /// directory entry the dead one held) while B and C wait in JoinGroup for A, which polls again only after it: they
+    /// get NOT_COORDINATOR, find the coordinator again and rejoin, and the group shares the topic well before the 60 s
+    /// rebalance timeout that their waiting joins would otherwise have held every call to the group for.
+    /// </summary>
+    [Fact]
+    public async Task Members_waiting_in_JoinGroup_when_the_coordinator_deactivates_rejoin_and_share_the_topic()
+    {
+        var topic = await cluster.CreateTopicAsync("unload", partitions: 3);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        var config = Config(group);
+        config.MaxPollIntervalMs = 60_000;
+        using var a = new ConsumerBuilder<string, string>(config).Build();
+        a.Subscribe(topic);
+        await PollUntilAsync(() => a.Assignment.Count == 3, "A owns the topic", a);
+
+        using var b = new ConsumerBuilder<string, string>(config).Build();
+        using var c = new ConsumerBuilder<string, string>(config).Build();
+        b.Subscribe(topic);
+        c.Subscribe(topic);
+        var grain = cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group);
+        await Eventually.WaitUntilAsync(async () => await grain.Describe() is { State: GroupState.PreparingRebalance, Members.Count: 3 },
+            "B and C wait in JoinGroup for A");
+        await grain.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+
+        await Eventually.WaitUntilAsync(() =>
+        {
+            foreach (var consumer in (IConsumer<string, string>[])[a, b, c]) consumer.Consume(TimeSpan.FromMilliseconds(100));
+            return a.Assignment.Count == 1 && b.Assignment.Count == 1 && c.Assignment.Count == 1
+                && a.Assignment.Concat(b.Assignment).Concat(c.Assignment).Distinct().Count() == 3;
+        }, "A, B and C share the topic");
+        Assert.Equal(GroupState.Stable, (await grain.Describe()).State);
+        foreach (var consumer in (IConsumer<string, string>[])[a, b, c]) consumer.Close();
     }
 
     [Fact]

@@ -25,6 +25,8 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     private long _rebalanceStartMs;
     // The generation's assignment while its write is on the way; SyncGroup hands it out once it is durable.
     private StoredGroupMembership? _storingAssignment;
+    // The coordinator is moving (Kafka's unloaded group): no call waits here any more and no rebalance completes.
+    private bool _unloaded;
 
     public string GroupId { get; } = groupId;
 
@@ -100,6 +102,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     {
         ArgumentNullException.ThrowIfNull(request);
         var memberId = request.MemberId ?? "";
+        if (_unloaded) return Task.FromResult(JoinError(ErrorCode.NotCoordinator, memberId, Moving));
         if (request.SessionTimeoutMs < options.GroupMinSessionTimeoutMs || request.SessionTimeoutMs > options.GroupMaxSessionTimeoutMs)
             return Task.FromResult(JoinError(ErrorCode.InvalidSessionTimeout, memberId,
                 $"session.timeout.ms {request.SessionTimeoutMs} is outside [{options.GroupMinSessionTimeoutMs}, {options.GroupMaxSessionTimeoutMs}]"));
@@ -239,6 +242,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         catch (Exception ex)
         {
             LogStoreFailed(ex, GroupId);
+            if (_unloaded) return JoinError(ErrorCode.NotCoordinator, member.MemberId, Moving);
             if (Find(member.MemberId) is null || GenerationId != generation)
                 return JoinError(ErrorCode.UnknownMemberId, member.MemberId, "removed from the group");
             var pending = member.StartJoin();
@@ -262,6 +266,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     public Task<SyncGroupResponse> Sync(SyncGroupRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (_unloaded) return Task.FromResult(new SyncGroupResponse(ErrorCode.NotCoordinator, null, Moving));
         var (member, error, message) = Validate(request.MemberId, request.GroupInstanceId);
         if (member is null)
             return Task.FromResult(new SyncGroupResponse(error, null, message));
@@ -361,12 +366,18 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         LastProtocolName = null;
     }
 
-    /// <summary>The coordinator is moving: every waiting Join and Sync is told to find the new one.</summary>
+    /// <summary>
+    /// The coordinator is moving (Kafka's <c>onGroupUnloaded</c>): every waiting Join and Sync is told to find the new one,
+    /// and so is any later one. The members stay as they are: the next coordinator loads what was stored of them.
+    /// </summary>
     public void Unload()
     {
+        _unloaded = true;
         foreach (var m in _members)
-            m.Fail(ErrorCode.NotCoordinator, "the coordinator is moving");
+            m.Fail(ErrorCode.NotCoordinator, Moving);
     }
+
+    private const string Moving = "the coordinator is moving";
 
     public GroupDescription Describe()
     {
@@ -386,6 +397,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     /// <summary>Evicts members whose session expired, forgets issued ids never used, completes a rebalance whose deadline passed.</summary>
     public void CheckExpirations()
     {
+        if (_unloaded) return;
         var now = NowMs;
         for (var i = _members.Count - 1; i >= 0 && i < _members.Count; i--)
         {
@@ -469,7 +481,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
 
     private void TryCompleteJoin()
     {
-        if (State != GroupState.PreparingRebalance) return;
+        if (State != GroupState.PreparingRebalance || _unloaded) return;
         var now = NowMs;
         if (_initialDelayDeadlineMs > now) return;
         var allJoined = true;

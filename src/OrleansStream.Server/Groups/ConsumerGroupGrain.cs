@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Transactions;
 
@@ -13,9 +14,11 @@ namespace OrleansStream.Server.Groups;
 /// and its committed offsets are persisted, so the activation that takes over after a failover keeps the members in
 /// their generation, as a Kafka coordinator that loads the group from <c>__consumer_offsets</c> does.
 /// Join and Sync long-poll and interleave; every state change happens between awaits, so the turns stay consistent.
+/// A deactivation answers the parked Join and Sync calls at once (<see cref="IDeactivationListener"/>): Orleans waits
+/// for running requests before it deactivates, and every call to the group waits behind them.
 /// </summary>
 [GrainType("os-group")]
-internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, ITxnOffsetsGrain
+internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, ITxnOffsetsGrain, IDeactivationListener
 {
     private readonly IPersistentState<ConsumerGroupState> _state;
     private readonly ConsumerGroupOptions _options;
@@ -62,12 +65,24 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// Kafka's coordinator unloading the group: waiting joins and syncs are answered <see cref="ErrorCode.NotCoordinator"/>,
+    /// so the members find the next activation, which loads what was stored. The timer stops first: with no member
+    /// waiting any more, a rebalance deadline that passed would remove them all and store that.
+    /// </summary>
+    public void OnDeactivating()
     {
         _expirationTimer?.Dispose();
+        _group?.Unload();
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
         _lag?.Dispose();
-        _group.Unload();
-        return Task.CompletedTask;
+        OnDeactivating();
+        // A write still on its way (the group stored after a join completed) lands before the next activation loads.
+        await _writeLock.WaitAsync(cancellationToken);
+        _writeLock.Release();
     }
 
     // ---- membership ---------------------------------------------------------------------------------------------

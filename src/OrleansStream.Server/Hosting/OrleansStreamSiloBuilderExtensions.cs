@@ -53,6 +53,7 @@ public static class OrleansStreamSiloBuilderExtensions
         services.TryAddSingleton<BrokerIdentity>();
         services.TryAddSingleton<BrokerLocator>();
         services.TryAddSingleton<OrleansStream.Server.Cluster.SiloDepartures>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IActivationWorkingSetObserver, OrleansStream.Server.Cluster.DeactivationSignal>());
         services.TryAddSingleton<OrleansStream.Server.Partitions.LocalPartitionDirectories>();
         services.TryAddSingleton<OrleansStream.Server.Cluster.BrokerRegistration>();
         services.TryAddSingleton(ProducerIdManager.Create);

@@ -1,3 +1,4 @@
+using Orleans.Core.Internal;
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
 using OrleansStream.Client;
@@ -96,7 +97,8 @@ public sealed class GroupFailoverTests(GroupFailoverFixture fixture) : IClassFix
         // B joins; A rejoins once the group waits for it, as its heartbeat would tell it.
         var bId = (await group.JoinGroup(join)).MemberId;
         var bJoin = group.JoinGroup(join with { MemberId = bId });
-        await Eventually.WaitUntilAsync(async () => (await group.Describe()).State == GroupState.PreparingRebalance, "B's join starts a rebalance");
+        // Calls are not ordered: A rejoins once B's join has started the rebalance, or A's would complete nothing.
+        await Eventually.WaitUntilAsync(async () => await group.Describe() is { State: GroupState.PreparingRebalance, Members.Count: 2 }, "B waits for A");
         var leader = await group.JoinGroup(join with { MemberId = a.MemberId });
         var b = await bJoin;
         Assert.Equal(leader.GenerationId, b.GenerationId);
@@ -146,4 +148,55 @@ public sealed class GroupFailoverTests(GroupFailoverFixture fixture) : IClassFix
 
         await fixture.StartSiloAsync(victim);
     }
+
+    /// <summary>
+    /// Orleans deactivates the coordinator's activation (here by DeactivateOnIdle; after a silo dies, on the live silo
+    /// whose directory entry the dead one held) only once its running requests end. B and C wait in JoinGroup for A,
+    /// which polls again only after the deactivation: their joins end with NotCoordinator, they rejoin the next
+    /// activation, and the group becomes stable long before the 60 s rebalance timeout.
+    /// </summary>
+    [Fact]
+    public async Task Consumers_waiting_in_a_rebalance_when_the_coordinator_deactivates_rejoin_the_next_activation_and_the_group_becomes_stable()
+    {
+        var topic = GroupFixture.Unique("unload");
+        var groupId = GroupFixture.Unique("g-unload");
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 3, 1)])).Error);
+        var config = GroupFixture.Config(groupId);
+        config.MaxPollIntervalMs = 60_000;
+        using var a = new ConsumerBuilder<string, string>(fixture.Client, config).Build();
+        a.Subscribe(topic);
+        await Eventually.WaitUntilAsync(() => a.Consume(TimeSpan.FromMilliseconds(50)) is null && a.Assignment.Count == 3, "A owns the topic");
+
+        // A stops polling: its heartbeat learns of the rebalance B and C start, but it rejoins only in Consume.
+        using var stop = new CancellationTokenSource();
+        using var b = new ConsumerBuilder<string, string>(fixture.Client, config).Build();
+        using var c = new ConsumerBuilder<string, string>(fixture.Client, config).Build();
+        var polling = new List<Task> { PollAsync(b, topic, stop.Token), PollAsync(c, topic, stop.Token) };
+        try
+        {
+            var group = fixture.Client.GetGrain<IConsumerGroupGrain>(groupId);
+            await Eventually.WaitUntilAsync(async () => await group.Describe() is { State: GroupState.PreparingRebalance, Members.Count: 3 },
+                "B and C wait in JoinGroup for A");
+            await group.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+            polling.Add(PollAsync(a, topic, stop.Token, subscribe: false));
+
+            await Eventually.WaitUntilAsync(async () => await group.Describe() is { State: GroupState.Stable, Members.Count: 3 }
+                && a.Assignment.Count == 1 && b.Assignment.Count == 1 && c.Assignment.Count == 1
+                && a.Assignment.Concat(b.Assignment).Concat(c.Assignment).Distinct().Count() == 3,
+                "A, B and C share the topic in a stable generation");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(polling);
+        }
+    }
+
+    private static Task PollAsync(IConsumer<string, string> consumer, string topic, CancellationToken stop, bool subscribe = true) =>
+        Task.Factory.StartNew(() =>
+        {
+            if (subscribe) consumer.Subscribe(topic);
+            while (!stop.IsCancellationRequested) consumer.Consume(TimeSpan.FromMilliseconds(50));
+            consumer.Close();
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 }

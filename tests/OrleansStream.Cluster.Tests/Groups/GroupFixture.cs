@@ -27,7 +27,10 @@ public sealed class GroupFixture : ClusterFixture
         await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(60));
     }
 
-    public ConsumerConfig GroupConfig(string group, string? strategy = null) => new()
+    public ConsumerConfig GroupConfig(string group, string? strategy = null) => Config(group, strategy);
+
+    /// <summary>A group member's settings for real-time tests: short sessions, heartbeats and waits.</summary>
+    public static ConsumerConfig Config(string group, string? strategy = null) => new()
     {
         GroupId = group,
         AutoOffsetReset = AutoOffsetReset.Earliest,

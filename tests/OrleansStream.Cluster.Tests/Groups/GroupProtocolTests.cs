@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using Orleans.Core.Internal;
 using OrleansStream.Client;
 using OrleansStream.Server.Groups;
 
@@ -103,6 +104,65 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
         var d = await group.Describe();
         Assert.Equal(GroupState.Stable, d.State);
         Assert.Equal(a, Assert.Single(d.Members).MemberId);
+    }
+
+    /// <summary>
+    /// Orleans deactivates the coordinator's activation (here by DeactivateOnIdle; after a silo dies, on the live silo
+    /// whose directory entry the dead one held) and waits for its running requests. On the fake clock no rebalance
+    /// ever times out, so a join or sync still waiting would hold the deactivation and every call behind it for good.
+    /// </summary>
+    [Fact]
+    public async Task A_deactivating_coordinator_answers_waiting_syncs_and_joins_NotCoordinator_and_the_members_rejoin_the_next_one()
+    {
+        var group = Group(Unique("unload"));
+        var a1 = await JoinNew(group, Join("", "t"));
+        var a = a1.MemberId;
+        Assert.Equal(ErrorCode.None, (await group.SyncGroup(new SyncGroupRequest(a, a1.GenerationId, RangeOf(a1, "t", 4)))).Error);
+        var bJoin = JoinNew(group, Join("", "t"));
+        await WaitForState(group, d => d.State == GroupState.PreparingRebalance, "B's join starts a rebalance");
+        var a2 = await group.JoinGroup(Join(a, "t"));
+        var b = (await bJoin).MemberId;
+
+        // B waits in SyncGroup for the leader's assignment when the activation deactivates. Orleans does not order
+        // calls, so B syncs twice: the one that arrives second replaces the first, whose answer shows it is waiting.
+        Task<SyncGroupResponse>[] bSyncs = [group.SyncGroup(new SyncGroupRequest(b, a2.GenerationId)), group.SyncGroup(new SyncGroupRequest(b, a2.GenerationId))];
+        var superseded = await Task.WhenAny(bSyncs);
+        Assert.Equal(ErrorCode.RebalanceInProgress, (await superseded).Error);
+        await group.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+        var bMoved = await bSyncs[superseded == bSyncs[0] ? 1 : 0];
+
+        // The next activation loaded the generation being assigned: both members rejoin with their ids, A leads again.
+        var bRejoin = group.JoinGroup(Join(b, "t"));
+        await WaitForState(group, d => d.State == GroupState.PreparingRebalance && d.Members.Count == 2, "the next activation rebalances both");
+        Assert.Equal(ErrorCode.RebalanceInProgress, (await group.SyncGroup(new SyncGroupRequest(a, a2.GenerationId, RangeOf(a2, "t", 4)))).Error);
+        var a3 = await group.JoinGroup(Join(a, "t"));
+        var b3 = await bRejoin;
+        var b3Sync = group.SyncGroup(new SyncGroupRequest(b, b3.GenerationId));
+        Assert.Equal(ErrorCode.None, (await group.SyncGroup(new SyncGroupRequest(a, a3.GenerationId, RangeOf(a3, "t", 4)))).Error);
+        Assert.Equal(ErrorCode.None, (await b3Sync).Error);
+
+        // The leader waits in JoinGroup for B when the activation deactivates again: B learns of the rebalance from the next one.
+        var aJoin = group.JoinGroup(Join(a, "t"));
+        await WaitForState(group, d => d.State == GroupState.PreparingRebalance, "the leader's rejoin starts a rebalance");
+        await group.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+        var aMoved = await aJoin;
+        var a4Join = group.JoinGroup(Join(a, "t"));
+        await WaitForState(group, d => d.State == GroupState.PreparingRebalance, "the leader's rejoin starts a rebalance in the next activation");
+        Assert.Equal(ErrorCode.RebalanceInProgress, (await group.Heartbeat(new HeartbeatRequest(b, b3.GenerationId))).Error);
+        var b4 = await group.JoinGroup(Join(b, "t"));
+        var a4 = await a4Join;
+        var b4Sync = group.SyncGroup(new SyncGroupRequest(b, b4.GenerationId));
+        Assert.Equal(ErrorCode.None, (await group.SyncGroup(new SyncGroupRequest(a, a4.GenerationId, RangeOf(a4, "t", 4)))).Error);
+
+        Assert.Equal(ErrorCode.NotCoordinator, bMoved.Error);
+        Assert.Equal(ErrorCode.NotCoordinator, aMoved.Error);
+        Assert.Equal((ErrorCode.None, ErrorCode.None), (a3.Error, b3.Error));
+        Assert.Equal((a2.GenerationId + 1, a, a), (a3.GenerationId, a3.LeaderId, a3.MemberId));
+        Assert.Equal((a3.GenerationId + 1, a, b), (a4.GenerationId, b4.LeaderId, b4.MemberId));
+        Assert.Equal(2, (await b4Sync).Assignment!.Partitions.Count);
+        var d = await group.Describe();
+        Assert.Equal((GroupState.Stable, a4.GenerationId), (d.State, d.GenerationId));
+        Assert.Equal(new[] { a, b }.Order(), d.Members.Select(m => m.MemberId).Order());
     }
 
     [Fact]

@@ -13,6 +13,46 @@ namespace OrleansStream.Cluster.Tests.Transactions;
 /// </summary>
 public sealed class TransactionCoordinatorTests(TransactionFixture fixture) : IClassFixture<TransactionFixture>
 {
+    [Fact]
+    public async Task A_marker_reaches_a_group_whose_activation_is_deactivated_while_a_member_waits_in_JoinGroup()
+    {
+        var (topic, group, txnId) = (UniqueTopic("txn-rebalance"), UniqueTopic("txn-rebalance-group"), UniqueTopic("txn-rebalance-id"));
+        await fixture.CreateTopic(topic, replicationFactor: 1);
+        var tp = new TopicPartition(topic, 0);
+        var groupGrain = fixture.Grains.GetGrain<IConsumerGroupGrain>(group);
+        var first = await JoinAsync(groupGrain, topic);
+        Assert.Equal(ErrorCode.None, (await groupGrain.SyncGroup(new SyncGroupRequest(first.MemberId, first.GenerationId,
+            new Dictionary<string, ConsumerProtocolAssignment> { [first.MemberId] = new([tp]) }))).Error);
+        var (coordinator, producer) = await fixture.BeginTransaction(txnId, [tp]);
+        Assert.Equal(ErrorCode.None, (await coordinator.AddOffsetsToTxn(new AddOffsetsToTxnRequest(txnId, producer.ProducerId, producer.ProducerEpoch, group))).Error);
+        Assert.Equal(ErrorCode.None, (await groupGrain.TxnOffsetCommit(new TxnOffsetCommitRequest(txnId, producer.ProducerId, producer.ProducerEpoch, [new OffsetToCommit(tp, 0)]))).Error);
+        // A second member's JoinGroup long-polls until the first rejoins, which it does not do within its long session;
+        // meanwhile the group's activation is told to deactivate (as Orleans does when the silo holding its directory entry dies).
+        var second = JoinAsync(groupGrain, topic);
+        await Eventually.WaitUntilAsync(async () => (await groupGrain.Describe()).State == GroupState.PreparingRebalance, "the group is rebalancing");
+        await groupGrain.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+
+        Assert.Equal(ErrorCode.None, (await coordinator.EndTxn(new EndTxnRequest(txnId, producer.ProducerId, producer.ProducerEpoch, Commit: true))).Error);
+        await fixture.WaitForState(txnId, "CompleteCommit");
+
+        Assert.Equal(0, Assert.Single((await groupGrain.OffsetFetch(new OffsetFetchRequest([tp], RequireStable: true))).Offsets).Offset);
+        // The waiting join was told to find the coordinator again, as Kafka answers a join when its coordinator moves.
+        Assert.Equal(ErrorCode.NotCoordinator, (await second).Error);
+    }
+
+    /// <summary>A dynamic member's JoinGroup (rejoining with the issued member id) with a 60 s session and rebalance timeout.</summary>
+    private static async Task<JoinGroupResponse> JoinAsync(IConsumerGroupGrain group, string topic)
+    {
+        var memberId = "";
+        while (true)
+        {
+            var join = await group.JoinGroup(new JoinGroupRequest(memberId, "test", 60_000, 60_000, GroupKeys.ConsumerProtocolType,
+                [new JoinGroupProtocol("range", new ConsumerProtocolSubscription([topic], []))]));
+            if (join.Error != ErrorCode.MemberIdRequired) return join;
+            memberId = join.MemberId;
+        }
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

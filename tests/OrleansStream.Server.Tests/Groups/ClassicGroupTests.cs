@@ -254,13 +254,23 @@ public sealed class ClassicGroupTests
     public async Task Unloading_answers_waiting_joins_and_syncs_with_NotCoordinator()
     {
         var a1 = await _h.StableAloneAsync(0);
-        var (_, bJoin) = await _h.JoinNewAsync();
+        var (bId, bJoin) = await _h.JoinNewAsync();
+        var stored = _h.Stored.Count;
 
         Group.Unload();
 
         var b = await Completed(bJoin);
         Assert.Equal(ErrorCode.NotCoordinator, b.Error);
         Assert.Equal(ErrorCode.RebalanceInProgress, Group.Heartbeat(new HeartbeatRequest(a1.MemberId, 1)).Error);
+        // Calls that still reach the unloaded group do not wait either.
+        Assert.Equal(ErrorCode.NotCoordinator, (await Completed(Group.Join(Join(bId)))).Error);
+        Assert.Equal(ErrorCode.NotCoordinator, (await Completed(Group.Sync(new SyncGroupRequest(a1.MemberId, 1)))).Error);
+        // With nobody waiting, the rebalance deadline passing would drop every member: an unloaded group keeps them,
+        // and stores nothing, so the next coordinator loads them as they were.
+        _h.Advance(RebalanceMs + SessionMs);
+        Assert.Equal(2, Group.MemberCount);
+        Assert.Equal(GroupState.PreparingRebalance, Group.State);
+        Assert.Equal(stored, _h.Stored.Count);
     }
 
     [Fact]
