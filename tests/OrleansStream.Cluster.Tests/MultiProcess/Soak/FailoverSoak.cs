@@ -466,6 +466,7 @@ public sealed class FailoverSoak
         }
         var consoleLines = Interlocked.Read(ref _consoleLines);
         var consoleSeen = new HashSet<string>(StringComparer.Ordinal);
+        var named = 0;
         for (var p = 0; p < Partitions; p++)
         {
             var last = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -480,7 +481,7 @@ public sealed class FailoverSoak
                 if (parts[0] != "c" || !consoleSeen.Add(value)) continue;
                 var sentMs = long.Parse(parts[2], CultureInfo.InvariantCulture);
                 _stalls.Record("produce: console producer (send to append)", TimeSpan.FromMilliseconds(Math.Max(0, appendedMs - sentMs)));
-                if (appendedMs - sentMs > 10_000)
+                if (appendedMs - sentMs > 10_000 && named++ < 50)
                     _log($"console line {value} (partition {p}) sent {DateTimeOffset.FromUnixTimeMilliseconds(sentMs):HH:mm:ss.fff}, appended {DateTimeOffset.FromUnixTimeMilliseconds(appendedMs):HH:mm:ss.fff}");
             }
         }
