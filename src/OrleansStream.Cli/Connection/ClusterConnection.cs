@@ -78,6 +78,9 @@ internal sealed class ClusterConnection : IAsyncDisposable
 
     public const string ConnectTimeoutVariable = "ORLEANSSTREAM_CONNECT_TIMEOUT_MS";
 
+    /// <summary>The Orleans client's log level (Trace ... Critical), written to stderr; unset, the client logs nothing.</summary>
+    public const string LogLevelVariable = "ORLEANSSTREAM_LOG_LEVEL";
+
     /// <summary>
     /// How long to wait for a gateway to accept and the client to join (Orleans alone would retry for minutes):
     /// 15 s, or <see cref="ConnectTimeoutVariable"/> milliseconds for a busy machine or a far cluster.
@@ -129,8 +132,14 @@ internal sealed class ClusterConnection : IAsyncDisposable
             DisableDefaults = true,
             EnvironmentName = Environments.Production,
         });
-        // The CLI reports failures itself, one line each; Orleans' own logs would bury them.
+        // The CLI reports failures itself, one line each; Orleans' own logs would bury them, unless asked for on stderr.
         builder.Logging.ClearProviders();
+        if (Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable(LogLevelVariable), ignoreCase: true, out var level))
+        {
+            builder.Logging.SetMinimumLevel(level);
+            builder.Logging.AddSimpleConsole(o => o.TimestampFormat = "HH:mm:ss.fff ");
+            builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        }
         builder.UseOrleansClient(client =>
         {
             // Starts with the listed gateways that answer now, failing at once, each gateway's error named, when none does.

@@ -192,11 +192,16 @@ public sealed class FailoverSoak
         await producer.FlushAsync(CancellationToken.None);
     }
 
+    /// <summary>Where the console producer's Orleans client log goes (<c>OS_SOAK_CONSOLE_LOG</c>); unset, it logs nothing.</summary>
+    private static string? ConsoleLog => Environment.GetEnvironmentVariable("OS_SOAK_CONSOLE_LOG") is { Length: > 0 } file ? file : null;
+
     /// <summary>Each line carries its send time; the stall is read back from the log-append time of its record.</summary>
     private async Task ConsoleProducerLoop(CancellationToken stop)
     {
         await using var cli = ExternalProcess.StartDotnet("console-producer", Repository.BuiltDll("OrleansStream.Cli", "orleansstream"),
-            ["produce", "--topic", _topic, "--acks", "all", .. GatewayArguments], workingDirectory: _cluster.Root, keepInput: true);
+            ["produce", "--topic", _topic, "--acks", "all", .. GatewayArguments],
+            ConsoleLog is null ? null : new Dictionary<string, string?> { ["ORLEANSSTREAM_LOG_LEVEL"] = "Information" },
+            workingDirectory: _cluster.Root, keepInput: true);
         using var pace = new PeriodicTimer(Pace);
         var seq = 0;
         for (; !stop.IsCancellationRequested && await pace.WaitForNextTickAsync(CancellationToken.None); seq++)
@@ -205,7 +210,10 @@ public sealed class FailoverSoak
             await cli.Input.FlushAsync(CancellationToken.None);
         }
         cli.Input.Close();
+        _log($"the console producer's input ends at {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
         var result = await cli.WaitForExitAsync(TimeSpan.FromMinutes(3));
+        _log($"the console producer exits at {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
+        if (ConsoleLog is { } file) await File.WriteAllTextAsync(file, result.Stderr);
         if (result.ExitCode != 0)
             _violations.Enqueue($"the console producer failed: {result}");
         else
@@ -458,6 +466,7 @@ public sealed class FailoverSoak
         }
         var consoleLines = Interlocked.Read(ref _consoleLines);
         var consoleSeen = new HashSet<string>(StringComparer.Ordinal);
+        var named = 0;
         for (var p = 0; p < Partitions; p++)
         {
             var last = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -472,6 +481,8 @@ public sealed class FailoverSoak
                 if (parts[0] != "c" || !consoleSeen.Add(value)) continue;
                 var sentMs = long.Parse(parts[2], CultureInfo.InvariantCulture);
                 _stalls.Record("produce: console producer (send to append)", TimeSpan.FromMilliseconds(Math.Max(0, appendedMs - sentMs)));
+                if (appendedMs - sentMs > 10_000 && named++ < 50)
+                    _log($"console line {value} (partition {p}) sent {DateTimeOffset.FromUnixTimeMilliseconds(sentMs):HH:mm:ss.fff}, appended {DateTimeOffset.FromUnixTimeMilliseconds(appendedMs):HH:mm:ss.fff}");
             }
         }
         if (consoleSeen.Count != consoleLines)
