@@ -90,7 +90,10 @@ public sealed class ProductionLikeClusterTests : IAsyncLifetime
         await foreach (var _ in grainState.GetBlobsAsync(cancellationToken: TestContext.Current.CancellationToken)) stateBlobs++;
         Assert.True(stateBlobs > 0, "no grain state blob in Azurite: the silos did not use the Blob grain storage.");
 
-        await using var producer = new ProducerBuilder<string, string>(client, new ProducerConfig { Acks = Acks.All }).Build();
+        // A delivery gives up before the test's deadline, so a stuck one fails with its phase and the silos' output
+        // rather than leaving the producer's disposal flushing (message.timeout.ms + request.timeout.ms) past the run's hang timeout.
+        await using var producer = new ProducerBuilder<string, string>(client,
+            new ProducerConfig { Acks = Acks.All, MessageTimeoutMs = (int)(DeliveryDeadline.TotalMilliseconds - 10_000) }).Build();
         var acknowledged = new HashSet<string>(StringComparer.Ordinal);
 
         // 0. Tiering to Blob: small segments of a remote.storage.enable topic land in the tier container as
