@@ -16,7 +16,7 @@ public static class ApiVersionsTable
         new(ApiKey.ListOffsets, 1, 5),
         new(ApiKey.Metadata, 0, 8),
         new(ApiKey.OffsetCommit, 2, 7),
-        new(ApiKey.OffsetFetch, 1, 5),
+        new(ApiKey.OffsetFetch, 1, 7),
         new(ApiKey.FindCoordinator, 0, 2),
         new(ApiKey.JoinGroup, 4, 5),
         new(ApiKey.Heartbeat, 0, 3),

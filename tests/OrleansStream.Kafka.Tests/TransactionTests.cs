@@ -127,6 +127,53 @@ public sealed class TransactionTests(KafkaCluster cluster)
     }
 
     [Fact]
+    public async Task OffsetFetch_v7_with_require_stable_answers_UnstableOffsetCommit_per_partition_while_a_transactions_offsets_are_pending()
+    {
+        var topic = await cluster.CreateTopicAsync("stable", partitions: 2);
+        var group = "stable-" + Guid.NewGuid().ToString("N");
+        using var consumer = new ConsumerBuilder<string, string>(Consumer(IsolationLevel.ReadCommitted, group)).Build();
+        using var producer = new ProducerBuilder<string, string>(Transactional("stable-" + Guid.NewGuid().ToString("N"))).Build();
+        producer.InitTransactions(Wait);
+        producer.BeginTransaction();
+        producer.SendOffsetsToTransaction([new TopicPartitionOffset(topic, 0, 5)], consumer.ConsumerGroupMetadata, Wait);
+
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        async Task<List<(int Partition, long Offset, short Error)>> FetchAsync(short version, bool requireStable)
+        {
+            await wire.SendAsync(ApiKey.OffsetFetch, version, w => new OffsetFetchRequest(group, [new TopicPartitions(topic, [0, 1])], requireStable).Write(w, version));
+            var flexible = version >= 6;
+            var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(flexible ? 5 : 4) : []);
+            r.ReadInt32();
+            Assert.Equal(1, r.ReadArrayLength(flexible));
+            Assert.Equal(topic, r.ReadString(flexible));
+            var partitions = new List<(int, long, short)>();
+            for (var count = r.ReadArrayLength(flexible); count > 0; count--)
+            {
+                var partition = r.ReadInt32();
+                var offset = r.ReadInt64();
+                r.ReadInt32();
+                r.ReadNullableString(flexible);
+                partitions.Add((partition, offset, r.ReadInt16()));
+                if (flexible) r.SkipTaggedFields();
+            }
+            if (flexible) r.SkipTaggedFields();
+            Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+            return partitions;
+        }
+
+        // Kafka's group coordinator marks each partition asked, and the request's error stays None: a Java consumer
+        // (and Kafka Streams with exactly_once_v2) retries UnstableOffsetCommit on a partition but fails on it as the
+        // request's error.
+        Assert.Equal([(0, -1L, (short)ErrorCode.UnstableOffsetCommit), (1, -1L, (short)ErrorCode.UnstableOffsetCommit)], await FetchAsync(7, requireStable: true));
+        Assert.Equal([(0, -1L, (short)ErrorCode.None), (1, -1L, (short)ErrorCode.None)], await FetchAsync(7, requireStable: false));
+        Assert.Equal([(0, -1L, (short)ErrorCode.None), (1, -1L, (short)ErrorCode.None)], await FetchAsync(5, requireStable: false));
+
+        producer.CommitTransaction(Wait);
+        await Eventually.WaitUntilAsync(async () => (await FetchAsync(7, requireStable: true))[0] == (0, 5L, (short)ErrorCode.None),
+            $"group {group} has the transaction's offset committed");
+    }
+
+    [Fact]
     public async Task A_second_producer_with_the_same_transactional_id_fences_the_first()
     {
         var topic = await cluster.CreateTopicAsync("fence", partitions: 1);

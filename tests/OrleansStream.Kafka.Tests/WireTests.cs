@@ -35,6 +35,22 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Equal(0, BinaryPrimitives.ReadInt16BigEndian(second.AsSpan(4)));
     }
 
+    [Theory]
+    [InlineData(5)]
+    [InlineData(6)]
+    public async Task OffsetFetch_of_every_offset_of_a_group_that_does_not_exist_answers_none_and_no_error(short version)
+    {
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await wire.SendAsync(ApiKey.OffsetFetch, version, w => new OffsetFetchRequest("no-such-group-" + Guid.NewGuid().ToString("N"), null).Write(w, version));
+
+        var flexible = version >= 6;
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(flexible ? 5 : 4) : []);
+        r.ReadInt32();
+        Assert.Equal(0, r.ReadArrayLength(flexible));
+        // Kafka's answer (the Java admin client's listConsumerGroupOffsets fails on GroupIdNotFound).
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+    }
+
     [Fact]
     public async Task Every_broker_names_the_same_coordinator_for_a_group_or_transactional_id_and_keys_spread_over_both()
     {

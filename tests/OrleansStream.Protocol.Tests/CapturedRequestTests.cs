@@ -83,18 +83,19 @@ public class CapturedRequestTests
         Assert.Equal(-2, Assert.Single(Assert.Single(list.Topics).Partitions).Timestamp);
     }
 
-    private delegate T Reader<T>(ref KafkaReader reader, short version, ReadOnlyMemory<byte> body);
+    internal delegate T Reader<T>(ref KafkaReader reader, short version, ReadOnlyMemory<byte> body);
 
-    private static T RoundTrip<T>(string hex, ApiKey key, PartitionReader<T> read) =>
-        RoundTrip(hex, key, (ref KafkaReader r, short v, ReadOnlyMemory<byte> _) => read(ref r, v));
+    /// <summary>Reads a captured frame (size, header, body) completely, checks the client id, and writes it back to the same bytes.</summary>
+    internal static T RoundTrip<T>(string hex, ApiKey key, PartitionReader<T> read, string clientId = "rdkafka") =>
+        RoundTrip(hex, key, (ref KafkaReader r, short v, ReadOnlyMemory<byte> _) => read(ref r, v), clientId);
 
-    private static T RoundTrip<T>(string hex, ApiKey key, Reader<T> read)
+    private static T RoundTrip<T>(string hex, ApiKey key, Reader<T> read, string clientId = "rdkafka")
     {
         var frame = Hex.Parse(hex);
         var reader = new KafkaReader(frame.AsSpan(4));
         var header = RequestHeader.Read(ref reader);
         Assert.Equal(key, header.ApiKey);
-        Assert.Equal("rdkafka", header.ClientId);
+        Assert.Equal(clientId, header.ClientId);
         var bodyStart = 4 + reader.Position;
         var body = frame.AsMemory(bodyStart);
         var bodyReader = new KafkaReader(body.Span);

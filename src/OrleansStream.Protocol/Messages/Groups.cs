@@ -234,33 +234,46 @@ public sealed record OffsetCommitResponse(IReadOnlyList<PartitionErrors> Topics)
     }
 }
 
-/// <summary>OffsetFetch v1-5; <see cref="Topics"/> null (v2+) asks for every committed offset of the group.</summary>
-public sealed record OffsetFetchRequest(string GroupId, IReadOnlyList<TopicPartitions>? Topics)
+/// <summary>
+/// OffsetFetch v1-7; <see cref="Topics"/> null (v2+) asks for every committed offset of the group. v6 is flexible; v7
+/// adds <see cref="RequireStable"/> (KIP-447): partitions with offsets pending in an open transaction are answered
+/// <c>UnstableOffsetCommit</c>, each, so a read_committed consumer waits instead of starting below them.
+/// </summary>
+public sealed record OffsetFetchRequest(string GroupId, IReadOnlyList<TopicPartitions>? Topics, bool RequireStable = false)
 {
     public static OffsetFetchRequest Read(ref KafkaReader r, short version)
     {
-        var group = r.ReadString(false);
-        var count = r.ReadArrayLength(false);
-        if (count < 0) return new OffsetFetchRequest(group, null);
-        var topics = new List<TopicPartitions>(count);
-        for (var i = 0; i < count; i++) topics.Add(new TopicPartitions(r.ReadString(false), r.ReadInt32Array(false)));
-        return new OffsetFetchRequest(group, topics);
+        var flexible = version >= 6;
+        var group = r.ReadString(flexible);
+        var count = r.ReadArrayLength(flexible);
+        List<TopicPartitions>? topics = null;
+        if (count >= 0)
+        {
+            topics = new List<TopicPartitions>(count);
+            for (var i = 0; i < count; i++)
+            {
+                topics.Add(new TopicPartitions(r.ReadString(flexible), r.ReadInt32Array(flexible)));
+                if (flexible) r.SkipTaggedFields();
+            }
+        }
+        var requireStable = version >= 7 && r.ReadBoolean();
+        if (flexible) r.SkipTaggedFields();
+        return new OffsetFetchRequest(group, topics, requireStable);
     }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteString(GroupId, false);
-        if (Topics is null)
+        var flexible = version >= 6;
+        w.WriteString(GroupId, flexible);
+        w.WriteArrayLength(Topics?.Count ?? -1, flexible);
+        foreach (var t in Topics ?? [])
         {
-            w.WriteArrayLength(-1, false);
-            return;
+            w.WriteString(t.Topic, flexible);
+            w.WriteInt32Array(t.Partitions, flexible);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
-        w.WriteArrayLength(Topics.Count, false);
-        foreach (var t in Topics)
-        {
-            w.WriteString(t.Topic, false);
-            w.WriteInt32Array(t.Partitions, false);
-        }
+        if (version >= 7) w.WriteBoolean(RequireStable);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
@@ -272,15 +285,25 @@ public sealed record OffsetFetchResponse(IReadOnlyList<OffsetFetchTopic> Topics,
 {
     public void Write(KafkaWriter w, short version)
     {
+        var flexible = version >= 6;
         if (version >= 3) w.WriteInt32(0);
-        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
+        w.WriteArrayLength(Topics.Count, flexible);
+        foreach (var t in Topics)
         {
-            w.WriteInt32(p.PartitionIndex);
-            w.WriteInt64(p.CommittedOffset);
-            if (v >= 5) w.WriteInt32(p.CommittedLeaderEpoch);
-            w.WriteNullableString(p.Metadata, false);
-            w.WriteInt16((short)p.Error);
-        });
+            w.WriteString(t.Name, flexible);
+            w.WriteArrayLength(t.Partitions.Count, flexible);
+            foreach (var p in t.Partitions)
+            {
+                w.WriteInt32(p.PartitionIndex);
+                w.WriteInt64(p.CommittedOffset);
+                if (version >= 5) w.WriteInt32(p.CommittedLeaderEpoch);
+                w.WriteNullableString(p.Metadata, flexible);
+                w.WriteInt16((short)p.Error);
+                if (flexible) w.WriteEmptyTaggedFields();
+            }
+            if (flexible) w.WriteEmptyTaggedFields();
+        }
         if (version >= 2) w.WriteInt16((short)Error);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }

@@ -226,10 +226,24 @@ internal sealed class OffsetFetchHandler(IGrainFactory grains)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.OffsetFetchRequest body, KafkaRequest request, KafkaWriter response)
     {
+        var partitionsAsked = body.Topics is null ? null : GroupCalls.Flatten(body.Topics);
+        // require_stable is asked of named partitions only: Kafka answers UnstableOffsetCommit per partition, the
+        // group grain for the request.
         var result = await grains.Group(body.GroupId).OffsetFetch(
-            new OrleansStream.OffsetFetchRequest(body.Topics is null ? null : GroupCalls.Flatten(body.Topics)));
+            new OrleansStream.OffsetFetchRequest(partitionsAsked, body.RequireStable && partitionsAsked is not null));
 
         var topics = new List<OffsetFetchTopic>();
+        if (result.Error == ErrorCode.UnstableOffsetCommit)
+        {
+            foreach (var t in body.Topics!)
+            {
+                var unstable = new List<OffsetFetchPartition>(t.Partitions.Length);
+                foreach (var p in t.Partitions) unstable.Add(new OffsetFetchPartition(p, -1, -1, "", ErrorCode.UnstableOffsetCommit));
+                topics.Add(new OffsetFetchTopic(t.Topic, unstable));
+            }
+            new Protocol.Messages.OffsetFetchResponse(topics, ErrorCode.None).Write(response, request.Version);
+            return true;
+        }
         var index = new Dictionary<string, List<OffsetFetchPartition>>(StringComparer.Ordinal);
         foreach (var c in result.Offsets)
         {
@@ -240,7 +254,10 @@ internal sealed class OffsetFetchHandler(IGrainFactory grains)
             }
             partitions.Add(new OffsetFetchPartition(c.TopicPartition.Partition, c.Offset, c.LeaderEpoch, c.Metadata ?? "", ErrorCode.None));
         }
-        new Protocol.Messages.OffsetFetchResponse(topics, result.Error).Write(response, request.Version);
+        // Kafka answers a group that does not exist with no offsets and no error (the Java admin client fails on
+        // GroupIdNotFound here); the grain's GroupIdNotFound is for the SDK.
+        var error = result.Error == ErrorCode.GroupIdNotFound ? ErrorCode.None : result.Error;
+        new Protocol.Messages.OffsetFetchResponse(topics, error).Write(response, request.Version);
         return true;
     }
 }
