@@ -41,7 +41,7 @@ public sealed class WireTests(KafkaCluster cluster)
     public async Task OffsetFetch_of_every_offset_of_a_group_that_does_not_exist_answers_none_and_no_error(short version)
     {
         await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
-        await wire.SendAsync(ApiKey.OffsetFetch, version, w => new OffsetFetchRequest("no-such-group-" + Guid.NewGuid().ToString("N"), null).Write(w, version));
+        await wire.SendAsync(ApiKey.OffsetFetch, version, w => new Protocol.Messages.OffsetFetchRequest("no-such-group-" + Guid.NewGuid().ToString("N"), null).Write(w, version));
 
         var flexible = version >= 6;
         var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(flexible ? 5 : 4) : []);
