@@ -1,12 +1,18 @@
 package orleansstream;
 
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Locale;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.IsolationLevel;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -17,7 +23,7 @@ import org.apache.kafka.streams.kstream.Produced;
 /**
  * A Kafka Streams application with exactly_once_v2: {@code map} upper-cases each value (stateless), {@code count}
  * counts records per value, re-keyed by value (a repartition topic and a changelog topic, both made by Streams through
- * CreateTopics). It runs until it has committed {@code expected} input records, then closes.
+ * CreateTopics). It runs until it has committed {@code expected} input records and processed everything it read, then closes.
  */
 final class Streams {
     private Streams() { }
@@ -55,9 +61,9 @@ final class Streams {
             });
             streams.start();
             var deadline = System.currentTimeMillis() + 90_000;
-            while (committedInput(bootstrap, applicationId, input) < expected) {
+            while (!caughtUp(bootstrap, applicationId, input, expected)) {
                 if (failed.get() != null) throw new IllegalStateException("Kafka Streams failed", failed.get());
-                if (System.currentTimeMillis() > deadline) throw new IllegalStateException("Timed out waiting until Kafka Streams commits " + expected + " input records; state " + streams.state());
+                if (System.currentTimeMillis() > deadline) throw new IllegalStateException("Timed out waiting until Kafka Streams commits " + expected + " input records and its repartition topics to their ends; state " + streams.state());
                 done.await(200, TimeUnit.MILLISECONDS);
             }
             var state = streams.state().toString();
@@ -66,15 +72,31 @@ final class Streams {
         }
     }
 
-    /** The input records the application's group has committed, summed over the input's partitions. */
-    private static long committedInput(String bootstrap, String group, String input) throws Exception {
+    /**
+     * Whether the application's group has committed {@code expected} records of the input and every partition of the
+     * input and of its repartition topics up to the partition's last stable offset: everything read has been processed.
+     */
+    private static boolean caughtUp(String bootstrap, String group, String input, int expected) throws Exception {
         var props = new Properties();
         props.put("bootstrap.servers", bootstrap);
-        try (var admin = org.apache.kafka.clients.admin.Admin.create(props)) {
-            long total = 0;
-            for (var e : admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().entrySet())
-                if (e.getKey().topic().equals(input) && e.getValue() != null) total += e.getValue().offset();
-            return total;
+        try (var admin = Admin.create(props)) {
+            var topics = new java.util.ArrayList<String>();
+            topics.add(input);
+            for (var name : admin.listTopics().names().get())
+                if (name.startsWith(group + "-") && name.endsWith("-repartition")) topics.add(name);
+            var latest = new HashMap<TopicPartition, OffsetSpec>();
+            for (var description : admin.describeTopics(topics).allTopicNames().get().values())
+                for (var p : description.partitions()) latest.put(new TopicPartition(description.name(), p.partition()), OffsetSpec.latest());
+            var ends = admin.listOffsets(latest, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all().get();
+            var committed = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+            long inputCommitted = 0;
+            for (var tp : latest.keySet()) {
+                var offset = committed.get(tp);
+                long position = offset == null ? 0 : offset.offset();
+                if (position < ends.get(tp).offset()) return false;
+                if (tp.topic().equals(input)) inputCommitted += position;
+            }
+            return inputCommitted >= expected;
         }
     }
 }
