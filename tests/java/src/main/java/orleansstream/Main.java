@@ -231,6 +231,8 @@ public final class Main {
                 if (next == null || next.offset() < r.offset() + 1) offsets.put(tp, new OffsetAndMetadata(r.offset() + 1));
             }
             producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
+            // Every record reaches the log before the decision: an abort drops the batches not yet sent.
+            producer.flush();
             if (commit) producer.commitTransaction();
             else producer.abortTransaction();
             json.put("copied", consumed.size()).put("committed", commit);
