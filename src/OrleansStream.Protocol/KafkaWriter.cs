@@ -245,21 +245,28 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
     /// <summary>
     /// Kafka's usual nesting, topics each with their partitions: the topic array, each topic's name, its partition
     /// array and each partition by <paramref name="writePartition"/> (static lambdas: the version is passed, not captured).
+    /// A <paramref name="flexible"/> version's arrays and names are compact, and each partition and topic ends with
+    /// its (empty) tagged fields.
     /// </summary>
     public void WriteTopics<TTopic, TPartition>(IReadOnlyList<TTopic> topics, short version, Func<TTopic, string> name,
-        Func<TTopic, IReadOnlyList<TPartition>> partitions, Action<KafkaWriter, TPartition, short> writePartition)
+        Func<TTopic, IReadOnlyList<TPartition>> partitions, Action<KafkaWriter, TPartition, short> writePartition, bool flexible = false)
     {
         ArgumentNullException.ThrowIfNull(topics);
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(partitions);
         ArgumentNullException.ThrowIfNull(writePartition);
-        WriteArrayLength(topics.Count, flexible: false);
+        WriteArrayLength(topics.Count, flexible);
         foreach (var t in topics)
         {
-            WriteString(name(t), flexible: false);
+            WriteString(name(t), flexible);
             var list = partitions(t);
-            WriteArrayLength(list.Count, flexible: false);
-            for (var i = 0; i < list.Count; i++) writePartition(this, list[i], version);
+            WriteArrayLength(list.Count, flexible);
+            for (var i = 0; i < list.Count; i++)
+            {
+                writePartition(this, list[i], version);
+                if (flexible) WriteEmptyTaggedFields();
+            }
+            if (flexible) WriteEmptyTaggedFields();
         }
     }
 

@@ -287,22 +287,14 @@ public sealed record OffsetFetchResponse(IReadOnlyList<OffsetFetchTopic> Topics,
     {
         var flexible = version >= 6;
         if (version >= 3) w.WriteInt32(0);
-        w.WriteArrayLength(Topics.Count, flexible);
-        foreach (var t in Topics)
+        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
         {
-            w.WriteString(t.Name, flexible);
-            w.WriteArrayLength(t.Partitions.Count, flexible);
-            foreach (var p in t.Partitions)
-            {
-                w.WriteInt32(p.PartitionIndex);
-                w.WriteInt64(p.CommittedOffset);
-                if (version >= 5) w.WriteInt32(p.CommittedLeaderEpoch);
-                w.WriteNullableString(p.Metadata, flexible);
-                w.WriteInt16((short)p.Error);
-                if (flexible) w.WriteEmptyTaggedFields();
-            }
-            if (flexible) w.WriteEmptyTaggedFields();
-        }
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt64(p.CommittedOffset);
+            if (v >= 5) w.WriteInt32(p.CommittedLeaderEpoch);
+            w.WriteNullableString(p.Metadata, v >= 6);
+            w.WriteInt16((short)p.Error);
+        }, flexible);
         if (version >= 2) w.WriteInt16((short)Error);
         if (flexible) w.WriteEmptyTaggedFields();
     }
