@@ -20,22 +20,29 @@ public sealed class JavaClientTests(KafkaCluster cluster)
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     [Fact]
-    public async Task The_producer_with_its_defaults_puts_each_key_on_its_murmur2_partition_once()
+    public async Task The_producer_with_its_defaults_and_each_codec_puts_each_key_on_its_murmur2_partition_once()
     {
-        var topic = await cluster.CreateTopicAsync("java-keys", partitions: 4);
+        var codecs = new[] { "none", "gzip", "snappy", "lz4", "zstd" };
+        var topics = new List<string>();
+        foreach (var codec in codecs) topics.Add(await cluster.CreateTopicAsync("java-keys-" + codec, partitions: 4));
 
-        var result = await JavaClient.RunAsync("produce", cluster.BootstrapServers, topic, "40");
+        var result = await JavaClient.RunAsync(["produce", cluster.BootstrapServers, "40", .. topics.Select((t, i) => $"{t}:{codecs[i]}")]);
 
-        var records = result.GetProperty("records").EnumerateArray()
-            .Select(r => (Key: r.GetProperty("key").GetString()!, Partition: r.GetProperty("partition").GetInt32(), Offset: r.GetProperty("offset").GetInt64())).ToList();
-        Assert.Equal(40, records.Count);
-        // Java's default partitioner, our SDK's and Confluent's murmur2_random: the same key, the same partition.
-        Assert.All(records, r => Assert.Equal(Murmur2.Partition(Encoding.UTF8.GetBytes(r.Key), 4), r.Partition));
-        foreach (var partition in records.GroupBy(r => r.Partition))
-            Assert.Equal(Enumerable.Range(0, partition.Count()).Select(i => (long)i), partition.Select(r => r.Offset).Order());
-        var read = ReadAll(topic, 4, IsolationLevel.ReadUncommitted, 40);
-        Assert.Equal(Enumerable.Range(0, 40).Select(i => $"k{i}=v{i}").Order(), read.Select(r => $"{r.Message.Key}={r.Message.Value}").Order());
-        Assert.All(read, r => Assert.Equal(records.Single(s => s.Key == r.Message.Key).Partition, r.Partition.Value));
+        foreach (var produced in result.GetProperty("topics").EnumerateArray())
+        {
+            var topic = produced.GetProperty("topic").GetString()!;
+            var records = produced.GetProperty("records").EnumerateArray()
+                .Select(r => (Key: r.GetProperty("key").GetString()!, Partition: r.GetProperty("partition").GetInt32(), Offset: r.GetProperty("offset").GetInt64())).ToList();
+            Assert.Equal(40, records.Count);
+            // Java's default partitioner, our SDK's and Confluent's murmur2_random: the same key, the same partition.
+            Assert.All(records, r => Assert.Equal(Murmur2.Partition(Encoding.UTF8.GetBytes(r.Key), 4), r.Partition));
+            foreach (var partition in records.GroupBy(r => r.Partition))
+                Assert.Equal(Enumerable.Range(0, partition.Count()).Select(i => (long)i), partition.Select(r => r.Offset).Order());
+            var read = ReadAll(topic, 4, IsolationLevel.ReadUncommitted, 40);
+            Assert.Equal(Enumerable.Range(0, 40).Select(i => $"k{i}=v{i}").Order(), read.Select(r => $"{r.Message.Key}={r.Message.Value}").Order());
+            Assert.All(read, r => Assert.Equal(records.Single(s => s.Key == r.Message.Key).Partition, r.Partition.Value));
+        }
+        Assert.Equal(topics, result.GetProperty("topics").EnumerateArray().Select(t => t.GetProperty("topic").GetString()));
     }
 
     [Fact]

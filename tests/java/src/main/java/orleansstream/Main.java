@@ -49,7 +49,7 @@ public final class Main {
         if (args.length < 2) throw new IllegalArgumentException("usage: Main <produce|group|admin|txn|streams> <bootstrap> ...");
         var bootstrap = args[1];
         var json = switch (args[0]) {
-            case "produce" -> produce(bootstrap, args[2], Integer.parseInt(args[3]));
+            case "produce" -> produce(bootstrap, Integer.parseInt(args[2]), java.util.Arrays.copyOfRange(args, 3, args.length));
             case "group" -> group(bootstrap, args[2], args[3], Integer.parseInt(args[4]));
             case "admin" -> admin(bootstrap, args[2], args[3]);
             case "txn" -> transactionalCopy(bootstrap, args[2], args[3], args[4], args[5], Integer.parseInt(args[6]), Boolean.parseBoolean(args[7]));
@@ -62,22 +62,29 @@ public final class Main {
         System.exit(0);
     }
 
-    /** The producer with its defaults (idempotence on, acks=all): keys k0.., values v0.., what each send was acknowledged at. */
-    static Json produce(String bootstrap, String topic, int count) throws Exception {
-        var json = new Json();
-        try (var producer = new KafkaProducer<String, String>(producerProperties(bootstrap))) {
-            var futures = new ArrayList<java.util.concurrent.Future<RecordMetadata>>();
-            for (int i = 0; i < count; i++) futures.add(producer.send(new ProducerRecord<>(topic, "k" + i, "v" + i)));
-            producer.flush();
-            var records = new ArrayList<Json>();
-            for (int i = 0; i < count; i++) {
-                var metadata = futures.get(i).get(30, TimeUnit.SECONDS);
-                records.add(new Json().put("key", "k" + i).put("partition", metadata.partition()).put("offset", metadata.offset()));
+    /**
+     * The producer with its defaults (idempotence on, acks=all) but for {@code compression.type}, one producer per
+     * {@code topic:codec}: keys k0.., values v0.., what each send was acknowledged at.
+     */
+    static Json produce(String bootstrap, int count, String[] topicCodecs) throws Exception {
+        var topics = new ArrayList<Json>();
+        for (var topicCodec : topicCodecs) {
+            var topic = topicCodec.substring(0, topicCodec.lastIndexOf(':'));
+            var props = producerProperties(bootstrap);
+            props.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, topicCodec.substring(topicCodec.lastIndexOf(':') + 1));
+            try (var producer = new KafkaProducer<String, String>(props)) {
+                var futures = new ArrayList<java.util.concurrent.Future<RecordMetadata>>();
+                for (int i = 0; i < count; i++) futures.add(producer.send(new ProducerRecord<>(topic, "k" + i, "v" + i)));
+                producer.flush();
+                var records = new ArrayList<Json>();
+                for (int i = 0; i < count; i++) {
+                    var metadata = futures.get(i).get(30, TimeUnit.SECONDS);
+                    records.add(new Json().put("key", "k" + i).put("partition", metadata.partition()).put("offset", metadata.offset()));
+                }
+                topics.add(new Json().put("topic", topic).put("records", records).put("partitions", producer.partitionsFor(topic).size()));
             }
-            json.put("records", records);
-            json.put("partitions", producer.partitionsFor(topic).size());
         }
-        return json;
+        return new Json().put("topics", topics);
     }
 
     /**
