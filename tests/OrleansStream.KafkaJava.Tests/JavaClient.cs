@@ -25,9 +25,9 @@ public static class JavaClient
     {
         if (Environment.GetEnvironmentVariable("OS_KAFKA_JAVA_CLASSPATH") is { Length: > 0 } given) return given;
         var output = Path.Combine(AppContext.BaseDirectory, "java-driver");
-        var build = await ExternalProcess.RunAsync("mvn", ["-q", "-B", "package", "-DskipTests", $"-Ddriver.build.directory={output}"],
+        var build = await ExternalProcess.RunAsync("mvn", ["-q", "-B", "compile", $"-Ddriver.build.directory={output}"],
             workingDirectory: Repository.Path("tests", "java"), timeout: TimeSpan.FromMinutes(5));
-        Assert.True(build.ExitCode == 0, $"mvn package of tests/java exited with {build.ExitCode}:\n{build.Output}");
+        Assert.True(build.ExitCode == 0, $"mvn compile of tests/java exited with {build.ExitCode}:\n{build.Output}");
         return $"{Path.Combine(output, "classes")}{Path.PathSeparator}{Path.Combine(output, "lib", "*")}";
     }
 }
