@@ -58,6 +58,13 @@ public sealed class KafkaPythonTests(KafkaCluster cluster)
         foreach (var partition in produced.GroupBy(p => p.Partition))
             Assert.Equal(partition.Max(p => p.Offset) + 1, committed[partition.Key]);
         Assert.True(root.GetProperty("groupListed").GetBoolean());
+        var endOffsets = root.GetProperty("endOffsets").EnumerateArray().ToDictionary(p => p.GetProperty("partition").GetInt32(), p => p.GetProperty("offset").GetInt64());
+        Assert.Equal(Enumerable.Range(0, 3).Select(p => committed.GetValueOrDefault(p)), Enumerable.Range(0, 3).Select(p => endOffsets[p]));
+
+        Assert.Equal(0, root.GetProperty("configError").GetInt32());
+        Assert.Equal("delete", root.GetProperty("configs").GetProperty("cleanup.policy").GetString());
+        Assert.All(root.GetProperty("grownErrors").EnumerateArray(), e => Assert.Equal(0, e.GetInt32()));
+        Assert.Equal(4, root.GetProperty("partitionsAfterGrowth").GetInt32());
 
         Assert.All(root.GetProperty("deletedErrors").EnumerateArray(), e => Assert.Equal(0, e.GetInt32()));
         var metadata = await cluster.Controller.GetMetadata(new MetadataRequest([topic]));

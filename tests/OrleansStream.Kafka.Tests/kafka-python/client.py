@@ -1,6 +1,6 @@
-# kafka-python (pure Python) against the brokers: admin (create, describe, list and delete a topic), keyed produce with
-# acks=all, a consumer group of two members that each read their partitions and commit, the group's offsets, members
-# and listing read back through admin. Usage: python3 client.py <bootstrap> <topic> <group> <count>
+# kafka-python (pure Python) against the brokers: admin (create, describe, list, describe configs, grow and delete a
+# topic), keyed produce with acks=all, a consumer group of two members that each read their partitions and commit, the group's offsets, members
+# and listing read back through admin, the log end offsets by ListOffsets. Usage: python3 client.py <bootstrap> <topic> <group> <count>
 # Prints one JSON line with what each step saw; any failure exits non-zero (a missing kafka-python too).
 import faulthandler
 import json
@@ -9,7 +9,8 @@ import threading
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
+from kafka.structs import TopicPartition
 
 bootstrap, topic, group, count = sys.argv[1].split(','), sys.argv[2], sys.argv[3], int(sys.argv[4])
 PARTITIONS = 3
@@ -23,6 +24,7 @@ def until(what, condition):
     while not condition():
         if time.monotonic() > DEADLINE:
             raise TimeoutError(what)
+        time.sleep(0.02)  # the members' threads do the work; this one only looks
 
 
 admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id='kafka-python-admin')
@@ -91,6 +93,14 @@ for t in threads:
     t.join()
 
 committed = admin.list_consumer_group_offsets(group)
+# ListOffsets (v1) for the log end offsets the commits should equal.
+reader = KafkaConsumer(bootstrap_servers=bootstrap, client_id='kafka-python-reader')
+end_offsets = reader.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)])
+reader.close()
+configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])[0].resources[0]
+grown = admin.create_partitions({topic: NewPartitions(PARTITIONS + 1)})
+grown_errors = [e[1] for e in grown.topic_errors]
+partitions_after_growth = len(admin.describe_topics([topic])[0]['partitions'])
 groups_listed = any(g[0] == group for g in admin.list_consumer_groups())
 deleted = admin.delete_topics([topic], timeout_ms=30000)
 deleted_errors = [e[1] for e in deleted.topic_error_codes]
@@ -108,5 +118,10 @@ print(json.dumps({
     'groupState': members_described.state,
     'committed': [{'partition': tp.partition, 'offset': o.offset} for tp, o in committed.items()],
     'groupListed': groups_listed,
+    'endOffsets': [{'partition': tp.partition, 'offset': o} for tp, o in end_offsets.items()],
+    'configError': configs[0],
+    'configs': {c[0]: c[1] for c in configs[4]},
+    'grownErrors': grown_errors,
+    'partitionsAfterGrowth': partitions_after_growth,
     'deletedErrors': deleted_errors,
 }))
