@@ -70,4 +70,33 @@ public sealed class KafkaPythonTests(KafkaCluster cluster)
         var metadata = await cluster.Controller.GetMetadata(new MetadataRequest([topic]));
         Assert.DoesNotContain(metadata.Topics, t => t.Error == ErrorCode.None);
     }
+
+    [Fact]
+    public async Task Kafka_python_batches_in_each_codec_are_rewritten_in_the_topics_codec_and_read_back()
+    {
+        const int count = 50;
+        var prefix = "kafka-python-codec-" + Guid.NewGuid().ToString("N")[..8];
+        var script = Repository.Path("tests", "OrleansStream.Kafka.Tests", "kafka-python", "codecs.py");
+
+        var run = await ExternalProcess.RunAsync(Python, [script, cluster.BootstrapServers, prefix, count.ToString(CultureInfo.InvariantCulture)],
+            timeout: TimeSpan.FromMinutes(2));
+
+        Assert.True(run.ExitCode == 0, $"{Python} codecs.py exited with {run.ExitCode} (Debian's python3-kafka, python3-snappy, python3-lz4, python3-zstandard):\n{run.Output}");
+        var lines = run.StdoutLines.Where(l => l.StartsWith('{')).ToList();
+        Assert.Equal(["gzip", "snappy", "lz4", "zstd"], lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("codec").GetString()));
+        foreach (var line in lines)
+        {
+            using var document = JsonDocument.Parse(line);
+            var root = document.RootElement;
+            var codec = root.GetProperty("codec").GetString()!;
+            var topicCodec = root.GetProperty("topicCodec").GetString()!;
+            Assert.Equal(Enumerable.Range(0, count).Select(i => (long)i), root.GetProperty("offsets").EnumerateArray().Select(o => o.GetInt64()));
+            var records = root.GetProperty("records").EnumerateArray().Select(r => (r.GetProperty("key").GetString(), r.GetProperty("value").GetString())).ToList();
+            Assert.Equal(Enumerable.Range(0, count).Select(i => ((string?)$"k{i}", (string?)string.Concat(Enumerable.Repeat($"{codec}-{i}-", 20)))), records);
+            // The leader read kafka-python's framing of the codec and stored the batches in the topic's.
+            var stored = await TopicCompressionTests.StoredCodecsAsync(cluster.Silos.Client, $"{prefix}-{codec}", 0);
+            Assert.NotEmpty(stored);
+            Assert.All(stored, c => Assert.Equal(topicCodec, c.ToString(), ignoreCase: true));
+        }
+    }
 }
