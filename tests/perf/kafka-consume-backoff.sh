@@ -8,11 +8,7 @@ set -euo pipefail
 records=${RECORDS:-2000000}
 export KAFKA_PORT=${KAFKA_PORT:-19092}
 bootstrap=127.0.0.1:$((KAFKA_PORT + ${PORT_OFFSET:-0}))
-. tests/perf/cluster.sh > /dev/null
-dotnet build -c Release tests/OrleansStream.KafkaPerf -v q -nologo | grep -E "rror\(s\)"
-kperf() { dotnet tests/OrleansStream.KafkaPerf/bin/Release/net10.0/OrleansStream.KafkaPerf.dll "$@"; }
-work=$(mktemp -d)
-trap 'stop_cluster; rm -rf "$work"' EXIT
+. tests/perf/kafka-perf.sh
 
 SILOS=1 start_cluster "$work/one"
 cli topics create --topic one --partitions 6 --replication-factor 1 > /dev/null
