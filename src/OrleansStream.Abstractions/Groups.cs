@@ -103,7 +103,9 @@ public sealed record JoinGroupProtocol(string Name, ConsumerProtocolSubscription
 
 /// <summary>
 /// Kafka's JoinGroup. <paramref name="MemberId"/> is empty on the first join; the coordinator issues one.
-/// <paramref name="Protocols"/> are in the member's order of preference.
+/// <paramref name="Protocols"/> are in the member's order of preference. <paramref name="RequireKnownMemberId"/> is
+/// Kafka's <c>requireKnownMemberId</c>: a first dynamic join is answered with <c>MemberIdRequired</c> (KIP-394) only
+/// when set; clients of JoinGroup v0-3 know no such round and join at once.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record JoinGroupRequest(
@@ -114,7 +116,8 @@ public sealed record JoinGroupRequest(
     string ProtocolType,
     IReadOnlyList<JoinGroupProtocol> Protocols,
     string? Reason = null,
-    string? GroupInstanceId = null);
+    string? GroupInstanceId = null,
+    bool RequireKnownMemberId = true);
 
 [GenerateSerializer, Immutable]
 public sealed record JoinGroupMember(string MemberId, string ClientId, ConsumerProtocolSubscription Metadata, string? GroupInstanceId = null);

@@ -18,7 +18,7 @@ public static class ApiVersionsTable
         new(ApiKey.OffsetCommit, 2, 7),
         new(ApiKey.OffsetFetch, 1, 7),
         new(ApiKey.FindCoordinator, 0, 2),
-        new(ApiKey.JoinGroup, 4, 5),
+        new(ApiKey.JoinGroup, 0, 5),
         new(ApiKey.Heartbeat, 0, 3),
         new(ApiKey.LeaveGroup, 0, 3),
         new(ApiKey.SyncGroup, 0, 3),

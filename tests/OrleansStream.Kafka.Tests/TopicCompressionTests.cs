@@ -82,9 +82,12 @@ public sealed class TopicCompressionTests(KafkaCluster cluster)
     }
 
     /// <summary>The codec of every batch the leader stores, in offset order.</summary>
-    private async Task<List<Records.CompressionType>> StoredCodecsAsync(string topic, int partition)
+    private Task<List<Records.CompressionType>> StoredCodecsAsync(string topic, int partition) => StoredCodecsAsync(cluster.Silos.Client, topic, partition);
+
+    /// <summary>The codec of each batch the partition's leader (replica 0) stores, in offset order.</summary>
+    internal static async Task<List<Records.CompressionType>> StoredCodecsAsync(IClusterClient client, string topic, int partition)
     {
-        var leader = cluster.Silos.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, partition, 0));
+        var leader = client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, partition, 0));
         var codecs = new List<Records.CompressionType>();
         for (var offset = 0L; ;)
         {

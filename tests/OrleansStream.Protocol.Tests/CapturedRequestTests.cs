@@ -5,7 +5,8 @@ namespace OrleansStream.Protocol.Tests;
 
 /// <summary>
 /// Requests captured on the wire from kcat 1.7 (librdkafka 2.0.2) producing two keyed records and consuming them in
-/// a group: each reads completely and writes back to the same bytes.
+/// a group, and kafka-python 2.0.2's JoinGroup v0 and v2 as its encoder writes them: each reads completely and writes
+/// back to the same bytes.
 /// </summary>
 public class CapturedRequestTests
 {
@@ -18,6 +19,9 @@ public class CapturedRequestTests
     private const string FetchV11 = "000000590001000b00000007000772646b61666b61ffffffff000001f400000001032000000100000000ffffffff0000000100036361700000000100000000ffffffff0000000000000000ffffffffffffffff00100000000000000000";
     private const string OffsetCommitV7 = "000000680008000700000008000772646b61666b61000663617067727000000001002872646b61666b612d6236313365343531646636353465343161363862353832666536306633306663ffff00000001000363617000000001000000000000000000000002ffffffff0000";
     private const string LeaveGroupV1 = "00000043000d000100000009000772646b61666b610006636170677270002872646b61666b612d6236313365343531646636353465343161363862353832666536306633306663";
+
+    private const string KafkaPythonJoinGroupV0 = "0000006d000b000000000001000e6b61666b612d707974686f6e2d3000066361706772700000271000000008636f6e73756d657200000002000572616e67650000000f000000000001000363617000000000000a726f756e64726f62696e0000000f000000000001000363617000000000";
+    private const string KafkaPythonJoinGroupV2 = "00000071000b000200000001000e6b61666b612d707974686f6e2d30000663617067727000002710000493e000000008636f6e73756d657200000002000572616e67650000000f000000000001000363617000000000000a726f756e64726f62696e0000000f000000000001000363617000000000";
 
     private const string Member = "rdkafka-b613e451df654e41a68b582fe60f30fc";
 
@@ -45,6 +49,18 @@ public class CapturedRequestTests
         Assert.Empty(subscription.OwnedPartitions);
         Assert.Equal(Member, rejoin.MemberId);
         Assert.Null(rejoin.GroupInstanceId);
+    }
+
+    [Fact]
+    public void JoinGroup_v0_and_v2_of_kafka_python_carry_no_member_id_and_a_v0_subscription_v0_without_a_rebalance_timeout()
+    {
+        var v0 = RoundTrip(KafkaPythonJoinGroupV0, ApiKey.JoinGroup, Messages.JoinGroupRequest.Read, "kafka-python-0");
+        var v2 = RoundTrip(KafkaPythonJoinGroupV2, ApiKey.JoinGroup, Messages.JoinGroupRequest.Read, "kafka-python-0");
+
+        Assert.Equal(("capgrp", "", 10000, 10000, "consumer"), (v0.GroupId, v0.MemberId, v0.SessionTimeoutMs, v0.RebalanceTimeoutMs, v0.ProtocolType));
+        Assert.Equal(("capgrp", "", 10000, 300000, "consumer"), (v2.GroupId, v2.MemberId, v2.SessionTimeoutMs, v2.RebalanceTimeoutMs, v2.ProtocolType));
+        Assert.Equal(["range", "roundrobin"], v2.Protocols.Select(p => p.Name));
+        Assert.Equal(["cap"], ConsumerSubscription.Read(v2.Protocols[0].Metadata).Topics);
     }
 
     [Fact]

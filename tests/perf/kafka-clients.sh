@@ -12,11 +12,7 @@ consumer_props=${CONSUMER_PROPS:-queued.min.messages=1000000 fetch.queue.backoff
 export KAFKA_PORT=${KAFKA_PORT:-9092}
 kafka=$((KAFKA_PORT + ${PORT_OFFSET:-0}))   # cluster.sh's PORT_OFFSET moves every port, the Kafka listeners' too
 one=127.0.0.1:$kafka; three=127.0.0.1:$kafka,127.0.0.1:$((kafka + 1)),127.0.0.1:$((kafka + 2))
-. tests/perf/cluster.sh > /dev/null
-dotnet build -c Release tests/OrleansStream.KafkaPerf -v q -nologo | grep -E "rror\(s\)"
-kperf() { dotnet tests/OrleansStream.KafkaPerf/bin/Release/net10.0/OrleansStream.KafkaPerf.dll "$@"; }
-work=$(mktemp -d)
-trap 'stop_cluster; rm -rf "$work"' EXIT
+. tests/perf/kafka-perf.sh
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 SILOS=1 start_cluster "$work/one"

@@ -11,11 +11,7 @@ records=${RECORDS:-2000000}; rounds=${ROUNDS:-1}
 tuned=${TUNED:-queued.min.messages=1000000 fetch.queue.backoff.ms=10 max.partition.fetch.bytes=4194304 dotnet.consumer.consume.result.fields=none}
 export KAFKA_PORT=${KAFKA_PORT:-19092}
 bootstrap=127.0.0.1:$((KAFKA_PORT + ${PORT_OFFSET:-0}))
-. tests/perf/cluster.sh > /dev/null
-dotnet build -c Release tests/OrleansStream.KafkaPerf -v q -nologo | grep -E "rror\(s\)"
-kperf() { dotnet tests/OrleansStream.KafkaPerf/bin/Release/net10.0/OrleansStream.KafkaPerf.dll "$@"; }
-work=$(mktemp -d)
-trap 'stop_cluster; rm -rf "$work"' EXIT
+. tests/perf/kafka-perf.sh
 silo_cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$(silo_pid 0)/stat"; }
 
 SILOS=1 start_cluster "$work/one"

@@ -2,7 +2,7 @@ namespace OrleansStream.Protocol.Messages;
 
 public sealed record JoinGroupRequestProtocol(string Name, byte[] Metadata);
 
-/// <summary>JoinGroup v4-5 (v4: MemberIdRequired for a first join, KIP-394; v5: group instance id, KIP-345).</summary>
+/// <summary>JoinGroup v0-5 (v1: rebalance timeout; v2: throttle time; v4: MemberIdRequired for a first join, KIP-394; v5: group instance id, KIP-345).</summary>
 public sealed record JoinGroupRequest(
     string GroupId, int SessionTimeoutMs, int RebalanceTimeoutMs, string MemberId, string? GroupInstanceId, string ProtocolType,
     IReadOnlyList<JoinGroupRequestProtocol> Protocols)

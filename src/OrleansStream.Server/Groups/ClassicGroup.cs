@@ -138,6 +138,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         if (member is null)
         {
             if (returning || IsFull) return AddMember(memberId, request, rebalanceTimeoutMs, request.Reason ?? "new member");
+            if (!request.RequireKnownMemberId) return AddMember(NewMemberId(request.ClientId), request, rebalanceTimeoutMs, request.Reason ?? "new member");
             // KIP-394: the id comes back first and the member joins only when it rejoins with it, so a join whose
             // answer was lost (and is retried without an id) leaves no phantom member holding up the rebalance.
             var issued = NewMemberId(request.ClientId);

@@ -42,6 +42,20 @@ public sealed class ClassicGroupTests
     }
 
     [Fact]
+    public async Task A_first_join_that_does_not_require_a_known_member_id_joins_at_once_under_an_issued_id()
+    {
+        // JoinGroup v0-3 (kafka-python, older clients): no MemberIdRequired round, the first answer is the generation.
+        var joined = await Completed(Group.Join(Join("") with { RequireKnownMemberId = false }));
+
+        Assert.Equal(ErrorCode.None, joined.Error);
+        Assert.StartsWith("client-", joined.MemberId);
+        Assert.Equal(1, joined.GenerationId);
+        Assert.True(joined.IsLeader);
+        Assert.Equal(joined.MemberId, Assert.Single(joined.Members).MemberId);
+        Assert.Equal(1, Group.MemberCount);
+    }
+
+    [Fact]
     public async Task A_new_member_starts_a_rebalance_that_waits_until_every_member_rejoined()
     {
         var a1 = await _h.StableAloneAsync(0, 1, 2, 3);

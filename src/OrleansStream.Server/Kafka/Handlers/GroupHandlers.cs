@@ -62,11 +62,11 @@ internal sealed class JoinGroupHandler(IGrainFactory grains)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.JoinGroupRequest body, KafkaRequest request, KafkaWriter response)
     {
-        (await JoinAsync(body, request.Header.ClientId ?? "")).Write(response, request.Version);
+        (await JoinAsync(body, request.Header.ClientId ?? "", request.Version)).Write(response, request.Version);
         return true;
     }
 
-    private async Task<Protocol.Messages.JoinGroupResponse> JoinAsync(Protocol.Messages.JoinGroupRequest body, string clientId)
+    private async Task<Protocol.Messages.JoinGroupResponse> JoinAsync(Protocol.Messages.JoinGroupRequest body, string clientId, short version)
     {
         if (body.GroupId.Length == 0) return Failed(ErrorCode.InvalidGroupId, body.MemberId);
         var protocols = new List<JoinGroupProtocol>(body.Protocols.Count);
@@ -85,7 +85,7 @@ internal sealed class JoinGroupHandler(IGrainFactory grains)
             protocols.Add(new JoinGroupProtocol(p.Name, subscription));
         }
         var join = new OrleansStream.JoinGroupRequest(body.MemberId, clientId, body.SessionTimeoutMs, body.RebalanceTimeoutMs,
-            body.ProtocolType, protocols, GroupInstanceId: body.GroupInstanceId);
+            body.ProtocolType, protocols, GroupInstanceId: body.GroupInstanceId, RequireKnownMemberId: version >= 4);
         var group = grains.Group(body.GroupId);
         var r = await GroupCalls.WaitLongAsync(() => group.JoinGroup(join), body.RebalanceTimeoutMs);
         if (r.Error != ErrorCode.None) return Failed(r.Error, r.MemberId);
