@@ -135,6 +135,40 @@ public sealed class TransactionCoordinatorMetricsTests : IDisposable
         Assert.Equal(TransactionCoordinatorStats.None, Stats);
     }
 
+    [Fact]
+    public void Recording_allocates_nothing()
+    {
+        var metrics = NewMetrics();
+        long seen = 0;
+        using var quiet = new MeterListener();
+        quiet.InstrumentPublished = (instrument, listener) =>
+        {
+            if (ReferenceEquals(instrument.Meter, metrics.Meter)) listener.EnableMeasurementEvents(instrument);
+        };
+        quiet.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref seen, v));
+        quiet.SetMeasurementEventCallback<double>((_, _, _, _) => Interlocked.Increment(ref seen));
+        quiet.Start();
+        var transactions = metrics.Transactions;
+        var decisions = Enum.GetValues<TxnDecision>();
+        RecordEach(transactions, decisions);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++) RecordEach(transactions, decisions);
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // Two per timeout abort (an abort and a fencing), none for None, one for the others; two markers and a retry.
+        Assert.Equal(1_001 * (decisions.Length + 4), seen);
+    }
+
+    private static void RecordEach(Diagnostics.TransactionCoordinatorMetrics transactions, TxnDecision[] decisions)
+    {
+        foreach (var decision in decisions) transactions.Decided(decision);
+        transactions.MarkerWritten(TransactionResult.Commit);
+        transactions.MarkerWritten(TransactionResult.Abort);
+        transactions.MarkerRetried();
+        transactions.CommitCompleted(TimeSpan.FromMilliseconds(3));
+    }
+
     private List<double> Values(string instrument) => [.. _measurements.Where(m => m.Instrument == instrument).Select(m => m.Value)];
 
     private double Sum(string instrument, string? tag = null, string? value = null) =>
