@@ -44,6 +44,38 @@ public interface ITransactionCoordinatorGrain : IGrainWithIntegerKey
     /// <summary>Kafka's ListTransactions for this shard; empty filters match everything.</summary>
     [AlwaysInterleave]
     Task<IReadOnlyList<TransactionListingResult>> ListTransactions(IReadOnlyList<string> stateFilters, IReadOnlyList<long> producerIdFilters);
+
+    /// <summary>What this shard has decided since it was created: commits, aborts by cause and producer fencings.</summary>
+    [AlwaysInterleave]
+    Task<TransactionCoordinatorStats> GetStats();
+}
+
+/// <summary>
+/// The decisions one coordinator shard made durable since it was created, stored with its transaction state so that
+/// they outlive activations and silos. A commit or abort counts when its PrepareCommit or PrepareAbort is stored
+/// (Kafka's commit point), before its markers. <paramref name="InitProducerIdFencings"/>: InitProducerId calls without
+/// a KIP-360 expected producer (a new producer instance) on an id that already had an epoch, each fencing that epoch;
+/// <paramref name="TimeoutFencings"/>: transactions aborted at <c>transaction.timeout.ms</c> with a bumped epoch, each
+/// fencing the producer that left it open. <paramref name="FencedAborts"/>: open transactions an InitProducerId aborted.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record TransactionCoordinatorStats(
+    long Commits,
+    long ClientAborts,
+    long TimeoutAborts,
+    long FencedAborts,
+    long InitProducerIdFencings,
+    long TimeoutFencings)
+{
+    public static readonly TransactionCoordinatorStats None = new(0, 0, 0, 0, 0, 0);
+
+    public static TransactionCoordinatorStats operator +(TransactionCoordinatorStats a, TransactionCoordinatorStats b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        return new(a.Commits + b.Commits, a.ClientAborts + b.ClientAborts, a.TimeoutAborts + b.TimeoutAborts, a.FencedAborts + b.FencedAborts,
+            a.InitProducerIdFencings + b.InitProducerIdFencings, a.TimeoutFencings + b.TimeoutFencings);
+    }
 }
 
 /// <summary>

@@ -186,7 +186,7 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
     }
 
     [Fact]
-    public async Task Perf_produce_commits_transactions_that_transactions_list_and_describe_show()
+    public async Task Perf_produce_commits_transactions_that_transactions_list_describe_and_stats_show()
     {
         const string topic = "e2e-perf-txn";
         const string transactionalId = "e2e-perf-txn-id";
@@ -214,6 +214,16 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var unknown = await silo.RunCliAsync("transactions", "describe", "--transactional-id", "e2e-no-such-id");
         Assert.NotEqual(0, unknown.ExitCode);
         Assert.Contains("TransactionalIdNotFound", unknown.Stderr);
+
+        var stats = await silo.RunCliAsync("transactions", "stats");
+        Assert.True(stats.ExitCode == 0, stats.ToString());
+        Assert.Equal(["SHARD", "COMMITS", "ABORTS-CLIENT", "ABORTS-TIMEOUT", "ABORTS-FENCED", "FENCINGS-INIT-PRODUCER-ID", "FENCINGS-TIMEOUT"],
+            stats.StdoutLines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        var total = stats.StdoutLines[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("TOTAL", total[0]);
+        // Every commit perf produce reported was counted when its PrepareCommit was stored.
+        Assert.True(long.Parse(total[1], CultureInfo.InvariantCulture) >= committed, stats.ToString());
+        Assert.Equal("0", stats.StdoutLines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)[0]);
 
         var consume = await silo.RunCliAsync("perf", "consume", "--topic", topic, "--messages", "2000", "--consumer-props", "isolation.level=read_committed");
         Assert.True(consume.ExitCode == 0, consume.ToString());

@@ -4,7 +4,7 @@ using OrleansStream.Client;
 
 namespace OrleansStream.Cli.Commands;
 
-/// <summary><c>transactions list|describe</c>, the kafka-transactions.sh of OrleansStream, and <c>transactions copy</c>.</summary>
+/// <summary><c>transactions list|describe</c>, the kafka-transactions.sh of OrleansStream, <c>transactions stats</c> and <c>transactions copy</c>.</summary>
 internal static class TransactionsCommands
 {
     public static Command Build()
@@ -12,6 +12,7 @@ internal static class TransactionsCommands
         var transactions = new Command("transactions", "List and describe transactional producers' transactions; copy a topic exactly once");
         transactions.Subcommands.Add(List());
         transactions.Subcommands.Add(Describe());
+        transactions.Subcommands.Add(Stats());
         transactions.Subcommands.Add(CopyCommand.Build());
         return transactions;
     }
@@ -57,6 +58,38 @@ internal static class TransactionsCommands
         });
         return command;
     }
+
+    private static Command Stats()
+    {
+        var command = new Command("stats", "Commits, aborts by cause and producer fencings each transaction coordinator shard has stored, and their total");
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var connection = await CliApp.ConnectAsync(parse, ct);
+            using var admin = new AdminClientBuilder(connection.Client).Build();
+            var shards = await Call(admin.DescribeTransactionCoordinatorsAsync());
+            var rows = new List<string[]>
+            {
+                new[] { "SHARD", "COMMITS", "ABORTS-CLIENT", "ABORTS-TIMEOUT", "ABORTS-FENCED", "FENCINGS-INIT-PRODUCER-ID", "FENCINGS-TIMEOUT" },
+            };
+            var total = TransactionCoordinatorStats.None;
+            for (var shard = 0; shard < shards.Count; shard++)
+            {
+                rows.Add(StatsRow(shard.ToString(CultureInfo.InvariantCulture), shards[shard]));
+                total += shards[shard];
+            }
+            rows.Add(StatsRow("TOTAL", total));
+            GroupsCommands.WriteTable(rows);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static string[] StatsRow(string shard, TransactionCoordinatorStats s) =>
+    [
+        shard, N(s.Commits), N(s.ClientAborts), N(s.TimeoutAborts), N(s.FencedAborts), N(s.InitProducerIdFencings), N(s.TimeoutFencings),
+    ];
+
+    private static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     private static async Task<T> Call<T>(Task<T> call)
     {

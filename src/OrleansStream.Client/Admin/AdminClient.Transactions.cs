@@ -23,6 +23,20 @@ internal sealed partial class AdminClient
         return all;
     }
 
+    public async Task<List<TransactionCoordinatorStats>> DescribeTransactionCoordinatorsAsync(TimeSpan? timeout = null)
+    {
+        var shards = await GroupCall(() => clusterClient.GetGrain<ITransactionCoordinatorLookupGrain>(0).ShardCount(), timeout).ConfigureAwait(false);
+        return [.. await GroupCall(() => StatsOfEveryShardAsync(shards), timeout).ConfigureAwait(false)];
+    }
+
+    private Task<TransactionCoordinatorStats[]> StatsOfEveryShardAsync(int shards)
+    {
+        var stats = new Task<TransactionCoordinatorStats>[shards];
+        for (var shard = 0; shard < shards; shard++)
+            stats[shard] = clusterClient.GetGrain<ITransactionCoordinatorGrain>(shard).GetStats();
+        return Task.WhenAll(stats);
+    }
+
     private Task<IReadOnlyList<TransactionListingResult>[]> ListEveryShardAsync(int shards)
     {
         var lists = new Task<IReadOnlyList<TransactionListingResult>>[shards];

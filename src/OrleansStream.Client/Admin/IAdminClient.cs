@@ -62,4 +62,10 @@ public interface IAdminClient : IDisposable
 
     /// <summary>Kafka's Admin.describeTransactions: each id's state, producer id and epoch, timeout and partitions, from its coordinator.</summary>
     Task<List<TransactionDescription>> DescribeTransactionsAsync(IEnumerable<string> transactionalIds, TimeSpan? timeout = null);
+
+    /// <summary>
+    /// What each transaction coordinator shard (the list's index) has decided since it was created: commits, aborts by
+    /// cause and producer fencings. Stored with each shard's state, so the sum is the cluster's, across failovers.
+    /// </summary>
+    Task<List<TransactionCoordinatorStats>> DescribeTransactionCoordinatorsAsync(TimeSpan? timeout = null);
 }

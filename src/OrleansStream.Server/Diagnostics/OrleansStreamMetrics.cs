@@ -7,7 +7,8 @@ namespace OrleansStream.Server.Diagnostics;
 /// <summary>
 /// The broker's instruments, all on one <see cref="MeterName"/> meter per host (created through
 /// <see cref="IMeterFactory"/>, so each silo of a process has its own): produce and fetch volume, request latency,
-/// ISR size, under-replicated partitions, consumer lag, tier upload lag, tier bytes uploaded and remote fetch latency.
+/// ISR size, under-replicated partitions, consumer lag, tier upload lag, tier bytes uploaded, remote fetch latency and
+/// the transaction coordinators' decisions and markers (<see cref="Transactions"/>).
 /// Grains record through handles with their tags precomputed (<see cref="ForPartition"/>, <see cref="ForGroup"/>);
 /// request latency is recorded at the call boundary by <see cref="RequestMetricsFilter"/>. Counters move once per
 /// batch or request, never per record; gauges read values the handles cached when an exporter collects.
@@ -55,6 +56,8 @@ public sealed class OrleansStreamMetrics : IDisposable
             "orleansstream.request.duration", "s", "Time a broker took to answer a request, fetch long-poll waits included.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
 
+        Transactions = new TransactionCoordinatorMetrics(_meter);
+
         _meter.CreateObservableGauge("orleansstream.partition.isr.size", () => ObserveLed(static p => p.Replication.Isr), "{replica}",
             "In-sync replicas of each partition this broker leads.");
         _meter.CreateObservableGauge("orleansstream.partition.replicas", () => ObserveLed(static p => p.Replication.Replicas), "{replica}",
@@ -86,6 +89,9 @@ public sealed class OrleansStreamMetrics : IDisposable
     internal Counter<long> TierUploadedBytes { get; }
     internal Counter<long> TierUploadFailures { get; }
     internal Histogram<double> RemoteFetchDuration { get; }
+
+    /// <summary>The transaction coordinators' instruments (one set per host, shared by its coordinator shards).</summary>
+    public TransactionCoordinatorMetrics Transactions { get; }
 
     /// <summary>True while an exporter or listener observes request latency (the filter skips timing otherwise).</summary>
     public bool RequestDurationEnabled => _requestDuration.Enabled;

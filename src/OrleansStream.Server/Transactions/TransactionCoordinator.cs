@@ -1,3 +1,4 @@
+using OrleansStream.Server.Diagnostics;
 using OrleansStream.Storage.Producers;
 
 namespace OrleansStream.Server.Transactions;
@@ -9,7 +10,8 @@ namespace OrleansStream.Server.Transactions;
 /// the owner stores <see cref="StateWith"/> it, then calls <see cref="CompleteWrite"/> (or <see cref="FailWrite"/>)
 /// and answers with what that returns. One caller thread at a time (a grain turn).
 /// </summary>
-internal sealed partial class TransactionCoordinator(TransactionStateManager txnManager, IProducerIdGenerator producerIdGenerator, ILogger logger)
+internal sealed partial class TransactionCoordinator(
+    TransactionStateManager txnManager, IProducerIdGenerator producerIdGenerator, TransactionCoordinatorMetrics metrics, ILogger logger)
 {
     public TransactionStateManager StateManager => txnManager;
 
@@ -49,6 +51,8 @@ internal sealed partial class TransactionCoordinator(TransactionStateManager txn
                 return TxnOperation.Answer(ErrorCode.ConcurrentTransactions);
 
             case TransactionState.CompleteAbort or TransactionState.CompleteCommit or TransactionState.Empty:
+                // A new producer instance (no KIP-360 expected producer) takes the epoch an earlier one was given.
+                var fences = expected is null && metadata.ProducerEpoch != ProducerSequence.NoProducerEpoch;
                 TxnTransitMetadata? transit;
                 if (metadata.IsProducerEpochExhausted && (expected is not { } ex || ex.Epoch == metadata.ProducerEpoch))
                 {
@@ -62,7 +66,7 @@ internal sealed partial class TransactionCoordinator(TransactionStateManager txn
                     if (error != ErrorCode.None)
                         return TxnOperation.Answer(error);
                 }
-                return Persist(metadata, transit!, TxnOperationKind.InitProducerId);
+                return TxnOperation.Persist(Prepare(metadata, transit!, TxnOperationKind.InitProducerId, fences));
 
             case TransactionState.Ongoing:
                 // Abort the open transaction with a bumped epoch that no client ever gets, then answer
@@ -259,7 +263,14 @@ internal sealed partial class TransactionCoordinator(TransactionStateManager txn
             return TxnOperation.Answer(ErrorCode.None);
         }
 
+        if (write.Transit.TxnState == TransactionState.CompleteCommit)
+            metrics.CommitCompleted(TimeSpan.FromMilliseconds(Math.Max(0, txnManager.NowMs - metadata.TxnLastUpdateTimestamp)));
         metadata.CompleteTransitionTo(write.Transit);
+        if (write.Decision is var decision and not TxnDecision.None)
+        {
+            txnManager.Record(decision);
+            metrics.Decided(decision);
+        }
         metadata.Markers = metadata.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort
             ? new TxnMarkerRequest(write.TransactionalId, txnManager.CoordinatorEpoch, write.Transit)
             : null;
@@ -312,8 +323,8 @@ internal sealed partial class TransactionCoordinator(TransactionStateManager txn
     private TxnOperation Persist(TransactionMetadata metadata, TxnTransitMetadata transit, TxnOperationKind kind) =>
         TxnOperation.Persist(Prepare(metadata, transit, kind));
 
-    private PendingTxnTransition Prepare(TransactionMetadata metadata, TxnTransitMetadata transit, TxnOperationKind kind) =>
-        new(metadata.TransactionalId, txnManager.CoordinatorEpoch, transit, kind);
+    private PendingTxnTransition Prepare(TransactionMetadata metadata, TxnTransitMetadata transit, TxnOperationKind kind, bool fencesProducer = false) =>
+        new(metadata.TransactionalId, txnManager.CoordinatorEpoch, transit, kind, fencesProducer);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Transactional id {TransactionalId}: fencing producer {ProducerId} epoch {ProducerEpoch} and aborting its open transaction")]
     private partial void LogFencing(string transactionalId, long producerId, short producerEpoch);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Storage;
+using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Transactions.Markers;
 using OrleansStream.Server.Transactions.ProducerIds;
 
@@ -24,6 +25,7 @@ internal sealed partial class TransactionCoordinatorGrain(
     IProducerIdGenerator producerIds,
     IProducerIdAllocator producerIdAllocator,
     TimeProvider time,
+    OrleansStreamMetrics metrics,
     ILogger<TransactionCoordinatorGrain> logger)
     : Grain, ITransactionCoordinatorGrain, ITransactionCoordinatorShardGrain
 {
@@ -46,8 +48,8 @@ internal sealed partial class TransactionCoordinatorGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _manager = new TransactionStateManager(_options, time);
-        _coordinator = new TransactionCoordinator(_manager, producerIds, logger);
-        _markers = new TxnMarkerWriter(GrainFactory, time, logger);
+        _coordinator = new TransactionCoordinator(_manager, producerIds, metrics.Transactions, logger);
+        _markers = new TxnMarkerWriter(GrainFactory, time, metrics.Transactions, logger);
         await LoadAsync();
         var abortInterval = TimeSpan.FromMilliseconds(_options.TransactionAbortTimedOutTransactionCleanupIntervalMs);
         _timeoutTimer = this.RegisterGrainTimer(static (self, _) => self.StoreAllAsync(self._coordinator.AbortTimedOutTransactions()), this,
@@ -168,6 +170,8 @@ internal sealed partial class TransactionCoordinatorGrain(
             result.Add(new TransactionListingResult(listing.TransactionalId, listing.ProducerId, listing.State.ToString()));
         return Task.FromResult<IReadOnlyList<TransactionListingResult>>(result);
     }
+
+    public Task<TransactionCoordinatorStats> GetStats() => Task.FromResult(_manager.Stats);
 
     private ErrorCode? NotOwned(string? transactionalId) =>
         !string.IsNullOrEmpty(transactionalId) && TransactionStateManager.PartitionFor(transactionalId, _options.TransactionStateLogNumPartitions) != Shard

@@ -14,6 +14,9 @@ public sealed class TransactionCoordinatorState
     [Id(0)] public int CoordinatorEpoch { get; set; }
 
     [Id(1)] public List<StoredTransaction> Transactions { get; set; } = [];
+
+    /// <summary>The shard's decisions so far, stored with the state they come from; null in a record stored before any.</summary>
+    [Id(2)] public TransactionCoordinatorStats? Stats { get; set; }
 }
 
 /// <summary>Kafka's TxnTransitMetadata as a transaction log value, keyed by its transactional id.</summary>

@@ -23,6 +23,9 @@ internal sealed class TransactionStateManager(TransactionCoordinatorOptions opti
 
     public TransactionCoordinatorOptions Options => options;
 
+    /// <summary>The decisions stored so far (<see cref="Record"/> adds each durable one).</summary>
+    public TransactionCoordinatorStats Stats { get; private set; } = TransactionCoordinatorStats.None;
+
     /// <summary>
     /// The record an activation stores before it serves anything: <paramref name="stored"/> (null when nothing was
     /// stored) with the coordinator epoch bumped. Once it is durable, <see cref="Load"/> it; a stale activation's
@@ -32,6 +35,7 @@ internal sealed class TransactionStateManager(TransactionCoordinatorOptions opti
     {
         CoordinatorEpoch = (stored?.CoordinatorEpoch ?? -1) + 1,
         Transactions = stored?.Transactions ?? [],
+        Stats = stored?.Stats,
     };
 
     /// <summary>
@@ -47,6 +51,7 @@ internal sealed class TransactionStateManager(TransactionCoordinatorOptions opti
             throw new ArgumentOutOfRangeException(nameof(stored), coordinatorEpoch, $"coordinator epoch must be above the loaded epoch {CoordinatorEpoch}");
         _transactions.Clear();
         CoordinatorEpoch = coordinatorEpoch;
+        Stats = stored.Stats ?? TransactionCoordinatorStats.None;
         foreach (var t in stored.Transactions)
         {
             var participants = ImmutableHashSet.CreateBuilder<TxnParticipant>();
@@ -118,7 +123,9 @@ internal sealed class TransactionStateManager(TransactionCoordinatorOptions opti
     /// </summary>
     public TransactionCoordinatorState ToState(IReadOnlyCollection<PendingTxnTransition> writes)
     {
-        var state = new TransactionCoordinatorState { CoordinatorEpoch = CoordinatorEpoch };
+        var stats = Stats;
+        foreach (var write in writes) stats = Counted(stats, write.Decision);
+        var state = new TransactionCoordinatorState { CoordinatorEpoch = CoordinatorEpoch, Stats = stats };
         foreach (var (id, metadata) in _transactions)
         {
             var transit = FindWrite(writes, id)?.Transit ?? metadata.Current();
@@ -128,6 +135,20 @@ internal sealed class TransactionStateManager(TransactionCoordinatorOptions opti
         }
         return state;
     }
+
+    /// <summary>A write that decided <paramref name="decision"/> is durable: count it (the record it was stored in already did).</summary>
+    public void Record(TxnDecision decision) => Stats = Counted(Stats, decision);
+
+    private static TransactionCoordinatorStats Counted(TransactionCoordinatorStats stats, TxnDecision decision) => decision switch
+    {
+        TxnDecision.None => stats,
+        TxnDecision.Commit => stats with { Commits = stats.Commits + 1 },
+        TxnDecision.ClientAbort => stats with { ClientAborts = stats.ClientAborts + 1 },
+        TxnDecision.TimeoutAbort => stats with { TimeoutAborts = stats.TimeoutAborts + 1, TimeoutFencings = stats.TimeoutFencings + 1 },
+        TxnDecision.FencedAbort => stats with { FencedAborts = stats.FencedAborts + 1 },
+        TxnDecision.InitProducerIdFencing => stats with { InitProducerIdFencings = stats.InitProducerIdFencings + 1 },
+        _ => throw new ArgumentOutOfRangeException(nameof(decision), decision, null),
+    };
 
     private static PendingTxnTransition? FindWrite(IReadOnlyCollection<PendingTxnTransition> writes, string transactionalId)
     {

@@ -9,7 +9,9 @@ namespace OrleansStream.Cluster.Tests.MultiProcess;
 /// processes (<c>orleansstream transactions copy</c>: consume read_committed, produce, send the offsets, commit) copy
 /// <c>in</c> to <c>out</c> while a silo is killed with SIGKILL and restarted, a copier is killed and restarted, and a
 /// copier is stopped with SIGSTOP until the coordinator aborted its transaction at its timeout, then resumed as a
-/// zombie that must be fenced. <c>out</c> must then hold every input value exactly once.
+/// zombie that must be fenced. <c>out</c> must then hold every input value exactly once, and the run must not be
+/// vacuous: a read_uncommitted reader saw aborted records, and the coordinators' stored counts show commits, aborts
+/// and a fencing for every restart and every zombie.
 /// </summary>
 /// <remarks>
 /// OS_EOS_CHAOS_ROUNDS sets how many disruptions (default 3, one of each kind) the run makes, OS_EOS_CHAOS_VALUES how
@@ -109,28 +111,49 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
             await copiers.DisposeAsync();
         }
 
-        // Every copier is gone: their open transactions are aborted at their timeout, then the output is stable.
-        await copiers.WaitUntilNoTransactionIsOpen();
-        var final = HistoryReader.ReadToEnd(cluster.Client, outputTopic);
-        await stop.CancelAsync();
-        await Task.WhenAll(readers);
+        ExactlyOnceHistory? history = null;
+        try
+        {
+            // Every copier is gone: their open transactions are aborted at their timeout, then the output is stable.
+            await copiers.WaitUntilNoTransactionIsOpen();
+            var final = HistoryReader.ReadToEnd(cluster.Client, outputTopic);
+            await stop.CancelAsync();
+            await Task.WhenAll(readers);
 
-        var history = new ExactlyOnceHistory(seeder.Values, final, committedReader.Snapshot(), uncommittedReader.Snapshot());
-        output.WriteLine($"{seeder.Values.Count} values copied; {history.AbortedRecordsSeen} aborted records seen by read_uncommitted; {copiers.FencedExits} zombies fenced; {copiers.FencedRestarts} copiers restarted after a stall fenced them");
-        Assert.Empty(history.Anomalies());
-        Assert.True(history.AbortedRecordsSeen > 0, "the run aborted transactions that had written output (a read_uncommitted reader saw them)");
+            history = new ExactlyOnceHistory(seeder.Values, final, committedReader.Snapshot(), uncommittedReader.Snapshot());
+            // The coordinators' counts are stored with their shards' state, so the silos killed along the way lost none.
+            using var admin = new AdminClientBuilder(cluster.Client).Build();
+            var coordinators = TransactionCoordinatorStats.None;
+            foreach (var shard in await admin.DescribeTransactionCoordinatorsAsync()) coordinators += shard;
+            output.WriteLine($"{seeder.Values.Count} values copied; {history.AbortedRecordsSeen} aborted records seen by read_uncommitted; {copiers.FencedExits} zombies fenced; {copiers.FencedRestarts} copiers restarted after a stall fenced them; {copiers.Restarts} restarts in all; coordinators: {coordinators}");
+            Assert.Empty(history.Anomalies());
+            Assert.True(history.AbortedRecordsSeen > 0, "the run aborted transactions that had written output (a read_uncommitted reader saw them)");
+            Assert.True(coordinators.Commits > 0, $"the coordinators counted commits: {coordinators}");
+            Assert.True(coordinators.ClientAborts + coordinators.TimeoutAborts + coordinators.FencedAborts > 0, $"the coordinators counted aborts: {coordinators}");
+            // Each restart is a new producer instance on its slot's transactional id: its InitProducerId fences the one before.
+            Assert.True(coordinators.InitProducerIdFencings >= copiers.Restarts, $"{copiers.Restarts} restarts, each counted as a fencing: {coordinators}");
+            // Each zombie was fenced by its transaction's timeout.
+            Assert.True(coordinators.TimeoutFencings >= copiers.FencedExits, $"{copiers.FencedExits} zombies, each fenced at its timeout: {coordinators}");
+            Assert.True(coordinators.InitProducerIdFencings + coordinators.TimeoutFencings > 0, $"the coordinators counted fencings: {coordinators}");
+        }
+        catch (Exception) when (SaveLogs(cluster, copiers, history))
+        {
+            throw;
+        }
     }
 
     /// <summary>
     /// With OS_EOS_CHAOS_LOGS naming a directory, a failed run leaves every silo's and copier's output there (the silos
-    /// log the transaction coordinator and the groups at Information). Returns false: a filter that only looks.
+    /// log the transaction coordinator and the groups at Information), and, when the run got as far as the check, its
+    /// anomalies. Returns false: a filter that only looks.
     /// </summary>
-    private static bool SaveLogs(SiloProcesses cluster, CopierProcesses copiers)
+    private static bool SaveLogs(SiloProcesses cluster, CopierProcesses copiers, ExactlyOnceHistory? history = null)
     {
         if (Environment.GetEnvironmentVariable("OS_EOS_CHAOS_LOGS") is not { Length: > 0 } directory) return false;
         Directory.CreateDirectory(directory);
         for (var s = 0; s < 3; s++) File.WriteAllText(Path.Combine(directory, $"silo-{s}.log"), cluster.Output(s));
         File.WriteAllText(Path.Combine(directory, "copiers.log"), copiers.Output());
+        if (history is not null) File.WriteAllLines(Path.Combine(directory, "anomalies.txt"), history.Anomalies());
         return false;
     }
 
@@ -244,13 +267,19 @@ public sealed class ExactlyOnceChaosTests(ITestOutputHelper output)
     {
         private readonly ExternalProcess?[] _processes = new ExternalProcess?[Copiers];
         private readonly List<string> _finished = [];
+        private readonly bool[] _started = new bool[Copiers];
 
         public int FencedExits { get; private set; }
+
+        /// <summary>Starts of a slot that had a copier before: new producer instances on an initialized transactional id.</summary>
+        public int Restarts { get; private set; }
 
         private string TransactionalId(int slot) => $"{group}-copier-{slot}";
 
         public void Start(int slot)
         {
+            if (_started[slot]) Restarts++;
+            _started[slot] = true;
             List<string> args =
             [
                 "transactions", "copy", "--input-topic", input, "--output-topic", outputTopic, "--group-id", group,

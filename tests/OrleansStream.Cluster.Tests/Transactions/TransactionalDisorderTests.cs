@@ -1,5 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.DependencyInjection;
 using OrleansStream.Client;
+using OrleansStream.Server.Diagnostics;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
 using static OrleansStream.Cluster.Tests.Transactions.TransactionTestKit;
 
@@ -38,6 +42,7 @@ public sealed class TransactionalDisorderTests(ProduceChaosFixture fixture) : IC
     {
         var topic = UniqueTopic("chaos-txn");
         await fixture.CreateTopic(topic, Partitions, replicationFactor: 3);
+        using var markerRetries = MarkerRetries(out var retried);
         var runs = new Task<TransactionsRun>[Producers];
         for (var p = 0; p < Producers; p++)
         {
@@ -85,6 +90,24 @@ public sealed class TransactionalDisorderTests(ProduceChaosFixture fixture) : IC
         Assert.True(ProduceChaosFilter.Delayed > 0 && ProduceChaosFilter.AnswersLost > 0 && ProduceChaosFilter.LateCopies > 0,
             "produce calls were delayed, lost their answers and arrived again late");
         Assert.True(ProduceChaosFilter.MarkersDelayed > 0 && ProduceChaosFilter.MarkerAnswersLost > 0, "markers were delayed and written again");
+        Assert.True(Volatile.Read(ref retried.Value) > 0, "the coordinators counted the markers they wrote again (orleansstream.transaction.marker.retries)");
+    }
+
+    /// <summary>Listens to <c>orleansstream.transaction.marker.retries</c> on every silo of the fixture.</summary>
+    private MeterListener MarkerRetries(out StrongBox<long> retried)
+    {
+        var meters = fixture.Silos.Values.Select(s => s.ServiceProvider.GetRequiredService<OrleansStreamMetrics>().Meter).ToHashSet();
+        var count = retried = new StrongBox<long>();
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (meters.Contains(instrument.Meter) && instrument.Name == "orleansstream.transaction.marker.retries") l.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref count.Value, v));
+        listener.Start();
+        return listener;
     }
 
     [Fact]

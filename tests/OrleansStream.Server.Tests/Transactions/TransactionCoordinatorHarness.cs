@@ -1,5 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Transactions;
 
 namespace OrleansStream.Server.Tests.Transactions;
@@ -13,11 +15,20 @@ internal sealed class TransactionCoordinatorHarness
     public const string TxnId = "txn";
     public const int TimeoutMs = 60_000;
 
-    public TransactionCoordinatorHarness(Action<TransactionCoordinatorOptions>? configure = null)
+    /// <summary>The instruments of harnesses that do not look at them; a test of the instruments passes its own.</summary>
+    private static readonly OrleansStreamMetrics SharedMetrics = NewMetrics();
+
+    public TransactionCoordinatorHarness(Action<TransactionCoordinatorOptions>? configure = null, OrleansStreamMetrics? metrics = null)
     {
         configure?.Invoke(Options);
+        Metrics = metrics ?? SharedMetrics;
         Coordinator = Activate();
     }
+
+    public static OrleansStreamMetrics NewMetrics() =>
+        new ServiceCollection().AddOrleansStreamMetrics().BuildServiceProvider().GetRequiredService<OrleansStreamMetrics>();
+
+    public OrleansStreamMetrics Metrics { get; }
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
@@ -42,7 +53,7 @@ internal sealed class TransactionCoordinatorHarness
         Stored = TransactionStateManager.NextEpoch(Stored);
         var manager = new TransactionStateManager(Options, Time);
         manager.Load(Stored);
-        return Coordinator = new TransactionCoordinator(manager, ProducerIds, NullLogger.Instance);
+        return Coordinator = new TransactionCoordinator(manager, ProducerIds, Metrics.Transactions, NullLogger.Instance);
     }
 
     /// <summary>The same activation reloads (as after a conflicting write): a bumped epoch stored, then loaded in place.</summary>

@@ -7,7 +7,8 @@ namespace OrleansStream.Server.Tests.Transactions;
 /// Random interleavings of what Orleans allows: requests from current and fenced producers, writes that fail, writes
 /// stored whose caller gave up (the activation then reloads), late and repeated marker reports, timeouts, expiry.
 /// After every step the coordinator must hold exactly what is stored, stored states must follow Kafka's table with
-/// epochs never going back, and only the producer answered last may add partitions or end a transaction.
+/// epochs never going back, only the producer answered last may add partitions or end a transaction, and the stored
+/// counts move by one commit or abort exactly when a PrepareCommit or PrepareAbort is stored.
 /// </summary>
 public sealed class TransactionCoordinatorModelTests
 {
@@ -29,6 +30,7 @@ public sealed class TransactionCoordinatorModelTests
         {
             var producer = answered.Count == 0 || random.Next(10) == 0 ? RandomProducer(random, answered) : answered[^1];
             var before = Find(h.Stored);
+            var statsBefore = h.Stored?.Stats ?? TransactionCoordinatorStats.None;
             switch (random.Next(7))
             {
                 case 0:
@@ -80,6 +82,8 @@ public sealed class TransactionCoordinatorModelTests
             var after = Find(h.Stored);
             AssertLegalStoredTransition(before, after);
             Assert.Equal(Project(h.Stored!), Project(h.Coordinator.StateManager.ToState([])));
+            AssertCounted(statsBefore, before, h.Stored!, after);
+            Assert.Equal(h.Stored!.Stats ?? TransactionCoordinatorStats.None, h.Coordinator.StateManager.Stats);
         }
 
         // Not vacuous: every kind of outcome happened.
@@ -118,6 +122,19 @@ public sealed class TransactionCoordinatorModelTests
     {
         if (operation.Error == ErrorCode.None)
             Assert.Equal(answered[^1], producer);
+    }
+
+    /// <summary>The stored counts move exactly when a stored transition decides: a PrepareCommit is one commit, a PrepareAbort one abort.</summary>
+    private static void AssertCounted(TransactionCoordinatorStats statsBefore, StoredTransaction? before, TransactionCoordinatorState stored, StoredTransaction? after)
+    {
+        var stats = stored.Stats ?? TransactionCoordinatorStats.None;
+        bool Entered(TransactionState state) => after?.State == state && before?.State != state;
+        Assert.Equal(Entered(TransactionState.PrepareCommit) ? 1 : 0, stats.Commits - statsBefore.Commits);
+        Assert.Equal(Entered(TransactionState.PrepareAbort) ? 1 : 0,
+            stats.ClientAborts + stats.TimeoutAborts + stats.FencedAborts - statsBefore.ClientAborts - statsBefore.TimeoutAborts - statsBefore.FencedAborts);
+        Assert.Equal(stats.TimeoutAborts, stats.TimeoutFencings);
+        if (after is not null && before is not null && (after.ProducerId != before.ProducerId || after.ProducerEpoch != before.ProducerEpoch))
+            Assert.True(stats.InitProducerIdFencings - statsBefore.InitProducerIdFencings <= 1, "at most one fencing per stored bump");
     }
 
     private static StoredTransaction? Find(TransactionCoordinatorState? state) =>

@@ -1,4 +1,5 @@
 using OrleansStream.Server.Controller;
+using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Groups;
 
 namespace OrleansStream.Server.Transactions.Markers;
@@ -23,7 +24,7 @@ internal enum TxnMarkerOutcome
 /// call per participant and producer is outstanding, across marker phases too, so a given-up call never overtakes its
 /// retry. Runs on the coordinator grain's turns.
 /// </summary>
-internal sealed partial class TxnMarkerWriter(IGrainFactory grains, TimeProvider time, ILogger logger)
+internal sealed partial class TxnMarkerWriter(IGrainFactory grains, TimeProvider time, TransactionCoordinatorMetrics metrics, ILogger logger)
 {
     public static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(50);
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
@@ -76,11 +77,13 @@ internal sealed partial class TxnMarkerWriter(IGrainFactory grains, TimeProvider
             switch (error)
             {
                 case ErrorCode.None:
+                    metrics.MarkerWritten(marker.Result);
                     return TxnMarkerOutcome.Written;
                 case ErrorCode.TransactionCoordinatorFenced:
                     LogMarkerFenced(marker.Participant.ToString(), marker.ProducerId, marker.CoordinatorEpoch);
                     return TxnMarkerOutcome.Fenced;
             }
+            metrics.MarkerRetried();
             if (attempt == 1 || attempt % 20 == 0) LogMarkerRetry(marker.Participant.ToString(), marker.ProducerId, error, attempt);
             await Task.Delay(backoff, time);
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
