@@ -12,14 +12,24 @@ internal sealed record BootstrapGateways(IReadOnlyList<IPEndPoint> Endpoints);
 /// Orleans' gateway list, limited to the listed gateways that accept a connection now. Orleans' static list hands the
 /// client every listed gateway, a dead one included; the client then fetches the cluster manifest from one chosen at
 /// random and, when that is the dead one, tries again only 5 s later, so a start took 5, 10 or 15 s while live gateways
-/// waited. Probed again at every refresh of the list (<see cref="GatewayOptions.GatewayListRefreshPeriod"/>), so a
-/// gateway that comes back is used again.
+/// waited. Probed again at every refresh of the list (<see cref="GatewayOptions.GatewayListRefreshPeriod"/>,
+/// <see cref="RefreshPeriod"/> unless the application sets it), so a gateway that comes back is used again.
 /// </summary>
+/// <remarks>
+/// Orleans leaves a gateway whose connection failed out of its live list for <see cref="MaxStaleness"/>, the
+/// provider's refresh period, and closes the client's connection to it at every refresh meanwhile. With Orleans' 1 min
+/// a client whose silos were killed and restarted in turn was left with one gateway; when that one died, Orleans took
+/// the others for live again, connected, and at its next refresh closed a connection to a live gateway with the calls
+/// it carried. The list is probed now, so it is as fresh as the refresh period.
+/// </remarks>
 internal sealed class BootstrapGatewayListProvider(
     BootstrapGateways bootstrap, IOptions<GatewayOptions> gatewayOptions, IOptions<ConnectionOptions> connectionOptions,
     GatewayTls? tls = null)
     : IGatewayListProvider
 {
+    /// <summary>How often the bootstrap list is probed again: a gateway that came back is used again within this.</summary>
+    public static readonly TimeSpan RefreshPeriod = TimeSpan.FromSeconds(2);
+
     private bool _answered;
 
     public TimeSpan MaxStaleness => gatewayOptions.Value.GatewayListRefreshPeriod;
