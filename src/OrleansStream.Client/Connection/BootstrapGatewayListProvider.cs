@@ -16,11 +16,13 @@ internal sealed record BootstrapGateways(IReadOnlyList<IPEndPoint> Endpoints);
 /// <see cref="RefreshPeriod"/> unless the application sets it), so a gateway that comes back is used again.
 /// </summary>
 /// <remarks>
-/// Orleans leaves a gateway whose connection failed out of its live list for <see cref="MaxStaleness"/>, the
-/// provider's refresh period, and closes the client's connection to it at every refresh meanwhile. With Orleans' 1 min
-/// a client whose silos were killed and restarted in turn was left with one gateway; when that one died, Orleans took
-/// the others for live again, connected, and at its next refresh closed a connection to a live gateway with the calls
-/// it carried. The list is probed now, so it is as fresh as the refresh period.
+/// Orleans leaves a gateway whose connection failed out of the client's live list for <see cref="MaxStaleness"/> (the
+/// refresh period), and at each refresh closes the client's connections to gateways not in that list. A gateway holds
+/// the answers to calls that came through it for a client that went away until the client connects again (or its
+/// ClientDropTimeout, 1 min, passes). With Orleans' 1 min period, a client whose silos were killed and restarted one
+/// after another was down to one live gateway; when that one died, Orleans took the others for live again, and its
+/// next refresh closed the connection to a live one, whose answers then waited for the next kill or minute. Probed at
+/// every refresh, the list is as fresh as the refresh period, so a short one is cheap and brings such a gateway back.
 /// </remarks>
 internal sealed class BootstrapGatewayListProvider(
     BootstrapGateways bootstrap, IOptions<GatewayOptions> gatewayOptions, IOptions<ConnectionOptions> connectionOptions,

@@ -65,8 +65,8 @@ public sealed class BootstrapGatewayTests
     /// <summary>
     /// Orleans leaves a gateway whose connection failed out of the client's live gateways until the list provider's
     /// refresh period has passed, and with its default (1 min) a client whose silos were killed and restarted in turn
-    /// was down to one live gateway; when that one died, its calls waited on connections its next refresh closed
-    /// (docs/performance.md, reliability). The bootstrap list is probed every few seconds instead, so the list follows.
+    /// was down to one live gateway, then closed a connection to a live one whose answers waited there for the next kill
+    /// or minute (BootstrapGatewayListProvider). The bootstrap list is probed every 2 s instead, so the list follows.
     /// </summary>
     [Fact]
     public async Task The_gateway_list_leaves_a_killed_gateway_out_and_takes_it_back_once_restarted()
