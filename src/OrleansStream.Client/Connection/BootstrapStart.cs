@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OrleansStream.Client.Connection;
@@ -51,7 +52,7 @@ public static class BootstrapStart
         }
     }
 
-    private static async Task CancelWhenAGatewayLeavesAsync(IReadOnlyList<System.Net.IPEndPoint> gateways, CancellationTokenSource attempt)
+    private static async Task CancelWhenAGatewayLeavesAsync(IReadOnlyList<IPEndPoint> gateways, CancellationTokenSource attempt)
     {
         if (await GatewayProbe.WatchForRefusalAsync(gateways, GatewayCheckInterval, attempt.Token).ConfigureAwait(false))
             await attempt.CancelAsync().ConfigureAwait(false);
