@@ -37,4 +37,29 @@ public sealed class GatewayProbeTests
         Assert.Empty(result.Live);
         Assert.Equal(2, result.Failures.Count);
     }
+
+    [Fact]
+    public async Task The_start_watch_reports_a_gateway_that_accepted_and_then_refuses()
+    {
+        var gateway = new TcpListener(IPAddress.Loopback, 0);
+        gateway.Start();
+        var endpoint = (IPEndPoint)gateway.LocalEndpoint;
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        cancel.CancelAfter(TimeSpan.FromSeconds(30));
+
+        var watch = GatewayProbe.WatchForRefusalAsync([endpoint], TimeSpan.FromMilliseconds(50), cancel.Token);
+        using (await gateway.AcceptTcpClientAsync(cancel.Token)) { } // the first check accepted
+        gateway.Stop();
+
+        Assert.True(await watch);
+    }
+
+    [Fact]
+    public async Task The_start_watch_ignores_a_gateway_that_refused_from_the_first()
+    {
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        cancel.CancelAfter(TimeSpan.FromMilliseconds(500));
+
+        Assert.False(await GatewayProbe.WatchForRefusalAsync([ClosedPort()], TimeSpan.FromMilliseconds(50), cancel.Token));
+    }
 }

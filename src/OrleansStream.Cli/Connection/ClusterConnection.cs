@@ -91,37 +91,21 @@ internal sealed class ClusterConnection : IAsyncDisposable
             : TimeSpan.FromSeconds(15);
 
     /// <summary>
-    /// Starts the client, and starts it again when a gateway that accepted at the start stops accepting meanwhile: a
-    /// client whose first calls (the cluster manifest) went to a gateway that died waits for Orleans' response timeout
-    /// (30 s), while a new start probes the gateways again and leaves the dead one out.
+    /// Starts the client within <see cref="ConnectTimeout"/>; the SDK's <see cref="BootstrapStart"/> starts it again
+    /// when a gateway that accepted dies during the start.
     /// </summary>
     public static async Task<ClusterConnection> ConnectAsync(ConnectionSettings settings, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ConnectTimeout);
-        while (true)
+        try
         {
-            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
-            var gatewayLeft = GatewayLeftAsync(settings.Gateways, attempt);
-            var host = Build(settings);
-            try
-            {
-                await host.StartAsync(attempt.Token);
-                return new ClusterConnection(host);
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-            {
-                host.Dispose();
-                // Only the gateway check cancels an attempt within the time left.
-                if (!timeout.IsCancellationRequested && attempt.IsCancellationRequested && await gatewayLeft) continue;
-                string reason = e is OperationCanceledException ? $"no answer within {ConnectTimeout.TotalSeconds:F0} s" : e.GetBaseException().Message;
-                throw new CliException($"cannot reach the cluster at {settings}: {reason}", ExitCodes.Unavailable, e);
-            }
-            finally
-            {
-                await attempt.CancelAsync();
-                await gatewayLeft;
-            }
+            return new ClusterConnection(await BootstrapStart.StartAsync(() => Build(settings), timeout.Token));
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            string reason = e is OperationCanceledException ? $"no answer within {ConnectTimeout.TotalSeconds:F0} s" : e.GetBaseException().Message;
+            throw new CliException($"cannot reach the cluster at {settings}: {reason}", ExitCodes.Unavailable, e);
         }
     }
 
@@ -152,58 +136,6 @@ internal sealed class ClusterConnection : IAsyncDisposable
             });
         });
         return builder.Build();
-    }
-
-    /// <summary>How often a start checks that the gateways that accepted still do.</summary>
-    private static readonly TimeSpan GatewayCheckInterval = TimeSpan.FromMilliseconds(500);
-
-    /// <summary>
-    /// True (and <paramref name="attempt"/> cancelled) once a gateway that accepted a connection at the first check
-    /// refuses one: its silo is gone. A gateway that is slow to answer is not taken for gone.
-    /// </summary>
-    private static async Task<bool> GatewayLeftAsync(IReadOnlyList<IPEndPoint> gateways, CancellationTokenSource attempt)
-    {
-        try
-        {
-            var accepted = new List<IPEndPoint>(gateways.Count);
-            foreach (var gateway in gateways)
-                if (await RefusesAsync(gateway, attempt.Token) == false) accepted.Add(gateway);
-            using var timer = new PeriodicTimer(GatewayCheckInterval);
-            while (await timer.WaitForNextTickAsync(attempt.Token))
-            {
-                foreach (var gateway in accepted)
-                {
-                    if (await RefusesAsync(gateway, attempt.Token) != true) continue;
-                    await attempt.CancelAsync();
-                    return true;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        return false;
-    }
-
-    /// <summary>True when the gateway refused a connection, false when it accepted, null when it did not answer in time.</summary>
-    private static async Task<bool?> RefusesAsync(IPEndPoint gateway, CancellationToken cancellationToken)
-    {
-        using var socket = new Socket(gateway.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(GatewayCheckInterval);
-        try
-        {
-            await socket.ConnectAsync(gateway, deadline.Token);
-            return false;
-        }
-        catch (SocketException)
-        {
-            return true;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return null;
-        }
     }
 
     public async ValueTask DisposeAsync()

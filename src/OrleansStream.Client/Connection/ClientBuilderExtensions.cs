@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
 using Orleans.Messaging;
 using OrleansStream.Client.Connection;
 
@@ -11,7 +12,11 @@ public static class ClientBuilderExtensions
     /// <summary>
     /// Kafka's <c>bootstrap.servers</c> for an Orleans client, in place of <c>UseStaticClustering</c>: the gateways are
     /// probed together and the client starts with those that accept a connection, so one dead gateway in the list
-    /// does not delay the start. With none answering, the start fails at once naming each gateway's error.
+    /// does not delay the start. With none answering, the start fails at once naming each gateway's error. The list is
+    /// probed again every <see cref="BootstrapGatewayListProvider.RefreshPeriod"/> (Orleans'
+    /// <see cref="GatewayOptions.GatewayListRefreshPeriod"/>; configure it after this call to change it), so a gateway
+    /// that comes back is used again within seconds, as Kafka's clients reconnect to a broker that comes back.
+    /// Start the host with <see cref="BootstrapStart.StartAsync"/> to survive a gateway that dies during the start.
     /// </summary>
     public static IClientBuilder UseBootstrapGateways(this IClientBuilder builder, IEnumerable<IPEndPoint> gateways)
     {
@@ -20,6 +25,7 @@ public static class ClientBuilderExtensions
         var endpoints = new List<IPEndPoint>(gateways);
         if (endpoints.Count == 0) throw new ArgumentException("list at least one gateway", nameof(gateways));
         return builder.ConfigureServices(services => services
+            .Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = BootstrapGatewayListProvider.RefreshPeriod)
             .AddSingleton(new BootstrapGateways(endpoints))
             .AddSingleton<IGatewayListProvider, BootstrapGatewayListProvider>());
     }

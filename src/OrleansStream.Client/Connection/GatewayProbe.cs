@@ -39,6 +39,38 @@ internal static class GatewayProbe
         return new GatewayProbeResult(live, failures);
     }
 
+    /// <summary>
+    /// True once a gateway that accepted a connection at the first check refuses one (its silo is gone), checking every
+    /// <paramref name="interval"/>; false when <paramref name="cancellationToken"/> ends the watch first. A gateway that is
+    /// slow to answer is not taken for gone.
+    /// </summary>
+    public static async Task<bool> WatchForRefusalAsync(IReadOnlyList<IPEndPoint> gateways, TimeSpan interval, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var accepted = new List<IPEndPoint>(gateways.Count);
+            foreach (var gateway in gateways)
+                if (await RefusesAsync(gateway, interval, cancellationToken).ConfigureAwait(false) == false) accepted.Add(gateway);
+            using var timer = new PeriodicTimer(interval);
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+                foreach (var gateway in accepted)
+                    if (await RefusesAsync(gateway, interval, cancellationToken).ConfigureAwait(false) == true) return true;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return false;
+    }
+
+    /// <summary>True when the gateway refused a connection, false when it accepted, null when it did not answer within <paramref name="timeout"/>.</summary>
+    private static async Task<bool?> RefusesAsync(IPEndPoint gateway, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        if (await TryConnectAsync(gateway, null, deadline.Token).ConfigureAwait(false) is null) return false;
+        return deadline.IsCancellationRequested ? null : true;
+    }
+
     /// <summary>Null when the gateway accepted, else the reason it did not.</summary>
     private static async Task<string?> TryConnectAsync(IPEndPoint gateway, GatewayTls? tls, CancellationToken cancellationToken)
     {
