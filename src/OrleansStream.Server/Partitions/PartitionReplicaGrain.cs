@@ -124,6 +124,13 @@ internal sealed partial class PartitionReplicaGrain(
             _log.Dispose();
             LogClosed(this.GetPrimaryKeyString(), _log.LogEndOffset, reason.Description);
             _log = null;
+            // Kept alive, yet deactivated while its broker stays (Orleans' DirectoryFailure when the silo holding its
+            // directory registration leaves, even gracefully): nothing else calls a follower, which would stop fetching
+            // and hold the high watermark, and every acks=all produce, until the leader drops it from the ISR at
+            // replica.lag.time.max.ms. It calls itself: Orleans holds the call until this deactivation completes and
+            // then delivers it to the next activation, on this broker.
+            if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+                GrainFactory.GetGrain<IPartitionReplicaGrain>(this.GetPrimaryKeyString()).GetStatus().Ignore();
         }
     }
 
