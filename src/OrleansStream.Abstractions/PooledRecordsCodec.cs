@@ -8,9 +8,16 @@ using OrleansStream.Records;
 namespace OrleansStream;
 
 /// <summary>
-/// Orleans' codec for <see cref="PooledRecords"/>: writes the bytes, then disposes an owned sender's copy (a silo writes
-/// each message once; a client, which may write a message again after a failed send, only sends views); reads into an
+/// Orleans' codec for <see cref="PooledRecords"/>: writes the bytes, then disposes an owned sender's copy; reads into an
 /// array rented at the exact length, which the receiver owns. No copy per batch on either side beyond the wire's own.
+/// <para>
+/// A silo writes a message once (Orleans 10's <c>Connection</c>): a connection that closes with the message written
+/// fails it back to its caller (<c>SiloConnection</c>/<c>GatewayInboundConnection.OnSendMessageFailure</c>), and only
+/// messages not yet written are sent again. A silo that forwards a call (its target activation deactivated or moved)
+/// forwards the body it read off the wire, its own copy that no grain saw. A client sends a written message again
+/// after a failed send (<c>ClientOutboundConnection</c>), so the SDK only sends views. Were a disposed copy written again,
+/// reading it throws <see cref="ObjectDisposedException"/> and the call fails; no other owner's bytes go out.
+/// </para>
 /// </summary>
 [RegisterSerializer]
 internal sealed class PooledRecordsCodec : IFieldCodec<PooledRecords>

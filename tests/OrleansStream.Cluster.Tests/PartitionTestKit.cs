@@ -1,5 +1,6 @@
 using System.Text;
 using OrleansStream.Records;
+using OrleansStream.Server.Controller;
 
 namespace OrleansStream.Cluster.Tests;
 
@@ -53,6 +54,17 @@ public static class PartitionTestKit
     {
         var p = await fixture.Controller.Partition(topic, partition);
         return fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, partition, p.Leader));
+    }
+
+    /// <summary>Creates a one-partition topic with two replicas: its state as the controller has it, its leader and its follower.</summary>
+    public static async Task<(PartitionState State, IPartitionReplicaGrain Leader, IPartitionReplicaGrain Follower)> CreateLeaderAndFollower(
+        this ClusterFixture fixture, string topic)
+    {
+        await fixture.CreateTopic(topic, replicationFactor: 2);
+        var state = (await fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(topic, 0))!;
+        return (state,
+            fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, state.Leader)),
+            fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 1 - state.Leader)));
     }
 
     public static async Task CreateTopic(this ClusterFixture fixture, string topic, int partitions = 1, short replicationFactor = 1,

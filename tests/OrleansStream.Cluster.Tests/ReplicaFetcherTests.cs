@@ -1,4 +1,3 @@
-using OrleansStream.Server.Controller;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
@@ -9,12 +8,7 @@ public sealed class ReplicaFetcherTests(ReplicationFixture fixture) : IClassFixt
     [Fact]
     public async Task A_follower_told_to_stop_and_then_to_follow_again_while_its_fetch_is_out_keeps_fetching()
     {
-        var topic = UniqueTopic("refollow");
-        await fixture.CreateTopic(topic, replicationFactor: 2);
-        var controller = fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
-        var state = (await controller.GetPartitionState(topic, 0))!;
-        var leader = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, state.Leader));
-        var follower = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 1 - state.Leader));
+        var (state, leader, follower) = await fixture.CreateLeaderAndFollower(UniqueTopic("refollow"));
         Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("first")))).Error);
         await Eventually.WaitUntilAsync(async () => (await follower.GetStatus()).LogEndOffset == 1, "the follower has the first record");
 

@@ -21,6 +21,16 @@ namespace OrleansStream.Server.Partitions;
 /// with a <see cref="ReplicaFetcher"/>. Reentrant so that long-polls and acks=all waits do not block appends: every state change is
 /// synchronous (no await inside an append, a truncation or a state change), and code after an await re-checks
 /// the role and epoch it relied on.
+/// <para>
+/// Orleans deactivates a replica (its silo's graceful stop, the death of the silo holding its directory entry,
+/// <c>DeactivateOnIdle</c>) only once its running requests have ended, and holds every new call meanwhile, the
+/// followers' fetches and the controller's LeaderAndIsr included: a parked acks=all produce could then never complete
+/// and would hold the deactivation, and every producer behind it, for its whole request timeout. When the deactivation
+/// starts (<see cref="IDeactivationListener"/>) the replica stops serving: parked produces answer
+/// <see cref="ErrorCode.NotLeaderOrFollower"/>, as Kafka's broker does when leadership moves, parked fetches wake and
+/// answer the same, and the clients retry at the partition's leader once the metadata says who (an idempotent
+/// producer's retry is deduplicated).
+/// </para>
 /// </summary>
 [GrainType("os-replica")]
 [BrokerPlacement]
@@ -36,7 +46,7 @@ internal sealed partial class PartitionReplicaGrain(
     IOptions<TransactionCoordinatorOptions> transactions,
     SiloDepartures departures,
     ILogger<PartitionReplicaGrain> logger)
-    : Grain, IPartitionReplicaGrain, IReplicaFetchGrain
+    : Grain, IPartitionReplicaGrain, IReplicaFetchGrain, IDeactivationListener
 {
     private readonly BrokerOptions _options = options.Value;
     private string _topic = "";
@@ -62,11 +72,12 @@ internal sealed partial class PartitionReplicaGrain(
     // The last append of a topic with a compression.type: the next one waits for it, so appends keep arrival order.
     private Task _appendOrder = Task.CompletedTask;
     private IGrainTimer? _isrTimer;
+    private bool _deactivating;
 
     // Below Orleans' 30 s response timeout, so the caller hears the answer.
     private const int MaxDelayedOperationMs = 15_000;
 
-    private bool IsLeader => _state is { } s && s.Leader == _replicaId && _log is not null;
+    private bool IsLeader => _state is { } s && s.Leader == _replicaId && _log is not null && !_deactivating;
 
     private int LeaderEpoch => _state?.LeaderEpoch ?? -1;
 
@@ -92,8 +103,15 @@ internal sealed partial class PartitionReplicaGrain(
             new GrainTimerCreationOptions(TimeSpan.FromMilliseconds(_options.ReplicaLagTimeMaxMs / 2.0), TimeSpan.FromMilliseconds(_options.ReplicaLagTimeMaxMs / 2.0)) { Interleave = true });
     }
 
+    public void OnDeactivating()
+    {
+        _deactivating = true;
+        _replication?.StopLeading(ErrorCode.NotLeaderOrFollower); // null when deactivated before its activation ran
+    }
+
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _deactivating = true;
         _retentionTimer?.Dispose();
         _producerExpirationTimer?.Dispose();
         _isrTimer?.Dispose();
@@ -106,6 +124,13 @@ internal sealed partial class PartitionReplicaGrain(
             _log.Dispose();
             LogClosed(this.GetPrimaryKeyString(), _log.LogEndOffset, reason.Description);
             _log = null;
+            // Kept alive, yet deactivated while its broker stays (Orleans' DirectoryFailure when the silo holding its
+            // directory registration leaves, even gracefully): nothing else calls a follower, which would stop fetching
+            // and hold the high watermark, and every acks=all produce, until the leader drops it from the ISR at
+            // replica.lag.time.max.ms. It calls itself: Orleans holds the call until this deactivation completes and
+            // then delivers it to the next activation, on this broker.
+            if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+                GrainFactory.GetGrain<IPartitionReplicaGrain>(this.GetPrimaryKeyString()).GetStatus().Ignore();
         }
     }
 
@@ -475,6 +500,8 @@ internal sealed partial class PartitionReplicaGrain(
 
     private void Apply(PartitionState state)
     {
+        // An AlterPartition answer during the deactivation: the next activation reads the state from the controller.
+        if (_deactivating) return;
         var previous = _state;
         if (previous is not null && previous.TopicId != state.TopicId)
         {
@@ -598,6 +625,8 @@ internal sealed partial class PartitionReplicaGrain(
             return (ErrorCode.NotLeaderOrFollower, $"Replica {_replicaId} of {_topic}-{_partition} is not on broker {identity.BrokerId}.");
         if (_log is null)
             return (ErrorCode.KafkaStorageError, $"The log of {_topic}-{_partition} on broker {identity.BrokerId} cannot be opened: {_logError}");
+        if (_deactivating)
+            return (ErrorCode.NotLeaderOrFollower, $"Replica {_replicaId} of {_topic}-{_partition} on broker {identity.BrokerId} is deactivating; its next activation or the new leader serves.");
         if (requestEpoch >= 0 && requestEpoch < state.LeaderEpoch)
             return (ErrorCode.FencedLeaderEpoch, $"Leader epoch {requestEpoch} of {_topic}-{_partition} is older than {state.LeaderEpoch}.");
         if (requestEpoch > state.LeaderEpoch)

@@ -65,7 +65,10 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
         MaybeCompleteDelayedDeleteRecords();
     }
 
-    /// <summary>This replica no longer leads (or no longer exists): parked produces fail with <paramref name="error"/>.</summary>
+    /// <summary>
+    /// This replica no longer leads (or no longer exists): parked produces fail with <paramref name="error"/>, and
+    /// parked fetches wake to find out (Kafka completes its purgatories when leadership moves).
+    /// </summary>
     public void StopLeading(ErrorCode error)
     {
         _state = null;
@@ -75,6 +78,8 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
         _delayedProduces.Clear();
         foreach (var delete in _delayedDeleteRecords) delete.Complete(error);
         _delayedDeleteRecords.Clear();
+        _highWatermarkAdvanced.Fire();
+        _logEndAdvanced.Fire();
     }
 
     /// <summary>Kafka's check before an acks=all append: null when the ISR has at least min.insync.replicas members.</summary>

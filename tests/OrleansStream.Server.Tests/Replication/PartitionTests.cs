@@ -171,6 +171,19 @@ public sealed class PartitionTests : IDisposable
     }
 
     [Fact]
+    public async Task Parked_consumer_and_follower_fetches_wake_when_the_replica_stops_leading()
+    {
+        _partition.MakeLeader(State(isr: [0, 1]), _log);
+        var consumerFetch = _partition.WaitForHighWatermarkAsync(TimeSpan.FromMinutes(1));
+        var followerFetch = _partition.WaitForLogEndAsync(TimeSpan.FromMinutes(1));
+
+        _partition.StopLeading(ErrorCode.NotLeaderOrFollower);
+
+        // The fake clock stands still: only the stop can end the waits.
+        await Task.WhenAll(consumerFetch, followerFetch).WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
     public void Parked_produces_survive_a_new_leader_epoch_of_the_same_leader()
     {
         var produce = LeadAndPark(isr: [0, 1], records: 2);

@@ -1,0 +1,66 @@
+using Orleans.Core.Internal;
+using static OrleansStream.Cluster.Tests.PartitionTestKit;
+
+namespace OrleansStream.Cluster.Tests;
+
+/// <summary>
+/// Orleans deactivates a replica (its silo's graceful stop; on a live broker, when the silo holding its grain directory
+/// registration leaves, even gracefully; here DeactivateOnIdle) only once its running requests end, and holds every
+/// call to it meanwhile, the followers' fetches and the controller's LeaderAndIsr included. An acks=all produce parked
+/// for the followers must not hold a leader's deactivation for its request timeout, and a follower deactivated on a
+/// live broker must not stay away until the leader drops it from the ISR.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class ReplicaDeactivationTests(ClusterFixture fixture)
+{
+    private const long ProducerId = 7_000_001;
+
+    [Fact]
+    public async Task A_deactivating_leader_answers_its_parked_acks_all_produce_NotLeaderOrFollower_and_the_retry_is_acknowledged_once()
+    {
+        var (state, leader, follower) = await fixture.CreateLeaderAndFollower(UniqueTopic("unload"));
+        Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.All, 30_000, IdempotentBatch(ProducerId, 0, 0, "first")))).Error);
+
+        // The follower stops fetching (told of a newer epoch with no leader, which the leader has not heard of), so the
+        // next acks=all produce parks at the leader for the ISR, with a timeout longer than the caller's response timeout.
+        Assert.Equal(ErrorCode.None, await follower.LeaderAndIsr(state with { Leader = -1, LeaderEpoch = state.LeaderEpoch + 1 }));
+        var parked = leader.Produce(new ProduceRequest(Acks.All, 60_000, IdempotentBatch(ProducerId, 0, 1, "second")));
+        await Eventually.WaitUntilAsync(async () => (await leader.GetStatus()).LogEndOffset == 2, "the second batch is appended and parked");
+
+        await leader.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+        var answer = await parked;
+
+        // The next activation leads again in a newer epoch, the follower follows it, and the producer's retry of the
+        // batch is recognised as a duplicate: acknowledged at the offset it was first written at, not written twice.
+        var back = state with { LeaderEpoch = state.LeaderEpoch + 2 };
+        Assert.Equal(ErrorCode.None, await leader.LeaderAndIsr(back));
+        Assert.Equal(ErrorCode.None, await follower.LeaderAndIsr(back));
+        var retry = await leader.Produce(new ProduceRequest(Acks.All, 30_000, IdempotentBatch(ProducerId, 0, 1, "second"), back.LeaderEpoch));
+        var status = await leader.GetStatus();
+
+        Assert.Equal(ErrorCode.NotLeaderOrFollower, answer.Error);
+        Assert.Equal((ErrorCode.None, 1L), (retry.Error, retry.BaseOffset));
+        Assert.Equal((2L, 2L), (status.LogEndOffset, status.HighWatermark));
+    }
+
+    [Fact]
+    public async Task A_follower_deactivated_on_its_live_broker_comes_back_and_the_parked_produce_completes_with_the_isr_whole()
+    {
+        var (state, leader, follower) = await fixture.CreateLeaderAndFollower(UniqueTopic("refetch"));
+        Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.All, 30_000, Batch("first")))).Error);
+
+        // The follower stops fetching before the next produce, so only a follower that comes back can complete it.
+        Assert.Equal(ErrorCode.None, await follower.LeaderAndIsr(state with { Leader = -1, LeaderEpoch = state.LeaderEpoch + 1 }));
+        var parked = leader.Produce(new ProduceRequest(Acks.All, 60_000, Batch("second")));
+        await Eventually.WaitUntilAsync(async () => (await leader.GetStatus()).LogEndOffset == 2, "the second batch is appended and parked");
+        await follower.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+        var second = await parked;
+        var status = await leader.GetStatus();
+
+        // Its next activation read the partition's state from the controller and fetched before the leader (30 s lag
+        // here) would have dropped it from the ISR.
+        Assert.Equal((ErrorCode.None, 1L), (second.Error, second.BaseOffset));
+        Assert.Equal(state.Isr.Order(), status.Isr!.Order());
+        Assert.Equal(2L, status.HighWatermark);
+    }
+}
