@@ -224,6 +224,14 @@ internal sealed class Sender : IAsyncDisposable
             foreach (var b in failing) Fail(q, b, PersistenceStatus.NotPersisted, txnError);
             return long.MaxValue;
         }
+        if (Transactional?.UnsentBatchError() is { } aborted)
+        {
+            // Kafka's Sender.maybeAbortBatches: once the transaction must abort, batches not yet sent fail at once; those
+            // with a sequence were sent and end by their own answers, which is all AbortTransaction waits for.
+            failing.Clear();
+            _accumulator.TakeAll(q, failing, static b => !b.HasSequence);
+            foreach (var b in failing) Fail(q, b, PersistenceStatus.NotPersisted, aborted);
+        }
 
         if (!_cache.TryGet(tp.Topic, _settings.MetadataMaxAgeMs, out var entry) || entry.Error == ErrorCode.LeaderNotAvailable)
         {
@@ -342,10 +350,10 @@ internal sealed class Sender : IAsyncDisposable
         if (sequenced && code is ErrorCode.InvalidProducerEpoch or ErrorCode.ProducerFenced)
         {
             // KIP-588: an old epoch at a partition makes a transaction abortable; the abort asks the coordinator, which
-            // answers ProducerFenced if a newer producer or a timeout took the epoch (then it is fatal).
-            if (code == ErrorCode.InvalidProducerEpoch && _transactions!.Transactional is { } transaction) transaction.BatchFailed(error);
-            else _transactions!.Fail(error);
-            Complete(batches[0], -1, -1, PersistenceStatus.NotPersisted, error);
+            // answers ProducerFenced if a newer producer or a timeout took the epoch (then it is fatal). Either way the
+            // batch is resolved: one left unresolved would hold the partition's later batches back until message.timeout.ms.
+            if (code == ErrorCode.ProducerFenced || Transactional is null) _transactions!.Fail(error);
+            Fail(q, batches[0], PersistenceStatus.NotPersisted, error);
             return;
         }
         if (code == ErrorCode.RecordTooLarge && batches.Count > 1)

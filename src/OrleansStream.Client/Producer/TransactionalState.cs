@@ -97,6 +97,20 @@ internal sealed class TransactionalState(
         }
     }
 
+    /// <summary>
+    /// The error that batches not yet sent fail with once the transaction must abort (Kafka's hasAbortableError or
+    /// isAborting); null while they may still go out.
+    /// </summary>
+    public Error? UnsentBatchError()
+    {
+        lock (_sync)
+        {
+            return _state is TransactionState.AbortableError or TransactionState.AbortingTransaction
+                ? _error ?? new Error(ErrorCode.InvalidTxnState, "The transaction was aborted before the batch was sent.")
+                : null;
+        }
+    }
+
     /// <summary>A batch of the transaction failed: the transaction can only abort, and the abort bumps the epoch.</summary>
     public void BatchFailed(Error error)
     {

@@ -165,6 +165,48 @@ public sealed class TransactionalProducerTests(TransactionFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task Many_batches_refused_for_an_old_epoch_fail_and_the_abort_ends_with_the_producer_fenced()
+    {
+        var tp = new TopicPartition(UniqueTopic("kip588-many"), 0);
+        await fixture.CreateTopic(tp.Topic, partitions: 1, replicationFactor: 2);
+        var transactionalId = UniqueTopic("kip588-many-id");
+        // One record per batch (message.max.bytes caps how far a busy partition's batch grows), so more batches wait
+        // than the five a partition may have unresolved.
+        using var producer = new ProducerBuilder<string, string>(fixture.Client, new ProducerConfig
+        {
+            TransactionalId = transactionalId, TransactionTimeoutMs = 1000, LingerMs = 0, BatchSize = 1, MessageMaxBytes = 1000,
+            MessageTimeoutMs = 60_000,
+        }).Build();
+        producer.InitTransactions(Timeout);
+        producer.BeginTransaction();
+        await Produce(producer, tp, "first");
+        await TimedOut(transactionalId);
+
+        var reports = new List<Task<ErrorCode>>();
+        var value = new string('v', 600);
+        for (var i = 0; i < 20; i++)
+        {
+            var report = new TaskCompletionSource<ErrorCode>(TaskCreationOptions.RunContinuationsAsynchronously);
+            try
+            {
+                producer.Produce(tp, new Message<string, string> { Key = "k", Value = value }, r => report.TrySetResult(r.Error.Code));
+            }
+            catch (KafkaException refused)
+            {
+                report.TrySetResult(refused.Error.Code);
+            }
+            reports.Add(report.Task);
+        }
+        Assert.Throws<KafkaTxnRequiresAbortException>(() => producer.CommitTransaction(Timeout));
+        // Kafka's abort: batches not yet sent fail at once, those out fail by their answers; then EndTxn finds the epoch taken.
+        var abort = Assert.ThrowsAny<KafkaException>(() => producer.AbortTransaction(Timeout));
+        Assert.Equal(ErrorCode.ProducerFenced, abort.Error.Code);
+        Assert.True(abort.Error.IsFatal);
+        Assert.All(await Task.WhenAll(reports), code => Assert.NotEqual(ErrorCode.None, code));
+        Assert.Equal(["@2"], fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
+    }
+
+    [Fact]
     public async Task The_later_written_of_a_transactional_and_a_plain_offset_commit_wins()
     {
         var input = UniqueTopic("order-in");
