@@ -28,7 +28,7 @@ public sealed class LogDirectoryLock : IDisposable
     /// </summary>
     public static LogDirectoryLock Acquire(string directory)
     {
-        var path = Path.GetFullPath(directory);
+        var path = FullPath(directory);
         var held = new LogDirectoryLock(path);
         if (!Held.TryAdd(path, held))
             throw new LogDirectoryInUseException(path, "a log of this process has it open");
@@ -51,7 +51,10 @@ public sealed class LogDirectoryLock : IDisposable
     }
 
     /// <summary>Whether this process holds the lock of <paramref name="directory"/>.</summary>
-    public static bool IsHeld(string directory) => Held.ContainsKey(Path.GetFullPath(directory));
+    public static bool IsHeld(string directory) => Held.ContainsKey(FullPath(directory));
+
+    /// <summary>The directory's key: its full path without a trailing separator.</summary>
+    internal static string FullPath(string directory) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
 
     /// <summary>Releases the lock; the <c>.lock</c> file stays (removing it would race a next holder's open).</summary>
     public void Dispose()

@@ -143,7 +143,7 @@ public sealed class PartitionLog : IDisposable
     public static PartitionLog Open(string directory, LogConfig config, TimeProvider? time = null, TaskScheduler? scheduler = null,
         ProducerStateManagerConfig? producerStateConfig = null, LogDirectoryLock? directoryLock = null)
     {
-        var path = Path.GetFullPath(directory);
+        var path = LogDirectoryLock.FullPath(directory);
         var held = directoryLock ?? LogDirectoryLock.Acquire(path);
         try
         {

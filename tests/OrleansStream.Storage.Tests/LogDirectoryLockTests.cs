@@ -22,6 +22,8 @@ public sealed class LogDirectoryLockTests : IDisposable
 
         var refused = Assert.Throws<LogDirectoryInUseException>(() => Open());
         Assert.Equal(Path.GetFullPath(LogDir), refused.Directory);
+        // The same directory however it is spelled.
+        Assert.Throws<LogDirectoryInUseException>(() => PartitionLog.Open(LogDir + Path.DirectorySeparatorChar, new LogConfig(), _time));
         Assert.True(LogDirectoryLock.IsHeld(LogDir));
         // The refused open wrote nothing: the first log goes on appending.
         first.AppendAsLeader(TestBatches.Sized(2, 10), 0);
