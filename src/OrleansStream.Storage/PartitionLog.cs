@@ -10,7 +10,8 @@ namespace OrleansStream.Storage;
 /// directory, the offsets that frame them, the leader-epoch cache, the partition checkpoint and the producer state
 /// (Kafka's ProducerStateManager: idempotent producers' sequences, open transactions), which every append, roll,
 /// truncation and retention pass keeps in step with the log.
-/// Used by one grain at a time: appends and maintenance are never concurrent; a read may run between appends.
+/// Used by one grain at a time: appends and maintenance are never concurrent; a read may run between appends. One open
+/// log per directory: it holds the directory's <see cref="LogDirectoryLock"/> until closed.
 /// Background work runs on the scheduler given at open (Kafka's KafkaScheduler): the fsync of a segment a roll closed,
 /// and the cleaner's rewrite of closed segments.
 /// </summary>
@@ -35,14 +36,16 @@ public sealed class PartitionLog : IDisposable
     private long _lastFlushMs;
     private bool _disposed;
     private PartitionCheckpoint? _lastCheckpoint;
+    private readonly LogDirectoryLock _directoryLock;
 
     // Bytes read per step when the producer state replays the log.
     private const int ProducerStateReplayBytes = 1024 * 1024;
 
     private PartitionLog(string directory, LogConfig config, TimeProvider time, TaskScheduler scheduler, LoadedLog loaded,
-        ProducerStateManagerConfig? producerStateConfig)
+        ProducerStateManagerConfig? producerStateConfig, LogDirectoryLock directoryLock)
     {
         Directory = directory;
+        _directoryLock = directoryLock;
         Config = config;
         _time = time;
         _scheduler = scheduler;
@@ -131,29 +134,44 @@ public sealed class PartitionLog : IDisposable
     /// and missing or damaged indexes are rebuilt. Background work runs on <paramref name="scheduler"/>, the thread pool
     /// by default (never the caller's, which may be a grain's). The producer state is loaded from the latest snapshot
     /// and the log after it replayed.
+    /// <para>
+    /// The log owns the directory's <see cref="LogDirectoryLock"/> until it is closed or deleted: the one given in
+    /// <paramref name="directoryLock"/> (released here if the open fails), or one taken here, which throws
+    /// <see cref="LogDirectoryInUseException"/> while another log has the directory open.
+    /// </para>
     /// </summary>
     public static PartitionLog Open(string directory, LogConfig config, TimeProvider? time = null, TaskScheduler? scheduler = null,
-        ProducerStateManagerConfig? producerStateConfig = null)
+        ProducerStateManagerConfig? producerStateConfig = null, LogDirectoryLock? directoryLock = null)
     {
-        ArgumentNullException.ThrowIfNull(config);
-        config.Validate();
-        time ??= TimeProvider.System;
-        var path = Path.GetFullPath(directory);
-        System.IO.Directory.CreateDirectory(path);
-        var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var loaded = LogLoader.Load(path, config, nowMs);
+        var path = LogDirectoryLock.FullPath(directory);
+        var held = directoryLock ?? LogDirectoryLock.Acquire(path);
         try
         {
-            var log = new PartitionLog(path, config, time, scheduler ?? TaskScheduler.Default, loaded, producerStateConfig);
-            // Removed only now: a crash during recovery must recover again.
-            File.Delete(Path.Combine(path, CleanShutdownFileName));
-            log._lastFlushMs = nowMs;
-            return log;
+            if (held.Directory != path)
+                throw new ArgumentException($"The lock of {held.Directory} does not cover {path}.", nameof(directoryLock));
+            ArgumentNullException.ThrowIfNull(config);
+            config.Validate();
+            time ??= TimeProvider.System;
+            var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var loaded = LogLoader.Load(path, config, nowMs);
+            try
+            {
+                var log = new PartitionLog(path, config, time, scheduler ?? TaskScheduler.Default, loaded, producerStateConfig, held);
+                // Removed only now: a crash during recovery must recover again.
+                File.Delete(Path.Combine(path, CleanShutdownFileName));
+                log._lastFlushMs = nowMs;
+                return log;
+            }
+            catch
+            {
+                foreach (var segment in loaded.Segments)
+                    segment.Dispose();
+                throw;
+            }
         }
         catch
         {
-            foreach (var segment in loaded.Segments)
-                segment.Dispose();
+            held.Dispose();
             throw;
         }
     }
@@ -1046,16 +1064,23 @@ public sealed class PartitionLog : IDisposable
     /// <summary>Closes the log and deletes its directory.</summary>
     public void Delete()
     {
-        if (!_disposed)
+        try
         {
-            StopCleaning();
-            WaitForPendingFlushes();
-            _disposed = true;
-            foreach (var segment in _segments)
-                segment.Dispose();
+            if (!_disposed)
+            {
+                StopCleaning();
+                WaitForPendingFlushes();
+                _disposed = true;
+                foreach (var segment in _segments)
+                    segment.Dispose();
+            }
+            if (System.IO.Directory.Exists(Directory))
+                System.IO.Directory.Delete(Directory, recursive: true);
         }
-        if (System.IO.Directory.Exists(Directory))
-            System.IO.Directory.Delete(Directory, recursive: true);
+        finally
+        {
+            _directoryLock.Dispose();
+        }
     }
 
     /// <summary>
@@ -1088,6 +1113,7 @@ public sealed class PartitionLog : IDisposable
             _disposed = true;
             foreach (var segment in _segments)
                 segment.Dispose();
+            _directoryLock.Dispose();
         }
     }
 

@@ -1,4 +1,5 @@
 using Orleans.Core.Internal;
+using OrleansStream.Storage;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
@@ -62,5 +63,35 @@ public sealed class ReplicaDeactivationTests(ClusterFixture fixture)
         Assert.Equal((ErrorCode.None, 1L), (second.Error, second.BaseOffset));
         Assert.Equal(state.Isr.Order(), status.Isr!.Order());
         Assert.Equal(2L, status.HighWatermark);
+    }
+
+    [Fact]
+    public async Task A_replica_whose_log_directory_a_closing_predecessor_still_holds_opens_it_only_once_released()
+    {
+        // As a previous activation of the replica that Orleans has unregistered but not yet disposed: it still holds
+        // the directory, on whichever broker the replica lands.
+        var topic = UniqueTopic("held");
+        var held = fixture.Silos.Keys.Select(i => LogDirectoryLock.Acquire(fixture.PartitionDirectory(ClusterFixture.BrokerIdOf(i), topic, 0))).ToList();
+        IPartitionReplicaGrain leader;
+        try
+        {
+            await fixture.CreateTopic(topic);
+            leader = await fixture.Leader(topic, 0);
+            var refused = await leader.Produce(new ProduceRequest(Acks.All, 30_000, Batch("refused")));
+            var waiting = await leader.GetStatus();
+
+            Assert.Equal(ErrorCode.KafkaStorageError, refused.Error);
+            Assert.Equal(-1, waiting.LogEndOffset);
+        }
+        finally
+        {
+            foreach (var directoryLock in held)
+                directoryLock.Dispose();
+        }
+
+        // Released, the replica opens on its own (no further LeaderAndIsr) and leads.
+        await Eventually.WaitUntilAsync(async () => (await leader.GetStatus()).LogEndOffset == 0, "the replica opens its log once the holder released it");
+        var produced = await leader.Produce(new ProduceRequest(Acks.All, 30_000, Batch("first")));
+        Assert.Equal((ErrorCode.None, 0L), (produced.Error, produced.BaseOffset));
     }
 }

@@ -113,9 +113,7 @@ public sealed class PartitionLogProducerStateTests : IDisposable
             log.AppendAsLeader(Client(7, 3, 0, transactional: true), 0);
             log.AppendAsLeader(Client(Pid, 0, 4, count: 3), 0);
             // A crash: the files as they are, without the clean-shutdown marker or a snapshot at the log end.
-            Directory.CreateDirectory(crashed);
-            foreach (var file in Directory.GetFiles(LogDir))
-                File.Copy(file, Path.Combine(crashed, Path.GetFileName(file)));
+            LogFiles.CopyAsCrashed(LogDir, crashed);
         }
 
         using var reopened = Open(crashed);

@@ -145,9 +145,7 @@ public sealed class RecoveryTests : IDisposable
                 log.AppendAsLeader(TestBatches.Sized(2, 20), 0);
             // A crash before the rolls' checkpoints reached the disk: the files as they are now, the checkpoint as it
             // was at the flush, and no clean shutdown marker.
-            Directory.CreateDirectory(crashed);
-            foreach (var file in Directory.GetFiles(LogDir))
-                File.Copy(file, Path.Combine(crashed, Path.GetFileName(file)));
+            LogFiles.CopyAsCrashed(LogDir, crashed);
             File.WriteAllBytes(Path.Combine(crashed, "partition-offsets-checkpoint"), checkpoint);
             scheduler.RunPending();
         }

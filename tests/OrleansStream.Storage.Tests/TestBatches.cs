@@ -128,3 +128,20 @@ public sealed class TempDirectory : IDisposable
             Directory.Delete(Path, recursive: true);
     }
 }
+
+public static class LogFiles
+{
+    /// <summary>
+    /// The files of an open log copied as a crash leaves them, <paramref name="include"/> choosing which; its
+    /// <see cref="LogDirectoryLock"/> file is held (unreadable) and a crashed process's lock is gone anyway.
+    /// </summary>
+    public static void CopyAsCrashed(string from, string to, Func<string, bool>? include = null)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from))
+        {
+            if (Path.GetFileName(file) != LogDirectoryLock.FileName && (include is null || include(file)))
+                File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+    }
+}

@@ -223,12 +223,7 @@ public sealed class TransactionIndexTests : IDisposable
             log.CollectAbortedTransactions(0, log.LogEndOffset, expected);
             Assert.Equal(9, expected.Count);
             // A crash before any flush: the files as they are, no checkpoint beyond the start, no clean shutdown marker.
-            Directory.CreateDirectory(crashed);
-            foreach (var file in Directory.GetFiles(LogDir))
-            {
-                if (!file.EndsWith(".txnindex", StringComparison.Ordinal))
-                    File.Copy(file, Path.Combine(crashed, Path.GetFileName(file)));
-            }
+            LogFiles.CopyAsCrashed(LogDir, crashed, static file => !file.EndsWith(".txnindex", StringComparison.Ordinal));
             scheduler.RunPending();
         }
         File.Delete(Path.Combine(crashed, "partition-offsets-checkpoint"));

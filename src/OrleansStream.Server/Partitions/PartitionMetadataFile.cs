@@ -17,7 +17,13 @@ internal static class PartitionMetadataFile
         if (File.Exists(path))
         {
             if (File.ReadAllText(path) == expected) return;
-            Directory.Delete(directory, recursive: true);
+            // The caller holds the directory's lock, whose file stays.
+            foreach (var entry in Directory.EnumerateFileSystemEntries(directory))
+            {
+                if (Path.GetFileName(entry) == Storage.LogDirectoryLock.FileName) continue;
+                if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
+                else File.Delete(entry);
+            }
         }
         Directory.CreateDirectory(directory);
         var temp = path + ".tmp";

@@ -46,7 +46,7 @@ internal sealed partial class PartitionReplicaGrain(
     IOptions<TransactionCoordinatorOptions> transactions,
     SiloDepartures departures,
     ILogger<PartitionReplicaGrain> logger)
-    : Grain, IPartitionReplicaGrain, IReplicaFetchGrain, IDeactivationListener
+    : Grain, IPartitionReplicaGrain, IReplicaFetchGrain, IDeactivationListener, IDisposable
 {
     private readonly BrokerOptions _options = options.Value;
     private string _topic = "";
@@ -73,6 +73,11 @@ internal sealed partial class PartitionReplicaGrain(
     private Task _appendOrder = Task.CompletedTask;
     private IGrainTimer? _isrTimer;
     private bool _deactivating;
+    private IGrainTimer? _openRetryTimer;
+    private TimeSpan _openRetryDelay;
+
+    private static readonly TimeSpan MinOpenRetryDelay = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan MaxOpenRetryDelay = TimeSpan.FromSeconds(1);
 
     // Below Orleans' 30 s response timeout, so the caller hears the answer.
     private const int MaxDelayedOperationMs = 15_000;
@@ -90,6 +95,9 @@ internal sealed partial class PartitionReplicaGrain(
         _fetcher = new ReplicaFetcher(this.GetPrimaryKeyString(), _replicaId, identity.BrokerId, _options, GrainFactory, _replication, tiering.Store, time, logger);
         await directories.WhenServingAsync(cancellationToken);
         var state = await departures.Call(GrainFactory.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(_topic, _partition));
+        // Orleans stops waiting for an activation it cancels while this code runs on, and never deactivates it: no log
+        // may be opened then (see Dispose).
+        cancellationToken.ThrowIfCancellationRequested();
         if (state is not null && _state is null) Apply(state);
         // Interleaving: compaction cleans on the thread pool while produce and fetch run; only the swap takes a turn.
         _retentionTimer = this.RegisterGrainTimer(
@@ -112,6 +120,7 @@ internal sealed partial class PartitionReplicaGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _deactivating = true;
+        _openRetryTimer?.Dispose();
         _retentionTimer?.Dispose();
         _producerExpirationTimer?.Dispose();
         _isrTimer?.Dispose();
@@ -132,6 +141,24 @@ internal sealed partial class PartitionReplicaGrain(
             if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
                 GrainFactory.GetGrain<IPartitionReplicaGrain>(this.GetPrimaryKeyString()).GetStatus().Ignore();
         }
+    }
+
+    /// <summary>
+    /// Orleans disposes every activation it ends, and runs <see cref="OnDeactivateAsync"/> only for one whose activation
+    /// completed: an activation it cancelled, or whose <see cref="OnActivateAsync"/> failed after the open, closes its
+    /// log here, so that the directory's lock is released for the next activation.
+    /// </summary>
+    public void Dispose()
+    {
+        _deactivating = true;
+        _openRetryTimer?.Dispose();
+        if (_log is not { } log) return;
+        _log = null;
+        StopTiering();
+        _fetcher?.Stop();
+        _replication?.StopLeading(ErrorCode.NotLeaderOrFollower);
+        log.Dispose();
+        LogClosed(this.GetPrimaryKeyString(), log.LogEndOffset, "activation ended before it completed");
     }
 
     public Task<ErrorCode> LeaderAndIsr(PartitionState state)
@@ -586,17 +613,54 @@ internal sealed partial class PartitionReplicaGrain(
         try
         {
             var config = TopicConfigs.ToLogConfig(state.Configs);
-            PartitionMetadataFile.EnsureTopicId(directory, state.TopicId);
+            // The lock first: the topic id check may wipe the directory, which a closing predecessor may still hold.
+            var directoryLock = LogDirectoryLock.Acquire(directory);
+            try
+            {
+                PartitionMetadataFile.EnsureTopicId(directory, state.TopicId);
+            }
+            catch
+            {
+                directoryLock.Dispose();
+                throw;
+            }
             _log = PartitionLog.Open(directory, config, time,
-                producerStateConfig: new ProducerStateManagerConfig { ProducerIdExpirationMs = _options.ProducerIdExpirationMs });
+                producerStateConfig: new ProducerStateManagerConfig { ProducerIdExpirationMs = _options.ProducerIdExpirationMs },
+                directoryLock: directoryLock);
             _logError = null;
+            _openRetryDelay = TimeSpan.Zero;
             LogOpened(this.GetPrimaryKeyString(), _log.LogStartOffset, _log.LogEndOffset);
+        }
+        catch (LogDirectoryInUseException e)
+        {
+            _logError = e.Message;
+            RetryOpenLater(e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or OrleansStreamException)
         {
             _logError = e.Message;
             LogStorageError(e, this.GetPrimaryKeyString());
         }
+    }
+
+    /// <summary>
+    /// The directory is still held by the log of a previous activation of this replica, whose deactivation Orleans let
+    /// overlap this activation (it unregisters an activation before disposing it, and gives up waiting for an
+    /// activation or deactivation past its timeouts while the grain's code runs on). Requests answer
+    /// <see cref="ErrorCode.KafkaStorageError"/>, which clients retry, until the holder closes and the open succeeds.
+    /// </summary>
+    private void RetryOpenLater(LogDirectoryInUseException e)
+    {
+        _openRetryDelay = _openRetryDelay == TimeSpan.Zero ? MinOpenRetryDelay : TimeSpan.FromTicks(Math.Min(_openRetryDelay.Ticks * 2, MaxOpenRetryDelay.Ticks));
+        LogDirectoryHeld(this.GetPrimaryKeyString(), e.Message, _openRetryDelay);
+        _openRetryTimer?.Dispose();
+        _openRetryTimer = this.RegisterGrainTimer(
+            static (self, _) =>
+            {
+                if (self._log is null && self._state is { } state && !self._deactivating) self.Apply(state);
+                return Task.CompletedTask;
+            }, this,
+            new GrainTimerCreationOptions(_openRetryDelay, Timeout.InfiniteTimeSpan) { Interleave = true });
     }
 
     private static bool IsReplica(PartitionState state, int replicaId)
@@ -770,6 +834,9 @@ internal sealed partial class PartitionReplicaGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Replica} leads in epoch {Epoch} from log end {EndOffset}, high watermark {HighWatermark}")]
     private partial void LogBecameLeader(string replica, int epoch, long endOffset, long highWatermark);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Replica} waits for its log directory ({Why}); it tries again in {Delay}")]
+    private partial void LogDirectoryHeld(string replica, string why, TimeSpan delay);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Storage error in {Replica}")]
     private partial void LogStorageError(Exception e, string replica);
