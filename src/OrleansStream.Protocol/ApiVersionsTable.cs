@@ -42,6 +42,7 @@ public static class ApiVersionsTable
         new(ApiKey.AlterConfigs, 0, 1),
         new(ApiKey.IncrementalAlterConfigs, 0, 0),
         new(ApiKey.DeleteRecords, 0, 1),
+        new(ApiKey.OffsetDelete, 0, 0),
     ];
 
     public static bool IsSupported(ApiKey key, short version)
@@ -86,6 +87,7 @@ public static class ApiVersionsTable
         ApiKey.CreatePartitions => 2,
         ApiKey.DeleteGroups => 2,
         ApiKey.IncrementalAlterConfigs => 1,
+        ApiKey.OffsetDelete => short.MaxValue,
         ApiKey.DescribeTransactions => 0,
         ApiKey.ListTransactions => 0,
         _ => -1,

@@ -358,4 +358,55 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
         Assert.Equal(Confluent.Kafka.ErrorCode.NonEmptyGroup, busy.Results.Single().Error.Code);
         Assert.DoesNotContain(after.Valid, g => g.GroupId == group);
     }
+
+    [Fact]
+    public async Task DeleteConsumerGroupOffsets_removes_offsets_of_topics_no_member_subscribes_to_and_refuses_the_others()
+    {
+        var consumed = await cluster.CreateTopicAsync("offdel-consumed", partitions: 1);
+        var other = await cluster.CreateTopicAsync("offdel-other", partitions: 2);
+        using (var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+            foreach (var tp in new[] { new TopicPartition(consumed, 0), new TopicPartition(other, 0), new TopicPartition(other, 1) })
+                for (var i = 0; i < 3; i++)
+                    await producer.ProduceAsync(tp, new Message<Null, string> { Value = "v" }, TestContext.Current.CancellationToken);
+        var group = "od-" + Guid.NewGuid().ToString("N");
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        await admin.AlterConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitionOffsets(group,
+            [new TopicPartitionOffset(consumed, 0, 1), new TopicPartitionOffset(other, 0, 2), new TopicPartitionOffset(other, 1, 3)])]);
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            GroupId = group,
+            EnableAutoCommit = false,
+        }).Build();
+        consumer.Subscribe(consumed);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            consumer.Consume(TimeSpan.FromMilliseconds(100));
+            return consumer.Assignment.Count == 1;
+        }, "the consumer gets its partition", Wait);
+
+        var refused = await Assert.ThrowsAsync<DeleteConsumerGroupOffsetsException>(() =>
+            admin.DeleteConsumerGroupOffsetsAsync(group, [new TopicPartition(consumed, 0), new TopicPartition(other, 0)]));
+        var left = await CommittedAsync(admin, group, consumed, other);
+        consumer.Close();
+        var deleted = await admin.DeleteConsumerGroupOffsetsAsync(group, [new TopicPartition(consumed, 0)]);
+        var unknown = await Assert.ThrowsAsync<DeleteConsumerGroupOffsetsException>(() =>
+            admin.DeleteConsumerGroupOffsetsAsync("no-such-" + group, [new TopicPartition(other, 0)]));
+
+        var byTopic = refused.Result.Partitions.ToDictionary(p => p.Topic, p => p.Error.Code);
+        Assert.Equal(Confluent.Kafka.ErrorCode.GroupSubscribedToTopic, byTopic[consumed]);
+        Assert.Equal(Confluent.Kafka.ErrorCode.NoError, byTopic[other]);
+        Assert.Equal([1L, -1L, 3L], left);
+        Assert.Equal(new TopicPartition(consumed, 0), Assert.Single(deleted.Partitions));
+        Assert.Equal([-1L, -1L, 3L], await CommittedAsync(admin, group, consumed, other));
+        Assert.Equal(Confluent.Kafka.ErrorCode.GroupIdNotFound, unknown.Result.Error.Code);
+    }
+
+    /// <summary>The group's committed offsets of consumed:0, other:0 and other:1 (-1 where none).</summary>
+    private static async Task<long[]> CommittedAsync(IAdminClient admin, string group, string consumed, string other)
+    {
+        var result = await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group,
+            [new TopicPartition(consumed, 0), new TopicPartition(other, 0), new TopicPartition(other, 1)])]);
+        return [.. result.Single().Partitions.Select(p => p.Offset.Value)];
+    }
 }

@@ -357,3 +357,38 @@ public class AdminMessageTests
         Assert.Equal(0, r.Remaining);
     }
 }
+
+/// <summary>OffsetDelete v0, against the bytes of Kafka's OffsetDeleteRequest.json and OffsetDeleteResponse.json.</summary>
+public class OffsetDeleteMessageTests
+{
+    // group "g"; topics [ "t" [0, 1] ]
+    private const string Request = "0001 67 00000001 0001 74 00000002 00000000 00000001";
+
+    [Fact]
+    public void The_request_reads_Kafka_bytes_and_writes_them_back()
+    {
+        var bytes = Hex.Parse(Request);
+        var r = new KafkaReader(bytes);
+        var read = OffsetDeleteRequest.Read(ref r, 0);
+        using var w = new KafkaWriter();
+        read.Write(w, 0);
+
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal("g", read.GroupId);
+        var topic = Assert.Single(read.Topics);
+        Assert.Equal(("t", new[] { 0, 1 }), (topic.Topic, topic.Partitions));
+        Assert.Equal(bytes, w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void The_response_puts_the_group_error_before_the_throttle_time_and_each_partition_error()
+    {
+        using var ok = new KafkaWriter();
+        using var missing = new KafkaWriter();
+        new OffsetDeleteResponse(ErrorCode.None, [new PartitionErrors("t", [(0, ErrorCode.None), (1, ErrorCode.GroupSubscribedToTopic)])]).Write(ok, 0);
+        new OffsetDeleteResponse(ErrorCode.GroupIdNotFound, []).Write(missing, 0);
+
+        Assert.Equal(Hex.Parse("0000 00000000 00000001 0001 74 00000002 00000000 0000 00000001 0056"), ok.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("0045 00000000 00000000"), missing.WrittenSpan.ToArray());
+    }
+}
