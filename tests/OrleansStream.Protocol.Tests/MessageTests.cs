@@ -376,7 +376,8 @@ public class OffsetDeleteMessageTests
         Assert.Equal(0, r.Remaining);
         Assert.Equal("g", read.GroupId);
         var topic = Assert.Single(read.Topics);
-        Assert.Equal(("t", new[] { 0, 1 }), (topic.Topic, topic.Partitions));
+        Assert.Equal("t", topic.Topic);
+        Assert.Equal([0, 1], topic.Partitions);
         Assert.Equal(bytes, w.WrittenSpan.ToArray());
     }
 
