@@ -252,6 +252,7 @@ public class MessageTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(5)]
+    [InlineData(6)]
     public void ListOffsets_requests_round_trip(short version)
     {
         var request = new Messages.ListOffsetsRequest(-1, (sbyte)(version >= 2 ? 1 : 0),
@@ -260,6 +261,34 @@ public class MessageTests
 
         Assert.Equal(request.Topics[0].Partitions[0], read.Topics[0].Partitions[0]);
         Assert.Equal(request.IsolationLevel, read.IsolationLevel);
+    }
+
+    /// <summary>v7 asking MAX_TIMESTAMP (-3, KIP-734) and v8 EARLIEST_LOCAL (-4, KIP-405), flexible as Kafka's ListOffsetsRequest.json lays them out.</summary>
+    [Theory]
+    [InlineData(7, -3)]
+    [InlineData(8, -4)]
+    public void ListOffsets_flexible_requests_read_Kafka_bytes_and_write_them_back(short version, long timestamp)
+    {
+        // replica -1, read_uncommitted, topics [ "t" [ partition 0, leader epoch -1, timestamp ] ], each with empty tagged fields
+        var bytes = Hex.Parse($"ffffffff 00 02 0274 02 00000000 ffffffff {timestamp:x16} 00 00 00");
+        var r = new KafkaReader(bytes);
+        var read = Messages.ListOffsetsRequest.Read(ref r, version);
+        using var w = new KafkaWriter();
+        read.Write(w, version);
+
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal(new ListOffsetsPartition(0, -1, timestamp), Assert.Single(Assert.Single(read.Topics).Partitions));
+        Assert.Equal(bytes, w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void ListOffsets_v7_response_is_compact_with_tagged_fields()
+    {
+        var response = new Messages.ListOffsetsResponse([new ListOffsetsTopicResponse("t", [new ListOffsetsPartitionResponse(0, ErrorCode.None, 1_700_000_000_000, 5, 3)])]);
+        using var w = new KafkaWriter();
+        response.Write(w, 7);
+
+        Assert.Equal(Hex.Parse("00000000 02 0274 02 00000000 0000 0000018bcfe56800 0000000000000005 00000003 00 00 00"), w.WrittenSpan.ToArray());
     }
 
     [Fact]
