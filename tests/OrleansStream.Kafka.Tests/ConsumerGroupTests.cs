@@ -336,12 +336,7 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
             ClientId = "describe-me",
             AutoOffsetReset = AutoOffsetReset.Earliest,
         }).Build();
-        consumer.Subscribe(topic);
-        await Eventually.WaitUntilAsync(() =>
-        {
-            consumer.Consume(TimeSpan.FromMilliseconds(100));
-            return consumer.Assignment.Count == 2;
-        }, "the consumer gets both partitions", Wait);
+        await SubscribeAsync(consumer, topic, partitions: 2);
 
         var listed = await admin.ListConsumerGroupsAsync();
         var described = (await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions.Single();
@@ -378,12 +373,7 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
             GroupId = group,
             EnableAutoCommit = false,
         }).Build();
-        consumer.Subscribe(consumed);
-        await Eventually.WaitUntilAsync(() =>
-        {
-            consumer.Consume(TimeSpan.FromMilliseconds(100));
-            return consumer.Assignment.Count == 1;
-        }, "the consumer gets its partition", Wait);
+        await SubscribeAsync(consumer, consumed, partitions: 1);
 
         var refused = await Assert.ThrowsAsync<DeleteConsumerGroupOffsetsException>(() =>
             admin.DeleteConsumerGroupOffsetsAsync(group, [new TopicPartition(consumed, 0), new TopicPartition(other, 0)]));
@@ -403,6 +393,17 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
         var after = await CommittedAsync(admin, group, consumed, other);
         Assert.Equal([none, none, 3L], after);
         Assert.Equal(Confluent.Kafka.ErrorCode.GroupIdNotFound, unknown.Error.Code);
+    }
+
+    /// <summary>Subscribes and polls until the consumer owns the topic's <paramref name="partitions"/>.</summary>
+    private static async Task SubscribeAsync(IConsumer<Ignore, Ignore> consumer, string topic, int partitions)
+    {
+        consumer.Subscribe(topic);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            consumer.Consume(TimeSpan.FromMilliseconds(100));
+            return consumer.Assignment.Count == partitions;
+        }, $"the consumer gets {partitions} partitions of {topic}", Wait);
     }
 
     /// <summary>The group's committed offsets of consumed:0, other:0 and other:1 (<see cref="Offset.Unset"/> where none).</summary>
