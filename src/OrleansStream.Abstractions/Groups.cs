@@ -47,6 +47,13 @@ public interface IConsumerGroupGrain : IGrainWithStringKey
 
     /// <summary>Admin: remove an empty group and its offsets (<see cref="ErrorCode.NonEmptyGroup"/>, <see cref="ErrorCode.GroupIdNotFound"/>).</summary>
     Task<GroupResponse> DeleteGroup();
+
+    /// <summary>
+    /// Admin, Kafka's OffsetDelete: the committed offsets of <paramref name="partitions"/> go, except those of topics the
+    /// group's members subscribe to (<see cref="ErrorCode.GroupSubscribedToTopic"/> each); <see cref="ErrorCode.GroupIdNotFound"/>
+    /// for a group that does not exist. A group left with no members and no offsets is removed, as in Kafka.
+    /// </summary>
+    Task<DeleteOffsetsResponse> DeleteOffsets(IReadOnlyList<TopicPartition> partitions);
 }
 
 /// <summary>The cluster's list of consumer groups, one activation keyed <see cref="GroupKeys.Directory"/>; groups register themselves.</summary>
@@ -187,6 +194,10 @@ public sealed record PartitionError(TopicPartition TopicPartition, ErrorCode Err
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record OffsetCommitResponse(ErrorCode Error, IReadOnlyList<PartitionError> Partitions, string? ErrorMessage = null);
+
+/// <summary>OffsetDelete's answer: <paramref name="Partitions"/> has every partition asked, each with its error.</summary>
+[GenerateSerializer, Immutable]
+public sealed record DeleteOffsetsResponse(ErrorCode Error, IReadOnlyList<PartitionError> Partitions, string? ErrorMessage = null);
 
 /// <summary>
 /// <paramref name="Partitions"/> null asks for every committed offset of the group. <paramref name="RequireStable"/>

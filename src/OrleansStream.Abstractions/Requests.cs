@@ -54,6 +54,12 @@ public static class OffsetSpec
 {
     public const long Latest = -1;
     public const long Earliest = -2;
+
+    /// <summary>KIP-734's MAX_TIMESTAMP: the offset and timestamp of the first record with the largest timestamp.</summary>
+    public const long MaxTimestamp = -3;
+
+    /// <summary>KIP-405's EARLIEST_LOCAL_TIMESTAMP: the local log start offset (above the tiered part of the log).</summary>
+    public const long EarliestLocal = -4;
 }
 
 /// <summary>Kafka's ListOffsets; <see cref="OffsetSpec.Latest"/> with <see cref="IsolationLevel.ReadCommitted"/> answers the last stable offset.</summary>

@@ -32,6 +32,7 @@ public enum ApiKey : short
     CreatePartitions = 37,
     DeleteGroups = 42,
     IncrementalAlterConfigs = 44,
+    OffsetDelete = 47,
     DescribeTransactions = 65,
     ListTransactions = 66,
 }

@@ -13,7 +13,7 @@ public static class ApiVersionsTable
     [
         new(ApiKey.Produce, 3, 8),
         new(ApiKey.Fetch, 4, 11),
-        new(ApiKey.ListOffsets, 1, 5),
+        new(ApiKey.ListOffsets, 1, 8),
         new(ApiKey.Metadata, 0, 8),
         new(ApiKey.OffsetCommit, 2, 7),
         new(ApiKey.OffsetFetch, 1, 7),
@@ -42,6 +42,7 @@ public static class ApiVersionsTable
         new(ApiKey.AlterConfigs, 0, 1),
         new(ApiKey.IncrementalAlterConfigs, 0, 0),
         new(ApiKey.DeleteRecords, 0, 1),
+        new(ApiKey.OffsetDelete, 0, 0),
     ];
 
     public static bool IsSupported(ApiKey key, short version)
@@ -86,6 +87,7 @@ public static class ApiVersionsTable
         ApiKey.CreatePartitions => 2,
         ApiKey.DeleteGroups => 2,
         ApiKey.IncrementalAlterConfigs => 1,
+        ApiKey.OffsetDelete => short.MaxValue,
         ApiKey.DescribeTransactions => 0,
         ApiKey.ListTransactions => 0,
         _ => -1,

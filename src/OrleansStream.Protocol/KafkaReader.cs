@@ -114,17 +114,25 @@ public ref struct KafkaReader(ReadOnlySpan<byte> frame)
         return values;
     }
 
-    /// <summary>Reads Kafka's usual nesting, topics each with their partitions (the reverse of <see cref="KafkaWriter.WriteTopics"/>).</summary>
-    public TTopic[] ReadTopics<TTopic, TPartition>(short version, PartitionReader<TPartition> readPartition, Func<string, TPartition[], TTopic> topic)
+    /// <summary>
+    /// Reads Kafka's usual nesting, topics each with their partitions (the reverse of <see cref="KafkaWriter.WriteTopics"/>);
+    /// a <paramref name="flexible"/> version's arrays and names are compact and each partition and topic ends with tagged fields.
+    /// </summary>
+    public TTopic[] ReadTopics<TTopic, TPartition>(short version, PartitionReader<TPartition> readPartition, Func<string, TPartition[], TTopic> topic, bool flexible = false)
     {
         ArgumentNullException.ThrowIfNull(readPartition);
         ArgumentNullException.ThrowIfNull(topic);
-        var topics = new TTopic[Math.Max(ReadArrayLength(flexible: false), 0)];
+        var topics = new TTopic[Math.Max(ReadArrayLength(flexible), 0)];
         for (var t = 0; t < topics.Length; t++)
         {
-            var name = ReadString(flexible: false);
-            var partitions = new TPartition[Math.Max(ReadArrayLength(flexible: false), 0)];
-            for (var p = 0; p < partitions.Length; p++) partitions[p] = readPartition(ref this, version);
+            var name = ReadString(flexible);
+            var partitions = new TPartition[Math.Max(ReadArrayLength(flexible), 0)];
+            for (var p = 0; p < partitions.Length; p++)
+            {
+                partitions[p] = readPartition(ref this, version);
+                if (flexible) SkipTaggedFields();
+            }
+            if (flexible) SkipTaggedFields();
             topics[t] = topic(name, partitions);
         }
         return topics;

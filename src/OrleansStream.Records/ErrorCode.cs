@@ -72,6 +72,8 @@ public enum ErrorCode : short
     MemberIdRequired = 79,
     GroupMaxSizeReached = 81,
     FencedInstanceId = 82,
+    /// <summary>Kafka's GROUP_SUBSCRIBED_TO_TOPIC: OffsetDelete for a partition of a topic the group's members consume.</summary>
+    GroupSubscribedToTopic = 86,
     InvalidRecord = 87,
     UnstableOffsetCommit = 88,
     ProducerFenced = 90,

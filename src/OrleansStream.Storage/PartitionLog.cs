@@ -672,6 +672,22 @@ public sealed class PartitionLog : IDisposable
     }
 
     /// <summary>
+    /// The largest batch timestamp of the local log (-1 if none), from each segment's max timestamp (its time index's
+    /// last entry for a closed one): KIP-734's MAX_TIMESTAMP is the first record at or after it.
+    /// </summary>
+    public long MaxTimestamp
+    {
+        get
+        {
+            ThrowIfDisposed();
+            var max = -1L;
+            foreach (var segment in _segments)
+                if (segment.Size > 0) max = Math.Max(max, segment.MaxTimestamp);
+            return max;
+        }
+    }
+
+    /// <summary>
     /// Drops everything at and after <paramref name="offset"/> (a follower's divergence, Kafka's truncateTo). A batch
     /// that holds the offset goes whole, so the new log end offset may be below it.
     /// </summary>

@@ -181,6 +181,27 @@ public sealed class PartitionTests(ClusterFixture fixture)
         Assert.Equal(-1, future.Offset);
     }
 
+    /// <summary>KIP-734: the first record with the largest timestamp, wherever it stands; KIP-405's earliest local is the log start without a tier.</summary>
+    [Fact]
+    public async Task ListOffsets_MaxTimestamp_is_the_first_record_with_the_largest_timestamp()
+    {
+        var topic = UniqueTopic("maxts");
+        await fixture.CreateTopic(topic);
+        var leader = await fixture.Leader(topic, 0);
+        var empty = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.MaxTimestamp));
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch(1_000, "a", "b")));
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch(3_000, "c", "d")));
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch(2_000, "e")));
+        await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch(3_000, "f")));
+
+        var max = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.MaxTimestamp));
+        var earliestLocal = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.EarliestLocal));
+
+        Assert.Equal((ErrorCode.None, -1L), (empty.Error, empty.Offset));
+        Assert.Equal((ErrorCode.None, 2L, 3_000L), (max.Error, max.Offset, max.Timestamp));
+        Assert.Equal((ErrorCode.None, 0L), (earliestLocal.Error, earliestLocal.Offset));
+    }
+
     [Fact]
     public async Task UnknownOrBadLogConfig_IsInvalidConfig()
     {

@@ -53,9 +53,13 @@ public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var input = new StringBuilder();
         for (var i = 0; i < Records; i++) input.Append($"key-{i}:value-{i}\n");
         var producing = silo.RunCliWithInputAsync(input.ToString(), "produce", "--topic", Topic, "--key-separator", ":", "--acks", "1");
+        var subscribed = silo.RunCliAsync("groups", "delete-offsets", "--group", Group, "--topic", Topic);
         var active = await silo.RunCliAsync("groups", "reset-offsets", "--group", Group, "--topic", Topic, "--to-latest");
         Assert.True(active.ExitCode == 1 && active.StderrLines.Length == 1 && active.Stdout.Length == 0, active.ToString());
         Assert.StartsWith("orleansstream: NonEmptyGroup: ", active.Stderr);
+        var refused = await subscribed;
+        Assert.True(refused.ExitCode == 1 && refused.StderrLines.Length == 1 && refused.Stdout.Length == 0, refused.ToString());
+        Assert.StartsWith("orleansstream: GroupSubscribedToTopic: ", refused.Stderr);
         var produce = await producing;
         Assert.True(produce.ExitCode == 0, produce.ToString());
         var listing = silo.RunCliAsync("groups", "list");
@@ -99,6 +103,13 @@ public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Contains($"{Group}\tEmpty", (await listing).StdoutLines);
         Assert.Contains(" is Empty ", empty.Header);
         Assert.All(empty.Rows, r => Assert.True(r.Lag == 0 && r.Consumer == "-", empty.Result.ToString()));
+
+        // With no member subscribed, a partition's offset can be deleted (kafka-consumer-groups.sh --delete-offsets).
+        var deleted = await silo.RunCliAsync("groups", "delete-offsets", "--group", Group, "--topic", Topic, "--partition", "0");
+        Assert.True(deleted.ExitCode == 0, deleted.ToString());
+        Assert.Equal(2, deleted.StdoutLines.Length);
+        Assert.Equal([Topic, "0", "Successful"], deleted.StdoutLines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal([1, 2, 3], (await DescribeAsync()).Rows.Select(r => r.Partition));
     }
 
     private async Task<Described> DescribeAsync()

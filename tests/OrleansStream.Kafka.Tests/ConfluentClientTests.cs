@@ -121,16 +121,24 @@ public sealed class ConfluentClientTests(KafkaCluster cluster)
     }
 
     [Fact]
-    public async Task Offsets_for_times_and_watermarks_come_from_ListOffsets()
+    public async Task Offsets_for_times_max_timestamp_and_watermarks_come_from_ListOffsets()
     {
         var topic = await cluster.CreateTopicAsync("times", partitions: 1);
         var t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 60_000;
+        // The largest timestamp is on the middle record (KIP-734 answers it, not the last).
+        long[] stamps = [t0, t0 + 2000, t0 + 1000];
         using (var producer = new ProducerBuilder<Null, string>(Producer(Confluent.Kafka.Acks.Leader)).Build())
         {
-            for (var i = 0; i < 3; i++)
-                await producer.ProduceAsync(topic, new Message<Null, string> { Value = $"t{i}", Timestamp = new Timestamp(t0 + i * 1000, TimestampType.CreateTime) },
+            foreach (var stamp in stamps)
+                await producer.ProduceAsync(topic, new Message<Null, string> { Value = $"t{stamp}", Timestamp = new Timestamp(stamp, TimestampType.CreateTime) },
                     TestContext.Current.CancellationToken);
         }
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        var max = await admin.ListOffsetsAsync([new Confluent.Kafka.Admin.TopicPartitionOffsetSpec
+        {
+            TopicPartition = new TopicPartition(topic, 0),
+            OffsetSpec = Confluent.Kafka.Admin.OffsetSpec.MaxTimestamp(),
+        }]);
 
         using var consumer = new ConsumerBuilder<Null, string>(Consumer()).Build();
         var tp = new TopicPartition(topic, 0);
@@ -140,6 +148,8 @@ public sealed class ConfluentClientTests(KafkaCluster cluster)
 
         Assert.Equal(1, Assert.Single(found).Offset.Value);
         Assert.Equal(Offset.End, Assert.Single(none).Offset);
+        var maxInfo = Assert.Single(max.ResultInfos);
+        Assert.Equal((1L, t0 + 2000), (maxInfo.TopicPartitionOffsetError.Offset.Value, maxInfo.Timestamp));
         Assert.Equal((0L, 3L), (watermarks.Low.Value, watermarks.High.Value));
     }
 

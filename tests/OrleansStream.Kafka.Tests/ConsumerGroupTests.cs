@@ -336,12 +336,7 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
             ClientId = "describe-me",
             AutoOffsetReset = AutoOffsetReset.Earliest,
         }).Build();
-        consumer.Subscribe(topic);
-        await Eventually.WaitUntilAsync(() =>
-        {
-            consumer.Consume(TimeSpan.FromMilliseconds(100));
-            return consumer.Assignment.Count == 2;
-        }, "the consumer gets both partitions", Wait);
+        await SubscribeAsync(consumer, topic, partitions: 2);
 
         var listed = await admin.ListConsumerGroupsAsync();
         var described = (await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions.Single();
@@ -357,5 +352,65 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
         Assert.Equal([0, 1], member.Assignment.TopicPartitions.Select(tp => tp.Partition.Value).Order());
         Assert.Equal(Confluent.Kafka.ErrorCode.NonEmptyGroup, busy.Results.Single().Error.Code);
         Assert.DoesNotContain(after.Valid, g => g.GroupId == group);
+    }
+
+    [Fact]
+    public async Task DeleteConsumerGroupOffsets_removes_offsets_of_topics_no_member_subscribes_to_and_refuses_the_others()
+    {
+        var consumed = await cluster.CreateTopicAsync("offdel-consumed", partitions: 1);
+        var other = await cluster.CreateTopicAsync("offdel-other", partitions: 2);
+        using (var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+            foreach (var tp in new[] { new TopicPartition(consumed, 0), new TopicPartition(other, 0), new TopicPartition(other, 1) })
+                for (var i = 0; i < 3; i++)
+                    await producer.ProduceAsync(tp, new Message<Null, string> { Value = "v" }, TestContext.Current.CancellationToken);
+        var group = "od-" + Guid.NewGuid().ToString("N");
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        await admin.AlterConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitionOffsets(group,
+            [new TopicPartitionOffset(consumed, 0, 1), new TopicPartitionOffset(other, 0, 2), new TopicPartitionOffset(other, 1, 3)])]);
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            GroupId = group,
+            EnableAutoCommit = false,
+        }).Build();
+        await SubscribeAsync(consumer, consumed, partitions: 1);
+
+        var refused = await Assert.ThrowsAsync<DeleteConsumerGroupOffsetsException>(() =>
+            admin.DeleteConsumerGroupOffsetsAsync(group, [new TopicPartition(consumed, 0), new TopicPartition(other, 0)]));
+        var left = await CommittedAsync(admin, group, consumed, other);
+        consumer.Close();
+        var deleted = await admin.DeleteConsumerGroupOffsetsAsync(group, [new TopicPartition(consumed, 0)]);
+        // librdkafka fails the whole call on the group's error.
+        var unknown = await Assert.ThrowsAsync<KafkaException>(() =>
+            admin.DeleteConsumerGroupOffsetsAsync("no-such-" + group, [new TopicPartition(other, 0)]));
+
+        var byTopic = refused.Result.Partitions.ToDictionary(p => p.Topic, p => p.Error.Code);
+        Assert.Equal(Confluent.Kafka.ErrorCode.GroupSubscribedToTopic, byTopic[consumed]);
+        Assert.Equal(Confluent.Kafka.ErrorCode.NoError, byTopic[other]);
+        var none = Offset.Unset.Value;
+        Assert.Equal([1L, none, 3L], left);
+        Assert.Equal(new TopicPartition(consumed, 0), Assert.Single(deleted.Partitions));
+        var after = await CommittedAsync(admin, group, consumed, other);
+        Assert.Equal([none, none, 3L], after);
+        Assert.Equal(Confluent.Kafka.ErrorCode.GroupIdNotFound, unknown.Error.Code);
+    }
+
+    /// <summary>Subscribes and polls until the consumer owns the topic's <paramref name="partitions"/>.</summary>
+    private static async Task SubscribeAsync(IConsumer<Ignore, Ignore> consumer, string topic, int partitions)
+    {
+        consumer.Subscribe(topic);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            consumer.Consume(TimeSpan.FromMilliseconds(100));
+            return consumer.Assignment.Count == partitions;
+        }, $"the consumer gets {partitions} partitions of {topic}", Wait);
+    }
+
+    /// <summary>The group's committed offsets of consumed:0, other:0 and other:1 (<see cref="Offset.Unset"/> where none).</summary>
+    private static async Task<long[]> CommittedAsync(IAdminClient admin, string group, string consumed, string other)
+    {
+        var result = await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group,
+            [new TopicPartition(consumed, 0), new TopicPartition(other, 0), new TopicPartition(other, 1)])]);
+        return [.. result.Single().Partitions.Select(p => p.Offset.Value)];
     }
 }

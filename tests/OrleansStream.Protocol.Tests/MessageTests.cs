@@ -252,6 +252,7 @@ public class MessageTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(5)]
+    [InlineData(6)]
     public void ListOffsets_requests_round_trip(short version)
     {
         var request = new Messages.ListOffsetsRequest(-1, (sbyte)(version >= 2 ? 1 : 0),
@@ -260,6 +261,34 @@ public class MessageTests
 
         Assert.Equal(request.Topics[0].Partitions[0], read.Topics[0].Partitions[0]);
         Assert.Equal(request.IsolationLevel, read.IsolationLevel);
+    }
+
+    /// <summary>v7 asking MAX_TIMESTAMP (-3, KIP-734) and v8 EARLIEST_LOCAL (-4, KIP-405), flexible as Kafka's ListOffsetsRequest.json lays them out.</summary>
+    [Theory]
+    [InlineData(7, -3)]
+    [InlineData(8, -4)]
+    public void ListOffsets_flexible_requests_read_Kafka_bytes_and_write_them_back(short version, long timestamp)
+    {
+        // replica -1, read_uncommitted, topics [ "t" [ partition 0, leader epoch -1, timestamp ] ], each with empty tagged fields
+        var bytes = Hex.Parse($"ffffffff 00 02 0274 02 00000000 ffffffff {timestamp:x16} 00 00 00");
+        var r = new KafkaReader(bytes);
+        var read = Messages.ListOffsetsRequest.Read(ref r, version);
+        using var w = new KafkaWriter();
+        read.Write(w, version);
+
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal(new ListOffsetsPartition(0, -1, timestamp), Assert.Single(Assert.Single(read.Topics).Partitions));
+        Assert.Equal(bytes, w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void ListOffsets_v7_response_is_compact_with_tagged_fields()
+    {
+        var response = new Messages.ListOffsetsResponse([new ListOffsetsTopicResponse("t", [new ListOffsetsPartitionResponse(0, ErrorCode.None, 1_700_000_000_000, 5, 3)])]);
+        using var w = new KafkaWriter();
+        response.Write(w, 7);
+
+        Assert.Equal(Hex.Parse("00000000 02 0274 02 00000000 0000 0000018bcfe56800 0000000000000005 00000003 00 00 00"), w.WrittenSpan.ToArray());
     }
 
     [Fact]
@@ -355,5 +384,41 @@ public class AdminMessageTests
         Assert.Equal((new CreatePartitionsTopic("a", 4, false), true), (Assert.Single(grow.Topics), grow.ValidateOnly));
         Assert.Equal(new Messages.InitProducerIdRequest(null, 60000), Messages.InitProducerIdRequest.Read(ref r, 1));
         Assert.Equal(0, r.Remaining);
+    }
+}
+
+/// <summary>OffsetDelete v0, against the bytes of Kafka's OffsetDeleteRequest.json and OffsetDeleteResponse.json.</summary>
+public class OffsetDeleteMessageTests
+{
+    // group "g"; topics [ "t" [0, 1] ]
+    private const string Request = "0001 67 00000001 0001 74 00000002 00000000 00000001";
+
+    [Fact]
+    public void The_request_reads_Kafka_bytes_and_writes_them_back()
+    {
+        var bytes = Hex.Parse(Request);
+        var r = new KafkaReader(bytes);
+        var read = OffsetDeleteRequest.Read(ref r, 0);
+        using var w = new KafkaWriter();
+        read.Write(w, 0);
+
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal("g", read.GroupId);
+        var topic = Assert.Single(read.Topics);
+        Assert.Equal("t", topic.Topic);
+        Assert.Equal([0, 1], topic.Partitions);
+        Assert.Equal(bytes, w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void The_response_puts_the_group_error_before_the_throttle_time_and_each_partition_error()
+    {
+        using var ok = new KafkaWriter();
+        using var missing = new KafkaWriter();
+        new OffsetDeleteResponse(ErrorCode.None, [new PartitionErrors("t", [(0, ErrorCode.None), (1, ErrorCode.GroupSubscribedToTopic)])]).Write(ok, 0);
+        new OffsetDeleteResponse(ErrorCode.GroupIdNotFound, []).Write(missing, 0);
+
+        Assert.Equal(Hex.Parse("0000 00000000 00000001 0001 74 00000002 00000000 0000 00000001 0056"), ok.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("0045 00000000 00000000"), missing.WrittenSpan.ToArray());
     }
 }

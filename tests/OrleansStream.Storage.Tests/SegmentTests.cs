@@ -147,6 +147,26 @@ public sealed class SegmentTests : IDisposable
         Assert.Equal(new TimestampOffset(T0 + 200, 5), log.FindOffsetByTimestamp(T0 + 50));
     }
 
+    /// <summary>KIP-734's MAX_TIMESTAMP: the largest timestamp from the segments, a closed one's from its time index after a reopen.</summary>
+    [Fact]
+    public void The_max_timestamp_comes_from_the_segments_and_survives_a_reopen()
+    {
+        var config = new LogConfig { SegmentBytes = 600, IndexIntervalBytes = 100 };
+        long[] timestamps = [100, 200, 900, 150, 300, 400, 900, 500, 600, 700, 650, 800];
+        using (var log = Open(config))
+        {
+            Assert.Equal(-1, log.MaxTimestamp);
+            foreach (var ts in timestamps)
+                log.AppendAsLeader(TestBatches.Sized(2, 20, timestamp: T0 + ts), 0);
+            Assert.True(log.SegmentCount > 2);
+            Assert.Equal(T0 + 900, log.MaxTimestamp);
+            Assert.Equal(new TimestampOffset(T0 + 900, 4), log.FindOffsetByTimestamp(log.MaxTimestamp));
+        }
+        using var reopened = Open(config);
+        Assert.Equal(T0 + 900, reopened.MaxTimestamp);
+        Assert.Equal(new TimestampOffset(T0 + 900, 4), reopened.FindOffsetByTimestamp(reopened.MaxTimestamp));
+    }
+
     [Fact]
     public void Truncate_drops_everything_from_the_offset_and_appends_continue_there()
     {

@@ -50,9 +50,10 @@ public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<Ti
     /// <summary>
     /// Produces records <paramref name="from"/>..<paramref name="from"/>+<paramref name="count"/>-1 with acks=all, in
     /// flushed waves of <paramref name="wave"/> records: a produce request lands in one segment (as in Kafka), so waves
-    /// larger than segment.bytes roll a segment each.
+    /// larger than segment.bytes roll a segment each. Record i is stamped T0 + i seconds unless <paramref name="timestampOf"/> says otherwise.
     /// </summary>
-    private async Task ProduceAsync(string topic, int from, int count, int wave = 100, Func<int, string?>? keyOf = null, Func<int, string?>? valueOf = null)
+    private async Task ProduceAsync(string topic, int from, int count, int wave = 100, Func<int, string?>? keyOf = null, Func<int, string?>? valueOf = null,
+        Func<int, long>? timestampOf = null)
     {
         var config = new ProducerConfig { Acks = Acks.All, LingerMs = 1, BatchSize = 2048, MessageTimeoutMs = 30000 };
         await using var producer = new ProducerBuilder<string?, string?>(cluster.Client, config).Build();
@@ -63,7 +64,7 @@ public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<Ti
             {
                 Key = keyOf is null ? $"k{i}" : keyOf(i),
                 Value = valueOf is null ? ValueOf(i) : valueOf(i),
-                Timestamp = new Timestamp(DateTimeOffset.FromUnixTimeMilliseconds(T0 + i * 1000L)),
+                Timestamp = new Timestamp(DateTimeOffset.FromUnixTimeMilliseconds(timestampOf is null ? T0 + i * 1000L : timestampOf(i))),
             }, Ct));
             if ((i - from + 1) % wave == 0) await producer.FlushAsync(Ct);
         }
@@ -112,6 +113,32 @@ public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<Ti
                 && manifest.RemoteLogStartOffset() == 0 && manifest.CopiedNextOffset() >= local[0];
         }, $"{topic}'s closed segments are tiered and its local log starts at {minLocalStart} or later", Deadline, () => $"on {leader}: {seen}");
         return leader;
+    }
+
+    /// <summary>
+    /// KIP-734's MAX_TIMESTAMP when the record with the largest timestamp is only in the tier: the manifest's max
+    /// timestamps and the tier's time index find it; KIP-405's EARLIEST_LOCAL_TIMESTAMP is the local log start.
+    /// </summary>
+    [Fact]
+    public async Task ListOffsets_max_timestamp_finds_a_tiered_record_and_earliest_local_the_local_log_start()
+    {
+        const int records = 2000;
+        const int stampedLast = 3;
+        var latest = T0 + 5_000_000;
+        var topic = await CreateTopicAsync("maxts", replicationFactor: 1, Tiered());
+        await ProduceAsync(topic, 0, records, timestampOf: i => i == stampedLast ? latest : T0 + i * 1000L);
+        var leader = await WaitForTieringAsync(topic, minLocalStart: records / 2, maxLocalSegments: 4);
+        var localStart = cluster.LocalSegments(leader, topic, 0)[0];
+        var replica = cluster.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, (await DescribeAsync(topic)).Leader));
+
+        var max = await replica.ListOffsets(new ListOffsetsRequest(OffsetSpec.MaxTimestamp));
+        var earliestLocal = await replica.ListOffsets(new ListOffsetsRequest(OffsetSpec.EarliestLocal));
+        var earliest = await replica.ListOffsets(new ListOffsetsRequest(OffsetSpec.Earliest));
+
+        Assert.True(localStart > stampedLast, $"local log start {localStart}");
+        Assert.Equal((ErrorCode.None, (long)stampedLast, latest), (max.Error, max.Offset, max.Timestamp));
+        Assert.Equal((ErrorCode.None, localStart), (earliestLocal.Error, earliestLocal.Offset));
+        Assert.Equal(0, earliest.Offset);
     }
 
     [Fact]

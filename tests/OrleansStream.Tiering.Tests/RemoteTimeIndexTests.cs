@@ -45,6 +45,10 @@ public sealed class RemoteTimeIndexTests(AzuriteFixture azurite) : IClassFixture
         Assert.Equal(new(At(firstLocalBatch), localStart), t.Log.FindOffsetByTimestamp(At(firstLocalBatch)));
         Assert.Null(await t.Manager.FindOffsetByTimestampAsync(At(500), Ct));
 
+        // KIP-734's MAX_TIMESTAMP: the tier's largest timestamp is its last batch's, the local log's the last one's.
+        Assert.Equal(At(firstLocalBatch - 1), await t.Manager.MaxTimestampAsync(Ct));
+        Assert.Equal(At(199), t.Log.MaxTimestamp);
+
         // DeleteRecords / retention moved the log start: the answer is never below it.
         t.Log.DeleteRecordsBefore(12);
         Assert.Equal(12, (await t.Manager.FindOffsetByTimestampAsync(0, Ct))!.Value.Offset);

@@ -3,15 +3,16 @@ using OrleansStream.Client;
 
 namespace OrleansStream.Cli.Commands;
 
-/// <summary><c>groups list|describe|reset-offsets</c>, the kafka-consumer-groups.sh of OrleansStream.</summary>
+/// <summary><c>groups list|describe|reset-offsets|delete-offsets</c>, the kafka-consumer-groups.sh of OrleansStream.</summary>
 internal static class GroupsCommands
 {
     public static Command Build()
     {
-        var groups = new Command("groups", "List and describe consumer groups, reset their offsets");
+        var groups = new Command("groups", "List and describe consumer groups, reset and delete their offsets");
         groups.Subcommands.Add(List());
         groups.Subcommands.Add(Describe());
         groups.Subcommands.Add(ResetOffsets());
+        groups.Subcommands.Add(DeleteOffsets());
         return groups;
     }
 
@@ -96,6 +97,32 @@ internal static class GroupsCommands
         return command;
     }
 
+    private static Command DeleteOffsets()
+    {
+        var group = new Option<string>("--group") { Description = "Consumer group id", Required = true };
+        var topic = new Option<string>("--topic") { Description = "Topic whose committed offsets are deleted (no member may subscribe to it)", Required = true };
+        var partition = new Option<int?>("--partition") { Description = "Only this partition (default: every partition of the topic)" };
+        var command = new Command("delete-offsets", "Delete a group's committed offsets for a topic (kafka-consumer-groups.sh --delete-offsets)") { group, topic, partition };
+        command.SetAction(async (parse, ct) =>
+        {
+            var id = parse.GetRequiredValue(group);
+            await using var connection = await CliApp.ConnectAsync(parse, ct);
+            var partitions = await TopicPartitions.ResolveAsync(connection.Client, parse.GetRequiredValue(topic), parse.GetValue(partition));
+            using var admin = new AdminClientBuilder(connection.Client).Build();
+            await GroupCall(async () =>
+            {
+                await admin.DeleteConsumerGroupOffsetsAsync(id, partitions);
+                return partitions;
+            });
+            var rows = new List<string[]> { new[] { "TOPIC", "PARTITION", "STATUS" } };
+            foreach (var tp in partitions)
+                rows.Add([tp.Topic, tp.Partition.ToString(), "Successful"]);
+            WriteTable(rows);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
     /// <summary>Kafka's group errors as the CLI's one line.</summary>
     private static async Task<T> GroupCall<T>(Func<Task<T>> call)
     {
@@ -105,7 +132,7 @@ internal static class GroupsCommands
         }
         catch (ConsumerGroupException e)
         {
-            var hint = e.Error.Code == ErrorCode.NonEmptyGroup ? " (stop its consumers first)" : "";
+            var hint = e.Error.Code is ErrorCode.NonEmptyGroup or ErrorCode.GroupSubscribedToTopic ? " (stop its consumers first)" : "";
             throw new CliException($"{e.Error.Code}: {e.Error.Reason}{hint}");
         }
     }

@@ -144,4 +144,18 @@ internal sealed partial class AdminClient
                 throw new ConsumerGroupException(g, new Error(response.Error, response.ErrorMessage));
         }
     }
+
+    public async Task DeleteConsumerGroupOffsetsAsync(string group, IEnumerable<TopicPartition> partitions, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        var list = new List<TopicPartition>(partitions);
+        var response = await GroupCall(() => GroupGrain(group).DeleteOffsets(list), timeout).ConfigureAwait(false);
+        if (response.Error != ErrorCode.None)
+            throw new ConsumerGroupException(group, new Error(response.Error, response.ErrorMessage));
+        List<PartitionError>? refused = null;
+        foreach (var p in response.Partitions)
+            if (p.Error != ErrorCode.None) (refused ??= []).Add(p);
+        if (refused is not null)
+            throw new ConsumerGroupException(group, new Error(refused[0].Error, refused[0].ErrorMessage), refused);
+    }
 }

@@ -57,6 +57,13 @@ public interface IAdminClient : IDisposable
     /// <summary>Removes empty groups and their offsets (NonEmptyGroup, GroupIdNotFound).</summary>
     Task DeleteConsumerGroupsAsync(IEnumerable<string> groups, TimeSpan? timeout = null);
 
+    /// <summary>
+    /// Kafka's deleteConsumerGroupOffsets (OffsetDelete): removes the group's committed offsets of <paramref name="partitions"/>.
+    /// Partitions of topics the group's members subscribe to keep theirs (GroupSubscribedToTopic, each in the exception's
+    /// partitions) while the others go; GroupIdNotFound for a group that does not exist.
+    /// </summary>
+    Task DeleteConsumerGroupOffsetsAsync(string group, IEnumerable<TopicPartition> partitions, TimeSpan? timeout = null);
+
     /// <summary>Kafka's Admin.listTransactions: every transactional id the coordinators know, with its producer id and state.</summary>
     Task<List<TransactionListingResult>> ListTransactionsAsync(TimeSpan? timeout = null);
 

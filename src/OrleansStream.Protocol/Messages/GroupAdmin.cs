@@ -88,3 +88,35 @@ public sealed record DeleteGroupsResponse(IReadOnlyList<(string GroupId, ErrorCo
         }
     }
 }
+
+/// <summary>OffsetDelete v0 (the only version; never flexible): the group's committed offsets of these partitions go.</summary>
+public sealed record OffsetDeleteRequest(string GroupId, IReadOnlyList<TopicPartitions> Topics)
+{
+    public static OffsetDeleteRequest Read(ref KafkaReader r, short version)
+    {
+        var group = r.ReadString(false);
+        var topics = r.ReadTopics(version, static (ref KafkaReader r, short _) => r.ReadInt32(), static (name, partitions) => new TopicPartitions(name, partitions));
+        return new OffsetDeleteRequest(group, topics);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteString(GroupId, false);
+        w.WriteTopics(Topics, version, static t => t.Topic, static t => t.Partitions, static (w, p, _) => w.WriteInt32(p));
+    }
+}
+
+/// <summary>OffsetDeleteResponse v0: the group's error, then each partition's (<c>GroupSubscribedToTopic</c> where members consume it).</summary>
+public sealed record OffsetDeleteResponse(ErrorCode Error, IReadOnlyList<PartitionErrors> Topics)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt16((short)Error);
+        w.WriteInt32(0);
+        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, _) =>
+        {
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt16((short)p.Error);
+        });
+    }
+}

@@ -4,19 +4,24 @@ public readonly record struct ListOffsetsPartition(int PartitionIndex, int Curre
 
 public sealed record ListOffsetsTopic(string Name, ListOffsetsPartition[] Partitions);
 
-/// <summary>ListOffsetsRequest v1-5; a timestamp of -1 asks for the latest offset, -2 for the earliest.</summary>
+/// <summary>
+/// ListOffsetsRequest v1-8 (v6 flexible); a timestamp of -1 asks for the latest offset, -2 for the earliest, -3 (v7,
+/// KIP-734) for the record with the largest timestamp, -4 (v8, KIP-405) for the local log start.
+/// </summary>
 public sealed record ListOffsetsRequest(int ReplicaId, sbyte IsolationLevel, ListOffsetsTopic[] Topics)
 {
     public static ListOffsetsRequest Read(ref KafkaReader reader, short version)
     {
         var replicaId = reader.ReadInt32();
         var isolation = version >= 2 ? reader.ReadInt8() : (sbyte)0;
+        var flexible = version >= 6;
         var topics = reader.ReadTopics(version, static (ref KafkaReader r, short v) =>
         {
             var index = r.ReadInt32();
             var epoch = v >= 4 ? r.ReadInt32() : -1;
             return new ListOffsetsPartition(index, epoch, r.ReadInt64());
-        }, static (name, partitions) => new ListOffsetsTopic(name, partitions));
+        }, static (name, partitions) => new ListOffsetsTopic(name, partitions), flexible);
+        if (flexible) reader.SkipTaggedFields();
         return new ListOffsetsRequest(replicaId, isolation, topics);
     }
 
@@ -29,7 +34,8 @@ public sealed record ListOffsetsRequest(int ReplicaId, sbyte IsolationLevel, Lis
             w.WriteInt32(p.PartitionIndex);
             if (v >= 4) w.WriteInt32(p.CurrentLeaderEpoch);
             w.WriteInt64(p.Timestamp);
-        });
+        }, version >= 6);
+        if (version >= 6) writer.WriteEmptyTaggedFields();
     }
 }
 
@@ -37,7 +43,7 @@ public readonly record struct ListOffsetsPartitionResponse(int PartitionIndex, E
 
 public sealed record ListOffsetsTopicResponse(string Name, ListOffsetsPartitionResponse[] Partitions);
 
-/// <summary>ListOffsetsResponse v1-5.</summary>
+/// <summary>ListOffsetsResponse v1-8 (v6 flexible).</summary>
 public sealed record ListOffsetsResponse(ListOffsetsTopicResponse[] Topics)
 {
     public void Write(KafkaWriter writer, short version)
@@ -50,6 +56,7 @@ public sealed record ListOffsetsResponse(ListOffsetsTopicResponse[] Topics)
             w.WriteInt64(p.Timestamp);
             w.WriteInt64(p.Offset);
             if (v >= 4) w.WriteInt32(p.LeaderEpoch);
-        });
+        }, version >= 6);
+        if (version >= 6) writer.WriteEmptyTaggedFields();
     }
 }

@@ -380,14 +380,23 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
 
     private const string Moving = "the coordinator is moving";
 
+    /// <summary>Kafka's <c>isSubscribedToTopic</c>: whether a member's subscription names <paramref name="topic"/>.</summary>
+    public bool IsSubscribedToTopic(string topic)
+    {
+        foreach (var m in _members)
+            foreach (var t in SubscribedTopics(m))
+                if (t == topic) return true;
+        return false;
+    }
+
+    private IReadOnlyList<string> SubscribedTopics(ClassicGroupMember m) =>
+        ProtocolName is not null ? m.SubscriptionFor(ProtocolName).Topics : m.Protocols[0].Metadata.Topics;
+
     public GroupDescription Describe()
     {
         var members = new List<GroupMemberDescription>(_members.Count);
         foreach (var m in _members)
-        {
-            var topics = ProtocolName is not null ? m.SubscriptionFor(ProtocolName).Topics : m.Protocols[0].Metadata.Topics;
-            members.Add(new GroupMemberDescription(m.MemberId, m.ClientId, topics, m.Assignment));
-        }
+            members.Add(new GroupMemberDescription(m.MemberId, m.ClientId, SubscribedTopics(m), m.Assignment));
         return new GroupDescription(GroupId, ErrorCode.None, State,
             _members.Count > 0 || LastProtocolName is not null ? GroupKeys.ConsumerProtocolType : "",
             ProtocolName, GenerationId, LeaderId, members);

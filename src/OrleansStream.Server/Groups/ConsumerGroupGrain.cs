@@ -274,6 +274,37 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         return GroupResponse.Ok;
     }
 
+    public async Task<DeleteOffsetsResponse> DeleteOffsets(IReadOnlyList<TopicPartition> partitions)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        if (!Exists || _group.State == GroupState.Dead)
+            return new DeleteOffsetsResponse(ErrorCode.GroupIdNotFound, [], $"group '{GroupId}' does not exist");
+        var results = new List<PartitionError>(partitions.Count);
+        var deleted = new List<TopicPartition>(partitions.Count);
+        foreach (var tp in partitions)
+        {
+            if (_group.IsSubscribedToTopic(tp.Topic))
+            {
+                results.Add(new PartitionError(tp, ErrorCode.GroupSubscribedToTopic, $"members of group '{GroupId}' subscribe to topic '{tp.Topic}'"));
+                continue;
+            }
+            results.Add(new PartitionError(tp, ErrorCode.None));
+            deleted.Add(tp);
+        }
+        try
+        {
+            await _offsets.DeleteAsync(deleted);
+            // Kafka's cleanupGroupMetadata: an empty group without offsets is dead.
+            if (_group.MemberCount == 0 && _offsets.IsEmpty) await RemoveGroupAsync();
+        }
+        catch (Exception ex)
+        {
+            LogCommitFailed(ex, GroupId);
+            return new DeleteOffsetsResponse(ErrorCode.CoordinatorNotAvailable, [], $"the group's offsets could not be stored: {ex.Message}");
+        }
+        return new DeleteOffsetsResponse(ErrorCode.None, results);
+    }
+
     // ---- persistence --------------------------------------------------------------------------------------------
 
     /// <summary>Writes are serialized: Join and Sync interleave with commits, and grain storage takes one write at a time.</summary>

@@ -100,6 +100,18 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
         return Flush(batch);
     }
 
+    /// <summary>
+    /// Removes the offsets of <paramref name="partitions"/> now (Kafka writes their tombstones) and completes when a write
+    /// without them succeeded; a failed write puts them back.
+    /// </summary>
+    public Task DeleteAsync(IReadOnlyList<TopicPartition> partitions)
+    {
+        CommitBatch? batch = null;
+        foreach (var tp in partitions)
+            if (_offsets.Remove(tp)) (batch = _nextBatch ??= new CommitBatch()).Applied.Add((tp, null));
+        return batch is null ? Task.CompletedTask : Flush(batch);
+    }
+
     private StoredOffset ToStored(OffsetToCommit o, long commitTimestampMs) =>
         new(o.TopicPartition.Topic, o.TopicPartition.Partition, o.Offset, o.Metadata, o.LeaderEpoch, commitTimestampMs, ++_lastWriteOrder);
 
@@ -228,7 +240,8 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
                     // Nothing half-committed. A partition a later commit (next batch) has set again keeps that value.
                     foreach (var (tp, applied) in batch.Applied)
                     {
-                        if (!_offsets.TryGetValue(tp, out var current) || !ReferenceEquals(current, applied)) continue;
+                        // A deletion (applied null) is undone only while the partition has no offset again.
+                        if (!ReferenceEquals(_offsets.GetValueOrDefault(tp), applied)) continue;
                         if (_durable.TryGetValue(tp, out var durable)) _offsets[tp] = durable; else _offsets.Remove(tp);
                     }
                     foreach (var (producerId, applied) in batch.TxnApplied)
@@ -330,7 +343,7 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
     {
         public TaskCompletionSource Written { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public List<(TopicPartition Tp, StoredOffset Applied)> Applied { get; } = [];
+        public List<(TopicPartition Tp, StoredOffset? Applied)> Applied { get; } = [];
 
         public List<(long ProducerId, TxnOffsets Applied)> TxnApplied { get; } = [];
     }

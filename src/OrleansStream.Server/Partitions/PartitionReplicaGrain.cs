@@ -398,13 +398,15 @@ internal sealed partial class PartitionReplicaGrain(
         ArgumentNullException.ThrowIfNull(request);
         if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader)
             return new ListOffsetsResponse(notLeader.Error, -1, -1, -1, notLeader.Message);
-        if (request.Timestamp >= 0 && _remote is { } remote && _log!.LocalLogStartOffset > _log.LogStartOffset)
+        if (request.Timestamp is >= 0 or OffsetSpec.MaxTimestamp && _remote is { } remote && _log!.LocalLogStartOffset > _log.LogStartOffset)
         {
             // Below the local log start the tier's time indexes answer (through the manifest and the remote index cache).
             TimestampOffset? remoteFound;
             try
             {
-                remoteFound = await remote.FindOffsetByTimestampAsync(request.Timestamp);
+                remoteFound = request.Timestamp >= 0
+                    ? await remote.FindOffsetByTimestampAsync(request.Timestamp)
+                    : await FindTieredMaxTimestampAsync(remote, _log);
             }
             catch (OrleansStreamException e)
             {
@@ -426,11 +428,28 @@ internal sealed partial class PartitionReplicaGrain(
         {
             OffsetSpec.Earliest => new ListOffsetsResponse(ErrorCode.None, log.LogStartOffset, -1, EpochAt(log.LogStartOffset)),
             OffsetSpec.Latest => new ListOffsetsResponse(ErrorCode.None, end, -1, LeaderEpoch),
-            < 0 => new ListOffsetsResponse(ErrorCode.InvalidRequest, -1, -1, -1, $"Timestamp {request.Timestamp} is neither -1 (latest), -2 (earliest) nor a time."),
-            _ => log.FindOffsetByTimestamp(request.Timestamp) is { } found && found.Offset < end
-                ? new ListOffsetsResponse(ErrorCode.None, found.Offset, found.Timestamp, EpochAt(found.Offset))
-                : new ListOffsetsResponse(ErrorCode.None, -1, -1, -1),
+            OffsetSpec.EarliestLocal => new ListOffsetsResponse(ErrorCode.None, log.LocalLogStartOffset, -1, EpochAt(log.LocalLogStartOffset)),
+            OffsetSpec.MaxTimestamp => Found(log.MaxTimestamp is var max and >= 0 ? log.FindOffsetByTimestamp(max) : null, end),
+            < 0 => new ListOffsetsResponse(ErrorCode.InvalidRequest, -1, -1, -1,
+                $"Timestamp {request.Timestamp} is neither -1 (latest), -2 (earliest), -3 (max timestamp), -4 (earliest local) nor a time."),
+            _ => Found(log.FindOffsetByTimestamp(request.Timestamp), end),
         };
+    }
+
+    /// <summary>A record found by timestamp, answered only below the fetchable end (Kafka's lastFetchableOffset), else no offset.</summary>
+    private ListOffsetsResponse Found(TimestampOffset? found, long end) =>
+        found is { } f && f.Offset < end
+            ? new ListOffsetsResponse(ErrorCode.None, f.Offset, f.Timestamp, EpochAt(f.Offset))
+            : new ListOffsetsResponse(ErrorCode.None, -1, -1, -1);
+
+    /// <summary>
+    /// KIP-734 over the tier: the first tiered record with the tier's largest timestamp, unless the local log holds a
+    /// larger one; on a tie the tier's record is first in the log, as Kafka answers the first segment with the max.
+    /// </summary>
+    private static async Task<TimestampOffset?> FindTieredMaxTimestampAsync(RemoteLogManager remote, PartitionLog log)
+    {
+        var tierMax = await remote.MaxTimestampAsync();
+        return tierMax < 0 || log.MaxTimestamp > tierMax ? null : await remote.FindOffsetByTimestampAsync(tierMax);
     }
 
     /// <summary>

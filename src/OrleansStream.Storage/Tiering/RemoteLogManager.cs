@@ -423,6 +423,9 @@ public sealed class RemoteLogManager : IDisposable
     public Task<IReadOnlyList<AbortedTxn>?> CollectAbortedTransactionsAsync(long startOffset, long upperBoundOffset, CancellationToken cancellationToken = default)
         => _reader.CollectAbortedTransactionsAsync(startOffset, upperBoundOffset, cancellationToken);
 
+    /// <summary>The tier's largest timestamp below the local log start (-1 if none), for KIP-734's MAX_TIMESTAMP.</summary>
+    public Task<long> MaxTimestampAsync(CancellationToken cancellationToken = default) => _reader.MaxTimestampAsync(cancellationToken);
+
     /// <summary>Kafka's fetchOffsetByTimestamp for the tiered part of the log; null when the local log must answer.</summary>
     public Task<TimestampOffset?> FindOffsetByTimestampAsync(long timestampMs, CancellationToken cancellationToken = default)
         => _reader.FindOffsetByTimestampAsync(timestampMs, cancellationToken);

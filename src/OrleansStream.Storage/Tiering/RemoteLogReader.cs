@@ -177,10 +177,8 @@ internal sealed class RemoteLogReader(
         var localStart = log.LocalLogStartOffset;
         var logStart = log.LogStartOffset;
         var header = new byte[RecordBatchHeader.Size];
-        foreach (var segment in metadata.Current.Segments)
+        foreach (var segment in RemoteOnlySegments(logStart, localStart))
         {
-            if (segment.State != RemoteLogSegmentState.CopySegmentFinished || segment.NextOffset <= logStart) continue;
-            if (segment.BaseOffset >= localStart) break;
             if (segment.MaxTimestampMs < timestampMs) continue;
             var prefix = segment.KeyPrefix(topic, partition);
             var timeIndex = await GetRemoteIndexAsync(prefix + ".timeindex", cancellationToken);
@@ -203,6 +201,30 @@ internal sealed class RemoteLogReader(
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// The largest max timestamp of the tiered segments holding records between the log start and the local log start,
+    /// from the manifest; -1 if none. KIP-734's MAX_TIMESTAMP over the tier is the first record at or after it.
+    /// </summary>
+    public async Task<long> MaxTimestampAsync(CancellationToken cancellationToken = default)
+    {
+        await metadata.GetAsync(cancellationToken);
+        var max = -1L;
+        foreach (var segment in RemoteOnlySegments(log.LogStartOffset, log.LocalLogStartOffset))
+            max = Math.Max(max, segment.MaxTimestampMs);
+        return max;
+    }
+
+    /// <summary>The copied segments, in offset order, with records at or after the log start and below the local log start.</summary>
+    private IEnumerable<RemoteLogSegmentMetadata> RemoteOnlySegments(long logStart, long localStart)
+    {
+        foreach (var segment in metadata.Current.Segments)
+        {
+            if (segment.State != RemoteLogSegmentState.CopySegmentFinished || segment.NextOffset <= logStart) continue;
+            if (segment.BaseOffset >= localStart) yield break;
+            yield return segment;
+        }
     }
 
     /// <summary>A growable byte buffer handing out its written prefix without a copy.</summary>

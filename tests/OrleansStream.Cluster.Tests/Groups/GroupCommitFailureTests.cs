@@ -140,4 +140,35 @@ public sealed class GroupCommitFailureTests(FailingStorageGroupFixture fixture) 
         Assert.Equal(["stored", "stored", null, null], reread.Select(o => o.Metadata));
         Assert.Equal([0L, 0L, -1L, -1L], reread.Select(o => o.Offset));
     }
+
+    [Fact]
+    public async Task A_failed_write_puts_deleted_offsets_back()
+    {
+        var topic = $"fdel-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 2, 1)])).Error);
+        var group = fixture.Client.GetGrain<IConsumerGroupGrain>($"g-fdel-{Guid.NewGuid():N}"[..20]);
+        List<TopicPartition> both = [new(topic, 0), new(topic, 1)];
+        Assert.Equal(ErrorCode.None, (await group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(both[0], 0, "kept"), new OffsetToCommit(both[1], 0, "kept")]))).Error);
+
+        DeleteOffsetsResponse failed;
+        fixture.FailGroupWrites = true;
+        try
+        {
+            failed = await group.DeleteOffsets([both[0]]);
+        }
+        finally
+        {
+            fixture.FailGroupWrites = false;
+        }
+        var afterFailure = await group.OffsetFetch(new OffsetFetchRequest(both));
+        var deleted = await group.DeleteOffsets([both[0]]);
+        await fixture.Cluster.DeactivateAsync(group);
+        var reread = await group.OffsetFetch(new OffsetFetchRequest(both));
+
+        Assert.Equal(ErrorCode.CoordinatorNotAvailable, failed.Error);
+        Assert.Equal(["kept", "kept"], afterFailure.Offsets.Select(o => o.Metadata));
+        Assert.Equal(ErrorCode.None, deleted.Error);
+        Assert.Equal([null, "kept"], reread.Offsets.Select(o => o.Metadata));
+        Assert.Equal([-1L, 0L], reread.Offsets.Select(o => o.Offset));
+    }
 }

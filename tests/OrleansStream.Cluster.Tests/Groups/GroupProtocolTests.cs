@@ -334,6 +334,40 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
         Assert.Equal(all.Select(tp => $"second {tp.Partition}"), fetched.Offsets.Select(o => o.Metadata));
     }
 
+    /// <summary>Kafka's OffsetDelete: offsets of topics no member subscribes to go for good; an empty group left without offsets is removed.</summary>
+    [Fact]
+    public async Task DeleteOffsets_removes_unsubscribed_offsets_durably_and_refuses_subscribed_topics()
+    {
+        var consumed = Unique("offdel-a");
+        var other = Unique("offdel-b");
+        Assert.All(await fixture.Controller.CreateTopics([new NewTopic(consumed, 1, 1), new NewTopic(other, 1, 1)]), r => Assert.Equal(ErrorCode.None, r.Error));
+        var group = Group(Unique("offdel"));
+        var (a0, b0) = (new TopicPartition(consumed, 0), new TopicPartition(other, 0));
+        Assert.Equal(ErrorCode.GroupIdNotFound, (await group.DeleteOffsets([b0])).Error);
+        Assert.Equal(ErrorCode.None, (await group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(b0, 0, "b")]))).Error);
+        var a = await JoinNew(group, Join("", consumed));
+        await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId, new Dictionary<string, ConsumerProtocolAssignment> { [a.MemberId] = new([a0]) }));
+        Assert.Equal(ErrorCode.None, (await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId, [new OffsetToCommit(a0, 0, "a")]))).Error);
+
+        var refused = await group.DeleteOffsets([a0, b0]);
+        await fixture.Cluster.DeactivateAsync(group);
+        var afterReactivation = await group.OffsetFetch(new OffsetFetchRequest([a0, b0]));
+
+        Assert.Equal(ErrorCode.None, refused.Error);
+        Assert.Equal([ErrorCode.GroupSubscribedToTopic, ErrorCode.None], refused.Partitions.Select(p => p.Error));
+        Assert.Equal(["a", null], afterReactivation.Offsets.Select(o => o.Metadata));
+        Assert.Equal([0L, -1L], afterReactivation.Offsets.Select(o => o.Offset));
+
+        Assert.Equal(ErrorCode.None, (await group.LeaveGroup(new LeaveGroupRequest(a.MemberId))).Error);
+        var deleted = await group.DeleteOffsets([a0]);
+        await fixture.Cluster.DeactivateAsync(group);
+
+        Assert.Equal(ErrorCode.None, Assert.Single(deleted.Partitions).Error);
+        Assert.Equal(-1, Assert.Single((await group.OffsetFetch(new OffsetFetchRequest([a0]))).Offsets).Offset);
+        Assert.Equal(ErrorCode.GroupIdNotFound, (await group.Describe()).Error);
+        Assert.Equal(ErrorCode.GroupIdNotFound, (await group.DeleteOffsets([a0])).Error);
+    }
+
     [Fact]
     public async Task Offsets_of_an_empty_group_expire_after_the_retention()
     {

@@ -51,3 +51,30 @@ internal sealed class DeleteGroupsHandler(IGrainFactory grains) : KafkaApiHandle
         return true;
     }
 }
+
+/// <summary>
+/// OffsetDelete: the group grain removes the offsets of the partitions its members do not consume (GroupSubscribedToTopic
+/// for the others); a group error answers no partitions, as Kafka's does.
+/// </summary>
+internal sealed class OffsetDeleteHandler(IGrainFactory grains) : KafkaApiHandler<OffsetDeleteRequest>(ApiKey.OffsetDelete, OffsetDeleteRequest.Read)
+{
+    protected override async ValueTask<bool> AnswerAsync(OffsetDeleteRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var result = body.GroupId.Length == 0
+            ? new DeleteOffsetsResponse(ErrorCode.InvalidGroupId, [])
+            : await grains.Group(body.GroupId).DeleteOffsets(GroupCalls.Flatten(body.Topics));
+        var topics = new List<PartitionErrors>();
+        if (result.Error == ErrorCode.None)
+        {
+            var next = 0;
+            foreach (var t in body.Topics)
+            {
+                var partitions = new (int, ErrorCode)[t.Partitions.Length];
+                for (var i = 0; i < partitions.Length; i++) partitions[i] = (t.Partitions[i], result.Partitions[next++].Error);
+                topics.Add(new PartitionErrors(t.Topic, partitions));
+            }
+        }
+        new OffsetDeleteResponse(result.Error, topics).Write(response, request.Version);
+        return true;
+    }
+}

@@ -3,7 +3,10 @@ using OrleansStream.Protocol.Messages;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
-/// <summary>ListOffsets v1+: earliest (-2), latest (-1, the last stable offset for read_committed) or by timestamp, from each partition's leader.</summary>
+/// <summary>
+/// ListOffsets v1-8: earliest (-2), latest (-1, the last stable offset for read_committed), max timestamp (-3), earliest
+/// local (-4) or by timestamp, from each partition's leader.
+/// </summary>
 internal sealed partial class ListOffsetsHandler(PartitionLeaders leaders, ILogger<ListOffsetsHandler> logger)
     : KafkaApiHandler<Protocol.Messages.ListOffsetsRequest>(ApiKey.ListOffsets, Protocol.Messages.ListOffsetsRequest.Read)
 {
