@@ -9,14 +9,25 @@ namespace OrleansStream.Cluster.Tests.MultiProcess;
 /// re-activates on an empty store must see from the brokers' <c>meta.properties</c> that the cluster exists, and
 /// create, elect and delete nothing.
 /// </summary>
+/// <remarks>
+/// Each silo's grain state directory is a link to one shared directory until the cluster is set up, and to a directory
+/// of its own from then on. With unshared storage from the first start, the controller may already activate a second
+/// time while the silos join (Orleans' grain directory hands its ranges over as members arrive), on a silo whose store
+/// is empty: that silo rightly refuses and is never ready, and the test would not get to the kill.
+/// </remarks>
 [Trait("Category", "Slow")]
 public sealed class ClusterIdentityProcessTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task Controller_reactivated_on_an_empty_store_does_not_recreate_the_topic()
     {
-        await using var cluster = await SiloProcesses.StartAsync(3,
-            static (i, env) => env["OrleansStream__GrainStateDirectory"] = env["OrleansStream__DataDirectory"] + "-grain-state");
+        await using var cluster = await SiloProcesses.StartAsync(3, static (i, env) =>
+        {
+            var shared = Directory.CreateDirectory(env["OrleansStream__GrainStateDirectory"]!).FullName;
+            var own = OwnGrainStateDirectory(env["OrleansStream__DataDirectory"]!);
+            if (!Directory.Exists(own)) Directory.CreateSymbolicLink(own, shared);
+            env["OrleansStream__GrainStateDirectory"] = own;
+        });
         var client = cluster.Client;
         var controller = client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
         var topic = PartitionTestKit.UniqueTopic("rep");
@@ -42,6 +53,8 @@ public sealed class ClusterIdentityProcessTests(ITestOutputHelper output)
         var host = await client.GetGrain<IManagementGrain>(0).GetActivationAddress(controller, TestContext.Current.CancellationToken);
         Assert.NotNull(host);
         var killed = cluster.IndexOfSiloPort(host.Endpoint.Port);
+        for (var i = 0; i < 3; i++)
+            if (i != killed) Unshare(OwnGrainStateDirectory(cluster.DataDirectory(i)));
         cluster.Kill(killed);
         output.WriteLine($"killed silo {killed}, which hosted the controller");
 
@@ -106,6 +119,16 @@ public sealed class ClusterIdentityProcessTests(ITestOutputHelper output)
                 lock (errors) errors.Add(e is ProduceException<Null, string> p ? p.Error.ToString() : e.Message);
             }
         }
+    }
+
+    private static string OwnGrainStateDirectory(string dataDirectory) => dataDirectory + "-grain-state";
+
+    /// <summary>Points the link at an empty directory of its own: the silo's grain storage is no longer shared.</summary>
+    private static void Unshare(string link)
+    {
+        var own = Directory.CreateDirectory(link + "-own").FullName;
+        Directory.Delete(link);
+        Directory.CreateSymbolicLink(link, own);
     }
 
     private static string Line(string properties, string key) =>
