@@ -128,19 +128,13 @@ internal sealed partial class PartitionReplicaGrain(
         StopTiering();
         await _fetcher.StopAsync();
         _replication.StopLeading(ErrorCode.NotLeaderOrFollower);
-        if (_log is not null)
-        {
-            _log.Dispose();
-            LogClosed(this.GetPrimaryKeyString(), _log.LogEndOffset, reason.Description);
-            _log = null;
-            // Kept alive, yet deactivated while its broker stays (Orleans' DirectoryFailure when the silo holding its
-            // directory registration leaves, even gracefully): nothing else calls a follower, which would stop fetching
-            // and hold the high watermark, and every acks=all produce, until the leader drops it from the ISR at
-            // replica.lag.time.max.ms. It calls itself: Orleans holds the call until this deactivation completes and
-            // then delivers it to the next activation, on this broker.
-            if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
-                GrainFactory.GetGrain<IPartitionReplicaGrain>(this.GetPrimaryKeyString()).GetStatus().Ignore();
-        }
+        // Kept alive, yet deactivated while its broker stays (Orleans' DirectoryFailure when the silo holding its
+        // directory registration leaves, even gracefully): nothing else calls a follower, which would stop fetching
+        // and hold the high watermark, and every acks=all produce, until the leader drops it from the ISR at
+        // replica.lag.time.max.ms. It calls itself: Orleans holds the call until this deactivation completes and
+        // then delivers it to the next activation, on this broker.
+        if (CloseLog(reason.Description) && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+            GrainFactory.GetGrain<IPartitionReplicaGrain>(this.GetPrimaryKeyString()).GetStatus().Ignore();
     }
 
     /// <summary>
@@ -152,13 +146,21 @@ internal sealed partial class PartitionReplicaGrain(
     {
         _deactivating = true;
         _openRetryTimer?.Dispose();
-        if (_log is not { } log) return;
-        _log = null;
+        if (_log is null) return;
         StopTiering();
         _fetcher?.Stop();
         _replication?.StopLeading(ErrorCode.NotLeaderOrFollower);
+        CloseLog("activation ended before it completed");
+    }
+
+    /// <summary>Closes the open log, releasing its directory; false when none was open.</summary>
+    private bool CloseLog(string why)
+    {
+        if (_log is not { } log) return false;
+        _log = null;
         log.Dispose();
-        LogClosed(this.GetPrimaryKeyString(), log.LogEndOffset, "activation ended before it completed");
+        LogClosed(this.GetPrimaryKeyString(), log.LogEndOffset, why);
+        return true;
     }
 
     public Task<ErrorCode> LeaderAndIsr(PartitionState state)
