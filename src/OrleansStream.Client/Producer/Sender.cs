@@ -219,19 +219,13 @@ internal sealed class Sender : IAsyncDisposable
         {
             // The partition's batches wait for AddPartitionsToTxn (which wakes the sender), or fail with the transaction.
             if (txnError is null) return long.MaxValue;
-            failing.Clear();
-            _accumulator.TakeAll(q, failing);
-            foreach (var b in failing) Fail(q, b, PersistenceStatus.NotPersisted, txnError);
+            FailQueued(q, failing, txnError);
             return long.MaxValue;
         }
+        // Kafka's Sender.maybeAbortBatches: once the transaction must abort, batches not yet sent fail at once; those
+        // with a sequence were sent and end by their own answers, which is all AbortTransaction waits for.
         if (Transactional?.UnsentBatchError() is { } aborted)
-        {
-            // Kafka's Sender.maybeAbortBatches: once the transaction must abort, batches not yet sent fail at once; those
-            // with a sequence were sent and end by their own answers, which is all AbortTransaction waits for.
-            failing.Clear();
-            _accumulator.TakeAll(q, failing, static b => !b.HasSequence);
-            foreach (var b in failing) Fail(q, b, PersistenceStatus.NotPersisted, aborted);
-        }
+            FailQueued(q, failing, aborted, static b => !b.HasSequence);
 
         if (!_cache.TryGet(tp.Topic, _settings.MetadataMaxAgeMs, out var entry) || entry.Error == ErrorCode.LeaderNotAvailable)
         {
@@ -417,6 +411,14 @@ internal sealed class Sender : IAsyncDisposable
     /// Reports a batch as failed. A failed batch with a sequence leaves a gap the broker will not fill, so the
     /// partition gives up its sequence and the producer bumps its epoch (see <see cref="TransactionManager"/>).
     /// </summary>
+    /// <summary>Fails the partition's queued batches (those <paramref name="where"/> picks) with <paramref name="error"/>.</summary>
+    private void FailQueued(PartitionQueue q, List<ProducerBatch> failing, Error error, Func<ProducerBatch, bool>? where = null)
+    {
+        failing.Clear();
+        _accumulator.TakeAll(q, failing, where);
+        foreach (var b in failing) Fail(q, b, PersistenceStatus.NotPersisted, error);
+    }
+
     private void Fail(PartitionQueue q, ProducerBatch batch, PersistenceStatus status, Error error)
     {
         if (batch.HasSequence)
