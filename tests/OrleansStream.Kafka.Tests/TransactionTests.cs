@@ -174,6 +174,23 @@ public sealed class TransactionTests(KafkaCluster cluster)
     }
 
     [Fact]
+    public async Task A_transactions_offset_beyond_the_log_end_is_committed_as_given()
+    {
+        var topic = await cluster.CreateTopicAsync("txnpastend", partitions: 1);
+        var group = "pastend-" + Guid.NewGuid().ToString("N");
+        var tp = new TopicPartition(topic, 0);
+        using var consumer = new ConsumerBuilder<string, string>(Consumer(IsolationLevel.ReadCommitted, group)).Build();
+        using var producer = new ProducerBuilder<string, string>(Transactional("pastend-" + Guid.NewGuid().ToString("N"))).Build();
+        producer.InitTransactions(Wait);
+        producer.BeginTransaction();
+        producer.SendOffsetsToTransaction([new TopicPartitionOffset(tp, 700)], consumer.ConsumerGroupMetadata, Wait);
+        producer.CommitTransaction(Wait);
+
+        await Eventually.WaitUntilAsync(() => consumer.Committed([tp], Wait).Single().Offset.Value == 700,
+            $"group {group} has the transaction's offset 700 committed");
+    }
+
+    [Fact]
     public async Task A_second_producer_with_the_same_transactional_id_fences_the_first()
     {
         var topic = await cluster.CreateTopicAsync("fence", partitions: 1);
