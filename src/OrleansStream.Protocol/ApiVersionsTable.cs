@@ -28,7 +28,7 @@ public static class ApiVersionsTable
         new(ApiKey.ApiVersions, 0, 3),
         new(ApiKey.CreateTopics, 0, 4),
         new(ApiKey.DeleteTopics, 0, 3),
-        new(ApiKey.InitProducerId, 0, 1),
+        new(ApiKey.InitProducerId, 0, 4),
         new(ApiKey.AddPartitionsToTxn, 0, 2),
         new(ApiKey.AddOffsetsToTxn, 0, 2),
         new(ApiKey.EndTxn, 0, 2),

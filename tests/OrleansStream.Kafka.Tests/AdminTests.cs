@@ -69,4 +69,37 @@ public sealed class AdminTests(KafkaCluster cluster)
         var batches = await cluster.Silos.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 0)).Fetch(new FetchRequest(0, 1 << 20, MaxWaitMs: 0));
         Assert.True(OrleansStream.Records.RecordBatchHeader.Read(batches.Records.Span).ProducerId >= 0);
     }
+
+    [Fact]
+    public async Task An_idempotent_producer_bumps_its_epoch_after_a_refused_batch_and_the_replica_takes_the_new_epoch_from_sequence_0()
+    {
+        var topic = $"idembump-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(OrleansStream.ErrorCode.None, Assert.Single(await cluster.Controller.CreateTopics(
+            [new NewTopic(topic, 1, 1, new Dictionary<string, string> { ["max.message.bytes"] = "2000" })])).Error);
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using (var producer = new ProducerBuilder<Null, string>(new ProducerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            EnableIdempotence = true,
+            Debug = "eos",
+        }).SetLogHandler((_, m) => log.Enqueue(m.Message)).Build())
+        {
+            await producer.ProduceAsync(topic, new Message<Null, string> { Value = "before" }, TestContext.Current.CancellationToken);
+            // The broker refuses the batch (MESSAGE_TOO_LARGE): a gap in the sequence, which librdkafka closes by
+            // bumping its own epoch and starting again at sequence 0.
+            var refused = await Assert.ThrowsAsync<ProduceException<Null, string>>(() =>
+                producer.ProduceAsync(topic, new Message<Null, string> { Value = new string('x', 4000) }, TestContext.Current.CancellationToken));
+            Assert.Equal(Confluent.Kafka.ErrorCode.MsgSizeTooLarge, refused.Error.Code);
+            for (var i = 0; i < 3; i++)
+                await producer.ProduceAsync(topic, new Message<Null, string> { Value = $"after{i}" }, TestContext.Current.CancellationToken);
+        }
+
+        var fetched = await cluster.Silos.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 0)).Fetch(new FetchRequest(0, 1 << 20, MaxWaitMs: 0));
+        var batches = new List<(long ProducerId, short Epoch, int BaseSequence)>();
+        foreach (var batch in OrleansStream.Records.RecordBatchReader.Batches(fetched.Records.Span))
+            batches.Add((batch.Header.ProducerId, batch.Header.ProducerEpoch, batch.Header.BaseSequence));
+        var producerId = batches[0].ProducerId;
+        Assert.Equal([(producerId, (short)0, 0), (producerId, (short)1, 0), (producerId, (short)1, 1), (producerId, (short)1, 2)], batches);
+        Assert.Contains(log, m => m.Contains("bumped epoch", StringComparison.Ordinal));
+    }
 }
