@@ -43,6 +43,8 @@ public static class ApiVersionsTable
         new(ApiKey.IncrementalAlterConfigs, 0, 0),
         new(ApiKey.DeleteRecords, 0, 1),
         new(ApiKey.OffsetDelete, 0, 0),
+        new(ApiKey.DescribeCluster, 0, 0),
+        new(ApiKey.DescribeProducers, 0, 0),
     ];
 
     public static bool IsSupported(ApiKey key, short version)
@@ -88,6 +90,8 @@ public static class ApiVersionsTable
         ApiKey.DeleteGroups => 2,
         ApiKey.IncrementalAlterConfigs => 1,
         ApiKey.OffsetDelete => short.MaxValue,
+        ApiKey.DescribeCluster => 0,
+        ApiKey.DescribeProducers => 0,
         ApiKey.DescribeTransactions => 0,
         ApiKey.ListTransactions => 0,
         _ => -1,

@@ -350,6 +350,75 @@ public sealed class TransactionTests(KafkaCluster cluster)
     }
 
     [Fact]
+    public async Task DescribeProducers_shows_each_replicas_producers_their_last_sequence_and_open_transaction()
+    {
+        var topic = await cluster.CreateTopicAsync("producers", partitions: 1, replicationFactor: 2);
+        var single = await cluster.CreateTopicAsync("producers1", partitions: 1);
+        using (var idempotent = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, EnableIdempotence = true }).Build())
+            for (var i = 0; i < 5; i++)
+                await idempotent.ProduceAsync(topic, new Message<Null, string> { Value = $"i{i}" }, TestContext.Current.CancellationToken);
+        using var transactional = new ProducerBuilder<Null, string>(Transactional("producers-" + Guid.NewGuid().ToString("N"))).Build();
+        transactional.InitTransactions(Wait);
+        transactional.BeginTransaction();
+        transactional.Produce(topic, new Message<Null, string> { Value = "t0" });
+        transactional.Produce(topic, new Message<Null, string> { Value = "t1" });
+        Assert.Equal(0, transactional.Flush(Wait));
+
+        var request = new DescribeProducersRequest([new TopicPartitions(topic, [0, 3]), new TopicPartitions(single, [0]), new TopicPartitions("no-such-" + topic, [0])]);
+        var first = await DescribeProducersAsync(cluster.Silos.KafkaPort(0), request);
+        var second = await DescribeProducersAsync(cluster.Silos.KafkaPort(1), request);
+        transactional.CommitTransaction(Wait);
+        var committed = await DescribeProducersAsync(cluster.Silos.KafkaPort(0), request);
+
+        // Both replicas of the RF 2 partition, leader and follower, hold the same state: the idempotent producer's five records (last sequence
+        // 4), the transactional one's two, its transaction open at offset 5 until the commit marker.
+        foreach (var answer in new[] { first, second })
+        {
+            var partition = answer[(topic, 0)];
+            Assert.Equal(ErrorCode.None, partition.Error);
+            Assert.Equal([(0, 4, -1L, -1), (0, 1, 5L, -1)], partition.Producers.Select(p => (p.ProducerEpoch, p.LastSequence, p.CurrentTxnStartOffset, p.CoordinatorEpoch)).OrderBy(p => p.CurrentTxnStartOffset));
+            Assert.All(partition.Producers, p => Assert.True(p.LastTimestamp > 0));
+            Assert.Equal(ErrorCode.UnknownTopicOrPartition, answer[(topic, 3)].Error);
+            Assert.Equal(ErrorCode.UnknownTopicOrPartition, answer[("no-such-" + topic, 0)].Error);
+        }
+        // The RF 1 topic has a replica on one broker only: the other answers NotLeaderOrFollower.
+        Assert.Equal([ErrorCode.None, ErrorCode.NotLeaderOrFollower], new[] { first[(single, 0)].Error, second[(single, 0)].Error }.Order());
+        var afterCommit = committed[(topic, 0)].Producers.Single(p => p.LastSequence == 1);
+        Assert.Equal(-1, afterCommit.CurrentTxnStartOffset);
+        Assert.True(afterCommit.CoordinatorEpoch >= 0);
+    }
+
+    private static async Task<Dictionary<(string, int), (ErrorCode Error, List<DescribedProducer> Producers)>> DescribeProducersAsync(int port, DescribeProducersRequest request)
+    {
+        await using var wire = await KafkaWire.ConnectAsync(port);
+        await wire.SendAsync(ApiKey.DescribeProducers, 0, w => request.Write(w, 0));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
+        r.ReadInt32();
+        var partitions = new Dictionary<(string, int), (ErrorCode, List<DescribedProducer>)>();
+        for (var topics = r.ReadArrayLength(true); topics > 0; topics--)
+        {
+            var name = r.ReadString(true);
+            for (var count = r.ReadArrayLength(true); count > 0; count--)
+            {
+                var (index, error) = (r.ReadInt32(), (ErrorCode)r.ReadInt16());
+                r.ReadNullableString(true);
+                var producers = new List<DescribedProducer>();
+                for (var p = r.ReadArrayLength(true); p > 0; p--)
+                {
+                    producers.Add(new DescribedProducer(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64()));
+                    r.SkipTaggedFields();
+                }
+                r.SkipTaggedFields();
+                partitions[(name, index)] = (error, producers);
+            }
+            r.SkipTaggedFields();
+        }
+        r.SkipTaggedFields();
+        Assert.Equal(0, r.Remaining);
+        return partitions;
+    }
+
+    [Fact]
     public async Task A_transactional_batch_for_a_partition_not_in_the_transaction_is_refused_until_AddPartitionsToTxn()
     {
         var topic = await cluster.CreateTopicAsync("verify", partitions: 1);

@@ -183,6 +183,30 @@ public class TransactionMessageTests
         AssertWrites(Hex.Parse("00000000 0000 02 02 78 02 03 7478 0000000000000007 08 4f6e676f696e67 00 00"), response.Write, 0);
     }
 
+    [Fact]
+    public void DescribeProducers_v0_reads_and_writes_Kafkas_bytes()
+    {
+        // topics [ "t" [0, 1] ]: compact arrays and strings, a tagged-field section per struct and at the end.
+        var request = Hex.Parse("02 0274 03 00000000 00000001 00 00");
+        var read = Read(request, Messages.DescribeProducersRequest.Read, 0);
+        Assert.Equal("t", Assert.Single(read.Topics).Topic);
+        Assert.Equal([0, 1], read.Topics[0].Partitions);
+        AssertWrites(request, read.Write, 0);
+
+        // t-0: producer 42 at epoch 3, last sequence 9 at 1000 ms, coordinator epoch 2, no open transaction;
+        // t-1: NotLeaderOrFollower with a message and no producers.
+        var response = new Messages.DescribeProducersResponse([new DescribedProducersTopic("t",
+        [
+            new DescribedProducersPartition(0, ErrorCode.None, null, [new DescribedProducer(42, 3, 9, 1000, 2, -1)]),
+            new DescribedProducersPartition(1, ErrorCode.NotLeaderOrFollower, "m", []),
+        ])]);
+        AssertWrites(Hex.Parse(
+            "00000000 02 0274 03" +
+            " 00000000 0000 00 02 000000000000002a 00000003 00000009 00000000000003e8 00000002 ffffffffffffffff 00 00" +
+            " 00000001 0006 026d 01 00" +
+            " 00 00"), response.Write, 0);
+    }
+
     internal static T Read<T>(byte[] bytes, PartitionReader<T> read, short version)
     {
         var r = new KafkaReader(bytes);
