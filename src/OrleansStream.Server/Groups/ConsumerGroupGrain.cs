@@ -215,7 +215,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     /// Kafka's checks of each partition of a commit, which refuse that partition alone: one that does not exist
     /// (UnknownTopicOrPartition, from the controller's metadata) or metadata over <c>offset.metadata.max.bytes</c>
     /// (OffsetMetadataTooLarge). The offset itself is not checked against the log. Controller unreachable:
-    /// CoordinatorNotAvailable for every partition, so the client retries.
+    /// CoordinatorNotAvailable for every partition and the request, so the client retries.
     /// </summary>
     private async Task<(List<OffsetToCommit> Valid, List<PartitionError>? Refused)> CheckOffsetsAsync(IReadOnlyList<OffsetToCommit> offsets)
     {
@@ -231,8 +231,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             LogPartitionCheckFailed(ex, GroupId);
-            refused ??= [];
-            foreach (var o in valid) refused.Add(new PartitionError(o.TopicPartition, ErrorCode.CoordinatorNotAvailable, $"the partitions could not be checked: {ex.Message}"));
+            refused = new List<PartitionError>(offsets.Count);
+            foreach (var o in offsets)
+                refused.Add(new PartitionError(o?.TopicPartition ?? default, ErrorCode.CoordinatorNotAvailable, $"the partitions could not be checked: {ex.Message}"));
             return ([], refused);
         }
         if (unknown is null) return (valid, refused);
