@@ -39,6 +39,10 @@ public interface IPartitionReplicaGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<ReplicaStatus> GetStatus();
 
+    /// <summary>Kafka's DescribeProducers for this replica, leader or follower: the producers its producer state holds.</summary>
+    [AlwaysInterleave]
+    Task<DescribeProducersResponse> DescribeProducers();
+
     /// <summary>
     /// Kafka's DeleteRecords at the leader: moves the log start offset up and deletes the segments wholly below it;
     /// followers move theirs to the leader's on their next fetch, and the answer waits until every in-sync replica did

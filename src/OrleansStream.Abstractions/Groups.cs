@@ -189,8 +189,11 @@ public sealed record OffsetCommitRequest(string MemberId, int GenerationId, IRea
 public sealed record PartitionError(TopicPartition TopicPartition, ErrorCode Error, string? ErrorMessage = null);
 
 /// <summary>
-/// <paramref name="Error"/> is <see cref="ErrorCode.None"/> only when every offset was committed; otherwise nothing was
-/// and <paramref name="Partitions"/> names the partitions at fault.
+/// <paramref name="Error"/> is <see cref="ErrorCode.None"/> only when every offset was committed. A refusal of the
+/// request (the member, its generation, a partition not its own, storage) commits nothing, and
+/// <paramref name="Partitions"/> names the partitions at fault, if any. Kafka's per-partition refusals (a partition
+/// that does not exist, metadata too large) refuse those partitions alone: the others are committed, and
+/// <paramref name="Partitions"/> has every partition asked with its own error (<see cref="ErrorCode.None"/> when committed).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record OffsetCommitResponse(ErrorCode Error, IReadOnlyList<PartitionError> Partitions, string? ErrorMessage = null);

@@ -92,3 +92,14 @@ public sealed record ReplicaStatus(
     long HighWatermark,
     long SizeBytes,
     IReadOnlyList<int>? Isr = null);
+
+/// <summary>
+/// One producer in a partition's producer state (Kafka's DescribeProducers ProducerState): its epoch, the last sequence
+/// and timestamp it wrote, the coordinator epoch of its last marker (-1 before any) and the first offset of its open
+/// transaction (-1 when none).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ActiveProducer(long ProducerId, short ProducerEpoch, int LastSequence, long LastTimestamp, int CoordinatorEpoch, long CurrentTxnStartOffset);
+
+[GenerateSerializer, Immutable]
+public sealed record DescribeProducersResponse(ErrorCode Error, IReadOnlyList<ActiveProducer> ActiveProducers, string? ErrorMessage = null);

@@ -33,6 +33,8 @@ public enum ApiKey : short
     DeleteGroups = 42,
     IncrementalAlterConfigs = 44,
     OffsetDelete = 47,
+    DescribeCluster = 60,
+    DescribeProducers = 61,
     DescribeTransactions = 65,
     ListTransactions = 66,
 }

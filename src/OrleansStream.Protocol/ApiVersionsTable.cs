@@ -28,7 +28,7 @@ public static class ApiVersionsTable
         new(ApiKey.ApiVersions, 0, 3),
         new(ApiKey.CreateTopics, 0, 4),
         new(ApiKey.DeleteTopics, 0, 3),
-        new(ApiKey.InitProducerId, 0, 1),
+        new(ApiKey.InitProducerId, 0, 4),
         new(ApiKey.AddPartitionsToTxn, 0, 2),
         new(ApiKey.AddOffsetsToTxn, 0, 2),
         new(ApiKey.EndTxn, 0, 2),
@@ -43,6 +43,8 @@ public static class ApiVersionsTable
         new(ApiKey.IncrementalAlterConfigs, 0, 0),
         new(ApiKey.DeleteRecords, 0, 1),
         new(ApiKey.OffsetDelete, 0, 0),
+        new(ApiKey.DescribeCluster, 0, 0),
+        new(ApiKey.DescribeProducers, 0, 0),
     ];
 
     public static bool IsSupported(ApiKey key, short version)
@@ -88,6 +90,8 @@ public static class ApiVersionsTable
         ApiKey.DeleteGroups => 2,
         ApiKey.IncrementalAlterConfigs => 1,
         ApiKey.OffsetDelete => short.MaxValue,
+        ApiKey.DescribeCluster => 0,
+        ApiKey.DescribeProducers => 0,
         ApiKey.DescribeTransactions => 0,
         ApiKey.ListTransactions => 0,
         _ => -1,

@@ -19,6 +19,8 @@ public enum ErrorCode : short
     ReplicaNotAvailable = 9,
     /// <summary>Kafka's MESSAGE_TOO_LARGE, surfaced to clients as RecordTooLargeException.</summary>
     RecordTooLarge = 10,
+    /// <summary>Kafka's OFFSET_METADATA_TOO_LARGE: a committed offset's metadata over <c>offset.metadata.max.bytes</c>.</summary>
+    OffsetMetadataTooLarge = 12,
     /// <summary>Kafka's COORDINATOR_LOAD_IN_PROGRESS (retriable), also what InitProducerId answers while the broker has no producer ids yet.</summary>
     CoordinatorLoadInProgress = 14,
     CoordinatorNotAvailable = 15,

@@ -1,5 +1,7 @@
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
 
 namespace OrleansStream.Kafka.Tests;
 
@@ -68,5 +70,73 @@ public sealed class AdminTests(KafkaCluster cluster)
         // The batches carry the producer id InitProducerId handed out (not -1).
         var batches = await cluster.Silos.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 0)).Fetch(new FetchRequest(0, 1 << 20, MaxWaitMs: 0));
         Assert.True(OrleansStream.Records.RecordBatchHeader.Read(batches.Records.Span).ProducerId >= 0);
+    }
+
+    [Fact]
+    public async Task An_idempotent_producer_bumps_its_epoch_after_a_refused_batch_and_the_replica_takes_the_new_epoch_from_sequence_0()
+    {
+        var topic = $"idembump-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(OrleansStream.ErrorCode.None, Assert.Single(await cluster.Controller.CreateTopics(
+            [new NewTopic(topic, 1, 1, new Dictionary<string, string> { ["max.message.bytes"] = "2000" })])).Error);
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using (var producer = new ProducerBuilder<Null, string>(new ProducerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            EnableIdempotence = true,
+            Debug = "eos",
+        }).SetLogHandler((_, m) => log.Enqueue(m.Message)).Build())
+        {
+            await producer.ProduceAsync(topic, new Message<Null, string> { Value = "before" }, TestContext.Current.CancellationToken);
+            // The broker refuses the batch (MESSAGE_TOO_LARGE): a gap in the sequence, which librdkafka closes by
+            // bumping its own epoch and starting again at sequence 0.
+            var refused = await Assert.ThrowsAsync<ProduceException<Null, string>>(() =>
+                producer.ProduceAsync(topic, new Message<Null, string> { Value = new string('x', 4000) }, TestContext.Current.CancellationToken));
+            Assert.Equal(Confluent.Kafka.ErrorCode.MsgSizeTooLarge, refused.Error.Code);
+            for (var i = 0; i < 3; i++)
+                await producer.ProduceAsync(topic, new Message<Null, string> { Value = $"after{i}" }, TestContext.Current.CancellationToken);
+        }
+
+        var fetched = await cluster.Silos.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 0)).Fetch(new FetchRequest(0, 1 << 20, MaxWaitMs: 0));
+        var batches = new List<(long ProducerId, short Epoch, int BaseSequence)>();
+        foreach (var batch in OrleansStream.Records.RecordBatchReader.Batches(fetched.Records.Span))
+            batches.Add((batch.Header.ProducerId, batch.Header.ProducerEpoch, batch.Header.BaseSequence));
+        var producerId = batches[0].ProducerId;
+        Assert.Equal([(producerId, (short)0, 0), (producerId, (short)1, 0), (producerId, (short)1, 1), (producerId, (short)1, 2)], batches);
+        Assert.Contains(log, m => m.Contains("bumped epoch", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task DescribeCluster_answers_the_brokers_controller_and_cluster_id_that_Metadata_gives()
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        // librdkafka's describeCluster asks Metadata; the Java admin client and Kafka's tools ask DescribeCluster.
+        var viaMetadata = await admin.DescribeClusterAsync();
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(1));
+        await wire.SendAsync(ApiKey.DescribeCluster, 0, w => new DescribeClusterRequest(IncludeClusterAuthorizedOperations: true).Write(w, 0));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
+        r.ReadInt32();
+        var error = (OrleansStream.ErrorCode)r.ReadInt16();
+        var message = r.ReadNullableString(true);
+        var clusterId = r.ReadString(true);
+        var controllerId = r.ReadInt32();
+        var brokers = new List<(int, string, int)>();
+        for (var count = r.ReadArrayLength(true); count > 0; count--)
+        {
+            brokers.Add((r.ReadInt32(), r.ReadString(true), r.ReadInt32()));
+            r.ReadNullableString(true);
+            r.SkipTaggedFields();
+        }
+        var operations = r.ReadInt32();
+        r.SkipTaggedFields();
+
+        Assert.Equal((OrleansStream.ErrorCode.None, (string?)null), (error, message));
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal(viaMetadata.ClusterId, clusterId);
+        Assert.Equal(viaMetadata.Controller.Id, controllerId);
+        Assert.Equal(2, brokers.Count);
+        Assert.Equal(viaMetadata.Nodes.Select(n => (n.Id, n.Host, n.Port)).Order(), brokers.Order());
+        // No ACLs: every operation Kafka defines on a cluster (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
+        // ALTER_CONFIGS, IDEMPOTENT_WRITE), as a broker without an authorizer answers.
+        Assert.Equal(new[] { 5, 7, 8, 9, 10, 11, 12 }, Enumerable.Range(0, 32).Where(bit => (operations & (1 << bit)) != 0));
     }
 }

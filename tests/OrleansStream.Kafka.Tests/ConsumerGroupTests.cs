@@ -279,6 +279,40 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
     }
 
     [Fact]
+    public async Task An_offset_beyond_the_log_end_is_committed_as_given_and_a_consumer_starting_there_applies_auto_offset_reset()
+    {
+        var topic = await cluster.CreateTopicAsync("pastend", partitions: 1);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        await ProduceAsync(topic, 5, "p");
+        var tp = new TopicPartition(topic, 0);
+
+        List<TopicPartitionOffset> readBack;
+        using (var consumer = new ConsumerBuilder<string, string>(Config(group)).Build())
+        {
+            consumer.Assign(tp);
+            // Kafka stores a committed offset without looking at the log (a refusal would throw here).
+            consumer.Commit([new TopicPartitionOffset(tp, 1_000)]);
+            readBack = consumer.Committed([tp], Wait);
+            consumer.Close();
+        }
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        var listed = (await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, [tp])])).Single().Partitions.Single();
+
+        // A member starting at 1000 is out of range on fetch and resets to the earliest offset.
+        using var member = new ConsumerBuilder<string, string>(Config(group)).Build();
+        member.Subscribe(topic);
+        var read = new List<long>();
+        var deadline = DateTime.UtcNow + Wait;
+        while (read.Count < 5 && DateTime.UtcNow < deadline)
+            if (member.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } r) read.Add(r.Offset.Value);
+        member.Close();
+
+        Assert.Equal(1_000, Assert.Single(readBack).Offset.Value);
+        Assert.Equal(1_000, listed.Offset.Value);
+        Assert.Equal([0L, 1L, 2L, 3L, 4L], read);
+    }
+
+    [Fact]
     public async Task Our_SDK_resumes_a_group_from_the_offsets_a_Confluent_member_committed()
     {
         var topic = await cluster.CreateTopicAsync("sharedgroup", partitions: 2);

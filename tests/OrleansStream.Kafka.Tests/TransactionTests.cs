@@ -174,6 +174,103 @@ public sealed class TransactionTests(KafkaCluster cluster)
     }
 
     [Fact]
+    public async Task A_transactions_offset_beyond_the_log_end_is_committed_as_given()
+    {
+        var topic = await cluster.CreateTopicAsync("txnpastend", partitions: 1);
+        var group = "pastend-" + Guid.NewGuid().ToString("N");
+        var tp = new TopicPartition(topic, 0);
+        using var consumer = new ConsumerBuilder<string, string>(Consumer(IsolationLevel.ReadCommitted, group)).Build();
+        using var producer = new ProducerBuilder<string, string>(Transactional("pastend-" + Guid.NewGuid().ToString("N"))).Build();
+        producer.InitTransactions(Wait);
+        producer.BeginTransaction();
+        producer.SendOffsetsToTransaction([new TopicPartitionOffset(tp, 700)], consumer.ConsumerGroupMetadata, Wait);
+        producer.CommitTransaction(Wait);
+
+        await Eventually.WaitUntilAsync(() => consumer.Committed([tp], Wait).Single().Offset.Value == 700,
+            $"group {group} has the transaction's offset 700 committed");
+    }
+
+    [Fact]
+    public async Task A_transactional_producer_recovers_from_an_abortable_error_by_aborting_and_continues_with_its_epoch_bumped()
+    {
+        var topic = $"txnbump-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(ErrorCode.None, Assert.Single(await cluster.Controller.CreateTopics(
+            [new NewTopic(topic, 1, 1, new Dictionary<string, string> { ["max.message.bytes"] = "2000" })])).Error);
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var config = Transactional("bump-" + Guid.NewGuid().ToString("N"));
+        config.Debug = "eos,protocol";
+        var aborts = new List<string>();
+        using (var producer = new ProducerBuilder<Null, string>(config).SetLogHandler((_, m) => log.Enqueue(m.Message)).Build())
+        {
+            producer.InitTransactions(Wait);
+            producer.BeginTransaction();
+            // The broker refuses the batch (MESSAGE_TOO_LARGE): an abortable error. The next transaction's batch then
+            // skips the refused sequence numbers (OUT_OF_ORDER_SEQUENCE_NUMBER), an abortable error that needs an epoch
+            // bump (KIP-360): after its abort the producer asks InitProducerId v3+ to bump its epoch, and goes on.
+            producer.Produce(topic, new Message<Null, string> { Value = new string('x', 4000) });
+            for (var round = 0; round < 4; round++)
+            {
+                try
+                {
+                    producer.CommitTransaction(Wait);
+                    break;
+                }
+                catch (KafkaTxnRequiresAbortException e)
+                {
+                    aborts.Add(e.Error.Reason);
+                    producer.AbortTransaction(Wait);
+                }
+                producer.BeginTransaction();
+                producer.Produce(topic, new Message<Null, string> { Value = $"ok-{round}" });
+            }
+        }
+
+        Assert.Equal(2, aborts.Count);
+        Assert.Contains("Message size too large", aborts[0], StringComparison.Ordinal);
+        Assert.Contains("skipped sequence numbers", aborts[1], StringComparison.Ordinal);
+        Assert.Contains(log, m => m.Contains("Sent InitProducerIdRequest (v4", StringComparison.Ordinal));
+        Assert.Contains(log, m => System.Text.RegularExpressions.Regex.IsMatch(m, @"Acquired PID\{Id:(\d+),Epoch:1\} \(previous PID\{Id:\1,Epoch:0\}\)"));
+        Assert.Equal(["ok-1"], ReadToEnd(topic, 1, IsolationLevel.ReadCommitted, 1));
+    }
+
+    [Fact]
+    public async Task InitProducerId_v3_and_v4_bump_the_named_epoch_answer_a_retry_alike_and_fence_a_stale_one()
+    {
+        var transactionalId = "kip360-" + Guid.NewGuid().ToString("N");
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        async Task<(ErrorCode Error, long ProducerId, short Epoch)> InitAsync(short version, string? id, long producerId, short epoch)
+        {
+            await wire.SendAsync(ApiKey.InitProducerId, version, w => new Protocol.Messages.InitProducerIdRequest(id, 60_000, producerId, epoch).Write(w, version));
+            var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
+            r.ReadInt32();
+            var answer = ((ErrorCode)r.ReadInt16(), r.ReadInt64(), r.ReadInt16());
+            r.SkipTaggedFields();
+            Assert.Equal(0, r.Remaining);
+            return answer;
+        }
+
+        var first = await InitAsync(4, transactionalId, -1, -1);
+        var bumped = await InitAsync(4, transactionalId, first.ProducerId, 0);
+        var retried = await InitAsync(3, transactionalId, first.ProducerId, 0);
+        var staleV4 = await InitAsync(4, transactionalId, first.ProducerId, 7);
+        var staleV3 = await InitAsync(3, transactionalId, first.ProducerId, 7);
+        var half = await InitAsync(4, transactionalId, first.ProducerId, -1);
+        var idempotent = await InitAsync(4, null, first.ProducerId, 1);
+
+        Assert.Equal((ErrorCode.None, (short)0), (first.Error, first.Epoch));
+        Assert.Equal((ErrorCode.None, first.ProducerId, (short)1), bumped);
+        // The answer lost to a retry: the epoch named is the one before, so the bump is not made twice.
+        Assert.Equal((ErrorCode.None, first.ProducerId, (short)1), retried);
+        Assert.Equal(ErrorCode.ProducerFenced, staleV4.Error);
+        Assert.Equal(ErrorCode.InvalidProducerEpoch, staleV3.Error);
+        Assert.Equal(ErrorCode.InvalidRequest, half.Error);
+        // Kafka hands an idempotent producer a new producer id, whatever it names.
+        Assert.Equal(ErrorCode.None, idempotent.Error);
+        Assert.NotEqual(first.ProducerId, idempotent.ProducerId);
+        Assert.Equal(0, idempotent.Epoch);
+    }
+
+    [Fact]
     public async Task A_second_producer_with_the_same_transactional_id_fences_the_first()
     {
         var topic = await cluster.CreateTopicAsync("fence", partitions: 1);
@@ -250,6 +347,75 @@ public sealed class TransactionTests(KafkaCluster cluster)
             found |= id == transactionalId && pid == producerId;
         }
         Assert.True(found, $"{transactionalId} is listed as Ongoing");
+    }
+
+    [Fact]
+    public async Task DescribeProducers_shows_each_replicas_producers_their_last_sequence_and_open_transaction()
+    {
+        var topic = await cluster.CreateTopicAsync("producers", partitions: 1, replicationFactor: 2);
+        var single = await cluster.CreateTopicAsync("producers1", partitions: 1);
+        using (var idempotent = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, EnableIdempotence = true }).Build())
+            for (var i = 0; i < 5; i++)
+                await idempotent.ProduceAsync(topic, new Message<Null, string> { Value = $"i{i}" }, TestContext.Current.CancellationToken);
+        using var transactional = new ProducerBuilder<Null, string>(Transactional("producers-" + Guid.NewGuid().ToString("N"))).Build();
+        transactional.InitTransactions(Wait);
+        transactional.BeginTransaction();
+        transactional.Produce(topic, new Message<Null, string> { Value = "t0" });
+        transactional.Produce(topic, new Message<Null, string> { Value = "t1" });
+        Assert.Equal(0, transactional.Flush(Wait));
+
+        var request = new DescribeProducersRequest([new TopicPartitions(topic, [0, 3]), new TopicPartitions(single, [0]), new TopicPartitions("no-such-" + topic, [0])]);
+        var first = await DescribeProducersAsync(cluster.Silos.KafkaPort(0), request);
+        var second = await DescribeProducersAsync(cluster.Silos.KafkaPort(1), request);
+        transactional.CommitTransaction(Wait);
+        var committed = await DescribeProducersAsync(cluster.Silos.KafkaPort(0), request);
+
+        // Both replicas of the RF 2 partition, leader and follower, hold the same state: the idempotent producer's five records (last sequence
+        // 4), the transactional one's two, its transaction open at offset 5 until the commit marker.
+        foreach (var answer in new[] { first, second })
+        {
+            var partition = answer[(topic, 0)];
+            Assert.Equal(ErrorCode.None, partition.Error);
+            Assert.Equal([(0, 4, -1L, -1), (0, 1, 5L, -1)], partition.Producers.Select(p => (p.ProducerEpoch, p.LastSequence, p.CurrentTxnStartOffset, p.CoordinatorEpoch)).OrderBy(p => p.CurrentTxnStartOffset));
+            Assert.All(partition.Producers, p => Assert.True(p.LastTimestamp > 0));
+            Assert.Equal(ErrorCode.UnknownTopicOrPartition, answer[(topic, 3)].Error);
+            Assert.Equal(ErrorCode.UnknownTopicOrPartition, answer[("no-such-" + topic, 0)].Error);
+        }
+        // The RF 1 topic has a replica on one broker only: the other answers NotLeaderOrFollower.
+        Assert.Equal([ErrorCode.None, ErrorCode.NotLeaderOrFollower], new[] { first[(single, 0)].Error, second[(single, 0)].Error }.Order());
+        var afterCommit = committed[(topic, 0)].Producers.Single(p => p.LastSequence == 1);
+        Assert.Equal(-1, afterCommit.CurrentTxnStartOffset);
+        Assert.True(afterCommit.CoordinatorEpoch >= 0);
+    }
+
+    private static async Task<Dictionary<(string, int), (ErrorCode Error, List<DescribedProducer> Producers)>> DescribeProducersAsync(int port, DescribeProducersRequest request)
+    {
+        await using var wire = await KafkaWire.ConnectAsync(port);
+        await wire.SendAsync(ApiKey.DescribeProducers, 0, w => request.Write(w, 0));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
+        r.ReadInt32();
+        var partitions = new Dictionary<(string, int), (ErrorCode, List<DescribedProducer>)>();
+        for (var topics = r.ReadArrayLength(true); topics > 0; topics--)
+        {
+            var name = r.ReadString(true);
+            for (var count = r.ReadArrayLength(true); count > 0; count--)
+            {
+                var (index, error) = (r.ReadInt32(), (ErrorCode)r.ReadInt16());
+                r.ReadNullableString(true);
+                var producers = new List<DescribedProducer>();
+                for (var p = r.ReadArrayLength(true); p > 0; p--)
+                {
+                    producers.Add(new DescribedProducer(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64()));
+                    r.SkipTaggedFields();
+                }
+                r.SkipTaggedFields();
+                partitions[(name, index)] = (error, producers);
+            }
+            r.SkipTaggedFields();
+        }
+        r.SkipTaggedFields();
+        Assert.Equal(0, r.Remaining);
+        return partitions;
     }
 
     [Fact]

@@ -52,6 +52,49 @@ public sealed class WireTests(KafkaCluster cluster)
     }
 
     [Fact]
+    public async Task OffsetCommit_refuses_only_the_partitions_that_do_not_exist_or_carry_too_much_metadata_and_commits_the_others()
+    {
+        var topic = await cluster.CreateTopicAsync("commitparts", partitions: 2);
+        var group = "parts-" + Guid.NewGuid().ToString("N");
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await wire.SendAsync(ApiKey.OffsetCommit, 7, w => new Protocol.Messages.OffsetCommitRequest(group, -1, "", null,
+        [
+            new OffsetCommitTopic(topic, [new(0, 500, -1, "m"), new(1, 3, -1, new string('x', 5_000)), new(7, 1, -1, null)]),
+            new OffsetCommitTopic("no-such-topic-" + group, [new(0, 1, -1, null)]),
+        ]).Write(w, 7));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
+        r.ReadInt32();
+        var errors = new List<(string, int, ErrorCode)>();
+        for (var topics = r.ReadArrayLength(false); topics > 0; topics--)
+        {
+            var name = r.ReadString(false);
+            for (var partitions = r.ReadArrayLength(false); partitions > 0; partitions--) errors.Add((name, r.ReadInt32(), (ErrorCode)r.ReadInt16()));
+        }
+        await wire.SendAsync(ApiKey.OffsetFetch, 5, w => new Protocol.Messages.OffsetFetchRequest(group, [new TopicPartitions(topic, [0, 1])]).Write(w, 5));
+        r = new KafkaReader(await wire.ReadFrameAsync() is { } fetched ? fetched.AsSpan(4) : []);
+        r.ReadInt32();
+        var committed = new List<(int, long)>();
+        Assert.Equal(1, r.ReadArrayLength(false));
+        r.ReadString(false);
+        for (var partitions = r.ReadArrayLength(false); partitions > 0; partitions--)
+        {
+            var partition = r.ReadInt32();
+            committed.Add((partition, r.ReadInt64()));
+            r.ReadInt32();
+            r.ReadNullableString(false);
+            r.ReadInt16();
+        }
+
+        // Kafka's handleOffsetCommit and group coordinator refuse a partition alone; 500 is past the log end, and stored.
+        Assert.Equal(
+        [
+            (topic, 0, ErrorCode.None), (topic, 1, ErrorCode.OffsetMetadataTooLarge), (topic, 7, ErrorCode.UnknownTopicOrPartition),
+            ("no-such-topic-" + group, 0, ErrorCode.UnknownTopicOrPartition),
+        ], errors);
+        Assert.Equal([(0, 500L), (1, -1L)], committed);
+    }
+
+    [Fact]
     public async Task Every_broker_names_the_same_coordinator_for_a_group_or_transactional_id_and_keys_spread_over_both()
     {
         await using var first = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));

@@ -8,6 +8,7 @@ using OrleansStream.Protocol;
 
 // kafka-perf produce BOOTSTRAP TOPIC RECORDS SIZE ACKS [key=value ...]   (acks: 0, 1, all; librdkafka properties last)
 // kafka-perf consume BOOTSTRAP TOPIC RECORDS [key=value ...]
+// kafka-perf consume-group BOOTSTRAP TOPIC GROUP STOP_FILE [key=value ...]   (one member of a group; stays until STOP_FILE exists)
 // kafka-perf idle HOST PORT CONNECTIONS SILO_PID
 // Output lines read like Kafka's perf tools (and the orleansstream CLI's): "N records sent, X records/sec (Y MB/sec)".
 return args switch
@@ -16,6 +17,8 @@ return args switch
         Produce(bootstrap, topic, int.Parse(records, CultureInfo.InvariantCulture), int.Parse(size, CultureInfo.InvariantCulture), acks, properties),
     ["consume", var bootstrap, var topic, var records, .. var properties] =>
         Consume(bootstrap, topic, int.Parse(records, CultureInfo.InvariantCulture), properties),
+    ["consume-group", var bootstrap, var topic, var group, var stopFile, .. var properties] =>
+        ConsumeGroup(bootstrap, topic, group, stopFile, properties),
     ["idle", var host, var port, var connections, var pid] =>
         await IdleAsync(host, int.Parse(port, CultureInfo.InvariantCulture), int.Parse(connections, CultureInfo.InvariantCulture), int.Parse(pid, CultureInfo.InvariantCulture)),
     _ => Usage(),
@@ -23,7 +26,7 @@ return args switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: produce BOOTSTRAP TOPIC RECORDS SIZE ACKS | consume BOOTSTRAP TOPIC RECORDS | idle HOST PORT CONNECTIONS SILO_PID");
+    Console.Error.WriteLine("usage: produce BOOTSTRAP TOPIC RECORDS SIZE ACKS | consume BOOTSTRAP TOPIC RECORDS | consume-group BOOTSTRAP TOPIC GROUP STOP_FILE | idle HOST PORT CONNECTIONS SILO_PID");
     return 2;
 }
 
@@ -124,6 +127,74 @@ static int Consume(string bootstrap, string topic, int records, string[] propert
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"{read} records received, {read / seconds:F1} records/sec ({bytes / seconds / (1 << 20):F2} MB/sec), {cpu:F2} CPU-s ({cpu / Math.Max(read, 1) * 1e6:F2} CPU-s per million records{ThreadCpu.Busiest(threadsAtFirst, seconds)}){stats}; after the first tenth (JIT and first fetches): {(read - records / 10) / Math.Max(seconds - steadyFrom, 1e-3):F1} records/sec."));
     return read == records ? 0 : 1;
+}
+
+// One member of a consumer group (subscribe with group.id): reads the partitions the group assigns it from the beginning
+// until each is at its end (partition EOF), prints what it read with the wall-clock microseconds of its first and last
+// record, so a script adds the members up over the group's whole wall time, first record to last, and its CPU time.
+// It stays in the group, polling, until STOP_FILE exists: a member that left early would make the group rebalance and
+// hand its partitions to the others. The members must join within the broker's group.initial.rebalance.delay.ms
+// (3 s) of each other, so the first generation has them all; a later rebalance is counted in "assignments".
+static int ConsumeGroup(string bootstrap, string topic, string group, string stopFile, string[] properties)
+{
+    var config = new ConsumerConfig
+    {
+        BootstrapServers = bootstrap,
+        GroupId = group,
+        EnableAutoCommit = false,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        EnablePartitionEof = true,
+    };
+    Apply(config, properties);
+    var assigned = new HashSet<int>();
+    var atEnd = new HashSet<int>();
+    var assignments = 0;
+    using var consumer = new ConsumerBuilder<Ignore, byte[]>(config)
+        .SetPartitionsAssignedHandler((_, partitions) =>
+        {
+            assignments++;
+            foreach (var p in partitions) assigned.Add(p.Partition.Value);
+        })
+        .SetPartitionsRevokedHandler((_, partitions) =>
+        {
+            foreach (var p in partitions)
+            {
+                assigned.Remove(p.Partition.Value);
+                atEnd.Remove(p.Partition.Value);
+            }
+        })
+        .Build();
+    consumer.Subscribe(topic);
+    long read = 0, bytes = 0, firstUs = 0, lastUs = 0;
+    var cpuAtFirst = TimeSpan.Zero;
+    var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+    while ((assigned.Count == 0 || atEnd.Count < assigned.Count) && DateTime.UtcNow < deadline)
+    {
+        var r = consumer.Consume(TimeSpan.FromSeconds(1));
+        if (r is null) continue;
+        if (r.IsPartitionEOF)
+        {
+            atEnd.Add(r.Partition.Value);
+            continue;
+        }
+        atEnd.Remove(r.Partition.Value);
+        lastUs = DateTime.UtcNow.Ticks / 10;
+        if (read == 0)
+        {
+            firstUs = lastUs;
+            cpuAtFirst = Process.GetCurrentProcess().TotalProcessorTime;
+        }
+        read++;
+        bytes += r.Message.Value.Length;
+    }
+    var process = Process.GetCurrentProcess().TotalProcessorTime;
+    var seconds = Math.Max(lastUs - firstUs, 1) / 1e6;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"member: {read} records received, {read / seconds:F1} records/sec ({bytes / seconds / (1 << 20):F2} MB/sec) from partitions {string.Join(' ', assigned.Order())}; first_us={firstUs} last_us={lastUs} cpu_s={(process - cpuAtFirst).TotalSeconds:F2} process_cpu_s={process.TotalSeconds:F2} assignments={assignments}"));
+    Console.Out.Flush();
+    while (!File.Exists(stopFile) && DateTime.UtcNow < deadline) consumer.Consume(TimeSpan.FromMilliseconds(100));
+    consumer.Close();
+    return atEnd.Count == assigned.Count && assigned.Count > 0 ? 0 : 1;
 }
 
 // Opens CONNECTIONS sockets, each answered one ApiVersions, then left idle; the silo's resident memory before and after.

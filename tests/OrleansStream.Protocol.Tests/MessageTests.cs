@@ -387,6 +387,27 @@ public class AdminMessageTests
     }
 }
 
+/// <summary>DescribeCluster v0 (flexible from v0), against the bytes of Kafka's DescribeClusterRequest.json and DescribeClusterResponse.json.</summary>
+public class DescribeClusterMessageTests
+{
+    [Fact]
+    public void The_request_reads_Kafka_bytes_and_writes_them_back()
+    {
+        var bytes = Hex.Parse("01 00");
+        var read = TransactionMessageTests.Read(bytes, DescribeClusterRequest.Read, 0);
+        Assert.True(read.IncludeClusterAuthorizedOperations);
+        TransactionMessageTests.AssertWrites(bytes, read.Write, 0);
+    }
+
+    [Fact]
+    public void The_response_is_written_as_Kafka_writes_it()
+    {
+        // No error, a null message, cluster "c1", controller 1, broker 1 at h:9092 without a rack, operations not asked.
+        var response = new DescribeClusterResponse(ErrorCode.None, null, "c1", 1, [new MetadataBroker(1, "h", 9092, null)], int.MinValue);
+        TransactionMessageTests.AssertWrites(Hex.Parse("00000000 0000 00 036331 00000001 02 00000001 0268 00002384 00 00 80000000 00"), response.Write, 0);
+    }
+}
+
 /// <summary>OffsetDelete v0, against the bytes of Kafka's OffsetDeleteRequest.json and OffsetDeleteResponse.json.</summary>
 public class OffsetDeleteMessageTests
 {

@@ -106,6 +106,27 @@ public class TransactionMessageTests
     }
 
     [Fact]
+    public void InitProducerId_v2_is_flexible_and_v3_v4_carry_the_producers_id_and_epoch()
+    {
+        // v2: a null compact string (0), the timeout, no tagged fields.
+        var idempotent = Hex.Parse("00 0000ea60 00");
+        Assert.Equal(new Messages.InitProducerIdRequest(null, 60_000), Read(idempotent, Messages.InitProducerIdRequest.Read, 2));
+        AssertWrites(idempotent, new Messages.InitProducerIdRequest(null, 60_000).Write, 2);
+
+        // v3 and v4 (KIP-360): "tx", producer id 42 at epoch 3, asking for a bump.
+        var bump = Hex.Parse("03 7478 0000ea60 000000000000002a 0003 00");
+        foreach (short version in new short[] { 3, 4 })
+        {
+            var read = Read(bump, Messages.InitProducerIdRequest.Read, version);
+            Assert.Equal(new Messages.InitProducerIdRequest("tx", 60_000, 42, 3), read);
+            AssertWrites(bump, read.Write, version);
+        }
+
+        AssertWrites(Hex.Parse("00000000 0000 000000000000002a 0004 00"), new Messages.InitProducerIdResponse(ErrorCode.None, 42, 4).Write, 3);
+        AssertWrites(Hex.Parse("00000000 005a ffffffffffffffff ffff 00"), new Messages.InitProducerIdResponse(ErrorCode.ProducerFenced, -1, -1).Write, 4);
+    }
+
+    [Fact]
     public void TxnOffsetCommit_v3_is_flexible_and_carries_the_consumer_generation_and_member()
     {
         var bytes = Hex.Parse("03 7478 02 67 0000000000000007 0002 00000004 02 6d 00 02 02 61 02 00000000 000000000000002a 00000005 00 00 00 00");
@@ -129,7 +150,9 @@ public class TransactionMessageTests
         }
         Assert.True(ApiVersionsTable.IsSupported(ApiKey.TxnOffsetCommit, 3));
         Assert.True(ApiVersionsTable.IsFlexible(ApiKey.TxnOffsetCommit, 3));
-        Assert.False(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 2));
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 4));
+        Assert.True(ApiVersionsTable.IsFlexible(ApiKey.InitProducerId, 2));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 5));
     }
 
     [Fact]
@@ -158,6 +181,30 @@ public class TransactionMessageTests
 
         var response = new ListTransactionsResponse(ErrorCode.None, ["x"], [new ListedTransaction("tx", 7, "Ongoing")]);
         AssertWrites(Hex.Parse("00000000 0000 02 02 78 02 03 7478 0000000000000007 08 4f6e676f696e67 00 00"), response.Write, 0);
+    }
+
+    [Fact]
+    public void DescribeProducers_v0_reads_and_writes_Kafkas_bytes()
+    {
+        // topics [ "t" [0, 1] ]: compact arrays and strings, a tagged-field section per struct and at the end.
+        var request = Hex.Parse("02 0274 03 00000000 00000001 00 00");
+        var read = Read(request, Messages.DescribeProducersRequest.Read, 0);
+        Assert.Equal("t", Assert.Single(read.Topics).Topic);
+        Assert.Equal([0, 1], read.Topics[0].Partitions);
+        AssertWrites(request, read.Write, 0);
+
+        // t-0: producer 42 at epoch 3, last sequence 9 at 1000 ms, coordinator epoch 2, no open transaction;
+        // t-1: NotLeaderOrFollower with a message and no producers.
+        var response = new Messages.DescribeProducersResponse([new DescribedProducersTopic("t",
+        [
+            new DescribedProducersPartition(0, ErrorCode.None, null, [new DescribedProducer(42, 3, 9, 1000, 2, -1)]),
+            new DescribedProducersPartition(1, ErrorCode.NotLeaderOrFollower, "m", []),
+        ])]);
+        AssertWrites(Hex.Parse(
+            "00000000 02 0274 03" +
+            " 00000000 0000 00 02 000000000000002a 00000003 00000009 00000000000003e8 00000002 ffffffffffffffff 00 00" +
+            " 00000001 0006 026d 01 00" +
+            " 00 00"), response.Write, 0);
     }
 
     internal static T Read<T>(byte[] bytes, PartitionReader<T> read, short version)

@@ -129,15 +129,33 @@ public sealed record CreatePartitionsRequest(IReadOnlyList<CreatePartitionsTopic
     }
 }
 
-/// <summary>InitProducerId v0-1: a producer id for an idempotent producer (null transactional id) or a transactional one.</summary>
-public sealed record InitProducerIdRequest(string? TransactionalId, int TransactionTimeoutMs)
+/// <summary>
+/// InitProducerId v0-4: a producer id for an idempotent producer (null transactional id) or a transactional one. v2 is
+/// flexible; v3 (KIP-360) adds the producer's current id and epoch (-1 and -1 for none), so it can bump its epoch in place.
+/// </summary>
+public sealed record InitProducerIdRequest(string? TransactionalId, int TransactionTimeoutMs, long ProducerId = -1, short ProducerEpoch = -1)
 {
-    public static InitProducerIdRequest Read(ref KafkaReader r, short version) => new(r.ReadNullableString(false), r.ReadInt32());
+    public static InitProducerIdRequest Read(ref KafkaReader r, short version)
+    {
+        var flexible = version >= 2;
+        var transactionalId = r.ReadNullableString(flexible);
+        var timeoutMs = r.ReadInt32();
+        var (producerId, producerEpoch) = version >= 3 ? (r.ReadInt64(), r.ReadInt16()) : (-1L, (short)-1);
+        if (flexible) r.SkipTaggedFields();
+        return new InitProducerIdRequest(transactionalId, timeoutMs, producerId, producerEpoch);
+    }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteNullableString(TransactionalId, false);
+        var flexible = version >= 2;
+        w.WriteNullableString(TransactionalId, flexible);
         w.WriteInt32(TransactionTimeoutMs);
+        if (version >= 3)
+        {
+            w.WriteInt64(ProducerId);
+            w.WriteInt16(ProducerEpoch);
+        }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
@@ -149,5 +167,6 @@ public sealed record InitProducerIdResponse(ErrorCode Error, long ProducerId, sh
         w.WriteInt16((short)Error);
         w.WriteInt64(ProducerId);
         w.WriteInt16(ProducerEpoch);
+        if (version >= 2) w.WriteEmptyTaggedFields();
     }
 }

@@ -91,3 +91,48 @@ public sealed record MetadataResponse(
         if (version >= 8) writer.WriteInt32(AuthorizedOperationsOmitted);
     }
 }
+
+/// <summary>DescribeCluster v0 (flexible; Kafka's API 60, KIP-700): the brokers, the controller and the cluster id.</summary>
+public sealed record DescribeClusterRequest(bool IncludeClusterAuthorizedOperations)
+{
+    public static DescribeClusterRequest Read(ref KafkaReader r, short version)
+    {
+        var include = r.ReadBoolean();
+        r.SkipTaggedFields();
+        return new DescribeClusterRequest(include);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteBoolean(IncludeClusterAuthorizedOperations);
+        w.WriteEmptyTaggedFields();
+    }
+}
+
+/// <summary>
+/// DescribeCluster v0's answer. <see cref="ClusterAuthorizedOperations"/> is Kafka's bit field of ACL operation codes,
+/// <see cref="int.MinValue"/> when not asked for.
+/// </summary>
+public sealed record DescribeClusterResponse(
+    ErrorCode Error, string? ErrorMessage, string ClusterId, int ControllerId, IReadOnlyList<MetadataBroker> Brokers, int ClusterAuthorizedOperations)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteInt16((short)Error);
+        w.WriteNullableString(ErrorMessage, true);
+        w.WriteString(ClusterId, true);
+        w.WriteInt32(ControllerId);
+        w.WriteArrayLength(Brokers.Count, true);
+        foreach (var b in Brokers)
+        {
+            w.WriteInt32(b.NodeId);
+            w.WriteString(b.Host, true);
+            w.WriteInt32(b.Port);
+            w.WriteNullableString(b.Rack, true);
+            w.WriteEmptyTaggedFields();
+        }
+        w.WriteInt32(ClusterAuthorizedOperations);
+        w.WriteEmptyTaggedFields();
+    }
+}

@@ -259,3 +259,65 @@ public sealed record ListTransactionsResponse(ErrorCode Error, IReadOnlyList<str
         w.WriteEmptyTaggedFields();
     }
 }
+
+/// <summary>DescribeProducers v0 (flexible; Kafka's API 61, KIP-664): the active producers of each partition asked.</summary>
+public sealed record DescribeProducersRequest(TopicPartitions[] Topics)
+{
+    public static DescribeProducersRequest Read(ref KafkaReader r, short version)
+    {
+        var topics = new TopicPartitions[Math.Max(r.ReadArrayLength(true), 0)];
+        for (var i = 0; i < topics.Length; i++)
+        {
+            topics[i] = new TopicPartitions(r.ReadString(true), r.ReadInt32Array(true));
+            r.SkipTaggedFields();
+        }
+        r.SkipTaggedFields();
+        return new DescribeProducersRequest(topics);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteArrayLength(Topics.Length, true);
+        foreach (var t in Topics)
+        {
+            w.WriteString(t.Topic, true);
+            w.WriteInt32Array(t.Partitions, true);
+            w.WriteEmptyTaggedFields();
+        }
+        w.WriteEmptyTaggedFields();
+    }
+}
+
+/// <summary>One producer of DescribeProducers' answer (Kafka's ProducerState); -1 where a value is unknown.</summary>
+public readonly record struct DescribedProducer(
+    long ProducerId, int ProducerEpoch, int LastSequence, long LastTimestamp, int CoordinatorEpoch, long CurrentTxnStartOffset);
+
+public sealed record DescribedProducersPartition(int PartitionIndex, ErrorCode Error, string? ErrorMessage, IReadOnlyList<DescribedProducer> ActiveProducers);
+
+public sealed record DescribedProducersTopic(string Name, IReadOnlyList<DescribedProducersPartition> Partitions);
+
+public sealed record DescribeProducersResponse(IReadOnlyList<DescribedProducersTopic> Topics)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        w.WriteInt32(0);
+        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, _) =>
+        {
+            w.WriteInt32(p.PartitionIndex);
+            w.WriteInt16((short)p.Error);
+            w.WriteNullableString(p.ErrorMessage, true);
+            w.WriteArrayLength(p.ActiveProducers.Count, true);
+            foreach (var producer in p.ActiveProducers)
+            {
+                w.WriteInt64(producer.ProducerId);
+                w.WriteInt32(producer.ProducerEpoch);
+                w.WriteInt32(producer.LastSequence);
+                w.WriteInt64(producer.LastTimestamp);
+                w.WriteInt32(producer.CoordinatorEpoch);
+                w.WriteInt64(producer.CurrentTxnStartOffset);
+                w.WriteEmptyTaggedFields();
+            }
+        }, flexible: true);
+        w.WriteEmptyTaggedFields();
+    }
+}

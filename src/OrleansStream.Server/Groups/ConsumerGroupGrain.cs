@@ -9,8 +9,8 @@ namespace OrleansStream.Server.Groups;
 
 /// <summary>
 /// Kafka's group coordinator for one group: the Orleans side of a <see cref="ClassicGroup"/> (membership and rebalances)
-/// and its <see cref="OffsetMetadataManager"/> (committed offsets): grain storage, the expiration timer, the high
-/// watermark checks and the group directory. The group's metadata (generation, leader, members and their assignment)
+/// and its <see cref="OffsetMetadataManager"/> (committed offsets): grain storage, the expiration timer, the partition
+/// checks and the group directory. The group's metadata (generation, leader, members and their assignment)
 /// and its committed offsets are persisted, so the activation that takes over after a failover keeps the members in
 /// their generation, as a Kafka coordinator that loads the group from <c>__consumer_offsets</c> does.
 /// Join and Sync long-poll and interleave; every state change happens between awaits, so the turns stay consistent.
@@ -24,7 +24,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     private readonly ConsumerGroupOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ConsumerGroupGrain> _logger;
-    private readonly HighWatermarkCache _highWatermarks;
+    private readonly PartitionExistence _partitions;
     private readonly TransactionVerifier _verifications;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private ClassicGroup _group = null!;
@@ -43,7 +43,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         _options = options.Value;
         _time = services.GetKeyedService<TimeProvider>(ConsumerGroupOptions.TimeProviderKey) ?? services.GetService<TimeProvider>() ?? TimeProvider.System;
         _logger = logger;
-        _highWatermarks = new HighWatermarkCache(grains);
+        _partitions = new PartitionExistence(grains);
         _verifications = new TransactionVerifier(grains, services.GetRequiredService<IOptions<TransactionCoordinatorOptions>>());
     }
 
@@ -128,9 +128,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         if (string.IsNullOrEmpty(request.TransactionalId) || request.ProducerId < 0 || request.ProducerEpoch < 0)
             return new OffsetCommitResponse(ErrorCode.InvalidRequest, [], "TxnOffsetCommit needs a transactional id, a producer id and an epoch");
         var offsets = request.Offsets ?? [];
-        if (ValidateTxnCommit(request) is { } refused) return refused;
-        var bad = await ValidateOffsetsAsync(offsets);
-        if (bad is not null) return bad;
+        if (ValidateTxnCommit(request) is { } fenced) return fenced;
+        var (valid, refused) = await CheckOffsetsAsync(offsets);
+        if (refused is not null && valid.Count == 0) return PartlyRefused(offsets, refused);
         if (!_offsets.HasPendingTxnOffsets(request.ProducerId, request.ProducerEpoch))
         {
             var (error, guard) = await _verifications.VerifyAsync(request.TransactionalId, request.ProducerId, request.ProducerEpoch, TxnParticipant.OfGroup(GroupId));
@@ -143,18 +143,18 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         }
         // The checks above awaited: the group or the producer may have moved on meanwhile.
         if (ValidateTxnCommit(request) is { } late) return late;
-        if (offsets.Count == 0) return new OffsetCommitResponse(ErrorCode.None, []);
+        if (valid.Count == 0) return new OffsetCommitResponse(ErrorCode.None, []);
         _group.Revive();
         try
         {
-            await _offsets.TxnCommitAsync(request.ProducerId, request.ProducerEpoch, offsets);
+            await _offsets.TxnCommitAsync(request.ProducerId, request.ProducerEpoch, valid);
         }
         catch (Exception ex)
         {
             LogCommitFailed(ex, GroupId);
             return new OffsetCommitResponse(ErrorCode.CoordinatorNotAvailable, [], $"the group's offsets could not be stored: {ex.Message}");
         }
-        return new OffsetCommitResponse(ErrorCode.None, []);
+        return refused is null ? new OffsetCommitResponse(ErrorCode.None, []) : PartlyRefused(offsets, refused);
     }
 
     private OffsetCommitResponse? ValidateTxnCommit(TxnOffsetCommitRequest request)
@@ -191,13 +191,12 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         var error = _offsets.ValidateCommitter(request);
         if (error is not null) return error;
 
-        var bad = await ValidateOffsetsAsync(offsets);
-        if (bad is not null) return bad;
+        var (valid, refused) = await CheckOffsetsAsync(offsets);
 
         // The checks above awaited: the group may have moved on meanwhile.
-        error = _offsets.ValidateCommitter(request) ?? _offsets.ValidateAssignment(request);
+        error = _offsets.ValidateCommitter(request) ?? _offsets.ValidateAssignment(request with { Offsets = valid });
         if (error is not null) return error;
-        return await StoreAsync(offsets);
+        return await StoreAsync(offsets, valid, refused);
     }
 
     public async Task<OffsetCommitResponse> ResetOffsets(IReadOnlyList<OffsetToCommit> offsets)
@@ -206,33 +205,73 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         if (_group.MemberCount > 0)
             return new OffsetCommitResponse(ErrorCode.NonEmptyGroup, [],
                 $"group '{GroupId}' has {_group.MemberCount} active members; offsets can only be reset while it is empty");
-        var bad = await ValidateOffsetsAsync(offsets);
-        if (bad is not null) return bad;
+        var (valid, refused) = await CheckOffsetsAsync(offsets);
         if (_group.MemberCount > 0)
             return new OffsetCommitResponse(ErrorCode.NonEmptyGroup, [], $"group '{GroupId}' gained members during the reset");
-        return await StoreAsync(offsets);
+        return await StoreAsync(offsets, valid, refused);
     }
 
-    private async Task<OffsetCommitResponse?> ValidateOffsetsAsync(IReadOnlyList<OffsetToCommit> offsets)
+    /// <summary>
+    /// Kafka's checks of each partition of a commit, which refuse that partition alone: one that does not exist
+    /// (UnknownTopicOrPartition, from the controller's metadata) or metadata over <c>offset.metadata.max.bytes</c>
+    /// (OffsetMetadataTooLarge). The offset itself is not checked against the log. Controller unreachable:
+    /// CoordinatorNotAvailable for every partition and the request, so the client retries.
+    /// </summary>
+    private async Task<(List<OffsetToCommit> Valid, List<PartitionError>? Refused)> CheckOffsetsAsync(IReadOnlyList<OffsetToCommit> offsets)
     {
-        var errors = _offsets.ValidateOffsets(offsets);
-        if (errors is null)
+        var refused = _offsets.ValidateOffsets(offsets);
+        var valid = new List<OffsetToCommit>(offsets.Count);
+        foreach (var o in offsets)
+            if (refused is null || !IsRefused(refused, o)) valid.Add(o);
+        HashSet<TopicPartition>? unknown;
+        try
         {
-            foreach (var o in offsets)
-            {
-                var (code, hw) = await _highWatermarks.CheckAsync(o.TopicPartition, o.Offset);
-                if (code == ErrorCode.OffsetOutOfRange)
-                    (errors ??= []).Add(new PartitionError(o.TopicPartition, code, $"offset {o.Offset} is beyond the high watermark {hw}"));
-                else if (code != ErrorCode.None)
-                    (errors ??= []).Add(new PartitionError(o.TopicPartition, code, $"{o.TopicPartition}: {code}"));
-            }
+            unknown = await _partitions.FindUnknownAsync(valid);
         }
-        return errors is null ? null : new OffsetCommitResponse(errors[0].Error, errors, errors[0].ErrorMessage);
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogPartitionCheckFailed(ex, GroupId);
+            refused = new List<PartitionError>(offsets.Count);
+            foreach (var o in offsets)
+                refused.Add(new PartitionError(o?.TopicPartition ?? default, ErrorCode.CoordinatorNotAvailable, $"the partitions could not be checked: {ex.Message}"));
+            return ([], refused);
+        }
+        if (unknown is null) return (valid, refused);
+        for (var i = valid.Count - 1; i >= 0; i--)
+        {
+            if (!unknown.Contains(valid[i].TopicPartition)) continue;
+            (refused ??= []).Add(new PartitionError(valid[i].TopicPartition, ErrorCode.UnknownTopicOrPartition, $"{valid[i].TopicPartition} does not exist"));
+            valid.RemoveAt(i);
+        }
+        return (valid, refused);
     }
 
-    private async Task<OffsetCommitResponse> StoreAsync(IReadOnlyList<OffsetToCommit> offsets)
+    private static bool IsRefused(List<PartitionError> refused, OffsetToCommit o)
     {
-        if (offsets.Count == 0) return new OffsetCommitResponse(ErrorCode.None, []);
+        foreach (var e in refused)
+            if (o is null || e.TopicPartition == o.TopicPartition) return true;
+        return false;
+    }
+
+    /// <summary>Every partition asked with its own error: the refused ones theirs, the committed ones None.</summary>
+    private static OffsetCommitResponse PartlyRefused(IReadOnlyList<OffsetToCommit> offsets, List<PartitionError> refused)
+    {
+        var all = new List<PartitionError>(offsets.Count);
+        foreach (var o in offsets)
+        {
+            var error = ErrorCode.None;
+            string? message = null;
+            foreach (var e in refused)
+                if (o is null || e.TopicPartition == o.TopicPartition) (error, message) = (e.Error, e.ErrorMessage);
+            all.Add(new PartitionError(o?.TopicPartition ?? default, error, message));
+        }
+        return new OffsetCommitResponse(refused[0].Error, all, refused[0].ErrorMessage);
+    }
+
+    private async Task<OffsetCommitResponse> StoreAsync(IReadOnlyList<OffsetToCommit> asked, List<OffsetToCommit> offsets, List<PartitionError>? refused)
+    {
+        var done = refused is null ? new OffsetCommitResponse(ErrorCode.None, []) : PartlyRefused(asked, refused);
+        if (offsets.Count == 0) return done;
         _group.Revive();   // a commit creates the group again, as in Kafka
         try
         {
@@ -244,7 +283,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
             return new OffsetCommitResponse(ErrorCode.CoordinatorNotAvailable, [], $"the group's offsets could not be stored: {ex.Message}");
         }
         _lag?.Committed(offsets);
-        return new OffsetCommitResponse(ErrorCode.None, []);
+        return done;
     }
 
     public Task<OffsetFetchResponse> OffsetFetch(OffsetFetchRequest request)
@@ -381,6 +420,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: storing offsets failed")]
     private partial void LogCommitFailed(Exception ex, string groupId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: the committed partitions could not be checked with the controller")]
+    private partial void LogPartitionCheckFailed(Exception ex, string groupId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: expiration check failed")]
     private partial void LogExpirationFailed(Exception ex, string groupId);

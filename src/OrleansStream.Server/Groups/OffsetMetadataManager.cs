@@ -68,7 +68,10 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
         return unowned is null ? null : new OffsetCommitResponse(ErrorCode.IllegalGeneration, unowned, unowned[0].ErrorMessage);
     }
 
-    /// <summary>The checks each offset passes on its own: a partition, an offset not below 0, metadata within <c>offset.metadata.max.bytes</c>.</summary>
+    /// <summary>
+    /// The checks each offset passes on its own (Kafka's coordinator checks only the metadata's size): a partition, and
+    /// metadata within <c>offset.metadata.max.bytes</c>. Any offset is taken, negative or beyond the log end, as Kafka takes it.
+    /// </summary>
     public List<PartitionError>? ValidateOffsets(IReadOnlyList<OffsetToCommit> offsets)
     {
         List<PartitionError>? errors = null;
@@ -76,10 +79,8 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
         {
             if (o is null || string.IsNullOrEmpty(o.TopicPartition.Topic) || o.TopicPartition.Partition < 0)
                 (errors ??= []).Add(new PartitionError(o?.TopicPartition ?? default, ErrorCode.UnknownTopicOrPartition, "no such partition"));
-            else if (o.Offset < 0)
-                (errors ??= []).Add(new PartitionError(o.TopicPartition, ErrorCode.OffsetOutOfRange, $"offset {o.Offset} is negative"));
             else if (o.Metadata is not null && Encoding.UTF8.GetByteCount(o.Metadata) > options.OffsetMetadataMaxBytes)
-                (errors ??= []).Add(new PartitionError(o.TopicPartition, ErrorCode.InvalidCommitOffsetSize,
+                (errors ??= []).Add(new PartitionError(o.TopicPartition, ErrorCode.OffsetMetadataTooLarge,
                     $"metadata is longer than offset.metadata.max.bytes ({options.OffsetMetadataMaxBytes})"));
         }
         return errors;

@@ -3,7 +3,7 @@ using OrleansStream.Server.Controller;
 
 namespace OrleansStream.Server.Kafka;
 
-/// <summary>A partition's leader as the listener resolved it: a replica grain on this broker, or Kafka's error.</summary>
+/// <summary>A partition's replica on this broker as the listener resolved it (its leader, for most requests), or Kafka's error.</summary>
 public readonly record struct LocalLeader(ErrorCode Error, IPartitionReplicaGrain? Replica);
 
 /// <summary>
@@ -57,5 +57,17 @@ public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identi
             return new LocalLeader(ErrorCode.NotLeaderOrFollower, null);
         }
         return new LocalLeader(ErrorCode.None, grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, partition, p.Leader)));
+    }
+
+    /// <summary>The replica of a partition on this broker, leader or follower (Kafka's rule for DescribeProducers).</summary>
+    public LocalLeader FindReplica(string topic, int partition)
+    {
+        if (!_topics.TryGetValue(topic, out var t) || (uint)partition >= (uint)t.Partitions.Count)
+            return new LocalLeader(ErrorCode.UnknownTopicOrPartition, null);
+        foreach (var r in t.Partitions[partition].Replicas)
+            if (r.BrokerId == identity.BrokerId)
+                return new LocalLeader(ErrorCode.None, grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, partition, r.ReplicaId)));
+        Invalidate(topic);
+        return new LocalLeader(ErrorCode.NotLeaderOrFollower, null);
     }
 }

@@ -503,6 +503,19 @@ internal sealed partial class PartitionReplicaGrain(
             log?.LogStartOffset ?? -1, log?.LogEndOffset ?? -1, log?.HighWatermark ?? -1, log?.SizeInBytes ?? 0, _state?.Isr));
     }
 
+    public Task<DescribeProducersResponse> DescribeProducers()
+    {
+        if (_state is null)
+            return Task.FromResult(new DescribeProducersResponse(ErrorCode.UnknownTopicOrPartition, [], $"{_topic}-{_partition} does not exist."));
+        if (_log is not { } log)
+            return Task.FromResult(new DescribeProducersResponse(ErrorCode.NotLeaderOrFollower, [],
+                $"Replica {_replicaId} of {_topic}-{_partition} has no log on broker {identity.BrokerId}: {_logError}"));
+        var producers = new List<ActiveProducer>(log.ProducerStateManager.ProducerIdCount);
+        foreach (var (producerId, entry) in log.ProducerStateManager.ActiveProducers)
+            producers.Add(new ActiveProducer(producerId, entry.ProducerEpoch, entry.LastSeq, entry.LastTimestamp, entry.CoordinatorEpoch, entry.CurrentTxnFirstOffset ?? -1));
+        return Task.FromResult(new DescribeProducersResponse(ErrorCode.None, producers));
+    }
+
     public async Task<ReplicaFetchResponse> ReplicaFetch(ReplicaFetchRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -297,13 +297,20 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
 
         var unknown = await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId, [new OffsetToCommit(new TopicPartition(topic, 9), 0)]));
         Assert.Equal(ErrorCode.UnknownTopicOrPartition, unknown.Error);
-        Assert.Equal(ErrorCode.OffsetOutOfRange, (await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId, [new OffsetToCommit(p0, -5)]))).Error);
-        Assert.Equal(ErrorCode.InvalidCommitOffsetSize,
+        Assert.Equal(ErrorCode.OffsetMetadataTooLarge,
             (await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId, [new OffsetToCommit(p0, 0, new string('x', 5000))]))).Error);
 
         var fetched = Assert.Single((await group.OffsetFetch(new OffsetFetchRequest([p0]))).Offsets);
         Assert.Equal(0, fetched.Offset);
         Assert.Equal("m", fetched.Metadata);
+
+        // Kafka checks no offset against the log (the topic is empty) and refuses a partition that does not exist on its own.
+        var partly = await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId,
+            [new OffsetToCommit(p0, 1_000, "past"), new OffsetToCommit(new TopicPartition(topic, 9), 0)]));
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, partly.Error);
+        Assert.Equal([ErrorCode.None, ErrorCode.UnknownTopicOrPartition], partly.Partitions.Select(p => p.Error));
+        Assert.Equal(1_000, Assert.Single((await group.OffsetFetch(new OffsetFetchRequest([p0]))).Offsets).Offset);
+        Assert.Equal(ErrorCode.None, (await group.OffsetCommit(new OffsetCommitRequest(a.MemberId, a.GenerationId, [new OffsetToCommit(p0, -5)]))).Error);
         Assert.Equal(-1, Assert.Single((await group.OffsetFetch(new OffsetFetchRequest([p1]))).Offsets).Offset);
     }
 

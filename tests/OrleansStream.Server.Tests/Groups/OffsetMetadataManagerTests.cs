@@ -96,14 +96,14 @@ public sealed class OffsetMetadataManagerTests
     }
 
     [Fact]
-    public void An_offset_needs_a_partition_a_non_negative_value_and_metadata_within_offset_metadata_max_bytes()
+    public void An_offset_needs_a_partition_and_metadata_within_offset_metadata_max_bytes_and_may_be_any_value()
     {
-        Assert.Null(_offsets.ValidateOffsets([At(0, 0, "abcd"), At(1, 9, "éé")]));
+        Assert.Null(_offsets.ValidateOffsets([At(0, 0, "abcd"), At(1, 9, "éé"), At(2, -1), At(3, long.MaxValue)]));
 
-        var errors = _offsets.ValidateOffsets([At(0, 1, "abcde"), At(1, 1, "ééé"), At(2, -1), new OffsetToCommit(new TopicPartition("", 0), 1)]);
+        var errors = _offsets.ValidateOffsets([At(0, 1, "abcde"), At(1, 1, "ééé"), new OffsetToCommit(new TopicPartition("", 0), 1)]);
 
         Assert.Equal(
-            new[] { ErrorCode.InvalidCommitOffsetSize, ErrorCode.InvalidCommitOffsetSize, ErrorCode.OffsetOutOfRange, ErrorCode.UnknownTopicOrPartition },
+            new[] { ErrorCode.OffsetMetadataTooLarge, ErrorCode.OffsetMetadataTooLarge, ErrorCode.UnknownTopicOrPartition },
             errors!.Select(e => e.Error));
     }
 

@@ -1,4 +1,5 @@
 using OrleansStream.Protocol;
+using OrleansStream.Storage.Producers;
 using OrleansStream.Protocol.Messages;
 
 namespace OrleansStream.Server.Kafka.Handlers;
@@ -88,19 +89,26 @@ internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLea
 }
 
 /// <summary>
-/// InitProducerId: for an idempotent producer a new producer id with epoch 0 from this broker's block (the producer id
-/// grain runs where it is called); with a transactional id, the coordinator shard that owns the id bumps its epoch.
+/// Kafka's handleInitProducerId. An idempotent producer (null transactional id) always gets a new producer id with
+/// epoch 0 from this broker's block (the producer id grain runs where it is called), whatever id and epoch it names:
+/// librdkafka bumps an idempotent producer's epoch itself, and the replicas take the new epoch from sequence 0. With a
+/// transactional id, the coordinator shard that owns the id bumps its epoch; from v3 (KIP-360) a producer that names its
+/// current id and epoch continues with that id at the next epoch after an abortable error, and an older one is fenced
+/// (ProducerFenced from v4, InvalidProducerEpoch before). An id without an epoch, or an epoch without an id, is
+/// InvalidRequest.
 /// </summary>
 internal sealed class InitProducerIdHandler(IGrainFactory grains, TransactionCoordinators coordinators)
     : KafkaApiHandler<Protocol.Messages.InitProducerIdRequest>(ApiKey.InitProducerId, Protocol.Messages.InitProducerIdRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.InitProducerIdRequest body, KafkaRequest request, KafkaWriter response)
     {
+        var named = body.ProducerId != ProducerSequence.NoProducerId;
         var r = body.TransactionalId switch
         {
+            _ when named != (body.ProducerEpoch != ProducerSequence.NoProducerEpoch) => new OrleansStream.InitProducerIdResponse(ErrorCode.InvalidRequest, -1, -1),
             null => await grains.GetGrain<IProducerIdGrain>(0).InitProducerId(),
             "" => new OrleansStream.InitProducerIdResponse(ErrorCode.InvalidRequest, -1, -1),
-            var id => await coordinators.For(id).InitProducerId(new InitTransactionalProducerIdRequest(id, body.TransactionTimeoutMs)),
+            var id => await coordinators.For(id).InitProducerId(new InitTransactionalProducerIdRequest(id, body.TransactionTimeoutMs, body.ProducerId, body.ProducerEpoch)),
         };
         new Protocol.Messages.InitProducerIdResponse(TransactionCoordinators.ForVersion(r.Error, request.Version, 4), r.ProducerId, r.ProducerEpoch)
             .Write(response, request.Version);

@@ -49,3 +49,26 @@ internal sealed class MetadataHandler(IGrainFactory grains, KafkaBrokers brokers
         return new MetadataPartition(error, p.Partition, leaderListed ? cluster.NodeId(leaderBroker) : -1, p.LeaderEpoch, replicas, isr, [.. offline]);
     }
 }
+
+/// <summary>
+/// DescribeCluster (KIP-700): the live brokers on the client's listener, the controller's node (-1 when it is not one
+/// of them) and the cluster id, as Metadata gives them. Asked for, the cluster's authorized operations are every
+/// operation Kafka defines on a cluster: there are no ACLs (Kafka's answer without an authorizer).
+/// </summary>
+internal sealed class DescribeClusterHandler(KafkaBrokers brokers, BrokerRegistration registration)
+    : KafkaApiHandler<DescribeClusterRequest>(ApiKey.DescribeCluster, DescribeClusterRequest.Read)
+{
+    // Kafka's AclOperation codes of AclEntry.supportedOperations(CLUSTER): CREATE 5, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9,
+    // DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12.
+    private const int ClusterOperations = 1 << 5 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12;
+
+    protected override async ValueTask<bool> AnswerAsync(DescribeClusterRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var cluster = await brokers.DescribeAsync(request.Connection.ListenerName);
+        var controllerListed = false;
+        foreach (var b in cluster.Brokers) controllerListed |= b.NodeId == cluster.ControllerId;
+        new DescribeClusterResponse(ErrorCode.None, null, registration.Meta.ClusterId ?? "", controllerListed ? cluster.ControllerId : -1, cluster.Brokers,
+            body.IncludeClusterAuthorizedOperations ? ClusterOperations : int.MinValue).Write(response, request.Version);
+        return true;
+    }
+}
