@@ -1,0 +1,151 @@
+using System.Text;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using OrleansStream.Records;
+using Streamiz.Kafka.Net;
+using Streamiz.Kafka.Net.SerDes;
+using Streamiz.Kafka.Net.Table;
+
+namespace OrleansStream.Kafka.Tests;
+
+using AutoOffsetReset = Confluent.Kafka.AutoOffsetReset;
+using IsolationLevel = Confluent.Kafka.IsolationLevel;
+using TopicPartitionOffset = Confluent.Kafka.TopicPartitionOffset;
+
+/// <summary>Streamiz.Kafka.Net (a .NET port of Kafka Streams on librdkafka) against the brokers' Kafka listeners,
+/// nothing changed but bootstrap.servers.</summary>
+[Collection(KafkaClusterCollection.Name)]
+public sealed class StreamizTests(KafkaCluster cluster)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    private StreamConfig<StringSerDes, StringSerDes> Config(string applicationId, ProcessingGuarantee guarantee) => new()
+    {
+        ApplicationId = applicationId,
+        BootstrapServers = cluster.BootstrapServers,
+        Guarantee = guarantee,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        CommitIntervalMs = 200,
+        Logger = LoggerFactory.Create(b => b.AddConsole().SetMinimumLevel(LogLevel.Information)),
+    };
+
+    [Fact]
+    public async Task A_stateless_topology_maps_and_filters_every_input_record_at_least_once()
+    {
+        var input = await cluster.CreateTopicAsync("sz-in", partitions: 3);
+        var output = await cluster.CreateTopicAsync("sz-out", partitions: 3);
+        var sent = await ProduceAsync(input, Enumerable.Range(0, 30).Select(i => ($"k{i}", $"v{i}")));
+
+        var builder = new StreamBuilder();
+        builder.Stream<string, string>(input)
+            .Filter((_, v, _) => int.Parse(v.AsSpan(1)) % 3 != 0)
+            .MapValues((v, _) => v.ToUpperInvariant())
+            .To(output);
+        using (var stream = new KafkaStream(builder.Build(), Config("sz-map-" + Guid.NewGuid().ToString("N"), ProcessingGuarantee.AT_LEAST_ONCE)))
+        {
+            await stream.StartAsync(TestContext.Current.CancellationToken);
+            var expected = sent.Where(r => int.Parse(r.Value.AsSpan(1)) % 3 != 0).Select(r => (r.Key, r.Value.ToUpperInvariant())).Order().ToList();
+            var read = ReadToEnd(output, 3, IsolationLevel.ReadUncommitted, expected.Count);
+            Assert.Equal(expected, read.Select(r => (r.Message.Key, r.Message.Value)).Order());
+            // Each record keeps its key, and the key its partition: Java's murmur2, as our SDK and Kafka Streams put it.
+            Assert.All(read, r => Assert.Equal(Murmur2.Partition(Encoding.UTF8.GetBytes(r.Message.Key), 3), r.Partition.Value));
+        }
+    }
+
+    [Fact]
+    public async Task A_count_by_a_new_key_goes_through_a_repartition_topic_and_a_compacted_changelog()
+    {
+        var input = await cluster.CreateTopicAsync("sz-words", partitions: 2);
+        var output = await cluster.CreateTopicAsync("sz-counts", partitions: 2);
+        var words = new[] { "kafka", "orleans", "stream", "kafka", "log", "kafka", "stream", "orleans", "kafka", "log", "grain" };
+        await ProduceAsync(input, words.Select((w, i) => ($"line{i}", w)));
+
+        var applicationId = "sz-count-" + Guid.NewGuid().ToString("N");
+        var builder = new StreamBuilder();
+        builder.Stream<string, string>(input)
+            .GroupBy((_, word, _) => word)
+            .Count(InMemory.As<string, long>("counts"))
+            .ToStream()
+            .MapValues((count, _) => count.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .To(output);
+        using (var stream = new KafkaStream(builder.Build(), Config(applicationId, ProcessingGuarantee.AT_LEAST_ONCE)))
+        {
+            await stream.StartAsync(TestContext.Current.CancellationToken);
+            var expected = words.GroupBy(w => w).ToDictionary(g => g.Key, g => g.Count().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var last = new Dictionary<string, string>();
+            await Eventually.WaitUntilAsync(() =>
+            {
+                foreach (var r in ReadAvailable(output, 2)) last[r.Message.Key] = r.Message.Value;
+                return expected.All(kv => last.GetValueOrDefault(kv.Key) == kv.Value);
+            }, $"the counts of {output} reach their totals", Wait);
+            Assert.Equal(expected.OrderBy(kv => kv.Key), last.OrderBy(kv => kv.Key));
+        }
+
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        var topics = admin.GetMetadata(Wait).Topics.Select(t => t.Topic).Where(t => t.StartsWith(applicationId, StringComparison.Ordinal)).Order().ToList();
+        Assert.Equal([$"{applicationId}-counts-changelog", $"{applicationId}-counts-repartition"], topics);
+        var configs = await admin.DescribeConfigsAsync([new Confluent.Kafka.Admin.ConfigResource { Type = Confluent.Kafka.Admin.ResourceType.Topic, Name = $"{applicationId}-counts-changelog" }]);
+        Assert.Equal("compact", configs[0].Entries["cleanup.policy"].Value);
+    }
+
+    private async Task<List<(string Key, string Value)>> ProduceAsync(string topic, IEnumerable<(string Key, string Value)> records)
+    {
+        var sent = new List<(string, string)>();
+        using var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, Partitioner = Partitioner.Murmur2Random }).Build();
+        foreach (var (key, value) in records)
+        {
+            sent.Add((key, value));
+            producer.Produce(topic, new Message<string, string> { Key = key, Value = value });
+        }
+        Assert.Equal(0, producer.Flush(Wait));
+        return sent;
+    }
+
+    private ConsumerConfig Consumer(IsolationLevel isolation) => new()
+    {
+        BootstrapServers = cluster.BootstrapServers,
+        GroupId = "unused-" + Guid.NewGuid().ToString("N"),
+        EnableAutoCommit = false,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        IsolationLevel = isolation,
+        EnablePartitionEof = true,
+    };
+
+    private List<ConsumeResult<string, string>> ReadAvailable(string topic, int partitions)
+    {
+        using var consumer = new ConsumerBuilder<string, string>(Consumer(IsolationLevel.ReadUncommitted)).Build();
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var read = new List<ConsumeResult<string, string>>();
+        var ended = new HashSet<int>();
+        var deadline = DateTime.UtcNow + Wait;
+        while (ended.Count < partitions && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } r) continue;
+            if (r.IsPartitionEOF) ended.Add(r.Partition.Value);
+            else read.Add(r);
+        }
+        return read;
+    }
+
+    // At least the expected records, then every partition's end: more records than expected fail the caller's comparison.
+    private List<ConsumeResult<string, string>> ReadToEnd(string topic, int partitions, IsolationLevel isolation, int expected)
+    {
+        using var consumer = new ConsumerBuilder<string, string>(Consumer(isolation)).Build();
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var read = new List<ConsumeResult<string, string>>();
+        var ended = new HashSet<int>();
+        var deadline = DateTime.UtcNow + Wait;
+        while ((read.Count < expected || ended.Count < partitions) && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } r) continue;
+            if (r.IsPartitionEOF) ended.Add(r.Partition.Value);
+            else
+            {
+                ended.Remove(r.Partition.Value);
+                read.Add(r);
+            }
+        }
+        Assert.True(read.Count >= expected && ended.Count == partitions, $"read {read.Count} of {expected} records, {ended.Count} of {partitions} partitions at their end");
+        return read;
+    }
+}
