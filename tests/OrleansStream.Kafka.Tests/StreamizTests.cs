@@ -26,7 +26,8 @@ public sealed class StreamizTests(KafkaCluster cluster)
         Guarantee = guarantee,
         AutoOffsetReset = AutoOffsetReset.Earliest,
         CommitIntervalMs = 200,
-        Logger = LoggerFactory.Create(b => b.AddConsole().SetMinimumLevel(LogLevel.Information)),
+        Debug = Environment.GetEnvironmentVariable("SZ_DEBUG"),
+        Logger = LoggerFactory.Create(b => b.AddConsole().SetMinimumLevel(LogLevel.Debug)),
     };
 
     [Fact]
@@ -88,6 +89,56 @@ public sealed class StreamizTests(KafkaCluster cluster)
         Assert.Equal("compact", configs[0].Entries["cleanup.policy"].Value);
     }
 
+    [Fact]
+    public async Task Exactly_once_copies_and_counts_each_record_once_across_a_restart_of_the_application()
+    {
+        var input = await cluster.CreateTopicAsync("sz-eos-in", partitions: 2);
+        var copy = await cluster.CreateTopicAsync("sz-eos-copy", partitions: 2);
+        var counts = await cluster.CreateTopicAsync("sz-eos-counts", partitions: 2);
+        var applicationId = "sz-eos-" + Guid.NewGuid().ToString("N");
+        StreamBuilder Topology()
+        {
+            var builder = new StreamBuilder();
+            var source = builder.Stream<string, string>(input);
+            source.MapValues((v, _) => v.ToUpperInvariant()).To(copy);
+            source.GroupByKey()
+                .Count(InMemory.As<string, long>("eos-counts"))
+                .ToStream()
+                .MapValues((count, _) => count.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                .To(counts);
+            return builder;
+        }
+
+        var sent = await ProduceAsync(input, Records(0, 40));
+        using (var stream = new KafkaStream(Topology().Build(), Config(applicationId, ProcessingGuarantee.EXACTLY_ONCE)))
+        {
+            await stream.StartAsync(TestContext.Current.CancellationToken);
+            await Eventually.WaitUntilAsync(() => ReadAvailable(copy, 2, IsolationLevel.ReadCommitted).Count > 0, $"a transaction of {applicationId} commits", Wait);
+            // Stopped while these may be in an open transaction, which then aborts: the successor resumes from the
+            // offsets committed with the last committed transaction, and reads the changelog's committed records only.
+            sent.AddRange(await ProduceAsync(input, Records(40, 40)));
+        }
+        sent.AddRange(await ProduceAsync(input, Records(80, 20)));
+        using (var stream = new KafkaStream(Topology().Build(), Config(applicationId, ProcessingGuarantee.EXACTLY_ONCE)))
+        {
+            await stream.StartAsync(TestContext.Current.CancellationToken);
+            var expected = sent.Select(r => (r.Key, r.Value.ToUpperInvariant())).Order().ToList();
+            var copied = ReadToEnd(copy, 2, IsolationLevel.ReadCommitted, expected.Count);
+            Assert.Equal(expected, copied.Select(r => (r.Message.Key, r.Message.Value)).Order());
+
+            // The restarted count restores its store from the changelog's committed records: the last counts are the totals.
+            var last = new Dictionary<string, string>();
+            await Eventually.WaitUntilAsync(() =>
+            {
+                foreach (var r in ReadAvailable(counts, 2, IsolationLevel.ReadCommitted)) last[r.Message.Key] = r.Message.Value;
+                return last.Count == 5 && last.Values.All(v => v == "20");
+            }, $"the counts of {counts} reach 20 each", Wait, () => string.Join(", ", last.OrderBy(kv => kv.Key)));
+        }
+    }
+
+    private static IEnumerable<(string Key, string Value)> Records(int start, int count) =>
+        Enumerable.Range(start, count).Select(i => ($"k{i % 5}", $"v{i}"));
+
     private async Task<List<(string Key, string Value)>> ProduceAsync(string topic, IEnumerable<(string Key, string Value)> records)
     {
         var sent = new List<(string, string)>();
@@ -111,9 +162,9 @@ public sealed class StreamizTests(KafkaCluster cluster)
         EnablePartitionEof = true,
     };
 
-    private List<ConsumeResult<string, string>> ReadAvailable(string topic, int partitions)
+    private List<ConsumeResult<string, string>> ReadAvailable(string topic, int partitions, IsolationLevel isolation = IsolationLevel.ReadUncommitted)
     {
-        using var consumer = new ConsumerBuilder<string, string>(Consumer(IsolationLevel.ReadUncommitted)).Build();
+        using var consumer = new ConsumerBuilder<string, string>(Consumer(isolation)).Build();
         consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
         var read = new List<ConsumeResult<string, string>>();
         var ended = new HashSet<int>();
