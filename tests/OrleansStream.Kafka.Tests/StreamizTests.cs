@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using OrleansStream.Records;
 using Streamiz.Kafka.Net;
 using Streamiz.Kafka.Net.SerDes;
+using Streamiz.Kafka.Net.Stream;
 using Streamiz.Kafka.Net.Table;
 
 namespace OrleansStream.Kafka.Tests;
@@ -87,20 +88,70 @@ public sealed class StreamizTests(KafkaCluster cluster)
         Assert.Equal([$"{applicationId}-counts-changelog", $"{applicationId}-counts-repartition"], topics);
         var configs = await admin.DescribeConfigsAsync([new Confluent.Kafka.Admin.ConfigResource { Type = Confluent.Kafka.Admin.ResourceType.Topic, Name = $"{applicationId}-counts-changelog" }]);
         Assert.Equal("compact", configs[0].Entries["cleanup.policy"].Value);
+        // Kafka Streams' repartition topic configs, as CreateTopics gave them.
+        configs = await admin.DescribeConfigsAsync([new Confluent.Kafka.Admin.ConfigResource { Type = Confluent.Kafka.Admin.ResourceType.Topic, Name = $"{applicationId}-counts-repartition" }]);
+        Assert.Equal(
+            [("cleanup.policy", "delete"), ("message.timestamp.type", "CreateTime"), ("retention.ms", "-1"), ("segment.bytes", "52428800")],
+            Overrides(configs[0]));
     }
 
     [Fact]
-    public async Task Exactly_once_copies_and_counts_each_record_once_across_a_restart_of_the_application()
+    public async Task A_windowed_count_keeps_its_windows_in_a_compacted_and_deleted_changelog()
+    {
+        var input = await cluster.CreateTopicAsync("sz-clicks", partitions: 2);
+        var output = await cluster.CreateTopicAsync("sz-windows", partitions: 2);
+        var start = (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 60_000 - 10) * 60_000;
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+        {
+            for (var i = 0; i < 12; i++)
+                producer.Produce(input, new Message<string, string> { Key = $"u{i % 2}", Value = $"c{i}", Timestamp = new Timestamp(start + i * 20_000, TimestampType.CreateTime) });
+            Assert.Equal(0, producer.Flush(Wait));
+        }
+
+        var applicationId = "sz-window-" + Guid.NewGuid().ToString("N");
+        var builder = new StreamBuilder();
+        builder.Stream<string, string>(input)
+            .GroupByKey()
+            .WindowedBy(TumblingWindowOptions.Of(TimeSpan.FromMinutes(1)))
+            .Count(InMemoryWindows.As<string, long>("clicks"))
+            .ToStream()
+            .Map((w, count, _) => KeyValuePair.Create($"{w.Key}@{(w.Window.StartMs - start) / 60_000}", count.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+            .To(output);
+        using (var stream = new KafkaStream(builder.Build(), Config(applicationId, ProcessingGuarantee.AT_LEAST_ONCE)))
+        {
+            await stream.StartAsync(TestContext.Current.CancellationToken);
+            var last = new Dictionary<string, string>();
+            await Eventually.WaitUntilAsync(() =>
+            {
+                foreach (var r in ReadAvailable(output, 2)) last[r.Message.Key] = r.Message.Value;
+                return last.Count == 8;
+            }, $"the windows of {output} are counted", Wait, () => string.Join(", ", last.OrderBy(kv => kv.Key)));
+            // Twelve clicks 20 s apart, alternating users: three to a one-minute window.
+            Assert.Equal(["u0@0=2", "u0@1=1", "u0@2=2", "u0@3=1", "u1@0=1", "u1@1=2", "u1@2=1", "u1@3=2"], last.Select(kv => $"{kv.Key}={kv.Value}").Order());
+        }
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        var configs = await admin.DescribeConfigsAsync([new Confluent.Kafka.Admin.ConfigResource { Type = Confluent.Kafka.Admin.ResourceType.Topic, Name = $"{applicationId}-clicks-changelog" }]);
+        // A window store's changelog is compacted and deleted: its retention is the windows' (one day) and one more day.
+        Assert.Equal(
+            [("cleanup.policy", "compact,delete"), ("message.timestamp.type", "CreateTime"), ("retention.ms", "172800000")],
+            Overrides(configs[0]));
+    }
+
+    [Fact]
+    public async Task Exactly_once_copies_and_counts_each_record_once_across_a_failure_and_a_restart_of_the_application()
     {
         var input = await cluster.CreateTopicAsync("sz-eos-in", partitions: 2);
         var copy = await cluster.CreateTopicAsync("sz-eos-copy", partitions: 2);
         var counts = await cluster.CreateTopicAsync("sz-eos-counts", partitions: 2);
         var applicationId = "sz-eos-" + Guid.NewGuid().ToString("N");
-        StreamBuilder Topology()
+        StreamBuilder Topology(string? failOn)
         {
             var builder = new StreamBuilder();
             var source = builder.Stream<string, string>(input);
-            source.MapValues((v, _) => v.ToUpperInvariant()).To(copy);
+            // The failing step comes first, before the record has any effect: Streamiz 1.8 commits the open
+            // transaction when a stream thread stops on an exception (Kafka Streams aborts it), and the effects of a
+            // record before its exception would be committed and then applied again after the restart.
+            source.MapValues((v, _) => v == failOn ? throw new InvalidOperationException($"failing on {v}") : v.ToUpperInvariant()).To(copy);
             source.GroupByKey()
                 .Count(InMemory.As<string, long>("eos-counts"))
                 .ToStream()
@@ -110,23 +161,27 @@ public sealed class StreamizTests(KafkaCluster cluster)
         }
 
         var sent = await ProduceAsync(input, Records(0, 40));
-        using (var stream = new KafkaStream(Topology().Build(), Config(applicationId, ProcessingGuarantee.EXACTLY_ONCE)))
+        using (var stream = new KafkaStream(Topology(failOn: "v70").Build(), Config(applicationId, ProcessingGuarantee.EXACTLY_ONCE)))
         {
+            var states = new List<KafkaStream.State>();
+            stream.StateChanged += (_, state) => { lock (states) states.Add(state); };
             await stream.StartAsync(TestContext.Current.CancellationToken);
-            await Eventually.WaitUntilAsync(() => ReadAvailable(copy, 2, IsolationLevel.ReadCommitted).Count > 0, $"a transaction of {applicationId} commits", Wait);
-            // Stopped while these may be in an open transaction, which then aborts: the successor resumes from the
-            // offsets committed with the last committed transaction, and reads the changelog's committed records only.
+            await Eventually.WaitUntilAsync(() => ReadAvailable(copy, 2, IsolationLevel.ReadCommitted).Count == 40, $"{applicationId} commits the first records", Wait);
+            // The failure stops the application in the middle of these records.
             sent.AddRange(await ProduceAsync(input, Records(40, 40)));
+            await Eventually.WaitUntilAsync(() => { lock (states) return states.Contains(KafkaStream.State.ERROR); }, $"{applicationId} fails on v70", Wait,
+                () => { lock (states) return string.Join(", ", states); });
         }
         sent.AddRange(await ProduceAsync(input, Records(80, 20)));
-        using (var stream = new KafkaStream(Topology().Build(), Config(applicationId, ProcessingGuarantee.EXACTLY_ONCE)))
+        // The same application.id: it resumes from the offsets committed with the last committed transaction, and
+        // restores its count from the changelog's committed records.
+        using (var stream = new KafkaStream(Topology(failOn: null).Build(), Config(applicationId, ProcessingGuarantee.EXACTLY_ONCE)))
         {
             await stream.StartAsync(TestContext.Current.CancellationToken);
             var expected = sent.Select(r => (r.Key, r.Value.ToUpperInvariant())).Order().ToList();
             var copied = ReadToEnd(copy, 2, IsolationLevel.ReadCommitted, expected.Count);
             Assert.Equal(expected, copied.Select(r => (r.Message.Key, r.Message.Value)).Order());
 
-            // The restarted count restores its store from the changelog's committed records: the last counts are the totals.
             var last = new Dictionary<string, string>();
             await Eventually.WaitUntilAsync(() =>
             {
@@ -135,6 +190,9 @@ public sealed class StreamizTests(KafkaCluster cluster)
             }, $"the counts of {counts} reach 20 each", Wait, () => string.Join(", ", last.OrderBy(kv => kv.Key)));
         }
     }
+
+    private static List<(string, string)> Overrides(Confluent.Kafka.Admin.DescribeConfigsResult result) =>
+        result.Entries.Values.Where(e => e.Source == Confluent.Kafka.Admin.ConfigSource.DynamicTopicConfig).Select(e => (e.Name, e.Value)).Order().ToList();
 
     private static IEnumerable<(string Key, string Value)> Records(int start, int count) =>
         Enumerable.Range(start, count).Select(i => ($"k{i % 5}", $"v{i}"));
