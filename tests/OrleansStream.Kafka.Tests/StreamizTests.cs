@@ -1,5 +1,6 @@
 using System.Text;
 using Confluent.Kafka;
+using Confluent.Kafka.Admin;
 using Microsoft.Extensions.Logging;
 using OrleansStream.Records;
 using Streamiz.Kafka.Net;
@@ -86,10 +87,10 @@ public sealed class StreamizTests(KafkaCluster cluster)
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
         var topics = admin.GetMetadata(Wait).Topics.Select(t => t.Topic).Where(t => t.StartsWith(applicationId, StringComparison.Ordinal)).Order().ToList();
         Assert.Equal([$"{applicationId}-counts-changelog", $"{applicationId}-counts-repartition"], topics);
-        var configs = await admin.DescribeConfigsAsync([new Confluent.Kafka.Admin.ConfigResource { Type = Confluent.Kafka.Admin.ResourceType.Topic, Name = $"{applicationId}-counts-changelog" }]);
+        var configs = await admin.DescribeConfigsAsync([new ConfigResource { Type = ResourceType.Topic, Name = $"{applicationId}-counts-changelog" }]);
         Assert.Equal("compact", configs[0].Entries["cleanup.policy"].Value);
         // Kafka Streams' repartition topic configs, as CreateTopics gave them.
-        configs = await admin.DescribeConfigsAsync([new Confluent.Kafka.Admin.ConfigResource { Type = Confluent.Kafka.Admin.ResourceType.Topic, Name = $"{applicationId}-counts-repartition" }]);
+        configs = await admin.DescribeConfigsAsync([new ConfigResource { Type = ResourceType.Topic, Name = $"{applicationId}-counts-repartition" }]);
         Assert.Equal(
             [("cleanup.policy", "delete"), ("message.timestamp.type", "CreateTime"), ("retention.ms", "-1"), ("segment.bytes", "52428800")],
             Overrides(configs[0]));
@@ -130,7 +131,7 @@ public sealed class StreamizTests(KafkaCluster cluster)
             Assert.Equal(["u0@0=2", "u0@1=1", "u0@2=2", "u0@3=1", "u1@0=1", "u1@1=2", "u1@2=1", "u1@3=2"], last.Select(kv => $"{kv.Key}={kv.Value}").Order());
         }
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
-        var configs = await admin.DescribeConfigsAsync([new Confluent.Kafka.Admin.ConfigResource { Type = Confluent.Kafka.Admin.ResourceType.Topic, Name = $"{applicationId}-clicks-changelog" }]);
+        var configs = await admin.DescribeConfigsAsync([new ConfigResource { Type = ResourceType.Topic, Name = $"{applicationId}-clicks-changelog" }]);
         // A window store's changelog is compacted and deleted: its retention is the windows' (one day) and one more day.
         Assert.Equal(
             [("cleanup.policy", "compact,delete"), ("message.timestamp.type", "CreateTime"), ("retention.ms", "172800000")],
@@ -138,47 +139,62 @@ public sealed class StreamizTests(KafkaCluster cluster)
     }
 
     [Fact]
-    public async Task Exactly_once_copies_and_counts_each_record_once_across_a_failure_and_a_restart_of_the_application()
+    public async Task Exactly_once_copies_and_counts_each_record_once_across_an_aborted_transaction_and_a_restart()
     {
         var input = await cluster.CreateTopicAsync("sz-eos-in", partitions: 2);
-        var copy = await cluster.CreateTopicAsync("sz-eos-copy", partitions: 2);
         var counts = await cluster.CreateTopicAsync("sz-eos-counts", partitions: 2);
+        var copy = "sz-eos-copy-" + Guid.NewGuid().ToString("N")[..8];
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        // Too small for one record: its produce fails with MessageTooLarge, and the transaction must abort.
+        await admin.CreateTopicsAsync([new TopicSpecification { Name = copy, NumPartitions = 2, ReplicationFactor = 1, Configs = new() { ["max.message.bytes"] = "1000" } }]);
         var applicationId = "sz-eos-" + Guid.NewGuid().ToString("N");
-        StreamBuilder Topology(string? failOn)
+        StreamBuilder Topology()
         {
             var builder = new StreamBuilder();
             var source = builder.Stream<string, string>(input);
-            // The failing step comes first, before the record has any effect: Streamiz 1.8 commits the open
-            // transaction when a stream thread stops on an exception (Kafka Streams aborts it), and the effects of a
-            // record before its exception would be committed and then applied again after the restart.
-            source.MapValues((v, _) => v == failOn ? throw new InvalidOperationException($"failing on {v}") : v.ToUpperInvariant()).To(copy);
             source.GroupByKey()
                 .Count(InMemory.As<string, long>("eos-counts"))
                 .ToStream()
                 .MapValues((count, _) => count.ToString(System.Globalization.CultureInfo.InvariantCulture))
                 .To(counts);
+            source.MapValues((v, _) => v == "v70" ? v + new string('!', 2000) : v.ToUpperInvariant()).To(copy);
             return builder;
+        }
+        StreamConfig<StringSerDes, StringSerDes> ExactlyOnce()
+        {
+            var config = Config(applicationId, ProcessingGuarantee.EXACTLY_ONCE);
+            config.TransactionTimeout = TimeSpan.FromSeconds(3);
+            // Streamiz leaves a thread's consumer open when its commit fails on closing: librdkafka takes it out of
+            // the group once it has not been polled for max.poll.interval.ms, and the successor's rebalance goes on.
+            config.SessionTimeoutMs = 6000;
+            config.MaxPollIntervalMs = 6000;
+            return config;
         }
 
         var sent = await ProduceAsync(input, Records(0, 40));
-        using (var stream = new KafkaStream(Topology(failOn: "v70").Build(), Config(applicationId, ProcessingGuarantee.EXACTLY_ONCE)))
+        using (var stream = new KafkaStream(Topology().Build(), ExactlyOnce()))
         {
             var states = new List<KafkaStream.State>();
             stream.StateChanged += (_, state) => { lock (states) states.Add(state); };
             await stream.StartAsync(TestContext.Current.CancellationToken);
             await Eventually.WaitUntilAsync(() => ReadAvailable(copy, 2, IsolationLevel.ReadCommitted).Count == 40, $"{applicationId} commits the first records", Wait);
-            // The failure stops the application in the middle of these records.
             sent.AddRange(await ProduceAsync(input, Records(40, 40)));
+            // Streamiz stops without aborting (its commit fails, and it disposes the producer): the transaction
+            // coordinator aborts the transaction when transaction.timeout.ms has passed.
             await Eventually.WaitUntilAsync(() => { lock (states) return states.Contains(KafkaStream.State.ERROR); }, $"{applicationId} fails on v70", Wait,
                 () => { lock (states) return string.Join(", ", states); });
         }
+        await admin.IncrementalAlterConfigsAsync(new Dictionary<ConfigResource, List<ConfigEntry>>
+        {
+            [new ConfigResource { Type = ResourceType.Topic, Name = copy }] = [new ConfigEntry { Name = "max.message.bytes", IncrementalOperation = AlterConfigOpType.Delete }],
+        });
         sent.AddRange(await ProduceAsync(input, Records(80, 20)));
         // The same application.id: it resumes from the offsets committed with the last committed transaction, and
         // restores its count from the changelog's committed records.
-        using (var stream = new KafkaStream(Topology(failOn: null).Build(), Config(applicationId, ProcessingGuarantee.EXACTLY_ONCE)))
+        using (var stream = new KafkaStream(Topology().Build(), ExactlyOnce()))
         {
             await stream.StartAsync(TestContext.Current.CancellationToken);
-            var expected = sent.Select(r => (r.Key, r.Value.ToUpperInvariant())).Order().ToList();
+            var expected = sent.Select(r => (r.Key, r.Value == "v70" ? r.Value + new string('!', 2000) : r.Value.ToUpperInvariant())).Order().ToList();
             var copied = ReadToEnd(copy, 2, IsolationLevel.ReadCommitted, expected.Count);
             Assert.Equal(expected, copied.Select(r => (r.Message.Key, r.Message.Value)).Order());
 
@@ -189,10 +205,12 @@ public sealed class StreamizTests(KafkaCluster cluster)
                 return last.Count == 5 && last.Values.All(v => v == "20");
             }, $"the counts of {counts} reach 20 each", Wait, () => string.Join(", ", last.OrderBy(kv => kv.Key)));
         }
+        // The aborted transaction's records are in the logs, and read_committed skipped them.
+        Assert.True(ReadAvailable(copy, 2).Count > sent.Count, "the aborted transaction wrote copies");
     }
 
-    private static List<(string, string)> Overrides(Confluent.Kafka.Admin.DescribeConfigsResult result) =>
-        result.Entries.Values.Where(e => e.Source == Confluent.Kafka.Admin.ConfigSource.DynamicTopicConfig).Select(e => (e.Name, e.Value)).Order().ToList();
+    private static List<(string, string)> Overrides(DescribeConfigsResult result) =>
+        result.Entries.Values.Where(e => e.Source == ConfigSource.DynamicTopicConfig).Select(e => (e.Name, e.Value)).Order().ToList();
 
     private static IEnumerable<(string Key, string Value)> Records(int start, int count) =>
         Enumerable.Range(start, count).Select(i => ($"k{i % 5}", $"v{i}"));
