@@ -174,6 +174,30 @@ public sealed class TransactionTests(KafkaCluster cluster)
     }
 
     [Fact]
+    public async Task A_transaction_its_producer_left_open_is_aborted_when_its_timeout_passes()
+    {
+        var topic = await cluster.CreateTopicAsync("timeout", partitions: 1);
+        var config = Transactional("timeout-" + Guid.NewGuid().ToString("N"));
+        config.TransactionTimeoutMs = 3000;
+        config.MessageTimeoutMs = 3000;
+        using (var abandoned = new ProducerBuilder<Null, string>(config).Build())
+        {
+            abandoned.InitTransactions(Wait);
+            abandoned.BeginTransaction();
+            abandoned.Produce(topic, new Message<Null, string> { Value = "abandoned" });
+            Assert.Equal(0, abandoned.Flush(Wait));
+        }
+        using (var plain = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+        {
+            plain.Produce(topic, new Message<Null, string> { Value = "after" });
+            Assert.Equal(0, plain.Flush(Wait));
+        }
+
+        // The last stable offset stays below the open transaction until the coordinator aborts it.
+        Assert.Equal(["after"], ReadToEnd(topic, 1, IsolationLevel.ReadCommitted, 1));
+    }
+
+    [Fact]
     public async Task A_second_producer_with_the_same_transactional_id_fences_the_first()
     {
         var topic = await cluster.CreateTopicAsync("fence", partitions: 1);
