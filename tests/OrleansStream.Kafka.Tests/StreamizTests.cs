@@ -210,6 +210,78 @@ public sealed class StreamizTests(KafkaCluster cluster)
         Assert.True(ReadAvailable(copy, 2).Count > sent.Count, "the aborted transaction wrote copies");
     }
 
+    [Fact]
+    public async Task Exactly_once_counts_each_record_once_while_a_second_instance_joins_and_takes_tasks()
+    {
+        var input = await cluster.CreateTopicAsync("sz-scale-in", partitions: 4);
+        var output = await cluster.CreateTopicAsync("sz-scale-out", partitions: 4);
+        var applicationId = "sz-scale-" + Guid.NewGuid().ToString("N");
+        StreamBuilder Topology()
+        {
+            var builder = new StreamBuilder();
+            builder.Stream<string, string>(input)
+                .GroupByKey()
+                .Count(InMemory.As<string, long>("scale-counts"))
+                .ToStream()
+                .MapValues((count, _) => count.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                .To(output);
+            return builder;
+        }
+        StreamConfig<StringSerDes, StringSerDes> TwoThreads()
+        {
+            var config = Config(applicationId, ProcessingGuarantee.EXACTLY_ONCE);
+            config.NumStreamThreads = 2;
+            return config;
+        }
+
+        await ProduceAsync(input, Enumerable.Range(0, 200).Select(i => ($"k{i % 10}", $"v{i}")));
+        using var first = new KafkaStream(Topology().Build(), TwoThreads());
+        await first.StartAsync(TestContext.Current.CancellationToken);
+        await Eventually.WaitUntilAsync(() => ReadAvailable(output, 4, IsolationLevel.ReadCommitted).Count > 0, $"{applicationId} commits counts", Wait);
+        // The second instance's threads join the group: tasks move between instances, each committing its
+        // transaction as its task is revoked and the new owner restoring the count from the changelog.
+        using var second = new KafkaStream(Topology().Build(), TwoThreads());
+        await second.StartAsync(TestContext.Current.CancellationToken);
+        await ProduceAsync(input, Enumerable.Range(200, 200).Select(i => ($"k{i % 10}", $"v{i}")));
+
+        var sequences = new Dictionary<string, List<string>>();
+        await Eventually.WaitUntilAsync(() =>
+        {
+            sequences.Clear();
+            foreach (var r in ReadAvailable(output, 4, IsolationLevel.ReadCommitted))
+                (sequences.TryGetValue(r.Message.Key, out var values) ? values : sequences[r.Message.Key] = []).Add(r.Message.Value);
+            return sequences.Count == 10 && sequences.Values.All(v => v[^1] == "40");
+        }, $"the counts of {output} reach 40 each", Wait, () => string.Join(", ", sequences.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}={kv.Value[^1]}")));
+        // Each increment once: no record counted twice across the rebalances.
+        var increments = Enumerable.Range(1, 40).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.All(sequences.Values, values => Assert.Equal(increments, values));
+
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        var group = Assert.Single((await admin.DescribeConsumerGroupsAsync([applicationId])).ConsumerGroupDescriptions);
+        Assert.Equal(4, group.Members.Count);
+        Assert.Equal(4, group.Members.Sum(m => m.Assignment.TopicPartitions.Count));
+    }
+
+    [Fact]
+    public async Task A_stream_joined_with_a_global_table_sees_every_partition_of_the_table()
+    {
+        var users = await cluster.CreateTopicAsync("sz-users", partitions: 2);
+        var clicks = await cluster.CreateTopicAsync("sz-clicks", partitions: 2);
+        var output = await cluster.CreateTopicAsync("sz-named", partitions: 2);
+        await ProduceAsync(users, Enumerable.Range(0, 6).Select(i => ($"u{i}", $"name{i}")));
+        await ProduceAsync(clicks, Enumerable.Range(0, 12).Select(i => ($"c{i}", $"u{i % 6}")));
+
+        var builder = new StreamBuilder();
+        var names = builder.GlobalTable<string, string>(users, InMemory.As<string, string>("users"));
+        builder.Stream<string, string>(clicks)
+            .Join(names, (_, user) => user, (user, name) => $"{user}:{name}")
+            .To(output);
+        using var stream = new KafkaStream(builder.Build(), Config("sz-global-" + Guid.NewGuid().ToString("N"), ProcessingGuarantee.AT_LEAST_ONCE));
+        await stream.StartAsync(TestContext.Current.CancellationToken);
+        var read = ReadToEnd(output, 2, IsolationLevel.ReadUncommitted, 12);
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => ($"c{i}", $"u{i % 6}:name{i % 6}")).Order(), read.Select(r => (r.Message.Key, r.Message.Value)).Order());
+    }
+
     private static List<(string, string)> Overrides(DescribeConfigsResult result) =>
         result.Entries.Values.Where(e => e.Source == ConfigSource.DynamicTopicConfig).Select(e => (e.Name, e.Value)).Order().ToList();
 
