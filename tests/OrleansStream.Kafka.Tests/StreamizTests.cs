@@ -327,25 +327,10 @@ public sealed class StreamizTests(KafkaCluster cluster)
         return read;
     }
 
-    // At least the expected records, then every partition's end: more records than expected fail the caller's comparison.
     private List<ConsumeResult<string, string>> ReadToEnd(string topic, int partitions, IsolationLevel isolation, int expected)
     {
         using var consumer = new ConsumerBuilder<string, string>(Consumer(isolation)).Build();
         consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
-        var read = new List<ConsumeResult<string, string>>();
-        var ended = new HashSet<int>();
-        var deadline = DateTime.UtcNow + Wait;
-        while ((read.Count < expected || ended.Count < partitions) && DateTime.UtcNow < deadline)
-        {
-            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } r) continue;
-            if (r.IsPartitionEOF) ended.Add(r.Partition.Value);
-            else
-            {
-                ended.Remove(r.Partition.Value);
-                read.Add(r);
-            }
-        }
-        Assert.True(read.Count >= expected && ended.Count == partitions, $"read {read.Count} of {expected} records, {ended.Count} of {partitions} partitions at their end");
-        return read;
+        return Consuming.ToEnd(consumer, partitions, expected);
     }
 }
