@@ -12,6 +12,7 @@ namespace OrleansStream.Kafka.Tests;
 
 using AutoOffsetReset = Confluent.Kafka.AutoOffsetReset;
 using IsolationLevel = Confluent.Kafka.IsolationLevel;
+using TopicPartition = Confluent.Kafka.TopicPartition;
 using TopicPartitionOffset = Confluent.Kafka.TopicPartitionOffset;
 
 /// <summary>Streamiz.Kafka.Net (a .NET port of Kafka Streams on librdkafka) against the brokers' Kafka listeners,
@@ -81,6 +82,15 @@ public sealed class StreamizTests(KafkaCluster cluster)
                 return expected.All(kv => last.GetValueOrDefault(kv.Key) == kv.Value);
             }, $"the counts of {output} reach their totals", Wait);
             Assert.Equal(expected.OrderBy(kv => kv.Key), last.OrderBy(kv => kv.Key));
+
+            // Kafka Streams purges a repartition topic up to the offsets it committed, with DeleteRecords.
+            var repartition = new[] { new TopicPartition($"{applicationId}-counts-repartition", 0), new TopicPartition($"{applicationId}-counts-repartition", 1) };
+            using var consumer = new ConsumerBuilder<string, string>(Consumer(IsolationLevel.ReadUncommitted)).Build();
+            await Eventually.WaitUntilAsync(() =>
+            {
+                var watermarks = repartition.Select(tp => consumer.QueryWatermarkOffsets(tp, Wait)).ToList();
+                return watermarks.Sum(w => w.High.Value) == words.Length && watermarks.All(w => w.Low == w.High);
+            }, $"{applicationId} purges its repartition topic", Wait);
         }
 
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
