@@ -11,9 +11,14 @@ public sealed class KafkaCluster : IAsyncLifetime
 
     public IClusterControllerGrain Controller => Silos.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
 
-    // Groups form at once instead of waiting 3 s (group.initial.rebalance.delay.ms) for more members.
+    // Groups form at once instead of waiting 3 s (group.initial.rebalance.delay.ms) for more members; a transaction
+    // its producer left open is aborted within a second of its timeout, not ten.
     public async ValueTask InitializeAsync() =>
-        _silos = await SiloProcesses.StartAsync(2, static (_, env) => env["OrleansStream__Groups__GroupInitialRebalanceDelayMs"] = "0");
+        _silos = await SiloProcesses.StartAsync(2, static (_, env) =>
+        {
+            env["OrleansStream__Groups__GroupInitialRebalanceDelayMs"] = "0";
+            env["OrleansStream__Transactions__TransactionAbortTimedOutTransactionCleanupIntervalMs"] = "1000";
+        });
 
     public async ValueTask DisposeAsync()
     {

@@ -104,7 +104,7 @@ public sealed class TransactionTests(KafkaCluster cluster)
         using (var reader = new ConsumerBuilder<string, string>(Consumer(IsolationLevel.ReadCommitted)).Build())
         {
             reader.Assign([new TopicPartitionOffset(output, 0, Offset.Beginning), new TopicPartitionOffset(output, 1, Offset.Beginning)]);
-            foreach (var r in Consume(reader, 2, sent.Count)) copied.Add((r.Message.Key, r.Message.Value));
+            foreach (var r in Consuming.ToEnd(reader, 2, sent.Count)) copied.Add((r.Message.Key, r.Message.Value));
         }
         Assert.Equal(sent.Order(), copied.Order());
 
@@ -268,6 +268,30 @@ public sealed class TransactionTests(KafkaCluster cluster)
         Assert.Equal(ErrorCode.None, idempotent.Error);
         Assert.NotEqual(first.ProducerId, idempotent.ProducerId);
         Assert.Equal(0, idempotent.Epoch);
+    }
+
+    [Fact]
+    public async Task A_transaction_its_producer_left_open_is_aborted_when_its_timeout_passes()
+    {
+        var topic = await cluster.CreateTopicAsync("timeout", partitions: 1);
+        var config = Transactional("timeout-" + Guid.NewGuid().ToString("N"));
+        config.TransactionTimeoutMs = 3000;
+        config.MessageTimeoutMs = 3000;
+        using (var abandoned = new ProducerBuilder<Null, string>(config).Build())
+        {
+            abandoned.InitTransactions(Wait);
+            abandoned.BeginTransaction();
+            abandoned.Produce(topic, new Message<Null, string> { Value = "abandoned" });
+            Assert.Equal(0, abandoned.Flush(Wait));
+        }
+        using (var plain = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+        {
+            plain.Produce(topic, new Message<Null, string> { Value = "after" });
+            Assert.Equal(0, plain.Flush(Wait));
+        }
+
+        // The last stable offset stays below the open transaction until the coordinator aborts it.
+        Assert.Equal(["after"], ReadToEnd(topic, 1, IsolationLevel.ReadCommitted, 1));
     }
 
     [Fact]
@@ -471,29 +495,8 @@ public sealed class TransactionTests(KafkaCluster cluster)
     {
         using var consumer = new ConsumerBuilder<Null, string>(Consumer(isolation)).Build();
         consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
-        var values = Consume(consumer, partitions, expected).Select(r => r.Message.Value).ToList();
+        var values = Consuming.ToEnd(consumer, partitions, expected).Select(r => r.Message.Value).ToList();
         values.Sort(StringComparer.Ordinal);
         return values;
-    }
-
-    // At least the expected records, then every partition's end (the last stable offset under read_committed, which
-    // a late marker may still hold back): more records than expected are read, and fail the caller's comparison.
-    private static List<ConsumeResult<TKey, string>> Consume<TKey>(IConsumer<TKey, string> consumer, int partitions, int expected)
-    {
-        var read = new List<ConsumeResult<TKey, string>>();
-        var ended = new HashSet<int>();
-        var deadline = DateTime.UtcNow + Wait;
-        while ((read.Count < expected || ended.Count < partitions) && DateTime.UtcNow < deadline)
-        {
-            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } r) continue;
-            if (r.IsPartitionEOF) ended.Add(r.Partition.Value);
-            else
-            {
-                ended.Remove(r.Partition.Value);
-                read.Add(r);
-            }
-        }
-        Assert.True(read.Count >= expected && ended.Count == partitions, $"read {read.Count} of {expected} records, {ended.Count} of {partitions} partitions at their end");
-        return read;
     }
 }

@@ -1,0 +1,32 @@
+using Confluent.Kafka;
+
+namespace OrleansStream.Kafka.Tests;
+
+/// <summary>Reads of assigned partitions with Confluent's consumer (<c>enable.partition.eof</c> on).</summary>
+internal static class Consuming
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// At least the expected records, then every partition's end (the last stable offset under read_committed, which
+    /// a late marker may still hold back): more records than expected are read, and fail the caller's comparison.
+    /// </summary>
+    public static List<ConsumeResult<TKey, string>> ToEnd<TKey>(IConsumer<TKey, string> consumer, int partitions, int expected)
+    {
+        var read = new List<ConsumeResult<TKey, string>>();
+        var ended = new HashSet<int>();
+        var deadline = DateTime.UtcNow + Wait;
+        while ((read.Count < expected || ended.Count < partitions) && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } r) continue;
+            if (r.IsPartitionEOF) ended.Add(r.Partition.Value);
+            else
+            {
+                ended.Remove(r.Partition.Value);
+                read.Add(r);
+            }
+        }
+        Assert.True(read.Count >= expected && ended.Count == partitions, $"read {read.Count} of {expected} records, {ended.Count} of {partitions} partitions at their end");
+        return read;
+    }
+}
