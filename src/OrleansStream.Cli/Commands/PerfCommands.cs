@@ -179,9 +179,14 @@ internal static class PerfCommands
             Arity = ArgumentArity.OneOrMore,
             AllowMultipleArgumentsPerToken = true,
         };
+        var warmupRecords = new Option<long>("--warmup-records")
+        {
+            Description = "Records at the start left out of a second, steady-state allocation line",
+            DefaultValueFactory = _ => 0,
+        };
         var command = new Command("consume", "Read records from the beginning of every partition and report throughput")
         {
-            topic, messages, timeout, properties,
+            topic, messages, timeout, properties, warmupRecords,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -192,6 +197,9 @@ internal static class PerfCommands
                 throw new CliException("--messages must be positive", ExitCodes.Usage);
             if (timeoutMs <= 0)
                 throw new CliException("--timeout-ms must be positive", ExitCodes.Usage);
+            long warmup = parse.GetValue(warmupRecords);
+            if (warmup < 0 || warmup >= n)
+                throw new CliException("--warmup-records must be >= 0 and less than --messages", ExitCodes.Usage);
             var config = new ConsumerConfig(CliApp.ParseKeyValues(parse.GetValue(properties), "--consumer-props"))
             {
                 AutoOffsetReset = AutoOffsetReset.Earliest,
@@ -209,9 +217,15 @@ internal static class PerfCommands
             var reporter = ReportEveryAsync(counter.PrintWindow, reporting.Token);
             long start = Stopwatch.GetTimestamp();
             var allocations = AllocationMeter.Start();
+            AllocationMeter? steadyAllocations = null;
             consumer.Assign(assignment);
             try
             {
+                if (warmup > 0)
+                {
+                    CountRecords(consumer, warmup, timeoutMs, counter, ct);
+                    steadyAllocations = AllocationMeter.Start();
+                }
                 CountRecords(consumer, n, timeoutMs, counter, ct);
             }
             finally
@@ -221,6 +235,8 @@ internal static class PerfCommands
             }
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             Console.Out.WriteLine(allocations.Summary(Math.Max(counter.Count, 1)));
+            if (steadyAllocations is not null)
+                Console.Out.WriteLine(steadyAllocations.Summary(Math.Max(counter.Count - warmup, 1), steadyState: true));
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{counter.Count} records consumed, {ProducerPerfStats.Rate(counter.Count, seconds):F1} records/sec ({ProducerPerfStats.Rate(counter.Bytes, seconds) / ProducerPerfStats.Mb:F2} MB/sec), {counter.Bytes / ProducerPerfStats.Mb:F2} MB in {seconds:F2} s."));
             if (counter.Count < n)
