@@ -109,8 +109,8 @@ public sealed class ProducerAllocationTests(ClusterFixture fixture)
     /// <summary>
     /// Runs <paramref name="produceRound"/> (<see cref="Records"/> records) once to warm up (metadata, compiled code, the
     /// producer's pools), then up to three times, each flushed, and returns the least the calling thread allocated in a
-    /// round: one round over budget was seen once in a full suite run (about 115 bytes per record, as if the batch pool
-    /// was empty) and not again alone, while an allocation per record shows in every round.
+    /// round: a round may still meet a one-off growth (a pool reaching a new high, records queued while the topic's
+    /// metadata is looked up again after a change elsewhere in the cluster), while an allocation per record shows in every round.
     /// </summary>
     private static async Task<long> LeastAllocatedAsync(IProducer<byte[]?, byte[]> producer, Action produceRound)
     {

@@ -278,7 +278,8 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
                 }
                 else if (!TryAssignSequenceLocked(q, producerId)) return null;
             }
-            var batches = new List<ProducerBatch> { q.Ready.Dequeue() };
+            // Sized for every batch waiting, so a request of many batches does not grow its list step by step.
+            var batches = new List<ProducerBatch>(idempotent || q.SendSingly ? 1 : Math.Min(q.Ready.Count, 64)) { q.Ready.Dequeue() };
             var first = batches[0];
             if (first.HasSequence)
                 first.SentInLine = first.ProducerId == q.SequenceProducerId && first.ProducerEpoch == q.SequenceProducerEpoch
