@@ -241,7 +241,7 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>, 
 
     bool IRecordPoller.TryTake(FetchItem item, out ConsumerRecord record)
     {
-        if (!ReferenceEquals(_item, item) || item.Fetcher.Stopped || !SeekRecord(item))
+        if (!ReferenceEquals(_item, item) || item.Fetcher.Stopped || !FindRecord(item))
         {
             record = default;
             return false;
@@ -316,7 +316,7 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>, 
         {
             if (_item is { } item)
             {
-                if (!item.Fetcher.Stopped && SeekRecord(item)) return true;
+                if (!item.Fetcher.Stopped && FindRecord(item)) return true;
                 DropItem();
                 continue;
             }
@@ -357,7 +357,7 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>, 
     }
 
     /// <summary>Moves to the next record of <paramref name="item"/> at or after the partition's position; false when the item is used up.</summary>
-    private bool SeekRecord(FetchItem item)
+    private bool FindRecord(FetchItem item)
     {
         var fetcher = item.Fetcher;
         while (true)
@@ -373,7 +373,7 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>, 
         }
     }
 
-    /// <summary>Hands out the record <see cref="SeekRecord"/> found: the partition's position moves past it.</summary>
+    /// <summary>Hands out the record <see cref="FindRecord"/> found: the partition's position moves past it.</summary>
     private ref readonly RecordSlot TakeRecord(FetchItem item)
     {
         ref readonly var slot = ref _slots[_slotIndex++];
