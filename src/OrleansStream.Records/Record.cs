@@ -123,6 +123,9 @@ public readonly ref struct Record
 
     public RecordHeaderEnumerator Headers => new(_headers, HeaderCount);
 
+    /// <summary>The headers as encoded (after their count), to read again later with a <see cref="RecordHeaderEnumerator"/>.</summary>
+    public ReadOnlySpan<byte> EncodedHeaders => _headers;
+
     /// <summary>Copies the key, or null for a null key.</summary>
     public byte[]? KeyToArray() => KeyIsNull ? null : Key.ToArray();
 
@@ -139,7 +142,8 @@ public ref struct RecordHeaderEnumerator
     private int _index;
     private RecordHeaderView _current;
 
-    internal RecordHeaderEnumerator(ReadOnlySpan<byte> span, int count)
+    /// <summary>Reads <paramref name="count"/> headers encoded in <paramref name="span"/> (a record's <see cref="Record.EncodedHeaders"/>).</summary>
+    public RecordHeaderEnumerator(ReadOnlySpan<byte> span, int count)
     {
         _span = span;
         _count = count;

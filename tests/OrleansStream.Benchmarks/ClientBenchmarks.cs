@@ -4,8 +4,9 @@ using OrleansStream.Client;
 namespace OrleansStream.Benchmarks;
 
 /// <summary>
-/// The SDK's steady state per record against the in-process broker: <c>Produce</c> with a delivery handler and
-/// <c>ProduceAsync</c> (the producer's defaults: idempotent, acks=all) and <c>Consume</c>, 100-byte values without
+/// The SDK's steady state per record against the in-process broker: <c>Produce</c> with a delivery handler, with an
+/// <see cref="IDeliveryHandler{TKey,TValue}"/> and <c>ProduceAsync</c> (the producer's defaults: idempotent, acks=all),
+/// <c>Consume</c> and <c>Poll</c>, 100-byte values without
 /// keys, 50,000 records per operation, reported per record. The consumer reads the values' lengths (a deserializer
 /// that copies would add its copy). Allocated counts the whole process, so it holds the broker's share per batch too;
 /// <c>perf produce</c> and <c>perf consume</c> print the client's alone.
@@ -20,6 +21,7 @@ public class ClientBenchmarks : InProcessBrokerBenchmark
     private IProducer<Null, byte[]> _producer = null!;
     private IConsumer<Ignore, int> _consumer = null!;
     private Action<DeliveryReport<Null, byte[]>> _handler = null!;
+    private readonly FailureCounter _deliveryHandler = new();
     private long _failed;
 
     protected override void Started()
@@ -30,7 +32,7 @@ public class ClientBenchmarks : InProcessBrokerBenchmark
             if (r.Error.IsError) Interlocked.Increment(ref _failed);
         };
         // Enough for every Consume invocation (pilot, warm-up and measured), whatever order the benchmarks run in.
-        for (var i = 0; i < 20 * Records; i++) _producer.Produce(Topic, _message, _handler);
+        for (var i = 0; i < 40 * Records; i++) _producer.Produce(Topic, _message, _handler);
         _producer.Flush();
         _consumer = new ConsumerBuilder<Ignore, int>(Cluster.Client, new ConsumerConfig())
             .SetValueDeserializer(LengthDeserializer.Instance)
@@ -55,6 +57,14 @@ public class ClientBenchmarks : InProcessBrokerBenchmark
     }
 
     [Benchmark(OperationsPerInvoke = Records)]
+    public void ProduceWithDeliveryHandler()
+    {
+        for (var i = 0; i < Records; i++) _producer.Produce(Topic, _message, _deliveryHandler);
+        _producer.Flush();
+        if (_deliveryHandler.Failed > 0) throw new InvalidOperationException($"{_deliveryHandler.Failed} records failed");
+    }
+
+    [Benchmark(OperationsPerInvoke = Records)]
     public async Task ProduceAsync()
     {
         for (var i = 0; i < Records; i++) _deliveries[i] = _producer.ProduceAsync(Topic, _message);
@@ -71,6 +81,36 @@ public class ClientBenchmarks : InProcessBrokerBenchmark
             bytes += result.Message!.Value;
         }
         return bytes;
+    }
+
+    [Benchmark(OperationsPerInvoke = Records)]
+    public long Poll()
+    {
+        long bytes = 0;
+        var handedOut = 0;
+        while (handedOut < Records)
+        {
+            var records = _consumer.Poll(TimeSpan.FromSeconds(10));
+            if (records.IsEmpty) throw new InvalidOperationException($"nothing to poll after {handedOut} records");
+            foreach (var record in records)
+            {
+                bytes += record.Value.Length;
+                if (++handedOut == Records) break;
+            }
+        }
+        return bytes;
+    }
+
+    private sealed class FailureCounter : IDeliveryHandler<Null, byte[]>
+    {
+        private long _failed;
+
+        public long Failed => Interlocked.Read(ref _failed);
+
+        public void OnDelivered(Message<Null, byte[]> message, TopicPartitionOffset topicPartitionOffset, Timestamp timestamp, PersistenceStatus status, Error error)
+        {
+            if (error.IsError) Interlocked.Increment(ref _failed);
+        }
     }
 
     private sealed class LengthDeserializer : IDeserializer<int>

@@ -50,6 +50,58 @@ public sealed class AccumulatorTests
         for (var i = 1; i < request.Count; i++) Assert.True(request[i - 1].Sequence < request[i].Sequence);
     }
 
+    /// <summary>Appends <paramref name="records"/> records, flushes and takes the one request the partition then has.</summary>
+    private ProducerBatch SealOne(RecordAccumulator acc, TopicPartition tp, int records)
+    {
+        for (var i = 0; i < records; i++) Append(acc, tp, 100, out _);
+        var ready = new List<PartitionQueue>();
+        acc.Collect(_time.GetTimestamp(), flush: true, maxInFlight: 5, ready);
+        return Assert.Single(acc.TakeRequest(acc.Queue(tp), _time.GetTimestamp(), maxInFlight: 5, maxRequestBytes: 1 << 20)!);
+    }
+
+    /// <summary>What the sender does once a batch's records were reported.</summary>
+    private static void Done(RecordAccumulator acc, ProducerBatch batch)
+    {
+        batch.Callbacks.Clear();
+        acc.Recycle(batch);
+        acc.RequestDone(acc.Queue(batch.TopicPartition), succeeded: true);
+    }
+
+    [Fact]
+    public void A_done_batch_is_reused_without_its_past_but_not_after_a_call_that_may_still_read_its_buffer()
+    {
+        var acc = new RecordAccumulator(batchSize: 1 << 20, lingerMs: 1000, _time);
+        var first = SealOne(acc, Tp, 10);
+        first.SetProducerState(new ProducerIdAndEpoch(7, 1), 40);
+        first.Attempts = 2;
+        first.LastError = new Error(ErrorCode.RequestTimedOut);
+        var firstSequence = first.Sequence;
+        Done(acc, first);
+        acc.Recycle(first); // a second recycle must not pool it twice
+
+        var second = SealOne(acc, Tp, 3);
+        Assert.Same(first, second);
+        Assert.True(second.Sequence > firstSequence);
+        Assert.Equal(3, second.RecordCount);
+        Assert.False(second.HasSequence);
+        Assert.Equal(0, second.Attempts);
+        Assert.Null(second.LastError);
+        Assert.Equal(ErrorCode.None, RecordBatchHeader.Validate(second.Bytes.Span, out var header));
+        Assert.Equal(3, header.RecordCount);
+        Assert.Equal(-1, header.ProducerId);
+        var other = SealOne(acc, new TopicPartition("t", 1), 1);
+        Assert.NotSame(second, other);
+
+        // A call that ended without an answer may still read the batch's buffer: neither comes back.
+        second.Lent = true;
+        Done(acc, second);
+        Done(acc, other);
+        var third = SealOne(acc, Tp, 1);
+        Assert.NotSame(second, third);
+        Assert.Same(other, third);
+        Assert.Equal(Tp, third.TopicPartition);
+    }
+
     [Fact]
     public void A_batch_is_compressed_when_sealed_and_split_pieces_keep_the_codec()
     {

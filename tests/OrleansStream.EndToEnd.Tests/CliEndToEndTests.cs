@@ -183,6 +183,10 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var consume = await silo.RunCliAsync("perf", "consume", "--topic", topic, "--messages", "8000");
         Assert.True(consume.ExitCode == 0, consume.ToString());
         Assert.Matches(new Regex(@"^8000 records consumed, [\d.]+ records/sec \([\d.]+ MB/sec\), 0\.76 MB in [\d.]+ s\.$"), consume.StdoutLines[^1]);
+        var steady = await silo.RunCliAsync("perf", "consume", "--topic", topic, "--messages", "8000", "--warmup-records", "2000");
+        Assert.True(steady.ExitCode == 0, steady.ToString());
+        Assert.Matches(new Regex(@"^Steady state: [\d.]+ bytes allocated per record \([\d.]+ MB\), GC gen0 \d+, gen1 \d+, gen2 \d+, \d+ ms paused\.$"), steady.StdoutLines[^2]);
+        Assert.StartsWith("8000 records consumed, ", steady.StdoutLines[^1]);
     }
 
     [Fact]

@@ -108,21 +108,10 @@ internal static class PerfCommands
             }
             using var reporting = new CancellationTokenSource();
             var reporter = ReportEveryAsync(stats.PrintWindow, reporting.Token);
-            // One handler and pooled messages: the run measures the producer, not objects this loop would make per record.
+            // Pooled messages and the producer's allocation-free delivery path: the run measures the producer, not
+            // objects this loop or a report per record would make.
             var records = new PerfRecordPool(payload);
-            Action<DeliveryReport<byte[], byte[]>> handler = report =>
-            {
-                var record = (PerfRecord)report.Message;
-                if (report.Error.IsError)
-                    stats.Error($"{report.Error.Code}: {report.Error.Reason}");
-                else
-                {
-                    long micros = (long)Stopwatch.GetElapsedTime(record.SendStart).TotalMicroseconds;
-                    stats.Record(micros, size);
-                    record.Steady?.Record(micros, size);
-                }
-                records.Return(record);
-            };
+            var handler = new PerfDeliveryHandler(records, stats, size);
             var allocations = AllocationMeter.Start();
             AllocationMeter? steadyAllocations = null;
             try
@@ -190,9 +179,14 @@ internal static class PerfCommands
             Arity = ArgumentArity.OneOrMore,
             AllowMultipleArgumentsPerToken = true,
         };
+        var warmupRecords = new Option<long>("--warmup-records")
+        {
+            Description = "Records at the start left out of a second, steady-state allocation line",
+            DefaultValueFactory = _ => 0,
+        };
         var command = new Command("consume", "Read records from the beginning of every partition and report throughput")
         {
-            topic, messages, timeout, properties,
+            topic, messages, timeout, properties, warmupRecords,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -203,6 +197,9 @@ internal static class PerfCommands
                 throw new CliException("--messages must be positive", ExitCodes.Usage);
             if (timeoutMs <= 0)
                 throw new CliException("--timeout-ms must be positive", ExitCodes.Usage);
+            long warmup = parse.GetValue(warmupRecords);
+            if (warmup < 0 || warmup >= n)
+                throw new CliException("--warmup-records must be >= 0 and less than --messages", ExitCodes.Usage);
             var config = new ConsumerConfig(CliApp.ParseKeyValues(parse.GetValue(properties), "--consumer-props"))
             {
                 AutoOffsetReset = AutoOffsetReset.Earliest,
@@ -210,11 +207,7 @@ internal static class PerfCommands
 
             await using var connection = await CliApp.ConnectAsync(parse, ct);
             var partitions = await TopicPartitions.ResolveAsync(connection.Client, topicName, null);
-            // Deserializers that only measure: no copy of keys and values.
-            using var consumer = new ConsumerBuilder<int, int>(connection.Client, config)
-                .SetKeyDeserializer(LengthDeserializer.Instance)
-                .SetValueDeserializer(LengthDeserializer.Instance)
-                .Build();
+            using var consumer = new ConsumerBuilder<byte[], byte[]>(connection.Client, config).Build();
             var assignment = new List<TopicPartitionOffset>(partitions.Count);
             foreach (var p in partitions)
                 assignment.Add(new TopicPartitionOffset(p, Offset.Beginning));
@@ -224,19 +217,16 @@ internal static class PerfCommands
             var reporter = ReportEveryAsync(counter.PrintWindow, reporting.Token);
             long start = Stopwatch.GetTimestamp();
             var allocations = AllocationMeter.Start();
+            AllocationMeter? steadyAllocations = null;
             consumer.Assign(assignment);
             try
             {
-                while (counter.Count < n)
+                if (warmup > 0)
                 {
-                    ct.ThrowIfCancellationRequested();
-                    var result = consumer.Consume(TimeSpan.FromMilliseconds(timeoutMs));
-                    if (result is null)
-                        break;
-                    if (result.Message is null)
-                        continue;
-                    counter.Add(Math.Max(result.Message.Key, 0) + Math.Max(result.Message.Value, 0));
+                    CountRecords(consumer, warmup, timeoutMs, counter, ct);
+                    steadyAllocations = AllocationMeter.Start();
                 }
+                CountRecords(consumer, n, timeoutMs, counter, ct);
             }
             finally
             {
@@ -245,6 +235,8 @@ internal static class PerfCommands
             }
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             Console.Out.WriteLine(allocations.Summary(Math.Max(counter.Count, 1)));
+            if (steadyAllocations is not null)
+                Console.Out.WriteLine(steadyAllocations.Summary(Math.Max(counter.Count - warmup, 1), steadyState: true));
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{counter.Count} records consumed, {ProducerPerfStats.Rate(counter.Count, seconds):F1} records/sec ({ProducerPerfStats.Rate(counter.Bytes, seconds) / ProducerPerfStats.Mb:F2} MB/sec), {counter.Bytes / ProducerPerfStats.Mb:F2} MB in {seconds:F2} s."));
             if (counter.Count < n)
@@ -276,11 +268,41 @@ internal static class PerfCommands
         }
     }
 
-    private sealed class LengthDeserializer : IDeserializer<int>
+    /// <summary>Hands out what is fetched until <paramref name="n"/> records are counted or nothing arrives within the timeout.</summary>
+    private static void CountRecords(IConsumer<byte[], byte[]> consumer, long n, int timeoutMs, ConsumeCounter counter, CancellationToken ct)
     {
-        public static readonly LengthDeserializer Instance = new();
+        while (counter.Count < n)
+        {
+            ct.ThrowIfCancellationRequested();
+            // Poll reads the records in place: no object and no copy per record.
+            var records = consumer.Poll(timeoutMs);
+            if (records.IsEmpty)
+                return;
+            foreach (var record in records)
+            {
+                counter.Add(record.Key.Length + record.Value.Length);
+                if (counter.Count >= n)
+                    return;
+            }
+        }
+    }
 
-        public int Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context) => isNull ? -1 : data.Length;
+    /// <summary>Times each delivery from its send and returns its record to the pool.</summary>
+    private sealed class PerfDeliveryHandler(PerfRecordPool records, ProducerPerfStats stats, int size) : IDeliveryHandler<byte[], byte[]>
+    {
+        public void OnDelivered(Message<byte[], byte[]> message, TopicPartitionOffset topicPartitionOffset, Timestamp timestamp, PersistenceStatus status, Error error)
+        {
+            var record = (PerfRecord)message;
+            if (error.IsError)
+                stats.Error($"{error.Code}: {error.Reason}");
+            else
+            {
+                long micros = (long)Stopwatch.GetElapsedTime(record.SendStart).TotalMicroseconds;
+                stats.Record(micros, size);
+                record.Steady?.Record(micros, size);
+            }
+            records.Return(record);
+        }
     }
 
     private sealed class ConsumeCounter

@@ -3,7 +3,7 @@ using OrleansStream.Client;
 
 namespace OrleansStream.Cli.Perf;
 
-/// <summary>A perf record: the message produced, stamped here so that the delivery report hands this object back, with its send time.</summary>
+/// <summary>A perf record: the message produced, which the delivery handler gets back, with its send time.</summary>
 internal sealed class PerfRecord : Message<byte[], byte[]>
 {
     public long SendStart;

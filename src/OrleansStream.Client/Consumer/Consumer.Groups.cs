@@ -73,7 +73,8 @@ internal sealed partial class Consumer<TKey, TValue> : IGroupConsumerHost
     /// <summary>Runs at the start of every Consume step: rebalances, handlers and auto commits happen here.</summary>
     private void PollGroup() => _group?.Poll();
 
-    private void StoreConsumed(ConsumeResult<TKey, TValue> result) => _group?.OnConsumed(result.TopicPartition, result.Offset);
+    /// <summary>A record was handed out: with enable.auto.offset.store its offset + 1 is the next to commit.</summary>
+    private void StoreConsumed(TopicPartition tp, long offset) => _group?.OnConsumed(tp, offset);
 
     private void CloseGroup() => _group?.Close();
 

@@ -10,7 +10,7 @@ namespace OrleansStream.Client;
 /// the fetched batches record by record. Assignment changes all go through <see cref="ApplyAssignment"/>, which is
 /// what consumer groups call on a rebalance.
 /// </summary>
-internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
+internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>, IRecordPoller
 {
     private readonly ConsumerSettings _settings;
     private readonly MetadataCache _cache;
@@ -182,22 +182,19 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
 
     public ConsumeResult<TKey, TValue>? Consume(TimeSpan timeout)
     {
-        var deadline = _time.GetTimestamp() + (long)(timeout.TotalSeconds * _time.TimestampFrequency);
+        var deadline = DeadlineOf(timeout);
         while (true)
         {
             if (TryNext(out var result)) return result;
-            var left = deadline - _time.GetTimestamp();
-            if (left <= 0) return null;
-            var wait = _queue.Reader.WaitToReadAsync();
-            if (wait.IsCompleted)
+            switch (WaitForFetched(deadline))
             {
-                if (!wait.Result) return null;
-                continue;
+                case Fetched.More:
+                    continue;
+                case Fetched.TimedOut:
+                    return TryNext(out result) ? result : null;
+                default:
+                    return null;
             }
-            var waitTask = wait.AsTask();
-            if (!waitTask.Wait(TimeSpan.FromMilliseconds(Math.Max(1, Ticks.ToMs(_time, left)))))
-                return TryNext(out result) ? result : null;
-            if (!waitTask.Result) return null;
         }
     }
 
@@ -222,32 +219,108 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
         }
     }
 
+    public ConsumerRecords Poll(int millisecondsTimeout) => Poll(TimeSpan.FromMilliseconds(millisecondsTimeout));
+
+    public ConsumerRecords Poll(TimeSpan timeout)
+    {
+        var deadline = DeadlineOf(timeout);
+        while (true)
+        {
+            if (TryAdvance(events: false, out _)) return new ConsumerRecords(this, _item!);
+            switch (WaitForFetched(deadline))
+            {
+                case Fetched.More:
+                    continue;
+                case Fetched.TimedOut:
+                    return TryAdvance(events: false, out _) ? new ConsumerRecords(this, _item!) : default;
+                default:
+                    return default;
+            }
+        }
+    }
+
+    bool IRecordPoller.TryTake(FetchItem item, out ConsumerRecord record)
+    {
+        if (!ReferenceEquals(_item, item) || item.Fetcher.Stopped || !FindRecord(item))
+        {
+            record = default;
+            return false;
+        }
+        var tp = item.Fetcher.TopicPartition;
+        ref readonly var slot = ref TakeRecord(item);
+        var span = _batch.Span;
+        record = new ConsumerRecord(tp, slot.Offset, new Timestamp(slot.TimestampMs, slot.TimestampType), _batchLeaderEpoch,
+            KeyOf(span, slot), slot.KeyStart < 0, ValueOf(span, slot), slot.ValueStart < 0, span.Slice(slot.HeadersStart, slot.HeadersLength), slot.HeaderCount);
+        StoreConsumed(tp, slot.Offset);
+        return true;
+    }
+
+    private long DeadlineOf(TimeSpan timeout) => _time.GetTimestamp() + (long)(timeout.TotalSeconds * _time.TimestampFrequency);
+
+    private enum Fetched
+    {
+        /// <summary>Something arrived: look again.</summary>
+        More,
+        /// <summary>The wait ended at the deadline: look once more.</summary>
+        TimedOut,
+        /// <summary>The deadline had passed, or the consumer is closed.</summary>
+        GiveUp,
+    }
+
+    /// <summary>Waits until the fetchers queue something, the deadline passes or the consumer closes.</summary>
+    private Fetched WaitForFetched(long deadline)
+    {
+        var left = deadline - _time.GetTimestamp();
+        if (left <= 0) return Fetched.GiveUp;
+        var wait = _queue.Reader.WaitToReadAsync();
+        if (wait.IsCompleted) return wait.Result ? Fetched.More : Fetched.GiveUp;
+        var waitTask = wait.AsTask();
+        if (!waitTask.Wait(TimeSpan.FromMilliseconds(Math.Max(1, Ticks.ToMs(_time, left))))) return Fetched.TimedOut;
+        return waitTask.Result ? Fetched.More : Fetched.GiveUp;
+    }
+
     /// <summary>The next message or event that is ready, without waiting.</summary>
     private bool TryNext(out ConsumeResult<TKey, TValue>? result)
     {
+        if (!TryAdvance(events: true, out var eof))
+        {
+            result = null;
+            return false;
+        }
+        if (eof is not null)
+        {
+            result = new ConsumeResult<TKey, TValue>
+            {
+                TopicPartitionOffset = new TopicPartitionOffset(eof.Fetcher.TopicPartition, eof.Offset),
+                IsPartitionEOF = true,
+            };
+            return true;
+        }
+        var item = _item!;
+        ref readonly var slot = ref TakeRecord(item);
+        result = Materialize(item.Fetcher.TopicPartition, slot);
+        StoreConsumed(item.Fetcher.TopicPartition, slot.Offset);
+        return true;
+    }
+
+    /// <summary>
+    /// Without waiting, moves to the next record ready to hand out (true, <see cref="_item"/> positioned on it) or, with
+    /// <paramref name="events"/>, the next partition EOF (true, in <paramref name="eof"/>); Poll passes EOFs by.
+    /// Throws the fetchers' errors as <see cref="ConsumeException"/>.
+    /// </summary>
+    private bool TryAdvance(bool events, out FetchItem? eof)
+    {
         PollGroup();
+        eof = null;
         while (true)
         {
             if (_item is { } item)
             {
-                if (item.Fetcher.Stopped)
-                {
-                    DropItem();
-                    continue;
-                }
-                if (NextRecord(item, out result))
-                {
-                    StoreConsumed(result!);
-                    return true;
-                }
+                if (!item.Fetcher.Stopped && FindRecord(item)) return true;
                 DropItem();
                 continue;
             }
-            if (!_queue.Reader.TryRead(out var next))
-            {
-                result = null;
-                return false;
-            }
+            if (!_queue.Reader.TryRead(out var next)) return false;
             if (next.Kind == FetchItemKind.Wakeup) continue;
             if (next.Fetcher.Stopped)
             {
@@ -264,12 +337,8 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
                     continue;
                 case FetchItemKind.PartitionEof:
                     next.Fetcher.Consumed();
-                    if (Interlocked.Read(ref next.Fetcher.Position) != next.Offset) continue;
-                    result = new ConsumeResult<TKey, TValue>
-                    {
-                        TopicPartitionOffset = new TopicPartitionOffset(next.Fetcher.TopicPartition, next.Offset),
-                        IsPartitionEOF = true,
-                    };
+                    if (!events || Interlocked.Read(ref next.Fetcher.Position) != next.Offset) continue;
+                    eof = next;
                     return true;
                 default:
                     throw new ConsumeException(next.Error!, new TopicPartitionOffset(next.Fetcher.TopicPartition, next.Offset));
@@ -287,28 +356,29 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
         _slotCount = _slotIndex = 0;
     }
 
-    /// <summary>The next record of <paramref name="item"/> at or after the partition's position; false when the item is used up.</summary>
-    private bool NextRecord(FetchItem item, out ConsumeResult<TKey, TValue>? result)
+    /// <summary>Moves to the next record of <paramref name="item"/> at or after the partition's position; false when the item is used up.</summary>
+    private bool FindRecord(FetchItem item)
     {
         var fetcher = item.Fetcher;
         while (true)
         {
             while (_slotIndex < _slotCount)
             {
-                ref readonly var slot = ref _slots[_slotIndex++];
                 var position = Interlocked.Read(ref fetcher.Position);
-                if (slot.Offset < position && position >= 0) continue;
-                Interlocked.Exchange(ref fetcher.Position, slot.Offset + 1);
-                result = Materialize(fetcher.TopicPartition, slot);
-                return true;
+                if (_slots[_slotIndex].Offset >= position || position < 0) return true;
+                _slotIndex++;
             }
             var records = item.Records.Memory;
-            if (_itemPosition >= records.Length || !DecodeNextBatch(records))
-            {
-                result = null;
-                return false;
-            }
+            if (_itemPosition >= records.Length || !DecodeNextBatch(records)) return false;
         }
+    }
+
+    /// <summary>Hands out the record <see cref="FindRecord"/> found: the partition's position moves past it.</summary>
+    private ref readonly RecordSlot TakeRecord(FetchItem item)
+    {
+        ref readonly var slot = ref _slots[_slotIndex++];
+        Interlocked.Exchange(ref item.Fetcher.Position, slot.Offset + 1);
+        return ref slot;
     }
 
     /// <summary>Decodes the next whole batch of the item into slots; false when only a partial batch or nothing is left.</summary>
@@ -352,13 +422,9 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
                 slot.KeyLength = record.Key.Length;
                 slot.ValueStart = record.ValueIsNull ? -1 : (int)Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(record.Value));
                 slot.ValueLength = record.Value.Length;
-                slot.Headers = null;
-                if (record.HeaderCount > 0)
-                {
-                    var headers = new Headers();
-                    foreach (var h in record.Headers) headers.Add(h.ToRecordHeader());
-                    slot.Headers = headers;
-                }
+                slot.HeaderCount = record.HeaderCount;
+                slot.HeadersStart = (int)Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(record.EncodedHeaders));
+                slot.HeadersLength = record.EncodedHeaders.Length;
             }
         }
         catch (OrleansStreamException ex)
@@ -379,18 +445,42 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
             Interlocked.Exchange(ref fetcher.Position, header.NextOffset);
     }
 
+    private static ReadOnlySpan<byte> KeyOf(ReadOnlySpan<byte> batch, in RecordSlot slot) =>
+        slot.KeyStart < 0 ? default : batch.Slice(slot.KeyStart, slot.KeyLength);
+
+    private static ReadOnlySpan<byte> ValueOf(ReadOnlySpan<byte> batch, in RecordSlot slot) =>
+        slot.ValueStart < 0 ? default : batch.Slice(slot.ValueStart, slot.ValueLength);
+
+    private static Headers? HeadersOf(ReadOnlySpan<byte> batch, in RecordSlot slot)
+    {
+        if (slot.HeaderCount == 0) return null;
+        var headers = new Headers();
+        foreach (var h in new RecordHeaderEnumerator(batch.Slice(slot.HeadersStart, slot.HeadersLength), slot.HeaderCount))
+            headers.Add(h.ToRecordHeader());
+        return headers;
+    }
+
     private ConsumeResult<TKey, TValue> Materialize(TopicPartition tp, in RecordSlot slot)
     {
         var span = _batch.Span;
-        var key = slot.KeyStart < 0 ? default : span.Slice(slot.KeyStart, slot.KeyLength);
-        var value = slot.ValueStart < 0 ? default : span.Slice(slot.ValueStart, slot.ValueLength);
+        var key = KeyOf(span, slot);
+        var value = ValueOf(span, slot);
         var tpo = new TopicPartitionOffset(tp, slot.Offset);
+        Headers? headers;
+        try
+        {
+            headers = HeadersOf(span, slot);
+        }
+        catch (OrleansStreamException ex)
+        {
+            throw new ConsumeException(new Error(ex.Code, $"{tpo}: {ex.Message}"), tpo, ex);
+        }
         TKey k;
         TValue v;
         try
         {
-            k = _keyDeserializer.Deserialize(key, slot.KeyStart < 0, new SerializationContext(MessageComponentType.Key, tp.Topic, slot.Headers));
-            v = _valueDeserializer.Deserialize(value, slot.ValueStart < 0, new SerializationContext(MessageComponentType.Value, tp.Topic, slot.Headers));
+            k = _keyDeserializer.Deserialize(key, slot.KeyStart < 0, new SerializationContext(MessageComponentType.Key, tp.Topic, headers));
+            v = _valueDeserializer.Deserialize(value, slot.ValueStart < 0, new SerializationContext(MessageComponentType.Value, tp.Topic, headers));
         }
         catch (Exception ex)
         {
@@ -404,7 +494,7 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
                         Key = slot.KeyStart < 0 ? null : key.ToArray(),
                         Value = slot.ValueStart < 0 ? null : value.ToArray(),
                         Timestamp = new Timestamp(slot.TimestampMs, slot.TimestampType),
-                        Headers = slot.Headers,
+                        Headers = headers,
                     },
                 },
             };
@@ -418,7 +508,7 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
                 Key = k,
                 Value = v,
                 Timestamp = new Timestamp(slot.TimestampMs, slot.TimestampType),
-                Headers = slot.Headers,
+                Headers = headers,
             },
         };
     }
@@ -505,6 +595,9 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>
         public int KeyLength;
         public int ValueStart;
         public int ValueLength;
-        public Headers? Headers;
+        /// <summary>The encoded headers, read into a <see cref="Headers"/> only when Consume hands the record out.</summary>
+        public int HeadersStart;
+        public int HeadersLength;
+        public int HeaderCount;
     }
 }

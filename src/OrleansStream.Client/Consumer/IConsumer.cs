@@ -49,6 +49,17 @@ public interface IConsumer<TKey, TValue> : IDisposable
 
     ValueTask<ConsumeResult<TKey, TValue>> ConsumeAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Kafka's poll, allocation-free: the records of the next fetch answer that is ready (one partition's), or an empty
+    /// <see cref="ConsumerRecords"/> if none came within the timeout. The records are read in place, undeserialized, and
+    /// valid until the next Poll, Consume, Seek or assignment change; enumerating them hands them out with Consume's
+    /// position and offset-store semantics, so commits, auto commit, rebalances and seeks work as with Consume.
+    /// Partition EOF events are Consume's only. Throws <see cref="ConsumeException"/>.
+    /// </summary>
+    ConsumerRecords Poll(TimeSpan timeout);
+
+    ConsumerRecords Poll(int millisecondsTimeout);
+
     /// <summary>Asks the leader for the partition's log start offset and high watermark.</summary>
     WatermarkOffsets QueryWatermarkOffsets(TopicPartition topicPartition, TimeSpan timeout);
 

@@ -11,6 +11,8 @@ internal sealed class BufferPool(ProducerSettings settings, TimeProvider time)
     private long _buffered;
     private long _bufferedMessages;
     private TaskCompletionSource _spaceFreed = NewTcs();
+    /// <summary>1 while a record may be waiting on <see cref="_spaceFreed"/>: a release swaps it only then, not per batch.</summary>
+    private int _waiting;
 
     /// <summary>
     /// Waits while the buffer is over <c>queue.buffering.max.kbytes</c> or holds <c>queue.buffering.max.messages</c>,
@@ -57,6 +59,8 @@ internal sealed class BufferPool(ProducerSettings settings, TimeProvider time)
         while (true)
         {
             var freed = Volatile.Read(ref _spaceFreed);
+            // Flagged before the check, as Release frees before it reads the flag: a release this check misses sees the flag.
+            Interlocked.Exchange(ref _waiting, 1);
             if (TryReserve(bytes)) return;
             var left = deadline - time.GetTimestamp();
             if (left <= 0)
@@ -75,7 +79,8 @@ internal sealed class BufferPool(ProducerSettings settings, TimeProvider time)
         if (messages == 0 && bytes == 0) return;
         Interlocked.Add(ref _buffered, -bytes);
         Interlocked.Add(ref _bufferedMessages, -messages);
-        Interlocked.Exchange(ref _spaceFreed, NewTcs()).TrySetResult();
+        if (Volatile.Read(ref _waiting) != 0 && Interlocked.Exchange(ref _waiting, 0) != 0)
+            Interlocked.Exchange(ref _spaceFreed, NewTcs()).TrySetResult();
     }
 
     /// <summary>Messages reserved and not yet reported (for tests).</summary>

@@ -55,10 +55,8 @@ internal sealed class AsyncDelivery<TKey, TValue> : IDeliveryCallback
 /// <summary>Produce with a handler: the record's state is the caller's handler; the report is the caller's to keep.</summary>
 internal sealed class HandlerDelivery<TKey, TValue> : IDeliveryCallback
 {
-    private static readonly HandlerDelivery<TKey, TValue> s_instance = new();
-
-    public static Delivery For(Message<TKey, TValue> message, long timestampMs, Action<DeliveryReport<TKey, TValue>> handler) =>
-        new(s_instance, message, handler, timestampMs);
+    /// <summary>The one instance; a record's <see cref="Delivery.State"/> is its <c>Action&lt;DeliveryReport&gt;</c>.</summary>
+    public static readonly HandlerDelivery<TKey, TValue> Instance = new();
 
     public void OnDelivered(in Delivery delivery, TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error)
     {
@@ -75,6 +73,30 @@ internal sealed class HandlerDelivery<TKey, TValue> : IDeliveryCallback
         {
             // The types are this class's own by construction (For), so the casts need no check.
             Unsafe.As<Action<DeliveryReport<TKey, TValue>>>(delivery.State!)(report);
+        }
+        catch (Exception)
+        {
+            // A throwing handler must not stop the reports of the other records of its batch.
+        }
+    }
+}
+
+/// <summary>
+/// Produce with an <see cref="IDeliveryHandler{TKey,TValue}"/>: the record's state is the caller's handler, told the outcome
+/// as parameters, so delivering costs no object either.
+/// </summary>
+internal sealed class InterfaceDelivery<TKey, TValue> : IDeliveryCallback
+{
+    /// <summary>The one instance; a record's <see cref="Delivery.State"/> is its handler.</summary>
+    public static readonly InterfaceDelivery<TKey, TValue> Instance = new();
+
+    public void OnDelivered(in Delivery delivery, TopicPartition tp, long offset, long logAppendTimeMs, PersistenceStatus status, Error error)
+    {
+        try
+        {
+            // The types are this class's own by construction (Producer.Produce), so the casts need no check.
+            Unsafe.As<IDeliveryHandler<TKey, TValue>>(delivery.State!).OnDelivered(Unsafe.As<Message<TKey, TValue>>(delivery.Message!),
+                new TopicPartitionOffset(tp, offset), DeliveredMessage.TimestampOf(delivery.TimestampMs, logAppendTimeMs), status, error);
         }
         catch (Exception)
         {
@@ -142,11 +164,14 @@ internal static class DeliveredMessage
     /// </summary>
     public static Message<TKey, TValue> With<TKey, TValue>(Message<TKey, TValue> message, long createTimeMs, long logAppendTimeMs)
     {
-        var ts = logAppendTimeMs >= 0
-            ? new Timestamp(logAppendTimeMs, TimestampType.LogAppendTime)
-            : new Timestamp(createTimeMs, TimestampType.CreateTime);
+        var ts = TimestampOf(createTimeMs, logAppendTimeMs);
         return message.Timestamp == ts
             ? message
             : new Message<TKey, TValue> { Key = message.Key, Value = message.Value, Headers = message.Headers, Timestamp = ts };
     }
+
+    /// <summary>The timestamp the log holds: the broker's log append time when the topic uses it, else the create time.</summary>
+    public static Timestamp TimestampOf(long createTimeMs, long logAppendTimeMs) => logAppendTimeMs >= 0
+        ? new Timestamp(logAppendTimeMs, TimestampType.LogAppendTime)
+        : new Timestamp(createTimeMs, TimestampType.CreateTime);
 }

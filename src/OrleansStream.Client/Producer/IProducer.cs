@@ -18,6 +18,14 @@ public interface IProducer<TKey, TValue> : IDisposable, IAsyncDisposable
 
     void Produce(TopicPartition topicPartition, Message<TKey, TValue> message, Action<DeliveryReport<TKey, TValue>>? deliveryHandler = null);
 
+    /// <summary>
+    /// Produces without a task or a report object: <paramref name="deliveryHandler"/> hears the outcome as parameters, so
+    /// a message costs the producer no allocation of its own (byte-array keys and values serialize as themselves).
+    /// </summary>
+    void Produce(string topic, Message<TKey, TValue> message, IDeliveryHandler<TKey, TValue> deliveryHandler);
+
+    void Produce(TopicPartition topicPartition, Message<TKey, TValue> message, IDeliveryHandler<TKey, TValue> deliveryHandler);
+
     /// <summary>Sends everything buffered now and waits for it; returns how many messages are still outstanding at the timeout.</summary>
     int Flush(TimeSpan timeout);
 

@@ -20,22 +20,24 @@ internal sealed partial class Producer<TKey, TValue>(
     public Task<DeliveryResult<TKey, TValue>> ProduceAsync(string topic, Message<TKey, TValue> message, CancellationToken cancellationToken = default) =>
         ProduceAsync(topic, -1, message, cancellationToken);
 
-    public Task<DeliveryResult<TKey, TValue>> ProduceAsync(TopicPartition topicPartition, Message<TKey, TValue> message, CancellationToken cancellationToken = default)
-    {
-        if (topicPartition.Partition < 0)
-            throw new ArgumentOutOfRangeException(nameof(topicPartition), "A partition is >= 0; produce to the topic to let the partitioner choose.");
-        return ProduceAsync(topicPartition.Topic, topicPartition.Partition, message, cancellationToken);
-    }
+    public Task<DeliveryResult<TKey, TValue>> ProduceAsync(TopicPartition topicPartition, Message<TKey, TValue> message, CancellationToken cancellationToken = default) =>
+        ProduceAsync(topicPartition.Topic, PartitionOf(topicPartition), message, cancellationToken);
 
     public void Produce(string topic, Message<TKey, TValue> message, Action<DeliveryReport<TKey, TValue>>? deliveryHandler = null) =>
-        Produce(topic, -1, message, deliveryHandler);
+        Produce(topic, -1, message, HandlerDelivery<TKey, TValue>.Instance, deliveryHandler);
 
-    public void Produce(TopicPartition topicPartition, Message<TKey, TValue> message, Action<DeliveryReport<TKey, TValue>>? deliveryHandler = null)
-    {
-        if (topicPartition.Partition < 0)
-            throw new ArgumentOutOfRangeException(nameof(topicPartition), "A partition is >= 0; produce to the topic to let the partitioner choose.");
-        Produce(topicPartition.Topic, topicPartition.Partition, message, deliveryHandler);
-    }
+    public void Produce(TopicPartition topicPartition, Message<TKey, TValue> message, Action<DeliveryReport<TKey, TValue>>? deliveryHandler = null) =>
+        Produce(topicPartition.Topic, PartitionOf(topicPartition), message, HandlerDelivery<TKey, TValue>.Instance, deliveryHandler);
+
+    public void Produce(string topic, Message<TKey, TValue> message, IDeliveryHandler<TKey, TValue> deliveryHandler) =>
+        Produce(topic, -1, message, InterfaceDelivery<TKey, TValue>.Instance, deliveryHandler);
+
+    public void Produce(TopicPartition topicPartition, Message<TKey, TValue> message, IDeliveryHandler<TKey, TValue> deliveryHandler) =>
+        Produce(topicPartition.Topic, PartitionOf(topicPartition), message, InterfaceDelivery<TKey, TValue>.Instance, deliveryHandler);
+
+    private static int PartitionOf(TopicPartition topicPartition) => topicPartition.Partition >= 0
+        ? topicPartition.Partition
+        : throw new ArgumentOutOfRangeException(nameof(topicPartition), "A partition is >= 0; produce to the topic to let the partitioner choose.");
 
     private Task<DeliveryResult<TKey, TValue>> ProduceAsync(string topic, int partition, Message<TKey, TValue> message, CancellationToken cancellationToken)
     {
@@ -60,11 +62,12 @@ internal sealed partial class Producer<TKey, TValue>(
         return await delivered.ConfigureAwait(false);
     }
 
-    private void Produce(string topic, int partition, Message<TKey, TValue> message, Action<DeliveryReport<TKey, TValue>>? handler)
+    /// <summary>Produce with a handler: <paramref name="handler"/> travels as the record's state, heard through <paramref name="callback"/>.</summary>
+    private void Produce(string topic, int partition, Message<TKey, TValue> message, IDeliveryCallback callback, object? handler)
     {
         var timestampMs = TimestampOf(message);
         var delivery = handler is not null && _settings.EnableDeliveryReports
-            ? HandlerDelivery<TKey, TValue>.For(message, timestampMs, handler)
+            ? new Delivery(callback, message, handler, timestampMs)
             : NoDeliveryCallback.Delivery;
         // Like Java's send(), this blocks while metadata for a new topic loads or the buffer is full.
         var pending = Enqueue(topic, partition, message, timestampMs, delivery);

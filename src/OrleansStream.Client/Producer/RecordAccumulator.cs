@@ -5,13 +5,16 @@ using OrleansStream.Records;
 
 namespace OrleansStream.Client;
 
-/// <summary>A sealed RecordBatch v2 and the records waiting to hear how it went.</summary>
+/// <summary>
+/// A sealed RecordBatch v2 and the records waiting to hear how it went. The accumulator reuses a batch once it is done
+/// (<see cref="RecordAccumulator.Recycle"/>), so a batch costs no object either.
+/// </summary>
 internal sealed class ProducerBatch(TopicPartition tp, long sequence, long createdAt, ArrayPool<Delivery> deliveries)
 {
-    public TopicPartition TopicPartition { get; } = tp;
+    public TopicPartition TopicPartition { get; private set; } = tp;
     /// <summary>Creation order within the partition; retries go back in this order.</summary>
-    public long Sequence { get; } = sequence;
-    public long CreatedAt { get; } = createdAt;
+    public long Sequence { get; private set; } = sequence;
+    public long CreatedAt { get; private set; } = createdAt;
     public DeliveryList Callbacks { get; } = new(deliveries);
     public ReadOnlyMemory<byte> Bytes { get; set; }
     /// <summary>The builder whose pooled buffer holds <see cref="Bytes"/>; the accumulator takes it back once the batch is done.</summary>
@@ -46,6 +49,19 @@ internal sealed class ProducerBatch(TopicPartition tp, long sequence, long creat
         ProducerEpoch = id.Epoch;
         BaseSequence = baseSequence;
         RecordBatchHeader.StampProducer(MemoryMarshal.AsMemory(Bytes).Span, id.ProducerId, id.Epoch, baseSequence);
+    }
+
+    /// <summary>A recycled batch (reported, its callbacks cleared and its buffer taken back) becomes a new open one.</summary>
+    public void Reuse(TopicPartition tp, long sequence, long createdAt)
+    {
+        TopicPartition = tp;
+        Sequence = sequence;
+        CreatedAt = createdAt;
+        Lent = false;
+        ReservedBytes = 0;
+        Attempts = 0;
+        LastError = null;
+        ClearSequence();
     }
 
     /// <summary>The batch goes again as a new one: it gets the next sequence of the producer's bumped epoch when drained.</summary>
@@ -112,7 +128,8 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     CompressionType compression = CompressionType.None, bool transactional = false)
 {
     private readonly ConcurrentDictionary<TopicPartition, PartitionQueue> _partitions = new();
-    private readonly ConcurrentQueue<RecordBatchBuilder> _builders = new();
+    /// <summary>Done batches with the builder whose buffer they went out in, for the next open batches.</summary>
+    private readonly ConcurrentQueue<(ProducerBatch Batch, RecordBatchBuilder Builder)> _free = new();
     private readonly ArrayPool<Delivery> _deliveries = DeliveryList.NewPool();
     private long _pooledBytes;
     private readonly long _lingerTicks = Ticks.FromMs(time, lingerMs);
@@ -157,8 +174,7 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
             }
             if (q.Open is null)
             {
-                q.Builder = RentBuilder();
-                Volatile.Write(ref q.Open, new ProducerBatch(q.TopicPartition, q.NextSequence, time.GetTimestamp(), _deliveries));
+                Volatile.Write(ref q.Open, OpenBatchLocked(q));
                 q.NextSequence += SequenceStride;
                 wake = true;
             }
@@ -262,7 +278,8 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
                 }
                 else if (!TryAssignSequenceLocked(q, producerId)) return null;
             }
-            var batches = new List<ProducerBatch> { q.Ready.Dequeue() };
+            // Sized for every batch waiting, so a request of many batches does not grow its list step by step.
+            var batches = new List<ProducerBatch>(idempotent || q.SendSingly ? 1 : Math.Min(q.Ready.Count, 64)) { q.Ready.Dequeue() };
             var first = batches[0];
             if (first.HasSequence)
                 first.SentInLine = first.ProducerId == q.SequenceProducerId && first.ProducerEpoch == q.SequenceProducerEpoch
@@ -466,15 +483,16 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
     }
 
     /// <summary>
-    /// The batch is done (reported, or split into pieces): its buffer goes back to the pool unless a call that may still
-    /// read it was given up (<see cref="ProducerBatch.Lent"/>).
+    /// The batch is done (reported, or split into pieces; its callbacks cleared): it goes back to the pool with its
+    /// buffer unless a call that may still read the buffer was given up (<see cref="ProducerBatch.Lent"/>). Taking
+    /// <see cref="ProducerBatch.Buffer"/> first makes a second call do nothing.
     /// </summary>
     public void Recycle(ProducerBatch batch)
     {
         if (batch.Lent || batch.Buffer is not { } builder) return;
         batch.Buffer = null;
         batch.Bytes = default;
-        if (Interlocked.Add(ref _pooledBytes, builder.Capacity) <= MaxPooledBytes) _builders.Enqueue(builder);
+        if (Interlocked.Add(ref _pooledBytes, builder.Capacity) <= MaxPooledBytes) _free.Enqueue((batch, builder));
         else
         {
             Interlocked.Add(ref _pooledBytes, -builder.Capacity);
@@ -482,11 +500,24 @@ internal sealed class RecordAccumulator(int batchSize, int lingerMs, TimeProvide
         }
     }
 
-    private RecordBatchBuilder RentBuilder()
+    /// <summary>A new open batch for <paramref name="q"/> and its builder, from the pool when one is there.</summary>
+    private ProducerBatch OpenBatchLocked(PartitionQueue q)
     {
-        if (_builders.TryDequeue(out var b)) Interlocked.Add(ref _pooledBytes, -b.Capacity);
-        else b = new RecordBatchBuilder(Math.Min(batchSize + 1024, 1 << 20));
-        b.Reset(isTransactional: transactional, compression: compression);
-        return b;
+        ProducerBatch batch;
+        RecordBatchBuilder builder;
+        if (_free.TryDequeue(out var free))
+        {
+            (batch, builder) = free;
+            Interlocked.Add(ref _pooledBytes, -builder.Capacity);
+            batch.Reuse(q.TopicPartition, q.NextSequence, time.GetTimestamp());
+        }
+        else
+        {
+            batch = new ProducerBatch(q.TopicPartition, q.NextSequence, time.GetTimestamp(), _deliveries);
+            builder = new RecordBatchBuilder(Math.Min(batchSize + 1024, 1 << 20));
+        }
+        builder.Reset(isTransactional: transactional, compression: compression);
+        q.Builder = builder;
+        return batch;
     }
 }

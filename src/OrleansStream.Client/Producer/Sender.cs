@@ -440,9 +440,10 @@ internal sealed class Sender : IAsyncDisposable
             callbacks[i].Report(tp, baseOffset < 0 ? -1 : baseOffset + i, logAppendTimeMs, status, error);
         Buffers.Release(batch.ReservedBytes, count);
         batch.ReservedBytes = 0;
-        Finished(count);
         callbacks.Clear();
+        // Recycled before a flush waiting for these records returns, so the records produced after it find the batch in the pool.
         if (recycle) _accumulator.Recycle(batch);
+        Finished(count);
     }
 
     /// <summary>One request's batches in one pooled buffer (a produce request carries them back to back).</summary>

@@ -1,0 +1,69 @@
+using OrleansStream.Client;
+
+namespace OrleansStream.Cluster.Tests.Groups;
+
+/// <summary>Group members reading with Poll: auto commit, a rebalance in the middle and the committed offsets at the end.</summary>
+[Collection(GroupCollection.Name)]
+public sealed class ConsumerGroupPollTests(GroupFixture fixture)
+{
+    [Fact]
+    public async Task Members_reading_with_Poll_rebalance_midway_miss_nothing_and_commit_every_partition_to_its_end()
+    {
+        var topic = GroupFixture.Unique("gpoll");
+        var group = GroupFixture.Unique("g-gpoll");
+        await fixture.CreateTopicAsync(topic, 4);
+        await fixture.ProduceAsync(topic, 0, 2000);
+        var revocations = new List<TopicPartitionOffset>();
+        var read = new List<(TopicPartition Tp, long Offset, string Value, string Member)>();
+        IConsumer<string, string> Member() => new ConsumerBuilder<string, string>(fixture.Client, fixture.GroupConfig(group))
+            .SetPartitionsRevokedHandler((_, revoked) => revocations.AddRange(revoked))
+            .Build();
+        void PollOnce(IConsumer<string, string> consumer, string name)
+        {
+            foreach (var record in consumer.Poll(50))
+                read.Add((record.TopicPartition, record.Offset, System.Text.Encoding.UTF8.GetString(record.Value), name));
+        }
+        int Distinct() => read.Select(r => r.Value).Distinct().Count();
+
+        using var a = Member();
+        a.Subscribe(topic);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            PollOnce(a, "a");
+            return read.Count >= 500;
+        }, "a reads 500 records alone", TimeSpan.FromSeconds(60));
+        Assert.Equal(4, a.Assignment.Count);
+
+        // b joins while a is midway: the group rebalances (eager: a commits what it handed out and gives everything back).
+        using var b = Member();
+        b.Subscribe(topic);
+        var producing = fixture.ProduceAsync(topic, 2000, 1000);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            PollOnce(a, "a");
+            PollOnce(b, "b");
+            return producing.IsCompleted && Distinct() == 3000 && a.Assignment.Count == 2 && b.Assignment.Count == 2;
+        }, "a and b split the partitions and read all 3000 records", TimeSpan.FromSeconds(60));
+        await producing;
+        Assert.Contains(read, r => r.Member == "b");
+
+        // Closing commits what each handed out: every partition's committed offset is its end.
+        a.Close();
+        b.Close();
+        using var check = new ConsumerBuilder<string, string>(fixture.Client, fixture.GroupConfig(group)).Build();
+        var partitions = Enumerable.Range(0, 4).Select(p => new TopicPartition(topic, p)).ToList();
+        var committed = check.Committed(partitions, TimeSpan.FromSeconds(10));
+        foreach (var c in committed)
+            Assert.Equal(check.QueryWatermarkOffsets(c.TopicPartition, TimeSpan.FromSeconds(10)).High, c.Offset);
+
+        // A record handed out twice lies at or after the offset committed when its partition was revoked; within one
+        // member a partition's records come once each, in order.
+        foreach (var dup in read.GroupBy(r => (r.Tp, r.Offset)).Where(g => g.Count() > 1))
+            Assert.Contains(revocations, r => r.TopicPartition == dup.Key.Tp && (r.Offset < 0 || r.Offset <= dup.Key.Offset));
+        foreach (var byMember in read.GroupBy(r => (r.Member, r.Tp)))
+        {
+            var offsets = byMember.Select(r => r.Offset).ToList();
+            Assert.Equal(offsets.Order().Distinct().ToList(), offsets);
+        }
+    }
+}
