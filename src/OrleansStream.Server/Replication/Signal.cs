@@ -32,7 +32,9 @@ internal sealed class Signal
         }
         finally
         {
-            _waiters.Remove(waiter); // a timed-out waiter leaves on the grain's turn; a fired one is gone already
+            // A timed-out waiter leaves on the grain's turn. A fired one is gone already, and leaves the list alone:
+            // outside a grain its continuation may run on another thread while Fire still walks the list.
+            if (!waiter.Fired) _waiters.Remove(waiter);
         }
     }
 
@@ -52,8 +54,11 @@ internal sealed class Signal
         public Waiter(TimeSpan timeout, TimeProvider time) : base(TaskCreationOptions.RunContinuationsAsynchronously) =>
             _timeout = time.CreateTimer(static self => ((Waiter)self!).TrySetResult(), this, timeout, Timeout.InfiniteTimeSpan);
 
+        public bool Fired { get; private set; }
+
         public void Wake()
         {
+            Fired = true;
             _timeout.Dispose();
             TrySetResult();
         }

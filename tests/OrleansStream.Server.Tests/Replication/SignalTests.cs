@@ -45,6 +45,20 @@ public sealed class SignalTests
     }
 
     [Fact]
+    public async Task Fire_WakesEveryWaiterWhileTheWokenContinueOnOtherThreads()
+    {
+        // Outside a grain (these tests, a partition driven by a test) the woken waiters continue on the thread pool at
+        // once, while Fire is still waking the rest; they must not touch the list Fire walks.
+        var waits = new Task[5_000];
+        for (var i = 0; i < waits.Length; i++) waits[i] = _signal.WaitAsync(TimeSpan.FromSeconds(30), _time);
+
+        _signal.Fire();
+
+        await Task.WhenAll(waits).WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        Assert.Equal(0, _signal.Waiting);
+    }
+
+    [Fact]
     public void WaitAsync_WithNoTimeLeft_CompletesAtOnce()
     {
         Assert.True(_signal.WaitAsync(TimeSpan.Zero, _time).IsCompletedSuccessfully);
