@@ -1,16 +1,21 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.Configuration;
+using Orleans.Messaging;
+using Orleans.Runtime;
 using OrleansStream.Client.Connection;
 
 namespace OrleansStream.Client.Tests;
 
 /// <summary>
 /// The bootstrap list's refresh probes only the gateways that did not accept last time, and every gateway again after
-/// Orleans closed a gateway connection or once every full-probe period. The probes are counted as the connections each
-/// gateway's listener has pending: a probe's connect completes only once the connection is queued there.
+/// Orleans closed a gateway connection, after the client's watch saw a silo leave, or once every full-probe period. The
+/// probes are counted as the connections each gateway's listener has pending: a probe's connect completes only once
+/// the connection is queued there.
 /// </summary>
 public sealed class BootstrapGatewayListProviderTests : IDisposable
 {
@@ -70,6 +75,28 @@ public sealed class BootstrapGatewayListProviderTests : IDisposable
 
         _time.Advance(TimeSpan.FromSeconds(1));
         await _provider.GetGateways();
+        Assert.Equal((1, 1), (Probes(_first, 1), Probes(_second, 1)));
+    }
+
+    [Fact]
+    public async Task Every_gateway_is_probed_again_after_the_clients_watch_saw_a_silo_leave()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(c => c.UseBootstrapGateways([Endpoint(_first), _down, Endpoint(_second)]));
+        using var host = builder.Build();
+        var provider = host.Services.GetRequiredService<IGatewayListProvider>();
+        var watch = SiloFailureWatch.For(host.Services.GetRequiredService<IClusterClient>());
+        var one = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 11111), 1);
+        var two = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 11112), 1);
+        await provider.GetGateways();
+        Drain(_first, _second);
+
+        watch.Apply(new MembershipView(1, [one, two]));
+        await provider.GetGateways();
+        Assert.Equal((0, 0), (Probes(_first, 0), Probes(_second, 0)));
+
+        watch.Apply(new MembershipView(2, [one]));
+        await provider.GetGateways();
         Assert.Equal((1, 1), (Probes(_first, 1), Probes(_second, 1)));
     }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Messaging;
@@ -24,28 +25,30 @@ internal sealed record BootstrapGateways(IReadOnlyList<IPEndPoint> Endpoints);
 /// next refresh closed the connection to a live one, whose answers then waited for the next kill or minute.
 /// <para>
 /// A refresh probes the gateways that did not accept at the last probe, so one that comes back is listed within a
-/// period; those that accepted are probed again only after Orleans closed a connection to a gateway (its silo may have
-/// died; <see cref="IClusterConnectionStatusObserver"/>) or once every <see cref="FullProbePeriod"/>. Orleans finds a
-/// listed gateway that died meanwhile by its own failed connection, and leaves it out until the next full probe drops
-/// it. Probing every gateway at every refresh cost each client a connection to every gateway every 2 s.
+/// period; those that accepted are probed again only after Orleans closed a connection to a gateway
+/// (<see cref="IClusterConnectionStatusObserver"/>), after the client's <see cref="SiloFailureWatch"/> saw a silo
+/// leave the cluster (a gateway whose host went silent closes no connection), and once every
+/// <see cref="FullProbePeriod"/>. Orleans itself leaves out for a period a listed gateway it failed to connect to.
+/// Probing every gateway at every refresh cost each client a connection to every gateway every 2 s.
 /// </para>
 /// </remarks>
 internal sealed class BootstrapGatewayListProvider(
     BootstrapGateways bootstrap, IOptions<GatewayOptions> gatewayOptions, IOptions<ConnectionOptions> connectionOptions,
-    GatewayTls? tls = null, TimeProvider? time = null)
+    GatewayTls? tls = null, IServiceProvider? services = null, TimeProvider? time = null)
     : IGatewayListProvider, IClusterConnectionStatusObserver
 {
     /// <summary>How often the bootstrap list is read again: a gateway that came back is used again within this.</summary>
     public static readonly TimeSpan RefreshPeriod = TimeSpan.FromSeconds(2);
 
     /// <summary>How often every listed gateway is probed, the ones that accepted last time included.</summary>
-    public static readonly TimeSpan FullProbePeriod = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan FullProbePeriod = TimeSpan.FromSeconds(10);
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _gate = new();
     private HashSet<IPEndPoint>? _live;
     private long _fullProbeDue;
     private bool _connectionClosed;
+    private long _departuresSeen;
 
     public TimeSpan MaxStaleness => gatewayOptions.Value.GatewayListRefreshPeriod;
 
@@ -58,11 +61,13 @@ internal sealed class BootstrapGatewayListProvider(
     {
         HashSet<IPEndPoint>? known;
         bool full;
+        var departures = Departures();
         lock (_gate)
         {
             known = _live;
-            full = known is null || _connectionClosed || _time.GetTimestamp() >= _fullProbeDue;
+            full = known is null || _connectionClosed || departures != _departuresSeen || _time.GetTimestamp() >= _fullProbeDue;
             _connectionClosed = false;
+            _departuresSeen = departures;
         }
         var probing = new List<IPEndPoint>(bootstrap.Endpoints.Count);
         foreach (var gateway in bootstrap.Endpoints)
@@ -94,6 +99,9 @@ internal sealed class BootstrapGatewayListProvider(
             if (only is null || only.Contains(gateway)) uris.Add(gateway.ToGatewayUri());
         return uris;
     }
+
+    /// <summary>How many times the client's watch saw a silo leave the cluster (the client is resolved once it exists: it owns this list).</summary>
+    private long Departures() => services?.GetService<IClusterClient>() is { } client ? SiloFailureWatch.For(client).Departures : 0;
 
     public void NotifyGatewayCountChanged(int currentNumberOfGateways, int previousNumberOfGateways, bool connectionRecovered)
     {
