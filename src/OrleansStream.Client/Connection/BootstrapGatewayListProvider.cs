@@ -49,6 +49,7 @@ internal sealed class BootstrapGatewayListProvider(
     private long _fullProbeDue;
     private bool _connectionClosed;
     private long _departuresSeen;
+    private SiloFailureWatch? _watch;
 
     public TimeSpan MaxStaleness => gatewayOptions.Value.GatewayListRefreshPeriod;
 
@@ -87,7 +88,7 @@ internal sealed class BootstrapGatewayListProvider(
             _live = live;
             if (full) _fullProbeDue = _time.GetTimestamp() + (long)(FullProbePeriod.TotalSeconds * _time.TimestampFrequency);
         }
-        // Connected before and every gateway is silent now: Orleans keeps trying them all, as with a static list.
+        // None live after the client connected before (every gateway silent): Orleans gets them all, as from a static list.
         return ListedUris(live.Count > 0 ? live : null);
     }
 
@@ -100,8 +101,25 @@ internal sealed class BootstrapGatewayListProvider(
         return uris;
     }
 
-    /// <summary>How many times the client's watch saw a silo leave the cluster (the client is resolved once it exists: it owns this list).</summary>
-    private long Departures() => services?.GetService<IClusterClient>() is { } client ? SiloFailureWatch.For(client).Departures : 0;
+    /// <summary>
+    /// How many times the client's watch saw a silo leave the cluster. The client is resolved at the first refresh, not
+    /// in the constructor: it is built from the same services as this list.
+    /// </summary>
+    private long Departures()
+    {
+        if (_watch is null && services is not null)
+        {
+            try
+            {
+                if (services.GetService<IClusterClient>() is { } client) _watch = SiloFailureWatch.For(client);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The client is being disposed.
+            }
+        }
+        return _watch?.Departures ?? 0;
+    }
 
     public void NotifyGatewayCountChanged(int currentNumberOfGateways, int previousNumberOfGateways, bool connectionRecovered)
     {
