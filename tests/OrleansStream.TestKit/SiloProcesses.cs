@@ -2,8 +2,10 @@ using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.Hosting;
+using OrleansStream.Client;
 
 namespace OrleansStream.TestKit;
 
@@ -173,21 +175,26 @@ public sealed class SiloProcesses : IAsyncDisposable
     /// <summary>Another client, connected to the gateways of the given silos only; the caller disposes it.</summary>
     /// <param name="gatewaysOf">The silos whose gateways the client lists.</param>
     /// <param name="responseTimeout">The client's Orleans response timeout (30 s unless given).</param>
+    /// <remarks>Connected as docs/client.md tells applications to: <c>UseBootstrapGateways</c>, started with <c>BootstrapStart</c>.</remarks>
     public async Task<IHost> ConnectClientAsync(IEnumerable<int> gatewaysOf, TimeSpan? responseTimeout = null)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         var gateways = new List<IPEndPoint>();
         foreach (var i in gatewaysOf) gateways.Add(new IPEndPoint(IPAddress.Loopback, _ports[i].GatewayPort));
-        builder.UseOrleansClient(client =>
+        using var deadline = new CancellationTokenSource(ReadyTimeout);
+        return await BootstrapStart.StartAsync(() =>
         {
-            client.UseStaticClustering(gateways.ToArray());
-            client.Configure<ClusterOptions>(o => { o.ClusterId = "orleansstream"; o.ServiceId = "orleansstream"; });
-            if (responseTimeout is { } timeout) client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = timeout);
-            _configureClient?.Invoke(client);
-        });
-        var host = builder.Build();
-        await host.StartAsync();
-        return host;
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            builder.UseOrleansClient(client =>
+            {
+                client.UseBootstrapGateways(gateways);
+                client.Configure<ClusterOptions>(o => { o.ClusterId = "orleansstream"; o.ServiceId = "orleansstream"; });
+                if (responseTimeout is { } timeout) client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = timeout);
+                _configureClient?.Invoke(client);
+            });
+            if (Environment.GetEnvironmentVariable("OS_TEST_CLIENT_LOG") is { Length: > 0 } logFile)
+                builder.Logging.AddProvider(new FileLineLoggerProvider(logFile, "client", "Orleans", LogLevel.Information));
+            return builder.Build();
+        }, deadline.Token);
     }
 
     public async ValueTask DisposeAsync()

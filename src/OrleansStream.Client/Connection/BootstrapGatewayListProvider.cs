@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Messaging;
@@ -12,7 +13,7 @@ internal sealed record BootstrapGateways(IReadOnlyList<IPEndPoint> Endpoints);
 /// Orleans' gateway list, limited to the listed gateways that accept a connection now. Orleans' static list hands the
 /// client every listed gateway, a dead one included; the client then fetches the cluster manifest from one chosen at
 /// random and, when that is the dead one, tries again only 5 s later, so a start took 5, 10 or 15 s while live gateways
-/// waited. Probed again at every refresh of the list (<see cref="GatewayOptions.GatewayListRefreshPeriod"/>,
+/// waited. Read again at every refresh of the list (<see cref="GatewayOptions.GatewayListRefreshPeriod"/>,
 /// <see cref="RefreshPeriod"/> unless the application sets it), so a gateway that comes back is used again.
 /// </summary>
 /// <remarks>
@@ -21,18 +22,34 @@ internal sealed record BootstrapGateways(IReadOnlyList<IPEndPoint> Endpoints);
 /// the answers to calls that came through it for a client that went away until the client connects again (or its
 /// ClientDropTimeout, 1 min, passes). With Orleans' 1 min period, a client whose silos were killed and restarted one
 /// after another was down to one live gateway; when that one died, Orleans took the others for live again, and its
-/// next refresh closed the connection to a live one, whose answers then waited for the next kill or minute. Probed at
-/// every refresh, the list is as fresh as the refresh period, so a short one is cheap and brings such a gateway back.
+/// next refresh closed the connection to a live one, whose answers then waited for the next kill or minute.
+/// <para>
+/// A refresh probes the gateways that did not accept at the last probe, so one that comes back is listed within a
+/// period; those that accepted are probed again only after Orleans closed a connection to a gateway
+/// (<see cref="IClusterConnectionStatusObserver"/>), after the client's <see cref="SiloFailureWatch"/> saw a silo
+/// leave the cluster (a gateway whose host went silent closes no connection), and once every
+/// <see cref="FullProbePeriod"/>. Orleans itself leaves out for a period a listed gateway it failed to connect to.
+/// Probing every gateway at every refresh cost each client a connection to every gateway every 2 s.
+/// </para>
 /// </remarks>
 internal sealed class BootstrapGatewayListProvider(
     BootstrapGateways bootstrap, IOptions<GatewayOptions> gatewayOptions, IOptions<ConnectionOptions> connectionOptions,
-    GatewayTls? tls = null)
-    : IGatewayListProvider
+    GatewayTls? tls = null, IServiceProvider? services = null, TimeProvider? time = null)
+    : IGatewayListProvider, IClusterConnectionStatusObserver
 {
-    /// <summary>How often the bootstrap list is probed again: a gateway that came back is used again within this.</summary>
+    /// <summary>How often the bootstrap list is read again: a gateway that came back is used again within this.</summary>
     public static readonly TimeSpan RefreshPeriod = TimeSpan.FromSeconds(2);
 
-    private bool _answered;
+    /// <summary>How often every listed gateway is probed, the ones that accepted last time included.</summary>
+    public static readonly TimeSpan FullProbePeriod = TimeSpan.FromSeconds(10);
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly Lock _gate = new();
+    private HashSet<IPEndPoint>? _live;
+    private long _fullProbeDue;
+    private bool _connectionClosed;
+    private long _departuresSeen;
+    private SiloFailureWatch? _watch;
 
     public TimeSpan MaxStaleness => gatewayOptions.Value.GatewayListRefreshPeriod;
 
@@ -43,24 +60,76 @@ internal sealed class BootstrapGatewayListProvider(
 
     public async Task<IList<Uri>> GetGateways()
     {
-        var probe = await GatewayProbe.ProbeAsync(bootstrap.Endpoints, connectionOptions.Value.OpenConnectionTimeout, tls).ConfigureAwait(false);
-        if (probe.Live.Count > 0)
+        HashSet<IPEndPoint>? known;
+        bool full;
+        var departures = Departures();
+        lock (_gate)
         {
-            _answered = true;
-            return ToUris(probe.Live);
+            known = _live;
+            full = known is null || _connectionClosed || departures != _departuresSeen || _time.GetTimestamp() >= _fullProbeDue;
+            _connectionClosed = false;
+            _departuresSeen = departures;
         }
+        var probing = new List<IPEndPoint>(bootstrap.Endpoints.Count);
+        foreach (var gateway in bootstrap.Endpoints)
+            if (full || !known!.Contains(gateway)) probing.Add(gateway);
+        var probe = probing.Count == 0
+            ? new GatewayProbeResult([], [])
+            : await GatewayProbe.ProbeAsync(probing, connectionOptions.Value.OpenConnectionTimeout, tls).ConfigureAwait(false);
+
+        var live = full ? new HashSet<IPEndPoint>(probe.Live) : new HashSet<IPEndPoint>(known!);
+        if (!full) live.UnionWith(probe.Live);
         // Not an Orleans rejection: Orleans' default retry filter would retry the start for minutes.
-        if (!_answered)
+        if (live.Count == 0 && known is null)
             throw new KafkaException(new Error(ErrorCode.BrokerNotAvailable,
                 $"no listed gateway accepts a connection ({string.Join(", ", probe.Failures)})"));
-        // Connected before and every gateway is silent now: Orleans keeps trying them all, as with a static list.
-        return ToUris(bootstrap.Endpoints);
+        lock (_gate)
+        {
+            _live = live;
+            if (full) _fullProbeDue = _time.GetTimestamp() + (long)(FullProbePeriod.TotalSeconds * _time.TimestampFrequency);
+        }
+        // None live after the client connected before (every gateway silent): Orleans gets them all, as from a static list.
+        return ListedUris(live.Count > 0 ? live : null);
     }
 
-    private static List<Uri> ToUris(IReadOnlyList<IPEndPoint> endpoints)
+    /// <summary>The listed gateways (those in <paramref name="only"/>, when given) in the listed order: Orleans' round robin over the live gateways assumes a stable order.</summary>
+    private List<Uri> ListedUris(HashSet<IPEndPoint>? only)
     {
-        var uris = new List<Uri>(endpoints.Count);
-        foreach (var endpoint in endpoints) uris.Add(endpoint.ToGatewayUri());
+        var uris = new List<Uri>(bootstrap.Endpoints.Count);
+        foreach (var gateway in bootstrap.Endpoints)
+            if (only is null || only.Contains(gateway)) uris.Add(gateway.ToGatewayUri());
         return uris;
+    }
+
+    /// <summary>
+    /// How many times the client's watch saw a silo leave the cluster. The client is resolved at the first refresh, not
+    /// in the constructor: it is built from the same services as this list.
+    /// </summary>
+    private long Departures()
+    {
+        if (_watch is null && services is not null)
+        {
+            try
+            {
+                if (services.GetService<IClusterClient>() is { } client) _watch = SiloFailureWatch.For(client);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The client is being disposed.
+            }
+        }
+        return _watch?.Departures ?? 0;
+    }
+
+    public void NotifyGatewayCountChanged(int currentNumberOfGateways, int previousNumberOfGateways, bool connectionRecovered)
+    {
+        if (currentNumberOfGateways < previousNumberOfGateways) ConnectionClosed();
+    }
+
+    public void NotifyClusterConnectionLost() => ConnectionClosed();
+
+    private void ConnectionClosed()
+    {
+        lock (_gate) _connectionClosed = true;
     }
 }

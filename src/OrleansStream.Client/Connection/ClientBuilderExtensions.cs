@@ -13,8 +13,8 @@ public static class ClientBuilderExtensions
     /// Kafka's <c>bootstrap.servers</c> for an Orleans client, in place of <c>UseStaticClustering</c>: the gateways are
     /// probed together and the client starts with those that accept a connection, so one dead gateway in the list
     /// does not delay the start. With none answering, the start fails at once naming each gateway's error. The list is
-    /// probed again every <see cref="BootstrapGatewayListProvider.RefreshPeriod"/> (Orleans'
-    /// <see cref="GatewayOptions.GatewayListRefreshPeriod"/>; configure it after this call to change it), so a gateway
+    /// read again every <see cref="BootstrapGatewayListProvider.RefreshPeriod"/> (<see cref="UseGatewayListRefresh"/>;
+    /// configure <see cref="GatewayOptions.GatewayListRefreshPeriod"/> after this call to change it), so a gateway
     /// that comes back is used again within seconds, as Kafka's clients reconnect to a broker that comes back.
     /// Start the host with <see cref="BootstrapStart.StartAsync"/> to survive a gateway that dies during the start.
     /// </summary>
@@ -24,10 +24,31 @@ public static class ClientBuilderExtensions
         ArgumentNullException.ThrowIfNull(gateways);
         var endpoints = new List<IPEndPoint>(gateways);
         if (endpoints.Count == 0) throw new ArgumentException("list at least one gateway", nameof(gateways));
-        return builder.ConfigureServices(services => services
-            .Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = BootstrapGatewayListProvider.RefreshPeriod)
+        return builder.UseGatewayListRefresh().ConfigureServices(services => services
             .AddSingleton(new BootstrapGateways(endpoints))
-            .AddSingleton<IGatewayListProvider, BootstrapGatewayListProvider>());
+            .AddSingleton<BootstrapGatewayListProvider>()
+            .AddSingleton<IGatewayListProvider>(static sp => sp.GetRequiredService<BootstrapGatewayListProvider>())
+            // Orleans tells it when a gateway connection closes: the gateways that accepted are probed again then.
+            .AddSingleton<IClusterConnectionStatusObserver>(static sp => sp.GetRequiredService<BootstrapGatewayListProvider>()));
+    }
+
+    /// <summary>
+    /// Orleans' <see cref="GatewayOptions.GatewayListRefreshPeriod"/>, 2 s unless given (Orleans' default is 1 min): how
+    /// long Orleans leaves a gateway whose connection failed out of the client's live gateways, and how often it reads
+    /// its gateway list again. <see cref="UseBootstrapGateways"/> sets it; a client that finds its gateways in the
+    /// cluster's membership table (<c>UseAzureStorageClustering</c>, <c>UseRedisClustering</c>) should call this too:
+    /// with the default, a gateway whose silo was killed and restarted stays unused for a minute, and a client through
+    /// several such restarts is left with one gateway, whose death then makes Orleans close connections to live ones
+    /// that hold answers to calls in flight (docs/client.md, "Connecting"). Each period reads the membership table once.
+    /// Not for Orleans' static list (<c>UseStaticClustering</c>): it offers a dead gateway again every period, and the
+    /// client connects to it again each time; list the gateways with <see cref="UseBootstrapGateways"/> instead.
+    /// </summary>
+    public static IClientBuilder UseGatewayListRefresh(this IClientBuilder builder, TimeSpan? period = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var refresh = period ?? BootstrapGatewayListProvider.RefreshPeriod;
+        if (refresh <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(period), refresh, "the refresh period must be positive");
+        return builder.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = refresh);
     }
 
     /// <summary>

@@ -90,6 +90,39 @@ public sealed class BootstrapGatewayTests
         await host.StopAsync(TestContext.Current.CancellationToken);
     }
 
+    /// <summary>
+    /// A client that finds the gateways in the cluster's membership table (Redis here) reads the table every
+    /// <c>GatewayListRefreshPeriod</c>, 1 min by Orleans' default, and leaves a gateway whose connection failed out for as
+    /// long: <c>UseGatewayListRefresh</c> gives it the bootstrap list's 2 s, so the table's view of a killed and
+    /// restarted silo reaches the client within seconds.
+    /// </summary>
+    [Fact]
+    public async Task A_membership_table_client_with_the_short_refresh_follows_a_killed_and_restarted_gateway()
+    {
+        await using var cluster = await SiloProcesses.StartAsync(3);
+        using var updates = new GatewayListUpdates();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(client =>
+        {
+            client.UseRedisClustering($"127.0.0.1:{cluster.RedisPort},abortConnect=False").UseGatewayListRefresh();
+            client.Configure<ClusterOptions>(o => { o.ClusterId = "orleansstream"; o.ServiceId = "orleansstream"; });
+        });
+        using var host = builder.Build();
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        var client = GatewayListUpdates.GatewayManagerOf(host.Services);
+        var deadline = TimeSpan.FromSeconds(30);
+        var killed = cluster.GatewayEndpoint(0);
+
+        cluster.Kill(0);
+        await Eventually.WaitUntilAsync(() => updates.Live(client) is { } live && !Lists(live, killed),
+            "the client's live gateways leave the killed one out", deadline, () => updates.Describe(client));
+        await cluster.StartSiloAsync(0);
+        await Eventually.WaitUntilAsync(() => updates.Live(client) is { } live && Lists(live, killed) && live.Count == 3,
+            "the client's live gateways take the restarted one back", deadline, () => updates.Describe(client));
+
+        await host.StopAsync(TestContext.Current.CancellationToken);
+    }
+
     private static IHost BootstrapClient(IPEndPoint[] gateways)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });

@@ -1,0 +1,156 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Configuration;
+using Orleans.Messaging;
+using Orleans.Runtime;
+using OrleansStream.Client.Connection;
+
+namespace OrleansStream.Client.Tests;
+
+/// <summary>
+/// The bootstrap list's refresh probes only the gateways that did not accept last time, and every gateway again after
+/// Orleans closed a gateway connection, after the client's watch saw a silo leave, or once every full-probe period. The
+/// probes are counted as the connections each gateway's listener has pending: a probe's connect completes only once
+/// the connection is queued there.
+/// </summary>
+public sealed class BootstrapGatewayListProviderTests : IDisposable
+{
+    private readonly TcpListener _first = Listen(0);
+    private readonly TcpListener _second = Listen(0);
+    private readonly IPEndPoint _down;
+    private readonly FakeTimeProvider _time = new();
+    private readonly BootstrapGatewayListProvider _provider;
+
+    public BootstrapGatewayListProviderTests()
+    {
+        var down = Listen(0);
+        _down = (IPEndPoint)down.LocalEndpoint;
+        down.Stop();
+        _provider = new BootstrapGatewayListProvider(
+            new BootstrapGateways([Endpoint(_first), _down, Endpoint(_second)]),
+            Options.Create(new GatewayOptions()), Options.Create(new ConnectionOptions()), time: _time);
+    }
+
+    [Fact]
+    public async Task A_refresh_probes_only_the_gateways_that_did_not_accept_last_time()
+    {
+        Assert.Equal([Uri(_first), Uri(_second)], await _provider.GetGateways());
+        Assert.Equal((1, 1), (Probes(_first, 1), Probes(_second, 1)));
+
+        Assert.Equal([Uri(_first), Uri(_second)], await _provider.GetGateways());
+        Assert.Equal((0, 0), (Probes(_first, 0), Probes(_second, 0)));
+
+        // The gateway that refused is probed at every refresh and listed, in the listed order, once it accepts.
+        using var back = Listen(_down.Port);
+        Assert.Equal([Uri(_first), _down.ToGatewayUri(), Uri(_second)], await _provider.GetGateways());
+        Assert.Equal((0, 1, 0), (Probes(_first, 0), Probes(back, 1), Probes(_second, 0)));
+    }
+
+    [Fact]
+    public async Task Every_gateway_is_probed_again_after_Orleans_closed_a_gateway_connection()
+    {
+        await _provider.GetGateways();
+        Drain(_first, _second);
+
+        _provider.NotifyGatewayCountChanged(1, 2, connectionRecovered: false);
+        _second.Stop();
+
+        Assert.Equal([Uri(_first)], await _provider.GetGateways());
+        Assert.Equal(1, Probes(_first, 1));
+    }
+
+    [Fact]
+    public async Task Every_gateway_is_probed_again_once_a_full_probe_period_has_passed()
+    {
+        await _provider.GetGateways();
+        Drain(_first, _second);
+
+        _time.Advance(BootstrapGatewayListProvider.FullProbePeriod - TimeSpan.FromSeconds(1));
+        await _provider.GetGateways();
+        Assert.Equal((0, 0), (Probes(_first, 0), Probes(_second, 0)));
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await _provider.GetGateways();
+        Assert.Equal((1, 1), (Probes(_first, 1), Probes(_second, 1)));
+    }
+
+    [Fact]
+    public async Task Every_gateway_is_probed_again_after_the_clients_watch_saw_a_silo_leave()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(c => c.UseBootstrapGateways([Endpoint(_first), _down, Endpoint(_second)]));
+        using var host = builder.Build();
+        var provider = host.Services.GetRequiredService<IGatewayListProvider>();
+        var watch = SiloFailureWatch.For(host.Services.GetRequiredService<IClusterClient>());
+        var one = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 11111), 1);
+        var two = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 11112), 1);
+        await provider.GetGateways();
+        Drain(_first, _second);
+
+        watch.Apply(new MembershipView(1, [one, two]));
+        await provider.GetGateways();
+        Assert.Equal((0, 0), (Probes(_first, 0), Probes(_second, 0)));
+
+        watch.Apply(new MembershipView(2, [one]));
+        await provider.GetGateways();
+        Assert.Equal((1, 1), (Probes(_first, 1), Probes(_second, 1)));
+    }
+
+    [Fact]
+    public async Task A_gateway_connection_that_opens_asks_for_no_probe()
+    {
+        await _provider.GetGateways();
+        Drain(_first, _second);
+
+        _provider.NotifyGatewayCountChanged(2, 1, connectionRecovered: false);
+
+        await _provider.GetGateways();
+        Assert.Equal((0, 0), (Probes(_first, 0), Probes(_second, 0)));
+    }
+
+    public void Dispose()
+    {
+        _first.Stop();
+        _second.Stop();
+    }
+
+    private static TcpListener Listen(int port)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, port);
+        listener.Start();
+        return listener;
+    }
+
+    private static IPEndPoint Endpoint(TcpListener listener) => (IPEndPoint)listener.LocalEndpoint;
+
+    private static Uri Uri(TcpListener listener) => Endpoint(listener).ToGatewayUri();
+
+    /// <summary>
+    /// The connections made to the listener since the last count: waits (5 s at most) for the <paramref name="expected"/>
+    /// ones, then takes whatever else is pending, so a count above the expected one shows.
+    /// </summary>
+    private static int Probes(TcpListener listener, int expected)
+    {
+        var count = 0;
+        while (count < expected && listener.Server.Poll(TimeSpan.FromSeconds(5), SelectMode.SelectRead))
+        {
+            listener.AcceptSocket().Dispose();
+            count++;
+        }
+        while (listener.Pending())
+        {
+            listener.AcceptSocket().Dispose();
+            count++;
+        }
+        return count;
+    }
+
+    private static void Drain(params TcpListener[] listeners)
+    {
+        foreach (var listener in listeners) Probes(listener, 0);
+    }
+}
