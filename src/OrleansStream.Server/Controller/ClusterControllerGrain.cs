@@ -44,29 +44,29 @@ internal sealed partial class ClusterControllerGrain(
     /// </summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (State.ClusterId is not null) return;
-        if (State.Topics.Count == 0)
+        switch (await ControllerStateCheck.JudgeAsync(state, DescribeLiveBrokersAsync))
         {
-            var live = brokers.LiveBrokers();
-            var calls = new Task<BrokerDescription>[live.Count];
-            for (var i = 0; i < calls.Length; i++) calls[i] = GrainFactory.GetGrain<IBrokerGrain>(live[i].BrokerId).Describe();
-            await WhenAllWithin(calls, PushWait);
-            var answers = new BrokerDescription?[calls.Length];
-            for (var i = 0; i < calls.Length; i++) answers[i] = calls[i].IsCompletedSuccessfully ? calls[i].Result : null;
-            switch (ClusterIdentity.JudgeEmptyState(answers, out var evidence))
-            {
-                case ClusterIdentity.Verdict.StateLost:
-                    MarkStateLost(ClusterIdentity.StateLostMessage(evidence));
-                    return;
-                case ClusterIdentity.Verdict.Undecided:
-                    throw new InvalidOperationException(
-                        "The controller has no state and not every live broker said whether it holds a cluster's data; it retries on the next call.");
-            }
+            case (ControllerStateCheck.Outcome.StateLost, var reason):
+                MarkStateLost(reason!);
+                return;
+            case (ControllerStateCheck.Outcome.NeedsClusterId, _):
+                State.ClusterId = MetaProperties.NewClusterId();
+                await CommitAsync();
+                LogClusterIdCreated(State.ClusterId);
+                return;
         }
-        // A new cluster, or state written before cluster ids existed.
-        State.ClusterId = MetaProperties.NewClusterId();
-        await CommitAsync();
-        LogClusterIdCreated(State.ClusterId);
+    }
+
+    /// <summary>What each live broker's data directory holds; null for one that did not answer within <see cref="PushWait"/>.</summary>
+    private async Task<IReadOnlyList<BrokerDescription?>> DescribeLiveBrokersAsync()
+    {
+        var live = brokers.LiveBrokers();
+        var calls = new Task<BrokerDescription>[live.Count];
+        for (var i = 0; i < calls.Length; i++) calls[i] = GrainFactory.GetGrain<IBrokerGrain>(live[i].BrokerId).Describe();
+        await WhenAllWithin(calls, PushWait);
+        var answers = new BrokerDescription?[calls.Length];
+        for (var i = 0; i < calls.Length; i++) answers[i] = calls[i].IsCompletedSuccessfully ? calls[i].Result : null;
+        return answers;
     }
 
     public Task<IReadOnlyList<TopicResult>> CreateTopics(IReadOnlyList<NewTopic> topics, bool validateOnly = false)
