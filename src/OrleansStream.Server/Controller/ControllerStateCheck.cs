@@ -35,7 +35,14 @@ internal static class ControllerStateCheck
         switch (ClusterIdentity.JudgeEmptyState(await describeLiveBrokers(), out var evidence))
         {
             case ClusterIdentity.Verdict.StateLost:
-                return (Outcome.StateLost, ClusterIdentity.StateLostMessage(evidence));
+                // Orleans may briefly run two activations: this one may have read before the other's first write
+                // committed, which the broker's cluster id now reflects. Lost only if the record is still empty; a
+                // record read now carries its ETag, so a write of this activation is fenced as every controller write is.
+                await state.ReadStateAsync();
+                if (state.State.ClusterId is not null) return (Outcome.Loaded, null);
+                return state.State.Topics.Count > 0
+                    ? (Outcome.NeedsClusterId, null)
+                    : (Outcome.StateLost, ClusterIdentity.StateLostMessage(evidence));
             case ClusterIdentity.Verdict.Undecided:
                 throw new InvalidOperationException(
                     "The controller has no state and not every live broker said whether it holds a cluster's data; it retries on the next call.");
