@@ -313,9 +313,9 @@ internal sealed partial class ClusterControllerGrain(
     public Task<BrokerRegistrationReply> RegisterBroker(string brokerId, string? clusterId, int? nodeId)
     {
         ArgumentNullException.ThrowIfNull(brokerId);
-        if (_stateLost is { } lost) return Task.FromResult(new BrokerRegistrationReply(ErrorCode.InconsistentClusterId, null, -1, lost));
         return Serialized(async () =>
         {
+            if (_stateLost is { } lost) return await RecheckLostStateAsync(lost);
             var reply = ClusterIdentity.Register(State, brokerId, clusterId, nodeId, out var changed);
             if (reply.Error != ErrorCode.None)
             {
@@ -327,6 +327,21 @@ internal sealed partial class ClusterControllerGrain(
             if (changed) await CommitAsync();
             return reply;
         });
+    }
+
+    /// <summary>
+    /// Registrations keep coming while the state is lost (each broker told so asks again, this silo's own included), and
+    /// each reads the record again: once it names a cluster (restored, or storage shared again), this activation
+    /// deactivates, and the next one judges the state afresh. Until then the registration is refused.
+    /// </summary>
+    private async Task<BrokerRegistrationReply> RecheckLostStateAsync(string lost)
+    {
+        await state.ReadStateAsync();
+        if (State.ClusterId is null && State.Topics.Count == 0) return new BrokerRegistrationReply(ErrorCode.InconsistentClusterId, null, -1, lost);
+        LogStateReadable();
+        DeactivateOnIdle();
+        return new BrokerRegistrationReply(ErrorCode.NotController, null, -1,
+            "The controller's state is readable again; the controller restarts to load it. Retry.");
     }
 
     public Task<BrokerNodes> GetBrokerNodes() =>
@@ -780,6 +795,9 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Controller refuses to serve: {Reason}")]
     private partial void LogStateLost(string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The controller's state is readable again: the activation that found it lost ends")]
+    private partial void LogStateReadable();
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Broker {Broker} refused: {Reason}")]
     private partial void LogBrokerRefused(string broker, string? reason);
