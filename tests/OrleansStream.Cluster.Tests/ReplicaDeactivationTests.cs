@@ -129,4 +129,36 @@ public sealed class ReplicaDeactivationTests(ClusterFixture fixture)
         await Eventually.WaitUntilAsync(() => Task.FromResult(directories.All(d => !Directory.Exists(d))), "the replicas delete their directories once released",
             state: () => string.Join(", ", directories.Where(Directory.Exists)));
     }
+
+    [Fact]
+    public async Task A_topic_created_again_while_a_delete_waits_for_its_directory_opens_empty_once_released()
+    {
+        var topic = UniqueTopic("again");
+        var directories = fixture.Silos.Values.Select(s => fixture.PartitionDirectory(s.Name, topic, 0)).ToList();
+        var held = directories.Select(LogDirectoryLock.Acquire).ToList();
+        IPartitionReplicaGrain leader;
+        try
+        {
+            await fixture.CreateTopic(topic, replicationFactor: 3);
+            var replicas = Enumerable.Range(0, 3).Select(r => fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, r))).ToList();
+            foreach (var replica in replicas) Assert.Equal(-1, (await replica.GetStatus()).LogEndOffset);
+            Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.DeleteTopics([topic])).Error);
+            foreach (var replica in replicas) await replica.DeleteReplica();
+
+            await fixture.CreateTopic(topic, replicationFactor: 3);
+            leader = await fixture.Leader(topic, 0);
+        }
+        finally
+        {
+            foreach (var directoryLock in held)
+                directoryLock.Dispose();
+        }
+
+        await Eventually.WaitUntilAsync(async () => (await leader.GetStatus()).LogEndOffset == 0, "the new incarnation opens once the holder released the directory");
+        var produced = await leader.Produce(new ProduceRequest(Acks.All, 30_000, Batch("first")));
+        Assert.Equal((ErrorCode.None, 0L), (produced.Error, produced.BaseOffset));
+        // The followers of the new incarnation activated anew too, and replicate.
+        var all = Enumerable.Range(0, 3).Select(r => fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, r))).ToList();
+        await Eventually.WaitUntilAsync(async () => (await Task.WhenAll(all.Select(r => r.GetStatus()))).All(s => s.LogEndOffset == 1), "every replica has the record");
+    }
 }
