@@ -110,12 +110,7 @@ public sealed class ReplicaDeactivationTests(ClusterFixture fixture)
         }).ToList();
         try
         {
-            await fixture.CreateTopic(topic, replicationFactor: 3);
-            var replicas = Enumerable.Range(0, 3).Select(r => fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, r))).ToList();
-            foreach (var replica in replicas) Assert.Equal(-1, (await replica.GetStatus()).LogEndOffset);
-
-            Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.DeleteTopics([topic])).Error);
-            foreach (var replica in replicas) await replica.DeleteReplica();
+            await CreateAndDeleteWhileHeld(topic);
 
             Assert.All(directories, d => Assert.Equal("the holder's data", File.ReadAllText(Path.Combine(d, "00000000000000000000.log"))));
         }
@@ -139,11 +134,7 @@ public sealed class ReplicaDeactivationTests(ClusterFixture fixture)
         IPartitionReplicaGrain leader;
         try
         {
-            await fixture.CreateTopic(topic, replicationFactor: 3);
-            var replicas = Enumerable.Range(0, 3).Select(r => fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, r))).ToList();
-            foreach (var replica in replicas) Assert.Equal(-1, (await replica.GetStatus()).LogEndOffset);
-            Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.DeleteTopics([topic])).Error);
-            foreach (var replica in replicas) await replica.DeleteReplica();
+            await CreateAndDeleteWhileHeld(topic);
 
             await fixture.CreateTopic(topic, replicationFactor: 3);
             leader = await fixture.Leader(topic, 0);
@@ -158,7 +149,23 @@ public sealed class ReplicaDeactivationTests(ClusterFixture fixture)
         var produced = await leader.Produce(new ProduceRequest(Acks.All, 30_000, Batch("first")));
         Assert.Equal((ErrorCode.None, 0L), (produced.Error, produced.BaseOffset));
         // The followers of the new incarnation activated anew too, and replicate.
-        var all = Enumerable.Range(0, 3).Select(r => fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, r))).ToList();
-        await Eventually.WaitUntilAsync(async () => (await Task.WhenAll(all.Select(r => r.GetStatus()))).All(s => s.LogEndOffset == 1), "every replica has the record");
+        await Eventually.WaitUntilAsync(async () => (await Task.WhenAll(Replicas(topic).Select(r => r.GetStatus()))).All(s => s.LogEndOffset == 1),
+            "every replica has the record");
     }
+
+    /// <summary>
+    /// Creates the topic (RF 3) while every broker's directory of it is held by another log, so no replica opens its log,
+    /// then deletes it: the controller's DeleteReplica, and the test's own, reach replicas whose log is not open.
+    /// </summary>
+    private async Task CreateAndDeleteWhileHeld(string topic)
+    {
+        await fixture.CreateTopic(topic, replicationFactor: 3);
+        var replicas = Replicas(topic);
+        foreach (var replica in replicas) Assert.Equal(-1, (await replica.GetStatus()).LogEndOffset);
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.DeleteTopics([topic])).Error);
+        foreach (var replica in replicas) await replica.DeleteReplica();
+    }
+
+    private List<IPartitionReplicaGrain> Replicas(string topic) =>
+        [.. Enumerable.Range(0, 3).Select(r => fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, r)))];
 }
