@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core.Internal;
 using Orleans.Storage;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
@@ -102,5 +103,46 @@ public sealed class ControllerMovedTests(ClusterFixture fixture) : ControllerRec
 
         await AssertRecoveredAsync(saved, topic);
         Assert.Null(refused.Problem);
+    }
+}
+
+/// <summary>
+/// A new controller activation brings the state in line with membership before it answers: the reports of a broker's
+/// death may all have gone to the previous activation (or failed), and the next report comes only with the next
+/// membership update, which Orleans may publish tens of seconds later.
+/// </summary>
+[Collection(SiloKillCollection.Name)]
+public sealed class ControllerActivationTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+{
+    [Fact]
+    public async Task A_new_controller_activation_moves_leadership_off_a_broker_out_of_membership_before_it_answers()
+    {
+        var topic = PartitionTestKit.UniqueTopic("orphan");
+        await fixture.CreateTopic(topic, partitions: 1, replicationFactor: 2);
+        var before = await fixture.Controller.Partition(topic, 0);
+        var follower = before.Replicas.Single(r => r.ReplicaId != before.Leader).BrokerId;
+
+        // The state names a leader on a broker that left while no controller activation heard of it.
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            var stored = await ProducerIdLedger.ReadControllerState(fixture);
+            var p = stored.State!.Topics[topic].Partitions[0];
+            p.Replicas[p.Leader] = "Silo_gone";
+            try
+            {
+                await ProducerIdLedger.Storage(fixture).WriteStateAsync("controller", ProducerIdLedger.ControllerId, stored);
+                return true;
+            }
+            catch (InconsistentStateException)
+            {
+                return false; // the live activation wrote first (an ISR change): edit its state instead
+            }
+        }, "the edited state is written");
+        await fixture.Controller.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+
+        var first = await fixture.Controller.Partition(topic, 0);
+
+        Assert.Equal(follower, first.LeaderBroker);
+        Assert.True(first.LeaderEpoch > before.LeaderEpoch);
     }
 }

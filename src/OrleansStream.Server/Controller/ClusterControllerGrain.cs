@@ -53,7 +53,28 @@ internal sealed partial class ClusterControllerGrain(
                 State.ClusterId = MetaProperties.NewClusterId();
                 await CommitAsync();
                 LogClusterIdCreated(State.ClusterId);
-                return;
+                break;
+        }
+        await ReconcileOnActivationAsync();
+    }
+
+    /// <summary>
+    /// Brings the state in line with membership before the first answer: the reports of a broker's death may all have
+    /// gone to the previous activation (which died with it) or failed, and the next comes only with the next membership
+    /// update. Brokers alive now count as known, so only what changed is pushed.
+    /// </summary>
+    private async Task ReconcileOnActivationAsync()
+    {
+        _knownAlive = LiveBrokerSet();
+        try
+        {
+            await Serialized(ReconcileAsync);
+        }
+        catch (Exception e)
+        {
+            // The state was reloaded (see CommitAsync): the timer tries again.
+            LogReconcileFailed(e);
+            ScheduleReconcile(MovedReplicaCheck);
         }
     }
 
@@ -795,6 +816,9 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Controller refuses to serve: {Reason}")]
     private partial void LogStateLost(string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Bringing the controller's state in line with membership failed; it tries again")]
+    private partial void LogReconcileFailed(Exception e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The controller's state is readable again: the activation that found it lost ends")]
     private partial void LogStateReadable();
