@@ -3,6 +3,7 @@ using Orleans.Core.Internal;
 using Orleans.Storage;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
+using OrleansStream.Server.Transactions.ProducerIds;
 
 namespace OrleansStream.Cluster.Tests;
 
@@ -146,3 +147,37 @@ public sealed class ControllerActivationTests(ClusterFixture fixture) : IClassFi
         Assert.True(first.LeaderEpoch > before.LeaderEpoch);
     }
 }
+
+[Collection(SiloKillCollection.Name)]
+public sealed class ControllerStateVanishedTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+{
+    [Fact]
+    public async Task A_controller_whose_record_vanished_under_it_serves_again_once_the_record_is_back_and_hands_out_ids_above_the_old_ones()
+    {
+        var controller = fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        var given = await controller.AllocateProducerIds("Silo_0");
+        Assert.Equal(ErrorCode.None, given.Error);
+        var saved = (await ProducerIdLedger.ReadControllerState(fixture)).State!;
+
+        // The record vanishes under the live activation: its next write fails, and what it reloads is empty.
+        await ProducerIdLedger.Storage(fixture).ClearStateAsync("controller", ProducerIdLedger.ControllerId, await ProducerIdLedger.ReadControllerState(fixture));
+        Assert.Equal(ErrorCode.NotController, (await controller.AllocateProducerIds("Silo_0")).Error);
+        Assert.Equal(ErrorCode.InconsistentClusterId, (await controller.AllocateProducerIds("Silo_0")).Error);
+
+        await ProducerIdLedger.Storage(fixture).WriteStateAsync("controller", ProducerIdLedger.ControllerId, new GrainState<ControllerState> { State = saved });
+
+        AllocateProducerIdsResult? later = null;
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            later = await controller.AllocateProducerIds("Silo_1");
+            return later.Error == ErrorCode.None;
+        }, "the controller hands out producer ids again", state: () => $"{later?.Error} {later?.ErrorMessage}");
+        Assert.True(later!.Block!.FirstProducerId > given.Block!.LastProducerId);
+        foreach (var (_, silo) in fixture.Silos)
+        {
+            var broker = silo.ServiceProvider.GetRequiredService<BrokerRegistration>();
+            await Eventually.WaitUntilAsync(() => Task.FromResult(broker.Problem is null), $"{silo.Name} is ready again", state: () => broker.Problem ?? "ready");
+        }
+    }
+}
+
