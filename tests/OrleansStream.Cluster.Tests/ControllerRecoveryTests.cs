@@ -49,14 +49,19 @@ public abstract class ControllerRecoveryTests(ClusterFixture fixture)
     protected async Task AssertRecoveredAsync(ControllerState saved, string topic)
     {
         await Eventually.WaitUntilAsync(async () => await TopicError(topic) == ErrorCode.None, "the controller serves the topic again", TimeSpan.FromSeconds(60));
+        await AssertEveryBrokerReadyAsync();
+        var metadata = Assert.Single((await fixture.Controller.GetMetadata(new MetadataRequest([topic]))).Topics);
+        Assert.Equal(saved.Topics[topic].TopicId, metadata.TopicId);
+        Assert.Equal(3, Assert.Single(metadata.Partitions).Replicas.Count);
+    }
+
+    protected async Task AssertEveryBrokerReadyAsync()
+    {
         foreach (var (_, silo) in fixture.Silos)
         {
             var broker = silo.ServiceProvider.GetRequiredService<BrokerRegistration>();
             await Eventually.WaitUntilAsync(() => Task.FromResult(broker.Problem is null), $"{silo.Name} is ready again", state: () => broker.Problem ?? "ready");
         }
-        var metadata = Assert.Single((await fixture.Controller.GetMetadata(new MetadataRequest([topic]))).Topics);
-        Assert.Equal(saved.Topics[topic].TopicId, metadata.TopicId);
-        Assert.Equal(3, Assert.Single(metadata.Partitions).Replicas.Count);
     }
 
     private async Task<ErrorCode?> TopicError(string topic)
@@ -149,22 +154,22 @@ public sealed class ControllerActivationTests(ClusterFixture fixture) : IClassFi
 }
 
 [Collection(SiloKillCollection.Name)]
-public sealed class ControllerStateVanishedTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+public sealed class ControllerStateVanishedTests(ClusterFixture fixture) : ControllerRecoveryTests(fixture), IClassFixture<ClusterFixture>
 {
     [Fact]
     public async Task A_controller_whose_record_vanished_under_it_serves_again_once_the_record_is_back_and_hands_out_ids_above_the_old_ones()
     {
-        var controller = fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        var controller = Fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
         var given = await controller.AllocateProducerIds("Silo_0");
         Assert.Equal(ErrorCode.None, given.Error);
-        var saved = (await ProducerIdLedger.ReadControllerState(fixture)).State!;
+        var saved = (await ProducerIdLedger.ReadControllerState(Fixture)).State!;
 
         // The record vanishes under the live activation: its next write fails, and what it reloads is empty.
-        await ProducerIdLedger.Storage(fixture).ClearStateAsync("controller", ProducerIdLedger.ControllerId, await ProducerIdLedger.ReadControllerState(fixture));
+        await ProducerIdLedger.Storage(Fixture).ClearStateAsync("controller", ProducerIdLedger.ControllerId, await ProducerIdLedger.ReadControllerState(Fixture));
         Assert.Equal(ErrorCode.NotController, (await controller.AllocateProducerIds("Silo_0")).Error);
         Assert.Equal(ErrorCode.InconsistentClusterId, (await controller.AllocateProducerIds("Silo_0")).Error);
 
-        await ProducerIdLedger.Storage(fixture).WriteStateAsync("controller", ProducerIdLedger.ControllerId, new GrainState<ControllerState> { State = saved });
+        await ProducerIdLedger.Storage(Fixture).WriteStateAsync("controller", ProducerIdLedger.ControllerId, new GrainState<ControllerState> { State = saved });
 
         AllocateProducerIdsResult? later = null;
         await Eventually.WaitUntilAsync(async () =>
@@ -173,11 +178,7 @@ public sealed class ControllerStateVanishedTests(ClusterFixture fixture) : IClas
             return later.Error == ErrorCode.None;
         }, "the controller hands out producer ids again", state: () => $"{later?.Error} {later?.ErrorMessage}");
         Assert.True(later!.Block!.FirstProducerId > given.Block!.LastProducerId);
-        foreach (var (_, silo) in fixture.Silos)
-        {
-            var broker = silo.ServiceProvider.GetRequiredService<BrokerRegistration>();
-            await Eventually.WaitUntilAsync(() => Task.FromResult(broker.Problem is null), $"{silo.Name} is ready again", state: () => broker.Problem ?? "ready");
-        }
+        await AssertEveryBrokerReadyAsync();
     }
 }
 
