@@ -38,8 +38,9 @@ try
     var app = builder.Build();
     app.MapOrleansStreamTelemetry();
     app.MapGet("/healthz", () => Results.Text("live"));
-    // Not ready while the silo is not an active member, or while the cluster refuses it (another cluster's data directory)
-    // or its controller cannot serve (grain storage not shared): the reason is the answer's body.
+    // Not ready while the silo is not an active member, while its data names a cluster and the controller has not accepted
+    // its registration yet, or while the cluster refuses it (another cluster's data directory) or the controller cannot
+    // serve (grain storage not shared): the reason is the answer's body.
     app.MapGet("/ready", (ISiloStatusOracle oracle, OrleansStream.Server.Cluster.BrokerRegistration registration) =>
         oracle.CurrentStatus != SiloStatus.Active ? Results.Text(oracle.CurrentStatus.ToString(), statusCode: 503)
         : registration.Problem is { } problem ? Results.Text(problem, statusCode: 503)

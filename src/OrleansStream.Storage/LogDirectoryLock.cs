@@ -50,6 +50,19 @@ public sealed class LogDirectoryLock : IDisposable
         }
     }
 
+    /// <summary>
+    /// Deletes a log directory that no log holds, under its lock, so that a delete and an open of the directory never
+    /// overlap; throws <see cref="LogDirectoryInUseException"/> while another holder has it. Nothing when it is absent.
+    /// </summary>
+    public static void Delete(string directory)
+    {
+        var path = FullPath(directory);
+        if (!System.IO.Directory.Exists(path))
+            return;
+        using var held = Acquire(path);
+        System.IO.Directory.Delete(path, recursive: true);
+    }
+
     /// <summary>Whether this process holds the lock of <paramref name="directory"/>.</summary>
     public static bool IsHeld(string directory) => Held.ContainsKey(FullPath(directory));
 

@@ -94,4 +94,78 @@ public sealed class ReplicaDeactivationTests(ClusterFixture fixture)
         var produced = await leader.Produce(new ProduceRequest(Acks.All, 30_000, Batch("first")));
         Assert.Equal((ErrorCode.None, 0L), (produced.Error, produced.BaseOffset));
     }
+
+    [Fact]
+    public async Task Deleting_a_replica_whose_directory_another_log_holds_waits_for_it_and_deletes_nothing_under_it()
+    {
+        // The directory's holder is the previous activation's log, still closing, or an open under way: the replica's own
+        // open is refused, so its log is not open when the topic is deleted.
+        var topic = UniqueTopic("gone");
+        var directories = fixture.Silos.Values.Select(s => fixture.PartitionDirectory(s.Name, topic, 0)).ToList();
+        var held = directories.Select(d =>
+        {
+            var directoryLock = LogDirectoryLock.Acquire(d);
+            File.WriteAllText(Path.Combine(d, "00000000000000000000.log"), "the holder's data");
+            return directoryLock;
+        }).ToList();
+        try
+        {
+            await CreateAndDeleteWhileHeld(topic);
+
+            Assert.All(directories, d => Assert.Equal("the holder's data", File.ReadAllText(Path.Combine(d, "00000000000000000000.log"))));
+        }
+        finally
+        {
+            foreach (var directoryLock in held)
+                directoryLock.Dispose();
+        }
+
+        // Released, the deletes complete on their own.
+        await Eventually.WaitUntilAsync(() => Task.FromResult(directories.All(d => !Directory.Exists(d))), "the replicas delete their directories once released",
+            state: () => string.Join(", ", directories.Where(Directory.Exists)));
+    }
+
+    [Fact]
+    public async Task A_topic_created_again_while_a_delete_waits_for_its_directory_opens_empty_once_released()
+    {
+        var topic = UniqueTopic("again");
+        var directories = fixture.Silos.Values.Select(s => fixture.PartitionDirectory(s.Name, topic, 0)).ToList();
+        var held = directories.Select(LogDirectoryLock.Acquire).ToList();
+        IPartitionReplicaGrain leader;
+        try
+        {
+            await CreateAndDeleteWhileHeld(topic);
+
+            await fixture.CreateTopic(topic, replicationFactor: 3);
+            leader = await fixture.Leader(topic, 0);
+        }
+        finally
+        {
+            foreach (var directoryLock in held)
+                directoryLock.Dispose();
+        }
+
+        await Eventually.WaitUntilAsync(async () => (await leader.GetStatus()).LogEndOffset == 0, "the new incarnation opens once the holder released the directory");
+        var produced = await leader.Produce(new ProduceRequest(Acks.All, 30_000, Batch("first")));
+        Assert.Equal((ErrorCode.None, 0L), (produced.Error, produced.BaseOffset));
+        // The followers of the new incarnation activated anew too, and replicate.
+        await Eventually.WaitUntilAsync(async () => (await Task.WhenAll(Replicas(topic).Select(r => r.GetStatus()))).All(s => s.LogEndOffset == 1),
+            "every replica has the record");
+    }
+
+    /// <summary>
+    /// Creates the topic (RF 3) while every broker's directory of it is held by another log, so no replica opens its log,
+    /// then deletes it: the controller's DeleteReplica, and the test's own, reach replicas whose log is not open.
+    /// </summary>
+    private async Task CreateAndDeleteWhileHeld(string topic)
+    {
+        await fixture.CreateTopic(topic, replicationFactor: 3);
+        var replicas = Replicas(topic);
+        foreach (var replica in replicas) Assert.Equal(-1, (await replica.GetStatus()).LogEndOffset);
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.DeleteTopics([topic])).Error);
+        foreach (var replica in replicas) await replica.DeleteReplica();
+    }
+
+    private List<IPartitionReplicaGrain> Replicas(string topic) =>
+        [.. Enumerable.Range(0, 3).Select(r => fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, r)))];
 }

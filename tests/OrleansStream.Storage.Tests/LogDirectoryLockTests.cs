@@ -35,6 +35,25 @@ public sealed class LogDirectoryLockTests : IDisposable
     }
 
     [Fact]
+    public void A_delete_of_an_open_directory_is_refused_and_deletes_once_the_log_is_closed()
+    {
+        var log = Open();
+        log.AppendAsLeader(TestBatches.Sized(3, 10), 0);
+
+        Assert.Throws<LogDirectoryInUseException>(() => LogDirectoryLock.Delete(LogDir));
+        log.AppendAsLeader(TestBatches.Sized(2, 10), 0);
+        log.Dispose();
+        using (var reopened = Open())
+            Assert.Equal(5, reopened.LogEndOffset);
+
+        LogDirectoryLock.Delete(LogDir);
+        Assert.False(Directory.Exists(LogDir));
+        Assert.False(LogDirectoryLock.IsHeld(LogDir));
+        LogDirectoryLock.Delete(LogDir);
+        Assert.False(Directory.Exists(LogDir));
+    }
+
+    [Fact]
     public void Concurrent_opens_of_one_directory_give_one_log()
     {
         using (var log = Open())

@@ -18,6 +18,7 @@ public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, 
     private string? _clusterProblem;
     private bool _accepted;
     private readonly TaskCompletionSource _answered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _problemReported = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private string DataDirectory => options.Value.ResolvedDataDirectory;
 
@@ -30,12 +31,18 @@ public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, 
         }
     }
 
-    /// <summary>Why this silo is not ready for the cluster, null when it is.</summary>
+    /// <summary>
+    /// Why this silo is not ready for the cluster, null when it is: refused, its controller cannot serve, or its data
+    /// names a cluster and the controller has not accepted its registration yet (it opens no partition log until then).
+    /// </summary>
     public string? Problem
     {
         get
         {
-            lock (_lock) return _refusal ?? _clusterProblem;
+            lock (_lock)
+                return _refusal ?? _clusterProblem ?? (!_accepted && (_meta ??= MetaProperties.Read(DataDirectory)).ClusterId is { } clusterId
+                    ? NotRegisteredMessage(clusterId)
+                    : null);
         }
     }
 
@@ -69,10 +76,30 @@ public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, 
         LogRefused(identity.BrokerId, reason);
     }
 
-    /// <summary>The controller on this silo cannot serve (its state was lost); cleared when a registration succeeds.</summary>
+    /// <summary>
+    /// The controller cannot serve (its state was lost): said by the controller of this silo, or in answer to this
+    /// broker's registration. Cleared when a registration succeeds, which <see cref="WhenRegistrationNeededAsync"/> asks for.
+    /// </summary>
     public void ReportClusterProblem(string problem)
     {
-        lock (_lock) _clusterProblem = problem;
+        TaskCompletionSource reported;
+        lock (_lock)
+        {
+            _clusterProblem = problem;
+            reported = _problemReported;
+        }
+        reported.TrySetResult();
+    }
+
+    /// <summary>Completes when this broker must register (again): a cluster problem is reported and not yet cleared.</summary>
+    public Task WhenRegistrationNeededAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (_clusterProblem is not null) return Task.CompletedTask;
+            if (_problemReported.Task.IsCompleted) _problemReported = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _problemReported.Task.WaitAsync(cancellationToken);
+        }
     }
 
     /// <summary>
@@ -96,10 +123,12 @@ public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, 
         {
             if (_refusal is { } reason) throw new SiloUnavailableException($"{ErrorCode.InconsistentClusterId}: {reason}");
             if (!_accepted && (_meta ??= MetaProperties.Read(DataDirectory)).ClusterId is { } clusterId)
-                throw new SiloUnavailableException(
-                    $"{ErrorCode.BrokerNotAvailable}: broker '{identity.BrokerId}' (data of cluster {clusterId}) has not registered with the controller yet.");
+                throw new SiloUnavailableException($"{ErrorCode.BrokerNotAvailable}: {NotRegisteredMessage(clusterId)}");
         }
     }
+
+    private string NotRegisteredMessage(string clusterId) =>
+        $"broker '{identity.BrokerId}' (data of cluster {clusterId}) has not registered with the controller yet.";
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Broker {Broker} is node {NodeId} of cluster {ClusterId}")]
     private partial void LogRegistered(string broker, string clusterId, int nodeId);

@@ -44,29 +44,50 @@ internal sealed partial class ClusterControllerGrain(
     /// </summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (State.ClusterId is not null) return;
-        if (State.Topics.Count == 0)
+        switch (await ControllerStateCheck.JudgeAsync(state, DescribeLiveBrokersAsync))
         {
-            var live = brokers.LiveBrokers();
-            var calls = new Task<BrokerDescription>[live.Count];
-            for (var i = 0; i < calls.Length; i++) calls[i] = GrainFactory.GetGrain<IBrokerGrain>(live[i].BrokerId).Describe();
-            await WhenAllWithin(calls, PushWait);
-            var answers = new BrokerDescription?[calls.Length];
-            for (var i = 0; i < calls.Length; i++) answers[i] = calls[i].IsCompletedSuccessfully ? calls[i].Result : null;
-            switch (ClusterIdentity.JudgeEmptyState(answers, out var evidence))
-            {
-                case ClusterIdentity.Verdict.StateLost:
-                    MarkStateLost(ClusterIdentity.StateLostMessage(evidence));
-                    return;
-                case ClusterIdentity.Verdict.Undecided:
-                    throw new InvalidOperationException(
-                        "The controller has no state and not every live broker said whether it holds a cluster's data; it retries on the next call.");
-            }
+            case (ControllerStateCheck.Outcome.StateLost, var reason):
+                MarkStateLost(reason!);
+                return;
+            case (ControllerStateCheck.Outcome.NeedsClusterId, _):
+                State.ClusterId = MetaProperties.NewClusterId();
+                await CommitAsync();
+                LogClusterIdCreated(State.ClusterId);
+                break;
         }
-        // A new cluster, or state written before cluster ids existed.
-        State.ClusterId = MetaProperties.NewClusterId();
-        await CommitAsync();
-        LogClusterIdCreated(State.ClusterId);
+        await ReconcileOnActivationAsync();
+    }
+
+    /// <summary>
+    /// Brings the state in line with membership before the first answer: the reports of a broker's death may all have
+    /// gone to the previous activation (which died with it) or failed, and the next comes only with the next membership
+    /// update. Brokers alive now count as known, so only what changed is pushed.
+    /// </summary>
+    private async Task ReconcileOnActivationAsync()
+    {
+        _knownAlive = LiveBrokerSet();
+        try
+        {
+            await Serialized(ReconcileAsync);
+        }
+        catch (Exception e)
+        {
+            // The state was reloaded (see CommitAsync): the timer tries again.
+            LogReconcileFailed(e);
+            ScheduleReconcile(MovedReplicaCheck);
+        }
+    }
+
+    /// <summary>What each live broker's data directory holds; null for one that did not answer within <see cref="PushWait"/>.</summary>
+    private async Task<IReadOnlyList<BrokerDescription?>> DescribeLiveBrokersAsync()
+    {
+        var live = brokers.LiveBrokers();
+        var calls = new Task<BrokerDescription>[live.Count];
+        for (var i = 0; i < calls.Length; i++) calls[i] = GrainFactory.GetGrain<IBrokerGrain>(live[i].BrokerId).Describe();
+        await WhenAllWithin(calls, PushWait);
+        var answers = new BrokerDescription?[calls.Length];
+        for (var i = 0; i < calls.Length; i++) answers[i] = calls[i].IsCompletedSuccessfully ? calls[i].Result : null;
+        return answers;
     }
 
     public Task<IReadOnlyList<TopicResult>> CreateTopics(IReadOnlyList<NewTopic> topics, bool validateOnly = false)
@@ -313,9 +334,9 @@ internal sealed partial class ClusterControllerGrain(
     public Task<BrokerRegistrationReply> RegisterBroker(string brokerId, string? clusterId, int? nodeId)
     {
         ArgumentNullException.ThrowIfNull(brokerId);
-        if (_stateLost is { } lost) return Task.FromResult(new BrokerRegistrationReply(ErrorCode.InconsistentClusterId, null, -1, lost));
         return Serialized(async () =>
         {
+            if (_stateLost is { } lost) return await RecheckLostStateAsync(lost);
             var reply = ClusterIdentity.Register(State, brokerId, clusterId, nodeId, out var changed);
             if (reply.Error != ErrorCode.None)
             {
@@ -327,6 +348,21 @@ internal sealed partial class ClusterControllerGrain(
             if (changed) await CommitAsync();
             return reply;
         });
+    }
+
+    /// <summary>
+    /// Registrations keep coming while the state is lost (each broker told so asks again, this silo's own included), and
+    /// each reads the record again: once it names a cluster (restored, or storage shared again), this activation
+    /// deactivates, and the next one judges the state afresh. Until then the registration is refused.
+    /// </summary>
+    private async Task<BrokerRegistrationReply> RecheckLostStateAsync(string lost)
+    {
+        await state.ReadStateAsync();
+        if (State.ClusterId is null && State.Topics.Count == 0) return new BrokerRegistrationReply(ErrorCode.InconsistentClusterId, null, -1, lost);
+        LogStateReadable();
+        DeactivateOnIdle();
+        return new BrokerRegistrationReply(ErrorCode.NotController, null, -1,
+            "The controller's state is readable again; the controller restarts to load it. Retry.");
     }
 
     public Task<BrokerNodes> GetBrokerNodes() =>
@@ -780,6 +816,12 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Controller refuses to serve: {Reason}")]
     private partial void LogStateLost(string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Bringing the controller's state in line with membership failed; it tries again")]
+    private partial void LogReconcileFailed(Exception e);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The controller's state is readable again: the activation that found it lost ends")]
+    private partial void LogStateReadable();
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Broker {Broker} refused: {Reason}")]
     private partial void LogBrokerRefused(string broker, string? reason);

@@ -75,6 +75,11 @@ internal sealed partial class PartitionReplicaGrain(
     private bool _deactivating;
     private IGrainTimer? _openRetryTimer;
     private TimeSpan _openRetryDelay;
+    // DeleteReplica ran: this activation serves no partition again, a late answer about the deleted incarnation (its
+    // topic id) reopens nothing, and a directory another log held is deleted once it is free.
+    private bool _deleted;
+    private bool _deletePending;
+    private Guid? _deletedTopicId;
 
     private static readonly TimeSpan MinOpenRetryDelay = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MaxOpenRetryDelay = TimeSpan.FromSeconds(1);
@@ -180,6 +185,8 @@ internal sealed partial class PartitionReplicaGrain(
         _isrTimer?.Dispose();
         _metrics.Dispose();
         StopTiering();
+        _deleted = true;
+        _deletedTopicId = _state?.TopicId;
         _state = null;
         await _fetcher.StopAsync();
         _replication.StopLeading(ErrorCode.UnknownTopicOrPartition);
@@ -187,11 +194,47 @@ internal sealed partial class PartitionReplicaGrain(
         {
             _log.Delete();
             _log = null;
+            Deleted();
         }
-        else if (Directory.Exists(PartitionDirectory()))
+        else DeleteDirectory();
+    }
+
+    /// <summary>
+    /// Deletes the directory of a replica whose log is not open here, under the directory's lock: while another log
+    /// holds it (a previous activation still closing, an open under way) the delete waits, as an open does, unless the
+    /// topic is created again first (the new incarnation's open wipes the old data by its topic id).
+    /// </summary>
+    private void DeleteDirectory()
+    {
+        try
         {
-            Directory.Delete(PartitionDirectory(), recursive: true);
+            LogDirectoryLock.Delete(PartitionDirectory());
         }
+        catch (LogDirectoryInUseException e)
+        {
+            _deletePending = true;
+            RetryWhenDirectoryFree(e);
+            return;
+        }
+        Deleted();
+    }
+
+    /// <summary>
+    /// The topic was created again while this deleted activation lingers (its timers are gone): the next activation
+    /// serves it, pulling its state from the controller; a call to itself starts that one once this one has ended.
+    /// </summary>
+    private void RestartForNewIncarnation()
+    {
+        // The new incarnation's open checks the topic id and wipes what the pending delete would have removed.
+        _deletePending = false;
+        DeactivateOnIdle();
+        GrainFactory.GetGrain<IPartitionReplicaGrain>(this.GetPrimaryKeyString()).GetStatus().Ignore();
+    }
+
+    private void Deleted()
+    {
+        _deletePending = false;
+        _openRetryDelay = TimeSpan.Zero;
         LogDeleted(this.GetPrimaryKeyString());
         DeactivateOnIdle();
     }
@@ -563,6 +606,11 @@ internal sealed partial class PartitionReplicaGrain(
     {
         // An AlterPartition answer during the deactivation: the next activation reads the state from the controller.
         if (_deactivating) return;
+        if (_deleted)
+        {
+            if (state.TopicId != _deletedTopicId) RestartForNewIncarnation();
+            return;
+        }
         var previous = _state;
         if (previous is not null && previous.TopicId != state.TopicId)
         {
@@ -668,7 +716,7 @@ internal sealed partial class PartitionReplicaGrain(
         catch (LogDirectoryInUseException e)
         {
             _logError = e.Message;
-            RetryOpenLater(e);
+            RetryWhenDirectoryFree(e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or OrleansStreamException)
         {
@@ -681,9 +729,10 @@ internal sealed partial class PartitionReplicaGrain(
     /// The directory is still held by the log of a previous activation of this replica, whose deactivation Orleans let
     /// overlap this activation (it unregisters an activation before disposing it, and gives up waiting for an
     /// activation or deactivation past its timeouts while the grain's code runs on). Requests answer
-    /// <see cref="ErrorCode.KafkaStorageError"/>, which clients retry, until the holder closes and the open succeeds.
+    /// <see cref="ErrorCode.KafkaStorageError"/>, which clients retry, until the holder closes and the open (or the
+    /// pending delete) succeeds.
     /// </summary>
-    private void RetryOpenLater(LogDirectoryInUseException e)
+    private void RetryWhenDirectoryFree(LogDirectoryInUseException e)
     {
         _openRetryDelay = _openRetryDelay == TimeSpan.Zero ? MinOpenRetryDelay : TimeSpan.FromTicks(Math.Min(_openRetryDelay.Ticks * 2, MaxOpenRetryDelay.Ticks));
         LogDirectoryHeld(this.GetPrimaryKeyString(), e.Message, _openRetryDelay);
@@ -691,7 +740,9 @@ internal sealed partial class PartitionReplicaGrain(
         _openRetryTimer = this.RegisterGrainTimer(
             static (self, _) =>
             {
-                if (self._log is null && self._state is { } state && !self._deactivating) self.Apply(state);
+                if (self._deactivating) return Task.CompletedTask;
+                if (self._deletePending) self.DeleteDirectory();
+                else if (self._log is null && self._state is { } state) self.Apply(state);
                 return Task.CompletedTask;
             }, this,
             new GrainTimerCreationOptions(_openRetryDelay, Timeout.InfiniteTimeSpan) { Interleave = true });

@@ -16,6 +16,7 @@ internal sealed partial class MembershipWatcher(
     BrokerIdentity identity,
     BrokerRegistration registration,
     LocalPartitionDirectories directories,
+    TimeProvider time,
     ILogger<MembershipWatcher> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private readonly CancellationTokenSource _stopping = new();
@@ -41,32 +42,19 @@ internal sealed partial class MembershipWatcher(
     /// <summary>
     /// Registers with the controller (recording the cluster id in <c>meta.properties</c>; a broker of another cluster
     /// stops here), removes stray replicas (moved to other brokers while this one was away), then activates this
-    /// broker's replicas, so followers resume fetching without waiting for a client.
+    /// broker's replicas, so followers resume fetching without waiting for a client. Then registers again whenever a
+    /// controller reports that it cannot serve, until one accepts the registration.
     /// </summary>
     private async Task WakeReplicasAsync()
     {
+        if (!await RegisterAsync()) return;
         var controller = grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
-        var registered = false;
         var swept = false;
+        var backoff = new RegistrationBackoff();
         for (var attempt = 0; !_stopping.IsCancellationRequested; attempt++)
         {
             try
             {
-                if (!registered)
-                {
-                    var meta = registration.Meta;
-                    var reply = await controller.RegisterBroker(identity.BrokerId, meta.ClusterId, meta.NodeId);
-                    if (reply.Error != ErrorCode.None)
-                    {
-                        var reason = reply.ErrorMessage ?? reply.Error.ToString();
-                        // A cluster id in the reply: ours differs. None: the controller itself cannot serve.
-                        if (reply.ClusterId is null) registration.ReportClusterProblem(reason);
-                        else registration.Refuse(reason);
-                        return;
-                    }
-                    registration.Accept(reply.ClusterId!, reply.NodeId);
-                    registered = true;
-                }
                 if (!swept)
                 {
                     var local = directories.List();
@@ -78,14 +66,59 @@ internal sealed partial class MembershipWatcher(
                 foreach (var key in keys) calls.Add(grains.GetGrain<IPartitionReplicaGrain>(key).GetStatus());
                 await Task.WhenAll(calls);
                 LogWoke(identity.BrokerId, keys.Count);
-                return;
+                break;
             }
             catch (Exception e) when (!_stopping.IsCancellationRequested && attempt < 20)
             {
+                // Replicas the controller reaches later activate on its LeaderAndIsr or a client's call.
                 LogWakeRetry(e, identity.BrokerId);
-                await Task.Delay(TimeSpan.FromMilliseconds(250 * Math.Min(attempt + 1, 8)), _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await backoff.WaitAsync(time, _stopping.Token);
             }
         }
+        while (!_stopping.IsCancellationRequested)
+        {
+            await registration.WhenRegistrationNeededAsync(_stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (!await RegisterAsync()) return;
+        }
+    }
+
+    /// <summary>
+    /// Kafka's BrokerRegistration, retried with a backoff until the controller answers: true once it accepted this
+    /// broker, false when it refused its data directory (another cluster's) or the silo stops. A controller that cannot
+    /// serve (its state lost) is asked again, as is one that did not answer: it may recover, or move to another silo.
+    /// </summary>
+    private async Task<bool> RegisterAsync()
+    {
+        var controller = grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        var backoff = new RegistrationBackoff();
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                var meta = registration.Meta;
+                var reply = await controller.RegisterBroker(identity.BrokerId, meta.ClusterId, meta.NodeId);
+                if (reply.Error == ErrorCode.None)
+                {
+                    registration.Accept(reply.ClusterId!, reply.NodeId);
+                    return true;
+                }
+                var reason = reply.ErrorMessage ?? reply.Error.ToString();
+                // A cluster id in the reply: ours differs, which no retry changes. None: the controller itself cannot serve.
+                if (reply.Error == ErrorCode.InconsistentClusterId && reply.ClusterId is not null)
+                {
+                    registration.Refuse(reason);
+                    return false;
+                }
+                if (reply.Error == ErrorCode.InconsistentClusterId) registration.ReportClusterProblem(reason);
+                LogRegistrationRefused(identity.BrokerId, reply.Error, reason);
+            }
+            catch (Exception e) when (!_stopping.IsCancellationRequested)
+            {
+                LogRegistrationRetry(e, identity.BrokerId);
+            }
+            await backoff.WaitAsync(time, _stopping.Token);
+        }
+        return false;
     }
 
     private async Task HandOverAsync(CancellationToken ct)
@@ -134,6 +167,12 @@ internal sealed partial class MembershipWatcher(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Broker {Broker} will retry activating its replicas")]
     private partial void LogWakeRetry(Exception e, string broker);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Broker {Broker} will register again: the controller answered {Error}: {Reason}")]
+    private partial void LogRegistrationRefused(string broker, ErrorCode error, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Broker {Broker} will register again: the controller did not answer")]
+    private partial void LogRegistrationRetry(Exception e, string broker);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reporting a membership change to the controller failed")]
     private partial void LogReportFailed(Exception e);

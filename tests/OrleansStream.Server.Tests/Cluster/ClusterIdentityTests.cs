@@ -106,6 +106,7 @@ public sealed class ClusterIdentityTests : IDisposable
         var restarted = Registration();
         Assert.Equal(new MetaProperties("c1", 2), restarted.Meta);
         Assert.Contains(nameof(ErrorCode.BrokerNotAvailable), Assert.Throws<SiloUnavailableException>(restarted.ThrowIfNotServing).Message, StringComparison.Ordinal);
+        Assert.Contains("has not registered", restarted.Problem, StringComparison.Ordinal);
         var waiting = restarted.WhenServingAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
         Assert.False(waiting.IsCompleted);
         restarted.Accept("c1", 2);
@@ -115,6 +116,24 @@ public sealed class ClusterIdentityTests : IDisposable
         Assert.Equal("another cluster", registration.Problem);
         var refused = Assert.Throws<SiloUnavailableException>(registration.ThrowIfNotServing);
         Assert.Contains(nameof(ErrorCode.InconsistentClusterId), refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_reported_cluster_problem_asks_for_a_registration_and_the_next_accepted_one_clears_it()
+    {
+        var registration = Registration();
+        registration.Accept("c1", 0);
+        var needed = registration.WhenRegistrationNeededAsync(TestContext.Current.CancellationToken);
+        Assert.False(needed.IsCompleted);
+
+        registration.ReportClusterProblem("the controller lost its state");
+
+        await needed;
+        Assert.Equal("the controller lost its state", registration.Problem);
+        Assert.True(registration.WhenRegistrationNeededAsync(TestContext.Current.CancellationToken).IsCompleted);
+        registration.Accept("c1", 0);
+        Assert.Null(registration.Problem);
+        Assert.False(registration.WhenRegistrationNeededAsync(TestContext.Current.CancellationToken).IsCompleted);
     }
 
     private BrokerRegistration Registration() => new(
