@@ -13,7 +13,7 @@ namespace OrleansStream.Cluster.Tests;
 /// run on a fake clock the test advances, with every broker's log events recorded, and two ways to make the controller
 /// fail: its grain storage refusing writes, and a broker's reads of it failing as if it did not answer.
 /// </summary>
-public sealed class BrokerLifecycleFixture : ClusterFixture
+public class BrokerLifecycleFixture : ClusterFixture
 {
     /// <summary>Longer than the broker's longest backoff, so each advance lets every waiting retry run.</summary>
     private static readonly TimeSpan Step = TimeSpan.FromSeconds(5);
@@ -55,7 +55,7 @@ public sealed class BrokerLifecycleFixture : ClusterFixture
     public async Task<string> ControllerBrokerAsync()
     {
         await Controller.GetMetadata(new MetadataRequest([]));
-        var host = await Client.GetGrain<IManagementGrain>(0).GetActivationAddress(Controller);
+        var host = await Client.GetGrain<IManagementGrain>(0).GetActivationAddress(Controller, TestContext.Current.CancellationToken);
         return Silos.Values.Single(s => s.SiloAddress.Equals(host)).Name;
     }
 

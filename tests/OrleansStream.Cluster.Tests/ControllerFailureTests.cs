@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using OrleansStream.Server;
 using OrleansStream.Server.Persistence;
 using OrleansStream.Storage;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
@@ -113,5 +114,45 @@ public sealed class ReplicaWakeUpTests(BrokerLifecycleFixture fixture) : IClassF
         fixture.UnansweredReads.Broker = null;
 
         await fixture.AdvanceUntilAsync(() => Task.FromResult(LogDirectoryLock.IsHeld(directory)), "the broker's replica opens its log");
+    }
+}
+
+/// <summary>
+/// A reassignment due on the controller's timer whose write fails is tried again on the timer: no membership change
+/// comes to report it again.
+/// </summary>
+[Collection(SiloKillCollection.Name)]
+public sealed class ReassignmentRetryTests(ReassignmentRetryTests.Fixture fixture) : IClassFixture<ReassignmentRetryTests.Fixture>
+{
+    public sealed class Fixture : BrokerLifecycleFixture
+    {
+        protected override void ConfigureBroker(BrokerOptions options)
+        {
+            ReplicationFixture.FastIsr(options);
+            // Long enough that the test refuses writes before the reassignment is due, on a busy machine too.
+            options.ReplicaReassignmentDelayMs = 8_000;
+        }
+    }
+
+    [Fact]
+    public async Task A_reassignment_whose_write_failed_happens_once_grain_storage_takes_writes_again()
+    {
+        var topic = UniqueTopic("retry");
+        await fixture.CreateTopic(topic, partitions: 1, replicationFactor: 2);
+        var controllerBroker = await fixture.ControllerBrokerAsync();
+        var before = await fixture.Controller.Partition(topic, 0);
+        var away = before.Replicas.First(r => r.BrokerId != controllerBroker);
+        var spare = fixture.Silos.Values.Select(s => s.Name).Single(b => before.Replicas.All(r => r.BrokerId != b));
+        await fixture.StopSiloAsync(away.BrokerId);
+        await Eventually.WaitUntilAsync(async () => !(await fixture.Controller.Partition(topic, 0)).Isr.Contains(away.ReplicaId),
+            "the stopped broker's replica leaves the ISR");
+        var earlierFailures = fixture.Logs.Of(controllerBroker, "LogReconcileFailed").Count;
+
+        using (fixture.RefuseControllerWrites())
+            await Eventually.WaitUntilAsync(() => fixture.Logs.Of(controllerBroker, "LogReconcileFailed").Count > earlierFailures,
+                "the reassignment is due and its write fails");
+
+        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Replicas[away.ReplicaId].BrokerId == spare,
+            "the replica moves to the spare broker");
     }
 }
