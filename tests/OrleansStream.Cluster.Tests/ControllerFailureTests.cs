@@ -32,8 +32,8 @@ public sealed class MembershipReportRetryTests(BrokerLifecycleFixture fixture) :
 
             // Every survivor has made its report of the membership it sees now, the death included, and the one the
             // controller could act on failed: nothing is in flight that a healed storage could take.
-            await Eventually.WaitUntilAsync(
-                () => survivors.All(s => ReportedDeath(s, victim)) && fixture.Logs.Of(controllerBroker, "LogReportFailed").Count > earlierFailures,
+            await fixture.AdvanceUntilAsync(
+                () => Task.FromResult(survivors.All(s => ReportedDeath(s, victim)) && fixture.Logs.Of(controllerBroker, "LogReportFailed").Count > earlierFailures),
                 "every survivor reported the death and the controller could not store it", TimeSpan.FromSeconds(60));
             Assert.Equal(victim, (await fixture.Controller.Partition(topic, partition)).LeaderBroker);
         }
