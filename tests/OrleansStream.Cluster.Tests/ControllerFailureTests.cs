@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
 using OrleansStream.Server;
 using OrleansStream.Server.Persistence;
 using OrleansStream.Storage;
@@ -35,7 +36,8 @@ public sealed class MembershipReportRetryTests(BrokerLifecycleFixture fixture) :
             await fixture.AdvanceUntilAsync(
                 () => Task.FromResult(survivors.All(s => ReportedDeath(s, victim)) && fixture.Logs.Of(controllerBroker, "LogReportFailed").Count > earlierFailures),
                 "every survivor reported the death and the controller could not store it", TimeSpan.FromSeconds(60));
-            Assert.Equal(victim, (await fixture.Controller.Partition(topic, partition)).LeaderBroker);
+            var stored = (await ProducerIdLedger.ReadControllerState(fixture)).State!.Topics[topic].Partitions[partition];
+            Assert.Equal(victim, stored.Replicas[stored.Leader]);
         }
 
         await fixture.AdvanceUntilAsync(async () => (await fixture.Controller.Partition(topic, partition)).LeaderBroker != victim,
