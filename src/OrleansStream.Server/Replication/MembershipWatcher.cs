@@ -174,13 +174,13 @@ internal sealed partial class MembershipWatcher(
     {
         var controller = grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
         var backoff = new RegistrationBackoff();
-        while (!_stopping.IsCancellationRequested)
+        for (var attempt = 1; !_stopping.IsCancellationRequested; attempt++)
         {
             var version = membership.CurrentSnapshot.Version.Value;
             try
             {
                 await controller.BrokersChanged();
-                LogReported(version);
+                LogReported(version, attempt);
                 return;
             }
             catch (Exception e) when (!_stopping.IsCancellationRequested)
@@ -209,8 +209,8 @@ internal sealed partial class MembershipWatcher(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Broker {Broker} will register again: the controller did not answer")]
     private partial void LogRegistrationRetry(Exception e, string broker);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "The controller took the report of membership version {Version}")]
-    private partial void LogReported(long version);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The controller took the report of membership version {Version} (attempt {Attempt})")]
+    private partial void LogReported(long version, int attempt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reporting membership version {Version} to the controller failed; reporting again in {Backoff}")]
     private partial void LogReportFailed(Exception e, long version, TimeSpan backoff);
