@@ -51,12 +51,13 @@ public class BrokerLifecycleFixture : ClusterFixture
             return condition();
         }, what, timeout);
 
-    /// <summary>The broker whose silo hosts the controller's activation.</summary>
-    public async Task<string> ControllerBrokerAsync()
+    /// <summary>Creates a topic of its own for a test; returns its name and the broker whose silo hosts the controller.</summary>
+    public async Task<(string Topic, string ControllerBroker)> CreateTopicAsync(string prefix, int partitions, short replicationFactor)
     {
-        await Controller.GetMetadata(new MetadataRequest([]));
+        var topic = PartitionTestKit.UniqueTopic(prefix);
+        await this.CreateTopic(topic, partitions, replicationFactor);
         var host = await Client.GetGrain<IManagementGrain>(0).GetActivationAddress(Controller, TestContext.Current.CancellationToken);
-        return Silos.Values.Single(s => s.SiloAddress.Equals(host)).Name;
+        return (topic, Silos.Values.Single(s => s.SiloAddress.Equals(host)).Name);
     }
 
     /// <summary>

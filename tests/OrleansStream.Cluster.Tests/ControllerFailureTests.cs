@@ -17,9 +17,7 @@ public sealed class MembershipReportRetryTests(BrokerLifecycleFixture fixture) :
     [Fact]
     public async Task Leadership_moves_off_a_dead_broker_once_grain_storage_takes_writes_again_though_every_report_of_its_death_failed()
     {
-        var topic = UniqueTopic("report");
-        await fixture.CreateTopic(topic, partitions: 3, replicationFactor: 2);
-        var controllerBroker = await fixture.ControllerBrokerAsync();
+        var (topic, controllerBroker) = await fixture.CreateTopicAsync("report", partitions: 3, replicationFactor: 2);
         var (partition, victim) = (-1, "");
         for (var p = 0; p < 3 && partition < 0; p++)
             if ((await fixture.Controller.Partition(topic, p)).LeaderBroker is { } leader && leader != controllerBroker) (partition, victim) = (p, leader);
@@ -103,9 +101,7 @@ public sealed class ReplicaWakeUpTests(BrokerLifecycleFixture fixture) : IClassF
     [Fact]
     public async Task A_restarted_broker_keeps_trying_to_wake_its_replicas_until_the_controller_answers()
     {
-        var topic = UniqueTopic("wake");
-        await fixture.CreateTopic(topic, partitions: 1, replicationFactor: 3);
-        var controllerBroker = await fixture.ControllerBrokerAsync();
+        var (topic, controllerBroker) = await fixture.CreateTopicAsync("wake", partitions: 1, replicationFactor: 3);
         var broker = fixture.Silos.Values.First(s => s.Name != controllerBroker).Name;
         var directory = fixture.PartitionDirectory(broker, topic, 0);
         await fixture.StopSiloAsync(broker);
@@ -143,9 +139,7 @@ public sealed class ReassignmentRetryTests(ReassignmentRetryTests.Fixture fixtur
     [Fact]
     public async Task A_reassignment_whose_write_failed_happens_once_grain_storage_takes_writes_again()
     {
-        var topic = UniqueTopic("retry");
-        await fixture.CreateTopic(topic, partitions: 1, replicationFactor: 2);
-        var controllerBroker = await fixture.ControllerBrokerAsync();
+        var (topic, controllerBroker) = await fixture.CreateTopicAsync("retry", partitions: 1, replicationFactor: 2);
         var before = await fixture.Controller.Partition(topic, 0);
         var away = before.Replicas.First(r => r.BrokerId != controllerBroker);
         var spare = fixture.Silos.Values.Select(s => s.Name).Single(b => before.Replicas.All(r => r.BrokerId != b));
