@@ -55,8 +55,8 @@ public sealed class ReassignmentTests(ReassignmentFixture fixture) : IClassFixtu
         // The dead broker comes back: it holds no replica of the partition any more, and its stale copy is removed.
         await fixture.StartSiloAsync(dead);
         var staleCopy = Path.Combine(fixture.DataDirectory(dead), $"{topic}-0");
-        // The sweep runs once the broker has registered with the controller, and its start-up retries controller calls
-        // for up to about 33 s (20 attempts, backing off to 2 s): a loaded machine can use more than the usual 30 s.
+        // The sweep runs once the broker has registered with the controller, retrying controller calls with a backoff
+        // of up to 4 s: a loaded machine can use more than the usual 30 s.
         await Eventually.WaitUntilAsync(() => Task.FromResult(!Directory.Exists(staleCopy)), "the returned broker removes its stray replica",
             TimeSpan.FromSeconds(60));
 

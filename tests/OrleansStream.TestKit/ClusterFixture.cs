@@ -61,6 +61,9 @@ public class ClusterFixture : IAsyncLifetime
     /// <summary>Adjusts every silo (after AddOrleansStream).</summary>
     protected virtual void ConfigureSilo(ISiloBuilder silo) { }
 
+    /// <summary>Adjusts the silo of broker <paramref name="brokerId"/> (after AddOrleansStream); by default as <see cref="ConfigureSilo(ISiloBuilder)"/>.</summary>
+    protected virtual void ConfigureSilo(string brokerId, ISiloBuilder silo) => ConfigureSilo(silo);
+
     public virtual async ValueTask InitializeAsync()
     {
         var builder = new InProcessTestClusterBuilder((short)SiloCount);
@@ -73,7 +76,7 @@ public class ClusterFixture : IAsyncLifetime
                 o.GrainStateDirectory = Path.Combine(Root, "grain-state");
                 ConfigureBroker(o);
             });
-            ConfigureSilo(siloBuilder);
+            ConfigureSilo(silo.SiloName, siloBuilder);
             if (Environment.GetEnvironmentVariable("OS_TEST_LOG") is { Length: > 0 } logFile)
                 siloBuilder.Services.AddLogging(b => b.AddProvider(new FileLineLoggerProvider(logFile, silo.SiloName)));
         });

@@ -12,6 +12,13 @@ namespace OrleansStream.Server.Cluster;
 /// </summary>
 public sealed partial class BrokerRegistration(IOptions<BrokerOptions> options, BrokerIdentity identity, ILogger<BrokerRegistration> logger)
 {
+    /// <summary>
+    /// A <see cref="TimeProvider"/> registered under this key drives the broker's retries with the controller
+    /// (registration, membership reports, the wake-up of its replicas) instead of the silo's, so tests can fake their
+    /// backoff alone.
+    /// </summary>
+    public const string TimeProviderKey = "OrleansStream.Brokers";
+
     private readonly Lock _lock = new();
     private MetaProperties? _meta;
     private string? _refusal;

@@ -1,8 +1,9 @@
 namespace OrleansStream.Server.Cluster;
 
 /// <summary>
-/// The wait between a broker's attempts to reach the controller: doubling from <see cref="Initial"/> up to
-/// <see cref="Max"/>, short enough that a broker is ready again within seconds of the controller serving again.
+/// The wait between a broker's attempts to reach the controller (its registration, a membership report, the wake-up of
+/// its replicas): doubling from <see cref="Initial"/> up to <see cref="Max"/>, short enough that a broker is ready
+/// again, and a dead broker's leaderships moved, within seconds of the controller serving again.
 /// </summary>
 internal sealed class RegistrationBackoff
 {

@@ -63,16 +63,25 @@ internal sealed partial class ClusterControllerGrain(
     /// gone to the previous activation (which died with it) or failed, and the next comes only with the next membership
     /// update. Brokers alive now count as known, so only what changed is pushed.
     /// </summary>
-    private async Task ReconcileOnActivationAsync()
+    private Task ReconcileOnActivationAsync()
     {
         _knownAlive = LiveBrokerSet();
+        return ReconcileOrRetryAsync();
+    }
+
+    /// <summary>
+    /// A reconcile nobody waits for (on activation, on the timer): when it fails the state was reloaded (see
+    /// <see cref="CommitAsync"/>) and the timer tries again, so a pending election or reassignment is not dropped.
+    /// </summary>
+    private async Task ReconcileOrRetryAsync()
+    {
+        if (_stateLost is not null) return;
         try
         {
             await Serialized(ReconcileAsync);
         }
         catch (Exception e)
         {
-            // The state was reloaded (see CommitAsync): the timer tries again.
             LogReconcileFailed(e);
             ScheduleReconcile(MovedReplicaCheck);
         }
@@ -469,7 +478,7 @@ internal sealed partial class ClusterControllerGrain(
         if (_reconcileTimer is { } timer) timer.Change(d, Timeout.InfiniteTimeSpan);
         else
             // KeepAlive: a pending reassignment must not be lost to idle collection of the controller.
-            _reconcileTimer = this.RegisterGrainTimer(static (self, _) => self.BrokersChanged(), this,
+            _reconcileTimer = this.RegisterGrainTimer(static (self, _) => self.ReconcileOrRetryAsync(), this,
                 new GrainTimerCreationOptions(d, Timeout.InfiniteTimeSpan) { KeepAlive = true });
     }
 
@@ -620,12 +629,31 @@ internal sealed partial class ClusterControllerGrain(
         }
         catch
         {
-            // The write may not have happened: forget the in-memory change rather than serve what is not durable.
-            await state.ReadStateAsync();
-            // A record that vanished reloads as an empty state: serving from it would hand out producer ids again.
-            if (State.ClusterId is null) MarkStateLost(ClusterIdentity.StateVanishedMessage);
+            await ForgetUnwrittenChangeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// After a failed write, which may not have happened: reloads the stored state rather than serve what is not
+    /// durable. When the reload fails too, this activation cannot know what is stored: it ends (Kafka's controller
+    /// renounces when a write to its metadata log fails), Orleans sends every later call to the next activation, which
+    /// loads the stored state, and the caller's retry reaches that one.
+    /// </summary>
+    private async Task ForgetUnwrittenChangeAsync()
+    {
+        try
+        {
+            await state.ReadStateAsync();
+        }
+        catch (Exception e)
+        {
+            LogRenounced(e);
+            DeactivateOnIdle();
+            return;
+        }
+        // A record that vanished reloads as an empty state: serving from it would hand out producer ids again.
+        if (State.ClusterId is null) MarkStateLost(ClusterIdentity.StateVanishedMessage);
     }
 
     /// <summary>
@@ -819,6 +847,9 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Bringing the controller's state in line with membership failed; it tries again")]
     private partial void LogReconcileFailed(Exception e);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A controller state write failed and the stored state could not be read back: this activation ends, the next one loads the stored state")]
+    private partial void LogRenounced(Exception e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The controller's state is readable again: the activation that found it lost ends")]
     private partial void LogStateReadable();

@@ -46,6 +46,7 @@ public static class OrleansStreamSiloBuilderExtensions
         });
 
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddKeyedSingleton(OrleansStream.Server.Cluster.BrokerRegistration.TimeProviderKey, static (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddOrleansStreamMetrics();
         services.AddOrleansStreamTiering();
         services.AddOrleansStreamTls();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
@@ -16,7 +17,7 @@ internal sealed partial class MembershipWatcher(
     BrokerIdentity identity,
     BrokerRegistration registration,
     LocalPartitionDirectories directories,
-    TimeProvider time,
+    [FromKeyedServices(BrokerRegistration.TimeProviderKey)] TimeProvider time,
     ILogger<MembershipWatcher> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private readonly CancellationTokenSource _stopping = new();
@@ -27,7 +28,7 @@ internal sealed partial class MembershipWatcher(
 
     private Task OnStart(CancellationToken ct)
     {
-        _watch = Task.WhenAll(Task.Run(WatchAsync), Task.Run(WakeReplicasAsync));
+        _watch = Task.WhenAll(Task.Run(WatchAsync), Task.Run(ServeAsync));
         return Task.CompletedTask;
     }
 
@@ -41,17 +42,35 @@ internal sealed partial class MembershipWatcher(
 
     /// <summary>
     /// Registers with the controller (recording the cluster id in <c>meta.properties</c>; a broker of another cluster
-    /// stops here), removes stray replicas (moved to other brokers while this one was away), then activates this
-    /// broker's replicas, so followers resume fetching without waiting for a client. Then registers again whenever a
-    /// controller reports that it cannot serve, until one accepts the registration.
+    /// stops here), then activates this broker's replicas, so followers resume fetching without waiting for a client.
+    /// Registers again whenever a controller reports that it cannot serve, until one accepts the registration, and
+    /// wakes the replicas again after it.
     /// </summary>
-    private async Task WakeReplicasAsync()
+    private async Task ServeAsync()
     {
-        if (!await RegisterAsync()) return;
-        var controller = grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
         var swept = false;
+        while (!_stopping.IsCancellationRequested)
+        {
+            if (!await RegisterAsync()) return;
+            var registrationNeeded = registration.WhenRegistrationNeededAsync(_stopping.Token);
+            swept = await WakeReplicasAsync(swept, registrationNeeded);
+            await registrationNeeded.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>
+    /// Removes stray replicas (moved to other brokers while this one was away; once, before any replica of this start
+    /// is woken) and activates every replica the controller assigns here, retrying with a backoff until that succeeds,
+    /// the registration must be renewed, or the silo stops: a controller that cannot answer for minutes (its grain
+    /// storage unreadable) must not leave followers asleep once it answers again, since its own pushes carry only
+    /// changes. Returns whether the sweep is done.
+    /// </summary>
+    private async Task<bool> WakeReplicasAsync(bool swept, Task registrationNeeded)
+    {
+        var controller = grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        var woken = new HashSet<string>(StringComparer.Ordinal);
         var backoff = new RegistrationBackoff();
-        for (var attempt = 0; !_stopping.IsCancellationRequested; attempt++)
+        while (!_stopping.IsCancellationRequested && !registrationNeeded.IsCompleted)
         {
             try
             {
@@ -62,24 +81,24 @@ internal sealed partial class MembershipWatcher(
                     swept = true;
                 }
                 var keys = await controller.GetBrokerReplicas(identity.BrokerId);
-                var calls = new List<Task>(keys.Count);
-                foreach (var key in keys) calls.Add(grains.GetGrain<IPartitionReplicaGrain>(key).GetStatus());
-                await Task.WhenAll(calls);
+                var calls = new Dictionary<string, Task>(keys.Count, StringComparer.Ordinal);
+                foreach (var key in keys)
+                    if (!woken.Contains(key)) calls[key] = grains.GetGrain<IPartitionReplicaGrain>(key).GetStatus();
+                var all = Task.WhenAll(calls.Values);
+                await all.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                foreach (var (key, call) in calls)
+                    if (call.IsCompletedSuccessfully) woken.Add(key);
+                await all; // the replicas that did not answer are asked again after the backoff
                 LogWoke(identity.BrokerId, keys.Count);
-                break;
+                return swept;
             }
-            catch (Exception e) when (!_stopping.IsCancellationRequested && attempt < 20)
+            catch (Exception e) when (!_stopping.IsCancellationRequested)
             {
-                // Replicas the controller reaches later activate on its LeaderAndIsr or a client's call.
-                LogWakeRetry(e, identity.BrokerId);
-                await backoff.WaitAsync(time, _stopping.Token);
+                LogWakeRetry(e, identity.BrokerId, woken.Count);
+                await Task.WhenAny(backoff.WaitAsync(time, _stopping.Token), registrationNeeded);
             }
         }
-        while (!_stopping.IsCancellationRequested)
-        {
-            await registration.WhenRegistrationNeededAsync(_stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (!await RegisterAsync()) return;
-        }
+        return swept;
     }
 
     /// <summary>
@@ -138,21 +157,37 @@ internal sealed partial class MembershipWatcher(
     {
         try
         {
-            await foreach (var _ in membership.MembershipUpdates.WithCancellation(_stopping.Token))
-            {
-                try
-                {
-                    await grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).BrokersChanged();
-                }
-                catch (Exception e) when (!_stopping.IsCancellationRequested)
-                {
-                    // The next membership change reports again; the controller also reconciles on its own activation.
-                    LogReportFailed(e);
-                }
-            }
+            await foreach (var _ in membership.MembershipUpdates.WithCancellation(_stopping.Token)) await ReportAsync();
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>
+    /// Tells the controller that membership changed, again with a backoff until it has taken the report: it may have
+    /// failed to store what changed (grain storage failing for a while) or not answered, and the next report would
+    /// otherwise come only with the next membership update, leaving leaderships on dead brokers until then. Each
+    /// attempt covers every update so far, since the controller reads membership itself.
+    /// </summary>
+    private async Task ReportAsync()
+    {
+        var controller = grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        var backoff = new RegistrationBackoff();
+        for (var attempt = 1; !_stopping.IsCancellationRequested; attempt++)
+        {
+            var version = membership.CurrentSnapshot.Version.Value;
+            try
+            {
+                await controller.BrokersChanged();
+                LogReported(version, attempt);
+                return;
+            }
+            catch (Exception e) when (!_stopping.IsCancellationRequested)
+            {
+                LogReportFailed(e, version, backoff.Next);
+                await backoff.WaitAsync(time, _stopping.Token);
+            }
         }
     }
 
@@ -165,8 +200,8 @@ internal sealed partial class MembershipWatcher(
     [LoggerMessage(Level = LogLevel.Information, Message = "Broker {Broker} activated its {Count} replicas")]
     private partial void LogWoke(string broker, int count);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Broker {Broker} will retry activating its replicas")]
-    private partial void LogWakeRetry(Exception e, string broker);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Broker {Broker} will retry activating its replicas ({Woken} woken so far)")]
+    private partial void LogWakeRetry(Exception e, string broker, int woken);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Broker {Broker} will register again: the controller answered {Error}: {Reason}")]
     private partial void LogRegistrationRefused(string broker, ErrorCode error, string reason);
@@ -174,6 +209,9 @@ internal sealed partial class MembershipWatcher(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Broker {Broker} will register again: the controller did not answer")]
     private partial void LogRegistrationRetry(Exception e, string broker);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Reporting a membership change to the controller failed")]
-    private partial void LogReportFailed(Exception e);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The controller took the report of membership version {Version} (attempt {Attempt})")]
+    private partial void LogReported(long version, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reporting membership version {Version} to the controller failed; reporting again in {Backoff}")]
+    private partial void LogReportFailed(Exception e, long version, TimeSpan backoff);
 }
