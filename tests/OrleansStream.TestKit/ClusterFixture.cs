@@ -61,6 +61,9 @@ public class ClusterFixture : IAsyncLifetime
     /// <summary>Adjusts every silo (after AddOrleansStream).</summary>
     protected virtual void ConfigureSilo(ISiloBuilder silo) { }
 
+    /// <summary>Adjusts the cluster's client.</summary>
+    protected virtual void ConfigureClient(IClientBuilder client) { }
+
     public virtual async ValueTask InitializeAsync()
     {
         var builder = new InProcessTestClusterBuilder((short)SiloCount);
@@ -77,6 +80,7 @@ public class ClusterFixture : IAsyncLifetime
             if (Environment.GetEnvironmentVariable("OS_TEST_LOG") is { Length: > 0 } logFile)
                 siloBuilder.Services.AddLogging(b => b.AddProvider(new FileLineLoggerProvider(logFile, silo.SiloName)));
         });
+        builder.ConfigureClient(ConfigureClient);
         _cluster = builder.Build();
         await _cluster.DeployAsync();
         lock (_silos)
