@@ -118,7 +118,7 @@ internal sealed partial class ConsumerCoordinator : IDisposable
         _group = client.GetGrain<IConsumerGroupGrain>(settings.GroupId);
         _controller = client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
         _calls = SiloFailureWatch.For(client);
-        _logger = client.ServiceProvider.GetService<ILoggerFactory>()?.CreateLogger<ConsumerCoordinator>() ?? NullLogger.Instance;
+        _logger = client.ServiceProvider.GetService<ILogger<ConsumerCoordinator>>() ?? NullLogger<ConsumerCoordinator>.Instance;
         _lastPollMs = NowMs;
         if (settings.EnableAutoCommit && settings.AutoCommitIntervalMs > 0)
         {

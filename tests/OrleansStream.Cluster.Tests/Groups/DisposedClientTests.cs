@@ -49,11 +49,12 @@ public sealed class DisposedClientTests(DisposedClientFixture fixture) : IClassF
     [Fact]
     public async Task A_consumer_whose_client_was_disposed_stops_its_heartbeat_and_closes_without_an_error()
     {
+        var ct = TestContext.Current.CancellationToken;
         var topic = GroupFixture.Unique("disposed");
         var group = GroupFixture.Unique("g-disposed");
         Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 1, 1)])).Error);
         await using (var producer = new ProducerBuilder<Null, string>(fixture.Client, new ProducerConfig()).Build())
-            for (var i = 0; i < 3; i++) await producer.ProduceAsync(topic, new Message<Null, string> { Value = $"r{i}" });
+            for (var i = 0; i < 3; i++) await producer.ProduceAsync(topic, new Message<Null, string> { Value = $"r{i}" }, ct);
 
         var config = GroupFixture.Config(group);
         config.AutoCommitIntervalMs = 3_600_000; // the consumed offset stays stored, for the close to commit
@@ -62,7 +63,7 @@ public sealed class DisposedClientTests(DisposedClientFixture fixture) : IClassF
         await Eventually.WaitUntilAsync(() => consumer.Consume(TimeSpan.FromMilliseconds(100)) is not null,
             "the consumer joins the group and receives a record", TimeSpan.FromSeconds(30));
 
-        await fixture.Cluster.StopClusterClientAsync();
+        await fixture.Cluster.StopClusterClientAsync(ct);
         await Eventually.WaitUntilAsync(() => fixture.Log.Lines.Any(l => l.Message.Contains("the heartbeat stops", StringComparison.Ordinal)),
             "the consumer's heartbeat stops", TimeSpan.FromSeconds(30));
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
+using Orleans.Runtime.Placement;
 using OrleansStream.Client;
 
 namespace OrleansStream.Cluster.Tests.MultiProcess;
@@ -32,13 +33,26 @@ public sealed class AdminFailoverProcessTests
         using var host = await cluster.ConnectClientAsync([Gateway, Restarted], TimeSpan.FromMinutes(10),
             c => c.Configure<ClientMessagingOptions>(o => o.ClientSenderBuckets = 1));
         var client = host.Services.GetRequiredService<IClusterClient>();
-        await client.GetGrain<IMembershipViewGrain>(0).GetView(-1);
+        // Placing the grain, silo 0 may look it up in the killed silo's directory range until that one is declared dead.
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                await client.GetGrain<IMembershipViewGrain>(0).GetView(-1);
+                return true;
+            }
+            catch (OrleansMessageRejectionException)
+            {
+                return false;
+            }
+        }, "a first call through silo 0", TimeSpan.FromSeconds(60));
         await cluster.StartSiloAsync(Restarted);
         using var witnessHost = await cluster.ConnectClientAsync([Restarted]);
         var witness = witnessHost.Services.GetRequiredService<IClusterClient>();
 
         using var admin = new AdminClientBuilder(client, new AdminClientConfig { RequestTimeoutMs = 600_000 }).Build();
         var (group, coordinator) = await GroupCoordinatedOnAsync(cluster, admin, tp, ct);
+        // The client's SiloFailureWatch now knows a membership view with silo 0 active.
         Assert.Equal(7, Committed(await admin.ListConsumerGroupOffsetsAsync(group), tp));
 
         // Frozen, silo 0 keeps its connections open and answers nothing, until the restarted silo (this client's gateway
@@ -46,8 +60,16 @@ public sealed class AdminFailoverProcessTests
         cluster.Freeze(Gateway);
         await Eventually.WaitUntilAsync(async () =>
         {
-            var view = await witness.GetGrain<IMembershipViewGrain>(0).GetView(-1).WaitAsync(TimeSpan.FromSeconds(5), ct);
-            return view.ActiveSilos is { } active && !active.Contains(coordinator);
+            try
+            {
+                // Until the frozen silo is declared dead, the call may wait on it (its directory range).
+                var view = await witness.GetGrain<IMembershipViewGrain>(0).GetView(-1).WaitAsync(TimeSpan.FromSeconds(2), ct);
+                return view.ActiveSilos is { } active && !active.Contains(coordinator);
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
         }, "the restarted silo sees the frozen one dead", TimeSpan.FromSeconds(90));
 
         // Issued now, the read waits on the frozen gateway; its client learns of the death only once that gateway is
@@ -63,15 +85,31 @@ public sealed class AdminFailoverProcessTests
         SiloProcesses cluster, IAdminClient admin, TopicPartition tp, CancellationToken ct)
     {
         var management = cluster.Client.GetGrain<IManagementGrain>(0);
-        for (var attempt = 0; attempt < 30; attempt++)
+        var silo = (await management.GetHosts(onlyActive: true)).Keys.Single(s => cluster.IndexOfSiloPort(s.Endpoint.Port) == Gateway);
+        var group = PartitionTestKit.UniqueTopic("group");
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, silo);
+        try
         {
-            var group = PartitionTestKit.UniqueTopic("group");
-            await admin.AlterConsumerGroupOffsetsAsync(group, [new TopicPartitionOffset(tp, 7)]);
-            var address = await management.GetActivationAddress(cluster.Client.GetGrain<IConsumerGroupGrain>(group), ct);
-            if (address is not null && cluster.IndexOfSiloPort(address.Endpoint.Port) == Gateway)
-                return (group, address);
+            // The coordinator checks the partitions with the controller, which may still be moving after silo 1's restart.
+            await Eventually.WaitUntilAsync(async () =>
+            {
+                try
+                {
+                    await admin.AlterConsumerGroupOffsetsAsync(group, [new TopicPartitionOffset(tp, 7)]);
+                    return true;
+                }
+                catch (ConsumerGroupException e) when (e.Error.IsRetriable)
+                {
+                    return false;
+                }
+            }, $"group {group} commits", TimeSpan.FromSeconds(60));
         }
-        throw new InvalidOperationException("no group's coordinator was placed on silo 0 in 30 tries");
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
+        Assert.Equal(silo, await management.GetActivationAddress(cluster.Client.GetGrain<IConsumerGroupGrain>(group), ct));
+        return (group, silo);
     }
 
     private static long Committed(ListConsumerGroupOffsetsResult result, TopicPartition tp) =>
