@@ -22,10 +22,9 @@ public sealed class AdminFailoverProcessTests
     {
         var ct = TestContext.Current.CancellationToken;
         await using var cluster = await SiloProcesses.StartAsync(3);
-        var topic = PartitionTestKit.UniqueTopic("admin");
-        var controller = cluster.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
-        Assert.Equal(ErrorCode.None, Assert.Single(await controller.CreateTopics([new NewTopic(topic, 1, 3)])).Error);
-        var tp = new TopicPartition(topic, 0);
+        var tp = new TopicPartition(PartitionTestKit.UniqueTopic("admin"), 0);
+        using (var setup = new AdminClientBuilder(cluster.Client).Build())
+            await setup.CreateTopicsAsync([new TopicSpecification { Name = tp.Topic, NumPartitions = 1, ReplicationFactor = 3 }]);
 
         // Every call of this client goes through one gateway connection (one sender bucket), opened while its other
         // gateway was down: silo 0's. Silo 1 comes back for the calls after silo 0's death.
