@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.Runtime.Placement;
 using OrleansStream.Client;
+using OrleansStream.Client.Admin;
 
 namespace OrleansStream.Cluster.Tests.MultiProcess;
 
