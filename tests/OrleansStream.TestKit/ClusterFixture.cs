@@ -64,6 +64,9 @@ public class ClusterFixture : IAsyncLifetime
     /// <summary>Adjusts the silo of broker <paramref name="brokerId"/> (after AddOrleansStream); by default as <see cref="ConfigureSilo(ISiloBuilder)"/>.</summary>
     protected virtual void ConfigureSilo(string brokerId, ISiloBuilder silo) => ConfigureSilo(silo);
 
+    /// <summary>Adjusts the cluster's client.</summary>
+    protected virtual void ConfigureClient(IClientBuilder client) { }
+
     public virtual async ValueTask InitializeAsync()
     {
         var builder = new InProcessTestClusterBuilder((short)SiloCount);
@@ -80,6 +83,7 @@ public class ClusterFixture : IAsyncLifetime
             if (Environment.GetEnvironmentVariable("OS_TEST_LOG") is { Length: > 0 } logFile)
                 siloBuilder.Services.AddLogging(b => b.AddProvider(new FileLineLoggerProvider(logFile, silo.SiloName)));
         });
+        builder.ConfigureClient(ConfigureClient);
         _cluster = builder.Build();
         await _cluster.DeployAsync();
         lock (_silos)

@@ -175,8 +175,9 @@ public sealed class SiloProcesses : IAsyncDisposable
     /// <summary>Another client, connected to the gateways of the given silos only; the caller disposes it.</summary>
     /// <param name="gatewaysOf">The silos whose gateways the client lists.</param>
     /// <param name="responseTimeout">The client's Orleans response timeout (30 s unless given).</param>
+    /// <param name="configure">Adjusts this client alone (after the cluster's own client settings).</param>
     /// <remarks>Connected as docs/client.md tells applications to: <c>UseBootstrapGateways</c>, started with <c>BootstrapStart</c>.</remarks>
-    public async Task<IHost> ConnectClientAsync(IEnumerable<int> gatewaysOf, TimeSpan? responseTimeout = null)
+    public async Task<IHost> ConnectClientAsync(IEnumerable<int> gatewaysOf, TimeSpan? responseTimeout = null, Action<IClientBuilder>? configure = null)
     {
         var gateways = new List<IPEndPoint>();
         foreach (var i in gatewaysOf) gateways.Add(new IPEndPoint(IPAddress.Loopback, _ports[i].GatewayPort));
@@ -190,6 +191,7 @@ public sealed class SiloProcesses : IAsyncDisposable
                 client.Configure<ClusterOptions>(o => { o.ClusterId = "orleansstream"; o.ServiceId = "orleansstream"; });
                 if (responseTimeout is { } timeout) client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = timeout);
                 _configureClient?.Invoke(client);
+                configure?.Invoke(client);
             });
             if (Environment.GetEnvironmentVariable("OS_TEST_CLIENT_LOG") is { Length: > 0 } logFile)
                 builder.Logging.AddProvider(new FileLineLoggerProvider(logFile, "client", "Orleans", LogLevel.Information));

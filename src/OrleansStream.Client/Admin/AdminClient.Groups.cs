@@ -11,12 +11,10 @@ internal sealed partial class AdminClient
 
     private TimeSpan GroupTimeout(TimeSpan? timeout) => timeout ?? TimeSpan.FromMilliseconds(_requestTimeoutMs);
 
-    private Task<T> GroupCall<T>(Func<Task<T>> call, TimeSpan? timeout) => RetryingCall(call, GroupTimeout(timeout));
-
     public async Task<ListConsumerGroupsResult> ListConsumerGroupsAsync(TimeSpan? timeout = null)
     {
-        var ids = await GroupCall(() => clusterClient.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).List(), timeout).ConfigureAwait(false);
-        var all = await GroupCall(() =>
+        var ids = await IdempotentCall(() => clusterClient.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).List(), timeout).ConfigureAwait(false);
+        var all = await IdempotentCall(() =>
         {
             var describes = new Task<GroupDescription>[ids.Count];
             for (var i = 0; i < ids.Count; i++) describes[i] = GroupGrain(ids[i]).Describe();
@@ -34,7 +32,7 @@ internal sealed partial class AdminClient
         ArgumentNullException.ThrowIfNull(groups);
         var grains = new List<IConsumerGroupGrain>();
         foreach (var g in groups) grains.Add(GroupGrain(g));
-        var all = await GroupCall(() => Task.WhenAll(grains.ConvertAll(static g => g.Describe())), timeout).ConfigureAwait(false);
+        var all = await IdempotentCall(() => Task.WhenAll(grains.ConvertAll(static g => g.Describe())), timeout).ConfigureAwait(false);
         var result = new List<ConsumerGroupDescription>(all.Length);
         foreach (var d in all)
         {
@@ -53,8 +51,8 @@ internal sealed partial class AdminClient
     {
         var grain = GroupGrain(group);
         var request = new OffsetFetchRequest(partitions is null ? null : new List<TopicPartition>(partitions));
-        var describe = GroupCall(grain.Describe, timeout);
-        var fetch = GroupCall(() => grain.OffsetFetch(request), timeout);
+        var describe = IdempotentCall(grain.Describe, timeout);
+        var fetch = IdempotentCall(() => grain.OffsetFetch(request), timeout);
         var (d, offsets) = (await describe.ConfigureAwait(false), await fetch.ConfigureAwait(false));
         if (d.Error != ErrorCode.None)
             throw new ConsumerGroupException(group, new Error(d.Error, $"group '{group}': {d.Error}"));
@@ -99,14 +97,15 @@ internal sealed partial class AdminClient
         ArgumentNullException.ThrowIfNull(offsets);
         var list = new List<OffsetToCommit>();
         foreach (var tpo in offsets) list.Add(new OffsetToCommit(tpo.TopicPartition, tpo.Offset));
-        var response = await GroupCall(() => GroupGrain(group).ResetOffsets(list), timeout).ConfigureAwait(false);
+        // Setting the same offsets again changes nothing: safe to give up and send again.
+        var response = await IdempotentCall(() => GroupGrain(group).ResetOffsets(list), timeout).ConfigureAwait(false);
         if (response.Error != ErrorCode.None)
             throw new ConsumerGroupException(group, new Error(response.Error, response.ErrorMessage), response.Partitions);
     }
 
     public async Task<List<TopicPartitionOffset>> ResetConsumerGroupOffsetsAsync(string group, string topic, long to, TimeSpan? timeout = null)
     {
-        var metadata = await GroupCall(() => _cache.FetchAsync([topic]), timeout).ConfigureAwait(false);
+        var metadata = await IdempotentCall(() => _cache.FetchAsync([topic]), timeout).ConfigureAwait(false);
         TopicMetadata? found = null;
         foreach (var t in metadata.Topics)
             if (t.Name == topic) found = t;
@@ -139,7 +138,8 @@ internal sealed partial class AdminClient
         ArgumentNullException.ThrowIfNull(groups);
         foreach (var g in groups)
         {
-            var response = await GroupCall(() => GroupGrain(g).DeleteGroup(), timeout).ConfigureAwait(false);
+            // Sent again after it was applied, a DeleteGroups would answer GroupIdNotFound.
+            var response = await RetryingCall(() => GroupGrain(g).DeleteGroup(), GroupTimeout(timeout), idempotent: false).ConfigureAwait(false);
             if (response.Error != ErrorCode.None)
                 throw new ConsumerGroupException(g, new Error(response.Error, response.ErrorMessage));
         }
@@ -149,7 +149,8 @@ internal sealed partial class AdminClient
     {
         ArgumentNullException.ThrowIfNull(partitions);
         var list = new List<TopicPartition>(partitions);
-        var response = await GroupCall(() => GroupGrain(group).DeleteOffsets(list), timeout).ConfigureAwait(false);
+        // Deleting the last offsets of an empty group deletes the group: sent again, it would answer GroupIdNotFound.
+        var response = await RetryingCall(() => GroupGrain(group).DeleteOffsets(list), GroupTimeout(timeout), idempotent: false).ConfigureAwait(false);
         if (response.Error != ErrorCode.None)
             throw new ConsumerGroupException(group, new Error(response.Error, response.ErrorMessage));
         List<PartitionError>? refused = null;

@@ -4,9 +4,9 @@ internal sealed partial class AdminClient
 {
     public async Task<List<TransactionListingResult>> ListTransactionsAsync(TimeSpan? timeout = null)
     {
-        var shards = await GroupCall(() => clusterClient.GetGrain<ITransactionCoordinatorLookupGrain>(0).ShardCount(), timeout).ConfigureAwait(false);
+        var shards = await IdempotentCall(() => clusterClient.GetGrain<ITransactionCoordinatorLookupGrain>(0).ShardCount(), timeout).ConfigureAwait(false);
         var all = new List<TransactionListingResult>();
-        foreach (var list in await GroupCall(() => ListEveryShardAsync(shards), timeout).ConfigureAwait(false))
+        foreach (var list in await IdempotentCall(() => ListEveryShardAsync(shards), timeout).ConfigureAwait(false))
             all.AddRange(list);
         all.Sort(static (a, b) => string.CompareOrdinal(a.TransactionalId, b.TransactionalId));
         return all;
@@ -18,15 +18,15 @@ internal sealed partial class AdminClient
         var lookup = clusterClient.GetGrain<ITransactionCoordinatorLookupGrain>(0);
         var ids = new List<string>(transactionalIds);
         var all = new List<TransactionDescription>(ids.Count);
-        foreach (var described in await GroupCall(() => DescribeEachAsync(lookup, ids), timeout).ConfigureAwait(false))
+        foreach (var described in await IdempotentCall(() => DescribeEachAsync(lookup, ids), timeout).ConfigureAwait(false))
             all.AddRange(described);
         return all;
     }
 
     public async Task<List<TransactionCoordinatorStats>> DescribeTransactionCoordinatorsAsync(TimeSpan? timeout = null)
     {
-        var shards = await GroupCall(() => clusterClient.GetGrain<ITransactionCoordinatorLookupGrain>(0).ShardCount(), timeout).ConfigureAwait(false);
-        return [.. await GroupCall(() => StatsOfEveryShardAsync(shards), timeout).ConfigureAwait(false)];
+        var shards = await IdempotentCall(() => clusterClient.GetGrain<ITransactionCoordinatorLookupGrain>(0).ShardCount(), timeout).ConfigureAwait(false);
+        return [.. await IdempotentCall(() => StatsOfEveryShardAsync(shards), timeout).ConfigureAwait(false)];
     }
 
     private Task<TransactionCoordinatorStats[]> StatsOfEveryShardAsync(int shards)

@@ -17,7 +17,7 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
         foreach (var t in topics)
             requests.Add(new NewTopic(t.Name, t.NumPartitions, t.ReplicationFactor, t.Configs is null ? null : new Dictionary<string, string>(t.Configs)));
         if (requests.Count == 0) return;
-        var results = await RetryNotControllerAsync(requests, r => _cache.Controller.CreateTopics(r, options?.ValidateOnly ?? false), options).ConfigureAwait(false);
+        var results = await RetryNotControllerAsync(requests, r => _cache.Controller.CreateTopics(r, options?.ValidateOnly ?? false), options, idempotent: options?.ValidateOnly ?? false).ConfigureAwait(false);
         ThrowIfAnyFailed(results, static r => new CreateTopicsException(r));
     }
 
@@ -26,7 +26,7 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
         ArgumentNullException.ThrowIfNull(topics);
         var names = new List<string>(topics);
         if (names.Count == 0) return;
-        var results = await RetryNotControllerAsync(names, r => _cache.Controller.DeleteTopics(r), options).ConfigureAwait(false);
+        var results = await RetryNotControllerAsync(names, r => _cache.Controller.DeleteTopics(r), options, idempotent: false).ConfigureAwait(false);
         ThrowIfAnyFailed(results, static r => new DeleteTopicsException(r));
     }
 
@@ -36,20 +36,20 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
         var increases = new List<PartitionsIncrease>();
         foreach (var p in partitionsSpecifications) increases.Add(new PartitionsIncrease(p.Topic, p.IncreaseTo));
         if (increases.Count == 0) return;
-        var results = await RetryNotControllerAsync(increases, r => _cache.Controller.CreatePartitions(r, options?.ValidateOnly ?? false), options).ConfigureAwait(false);
+        var results = await RetryNotControllerAsync(increases, r => _cache.Controller.CreatePartitions(r, options?.ValidateOnly ?? false), options, idempotent: options?.ValidateOnly ?? false).ConfigureAwait(false);
         ThrowIfAnyFailed(results, static r => new CreatePartitionsException(r));
     }
 
     public ClusterMetadata GetMetadata(string topic, TimeSpan timeout) =>
-        Blocking.Wait(() => RetryingCall(() => _cache.FetchAsync([topic]), timeout));
+        Blocking.Wait(() => RetryingCall(() => _cache.FetchAsync([topic]), timeout, idempotent: true));
 
     public ClusterMetadata GetMetadata(TimeSpan timeout) =>
-        Blocking.Wait(() => RetryingCall(() => _cache.FetchAsync(null), timeout));
+        Blocking.Wait(() => RetryingCall(() => _cache.FetchAsync(null), timeout, idempotent: true));
 
     public Task<ClusterMetadata> GetMetadataAsync(IEnumerable<string>? topics = null)
     {
         var list = topics is null ? null : new List<string>(topics);
-        return RetryingCall(() => _cache.FetchAsync(list), TimeSpan.FromMilliseconds(_requestTimeoutMs));
+        return RetryingCall(() => _cache.FetchAsync(list), TimeSpan.FromMilliseconds(_requestTimeoutMs), idempotent: true);
     }
 
     public Task<DescribeTopicsResult> DescribeTopicsAsync(DescribeTopicsOptions? options = null) => DescribeAsync(null, options);
@@ -62,9 +62,9 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
 
     private async Task<DescribeTopicsResult> DescribeAsync(List<string>? topics, DescribeTopicsOptions? options)
     {
-        var metadata = await WithTimeout(() => _cache.FetchAsync(topics), options).ConfigureAwait(false);
-        var includeOffsets = options?.IncludeOffsets ?? true;
         var timeout = Timeout(options);
+        var metadata = await RetryingCall(() => _cache.FetchAsync(topics), timeout, idempotent: true).ConfigureAwait(false);
+        var includeOffsets = options?.IncludeOffsets ?? true;
         var descriptions = new Task<TopicDescription>[metadata.Topics.Count];
         for (var i = 0; i < descriptions.Length; i++)
             descriptions[i] = DescribeTopicAsync(metadata.Topics[i], includeOffsets, timeout);
@@ -123,12 +123,13 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
     /// <summary>
     /// Like Kafka's admin client, retries what the controller refused with NotController (another activation wrote its
     /// state first; it reloaded and applied nothing): those entries go again, up to twice, after retry.backoff.ms.
-    /// The controller answers one result per request entry, in order.
+    /// The controller answers one result per request entry, in order. Only a validateOnly request is idempotent.
     /// </summary>
     private async Task<IReadOnlyList<TopicResult>> RetryNotControllerAsync<TRequest>(
-        List<TRequest> requests, Func<List<TRequest>, Task<IReadOnlyList<TopicResult>>> send, AdminOptions? options)
+        List<TRequest> requests, Func<List<TRequest>, Task<IReadOnlyList<TopicResult>>> send, AdminOptions? options, bool idempotent)
     {
-        var results = new List<TopicResult>(await WithTimeout(() => send(requests), options).ConfigureAwait(false));
+        var timeout = Timeout(options);
+        var results = new List<TopicResult>(await RetryingCall(() => send(requests), timeout, idempotent).ConfigureAwait(false));
         for (var attempt = 0; attempt < 2 && results.Count == requests.Count; attempt++)
         {
             var positions = new List<int>();
@@ -137,30 +138,31 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
             if (positions.Count == 0) break;
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, _retryBackoffMs)), time).ConfigureAwait(false);
             var again = positions.ConvertAll(i => requests[i]);
-            var retried = await WithTimeout(() => send(again), options).ConfigureAwait(false);
+            var retried = await RetryingCall(() => send(again), timeout, idempotent).ConfigureAwait(false);
             if (retried.Count != again.Count) break;
             for (var j = 0; j < positions.Count; j++) results[positions[j]] = retried[j];
         }
         return results;
     }
 
-    private Task<T> WithTimeout<T>(Func<Task<T>> call, AdminOptions? options) => RetryingCall(call, Timeout(options));
-
     /// <summary>
     /// Like Kafka's admin client, a call that failed for a retriable reason (its silo died with it unanswered, the
-    /// transport failed) is made again after retry.backoff.ms until <paramref name="timeout"/>.
+    /// transport failed) is made again after retry.backoff.ms until <paramref name="timeout"/>. An idempotent call (a
+    /// read, or a write whose repetition changes nothing) is given up as every other call of the SDK is while the cluster
+    /// settles after a silo left: unanswered for <see cref="SiloFailureWatch.SettleCallTimeout"/>. Any other call may take
+    /// its whole timeout (a CreateTopics waits for its replicas) and is given up only when a silo leaves while it is in
+    /// flight: made again after it was applied, it would answer TopicAlreadyExists.
     /// </summary>
-    private async Task<T> RetryingCall<T>(Func<Task<T>> call, TimeSpan timeout)
+    private async Task<T> RetryingCall<T>(Func<Task<T>> call, TimeSpan timeout, bool idempotent)
     {
+        var mayWait = idempotent ? TimeSpan.Zero : timeout;
         var started = time.GetTimestamp();
         while (true)
         {
             var left = timeout - time.GetElapsedTime(started);
             try
             {
-                // The call may take its whole timeout (a CreateTopics waits for its replicas): only a silo leaving gives it
-                // up early. Giving up a slow one would retry calls that are not idempotent (TopicAlreadyExists).
-                return await _cache.Calls.Call(call(), timeout).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, time).ConfigureAwait(false);
+                return await _cache.Calls.Call(call(), mayWait).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, time).ConfigureAwait(false);
             }
             catch (TimeoutException ex) when (time.GetElapsedTime(started) >= timeout)
             {
@@ -174,6 +176,9 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, _retryBackoffMs)), time).ConfigureAwait(false);
         }
     }
+
+    /// <summary>A read, or a write whose repetition changes nothing, with a group call's timeout.</summary>
+    private Task<T> IdempotentCall<T>(Func<Task<T>> call, TimeSpan? timeout) => RetryingCall(call, GroupTimeout(timeout), idempotent: true);
 
     private static void ThrowIfAnyFailed(IReadOnlyList<TopicResult> results, Func<IReadOnlyList<TopicReport>, Exception> create)
     {

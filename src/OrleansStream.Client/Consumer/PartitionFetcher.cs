@@ -173,6 +173,10 @@ internal sealed class PartitionFetcher
         catch (ChannelClosedException)
         {
         }
+        catch (ObjectDisposedException)
+        {
+            // The application disposed the Orleans client under the consumer: the consumer is closing.
+        }
     }
 
     /// <summary>The offset after the last whole batch in <paramref name="records"/>, or <paramref name="offset"/> if there is none.</summary>

@@ -1,4 +1,6 @@
-using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace OrleansStream.Client.Groups;
 
@@ -71,7 +73,7 @@ internal sealed record GroupSettings(
 /// heartbeat keeps the session alive; everything the user sees (rebalance handlers, assignment changes, auto commits)
 /// happens inside <see cref="Poll"/>, on the thread that calls Consume, as in Kafka and Confluent.
 /// </summary>
-internal sealed class ConsumerCoordinator : IDisposable
+internal sealed partial class ConsumerCoordinator : IDisposable
 {
     private readonly IConsumerGroupGrain _group;
     private readonly IClusterControllerGrain _controller;
@@ -103,6 +105,7 @@ internal sealed class ConsumerCoordinator : IDisposable
     private bool _joinInFlight;
     private readonly ITimer? _autoCommitTimer;
     private readonly SiloFailureWatch _calls;
+    private readonly ILogger _logger;
     private int _autoCommitWakeup;
 
     public ConsumerCoordinator(IClusterClient client, GroupSettings settings, IGroupConsumerHost host, TimeProvider? time = null)
@@ -115,6 +118,7 @@ internal sealed class ConsumerCoordinator : IDisposable
         _group = client.GetGrain<IConsumerGroupGrain>(settings.GroupId);
         _controller = client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
         _calls = SiloFailureWatch.For(client);
+        _logger = client.ServiceProvider.GetService<ILogger<ConsumerCoordinator>>() ?? NullLogger<ConsumerCoordinator>.Instance;
         _lastPollMs = NowMs;
         if (settings.EnableAutoCommit && settings.AutoCommitIntervalMs > 0)
         {
@@ -476,6 +480,11 @@ internal sealed class ConsumerCoordinator : IDisposable
         {
             // A rebalance fenced the commit; the new owner starts from the last commit (at-least-once).
         }
+        catch (ObjectDisposedException ex)
+        {
+            // As after a fenced commit, the next owner starts from the last commit.
+            LogClientDisposed(_settings.GroupId, "the stored offsets are not committed", ex.ObjectName);
+        }
     }
 
     /// <summary>
@@ -506,9 +515,9 @@ internal sealed class ConsumerCoordinator : IDisposable
             {
                 await CommitAsync(offsets).ConfigureAwait(false);
             }
-            catch (OrleansStreamException)
+            catch (Exception ex) when (ex is OrleansStreamException or ObjectDisposedException)
             {
-                // Retried at the next interval or before a revocation.
+                // Retried at the next interval or before a revocation (a disposed client: the consumer is closing).
             }
         });
     }
@@ -690,10 +699,17 @@ internal sealed class ConsumerCoordinator : IDisposable
             {
                 return;
             }
+            catch (ObjectDisposedException ex)
+            {
+                // The application disposed the Orleans client under the consumer: the consumer is closing, and no
+                // heartbeat can reach the group any more.
+                LogClientDisposed(_settings.GroupId, "the heartbeat stops", ex.ObjectName);
+                return;
+            }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 // The coordinator may be moving to another silo; the next heartbeat finds it.
-                Debug.WriteLine($"heartbeat failed: {ex.Message}");
+                LogHeartbeatFailed(ex, _settings.GroupId);
             }
         }
     }
@@ -759,10 +775,14 @@ internal sealed class ConsumerCoordinator : IDisposable
         {
             Blocking.Wait(() => _calls.Call(_group.LeaveGroup(new LeaveGroupRequest(memberId, reason))));
         }
+        catch (ObjectDisposedException ex)
+        {
+            LogClientDisposed(_settings.GroupId, "the member does not leave; its session expires", ex.ObjectName);
+        }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Leaving is a courtesy: the session timeout removes the member anyway.
-            Debug.WriteLine($"leave failed: {ex.Message}");
+            LogLeaveFailed(ex, _settings.GroupId);
         }
     }
 
@@ -801,4 +821,13 @@ internal sealed class ConsumerCoordinator : IDisposable
         _autoCommitTimer?.Dispose();
         LeaveGroup("the consumer was disposed");
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId}: the Orleans client ({ObjectName}) was disposed; {Consequence}")]
+    private partial void LogClientDisposed(string groupId, string consequence, string objectName);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId}: a heartbeat failed; the next one tries again")]
+    private partial void LogHeartbeatFailed(Exception exception, string groupId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId}: LeaveGroup failed; the session timeout removes the member")]
+    private partial void LogLeaveFailed(Exception exception, string groupId);
 }
