@@ -392,7 +392,6 @@ public sealed class TransactionTests(KafkaCluster cluster)
         var first = await DescribeProducersAsync(cluster.Silos.KafkaPort(0), request);
         var second = await DescribeProducersAsync(cluster.Silos.KafkaPort(1), request);
         transactional.CommitTransaction(Wait);
-        var committed = await DescribeProducersAsync(cluster.Silos.KafkaPort(0), request);
 
         // Both replicas of the RF 2 partition, leader and follower, hold the same state: the idempotent producer's five records (last sequence
         // 4), the transactional one's two, its transaction open at offset 5 until the commit marker.
@@ -407,8 +406,14 @@ public sealed class TransactionTests(KafkaCluster cluster)
         }
         // The RF 1 topic has a replica on one broker only: the other answers NotLeaderOrFollower.
         Assert.Equal([ErrorCode.None, ErrorCode.NotLeaderOrFollower], new[] { first[(single, 0)].Error, second[(single, 0)].Error }.Order());
-        var afterCommit = committed[(topic, 0)].Producers.Single(p => p.LastSequence == 1);
-        Assert.Equal(-1, afterCommit.CurrentTxnStartOffset);
+        // EndTxn is answered once the decision is durable; the commit marker follows, and with it the open transaction ends.
+        DescribedProducer afterCommit = default;
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            var committed = await DescribeProducersAsync(cluster.Silos.KafkaPort(0), request);
+            afterCommit = committed[(topic, 0)].Producers.Single(p => p.LastSequence == 1);
+            return afterCommit.CurrentTxnStartOffset == -1;
+        }, "the commit marker ends the transactional producer's open transaction");
         Assert.True(afterCommit.CoordinatorEpoch >= 0);
     }
 
