@@ -407,10 +407,6 @@ internal sealed class Sender : IAsyncDisposable
             Fail(q, b, code == ErrorCode.UnknownServerError ? PersistenceStatus.PossiblyPersisted : PersistenceStatus.NotPersisted, error);
     }
 
-    /// <summary>
-    /// Reports a batch as failed. A failed batch with a sequence leaves a gap the broker will not fill, so the
-    /// partition gives up its sequence and the producer bumps its epoch (see <see cref="TransactionManager"/>).
-    /// </summary>
     /// <summary>Fails the partition's queued batches (those <paramref name="where"/> picks) with <paramref name="error"/>.</summary>
     private void FailQueued(PartitionQueue q, List<ProducerBatch> failing, Error error, Func<ProducerBatch, bool>? where = null)
     {
@@ -419,6 +415,10 @@ internal sealed class Sender : IAsyncDisposable
         foreach (var b in failing) Fail(q, b, PersistenceStatus.NotPersisted, error);
     }
 
+    /// <summary>
+    /// Reports a batch as failed. A failed batch with a sequence leaves a gap the broker will not fill, so the
+    /// partition gives up its sequence and the producer bumps its epoch (see <see cref="TransactionManager"/>).
+    /// </summary>
     private void Fail(PartitionQueue q, ProducerBatch batch, PersistenceStatus status, Error error)
     {
         if (batch.HasSequence)
