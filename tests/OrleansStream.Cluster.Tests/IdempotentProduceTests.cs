@@ -3,6 +3,7 @@ using static OrleansStream.Cluster.Tests.PartitionTestKit;
 namespace OrleansStream.Cluster.Tests;
 
 /// <summary>Idempotent produce through the replica grains: Kafka's duplicate, sequence and epoch rules, also across a failover.</summary>
+[Collection(SiloKillCollection.Name)]
 public sealed class IdempotentProduceTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
 {
     private const long ProducerId = 4242;
@@ -46,14 +47,23 @@ public sealed class IdempotentProduceTests(ReplicationFixture fixture) : IClassF
         Assert.Equal((ErrorCode.None, 1L), (written.Error, written.BaseOffset));
         var before = await fixture.Controller.Partition(topic, 0);
 
+        ProduceResponse retry, after, gap;
+        IPartitionReplicaGrain newLeader;
         await fixture.KillSiloAsync(before.LeaderBroker!);
-        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).LeaderEpoch > before.LeaderEpoch,
-            "a new leader is elected");
-        var retry = await ProduceWithRetry(topic, unanswered);
-        var after = await ProduceWithRetry(topic, IdempotentBatch(ProducerId, 0, 2, "after"));
-        var newLeader = await fixture.Leader(topic, 0);
-        var gap = await newLeader.Produce(new ProduceRequest(Acks.All, 10_000, IdempotentBatch(ProducerId, 0, 9, "gap")));
-        await fixture.StartSiloAsync(before.LeaderBroker!);
+        try
+        {
+            await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).LeaderEpoch > before.LeaderEpoch,
+                "a new leader is elected");
+            retry = await ProduceWithRetry(topic, unanswered);
+            after = await ProduceWithRetry(topic, IdempotentBatch(ProducerId, 0, 2, "after"));
+            newLeader = await fixture.Leader(topic, 0);
+            gap = await newLeader.Produce(new ProduceRequest(Acks.All, 10_000, IdempotentBatch(ProducerId, 0, 9, "gap")));
+        }
+        finally
+        {
+            // Restarted even when the failover fails, so the class's other tests still find three brokers.
+            await fixture.StartSiloAsync(before.LeaderBroker!);
+        }
 
         Assert.Equal(1, retry.BaseOffset);
         Assert.Equal(2, after.BaseOffset);
@@ -64,18 +74,24 @@ public sealed class IdempotentProduceTests(ReplicationFixture fixture) : IClassF
     private async Task<ProduceResponse> ProduceWithRetry(string topic, byte[] batch)
     {
         ProduceResponse response = null!;
+        var seen = "nothing yet";
         await Eventually.WaitUntilAsync(async () =>
         {
             try
             {
-                response = await (await fixture.Leader(topic, 0)).Produce(new ProduceRequest(Acks.All, 10_000, batch));
+                // A call in flight to the killed silo is never answered (Orleans waits its 30 s response timeout), so
+                // an attempt is given up after 5 s and the batch sent again, as a producer retries an unanswered one.
+                var leader = await fixture.Leader(topic, 0).WaitAsync(TimeSpan.FromSeconds(5));
+                response = await leader.Produce(new ProduceRequest(Acks.All, 2_000, batch)).WaitAsync(TimeSpan.FromSeconds(5));
+                seen = $"{response.Error} at {DateTime.UtcNow:HH:mm:ss.fff}";
                 return response.Error == ErrorCode.None;
             }
             catch (Exception e) when (e is not Xunit.Sdk.XunitException)
             {
+                seen = $"{e.GetType().Name}: {e.Message} at {DateTime.UtcNow:HH:mm:ss.fff}";
                 return false;
             }
-        }, "the batch is acknowledged");
+        }, "the batch is acknowledged", state: () => seen);
         return response;
     }
 }
