@@ -32,7 +32,7 @@ public sealed class MembershipReportRetryTests(BrokerLifecycleFixture fixture) :
             // Every survivor has made its report of the membership it sees now, the death included, and the one the
             // controller could act on failed: nothing is in flight that a healed storage could take.
             await fixture.AdvanceUntilAsync(
-                () => Task.FromResult(survivors.All(s => ReportedDeath(s, victim)) && fixture.Logs.Of(controllerBroker, "LogReportFailed").Count > earlierFailures),
+                () => Task.FromResult(survivors.All(s => fixture.ReportedDeath(s, victim, taken: false)) && fixture.Logs.Of(controllerBroker, "LogReportFailed").Count > earlierFailures),
                 "every survivor reported the death and the controller could not store it", TimeSpan.FromSeconds(60));
             var stored = (await ProducerIdLedger.ReadControllerState(fixture)).State!.Topics[topic].Partitions[partition];
             Assert.Equal(victim, stored.Replicas[stored.Leader]);
@@ -46,15 +46,6 @@ public sealed class MembershipReportRetryTests(BrokerLifecycleFixture fixture) :
         await fixture.AdvanceUntilAsync(
             () => Task.FromResult(survivors.Any(s => fixture.Logs.Of(s.Name, "LogReported").Any(r => (int)r.Values["Attempt"]! > 1))),
             "a survivor reported the death again and the controller took it");
-    }
-
-    /// <summary>The silo sees <paramref name="victim"/> dead and its latest report covers the membership it sees now.</summary>
-    private bool ReportedDeath(InProcessSiloHandle silo, string victim)
-    {
-        var snapshot = silo.ServiceProvider.GetRequiredService<IClusterMembershipService>().CurrentSnapshot;
-        if (snapshot.Members.Values.Any(m => m.Name == victim && m.Status != SiloStatus.Dead)) return false;
-        var reports = fixture.Logs.Of(silo.Name, "LogReported").Concat(fixture.Logs.Of(silo.Name, "LogReportFailed"));
-        return reports.Any(r => (long)r.Values["Version"]! >= snapshot.Version.Value);
     }
 }
 
