@@ -9,9 +9,9 @@ namespace OrleansStream.Server.Replication;
 /// <summary>
 /// ZooKeeper's broker watch, by Orleans membership: every silo tells the controller when membership changes (the
 /// controller works out what changed, so repeats are harmless), and on a graceful stop hands its leaderships over
-/// before its grains deactivate (Kafka's controlled shutdown). Every call it makes is given up when a silo leaves
-/// (<see cref="SiloDepartures"/>): one in flight to the controller's silo as that silo dies would otherwise hold the
-/// watcher for Orleans' response timeout, and with it every later report.
+/// before its grains deactivate (Kafka's controlled shutdown). Its calls to the controller are given up when a silo
+/// leaves (<see cref="SiloDepartures"/>) and when this silo stops: one the controller leaves unanswered would otherwise
+/// hold the watcher, every later report and the silo's own stop for Orleans' response timeout (30 s).
 /// </summary>
 internal sealed partial class MembershipWatcher(
     IClusterMembershipService membership,
