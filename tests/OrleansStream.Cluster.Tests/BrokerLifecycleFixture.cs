@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
 using OrleansStream.Server.Persistence;
@@ -58,6 +59,19 @@ public class BrokerLifecycleFixture : ClusterFixture
         await this.CreateTopic(topic, partitions, replicationFactor);
         var host = await Client.GetGrain<IManagementGrain>(0).GetActivationAddress(Controller, TestContext.Current.CancellationToken);
         return (topic, Silos.Values.Single(s => s.SiloAddress.Equals(host)).Name);
+    }
+
+    /// <summary>
+    /// The silo sees <paramref name="victim"/> dead and its latest report covers the membership it sees now: taken by
+    /// the controller, or when <paramref name="taken"/> is false, made whether taken or failed.
+    /// </summary>
+    public bool ReportedDeath(InProcessSiloHandle silo, string victim, bool taken)
+    {
+        var snapshot = silo.ServiceProvider.GetRequiredService<IClusterMembershipService>().CurrentSnapshot;
+        if (snapshot.Members.Values.Any(m => m.Name == victim && m.Status != SiloStatus.Dead)) return false;
+        var reports = Logs.Of(silo.Name, "LogReported");
+        if (!taken) reports.AddRange(Logs.Of(silo.Name, "LogReportFailed"));
+        return reports.Any(r => (long)r.Values["Version"]! >= snapshot.Version.Value);
     }
 
     /// <summary>

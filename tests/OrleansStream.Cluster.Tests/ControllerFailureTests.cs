@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using OrleansStream.Server;
+using OrleansStream.Server.Controller;
 using OrleansStream.Server.Persistence;
 using OrleansStream.Storage;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
@@ -32,7 +33,7 @@ public sealed class MembershipReportRetryTests(BrokerLifecycleFixture fixture) :
             // Every survivor has made its report of the membership it sees now, the death included, and the one the
             // controller could act on failed: nothing is in flight that a healed storage could take.
             await fixture.AdvanceUntilAsync(
-                () => Task.FromResult(survivors.All(s => ReportedDeath(s, victim)) && fixture.Logs.Of(controllerBroker, "LogReportFailed").Count > earlierFailures),
+                () => Task.FromResult(survivors.All(s => fixture.ReportedDeath(s, victim, taken: false)) && fixture.Logs.Of(controllerBroker, "LogReportFailed").Count > earlierFailures),
                 "every survivor reported the death and the controller could not store it", TimeSpan.FromSeconds(60));
             var stored = (await ProducerIdLedger.ReadControllerState(fixture)).State!.Topics[topic].Partitions[partition];
             Assert.Equal(victim, stored.Replicas[stored.Leader]);
@@ -46,15 +47,6 @@ public sealed class MembershipReportRetryTests(BrokerLifecycleFixture fixture) :
         await fixture.AdvanceUntilAsync(
             () => Task.FromResult(survivors.Any(s => fixture.Logs.Of(s.Name, "LogReported").Any(r => (int)r.Values["Attempt"]! > 1))),
             "a survivor reported the death again and the controller took it");
-    }
-
-    /// <summary>The silo sees <paramref name="victim"/> dead and its latest report covers the membership it sees now.</summary>
-    private bool ReportedDeath(InProcessSiloHandle silo, string victim)
-    {
-        var snapshot = silo.ServiceProvider.GetRequiredService<IClusterMembershipService>().CurrentSnapshot;
-        if (snapshot.Members.Values.Any(m => m.Name == victim && m.Status != SiloStatus.Dead)) return false;
-        var reports = fixture.Logs.Of(silo.Name, "LogReported").Concat(fixture.Logs.Of(silo.Name, "LogReportFailed"));
-        return reports.Any(r => (long)r.Values["Version"]! >= snapshot.Version.Value);
     }
 }
 
@@ -156,5 +148,46 @@ public sealed class ReassignmentRetryTests(ReassignmentRetryTests.Fixture fixtur
 
         await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Replicas[away.ReplicaId].BrokerId == spare,
             "the replica moves to the spare broker");
+    }
+}
+
+/// <summary>
+/// The controller answers reads from its state as stored (Kafka publishes metadata once its record is committed): a
+/// change whose write is in flight is not seen, and when that write fails it never was.
+/// </summary>
+public sealed class ControllerReadIsolationTests(ControllerRenounceTests.Fixture fixture) : IClassFixture<ControllerRenounceTests.Fixture>
+{
+    [Fact]
+    public async Task Reads_while_a_write_is_in_flight_do_not_see_its_change_which_the_failed_write_then_drops()
+    {
+        var kept = UniqueTopic("kept");
+        await fixture.CreateTopic(kept);
+        var record = ((AtomicFileGrainStorage)ProducerIdLedger.Storage(fixture)).RecordPath("controller", ProducerIdLedger.ControllerId);
+        var internalReads = fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        var stored = await fixture.Controller.GetMetadata(new MetadataRequest([kept]));
+        var unwritten = UniqueTopic("unwritten");
+        var reads = 0;
+        var seen = new List<string>();
+        Task create;
+
+        // Another writer holds the record's lock: the controller's write waits for it (AtomicFileGrainStorage.LockTimeout), then fails.
+        using (new FileStream(record + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            create = fixture.Controller.CreateTopics([new NewTopic(unwritten, 1, 1)]);
+            await Eventually.WaitUntilAsync(async () =>
+            {
+                var metadata = await fixture.Controller.GetMetadata(new MetadataRequest([kept, unwritten]));
+                if (metadata.Topics[1].Error != ErrorCode.UnknownTopicOrPartition) seen.Add($"metadata lists {unwritten}");
+                if (metadata.Version != stored.Version) seen.Add($"metadata version {metadata.Version}, stored {stored.Version}");
+                if (await internalReads.GetPartitionState(unwritten, 0) is not null) seen.Add($"a partition state of {unwritten}");
+                reads++;
+                return create.IsCompleted;
+            }, "the controller's write of the new topic fails", TimeSpan.FromSeconds(30));
+        }
+
+        await Assert.ThrowsAnyAsync<Exception>(() => create);
+        Assert.True(reads > 1, "reads were made while the write was in flight");
+        Assert.Empty(seen);
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, (await fixture.Controller.GetMetadata(new MetadataRequest([unwritten]))).Topics[0].Error);
     }
 }

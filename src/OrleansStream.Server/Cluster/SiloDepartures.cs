@@ -32,15 +32,30 @@ internal sealed class SiloDepartures : ISiloStatusListener
     /// <summary>The call's result, or <see cref="SiloUnavailableException"/> once a silo leaves the cluster before it is answered.</summary>
     public async Task<T> Call<T>(Task<T> call)
     {
-        if (call.IsCompleted) return await call;
+        await Call((Task)call);
+        return await call;
+    }
+
+    /// <summary>The call's completion, or <see cref="SiloUnavailableException"/> once a silo leaves the cluster before it is answered.</summary>
+    public async Task Call(Task call)
+    {
+        if (call.IsCompleted)
+        {
+            await call;
+            return;
+        }
         var token = Token;
         try
         {
-            return await call.WaitAsync(token);
+            await call.WaitAsync(token);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            if (call.IsCompleted) return await call;
+            if (call.IsCompleted)
+            {
+                await call;
+                return;
+            }
             call.Ignore(); // it ends at the response timeout at the latest; its outcome no longer matters
             throw new SiloUnavailableException("A silo left the cluster while this call was unanswered; it may have been the call's target.");
         }

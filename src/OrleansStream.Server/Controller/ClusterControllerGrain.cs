@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using Orleans.Serialization;
 using Orleans.Storage;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Partitions;
@@ -16,6 +17,7 @@ internal sealed partial class ClusterControllerGrain(
     BrokerIdentity localIdentity,
     IOptions<BrokerOptions> options,
     TimeProvider time,
+    DeepCopier<ControllerState> copier,
     ILogger<ClusterControllerGrain> logger)
     : Grain, IClusterControllerGrain, IControllerInternalGrain
 {
@@ -38,13 +40,19 @@ internal sealed partial class ClusterControllerGrain(
 
     private ControllerState State => state.State;
 
+    // Kafka's MetadataImage: what reads answer from, the state as last stored. Changes work on State and publish it here
+    // once their write succeeded, so a read that interleaves with a write never sees a change the write may still lose.
+    private ControllerState _image = new();
+
     /// <summary>
     /// Makes sure the state belongs to this cluster (Kafka's <c>cluster.id</c>): an empty state is a new cluster only
     /// when no live broker holds data of one; otherwise grain storage is not shared and this activation serves nothing.
     /// </summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        switch (await ControllerStateCheck.JudgeAsync(state, DescribeLiveBrokersAsync))
+        var outcome = await ControllerStateCheck.JudgeAsync(state, DescribeLiveBrokersAsync);
+        PublishImage();
+        switch (outcome)
         {
             case (ControllerStateCheck.Outcome.StateLost, var reason):
                 MarkStateLost(reason!);
@@ -248,13 +256,13 @@ internal sealed partial class ClusterControllerGrain(
             var refused = new List<TopicMetadata>(request.Topics.Count);
             foreach (var name in request.Topics)
                 refused.Add(new TopicMetadata(name ?? "", Guid.Empty, ErrorCode.InconsistentClusterId, [], EmptyConfigs, lost));
-            return new ClusterMetadata(State.MetadataVersion, DescribeBrokers(), refused);
+            return new ClusterMetadata(_image.MetadataVersion, DescribeBrokers(_image), refused);
         }
         if (request.Topics is { } wanted && request.AllowAutoTopicCreation && _options.AutoCreateTopicsEnable)
         {
             List<NewTopic>? missing = null;
             foreach (var name in wanted)
-                if (!State.Topics.ContainsKey(name) && TopicRules.ValidateName(name) is null) (missing ??= []).Add(new NewTopic(name));
+                if (!_image.Topics.ContainsKey(name) && TopicRules.ValidateName(name) is null) (missing ??= []).Add(new NewTopic(name));
             if (missing is not null)
             {
                 var results = await CreateTopics(missing);
@@ -263,31 +271,32 @@ internal sealed partial class ClusterControllerGrain(
             }
         }
 
+        var image = _image;
         var topics = new List<TopicMetadata>();
         if (request.Topics is null)
         {
-            foreach (var t in State.Topics.Values) topics.Add(Describe(t));
+            foreach (var t in image.Topics.Values) topics.Add(Describe(t));
             topics.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
         }
         else
         {
             foreach (var name in request.Topics)
             {
-                if (name is not null && State.Topics.TryGetValue(name, out var t)) topics.Add(Describe(t));
+                if (name is not null && image.Topics.TryGetValue(name, out var t)) topics.Add(Describe(t));
                 else if (TopicRules.ValidateName(name) is { } invalid)
                     topics.Add(new TopicMetadata(name ?? "", Guid.Empty, ErrorCode.InvalidTopic, [], EmptyConfigs, invalid));
                 else
                     topics.Add(new TopicMetadata(name!, Guid.Empty, ErrorCode.UnknownTopicOrPartition, [], EmptyConfigs, $"Topic '{name}' does not exist."));
             }
         }
-        return new ClusterMetadata(State.MetadataVersion, DescribeBrokers(), topics);
+        return new ClusterMetadata(image.MetadataVersion, DescribeBrokers(image), topics);
     }
 
     public Task<string?> GetReplicaBroker(string topic, int partition, int replicaId)
     {
         ThrowIfStateLost();
         string? broker = null;
-        if (TryGetPartition(topic, partition, out _, out var p) && (uint)replicaId < (uint)p.Replicas.Count) broker = p.Replicas[replicaId];
+        if (TryGetPartition(_image, topic, partition, out _, out var p) && (uint)replicaId < (uint)p.Replicas.Count) broker = p.Replicas[replicaId];
         return Task.FromResult(broker);
     }
 
@@ -295,7 +304,7 @@ internal sealed partial class ClusterControllerGrain(
     {
         ThrowIfStateLost();
         var keys = new List<string>();
-        foreach (var t in State.Topics.Values)
+        foreach (var t in _image.Topics.Values)
             foreach (var p in t.Partitions)
                 for (var r = 0; r < p.Replicas.Count; r++)
                     if (p.Replicas[r] == brokerId) keys.Add(GrainKeys.Replica(t.Name, p.Partition, r));
@@ -305,7 +314,7 @@ internal sealed partial class ClusterControllerGrain(
     public Task<PartitionState?> GetPartitionState(string topic, int partition)
     {
         ThrowIfStateLost();
-        return Task.FromResult(TryGetPartition(topic, partition, out var t, out var p) ? ToState(t, p) : null);
+        return Task.FromResult(TryGetPartition(_image, topic, partition, out var t, out var p) ? ToState(t, p) : null);
     }
 
     public Task<AlterPartitionResult> AlterPartition(string topic, int partition, int leaderReplicaId, int leaderEpoch, int partitionEpoch, IReadOnlyList<int> isr)
@@ -314,7 +323,7 @@ internal sealed partial class ClusterControllerGrain(
         if (_stateLost is not null) return Task.FromResult(new AlterPartitionResult(ErrorCode.InconsistentClusterId, null));
         return Serialized(async () =>
         {
-            if (!TryGetPartition(topic, partition, out var t, out var p)) return new AlterPartitionResult(ErrorCode.UnknownTopicOrPartition, null);
+            if (!TryGetPartition(State, topic, partition, out var t, out var p)) return new AlterPartitionResult(ErrorCode.UnknownTopicOrPartition, null);
             var (error, change) = PartitionChangeBuilder.AlterIsr(p, leaderReplicaId, leaderEpoch, partitionEpoch, isr, LiveBrokerSet());
             if (change is null) return new AlterPartitionResult(error, ToState(t, p));
             LogIsrChanged(t.Name, p.Partition, string.Join(",", p.Isr), string.Join(",", change.Isr), p.LeaderEpoch);
@@ -335,7 +344,7 @@ internal sealed partial class ClusterControllerGrain(
         foreach (var l in local)
             // Only a partition the controller knows under the same topic id and has assigned elsewhere: an unknown
             // topic (or a controller with empty state) never makes a broker remove data.
-            if (l is not null && TryGetPartition(l.Topic, l.Partition, out var t, out var p) && t.TopicId == l.TopicId && !p.Replicas.Contains(brokerId))
+            if (l is not null && TryGetPartition(_image, l.Topic, l.Partition, out var t, out var p) && t.TopicId == l.TopicId && !p.Replicas.Contains(brokerId))
                 strays.Add(l);
         return Task.FromResult<IReadOnlyList<LocalPartition>>(strays);
     }
@@ -375,7 +384,7 @@ internal sealed partial class ClusterControllerGrain(
     }
 
     public Task<BrokerNodes> GetBrokerNodes() =>
-        Task.FromResult(new BrokerNodes(localIdentity.BrokerId, new Dictionary<string, int>(State.NodeIds, StringComparer.Ordinal)));
+        Task.FromResult(new BrokerNodes(localIdentity.BrokerId, new Dictionary<string, int>(_image.NodeIds, StringComparer.Ordinal)));
 
     public Task<AllocateProducerIdsResult> AllocateProducerIds(string brokerId)
     {
@@ -410,7 +419,7 @@ internal sealed partial class ClusterControllerGrain(
         returned.ExceptWith(_knownAlive);
         _knownAlive = live;
         var now = time.GetTimestamp();
-        _moved.RemoveWhere(m => !TryGetPartition(m.Topic, m.Partition, out _, out var p) || p.Isr.Contains(m.ReplicaId));
+        _moved.RemoveWhere(m => !TryGetPartition(State, m.Topic, m.Partition, out _, out var p) || p.Isr.Contains(m.ReplicaId));
         foreach (var b in live) _notLiveSince.Remove(b);
         foreach (var t in State.Topics.Values)
             foreach (var p in t.Partitions)
@@ -632,7 +641,11 @@ internal sealed partial class ClusterControllerGrain(
             await ForgetUnwrittenChangeAsync();
             throw;
         }
+        PublishImage();
     }
+
+    /// <summary>Makes the state as stored now what reads answer from (a copy: changes keep working on the state).</summary>
+    private void PublishImage() => _image = copier.Copy(State);
 
     /// <summary>
     /// After a failed write, which may not have happened: reloads the stored state rather than serve what is not
@@ -652,6 +665,7 @@ internal sealed partial class ClusterControllerGrain(
             DeactivateOnIdle();
             return;
         }
+        PublishImage();
         // A record that vanished reloads as an empty state: serving from it would hand out producer ids again.
         if (State.ClusterId is null) MarkStateLost(ClusterIdentity.StateVanishedMessage);
     }
@@ -739,9 +753,9 @@ internal sealed partial class ClusterControllerGrain(
         return await call(GrainFactory.GetGrain<IPartitionReplicaGrain>(key));
     }
 
-    private bool TryGetPartition(string topic, int partition, out TopicState t, out PartitionAssignment p)
+    private static bool TryGetPartition(ControllerState from, string topic, int partition, out TopicState t, out PartitionAssignment p)
     {
-        if (topic is not null && State.Topics.TryGetValue(topic, out t!) && (uint)partition < (uint)t.Partitions.Count)
+        if (topic is not null && from.Topics.TryGetValue(topic, out t!) && (uint)partition < (uint)t.Partitions.Count)
         {
             p = t.Partitions[partition];
             return true;
@@ -763,13 +777,13 @@ internal sealed partial class ClusterControllerGrain(
 
     private HashSet<string> LiveBrokerSet() => new(LiveBrokerIds(), StringComparer.Ordinal);
 
-    private List<BrokerInfo> DescribeBrokers()
+    private List<BrokerInfo> DescribeBrokers(ControllerState image)
     {
         var result = new List<BrokerInfo>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (id, silo) in brokers.LiveBrokers())
             if (seen.Add(id)) result.Add(new BrokerInfo(id, silo.ToString(), true));
-        foreach (var topic in State.Topics.Values)
+        foreach (var topic in image.Topics.Values)
             foreach (var p in topic.Partitions)
                 foreach (var b in p.Replicas)
                     if (seen.Add(b)) result.Add(new BrokerInfo(b, null, false));

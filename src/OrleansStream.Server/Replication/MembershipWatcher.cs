@@ -9,7 +9,9 @@ namespace OrleansStream.Server.Replication;
 /// <summary>
 /// ZooKeeper's broker watch, by Orleans membership: every silo tells the controller when membership changes (the
 /// controller works out what changed, so repeats are harmless), and on a graceful stop hands its leaderships over
-/// before its grains deactivate (Kafka's controlled shutdown).
+/// before its grains deactivate (Kafka's controlled shutdown). Its calls to the controller are given up when a silo
+/// leaves (<see cref="SiloDepartures"/>) and when this silo stops: one the controller leaves unanswered would otherwise
+/// hold the watcher, every later report and the silo's own stop for Orleans' response timeout (30 s).
 /// </summary>
 internal sealed partial class MembershipWatcher(
     IClusterMembershipService membership,
@@ -17,6 +19,7 @@ internal sealed partial class MembershipWatcher(
     BrokerIdentity identity,
     BrokerRegistration registration,
     LocalPartitionDirectories directories,
+    SiloDepartures departures,
     [FromKeyedServices(BrokerRegistration.TimeProviderKey)] TimeProvider time,
     ILogger<MembershipWatcher> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
@@ -77,18 +80,23 @@ internal sealed partial class MembershipWatcher(
                 if (!swept)
                 {
                     var local = directories.List();
-                    if (local.Count > 0) directories.Remove(await controller.FindStrayPartitions(identity.BrokerId, local));
+                    if (local.Count > 0) directories.Remove(await Ask(controller.FindStrayPartitions(identity.BrokerId, local)));
                     swept = true;
                 }
-                var keys = await controller.GetBrokerReplicas(identity.BrokerId);
+                var keys = await Ask(controller.GetBrokerReplicas(identity.BrokerId));
                 var calls = new Dictionary<string, Task>(keys.Count, StringComparer.Ordinal);
                 foreach (var key in keys)
                     if (!woken.Contains(key)) calls[key] = grains.GetGrain<IPartitionReplicaGrain>(key).GetStatus();
-                var all = Task.WhenAll(calls.Values);
-                await all.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                foreach (var (key, call) in calls)
-                    if (call.IsCompletedSuccessfully) woken.Add(key);
-                await all; // the replicas that did not answer are asked again after the backoff
+                try
+                {
+                    await Ask(Task.WhenAll(calls.Values));
+                }
+                finally
+                {
+                    // The replicas that did not answer are asked again after the backoff.
+                    foreach (var (key, call) in calls)
+                        if (call.IsCompletedSuccessfully) woken.Add(key);
+                }
                 LogWoke(identity.BrokerId, keys.Count);
                 return swept;
             }
@@ -115,7 +123,7 @@ internal sealed partial class MembershipWatcher(
             try
             {
                 var meta = registration.Meta;
-                var reply = await controller.RegisterBroker(identity.BrokerId, meta.ClusterId, meta.NodeId);
+                var reply = await Ask(controller.RegisterBroker(identity.BrokerId, meta.ClusterId, meta.NodeId));
                 if (reply.Error == ErrorCode.None)
                 {
                     registration.Accept(reply.ClusterId!, reply.NodeId);
@@ -144,7 +152,7 @@ internal sealed partial class MembershipWatcher(
     {
         try
         {
-            var moved = await grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).ControlledShutdown(identity.BrokerId).WaitAsync(ct);
+            var moved = await departures.Call(grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).ControlledShutdown(identity.BrokerId)).WaitAsync(ct);
             LogHandedOver(identity.BrokerId, moved);
         }
         catch (Exception e)
@@ -166,7 +174,8 @@ internal sealed partial class MembershipWatcher(
 
     /// <summary>
     /// Tells the controller that membership changed, again with a backoff until it has taken the report: it may have
-    /// failed to store what changed (grain storage failing for a while) or not answered, and the next report would
+    /// failed to store what changed (grain storage failing for a while), not answered, or died with the report in
+    /// flight (the report is given up when its silo leaves and reaches the next activation), and the next report would
     /// otherwise come only with the next membership update, leaving leaderships on dead brokers until then. Each
     /// attempt covers every update so far, since the controller reads membership itself.
     /// </summary>
@@ -179,7 +188,7 @@ internal sealed partial class MembershipWatcher(
             var version = membership.CurrentSnapshot.Version.Value;
             try
             {
-                await controller.BrokersChanged();
+                await Ask(controller.BrokersChanged());
                 LogReported(version, attempt);
                 return;
             }
@@ -190,6 +199,14 @@ internal sealed partial class MembershipWatcher(
             }
         }
     }
+
+    /// <summary>
+    /// A call the watcher waits for until it is answered, a silo leaves (<see cref="SiloDepartures"/>), or this silo
+    /// stops: a stop must not wait for the response timeout of a call to a controller that cannot answer.
+    /// </summary>
+    private Task<T> Ask<T>(Task<T> call) => departures.Call(call).WaitAsync(_stopping.Token);
+
+    private Task Ask(Task call) => departures.Call(call).WaitAsync(_stopping.Token);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Broker {Broker} handed over {Moved} leaderships before stopping")]
     private partial void LogHandedOver(string broker, int moved);
