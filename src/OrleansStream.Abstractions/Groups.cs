@@ -190,7 +190,7 @@ public sealed record PartitionError(TopicPartition TopicPartition, ErrorCode Err
 
 /// <summary>
 /// <paramref name="Error"/> is <see cref="ErrorCode.None"/> only when every offset was committed. A refusal of the
-/// request (the member, its generation, a partition not its own, storage) commits nothing, and
+/// request (the member, its generation, storage) commits nothing, and
 /// <paramref name="Partitions"/> names the partitions at fault, if any. Kafka's per-partition refusals (a partition
 /// that does not exist, metadata too large) refuse those partitions alone: the others are committed, and
 /// <paramref name="Partitions"/> has every partition asked with its own error (<see cref="ErrorCode.None"/> when committed).

@@ -28,7 +28,7 @@ public static class ApiVersionsTable
         new(ApiKey.ApiVersions, 0, 3),
         new(ApiKey.CreateTopics, 0, 4),
         new(ApiKey.DeleteTopics, 0, 3),
-        new(ApiKey.InitProducerId, 0, 4),
+        new(ApiKey.InitProducerId, 0, 5),
         new(ApiKey.AddPartitionsToTxn, 0, 2),
         new(ApiKey.AddOffsetsToTxn, 0, 2),
         new(ApiKey.EndTxn, 0, 2),
@@ -43,7 +43,7 @@ public static class ApiVersionsTable
         new(ApiKey.IncrementalAlterConfigs, 0, 0),
         new(ApiKey.DeleteRecords, 0, 1),
         new(ApiKey.OffsetDelete, 0, 0),
-        new(ApiKey.DescribeCluster, 0, 0),
+        new(ApiKey.DescribeCluster, 0, 1),
         new(ApiKey.DescribeProducers, 0, 0),
     ];
 

@@ -88,6 +88,10 @@ public enum ErrorCode : short
     InconsistentClusterId = 104,
     /// <summary>Kafka's TRANSACTIONAL_ID_NOT_FOUND: DescribeTransactions for an id its coordinator does not know.</summary>
     TransactionalIdNotFound = 105,
+    /// <summary>Kafka's MISMATCHED_ENDPOINT_TYPE (KIP-919): DescribeCluster v1 asking a broker to describe the controllers.</summary>
+    MismatchedEndpointType = 114,
+    /// <summary>Kafka's UNSUPPORTED_ENDPOINT_TYPE (KIP-919): DescribeCluster v1 naming an endpoint type Kafka does not define.</summary>
+    UnsupportedEndpointType = 115,
 }
 
 /// <summary>An error with a Kafka error code. Thrown by the storage engine and the SDK; grains return codes instead.</summary>

@@ -105,18 +105,55 @@ public sealed class AdminTests(KafkaCluster cluster)
         Assert.Contains(log, m => m.Contains("bumped epoch", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task DescribeCluster_answers_the_brokers_controller_and_cluster_id_that_Metadata_gives()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task DescribeCluster_answers_the_brokers_controller_and_cluster_id_that_Metadata_gives(short version)
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
         // librdkafka's describeCluster asks Metadata; the Java admin client and Kafka's tools ask DescribeCluster.
         var viaMetadata = await admin.DescribeClusterAsync();
+        var answer = await DescribeClusterAsync(version, new DescribeClusterRequest(IncludeClusterAuthorizedOperations: true));
+
+        Assert.Equal((OrleansStream.ErrorCode.None, (string?)null), (answer.Error, answer.Message));
+        Assert.Equal(DescribeClusterRequest.Brokers, answer.EndpointType);
+        Assert.Equal(viaMetadata.ClusterId, answer.ClusterId);
+        Assert.Equal(viaMetadata.Controller.Id, answer.ControllerId);
+        Assert.Equal(2, answer.Brokers.Count);
+        Assert.Equal(viaMetadata.Nodes.Select(n => (n.Id, n.Host, n.Port)).Order(), answer.Brokers.Order());
+        // No ACLs: every operation Kafka defines on a cluster (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
+        // ALTER_CONFIGS, IDEMPOTENT_WRITE), as a broker without an authorizer answers.
+        Assert.Equal(new[] { 5, 7, 8, 9, 10, 11, 12 }, Enumerable.Range(0, 32).Where(bit => (answer.Operations & (1 << bit)) != 0));
+    }
+
+    [Fact]
+    public async Task DescribeCluster_v1_asking_a_broker_for_controllers_is_MismatchedEndpointType_and_for_an_unknown_type_UnsupportedEndpointType()
+    {
+        // KIP-919: a broker is no controller endpoint (the Java admin client asks controllers with bootstrap.controllers).
+        var controllers = await DescribeClusterAsync(1, new DescribeClusterRequest(false, DescribeClusterRequest.Controllers));
+        var unknown = await DescribeClusterAsync(1, new DescribeClusterRequest(false, 7));
+
+        Assert.Equal((OrleansStream.ErrorCode.MismatchedEndpointType, "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER"),
+            (controllers.Error, controllers.Message));
+        Assert.Equal((OrleansStream.ErrorCode.UnsupportedEndpointType, "Unsupported endpoint type 7"), (unknown.Error, unknown.Message));
+        // Kafka's refusal carries the schema's defaults: endpoint type 1, no cluster id, controller -1, no brokers.
+        foreach (var refused in new[] { controllers, unknown })
+            Assert.Equal((DescribeClusterRequest.Brokers, "", -1, 0, int.MinValue),
+                (refused.EndpointType, refused.ClusterId, refused.ControllerId, refused.Brokers.Count, refused.Operations));
+    }
+
+    private sealed record DescribeClusterAnswer(
+        OrleansStream.ErrorCode Error, string? Message, sbyte EndpointType, string ClusterId, int ControllerId, List<(int, string, int)> Brokers, int Operations);
+
+    private async Task<DescribeClusterAnswer> DescribeClusterAsync(short version, DescribeClusterRequest request)
+    {
         await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(1));
-        await wire.SendAsync(ApiKey.DescribeCluster, 0, w => new DescribeClusterRequest(IncludeClusterAuthorizedOperations: true).Write(w, 0));
+        await wire.SendAsync(ApiKey.DescribeCluster, version, w => request.Write(w, version));
         var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
         r.ReadInt32();
         var error = (OrleansStream.ErrorCode)r.ReadInt16();
         var message = r.ReadNullableString(true);
+        var endpointType = version >= 1 ? r.ReadInt8() : DescribeClusterRequest.Brokers;
         var clusterId = r.ReadString(true);
         var controllerId = r.ReadInt32();
         var brokers = new List<(int, string, int)>();
@@ -128,15 +165,7 @@ public sealed class AdminTests(KafkaCluster cluster)
         }
         var operations = r.ReadInt32();
         r.SkipTaggedFields();
-
-        Assert.Equal((OrleansStream.ErrorCode.None, (string?)null), (error, message));
         Assert.Equal(0, r.Remaining);
-        Assert.Equal(viaMetadata.ClusterId, clusterId);
-        Assert.Equal(viaMetadata.Controller.Id, controllerId);
-        Assert.Equal(2, brokers.Count);
-        Assert.Equal(viaMetadata.Nodes.Select(n => (n.Id, n.Host, n.Port)).Order(), brokers.Order());
-        // No ACLs: every operation Kafka defines on a cluster (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
-        // ALTER_CONFIGS, IDEMPOTENT_WRITE), as a broker without an authorizer answers.
-        Assert.Equal(new[] { 5, 7, 8, 9, 10, 11, 12 }, Enumerable.Range(0, 32).Where(bit => (operations & (1 << bit)) != 0));
+        return new DescribeClusterAnswer(error, message, endpointType, clusterId, controllerId, brokers, operations);
     }
 }

@@ -279,6 +279,30 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
     }
 
     [Fact]
+    public async Task A_member_commits_explicit_offsets_for_partitions_assigned_to_another_member_or_to_no_one()
+    {
+        var topic = await cluster.CreateTopicAsync("notmine", partitions: 2);
+        var other = await cluster.CreateTopicAsync("notsubscribed", partitions: 1);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+
+        using var first = new ConsumerBuilder<string, string>(Config(group)).Build();
+        using var second = new ConsumerBuilder<string, string>(Config(group)).Build();
+        first.Subscribe(topic);
+        second.Subscribe(topic);
+        await PollUntilAsync(() => first.Assignment.Count == 1 && second.Assignment.Count == 1, "each member holds one partition", first, second);
+        var secondsPartition = Assert.Single(second.Assignment);
+        Assert.DoesNotContain(secondsPartition, first.Assignment);
+        var unsubscribed = new TopicPartition(other, 0);
+
+        // Kafka's group coordinator checks the member id and generation of a commit, never the assignment (a refusal would throw here).
+        first.Commit([new TopicPartitionOffset(secondsPartition, 3), new TopicPartitionOffset(unsubscribed, 5)]);
+
+        Assert.Equal([3L, 5L], second.Committed([secondsPartition, unsubscribed], Wait).Select(c => c.Offset.Value));
+        first.Close();
+        second.Close();
+    }
+
+    [Fact]
     public async Task An_offset_beyond_the_log_end_is_committed_as_given_and_a_consumer_starting_there_applies_auto_offset_reset()
     {
         var topic = await cluster.CreateTopicAsync("pastend", partitions: 1);

@@ -234,7 +234,7 @@ public sealed class TransactionTests(KafkaCluster cluster)
     }
 
     [Fact]
-    public async Task InitProducerId_v3_and_v4_bump_the_named_epoch_answer_a_retry_alike_and_fence_a_stale_one()
+    public async Task InitProducerId_v3_to_v5_bump_the_named_epoch_answer_a_retry_alike_and_fence_a_stale_one()
     {
         var transactionalId = "kip360-" + Guid.NewGuid().ToString("N");
         await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
@@ -254,6 +254,9 @@ public sealed class TransactionTests(KafkaCluster cluster)
         var retried = await InitAsync(3, transactionalId, first.ProducerId, 0);
         var staleV4 = await InitAsync(4, transactionalId, first.ProducerId, 7);
         var staleV3 = await InitAsync(3, transactionalId, first.ProducerId, 7);
+        // v5 (KIP-890) is v4's exchange: the client also takes TransactionAbortable, which InitProducerId never answers.
+        var bumpedV5 = await InitAsync(5, transactionalId, first.ProducerId, 1);
+        var staleV5 = await InitAsync(5, transactionalId, first.ProducerId, 0);
         var half = await InitAsync(4, transactionalId, first.ProducerId, -1);
         var idempotent = await InitAsync(4, null, first.ProducerId, 1);
 
@@ -263,6 +266,8 @@ public sealed class TransactionTests(KafkaCluster cluster)
         Assert.Equal((ErrorCode.None, first.ProducerId, (short)1), retried);
         Assert.Equal(ErrorCode.ProducerFenced, staleV4.Error);
         Assert.Equal(ErrorCode.InvalidProducerEpoch, staleV3.Error);
+        Assert.Equal((ErrorCode.None, first.ProducerId, (short)2), bumpedV5);
+        Assert.Equal(ErrorCode.ProducerFenced, staleV5.Error);
         Assert.Equal(ErrorCode.InvalidRequest, half.Error);
         // Kafka hands an idempotent producer a new producer id, whatever it names.
         Assert.Equal(ErrorCode.None, idempotent.Error);

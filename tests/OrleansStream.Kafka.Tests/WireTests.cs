@@ -62,6 +62,40 @@ public sealed class WireTests(KafkaCluster cluster)
             new OffsetCommitTopic(topic, [new(0, 500, -1, "m"), new(1, 3, -1, new string('x', 5_000)), new(7, 1, -1, null)]),
             new OffsetCommitTopic("no-such-topic-" + group, [new(0, 1, -1, null)]),
         ]).Write(w, 7));
+        var errors = await ReadOffsetCommitErrorsAsync(wire);
+        var committed = await OffsetFetchAsync(wire, group, topic, 0, 1);
+
+        // Kafka's handleOffsetCommit and group coordinator refuse a partition alone; 500 is past the log end, and stored.
+        Assert.Equal(
+        [
+            (topic, 0, ErrorCode.None), (topic, 1, ErrorCode.OffsetMetadataTooLarge), (topic, 7, ErrorCode.UnknownTopicOrPartition),
+            ("no-such-topic-" + group, 0, ErrorCode.UnknownTopicOrPartition),
+        ], errors);
+        Assert.Equal([(0, 500L, "m"), (1, -1L, "")], committed);
+    }
+
+    [Fact]
+    public async Task OffsetCommit_measures_metadata_in_UTF16_code_units_against_offset_metadata_max_bytes_as_Kafka_does()
+    {
+        var topic = await cluster.CreateTopicAsync("commitmeta", partitions: 2);
+        var group = "meta-" + Guid.NewGuid().ToString("N");
+        // Kafka compares Java's String.length() with offset.metadata.max.bytes (4096): 4096 euro signs (12,288 UTF-8 bytes)
+        // are within it, 2049 emoji (4098 UTF-16 code units, surrogate pairs) beyond.
+        var within = new string('\u20AC', 4096);
+        var beyond = string.Concat(Enumerable.Repeat("\U0001F600", 2049));
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await wire.SendAsync(ApiKey.OffsetCommit, 7, w => new Protocol.Messages.OffsetCommitRequest(group, -1, "", null,
+            [new OffsetCommitTopic(topic, [new(0, 10, -1, within), new(1, 20, -1, beyond)])]).Write(w, 7));
+
+        var errors = await ReadOffsetCommitErrorsAsync(wire);
+        var committed = await OffsetFetchAsync(wire, group, topic, 0, 1);
+
+        Assert.Equal([(topic, 0, ErrorCode.None), (topic, 1, ErrorCode.OffsetMetadataTooLarge)], errors);
+        Assert.Equal([(0, 10L, within), (1, -1L, "")], committed);
+    }
+
+    private static async Task<List<(string, int, ErrorCode)>> ReadOffsetCommitErrorsAsync(KafkaWire wire)
+    {
         var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
         r.ReadInt32();
         var errors = new List<(string, int, ErrorCode)>();
@@ -70,28 +104,27 @@ public sealed class WireTests(KafkaCluster cluster)
             var name = r.ReadString(false);
             for (var partitions = r.ReadArrayLength(false); partitions > 0; partitions--) errors.Add((name, r.ReadInt32(), (ErrorCode)r.ReadInt16()));
         }
-        await wire.SendAsync(ApiKey.OffsetFetch, 5, w => new Protocol.Messages.OffsetFetchRequest(group, [new TopicPartitions(topic, [0, 1])]).Write(w, 5));
-        r = new KafkaReader(await wire.ReadFrameAsync() is { } fetched ? fetched.AsSpan(4) : []);
+        return errors;
+    }
+
+    /// <summary>OffsetFetch v5 of one topic's partitions: each partition's committed offset and metadata.</summary>
+    private static async Task<List<(int, long, string?)>> OffsetFetchAsync(KafkaWire wire, string group, string topic, params int[] partitions)
+    {
+        await wire.SendAsync(ApiKey.OffsetFetch, 5, w => new Protocol.Messages.OffsetFetchRequest(group, [new TopicPartitions(topic, partitions)]).Write(w, 5));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } fetched ? fetched.AsSpan(4) : []);
         r.ReadInt32();
-        var committed = new List<(int, long)>();
+        var committed = new List<(int, long, string?)>();
         Assert.Equal(1, r.ReadArrayLength(false));
         r.ReadString(false);
-        for (var partitions = r.ReadArrayLength(false); partitions > 0; partitions--)
+        for (var count = r.ReadArrayLength(false); count > 0; count--)
         {
             var partition = r.ReadInt32();
-            committed.Add((partition, r.ReadInt64()));
+            var offset = r.ReadInt64();
             r.ReadInt32();
-            r.ReadNullableString(false);
+            committed.Add((partition, offset, r.ReadNullableString(false)));
             r.ReadInt16();
         }
-
-        // Kafka's handleOffsetCommit and group coordinator refuse a partition alone; 500 is past the log end, and stored.
-        Assert.Equal(
-        [
-            (topic, 0, ErrorCode.None), (topic, 1, ErrorCode.OffsetMetadataTooLarge), (topic, 7, ErrorCode.UnknownTopicOrPartition),
-            ("no-such-topic-" + group, 0, ErrorCode.UnknownTopicOrPartition),
-        ], errors);
-        Assert.Equal([(0, 500L), (1, -1L)], committed);
+        return committed;
     }
 
     [Fact]

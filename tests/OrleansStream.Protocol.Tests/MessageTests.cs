@@ -387,7 +387,7 @@ public class AdminMessageTests
     }
 }
 
-/// <summary>DescribeCluster v0 (flexible from v0), against the bytes of Kafka's DescribeClusterRequest.json and DescribeClusterResponse.json.</summary>
+/// <summary>DescribeCluster v0-1 (flexible from v0), against the bytes of Kafka's DescribeClusterRequest.json and DescribeClusterResponse.json.</summary>
 public class DescribeClusterMessageTests
 {
     [Fact]
@@ -405,6 +405,24 @@ public class DescribeClusterMessageTests
         // No error, a null message, cluster "c1", controller 1, broker 1 at h:9092 without a rack, operations not asked.
         var response = new DescribeClusterResponse(ErrorCode.None, null, "c1", 1, [new MetadataBroker(1, "h", 9092, null)], int.MinValue);
         TransactionMessageTests.AssertWrites(Hex.Parse("00000000 0000 00 036331 00000001 02 00000001 0268 00002384 00 00 80000000 00"), response.Write, 0);
+    }
+
+    [Fact]
+    public void V1_carries_the_endpoint_type_after_the_operations_flag_and_answers_it_after_the_error_message()
+    {
+        // KIP-919: include_cluster_authorized_operations false, endpoint_type 2 (controllers).
+        var bytes = Hex.Parse("00 02 00");
+        var read = TransactionMessageTests.Read(bytes, DescribeClusterRequest.Read, 1);
+        Assert.Equal(new DescribeClusterRequest(false, DescribeClusterRequest.Controllers), read);
+        TransactionMessageTests.AssertWrites(bytes, read.Write, 1);
+        // v0 has no endpoint type: brokers.
+        Assert.Equal(DescribeClusterRequest.Brokers, TransactionMessageTests.Read(Hex.Parse("00 00"), DescribeClusterRequest.Read, 0).EndpointType);
+
+        var response = new DescribeClusterResponse(ErrorCode.None, null, "c1", 1, [new MetadataBroker(1, "h", 9092, null)], int.MinValue);
+        TransactionMessageTests.AssertWrites(Hex.Parse("00000000 0000 00 01 036331 00000001 02 00000001 0268 00002384 00 00 80000000 00"), response.Write, 1);
+        // Kafka's refusal: the error and its message, the schema's defaults elsewhere (endpoint type 1, no cluster id, controller -1).
+        var refused = new DescribeClusterResponse(ErrorCode.MismatchedEndpointType, "m", "", -1, [], int.MinValue);
+        TransactionMessageTests.AssertWrites(Hex.Parse("00000000 0072 026d 01 01 ffffffff 01 80000000 00"), refused.Write, 1);
     }
 }
 

@@ -106,16 +106,16 @@ public class TransactionMessageTests
     }
 
     [Fact]
-    public void InitProducerId_v2_is_flexible_and_v3_v4_carry_the_producers_id_and_epoch()
+    public void InitProducerId_v2_is_flexible_and_v3_to_v5_carry_the_producers_id_and_epoch()
     {
         // v2: a null compact string (0), the timeout, no tagged fields.
         var idempotent = Hex.Parse("00 0000ea60 00");
         Assert.Equal(new Messages.InitProducerIdRequest(null, 60_000), Read(idempotent, Messages.InitProducerIdRequest.Read, 2));
         AssertWrites(idempotent, new Messages.InitProducerIdRequest(null, 60_000).Write, 2);
 
-        // v3 and v4 (KIP-360): "tx", producer id 42 at epoch 3, asking for a bump.
+        // v3 to v5 (KIP-360; v4 and v5 add errors, no fields): "tx", producer id 42 at epoch 3, asking for a bump.
         var bump = Hex.Parse("03 7478 0000ea60 000000000000002a 0003 00");
-        foreach (short version in new short[] { 3, 4 })
+        foreach (short version in new short[] { 3, 4, 5 })
         {
             var read = Read(bump, Messages.InitProducerIdRequest.Read, version);
             Assert.Equal(new Messages.InitProducerIdRequest("tx", 60_000, 42, 3), read);
@@ -124,6 +124,7 @@ public class TransactionMessageTests
 
         AssertWrites(Hex.Parse("00000000 0000 000000000000002a 0004 00"), new Messages.InitProducerIdResponse(ErrorCode.None, 42, 4).Write, 3);
         AssertWrites(Hex.Parse("00000000 005a ffffffffffffffff ffff 00"), new Messages.InitProducerIdResponse(ErrorCode.ProducerFenced, -1, -1).Write, 4);
+        AssertWrites(Hex.Parse("00000000 005a ffffffffffffffff ffff 00"), new Messages.InitProducerIdResponse(ErrorCode.ProducerFenced, -1, -1).Write, 5);
     }
 
     [Fact]
@@ -150,9 +151,9 @@ public class TransactionMessageTests
         }
         Assert.True(ApiVersionsTable.IsSupported(ApiKey.TxnOffsetCommit, 3));
         Assert.True(ApiVersionsTable.IsFlexible(ApiKey.TxnOffsetCommit, 3));
-        Assert.True(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 4));
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 5));
         Assert.True(ApiVersionsTable.IsFlexible(ApiKey.InitProducerId, 2));
-        Assert.False(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 5));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 6));
     }
 
     [Fact]

@@ -130,8 +130,9 @@ public sealed record CreatePartitionsRequest(IReadOnlyList<CreatePartitionsTopic
 }
 
 /// <summary>
-/// InitProducerId v0-4: a producer id for an idempotent producer (null transactional id) or a transactional one. v2 is
-/// flexible; v3 (KIP-360) adds the producer's current id and epoch (-1 and -1 for none), so it can bump its epoch in place.
+/// InitProducerId v0-5: a producer id for an idempotent producer (null transactional id) or a transactional one. v2 is
+/// flexible; v3 (KIP-360) adds the producer's current id and epoch (-1 and -1 for none), so it can bump its epoch in place;
+/// v4 (ProducerFenced) and v5 (TransactionAbortable, KIP-890) add no field, only errors the client understands.
 /// </summary>
 public sealed record InitProducerIdRequest(string? TransactionalId, int TransactionTimeoutMs, long ProducerId = -1, short ProducerEpoch = -1)
 {

@@ -92,35 +92,45 @@ public sealed record MetadataResponse(
     }
 }
 
-/// <summary>DescribeCluster v0 (flexible; Kafka's API 60, KIP-700): the brokers, the controller and the cluster id.</summary>
-public sealed record DescribeClusterRequest(bool IncludeClusterAuthorizedOperations)
+/// <summary>
+/// DescribeCluster v0-1 (flexible; Kafka's API 60, KIP-700): the brokers, the controller and the cluster id. v1 (KIP-919)
+/// names the endpoint type to describe: <see cref="Brokers"/> (1, v0's only kind) or <see cref="Controllers"/> (2).
+/// </summary>
+public sealed record DescribeClusterRequest(bool IncludeClusterAuthorizedOperations, sbyte EndpointType = DescribeClusterRequest.Brokers)
 {
+    public const sbyte Brokers = 1;
+    public const sbyte Controllers = 2;
+
     public static DescribeClusterRequest Read(ref KafkaReader r, short version)
     {
         var include = r.ReadBoolean();
+        var endpointType = version >= 1 ? r.ReadInt8() : Brokers;
         r.SkipTaggedFields();
-        return new DescribeClusterRequest(include);
+        return new DescribeClusterRequest(include, endpointType);
     }
 
     public void Write(KafkaWriter w, short version)
     {
         w.WriteBoolean(IncludeClusterAuthorizedOperations);
+        if (version >= 1) w.WriteInt8(EndpointType);
         w.WriteEmptyTaggedFields();
     }
 }
 
 /// <summary>
-/// DescribeCluster v0's answer. <see cref="ClusterAuthorizedOperations"/> is Kafka's bit field of ACL operation codes,
-/// <see cref="int.MinValue"/> when not asked for.
+/// DescribeCluster's answer; v1 repeats the endpoint type described. <see cref="ClusterAuthorizedOperations"/> is
+/// Kafka's bit field of ACL operation codes, <see cref="int.MinValue"/> when not asked for.
 /// </summary>
 public sealed record DescribeClusterResponse(
-    ErrorCode Error, string? ErrorMessage, string ClusterId, int ControllerId, IReadOnlyList<MetadataBroker> Brokers, int ClusterAuthorizedOperations)
+    ErrorCode Error, string? ErrorMessage, string ClusterId, int ControllerId, IReadOnlyList<MetadataBroker> Brokers, int ClusterAuthorizedOperations,
+    sbyte EndpointType = DescribeClusterRequest.Brokers)
 {
     public void Write(KafkaWriter w, short version)
     {
         w.WriteInt32(0);
         w.WriteInt16((short)Error);
         w.WriteNullableString(ErrorMessage, true);
+        if (version >= 1) w.WriteInt8(EndpointType);
         w.WriteString(ClusterId, true);
         w.WriteInt32(ControllerId);
         w.WriteArrayLength(Brokers.Count, true);

@@ -16,8 +16,6 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
 {
     // Insertion order matters: the first member is the leader, and a new leader is the oldest remaining member.
     private readonly List<ClassicGroupMember> _members = [];
-    private readonly Dictionary<TopicPartition, string> _owners = [];
-    private readonly Dictionary<TopicPartition, string> _previousOwners = [];
     // KIP-394: member ids issued with MemberIdRequired, not members until they rejoin with them; id → expiry (ms).
     private readonly Dictionary<string, long> _pendingMembers = new(StringComparer.Ordinal);
     private long _rebalanceDeadlineMs;
@@ -68,7 +66,6 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
             var member = ClassicGroupMember.Load(m);
             member.HeartbeatDeadlineMs = now + member.SessionTimeoutMs;
             _members.Add(member);
-            foreach (var tp in member.Assignment.Partitions) _owners[tp] = member.MemberId;
         }
         LeaderId = Find(membership.LeaderId)?.MemberId ?? _members[0].MemberId;
         ProtocolName = membership.ProtocolName ?? SelectProtocol();
@@ -203,8 +200,6 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         var newMemberId = NewMemberId(member.GroupInstanceId);
         member.Replace(newMemberId, request.ClientId ?? "");
         if (LeaderId == oldMemberId) LeaderId = newMemberId;
-        ReplaceOwner(_owners, oldMemberId, newMemberId);
-        ReplaceOwner(_previousOwners, oldMemberId, newMemberId);
         member.Update(request, rebalanceTimeoutMs);
         member.HeartbeatDeadlineMs = NowMs + request.SessionTimeoutMs;
         LogStaticMemberReplaced(GroupId, member.GroupInstanceId!, oldMemberId, newMemberId);
@@ -251,15 +246,6 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
             else TryCompleteJoin();
             return await pending;
         }
-    }
-
-    private static void ReplaceOwner(Dictionary<TopicPartition, string> owners, string oldMemberId, string newMemberId)
-    {
-        List<TopicPartition>? moved = null;
-        foreach (var (tp, owner) in owners)
-            if (owner == oldMemberId) (moved ??= []).Add(tp);
-        if (moved is null) return;
-        foreach (var tp in moved) owners[tp] = newMemberId;
     }
 
     private static string NewMemberId(string? prefix) => $"{(string.IsNullOrEmpty(prefix) ? "consumer" : prefix)}-{Guid.NewGuid():N}";
@@ -318,36 +304,37 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     // ---- OffsetCommit's fencing (Kafka's ClassicGroup.validateOffsetCommit) ------------------------------------
 
     /// <summary>
-    /// Whether a commit may proceed: a simple commit (no member id, generation -1) only while the group has no members;
-    /// a member's commit only in the current generation and not while the group completes a rebalance. A member that
-    /// commits is alive, so this counts as its heartbeat.
+    /// Kafka's <c>validateOffsetCommit</c>: a commit with a negative generation is taken while the group is empty (a
+    /// simple commit: the admin client or a consumer that assigns partitions itself); one naming a generation, a member
+    /// id or an instance id must be a member's (UnknownMemberId, FencedInstanceId) of the current generation
+    /// (IllegalGeneration); one naming none while the group has members is UnknownMemberId, except a transactional
+    /// commit (TxnOffsetCommit before v3 names none). A member's commit while the group completes a rebalance is
+    /// RebalanceInProgress, a transactional one is taken. The partitions committed are not checked against the
+    /// member's assignment, as Kafka does not. A member that commits is alive, so this counts as its heartbeat.
     /// </summary>
-    public OffsetCommitResponse? ValidateOffsetCommit(string memberId, int generationId, bool simple, string? groupInstanceId = null)
+    public OffsetCommitResponse? ValidateOffsetCommit(string? memberId, int generationId, string? groupInstanceId, bool transactional)
     {
-        if (simple)
+        var empty = State is GroupState.Empty or GroupState.Dead;
+        if (generationId < 0 && empty) return null;
+        ClassicGroupMember? member = null;
+        if (generationId >= 0 || !string.IsNullOrEmpty(memberId) || !string.IsNullOrEmpty(groupInstanceId))
         {
-            return _members.Count == 0 ? null : new OffsetCommitResponse(ErrorCode.UnknownMemberId, [],
+            (member, var error, var message) = Validate(memberId, groupInstanceId);
+            if (member is null)
+                return new OffsetCommitResponse(error, [], message);
+            if (generationId != GenerationId)
+                return new OffsetCommitResponse(ErrorCode.IllegalGeneration, [], IllegalGeneration(generationId));
+        }
+        else if (!transactional && !empty)
+        {
+            return new OffsetCommitResponse(ErrorCode.UnknownMemberId, [],
                 $"group '{GroupId}' has active members; commit with a member id and generation");
         }
-        var (member, error, message) = Validate(memberId, groupInstanceId);
-        if (member is null)
-            return new OffsetCommitResponse(error, [], message);
-        if (generationId != GenerationId)
-            return new OffsetCommitResponse(ErrorCode.IllegalGeneration, [], IllegalGeneration(generationId));
-        if (State == GroupState.CompletingRebalance)
+        if (!transactional && State == GroupState.CompletingRebalance)
             return new OffsetCommitResponse(ErrorCode.RebalanceInProgress, [], "the group is completing a rebalance");
-        member.HeartbeatDeadlineMs = NowMs + member.SessionTimeoutMs;
+        if (member is not null) member.HeartbeatDeadlineMs = NowMs + member.SessionTimeoutMs;
         return null;
     }
-
-    /// <summary>
-    /// A member commits what it owns in this generation, or what it owned before while nobody owns it yet: the
-    /// cooperative protocol withholds a moving partition for one generation while its old owner commits and revokes.
-    /// </summary>
-    public bool MayCommit(string memberId, TopicPartition tp) =>
-        _owners.TryGetValue(tp, out var owner)
-            ? owner == memberId
-            : _previousOwners.TryGetValue(tp, out var previous) && previous == memberId;
 
     // ---- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -522,8 +509,6 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
             LeaderId = null;
             ProtocolName = null;
             EmptySinceMs = NowMs;
-            _owners.Clear();
-            _previousOwners.Clear();
             LogGroupEmpty(GroupId, GenerationId);
             _ = StoreQuietlyAsync();
             return;
@@ -586,15 +571,11 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
 
     private void ApplyAssignment(StoredGroupMembership stored)
     {
-        _previousOwners.Clear();
-        foreach (var (tp, owner) in _owners) _previousOwners[tp] = owner;
-        _owners.Clear();
         foreach (var m in _members)
         {
             m.Assignment = ConsumerProtocolAssignment.Empty;
             foreach (var sm in stored.Members)
                 if (sm.MemberId == m.MemberId) { m.Assignment = sm.Assignment; break; }
-            foreach (var tp in m.Assignment.Partitions) _owners[tp] = m.MemberId;
         }
         State = GroupState.Stable;
         foreach (var m in _members)

@@ -159,7 +159,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     private OffsetCommitResponse? ValidateTxnCommit(TxnOffsetCommitRequest request)
     {
-        if (_offsets.ValidateTxnCommitter(request) is { } refused) return refused;
+        if (_offsets.ValidateTxnCommitter(request, Exists) is { } refused) return refused;
         return _offsets.CheckTxnProducer(request.ProducerId, request.ProducerEpoch) is var fenced && fenced != ErrorCode.None
             ? new OffsetCommitResponse(fenced, [], $"producer {request.ProducerId} epoch {request.ProducerEpoch} is fenced by a newer epoch")
             : null;
@@ -188,13 +188,13 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     {
         ArgumentNullException.ThrowIfNull(request);
         var offsets = request.Offsets ?? [];
-        var error = _offsets.ValidateCommitter(request);
+        var error = _offsets.ValidateCommitter(request, Exists);
         if (error is not null) return error;
 
         var (valid, refused) = await CheckOffsetsAsync(offsets);
 
         // The checks above awaited: the group may have moved on meanwhile.
-        error = _offsets.ValidateCommitter(request) ?? _offsets.ValidateAssignment(request with { Offsets = valid });
+        error = _offsets.ValidateCommitter(request, Exists);
         if (error is not null) return error;
         return await StoreAsync(offsets, valid, refused);
     }

@@ -29,7 +29,7 @@ public sealed class ConsumerGroupOptions
     /// <summary><c>offsets.retention.minutes</c>: how long an empty group keeps its committed offsets.</summary>
     public int OffsetsRetentionMinutes { get; set; } = 10080;
 
-    /// <summary><c>offset.metadata.max.bytes</c>: the longest metadata string a commit may carry.</summary>
+    /// <summary><c>offset.metadata.max.bytes</c>: the longest metadata string a commit may carry, in UTF-16 code units (Kafka compares Java's <c>String.length()</c> despite the name).</summary>
     public int OffsetMetadataMaxBytes { get; set; } = 4096;
 
     /// <summary>How often the coordinator looks for expired sessions and rebalance deadlines (not a Kafka key).</summary>

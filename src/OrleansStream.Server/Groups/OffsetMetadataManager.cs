@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace OrleansStream.Server.Groups;
 
 /// <summary>
@@ -50,27 +48,22 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
     // ---- validation --------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// The group's generation fencing (Kafka's <c>validateOffsetCommit</c>): a member of the current generation, or a
-    /// simple commit (no member id, generation below 0) while the group has no members.
+    /// Kafka's <c>validateOffsetCommit</c>: a group that does not exist takes a commit with a negative generation (a
+    /// simple commit) and refuses any other with IllegalGeneration; a group that exists checks the committer
+    /// (<see cref="ClassicGroup.ValidateOffsetCommit"/>).
     /// </summary>
-    public OffsetCommitResponse? ValidateCommitter(OffsetCommitRequest request) =>
-        group.ValidateOffsetCommit(request.MemberId, request.GenerationId, IsSimple(request), request.GroupInstanceId);
+    public OffsetCommitResponse? ValidateCommitter(OffsetCommitRequest request, bool groupExists) =>
+        Validate(request.MemberId, request.GenerationId, request.GroupInstanceId, transactional: false, groupExists);
 
-    /// <summary>A member commits only partitions it owns (or just gave up) in the current generation.</summary>
-    public OffsetCommitResponse? ValidateAssignment(OffsetCommitRequest request)
-    {
-        if (IsSimple(request)) return null;
-        List<PartitionError>? unowned = null;
-        foreach (var o in request.Offsets ?? [])
-            if (!group.MayCommit(request.MemberId, o.TopicPartition))
-                (unowned ??= []).Add(new PartitionError(o.TopicPartition, ErrorCode.IllegalGeneration,
-                    $"{o.TopicPartition} is not assigned to member '{request.MemberId}' in generation {group.GenerationId}"));
-        return unowned is null ? null : new OffsetCommitResponse(ErrorCode.IllegalGeneration, unowned, unowned[0].ErrorMessage);
-    }
+    private OffsetCommitResponse? Validate(string? memberId, int generationId, string? groupInstanceId, bool transactional, bool groupExists) =>
+        !groupExists && generationId >= 0
+            ? new OffsetCommitResponse(ErrorCode.IllegalGeneration, [], $"group '{group.GroupId}' does not exist, so generation {generationId} is not its")
+            : group.ValidateOffsetCommit(memberId, generationId, groupInstanceId, transactional);
 
     /// <summary>
     /// The checks each offset passes on its own (Kafka's coordinator checks only the metadata's size): a partition, and
-    /// metadata within <c>offset.metadata.max.bytes</c>. Any offset is taken, negative or beyond the log end, as Kafka takes it.
+    /// metadata within <c>offset.metadata.max.bytes</c>, counted as Kafka counts it (Java's <c>String.length()</c>: UTF-16
+    /// code units, not bytes). Any offset is taken, negative or beyond the log end, as Kafka takes it.
     /// </summary>
     public List<PartitionError>? ValidateOffsets(IReadOnlyList<OffsetToCommit> offsets)
     {
@@ -79,14 +72,12 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
         {
             if (o is null || string.IsNullOrEmpty(o.TopicPartition.Topic) || o.TopicPartition.Partition < 0)
                 (errors ??= []).Add(new PartitionError(o?.TopicPartition ?? default, ErrorCode.UnknownTopicOrPartition, "no such partition"));
-            else if (o.Metadata is not null && Encoding.UTF8.GetByteCount(o.Metadata) > options.OffsetMetadataMaxBytes)
+            else if (o.Metadata is not null && o.Metadata.Length > options.OffsetMetadataMaxBytes)
                 (errors ??= []).Add(new PartitionError(o.TopicPartition, ErrorCode.OffsetMetadataTooLarge,
                     $"metadata is longer than offset.metadata.max.bytes ({options.OffsetMetadataMaxBytes})"));
         }
         return errors;
     }
-
-    private static bool IsSimple(OffsetCommitRequest request) => string.IsNullOrEmpty(request.MemberId) && request.GenerationId < 0;
 
     // ---- commit ------------------------------------------------------------------------------------------------
 
@@ -133,14 +124,12 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
     // ---- transactional offsets ---------------------------------------------------------------------------------
 
     /// <summary>
-    /// KIP-447: a TxnOffsetCommit naming a member or generation is checked like a member's commit (UnknownMemberId,
-    /// IllegalGeneration, and FencedInstanceId for a static member's old member id); one naming neither (a producer
-    /// outside the group) is not.
+    /// Kafka's <c>validateTransactionalOffsetCommit</c>: as <see cref="ValidateCommitter"/>, and KIP-447's member and
+    /// generation checks when the request names them (v3); one naming neither (a producer outside the group, or before
+    /// v3) is taken while the group has members, and so is one while the group completes a rebalance.
     /// </summary>
-    public OffsetCommitResponse? ValidateTxnCommitter(TxnOffsetCommitRequest request) =>
-        string.IsNullOrEmpty(request.MemberId) && request.GenerationId < 0
-            ? null
-            : group.ValidateOffsetCommit(request.MemberId, request.GenerationId, simple: false, request.GroupInstanceId);
+    public OffsetCommitResponse? ValidateTxnCommitter(TxnOffsetCommitRequest request, bool groupExists) =>
+        Validate(request.MemberId, request.GenerationId, request.GroupInstanceId, transactional: true, groupExists);
 
     /// <summary>ProducerFenced for an epoch older than the producer's last one here (the partition's producer-epoch rule).</summary>
     public ErrorCode CheckTxnProducer(long producerId, short producerEpoch) =>

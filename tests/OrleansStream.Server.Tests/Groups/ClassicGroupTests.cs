@@ -95,15 +95,17 @@ public sealed class ClassicGroupTests
 
         Assert.Equal(ErrorCode.IllegalGeneration, Group.Heartbeat(new HeartbeatRequest(a1.MemberId, a1.GenerationId)).Error);
         Assert.Equal(ErrorCode.IllegalGeneration, (await Completed(Group.Sync(new SyncGroupRequest(a1.MemberId, a1.GenerationId)))).Error);
-        Assert.Equal(ErrorCode.IllegalGeneration, Group.ValidateOffsetCommit(a1.MemberId, a1.GenerationId, simple: false)!.Error);
-        // Between join and sync the assignment is not yet known: commits wait for it.
-        Assert.Equal(ErrorCode.RebalanceInProgress, Group.ValidateOffsetCommit(a2.MemberId, a2.GenerationId, simple: false)!.Error);
+        Assert.Equal(ErrorCode.IllegalGeneration, Group.ValidateOffsetCommit(a1.MemberId, a1.GenerationId, null, transactional: false)!.Error);
+        // Between join and sync the assignment is not yet known: commits wait for it, transactional ones do not (Kafka's rule).
+        Assert.Equal(ErrorCode.RebalanceInProgress, Group.ValidateOffsetCommit(a2.MemberId, a2.GenerationId, null, transactional: false)!.Error);
+        Assert.Null(Group.ValidateOffsetCommit(a2.MemberId, a2.GenerationId, null, transactional: true));
 
         Assert.Equal(ErrorCode.UnknownMemberId, Group.Heartbeat(new HeartbeatRequest("stranger", a2.GenerationId)).Error);
         Assert.Equal(ErrorCode.UnknownMemberId, (await Completed(Group.Sync(new SyncGroupRequest("stranger", a2.GenerationId)))).Error);
         Assert.Equal(ErrorCode.UnknownMemberId, Group.Leave(new LeaveGroupRequest("stranger")).Error);
         Assert.Equal(ErrorCode.UnknownMemberId, (await Group.Join(Join("stranger"))).Error);
-        Assert.Equal(ErrorCode.UnknownMemberId, Group.ValidateOffsetCommit("", -1, simple: true)!.Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, Group.ValidateOffsetCommit("", -1, null, transactional: false)!.Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, Group.ValidateOffsetCommit("stranger", -1, null, transactional: true)!.Error);
     }
 
     [Fact]
@@ -319,9 +321,7 @@ public sealed class ClassicGroupTests
         Assert.Equal(GroupState.Stable, next.Group.State);
         Assert.Equal(2, next.Group.GenerationId);
         Assert.Equal(ErrorCode.None, next.Group.Heartbeat(new HeartbeatRequest(a, 2)).Error);
-        Assert.Null(next.Group.ValidateOffsetCommit(a, 2, simple: false));
-        Assert.True(next.Group.MayCommit(b, P(1)));
-        Assert.False(next.Group.MayCommit(a, P(1)));
+        Assert.Null(next.Group.ValidateOffsetCommit(a, 2, null, transactional: false));
         var described = next.Group.Describe();
         Assert.Equal(a, described.LeaderId);
         Assert.Equal(new[] { a, b }, described.Members.Select(m => m.MemberId));

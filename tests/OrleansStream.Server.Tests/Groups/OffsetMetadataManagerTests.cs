@@ -96,44 +96,57 @@ public sealed class OffsetMetadataManagerTests
     }
 
     [Fact]
-    public void An_offset_needs_a_partition_and_metadata_within_offset_metadata_max_bytes_and_may_be_any_value()
+    public void An_offset_needs_a_partition_and_metadata_within_offset_metadata_max_bytes_in_UTF16_code_units_and_may_be_any_value()
     {
-        Assert.Null(_offsets.ValidateOffsets([At(0, 0, "abcd"), At(1, 9, "éé"), At(2, -1), At(3, long.MaxValue)]));
+        // Kafka compares Java's String.length(): "éééé" is 4 code units (8 UTF-8 bytes), one emoji 2 (a surrogate pair).
+        Assert.Null(_offsets.ValidateOffsets([At(0, 0, "abcd"), At(1, 9, "éééé"), At(2, -1, "\U0001F600\U0001F600"), At(3, long.MaxValue)]));
 
-        var errors = _offsets.ValidateOffsets([At(0, 1, "abcde"), At(1, 1, "ééé"), new OffsetToCommit(new TopicPartition("", 0), 1)]);
+        var errors = _offsets.ValidateOffsets([At(0, 1, "abcde"), At(1, 1, "ééééé"), At(2, 1, "a\U0001F600\U0001F600"), new OffsetToCommit(new TopicPartition("", 0), 1)]);
 
         Assert.Equal(
-            new[] { ErrorCode.OffsetMetadataTooLarge, ErrorCode.OffsetMetadataTooLarge, ErrorCode.UnknownTopicOrPartition },
+            new[] { ErrorCode.OffsetMetadataTooLarge, ErrorCode.OffsetMetadataTooLarge, ErrorCode.OffsetMetadataTooLarge, ErrorCode.UnknownTopicOrPartition },
             errors!.Select(e => e.Error));
     }
 
     [Fact]
-    public async Task A_member_commits_in_its_generation_what_it_owns_or_what_it_gave_up_while_nobody_owns_it_yet()
+    public async Task A_members_commit_is_fenced_by_its_member_id_and_generation_and_never_by_its_assignment()
     {
         var (a1, a2, b) = await _h.SecondMemberJoinedAsync(); // generation 1 gave A partitions 0 and 1
         var a = a1.MemberId;
-        OffsetCommitRequest Commit(int generation, params int[] partitions) =>
-            new(a, generation, [.. partitions.Select(p => At(p, 0))]);
-        Assert.Equal(ErrorCode.RebalanceInProgress, _offsets.ValidateCommitter(Commit(2, 0))!.Error);
+        OffsetCommitRequest Commit(string member, int generation, params int[] partitions) =>
+            new(member, generation, [.. partitions.Select(p => At(p, 0))]);
+        Assert.Equal(ErrorCode.RebalanceInProgress, _offsets.ValidateCommitter(Commit(a, 2, 0), groupExists: true)!.Error);
 
-        // Cooperative: generation 2 withholds partition 1 from everyone while A revokes it; A may still commit it.
-        await Completed(_h.Group.Sync(Sync(a2, (a, [0]))));
-        Assert.Null(_offsets.ValidateCommitter(Commit(2, 0, 1)));
-        Assert.Null(_offsets.ValidateAssignment(Commit(2, 0, 1)));
-        Assert.Equal(ErrorCode.IllegalGeneration, _offsets.ValidateCommitter(Commit(1, 0))!.Error);
-        var unowned = _offsets.ValidateAssignment(Commit(2, 0, 2))!;
-        Assert.Equal(ErrorCode.IllegalGeneration, unowned.Error);
-        Assert.Equal(P(2), Assert.Single(unowned.Partitions).TopicPartition);
-        Assert.Equal(ErrorCode.UnknownMemberId, _offsets.ValidateCommitter(new OffsetCommitRequest("", -1, [At(0, 0)]))!.Error);
-
-        // Generation 3 gives partition 1 to B: it is no longer A's to commit.
-        var a3Join = _h.Group.Join(Join(a));
-        await Completed(_h.Group.Join(Join(b)));
-        var a3 = await Completed(a3Join);
-        await Completed(_h.Group.Sync(Sync(a3, (a, [0]), (b, [1]))));
-        Assert.Equal(ErrorCode.IllegalGeneration, _offsets.ValidateAssignment(Commit(3, 1))!.Error);
-        Assert.Null(_offsets.ValidateAssignment(new OffsetCommitRequest(b, 3, [At(1, 0)])));
+        // Generation 2 gives A partition 0 and B partition 1: either commits any partition, owned by the other or by no one.
+        await Completed(_h.Group.Sync(Sync(a2, (a, [0]), (b, [1]))));
+        Assert.Null(_offsets.ValidateCommitter(Commit(a, 2, 0, 1, 7), groupExists: true));
+        Assert.Null(_offsets.ValidateCommitter(Commit(b, 2, 0), groupExists: true));
+        Assert.Equal(ErrorCode.IllegalGeneration, _offsets.ValidateCommitter(Commit(a, 1, 0), groupExists: true)!.Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, _offsets.ValidateCommitter(Commit("stranger", 2, 0), groupExists: true)!.Error);
+        // A simple commit (no member id, no generation) is for a group without members.
+        Assert.Equal(ErrorCode.UnknownMemberId, _offsets.ValidateCommitter(Commit("", -1, 0), groupExists: true)!.Error);
     }
+
+    [Fact]
+    public async Task A_commit_with_a_negative_generation_is_taken_by_an_empty_group_and_one_naming_a_generation_of_a_group_that_does_not_exist_is_IllegalGeneration()
+    {
+        Assert.Null(_offsets.ValidateCommitter(new OffsetCommitRequest("", -1, [At(0, 0)]), groupExists: false));
+        // Kafka's validateOffsetCommit returns before the member check for a negative generation in an empty group.
+        Assert.Null(_offsets.ValidateCommitter(new OffsetCommitRequest("someone", -1, [At(0, 0)]), groupExists: true));
+        Assert.Equal(ErrorCode.IllegalGeneration, _offsets.ValidateCommitter(new OffsetCommitRequest("someone", 3, [At(0, 0)]), groupExists: false)!.Error);
+        Assert.Equal(ErrorCode.IllegalGeneration, _offsets.ValidateTxnCommitter(Txn("someone", 3), groupExists: false)!.Error);
+        Assert.Equal(ErrorCode.UnknownMemberId, _offsets.ValidateCommitter(new OffsetCommitRequest("someone", 3, [At(0, 0)]), groupExists: true)!.Error);
+
+        // With members, a transactional commit naming no member (TxnOffsetCommit before v3) is still taken.
+        var (a1, a2, _) = await _h.SecondMemberJoinedAsync();
+        Assert.Null(_offsets.ValidateTxnCommitter(Txn("", -1), groupExists: true));
+        // So is a member's while the group completes a rebalance: the producer may hold a generation not yet synced.
+        Assert.Null(_offsets.ValidateTxnCommitter(Txn(a2.MemberId, a2.GenerationId), groupExists: true));
+        Assert.Equal(ErrorCode.IllegalGeneration, _offsets.ValidateTxnCommitter(Txn(a1.MemberId, a1.GenerationId), groupExists: true)!.Error);
+    }
+
+    private static TxnOffsetCommitRequest Txn(string memberId, int generationId) =>
+        new("copier", 7, 0, [At(0, 0)], generationId, memberId);
 
     [Fact]
     public async Task Offsets_expire_only_while_the_group_is_empty_retention_after_the_later_of_the_commit_and_the_group_emptying()

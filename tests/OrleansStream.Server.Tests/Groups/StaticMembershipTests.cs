@@ -48,9 +48,9 @@ public sealed class StaticMembershipTests
         TxnOffsetCommitRequest Commit(string memberId) => new("copier", 7, 0, [new OffsetToCommit(P(2), 5)], b.GenerationId, memberId, "b");
 
         // KIP-447: the producer's group metadata carries the instance id; the old member id of that instance is a zombie.
-        Assert.Equal(ErrorCode.FencedInstanceId, offsets.ValidateTxnCommitter(Commit(b.MemberId))!.Error);
-        Assert.Null(offsets.ValidateTxnCommitter(Commit(rejoined.MemberId)));
-        Assert.Null(offsets.ValidateTxnCommitter(new("copier", 7, 0, [new OffsetToCommit(P(0), 5)], a.GenerationId, a.MemberId, "a")));
+        Assert.Equal(ErrorCode.FencedInstanceId, offsets.ValidateTxnCommitter(Commit(b.MemberId), groupExists: true)!.Error);
+        Assert.Null(offsets.ValidateTxnCommitter(Commit(rejoined.MemberId), groupExists: true));
+        Assert.Null(offsets.ValidateTxnCommitter(new("copier", 7, 0, [new OffsetToCommit(P(0), 5)], a.GenerationId, a.MemberId, "a"), groupExists: true));
     }
 
     [Fact]
@@ -75,10 +75,8 @@ public sealed class StaticMembershipTests
         Assert.Equal(ErrorCode.None, Group.Heartbeat(new HeartbeatRequest(rejoined.MemberId, 2, "b")).Error);
         Assert.Equal(ErrorCode.FencedInstanceId, Group.Heartbeat(new HeartbeatRequest(b.MemberId, 2, "b")).Error);
         Assert.Equal(ErrorCode.FencedInstanceId, (await Completed(Group.Sync(new SyncGroupRequest(b.MemberId, 2, GroupInstanceId: "b")))).Error);
-        Assert.Equal(ErrorCode.FencedInstanceId, Group.ValidateOffsetCommit(b.MemberId, 2, simple: false, "b")!.Error);
-        Assert.Null(Group.ValidateOffsetCommit(rejoined.MemberId, 2, simple: false, "b"));
-        Assert.True(Group.MayCommit(rejoined.MemberId, P(2)));
-        Assert.False(Group.MayCommit(b.MemberId, P(2)));
+        Assert.Equal(ErrorCode.FencedInstanceId, Group.ValidateOffsetCommit(b.MemberId, 2, "b", transactional: false)!.Error);
+        Assert.Null(Group.ValidateOffsetCommit(rejoined.MemberId, 2, "b", transactional: false));
         Assert.Equal(ErrorCode.FencedInstanceId, (await Completed(Group.Join(Static("b", b.MemberId)))).Error);
     }
 

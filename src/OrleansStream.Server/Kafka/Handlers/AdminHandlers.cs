@@ -95,7 +95,8 @@ internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLea
 /// transactional id, the coordinator shard that owns the id bumps its epoch; from v3 (KIP-360) a producer that names its
 /// current id and epoch continues with that id at the next epoch after an abortable error, and an older one is fenced
 /// (ProducerFenced from v4, InvalidProducerEpoch before). An id without an epoch, or an epoch without an id, is
-/// InvalidRequest.
+/// InvalidRequest. v5 is answered as v4: it tells the broker that the client takes TransactionAbortable, which Kafka's
+/// TransactionCoordinator never answers an InitProducerId with (it is for a transaction's verification).
 /// </summary>
 internal sealed class InitProducerIdHandler(IGrainFactory grains, TransactionCoordinators coordinators)
     : KafkaApiHandler<Protocol.Messages.InitProducerIdRequest>(ApiKey.InitProducerId, Protocol.Messages.InitProducerIdRequest.Read)

@@ -53,7 +53,9 @@ internal sealed class MetadataHandler(IGrainFactory grains, KafkaBrokers brokers
 /// <summary>
 /// DescribeCluster (KIP-700): the live brokers on the client's listener, the controller's node (-1 when it is not one
 /// of them) and the cluster id, as Metadata gives them. Asked for, the cluster's authorized operations are every
-/// operation Kafka defines on a cluster: there are no ACLs (Kafka's answer without an authorizer).
+/// operation Kafka defines on a cluster: there are no ACLs (Kafka's answer without an authorizer). v1's endpoint type
+/// (KIP-919) is answered as a Kafka broker answers it (<c>computeDescribeClusterResponse</c>): brokers are described,
+/// controllers are MismatchedEndpointType (a broker is no controller endpoint), any other type UnsupportedEndpointType.
 /// </summary>
 internal sealed class DescribeClusterHandler(KafkaBrokers brokers, BrokerRegistration registration)
     : KafkaApiHandler<DescribeClusterRequest>(ApiKey.DescribeCluster, DescribeClusterRequest.Read)
@@ -64,6 +66,14 @@ internal sealed class DescribeClusterHandler(KafkaBrokers brokers, BrokerRegistr
 
     protected override async ValueTask<bool> AnswerAsync(DescribeClusterRequest body, KafkaRequest request, KafkaWriter response)
     {
+        if (body.EndpointType != DescribeClusterRequest.Brokers)
+        {
+            var (error, message) = body.EndpointType == DescribeClusterRequest.Controllers
+                ? (ErrorCode.MismatchedEndpointType, "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER")
+                : (ErrorCode.UnsupportedEndpointType, $"Unsupported endpoint type {body.EndpointType}");
+            new DescribeClusterResponse(error, message, "", -1, [], int.MinValue).Write(response, request.Version);
+            return true;
+        }
         var cluster = await brokers.DescribeAsync(request.Connection.ListenerName);
         var controllerListed = false;
         foreach (var b in cluster.Brokers) controllerListed |= b.NodeId == cluster.ControllerId;
