@@ -318,9 +318,9 @@ internal sealed partial class PartitionReplicaGrain(
                     if (CheckLeader(request.CurrentLeaderEpoch) is { } lost) return ProduceError(lost.Error, lost.Message);
                     log = _log!;
                 }
-                // Records the grain owns (from another silo) are stamped where they lie; a view (the Kafka listener's
-                // request) or a recompressed batch is copied into a rented buffer first.
-                info = recompressed is null && request.Records.IsOwned
+                // Records the grain may write (its own copy from another silo, the Kafka listener's lent frame) are
+                // stamped where they lie; a borrowed view or a recompressed batch is copied into a rented buffer first.
+                info = recompressed is null && request.Records.IsWritable
                     ? _replication.AppendOwnedRecordsToLeader(request.Records.WritableSpan)
                     : _replication.AppendRecordsToLeader(records.Span);
             }
