@@ -1,12 +1,14 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace OrleansStream.Records;
 
 /// <summary>
 /// Whole record batches that cross a grain call (Kafka's MemoryRecords: a produce request's records, a fetch answer's):
 /// either <em>owned</em>, in an array rented from <see cref="ArrayPool{T}.Shared"/> that <see cref="Dispose"/> returns,
-/// or a <em>view</em> of memory its lender keeps (<see cref="Borrow"/>), for which <see cref="Dispose"/> does nothing.
+/// or a <em>view</em> of memory its lender keeps (<see cref="Borrow"/>, <see cref="Lend"/>), for which <see cref="Dispose"/>
+/// does nothing.
 /// <para>
 /// Ownership goes with the call: whoever receives one disposes it once done (the grain after the append, the caller
 /// after reading a fetch answer), and the sender never touches an owned one again. Between silos the serializer writes
@@ -24,11 +26,13 @@ public sealed class PooledRecords : IDisposable
     private byte[]? _rented;
     private int _length;
     private readonly bool _owned;
+    private readonly bool _lent;
 
-    private PooledRecords(ReadOnlyMemory<byte> view)
+    private PooledRecords(ReadOnlyMemory<byte> view, bool lent = false)
     {
         _view = view;
         _length = view.Length;
+        _lent = lent;
     }
 
     private PooledRecords(byte[] rented, int length)
@@ -48,6 +52,12 @@ public sealed class PooledRecords : IDisposable
     /// <summary>A view of <paramref name="memory"/>, which its lender keeps and must not change until the call is answered.</summary>
     public static PooledRecords Borrow(ReadOnlyMemory<byte> memory) => memory.IsEmpty ? Empty : new PooledRecords(memory);
 
+    /// <summary>
+    /// A view of <paramref name="memory"/> that the receiver may write into, as the leader stamps a produce request's
+    /// offsets and epoch: its lender keeps the memory as for <see cref="Borrow"/> and reads it no more after the call.
+    /// </summary>
+    public static PooledRecords Lend(Memory<byte> memory) => memory.IsEmpty ? Empty : new PooledRecords(memory, lent: true);
+
     public static implicit operator PooledRecords(ReadOnlyMemory<byte> memory) => Borrow(memory);
 
     public static implicit operator PooledRecords(byte[] array) => Borrow(array);
@@ -63,8 +73,13 @@ public sealed class PooledRecords : IDisposable
 
     public ReadOnlySpan<byte> Span => _owned ? RentedOrThrow().AsSpan(0, _length) : _view.Span;
 
-    /// <summary>The owned buffer, for its owner to fill before handing it on.</summary>
-    public Span<byte> WritableSpan => _owned ? RentedOrThrow().AsSpan(0, _length) : throw new InvalidOperationException("A borrowed view is read-only.");
+    /// <summary>True for an owned buffer and a lent view (<see cref="WritableSpan"/>), false for a borrowed view.</summary>
+    public bool IsWritable => _owned || _lent;
+
+    /// <summary>The owned buffer, for its owner to fill before handing it on; a lent view, for its receiver.</summary>
+    public Span<byte> WritableSpan => _owned ? RentedOrThrow().AsSpan(0, _length)
+        : _lent ? MemoryMarshal.AsMemory(_view).Span
+        : throw new InvalidOperationException("A borrowed view is read-only.");
 
     /// <summary>Keeps the first <paramref name="length"/> bytes only (a read that filled less than it rented).</summary>
     public void Truncate(int length)
@@ -102,5 +117,5 @@ public sealed class PooledRecords : IDisposable
 
     private byte[] RentedOrThrow() => _rented ?? throw new ObjectDisposedException(nameof(PooledRecords), "The records were returned to the pool.");
 
-    public override string ToString() => $"{_length} bytes of records ({(_owned ? "pooled" : "borrowed")})";
+    public override string ToString() => $"{_length} bytes of records ({(_owned ? "pooled" : _lent ? "lent" : "borrowed")})";
 }

@@ -270,31 +270,42 @@ public sealed class PartitionLog : IDisposable
     /// </summary>
     public LogAppendInfo AppendAsLeader(ReadOnlySpan<byte> batches, int leaderEpoch, AppendOrigin origin = AppendOrigin.Client)
     {
-        ThrowIfDisposed();
-        if (leaderEpoch < 0)
-            throw new OrleansStreamException(ErrorCode.InvalidRequest, $"Leader epoch {leaderEpoch} is negative.");
-        var summary = LogValidator.Validate(batches, Config, asLeader: true, origin);
         var buffer = ArrayPool<byte>.Shared.Rent(batches.Length);
         try
         {
             var stamped = buffer.AsSpan(0, batches.Length);
             batches.CopyTo(stamped);
-            var logAppendTime = Config.MessageTimestampType == TimestampType.LogAppendTime ? NowMs : -1;
-            var next = LogValidator.AssignOffsets(stamped, LogEndOffset, leaderEpoch, logAppendTime, out var maxTimestamp);
-            var firstOffset = LogEndOffset;
-            if (summary.ProducerBatches > 0 && AnalyzeProducerState(stamped, origin, out var duplicate))
-            {
-                return new LogAppendInfo(duplicate.FirstOffset, duplicate.LastOffset, duplicate.Timestamp,
-                    logAppendTime >= 0 ? duplicate.Timestamp : -1, 0, 0, 0, IsDuplicate: true);
-            }
-            WriteAndCompleteProducerState(stamped, firstOffset, next - 1, maxTimestamp, summary.Records);
-            LeaderEpochCache.Assign(leaderEpoch, firstOffset);
-            return new LogAppendInfo(firstOffset, next - 1, maxTimestamp, logAppendTime, summary.Records, summary.Batches, stamped.Length);
+            return AppendAsLeaderInPlace(stamped, leaderEpoch, origin);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// <see cref="AppendAsLeader"/> stamping the caller's <paramref name="batches"/> themselves, for a caller that owns
+    /// them and is done with them after the append (a produce request's records): no copy of the batches, and no rent
+    /// of a buffer their size. Bad input is refused before anything is written into them; after a refusal for the
+    /// producer state they may hold offsets, as the log does not.
+    /// </summary>
+    public LogAppendInfo AppendAsLeaderInPlace(Span<byte> batches, int leaderEpoch, AppendOrigin origin = AppendOrigin.Client)
+    {
+        ThrowIfDisposed();
+        if (leaderEpoch < 0)
+            throw new OrleansStreamException(ErrorCode.InvalidRequest, $"Leader epoch {leaderEpoch} is negative.");
+        var summary = LogValidator.Validate(batches, Config, asLeader: true, origin);
+        var logAppendTime = Config.MessageTimestampType == TimestampType.LogAppendTime ? NowMs : -1;
+        var next = LogValidator.AssignOffsets(batches, LogEndOffset, leaderEpoch, logAppendTime, out var maxTimestamp);
+        var firstOffset = LogEndOffset;
+        if (summary.ProducerBatches > 0 && AnalyzeProducerState(batches, origin, out var duplicate))
+        {
+            return new LogAppendInfo(duplicate.FirstOffset, duplicate.LastOffset, duplicate.Timestamp,
+                logAppendTime >= 0 ? duplicate.Timestamp : -1, 0, 0, 0, IsDuplicate: true);
+        }
+        WriteAndCompleteProducerState(batches, firstOffset, next - 1, maxTimestamp, summary.Records);
+        LeaderEpochCache.Assign(leaderEpoch, firstOffset);
+        return new LogAppendInfo(firstOffset, next - 1, maxTimestamp, logAppendTime, summary.Records, summary.Batches, batches.Length);
     }
 
     /// <summary>

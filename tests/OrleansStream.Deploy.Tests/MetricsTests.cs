@@ -54,6 +54,9 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(3, Sum("orleansstream.produce.batches", "topic", "orders"));
         Assert.Equal(2, Sum("orleansstream.fetch.batches", "fetcher", "consumer"));
         Assert.Equal(1, Sum("orleansstream.fetch.batches", "fetcher", "follower"));
+        Assert.Equal(2, Sum("orleansstream.produce.requests", "topic", "orders"));
+        Assert.Equal(1, Sum("orleansstream.fetch.requests", "fetcher", "consumer")); // the empty fetch is not counted
+        Assert.Equal(1, Sum("orleansstream.fetch.requests", "fetcher", "follower"));
         Assert.Single(_measurements, m => m.Instrument == "orleansstream.fetch.bytes" && Equals(m.Tags["fetcher"], "consumer"));
     }
 

@@ -6,7 +6,8 @@ using System.Text.Json;
 using Confluent.Kafka;
 using OrleansStream.Protocol;
 
-// kafka-perf produce BOOTSTRAP TOPIC RECORDS SIZE ACKS [key=value ...]   (acks: 0, 1, all; librdkafka properties last)
+// kafka-perf produce BOOTSTRAP TOPIC RECORDS SIZE ACKS [key=value ...]   (acks: 0, 1, all; librdkafka properties last;
+//   throughput=N, not a librdkafka property, holds the rate at N records/s as Kafka's perf tool does)
 // kafka-perf consume BOOTSTRAP TOPIC RECORDS [key=value ...]
 // kafka-perf consume-group BOOTSTRAP TOPIC GROUP STOP_FILE [key=value ...]   (one member of a group; stays until STOP_FILE exists)
 // kafka-perf idle HOST PORT CONNECTIONS SILO_PID
@@ -52,7 +53,10 @@ static int Produce(string bootstrap, string topic, int records, int size, string
         QueueBufferingMaxKbytes = 1_048_576,
         MessageTimeoutMs = 120_000,
     };
-    Apply(config, properties);
+    var throughput = 0;
+    foreach (var p in properties)
+        if (p.StartsWith("throughput=", StringComparison.Ordinal)) throughput = int.Parse(p["throughput=".Length..], CultureInfo.InvariantCulture);
+    Apply(config, Array.FindAll(properties, p => !p.StartsWith("throughput=", StringComparison.Ordinal)));
     var value = new byte[size];
     Random.Shared.NextBytes(value);
     long failed = 0;
@@ -62,6 +66,9 @@ static int Produce(string bootstrap, string topic, int records, int size, string
     var watch = Stopwatch.StartNew();
     for (var i = 0; i < records; i++)
     {
+        // Kafka's ThroughputThrottler: more than 2 ms ahead of the rate, wait until the clock catches up.
+        if (throughput > 0 && (double)i / throughput - watch.Elapsed.TotalSeconds is var ahead and > 0.002)
+            Thread.Sleep(TimeSpan.FromSeconds(ahead));
         while (true)
         {
             try

@@ -47,6 +47,25 @@ public class PooledRecordsTests
         Assert.Same(PooledRecords.Empty, PooledRecords.Rent(0));
     }
 
+    [Fact]
+    public void A_lent_view_is_written_by_its_receiver_in_the_lenders_memory_and_stays_the_lenders()
+    {
+        var frame = new byte[] { 0, 1, 2, 3, 4, 5 };
+        var lent = PooledRecords.Lend(frame.AsMemory(2, 3));
+        Assert.False(lent.IsOwned);
+        Assert.True(lent.IsWritable);
+        Assert.False(PooledRecords.Borrow(frame).IsWritable);
+        Assert.True(PooledRecords.Rent(1).IsWritable);
+
+        lent.WritableSpan.Fill(9);
+        lent.Dispose();
+
+        Assert.Equal([0, 1, 9, 9, 9, 5], frame);
+        Assert.Equal([9, 9, 9], lent.Span.ToArray());
+        Assert.Throws<InvalidOperationException>(() => lent.Truncate(1));
+        Assert.Same(PooledRecords.Empty, PooledRecords.Lend(Memory<byte>.Empty));
+    }
+
 #if DEBUG
     [Fact]
     public void A_returned_array_is_overwritten_in_debug_builds_so_a_stale_reader_fails_the_crc()

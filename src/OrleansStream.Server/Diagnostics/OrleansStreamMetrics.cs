@@ -38,6 +38,9 @@ public sealed class OrleansStreamMetrics : IDisposable
         ProduceRecords = _meter.CreateCounter<long>("orleansstream.produce.records", "{record}", "Records appended by partition leaders.");
         ProduceBytes = _meter.CreateCounter<long>("orleansstream.produce.bytes", "By", "Record batch bytes appended by partition leaders.");
         ProduceBatches = _meter.CreateCounter<long>("orleansstream.produce.batches", "{batch}", "Record batches appended by partition leaders.");
+        ProduceRequests = _meter.CreateCounter<long>("orleansstream.produce.requests", "{request}",
+            "Produce requests appended by partition leaders (a request carries one or more of a partition's batches).");
+        FetchRequests = _meter.CreateCounter<long>("orleansstream.fetch.requests", "{request}", "Fetches that returned batches to consumers and followers.");
         FetchRecords = _meter.CreateCounter<long>("orleansstream.fetch.records", "{record}", "Records returned to consumers and followers.");
         FetchBytes = _meter.CreateCounter<long>("orleansstream.fetch.bytes", "By", "Record batch bytes returned to consumers and followers.");
         FetchBatches = _meter.CreateCounter<long>("orleansstream.fetch.batches", "{batch}", "Record batches returned to consumers and followers.");
@@ -80,6 +83,8 @@ public sealed class OrleansStreamMetrics : IDisposable
     internal Counter<long> ProduceRecords { get; }
     internal Counter<long> ProduceBytes { get; }
     internal Counter<long> ProduceBatches { get; }
+    internal Counter<long> ProduceRequests { get; }
+    internal Counter<long> FetchRequests { get; }
     internal Counter<long> FetchRecords { get; }
     internal Counter<long> FetchBytes { get; }
     internal Counter<long> FetchBatches { get; }

@@ -51,6 +51,7 @@ public sealed class PartitionMetrics : IRemoteLogMetrics, IDisposable
         _owner.ProduceRecords.Add(records, in _topicTags);
         _owner.ProduceBytes.Add(bytes, in _topicTags);
         _owner.ProduceBatches.Add(batches, in _topicTags);
+        _owner.ProduceRequests.Add(1, in _topicTags);
     }
 
     /// <summary>A consumer fetch returned <paramref name="batches"/> (whole batches; records counted from their headers).</summary>
@@ -88,6 +89,7 @@ public sealed class PartitionMetrics : IRemoteLogMetrics, IDisposable
             _owner.FetchBatches.Add(count, in tags);
         }
         _owner.FetchBytes.Add(batches.Length, in tags);
+        _owner.FetchRequests.Add(1, in tags);
     }
 
     /// <summary>Sums the record counts of whole batches, one header read per batch.</summary>

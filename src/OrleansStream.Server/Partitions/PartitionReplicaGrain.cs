@@ -312,13 +312,17 @@ internal sealed partial class PartitionReplicaGrain(
                     appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     var previous = _appendOrder;
                     _appendOrder = appended.Task;
-                    var rewriting = RecordBatchCompression.NeedsRecompression(records.Span, codec) ? Task.Run(() => Recompress(records, codec)) : null;
+                    var rewriting = RecordBatchCompression.NeedsRecompression(records.Span, codec) ? RecompressOffTurn(records, codec) : null;
                     await previous;
                     if (rewriting is not null) records = (recompressed = await rewriting).WrittenMemory;
                     if (CheckLeader(request.CurrentLeaderEpoch) is { } lost) return ProduceError(lost.Error, lost.Message);
                     log = _log!;
                 }
-                info = _replication.AppendRecordsToLeader(records.Span);
+                // Records the grain may write (its own copy from another silo, the Kafka listener's lent frame) are
+                // stamped where they lie; a borrowed view or a recompressed batch is copied into a rented buffer first.
+                info = recompressed is null && request.Records.IsWritable
+                    ? _replication.AppendOwnedRecordsToLeader(request.Records.WritableSpan)
+                    : _replication.AppendRecordsToLeader(records.Span);
             }
             catch (OrleansStreamException e)
             {
@@ -349,6 +353,10 @@ internal sealed partial class PartitionReplicaGrain(
         }
         return new ProduceResponse(ErrorCode.None, info.FirstOffset, info.LogAppendTimeMs, log.LogStartOffset);
     }
+
+    // Its own method: a lambda in Produce would capture Produce's locals, a closure allocated on every produce.
+    private static Task<PooledBuffer> RecompressOffTurn(ReadOnlyMemory<byte> records, CompressionType codec) =>
+        Task.Run(() => Recompress(records, codec));
 
     private static PooledBuffer Recompress(ReadOnlyMemory<byte> records, CompressionType codec)
     {

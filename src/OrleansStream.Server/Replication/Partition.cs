@@ -96,9 +96,15 @@ internal sealed class Partition(string topic, int partition, int localReplicaId,
     /// Kafka's appendRecordsToLeader: stamps the leader epoch, wakes the followers, moves the HW if it can.
     /// <paramref name="origin"/> is <see cref="AppendOrigin.Coordinator"/> for transaction markers.
     /// </summary>
-    public LogAppendInfo AppendRecordsToLeader(ReadOnlySpan<byte> records, AppendOrigin origin = AppendOrigin.Client)
+    public LogAppendInfo AppendRecordsToLeader(ReadOnlySpan<byte> records, AppendOrigin origin = AppendOrigin.Client) =>
+        Appended(_log!.AppendAsLeader(records, _state!.LeaderEpoch, origin));
+
+    /// <summary><see cref="AppendRecordsToLeader"/> for records the caller owns: stamped where they lie (<see cref="PartitionLog.AppendAsLeaderInPlace"/>).</summary>
+    public LogAppendInfo AppendOwnedRecordsToLeader(Span<byte> records) =>
+        Appended(_log!.AppendAsLeaderInPlace(records, _state!.LeaderEpoch));
+
+    private LogAppendInfo Appended(LogAppendInfo info)
     {
-        var info = _log!.AppendAsLeader(records, _state!.LeaderEpoch, origin);
         _logEndAdvanced.Fire();
         MaybeIncrementLeaderHighWatermark();
         return info;

@@ -12,10 +12,12 @@ namespace OrleansStream.Server.Replication;
 internal sealed class Signal
 {
     private readonly List<Waiter> _waiters = [];
-    private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Armed when an observer asks for it: the leader fires on every append, and a task per fire that nobody awaits was
+    // most of the partition's own allocation per produce request.
+    private TaskCompletionSource? _next;
 
     /// <summary>Completes at the next <see cref="Fire"/> (for observers; long-polls use <see cref="WaitAsync"/>).</summary>
-    public Task Next => _next.Task;
+    public Task Next => (_next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
     /// <summary>Long-polls parked now.</summary>
     internal int Waiting => _waiters.Count;
@@ -43,8 +45,8 @@ internal sealed class Signal
         foreach (var waiter in _waiters) waiter.Wake();
         _waiters.Clear();
         var fired = _next;
-        _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        fired.TrySetResult();
+        _next = null;
+        fired?.TrySetResult();
     }
 
     private sealed class Waiter : TaskCompletionSource

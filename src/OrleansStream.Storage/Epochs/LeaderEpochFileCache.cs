@@ -125,7 +125,11 @@ public sealed class LeaderEpochFileCache
             if (entry.Epoch == latest.Epoch && entry.StartOffset >= latest.StartOffset)
                 return false;
         }
-        _entries.RemoveAll(e => e.Epoch >= entry.Epoch || e.StartOffset >= entry.StartOffset);
+        // A loop rather than RemoveAll's predicate: the lambda would capture the parameter, a closure on every call,
+        // and the leader calls this on every append.
+        var keep = _entries.Count;
+        while (keep > 0 && (_entries[keep - 1].Epoch >= entry.Epoch || _entries[keep - 1].StartOffset >= entry.StartOffset)) keep--;
+        _entries.RemoveRange(keep, _entries.Count - keep);
         _entries.Add(entry);
         return true;
     }

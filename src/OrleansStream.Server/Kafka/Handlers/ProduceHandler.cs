@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Records;
@@ -43,7 +44,10 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, ILogger<P
     {
         if (p.IsNull || !IsRecordBatchV2(p.Records.Span)) return (ErrorCode.InvalidRecord, null);
         var leader = leaders.Find(topic, p.Index);
-        return (leader.Error, leader.Replica?.Produce(new OrleansStream.ProduceRequest((Acks)body.Acks, body.TimeoutMs, PooledRecords.Borrow(p.Records), TransactionalId: body.TransactionalId)));
+        // The records lie in the connection's own rented frame, read no more once the call is answered: the leader may
+        // stamp them there rather than copy them (a leader on another silo gets its own copy anyway).
+        var records = PooledRecords.Lend(MemoryMarshal.AsMemory(p.Records));
+        return (leader.Error, leader.Replica?.Produce(new OrleansStream.ProduceRequest((Acks)body.Acks, body.TimeoutMs, records, TransactionalId: body.TransactionalId)));
     }
 
     private async ValueTask<ProducePartitionResponse> Complete(
