@@ -73,7 +73,7 @@ public sealed class AdminFailoverProcessTests
         }, "the restarted silo sees the frozen one dead", TimeSpan.FromSeconds(90));
 
         // Issued now, the read waits on the frozen gateway; its client learns of the death only once that gateway is
-        // killed, after the read began, so only the give-up of calls unanswered while the cluster settles can end it.
+        // killed, after the read began, so the departure rule leaves it: the closed gateway connection gives it up.
         var read = admin.ListConsumerGroupOffsetsAsync(group);
         cluster.Kill(Gateway);
         var offsets = await read.WaitAsync(TimeSpan.FromSeconds(60), ct);
