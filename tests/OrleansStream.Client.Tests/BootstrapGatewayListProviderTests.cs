@@ -50,6 +50,19 @@ public sealed class BootstrapGatewayListProviderTests : IDisposable
         Assert.Equal((0, 1, 0), (Probes(_first, 0), Probes(back, 1), Probes(_second, 0)));
     }
 
+    /// <summary>The start's watch (BootstrapStart) watches the gateways the first probe gave the client, and only those.</summary>
+    [Fact]
+    public async Task The_first_probe_names_the_gateways_the_client_starts_with_and_later_ones_do_not_change_them()
+    {
+        Assert.False(_provider.FirstLive.IsCompleted);
+
+        await _provider.GetGateways();
+        using var back = Listen(_down.Port);
+        await _provider.GetGateways();
+
+        Assert.Equal([Endpoint(_first), Endpoint(_second)], await _provider.FirstLive);
+    }
+
     [Fact]
     public async Task Every_gateway_is_probed_again_after_Orleans_closed_a_gateway_connection()
     {

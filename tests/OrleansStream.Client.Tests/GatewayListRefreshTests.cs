@@ -29,6 +29,15 @@ public sealed class GatewayListRefreshTests
         Assert.Equal(BootstrapGatewayListProvider.RefreshPeriod, host.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.GatewayListRefreshPeriod);
     }
 
+    /// <summary>A closed gateway connection reaches the SDK's failure watch, once however often the refresh is asked for.</summary>
+    [Fact]
+    public void The_gateway_list_refresh_tells_the_failure_watch_of_closed_gateway_connections()
+    {
+        using var host = Client(c => c.UseBootstrapGateways([new IPEndPoint(IPAddress.Loopback, 30000)]).UseGatewayListRefresh());
+
+        Assert.Single(host.Services.GetServices<IClusterConnectionStatusObserver>(), static o => o is GatewayConnectionWatch);
+    }
+
     private static IHost Client(Action<IClientBuilder> configure)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });

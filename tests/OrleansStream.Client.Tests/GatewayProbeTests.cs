@@ -54,12 +54,16 @@ public sealed class GatewayProbeTests
         Assert.True(await watch);
     }
 
+    /// <summary>
+    /// The start's probe gave the client this gateway and it died before the watch first looked: the watch checked the
+    /// listed gateways on its own and took one that refused at its first check for one the client never had.
+    /// </summary>
     [Fact]
-    public async Task The_start_watch_ignores_a_gateway_that_refused_from_the_first()
+    public async Task The_start_watch_reports_a_gateway_that_refuses_at_its_first_check()
     {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        cancel.CancelAfter(TimeSpan.FromMilliseconds(500));
+        cancel.CancelAfter(TimeSpan.FromSeconds(30));
 
-        Assert.False(await GatewayProbe.WatchForRefusalAsync([ClosedPort()], TimeSpan.FromMilliseconds(50), cancel.Token));
+        Assert.True(await GatewayProbe.WatchForRefusalAsync([ClosedPort()], TimeSpan.FromMilliseconds(50), cancel.Token));
     }
 }

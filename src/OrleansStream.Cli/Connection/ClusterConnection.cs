@@ -78,7 +78,11 @@ internal sealed class ClusterConnection : IAsyncDisposable
 
     public const string ConnectTimeoutVariable = "ORLEANSSTREAM_CONNECT_TIMEOUT_MS";
 
-    /// <summary>The Orleans client's log level (Trace ... Critical), written to stderr; unset, the client logs nothing.</summary>
+    /// <summary>
+    /// The Orleans client's log level (Trace ... Critical), written to stderr; unset, the client logs nothing. Entries
+    /// <c>category=level</c>, comma separated, set one category and those below it
+    /// (<c>Warning,OrleansStream.Client=Debug,Orleans.Messaging=Debug</c> traces the SDK's call layer and the gateways).
+    /// </summary>
     public const string LogLevelVariable = "ORLEANSSTREAM_LOG_LEVEL";
 
     /// <summary>
@@ -102,7 +106,7 @@ internal sealed class ClusterConnection : IAsyncDisposable
         {
             return new ClusterConnection(await BootstrapStart.StartAsync(() => Build(settings), timeout.Token));
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is not CliException && !cancellationToken.IsCancellationRequested)
         {
             string reason = e is OperationCanceledException ? $"no answer within {ConnectTimeout.TotalSeconds:F0} s" : e.GetBaseException().Message;
             throw new CliException($"cannot reach the cluster at {settings}: {reason}", ExitCodes.Unavailable, e);
@@ -118,9 +122,17 @@ internal sealed class ClusterConnection : IAsyncDisposable
         });
         // The CLI reports failures itself, one line each; Orleans' own logs would bury them, unless asked for on stderr.
         builder.Logging.ClearProviders();
-        if (Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable(LogLevelVariable), ignoreCase: true, out var level))
+        if (Environment.GetEnvironmentVariable(LogLevelVariable) is { Length: > 0 } levels)
         {
-            builder.Logging.SetMinimumLevel(level);
+            builder.Logging.SetMinimumLevel(LogLevel.None);
+            foreach (var entry in levels.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var equals = entry.IndexOf('=', StringComparison.Ordinal);
+                if (!Enum.TryParse<LogLevel>(equals < 0 ? entry : entry[(equals + 1)..], ignoreCase: true, out var level))
+                    throw new CliException($"{LogLevelVariable}: '{entry}' is not a level (Trace ... Critical) or category=level", ExitCodes.Usage);
+                if (equals < 0) builder.Logging.SetMinimumLevel(level);
+                else builder.Logging.AddFilter(entry[..equals], level);
+            }
             builder.Logging.AddSimpleConsole(o => o.TimestampFormat = "HH:mm:ss.fff ");
             builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         }

@@ -151,7 +151,8 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
     /// read, or a write whose repetition changes nothing) is given up as every other call of the SDK is while the cluster
     /// settles after a silo left: unanswered for <see cref="SiloFailureWatch.SettleCallTimeout"/>. Any other call may take
     /// its whole timeout (a CreateTopics waits for its replicas) and is given up only when a silo leaves while it is in
-    /// flight: made again after it was applied, it would answer TopicAlreadyExists.
+    /// flight or a gateway connection closes: made again after it was applied, it answers TopicAlreadyExists, which the
+    /// caller gets, as from Kafka's AdminClient after a retry (docs/client.md).
     /// </summary>
     private async Task<T> RetryingCall<T>(Func<Task<T>> call, TimeSpan timeout, bool idempotent)
     {

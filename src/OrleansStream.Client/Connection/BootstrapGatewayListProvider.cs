@@ -45,6 +45,7 @@ internal sealed class BootstrapGatewayListProvider(
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _gate = new();
+    private readonly TaskCompletionSource<IReadOnlyList<IPEndPoint>> _firstLive = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private HashSet<IPEndPoint>? _live;
     private long _fullProbeDue;
     private bool _connectionClosed;
@@ -57,6 +58,9 @@ internal sealed class BootstrapGatewayListProvider(
     public bool IsUpdatable => true;
 
     public Task InitializeGatewayListProvider() => Task.CompletedTask;
+
+    /// <summary>The gateways that accepted at the first probe, in the listed order: those the client starts with.</summary>
+    public Task<IReadOnlyList<IPEndPoint>> FirstLive => _firstLive.Task;
 
     public async Task<IList<Uri>> GetGateways()
     {
@@ -88,17 +92,20 @@ internal sealed class BootstrapGatewayListProvider(
             _live = live;
             if (full) _fullProbeDue = _time.GetTimestamp() + (long)(FullProbePeriod.TotalSeconds * _time.TimestampFrequency);
         }
+        if (known is null) _firstLive.TrySetResult(Listed(live));
         // None live after the client connected before (every gateway silent): Orleans gets them all, as from a static list.
         return ListedUris(live.Count > 0 ? live : null);
     }
 
     /// <summary>The listed gateways (those in <paramref name="only"/>, when given) in the listed order: Orleans' round robin over the live gateways assumes a stable order.</summary>
-    private List<Uri> ListedUris(HashSet<IPEndPoint>? only)
+    private List<Uri> ListedUris(HashSet<IPEndPoint>? only) => Listed(only).ConvertAll(static g => g.ToGatewayUri());
+
+    private List<IPEndPoint> Listed(HashSet<IPEndPoint>? only)
     {
-        var uris = new List<Uri>(bootstrap.Endpoints.Count);
+        var gateways = new List<IPEndPoint>(bootstrap.Endpoints.Count);
         foreach (var gateway in bootstrap.Endpoints)
-            if (only is null || only.Contains(gateway)) uris.Add(gateway.ToGatewayUri());
-        return uris;
+            if (only is null || only.Contains(gateway)) gateways.Add(gateway);
+        return gateways;
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
 using Orleans.Messaging;
 using OrleansStream.Client.Connection;
@@ -42,12 +43,18 @@ public static class ClientBuilderExtensions
     /// that hold answers to calls in flight (docs/client.md, "Connecting"). Each period reads the membership table once.
     /// Not for Orleans' static list (<c>UseStaticClustering</c>): it offers a dead gateway again every period, and the
     /// client connects to it again each time; list the gateways with <see cref="UseBootstrapGateways"/> instead.
+    /// <para>
+    /// It also makes a gateway connection that closes end the SDK's calls in flight at once, as Kafka's client fails
+    /// the requests in flight on a broker connection that closes, and its retry paths take over (Orleans ends them only at
+    /// its response timeout; docs/client.md, "Connecting").
+    /// </para>
     /// </summary>
     public static IClientBuilder UseGatewayListRefresh(this IClientBuilder builder, TimeSpan? period = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var refresh = period ?? BootstrapGatewayListProvider.RefreshPeriod;
         if (refresh <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(period), refresh, "the refresh period must be positive");
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IClusterConnectionStatusObserver, GatewayConnectionWatch>());
         return builder.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = refresh);
     }
 

@@ -40,20 +40,17 @@ internal static class GatewayProbe
     }
 
     /// <summary>
-    /// True once a gateway that accepted a connection at the first check refuses one (its silo is gone), checking every
-    /// <paramref name="interval"/>; false when <paramref name="cancellationToken"/> ends the watch first. A gateway that is
-    /// slow to answer is not taken for gone.
+    /// True once one of <paramref name="gateways"/> (which accepted a moment ago) refuses a connection (its silo is gone),
+    /// checking every <paramref name="interval"/>; false when <paramref name="cancellationToken"/> ends the watch first.
+    /// A gateway that is slow to answer is not taken for gone.
     /// </summary>
     public static async Task<bool> WatchForRefusalAsync(IReadOnlyList<IPEndPoint> gateways, TimeSpan interval, CancellationToken cancellationToken)
     {
         try
         {
-            var accepted = new List<IPEndPoint>(gateways.Count);
-            foreach (var gateway in gateways)
-                if (await RefusesAsync(gateway, interval, cancellationToken).ConfigureAwait(false) == false) accepted.Add(gateway);
             using var timer = new PeriodicTimer(interval);
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-                foreach (var gateway in accepted)
+                foreach (var gateway in gateways)
                     if (await RefusesAsync(gateway, interval, cancellationToken).ConfigureAwait(false) == true) return true;
         }
         catch (OperationCanceledException)

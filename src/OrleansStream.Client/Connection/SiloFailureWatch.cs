@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace OrleansStream.Client;
 
@@ -16,8 +19,16 @@ namespace OrleansStream.Client;
 /// is never given up for taking long, so long polls (Fetch's maxWait, JoinGroup during a rebalance) keep Orleans' own
 /// timeout. A call given up on a live silo may still run: each caller's retry is one it already makes after a response
 /// timeout (the idempotent producer's sequence numbers make its retries harmless).
+/// <para>
+/// A gateway connection that closes (its silo was killed: the host resets it at once) gives up every call in flight as
+/// a departure does, and starts the settle time, as Kafka's client fails the requests in flight on a connection that
+/// closes. It does not wait for the membership: a client whose first look at the membership comes after the silo was
+/// already declared dead (a new client, or the CLI, that started during a failover) sees no departure at all, and its
+/// calls through that gateway would wait for Orleans' response timeout. Orleans does not say which connection carried a
+/// call, so calls through the other gateways are given up too and made again.
+/// </para>
 /// </summary>
-internal sealed class SiloFailureWatch
+internal sealed partial class SiloFailureWatch
 {
     private static readonly ConditionalWeakTable<IGrainFactory, SiloFailureWatch> s_watches = new();
 
@@ -36,6 +47,7 @@ internal sealed class SiloFailureWatch
     // Weak: the poll loop keeps the watch alive, and the watch must not keep a disposed client alive.
     private readonly WeakReference<IGrainFactory> _grains;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private readonly ConcurrentDictionary<PendingCall, byte> _pending = new();
     private HashSet<SiloAddress>? _active;
     private long _version = -1;
@@ -44,15 +56,17 @@ internal sealed class SiloFailureWatch
     private long _observedAt = long.MinValue;
     private int _polling;
 
-    internal SiloFailureWatch(IGrainFactory grains, TimeProvider time)
+    internal SiloFailureWatch(IGrainFactory grains, TimeProvider time, ILogger? logger = null)
     {
         _grains = new WeakReference<IGrainFactory>(grains);
         _time = time;
+        _logger = logger ?? NullLogger.Instance;
     }
 
     /// <summary>The watch shared by every producer, consumer and admin client of one client (or grain factory).</summary>
     public static SiloFailureWatch For(IGrainFactory grains) =>
-        s_watches.GetValue(grains, static g => new SiloFailureWatch(g, TimeProvider.System));
+        s_watches.GetValue(grains, static g => new SiloFailureWatch(g, TimeProvider.System,
+            (g as IClusterClient)?.ServiceProvider.GetService<ILogger<SiloFailureWatch>>()));
 
     /// <summary>How many times a silo was seen to leave the cluster.</summary>
     public long Departures => Interlocked.Read(ref _departures);
@@ -76,7 +90,7 @@ internal sealed class SiloFailureWatch
         {
             if (call.IsCompleted) return await call.ConfigureAwait(false);
             call.Ignore(); // it ends at Orleans' response timeout at the latest; its outcome no longer matters
-            throw new SiloUnavailableException("A silo left the cluster while this call was unanswered; it may have been the call's target or gateway.");
+            throw new SiloUnavailableException(pending.Reason);
         }
         finally
         {
@@ -108,6 +122,7 @@ internal sealed class SiloFailureWatch
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 // A gateway that died or a cluster still starting: the next poll tries again.
+                LogPollFailed(ex.GetType().Name, ex.Message);
             }
             grains = null!;
             GiveUpStuckWhileSettling();
@@ -128,26 +143,59 @@ internal sealed class SiloFailureWatch
         var previous = _active;
         _active = active;
         Interlocked.Exchange(ref _version, view.Version);
-        if (previous is null || previous.IsSubsetOf(active)) return;
+        if (previous is null)
+        {
+            LogFirstView(view.Version, active.Count);
+            return;
+        }
+        if (previous.IsSubsetOf(active)) return;
         Interlocked.Increment(ref _departures);
-        var now = _time.GetTimestamp();
-        Interlocked.Exchange(ref _settleUntil, now + SettleTime.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
+        StartSettling();
         // Only calls already in flight when the previous view was seen can have been waiting on the silo that left. The
         // watch polls only while calls are in flight, so a departure seen now may predate a call that began after an
         // idle spell: giving that one up would only retry it (a CreateTopics then answers TopicAlreadyExists). Calls
-        // begun since are left to the settle rule.
-        var seenAt = Interlocked.Read(ref _observedAt);
-        foreach (var pending in _pending.Keys)
-            if (pending.Started <= seenAt) pending.GiveUp();
+        // begun since are left to the settle rule and to a closed gateway connection.
+        LogDeparture(view.Version, previous.Count, active.Count, GiveUpBegunBy(Interlocked.Read(ref _observedAt), DepartureReason));
     }
+
+    /// <summary>
+    /// Orleans closed a connection to a gateway: the calls in flight are given up (any of them may have gone through it,
+    /// and Orleans answers them only at its response timeout), and the cluster is taken to be settling. The callers
+    /// resume on the thread pool, not on Orleans' connection thread.
+    /// </summary>
+    public void GatewayConnectionClosed()
+    {
+        var closedAt = _time.GetTimestamp();
+        StartSettling();
+        ThreadPool.QueueUserWorkItem(static s => s.Watch.LogConnectionClosed(s.Watch.GiveUpBegunBy(s.ClosedAt, ConnectionClosedReason)),
+            (Watch: this, ClosedAt: closedAt), preferLocal: false);
+    }
+
+    /// <summary>Gives up the calls in flight that began by <paramref name="timestamp"/>; how many it gave up.</summary>
+    private int GiveUpBegunBy(long timestamp, string reason)
+    {
+        var givenUp = 0;
+        foreach (var pending in _pending.Keys)
+            if (pending.Started <= timestamp && pending.GiveUp(reason)) givenUp++;
+        return givenUp;
+    }
+
+    private const string DepartureReason = "A silo left the cluster while this call was unanswered; it may have been the call's target or gateway.";
+    private const string ConnectionClosedReason = "A gateway connection closed while this call was unanswered; it may have carried the call.";
+    private const string SettleReason = "The call went unanswered while the cluster settled after a silo left; its message may have been dropped.";
+
+    private void StartSettling() =>
+        Interlocked.Exchange(ref _settleUntil, _time.GetTimestamp() + SettleTime.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
 
     private void GiveUpStuckWhileSettling()
     {
         var now = _time.GetTimestamp();
         if (now >= Interlocked.Read(ref _settleUntil)) return;
         var limit = SettleCallTimeout.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond;
+        var givenUp = 0;
         foreach (var pending in _pending.Keys)
-            if (now - pending.AnswerDue > limit) pending.GiveUp();
+            if (now - pending.AnswerDue > limit && pending.GiveUp(SettleReason)) givenUp++;
+        if (givenUp > 0) LogGivenUpWhileSettling(givenUp);
     }
 
     /// <summary>A call in flight; <see cref="AnswerDue"/> is when it would be answered at the latest on a healthy cluster.</summary>
@@ -159,16 +207,40 @@ internal sealed class SiloFailureWatch
 
         public CancellationTokenSource GivenUp { get; } = new();
 
-        public void GiveUp()
+        /// <summary>Why it was given up: the first reason wins.</summary>
+        public string Reason { get; private set; } = DepartureReason;
+
+        /// <summary>True when this gave the call up (it was neither answered nor given up before).</summary>
+        public bool GiveUp(string reason)
         {
+            if (Interlocked.Exchange(ref _givenUp, 1) != 0) return false;
+            Reason = reason;
             try
             {
                 GivenUp.Cancel();
+                return true;
             }
             catch (ObjectDisposedException)
             {
-                // Answered meanwhile.
+                return false; // answered meanwhile
             }
         }
+
+        private int _givenUp;
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Membership view {Version}: {Active} active silos, the first this client saw (no departure can be told from it)")]
+    private partial void LogFirstView(long version, int active);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Membership view {Version}: a silo left the cluster ({Before} active silos before, {After} now); {GivenUp} call(s) in flight given up")]
+    private partial void LogDeparture(long version, int before, int after, int givenUp);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A gateway connection closed: {GivenUp} call(s) in flight given up")]
+    private partial void LogConnectionClosed(int givenUp);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{GivenUp} call(s) unanswered while the cluster settles given up")]
+    private partial void LogGivenUpWhileSettling(int givenUp);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The membership poll failed ({Error}: {Reason}); the next one tries again")]
+    private partial void LogPollFailed(string error, string reason);
 }
