@@ -348,7 +348,8 @@ public sealed class FailoverSoak
             };
             if (victim < 0) victim = random.Next(3);
             var broker = SiloProcesses.BrokerId(victim);
-            _log($"kill {k + 1}/{kills}: kill -9 of silo {victim} ({role}) at {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
+            var killedAt = DateTimeOffset.UtcNow;
+            _log($"kill {k + 1}/{kills}: kill -9 of silo {victim} ({role}) at {killedAt:HH:mm:ss.fff}");
             _log($"  before: controller version {(await MetadataAsync())?.Version}, the client's cache {MetadataCache.For(Client).Version}");
             var departures = SiloFailureWatch.For(Client).Departures;
             var killed = Stopwatch.GetTimestamp();
@@ -360,10 +361,31 @@ public sealed class FailoverSoak
                     && m.Topics[0].Partitions.All(p => p.LeaderBroker != broker),
                 $"the controller moves every leadership off {broker}", StepTimeout);
             _log($"  leaderships moved at {DateTimeOffset.UtcNow:HH:mm:ss.fff}: controller version {(await MetadataAsync())?.Version}, the client's cache {MetadataCache.For(Client).Version}");
+            var restarting = DateTimeOffset.UtcNow;
             await _cluster.StartSiloAsync(victim);
             _log($"  silo {victim} ready again at {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
+            if (DateTimeOffset.UtcNow - restarting > StallBar) LogSlowRestart(victim, killedAt);
         }
         await WaitForFullIsrAsync();
+    }
+
+    /// <summary>A restart slower than the stall bar holds the clients that need the silo: every silo's log since the kill says why.</summary>
+    private void LogSlowRestart(int victim, DateTimeOffset killedAt)
+    {
+        _log($"  silo {victim} took over {StallBar.TotalSeconds:F0} s to be ready; the silos' logs since the kill:");
+        for (var i = 0; i < 3; i++)
+            _log($"  silo {i}:{Environment.NewLine}{(i == victim ? _cluster.Output(i) : OutputSince(_cluster.Output(i), killedAt))}");
+    }
+
+    /// <summary>The lines of a silo's log from the first one stamped at or after <paramref name="since"/> (the silos stamp HH:mm:ss.fff).</summary>
+    private static string OutputSince(string output, DateTimeOffset since)
+    {
+        var lines = output.Split('\n');
+        var from = since.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
+        for (var i = 0; i < lines.Length; i++)
+            if (lines[i].Length >= from.Length && char.IsAsciiDigit(lines[i][0]) && string.CompareOrdinal(lines[i], 0, from, 0, from.Length) >= 0)
+                return string.Join('\n', lines[i..]);
+        return "";
     }
 
     private Task WaitForFullIsrAsync() => Eventually.WaitUntilAsync(async () => await MetadataAsync() is { } m
@@ -480,7 +502,8 @@ public sealed class FailoverSoak
                 last[parts[0]] = Math.Max(previous, seq);
                 if (parts[0] != "c" || !consoleSeen.Add(value)) continue;
                 var sentMs = long.Parse(parts[2], CultureInfo.InvariantCulture);
-                _stalls.Record("produce: console producer (send to append)", TimeSpan.FromMilliseconds(Math.Max(0, appendedMs - sentMs)));
+                _stalls.Record("produce: console producer (send to append)", TimeSpan.FromMilliseconds(Math.Max(0, appendedMs - sentMs)),
+                    DateTimeOffset.FromUnixTimeMilliseconds(appendedMs));
                 if (appendedMs - sentMs > 10_000 && named++ < 50)
                     _log($"console line {value} (partition {p}) sent {DateTimeOffset.FromUnixTimeMilliseconds(sentMs):HH:mm:ss.fff}, appended {DateTimeOffset.FromUnixTimeMilliseconds(appendedMs):HH:mm:ss.fff}");
             }
@@ -502,7 +525,9 @@ public sealed class FailoverSoak
         foreach (var (path, stall) in longest)
             if (stall > StallBar) overBar.Add($"{path} stalled {stall.TotalSeconds:F1} s");
         foreach (var failed in _failedSends.Take(5)) _log($"not acknowledged: {failed}");
+        // A consumer lags behind every stall of the producers, so only its first few long lags are named.
         foreach (var stall in _stalls.LongStalls.Where(static s => !s.StartsWith("consume", StringComparison.Ordinal)).Take(30)) _log($"long stall: {stall}");
+        foreach (var stall in _stalls.LongStalls.Where(static s => s.StartsWith("consume", StringComparison.Ordinal)).Take(5)) _log($"long stall: {stall}");
         if (Environment.GetEnvironmentVariable("OS_SOAK_SILO_LOGS") is { Length: > 0 })
             for (var i = 0; i < 3; i++) _log($"silo {i}:{Environment.NewLine}{_cluster.Output(i)}");
         return new SoakReport(kills, _acked.Count + consoleLines, lost, duplicates, consoleLines, longest, [.. _violations], overBar, rebalances);

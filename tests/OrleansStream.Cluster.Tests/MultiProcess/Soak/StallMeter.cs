@@ -13,11 +13,18 @@ public sealed class StallMeter
     private readonly ConcurrentDictionary<string, long> _counts = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _long = new();
 
-    public void Record(string path, TimeSpan stall)
+    /// <summary>A stall that ends now.</summary>
+    public void Record(string path, TimeSpan stall) => Record(path, stall, DateTimeOffset.UtcNow);
+
+    /// <summary>
+    /// A stall that ended at <paramref name="endedAt"/>: one measured after the fact (a record's append time read back
+    /// at the end of the soak) names its own times, so it can be set beside the kill that caused it.
+    /// </summary>
+    public void Record(string path, TimeSpan stall, DateTimeOffset endedAt)
     {
         _counts.AddOrUpdate(path, 1, static (_, c) => c + 1);
         _longestTicks.AddOrUpdate(path, stall.Ticks, (_, old) => Math.Max(old, stall.Ticks));
-        if (stall > LongStall) _long.Enqueue($"{path}: {stall.TotalSeconds:F1} s from {DateTimeOffset.UtcNow - stall:HH:mm:ss.fff} to {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
+        if (stall > LongStall) _long.Enqueue($"{path}: {stall.TotalSeconds:F1} s from {endedAt - stall:HH:mm:ss.fff} to {endedAt:HH:mm:ss.fff}");
     }
 
     /// <summary>Stalls worth a line in the soak's output: when each began, to set beside the kills.</summary>
