@@ -100,7 +100,7 @@ public sealed class IdempotentProduceTests(ReplicationFixture fixture) : IClassF
                 // retries an unanswered one.
                 var leader = await fixture.Leader(topic, 0).WaitAsync(TimeSpan.FromSeconds(5));
                 response = await leader.Produce(new ProduceRequest(Acks.All, 2_000, batch)).WaitAsync(TimeSpan.FromSeconds(5));
-                seen = $"{response.Error} at {DateTime.UtcNow:HH:mm:ss.fff}";
+                seen = $"{response.Error} ({response.ErrorMessage}) at {DateTime.UtcNow:HH:mm:ss.fff}";
                 return response.Error == ErrorCode.None;
             }
             catch (Exception e) when (e is not Xunit.Sdk.XunitException)

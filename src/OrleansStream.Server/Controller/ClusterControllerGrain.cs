@@ -32,6 +32,13 @@ internal sealed partial class ClusterControllerGrain(
     private readonly HashSet<(string Topic, int Partition, int ReplicaId)> _moved = [];
     private IGrainTimer? _reconcileTimer;
 
+    // Live replicas whose LeaderAndIsr failed or went unanswered within PushWait: sent their partition's state again
+    // until one is answered, as Kafka's controller channel resends a request until its broker leaves. An elected leader
+    // that missed its push would otherwise answer NotLeaderOrFollower until the partition's next change.
+    private readonly HashSet<(string Topic, int Partition, int ReplicaId)> _unacknowledged = [];
+    private IGrainTimer? _pushRetryTimer;
+    private static readonly TimeSpan PushRetry = TimeSpan.FromSeconds(1);
+
     // Set when this activation found no state while live brokers hold a cluster's data: it then changes nothing.
     private string? _stateLost;
 
@@ -574,19 +581,48 @@ internal sealed partial class ClusterControllerGrain(
     }
 
     /// <summary>
-    /// Sends LeaderAndIsr to every live replica of the partitions. Waits at most <see cref="PushWait"/>: a broker
-    /// that died a moment ago would otherwise hold the controller for a whole response timeout, and a replica that
-    /// misses a push pulls its state when it activates.
+    /// Sends LeaderAndIsr to every live replica of the partitions (or to those in <paramref name="only"/>). Waits at
+    /// most <see cref="PushWait"/>: a broker that died a moment ago would otherwise hold the controller for a whole
+    /// response timeout. A replica that did not take its push gets it again (<see cref="_unacknowledged"/>).
     /// </summary>
-    private async Task PushPartitionsAsync(List<(TopicState Topic, PartitionAssignment Partition)> partitions)
+    private async Task PushPartitionsAsync(List<(TopicState Topic, PartitionAssignment Partition)> partitions,
+        HashSet<(string Topic, int Partition, int ReplicaId)>? only = null)
     {
-        var calls = await FanOutAsync(partitions, (t, p, replica) => replica.LeaderAndIsr(ToState(t, p)));
-        foreach (var (key, call) in calls)
+        var calls = await FanOutAsync(partitions, (t, p, replica) => replica.LeaderAndIsr(ToState(t, p)), only);
+        foreach (var (key, replica, call) in calls)
         {
             if (!call.IsCompleted) LogLeaderAndIsrSlow(key);
             else if (call.IsFaulted) LogLeaderAndIsrFailed(call.Exception!.GetBaseException(), key);
-            else if (call.Result != ErrorCode.None) LogLeaderAndIsrRejected(key, call.Result);
+            else
+            {
+                _unacknowledged.Remove(replica);
+                if (call.Result != ErrorCode.None) LogLeaderAndIsrRejected(key, call.Result);
+                continue;
+            }
+            _unacknowledged.Add(replica);
         }
+        if (_unacknowledged.Count > 0 && _pushRetryTimer is null)
+            _pushRetryTimer = this.RegisterGrainTimer(static (self, _) => self.RetryUnacknowledgedPushesAsync(), this,
+                new GrainTimerCreationOptions(PushRetry, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+    }
+
+    /// <summary>Sends the replicas that did not take their LeaderAndIsr their partition's state as it is now.</summary>
+    private async Task RetryUnacknowledgedPushesAsync()
+    {
+        _pushRetryTimer?.Dispose();
+        _pushRetryTimer = null;
+        if (_stateLost is not null) return;
+        await Serialized(async () =>
+        {
+            var retried = new HashSet<(string Topic, int Partition, int ReplicaId)>(_unacknowledged);
+            _unacknowledged.Clear();
+            var partitions = new List<(TopicState, PartitionAssignment)>();
+            var seen = new HashSet<(string, int)>();
+            foreach (var (topic, partition, _) in retried)
+                if (seen.Add((topic, partition)) && TryGetPartition(State, topic, partition, out var t, out var p)) partitions.Add((t, p));
+            // A replica of a deleted partition, or of a broker that left, is dropped here: FanOutAsync skips it.
+            await PushPartitionsAsync(partitions, retried);
+        });
     }
 
     private static readonly TimeSpan PushWait = TimeSpan.FromSeconds(2);
@@ -712,7 +748,7 @@ internal sealed partial class ClusterControllerGrain(
         var partitions = new List<(TopicState, PartitionAssignment)>(topic.Partitions.Count);
         foreach (var p in topic.Partitions) partitions.Add((topic, p));
         var calls = await FanOutAsync(partitions, static async (_, _, replica) => { await replica.DeleteReplica(); return true; });
-        foreach (var (key, call) in calls)
+        foreach (var (key, _, call) in calls)
             // A replica left behind is recognised by its topic id and wiped if the name is reused.
             if (call.IsFaulted) LogDeleteReplicaFailed(call.Exception!.GetBaseException(), key);
     }
@@ -721,16 +757,18 @@ internal sealed partial class ClusterControllerGrain(
     /// Makes <paramref name="call"/> on every replica of the partitions whose broker is alive, concurrently, and waits
     /// at most <see cref="PushWait"/>; returns the calls, some perhaps still running.
     /// </summary>
-    private async Task<List<(string Key, Task<T> Call)>> FanOutAsync<T>(List<(TopicState Topic, PartitionAssignment Partition)> partitions,
-        Func<TopicState, PartitionAssignment, IPartitionReplicaGrain, Task<T>> call)
+    private async Task<List<(string Key, (string Topic, int Partition, int ReplicaId) Replica, Task<T> Call)>> FanOutAsync<T>(
+        List<(TopicState Topic, PartitionAssignment Partition)> partitions,
+        Func<TopicState, PartitionAssignment, IPartitionReplicaGrain, Task<T>> call,
+        HashSet<(string Topic, int Partition, int ReplicaId)>? only = null)
     {
-        var calls = new List<(string Key, Task<T> Call)>();
+        var calls = new List<(string Key, (string Topic, int Partition, int ReplicaId) Replica, Task<T> Call)>();
         foreach (var (t, p) in partitions)
             for (var r = 0; r < p.Replicas.Count; r++)
             {
-                if (!brokers.IsAlive(p.Replicas[r])) continue;
+                if (!brokers.IsAlive(p.Replicas[r]) || only?.Contains((t.Name, p.Partition, r)) == false) continue;
                 var key = GrainKeys.Replica(t.Name, p.Partition, r);
-                calls.Add((key, CallReplica(key, p.Replicas[r], g => call(t, p, g))));
+                calls.Add((key, (t.Name, p.Partition, r), CallReplica(key, p.Replicas[r], g => call(t, p, g))));
             }
         var all = new Task[calls.Count];
         for (var i = 0; i < calls.Count; i++) all[i] = calls[i].Call;
@@ -847,7 +885,7 @@ internal sealed partial class ClusterControllerGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} rejected LeaderAndIsr: {Error}")]
     private partial void LogLeaderAndIsrRejected(string replica, ErrorCode error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} has not answered LeaderAndIsr yet; it pulls its state when it activates")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} has not answered LeaderAndIsr yet; it is sent again")]
     private partial void LogLeaderAndIsrSlow(string replica);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sending LeaderAndIsr to replica {Replica} failed")]
