@@ -198,12 +198,23 @@ public sealed partial class ExternalProcess : IAsyncDisposable
             throw new InvalidOperationException($"{Name}: kill({signal}) failed with errno {Marshal.GetLastPInvokeError()}.");
     }
 
+    // OS_PROCESS_LOG_DIR=path keeps every child's output in path/<name>.log, each run of a name appended after the last:
+    // the output held in memory is one run's, so a stall in the middle of a soak that kills and restarts silos would
+    // otherwise leave no log of the killed runs.
+    private static readonly string? s_logDirectory = Environment.GetEnvironmentVariable("OS_PROCESS_LOG_DIR") is { Length: > 0 } d ? d : null;
+
     private void OnLine(string? line, StringBuilder stream)
     {
         if (line is null) return;
         List<TaskCompletionSource>? release = null;
         lock (_output)
         {
+            if (s_logDirectory is { } directory)
+                lock (s_logDirectory) // the runs of one name write one file: the killed run's last lines may still arrive
+                {
+                    Directory.CreateDirectory(directory);
+                    File.AppendAllText(Path.Combine(directory, Name + ".log"), line + Environment.NewLine);
+                }
             _output.AppendLine(line);
             stream.AppendLine(line);
             for (var i = _waiters.Count - 1; i >= 0; i--)
