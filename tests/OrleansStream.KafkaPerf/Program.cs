@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text.Json;
 using Confluent.Kafka;
+using OrleansStream.Cli.Perf;
 using OrleansStream.Protocol;
 
 // kafka-perf produce BOOTSTRAP TOPIC RECORDS SIZE ACKS [key=value ...]   (acks: 0, 1, all; librdkafka properties last;
@@ -15,7 +16,7 @@ using OrleansStream.Protocol;
 return args switch
 {
     ["produce", var bootstrap, var topic, var records, var size, var acks, .. var properties] =>
-        Produce(bootstrap, topic, int.Parse(records, CultureInfo.InvariantCulture), int.Parse(size, CultureInfo.InvariantCulture), acks, properties),
+        await ProduceAsync(bootstrap, topic, int.Parse(records, CultureInfo.InvariantCulture), int.Parse(size, CultureInfo.InvariantCulture), acks, properties),
     ["consume", var bootstrap, var topic, var records, .. var properties] =>
         Consume(bootstrap, topic, int.Parse(records, CultureInfo.InvariantCulture), properties),
     ["consume-group", var bootstrap, var topic, var group, var stopFile, .. var properties] =>
@@ -40,7 +41,7 @@ static void Apply(ClientConfig config, string[] properties)
     }
 }
 
-static int Produce(string bootstrap, string topic, int records, int size, string acks, string[] properties)
+static async Task<int> ProduceAsync(string bootstrap, string topic, int records, int size, string acks, string[] properties)
 {
     var config = new ProducerConfig
     {
@@ -64,11 +65,10 @@ static int Produce(string bootstrap, string topic, int records, int size, string
     using var producer = new ProducerBuilder<Null, byte[]>(config).Build();
     var message = new Message<Null, byte[]> { Value = value };
     var watch = Stopwatch.StartNew();
+    var throttler = new ThroughputThrottler(throughput);
     for (var i = 0; i < records; i++)
     {
-        // Kafka's ThroughputThrottler: more than 2 ms ahead of the rate, wait until the clock catches up.
-        if (throughput > 0 && (double)i / throughput - watch.Elapsed.TotalSeconds is var ahead and > 0.002)
-            Thread.Sleep(TimeSpan.FromSeconds(ahead));
+        if (throttler.Enabled) await throttler.ThrottleAsync(i, CancellationToken.None);
         while (true)
         {
             try
