@@ -185,12 +185,8 @@ public sealed partial class ExternalProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    public static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A port no process listens on, reserved from other test processes while this one lives (<see cref="TestPorts"/>).</summary>
+    public static int FreeTcpPort() => TestPorts.Reserve();
 
     private void Signal(int signal)
     {
