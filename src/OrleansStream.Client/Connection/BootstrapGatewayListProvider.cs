@@ -1,5 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Messaging;
@@ -32,11 +34,12 @@ internal sealed record BootstrapGateways(IReadOnlyList<IPEndPoint> Endpoints);
 /// Probing every gateway at every refresh cost each client a connection to every gateway every 2 s.
 /// </para>
 /// </remarks>
-internal sealed class BootstrapGatewayListProvider(
+internal sealed partial class BootstrapGatewayListProvider(
     BootstrapGateways bootstrap, IOptions<GatewayOptions> gatewayOptions, IOptions<ConnectionOptions> connectionOptions,
-    GatewayTls? tls = null, IServiceProvider? services = null, TimeProvider? time = null)
+    GatewayTls? tls = null, IServiceProvider? services = null, TimeProvider? time = null, ILogger<BootstrapGatewayListProvider>? logger = null)
     : IGatewayListProvider, IClusterConnectionStatusObserver
 {
+    private readonly ILogger _logger = logger ?? NullLogger<BootstrapGatewayListProvider>.Instance;
     /// <summary>How often the bootstrap list is read again: a gateway that came back is used again within this.</summary>
     public static readonly TimeSpan RefreshPeriod = TimeSpan.FromSeconds(2);
 
@@ -92,6 +95,8 @@ internal sealed class BootstrapGatewayListProvider(
             _live = live;
             if (full) _fullProbeDue = _time.GetTimestamp() + (long)(FullProbePeriod.TotalSeconds * _time.TimestampFrequency);
         }
+        if (known is null || !live.SetEquals(known))
+            LogLiveChanged(string.Join(", ", Listed(live)), probe.Failures.Count == 0 ? "none" : string.Join("; ", probe.Failures));
         if (known is null) _firstLive.TrySetResult(Listed(live));
         // None live after the client connected before (every gateway silent): Orleans gets them all, as from a static list.
         return ListedUris(live.Count > 0 ? live : null);
@@ -139,4 +144,7 @@ internal sealed class BootstrapGatewayListProvider(
     {
         lock (_gate) _connectionClosed = true;
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Live bootstrap gateways now: [{Live}]; refused or silent: {Failures}")]
+    private partial void LogLiveChanged(string live, string failures);
 }

@@ -192,16 +192,28 @@ public sealed class FailoverSoak
         await producer.FlushAsync(CancellationToken.None);
     }
 
-    /// <summary>Where the console producer's Orleans client log goes (<c>OS_SOAK_CONSOLE_LOG</c>); unset, it logs nothing.</summary>
+    /// <summary>Where the console producer's Orleans client log goes (<c>OS_SOAK_CONSOLE_LOG</c>) once it exited.</summary>
     private static string? ConsoleLog => Environment.GetEnvironmentVariable("OS_SOAK_CONSOLE_LOG") is { Length: > 0 } file ? file : null;
+
+    /// <summary>
+    /// The CLI processes' log (stderr, kept by <c>OS_PROCESS_LOG_DIR</c>): what a process waited on. The SDK's connect,
+    /// gateway-list and failure-watch decisions, Orleans' gateway choices and connections, the host's start and stop,
+    /// and Orleans' warnings; not Orleans' option dump or per-message traces.
+    /// </summary>
+    private static readonly Dictionary<string, string?> CliLog = new()
+    {
+        ["DOTNET_NOLOGO"] = "1",
+        ["ORLEANSSTREAM_LOG_LEVEL"] = "Warning,OrleansStream=Debug,Orleans.Messaging.GatewayManager=Information,"
+            + "Orleans.Runtime.Messaging.ConnectionManager=Information,Orleans.OutsideRuntimeClient=Information,"
+            + "Microsoft.Extensions.Hosting.Internal.Host=Debug",
+    };
 
     /// <summary>Each line carries its send time; the stall is read back from the log-append time of its record.</summary>
     private async Task ConsoleProducerLoop(CancellationToken stop)
     {
         await using var cli = ExternalProcess.StartDotnet("console-producer", Repository.BuiltDll("OrleansStream.Cli", "orleansstream"),
             ["produce", "--topic", _topic, "--acks", "all", .. GatewayArguments],
-            ConsoleLog is null ? null : new Dictionary<string, string?> { ["ORLEANSSTREAM_LOG_LEVEL"] = "Information" },
-            workingDirectory: _cluster.Root, keepInput: true);
+            CliLog, workingDirectory: _cluster.Root, keepInput: true);
         using var pace = new PeriodicTimer(Pace);
         var seq = 0;
         for (; !stop.IsCancellationRequested && await pace.WaitForNextTickAsync(CancellationToken.None); seq++)
@@ -250,11 +262,14 @@ public sealed class FailoverSoak
             await UntilDone("cli: connect and topics describe", async () =>
             {
                 var started = DateTimeOffset.UtcNow;
-                var r = await ExternalProcess.RunAsync("dotnet", [cli, "topics", "describe", "--topic", _topic, .. GatewayArguments],
-                    environment: new Dictionary<string, string?> { ["DOTNET_NOLOGO"] = "1" }, timeout: TimeSpan.FromMinutes(2));
+                // One log file for every run (they run one at a time): each begins at its "Hosting starting".
+                await using var process = ExternalProcess.StartDotnet("cli-connect", cli, ["topics", "describe", "--topic", _topic, .. GatewayArguments],
+                    CliLog, Repository.Root);
+                var r = await process.WaitForExitAsync(TimeSpan.FromMinutes(2));
                 var took = DateTimeOffset.UtcNow - started;
                 if (r.ExitCode != 0 || took > StallMeter.LongStall / 2)
-                    _log($"cli: a process started at {started:HH:mm:ss.fff} took {took.TotalSeconds:F1} s, exit {r.ExitCode}{(r.ExitCode != 0 ? ": " + r.Stderr.Trim() : "")}");
+                    _log($"cli: a process started at {started:HH:mm:ss.fff} took {took.TotalSeconds:F1} s, exit {r.ExitCode}"
+                        + (r.ExitCode != 0 || took > StallMeter.LongStall ? $"; its log:{Environment.NewLine}{r.Stderr.TrimEnd()}" : ""));
                 if (r.ExitCode != 0) throw new InvalidOperationException(r.ToString());
                 return r;
             });
