@@ -13,6 +13,10 @@ public interface IMembershipViewGrain : IGrainWithIntegerKey
     Task<MembershipView> GetView(long knownVersion);
 }
 
-/// <summary>Orleans' membership version and the silos active in it.</summary>
+/// <summary>
+/// Orleans' membership version and the silos active in it, and with them how long ago the answering silo last saw a
+/// silo leave the cluster (null when none left since it started): a client's first view cannot show a departure that
+/// came before it, while calls the client sent just before may still wait on the dead silo.
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record MembershipView(long Version, IReadOnlyList<SiloAddress>? ActiveSilos);
+public sealed record MembershipView(long Version, IReadOnlyList<SiloAddress>? ActiveSilos, TimeSpan? SinceDeparture = null);

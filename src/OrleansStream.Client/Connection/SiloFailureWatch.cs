@@ -145,7 +145,10 @@ internal sealed partial class SiloFailureWatch
         Interlocked.Exchange(ref _version, view.Version);
         if (previous is null)
         {
-            LogFirstView(view.Version, active.Count);
+            if (view.SinceDeparture is { } since && since < SettleTime)
+                FirstViewAfterDeparture(view.Version, active.Count, since);
+            else
+                LogFirstView(view.Version, active.Count);
             return;
         }
         if (previous.IsSubsetOf(active)) return;
@@ -156,6 +159,20 @@ internal sealed partial class SiloFailureWatch
         // idle spell: giving that one up would only retry it (a CreateTopics then answers TopicAlreadyExists). Calls
         // begun since are left to the settle rule and to a closed gateway connection.
         LogDeparture(view.Version, previous.Count, active.Count, GiveUpBegunBy(Interlocked.Read(ref _observedAt), DepartureReason));
+    }
+
+    /// <summary>
+    /// A client that starts during a failover (a CLI command) gets a first view that already lacks the dead silo, so it
+    /// sees no departure; but the calls it sent before the silo that answered learned of the death may have gone to the
+    /// dead silo through a gateway that is alive, and no connection of the client closes: as for a departure, they are
+    /// given up, and the cluster is taken to be settling since the departure.
+    /// </summary>
+    private void FirstViewAfterDeparture(long version, int active, TimeSpan since)
+    {
+        var departedAt = _time.GetTimestamp() - since.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond;
+        Interlocked.Increment(ref _departures);
+        StartSettling(departedAt);
+        LogFirstViewAfterDeparture(version, active, since.TotalMilliseconds, GiveUpBegunBy(departedAt, DepartureReason));
     }
 
     /// <summary>
@@ -184,8 +201,10 @@ internal sealed partial class SiloFailureWatch
     private const string ConnectionClosedReason = "A gateway connection closed while this call was unanswered; it may have carried the call.";
     private const string SettleReason = "The call went unanswered while the cluster settled after a silo left; its message may have been dropped.";
 
-    private void StartSettling() =>
-        Interlocked.Exchange(ref _settleUntil, _time.GetTimestamp() + SettleTime.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
+    private void StartSettling() => StartSettling(_time.GetTimestamp());
+
+    private void StartSettling(long since) =>
+        Interlocked.Exchange(ref _settleUntil, since + SettleTime.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
 
     private void GiveUpStuckWhileSettling()
     {
@@ -231,6 +250,9 @@ internal sealed partial class SiloFailureWatch
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Membership view {Version}: {Active} active silos, the first this client saw (no departure can be told from it)")]
     private partial void LogFirstView(long version, int active);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Membership view {Version}: {Active} active silos, the first this client saw, from a silo that saw a silo leave {SinceMs:F0} ms ago; {GivenUp} call(s) in flight given up")]
+    private partial void LogFirstViewAfterDeparture(long version, int active, double sinceMs, int givenUp);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Membership view {Version}: a silo left the cluster ({Before} active silos before, {After} now); {GivenUp} call(s) in flight given up")]
     private partial void LogDeparture(long version, int before, int after, int givenUp);

@@ -9,7 +9,7 @@ namespace OrleansStream.Server.Cluster;
 /// </summary>
 [StatelessWorker]
 [GrainType("os-membership-view")]
-internal sealed class MembershipViewGrain(IClusterMembershipService membership) : Grain, IMembershipViewGrain
+internal sealed class MembershipViewGrain(IClusterMembershipService membership, SiloDepartures departures) : Grain, IMembershipViewGrain
 {
     public Task<MembershipView> GetView(long knownVersion)
     {
@@ -19,6 +19,6 @@ internal sealed class MembershipViewGrain(IClusterMembershipService membership) 
         var active = new List<SiloAddress>(snapshot.Members.Count);
         foreach (var member in snapshot.Members.Values)
             if (member.Status == SiloStatus.Active) active.Add(member.SiloAddress);
-        return Task.FromResult(new MembershipView(version, active));
+        return Task.FromResult(new MembershipView(version, active, departures.SinceLastDeparture));
     }
 }

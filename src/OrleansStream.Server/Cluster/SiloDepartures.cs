@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Orleans.Runtime;
 
 namespace OrleansStream.Server.Cluster;
@@ -15,15 +16,20 @@ namespace OrleansStream.Server.Cluster;
 internal sealed class SiloDepartures : ISiloStatusListener
 {
     private CancellationTokenSource _departed = new();
+    private long _lastDeparture;
 
     public SiloDepartures(ISiloStatusOracle oracle) => oracle.SubscribeToSiloStatusEvents(this);
 
     /// <summary>Cancelled when the next silo leaves the cluster; a fresh token is handed out after that.</summary>
     public CancellationToken Token => Volatile.Read(ref _departed).Token;
 
+    /// <summary>How long ago this silo last saw a silo leave the cluster; null when none left since it started.</summary>
+    public TimeSpan? SinceLastDeparture => Interlocked.Read(ref _lastDeparture) is var at and not 0 ? Stopwatch.GetElapsedTime(at) : null;
+
     public void SiloStatusChangeNotification(SiloAddress updatedSilo, SiloStatus status)
     {
         if (!status.IsTerminating()) return;
+        Interlocked.Exchange(ref _lastDeparture, Stopwatch.GetTimestamp());
         var departed = Interlocked.Exchange(ref _departed, new CancellationTokenSource());
         departed.Cancel();
         departed.Dispose();

@@ -25,6 +25,9 @@ public sealed class KillLeaderProcessTests(ITestOutputHelper output)
         cluster.Kill(cluster.IndexOf(before.LeaderBroker!));
         await ProduceUntilAcked(cluster, topic, "first-after-kill", acked, retried);
         var failover = Stopwatch.GetElapsedTime(killedAt);
+        // A client that starts now sees no departure in its first view: the silo that answers says it saw one moments ago.
+        await Eventually.WaitUntilAsync(async () => (await cluster.Client.GetGrain<IMembershipViewGrain>(0).GetView(-1)).SinceDeparture is not null,
+            "the gateway's membership view tells of the departure", TimeSpan.FromSeconds(30));
         for (var i = 0; i < 200; i++) await ProduceUntilAcked(cluster, topic, $"b{i}", acked, retried);
         var line = $"kill -9 of leader {before.LeaderBroker}: first acks=all write accepted by the new leader after {failover.TotalMilliseconds:F0} ms";
         output.WriteLine(line);

@@ -376,12 +376,21 @@ public sealed class FailoverSoak
                     && m.Topics[0].Partitions.All(p => p.LeaderBroker != broker),
                 $"the controller moves every leadership off {broker}", StepTimeout);
             _log($"  leaderships moved at {DateTimeOffset.UtcNow:HH:mm:ss.fff}: controller version {(await MetadataAsync())?.Version}, the client's cache {MetadataCache.For(Client).Version}");
+            if (Stopwatch.GetElapsedTime(killed) > StallBar) LogSlowLeadershipMove(victim, killedAt);
             var restarting = DateTimeOffset.UtcNow;
             await _cluster.StartSiloAsync(victim);
             _log($"  silo {victim} ready again at {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
             if (DateTimeOffset.UtcNow - restarting > StallBar) LogSlowRestart(victim, killedAt);
         }
         await WaitForFullIsrAsync();
+    }
+
+    /// <summary>A leadership move slower than the stall bar holds every client of the dead leaders: the live silos' logs since the kill say why.</summary>
+    private void LogSlowLeadershipMove(int victim, DateTimeOffset killedAt)
+    {
+        _log($"  the leaderships of silo {victim} took over {StallBar.TotalSeconds:F0} s to move; the live silos' logs since the kill:");
+        for (var i = 0; i < 3; i++)
+            if (i != victim) _log($"  silo {i}:{Environment.NewLine}{OutputSince(_cluster.Output(i), killedAt)}");
     }
 
     /// <summary>A restart slower than the stall bar holds the clients that need the silo: every silo's log since the kill says why.</summary>
