@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
 
 namespace OrleansStream.Cluster.Tests;
@@ -16,11 +17,84 @@ public sealed class MembershipReportFailoverTests(MembershipReportFailoverTests.
     {
         public HeldReports Held { get; } = new();
 
+        /// <summary>While set, the controller refuses every membership report, as one that cannot store what changed.</summary>
+        public volatile bool RefuseReports;
+
         protected override void ConfigureSilo(string brokerId, ISiloBuilder silo)
         {
             base.ConfigureSilo(brokerId, silo);
             silo.Services.AddSingleton<IOutgoingGrainCallFilter>(new HeldReports.Sender(Held, brokerId));
             silo.Services.AddSingleton<IIncomingGrainCallFilter>(new HeldReports.Receiver(Held, brokerId));
+            silo.Services.AddSingleton<IIncomingGrainCallFilter>(new ReportRefusal(this));
+        }
+
+        private sealed class ReportRefusal(Fixture fixture) : IIncomingGrainCallFilter
+        {
+            public Task Invoke(IIncomingGrainCallContext context) =>
+                fixture.RefuseReports && HeldReports.IsReport(context)
+                    ? throw new InvalidOperationException("The controller refuses membership reports.")
+                    : context.Invoke();
+        }
+    }
+
+    /// <summary>
+    /// A restarted broker's replicas open no log before the controller has accepted its registration, and the
+    /// controller's changes (each silo's report of the restart among them) push LeaderAndIsr to those replicas and wait
+    /// for them: a registration queued behind such a change held the restart for seconds. Here the controller's silo
+    /// holds a report of the broker's death unanswered, a change that never ends; the broker, started again, is accepted.
+    /// </summary>
+    [Fact]
+    public async Task A_restarted_broker_is_accepted_while_the_controller_is_busy_with_a_change()
+    {
+        var (_, controllerBroker) = await fixture.CreateTopicAsync("busy", partitions: 1, replicationFactor: 3);
+        var restarted = ClusterFixture.BrokerIdOf(fixture.SiloCount + 3);
+        await fixture.StartSiloAsync(restarted);
+        await fixture.AdvanceUntilAsync(() => Task.FromResult(MetaProperties.Read(fixture.DataDirectory(restarted)).ClusterId is not null),
+            $"{restarted} registers");
+        try
+        {
+            fixture.Held.HoldAt(controllerBroker);
+            await fixture.KillSiloAsync(restarted);
+            await Eventually.WaitUntilAsync(() => fixture.Held.Holding, "a report of the death holds the controller", TimeSpan.FromSeconds(60));
+
+            var registration = (await fixture.StartSiloAsync(restarted)).ServiceProvider.GetRequiredService<BrokerRegistration>();
+            await fixture.AdvanceUntilAsync(() => Task.FromResult(registration.Problem is null),
+                "the restarted broker's registration is accepted", TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            fixture.Held.Release();
+        }
+    }
+
+    /// <summary>
+    /// A report that failed waits its backoff on the brokers' clock, which this test never advances; the next silo to
+    /// leave ends the wait, so the report of that death reaches the controller (its dead silo's leaderships move) without
+    /// waiting out a backoff grown while a dead controller's silo was not yet declared dead.
+    /// </summary>
+    [Fact]
+    public async Task A_report_waiting_out_its_backoff_is_made_again_as_soon_as_a_silo_leaves()
+    {
+        var first = ClusterFixture.BrokerIdOf(fixture.SiloCount + 1);
+        var second = ClusterFixture.BrokerIdOf(fixture.SiloCount + 2);
+        await fixture.StartSiloAsync(first);
+        await fixture.StartSiloAsync(second);
+        var survivors = fixture.Silos.Values.Where(s => s.Name != first && s.Name != second).ToList();
+        try
+        {
+            fixture.RefuseReports = true;
+            await fixture.KillSiloAsync(first);
+            await Eventually.WaitUntilAsync(() => survivors.All(s => fixture.ReportedDeath(s, first, taken: false)),
+                "every survivor's report of the first death was refused", TimeSpan.FromSeconds(60));
+            fixture.RefuseReports = false;
+
+            await fixture.KillSiloAsync(second);
+            await Eventually.WaitUntilAsync(() => survivors.All(s => fixture.ReportedDeath(s, second, taken: true)),
+                "every survivor's report of the second death was taken, the brokers' clock standing still", TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            fixture.RefuseReports = false;
         }
     }
 
@@ -63,12 +137,17 @@ public sealed class MembershipReportFailoverTests(MembershipReportFailoverTests.
     /// </summary>
     public sealed class HeldReports
     {
-        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private volatile TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly HashSet<string> _senders = new(StringComparer.Ordinal);
         private volatile string? _holdingBroker;
         private volatile bool _holding;
 
-        public void HoldAt(string brokerId) => _holdingBroker = brokerId;
+        public void HoldAt(string brokerId)
+        {
+            _released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _holding = false;
+            _holdingBroker = brokerId;
+        }
 
         /// <summary>A report is held on the controller's silo.</summary>
         public bool Holding => _holding;
@@ -89,7 +168,7 @@ public sealed class MembershipReportFailoverTests(MembershipReportFailoverTests.
             _released.TrySetResult();
         }
 
-        private static bool IsReport(IGrainCallContext context) =>
+        internal static bool IsReport(IGrainCallContext context) =>
             context.InterfaceMethod is { Name: nameof(IControllerInternalGrain.BrokersChanged) } method
             && method.DeclaringType == typeof(IControllerInternalGrain);
 

@@ -359,6 +359,13 @@ internal sealed partial class ClusterControllerGrain(
     public Task<BrokerRegistrationReply> RegisterBroker(string brokerId, string? clusterId, int? nodeId)
     {
         ArgumentNullException.ThrowIfNull(brokerId);
+        // A broker the stored state knows (a restart) changes nothing: it is answered at once rather than behind a change
+        // in progress, which may be a LeaderAndIsr to this broker's own replicas, whose activations wait for this answer.
+        if (_stateLost is null && _image.ClusterId is { } id && (clusterId is null || clusterId == id) && _image.NodeIds.TryGetValue(brokerId, out var known))
+        {
+            _refused.Remove(brokerId);
+            return Task.FromResult(new BrokerRegistrationReply(ErrorCode.None, id, known, null));
+        }
         return Serialized(async () =>
         {
             if (_stateLost is { } lost) return await RecheckLostStateAsync(lost);

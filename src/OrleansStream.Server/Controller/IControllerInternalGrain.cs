@@ -49,7 +49,10 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     /// Kafka's BrokerRegistration: a starting broker presents what its <c>meta.properties</c> records and gets the
     /// cluster id and its node id to record, or InconsistentClusterId when its data belongs to another cluster (the
     /// reply then carries this cluster's id) or this controller lost its state (no cluster id in the reply).
+    /// Interleaves: a registration that changes the state waits for the changes in progress, one that does not (a
+    /// restart) is answered at once.
     /// </summary>
+    [AlwaysInterleave]
     Task<BrokerRegistrationReply> RegisterBroker(string brokerId, string? clusterId, int? nodeId);
 
     /// <summary>

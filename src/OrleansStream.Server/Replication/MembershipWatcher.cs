@@ -75,6 +75,7 @@ internal sealed partial class MembershipWatcher(
         var backoff = new RegistrationBackoff();
         while (!_stopping.IsCancellationRequested && !registrationNeeded.IsCompleted)
         {
+            var departure = departures.Token;
             try
             {
                 if (!swept)
@@ -103,7 +104,7 @@ internal sealed partial class MembershipWatcher(
             catch (Exception e) when (!_stopping.IsCancellationRequested)
             {
                 LogWakeRetry(e, identity.BrokerId, woken.Count);
-                await Task.WhenAny(backoff.WaitAsync(time, _stopping.Token), registrationNeeded);
+                await Task.WhenAny(BackOffAsync(backoff, departure), registrationNeeded);
             }
         }
         return swept;
@@ -120,6 +121,7 @@ internal sealed partial class MembershipWatcher(
         var backoff = new RegistrationBackoff();
         while (!_stopping.IsCancellationRequested)
         {
+            var departure = departures.Token;
             try
             {
                 var meta = registration.Meta;
@@ -143,7 +145,7 @@ internal sealed partial class MembershipWatcher(
             {
                 LogRegistrationRetry(e, identity.BrokerId);
             }
-            await backoff.WaitAsync(time, _stopping.Token);
+            await BackOffAsync(backoff, departure);
         }
         return false;
     }
@@ -186,6 +188,7 @@ internal sealed partial class MembershipWatcher(
         for (var attempt = 1; !_stopping.IsCancellationRequested; attempt++)
         {
             var version = membership.CurrentSnapshot.Version.Value;
+            var departure = departures.Token;
             try
             {
                 await Ask(controller.BrokersChanged());
@@ -195,9 +198,22 @@ internal sealed partial class MembershipWatcher(
             catch (Exception e) when (!_stopping.IsCancellationRequested)
             {
                 LogReportFailed(e, version, backoff.Next);
-                await backoff.WaitAsync(time, _stopping.Token);
+                await BackOffAsync(backoff, departure);
             }
         }
+    }
+
+    /// <summary>
+    /// Waits out the backoff before the next attempt to reach the controller, or less once a silo has left since
+    /// <paramref name="departure"/> was taken (before the attempt that failed): that is when the controller's dead silo
+    /// is declared dead and the next attempt reaches its next activation, which a backoff grown while the silo was
+    /// undeclared (up to <see cref="RegistrationBackoff.Max"/>) would otherwise keep waiting for, holding back the
+    /// dead broker's leadership moves, or this broker's registration after a restart.
+    /// </summary>
+    private async Task BackOffAsync(RegistrationBackoff backoff, CancellationToken departure)
+    {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, departure);
+        await backoff.WaitAsync(time, either.Token);
     }
 
     /// <summary>
