@@ -55,6 +55,9 @@ internal sealed partial class BootstrapGatewayListProvider(
     private long _departuresSeen;
     private SiloFailureWatch? _watch;
 
+    /// <summary>How long the other gateways may take once one accepted (<see cref="GatewayProbe.Grace"/>); tests that count every probe lengthen it.</summary>
+    internal TimeSpan ProbeGrace { get; init; } = GatewayProbe.Grace;
+
     public TimeSpan MaxStaleness => gatewayOptions.Value.GatewayListRefreshPeriod;
 
     [Obsolete("Orleans no longer reads it; every provider is updatable.")]
@@ -82,7 +85,7 @@ internal sealed partial class BootstrapGatewayListProvider(
             if (full || !known!.Contains(gateway)) probing.Add(gateway);
         var probe = probing.Count == 0
             ? new GatewayProbeResult([], [])
-            : await GatewayProbe.ProbeAsync(probing, connectionOptions.Value.OpenConnectionTimeout, tls).ConfigureAwait(false);
+            : await GatewayProbe.ProbeAsync(probing, connectionOptions.Value.OpenConnectionTimeout, tls, ProbeGrace).ConfigureAwait(false);
 
         var live = full ? new HashSet<IPEndPoint>(probe.Live) : new HashSet<IPEndPoint>(known!);
         if (!full) live.UnionWith(probe.Live);

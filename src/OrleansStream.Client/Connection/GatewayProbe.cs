@@ -15,7 +15,7 @@ internal static class GatewayProbe
 {
     public static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(100);
 
-    public static async Task<GatewayProbeResult> ProbeAsync(IReadOnlyList<IPEndPoint> gateways, TimeSpan timeout, GatewayTls? tls = null)
+    public static async Task<GatewayProbeResult> ProbeAsync(IReadOnlyList<IPEndPoint> gateways, TimeSpan timeout, GatewayTls? tls = null, TimeSpan? grace = null)
     {
         using var deadline = new CancellationTokenSource(timeout);
         var attempts = new Task<string?>[gateways.Count];
@@ -33,7 +33,7 @@ internal static class GatewayProbe
                 failures.Add($"{gateway}: {failure}");
                 continue;
             }
-            if (live.Count == 0) deadline.CancelAfter(Grace);
+            if (live.Count == 0) deadline.CancelAfter(grace ?? Grace);
             live.Add(gateway);
         }
         return new GatewayProbeResult(live, failures);
