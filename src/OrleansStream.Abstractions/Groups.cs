@@ -23,8 +23,13 @@ public interface IConsumerGroupGrain : IGrainWithStringKey
     Task<GroupResponse> LeaveGroup(LeaveGroupRequest request);
 
     /// <summary>
-    /// All or nothing: either every offset of the request is committed or none is. Interleaves so that concurrent
-    /// commits share one storage write (group commit); it re-checks the group after every await.
+    /// Kafka's OffsetCommit. The committer is checked first (generation, member, a group being removed): a refusal
+    /// there commits nothing and is the request's error. Then each partition is checked on its own
+    /// (<see cref="ErrorCode.UnknownTopicOrPartition"/>, <see cref="ErrorCode.OffsetMetadataTooLarge"/>): a refused one
+    /// has its error in <see cref="OffsetCommitResponse.Partitions"/> while the others are committed and listed with
+    /// <see cref="ErrorCode.None"/>. The offsets taken are stored in one write, so a failed write commits none of them
+    /// (<see cref="ErrorCode.CoordinatorNotAvailable"/>). Interleaves so that concurrent commits share one storage
+    /// write (group commit); it re-checks the group after every await.
     /// </summary>
     [AlwaysInterleave]
     Task<OffsetCommitResponse> OffsetCommit(OffsetCommitRequest request);

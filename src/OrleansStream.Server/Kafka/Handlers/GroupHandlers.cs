@@ -212,7 +212,7 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
         return topics;
     }
 
-    // All or nothing: a partition at fault has its own error, the others the request's.
+    // A partition the grain answered for has its own error (refused, or committed: None); the others the request's.
     private static ErrorCode ErrorOf(OrleansStream.OffsetCommitResponse result, TopicPartition tp)
     {
         foreach (var p in result.Partitions)
