@@ -13,7 +13,7 @@ public static class ApiVersionsTable
     [
         new(ApiKey.Produce, 3, 8),
         new(ApiKey.Fetch, 4, 11),
-        new(ApiKey.ListOffsets, 1, 8),
+        new(ApiKey.ListOffsets, 1, 10),
         new(ApiKey.Metadata, 0, 8),
         new(ApiKey.OffsetCommit, 2, 7),
         new(ApiKey.OffsetFetch, 1, 7),

@@ -263,10 +263,14 @@ public class MessageTests
         Assert.Equal(request.IsolationLevel, read.IsolationLevel);
     }
 
-    /// <summary>v7 asking MAX_TIMESTAMP (-3, KIP-734) and v8 EARLIEST_LOCAL (-4, KIP-405), flexible as Kafka's ListOffsetsRequest.json lays them out.</summary>
+    /// <summary>
+    /// v7 asking MAX_TIMESTAMP (-3, KIP-734), v8 EARLIEST_LOCAL (-4, KIP-405) and v9 LATEST_TIERED (-5, KIP-1005),
+    /// flexible as Kafka's ListOffsetsRequest.json lays them out.
+    /// </summary>
     [Theory]
     [InlineData(7, -3)]
     [InlineData(8, -4)]
+    [InlineData(9, -5)]
     public void ListOffsets_flexible_requests_read_Kafka_bytes_and_write_them_back(short version, long timestamp)
     {
         // replica -1, read_uncommitted, topics [ "t" [ partition 0, leader epoch -1, timestamp ] ], each with empty tagged fields
@@ -280,6 +284,37 @@ public class MessageTests
         Assert.Equal(new ListOffsetsPartition(0, -1, timestamp), Assert.Single(Assert.Single(read.Topics).Partitions));
         Assert.Equal(bytes, w.WrittenSpan.ToArray());
     }
+
+    [Fact]
+    public void ListOffsets_v10_request_has_the_timeout_after_the_topics()
+    {
+        // replica -1, read_committed, topics [ "t" [ partition 0, leader epoch 7, timestamp 1_700_000_000_000 ] ], timeout 15000 ms
+        var bytes = Hex.Parse("ffffffff 01 02 0274 02 00000000 00000007 0000018bcfe56800 00 00 00003a98 00");
+        var r = new KafkaReader(bytes);
+        var read = Messages.ListOffsetsRequest.Read(ref r, 10);
+        using var w = new KafkaWriter();
+        read.Write(w, 10);
+
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal(15_000, read.TimeoutMs);
+        Assert.Equal(new ListOffsetsPartition(0, 7, 1_700_000_000_000), Assert.Single(Assert.Single(read.Topics).Partitions));
+        Assert.Equal(bytes, w.WrittenSpan.ToArray());
+        // v9 has no timeout: the same request is four bytes shorter.
+        using var v9 = new KafkaWriter();
+        read.Write(v9, 9);
+        Assert.Equal(bytes.Length - 4, v9.WrittenSpan.Length);
+    }
+
+    [Theory]
+    [InlineData(-1, 0)]
+    [InlineData(-2, 0)]
+    [InlineData(1_700_000_000_000, 0)]
+    [InlineData(-3, 7)]
+    [InlineData(-4, 8)]
+    [InlineData(-5, 9)]
+    [InlineData(-6, -1)]
+    public void ListOffsets_special_timestamps_need_the_version_that_introduced_them(long timestamp, short minVersion) =>
+        Assert.Equal(minVersion, Messages.ListOffsetsRequest.MinVersionFor(timestamp));
 
     [Fact]
     public void ListOffsets_v7_response_is_compact_with_tagged_fields()
