@@ -94,15 +94,47 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Equal([(0, 10L, within), (1, -1L, "")], committed);
     }
 
-    private static async Task<List<(string, int, ErrorCode)>> ReadOffsetCommitErrorsAsync(KafkaWire wire)
+    /// <summary>
+    /// OffsetCommit v8 (flexible) and v9 (KIP-848's version, the same layout): a simple commit is taken, and a generation
+    /// named to a group that does not exist is GroupIdNotFound from v9, IllegalGeneration before, as Kafka answers.
+    /// </summary>
+    [Fact]
+    public async Task OffsetCommit_v8_and_v9_are_flexible_and_v9_answers_GroupIdNotFound_for_a_group_that_does_not_exist()
     {
-        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
+        var topic = await cluster.CreateTopicAsync("commitv9", partitions: 1);
+        var group = "v9-" + Guid.NewGuid().ToString("N");
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        Task Commit(short version, int generation, string member, long offset) => wire.SendAsync(ApiKey.OffsetCommit, version, w =>
+            new Protocol.Messages.OffsetCommitRequest(group, generation, member, null, [new OffsetCommitTopic(topic, [new(0, offset, -1, "v" + version)])]).Write(w, version));
+
+        await Commit(9, 1, "ghost", 1);
+        var v9Absent = await ReadOffsetCommitErrorsAsync(wire, flexible: true);
+        await Commit(8, 1, "ghost", 1);
+        var v8Absent = await ReadOffsetCommitErrorsAsync(wire, flexible: true);
+        await Commit(9, -1, "", 42);
+        var v9Simple = await ReadOffsetCommitErrorsAsync(wire, flexible: true);
+        var committed = await OffsetFetchAsync(wire, group, topic, 0);
+
+        Assert.Equal([(topic, 0, ErrorCode.GroupIdNotFound)], v9Absent);
+        Assert.Equal([(topic, 0, ErrorCode.IllegalGeneration)], v8Absent);
+        Assert.Equal([(topic, 0, ErrorCode.None)], v9Simple);
+        Assert.Equal([(0, 42L, "v9")], committed);
+    }
+
+    private static async Task<List<(string, int, ErrorCode)>> ReadOffsetCommitErrorsAsync(KafkaWire wire, bool flexible = false)
+    {
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(flexible ? 5 : 4) : []);
         r.ReadInt32();
         var errors = new List<(string, int, ErrorCode)>();
-        for (var topics = r.ReadArrayLength(false); topics > 0; topics--)
+        for (var topics = r.ReadArrayLength(flexible); topics > 0; topics--)
         {
-            var name = r.ReadString(false);
-            for (var partitions = r.ReadArrayLength(false); partitions > 0; partitions--) errors.Add((name, r.ReadInt32(), (ErrorCode)r.ReadInt16()));
+            var name = r.ReadString(flexible);
+            for (var partitions = r.ReadArrayLength(flexible); partitions > 0; partitions--)
+            {
+                errors.Add((name, r.ReadInt32(), (ErrorCode)r.ReadInt16()));
+                if (flexible) r.SkipTaggedFields();
+            }
+            if (flexible) r.SkipTaggedFields();
         }
         return errors;
     }

@@ -316,6 +316,28 @@ public class MessageTests
     public void ListOffsets_special_timestamps_need_the_version_that_introduced_them(long timestamp, short minVersion) =>
         Assert.Equal(minVersion, Messages.ListOffsetsRequest.MinVersionFor(timestamp));
 
+    /// <summary>OffsetCommit v8 is flexible, and v9 lays out as v8 (Kafka's OffsetCommitRequest.json and OffsetCommitResponse.json).</summary>
+    [Theory]
+    [InlineData(8)]
+    [InlineData(9)]
+    public void OffsetCommit_flexible_request_reads_Kafka_bytes_and_writes_them_back_and_the_response_is_compact(short version)
+    {
+        // group "g", generation 1, member "m", instance null, topics [ "t" [ partition 0, offset 5, leader epoch -1, metadata null ] ]
+        var bytes = Hex.Parse("0267 00000001 026d 00 02 0274 02 00000000 0000000000000005 ffffffff 00 00 00 00");
+        var r = new KafkaReader(bytes);
+        var read = Messages.OffsetCommitRequest.Read(ref r, version);
+        using var w = new KafkaWriter();
+        read.Write(w, version);
+        using var response = new KafkaWriter();
+        new Messages.OffsetCommitResponse([new PartitionErrors("t", [(0, ErrorCode.IllegalGeneration)])]).Write(response, version);
+
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal(("g", 1, "m", (string?)null), (read.GroupId, read.GenerationId, read.MemberId, read.GroupInstanceId));
+        Assert.Equal(new OffsetCommitPartition(0, 5, -1, null), Assert.Single(Assert.Single(read.Topics).Partitions));
+        Assert.Equal(bytes, w.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 02 0274 02 00000000 0016 00 00 00"), response.WrittenSpan.ToArray());
+    }
+
     [Fact]
     public void ListOffsets_v7_response_is_compact_with_tagged_fields()
     {

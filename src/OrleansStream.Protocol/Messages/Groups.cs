@@ -182,45 +182,53 @@ public readonly record struct OffsetCommitPartition(int PartitionIndex, long Com
 
 public sealed record OffsetCommitTopic(string Name, OffsetCommitPartition[] Partitions);
 
-/// <summary>OffsetCommit v2-7 (v2-4: retention time; v6: leader epoch; v7: group instance id).</summary>
+/// <summary>
+/// OffsetCommit v2-9 (v2-4: retention time; v6: leader epoch; v7: group instance id; v8 flexible; v9 the same request,
+/// answered GroupIdNotFound for a generation named to a group that does not exist).
+/// </summary>
 public sealed record OffsetCommitRequest(string GroupId, int GenerationId, string MemberId, string? GroupInstanceId, OffsetCommitTopic[] Topics)
 {
     public static OffsetCommitRequest Read(ref KafkaReader r, short version)
     {
-        var group = r.ReadString(false);
+        var flexible = version >= 8;
+        var group = r.ReadString(flexible);
         var generation = r.ReadInt32();
-        var member = r.ReadString(false);
-        var instance = version >= 7 ? r.ReadNullableString(false) : null;
+        var member = r.ReadString(flexible);
+        var instance = version >= 7 ? r.ReadNullableString(flexible) : null;
         if (version is >= 2 and <= 4) r.ReadInt64();
         var topics = r.ReadTopics(version, static (ref KafkaReader r, short v) =>
         {
             var index = r.ReadInt32();
             var offset = r.ReadInt64();
             var epoch = v >= 6 ? r.ReadInt32() : -1;
-            return new OffsetCommitPartition(index, offset, epoch, r.ReadNullableString(false));
-        }, static (name, partitions) => new OffsetCommitTopic(name, partitions));
+            return new OffsetCommitPartition(index, offset, epoch, r.ReadNullableString(v >= 8));
+        }, static (name, partitions) => new OffsetCommitTopic(name, partitions), flexible);
+        if (flexible) r.SkipTaggedFields();
         return new OffsetCommitRequest(group, generation, member, instance, topics);
     }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteString(GroupId, false);
+        var flexible = version >= 8;
+        w.WriteString(GroupId, flexible);
         w.WriteInt32(GenerationId);
-        w.WriteString(MemberId, false);
-        if (version >= 7) w.WriteNullableString(GroupInstanceId, false);
+        w.WriteString(MemberId, flexible);
+        if (version >= 7) w.WriteNullableString(GroupInstanceId, flexible);
         if (version is >= 2 and <= 4) w.WriteInt64(-1);
         w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
         {
             w.WriteInt32(p.PartitionIndex);
             w.WriteInt64(p.CommittedOffset);
             if (v >= 6) w.WriteInt32(p.CommittedLeaderEpoch);
-            w.WriteNullableString(p.CommittedMetadata, false);
-        });
+            w.WriteNullableString(p.CommittedMetadata, v >= 8);
+        }, flexible);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
 public sealed record PartitionErrors(string Name, (int PartitionIndex, ErrorCode Error)[] Partitions);
 
+/// <summary>OffsetCommitResponse v2-9 (throttle time from v3; v8 flexible).</summary>
 public sealed record OffsetCommitResponse(IReadOnlyList<PartitionErrors> Topics)
 {
     public void Write(KafkaWriter w, short version)
@@ -230,7 +238,8 @@ public sealed record OffsetCommitResponse(IReadOnlyList<PartitionErrors> Topics)
         {
             w.WriteInt32(p.PartitionIndex);
             w.WriteInt16((short)p.Error);
-        });
+        }, version >= 8);
+        if (version >= 8) w.WriteEmptyTaggedFields();
     }
 }
 

@@ -183,7 +183,8 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
     {
         OrleansStream.OffsetCommitResponse result = body.GroupId.Length == 0
             ? new(ErrorCode.InvalidGroupId, [])
-            : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, Offsets(body.Topics), body.GroupInstanceId));
+            : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, Offsets(body.Topics), body.GroupInstanceId,
+                GroupIdNotFoundWhenAbsent: request.Version >= 9));
         new Protocol.Messages.OffsetCommitResponse(Errors(body.Topics, result)).Write(response, request.Version);
         return true;
     }
