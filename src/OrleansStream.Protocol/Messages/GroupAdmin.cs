@@ -1,20 +1,26 @@
 namespace OrleansStream.Protocol.Messages;
 
-/// <summary>A request that names groups: DescribeGroups v0-2 and DeleteGroups v0-1 (an array of group ids).</summary>
+/// <summary>A request that names groups: DescribeGroups v0-2 and DeleteGroups v0-2 (an array of group ids; DeleteGroups v2 flexible).</summary>
 public sealed record GroupsRequest(IReadOnlyList<string> Groups)
 {
-    public static GroupsRequest Read(ref KafkaReader r, short version)
+    public static GroupsRequest Read(ref KafkaReader r, short version) => Read(ref r, flexible: false);
+
+    public static GroupsRequest ReadDeleteGroups(ref KafkaReader r, short version) => Read(ref r, flexible: version >= 2);
+
+    private static GroupsRequest Read(ref KafkaReader r, bool flexible)
     {
-        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var count = Math.Max(r.ReadArrayLength(flexible), 0);
         var groups = new List<string>(count);
-        for (var i = 0; i < count; i++) groups.Add(r.ReadString(false));
+        for (var i = 0; i < count; i++) groups.Add(r.ReadString(flexible));
+        if (flexible) r.SkipTaggedFields();
         return new GroupsRequest(groups);
     }
 
-    public void Write(KafkaWriter w, short version)
+    public void Write(KafkaWriter w, bool flexible = false)
     {
-        w.WriteArrayLength(Groups.Count, false);
-        foreach (var g in Groups) w.WriteString(g, false);
+        w.WriteArrayLength(Groups.Count, flexible);
+        foreach (var g in Groups) w.WriteString(g, flexible);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
@@ -74,18 +80,21 @@ public sealed record ListGroupsResponse(ErrorCode Error, IReadOnlyList<(string G
     }
 }
 
-/// <summary>DeleteGroupsResponse v0-1: each group's error.</summary>
+/// <summary>DeleteGroupsResponse v0-2 (v2 flexible): each group's error.</summary>
 public sealed record DeleteGroupsResponse(IReadOnlyList<(string GroupId, ErrorCode Error)> Results)
 {
     public void Write(KafkaWriter w, short version)
     {
+        var flexible = version >= 2;
         w.WriteInt32(0);
-        w.WriteArrayLength(Results.Count, false);
+        w.WriteArrayLength(Results.Count, flexible);
         foreach (var (id, error) in Results)
         {
-            w.WriteString(id, false);
+            w.WriteString(id, flexible);
             w.WriteInt16((short)error);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 

@@ -41,7 +41,7 @@ internal sealed class ListGroupsHandler(IGrainFactory grains) : KafkaApiHandler<
 }
 
 /// <summary>DeleteGroups: each empty group and its offsets go (NonEmptyGroup, GroupIdNotFound otherwise).</summary>
-internal sealed class DeleteGroupsHandler(IGrainFactory grains) : KafkaApiHandler<GroupsRequest>(ApiKey.DeleteGroups, GroupsRequest.Read)
+internal sealed class DeleteGroupsHandler(IGrainFactory grains) : KafkaApiHandler<GroupsRequest>(ApiKey.DeleteGroups, GroupsRequest.ReadDeleteGroups)
 {
     protected override async ValueTask<bool> AnswerAsync(GroupsRequest body, KafkaRequest request, KafkaWriter response)
     {
