@@ -16,7 +16,7 @@ public static class ApiVersionsTable
         new(ApiKey.ListOffsets, 1, 10),
         new(ApiKey.Metadata, 0, 8),
         new(ApiKey.OffsetCommit, 2, 9),
-        new(ApiKey.OffsetFetch, 1, 7),
+        new(ApiKey.OffsetFetch, 1, 9),
         new(ApiKey.FindCoordinator, 0, 2),
         new(ApiKey.JoinGroup, 0, 5),
         new(ApiKey.Heartbeat, 0, 3),

@@ -94,6 +94,49 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Equal([(0, 10L, within), (1, -1L, "")], committed);
     }
 
+    /// <summary>OffsetFetch v8 (KIP-709) answers several groups in one request, each its own offsets; one that does not exist has none and no error.</summary>
+    [Fact]
+    public async Task OffsetFetch_v8_answers_each_group_asked()
+    {
+        var topic = await cluster.CreateTopicAsync("fetchv8", partitions: 1);
+        var group = "v8-" + Guid.NewGuid().ToString("N");
+        var absent = "v8-absent-" + Guid.NewGuid().ToString("N");
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await wire.SendAsync(ApiKey.OffsetCommit, 9, w => new Protocol.Messages.OffsetCommitRequest(group, -1, "", null,
+            [new OffsetCommitTopic(topic, [new(0, 17, -1, "meta")])]).Write(w, 9));
+        Assert.Equal([(topic, 0, ErrorCode.None)], await ReadOffsetCommitErrorsAsync(wire, flexible: true));
+
+        await wire.SendAsync(ApiKey.OffsetFetch, 8, w => new Protocol.Messages.OffsetFetchRequest(
+            [new OffsetFetchRequestGroup(group, [new TopicPartitions(topic, [0])]), new OffsetFetchRequestGroup(absent, null)]).Write(w, 8));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
+        r.ReadInt32();
+        var answered = new List<(string Group, string Topic, int Partition, long Offset, string? Metadata)>();
+        var errors = new List<(string Group, ErrorCode Error)>();
+        for (var groups = r.ReadArrayLength(true); groups > 0; groups--)
+        {
+            var id = r.ReadString(true);
+            for (var topics = r.ReadArrayLength(true); topics > 0; topics--)
+            {
+                var name = r.ReadString(true);
+                for (var partitions = r.ReadArrayLength(true); partitions > 0; partitions--)
+                {
+                    var partition = r.ReadInt32();
+                    var offset = r.ReadInt64();
+                    r.ReadInt32();
+                    answered.Add((id, name, partition, offset, r.ReadNullableString(true)));
+                    Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+                    r.SkipTaggedFields();
+                }
+                r.SkipTaggedFields();
+            }
+            errors.Add((id, (ErrorCode)r.ReadInt16()));
+            r.SkipTaggedFields();
+        }
+
+        Assert.Equal([(group, topic, 0, 17L, "meta")], answered);
+        Assert.Equal([(group, ErrorCode.None), (absent, ErrorCode.None)], errors);
+    }
+
     /// <summary>
     /// OffsetCommit v8 (flexible) and v9 (KIP-848's version, the same layout): a simple commit is taken, and a generation
     /// named to a group that does not exist is GroupIdNotFound from v9, IllegalGeneration before, as Kafka answers.

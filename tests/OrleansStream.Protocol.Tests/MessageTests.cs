@@ -338,6 +338,41 @@ public class MessageTests
         Assert.Equal(Hex.Parse("00000000 02 0274 02 00000000 0016 00 00 00"), response.WrittenSpan.ToArray());
     }
 
+    /// <summary>OffsetFetch v8 (KIP-709) asks for several groups, each with its topics or null for all; v9 adds each group's member id and epoch.</summary>
+    [Fact]
+    public void OffsetFetch_v8_and_v9_requests_carry_groups_and_v8_responses_answer_each_group()
+    {
+        // v8: groups [ "g" topics [ "t" [0] ], "h" topics null ], require_stable true
+        var v8 = Hex.Parse("03 0267 02 0274 02 00000000 00 00 0268 00 00 01 00");
+        // v9: groups [ "g" member null epoch -1 topics [ "t" [0, 1] ] ], require_stable false
+        var v9 = Hex.Parse("02 0267 00 ffffffff 02 0274 03 00000000 00000001 00 00 00 00");
+        var r8 = new KafkaReader(v8);
+        var r9 = new KafkaReader(v9);
+        var read8 = Messages.OffsetFetchRequest.Read(ref r8, 8);
+        var read9 = Messages.OffsetFetchRequest.Read(ref r9, 9);
+        using var w8 = new KafkaWriter();
+        read8.Write(w8, 8);
+        using var w9 = new KafkaWriter();
+        read9.Write(w9, 9);
+        using var response = new KafkaWriter();
+        new Messages.OffsetFetchResponse([
+            new OffsetFetchResponseGroup("g", [new OffsetFetchTopic("t", [new OffsetFetchPartition(0, 5, -1, "", ErrorCode.None)])], ErrorCode.None),
+            new OffsetFetchResponseGroup("h", [], ErrorCode.CoordinatorNotAvailable),
+        ]).Write(response, 8);
+
+        Assert.Equal((0, 0), (r8.Remaining, r9.Remaining));
+        Assert.Equal(["g", "h"], read8.Groups.Select(g => g.GroupId));
+        Assert.Equal([0], Assert.Single(read8.Groups[0].Topics!).Partitions);
+        Assert.Null(read8.Groups[1].Topics);
+        Assert.True(read8.RequireStable);
+        Assert.Equal(((string?)null, -1), (read9.Groups[0].MemberId, read9.Groups[0].MemberEpoch));
+        Assert.Equal([0, 1], Assert.Single(read9.Groups[0].Topics!).Partitions);
+        Assert.Equal(v8, w8.WrittenSpan.ToArray());
+        Assert.Equal(v9, w9.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 03 0267 02 0274 02 00000000 0000000000000005 ffffffff 01 0000 00 00 0000 00 0268 01 000f 00 00"),
+            response.WrittenSpan.ToArray());
+    }
+
     [Fact]
     public void ListOffsets_v7_response_is_compact_with_tagged_fields()
     {
