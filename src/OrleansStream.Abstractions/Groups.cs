@@ -230,7 +230,8 @@ public sealed record GroupMemberDescription(
     string MemberId,
     string ClientId,
     IReadOnlyList<string> Topics,
-    ConsumerProtocolAssignment Assignment);
+    ConsumerProtocolAssignment Assignment,
+    string? GroupInstanceId = null);
 
 /// <summary>
 /// Kafka's DescribeGroups for one group. A group that does not exist answers <see cref="ErrorCode.GroupIdNotFound"/>

@@ -37,23 +37,6 @@ public sealed class AdminTests(KafkaCluster cluster)
         Assert.Equal(OrleansStream.ErrorCode.UnknownTopicOrPartition, state.Topics.Single().Error);
     }
 
-    /// <summary>DeleteGroups v2 (flexible), which librdkafka 2.16 asks: a group with offsets goes, and once gone it is GroupIdNotFound.</summary>
-    [Fact]
-    public async Task The_admin_client_deletes_a_group_and_a_second_delete_is_GroupIdNotFound()
-    {
-        var topic = await cluster.CreateTopicAsync("delgroup", partitions: 1);
-        var group = "delgroup-" + Guid.NewGuid().ToString("N");
-        using (var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = group }).Build())
-            consumer.Commit([new Confluent.Kafka.TopicPartitionOffset(topic, 0, 5)]);
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
-
-        await admin.DeleteGroupsAsync([group]);
-        var again = await Assert.ThrowsAsync<DeleteGroupsException>(() => admin.DeleteGroupsAsync([group]));
-
-        Assert.Equal(Confluent.Kafka.ErrorCode.GroupIdNotFound, again.Results.Single().Error.Code);
-        Assert.Equal(OrleansStream.ErrorCode.GroupIdNotFound, (await cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group).Describe()).Error);
-    }
-
     [Fact]
     public async Task An_idempotent_producer_gets_a_producer_id_and_stores_each_record_once_in_order()
     {

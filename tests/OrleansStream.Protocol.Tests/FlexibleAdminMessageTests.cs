@@ -56,7 +56,7 @@ public class FlexibleAdminMessageTests
     public void DeleteGroups_v2()
     {
         var bytes = Hex.Parse("02 0267 00");
-        var read = ReadWriteBack(bytes, GroupsRequest.ReadDeleteGroups, (r, w) => r.Write(w, flexible: true), 2);
+        var read = ReadWriteBack(bytes, GroupsRequest.ReadDeleteGroups, (r, w) => r.WriteDeleteGroups(w, 2), 2);
         Assert.Equal(["g"], read.Groups);
 
         using var w = new KafkaWriter();
@@ -93,6 +93,40 @@ public class FlexibleAdminMessageTests
         using var w = new KafkaWriter();
         new AlterConfigsResponse([new AlterConfigsResult(ErrorCode.InvalidConfig, null, ConfigResourceType.Topic, "t")]).Write(w, flexible: true);
         Assert.Equal(Hex.Parse("00000000 02 0028 00 02 0274 00 00"), w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void DescribeGroups_v5_asks_for_authorized_operations_and_answers_members_instance_ids()
+    {
+        // groups [ "g" ], include_authorized_operations true
+        var bytes = Hex.Parse("02 0267 01 00");
+        var read = ReadWriteBack(bytes, GroupsRequest.ReadDescribeGroups, (r, w) => r.WriteDescribeGroups(w, 5), 5);
+        Assert.Equal(["g"], read.Groups);
+        Assert.True(read.IncludeAuthorizedOperations);
+
+        using var w = new KafkaWriter();
+        new DescribeGroupsResponse([new DescribedGroup(ErrorCode.None, "g", "Stable", "consumer", "range",
+            [new DescribedGroupMember("m", "i", "c", "", [1], [2])], 3400)]).Write(w, 5);
+        // throttle, groups [ error, "g", "Stable", "consumer", "range", members [ "m", instance "i", client "c", host "", metadata, assignment ], operations ]
+        Assert.Equal(Hex.Parse("00000000 02 0000 0267 07537461626c65 09636f6e73756d6572 0672616e6765 02 026d 0269 0263 01 0201 0202 00 00000d48 00 00"),
+            w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void ListGroups_v5_filters_by_state_and_type_and_answers_each_groups_state_and_type()
+    {
+        // states_filter [ "Stable" ], types_filter [ "classic" ]
+        var bytes = Hex.Parse("02 07537461626c65 02 08636c6173736963 00");
+        var read = ReadWriteBack(bytes, ListGroupsRequest.Read, (r, w) => r.Write(w, 5), 5);
+        Assert.Equal(["Stable"], read.StatesFilter);
+        Assert.Equal(["classic"], read.TypesFilter);
+
+        using var w = new KafkaWriter();
+        new ListGroupsResponse(ErrorCode.None, [new ListedGroup("g", "consumer", "Stable", "classic")]).Write(w, 5);
+        Assert.Equal(Hex.Parse("00000000 0000 02 0267 09636f6e73756d6572 07537461626c65 08636c6173736963 00 00"), w.WrittenSpan.ToArray());
+        using var v2 = new KafkaWriter();
+        new ListGroupsResponse(ErrorCode.None, [new ListedGroup("g", "consumer", "", "classic")]).Write(v2, 2);
+        Assert.Equal(Hex.Parse("00000000 0000 00000001 0001 67 0008 636f6e73756d6572"), v2.WrittenSpan.ToArray());
     }
 
     private static T ReadWriteBack<T>(byte[] bytes, PartitionReader<T> read, Action<T, KafkaWriter> write, short version)
