@@ -387,14 +387,7 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
         var topic = await cluster.CreateTopicAsync("groupadmin", partitions: 2);
         var group = "ga-" + Guid.NewGuid().ToString("N");
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
-        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
-        {
-            BootstrapServers = cluster.BootstrapServers,
-            GroupId = group,
-            ClientId = "describe-me",
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-        }).Build();
-        await SubscribeAsync(consumer, topic, partitions: 2);
+        using var consumer = await SubscribedAsync(group, topic, partitions: 2, c => c.ClientId = "describe-me");
 
         var listed = await admin.ListConsumerGroupsAsync();
         var described = (await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions.Single();
@@ -426,14 +419,7 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
         using (var committer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = simple }).Build())
             committer.Commit([new TopicPartitionOffset(topic, 0, 3)]);
-        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
-        {
-            BootstrapServers = cluster.BootstrapServers,
-            GroupId = group,
-            GroupInstanceId = "instance-1",
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-        }).Build();
-        await SubscribeAsync(consumer, topic, partitions: 1);
+        using var consumer = await SubscribedAsync(group, topic, partitions: 1, c => c.GroupInstanceId = "instance-1");
 
         var stable = await admin.ListConsumerGroupsAsync(new ListConsumerGroupsOptions { MatchStates = [ConsumerGroupState.Stable] });
         var empty = await admin.ListConsumerGroupsAsync(new ListConsumerGroupsOptions { MatchStates = [ConsumerGroupState.Empty] });
@@ -501,6 +487,16 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
     }
 
     /// <summary>Subscribes and polls until the consumer owns the topic's <paramref name="partitions"/>.</summary>
+    /// <summary>A consumer of <paramref name="group"/> from the earliest offsets, once it holds its <paramref name="partitions"/> of <paramref name="topic"/>.</summary>
+    private async Task<IConsumer<Ignore, Ignore>> SubscribedAsync(string group, string topic, int partitions, Action<ConsumerConfig> configure)
+    {
+        var config = new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = group, AutoOffsetReset = AutoOffsetReset.Earliest };
+        configure(config);
+        var consumer = new ConsumerBuilder<Ignore, Ignore>(config).Build();
+        await SubscribeAsync(consumer, topic, partitions);
+        return consumer;
+    }
+
     private static async Task SubscribeAsync(IConsumer<Ignore, Ignore> consumer, string topic, int partitions)
     {
         consumer.Subscribe(topic);

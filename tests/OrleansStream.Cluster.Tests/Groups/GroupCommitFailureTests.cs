@@ -57,14 +57,9 @@ public sealed class GroupCommitFailureTests(FailingStorageGroupFixture fixture) 
     [Fact]
     public async Task Commits_queued_behind_a_delete_of_the_group_leave_no_empty_group_behind()
     {
-        var topic = $"del-{Guid.NewGuid():N}"[..20];
-        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 2, 1)])).Error);
-        var groupId = $"g-del-{Guid.NewGuid():N}"[..20];
-        var group = fixture.Client.GetGrain<IConsumerGroupGrain>(groupId);
+        var (groupId, group, p0, p1) = await SimpleGroupAsync("del");
         var directory = fixture.Client.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory);
-        var p0 = new TopicPartition(topic, 0);
-        var p1 = new TopicPartition(topic, 1);
-        Task<OffsetCommitResponse> Commit(TopicPartition tp) => group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(tp, 0)]));   // a simple consumer
+        Task<OffsetCommitResponse> Commit(TopicPartition tp) => SimpleCommit(group, tp, 0);
         Assert.Equal(ErrorCode.None, (await Commit(p0)).Error);
         Assert.Contains(groupId, await directory.List());
 
@@ -110,14 +105,9 @@ public sealed class GroupCommitFailureTests(FailingStorageGroupFixture fixture) 
     [Fact]
     public async Task A_group_whose_removal_is_being_written_refuses_commits_and_joins_with_CoordinatorNotAvailable()
     {
-        var topic = $"dead-{Guid.NewGuid():N}"[..20];
-        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 2, 1)])).Error);
-        var groupId = $"g-dead-{Guid.NewGuid():N}"[..20];
-        var group = fixture.Client.GetGrain<IConsumerGroupGrain>(groupId);
+        var (groupId, group, p0, p1) = await SimpleGroupAsync("dead");
         var directory = fixture.Client.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory);
-        var p0 = new TopicPartition(topic, 0);
-        var p1 = new TopicPartition(topic, 1);
-        Task<OffsetCommitResponse> Commit(TopicPartition tp) => group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(tp, 7)]));
+        Task<OffsetCommitResponse> Commit(TopicPartition tp) => SimpleCommit(group, tp, 7);
         Assert.Equal(ErrorCode.None, (await Commit(p0)).Error);
 
         // A commit's write is held in storage; the delete marks the group Dead and waits behind that write.
@@ -139,7 +129,7 @@ public sealed class GroupCommitFailureTests(FailingStorageGroupFixture fixture) 
             commitWhileDead = await Commit(p1);
             txnCommitWhileDead = await group.TxnOffsetCommit(new TxnOffsetCommitRequest("txn-dead", 1000, 0, [new OffsetToCommit(p1, 7)]));
             joinWhileDead = await group.JoinGroup(new JoinGroupRequest("", "test", 6000, 10_000, GroupKeys.ConsumerProtocolType,
-                [new JoinGroupProtocol("range", new ConsumerProtocolSubscription([topic], []))]));
+                [new JoinGroupProtocol("range", new ConsumerProtocolSubscription([p0.Topic], []))]));
             fetchWhileDead = await group.OffsetFetch(new OffsetFetchRequest());
         }
         finally
@@ -193,6 +183,19 @@ public sealed class GroupCommitFailureTests(FailingStorageGroupFixture fixture) 
         Assert.Equal(ErrorCode.None, (await group.Describe()).Error);
         Assert.Equal(ErrorCode.None, (await group.DeleteGroup()).Error);
     }
+
+    /// <summary>A two-partition topic and a group of that name prefix (neither exists before).</summary>
+    private async Task<(string GroupId, IConsumerGroupGrain Group, TopicPartition P0, TopicPartition P1)> SimpleGroupAsync(string prefix)
+    {
+        var topic = $"{prefix}-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 2, 1)])).Error);
+        var groupId = $"g-{prefix}-{Guid.NewGuid():N}"[..20];
+        return (groupId, fixture.Client.GetGrain<IConsumerGroupGrain>(groupId), new TopicPartition(topic, 0), new TopicPartition(topic, 1));
+    }
+
+    /// <summary>A simple consumer's commit: no member id, generation -1.</summary>
+    private static Task<OffsetCommitResponse> SimpleCommit(IConsumerGroupGrain group, TopicPartition tp, long offset) =>
+        group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(tp, offset)]));
 
     [Fact]
     public async Task A_failed_write_fails_every_commit_in_it_and_leaves_the_stored_offsets()
