@@ -23,13 +23,15 @@ public interface IConsumerGroupGrain : IGrainWithStringKey
     Task<GroupResponse> LeaveGroup(LeaveGroupRequest request);
 
     /// <summary>
-    /// Kafka's OffsetCommit. The committer is checked first (generation, member, a group being removed): a refusal
-    /// there commits nothing and is the request's error. Then each partition is checked on its own
-    /// (<see cref="ErrorCode.UnknownTopicOrPartition"/>, <see cref="ErrorCode.OffsetMetadataTooLarge"/>): a refused one
-    /// has its error in <see cref="OffsetCommitResponse.Partitions"/> while the others are committed and listed with
-    /// <see cref="ErrorCode.None"/>. The offsets taken are stored in one write, so a failed write commits none of them
-    /// (<see cref="ErrorCode.CoordinatorNotAvailable"/>). Interleaves so that concurrent commits share one storage
-    /// write (group commit); it re-checks the group after every await.
+    /// Kafka's OffsetCommit, validated per group as Kafka's coordinator does. The committer is checked first
+    /// (generation, member, a group whose removal is being stored): a refusal there commits nothing and is the
+    /// request's error. Then each partition is checked on its own (<see cref="ErrorCode.UnknownTopicOrPartition"/>,
+    /// <see cref="ErrorCode.OffsetMetadataTooLarge"/>): a refused one has its error in
+    /// <see cref="OffsetCommitResponse.Partitions"/> while the others are committed and listed with
+    /// <see cref="ErrorCode.None"/> (the request's error is then the first refusal's). A controller that cannot be asked
+    /// which partitions exist refuses every partition with <see cref="ErrorCode.CoordinatorNotAvailable"/>. The offsets
+    /// taken are stored in one write, so a failed write commits none of them (<see cref="ErrorCode.CoordinatorNotAvailable"/>).
+    /// Interleaves so that concurrent commits share one storage write (group commit); it re-checks the group after every await.
     /// </summary>
     [AlwaysInterleave]
     Task<OffsetCommitResponse> OffsetCommit(OffsetCommitRequest request);
