@@ -23,8 +23,15 @@ public interface IConsumerGroupGrain : IGrainWithStringKey
     Task<GroupResponse> LeaveGroup(LeaveGroupRequest request);
 
     /// <summary>
-    /// All or nothing: either every offset of the request is committed or none is. Interleaves so that concurrent
-    /// commits share one storage write (group commit); it re-checks the group after every await.
+    /// Kafka's OffsetCommit, validated per group as Kafka's coordinator does. The committer is checked first
+    /// (generation, member, a group whose removal is being stored): a refusal there commits nothing and is the
+    /// request's error. Then each partition is checked on its own (<see cref="ErrorCode.UnknownTopicOrPartition"/>,
+    /// <see cref="ErrorCode.OffsetMetadataTooLarge"/>): a refused one has its error in
+    /// <see cref="OffsetCommitResponse.Partitions"/> while the others are committed and listed with
+    /// <see cref="ErrorCode.None"/> (the request's error is then the first refusal's). A controller that cannot be asked
+    /// which partitions exist refuses every partition with <see cref="ErrorCode.CoordinatorNotAvailable"/>. The offsets
+    /// taken are stored in one write, so a failed write commits none of them (<see cref="ErrorCode.CoordinatorNotAvailable"/>).
+    /// Interleaves so that concurrent commits share one storage write (group commit); it re-checks the group after every await.
     /// </summary>
     [AlwaysInterleave]
     Task<OffsetCommitResponse> OffsetCommit(OffsetCommitRequest request);
@@ -181,9 +188,12 @@ public sealed record OffsetToCommit(TopicPartition TopicPartition, long Offset, 
 /// <summary>
 /// Kafka's OffsetCommit. A group member sends its member id and generation; a consumer that only assigns partitions
 /// by hand (or an admin) sends an empty member id and generation -1, which the group accepts only while it has no members.
+/// A generation named to a group that does not exist is <see cref="ErrorCode.IllegalGeneration"/>, or
+/// <see cref="ErrorCode.GroupIdNotFound"/> with <paramref name="GroupIdNotFoundWhenAbsent"/> (Kafka's answer from OffsetCommit v9).
 /// </summary>
 [GenerateSerializer, Immutable]
-public sealed record OffsetCommitRequest(string MemberId, int GenerationId, IReadOnlyList<OffsetToCommit> Offsets, string? GroupInstanceId = null);
+public sealed record OffsetCommitRequest(
+    string MemberId, int GenerationId, IReadOnlyList<OffsetToCommit> Offsets, string? GroupInstanceId = null, bool GroupIdNotFoundWhenAbsent = false);
 
 [GenerateSerializer, Immutable]
 public sealed record PartitionError(TopicPartition TopicPartition, ErrorCode Error, string? ErrorMessage = null);
@@ -222,7 +232,8 @@ public sealed record GroupMemberDescription(
     string MemberId,
     string ClientId,
     IReadOnlyList<string> Topics,
-    ConsumerProtocolAssignment Assignment);
+    ConsumerProtocolAssignment Assignment,
+    string? GroupInstanceId = null);
 
 /// <summary>
 /// Kafka's DescribeGroups for one group. A group that does not exist answers <see cref="ErrorCode.GroupIdNotFound"/>

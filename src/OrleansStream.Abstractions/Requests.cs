@@ -60,6 +60,12 @@ public static class OffsetSpec
 
     /// <summary>KIP-405's EARLIEST_LOCAL_TIMESTAMP: the local log start offset (above the tiered part of the log).</summary>
     public const long EarliestLocal = -4;
+
+    /// <summary>
+    /// KIP-1005's LATEST_TIERED_TIMESTAMP: the highest offset in the tier (remote storage), -1 when nothing is tiered or
+    /// the topic does not tier.
+    /// </summary>
+    public const long LatestTiered = -5;
 }
 
 /// <summary>Kafka's ListOffsets; <see cref="OffsetSpec.Latest"/> with <see cref="IsolationLevel.ReadCommitted"/> answers the last stable offset.</summary>

@@ -387,14 +387,7 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
         var topic = await cluster.CreateTopicAsync("groupadmin", partitions: 2);
         var group = "ga-" + Guid.NewGuid().ToString("N");
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
-        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
-        {
-            BootstrapServers = cluster.BootstrapServers,
-            GroupId = group,
-            ClientId = "describe-me",
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-        }).Build();
-        await SubscribeAsync(consumer, topic, partitions: 2);
+        using var consumer = await SubscribedAsync(group, topic, partitions: 2, c => c.ClientId = "describe-me");
 
         var listed = await admin.ListConsumerGroupsAsync();
         var described = (await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions.Single();
@@ -410,6 +403,46 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
         Assert.Equal([0, 1], member.Assignment.TopicPartitions.Select(tp => tp.Partition.Value).Order());
         Assert.Equal(Confluent.Kafka.ErrorCode.NonEmptyGroup, busy.Results.Single().Error.Code);
         Assert.DoesNotContain(after.Valid, g => g.GroupId == group);
+    }
+
+    /// <summary>
+    /// The versions librdkafka 2.16 asks: ListGroups v5 (KIP-518's state filter, KIP-848's type filter), DescribeGroups v5
+    /// (v3's authorized operations, v4's members' group instance ids) and DeleteGroups v2, whose second delete of a group
+    /// is GroupIdNotFound.
+    /// </summary>
+    [Fact]
+    public async Task Groups_are_listed_by_state_and_type_described_with_authorized_operations_and_instance_ids()
+    {
+        var topic = await cluster.CreateTopicAsync("groupstate", partitions: 1);
+        var group = "gs-" + Guid.NewGuid().ToString("N");
+        var simple = "gs-simple-" + Guid.NewGuid().ToString("N");
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        using (var committer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = simple }).Build())
+            committer.Commit([new TopicPartitionOffset(topic, 0, 3)]);
+        using var consumer = await SubscribedAsync(group, topic, partitions: 1, c => c.GroupInstanceId = "instance-1");
+
+        var stable = await admin.ListConsumerGroupsAsync(new ListConsumerGroupsOptions { MatchStates = [ConsumerGroupState.Stable] });
+        var empty = await admin.ListConsumerGroupsAsync(new ListConsumerGroupsOptions { MatchStates = [ConsumerGroupState.Empty] });
+        var classic = await admin.ListConsumerGroupsAsync(new ListConsumerGroupsOptions { MatchTypes = [ConsumerGroupType.Classic] });
+        var consumerType = await admin.ListConsumerGroupsAsync(new ListConsumerGroupsOptions { MatchTypes = [ConsumerGroupType.Consumer] });
+        var described = (await admin.DescribeConsumerGroupsAsync([group], new DescribeConsumerGroupsOptions { IncludeAuthorizedOperations = true }))
+            .ConsumerGroupDescriptions.Single();
+        await admin.DeleteGroupsAsync([simple]);
+        var again = await Assert.ThrowsAsync<DeleteGroupsException>(() => admin.DeleteGroupsAsync([simple]));
+
+        var listed = Assert.Single(stable.Valid, g => g.GroupId == group);
+        Assert.Equal((ConsumerGroupState.Stable, ConsumerGroupType.Classic, false), (listed.State, listed.Type, listed.IsSimpleConsumerGroup));
+        Assert.DoesNotContain(stable.Valid, g => g.GroupId == simple);
+        var listedSimple = Assert.Single(empty.Valid, g => g.GroupId == simple);
+        Assert.True(listedSimple.IsSimpleConsumerGroup);
+        Assert.DoesNotContain(empty.Valid, g => g.GroupId == group);
+        Assert.Contains(classic.Valid, g => g.GroupId == group);
+        Assert.DoesNotContain(consumerType.Valid, g => g.GroupId == group);
+        Assert.Equal("instance-1", Assert.Single(described.Members).GroupInstanceId);
+        Assert.Equal(
+            [AclOperation.Read, AclOperation.Delete, AclOperation.Describe, AclOperation.DescribeConfigs, AclOperation.AlterConfigs],
+            described.AuthorizedOperations.Order());
+        Assert.Equal(Confluent.Kafka.ErrorCode.GroupIdNotFound, again.Results.Single().Error.Code);
     }
 
     [Fact]
@@ -454,6 +487,16 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
     }
 
     /// <summary>Subscribes and polls until the consumer owns the topic's <paramref name="partitions"/>.</summary>
+    /// <summary>A consumer of <paramref name="group"/> from the earliest offsets, once it holds its <paramref name="partitions"/> of <paramref name="topic"/>.</summary>
+    private async Task<IConsumer<Ignore, Ignore>> SubscribedAsync(string group, string topic, int partitions, Action<ConsumerConfig> configure)
+    {
+        var config = new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = group, AutoOffsetReset = AutoOffsetReset.Earliest };
+        configure(config);
+        var consumer = new ConsumerBuilder<Ignore, Ignore>(config).Build();
+        await SubscribeAsync(consumer, topic, partitions);
+        return consumer;
+    }
+
     private static async Task SubscribeAsync(IConsumer<Ignore, Ignore> consumer, string topic, int partitions)
     {
         consumer.Subscribe(topic);

@@ -94,15 +94,90 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Equal([(0, 10L, within), (1, -1L, "")], committed);
     }
 
-    private static async Task<List<(string, int, ErrorCode)>> ReadOffsetCommitErrorsAsync(KafkaWire wire)
+    /// <summary>OffsetFetch v8 (KIP-709) answers several groups in one request, each its own offsets; one that does not exist has none and no error.</summary>
+    [Fact]
+    public async Task OffsetFetch_v8_answers_each_group_asked()
     {
-        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
+        var topic = await cluster.CreateTopicAsync("fetchv8", partitions: 1);
+        var group = "v8-" + Guid.NewGuid().ToString("N");
+        var absent = "v8-absent-" + Guid.NewGuid().ToString("N");
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await wire.SendAsync(ApiKey.OffsetCommit, 9, w => new Protocol.Messages.OffsetCommitRequest(group, -1, "", null,
+            [new OffsetCommitTopic(topic, [new(0, 17, -1, "meta")])]).Write(w, 9));
+        Assert.Equal([(topic, 0, ErrorCode.None)], await ReadOffsetCommitErrorsAsync(wire, flexible: true));
+
+        await wire.SendAsync(ApiKey.OffsetFetch, 8, w => new Protocol.Messages.OffsetFetchRequest(
+            [new OffsetFetchRequestGroup(group, [new TopicPartitions(topic, [0])]), new OffsetFetchRequestGroup(absent, null)]).Write(w, 8));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
+        r.ReadInt32();
+        var answered = new List<(string Group, string Topic, int Partition, long Offset, string? Metadata)>();
+        var errors = new List<(string Group, ErrorCode Error)>();
+        for (var groups = r.ReadArrayLength(true); groups > 0; groups--)
+        {
+            var id = r.ReadString(true);
+            for (var topics = r.ReadArrayLength(true); topics > 0; topics--)
+            {
+                var name = r.ReadString(true);
+                for (var partitions = r.ReadArrayLength(true); partitions > 0; partitions--)
+                {
+                    var partition = r.ReadInt32();
+                    var offset = r.ReadInt64();
+                    r.ReadInt32();
+                    answered.Add((id, name, partition, offset, r.ReadNullableString(true)));
+                    Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+                    r.SkipTaggedFields();
+                }
+                r.SkipTaggedFields();
+            }
+            errors.Add((id, (ErrorCode)r.ReadInt16()));
+            r.SkipTaggedFields();
+        }
+
+        Assert.Equal([(group, topic, 0, 17L, "meta")], answered);
+        Assert.Equal([(group, ErrorCode.None), (absent, ErrorCode.None)], errors);
+    }
+
+    /// <summary>
+    /// OffsetCommit v8 (flexible) and v9 (KIP-848's version, the same layout): a simple commit is taken, and a generation
+    /// named to a group that does not exist is GroupIdNotFound from v9, IllegalGeneration before, as Kafka answers.
+    /// </summary>
+    [Fact]
+    public async Task OffsetCommit_v8_and_v9_are_flexible_and_v9_answers_GroupIdNotFound_for_a_group_that_does_not_exist()
+    {
+        var topic = await cluster.CreateTopicAsync("commitv9", partitions: 1);
+        var group = "v9-" + Guid.NewGuid().ToString("N");
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        Task Commit(short version, int generation, string member, long offset) => wire.SendAsync(ApiKey.OffsetCommit, version, w =>
+            new Protocol.Messages.OffsetCommitRequest(group, generation, member, null, [new OffsetCommitTopic(topic, [new(0, offset, -1, "v" + version)])]).Write(w, version));
+
+        await Commit(9, 1, "ghost", 1);
+        var v9Absent = await ReadOffsetCommitErrorsAsync(wire, flexible: true);
+        await Commit(8, 1, "ghost", 1);
+        var v8Absent = await ReadOffsetCommitErrorsAsync(wire, flexible: true);
+        await Commit(9, -1, "", 42);
+        var v9Simple = await ReadOffsetCommitErrorsAsync(wire, flexible: true);
+        var committed = await OffsetFetchAsync(wire, group, topic, 0);
+
+        Assert.Equal([(topic, 0, ErrorCode.GroupIdNotFound)], v9Absent);
+        Assert.Equal([(topic, 0, ErrorCode.IllegalGeneration)], v8Absent);
+        Assert.Equal([(topic, 0, ErrorCode.None)], v9Simple);
+        Assert.Equal([(0, 42L, "v9")], committed);
+    }
+
+    private static async Task<List<(string, int, ErrorCode)>> ReadOffsetCommitErrorsAsync(KafkaWire wire, bool flexible = false)
+    {
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(flexible ? 5 : 4) : []);
         r.ReadInt32();
         var errors = new List<(string, int, ErrorCode)>();
-        for (var topics = r.ReadArrayLength(false); topics > 0; topics--)
+        for (var topics = r.ReadArrayLength(flexible); topics > 0; topics--)
         {
-            var name = r.ReadString(false);
-            for (var partitions = r.ReadArrayLength(false); partitions > 0; partitions--) errors.Add((name, r.ReadInt32(), (ErrorCode)r.ReadInt16()));
+            var name = r.ReadString(flexible);
+            for (var partitions = r.ReadArrayLength(flexible); partitions > 0; partitions--)
+            {
+                errors.Add((name, r.ReadInt32(), (ErrorCode)r.ReadInt16()));
+                if (flexible) r.SkipTaggedFields();
+            }
+            if (flexible) r.SkipTaggedFields();
         }
         return errors;
     }
@@ -237,6 +312,74 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Equal(0, r.ReadInt16());
         r.ReadInt64();
         Assert.Equal(1, r.ReadInt64());
+    }
+
+    /// <summary>
+    /// KIP-1005's LATEST_TIERED_TIMESTAMP (-5, v9): the highest offset in the tier, as the leader's manifest records it,
+    /// and -1 with epoch -1 for a topic that does not tier; asked at v8 it is UnsupportedVersion, as a special timestamp
+    /// before its version is in Kafka. v10 (KIP-1075) carries a timeout for lookups in the tier.
+    /// </summary>
+    [Fact]
+    public async Task ListOffsets_v9_latest_tiered_is_the_tiers_highest_offset_and_v10_carries_a_timeout()
+    {
+        var tiered = $"lt-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(ErrorCode.None, Assert.Single(await cluster.Controller.CreateTopics([new NewTopic(tiered, 1, 1, new Dictionary<string, string>
+        {
+            ["remote.storage.enable"] = "true",
+            ["segment.bytes"] = "1024",
+            ["retention.ms"] = "-1",
+        })])).Error);
+        var plain = await cluster.CreateTopicAsync("ltplain", partitions: 1);
+        var leader = await cluster.LeaderIndexAsync(tiered, 0);
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(leader));
+        // Each request's batch fills a 1 KiB segment, so the next one rolls it: five closed segments to tier.
+        for (var i = 0; i < 6; i++)
+        {
+            await wire.SendAsync(ApiKey.Produce, 8, w => ProduceMany(tiered, 12, 100).Write(w, 8));
+            Assert.NotNull(await wire.ReadFrameAsync());
+        }
+
+        (ErrorCode Error, long Timestamp, long Offset, int Epoch) tieredAnswer = default;
+        long highestInManifest = -1;
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            tieredAnswer = await ListOffsetsAsync(wire, 9, tiered, OffsetSpec.LatestTiered);
+            highestInManifest = (await cluster.ManifestAsync(leader, tiered, 0)).CopiedNextOffset() - 1;
+            return highestInManifest >= 4 * 12 - 1 && tieredAnswer.Offset == highestInManifest;
+        }, "the closed segments are tiered and ListOffsets -5 answers the manifest's highest offset", TimeSpan.FromSeconds(30),
+            () => $"answered {tieredAnswer}, manifest's highest offset {highestInManifest}");
+        var latest = await ListOffsetsAsync(wire, 9, tiered, OffsetSpec.Latest);
+
+        Assert.Equal((ErrorCode.None, -1L, latest.Epoch), (tieredAnswer.Error, tieredAnswer.Timestamp, tieredAnswer.Epoch));
+        Assert.Equal(6 * 12, latest.Offset);
+        await using var plainWire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(plain, 0)));
+        Assert.Equal((ErrorCode.None, -1L, -1L, -1), await ListOffsetsAsync(plainWire, 9, plain, OffsetSpec.LatestTiered));
+        Assert.Equal(ErrorCode.UnsupportedVersion, (await ListOffsetsAsync(plainWire, 8, plain, OffsetSpec.LatestTiered)).Error);
+        Assert.Equal(ErrorCode.UnsupportedVersion, (await ListOffsetsAsync(plainWire, 6, plain, OffsetSpec.MaxTimestamp)).Error);
+        Assert.Equal(ErrorCode.UnsupportedVersion, (await ListOffsetsAsync(plainWire, 10, plain, -6)).Error);
+        // v10: by timestamp, read from the tier's time index within the request's timeout.
+        var byTime = await ListOffsetsAsync(wire, 10, tiered, 0, timeoutMs: 30_000);
+        Assert.Equal((ErrorCode.None, 0L), (byTime.Error, byTime.Offset));
+        Assert.True(byTime.Timestamp > 0);
+    }
+
+    private static async Task<(ErrorCode Error, long Timestamp, long Offset, int Epoch)> ListOffsetsAsync(
+        KafkaWire wire, short version, string topic, long timestamp, int timeoutMs = 0)
+    {
+        var correlation = await wire.SendAsync(ApiKey.ListOffsets, version, w =>
+            new Protocol.Messages.ListOffsetsRequest(-1, 0, [new ListOffsetsTopic(topic, [new ListOffsetsPartition(0, -1, timestamp)])], timeoutMs).Write(w, version));
+        var frame = await wire.ReadFrameAsync();
+        Assert.NotNull(frame);
+        var flexible = version >= 6;
+        var r = new KafkaReader(frame);
+        Assert.Equal(correlation, r.ReadInt32());
+        if (flexible) r.SkipTaggedFields();
+        r.ReadInt32();
+        Assert.Equal(1, r.ReadArrayLength(flexible));
+        Assert.Equal(topic, r.ReadString(flexible));
+        Assert.Equal(1, r.ReadArrayLength(flexible));
+        Assert.Equal(0, r.ReadInt32());
+        return ((ErrorCode)r.ReadInt16(), r.ReadInt64(), r.ReadInt64(), r.ReadInt32());
     }
 
     [Fact]
@@ -412,6 +555,15 @@ public sealed class WireTests(KafkaCluster cluster)
             foreach (var record in batch.Records()) values.Add(record.Value.ToArray());
         }
         return values;
+    }
+
+    private static Protocol.Messages.ProduceRequest ProduceMany(string topic, int records, int valueBytes)
+    {
+        using var batch = new RecordBatchBuilder();
+        batch.Reset();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        for (var i = 0; i < records; i++) batch.Append(now, "k"u8.ToArray(), new byte[valueBytes]);
+        return new Protocol.Messages.ProduceRequest(null, 1, 10_000, [new ProduceTopicData(topic, [new ProducePartitionData(0, batch.ToArray(), false)])]);
     }
 
     private static Protocol.Messages.ProduceRequest ProduceOne(string topic, short acks)

@@ -96,7 +96,7 @@ public class ConfigMessageTests
     public void AlterConfigs_response_has_each_resources_error()
     {
         using var w = new KafkaWriter();
-        new AlterConfigsResponse([new AlterConfigsResult(ErrorCode.InvalidConfig, "bad", ConfigResourceType.Topic, "t")]).Write(w, 0);
+        new AlterConfigsResponse([new AlterConfigsResult(ErrorCode.InvalidConfig, "bad", ConfigResourceType.Topic, "t")]).Write(w, flexible: false);
 
         Assert.Equal(Hex.Parse("00000000 00000001 0028 0003 626164 02 0001 74"), w.WrittenSpan.ToArray());
     }

@@ -23,9 +23,10 @@ public class JavaClientCapturedTests
     {
         var request = CapturedRequestTests.RoundTrip(OffsetFetchV7RequireStable, ApiKey.OffsetFetch, OffsetFetchRequest.Read, "consumer-app-1");
 
-        Assert.Equal("app", request.GroupId);
+        var group = Assert.Single(request.Groups);
+        Assert.Equal("app", group.GroupId);
         Assert.True(request.RequireStable);
-        var topic = Assert.Single(request.Topics!);
+        var topic = Assert.Single(group.Topics!);
         Assert.Equal("in", topic.Topic);
         Assert.Equal([0, 1], topic.Partitions);
     }
@@ -35,7 +36,8 @@ public class JavaClientCapturedTests
     {
         var request = CapturedRequestTests.RoundTrip(OffsetFetchV6AllTopics, ApiKey.OffsetFetch, OffsetFetchRequest.Read, "adminclient-1");
 
-        Assert.Equal(("app", (IReadOnlyList<TopicPartitions>?)null, false), (request.GroupId, request.Topics, request.RequireStable));
+        var group = Assert.Single(request.Groups);
+        Assert.Equal(("app", (IReadOnlyList<TopicPartitions>?)null, false), (group.GroupId, group.Topics, request.RequireStable));
     }
 
     [Theory]

@@ -263,10 +263,14 @@ public class MessageTests
         Assert.Equal(request.IsolationLevel, read.IsolationLevel);
     }
 
-    /// <summary>v7 asking MAX_TIMESTAMP (-3, KIP-734) and v8 EARLIEST_LOCAL (-4, KIP-405), flexible as Kafka's ListOffsetsRequest.json lays them out.</summary>
+    /// <summary>
+    /// v7 asking MAX_TIMESTAMP (-3, KIP-734), v8 EARLIEST_LOCAL (-4, KIP-405) and v9 LATEST_TIERED (-5, KIP-1005),
+    /// flexible as Kafka's ListOffsetsRequest.json lays them out.
+    /// </summary>
     [Theory]
     [InlineData(7, -3)]
     [InlineData(8, -4)]
+    [InlineData(9, -5)]
     public void ListOffsets_flexible_requests_read_Kafka_bytes_and_write_them_back(short version, long timestamp)
     {
         // replica -1, read_uncommitted, topics [ "t" [ partition 0, leader epoch -1, timestamp ] ], each with empty tagged fields
@@ -279,6 +283,94 @@ public class MessageTests
         Assert.Equal(0, r.Remaining);
         Assert.Equal(new ListOffsetsPartition(0, -1, timestamp), Assert.Single(Assert.Single(read.Topics).Partitions));
         Assert.Equal(bytes, w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void ListOffsets_v10_request_has_the_timeout_after_the_topics()
+    {
+        // replica -1, read_committed, topics [ "t" [ partition 0, leader epoch 7, timestamp 1_700_000_000_000 ] ], timeout 15000 ms
+        var bytes = Hex.Parse("ffffffff 01 02 0274 02 00000000 00000007 0000018bcfe56800 00 00 00003a98 00");
+        var r = new KafkaReader(bytes);
+        var read = Messages.ListOffsetsRequest.Read(ref r, 10);
+        using var w = new KafkaWriter();
+        read.Write(w, 10);
+
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal(15_000, read.TimeoutMs);
+        Assert.Equal(new ListOffsetsPartition(0, 7, 1_700_000_000_000), Assert.Single(Assert.Single(read.Topics).Partitions));
+        Assert.Equal(bytes, w.WrittenSpan.ToArray());
+        // v9 has no timeout: the same request is four bytes shorter.
+        using var v9 = new KafkaWriter();
+        read.Write(v9, 9);
+        Assert.Equal(bytes.Length - 4, v9.WrittenSpan.Length);
+    }
+
+    [Theory]
+    [InlineData(-1, 0)]
+    [InlineData(-2, 0)]
+    [InlineData(1_700_000_000_000, 0)]
+    [InlineData(-3, 7)]
+    [InlineData(-4, 8)]
+    [InlineData(-5, 9)]
+    [InlineData(-6, -1)]
+    public void ListOffsets_special_timestamps_need_the_version_that_introduced_them(long timestamp, short minVersion) =>
+        Assert.Equal(minVersion, Messages.ListOffsetsRequest.MinVersionFor(timestamp));
+
+    /// <summary>OffsetCommit v8 is flexible, and v9 lays out as v8 (Kafka's OffsetCommitRequest.json and OffsetCommitResponse.json).</summary>
+    [Theory]
+    [InlineData(8)]
+    [InlineData(9)]
+    public void OffsetCommit_flexible_request_reads_Kafka_bytes_and_writes_them_back_and_the_response_is_compact(short version)
+    {
+        // group "g", generation 1, member "m", instance null, topics [ "t" [ partition 0, offset 5, leader epoch -1, metadata null ] ]
+        var bytes = Hex.Parse("0267 00000001 026d 00 02 0274 02 00000000 0000000000000005 ffffffff 00 00 00 00");
+        var r = new KafkaReader(bytes);
+        var read = Messages.OffsetCommitRequest.Read(ref r, version);
+        using var w = new KafkaWriter();
+        read.Write(w, version);
+        using var response = new KafkaWriter();
+        new Messages.OffsetCommitResponse([new PartitionErrors("t", [(0, ErrorCode.IllegalGeneration)])]).Write(response, version);
+
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal(("g", 1, "m", (string?)null), (read.GroupId, read.GenerationId, read.MemberId, read.GroupInstanceId));
+        Assert.Equal(new OffsetCommitPartition(0, 5, -1, null), Assert.Single(Assert.Single(read.Topics).Partitions));
+        Assert.Equal(bytes, w.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 02 0274 02 00000000 0016 00 00 00"), response.WrittenSpan.ToArray());
+    }
+
+    /// <summary>OffsetFetch v8 (KIP-709) asks for several groups, each with its topics or null for all; v9 adds each group's member id and epoch.</summary>
+    [Fact]
+    public void OffsetFetch_v8_and_v9_requests_carry_groups_and_v8_responses_answer_each_group()
+    {
+        // v8: groups [ "g" topics [ "t" [0] ], "h" topics null ], require_stable true
+        var v8 = Hex.Parse("03 0267 02 0274 02 00000000 00 00 0268 00 00 01 00");
+        // v9: groups [ "g" member null epoch -1 topics [ "t" [0, 1] ] ], require_stable false
+        var v9 = Hex.Parse("02 0267 00 ffffffff 02 0274 03 00000000 00000001 00 00 00 00");
+        var r8 = new KafkaReader(v8);
+        var r9 = new KafkaReader(v9);
+        var read8 = Messages.OffsetFetchRequest.Read(ref r8, 8);
+        var read9 = Messages.OffsetFetchRequest.Read(ref r9, 9);
+        using var w8 = new KafkaWriter();
+        read8.Write(w8, 8);
+        using var w9 = new KafkaWriter();
+        read9.Write(w9, 9);
+        using var response = new KafkaWriter();
+        new Messages.OffsetFetchResponse([
+            new OffsetFetchResponseGroup("g", [new OffsetFetchTopic("t", [new OffsetFetchPartition(0, 5, -1, "", ErrorCode.None)])], ErrorCode.None),
+            new OffsetFetchResponseGroup("h", [], ErrorCode.CoordinatorNotAvailable),
+        ]).Write(response, 8);
+
+        Assert.Equal((0, 0), (r8.Remaining, r9.Remaining));
+        Assert.Equal(["g", "h"], read8.Groups.Select(g => g.GroupId));
+        Assert.Equal([0], Assert.Single(read8.Groups[0].Topics!).Partitions);
+        Assert.Null(read8.Groups[1].Topics);
+        Assert.True(read8.RequireStable);
+        Assert.Equal(((string?)null, -1), (read9.Groups[0].MemberId, read9.Groups[0].MemberEpoch));
+        Assert.Equal([0, 1], Assert.Single(read9.Groups[0].Topics!).Partitions);
+        Assert.Equal(v8, w8.WrittenSpan.ToArray());
+        Assert.Equal(v9, w9.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 03 0267 02 0274 02 00000000 0000000000000005 ffffffff 01 0000 00 00 0000 00 0268 01 000f 00 00"),
+            response.WrittenSpan.ToArray());
     }
 
     [Fact]

@@ -583,7 +583,8 @@ internal sealed partial class ConsumerCoordinator : IDisposable
                         memberId = "";
                         SetMember("", -1);
                         continue;
-                    case ErrorCode.RebalanceInProgress or ErrorCode.IllegalGeneration or ErrorCode.NotCoordinator:
+                    // CoordinatorNotAvailable: the group was being removed (Kafka's Dead group); the join again finds the next one.
+                    case ErrorCode.RebalanceInProgress or ErrorCode.IllegalGeneration or ErrorCode.NotCoordinator or ErrorCode.CoordinatorNotAvailable:
                         continue;
                     default:
                         return new JoinOutcome(-1, [], GroupError(sync.Error, sync.ErrorMessage), Fatal: true);

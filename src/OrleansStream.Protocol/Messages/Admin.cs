@@ -53,79 +53,100 @@ public sealed record CreateTopicsRequest(IReadOnlyList<CreatableTopic> Topics, i
 
 public readonly record struct TopicError(string Name, ErrorCode Error, string? ErrorMessage);
 
-/// <summary>The answer of CreateTopics v0-4 (v1: messages; v2: throttle time) and CreatePartitions v0-1 (throttle time and messages always).</summary>
+/// <summary>
+/// The answer of CreateTopics v0-4 (v1: messages; v2: throttle time), CreatePartitions v0-2 (throttle time and messages
+/// always; v2 flexible) and DeleteTopics v0-4 (throttle time from v1, no messages; v4 flexible).
+/// </summary>
 public sealed record TopicErrorsResponse(IReadOnlyList<TopicError> Topics)
 {
-    public void WriteCreateTopics(KafkaWriter w, short version) => Write(w, throttle: version >= 2, messages: version >= 1);
+    public void WriteCreateTopics(KafkaWriter w, short version) => Write(w, throttle: version >= 2, messages: version >= 1, flexible: false);
 
-    public void WriteCreatePartitions(KafkaWriter w) => Write(w, throttle: true, messages: true);
+    public void WriteCreatePartitions(KafkaWriter w, short version) => Write(w, throttle: true, messages: true, flexible: version >= 2);
 
-    /// <summary>DeleteTopics v0-3: throttle time from v1, no messages.</summary>
-    public void WriteDeleteTopics(KafkaWriter w, short version) => Write(w, throttle: version >= 1, messages: false);
+    public void WriteDeleteTopics(KafkaWriter w, short version) => Write(w, throttle: version >= 1, messages: false, flexible: version >= 4);
 
-    private void Write(KafkaWriter w, bool throttle, bool messages)
+    private void Write(KafkaWriter w, bool throttle, bool messages, bool flexible)
     {
         if (throttle) w.WriteInt32(0);
-        w.WriteArrayLength(Topics.Count, false);
+        w.WriteArrayLength(Topics.Count, flexible);
         foreach (var t in Topics)
         {
-            w.WriteString(t.Name, false);
+            w.WriteString(t.Name, flexible);
             w.WriteInt16((short)t.Error);
-            if (messages) w.WriteNullableString(t.ErrorMessage, false);
+            if (messages) w.WriteNullableString(t.ErrorMessage, flexible);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
-/// <summary>DeleteTopics v0-3.</summary>
+/// <summary>DeleteTopics v0-4 (v4 flexible).</summary>
 public sealed record DeleteTopicsRequest(IReadOnlyList<string> TopicNames, int TimeoutMs)
 {
     public static DeleteTopicsRequest Read(ref KafkaReader r, short version)
     {
-        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var flexible = version >= 4;
+        var count = Math.Max(r.ReadArrayLength(flexible), 0);
         var names = new List<string>(count);
-        for (var i = 0; i < count; i++) names.Add(r.ReadString(false));
-        return new DeleteTopicsRequest(names, r.ReadInt32());
+        for (var i = 0; i < count; i++) names.Add(r.ReadString(flexible));
+        var timeoutMs = r.ReadInt32();
+        if (flexible) r.SkipTaggedFields();
+        return new DeleteTopicsRequest(names, timeoutMs);
     }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteArrayLength(TopicNames.Count, false);
-        foreach (var n in TopicNames) w.WriteString(n, false);
+        var flexible = version >= 4;
+        w.WriteArrayLength(TopicNames.Count, flexible);
+        foreach (var n in TopicNames) w.WriteString(n, flexible);
         w.WriteInt32(TimeoutMs);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
 public readonly record struct CreatePartitionsTopic(string Name, int Count, bool HasAssignments);
 
-/// <summary>CreatePartitions v0-1.</summary>
+/// <summary>CreatePartitions v0-2 (v2 flexible).</summary>
 public sealed record CreatePartitionsRequest(IReadOnlyList<CreatePartitionsTopic> Topics, int TimeoutMs, bool ValidateOnly)
 {
     public static CreatePartitionsRequest Read(ref KafkaReader r, short version)
     {
-        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var flexible = version >= 2;
+        var count = Math.Max(r.ReadArrayLength(flexible), 0);
         var topics = new List<CreatePartitionsTopic>(count);
         for (var i = 0; i < count; i++)
         {
-            var name = r.ReadString(false);
+            var name = r.ReadString(flexible);
             var total = r.ReadInt32();
-            var assignments = r.ReadArrayLength(false);
-            for (var a = 0; a < assignments; a++) r.ReadInt32Array(false);
+            var assignments = r.ReadArrayLength(flexible);
+            for (var a = 0; a < assignments; a++)
+            {
+                r.ReadInt32Array(flexible);
+                if (flexible) r.SkipTaggedFields();
+            }
+            if (flexible) r.SkipTaggedFields();
             topics.Add(new CreatePartitionsTopic(name, total, assignments > 0));
         }
-        return new CreatePartitionsRequest(topics, r.ReadInt32(), r.ReadBoolean());
+        var timeoutMs = r.ReadInt32();
+        var validateOnly = r.ReadBoolean();
+        if (flexible) r.SkipTaggedFields();
+        return new CreatePartitionsRequest(topics, timeoutMs, validateOnly);
     }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteArrayLength(Topics.Count, false);
+        var flexible = version >= 2;
+        w.WriteArrayLength(Topics.Count, flexible);
         foreach (var t in Topics)
         {
-            w.WriteString(t.Name, false);
+            w.WriteString(t.Name, flexible);
             w.WriteInt32(t.Count);
-            w.WriteArrayLength(-1, false);
+            w.WriteArrayLength(-1, flexible);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
         w.WriteInt32(TimeoutMs);
         w.WriteBoolean(ValidateOnly);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 

@@ -107,74 +107,89 @@ public readonly record struct AlterConfigsEntry(string Name, sbyte Op, string? V
 
 public sealed record AlterConfigsResource(ConfigResourceType Type, string Name, IReadOnlyList<AlterConfigsEntry> Configs);
 
-/// <summary>AlterConfigs v0-1 and IncrementalAlterConfigs v0: the same layout, except that each incremental config has an op.</summary>
+/// <summary>
+/// AlterConfigs v0-2 and IncrementalAlterConfigs v0-1: the same layout, except that each incremental config has an op;
+/// AlterConfigs v2 and IncrementalAlterConfigs v1 are flexible.
+/// </summary>
 public sealed record AlterConfigsRequest(IReadOnlyList<AlterConfigsResource> Resources, bool ValidateOnly)
 {
-    public static AlterConfigsRequest ReadAlterConfigs(ref KafkaReader r, short version) => Read(ref r, incremental: false);
+    public static AlterConfigsRequest ReadAlterConfigs(ref KafkaReader r, short version) => Read(ref r, incremental: false, flexible: version >= 2);
 
-    public static AlterConfigsRequest ReadIncrementalAlterConfigs(ref KafkaReader r, short version) => Read(ref r, incremental: true);
+    public static AlterConfigsRequest ReadIncrementalAlterConfigs(ref KafkaReader r, short version) => Read(ref r, incremental: true, flexible: version >= 1);
 
-    private static AlterConfigsRequest Read(ref KafkaReader r, bool incremental)
+    private static AlterConfigsRequest Read(ref KafkaReader r, bool incremental, bool flexible)
     {
-        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var count = Math.Max(r.ReadArrayLength(flexible), 0);
         var resources = new List<AlterConfigsResource>(count);
         for (var i = 0; i < count; i++)
         {
             var type = (ConfigResourceType)r.ReadInt8();
-            var name = r.ReadString(false);
-            var configCount = Math.Max(r.ReadArrayLength(false), 0);
+            var name = r.ReadString(flexible);
+            var configCount = Math.Max(r.ReadArrayLength(flexible), 0);
             var configs = new List<AlterConfigsEntry>(configCount);
             for (var c = 0; c < configCount; c++)
             {
-                var key = r.ReadString(false);
+                var key = r.ReadString(flexible);
                 var op = incremental ? r.ReadInt8() : (sbyte)0;
-                configs.Add(new AlterConfigsEntry(key, op, r.ReadNullableString(false)));
+                configs.Add(new AlterConfigsEntry(key, op, r.ReadNullableString(flexible)));
+                if (flexible) r.SkipTaggedFields();
             }
+            if (flexible) r.SkipTaggedFields();
             resources.Add(new AlterConfigsResource(type, name, configs));
         }
-        return new AlterConfigsRequest(resources, r.ReadBoolean());
+        var validateOnly = r.ReadBoolean();
+        if (flexible) r.SkipTaggedFields();
+        return new AlterConfigsRequest(resources, validateOnly);
     }
 
-    public void Write(KafkaWriter w, bool incremental)
+    public void Write(KafkaWriter w, bool incremental, bool flexible = false)
     {
-        w.WriteArrayLength(Resources.Count, false);
+        w.WriteArrayLength(Resources.Count, flexible);
         foreach (var resource in Resources)
         {
             w.WriteInt8((sbyte)resource.Type);
-            w.WriteString(resource.Name, false);
-            w.WriteArrayLength(resource.Configs.Count, false);
+            w.WriteString(resource.Name, flexible);
+            w.WriteArrayLength(resource.Configs.Count, flexible);
             foreach (var c in resource.Configs)
             {
-                w.WriteString(c.Name, false);
+                w.WriteString(c.Name, flexible);
                 if (incremental) w.WriteInt8(c.Op);
-                w.WriteNullableString(c.Value, false);
+                w.WriteNullableString(c.Value, flexible);
+                if (flexible) w.WriteEmptyTaggedFields();
             }
+            if (flexible) w.WriteEmptyTaggedFields();
         }
         w.WriteBoolean(ValidateOnly);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
 public readonly record struct AlterConfigsResult(ErrorCode Error, string? ErrorMessage, ConfigResourceType Type, string Name);
 
-/// <summary>AlterConfigsResponse v0-1 and IncrementalAlterConfigsResponse v0.</summary>
+/// <summary>AlterConfigsResponse v0-2 and IncrementalAlterConfigsResponse v0-1; <c>flexible</c> for AlterConfigs v2 and IncrementalAlterConfigs v1.</summary>
 public sealed record AlterConfigsResponse(IReadOnlyList<AlterConfigsResult> Results)
 {
-    public void Write(KafkaWriter w, short version)
+    public void Write(KafkaWriter w, bool flexible)
     {
         w.WriteInt32(0);
-        w.WriteArrayLength(Results.Count, false);
-        foreach (var r in Results) ConfigResults.WriteResource(w, r.Error, r.ErrorMessage, r.Type, r.Name);
+        w.WriteArrayLength(Results.Count, flexible);
+        foreach (var r in Results)
+        {
+            ConfigResults.WriteResource(w, r.Error, r.ErrorMessage, r.Type, r.Name, flexible);
+            if (flexible) w.WriteEmptyTaggedFields();
+        }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
 internal static class ConfigResults
 {
     /// <summary>What every config response says of a resource before its own fields.</summary>
-    public static void WriteResource(KafkaWriter w, ErrorCode error, string? message, ConfigResourceType type, string name)
+    public static void WriteResource(KafkaWriter w, ErrorCode error, string? message, ConfigResourceType type, string name, bool flexible = false)
     {
         w.WriteInt16((short)error);
-        w.WriteNullableString(message, false);
+        w.WriteNullableString(message, flexible);
         w.WriteInt8((sbyte)type);
-        w.WriteString(name, false);
+        w.WriteString(name, flexible);
     }
 }

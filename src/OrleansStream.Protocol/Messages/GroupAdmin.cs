@@ -1,91 +1,168 @@
 namespace OrleansStream.Protocol.Messages;
 
-/// <summary>A request that names groups: DescribeGroups v0-2 and DeleteGroups v0-1 (an array of group ids).</summary>
-public sealed record GroupsRequest(IReadOnlyList<string> Groups)
+/// <summary>
+/// A request that names groups: DescribeGroups v0-5 (v3: include_authorized_operations; v5 flexible) and DeleteGroups
+/// v0-2 (v2 flexible), an array of group ids.
+/// </summary>
+public sealed record GroupsRequest(IReadOnlyList<string> Groups, bool IncludeAuthorizedOperations = false)
 {
-    public static GroupsRequest Read(ref KafkaReader r, short version)
+    public static GroupsRequest ReadDescribeGroups(ref KafkaReader r, short version)
     {
-        var count = Math.Max(r.ReadArrayLength(false), 0);
-        var groups = new List<string>(count);
-        for (var i = 0; i < count; i++) groups.Add(r.ReadString(false));
+        var flexible = version >= 5;
+        var groups = ReadGroups(ref r, flexible);
+        var includeAuthorizedOperations = version >= 3 && r.ReadBoolean();
+        if (flexible) r.SkipTaggedFields();
+        return new GroupsRequest(groups, includeAuthorizedOperations);
+    }
+
+    public static GroupsRequest ReadDeleteGroups(ref KafkaReader r, short version)
+    {
+        var flexible = version >= 2;
+        var groups = ReadGroups(ref r, flexible);
+        if (flexible) r.SkipTaggedFields();
         return new GroupsRequest(groups);
     }
 
-    public void Write(KafkaWriter w, short version)
+    private static List<string> ReadGroups(ref KafkaReader r, bool flexible)
     {
-        w.WriteArrayLength(Groups.Count, false);
-        foreach (var g in Groups) w.WriteString(g, false);
+        var count = Math.Max(r.ReadArrayLength(flexible), 0);
+        var groups = new List<string>(count);
+        for (var i = 0; i < count; i++) groups.Add(r.ReadString(flexible));
+        return groups;
+    }
+
+    public void WriteDescribeGroups(KafkaWriter w, short version)
+    {
+        WriteGroups(w, version >= 5);
+        if (version >= 3) w.WriteBoolean(IncludeAuthorizedOperations);
+        if (version >= 5) w.WriteEmptyTaggedFields();
+    }
+
+    public void WriteDeleteGroups(KafkaWriter w, short version)
+    {
+        WriteGroups(w, version >= 2);
+        if (version >= 2) w.WriteEmptyTaggedFields();
+    }
+
+    private void WriteGroups(KafkaWriter w, bool flexible)
+    {
+        w.WriteArrayLength(Groups.Count, flexible);
+        foreach (var g in Groups) w.WriteString(g, flexible);
     }
 }
 
-public sealed record DescribedGroupMember(string MemberId, string ClientId, string ClientHost, byte[] MemberMetadata, byte[] MemberAssignment);
+public sealed record DescribedGroupMember(string MemberId, string? GroupInstanceId, string ClientId, string ClientHost, byte[] MemberMetadata, byte[] MemberAssignment);
 
+/// <summary>One group described; <paramref name="AuthorizedOperations"/> is Kafka's bit field, <see cref="int.MinValue"/> when not asked.</summary>
 public sealed record DescribedGroup(
-    ErrorCode Error, string GroupId, string GroupState, string ProtocolType, string ProtocolData, IReadOnlyList<DescribedGroupMember> Members);
+    ErrorCode Error, string GroupId, string GroupState, string ProtocolType, string ProtocolData, IReadOnlyList<DescribedGroupMember> Members,
+    int AuthorizedOperations = int.MinValue);
 
-/// <summary>DescribeGroupsResponse v0-2 (throttle time from v1).</summary>
+/// <summary>DescribeGroupsResponse v0-5 (throttle time from v1; v3: authorized operations; v4: members' group instance ids; v5 flexible).</summary>
 public sealed record DescribeGroupsResponse(IReadOnlyList<DescribedGroup> Groups)
 {
     public void Write(KafkaWriter w, short version)
     {
+        var flexible = version >= 5;
         if (version >= 1) w.WriteInt32(0);
-        w.WriteArrayLength(Groups.Count, false);
+        w.WriteArrayLength(Groups.Count, flexible);
         foreach (var g in Groups)
         {
             w.WriteInt16((short)g.Error);
-            w.WriteString(g.GroupId, false);
-            w.WriteString(g.GroupState, false);
-            w.WriteString(g.ProtocolType, false);
-            w.WriteString(g.ProtocolData, false);
-            w.WriteArrayLength(g.Members.Count, false);
+            w.WriteString(g.GroupId, flexible);
+            w.WriteString(g.GroupState, flexible);
+            w.WriteString(g.ProtocolType, flexible);
+            w.WriteString(g.ProtocolData, flexible);
+            w.WriteArrayLength(g.Members.Count, flexible);
             foreach (var m in g.Members)
             {
-                w.WriteString(m.MemberId, false);
-                w.WriteString(m.ClientId, false);
-                w.WriteString(m.ClientHost, false);
-                w.WriteBytes(m.MemberMetadata, false);
-                w.WriteBytes(m.MemberAssignment, false);
+                w.WriteString(m.MemberId, flexible);
+                if (version >= 4) w.WriteNullableString(m.GroupInstanceId, flexible);
+                w.WriteString(m.ClientId, flexible);
+                w.WriteString(m.ClientHost, flexible);
+                w.WriteBytes(m.MemberMetadata, flexible);
+                w.WriteBytes(m.MemberAssignment, flexible);
+                if (flexible) w.WriteEmptyTaggedFields();
             }
+            if (version >= 3) w.WriteInt32(g.AuthorizedOperations);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
-/// <summary>ListGroups v0-2: the request is empty (v4's state filter is a flexible version).</summary>
-public sealed record ListGroupsRequest
+/// <summary>ListGroups v0-5: empty up to v2; v3 flexible; v4 filters by state (KIP-518), v5 by type (KIP-848); empty filters keep every group.</summary>
+public sealed record ListGroupsRequest(IReadOnlyList<string> StatesFilter, IReadOnlyList<string> TypesFilter)
 {
-    public static readonly ListGroupsRequest Instance = new();
+    public static ListGroupsRequest Read(ref KafkaReader r, short version)
+    {
+        var flexible = version >= 3;
+        IReadOnlyList<string> states = version >= 4 ? ReadStrings(ref r) : [];
+        IReadOnlyList<string> types = version >= 5 ? ReadStrings(ref r) : [];
+        if (flexible) r.SkipTaggedFields();
+        return new ListGroupsRequest(states, types);
+    }
 
-    public static ListGroupsRequest Read(ref KafkaReader r, short version) => Instance;
+    private static List<string> ReadStrings(ref KafkaReader r)
+    {
+        var count = Math.Max(r.ReadArrayLength(true), 0);
+        var list = new List<string>(count);
+        for (var i = 0; i < count; i++) list.Add(r.ReadString(true));
+        return list;
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        if (version >= 4) WriteStrings(w, StatesFilter);
+        if (version >= 5) WriteStrings(w, TypesFilter);
+        if (version >= 3) w.WriteEmptyTaggedFields();
+    }
+
+    private static void WriteStrings(KafkaWriter w, IReadOnlyList<string> list)
+    {
+        w.WriteArrayLength(list.Count, true);
+        foreach (var s in list) w.WriteString(s, true);
+    }
 }
 
-/// <summary>ListGroupsResponse v0-2: every group with its protocol type (throttle time from v1).</summary>
-public sealed record ListGroupsResponse(ErrorCode Error, IReadOnlyList<(string GroupId, string ProtocolType)> Groups)
+public readonly record struct ListedGroup(string GroupId, string ProtocolType, string GroupState, string GroupType);
+
+/// <summary>ListGroupsResponse v0-5: every group with its protocol type (throttle time from v1; v3 flexible; v4 the group's state; v5 its type).</summary>
+public sealed record ListGroupsResponse(ErrorCode Error, IReadOnlyList<ListedGroup> Groups)
 {
     public void Write(KafkaWriter w, short version)
     {
+        var flexible = version >= 3;
         if (version >= 1) w.WriteInt32(0);
         w.WriteInt16((short)Error);
-        w.WriteArrayLength(Groups.Count, false);
-        foreach (var (id, type) in Groups)
+        w.WriteArrayLength(Groups.Count, flexible);
+        foreach (var g in Groups)
         {
-            w.WriteString(id, false);
-            w.WriteString(type, false);
+            w.WriteString(g.GroupId, flexible);
+            w.WriteString(g.ProtocolType, flexible);
+            if (version >= 4) w.WriteString(g.GroupState, flexible);
+            if (version >= 5) w.WriteString(g.GroupType, flexible);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
-/// <summary>DeleteGroupsResponse v0-1: each group's error.</summary>
+/// <summary>DeleteGroupsResponse v0-2 (v2 flexible): each group's error.</summary>
 public sealed record DeleteGroupsResponse(IReadOnlyList<(string GroupId, ErrorCode Error)> Results)
 {
     public void Write(KafkaWriter w, short version)
     {
+        var flexible = version >= 2;
         w.WriteInt32(0);
-        w.WriteArrayLength(Results.Count, false);
+        w.WriteArrayLength(Results.Count, flexible);
         foreach (var (id, error) in Results)
         {
-            w.WriteString(id, false);
+            w.WriteString(id, flexible);
             w.WriteInt16((short)error);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 

@@ -182,45 +182,53 @@ public readonly record struct OffsetCommitPartition(int PartitionIndex, long Com
 
 public sealed record OffsetCommitTopic(string Name, OffsetCommitPartition[] Partitions);
 
-/// <summary>OffsetCommit v2-7 (v2-4: retention time; v6: leader epoch; v7: group instance id).</summary>
+/// <summary>
+/// OffsetCommit v2-9 (v2-4: retention time; v6: leader epoch; v7: group instance id; v8 flexible; v9 the same request,
+/// answered GroupIdNotFound for a generation named to a group that does not exist).
+/// </summary>
 public sealed record OffsetCommitRequest(string GroupId, int GenerationId, string MemberId, string? GroupInstanceId, OffsetCommitTopic[] Topics)
 {
     public static OffsetCommitRequest Read(ref KafkaReader r, short version)
     {
-        var group = r.ReadString(false);
+        var flexible = version >= 8;
+        var group = r.ReadString(flexible);
         var generation = r.ReadInt32();
-        var member = r.ReadString(false);
-        var instance = version >= 7 ? r.ReadNullableString(false) : null;
+        var member = r.ReadString(flexible);
+        var instance = version >= 7 ? r.ReadNullableString(flexible) : null;
         if (version is >= 2 and <= 4) r.ReadInt64();
         var topics = r.ReadTopics(version, static (ref KafkaReader r, short v) =>
         {
             var index = r.ReadInt32();
             var offset = r.ReadInt64();
             var epoch = v >= 6 ? r.ReadInt32() : -1;
-            return new OffsetCommitPartition(index, offset, epoch, r.ReadNullableString(false));
-        }, static (name, partitions) => new OffsetCommitTopic(name, partitions));
+            return new OffsetCommitPartition(index, offset, epoch, r.ReadNullableString(v >= 8));
+        }, static (name, partitions) => new OffsetCommitTopic(name, partitions), flexible);
+        if (flexible) r.SkipTaggedFields();
         return new OffsetCommitRequest(group, generation, member, instance, topics);
     }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteString(GroupId, false);
+        var flexible = version >= 8;
+        w.WriteString(GroupId, flexible);
         w.WriteInt32(GenerationId);
-        w.WriteString(MemberId, false);
-        if (version >= 7) w.WriteNullableString(GroupInstanceId, false);
+        w.WriteString(MemberId, flexible);
+        if (version >= 7) w.WriteNullableString(GroupInstanceId, flexible);
         if (version is >= 2 and <= 4) w.WriteInt64(-1);
         w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
         {
             w.WriteInt32(p.PartitionIndex);
             w.WriteInt64(p.CommittedOffset);
             if (v >= 6) w.WriteInt32(p.CommittedLeaderEpoch);
-            w.WriteNullableString(p.CommittedMetadata, false);
-        });
+            w.WriteNullableString(p.CommittedMetadata, v >= 8);
+        }, flexible);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
 public sealed record PartitionErrors(string Name, (int PartitionIndex, ErrorCode Error)[] Partitions);
 
+/// <summary>OffsetCommitResponse v2-9 (throttle time from v3; v8 flexible).</summary>
 public sealed record OffsetCommitResponse(IReadOnlyList<PartitionErrors> Topics)
 {
     public void Write(KafkaWriter w, short version)
@@ -230,50 +238,106 @@ public sealed record OffsetCommitResponse(IReadOnlyList<PartitionErrors> Topics)
         {
             w.WriteInt32(p.PartitionIndex);
             w.WriteInt16((short)p.Error);
-        });
+        }, version >= 8);
+        if (version >= 8) w.WriteEmptyTaggedFields();
     }
 }
 
 /// <summary>
-/// OffsetFetch v1-7; <see cref="Topics"/> null (v2+) asks for every committed offset of the group. v6 is flexible; v7
-/// adds <see cref="RequireStable"/> (KIP-447): partitions with offsets pending in an open transaction are answered
-/// <c>UnstableOffsetCommit</c>, each, so a read_committed consumer waits instead of starting below them.
+/// One group of an OffsetFetch: <see cref="Topics"/> null (v2+) asks for every committed offset of the group. v9
+/// (KIP-848) adds the member id and epoch of a consumer-protocol member; a classic group does not check them, as Kafka's
+/// <c>ClassicGroup.validateOffsetFetch</c> does not.
 /// </summary>
-public sealed record OffsetFetchRequest(string GroupId, IReadOnlyList<TopicPartitions>? Topics, bool RequireStable = false)
+public sealed record OffsetFetchRequestGroup(string GroupId, IReadOnlyList<TopicPartitions>? Topics, string? MemberId = null, int MemberEpoch = -1);
+
+/// <summary>
+/// OffsetFetch v1-9: one group up to v7, several from v8 (KIP-709). v6 is flexible; v7 adds <see cref="RequireStable"/>
+/// (KIP-447): partitions with offsets pending in an open transaction are answered <c>UnstableOffsetCommit</c>, each, so
+/// a read_committed consumer waits instead of starting below them.
+/// </summary>
+public sealed record OffsetFetchRequest(IReadOnlyList<OffsetFetchRequestGroup> Groups, bool RequireStable = false)
 {
+    public OffsetFetchRequest(string groupId, IReadOnlyList<TopicPartitions>? topics, bool requireStable = false)
+        : this([new OffsetFetchRequestGroup(groupId, topics)], requireStable)
+    {
+    }
+
     public static OffsetFetchRequest Read(ref KafkaReader r, short version)
     {
         var flexible = version >= 6;
-        var group = r.ReadString(flexible);
-        var count = r.ReadArrayLength(flexible);
-        List<TopicPartitions>? topics = null;
-        if (count >= 0)
+        OffsetFetchRequestGroup[] groups;
+        if (version >= 8)
         {
-            topics = new List<TopicPartitions>(count);
-            for (var i = 0; i < count; i++)
+            groups = new OffsetFetchRequestGroup[Math.Max(r.ReadArrayLength(flexible), 0)];
+            for (var g = 0; g < groups.Length; g++)
             {
-                topics.Add(new TopicPartitions(r.ReadString(flexible), r.ReadInt32Array(flexible)));
-                if (flexible) r.SkipTaggedFields();
+                var groupId = r.ReadString(flexible);
+                var memberId = version >= 9 ? r.ReadNullableString(flexible) : null;
+                var memberEpoch = version >= 9 ? r.ReadInt32() : -1;
+                groups[g] = new OffsetFetchRequestGroup(groupId, ReadTopics(ref r, flexible), memberId, memberEpoch);
+                r.SkipTaggedFields();
             }
+        }
+        else
+        {
+            var groupId = r.ReadString(flexible);
+            groups = [new OffsetFetchRequestGroup(groupId, ReadTopics(ref r, flexible))];
         }
         var requireStable = version >= 7 && r.ReadBoolean();
         if (flexible) r.SkipTaggedFields();
-        return new OffsetFetchRequest(group, topics, requireStable);
+        return new OffsetFetchRequest(groups, requireStable);
+    }
+
+    private static List<TopicPartitions>? ReadTopics(ref KafkaReader r, bool flexible)
+    {
+        var count = r.ReadArrayLength(flexible);
+        if (count < 0) return null;
+        var topics = new List<TopicPartitions>(count);
+        for (var i = 0; i < count; i++)
+        {
+            topics.Add(new TopicPartitions(r.ReadString(flexible), r.ReadInt32Array(flexible)));
+            if (flexible) r.SkipTaggedFields();
+        }
+        return topics;
     }
 
     public void Write(KafkaWriter w, short version)
     {
         var flexible = version >= 6;
-        w.WriteString(GroupId, flexible);
-        w.WriteArrayLength(Topics?.Count ?? -1, flexible);
-        foreach (var t in Topics ?? [])
+        if (version >= 8)
+        {
+            w.WriteArrayLength(Groups.Count, flexible);
+            foreach (var g in Groups)
+            {
+                w.WriteString(g.GroupId, flexible);
+                if (version >= 9)
+                {
+                    w.WriteNullableString(g.MemberId, flexible);
+                    w.WriteInt32(g.MemberEpoch);
+                }
+                WriteTopics(w, g.Topics, flexible);
+                w.WriteEmptyTaggedFields();
+            }
+        }
+        else
+        {
+            if (Groups.Count != 1) throw new ArgumentException($"OffsetFetch v{version} asks for one group, not {Groups.Count}", nameof(version));
+            w.WriteString(Groups[0].GroupId, flexible);
+            WriteTopics(w, Groups[0].Topics, flexible);
+        }
+        if (version >= 7) w.WriteBoolean(RequireStable);
+        if (flexible) w.WriteEmptyTaggedFields();
+    }
+
+    private static void WriteTopics(KafkaWriter w, IReadOnlyList<TopicPartitions>? topics, bool flexible)
+    {
+        w.WriteArrayLength(topics?.Count ?? -1, flexible);
+        foreach (var t in topics ?? [])
         {
             w.WriteString(t.Topic, flexible);
             w.WriteInt32Array(t.Partitions, flexible);
             if (flexible) w.WriteEmptyTaggedFields();
         }
-        if (version >= 7) w.WriteBoolean(RequireStable);
-        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
@@ -281,21 +345,47 @@ public readonly record struct OffsetFetchPartition(int PartitionIndex, long Comm
 
 public sealed record OffsetFetchTopic(string Name, IReadOnlyList<OffsetFetchPartition> Partitions);
 
-public sealed record OffsetFetchResponse(IReadOnlyList<OffsetFetchTopic> Topics, ErrorCode Error)
+/// <summary>One group's committed offsets and error in an OffsetFetch response.</summary>
+public sealed record OffsetFetchResponseGroup(string GroupId, IReadOnlyList<OffsetFetchTopic> Topics, ErrorCode Error);
+
+/// <summary>OffsetFetchResponse v1-9: one group's offsets up to v7 (the group's error from v2), a list of groups from v8.</summary>
+public sealed record OffsetFetchResponse(IReadOnlyList<OffsetFetchResponseGroup> Groups)
 {
+    public OffsetFetchResponse(IReadOnlyList<OffsetFetchTopic> topics, ErrorCode error) : this([new OffsetFetchResponseGroup("", topics, error)])
+    {
+    }
+
     public void Write(KafkaWriter w, short version)
     {
         var flexible = version >= 6;
         if (version >= 3) w.WriteInt32(0);
-        w.WriteTopics(Topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
+        if (version >= 8)
+        {
+            w.WriteArrayLength(Groups.Count, flexible);
+            foreach (var g in Groups)
+            {
+                w.WriteString(g.GroupId, flexible);
+                WriteTopics(w, g.Topics, version);
+                w.WriteInt16((short)g.Error);
+                w.WriteEmptyTaggedFields();
+            }
+        }
+        else
+        {
+            if (Groups.Count != 1) throw new ArgumentException($"OffsetFetch v{version} answers one group, not {Groups.Count}", nameof(version));
+            WriteTopics(w, Groups[0].Topics, version);
+            if (version >= 2) w.WriteInt16((short)Groups[0].Error);
+        }
+        if (flexible) w.WriteEmptyTaggedFields();
+    }
+
+    private static void WriteTopics(KafkaWriter w, IReadOnlyList<OffsetFetchTopic> topics, short version) =>
+        w.WriteTopics(topics, version, static t => t.Name, static t => t.Partitions, static (w, p, v) =>
         {
             w.WriteInt32(p.PartitionIndex);
             w.WriteInt64(p.CommittedOffset);
             if (v >= 5) w.WriteInt32(p.CommittedLeaderEpoch);
             w.WriteNullableString(p.Metadata, v >= 6);
             w.WriteInt16((short)p.Error);
-        }, flexible);
-        if (version >= 2) w.WriteInt16((short)Error);
-        if (flexible) w.WriteEmptyTaggedFields();
-    }
+        }, version >= 6);
 }

@@ -25,6 +25,8 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     private StoredGroupMembership? _storingAssignment;
     // The coordinator is moving (Kafka's unloaded group): no call waits here any more and no rebalance completes.
     private bool _unloaded;
+    // Dead, and the removal not yet stored: see IsBeingRemoved.
+    private bool _removing;
 
     public string GroupId { get; } = groupId;
 
@@ -106,6 +108,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         if (request.ProtocolType != GroupKeys.ConsumerProtocolType || request.Protocols is null || request.Protocols.Count == 0)
             return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId,
                 $"protocol type must be '{GroupKeys.ConsumerProtocolType}' with at least one assignor"));
+        if (_removing) return Task.FromResult(JoinError(ErrorCode.CoordinatorNotAvailable, memberId, Removing));
         Revive();
 
         var rebalanceTimeoutMs = request.RebalanceTimeoutMs > 0 ? request.RebalanceTimeoutMs : request.SessionTimeoutMs;
@@ -254,6 +257,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     {
         ArgumentNullException.ThrowIfNull(request);
         if (_unloaded) return Task.FromResult(new SyncGroupResponse(ErrorCode.NotCoordinator, null, Moving));
+        if (_removing) return Task.FromResult(new SyncGroupResponse(ErrorCode.CoordinatorNotAvailable, null, Removing));
         var (member, error, message) = Validate(request.MemberId, request.GroupInstanceId);
         if (member is null)
             return Task.FromResult(new SyncGroupResponse(error, null, message));
@@ -279,6 +283,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     public GroupResponse Heartbeat(HeartbeatRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (_removing) return new GroupResponse(ErrorCode.CoordinatorNotAvailable, Removing);
         var (member, error, message) = Validate(request.MemberId, request.GroupInstanceId);
         if (member is null)
             return new GroupResponse(error, message);
@@ -291,6 +296,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     public GroupResponse Leave(LeaveGroupRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (_removing) return new GroupResponse(ErrorCode.CoordinatorNotAvailable, Removing);
         // KIP-345: an instance id without a member id removes that static member (an admin's removal).
         var (member, error, message) = string.IsNullOrEmpty(request.MemberId) && !string.IsNullOrEmpty(request.GroupInstanceId)
             ? (FindStatic(request.GroupInstanceId), ErrorCode.UnknownMemberId, $"instance '{request.GroupInstanceId}' is not in group '{GroupId}'")
@@ -304,7 +310,9 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     // ---- OffsetCommit's fencing (Kafka's ClassicGroup.validateOffsetCommit) ------------------------------------
 
     /// <summary>
-    /// Kafka's <c>validateOffsetCommit</c>: a commit with a negative generation is taken while the group is empty (a
+    /// Kafka's <c>validateOffsetCommit</c>: a group being removed (Dead) takes no commit (CoordinatorNotAvailable: the
+    /// client finds the coordinator again and retries, and then commits to the group that follows). A commit with a
+    /// negative generation is taken while the group is empty (a
     /// simple commit: the admin client or a consumer that assigns partitions itself); one naming a generation, a member
     /// id or an instance id must be a member's (UnknownMemberId, FencedInstanceId) of the current generation
     /// (IllegalGeneration); one naming none while the group has members is UnknownMemberId, except a transactional
@@ -314,6 +322,8 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     /// </summary>
     public OffsetCommitResponse? ValidateOffsetCommit(string? memberId, int generationId, string? groupInstanceId, bool transactional)
     {
+        if (_removing)
+            return new OffsetCommitResponse(ErrorCode.CoordinatorNotAvailable, [], Removing);
         var empty = State is GroupState.Empty or GroupState.Dead;
         if (generationId < 0 && empty) return null;
         ClassicGroupMember? member = null;
@@ -338,18 +348,31 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
 
     // ---- lifecycle ---------------------------------------------------------------------------------------------
 
-    /// <summary>A removed group comes back on a join or a commit, as in Kafka.</summary>
+    /// <summary>
+    /// Whether the group's removal is being stored (Kafka's Dead group still in the coordinator's hands): joins, syncs,
+    /// heartbeats, leaves and commits are answered CoordinatorNotAvailable, as Kafka answers them, so the client finds
+    /// the coordinator again and retries against the group that follows.
+    /// </summary>
+    public bool IsBeingRemoved => _removing;
+
+    /// <summary>A removed group comes back on a join or a simple commit (Kafka creates a new one), on an admin's offset reset or a transaction's marker.</summary>
     public void Revive()
     {
         if (State == GroupState.Dead) State = GroupState.Empty;
+        _removing = false;
     }
 
-    /// <summary>The group and its offsets are being removed; a join or commit before the removal is stored revives it.</summary>
-    public void MarkDead() => State = GroupState.Dead;
+    /// <summary>The group and its offsets are being removed; see <see cref="IsBeingRemoved"/>.</summary>
+    public void MarkDead()
+    {
+        State = GroupState.Dead;
+        _removing = true;
+    }
 
-    /// <summary>The removal is stored: nothing but the generation remains.</summary>
+    /// <summary>The removal is stored: nothing but the generation remains, and the group is Dead until something creates it again.</summary>
     public void Removed()
     {
+        _removing = false;
         EmptySinceMs = -1;
         LastProtocolName = null;
     }
@@ -367,6 +390,8 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
 
     private const string Moving = "the coordinator is moving";
 
+    private const string Removing = "the group is being removed";
+
     /// <summary>Kafka's <c>isSubscribedToTopic</c>: whether a member's subscription names <paramref name="topic"/>.</summary>
     public bool IsSubscribedToTopic(string topic)
     {
@@ -383,7 +408,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     {
         var members = new List<GroupMemberDescription>(_members.Count);
         foreach (var m in _members)
-            members.Add(new GroupMemberDescription(m.MemberId, m.ClientId, SubscribedTopics(m), m.Assignment));
+            members.Add(new GroupMemberDescription(m.MemberId, m.ClientId, SubscribedTopics(m), m.Assignment, m.GroupInstanceId));
         return new GroupDescription(GroupId, ErrorCode.None, State,
             _members.Count > 0 || LastProtocolName is not null ? GroupKeys.ConsumerProtocolType : "",
             ProtocolName, GenerationId, LeaderId, members);

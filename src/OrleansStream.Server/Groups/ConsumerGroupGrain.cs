@@ -292,7 +292,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
             return Task.FromResult(new OffsetFetchResponse(ErrorCode.UnstableOffsetCommit, [],
                 $"group '{GroupId}' has offsets pending in an open transaction for the partitions asked"));
         var list = _offsets.Fetch(request?.Partitions);
-        var error = request?.Partitions is null && !Exists ? ErrorCode.GroupIdNotFound : ErrorCode.None;
+        var error = request?.Partitions is null && (!Exists || _group.IsBeingRemoved) ? ErrorCode.GroupIdNotFound : ErrorCode.None;
         return Task.FromResult(new OffsetFetchResponse(error, list, error == ErrorCode.None ? null : $"group '{GroupId}' does not exist"));
     }
 
@@ -307,9 +307,17 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     {
         if (_group.MemberCount > 0)
             return new GroupResponse(ErrorCode.NonEmptyGroup, $"group '{GroupId}' has {_group.MemberCount} active members");
-        if (!Exists)
+        if (!Exists || _group.IsBeingRemoved)
             return new GroupResponse(ErrorCode.GroupIdNotFound, $"group '{GroupId}' does not exist");
-        await RemoveGroupAsync();
+        try
+        {
+            await RemoveGroupAsync();
+        }
+        catch (Exception ex)
+        {
+            LogRemoveFailed(ex, GroupId);
+            return new GroupResponse(ErrorCode.CoordinatorNotAvailable, $"the group's removal could not be stored: {ex.Message}");
+        }
         return GroupResponse.Ok;
     }
 
@@ -395,9 +403,18 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
                 await PersistLockedAsync();
                 return;
             }
-            if (_state.State.Registered)
-                await GrainFactory.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).Unregister(GroupId);
-            await _state.ClearStateAsync();
+            try
+            {
+                if (_state.State.Registered)
+                    await GrainFactory.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).Unregister(GroupId);
+                await _state.ClearStateAsync();
+            }
+            catch
+            {
+                // A group being removed refuses every call: the next activation loads what storage holds.
+                DeactivateOnIdle();
+                throw;
+            }
             _offsets.Removed();
             _group.Removed();
             _state.State = new ConsumerGroupState { GenerationId = _group.GenerationId };
@@ -417,6 +434,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: removed")]
     private partial void LogGroupRemoved(string groupId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: storing its removal failed")]
+    private partial void LogRemoveFailed(Exception ex, string groupId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: storing offsets failed")]
     private partial void LogCommitFailed(Exception ex, string groupId);

@@ -49,15 +49,18 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
 
     /// <summary>
     /// Kafka's <c>validateOffsetCommit</c>: a group that does not exist takes a commit with a negative generation (a
-    /// simple commit) and refuses any other with IllegalGeneration; a group that exists checks the committer
+    /// simple commit) and refuses any other with IllegalGeneration (GroupIdNotFound when the request asks for it, as
+    /// OffsetCommit v9 does); a group that exists, or is being removed, checks the committer
     /// (<see cref="ClassicGroup.ValidateOffsetCommit"/>).
     /// </summary>
     public OffsetCommitResponse? ValidateCommitter(OffsetCommitRequest request, bool groupExists) =>
-        Validate(request.MemberId, request.GenerationId, request.GroupInstanceId, transactional: false, groupExists);
+        Validate(request.MemberId, request.GenerationId, request.GroupInstanceId, transactional: false, groupExists,
+            request.GroupIdNotFoundWhenAbsent ? ErrorCode.GroupIdNotFound : ErrorCode.IllegalGeneration);
 
-    private OffsetCommitResponse? Validate(string? memberId, int generationId, string? groupInstanceId, bool transactional, bool groupExists) =>
-        !groupExists && generationId >= 0
-            ? new OffsetCommitResponse(ErrorCode.IllegalGeneration, [], $"group '{group.GroupId}' does not exist, so generation {generationId} is not its")
+    private OffsetCommitResponse? Validate(string? memberId, int generationId, string? groupInstanceId, bool transactional, bool groupExists,
+        ErrorCode whenAbsent = ErrorCode.IllegalGeneration) =>
+        !groupExists && generationId >= 0 && !group.IsBeingRemoved
+            ? new OffsetCommitResponse(whenAbsent, [], $"group '{group.GroupId}' does not exist, so generation {generationId} is not its")
             : group.ValidateOffsetCommit(memberId, generationId, groupInstanceId, transactional);
 
     /// <summary>

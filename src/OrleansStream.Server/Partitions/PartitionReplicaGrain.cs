@@ -451,6 +451,8 @@ internal sealed partial class PartitionReplicaGrain(
         ArgumentNullException.ThrowIfNull(request);
         if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader)
             return new ListOffsetsResponse(notLeader.Error, -1, -1, -1, notLeader.Message);
+        if (request.Timestamp == OffsetSpec.LatestTiered)
+            return await LatestTieredAsync(request);
         if (request.Timestamp is >= 0 or OffsetSpec.MaxTimestamp && _remote is { } remote && _log!.LocalLogStartOffset > _log.LogStartOffset)
         {
             // Below the local log start the tier's time indexes answer (through the manifest and the remote index cache).
@@ -461,14 +463,9 @@ internal sealed partial class PartitionReplicaGrain(
                     ? await remote.FindOffsetByTimestampAsync(request.Timestamp)
                     : await FindTieredMaxTimestampAsync(remote, _log);
             }
-            catch (OrleansStreamException e)
-            {
-                return new ListOffsetsResponse(e.Code, -1, -1, -1, e.Message);
-            }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                LogStorageError(e, this.GetPrimaryKeyString());
-                return new ListOffsetsResponse(ErrorCode.KafkaStorageError, -1, -1, -1, $"Looking up {request.Timestamp} in the tier of {_topic}-{_partition} failed: {e.Message}");
+                return TierLookupFailed(e, request.Timestamp);
             }
             if (CheckLeader(request.CurrentLeaderEpoch) is { } lost)
                 return new ListOffsetsResponse(lost.Error, -1, -1, -1, lost.Message);
@@ -484,9 +481,40 @@ internal sealed partial class PartitionReplicaGrain(
             OffsetSpec.EarliestLocal => new ListOffsetsResponse(ErrorCode.None, log.LocalLogStartOffset, -1, EpochAt(log.LocalLogStartOffset)),
             OffsetSpec.MaxTimestamp => Found(log.MaxTimestamp is var max and >= 0 ? log.FindOffsetByTimestamp(max) : null, end),
             < 0 => new ListOffsetsResponse(ErrorCode.InvalidRequest, -1, -1, -1,
-                $"Timestamp {request.Timestamp} is neither -1 (latest), -2 (earliest), -3 (max timestamp), -4 (earliest local) nor a time."),
+                $"Timestamp {request.Timestamp} is neither -1 (latest), -2 (earliest), -3 (max timestamp), -4 (earliest local), -5 (latest tiered) nor a time."),
             _ => Found(log.FindOffsetByTimestamp(request.Timestamp), end),
         };
+    }
+
+    /// <summary>
+    /// KIP-1005's LATEST_TIERED_TIMESTAMP (Kafka's <c>highestOffsetInRemoteStorage</c>): -1 with epoch -1 for a topic that
+    /// does not tier or has nothing tiered yet. As for any lookup, an offset at or above the fetchable end (Kafka's
+    /// lastFetchableOffset: the last stable offset for read_committed) is no answer.
+    /// </summary>
+    private async Task<ListOffsetsResponse> LatestTieredAsync(ListOffsetsRequest request)
+    {
+        if (_remote is not { } remote) return new ListOffsetsResponse(ErrorCode.None, -1, -1, -1);
+        (long Offset, int LeaderEpoch) highest;
+        try
+        {
+            highest = await remote.HighestOffsetInRemoteStorageAsync();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return TierLookupFailed(e, request.Timestamp);
+        }
+        if (CheckLeader(request.CurrentLeaderEpoch) is { } lost)
+            return new ListOffsetsResponse(lost.Error, -1, -1, -1, lost.Message);
+        return highest.Offset < _log!.FetchUpperBound(ToFetchIsolation(request.IsolationLevel))
+            ? new ListOffsetsResponse(ErrorCode.None, highest.Offset, -1, highest.LeaderEpoch)
+            : new ListOffsetsResponse(ErrorCode.None, -1, -1, -1);
+    }
+
+    private ListOffsetsResponse TierLookupFailed(Exception e, long timestamp)
+    {
+        if (e is OrleansStreamException known) return new ListOffsetsResponse(known.Code, -1, -1, -1, known.Message);
+        LogStorageError(e, this.GetPrimaryKeyString());
+        return new ListOffsetsResponse(ErrorCode.KafkaStorageError, -1, -1, -1, $"Looking up {timestamp} in the tier of {_topic}-{_partition} failed: {e.Message}");
     }
 
     /// <summary>A record found by timestamp, answered only below the fetchable end (Kafka's lastFetchableOffset), else no offset.</summary>

@@ -423,6 +423,24 @@ public sealed class RemoteLogManager : IDisposable
     public Task<IReadOnlyList<AbortedTxn>?> CollectAbortedTransactionsAsync(long startOffset, long upperBoundOffset, CancellationToken cancellationToken = default)
         => _reader.CollectAbortedTransactionsAsync(startOffset, upperBoundOffset, cancellationToken);
 
+    /// <summary>
+    /// Kafka's <c>highestOffsetInRemoteStorage</c> for KIP-1005's LATEST_TIERED_TIMESTAMP: the last offset of the copied
+    /// segments and the leader epoch it was written in, or (-1, -1) when nothing is tiered.
+    /// </summary>
+    public async Task<(long Offset, int LeaderEpoch)> HighestOffsetInRemoteStorageAsync(CancellationToken cancellationToken = default)
+    {
+        var manifest = await _metadata.GetAsync(cancellationToken);
+        RemoteLogSegmentMetadata? highest = null;
+        foreach (var s in manifest.Segments)
+            if (s.State == RemoteLogSegmentState.CopySegmentFinished && (highest is null || s.EndOffset > highest.EndOffset)) highest = s;
+        if (highest is null) return (-1, -1);
+        var epoch = highest.LeaderEpoch;
+        var from = long.MinValue;
+        foreach (var e in highest.SegmentLeaderEpochs)
+            if (e.StartOffset <= highest.EndOffset && e.StartOffset >= from) (epoch, from) = (e.Epoch, e.StartOffset);
+        return (highest.EndOffset, epoch);
+    }
+
     /// <summary>The tier's largest timestamp below the local log start (-1 if none), for KIP-734's MAX_TIMESTAMP.</summary>
     public Task<long> MaxTimestampAsync(CancellationToken cancellationToken = default) => _reader.MaxTimestampAsync(cancellationToken);
 

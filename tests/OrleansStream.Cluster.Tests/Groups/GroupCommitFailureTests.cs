@@ -42,7 +42,10 @@ public sealed class FailingStorageGroupFixture : FakeTimeGroupFixture
             await inner.WriteStateAsync(stateName, grainId, grainState);
         }
 
-        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ClearStateAsync(stateName, grainId, grainState);
+        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+            grainId.Type.ToString() == "os-group" && fixture.FailGroupWrites
+                ? Task.FromException(new IOException("injected: the disk is gone"))
+                : inner.ClearStateAsync(stateName, grainId, grainState);
 
         public void Participate(ISiloLifecycle lifecycle) => (inner as ILifecycleParticipant<ISiloLifecycle>)?.Participate(lifecycle);
     }
@@ -54,14 +57,9 @@ public sealed class GroupCommitFailureTests(FailingStorageGroupFixture fixture) 
     [Fact]
     public async Task Commits_queued_behind_a_delete_of_the_group_leave_no_empty_group_behind()
     {
-        var topic = $"del-{Guid.NewGuid():N}"[..20];
-        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 2, 1)])).Error);
-        var groupId = $"g-del-{Guid.NewGuid():N}"[..20];
-        var group = fixture.Client.GetGrain<IConsumerGroupGrain>(groupId);
+        var (groupId, group, p0, p1) = await SimpleGroupAsync("del");
         var directory = fixture.Client.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory);
-        var p0 = new TopicPartition(topic, 0);
-        var p1 = new TopicPartition(topic, 1);
-        Task<OffsetCommitResponse> Commit(TopicPartition tp) => group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(tp, 0)]));   // a simple consumer
+        Task<OffsetCommitResponse> Commit(TopicPartition tp) => SimpleCommit(group, tp, 0);
         Assert.Equal(ErrorCode.None, (await Commit(p0)).Error);
         Assert.Contains(groupId, await directory.List());
 
@@ -103,6 +101,101 @@ public sealed class GroupCommitFailureTests(FailingStorageGroupFixture fixture) 
         Assert.Equal(GroupState.Empty, (await group.Describe()).State);
         Assert.Contains(groupId, await directory.List());
     }
+
+    [Fact]
+    public async Task A_group_whose_removal_is_being_written_refuses_commits_and_joins_with_CoordinatorNotAvailable()
+    {
+        var (groupId, group, p0, p1) = await SimpleGroupAsync("dead");
+        var directory = fixture.Client.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory);
+        Task<OffsetCommitResponse> Commit(TopicPartition tp) => SimpleCommit(group, tp, 7);
+        Assert.Equal(ErrorCode.None, (await Commit(p0)).Error);
+
+        // A commit's write is held in storage; the delete marks the group Dead and waits behind that write.
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fixture.WriteHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fixture.HoldGroupWrites = hold;
+        Task<OffsetCommitResponse> held;
+        Task<GroupResponse> delete;
+        OffsetCommitResponse commitWhileDead, txnCommitWhileDead;
+        JoinGroupResponse joinWhileDead;
+        OffsetFetchResponse fetchWhileDead;
+        try
+        {
+            held = Commit(p0);
+            await fixture.WriteHeld.Task.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+            delete = group.DeleteGroup();
+            await Eventually.WaitUntilAsync(async () => (await group.Describe()).State == GroupState.Dead, "the delete marked the group Dead");
+
+            commitWhileDead = await Commit(p1);
+            txnCommitWhileDead = await group.TxnOffsetCommit(new TxnOffsetCommitRequest("txn-dead", 1000, 0, [new OffsetToCommit(p1, 7)]));
+            joinWhileDead = await group.JoinGroup(new JoinGroupRequest("", "test", 6000, 10_000, GroupKeys.ConsumerProtocolType,
+                [new JoinGroupProtocol("range", new ConsumerProtocolSubscription([p0.Topic], []))]));
+            fetchWhileDead = await group.OffsetFetch(new OffsetFetchRequest());
+        }
+        finally
+        {
+            fixture.HoldGroupWrites = null;
+            hold.TrySetResult();
+        }
+
+        // Kafka's answers to a Dead classic group: the client finds the coordinator again and retries.
+        Assert.Equal(ErrorCode.CoordinatorNotAvailable, commitWhileDead.Error);
+        Assert.Equal(ErrorCode.CoordinatorNotAvailable, txnCommitWhileDead.Error);
+        Assert.Equal(ErrorCode.CoordinatorNotAvailable, joinWhileDead.Error);
+        Assert.Equal(ErrorCode.GroupIdNotFound, fetchWhileDead.Error);
+        Assert.Equal(ErrorCode.None, (await held).Error);
+        Assert.Equal(ErrorCode.None, (await delete).Error);
+        Assert.DoesNotContain(groupId, await directory.List());
+        Assert.Equal(ErrorCode.GroupIdNotFound, (await group.Describe()).Error);
+        Assert.Equal(-1, (await group.OffsetFetch(new OffsetFetchRequest([p1]))).Offsets[0].Offset);
+
+        // The retried commit, once the removal is stored, makes a new group with just that offset.
+        Assert.Equal(ErrorCode.None, (await Commit(p1)).Error);
+        Assert.Equal(GroupState.Empty, (await group.Describe()).State);
+        Assert.Equal([-1L, 7L], (await group.OffsetFetch(new OffsetFetchRequest([p0, p1]))).Offsets.Select(o => o.Offset));
+        Assert.Contains(groupId, await directory.List());
+    }
+
+    [Fact]
+    public async Task A_removal_that_cannot_be_stored_is_CoordinatorNotAvailable_and_the_group_comes_back_as_stored()
+    {
+        var topic = $"rmf-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 1, 1)])).Error);
+        var group = fixture.Client.GetGrain<IConsumerGroupGrain>($"g-rmf-{Guid.NewGuid():N}"[..20]);
+        var p0 = new TopicPartition(topic, 0);
+        Assert.Equal(ErrorCode.None, (await group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(p0, 5)]))).Error);
+
+        GroupResponse deleted;
+        fixture.FailGroupWrites = true;
+        try
+        {
+            deleted = await group.DeleteGroup();
+        }
+        finally
+        {
+            fixture.FailGroupWrites = false;
+        }
+
+        Assert.Equal(ErrorCode.CoordinatorNotAvailable, deleted.Error);
+        // The activation that was removing it gives way; the next one loads the group and its offset from storage.
+        await Eventually.WaitUntilAsync(async () => (await group.OffsetFetch(new OffsetFetchRequest([p0]))).Offsets[0].Offset == 5,
+            "the group is back with its stored offset");
+        Assert.Equal(ErrorCode.None, (await group.Describe()).Error);
+        Assert.Equal(ErrorCode.None, (await group.DeleteGroup()).Error);
+    }
+
+    /// <summary>A two-partition topic and a group of that name prefix (neither exists before).</summary>
+    private async Task<(string GroupId, IConsumerGroupGrain Group, TopicPartition P0, TopicPartition P1)> SimpleGroupAsync(string prefix)
+    {
+        var topic = $"{prefix}-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 2, 1)])).Error);
+        var groupId = $"g-{prefix}-{Guid.NewGuid():N}"[..20];
+        return (groupId, fixture.Client.GetGrain<IConsumerGroupGrain>(groupId), new TopicPartition(topic, 0), new TopicPartition(topic, 1));
+    }
+
+    /// <summary>A simple consumer's commit: no member id, generation -1.</summary>
+    private static Task<OffsetCommitResponse> SimpleCommit(IConsumerGroupGrain group, TopicPartition tp, long offset) =>
+        group.OffsetCommit(new OffsetCommitRequest("", -1, [new OffsetToCommit(tp, offset)]));
 
     [Fact]
     public async Task A_failed_write_fails_every_commit_in_it_and_leaves_the_stored_offsets()

@@ -109,6 +109,31 @@ public sealed class ClassicGroupTests
     }
 
     [Fact]
+    public async Task A_group_being_removed_answers_CoordinatorNotAvailable_until_the_removal_is_stored_and_then_starts_anew()
+    {
+        // Kafka's Dead classic group: joins, syncs, heartbeats, leaves and commits (simple or transactional) are refused
+        // with COORDINATOR_NOT_AVAILABLE, so the client finds the coordinator again and retries.
+        Group.MarkDead();
+
+        Assert.Equal(ErrorCode.CoordinatorNotAvailable, (await Completed(Group.Join(Join("")))).Error);
+        Assert.Equal(ErrorCode.CoordinatorNotAvailable, (await Completed(Group.Sync(new SyncGroupRequest("m", 0)))).Error);
+        Assert.Equal(ErrorCode.CoordinatorNotAvailable, Group.Heartbeat(new HeartbeatRequest("m", 0)).Error);
+        Assert.Equal(ErrorCode.CoordinatorNotAvailable, Group.Leave(new LeaveGroupRequest("m")).Error);
+        Assert.Equal(ErrorCode.CoordinatorNotAvailable, Group.ValidateOffsetCommit("", -1, null, transactional: false)!.Error);
+        Assert.Equal(ErrorCode.CoordinatorNotAvailable, Group.ValidateOffsetCommit("", -1, null, transactional: true)!.Error);
+        Assert.Equal(GroupState.Dead, Group.State);
+        Assert.True(Group.IsBeingRemoved);
+
+        // Stored: the next simple commit or join makes a new group, as Kafka's coordinator creates one.
+        Group.Removed();
+        Assert.False(Group.IsBeingRemoved);
+        Assert.Null(Group.ValidateOffsetCommit("", -1, null, transactional: false));
+        var (_, join) = await _h.JoinNewAsync();
+        Assert.Equal(ErrorCode.None, (await Completed(join)).Error);
+        Assert.Equal(GroupState.CompletingRebalance, Group.State);
+    }
+
+    [Fact]
     public async Task A_member_whose_session_expires_is_removed_and_the_others_rebalance_without_it()
     {
         var (a, b) = await _h.StableTwoAsync();

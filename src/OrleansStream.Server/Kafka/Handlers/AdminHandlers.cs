@@ -83,7 +83,7 @@ internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLea
         var results = await ControllerCalls.ForwardAsync(body.Topics, static t => (t.Name, t.HasAssignments, new PartitionsIncrease(t.Name, t.Count)),
             changes => grains.Controller().CreatePartitions(changes, body.ValidateOnly));
         foreach (var r in results) leaders.Invalidate(r.Name);
-        new TopicErrorsResponse(results).WriteCreatePartitions(response);
+        new TopicErrorsResponse(results).WriteCreatePartitions(response, request.Version);
         return true;
     }
 }

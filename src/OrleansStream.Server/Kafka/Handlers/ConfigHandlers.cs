@@ -126,7 +126,7 @@ internal abstract class ConfigAlteringHandler(ApiKey apiKey, MessageReader<Alter
             for (var i = 0; i < sent.Count; i++)
                 results[sent[i]] = new AlterConfigsResult(answers[i].Error, answers[i].ErrorMessage, ConfigResourceType.Topic, answers[i].Topic);
         }
-        new AlterConfigsResponse(results).Write(response, request.Version);
+        new AlterConfigsResponse(results).Write(response, ApiVersionsTable.IsFlexible(request.Header.ApiKey, request.Version));
         return true;
     }
 }

@@ -3,9 +3,16 @@ using OrleansStream.Protocol.Messages;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
-/// <summary>DescribeGroups: each group grain's description, members' subscriptions and assignments as consumer protocol bytes.</summary>
-internal sealed class DescribeGroupsHandler(IGrainFactory grains) : KafkaApiHandler<GroupsRequest>(ApiKey.DescribeGroups, GroupsRequest.Read)
+/// <summary>
+/// DescribeGroups: each group grain's description, members' subscriptions and assignments as consumer protocol bytes
+/// (v4: each member's group instance id). Asked for (v3), a group's authorized operations are every operation Kafka
+/// defines on a group: there are no ACLs (Kafka's answer without an authorizer).
+/// </summary>
+internal sealed class DescribeGroupsHandler(IGrainFactory grains) : KafkaApiHandler<GroupsRequest>(ApiKey.DescribeGroups, GroupsRequest.ReadDescribeGroups)
 {
+    // Kafka's AclOperation codes of AclEntry.supportedOperations(GROUP): READ 3, DELETE 6, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11.
+    private const int GroupOperations = 1 << 3 | 1 << 6 | 1 << 8 | 1 << 10 | 1 << 11;
+
     protected override async ValueTask<bool> AnswerAsync(GroupsRequest body, KafkaRequest request, KafkaWriter response)
     {
         var calls = new Task<GroupDescription>[body.Groups.Count];
@@ -15,33 +22,66 @@ internal sealed class DescribeGroupsHandler(IGrainFactory grains) : KafkaApiHand
         {
             var members = new List<DescribedGroupMember>(description.Members.Count);
             foreach (var m in description.Members)
-                members.Add(new DescribedGroupMember(m.MemberId, m.ClientId, "",
+                members.Add(new DescribedGroupMember(m.MemberId, m.GroupInstanceId, m.ClientId, "",
                     new ConsumerSubscription(m.Topics, null, [], -1, null).ToBytes(),
                     new ConsumerAssignment(GroupCalls.Group(m.Assignment.Partitions), m.Assignment.UserData).ToBytes()));
             // Kafka answers an unknown group as Dead with no error.
             var error = description.Error == ErrorCode.GroupIdNotFound ? ErrorCode.None : description.Error;
-            groups.Add(new DescribedGroup(error, description.GroupId, description.State.ToString(), description.ProtocolType, description.Protocol ?? "", members));
+            groups.Add(new DescribedGroup(error, description.GroupId, description.State.ToString(), description.ProtocolType, description.Protocol ?? "", members,
+                body.IncludeAuthorizedOperations ? GroupOperations : int.MinValue));
         }
         new DescribeGroupsResponse(groups).Write(response, request.Version);
         return true;
     }
 }
 
-/// <summary>ListGroups: the cluster's group directory; every group speaks the consumer protocol.</summary>
+/// <summary>
+/// ListGroups: the cluster's group directory; every group speaks the consumer protocol and is a classic group. From v4
+/// each group's state and protocol type ("" for a group only committed to, as Kafka's) are asked of its grain, and the
+/// request's state filter applies (Kafka's case-insensitive match on
+/// the state's name); v5's type filter keeps the groups only if it names "classic" (any case), as Kafka's does.
+/// </summary>
 internal sealed class ListGroupsHandler(IGrainFactory grains) : KafkaApiHandler<ListGroupsRequest>(ApiKey.ListGroups, ListGroupsRequest.Read)
 {
+    private const string ClassicType = "classic";
+
     protected override async ValueTask<bool> AnswerAsync(ListGroupsRequest body, KafkaRequest request, KafkaWriter response)
     {
         var ids = await grains.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).List();
-        var groups = new List<(string, string)>(ids.Count);
-        foreach (var id in ids) groups.Add((id, GroupKeys.ConsumerProtocolType));
+        var groups = new List<ListedGroup>(ids.Count);
+        if (body.TypesFilter.Count > 0 && !Contains(body.TypesFilter, ClassicType))
+            ids = [];
+        if (request.Version < 4)
+        {
+            foreach (var id in ids) groups.Add(new ListedGroup(id, GroupKeys.ConsumerProtocolType, "", ClassicType));
+        }
+        else
+        {
+            var calls = new Task<GroupDescription>[ids.Count];
+            for (var i = 0; i < calls.Length; i++) calls[i] = grains.Group(ids[i]).Describe();
+            foreach (var d in await Task.WhenAll(calls))
+            {
+                // Removed since the directory answered.
+                if (d.Error == ErrorCode.GroupIdNotFound) continue;
+                var state = d.State.ToString();
+                if (body.StatesFilter.Count == 0 || Contains(body.StatesFilter, state))
+                    groups.Add(new ListedGroup(d.GroupId, d.ProtocolType, state, ClassicType));
+            }
+        }
         new ListGroupsResponse(ErrorCode.None, groups).Write(response, request.Version);
         return true;
+    }
+
+    private static bool Contains(IReadOnlyList<string> filter, string value)
+    {
+        foreach (var f in filter)
+            if (string.Equals(f.Trim(), value, StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
     }
 }
 
 /// <summary>DeleteGroups: each empty group and its offsets go (NonEmptyGroup, GroupIdNotFound otherwise).</summary>
-internal sealed class DeleteGroupsHandler(IGrainFactory grains) : KafkaApiHandler<GroupsRequest>(ApiKey.DeleteGroups, GroupsRequest.Read)
+internal sealed class DeleteGroupsHandler(IGrainFactory grains) : KafkaApiHandler<GroupsRequest>(ApiKey.DeleteGroups, GroupsRequest.ReadDeleteGroups)
 {
     protected override async ValueTask<bool> AnswerAsync(GroupsRequest body, KafkaRequest request, KafkaWriter response)
     {

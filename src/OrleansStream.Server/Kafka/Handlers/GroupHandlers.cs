@@ -183,7 +183,8 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
     {
         OrleansStream.OffsetCommitResponse result = body.GroupId.Length == 0
             ? new(ErrorCode.InvalidGroupId, [])
-            : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, Offsets(body.Topics), body.GroupInstanceId));
+            : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, Offsets(body.Topics), body.GroupInstanceId,
+                GroupIdNotFoundWhenAbsent: request.Version >= 9));
         new Protocol.Messages.OffsetCommitResponse(Errors(body.Topics, result)).Write(response, request.Version);
         return true;
     }
@@ -212,7 +213,7 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
         return topics;
     }
 
-    // All or nothing: a partition at fault has its own error, the others the request's.
+    // A partition the grain answered for has its own error (refused, or committed: None); the others the request's.
     private static ErrorCode ErrorOf(OrleansStream.OffsetCommitResponse result, TopicPartition tp)
     {
         foreach (var p in result.Partitions)
@@ -221,28 +222,39 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
     }
 }
 
+/// <summary>
+/// OffsetFetch: each group asked (one up to v7, several from v8) from its group grain, at once. v9's member id and epoch
+/// are not checked: they belong to the consumer group protocol (KIP-848), and a classic group ignores them, as Kafka's does.
+/// </summary>
 internal sealed class OffsetFetchHandler(IGrainFactory grains)
     : KafkaApiHandler<Protocol.Messages.OffsetFetchRequest>(ApiKey.OffsetFetch, Protocol.Messages.OffsetFetchRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.OffsetFetchRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var partitionsAsked = body.Topics is null ? null : GroupCalls.Flatten(body.Topics);
+        var fetches = new Task<OffsetFetchResponseGroup>[body.Groups.Count];
+        for (var i = 0; i < fetches.Length; i++) fetches[i] = FetchAsync(body.Groups[i], body.RequireStable);
+        new Protocol.Messages.OffsetFetchResponse(await Task.WhenAll(fetches)).Write(response, request.Version);
+        return true;
+    }
+
+    private async Task<OffsetFetchResponseGroup> FetchAsync(OffsetFetchRequestGroup group, bool requireStable)
+    {
+        var partitionsAsked = group.Topics is null ? null : GroupCalls.Flatten(group.Topics);
         // require_stable is asked of named partitions only: Kafka answers UnstableOffsetCommit per partition, the
         // group grain for the request.
-        var result = await grains.Group(body.GroupId).OffsetFetch(
-            new OrleansStream.OffsetFetchRequest(partitionsAsked, body.RequireStable && partitionsAsked is not null));
+        var result = await grains.Group(group.GroupId).OffsetFetch(
+            new OrleansStream.OffsetFetchRequest(partitionsAsked, requireStable && partitionsAsked is not null));
 
         var topics = new List<OffsetFetchTopic>();
         if (result.Error == ErrorCode.UnstableOffsetCommit)
         {
-            foreach (var t in body.Topics!)
+            foreach (var t in group.Topics!)
             {
                 var unstable = new List<OffsetFetchPartition>(t.Partitions.Length);
                 foreach (var p in t.Partitions) unstable.Add(new OffsetFetchPartition(p, -1, -1, "", ErrorCode.UnstableOffsetCommit));
                 topics.Add(new OffsetFetchTopic(t.Topic, unstable));
             }
-            new Protocol.Messages.OffsetFetchResponse(topics, ErrorCode.None).Write(response, request.Version);
-            return true;
+            return new OffsetFetchResponseGroup(group.GroupId, topics, ErrorCode.None);
         }
         var index = new Dictionary<string, List<OffsetFetchPartition>>(StringComparer.Ordinal);
         foreach (var c in result.Offsets)
@@ -257,7 +269,6 @@ internal sealed class OffsetFetchHandler(IGrainFactory grains)
         // Kafka answers a group that does not exist with no offsets and no error (the Java admin client fails on
         // GroupIdNotFound here); the grain's GroupIdNotFound is for the SDK.
         var error = result.Error == ErrorCode.GroupIdNotFound ? ErrorCode.None : result.Error;
-        new Protocol.Messages.OffsetFetchResponse(topics, error).Write(response, request.Version);
-        return true;
+        return new OffsetFetchResponseGroup(group.GroupId, topics, error);
     }
 }
