@@ -6,6 +6,7 @@ using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
+using OrleansStream.Records;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Kafka.Security;
 
@@ -92,7 +93,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
                     }
                     if (buffer.Length >= 4L + size)
                     {
-                        var frame = ArrayPool<byte>.Shared.Rent(Math.Max(size, 1));
+                        var frame = RecordsBufferPool.Default.Rent(Math.Max(size, 1));
                         buffer.Slice(4, size).CopyTo(frame);
                         input.AdvanceTo(buffer.GetPosition(4 + size));
                         state.RetainFrame = false;
@@ -103,7 +104,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
                         }
                         finally
                         {
-                            if (!state.RetainFrame) ArrayPool<byte>.Shared.Return(frame);
+                            if (!state.RetainFrame) RecordsBufferPool.Default.Return(frame);
                         }
                         if (!open) return;
                         continue;
