@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
@@ -158,7 +159,9 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     }
 
     /// <summary>Answers one request; false when the connection must close.</summary>
-    private async Task<bool> HandleAsync(ReadOnlyMemory<byte> frame, KafkaConnection state, KafkaWriter writer, PipeWriter output)
+    /// <remarks>Pooled: most requests wait on a grain call, and an unpooled builder allocates its state machine then.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> HandleAsync(ReadOnlyMemory<byte> frame, KafkaConnection state, KafkaWriter writer, PipeWriter output)
     {
         if (state.Sasl is { AwaitsRawToken: true } sasl) return await AnswerRawTokenAsync(sasl, frame, state, writer, output);
         KafkaRequest request;
