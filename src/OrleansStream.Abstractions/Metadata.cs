@@ -33,8 +33,9 @@ public sealed record PartitionMetadata(
     {
         get
         {
-            foreach (var r in Replicas)
-                if (r.ReplicaId == Leader) return r.BrokerId;
+            // Indexed: a foreach over the interface would allocate an enumerator on every produce and fetch request.
+            for (var i = 0; i < Replicas.Count; i++)
+                if (Replicas[i].ReplicaId == Leader) return Replicas[i].BrokerId;
             return null;
         }
     }

@@ -15,6 +15,8 @@ public readonly record struct TopicPartitionOffset(TopicPartition TopicPartition
 }
 
 /// <summary>acks: how many replicas must have a batch before the producer hears back.</summary>
+/// <remarks>Its own codec: without one Orleans boxes an enum to write and to read it, on every produce call.</remarks>
+[GenerateSerializer]
 public enum Acks : short
 {
     None = 0,

@@ -140,6 +140,7 @@ public sealed record TxnOffsetCommitRequest(
     string? GroupInstanceId = null);
 
 /// <summary>The fetch isolation level (Kafka's values): read_committed reads below the last stable offset only.</summary>
+[GenerateSerializer]
 public enum IsolationLevel : byte
 {
     ReadUncommitted = 0,

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
@@ -6,7 +5,7 @@ namespace OrleansStream.Records;
 
 /// <summary>
 /// Whole record batches that cross a grain call (Kafka's MemoryRecords: a produce request's records, a fetch answer's):
-/// either <em>owned</em>, in an array rented from <see cref="ArrayPool{T}.Shared"/> that <see cref="Dispose"/> returns,
+/// either <em>owned</em>, in an array rented from <see cref="RecordsBufferPool.Default"/> that <see cref="Dispose"/> returns,
 /// or a <em>view</em> of memory its lender keeps (<see cref="Borrow"/>, <see cref="Lend"/>), for which <see cref="Dispose"/>
 /// does nothing.
 /// <para>
@@ -46,7 +45,7 @@ public sealed class PooledRecords : IDisposable
     public static PooledRecords Rent(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        return length == 0 ? Empty : new PooledRecords(ArrayPool<byte>.Shared.Rent(length), length);
+        return length == 0 ? Empty : new PooledRecords(RecordsBufferPool.Default.Rent(length), length);
     }
 
     /// <summary>A view of <paramref name="memory"/>, which its lender keeps and must not change until the call is answered.</summary>
@@ -101,7 +100,7 @@ public sealed class PooledRecords : IDisposable
             return;
         }
         Poison(rented);
-        ArrayPool<byte>.Shared.Return(rented);
+        RecordsBufferPool.Default.Return(rented);
     }
 
     /// <summary>

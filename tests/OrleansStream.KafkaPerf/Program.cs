@@ -218,12 +218,10 @@ static async Task<int> IdleAsync(string host, int port, int connections, int pid
             sockets.Add(tcp);
             await ApiVersionsAsync(tcp.GetStream(), i);
         }
-        // Let the silo's GC and pools settle on the idle set.
-        await Task.Delay(TimeSpan.FromSeconds(5));
-        var after = ResidentBytes(pid);
+        var (after, steady, waited) = await SteadyResidentBytesAsync(pid, TimeSpan.FromSeconds(60));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{connections} idle connections: silo resident {before / 1048576.0:F1} MiB before, {after / 1048576.0:F1} MiB after, {(after - before) / 1048576.0:F1} MiB more, {(after - before) / (double)connections / 1024:F1} KiB per connection."));
-        return 0;
+            $"{connections} idle connections: silo resident {before / 1048576.0:F1} MiB before, {after / 1048576.0:F1} MiB after, {(after - before) / 1048576.0:F1} MiB more, {(after - before) / (double)connections / 1024:F1} KiB per connection ({(steady ? "steady" : "still moving")} after {waited.TotalSeconds:F1} s)."));
+        return steady ? 0 : 1;
     }
     finally
     {
@@ -241,6 +239,25 @@ static async Task ApiVersionsAsync(NetworkStream stream, int correlation)
     var prefix = new byte[4];
     await stream.ReadExactlyAsync(prefix);
     await stream.ReadExactlyAsync(new byte[BinaryPrimitives.ReadInt32BigEndian(prefix)]);
+}
+
+// The silo's resident size once its GC and pools have settled on the idle set: eight readings a quarter second apart
+// (2 s) within 1 % of each other, or the last reading at the deadline.
+static async Task<(long Bytes, bool Steady, TimeSpan Waited)> SteadyResidentBytesAsync(int pid, TimeSpan deadline)
+{
+    const int Readings = 8;
+    var window = new Queue<long>(Readings);
+    var watch = Stopwatch.StartNew();
+    using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+    while (true)
+    {
+        var rss = ResidentBytes(pid);
+        window.Enqueue(rss);
+        if (window.Count > Readings) window.Dequeue();
+        if (window.Count == Readings && window.Max() - window.Min() <= window.Max() / 100) return (rss, true, watch.Elapsed);
+        if (watch.Elapsed >= deadline) return (rss, false, watch.Elapsed);
+        await tick.WaitForNextTickAsync();
+    }
 }
 
 static long ResidentBytes(int pid)

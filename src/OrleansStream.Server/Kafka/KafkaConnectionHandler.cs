@@ -3,9 +3,11 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
+using OrleansStream.Records;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Kafka.Security;
 
@@ -92,7 +94,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
                     }
                     if (buffer.Length >= 4L + size)
                     {
-                        var frame = ArrayPool<byte>.Shared.Rent(Math.Max(size, 1));
+                        var frame = RecordsBufferPool.Default.Rent(Math.Max(size, 1));
                         buffer.Slice(4, size).CopyTo(frame);
                         input.AdvanceTo(buffer.GetPosition(4 + size));
                         state.RetainFrame = false;
@@ -103,7 +105,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
                         }
                         finally
                         {
-                            if (!state.RetainFrame) ArrayPool<byte>.Shared.Return(frame);
+                            if (!state.RetainFrame) RecordsBufferPool.Default.Return(frame);
                         }
                         if (!open) return;
                         continue;
@@ -157,7 +159,9 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     }
 
     /// <summary>Answers one request; false when the connection must close.</summary>
-    private async Task<bool> HandleAsync(ReadOnlyMemory<byte> frame, KafkaConnection state, KafkaWriter writer, PipeWriter output)
+    /// <remarks>Pooled: most requests wait on a grain call, and an unpooled builder allocates its state machine then.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> HandleAsync(ReadOnlyMemory<byte> frame, KafkaConnection state, KafkaWriter writer, PipeWriter output)
     {
         if (state.Sasl is { AwaitsRawToken: true } sasl) return await AnswerRawTokenAsync(sasl, frame, state, writer, output);
         KafkaRequest request;

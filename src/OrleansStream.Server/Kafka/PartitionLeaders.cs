@@ -14,7 +14,7 @@ public readonly record struct LocalLeader(ErrorCode Error, IPartitionReplicaGrai
 /// </summary>
 public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identity)
 {
-    private readonly ConcurrentDictionary<string, TopicMetadata> _topics = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CachedTopic> _topics = new(StringComparer.Ordinal);
 
     private IClusterControllerGrain Controller => grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
 
@@ -38,7 +38,7 @@ public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identi
     {
         ArgumentNullException.ThrowIfNull(topics);
         foreach (var t in topics)
-            if (t.Error == ErrorCode.None) _topics[t.Name] = t;
+            if (t.Error == ErrorCode.None) _topics[t.Name] = new CachedTopic(t);
             else _topics.TryRemove(t.Name, out _);
     }
 
@@ -47,27 +47,38 @@ public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identi
     /// <summary>The local leader replica of a partition of a topic loaded by <see cref="EnsureAsync"/>.</summary>
     public LocalLeader Find(string topic, int partition)
     {
-        if (!_topics.TryGetValue(topic, out var t) || (uint)partition >= (uint)t.Partitions.Count)
+        if (!_topics.TryGetValue(topic, out var cached) || (uint)partition >= (uint)cached.Metadata.Partitions.Count)
             return new LocalLeader(ErrorCode.UnknownTopicOrPartition, null);
-        var p = t.Partitions[partition];
+        var p = cached.Metadata.Partitions[partition];
         if (p.Leader < 0) return new LocalLeader(ErrorCode.LeaderNotAvailable, null);
         if (p.LeaderBroker != identity.BrokerId)
         {
             Invalidate(topic);
             return new LocalLeader(ErrorCode.NotLeaderOrFollower, null);
         }
-        return new LocalLeader(ErrorCode.None, grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, partition, p.Leader)));
+        return new LocalLeader(ErrorCode.None, cached.Leaders[partition] ??= grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, partition, p.Leader)));
     }
 
     /// <summary>The replica of a partition on this broker, leader or follower (Kafka's rule for DescribeProducers).</summary>
     public LocalLeader FindReplica(string topic, int partition)
     {
-        if (!_topics.TryGetValue(topic, out var t) || (uint)partition >= (uint)t.Partitions.Count)
+        if (!_topics.TryGetValue(topic, out var cached) || (uint)partition >= (uint)cached.Metadata.Partitions.Count)
             return new LocalLeader(ErrorCode.UnknownTopicOrPartition, null);
-        foreach (var r in t.Partitions[partition].Replicas)
+        foreach (var r in cached.Metadata.Partitions[partition].Replicas)
             if (r.BrokerId == identity.BrokerId)
                 return new LocalLeader(ErrorCode.None, grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, partition, r.ReplicaId)));
         Invalidate(topic);
         return new LocalLeader(ErrorCode.NotLeaderOrFollower, null);
+    }
+
+    /// <summary>
+    /// A topic's metadata and the references to the leaders this broker resolved from it, made once per metadata: a
+    /// grain reference and its key are objects that every request would otherwise make again for each partition.
+    /// </summary>
+    private sealed class CachedTopic(TopicMetadata metadata)
+    {
+        public TopicMetadata Metadata { get; } = metadata;
+
+        public IPartitionReplicaGrain?[] Leaders { get; } = new IPartitionReplicaGrain?[metadata.Partitions.Count];
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
@@ -13,16 +14,22 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, ILogger<P
 {
     public ApiKey ApiKey => ApiKey.Produce;
 
+    // The async methods here pool their state machines: each request waits on its grain calls, and an unpooled builder
+    // allocates a state machine for every method that waits.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)
     {
         var reader = request.Reader();
         var body = Protocol.Messages.ProduceRequest.Read(ref reader, request.Version, request.Body);
         await leaders.EnsureAsync(body.Topics, static t => t.Name);
 
-        var calls = new List<(ErrorCode, Task<OrleansStream.ProduceResponse>?)>();
+        var partitionCount = 0;
+        foreach (var topic in body.Topics) partitionCount += topic.Partitions.Length;
+        var calls = new (ErrorCode, Task<OrleansStream.ProduceResponse>?)[partitionCount];
+        var sent = 0;
         foreach (var topic in body.Topics)
             foreach (var p in topic.Partitions)
-                calls.Add(Send(topic.Name, p, body));
+                calls[sent++] = Send(topic.Name, p, body);
 
         var results = new ProduceTopicResponse[body.Topics.Length];
         var call = 0;
@@ -50,6 +57,7 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, ILogger<P
         return (leader.Error, leader.Replica?.Produce(new OrleansStream.ProduceRequest((Acks)body.Acks, body.TimeoutMs, records, TransactionalId: body.TransactionalId)));
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ProducePartitionResponse> Complete(
         string topic, ProducePartitionData p, (ErrorCode Error, Task<OrleansStream.ProduceResponse>? Call) sent, KafkaConnection connection)
     {
