@@ -27,7 +27,8 @@ internal sealed partial class ClusterControllerGrain(
     private HashSet<string> _knownAlive = new(StringComparer.Ordinal);
 
     // When each broker holding replicas was last seen leaving membership (this activation's clock: a new controller
-    // activation starts the reassignment delay again), and the replicas moved to other brokers that have not caught up.
+    // activation starts the reassignment delay again), and the replicas moved to other brokers (on activation: every
+    // replica outside its ISR) that have not caught up.
     private readonly Dictionary<string, long> _notLiveSince = new(StringComparer.Ordinal);
     private readonly HashSet<(string Topic, int Partition, int ReplicaId)> _moved = [];
     private IGrainTimer? _reconcileTimer;
@@ -76,11 +77,16 @@ internal sealed partial class ClusterControllerGrain(
     /// <summary>
     /// Brings the state in line with membership before the first answer: the reports of a broker's death may all have
     /// gone to the previous activation (which died with it) or failed, and the next comes only with the next membership
-    /// update. Brokers alive now count as known, so only what changed is pushed.
+    /// update. Brokers alive now count as known, so only what changed is pushed, and the replicas outside their ISR are
+    /// woken until in sync: the previous activation may have moved one and died before its push reached the new broker.
     /// </summary>
     private Task ReconcileOnActivationAsync()
     {
         _knownAlive = LiveBrokerSet();
+        foreach (var t in State.Topics.Values)
+            foreach (var p in t.Partitions)
+                for (var r = 0; r < p.Replicas.Count && p.Leader >= 0; r++)
+                    if (!p.Isr.Contains(r) && _knownAlive.Contains(p.Replicas[r])) _moved.Add((t.Name, p.Partition, r));
         return ReconcileOrRetryAsync();
     }
 
