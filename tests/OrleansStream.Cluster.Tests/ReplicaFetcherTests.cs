@@ -23,6 +23,6 @@ public sealed class ReplicaFetcherTests(ReplicationFixture fixture) : IClassFixt
 
         Assert.Equal((ErrorCode.None, 1L), (second.Error, second.BaseOffset));
         await Eventually.WaitUntilAsync(async () => (await follower.GetStatus()).LogEndOffset == 2,
-            "the follower fetches the record appended in the new epoch", TimeSpan.FromSeconds(10));
+            "the follower fetches the record appended in the new epoch");
     }
 }
