@@ -25,4 +25,29 @@ public sealed class ReplicaFetcherTests(ReplicationFixture fixture) : IClassFixt
         await Eventually.WaitUntilAsync(async () => (await follower.GetStatus()).LogEndOffset == 2,
             "the follower fetches the record appended in the new epoch");
     }
+
+    /// <summary>
+    /// A follower that led an epoch without appending in it (its epoch starts at its log end) and follows again is told
+    /// that it diverged at its log end: it must drop that epoch, or it is told so on every fetch and never fetches again.
+    /// </summary>
+    [Fact]
+    public async Task A_follower_that_led_an_epoch_without_appending_follows_the_next_leader()
+    {
+        var (state, leader, follower) = await fixture.CreateLeaderAndFollower(UniqueTopic("empty-epoch"));
+        Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("first")))).Error);
+        await Eventually.WaitUntilAsync(async () => (await follower.GetStatus()).LogEndOffset == 1, "the follower has the first record");
+
+        // The follower leads one epoch and appends nothing; then the old leader leads again in the next one.
+        var followerLeads = state with { Leader = 1 - state.Leader, LeaderEpoch = state.LeaderEpoch + 1 };
+        var leaderBack = state with { LeaderEpoch = state.LeaderEpoch + 2 };
+        Assert.Equal(ErrorCode.None, await leader.LeaderAndIsr(followerLeads));
+        Assert.Equal(ErrorCode.None, await follower.LeaderAndIsr(followerLeads));
+        Assert.Equal(ErrorCode.None, await follower.LeaderAndIsr(leaderBack));
+        Assert.Equal(ErrorCode.None, await leader.LeaderAndIsr(leaderBack));
+        var second = await leader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("second"), CurrentLeaderEpoch: leaderBack.LeaderEpoch));
+
+        Assert.Equal((ErrorCode.None, 1L), (second.Error, second.BaseOffset));
+        await Eventually.WaitUntilAsync(async () => (await follower.GetStatus()).LogEndOffset == 2,
+            "the follower fetches the record appended in the new epoch");
+    }
 }
