@@ -31,6 +31,10 @@ internal sealed partial class ClusterControllerGrain(
     // replica outside its ISR) that have not caught up.
     private readonly Dictionary<string, long> _notLiveSince = new(StringComparer.Ordinal);
     private readonly HashSet<(string Topic, int Partition, int ReplicaId)> _moved = [];
+
+    // Set on activation until a reconcile pushes every partition: the previous activation may have died between
+    // committing a change and pushing it (Kafka's controller failover sends LeaderAndIsr for every partition).
+    private bool _pushAll;
     private IGrainTimer? _reconcileTimer;
 
     // Live replicas whose LeaderAndIsr failed or went unanswered within PushWait: sent their partition's state again
@@ -77,12 +81,13 @@ internal sealed partial class ClusterControllerGrain(
     /// <summary>
     /// Brings the state in line with membership before the first answer: the reports of a broker's death may all have
     /// gone to the previous activation (which died with it) or failed, and the next comes only with the next membership
-    /// update. Brokers alive now count as known, so only what changed is pushed, and the replicas outside their ISR are
-    /// woken until in sync: the previous activation may have moved one and died before its push reached the new broker.
+    /// update. Every partition's state is pushed once, and the replicas outside their ISR are woken until in sync: the
+    /// previous activation may have elected a leader or moved a replica and died before its push arrived.
     /// </summary>
     private Task ReconcileOnActivationAsync()
     {
         _knownAlive = LiveBrokerSet();
+        _pushAll = true;
         foreach (var t in State.Topics.Values)
             foreach (var p in t.Partitions)
                 for (var r = 0; r < p.Replicas.Count && p.Leader >= 0; r++)
@@ -462,11 +467,12 @@ internal sealed partial class ClusterControllerGrain(
                     c = true;
                 }
                 if (c) changed.Add((t, p));
-                else if (NeedsWaking(t, p, returned)) woken.Add((t, p));
+                else if (_pushAll || NeedsWaking(t, p, returned)) woken.Add((t, p));
             }
         if (changed.Count > 0) await CommitAsync();
         changed.AddRange(woken);
         await PushPartitionsAsync(changed);
+        _pushAll = false;
 
         TimeSpan? nextCheck = null;
         foreach (var b in waiting)
