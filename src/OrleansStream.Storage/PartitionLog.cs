@@ -707,7 +707,12 @@ public sealed class PartitionLog : IDisposable
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         if (offset >= LogEndOffset)
+        {
+            // Kafka's truncateTo: an epoch this replica led without appending starts at the log end and must go, or the
+            // leader answers every fetch naming it with a divergence at the log end.
+            LeaderEpochCache.TruncateFromEnd(LogEndOffset);
             return;
+        }
         if (offset < LogStartOffset)
         {
             TruncateFullyAndStartAt(offset);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core.Internal;
 using OrleansStream.Server.Controller;
 using static OrleansStream.Cluster.Tests.PartitionTestKit;
 
@@ -19,15 +20,29 @@ public sealed class LeaderAndIsrRetryTests(LeaderAndIsrRetryTests.Fixture fixtur
             silo.Services.AddSingleton<IOutgoingGrainCallFilter>(new LostPushes.Filter(Lost));
     }
 
-    /// <summary>Fails the next LeaderAndIsr to each replica of one topic once, as a call to a silo that just died fails.</summary>
+    /// <summary>
+    /// Fails the next LeaderAndIsr to each replica of one topic once (or every one until disarmed), as a call to a silo
+    /// that just died fails.
+    /// </summary>
     public sealed class LostPushes
     {
         private readonly ConcurrentDictionary<string, bool> _failed = new(StringComparer.Ordinal);
         private volatile string? _topicPrefix;
+        private volatile bool _every;
 
         public int Failed => _failed.Count;
 
-        public void LoseNextPushesTo(string topic) => _topicPrefix = topic + "/";
+        public void LoseNextPushesTo(string topic) => Arm(topic, every: false);
+
+        public void LoseEveryPushTo(string topic) => Arm(topic, every: true);
+
+        private void Arm(string topic, bool every)
+        {
+            _failed.Clear();
+            (_topicPrefix, _every) = (topic + "/", every);
+        }
+
+        public void Disarm() => _topicPrefix = null;
 
         internal sealed class Filter(LostPushes lost) : IOutgoingGrainCallFilter
         {
@@ -35,7 +50,7 @@ public sealed class LeaderAndIsrRetryTests(LeaderAndIsrRetryTests.Fixture fixtur
             {
                 if (lost._topicPrefix is { } prefix && context.InterfaceMethod?.Name == nameof(IPartitionReplicaGrain.LeaderAndIsr)
                     && context.TargetId.Key.ToString() is { } key && key.StartsWith(prefix, StringComparison.Ordinal)
-                    && lost._failed.TryAdd(key, true))
+                    && (lost._failed.TryAdd(key, true) || lost._every))
                     throw new SiloUnavailableException($"LeaderAndIsr to {key} lost.");
                 return context.Invoke();
             }
@@ -67,5 +82,52 @@ public sealed class LeaderAndIsrRetryTests(LeaderAndIsrRetryTests.Fixture fixtur
             return seen == ErrorCode.None;
         }, "the elected leader takes a produce", TimeSpan.FromSeconds(20), () => seen.ToString());
         Assert.Equal(after.LeaderEpoch, (await newLeader.GetStatus()).LeaderEpoch);
+    }
+
+    /// <summary>
+    /// The controller activation that elected a leader may end before any replica took the push (its silo died): the
+    /// next activation pushes every partition's state, or the elected leader answers NotLeaderOrFollower until the
+    /// partition's next change.
+    /// </summary>
+    [Fact]
+    public async Task A_leader_elected_by_an_activation_that_ended_before_its_push_arrived_learns_it_from_the_next_activation()
+    {
+        var topic = UniqueTopic("push-next");
+        await fixture.CreateTopic(topic, replicationFactor: 3);
+        var before = await fixture.Controller.Partition(topic, 0);
+        var controller = fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        try
+        {
+            try
+            {
+                fixture.Lost.LoseEveryPushTo(topic);
+                Assert.True(await controller.ControlledShutdown(before.LeaderBroker!) >= 1);
+                // The old leader is back in the ISR (as the new leader would ask once it catches up): no replica is
+                // outside it, so only a push of every partition reaches the new leader.
+                var moved = (await controller.GetPartitionState(topic, 0))!;
+                var full = await controller.AlterPartition(topic, 0, moved.Leader, moved.LeaderEpoch, moved.PartitionEpoch, [0, 1, 2]);
+                Assert.Equal(ErrorCode.None, full.Error);
+                await controller.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+                // The next activation's first push fails too; its retry, once pushes go through again, reaches the leader.
+                await fixture.Controller.Partition(topic, 0);
+            }
+            finally
+            {
+                fixture.Lost.Disarm();
+            }
+
+            var newLeader = await fixture.Leader(topic, 0);
+            var seen = ErrorCode.None;
+            await Eventually.WaitUntilAsync(async () =>
+            {
+                seen = (await newLeader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("after")))).Error;
+                return seen == ErrorCode.None;
+            }, "the elected leader takes a produce", TimeSpan.FromSeconds(20), () => seen.ToString());
+        }
+        finally
+        {
+            // Its leader is not counted by the other test's controlled shutdown of whichever broker leads it.
+            await fixture.Controller.DeleteTopics([topic]);
+        }
     }
 }

@@ -21,7 +21,7 @@ public sealed class PlacementTests : IAsyncLifetime
         var follower = p.Replicas.Single(r => r.ReplicaId != p.Leader);
         await _fixture.KillSiloAsync(follower.BrokerId);
         await Eventually.WaitUntilAsync(async () => (await _fixture.Controller.Partition(topic, 0)).Isr.Count == 1,
-            "membership declares the broker dead and the ISR shrinks");
+            "membership declares the broker dead and the ISR shrinks", attemptTimeout: Eventually.AttemptAcrossFailover);
 
         var replica = _fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, follower.ReplicaId));
         Exception? last = null;
@@ -38,7 +38,7 @@ public sealed class PlacementTests : IAsyncLifetime
                 last = e;
                 return e.Message.Contains(nameof(ErrorCode.ReplicaNotAvailable), StringComparison.Ordinal);
             }
-        }, "placement refuses the replica with ReplicaNotAvailable");
+        }, "placement refuses the replica with ReplicaNotAvailable", attemptTimeout: Eventually.AttemptAcrossFailover);
         Assert.Contains(follower.BrokerId, last!.Message, StringComparison.Ordinal);
     }
 }

@@ -109,8 +109,11 @@ public sealed class ProducerIdTests(ClusterFixture fixture)
 }
 
 /// <summary>Its own brokers, where nothing else asks for producer ids: the controller's state is written behind its back, its silo killed.</summary>
-public sealed class ProducerIdFailoverTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+public sealed class ProducerIdFailoverTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>, IAsyncDisposable
 {
+    /// <summary>The killed controller silo comes back before the class's next test.</summary>
+    public async ValueTask DisposeAsync() => await fixture.StartStoppedSilosAsync();
+
     [Fact]
     public async Task A_stale_controller_activation_hands_out_no_block_and_the_next_one_starts_above_the_newer_state()
     {
@@ -188,7 +191,7 @@ public sealed class ProducerIdStateLostTests(ClusterFixture fixture) : IClassFix
             {
                 return false; // the dead silo's activation is still registered, or the new one is still deciding
             }
-        }, "the controller answers from another silo");
+        }, "the controller answers from another silo", attemptTimeout: Eventually.AttemptAcrossFailover);
         var init = await fixture.Grains.GetGrain<IProducerIdGrain>(0).InitProducerId();
 
         Assert.Equal(ErrorCode.NotController, stale.Error);

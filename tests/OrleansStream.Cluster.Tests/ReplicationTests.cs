@@ -4,9 +4,12 @@ using static OrleansStream.Cluster.Tests.PartitionTestKit;
 namespace OrleansStream.Cluster.Tests;
 
 [Collection(SiloKillCollection.Name)]
-public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncDisposable
 {
     private static readonly Dictionary<string, string> MinIsr2 = new() { ["min.insync.replicas"] = "2" };
+
+    /// <summary>Brokers a failed test left stopped come back before the class's next test.</summary>
+    public async ValueTask DisposeAsync() => await fixture.StartStoppedSilosAsync();
 
     [Fact]
     public async Task AcksAll_ReachesEveryReplica_AndFollowersLearnTheHighWatermark()
@@ -61,14 +64,13 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         var follower = p.Replicas.Single(r => r.ReplicaId != p.Leader).BrokerId;
 
         await fixture.KillSiloAsync(follower);
-        PartitionMetadata shrunk = null!;
-        await Eventually.WaitUntilAsync(async () => (shrunk = await fixture.Controller.Partition(topic, 0)).Isr.Count == 1, "the ISR shrinks");
+        var shrunk = await WaitForPartition(topic, p => p.Isr.Count == 1, "the ISR shrinks");
         // The controller records the shrink before the leader applies it; an acks=all produce in between would append.
         await Eventually.WaitUntilAsync(async () => (await leader.GetStatus()).Isr is { Count: 1 }, "the leader applies the smaller ISR");
         var all = await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("refused")));
         var one = await leader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("accepted")));
         await fixture.StartSiloAsync(follower);
-        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Count == 2, "the follower rejoins the ISR");
+        await WaitForPartition(topic, p => p.Isr.Count == 2, "the follower rejoins the ISR");
         // The leader hears of the larger ISR just after the controller records it; until then it refuses, appending nothing.
         ProduceResponse again = null!;
         await Eventually.WaitUntilAsync(async () =>
@@ -97,9 +99,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         var before = await fixture.Controller.Partition(topic, 0);
 
         await fixture.KillSiloAsync(before.LeaderBroker!);
-        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).LeaderEpoch > before.LeaderEpoch,
-            "a new leader is elected");
-        var after = await fixture.Controller.Partition(topic, 0);
+        var after = await WaitForPartition(topic, p => p.LeaderEpoch > before.LeaderEpoch, "a new leader is elected");
         for (var i = 0; i < 20; i++)
         {
             await ProduceWithRetry(topic, $"b{i}");
@@ -112,8 +112,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         var records = await ReadAll(await fixture.Leader(topic, 0));
         Assert.Equal(acked, records.Select(r => r.Value));
         Assert.Equal(Enumerable.Range(0, acked.Count).Select(i => (long)i), records.Select(r => r.Offset));
-        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Count == 3,
-            "the old leader catches up and rejoins the ISR");
+        await WaitForPartition(topic, p => p.Isr.Count == 3, "the old leader catches up and rejoins the ISR");
     }
 
     [Fact]
@@ -168,7 +167,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
             {
                 return false;
             }
-        }, "the former leader has the new leader's log");
+        }, "the former leader has the new leader's log", attemptTimeout: Eventually.AttemptAcrossFailover);
 
         var read = await ReadAll(newLeader);
         Assert.True(elected.LeaderEpoch > before.LeaderEpoch);
@@ -234,7 +233,10 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
         Assert.Equal((ErrorCode.None, before.BaseOffset + 1), (after.Error, after.BaseOffset));
     }
 
-    /// <summary>Polls the partition's metadata; calls fail for a moment while the client loses a killed silo's gateway.</summary>
+    /// <summary>
+    /// Polls the partition's metadata; calls fail for a moment while the client loses a killed silo's gateway, and one
+    /// in flight to the controller's silo as it dies is never answered.
+    /// </summary>
     private async Task<PartitionMetadata> WaitForPartition(string topic, Func<PartitionMetadata, bool> condition, string what)
     {
         PartitionMetadata last = null!;
@@ -248,7 +250,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
             {
                 return false;
             }
-        }, what);
+        }, what, attemptTimeout: Eventually.AttemptAcrossFailover);
         return last;
     }
 
@@ -264,7 +266,7 @@ public sealed class ReplicationTests(ReplicationFixture fixture) : IClassFixture
             {
                 return false;
             }
-        }, $"membership declares {brokerId} dead");
+        }, $"membership declares {brokerId} dead", attemptTimeout: Eventually.AttemptAcrossFailover);
 
     private async Task ProduceWithRetry(string topic, string value)
     {

@@ -54,7 +54,7 @@ public sealed class RestartTests(ClusterFixture fixture) : IClassFixture<Cluster
             {
                 return false;
             }
-        }, $"{topic}-{partition} is readable again");
+        }, $"{topic}-{partition} is readable again", attemptTimeout: Eventually.AttemptAcrossFailover);
         return records;
     }
 }

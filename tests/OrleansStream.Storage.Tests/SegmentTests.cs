@@ -191,6 +191,29 @@ public sealed class SegmentTests : IDisposable
         Assert.Empty(log.LeaderEpochCache.Entries);
     }
 
+    /// <summary>
+    /// Kafka's UnifiedLog.truncateTo: a replica that led an epoch and appended nothing in it holds that epoch's entry at
+    /// its log end. Truncating to the log end keeps every record but drops the entry, or the follower names that epoch
+    /// in every fetch, is told it diverged at the log end, and truncates again without end.
+    /// </summary>
+    [Fact]
+    public void Truncating_at_the_log_end_drops_an_epoch_that_started_there()
+    {
+        using (var log = Open(new LogConfig()))
+        {
+            log.AppendAsLeader(TestBatches.Sized(4, 1), 0);
+            log.LeaderEpochCache.Assign(1, log.LogEndOffset);
+
+            log.TruncateTo(log.LogEndOffset);
+
+            Assert.Equal(4, log.LogEndOffset);
+            Assert.Equal([new EpochEntry(0, 0)], log.LeaderEpochCache.Entries);
+            Assert.Equal((0, 4L), log.LeaderEpochCache.EndOffsetFor(0));
+        }
+        using var reopened = Open(new LogConfig());
+        Assert.Equal([new EpochEntry(0, 0)], reopened.LeaderEpochCache.Entries);
+    }
+
     [Fact]
     public void Truncate_fully_restarts_the_log_at_an_offset()
     {

@@ -121,6 +121,16 @@ public class ClusterFixture : IAsyncLifetime
         return handle;
     }
 
+    /// <summary>
+    /// Starts every one of the fixture's brokers that is not running: a test class that stops or kills silos of a shared
+    /// fixture calls it after each test, so that one failing before it restarts them leaves the next test every broker.
+    /// </summary>
+    public async Task StartStoppedSilosAsync()
+    {
+        for (var instance = 0; instance < SiloCount; instance++)
+            if (!Silos.ContainsKey(instance)) await StartSiloAsync(BrokerIdOf(instance));
+    }
+
     public virtual async ValueTask DisposeAsync()
     {
         if (_cluster is not null)

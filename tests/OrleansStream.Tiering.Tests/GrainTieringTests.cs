@@ -10,9 +10,12 @@ namespace OrleansStream.Tiering.Tests;
 /// tier. The leader's timer copies closed segments and applies local retention; consumers read across the boundary.
 /// </summary>
 [Trait("Category", "Slow")]
-public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<TieringCluster>
+public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<TieringCluster>, IAsyncDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    /// <summary>Brokers a failed test left stopped come back before the class's next test.</summary>
+    public async ValueTask DisposeAsync() => await cluster.StartStoppedSilosAsync();
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

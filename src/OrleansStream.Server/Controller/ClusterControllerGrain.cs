@@ -27,9 +27,14 @@ internal sealed partial class ClusterControllerGrain(
     private HashSet<string> _knownAlive = new(StringComparer.Ordinal);
 
     // When each broker holding replicas was last seen leaving membership (this activation's clock: a new controller
-    // activation starts the reassignment delay again), and the replicas moved to other brokers that have not caught up.
+    // activation starts the reassignment delay again), and the replicas moved to other brokers (on activation: every
+    // replica outside its ISR) that have not caught up.
     private readonly Dictionary<string, long> _notLiveSince = new(StringComparer.Ordinal);
     private readonly HashSet<(string Topic, int Partition, int ReplicaId)> _moved = [];
+
+    // Set on activation until a reconcile pushes every partition: the previous activation may have died between
+    // committing a change and pushing it (Kafka's controller failover sends LeaderAndIsr for every partition).
+    private bool _pushAll;
     private IGrainTimer? _reconcileTimer;
 
     // Live replicas whose LeaderAndIsr failed or went unanswered within PushWait: sent their partition's state again
@@ -76,11 +81,17 @@ internal sealed partial class ClusterControllerGrain(
     /// <summary>
     /// Brings the state in line with membership before the first answer: the reports of a broker's death may all have
     /// gone to the previous activation (which died with it) or failed, and the next comes only with the next membership
-    /// update. Brokers alive now count as known, so only what changed is pushed.
+    /// update. Every partition's state is pushed once, and the replicas outside their ISR are woken until in sync: the
+    /// previous activation may have elected a leader or moved a replica and died before its push arrived.
     /// </summary>
     private Task ReconcileOnActivationAsync()
     {
         _knownAlive = LiveBrokerSet();
+        _pushAll = true;
+        foreach (var t in State.Topics.Values)
+            foreach (var p in t.Partitions)
+                for (var r = 0; r < p.Replicas.Count && p.Leader >= 0; r++)
+                    if (!p.Isr.Contains(r) && _knownAlive.Contains(p.Replicas[r])) _moved.Add((t.Name, p.Partition, r));
         return ReconcileOrRetryAsync();
     }
 
@@ -463,11 +474,12 @@ internal sealed partial class ClusterControllerGrain(
                     c = true;
                 }
                 if (c) changed.Add((t, p));
-                else if (NeedsWaking(t, p, returned)) woken.Add((t, p));
+                else if (_pushAll || NeedsWaking(t, p, returned)) woken.Add((t, p));
             }
         if (changed.Count > 0) await CommitAsync();
         changed.AddRange(woken);
         await PushPartitionsAsync(changed);
+        _pushAll = false;
 
         TimeSpan? nextCheck = null;
         foreach (var b in waiting)

@@ -47,9 +47,12 @@ public sealed class MarkerFaultFilter : IIncomingGrainCallFilter
 }
 
 /// <summary>A coordinator that moves (deactivated, activated again) finishes the marker phase its predecessor began.</summary>
-public sealed class CoordinatorFailoverTests(CoordinatorFailoverFixture fixture) : IClassFixture<CoordinatorFailoverFixture>
+public sealed class CoordinatorFailoverTests(CoordinatorFailoverFixture fixture) : IClassFixture<CoordinatorFailoverFixture>, IAsyncDisposable
 {
     private static readonly Dictionary<string, string> MinIsr2 = new() { ["min.insync.replicas"] = "2" };
+
+    /// <summary>Brokers a failed test left stopped come back before the class's next test.</summary>
+    public async ValueTask DisposeAsync() => await fixture.StartStoppedSilosAsync();
 
     [Fact]
     public async Task When_the_coordinators_silo_dies_another_silo_wakes_the_shard_which_aborts_the_dead_producers_transaction()
@@ -72,7 +75,7 @@ public sealed class CoordinatorFailoverTests(CoordinatorFailoverFixture fixture)
         {
             batches = await ReadBatches(await fixture.Leader(topic, 0));
             return batches.Any(b => b.IsControl);
-        }, "the open transaction is aborted", TimeSpan.FromSeconds(60));
+        }, "the open transaction is aborted", TimeSpan.FromSeconds(60), attemptTimeout: Eventually.AttemptAcrossFailover);
         await fixture.StartSiloAsync(victim);
 
         var marker = batches.Single(b => b.IsControl);
@@ -113,7 +116,8 @@ public sealed class CoordinatorFailoverTests(CoordinatorFailoverFixture fixture)
         var partition = await fixture.Controller.Partition(topic, 0);
         var follower = partition.Replicas.Single(r => r.ReplicaId != partition.Leader).BrokerId;
         await fixture.StopSiloAsync(follower);
-        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Count == 1, "the follower leaves the ISR");
+        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Count == 1, "the follower leaves the ISR",
+            attemptTimeout: Eventually.AttemptAcrossFailover);
         var ended = await coordinator.EndTxn(new EndTxnRequest(txnId, pid, epoch, Commit: true));
         var before = await shard.Wake();
         Assert.Equal("PrepareCommit", (await fixture.Describe(txnId)).State);
