@@ -74,13 +74,7 @@ public sealed class LeaderAndIsrRetryTests(LeaderAndIsrRetryTests.Fixture fixtur
         var after = await fixture.Controller.Partition(topic, 0);
         Assert.NotEqual(before.LeaderBroker, after.LeaderBroker);
 
-        var newLeader = await fixture.Leader(topic, 0);
-        var seen = ErrorCode.None;
-        await Eventually.WaitUntilAsync(async () =>
-        {
-            seen = (await newLeader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("after")))).Error;
-            return seen == ErrorCode.None;
-        }, "the elected leader takes a produce", TimeSpan.FromSeconds(20), () => seen.ToString());
+        var newLeader = await WaitForTheElectedLeaderAsync(topic);
         Assert.Equal(after.LeaderEpoch, (await newLeader.GetStatus()).LeaderEpoch);
     }
 
@@ -116,18 +110,25 @@ public sealed class LeaderAndIsrRetryTests(LeaderAndIsrRetryTests.Fixture fixtur
                 fixture.Lost.Disarm();
             }
 
-            var newLeader = await fixture.Leader(topic, 0);
-            var seen = ErrorCode.None;
-            await Eventually.WaitUntilAsync(async () =>
-            {
-                seen = (await newLeader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("after")))).Error;
-                return seen == ErrorCode.None;
-            }, "the elected leader takes a produce", TimeSpan.FromSeconds(20), () => seen.ToString());
+            await WaitForTheElectedLeaderAsync(topic);
         }
         finally
         {
             // Its leader is not counted by the other test's controlled shutdown of whichever broker leads it.
             await fixture.Controller.DeleteTopics([topic]);
         }
+    }
+
+    /// <summary>Produces to the leader the metadata names until it takes the record (it answers NotLeaderOrFollower until it has its push).</summary>
+    private async Task<IPartitionReplicaGrain> WaitForTheElectedLeaderAsync(string topic)
+    {
+        var newLeader = await fixture.Leader(topic, 0);
+        var seen = ErrorCode.None;
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            seen = (await newLeader.Produce(new ProduceRequest(Acks.Leader, 10_000, Batch("after")))).Error;
+            return seen == ErrorCode.None;
+        }, "the elected leader takes a produce", TimeSpan.FromSeconds(20), () => seen.ToString());
+        return newLeader;
     }
 }
