@@ -56,7 +56,7 @@ internal sealed partial class BootstrapGatewayListProvider(
     private SiloFailureWatch? _watch;
 
     /// <summary>How long the other gateways may take once one accepted (<see cref="GatewayProbe.Grace"/>); tests that count every probe lengthen it.</summary>
-    internal TimeSpan ProbeGrace { get; init; } = GatewayProbe.Grace;
+    internal TimeSpan ProbeGrace { get; set; } = GatewayProbe.Grace;
 
     public TimeSpan MaxStaleness => gatewayOptions.Value.GatewayListRefreshPeriod;
 
