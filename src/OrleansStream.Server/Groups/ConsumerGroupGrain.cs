@@ -24,6 +24,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     private readonly ConsumerGroupOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ConsumerGroupGrain> _logger;
+    private readonly SiloDepartures _departures;
     private readonly PartitionExistence _partitions;
     private readonly TransactionVerifier _verifications;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -43,8 +44,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         _options = options.Value;
         _time = services.GetKeyedService<TimeProvider>(ConsumerGroupOptions.TimeProviderKey) ?? services.GetService<TimeProvider>() ?? TimeProvider.System;
         _logger = logger;
-        _partitions = new PartitionExistence(grains);
-        _verifications = new TransactionVerifier(grains, services.GetRequiredService<IOptions<TransactionCoordinatorOptions>>());
+        _departures = services.GetRequiredService<SiloDepartures>();
+        _partitions = new PartitionExistence(grains, _departures);
+        _verifications = new TransactionVerifier(grains, _departures, services.GetRequiredService<IOptions<TransactionCoordinatorOptions>>());
     }
 
     private string GroupId => this.GetPrimaryKeyString();
@@ -375,7 +377,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     {
         if (!_state.State.Registered)
         {
-            await GrainFactory.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).Register(GroupId);
+            await _departures.Call(GrainFactory.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).Register(GroupId));
             _state.State.Registered = true;
         }
         var state = _state.State;
