@@ -97,6 +97,8 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     public Task<GroupResponse> LeaveGroup(LeaveGroupRequest request) => Task.FromResult(_group.Leave(request));
 
+    public Task<LeaveGroupMembersResponse> LeaveGroupMembers(IReadOnlyList<LeaveGroupRequest> members) => Task.FromResult(_group.Leave(members));
+
     /// <summary>Evicts members whose session expired, completes rebalances whose deadline passed, expires offsets.</summary>
     private async Task CheckExpirationsAsync()
     {
