@@ -2,7 +2,6 @@ using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Storage;
-using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Transactions.Markers;
 using OrleansStream.Server.Transactions.ProducerIds;
@@ -25,7 +24,6 @@ internal sealed partial class TransactionCoordinatorGrain(
     IOptions<TransactionCoordinatorOptions> options,
     IProducerIdGenerator producerIds,
     IProducerIdAllocator producerIdAllocator,
-    SiloDepartures departures,
     TimeProvider time,
     OrleansStreamMetrics metrics,
     ILogger<TransactionCoordinatorGrain> logger)
@@ -51,7 +49,7 @@ internal sealed partial class TransactionCoordinatorGrain(
     {
         _manager = new TransactionStateManager(_options, time);
         _coordinator = new TransactionCoordinator(_manager, producerIds, metrics.Transactions, logger);
-        _markers = new TxnMarkerWriter(GrainFactory, departures, time, metrics.Transactions, logger);
+        _markers = new TxnMarkerWriter(GrainFactory, time, metrics.Transactions, logger);
         await LoadAsync();
         var abortInterval = TimeSpan.FromMilliseconds(_options.TransactionAbortTimedOutTransactionCleanupIntervalMs);
         _timeoutTimer = this.RegisterGrainTimer(static (self, _) => self.StoreAllAsync(self._coordinator.AbortTimedOutTransactions()), this,

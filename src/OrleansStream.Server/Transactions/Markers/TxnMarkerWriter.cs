@@ -1,4 +1,3 @@
-using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Groups;
@@ -23,10 +22,9 @@ internal enum TxnMarkerOutcome
 /// acknowledged. A partition's marker goes to the partition's current leader (found through the controller, as the SDK
 /// finds it), a group's to the group's grain. Errors and failed calls are retried with exponential backoff; at most one
 /// call per participant and producer is outstanding, across marker phases too, so a given-up call never overtakes its
-/// retry. A call in flight when a silo leaves is given up and retried, rather than waiting for a participant that
-/// died with its silo. Runs on the coordinator grain's turns.
+/// retry. Runs on the coordinator grain's turns.
 /// </summary>
-internal sealed partial class TxnMarkerWriter(IGrainFactory grains, SiloDepartures departures, TimeProvider time, TransactionCoordinatorMetrics metrics, ILogger logger)
+internal sealed partial class TxnMarkerWriter(IGrainFactory grains, TimeProvider time, TransactionCoordinatorMetrics metrics, ILogger logger)
 {
     public static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(50);
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
@@ -97,25 +95,25 @@ internal sealed partial class TxnMarkerWriter(IGrainFactory grains, SiloDepartur
         var tp = marker.Participant.Partition;
         if (!_leaders.TryGetValue(tp, out var state))
         {
-            if (await departures.Call(grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(tp.Topic, tp.Partition)) is not { } found)
+            if (await grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(tp.Topic, tp.Partition) is not { } found)
                 return ErrorCode.UnknownTopicOrPartition;
             state = found;
             if (state.Leader < 0) return ErrorCode.LeaderNotAvailable;
             _leaders[tp] = state;
         }
-        var error = await departures.Call(grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(tp.Topic, tp.Partition, state.Leader))
+        var error = await grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(tp.Topic, tp.Partition, state.Leader))
             .WriteTxnMarker(new WriteTxnMarkerRequest(marker.ProducerId, marker.ProducerEpoch, marker.CoordinatorEpoch,
-                marker.Result == TransactionResult.Commit, state.LeaderEpoch)));
+                marker.Result == TransactionResult.Commit, state.LeaderEpoch));
         if (error != ErrorCode.None) _leaders.Remove(tp);
         return error;
     }
 
     private Task<ErrorCode> WriteToGroupAsync(TxnMarker marker) =>
-        departures.Call(grains.GetGrain<ITxnOffsetsGrain>(marker.Participant.GroupId!)
-            .WriteTxnMarker(marker.ProducerId, marker.ProducerEpoch, marker.CoordinatorEpoch, marker.Result == TransactionResult.Commit));
+        grains.GetGrain<ITxnOffsetsGrain>(marker.Participant.GroupId!)
+            .WriteTxnMarker(marker.ProducerId, marker.ProducerEpoch, marker.CoordinatorEpoch, marker.Result == TransactionResult.Commit);
 
     private async Task<bool> IsDeletedAsync(TopicPartition tp) =>
-        await departures.Call(grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(tp.Topic, tp.Partition)) is null;
+        await grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetPartitionState(tp.Topic, tp.Partition) is null;
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Transaction marker call to {Participant} for producer {ProducerId} failed (attempt {Attempt}); retrying")]
     private partial void LogMarkerCallFailed(Exception e, string participant, long producerId, int attempt);
