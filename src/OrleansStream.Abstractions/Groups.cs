@@ -23,6 +23,13 @@ public interface IConsumerGroupGrain : IGrainWithStringKey
     Task<GroupResponse> LeaveGroup(LeaveGroupRequest request);
 
     /// <summary>
+    /// Kafka's LeaveGroup request as a whole (v3+ names several members, KIP-345): each member leaves and is answered on
+    /// its own; a group whose removal is being stored (Kafka's Dead group) answers the request
+    /// <see cref="ErrorCode.CoordinatorNotAvailable"/> and no member, as Kafka does.
+    /// </summary>
+    Task<LeaveGroupMembersResponse> LeaveGroupMembers(IReadOnlyList<LeaveGroupRequest> members);
+
+    /// <summary>
     /// Kafka's OffsetCommit, validated per group as Kafka's coordinator does. The committer is checked first
     /// (generation, member, a group whose removal is being stored): a refusal there commits nothing and is the
     /// request's error. Then each partition is checked on its own (<see cref="ErrorCode.UnknownTopicOrPartition"/>,
@@ -170,6 +177,10 @@ public sealed record HeartbeatRequest(string MemberId, int GenerationId, string?
 /// <summary>Kafka's LeaveGroup for one member; a <paramref name="GroupInstanceId"/> with an empty member id removes that static member.</summary>
 [GenerateSerializer, Immutable]
 public sealed record LeaveGroupRequest(string MemberId, string? Reason = null, string? GroupInstanceId = null);
+
+/// <summary>The answer to a LeaveGroup request: its error, and when it has none each member's answer in the request's order.</summary>
+[GenerateSerializer, Immutable]
+public sealed record LeaveGroupMembersResponse(ErrorCode Error, IReadOnlyList<GroupResponse> Members, string? ErrorMessage = null);
 
 /// <summary>The answer to Heartbeat, LeaveGroup and admin calls.</summary>
 [GenerateSerializer, Immutable]

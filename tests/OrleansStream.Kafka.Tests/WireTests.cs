@@ -52,6 +52,21 @@ public sealed class WireTests(KafkaCluster cluster)
     }
 
     [Fact]
+    public async Task LeaveGroup_v3_with_no_group_id_is_answered_InvalidGroupId_for_the_request_with_no_member()
+    {
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await wire.SendAsync(ApiKey.LeaveGroup, 3, w => new Protocol.Messages.LeaveGroupRequest("",
+            [new LeaveGroupMember("m1", null), new LeaveGroupMember("", "i2")]).Write(w, 3));
+
+        // Kafka's GroupCoordinatorService answers the request, as it answers a Dead group's (COORDINATOR_NOT_AVAILABLE).
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
+        r.ReadInt32();
+        Assert.Equal((short)ErrorCode.InvalidGroupId, r.ReadInt16());
+        Assert.Equal(0, r.ReadArrayLength(flexible: false));
+        Assert.Equal(0, r.Remaining);
+    }
+
+    [Fact]
     public async Task OffsetCommit_refuses_only_the_partitions_that_do_not_exist_or_carry_too_much_metadata_and_commits_the_others()
     {
         var topic = await cluster.CreateTopicAsync("commitparts", partitions: 2);

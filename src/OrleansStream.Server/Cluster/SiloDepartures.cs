@@ -11,7 +11,8 @@ namespace OrleansStream.Server.Cluster;
 /// whole request timeout. <see cref="Token"/> is cancelled when a silo leaves (Kafka's brokers see the connection
 /// close), so parked requests end and the callers' retries find the new activation; <see cref="Call{T}"/> gives up a
 /// call the broker itself has in flight when a silo leaves, as the SDK's watch does for clients. Calls are otherwise
-/// never given up for taking long, so Orleans' own timeout still covers calls that legitimately run long.
+/// never given up for taking long, so Orleans' own timeout still covers calls that legitimately run long; only a call
+/// that answers promptly when its target is well is given a timeout of its own.
 /// </summary>
 internal sealed class SiloDepartures : ISiloStatusListener
 {
@@ -43,7 +44,20 @@ internal sealed class SiloDepartures : ISiloStatusListener
     }
 
     /// <summary>The call's completion, or <see cref="SiloUnavailableException"/> once a silo leaves the cluster before it is answered.</summary>
-    public async Task Call(Task call)
+    public Task Call(Task call) => Call(call, Timeout.InfiniteTimeSpan, TimeProvider.System);
+
+    /// <summary>
+    /// A call that answers promptly when its target is well (a broker asking the controller for producer ids): given up
+    /// as <see cref="Call{T}(Task{T})"/> is, and with <see cref="TimeoutException"/> once unanswered for
+    /// <paramref name="timeout"/>, for what no departure reveals (a call Orleans dropped while the cluster settles).
+    /// </summary>
+    public async Task<T> Call<T>(Task<T> call, TimeSpan timeout, TimeProvider time)
+    {
+        await Call((Task)call, timeout, time);
+        return await call;
+    }
+
+    private async Task Call(Task call, TimeSpan timeout, TimeProvider time)
     {
         if (call.IsCompleted)
         {
@@ -53,9 +67,9 @@ internal sealed class SiloDepartures : ISiloStatusListener
         var token = Token;
         try
         {
-            await call.WaitAsync(token);
+            await call.WaitAsync(timeout, time, token);
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
             if (call.IsCompleted)
             {
@@ -63,7 +77,9 @@ internal sealed class SiloDepartures : ISiloStatusListener
                 return;
             }
             call.Ignore(); // it ends at the response timeout at the latest; its outcome no longer matters
-            throw new SiloUnavailableException("A silo left the cluster while this call was unanswered; it may have been the call's target.");
+            if (token.IsCancellationRequested)
+                throw new SiloUnavailableException("A silo left the cluster while this call was unanswered; it may have been the call's target.");
+            throw new TimeoutException($"The call was unanswered for {timeout.TotalSeconds:0.#} s; it is given up.");
         }
     }
 }

@@ -307,6 +307,16 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         return GroupResponse.Ok;
     }
 
+    /// <summary>Kafka's <c>classicGroupLeaveToClassicGroup</c>: a Dead group answers the request, not its members.</summary>
+    public LeaveGroupMembersResponse Leave(IReadOnlyList<LeaveGroupRequest> members)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        if (_removing) return new LeaveGroupMembersResponse(ErrorCode.CoordinatorNotAvailable, [], Removing);
+        var answers = new GroupResponse[members.Count];
+        for (var i = 0; i < answers.Length; i++) answers[i] = Leave(members[i]);
+        return new LeaveGroupMembersResponse(ErrorCode.None, answers);
+    }
+
     // ---- OffsetCommit's fencing (Kafka's ClassicGroup.validateOffsetCommit) ------------------------------------
 
     /// <summary>

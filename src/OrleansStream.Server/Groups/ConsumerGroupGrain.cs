@@ -24,6 +24,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     private readonly ConsumerGroupOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ConsumerGroupGrain> _logger;
+    private readonly SiloDepartures _departures;
     private readonly PartitionExistence _partitions;
     private readonly TransactionVerifier _verifications;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -43,8 +44,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         _options = options.Value;
         _time = services.GetKeyedService<TimeProvider>(ConsumerGroupOptions.TimeProviderKey) ?? services.GetService<TimeProvider>() ?? TimeProvider.System;
         _logger = logger;
-        _partitions = new PartitionExistence(grains);
-        _verifications = new TransactionVerifier(grains, services.GetRequiredService<IOptions<TransactionCoordinatorOptions>>());
+        _departures = services.GetRequiredService<SiloDepartures>();
+        _partitions = new PartitionExistence(grains, _departures);
+        _verifications = new TransactionVerifier(grains, _departures, services.GetRequiredService<IOptions<TransactionCoordinatorOptions>>());
     }
 
     private string GroupId => this.GetPrimaryKeyString();
@@ -94,6 +96,8 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     public Task<GroupResponse> Heartbeat(HeartbeatRequest request) => Task.FromResult(_group.Heartbeat(request));
 
     public Task<GroupResponse> LeaveGroup(LeaveGroupRequest request) => Task.FromResult(_group.Leave(request));
+
+    public Task<LeaveGroupMembersResponse> LeaveGroupMembers(IReadOnlyList<LeaveGroupRequest> members) => Task.FromResult(_group.Leave(members));
 
     /// <summary>Evicts members whose session expired, completes rebalances whose deadline passed, expires offsets.</summary>
     private async Task CheckExpirationsAsync()
@@ -375,7 +379,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     {
         if (!_state.State.Registered)
         {
-            await GrainFactory.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).Register(GroupId);
+            await _departures.Call(GrainFactory.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).Register(GroupId));
             _state.State.Registered = true;
         }
         var state = _state.State;

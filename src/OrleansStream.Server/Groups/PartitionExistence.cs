@@ -1,3 +1,5 @@
+using OrleansStream.Server.Cluster;
+
 namespace OrleansStream.Server.Groups;
 
 /// <summary>
@@ -5,9 +7,10 @@ namespace OrleansStream.Server.Groups;
 /// UnknownTopicOrPartition from its metadata cache for a partition that does not exist and checks nothing of the log:
 /// an offset beyond the log end is stored as given (a consumer starting there meets OffsetOutOfRange on fetch and
 /// applies <c>auto.offset.reset</c>). Each topic's partition count comes from the controller's metadata and is kept:
-/// partitions are only ever added, so a partition below it needs no call.
+/// partitions are only ever added, so a partition below it needs no call. The call is given up when a silo leaves,
+/// the commit answered with a retriable error, rather than waiting for a controller that died with its silo.
 /// </summary>
-internal sealed class PartitionExistence(IGrainFactory grains)
+internal sealed class PartitionExistence(IGrainFactory grains, SiloDepartures departures)
 {
     private readonly Dictionary<string, int> _partitionCounts = new(StringComparer.Ordinal);
 
@@ -19,7 +22,7 @@ internal sealed class PartitionExistence(IGrainFactory grains)
             if (!Known(o.TopicPartition) && (missing is null || !missing.Contains(o.TopicPartition.Topic)))
                 (missing ??= []).Add(o.TopicPartition.Topic);
         if (missing is null) return null;
-        var metadata = await grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller).GetMetadata(new MetadataRequest(missing));
+        var metadata = await departures.Call(grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller).GetMetadata(new MetadataRequest(missing)));
         foreach (var t in metadata.Topics)
             if (t.Error == ErrorCode.None) _partitionCounts[t.Name] = t.Partitions.Count;
         HashSet<TopicPartition>? unknown = null;

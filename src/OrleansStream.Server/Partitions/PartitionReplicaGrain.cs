@@ -95,7 +95,7 @@ internal sealed partial class PartitionReplicaGrain(
     {
         (_topic, _partition, _replicaId) = GrainKeys.ParseReplica(this.GetPrimaryKeyString());
         _metrics = metrics.ForPartition(_topic, _partition);
-        _verifications = new TransactionVerifier(GrainFactory, transactions);
+        _verifications = new TransactionVerifier(GrainFactory, departures, transactions);
         _replication = new Partition(_topic, _partition, _replicaId, _options.ReplicaLagTimeMaxMs, time);
         _fetcher = new ReplicaFetcher(this.GetPrimaryKeyString(), _replicaId, identity.BrokerId, _options, GrainFactory, _replication, tiering.Store, time, logger);
         await directories.WhenServingAsync(cancellationToken);

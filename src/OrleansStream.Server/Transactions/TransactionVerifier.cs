@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using OrleansStream.Records;
+using OrleansStream.Server.Cluster;
 using OrleansStream.Storage.Producers;
 
 namespace OrleansStream.Server.Transactions;
@@ -10,9 +11,10 @@ namespace OrleansStream.Server.Transactions;
 /// in its open transaction, and refuses the batch otherwise. A late produce of a transaction already completed thus
 /// never opens a transaction here. A marker for the producer that lands while the question is out (Kafka's
 /// VerificationGuard) voids the answer. A group grain verifies a transaction's first TxnOffsetCommit the same way.
-/// One per replica or group grain, called on its turns.
+/// The question is given up when a silo leaves (the coordinator's may have died with it) and the batch refused
+/// retriably. One per replica or group grain, called on its turns.
 /// </summary>
-internal sealed class TransactionVerifier(IGrainFactory grains, IOptions<TransactionCoordinatorOptions> options)
+internal sealed class TransactionVerifier(IGrainFactory grains, SiloDepartures departures, IOptions<TransactionCoordinatorOptions> options)
 {
     private readonly Dictionary<long, object> _guards = [];
 
@@ -46,9 +48,9 @@ internal sealed class TransactionVerifier(IGrainFactory grains, IOptions<Transac
         try
         {
             error = participant.GroupId is { } group
-                ? await grains.GetGrain<ITransactionCoordinatorShardGrain>(shard).VerifyGroupInTxn(transactionalId, producerId, producerEpoch, group)
-                : (await grains.GetGrain<ITransactionCoordinatorGrain>(shard)
-                    .VerifyPartitionInTxn(new VerifyPartitionInTxnRequest(transactionalId, producerId, producerEpoch, participant.Partition))).Error;
+                ? await departures.Call(grains.GetGrain<ITransactionCoordinatorShardGrain>(shard).VerifyGroupInTxn(transactionalId, producerId, producerEpoch, group))
+                : (await departures.Call(grains.GetGrain<ITransactionCoordinatorGrain>(shard)
+                    .VerifyPartitionInTxn(new VerifyPartitionInTxnRequest(transactionalId, producerId, producerEpoch, participant.Partition)))).Error;
         }
         catch (Exception e) when (e is TimeoutException or OrleansException)
         {

@@ -109,6 +109,24 @@ public sealed class ClassicGroupTests
     }
 
     [Fact]
+    public async Task A_LeaveGroup_request_is_answered_per_member_and_a_Dead_group_answers_it_CoordinatorNotAvailable_with_no_member()
+    {
+        var (a, _) = await _h.StableTwoAsync();
+
+        var live = Group.Leave([new LeaveGroupRequest(a), new LeaveGroupRequest("stranger")]);
+
+        Assert.Equal(ErrorCode.None, live.Error);
+        Assert.Equal([ErrorCode.None, ErrorCode.UnknownMemberId], live.Members.Select(static m => m.Error));
+
+        // Kafka's classicGroupLeaveToClassicGroup: a Dead group's answer is the request's, with no member list.
+        Group.MarkDead();
+        var dead = Group.Leave([new LeaveGroupRequest("m"), new LeaveGroupRequest("", GroupInstanceId: "i")]);
+
+        Assert.Equal(ErrorCode.CoordinatorNotAvailable, dead.Error);
+        Assert.Empty(dead.Members);
+    }
+
+    [Fact]
     public async Task A_group_being_removed_answers_CoordinatorNotAvailable_until_the_removal_is_stored_and_then_starts_anew()
     {
         // Kafka's Dead classic group: joins, syncs, heartbeats, leaves and commits (simple or transactional) are refused

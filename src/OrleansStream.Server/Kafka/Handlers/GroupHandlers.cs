@@ -160,17 +160,20 @@ internal sealed class LeaveGroupHandler(IGrainFactory grains)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.LeaveGroupRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var members = new List<(LeaveGroupMember, ErrorCode)>(body.Members.Count);
-        foreach (var member in body.Members)
+        // Kafka answers an empty group id, and a Dead group, for the request and no member.
+        if (body.GroupId.Length == 0)
         {
-            var error = body.GroupId.Length == 0
-                ? ErrorCode.InvalidGroupId
-                : (await grains.Group(body.GroupId).LeaveGroup(
-                    new OrleansStream.LeaveGroupRequest(member.MemberId, "the consumer is leaving the group", member.GroupInstanceId))).Error;
-            members.Add((member, error));
+            new Protocol.Messages.LeaveGroupResponse(ErrorCode.InvalidGroupId, []).Write(response, request.Version);
+            return true;
         }
+        var leaving = new OrleansStream.LeaveGroupRequest[body.Members.Count];
+        for (var i = 0; i < leaving.Length; i++)
+            leaving[i] = new OrleansStream.LeaveGroupRequest(body.Members[i].MemberId, "the consumer is leaving the group", body.Members[i].GroupInstanceId);
+        var answer = await grains.Group(body.GroupId).LeaveGroupMembers(leaving);
+        var members = new List<(LeaveGroupMember, ErrorCode)>(answer.Members.Count);
+        for (var i = 0; i < answer.Members.Count; i++) members.Add((body.Members[i], answer.Members[i].Error));
         // v0-2 leave one member and answer its error; v3 answers per member.
-        var top = request.Version < 3 && members.Count > 0 ? members[0].Item2 : ErrorCode.None;
+        var top = answer.Error == ErrorCode.None && request.Version < 3 && members.Count > 0 ? members[0].Item2 : answer.Error;
         new Protocol.Messages.LeaveGroupResponse(top, members).Write(response, request.Version);
         return true;
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
+using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
 
 namespace OrleansStream.Server.Transactions.ProducerIds;
@@ -30,14 +31,27 @@ public sealed partial class ProducerIdManager(
     private Task? _retryBackoff;
     private TimeSpan _backoff = InitialRetryBackoff;
 
-    /// <summary>Registered by <c>AddOrleansStream</c>: blocks come from the controller, for this silo's broker id.</summary>
+    /// <summary>
+    /// How long one request for a block may go unanswered before it is given up and made again, reaching the
+    /// controller's next activation once its silo is declared dead: every InitProducerId of the broker waits for it.
+    /// </summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// Registered by <c>AddOrleansStream</c>: blocks come from the controller, for this silo's broker id. A request in
+    /// flight to a controller whose silo dies is given up when the silo leaves or after <see cref="RequestTimeout"/>:
+    /// Orleans would end it only at its response timeout. The block it may still be answered is never used, and the
+    /// controller made it durable before answering, so no later block overlaps it.
+    /// </summary>
     public static ProducerIdManager Create(IServiceProvider services)
     {
         var grains = services.GetRequiredService<IGrainFactory>();
+        var departures = services.GetRequiredService<SiloDepartures>();
+        var time = services.GetRequiredService<TimeProvider>();
         return new ProducerIdManager(
             services.GetRequiredService<BrokerIdentity>().BrokerId,
-            broker => grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).AllocateProducerIds(broker),
-            services.GetRequiredService<TimeProvider>(),
+            broker => departures.Call(grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).AllocateProducerIds(broker), RequestTimeout, time),
+            time,
             services.GetRequiredService<ILogger<ProducerIdManager>>());
     }
 
