@@ -199,6 +199,9 @@ public sealed partial class ExternalProcess : IAsyncDisposable
     // otherwise leave no log of the killed runs.
     private static readonly string? s_logDirectory = Environment.GetEnvironmentVariable("OS_PROCESS_LOG_DIR") is { Length: > 0 } d ? d : null;
 
+    /// <summary>The folder of <c>OS_PROCESS_LOG_DIR</c>, or null when the processes' output is not kept.</summary>
+    internal static string? LogDirectory => s_logDirectory;
+
     private void OnLine(string? line, StringBuilder stream)
     {
         if (line is null) return;

@@ -195,6 +195,16 @@ public sealed class SiloProcesses : IAsyncDisposable
             });
             if (Environment.GetEnvironmentVariable("OS_TEST_CLIENT_LOG") is { Length: > 0 } logFile)
                 builder.Logging.AddProvider(new FileLineLoggerProvider(logFile, "client", "Orleans", LogLevel.Information));
+            if (ExternalProcess.LogDirectory is { } directory)
+            {
+                // The test process's own SDK decisions (failure watch, gateway list, group) and Orleans' gateway choices,
+                // next to the silos' and the CLI processes' logs: rare lines, written only around a failover.
+                Directory.CreateDirectory(directory);
+                var file = Path.Combine(directory, "test-client.log");
+                builder.Logging.AddFilter("OrleansStream.Client", LogLevel.Debug);
+                builder.Logging.AddProvider(new FileLineLoggerProvider(file, "client", "OrleansStream.Client", LogLevel.Debug));
+                builder.Logging.AddProvider(new FileLineLoggerProvider(file, "client", "Orleans.Messaging.GatewayManager", LogLevel.Information));
+            }
             return builder.Build();
         }, deadline.Token);
     }
