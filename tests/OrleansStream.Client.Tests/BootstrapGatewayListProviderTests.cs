@@ -130,6 +130,65 @@ public sealed class BootstrapGatewayListProviderTests : IDisposable
         Assert.Equal((0, 0), (Probes(_first, 0), Probes(_second, 0)));
     }
 
+    /// <summary>
+    /// A full probe gives the gateways after the first to accept only a short grace. A gateway the client is connected to
+    /// that accepts only after it (a loaded machine) stays listed: leaving it out would make Orleans close the client's
+    /// connection to it, and that gateway would hold the answers of every grain on its silo for the client.
+    /// </summary>
+    [Fact]
+    public async Task A_full_probe_keeps_a_listed_gateway_that_accepts_after_the_grace()
+    {
+        using var fast = Listen(0);
+        var slow = new TcpListener(IPAddress.Loopback, 0);
+        slow.Start(0);
+        var fillers = new List<Socket>();
+        try
+        {
+            var provider = new BootstrapGatewayListProvider(new BootstrapGateways([Endpoint(fast), Endpoint(slow)]),
+                Options.Create(new GatewayOptions()), Options.Create(new ConnectionOptions()), time: _time)
+            {
+                ProbeGrace = TimeSpan.FromSeconds(30),
+            };
+            Assert.Equal([Uri(fast), Uri(slow)], await provider.GetGateways());
+            Drain(fast, slow);
+
+            // The slow gateway's accept queue is full: its kernel drops a connect's SYN, and the client sends it again
+            // about a second later, long after the grace (none here) that the fast one's answer starts.
+            await FillAcceptQueueAsync(slow, fillers);
+            provider.ProbeGrace = TimeSpan.Zero;
+            provider.NotifyGatewayCountChanged(1, 2, connectionRecovered: false);
+            var refresh = provider.GetGateways();
+            while (slow.Pending()) slow.AcceptSocket().Dispose();
+
+            Assert.Equal([Uri(fast), Uri(slow)], await refresh);
+        }
+        finally
+        {
+            foreach (var filler in fillers) filler.Dispose();
+            slow.Stop();
+        }
+    }
+
+    /// <summary>Connects to the listener until a connect is not answered within a second: its accept queue is full.</summary>
+    private static async Task FillAcceptQueueAsync(TcpListener listener, List<Socket> fillers)
+    {
+        for (var i = 0; i < 16; i++)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            fillers.Add(socket);
+            using var unanswered = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            try
+            {
+                await socket.ConnectAsync(Endpoint(listener), unanswered.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+        Assert.Fail("the listener's accept queue never filled");
+    }
+
     public void Dispose()
     {
         _first.Stop();

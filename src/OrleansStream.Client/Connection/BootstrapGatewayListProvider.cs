@@ -83,12 +83,14 @@ internal sealed partial class BootstrapGatewayListProvider(
         var probing = new List<IPEndPoint>(bootstrap.Endpoints.Count);
         foreach (var gateway in bootstrap.Endpoints)
             if (full || !known!.Contains(gateway)) probing.Add(gateway);
+        var timeout = connectionOptions.Value.OpenConnectionTimeout;
         var probe = probing.Count == 0
-            ? new GatewayProbeResult([], [])
-            : await GatewayProbe.ProbeAsync(probing, connectionOptions.Value.OpenConnectionTimeout, tls, ProbeGrace).ConfigureAwait(false);
+            ? new GatewayProbeResult([], [], [])
+            : await GatewayProbe.ProbeAsync(probing, timeout, tls, ProbeGrace).ConfigureAwait(false);
 
         var live = full ? new HashSet<IPEndPoint>(probe.Live) : new HashSet<IPEndPoint>(known!);
         if (!full) live.UnionWith(probe.Live);
+        if (full && known is not null) live.UnionWith(await StillAcceptingAsync(known, probe.Silent, timeout).ConfigureAwait(false));
         // Not an Orleans rejection: Orleans' default retry filter would retry the start for minutes.
         if (live.Count == 0 && known is null)
             throw new KafkaException(new Error(ErrorCode.BrokerNotAvailable,
@@ -103,6 +105,22 @@ internal sealed partial class BootstrapGatewayListProvider(
         if (known is null) _firstLive.TrySetResult(Listed(live));
         // None live after the client connected before (every gateway silent): Orleans gets them all, as from a static list.
         return ListedUris(live.Count > 0 ? live : null);
+    }
+
+    /// <summary>
+    /// The gateways of <paramref name="known"/> that were silent within the probe's grace but accept within the connection
+    /// timeout. The grace keeps a start from waiting on a host that is gone; a gateway the client is connected to must
+    /// not be dropped for answering late on a loaded machine: Orleans would close the client's connection to it, and that
+    /// gateway holds the answers of every grain on its silo for the client until the client connects again (its
+    /// ClientDropTimeout, 1 min), which it does not while the gateway is left out. A refusal still drops it at once.
+    /// </summary>
+    private async Task<IReadOnlyList<IPEndPoint>> StillAcceptingAsync(HashSet<IPEndPoint> known, IReadOnlyList<IPEndPoint> silent, TimeSpan timeout)
+    {
+        var again = new List<IPEndPoint>(silent.Count);
+        foreach (var gateway in silent)
+            if (known.Contains(gateway)) again.Add(gateway);
+        if (again.Count == 0) return [];
+        return (await GatewayProbe.ProbeAsync(again, timeout, tls, grace: timeout).ConfigureAwait(false)).Live;
     }
 
     /// <summary>The listed gateways (those in <paramref name="only"/>, when given) in the listed order: Orleans' round robin over the live gateways assumes a stable order.</summary>

@@ -3,8 +3,11 @@ using System.Net.Sockets;
 
 namespace OrleansStream.Client.Connection;
 
-/// <summary>The listed gateways that accepted a TCP connection, in the order they answered, and why the others did not.</summary>
-internal sealed record GatewayProbeResult(IReadOnlyList<IPEndPoint> Live, IReadOnlyList<string> Failures);
+/// <summary>
+/// The listed gateways that accepted a TCP connection, in the order they answered, and why the others did not;
+/// <see cref="Silent"/> are those that neither accepted nor refused in time.
+/// </summary>
+internal sealed record GatewayProbeResult(IReadOnlyList<IPEndPoint> Live, IReadOnlyList<string> Failures, IReadOnlyList<IPEndPoint> Silent);
 
 /// <summary>
 /// Kafka's bootstrap: which listed gateways accept a connection now. All are tried at once; once one answers, the
@@ -15,6 +18,8 @@ internal static class GatewayProbe
 {
     public static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(100);
 
+    private const string NoAnswer = "no answer in time";
+
     public static async Task<GatewayProbeResult> ProbeAsync(IReadOnlyList<IPEndPoint> gateways, TimeSpan timeout, GatewayTls? tls = null, TimeSpan? grace = null)
     {
         using var deadline = new CancellationTokenSource(timeout);
@@ -23,6 +28,7 @@ internal static class GatewayProbe
         var pending = new List<Task<string?>>(attempts);
         var live = new List<IPEndPoint>(gateways.Count);
         var failures = new List<string>();
+        var silent = new List<IPEndPoint>();
         while (pending.Count > 0)
         {
             var done = await Task.WhenAny(pending).ConfigureAwait(false);
@@ -31,12 +37,13 @@ internal static class GatewayProbe
             if (await done.ConfigureAwait(false) is { } failure)
             {
                 failures.Add($"{gateway}: {failure}");
+                if (failure == NoAnswer) silent.Add(gateway);
                 continue;
             }
             if (live.Count == 0) deadline.CancelAfter(grace ?? Grace);
             live.Add(gateway);
         }
-        return new GatewayProbeResult(live, failures);
+        return new GatewayProbeResult(live, failures, silent);
     }
 
     /// <summary>
@@ -86,7 +93,7 @@ internal static class GatewayProbe
         }
         catch (OperationCanceledException)
         {
-            return "no answer in time";
+            return NoAnswer;
         }
     }
 }
