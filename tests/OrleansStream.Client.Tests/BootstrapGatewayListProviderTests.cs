@@ -1,3 +1,4 @@
+using OrleansStream.TestKit;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,15 +20,15 @@ namespace OrleansStream.Client.Tests;
 /// </summary>
 public sealed class BootstrapGatewayListProviderTests : IDisposable
 {
-    private readonly TcpListener _first = Listen(0);
-    private readonly TcpListener _second = Listen(0);
+    private readonly TcpListener _first = Listen(TestPorts.Reserve());
+    private readonly TcpListener _second = Listen(TestPorts.Reserve());
     private readonly IPEndPoint _down;
     private readonly FakeTimeProvider _time = new();
     private readonly BootstrapGatewayListProvider _provider;
 
     public BootstrapGatewayListProviderTests()
     {
-        var down = Listen(0);
+        var down = Listen(TestPorts.Reserve());
         _down = (IPEndPoint)down.LocalEndpoint;
         down.Stop();
         _provider = new BootstrapGatewayListProvider(
@@ -138,8 +139,8 @@ public sealed class BootstrapGatewayListProviderTests : IDisposable
     [Fact]
     public async Task A_full_probe_keeps_a_listed_gateway_that_accepts_after_the_grace()
     {
-        using var fast = Listen(0);
-        var slow = new TcpListener(IPAddress.Loopback, 0);
+        using var fast = Listen(TestPorts.Reserve());
+        var slow = new TcpListener(IPAddress.Loopback, TestPorts.Reserve());
         slow.Start(0);
         var fillers = new List<Socket>();
         try

@@ -1,3 +1,4 @@
+using OrleansStream.TestKit;
 using System.Net;
 using System.Net.Sockets;
 using OrleansStream.Client.Connection;
@@ -8,9 +9,8 @@ public sealed class GatewayProbeTests
 {
     private static IPEndPoint ClosedPort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return (IPEndPoint)listener.LocalEndpoint;
+        // Reserved, so no parallel test's listener is given it while this one expects a refusal.
+        return new IPEndPoint(IPAddress.Loopback, TestPorts.Reserve());
     }
 
     [Fact]
@@ -41,7 +41,7 @@ public sealed class GatewayProbeTests
     [Fact]
     public async Task The_start_watch_reports_a_gateway_that_accepted_and_then_refuses()
     {
-        var gateway = new TcpListener(IPAddress.Loopback, 0);
+        var gateway = new TcpListener(IPAddress.Loopback, TestPorts.Reserve());
         gateway.Start();
         var endpoint = (IPEndPoint)gateway.LocalEndpoint;
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);

@@ -12,12 +12,7 @@ public sealed class TlsRefusalRetryFilterTests
     [Fact]
     public async Task A_failure_that_is_no_certificate_refusal_goes_to_the_filter_registered_before()
     {
-        IPEndPoint closed;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            closed = (IPEndPoint)listener.LocalEndpoint;
-        }
+        var closed = new IPEndPoint(IPAddress.Loopback, OrleansStream.TestKit.TestPorts.Reserve());
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.UseOrleansClient(client => client
             .UseStaticClustering(closed)
