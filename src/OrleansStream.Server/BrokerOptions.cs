@@ -101,6 +101,13 @@ public sealed class BrokerOptions
     /// </summary>
     public long ReplicaReassignmentDelayMs { get; set; } = 300_000;
 
+    /// <summary>
+    /// How long the controller waits for a replica to answer a LeaderAndIsr before it sends the partition's state again
+    /// (Kafka's controller resends to a broker whose channel failed). The controller never waits for these answers
+    /// before it answers other calls; this only paces the resends.
+    /// </summary>
+    public int LeaderAndIsrRetryMs { get; set; } = 2_000;
+
     /// <summary>Kafka's <c>delete.topic.enable</c>.</summary>
     public bool DeleteTopicEnable { get; set; } = true;
 
@@ -161,6 +168,8 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:ReplicaFetchMaxBytes must be positive, not {options.ReplicaFetchMaxBytes}.");
         if (options.ReplicaReassignmentDelayMs < 0)
             Fail($"OrleansStream:ReplicaReassignmentDelayMs must not be negative, not {options.ReplicaReassignmentDelayMs}.");
+        if (options.LeaderAndIsrRetryMs < 1)
+            Fail($"OrleansStream:LeaderAndIsrRetryMs must be positive, not {options.LeaderAndIsrRetryMs}.");
         if (options.ReplicaFetchWaitMaxMs < 0)
             Fail($"OrleansStream:ReplicaFetchWaitMaxMs must not be negative, not {options.ReplicaFetchWaitMaxMs}.");
         if (options.SocketRequestMaxBytes < 1)

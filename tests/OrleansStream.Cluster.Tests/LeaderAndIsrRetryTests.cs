@@ -9,6 +9,9 @@ namespace OrleansStream.Cluster.Tests;
 /// <summary>
 /// A LeaderAndIsr that a live replica did not take is sent again: an elected leader that missed its push answered
 /// NotLeaderOrFollower until the partition's next change, since an active replica only pulls its state when it activates.
+/// And the controller does not wait for its pushes' answers where a replica's answer may wait for the controller. Its
+/// wait for a replica before it sends a push again (<see cref="Server.BrokerOptions.LeaderAndIsrRetryMs"/>) is 10 min
+/// here, so that a controller that waited for it would not answer within a call's timeout.
 /// </summary>
 public sealed class LeaderAndIsrRetryTests(LeaderAndIsrRetryTests.Fixture fixture) : IClassFixture<LeaderAndIsrRetryTests.Fixture>
 {
@@ -18,6 +21,8 @@ public sealed class LeaderAndIsrRetryTests(LeaderAndIsrRetryTests.Fixture fixtur
 
         protected override void ConfigureSilo(ISiloBuilder silo) =>
             silo.Services.AddSingleton<IOutgoingGrainCallFilter>(new LostPushes.Filter(Lost));
+
+        protected override void ConfigureBroker(Server.BrokerOptions options) => options.LeaderAndIsrRetryMs = 600_000;
     }
 
     /// <summary>
@@ -29,8 +34,22 @@ public sealed class LeaderAndIsrRetryTests(LeaderAndIsrRetryTests.Fixture fixtur
         private readonly ConcurrentDictionary<string, bool> _failed = new(StringComparer.Ordinal);
         private volatile string? _topicPrefix;
         private volatile bool _every;
+        private volatile TaskCompletionSource? _hold;
+        private int _held;
 
         public int Failed => _failed.Count;
+
+        /// <summary>LeaderAndIsr calls held so far by <see cref="HoldEveryPushTo"/>.</summary>
+        public int Held => Volatile.Read(ref _held);
+
+        /// <summary>Holds every LeaderAndIsr to the topic's replicas unsent until <see cref="Disarm"/>: a replica that takes long to answer.</summary>
+        public void HoldEveryPushTo(string topic)
+        {
+            _failed.Clear();
+            Interlocked.Exchange(ref _held, 0);
+            _hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _topicPrefix = topic + "/";
+        }
 
         public void LoseNextPushesTo(string topic) => Arm(topic, every: false);
 
@@ -42,17 +61,28 @@ public sealed class LeaderAndIsrRetryTests(LeaderAndIsrRetryTests.Fixture fixtur
             (_topicPrefix, _every) = (topic + "/", every);
         }
 
-        public void Disarm() => _topicPrefix = null;
+        public void Disarm()
+        {
+            _topicPrefix = null;
+            Interlocked.Exchange(ref _hold, null)?.TrySetResult();
+        }
 
         internal sealed class Filter(LostPushes lost) : IOutgoingGrainCallFilter
         {
-            public Task Invoke(IOutgoingGrainCallContext context)
+            public async Task Invoke(IOutgoingGrainCallContext context)
             {
                 if (lost._topicPrefix is { } prefix && context.InterfaceMethod?.Name == nameof(IPartitionReplicaGrain.LeaderAndIsr)
-                    && context.TargetId.Key.ToString() is { } key && key.StartsWith(prefix, StringComparison.Ordinal)
-                    && (lost._failed.TryAdd(key, true) || lost._every))
-                    throw new SiloUnavailableException($"LeaderAndIsr to {key} lost.");
-                return context.Invoke();
+                    && context.TargetId.Key.ToString() is { } key && key.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    if (lost._hold is { } hold)
+                    {
+                        Interlocked.Increment(ref lost._held);
+                        await hold.Task;
+                    }
+                    else if (lost._failed.TryAdd(key, true) || lost._every)
+                        throw new SiloUnavailableException($"LeaderAndIsr to {key} lost.");
+                }
+                await context.Invoke();
             }
         }
     }
@@ -117,6 +147,44 @@ public sealed class LeaderAndIsrRetryTests(LeaderAndIsrRetryTests.Fixture fixtur
             // Its leader is not counted by the other test's controlled shutdown of whichever broker leads it.
             await fixture.Controller.DeleteTopics([topic]);
         }
+    }
+
+    /// <summary>
+    /// A replica whose activation Orleans ended (its directory registration was on a silo that died) activates again
+    /// as the controller's push reaches it, and asks the controller for its state (and its placement for its broker)
+    /// first: a controller activation that awaited its pushes' answers before it answered anything held both for the
+    /// push's wait (2 s by default, in about half the failovers of a soak). Here the pushes are held until the test
+    /// lets them go, and a new controller activation answers meanwhile.
+    /// </summary>
+    [Fact]
+    public async Task A_new_controller_activation_answers_while_the_replicas_have_not_answered_its_pushes()
+    {
+        var topic = UniqueTopic("push-held");
+        await fixture.CreateTopic(topic, replicationFactor: 3);
+        var controller = fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        try
+        {
+            fixture.Lost.HoldEveryPushTo(topic);
+            await controller.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+            // The next activation pushes every partition's state as it activates; the call that reaches it is answered
+            // while those pushes are held (a call the old activation answered first is made again).
+            PartitionState? state = null;
+            await Eventually.WaitUntilAsync(async () =>
+            {
+                state = await controller.GetPartitionState(topic, 0);
+                return fixture.Lost.Held > 0;
+            }, "a new controller activation answers", TimeSpan.FromSeconds(20), () => $"{fixture.Lost.Held} pushes held");
+            Assert.NotNull(state);
+            Assert.Equal(3, fixture.Lost.Held); // the partition's three replicas, still unanswered
+        }
+        finally
+        {
+            fixture.Lost.Disarm();
+        }
+
+        // Let go, the held pushes reach the replicas and the partition takes a produce.
+        await WaitForTheElectedLeaderAsync(topic);
+        await fixture.Controller.DeleteTopics([topic]);
     }
 
     /// <summary>Produces to the leader the metadata names until it takes the record (it answers NotLeaderOrFollower until it has its push).</summary>

@@ -347,7 +347,7 @@ internal sealed partial class ClusterControllerGrain(
             LogIsrChanged(t.Name, p.Partition, string.Join(",", p.Isr), string.Join(",", change.Isr), p.LeaderEpoch);
             change.ApplyTo(p);
             await CommitAsync();
-            await PushPartitionsAsync([(t, p)]);
+            _ = PushPartitions([(t, p)]);
             return new AlterPartitionResult(ErrorCode.None, ToState(t, p));
         });
     }
@@ -478,7 +478,7 @@ internal sealed partial class ClusterControllerGrain(
             }
         if (changed.Count > 0) await CommitAsync();
         changed.AddRange(woken);
-        await PushPartitionsAsync(changed);
+        _ = PushPartitions(changed);
         _pushAll = false;
 
         TimeSpan? nextCheck = null;
@@ -542,7 +542,7 @@ internal sealed partial class ClusterControllerGrain(
             if (changed.Count > 0)
             {
                 await CommitAsync();
-                await PushPartitionsAsync(changed);
+                _ = PushPartitions(changed);
             }
             LogControlledShutdown(brokerId, moved);
             return moved;
@@ -600,14 +600,28 @@ internal sealed partial class ClusterControllerGrain(
     }
 
     /// <summary>
-    /// Sends LeaderAndIsr to every live replica of the partitions (or to those in <paramref name="only"/>). Waits at
-    /// most <see cref="PushWait"/>: a broker that died a moment ago would otherwise hold the controller for a whole
-    /// response timeout. A replica that did not take its push gets it again (<see cref="_unacknowledged"/>).
+    /// Sends LeaderAndIsr to every live replica of the partitions (or to those in <paramref name="only"/>) and returns at
+    /// once with a task that ends when every replica answered or <see cref="PushWait"/> passed; a replica that did not
+    /// take its push by then gets it again (<see cref="_unacknowledged"/>). Kafka's controller sends LeaderAndIsr without
+    /// waiting for the answers on its event loop, and so must this grain: a replica whose activation Orleans ended (its
+    /// directory registration was on a silo that died) asks this controller for its state (and its placement for its
+    /// broker) as it activates again, and a request or an activation of the controller that awaited its push would
+    /// hold those questions until <see cref="PushWait"/> ran out (2 s added to about half the failovers of a soak).
+    /// Admin changes await the task, so that a created topic's replicas have their state when CreateTopics answers.
     /// </summary>
-    private async Task PushPartitionsAsync(List<(TopicState Topic, PartitionAssignment Partition)> partitions,
+    private Task PushPartitions(List<(TopicState Topic, PartitionAssignment Partition)> partitions,
         HashSet<(string Topic, int Partition, int ReplicaId)>? only = null)
     {
-        var calls = await FanOutAsync(partitions, (t, p, replica) => replica.LeaderAndIsr(ToState(t, p)), only);
+        var calls = CallReplicas(partitions, (t, p, replica) => replica.LeaderAndIsr(ToState(t, p)), only);
+        return calls.Count == 0 ? Task.CompletedTask : AcknowledgePushesAsync(calls);
+    }
+
+    /// <summary>Books the answers of a push on this grain's scheduler, outside the request or activation that sent it.</summary>
+    private async Task AcknowledgePushesAsync(List<(string Key, (string Topic, int Partition, int ReplicaId) Replica, Task<ErrorCode> Call)> calls)
+    {
+        var all = new Task[calls.Count];
+        for (var i = 0; i < calls.Count; i++) all[i] = calls[i].Call;
+        await WhenAllWithin(all, PushWait);
         foreach (var (key, replica, call) in calls)
         {
             if (!call.IsCompleted) LogLeaderAndIsrSlow(key);
@@ -621,8 +635,18 @@ internal sealed partial class ClusterControllerGrain(
             _unacknowledged.Add(replica);
         }
         if (_unacknowledged.Count > 0 && _pushRetryTimer is null)
-            _pushRetryTimer = this.RegisterGrainTimer(static (self, _) => self.RetryUnacknowledgedPushesAsync(), this,
-                new GrainTimerCreationOptions(PushRetry, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+        {
+            try
+            {
+                _pushRetryTimer = this.RegisterGrainTimer(static (self, _) => self.RetryUnacknowledgedPushesAsync(), this,
+                    new GrainTimerCreationOptions(PushRetry, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+            }
+            catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+            {
+                // This activation ended meanwhile: the next one pushes every partition's state as it activates.
+                LogPushRetryDropped(e);
+            }
+        }
     }
 
     /// <summary>Sends the replicas that did not take their LeaderAndIsr their partition's state as it is now.</summary>
@@ -631,7 +655,7 @@ internal sealed partial class ClusterControllerGrain(
         _pushRetryTimer?.Dispose();
         _pushRetryTimer = null;
         if (_stateLost is not null) return;
-        await Serialized(async () =>
+        await Serialized(() =>
         {
             var retried = new HashSet<(string Topic, int Partition, int ReplicaId)>(_unacknowledged);
             _unacknowledged.Clear();
@@ -639,12 +663,14 @@ internal sealed partial class ClusterControllerGrain(
             var seen = new HashSet<(string, int)>();
             foreach (var (topic, partition, _) in retried)
                 if (seen.Add((topic, partition)) && TryGetPartition(State, topic, partition, out var t, out var p)) partitions.Add((t, p));
-            // A replica of a deleted partition, or of a broker that left, is dropped here: FanOutAsync skips it.
-            await PushPartitionsAsync(partitions, retried);
+            // A replica of a deleted partition, or of a broker that left, is dropped here: CallReplicas skips it.
+            _ = PushPartitions(partitions, retried);
+            return Task.CompletedTask;
         });
     }
 
-    private static readonly TimeSpan PushWait = TimeSpan.FromSeconds(2);
+    /// <summary>How long a push, a fan-out to replicas or a question to the live brokers waits for their answers.</summary>
+    private TimeSpan PushWait => TimeSpan.FromMilliseconds(_options.LeaderAndIsrRetryMs);
 
     private (ErrorCode, string?, TopicState?) PrepareTopic(NewTopic? topic, List<string> live, ReplicaAssigner assigner, HashSet<string> seen)
     {
@@ -759,7 +785,7 @@ internal sealed partial class ClusterControllerGrain(
         var partitions = new List<(TopicState, PartitionAssignment)>();
         foreach (var topic in topics)
             for (var p = fromPartition ?? 0; p < topic.Partitions.Count; p++) partitions.Add((topic, topic.Partitions[p]));
-        return PushPartitionsAsync(partitions);
+        return PushPartitions(partitions);
     }
 
     private async Task DeleteReplicasAsync(TopicState topic)
@@ -781,6 +807,19 @@ internal sealed partial class ClusterControllerGrain(
         Func<TopicState, PartitionAssignment, IPartitionReplicaGrain, Task<T>> call,
         HashSet<(string Topic, int Partition, int ReplicaId)>? only = null)
     {
+        var calls = CallReplicas(partitions, call, only);
+        var all = new Task[calls.Count];
+        for (var i = 0; i < calls.Count; i++) all[i] = calls[i].Call;
+        await WhenAllWithin(all, PushWait);
+        return calls;
+    }
+
+    /// <summary>Makes <paramref name="call"/> on every replica of the partitions whose broker is alive, concurrently.</summary>
+    private List<(string Key, (string Topic, int Partition, int ReplicaId) Replica, Task<T> Call)> CallReplicas<T>(
+        List<(TopicState Topic, PartitionAssignment Partition)> partitions,
+        Func<TopicState, PartitionAssignment, IPartitionReplicaGrain, Task<T>> call,
+        HashSet<(string Topic, int Partition, int ReplicaId)>? only)
+    {
         var calls = new List<(string Key, (string Topic, int Partition, int ReplicaId) Replica, Task<T> Call)>();
         foreach (var (t, p) in partitions)
             for (var r = 0; r < p.Replicas.Count; r++)
@@ -789,9 +828,6 @@ internal sealed partial class ClusterControllerGrain(
                 var key = GrainKeys.Replica(t.Name, p.Partition, r);
                 calls.Add((key, (t.Name, p.Partition, r), CallReplica(key, p.Replicas[r], g => call(t, p, g))));
             }
-        var all = new Task[calls.Count];
-        for (var i = 0; i < calls.Count; i++) all[i] = calls[i].Call;
-        await WhenAllWithin(all, PushWait);
         return calls;
     }
 
@@ -903,6 +939,9 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} rejected LeaderAndIsr: {Error}")]
     private partial void LogLeaderAndIsrRejected(string replica, ErrorCode error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A LeaderAndIsr retry was not scheduled: this controller activation has ended; the next one pushes every partition")]
+    private partial void LogPushRetryDropped(Exception e);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} has not answered LeaderAndIsr yet; it is sent again")]
     private partial void LogLeaderAndIsrSlow(string replica);
