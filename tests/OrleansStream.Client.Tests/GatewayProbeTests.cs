@@ -27,6 +27,48 @@ public sealed class GatewayProbeTests
         Assert.Equal([$"{dead}: {SocketError.ConnectionRefused}"], result.Failures);
     }
 
+    /// <summary>
+    /// A connect that completes at once (a loopback connect often does) made the probe's attempt complete at once with
+    /// null, and the runtime hands out one cached task for every such result: the probe found the gateways by their
+    /// tasks, listed the first of them and lost the others, and Orleans then closed the client's connections to those
+    /// live gateways (a 100-kill soak's test client lost one so, and its calls were unanswered for 25 s).
+    /// </summary>
+    [Fact]
+    public async Task Lists_every_gateway_that_accepted_at_once_though_their_attempts_share_one_task()
+    {
+        Assert.Same(AcceptedAtOnce(), AcceptedAtOnce());
+        var gateways = new[] { new IPEndPoint(IPAddress.Loopback, 1), new IPEndPoint(IPAddress.Loopback, 2), new IPEndPoint(IPAddress.Loopback, 3) };
+
+        var result = await GatewayProbe.ProbeAsync(gateways, TimeSpan.FromSeconds(30), grace: null, (_, _) => AcceptedAtOnce());
+
+        Assert.Equal(3, result.Live.Distinct().Count());
+        Assert.All(gateways, g => Assert.Contains(g, result.Live));
+        Assert.Empty(result.Failures);
+
+        static async Task<string?> AcceptedAtOnce()
+        {
+            await Task.CompletedTask;
+            return null;
+        }
+    }
+
+    [Fact]
+    public async Task Lists_two_live_loopback_gateways_and_the_refusing_one()
+    {
+        using var first = new TcpListener(IPAddress.Loopback, 0);
+        using var second = new TcpListener(IPAddress.Loopback, 0);
+        first.Start();
+        second.Start();
+        var live = new[] { (IPEndPoint)first.LocalEndpoint, (IPEndPoint)second.LocalEndpoint };
+        var dead = ClosedPort();
+
+        var result = await GatewayProbe.ProbeAsync([live[0], dead, live[1]], TimeSpan.FromSeconds(30));
+
+        Assert.All(live, g => Assert.Contains(g, result.Live));
+        Assert.Equal(2, result.Live.Count);
+        Assert.Equal([$"{dead}: {SocketError.ConnectionRefused}"], result.Failures);
+    }
+
     [Fact]
     public async Task Lists_none_when_no_gateway_accepts()
     {

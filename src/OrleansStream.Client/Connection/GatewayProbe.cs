@@ -20,12 +20,22 @@ internal static class GatewayProbe
 
     private const string NoAnswer = "no answer in time";
 
-    public static async Task<GatewayProbeResult> ProbeAsync(IReadOnlyList<IPEndPoint> gateways, TimeSpan timeout, GatewayTls? tls = null, TimeSpan? grace = null)
+    public static Task<GatewayProbeResult> ProbeAsync(IReadOnlyList<IPEndPoint> gateways, TimeSpan timeout, GatewayTls? tls = null, TimeSpan? grace = null) =>
+        ProbeAsync(gateways, timeout, grace, (gateway, token) => TryConnectAsync(gateway, tls, token));
+
+    /// <summary>
+    /// The probe with its connect step given (<paramref name="connect"/>: null when the gateway accepted, else why not).
+    /// Each attempt's outcome is matched to its gateway by index, never by the task object: an async method that
+    /// completes at once with null hands out the runtime's one cached task, so two gateways that accepted at once (a
+    /// loopback connect often does) shared one task, and looking it up found the first gateway twice and lost the other,
+    /// a live gateway that Orleans then closed the client's connection to.
+    /// </summary>
+    internal static async Task<GatewayProbeResult> ProbeAsync(IReadOnlyList<IPEndPoint> gateways, TimeSpan timeout, TimeSpan? grace,
+        Func<IPEndPoint, CancellationToken, Task<string?>> connect)
     {
         using var deadline = new CancellationTokenSource(timeout);
-        var attempts = new Task<string?>[gateways.Count];
-        for (var i = 0; i < attempts.Length; i++) attempts[i] = TryConnectAsync(gateways[i], tls, deadline.Token);
-        var pending = new List<Task<string?>>(attempts);
+        var pending = new List<Task<(int Index, string? Failure)>>(gateways.Count);
+        for (var i = 0; i < gateways.Count; i++) pending.Add(AttemptAsync(i, connect(gateways[i], deadline.Token)));
         var live = new List<IPEndPoint>(gateways.Count);
         var failures = new List<string>();
         var silent = new List<IPEndPoint>();
@@ -33,8 +43,9 @@ internal static class GatewayProbe
         {
             var done = await Task.WhenAny(pending).ConfigureAwait(false);
             pending.Remove(done);
-            var gateway = gateways[Array.IndexOf(attempts, done)];
-            if (await done.ConfigureAwait(false) is { } failure)
+            var (index, failure) = await done.ConfigureAwait(false);
+            var gateway = gateways[index];
+            if (failure is not null)
             {
                 failures.Add($"{gateway}: {failure}");
                 if (failure == NoAnswer) silent.Add(gateway);
@@ -44,6 +55,8 @@ internal static class GatewayProbe
             live.Add(gateway);
         }
         return new GatewayProbeResult(live, failures, silent);
+
+        static async Task<(int, string?)> AttemptAsync(int index, Task<string?> attempt) => (index, await attempt.ConfigureAwait(false));
     }
 
     /// <summary>
