@@ -104,7 +104,8 @@ public sealed class BrokerOptions
     /// <summary>
     /// How long the controller waits for a replica to answer a LeaderAndIsr before it sends the partition's state again
     /// (Kafka's controller resends to a broker whose channel failed). The controller never waits for these answers
-    /// before it answers other calls; this only paces the resends.
+    /// before it answers other calls; this paces the resends, and also bounds how long an admin change waits for its
+    /// pushes, a topic deletion for its replicas and a new controller activation for the live brokers' descriptions.
     /// </summary>
     public int LeaderAndIsrRetryMs { get; set; } = 2_000;
 

@@ -28,7 +28,7 @@ fi
 seconds=${SECONDS_PER_RUN:-20}
 cpu_ticks() { awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6 }' /proc/stat; } # all ticks, idle + iowait ticks
 run() { # $1: label, $2: topic, $3: acks
-  local load line before after
+  local load line before after busy
   load=$(cut -d' ' -f1 /proc/loadavg)
   before=$(cpu_ticks)
   line=$(cli perf produce --topic "$2" --num-records $((rate * (seconds + 5))) --warmup-records $((rate * 5)) --record-size 100 \

@@ -619,9 +619,7 @@ internal sealed partial class ClusterControllerGrain(
     /// <summary>Books the answers of a push on this grain's scheduler, outside the request or activation that sent it.</summary>
     private async Task AcknowledgePushesAsync(List<(string Key, (string Topic, int Partition, int ReplicaId) Replica, Task<ErrorCode> Call)> calls)
     {
-        var all = new Task[calls.Count];
-        for (var i = 0; i < calls.Count; i++) all[i] = calls[i].Call;
-        await WhenAllWithin(all, PushWait);
+        await AnsweredWithinAsync(calls);
         foreach (var (key, replica, call) in calls)
         {
             if (!call.IsCompleted) LogLeaderAndIsrSlow(key);
@@ -808,10 +806,16 @@ internal sealed partial class ClusterControllerGrain(
         HashSet<(string Topic, int Partition, int ReplicaId)>? only = null)
     {
         var calls = CallReplicas(partitions, call, only);
+        await AnsweredWithinAsync(calls);
+        return calls;
+    }
+
+    /// <summary>Waits until every call answered or <see cref="PushWait"/> passed.</summary>
+    private Task AnsweredWithinAsync<T>(List<(string Key, (string Topic, int Partition, int ReplicaId) Replica, Task<T> Call)> calls)
+    {
         var all = new Task[calls.Count];
         for (var i = 0; i < calls.Count; i++) all[i] = calls[i].Call;
-        await WhenAllWithin(all, PushWait);
-        return calls;
+        return WhenAllWithin(all, PushWait);
     }
 
     /// <summary>Makes <paramref name="call"/> on every replica of the partitions whose broker is alive, concurrently.</summary>
