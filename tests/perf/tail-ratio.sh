@@ -26,6 +26,14 @@ if [ -z "$rate" ]; then
   rate=$(echo "$peak" | sed -E 's/.*, ([0-9.]+) records\/sec.*/\1/' | awk '{ printf "%d", $1 / 10 }')
 fi
 seconds=${SECONDS_PER_RUN:-20}
+# One unrecorded run per topic at the measured rate and batching (linger.ms=0): the first run at this rate was the
+# slowest acks=1 run of every earlier invocation (p99 2.8-3.9 ms against 0.9-1.9 ms after it), so without this the first
+# A of the rounds measured the warm-up, not acks=1.
+warm() { # $1: topic, $2: acks
+  cli perf produce --topic "$1" --num-records $((rate * 10)) --record-size 100 --acks "$2" --throughput "$rate" \
+    --producer-props linger.ms=0 > /dev/null
+}
+warm one 1; warm rep all
 cpu_ticks() { awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6 }' /proc/stat; } # all ticks, idle + iowait ticks
 run() { # $1: label, $2: topic, $3: acks
   local load line before after busy

@@ -55,6 +55,10 @@ internal sealed partial class ReplicaFetcher(
 
     private async Task RunAsync()
     {
+        // The loop outlives the call that started it (a LeaderAndIsr, whose request context carries the controller's
+        // placement hint): its fetches carry none of that call's context. Cleared inside this async method, so the
+        // caller's context is untouched.
+        RequestContext.Clear();
         while (true)
         {
             if (_state is not { } state || _log is not { } log || state.Leader == replicaId || state.Leader < 0) return;
