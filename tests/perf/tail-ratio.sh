@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The replication tail as a ratio, on one three-silo cluster in one run: acks=all on an RF 3 topic
 # (min.insync.replicas=2) at 10 % of its peak against acks=1 on an RF 1 topic at the same rate, both of 3 partitions,
-# 100-byte records, linger.ms=0, in A B B A order ROUNDS times, after one unrecorded run per topic at that rate. Prints each run's steady-state percentiles with the
-# load average and the machine's CPU use during the run (busy share of all its CPUs, from /proc/stat), then the medians
-# of p50, p99 and p99.9 and their ratios (acks=all over acks=1).
+# 100-byte records, linger.ms=0, in A B B A order ROUNDS times, after one unrecorded run per topic at that rate. Prints
+# each run's steady-state percentiles with the load average and the machine's CPU use during the run (busy share of all
+# its CPUs, from /proc/stat), then the medians of p50, p99 and p99.9 and their ratios (acks=all over acks=1).
 #   tests/perf/tail-ratio.sh                      # measures the acks=all peak first (one 2 M-record run), then 2 rounds
 #   RATE=40000 ROUNDS=3 tests/perf/tail-ratio.sh  # a given rate
 # SECONDS_PER_RUN: measured seconds per run after 5 s of warm-up records; SILO_ENV, CLI_ENV, PORT_OFFSET: as cluster.sh.
