@@ -38,8 +38,7 @@ public sealed class ReplicaFetchContextTests(ReplicaFetchContextTests.Fixture fi
                 if (context.InterfaceMethod?.Name == nameof(IReplicaFetchGrain.ReplicaFetch))
                 {
                     var key = context.TargetId.Key.ToString()!;
-                    var topic = key[..key.IndexOf('/', StringComparison.Ordinal)];
-                    seen._fetches.AddOrUpdate(topic, 1, static (_, n) => n + 1);
+                    seen._fetches.AddOrUpdate(GrainKeys.ParseReplica(key).Topic, 1, static (_, n) => n + 1);
                     var keys = string.Join(", ", RequestContext.Keys);
                     if (keys.Length > 0) seen._withContext.Enqueue($"{key}: {keys}");
                 }

@@ -26,21 +26,20 @@ if [ -z "$rate" ]; then
   rate=$(echo "$peak" | sed -E 's/.*, ([0-9.]+) records\/sec.*/\1/' | awk '{ printf "%d", $1 / 10 }')
 fi
 seconds=${SECONDS_PER_RUN:-20}
+at_rate() { # $1: topic, $2: acks, the rest: perf produce's record counts
+  cli perf produce --topic "$1" --acks "$2" "${@:3}" --record-size 100 --throughput "$rate" --producer-props linger.ms=0
+}
 # One unrecorded run per topic at the measured rate and batching (linger.ms=0): the first run at this rate was the
 # slowest acks=1 run of every earlier invocation (p99 2.8-3.9 ms against 0.9-1.9 ms after it), so without this the first
 # A of the rounds measured the warm-up, not acks=1.
-warm() { # $1: topic, $2: acks
-  cli perf produce --topic "$1" --num-records $((rate * 10)) --record-size 100 --acks "$2" --throughput "$rate" \
-    --producer-props linger.ms=0 > /dev/null
-}
-warm one 1; warm rep all
+at_rate one 1 --num-records $((rate * 10)) > /dev/null
+at_rate rep all --num-records $((rate * 10)) > /dev/null
 cpu_ticks() { awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6 }' /proc/stat; } # all ticks, idle + iowait ticks
 run() { # $1: label, $2: topic, $3: acks
   local load line before after busy
   load=$(cut -d' ' -f1 /proc/loadavg)
   before=$(cpu_ticks)
-  line=$(cli perf produce --topic "$2" --num-records $((rate * (seconds + 5))) --warmup-records $((rate * 5)) --record-size 100 \
-    --acks "$3" --throughput "$rate" --producer-props linger.ms=0 | tail -1)
+  line=$(at_rate "$2" "$3" --num-records $((rate * (seconds + 5))) --warmup-records $((rate * 5)) | tail -1)
   after=$(cpu_ticks)
   busy=$(echo "$before $after" | awk '{ printf "%.0f", 100 * (1 - ($4 - $2) / ($3 - $1)) }')
   echo "$1 (load $load, CPU $busy % busy): $line" | tee -a "$results"
