@@ -158,15 +158,34 @@ public sealed class BootstrapGatewayListProviderTests : IDisposable
             await FillAcceptQueueAsync(slow, fillers);
             provider.ProbeGrace = TimeSpan.Zero;
             provider.NotifyGatewayCountChanged(1, 2, connectionRecovered: false);
+            // The slow gateway accepts everything that reaches it until the refresh is done: the fillers' own SYNs,
+            // sent again too, would otherwise take the queue's room back before the probe's next try (a queue drained
+            // once, here, let them do so on a loaded CI machine, and the probe gave up after its 5 s).
+            using var refreshed = new CancellationTokenSource();
             var refresh = provider.GetGateways();
-            while (slow.Pending()) slow.AcceptSocket().Dispose();
+            var accepting = AcceptUntilAsync(slow, refreshed.Token);
+            var gateways = await refresh;
+            await refreshed.CancelAsync();
+            await accepting;
 
-            Assert.Equal([Uri(fast), Uri(slow)], await refresh);
+            Assert.Equal([Uri(fast), Uri(slow)], gateways);
         }
         finally
         {
             foreach (var filler in fillers) filler.Dispose();
             slow.Stop();
+        }
+    }
+
+    /// <summary>Accepts and closes every connection that reaches <paramref name="listener"/> until <paramref name="stop"/>.</summary>
+    private static async Task AcceptUntilAsync(TcpListener listener, CancellationToken stop)
+    {
+        try
+        {
+            while (true) (await listener.AcceptSocketAsync(stop)).Dispose();
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
         }
     }
 
