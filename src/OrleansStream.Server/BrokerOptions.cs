@@ -94,6 +94,14 @@ public sealed class BrokerOptions
     public int ReplicaFetchWaitMaxMs { get; set; } = 500;
 
     /// <summary>
+    /// Bytes appended to a partition's active segment between two starts of their write-out to the disk (Linux
+    /// <c>sync_file_range</c>, off the grain's turn; RocksDB's <c>bytes_per_sync</c>), so the kernel never writes
+    /// tens of seconds of appends in one lump; 0 leaves it all to the kernel, as Kafka does. Makes nothing durable:
+    /// <c>flush.messages</c> and <c>flush.ms</c> do that.
+    /// </summary>
+    public long SegmentWritebackBytes { get; set; } = 1_048_576;
+
+    /// <summary>
     /// How long a broker must be out of membership before the controller moves its replicas to other live brokers
     /// (which rebuild them from the leader). Long enough that a rolling restart, or a container that is replaced,
     /// keeps its replicas; 0 moves them as soon as membership declares the broker dead. Kafka itself never moves
@@ -171,6 +179,8 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:ReplicaReassignmentDelayMs must not be negative, not {options.ReplicaReassignmentDelayMs}.");
         if (options.LeaderAndIsrRetryMs < 1)
             Fail($"OrleansStream:LeaderAndIsrRetryMs must be positive, not {options.LeaderAndIsrRetryMs}.");
+        if (options.SegmentWritebackBytes < 0)
+            Fail($"OrleansStream:SegmentWritebackBytes must not be negative, not {options.SegmentWritebackBytes}.");
         if (options.ReplicaFetchWaitMaxMs < 0)
             Fail($"OrleansStream:ReplicaFetchWaitMaxMs must not be negative, not {options.ReplicaFetchWaitMaxMs}.");
         if (options.SocketRequestMaxBytes < 1)

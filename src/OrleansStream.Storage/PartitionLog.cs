@@ -29,6 +29,8 @@ public sealed class PartitionLog : IDisposable
     private long _recoveryPoint;
     private int _truncations;
     private Task _pendingFlush = Task.CompletedTask;
+    private Task _pendingWriteback = Task.CompletedTask;
+    private long _writebackStartedBytes;
     private Exception? _flushError;
     private LogToClean? _cleaning;
     private Task? _cleaner;
@@ -65,6 +67,20 @@ public sealed class PartitionLog : IDisposable
     public string Directory { get; }
     public LogConfig Config { get; private set; }
     public LeaderEpochFileCache LeaderEpochCache { get; }
+
+    /// <summary>
+    /// Appended bytes of the active segment between two starts of their write-out to the device (Linux
+    /// <c>sync_file_range</c>, run on the background scheduler, one after another; see <see cref="SegmentWriteback"/>);
+    /// 0, the default, leaves the writing to the kernel's own writeback. Makes nothing durable.
+    /// </summary>
+    public long WritebackBytes
+    {
+        get;
+        set => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "must not be negative");
+    }
+
+    /// <summary>Bytes whose write-out to the device this log started (<see cref="WritebackBytes"/>).</summary>
+    public long WritebackStartedBytes => Interlocked.Read(ref _writebackStartedBytes);
 
     /// <summary>The producer state for this log's end offset (Kafka's UnifiedLog.producerStateManager).</summary>
     public ProducerStateManager ProducerStateManager => _producerState;
@@ -393,6 +409,7 @@ public sealed class PartitionLog : IDisposable
             throw new OrleansStreamException(ErrorCode.KafkaStorageError, $"Appending to {segment.LogPath} failed: {e.Message}", e);
         }
         LogEndOffset = lastOffset + 1;
+        if (segment.TakeWriteback(WritebackBytes) is { } writeback) ScheduleWriteback(writeback);
         _unflushedMessages += records;
         if (_unflushedMessages >= Config.FlushMessages || nowMs - _lastFlushMs >= Config.FlushMs)
             Flush();
@@ -506,6 +523,16 @@ public sealed class PartitionLog : IDisposable
             // A truncation or retention deleted it meanwhile: nothing left to make durable.
         }
     }
+
+    // Not waited for at close: each request holds its file open until it has run, and it only starts a write.
+    private void ScheduleWriteback(SegmentWriteback writeback) =>
+        _pendingWriteback = _pendingWriteback.ContinueWith(
+            static (_, state) =>
+            {
+                var (log, request) = ((PartitionLog, SegmentWriteback))state!;
+                if (request.Run()) Interlocked.Add(ref log._writebackStartedBytes, request.Count);
+            },
+            (this, writeback), CancellationToken.None, TaskContinuationOptions.None, _scheduler);
 
     /// <summary>Waits for the flushes rolls left in the background (close and delete must not race them).</summary>
     private void WaitForPendingFlushes() => _pendingFlush.Wait();

@@ -745,6 +745,7 @@ internal sealed partial class PartitionReplicaGrain(
             _log = PartitionLog.Open(directory, config, time,
                 producerStateConfig: new ProducerStateManagerConfig { ProducerIdExpirationMs = _options.ProducerIdExpirationMs },
                 directoryLock: directoryLock);
+            _log.WritebackBytes = _options.SegmentWritebackBytes;
             _logError = null;
             _openRetryDelay = TimeSpan.Zero;
             LogOpened(this.GetPrimaryKeyString(), _log.LogStartOffset, _log.LogEndOffset);

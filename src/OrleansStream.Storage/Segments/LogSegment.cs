@@ -32,6 +32,7 @@ internal sealed class LogSegment : IDisposable
     private long _rollingBasedTimestamp = -1;
     private readonly long _createdMs;
     private bool _unsynced;
+    private long _writebackFrom;
 
     private LogSegment(string directory, long baseOffset, LogConfig config, long nowMs, bool isNew, string fileSuffix = "")
     {
@@ -154,6 +155,19 @@ internal sealed class LogSegment : IDisposable
         Size = position + batches.Length;
         if (OffsetIndex.PendingEntries >= FlushIndexEveryEntries || TimeIndex.PendingEntries >= FlushIndexEveryEntries)
             FlushIndexes(fsync: false);
+    }
+
+    /// <summary>
+    /// Once <paramref name="bytes"/> were appended since the last request (0: never), a request to start their
+    /// write-out to the device, for the caller to run off its turn; null before, and where the platform has no such call.
+    /// </summary>
+    public SegmentWriteback? TakeWriteback(long bytes)
+    {
+        if (_writebackFrom > Size) _writebackFrom = Size; // truncated since
+        if (bytes <= 0 || Size - _writebackFrom < bytes || !SegmentWriteback.IsSupported) return null;
+        var request = new SegmentWriteback(_log, _writebackFrom, Size - _writebackFrom);
+        _writebackFrom = Size;
+        return request;
     }
 
     private void OnBatch(long lastOffset, long maxTimestamp, int position, int size)
