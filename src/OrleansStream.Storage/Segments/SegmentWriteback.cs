@@ -54,6 +54,6 @@ internal sealed partial class SegmentWriteback
         }
     }
 
-    [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
+    [LibraryImport("libc", EntryPoint = "sync_file_range")]
     private static partial int SyncFileRange(nint fd, long offset, long count, uint flags);
 }
