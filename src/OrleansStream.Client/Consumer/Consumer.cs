@@ -49,6 +49,9 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>, 
 
     internal ConsumerSettings Settings => _settings;
 
+    /// <summary>Fetched items and wakeups waiting for Consume.</summary>
+    internal int QueuedItems => _queue.Reader.Count;
+
     internal MetadataCache Metadata => _cache;
 
     /// <summary>Where a partition without an explicit offset starts; consumer groups set it to read committed offsets.</summary>
@@ -321,7 +324,13 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>, 
                 continue;
             }
             if (!_queue.Reader.TryRead(out var next)) return false;
-            if (next.Kind == FetchItemKind.Wakeup) continue;
+            if (next.Kind == FetchItemKind.Wakeup)
+            {
+                // A wakeup asks for a group poll: the join it announces may have ended after the poll above, and
+                // nothing else would come to this queue before the fetchers that poll starts.
+                PollGroup();
+                continue;
+            }
             if (next.Fetcher.Stopped)
             {
                 next.Records.Dispose();

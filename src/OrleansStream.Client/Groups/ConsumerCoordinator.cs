@@ -143,6 +143,9 @@ internal sealed partial class ConsumerCoordinator : IDisposable
 
     public List<string> Subscription { get { lock (_lock) return _topics is null ? [] : [.. _topics]; } }
 
+    /// <summary>A JoinGroup/SyncGroup round runs in the background (set before it starts, cleared before its wakeup).</summary>
+    internal bool JoinInFlight { get { lock (_lock) return _joinInFlight; } }
+
     /// <summary>The partitions the group gave this member.</summary>
     public List<TopicPartition> Assignment { get { lock (_lock) return [.. _owned]; } }
 
@@ -227,7 +230,12 @@ internal sealed partial class ConsumerCoordinator : IDisposable
             else if (_settings.EnableAutoCommit) TryCommitStored();
             var snapshot = SnapshotForJoin();
             lock (_lock) _joinInFlight = true;
-            _joining = Task.Run(() => JoinAndSyncAsync(snapshot));
+            var join = Task.Run(() => JoinAndSyncAsync(snapshot));
+            _joining = join;
+            // The wakeup comes after the task completed, so the Poll it wakes sees the outcome; sent from the join's own
+            // finally it could wake a Poll that still finds the task running, and nothing would wake Consume again.
+            join.ContinueWith(static (_, host) => ((IGroupConsumerHost)host!).Wakeup(), _host, CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
         MaybeAutoCommit();
     }
@@ -600,7 +608,6 @@ internal sealed partial class ConsumerCoordinator : IDisposable
         finally
         {
             lock (_lock) _joinInFlight = false;
-            _host.Wakeup();
         }
     }
 
