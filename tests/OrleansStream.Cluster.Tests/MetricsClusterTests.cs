@@ -8,7 +8,10 @@ using static OrleansStream.Cluster.Tests.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
 
-/// <summary>Two brokers that tier every 100 ms and drop a silent follower from the ISR within a second.</summary>
+/// <summary>
+/// Two brokers that tier every 100 ms, drop a silent follower from the ISR within a second and start the write-out of
+/// every 512 bytes appended to a segment.
+/// </summary>
 public sealed class MetricsFixture : ClusterFixture
 {
     public override int SiloCount => 2;
@@ -16,6 +19,7 @@ public sealed class MetricsFixture : ClusterFixture
     protected override void ConfigureBroker(BrokerOptions options)
     {
         ReplicationFixture.FastIsr(options);
+        options.SegmentWritebackBytes = 512;
     }
 
     protected override void ConfigureSilo(ISiloBuilder silo) =>
@@ -45,6 +49,7 @@ public sealed class MetricsClusterTests(MetricsFixture fixture) : IClassFixture<
         var partition = await fixture.Controller.Partition(topic, 0);
         var leaderMeter = meters[partition.LeaderBroker!];
         var follower = partition.Replicas.Single(r => r.ReplicaId != partition.Leader).BrokerId;
+        var followerMeter = meters[follower];
         var leader = await fixture.Leader(topic, 0);
 
         // Produce: 20 requests of 5 records; counters move per request with the topic tag.
@@ -65,6 +70,11 @@ public sealed class MetricsClusterTests(MetricsFixture fixture) : IClassFixture<
             && Gauge(leaderMeter, "orleansstream.partition.replicas", topic) == 2
             && Gauge(leaderMeter, "orleansstream.partitions.under_replicated") == 0
             && Gauge(leaderMeter, "orleansstream.partitions.leader") >= 1, "the leader reports a full ISR");
+
+        // Writeback pacing: leader and follower each started writing out their segments (the broker's option reaches
+        // the logs of both).
+        await Until(() => Gauge(leaderMeter, "orleansstream.log.writeback.bytes", topic) >= 512
+            && Gauge(followerMeter, "orleansstream.log.writeback.bytes", topic) >= 512, "both replicas started writing back");
 
         // Tiering: closed segments reach the tier, the upload lag drains, local copies go; reads at 0 come from the tier.
         await Until(() => Sum("orleansstream.tier.uploaded.bytes", topic) > 0

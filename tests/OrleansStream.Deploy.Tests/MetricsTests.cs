@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansStream.Records;
 using OrleansStream.Server.Diagnostics;
+using OrleansStream.Storage;
 using OrleansStream.Storage.Tiering;
 
 namespace OrleansStream.Deploy.Tests;
@@ -203,6 +204,66 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(1, Sum("orleansstream.tier.upload.failures", "topic", "cold"));
         var fetch = Assert.Single(_measurements, m => m.Instrument == "orleansstream.tier.remote_fetch.duration");
         Assert.Equal(0.012, fetch.Value, 6);
+    }
+
+    [Fact]
+    public void Writeback_adds_up_what_each_log_of_the_replica_started_and_only_grows()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "os-writeback-metric-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var partition = _metrics.ForPartition("orders", 2);
+            _listener.RecordObservableInstruments();
+            Assert.DoesNotContain(_measurements, m => m.Instrument == "orleansstream.log.writeback.bytes"); // no log yet
+
+            long first;
+            using (var log = OpenLog(directory))
+            {
+                partition.ObserveLog(log);
+                AppendUntilWritebackStarted(log);
+                first = log.WritebackStartedBytes;
+                _listener.RecordObservableInstruments();
+                Assert.Equal(first, Last("orleansstream.log.writeback.bytes"));
+                Assert.Equal(2, _measurements.Last(m => m.Instrument == "orleansstream.log.writeback.bytes").Tags["partition"]);
+            }
+
+            // The replica opens its log again (its directory freed): the counter goes on from what the first one started.
+            using var reopened = OpenLog(directory);
+            partition.ObserveLog(reopened);
+            _listener.RecordObservableInstruments();
+            Assert.Equal(first, Last("orleansstream.log.writeback.bytes"));
+            AppendUntilWritebackStarted(reopened);
+            _listener.RecordObservableInstruments();
+            Assert.Equal(first + reopened.WritebackStartedBytes, Last("orleansstream.log.writeback.bytes"));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static PartitionLog OpenLog(string directory)
+    {
+        var log = PartitionLog.Open(directory, new LogConfig(), scheduler: new InlineScheduler());
+        log.WritebackBytes = 1024;
+        return log;
+    }
+
+    private static void AppendUntilWritebackStarted(PartitionLog log)
+    {
+        var before = log.WritebackStartedBytes;
+        for (var i = 0; i < 100 && log.WritebackStartedBytes == before; i++) log.AppendAsLeader(Batch(20), 0);
+        Assert.True(log.WritebackStartedBytes > before, "appending 1 KiB started a write-out");
+    }
+
+    /// <summary>Runs the log's background work (here: the write-out requests) on the thread that queues it.</summary>
+    private sealed class InlineScheduler : TaskScheduler
+    {
+        protected override void QueueTask(Task task) => TryExecuteTask(task);
+
+        protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) => TryExecuteTask(task);
+
+        protected override IEnumerable<Task> GetScheduledTasks() => [];
     }
 
     public void Dispose()

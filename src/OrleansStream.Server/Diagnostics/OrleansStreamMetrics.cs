@@ -7,8 +7,8 @@ namespace OrleansStream.Server.Diagnostics;
 /// <summary>
 /// The broker's instruments, all on one <see cref="MeterName"/> meter per host (created through
 /// <see cref="IMeterFactory"/>, so each silo of a process has its own): produce and fetch volume, request latency,
-/// ISR size, under-replicated partitions, consumer lag, tier upload lag, tier bytes uploaded, remote fetch latency and
-/// the transaction coordinators' decisions and markers (<see cref="Transactions"/>).
+/// ISR size, under-replicated partitions, consumer lag, the segments' paced writeback, tier upload lag, tier bytes
+/// uploaded, remote fetch latency and the transaction coordinators' decisions and markers (<see cref="Transactions"/>).
 /// Grains record through handles with their tags precomputed (<see cref="ForPartition"/>, <see cref="ForGroup"/>);
 /// request latency is recorded at the call boundary by <see cref="RequestMetricsFilter"/>. Counters move once per
 /// batch or request, never per record; gauges read values the handles cached when an exporter collects.
@@ -71,6 +71,8 @@ public sealed class OrleansStreamMetrics : IDisposable
             "Partitions this broker leads whose ISR is smaller than their replica set (Kafka's UnderReplicatedPartitions).");
         _consumerLag = _meter.CreateObservableGauge("orleansstream.consumer.lag", ObserveConsumerLag, "{record}",
             "High watermark minus the group's committed offset, per group and partition.");
+        _meter.CreateObservableCounter("orleansstream.log.writeback.bytes", ObserveWriteback, "By",
+            "Segment bytes whose write-out to the device each partition replica on this broker started (OrleansStream:SegmentWritebackBytes).");
         _meter.CreateObservableGauge("orleansstream.tier.upload.lag.segments", () => ObserveTierLag(bytes: false), "{segment}",
             "Closed local segments below the high watermark not yet copied to the remote tier (Kafka's RemoteCopyLagSegments).");
         _meter.CreateObservableGauge("orleansstream.tier.upload.lag.bytes", () => ObserveTierLag(bytes: true), "By",
@@ -170,6 +172,14 @@ public sealed class OrleansStreamMetrics : IDisposable
             var (segments, size) = p.TierLag;
             if (segments >= 0 && p.Replication.IsLeader) measurements.Add(new Measurement<long>(bytes ? size : segments, p.GaugeTags));
         }
+        return measurements;
+    }
+
+    private List<Measurement<long>> ObserveWriteback()
+    {
+        var measurements = new List<Measurement<long>>();
+        foreach (var (_, p) in _partitions)
+            if (p.WritebackStartedBytes is var bytes and >= 0) measurements.Add(new Measurement<long>(bytes, p.GaugeTags));
         return measurements;
     }
 

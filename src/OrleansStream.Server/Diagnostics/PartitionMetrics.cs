@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using OrleansStream.Records;
+using OrleansStream.Storage;
 using OrleansStream.Storage.Tiering;
 
 namespace OrleansStream.Server.Diagnostics;
@@ -19,6 +20,9 @@ public sealed class PartitionMetrics : IRemoteLogMetrics, IDisposable
     private long _replication; // leader bit 32, replicas bits 16-31, ISR bits 0-15: one word, so a gauge never sees a torn update
     private long _tierLagSegments = -1;
     private long _tierLagBytes;
+    private readonly Lock _logs = new();
+    private PartitionLog? _log;
+    private long _writebackOfClosedLogs;
 
     internal PartitionMetrics(OrleansStreamMetrics owner, TopicPartition partition)
     {
@@ -75,6 +79,28 @@ public sealed class PartitionMetrics : IRemoteLogMetrics, IDisposable
     public void UploadFailed() => _owner.TierUploadFailures.Add(1, in _topicTags);
 
     public void RemoteFetchCompleted(TimeSpan elapsed) => _owner.RemoteFetchDuration.Record(elapsed.TotalSeconds, in _topicTags);
+
+    /// <summary>
+    /// The replica opened <paramref name="log"/>: the writeback counter reads it from now on, on top of what the logs
+    /// this activation opened before had started (so the counter only grows).
+    /// </summary>
+    public void ObserveLog(PartitionLog log)
+    {
+        lock (_logs)
+        {
+            _writebackOfClosedLogs += _log?.WritebackStartedBytes ?? 0;
+            _log = log;
+        }
+    }
+
+    /// <summary>Bytes whose write-out to the device this replica's logs started (<see cref="PartitionLog.WritebackBytes"/>); -1 before a log opened.</summary>
+    internal long WritebackStartedBytes
+    {
+        get
+        {
+            lock (_logs) return _log is null ? -1 : _writebackOfClosedLogs + _log.WritebackStartedBytes;
+        }
+    }
 
     /// <summary>The activation ends: its series leave the gauges (unless a newer activation replaced it already).</summary>
     public void Dispose() => _owner.Remove(this);

@@ -746,6 +746,7 @@ internal sealed partial class PartitionReplicaGrain(
                 producerStateConfig: new ProducerStateManagerConfig { ProducerIdExpirationMs = _options.ProducerIdExpirationMs },
                 directoryLock: directoryLock);
             _log.WritebackBytes = _options.SegmentWritebackBytes;
+            _metrics.ObserveLog(_log);
             _logError = null;
             _openRetryDelay = TimeSpan.Zero;
             LogOpened(this.GetPrimaryKeyString(), _log.LogStartOffset, _log.LogEndOffset);
