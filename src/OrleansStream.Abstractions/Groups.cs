@@ -102,18 +102,25 @@ public enum GroupState
 
 /// <summary>
 /// Kafka's ConsumerProtocolSubscription: the topics a member wants, the partitions it owns now (the cooperative
-/// protocol needs them) and the generation they were assigned in.
+/// protocol needs them) and the generation they were assigned in. <paramref name="Encoded"/> is the protocol metadata
+/// as a Kafka client sent it in JoinGroup (null from our SDK): a Kafka coordinator hands those bytes to the leader and
+/// to DescribeGroups unchanged, and a client may read only the version it wrote (sarama 1.22 fails on any byte past
+/// its v0), so the Kafka listener answers them, not a re-encoding.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ConsumerProtocolSubscription(
     IReadOnlyList<string> Topics,
     IReadOnlyList<TopicPartition> OwnedPartitions,
     int GenerationId = -1,
-    byte[]? UserData = null);
+    byte[]? UserData = null,
+    byte[]? Encoded = null);
 
-/// <summary>Kafka's ConsumerProtocolAssignment: the partitions one member gets.</summary>
+/// <summary>
+/// Kafka's ConsumerProtocolAssignment: the partitions one member gets. <paramref name="Encoded"/> is the assignment
+/// as a Kafka client leader sent it in SyncGroup (null from our SDK), handed to its member unchanged as Kafka does.
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record ConsumerProtocolAssignment(IReadOnlyList<TopicPartition> Partitions, byte[]? UserData = null)
+public sealed record ConsumerProtocolAssignment(IReadOnlyList<TopicPartition> Partitions, byte[]? UserData = null, byte[]? Encoded = null)
 {
     public static ConsumerProtocolAssignment Empty { get; } = new([]);
 }
@@ -244,7 +251,8 @@ public sealed record GroupMemberDescription(
     string ClientId,
     IReadOnlyList<string> Topics,
     ConsumerProtocolAssignment Assignment,
-    string? GroupInstanceId = null);
+    string? GroupInstanceId = null,
+    ConsumerProtocolSubscription? Subscription = null);
 
 /// <summary>
 /// Kafka's DescribeGroups for one group. A group that does not exist answers <see cref="ErrorCode.GroupIdNotFound"/>

@@ -15,7 +15,7 @@ public static class ApiVersionsTable
         new(ApiKey.Fetch, 4, 11),
         new(ApiKey.ListOffsets, 1, 10),
         new(ApiKey.Metadata, 0, 8),
-        new(ApiKey.OffsetCommit, 2, 9),
+        new(ApiKey.OffsetCommit, 1, 9),
         new(ApiKey.OffsetFetch, 1, 9),
         new(ApiKey.FindCoordinator, 0, 2),
         new(ApiKey.JoinGroup, 0, 5),

@@ -316,6 +316,31 @@ public class MessageTests
     public void ListOffsets_special_timestamps_need_the_version_that_introduced_them(long timestamp, short minVersion) =>
         Assert.Equal(minVersion, Messages.ListOffsetsRequest.MinVersionFor(timestamp));
 
+    /// <summary>
+    /// OffsetCommit v1 (what sarama 1.22 sends unless told a retention): generation and member id, and a commit timestamp
+    /// per partition between the offset and the metadata (Kafka's OffsetCommitRequest.json); the response is v2's.
+    /// </summary>
+    [Fact]
+    public void OffsetCommit_v1_request_reads_the_commit_timestamp_of_each_partition_and_writes_it_as_minus_one()
+    {
+        // group "g", generation 1, member "m", topics [ "t" [ partition 0, offset 5, commit timestamp -1, metadata "" ] ]
+        var bytes = Hex.Parse("0001 67 00000001 0001 6d 00000001 0001 74 00000001 00000000 0000000000000005 ffffffffffffffff 0000");
+        var r = new KafkaReader(bytes);
+        var read = Messages.OffsetCommitRequest.Read(ref r, 1);
+        using var w = new KafkaWriter();
+        read.Write(w, 1);
+        using var response = new KafkaWriter();
+        new Messages.OffsetCommitResponse([new PartitionErrors("t", [(0, ErrorCode.None)])]).Write(response, 1);
+
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal(("g", 1, "m"), (read.GroupId, read.GenerationId, read.MemberId));
+        Assert.Equal(new OffsetCommitPartition(0, 5, -1, ""), Assert.Single(Assert.Single(read.Topics).Partitions));
+        Assert.Equal(bytes, w.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000001 0001 74 00000001 00000000 0000"), response.WrittenSpan.ToArray());
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.OffsetCommit, 1));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.OffsetCommit, 0));
+    }
+
     /// <summary>OffsetCommit v8 is flexible, and v9 lays out as v8 (Kafka's OffsetCommitRequest.json and OffsetCommitResponse.json).</summary>
     [Theory]
     [InlineData(8)]

@@ -183,8 +183,8 @@ public readonly record struct OffsetCommitPartition(int PartitionIndex, long Com
 public sealed record OffsetCommitTopic(string Name, OffsetCommitPartition[] Partitions);
 
 /// <summary>
-/// OffsetCommit v2-9 (v2-4: retention time; v6: leader epoch; v7: group instance id; v8 flexible; v9 the same request,
-/// answered GroupIdNotFound for a generation named to a group that does not exist).
+/// OffsetCommit v1-9 (v1: a commit timestamp per partition; v2-4: retention time; v6: leader epoch; v7: group instance
+/// id; v8 flexible; v9 the same request, answered GroupIdNotFound for a generation named to a group that does not exist).
 /// </summary>
 public sealed record OffsetCommitRequest(string GroupId, int GenerationId, string MemberId, string? GroupInstanceId, OffsetCommitTopic[] Topics)
 {
@@ -201,6 +201,9 @@ public sealed record OffsetCommitRequest(string GroupId, int GenerationId, strin
             var index = r.ReadInt32();
             var offset = r.ReadInt64();
             var epoch = v >= 6 ? r.ReadInt32() : -1;
+            // v1's commit timestamp: -1 (every client sends it, sarama's ReceiveTime too) asks for the broker's time,
+            // which is the commit time here whatever it says (as v2-4's retention time is not used either).
+            if (v == 1) r.ReadInt64();
             return new OffsetCommitPartition(index, offset, epoch, r.ReadNullableString(v >= 8));
         }, static (name, partitions) => new OffsetCommitTopic(name, partitions), flexible);
         if (flexible) r.SkipTaggedFields();
@@ -220,6 +223,7 @@ public sealed record OffsetCommitRequest(string GroupId, int GenerationId, strin
             w.WriteInt32(p.PartitionIndex);
             w.WriteInt64(p.CommittedOffset);
             if (v >= 6) w.WriteInt32(p.CommittedLeaderEpoch);
+            if (v == 1) w.WriteInt64(-1);
             w.WriteNullableString(p.CommittedMetadata, v >= 8);
         }, flexible);
         if (flexible) w.WriteEmptyTaggedFields();
@@ -228,7 +232,7 @@ public sealed record OffsetCommitRequest(string GroupId, int GenerationId, strin
 
 public sealed record PartitionErrors(string Name, (int PartitionIndex, ErrorCode Error)[] Partitions);
 
-/// <summary>OffsetCommitResponse v2-9 (throttle time from v3; v8 flexible).</summary>
+/// <summary>OffsetCommitResponse v1-9 (v1 and v2 alike; throttle time from v3; v8 flexible).</summary>
 public sealed record OffsetCommitResponse(IReadOnlyList<PartitionErrors> Topics)
 {
     public void Write(KafkaWriter w, short version)

@@ -418,7 +418,8 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     {
         var members = new List<GroupMemberDescription>(_members.Count);
         foreach (var m in _members)
-            members.Add(new GroupMemberDescription(m.MemberId, m.ClientId, SubscribedTopics(m), m.Assignment, m.GroupInstanceId));
+            members.Add(new GroupMemberDescription(m.MemberId, m.ClientId, SubscribedTopics(m), m.Assignment, m.GroupInstanceId,
+                ProtocolName is not null ? m.SubscriptionFor(ProtocolName) : m.Protocols[0].Metadata));
         return new GroupDescription(GroupId, ErrorCode.None, State,
             _members.Count > 0 || LastProtocolName is not null ? GroupKeys.ConsumerProtocolType : "",
             ProtocolName, GenerationId, LeaderId, members);

@@ -4,8 +4,8 @@ using OrleansStream.Protocol.Messages;
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
-/// DescribeGroups: each group grain's description, members' subscriptions and assignments as consumer protocol bytes
-/// (v4: each member's group instance id). Asked for (v3), a group's authorized operations are every operation Kafka
+/// DescribeGroups: each group grain's description, members' subscriptions and assignments as consumer protocol bytes,
+/// those a Kafka client sent as it sent them (v4: each member's group instance id). Asked for (v3), a group's authorized operations are every operation Kafka
 /// defines on a group: there are no ACLs (Kafka's answer without an authorizer).
 /// </summary>
 internal sealed class DescribeGroupsHandler(IGrainFactory grains) : KafkaApiHandler<GroupsRequest>(ApiKey.DescribeGroups, GroupsRequest.ReadDescribeGroups)
@@ -23,8 +23,8 @@ internal sealed class DescribeGroupsHandler(IGrainFactory grains) : KafkaApiHand
             var members = new List<DescribedGroupMember>(description.Members.Count);
             foreach (var m in description.Members)
                 members.Add(new DescribedGroupMember(m.MemberId, m.GroupInstanceId, m.ClientId, "",
-                    new ConsumerSubscription(m.Topics, null, [], -1, null).ToBytes(),
-                    new ConsumerAssignment(GroupCalls.Group(m.Assignment.Partitions), m.Assignment.UserData).ToBytes()));
+                    m.Subscription is { } subscription ? GroupCalls.Encode(subscription) : new ConsumerSubscription(m.Topics, null, [], -1, null).ToBytes(),
+                    GroupCalls.Encode(m.Assignment)));
             // Kafka answers an unknown group as Dead with no error.
             var error = description.Error == ErrorCode.GroupIdNotFound ? ErrorCode.None : description.Error;
             groups.Add(new DescribedGroup(error, description.GroupId, description.State.ToString(), description.ProtocolType, description.Protocol ?? "", members,

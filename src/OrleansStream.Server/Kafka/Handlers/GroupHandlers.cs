@@ -30,6 +30,14 @@ internal static class GroupCalls
 
     public static IConsumerGroupGrain Group(this IGrainFactory grains, string groupId) => grains.GetGrain<IConsumerGroupGrain>(groupId);
 
+    /// <summary>A member's subscription as its client sent it, or as the consumer protocol encodes it when our SDK joined.</summary>
+    public static byte[] Encode(ConsumerProtocolSubscription s) =>
+        s.Encoded ?? new ConsumerSubscription(s.Topics, s.UserData, Group(s.OwnedPartitions), s.GenerationId, null).ToBytes();
+
+    /// <summary>An assignment as the leader's client sent it, or as the consumer protocol encodes it when our SDK led.</summary>
+    public static byte[] Encode(ConsumerProtocolAssignment a) =>
+        a.Encoded ?? new ConsumerAssignment(Group(a.Partitions), a.UserData).ToBytes();
+
     public static List<TopicPartition> Flatten(IReadOnlyList<TopicPartitions> topics)
     {
         var list = new List<TopicPartition>();
@@ -76,7 +84,7 @@ internal sealed class JoinGroupHandler(IGrainFactory grains)
             try
             {
                 var s = ConsumerSubscription.Read(p.Metadata);
-                subscription = new ConsumerProtocolSubscription(s.Topics, GroupCalls.Flatten(s.OwnedPartitions), s.GenerationId, s.UserData);
+                subscription = new ConsumerProtocolSubscription(s.Topics, GroupCalls.Flatten(s.OwnedPartitions), s.GenerationId, s.UserData, p.Metadata);
             }
             catch (KafkaProtocolException)
             {
@@ -92,9 +100,7 @@ internal sealed class JoinGroupHandler(IGrainFactory grains)
         var members = new List<JoinGroupResponseMember>(r.Members.Count);
         foreach (var m in r.Members)
         {
-            var s = m.Metadata;
-            members.Add(new JoinGroupResponseMember(m.MemberId, m.GroupInstanceId,
-                new ConsumerSubscription(s.Topics, s.UserData, GroupCalls.Group(s.OwnedPartitions), s.GenerationId, null).ToBytes()));
+            members.Add(new JoinGroupResponseMember(m.MemberId, m.GroupInstanceId, GroupCalls.Encode(m.Metadata)));
         }
         return new Protocol.Messages.JoinGroupResponse(ErrorCode.None, r.GenerationId, r.ProtocolName ?? "", r.LeaderId, r.MemberId, members);
     }
@@ -126,7 +132,7 @@ internal sealed class SyncGroupHandler(IGrainFactory grains)
                 try
                 {
                     var parsed = a.Assignment.Length == 0 ? new ConsumerAssignment([], null) : ConsumerAssignment.Read(a.Assignment);
-                    assignments[a.MemberId] = new ConsumerProtocolAssignment(GroupCalls.Flatten(parsed.Partitions), parsed.UserData);
+                    assignments[a.MemberId] = new ConsumerProtocolAssignment(GroupCalls.Flatten(parsed.Partitions), parsed.UserData, a.Assignment);
                 }
                 catch (KafkaProtocolException)
                 {
@@ -138,7 +144,7 @@ internal sealed class SyncGroupHandler(IGrainFactory grains)
         var group = grains.Group(body.GroupId);
         var r = await GroupCalls.WaitLongAsync(() => group.SyncGroup(sync), MaxWaitMs);
         if (r.Error != ErrorCode.None || r.Assignment is null) return new(r.Error, []);
-        return new(ErrorCode.None, new ConsumerAssignment(GroupCalls.Group(r.Assignment.Partitions), r.Assignment.UserData).ToBytes());
+        return new(ErrorCode.None, GroupCalls.Encode(r.Assignment));
     }
 }
 
