@@ -18,13 +18,7 @@ public sealed class GroupProtocolBytesTests(KafkaCluster cluster)
         var topic = await cluster.CreateTopicAsync("group-bytes", partitions: 2);
         var group = "group-bytes-" + Guid.NewGuid().ToString("N");
         // ConsumerProtocolSubscription v0 (topics, user data "sub"): re-encoded it would gain v1's owned partitions.
-        var subscription = Bytes(w =>
-        {
-            w.WriteInt16(0);
-            w.WriteArrayLength(1, false);
-            w.WriteString(topic, false);
-            w.WriteBytes("sub"u8, false);
-        });
+        var subscription = Subscription(topic);
         // ConsumerProtocolAssignment v1 (partitions 0 and 1, user data "asg"): re-encoded it would be written as v0.
         var assignment = Bytes(w =>
         {
@@ -63,13 +57,70 @@ public sealed class GroupProtocolBytesTests(KafkaCluster cluster)
         await AssertDescribedAsync(wire, group, memberId, subscription, assignment);
     }
 
-    private static async Task AssertDescribedAsync(KafkaWire wire, string group, string memberId, byte[] subscription, byte[] assignment)
+    /// <summary>
+    /// Kafka Connect's workers join with protocol type "connect" and metadata of their own: the group takes any protocol
+    /// type, hands its bytes on unchanged, lists and describes it under that type, refuses a consumer while it has
+    /// members, and answers OffsetDelete with NonEmptyGroup, as Kafka does for a group it cannot see subscriptions of.
+    /// </summary>
+    [Fact]
+    public async Task A_group_of_protocol_type_connect_forms_with_opaque_bytes_and_is_listed_and_described_under_its_type()
+    {
+        var group = "connect-" + Guid.NewGuid().ToString("N");
+        byte[] metadata = [0xde, 0xad, 0xbe, 0xef, 0x00, 0x01];
+        byte[] assignment = [0x00, 0x01, 0xca, 0xfe];
+        await using var wire = await KafkaWire.ConnectAsync(await CoordinatorPortAsync(group));
+
+        await wire.SendAsync(ApiKey.JoinGroup, 1, w => new Protocol.Messages.JoinGroupRequest(group, 10_000, 10_000, "", null, "connect",
+            [new JoinGroupRequestProtocol("sessioned", metadata)]).Write(w, 1));
+        var join = Body(await wire.ReadFrameAsync());
+        Assert.Equal(0, join.ReadInt16());
+        var generation = join.ReadInt32();
+        Assert.Equal("sessioned", join.ReadString(false));
+        join.ReadString(false);
+        var memberId = join.ReadString(false);
+        Assert.Equal(1, join.ReadArrayLength(false));
+        join.ReadString(false);
+        Assert.Equal(metadata, join.ReadBytes(false).ToArray());
+
+        await wire.SendAsync(ApiKey.SyncGroup, 0, w => new Protocol.Messages.SyncGroupRequest(group, generation, memberId, null,
+            [new SyncGroupRequestAssignment(memberId, assignment)]).Write(w, 0));
+        var sync = Body(await wire.ReadFrameAsync());
+        Assert.Equal(0, sync.ReadInt16());
+        Assert.Equal(assignment, sync.ReadBytes(false).ToArray());
+
+        await AssertDescribedAsync(wire, group, memberId, metadata, assignment, "connect", "sessioned");
+        // The type is stored with the group: a new activation loads it with the members.
+        await cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group).Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+        await AssertDescribedAsync(wire, group, memberId, metadata, assignment, "connect", "sessioned");
+        await wire.SendAsync(ApiKey.ListGroups, 0, _ => { });
+        var list = Body(await wire.ReadFrameAsync());
+        Assert.Equal(0, list.ReadInt16());
+        var listed = new Dictionary<string, string>();
+        for (var i = list.ReadArrayLength(false); i > 0; i--) listed[list.ReadString(false)] = list.ReadString(false);
+        Assert.Equal("connect", listed[group]);
+
+        // A consumer may not join it (InconsistentGroupProtocol), nor its offsets be deleted while it has members.
+        await wire.SendAsync(ApiKey.JoinGroup, 1, w => new Protocol.Messages.JoinGroupRequest(group, 10_000, 10_000, "", null, "consumer",
+            [new JoinGroupRequestProtocol("range", Subscription("t"))]).Write(w, 1));
+        Assert.Equal((short)ErrorCode.InconsistentGroupProtocol, Body(await wire.ReadFrameAsync()).ReadInt16());
+        await wire.SendAsync(ApiKey.OffsetDelete, 0, w =>
+        {
+            w.WriteString(group, false);
+            w.WriteArrayLength(1, false);
+            w.WriteString("t", false);
+            w.WriteInt32Array([0], false);
+        });
+        Assert.Equal((short)ErrorCode.NonEmptyGroup, Body(await wire.ReadFrameAsync()).ReadInt16());
+    }
+
+    private static async Task AssertDescribedAsync(KafkaWire wire, string group, string memberId, byte[] subscription, byte[] assignment,
+        string protocolType = "consumer", string protocol = "range")
     {
         await wire.SendAsync(ApiKey.DescribeGroups, 0, w => new GroupsRequest([group]).WriteDescribeGroups(w, 0));
         var describe = Body(await wire.ReadFrameAsync());
         Assert.Equal(1, describe.ReadArrayLength(false));
         Assert.Equal(0, describe.ReadInt16());
-        Assert.Equal((group, "Stable", "consumer", "range"),
+        Assert.Equal((group, "Stable", protocolType, protocol),
             (describe.ReadString(false), describe.ReadString(false), describe.ReadString(false), describe.ReadString(false)));
         Assert.Equal(1, describe.ReadArrayLength(false));
         Assert.Equal(memberId, describe.ReadString(false));
@@ -90,6 +141,15 @@ public sealed class GroupProtocolBytesTests(KafkaCluster cluster)
         found.ReadString(false);
         return found.ReadInt32();
     }
+
+    /// <summary>ConsumerProtocolSubscription v0 of one topic with user data "sub".</summary>
+    private static byte[] Subscription(string topic) => Bytes(w =>
+    {
+        w.WriteInt16(0);
+        w.WriteArrayLength(1, false);
+        w.WriteString(topic, false);
+        w.WriteBytes("sub"u8, false);
+    });
 
     private static byte[] Bytes(Action<KafkaWriter> write)
     {

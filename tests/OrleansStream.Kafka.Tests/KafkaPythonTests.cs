@@ -71,6 +71,36 @@ public sealed class KafkaPythonTests(KafkaCluster cluster)
         Assert.DoesNotContain(metadata.Topics, t => t.Error == ErrorCode.None);
     }
 
+    /// <summary>
+    /// kafka-python's own group coordinator with protocol type "sr" (Schema Registry's Kafka-based primary election):
+    /// metadata and assignments are the members' JSON, handed on unchanged, as for Kafka Connect's "connect" groups.
+    /// </summary>
+    [Fact]
+    public async Task Kafka_python_members_of_another_protocol_type_elect_a_primary_through_the_group_coordinator()
+    {
+        var group = "kafka-python-election-" + Guid.NewGuid().ToString("N")[..8];
+        var script = Repository.Path("tests", "OrleansStream.Kafka.Tests", "kafka-python", "leader_election.py");
+
+        var run = await ExternalProcess.RunAsync(Python, [script, cluster.BootstrapServers, group], timeout: TimeSpan.FromMinutes(2));
+
+        Assert.True(run.ExitCode == 0, $"{Python} leader_election.py exited with {run.ExitCode}:\n{run.Output}");
+        using var result = JsonDocument.Parse(run.StdoutLines[^1]);
+        var root = result.RootElement;
+        // [generation, primary, members] as each candidate's last join completed: the leader read every member's JSON.
+        var alone = root.GetProperty("firstAlone");
+        Assert.Equal(("candidate-a", 1), (alone[1].GetString(), alone[2].GetInt32()));
+        var after = root.GetProperty("afterJoin").EnumerateArray().ToList();
+        Assert.All(after, a => Assert.Equal(("candidate-a", 2), (a[1].GetString(), a[2].GetInt32())));
+        Assert.True(after[0][0].GetInt32() > alone[0].GetInt32());
+        Assert.Equal(after[0][0].GetInt32(), after[1][0].GetInt32());
+
+        var listed = Assert.Single(root.GetProperty("listed").EnumerateArray());
+        Assert.Equal((group, "sr"), (listed[0].GetString(), listed[1].GetString()));
+        // The candidates left at the end: the empty group keeps its protocol type, as Kafka's does.
+        var description = await cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group).Describe();
+        Assert.Equal((GroupState.Empty, "sr"), (description.State, description.ProtocolType));
+    }
+
     [Fact]
     public async Task Kafka_python_batches_in_each_codec_are_rewritten_in_the_topics_codec_and_read_back()
     {

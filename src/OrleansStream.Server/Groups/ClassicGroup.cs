@@ -42,6 +42,16 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     /// <summary>The protocol last chosen, kept while the group is empty: the group stays a consumer group.</summary>
     public string? LastProtocolName { get; private set; }
 
+    /// <summary>
+    /// Kafka's <c>protocolType</c>: "consumer" for consumers, another name for other users of the classic group
+    /// protocol (Kafka Connect's "connect", Schema Registry's "sr"), whose metadata and assignments are opaque bytes.
+    /// The first member of an empty group sets it and every other member must name it; kept while the group is empty.
+    /// </summary>
+    public string? ProtocolType { get; private set; }
+
+    /// <summary>Whether the members speak the consumer protocol, so their subscriptions name topics.</summary>
+    public bool IsConsumerGroup => (ProtocolType ?? GroupKeys.ConsumerProtocolType) == GroupKeys.ConsumerProtocolType;
+
     /// <summary>When the group last became empty (ms since the epoch), -1 while it has members; offsets expire from here.</summary>
     public long EmptySinceMs { get; private set; } = -1;
 
@@ -55,8 +65,11 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     /// keep heartbeating and committing with their ids and generation. A group stored in a rebalance finishes it with
     /// the same members, which rejoin with their ids. A stored group without members starts empty from now.
     /// </summary>
-    public void Load(int generationId, long emptySinceMs, string? lastProtocolName, bool stored, StoredGroupMembership? membership = null)
+    public void Load(int generationId, long emptySinceMs, string? lastProtocolName, bool stored, StoredGroupMembership? membership = null,
+        string? protocolType = null)
     {
+        // A group stored before the protocol type was: only consumers could join then.
+        ProtocolType = protocolType ?? (lastProtocolName is not null || membership is { Members.Count: > 0 } ? GroupKeys.ConsumerProtocolType : null);
         GenerationId = generationId;
         EmptySinceMs = emptySinceMs < 0 && stored ? NowMs : emptySinceMs;
         LastProtocolName = lastProtocolName;
@@ -105,9 +118,13 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         if (request.SessionTimeoutMs < options.GroupMinSessionTimeoutMs || request.SessionTimeoutMs > options.GroupMaxSessionTimeoutMs)
             return Task.FromResult(JoinError(ErrorCode.InvalidSessionTimeout, memberId,
                 $"session.timeout.ms {request.SessionTimeoutMs} is outside [{options.GroupMinSessionTimeoutMs}, {options.GroupMaxSessionTimeoutMs}]"));
-        if (request.ProtocolType != GroupKeys.ConsumerProtocolType || request.Protocols is null || request.Protocols.Count == 0)
+        // Kafka's supportsProtocols: an empty group takes any protocol type with at least one protocol; otherwise the
+        // type must be the group's (the protocols in common are checked below).
+        if (string.IsNullOrEmpty(request.ProtocolType) || request.Protocols is null || request.Protocols.Count == 0)
+            return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId, "a protocol type and at least one protocol are required"));
+        if (_members.Count > 0 && request.ProtocolType != ProtocolType)
             return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId,
-                $"protocol type must be '{GroupKeys.ConsumerProtocolType}' with at least one assignor"));
+                $"group '{GroupId}' speaks protocol type '{ProtocolType}', not '{request.ProtocolType}'"));
         if (_removing) return Task.FromResult(JoinError(ErrorCode.CoordinatorNotAvailable, memberId, Removing));
         Revive();
 
@@ -178,6 +195,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
             return Task.FromResult(JoinError(ErrorCode.GroupMaxSizeReached, "", $"group '{GroupId}' has {_members.Count} members (group.max.size)"));
         var member = new ClassicGroupMember(memberId, request.ClientId ?? "", string.IsNullOrEmpty(request.GroupInstanceId) ? null : request.GroupInstanceId);
         member.Update(request, rebalanceTimeoutMs);
+        if (_members.Count == 0) ProtocolType = request.ProtocolType;
         member.HeartbeatDeadlineMs = NowMs + request.SessionTimeoutMs;
         _members.Add(member);
         LeaderId ??= member.MemberId;
@@ -385,6 +403,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         _removing = false;
         EmptySinceMs = -1;
         LastProtocolName = null;
+        ProtocolType = null;
     }
 
     /// <summary>
@@ -405,6 +424,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     /// <summary>Kafka's <c>isSubscribedToTopic</c>: whether a member's subscription names <paramref name="topic"/>.</summary>
     public bool IsSubscribedToTopic(string topic)
     {
+        if (!IsConsumerGroup) return false;
         foreach (var m in _members)
             foreach (var t in SubscribedTopics(m))
                 if (t == topic) return true;
@@ -421,7 +441,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
             members.Add(new GroupMemberDescription(m.MemberId, m.ClientId, SubscribedTopics(m), m.Assignment, m.GroupInstanceId,
                 ProtocolName is not null ? m.SubscriptionFor(ProtocolName) : m.Protocols[0].Metadata));
         return new GroupDescription(GroupId, ErrorCode.None, State,
-            _members.Count > 0 || LastProtocolName is not null ? GroupKeys.ConsumerProtocolType : "",
+            _members.Count > 0 || LastProtocolName is not null ? ProtocolType ?? GroupKeys.ConsumerProtocolType : "",
             ProtocolName, GenerationId, LeaderId, members);
     }
 
@@ -573,10 +593,16 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     private void CompleteSync(IReadOnlyDictionary<string, ConsumerProtocolAssignment>? assignments)
     {
         var members = new List<StoredGroupMember>(_members.Count);
+        var consumer = IsConsumerGroup;
         foreach (var m in _members)
-            members.Add(m.ToStored(assignments is not null && assignments.TryGetValue(m.MemberId, out var a) && a is not null
-                ? a
-                : ConsumerProtocolAssignment.Empty));
+        {
+            // A member the leader left out gets no partitions; in a group of another protocol type the bytes are all
+            // there is (Kafka answers such a member empty bytes).
+            var assignment = assignments is not null && assignments.TryGetValue(m.MemberId, out var a) && a is not null ? a : null;
+            members.Add(m.ToStored(consumer
+                ? assignment ?? ConsumerProtocolAssignment.Empty
+                : new ConsumerProtocolAssignment([], Encoded: assignment?.Encoded ?? [])));
+        }
         var storing = new StoredGroupMembership(GenerationId, ProtocolName, LeaderId, Rebalancing: false, members);
         _storingAssignment = storing;
         _ = StoreAssignmentAsync(storing);

@@ -56,7 +56,8 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _group = new ClassicGroup(GroupId, _options, _time, _logger, PersistAsync);
-        _group.Load(_state.State.GenerationId, _state.State.EmptySinceMs, _state.State.ProtocolName, _state.RecordExists, _state.State.Membership);
+        _group.Load(_state.State.GenerationId, _state.State.EmptySinceMs, _state.State.ProtocolName, _state.RecordExists, _state.State.Membership,
+            _state.State.ProtocolType);
         _offsets = new OffsetMetadataManager(_group, _options, _time, PersistAsync);
         _offsets.Load(_state.State.Offsets, _state.State.TxnOffsets);
         var interval = TimeSpan.FromMilliseconds(_options.ExpirationCheckIntervalMs);
@@ -332,6 +333,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
             return new DeleteOffsetsResponse(ErrorCode.GroupIdNotFound, [], $"group '{GroupId}' does not exist");
         var results = new List<PartitionError>(partitions.Count);
         var deleted = new List<TopicPartition>(partitions.Count);
+        // Kafka's handleDeleteOffsets: a group with members that is not a consumer group has no subscriptions to check.
+        if (_group.MemberCount > 0 && !_group.IsConsumerGroup)
+            return new DeleteOffsetsResponse(ErrorCode.NonEmptyGroup, [], $"group '{GroupId}' has members of protocol type '{_group.ProtocolType}'");
         foreach (var tp in partitions)
         {
             if (_group.IsSubscribedToTopic(tp.Topic))
@@ -386,6 +390,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         state.GenerationId = _group.GenerationId;
         state.EmptySinceMs = _group.EmptySinceMs;
         state.ProtocolName = _group.LastProtocolName;
+        state.ProtocolType = _group.ProtocolType;
         state.Membership = _group.Membership();
         _offsets.CopyTo(state.Offsets);
         _offsets.CopyTxnTo(state.TxnOffsets);

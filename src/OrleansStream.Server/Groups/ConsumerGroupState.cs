@@ -24,6 +24,9 @@ public sealed class ConsumerGroupState
 
     /// <summary>The members as last stored; null while the group has none.</summary>
     [Id(6)] public StoredGroupMembership? Membership { get; set; }
+
+    /// <summary>Kafka's <c>protocolType</c> of the group (null: stored before it was kept, when only consumers joined).</summary>
+    [Id(7)] public string? ProtocolType { get; set; }
 }
 
 /// <summary>

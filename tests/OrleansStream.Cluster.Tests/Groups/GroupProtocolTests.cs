@@ -240,7 +240,7 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
 
         var badSession = await group.JoinGroup(Join("", "t") with { SessionTimeoutMs = 10 });
         Assert.Equal(ErrorCode.InvalidSessionTimeout, badSession.Error);
-        Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await group.JoinGroup(Join("", "t") with { ProtocolType = "connect" })).Error);
+        Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await group.JoinGroup(Join("", "t") with { ProtocolType = "" })).Error);
         Assert.Equal(ErrorCode.UnknownMemberId, (await group.JoinGroup(Join("nobody", "t"))).Error);
         Assert.Equal(ErrorCode.UnknownMemberId, (await group.Heartbeat(new HeartbeatRequest("nobody", 0))).Error);
 
@@ -249,8 +249,9 @@ public sealed class GroupProtocolTests(FakeTimeGroupFixture fixture) : IClassFix
         Assert.Equal(ErrorCode.None, (await group.SyncGroup(new SyncGroupRequest(a.MemberId, a.GenerationId, RangeOf(a, "t", 2)))).Error);
         Assert.Equal(ErrorCode.IllegalGeneration, (await group.Heartbeat(new HeartbeatRequest(a.MemberId, a.GenerationId - 1))).Error);
 
-        // A member that offers no assignor in common with the group is refused.
+        // A member that offers no assignor in common with the group, or names another protocol type, is refused.
         Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await group.JoinGroup(Join("", "t", "roundrobin"))).Error);
+        Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await group.JoinGroup(Join("", "t") with { ProtocolType = "connect" })).Error);
 
         // Admin calls that need an empty group.
         Assert.Equal(ErrorCode.NonEmptyGroup, (await group.DeleteGroup()).Error);

@@ -250,16 +250,59 @@ public sealed class ClassicGroupTests
         Assert.Equal(0, Group.MemberCount);
     }
 
+    /// <summary>
+    /// Kafka's classic protocol serves any protocol type (Kafka Connect's "connect", Schema Registry's "sr"): the first
+    /// member of an empty group sets the type, the metadata and assignments are bytes handed on unchanged, a member the
+    /// leader leaves out gets empty bytes, a consumer is refused while the group has members, and the type outlives them.
+    /// </summary>
+    [Fact]
+    public async Task A_group_of_another_protocol_type_hands_on_opaque_metadata_and_assignments_and_refuses_consumers()
+    {
+        static JoinGroupRequest Worker(string memberId, byte[] metadata) =>
+            new(memberId, "worker", ClassicGroupHarness.SessionMs, ClassicGroupHarness.RebalanceMs, "connect",
+                [new JoinGroupProtocol("sessioned", new ConsumerProtocolSubscription([], [], Encoded: metadata))]);
+        var (a, aJoin) = await _h.JoinNewAsync(Worker("", [1, 2, 3]));
+        var a1 = await ClassicGroupHarness.Completed(aJoin);
+        Assert.Equal(ErrorCode.None, (await ClassicGroupHarness.Completed(_h.Group.Sync(new SyncGroupRequest(a, a1.GenerationId,
+            new Dictionary<string, ConsumerProtocolAssignment> { [a] = new([], Encoded: [9]) })))).Error);
+        Assert.Equal("connect", _h.Group.ProtocolType);
+
+        Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await _h.Group.Join(ClassicGroupHarness.Join(""))).Error);
+        var (b, bJoin) = await _h.JoinNewAsync(Worker("", [4, 5]));
+        var a2 = await ClassicGroupHarness.Completed(_h.Group.Join(Worker(a, [1, 2, 3])));
+        await ClassicGroupHarness.Completed(bJoin);
+        Assert.Equal(a, a2.LeaderId);
+        Assert.Equal([new byte[] { 1, 2, 3 }, new byte[] { 4, 5 }], a2.Members.OrderBy(m => m.MemberId == b).Select(m => m.Metadata.Encoded!));
+        var bSync = _h.Group.Sync(new SyncGroupRequest(b, a2.GenerationId));
+        var aSync = await ClassicGroupHarness.Completed(_h.Group.Sync(new SyncGroupRequest(a, a2.GenerationId,
+            new Dictionary<string, ConsumerProtocolAssignment> { [a] = new([], Encoded: [7, 7]) })));
+        Assert.Equal(new byte[] { 7, 7 }, aSync.Assignment!.Encoded);
+        Assert.Equal(new byte[0], (await ClassicGroupHarness.Completed(bSync)).Assignment!.Encoded);
+        Assert.Equal("connect", _h.Group.Describe().ProtocolType);
+        Assert.False(_h.Group.IsSubscribedToTopic(ClassicGroupHarness.Topic));
+
+        // The stored members carry the bytes; with every member gone the group keeps its type, and the next first
+        // member of an empty group sets it anew.
+        Assert.Equal(new byte[] { 1, 2, 3 }, _h.Stored[^1]!.Members.Single(m => m.MemberId == a).Protocols[0].Metadata.Encoded);
+        _h.Advance(ClassicGroupHarness.SessionMs + 1);
+        Assert.Equal((0, GroupState.Empty, "connect"), (_h.Group.MemberCount, _h.Group.State, _h.Group.Describe().ProtocolType));
+        var (_, consumerJoin) = await _h.JoinNewAsync();
+        Assert.Equal(ErrorCode.None, (await ClassicGroupHarness.Completed(consumerJoin)).Error);
+        Assert.Equal(GroupKeys.ConsumerProtocolType, _h.Group.ProtocolType);
+    }
+
     [Fact]
     public async Task Joins_outside_the_session_bounds_with_another_protocol_or_beyond_group_max_size_are_refused()
     {
         var h = new ClassicGroupHarness(o => o.GroupMaxSize = 1);
         Assert.Equal(ErrorCode.InvalidSessionTimeout, (await h.Group.Join(Join("", sessionMs: h.Options.GroupMinSessionTimeoutMs - 1))).Error);
         Assert.Equal(ErrorCode.InvalidSessionTimeout, (await h.Group.Join(Join("", sessionMs: h.Options.GroupMaxSessionTimeoutMs + 1))).Error);
-        Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await h.Group.Join(Join("") with { ProtocolType = "connect" })).Error);
+        Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await h.Group.Join(Join("") with { ProtocolType = "" })).Error);
 
         await h.StableAloneAsync(0);
         Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await h.Group.Join(Join("", protocols: "roundrobin"))).Error);
+        // The group's protocol type is its first member's: a member of another type is refused while it has members.
+        Assert.Equal(ErrorCode.InconsistentGroupProtocol, (await h.Group.Join(Join("") with { ProtocolType = "connect" })).Error);
         Assert.Equal(ErrorCode.GroupMaxSizeReached, (await h.Group.Join(Join(""))).Error);
         Assert.Equal(1, h.Group.MemberCount);
     }

@@ -36,9 +36,9 @@ internal sealed class DescribeGroupsHandler(IGrainFactory grains) : KafkaApiHand
 }
 
 /// <summary>
-/// ListGroups: the cluster's group directory; every group speaks the consumer protocol and is a classic group. From v4
-/// each group's state and protocol type ("" for a group only committed to, as Kafka's) are asked of its grain, and the
-/// request's state filter applies (Kafka's case-insensitive match on
+/// ListGroups: the cluster's group directory; every group is a classic group. Each group's protocol type ("consumer",
+/// another name for other users of the classic protocol such as Kafka Connect, "" for a group only committed to, as
+/// Kafka's) and, from v4, its state are asked of its grain; v4's state filter applies (Kafka's case-insensitive match on
 /// the state's name); v5's type filter keeps the groups only if it names "classic" (any case), as Kafka's does.
 /// </summary>
 internal sealed class ListGroupsHandler(IGrainFactory grains) : KafkaApiHandler<ListGroupsRequest>(ApiKey.ListGroups, ListGroupsRequest.Read)
@@ -51,22 +51,15 @@ internal sealed class ListGroupsHandler(IGrainFactory grains) : KafkaApiHandler<
         var groups = new List<ListedGroup>(ids.Count);
         if (body.TypesFilter.Count > 0 && !Contains(body.TypesFilter, ClassicType))
             ids = [];
-        if (request.Version < 4)
+        var calls = new Task<GroupDescription>[ids.Count];
+        for (var i = 0; i < calls.Length; i++) calls[i] = grains.Group(ids[i]).Describe();
+        foreach (var d in await Task.WhenAll(calls))
         {
-            foreach (var id in ids) groups.Add(new ListedGroup(id, GroupKeys.ConsumerProtocolType, "", ClassicType));
-        }
-        else
-        {
-            var calls = new Task<GroupDescription>[ids.Count];
-            for (var i = 0; i < calls.Length; i++) calls[i] = grains.Group(ids[i]).Describe();
-            foreach (var d in await Task.WhenAll(calls))
-            {
-                // Removed since the directory answered.
-                if (d.Error == ErrorCode.GroupIdNotFound) continue;
-                var state = d.State.ToString();
-                if (body.StatesFilter.Count == 0 || Contains(body.StatesFilter, state))
-                    groups.Add(new ListedGroup(d.GroupId, d.ProtocolType, state, ClassicType));
-            }
+            // Removed since the directory answered.
+            if (d.Error == ErrorCode.GroupIdNotFound) continue;
+            var state = d.State.ToString();
+            if (body.StatesFilter.Count == 0 || Contains(body.StatesFilter, state))
+                groups.Add(new ListedGroup(d.GroupId, d.ProtocolType, state, ClassicType));
         }
         new ListGroupsResponse(ErrorCode.None, groups).Write(response, request.Version);
         return true;

@@ -78,17 +78,22 @@ internal sealed class JoinGroupHandler(IGrainFactory grains)
     {
         if (body.GroupId.Length == 0) return Failed(ErrorCode.InvalidGroupId, body.MemberId);
         var protocols = new List<JoinGroupProtocol>(body.Protocols.Count);
+        var consumer = body.ProtocolType == GroupKeys.ConsumerProtocolType;
         foreach (var p in body.Protocols)
         {
-            ConsumerProtocolSubscription subscription;
-            try
+            // Another protocol type's metadata (Kafka Connect's, Schema Registry's) is opaque, as to a Kafka coordinator.
+            var subscription = new ConsumerProtocolSubscription([], [], Encoded: p.Metadata);
+            if (consumer)
             {
-                var s = ConsumerSubscription.Read(p.Metadata);
-                subscription = new ConsumerProtocolSubscription(s.Topics, GroupCalls.Flatten(s.OwnedPartitions), s.GenerationId, s.UserData, p.Metadata);
-            }
-            catch (KafkaProtocolException)
-            {
-                return Failed(ErrorCode.InconsistentGroupProtocol, body.MemberId);
+                try
+                {
+                    var s = ConsumerSubscription.Read(p.Metadata);
+                    subscription = new ConsumerProtocolSubscription(s.Topics, GroupCalls.Flatten(s.OwnedPartitions), s.GenerationId, s.UserData, p.Metadata);
+                }
+                catch (KafkaProtocolException)
+                {
+                    return Failed(ErrorCode.InconsistentGroupProtocol, body.MemberId);
+                }
             }
             protocols.Add(new JoinGroupProtocol(p.Name, subscription));
         }
@@ -129,15 +134,18 @@ internal sealed class SyncGroupHandler(IGrainFactory grains)
             assignments = new Dictionary<string, ConsumerProtocolAssignment>(body.Assignments.Count, StringComparer.Ordinal);
             foreach (var a in body.Assignments)
             {
+                // The request does not say the group's protocol type: an assignment that is not the consumer protocol's is
+                // kept as bytes only (the grain keeps only the bytes of a group of another protocol type).
+                var assignment = new ConsumerProtocolAssignment([], Encoded: a.Assignment);
                 try
                 {
                     var parsed = a.Assignment.Length == 0 ? new ConsumerAssignment([], null) : ConsumerAssignment.Read(a.Assignment);
-                    assignments[a.MemberId] = new ConsumerProtocolAssignment(GroupCalls.Flatten(parsed.Partitions), parsed.UserData, a.Assignment);
+                    assignment = new ConsumerProtocolAssignment(GroupCalls.Flatten(parsed.Partitions), parsed.UserData, a.Assignment);
                 }
                 catch (KafkaProtocolException)
                 {
-                    return new(ErrorCode.InconsistentGroupProtocol, []);
                 }
+                assignments[a.MemberId] = assignment;
             }
         }
         var sync = new OrleansStream.SyncGroupRequest(body.MemberId, body.GenerationId, assignments, body.GroupInstanceId);
