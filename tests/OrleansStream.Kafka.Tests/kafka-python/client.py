@@ -2,30 +2,19 @@
 # topic), keyed produce with acks=all, a consumer group of two members that each read their partitions and commit, the group's offsets, members
 # and listing read back through admin, the log end offsets by ListOffsets. Usage: python3 client.py <bootstrap> <topic> <group> <count>
 # Prints one JSON line with what each step saw; any failure exits non-zero (a missing kafka-python too).
-import faulthandler
 import json
 import sys
 import threading
-import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
 from kafka.structs import TopicPartition
 
+from waiting import arm, until
+
 bootstrap, topic, group, count = sys.argv[1].split(','), sys.argv[2], sys.argv[3], int(sys.argv[4])
 PARTITIONS = 3
-DEADLINE = time.monotonic() + 90
-# kafka-python's calls may block without a bound (a group join it keeps retrying): past the deadline, every thread's
-# stack goes to stderr and the process exits.
-faulthandler.dump_traceback_later(100, exit=True)
-
-
-def until(what, condition):
-    while not condition():
-        if time.monotonic() > DEADLINE:
-            raise TimeoutError(what)
-        time.sleep(0.02)  # the members' threads do the work; this one only looks
-
+arm(90)
 
 admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id='kafka-python-admin')
 created = admin.create_topics([NewTopic(topic, PARTITIONS, 1)], timeout_ms=30000)

@@ -1,29 +1,22 @@
 # A group of another protocol type than "consumer" through kafka-python's own group coordinator (BaseCoordinator):
 # two members elect a primary as Schema Registry's Kafka-based election does (protocol type "sr", JSON metadata, the
 # leader's JSON assignment naming the primary). The first member alone elects itself; when the second joins, both
-# rejoin and learn the same primary in the new generation. Admin lists the group with its protocol type. Usage: python3 leader_election.py <bootstrap> <group>
+# rejoin and learn the same primary in the new generation. Admin lists the group with its protocol type.
+# Usage: python3 leader_election.py <bootstrap> <group>
 # Prints one JSON line with what each step saw; any failure exits non-zero.
-import faulthandler
 import json
 import sys
 import threading
-import time
 
 from kafka import KafkaAdminClient
 from kafka.client_async import KafkaClient
 from kafka.coordinator.base import BaseCoordinator
 from kafka.metrics import Metrics
 
+from waiting import arm, until
+
 bootstrap, group = sys.argv[1].split(','), sys.argv[2]
-DEADLINE = time.monotonic() + 90
-faulthandler.dump_traceback_later(100, exit=True)
-
-
-def until(what, condition):
-    while not condition():
-        if time.monotonic() > DEADLINE:
-            raise TimeoutError(what)
-        time.sleep(0.02)  # the members' threads do the work; this one only looks
+arm(90)
 
 
 class Elector(BaseCoordinator):
