@@ -39,7 +39,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     /// <summary>The protocol (assignor) of the current generation; null while the group is empty.</summary>
     public string? ProtocolName { get; private set; }
 
-    /// <summary>The protocol last chosen, kept while the group is empty: the group stays a consumer group.</summary>
+    /// <summary>The protocol last chosen, kept while the group is empty, as its <see cref="ProtocolType"/> is.</summary>
     public string? LastProtocolName { get; private set; }
 
     /// <summary>

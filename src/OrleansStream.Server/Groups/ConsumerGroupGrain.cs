@@ -331,11 +331,11 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         ArgumentNullException.ThrowIfNull(partitions);
         if (!Exists || _group.State == GroupState.Dead)
             return new DeleteOffsetsResponse(ErrorCode.GroupIdNotFound, [], $"group '{GroupId}' does not exist");
-        var results = new List<PartitionError>(partitions.Count);
-        var deleted = new List<TopicPartition>(partitions.Count);
         // Kafka's handleDeleteOffsets: a group with members that is not a consumer group has no subscriptions to check.
         if (_group.MemberCount > 0 && !_group.IsConsumerGroup)
             return new DeleteOffsetsResponse(ErrorCode.NonEmptyGroup, [], $"group '{GroupId}' has members of protocol type '{_group.ProtocolType}'");
+        var results = new List<PartitionError>(partitions.Count);
+        var deleted = new List<TopicPartition>(partitions.Count);
         foreach (var tp in partitions)
         {
             if (_group.IsSubscribedToTopic(tp.Topic))
