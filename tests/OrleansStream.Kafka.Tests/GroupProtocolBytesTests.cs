@@ -31,29 +31,12 @@ public sealed class GroupProtocolBytesTests(KafkaCluster cluster)
         var port = await CoordinatorPortAsync(group);
         await using var wire = await KafkaWire.ConnectAsync(port);
 
-        await wire.SendAsync(ApiKey.JoinGroup, 1, w => new Protocol.Messages.JoinGroupRequest(group, 10_000, 10_000, "", null, "consumer",
-            [new JoinGroupRequestProtocol("range", subscription)]).Write(w, 1));
-        var join = Body(await wire.ReadFrameAsync());
-        Assert.Equal(0, join.ReadInt16());
-        var generation = join.ReadInt32();
-        Assert.Equal("range", join.ReadString(false));
-        var leader = join.ReadString(false);
-        var memberId = join.ReadString(false);
-        Assert.Equal(leader, memberId);
-        Assert.Equal(1, join.ReadArrayLength(false));
-        Assert.Equal(memberId, join.ReadString(false));
-        Assert.Equal(subscription, join.ReadBytes(false).ToArray());
-
-        await wire.SendAsync(ApiKey.SyncGroup, 0, w => new Protocol.Messages.SyncGroupRequest(group, generation, memberId, null,
-            [new SyncGroupRequestAssignment(memberId, assignment)]).Write(w, 0));
-        var sync = Body(await wire.ReadFrameAsync());
-        Assert.Equal(0, sync.ReadInt16());
-        Assert.Equal(assignment, sync.ReadBytes(false).ToArray());
+        var memberId = await FormAloneAsync(wire, group, "consumer", "range", subscription, assignment);
 
         await AssertDescribedAsync(wire, group, memberId, subscription, assignment);
 
         // A new activation of the group's grain loads the members from storage with the bytes (Kafka's GroupMetadataValue).
-        await cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group).Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+        await ReloadAsync(group);
         await AssertDescribedAsync(wire, group, memberId, subscription, assignment);
     }
 
@@ -70,27 +53,11 @@ public sealed class GroupProtocolBytesTests(KafkaCluster cluster)
         byte[] assignment = [0x00, 0x01, 0xca, 0xfe];
         await using var wire = await KafkaWire.ConnectAsync(await CoordinatorPortAsync(group));
 
-        await wire.SendAsync(ApiKey.JoinGroup, 1, w => new Protocol.Messages.JoinGroupRequest(group, 10_000, 10_000, "", null, "connect",
-            [new JoinGroupRequestProtocol("sessioned", metadata)]).Write(w, 1));
-        var join = Body(await wire.ReadFrameAsync());
-        Assert.Equal(0, join.ReadInt16());
-        var generation = join.ReadInt32();
-        Assert.Equal("sessioned", join.ReadString(false));
-        join.ReadString(false);
-        var memberId = join.ReadString(false);
-        Assert.Equal(1, join.ReadArrayLength(false));
-        join.ReadString(false);
-        Assert.Equal(metadata, join.ReadBytes(false).ToArray());
-
-        await wire.SendAsync(ApiKey.SyncGroup, 0, w => new Protocol.Messages.SyncGroupRequest(group, generation, memberId, null,
-            [new SyncGroupRequestAssignment(memberId, assignment)]).Write(w, 0));
-        var sync = Body(await wire.ReadFrameAsync());
-        Assert.Equal(0, sync.ReadInt16());
-        Assert.Equal(assignment, sync.ReadBytes(false).ToArray());
+        var memberId = await FormAloneAsync(wire, group, "connect", "sessioned", metadata, assignment);
 
         await AssertDescribedAsync(wire, group, memberId, metadata, assignment, "connect", "sessioned");
         // The type is stored with the group: a new activation loads it with the members.
-        await cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group).Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+        await ReloadAsync(group);
         await AssertDescribedAsync(wire, group, memberId, metadata, assignment, "connect", "sessioned");
         await wire.SendAsync(ApiKey.ListGroups, 0, _ => { });
         var list = Body(await wire.ReadFrameAsync());
@@ -112,6 +79,36 @@ public sealed class GroupProtocolBytesTests(KafkaCluster cluster)
         });
         Assert.Equal((short)ErrorCode.NonEmptyGroup, Body(await wire.ReadFrameAsync()).ReadInt16());
     }
+
+    /// <summary>
+    /// One member joins (JoinGroup v1) and leads alone, getting its own metadata back, then syncs its assignment
+    /// (SyncGroup v0) and gets that back; returns its member id.
+    /// </summary>
+    private static async Task<string> FormAloneAsync(KafkaWire wire, string group, string protocolType, string protocol, byte[] metadata, byte[] assignment)
+    {
+        await wire.SendAsync(ApiKey.JoinGroup, 1, w => new Protocol.Messages.JoinGroupRequest(group, 10_000, 10_000, "", null, protocolType,
+            [new JoinGroupRequestProtocol(protocol, metadata)]).Write(w, 1));
+        var join = Body(await wire.ReadFrameAsync());
+        Assert.Equal(0, join.ReadInt16());
+        var generation = join.ReadInt32();
+        Assert.Equal(protocol, join.ReadString(false));
+        var leader = join.ReadString(false);
+        var memberId = join.ReadString(false);
+        Assert.Equal(leader, memberId);
+        Assert.Equal(1, join.ReadArrayLength(false));
+        Assert.Equal(memberId, join.ReadString(false));
+        Assert.Equal(metadata, join.ReadBytes(false).ToArray());
+
+        await wire.SendAsync(ApiKey.SyncGroup, 0, w => new Protocol.Messages.SyncGroupRequest(group, generation, memberId, null,
+            [new SyncGroupRequestAssignment(memberId, assignment)]).Write(w, 0));
+        var sync = Body(await wire.ReadFrameAsync());
+        Assert.Equal(0, sync.ReadInt16());
+        Assert.Equal(assignment, sync.ReadBytes(false).ToArray());
+        return memberId;
+    }
+
+    private ValueTask ReloadAsync(string group) =>
+        cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group).Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
 
     private static async Task AssertDescribedAsync(KafkaWire wire, string group, string memberId, byte[] subscription, byte[] assignment,
         string protocolType = "consumer", string protocol = "range")

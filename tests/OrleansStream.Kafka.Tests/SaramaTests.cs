@@ -91,13 +91,10 @@ public sealed class SaramaTests(KafkaCluster cluster)
             GroupId = "confluent-" + topic,
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = false,
+            EnablePartitionEof = true,
         }).Build();
         consumer.Assign(Enumerable.Range(0, 3).Select(p => new Confluent.Kafka.TopicPartitionOffset(topic, p, 0)));
-        var read = new List<(string Key, string Value, int Partition, long Offset)>();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (read.Count < produced.Count && DateTime.UtcNow < deadline)
-            if (consumer.Consume(TimeSpan.FromMilliseconds(500)) is { } result)
-                read.Add((result.Message.Key, result.Message.Value, result.Partition.Value, result.Offset.Value));
+        var read = Consuming.ToEnd(consumer, 3, produced.Count).Select(r => (r.Message.Key, r.Message.Value, r.Partition.Value, r.Offset.Value));
         Assert.Equal(produced.Order(), read.Order());
     }
 

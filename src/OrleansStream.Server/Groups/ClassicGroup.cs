@@ -431,15 +431,20 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         return false;
     }
 
-    private IReadOnlyList<string> SubscribedTopics(ClassicGroupMember m) =>
-        ProtocolName is not null ? m.SubscriptionFor(ProtocolName).Topics : m.Protocols[0].Metadata.Topics;
+    /// <summary>A member's subscription for the group's protocol (its first while none is chosen).</summary>
+    private ConsumerProtocolSubscription CurrentSubscription(ClassicGroupMember m) =>
+        ProtocolName is not null ? m.SubscriptionFor(ProtocolName) : m.Protocols[0].Metadata;
+
+    private IReadOnlyList<string> SubscribedTopics(ClassicGroupMember m) => CurrentSubscription(m).Topics;
 
     public GroupDescription Describe()
     {
         var members = new List<GroupMemberDescription>(_members.Count);
         foreach (var m in _members)
-            members.Add(new GroupMemberDescription(m.MemberId, m.ClientId, SubscribedTopics(m), m.Assignment, m.GroupInstanceId,
-                ProtocolName is not null ? m.SubscriptionFor(ProtocolName) : m.Protocols[0].Metadata));
+        {
+            var subscription = CurrentSubscription(m);
+            members.Add(new GroupMemberDescription(m.MemberId, m.ClientId, subscription.Topics, m.Assignment, m.GroupInstanceId, subscription));
+        }
         return new GroupDescription(GroupId, ErrorCode.None, State,
             _members.Count > 0 || LastProtocolName is not null ? ProtocolType ?? GroupKeys.ConsumerProtocolType : "",
             ProtocolName, GenerationId, LeaderId, members);

@@ -23,7 +23,7 @@ internal sealed class DescribeGroupsHandler(IGrainFactory grains) : KafkaApiHand
             var members = new List<DescribedGroupMember>(description.Members.Count);
             foreach (var m in description.Members)
                 members.Add(new DescribedGroupMember(m.MemberId, m.GroupInstanceId, m.ClientId, "",
-                    m.Subscription is { } subscription ? GroupCalls.Encode(subscription) : new ConsumerSubscription(m.Topics, null, [], -1, null).ToBytes(),
+                    GroupCalls.Encode(m.Subscription ?? new ConsumerProtocolSubscription(m.Topics, [])),
                     GroupCalls.Encode(m.Assignment)));
             // Kafka answers an unknown group as Dead with no error.
             var error = description.Error == ErrorCode.GroupIdNotFound ? ErrorCode.None : description.Error;
