@@ -73,7 +73,8 @@ public sealed class KafkaPythonTests(KafkaCluster cluster)
 
     /// <summary>
     /// kafka-python's own group coordinator with protocol type "sr" (Schema Registry's Kafka-based primary election):
-    /// metadata and assignments are the members' JSON, handed on unchanged, as for Kafka Connect's "connect" groups.
+    /// metadata and assignments are the members' JSON, handed on unchanged, as for Kafka Connect's "connect" groups. A
+    /// follower rejoining with other metadata starts a rebalance, as Kafka's coordinator compares the bytes.
     /// </summary>
     [Fact]
     public async Task Kafka_python_members_of_another_protocol_type_elect_a_primary_through_the_group_coordinator()
@@ -93,6 +94,11 @@ public sealed class KafkaPythonTests(KafkaCluster cluster)
         Assert.All(after, a => Assert.Equal(("candidate-a", 2), (a[1].GetString(), a[2].GetInt32())));
         Assert.True(after[0][0].GetInt32() > alone[0].GetInt32());
         Assert.Equal(after[0][0].GetInt32(), after[1][0].GetInt32());
+        // The follower rejoined with a new port in its metadata: a new generation, whose assignment the leader made
+        // from the new bytes.
+        var changed = root.GetProperty("afterChange").EnumerateArray().ToList();
+        Assert.All(changed, c => Assert.Equal([8081, 8082], c[3].EnumerateArray().Select(p => p.GetInt32())));
+        Assert.True(changed[0][0].GetInt32() > after[0][0].GetInt32());
 
         var listed = Assert.Single(root.GetProperty("listed").EnumerateArray());
         Assert.Equal((group, "sr"), (listed[0].GetString(), listed[1].GetString()));

@@ -98,7 +98,13 @@ internal sealed class ClassicGroupMember(string memberId, string clientId, strin
         return Protocols[0].Metadata;
     }
 
-    /// <summary>Same assignors and same subscriptions (topics and owned partitions); generations may differ.</summary>
+    /// <summary>
+    /// Kafka's <c>ClassicGroupMember.matches</c>: the same assignors in the same order with the same metadata. A Kafka
+    /// client's metadata is compared as the bytes it sent (<see cref="ConsumerProtocolSubscription.Encoded"/>), as
+    /// Kafka compares them: a Kafka Connect worker's new config offset or a consumer's new user data is a change, and a
+    /// follower rejoining with it starts a rebalance. Our SDK's members send no bytes and are compared by topics and
+    /// owned partitions, whatever their generations.
+    /// </summary>
     public bool Matches(IReadOnlyList<JoinGroupProtocol> protocols)
     {
         if (protocols.Count != Protocols.Count) return false;
@@ -106,11 +112,15 @@ internal sealed class ClassicGroupMember(string memberId, string clientId, strin
         {
             var a = protocols[i];
             var b = Protocols[i];
-            if (a.Name != b.Name
-                || !a.Metadata.Topics.SequenceEqual(b.Metadata.Topics)
-                || !a.Metadata.OwnedPartitions.SequenceEqual(b.Metadata.OwnedPartitions))
-                return false;
+            if (a.Name != b.Name || !SameSubscription(a.Metadata, b.Metadata)) return false;
         }
         return true;
+    }
+
+    private static bool SameSubscription(ConsumerProtocolSubscription a, ConsumerProtocolSubscription b)
+    {
+        if (a.Encoded is not null || b.Encoded is not null)
+            return a.Encoded is not null && b.Encoded is not null && a.Encoded.AsSpan().SequenceEqual(b.Encoded);
+        return a.Topics.SequenceEqual(b.Topics) && a.OwnedPartitions.SequenceEqual(b.OwnedPartitions);
     }
 }

@@ -340,6 +340,58 @@ public sealed class ClassicGroupTests
     }
 
     [Fact]
+    public async Task A_follower_rejoining_with_other_metadata_bytes_starts_a_rebalance_as_in_Kafka()
+    {
+        // Kafka compares a member's metadata as bytes: a Kafka Connect worker rejoins with its new config offset, a
+        // consumer with new user data, and the group must rebalance for the leader to see it.
+        static JoinGroupRequest Worker(string memberId, byte[] metadata) =>
+            new(memberId, "worker", SessionMs, RebalanceMs, "connect",
+                [new JoinGroupProtocol("sessioned", new ConsumerProtocolSubscription([], [], Encoded: metadata))]);
+        var (a, aJoin) = await _h.JoinNewAsync(Worker("", [1]));
+        var a1 = await Completed(aJoin);
+        await Completed(Group.Sync(new SyncGroupRequest(a, a1.GenerationId)));
+        var (b, bJoin) = await _h.JoinNewAsync(Worker("", [2]));
+        var a2 = await Completed(Group.Join(Worker(a, [1])));
+        await Completed(bJoin);
+        var bSync = Group.Sync(new SyncGroupRequest(b, a2.GenerationId));
+        await Completed(Group.Sync(new SyncGroupRequest(a, a2.GenerationId)));
+        await Completed(bSync);
+        Assert.Equal(GroupState.Stable, Group.State);
+
+        Assert.Equal(a2.GenerationId, (await Completed(Group.Join(Worker(b, [2])))).GenerationId);
+        Assert.Equal(GroupState.Stable, Group.State);
+
+        var bChanged = Group.Join(Worker(b, [2, 9]));
+        Assert.Equal(GroupState.PreparingRebalance, Group.State);
+        Assert.False(bChanged.IsCompleted);
+        var a3 = await Completed(Group.Join(Worker(a, [1])));
+        Assert.Equal(a2.GenerationId + 1, a3.GenerationId);
+        Assert.Equal(new byte[] { 2, 9 }, a3.Members.Single(m => m.MemberId == b).Metadata.Encoded);
+
+        // A consumer-protocol member of a Kafka client: the same topics, other user data in its bytes.
+        var h = new ClassicGroupHarness();
+        static JoinGroupRequest Consumer(string memberId, byte userData) =>
+            Join(memberId) with
+            {
+                Protocols = [new JoinGroupProtocol("range", new ConsumerProtocolSubscription([Topic], [], UserData: [userData],
+                    Encoded: [0, 0, 0, 0, 0, 1, 0, 1, (byte)'t', 0, 0, 0, 1, userData]))],
+            };
+        var (c, cJoin) = await h.JoinNewAsync(Consumer("", 1));
+        var c1 = await Completed(cJoin);
+        await Completed(h.Group.Sync(new SyncGroupRequest(c, c1.GenerationId)));
+        var (d, dJoin) = await h.JoinNewAsync(Consumer("", 1));
+        var c2 = await Completed(h.Group.Join(Consumer(c, 1)));
+        await Completed(dJoin);
+        var dSync = h.Group.Sync(new SyncGroupRequest(d, c2.GenerationId));
+        await Completed(h.Group.Sync(new SyncGroupRequest(c, c2.GenerationId)));
+        await Completed(dSync);
+        Assert.Equal(c2.GenerationId, (await Completed(h.Group.Join(Consumer(d, 1)))).GenerationId);
+        var dChanged = h.Group.Join(Consumer(d, 2));
+        Assert.Equal(GroupState.PreparingRebalance, h.Group.State);
+        Assert.False(dChanged.IsCompleted);
+    }
+
+    [Fact]
     public async Task A_join_while_the_group_completes_a_rebalance_sends_waiting_syncs_back_to_rejoin()
     {
         var (_, _, b) = await _h.SecondMemberJoinedAsync();
