@@ -102,6 +102,32 @@ public sealed class ControllerTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_request_for_more_than_ten_thousand_partitions_is_refused_whole_with_PolicyViolation_as_in_Kafka()
+    {
+        var before = await fixture.Controller.GetMetadata(new MetadataRequest(null));
+        var (a, b, c) = (Unique("huge"), Unique("huge"), Unique("huge"));
+
+        // Kafka counts the request's partitions together (5,000 + 5,001), validate_only or not, before any other check.
+        var together = await fixture.Controller.CreateTopics([new NewTopic(a, 5_000), new NewTopic(b, 5_001), new NewTopic(c, 1)], validateOnly: true);
+        Assert.All(together, r => Assert.Equal((ErrorCode.PolicyViolation, "Excessively large number of partitions per request."), (r.Error, r.ErrorMessage)));
+        Assert.Equal([a, b, c], together.Select(r => r.Topic));
+        // Two billion partitions in one topic: refused at once, and the controller goes on answering.
+        var huge = await fixture.Controller.CreateTopics([new NewTopic(a, int.MaxValue), new NewTopic(b, 1)]);
+        Assert.All(huge, r => Assert.Equal(ErrorCode.PolicyViolation, r.Error));
+        Assert.Equal(before.Version, (await fixture.Controller.GetMetadata(new MetadataRequest(null))).Version);
+        // At the bound itself it would be taken (validated only here: 10,000 partitions are a lot of grains).
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(a, 10_000)], validateOnly: true)).Error);
+
+        // CreatePartitions counts what the request would add to the topics that exist.
+        await fixture.Controller.CreateTopics([new NewTopic(a, 1)]);
+        var grow = await fixture.Controller.CreatePartitions([new PartitionsIncrease(a, int.MaxValue), new PartitionsIncrease(Unique("none"), int.MaxValue)]);
+        Assert.All(grow, r => Assert.Equal((ErrorCode.PolicyViolation, "Unable to perform excessively large batch operation."), (r.Error, r.ErrorMessage)));
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition,
+            Assert.Single(await fixture.Controller.CreatePartitions([new PartitionsIncrease(Unique("none"), int.MaxValue)])).Error);
+        Assert.Single(Assert.Single((await fixture.Controller.GetMetadata(new MetadataRequest([a]))).Topics).Partitions);
+    }
+
+    [Fact]
     public async Task CreateTopic_Twice_IsTopicAlreadyExists()
     {
         var name = Unique("twice");

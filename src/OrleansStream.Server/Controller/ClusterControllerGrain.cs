@@ -131,6 +131,12 @@ internal sealed partial class ClusterControllerGrain(
         return ChangeAsync(topics, static t => t?.Name, async () =>
         {
             var results = new List<TopicResult>(topics.Count);
+            if (PartitionsToCreate(topics) > TopicRules.MaxPartitionsPerRequest)
+            {
+                // Kafka's validateTotalNumberOfPartitions: the whole request, before any topic is looked at.
+                foreach (var topic in topics) results.Add(new TopicResult(topic?.Name ?? "", ErrorCode.PolicyViolation, TopicRules.TooManyPartitionsToCreate));
+                return results;
+            }
             var created = new List<TopicState>();
             var live = LiveBrokerIds();
             var assigner = new ReplicaAssigner(live, State);
@@ -190,6 +196,11 @@ internal sealed partial class ClusterControllerGrain(
         return ChangeAsync(increases, static i => i?.Topic, async () =>
         {
             var results = new List<TopicResult>(increases.Count);
+            if (PartitionsToAdd(increases) > TopicRules.MaxPartitionsPerRequest)
+            {
+                foreach (var inc in increases) results.Add(new TopicResult(inc?.Topic ?? "", ErrorCode.PolicyViolation, TopicRules.TooManyPartitionsToAdd));
+                return results;
+            }
             var changed = new List<(TopicState Topic, int From)>();
             var live = LiveBrokerIds();
             var assigner = new ReplicaAssigner(live, State);
@@ -665,6 +676,25 @@ internal sealed partial class ClusterControllerGrain(
             _ = PushPartitions(partitions, retried);
             return Task.CompletedTask;
         });
+    }
+
+    /// <summary>The partitions a CreateTopics request asks for (-1: the default count), counted as Kafka counts them.</summary>
+    private long PartitionsToCreate(IReadOnlyList<NewTopic> topics)
+    {
+        long total = 0;
+        foreach (var topic in topics)
+            if (topic is not null) total += topic.NumPartitions == -1 ? _options.NumPartitions : Math.Max(topic.NumPartitions, 0);
+        return total;
+    }
+
+    /// <summary>The partitions a CreatePartitions request would add to the topics that exist.</summary>
+    private long PartitionsToAdd(IReadOnlyList<PartitionsIncrease> increases)
+    {
+        long total = 0;
+        foreach (var inc in increases)
+            if (inc?.Topic is { } name && State.Topics.TryGetValue(name, out var topic))
+                total += Math.Max(inc.TotalCount - (long)topic.Partitions.Count, 0);
+        return total;
     }
 
     /// <summary>How long a push, a fan-out to replicas or a question to the live brokers waits for their answers.</summary>

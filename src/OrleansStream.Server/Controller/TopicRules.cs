@@ -7,6 +7,17 @@ internal static class TopicRules
 {
     public const int MaxNameLength = 249;
 
+    /// <summary>
+    /// Kafka's controller bound on one request (<c>MAX_PARTITIONS_PER_BATCH</c>, <c>MAX_RECORDS_PER_USER_OP</c>): the
+    /// partitions one CreateTopics or CreatePartitions request may add. The controller builds every new partition in
+    /// one grain turn and stores them in one write, so a request for two billion partitions would stop the cluster's
+    /// metadata; it is refused whole with <c>PolicyViolation</c>, as Kafka refuses it.
+    /// </summary>
+    public const int MaxPartitionsPerRequest = 10_000;
+
+    public const string TooManyPartitionsToCreate = "Excessively large number of partitions per request.";
+    public const string TooManyPartitionsToAdd = "Unable to perform excessively large batch operation.";
+
     public static string? ValidateName(string? name)
     {
         if (string.IsNullOrEmpty(name)) return "Topic name is empty.";
