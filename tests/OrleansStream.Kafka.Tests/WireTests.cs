@@ -122,7 +122,7 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Equal([(topic, 0, ErrorCode.None)], await ReadOffsetCommitErrorsAsync(wire, flexible: true));
 
         await wire.SendAsync(ApiKey.OffsetFetch, 8, w => new Protocol.Messages.OffsetFetchRequest(
-            [new OffsetFetchRequestGroup(group, [new TopicPartitions(topic, [0])]), new OffsetFetchRequestGroup(absent, null)]).Write(w, 8));
+            [new OffsetFetchRequestGroup(group, [new TopicPartitions(topic, [0])]), new OffsetFetchRequestGroup(absent, null), new OffsetFetchRequestGroup("", null)]).Write(w, 8));
         var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
         r.ReadInt32();
         var answered = new List<(string Group, string Topic, int Partition, long Offset, string? Metadata)>();
@@ -149,7 +149,35 @@ public sealed class WireTests(KafkaCluster cluster)
         }
 
         Assert.Equal([(group, topic, 0, 17L, "meta")], answered);
-        Assert.Equal([(group, ErrorCode.None), (absent, ErrorCode.None)], errors);
+        // No grain has an empty key: the empty group id is refused for its group alone (docs/kafka-protocol.md).
+        Assert.Equal([(group, ErrorCode.None), (absent, ErrorCode.None), ("", ErrorCode.InvalidGroupId)], errors);
+    }
+
+    [Fact]
+    public async Task DescribeGroups_and_DeleteGroups_answer_an_empty_group_id_InvalidGroupId_beside_the_other_groups()
+    {
+        var absent = "absent-" + Guid.NewGuid().ToString("N");
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await wire.SendAsync(ApiKey.DescribeGroups, 0, w => new GroupsRequest(["", absent]).WriteDescribeGroups(w, 0));
+        var r = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(4));
+        var described = new List<(ErrorCode, string, string)>();
+        for (var groups = r.ReadArrayLength(false); groups > 0; groups--)
+        {
+            var error = (ErrorCode)r.ReadInt16();
+            var id = r.ReadString(false);
+            described.Add((error, id, r.ReadString(false)));
+            r.ReadString(false);
+            r.ReadString(false);
+            Assert.Equal(0, r.ReadArrayLength(false));
+        }
+        Assert.Equal([(ErrorCode.InvalidGroupId, "", ""), (ErrorCode.None, absent, "Dead")], described);
+
+        await wire.SendAsync(ApiKey.DeleteGroups, 0, w => new GroupsRequest(["", absent]).WriteDeleteGroups(w, 0));
+        r = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(4));
+        r.ReadInt32();
+        var deleted = new List<(string, ErrorCode)>();
+        for (var groups = r.ReadArrayLength(false); groups > 0; groups--) deleted.Add((r.ReadString(false), (ErrorCode)r.ReadInt16()));
+        Assert.Equal([("", ErrorCode.InvalidGroupId), (absent, ErrorCode.GroupIdNotFound)], deleted);
     }
 
     /// <summary>

@@ -15,11 +15,19 @@ internal sealed class DescribeGroupsHandler(IGrainFactory grains) : KafkaApiHand
 
     protected override async ValueTask<bool> AnswerAsync(GroupsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var calls = new Task<GroupDescription>[body.Groups.Count];
-        for (var i = 0; i < calls.Length; i++) calls[i] = grains.Group(body.Groups[i]).Describe();
+        // No grain has an empty key: the empty group id is InvalidGroupId here (docs/kafka-protocol.md).
+        var calls = new Task<GroupDescription>?[body.Groups.Count];
+        for (var i = 0; i < calls.Length; i++)
+            if (body.Groups[i].Length > 0) calls[i] = grains.Group(body.Groups[i]).Describe();
         var groups = new List<DescribedGroup>(calls.Length);
-        foreach (var description in await Task.WhenAll(calls))
+        foreach (var call in calls)
         {
+            if (call is null)
+            {
+                groups.Add(new DescribedGroup(ErrorCode.InvalidGroupId, "", "", "", "", [], body.IncludeAuthorizedOperations ? GroupOperations : int.MinValue));
+                continue;
+            }
+            var description = await call;
             var members = new List<DescribedGroupMember>(description.Members.Count);
             foreach (var m in description.Members)
                 members.Add(new DescribedGroupMember(m.MemberId, m.GroupInstanceId, m.ClientId, "",
@@ -79,7 +87,8 @@ internal sealed class DeleteGroupsHandler(IGrainFactory grains) : KafkaApiHandle
     protected override async ValueTask<bool> AnswerAsync(GroupsRequest body, KafkaRequest request, KafkaWriter response)
     {
         var results = new List<(string, ErrorCode)>(body.Groups.Count);
-        foreach (var group in body.Groups) results.Add((group, (await grains.Group(group).DeleteGroup()).Error));
+        foreach (var group in body.Groups)
+            results.Add((group, group.Length == 0 ? ErrorCode.InvalidGroupId : (await grains.Group(group).DeleteGroup()).Error));
         new DeleteGroupsResponse(results).Write(response, request.Version);
         return true;
     }

@@ -256,6 +256,7 @@ internal sealed class OffsetFetchHandler(IGrainFactory grains)
 
     private async Task<OffsetFetchResponseGroup> FetchAsync(OffsetFetchRequestGroup group, bool requireStable)
     {
+        if (group.GroupId.Length == 0) return new OffsetFetchResponseGroup("", [], ErrorCode.InvalidGroupId);
         var partitionsAsked = group.Topics is null ? null : GroupCalls.Flatten(group.Topics);
         // require_stable is asked of named partitions only: Kafka answers UnstableOffsetCommit per partition, the
         // group grain for the request.

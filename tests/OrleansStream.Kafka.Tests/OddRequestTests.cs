@@ -1,0 +1,275 @@
+using System.Buffers.Binary;
+using System.Text.RegularExpressions;
+using OrleansStream.Protocol;
+using M = OrleansStream.Protocol.Messages;
+using OrleansStream.Records;
+
+namespace OrleansStream.Kafka.Tests;
+
+/// <summary>
+/// Every advertised API at every advertised version, with well-formed requests full of odd values (empty, overlong and
+/// illegal names, names of nothing, negative, zero and extreme numbers, nulls where the schema allows them, random
+/// bytes where bytes go) and with random byte mutations of the same frames: a broker answers each request with Kafka's
+/// errors or closes the connection, no handler fails (the listener's "failed; closing the connection" log line, which
+/// only an unexpected exception writes), and both brokers serve a client normally afterwards. ODD_SEED and ODD_N (requests
+/// per version, 8) run other or longer sequences.
+/// </summary>
+[Collection(KafkaClusterCollection.Name)]
+public sealed partial class OddRequestTests(KafkaCluster cluster)
+{
+    private static readonly int RequestsPerVersion = int.Parse(Environment.GetEnvironmentVariable("ODD_N") ?? "8");
+
+    [Fact]
+    public async Task Every_advertised_request_with_odd_values_or_mutated_bytes_is_answered_or_refused_and_no_handler_fails()
+    {
+        var topic = await cluster.CreateTopicAsync("odd", partitions: 2);
+        var failuresBefore = HandlerFailures();
+        var random = new Random(int.Parse(Environment.GetEnvironmentVariable("ODD_SEED") ?? "20261206"));
+        var odd = new OddValues(random, topic);
+        var ports = new[] { cluster.Silos.KafkaPort(0), cluster.Silos.KafkaPort(1) };
+        var (answered, closed, mutatedClosed) = (0, 0, 0);
+
+        foreach (var api in ApiVersionsTable.Advertised)
+            for (var version = api.MinVersion; version <= api.MaxVersion; version++)
+                for (var i = 0; i < RequestsPerVersion; i++)
+                {
+                    var body = Request(api.Key, version, odd);
+                    var frame = Frame(api.Key, version, body);
+                    var port = ports[random.Next(ports.Length)];
+                    if (await AnsweredAsync(port, frame, $"{api.Key} v{version} #{i}")) answered++;
+                    else closed++;
+
+                    // A long poll is no odd input: a fetch whose mutated max wait ran to days would wait that long, as
+                    // Kafka's would.
+                    if (api.Key == ApiKey.Fetch) continue;
+                    var headerLength = HeaderLength(api.Key, version);
+                    if (frame.Length <= headerLength) continue;
+                    for (var m = random.Next(1, 4); m > 0; m--) frame[random.Next(headerLength, frame.Length)] = (byte)random.Next(256);
+                    if (!await AnsweredAsync(port, frame, $"mutated {api.Key} v{version} #{i}")) mutatedClosed++;
+                }
+
+        // A well-formed request, however odd its values, gets Kafka's errors; only broken framing closes a connection.
+        Assert.True(closed == 0 && mutatedClosed > 0, $"answered {answered}, closed {closed}, mutated and closed {mutatedClosed}");
+
+        // Both brokers still serve: a record produced to a new topic through each reads back.
+        var check = await cluster.CreateTopicAsync("odd-after", partitions: 1);
+        var leader = cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(check, 0));
+        await using var wire = await KafkaWire.ConnectAsync(leader);
+        await wire.SendAsync(ApiKey.Produce, 8, w => new M.ProduceRequest(null, -1, 10_000,
+            [new M.ProduceTopicData(check, [new M.ProducePartitionData(0, OddValues.OneRecordBatch(), false)])]).Write(w, 8));
+        var produced = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(4));
+        Assert.Equal(0, KafkaWire.FirstPartition(ref produced));
+        Assert.Equal((short)ErrorCode.None, produced.ReadInt16());
+        foreach (var port in ports)
+        {
+            await using var other = await KafkaWire.ConnectAsync(port);
+            var correlation = await other.SendAsync(ApiKey.Metadata, 8, w => new M.MetadataRequest([check], false).Write(w, 8));
+            Assert.Equal(correlation, BinaryPrimitives.ReadInt32BigEndian((await other.ReadFrameAsync())!));
+        }
+        var failures = NewLines(HandlerFailures(), failuresBefore);
+        Assert.True(failures.Count == 0, $"handlers failed on {failures.Count} requests:\n{string.Join('\n', failures)}");
+    }
+
+    /// <summary>
+    /// Sends the frame, then an ApiVersions v0 probe on the same connection: the broker answers the frame (or not, for
+    /// acks=0) and then the probe, in order, or closes the connection. True when the probe was answered.
+    /// </summary>
+    private static async Task<bool> AnsweredAsync(int port, byte[] frame, string what)
+    {
+        await using var wire = await KafkaWire.ConnectAsync(port);
+        var correlation = BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(8));
+        await wire.SendRawAsync(frame);
+        var probe = await wire.SendAsync(ApiKey.ApiVersions, 0, static _ => { });
+        var responses = 0;
+        while (true)
+        {
+            var response = await wire.ReadFrameAsync();
+            if (response is null) return false;
+            var id = BinaryPrimitives.ReadInt32BigEndian(response);
+            if (id == probe) return true;
+            Assert.True(id == correlation && ++responses == 1, $"{what}: a response with correlation id {id}, expected {correlation} once, then {probe}");
+        }
+    }
+
+    private static byte[] Frame(ApiKey key, short version, Action<KafkaWriter, short> body)
+    {
+        using var w = new KafkaWriter();
+        var start = w.BeginFrame();
+        new RequestHeader(key, version, Random.Shared.Next(1, int.MaxValue), "odd").Write(w);
+        body(w, version);
+        w.EndFrame(start);
+        return w.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The size prefix and the request header (v1, or v2 with its empty tagged fields), which stay intact.</summary>
+    private static int HeaderLength(ApiKey key, short version) =>
+        4 + 2 + 2 + 4 + 2 + "odd".Length + (version >= ApiVersionsTable.FirstFlexibleVersion(key) ? 1 : 0);
+
+    private string HandlerFailures() => cluster.Silos.Output(0) + "\n" + cluster.Silos.Output(1);
+
+    private static List<string> NewLines(string now, string before)
+    {
+        var lines = new List<string>();
+        foreach (Match m in FailureLine().Matches(now.Length >= before.Length ? now[before.Length..] : now)) lines.Add(m.Value);
+        return lines;
+    }
+
+    [GeneratedRegex(@"[^\n]*failed; closing the connection[^\n]*(\n[^\n]*Exception[^\n]*)?")]
+    private static partial Regex FailureLine();
+
+    /// <summary>One request of the API with odd values, written for the version asked.</summary>
+    private static Action<KafkaWriter, short> Request(ApiKey key, short version, OddValues o) => key switch
+    {
+        ApiKey.Produce => new M.ProduceRequest(o.NullableName(), o.Pick<short>(-1, 1, 2, -2, 5), o.Pick(0, 1, 1000),
+            o.ArrayOf(() => new M.ProduceTopicData(o.Name(), o.ArrayOf(() => new M.ProducePartitionData(o.PartitionIndex(), o.Records(), o.Chance(8)))))).Write,
+        ApiKey.Fetch => new M.FetchRequest(o.Int32(), o.Pick(-1, 0, 1), o.Int32(), o.Int32(), o.Int8(), o.Int32(), o.Int32(),
+            o.ArrayOf(() => new M.FetchTopic(o.Name(), o.ArrayOf(() => new M.FetchPartition(o.PartitionIndex(), o.Int32(), o.Int64(), o.Int64(), o.Int32())))),
+            o.NullableName()).Write,
+        ApiKey.ListOffsets => new M.ListOffsetsRequest(o.Int32(), o.Int8(),
+            o.ArrayOf(() => new M.ListOffsetsTopic(o.Name(), o.ArrayOf(() => new M.ListOffsetsPartition(o.PartitionIndex(), o.Int32(), o.Int64())))), o.Int32()).Write,
+        ApiKey.Metadata => new M.MetadataRequest(o.Chance(4) ? null : o.Array(o.Name), o.Chance(2)).Write,
+        ApiKey.OffsetCommit => new M.OffsetCommitRequest(o.Name(), o.Int32(), o.Name(), o.NullableName(), o.ArrayOf(o.CommitTopic)).Write,
+        ApiKey.OffsetFetch => new M.OffsetFetchRequest(
+            version >= 8 ? o.Array(() => new M.OffsetFetchRequestGroup(o.Name(), o.Chance(3) ? null : o.Array(o.Partitions), version >= 9 ? o.NullableName() : null, version >= 9 ? o.Int32() : -1))
+                : [new M.OffsetFetchRequestGroup(o.Name(), o.Chance(3) && version >= 2 ? null : o.Array(o.Partitions))],
+            o.Chance(2)).Write,
+        ApiKey.FindCoordinator => new M.FindCoordinatorRequest(o.Name(), o.Int8()).Write,
+        // A group of its own for each join: a join into a group whose other member never rejoins waits for that
+        // member's rebalance timeout, as in Kafka.
+        ApiKey.JoinGroup => new M.JoinGroupRequest(o.FreshName(), o.Int32(), o.Int32(), o.Name(), o.NullableName(), o.Name(),
+            o.Array(() => new M.JoinGroupRequestProtocol(o.Name(), o.Bytes()))).Write,
+        ApiKey.Heartbeat => new M.HeartbeatRequest(o.Name(), o.Int32(), o.Name(), o.NullableName()).Write,
+        ApiKey.LeaveGroup => new M.LeaveGroupRequest(o.Name(), version >= 3 ? o.Array(() => new M.LeaveGroupMember(o.Name(), o.NullableName())) : [new M.LeaveGroupMember(o.Name(), null)]).Write,
+        ApiKey.SyncGroup => new M.SyncGroupRequest(o.Name(), o.Int32(), o.Name(), o.NullableName(), o.Array(() => new M.SyncGroupRequestAssignment(o.Name(), o.Bytes()))).Write,
+        ApiKey.DescribeGroups => new M.GroupsRequest(o.Array(o.Name), o.Chance(2)).WriteDescribeGroups,
+        ApiKey.ListGroups => new M.ListGroupsRequest(o.Array(o.Name), o.Array(o.Name)).Write,
+        ApiKey.SaslHandshake => new M.SaslHandshakeRequest(o.Name()).Write,
+        ApiKey.ApiVersions => new M.ApiVersionsRequest(o.NullableName(), o.NullableName()).Write,
+        ApiKey.CreateTopics => new M.CreateTopicsRequest(
+            o.Array(() => new M.CreatableTopic(o.Chance(2) ? o.FreshName() : o.Name(), o.Pick(-1, 0, 1, 2, 10_001, int.MaxValue, int.MinValue), o.Pick<short>(-1, 0, 1, 2, 3, short.MaxValue),
+                o.Chance(6), o.Array(() => new KeyValuePair<string, string?>(o.ConfigName(), o.NullableName())))),
+            o.Int32(), o.Chance(2)).Write,
+        ApiKey.DeleteTopics => new M.DeleteTopicsRequest(o.Array(o.Name), o.Int32()).Write,
+        ApiKey.InitProducerId => new M.InitProducerIdRequest(o.NullableName(), o.Int32(), o.Int64(), o.Int16()).Write,
+        ApiKey.AddPartitionsToTxn => new M.AddPartitionsToTxnRequest(o.Name(), o.Int64(), o.Int16(), o.ArrayOf(o.Partitions)).Write,
+        ApiKey.AddOffsetsToTxn => new M.AddOffsetsToTxnRequest(o.Name(), o.Int64(), o.Int16(), o.Name()).Write,
+        ApiKey.EndTxn => new M.EndTxnRequest(o.Name(), o.Int64(), o.Int16(), o.Chance(2)).Write,
+        ApiKey.TxnOffsetCommit => new M.TxnOffsetCommitRequest(o.Name(), o.Name(), o.Int64(), o.Int16(), o.ArrayOf(o.CommitTopic), o.Int32(), o.Name(), o.NullableName()).Write,
+        ApiKey.DescribeTransactions => new M.DescribeTransactionsRequest(o.ArrayOf(o.Name)).Write,
+        ApiKey.ListTransactions => new M.ListTransactionsRequest(o.ArrayOf(o.Name), o.ArrayOf(o.Int64)).Write,
+        ApiKey.CreatePartitions => new M.CreatePartitionsRequest(
+            o.Array(() => new M.CreatePartitionsTopic(o.Name(), o.Pick(-1, 0, 1, 2, 3, 10_001, int.MaxValue), o.Chance(6))), o.Int32(), o.Chance(2)).Write,
+        ApiKey.DeleteGroups => new M.GroupsRequest(o.Array(o.Name)).WriteDeleteGroups,
+        ApiKey.DescribeConfigs => new M.DescribeConfigsRequest(
+            o.Array(() => new M.DescribeConfigsResource(o.ResourceType(), o.Name(), o.Chance(3) ? null : o.Array(o.ConfigName))), o.Chance(2)).Write,
+        ApiKey.SaslAuthenticate => new M.SaslAuthenticateRequest(o.Bytes()).Write,
+        ApiKey.AlterConfigs => (w, v) => o.AlterConfigs(incremental: false).Write(w, incremental: false, flexible: v >= 2),
+        ApiKey.IncrementalAlterConfigs => (w, v) => o.AlterConfigs(incremental: true).Write(w, incremental: true, flexible: v >= 1),
+        ApiKey.DeleteRecords => new M.DeleteRecordsRequest(o.ArrayOf(() => new M.DeleteRecordsTopic(o.Name(), o.ArrayOf(() => new M.DeleteRecordsPartition(o.PartitionIndex(), o.Int64())))), o.Int32()).Write,
+        ApiKey.OffsetDelete => new M.OffsetDeleteRequest(o.Name(), o.Array(o.Partitions)).Write,
+        ApiKey.DescribeCluster => new M.DescribeClusterRequest(o.Chance(2), o.Int8()).Write,
+        ApiKey.DescribeProducers => new M.DescribeProducersRequest(o.ArrayOf(o.Partitions)).Write,
+        _ => throw new InvalidOperationException($"{key} is advertised and has no odd request here: add one."),
+    };
+
+    /// <summary>Odd values, each drawn from what Kafka's schema allows for its field.</summary>
+    private sealed class OddValues(Random random, string topic)
+    {
+        private static readonly byte[] s_batch = OneRecordBatch();
+        private int _fresh;
+
+        public static byte[] OneRecordBatch()
+        {
+            using var batch = new RecordBatchBuilder();
+            batch.Reset();
+            batch.Append(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "k"u8.ToArray(), "v"u8.ToArray());
+            return batch.ToArray();
+        }
+
+        public T Pick<T>(params T[] values) => values[random.Next(values.Length)];
+
+        public bool Chance(int oneIn) => random.Next(oneIn) == 0;
+
+        /// <summary>Names of nothing, of the test's topic, empty, too long, illegal, reserved.</summary>
+        public string Name() => random.Next(10) switch
+        {
+            0 => "",
+            1 => topic,
+            2 => "x",
+            3 => new string('n', 300),
+            4 => "a b/..",
+            5 => "é☃\u0000",
+            6 => "..",
+            7 => "__consumer_offsets",
+            _ => FreshName(),
+        };
+
+        public string FreshName() => $"odd-{random.Next():x}-{++_fresh}";
+
+        public string? NullableName() => Chance(4) ? null : Name();
+
+        public string ConfigName() => Pick("", "x", "retention.ms", "cleanup.policy", "min.insync.replicas", "compression.type", "segment.bytes");
+
+        public int Int32() => Pick(-1, 0, 1, 3, 1000, int.MaxValue, int.MinValue);
+
+        public int PartitionIndex() => Pick(-1, 0, 1, 2, 7, int.MaxValue, int.MinValue);
+
+        public long Int64() => Pick(-5L, -4L, -3L, -2L, -1L, 0L, 1L, 42L, long.MaxValue, long.MinValue);
+
+        public short Int16() => Pick<short>(-1, 0, 1, 3, short.MaxValue, short.MinValue);
+
+        public sbyte Int8() => Pick<sbyte>(-1, 0, 1, 2, 3, 127, -128);
+
+        public byte[] Bytes()
+        {
+            var bytes = new byte[Pick(0, 1, 4, 17)];
+            random.NextBytes(bytes);
+            return bytes;
+        }
+
+        public ReadOnlyMemory<byte> Records() => random.Next(4) switch
+        {
+            0 => s_batch,
+            1 => System.Array.Empty<byte>(),
+            2 => Bytes(),
+            _ => Mutated(s_batch),
+        };
+
+        private byte[] Mutated(byte[] valid)
+        {
+            var copy = valid.ToArray();
+            copy[random.Next(copy.Length)] = (byte)random.Next(256);
+            return copy;
+        }
+
+        public M.ConfigResourceType ResourceType() => Pick(M.ConfigResourceType.Topic, M.ConfigResourceType.Topic, M.ConfigResourceType.Broker,
+            M.ConfigResourceType.BrokerLogger, M.ConfigResourceType.Unknown, (M.ConfigResourceType)99, (M.ConfigResourceType)(-1));
+
+        public M.TopicPartitions Partitions() => new(Name(), ArrayOf(PartitionIndex));
+
+        public M.OffsetCommitTopic CommitTopic() =>
+            new(Name(), ArrayOf(() => new M.OffsetCommitPartition(PartitionIndex(), Int64(), Int32(), Chance(3) ? null : new string('m', Pick(0, 1, 5000)))));
+
+        /// <summary>
+        /// Broker and logger resources are validated only: a change to a broker's configuration would outlive the test
+        /// and reach the other tests on this cluster.
+        /// </summary>
+        public M.AlterConfigsRequest AlterConfigs(bool incremental)
+        {
+            var resources = Array(() => new M.AlterConfigsResource(ResourceType(), Name(),
+                Array(() => new M.AlterConfigsEntry(ConfigName(), incremental ? Int8() : (sbyte)0, NullableName()))));
+            var onlyTopics = true;
+            foreach (var r in resources) onlyTopics &= r.Type == M.ConfigResourceType.Topic;
+            return new M.AlterConfigsRequest(resources, ValidateOnly: !onlyTopics || Chance(2));
+        }
+
+        public List<T> Array<T>(Func<T> item)
+        {
+            var list = new List<T>();
+            for (var n = Pick(0, 1, 1, 2, 3); n > 0; n--) list.Add(item());
+            return list;
+        }
+
+        public T[] ArrayOf<T>(Func<T> item) => Array(item).ToArray();
+    }
+}
