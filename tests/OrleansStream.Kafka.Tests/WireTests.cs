@@ -36,6 +36,32 @@ public sealed class WireTests(KafkaCluster cluster)
     }
 
     [Theory]
+    [InlineData("my client", "1.0")]
+    [InlineData("client", "")]
+    [InlineData("-client", "1")]
+    [InlineData("client", "1.0-")]
+    public async Task ApiVersions_v3_with_a_software_name_or_version_Kafka_refuses_is_InvalidRequest_and_the_connection_stays_open(string name, string version)
+    {
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+
+        await wire.SendAsync(ApiKey.ApiVersions, 3, w => new ApiVersionsRequest(name, version).Write(w, 3));
+        var refused = await wire.ReadFrameAsync();
+        await wire.SendAsync(ApiKey.ApiVersions, 3, w => new ApiVersionsRequest("confluent-kafka-dotnet", "2.16.0").Write(w, 3));
+        var answered = await wire.ReadFrameAsync();
+
+        // KIP-511's pattern, as Kafka's ApiVersionsRequest.isValid applies it: the answer carries the error and no APIs.
+        // (ApiVersions answers with response header v0 at every version.)
+        Assert.Equal((ErrorCode.InvalidRequest, 0), ErrorAndApiCount(refused!));
+        Assert.Equal((ErrorCode.None, ApiVersionsTable.Advertised.Length), ErrorAndApiCount(answered!));
+
+        static (ErrorCode, int) ErrorAndApiCount(byte[] frame)
+        {
+            var r = new KafkaReader(frame.AsSpan(4));
+            return ((ErrorCode)r.ReadInt16(), r.ReadArrayLength(flexible: true));
+        }
+    }
+
+    [Theory]
     [InlineData(5)]
     [InlineData(6)]
     public async Task OffsetFetch_of_every_offset_of_a_group_that_does_not_exist_answers_none_and_no_error(short version)

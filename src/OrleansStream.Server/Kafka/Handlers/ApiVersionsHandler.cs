@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 
@@ -5,9 +6,11 @@ namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
 /// ApiVersions: the versions table. Kafka's rule for a version it does not know: answer in the v0 layout with
-/// UnsupportedVersion and the list (the client picks a version both know), and keep the connection.
+/// UnsupportedVersion and the list (the client picks a version both know), and keep the connection. From v3 the
+/// client names its software (KIP-511); a name or version Kafka's pattern refuses is answered InvalidRequest with no
+/// list, as Kafka's ApiVersionsRequest.isValid decides, and the connection stays open.
 /// </summary>
-internal sealed class ApiVersionsHandler : IKafkaApiHandler
+internal sealed partial class ApiVersionsHandler : IKafkaApiHandler
 {
     public ApiKey ApiKey => ApiKey.ApiVersions;
 
@@ -20,8 +23,19 @@ internal sealed class ApiVersionsHandler : IKafkaApiHandler
         }
         var reader = request.Reader();
         var body = ApiVersionsRequest.Read(ref reader, request.Version);
+        if (request.Version >= 3 && !(IsValidSoftware(body.ClientSoftwareName) && IsValidSoftware(body.ClientSoftwareVersion)))
+        {
+            ApiVersionsResponse.Write(response, request.Version, ErrorCode.InvalidRequest, []);
+            return ValueTask.FromResult(true);
+        }
         if (body.ClientSoftwareName is { } name) request.Connection.ClientSoftware = $"{name} {body.ClientSoftwareVersion}";
         ApiVersionsResponse.Write(response, request.Version, ErrorCode.None, ApiVersionsTable.Advertised);
         return ValueTask.FromResult(true);
     }
+
+    private static bool IsValidSoftware(string? text) => text is not null && SoftwareNameOrVersion().IsMatch(text);
+
+    /// <summary>Kafka's SOFTWARE_NAME_VERSION_PATTERN, matched against the whole text.</summary>
+    [GeneratedRegex(@"^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?\z")]
+    private static partial Regex SoftwareNameOrVersion();
 }
