@@ -146,7 +146,8 @@ public ref struct KafkaReader(ReadOnlySpan<byte> frame)
         {
             ReadUnsignedVarint();
             var size = ReadUnsignedVarint();
-            Take(checked((int)size));
+            if (size > (uint)Remaining) throw new KafkaProtocolException($"A tagged field of {size} bytes cannot fit the {Remaining} bytes left.");
+            Take((int)size);
         }
     }
 }

@@ -191,7 +191,23 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
     {
         if (flexible) WriteUnsignedVarint((uint)(length + 1));
         else if (wide) WriteInt32(length);
-        else WriteInt16(checked((short)length));
+        else if (length > short.MaxValue)
+            // A request's string answered back can outgrow its field: a name read as 32,767 bytes of invalid UTF-8 is
+            // written as U+FFFD, three bytes each. Kafka's serializer refuses such a string too; the connection closes.
+            throw new KafkaProtocolException($"A string of {length} bytes does not fit the {short.MaxValue} bytes of a non-flexible string.");
+        else WriteInt16((short)length);
+    }
+
+    /// <summary>
+    /// An error message (a nullable string): cut to what a non-flexible string holds, since a message may quote a
+    /// client's name at length and is for people to read; everything else is written whole or refused.
+    /// </summary>
+    public void WriteErrorMessage(string? message, bool flexible)
+    {
+        const int MaxChars = short.MaxValue / 3; // a UTF-16 char is at most 3 UTF-8 bytes (a surrogate pair 4 for 2)
+        if (!flexible && message is { Length: > MaxChars } && Encoding.UTF8.GetByteCount(message) > short.MaxValue)
+            message = message[..(char.IsHighSurrogate(message[MaxChars - 1]) ? MaxChars - 1 : MaxChars)];
+        WriteNullableString(message, flexible);
     }
 
     public void WriteString(string value, bool flexible) => WriteNullableString(value, flexible);

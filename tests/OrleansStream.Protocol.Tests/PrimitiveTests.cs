@@ -165,6 +165,7 @@ public class PrimitiveTests
     [InlineData("7fffffff", "array")]               // more elements than the frame can hold
     [InlineData("ffffffffff", "varint")]            // too long
     [InlineData("01 00 05 aa", "tags")]             // tagged field longer than the frame
+    [InlineData("01 00 ffffffff0f aa", "tags")]     // tagged field of 4 GiB: no int holds its size
     public void Truncated_or_impossible_input_is_a_protocol_error(string hex, string field)
     {
         var bytes = Hex.Parse(hex);
@@ -187,6 +188,26 @@ public class PrimitiveTests
             r.SkipTaggedFields();
             return 0;
         }
+    }
+
+    [Fact]
+    public void A_string_too_long_for_a_non_flexible_field_is_refused_and_an_error_message_is_cut_to_fit()
+    {
+        using var w = new KafkaWriter();
+        Assert.Throws<KafkaProtocolException>(() => w.WriteString(new string('n', short.MaxValue + 1), flexible: false));
+        w.Reset();
+        w.WriteString(new string('n', short.MaxValue), flexible: false);
+        Assert.Equal(2 + short.MaxValue, w.Length);
+
+        // A message that quotes a long name: cut (and never inside a surrogate pair) rather than refused.
+        var message = new string('é', 10_921) + "😀" + new string('x', 40_000);
+        w.Reset();
+        w.WriteErrorMessage(message, flexible: false);
+        var r = new KafkaReader(w.WrittenSpan);
+        Assert.Equal(new string('é', 10_921), r.ReadNullableString(false));
+        w.Reset();
+        w.WriteErrorMessage(message, flexible: true);
+        Assert.Equal(message, new KafkaReader(w.WrittenSpan).ReadNullableString(true));
     }
 
     [Fact]

@@ -73,7 +73,7 @@ public sealed record TopicErrorsResponse(IReadOnlyList<TopicError> Topics)
         {
             w.WriteString(t.Name, flexible);
             w.WriteInt16((short)t.Error);
-            if (messages) w.WriteNullableString(t.ErrorMessage, flexible);
+            if (messages) w.WriteErrorMessage(t.ErrorMessage, flexible);
             if (flexible) w.WriteEmptyTaggedFields();
         }
         if (flexible) w.WriteEmptyTaggedFields();

@@ -188,7 +188,7 @@ internal static class ConfigResults
     public static void WriteResource(KafkaWriter w, ErrorCode error, string? message, ConfigResourceType type, string name, bool flexible = false)
     {
         w.WriteInt16((short)error);
-        w.WriteNullableString(message, flexible);
+        w.WriteErrorMessage(message, flexible);
         w.WriteInt8((sbyte)type);
         w.WriteString(name, flexible);
     }

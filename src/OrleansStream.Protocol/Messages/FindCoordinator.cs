@@ -22,7 +22,7 @@ public sealed record FindCoordinatorResponse(ErrorCode Error, string? ErrorMessa
     {
         if (version >= 1) writer.WriteInt32(0);
         writer.WriteInt16((short)Error);
-        if (version >= 1) writer.WriteNullableString(ErrorMessage, false);
+        if (version >= 1) writer.WriteErrorMessage(ErrorMessage, false);
         writer.WriteInt32(NodeId);
         writer.WriteString(Host, false);
         writer.WriteInt32(Port);

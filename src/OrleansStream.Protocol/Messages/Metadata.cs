@@ -129,7 +129,7 @@ public sealed record DescribeClusterResponse(
     {
         w.WriteInt32(0);
         w.WriteInt16((short)Error);
-        w.WriteNullableString(ErrorMessage, true);
+        w.WriteErrorMessage(ErrorMessage, true);
         if (version >= 1) w.WriteInt8(EndpointType);
         w.WriteString(ClusterId, true);
         w.WriteInt32(ControllerId);

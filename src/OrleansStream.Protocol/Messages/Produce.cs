@@ -67,7 +67,7 @@ public sealed record ProduceResponse(ProduceTopicResponse[] Topics)
             if (v >= 8)
             {
                 w.WriteArrayLength(0, flexible: false);
-                w.WriteNullableString(p.ErrorMessage, flexible: false);
+                w.WriteErrorMessage(p.ErrorMessage, flexible: false);
             }
         });
         writer.WriteInt32(0);

@@ -59,7 +59,7 @@ public sealed record SaslAuthenticateResponse(ErrorCode Error, string? ErrorMess
     {
         var flexible = version >= 2;
         writer.WriteInt16((short)Error);
-        writer.WriteNullableString(ErrorMessage, flexible);
+        writer.WriteErrorMessage(ErrorMessage, flexible);
         writer.WriteBytes(AuthBytes, flexible);
         if (version >= 1) writer.WriteInt64(SessionLifetimeMs);
         if (flexible) writer.WriteEmptyTaggedFields();

@@ -305,7 +305,7 @@ public sealed record DescribeProducersResponse(IReadOnlyList<DescribedProducersT
         {
             w.WriteInt32(p.PartitionIndex);
             w.WriteInt16((short)p.Error);
-            w.WriteNullableString(p.ErrorMessage, true);
+            w.WriteErrorMessage(p.ErrorMessage, true);
             w.WriteArrayLength(p.ActiveProducers.Count, true);
             foreach (var producer in p.ActiveProducers)
             {
