@@ -179,6 +179,42 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Equal([(group, ErrorCode.None), (absent, ErrorCode.None), ("", ErrorCode.InvalidGroupId)], errors);
     }
 
+    /// <summary>
+    /// Kafka stores a group id in a non-flexible string (32,767 bytes of UTF-8), and ListGroups v0-2 answers it the same
+    /// way: a group id longer than that, sent in a flexible OffsetCommit or as invalid UTF-8 (read as U+FFFD, three bytes
+    /// each), makes no group, or every ListGroups v0-2 of the cluster would fail on it.
+    /// </summary>
+    [Fact]
+    public async Task A_group_id_longer_than_Kafka_stores_is_InvalidGroupId_and_ListGroups_goes_on_answering()
+    {
+        var topic = await cluster.CreateTopicAsync("long-group", partitions: 1);
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await wire.SendAsync(ApiKey.OffsetCommit, 8, w => new Protocol.Messages.OffsetCommitRequest(new string('€', 11_000), -1, "", null,
+            [new OffsetCommitTopic(topic, [new(0, 5, -1, null)])]).Write(w, 8));
+        Assert.Equal([(topic, 0, ErrorCode.InvalidGroupId)], await ReadOffsetCommitErrorsAsync(wire, flexible: true));
+
+        await wire.SendAsync(ApiKey.JoinGroup, 5, w =>
+        {
+            w.WriteInt16(20_000);
+            System.Buffers.BuffersExtensions.Write(w, Enumerable.Repeat((byte)0xff, 20_000).ToArray().AsSpan());
+            w.WriteInt32(30_000);
+            w.WriteInt32(30_000);
+            w.WriteString("", false);
+            w.WriteNullableString(null, false);
+            w.WriteString("consumer", false);
+            w.WriteArrayLength(1, false);
+            w.WriteString("range", false);
+            w.WriteBytes(new ConsumerSubscription([topic], null, [], -1, null).ToBytes(), false);
+        });
+        var joined = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(4));
+        joined.ReadInt32();
+        Assert.Equal(ErrorCode.InvalidGroupId, (ErrorCode)joined.ReadInt16());
+
+        await wire.SendAsync(ApiKey.ListGroups, 0, w => new ListGroupsRequest([], []).Write(w, 0));
+        var listed = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(4));
+        Assert.Equal(ErrorCode.None, (ErrorCode)listed.ReadInt16());
+    }
+
     [Fact]
     public async Task DescribeGroups_and_DeleteGroups_answer_an_empty_group_id_InvalidGroupId_beside_the_other_groups()
     {

@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace OrleansStream.Server.Groups;
 
 /// <summary>
@@ -29,6 +31,15 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     private bool _removing;
 
     public string GroupId { get; } = groupId;
+
+    internal const string GroupIdTooLong = "the group id is longer than the 32,767 bytes Kafka stores and answers";
+
+    /// <summary>
+    /// Whether a string fits Kafka's non-flexible string (32,767 bytes of UTF-8), in which Kafka stores a group's id and
+    /// protocol type and ListGroups v0-2 answers them: a group with a longer one is never made, or every ListGroups
+    /// v0-2 of the cluster would fail on it.
+    /// </summary>
+    internal static bool FitsKafkaString(string value) => value.Length <= short.MaxValue / 3 || Encoding.UTF8.GetByteCount(value) <= short.MaxValue;
 
     public GroupState State { get; private set; } = GroupState.Empty;
 
@@ -122,6 +133,10 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         // type must be the group's (the protocols in common are checked below).
         if (string.IsNullOrEmpty(request.ProtocolType) || request.Protocols is null || request.Protocols.Count == 0)
             return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId, "a protocol type and at least one protocol are required"));
+        if (!FitsKafkaString(GroupId))
+            return Task.FromResult(JoinError(ErrorCode.InvalidGroupId, memberId, GroupIdTooLong));
+        if (!FitsKafkaString(request.ProtocolType))
+            return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId, "the protocol type is longer than the 32,767 bytes Kafka stores"));
         if (_members.Count > 0 && request.ProtocolType != ProtocolType)
             return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId,
                 $"group '{GroupId}' speaks protocol type '{ProtocolType}', not '{request.ProtocolType}'"));
