@@ -86,8 +86,15 @@ public static class GroupKeys
     /// <summary>The key of the single <see cref="IConsumerGroupDirectoryGrain"/>.</summary>
     public const string Directory = "groups";
 
-    /// <summary>The only protocol type the coordinator serves: Kafka's consumer protocol.</summary>
+    /// <summary>Kafka's consumer protocol type, the one whose metadata and assignments the coordinator reads.</summary>
     public const string ConsumerProtocolType = "consumer";
+
+    /// <summary>
+    /// Whether a group id can be a group's grain key: Orleans refuses an empty or whitespace-only key, so such a group id
+    /// is answered <see cref="ErrorCode.InvalidGroupId"/> by every group API (Kafka takes the empty one for offsets
+    /// only, and a whitespace one as any other).
+    /// </summary>
+    public static bool IsAddressable(string? groupId) => !string.IsNullOrWhiteSpace(groupId);
 }
 
 /// <summary>Kafka's group states (<c>GroupState</c> in the classic coordinator), same names.</summary>

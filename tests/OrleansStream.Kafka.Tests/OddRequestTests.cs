@@ -192,8 +192,8 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
 
         public bool Chance(int oneIn) => random.Next(oneIn) == 0;
 
-        /// <summary>Names of nothing, of the test's topic, empty, too long, illegal, reserved.</summary>
-        public string Name() => random.Next(10) switch
+        /// <summary>Names of nothing, of the test's topic, empty, whitespace, too long, illegal, reserved.</summary>
+        public string Name() => random.Next(11) switch
         {
             0 => "",
             1 => topic,
@@ -205,6 +205,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
             5 => "é☃\u0000",
             6 => "..",
             7 => "__consumer_offsets",
+            8 => " \t",
             _ => FreshName(),
         };
 

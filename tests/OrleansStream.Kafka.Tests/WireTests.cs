@@ -148,7 +148,7 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Equal([(topic, 0, ErrorCode.None)], await ReadOffsetCommitErrorsAsync(wire, flexible: true));
 
         await wire.SendAsync(ApiKey.OffsetFetch, 8, w => new Protocol.Messages.OffsetFetchRequest(
-            [new OffsetFetchRequestGroup(group, [new TopicPartitions(topic, [0])]), new OffsetFetchRequestGroup(absent, null), new OffsetFetchRequestGroup("", null)]).Write(w, 8));
+            [new OffsetFetchRequestGroup(group, [new TopicPartitions(topic, [0])]), new OffsetFetchRequestGroup(absent, null), new OffsetFetchRequestGroup("", null), new OffsetFetchRequestGroup(" \t", null)]).Write(w, 8));
         var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
         r.ReadInt32();
         var answered = new List<(string Group, string Topic, int Partition, long Offset, string? Metadata)>();
@@ -175,8 +175,8 @@ public sealed class WireTests(KafkaCluster cluster)
         }
 
         Assert.Equal([(group, topic, 0, 17L, "meta")], answered);
-        // No grain has an empty key: the empty group id is refused for its group alone (docs/kafka-protocol.md).
-        Assert.Equal([(group, ErrorCode.None), (absent, ErrorCode.None), ("", ErrorCode.InvalidGroupId)], errors);
+        // No grain has an empty or whitespace key: such a group id is refused for its group alone (docs/kafka-protocol.md).
+        Assert.Equal([(group, ErrorCode.None), (absent, ErrorCode.None), ("", ErrorCode.InvalidGroupId), (" \t", ErrorCode.InvalidGroupId)], errors);
     }
 
     /// <summary>
@@ -216,11 +216,11 @@ public sealed class WireTests(KafkaCluster cluster)
     }
 
     [Fact]
-    public async Task DescribeGroups_and_DeleteGroups_answer_an_empty_group_id_InvalidGroupId_beside_the_other_groups()
+    public async Task DescribeGroups_DeleteGroups_and_FindCoordinator_answer_an_empty_or_whitespace_group_id_InvalidGroupId()
     {
         var absent = "absent-" + Guid.NewGuid().ToString("N");
         await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
-        await wire.SendAsync(ApiKey.DescribeGroups, 0, w => new GroupsRequest(["", absent]).WriteDescribeGroups(w, 0));
+        await wire.SendAsync(ApiKey.DescribeGroups, 0, w => new GroupsRequest(["", absent, "  "]).WriteDescribeGroups(w, 0));
         var r = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(4));
         var described = new List<(ErrorCode, string, string)>();
         for (var groups = r.ReadArrayLength(false); groups > 0; groups--)
@@ -232,14 +232,19 @@ public sealed class WireTests(KafkaCluster cluster)
             r.ReadString(false);
             Assert.Equal(0, r.ReadArrayLength(false));
         }
-        Assert.Equal([(ErrorCode.InvalidGroupId, "", ""), (ErrorCode.None, absent, "Dead")], described);
+        Assert.Equal([(ErrorCode.InvalidGroupId, "", ""), (ErrorCode.None, absent, "Dead"), (ErrorCode.InvalidGroupId, "  ", "")], described);
 
-        await wire.SendAsync(ApiKey.DeleteGroups, 0, w => new GroupsRequest(["", absent]).WriteDeleteGroups(w, 0));
+        await wire.SendAsync(ApiKey.DeleteGroups, 0, w => new GroupsRequest(["", absent, "  "]).WriteDeleteGroups(w, 0));
         r = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(4));
         r.ReadInt32();
         var deleted = new List<(string, ErrorCode)>();
         for (var groups = r.ReadArrayLength(false); groups > 0; groups--) deleted.Add((r.ReadString(false), (ErrorCode)r.ReadInt16()));
-        Assert.Equal([("", ErrorCode.InvalidGroupId), (absent, ErrorCode.GroupIdNotFound)], deleted);
+        Assert.Equal([("", ErrorCode.InvalidGroupId), (absent, ErrorCode.GroupIdNotFound), ("  ", ErrorCode.InvalidGroupId)], deleted);
+
+        await wire.SendAsync(ApiKey.FindCoordinator, 1, w => new FindCoordinatorRequest(" ", FindCoordinatorRequest.Group).Write(w, 1));
+        r = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(4));
+        r.ReadInt32();
+        Assert.Equal(ErrorCode.InvalidGroupId, (ErrorCode)r.ReadInt16());
     }
 
     /// <summary>

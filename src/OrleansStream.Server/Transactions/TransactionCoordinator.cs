@@ -100,7 +100,7 @@ internal sealed partial class TransactionCoordinator(
     /// <summary>Kafka's handleAddOffsetsToTxn: the group joins the transaction, so its pending offsets get the marker.</summary>
     public TxnOperation AddOffsetsToTxn(string transactionalId, long producerId, short producerEpoch, string groupId)
     {
-        if (string.IsNullOrEmpty(groupId))
+        if (!GroupKeys.IsAddressable(groupId))
             return TxnOperation.Answer(ErrorCode.InvalidGroupId);
         return AddParticipants(transactionalId, producerId, producerEpoch, [TxnParticipant.OfGroup(groupId)]);
     }

@@ -139,6 +139,8 @@ public sealed class TransactionCoordinatorTests
         Assert.Equal(ErrorCode.ProducerFenced, C.AddPartitionsToTxn(TxnId, producer.ProducerId, (short)(producer.Epoch - 1), [P(2)]).Error);
         Assert.Equal(ErrorCode.InvalidProducerIdMapping, C.AddPartitionsToTxn(TxnId, producer.ProducerId + 7, producer.Epoch, [P(2)]).Error);
         Assert.Equal(ErrorCode.InvalidGroupId, C.AddOffsetsToTxn(TxnId, producer.ProducerId, producer.Epoch, "").Error);
+        // Whitespace is no grain key either: its markers could never reach the group (GroupKeys.IsAddressable).
+        Assert.Equal(ErrorCode.InvalidGroupId, C.AddOffsetsToTxn(TxnId, producer.ProducerId, producer.Epoch, " ").Error);
 
         var start = _h.Describe().TxnStartTimestamp;
         _h.Time.Advance(TimeSpan.FromSeconds(1));

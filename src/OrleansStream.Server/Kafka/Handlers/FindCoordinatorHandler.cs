@@ -25,10 +25,9 @@ internal sealed class FindCoordinatorHandler(KafkaBrokers brokers)
     {
         if (body.KeyType is not (FindCoordinatorRequest.Group or FindCoordinatorRequest.Transaction))
             return Refused(ErrorCode.InvalidRequest, $"Unknown coordinator key type {body.KeyType}.");
-        if (body.Key.Length == 0)
-            return body.KeyType == FindCoordinatorRequest.Group
-                ? Refused(ErrorCode.InvalidGroupId, "The group id is empty.")
-                : Refused(ErrorCode.InvalidRequest, "The transactional id is empty.");
+        if (body.KeyType == FindCoordinatorRequest.Group && !GroupKeys.IsAddressable(body.Key))
+            return Refused(ErrorCode.InvalidGroupId, "The group id is empty or whitespace.");
+        if (body.Key.Length == 0) return Refused(ErrorCode.InvalidRequest, "The transactional id is empty.");
         var view = await brokers.DescribeAsync(listenerName);
         if (view.Brokers.Count == 0) return Refused(ErrorCode.CoordinatorNotAvailable, $"No live broker advertises a {listenerName} listener.");
         var byNode = new MetadataBroker[view.Brokers.Count];

@@ -15,16 +15,16 @@ internal sealed class DescribeGroupsHandler(IGrainFactory grains) : KafkaApiHand
 
     protected override async ValueTask<bool> AnswerAsync(GroupsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        // No grain has an empty key: the empty group id is InvalidGroupId here (docs/kafka-protocol.md).
+        // No grain has an empty or whitespace key: such a group id is InvalidGroupId here (docs/kafka-protocol.md).
         var calls = new Task<GroupDescription>?[body.Groups.Count];
         for (var i = 0; i < calls.Length; i++)
-            if (body.Groups[i].Length > 0) calls[i] = grains.Group(body.Groups[i]).Describe();
+            if (GroupKeys.IsAddressable(body.Groups[i])) calls[i] = grains.Group(body.Groups[i]).Describe();
         var groups = new List<DescribedGroup>(calls.Length);
-        foreach (var call in calls)
+        for (var i = 0; i < calls.Length; i++)
         {
-            if (call is null)
+            if (calls[i] is not { } call)
             {
-                groups.Add(new DescribedGroup(ErrorCode.InvalidGroupId, "", "", "", "", [], body.IncludeAuthorizedOperations ? GroupOperations : int.MinValue));
+                groups.Add(new DescribedGroup(ErrorCode.InvalidGroupId, body.Groups[i], "", "", "", [], body.IncludeAuthorizedOperations ? GroupOperations : int.MinValue));
                 continue;
             }
             var description = await call;
@@ -88,7 +88,7 @@ internal sealed class DeleteGroupsHandler(IGrainFactory grains) : KafkaApiHandle
     {
         var results = new List<(string, ErrorCode)>(body.Groups.Count);
         foreach (var group in body.Groups)
-            results.Add((group, group.Length == 0 ? ErrorCode.InvalidGroupId : (await grains.Group(group).DeleteGroup()).Error));
+            results.Add((group, !GroupKeys.IsAddressable(group) ? ErrorCode.InvalidGroupId : (await grains.Group(group).DeleteGroup()).Error));
         new DeleteGroupsResponse(results).Write(response, request.Version);
         return true;
     }
@@ -102,7 +102,7 @@ internal sealed class OffsetDeleteHandler(IGrainFactory grains) : KafkaApiHandle
 {
     protected override async ValueTask<bool> AnswerAsync(OffsetDeleteRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var result = body.GroupId.Length == 0
+        var result = !GroupKeys.IsAddressable(body.GroupId)
             ? new DeleteOffsetsResponse(ErrorCode.InvalidGroupId, [])
             : await grains.Group(body.GroupId).DeleteOffsets(GroupCalls.Flatten(body.Topics));
         var topics = new List<PartitionErrors>();

@@ -76,7 +76,7 @@ internal sealed class JoinGroupHandler(IGrainFactory grains)
 
     private async Task<Protocol.Messages.JoinGroupResponse> JoinAsync(Protocol.Messages.JoinGroupRequest body, string clientId, short version)
     {
-        if (body.GroupId.Length == 0) return Failed(ErrorCode.InvalidGroupId, body.MemberId);
+        if (!GroupKeys.IsAddressable(body.GroupId)) return Failed(ErrorCode.InvalidGroupId, body.MemberId);
         var protocols = new List<JoinGroupProtocol>(body.Protocols.Count);
         var consumer = body.ProtocolType == GroupKeys.ConsumerProtocolType;
         foreach (var p in body.Protocols)
@@ -127,7 +127,7 @@ internal sealed class SyncGroupHandler(IGrainFactory grains)
 
     private async Task<Protocol.Messages.SyncGroupResponse> SyncAsync(Protocol.Messages.SyncGroupRequest body)
     {
-        if (body.GroupId.Length == 0) return new(ErrorCode.InvalidGroupId, []);
+        if (!GroupKeys.IsAddressable(body.GroupId)) return new(ErrorCode.InvalidGroupId, []);
         Dictionary<string, ConsumerProtocolAssignment>? assignments = null;
         if (body.Assignments.Count > 0)
         {
@@ -161,7 +161,7 @@ internal sealed class HeartbeatHandler(IGrainFactory grains)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.HeartbeatRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var error = body.GroupId.Length == 0
+        var error = !GroupKeys.IsAddressable(body.GroupId)
             ? ErrorCode.InvalidGroupId
             : (await grains.Group(body.GroupId).Heartbeat(new OrleansStream.HeartbeatRequest(body.MemberId, body.GenerationId, body.GroupInstanceId))).Error;
         new ErrorOnlyResponse(error).Write(response, request.Version);
@@ -175,7 +175,7 @@ internal sealed class LeaveGroupHandler(IGrainFactory grains)
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.LeaveGroupRequest body, KafkaRequest request, KafkaWriter response)
     {
         // Kafka answers an empty group id, and a Dead group, for the request and no member.
-        if (body.GroupId.Length == 0)
+        if (!GroupKeys.IsAddressable(body.GroupId))
         {
             new Protocol.Messages.LeaveGroupResponse(ErrorCode.InvalidGroupId, []).Write(response, request.Version);
             return true;
@@ -198,7 +198,7 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.OffsetCommitRequest body, KafkaRequest request, KafkaWriter response)
     {
-        OrleansStream.OffsetCommitResponse result = body.GroupId.Length == 0
+        OrleansStream.OffsetCommitResponse result = !GroupKeys.IsAddressable(body.GroupId)
             ? new(ErrorCode.InvalidGroupId, [])
             : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, Offsets(body.Topics), body.GroupInstanceId,
                 GroupIdNotFoundWhenAbsent: request.Version >= 9));
@@ -256,7 +256,7 @@ internal sealed class OffsetFetchHandler(IGrainFactory grains)
 
     private async Task<OffsetFetchResponseGroup> FetchAsync(OffsetFetchRequestGroup group, bool requireStable)
     {
-        if (group.GroupId.Length == 0) return new OffsetFetchResponseGroup("", [], ErrorCode.InvalidGroupId);
+        if (!GroupKeys.IsAddressable(group.GroupId)) return new OffsetFetchResponseGroup(group.GroupId, [], ErrorCode.InvalidGroupId);
         var partitionsAsked = group.Topics is null ? null : GroupCalls.Flatten(group.Topics);
         // require_stable is asked of named partitions only: Kafka answers UnstableOffsetCommit per partition, the
         // group grain for the request.

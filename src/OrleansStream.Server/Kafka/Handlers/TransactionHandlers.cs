@@ -83,7 +83,7 @@ internal sealed class AddOffsetsToTxnHandler(TransactionCoordinators coordinator
     : TxnErrorHandler<Protocol.Messages.AddOffsetsToTxnRequest>(ApiKey.AddOffsetsToTxn, Protocol.Messages.AddOffsetsToTxnRequest.Read)
 {
     protected override ErrorCode? Refused(Protocol.Messages.AddOffsetsToTxnRequest body) =>
-        body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest : body.GroupId.Length == 0 ? ErrorCode.InvalidGroupId : null;
+        body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest : !GroupKeys.IsAddressable(body.GroupId) ? ErrorCode.InvalidGroupId : null;
 
     protected override Task<TxnResponse> CallAsync(Protocol.Messages.AddOffsetsToTxnRequest body) =>
         coordinators.For(body.TransactionalId).AddOffsetsToTxn(
@@ -109,7 +109,7 @@ internal sealed class TxnOffsetCommitHandler(IGrainFactory grains)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.TxnOffsetCommitRequest body, KafkaRequest request, KafkaWriter response)
     {
-        OrleansStream.OffsetCommitResponse result = body.GroupId.Length == 0
+        OrleansStream.OffsetCommitResponse result = !GroupKeys.IsAddressable(body.GroupId)
             ? new(ErrorCode.InvalidGroupId, [])
             : await grains.Group(body.GroupId).TxnOffsetCommit(new OrleansStream.TxnOffsetCommitRequest(
                 body.TransactionalId, body.ProducerId, body.ProducerEpoch, OffsetCommitHandler.Offsets(body.Topics), body.GenerationId, body.MemberId, body.GroupInstanceId));
