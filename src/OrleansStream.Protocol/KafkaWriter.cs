@@ -191,12 +191,21 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
     {
         if (flexible) WriteUnsignedVarint((uint)(length + 1));
         else if (wide) WriteInt32(length);
-        else if (length > short.MaxValue)
+        else if (length > MaxStringBytes)
             // A request's string answered back can outgrow its field: a name read as 32,767 bytes of invalid UTF-8 is
             // written as U+FFFD, three bytes each. Kafka's serializer refuses such a string too; the connection closes.
-            throw new KafkaProtocolException($"A string of {length} bytes does not fit the {short.MaxValue} bytes of a non-flexible string.");
+            throw new KafkaProtocolException($"A string of {length} bytes does not fit the {MaxStringBytes} bytes of a non-flexible string.");
         else WriteInt16((short)length);
     }
+
+    /// <summary>The most UTF-8 bytes a non-flexible string (int16 length) holds.</summary>
+    public const int MaxStringBytes = short.MaxValue;
+
+    // A UTF-16 char is at most 3 UTF-8 bytes (a surrogate pair 4 for 2): a string this short fits without counting.
+    private const int MaxCharsThatAlwaysFit = MaxStringBytes / 3;
+
+    /// <summary>Whether <paramref name="value"/> fits a non-flexible string, as Kafka stores group ids and answers them.</summary>
+    public static bool FitsString(string value) => value.Length <= MaxCharsThatAlwaysFit || Encoding.UTF8.GetByteCount(value) <= MaxStringBytes;
 
     /// <summary>
     /// An error message (a nullable string): cut to what a non-flexible string holds, since a message may quote a
@@ -204,9 +213,8 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
     /// </summary>
     public void WriteErrorMessage(string? message, bool flexible)
     {
-        const int MaxChars = short.MaxValue / 3; // a UTF-16 char is at most 3 UTF-8 bytes (a surrogate pair 4 for 2)
-        if (!flexible && message is { Length: > MaxChars } && Encoding.UTF8.GetByteCount(message) > short.MaxValue)
-            message = message[..(char.IsHighSurrogate(message[MaxChars - 1]) ? MaxChars - 1 : MaxChars)];
+        if (!flexible && message is not null && !FitsString(message))
+            message = message[..(char.IsHighSurrogate(message[MaxCharsThatAlwaysFit - 1]) ? MaxCharsThatAlwaysFit - 1 : MaxCharsThatAlwaysFit)];
         WriteNullableString(message, flexible);
     }
 

@@ -23,7 +23,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
     public async Task Every_advertised_request_with_odd_values_or_mutated_bytes_is_answered_or_refused_and_no_handler_fails()
     {
         var topic = await cluster.CreateTopicAsync("odd", partitions: 2);
-        var failuresBefore = HandlerFailures();
+        var outputBefore = OutputLengths();
         var random = new Random(int.Parse(Environment.GetEnvironmentVariable("ODD_SEED") ?? "20261206"));
         var odd = new OddValues(random, topic);
         var ports = new[] { cluster.Silos.KafkaPort(0), cluster.Silos.KafkaPort(1) };
@@ -34,8 +34,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
             for (var version = api.MinVersion; version <= api.MaxVersion; version++)
                 for (var i = 0; i < RequestsPerVersion; i++)
                 {
-                    var body = Request(api.Key, version, odd);
-                    var frame = Frame(api.Key, version, body);
+                    var (frame, headerLength) = Frame(api.Key, version, Request(api.Key, version, odd));
                     var port = ports[random.Next(ports.Length)];
                     if (await AnsweredAsync(port, frame, $"{api.Key} v{version} #{i}")) answered++;
                     else closed.Add($"{api.Key} v{version} #{i}");
@@ -43,7 +42,6 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
                     // A long poll is no odd input: a fetch whose mutated max wait ran to days would wait that long, as
                     // Kafka's would.
                     if (api.Key == ApiKey.Fetch) continue;
-                    var headerLength = HeaderLength(api.Key, version);
                     if (frame.Length <= headerLength) continue;
                     for (var m = random.Next(1, 4); m > 0; m--) frame[random.Next(headerLength, frame.Length)] = (byte)random.Next(256);
                     if (!await AnsweredAsync(port, frame, $"mutated {api.Key} v{version} #{i}")) mutatedClosed++;
@@ -51,7 +49,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
 
         // A well-formed request, however odd its values, gets Kafka's errors; only broken framing closes a connection.
         Assert.True(closed.Count == 0 && mutatedClosed > 0,
-            $"answered {answered}, closed {string.Join(", ", closed)}, mutated and closed {mutatedClosed}\n{HandlerFailures()[failuresBefore.Length..]}");
+            $"answered {answered}, closed {string.Join(", ", closed)}, mutated and closed {mutatedClosed}\n{OutputSince(outputBefore)}");
 
         // Both brokers still serve: a record produced to a new topic through each reads back.
         var check = await cluster.CreateTopicAsync("odd-after", partitions: 1);
@@ -68,7 +66,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
             var correlation = await other.SendAsync(ApiKey.Metadata, 8, w => new M.MetadataRequest([check], false).Write(w, 8));
             Assert.Equal(correlation, BinaryPrimitives.ReadInt32BigEndian((await other.ReadFrameAsync())!));
         }
-        var failures = NewLines(HandlerFailures(), failuresBefore);
+        var failures = FailureLines(OutputSince(outputBefore));
         Assert.True(failures.Count == 0, $"handlers failed on {failures.Count} requests:\n{string.Join('\n', failures)}");
     }
 
@@ -79,7 +77,6 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
     private static async Task<bool> AnsweredAsync(int port, byte[] frame, string what)
     {
         await using var wire = await KafkaWire.ConnectAsync(port);
-        var correlation = BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(8));
         await wire.SendRawAsync(frame);
         var probe = await wire.SendAsync(ApiKey.ApiVersions, 0, static _ => { });
         var responses = 0;
@@ -89,30 +86,34 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
             if (response is null) return false;
             var id = BinaryPrimitives.ReadInt32BigEndian(response);
             if (id == probe) return true;
-            Assert.True(id == correlation && ++responses == 1, $"{what}: a response with correlation id {id}, expected {correlation} once, then {probe}");
+            Assert.True(id == Correlation && ++responses == 1, $"{what}: a response with correlation id {id}, expected {Correlation} once, then {probe}");
         }
     }
 
-    private static byte[] Frame(ApiKey key, short version, Action<KafkaWriter, short> body)
+    /// <summary>Every request's correlation id; the probe's (KafkaWire's first, 1) differs.</summary>
+    private const int Correlation = 1_000_000;
+
+    /// <summary>The frame and the length of its size prefix and request header, which mutations leave intact.</summary>
+    private static (byte[] Frame, int HeaderLength) Frame(ApiKey key, short version, Action<KafkaWriter, short> body)
     {
         using var w = new KafkaWriter();
         var start = w.BeginFrame();
-        new RequestHeader(key, version, Random.Shared.Next(1, int.MaxValue), "odd").Write(w);
+        new RequestHeader(key, version, Correlation, "odd").Write(w);
+        var headerLength = w.Length;
         body(w, version);
         w.EndFrame(start);
-        return w.WrittenSpan.ToArray();
+        return (w.WrittenSpan.ToArray(), headerLength);
     }
 
-    /// <summary>The size prefix and the request header (v1, or v2 with its empty tagged fields), which stay intact.</summary>
-    private static int HeaderLength(ApiKey key, short version) =>
-        4 + 2 + 2 + 4 + 2 + "odd".Length + (version >= ApiVersionsTable.FirstFlexibleVersion(key) ? 1 : 0);
+    private int[] OutputLengths() => [cluster.Silos.Output(0).Length, cluster.Silos.Output(1).Length];
 
-    private string HandlerFailures() => cluster.Silos.Output(0) + "\n" + cluster.Silos.Output(1);
+    /// <summary>What each silo wrote since <paramref name="before"/>.</summary>
+    private string OutputSince(int[] before) => cluster.Silos.Output(0)[before[0]..] + "\n" + cluster.Silos.Output(1)[before[1]..];
 
-    private static List<string> NewLines(string now, string before)
+    private static List<string> FailureLines(string output)
     {
         var lines = new List<string>();
-        foreach (Match m in FailureLine().Matches(now.Length >= before.Length ? now[before.Length..] : now)) lines.Add(m.Value);
+        foreach (Match m in FailureLine().Matches(output)) lines.Add(m.Value);
         return lines;
     }
 

@@ -678,12 +678,15 @@ internal sealed partial class ClusterControllerGrain(
         });
     }
 
-    /// <summary>The partitions a CreateTopics request asks for (-1: the default count), counted as Kafka counts them.</summary>
+    /// <summary>A new topic's partition count, -1 meaning the broker's default (Kafka's num.partitions).</summary>
+    private int PartitionCount(NewTopic topic) => topic.NumPartitions == -1 ? _options.NumPartitions : topic.NumPartitions;
+
+    /// <summary>The partitions a CreateTopics request asks for, counted as Kafka counts them (none for a bad count).</summary>
     private long PartitionsToCreate(IReadOnlyList<NewTopic> topics)
     {
         long total = 0;
         foreach (var topic in topics)
-            if (topic is not null) total += topic.NumPartitions == -1 ? _options.NumPartitions : Math.Max(topic.NumPartitions, 0);
+            if (topic is not null) total += Math.Max(PartitionCount(topic), 0);
         return total;
     }
 
@@ -707,7 +710,7 @@ internal sealed partial class ClusterControllerGrain(
         if (!seen.Add(topic.Name)) return (ErrorCode.InvalidRequest, $"Topic '{topic.Name}' appears more than once in the request.", null);
         if (State.Topics.ContainsKey(topic.Name)) return (ErrorCode.TopicAlreadyExists, $"Topic '{topic.Name}' already exists.", null);
 
-        var partitions = topic.NumPartitions == -1 ? _options.NumPartitions : topic.NumPartitions;
+        var partitions = PartitionCount(topic);
         if (partitions < 1) return (ErrorCode.InvalidPartitions, $"Number of partitions must be at least 1, not {topic.NumPartitions}.", null);
         var rf = topic.ReplicationFactor == -1 ? _options.DefaultReplicationFactor : topic.ReplicationFactor;
         if (rf < 1) return (ErrorCode.InvalidReplicationFactor, $"Replication factor must be at least 1, not {topic.ReplicationFactor}.", null);

@@ -1,4 +1,4 @@
-using System.Text;
+using OrleansStream.Protocol;
 
 namespace OrleansStream.Server.Groups;
 
@@ -35,11 +35,11 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     internal const string GroupIdTooLong = "the group id is longer than the 32,767 bytes Kafka stores and answers";
 
     /// <summary>
-    /// Whether a string fits Kafka's non-flexible string (32,767 bytes of UTF-8), in which Kafka stores a group's id and
-    /// protocol type and ListGroups v0-2 answers them: a group with a longer one is never made, or every ListGroups
-    /// v0-2 of the cluster would fail on it.
+    /// Whether the id fits Kafka's non-flexible string (32,767 bytes of UTF-8), in which Kafka stores a group's id and
+    /// protocol type and ListGroups v0-2 answers them: a group with a longer one is never made (joins and commits are
+    /// refused), or every ListGroups v0-2 of the cluster would fail on it.
     /// </summary>
-    internal static bool FitsKafkaString(string value) => value.Length <= short.MaxValue / 3 || Encoding.UTF8.GetByteCount(value) <= short.MaxValue;
+    public bool IdFitsKafka { get; } = KafkaWriter.FitsString(groupId);
 
     public GroupState State { get; private set; } = GroupState.Empty;
 
@@ -133,9 +133,9 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         // type must be the group's (the protocols in common are checked below).
         if (string.IsNullOrEmpty(request.ProtocolType) || request.Protocols is null || request.Protocols.Count == 0)
             return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId, "a protocol type and at least one protocol are required"));
-        if (!FitsKafkaString(GroupId))
+        if (!IdFitsKafka)
             return Task.FromResult(JoinError(ErrorCode.InvalidGroupId, memberId, GroupIdTooLong));
-        if (!FitsKafkaString(request.ProtocolType))
+        if (!KafkaWriter.FitsString(request.ProtocolType))
             return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId, "the protocol type is longer than the 32,767 bytes Kafka stores"));
         if (_members.Count > 0 && request.ProtocolType != ProtocolType)
             return Task.FromResult(JoinError(ErrorCode.InconsistentGroupProtocol, memberId,

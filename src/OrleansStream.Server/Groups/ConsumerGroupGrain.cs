@@ -130,7 +130,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     public async Task<OffsetCommitResponse> TxnOffsetCommit(TxnOffsetCommitRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (!ClassicGroup.FitsKafkaString(_group.GroupId)) return new OffsetCommitResponse(ErrorCode.InvalidGroupId, [], ClassicGroup.GroupIdTooLong);
+        if (!_group.IdFitsKafka) return new OffsetCommitResponse(ErrorCode.InvalidGroupId, [], ClassicGroup.GroupIdTooLong);
         if (string.IsNullOrEmpty(request.TransactionalId) || request.ProducerId < 0 || request.ProducerEpoch < 0)
             return new OffsetCommitResponse(ErrorCode.InvalidRequest, [], "TxnOffsetCommit needs a transactional id, a producer id and an epoch");
         var offsets = request.Offsets ?? [];
@@ -193,7 +193,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     public async Task<OffsetCommitResponse> OffsetCommit(OffsetCommitRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (!ClassicGroup.FitsKafkaString(_group.GroupId)) return new OffsetCommitResponse(ErrorCode.InvalidGroupId, [], ClassicGroup.GroupIdTooLong);
+        if (!_group.IdFitsKafka) return new OffsetCommitResponse(ErrorCode.InvalidGroupId, [], ClassicGroup.GroupIdTooLong);
         var offsets = request.Offsets ?? [];
         var error = _offsets.ValidateCommitter(request, Exists);
         if (error is not null) return error;
