@@ -127,6 +127,29 @@ public sealed class ControllerTests(ClusterFixture fixture)
         Assert.Single(Assert.Single((await fixture.Controller.GetMetadata(new MetadataRequest([a]))).Topics).Partitions);
     }
 
+    [Theory]
+    [InlineData("__consumer_offsets")]
+    [InlineData("__transaction_state")]
+    [InlineData("__share_group_state")]
+    [InlineData("__cluster_metadata")]
+    public async Task Kafkas_internal_topic_names_are_never_created_their_roles_being_grains(string name)
+    {
+        // CreateTopics: Kafka's answer for its metadata log (INVALID_REQUEST), with or without validate_only.
+        foreach (var validateOnly in new[] { true, false })
+        {
+            var refused = Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(name, 1)], validateOnly));
+            Assert.Equal(ErrorCode.InvalidRequest, refused.Error);
+            Assert.StartsWith($"Creation of internal topic {name} is prohibited", refused.ErrorMessage, StringComparison.Ordinal);
+        }
+        // Metadata that may auto-create (every Metadata v0-3) answers that it does not exist, and creates nothing.
+        var other = Unique("beside");
+        var metadata = await fixture.Controller.GetMetadata(new MetadataRequest([name, other], AllowAutoTopicCreation: true));
+        Assert.Equal([ErrorCode.UnknownTopicOrPartition, ErrorCode.None], metadata.Topics.Select(t => t.Error));
+        var all = await fixture.Controller.GetMetadata(new MetadataRequest(null));
+        Assert.DoesNotContain(all.Topics, t => t.Name == name);
+        Assert.Contains(all.Topics, t => t.Name == other);
+    }
+
     [Fact]
     public async Task CreateTopic_Twice_IsTopicAlreadyExists()
     {

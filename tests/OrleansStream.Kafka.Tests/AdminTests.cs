@@ -26,9 +26,13 @@ public sealed class AdminTests(KafkaCluster cluster)
         var grown = admin.GetMetadata(name, Wait).Topics.Single();
         await admin.DeleteTopicsAsync([name]);
         var missing = await Assert.ThrowsAsync<DeleteTopicsException>(() => admin.DeleteTopicsAsync([name]));
+        // Kafka's offsets log is the group grains' here: no topic of its name is made (see docs/kafka-protocol.md).
+        var internalTopic = await Assert.ThrowsAsync<CreateTopicsException>(() =>
+            admin.CreateTopicsAsync([new TopicSpecification { Name = "__consumer_offsets", NumPartitions = 1, ReplicationFactor = 1 }]));
 
         Assert.Equal(Confluent.Kafka.ErrorCode.TopicAlreadyExists, again.Results.Single().Error.Code);
         Assert.Equal(Confluent.Kafka.ErrorCode.InvalidReplicationFactor, tooMany.Results.Single().Error.Code);
+        Assert.Equal(Confluent.Kafka.ErrorCode.InvalidRequest, internalTopic.Results.Single().Error.Code);
         Assert.Equal(2, created.Partitions.Count);
         Assert.All(created.Partitions, p => Assert.Equal(2, p.Replicas.Length));
         Assert.Equal(3, grown.Partitions.Count);

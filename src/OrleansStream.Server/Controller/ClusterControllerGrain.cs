@@ -291,7 +291,8 @@ internal sealed partial class ClusterControllerGrain(
         {
             List<NewTopic>? missing = null;
             foreach (var name in wanted)
-                if (!_image.Topics.ContainsKey(name) && TopicRules.ValidateName(name) is null) (missing ??= []).Add(new NewTopic(name));
+                if (!_image.Topics.ContainsKey(name) && TopicRules.ValidateName(name) is null && !TopicRules.IsReservedName(name))
+                    (missing ??= []).Add(new NewTopic(name));
             if (missing is not null)
             {
                 var results = await CreateTopics(missing);
@@ -707,6 +708,7 @@ internal sealed partial class ClusterControllerGrain(
     {
         if (topic is null) return (ErrorCode.InvalidRequest, "Topic is null.", null);
         if (TopicRules.ValidateName(topic.Name) is { } badName) return (ErrorCode.InvalidTopic, badName, null);
+        if (TopicRules.IsReservedName(topic.Name)) return (ErrorCode.InvalidRequest, TopicRules.ReservedNameMessage(topic.Name), null);
         if (!seen.Add(topic.Name)) return (ErrorCode.InvalidRequest, $"Topic '{topic.Name}' appears more than once in the request.", null);
         if (State.Topics.ContainsKey(topic.Name)) return (ErrorCode.TopicAlreadyExists, $"Topic '{topic.Name}' already exists.", null);
 

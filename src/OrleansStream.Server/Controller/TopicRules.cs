@@ -18,6 +18,20 @@ internal static class TopicRules
     public const string TooManyPartitionsToCreate = "Excessively large number of partitions per request.";
     public const string TooManyPartitionsToAdd = "Unable to perform excessively large batch operation.";
 
+    /// <summary>
+    /// Kafka's internal topics (<c>Topic.isInternal</c>) and its metadata log. Here their roles are grains: a group's
+    /// offsets and members live in its group grain, a transaction's state in its coordinator shard, and the cluster's
+    /// metadata in the controller grain. A topic of one of these names would be an empty ordinary topic that Kafka
+    /// tools read as the real thing (a consumer of <c>__consumer_offsets</c> would see no group commit at all), so none
+    /// is created, as Kafka's controller refuses <c>__cluster_metadata</c>, whose implementation differs too.
+    /// </summary>
+    public static bool IsReservedName(string? name) =>
+        name is "__consumer_offsets" or "__transaction_state" or "__share_group_state" or "__cluster_metadata";
+
+    /// <summary>Kafka's answer to a CreateTopics for a reserved name (<c>INVALID_REQUEST</c>, its message).</summary>
+    public static string ReservedNameMessage(string name) =>
+        $"Creation of internal topic {name} is prohibited: this broker keeps what Kafka stores there in its grains.";
+
     public static string? ValidateName(string? name)
     {
         if (string.IsNullOrEmpty(name)) return "Topic name is empty.";
