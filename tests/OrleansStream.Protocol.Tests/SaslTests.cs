@@ -193,6 +193,69 @@ public class SaslTests
         Assert.Equal((response.Error, response.ErrorMessage, "v"), (readBack.Error, readBack.ErrorMessage, Encoding.UTF8.GetString(readBack.AuthBytes)));
     }
 
+    /// <summary>
+    /// Byte-mutated copies of a genuine exchange (bytes flipped, cut, inserted, set to a separator or NUL): no SASL
+    /// server throws on any of them (a throw would close the connection without Kafka's answer), every failure says
+    /// why, and none authenticates unless what the server verified is still what the client signed.
+    /// </summary>
+    [Fact]
+    public void Mutated_exchanges_never_throw_and_never_authenticate_what_the_client_did_not_sign()
+    {
+        const string name = "SCRAM-SHA-256";
+        const string proof = "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+        var store = Store(name, "pencil");
+        var first = Encoding.UTF8.GetBytes(ClientFirst);
+        var final = Encoding.UTF8.GetBytes($"{ClientFinalWithoutProof},p={proof}");
+        var plain = Encoding.UTF8.GetBytes("\0user\0pencil");
+        var random = new Random(20261206);
+        var completed = 0;
+        for (var i = 0; i < 4000; i++)
+        {
+            var mutateFirst = random.Next(3) == 0;
+            var a = mutateFirst ? Mutate(first, random) : first;
+            var b = mutateFirst ? final : Mutate(final, random);
+            var scram = new ScramSaslServer(ScramMechanism.ForName(name)!, store, ServerNonce);
+            var one = scram.Evaluate(a);
+            Assert.True(one.Outcome is SaslOutcome.Continue || one.Error is { Length: > 0 }, Encoding.UTF8.GetString(a));
+            if (one.Outcome is SaslOutcome.Continue)
+            {
+                var two = scram.Evaluate(b);
+                Assert.True(two.Outcome is SaslOutcome.Complete || two.Error is { Length: > 0 }, Encoding.UTF8.GetString(b));
+                if (two.Outcome is SaslOutcome.Complete)
+                {
+                    completed++;
+                    // Only a change the proof does not cover may pass: none to the first message or to the final
+                    // message's signed part, and a proof that decodes to the same bytes.
+                    Assert.Equal(ClientFirst, Encoding.UTF8.GetString(a));
+                    var text = Encoding.UTF8.GetString(b);
+                    Assert.StartsWith(ClientFinalWithoutProof + ",p=", text, StringComparison.Ordinal);
+                    Assert.Equal(Convert.FromBase64String(proof), Convert.FromBase64String(text[(ClientFinalWithoutProof.Length + 3)..]));
+                }
+            }
+            var p = new PlainSaslServer(store).Evaluate(Mutate(plain, random));
+            Assert.True(p.Outcome is SaslOutcome.Complete || p.Error is { Length: > 0 });
+        }
+        Assert.True(completed < 400, $"{completed} of 4000 mutated exchanges authenticated");
+    }
+
+    private static byte[] Mutate(byte[] original, Random random)
+    {
+        var bytes = new List<byte>(original);
+        for (var n = random.Next(1, 4); n > 0; n--)
+        {
+            var at = bytes.Count == 0 ? 0 : random.Next(bytes.Count);
+            switch (random.Next(5))
+            {
+                case 0 when bytes.Count > 0: bytes[at] = (byte)random.Next(256); break;
+                case 1 when bytes.Count > 0: bytes.RemoveRange(at, random.Next(1, bytes.Count - at + 1)); break;
+                case 2: bytes.Insert(at, (byte)random.Next(256)); break;
+                case 3 when bytes.Count > 0: bytes[at] = (byte)",=\0 "[random.Next(4)]; break;
+                default: bytes.InsertRange(at, bytes.GetRange(0, Math.Min(bytes.Count, random.Next(1, 8)))); break;
+            }
+        }
+        return [.. bytes];
+    }
+
     private static SingleUser Store(string mechanism, string password, string user = "user") =>
         new(user, ScramMechanism.ForName(mechanism)!, ScramMechanism.ForName(mechanism)!.CreateCredential(Encoding.UTF8.GetBytes(password), Convert.FromBase64String(Salt), 4096));
 
