@@ -36,6 +36,14 @@ public interface IPartitionReplicaGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<ListOffsetsResponse> ListOffsets(ListOffsetsRequest request);
 
+    /// <summary>
+    /// Kafka's OffsetForLeaderEpoch at the leader (KIP-320): where <paramref name="leaderEpoch"/> ended in this log, so a
+    /// consumer can tell whether the records it consumed are still there after a leader change.
+    /// <paramref name="currentLeaderEpoch"/> fences the answer as in Fetch (-1: not checked).
+    /// </summary>
+    [AlwaysInterleave]
+    Task<EpochEndOffsetResponse> OffsetForLeaderEpoch(int leaderEpoch, int currentLeaderEpoch);
+
     [AlwaysInterleave]
     Task<ReplicaStatus> GetStatus();
 

@@ -76,6 +76,14 @@ public sealed record ListOffsetsRequest(long Timestamp, int CurrentLeaderEpoch =
 [GenerateSerializer, Immutable]
 public sealed record ListOffsetsResponse(ErrorCode Error, long Offset, long Timestamp, int LeaderEpoch, string? ErrorMessage = null);
 
+/// <summary>
+/// Kafka's EpochEndOffset for one partition (OffsetForLeaderEpoch): the largest epoch at or below the one asked that the
+/// leader's log knows and the offset where it ended (the next epoch's start offset, or the log end offset for the latest);
+/// -1 and -1 when the log knows no such epoch.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record EpochEndOffsetResponse(ErrorCode Error, int LeaderEpoch, long EndOffset, string? ErrorMessage = null);
+
 /// <summary>Kafka's DeleteRecords for one partition: <paramref name="Offset"/> becomes the log start offset; -1 means the high watermark.</summary>
 [GenerateSerializer, Immutable]
 public sealed record DeleteRecordsRequest(long Offset, int CurrentLeaderEpoch = -1, int TimeoutMs = 30_000);

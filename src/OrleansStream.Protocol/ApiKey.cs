@@ -22,6 +22,7 @@ public enum ApiKey : short
     DeleteTopics = 20,
     DeleteRecords = 21,
     InitProducerId = 22,
+    OffsetForLeaderEpoch = 23,
     AddPartitionsToTxn = 24,
     AddOffsetsToTxn = 25,
     EndTxn = 26,

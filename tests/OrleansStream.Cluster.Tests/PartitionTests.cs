@@ -110,6 +110,35 @@ public sealed class PartitionTests(ClusterFixture fixture)
         Assert.Equal((ErrorCode.None, 0L), (small.Error, small.BaseOffset));
     }
 
+    /// <summary>
+    /// Kafka's OffsetForLeaderEpoch at the leader (KIP-320, LeaderEpochFileCache.endOffsetFor): the latest epoch ends at
+    /// the log end offset, an older one where the next began, and one newer than any is unknown (-1, -1); the current leader epoch fences the answer, and a follower does not answer.
+    /// </summary>
+    [Fact]
+    public async Task OffsetForLeaderEpoch_answers_where_each_epoch_ended_in_the_leaders_log()
+    {
+        var topic = UniqueTopic("epochend");
+        var (state, leader, follower) = await fixture.CreateLeaderAndFollower(topic);
+        var e = state.LeaderEpoch;
+        Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("a", "b", "c")))).Error);
+        Assert.Equal((ErrorCode.None, e, 3L), Answer(await leader.OffsetForLeaderEpoch(e, -1)));
+
+        // A new leader epoch for the same leader (the controller's LeaderAndIsr, sent here directly): records written
+        // from now on begin epoch e + 1 at offset 3.
+        Assert.Equal(ErrorCode.None, await leader.LeaderAndIsr(state with { LeaderEpoch = e + 1, PartitionEpoch = state.PartitionEpoch + 1 }));
+        Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch("d", "e")))).Error);
+
+        Assert.Equal((ErrorCode.None, e, 3L), Answer(await leader.OffsetForLeaderEpoch(e, -1)));
+        Assert.Equal((ErrorCode.None, e + 1, 5L), Answer(await leader.OffsetForLeaderEpoch(e + 1, e + 1)));
+        Assert.Equal((ErrorCode.None, -1, -1L), Answer(await leader.OffsetForLeaderEpoch(e + 7, -1)));
+        Assert.Equal((ErrorCode.None, -1, -1L), Answer(await leader.OffsetForLeaderEpoch(-1, -1)));
+        Assert.Equal(ErrorCode.FencedLeaderEpoch, (await leader.OffsetForLeaderEpoch(e, e)).Error);
+        Assert.Equal(ErrorCode.UnknownLeaderEpoch, (await leader.OffsetForLeaderEpoch(e, e + 2)).Error);
+        Assert.Equal(ErrorCode.NotLeaderOrFollower, (await follower.OffsetForLeaderEpoch(e, -1)).Error);
+
+        static (ErrorCode, int, long) Answer(EpochEndOffsetResponse r) => (r.Error, r.LeaderEpoch, r.EndOffset);
+    }
+
     [Fact]
     public async Task BadAcksAndStaleEpoch_AreRejected()
     {

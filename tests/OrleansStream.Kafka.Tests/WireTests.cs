@@ -667,6 +667,51 @@ public sealed class WireTests(KafkaCluster cluster)
         return values;
     }
 
+    /// <summary>
+    /// OffsetForLeaderEpoch (KIP-320), as librdkafka (v2) and the Java consumer (v3-4) send it after a leader change:
+    /// the leader answers where the asked epoch ends (the log end offset for the current one), -1 and -1 for an epoch
+    /// its log does not know, and the current leader epoch fences it as Fetch is fenced; a topic or partition that does
+    /// not exist is UnknownTopicOrPartition.
+    /// </summary>
+    [Theory]
+    [InlineData((short)2)]
+    [InlineData((short)3)]
+    [InlineData((short)4)]
+    public async Task OffsetForLeaderEpoch_answers_where_an_epoch_ends_on_the_leader(short version)
+    {
+        var topic = await cluster.CreateTopicAsync("epochend", partitions: 1);
+        var epoch = Assert.Single(Assert.Single((await cluster.Controller.GetMetadata(new MetadataRequest([topic]))).Topics).Partitions).LeaderEpoch;
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(topic, 0)));
+        await wire.SendAsync(ApiKey.Produce, 8, w => ProduceMany(topic, 5, 10).Write(w, 8));
+        Assert.NotNull(await wire.ReadFrameAsync());
+
+        await wire.SendAsync(ApiKey.OffsetForLeaderEpoch, version, w => new OffsetForLeaderEpochRequest(-1,
+        [
+            new OffsetForLeaderTopic(topic,
+            [
+                new OffsetForLeaderPartition(0, -1, epoch),
+                new OffsetForLeaderPartition(0, epoch, epoch + 3),
+                new OffsetForLeaderPartition(0, epoch + 1, epoch),
+                new OffsetForLeaderPartition(7, -1, epoch),
+            ]),
+            new OffsetForLeaderTopic("no-such-topic-" + Guid.NewGuid().ToString("N")[..8], [new OffsetForLeaderPartition(0, -1, 0)]),
+        ]).Write(w, version));
+        var frame = await wire.ReadFrameAsync();
+
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(version >= 4 ? 5 : 4));
+        var answer = OffsetForLeaderEpochResponse.Read(ref r, version);
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal(
+        [
+            new EpochEndOffset(ErrorCode.None, 0, epoch, 5),
+            new EpochEndOffset(ErrorCode.None, 0, -1, -1),
+            new EpochEndOffset(ErrorCode.UnknownLeaderEpoch, 0, -1, -1),
+            new EpochEndOffset(ErrorCode.UnknownTopicOrPartition, 7, -1, -1),
+        ], answer.Topics[0].Partitions);
+        Assert.Equal(new EpochEndOffset(ErrorCode.UnknownTopicOrPartition, 0, -1, -1), Assert.Single(answer.Topics[1].Partitions));
+    }
+
     private static Protocol.Messages.ProduceRequest ProduceMany(string topic, int records, int valueBytes)
     {
         using var batch = new RecordBatchBuilder();

@@ -408,6 +408,45 @@ public class MessageTests
         Assert.Equal(Hex.Parse("00000000 02 0274 02 00000000 0000 0000018bcfe56800 0000000000000005 00000003 00 00 00"), w.WrittenSpan.ToArray());
     }
 
+    /// <summary>
+    /// OffsetForLeaderEpoch as Kafka's OffsetForLeaderEpochRequest.json lays it out: v2 has each partition's current
+    /// leader epoch before the epoch asked, v3 the replica id first, v4 is flexible; the response has the throttle time,
+    /// then per partition error, partition, leader epoch and end offset.
+    /// </summary>
+    [Fact]
+    public void OffsetForLeaderEpoch_requests_and_responses_have_Kafkas_layout()
+    {
+        var v2 = Hex.Parse("00000001 0001 74 00000001 00000003 00000007 00000005");
+        var v3 = Hex.Parse("ffffffff 00000001 0001 74 00000001 00000003 00000007 00000005");
+        var v4 = Hex.Parse("ffffffff 02 0274 02 00000003 00000007 00000005 00 00 00");
+        var expected = new OffsetForLeaderPartition(3, 7, 5);
+        foreach (var (bytes, version, replicaId) in new[] { (v2, (short)2, -2), (v3, (short)3, -1), (v4, (short)4, -1) })
+        {
+            var r = new KafkaReader(bytes);
+            var read = OffsetForLeaderEpochRequest.Read(ref r, version);
+            Assert.Equal(0, r.Remaining);
+            Assert.Equal(replicaId, read.ReplicaId);
+            Assert.Equal("t", Assert.Single(read.Topics).Topic);
+            Assert.Equal(expected, Assert.Single(Assert.Single(read.Topics).Partitions));
+            using var w = new KafkaWriter();
+            read.Write(w, version);
+            Assert.Equal(bytes, w.WrittenSpan.ToArray());
+        }
+
+        var response = new OffsetForLeaderEpochResponse([new OffsetForLeaderTopicResult("t",
+            [new EpochEndOffset(ErrorCode.None, 3, 5, 42), new EpochEndOffset(ErrorCode.FencedLeaderEpoch, 4, -1, -1)])]);
+        using var w3 = new KafkaWriter();
+        using var w4 = new KafkaWriter();
+        response.Write(w3, 3);
+        response.Write(w4, 4);
+        Assert.Equal(Hex.Parse("00000000 00000001 0001 74 00000002 0000 00000003 00000005 000000000000002a 004a 00000004 ffffffff ffffffffffffffff"),
+            w3.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 02 0274 03 0000 00000003 00000005 000000000000002a 00 004a 00000004 ffffffff ffffffffffffffff 00 00 00"),
+            w4.WrittenSpan.ToArray());
+        var back = new KafkaReader(w4.WrittenSpan);
+        Assert.Equal(response.Topics[0].Partitions, OffsetForLeaderEpochResponse.Read(ref back, 4).Topics[0].Partitions);
+    }
+
     [Fact]
     public void ListOffsets_v4_response_has_the_leader_epoch()
     {

@@ -30,6 +30,7 @@ public static class KafkaListenerExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ProduceHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, FetchHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ListOffsetsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, OffsetForLeaderEpochHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, FindCoordinatorHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, JoinGroupHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, SyncGroupHandler>());

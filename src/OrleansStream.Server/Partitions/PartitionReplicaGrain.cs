@@ -575,6 +575,14 @@ internal sealed partial class PartitionReplicaGrain(
     private static FetchIsolation ToFetchIsolation(IsolationLevel isolation) =>
         isolation == IsolationLevel.ReadCommitted ? FetchIsolation.TxnCommitted : FetchIsolation.HighWatermark;
 
+    public Task<EpochEndOffsetResponse> OffsetForLeaderEpoch(int leaderEpoch, int currentLeaderEpoch)
+    {
+        if (CheckLeader(currentLeaderEpoch) is { } notLeader)
+            return Task.FromResult(new EpochEndOffsetResponse(notLeader.Error, -1, -1, notLeader.Message));
+        var (epoch, endOffset) = _log!.LeaderEpochCache.EndOffsetFor(leaderEpoch);
+        return Task.FromResult(new EpochEndOffsetResponse(ErrorCode.None, epoch, endOffset));
+    }
+
     public Task<ReplicaStatus> GetStatus()
     {
         var log = _log;
