@@ -64,6 +64,7 @@ public class MessageTests
     [InlineData(1)]
     [InlineData(4)]
     [InlineData(8)]
+    [InlineData(9)]
     public void Metadata_requests_round_trip_and_ask_for_every_topic_by_null_or_v0_empty(short version)
     {
         var some = new Messages.MetadataRequest(["a", "b"], AllowAutoTopicCreation: true);
@@ -102,6 +103,38 @@ public class MessageTests
             "00000001 0000 00000000 00000003 00000005" +          // partition: error, index, leader, epoch
             "00000001 00000003 00000001 00000003 00000000" +      // replicas, isr, offline
             "80000000 80000000"), w.WrittenSpan.ToArray());       // topic and cluster authorized operations omitted
+    }
+
+    /// <summary>
+    /// Metadata v9 is v8 made flexible (Kafka's MetadataRequest.json and MetadataResponse.json): compact strings and
+    /// arrays, a tagged-field section after each broker, partition, topic and the whole. librdkafka takes leader epochs
+    /// as reliable only from this version on.
+    /// </summary>
+    [Fact]
+    public void Metadata_v9_is_flexible()
+    {
+        var request = Hex.Parse("02 0274 00 01 00 00 00");
+        var r = new KafkaReader(request);
+        var read = Messages.MetadataRequest.Read(ref r, 9);
+        Assert.Equal((0, true), (r.Remaining, read.AllowAutoTopicCreation));
+        Assert.Equal(["t"], read.Topics);
+        var every = new KafkaReader(Hex.Parse("00 00 00 00 00"));
+        Assert.Null(Messages.MetadataRequest.Read(ref every, 9).Topics);
+
+        var response = new Messages.MetadataResponse(
+            [new MetadataBroker(3, "h", 9092, null)], "cid", 3,
+            [new MetadataTopic(ErrorCode.None, "t", false, [new MetadataPartition(ErrorCode.None, 0, 3, 5, [3], [3], [])])]);
+        using var w = new KafkaWriter();
+        response.Write(w, 9);
+
+        Assert.Equal(Hex.Parse(
+            "00000000" +                                          // throttle
+            "02 00000003 0268 00002384 00 00" +                   // brokers: id, host, port, rack null, tags
+            "04636964 00000003" +                                 // cluster id, controller id
+            "02 0000 0274 00" +                                   // topic: error, name, internal
+            "02 0000 00000000 00000003 00000005" +                // partition: error, index, leader, epoch
+            "02 00000003 02 00000003 01 00" +                     // replicas, isr, offline, tags
+            "80000000 00 80000000 00"), w.WrittenSpan.ToArray()); // authorized operations omitted, tags
     }
 
     [Fact]

@@ -1,19 +1,24 @@
 namespace OrleansStream.Protocol.Messages;
 
 /// <summary>
-/// MetadataRequest v0-8. <see cref="Topics"/> null asks for every topic (v0 says so with an empty array). Before v4
-/// a request may always create the topics it names (Kafka's rule for old clients).
+/// MetadataRequest v0-9 (v9 flexible). <see cref="Topics"/> null asks for every topic (v0 says so with an empty array).
+/// Before v4 a request may always create the topics it names (Kafka's rule for old clients).
 /// </summary>
 public sealed record MetadataRequest(IReadOnlyList<string>? Topics, bool AllowAutoTopicCreation)
 {
     public static MetadataRequest Read(ref KafkaReader reader, short version)
     {
-        var count = reader.ReadArrayLength(flexible: false);
+        var flexible = version >= 9;
+        var count = reader.ReadArrayLength(flexible);
         List<string>? topics = null;
         if (count >= 0)
         {
-            topics = new List<string>(count);
-            for (var i = 0; i < count; i++) topics.Add(reader.ReadString(flexible: false));
+            topics = new List<string>(Math.Min(count, reader.Remaining));
+            for (var i = 0; i < count; i++)
+            {
+                topics.Add(reader.ReadString(flexible));
+                if (flexible) reader.SkipTaggedFields();
+            }
         }
         if (version == 0 && topics is { Count: 0 }) topics = null;
         var allow = version < 4 || reader.ReadBoolean();
@@ -22,16 +27,22 @@ public sealed record MetadataRequest(IReadOnlyList<string>? Topics, bool AllowAu
             reader.ReadBoolean(); // include_cluster_authorized_operations
             reader.ReadBoolean(); // include_topic_authorized_operations
         }
+        if (flexible) reader.SkipTaggedFields();
         return new MetadataRequest(topics, allow);
     }
 
     public void Write(KafkaWriter writer, short version)
     {
-        if (Topics is null) writer.WriteArrayLength(version == 0 ? 0 : -1, flexible: false);
+        var flexible = version >= 9;
+        if (Topics is null) writer.WriteArrayLength(version == 0 ? 0 : -1, flexible);
         else
         {
-            writer.WriteArrayLength(Topics.Count, flexible: false);
-            foreach (var t in Topics) writer.WriteString(t, flexible: false);
+            writer.WriteArrayLength(Topics.Count, flexible);
+            foreach (var t in Topics)
+            {
+                writer.WriteString(t, flexible);
+                if (flexible) writer.WriteEmptyTaggedFields();
+            }
         }
         if (version >= 4) writer.WriteBoolean(AllowAutoTopicCreation);
         if (version >= 8)
@@ -39,6 +50,7 @@ public sealed record MetadataRequest(IReadOnlyList<string>? Topics, bool AllowAu
             writer.WriteBoolean(false);
             writer.WriteBoolean(false);
         }
+        if (flexible) writer.WriteEmptyTaggedFields();
     }
 }
 
@@ -49,7 +61,10 @@ public sealed record MetadataPartition(
 
 public sealed record MetadataTopic(ErrorCode Error, string Name, bool IsInternal, IReadOnlyList<MetadataPartition> Partitions);
 
-/// <summary>MetadataResponse v0-8.</summary>
+/// <summary>
+/// MetadataResponse v0-9 (v9 flexible). librdkafka takes the partitions' leader epochs (v7+) as reliable only from v9
+/// on, and without them does no KIP-320 validation after a leader change.
+/// </summary>
 public sealed record MetadataResponse(
     IReadOnlyList<MetadataBroker> Brokers, string? ClusterId, int ControllerId, IReadOnlyList<MetadataTopic> Topics)
 {
@@ -58,37 +73,42 @@ public sealed record MetadataResponse(
 
     public void Write(KafkaWriter writer, short version)
     {
+        var flexible = version >= 9;
         if (version >= 3) writer.WriteInt32(0);
-        writer.WriteArrayLength(Brokers.Count, flexible: false);
+        writer.WriteArrayLength(Brokers.Count, flexible);
         foreach (var b in Brokers)
         {
             writer.WriteInt32(b.NodeId);
-            writer.WriteString(b.Host, flexible: false);
+            writer.WriteString(b.Host, flexible);
             writer.WriteInt32(b.Port);
-            if (version >= 1) writer.WriteNullableString(b.Rack, flexible: false);
+            if (version >= 1) writer.WriteNullableString(b.Rack, flexible);
+            if (flexible) writer.WriteEmptyTaggedFields();
         }
-        if (version >= 2) writer.WriteNullableString(ClusterId, flexible: false);
+        if (version >= 2) writer.WriteNullableString(ClusterId, flexible);
         if (version >= 1) writer.WriteInt32(ControllerId);
-        writer.WriteArrayLength(Topics.Count, flexible: false);
+        writer.WriteArrayLength(Topics.Count, flexible);
         foreach (var t in Topics)
         {
             writer.WriteInt16((short)t.Error);
-            writer.WriteString(t.Name, flexible: false);
+            writer.WriteString(t.Name, flexible);
             if (version >= 1) writer.WriteBoolean(t.IsInternal);
-            writer.WriteArrayLength(t.Partitions.Count, flexible: false);
+            writer.WriteArrayLength(t.Partitions.Count, flexible);
             foreach (var p in t.Partitions)
             {
                 writer.WriteInt16((short)p.Error);
                 writer.WriteInt32(p.PartitionIndex);
                 writer.WriteInt32(p.LeaderId);
                 if (version >= 7) writer.WriteInt32(p.LeaderEpoch);
-                writer.WriteInt32Array(p.ReplicaNodes, flexible: false);
-                writer.WriteInt32Array(p.IsrNodes, flexible: false);
-                if (version >= 5) writer.WriteInt32Array(p.OfflineReplicas, flexible: false);
+                writer.WriteInt32Array(p.ReplicaNodes, flexible);
+                writer.WriteInt32Array(p.IsrNodes, flexible);
+                if (version >= 5) writer.WriteInt32Array(p.OfflineReplicas, flexible);
+                if (flexible) writer.WriteEmptyTaggedFields();
             }
             if (version >= 8) writer.WriteInt32(AuthorizedOperationsOmitted);
+            if (flexible) writer.WriteEmptyTaggedFields();
         }
         if (version >= 8) writer.WriteInt32(AuthorizedOperationsOmitted);
+        if (flexible) writer.WriteEmptyTaggedFields();
     }
 }
 
