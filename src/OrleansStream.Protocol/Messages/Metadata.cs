@@ -13,7 +13,7 @@ public sealed record MetadataRequest(IReadOnlyList<string>? Topics, bool AllowAu
         List<string>? topics = null;
         if (count >= 0)
         {
-            topics = new List<string>(Math.Min(count, reader.Remaining));
+            topics = new List<string>(count);
             for (var i = 0; i < count; i++)
             {
                 topics.Add(reader.ReadString(flexible));
