@@ -152,6 +152,179 @@ public sealed class LeaderChangeTests
         Assert.Equal(Enumerable.Range(0, Records).Select(i => ((long)i, $"r{i}")), read);
     }
 
+    /// <summary>
+    /// Exactly-once with librdkafka across kill -9 of a broker: a read_committed consumer and a transactional producer
+    /// copy one topic to another, committing the group's offsets in each transaction, while the broker that leads an
+    /// output partition dies with a transaction open. An abortable error aborts and rewinds to the committed offsets; a fatal one starts a new
+    /// producer with the same transactional id. The output, read_committed, holds every input record exactly once.
+    /// </summary>
+    [Fact]
+    public async Task A_transactional_copy_writes_each_record_once_when_a_broker_is_killed_mid_copy()
+    {
+        const int Records = 2000;
+        await using var silos = await SiloProcesses.StartAsync(3);
+        var controller = silos.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+        var id = Guid.NewGuid().ToString("N")[..8];
+        var (input, output, group) = ("eos-in-" + id, "eos-out-" + id, "eos-" + id);
+        var configs = new Dictionary<string, string> { ["min.insync.replicas"] = "2" };
+        Assert.All(await controller.CreateTopics([new NewTopic(input, 2, 3, configs), new NewTopic(output, 2, 3, configs)]),
+            r => Assert.Equal(ErrorCode.None, r.Error));
+        using (var seed = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = silos.BootstrapServers, EnableIdempotence = true }).Build())
+        {
+            for (var i = 0; i < Records; i++) seed.Produce(input, new Message<string, string> { Key = $"k{i % 37}", Value = $"v{i}" });
+            Assert.Equal(0, seed.Flush(Wait));
+        }
+        var victim = silos.IndexOf((await PartitionAsync(controller, output)).LeaderBroker!);
+
+        var transactionalId = "eos-" + id;
+        ProducerConfig ProducerConfig() => new()
+        {
+            BootstrapServers = silos.BootstrapServers, TransactionalId = transactionalId, LingerMs = 5, MessageTimeoutMs = 60_000,
+            TransactionTimeoutMs = 60_000,
+        };
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = silos.BootstrapServers, GroupId = group, EnableAutoCommit = false, AutoOffsetReset = AutoOffsetReset.Earliest,
+            IsolationLevel = Confluent.Kafka.IsolationLevel.ReadCommitted, TopicMetadataRefreshIntervalMs = 1000,
+        }).Build();
+        var producer = new ProducerBuilder<string, string>(ProducerConfig()).Build();
+        try
+        {
+            producer.InitTransactions(Wait);
+            consumer.Subscribe(input);
+            var committed = 0;
+            var transactions = 0;
+            var killed = false;
+            var (aborted, restarted) = (0, 0);
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+            while (committed < Records && DateTime.UtcNow < deadline)
+            {
+                var next = new Dictionary<Confluent.Kafka.TopicPartition, long>();
+                try
+                {
+                    producer.BeginTransaction();
+                    for (var count = 0; count < 100; count++)
+                    {
+                        if (ConsumeOne(consumer) is not { } r) break;
+                        producer.Produce(output, new Message<string, string> { Key = r.Message.Key, Value = r.Message.Value });
+                        next[r.TopicPartition] = r.Offset.Value + 1;
+                        // The fourth transaction has fifty records in flight or written when the broker dies.
+                        if (!killed && transactions == 3 && count == 49)
+                        {
+                            silos.Kill(victim);
+                            killed = true;
+                        }
+                    }
+                    if (next.Count == 0)
+                    {
+                        producer.AbortTransaction(Wait);
+                    }
+                    else
+                    {
+                        producer.SendOffsetsToTransaction([.. next.Select(kv => new Confluent.Kafka.TopicPartitionOffset(kv.Key, kv.Value))], consumer.ConsumerGroupMetadata, Wait);
+                        CommitWithRetries(producer);
+                        transactions++;
+                    }
+                }
+                catch (KafkaTxnRequiresAbortException)
+                {
+                    aborted++;
+                    producer.AbortTransaction(Wait);
+                    Rewind(consumer);
+                }
+                catch (KafkaException e) when (e.Error.IsFatal)
+                {
+                    restarted++;
+                    producer.Dispose();
+                    producer = new ProducerBuilder<string, string>(ProducerConfig()).Build();
+                    producer.InitTransactions(Wait);
+                    Rewind(consumer);
+                }
+                committed = CommittedCount(consumer, input);
+            }
+            Assert.True(killed);
+            TestContext.Current.TestOutputHelper?.WriteLine(
+                $"{transactions} transactions committed, {aborted} aborted on an abortable error, {restarted} producers replaced after a fatal one");
+        }
+        finally
+        {
+            producer.Dispose();
+        }
+
+        var copied = new List<string>();
+        using (var reader = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = silos.BootstrapServers, GroupId = "eos-reader-" + id, EnableAutoCommit = false,
+            IsolationLevel = Confluent.Kafka.IsolationLevel.ReadCommitted, EnablePartitionEof = true,
+        }).Build())
+        {
+            reader.Assign([new Confluent.Kafka.TopicPartitionOffset(output, 0, Offset.Beginning), new Confluent.Kafka.TopicPartitionOffset(output, 1, Offset.Beginning)]);
+            foreach (var r in Consuming.ToEnd(reader, 2, Records)) copied.Add(r.Message.Value);
+        }
+        Assert.Equal(Enumerable.Range(0, Records).Select(i => $"v{i}").Order(), copied.Order());
+    }
+
+    /// <summary>The next record, or null when none came within half a second or the client reported a transient error.</summary>
+    private static ConsumeResult<string, string>? ConsumeOne(IConsumer<string, string> consumer)
+    {
+        try
+        {
+            return consumer.Consume(TimeSpan.FromMilliseconds(500));
+        }
+        catch (ConsumeException e) when (!e.Error.IsFatal)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A commit that times out or meets a retriable error is asked again, as librdkafka's documentation says.</summary>
+    private static void CommitWithRetries(IProducer<string, string> producer)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                producer.CommitTransaction(Wait);
+                return;
+            }
+            catch (KafkaRetriableException) when (attempt < 5)
+            {
+            }
+        }
+    }
+
+    /// <summary>Back to the group's committed offsets (earliest where none), as an aborted transaction leaves them.</summary>
+    private static void Rewind(IConsumer<string, string> consumer)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                foreach (var c in consumer.Committed(consumer.Assignment, Wait))
+                    consumer.Seek(new Confluent.Kafka.TopicPartitionOffset(c.TopicPartition, c.Offset.Value >= 0 ? c.Offset : Offset.Beginning));
+                return;
+            }
+            catch (KafkaException) when (attempt < 5)
+            {
+            }
+        }
+    }
+
+    private static int CommittedCount(IConsumer<string, string> consumer, string topic)
+    {
+        try
+        {
+            var total = 0L;
+            foreach (var c in consumer.Committed([new Confluent.Kafka.TopicPartition(topic, 0), new Confluent.Kafka.TopicPartition(topic, 1)], Wait))
+                if (c.Offset.Value > 0) total += c.Offset.Value;
+            return (int)total;
+        }
+        catch (KafkaException)
+        {
+            return -1;
+        }
+    }
+
     private static async Task<PartitionMetadata> WaitForPartitionAsync(IClusterControllerGrain controller, string topic,
         Func<PartitionMetadata, bool> condition, string what)
     {
@@ -172,7 +345,7 @@ public sealed class LeaderChangeTests
     }
 
     private static async Task<PartitionMetadata> PartitionAsync(IClusterControllerGrain controller, string topic) =>
-        Assert.Single(Assert.Single((await controller.GetMetadata(new MetadataRequest([topic]))).Topics).Partitions);
+        Assert.Single((await controller.GetMetadata(new MetadataRequest([topic]))).Topics).Partitions[0];
 
     private static Task WaitForBrokerDeadAsync(IClusterControllerGrain controller, string brokerId) =>
         Eventually.WaitUntilAsync(async () =>
