@@ -41,6 +41,31 @@ public sealed class AdminTests(KafkaCluster cluster)
         Assert.Equal(OrleansStream.ErrorCode.UnknownTopicOrPartition, state.Topics.Single().Error);
     }
 
+    /// <summary>
+    /// The broker authorizes nothing, so the ACL APIs answer as Kafka without an authorizer: SecurityDisabled for each
+    /// binding of CreateAcls and each filter of DeleteAcls; nothing is created, and there is nothing to describe.
+    /// </summary>
+    [Fact]
+    public async Task The_ACL_APIs_answer_SecurityDisabled_as_Kafka_without_an_authorizer()
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        var binding = new AclBinding
+        {
+            Pattern = new ResourcePattern { Type = ResourceType.Topic, Name = "t", ResourcePatternType = ResourcePatternType.Literal },
+            Entry = new AccessControlEntry { Principal = "User:alice", Host = "*", Operation = AclOperation.Read, PermissionType = AclPermissionType.Allow },
+        };
+
+        // librdkafka reads DescribeAcls' error code and drops it, against Kafka too: an empty list (WireTests checks the code).
+        var described = await admin.DescribeAclsAsync(binding.ToFilter());
+        var created = await Assert.ThrowsAsync<CreateAclsException>(() => admin.CreateAclsAsync([binding, binding]));
+        var deleted = await Assert.ThrowsAsync<DeleteAclsException>(() => admin.DeleteAclsAsync([binding.ToFilter()]));
+
+        Assert.Empty(described.AclBindings);
+        Assert.Equal(2, created.Results.Count);
+        Assert.All(created.Results, r => Assert.Equal(Confluent.Kafka.ErrorCode.SecurityDisabled, r.Error.Code));
+        Assert.Equal(Confluent.Kafka.ErrorCode.SecurityDisabled, Assert.Single(deleted.Results).Error.Code);
+    }
+
     [Fact]
     public async Task An_idempotent_producer_gets_a_producer_id_and_stores_each_record_once_in_order()
     {

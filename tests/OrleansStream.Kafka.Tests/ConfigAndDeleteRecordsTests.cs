@@ -83,6 +83,9 @@ public sealed class ConfigAndDeleteRecordsTests(KafkaCluster cluster)
 
         Assert.Equal(nodeId, entries["node.id"].Value);
         Assert.Equal("604800000", entries["log.retention.ms"].Value);
+        // No authorizer: Kafka's empty default, which tools read beside DescribeAcls (whose error librdkafka drops).
+        Assert.True(string.IsNullOrEmpty(entries["authorizer.class.name"].Value));
+        Assert.Equal(ConfigSource.DefaultConfig, entries["authorizer.class.name"].Source);
         Assert.All(entries.Values, e => Assert.True(e.IsReadOnly));
         Assert.Equal(Confluent.Kafka.ErrorCode.InvalidRequest, refused.Results.Single().Error.Code);
     }

@@ -172,6 +172,9 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         ApiKey.IncrementalAlterConfigs => (w, v) => o.AlterConfigs(incremental: true).Write(w, incremental: true, flexible: v >= 1),
         ApiKey.DeleteRecords => new M.DeleteRecordsRequest(o.ArrayOf(() => new M.DeleteRecordsTopic(o.Name(), o.ArrayOf(() => new M.DeleteRecordsPartition(o.PartitionIndex(), o.Int64())))), o.Int32()).Write,
         ApiKey.OffsetDelete => new M.OffsetDeleteRequest(o.Name(), o.Array(o.Partitions)).Write,
+        ApiKey.DescribeAcls => new M.DescribeAclsRequest(o.Acl()).Write,
+        ApiKey.CreateAcls => new M.CreateAclsRequest(o.ArrayOf(() => o.Acl() with { ResourceName = o.Name(), Principal = o.Name(), Host = o.Name() })).Write,
+        ApiKey.DeleteAcls => new M.DeleteAclsRequest(o.ArrayOf(o.Acl)).Write,
         ApiKey.DescribeCluster => new M.DescribeClusterRequest(o.Chance(2), o.Int8()).Write,
         ApiKey.DescribeProducers => new M.DescribeProducersRequest(o.ArrayOf(o.Partitions)).Write,
         _ => throw new InvalidOperationException($"{key} is advertised and has no odd request here: add one."),
@@ -215,6 +218,9 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         public string FreshName() => $"odd-{random.Next():x}-{++_fresh}";
 
         public string? NullableName() => Chance(4) ? null : Name();
+
+        /// <summary>An ACL binding or filter of odd types, names, operations and permissions.</summary>
+        public M.AclSpec Acl() => new(Int8(), NullableName(), Int8(), NullableName(), NullableName(), Int8(), Int8());
 
         public string ConfigName() => Pick("", "x", "retention.ms", "cleanup.policy", "min.insync.replicas", "compression.type", "segment.bytes");
 

@@ -712,6 +712,23 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Equal(new EpochEndOffset(ErrorCode.UnknownTopicOrPartition, 0, -1, -1), Assert.Single(answer.Topics[1].Partitions));
     }
 
+    /// <summary>DescribeAcls without an authorizer: SecurityDisabled with Kafka's message and no resources, at v1 and v2.</summary>
+    [Theory]
+    [InlineData((short)1)]
+    [InlineData((short)2)]
+    public async Task DescribeAcls_is_SecurityDisabled_as_in_Kafka_without_an_authorizer(short version)
+    {
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await wire.SendAsync(ApiKey.DescribeAcls, version, w => new DescribeAclsRequest(new AclSpec(1, null, 1, null, null, 1, 1)).Write(w, version));
+
+        var flexible = version >= 2;
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(flexible ? 5 : 4) : []);
+        Assert.Equal(0, r.ReadInt32());
+        Assert.Equal((short)ErrorCode.SecurityDisabled, r.ReadInt16());
+        Assert.Equal("No Authorizer is configured on the broker", r.ReadNullableString(flexible));
+        Assert.Equal(0, r.ReadArrayLength(flexible));
+    }
+
     private static Protocol.Messages.ProduceRequest ProduceMany(string topic, int records, int valueBytes)
     {
         using var batch = new RecordBatchBuilder();

@@ -480,6 +480,41 @@ public class MessageTests
         Assert.Equal(response.Topics[0].Partitions, OffsetForLeaderEpochResponse.Read(ref back, 4).Topics[0].Partitions);
     }
 
+    /// <summary>
+    /// The ACL messages as Kafka's DescribeAcls, CreateAcls and DeleteAcls schemas lay them out (v1 with the pattern
+    /// type, v2 flexible); a filter's name, principal and host may be null.
+    /// </summary>
+    [Fact]
+    public void Acl_messages_have_Kafkas_layout()
+    {
+        var topicRead = new AclSpec(2, "t", 3, "User:a", "*", 3, 3);
+        var v1 = Hex.Parse("02 0001 74 03 0006 557365723a61 0001 2a 03 03");
+        var v2 = Hex.Parse("02 0274 03 07557365723a61 022a 03 03 00");
+        foreach (var (bytes, version) in new[] { (v1, (short)1), (v2, (short)2) })
+        {
+            var r = new KafkaReader(bytes);
+            Assert.Equal(topicRead, DescribeAclsRequest.Read(ref r, version).Filter);
+            Assert.Equal(0, r.Remaining);
+        }
+        var create = new KafkaReader(Hex.Parse("02 02 0274 03 07557365723a61 022a 03 03 00 00"));
+        Assert.Equal([topicRead], CreateAclsRequest.Read(ref create, 2).Creations);
+        var delete = new KafkaReader(Hex.Parse("02 02 00 03 00 00 03 03 00 00"));
+        Assert.Equal([new AclSpec(2, null, 3, null, null, 3, 3)], DeleteAclsRequest.Read(ref delete, 3).Filters);
+
+        using var d1 = new KafkaWriter();
+        using var d2 = new KafkaWriter();
+        using var c2 = new KafkaWriter();
+        using var x3 = new KafkaWriter();
+        new DescribeAclsResponse(ErrorCode.SecurityDisabled, "m").Write(d1, 1);
+        new DescribeAclsResponse(ErrorCode.SecurityDisabled, "m").Write(d2, 2);
+        new CreateAclsResponse(1, ErrorCode.SecurityDisabled, "m").Write(c2, 2);
+        new DeleteAclsResponse(1, ErrorCode.SecurityDisabled, "m").Write(x3, 3);
+        Assert.Equal(Hex.Parse("00000000 0036 0001 6d 00000000"), d1.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 0036 026d 01 00"), d2.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 02 0036 026d 00 00"), c2.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 02 0036 026d 01 00 00"), x3.WrittenSpan.ToArray());
+    }
+
     [Fact]
     public void ListOffsets_v4_response_has_the_leader_epoch()
     {

@@ -31,6 +31,9 @@ public static class KafkaListenerExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, FetchHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ListOffsetsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, OffsetForLeaderEpochHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DescribeAclsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, CreateAclsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DeleteAclsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, FindCoordinatorHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, JoinGroupHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, SyncGroupHandler>());

@@ -70,6 +70,9 @@ internal sealed class DescribeConfigsHandler(IGrainFactory grains, IOptions<Brok
         Add("socket.request.max.bytes", _options.SocketRequestMaxBytes.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("connections.max.idle.ms", _options.ConnectionsMaxIdleMs.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("max.connections.per.ip", _options.MaxConnectionsPerIp.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
+        // No authorizer (the ACL APIs answer SecurityDisabled): Kafka's default, empty. Admin tools read it to tell an
+        // unsecured cluster from one whose ACLs they may not see (librdkafka drops DescribeAcls' error code).
+        Add("authorizer.class.name", "", ConfigSource.DefaultConfig);
         foreach (var (brokerKey, topicKey) in TopicDefaults.BrokerKeys)
         {
             if (_options.TopicConfigDefaults.TryGetValue(topicKey, out var value)) Add(brokerKey, value, ConfigSource.StaticBrokerConfig);
