@@ -1,4 +1,6 @@
 using Confluent.Kafka;
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
 
 namespace OrleansStream.Kafka.Tests;
 
@@ -155,8 +157,9 @@ public sealed class LeaderChangeTests
     /// <summary>
     /// Exactly-once with librdkafka across kill -9 of a broker: a read_committed consumer and a transactional producer
     /// copy one topic to another, committing the group's offsets in each transaction, while the broker that leads an
-    /// output partition dies with a transaction open. An abortable error aborts and rewinds to the committed offsets; a fatal one starts a new
-    /// producer with the same transactional id. The output, read_committed, holds every input record exactly once.
+    /// output partition and the transaction's coordinator dies with a transaction open. An abortable error aborts and
+    /// rewinds to the committed offsets; a fatal one starts a new producer with the same transactional id. The output,
+    /// read_committed, holds every input record exactly once.
     /// </summary>
     [Fact]
     public async Task A_transactional_copy_writes_each_record_once_when_a_broker_is_killed_mid_copy()
@@ -165,7 +168,7 @@ public sealed class LeaderChangeTests
         await using var silos = await SiloProcesses.StartAsync(3);
         var controller = silos.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
         var id = Guid.NewGuid().ToString("N")[..8];
-        var (input, output, group) = ("eos-in-" + id, "eos-out-" + id, "eos-" + id);
+        var (input, output) = ("eos-in-" + id, "eos-out-" + id);
         var configs = new Dictionary<string, string> { ["min.insync.replicas"] = "2" };
         Assert.All(await controller.CreateTopics([new NewTopic(input, 2, 3, configs), new NewTopic(output, 2, 3, configs)]),
             r => Assert.Equal(ErrorCode.None, r.Error));
@@ -176,32 +179,43 @@ public sealed class LeaderChangeTests
         }
         var victim = silos.IndexOf((await PartitionAsync(controller, output)).LeaderBroker!);
 
-        var transactionalId = "eos-" + id;
+        // The transaction coordinator dies with the leader: the new coordinator activation takes the transaction over.
+        // The group's coordinator is a broker that lives: librdkafka 2.x waits forever in SendOffsetsToTransaction when
+        // the group coordinator it cached is a broker that left the metadata (confluentinc/librdkafka#5511, against
+        // Kafka as here), which is the client's defect, not the one this test looks for.
+        var transactionalId = await KeyCoordinatedByAsync(silos, victim, 1, "eos-t-" + id + "-", coordinated: true);
+        var group = await KeyCoordinatedByAsync(silos, victim, 0, "eos-g-" + id + "-", coordinated: false);
         ProducerConfig ProducerConfig() => new()
         {
             BootstrapServers = silos.BootstrapServers, TransactionalId = transactionalId, LingerMs = 5, MessageTimeoutMs = 60_000,
             TransactionTimeoutMs = 60_000,
         };
+        // Every blocking call waits at most 30 s and the whole copy at most 150 s, so that a copy that cannot finish
+        // fails here with what the clients and brokers said, well inside the suite's hang timeout.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(150);
+        TimeSpan Left() => TimeSpan.FromTicks(Math.Clamp((deadline - DateTime.UtcNow).Ticks, TimeSpan.TicksPerSecond, 30 * TimeSpan.TicksPerSecond));
         using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
         {
             BootstrapServers = silos.BootstrapServers, GroupId = group, EnableAutoCommit = false, AutoOffsetReset = AutoOffsetReset.Earliest,
             IsolationLevel = Confluent.Kafka.IsolationLevel.ReadCommitted, TopicMetadataRefreshIntervalMs = 1000,
         }).Build();
-        var producer = new ProducerBuilder<string, string>(ProducerConfig()).Build();
+        IProducer<string, string>? producer = null;
+        var (committed, transactions, aborted, restarted) = (0, 0, 0, 0);
+        var killed = false;
+        var errors = new List<string>();
         try
         {
-            producer.InitTransactions(Wait);
             consumer.Subscribe(input);
-            var committed = 0;
-            var transactions = 0;
-            var killed = false;
-            var (aborted, restarted) = (0, 0);
-            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
             while (committed < Records && DateTime.UtcNow < deadline)
             {
                 var next = new Dictionary<Confluent.Kafka.TopicPartition, long>();
                 try
                 {
+                    if (producer is null)
+                    {
+                        producer = new ProducerBuilder<string, string>(ProducerConfig()).Build();
+                        producer.InitTransactions(Left());
+                    }
                     producer.BeginTransaction();
                     for (var count = 0; count < 100; count++)
                     {
@@ -217,39 +231,69 @@ public sealed class LeaderChangeTests
                     }
                     if (next.Count == 0)
                     {
-                        producer.AbortTransaction(Wait);
+                        producer.AbortTransaction(Left());
                     }
                     else
                     {
-                        producer.SendOffsetsToTransaction([.. next.Select(kv => new Confluent.Kafka.TopicPartitionOffset(kv.Key, kv.Value))], consumer.ConsumerGroupMetadata, Wait);
-                        CommitWithRetries(producer);
+                        producer.SendOffsetsToTransaction([.. next.Select(kv => new Confluent.Kafka.TopicPartitionOffset(kv.Key, kv.Value))], consumer.ConsumerGroupMetadata, Left());
+                        // A commit that times out or meets a retriable error is asked again, as librdkafka's documentation says.
+                        while (true)
+                        {
+                            try
+                            {
+                                producer.CommitTransaction(Left());
+                                break;
+                            }
+                            catch (KafkaRetriableException e) when (DateTime.UtcNow < deadline)
+                            {
+                                errors.Add($"commit: {e.Error}");
+                            }
+                        }
                         transactions++;
                     }
                 }
-                catch (KafkaTxnRequiresAbortException)
+                catch (KafkaTxnRequiresAbortException e)
                 {
+                    errors.Add($"abortable: {e.Error}");
                     aborted++;
-                    producer.AbortTransaction(Wait);
-                    Rewind(consumer);
+                    try
+                    {
+                        producer!.AbortTransaction(Left());
+                    }
+                    catch (KafkaException a)
+                    {
+                        errors.Add($"abort: {a.Error}");
+                        restarted++;
+                        producer!.Dispose();
+                        producer = null;
+                    }
+                    Rewind(consumer, Left(), errors);
                 }
-                catch (KafkaException e) when (e.Error.IsFatal)
+                catch (KafkaException e) when (e.Error.IsFatal || producer is not null && e is not KafkaRetriableException)
                 {
+                    errors.Add($"fatal or unexpected: {e.Error}");
                     restarted++;
-                    producer.Dispose();
-                    producer = new ProducerBuilder<string, string>(ProducerConfig()).Build();
-                    producer.InitTransactions(Wait);
-                    Rewind(consumer);
+                    producer?.Dispose();
+                    producer = null;
+                    Rewind(consumer, Left(), errors);
                 }
-                committed = CommittedCount(consumer, input);
+                catch (KafkaException e)
+                {
+                    errors.Add($"retriable: {e.Error}");
+                }
+                committed = CommittedCount(consumer, input, Left());
             }
-            Assert.True(killed);
-            TestContext.Current.TestOutputHelper?.WriteLine(
-                $"{transactions} transactions committed, {aborted} aborted on an abortable error, {restarted} producers replaced after a fatal one");
         }
         finally
         {
-            producer.Dispose();
+            producer?.Dispose();
         }
+        var summary = $"{transactions} transactions committed, {aborted} aborted on an abortable error, {restarted} producers replaced";
+        TestContext.Current.TestOutputHelper?.WriteLine(summary);
+        Assert.True(killed);
+        Assert.True(committed == Records, $"{committed} of {Records} input records committed in 150 s; {summary}; client errors: " +
+            $"{string.Join("; ", errors.TakeLast(20))}; broker errors: {string.Join(" | ", Enumerable.Range(0, 3).SelectMany(i =>
+                silos.Output(i).Split('\n').Where(l => l.Contains("fail", StringComparison.OrdinalIgnoreCase) || l.Contains("exception", StringComparison.OrdinalIgnoreCase)).TakeLast(10)))}");
 
         var copied = new List<string>();
         using (var reader = new ConsumerBuilder<string, string>(new ConsumerConfig
@@ -277,45 +321,46 @@ public sealed class LeaderChangeTests
         }
     }
 
-    /// <summary>A commit that times out or meets a retriable error is asked again, as librdkafka's documentation says.</summary>
-    private static void CommitWithRetries(IProducer<string, string> producer)
+    /// <summary>A key (group or transactional id) whose FindCoordinator answer is, or is not, broker <paramref name="index"/>.</summary>
+    private static async Task<string> KeyCoordinatedByAsync(SiloProcesses silos, int index, sbyte keyType, string prefix, bool coordinated)
     {
-        for (var attempt = 1; ; attempt++)
+        await using var wire = await KafkaWire.ConnectAsync(silos.KafkaPort(0));
+        for (var i = 0; ; i++)
         {
-            try
-            {
-                producer.CommitTransaction(Wait);
-                return;
-            }
-            catch (KafkaRetriableException) when (attempt < 5)
-            {
-            }
+            var key = prefix + i;
+            await wire.SendAsync(ApiKey.FindCoordinator, 1, w => new FindCoordinatorRequest(key, keyType).Write(w, 1));
+            var r = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(4));
+            r.ReadInt32();
+            Assert.Equal(0, r.ReadInt16());
+            r.ReadNullableString(false);
+            r.ReadInt32();
+            r.ReadString(false);
+            if ((r.ReadInt32() == silos.KafkaPort(index)) == coordinated) return key;
         }
     }
 
     /// <summary>Back to the group's committed offsets (earliest where none), as an aborted transaction leaves them.</summary>
-    private static void Rewind(IConsumer<string, string> consumer)
+    private static void Rewind(IConsumer<string, string> consumer, TimeSpan wait, List<string> errors)
     {
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            try
-            {
-                foreach (var c in consumer.Committed(consumer.Assignment, Wait))
-                    consumer.Seek(new Confluent.Kafka.TopicPartitionOffset(c.TopicPartition, c.Offset.Value >= 0 ? c.Offset : Offset.Beginning));
-                return;
-            }
-            catch (KafkaException) when (attempt < 5)
-            {
-            }
+            foreach (var c in consumer.Committed(consumer.Assignment, wait))
+                consumer.Seek(new Confluent.Kafka.TopicPartitionOffset(c.TopicPartition, c.Offset.Value >= 0 ? c.Offset : Offset.Beginning));
+        }
+        catch (KafkaException e)
+        {
+            // The group's offsets could not be read: the loop rewinds again after its next error, and a rebalance
+            // starts the consumer from them anyway.
+            errors.Add($"rewind: {e.Error}");
         }
     }
 
-    private static int CommittedCount(IConsumer<string, string> consumer, string topic)
+    private static int CommittedCount(IConsumer<string, string> consumer, string topic, TimeSpan wait)
     {
         try
         {
             var total = 0L;
-            foreach (var c in consumer.Committed([new Confluent.Kafka.TopicPartition(topic, 0), new Confluent.Kafka.TopicPartition(topic, 1)], Wait))
+            foreach (var c in consumer.Committed([new Confluent.Kafka.TopicPartition(topic, 0), new Confluent.Kafka.TopicPartition(topic, 1)], wait))
                 if (c.Offset.Value > 0) total += c.Offset.Value;
             return (int)total;
         }
