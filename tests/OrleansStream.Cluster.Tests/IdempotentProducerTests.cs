@@ -21,6 +21,22 @@ public sealed class ProduceChaosFilter(IGrainFactory grains) : IIncomingGrainCal
 
     public static int MarkersDelayed, MarkerAnswersLost;
 
+    // The first calls take each kind of disorder once, in turn, before the seeded rolls decide: a short run (a few dozen
+    // produce calls) could otherwise roll none of an 8 % kind and leave a test's "the calls were disordered" check
+    // failing by chance. The values are the rolls that select each kind below.
+    private static readonly int[] FirstProduceRolls = [0, 30, 38, 46];
+    private static readonly int[] FirstMarkerRolls = [0, 30];
+    private static int _produceCalls, _markerCalls;
+
+    private static (int Roll, int DelayMs) Roll(ref int calls, int[] first)
+    {
+        lock (Sync)
+        {
+            var n = calls++;
+            return (n < first.Length ? first[n] : Rolls.Next(100), Rolls.Next(1, 25));
+        }
+    }
+
     public async Task Invoke(IIncomingGrainCallContext context)
     {
         if (context.MethodName == nameof(IPartitionReplicaGrain.WriteTxnMarker) && context.TargetId.Key.ToString()!.StartsWith("chaos-", StringComparison.Ordinal))
@@ -35,8 +51,7 @@ public sealed class ProduceChaosFilter(IGrainFactory grains) : IIncomingGrainCal
             await context.Invoke();
             return;
         }
-        int roll, delayMs;
-        lock (Sync) (roll, delayMs) = (Rolls.Next(100), Rolls.Next(1, 25));
+        var (roll, delayMs) = Roll(ref _produceCalls, FirstProduceRolls);
         var concurrent = InFlight.AddOrUpdate(context.TargetId, 1, static (_, n) => n + 1);
         lock (Sync) MaxConcurrent = Math.Max(MaxConcurrent, concurrent);
         try
@@ -82,8 +97,7 @@ public sealed class ProduceChaosFilter(IGrainFactory grains) : IIncomingGrainCal
     /// </summary>
     private static async Task DisorderMarker(IIncomingGrainCallContext context)
     {
-        int roll, delayMs;
-        lock (Sync) (roll, delayMs) = (Rolls.Next(100), Rolls.Next(1, 25));
+        var (roll, delayMs) = Roll(ref _markerCalls, FirstMarkerRolls);
         if (roll < 30)
         {
             Interlocked.Increment(ref MarkersDelayed);

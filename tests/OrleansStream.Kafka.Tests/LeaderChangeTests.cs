@@ -20,6 +20,7 @@ public sealed class LeaderChangeTests
     {
         await using var silos = await SiloProcesses.StartAsync(3);
         var controller = silos.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+        await WaitForLiveBrokersAsync(controller, 3);
         var topic = "unclean-" + Guid.NewGuid().ToString("N")[..8];
         Assert.Equal(ErrorCode.None, Assert.Single(await controller.CreateTopics(
             [new NewTopic(topic, 1, 2, new Dictionary<string, string> { ["unclean.leader.election.enable"] = "true" })])).Error);
@@ -92,6 +93,7 @@ public sealed class LeaderChangeTests
         const int Records = 3000;
         await using var silos = await SiloProcesses.StartAsync(3);
         var controller = silos.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+        await WaitForLiveBrokersAsync(controller, 3);
         var topic = "failover-" + Guid.NewGuid().ToString("N")[..8];
         Assert.Equal(ErrorCode.None, Assert.Single(await controller.CreateTopics(
             [new NewTopic(topic, 1, 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" })])).Error);
@@ -167,6 +169,7 @@ public sealed class LeaderChangeTests
         const int Records = 2000;
         await using var silos = await SiloProcesses.StartAsync(3);
         var controller = silos.Client.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
+        await WaitForLiveBrokersAsync(controller, 3);
         var id = Guid.NewGuid().ToString("N")[..8];
         var (input, output) = ("eos-in-" + id, "eos-out-" + id);
         var configs = new Dictionary<string, string> { ["min.insync.replicas"] = "2" };
@@ -391,6 +394,21 @@ public sealed class LeaderChangeTests
 
     private static async Task<PartitionMetadata> PartitionAsync(IClusterControllerGrain controller, string topic) =>
         Assert.Single((await controller.GetMetadata(new MetadataRequest([topic]))).Topics).Partitions[0];
+
+    /// <summary>The controller counts every started broker live (a replication factor of 3 needs three).</summary>
+    private static Task WaitForLiveBrokersAsync(IClusterControllerGrain controller, int count) =>
+        Eventually.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                var metadata = await controller.GetMetadata(new MetadataRequest([])).WaitAsync(TimeSpan.FromSeconds(5));
+                return metadata.Brokers.Count(b => b.IsAlive) >= count;
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                return false;
+            }
+        }, $"the controller counts {count} live brokers", Wait);
 
     private static Task WaitForBrokerDeadAsync(IClusterControllerGrain controller, string brokerId) =>
         Eventually.WaitUntilAsync(async () =>
