@@ -271,4 +271,29 @@ public sealed class ControllerTests(ClusterFixture fixture)
         Assert.Contains(name, stored.State.Topics.Keys);
         Assert.True(stored.State.MetadataVersion > newer.State.MetadataVersion);
     }
+
+    /// <summary>
+    /// Each broker's metadata cache follows the controller's metadata version, so a broker no client asked can answer
+    /// for a topic while the controller cannot (ControllerFailoverTests in the Kafka tests kill its silo).
+    /// </summary>
+    [Fact]
+    public async Task Every_brokers_metadata_cache_follows_topics_created_and_deleted_without_being_asked()
+    {
+        var name = Unique("cached");
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(name, 2, 1)])).Error);
+        foreach (var (_, silo) in fixture.Silos)
+        {
+            var cache = silo.ServiceProvider.GetRequiredService<OrleansStream.Server.Kafka.MetadataCache>();
+            await Eventually.WaitUntilAsync(() => cache.Cached([name]) is [{ Error: ErrorCode.None, Partitions.Count: 2 }]
+                && cache.Cached(null)!.Any(t => t.Name == name), $"{silo.Name}'s cache describes {name}", TimeSpan.FromSeconds(30));
+        }
+
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.DeleteTopics([name])).Error);
+        foreach (var (_, silo) in fixture.Silos)
+        {
+            var cache = silo.ServiceProvider.GetRequiredService<OrleansStream.Server.Kafka.MetadataCache>();
+            await Eventually.WaitUntilAsync(() => cache.Cached([name]) is [{ Error: ErrorCode.LeaderNotAvailable }]
+                && !cache.Cached(null)!.Any(t => t.Name == name), $"{silo.Name}'s cache forgets {name}", TimeSpan.FromSeconds(30));
+        }
+    }
 }

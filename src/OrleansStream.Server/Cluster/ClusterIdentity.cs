@@ -10,9 +10,12 @@ namespace OrleansStream.Server.Cluster;
 public sealed record BrokerDescription(
     string BrokerId, string? ClusterId, int? NodeId, int PartitionDirectories, IReadOnlyList<Kafka.KafkaListenerEndpoint>? Listeners = null);
 
-/// <summary>Every registered broker's int32 node id (Kafka's <c>node.id</c>) and the broker the controller runs on.</summary>
+/// <summary>
+/// Every registered broker's int32 node id (Kafka's <c>node.id</c>), the broker the controller runs on, and the
+/// controller's metadata version (a broker's metadata cache reloads the topics when it moved).
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record BrokerNodes(string ControllerBrokerId, IReadOnlyDictionary<string, int> NodeIds);
+public sealed record BrokerNodes(string ControllerBrokerId, IReadOnlyDictionary<string, int> NodeIds, long MetadataVersion = 0);
 
 /// <summary>A broker's registration with the controller (Kafka's BrokerRegistration): the cluster and node id to record.</summary>
 [GenerateSerializer, Immutable]

@@ -421,7 +421,7 @@ internal sealed partial class ClusterControllerGrain(
     }
 
     public Task<BrokerNodes> GetBrokerNodes() =>
-        Task.FromResult(new BrokerNodes(localIdentity.BrokerId, new Dictionary<string, int>(_image.NodeIds, StringComparer.Ordinal)));
+        Task.FromResult(new BrokerNodes(localIdentity.BrokerId, new Dictionary<string, int>(_image.NodeIds, StringComparer.Ordinal), _image.MetadataVersion));
 
     public Task<AllocateProducerIdsResult> AllocateProducerIds(string brokerId)
     {

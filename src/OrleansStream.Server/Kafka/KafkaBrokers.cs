@@ -14,16 +14,16 @@ public sealed record KafkaBrokerView(IReadOnlyList<MetadataBroker> Brokers, IRea
 
 /// <summary>
 /// Kafka's brokers are the live silos. Node ids come from the controller (kept in its state and each broker's
-/// <c>meta.properties</c>); advertised listeners from each broker's own <see cref="IBrokerGrain"/>, asked once per
+/// <c>meta.properties</c>; from the <see cref="MetadataCache"/> while the controller cannot answer); advertised listeners from each broker's own <see cref="IBrokerGrain"/>, asked once per
 /// silo incarnation.
 /// </summary>
-public sealed partial class KafkaBrokers(IGrainFactory grains, BrokerLocator locator, ILogger<KafkaBrokers> logger)
+public sealed partial class KafkaBrokers(IGrainFactory grains, BrokerLocator locator, MetadataCache metadata, ILogger<KafkaBrokers> logger)
 {
     private readonly ConcurrentDictionary<SiloAddress, BrokerDescription> _described = new();
 
     public async Task<KafkaBrokerView> DescribeAsync(string listenerName)
     {
-        var nodesCall = grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetBrokerNodes();
+        var nodesCall = metadata.BrokerNodesAsync();
         var live = locator.LiveBrokers();
         foreach (var silo in _described.Keys)
             if (!live.Exists(l => l.Silo.Equals(silo))) _described.TryRemove(silo, out _);

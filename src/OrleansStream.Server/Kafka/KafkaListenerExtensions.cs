@@ -13,9 +13,11 @@ namespace OrleansStream.Server.Kafka;
 
 public static class KafkaListenerExtensions
 {
-    /// <summary>The Kafka listener's services: one handler per API, the leader cache, the broker view and the SASL users.</summary>
+    /// <summary>The Kafka listener's services: one handler per API, the metadata and leader caches, the broker view and the SASL users.</summary>
     public static IServiceCollection AddKafkaListener(this IServiceCollection services)
     {
+        services.TryAddSingleton<MetadataCache>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static sp => sp.GetRequiredService<MetadataCache>());
         services.TryAddSingleton<PartitionLeaders>();
         services.TryAddSingleton<KafkaBrokers>();
         services.TryAddSingleton<KafkaConnectionHandler>();

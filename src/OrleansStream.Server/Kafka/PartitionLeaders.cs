@@ -12,13 +12,15 @@ public readonly record struct LocalLeader(ErrorCode Error, IPartitionReplicaGrai
 /// <see cref="ErrorCode.NotLeaderOrFollower"/> for the others, so the client refreshes its metadata. Any answer that
 /// says the cached leader is wrong drops the topic, so the next request asks the controller again.
 /// </summary>
-public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identity)
+public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identity, MetadataCache metadata)
 {
     private readonly ConcurrentDictionary<string, CachedTopic> _topics = new(StringComparer.Ordinal);
 
-    private IClusterControllerGrain Controller => grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
-
-    /// <summary>Loads the topics of a request (named by <paramref name="name"/>) not cached yet with one controller call.</summary>
+    /// <summary>
+    /// Loads the topics of a request (named by <paramref name="name"/>) not cached yet with one controller call, or from
+    /// the broker's <see cref="MetadataCache"/> while the controller cannot answer: a leadership found stale there is
+    /// fenced by the replica's leader epoch, and a topic it never described is <see cref="ErrorCode.UnknownTopicOrPartition"/>.
+    /// </summary>
     public async ValueTask EnsureAsync<T>(T[] topics, Func<T, string> name)
     {
         ArgumentNullException.ThrowIfNull(topics);
@@ -30,8 +32,7 @@ public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identi
             if (!_topics.ContainsKey(t) && (missing is null || !missing.Contains(t))) (missing ??= []).Add(t);
         }
         if (missing is null) return;
-        var metadata = await Controller.GetMetadata(new OrleansStream.MetadataRequest(missing));
-        Update(metadata.Topics);
+        Update((await metadata.TopicsAsync(missing, allowAutoTopicCreation: false)).Topics);
     }
 
     public void Update(IReadOnlyList<TopicMetadata> topics)

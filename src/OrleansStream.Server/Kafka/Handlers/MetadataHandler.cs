@@ -7,17 +7,17 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// <summary>
 /// Metadata: the live brokers with their advertised address on the client's listener, the cluster id, the
 /// controller's node, and each partition's leader as the node of the broker that hosts its leader replica.
-/// Auto-creation follows the controller's <c>auto.create.topics.enable</c>.
+/// Auto-creation follows the controller's <c>auto.create.topics.enable</c>. While the controller cannot answer, the
+/// broker's <see cref="MetadataCache"/> does, as a Kafka broker answers from its own.
 /// </summary>
-internal sealed class MetadataHandler(IGrainFactory grains, KafkaBrokers brokers, PartitionLeaders leaders, BrokerRegistration registration)
+internal sealed class MetadataHandler(MetadataCache metadataCache, KafkaBrokers brokers, PartitionLeaders leaders, BrokerRegistration registration)
     : KafkaApiHandler<Protocol.Messages.MetadataRequest>(ApiKey.Metadata, Protocol.Messages.MetadataRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.MetadataRequest body, KafkaRequest request, KafkaWriter response)
     {
         var view = brokers.DescribeAsync(request.Connection.ListenerName);
-        var metadata = await grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller)
-            .GetMetadata(new OrleansStream.MetadataRequest(body.Topics, body.AllowAutoTopicCreation));
-        leaders.Update(metadata.Topics);
+        var metadata = await metadataCache.TopicsAsync(body.Topics, body.AllowAutoTopicCreation);
+        if (!metadata.FromCache) leaders.Update(metadata.Topics);
         var cluster = await view;
 
         var topics = new List<MetadataTopic>(metadata.Topics.Count);
