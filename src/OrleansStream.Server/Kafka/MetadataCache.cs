@@ -21,7 +21,8 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
 {
     /// <summary>
     /// How long a request waits for the controller before the cache answers it. A call in flight to a silo that dies is
-    /// not failed (dotnet/orleans#10165): it would wait the 30 s call timeout, longer than clients wait for Metadata.
+    /// not failed (dotnet/orleans#10165): it would wait the 30 s call timeout, as long as a Java client waits for any
+    /// request (<c>request.timeout.ms</c>).
     /// </summary>
     public static readonly TimeSpan ControllerWait = TimeSpan.FromSeconds(5);
 
@@ -42,15 +43,16 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
         var call = Controller.GetMetadata(new OrleansStream.MetadataRequest(topics, allowAutoTopicCreation));
         try
         {
-            var metadata = await call.WaitAsync(ControllerWait, time);
+            var metadata = await AskAsync(call);
             _image.Store(topics, metadata);
             Answered();
             return new ControllerTopics(metadata.Topics, FromCache: false);
         }
-        catch (Exception e) when (IsUnreachable(e) && _image.Describe(topics) is { } cached)
+        catch (Exception e) when (IsUnreachable(e))
         {
             // A late answer still brings the image up to date; its version decides whether it is newer than what came since.
-            if (e is TimeoutException) _ = StoreLateAsync(call, topics);
+            if (!call.IsCompleted) _ = StoreLateAsync(call, topics);
+            if (_image.Describe(topics) is not { } cached) throw;
             FellBack(e);
             return new ControllerTopics(cached, FromCache: true);
         }
@@ -61,7 +63,7 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
     {
         try
         {
-            var nodes = await grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetBrokerNodes().WaitAsync(ControllerWait, time);
+            var nodes = await AskAsync(grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetBrokerNodes());
             _nodes = nodes;
             return nodes;
         }
@@ -69,6 +71,27 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
         {
             FellBack(e);
             return cached;
+        }
+    }
+
+    /// <summary>What this broker would answer for <paramref name="topics"/> (null: every topic) while the controller cannot: null when it could not.</summary>
+    public IReadOnlyList<TopicMetadata>? Cached(IReadOnlyList<string>? topics) => _image.Describe(topics);
+
+    /// <summary>
+    /// The controller's answer within <see cref="ControllerWait"/>. A call given up on may still end later: its failure
+    /// is observed then, so it is not reported as an unobserved task exception.
+    /// </summary>
+    private async Task<T> AskAsync<T>(Task<T> call, CancellationToken cancellation = default)
+    {
+        try
+        {
+            return await call.WaitAsync(ControllerWait, time, cancellation);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException && !call.IsCompleted)
+        {
+            _ = call.ContinueWith(static t => t.Exception, CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
         }
     }
 
@@ -97,10 +120,10 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
         {
             try
             {
-                var nodes = await grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetBrokerNodes().WaitAsync(ControllerWait, time, _stopping.Token);
+                var nodes = await AskAsync(grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetBrokerNodes(), _stopping.Token);
                 _nodes = nodes;
                 if (nodes.MetadataVersion > _image.CompleteVersion)
-                    _image.Store(null, await Controller.GetMetadata(new OrleansStream.MetadataRequest(null)).WaitAsync(ControllerWait, time, _stopping.Token));
+                    _image.Store(null, await AskAsync(Controller.GetMetadata(new OrleansStream.MetadataRequest(null)), _stopping.Token));
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
@@ -115,9 +138,6 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
         }
     }
 
-    /// <summary>What this broker would answer for <paramref name="topics"/> (null: every topic) while the controller cannot: null when it could not.</summary>
-    public IReadOnlyList<TopicMetadata>? Cached(IReadOnlyList<string>? topics) => _image.Describe(topics);
-
     // The controller's silo is gone or not answering. Anything else the controller throws (a cluster whose state was
     // lost refuses Metadata for every topic: InconsistentClusterId) is its answer, not a reason to serve the cache.
     private static bool IsUnreachable(Exception e) => e is TimeoutException or OrleansException;
@@ -128,9 +148,9 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
         {
             _image.Store(topics, await call);
         }
-        catch (Exception e) when (IsUnreachable(e))
+        catch (Exception)
         {
-            // It never came: the next request asks again.
+            // It never came, or was a refusal: the next request asks again.
         }
     }
 
