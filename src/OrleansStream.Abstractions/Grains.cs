@@ -17,6 +17,14 @@ public interface IClusterControllerGrain : IGrainWithStringKey
     /// <summary>Kafka's AlterConfigs and IncrementalAlterConfigs of topics; the replicas get the new configs with LeaderAndIsr.</summary>
     Task<IReadOnlyList<TopicResult>> AlterConfigs(IReadOnlyList<TopicConfigsChange> changes, bool validateOnly = false);
 
+    /// <summary>
+    /// Kafka's ElectLeaders (KIP-460): the preferred replica (the first of the assignment) of each partition made leader
+    /// where it is live and in the ISR, or, unclean, a leader for each partition without a live one (from the ISR first,
+    /// then any live replica). Null <paramref name="partitions"/>: every partition, and only those where an election was
+    /// needed are reported, as Kafka's controller answers.
+    /// </summary>
+    Task<IReadOnlyList<ElectionResult>> ElectLeaders(ElectionType type, IReadOnlyList<ElectionPartitions>? partitions);
+
     [AlwaysInterleave]
     Task<ClusterMetadata> GetMetadata(MetadataRequest request);
 }

@@ -101,3 +101,19 @@ public sealed record AlterableConfig(string Name, AlterConfigOp Op, string? Valu
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record TopicConfigsChange(string Topic, IReadOnlyList<AlterableConfig> Configs, bool Incremental);
+
+/// <summary>Kafka's ElectionType (KIP-460): the preferred replica, or (unclean) any live replica of a partition without a live leader.</summary>
+public enum ElectionType : sbyte
+{
+    Preferred = 0,
+    Unclean = 1,
+}
+
+/// <summary>Partitions of one topic to elect leaders for (Kafka's ElectLeadersRequest TopicPartitions).</summary>
+[GenerateSerializer, Immutable]
+public sealed record ElectionPartitions(string Topic, IReadOnlyList<int> Partitions);
+
+/// <summary>One partition's election outcome: None when its leader changed, else Kafka's reason it did not.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ElectionResult(string Topic, int Partition, ErrorCode Error, string? ErrorMessage = null);
+

@@ -35,6 +35,7 @@ public enum ApiKey : short
     SaslAuthenticate = 36,
     CreatePartitions = 37,
     DeleteGroups = 42,
+    ElectLeaders = 43,
     IncrementalAlterConfigs = 44,
     OffsetDelete = 47,
     DescribeCluster = 60,

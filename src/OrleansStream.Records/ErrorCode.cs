@@ -72,8 +72,14 @@ public enum ErrorCode : short
     UnsupportedCompressionType = 76,
     OffsetNotAvailable = 78,
     MemberIdRequired = 79,
+    /// <summary>Kafka's PREFERRED_LEADER_NOT_AVAILABLE: a preferred election whose preferred replica is not live or not in the ISR.</summary>
+    PreferredLeaderNotAvailable = 80,
     GroupMaxSizeReached = 81,
     FencedInstanceId = 82,
+    /// <summary>Kafka's ELIGIBLE_LEADERS_NOT_AVAILABLE: an unclean election with no live replica to lead.</summary>
+    EligibleLeadersNotAvailable = 83,
+    /// <summary>Kafka's ELECTION_NOT_NEEDED: the preferred replica leads already (preferred), or a leader is live (unclean).</summary>
+    ElectionNotNeeded = 84,
     /// <summary>Kafka's GROUP_SUBSCRIBED_TO_TOPIC: OffsetDelete for a partition of a topic the group's members consume.</summary>
     GroupSubscribedToTopic = 86,
     InvalidRecord = 87,

@@ -110,6 +110,17 @@ public sealed class BrokerOptions
     public long ReplicaReassignmentDelayMs { get; set; } = 300_000;
 
     /// <summary>
+    /// Kafka's <c>auto.leader.rebalance.enable</c>: the controller moves leadership back to each partition's preferred
+    /// replica (the first of its assignment) once it is live and in the ISR again, every
+    /// <see cref="LeaderImbalanceCheckIntervalSeconds"/>, so leaders spread over the brokers again after a restart.
+    /// As in KRaft, any partition led by another replica counts (no <c>leader.imbalance.per.broker.percentage</c>).
+    /// </summary>
+    public bool AutoLeaderRebalanceEnable { get; set; } = true;
+
+    /// <summary>Kafka's <c>leader.imbalance.check.interval.seconds</c>.</summary>
+    public long LeaderImbalanceCheckIntervalSeconds { get; set; } = 300;
+
+    /// <summary>
     /// How long the controller waits for a replica to answer a LeaderAndIsr before it sends the partition's state again
     /// (Kafka's controller resends to a broker whose channel failed). The controller never waits for these answers
     /// before it answers other calls; this paces the resends, and also bounds how long an admin change waits for its
@@ -177,6 +188,8 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:ReplicaFetchMaxBytes must be positive, not {options.ReplicaFetchMaxBytes}.");
         if (options.ReplicaReassignmentDelayMs < 0)
             Fail($"OrleansStream:ReplicaReassignmentDelayMs must not be negative, not {options.ReplicaReassignmentDelayMs}.");
+        if (options.LeaderImbalanceCheckIntervalSeconds < 1)
+            Fail($"OrleansStream:LeaderImbalanceCheckIntervalSeconds must be positive, not {options.LeaderImbalanceCheckIntervalSeconds}.");
         if (options.LeaderAndIsrRetryMs < 1)
             Fail($"OrleansStream:LeaderAndIsrRetryMs must be positive, not {options.LeaderAndIsrRetryMs}.");
         if (options.SegmentWritebackBytes < 0)

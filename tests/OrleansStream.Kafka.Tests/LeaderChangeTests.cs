@@ -373,7 +373,7 @@ public sealed class LeaderChangeTests
         }
     }
 
-    private static async Task<PartitionMetadata> WaitForPartitionAsync(IClusterControllerGrain controller, string topic,
+    internal static async Task<PartitionMetadata> WaitForPartitionAsync(IClusterControllerGrain controller, string topic,
         Func<PartitionMetadata, bool> condition, string what)
     {
         PartitionMetadata seen = null!;
@@ -392,11 +392,11 @@ public sealed class LeaderChangeTests
         return seen;
     }
 
-    private static async Task<PartitionMetadata> PartitionAsync(IClusterControllerGrain controller, string topic) =>
+    internal static async Task<PartitionMetadata> PartitionAsync(IClusterControllerGrain controller, string topic) =>
         Assert.Single((await controller.GetMetadata(new MetadataRequest([topic]))).Topics).Partitions[0];
 
     /// <summary>The controller counts every started broker live (a replication factor of 3 needs three).</summary>
-    private static Task WaitForLiveBrokersAsync(IClusterControllerGrain controller, int count) =>
+    internal static Task WaitForLiveBrokersAsync(IClusterControllerGrain controller, int count) =>
         Eventually.WaitUntilAsync(async () =>
         {
             try
@@ -410,7 +410,7 @@ public sealed class LeaderChangeTests
             }
         }, $"the controller counts {count} live brokers", Wait);
 
-    private static Task WaitForBrokerDeadAsync(IClusterControllerGrain controller, string brokerId) =>
+    internal static Task WaitForBrokerDeadAsync(IClusterControllerGrain controller, string brokerId) =>
         Eventually.WaitUntilAsync(async () =>
         {
             try

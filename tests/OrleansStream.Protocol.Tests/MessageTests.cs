@@ -481,6 +481,51 @@ public class MessageTests
     }
 
     /// <summary>
+    /// ElectLeaders as Kafka's ElectLeadersRequest.json and ElectLeadersResponse.json lay it out: v0 has no election type
+    /// (preferred), v1 puts it first, v2 is flexible; topics may be null (every partition); the response has a top-level
+    /// error from v1, and each partition's id, error and nullable message.
+    /// </summary>
+    [Fact]
+    public void ElectLeaders_requests_and_responses_have_Kafkas_layout()
+    {
+        var v0 = Hex.Parse("00000001 0001 74 00000002 00000000 00000003 0000ea60");
+        var v1 = Hex.Parse("01 00000001 0001 74 00000002 00000000 00000003 0000ea60");
+        var v2 = Hex.Parse("01 02 0274 03 00000000 00000003 00 0000ea60 00");
+        foreach (var (bytes, version, type) in new[] { (v0, (short)0, (sbyte)0), (v1, (short)1, (sbyte)1), (v2, (short)2, (sbyte)1) })
+        {
+            var r = new KafkaReader(bytes);
+            var read = ElectLeadersRequest.Read(ref r, version);
+            Assert.Equal(0, r.Remaining);
+            Assert.Equal(type, read.ElectionType);
+            Assert.Equal(60_000, read.TimeoutMs);
+            var topic = Assert.Single(read.Topics!);
+            Assert.Equal("t", topic.Topic);
+            Assert.Equal([0, 3], topic.Partitions);
+            using var w = new KafkaWriter();
+            read.Write(w, version);
+            Assert.Equal(bytes, w.WrittenSpan.ToArray());
+        }
+        var every = new KafkaReader(Hex.Parse("00 00 0000ea60 00"));
+        Assert.Null(ElectLeadersRequest.Read(ref every, 2).Topics);
+        var everyV1 = new KafkaReader(Hex.Parse("00 ffffffff 0000ea60"));
+        Assert.Null(ElectLeadersRequest.Read(ref everyV1, 1).Topics);
+
+        var response = new ElectLeadersResponse(ErrorCode.None, [new ElectLeadersTopicResult("t",
+            [new ElectLeadersPartitionResult(0, ErrorCode.None, null), new ElectLeadersPartitionResult(3, ErrorCode.ElectionNotNeeded, "n")])]);
+        using var w0 = new KafkaWriter();
+        using var w1 = new KafkaWriter();
+        using var w2 = new KafkaWriter();
+        response.Write(w0, 0);
+        response.Write(w1, 1);
+        response.Write(w2, 2);
+        Assert.Equal(Hex.Parse("00000000 00000001 0001 74 00000002 00000000 0000 ffff 00000003 0054 0001 6e"), w0.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 0000 00000001 0001 74 00000002 00000000 0000 ffff 00000003 0054 0001 6e"), w1.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 0000 02 0274 03 00000000 0000 00 00 00000003 0054 026e 00 00 00"), w2.WrittenSpan.ToArray());
+        var back = new KafkaReader(w2.WrittenSpan);
+        Assert.Equal(response.Topics[0].Partitions, ElectLeadersResponse.Read(ref back, 2).Topics[0].Partitions);
+    }
+
+    /// <summary>
     /// The ACL messages as Kafka's DescribeAcls, CreateAcls and DeleteAcls schemas lay them out (v1 with the pattern
     /// type, v2 flexible); a filter's name, principal and host may be null.
     /// </summary>

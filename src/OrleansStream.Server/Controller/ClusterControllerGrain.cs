@@ -76,6 +76,11 @@ internal sealed partial class ClusterControllerGrain(
                 break;
         }
         await ReconcileOnActivationAsync();
+        if (_options.AutoLeaderRebalanceEnable)
+        {
+            var interval = TimeSpan.FromSeconds(_options.LeaderImbalanceCheckIntervalSeconds);
+            this.RegisterGrainTimer(static (self, _) => self.BalanceLeadersAsync(), this, new GrainTimerCreationOptions(interval, interval));
+        }
     }
 
     /// <summary>
@@ -561,6 +566,96 @@ internal sealed partial class ClusterControllerGrain(
         });
     }
 
+    public Task<IReadOnlyList<ElectionResult>> ElectLeaders(ElectionType type, IReadOnlyList<ElectionPartitions>? partitions)
+    {
+        if (_stateLost is { } lost)
+        {
+            var refused = new List<ElectionResult>();
+            foreach (var t in partitions ?? [])
+                foreach (var p in t.Partitions) refused.Add(new ElectionResult(t.Topic, p, ErrorCode.InconsistentClusterId, lost));
+            return Task.FromResult<IReadOnlyList<ElectionResult>>(refused);
+        }
+        return Serialized(async () =>
+        {
+            var live = LiveBrokerSet();
+            var results = new List<ElectionResult>();
+            var changed = new List<(TopicState, PartitionAssignment)>();
+            if (partitions is null)
+            {
+                foreach (var t in State.Topics.Values)
+                    foreach (var p in t.Partitions)
+                        if (ElectOne(t.Name, p.Partition, type, live, changed) is { Error: not ErrorCode.ElectionNotNeeded } r) results.Add(r);
+            }
+            else
+            {
+                foreach (var t in partitions)
+                    foreach (var p in t.Partitions) results.Add(ElectOne(t.Topic, p, type, live, changed));
+            }
+            if (changed.Count == 0) return (IReadOnlyList<ElectionResult>)results;
+            if (!await TryCommitAsync())
+            {
+                for (var i = 0; i < results.Count; i++)
+                    if (results[i].Error == ErrorCode.None)
+                        results[i] = results[i] with { Error = ErrorCode.NotController, ErrorMessage = "The controller's state was changed by another activation first; nothing was applied. Retry." };
+                return results;
+            }
+            LogLeadersElected(type, changed.Count);
+            _ = PushPartitions(changed);
+            return results;
+        });
+    }
+
+    /// <summary>One partition's election as Kafka's <c>ReplicationControlManager.electLeader</c> answers it; applied to the state when it changes the leader.</summary>
+    private ElectionResult ElectOne(string topic, int partition, ElectionType type, HashSet<string> live, List<(TopicState, PartitionAssignment)> changed)
+    {
+        if (!State.Topics.TryGetValue(topic, out var t)) return new ElectionResult(topic, partition, ErrorCode.UnknownTopicOrPartition, $"No such topic as {topic}");
+        if ((uint)partition >= (uint)t.Partitions.Count)
+            return new ElectionResult(topic, partition, ErrorCode.UnknownTopicOrPartition, $"No such partition as {topic}-{partition}");
+        var p = t.Partitions[partition];
+        PartitionChange? change;
+        if (type == ElectionType.Preferred)
+        {
+            if (p.Leader == PartitionChangeBuilder.PreferredReplica)
+                return new ElectionResult(topic, partition, ErrorCode.ElectionNotNeeded, "Leader election not needed for topic partition.");
+            change = PartitionChangeBuilder.ElectPreferred(p, live);
+            if (change is null) return new ElectionResult(topic, partition, ErrorCode.PreferredLeaderNotAvailable, "The preferred leader was not available.");
+        }
+        else
+        {
+            if (p.Leader >= 0 && live.Contains(p.Replicas[p.Leader]))
+                return new ElectionResult(topic, partition, ErrorCode.ElectionNotNeeded, "Leader election not needed for topic partition.");
+            change = PartitionChangeBuilder.Elect(p, live, uncleanLeaderElection: true, controlledShutdown: false);
+            if (change is not { Leader: >= 0 })
+                return new ElectionResult(topic, partition, ErrorCode.EligibleLeadersNotAvailable, "Eligible topic partition leaders are not available.");
+            if (change.Unclean) LogUncleanElection(topic, partition, change.Leader);
+        }
+        LogLeaderElected(topic, partition, change.Leader, change.LeaderEpoch, change.OldLeader);
+        change.ApplyTo(p);
+        changed.Add((t, p));
+        return new ElectionResult(topic, partition, ErrorCode.None);
+    }
+
+    /// <summary>
+    /// Kafka's <c>auto.leader.rebalance.enable</c> (KRaft's <c>maybeBalancePartitionLeaders</c>): every partition whose
+    /// preferred replica is live and in the ISR but does not lead is given back to it.
+    /// </summary>
+    private async Task BalanceLeadersAsync()
+    {
+        if (_stateLost is not null) return;
+        try
+        {
+            var moved = await ElectLeaders(ElectionType.Preferred, null);
+            var elected = 0;
+            foreach (var r in moved) if (r.Error == ErrorCode.None) elected++;
+            if (elected > 0) LogLeadersRebalanced(elected);
+        }
+        catch (Exception e)
+        {
+            // The state was reloaded (see CommitAsync); the next check tries again.
+            LogLeaderRebalanceFailed(e);
+        }
+    }
+
     /// <summary>Applies <see cref="PartitionChangeBuilder.Elect"/> to the partition; true when it changed.</summary>
     private bool Elect(TopicState t, PartitionAssignment p, HashSet<string> live, bool controlledShutdown)
     {
@@ -963,6 +1058,15 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} of {Topic}-{Partition} moves from broker {From}, out of membership, to {To}")]
     private partial void LogReplicaMoved(string topic, int partition, int replica, string from, string to);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Type} leader election changed the leaders of {Count} partitions")]
+    private partial void LogLeadersElected(ElectionType type, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Leader rebalance gave {Count} partitions back to their preferred replica")]
+    private partial void LogLeadersRebalanced(int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Leader rebalance failed; the next check tries again")]
+    private partial void LogLeaderRebalanceFailed(Exception e);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Controlled shutdown of broker {Broker} moved {Moved} leaderships")]
     private partial void LogControlledShutdown(string broker, int moved);

@@ -60,6 +60,21 @@ internal static class PartitionChangeBuilder
         return changed ? new PartitionChange(leader, leaderEpoch, next, p.PartitionEpoch + 1, p.Leader, unclean) : null;
     }
 
+    /// <summary>The preferred replica: the first of the assignment, the one a partition is created led by.</summary>
+    public const int PreferredReplica = 0;
+
+    /// <summary>
+    /// Kafka's preferred replica election: the preferred replica takes over, in a new leader epoch and with the ISR as
+    /// it is, where it is live and in the ISR (a clean election, so nothing acknowledged is lost). Null when it leads
+    /// already or cannot.
+    /// </summary>
+    public static PartitionChange? ElectPreferred(PartitionAssignment p, IReadOnlySet<string> live)
+    {
+        if (p.Leader == PreferredReplica || p.Replicas.Count == 0 || !p.Isr.Contains(PreferredReplica) || !live.Contains(p.Replicas[PreferredReplica]))
+            return null;
+        return new PartitionChange(PreferredReplica, p.LeaderEpoch + 1, [.. p.Isr], p.PartitionEpoch + 1, p.Leader, Unclean: false);
+    }
+
     /// <summary>
     /// Kafka's AlterPartition from leader <paramref name="leaderReplicaId"/> in <paramref name="leaderEpoch"/>, based on
     /// <paramref name="partitionEpoch"/>: the error (FencedLeaderEpoch, NotLeaderOrFollower, InvalidUpdateVersion,

@@ -125,4 +125,17 @@ public sealed class PartitionChangeBuilderTests
         Assert.Null(PartitionChangeBuilder.Reassign(leaderless, Live("b0", "b2"), Live("b1"), assigner, new List<string>()));
         Assert.Equal(["b0", "b1"], leaderless.Replicas);
     }
+
+    [Fact]
+    public void The_preferred_replica_takes_over_cleanly_only_when_it_is_live_in_the_isr_and_not_leading_already()
+    {
+        var change = PartitionChangeBuilder.ElectPreferred(Partition(1, [0, 1, 2]), Live("b0", "b1", "b2"));
+        AssertChange(change, leader: 0, leaderEpoch: 4, isr: [0, 1, 2], partitionEpoch: 8);
+        Assert.Equal(1, change!.OldLeader);
+        Assert.False(change.Unclean);
+
+        Assert.Null(PartitionChangeBuilder.ElectPreferred(Partition(0, [0, 1, 2]), Live("b0", "b1", "b2")));
+        Assert.Null(PartitionChangeBuilder.ElectPreferred(Partition(1, [1, 2]), Live("b0", "b1", "b2")));
+        Assert.Null(PartitionChangeBuilder.ElectPreferred(Partition(1, [0, 1, 2]), Live("b1", "b2")));
+    }
 }

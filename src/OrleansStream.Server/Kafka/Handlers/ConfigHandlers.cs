@@ -73,6 +73,8 @@ internal sealed class DescribeConfigsHandler(IGrainFactory grains, IOptions<Brok
         // No authorizer (the ACL APIs answer SecurityDisabled): Kafka's default, empty. Admin tools read it to tell an
         // unsecured cluster from one whose ACLs they may not see (librdkafka drops DescribeAcls' error code).
         Add("authorizer.class.name", "", ConfigSource.DefaultConfig);
+        Add("auto.leader.rebalance.enable", _options.AutoLeaderRebalanceEnable ? "true" : "false", ConfigSource.StaticBrokerConfig);
+        Add("leader.imbalance.check.interval.seconds", _options.LeaderImbalanceCheckIntervalSeconds.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         foreach (var (brokerKey, topicKey) in TopicDefaults.BrokerKeys)
         {
             if (_options.TopicConfigDefaults.TryGetValue(topicKey, out var value)) Add(brokerKey, value, ConfigSource.StaticBrokerConfig);

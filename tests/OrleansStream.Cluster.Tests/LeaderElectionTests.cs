@@ -1,0 +1,108 @@
+using OrleansStream.Server;
+using OrleansStream.Server.Controller;
+using static OrleansStream.Cluster.Tests.PartitionTestKit;
+
+namespace OrleansStream.Cluster.Tests;
+
+/// <summary>
+/// Kafka's leader elections on request (ElectLeaders, KIP-460) and its <c>auto.leader.rebalance.enable</c>: leadership
+/// goes back to a partition's preferred replica (the first of its assignment) once that replica is live and in sync.
+/// Leadership is moved off it first by a controlled shutdown of its broker, which leaves the broker running: its
+/// replica follows the new leader and rejoins the ISR. The shared fixtures run without the rebalance (ClusterFixture).
+/// </summary>
+public sealed class LeaderElectionTests(LeaderElectionTests.Fixture fixture) : IClassFixture<LeaderElectionTests.Fixture>
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    public sealed class Fixture : ClusterFixture
+    {
+        protected override void ConfigureBroker(BrokerOptions options) => ReplicationFixture.FastIsr(options);
+    }
+
+    [Fact]
+    public async Task A_preferred_election_gives_leadership_back_once_the_preferred_replica_is_in_sync_again()
+    {
+        var topic = UniqueTopic("elect");
+        var moved = await MoveLeadershipOffThePreferredReplicaAsync(fixture, topic);
+        Assert.NotEqual(0, moved.Leader);
+        var leader = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, moved.Leader));
+        await Eventually.WaitUntilAsync(async () => await leader.GetStatus() is { IsLeader: true } s && s.LeaderEpoch == moved.LeaderEpoch,
+            "the new leader leads", Wait);
+        Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("b")))).Error);
+        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Contains(0), "the preferred replica is in sync again", Wait);
+        moved = await fixture.Controller.Partition(topic, 0);
+
+        var results = await fixture.Controller.ElectLeaders(ElectionType.Preferred, [new ElectionPartitions(topic, [0])]);
+
+        Assert.Equal([new ElectionResult(topic, 0, ErrorCode.None)], results);
+        var after = await fixture.Controller.Partition(topic, 0);
+        Assert.Equal((0, moved.LeaderEpoch + 1), (after.Leader, after.LeaderEpoch));
+        var preferred = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 0));
+        await Eventually.WaitUntilAsync(async () => await preferred.GetStatus() is { IsLeader: true } s && s.LeaderEpoch == after.LeaderEpoch,
+            "the preferred replica leads in the new epoch", Wait);
+        Assert.Equal(ErrorCode.None, (await preferred.Produce(new ProduceRequest(Acks.All, 10_000, Batch("c")))).Error);
+        Assert.Equal(["a", "b", "c"], (await ReadAll(preferred)).Select(r => r.Value));
+
+        // Once more: not needed. For every partition, only the partitions that needed an election are reported.
+        Assert.Equal(ErrorCode.ElectionNotNeeded, Assert.Single(await fixture.Controller.ElectLeaders(ElectionType.Preferred, [new ElectionPartitions(topic, [0])])).Error);
+        Assert.DoesNotContain(await fixture.Controller.ElectLeaders(ElectionType.Preferred, null), r => r.Topic == topic);
+    }
+
+    [Fact]
+    public async Task Elections_of_unknown_partitions_or_of_partitions_with_a_live_leader_are_refused_with_Kafkas_errors()
+    {
+        var topic = UniqueTopic("refuse");
+        await fixture.CreateTopic(topic, replicationFactor: 3);
+
+        var unclean = await fixture.Controller.ElectLeaders(ElectionType.Unclean, [new ElectionPartitions(topic, [0, 5]), new ElectionPartitions("no-such-topic", [0])]);
+        Assert.Equal([(topic, 0, ErrorCode.ElectionNotNeeded), (topic, 5, ErrorCode.UnknownTopicOrPartition), ("no-such-topic", 0, ErrorCode.UnknownTopicOrPartition)],
+            unclean.Select(r => (r.Topic, r.Partition, r.Error)));
+        Assert.Equal(ErrorCode.ElectionNotNeeded, Assert.Single(await fixture.Controller.ElectLeaders(ElectionType.Preferred, [new ElectionPartitions(topic, [0])])).Error);
+        Assert.Equal(0, (await fixture.Controller.Partition(topic, 0)).LeaderEpoch);
+    }
+
+    /// <summary>
+    /// Creates an RF 3 topic with record "a" and moves its leadership off the preferred replica by a controlled shutdown
+    /// of that replica's broker; returns the partition as that left it.
+    /// </summary>
+    internal static async Task<PartitionMetadata> MoveLeadershipOffThePreferredReplicaAsync(ClusterFixture fixture, string topic)
+    {
+        await fixture.CreateTopic(topic, replicationFactor: 3);
+        var before = await fixture.Controller.Partition(topic, 0);
+        Assert.Equal(0, before.Leader);
+        Assert.Equal(ErrorCode.None, (await (await fixture.Leader(topic, 0)).Produce(new ProduceRequest(Acks.All, 10_000, Batch("a")))).Error);
+        Assert.True(await fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).ControlledShutdown(before.LeaderBroker!) >= 1);
+        var moved = await fixture.Controller.Partition(topic, 0);
+        Assert.True(moved.LeaderEpoch > before.LeaderEpoch);
+        return moved;
+    }
+}
+
+/// <summary><c>auto.leader.rebalance.enable</c> with a one-second <c>leader.imbalance.check.interval.seconds</c>.</summary>
+public sealed class LeaderRebalanceTests(LeaderRebalanceTests.Fixture fixture) : IClassFixture<LeaderRebalanceTests.Fixture>
+{
+    public sealed class Fixture : ClusterFixture
+    {
+        protected override void ConfigureBroker(BrokerOptions options)
+        {
+            ReplicationFixture.FastIsr(options);
+            options.AutoLeaderRebalanceEnable = true;
+            options.LeaderImbalanceCheckIntervalSeconds = 1;
+        }
+    }
+
+    [Fact]
+    public async Task The_controller_gives_leadership_back_to_the_preferred_replica_by_itself()
+    {
+        var topic = UniqueTopic("rebalance");
+        var moved = await LeaderElectionTests.MoveLeadershipOffThePreferredReplicaAsync(fixture, topic);
+
+        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Leader == 0, "the preferred replica leads again", TimeSpan.FromSeconds(30));
+        var after = await fixture.Controller.Partition(topic, 0);
+        Assert.True(after.LeaderEpoch > moved.LeaderEpoch);
+        var preferred = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, 0));
+        await Eventually.WaitUntilAsync(async () => await preferred.GetStatus() is { IsLeader: true } s && s.LeaderEpoch == after.LeaderEpoch,
+            "the preferred replica leads in the new epoch", TimeSpan.FromSeconds(30));
+        Assert.Equal(["a"], (await PartitionTestKit.ReadAll(preferred)).Select(r => r.Value));
+    }
+}
