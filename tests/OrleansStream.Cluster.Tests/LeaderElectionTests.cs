@@ -49,6 +49,24 @@ public sealed class LeaderElectionTests(LeaderElectionTests.Fixture fixture) : I
     }
 
     [Fact]
+    public async Task The_SDKs_admin_client_elects_and_reports_as_Confluents_does()
+    {
+        var topic = UniqueTopic("sdk-elect");
+        await MoveLeadershipOffThePreferredReplicaAsync(fixture, topic);
+        await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Contains(0), "the preferred replica is in sync again", Wait);
+        using var admin = new Client.AdminClientBuilder(fixture.Client).Build();
+        var tp = new TopicPartition(topic, 0);
+
+        var result = await admin.ElectLeadersAsync(ElectionType.Preferred, [tp]);
+
+        Assert.Equal((tp, ErrorCode.None), Assert.Single(result.TopicPartitions) is var r ? (r.TopicPartition, r.Error.Code) : default);
+        Assert.Equal(0, (await fixture.Controller.Partition(topic, 0)).Leader);
+        var again = await Assert.ThrowsAsync<Client.Admin.ElectLeadersException>(() => admin.ElectLeadersAsync(ElectionType.Preferred, [tp, new TopicPartition(topic, 9)]));
+        Assert.Equal([ErrorCode.ElectionNotNeeded, ErrorCode.UnknownTopicOrPartition], again.Results.TopicPartitions.Select(p => p.Error.Code));
+        Assert.Equal(ErrorCode.ElectionNotNeeded, again.Error.Code);
+    }
+
+    [Fact]
     public async Task Elections_of_unknown_partitions_or_of_partitions_with_a_live_leader_are_refused_with_Kafkas_errors()
     {
         var topic = UniqueTopic("refuse");

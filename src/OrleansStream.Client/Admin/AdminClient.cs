@@ -40,6 +40,37 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
         ThrowIfAnyFailed(results, static r => new CreatePartitionsException(r));
     }
 
+    public async Task<ElectLeadersResult> ElectLeadersAsync(ElectionType electionType, IEnumerable<TopicPartition>? partitions, ElectLeadersOptions? options = null)
+    {
+        List<ElectionPartitions>? wanted = null;
+        if (partitions is not null)
+        {
+            // One entry per topic, its partitions in the order given (Kafka's request groups them so too).
+            var byTopic = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+            wanted = [];
+            foreach (var tp in partitions)
+            {
+                if (!byTopic.TryGetValue(tp.Topic, out var list))
+                {
+                    byTopic[tp.Topic] = list = [];
+                    wanted.Add(new ElectionPartitions(tp.Topic, list));
+                }
+                list.Add(tp.Partition);
+            }
+        }
+        // Not idempotent: an election repeated after an unknown outcome would report ElectionNotNeeded for its own change.
+        var results = await RetryingCall(() => _cache.Controller.ElectLeaders(electionType, wanted), Timeout(options), idempotent: false).ConfigureAwait(false);
+        var outcomes = new List<TopicPartitionError>(results.Count);
+        var failed = false;
+        foreach (var r in results)
+        {
+            outcomes.Add(new TopicPartitionError(new TopicPartition(r.Topic, r.Partition), r.Error == ErrorCode.None ? Error.NoError : new Error(r.Error, r.ErrorMessage)));
+            failed |= r.Error != ErrorCode.None;
+        }
+        if (failed) throw new ElectLeadersException(new ElectLeadersReport(Error.NoError, outcomes));
+        return new ElectLeadersResult(outcomes);
+    }
+
     public ClusterMetadata GetMetadata(string topic, TimeSpan timeout) =>
         Blocking.Wait(() => RetryingCall(() => _cache.FetchAsync([topic]), timeout, idempotent: true));
 

@@ -24,6 +24,14 @@ public interface IAdminClient : IDisposable
 
     Task<ClusterMetadata> GetMetadataAsync(IEnumerable<string>? topics = null);
 
+    /// <summary>
+    /// Kafka's Admin.electLeaders (KIP-460): the preferred replica made leader of each partition where it is live and in
+    /// sync, or (unclean) a leader for each partition without a live one. Null <paramref name="partitions"/>: every
+    /// partition, and the result lists those that needed an election. Throws <see cref="ElectLeadersException"/> when
+    /// any partition's election failed or was not needed (ElectionNotNeeded), as Confluent.Kafka does.
+    /// </summary>
+    Task<ElectLeadersResult> ElectLeadersAsync(ElectionType electionType, IEnumerable<TopicPartition>? partitions, ElectLeadersOptions? options = null);
+
     /// <summary>Per partition: leader, replicas, ISR and the leader's log start/end. Throws <see cref="DescribeTopicsException"/> when a topic fails.</summary>
     Task<DescribeTopicsResult> DescribeTopicsAsync(IEnumerable<string> topics, DescribeTopicsOptions? options = null);
 
