@@ -32,6 +32,7 @@ public enum ApiKey : short
     DeleteAcls = 31,
     DescribeConfigs = 32,
     AlterConfigs = 33,
+    DescribeLogDirs = 35,
     SaslAuthenticate = 36,
     CreatePartitions = 37,
     DeleteGroups = 42,

@@ -177,6 +177,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         ApiKey.CreateAcls => new M.CreateAclsRequest(o.ArrayOf(() => o.Acl() with { ResourceName = o.Name(), Principal = o.Name(), Host = o.Name() })).Write,
         ApiKey.DeleteAcls => new M.DeleteAclsRequest(o.ArrayOf(o.Acl)).Write,
         ApiKey.DescribeCluster => new M.DescribeClusterRequest(o.Chance(2), o.Int8()).Write,
+        ApiKey.DescribeLogDirs => new M.DescribeLogDirsRequest(o.Chance(3) ? null : o.ArrayOf(o.Partitions)).Write,
         ApiKey.DescribeProducers => new M.DescribeProducersRequest(o.ArrayOf(o.Partitions)).Write,
         _ => throw new InvalidOperationException($"{key} is advertised and has no odd request here: add one."),
     };

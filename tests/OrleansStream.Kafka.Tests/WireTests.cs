@@ -712,6 +712,62 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Equal(new EpochEndOffset(ErrorCode.UnknownTopicOrPartition, 0, -1, -1), Assert.Single(answer.Topics[1].Partitions));
     }
 
+    /// <summary>
+    /// DescribeLogDirs, as kafka-log-dirs.sh and the admin clients send it to each broker: the broker's one log
+    /// directory, absolute, with the partitions it holds and their local segment bytes (the leader's 10 records, the
+    /// other broker nothing of this RF 1 topic), the offset lag 0 of current logs; the volume's sizes from v4. Asked for
+    /// a partition it does not hold, a broker leaves it out, as Kafka does.
+    /// </summary>
+    [Theory]
+    [InlineData((short)1)]
+    [InlineData((short)2)]
+    [InlineData((short)4)]
+    public async Task DescribeLogDirs_lists_the_partitions_each_broker_holds_with_their_local_bytes(short version)
+    {
+        var topic = await cluster.CreateTopicAsync("logdirs", partitions: 1);
+        var leader = await cluster.LeaderIndexAsync(topic, 0);
+        await using (var produce = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(leader)))
+        {
+            await produce.SendAsync(ApiKey.Produce, 8, w => ProduceMany(topic, 10, 10).Write(w, 8));
+            Assert.NotNull(await produce.ReadFrameAsync());
+        }
+
+        for (var index = 0; index < 2; index++)
+        {
+            await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(index));
+            await wire.SendAsync(ApiKey.DescribeLogDirs, version, w => new DescribeLogDirsRequest([new TopicPartitions(topic, [0, 5])]).Write(w, version));
+            var frame = await wire.ReadFrameAsync();
+            Assert.NotNull(frame);
+            var r = new KafkaReader(frame.AsSpan(version >= 2 ? 5 : 4));
+            var answer = DescribeLogDirsResponse.Read(ref r, version);
+            Assert.Equal(0, r.Remaining);
+
+            var dir = Assert.Single(answer.Results);
+            Assert.Equal(ErrorCode.None, dir.Error);
+            Assert.Equal(Path.GetFullPath(cluster.Silos.DataDirectory(index)), dir.LogDir);
+            if (index == leader)
+            {
+                var partition = Assert.Single(Assert.Single(dir.Topics, t => t.Name == topic).Partitions);
+                Assert.Equal((0, 0L, false), (partition.Partition, partition.OffsetLag, partition.IsFutureKey));
+                Assert.Equal(SegmentBytes(cluster.Silos.DataDirectory(index), topic), partition.Size);
+                Assert.True(partition.Size > 10 * 10);
+            }
+            else Assert.Empty(dir.Topics);
+            if (version >= 4) Assert.True(dir.TotalBytes > 0 && dir.UsableBytes > 0 && dir.UsableBytes <= dir.TotalBytes);
+            else Assert.Equal((-1L, -1L), (dir.TotalBytes, dir.UsableBytes));
+        }
+
+        // Every partition (null): the leader's answer has this topic among the others it holds.
+        await using var all = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(leader));
+        await all.SendAsync(ApiKey.DescribeLogDirs, version, w => new DescribeLogDirsRequest(null).Write(w, version));
+        var allFrame = await all.ReadFrameAsync();
+        var ar = new KafkaReader(allFrame.AsSpan(version >= 2 ? 5 : 4));
+        Assert.Contains(Assert.Single(DescribeLogDirsResponse.Read(ref ar, version).Results).Topics, t => t.Name == topic);
+    }
+
+    private static long SegmentBytes(string dataDirectory, string topic) =>
+        new DirectoryInfo(Path.Combine(dataDirectory, topic + "-0")).EnumerateFiles("*.log").Sum(f => f.Length);
+
     /// <summary>DescribeAcls without an authorizer: SecurityDisabled with Kafka's message and no resources, at v1 and v2.</summary>
     [Theory]
     [InlineData((short)1)]

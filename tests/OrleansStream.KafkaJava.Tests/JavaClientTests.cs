@@ -73,7 +73,7 @@ public sealed class JavaClientTests(KafkaCluster cluster)
     }
 
     [Fact]
-    public async Task The_admin_client_creates_describes_alters_configs_of_and_deletes_a_topic_and_describes_a_group()
+    public async Task The_admin_client_creates_describes_alters_configs_of_and_deletes_a_topic_describes_log_dirs_and_a_group()
     {
         var topic = "java-admin-" + Guid.NewGuid().ToString("N")[..8];
         var group = "java-admin-" + Guid.NewGuid().ToString("N");
@@ -88,6 +88,9 @@ public sealed class JavaClientTests(KafkaCluster cluster)
         Assert.Equal("3600000/DYNAMIC_TOPIC_CONFIG", result.GetProperty("retentionCreated").GetString());
         Assert.Equal("7200000/DYNAMIC_TOPIC_CONFIG", result.GetProperty("retentionAltered").GetString());
         Assert.Equal("delete,compact/DYNAMIC_TOPIC_CONFIG", result.GetProperty("cleanupPolicyAltered").GetString());
+        Assert.Equal(3, result.GetProperty("logDirPartitions").GetInt32());
+        Assert.True(result.GetProperty("logDirVolumeSizes").GetBoolean());
+        Assert.True(result.GetProperty("electionNotNeeded").GetBoolean());
         Assert.Equal("Stable", result.GetProperty("groupState").GetString());
         Assert.Equal((1, 3), (result.GetProperty("groupMembers").GetInt32(), result.GetProperty("groupAssigned").GetInt32()));
         Assert.True(result.GetProperty("groupListed").GetBoolean());

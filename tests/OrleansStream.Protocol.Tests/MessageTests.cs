@@ -526,6 +526,52 @@ public class MessageTests
     }
 
     /// <summary>
+    /// DescribeLogDirs as Kafka's schemas lay it out: the request's topics (null: every partition) with their partition
+    /// indexes, v2 flexible; the response's throttle time, a top-level error from v3, each directory's error, path and
+    /// partitions (index, size, offset lag, future flag), and from v4 the volume's total and usable bytes.
+    /// </summary>
+    [Fact]
+    public void DescribeLogDirs_requests_and_responses_have_Kafkas_layout()
+    {
+        var v1 = Hex.Parse("00000001 0001 74 00000002 00000000 00000003");
+        var v2 = Hex.Parse("02 0274 03 00000000 00000003 00 00");
+        foreach (var (bytes, version) in new[] { (v1, (short)1), (v2, (short)2) })
+        {
+            var r = new KafkaReader(bytes);
+            var read = DescribeLogDirsRequest.Read(ref r, version);
+            Assert.Equal(0, r.Remaining);
+            var topic = Assert.Single(read.Topics!);
+            Assert.Equal("t", topic.Topic);
+            Assert.Equal([0, 3], topic.Partitions);
+            using var w = new KafkaWriter();
+            read.Write(w, version);
+            Assert.Equal(bytes, w.WrittenSpan.ToArray());
+        }
+        var every = new KafkaReader(Hex.Parse("00 00"));
+        Assert.Null(DescribeLogDirsRequest.Read(ref every, 3).Topics);
+
+        var response = new DescribeLogDirsResponse(ErrorCode.None,
+            [new LogDirResult(ErrorCode.None, "/d", [new LogDirTopic("t", [new LogDirPartition(1, 300, 0, false)])], 1000, 400)]);
+        using var w1 = new KafkaWriter();
+        using var w3 = new KafkaWriter();
+        using var w4 = new KafkaWriter();
+        response.Write(w1, 1);
+        response.Write(w3, 3);
+        response.Write(w4, 4);
+        Assert.Equal(Hex.Parse("00000000 00000001 0000 0002 2f64 00000001 0001 74 00000001 00000001 000000000000012c 0000000000000000 00"),
+            w1.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 0000 02 0000 03 2f64 02 0274 02 00000001 000000000000012c 0000000000000000 00 00 00 00 00"),
+            w3.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 0000 02 0000 03 2f64 02 0274 02 00000001 000000000000012c 0000000000000000 00 00 00 00000000000003e8 0000000000000190 00 00"),
+            w4.WrittenSpan.ToArray());
+        var back = new KafkaReader(w4.WrittenSpan);
+        var read4 = DescribeLogDirsResponse.Read(ref back, 4);
+        Assert.Equal(0, back.Remaining);
+        Assert.Equal((1000L, 400L), (read4.Results[0].TotalBytes, read4.Results[0].UsableBytes));
+        Assert.Equal(response.Results[0].Topics[0].Partitions, read4.Results[0].Topics[0].Partitions);
+    }
+
+    /// <summary>
     /// The ACL messages as Kafka's DescribeAcls, CreateAcls and DeleteAcls schemas lay them out (v1 with the pattern
     /// type, v2 flexible); a filter's name, principal and host may be null.
     /// </summary>

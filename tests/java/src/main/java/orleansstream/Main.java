@@ -31,9 +31,11 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.ElectionType;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.ElectionNotNeededException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -190,6 +192,24 @@ public final class Main {
                 new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.APPEND)))).all().get();
             json.put("retentionAltered", describeConfig(admin, resource, "retention.ms"));
             json.put("cleanupPolicyAltered", describeConfig(admin, resource, "cleanup.policy"));
+
+            // kafka-log-dirs.sh: each broker's log directory, with the topic's partitions where they are (RF 1: once each).
+            var brokerIds = new ArrayList<Integer>();
+            for (var node : admin.describeCluster().nodes().get()) brokerIds.add(node.id());
+            int logDirPartitions = 0;
+            boolean volumeSizes = true;
+            for (var dirs : admin.describeLogDirs(brokerIds).allDescriptions().get().values())
+                for (var dir : dirs.values()) {
+                    volumeSizes &= dir.error() == null && dir.totalBytes().isPresent() && dir.usableBytes().isPresent();
+                    for (var replica : dir.replicaInfos().entrySet())
+                        if (replica.getKey().topic().equals(topic) && replica.getValue().offsetLag() == 0 && !replica.getValue().isFuture()) logDirPartitions++;
+                }
+            json.put("logDirPartitions", logDirPartitions);
+            json.put("logDirVolumeSizes", volumeSizes);
+            // kafka-leader-election.sh: a new topic's preferred replicas lead already.
+            var partition0 = new TopicPartition(topic, 0);
+            var elected = admin.electLeaders(ElectionType.PREFERRED, Set.of(partition0)).partitions().get();
+            json.put("electionNotNeeded", elected.get(partition0).map(e -> e instanceof ElectionNotNeededException).orElse(false));
 
             var consumer = new KafkaConsumer<String, String>(consumerProperties(bootstrap, group, "read_uncommitted"));
             try (consumer) {

@@ -1,0 +1,97 @@
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Partitions;
+using Microsoft.Extensions.Options;
+
+namespace OrleansStream.Server.Kafka.Handlers;
+
+/// <summary>
+/// DescribeLogDirs v1-4 (kafka-log-dirs.sh, the admin clients' <c>describeLogDirs</c>, the size columns of Kafka UIs):
+/// this broker's one log directory (<c>OrleansStream:DataDirectory</c>, absolute), each partition directory in it (or
+/// those asked) with the bytes of its local segments (Kafka's <c>log.size</c>: tiered segments are in the blob store,
+/// not here), and from v4 the volume's total and usable bytes. The offset lag of a current log is Kafka's
+/// max(HW − LEO, 0), which is 0: a replica's high watermark never passes its own log end. There are no future logs
+/// (AlterReplicaLogDirs moves a log between a broker's directories; a broker here has one). A directory that cannot be
+/// read is KafkaStorageError for that directory, as in Kafka.
+/// </summary>
+internal sealed partial class DescribeLogDirsHandler(LocalPartitionDirectories directories, IOptions<BrokerOptions> options, ILogger<DescribeLogDirsHandler> logger)
+    : KafkaApiHandler<DescribeLogDirsRequest>(ApiKey.DescribeLogDirs, DescribeLogDirsRequest.Read)
+{
+    protected override ValueTask<bool> AnswerAsync(DescribeLogDirsRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        var root = options.Value.ResolvedDataDirectory;
+        LogDirResult result;
+        try
+        {
+            result = Describe(root, body.Topics);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogDescribeFailed(e, root);
+            result = new LogDirResult(ErrorCode.KafkaStorageError, root, [], -1, -1);
+        }
+        new DescribeLogDirsResponse(ErrorCode.None, [result]).Write(response, request.Version);
+        return ValueTask.FromResult(true);
+    }
+
+    private LogDirResult Describe(string root, TopicPartitions[]? wanted)
+    {
+        HashSet<(string, int)>? asked = null;
+        if (wanted is not null)
+        {
+            asked = [];
+            foreach (var t in wanted)
+                foreach (var p in t.Partitions) asked.Add((t.Topic, p));
+        }
+        var byTopic = new SortedDictionary<string, List<LogDirPartition>>(StringComparer.Ordinal);
+        foreach (var local in directories.List())
+        {
+            if (asked is not null && !asked.Contains((local.Topic, local.Partition))) continue;
+            // A partition deleted meanwhile is not there any more.
+            if (LocalSize(directories.PathOf(local.Topic, local.Partition)) is not { } size) continue;
+            if (!byTopic.TryGetValue(local.Topic, out var partitions)) byTopic[local.Topic] = partitions = [];
+            partitions.Add(new LogDirPartition(local.Partition, size, OffsetLag: 0, IsFutureKey: false));
+        }
+        var topics = new LogDirTopic[byTopic.Count];
+        var i = 0;
+        foreach (var (name, partitions) in byTopic)
+        {
+            partitions.Sort(static (a, b) => a.Partition.CompareTo(b.Partition));
+            topics[i++] = new LogDirTopic(name, [.. partitions]);
+        }
+        var volume = new DriveInfo(root);
+        return new LogDirResult(ErrorCode.None, root, topics, volume.TotalSize, volume.AvailableFreeSpace);
+    }
+
+    // The storage engine's segment file suffix (LogSegment.LogSuffix), Kafka's.
+    private const string SegmentSuffix = ".log";
+
+    /// <summary>The bytes of the partition's segment files (<c>*.log</c>; a cleaner's <c>.log.cleaned</c> is not yet a segment).</summary>
+    private static long? LocalSize(string directory)
+    {
+        long size = 0;
+        try
+        {
+            foreach (var file in new DirectoryInfo(directory).EnumerateFiles("*" + SegmentSuffix))
+            {
+                if (!file.Name.EndsWith(SegmentSuffix, StringComparison.Ordinal)) continue;
+                try
+                {
+                    size += file.Length;
+                }
+                catch (FileNotFoundException)
+                {
+                    // Deleted by retention meanwhile: no longer part of the log.
+                }
+            }
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+        return size;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "DescribeLogDirs could not read the log directory {LogDir}")]
+    private partial void LogDescribeFailed(Exception e, string logDir);
+}
