@@ -644,10 +644,8 @@ internal sealed partial class ClusterControllerGrain(
         if (_stateLost is not null) return;
         try
         {
-            var moved = await ElectLeaders(ElectionType.Preferred, null);
-            var elected = 0;
-            foreach (var r in moved) if (r.Error == ErrorCode.None) elected++;
-            if (elected > 0) LogLeadersRebalanced(elected);
+            // What moved is logged by the election; partitions whose preferred replica cannot lead wait for the next check.
+            await ElectLeaders(ElectionType.Preferred, null);
         }
         catch (Exception e)
         {
@@ -1061,9 +1059,6 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Type} leader election changed the leaders of {Count} partitions")]
     private partial void LogLeadersElected(ElectionType type, int count);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Leader rebalance gave {Count} partitions back to their preferred replica")]
-    private partial void LogLeadersRebalanced(int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Leader rebalance failed; the next check tries again")]
     private partial void LogLeaderRebalanceFailed(Exception e);

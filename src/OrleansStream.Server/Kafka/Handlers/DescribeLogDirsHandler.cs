@@ -1,7 +1,7 @@
+using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.Partitions;
-using Microsoft.Extensions.Options;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
