@@ -18,6 +18,12 @@ internal static class KafkaErrors
         _ => ErrorCode.UnknownServerError,
     };
 
+    /// <summary>
+    /// A controller call that failed because the controller's silo is gone or did not answer in time. Anything else the
+    /// controller throws is its answer (a cluster whose state was lost refuses Metadata for every topic).
+    /// </summary>
+    public static bool IsControllerUnreachable(Exception e) => e is TimeoutException or OrleansException;
+
     /// <summary>Errors after which the partition's leader must be looked up again.</summary>
     public static bool IsStaleLeader(ErrorCode error) =>
         error is ErrorCode.NotLeaderOrFollower or ErrorCode.FencedLeaderEpoch or ErrorCode.UnknownLeaderEpoch or ErrorCode.LeaderNotAvailable;

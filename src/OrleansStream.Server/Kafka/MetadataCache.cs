@@ -138,9 +138,8 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
         }
     }
 
-    // The controller's silo is gone or not answering. Anything else the controller throws (a cluster whose state was
-    // lost refuses Metadata for every topic: InconsistentClusterId) is its answer, not a reason to serve the cache.
-    private static bool IsUnreachable(Exception e) => e is TimeoutException or OrleansException;
+    // Anything else the controller throws (InconsistentClusterId for every topic) is its answer, not a reason to serve the cache.
+    private static bool IsUnreachable(Exception e) => KafkaErrors.IsControllerUnreachable(e);
 
     private async Task StoreLateAsync(Task<ClusterMetadata> call, IReadOnlyList<string>? topics)
     {

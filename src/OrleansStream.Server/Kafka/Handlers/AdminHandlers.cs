@@ -12,6 +12,26 @@ internal static class ControllerCalls
 {
     public const string NoManualAssignment = "Manual replica assignment is not supported; the controller assigns replicas.";
 
+    public const string ControllerDidNotAnswer = "The controller did not answer (its silo is gone or did not answer in time); the change may not have been applied. Retry.";
+
+    /// <summary>
+    /// The controller's answer, or null when its silo is gone or did not answer (<see cref="KafkaErrors.IsControllerUnreachable"/>):
+    /// the caller then answers <see cref="ErrorCode.RequestTimedOut"/> (retriable) for each item, as a Kafka broker
+    /// answers a request it forwarded to a controller that did not answer (ForwardingManager's error response for a
+    /// TimeoutException), where failing the request would close the client's connection.
+    /// </summary>
+    public static async Task<T?> UnlessUnreachableAsync<T>(Task<T> call) where T : class
+    {
+        try
+        {
+            return await call;
+        }
+        catch (Exception e) when (KafkaErrors.IsControllerUnreachable(e))
+        {
+            return null;
+        }
+    }
+
     public static async Task<TopicError[]> ForwardAsync<TTopic, TChange>(
         IReadOnlyList<TTopic> topics, Func<TTopic, (string Name, bool Manual, TChange Change)> describe,
         Func<List<TChange>, Task<IReadOnlyList<TopicResult>>> call)
@@ -25,12 +45,13 @@ internal static class ControllerCalls
             if (manual) results[i] = new TopicError(name, ErrorCode.InvalidReplicaAssignment, NoManualAssignment);
             else
             {
+                // Until the controller answers: what the topic gets if it does not.
+                results[i] = new TopicError(name, ErrorCode.RequestTimedOut, ControllerDidNotAnswer);
                 changes.Add(change);
                 sent.Add(i);
             }
         }
-        if (changes.Count == 0) return results;
-        var answers = await call(changes);
+        if (changes.Count == 0 || await UnlessUnreachableAsync(call(changes)) is not { } answers) return results;
         for (var i = 0; i < sent.Count; i++) results[sent[i]] = new TopicError(answers[i].Topic, answers[i].Error, answers[i].ErrorMessage);
         return results;
     }
@@ -63,12 +84,20 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
 {
     protected override async ValueTask<bool> AnswerAsync(DeleteTopicsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var deleted = await grains.Controller().DeleteTopics(body.TopicNames);
-        var results = new TopicError[deleted.Count];
-        for (var i = 0; i < results.Length; i++)
+        TopicError[] results;
+        if (await ControllerCalls.UnlessUnreachableAsync(grains.Controller().DeleteTopics(body.TopicNames)) is { } deleted)
         {
-            results[i] = new TopicError(deleted[i].Topic, deleted[i].Error, deleted[i].ErrorMessage);
-            leaders.Invalidate(deleted[i].Topic);
+            results = new TopicError[deleted.Count];
+            for (var i = 0; i < results.Length; i++)
+            {
+                results[i] = new TopicError(deleted[i].Topic, deleted[i].Error, deleted[i].ErrorMessage);
+                leaders.Invalidate(deleted[i].Topic);
+            }
+        }
+        else
+        {
+            results = new TopicError[body.TopicNames.Count];
+            for (var i = 0; i < results.Length; i++) results[i] = new TopicError(body.TopicNames[i], ErrorCode.RequestTimedOut, ControllerCalls.ControllerDidNotAnswer);
         }
         new TopicErrorsResponse(results).WriteDeleteTopics(response, request.Version);
         return true;

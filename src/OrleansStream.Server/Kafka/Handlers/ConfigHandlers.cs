@@ -9,10 +9,11 @@ using OrleansStream.Server.Kafka.Security;
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
-/// DescribeConfigs: a topic's configs with Kafka's sources (its overrides from the controller over the broker defaults
-/// over Kafka's defaults), and this broker's configs, all read-only: they come from the <c>OrleansStream</c> section.
+/// DescribeConfigs: a topic's configs with Kafka's sources (its overrides from the controller, or from the broker's
+/// <see cref="MetadataCache"/> while it cannot answer, over the broker defaults over Kafka's defaults), and this
+/// broker's configs, all read-only: they come from the <c>OrleansStream</c> section.
 /// </summary>
-internal sealed class DescribeConfigsHandler(IGrainFactory grains, IOptions<BrokerOptions> options, BrokerRegistration registration, SaslCredentialStore sasl)
+internal sealed class DescribeConfigsHandler(MetadataCache metadata, IOptions<BrokerOptions> options, BrokerRegistration registration, SaslCredentialStore sasl)
     : KafkaApiHandler<DescribeConfigsRequest>(ApiKey.DescribeConfigs, DescribeConfigsRequest.Read)
 {
     private readonly BrokerOptions _options = options.Value;
@@ -24,7 +25,7 @@ internal sealed class DescribeConfigsHandler(IGrainFactory grains, IOptions<Brok
             if (resource.Type == ConfigResourceType.Topic) (topicNames ??= []).Add(resource.Name);
         var topics = new Dictionary<string, TopicMetadata>(StringComparer.Ordinal);
         if (topicNames is not null)
-            foreach (var t in (await grains.Controller().GetMetadata(new OrleansStream.MetadataRequest(topicNames))).Topics)
+            foreach (var t in (await metadata.TopicsAsync(topicNames, allowAutoTopicCreation: false)).Topics)
                 topics[t.Name] = t;
 
         var results = new List<DescribeConfigsResult>(body.Resources.Count);
@@ -127,9 +128,11 @@ internal abstract class ConfigAlteringHandler(ApiKey apiKey, MessageReader<Alter
         }
         if (changes.Count > 0)
         {
-            var answers = await grains.Controller().AlterConfigs(changes, body.ValidateOnly);
+            var answers = await ControllerCalls.UnlessUnreachableAsync(grains.Controller().AlterConfigs(changes, body.ValidateOnly));
             for (var i = 0; i < sent.Count; i++)
-                results[sent[i]] = new AlterConfigsResult(answers[i].Error, answers[i].ErrorMessage, ConfigResourceType.Topic, answers[i].Topic);
+                results[sent[i]] = answers is null
+                    ? new AlterConfigsResult(ErrorCode.RequestTimedOut, ControllerCalls.ControllerDidNotAnswer, ConfigResourceType.Topic, changes[i].Topic)
+                    : new AlterConfigsResult(answers[i].Error, answers[i].ErrorMessage, ConfigResourceType.Topic, answers[i].Topic);
         }
         new AlterConfigsResponse(results).Write(response, ApiVersionsTable.IsFlexible(request.Header.ApiKey, request.Version));
         return true;

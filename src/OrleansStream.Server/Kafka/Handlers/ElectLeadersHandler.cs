@@ -7,7 +7,8 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// ElectLeaders v0-2 (KIP-460: kafka-leader-election.sh, the admin clients' <c>electLeaders</c>): the controller's
 /// elections (<see cref="IClusterControllerGrain.ElectLeaders"/>), answered once the new leaders are in its state; each
 /// replica takes its role from the LeaderAndIsr that follows, as in KRaft. An election type Kafka does not define is
-/// InvalidRequest for the request and for each partition it names, as Kafka's <c>getErrorResponse</c> answers it.
+/// InvalidRequest for the request and for each partition it names, as Kafka's <c>getErrorResponse</c> answers it, and a
+/// controller that did not answer RequestTimedOut so.
 /// </summary>
 internal sealed class ElectLeadersHandler(IGrainFactory grains, PartitionLeaders leaders)
     : KafkaApiHandler<ElectLeadersRequest>(ApiKey.ElectLeaders, ElectLeadersRequest.Read)
@@ -16,16 +17,7 @@ internal sealed class ElectLeadersHandler(IGrainFactory grains, PartitionLeaders
     {
         if (body.ElectionType is not ((sbyte)ElectionType.Preferred or (sbyte)ElectionType.Unclean))
         {
-            var message = $"Unknown election type {body.ElectionType}";
-            var refused = new ElectLeadersTopicResult[body.Topics?.Length ?? 0];
-            for (var t = 0; t < refused.Length; t++)
-            {
-                var topic = body.Topics![t];
-                var partitions = new ElectLeadersPartitionResult[topic.Partitions.Length];
-                for (var p = 0; p < partitions.Length; p++) partitions[p] = new ElectLeadersPartitionResult(topic.Partitions[p], ErrorCode.InvalidRequest, message);
-                refused[t] = new ElectLeadersTopicResult(topic.Topic, partitions);
-            }
-            new ElectLeadersResponse(ErrorCode.InvalidRequest, refused).Write(response, request.Version);
+            Refuse(body, ErrorCode.InvalidRequest, $"Unknown election type {body.ElectionType}").Write(response, request.Version);
             return true;
         }
 
@@ -35,7 +27,11 @@ internal sealed class ElectLeadersHandler(IGrainFactory grains, PartitionLeaders
             wanted = new ElectionPartitions[named.Length];
             for (var t = 0; t < named.Length; t++) wanted[t] = new ElectionPartitions(named[t].Topic, named[t].Partitions);
         }
-        var results = await grains.Controller().ElectLeaders((ElectionType)body.ElectionType, wanted);
+        if (await ControllerCalls.UnlessUnreachableAsync(grains.Controller().ElectLeaders((ElectionType)body.ElectionType, wanted)) is not { } results)
+        {
+            Refuse(body, ErrorCode.RequestTimedOut, ControllerCalls.ControllerDidNotAnswer).Write(response, request.Version);
+            return true;
+        }
 
         // The controller answers partition by partition in the request's order (topic by topic): one entry per run of a topic.
         var topics = new List<ElectLeadersTopicResult>();
@@ -52,5 +48,19 @@ internal sealed class ElectLeadersHandler(IGrainFactory grains, PartitionLeaders
         }
         new ElectLeadersResponse(ErrorCode.None, [.. topics]).Write(response, request.Version);
         return true;
+    }
+
+    /// <summary>Kafka's <c>ElectLeadersRequest.getErrorResponse</c>: the error for the request and for each partition named.</summary>
+    private static ElectLeadersResponse Refuse(ElectLeadersRequest body, ErrorCode error, string message)
+    {
+        var refused = new ElectLeadersTopicResult[body.Topics?.Length ?? 0];
+        for (var t = 0; t < refused.Length; t++)
+        {
+            var topic = body.Topics![t];
+            var partitions = new ElectLeadersPartitionResult[topic.Partitions.Length];
+            for (var p = 0; p < partitions.Length; p++) partitions[p] = new ElectLeadersPartitionResult(topic.Partitions[p], error, message);
+            refused[t] = new ElectLeadersTopicResult(topic.Topic, partitions);
+        }
+        return new ElectLeadersResponse(error, refused);
     }
 }
