@@ -165,7 +165,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         ApiKey.CreatePartitions => new M.CreatePartitionsRequest(
             o.Array(() => new M.CreatePartitionsTopic(o.Name(), o.Pick(-1, 0, 1, 2, 3, 10_001, int.MaxValue), o.Chance(6))), o.Int32(), o.Chance(2)).Write,
         ApiKey.DeleteGroups => new M.GroupsRequest(o.Array(o.Name)).WriteDeleteGroups,
-        ApiKey.ElectLeaders => new M.ElectLeadersRequest(o.Int8(), o.Chance(4) ? null : o.ArrayOf(() => new M.ElectLeadersTopic(o.Name(), o.ArrayOf(o.PartitionIndex))), o.Int32()).Write,
+        ApiKey.ElectLeaders => new M.ElectLeadersRequest(o.Int8(), o.Chance(4) ? null : o.ArrayOf(o.Partitions), o.Int32()).Write,
         ApiKey.DescribeConfigs => new M.DescribeConfigsRequest(
             o.Array(() => new M.DescribeConfigsResource(o.ResourceType(), o.Name(), o.Chance(3) ? null : o.Array(o.ConfigName))), o.Chance(2)).Write,
         ApiKey.SaslAuthenticate => new M.SaslAuthenticateRequest(o.Bytes()).Write,

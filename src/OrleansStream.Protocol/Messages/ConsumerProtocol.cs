@@ -1,7 +1,37 @@
 namespace OrleansStream.Protocol.Messages;
 
 /// <summary>A topic and some of its partitions, as the consumer protocol lists them.</summary>
-public sealed record TopicPartitions(string Topic, int[] Partitions);
+public sealed record TopicPartitions(string Topic, int[] Partitions)
+{
+    /// <summary>
+    /// Kafka's nullable array of topics each with its partition indexes, in requests that name partitions or, null,
+    /// every partition (OffsetFetch, ElectLeaders, DescribeLogDirs); a flexible version ends each topic with tagged fields.
+    /// </summary>
+    public static TopicPartitions[]? ReadNullableArray(ref KafkaReader reader, bool flexible)
+    {
+        var count = reader.ReadArrayLength(flexible);
+        if (count < 0) return null;
+        var topics = new TopicPartitions[count];
+        for (var i = 0; i < count; i++)
+        {
+            topics[i] = new TopicPartitions(reader.ReadString(flexible), reader.ReadInt32Array(flexible));
+            if (flexible) reader.SkipTaggedFields();
+        }
+        return topics;
+    }
+
+    public static void WriteNullableArray(KafkaWriter writer, IReadOnlyList<TopicPartitions>? topics, bool flexible)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteArrayLength(topics?.Count ?? -1, flexible);
+        foreach (var t in topics ?? [])
+        {
+            writer.WriteString(t.Topic, flexible);
+            writer.WriteInt32Array(t.Partitions, flexible);
+            if (flexible) writer.WriteEmptyTaggedFields();
+        }
+    }
+}
 
 /// <summary>
 /// Kafka's ConsumerProtocolSubscription (v0-3), the metadata bytes of a JoinGroup protocol of type "consumer":

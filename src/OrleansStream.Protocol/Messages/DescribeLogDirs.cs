@@ -8,35 +8,15 @@ public sealed record DescribeLogDirsRequest(TopicPartitions[]? Topics)
 {
     public static DescribeLogDirsRequest Read(ref KafkaReader reader, short version)
     {
-        var flexible = version >= 2;
-        TopicPartitions[]? topics = null;
-        var count = reader.ReadArrayLength(flexible);
-        if (count >= 0)
-        {
-            topics = new TopicPartitions[count];
-            for (var t = 0; t < count; t++)
-            {
-                var name = reader.ReadString(flexible);
-                var partitions = reader.ReadInt32Array(flexible);
-                if (flexible) reader.SkipTaggedFields();
-                topics[t] = new TopicPartitions(name, partitions);
-            }
-        }
-        if (flexible) reader.SkipTaggedFields();
+        var topics = TopicPartitions.ReadNullableArray(ref reader, version >= 2);
+        if (version >= 2) reader.SkipTaggedFields();
         return new DescribeLogDirsRequest(topics);
     }
 
     public void Write(KafkaWriter writer, short version)
     {
-        var flexible = version >= 2;
-        writer.WriteArrayLength(Topics?.Length ?? -1, flexible);
-        foreach (var t in Topics ?? [])
-        {
-            writer.WriteString(t.Topic, flexible);
-            writer.WriteInt32Array(t.Partitions, flexible);
-            if (flexible) writer.WriteEmptyTaggedFields();
-        }
-        if (flexible) writer.WriteEmptyTaggedFields();
+        TopicPartitions.WriteNullableArray(writer, Topics, version >= 2);
+        if (version >= 2) writer.WriteEmptyTaggedFields();
     }
 }
 

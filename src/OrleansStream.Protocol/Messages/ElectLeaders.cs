@@ -1,30 +1,16 @@
 namespace OrleansStream.Protocol.Messages;
 
-public sealed record ElectLeadersTopic(string Topic, int[] Partitions);
-
 /// <summary>
 /// ElectLeadersRequest v0-2 (Kafka's API 43, KIP-460; v2 flexible). v0 elects preferred replicas only; v1 adds the
 /// election type (0 preferred, 1 unclean). Null topics: every partition of every topic.
 /// </summary>
-public sealed record ElectLeadersRequest(sbyte ElectionType, ElectLeadersTopic[]? Topics, int TimeoutMs)
+public sealed record ElectLeadersRequest(sbyte ElectionType, TopicPartitions[]? Topics, int TimeoutMs)
 {
     public static ElectLeadersRequest Read(ref KafkaReader reader, short version)
     {
         var flexible = version >= 2;
         var type = version >= 1 ? reader.ReadInt8() : (sbyte)0;
-        ElectLeadersTopic[]? topics = null;
-        var count = reader.ReadArrayLength(flexible);
-        if (count >= 0)
-        {
-            topics = new ElectLeadersTopic[count];
-            for (var t = 0; t < count; t++)
-            {
-                var name = reader.ReadString(flexible);
-                var partitions = reader.ReadInt32Array(flexible);
-                if (flexible) reader.SkipTaggedFields();
-                topics[t] = new ElectLeadersTopic(name, partitions);
-            }
-        }
+        var topics = TopicPartitions.ReadNullableArray(ref reader, flexible);
         var timeoutMs = reader.ReadInt32();
         if (flexible) reader.SkipTaggedFields();
         return new ElectLeadersRequest(type, topics, timeoutMs);
@@ -34,13 +20,7 @@ public sealed record ElectLeadersRequest(sbyte ElectionType, ElectLeadersTopic[]
     {
         var flexible = version >= 2;
         if (version >= 1) writer.WriteInt8(ElectionType);
-        writer.WriteArrayLength(Topics?.Length ?? -1, flexible);
-        foreach (var t in Topics ?? [])
-        {
-            writer.WriteString(t.Topic, flexible);
-            writer.WriteInt32Array(t.Partitions, flexible);
-            if (flexible) writer.WriteEmptyTaggedFields();
-        }
+        TopicPartitions.WriteNullableArray(writer, Topics, flexible);
         writer.WriteInt32(TimeoutMs);
         if (flexible) writer.WriteEmptyTaggedFields();
     }

@@ -278,31 +278,18 @@ public sealed record OffsetFetchRequest(IReadOnlyList<OffsetFetchRequestGroup> G
                 var groupId = r.ReadString(flexible);
                 var memberId = version >= 9 ? r.ReadNullableString(flexible) : null;
                 var memberEpoch = version >= 9 ? r.ReadInt32() : -1;
-                groups[g] = new OffsetFetchRequestGroup(groupId, ReadTopics(ref r, flexible), memberId, memberEpoch);
+                groups[g] = new OffsetFetchRequestGroup(groupId, TopicPartitions.ReadNullableArray(ref r, flexible), memberId, memberEpoch);
                 r.SkipTaggedFields();
             }
         }
         else
         {
             var groupId = r.ReadString(flexible);
-            groups = [new OffsetFetchRequestGroup(groupId, ReadTopics(ref r, flexible))];
+            groups = [new OffsetFetchRequestGroup(groupId, TopicPartitions.ReadNullableArray(ref r, flexible))];
         }
         var requireStable = version >= 7 && r.ReadBoolean();
         if (flexible) r.SkipTaggedFields();
         return new OffsetFetchRequest(groups, requireStable);
-    }
-
-    private static List<TopicPartitions>? ReadTopics(ref KafkaReader r, bool flexible)
-    {
-        var count = r.ReadArrayLength(flexible);
-        if (count < 0) return null;
-        var topics = new List<TopicPartitions>(count);
-        for (var i = 0; i < count; i++)
-        {
-            topics.Add(new TopicPartitions(r.ReadString(flexible), r.ReadInt32Array(flexible)));
-            if (flexible) r.SkipTaggedFields();
-        }
-        return topics;
     }
 
     public void Write(KafkaWriter w, short version)
@@ -319,7 +306,7 @@ public sealed record OffsetFetchRequest(IReadOnlyList<OffsetFetchRequestGroup> G
                     w.WriteNullableString(g.MemberId, flexible);
                     w.WriteInt32(g.MemberEpoch);
                 }
-                WriteTopics(w, g.Topics, flexible);
+                TopicPartitions.WriteNullableArray(w, g.Topics, flexible);
                 w.WriteEmptyTaggedFields();
             }
         }
@@ -327,21 +314,10 @@ public sealed record OffsetFetchRequest(IReadOnlyList<OffsetFetchRequestGroup> G
         {
             if (Groups.Count != 1) throw new ArgumentException($"OffsetFetch v{version} asks for one group, not {Groups.Count}", nameof(version));
             w.WriteString(Groups[0].GroupId, flexible);
-            WriteTopics(w, Groups[0].Topics, flexible);
+            TopicPartitions.WriteNullableArray(w, Groups[0].Topics, flexible);
         }
         if (version >= 7) w.WriteBoolean(RequireStable);
         if (flexible) w.WriteEmptyTaggedFields();
-    }
-
-    private static void WriteTopics(KafkaWriter w, IReadOnlyList<TopicPartitions>? topics, bool flexible)
-    {
-        w.WriteArrayLength(topics?.Count ?? -1, flexible);
-        foreach (var t in topics ?? [])
-        {
-            w.WriteString(t.Topic, flexible);
-            w.WriteInt32Array(t.Partitions, flexible);
-            if (flexible) w.WriteEmptyTaggedFields();
-        }
     }
 }
 
