@@ -50,6 +50,11 @@ internal sealed partial class ClusterControllerGrain(
     // Brokers whose data directory names another cluster: never assigned replicas (this activation's memory).
     private readonly HashSet<string> _refused = new(StringComparer.Ordinal);
 
+    // Brokers that asked for a controlled shutdown and have not registered again since (Kafka's brokers "in controlled
+    // shutdown", this activation's memory): no election hands them leadership, or a leader rebalance could give a
+    // partition back to a broker in the seconds before it stops, once its replica caught up again.
+    private readonly HashSet<string> _shuttingDown = new(StringComparer.Ordinal);
+
     private ControllerState State => state.State;
 
     // Kafka's MetadataImage: what reads answer from, the state as last stored. Changes work on State and publish it here
@@ -387,6 +392,7 @@ internal sealed partial class ClusterControllerGrain(
     public Task<BrokerRegistrationReply> RegisterBroker(string brokerId, string? clusterId, int? nodeId)
     {
         ArgumentNullException.ThrowIfNull(brokerId);
+        _shuttingDown.Remove(brokerId);
         // A broker the stored state knows (a restart) changes nothing: it is answered at once rather than behind a change
         // in progress, which may be a LeaderAndIsr to this broker's own replicas, whose activations wait for this answer.
         if (_stateLost is null && _image.ClusterId is { } id && (clusterId is null || clusterId == id) && _image.NodeIds.TryGetValue(brokerId, out var known))
@@ -463,6 +469,7 @@ internal sealed partial class ClusterControllerGrain(
         var now = time.GetTimestamp();
         _moved.RemoveWhere(m => !TryGetPartition(State, m.Topic, m.Partition, out _, out var p) || p.Isr.Contains(m.ReplicaId));
         foreach (var b in live) _notLiveSince.Remove(b);
+        _shuttingDown.IntersectWith(live);
         foreach (var t in State.Topics.Values)
             foreach (var p in t.Partitions)
                 foreach (var b in p.Replicas)
@@ -541,6 +548,7 @@ internal sealed partial class ClusterControllerGrain(
         if (_stateLost is not null) return Task.FromResult(0);
         return Serialized(async () =>
         {
+            _shuttingDown.Add(brokerId);
             var live = LiveBrokerSet();
             live.Remove(brokerId);
             var changed = new List<(TopicState, PartitionAssignment)>();
@@ -578,6 +586,7 @@ internal sealed partial class ClusterControllerGrain(
         return Serialized(async () =>
         {
             var live = LiveBrokerSet();
+            live.ExceptWith(_shuttingDown);
             var results = new List<ElectionResult>();
             var changed = new List<(TopicState, PartitionAssignment)>();
             if (partitions is null)
