@@ -126,6 +126,36 @@ public sealed class PartitionLog : IDisposable
         }
     }
 
+    /// <summary>
+    /// The bytes of the segment files in a partition directory, read from the directory without opening its log (what
+    /// <see cref="SizeInBytes"/> says of an open one); null when the directory is gone. A segment deleted meanwhile
+    /// (retention) no longer counts, and a cleaner's <c>.log.cleaned</c> is not a segment yet.
+    /// </summary>
+    public static long? SegmentBytesIn(string directory)
+    {
+        long size = 0;
+        try
+        {
+            foreach (var file in new DirectoryInfo(directory).EnumerateFiles("*" + LogSegment.LogSuffix))
+            {
+                if (!file.Name.EndsWith(LogSegment.LogSuffix, StringComparison.Ordinal)) continue;
+                try
+                {
+                    size += file.Length;
+                }
+                catch (FileNotFoundException)
+                {
+                    // Deleted by retention meanwhile: no longer part of the log.
+                }
+            }
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+        return size;
+    }
+
     /// <summary>Every local segment in offset order, the active one last with <see cref="LogSegmentInfo.IsActive"/>.</summary>
     public IReadOnlyList<LogSegmentInfo> Segments
     {

@@ -605,7 +605,7 @@ internal sealed partial class ClusterControllerGrain(
             {
                 for (var i = 0; i < results.Count; i++)
                     if (results[i].Error == ErrorCode.None)
-                        results[i] = results[i] with { Error = ErrorCode.NotController, ErrorMessage = "The controller's state was changed by another activation first; nothing was applied. Retry." };
+                        results[i] = results[i] with { Error = ErrorCode.NotController, ErrorMessage = StaleWriteMessage };
                 return results;
             }
             LogLeadersElected(type, changed.Count);
@@ -904,13 +904,14 @@ internal sealed partial class ClusterControllerGrain(
         }
     }
 
+    private const string StaleWriteMessage = "The controller's state was changed by another activation first; nothing was applied. Retry.";
+
     private static List<TopicResult> StaleWrite(List<TopicResult> results, IEnumerable<string> changed)
     {
         var refused = new HashSet<string>(changed, StringComparer.Ordinal);
         for (var i = 0; i < results.Count; i++)
             if (results[i].Error == ErrorCode.None && refused.Contains(results[i].Topic))
-                results[i] = new TopicResult(results[i].Topic, ErrorCode.NotController,
-                    "The controller's state was changed by another activation first; nothing was applied. Retry.");
+                results[i] = new TopicResult(results[i].Topic, ErrorCode.NotController, StaleWriteMessage);
         return results;
     }
 

@@ -14,8 +14,8 @@ public sealed record KafkaBrokerView(IReadOnlyList<MetadataBroker> Brokers, IRea
 
 /// <summary>
 /// Kafka's brokers are the live silos. Node ids come from the controller (kept in its state and each broker's
-/// <c>meta.properties</c>; from the <see cref="MetadataCache"/> while the controller cannot answer); advertised listeners from each broker's own <see cref="IBrokerGrain"/>, asked once per
-/// silo incarnation.
+/// <c>meta.properties</c>; from the <see cref="MetadataCache"/> while the controller cannot answer); advertised
+/// listeners from each broker's own <see cref="IBrokerGrain"/>, asked once per silo incarnation.
 /// </summary>
 public sealed partial class KafkaBrokers(IGrainFactory grains, BrokerLocator locator, MetadataCache metadata, ILogger<KafkaBrokers> logger)
 {

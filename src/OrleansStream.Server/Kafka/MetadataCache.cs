@@ -37,6 +37,8 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
 
     private IClusterControllerGrain Controller => grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
 
+    private IControllerInternalGrain ControllerInternal => grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+
     /// <summary>The controller's metadata of <paramref name="topics"/> (null: every topic), or this broker's cached image of them.</summary>
     public async Task<ControllerTopics> TopicsAsync(IReadOnlyList<string>? topics, bool allowAutoTopicCreation)
     {
@@ -63,7 +65,7 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
     {
         try
         {
-            var nodes = await AskAsync(grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetBrokerNodes());
+            var nodes = await AskAsync(ControllerInternal.GetBrokerNodes());
             _nodes = nodes;
             return nodes;
         }
@@ -120,7 +122,7 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
         {
             try
             {
-                var nodes = await AskAsync(grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).GetBrokerNodes(), _stopping.Token);
+                var nodes = await AskAsync(ControllerInternal.GetBrokerNodes(), _stopping.Token);
                 _nodes = nodes;
                 if (nodes.MetadataVersion > _image.CompleteVersion)
                     _image.Store(null, await AskAsync(Controller.GetMetadata(new OrleansStream.MetadataRequest(null)), _stopping.Token));

@@ -84,21 +84,8 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
 {
     protected override async ValueTask<bool> AnswerAsync(DeleteTopicsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        TopicError[] results;
-        if (await ControllerCalls.UnlessUnreachableAsync(grains.Controller().DeleteTopics(body.TopicNames)) is { } deleted)
-        {
-            results = new TopicError[deleted.Count];
-            for (var i = 0; i < results.Length; i++)
-            {
-                results[i] = new TopicError(deleted[i].Topic, deleted[i].Error, deleted[i].ErrorMessage);
-                leaders.Invalidate(deleted[i].Topic);
-            }
-        }
-        else
-        {
-            results = new TopicError[body.TopicNames.Count];
-            for (var i = 0; i < results.Length; i++) results[i] = new TopicError(body.TopicNames[i], ErrorCode.RequestTimedOut, ControllerCalls.ControllerDidNotAnswer);
-        }
+        var results = await ControllerCalls.ForwardAsync(body.TopicNames, static t => (t, false, t), names => grains.Controller().DeleteTopics(names));
+        foreach (var r in results) leaders.Invalidate(r.Name);
         new TopicErrorsResponse(results).WriteDeleteTopics(response, request.Version);
         return true;
     }

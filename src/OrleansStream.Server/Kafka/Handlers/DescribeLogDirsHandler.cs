@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.Partitions;
+using OrleansStream.Storage;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -48,7 +49,7 @@ internal sealed partial class DescribeLogDirsHandler(LocalPartitionDirectories d
         {
             if (asked is not null && !asked.Contains((local.Topic, local.Partition))) continue;
             // A partition deleted meanwhile is not there any more.
-            if (LocalSize(directories.PathOf(local.Topic, local.Partition)) is not { } size) continue;
+            if (PartitionLog.SegmentBytesIn(directories.PathOf(local.Topic, local.Partition)) is not { } size) continue;
             if (!byTopic.TryGetValue(local.Topic, out var partitions)) byTopic[local.Topic] = partitions = [];
             partitions.Add(new LogDirPartition(local.Partition, size, OffsetLag: 0, IsFutureKey: false));
         }
@@ -61,35 +62,6 @@ internal sealed partial class DescribeLogDirsHandler(LocalPartitionDirectories d
         }
         var volume = new DriveInfo(root);
         return new LogDirResult(ErrorCode.None, root, topics, volume.TotalSize, volume.AvailableFreeSpace);
-    }
-
-    // The storage engine's segment file suffix (LogSegment.LogSuffix), Kafka's.
-    private const string SegmentSuffix = ".log";
-
-    /// <summary>The bytes of the partition's segment files (<c>*.log</c>; a cleaner's <c>.log.cleaned</c> is not yet a segment).</summary>
-    private static long? LocalSize(string directory)
-    {
-        long size = 0;
-        try
-        {
-            foreach (var file in new DirectoryInfo(directory).EnumerateFiles("*" + SegmentSuffix))
-            {
-                if (!file.Name.EndsWith(SegmentSuffix, StringComparison.Ordinal)) continue;
-                try
-                {
-                    size += file.Length;
-                }
-                catch (FileNotFoundException)
-                {
-                    // Deleted by retention meanwhile: no longer part of the log.
-                }
-            }
-        }
-        catch (DirectoryNotFoundException)
-        {
-            return null;
-        }
-        return size;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "DescribeLogDirs could not read the log directory {LogDir}")]
