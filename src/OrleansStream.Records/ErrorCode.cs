@@ -94,6 +94,11 @@ public enum ErrorCode : short
     InconsistentClusterId = 104,
     /// <summary>Kafka's TRANSACTIONAL_ID_NOT_FOUND: DescribeTransactions for an id its coordinator does not know.</summary>
     TransactionalIdNotFound = 105,
+    /// <summary>
+    /// Kafka's INELIGIBLE_REPLICA (KIP-841): an AlterPartition that would add to the ISR a replica of a broker in
+    /// controlled shutdown; nothing changes and the leader proposes again later.
+    /// </summary>
+    IneligibleReplica = 107,
     /// <summary>Kafka's MISMATCHED_ENDPOINT_TYPE (KIP-919): DescribeCluster v1 asking a broker to describe the controllers.</summary>
     MismatchedEndpointType = 114,
     /// <summary>Kafka's UNSUPPORTED_ENDPOINT_TYPE (KIP-919): DescribeCluster v1 naming an endpoint type Kafka does not define.</summary>

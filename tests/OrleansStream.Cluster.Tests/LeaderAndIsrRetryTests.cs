@@ -98,14 +98,23 @@ public sealed class LeaderAndIsrRetryTests(LeaderAndIsrRetryTests.Fixture fixtur
 
         // Leadership moves off the leader's broker (Kafka's controlled shutdown), and every replica's push of it fails once.
         fixture.Lost.LoseNextPushesTo(topic);
-        var moved = await fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller).ControlledShutdown(before.LeaderBroker!);
-        Assert.Equal(1, moved);
-        Assert.Equal(3, fixture.Lost.Failed);
-        var after = await fixture.Controller.Partition(topic, 0);
-        Assert.NotEqual(before.LeaderBroker, after.LeaderBroker);
+        var controller = fixture.Grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
+        try
+        {
+            var moved = await controller.ControlledShutdown(before.LeaderBroker!);
+            Assert.Equal(1, moved);
+            Assert.Equal(3, fixture.Lost.Failed);
+            var after = await fixture.Controller.Partition(topic, 0);
+            Assert.NotEqual(before.LeaderBroker, after.LeaderBroker);
 
-        var newLeader = await WaitForTheElectedLeaderAsync(topic);
-        Assert.Equal(after.LeaderEpoch, (await newLeader.GetStatus()).LeaderEpoch);
+            var newLeader = await WaitForTheElectedLeaderAsync(topic);
+            Assert.Equal(after.LeaderEpoch, (await newLeader.GetStatus()).LeaderEpoch);
+        }
+        finally
+        {
+            // The broker did not stop: it registers again, as a restart would, so the other tests may elect it.
+            await controller.RegisterBroker(before.LeaderBroker!, null, null);
+        }
     }
 
     /// <summary>
@@ -126,8 +135,10 @@ public sealed class LeaderAndIsrRetryTests(LeaderAndIsrRetryTests.Fixture fixtur
             {
                 fixture.Lost.LoseEveryPushTo(topic);
                 Assert.True(await controller.ControlledShutdown(before.LeaderBroker!) >= 1);
-                // The old leader is back in the ISR (as the new leader would ask once it catches up): no replica is
-                // outside it, so only a push of every partition reaches the new leader.
+                // The old leader is back in the ISR (as the new leader would ask once it catches up, after its broker
+                // registered again: in controlled shutdown it may not rejoin): no replica is outside it, so only a push
+                // of every partition reaches the new leader.
+                Assert.Equal(ErrorCode.None, (await controller.RegisterBroker(before.LeaderBroker!, null, null)).Error);
                 var moved = (await controller.GetPartitionState(topic, 0))!;
                 var full = await controller.AlterPartition(topic, 0, moved.Leader, moved.LeaderEpoch, moved.PartitionEpoch, [0, 1, 2]);
                 Assert.Equal(ErrorCode.None, full.Error);

@@ -80,12 +80,12 @@ public sealed class LeaderElectionTests(LeaderElectionTests.Fixture fixture) : I
     }
 
     /// <summary>
-    /// A broker that asked for a controlled shutdown is given no leadership until it registers again (Kafka's brokers
-    /// "in controlled shutdown"): its replica follows and rejoins the ISR in the seconds before it stops, and a
-    /// preferred election then would hand the partition to a broker about to go.
+    /// A broker that asked for a controlled shutdown is given no leadership and does not rejoin an ISR until it registers
+    /// again (Kafka's brokers "in controlled shutdown", KIP-841): in the seconds before it stops its replica still
+    /// follows, and leadership handed to it then would go down with it.
     /// </summary>
     [Fact]
-    public async Task A_broker_in_controlled_shutdown_is_not_given_leadership_back_until_it_registers_again()
+    public async Task A_broker_in_controlled_shutdown_neither_rejoins_the_isr_nor_is_given_leadership_until_it_registers_again()
     {
         var topic = UniqueTopic("shutting");
         await fixture.CreateTopic(topic, replicationFactor: 3);
@@ -94,8 +94,15 @@ public sealed class LeaderElectionTests(LeaderElectionTests.Fixture fixture) : I
         try
         {
             Assert.True(await controller.ControlledShutdown(before.LeaderBroker!) >= 1);
-            await Eventually.WaitUntilAsync(async () => (await fixture.Controller.Partition(topic, 0)).Isr.Contains(0), "the preferred replica is in sync again", Wait);
+            var handedOver = (await controller.GetPartitionState(topic, 0))!;
+            Assert.NotEqual(0, handedOver.Leader);
+            Assert.DoesNotContain(0, handedOver.Isr);
 
+            // The new leader proposing the caught-up replica back, as it does on its next fetch, is refused.
+            var rejoin = await controller.AlterPartition(topic, 0, handedOver.Leader, handedOver.LeaderEpoch, handedOver.PartitionEpoch,
+                [.. handedOver.Isr, 0]);
+            Assert.Equal(ErrorCode.IneligibleReplica, rejoin.Error);
+            Assert.DoesNotContain(0, (await fixture.Controller.Partition(topic, 0)).Isr);
             var refused = Assert.Single(await fixture.Controller.ElectLeaders(ElectionType.Preferred, [new ElectionPartitions(topic, [0])]));
             Assert.Equal(ErrorCode.PreferredLeaderNotAvailable, refused.Error);
         }

@@ -51,8 +51,9 @@ internal sealed partial class ClusterControllerGrain(
     private readonly HashSet<string> _refused = new(StringComparer.Ordinal);
 
     // Brokers that asked for a controlled shutdown and have not registered again since (Kafka's brokers "in controlled
-    // shutdown", this activation's memory): no election hands them leadership, or a leader rebalance could give a
-    // partition back to a broker in the seconds before it stops, once its replica caught up again.
+    // shutdown", this activation's memory): no election hands them leadership (a leader rebalance, an election off a
+    // dead leader, another broker's controlled shutdown), and their replicas do not rejoin an ISR (KIP-841's
+    // IneligibleReplica): a broker in the seconds before it stops would take the partition down with it.
     private readonly HashSet<string> _shuttingDown = new(StringComparer.Ordinal);
 
     private ControllerState State => state.State;
@@ -364,7 +365,7 @@ internal sealed partial class ClusterControllerGrain(
         return Serialized(async () =>
         {
             if (!TryGetPartition(State, topic, partition, out var t, out var p)) return new AlterPartitionResult(ErrorCode.UnknownTopicOrPartition, null);
-            var (error, change) = PartitionChangeBuilder.AlterIsr(p, leaderReplicaId, leaderEpoch, partitionEpoch, isr, LiveBrokerSet());
+            var (error, change) = PartitionChangeBuilder.AlterIsr(p, leaderReplicaId, leaderEpoch, partitionEpoch, isr, LiveBrokerSet(), _shuttingDown);
             if (change is null) return new AlterPartitionResult(error, ToState(t, p));
             LogIsrChanged(t.Name, p.Partition, string.Join(",", p.Isr), string.Join(",", change.Isr), p.LeaderEpoch);
             change.ApplyTo(p);
@@ -663,10 +664,13 @@ internal sealed partial class ClusterControllerGrain(
         }
     }
 
-    /// <summary>Applies <see cref="PartitionChangeBuilder.Elect"/> to the partition; true when it changed.</summary>
+    /// <summary>
+    /// Applies <see cref="PartitionChangeBuilder.Elect"/> to the partition; true when it changed. Brokers in controlled
+    /// shutdown are elected by no election, as in Kafka, whatever asked for it.
+    /// </summary>
     private bool Elect(TopicState t, PartitionAssignment p, HashSet<string> live, bool controlledShutdown)
     {
-        if (PartitionChangeBuilder.Elect(p, live, TopicRules.UncleanLeaderElection(t.Configs), controlledShutdown) is not { } change) return false;
+        if (PartitionChangeBuilder.Elect(p, live, TopicRules.UncleanLeaderElection(t.Configs), controlledShutdown, _shuttingDown) is not { } change) return false;
         if (change.Unclean) LogUncleanElection(t.Name, p.Partition, change.Leader);
         if (change.LeaderEpoch != p.LeaderEpoch) LogLeaderElected(t.Name, p.Partition, change.Leader, change.LeaderEpoch, change.OldLeader);
         change.ApplyTo(p);

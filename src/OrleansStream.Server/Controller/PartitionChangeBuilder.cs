@@ -26,9 +26,12 @@ internal static class PartitionChangeBuilder
     /// any live replica only when <paramref name="uncleanLeaderElection"/>) and drops replicas of brokers not live from
     /// the ISR, never its last member: Kafka keeps it so a clean election can wait for it. In a
     /// <paramref name="controlledShutdown"/> (the leaving broker is already out of <paramref name="live"/>) a leader
-    /// nobody can take over from stays, and no election is unclean. Null when nothing changes.
+    /// nobody can take over from stays, and no election is unclean. Brokers in <paramref name="ineligible"/> (Kafka's
+    /// brokers in controlled shutdown) are live, so a leader or ISR member there stays, but are never elected: a broker
+    /// about to stop would take the partition down with it moments later. Null when nothing changes.
     /// </summary>
-    public static PartitionChange? Elect(PartitionAssignment p, IReadOnlySet<string> live, bool uncleanLeaderElection, bool controlledShutdown)
+    public static PartitionChange? Elect(PartitionAssignment p, IReadOnlySet<string> live, bool uncleanLeaderElection, bool controlledShutdown,
+        IReadOnlySet<string>? ineligible = null)
     {
         var leader = p.Leader;
         var leaderEpoch = p.LeaderEpoch;
@@ -39,10 +42,10 @@ internal static class PartitionChangeBuilder
         {
             var candidate = -1;
             foreach (var id in isr)
-                if (live.Contains(p.Replicas[id])) { candidate = id; break; }
+                if (Electable(p.Replicas[id], live, ineligible)) { candidate = id; break; }
             if (candidate < 0 && !controlledShutdown && uncleanLeaderElection)
                 for (var id = 0; id < p.Replicas.Count && candidate < 0; id++)
-                    if (live.Contains(p.Replicas[id])) { candidate = id; unclean = true; }
+                    if (Electable(p.Replicas[id], live, ineligible)) { candidate = id; unclean = true; }
             // A controlled shutdown with nobody to take over keeps its leader; a dead leader is removed regardless.
             if (candidate >= 0 || (!controlledShutdown && leader >= 0))
             {
@@ -59,6 +62,9 @@ internal static class PartitionChangeBuilder
         if (!next.SequenceEqual(p.Isr)) changed = true;
         return changed ? new PartitionChange(leader, leaderEpoch, next, p.PartitionEpoch + 1, p.Leader, unclean) : null;
     }
+
+    private static bool Electable(string broker, IReadOnlySet<string> live, IReadOnlySet<string>? ineligible) =>
+        live.Contains(broker) && (ineligible is null || !ineligible.Contains(broker));
 
     /// <summary>The preferred replica: the first of the assignment, the one a partition is created led by.</summary>
     public const int PreferredReplica = 0;
@@ -79,10 +85,12 @@ internal static class PartitionChangeBuilder
     /// Kafka's AlterPartition from leader <paramref name="leaderReplicaId"/> in <paramref name="leaderEpoch"/>, based on
     /// <paramref name="partitionEpoch"/>: the error (FencedLeaderEpoch, NotLeaderOrFollower, InvalidUpdateVersion,
     /// InvalidRequest) or the change, null when the ISR is already the requested one. A follower on a broker not in
-    /// <paramref name="live"/> that is not in the ISR does not come back in through a late request.
+    /// <paramref name="live"/> that is not in the ISR does not come back in through a late request. One on a broker in
+    /// <paramref name="ineligible"/> (controlled shutdown) refuses the whole request with IneligibleReplica, Kafka's rule
+    /// (KIP-841): the ISR a broker left when it asked to stop is not rejoined before it stops.
     /// </summary>
     public static (ErrorCode Error, PartitionChange? Change) AlterIsr(PartitionAssignment p, int leaderReplicaId, int leaderEpoch,
-        int partitionEpoch, IReadOnlyList<int> isr, IReadOnlySet<string> live)
+        int partitionEpoch, IReadOnlyList<int> isr, IReadOnlySet<string> live, IReadOnlySet<string>? ineligible = null)
     {
         if (leaderEpoch != p.LeaderEpoch) return (ErrorCode.FencedLeaderEpoch, null);
         if (leaderReplicaId != p.Leader) return (ErrorCode.NotLeaderOrFollower, null);
@@ -92,7 +100,11 @@ internal static class PartitionChangeBuilder
         foreach (var id in isr)
         {
             if ((uint)id >= (uint)p.Replicas.Count || next.Contains(id)) return (ErrorCode.InvalidRequest, null);
-            if (id != p.Leader && !p.Isr.Contains(id) && !live.Contains(p.Replicas[id])) continue;
+            if (id != p.Leader && !p.Isr.Contains(id))
+            {
+                if (!live.Contains(p.Replicas[id])) continue;
+                if (ineligible is not null && ineligible.Contains(p.Replicas[id])) return (ErrorCode.IneligibleReplica, null);
+            }
             next.Add(id);
         }
         if (!next.Contains(p.Leader)) return (ErrorCode.InvalidRequest, null);

@@ -70,6 +70,35 @@ public sealed class PartitionChangeBuilderTests
     }
 
     [Fact]
+    public void A_broker_in_controlled_shutdown_keeps_what_it_has_but_is_elected_by_no_election()
+    {
+        var shuttingDown = Live("b1");
+
+        // The dead leader's first live ISR member is shutting down: the next one takes over, and b1 stays in the ISR.
+        AssertChange(PartitionChangeBuilder.Elect(Partition(0, [0, 1, 2]), Live("b1", "b2"), false, false, shuttingDown),
+            leader: 2, leaderEpoch: 4, isr: [1, 2], partitionEpoch: 8);
+        // Nobody else in the ISR: no leader rather than one about to stop; unclean elections pass it over too.
+        AssertChange(PartitionChangeBuilder.Elect(Partition(0, [0, 1]), Live("b1"), false, false, shuttingDown),
+            leader: -1, leaderEpoch: 4, isr: [1], partitionEpoch: 8);
+        var unclean = PartitionChangeBuilder.Elect(Partition(0, [0]), Live("b1", "b2"), uncleanLeaderElection: true, controlledShutdown: false, shuttingDown);
+        Assert.Equal((2, true), (unclean!.Leader, unclean.Unclean));
+        // A leader in controlled shutdown that is still live leads on (its own shutdown found nobody to take over).
+        Assert.Null(PartitionChangeBuilder.Elect(Partition(1, [1]), Live("b1", "b2"), true, false, shuttingDown));
+    }
+
+    [Fact]
+    public void Alter_isr_refuses_a_replica_of_a_broker_in_controlled_shutdown_rejoining_the_isr()
+    {
+        var p = Partition(0, [0, 2]);
+        var live = Live("b0", "b1", "b2");
+
+        Assert.Equal((ErrorCode.IneligibleReplica, null), PartitionChangeBuilder.AlterIsr(p, 0, 3, 7, [0, 1, 2], live, Live("b1")));
+        // Already a member, it may stay; shrinking around it is no rejoin.
+        Assert.Equal(ErrorCode.None, PartitionChangeBuilder.AlterIsr(Partition(0, [0, 1, 2]), 0, 3, 7, [0, 1], live, Live("b1")).Error);
+        AssertChange(PartitionChangeBuilder.AlterIsr(p, 0, 3, 7, [0, 1, 2], live, Live("b3")).Change, leader: 0, leaderEpoch: 3, isr: [0, 1, 2], partitionEpoch: 8);
+    }
+
+    [Fact]
     public void Alter_isr_is_fenced_by_leader_epoch_leader_and_partition_epoch()
     {
         var p = Partition(0, [0, 1]);
