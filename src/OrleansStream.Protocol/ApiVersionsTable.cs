@@ -14,7 +14,7 @@ public static class ApiVersionsTable
         new(ApiKey.Produce, 3, 8),
         new(ApiKey.Fetch, 4, 11),
         new(ApiKey.ListOffsets, 1, 10),
-        new(ApiKey.Metadata, 0, 9),
+        new(ApiKey.Metadata, 0, 12),
         new(ApiKey.OffsetCommit, 1, 9),
         new(ApiKey.OffsetFetch, 1, 9),
         new(ApiKey.FindCoordinator, 0, 2),

@@ -87,6 +87,8 @@ public enum ErrorCode : short
     ProducerFenced = 90,
     /// <summary>Kafka's INVALID_UPDATE_VERSION: an AlterPartition or LeaderAndIsr based on an older partition epoch.</summary>
     InvalidUpdateVersion = 95,
+    /// <summary>Kafka's UNKNOWN_TOPIC_ID (retriable, KIP-516): a request naming a topic by an id no topic has (any more).</summary>
+    UnknownTopicId = 100,
     /// <summary>
     /// Kafka's INCONSISTENT_CLUSTER_ID (not retriable): a broker's data directory names another cluster, or a controller
     /// without state faces brokers of an existing cluster (grain storage not shared).

@@ -132,7 +132,8 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
             o.ArrayOf(() => new M.ListOffsetsTopic(o.Name(), o.ArrayOf(() => new M.ListOffsetsPartition(o.PartitionIndex(), o.Int32(), o.Int64())))), o.Int32()).Write,
         ApiKey.OffsetForLeaderEpoch => new M.OffsetForLeaderEpochRequest(o.Int32(),
             o.ArrayOf(() => new M.OffsetForLeaderTopic(o.Name(), o.ArrayOf(() => new M.OffsetForLeaderPartition(o.PartitionIndex(), o.Int32(), o.Int32()))))).Write,
-        ApiKey.Metadata => new M.MetadataRequest(o.Chance(4) ? null : o.Array(o.Name), o.Chance(2)).Write,
+        ApiKey.Metadata => new M.MetadataRequest(o.Chance(4) ? null
+            : o.Array(() => new M.MetadataRequestTopic(version >= 10 && o.Chance(3) ? Guid.NewGuid() : Guid.Empty, version >= 10 && o.Chance(5) ? null : o.Name())), o.Chance(2)).Write,
         ApiKey.OffsetCommit => new M.OffsetCommitRequest(o.Name(), o.Int32(), o.Name(), o.NullableName(), o.ArrayOf(o.CommitTopic)).Write,
         ApiKey.OffsetFetch => new M.OffsetFetchRequest(
             version >= 8 ? o.Array(() => new M.OffsetFetchRequestGroup(o.Name(), o.Chance(3) ? null : o.Array(o.Partitions), version >= 9 ? o.NullableName() : null, version >= 9 ? o.Int32() : -1))

@@ -385,6 +385,85 @@ public sealed class WireTests(KafkaCluster cluster)
         }
     }
 
+    /// <summary>
+    /// Metadata v10+ gives each topic its id, and v12 asks by id (KIP-516; the Java admin client's
+    /// <c>describeTopics(TopicCollection.ofTopicIds(...))</c>), as Kafka's <c>handleTopicMetadataRequest</c> answers:
+    /// an id no topic has, or no longer has, is UnknownTopicId with a null name; an id before v12 is InvalidRequest.
+    /// </summary>
+    [Fact]
+    public async Task Metadata_v12_answers_topics_by_id_and_an_unknown_or_deleted_id_is_UnknownTopicId()
+    {
+        var topic = await cluster.CreateTopicAsync("by-id", partitions: 2);
+        var id = Assert.Single((await cluster.Controller.GetMetadata(new MetadataRequest([topic]))).Topics).TopicId;
+        Assert.NotEqual(Guid.Empty, id);
+        var unknown = Guid.NewGuid();
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(1));
+
+        var byName = await MetadataV12Async(wire, 12, [topic]);
+        Assert.Equal((ErrorCode.None, topic, 2), (byName[id].Error, byName[id].Name, byName[id].Partitions));
+        var byId = await MetadataV12Async(wire, 12, [new Protocol.Messages.MetadataRequestTopic(id, null), new Protocol.Messages.MetadataRequestTopic(unknown, null)]);
+        Assert.Equal(2, byId.Count);
+        Assert.Equal((ErrorCode.None, topic, 2), (byId[id].Error, byId[id].Name, byId[id].Partitions));
+        Assert.Equal((ErrorCode.UnknownTopicId, null, 0), (byId[unknown].Error, byId[unknown].Name, byId[unknown].Partitions));
+        var tooOld = await MetadataV12Async(wire, 11, [new Protocol.Messages.MetadataRequestTopic(id, null)]);
+        Assert.Equal(ErrorCode.InvalidRequest, tooOld[id].Error);
+
+        Assert.Equal(ErrorCode.None, Assert.Single(await cluster.Controller.DeleteTopics([topic])).Error);
+        var deleted = await MetadataV12Async(wire, 12, [new Protocol.Messages.MetadataRequestTopic(id, null)]);
+        Assert.Equal((ErrorCode.UnknownTopicId, null), (deleted[id].Error, deleted[id].Name));
+    }
+
+    /// <summary>A flexible (v9+) Metadata request and its topics by id: error, name, partition count.</summary>
+    private static async Task<Dictionary<Guid, (ErrorCode Error, string? Name, int Partitions)>> MetadataV12Async(
+        KafkaWire wire, short version, Protocol.Messages.MetadataRequestTopic[] topics)
+    {
+        await wire.SendAsync(ApiKey.Metadata, version, w => new Protocol.Messages.MetadataRequest(topics, false).Write(w, version));
+        var frame = await wire.ReadFrameAsync();
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(4));
+        r.SkipTaggedFields();
+        r.ReadInt32();
+        var brokers = r.ReadArrayLength(true);
+        for (var i = 0; i < brokers; i++)
+        {
+            r.ReadInt32();
+            r.ReadString(true);
+            r.ReadInt32();
+            r.ReadNullableString(true);
+            r.SkipTaggedFields();
+        }
+        r.ReadNullableString(true);
+        r.ReadInt32();
+        var answered = new Dictionary<Guid, (ErrorCode, string?, int)>();
+        var count = r.ReadArrayLength(true);
+        for (var i = 0; i < count; i++)
+        {
+            var error = (ErrorCode)r.ReadInt16();
+            var name = r.ReadNullableString(true);
+            var topicId = r.ReadUuid();
+            r.ReadBoolean();
+            var partitions = r.ReadArrayLength(true);
+            for (var p = 0; p < partitions; p++)
+            {
+                r.ReadInt16();
+                r.ReadInt32();
+                r.ReadInt32();
+                r.ReadInt32();
+                r.ReadInt32Array(true);
+                r.ReadInt32Array(true);
+                r.ReadInt32Array(true);
+                r.SkipTaggedFields();
+            }
+            r.ReadInt32();
+            r.SkipTaggedFields();
+            answered[topicId] = (error, name, partitions);
+        }
+        if (version <= 10) r.ReadInt32();
+        r.SkipTaggedFields();
+        Assert.Equal(0, r.Remaining);
+        return answered;
+    }
+
     [Fact]
     public async Task Produce_to_a_broker_that_does_not_lead_the_partition_gets_NotLeaderOrFollower_and_appends_nothing()
     {

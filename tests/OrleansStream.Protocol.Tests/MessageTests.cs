@@ -65,6 +65,8 @@ public class MessageTests
     [InlineData(4)]
     [InlineData(8)]
     [InlineData(9)]
+    [InlineData(10)]
+    [InlineData(12)]
     public void Metadata_requests_round_trip_and_ask_for_every_topic_by_null_or_v0_empty(short version)
     {
         var some = new Messages.MetadataRequest(["a", "b"], AllowAutoTopicCreation: true);
@@ -135,6 +137,49 @@ public class MessageTests
             "02 0000 00000000 00000003 00000005" +                // partition: error, index, leader, epoch
             "02 00000003 02 00000003 01 00" +                     // replicas, isr, offline, tags
             "80000000 00 80000000 00"), w.WrittenSpan.ToArray()); // authorized operations omitted, tags
+    }
+
+    /// <summary>
+    /// Metadata v10-12 (KIP-516): each request topic and response topic carries its id (after the name in the answer,
+    /// before it in the request); v11 drops the cluster's authorized operations from both; v12 lets a name be null
+    /// (a request by id, an answer for an id no topic has).
+    /// </summary>
+    [Fact]
+    public void Metadata_v10_to_v12_carry_topic_ids_and_v11_drops_the_clusters_authorized_operations()
+    {
+        var id = Guid.Parse("00112233-4455-6677-8899-aabbccddeeff");
+        var request = Hex.Parse("03 00112233445566778899aabbccddeeff 00 00 00000000000000000000000000000000 0274 00 00 00 00");
+        var r = new KafkaReader(request);
+        var read = Messages.MetadataRequest.Read(ref r, 12);
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal([new MetadataRequestTopic(id, null), new MetadataRequestTopic(Guid.Empty, "t")], read.Topics);
+        Assert.False(read.AllowAutoTopicCreation);
+        using (var rw = new KafkaWriter())
+        {
+            read.Write(rw, 12);
+            Assert.Equal(request, rw.WrittenSpan.ToArray());
+        }
+        // v10 still asks whether to include the cluster's authorized operations.
+        var v10 = new KafkaReader(Hex.Parse("02 00000000000000000000000000000000 0274 00 01 00 00 00"));
+        Assert.Equal(["t"], Messages.MetadataRequest.Read(ref v10, 10).Topics);
+        Assert.Equal(0, v10.Remaining);
+
+        var response = new Messages.MetadataResponse([], "c", 3,
+            [new MetadataTopic(ErrorCode.None, "t", false, [], id), new MetadataTopic(ErrorCode.UnknownTopicId, null, false, [], id)]);
+        using var w10 = new KafkaWriter();
+        response.Write(w10, 10);
+        Assert.Equal(Hex.Parse(
+            "00000000 01 0263 00000003" +                                        // throttle, no brokers, cluster id, controller
+            "03 0000 0274 00112233445566778899aabbccddeeff 00 01 80000000 00" +  // topic: error, name, id, internal, partitions, operations, tags
+            "0064 01 00112233445566778899aabbccddeeff 00 01 80000000 00" +       // a null name is written empty before v12
+            "80000000 00"), w10.WrittenSpan.ToArray());                          // cluster authorized operations, tags
+        using var w12 = new KafkaWriter();
+        response.Write(w12, 12);
+        Assert.Equal(Hex.Parse(
+            "00000000 01 0263 00000003" +
+            "03 0000 0274 00112233445566778899aabbccddeeff 00 01 80000000 00" +
+            "0064 00 00112233445566778899aabbccddeeff 00 01 80000000 00" +      // null name
+            "00"), w12.WrittenSpan.ToArray());                                   // no cluster authorized operations from v11
     }
 
     [Fact]
@@ -523,6 +568,16 @@ public class MessageTests
         Assert.Equal(Hex.Parse("00000000 0000 02 0274 03 00000000 0000 00 00 00000003 0054 026e 00 00 00"), w2.WrittenSpan.ToArray());
         var back = new KafkaReader(w2.WrittenSpan);
         Assert.Equal(response.Topics[0].Partitions, ElectLeadersResponse.Read(ref back, 2).Topics[0].Partitions);
+
+        // A message quoting a topic name of 32,767 bytes ("No such topic as ...") is cut to fit v0-1's string, not thrown on.
+        var longName = new string('n', short.MaxValue);
+        using var wLong = new KafkaWriter();
+        new ElectLeadersResponse(ErrorCode.None, [new ElectLeadersTopicResult(longName,
+            [new ElectLeadersPartitionResult(0, ErrorCode.UnknownTopicOrPartition, $"No such topic as {longName}")])]).Write(wLong, 0);
+        var cut = new KafkaReader(wLong.WrittenSpan);
+        var message = ElectLeadersResponse.Read(ref cut, 0).Topics[0].Partitions[0].ErrorMessage;
+        Assert.StartsWith("No such topic as nnn", message);
+        Assert.True(message!.Length <= short.MaxValue);
     }
 
     /// <summary>

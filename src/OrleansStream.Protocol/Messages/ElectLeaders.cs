@@ -42,7 +42,7 @@ public sealed record ElectLeadersResponse(ErrorCode Error, ElectLeadersTopicResu
         {
             w.WriteInt32(p.Partition);
             w.WriteInt16((short)p.Error);
-            w.WriteNullableString(p.ErrorMessage, v >= 2);
+            w.WriteErrorMessage(p.ErrorMessage, v >= 2);
         }, flexible);
         if (flexible) writer.WriteEmptyTaggedFields();
     }

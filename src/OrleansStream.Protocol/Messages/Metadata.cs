@@ -1,32 +1,40 @@
 namespace OrleansStream.Protocol.Messages;
 
 /// <summary>
-/// MetadataRequest v0-9 (v9 flexible). <see cref="Topics"/> null asks for every topic (v0 says so with an empty array).
+/// One topic of a Metadata request: by name, or from v12 by id (KIP-516). From v10 both fields are on the wire; a
+/// client asking by name sends the zero id, one asking by id (v12) a null name.
+/// </summary>
+public readonly record struct MetadataRequestTopic(Guid TopicId, string? Name)
+{
+    public static implicit operator MetadataRequestTopic(string name) => new(Guid.Empty, name);
+}
+
+/// <summary>
+/// MetadataRequest v0-12 (v9+ flexible). <see cref="Topics"/> null asks for every topic (v0 says so with an empty array).
 /// Before v4 a request may always create the topics it names (Kafka's rule for old clients).
 /// </summary>
-public sealed record MetadataRequest(IReadOnlyList<string>? Topics, bool AllowAutoTopicCreation)
+public sealed record MetadataRequest(IReadOnlyList<MetadataRequestTopic>? Topics, bool AllowAutoTopicCreation)
 {
     public static MetadataRequest Read(ref KafkaReader reader, short version)
     {
         var flexible = version >= 9;
         var count = reader.ReadArrayLength(flexible);
-        List<string>? topics = null;
+        List<MetadataRequestTopic>? topics = null;
         if (count >= 0)
         {
-            topics = new List<string>(count);
+            topics = new List<MetadataRequestTopic>(count);
             for (var i = 0; i < count; i++)
             {
-                topics.Add(reader.ReadString(flexible));
+                var id = version >= 10 ? reader.ReadUuid() : Guid.Empty;
+                var name = version >= 10 ? reader.ReadNullableString(flexible) : reader.ReadString(flexible);
+                topics.Add(new MetadataRequestTopic(id, name));
                 if (flexible) reader.SkipTaggedFields();
             }
         }
         if (version == 0 && topics is { Count: 0 }) topics = null;
         var allow = version < 4 || reader.ReadBoolean();
-        if (version >= 8)
-        {
-            reader.ReadBoolean(); // include_cluster_authorized_operations
-            reader.ReadBoolean(); // include_topic_authorized_operations
-        }
+        if (version is >= 8 and <= 10) reader.ReadBoolean(); // include_cluster_authorized_operations
+        if (version >= 8) reader.ReadBoolean(); // include_topic_authorized_operations
         if (flexible) reader.SkipTaggedFields();
         return new MetadataRequest(topics, allow);
     }
@@ -40,16 +48,18 @@ public sealed record MetadataRequest(IReadOnlyList<string>? Topics, bool AllowAu
             writer.WriteArrayLength(Topics.Count, flexible);
             foreach (var t in Topics)
             {
-                writer.WriteString(t, flexible);
+                if (version >= 10)
+                {
+                    writer.WriteUuid(t.TopicId);
+                    writer.WriteNullableString(t.Name, flexible);
+                }
+                else writer.WriteString(t.Name ?? "", flexible);
                 if (flexible) writer.WriteEmptyTaggedFields();
             }
         }
         if (version >= 4) writer.WriteBoolean(AllowAutoTopicCreation);
-        if (version >= 8)
-        {
-            writer.WriteBoolean(false);
-            writer.WriteBoolean(false);
-        }
+        if (version is >= 8 and <= 10) writer.WriteBoolean(false);
+        if (version >= 8) writer.WriteBoolean(false);
         if (flexible) writer.WriteEmptyTaggedFields();
     }
 }
@@ -59,11 +69,13 @@ public sealed record MetadataBroker(int NodeId, string Host, int Port, string? R
 public sealed record MetadataPartition(
     ErrorCode Error, int PartitionIndex, int LeaderId, int LeaderEpoch, int[] ReplicaNodes, int[] IsrNodes, int[] OfflineReplicas);
 
-public sealed record MetadataTopic(ErrorCode Error, string Name, bool IsInternal, IReadOnlyList<MetadataPartition> Partitions);
+/// <summary>A topic of the answer: <see cref="Name"/> is null only for an id no topic has (v12), <see cref="TopicId"/> zero for a name with none.</summary>
+public sealed record MetadataTopic(ErrorCode Error, string? Name, bool IsInternal, IReadOnlyList<MetadataPartition> Partitions, Guid TopicId = default);
 
 /// <summary>
-/// MetadataResponse v0-9 (v9 flexible). librdkafka takes the partitions' leader epochs (v7+) as reliable only from v9
-/// on, and without them does no KIP-320 validation after a leader change.
+/// MetadataResponse v0-12 (v9+ flexible; v10 adds topic ids, v11 drops the cluster's authorized operations, v12 lets a
+/// topic's name be null). librdkafka takes the partitions' leader epochs (v7+) as reliable only from v9 on, and
+/// without them does no KIP-320 validation after a leader change.
 /// </summary>
 public sealed record MetadataResponse(
     IReadOnlyList<MetadataBroker> Brokers, string? ClusterId, int ControllerId, IReadOnlyList<MetadataTopic> Topics)
@@ -90,7 +102,9 @@ public sealed record MetadataResponse(
         foreach (var t in Topics)
         {
             writer.WriteInt16((short)t.Error);
-            writer.WriteString(t.Name, flexible);
+            if (version >= 12) writer.WriteNullableString(t.Name, flexible);
+            else writer.WriteString(t.Name ?? "", flexible);
+            if (version >= 10) writer.WriteUuid(t.TopicId);
             if (version >= 1) writer.WriteBoolean(t.IsInternal);
             writer.WriteArrayLength(t.Partitions.Count, flexible);
             foreach (var p in t.Partitions)
@@ -107,7 +121,7 @@ public sealed record MetadataResponse(
             if (version >= 8) writer.WriteInt32(AuthorizedOperationsOmitted);
             if (flexible) writer.WriteEmptyTaggedFields();
         }
-        if (version >= 8) writer.WriteInt32(AuthorizedOperationsOmitted);
+        if (version is >= 8 and <= 10) writer.WriteInt32(AuthorizedOperationsOmitted);
         if (flexible) writer.WriteEmptyTaggedFields();
     }
 }

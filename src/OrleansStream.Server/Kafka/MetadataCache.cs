@@ -60,6 +60,29 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
         }
     }
 
+    /// <summary>
+    /// The names of the topics with the ids in <paramref name="ids"/> (KIP-516: Metadata v12 by id), from the image, as a
+    /// Kafka broker resolves them from its cache. An id the image does not hold (a topic created within the last poll)
+    /// is looked for in a listing of every topic; one still not found has no entry. Answers stale while the controller
+    /// cannot answer, as the image is.
+    /// </summary>
+    public async Task<Dictionary<Guid, string>> TopicNamesAsync(IReadOnlySet<Guid> ids)
+    {
+        var names = _image.NamesOf(ids);
+        if (names.Count == ids.Count) return names;
+        try
+        {
+            var all = await TopicsAsync(null, allowAutoTopicCreation: false);
+            foreach (var t in all.Topics)
+                if (t.Error == ErrorCode.None && ids.Contains(t.TopicId)) names[t.TopicId] = t.Name;
+        }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            // Neither the controller nor a complete image knows them: unknown, as to a Kafka broker whose cache lacks them.
+        }
+        return names;
+    }
+
     /// <summary>The brokers' node ids and the controller's broker, from the controller or as it last gave them.</summary>
     public async Task<BrokerNodes> BrokerNodesAsync()
     {
@@ -237,6 +260,15 @@ internal sealed class TopicMetadataImage
             else topics.Add(new TopicMetadata(name!, Guid.Empty, ErrorCode.LeaderNotAvailable, [], NoConfigs));
         }
         return topics;
+    }
+
+    /// <summary>The names of the topics in the image whose ids are in <paramref name="ids"/>.</summary>
+    public Dictionary<Guid, string> NamesOf(IReadOnlySet<Guid> ids)
+    {
+        var names = new Dictionary<Guid, string>(ids.Count);
+        foreach (var (name, entry) in _topics)
+            if (ids.Contains(entry.Topic.TopicId)) names[entry.Topic.TopicId] = name;
+        return names;
     }
 
     private void Set(string name, Entry entry)
