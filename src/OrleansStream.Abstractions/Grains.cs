@@ -10,7 +10,11 @@ public interface IClusterControllerGrain : IGrainWithStringKey
 {
     Task<IReadOnlyList<TopicResult>> CreateTopics(IReadOnlyList<NewTopic> topics, bool validateOnly = false);
 
-    Task<IReadOnlyList<TopicResult>> DeleteTopics(IReadOnlyList<string> topics);
+    /// <summary>
+    /// Deletes the topics. With <paramref name="topicIds"/> (one per name, KIP-516's deletion by id), a name whose topic
+    /// now has another id (deleted and created again) is not deleted: <c>UnknownTopicId</c>.
+    /// </summary>
+    Task<IReadOnlyList<TopicResult>> DeleteTopics(IReadOnlyList<string> topics, IReadOnlyList<Guid>? topicIds = null);
 
     Task<IReadOnlyList<TopicResult>> CreatePartitions(IReadOnlyList<PartitionsIncrease> increases, bool validateOnly = false);
 

@@ -7,9 +7,16 @@ public sealed record NewTopic(string Name, int NumPartitions = -1, short Replica
 [GenerateSerializer, Immutable]
 public sealed record PartitionsIncrease(string Topic, int TotalCount);
 
-/// <summary>The outcome for one topic of an admin request.</summary>
+/// <summary>
+/// The outcome for one topic of an admin request: for a topic created or deleted, its <paramref name="TopicId"/> (zero
+/// for a validate-only creation, which makes none), and for one created (or validated) what it was made with.
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record TopicResult(string Topic, ErrorCode Error, string? ErrorMessage = null);
+public sealed record TopicResult(string Topic, ErrorCode Error, string? ErrorMessage = null, Guid TopicId = default, CreatedTopic? Created = null);
+
+/// <summary>What CreateTopics made a topic with, the broker defaults resolved (Kafka's CreateTopics v5+ answer, KIP-525): its config overrides.</summary>
+[GenerateSerializer, Immutable]
+public sealed record CreatedTopic(int NumPartitions, short ReplicationFactor, IReadOnlyDictionary<string, string> Configs);
 
 /// <summary>A broker is a silo, known by a stable identity (its configured name), not by one incarnation.</summary>
 [GenerateSerializer, Immutable]

@@ -155,7 +155,8 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
             o.Array(() => new M.CreatableTopic(o.Chance(2) ? o.FreshName() : o.Name(), o.Pick(-1, 0, 1, 2, 10_001, int.MaxValue, int.MinValue), o.Pick<short>(-1, 0, 1, 2, 3, short.MaxValue),
                 o.Chance(6), o.Array(() => new KeyValuePair<string, string?>(o.ConfigName(), o.NullableName())))),
             o.Int32(), o.Chance(2)).Write,
-        ApiKey.DeleteTopics => new M.DeleteTopicsRequest(o.Array(o.Name), o.Int32()).Write,
+        ApiKey.DeleteTopics => new M.DeleteTopicsRequest(
+            o.Array(() => new M.DeleteTopicState(version >= 6 && o.Chance(4) ? null : o.Name(), version >= 6 && o.Chance(3) ? Guid.NewGuid() : Guid.Empty)), o.Int32()).Write,
         ApiKey.InitProducerId => new M.InitProducerIdRequest(o.NullableName(), o.Int32(), o.Int64(), o.Int16()).Write,
         ApiKey.AddPartitionsToTxn => new M.AddPartitionsToTxnRequest(o.Name(), o.Int64(), o.Int16(), o.ArrayOf(o.Partitions)).Write,
         ApiKey.AddOffsetsToTxn => new M.AddOffsetsToTxnRequest(o.Name(), o.Int64(), o.Int16(), o.Name()).Write,

@@ -413,6 +413,63 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Equal((ErrorCode.UnknownTopicId, null), (deleted[id].Error, deleted[id].Name));
     }
 
+    /// <summary>
+    /// CreateTopics v7 answers what each topic was made with (KIP-525: partitions, replication factor, every config with
+    /// its source) and its id, as the Java admin client's <c>CreateTopicsResult.numPartitions</c>, <c>config</c> and
+    /// <c>topicId</c> read them; DeleteTopics v6 deletes by id (KIP-516), with Kafka's answers for an unknown id and for
+    /// a topic named both ways.
+    /// </summary>
+    [Fact]
+    public async Task CreateTopics_v7_answers_what_each_topic_was_made_with_and_DeleteTopics_v6_deletes_by_id()
+    {
+        var name = $"made-{Guid.NewGuid():N}"[..24];
+        var topic = new CreatableTopic(name, 3, 2, false, [new("cleanup.policy", "compact")]);
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+
+        var validated = Assert.Single(await CreateTopicsAsync(wire, topic, validateOnly: true));
+        Assert.Equal((ErrorCode.None, Guid.Empty, 3, (short)2), (validated.Error, validated.TopicId, validated.NumPartitions, validated.ReplicationFactor));
+        var made = Assert.Single(await CreateTopicsAsync(wire, topic, validateOnly: false));
+        var id = Assert.Single((await cluster.Controller.GetMetadata(new MetadataRequest([name]))).Topics).TopicId;
+        Assert.Equal((ErrorCode.None, id, 3, (short)2), (made.Error, made.TopicId, made.NumPartitions, made.ReplicationFactor));
+        Assert.NotEqual(Guid.Empty, id);
+        Assert.Contains(new CreatableTopicConfig("cleanup.policy", "compact", false, ConfigSource.DynamicTopicConfig, false), made.Configs!);
+        Assert.Contains(made.Configs!, c => c.Name == "retention.ms" && c.Source is ConfigSource.DefaultConfig or ConfigSource.StaticBrokerConfig);
+        var again = Assert.Single(await CreateTopicsAsync(wire, topic, validateOnly: false));
+        Assert.Equal((ErrorCode.TopicAlreadyExists, -1, (short)-1, (IReadOnlyList<CreatableTopicConfig>?)null), (again.Error, again.NumPartitions, again.ReplicationFactor, again.Configs));
+
+        var unknown = Guid.NewGuid();
+        await wire.SendAsync(ApiKey.DeleteTopics, 6, w => new DeleteTopicsRequest(
+            [new DeleteTopicState(null, unknown), new DeleteTopicState(name, id), new DeleteTopicState(null, id)], 30_000).Write(w, 6));
+        var frame = await wire.ReadFrameAsync();
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(4));
+        r.SkipTaggedFields();
+        r.ReadInt32();
+        var deleted = new List<(string? Name, Guid Id, ErrorCode Error)>();
+        for (var n = r.ReadArrayLength(true); n > 0; n--)
+        {
+            deleted.Add((r.ReadNullableString(true), r.ReadUuid(), (ErrorCode)r.ReadInt16()));
+            r.ReadNullableString(true);
+            r.SkipTaggedFields();
+        }
+        Assert.Equal(
+            [(name, id, ErrorCode.InvalidRequest), (null, unknown, ErrorCode.UnknownTopicId), (name, id, ErrorCode.None)],
+            deleted.OrderBy(d => d.Error == ErrorCode.None).ThenBy(d => d.Error == ErrorCode.UnknownTopicId));
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, Assert.Single((await cluster.Controller.GetMetadata(new MetadataRequest([name], AllowAutoTopicCreation: false))).Topics).Error);
+    }
+
+    private static async Task<IReadOnlyList<CreatableTopicResult>> CreateTopicsAsync(KafkaWire wire, CreatableTopic topic, bool validateOnly)
+    {
+        await wire.SendAsync(ApiKey.CreateTopics, 7, w => new CreateTopicsRequest([topic], 30_000, validateOnly).Write(w, 7));
+        var frame = await wire.ReadFrameAsync();
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(4));
+        r.SkipTaggedFields();
+        var topics = CreateTopicsResponse.Read(ref r, 7).Topics;
+        Assert.Equal(0, r.Remaining);
+        return topics;
+    }
+
     /// <summary>A flexible (v9+) Metadata request and its topics by id: error, name, partition count.</summary>
     private static async Task<Dictionary<Guid, (ErrorCode Error, string? Name, int Partitions)>> MetadataV12Async(
         KafkaWire wire, short version, Protocol.Messages.MetadataRequestTopic[] topics)

@@ -19,12 +19,73 @@ public class FlexibleAdminMessageTests
         // topics [ "t" ], timeout 30000
         var bytes = Hex.Parse($"02 0274 {TimeoutMs30000} 00");
         var read = ReadWriteBack(bytes, DeleteTopicsRequest.Read, (r, w) => r.Write(w, 4), 4);
-        Assert.Equal(["t"], read.TopicNames);
+        Assert.Equal([new DeleteTopicState("t", Guid.Empty)], read.Topics);
         Assert.Equal(30_000, read.TimeoutMs);
 
         using var w = new KafkaWriter();
         new TopicErrorsResponse([new TopicError("t", ErrorCode.UnknownTopicOrPartition, "gone")]).WriteDeleteTopics(w, 4);
         Assert.Equal(Hex.Parse("00000000 02 0274 0003 00 00"), w.WrittenSpan.ToArray());
+    }
+
+    /// <summary>
+    /// DeleteTopics v5 answers messages; v6 (KIP-516) names each topic by name or by id, and its answer gives each
+    /// topic's id, a null name for an id no topic has.
+    /// </summary>
+    [Fact]
+    public void DeleteTopics_v5_and_v6()
+    {
+        var id = Guid.Parse("00112233-4455-6677-8899-aabbccddeeff");
+        // topics [ { name null, id } { name "t", zero id } ], timeout 30000
+        var bytes = Hex.Parse($"03 00 00112233445566778899aabbccddeeff 00 0274 00000000000000000000000000000000 00 {TimeoutMs30000} 00");
+        var read = ReadWriteBack(bytes, DeleteTopicsRequest.Read, (r, w) => r.Write(w, 6), 6);
+        Assert.Equal([new DeleteTopicState(null, id), new DeleteTopicState("t", Guid.Empty)], read.Topics);
+
+        var response = new TopicErrorsResponse([new TopicError(null, ErrorCode.UnknownTopicId, "x", id), new TopicError("t", ErrorCode.None, null, id)]);
+        using var w5 = new KafkaWriter();
+        response.WriteDeleteTopics(w5, 5);
+        Assert.Equal(Hex.Parse("00000000 03 01 0064 0278 00 0274 0000 00 00 00"), w5.WrittenSpan.ToArray());
+        using var w6 = new KafkaWriter();
+        response.WriteDeleteTopics(w6, 6);
+        Assert.Equal(Hex.Parse(
+            "00000000 03" +
+            "00 00112233445566778899aabbccddeeff 0064 0278 00" +    // null name, id, UnknownTopicId, message
+            "0274 00112233445566778899aabbccddeeff 0000 00 00" +    // "t", its id, no error, null message
+            "00"), w6.WrittenSpan.ToArray());
+    }
+
+    /// <summary>
+    /// CreateTopics v5 is flexible, and its answer (KIP-525) gives each topic made its partition count, replication
+    /// factor and configs with their sources; v7 adds the topic's id after its name.
+    /// </summary>
+    [Fact]
+    public void CreateTopics_v5_to_v7()
+    {
+        // topics [ "t" 3 partitions rf -1, no assignments, configs [ cleanup.policy=compact ] ], timeout 30000, validate_only true
+        var bytes = Hex.Parse($"02 0274 00000003 ffff 01 02 0f636c65616e75702e706f6c696379 08636f6d70616374 00 00 {TimeoutMs30000} 01 00");
+        var read = ReadWriteBack(bytes, CreateTopicsRequest.Read, (r, w) => r.Write(w, 5), 5);
+        var topic = Assert.Single(read.Topics);
+        Assert.Equal(("t", 3, (short)-1, true), (topic.Name, topic.NumPartitions, topic.ReplicationFactor, read.ValidateOnly));
+        Assert.Equal([new KeyValuePair<string, string?>("cleanup.policy", "compact")], topic.Configs);
+
+        var id = Guid.Parse("00112233-4455-6677-8899-aabbccddeeff");
+        var response = new CreateTopicsResponse([
+            new CreatableTopicResult("t", id, ErrorCode.None, null, 3, 2, [new CreatableTopicConfig("a", "b", false, ConfigSource.DynamicTopicConfig, false)]),
+            new CreatableTopicResult("u", Guid.Empty, ErrorCode.TopicAlreadyExists, "x")]);
+        using var w5 = new KafkaWriter();
+        response.Write(w5, 5);
+        Assert.Equal(Hex.Parse(
+            "00000000 03" +
+            "0274 0000 00 00000003 0002 02 0261 0262 00 01 00 00 00" +   // name, error, message, partitions, rf, configs [a=b dynamic topic], tags
+            "0275 0024 0278 ffffffff ffff 00 00" +                      // an error: -1, -1, null configs
+            "00"), w5.WrittenSpan.ToArray());
+        using var w7 = new KafkaWriter();
+        response.Write(w7, 7);
+        var back = new KafkaReader(w7.WrittenSpan);
+        var topics = CreateTopicsResponse.Read(ref back, 7).Topics;
+        Assert.Equal(0, back.Remaining);
+        Assert.Equal((id, 3, (short)2), (topics[0].TopicId, topics[0].NumPartitions, topics[0].ReplicationFactor));
+        Assert.Equal(response.Topics[0].Configs, topics[0].Configs);
+        Assert.Equal((ErrorCode.TopicAlreadyExists, "x", (IReadOnlyList<CreatableTopicConfig>?)null), (topics[1].Error, topics[1].ErrorMessage, topics[1].Configs));
     }
 
     [Fact]

@@ -728,11 +728,12 @@ public class AdminMessageTests
     public void Topic_error_responses_differ_by_api_and_version()
     {
         var response = new TopicErrorsResponse([new TopicError("t", ErrorCode.TopicAlreadyExists, "x")]);
+        var created = new CreateTopicsResponse([new CreatableTopicResult("t", Guid.Empty, ErrorCode.TopicAlreadyExists, "x")]);
         using var create0 = new KafkaWriter();
         using var create2 = new KafkaWriter();
         using var delete1 = new KafkaWriter();
-        response.WriteCreateTopics(create0, 0);
-        response.WriteCreateTopics(create2, 2);
+        created.Write(create0, 0);
+        created.Write(create2, 2);
         response.WriteDeleteTopics(delete1, 1);
 
         Assert.Equal(Hex.Parse("00000001 0001 74 0024"), create0.WrittenSpan.ToArray());
@@ -749,7 +750,7 @@ public class AdminMessageTests
         new Messages.InitProducerIdRequest(null, 60000).Write(w, 1);
         var r = new KafkaReader(w.WrittenSpan);
 
-        Assert.Equal(["a", "b"], DeleteTopicsRequest.Read(ref r, 3).TopicNames);
+        Assert.Equal([new DeleteTopicState("a", Guid.Empty), new DeleteTopicState("b", Guid.Empty)], DeleteTopicsRequest.Read(ref r, 3).Topics);
         var grow = CreatePartitionsRequest.Read(ref r, 1);
         Assert.Equal((new CreatePartitionsTopic("a", 4, false), true), (Assert.Single(grow.Topics), grow.ValidateOnly));
         Assert.Equal(new Messages.InitProducerIdRequest(null, 60000), Messages.InitProducerIdRequest.Read(ref r, 1));

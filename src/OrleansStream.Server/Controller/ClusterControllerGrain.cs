@@ -155,7 +155,9 @@ internal sealed partial class ClusterControllerGrain(
             foreach (var topic in topics)
             {
                 var (error, message, newTopic) = PrepareTopic(topic, live, assigner, seen);
-                results.Add(new TopicResult(topic?.Name ?? "", error, message));
+                results.Add(newTopic is null ? new TopicResult(topic?.Name ?? "", error, message)
+                    : new TopicResult(newTopic.Name, error, message, validateOnly ? Guid.Empty : newTopic.TopicId,
+                        new CreatedTopic(newTopic.Partitions.Count, (short)newTopic.Partitions[0].Replicas.Count, new Dictionary<string, string>(newTopic.Configs))));
                 if (newTopic is not null && !validateOnly) created.Add(newTopic);
             }
             if (created.Count > 0)
@@ -169,23 +171,27 @@ internal sealed partial class ClusterControllerGrain(
         });
     }
 
-    public Task<IReadOnlyList<TopicResult>> DeleteTopics(IReadOnlyList<string> topics)
+    public Task<IReadOnlyList<TopicResult>> DeleteTopics(IReadOnlyList<string> topics, IReadOnlyList<Guid>? topicIds = null)
     {
         ArgumentNullException.ThrowIfNull(topics);
+        if (topicIds is not null && topicIds.Count != topics.Count) throw new ArgumentException("One topic id per topic name.", nameof(topicIds));
         return ChangeAsync(topics, static t => t, async () =>
         {
             var results = new List<TopicResult>(topics.Count);
             var deleted = new List<TopicState>();
-            foreach (var name in topics)
+            for (var i = 0; i < topics.Count; i++)
             {
+                var name = topics[i];
                 if (!_options.DeleteTopicEnable)
                     results.Add(new TopicResult(name, ErrorCode.TopicDeletionDisabled, "Topic deletion is disabled (DeleteTopicEnable=false)."));
+                else if (topicIds is not null && (name is null || !State.Topics.TryGetValue(name, out var current) || current.TopicId != topicIds[i]))
+                    results.Add(new TopicResult(name ?? "", ErrorCode.UnknownTopicId, $"No topic has the id {topicIds[i]}.", topicIds[i]));
                 else if (name is null || !State.Topics.Remove(name, out var topic))
                     results.Add(new TopicResult(name ?? "", ErrorCode.UnknownTopicOrPartition, $"Topic '{name}' does not exist."));
                 else
                 {
                     deleted.Add(topic);
-                    results.Add(new TopicResult(name, ErrorCode.None));
+                    results.Add(new TopicResult(name, ErrorCode.None, null, topic.TopicId));
                 }
             }
             if (deleted.Count > 0)
@@ -915,7 +921,7 @@ internal sealed partial class ClusterControllerGrain(
         var refused = new HashSet<string>(changed, StringComparer.Ordinal);
         for (var i = 0; i < results.Count; i++)
             if (results[i].Error == ErrorCode.None && refused.Contains(results[i].Topic))
-                results[i] = new TopicResult(results[i].Topic, ErrorCode.NotController, StaleWriteMessage);
+                results[i] = new TopicResult(results[i].Topic, ErrorCode.NotController, StaleWriteMessage, results[i].TopicId);
         return results;
     }
 

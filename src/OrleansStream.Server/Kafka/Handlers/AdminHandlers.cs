@@ -1,6 +1,8 @@
+using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
 using OrleansStream.Storage.Producers;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Controller;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -32,42 +34,77 @@ internal static class ControllerCalls
         }
     }
 
-    public static async Task<TopicError[]> ForwardAsync<TTopic, TChange>(
+    public static async Task<TopicResult[]> ForwardAsync<TTopic, TChange>(
         IReadOnlyList<TTopic> topics, Func<TTopic, (string Name, bool Manual, TChange Change)> describe,
         Func<List<TChange>, Task<IReadOnlyList<TopicResult>>> call)
     {
-        var results = new TopicError[topics.Count];
+        var results = new TopicResult[topics.Count];
         var changes = new List<TChange>(topics.Count);
         var sent = new List<int>(topics.Count);
         for (var i = 0; i < results.Length; i++)
         {
             var (name, manual, change) = describe(topics[i]);
-            if (manual) results[i] = new TopicError(name, ErrorCode.InvalidReplicaAssignment, NoManualAssignment);
+            if (manual) results[i] = new TopicResult(name, ErrorCode.InvalidReplicaAssignment, NoManualAssignment);
             else
             {
                 // Until the controller answers: what the topic gets if it does not.
-                results[i] = new TopicError(name, ErrorCode.RequestTimedOut, ControllerDidNotAnswer);
+                results[i] = new TopicResult(name, ErrorCode.RequestTimedOut, ControllerDidNotAnswer);
                 changes.Add(change);
                 sent.Add(i);
             }
         }
         if (changes.Count == 0 || await UnlessUnreachableAsync(call(changes)) is not { } answers) return results;
-        for (var i = 0; i < sent.Count; i++) results[sent[i]] = new TopicError(answers[i].Topic, answers[i].Error, answers[i].ErrorMessage);
+        for (var i = 0; i < sent.Count; i++) results[sent[i]] = answers[i];
         return results;
+    }
+
+    /// <summary>The controller's outcomes as CreatePartitions and DeleteTopics answer them.</summary>
+    public static TopicError[] Errors(TopicResult[] results)
+    {
+        var errors = new TopicError[results.Length];
+        for (var i = 0; i < errors.Length; i++) errors[i] = new TopicError(results[i].Topic, results[i].Error, results[i].ErrorMessage, results[i].TopicId);
+        return errors;
     }
 
     public static IClusterControllerGrain Controller(this IGrainFactory grains) => grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
 }
 
-internal sealed class CreateTopicsHandler(IGrainFactory grains)
+/// <summary>
+/// CreateTopics: the controller makes the topics. From v5 (KIP-525) each topic made, or validated, is answered with
+/// its partition count, replication factor and every config with its source (its overrides over the broker defaults
+/// over Kafka's, as DescribeConfigs describes them), from v7 with its id.
+/// </summary>
+internal sealed class CreateTopicsHandler(IGrainFactory grains, IOptions<BrokerOptions> options)
     : KafkaApiHandler<CreateTopicsRequest>(ApiKey.CreateTopics, CreateTopicsRequest.Read)
 {
+    private readonly BrokerOptions _options = options.Value;
+
     protected override async ValueTask<bool> AnswerAsync(CreateTopicsRequest body, KafkaRequest request, KafkaWriter response)
     {
         var results = await ControllerCalls.ForwardAsync(body.Topics, static t => (t.Name, t.HasAssignments, ToNewTopic(t)),
             changes => grains.Controller().CreateTopics(changes, body.ValidateOnly));
-        new TopicErrorsResponse(results).WriteCreateTopics(response, request.Version);
+        var topics = new CreatableTopicResult[results.Length];
+        for (var i = 0; i < topics.Length; i++)
+        {
+            var r = results[i];
+            topics[i] = r.Created is { } made && request.Version >= 5
+                ? new CreatableTopicResult(r.Topic, r.TopicId, r.Error, r.ErrorMessage, made.NumPartitions, made.ReplicationFactor, Configs(made.Configs))
+                : new CreatableTopicResult(r.Topic, r.TopicId, r.Error, r.ErrorMessage);
+        }
+        new CreateTopicsResponse(topics).Write(response, request.Version);
         return true;
+    }
+
+    private CreatableTopicConfig[] Configs(IReadOnlyDictionary<string, string> overrides)
+    {
+        var described = TopicConfigs.Describe(overrides, _options.TopicConfigDefaults, null, includeSynonyms: false);
+        var configs = new CreatableTopicConfig[described.Count];
+        for (var i = 0; i < configs.Length; i++)
+        {
+            var c = described[i];
+            configs[i] = new CreatableTopicConfig(c.Name, c.Sensitive ? null : c.Value, c.ReadOnly, c.Source, c.Sensitive);
+        }
+        return configs;
     }
 
     private static NewTopic ToNewTopic(CreatableTopic t)
@@ -79,14 +116,68 @@ internal sealed class CreateTopicsHandler(IGrainFactory grains)
     }
 }
 
-internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders leaders)
+/// <summary>
+/// DeleteTopics. v6 names topics by name or by id (KIP-516), checked as Kafka's <c>ControllerApis.deleteTopics</c>
+/// checks them: neither or both is InvalidRequest, as is a name or id given twice; ids are resolved to names through
+/// the broker's <see cref="MetadataCache"/>, and the controller deletes a name only while its topic still has the id
+/// asked for. An id no topic has is UnknownTopicId with a null name.
+/// </summary>
+internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders leaders, MetadataCache metadataCache)
     : KafkaApiHandler<DeleteTopicsRequest>(ApiKey.DeleteTopics, DeleteTopicsRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(DeleteTopicsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var results = await ControllerCalls.ForwardAsync(body.TopicNames, static t => (t, false, t), names => grains.Controller().DeleteTopics(names));
-        foreach (var r in results) leaders.Invalidate(r.Name);
-        new TopicErrorsResponse(results).WriteDeleteTopics(response, request.Version);
+        var answers = new List<TopicError>(body.Topics.Count);
+        var names = new List<string>(body.Topics.Count);
+        var ids = new List<Guid>(body.Topics.Count);
+        var byId = new HashSet<Guid>();
+        var duplicateNames = new HashSet<string>(StringComparer.Ordinal);
+        var duplicateIds = new HashSet<Guid>();
+        var seenNames = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in body.Topics)
+        {
+            if (t.Name is null && t.TopicId == Guid.Empty) answers.Add(new TopicError(null, ErrorCode.InvalidRequest, "Neither topic name nor id were specified."));
+            else if (t.Name is not null && t.TopicId != Guid.Empty) answers.Add(new TopicError(t.Name, ErrorCode.InvalidRequest, "You may not specify both topic name and topic id.", t.TopicId));
+            else if (t.Name is { } name && !seenNames.Add(name)) duplicateNames.Add(name);
+            else if (t.Name is null && !byId.Add(t.TopicId)) duplicateIds.Add(t.TopicId);
+        }
+        foreach (var name in duplicateNames) answers.Add(new TopicError(name, ErrorCode.InvalidRequest, "Duplicate topic name."));
+        foreach (var id in duplicateIds) answers.Add(new TopicError(null, ErrorCode.InvalidRequest, "Duplicate topic id."));
+        foreach (var t in body.Topics)
+            if (t.Name is { } name && t.TopicId == Guid.Empty && !duplicateNames.Contains(name) && seenNames.Remove(name))
+            {
+                names.Add(name);
+                ids.Add(Guid.Empty);
+            }
+        byId.ExceptWith(duplicateIds);
+        if (byId.Count > 0)
+        {
+            var resolved = await metadataCache.TopicNamesAsync(byId);
+            foreach (var id in byId)
+            {
+                if (!resolved.TryGetValue(id, out var name)) answers.Add(new TopicError(null, ErrorCode.UnknownTopicId, $"No topic has the id {id}.", id));
+                else if (names.Contains(name)) answers.Add(new TopicError(name, ErrorCode.InvalidRequest, "The provided topic name maps to an ID that was already supplied.", id));
+                else
+                {
+                    names.Add(name);
+                    ids.Add(id);
+                }
+            }
+        }
+        if (names.Count > 0)
+        {
+            var results = await ControllerCalls.ForwardAsync(names, static t => (t, false, t),
+                changed => grains.Controller().DeleteTopics(changed, byId.Count > 0 ? ids : null));
+            for (var i = 0; i < results.Length; i++)
+            {
+                leaders.Invalidate(results[i].Topic);
+                var r = results[i];
+                // An id no topic has any more is answered as asked: by id, with no name.
+                answers.Add(r.Error == ErrorCode.UnknownTopicId ? new TopicError(null, r.Error, r.ErrorMessage, ids[i])
+                    : new TopicError(r.Topic, r.Error, r.ErrorMessage, r.TopicId != Guid.Empty ? r.TopicId : ids[i]));
+            }
+        }
+        new TopicErrorsResponse(answers).WriteDeleteTopics(response, request.Version);
         return true;
     }
 }
@@ -98,8 +189,8 @@ internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLea
     {
         var results = await ControllerCalls.ForwardAsync(body.Topics, static t => (t.Name, t.HasAssignments, new PartitionsIncrease(t.Name, t.Count)),
             changes => grains.Controller().CreatePartitions(changes, body.ValidateOnly));
-        foreach (var r in results) leaders.Invalidate(r.Name);
-        new TopicErrorsResponse(results).WriteCreatePartitions(response, request.Version);
+        foreach (var r in results) leaders.Invalidate(r.Topic);
+        new TopicErrorsResponse(ControllerCalls.Errors(results)).WriteCreatePartitions(response, request.Version);
         return true;
     }
 }
