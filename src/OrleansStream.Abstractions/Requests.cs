@@ -20,7 +20,9 @@ public sealed record ProduceResponse(
 
 /// <summary>
 /// Kafka's fetch for one partition: wait up to <paramref name="MaxWaitMs"/> for <paramref name="MinBytes"/>.
-/// <see cref="IsolationLevel.ReadCommitted"/> reads below the last stable offset only.
+/// <see cref="IsolationLevel.ReadCommitted"/> reads below the last stable offset only. With
+/// <paramref name="LastFetchedEpoch"/> (Fetch v12+, the epoch of the last batch the client read; -1 for none) the
+/// leader first checks that the client's log has not diverged from its own (KIP-320 inside the fetch).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record FetchRequest(
@@ -29,7 +31,8 @@ public sealed record FetchRequest(
     int MinBytes = 1,
     int MaxWaitMs = 500,
     int CurrentLeaderEpoch = -1,
-    IsolationLevel IsolationLevel = IsolationLevel.ReadUncommitted);
+    IsolationLevel IsolationLevel = IsolationLevel.ReadUncommitted,
+    int LastFetchedEpoch = -1);
 
 /// <summary>
 /// Whole stored batches starting at or before the fetch offset, below the high watermark (read_committed: below the
@@ -37,7 +40,10 @@ public sealed record FetchRequest(
 /// not ask for. For read_committed, <paramref name="AbortedTransactions"/> lists the aborted transactions that overlap
 /// the returned range (null when none); consumers drop those producers' batches from each first offset up to the
 /// producer's ABORT marker. <paramref name="LastStableOffset"/> is -1 where the leader did not compute it. The caller
-/// owns <paramref name="Records"/> and disposes them once read.
+/// owns <paramref name="Records"/> and disposes them once read. When the request's last fetched epoch ended earlier in
+/// the leader's log than the client read, no records come back but <paramref name="DivergingEpoch"/> and
+/// <paramref name="DivergingEndOffset"/>: the largest epoch the leader has at or below it and where that epoch ended
+/// (Kafka's diverging epoch; -1 and -1 otherwise); the client truncates there.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record FetchResponse(
@@ -47,7 +53,9 @@ public sealed record FetchResponse(
     PooledRecords Records,
     string? ErrorMessage = null,
     long LastStableOffset = -1,
-    IReadOnlyList<AbortedTransaction>? AbortedTransactions = null);
+    IReadOnlyList<AbortedTransaction>? AbortedTransactions = null,
+    int DivergingEpoch = -1,
+    long DivergingEndOffset = -1);
 
 /// <summary>Kafka's ListOffsets timestamps: -1 latest, -2 earliest, otherwise the first offset with a timestamp at or after it.</summary>
 public static class OffsetSpec

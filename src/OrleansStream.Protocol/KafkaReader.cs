@@ -138,6 +138,13 @@ public ref struct KafkaReader(ReadOnlySpan<byte> frame)
         return topics;
     }
 
+    /// <summary>Skips <paramref name="count"/> bytes (a tagged field whose tag the reader does not know).</summary>
+    public void Skip(int count)
+    {
+        if ((uint)count > (uint)Remaining) throw new KafkaProtocolException($"A field of {count} bytes cannot fit the {Remaining} bytes left.");
+        Take(count);
+    }
+
     /// <summary>Skips a flexible version's tagged fields (none of which this broker reads).</summary>
     public void SkipTaggedFields()
     {

@@ -48,6 +48,30 @@ public sealed class LeaderElectionTests(LeaderElectionTests.Fixture fixture) : I
         Assert.DoesNotContain(await fixture.Controller.ElectLeaders(ElectionType.Preferred, null), r => r.Topic == topic);
     }
 
+    /// <summary>
+    /// Fetch v12's last fetched epoch (the Java consumer sends it): a client that read epoch 0 further than epoch 0 went
+    /// in the new leader's log gets the diverging epoch and where it ended, and no records, as Kafka's
+    /// Partition.readRecords answers; one whose epoch agrees reads on.
+    /// </summary>
+    [Fact]
+    public async Task A_fetch_whose_last_fetched_epoch_ended_earlier_in_the_leaders_log_gets_the_diverging_epoch()
+    {
+        var topic = UniqueTopic("diverge");
+        var moved = await MoveLeadershipOffThePreferredReplicaAsync(fixture, topic);
+        var leader = fixture.Grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, moved.Leader));
+        await Eventually.WaitUntilAsync(async () => await leader.GetStatus() is { IsLeader: true } s && s.LeaderEpoch == moved.LeaderEpoch,
+            "the new leader leads", Wait);
+        Assert.Equal(ErrorCode.None, (await leader.Produce(new ProduceRequest(Acks.All, 10_000, Batch("b")))).Error);
+
+        // Epoch 0 holds offset 0 only ("a"); the client thinks it read epoch 0 up to offset 3.
+        var diverged = await leader.Fetch(new FetchRequest(3, 1 << 20, MaxWaitMs: 0, CurrentLeaderEpoch: moved.LeaderEpoch, LastFetchedEpoch: 0));
+        Assert.Equal((ErrorCode.None, 0, 1L, 0), (diverged.Error, diverged.DivergingEpoch, diverged.DivergingEndOffset, diverged.Records.Length));
+        var agrees = await leader.Fetch(new FetchRequest(1, 1 << 20, MaxWaitMs: 0, CurrentLeaderEpoch: moved.LeaderEpoch, LastFetchedEpoch: 0));
+        Assert.Equal((ErrorCode.None, -1), (agrees.Error, agrees.DivergingEpoch));
+        Assert.True(agrees.Records.Length > 0);
+        agrees.Records.Dispose();
+    }
+
     [Fact]
     public async Task The_SDKs_admin_client_elects_and_reports_as_Confluents_does()
     {
@@ -127,9 +151,11 @@ public sealed class LeaderElectionTests(LeaderElectionTests.Fixture fixture) : I
         Assert.Equal(0, before.Leader);
         Assert.Equal(ErrorCode.None, (await (await fixture.Leader(topic, 0)).Produce(new ProduceRequest(Acks.All, 10_000, Batch("a")))).Error);
         await fixture.RestartSiloAsync(before.LeaderBroker!);
-        var moved = await fixture.Controller.Partition(topic, 0);
-        Assert.True(moved.LeaderEpoch > before.LeaderEpoch);
-        return moved;
+        // The client may still route its first call through the stopped silo's gateway: that is "not yet".
+        PartitionMetadata? moved = null;
+        await Eventually.WaitUntilAsync(async () => (moved = await fixture.Controller.Partition(topic, 0)).LeaderEpoch > before.LeaderEpoch,
+            "leadership moved off the restarted broker", Wait);
+        return moved!;
     }
 }
 

@@ -930,6 +930,58 @@ public sealed class WireTests(KafkaCluster cluster)
         return new Protocol.Messages.ProduceRequest(null, 1, 10_000, [new ProduceTopicData(topic, [new ProducePartitionData(0, batch.ToArray(), false)])]);
     }
 
+    /// <summary>
+    /// Fetch v16 as librdkafka 2.16 and the Java client send it: topics by id (v13, KIP-516); the last fetched epoch
+    /// checked against the leader's log (v12: a client whose epoch ended earlier here gets the diverging epoch and no
+    /// records, Kafka's Partition.readRecords); and, from a broker that does not lead the partition, the current leader
+    /// and its endpoint (v16, KIP-951), so the client moves without asking for metadata.
+    /// </summary>
+    [Fact]
+    public async Task Fetch_v16_reads_by_topic_id_checks_the_last_fetched_epoch_and_names_the_leader_to_a_client_at_another_broker()
+    {
+        var topic = await cluster.CreateTopicAsync("fetch16", partitions: 1);
+        var leaderIndex = await cluster.LeaderIndexAsync(topic, 0);
+        var id = Assert.Single((await cluster.Controller.GetMetadata(new MetadataRequest([topic]))).Topics).TopicId;
+        await using var leader = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(leaderIndex));
+        await leader.SendAsync(ApiKey.Produce, 7, w => ProduceOne(topic, acks: 1).Write(w, 7));
+        Assert.NotNull(await leader.ReadFrameAsync());
+
+        var read = await Fetch16Async(leader, id, fetchOffset: 0, lastFetchedEpoch: -1);
+        Assert.Equal(id, read.Topic.TopicId);
+        Assert.Equal((ErrorCode.None, 1L, -1), (read.Partition.Error, read.Partition.HighWatermark, read.Partition.DivergingEpoch));
+        Assert.Equal(["v"], RecordValues(read.Partition.Records.ToArray()).Select(v => System.Text.Encoding.UTF8.GetString(v)));
+        var agrees = await Fetch16Async(leader, id, fetchOffset: 1, lastFetchedEpoch: 0);
+        Assert.Equal((ErrorCode.None, -1, -1L), (agrees.Partition.Error, agrees.Partition.DivergingEpoch, agrees.Partition.DivergingEndOffset));
+        // An epoch later than any this log has cannot be placed: Kafka's OffsetOutOfRange ("Could not determine the end
+        // offset of the last fetched epoch"). A diverging epoch is answered in LeaderElectionTests, after a leader change.
+        var unplaced = await Fetch16Async(leader, id, fetchOffset: 1, lastFetchedEpoch: 5);
+        Assert.Equal((ErrorCode.OffsetOutOfRange, -1), (unplaced.Partition.Error, unplaced.Partition.DivergingEpoch));
+        var unknown = await Fetch16Async(leader, Guid.NewGuid(), fetchOffset: 0, lastFetchedEpoch: -1);
+        Assert.Equal(ErrorCode.UnknownTopicId, unknown.Partition.Error);
+
+        await using var other = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(1 - leaderIndex));
+        var moved = await Fetch16Async(other, id, fetchOffset: 0, lastFetchedEpoch: -1);
+        Assert.Equal(ErrorCode.NotLeaderOrFollower, moved.Partition.Error);
+        Assert.Equal(0, moved.Partition.CurrentLeaderEpoch);
+        var endpoint = Assert.Single(moved.Nodes!);
+        Assert.Equal((moved.Partition.CurrentLeaderId, cluster.Silos.KafkaPort(leaderIndex)), (endpoint.NodeId, endpoint.Port));
+    }
+
+    private static async Task<(FetchTopicResponse Topic, FetchPartitionResponse Partition, IReadOnlyList<MetadataBroker>? Nodes)> Fetch16Async(
+        KafkaWire wire, Guid topicId, long fetchOffset, int lastFetchedEpoch)
+    {
+        await wire.SendAsync(ApiKey.Fetch, 16, w => new Protocol.Messages.FetchRequest(-1, 0, 1, 1_048_576, 0, 0, -1,
+            [new FetchTopic("", [new FetchPartition(0, -1, fetchOffset, -1, 1_048_576, lastFetchedEpoch)], topicId)], "").Write(w, 16));
+        var frame = await wire.ReadFrameAsync();
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(4));
+        r.SkipTaggedFields();
+        var response = Protocol.Messages.FetchResponse.Read(ref r, 16);
+        Assert.Equal(0, r.Remaining);
+        var topic = Assert.Single(response.Topics);
+        return (topic, Assert.Single(topic.Partitions), response.NodeEndpoints);
+    }
+
     private static Protocol.Messages.ProduceRequest ProduceOne(string topic, short acks)
     {
         using var batch = new RecordBatchBuilder();

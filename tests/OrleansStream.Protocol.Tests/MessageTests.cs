@@ -182,6 +182,56 @@ public class MessageTests
             "00"), w12.WrittenSpan.ToArray());                                   // no cluster authorized operations from v11
     }
 
+    /// <summary>
+    /// Fetch v12-16 as Kafka's FetchRequest.json and FetchResponse.json lay them out: v12 flexible with each partition's
+    /// last fetched epoch and, in the answer, the tagged diverging epoch (tag 0) and current leader (tag 1); v13 topics
+    /// by id; v15 without the replica id; v16's tagged node endpoints (tag 0) at the end of the answer.
+    /// </summary>
+    [Fact]
+    public void Fetch_v12_to_v16_carry_epochs_topic_ids_and_leader_hints_in_tagged_fields()
+    {
+        var id = Guid.Parse("00112233-4455-6677-8899-aabbccddeeff");
+        var request = new Messages.FetchRequest(-1, 500, 1, 1000, 1, 0, -1, [new FetchTopic("", [new FetchPartition(2, 4, 10, -1, 100, 3)], id)], "r");
+        using (var w = new KafkaWriter())
+        {
+            request.Write(w, 15);
+            Assert.Equal(Hex.Parse(
+                "000001f4 00000001 000003e8 01 00000000 ffffffff" +            // no replica id from v15: max wait, min bytes, max bytes, isolation, session
+                "02 00112233445566778899aabbccddeeff 02" +                     // one topic by id, one partition
+                "00000002 00000004 000000000000000a 00000003 ffffffffffffffff 00000064 00" + // index, leader epoch, offset, last fetched epoch, log start, max bytes
+                "00 01 0272 00"), w.WrittenSpan.ToArray());                     // topic tags, no forgotten topics, rack, tags
+            var r = new KafkaReader(w.WrittenSpan);
+            var read = Messages.FetchRequest.Read(ref r, 15);
+            Assert.Equal(0, r.Remaining);
+            Assert.Equal((id, new FetchPartition(2, 4, 10, -1, 100, 3)), (read.Topics[0].TopicId, read.Topics[0].Partitions[0]));
+        }
+
+        var partition = new FetchPartitionResponse(0, ErrorCode.None, 5, 5, 0, null, ReadOnlyMemory<byte>.Empty, DivergingEpoch: 2, DivergingEndOffset: 3);
+        using var v12 = new KafkaWriter();
+        new Messages.FetchResponse(ErrorCode.None, [new FetchTopicResponse("t", [partition], id)]).Write(v12, 12);
+        Assert.Equal(Hex.Parse(
+            "00000000 0000 00000000 02 0274 02" +                                 // throttle, error, session, topic "t", one partition
+            "00000000 0000 0000000000000005 0000000000000005 0000000000000000" +  // index, error, high watermark, last stable, log start
+            "00 ffffffff 01" +                                                    // no aborted transactions, preferred read replica, no records
+            "01 00 0d 00000002 0000000000000003 00" +                             // tag 0: diverging epoch 2 ending at 3
+            "00 00"), v12.WrittenSpan.ToArray());
+
+        var moved = new FetchPartitionResponse(0, ErrorCode.NotLeaderOrFollower, -1, -1, -1, null, ReadOnlyMemory<byte>.Empty, CurrentLeaderId: 1, CurrentLeaderEpoch: 7);
+        using var v16 = new KafkaWriter();
+        new Messages.FetchResponse(ErrorCode.None, [new FetchTopicResponse("t", [moved], id)], [new MetadataBroker(1, "h", 9092, null)]).Write(v16, 16);
+        Assert.Equal(Hex.Parse(
+            "00000000 0000 00000000 02 00112233445566778899aabbccddeeff 02" +    // the topic by id
+            "00000000 0006 ffffffffffffffff ffffffffffffffff ffffffffffffffff 00 ffffffff 01" +
+            "01 01 09 00000001 00000007 00" +                                     // tag 1: current leader 1 in epoch 7
+            "00" +
+            "01 00 0d 02 00000001 0268 00002384 00 00"), v16.WrittenSpan.ToArray()); // tag 0: node endpoints
+        var back = new KafkaReader(v16.WrittenSpan);
+        var answer = Messages.FetchResponse.Read(ref back, 16);
+        Assert.Equal(0, back.Remaining);
+        Assert.Equal((1, 7), (answer.Topics[0].Partitions[0].CurrentLeaderId, answer.Topics[0].Partitions[0].CurrentLeaderEpoch));
+        Assert.Equal([new MetadataBroker(1, "h", 9092, null)], answer.NodeEndpoints);
+    }
+
     [Fact]
     public void Metadata_v0_response_has_no_rack_cluster_or_controller()
     {

@@ -34,6 +34,8 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
     private BrokerNodes? _nodes;
     private int _fallingBack;
     private Task? _refreshing;
+    private readonly Lock _catchUpLock = new();
+    private Task? _catchingUp;
 
     private IClusterControllerGrain Controller => grains.GetGrain<IClusterControllerGrain>(GrainKeys.Controller);
 
@@ -62,25 +64,44 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
 
     /// <summary>
     /// The names of the topics with the ids in <paramref name="ids"/> (KIP-516: Metadata v12 by id), from the image, as a
-    /// Kafka broker resolves them from its cache. An id the image does not hold (a topic created within the last poll)
-    /// is looked for in a listing of every topic; one still not found has no entry. Answers stale while the controller
-    /// cannot answer, as the image is.
+    /// Kafka broker resolves them from its cache. An id the image does not hold (a topic created since the last poll)
+    /// first brings the image up to date (<see cref="CatchUpAsync"/>); one still not found has no entry.
     /// </summary>
     public async Task<Dictionary<Guid, string>> TopicNamesAsync(IReadOnlySet<Guid> ids)
     {
         var names = _image.NamesOf(ids);
         if (names.Count == ids.Count) return names;
+        await CatchUpAsync();
+        return _image.NamesOf(ids);
+    }
+
+    /// <summary>The name of the topic with id <paramref name="topicId"/> in this broker's image, null when it has none.</summary>
+    public string? CachedTopicName(Guid topicId) => _image.NameOf(topicId);
+
+    /// <summary>
+    /// The poll's work now: asks the controller whether its metadata moved and reloads every topic if it did, so a topic
+    /// created since the last poll is known (a fetch naming its id). Concurrent callers share one; an unreachable
+    /// controller leaves the image as it is.
+    /// </summary>
+    public Task CatchUpAsync()
+    {
+        lock (_catchUpLock)
+            return _catchingUp is { IsCompleted: false } running ? running : _catchingUp = CatchUpOnceAsync();
+    }
+
+    private async Task CatchUpOnceAsync()
+    {
         try
         {
-            var all = await TopicsAsync(null, allowAutoTopicCreation: false);
-            foreach (var t in all.Topics)
-                if (t.Error == ErrorCode.None && ids.Contains(t.TopicId)) names[t.TopicId] = t.Name;
+            var nodes = await AskAsync(ControllerInternal.GetBrokerNodes());
+            _nodes = nodes;
+            if (nodes.MetadataVersion > _image.CompleteVersion)
+                _image.Store(null, await AskAsync(Controller.GetMetadata(new OrleansStream.MetadataRequest(null))));
         }
         catch (Exception e) when (IsUnreachable(e))
         {
-            // Neither the controller nor a complete image knows them: unknown, as to a Kafka broker whose cache lacks them.
+            // The next poll tries again.
         }
-        return names;
     }
 
     /// <summary>The brokers' node ids and the controller's broker, from the controller or as it last gave them.</summary>
@@ -206,6 +227,9 @@ internal sealed class TopicMetadataImage
 {
     private static readonly IReadOnlyDictionary<string, string> NoConfigs = new Dictionary<string, string>();
     private readonly ConcurrentDictionary<string, Entry> _topics = new(StringComparer.Ordinal);
+
+    // Topic ids to names (KIP-516's requests by id).
+    private readonly ConcurrentDictionary<Guid, string> _ids = new();
     private long _completeVersion = -1;
 
     /// <summary>Whether the image holds every topic: an answer for every topic was stored (deletions and creations since are stored too).</summary>
@@ -266,10 +290,14 @@ internal sealed class TopicMetadataImage
     public Dictionary<Guid, string> NamesOf(IReadOnlySet<Guid> ids)
     {
         var names = new Dictionary<Guid, string>(ids.Count);
-        foreach (var (name, entry) in _topics)
-            if (ids.Contains(entry.Topic.TopicId)) names[entry.Topic.TopicId] = name;
+        foreach (var id in ids)
+            if (NameOf(id) is { } name) names[id] = name;
         return names;
     }
+
+    /// <summary>The name of the topic in the image with id <paramref name="id"/>, null when none has it.</summary>
+    public string? NameOf(Guid id) =>
+        _ids.TryGetValue(id, out var name) && _topics.TryGetValue(name, out var entry) && entry.Topic.TopicId == id ? name : null;
 
     private void Set(string name, Entry entry)
     {
@@ -277,16 +305,20 @@ internal sealed class TopicMetadataImage
         {
             if (!_topics.TryGetValue(name, out var current))
             {
-                if (_topics.TryAdd(name, entry)) return;
+                if (_topics.TryAdd(name, entry)) break;
             }
-            else if (current.Version > entry.Version || _topics.TryUpdate(name, entry, current)) return;
+            else if (current.Version > entry.Version) return;
+            else if (_topics.TryUpdate(name, entry, current)) break;
         }
+        // An index entry is checked against the topic on every lookup, so one left by a race names nothing.
+        _ids[entry.Topic.TopicId] = name;
     }
 
     /// <summary>Drops the topic unless an answer newer than <paramref name="version"/> described it.</summary>
     private void Remove(string name, long version)
     {
-        if (_topics.TryGetValue(name, out var current) && current.Version <= version) _topics.TryRemove(new KeyValuePair<string, Entry>(name, current));
+        if (_topics.TryGetValue(name, out var current) && current.Version <= version && _topics.TryRemove(new KeyValuePair<string, Entry>(name, current)))
+            _ids.TryRemove(new KeyValuePair<Guid, string>(current.Topic.TopicId, name));
     }
 
     private sealed record Entry(long Version, TopicMetadata Topic);

@@ -16,6 +16,10 @@ public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identi
 {
     private readonly ConcurrentDictionary<string, CachedTopic> _topics = new(StringComparer.Ordinal);
 
+    // Topic ids to names (Fetch v13+ names topics by id, KIP-516), from every topic loaded; an id stays after its topic
+    // is dropped, and Find checks it against the topic the name holds now.
+    private readonly ConcurrentDictionary<Guid, string> _names = new();
+
     /// <summary>
     /// Loads the topics of a request (named by <paramref name="name"/>) not cached yet with one controller call, or from
     /// the broker's <see cref="MetadataCache"/> while the controller cannot answer: a leadership found stale there is
@@ -29,7 +33,8 @@ public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identi
         foreach (var topic in topics)
         {
             var t = name(topic);
-            if (!_topics.ContainsKey(t) && (missing is null || !missing.Contains(t))) (missing ??= []).Add(t);
+            // An empty name is no topic (and a fetch's topic whose id is unknown has none): Find answers it without asking.
+            if (t.Length > 0 && !_topics.ContainsKey(t) && (missing is null || !missing.Contains(t))) (missing ??= []).Add(t);
         }
         if (missing is null) return;
         Update((await metadata.TopicsAsync(missing, allowAutoTopicCreation: false)).Topics);
@@ -39,16 +44,45 @@ public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identi
     {
         ArgumentNullException.ThrowIfNull(topics);
         foreach (var t in topics)
-            if (t.Error == ErrorCode.None) _topics[t.Name] = new CachedTopic(t);
+            if (t.Error == ErrorCode.None)
+            {
+                _topics[t.Name] = new CachedTopic(t);
+                _names[t.TopicId] = t.Name;
+            }
             else _topics.TryRemove(t.Name, out _);
+    }
+
+    /// <summary>
+    /// The name of the topic with id <paramref name="topicId"/>, null when no topic has it: from the topics loaded, else
+    /// from the broker's <see cref="MetadataCache"/> image, as a Kafka broker resolves a fetch's ids from its own metadata
+    /// cache; an id the image lacks first brings the image up to date (a topic created since its last poll).
+    /// </summary>
+    public async ValueTask<string?> NameAsync(Guid topicId)
+    {
+        if (topicId == Guid.Empty) return null;
+        if (_names.TryGetValue(topicId, out var name)) return name;
+        if (metadata.CachedTopicName(topicId) is null) await metadata.CatchUpAsync();
+        if (metadata.CachedTopicName(topicId) is not { } cached) return null;
+        _names[topicId] = cached;
+        return cached;
     }
 
     public void Invalidate(string topic) => _topics.TryRemove(topic, out _);
 
-    /// <summary>The local leader replica of a partition of a topic loaded by <see cref="EnsureAsync"/>.</summary>
-    public LocalLeader Find(string topic, int partition)
+    /// <summary>
+    /// The local leader replica of a partition of a topic loaded by <see cref="EnsureAsync"/>. Named by id as well
+    /// (<paramref name="topicId"/> not zero), a topic that now has another id is UnknownTopicId: the client's topic was
+    /// deleted, or this broker has not heard of its new incarnation yet (retriable).
+    /// </summary>
+    public LocalLeader Find(string topic, int partition, Guid topicId = default)
     {
-        if (!_topics.TryGetValue(topic, out var cached) || (uint)partition >= (uint)cached.Metadata.Partitions.Count)
+        if (!_topics.TryGetValue(topic, out var cached)) return new LocalLeader(topicId == Guid.Empty ? ErrorCode.UnknownTopicOrPartition : ErrorCode.UnknownTopicId, null);
+        if (topicId != Guid.Empty && cached.Metadata.TopicId != topicId)
+        {
+            Invalidate(topic);
+            return new LocalLeader(ErrorCode.UnknownTopicId, null);
+        }
+        if ((uint)partition >= (uint)cached.Metadata.Partitions.Count)
             return new LocalLeader(ErrorCode.UnknownTopicOrPartition, null);
         var p = cached.Metadata.Partitions[partition];
         if (p.Leader < 0) return new LocalLeader(ErrorCode.LeaderNotAvailable, null);

@@ -380,6 +380,7 @@ internal sealed partial class PartitionReplicaGrain(
         if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader) return FetchError(notLeader.Error, notLeader.Message);
         if (request.MaxBytes < 0 || request.MinBytes < 0 || request.MaxWaitMs < 0)
             return FetchError(ErrorCode.InvalidRequest, "MaxBytes, MinBytes and MaxWaitMs must not be negative.");
+        if (request.LastFetchedEpoch >= 0 && DivergingEpoch(request) is { } diverging) return diverging;
         var deadline = time.GetTimestamp() + (long)(request.MaxWaitMs * (time.TimestampFrequency / 1000.0));
         while (true)
         {
@@ -424,6 +425,26 @@ internal sealed partial class PartitionReplicaGrain(
             // is below it), so read_committed long-polls wake on the same signal when a marker becomes stable.
             await _replication.WaitForHighWatermarkAsync(remaining);
         }
+    }
+
+    /// <summary>
+    /// Kafka's check of a fetch that names the epoch of the last batch its client read (Partition.readRecords): where
+    /// that epoch ended here, from the leader epoch cache as OffsetForLeaderEpoch answers. An epoch the cache cannot
+    /// place, or an offset below the log start, is OffsetOutOfRange; a log that ended that epoch earlier than the
+    /// client read, or never had it, answers the diverging epoch with no records. Null when the client's log agrees.
+    /// </summary>
+    private FetchResponse? DivergingEpoch(FetchRequest request)
+    {
+        var log = _log!;
+        var (epoch, endOffset) = log.LeaderEpochCache.EndOffsetFor(request.LastFetchedEpoch);
+        if (epoch == LeaderEpochFileCache.UndefinedEpoch || endOffset == LeaderEpochFileCache.UndefinedEpochOffset)
+            return FetchError(ErrorCode.OffsetOutOfRange,
+                $"Could not determine the end offset of the last fetched epoch {request.LastFetchedEpoch} of {_topic}-{_partition}.");
+        if (request.FetchOffset < log.LogStartOffset)
+            return FetchError(ErrorCode.OffsetOutOfRange, $"Offset {request.FetchOffset} is below the log start {log.LogStartOffset} of {_topic}-{_partition}.");
+        if (epoch >= request.LastFetchedEpoch && endOffset >= request.FetchOffset) return null;
+        return new FetchResponse(ErrorCode.None, log.HighWatermark, log.LogStartOffset, PooledRecords.Empty, LastStableOffset: log.LastStableOffset,
+            DivergingEpoch: epoch, DivergingEndOffset: endOffset);
     }
 
     /// <summary>A fetch below the local log start: batches from the tier and, for read_committed, the aborted transactions they overlap.</summary>

@@ -4,27 +4,37 @@ using OrleansStream.Protocol.Messages;
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
-/// Fetch v4+: every partition asks its leader replica grain at once without waiting; when the answers hold less than
+/// Fetch v4-16: every partition asks its leader replica grain at once without waiting; when the answers hold less than
 /// <c>min_bytes</c>, the empty partitions ask again, each long-polling up to the request's max wait, and the answer goes
 /// back as soon as the partitions answered so far hold <c>min_bytes</c> (or all have answered); partitions still
 /// waiting are left out of it (the client asks again). Records are the stored batches unchanged;
 /// <c>max_bytes</c> bounds the response after its first non-empty partition, as in Kafka. No fetch session is kept.
+/// From v12 a partition's last fetched epoch is checked against the leader's log (the diverging epoch); from v13 topics
+/// are named by id (an id this broker cannot resolve is UnknownTopicId); from v16 a partition answered
+/// NotLeaderOrFollower or FencedLeaderEpoch carries its current leader and that leader's endpoint (KIP-951), so the
+/// client moves without asking for metadata.
 /// </summary>
-internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<FetchHandler> logger)
+internal sealed partial class FetchHandler(PartitionLeaders leaders, MetadataCache metadataCache, KafkaBrokers brokers, ILogger<FetchHandler> logger)
     : KafkaApiHandler<Protocol.Messages.FetchRequest>(ApiKey.Fetch, Protocol.Messages.FetchRequest.Read)
 {
+    /// <summary>The first version whose answer carries the current leader of a partition that moved (KIP-951).</summary>
+    private const short LeaderHintsVersion = 16;
+
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.FetchRequest body, KafkaRequest request, KafkaWriter response)
     {
-        await leaders.EnsureAsync(body.Topics, static t => t.Topic);
+        var topics = request.Version >= Protocol.Messages.FetchRequest.TopicIdsVersion ? await ResolveAsync(body.Topics) : body.Topics;
+        await leaders.EnsureAsync(topics, static t => t.Topic);
 
         // Kafka's fetch: read every partition at once without waiting; only when that holds less than min_bytes do
         // the empty partitions long-poll (Kafka's DelayedFetch). Long-polling all at once would answer with the first
         // partition to complete and drop the reads of the others.
         var slots = new List<Slot>();
-        foreach (var topic in body.Topics)
+        foreach (var topic in topics)
             foreach (var p in topic.Partitions)
             {
-                var leader = leaders.Find(topic.Topic, p.Partition);
+                var leader = topic.Topic.Length == 0 && topic.TopicId != Guid.Empty
+                    ? new LocalLeader(ErrorCode.UnknownTopicId, null)
+                    : leaders.Find(topic.Topic, p.Partition, topic.TopicId);
                 slots.Add(new Slot(topic.Topic, p, leader.Error, leader.Replica, Fetch(leader.Replica, p, body, maxWaitMs: 0)));
             }
         await WhenAll(slots);
@@ -32,13 +42,62 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<Fet
         if (AnsweredBytes(slots) < minBytes && body.MaxWaitMs > 0)
         {
             for (var i = 0; i < slots.Count; i++)
-                if (slots[i] is { Call.IsCompletedSuccessfully: true } s && s.Call.Result is { Error: ErrorCode.None, Records.IsEmpty: true })
+                if (slots[i] is { Call.IsCompletedSuccessfully: true } s && s.Call.Result is { Error: ErrorCode.None, Records.IsEmpty: true, DivergingEpoch: < 0 })
                     slots[i] = s with { Call = Fetch(s.Replica, s.Request, body, body.MaxWaitMs) };
             await WaitAsync(slots, minBytes);
         }
-        new Protocol.Messages.FetchResponse(ErrorCode.None, Answer(body, slots)).Write(response, request.Version);
+        var answer = Answer(topics, body.MaxBytes, slots);
+        var nodes = request.Version >= LeaderHintsVersion ? await AddLeaderHintsAsync(answer, request.Connection.ListenerName) : null;
+        new Protocol.Messages.FetchResponse(ErrorCode.None, answer, nodes).Write(response, request.Version);
         Release(slots, response);
         return true;
+    }
+
+    /// <summary>The request's topics with their names (v13+ names them by id); a topic whose id no topic has keeps an empty name.</summary>
+    private async ValueTask<FetchTopic[]> ResolveAsync(FetchTopic[] topics)
+    {
+        var resolved = new FetchTopic[topics.Length];
+        for (var i = 0; i < topics.Length; i++)
+            resolved[i] = await leaders.NameAsync(topics[i].TopicId) is { } name ? topics[i] with { Topic = name } : topics[i];
+        return resolved;
+    }
+
+    /// <summary>
+    /// KIP-951: each partition answered NotLeaderOrFollower or FencedLeaderEpoch gets the leader and epoch the
+    /// controller (or, while it cannot answer, this broker's metadata cache) now has, and the answer the endpoints of
+    /// those leaders on the client's listener. Null when no partition needs one.
+    /// </summary>
+    private async ValueTask<List<MetadataBroker>?> AddLeaderHintsAsync(FetchTopicResponse[] topics, string listenerName)
+    {
+        List<string>? moved = null;
+        foreach (var t in topics)
+            foreach (var p in t.Partitions)
+                if (p.Error is ErrorCode.NotLeaderOrFollower or ErrorCode.FencedLeaderEpoch && (moved is null || !moved.Contains(t.Topic))) (moved ??= []).Add(t.Topic);
+        if (moved is null) return null;
+        var view = brokers.DescribeAsync(listenerName);
+        var metadata = await metadataCache.TopicsAsync(moved, allowAutoTopicCreation: false);
+        if (!metadata.FromCache) leaders.Update(metadata.Topics);
+        var cluster = await view;
+        var nodes = new List<MetadataBroker>();
+        foreach (var t in topics)
+        {
+            TopicMetadata? now = null;
+            foreach (var m in metadata.Topics)
+                if (m.Name == t.Topic && m.Error == ErrorCode.None) now = m;
+            if (now is null) continue;
+            for (var i = 0; i < t.Partitions.Length; i++)
+            {
+                var p = t.Partitions[i];
+                if (p.Error is not (ErrorCode.NotLeaderOrFollower or ErrorCode.FencedLeaderEpoch) || (uint)p.PartitionIndex >= (uint)now.Partitions.Count) continue;
+                var current = now.Partitions[p.PartitionIndex];
+                var node = cluster.Listed.Contains(current.LeaderBroker ?? "") ? cluster.NodeId(current.LeaderBroker) : -1;
+                if (node < 0) continue;
+                t.Partitions[i] = p with { CurrentLeaderId = node, CurrentLeaderEpoch = current.LeaderEpoch };
+                foreach (var b in cluster.Brokers)
+                    if (b.NodeId == node && !nodes.Contains(b)) nodes.Add(b);
+            }
+        }
+        return nodes;
     }
 
     /// <summary>
@@ -58,7 +117,7 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<Fet
 
     private static Task<OrleansStream.FetchResponse>? Fetch(IPartitionReplicaGrain? replica, FetchPartition p, Protocol.Messages.FetchRequest body, int maxWaitMs) =>
         replica?.Fetch(new OrleansStream.FetchRequest(p.FetchOffset, p.PartitionMaxBytes, Math.Max(body.MinBytes, 1),
-            maxWaitMs, p.CurrentLeaderEpoch, (IsolationLevel)body.IsolationLevel));
+            maxWaitMs, p.CurrentLeaderEpoch, (IsolationLevel)body.IsolationLevel, p.LastFetchedEpoch));
 
     private static async Task WhenAll(List<Slot> slots)
     {
@@ -84,13 +143,13 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<Fet
         return bytes;
     }
 
-    private FetchTopicResponse[] Answer(Protocol.Messages.FetchRequest body, List<Slot> slots)
+    private FetchTopicResponse[] Answer(FetchTopic[] requested, int maxBytes, List<Slot> slots)
     {
-        var topics = new List<FetchTopicResponse>(body.Topics.Length);
-        var budget = (long)Math.Max(body.MaxBytes, 0);
+        var topics = new List<FetchTopicResponse>(requested.Length);
+        var budget = (long)Math.Max(maxBytes, 0);
         var anyRecords = false;
         var slot = 0;
-        foreach (var topic in body.Topics)
+        foreach (var topic in requested)
         {
             var partitions = new List<FetchPartitionResponse>(topic.Partitions.Length);
             for (var i = 0; i < topic.Partitions.Length; i++)
@@ -107,7 +166,7 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<Fet
                 }
                 partitions.Add(answer);
             }
-            if (partitions.Count > 0) topics.Add(new FetchTopicResponse(topic.Topic, [.. partitions]));
+            if (partitions.Count > 0) topics.Add(new FetchTopicResponse(topic.Topic, [.. partitions], topic.TopicId));
         }
         return [.. topics];
     }
@@ -132,7 +191,8 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, ILogger<Fet
             for (var i = 0; i < aborted.Length; i++) aborted[i] = new FetchAbortedTransaction(list[i].ProducerId, list[i].FirstOffset);
         }
         var lastStable = r.LastStableOffset >= 0 ? r.LastStableOffset : r.HighWatermark;
-        return new FetchPartitionResponse(s.Partition, ErrorCode.None, r.HighWatermark, lastStable, r.LogStartOffset, aborted, r.Records.Memory);
+        return new FetchPartitionResponse(s.Partition, ErrorCode.None, r.HighWatermark, lastStable, r.LogStartOffset, aborted, r.Records.Memory,
+            r.DivergingEpoch, r.DivergingEndOffset);
     }
 
     private static FetchPartitionResponse Failed(int partition, ErrorCode error) =>
