@@ -11,7 +11,7 @@ public static class ApiVersionsTable
 {
     public static readonly SupportedApi[] Advertised =
     [
-        new(ApiKey.Produce, 3, 8),
+        new(ApiKey.Produce, 3, 10),
         new(ApiKey.Fetch, 4, 16),
         new(ApiKey.ListOffsets, 1, 10),
         new(ApiKey.Metadata, 0, 12),

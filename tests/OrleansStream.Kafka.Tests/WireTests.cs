@@ -982,6 +982,42 @@ public sealed class WireTests(KafkaCluster cluster)
         return (topic, Assert.Single(topic.Partitions), response.NodeEndpoints);
     }
 
+    /// <summary>
+    /// Produce v10 (librdkafka 2.16's version here): to the leader it appends as before; to a broker that does not lead
+    /// the partition it is NotLeaderOrFollower with the current leader and its endpoint (KIP-951), and appends nothing.
+    /// </summary>
+    [Fact]
+    public async Task Produce_v10_to_a_broker_that_does_not_lead_names_the_current_leader_and_its_endpoint()
+    {
+        var topic = await cluster.CreateTopicAsync("produce10", partitions: 1);
+        var leaderIndex = await cluster.LeaderIndexAsync(topic, 0);
+        await using var leader = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(leaderIndex));
+        await using var other = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(1 - leaderIndex));
+
+        var appended = await Produce10Async(leader, topic);
+        Assert.Equal((ErrorCode.None, 0L, -1), (appended.Partition.Error, appended.Partition.BaseOffset, appended.Partition.CurrentLeaderId));
+        Assert.Null(appended.Nodes);
+        var moved = await Produce10Async(other, topic);
+        Assert.Equal((ErrorCode.NotLeaderOrFollower, 0), (moved.Partition.Error, moved.Partition.CurrentLeaderEpoch));
+        var endpoint = Assert.Single(moved.Nodes!);
+        Assert.Equal((moved.Partition.CurrentLeaderId, cluster.Silos.KafkaPort(leaderIndex)), (endpoint.NodeId, endpoint.Port));
+        // The refused batch was not appended: the next one is offset 1.
+        var next = await Produce10Async(leader, topic);
+        Assert.Equal((ErrorCode.None, 1L), (next.Partition.Error, next.Partition.BaseOffset));
+    }
+
+    private static async Task<(ProducePartitionResponse Partition, IReadOnlyList<MetadataBroker>? Nodes)> Produce10Async(KafkaWire wire, string topic)
+    {
+        await wire.SendAsync(ApiKey.Produce, 10, w => ProduceOne(topic, acks: 1).Write(w, 10));
+        var frame = await wire.ReadFrameAsync();
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(4));
+        r.SkipTaggedFields();
+        var response = Protocol.Messages.ProduceResponse.Read(ref r, 10);
+        Assert.Equal(0, r.Remaining);
+        return (Assert.Single(Assert.Single(response.Topics).Partitions), response.NodeEndpoints);
+    }
+
     private static Protocol.Messages.ProduceRequest ProduceOne(string topic, short acks)
     {
         using var batch = new RecordBatchBuilder();

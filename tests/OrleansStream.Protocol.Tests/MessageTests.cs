@@ -232,6 +232,51 @@ public class MessageTests
         Assert.Equal([new MetadataBroker(1, "h", 9092, null)], answer.NodeEndpoints);
     }
 
+    /// <summary>
+    /// Produce v9 is v8 made flexible (compact strings, arrays and records, tagged fields); v10 (KIP-951) tags a moved
+    /// partition's current leader (tag 0) and ends the answer with the leaders' endpoints (tag 0), as Kafka's
+    /// ProduceRequest.json and ProduceResponse.json lay them out.
+    /// </summary>
+    [Fact]
+    public void Produce_v9_is_flexible_and_v10_answers_the_current_leader_of_a_moved_partition()
+    {
+        var request = new Messages.ProduceRequest(null, -1, 1000, [new ProduceTopicData("t", [new ProducePartitionData(1, new byte[] { 7, 8 }, false)])]);
+        using (var w = new KafkaWriter())
+        {
+            request.Write(w, 9);
+            Assert.Equal(Hex.Parse("00 ffff 000003e8 02 0274 02 00000001 03 0708 00 00 00"), w.WrittenSpan.ToArray());
+            var r = new KafkaReader(w.WrittenSpan);
+            var read = Messages.ProduceRequest.Read(ref r, 9, w.WrittenMemory);
+            Assert.Equal(0, r.Remaining);
+            Assert.Equal([7, 8], read.Topics[0].Partitions[0].Records.ToArray());
+        }
+
+        var response = new Messages.ProduceResponse([new ProduceTopicResponse("t", [
+            new ProducePartitionResponse(0, ErrorCode.None, 5, -1, 0, null),
+            new ProducePartitionResponse(1, ErrorCode.NotLeaderOrFollower, -1, -1, -1, "m", CurrentLeaderId: 2, CurrentLeaderEpoch: 4)])],
+            [new MetadataBroker(2, "h", 9092, null)]);
+        using var v9 = new KafkaWriter();
+        response.Write(v9, 9);
+        Assert.Equal(Hex.Parse(
+            "02 0274 03" +
+            "00000000 0000 0000000000000005 ffffffffffffffff 0000000000000000 01 00 00" +  // no record errors, no message, no tags
+            "00000001 0006 ffffffffffffffff ffffffffffffffff ffffffffffffffff 01 026d 00" + // v9 has no current leader
+            "00 00000000 00"), v9.WrittenSpan.ToArray());                                   // topic tags, throttle, tags
+        using var v10 = new KafkaWriter();
+        response.Write(v10, 10);
+        Assert.Equal(Hex.Parse(
+            "02 0274 03" +
+            "00000000 0000 0000000000000005 ffffffffffffffff 0000000000000000 01 00 00" +
+            "00000001 0006 ffffffffffffffff ffffffffffffffff ffffffffffffffff 01 026d 01 00 09 00000002 00000004 00" + // tag 0: leader 2, epoch 4
+            "00 00000000" +
+            "01 00 0d 02 00000002 0268 00002384 00 00"), v10.WrittenSpan.ToArray());      // tag 0: node endpoints
+        var back = new KafkaReader(v10.WrittenSpan);
+        var answer = Messages.ProduceResponse.Read(ref back, 10);
+        Assert.Equal(0, back.Remaining);
+        Assert.Equal((2, 4, "m"), (answer.Topics[0].Partitions[1].CurrentLeaderId, answer.Topics[0].Partitions[1].CurrentLeaderEpoch, answer.Topics[0].Partitions[1].ErrorMessage));
+        Assert.Equal([new MetadataBroker(2, "h", 9092, null)], answer.NodeEndpoints);
+    }
+
     [Fact]
     public void Metadata_v0_response_has_no_rack_cluster_or_controller()
     {

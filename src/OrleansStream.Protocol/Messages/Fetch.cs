@@ -175,7 +175,7 @@ public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics,
         }
         if (flexible)
         {
-            if (version >= 16 && NodeEndpoints is { Count: > 0 } nodes) WriteNodeEndpoints(writer, nodes);
+            if (version >= 16 && NodeEndpoints is { Count: > 0 } nodes) NodeEndpointsField.Write(writer, nodes);
             else writer.WriteEmptyTaggedFields();
         }
     }
@@ -201,25 +201,6 @@ public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics,
             writer.WriteInt32(p.CurrentLeaderEpoch);
             writer.WriteEmptyTaggedFields();
         }
-    }
-
-    private static void WriteNodeEndpoints(KafkaWriter writer, IReadOnlyList<MetadataBroker> nodes)
-    {
-        using var field = new KafkaWriter(256);
-        field.WriteArrayLength(nodes.Count, flexible: true);
-        foreach (var n in nodes)
-        {
-            field.WriteInt32(n.NodeId);
-            field.WriteString(n.Host, flexible: true);
-            field.WriteInt32(n.Port);
-            field.WriteNullableString(n.Rack, flexible: true);
-            field.WriteEmptyTaggedFields();
-        }
-        writer.WriteUnsignedVarint(1);
-        writer.WriteUnsignedVarint(0);
-        writer.WriteUnsignedVarint((uint)field.Length);
-        field.WrittenSpan.CopyTo(writer.GetSpan(field.Length));
-        writer.Advance(field.Length);
     }
 
     /// <summary>Reads an answer (the records copied), as a client does: for tests and tools.</summary>
@@ -281,27 +262,7 @@ public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics,
             if (flexible) reader.SkipTaggedFields();
             topics[t] = new FetchTopicResponse(name, partitions, id);
         }
-        List<MetadataBroker>? nodes = null;
-        if (flexible)
-        {
-            for (var tags = reader.ReadUnsignedVarint(); tags > 0; tags--)
-            {
-                var tag = reader.ReadUnsignedVarint();
-                var size = (int)reader.ReadUnsignedVarint();
-                if (tag != 0)
-                {
-                    reader.Skip(size);
-                    continue;
-                }
-                var count = reader.ReadArrayLength(true);
-                nodes = new List<MetadataBroker>(Math.Max(count, 0));
-                for (var n = 0; n < count; n++)
-                {
-                    nodes.Add(new MetadataBroker(reader.ReadInt32(), reader.ReadString(true), reader.ReadInt32(), reader.ReadNullableString(true)));
-                    reader.SkipTaggedFields();
-                }
-            }
-        }
+        var nodes = flexible ? NodeEndpointsField.Read(ref reader) : null;
         return new FetchResponse(error, topics, nodes);
     }
 }

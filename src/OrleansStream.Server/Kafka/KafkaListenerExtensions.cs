@@ -20,6 +20,7 @@ public static class KafkaListenerExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static sp => sp.GetRequiredService<MetadataCache>());
         services.TryAddSingleton<PartitionLeaders>();
         services.TryAddSingleton<KafkaBrokers>();
+        services.TryAddSingleton<LeaderHints>();
         services.TryAddSingleton<KafkaConnectionHandler>();
         services.TryAddSingleton<TransactionCoordinators>();
         services.AddOptions<SaslOptions>().BindConfiguration(SaslOptions.SectionName).ValidateOnStart();

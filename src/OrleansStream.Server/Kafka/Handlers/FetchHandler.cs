@@ -14,7 +14,7 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// NotLeaderOrFollower or FencedLeaderEpoch carries its current leader and that leader's endpoint (KIP-951), so the
 /// client moves without asking for metadata.
 /// </summary>
-internal sealed partial class FetchHandler(PartitionLeaders leaders, MetadataCache metadataCache, KafkaBrokers brokers, ILogger<FetchHandler> logger)
+internal sealed partial class FetchHandler(PartitionLeaders leaders, LeaderHints hints, ILogger<FetchHandler> logger)
     : KafkaApiHandler<Protocol.Messages.FetchRequest>(ApiKey.Fetch, Protocol.Messages.FetchRequest.Read)
 {
     /// <summary>The first version whose answer carries the current leader of a partition that moved (KIP-951).</summary>
@@ -62,42 +62,20 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, MetadataCac
         return resolved;
     }
 
-    /// <summary>
-    /// KIP-951: each partition answered NotLeaderOrFollower or FencedLeaderEpoch gets the leader and epoch the
-    /// controller (or, while it cannot answer, this broker's metadata cache) now has, and the answer the endpoints of
-    /// those leaders on the client's listener. Null when no partition needs one.
-    /// </summary>
+    /// <summary>KIP-951 (<see cref="LeaderHints"/>): the current leader of each partition that moved; the leaders' endpoints, null when none moved.</summary>
     private async ValueTask<List<MetadataBroker>?> AddLeaderHintsAsync(FetchTopicResponse[] topics, string listenerName)
     {
         List<string>? moved = null;
         foreach (var t in topics)
             foreach (var p in t.Partitions)
-                if (p.Error is ErrorCode.NotLeaderOrFollower or ErrorCode.FencedLeaderEpoch && (moved is null || !moved.Contains(t.Topic))) (moved ??= []).Add(t.Topic);
+                if (LeaderHints.Needed(p.Error) && (moved is null || !moved.Contains(t.Topic))) (moved ??= []).Add(t.Topic);
         if (moved is null) return null;
-        var view = brokers.DescribeAsync(listenerName);
-        var metadata = await metadataCache.TopicsAsync(moved, allowAutoTopicCreation: false);
-        if (!metadata.FromCache) leaders.Update(metadata.Topics);
-        var cluster = await view;
-        var nodes = new List<MetadataBroker>();
+        var found = await hints.LookUpAsync(moved, listenerName);
         foreach (var t in topics)
-        {
-            TopicMetadata? now = null;
-            foreach (var m in metadata.Topics)
-                if (m.Name == t.Topic && m.Error == ErrorCode.None) now = m;
-            if (now is null) continue;
             for (var i = 0; i < t.Partitions.Length; i++)
-            {
-                var p = t.Partitions[i];
-                if (p.Error is not (ErrorCode.NotLeaderOrFollower or ErrorCode.FencedLeaderEpoch) || (uint)p.PartitionIndex >= (uint)now.Partitions.Count) continue;
-                var current = now.Partitions[p.PartitionIndex];
-                var node = cluster.Listed.Contains(current.LeaderBroker ?? "") ? cluster.NodeId(current.LeaderBroker) : -1;
-                if (node < 0) continue;
-                t.Partitions[i] = p with { CurrentLeaderId = node, CurrentLeaderEpoch = current.LeaderEpoch };
-                foreach (var b in cluster.Brokers)
-                    if (b.NodeId == node && !nodes.Contains(b)) nodes.Add(b);
-            }
-        }
-        return nodes;
+                if (LeaderHints.Needed(t.Partitions[i].Error) && found.TryGet(t.Topic, t.Partitions[i].PartitionIndex, out var leaderId, out var leaderEpoch))
+                    t.Partitions[i] = t.Partitions[i] with { CurrentLeaderId = leaderId, CurrentLeaderEpoch = leaderEpoch };
+        return found.Nodes;
     }
 
     /// <summary>

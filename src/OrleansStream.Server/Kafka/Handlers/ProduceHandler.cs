@@ -7,11 +7,16 @@ using OrleansStream.Records;
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
-/// Produce v3+: each partition's record batches go to its leader replica grain as the client sent them (the grain
-/// stamps offsets and epoch). Only RecordBatch v2 is accepted. acks=0 gets no response, as in Kafka.
+/// Produce v3-10: each partition's record batches go to its leader replica grain as the client sent them (the grain
+/// stamps offsets and epoch). Only RecordBatch v2 is accepted. acks=0 gets no response, as in Kafka. v9 is flexible;
+/// from v10 a partition answered NotLeaderOrFollower or FencedLeaderEpoch carries its current leader (KIP-951,
+/// <see cref="LeaderHints"/>).
 /// </summary>
-internal sealed partial class ProduceHandler(PartitionLeaders leaders, ILogger<ProduceHandler> logger) : IKafkaApiHandler
+internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHints hints, ILogger<ProduceHandler> logger) : IKafkaApiHandler
 {
+    /// <summary>The first version whose answer carries the current leader of a partition that moved (KIP-951).</summary>
+    private const short LeaderHintsVersion = 10;
+
     public ApiKey ApiKey => ApiKey.Produce;
 
     // The async methods here pool their state machines: each request waits on its grain calls, and an unpooled builder
@@ -42,8 +47,25 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, ILogger<P
             results[t] = new ProduceTopicResponse(topic.Name, partitions);
         }
         if (body.Acks == 0) return false;
-        new Protocol.Messages.ProduceResponse(results).Write(response, request.Version);
+        var nodes = request.Version >= LeaderHintsVersion ? await AddLeaderHintsAsync(results, request.Connection.ListenerName) : null;
+        new Protocol.Messages.ProduceResponse(results, nodes).Write(response, request.Version);
         return true;
+    }
+
+    /// <summary>The current leader of each partition that moved; the leaders' endpoints, null when none moved (the usual answer, which this costs one pass).</summary>
+    private async ValueTask<List<MetadataBroker>?> AddLeaderHintsAsync(ProduceTopicResponse[] topics, string listenerName)
+    {
+        List<string>? moved = null;
+        foreach (var t in topics)
+            foreach (var p in t.Partitions)
+                if (LeaderHints.Needed(p.Error) && (moved is null || !moved.Contains(t.Name))) (moved ??= []).Add(t.Name);
+        if (moved is null) return null;
+        var found = await hints.LookUpAsync(moved, listenerName);
+        foreach (var t in topics)
+            for (var i = 0; i < t.Partitions.Length; i++)
+                if (LeaderHints.Needed(t.Partitions[i].Error) && found.TryGet(t.Name, t.Partitions[i].Index, out var leaderId, out var leaderEpoch))
+                    t.Partitions[i] = t.Partitions[i] with { CurrentLeaderId = leaderId, CurrentLeaderEpoch = leaderEpoch };
+        return found.Nodes;
     }
 
     // A partition refused before any call carries its error and no call.
