@@ -130,9 +130,8 @@ public sealed record FetchTopicResponse(string Topic, FetchPartitionResponse[] P
 /// </summary>
 public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics, IReadOnlyList<MetadataBroker>? NodeEndpoints = null)
 {
-    // A tagged EpochEndOffset (epoch, end offset, no tags) and LeaderIdAndEpoch (id, epoch, no tags).
+    // A tagged EpochEndOffset: epoch, end offset, no tags.
     private const int EpochEndOffsetSize = 4 + 8 + 1;
-    private const int LeaderIdAndEpochSize = 4 + 4 + 1;
 
     public void Write(KafkaWriter writer, short version)
     {
@@ -175,7 +174,7 @@ public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics,
         }
         if (flexible)
         {
-            if (version >= 16 && NodeEndpoints is { Count: > 0 } nodes) NodeEndpointsField.Write(writer, nodes);
+            if (version >= 16 && NodeEndpoints is { Count: > 0 } nodes) LeaderDiscoveryFields.Write(writer, nodes);
             else writer.WriteEmptyTaggedFields();
         }
     }
@@ -193,14 +192,7 @@ public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics,
             writer.WriteInt64(p.DivergingEndOffset);
             writer.WriteEmptyTaggedFields();
         }
-        if (leader)
-        {
-            writer.WriteUnsignedVarint(1);
-            writer.WriteUnsignedVarint(LeaderIdAndEpochSize);
-            writer.WriteInt32(p.CurrentLeaderId);
-            writer.WriteInt32(p.CurrentLeaderEpoch);
-            writer.WriteEmptyTaggedFields();
-        }
+        if (leader) LeaderDiscoveryFields.WriteCurrentLeader(writer, 1, p.CurrentLeaderId, p.CurrentLeaderEpoch);
     }
 
     /// <summary>Reads an answer (the records copied), as a client does: for tests and tools.</summary>
@@ -262,7 +254,7 @@ public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics,
             if (flexible) reader.SkipTaggedFields();
             topics[t] = new FetchTopicResponse(name, partitions, id);
         }
-        var nodes = flexible ? NodeEndpointsField.Read(ref reader) : null;
+        var nodes = flexible ? LeaderDiscoveryFields.Read(ref reader) : null;
         return new FetchResponse(error, topics, nodes);
     }
 }

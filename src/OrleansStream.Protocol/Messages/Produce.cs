@@ -68,9 +68,6 @@ public sealed record ProduceTopicResponse(string Name, ProducePartitionResponse[
 /// </summary>
 public sealed record ProduceResponse(ProduceTopicResponse[] Topics, IReadOnlyList<MetadataBroker>? NodeEndpoints = null)
 {
-    // A tagged LeaderIdAndEpoch: id, epoch, no tags.
-    private const int LeaderIdAndEpochSize = 4 + 4 + 1;
-
     public void Write(KafkaWriter writer, short version)
     {
         var flexible = version >= ProduceRequest.FirstFlexibleVersion;
@@ -95,11 +92,7 @@ public sealed record ProduceResponse(ProduceTopicResponse[] Topics, IReadOnlyLis
                 if (version >= 10 && (p.CurrentLeaderId >= 0 || p.CurrentLeaderEpoch >= 0))
                 {
                     writer.WriteUnsignedVarint(1);
-                    writer.WriteUnsignedVarint(0);
-                    writer.WriteUnsignedVarint(LeaderIdAndEpochSize);
-                    writer.WriteInt32(p.CurrentLeaderId);
-                    writer.WriteInt32(p.CurrentLeaderEpoch);
-                    writer.WriteEmptyTaggedFields();
+                    LeaderDiscoveryFields.WriteCurrentLeader(writer, 0, p.CurrentLeaderId, p.CurrentLeaderEpoch);
                 }
                 else writer.WriteEmptyTaggedFields();
             }
@@ -107,7 +100,7 @@ public sealed record ProduceResponse(ProduceTopicResponse[] Topics, IReadOnlyLis
         }
         writer.WriteInt32(0);
         if (!flexible) return;
-        if (version >= 10 && NodeEndpoints is { Count: > 0 } nodes) NodeEndpointsField.Write(writer, nodes);
+        if (version >= 10 && NodeEndpoints is { Count: > 0 } nodes) LeaderDiscoveryFields.Write(writer, nodes);
         else writer.WriteEmptyTaggedFields();
     }
 
@@ -155,14 +148,30 @@ public sealed record ProduceResponse(ProduceTopicResponse[] Topics, IReadOnlyLis
             topics[t] = new ProduceTopicResponse(name, partitions);
         }
         reader.ReadInt32();
-        var nodes = flexible ? NodeEndpointsField.Read(ref reader) : null;
+        var nodes = flexible ? LeaderDiscoveryFields.Read(ref reader) : null;
         return new ProduceResponse(topics, nodes);
     }
 }
 
-/// <summary>KIP-951's NodeEndpoints: the top-level tagged field 0 of Produce v10+ and Fetch v16+ answers.</summary>
-public static class NodeEndpointsField
+/// <summary>
+/// KIP-951's tagged fields of Produce v10+ and Fetch v16+ answers: a moved partition's CurrentLeader
+/// (LeaderIdAndEpoch) and the answer's NodeEndpoints (top-level tag 0).
+/// </summary>
+public static class LeaderDiscoveryFields
 {
+    // A LeaderIdAndEpoch: id, epoch, no tags.
+    private const int LeaderIdAndEpochSize = 4 + 4 + 1;
+
+    /// <summary>Writes a CurrentLeader tagged field (its tag, size and value) among a partition's tagged fields.</summary>
+    public static void WriteCurrentLeader(KafkaWriter writer, uint tag, int leaderId, int leaderEpoch)
+    {
+        writer.WriteUnsignedVarint(tag);
+        writer.WriteUnsignedVarint(LeaderIdAndEpochSize);
+        writer.WriteInt32(leaderId);
+        writer.WriteInt32(leaderEpoch);
+        writer.WriteEmptyTaggedFields();
+    }
+
     /// <summary>Writes the answer's tagged fields: this one only.</summary>
     public static void Write(KafkaWriter writer, IReadOnlyList<MetadataBroker> nodes)
     {
