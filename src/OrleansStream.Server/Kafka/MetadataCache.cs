@@ -75,8 +75,18 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
         return _image.NamesOf(ids);
     }
 
-    /// <summary>The name of the topic with id <paramref name="topicId"/> in this broker's image, null when it has none.</summary>
-    public string? CachedTopicName(Guid topicId) => _image.NameOf(topicId);
+    /// <summary>
+    /// The name of the topic with id <paramref name="topicId"/> (Fetch v13+ by id), null when no topic has it: from the
+    /// image, which holds every topic this broker loaded, as a Kafka broker resolves a fetch's ids from its metadata
+    /// cache; an id the image lacks first brings it up to date (<see cref="CatchUpAsync"/>).
+    /// </summary>
+    public async ValueTask<string?> TopicNameAsync(Guid topicId)
+    {
+        if (topicId == Guid.Empty) return null;
+        if (_image.NameOf(topicId) is { } name) return name;
+        await CatchUpAsync();
+        return _image.NameOf(topicId);
+    }
 
     /// <summary>
     /// The poll's work now: asks the controller whether its metadata moved and reloads every topic if it did, so a topic
@@ -93,15 +103,21 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
     {
         try
         {
-            var nodes = await AskAsync(ControllerInternal.GetBrokerNodes());
-            _nodes = nodes;
-            if (nodes.MetadataVersion > _image.CompleteVersion)
-                _image.Store(null, await AskAsync(Controller.GetMetadata(new OrleansStream.MetadataRequest(null))));
+            await FollowControllerAsync(CancellationToken.None);
         }
         catch (Exception e) when (IsUnreachable(e))
         {
             // The next poll tries again.
         }
+    }
+
+    /// <summary>One step of following the controller: its broker nodes and metadata version, and every topic when the version moved.</summary>
+    private async Task FollowControllerAsync(CancellationToken cancellation)
+    {
+        var nodes = await AskAsync(ControllerInternal.GetBrokerNodes(), cancellation);
+        _nodes = nodes;
+        if (nodes.MetadataVersion > _image.CompleteVersion)
+            _image.Store(null, await AskAsync(Controller.GetMetadata(new OrleansStream.MetadataRequest(null)), cancellation));
     }
 
     /// <summary>The brokers' node ids and the controller's broker, from the controller or as it last gave them.</summary>
@@ -166,10 +182,7 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
         {
             try
             {
-                var nodes = await AskAsync(ControllerInternal.GetBrokerNodes(), _stopping.Token);
-                _nodes = nodes;
-                if (nodes.MetadataVersion > _image.CompleteVersion)
-                    _image.Store(null, await AskAsync(Controller.GetMetadata(new OrleansStream.MetadataRequest(null)), _stopping.Token));
+                await FollowControllerAsync(_stopping.Token);
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {

@@ -16,10 +16,6 @@ public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identi
 {
     private readonly ConcurrentDictionary<string, CachedTopic> _topics = new(StringComparer.Ordinal);
 
-    // Topic ids to names (Fetch v13+ names topics by id, KIP-516), from every topic loaded; an id stays after its topic
-    // is dropped, and Find checks it against the topic the name holds now.
-    private readonly ConcurrentDictionary<Guid, string> _names = new();
-
     /// <summary>
     /// Loads the topics of a request (named by <paramref name="name"/>) not cached yet with one controller call, or from
     /// the broker's <see cref="MetadataCache"/> while the controller cannot answer: a leadership found stale there is
@@ -44,27 +40,8 @@ public sealed class PartitionLeaders(IGrainFactory grains, BrokerIdentity identi
     {
         ArgumentNullException.ThrowIfNull(topics);
         foreach (var t in topics)
-            if (t.Error == ErrorCode.None)
-            {
-                _topics[t.Name] = new CachedTopic(t);
-                _names[t.TopicId] = t.Name;
-            }
+            if (t.Error == ErrorCode.None) _topics[t.Name] = new CachedTopic(t);
             else _topics.TryRemove(t.Name, out _);
-    }
-
-    /// <summary>
-    /// The name of the topic with id <paramref name="topicId"/>, null when no topic has it: from the topics loaded, else
-    /// from the broker's <see cref="MetadataCache"/> image, as a Kafka broker resolves a fetch's ids from its own metadata
-    /// cache; an id the image lacks first brings the image up to date (a topic created since its last poll).
-    /// </summary>
-    public async ValueTask<string?> NameAsync(Guid topicId)
-    {
-        if (topicId == Guid.Empty) return null;
-        if (_names.TryGetValue(topicId, out var name)) return name;
-        if (metadata.CachedTopicName(topicId) is null) await metadata.CatchUpAsync();
-        if (metadata.CachedTopicName(topicId) is not { } cached) return null;
-        _names[topicId] = cached;
-        return cached;
     }
 
     public void Invalidate(string topic) => _topics.TryRemove(topic, out _);

@@ -128,28 +128,32 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
     protected override async ValueTask<bool> AnswerAsync(DeleteTopicsRequest body, KafkaRequest request, KafkaWriter response)
     {
         var answers = new List<TopicError>(body.Topics.Count);
-        var names = new List<string>(body.Topics.Count);
-        var ids = new List<Guid>(body.Topics.Count);
-        var byId = new HashSet<Guid>();
-        var duplicateNames = new HashSet<string>(StringComparer.Ordinal);
-        var duplicateIds = new HashSet<Guid>();
-        var seenNames = new HashSet<string>(StringComparer.Ordinal);
+        // How often each name and id is asked for: one given twice is InvalidRequest, as in Kafka.
+        var nameCounts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var idCounts = new Dictionary<Guid, int>();
         foreach (var t in body.Topics)
         {
             if (t.Name is null && t.TopicId == Guid.Empty) answers.Add(new TopicError(null, ErrorCode.InvalidRequest, "Neither topic name nor id were specified."));
             else if (t.Name is not null && t.TopicId != Guid.Empty) answers.Add(new TopicError(t.Name, ErrorCode.InvalidRequest, "You may not specify both topic name and topic id.", t.TopicId));
-            else if (t.Name is { } name && !seenNames.Add(name)) duplicateNames.Add(name);
-            else if (t.Name is null && !byId.Add(t.TopicId)) duplicateIds.Add(t.TopicId);
+            else if (t.Name is { } name) nameCounts[name] = nameCounts.GetValueOrDefault(name) + 1;
+            else idCounts[t.TopicId] = idCounts.GetValueOrDefault(t.TopicId) + 1;
         }
-        foreach (var name in duplicateNames) answers.Add(new TopicError(name, ErrorCode.InvalidRequest, "Duplicate topic name."));
-        foreach (var id in duplicateIds) answers.Add(new TopicError(null, ErrorCode.InvalidRequest, "Duplicate topic id."));
-        foreach (var t in body.Topics)
-            if (t.Name is { } name && t.TopicId == Guid.Empty && !duplicateNames.Contains(name) && seenNames.Remove(name))
+        // The names to delete, each with the id it must still have (zero for one asked by name).
+        var names = new List<string>(nameCounts.Count + idCounts.Count);
+        var ids = new List<Guid>(names.Capacity);
+        foreach (var (name, count) in nameCounts)
+        {
+            if (count > 1) answers.Add(new TopicError(name, ErrorCode.InvalidRequest, "Duplicate topic name."));
+            else
             {
                 names.Add(name);
                 ids.Add(Guid.Empty);
             }
-        byId.ExceptWith(duplicateIds);
+        }
+        var byId = new HashSet<Guid>();
+        foreach (var (id, count) in idCounts)
+            if (count > 1) answers.Add(new TopicError(null, ErrorCode.InvalidRequest, "Duplicate topic id."));
+            else byId.Add(id);
         if (byId.Count > 0)
         {
             var resolved = await metadataCache.TopicNamesAsync(byId);

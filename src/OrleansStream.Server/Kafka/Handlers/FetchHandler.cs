@@ -14,7 +14,7 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// NotLeaderOrFollower or FencedLeaderEpoch carries its current leader and that leader's endpoint (KIP-951), so the
 /// client moves without asking for metadata.
 /// </summary>
-internal sealed partial class FetchHandler(PartitionLeaders leaders, LeaderHints hints, ILogger<FetchHandler> logger)
+internal sealed partial class FetchHandler(PartitionLeaders leaders, MetadataCache metadataCache, LeaderHints hints, ILogger<FetchHandler> logger)
     : KafkaApiHandler<Protocol.Messages.FetchRequest>(ApiKey.Fetch, Protocol.Messages.FetchRequest.Read)
 {
     /// <summary>The first version whose answer carries the current leader of a partition that moved (KIP-951).</summary>
@@ -58,7 +58,7 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, LeaderHints
     {
         var resolved = new FetchTopic[topics.Length];
         for (var i = 0; i < topics.Length; i++)
-            resolved[i] = await leaders.NameAsync(topics[i].TopicId) is { } name ? topics[i] with { Topic = name } : topics[i];
+            resolved[i] = await metadataCache.TopicNameAsync(topics[i].TopicId) is { } name ? topics[i] with { Topic = name } : topics[i];
         return resolved;
     }
 
