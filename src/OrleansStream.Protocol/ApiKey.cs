@@ -43,4 +43,6 @@ public enum ApiKey : short
     DescribeProducers = 61,
     DescribeTransactions = 65,
     ListTransactions = 66,
+    ConsumerGroupHeartbeat = 68,
+    ConsumerGroupDescribe = 69,
 }

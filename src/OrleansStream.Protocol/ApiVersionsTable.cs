@@ -106,6 +106,8 @@ public static class ApiVersionsTable
         ApiKey.DescribeProducers => 0,
         ApiKey.DescribeTransactions => 0,
         ApiKey.ListTransactions => 0,
+        ApiKey.ConsumerGroupHeartbeat => 0,
+        ApiKey.ConsumerGroupDescribe => 0,
         _ => -1,
     };
 

@@ -101,6 +101,17 @@ public enum ErrorCode : short
     /// controlled shutdown; nothing changes and the leader proposes again later.
     /// </summary>
     IneligibleReplica = 107,
+    /// <summary>
+    /// Kafka's FENCED_MEMBER_EPOCH (KIP-848): a ConsumerGroupHeartbeat with a member epoch the coordinator does not
+    /// hold for the member; it gives up its partitions and rejoins with epoch 0.
+    /// </summary>
+    FencedMemberEpoch = 110,
+    /// <summary>Kafka's UNRELEASED_INSTANCE_ID (KIP-848): a static member joining with an instance id another member still holds.</summary>
+    UnreleasedInstanceId = 111,
+    /// <summary>Kafka's UNSUPPORTED_ASSIGNOR (KIP-848): a ConsumerGroupHeartbeat naming a server assignor the coordinator lacks.</summary>
+    UnsupportedAssignor = 112,
+    /// <summary>Kafka's STALE_MEMBER_EPOCH (KIP-848): an OffsetCommit or OffsetFetch of a consumer group member with an epoch not its current one.</summary>
+    StaleMemberEpoch = 113,
     /// <summary>Kafka's MISMATCHED_ENDPOINT_TYPE (KIP-919): DescribeCluster v1 asking a broker to describe the controllers.</summary>
     MismatchedEndpointType = 114,
     /// <summary>Kafka's UNSUPPORTED_ENDPOINT_TYPE (KIP-919): DescribeCluster v1 naming an endpoint type Kafka does not define.</summary>
