@@ -56,6 +56,17 @@ public interface IConsumerGroupGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<GroupDescription> Describe();
 
+    /// <summary>
+    /// Kafka's ConsumerGroupHeartbeat (KIP-848): joins, heartbeats, reconciles and leaves a consumer group, whose
+    /// assignment the coordinator computes. A group whose members use the classic protocol answers
+    /// <see cref="ErrorCode.GroupIdNotFound"/>, as Kafka's does for a group that is not a consumer group.
+    /// </summary>
+    Task<ConsumerGroupHeartbeatResponse> ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest request);
+
+    /// <summary>Kafka's ConsumerGroupDescribe for this group (KIP-848).</summary>
+    [AlwaysInterleave]
+    Task<ConsumerGroupDescribeResult> DescribeConsumerGroup();
+
     /// <summary>Admin: overwrite committed offsets; only while the group has no members (<see cref="ErrorCode.NonEmptyGroup"/>).</summary>
     Task<OffsetCommitResponse> ResetOffsets(IReadOnlyList<OffsetToCommit> offsets);
 
@@ -88,6 +99,12 @@ public static class GroupKeys
 
     /// <summary>Kafka's consumer protocol type, the one whose metadata and assignments the coordinator reads.</summary>
     public const string ConsumerProtocolType = "consumer";
+
+    /// <summary>Kafka's group type of a group whose members use the classic protocol (ListGroups v5).</summary>
+    public const string ClassicGroupType = "classic";
+
+    /// <summary>Kafka's group type of a group whose members use the consumer protocol (KIP-848).</summary>
+    public const string ConsumerGroupType = "consumer";
 
     /// <summary>
     /// Whether a group id can be a group's grain key: Orleans refuses an empty or whitespace-only key, so such a group id
@@ -241,9 +258,12 @@ public sealed record DeleteOffsetsResponse(ErrorCode Error, IReadOnlyList<Partit
 /// <paramref name="Partitions"/> null asks for every committed offset of the group. <paramref name="RequireStable"/>
 /// (Kafka's require_stable, KIP-447): answer <see cref="ErrorCode.UnstableOffsetCommit"/> while any partition asked
 /// has offsets pending in an open transaction, so a consumer does not start from an offset about to change.
+/// <paramref name="MemberId"/> and <paramref name="MemberEpoch"/> (OffsetFetch v9) are checked against a consumer
+/// group's member (KIP-848: <see cref="ErrorCode.UnknownMemberId"/>, <see cref="ErrorCode.StaleMemberEpoch"/>); a null
+/// member id with a negative epoch (an admin, a classic consumer) is not checked.
 /// </summary>
 [GenerateSerializer, Immutable]
-public sealed record OffsetFetchRequest(IReadOnlyList<TopicPartition>? Partitions = null, bool RequireStable = false);
+public sealed record OffsetFetchRequest(IReadOnlyList<TopicPartition>? Partitions = null, bool RequireStable = false, string? MemberId = null, int MemberEpoch = -1);
 
 /// <summary>A committed offset; <paramref name="Offset"/> is -1 when the group has none for the partition.</summary>
 [GenerateSerializer, Immutable]
@@ -274,4 +294,10 @@ public sealed record GroupDescription(
     string? Protocol,
     int GenerationId,
     string? LeaderId,
-    IReadOnlyList<GroupMemberDescription> Members);
+    IReadOnlyList<GroupMemberDescription> Members,
+    string Type = GroupKeys.ClassicGroupType,
+    string? StateName = null)
+{
+    /// <summary>The state's name as Kafka lists it: the classic state, or a consumer group's (Assigning, Reconciling...).</summary>
+    public string StateText => StateName ?? State.ToString();
+}

@@ -34,6 +34,22 @@ public sealed class ConsumerGroupOptions
 
     /// <summary>How often the coordinator looks for expired sessions and rebalance deadlines (not a Kafka key).</summary>
     public int ExpirationCheckIntervalMs { get; set; } = 100;
+
+    /// <summary><c>group.consumer.session.timeout.ms</c>: how long a consumer group member (KIP-848) lives without a heartbeat.</summary>
+    public int ConsumerSessionTimeoutMs { get; set; } = 45000;
+
+    /// <summary><c>group.consumer.heartbeat.interval.ms</c>: how often consumer group members heartbeat, told in every answer.</summary>
+    public int ConsumerHeartbeatIntervalMs { get; set; } = 5000;
+
+    /// <summary><c>group.consumer.max.size</c>: most members in one consumer group.</summary>
+    public int ConsumerGroupMaxSize { get; set; } = int.MaxValue;
+
+    /// <summary>
+    /// How often a consumer group looks again at the partitions of the topics its members subscribe to, so that a topic
+    /// created or grown is assigned (not a Kafka key: Kafka's coordinator is told of every metadata change; this one asks
+    /// the controller at a member's heartbeat once this has passed).
+    /// </summary>
+    public int ConsumerMetadataRefreshIntervalMs { get; set; } = 5000;
 }
 
 internal sealed class ConsumerGroupOptionsValidator : IValidateOptions<ConsumerGroupOptions>
@@ -49,6 +65,11 @@ internal sealed class ConsumerGroupOptionsValidator : IValidateOptions<ConsumerG
         Require(o.OffsetsRetentionMinutes >= 1, "offsets.retention.minutes must be >= 1");
         Require(o.OffsetMetadataMaxBytes >= 0, "offset.metadata.max.bytes must be >= 0");
         Require(o.ExpirationCheckIntervalMs > 0, "the expiration check interval must be > 0");
+        Require(o.ConsumerSessionTimeoutMs > 0, "group.consumer.session.timeout.ms must be > 0");
+        Require(o.ConsumerHeartbeatIntervalMs > 0 && o.ConsumerHeartbeatIntervalMs < o.ConsumerSessionTimeoutMs,
+            "group.consumer.heartbeat.interval.ms must be > 0 and < group.consumer.session.timeout.ms");
+        Require(o.ConsumerGroupMaxSize >= 1, "group.consumer.max.size must be >= 1");
+        Require(o.ConsumerMetadataRefreshIntervalMs > 0, "the consumer group metadata refresh interval must be > 0");
         return errors is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
