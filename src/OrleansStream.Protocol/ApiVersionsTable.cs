@@ -51,6 +51,8 @@ public static class ApiVersionsTable
         new(ApiKey.OffsetDelete, 0, 0),
         new(ApiKey.DescribeCluster, 0, 1),
         new(ApiKey.DescribeProducers, 0, 0),
+        new(ApiKey.ConsumerGroupHeartbeat, 0, 1),
+        new(ApiKey.ConsumerGroupDescribe, 0, 0),
     ];
 
     public static bool IsSupported(ApiKey key, short version)

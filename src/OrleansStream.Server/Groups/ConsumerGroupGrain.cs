@@ -3,13 +3,16 @@ using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Diagnostics;
+using OrleansStream.Server.Groups.Consumer;
 using OrleansStream.Server.Transactions;
 
 namespace OrleansStream.Server.Groups;
 
 /// <summary>
-/// Kafka's group coordinator for one group: the Orleans side of a <see cref="ClassicGroup"/> (membership and rebalances)
-/// and its <see cref="OffsetMetadataManager"/> (committed offsets): grain storage, the expiration timer, the partition
+/// Kafka's group coordinator for one group: the Orleans side of a <see cref="ClassicGroup"/> (membership and rebalances
+/// of the classic protocol), of a <see cref="ConsumerGroup"/> (the consumer protocol, KIP-848: the coordinator assigns)
+/// and of its <see cref="OffsetMetadataManager"/> (committed offsets). A group with members is of one kind: the other
+/// protocol's calls are refused until it is empty, as Kafka refuses them without its online migration. grain storage, the expiration timer, the partition
 /// checks and the group directory. The group's metadata (generation, leader, members and their assignment)
 /// and its committed offsets are persisted, so the activation that takes over after a failover keeps the members in
 /// their generation, as a Kafka coordinator that loads the group from <c>__consumer_offsets</c> does.
@@ -29,6 +32,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     private readonly TransactionVerifier _verifications;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private ClassicGroup _group = null!;
+    private ConsumerGroup _consumer = null!;
     private OffsetMetadataManager _offsets = null!;
     private IGrainTimer? _expirationTimer;
     private ConsumerLagProbe? _lag;
@@ -51,14 +55,16 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     private string GroupId => this.GetPrimaryKeyString();
 
-    private bool Exists => _group.MemberCount > 0 || !_offsets.IsEmpty || _state.State.Registered || _state.RecordExists;
+    private bool Exists => _group.MemberCount > 0 || _consumer.MemberCount > 0 || !_offsets.IsEmpty || _state.State.Registered || _state.RecordExists;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _group = new ClassicGroup(GroupId, _options, _time, _logger, PersistAsync);
         _group.Load(_state.State.GenerationId, _state.State.EmptySinceMs, _state.State.ProtocolName, _state.RecordExists, _state.State.Membership,
             _state.State.ProtocolType);
-        _offsets = new OffsetMetadataManager(_group, _options, _time, PersistAsync);
+        _consumer = new ConsumerGroup(GroupId, _options, _time);
+        _consumer.Load(_state.State.ConsumerGroup);
+        _offsets = new OffsetMetadataManager(_group, _consumer, _options, _time, PersistAsync);
         _offsets.Load(_state.State.Offsets, _state.State.TxnOffsets);
         var interval = TimeSpan.FromMilliseconds(_options.ExpirationCheckIntervalMs);
         // Interleaved: Join and Sync wait across turns for exactly what this timer completes.
@@ -90,7 +96,85 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     // ---- membership ---------------------------------------------------------------------------------------------
 
-    public Task<JoinGroupResponse> JoinGroup(JoinGroupRequest request) => _group.Join(request);
+    public Task<JoinGroupResponse> JoinGroup(JoinGroupRequest request) =>
+        _consumer.MemberCount > 0
+            ? Task.FromResult(new JoinGroupResponse(ErrorCode.InconsistentGroupProtocol, -1, null, "", request.MemberId, [],
+                $"group '{GroupId}' is a consumer group (KIP-848) with {_consumer.MemberCount} members; its members use ConsumerGroupHeartbeat (group.protocol=consumer)"))
+            : _group.Join(request);
+
+    // ---- the consumer protocol (KIP-848) ------------------------------------------------------------------------
+
+    /// <summary>
+    /// Kafka's ConsumerGroupHeartbeat. The partitions of the subscribed topics are asked of the controller when the
+    /// group's view of them is due (a new subscription, or <see cref="ConsumerGroupOptions.ConsumerMetadataRefreshIntervalMs"/>);
+    /// the group then changes in one turn, and a change is stored before the member is answered, as Kafka writes its
+    /// records first. A failed write answers CoordinatorNotAvailable and deactivates, so the next activation holds what
+    /// was stored.
+    /// </summary>
+    public async Task<ConsumerGroupHeartbeatResponse> ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!_group.IdFitsKafka) return ConsumerGroupHeartbeatResponse.Failed(ErrorCode.InvalidGroupId, ClassicGroup.GroupIdTooLong);
+        if (ConsumerGroup.Validate(request) is { } invalid) return invalid;
+        if (Refusal() is { } refused) return refused;
+        IReadOnlyDictionary<string, SubscribedTopic>? refreshed = null;
+        if (_consumer.TopicsToRefresh(request) is { } topics)
+        {
+            try
+            {
+                refreshed = await LookUpTopicsAsync(topics);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                LogPartitionCheckFailed(ex, GroupId);
+                return ConsumerGroupHeartbeatResponse.Failed(ErrorCode.CoordinatorNotAvailable, $"the subscribed topics could not be looked up: {ex.Message}", request.MemberId);
+            }
+            // The lookup awaited: a classic member may have joined, or the group's removal begun.
+            if (Refusal() is { } late) return late;
+        }
+        var (response, changed) = _consumer.Heartbeat(request, refreshed);
+        if (!changed) return response;
+        _group.Revive();
+        try
+        {
+            await PersistAsync();
+        }
+        catch (Exception ex)
+        {
+            LogCommitFailed(ex, GroupId);
+            DeactivateOnIdle();
+            return ConsumerGroupHeartbeatResponse.Failed(ErrorCode.CoordinatorNotAvailable, $"the group could not be stored: {ex.Message}", request.MemberId);
+        }
+        return response;
+
+        ConsumerGroupHeartbeatResponse? Refusal() =>
+            _group.IsBeingRemoved ? ConsumerGroupHeartbeatResponse.Failed(ErrorCode.CoordinatorNotAvailable, "the group is being removed", request.MemberId)
+            : _group.MemberCount > 0 ? ConsumerGroupHeartbeatResponse.Failed(ErrorCode.GroupIdNotFound, $"Group {GroupId} is not a consumer group.", request.MemberId)
+            : null;
+    }
+
+    /// <summary>Each subscribed topic that exists, with its id and partition count, from the controller's metadata.</summary>
+    private async Task<Dictionary<string, SubscribedTopic>> LookUpTopicsAsync(List<string> topics)
+    {
+        var found = new Dictionary<string, SubscribedTopic>(topics.Count, StringComparer.Ordinal);
+        if (topics.Count == 0) return found;
+        var metadata = await _departures.Call(GrainFactory.GetGrain<IClusterControllerGrain>(GrainKeys.Controller).GetMetadata(new MetadataRequest(topics)));
+        foreach (var t in metadata.Topics)
+            if (t.Error == ErrorCode.None) found[t.Name] = new SubscribedTopic(t.TopicId, t.Partitions.Count);
+        return found;
+    }
+
+    /// <summary>
+    /// Kafka's ConsumerGroupDescribe: a consumer group with members, or one without that was last a consumer group;
+    /// GroupIdNotFound for a classic group or none.
+    /// </summary>
+    public Task<ConsumerGroupDescribeResult> DescribeConsumerGroup()
+    {
+        if (_consumer.MemberCount > 0 || Exists && _group.MemberCount == 0 && _consumer.GroupEpoch > 0 && !_group.IsBeingRemoved)
+            return Task.FromResult(_consumer.Describe());
+        var message = Exists && !_group.IsBeingRemoved ? $"Group {GroupId} is not a consumer group." : $"Group {GroupId} not found.";
+        return Task.FromResult(new ConsumerGroupDescribeResult(GroupId, ErrorCode.GroupIdNotFound, message, "Dead", -1, -1, "", []));
+    }
 
     public Task<SyncGroupResponse> SyncGroup(SyncGroupRequest request) => _group.Sync(request);
 
@@ -106,6 +190,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         try
         {
             _group.CheckExpirations();
+            if (_consumer.CheckExpirations()) await PersistAsync();
             var expired = _offsets.RemoveExpiredOffsets();
             if (expired == 0) return;
             LogOffsetsExpired(GroupId, expired);
@@ -298,6 +383,8 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         if (request is { RequireStable: true } && _offsets.HasPendingOffsets(request.Partitions))
             return Task.FromResult(new OffsetFetchResponse(ErrorCode.UnstableOffsetCommit, [],
                 $"group '{GroupId}' has offsets pending in an open transaction for the partitions asked"));
+        if (_consumer.MemberCount > 0 && _consumer.ValidateOffsetFetch(request?.MemberId, request?.MemberEpoch ?? -1) is { } stale)
+            return Task.FromResult(stale);
         var list = _offsets.Fetch(request?.Partitions);
         var error = request?.Partitions is null && (!Exists || _group.IsBeingRemoved) ? ErrorCode.GroupIdNotFound : ErrorCode.None;
         return Task.FromResult(new OffsetFetchResponse(error, list, error == ErrorCode.None ? null : $"group '{GroupId}' does not exist"));
@@ -306,14 +393,15 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     // ---- admin --------------------------------------------------------------------------------------------------
 
     public Task<GroupDescription> Describe() =>
-        Task.FromResult(Exists
+        Task.FromResult(_consumer.MemberCount > 0 ? _consumer.DescribeAsClassic()
+            : Exists
             ? _group.Describe()
             : new GroupDescription(GroupId, ErrorCode.GroupIdNotFound, GroupState.Dead, "", null, -1, null, []));
 
     public async Task<GroupResponse> DeleteGroup()
     {
-        if (_group.MemberCount > 0)
-            return new GroupResponse(ErrorCode.NonEmptyGroup, $"group '{GroupId}' has {_group.MemberCount} active members");
+        if (_group.MemberCount + _consumer.MemberCount > 0)
+            return new GroupResponse(ErrorCode.NonEmptyGroup, $"group '{GroupId}' has {_group.MemberCount + _consumer.MemberCount} active members");
         if (!Exists || _group.IsBeingRemoved)
             return new GroupResponse(ErrorCode.GroupIdNotFound, $"group '{GroupId}' does not exist");
         try
@@ -340,7 +428,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         var deleted = new List<TopicPartition>(partitions.Count);
         foreach (var tp in partitions)
         {
-            if (_group.IsSubscribedToTopic(tp.Topic))
+            if (_group.IsSubscribedToTopic(tp.Topic) || _consumer.IsSubscribedToTopic(tp.Topic))
             {
                 results.Add(new PartitionError(tp, ErrorCode.GroupSubscribedToTopic, $"members of group '{GroupId}' subscribe to topic '{tp.Topic}'"));
                 continue;
@@ -352,7 +440,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         {
             await _offsets.DeleteAsync(deleted);
             // Kafka's cleanupGroupMetadata: an empty group without offsets is dead.
-            if (_group.MemberCount == 0 && _offsets.IsEmpty) await RemoveGroupAsync();
+            if (_group.MemberCount + _consumer.MemberCount == 0 && _offsets.IsEmpty) await RemoveGroupAsync();
         }
         catch (Exception ex)
         {
@@ -372,7 +460,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         {
             // Commits whose write queued behind the group's removal were removed with it: writing now would register
             // an empty group again that nothing ever expires.
-            if (_group.State == GroupState.Dead && _offsets.IsEmpty && _group.MemberCount == 0) return;
+            if (_group.State == GroupState.Dead && _offsets.IsEmpty && _group.MemberCount + _consumer.MemberCount == 0) return;
             await PersistLockedAsync();
         }
         finally
@@ -394,6 +482,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         state.ProtocolName = _group.LastProtocolName;
         state.ProtocolType = _group.ProtocolType;
         state.Membership = _group.Membership();
+        state.ConsumerGroup = _consumer.ToStored();
         _offsets.CopyTo(state.Offsets);
         _offsets.CopyTxnTo(state.TxnOffsets);
         await _state.WriteStateAsync();
@@ -428,6 +517,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
             }
             _offsets.Removed();
             _group.Removed();
+            _consumer.Clear();
             _state.State = new ConsumerGroupState { GenerationId = _group.GenerationId };
         }
         finally

@@ -27,6 +27,9 @@ public sealed class ConsumerGroupState
 
     /// <summary>Kafka's <c>protocolType</c> of the group (null: stored before it was kept, when only consumers joined).</summary>
     [Id(7)] public string? ProtocolType { get; set; }
+
+    /// <summary>The consumer group (KIP-848) as last stored: epochs, members, their partitions and targets; null when it never was one.</summary>
+    [Id(8)] public Consumer.StoredConsumerGroup? ConsumerGroup { get; set; }
 }
 
 /// <summary>

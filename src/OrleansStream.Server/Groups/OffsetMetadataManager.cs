@@ -11,7 +11,7 @@ namespace OrleansStream.Server.Groups;
 /// the <see cref="ClassicGroup"/>.
 /// </summary>
 /// <param name="write">Stores the group, offsets included (<see cref="CopyTo"/>), then reports it with <see cref="Written"/>.</param>
-internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOptions options, TimeProvider time, Func<Task> write)
+internal sealed class OffsetMetadataManager(ClassicGroup group, Consumer.ConsumerGroup consumer, ConsumerGroupOptions options, TimeProvider time, Func<Task> write)
 {
     private readonly Dictionary<TopicPartition, StoredOffset> _offsets = [];
     // What the last successful write stored: a failed write puts its commits back to these.
@@ -55,12 +55,14 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
     /// </summary>
     public OffsetCommitResponse? ValidateCommitter(OffsetCommitRequest request, bool groupExists) =>
         Validate(request.MemberId, request.GenerationId, request.GroupInstanceId, transactional: false, groupExists,
-            request.GroupIdNotFoundWhenAbsent ? ErrorCode.GroupIdNotFound : ErrorCode.IllegalGeneration);
+            request.GroupIdNotFoundWhenAbsent ? ErrorCode.GroupIdNotFound : ErrorCode.IllegalGeneration, version9OrLater: request.GroupIdNotFoundWhenAbsent);
 
     private OffsetCommitResponse? Validate(string? memberId, int generationId, string? groupInstanceId, bool transactional, bool groupExists,
-        ErrorCode whenAbsent = ErrorCode.IllegalGeneration) =>
+        ErrorCode whenAbsent = ErrorCode.IllegalGeneration, bool version9OrLater = true) =>
         !groupExists && generationId >= 0 && !group.IsBeingRemoved
             ? new OffsetCommitResponse(whenAbsent, [], $"group '{group.GroupId}' does not exist, so generation {generationId} is not its")
+            : consumer.MemberCount > 0 && !group.IsBeingRemoved
+            ? consumer.ValidateOffsetCommit(memberId, generationId, transactional, version9OrLater)
             : group.ValidateOffsetCommit(memberId, generationId, groupInstanceId, transactional);
 
     /// <summary>
@@ -308,10 +310,11 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, ConsumerGroupOpt
             if (t.Pending.Count == 0 && now >= t.LastUpdateMs + retentionMs) (idle ??= []).Add(producerId);
         foreach (var producerId in idle ?? []) _txn.Remove(producerId);
         var removed = idle?.Count ?? 0;
-        if (group.State != GroupState.Empty || group.MemberCount > 0 || _offsets.Count == 0) return removed;
+        if (group.State != GroupState.Empty || group.MemberCount > 0 || consumer.MemberCount > 0 || _offsets.Count == 0) return removed;
+        var emptySinceMs = Math.Max(group.EmptySinceMs, consumer.EmptySinceMs);
         List<TopicPartition>? expired = null;
         foreach (var (tp, o) in _offsets)
-            if (now >= Math.Max(group.EmptySinceMs, o.CommitTimestampMs) + retentionMs)
+            if (now >= Math.Max(emptySinceMs, o.CommitTimestampMs) + retentionMs)
                 (expired ??= []).Add(tp);
         if (expired is null) return removed;
         foreach (var tp in expired) _offsets.Remove(tp);

@@ -13,7 +13,7 @@ public sealed class OffsetMetadataManagerTests
     private bool _holdWrites;
 
     public OffsetMetadataManagerTests() =>
-        _offsets = new OffsetMetadataManager(_h.Group, _h.Options, _h.Time, WriteAsync);
+        _offsets = new OffsetMetadataManager(_h.Group, new OrleansStream.Server.Groups.Consumer.ConsumerGroup(_h.Group.GroupId, _h.Options, _h.Time), _h.Options, _h.Time, WriteAsync);
 
     /// <summary>The grain's write: snapshot, store (held until the test lets it finish, or failed), report.</summary>
     private async Task WriteAsync()

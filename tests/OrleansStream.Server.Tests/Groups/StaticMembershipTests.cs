@@ -44,7 +44,7 @@ public sealed class StaticMembershipTests
         var (a, b) = await StableStaticPairAsync();
         var rejoined = await Completed(Group.Join(Static("b")));
         await Completed(Group.Sync(new SyncGroupRequest(rejoined.MemberId, rejoined.GenerationId, GroupInstanceId: "b")));
-        var offsets = new OffsetMetadataManager(Group, _h.Options, _h.Time, static () => Task.CompletedTask);
+        var offsets = new OffsetMetadataManager(Group, new OrleansStream.Server.Groups.Consumer.ConsumerGroup(Group.GroupId, _h.Options, _h.Time), _h.Options, _h.Time, static () => Task.CompletedTask);
         TxnOffsetCommitRequest Commit(string memberId) => new("copier", 7, 0, [new OffsetToCommit(P(2), 5)], b.GenerationId, memberId, "b");
 
         // KIP-447: the producer's group metadata carries the instance id; the old member id of that instance is a zombie.

@@ -13,7 +13,7 @@ public sealed class TransactionalOffsetsTests
     private Exception? _failNextWrite;
 
     public TransactionalOffsetsTests() =>
-        _offsets = new OffsetMetadataManager(_h.Group, _h.Options, _h.Time, WriteAsync);
+        _offsets = new OffsetMetadataManager(_h.Group, new OrleansStream.Server.Groups.Consumer.ConsumerGroup(_h.Group.GroupId, _h.Options, _h.Time), _h.Options, _h.Time, WriteAsync);
 
     private Task WriteAsync()
     {

@@ -35,7 +35,7 @@ internal sealed class DescribeGroupsHandler(IGrainFactory grains) : KafkaApiHand
                     GroupCalls.Encode(m.Assignment)));
             // Kafka answers an unknown group as Dead with no error.
             var error = description.Error == ErrorCode.GroupIdNotFound ? ErrorCode.None : description.Error;
-            groups.Add(new DescribedGroup(error, description.GroupId, description.State.ToString(), description.ProtocolType, description.Protocol ?? "", members,
+            groups.Add(new DescribedGroup(error, description.GroupId, description.StateText, description.ProtocolType, description.Protocol ?? "", members,
                 body.IncludeAuthorizedOperations ? GroupOperations : int.MinValue));
         }
         new DescribeGroupsResponse(groups).Write(response, request.Version);
@@ -44,30 +44,26 @@ internal sealed class DescribeGroupsHandler(IGrainFactory grains) : KafkaApiHand
 }
 
 /// <summary>
-/// ListGroups: the cluster's group directory; every group is a classic group. Each group's protocol type ("consumer",
-/// another name for other users of the classic protocol such as Kafka Connect, "" for a group only committed to, as
-/// Kafka's) and, from v4, its state are asked of its grain; v4's state filter applies (Kafka's case-insensitive match on
-/// the state's name); v5's type filter keeps the groups only if it names "classic" (any case), as Kafka's does.
+/// ListGroups: the cluster's group directory. Each group's protocol type ("consumer", another name for other users of
+/// the classic protocol such as Kafka Connect, "" for a group only committed to, as Kafka's) and, from v4, its state are
+/// asked of its grain; v4's state filter applies (Kafka's case-insensitive match on the state's name, a consumer group's
+/// Assigning or Reconciling too); v5's type filter on the group's type, "classic" or "consumer" (KIP-848), any case.
 /// </summary>
 internal sealed class ListGroupsHandler(IGrainFactory grains) : KafkaApiHandler<ListGroupsRequest>(ApiKey.ListGroups, ListGroupsRequest.Read)
 {
-    private const string ClassicType = "classic";
-
     protected override async ValueTask<bool> AnswerAsync(ListGroupsRequest body, KafkaRequest request, KafkaWriter response)
     {
         var ids = await grains.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).List();
         var groups = new List<ListedGroup>(ids.Count);
-        if (body.TypesFilter.Count > 0 && !Contains(body.TypesFilter, ClassicType))
-            ids = [];
         var calls = new Task<GroupDescription>[ids.Count];
         for (var i = 0; i < calls.Length; i++) calls[i] = grains.Group(ids[i]).Describe();
         foreach (var d in await Task.WhenAll(calls))
         {
             // Removed since the directory answered.
             if (d.Error == ErrorCode.GroupIdNotFound) continue;
-            var state = d.State.ToString();
-            if (body.StatesFilter.Count == 0 || Contains(body.StatesFilter, state))
-                groups.Add(new ListedGroup(d.GroupId, d.ProtocolType, state, ClassicType));
+            var state = d.StateText;
+            if ((body.StatesFilter.Count == 0 || Contains(body.StatesFilter, state)) && (body.TypesFilter.Count == 0 || Contains(body.TypesFilter, d.Type)))
+                groups.Add(new ListedGroup(d.GroupId, d.ProtocolType, state, d.Type));
         }
         new ListGroupsResponse(ErrorCode.None, groups).Write(response, request.Version);
         return true;

@@ -241,7 +241,7 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
 
 /// <summary>
 /// OffsetFetch: each group asked (one up to v7, several from v8) from its group grain, at once. v9's member id and epoch
-/// are not checked: they belong to the consumer group protocol (KIP-848), and a classic group ignores them, as Kafka's does.
+/// are checked by a consumer group (KIP-848: UnknownMemberId, StaleMemberEpoch); a classic group ignores them, as Kafka's does.
 /// </summary>
 internal sealed class OffsetFetchHandler(IGrainFactory grains)
     : KafkaApiHandler<Protocol.Messages.OffsetFetchRequest>(ApiKey.OffsetFetch, Protocol.Messages.OffsetFetchRequest.Read)
@@ -261,7 +261,7 @@ internal sealed class OffsetFetchHandler(IGrainFactory grains)
         // require_stable is asked of named partitions only: Kafka answers UnstableOffsetCommit per partition, the
         // group grain for the request.
         var result = await grains.Group(group.GroupId).OffsetFetch(
-            new OrleansStream.OffsetFetchRequest(partitionsAsked, requireStable && partitionsAsked is not null));
+            new OrleansStream.OffsetFetchRequest(partitionsAsked, requireStable && partitionsAsked is not null, group.MemberId, group.MemberEpoch));
 
         var topics = new List<OffsetFetchTopic>();
         if (result.Error == ErrorCode.UnstableOffsetCommit)
