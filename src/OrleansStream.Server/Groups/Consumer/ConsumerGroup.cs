@@ -159,8 +159,6 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
                         $"Static member {memberId} with instance id {r.InstanceId} cannot join the group because the instance id is owned by member {existing.MemberId}.", memberId), false);
                 if (existing is not null)
                 {
-                    // Kafka's static member replacement: the new member takes the place, epoch and partitions of the
-                    // one that left, so its partitions come back without a rebalance.
                     ReplaceStatic(existing, memberId);
                     changed = true;
                 }
@@ -300,19 +298,26 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         if (_members.Count == 0) EmptySinceMs = NowMs;
     }
 
+    /// <summary>
+    /// Kafka's static member replacement: the member joining with the instance id takes the place of the one that held
+    /// it, with its partitions, from epoch 0, so it is reconciled to the current target at once and gets them back
+    /// without a rebalance.
+    /// </summary>
     private void ReplaceStatic(ConsumerGroupMember existing, string memberId)
     {
-        if (existing.MemberId == memberId) return;
-        _members.Remove(existing.MemberId);
-        if (_target.Remove(existing.MemberId, out var target)) _target[memberId] = target;
-        existing.MemberId = memberId;
-        _members[memberId] = existing;
-        _staticMembers[existing.InstanceId!] = memberId;
-        if (existing.MemberEpoch == LeaveStaticEpoch)
+        if (existing.MemberId != memberId)
         {
-            // It comes back in the epoch of the partitions it kept.
-            existing.MemberEpoch = existing.PreviousMemberEpoch < 0 ? 0 : existing.PreviousMemberEpoch;
+            _members.Remove(existing.MemberId);
+            if (_target.Remove(existing.MemberId, out var target)) _target[memberId] = target;
+            existing.MemberId = memberId;
+            _members[memberId] = existing;
+            _staticMembers[existing.InstanceId!] = memberId;
         }
+        existing.MemberEpoch = 0;
+        existing.PreviousMemberEpoch = -1;
+        existing.State = MemberState.Stable;
+        existing.RebalanceDeadlineMs = -1;
+        SetOwnership(existing, existing.AssignedPartitions, []);
     }
 
     // ---- assignment --------------------------------------------------------------------------------------------
