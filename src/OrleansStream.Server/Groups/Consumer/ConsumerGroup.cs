@@ -57,6 +57,8 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         return true;
     }
 
+    private static readonly string SupportedAssignors = string.Join(", ", ServerAssignors.All.Select(static a => a.Name));
+
     // ---- validation --------------------------------------------------------------------------------------------
 
     /// <summary>Kafka's <c>throwIfConsumerGroupHeartbeatRequestIsInvalid</c>: InvalidRequest or UnsupportedAssignor, null when valid.</summary>
@@ -90,7 +92,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         }
         if (r.ServerAssignor is not null && ServerAssignors.Find(r.ServerAssignor) is null)
             return ConsumerGroupHeartbeatResponse.Failed(ErrorCode.UnsupportedAssignor,
-                $"ServerAssignor {r.ServerAssignor} is not supported. Supported assignors: {string.Join(", ", ServerAssignors.Names)}.");
+                $"ServerAssignor {r.ServerAssignor} is not supported. Supported assignors: {SupportedAssignors}.");
         return null;
     }
 

@@ -1,7 +1,7 @@
 namespace OrleansStream.Server.Groups.Consumer;
 
 /// <summary>Kafka's <c>MemberState</c>: where a member is in reconciling its assignment with the target.</summary>
-internal enum MemberState
+public enum MemberState
 {
     /// <summary>The member holds its target assignment of its epoch.</summary>
     Stable,
