@@ -67,7 +67,8 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         static ConsumerGroupHeartbeatResponse Invalid(string message) => ConsumerGroupHeartbeatResponse.Failed(ErrorCode.InvalidRequest, message);
         if (r.InstanceId is { Length: 0 }) return Invalid("InstanceId can't be empty.");
         if (r.RackId is { Length: 0 }) return Invalid("RackId can't be empty.");
-        if (r.SubscribedTopicRegex is not null)
+        // An empty regex is none (librdkafka sends "" with a subscription of names only, which clears a regex in Kafka).
+        if (!string.IsNullOrEmpty(r.SubscribedTopicRegex))
             return Invalid("SubscribedTopicRegex is not supported by this broker; subscribe to topic names.");
         if (r.ApiVersion >= 1 && r.MemberEpoch != 0 && string.IsNullOrEmpty(r.MemberId)) return Invalid("MemberId can't be empty.");
         if (r.MemberEpoch > 0 || r.MemberEpoch == LeaveEpoch)
