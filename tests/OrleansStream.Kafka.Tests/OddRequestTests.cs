@@ -182,6 +182,11 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         ApiKey.DescribeCluster => new M.DescribeClusterRequest(o.Chance(2), o.Int8()).Write,
         ApiKey.DescribeLogDirs => new M.DescribeLogDirsRequest(o.Chance(3) ? null : o.ArrayOf(o.Partitions)).Write,
         ApiKey.DescribeProducers => new M.DescribeProducersRequest(o.ArrayOf(o.Partitions)).Write,
+        // A consumer group of its own for each heartbeat, as for JoinGroup: odd members would otherwise share one.
+        ApiKey.ConsumerGroupHeartbeat => new M.ConsumerGroupHeartbeatRequest(o.FreshName(), o.Name(), o.Pick(-3, -2, -1, 0, 0, 1, 2, int.MaxValue), o.NullableName(),
+            o.NullableName(), o.Int32(), o.Chance(3) ? null : o.Array(o.Name), version >= 1 && o.Chance(3) ? o.NullableName() : null, o.NullableName(),
+            o.Chance(3) ? null : o.Array(() => new M.ConsumerGroupTopicPartitions(o.Chance(2) ? Guid.NewGuid() : Guid.Empty, o.ArrayOf(o.PartitionIndex)))).Write,
+        ApiKey.ConsumerGroupDescribe => new M.ConsumerGroupDescribeRequest(o.Array(o.Name), o.Chance(2)).Write,
         _ => throw new InvalidOperationException($"{key} is advertised and has no odd request here: add one."),
     };
 
