@@ -116,6 +116,8 @@ public enum ErrorCode : short
     MismatchedEndpointType = 114,
     /// <summary>Kafka's UNSUPPORTED_ENDPOINT_TYPE (KIP-919): DescribeCluster v1 naming an endpoint type Kafka does not define.</summary>
     UnsupportedEndpointType = 115,
+    /// <summary>Kafka's INVALID_REGULAR_EXPRESSION: a ConsumerGroupHeartbeat's SubscribedTopicRegex that is not a valid regular expression.</summary>
+    InvalidRegularExpression = 128,
 }
 
 /// <summary>An error with a Kafka error code. Thrown by the storage engine and the SDK; grains return codes instead.</summary>

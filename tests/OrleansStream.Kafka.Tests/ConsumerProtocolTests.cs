@@ -112,6 +112,32 @@ public sealed class ConsumerProtocolTests(KafkaCluster cluster)
     }
 
     /// <summary>
+    /// librdkafka's pattern subscription goes to the coordinator as Kafka 4's SubscribedTopicRegex (its patterns, each in
+    /// parentheses, joined by "|"): the member gets every matching topic, and a topic created to match later once the
+    /// group looks again.
+    /// </summary>
+    [Fact]
+    public async Task A_regex_subscription_is_resolved_by_the_coordinator_and_picks_up_a_topic_created_later()
+    {
+        var prefix = "re" + Guid.NewGuid().ToString("N")[..8];
+        var a = await cluster.CreateTopicAsync(prefix + "-a", partitions: 2);
+        var b = await cluster.CreateTopicAsync(prefix + "-b", partitions: 1);
+        var other = await cluster.CreateTopicAsync("re-other", partitions: 1);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        using var member = new ConsumerBuilder<string, string>(Config(group)).Build();
+        member.Subscribe("^" + prefix + "-.*");
+        await PollUntilAsync(() => member.Assignment.Count == 3, "the member gets the three partitions of the two matching topics", member);
+        Assert.DoesNotContain(member.Assignment, tp => tp.Topic == other);
+        Assert.Equal(["(^" + prefix + "-.*)"], [(await cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group).DescribeConsumerGroup()).Members.Single().SubscribedTopicRegex]);
+
+        var c = await cluster.CreateTopicAsync(prefix + "-c", partitions: 2);
+        await PollUntilAsync(() => member.Assignment.Count(tp => tp.Topic == c) == 2, "the topic created later is assigned", member);
+        Assert.Contains(member.Assignment, tp => tp.Topic == a);
+        Assert.Contains(member.Assignment, tp => tp.Topic == b);
+        member.Close();
+    }
+
+    /// <summary>
     /// The group's activation goes (as when its silo leaves): the next one loads the group as stored, and the member
     /// goes on in its epoch with its partitions, without joining again.
     /// </summary>

@@ -118,11 +118,11 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         if (ConsumerGroup.Validate(request) is { } invalid) return invalid;
         if (Refusal() is { } refused) return refused;
         IReadOnlyDictionary<string, SubscribedTopic>? refreshed = null;
-        if (_consumer.TopicsToRefresh(request) is { } topics)
+        if (_consumer.TopicsToRefresh(request) is { } refresh)
         {
             try
             {
-                refreshed = await LookUpTopicsAsync(topics);
+                refreshed = await LookUpTopicsAsync(refresh.Names);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -153,11 +153,11 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
             : null;
     }
 
-    /// <summary>Each subscribed topic that exists, with its id and partition count, from the controller's metadata.</summary>
-    private async Task<Dictionary<string, SubscribedTopic>> LookUpTopicsAsync(List<string> topics)
+    /// <summary>Each topic named (every topic for null) that exists, with its id and partition count, from the controller's metadata.</summary>
+    private async Task<Dictionary<string, SubscribedTopic>> LookUpTopicsAsync(List<string>? topics)
     {
-        var found = new Dictionary<string, SubscribedTopic>(topics.Count, StringComparer.Ordinal);
-        if (topics.Count == 0) return found;
+        var found = new Dictionary<string, SubscribedTopic>(StringComparer.Ordinal);
+        if (topics is { Count: 0 }) return found;
         var metadata = await _departures.Call(GrainFactory.GetGrain<IClusterControllerGrain>(GrainKeys.Controller).GetMetadata(new MetadataRequest(topics)));
         foreach (var t in metadata.Topics)
             if (t.Error == ErrorCode.None) found[t.Name] = new SubscribedTopic(t.TopicId, t.Partitions.Count);

@@ -31,10 +31,10 @@ public class ConsumerGroupTests
     private ConsumerGroupHeartbeatResponse Send(ConsumerGroupHeartbeatRequest request)
     {
         Dictionary<string, SubscribedTopic>? refreshed = null;
-        if (_group.TopicsToRefresh(request) is { } topics)
+        if (_group.TopicsToRefresh(request) is { } refresh)
         {
             refreshed = new Dictionary<string, SubscribedTopic>(StringComparer.Ordinal);
-            foreach (var t in topics)
+            foreach (var t in refresh.Names ?? [.. _cluster.Keys])
                 if (_cluster.TryGetValue(t, out var found)) refreshed[t] = found;
         }
         var (response, _) = _group.Heartbeat(request, refreshed);
@@ -236,9 +236,38 @@ public class ConsumerGroupTests
         Assert.Equal(ErrorCode.InvalidRequest, Send(Join("a") with { OwnedPartitions = [new TopicIdPartitions(T, [0])] }).Error);
         Assert.Equal(ErrorCode.InvalidRequest, Send(Join("a") with { InstanceId = "" }).Error);
         Assert.Equal(ErrorCode.InvalidRequest, Send(Join("a") with { MemberEpoch = -3 }).Error);
-        Assert.Equal(ErrorCode.InvalidRequest, Send(Join("a") with { SubscribedTopicRegex = "t.*" }).Error);
+        Assert.Equal(ErrorCode.InvalidRegularExpression, Send(Join("a") with { SubscribedTopicRegex = "t(" }).Error);
+        Assert.Equal(ErrorCode.InvalidRegularExpression, Send(Join("a") with { SubscribedTopicRegex = "(t)\\1" }).Error);   // no backreferences, as RE2
         Assert.Equal(ErrorCode.UnsupportedAssignor, Send(Join("a", assignor: "sticky")).Error);
         Assert.Equal(0, _group.MemberCount);
+    }
+
+    /// <summary>
+    /// Kafka 4's regex subscriptions: the pattern is matched whole against every topic, and a topic created to match is
+    /// subscribed at the group's next look; "" is no regex, as librdkafka sends with a subscription of names.
+    /// </summary>
+    [Fact]
+    public void A_regex_subscription_takes_every_matching_topic_and_those_created_later()
+    {
+        _cluster["tx"] = new SubscribedTopic(U, 2);
+        _cluster["other"] = new SubscribedTopic(Guid.NewGuid(), 3);
+        var joined = Send(Join("a", []) with { SubscribedTopicRegex = "t.*" });
+        Assert.Equal(ErrorCode.None, joined.Error);
+        Assert.Equal(6, joined.Assignment!.Sum(t => t.Partitions.Count));   // t (4) and tx (2), not "other"
+        Assert.Equal("t.*", _group.Describe().Members[0].SubscribedTopicRegex);
+        Assert.True(_group.IsSubscribedToTopic("tx"));
+        Assert.False(_group.IsSubscribedToTopic("other"));
+
+        var later = Guid.NewGuid();
+        _cluster["t-later"] = new SubscribedTopic(later, 1);
+        _time.Advance(TimeSpan.FromMilliseconds(_options.ConsumerMetadataRefreshIntervalMs));
+        var grown = Send(Beat("a", joined.MemberEpoch, 0, 1, 2, 3));
+        Assert.Contains(grown.Assignment!, t => t.TopicId == later);
+
+        // "" clears the regex: only the names stay (none here), so the member has nothing.
+        var cleared = Send(new ConsumerGroupHeartbeatRequest("a", grown.MemberEpoch, null, null, -1, ["t"], "", null, [new TopicIdPartitions(T, [0, 1, 2, 3])]));
+        Assert.Null(_group.Describe().Members[0].SubscribedTopicRegex);
+        Assert.Equal(ErrorCode.None, cleared.Error);
     }
 
     [Fact]

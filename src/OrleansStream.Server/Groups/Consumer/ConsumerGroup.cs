@@ -1,8 +1,13 @@
+using System.Text.RegularExpressions;
+
 namespace OrleansStream.Server.Groups.Consumer;
 
 /// <summary>A subscribed topic as the group last saw it: its id and partition count.</summary>
 [GenerateSerializer, Immutable]
 public readonly record struct SubscribedTopic(Guid TopicId, int Partitions);
+
+/// <summary>What a heartbeat needs looked up first: the named topics, or every topic (<see cref="Names"/> null) for a regex.</summary>
+public readonly record struct TopicRefresh(List<string>? Names);
 
 /// <summary>
 /// Kafka's consumer group (KIP-848, <c>ConsumerGroup</c> with the consumer half of <c>GroupMetadataManager</c>): the
@@ -26,6 +31,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
     private readonly Dictionary<(Guid Topic, int Partition), int> _partitionEpochs = [];
     private Dictionary<string, Dictionary<Guid, HashSet<int>>> _target = new(StringComparer.Ordinal);
     private Dictionary<string, SubscribedTopic> _subscribed = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<string>> _regexTopics = new(StringComparer.Ordinal);
     private long _metadataRefreshDeadlineMs;
 
     public string GroupId { get; } = groupId;
@@ -67,9 +73,8 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         static ConsumerGroupHeartbeatResponse Invalid(string message) => ConsumerGroupHeartbeatResponse.Failed(ErrorCode.InvalidRequest, message);
         if (r.InstanceId is { Length: 0 }) return Invalid("InstanceId can't be empty.");
         if (r.RackId is { Length: 0 }) return Invalid("RackId can't be empty.");
-        // An empty regex is none (librdkafka sends "" with a subscription of names only, which clears a regex in Kafka).
-        if (!string.IsNullOrEmpty(r.SubscribedTopicRegex))
-            return Invalid("SubscribedTopicRegex is not supported by this broker; subscribe to topic names.");
+        if (!string.IsNullOrEmpty(r.SubscribedTopicRegex) && TopicRegex(r.SubscribedTopicRegex) is null)
+            return ConsumerGroupHeartbeatResponse.Failed(ErrorCode.InvalidRegularExpression, $"SubscribedTopicRegex {r.SubscribedTopicRegex} is not a valid regular expression.");
         if (r.ApiVersion >= 1 && r.MemberEpoch != 0 && string.IsNullOrEmpty(r.MemberId)) return Invalid("MemberId can't be empty.");
         if (r.MemberEpoch > 0 || r.MemberEpoch == LeaveEpoch)
         {
@@ -80,7 +85,8 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
             if (r.ApiVersion >= 1 && string.IsNullOrEmpty(r.MemberId)) return Invalid("MemberId can't be empty.");
             if (r.RebalanceTimeoutMs == -1) return Invalid("RebalanceTimeoutMs must be provided in first request.");
             if (r.OwnedPartitions is null || r.OwnedPartitions.Count > 0) return Invalid("TopicPartitions must be empty when (re-)joining.");
-            if (r.SubscribedTopicNames is null || r.SubscribedTopicNames.Count == 0) return Invalid("SubscribedTopicNames must be set in first request.");
+            if ((r.SubscribedTopicNames is null || r.SubscribedTopicNames.Count == 0) && string.IsNullOrEmpty(r.SubscribedTopicRegex))
+                return Invalid("SubscribedTopicNames or SubscribedTopicRegex must be set in first request.");
         }
         else if (r.MemberEpoch == LeaveStaticEpoch)
         {
@@ -98,22 +104,58 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
     }
 
     /// <summary>
-    /// The topics whose partitions the heartbeat needs looked up before <see cref="Heartbeat"/>: every topic the group
-    /// subscribes to with this member's new subscription, when that subscription is new or changed or the group's view
-    /// is older than <see cref="ConsumerGroupOptions.ConsumerMetadataRefreshIntervalMs"/>; null when the view serves.
+    /// What the heartbeat needs looked up before <see cref="Heartbeat"/>, when this member's subscription is new or
+    /// changed or the group's view is older than <see cref="ConsumerGroupOptions.ConsumerMetadataRefreshIntervalMs"/>
+    /// (null when the view serves): every topic the group subscribes to by name with this member's new subscription, or
+    /// every topic when a member subscribes by regex.
     /// </summary>
-    public List<string>? TopicsToRefresh(ConsumerGroupHeartbeatRequest r)
+    public TopicRefresh? TopicsToRefresh(ConsumerGroupHeartbeatRequest r)
     {
         if (r.MemberEpoch < 0) return null;
         var member = Find(r);
-        var changed = r.SubscribedTopicNames is { } names && (member is null || r.MemberEpoch == 0 || !member.HasSameSubscription(names));
+        var regex = NewRegex(r, member);
+        var changed = member is null || r.MemberEpoch == 0
+            || r.SubscribedTopicNames is { } names && !member.HasSameSubscription(names)
+            || regex != member.SubscribedTopicRegex;
         if (!changed && NowMs < _metadataRefreshDeadlineMs) return null;
+        if (regex is not null) return new TopicRefresh(null);
         var topics = new HashSet<string>(StringComparer.Ordinal);
         foreach (var m in _members.Values)
-            if (m != member) topics.UnionWith(m.SubscribedTopicNames);
+        {
+            if (m == member) continue;
+            if (m.SubscribedTopicRegex is not null) return new TopicRefresh(null);
+            topics.UnionWith(m.SubscribedTopicNames);
+        }
         topics.UnionWith(r.SubscribedTopicNames ?? member?.SubscribedTopicNames ?? []);
-        return [.. topics];
+        return new TopicRefresh([.. topics]);
     }
+
+    /// <summary>The member's regex after this request: a new one, none for "" (librdkafka's "no regex", Kafka's clearing), or the one it had.</summary>
+    private static string? NewRegex(ConsumerGroupHeartbeatRequest r, ConsumerGroupMember? member) =>
+        r.SubscribedTopicRegex is null ? (r.MemberEpoch == 0 ? null : member?.SubscribedTopicRegex)
+        : r.SubscribedTopicRegex.Length == 0 ? null : r.SubscribedTopicRegex;
+
+    /// <summary>
+    /// A subscription regex as Kafka matches it (RE2/J's whole-name match), compiled without backtracking so that no
+    /// pattern a client sends can make the match cost more than linear time; null when it does not compile.
+    /// </summary>
+    private static Regex? TopicRegex(string pattern)
+    {
+        try
+        {
+            return new Regex($"^(?:{pattern})$", RegexOptions.NonBacktracking | RegexOptions.CultureInvariant);
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Every topic the member subscribes to: its names and the topics its regex matched at the last look.</summary>
+    private IEnumerable<string> TopicsOf(ConsumerGroupMember m) =>
+        m.SubscribedTopicRegex is { } regex && _regexTopics.TryGetValue(regex, out var matched)
+            ? m.SubscribedTopicNames.Concat(matched)
+            : m.SubscribedTopicNames;
 
     private ConsumerGroupMember? Find(ConsumerGroupHeartbeatRequest r) =>
         r.InstanceId is not null && _staticMembers.TryGetValue(r.InstanceId, out var id) ? _members[id]
@@ -205,10 +247,16 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
             member.SubscribedTopicNames = [.. names];
             bump = changed = true;
         }
+        if (NewRegex(r, member) is var regex && regex != member.SubscribedTopicRegex)
+        {
+            member.SubscribedTopicRegex = regex;
+            bump = changed = true;
+        }
         if (r.ClientId != member.ClientId || r.ClientHost != member.ClientHost) (member.ClientId, member.ClientHost, changed) = (r.ClientId, r.ClientHost, true);
 
         if (refreshed is not null)
         {
+            ResolveRegexes(refreshed);
             var view = SubscribedView(refreshed);
             if (!SameView(view, _subscribed))
             {
@@ -329,9 +377,27 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
     {
         var view = new Dictionary<string, SubscribedTopic>(StringComparer.Ordinal);
         foreach (var m in _members.Values)
-            foreach (var name in m.SubscribedTopicNames)
+            foreach (var name in TopicsOf(m))
                 if (refreshed.TryGetValue(name, out var t)) view[name] = t;
         return view;
+    }
+
+    /// <summary>
+    /// Kafka 4's resolved regular expressions: each member regex matched against every topic looked up (a regex member
+    /// makes the lookup cover every topic), so a topic created to match is subscribed at the next look.
+    /// </summary>
+    private void ResolveRegexes(IReadOnlyDictionary<string, SubscribedTopic> allTopics)
+    {
+        _regexTopics.Clear();
+        foreach (var m in _members.Values)
+        {
+            if (m.SubscribedTopicRegex is not { } pattern || _regexTopics.ContainsKey(pattern)) continue;
+            var matched = new HashSet<string>(StringComparer.Ordinal);
+            if (TopicRegex(pattern) is { } regex)
+                foreach (var name in allTopics.Keys)
+                    if (regex.IsMatch(name)) matched.Add(name);
+            _regexTopics[pattern] = matched;
+        }
     }
 
     private static bool SameView(Dictionary<string, SubscribedTopic> a, Dictionary<string, SubscribedTopic> b)
@@ -350,7 +416,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         foreach (var m in _members.Values)
         {
             var ids = new HashSet<Guid>();
-            foreach (var name in m.SubscribedTopicNames)
+            foreach (var name in TopicsOf(m))
                 if (_subscribed.TryGetValue(name, out var t)) ids.Add(t.TopicId);
             var current = new Dictionary<Guid, IReadOnlySet<int>>();
             if (_target.TryGetValue(m.MemberId, out var target))
@@ -483,7 +549,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
     public bool IsSubscribedToTopic(string topic)
     {
         foreach (var m in _members.Values)
-            foreach (var t in m.SubscribedTopicNames)
+            foreach (var t in TopicsOf(m))
                 if (t == topic) return true;
         return false;
     }
@@ -497,7 +563,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         var members = new List<ConsumerGroupDescribedMember>(_members.Count);
         foreach (var m in Sorted())
             members.Add(new ConsumerGroupDescribedMember(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, m.ClientHost,
-                m.SubscribedTopicNames, null, Named(m.AssignedPartitions, names), Named(_target.GetValueOrDefault(m.MemberId) ?? [], names)));
+                m.SubscribedTopicNames, m.SubscribedTopicRegex, Named(m.AssignedPartitions, names), Named(_target.GetValueOrDefault(m.MemberId) ?? [], names)));
         return new ConsumerGroupDescribeResult(GroupId, ErrorCode.None, null, StateName, GroupEpoch, AssignmentEpoch, AssignorName, members);
     }
 
@@ -547,7 +613,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         var members = new List<StoredConsumerGroupMember>(_members.Count);
         foreach (var m in Sorted())
             members.Add(new StoredConsumerGroupMember(m.MemberId, m.InstanceId, m.RackId, m.ClientId, m.ClientHost, m.MemberEpoch, m.PreviousMemberEpoch,
-                m.State, m.RebalanceTimeoutMs, [.. m.SubscribedTopicNames], m.ServerAssignor, ConsumerGroupMember.ToList(m.AssignedPartitions),
+                m.State, m.RebalanceTimeoutMs, [.. m.SubscribedTopicNames], m.SubscribedTopicRegex, m.ServerAssignor, ConsumerGroupMember.ToList(m.AssignedPartitions),
                 ConsumerGroupMember.ToList(m.PartitionsPendingRevocation), ConsumerGroupMember.ToList(_target.GetValueOrDefault(m.MemberId) ?? [])));
         return new StoredConsumerGroup(GroupEpoch, AssignmentEpoch, AssignorName, new Dictionary<string, SubscribedTopic>(_subscribed), members, EmptySinceMs);
     }
@@ -572,7 +638,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
             {
                 InstanceId = s.InstanceId, RackId = s.RackId, ClientId = s.ClientId, ClientHost = s.ClientHost, MemberEpoch = s.MemberEpoch,
                 PreviousMemberEpoch = s.PreviousMemberEpoch, State = s.State, RebalanceTimeoutMs = s.RebalanceTimeoutMs,
-                SubscribedTopicNames = s.SubscribedTopicNames, ServerAssignor = s.ServerAssignor,
+                SubscribedTopicNames = s.SubscribedTopicNames, SubscribedTopicRegex = s.SubscribedTopicRegex, ServerAssignor = s.ServerAssignor,
                 SessionDeadlineMs = now + options.ConsumerSessionTimeoutMs,
                 RebalanceDeadlineMs = s.State == MemberState.UnrevokedPartitions ? now + Math.Max(s.RebalanceTimeoutMs, 0) : -1,
             };
@@ -581,6 +647,8 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
             SetOwnership(m, ConsumerGroupMember.From(s.Assigned), ConsumerGroupMember.From(s.PendingRevocation));
             _target[m.MemberId] = ConsumerGroupMember.From(s.Target);
         }
+        // The regexes' matches among the topics the group held, until the next look finds any new one.
+        ResolveRegexes(_subscribed);
     }
 
     /// <summary>The group is removed: nothing remains but its epoch, so a group made again starts after it.</summary>
@@ -590,6 +658,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         _staticMembers.Clear();
         _partitionEpochs.Clear();
         _target.Clear();
+        _regexTopics.Clear();
         _subscribed = new Dictionary<string, SubscribedTopic>(StringComparer.Ordinal);
         _metadataRefreshDeadlineMs = 0;
         EmptySinceMs = -1;
@@ -618,6 +687,7 @@ public sealed record StoredConsumerGroupMember(
     MemberState State,
     int RebalanceTimeoutMs,
     List<string> SubscribedTopicNames,
+    string? SubscribedTopicRegex,
     string? ServerAssignor,
     List<TopicIdPartitions> Assigned,
     List<TopicIdPartitions> PendingRevocation,

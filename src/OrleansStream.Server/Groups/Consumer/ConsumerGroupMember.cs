@@ -41,6 +41,9 @@ internal sealed class ConsumerGroupMember(string memberId)
 
     public IReadOnlyList<string> SubscribedTopicNames { get; set; } = [];
 
+    /// <summary>The member's topic pattern (Kafka 4's SubscribedTopicRegex, matched whole against every topic name); null when none.</summary>
+    public string? SubscribedTopicRegex { get; set; }
+
     public string? ServerAssignor { get; set; }
 
     /// <summary>The partitions the member owns now (its epoch's assignment, without those pending revocation).</summary>
