@@ -231,11 +231,13 @@ public sealed record OffsetToCommit(TopicPartition TopicPartition, long Offset, 
 /// Kafka's OffsetCommit. A group member sends its member id and generation; a consumer that only assigns partitions
 /// by hand (or an admin) sends an empty member id and generation -1, which the group accepts only while it has no members.
 /// A generation named to a group that does not exist is <see cref="ErrorCode.IllegalGeneration"/>, or
-/// <see cref="ErrorCode.GroupIdNotFound"/> with <paramref name="GroupIdNotFoundWhenAbsent"/> (Kafka's answer from OffsetCommit v9).
+/// <see cref="ErrorCode.GroupIdNotFound"/> with <paramref name="Version9OrLater"/> (Kafka's answer from OffsetCommit v9).
+/// A consumer group's (KIP-848) member commits with its member epoch as <paramref name="GenerationId"/>, and only with
+/// <paramref name="Version9OrLater"/> (<see cref="ErrorCode.UnsupportedVersion"/> otherwise, as Kafka).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record OffsetCommitRequest(
-    string MemberId, int GenerationId, IReadOnlyList<OffsetToCommit> Offsets, string? GroupInstanceId = null, bool GroupIdNotFoundWhenAbsent = false);
+    string MemberId, int GenerationId, IReadOnlyList<OffsetToCommit> Offsets, string? GroupInstanceId = null, bool Version9OrLater = false);
 
 [GenerateSerializer, Immutable]
 public sealed record PartitionError(TopicPartition TopicPartition, ErrorCode Error, string? ErrorMessage = null);

@@ -21,6 +21,12 @@ public sealed class ConfigTests
         Assert.Equal("earliest", consumer.Get("auto.offset.reset"));
         Assert.Equal("true", consumer.Get("enable.partition.eof"));
         Assert.Equal("g", consumer.Get("group.id"));
+
+        var kip848 = new ConsumerConfig { GroupProtocol = GroupProtocol.Consumer, GroupRemoteAssignor = "range" };
+        Assert.Equal("consumer", kip848.Get("group.protocol"));
+        Assert.Equal("range", kip848.Get("group.remote.assignor"));
+        Assert.Equal(GroupProtocol.Classic, new ConsumerConfig(new Dictionary<string, string> { ["group.protocol"] = "classic" }).GroupProtocol);
+        Assert.Null(new ConsumerConfig().GroupProtocol);
     }
 
     [Theory]

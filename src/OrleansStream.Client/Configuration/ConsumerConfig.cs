@@ -13,6 +13,30 @@ public class ConsumerConfig : Config
     /// <summary>Static membership id (<c>group.instance.id</c>).</summary>
     public string? GroupInstanceId { get => Get("group.instance.id"); set => Set("group.instance.id", value); }
 
+    /// <summary>
+    /// The group protocol (<c>group.protocol</c>): <see cref="Client.GroupProtocol.Classic"/> (the default) or
+    /// <see cref="Client.GroupProtocol.Consumer"/>, Kafka's KIP-848 protocol, where the coordinator assigns the partitions
+    /// and <c>partition.assignment.strategy</c>, <c>session.timeout.ms</c> and <c>heartbeat.interval.ms</c> are the broker's.
+    /// </summary>
+    public GroupProtocol? GroupProtocol
+    {
+        get => GetEnum<GroupProtocol>("group.protocol", static s => s switch
+        {
+            "classic" => Client.GroupProtocol.Classic,
+            "consumer" => Client.GroupProtocol.Consumer,
+            _ => null,
+        });
+        set => Set("group.protocol", value switch
+        {
+            null => null,
+            Client.GroupProtocol.Consumer => "consumer",
+            _ => "classic",
+        });
+    }
+
+    /// <summary>The coordinator's assignor a <see cref="Client.GroupProtocol.Consumer"/> member asks for (<c>group.remote.assignor</c>: "uniform", "range"; null: the broker's default).</summary>
+    public string? GroupRemoteAssignor { get => Get("group.remote.assignor"); set => Set("group.remote.assignor", value); }
+
     public AutoOffsetReset? AutoOffsetReset
     {
         get => GetEnum<AutoOffsetReset>("auto.offset.reset", static s => s switch

@@ -38,7 +38,9 @@ internal sealed record GroupSettings(
     string? PartitionAssignmentStrategy = null,
     int DefaultApiTimeoutMs = 60000,
     bool RequireStableOffsets = false,
-    string? GroupInstanceId = null)
+    string? GroupInstanceId = null,
+    bool ConsumerProtocol = false,
+    string? RemoteAssignor = null)
 {
     public static GroupSettings From(ConsumerConfig config, string clientId) => new(
         config.GroupId ?? "",
@@ -54,7 +56,9 @@ internal sealed record GroupSettings(
         config.PartitionAssignmentStrategy,
         config.DefaultApiTimeoutMs ?? 60000,
         (config.IsolationLevel ?? IsolationLevel.ReadCommitted) == IsolationLevel.ReadCommitted,
-        string.IsNullOrEmpty(config.GroupInstanceId) ? null : config.GroupInstanceId);
+        string.IsNullOrEmpty(config.GroupInstanceId) ? null : config.GroupInstanceId,
+        config.GroupProtocol == GroupProtocol.Consumer,
+        string.IsNullOrEmpty(config.GroupRemoteAssignor) ? null : config.GroupRemoteAssignor);
 
     public void Validate()
     {
@@ -71,7 +75,9 @@ internal sealed record GroupSettings(
 /// <summary>
 /// Kafka's ConsumerCoordinator: keeps one consumer in its group. Join and sync run in the background and the
 /// heartbeat keeps the session alive; everything the user sees (rebalance handlers, assignment changes, auto commits)
-/// happens inside <see cref="Poll"/>, on the thread that calls Consume, as in Kafka and Confluent.
+/// happens inside <see cref="Poll"/>, on the thread that calls Consume, as in Kafka and Confluent. With
+/// <see cref="GroupSettings.ConsumerProtocol"/> the member speaks Kafka's consumer group protocol (KIP-848,
+/// <c>ConsumerCoordinator.ConsumerProtocol.cs</c>) instead: heartbeats carry the assignment, and Poll applies it.
 /// </summary>
 internal sealed partial class ConsumerCoordinator : IDisposable
 {
@@ -166,8 +172,9 @@ internal sealed partial class ConsumerCoordinator : IDisposable
             ObjectDisposedException.ThrowIf(_closed, this);
             _topics = list;
             _rejoinNeeded = true;
-            _heartbeat ??= Task.Run(HeartbeatLoopAsync);
+            _heartbeat ??= Task.Run(_settings.ConsumerProtocol ? ConsumerHeartbeatLoopAsync : HeartbeatLoopAsync);
         }
+        HeartbeatNow();
         _host.Wakeup();
     }
 
@@ -199,6 +206,12 @@ internal sealed partial class ConsumerCoordinator : IDisposable
             _lost = false;
         }
         if (lost) LoseAll();
+        if (_settings.ConsumerProtocol)
+        {
+            ApplyHeartbeatAssignment();
+            MaybeAutoCommit();
+            return;
+        }
 
         var joining = _joining;
         if (joining is not null)
@@ -253,8 +266,9 @@ internal sealed partial class ConsumerCoordinator : IDisposable
         if (revoked.Count > 0)
         {
             // Only the cooperative protocol gets here with something to revoke; it rejoins so the partitions can move on.
+            // A consumer protocol member tells the coordinator at its next heartbeat, which comes at once.
             Revoke(revoked, commit: true);
-            lock (_lock) _rejoinNeeded = true;
+            if (!_settings.ConsumerProtocol) lock (_lock) _rejoinNeeded = true;
         }
         added.Sort(PartitionAssignors.Compare);
         lock (_lock) foreach (var tp in added) _owned.Add(tp);
@@ -390,7 +404,8 @@ internal sealed partial class ConsumerCoordinator : IDisposable
             generation = _topics is null ? -1 : _generation;
             instanceId = _topics is null ? null : _settings.GroupInstanceId;
         }
-        var request = new OffsetCommitRequest(memberId, generation, offsets, instanceId);
+        // A consumer protocol member commits with its member epoch, as OffsetCommit v9 carries it.
+        var request = new OffsetCommitRequest(memberId, generation, offsets, instanceId, Version9OrLater: _settings.ConsumerProtocol);
         var started = _time.GetTimestamp();
         OffsetCommitResponse response;
         while (true)
@@ -414,7 +429,7 @@ internal sealed partial class ConsumerCoordinator : IDisposable
         }
         if (response.Error != ErrorCode.None)
         {
-            if (response.Error is ErrorCode.UnknownMemberId or ErrorCode.IllegalGeneration && memberId.Length > 0)
+            if (response.Error is ErrorCode.UnknownMemberId or ErrorCode.IllegalGeneration && memberId.Length > 0 && !_settings.ConsumerProtocol)
                 lock (_lock) _rejoinNeeded = true;
             throw GroupError(response.Error, response.ErrorMessage ?? $"commit failed: {response.Error}");
         }
@@ -769,6 +784,11 @@ internal sealed partial class ConsumerCoordinator : IDisposable
 
     private void LeaveGroup(string reason)
     {
+        if (_settings.ConsumerProtocol)
+        {
+            LeaveConsumerGroup();
+            return;
+        }
         string memberId;
         lock (_lock)
         {

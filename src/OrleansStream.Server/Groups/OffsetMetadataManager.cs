@@ -55,7 +55,7 @@ internal sealed class OffsetMetadataManager(ClassicGroup group, Consumer.Consume
     /// </summary>
     public OffsetCommitResponse? ValidateCommitter(OffsetCommitRequest request, bool groupExists) =>
         Validate(request.MemberId, request.GenerationId, request.GroupInstanceId, transactional: false, groupExists,
-            request.GroupIdNotFoundWhenAbsent ? ErrorCode.GroupIdNotFound : ErrorCode.IllegalGeneration, version9OrLater: request.GroupIdNotFoundWhenAbsent);
+            request.Version9OrLater ? ErrorCode.GroupIdNotFound : ErrorCode.IllegalGeneration, version9OrLater: request.Version9OrLater);
 
     private OffsetCommitResponse? Validate(string? memberId, int generationId, string? groupInstanceId, bool transactional, bool groupExists,
         ErrorCode whenAbsent = ErrorCode.IllegalGeneration, bool version9OrLater = true) =>

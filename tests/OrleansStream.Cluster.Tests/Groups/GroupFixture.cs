@@ -2,11 +2,15 @@ using OrleansStream.Client;
 
 namespace OrleansStream.Cluster.Tests.Groups;
 
-/// <summary>Three brokers whose groups rebalance at once (no initial delay); shared by the real-time group tests.</summary>
+/// <summary>Three brokers whose groups rebalance at once (no initial delay; consumer group members heartbeat every 200 ms); shared by the real-time group tests.</summary>
 public sealed class GroupFixture : ClusterFixture
 {
     protected override void ConfigureSilo(ISiloBuilder silo) =>
-        silo.AddOrleansStreamGroups(o => o.GroupInitialRebalanceDelayMs = 0);
+        silo.AddOrleansStreamGroups(static o =>
+        {
+            o.GroupInitialRebalanceDelayMs = 0;
+            o.ConsumerHeartbeatIntervalMs = 200;
+        });
 
     public static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..24];
 

@@ -201,7 +201,7 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
         OrleansStream.OffsetCommitResponse result = !GroupKeys.IsAddressable(body.GroupId)
             ? new(ErrorCode.InvalidGroupId, [])
             : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, Offsets(body.Topics), body.GroupInstanceId,
-                GroupIdNotFoundWhenAbsent: request.Version >= 9));
+                Version9OrLater: request.Version >= 9));
         new Protocol.Messages.OffsetCommitResponse(Errors(body.Topics, result)).Write(response, request.Version);
         return true;
     }

@@ -1,0 +1,76 @@
+using OrleansStream.Client;
+
+namespace OrleansStream.Cluster.Tests.Groups;
+
+/// <summary>
+/// The SDK's consumer in Kafka's consumer group protocol (KIP-848, <see cref="GroupProtocol.Consumer"/>): the coordinator
+/// assigns, members apply what their heartbeats bring inside Consume, revoke (committing) before others take over, and
+/// commit with their member epoch.
+/// </summary>
+[Collection(GroupCollection.Name)]
+public sealed class ConsumerProtocolTests(GroupFixture fixture)
+{
+    private ConsumerConfig Config(string group)
+    {
+        var config = fixture.GroupConfig(group);
+        config.GroupProtocol = GroupProtocol.Consumer;
+        return config;
+    }
+
+    /// <summary>Polls each consumer in turn, recording what it read, until <paramref name="done"/> holds.</summary>
+    private static Task PollUntilAsync(Func<bool> done, string what, List<(TopicPartition Tp, long Offset, string Value)> read, params IConsumer<string, string>[] consumers) =>
+        Eventually.WaitUntilAsync(() =>
+        {
+            foreach (var c in consumers)
+                if (c.Consume(TimeSpan.FromMilliseconds(50)) is { Message: { } m } r) read.Add((r.TopicPartition, r.Offset, m.Value));
+            return Task.FromResult(done());
+        }, what, TimeSpan.FromSeconds(60));
+
+    [Fact]
+    public async Task Members_split_the_partitions_the_coordinator_assigns_and_take_over_a_leaving_members_share_from_its_commits()
+    {
+        var topic = GroupFixture.Unique("kip848");
+        var group = GroupFixture.Unique("g-kip848");
+        await fixture.CreateTopicAsync(topic, 6);
+        await fixture.ProduceAsync(topic, 0, 300);
+        var read = new List<(TopicPartition Tp, long Offset, string Value)>();
+        var revoked = new List<TopicPartitionOffset>();
+
+        IConsumer<string, string> Member() => new ConsumerBuilder<string, string>(fixture.Client, Config(group))
+            .SetPartitionsRevokedHandler((_, ps) => revoked.AddRange(ps))
+            .Build();
+        using var a = Member();
+        using var b = Member();
+        using var c = Member();
+        foreach (var m in (IConsumer<string, string>[])[a, b, c]) m.Subscribe(topic);
+
+        bool Split(params IConsumer<string, string>[] members) =>
+            members.All(m => m.Assignment.Count == 6 / members.Length) && members.SelectMany(m => m.Assignment).Distinct().Count() == 6;
+        await PollUntilAsync(() => Split(a, b, c) && read.Select(r => r.Value).Distinct().Count() == 300, "three members split six partitions and read the 300 records", read, a, b, c);
+
+        var grain = fixture.Client.GetGrain<IConsumerGroupGrain>(group);
+        var described = await grain.DescribeConsumerGroup();
+        Assert.Equal(ErrorCode.None, described.Error);
+        Assert.Equal(3, described.Members.Count);
+
+        // One closes (commits, revokes, leaves); the other two take its partitions from what it committed.
+        a.Close();
+        await fixture.ProduceAsync(topic, 300, 300);
+        await PollUntilAsync(() => Split(b, c) && read.Select(r => r.Value).Distinct().Count() == 600, "two members split six partitions and read every record", read, b, c);
+        await Eventually.WaitUntilAsync(async () => (await grain.DescribeConsumerGroup()) is { GroupState: "Stable", Members.Count: 2 }, "the group is stable with two members");
+
+        // At least once, and a record read twice lies at or after the offset its partition was revoked at.
+        Assert.Equal(Enumerable.Range(0, 600).Select(i => i.ToString()).ToHashSet(), read.Select(r => r.Value).ToHashSet());
+        foreach (var dup in read.GroupBy(r => (r.Tp, r.Offset)).Where(g => g.Count() > 1))
+            Assert.Contains(revoked, r => r.TopicPartition == dup.Key.Tp && (r.Offset < 0 || r.Offset <= dup.Key.Offset));
+
+        // Commits carry the member epoch: the group has every offset.
+        b.Commit();
+        c.Commit();
+        var committed = b.Committed(Enumerable.Range(0, 6).Select(p => new TopicPartition(topic, p)), TimeSpan.FromSeconds(10));
+        Assert.Equal(600, committed.Sum(o => o.Offset));
+        b.Close();
+        c.Close();
+        await Eventually.WaitUntilAsync(async () => (await grain.DescribeConsumerGroup()) is { GroupState: "Empty" }, "the group is empty");
+    }
+}
