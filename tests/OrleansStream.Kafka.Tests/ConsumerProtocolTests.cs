@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Orleans.Core.Internal;
+using Sdk = OrleansStream.Client;
 
 namespace OrleansStream.Kafka.Tests;
 
@@ -135,6 +136,50 @@ public sealed class ConsumerProtocolTests(KafkaCluster cluster)
         Assert.Contains(member.Assignment, tp => tp.Topic == a);
         Assert.Contains(member.Assignment, tp => tp.Topic == b);
         member.Close();
+    }
+
+    /// <summary>
+    /// A librdkafka member and one of our SDK share a consumer group: the coordinator splits the topic between them, and
+    /// the SDK member, once alone, reads on from what the librdkafka member committed with its epoch.
+    /// </summary>
+    [Fact]
+    public async Task A_librdkafka_member_and_an_SDK_member_share_a_consumer_group()
+    {
+        var topic = await cluster.CreateTopicAsync("kip848-mixed", partitions: 4);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        await ProduceAsync(topic, 40);
+
+        using var confluent = new ConsumerBuilder<string, string>(Config(group)).Build();
+        using var sdk = new Sdk.ConsumerBuilder<string, string>(cluster.Silos.Client, new Sdk.ConsumerConfig
+        {
+            GroupId = group,
+            GroupProtocol = Sdk.GroupProtocol.Consumer,
+            EnableAutoCommit = false,
+            AutoOffsetReset = Sdk.AutoOffsetReset.Earliest,
+        }).Build();
+        confluent.Subscribe(topic);
+        sdk.Subscribe(topic);
+        var read = new HashSet<string>();
+        await Eventually.WaitUntilAsync(() =>
+        {
+            if (confluent.Consume(TimeSpan.FromMilliseconds(50)) is { IsPartitionEOF: false, Message: { } m }) read.Add(m.Value);
+            if (sdk.Consume(TimeSpan.FromMilliseconds(50)) is { Message: { } s }) read.Add(s.Value);
+            return confluent.Assignment.Count == 2 && sdk.Assignment.Count == 2 && read.Count == 40;
+        }, "the two members split the topic and read every record", Wait);
+        Assert.Empty(confluent.Assignment.Select(tp => tp.Partition.Value).Intersect(sdk.Assignment.Select(tp => tp.Partition)));
+
+        confluent.Commit();
+        sdk.Commit();
+        confluent.Close();
+        await ProduceAsync(topic, 8);
+        var after = new List<string>();
+        await Eventually.WaitUntilAsync(() =>
+        {
+            if (sdk.Consume(TimeSpan.FromMilliseconds(50)) is { Message: { } m }) after.Add(m.Value);
+            return sdk.Assignment.Count == 4 && after.Count >= 8;
+        }, "the SDK member takes the whole topic and reads only what came after the commits", Wait);
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => i.ToString()).Order(), after.Order());
+        sdk.Close();
     }
 
     /// <summary>
