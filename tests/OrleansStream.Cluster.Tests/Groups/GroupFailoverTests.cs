@@ -131,6 +131,59 @@ public sealed class GroupFailoverTests(GroupFailoverFixture fixture) : IClassFix
     }
 
     /// <summary>
+    /// A consumer group (KIP-848) whose coordinator's silo dies: what each heartbeat changed was stored before it was
+    /// answered, so the next activation has both members in their epochs with their partitions, and their heartbeats
+    /// and commits go on without a new epoch.
+    /// </summary>
+    [Fact]
+    public async Task When_the_coordinators_silo_dies_consumer_group_members_carry_on_in_their_epochs()
+    {
+        var topic = GroupFixture.Unique("kip848-moving");
+        var groupId = GroupFixture.Unique("g-kip848-moving");
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreateTopics([new NewTopic(topic, 2, 3)])).Error);
+        var topicId = Assert.Single((await fixture.Controller.GetMetadata(new MetadataRequest([topic]))).Topics).TopicId;
+        var group = fixture.Client.GetGrain<IConsumerGroupGrain>(groupId);
+        ConsumerGroupHeartbeatRequest Join(string member) => new(member, 0, null, null, 60_000, [topic], null, null, []);
+        ConsumerGroupHeartbeatRequest Beat(string member, int epoch, params int[] owned) =>
+            new(member, epoch, null, null, -1, null, null, null, [new TopicIdPartitions(topicId, owned)]);
+
+        var a = await group.ConsumerGroupHeartbeat(Join("a"));
+        var b = await group.ConsumerGroupHeartbeat(Join("b"));
+        // a gives up the partition the target moves to b; then b takes it.
+        var kept = (await group.ConsumerGroupHeartbeat(Beat("a", a.MemberEpoch, 0, 1))).Assignment!.Single().Partitions.ToArray();
+        a = await group.ConsumerGroupHeartbeat(Beat("a", a.MemberEpoch, kept));
+        b = await group.ConsumerGroupHeartbeat(Beat("b", b.MemberEpoch));
+        Assert.Equal(a.MemberEpoch, b.MemberEpoch);
+        var before = await group.DescribeConsumerGroup();
+        Assert.Equal("Stable", before.GroupState);
+
+        var host = await fixture.Client.GetGrain<IManagementGrain>(0).GetActivationAddress(group, TestContext.Current.CancellationToken);
+        Assert.NotNull(host);
+        var victim = fixture.Silos.Values.Single(s => s.SiloAddress.Equals(host)).Name;
+        await fixture.KillSiloAsync(victim);
+
+        ConsumerGroupHeartbeatResponse? beat = null;
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            beat = await group.ConsumerGroupHeartbeat(Beat("a", a.MemberEpoch, kept));
+            return true;
+        }, "the coordinator answers from another silo", attemptTimeout: Eventually.AttemptAcrossFailover);
+        Assert.NotEqual(host, await fixture.Client.GetGrain<IManagementGrain>(0).GetActivationAddress(group, TestContext.Current.CancellationToken));
+        Assert.Equal((ErrorCode.None, a.MemberEpoch), (beat!.Error, beat.MemberEpoch));
+        var bPartitions = b.Assignment!.Single().Partitions.ToArray();
+        var bBeat = await group.ConsumerGroupHeartbeat(Beat("b", b.MemberEpoch, bPartitions));
+        Assert.Equal((ErrorCode.None, b.MemberEpoch), (bBeat.Error, bBeat.MemberEpoch));
+        var commit = await group.OffsetCommit(new OffsetCommitRequest("b", b.MemberEpoch, [new OffsetToCommit(new TopicPartition(topic, bPartitions[0]), 0)], Version9OrLater: true));
+        Assert.Equal(ErrorCode.None, commit.Error);
+        var after = await group.DescribeConsumerGroup();
+        Assert.Equal((before.GroupState, before.GroupEpoch, before.AssignmentEpoch), (after.GroupState, after.GroupEpoch, after.AssignmentEpoch));
+        Assert.Equal(before.Members.Select(m => (m.MemberId, m.MemberEpoch, string.Join(",", m.Assignment.SelectMany(t => t.Partitions)))),
+            after.Members.Select(m => (m.MemberId, m.MemberEpoch, string.Join(",", m.Assignment.SelectMany(t => t.Partitions)))));
+
+        await fixture.StartSiloAsync(victim);
+    }
+
+    /// <summary>
     /// Orleans deactivates the coordinator's activation (here by DeactivateOnIdle; after a silo dies, on the live silo
     /// whose directory entry the dead one held) only once its running requests end. B and C wait in JoinGroup for A,
     /// which polls again only after the deactivation: their joins end with NotCoordinator, they rejoin the next
