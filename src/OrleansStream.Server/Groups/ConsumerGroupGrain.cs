@@ -12,8 +12,8 @@ namespace OrleansStream.Server.Groups;
 /// Kafka's group coordinator for one group: the Orleans side of a <see cref="ClassicGroup"/> (membership and rebalances
 /// of the classic protocol), of a <see cref="ConsumerGroup"/> (the consumer protocol, KIP-848: the coordinator assigns)
 /// and of its <see cref="OffsetMetadataManager"/> (committed offsets). A group with members is of one kind: the other
-/// protocol's calls are refused until it is empty, as Kafka refuses them without its online migration. grain storage, the expiration timer, the partition
-/// checks and the group directory. The group's metadata (generation, leader, members and their assignment)
+/// protocol's calls are refused until it is empty, as Kafka refuses them without its online migration. It holds grain
+/// storage, the expiration timer, the partition checks and the group directory. The group's metadata (generation, leader, members and their assignment)
 /// and its committed offsets are persisted, so the activation that takes over after a failover keeps the members in
 /// their generation, as a Kafka coordinator that loads the group from <c>__consumer_offsets</c> does.
 /// Join and Sync long-poll and interleave; every state change happens between awaits, so the turns stay consistent.
@@ -102,6 +102,14 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
                 $"group '{GroupId}' is a consumer group (KIP-848) with {_consumer.MemberCount} members; its members use ConsumerGroupHeartbeat (group.protocol=consumer)"))
             : _group.Join(request);
 
+    public Task<SyncGroupResponse> SyncGroup(SyncGroupRequest request) => _group.Sync(request);
+
+    public Task<GroupResponse> Heartbeat(HeartbeatRequest request) => Task.FromResult(_group.Heartbeat(request));
+
+    public Task<GroupResponse> LeaveGroup(LeaveGroupRequest request) => Task.FromResult(_group.Leave(request));
+
+    public Task<LeaveGroupMembersResponse> LeaveGroupMembers(IReadOnlyList<LeaveGroupRequest> members) => Task.FromResult(_group.Leave(members));
+
     // ---- the consumer protocol (KIP-848) ------------------------------------------------------------------------
 
     /// <summary>
@@ -126,7 +134,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                LogPartitionCheckFailed(ex, GroupId);
+                LogTopicLookupFailed(ex, GroupId);
                 return ConsumerGroupHeartbeatResponse.Failed(ErrorCode.CoordinatorNotAvailable, $"the subscribed topics could not be looked up: {ex.Message}", request.MemberId);
             }
             // The lookup awaited: a classic member may have joined, or the group's removal begun.
@@ -141,7 +149,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         }
         catch (Exception ex)
         {
-            LogCommitFailed(ex, GroupId);
+            LogConsumerGroupStoreFailed(ex, GroupId);
             DeactivateOnIdle();
             return ConsumerGroupHeartbeatResponse.Failed(ErrorCode.CoordinatorNotAvailable, $"the group could not be stored: {ex.Message}", request.MemberId);
         }
@@ -175,14 +183,6 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         var message = Exists && !_group.IsBeingRemoved ? $"Group {GroupId} is not a consumer group." : $"Group {GroupId} not found.";
         return Task.FromResult(new ConsumerGroupDescribeResult(GroupId, ErrorCode.GroupIdNotFound, message, "Dead", -1, -1, "", []));
     }
-
-    public Task<SyncGroupResponse> SyncGroup(SyncGroupRequest request) => _group.Sync(request);
-
-    public Task<GroupResponse> Heartbeat(HeartbeatRequest request) => Task.FromResult(_group.Heartbeat(request));
-
-    public Task<GroupResponse> LeaveGroup(LeaveGroupRequest request) => Task.FromResult(_group.Leave(request));
-
-    public Task<LeaveGroupMembersResponse> LeaveGroupMembers(IReadOnlyList<LeaveGroupRequest> members) => Task.FromResult(_group.Leave(members));
 
     /// <summary>Evicts members whose session expired, completes rebalances whose deadline passed, expires offsets.</summary>
     private async Task CheckExpirationsAsync()
@@ -544,6 +544,12 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: the committed partitions could not be checked with the controller")]
     private partial void LogPartitionCheckFailed(Exception ex, string groupId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: the subscribed topics could not be looked up with the controller")]
+    private partial void LogTopicLookupFailed(Exception ex, string groupId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: storing the consumer group failed; the next activation loads what was stored")]
+    private partial void LogConsumerGroupStoreFailed(Exception ex, string groupId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: expiration check failed")]
     private partial void LogExpirationFailed(Exception ex, string groupId);

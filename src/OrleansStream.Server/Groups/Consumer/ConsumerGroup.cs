@@ -75,13 +75,13 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         if (r.RackId is { Length: 0 }) return Invalid("RackId can't be empty.");
         if (!string.IsNullOrEmpty(r.SubscribedTopicRegex) && TopicRegex(r.SubscribedTopicRegex) is null)
             return ConsumerGroupHeartbeatResponse.Failed(ErrorCode.InvalidRegularExpression, $"SubscribedTopicRegex {r.SubscribedTopicRegex} is not a valid regular expression.");
-        if (r.ApiVersion >= 1 && r.MemberEpoch != 0 && string.IsNullOrEmpty(r.MemberId)) return Invalid("MemberId can't be empty.");
         if (r.MemberEpoch > 0 || r.MemberEpoch == LeaveEpoch)
         {
             if (string.IsNullOrEmpty(r.MemberId)) return Invalid("MemberId can't be empty.");
         }
         else if (r.MemberEpoch == 0)
         {
+            // KIP-1082: from v1 the member makes its id; v0's first heartbeat is given one.
             if (r.ApiVersion >= 1 && string.IsNullOrEmpty(r.MemberId)) return Invalid("MemberId can't be empty.");
             if (r.RebalanceTimeoutMs == -1) return Invalid("RebalanceTimeoutMs must be provided in first request.");
             if (r.OwnedPartitions is null || r.OwnedPartitions.Count > 0) return Invalid("TopicPartitions must be empty when (re-)joining.");
