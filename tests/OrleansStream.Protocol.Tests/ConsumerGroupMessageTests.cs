@@ -27,7 +27,7 @@ public class ConsumerGroupMessageTests
             "00" +                                  // server assignor null (no regex before v1)
             "01" +                                  // topic partitions []
             "00");                                  // tagged fields
-        var read = ReadWriteBack(bytes, ConsumerGroupHeartbeatRequest.Read, (r, w) => r.Write(w, 0), 0);
+        var read = FlexibleAdminMessageTests.ReadWriteBack(bytes, ConsumerGroupHeartbeatRequest.Read, (r, w) => r.Write(w, 0), 0);
         Assert.Equal(("g", "", 0, (string?)null, (string?)null, 300_000), (read.GroupId, read.MemberId, read.MemberEpoch, read.InstanceId, read.RackId, read.RebalanceTimeoutMs));
         Assert.Equal(["t"], read.SubscribedTopicNames!);
         Assert.Null(read.SubscribedTopicRegex);
@@ -44,7 +44,7 @@ public class ConsumerGroupMessageTests
             "00" +                                  // subscribed topic regex null
             "06 72616e6765" +                       // server assignor "range"
             "01 00");                               // topic partitions [], tagged fields
-        var read = ReadWriteBack(bytes, ConsumerGroupHeartbeatRequest.Read, (r, w) => r.Write(w, 1), 1);
+        var read = FlexibleAdminMessageTests.ReadWriteBack(bytes, ConsumerGroupHeartbeatRequest.Read, (r, w) => r.Write(w, 1), 1);
         Assert.Equal(["t", "u"], read.SubscribedTopicNames!);
         Assert.Null(read.SubscribedTopicRegex);
         Assert.Equal("range", read.ServerAssignor);
@@ -71,7 +71,7 @@ public class ConsumerGroupMessageTests
             "00 00 00" +                            // topic names, regex, server assignor: null
             "00" +                                  // topic partitions null
             "00");
-        var read = ReadWriteBack(bytes, ConsumerGroupHeartbeatRequest.Read, (r, w) => r.Write(w, 1), 1);
+        var read = FlexibleAdminMessageTests.ReadWriteBack(bytes, ConsumerGroupHeartbeatRequest.Read, (r, w) => r.Write(w, 1), 1);
         Assert.Equal(new ConsumerGroupHeartbeatRequest("g", "m", 5, null, null, -1, null, null, null, null), read);
     }
 
@@ -88,7 +88,7 @@ public class ConsumerGroupMessageTests
         // A full join: group.instance.id "i", client.rack "r", subscription [ "a" "b" ] written reversed, group.remote.assignor
         // "uniform", the current assignment an empty list (not null).
         var join = Hex.Parse($"0267 {memberId} 00000000 0269 0272 {RebalanceTimeoutMs300000} 03 0262 0261 00 08 756e69666f726d 01 00");
-        var read = ReadWriteBack(join, ConsumerGroupHeartbeatRequest.Read, (r, w) => r.Write(w, 1), 1);
+        var read = FlexibleAdminMessageTests.ReadWriteBack(join, ConsumerGroupHeartbeatRequest.Read, (r, w) => r.Write(w, 1), 1);
         Assert.Equal(("AAECAwQFBgcICQoLDA0ODw", 0, "i", "r"), (read.MemberId, read.MemberEpoch, read.InstanceId, read.RackId));
         Assert.Equal(["b", "a"], read.SubscribedTopicNames!);
         Assert.Equal(((string?)null, "uniform"), (read.SubscribedTopicRegex, read.ServerAssignor));
@@ -96,7 +96,7 @@ public class ConsumerGroupMessageTests
 
         // Acknowledging its target assignment (not a full request): no instance, rack, subscription or assignor; -1 timeout.
         var ack = Hex.Parse($"0267 {memberId} 00000001 00 00 ffffffff 00 00 00 02 {TopicId} 03 00000000 00000001 00 00");
-        read = ReadWriteBack(ack, ConsumerGroupHeartbeatRequest.Read, (r, w) => r.Write(w, 1), 1);
+        read = FlexibleAdminMessageTests.ReadWriteBack(ack, ConsumerGroupHeartbeatRequest.Read, (r, w) => r.Write(w, 1), 1);
         Assert.Equal(1, read.MemberEpoch);
         Assert.Null(read.SubscribedTopicNames);
         var owned = Assert.Single(read.TopicPartitions!);
@@ -169,7 +169,7 @@ public class ConsumerGroupMessageTests
     {
         // group ids [ "g" "h" ], include_authorized_operations true
         var bytes = Hex.Parse("03 0267 0268 01 00");
-        var read = ReadWriteBack(bytes, ConsumerGroupDescribeRequest.Read, (r, w) => r.Write(w, 0), 0);
+        var read = FlexibleAdminMessageTests.ReadWriteBack(bytes, ConsumerGroupDescribeRequest.Read, (r, w) => r.Write(w, 0), 0);
         Assert.Equal(["g", "h"], read.GroupIds);
         Assert.True(read.IncludeAuthorizedOperations);
     }
@@ -228,16 +228,5 @@ public class ConsumerGroupMessageTests
         Assert.Equal(0, r.Remaining);
         Assert.Equal((ErrorCode.GroupIdNotFound, "no group g", "Dead", 0), (read.Error, read.ErrorMessage, read.GroupState, read.AuthorizedOperations));
         Assert.Empty(read.Members);
-    }
-
-    private static T ReadWriteBack<T>(byte[] bytes, PartitionReader<T> read, Action<T, KafkaWriter> write, short version)
-    {
-        var r = new KafkaReader(bytes);
-        var message = read(ref r, version);
-        Assert.Equal(0, r.Remaining);
-        using var w = new KafkaWriter();
-        write(message, w);
-        Assert.Equal(bytes, w.WrittenSpan.ToArray());
-        return message;
     }
 }

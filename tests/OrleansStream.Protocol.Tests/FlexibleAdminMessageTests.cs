@@ -190,7 +190,8 @@ public class FlexibleAdminMessageTests
         Assert.Equal(Hex.Parse("00000000 0000 00000001 0001 67 0008 636f6e73756d6572"), v2.WrittenSpan.ToArray());
     }
 
-    private static T ReadWriteBack<T>(byte[] bytes, PartitionReader<T> read, Action<T, KafkaWriter> write, short version)
+    /// <summary>Reads a message from Kafka's bytes (all of them), writes it back, and checks the bytes are the same.</summary>
+    internal static T ReadWriteBack<T>(byte[] bytes, PartitionReader<T> read, Action<T, KafkaWriter> write, short version)
     {
         var r = new KafkaReader(bytes);
         var message = read(ref r, version);

@@ -118,19 +118,9 @@ internal sealed partial class ConsumerCoordinator
                         return;
                 }
             }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (ObjectDisposedException ex)
-            {
-                LogClientDisposed(_settings.GroupId, "the heartbeat stops", ex.ObjectName);
-                return;
-            }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                // The coordinator may be moving to another silo; the next heartbeat finds it.
-                LogHeartbeatFailed(ex, _settings.GroupId);
+                if (HeartbeatLoopEnds(ex, token)) return;
             }
         }
     }

@@ -718,22 +718,29 @@ internal sealed partial class ConsumerCoordinator : IDisposable
                 }
                 if (checkMetadata) await CheckPartitionCountsAsync().ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (ObjectDisposedException ex)
-            {
-                // The application disposed the Orleans client under the consumer: the consumer is closing, and no
-                // heartbeat can reach the group any more.
-                LogClientDisposed(_settings.GroupId, "the heartbeat stops", ex.ObjectName);
-                return;
-            }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
+                if (HeartbeatLoopEnds(ex, token)) return;
+            }
+        }
+    }
+
+    /// <summary>What a heartbeat loop (either protocol's) does with a failed heartbeat: true when the loop ends.</summary>
+    private bool HeartbeatLoopEnds(Exception ex, CancellationToken token)
+    {
+        switch (ex)
+        {
+            case OperationCanceledException when token.IsCancellationRequested:
+                return true;
+            case ObjectDisposedException disposed:
+                // The application disposed the Orleans client under the consumer: the consumer is closing, and no
+                // heartbeat can reach the group any more.
+                LogClientDisposed(_settings.GroupId, "the heartbeat stops", disposed.ObjectName);
+                return true;
+            default:
                 // The coordinator may be moving to another silo; the next heartbeat finds it.
                 LogHeartbeatFailed(ex, _settings.GroupId);
-            }
+                return false;
         }
     }
 
