@@ -6,9 +6,13 @@ namespace OrleansStream;
 /// One or more whole RecordBatch v2 batches, concatenated, as the client built them. The leader stamps offsets and
 /// epoch. <paramref name="CurrentLeaderEpoch"/> of -1 skips the epoch check. The leader owns <paramref name="Records"/>
 /// and disposes them after the append (a sender lends its memory as a <see cref="PooledRecords.Borrow"/> view).
+/// <paramref name="TakesTransactionAbortable"/>: the producer takes <see cref="ErrorCode.TransactionAbortable"/> (a Kafka
+/// Produce v11+, Kafka's <c>genericError</c>) for a transactional batch whose partition verification finds outside its
+/// transaction; otherwise that is <see cref="ErrorCode.InvalidTxnState"/>.
 /// </summary>
 [GenerateSerializer, Immutable]
-public sealed record ProduceRequest(Acks Acks, int TimeoutMs, PooledRecords Records, int CurrentLeaderEpoch = -1, string? TransactionalId = null);
+public sealed record ProduceRequest(
+    Acks Acks, int TimeoutMs, PooledRecords Records, int CurrentLeaderEpoch = -1, string? TransactionalId = null, bool TakesTransactionAbortable = false);
 
 [GenerateSerializer, Immutable]
 public sealed record ProduceResponse(

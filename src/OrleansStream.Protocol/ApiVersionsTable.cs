@@ -11,8 +11,8 @@ public static class ApiVersionsTable
 {
     public static readonly SupportedApi[] Advertised =
     [
-        new(ApiKey.Produce, 3, 10),
-        new(ApiKey.Fetch, 4, 16),
+        new(ApiKey.Produce, 3, 11),
+        new(ApiKey.Fetch, 4, 17),
         new(ApiKey.ListOffsets, 1, 10),
         new(ApiKey.Metadata, 0, 12),
         new(ApiKey.OffsetCommit, 1, 9),

@@ -116,6 +116,12 @@ public enum ErrorCode : short
     MismatchedEndpointType = 114,
     /// <summary>Kafka's UNSUPPORTED_ENDPOINT_TYPE (KIP-919): DescribeCluster v1 naming an endpoint type Kafka does not define.</summary>
     UnsupportedEndpointType = 115,
+    /// <summary>
+    /// Kafka's TRANSACTION_ABORTABLE (KIP-890): a transaction's verification found the partition outside the producer's
+    /// open transaction; the producer aborts the transaction and goes on. Answered to a Produce only from v11, which says
+    /// the producer takes it; older versions get <see cref="InvalidTxnState"/> instead, as Kafka answers them.
+    /// </summary>
+    TransactionAbortable = 120,
     /// <summary>Kafka's INVALID_REGULAR_EXPRESSION: a ConsumerGroupHeartbeat's SubscribedTopicRegex that is not a valid regular expression.</summary>
     InvalidRegularExpression = 128,
 }

@@ -452,8 +452,14 @@ public sealed class TransactionTests(KafkaCluster cluster)
         return partitions;
     }
 
-    [Fact]
-    public async Task A_transactional_batch_for_a_partition_not_in_the_transaction_is_refused_until_AddPartitionsToTxn()
+    /// <summary>
+    /// KIP-890's verification refuses the batch: InvalidTxnState before Produce v11, TransactionAbortable from v11 (the
+    /// version that says the producer takes it), as Kafka answers by version.
+    /// </summary>
+    [Theory]
+    [InlineData(7, ErrorCode.InvalidTxnState)]
+    [InlineData(11, ErrorCode.TransactionAbortable)]
+    public async Task A_transactional_batch_for_a_partition_not_in_the_transaction_is_refused_until_AddPartitionsToTxn(short produceVersion, ErrorCode refusal)
     {
         var topic = await cluster.CreateTopicAsync("verify", partitions: 1);
         var transactionalId = "verify-" + Guid.NewGuid().ToString("N");
@@ -465,31 +471,34 @@ public sealed class TransactionTests(KafkaCluster cluster)
         Assert.Equal((short)ErrorCode.None, r.ReadInt16());
         var (producerId, epoch) = (r.ReadInt64(), r.ReadInt16());
 
-        var unverified = await ProduceTransactionalAsync(wire, topic, transactionalId, producerId, epoch);
+        var unverified = await ProduceTransactionalAsync(wire, topic, transactionalId, producerId, epoch, produceVersion);
         await wire.SendAsync(ApiKey.AddPartitionsToTxn, 0,
             w => new Protocol.Messages.AddPartitionsToTxnRequest(transactionalId, producerId, epoch, [new TopicPartitions(topic, [0])]).Write(w, 0));
         r = new KafkaReader(await wire.ReadFrameAsync() is { } added ? added.AsSpan(8) : []);
         Assert.Equal(0, KafkaWire.FirstPartition(ref r));
         Assert.Equal((short)ErrorCode.None, r.ReadInt16());
-        var verified = await ProduceTransactionalAsync(wire, topic, transactionalId, producerId, epoch);
+        var verified = await ProduceTransactionalAsync(wire, topic, transactionalId, producerId, epoch, produceVersion);
         await wire.SendAsync(ApiKey.EndTxn, 1, w => new Protocol.Messages.EndTxnRequest(transactionalId, producerId, epoch, Committed: false).Write(w, 1));
         r = new KafkaReader(await wire.ReadFrameAsync() is { } ended ? ended.AsSpan(8) : []);
 
-        Assert.Equal(ErrorCode.InvalidTxnState, unverified);
+        Assert.Equal(refusal, unverified);
         Assert.Equal(ErrorCode.None, verified);
         Assert.Equal((short)ErrorCode.None, r.ReadInt16());
     }
 
-    private static async Task<ErrorCode> ProduceTransactionalAsync(KafkaWire wire, string topic, string transactionalId, long producerId, short epoch)
+    private static async Task<ErrorCode> ProduceTransactionalAsync(KafkaWire wire, string topic, string transactionalId, long producerId, short epoch, short version)
     {
         using var batch = new RecordBatchBuilder();
         batch.Reset(producerId, epoch, baseSequence: 0, isTransactional: true);
         batch.Append(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "k"u8.ToArray(), "v"u8.ToArray());
         var request = new Protocol.Messages.ProduceRequest(transactionalId, -1, 10_000, [new ProduceTopicData(topic, [new ProducePartitionData(0, batch.ToArray(), false)])]);
-        await wire.SendAsync(ApiKey.Produce, 7, w => request.Write(w, 7));
-        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
-        Assert.Equal(0, KafkaWire.FirstPartition(ref r));
-        return (ErrorCode)r.ReadInt16();
+        await wire.SendAsync(ApiKey.Produce, version, w => request.Write(w, version));
+        // The correlation id, and from v9 (flexible) the response header's empty tagged fields.
+        var headerSize = ApiVersionsTable.IsFlexible(ApiKey.Produce, version) ? 5 : 4;
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(headerSize) : []);
+        var partition = Protocol.Messages.ProduceResponse.Read(ref r, version).Topics[0].Partitions[0];
+        Assert.Equal(0, partition.Index);
+        return partition.Error;
     }
 
     private static List<string> Values(params string[] prefixes)

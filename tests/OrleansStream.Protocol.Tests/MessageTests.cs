@@ -233,6 +233,43 @@ public class MessageTests
     }
 
     /// <summary>
+    /// Fetch v17 (KIP-853) as Kafka's FetchRequest.json lays it out: each partition may carry the follower's replica
+    /// directory id as tagged field 0 (a uuid) after its max bytes, which a consumer never sends and this broker skips;
+    /// everything else is v16's request, and the answer is v16's (FetchResponse.json: no change in v17).
+    /// </summary>
+    [Fact]
+    public void Fetch_v17_skips_the_tagged_replica_directory_id_and_is_otherwise_v16()
+    {
+        var id = Guid.Parse("00112233-4455-6677-8899-aabbccddeeff");
+        var v17 = new KafkaReader(Hex.Parse(
+            "000001f4 00000001 000003e8 01 00000000 ffffffff" +               // max wait, min bytes, max bytes, isolation, session
+            "02 00112233445566778899aabbccddeeff 02" +                        // one topic by id, one partition
+            "00000002 00000004 000000000000000a 00000003 ffffffffffffffff 00000064" + // index, leader epoch, offset, last fetched epoch, log start, max bytes
+            "01 00 10 ffeeddccbbaa99887766554433221100" +                     // tag 0: replica directory id (16 bytes)
+            "00 01 0272 00"));                                                // topic tags, no forgotten topics, rack, tags
+        var read = Messages.FetchRequest.Read(ref v17, 17);
+        Assert.Equal(0, v17.Remaining);
+        Assert.Equal((id, new FetchPartition(2, 4, 10, -1, 100, 3), "r"), (read.Topics[0].TopicId, read.Topics[0].Partitions[0], read.RackId));
+
+        var request = new Messages.FetchRequest(-1, 500, 1, 1000, 1, 0, -1, [new FetchTopic("", [new FetchPartition(2, 4, 10, -1, 100, 3)], id)], "r");
+        using (var w16 = new KafkaWriter())
+        using (var w17 = new KafkaWriter())
+        {
+            request.Write(w16, 16);
+            request.Write(w17, 17);
+            Assert.Equal(w16.WrittenSpan.ToArray(), w17.WrittenSpan.ToArray());  // no directory id written: a consumer's request
+        }
+
+        var moved = new FetchPartitionResponse(0, ErrorCode.NotLeaderOrFollower, -1, -1, -1, null, ReadOnlyMemory<byte>.Empty, CurrentLeaderId: 1, CurrentLeaderEpoch: 7);
+        var response = new Messages.FetchResponse(ErrorCode.None, [new FetchTopicResponse("t", [moved], id)], [new MetadataBroker(1, "h", 9092, null)]);
+        using var a16 = new KafkaWriter();
+        using var a17 = new KafkaWriter();
+        response.Write(a16, 16);
+        response.Write(a17, 17);
+        Assert.Equal(a16.WrittenSpan.ToArray(), a17.WrittenSpan.ToArray());
+    }
+
+    /// <summary>
     /// Produce v9 is v8 made flexible (compact strings, arrays and records, tagged fields); v10 (KIP-951) tags a moved
     /// partition's current leader (tag 0) and ends the answer with the leaders' endpoints (tag 0), as Kafka's
     /// ProduceRequest.json and ProduceResponse.json lay them out.
@@ -275,6 +312,37 @@ public class MessageTests
         Assert.Equal(0, back.Remaining);
         Assert.Equal((2, 4, "m"), (answer.Topics[0].Partitions[1].CurrentLeaderId, answer.Topics[0].Partitions[1].CurrentLeaderEpoch, answer.Topics[0].Partitions[1].ErrorMessage));
         Assert.Equal([new MetadataBroker(2, "h", 9092, null)], answer.NodeEndpoints);
+    }
+
+    /// <summary>
+    /// Produce v11 (KIP-890) adds no field to Kafka's ProduceRequest.json or ProduceResponse.json: the request is v10's
+    /// (and v9's) bytes, and the answer v10's layout, where a partition's error may now be TransactionAbortable (120).
+    /// </summary>
+    [Fact]
+    public void Produce_v11_is_v10s_layout_and_may_answer_TransactionAbortable()
+    {
+        var request = new Messages.ProduceRequest("tx", -1, 1000, [new ProduceTopicData("t", [new ProducePartitionData(1, new byte[] { 7, 8 }, false)])]);
+        using (var w = new KafkaWriter())
+        {
+            request.Write(w, 11);
+            Assert.Equal(Hex.Parse("03 7478 ffff 000003e8 02 0274 02 00000001 03 0708 00 00 00"), w.WrittenSpan.ToArray());
+            var r = new KafkaReader(w.WrittenSpan);
+            var read = Messages.ProduceRequest.Read(ref r, 11, w.WrittenMemory);
+            Assert.Equal(0, r.Remaining);
+            Assert.Equal(("tx", (short)-1, 1000), (read.TransactionalId, read.Acks, read.TimeoutMs));
+            Assert.Equal([7, 8], read.Topics[0].Partitions[0].Records.ToArray());
+        }
+
+        var response = new Messages.ProduceResponse([new ProduceTopicResponse("t", [new ProducePartitionResponse(0, ErrorCode.TransactionAbortable, -1, -1, -1, "m")])]);
+        using var v11 = new KafkaWriter();
+        response.Write(v11, 11);
+        Assert.Equal(Hex.Parse(
+            "02 0274 02" +
+            "00000000 0078 ffffffffffffffff ffffffffffffffff ffffffffffffffff 01 026d 00" + // error 120, no record errors, message "m", no tags
+            "00 00000000 00"), v11.WrittenSpan.ToArray());                                  // topic tags, throttle, tags
+        var back = new KafkaReader(v11.WrittenSpan);
+        Assert.Equal(ErrorCode.TransactionAbortable, Messages.ProduceResponse.Read(ref back, 11).Topics[0].Partitions[0].Error);
+        Assert.Equal(0, back.Remaining);
     }
 
     [Fact]
@@ -772,6 +840,12 @@ public class MessageTests
         Assert.True(ApiVersionsTable.IsSupported(ApiKey.ApiVersions, 3));
         Assert.False(ApiVersionsTable.IsSupported(ApiKey.ApiVersions, 4));
         Assert.False(ApiVersionsTable.IsSupported(ApiKey.Produce, 2));
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.Produce, 11));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.Produce, 12));
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.Fetch, 17));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.Fetch, 18));
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.Metadata, 12));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.Metadata, 13));
         Assert.True(ApiVersionsTable.IsFlexible(ApiKey.Fetch, 12));
         Assert.False(ApiVersionsTable.IsFlexible(ApiKey.Fetch, 11));
         foreach (var api in ApiVersionsTable.Advertised)

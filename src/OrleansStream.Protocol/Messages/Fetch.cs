@@ -7,11 +7,13 @@ public readonly record struct FetchPartition(int Partition, int CurrentLeaderEpo
 public sealed record FetchTopic(string Topic, FetchPartition[] Partitions, Guid TopicId = default);
 
 /// <summary>
-/// FetchRequest v4-16. Fetch sessions (KIP-227, v7+) are read but not kept: every answer is a full one with session
+/// FetchRequest v4-17. Fetch sessions (KIP-227, v7+) are read but not kept: every answer is a full one with session
 /// id 0, which tells the client that no session exists, so it keeps sending full requests (and, from v13, no
 /// forgotten topics). v12 is flexible and adds each partition's last fetched epoch; v13 names topics by id; v15 moves
 /// the replica id into a tagged field a consumer does not send (this listener serves clients: replicas fetch through
-/// their grains). The tagged cluster id (v12+) and replica state (v15+) are skipped.
+/// their grains); v17 (KIP-853) adds each partition's replica directory id, tagged (tag 0 of the partition), which a
+/// consumer does not send either. The tagged cluster id (v12+), replica state (v15+) and replica directory id (v17+)
+/// are skipped, and written as absent.
 /// </summary>
 public sealed record FetchRequest(
     int ReplicaId, int MaxWaitMs, int MinBytes, int MaxBytes, sbyte IsolationLevel, int SessionId, int SessionEpoch,
@@ -125,8 +127,9 @@ public readonly record struct FetchPartitionResponse(
 public sealed record FetchTopicResponse(string Topic, FetchPartitionResponse[] Partitions, Guid TopicId = default);
 
 /// <summary>
-/// FetchResponse v4-16. Large record sets are written by reference (<see cref="KafkaWriter.WriteBytesByReference"/>),
-/// not copied. v16 (KIP-951) adds the endpoints of the leaders named in the partitions' current-leader fields.
+/// FetchResponse v4-17. Large record sets are written by reference (<see cref="KafkaWriter.WriteBytesByReference"/>),
+/// not copied. v16 (KIP-951) adds the endpoints of the leaders named in the partitions' current-leader fields; v17 is
+/// v16's layout (KIP-853 changes the request only).
 /// </summary>
 public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics, IReadOnlyList<MetadataBroker>? NodeEndpoints = null)
 {

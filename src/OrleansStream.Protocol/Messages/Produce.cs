@@ -5,7 +5,10 @@ public readonly record struct ProducePartitionData(int Index, ReadOnlyMemory<byt
 
 public sealed record ProduceTopicData(string Name, ProducePartitionData[] Partitions);
 
-/// <summary>ProduceRequest v3-10 (v9+ flexible). The records are slices of <c>frame</c>: valid while the frame's buffer is.</summary>
+/// <summary>
+/// ProduceRequest v3-11 (v9+ flexible). v10 and v11 add no field: v11 (KIP-890) tells the broker that the producer
+/// takes TransactionAbortable (120). The records are slices of <c>frame</c>: valid while the frame's buffer is.
+/// </summary>
 public sealed record ProduceRequest(string? TransactionalId, short Acks, int TimeoutMs, ProduceTopicData[] Topics)
 {
     public const short FirstFlexibleVersion = 9;
@@ -63,8 +66,9 @@ public readonly record struct ProducePartitionResponse(
 public sealed record ProduceTopicResponse(string Name, ProducePartitionResponse[] Partitions);
 
 /// <summary>
-/// ProduceResponse v3-10 (v8 adds per-batch record errors, which this broker reports as none, and the error message; v9
-/// is flexible; v10 adds, tagged, each moved partition's current leader and the endpoints of those leaders, KIP-951).
+/// ProduceResponse v3-11 (v8 adds per-batch record errors, which this broker reports as none, and the error message; v9
+/// is flexible; v10 adds, tagged, each moved partition's current leader and the endpoints of those leaders, KIP-951;
+/// v11 is v10's layout, a partition's error code may be TransactionAbortable, KIP-890).
 /// </summary>
 public sealed record ProduceResponse(ProduceTopicResponse[] Topics, IReadOnlyList<MetadataBroker>? NodeEndpoints = null)
 {

@@ -224,7 +224,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         if (refused is not null && valid.Count == 0) return PartlyRefused(offsets, refused);
         if (!_offsets.HasPendingTxnOffsets(request.ProducerId, request.ProducerEpoch))
         {
-            var (error, guard) = await _verifications.VerifyAsync(request.TransactionalId, request.ProducerId, request.ProducerEpoch, TxnParticipant.OfGroup(GroupId));
+            // TxnOffsetCommit v0-3 (those advertised): Kafka's defaultError, so a group not in the transaction is InvalidTxnState.
+            var (error, guard) = await _verifications.VerifyAsync(request.TransactionalId, request.ProducerId, request.ProducerEpoch, TxnParticipant.OfGroup(GroupId),
+                takesTransactionAbortable: false);
             // The partition's retriable NotEnoughReplicas is no group answer; Kafka's TxnOffsetCommit retries on this one.
             if (error == ErrorCode.NotEnoughReplicas) error = ErrorCode.CoordinatorLoadInProgress;
             if (error != ErrorCode.None)

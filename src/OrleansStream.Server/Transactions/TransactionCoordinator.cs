@@ -120,7 +120,9 @@ internal sealed partial class TransactionCoordinator(
     /// KIP-890 part 1 (Kafka's handleVerifyPartitionsInTransaction): a partition leader asks before a transaction's first
     /// write whether its partition is in the producer's open transaction. Only durable additions count, so a late
     /// produce of an earlier transaction (its partition already cleared by the markers) is refused, not written into
-    /// the next one. Kafka 3.6 answered InvalidTxnState for a partition not in the transaction, as here.
+    /// the next one. A partition not in the open transaction (or with no transaction open) is TransactionAbortable, as
+    /// Kafka's coordinator answers since KIP-890 part 2 (Kafka 3.6 answered InvalidTxnState); the leader turns it into
+    /// InvalidTxnState for a client older than Produce v11 (<see cref="TransactionVerifier.VerifyAsync"/>).
     /// </summary>
     public ErrorCode VerifyPartitionInTxn(string transactionalId, long producerId, short producerEpoch, TopicPartition partition) =>
         VerifyParticipantInTxn(transactionalId, producerId, producerEpoch, TxnParticipant.Of(partition));
@@ -134,7 +136,7 @@ internal sealed partial class TransactionCoordinator(
             return ErrorCode.ConcurrentTransactions;
         return metadata.State == TransactionState.Ongoing && metadata.Participants.Contains(participant)
             ? ErrorCode.None
-            : ErrorCode.InvalidTxnState;
+            : ErrorCode.TransactionAbortable;
     }
 
     /// <summary>

@@ -36,10 +36,15 @@ internal sealed class TransactionVerifier(IGrainFactory grains, SiloDepartures d
 
     /// <summary>
     /// Asks the coordinator. Answers None and the guard to check with <see cref="IsStillValid"/> just before the append,
-    /// or the error to refuse the batch with: Kafka's mapping, where ProducerFenced becomes InvalidProducerEpoch and the
-    /// coordinator's retriable errors (and a failed call) become NotEnoughReplicas, which every producer retries.
+    /// or the error to refuse the batch with: Kafka's mapping (AddPartitionsToTxnManager, then ReplicaManager's
+    /// handleProduceAppend), where ProducerFenced becomes InvalidProducerEpoch, the coordinator's TransactionAbortable
+    /// (not in the transaction) stays so only for a client that takes it (<paramref name="takesTransactionAbortable"/>:
+    /// Kafka's genericError, Produce v11+; TxnOffsetCommit from v4, not advertised here) and becomes InvalidTxnState
+    /// otherwise, and the coordinator's retriable errors (and a failed call) become NotEnoughReplicas, which every
+    /// producer retries, whatever the version.
     /// </summary>
-    public async Task<(ErrorCode Error, object? Guard)> VerifyAsync(string transactionalId, long producerId, short producerEpoch, TxnParticipant participant)
+    public async Task<(ErrorCode Error, object? Guard)> VerifyAsync(
+        string transactionalId, long producerId, short producerEpoch, TxnParticipant participant, bool takesTransactionAbortable)
     {
         if (!_guards.TryGetValue(producerId, out var guard))
             _guards[producerId] = guard = new object();
@@ -56,17 +61,27 @@ internal sealed class TransactionVerifier(IGrainFactory grains, SiloDepartures d
         {
             error = ErrorCode.CoordinatorNotAvailable;
         }
-        error = error switch
-        {
-            ErrorCode.ProducerFenced => ErrorCode.InvalidProducerEpoch,
-            ErrorCode.NotCoordinator or ErrorCode.CoordinatorNotAvailable or ErrorCode.CoordinatorLoadInProgress or ErrorCode.ConcurrentTransactions
-                => ErrorCode.NotEnoughReplicas,
-            _ => error,
-        };
+        error = ForClient(error, takesTransactionAbortable);
         if (error == ErrorCode.None) return (error, guard);
         if (_guards.TryGetValue(producerId, out var current) && ReferenceEquals(current, guard)) _guards.Remove(producerId);
         return (error, null);
     }
+
+    /// <summary>
+    /// The coordinator's verification answer as the client gets it, Kafka's mapping: AddPartitionsToTxnManager turns
+    /// PRODUCER_FENCED into INVALID_PRODUCER_EPOCH and, unless the operation is genericError, TRANSACTION_ABORTABLE into
+    /// INVALID_TXN_STATE; ReplicaManager.handleProduceAppend then turns CONCURRENT_TRANSACTIONS, NETWORK_EXCEPTION (a
+    /// failed call here), COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE and NOT_COORDINATOR into
+    /// NOT_ENOUGH_REPLICAS, at every version. Other answers pass as they are.
+    /// </summary>
+    public static ErrorCode ForClient(ErrorCode coordinatorError, bool takesTransactionAbortable) => coordinatorError switch
+    {
+        ErrorCode.ProducerFenced => ErrorCode.InvalidProducerEpoch,
+        ErrorCode.TransactionAbortable when !takesTransactionAbortable => ErrorCode.InvalidTxnState,
+        ErrorCode.NotCoordinator or ErrorCode.CoordinatorNotAvailable or ErrorCode.CoordinatorLoadInProgress or ErrorCode.ConcurrentTransactions
+            => ErrorCode.NotEnoughReplicas,
+        _ => coordinatorError,
+    };
 
     /// <summary>Whether no marker for the producer landed since <paramref name="guard"/> was handed out.</summary>
     public bool IsStillValid(long producerId, object guard) =>

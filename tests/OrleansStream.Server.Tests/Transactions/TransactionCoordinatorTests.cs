@@ -428,11 +428,11 @@ public sealed class TransactionCoordinatorTests
     {
         var init = _h.Run(C.InitProducerId(TxnId, TimeoutMs));
         var add = C.AddPartitionsToTxn(TxnId, init.ProducerId, init.ProducerEpoch, [P(0)]);
-        Assert.Equal(ErrorCode.InvalidTxnState, C.VerifyPartitionInTxn(TxnId, init.ProducerId, init.ProducerEpoch, P(0)));
+        Assert.Equal(ErrorCode.TransactionAbortable, C.VerifyPartitionInTxn(TxnId, init.ProducerId, init.ProducerEpoch, P(0)));
         _h.Store(add.Write!);
 
         Assert.Equal(ErrorCode.None, C.VerifyPartitionInTxn(TxnId, init.ProducerId, init.ProducerEpoch, P(0)));
-        Assert.Equal(ErrorCode.InvalidTxnState, C.VerifyPartitionInTxn(TxnId, init.ProducerId, init.ProducerEpoch, P(1)));
+        Assert.Equal(ErrorCode.TransactionAbortable, C.VerifyPartitionInTxn(TxnId, init.ProducerId, init.ProducerEpoch, P(1)));
         Assert.Equal(ErrorCode.ProducerFenced, C.VerifyPartitionInTxn(TxnId, init.ProducerId, (short)(init.ProducerEpoch - 1), P(0)));
         Assert.Equal(ErrorCode.InvalidProducerIdMapping, C.VerifyPartitionInTxn(TxnId, init.ProducerId + 9, init.ProducerEpoch, P(0)));
 
@@ -440,8 +440,27 @@ public sealed class TransactionCoordinatorTests
         Assert.Equal(ErrorCode.ConcurrentTransactions, C.VerifyPartitionInTxn(TxnId, init.ProducerId, init.ProducerEpoch, P(0)));
         _h.WriteAllMarkers(markers);
         // A produce of the committed transaction that arrives late is not let into whatever comes next.
-        Assert.Equal(ErrorCode.InvalidTxnState, C.VerifyPartitionInTxn(TxnId, init.ProducerId, init.ProducerEpoch, P(0)));
+        Assert.Equal(ErrorCode.TransactionAbortable, C.VerifyPartitionInTxn(TxnId, init.ProducerId, init.ProducerEpoch, P(0)));
     }
+
+    /// <summary>
+    /// Kafka's answers to the producer for the coordinator's (AddPartitionsToTxnManager, ReplicaManager.handleProduceAppend):
+    /// TransactionAbortable only to a client that takes it (Produce v11+, genericError), InvalidTxnState to older ones;
+    /// the coordinator's retriable errors NotEnoughReplicas and ProducerFenced InvalidProducerEpoch at every version.
+    /// </summary>
+    [Theory]
+    [InlineData(ErrorCode.TransactionAbortable, false, ErrorCode.InvalidTxnState)]
+    [InlineData(ErrorCode.TransactionAbortable, true, ErrorCode.TransactionAbortable)]
+    [InlineData(ErrorCode.ConcurrentTransactions, false, ErrorCode.NotEnoughReplicas)]
+    [InlineData(ErrorCode.ConcurrentTransactions, true, ErrorCode.NotEnoughReplicas)]
+    [InlineData(ErrorCode.CoordinatorNotAvailable, true, ErrorCode.NotEnoughReplicas)]
+    [InlineData(ErrorCode.CoordinatorLoadInProgress, true, ErrorCode.NotEnoughReplicas)]
+    [InlineData(ErrorCode.NotCoordinator, false, ErrorCode.NotEnoughReplicas)]
+    [InlineData(ErrorCode.ProducerFenced, true, ErrorCode.InvalidProducerEpoch)]
+    [InlineData(ErrorCode.InvalidProducerIdMapping, true, ErrorCode.InvalidProducerIdMapping)]
+    [InlineData(ErrorCode.None, false, ErrorCode.None)]
+    public void KIP_890_verification_answers_reach_the_producer_as_Kafka_maps_them_by_version(ErrorCode coordinator, bool takesTransactionAbortable, ErrorCode client) =>
+        Assert.Equal(client, TransactionVerifier.ForClient(coordinator, takesTransactionAbortable));
 
     /// <summary>The coordinator of the harness's current activation.</summary>
     private TransactionCoordinator C => _h.Coordinator;

@@ -4,7 +4,7 @@ using OrleansStream.Protocol.Messages;
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
-/// Fetch v4-16: every partition asks its leader replica grain at once without waiting; when the answers hold less than
+/// Fetch v4-17: every partition asks its leader replica grain at once without waiting; when the answers hold less than
 /// <c>min_bytes</c>, the empty partitions ask again, each long-polling up to the request's max wait, and the answer goes
 /// back as soon as the partitions answered so far hold <c>min_bytes</c> (or all have answered); partitions still
 /// waiting are left out of it (the client asks again). Records are the stored batches unchanged;
@@ -12,7 +12,8 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// From v12 a partition's last fetched epoch is checked against the leader's log (the diverging epoch); from v13 topics
 /// are named by id (an id this broker cannot resolve is UnknownTopicId); from v16 a partition answered
 /// NotLeaderOrFollower or FencedLeaderEpoch carries its current leader and that leader's endpoint (KIP-951), so the
-/// client moves without asking for metadata.
+/// client moves without asking for metadata. v17 (KIP-853) is answered as v16: it adds only a KRaft voter's directory
+/// id, tagged, which a consumer does not send and the request reader skips.
 /// </summary>
 internal sealed partial class FetchHandler(PartitionLeaders leaders, MetadataCache metadataCache, LeaderHints hints, ILogger<FetchHandler> logger)
     : KafkaApiHandler<Protocol.Messages.FetchRequest>(ApiKey.Fetch, Protocol.Messages.FetchRequest.Read)

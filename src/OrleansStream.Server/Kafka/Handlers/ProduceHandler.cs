@@ -7,15 +7,21 @@ using OrleansStream.Records;
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
-/// Produce v3-10: each partition's record batches go to its leader replica grain as the client sent them (the grain
+/// Produce v3-11: each partition's record batches go to its leader replica grain as the client sent them (the grain
 /// stamps offsets and epoch). Only RecordBatch v2 is accepted. acks=0 gets no response, as in Kafka. v9 is flexible;
 /// from v10 a partition answered NotLeaderOrFollower or FencedLeaderEpoch carries its current leader (KIP-951,
-/// <see cref="LeaderHints"/>).
+/// <see cref="LeaderHints"/>). v11 (KIP-890) says the producer takes TransactionAbortable: as Kafka's handleProduceRequest
+/// (genericError for a version above 10, defaultError otherwise), a transactional batch that the partition's
+/// verification finds outside the producer's transaction is TransactionAbortable from v11 and InvalidTxnState before;
+/// the coordinator's retriable answers are NotEnoughReplicas at every version (<c>TransactionVerifier.VerifyAsync</c>).
 /// </summary>
 internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHints hints, ILogger<ProduceHandler> logger) : IKafkaApiHandler
 {
     /// <summary>The first version whose answer carries the current leader of a partition that moved (KIP-951).</summary>
     private const short LeaderHintsVersion = 10;
+
+    /// <summary>The first version whose producer takes TransactionAbortable (KIP-890; Kafka's genericError from a version above 10).</summary>
+    private const short TransactionAbortableVersion = 11;
 
     public ApiKey ApiKey => ApiKey.Produce;
 
@@ -34,7 +40,7 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
         var sent = 0;
         foreach (var topic in body.Topics)
             foreach (var p in topic.Partitions)
-                calls[sent++] = Send(topic.Name, p, body);
+                calls[sent++] = Send(topic.Name, p, body, request.Version >= TransactionAbortableVersion);
 
         var results = new ProduceTopicResponse[body.Topics.Length];
         var call = 0;
@@ -69,14 +75,16 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
     }
 
     // A partition refused before any call carries its error and no call.
-    private (ErrorCode Error, Task<OrleansStream.ProduceResponse>? Call) Send(string topic, ProducePartitionData p, Protocol.Messages.ProduceRequest body)
+    private (ErrorCode Error, Task<OrleansStream.ProduceResponse>? Call) Send(
+        string topic, ProducePartitionData p, Protocol.Messages.ProduceRequest body, bool takesTransactionAbortable)
     {
         if (p.IsNull || !IsRecordBatchV2(p.Records.Span)) return (ErrorCode.InvalidRecord, null);
         var leader = leaders.Find(topic, p.Index);
         // The records lie in the connection's own rented frame, read no more once the call is answered: the leader may
         // stamp them there rather than copy them (a leader on another silo gets its own copy anyway).
         var records = PooledRecords.Lend(MemoryMarshal.AsMemory(p.Records));
-        return (leader.Error, leader.Replica?.Produce(new OrleansStream.ProduceRequest((Acks)body.Acks, body.TimeoutMs, records, TransactionalId: body.TransactionalId)));
+        return (leader.Error, leader.Replica?.Produce(new OrleansStream.ProduceRequest((Acks)body.Acks, body.TimeoutMs, records,
+            TransactionalId: body.TransactionalId, TakesTransactionAbortable: takesTransactionAbortable)));
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
