@@ -112,9 +112,35 @@ public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal([1, 2, 3], (await DescribeAsync()).Rows.Select(r => r.Partition));
     }
 
-    private async Task<Described> DescribeAsync()
+    /// <summary>
+    /// A <c>consume --group</c> process with <c>group.protocol=consumer</c> (KIP-848): <c>groups list</c> shows its group's
+    /// type and Kafka's state name, <c>groups describe</c> its group epoch and the coordinator's assignor.
+    /// </summary>
+    [Fact]
+    public async Task A_consumer_protocol_member_is_listed_and_described_as_a_consumer_group()
     {
-        var result = await silo.RunCliAsync("groups", "describe", "--group", Group);
+        const string topic = "e2e-kip848", group = "e2e-kip848-g";
+        Assert.Equal(0, (await silo.RunCliAsync("topics", "create", "--topic", topic, "--partitions", "2")).ExitCode);
+        await using var member = silo.StartCli("kip848", "consume", "--topic", topic, "--group", group,
+            "--consumer-property", "group.protocol=consumer", "--consumer-property", "session.timeout.ms=180000");
+
+        // The group exists once the member's first heartbeat is stored.
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            if (member.HasExited) throw new InvalidOperationException($"the consumer exited:\n{member.Output}");
+            return (await silo.RunCliAsync("groups", "list")).StdoutLines.Contains($"{group}\tStable\tconsumer");
+        }, "groups list shows the consumer group", Deadline);
+        var described = await DescribeUntilAsync(d => d.Rows.Count == 2 && d.Rows.TrueForAll(r => r.Consumer != "-"),
+            "the member owns both partitions", member, group);
+        Assert.StartsWith($"Consumer group '{group}' is Stable (consumer protocol, group epoch ", described.Header);
+        Assert.EndsWith("assignor uniform, 1 members).", described.Header);
+        var stopped = await member.StopAsync(Deadline);
+        Assert.True(stopped.ExitCode == 0, stopped.ToString());
+    }
+
+    private async Task<Described> DescribeAsync(string group = Group)
+    {
+        var result = await silo.RunCliAsync("groups", "describe", "--group", group);
         Assert.True(result.ExitCode == 0, result.ToString());
         var lines = result.StdoutLines;
         var rows = new List<PartitionRow>();
@@ -128,12 +154,18 @@ public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
         return new Described(lines[0], rows, result);
     }
 
-    private async Task<Described> DescribeUntilAsync(Func<Described, bool> condition, string what, params ExternalProcess[] consumers)
+    private Task<Described> DescribeUntilAsync(Func<Described, bool> condition, string what, params ExternalProcess[] consumers) =>
+        DescribeUntilAsync(condition, what, consumers, Group);
+
+    private Task<Described> DescribeUntilAsync(Func<Described, bool> condition, string what, ExternalProcess consumer, string group) =>
+        DescribeUntilAsync(condition, what, [consumer], group);
+
+    private async Task<Described> DescribeUntilAsync(Func<Described, bool> condition, string what, ExternalProcess[] consumers, string group)
     {
         Described? last = null;
         await Eventually.WaitUntilAsync(async () =>
         {
-            last = await DescribeAsync();
+            last = await DescribeAsync(group);
             if (condition(last)) return true;
             foreach (var c in consumers)
                 if (c.HasExited) throw new InvalidOperationException($"{c.Name} exited while waiting until {what}.\n{c.Output}");

@@ -25,7 +25,7 @@ internal static class GroupsCommands
             using var admin = new AdminClientBuilder(connection.Client).Build();
             var result = await GroupCall(() => admin.ListConsumerGroupsAsync());
             foreach (var g in result.Valid)
-                Console.Out.WriteLine($"{g.GroupId}\t{g.State}");
+                Console.Out.WriteLine(g.Type == ConsumerGroupType.Consumer ? $"{g.GroupId}\t{g.StateName}\tconsumer" : $"{g.GroupId}\t{g.State}");
             return ExitCodes.Success;
         });
         return command;
@@ -46,8 +46,13 @@ internal static class GroupsCommands
             foreach (var m in description.Members) clients[m.ConsumerId] = m.ClientId;
 
             var o = Console.Out;
-            o.WriteLine($"Consumer group '{id}' is {description.State} (generation {description.GenerationId}, " +
-                $"assignor {(description.PartitionAssignor.Length > 0 ? description.PartitionAssignor : "-")}, {description.Members.Count} members).");
+            // A consumer group (KIP-848) has a group epoch and the coordinator's assignor, not a generation and a leader's.
+            var header = description.GroupType == ConsumerGroupType.Consumer
+                ? $"Consumer group '{id}' is {description.StateName} (consumer protocol, group epoch {description.GenerationId}, " +
+                  $"assignor {description.PartitionAssignor}, {description.Members.Count} members)."
+                : $"Consumer group '{id}' is {description.State} (generation {description.GenerationId}, " +
+                  $"assignor {(description.PartitionAssignor.Length > 0 ? description.PartitionAssignor : "-")}, {description.Members.Count} members).";
+            o.WriteLine(header);
             o.WriteLine();
             var rows = new List<string[]> { new[] { "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "CLIENT-ID" } };
             foreach (var p in offsets.Partitions)

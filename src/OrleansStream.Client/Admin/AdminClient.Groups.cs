@@ -23,7 +23,7 @@ internal sealed partial class AdminClient
         var listings = new List<ConsumerGroupListing>(all.Length);
         foreach (var d in all)
             if (d.Error == ErrorCode.None)
-                listings.Add(new ConsumerGroupListing(d.GroupId, d.State, IsSimpleConsumerGroup: d.ProtocolType.Length == 0));
+                listings.Add(new ConsumerGroupListing(d.GroupId, d.State, IsSimpleConsumerGroup: d.ProtocolType.Length == 0, TypeOf(d), d.StateText));
         return new ListConsumerGroupsResult(listings);
     }
 
@@ -41,10 +41,13 @@ internal sealed partial class AdminClient
             var members = new List<MemberDescription>(d.Members.Count);
             foreach (var m in d.Members)
                 members.Add(new MemberDescription(m.MemberId, m.ClientId, [.. m.Topics], [.. m.Assignment.Partitions]));
-            result.Add(new ConsumerGroupDescription(d.GroupId, d.State, d.Protocol ?? "", d.GenerationId, d.LeaderId, members, Error.NoError));
+            result.Add(new ConsumerGroupDescription(d.GroupId, d.State, d.Protocol ?? "", d.GenerationId, d.LeaderId, members, Error.NoError, TypeOf(d), d.StateText));
         }
         return new DescribeConsumerGroupsResult(result);
     }
+
+    private static ConsumerGroupType TypeOf(GroupDescription d) =>
+        d.Type == GroupKeys.ConsumerGroupType ? ConsumerGroupType.Consumer : ConsumerGroupType.Classic;
 
     public async Task<ListConsumerGroupOffsetsResult> ListConsumerGroupOffsetsAsync(
         string group, IEnumerable<TopicPartition>? partitions = null, TimeSpan? timeout = null)

@@ -1,6 +1,11 @@
 namespace OrleansStream.Client;
 
-/// <summary>A group's state, assignor, generation, leader and members.</summary>
+/// <summary>
+/// A group's state, assignor, generation, leader and members. For a consumer group (KIP-848, <paramref name="GroupType"/>
+/// <see cref="ConsumerGroupType.Consumer"/>) the assignor is the coordinator's, the generation its group epoch, there is
+/// no leader, and Assigning and Reconciling are <see cref="GroupState.PreparingRebalance"/> (<paramref name="StateName"/>
+/// is the exact name).
+/// </summary>
 public sealed record ConsumerGroupDescription(
     string GroupId,
     GroupState State,
@@ -8,4 +13,6 @@ public sealed record ConsumerGroupDescription(
     int GenerationId,
     string? LeaderId,
     List<MemberDescription> Members,
-    Error Error);
+    Error Error,
+    ConsumerGroupType GroupType = ConsumerGroupType.Classic,
+    string? StateName = null);

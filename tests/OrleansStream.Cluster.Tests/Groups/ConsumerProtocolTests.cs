@@ -64,6 +64,15 @@ public sealed class ConsumerProtocolTests(GroupFixture fixture)
         foreach (var dup in read.GroupBy(r => (r.Tp, r.Offset)).Where(g => g.Count() > 1))
             Assert.Contains(revoked, r => r.TopicPartition == dup.Key.Tp && (r.Offset < 0 || r.Offset <= dup.Key.Offset));
 
+        // The SDK's admin client shows it as a consumer group with Kafka's state name.
+        using (var admin = new AdminClientBuilder(fixture.Client).Build())
+        {
+            var listing = Assert.Single((await admin.ListConsumerGroupsAsync()).Valid, g => g.GroupId == group);
+            Assert.Equal((ConsumerGroupType.Consumer, "Stable", GroupState.Stable), (listing.Type, listing.StateName, listing.State));
+            var description = Assert.Single((await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions);
+            Assert.Equal((ConsumerGroupType.Consumer, "uniform", 2), (description.GroupType, description.PartitionAssignor, description.Members.Count));
+        }
+
         // Commits carry the member epoch: the group has every offset.
         b.Commit();
         c.Commit();
