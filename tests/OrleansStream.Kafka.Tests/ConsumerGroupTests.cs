@@ -26,14 +26,6 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
         PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
     };
 
-    /// <summary>Polls every consumer (a rebalance happens inside Consume) until <paramref name="done"/> holds.</summary>
-    private static Task PollUntilAsync(Func<bool> done, string what, params IConsumer<string, string>[] consumers) =>
-        Eventually.WaitUntilAsync(() =>
-        {
-            foreach (var c in consumers) c.Consume(TimeSpan.FromMilliseconds(100));
-            return done();
-        }, what, Wait);
-
     private async Task ProduceAsync(string topic, int count, string prefix)
     {
         using var producer = new ProducerBuilder<string, string>(new ProducerConfig
@@ -70,13 +62,13 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
         using (var second = new ConsumerBuilder<string, string>(Config(group)).Build())
         {
             second.Subscribe(topic);
-            await PollUntilAsync(() => first.Assignment.Count == 2 && second.Assignment.Count == 2, "the two members share the four partitions", first, second);
+            await Consuming.PollUntilAsync(() => first.Assignment.Count == 2 && second.Assignment.Count == 2, "the two members share the four partitions", Wait, first, second);
             Assert.Empty(first.Assignment.Intersect(second.Assignment));
             // The second member starts where the group committed: nothing left to read.
             Assert.Null(second.Consume(TimeSpan.FromMilliseconds(500)) is { IsPartitionEOF: false } r ? r : null);
             second.Close();
         }
-        await PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets every partition back", first);
+        await Consuming.PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets every partition back", Wait, first);
         first.Close();
     }
 
@@ -95,7 +87,7 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
         config.MaxPollIntervalMs = 60_000;
         using var a = new ConsumerBuilder<string, string>(config).Build();
         a.Subscribe(topic);
-        await PollUntilAsync(() => a.Assignment.Count == 3, "A owns the topic", a);
+        await Consuming.PollUntilAsync(() => a.Assignment.Count == 3, "A owns the topic", Wait, a);
 
         using var b = new ConsumerBuilder<string, string>(config).Build();
         using var c = new ConsumerBuilder<string, string>(config).Build();
@@ -141,13 +133,13 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
 
         using var first = Member("first");
         first.Subscribe(topic);
-        await PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets every partition", first);
+        await Consuming.PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets every partition", Wait, first);
         var alone = events.ToArray();
 
         using (var second = Member("second"))
         {
             second.Subscribe(topic);
-            await PollUntilAsync(() => first.Assignment.Count == 2 && second.Assignment.Count == 2, "the two members share the four partitions", first, second);
+            await Consuming.PollUntilAsync(() => first.Assignment.Count == 2 && second.Assignment.Count == 2, "the two members share the four partitions", Wait, first, second);
             var shared = events.ToArray();
 
             // Incremental: the first member gave up only the two partitions that moved, and never all four.
@@ -160,7 +152,7 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
             second.Close();
         }
         var beforeLeave = events.Count;
-        await PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets the leaver's partitions back", first);
+        await Consuming.PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets the leaver's partitions back", Wait, first);
         var afterLeave = events.Skip(beforeLeave).ToList();
         first.Close();
 
@@ -195,7 +187,7 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
         a.Subscribe(topic);
         var b = Member("b");
         b.Subscribe(topic);
-        await PollUntilAsync(() => a.Assignment.Count == 2 && b.Assignment.Count == 2, "the two static members share the four partitions", a, b);
+        await Consuming.PollUntilAsync(() => a.Assignment.Count == 2 && b.Assignment.Count == 2, "the two static members share the four partitions", Wait, a, b);
         var before = await coordinator.Describe();
         var bPartitions = b.Assignment.Select(p => p.Partition.Value).Order().ToArray();
         var revokedBefore = Volatile.Read(ref revokedFromA);
@@ -205,7 +197,7 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
 
         using var restarted = Member("b");
         restarted.Subscribe(topic);
-        await PollUntilAsync(() => restarted.Assignment.Count == 2, "the restarted member gets its partitions", a, restarted);
+        await Consuming.PollUntilAsync(() => restarted.Assignment.Count == 2, "the restarted member gets its partitions", Wait, a, restarted);
         var after = await coordinator.Describe();
         var restartedPartitions = restarted.Assignment.Select(p => p.Partition.Value).Order().ToArray();
 
@@ -289,7 +281,7 @@ public sealed class ConsumerGroupTests(KafkaCluster cluster)
         using var second = new ConsumerBuilder<string, string>(Config(group)).Build();
         first.Subscribe(topic);
         second.Subscribe(topic);
-        await PollUntilAsync(() => first.Assignment.Count == 1 && second.Assignment.Count == 1, "each member holds one partition", first, second);
+        await Consuming.PollUntilAsync(() => first.Assignment.Count == 1 && second.Assignment.Count == 1, "each member holds one partition", Wait, first, second);
         var secondsPartition = Assert.Single(second.Assignment);
         Assert.DoesNotContain(secondsPartition, first.Assignment);
         var unsubscribed = new TopicPartition(other, 0);

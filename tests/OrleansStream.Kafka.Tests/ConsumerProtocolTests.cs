@@ -26,13 +26,6 @@ public sealed class ConsumerProtocolTests(KafkaCluster cluster)
         AutoOffsetReset = AutoOffsetReset.Earliest,
     };
 
-    private static Task PollUntilAsync(Func<bool> done, string what, params IConsumer<string, string>[] consumers) =>
-        Eventually.WaitUntilAsync(() =>
-        {
-            foreach (var c in consumers) c.Consume(TimeSpan.FromMilliseconds(100));
-            return done();
-        }, what, Wait);
-
     private async Task ProduceAsync(string topic, int count)
     {
         using var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build();
@@ -65,7 +58,7 @@ public sealed class ConsumerProtocolTests(KafkaCluster cluster)
         using (var second = new ConsumerBuilder<string, string>(Config(group)).Build())
         {
             second.Subscribe(topic);
-            await PollUntilAsync(() => first.Assignment.Count == 2 && second.Assignment.Count == 2, "the two members share the four partitions", first, second);
+            await Consuming.PollUntilAsync(() => first.Assignment.Count == 2 && second.Assignment.Count == 2, "the two members share the four partitions", Wait, first, second);
             Assert.Empty(first.Assignment.Intersect(second.Assignment));
             var described = await grain.DescribeConsumerGroup();
             Assert.Equal(ErrorCode.None, described.Error);
@@ -75,7 +68,7 @@ public sealed class ConsumerProtocolTests(KafkaCluster cluster)
             Assert.Null(second.Consume(TimeSpan.FromMilliseconds(500)) is { IsPartitionEOF: false } r ? r : null);
             second.Close();
         }
-        await PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets every partition back", first);
+        await Consuming.PollUntilAsync(() => first.Assignment.Count == 4, "the first member gets every partition back", Wait, first);
         await Eventually.WaitUntilAsync(async () => (await grain.DescribeConsumerGroup()) is { GroupState: "Stable", Members.Count: 1 }, "the group is stable with one member");
         first.Close();
         await Eventually.WaitUntilAsync(async () => (await grain.DescribeConsumerGroup()) is { GroupState: "Empty" }, "the group is empty once the member left");
@@ -91,7 +84,7 @@ public sealed class ConsumerProtocolTests(KafkaCluster cluster)
         var group = "g-" + Guid.NewGuid().ToString("N");
         using var member = new ConsumerBuilder<string, string>(Config(group)).Build();
         member.Subscribe(topic);
-        await PollUntilAsync(() => member.Assignment.Count == 2, "the member owns the topic", member);
+        await Consuming.PollUntilAsync(() => member.Assignment.Count == 2, "the member owns the topic", Wait, member);
 
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
         var consumers = await admin.ListConsumerGroupsAsync(new ListConsumerGroupsOptions { MatchTypes = [ConsumerGroupType.Consumer] });
@@ -127,12 +120,12 @@ public sealed class ConsumerProtocolTests(KafkaCluster cluster)
         var group = "g-" + Guid.NewGuid().ToString("N");
         using var member = new ConsumerBuilder<string, string>(Config(group)).Build();
         member.Subscribe("^" + prefix + "-.*");
-        await PollUntilAsync(() => member.Assignment.Count == 3, "the member gets the three partitions of the two matching topics", member);
+        await Consuming.PollUntilAsync(() => member.Assignment.Count == 3, "the member gets the three partitions of the two matching topics", Wait, member);
         Assert.DoesNotContain(member.Assignment, tp => tp.Topic == other);
         Assert.Equal(["(^" + prefix + "-.*)"], [(await cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group).DescribeConsumerGroup()).Members.Single().SubscribedTopicRegex]);
 
         var c = await cluster.CreateTopicAsync(prefix + "-c", partitions: 2);
-        await PollUntilAsync(() => member.Assignment.Count(tp => tp.Topic == c) == 2, "the topic created later is assigned", member);
+        await Consuming.PollUntilAsync(() => member.Assignment.Count(tp => tp.Topic == c) == 2, "the topic created later is assigned", Wait, member);
         Assert.Contains(member.Assignment, tp => tp.Topic == a);
         Assert.Contains(member.Assignment, tp => tp.Topic == b);
         member.Close();
@@ -193,7 +186,7 @@ public sealed class ConsumerProtocolTests(KafkaCluster cluster)
         var group = "g-" + Guid.NewGuid().ToString("N");
         using var member = new ConsumerBuilder<string, string>(Config(group)).Build();
         member.Subscribe(topic);
-        await PollUntilAsync(() => member.Assignment.Count == 3, "the member owns the topic", member);
+        await Consuming.PollUntilAsync(() => member.Assignment.Count == 3, "the member owns the topic", Wait, member);
         var grain = cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group);
         var before = await grain.DescribeConsumerGroup();
 

@@ -7,6 +7,14 @@ internal static class Consuming
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
+    /// <summary>Polls every consumer (a rebalance happens inside Consume) until <paramref name="done"/> holds or <paramref name="wait"/> passes.</summary>
+    public static Task PollUntilAsync(Func<bool> done, string what, TimeSpan wait, params IConsumer<string, string>[] consumers) =>
+        Eventually.WaitUntilAsync(() =>
+        {
+            foreach (var c in consumers) c.Consume(TimeSpan.FromMilliseconds(100));
+            return done();
+        }, what, wait);
+
     /// <summary>
     /// At least the expected records, then every partition's end (the last stable offset under read_committed, which
     /// a late marker may still hold back): more records than expected are read, and fail the caller's comparison.

@@ -312,6 +312,31 @@ public class ConsumerGroupTests
         Assert.Equal(8, grown.Assignment.Sum(t => t.Partitions.Count));
     }
 
+    /// <summary>
+    /// A subscribed topic deleted (or made again under a new id) changes the group's view at its next look: the group
+    /// epoch moves, the target drops the old topic's partitions, and the member is asked to revoke them before it
+    /// moves on.
+    /// </summary>
+    [Fact]
+    public void A_deleted_topic_leaves_the_target_and_its_partitions_are_revoked()
+    {
+        _cluster["u"] = new SubscribedTopic(U, 2);
+        var joined = Send(Join("a", ["t", "u"]));
+        Assert.Equal(6, joined.Assignment!.Sum(t => t.Partitions.Count));
+
+        _cluster.Remove("u");
+        _time.Advance(TimeSpan.FromMilliseconds(_options.ConsumerMetadataRefreshIntervalMs));
+        var owned = new List<TopicIdPartitions> { new(T, [0, 1, 2, 3]), new(U, [0, 1]) };
+        var revoke = Send(new ConsumerGroupHeartbeatRequest("a", joined.MemberEpoch, null, null, -1, null, null, null, owned));
+        Assert.Equal(joined.MemberEpoch, revoke.MemberEpoch);
+        Assert.Equal([T], revoke.Assignment!.Select(t => t.TopicId));
+        Assert.Equal("Reconciling", _group.StateName);
+
+        var moved = Send(Beat("a", joined.MemberEpoch, 0, 1, 2, 3));
+        Assert.Equal(joined.MemberEpoch + 1, moved.MemberEpoch);
+        Assert.Equal("Stable", _group.StateName);
+    }
+
     [Fact]
     public void A_stored_group_loads_with_its_members_epochs_and_partitions()
     {
