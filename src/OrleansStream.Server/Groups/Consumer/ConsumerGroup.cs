@@ -7,7 +7,7 @@ namespace OrleansStream.Server.Groups.Consumer;
 public readonly record struct SubscribedTopic(Guid TopicId, int Partitions);
 
 /// <summary>What a heartbeat needs looked up first: the named topics, or every topic (<see cref="Names"/> null) for a regex.</summary>
-public readonly record struct TopicRefresh(List<string>? Names);
+internal readonly record struct TopicRefresh(List<string>? Names);
 
 /// <summary>
 /// Kafka's consumer group (KIP-848, <c>ConsumerGroup</c> with the consumer half of <c>GroupMetadataManager</c>): the
@@ -31,7 +31,8 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
     private readonly Dictionary<(Guid Topic, int Partition), int> _partitionEpochs = [];
     private Dictionary<string, Dictionary<Guid, HashSet<int>>> _target = new(StringComparer.Ordinal);
     private Dictionary<string, SubscribedTopic> _subscribed = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HashSet<string>> _regexTopics = new(StringComparer.Ordinal);
+    // Each member regex, compiled once, with the topics it matched at the last look.
+    private Dictionary<string, (Regex? Regex, HashSet<string> Matched)> _regexTopics = new(StringComparer.Ordinal);
     private long _metadataRefreshDeadlineMs;
 
     public string GroupId { get; } = groupId;
@@ -153,8 +154,8 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
 
     /// <summary>Every topic the member subscribes to: its names and the topics its regex matched at the last look.</summary>
     private IEnumerable<string> TopicsOf(ConsumerGroupMember m) =>
-        m.SubscribedTopicRegex is { } regex && _regexTopics.TryGetValue(regex, out var matched)
-            ? m.SubscribedTopicNames.Concat(matched)
+        m.SubscribedTopicRegex is { } regex && _regexTopics.TryGetValue(regex, out var resolved)
+            ? m.SubscribedTopicNames.Concat(resolved.Matched)
             : m.SubscribedTopicNames;
 
     private ConsumerGroupMember? Find(ConsumerGroupHeartbeatRequest r) =>
@@ -388,16 +389,19 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
     /// </summary>
     private void ResolveRegexes(IReadOnlyDictionary<string, SubscribedTopic> allTopics)
     {
-        _regexTopics.Clear();
+        var resolved = new Dictionary<string, (Regex?, HashSet<string>)>(StringComparer.Ordinal);
         foreach (var m in _members.Values)
         {
-            if (m.SubscribedTopicRegex is not { } pattern || _regexTopics.ContainsKey(pattern)) continue;
+            if (m.SubscribedTopicRegex is not { } pattern || resolved.ContainsKey(pattern)) continue;
+            // A pattern still in use keeps its compiled regex; patterns no member has any more are dropped.
+            var regex = _regexTopics.TryGetValue(pattern, out var known) ? known.Regex : TopicRegex(pattern);
             var matched = new HashSet<string>(StringComparer.Ordinal);
-            if (TopicRegex(pattern) is { } regex)
+            if (regex is not null)
                 foreach (var name in allTopics.Keys)
                     if (regex.IsMatch(name)) matched.Add(name);
-            _regexTopics[pattern] = matched;
+            resolved[pattern] = (regex, matched);
         }
+        _regexTopics = resolved;
     }
 
     private static bool SameView(Dictionary<string, SubscribedTopic> a, Dictionary<string, SubscribedTopic> b)

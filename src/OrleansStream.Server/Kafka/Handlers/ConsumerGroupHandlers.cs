@@ -58,15 +58,12 @@ internal sealed class ConsumerGroupHeartbeatHandler(IGrainFactory grains)
 internal sealed class ConsumerGroupDescribeHandler(IGrainFactory grains)
     : KafkaApiHandler<ConsumerGroupDescribeRequest>(ApiKey.ConsumerGroupDescribe, ConsumerGroupDescribeRequest.Read)
 {
-    // Kafka's AclOperation codes of AclEntry.supportedOperations(GROUP): READ 3, DELETE 6, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11.
-    private const int GroupOperations = 1 << 3 | 1 << 6 | 1 << 8 | 1 << 10 | 1 << 11;
-
     protected override async ValueTask<bool> AnswerAsync(ConsumerGroupDescribeRequest body, KafkaRequest request, KafkaWriter response)
     {
         var calls = new Task<ConsumerGroupDescribeResult>?[body.GroupIds.Count];
         for (var i = 0; i < calls.Length; i++)
             if (GroupKeys.IsAddressable(body.GroupIds[i])) calls[i] = grains.Group(body.GroupIds[i]).DescribeConsumerGroup();
-        var operations = body.IncludeAuthorizedOperations ? GroupOperations : int.MinValue;
+        var operations = body.IncludeAuthorizedOperations ? DescribeGroupsHandler.GroupOperations : int.MinValue;
         var groups = new List<DescribedConsumerGroup>(calls.Length);
         for (var i = 0; i < calls.Length; i++)
         {

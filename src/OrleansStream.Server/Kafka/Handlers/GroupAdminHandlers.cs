@@ -10,8 +10,12 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// </summary>
 internal sealed class DescribeGroupsHandler(IGrainFactory grains) : KafkaApiHandler<GroupsRequest>(ApiKey.DescribeGroups, GroupsRequest.ReadDescribeGroups)
 {
-    // Kafka's AclOperation codes of AclEntry.supportedOperations(GROUP): READ 3, DELETE 6, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11.
-    private const int GroupOperations = 1 << 3 | 1 << 6 | 1 << 8 | 1 << 10 | 1 << 11;
+    /// <summary>
+    /// A group's authorized operations when asked (DescribeGroups v3+, ConsumerGroupDescribe): every operation Kafka
+    /// defines on a group, as Kafka answers without an authorizer. Kafka's AclOperation codes of
+    /// AclEntry.supportedOperations(GROUP): READ 3, DELETE 6, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11.
+    /// </summary>
+    internal const int GroupOperations = 1 << 3 | 1 << 6 | 1 << 8 | 1 << 10 | 1 << 11;
 
     protected override async ValueTask<bool> AnswerAsync(GroupsRequest body, KafkaRequest request, KafkaWriter response)
     {
