@@ -41,24 +41,6 @@ public readonly record struct AclSpec(
         if (flexible) writer.WriteEmptyTaggedFields();
     }
 
-    /// <summary>
-    /// CreateAcls' or DeleteAcls' answer: one result per creation or filter, each with the same error (DeleteAcls'
-    /// with no matching bindings).
-    /// </summary>
-    public static void WriteResults(KafkaWriter writer, int results, ErrorCode error, string? message, bool flexible, bool withMatchingAcls)
-    {
-        writer.WriteInt32(0);
-        writer.WriteArrayLength(results, flexible);
-        for (var i = 0; i < results; i++)
-        {
-            writer.WriteInt16((short)error);
-            writer.WriteErrorMessage(message, flexible);
-            if (withMatchingAcls) writer.WriteArrayLength(0, flexible);
-            if (flexible) writer.WriteEmptyTaggedFields();
-        }
-        if (flexible) writer.WriteEmptyTaggedFields();
-    }
-
     public void Write(KafkaWriter writer, bool flexible)
     {
         writer.WriteInt8(ResourceType);
@@ -89,8 +71,11 @@ public sealed record DescribeAclsRequest(AclSpec Filter)
     }
 }
 
-/// <summary>DescribeAclsResponse v1-3 with an error for the whole request and no resources.</summary>
-public sealed record DescribeAclsResponse(ErrorCode Error, string? ErrorMessage)
+/// <summary>
+/// DescribeAclsResponse v1-3: an error for the whole request, or the bindings, grouped by resource pattern (type, name
+/// and pattern type) in the order first met, each with its entries (principal, host, operation, permission).
+/// </summary>
+public sealed record DescribeAclsResponse(ErrorCode Error, string? ErrorMessage, IReadOnlyList<AclSpec>? Bindings = null)
 {
     public void Write(KafkaWriter writer, short version)
     {
@@ -98,10 +83,37 @@ public sealed record DescribeAclsResponse(ErrorCode Error, string? ErrorMessage)
         writer.WriteInt32(0);
         writer.WriteInt16((short)Error);
         writer.WriteErrorMessage(ErrorMessage, flexible);
-        writer.WriteArrayLength(0, flexible);
+        var groups = new List<(AclSpec Pattern, List<AclSpec> Entries)>();
+        var index = new Dictionary<(sbyte, string?, sbyte), int>();
+        foreach (var binding in Bindings ?? [])
+        {
+            var key = (binding.ResourceType, binding.ResourceName, binding.PatternType);
+            if (!index.TryGetValue(key, out var at)) { index[key] = at = groups.Count; groups.Add((binding, [])); }
+            groups[at].Entries.Add(binding);
+        }
+        writer.WriteArrayLength(groups.Count, flexible);
+        foreach (var (pattern, entries) in groups)
+        {
+            writer.WriteInt8(pattern.ResourceType);
+            writer.WriteString(pattern.ResourceName ?? "", flexible);
+            writer.WriteInt8(pattern.PatternType);
+            writer.WriteArrayLength(entries.Count, flexible);
+            foreach (var entry in entries)
+            {
+                writer.WriteString(entry.Principal ?? "", flexible);
+                writer.WriteString(entry.Host ?? "", flexible);
+                writer.WriteInt8(entry.Operation);
+                writer.WriteInt8(entry.PermissionType);
+                if (flexible) writer.WriteEmptyTaggedFields();
+            }
+            if (flexible) writer.WriteEmptyTaggedFields();
+        }
         if (flexible) writer.WriteEmptyTaggedFields();
     }
 }
+
+/// <summary>One CreateAcls result, or one DeleteAcls filter's result with the bindings it removed.</summary>
+public readonly record struct AclResult(ErrorCode Error, string? ErrorMessage, IReadOnlyList<AclSpec>? Matching = null);
 
 /// <summary>CreateAclsRequest v1-3 (v2 flexible): the bindings to create.</summary>
 public sealed record CreateAclsRequest(AclSpec[] Creations)
@@ -112,11 +124,27 @@ public sealed record CreateAclsRequest(AclSpec[] Creations)
     public void Write(KafkaWriter writer, short version) => AclSpec.WriteArray(writer, Creations, version >= 2);
 }
 
-/// <summary>CreateAclsResponse v1-3: one result per creation, each with the same error.</summary>
-public sealed record CreateAclsResponse(int Results, ErrorCode Error, string? ErrorMessage)
+/// <summary>CreateAclsResponse v1-3: one result per creation.</summary>
+public sealed record CreateAclsResponse(IReadOnlyList<AclResult> Results)
 {
-    public void Write(KafkaWriter writer, short version) =>
-        AclSpec.WriteResults(writer, Results, Error, ErrorMessage, version >= 2, withMatchingAcls: false);
+    /// <summary>The same error for each of <paramref name="results"/> creations.</summary>
+    public CreateAclsResponse(int results, ErrorCode error, string? message) : this(Enumerable.Repeat(new AclResult(error, message), results).ToArray())
+    {
+    }
+
+    public void Write(KafkaWriter writer, short version)
+    {
+        var flexible = version >= 2;
+        writer.WriteInt32(0);
+        writer.WriteArrayLength(Results.Count, flexible);
+        foreach (var result in Results)
+        {
+            writer.WriteInt16((short)result.Error);
+            writer.WriteErrorMessage(result.ErrorMessage, flexible);
+            if (flexible) writer.WriteEmptyTaggedFields();
+        }
+        if (flexible) writer.WriteEmptyTaggedFields();
+    }
 }
 
 /// <summary>DeleteAclsRequest v1-3 (v2 flexible): the filters whose matching bindings go.</summary>
@@ -128,9 +156,40 @@ public sealed record DeleteAclsRequest(AclSpec[] Filters)
     public void Write(KafkaWriter writer, short version) => AclSpec.WriteArray(writer, Filters, version >= 2);
 }
 
-/// <summary>DeleteAclsResponse v1-3: one result per filter, each with the same error and no matching bindings.</summary>
-public sealed record DeleteAclsResponse(int Results, ErrorCode Error, string? ErrorMessage)
+/// <summary>DeleteAclsResponse v1-3: one result per filter, each with the bindings it removed (each with error 0).</summary>
+public sealed record DeleteAclsResponse(IReadOnlyList<AclResult> Results)
 {
-    public void Write(KafkaWriter writer, short version) =>
-        AclSpec.WriteResults(writer, Results, Error, ErrorMessage, version >= 2, withMatchingAcls: true);
+    /// <summary>The same error for each of <paramref name="results"/> filters, with no bindings.</summary>
+    public DeleteAclsResponse(int results, ErrorCode error, string? message) : this(Enumerable.Repeat(new AclResult(error, message), results).ToArray())
+    {
+    }
+
+    public void Write(KafkaWriter writer, short version)
+    {
+        var flexible = version >= 2;
+        writer.WriteInt32(0);
+        writer.WriteArrayLength(Results.Count, flexible);
+        foreach (var result in Results)
+        {
+            writer.WriteInt16((short)result.Error);
+            writer.WriteErrorMessage(result.ErrorMessage, flexible);
+            var matching = result.Matching ?? [];
+            writer.WriteArrayLength(matching.Count, flexible);
+            foreach (var binding in matching)
+            {
+                writer.WriteInt16(0);
+                writer.WriteErrorMessage(null, flexible);
+                writer.WriteInt8(binding.ResourceType);
+                writer.WriteString(binding.ResourceName ?? "", flexible);
+                writer.WriteInt8(binding.PatternType);
+                writer.WriteString(binding.Principal ?? "", flexible);
+                writer.WriteString(binding.Host ?? "", flexible);
+                writer.WriteInt8(binding.Operation);
+                writer.WriteInt8(binding.PermissionType);
+                if (flexible) writer.WriteEmptyTaggedFields();
+            }
+            if (flexible) writer.WriteEmptyTaggedFields();
+        }
+        if (flexible) writer.WriteEmptyTaggedFields();
+    }
 }

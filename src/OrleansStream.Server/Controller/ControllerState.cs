@@ -19,6 +19,12 @@ public sealed class ControllerState
     /// block is handed out, so every id below it may be in use and none at or above it is.
     /// </summary>
     [Id(4)] public long NextProducerIdBlockStart { get; set; }
+
+    /// <summary>Every ACL binding (Kafka's AccessControlEntryRecords), in the order created.</summary>
+    [Id(5)] public List<Security.Authorization.AclBinding> Acls { get; set; } = [];
+
+    /// <summary>Moves with every change of <see cref="Acls"/>: a broker reloads its authorizer's bindings when it did.</summary>
+    [Id(6)] public long AclVersion { get; set; }
 }
 
 [GenerateSerializer]

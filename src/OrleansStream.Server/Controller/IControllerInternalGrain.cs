@@ -66,6 +66,19 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<BrokerNodes> GetBrokerNodes();
 
+    /// <summary>
+    /// Kafka's CreateAcls at the controller: each valid binding is stored (one that exists already is not stored
+    /// twice), all in one write; an invalid one is <see cref="ErrorCode.InvalidRequest"/> with Kafka's message.
+    /// </summary>
+    Task<IReadOnlyList<Security.Authorization.AclChangeResult>> CreateAcls(IReadOnlyList<Security.Authorization.AclBinding> bindings);
+
+    /// <summary>Kafka's DeleteAcls at the controller: per filter, the bindings it removed, all in one write.</summary>
+    Task<IReadOnlyList<Security.Authorization.AclChangeResult>> DeleteAcls(IReadOnlyList<Security.Authorization.AclBindingFilter> filters);
+
+    /// <summary>Every ACL binding as last stored, with its version: what each broker's authorizer holds.</summary>
+    [AlwaysInterleave]
+    Task<Security.Authorization.AclSnapshot> GetAcls();
+
     /// <summary>Kafka's controlled shutdown: hands the broker's leaderships to in-sync followers; returns how many moved.</summary>
     Task<int> ControlledShutdown(string brokerId);
 }

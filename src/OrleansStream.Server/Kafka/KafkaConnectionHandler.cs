@@ -5,11 +5,13 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
 using OrleansStream.Records;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Kafka.Security;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka;
 
@@ -38,10 +40,11 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     private readonly ConcurrentDictionary<IPAddress, int> _connectionsPerIp = new();
     private readonly TimeProvider _time;
     private readonly OrleansStreamMetrics _metrics;
+    private readonly KafkaAuthorizer _authorizer;
     private readonly ILogger<KafkaConnectionHandler> _logger;
 
     public KafkaConnectionHandler(IEnumerable<IKafkaApiHandler> handlers, IOptions<BrokerOptions> options, SaslCredentialStore credentials,
-        OrleansStreamMetrics metrics, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
+        OrleansStreamMetrics metrics, KafkaAuthorizer authorizer, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
     {
         ArgumentNullException.ThrowIfNull(handlers);
         ArgumentNullException.ThrowIfNull(options);
@@ -53,6 +56,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         _maxConnectionsPerIp = options.Value.MaxConnectionsPerIp;
         _time = time;
         _metrics = metrics;
+        _authorizer = authorizer;
         _logger = logger;
     }
 
@@ -63,7 +67,8 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     {
         ArgumentNullException.ThrowIfNull(connection);
         var listener = ListenerOf(connection.LocalEndPoint);
-        var state = new KafkaConnection(listener, connection.RemoteEndPoint, listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics) : null);
+        var state = new KafkaConnection(listener, connection.RemoteEndPoint, listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics) : null,
+            connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate);
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         if (address is not null && !TryAddConnection(address))
         {
@@ -187,6 +192,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
             Refuse(state, "unauthenticated", $"{key} before SASL authentication on listener {state.ListenerName} (IllegalSaslState)");
             return false;
         }
+        if (!_authorizer.Loaded.IsCompleted && key != ApiKey.ApiVersions) await WaitForAclsAsync();
         writer.Reset();
         var responseFrame = request.Header.BeginResponse(writer);
         bool respond;
@@ -215,6 +221,23 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
             return false;
         }
         return !flushed.IsCompleted && !flushed.IsCanceled;
+    }
+
+    /// <summary>
+    /// A starting broker serves its first requests once it holds the cluster's ACLs (Kafka's broker does not open its
+    /// listeners before its authorizer has loaded them). Past <see cref="MetadataCache.ControllerWait"/> the request goes
+    /// on, and every check of a principal that is not a super user denies until they come.
+    /// </summary>
+    private async Task WaitForAclsAsync()
+    {
+        try
+        {
+            await _authorizer.Loaded.WaitAsync(MetadataCache.ControllerWait, _time);
+        }
+        catch (TimeoutException)
+        {
+            LogAclsNotLoaded(MetadataCache.ControllerWait.TotalSeconds);
+        }
     }
 
     /// <summary>
@@ -277,4 +300,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Api} v{Version} from {Remote} failed; closing the connection")]
     private partial void LogRequestFailed(Exception e, ApiKey api, short version, EndPoint? remote);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker has not loaded the cluster's ACLs after {Seconds} s; until it has, only super users are authorized")]
+    private partial void LogAclsNotLoaded(double seconds);
 }

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 using OrleansStream.Server.Kafka.Handlers;
 using OrleansStream.Server.Kafka.Security;
 using OrleansStream.Server.Security;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka;
 
@@ -26,6 +27,9 @@ public static class KafkaListenerExtensions
         services.AddOptions<SaslOptions>().BindConfiguration(SaslOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SaslOptions>, SaslOptionsValidator>());
         services.TryAddSingleton<SaslCredentialStore>();
+        services.AddOptions<AuthorizerOptions>().BindConfiguration(AuthorizerOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AuthorizerOptions>, AuthorizerOptionsValidator>());
+        services.TryAddSingleton<KafkaAuthorizer>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, SaslHandshakeHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, SaslAuthenticateHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ApiVersionsHandler>());

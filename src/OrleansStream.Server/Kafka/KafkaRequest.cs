@@ -1,12 +1,16 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using OrleansStream.Protocol;
 using OrleansStream.Server.Kafka.Security;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka;
 
 /// <summary>What the listener knows of one client connection; one request at a time uses it.</summary>
-public sealed class KafkaConnection(KafkaListener listener, EndPoint? remote, SaslServerAuthenticator? sasl = null)
+public sealed class KafkaConnection(KafkaListener listener, EndPoint? remote, SaslServerAuthenticator? sasl = null, X509Certificate2? clientCertificate = null)
 {
+    private string? _principal;
+
     public KafkaListener Listener { get; } = listener;
 
     /// <summary>The listener the client connected to: Metadata answers with the brokers' advertised addresses of that name.</summary>
@@ -19,6 +23,24 @@ public sealed class KafkaConnection(KafkaListener listener, EndPoint? remote, Sa
     public string? CloseAfterResponse { get; set; }
 
     public EndPoint? Remote { get; } = remote;
+
+    /// <summary>
+    /// Kafka's principal of the connection (<c>DefaultKafkaPrincipalBuilder</c>): <c>User:</c> and the SASL user once
+    /// authenticated, or the client certificate's subject (RFC 2253) on an SSL listener, else <c>User:ANONYMOUS</c>.
+    /// </summary>
+    public string Principal
+    {
+        get
+        {
+            if (_principal is { } principal) return principal;
+            if (Sasl is { } sasl)
+                return sasl.IsAuthenticated ? _principal = "User:" + sasl.User : KafkaAuthorizer.Anonymous;
+            return _principal = clientCertificate is null ? KafkaAuthorizer.Anonymous : "User:" + KafkaPrincipals.DistinguishedName(clientCertificate);
+        }
+    }
+
+    /// <summary>The client's address as Kafka's ACL hosts name it (<c>InetAddress.getHostAddress</c>: <c>127.0.0.1</c>).</summary>
+    public string ClientHost { get; } = KafkaPrincipals.HostOf(remote);
 
     /// <summary>ApiVersions v3's client software name and version, for logs.</summary>
     public string? ClientSoftware { get; set; }
@@ -36,6 +58,14 @@ public readonly record struct KafkaRequest(RequestHeader Header, ReadOnlyMemory<
     public short Version => Header.ApiVersion;
 
     public KafkaReader Reader() => new(Body.Span);
+
+    /// <summary>Whether this request's principal, from its host, may do <paramref name="operation"/> on the resource.</summary>
+    public bool IsAllowed(KafkaAuthorizer authorizer, AclOperation operation, AclResourceType type, string name) =>
+        !authorizer.IsEnabled || authorizer.IsAllowed(Connection.Principal, Connection.ClientHost, operation, type, name);
+
+    /// <summary>Whether this request may do <paramref name="operation"/> on the cluster.</summary>
+    public bool IsAllowedOnCluster(KafkaAuthorizer authorizer, AclOperation operation) =>
+        IsAllowed(authorizer, operation, AclResourceType.Cluster, AclBinding.ClusterName);
 }
 
 /// <summary>Answers one Kafka API. The listener has checked that the version is advertised (except for ApiVersions).</summary>

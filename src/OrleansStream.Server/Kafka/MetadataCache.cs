@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka;
 
@@ -17,7 +18,12 @@ public readonly record struct ControllerTopics(IReadOnlyList<TopicMetadata> Topi
 /// so that a broker no client has asked has it too, the broker reloads every topic whenever the controller's metadata
 /// version moved (one small call each <see cref="PollInterval"/>, one for every topic after each change).
 /// </summary>
-public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider time, ILogger<MetadataCache> logger) : ILifecycleParticipant<ISiloLifecycle>
+/// <remarks>
+/// The same poll keeps the broker's <see cref="KafkaAuthorizer"/> current: when the controller's ACL version moved, the
+/// broker loads every ACL binding.
+/// </remarks>
+public sealed partial class MetadataCache(IGrainFactory grains, KafkaAuthorizer authorizer, TimeProvider time, ILogger<MetadataCache> logger)
+    : ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>
     /// How long a request waits for the controller before the cache answers it. A call in flight to a silo that dies is
@@ -116,6 +122,8 @@ public sealed partial class MetadataCache(IGrainFactory grains, TimeProvider tim
     {
         var nodes = await AskAsync(ControllerInternal.GetBrokerNodes(), cancellation);
         _nodes = nodes;
+        if (authorizer.IsEnabled && nodes.AclVersion > authorizer.Version)
+            authorizer.Apply(await AskAsync(ControllerInternal.GetAcls(), cancellation));
         if (nodes.MetadataVersion > _image.CompleteVersion)
             _image.Store(null, await AskAsync(Controller.GetMetadata(new OrleansStream.MetadataRequest(null)), cancellation));
     }
