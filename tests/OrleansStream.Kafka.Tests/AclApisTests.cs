@@ -1,0 +1,174 @@
+using System.Text;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+
+namespace OrleansStream.Kafka.Tests;
+
+/// <summary>
+/// CreateAcls, DescribeAcls and DeleteAcls with the authorizer on, through Confluent's admin client (what
+/// kafka-acls.sh does): bindings stored by the controller, listed by filter, refused to a principal without ALTER or
+/// DESCRIBE on the cluster, checked as Kafka checks them, and deleted with the bindings each filter matched.
+/// </summary>
+[Trait("Category", "Slow")]
+public sealed class AclApisTests(AuthorizedKafkaCluster cluster) : IClassFixture<AuthorizedKafkaCluster>
+{
+    private static AclBinding Binding(ResourceType type, string name, ResourcePatternType pattern, string principal, AclOperation operation,
+        AclPermissionType permission = AclPermissionType.Allow, string host = "*") => new()
+    {
+        Pattern = new ResourcePattern { Type = type, Name = name, ResourcePatternType = pattern },
+        Entry = new AccessControlEntry { Principal = principal, Host = host, Operation = operation, PermissionType = permission },
+    };
+
+    private static AclBindingFilter ByName(string name) => new()
+    {
+        PatternFilter = new ResourcePatternFilter { Type = ResourceType.Any, Name = name, ResourcePatternType = ResourcePatternType.Any },
+        EntryFilter = new AccessControlEntryFilter { Operation = AclOperation.Any, PermissionType = AclPermissionType.Any },
+    };
+
+    private static string Describe(AclBinding b) =>
+        $"{b.Pattern.Type}:{b.Pattern.ResourcePatternType}:{b.Pattern.Name} {b.Entry.Principal}@{b.Entry.Host} {b.Entry.PermissionType} {b.Entry.Operation}";
+
+    [Fact]
+    public async Task Bindings_are_created_listed_by_filter_on_either_broker_and_deleted_with_what_each_filter_matched()
+    {
+        var topic = AuthorizedKafkaCluster.Unique("acl-topic");
+        AclBinding[] bindings =
+        [
+            Binding(ResourceType.Topic, topic, ResourcePatternType.Literal, "User:alice", AclOperation.Read),
+            Binding(ResourceType.Topic, topic, ResourcePatternType.Literal, "User:alice", AclOperation.Write, host: "10.1.2.3"),
+            Binding(ResourceType.Topic, topic, ResourcePatternType.Literal, "User:bob", AclOperation.Read, AclPermissionType.Deny),
+            Binding(ResourceType.Topic, topic[..8], ResourcePatternType.Prefixed, "User:carol", AclOperation.Describe),
+            Binding(ResourceType.Group, topic, ResourcePatternType.Literal, "User:alice", AclOperation.Read),
+        ];
+        using var admin = cluster.Admin();
+
+        await admin.CreateAclsAsync(bindings);
+        // Again: an existing binding is not stored twice.
+        await admin.CreateAclsAsync([bindings[0]]);
+        await cluster.SyncAsync();
+
+        var literal = await admin.DescribeAclsAsync(new AclBindingFilter
+        {
+            PatternFilter = new ResourcePatternFilter { Type = ResourceType.Topic, Name = topic, ResourcePatternType = ResourcePatternType.Literal },
+            EntryFilter = new AccessControlEntryFilter { Operation = AclOperation.Any, PermissionType = AclPermissionType.Any },
+        });
+        Assert.Equal(bindings[..3].Select(Describe).Order(), literal.AclBindings.Select(Describe).Order());
+
+        // MATCH: every binding that applies to the topic, the prefixed one too.
+        var match = await admin.DescribeAclsAsync(new AclBindingFilter
+        {
+            PatternFilter = new ResourcePatternFilter { Type = ResourceType.Topic, Name = topic, ResourcePatternType = ResourcePatternType.Match },
+            EntryFilter = new AccessControlEntryFilter { Operation = AclOperation.Any, PermissionType = AclPermissionType.Any },
+        });
+        Assert.Equal(bindings[..4].Select(Describe).Order(), match.AclBindings.Select(Describe).Order());
+
+        // Asked of the other broker alone, which heard of them from the controller.
+        var config = cluster.Client("admin");
+        config.BootstrapServers = $"127.0.0.1:{cluster.SaslPort(1)}";
+        using (var other = new AdminClientBuilder(config).Build())
+        {
+            var denied = await other.DescribeAclsAsync(new AclBindingFilter
+            {
+                PatternFilter = new ResourcePatternFilter { Type = ResourceType.Any, ResourcePatternType = ResourcePatternType.Any },
+                EntryFilter = new AccessControlEntryFilter { Principal = "User:bob", Operation = AclOperation.Any, PermissionType = AclPermissionType.Deny },
+            });
+            Assert.Contains(Describe(bindings[2]), denied.AclBindings.Select(Describe));
+        }
+
+        var deleted = await admin.DeleteAclsAsync(
+        [
+            new AclBindingFilter
+            {
+                PatternFilter = new ResourcePatternFilter { Type = ResourceType.Topic, Name = topic, ResourcePatternType = ResourcePatternType.Literal },
+                EntryFilter = new AccessControlEntryFilter { Principal = "User:alice", Operation = AclOperation.Any, PermissionType = AclPermissionType.Any },
+            },
+            ByName(topic),
+        ]);
+        Assert.Equal(bindings[..2].Select(Describe).Order(), deleted[0].AclBindings.Select(Describe).Order());
+        Assert.Equal(new[] { bindings[2], bindings[4] }.Select(Describe).Order(), deleted[1].AclBindings.Select(Describe).Order());
+
+        var left = await admin.DescribeAclsAsync(ByName(topic));
+        Assert.Empty(left.AclBindings);
+        var prefixed = await admin.DescribeAclsAsync(ByName(topic[..8]));
+        Assert.Equal([Describe(bindings[3])], prefixed.AclBindings.Select(Describe));
+        await admin.DeleteAclsAsync([ByName(topic[..8])]);
+    }
+
+    [Fact]
+    public async Task A_binding_Kafka_would_refuse_is_InvalidRequest_and_the_valid_ones_beside_it_are_stored()
+    {
+        var topic = AuthorizedKafkaCluster.Unique("acl-invalid");
+        using var admin = cluster.Admin();
+        var valid = Binding(ResourceType.Topic, topic, ResourcePatternType.Literal, "User:alice", AclOperation.Read);
+
+        var refused = await Assert.ThrowsAsync<CreateAclsException>(() => admin.CreateAclsAsync(
+        [
+            Binding(ResourceType.Broker, "my-cluster", ResourcePatternType.Literal, "User:alice", AclOperation.Alter),
+            valid,
+            Binding(ResourceType.Topic, topic, ResourcePatternType.Literal, "alice", AclOperation.Read),
+        ]));
+
+        Assert.Equal(Confluent.Kafka.ErrorCode.InvalidRequest, refused.Results[0].Error.Code);
+        Assert.Contains("The only valid name for the CLUSTER resource is kafka-cluster", refused.Results[0].Error.Reason, StringComparison.Ordinal);
+        Assert.Equal(Confluent.Kafka.ErrorCode.NoError, refused.Results[1].Error.Code);
+        Assert.Equal(Confluent.Kafka.ErrorCode.InvalidRequest, refused.Results[2].Error.Code);
+        Assert.Contains("Could not parse principal", refused.Results[2].Error.Reason, StringComparison.Ordinal);
+        Assert.Equal([Describe(valid)], (await admin.DescribeAclsAsync(ByName(topic))).AclBindings.Select(Describe));
+        await admin.DeleteAclsAsync([ByName(topic)]);
+    }
+
+    [Fact]
+    public async Task A_principal_without_ALTER_on_the_cluster_changes_no_binding_and_one_given_it_may()
+    {
+        var topic = AuthorizedKafkaCluster.Unique("acl-alter");
+        var binding = Binding(ResourceType.Topic, topic, ResourcePatternType.Literal, "User:carol", AclOperation.All);
+        using (var carol = new AdminClientBuilder(cluster.Client("carol")).Build())
+        {
+            var created = await Assert.ThrowsAsync<CreateAclsException>(() => carol.CreateAclsAsync([binding]));
+            Assert.Equal(Confluent.Kafka.ErrorCode.ClusterAuthorizationFailed, Assert.Single(created.Results).Error.Code);
+            var deleted = await Assert.ThrowsAsync<DeleteAclsException>(() => carol.DeleteAclsAsync([ByName(topic)]));
+            Assert.Equal(Confluent.Kafka.ErrorCode.ClusterAuthorizationFailed, Assert.Single(deleted.Results).Error.Code);
+        }
+        using var admin = cluster.Admin();
+        Assert.Empty((await admin.DescribeAclsAsync(ByName(topic))).AclBindings);
+
+        await cluster.AllowAsync("carol", ResourceType.Broker, "kafka-cluster", AclOperation.Alter);
+        try
+        {
+            using var carol = new AdminClientBuilder(cluster.Client("carol")).Build();
+            await carol.CreateAclsAsync([binding]);
+            Assert.Equal([Describe(binding)], (await admin.DescribeAclsAsync(ByName(topic))).AclBindings.Select(Describe));
+            await carol.DeleteAclsAsync([ByName(topic)]);
+            Assert.Empty((await admin.DescribeAclsAsync(ByName(topic))).AclBindings);
+        }
+        finally
+        {
+            await cluster.DeleteAsync(ByName("kafka-cluster"));
+        }
+    }
+
+    /// <summary>librdkafka drops DescribeAcls' error code (an empty list), so the refusal is read off the wire.</summary>
+    [Fact]
+    public async Task DescribeAcls_needs_DESCRIBE_on_the_cluster_and_answers_ClusterAuthorizationFailed_without_it()
+    {
+        await using var wire = await KafkaWire.ConnectAsync(cluster.SaslPort(0));
+        await wire.SendAsync(ApiKey.SaslHandshake, 1, w => new SaslHandshakeRequest("PLAIN").Write(w, 1));
+        Assert.NotNull(await wire.ReadFrameAsync());
+        await wire.SendAsync(ApiKey.SaslAuthenticate, 1, w =>
+            new SaslAuthenticateRequest(Encoding.UTF8.GetBytes("\0bob\0" + AuthorizedKafkaCluster.PasswordOf("bob"))).Write(w, 1));
+        Assert.NotNull(await wire.ReadFrameAsync());
+
+        await wire.SendAsync(ApiKey.DescribeAcls, 3, w => new DescribeAclsRequest(new AclSpec(1, null, 1, null, null, 1, 1)).Write(w, 3));
+        var frame = await wire.ReadFrameAsync();
+
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(4));
+        r.SkipTaggedFields();
+        Assert.Equal(0, r.ReadInt32());
+        Assert.Equal((short)OrleansStream.ErrorCode.ClusterAuthorizationFailed, r.ReadInt16());
+        Assert.Equal("Request requires authorization on cluster for operation DESCRIBE", r.ReadNullableString(flexible: true));
+        Assert.Equal(0, r.ReadArrayLength(flexible: true));
+    }
+}
