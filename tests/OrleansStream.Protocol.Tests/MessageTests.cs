@@ -824,6 +824,28 @@ public class MessageTests
         Assert.Equal(Hex.Parse("00000000 02 0036 026d 01 00 00"), x3.WrittenSpan.ToArray());
     }
 
+    /// <summary>
+    /// DescribeAcls' answer groups the bindings by resource pattern, in the order first met; DeleteAcls' lists each
+    /// filter's removed bindings, each with its own error (none) and message (null). Written from Kafka's schemas.
+    /// </summary>
+    [Fact]
+    public void Acl_answers_with_bindings_have_Kafkas_layout()
+    {
+        AclSpec[] bindings = [new(2, "t", 3, "User:a", "*", 3, 3), new(3, "g", 4, "User:a", "h", 8, 3), new(2, "t", 3, "User:b", "*", 4, 2)];
+        using var d1 = new KafkaWriter();
+        using var x1 = new KafkaWriter();
+        using var x2 = new KafkaWriter();
+        new DescribeAclsResponse(ErrorCode.None, null, bindings).Write(d1, 1);
+        new DeleteAclsResponse([new AclResult(ErrorCode.None, null, [bindings[0]])]).Write(x1, 1);
+        new DeleteAclsResponse([new AclResult(ErrorCode.None, null, [bindings[0]])]).Write(x2, 2);
+
+        Assert.Equal(Hex.Parse("00000000 0000 ffff 00000002" +
+            " 02 0001 74 03 00000002 0006 557365723a61 0001 2a 03 03 0006 557365723a62 0001 2a 04 02" +
+            " 03 0001 67 04 00000001 0006 557365723a61 0001 68 08 03"), d1.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 00000001 0000 ffff 00000001 0000 ffff 02 0001 74 03 0006 557365723a61 0001 2a 03 03"), x1.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse("00000000 02 0000 00 02 0000 00 02 0274 03 07557365723a61 022a 03 03 00 00 00"), x2.WrittenSpan.ToArray());
+    }
+
     [Fact]
     public void ListOffsets_v4_response_has_the_leader_epoch()
     {
