@@ -44,10 +44,10 @@ internal static class TopicAuthorization
     }
 
     /// <summary>The topics not <paramref name="denied"/>, for the leader lookups: a topic refused is never looked up.</summary>
-    public static T[] Allowed<T>(T[] topics, bool[] denied)
+    public static T[] Allowed<T>(IReadOnlyList<T> topics, bool[] denied)
     {
-        var allowed = new List<T>(topics.Length);
-        for (var i = 0; i < topics.Length; i++)
+        var allowed = new List<T>(topics.Count);
+        for (var i = 0; i < topics.Count; i++)
             if (!denied[i]) allowed.Add(topics[i]);
         return [.. allowed];
     }
