@@ -181,8 +181,8 @@ internal sealed class MetadataHandler(
 
 /// <summary>
 /// DescribeCluster (KIP-700): the live brokers on the client's listener, the controller's node (-1 when it is not one
-/// of them) and the cluster id, as Metadata gives them. Asked for, the cluster's authorized operations are every
-/// operation Kafka defines on a cluster: without an authorizer (Kafka's answer then). v1's endpoint type
+/// of them) and the cluster id, as Metadata gives them. Asked for, the cluster's authorized operations are, without an
+/// authorizer, every operation Kafka defines on a cluster (Kafka's answer then). v1's endpoint type
 /// (KIP-919) is answered as a Kafka broker answers it (<c>computeDescribeClusterResponse</c>): brokers are described,
 /// controllers are MismatchedEndpointType (a broker is no controller endpoint), any other type UnsupportedEndpointType.
 /// With the authorizer on, the authorized operations are those the principal may do on the cluster, 0 without DESCRIBE
