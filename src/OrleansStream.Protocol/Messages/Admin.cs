@@ -75,7 +75,8 @@ public readonly record struct CreatableTopicConfig(string Name, string? Value, b
 /// and null. From v7 its id (zero for a validate-only request here, which makes no topic).
 /// </summary>
 public sealed record CreatableTopicResult(string Name, Guid TopicId, ErrorCode Error, string? ErrorMessage,
-    int NumPartitions = -1, short ReplicationFactor = -1, IReadOnlyList<CreatableTopicConfig>? Configs = null);
+    int NumPartitions = -1, short ReplicationFactor = -1, IReadOnlyList<CreatableTopicConfig>? Configs = null,
+    ErrorCode TopicConfigError = ErrorCode.None);
 
 /// <summary>CreateTopicsResponse v0-7 (v1: messages; v2: throttle time; v5: flexible, with what each topic was made with; v7: topic ids).</summary>
 public sealed record CreateTopicsResponse(IReadOnlyList<CreatableTopicResult> Topics)
@@ -110,8 +111,15 @@ public sealed record CreateTopicsResponse(IReadOnlyList<CreatableTopicResult> To
                     }
                 }
             }
-            // TopicConfigErrorCode (tag 0) is left out: configs are always returned (there are no ACLs to withhold them).
-            if (flexible) w.WriteEmptyTaggedFields();
+            // TopicConfigErrorCode (tag 0, default NONE): why the configs are withheld (no DESCRIBE_CONFIGS on the topic).
+            if (flexible && t.TopicConfigError != ErrorCode.None)
+            {
+                w.WriteUnsignedVarint(1);
+                w.WriteUnsignedVarint(0);
+                w.WriteUnsignedVarint(2);
+                w.WriteInt16((short)t.TopicConfigError);
+            }
+            else if (flexible) w.WriteEmptyTaggedFields();
         }
         if (flexible) w.WriteEmptyTaggedFields();
     }

@@ -15,6 +15,12 @@ public readonly record struct MetadataRequestTopic(Guid TopicId, string? Name)
 /// </summary>
 public sealed record MetadataRequest(IReadOnlyList<MetadataRequestTopic>? Topics, bool AllowAutoTopicCreation)
 {
+    /// <summary>v8-10: whether the answer carries the cluster's authorized operations.</summary>
+    public bool IncludeClusterAuthorizedOperations { get; init; }
+
+    /// <summary>v8+: whether each topic of the answer carries its authorized operations.</summary>
+    public bool IncludeTopicAuthorizedOperations { get; init; }
+
     public static MetadataRequest Read(ref KafkaReader reader, short version)
     {
         var flexible = version >= 9;
@@ -33,10 +39,10 @@ public sealed record MetadataRequest(IReadOnlyList<MetadataRequestTopic>? Topics
         }
         if (version == 0 && topics is { Count: 0 }) topics = null;
         var allow = version < 4 || reader.ReadBoolean();
-        if (version is >= 8 and <= 10) reader.ReadBoolean(); // include_cluster_authorized_operations
-        if (version >= 8) reader.ReadBoolean(); // include_topic_authorized_operations
+        var includeCluster = version is >= 8 and <= 10 && reader.ReadBoolean();
+        var includeTopics = version >= 8 && reader.ReadBoolean();
         if (flexible) reader.SkipTaggedFields();
-        return new MetadataRequest(topics, allow);
+        return new MetadataRequest(topics, allow) { IncludeClusterAuthorizedOperations = includeCluster, IncludeTopicAuthorizedOperations = includeTopics };
     }
 
     public void Write(KafkaWriter writer, short version)
@@ -58,8 +64,8 @@ public sealed record MetadataRequest(IReadOnlyList<MetadataRequestTopic>? Topics
             }
         }
         if (version >= 4) writer.WriteBoolean(AllowAutoTopicCreation);
-        if (version is >= 8 and <= 10) writer.WriteBoolean(false);
-        if (version >= 8) writer.WriteBoolean(false);
+        if (version is >= 8 and <= 10) writer.WriteBoolean(IncludeClusterAuthorizedOperations);
+        if (version >= 8) writer.WriteBoolean(IncludeTopicAuthorizedOperations);
         if (flexible) writer.WriteEmptyTaggedFields();
     }
 }
@@ -69,8 +75,12 @@ public sealed record MetadataBroker(int NodeId, string Host, int Port, string? R
 public sealed record MetadataPartition(
     ErrorCode Error, int PartitionIndex, int LeaderId, int LeaderEpoch, int[] ReplicaNodes, int[] IsrNodes, int[] OfflineReplicas);
 
-/// <summary>A topic of the answer: <see cref="Name"/> is null only for an id no topic has (v12), <see cref="TopicId"/> zero for a name with none.</summary>
-public sealed record MetadataTopic(ErrorCode Error, string? Name, bool IsInternal, IReadOnlyList<MetadataPartition> Partitions, Guid TopicId = default);
+/// <summary>
+/// A topic of the answer: <see cref="Name"/> is null only for an id no topic has (v12), <see cref="TopicId"/> zero for a
+/// name with none. <see cref="AuthorizedOperations"/> is Kafka's bit field, <see cref="int.MinValue"/> when not asked.
+/// </summary>
+public sealed record MetadataTopic(ErrorCode Error, string? Name, bool IsInternal, IReadOnlyList<MetadataPartition> Partitions, Guid TopicId = default,
+    int AuthorizedOperations = int.MinValue);
 
 /// <summary>
 /// MetadataResponse v0-12 (v9+ flexible; v10 adds topic ids, v11 drops the cluster's authorized operations, v12 lets a
@@ -78,11 +88,9 @@ public sealed record MetadataTopic(ErrorCode Error, string? Name, bool IsInterna
 /// without them does no KIP-320 validation after a leader change.
 /// </summary>
 public sealed record MetadataResponse(
-    IReadOnlyList<MetadataBroker> Brokers, string? ClusterId, int ControllerId, IReadOnlyList<MetadataTopic> Topics)
+    IReadOnlyList<MetadataBroker> Brokers, string? ClusterId, int ControllerId, IReadOnlyList<MetadataTopic> Topics,
+    int ClusterAuthorizedOperations = int.MinValue)
 {
-    // Kafka's "authorized operations not requested".
-    private const int AuthorizedOperationsOmitted = int.MinValue;
-
     public void Write(KafkaWriter writer, short version)
     {
         var flexible = version >= 9;
@@ -118,10 +126,10 @@ public sealed record MetadataResponse(
                 if (version >= 5) writer.WriteInt32Array(p.OfflineReplicas, flexible);
                 if (flexible) writer.WriteEmptyTaggedFields();
             }
-            if (version >= 8) writer.WriteInt32(AuthorizedOperationsOmitted);
+            if (version >= 8) writer.WriteInt32(t.AuthorizedOperations);
             if (flexible) writer.WriteEmptyTaggedFields();
         }
-        if (version is >= 8 and <= 10) writer.WriteInt32(AuthorizedOperationsOmitted);
+        if (version is >= 8 and <= 10) writer.WriteInt32(ClusterAuthorizedOperations);
         if (flexible) writer.WriteEmptyTaggedFields();
     }
 }

@@ -3,6 +3,7 @@ using OrleansStream.Protocol;
 using OrleansStream.Storage.Producers;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.Controller;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -72,24 +73,39 @@ internal static class ControllerCalls
 /// <summary>
 /// CreateTopics: the controller makes the topics. From v5 (KIP-525) each topic made, or validated, is answered with
 /// its partition count, replication factor and every config with its source (its overrides over the broker defaults
-/// over Kafka's, as DescribeConfigs describes them), from v7 with its id.
+/// over Kafka's, as DescribeConfigs describes them), from v7 with its id. With the authorizer on, as Kafka's
+/// <c>ControllerApis.createTopics</c>: each topic needs CREATE on the cluster or on itself (TopicAuthorizationFailed, not
+/// sent to the controller), and a topic made is answered with its configs only with DESCRIBE_CONFIGS on it (else with
+/// none, and TopicAuthorizationFailed as its config error).
 /// </summary>
-internal sealed class CreateTopicsHandler(IGrainFactory grains, IOptions<BrokerOptions> options)
+internal sealed class CreateTopicsHandler(IGrainFactory grains, IOptions<BrokerOptions> options, KafkaAuthorizer authorizer)
     : KafkaApiHandler<CreateTopicsRequest>(ApiKey.CreateTopics, CreateTopicsRequest.Read)
 {
+    /// <summary>Kafka's message for a topic refused (<c>ControllerApis.createTopics</c>).</summary>
+    private const string CreateDenied = "Authorization failed.";
+
     private readonly BrokerOptions _options = options.Value;
 
     protected override async ValueTask<bool> AnswerAsync(CreateTopicsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var results = await ControllerCalls.ForwardAsync(body.Topics, static t => (t.Name, t.HasAssignments, ToNewTopic(t)),
-            changes => grains.Controller().CreateTopics(changes, body.ValidateOnly));
-        var topics = new CreatableTopicResult[results.Length];
-        for (var i = 0; i < topics.Length; i++)
+        var denied = authorizer.IsEnabled && !request.IsAllowedOnCluster(authorizer, AclOperation.Create)
+            ? request.Denied(authorizer, AclOperation.Create, body.Topics, static t => t.Name)
+            : null;
+        var results = await ControllerCalls.ForwardAsync(denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied),
+            static t => (t.Name, t.HasAssignments, ToNewTopic(t)), changes => grains.Controller().CreateTopics(changes, body.ValidateOnly));
+        var topics = new CreatableTopicResult[body.Topics.Count];
+        for (int i = 0, answered = 0; i < topics.Length; i++)
         {
-            var r = results[i];
-            topics[i] = r.Created is { } made && request.Version >= 5
-                ? new CreatableTopicResult(r.Topic, r.TopicId, r.Error, r.ErrorMessage, made.NumPartitions, made.ReplicationFactor, Configs(made.Configs))
-                : new CreatableTopicResult(r.Topic, r.TopicId, r.Error, r.ErrorMessage);
+            if (denied.IsDenied(i))
+            {
+                topics[i] = new CreatableTopicResult(body.Topics[i].Name, Guid.Empty, ErrorCode.TopicAuthorizationFailed, CreateDenied);
+                continue;
+            }
+            var r = results[answered++];
+            if (r.Created is not { } made || request.Version < 5) topics[i] = new CreatableTopicResult(r.Topic, r.TopicId, r.Error, r.ErrorMessage);
+            else if (!request.IsAllowed(authorizer, AclOperation.DescribeConfigs, AclResourceType.Topic, r.Topic))
+                topics[i] = new CreatableTopicResult(r.Topic, r.TopicId, r.Error, r.ErrorMessage, Configs: [], TopicConfigError: ErrorCode.TopicAuthorizationFailed);
+            else topics[i] = new CreatableTopicResult(r.Topic, r.TopicId, r.Error, r.ErrorMessage, made.NumPartitions, made.ReplicationFactor, Configs(made.Configs));
         }
         new CreateTopicsResponse(topics).Write(response, request.Version);
         return true;
@@ -120,9 +136,12 @@ internal sealed class CreateTopicsHandler(IGrainFactory grains, IOptions<BrokerO
 /// DeleteTopics. v6 names topics by name or by id (KIP-516), checked as Kafka's <c>ControllerApis.deleteTopics</c>
 /// checks them: neither or both is InvalidRequest, as is a name or id given twice; ids are resolved to names through
 /// the broker's <see cref="MetadataCache"/>, and the controller deletes a name only while its topic still has the id
-/// asked for. An id no topic has is UnknownTopicId with a null name.
+/// asked for. An id no topic has is UnknownTopicId with a null name. With the authorizer on, each topic needs DELETE on
+/// the cluster or on itself (TopicAuthorizationFailed, not sent to the controller); as in Kafka a topic named by id keeps
+/// its name in that answer only when the principal may DESCRIBE it, and one named by name without DESCRIBE is refused
+/// before it is looked up, so that the answer tells nothing of a topic the principal may not see.
 /// </summary>
-internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders leaders, MetadataCache metadataCache)
+internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders leaders, MetadataCache metadataCache, KafkaAuthorizer authorizer)
     : KafkaApiHandler<DeleteTopicsRequest>(ApiKey.DeleteTopics, DeleteTopicsRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(DeleteTopicsRequest body, KafkaRequest request, KafkaWriter response)
@@ -141,9 +160,12 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
         // The names to delete, each with the id it must still have (zero for one asked by name).
         var names = new List<string>(nameCounts.Count + idCounts.Count);
         var ids = new List<Guid>(names.Capacity);
+        var checkTopics = authorizer.IsEnabled && !request.IsAllowedOnCluster(authorizer, AclOperation.Delete);
         foreach (var (name, count) in nameCounts)
         {
             if (count > 1) answers.Add(new TopicError(name, ErrorCode.InvalidRequest, "Duplicate topic name."));
+            else if (checkTopics && !request.IsAllowed(authorizer, AclOperation.Delete, AclResourceType.Topic, name))
+                answers.Add(new TopicError(name, ErrorCode.TopicAuthorizationFailed, TopicAuthorization.TopicDenied));
             else
             {
                 names.Add(name);
@@ -160,6 +182,9 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
             foreach (var id in byId)
             {
                 if (!resolved.TryGetValue(id, out var name)) answers.Add(new TopicError(null, ErrorCode.UnknownTopicId, $"No topic has the id {id}.", id));
+                else if (checkTopics && !request.IsAllowed(authorizer, AclOperation.Delete, AclResourceType.Topic, name))
+                    answers.Add(new TopicError(request.IsAllowed(authorizer, AclOperation.Describe, AclResourceType.Topic, name) ? name : null,
+                        ErrorCode.TopicAuthorizationFailed, TopicAuthorization.TopicDenied, id));
                 else if (names.Contains(name)) answers.Add(new TopicError(name, ErrorCode.InvalidRequest, "The provided topic name maps to an ID that was already supplied.", id));
                 else
                 {
@@ -186,15 +211,28 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
     }
 }
 
-internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLeaders leaders)
+/// <summary>
+/// CreatePartitions: the controller adds the partitions. With the authorizer on each topic needs ALTER on itself
+/// (TopicAuthorizationFailed with no message, not sent to the controller), as in Kafka's <c>ControllerApis.createPartitions</c>.
+/// </summary>
+internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLeaders leaders, KafkaAuthorizer authorizer)
     : KafkaApiHandler<CreatePartitionsRequest>(ApiKey.CreatePartitions, CreatePartitionsRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(CreatePartitionsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var results = await ControllerCalls.ForwardAsync(body.Topics, static t => (t.Name, t.HasAssignments, new PartitionsIncrease(t.Name, t.Count)),
-            changes => grains.Controller().CreatePartitions(changes, body.ValidateOnly));
+        var denied = request.Denied(authorizer, AclOperation.Alter, body.Topics, static t => t.Name);
+        var results = await ControllerCalls.ForwardAsync(denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied),
+            static t => (t.Name, t.HasAssignments, new PartitionsIncrease(t.Name, t.Count)), changes => grains.Controller().CreatePartitions(changes, body.ValidateOnly));
         foreach (var r in results) leaders.Invalidate(r.Topic);
-        new TopicErrorsResponse(ControllerCalls.Errors(results)).WriteCreatePartitions(response, request.Version);
+        var errors = ControllerCalls.Errors(results);
+        if (denied is not null)
+        {
+            var all = new TopicError[body.Topics.Count];
+            for (int i = 0, answered = 0; i < all.Length; i++)
+                all[i] = denied[i] ? new TopicError(body.Topics[i].Name, ErrorCode.TopicAuthorizationFailed, null) : errors[answered++];
+            errors = all;
+        }
+        new TopicErrorsResponse(errors).WriteCreatePartitions(response, request.Version);
         return true;
     }
 }

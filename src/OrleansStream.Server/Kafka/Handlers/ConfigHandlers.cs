@@ -5,39 +5,70 @@ using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
 using OrleansStream.Server.Kafka.Security;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
 /// DescribeConfigs: a topic's configs with Kafka's sources (its overrides from the controller, or from the broker's
 /// <see cref="MetadataCache"/> while it cannot answer, over the broker defaults over Kafka's defaults), and this
-/// broker's configs, all read-only: they come from the <c>OrleansStream</c> section.
+/// broker's configs, all read-only: they come from the <c>OrleansStream</c> section. With the authorizer on, as Kafka's
+/// <c>ConfigHelper</c>: a topic needs DESCRIBE_CONFIGS on it (TopicAuthorizationFailed), the broker DESCRIBE_CONFIGS on
+/// the cluster (ClusterAuthorizationFailed); a topic refused is not looked up.
 /// </summary>
-internal sealed class DescribeConfigsHandler(MetadataCache metadata, IOptions<BrokerOptions> options, BrokerRegistration registration, SaslCredentialStore sasl)
+internal sealed class DescribeConfigsHandler(
+    MetadataCache metadata, IOptions<BrokerOptions> options, BrokerRegistration registration, SaslCredentialStore sasl, KafkaAuthorizer authorizer)
     : KafkaApiHandler<DescribeConfigsRequest>(ApiKey.DescribeConfigs, DescribeConfigsRequest.Read)
 {
+    /// <summary>The authorizer a Kafka broker names to enforce ACLs as <see cref="KafkaAuthorizer"/> does.</summary>
+    private const string StandardAuthorizer = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
+
     private readonly BrokerOptions _options = options.Value;
 
     protected override async ValueTask<bool> AnswerAsync(DescribeConfigsRequest body, KafkaRequest request, KafkaWriter response)
     {
+        var denied = authorizer.IsEnabled ? Denied(body.Resources, request) : null;
         List<string>? topicNames = null;
-        foreach (var resource in body.Resources)
-            if (resource.Type == ConfigResourceType.Topic) (topicNames ??= []).Add(resource.Name);
+        for (var i = 0; i < body.Resources.Count; i++)
+            if (body.Resources[i].Type == ConfigResourceType.Topic && !denied.IsDenied(i)) (topicNames ??= []).Add(body.Resources[i].Name);
         var topics = new Dictionary<string, TopicMetadata>(StringComparer.Ordinal);
         if (topicNames is not null)
             foreach (var t in (await metadata.TopicsAsync(topicNames, allowAutoTopicCreation: false)).Topics)
                 topics[t.Name] = t;
 
         var results = new List<DescribeConfigsResult>(body.Resources.Count);
-        foreach (var resource in body.Resources)
+        for (var i = 0; i < body.Resources.Count; i++)
+        {
+            var resource = body.Resources[i];
             results.Add(resource.Type switch
             {
+                _ when denied.IsDenied(i) => resource.Type == ConfigResourceType.Topic
+                    ? new DescribeConfigsResult(ErrorCode.TopicAuthorizationFailed, TopicAuthorization.TopicDenied, resource.Type, resource.Name, [])
+                    : new DescribeConfigsResult(ErrorCode.ClusterAuthorizationFailed, TopicAuthorization.ClusterDenied, resource.Type, resource.Name, []),
                 ConfigResourceType.Topic => DescribeTopic(resource, topics, body.IncludeSynonyms),
                 ConfigResourceType.Broker => DescribeBroker(resource, body.IncludeSynonyms),
                 _ => Refused(resource, $"Resource type {resource.Type} is not supported."),
             });
+        }
         new DescribeConfigsResponse(results).Write(response, request.Version);
         return true;
+    }
+
+    /// <summary>The resources refused: a topic without DESCRIBE_CONFIGS on it, the broker without it on the cluster.</summary>
+    private bool[]? Denied(IReadOnlyList<DescribeConfigsResource> resources, KafkaRequest request)
+    {
+        bool[]? denied = null;
+        for (var i = 0; i < resources.Count; i++)
+        {
+            var allowed = resources[i].Type switch
+            {
+                ConfigResourceType.Topic => request.IsAllowed(authorizer, AclOperation.DescribeConfigs, AclResourceType.Topic, resources[i].Name),
+                ConfigResourceType.Broker => request.IsAllowedOnCluster(authorizer, AclOperation.DescribeConfigs),
+                _ => true,
+            };
+            if (!allowed) (denied ??= new bool[resources.Count])[i] = true;
+        }
+        return denied;
     }
 
     private DescribeConfigsResult DescribeTopic(DescribeConfigsResource resource, Dictionary<string, TopicMetadata> topics, bool synonyms)
@@ -71,9 +102,10 @@ internal sealed class DescribeConfigsHandler(MetadataCache metadata, IOptions<Br
         Add("socket.request.max.bytes", _options.SocketRequestMaxBytes.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("connections.max.idle.ms", _options.ConnectionsMaxIdleMs.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("max.connections.per.ip", _options.MaxConnectionsPerIp.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
-        // No authorizer (the ACL APIs answer SecurityDisabled): Kafka's default, empty. Admin tools read it to tell an
-        // unsecured cluster from one whose ACLs they may not see (librdkafka drops DescribeAcls' error code).
-        Add("authorizer.class.name", "", ConfigSource.DefaultConfig);
+        // Without an authorizer (the ACL APIs answer SecurityDisabled) Kafka's default, empty. Admin tools read it to tell
+        // an unsecured cluster from one whose ACLs they may not see (librdkafka drops DescribeAcls' error code).
+        if (authorizer.IsEnabled) Add("authorizer.class.name", StandardAuthorizer, ConfigSource.StaticBrokerConfig);
+        else Add("authorizer.class.name", "", ConfigSource.DefaultConfig);
         Add("auto.leader.rebalance.enable", _options.AutoLeaderRebalanceEnable ? "true" : "false", ConfigSource.StaticBrokerConfig);
         Add("leader.imbalance.check.interval.seconds", _options.LeaderImbalanceCheckIntervalSeconds.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         foreach (var (brokerKey, topicKey) in TopicDefaults.BrokerKeys)
@@ -99,9 +131,12 @@ internal sealed class DescribeConfigsHandler(MetadataCache metadata, IOptions<Br
 /// <summary>
 /// AlterConfigs and IncrementalAlterConfigs: topic changes go to the controller in one call, which checks them as
 /// CreateTopics does and sends the new configs to the replicas. Broker configs come from the <c>OrleansStream</c>
-/// section and are not changed at run time: InvalidRequest.
+/// section and are not changed at run time: InvalidRequest. With the authorizer on, as Kafka's
+/// <c>authorizeAlterResource</c>: a topic needs ALTER_CONFIGS on it (TopicAuthorizationFailed), the broker ALTER_CONFIGS
+/// on the cluster (ClusterAuthorizationFailed, before it is refused as not alterable).
 /// </summary>
-internal abstract class ConfigAlteringHandler(ApiKey apiKey, MessageReader<AlterConfigsRequest> read, IGrainFactory grains, bool incremental)
+internal abstract class ConfigAlteringHandler(
+    ApiKey apiKey, MessageReader<AlterConfigsRequest> read, IGrainFactory grains, KafkaAuthorizer authorizer, bool incremental)
     : KafkaApiHandler<AlterConfigsRequest>(apiKey, read)
 {
     protected override async ValueTask<bool> AnswerAsync(AlterConfigsRequest body, KafkaRequest request, KafkaWriter response)
@@ -112,6 +147,16 @@ internal abstract class ConfigAlteringHandler(ApiKey apiKey, MessageReader<Alter
         for (var i = 0; i < results.Length; i++)
         {
             var resource = body.Resources[i];
+            if (resource.Type == ConfigResourceType.Topic && !request.IsAllowed(authorizer, AclOperation.AlterConfigs, AclResourceType.Topic, resource.Name))
+            {
+                results[i] = new AlterConfigsResult(ErrorCode.TopicAuthorizationFailed, TopicAuthorization.TopicDenied, resource.Type, resource.Name);
+                continue;
+            }
+            if (resource.Type == ConfigResourceType.Broker && !request.IsAllowedOnCluster(authorizer, AclOperation.AlterConfigs))
+            {
+                results[i] = new AlterConfigsResult(ErrorCode.ClusterAuthorizationFailed, TopicAuthorization.ClusterDenied, resource.Type, resource.Name);
+                continue;
+            }
             if (resource.Type != ConfigResourceType.Topic)
             {
                 var message = resource.Type == ConfigResourceType.Broker
@@ -139,8 +184,8 @@ internal abstract class ConfigAlteringHandler(ApiKey apiKey, MessageReader<Alter
     }
 }
 
-internal sealed class AlterConfigsHandler(IGrainFactory grains)
-    : ConfigAlteringHandler(ApiKey.AlterConfigs, AlterConfigsRequest.ReadAlterConfigs, grains, incremental: false);
+internal sealed class AlterConfigsHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
+    : ConfigAlteringHandler(ApiKey.AlterConfigs, AlterConfigsRequest.ReadAlterConfigs, grains, authorizer, incremental: false);
 
-internal sealed class IncrementalAlterConfigsHandler(IGrainFactory grains)
-    : ConfigAlteringHandler(ApiKey.IncrementalAlterConfigs, AlterConfigsRequest.ReadIncrementalAlterConfigs, grains, incremental: true);
+internal sealed class IncrementalAlterConfigsHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
+    : ConfigAlteringHandler(ApiKey.IncrementalAlterConfigs, AlterConfigsRequest.ReadIncrementalAlterConfigs, grains, authorizer, incremental: true);

@@ -1,20 +1,26 @@
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
-/// <summary>DeleteRecords v0-1: each partition's leader moves its log start offset and answers once its in-sync followers moved theirs; the low watermark is the smallest of them.</summary>
-internal sealed partial class DeleteRecordsHandler(PartitionLeaders leaders, ILogger<DeleteRecordsHandler> logger)
+/// <summary>
+/// DeleteRecords v0-1: each partition's leader moves its log start offset and answers once its in-sync followers moved
+/// theirs; the low watermark is the smallest of them. With the authorizer on, each topic needs DELETE
+/// (TopicAuthorizationFailed, before it is looked up), as in Kafka's handleDeleteRecordsRequest.
+/// </summary>
+internal sealed partial class DeleteRecordsHandler(PartitionLeaders leaders, KafkaAuthorizer authorizer, ILogger<DeleteRecordsHandler> logger)
     : KafkaApiHandler<Protocol.Messages.DeleteRecordsRequest>(ApiKey.DeleteRecords, Protocol.Messages.DeleteRecordsRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.DeleteRecordsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        await leaders.EnsureAsync(body.Topics, static t => t.Name);
+        var denied = request.Denied(authorizer, AclOperation.Delete, body.Topics, static t => t.Name);
+        await leaders.EnsureAsync(denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied), static t => t.Name);
         var calls = new List<(ErrorCode Error, Task<OrleansStream.DeleteRecordsResponse>? Call)>();
-        foreach (var topic in body.Topics)
-            foreach (var p in topic.Partitions)
+        for (var t = 0; t < body.Topics.Length; t++)
+            foreach (var p in body.Topics[t].Partitions)
             {
-                var leader = leaders.Find(topic.Name, p.PartitionIndex);
+                var leader = denied.IsDenied(t) ? new LocalLeader(ErrorCode.TopicAuthorizationFailed, null) : leaders.Find(body.Topics[t].Name, p.PartitionIndex);
                 calls.Add((leader.Error, leader.Replica?.DeleteRecords(new OrleansStream.DeleteRecordsRequest(p.Offset, TimeoutMs: body.TimeoutMs))));
             }
         var topics = new DeleteRecordsTopicResult[body.Topics.Length];

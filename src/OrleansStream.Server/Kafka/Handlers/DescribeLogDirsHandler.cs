@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.Partitions;
+using OrleansStream.Server.Security.Authorization;
 using OrleansStream.Storage;
 
 namespace OrleansStream.Server.Kafka.Handlers;
@@ -13,13 +14,20 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// not here), and from v4 the volume's total and usable bytes. The offset lag of a current log is Kafka's
 /// max(HW − LEO, 0), which is 0: a replica's high watermark never passes its own log end. There are no future logs
 /// (AlterReplicaLogDirs moves a log between a broker's directories; a broker here has one). A directory that cannot be
-/// read is KafkaStorageError for that directory, as in Kafka.
+/// read is KafkaStorageError for that directory, as in Kafka. With the authorizer on it needs DESCRIBE on the cluster:
+/// without, the answer has no directory and, from v3, ClusterAuthorizationFailed (Kafka's handleDescribeLogDirsRequest).
 /// </summary>
-internal sealed partial class DescribeLogDirsHandler(LocalPartitionDirectories directories, IOptions<BrokerOptions> options, ILogger<DescribeLogDirsHandler> logger)
+internal sealed partial class DescribeLogDirsHandler(
+    LocalPartitionDirectories directories, IOptions<BrokerOptions> options, KafkaAuthorizer authorizer, ILogger<DescribeLogDirsHandler> logger)
     : KafkaApiHandler<DescribeLogDirsRequest>(ApiKey.DescribeLogDirs, DescribeLogDirsRequest.Read)
 {
     protected override ValueTask<bool> AnswerAsync(DescribeLogDirsRequest body, KafkaRequest request, KafkaWriter response)
     {
+        if (!request.IsAllowedOnCluster(authorizer, AclOperation.Describe))
+        {
+            new DescribeLogDirsResponse(ErrorCode.ClusterAuthorizationFailed, []).Write(response, request.Version);
+            return ValueTask.FromResult(true);
+        }
         var root = options.Value.ResolvedDataDirectory;
         LogDirResult result;
         try

@@ -1,24 +1,27 @@
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
 /// DescribeProducers (KIP-664, <c>kafka-transactions.sh describe-producers</c>): the producer state of each partition's
 /// replica on this broker, leader or follower (Kafka's <c>activeProducerState</c>); <c>NotLeaderOrFollower</c> where this
-/// broker holds none, <c>UnknownTopicOrPartition</c> for a partition that does not exist.
+/// broker holds none, <c>UnknownTopicOrPartition</c> for a partition that does not exist. With the authorizer on, each
+/// topic needs READ (TopicAuthorizationFailed, before it is looked up), as in Kafka's handleDescribeProducersRequest.
 /// </summary>
-internal sealed partial class DescribeProducersHandler(PartitionLeaders leaders, ILogger<DescribeProducersHandler> logger)
+internal sealed partial class DescribeProducersHandler(PartitionLeaders leaders, KafkaAuthorizer authorizer, ILogger<DescribeProducersHandler> logger)
     : KafkaApiHandler<Protocol.Messages.DescribeProducersRequest>(ApiKey.DescribeProducers, Protocol.Messages.DescribeProducersRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.DescribeProducersRequest body, KafkaRequest request, KafkaWriter response)
     {
-        await leaders.EnsureAsync(body.Topics, static t => t.Topic);
+        var denied = request.Denied(authorizer, AclOperation.Read, body.Topics, static t => t.Topic);
+        await leaders.EnsureAsync(denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied), static t => t.Topic);
         var calls = new List<(ErrorCode Error, Task<OrleansStream.DescribeProducersResponse>? Call)>();
-        foreach (var topic in body.Topics)
-            foreach (var partition in topic.Partitions)
+        for (var t = 0; t < body.Topics.Length; t++)
+            foreach (var partition in body.Topics[t].Partitions)
             {
-                var replica = leaders.FindReplica(topic.Topic, partition);
+                var replica = denied.IsDenied(t) ? new LocalLeader(ErrorCode.TopicAuthorizationFailed, null) : leaders.FindReplica(body.Topics[t].Topic, partition);
                 calls.Add((replica.Error, replica.Replica?.DescribeProducers()));
             }
         var topics = new List<DescribedProducersTopic>(body.Topics.Length);
@@ -36,7 +39,8 @@ internal sealed partial class DescribeProducersHandler(PartitionLeaders leaders,
 
     private async ValueTask<DescribedProducersPartition> Complete(string topic, int partition, (ErrorCode Error, Task<OrleansStream.DescribeProducersResponse>? Call) lookup)
     {
-        if (lookup.Call is null) return new DescribedProducersPartition(partition, lookup.Error, null, []);
+        if (lookup.Call is null)
+            return new DescribedProducersPartition(partition, lookup.Error, lookup.Error == ErrorCode.TopicAuthorizationFailed ? TopicAuthorization.TopicDenied : null, []);
         try
         {
             var r = await lookup.Call;

@@ -1,5 +1,6 @@
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -8,13 +9,19 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// elections (<see cref="IClusterControllerGrain.ElectLeaders"/>), answered once the new leaders are in its state; each
 /// replica takes its role from the LeaderAndIsr that follows, as in KRaft. An election type Kafka does not define is
 /// InvalidRequest for the request and for each partition it names, as Kafka's <c>getErrorResponse</c> answers it, and a
-/// controller that did not answer RequestTimedOut so.
+/// controller that did not answer RequestTimedOut so. With the authorizer on it needs ALTER on the cluster, else it is
+/// answered ClusterAuthorizationFailed so (Kafka's <c>authorizeClusterOperation</c>, checked before the request is read).
 /// </summary>
-internal sealed class ElectLeadersHandler(IGrainFactory grains, PartitionLeaders leaders)
+internal sealed class ElectLeadersHandler(IGrainFactory grains, PartitionLeaders leaders, KafkaAuthorizer authorizer)
     : KafkaApiHandler<ElectLeadersRequest>(ApiKey.ElectLeaders, ElectLeadersRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(ElectLeadersRequest body, KafkaRequest request, KafkaWriter response)
     {
+        if (!request.IsAllowedOnCluster(authorizer, AclOperation.Alter))
+        {
+            Refuse(body, ErrorCode.ClusterAuthorizationFailed, AclApis.ClusterDenied(AclOperation.Alter)).Write(response, request.Version);
+            return true;
+        }
         if (body.ElectionType is not ((sbyte)ElectionType.Preferred or (sbyte)ElectionType.Unclean))
         {
             Refuse(body, ErrorCode.InvalidRequest, $"Unknown election type {body.ElectionType}").Write(response, request.Version);

@@ -1,5 +1,6 @@
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -13,9 +14,13 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// are named by id (an id this broker cannot resolve is UnknownTopicId); from v16 a partition answered
 /// NotLeaderOrFollower or FencedLeaderEpoch carries its current leader and that leader's endpoint (KIP-951), so the
 /// client moves without asking for metadata. v17 (KIP-853) is answered as v16: it adds only a KRaft voter's directory
-/// id, tagged, which a consumer does not send and the request reader skips.
+/// id, tagged, which a consumer does not send and the request reader skips. With the authorizer on, as Kafka's
+/// handleFetchRequest: a consumer needs READ on each topic (TopicAuthorizationFailed, checked after an id is resolved
+/// and before the topic is looked up), and a fetch naming a replica id (v14 and before) CLUSTER_ACTION on the cluster,
+/// without which every partition is TopicAuthorizationFailed.
 /// </summary>
-internal sealed partial class FetchHandler(PartitionLeaders leaders, MetadataCache metadataCache, LeaderHints hints, ILogger<FetchHandler> logger)
+internal sealed partial class FetchHandler(
+    PartitionLeaders leaders, MetadataCache metadataCache, LeaderHints hints, KafkaAuthorizer authorizer, ILogger<FetchHandler> logger)
     : KafkaApiHandler<Protocol.Messages.FetchRequest>(ApiKey.Fetch, Protocol.Messages.FetchRequest.Read)
 {
     /// <summary>The first version whose answer carries the current leader of a partition that moved (KIP-951).</summary>
@@ -24,20 +29,24 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, MetadataCac
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.FetchRequest body, KafkaRequest request, KafkaWriter response)
     {
         var topics = request.Version >= Protocol.Messages.FetchRequest.TopicIdsVersion ? await ResolveAsync(body.Topics) : body.Topics;
-        await leaders.EnsureAsync(topics, static t => t.Topic);
+        var denied = authorizer.IsEnabled ? Denied(body, topics, request) : null;
+        await leaders.EnsureAsync(denied is null ? topics : TopicAuthorization.Allowed(topics, denied), static t => t.Topic);
 
         // Kafka's fetch: read every partition at once without waiting; only when that holds less than min_bytes do
         // the empty partitions long-poll (Kafka's DelayedFetch). Long-polling all at once would answer with the first
         // partition to complete and drop the reads of the others.
         var slots = new List<Slot>();
-        foreach (var topic in topics)
+        for (var t = 0; t < topics.Length; t++)
+        {
+            var topic = topics[t];
             foreach (var p in topic.Partitions)
             {
-                var leader = topic.Topic.Length == 0 && topic.TopicId != Guid.Empty
-                    ? new LocalLeader(ErrorCode.UnknownTopicId, null)
+                var leader = topic.Topic.Length == 0 && topic.TopicId != Guid.Empty ? new LocalLeader(ErrorCode.UnknownTopicId, null)
+                    : denied.IsDenied(t) ? new LocalLeader(ErrorCode.TopicAuthorizationFailed, null)
                     : leaders.Find(topic.Topic, p.Partition, topic.TopicId);
                 slots.Add(new Slot(topic.Topic, p, leader.Error, leader.Replica, Fetch(leader.Replica, p, body, maxWaitMs: 0)));
             }
+        }
         await WhenAll(slots);
         var minBytes = Math.Max(body.MinBytes, 1);
         if (AnsweredBytes(slots) < minBytes && body.MaxWaitMs > 0)
@@ -52,6 +61,29 @@ internal sealed partial class FetchHandler(PartitionLeaders leaders, MetadataCac
         new Protocol.Messages.FetchResponse(ErrorCode.None, answer, nodes).Write(response, request.Version);
         Release(slots, response);
         return true;
+    }
+
+    /// <summary>
+    /// The topics refused (null when none): a follower's fetch (a replica id) needs CLUSTER_ACTION on the cluster for all,
+    /// a consumer's READ on each topic. A topic whose id is unknown is not checked: it is UnknownTopicId, as in Kafka.
+    /// </summary>
+    private bool[]? Denied(Protocol.Messages.FetchRequest body, FetchTopic[] topics, KafkaRequest request)
+    {
+        if (body.ReplicaId < 0)
+            return request.Denied(authorizer, AclOperation.Read, topics, static t => t.Topic.Length == 0 && t.TopicId != Guid.Empty ? null : t.Topic) is { } denied
+                ? Unresolved(topics, denied) : null;
+        if (request.IsAllowedOnCluster(authorizer, AclOperation.ClusterAction)) return null;
+        var all = new bool[topics.Length];
+        Array.Fill(all, true);
+        return Unresolved(topics, all);
+    }
+
+    // A topic whose id is unknown stays UnknownTopicId, whatever the check said of its empty name.
+    private static bool[] Unresolved(FetchTopic[] topics, bool[] denied)
+    {
+        for (var i = 0; i < topics.Length; i++)
+            if (topics[i].Topic.Length == 0 && topics[i].TopicId != Guid.Empty) denied[i] = false;
+        return denied;
     }
 
     /// <summary>The request's topics with their names (v13+ names them by id); a topic whose id no topic has keeps an empty name.</summary>

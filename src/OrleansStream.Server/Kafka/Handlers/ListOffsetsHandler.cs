@@ -1,5 +1,6 @@
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -8,19 +9,28 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// earliest local (-4, v8+), latest tiered (-5, v9+) or by timestamp, from each partition's leader. A special timestamp
 /// the request's version may not ask is UnsupportedVersion for that partition (Kafka's timestampMinSupportedVersion).
 /// v10's TimeoutMs bounds the lookups that may read the tier (by timestamp, max timestamp): one still running when it
-/// has passed is RequestTimedOut, as Kafka's DelayedRemoteListOffsets expires.
+/// has passed is RequestTimedOut, as Kafka's DelayedRemoteListOffsets expires. With the authorizer on, each topic needs
+/// DESCRIBE (TopicAuthorizationFailed, before anything else is checked), as in Kafka's handleListOffsetRequest.
 /// </summary>
-internal sealed partial class ListOffsetsHandler(PartitionLeaders leaders, ILogger<ListOffsetsHandler> logger)
+internal sealed partial class ListOffsetsHandler(PartitionLeaders leaders, KafkaAuthorizer authorizer, ILogger<ListOffsetsHandler> logger)
     : KafkaApiHandler<Protocol.Messages.ListOffsetsRequest>(ApiKey.ListOffsets, Protocol.Messages.ListOffsetsRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.ListOffsetsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        await leaders.EnsureAsync(body.Topics, static t => t.Name);
+        var denied = request.Denied(authorizer, AclOperation.Describe, body.Topics, static t => t.Name);
+        await leaders.EnsureAsync(denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied), static t => t.Name);
 
         var calls = new List<(ErrorCode Error, Task<OrleansStream.ListOffsetsResponse>? Call)>();
-        foreach (var topic in body.Topics)
+        for (var t = 0; t < body.Topics.Length; t++)
+        {
+            var topic = body.Topics[t];
             foreach (var p in topic.Partitions)
             {
+                if (denied.IsDenied(t))
+                {
+                    calls.Add((ErrorCode.TopicAuthorizationFailed, null));
+                    continue;
+                }
                 var minVersion = Protocol.Messages.ListOffsetsRequest.MinVersionFor(p.Timestamp);
                 if (minVersion < 0 || request.Version < minVersion)
                 {
@@ -31,6 +41,7 @@ internal sealed partial class ListOffsetsHandler(PartitionLeaders leaders, ILogg
                 calls.Add((leader.Error, leader.Replica?.ListOffsets(
                     new OrleansStream.ListOffsetsRequest(p.Timestamp, p.CurrentLeaderEpoch, (IsolationLevel)body.IsolationLevel))));
             }
+        }
         var deadline = request.Version >= 10 && body.TimeoutMs > 0 ? Environment.TickCount64 + body.TimeoutMs : long.MaxValue;
         var topics = new ListOffsetsTopicResponse[body.Topics.Length];
         var c = 0;

@@ -1,6 +1,8 @@
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using Microsoft.Extensions.Options;
 using OrleansStream.Server.Cluster;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -12,12 +14,22 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// id (KIP-516), and v12 asks by id: the ids are resolved to names as Kafka's <c>handleTopicMetadataRequest</c> does
 /// (any id in the request makes it a request by id; an id no topic has is <c>UnknownTopicId</c> with a null name, and
 /// an id or a null name before v12 is <c>InvalidRequest</c>).
+/// With the authorizer on, as Kafka's handleTopicMetadataRequest: a request for every topic lists only those the
+/// principal may DESCRIBE; a topic named without DESCRIBE is TopicAuthorizationFailed with the zero id (asked by id:
+/// with its id and a null name), never looked up; a topic that does not exist is auto-created only with CREATE on the
+/// cluster or on it, else it is TopicAuthorizationFailed. The authorized-operations fields, when asked, are computed
+/// (the cluster's 0 without DESCRIBE on it); without an authorizer they stay omitted.
 /// </summary>
-internal sealed class MetadataHandler(MetadataCache metadataCache, KafkaBrokers brokers, PartitionLeaders leaders, BrokerRegistration registration)
+internal sealed class MetadataHandler(
+    MetadataCache metadataCache, KafkaBrokers brokers, PartitionLeaders leaders, BrokerRegistration registration, KafkaAuthorizer authorizer,
+    IOptions<BrokerOptions> options)
     : KafkaApiHandler<Protocol.Messages.MetadataRequest>(ApiKey.Metadata, Protocol.Messages.MetadataRequest.Read)
 {
     /// <summary>The first version whose request may name topics by id.</summary>
     private const short TopicIdsVersion = 12;
+
+    /// <summary>The first version whose answer carries authorized operations.</summary>
+    private const short AuthorizedOperationsVersion = 8;
 
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.MetadataRequest body, KafkaRequest request, KafkaWriter response)
     {
@@ -49,14 +61,29 @@ internal sealed class MetadataHandler(MetadataCache metadataCache, KafkaBrokers 
             foreach (var id in ids)
                 if (!resolved.ContainsKey(id)) topics.Add(UnknownId(id));
         }
-        var metadata = ids is not null && names!.Count == 0
-            ? new ControllerTopics([], FromCache: false)
+        List<string>? mayNotCreate = null;
+        if (authorizer.IsEnabled && names is not null)
+        {
+            names = Describable(names, resolved, request, topics);
+            if (ids is null && body.AllowAutoTopicCreation && options.Value.AutoCreateTopicsEnable && names.Count > 0
+                && !request.IsAllowedOnCluster(authorizer, AclOperation.Create))
+                mayNotCreate = MayNotCreate(names, request);
+        }
+        var metadata = (ids is not null || authorizer.IsEnabled) && names is { Count: 0 } ? new ControllerTopics([], FromCache: false)
+            : mayNotCreate is not null ? await TopicsAsync(names!, mayNotCreate)
             : await metadataCache.TopicsAsync(names, ids is null && body.AllowAutoTopicCreation);
         if (!metadata.FromCache) leaders.Update(metadata.Topics);
         var cluster = await view;
 
+        var operations = authorizer.IsEnabled && body.IncludeTopicAuthorizedOperations && request.Version >= AuthorizedOperationsVersion;
         foreach (var t in metadata.Topics)
         {
+            if (authorizer.IsEnabled && names is null && !request.IsAllowed(authorizer, AclOperation.Describe, AclResourceType.Topic, t.Name)) continue;
+            if (mayNotCreate is not null && t.Error == ErrorCode.UnknownTopicOrPartition && mayNotCreate.Contains(t.Name))
+            {
+                topics.Add(new MetadataTopic(ErrorCode.TopicAuthorizationFailed, t.Name, IsInternal: false, []));
+                continue;
+            }
             // Asked by id, a name now held by another topic (deleted and created again since) is not the topic asked for.
             if (resolved is not null && (t.Error != ErrorCode.None || !resolved.TryGetValue(t.TopicId, out var asked) || asked != t.Name))
             {
@@ -66,10 +93,61 @@ internal sealed class MetadataHandler(MetadataCache metadataCache, KafkaBrokers 
             }
             var partitions = new MetadataPartition[t.Partitions.Count];
             for (var i = 0; i < partitions.Length; i++) partitions[i] = Describe(t.Partitions[i], cluster);
-            topics.Add(new MetadataTopic(t.Error, t.Name, IsInternal: false, partitions, t.Error == ErrorCode.None ? t.TopicId : Guid.Empty));
+            topics.Add(new MetadataTopic(t.Error, t.Name, IsInternal: false, partitions, t.Error == ErrorCode.None ? t.TopicId : Guid.Empty,
+                operations ? request.TopicAuthorizedOperations(authorizer, t.Name) : int.MinValue));
         }
-        new Protocol.Messages.MetadataResponse(cluster.Brokers, registration.Meta.ClusterId, cluster.ControllerId, topics).Write(response, request.Version);
+        var clusterOperations = authorizer.IsEnabled && body.IncludeClusterAuthorizedOperations && request.Version is >= AuthorizedOperationsVersion and <= 10
+            ? request.IsAllowedOnCluster(authorizer, AclOperation.Describe) ? request.ClusterAuthorizedOperations(authorizer) : 0
+            : int.MinValue;
+        new Protocol.Messages.MetadataResponse(cluster.Brokers, registration.Meta.ClusterId, cluster.ControllerId, topics, clusterOperations)
+            .Write(response, request.Version);
         return true;
+    }
+
+    /// <summary>
+    /// The topics of <paramref name="names"/> the request may DESCRIBE; each other one is answered in <paramref name="answer"/>
+    /// TopicAuthorizationFailed: by name with the zero id, or, asked by id (<paramref name="resolved"/>), with its id and no name.
+    /// </summary>
+    private List<string> Describable(List<string> names, Dictionary<Guid, string>? resolved, KafkaRequest request, List<MetadataTopic> answer)
+    {
+        List<string>? allowed = null;
+        for (var i = 0; i < names.Count; i++)
+        {
+            if (request.IsAllowed(authorizer, AclOperation.Describe, AclResourceType.Topic, names[i]))
+            {
+                allowed?.Add(names[i]);
+                continue;
+            }
+            allowed ??= names[..i];
+            if (resolved is null) answer.Add(new MetadataTopic(ErrorCode.TopicAuthorizationFailed, names[i], IsInternal: false, []));
+            else
+                foreach (var (id, name) in resolved)
+                    if (name == names[i]) answer.Add(new MetadataTopic(ErrorCode.TopicAuthorizationFailed, null, IsInternal: false, [], id));
+        }
+        return allowed ?? names;
+    }
+
+    /// <summary>The topics the request may not create (no CREATE on them; the caller checked the cluster); null when none.</summary>
+    private List<string>? MayNotCreate(List<string> names, KafkaRequest request)
+    {
+        List<string>? refused = null;
+        foreach (var name in names)
+            if (!request.IsAllowed(authorizer, AclOperation.Create, AclResourceType.Topic, name)) (refused ??= []).Add(name);
+        return refused;
+    }
+
+    /// <summary>The topics of <paramref name="names"/>, those of <paramref name="mayNotCreate"/> looked up without being created.</summary>
+    private async Task<ControllerTopics> TopicsAsync(List<string> names, List<string> mayNotCreate)
+    {
+        var creatable = new List<string>(names.Count);
+        foreach (var name in names)
+            if (!mayNotCreate.Contains(name)) creatable.Add(name);
+        var created = creatable.Count > 0 ? metadataCache.TopicsAsync(creatable, allowAutoTopicCreation: true) : null;
+        var looked = await metadataCache.TopicsAsync(mayNotCreate, allowAutoTopicCreation: false);
+        if (created is null) return looked;
+        var made = await created;
+        if (!looked.FromCache) leaders.Update(looked.Topics);
+        return new ControllerTopics([.. made.Topics, .. looked.Topics], made.FromCache);
     }
 
     private static MetadataTopic UnknownId(Guid id) => new(ErrorCode.UnknownTopicId, null, IsInternal: false, [], id);
@@ -103,12 +181,14 @@ internal sealed class MetadataHandler(MetadataCache metadataCache, KafkaBrokers 
 
 /// <summary>
 /// DescribeCluster (KIP-700): the live brokers on the client's listener, the controller's node (-1 when it is not one
-/// of them) and the cluster id, as Metadata gives them. Asked for, the cluster's authorized operations are every
-/// operation Kafka defines on a cluster: there are no ACLs (Kafka's answer without an authorizer). v1's endpoint type
+/// of them) and the cluster id, as Metadata gives them. Asked for, the cluster's authorized operations are, without an
+/// authorizer, every operation Kafka defines on a cluster (Kafka's answer then). v1's endpoint type
 /// (KIP-919) is answered as a Kafka broker answers it (<c>computeDescribeClusterResponse</c>): brokers are described,
 /// controllers are MismatchedEndpointType (a broker is no controller endpoint), any other type UnsupportedEndpointType.
+/// With the authorizer on, the authorized operations are those the principal may do on the cluster, 0 without DESCRIBE
+/// on it (Kafka's <c>computeDescribeClusterResponse</c>).
 /// </summary>
-internal sealed class DescribeClusterHandler(KafkaBrokers brokers, BrokerRegistration registration)
+internal sealed class DescribeClusterHandler(KafkaBrokers brokers, BrokerRegistration registration, KafkaAuthorizer authorizer)
     : KafkaApiHandler<DescribeClusterRequest>(ApiKey.DescribeCluster, DescribeClusterRequest.Read)
 {
     // Kafka's AclOperation codes of AclEntry.supportedOperations(CLUSTER): CREATE 5, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9,
@@ -129,7 +209,9 @@ internal sealed class DescribeClusterHandler(KafkaBrokers brokers, BrokerRegistr
         var controllerListed = false;
         foreach (var b in cluster.Brokers) controllerListed |= b.NodeId == cluster.ControllerId;
         new DescribeClusterResponse(ErrorCode.None, null, registration.Meta.ClusterId ?? "", controllerListed ? cluster.ControllerId : -1, cluster.Brokers,
-            body.IncludeClusterAuthorizedOperations ? ClusterOperations : int.MinValue).Write(response, request.Version);
+            !body.IncludeClusterAuthorizedOperations ? int.MinValue
+            : !authorizer.IsEnabled ? ClusterOperations
+            : request.IsAllowedOnCluster(authorizer, AclOperation.Describe) ? request.ClusterAuthorizedOperations(authorizer) : 0).Write(response, request.Version);
         return true;
     }
 }

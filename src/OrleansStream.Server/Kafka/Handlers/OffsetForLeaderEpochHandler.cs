@@ -1,5 +1,6 @@
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -8,19 +9,21 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// (<see cref="IPartitionReplicaGrain.OffsetForLeaderEpoch"/>, from its leader epoch cache). librdkafka and the Java
 /// consumer ask it after a leader change and treat an end offset below their position as log truncation. Answered
 /// only by the leader, whatever replica id the request names, as Kafka's <c>lastOffsetForLeaderEpoch</c> is: followers
-/// here replicate through grain calls, not this API.
+/// here replicate through grain calls, not this API. With the authorizer on, each topic needs DESCRIBE
+/// (TopicAuthorizationFailed), as in Kafka's handleOffsetForLeaderEpochRequest.
 /// </summary>
-internal sealed partial class OffsetForLeaderEpochHandler(PartitionLeaders leaders, ILogger<OffsetForLeaderEpochHandler> logger)
+internal sealed partial class OffsetForLeaderEpochHandler(PartitionLeaders leaders, KafkaAuthorizer authorizer, ILogger<OffsetForLeaderEpochHandler> logger)
     : KafkaApiHandler<OffsetForLeaderEpochRequest>(ApiKey.OffsetForLeaderEpoch, OffsetForLeaderEpochRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(OffsetForLeaderEpochRequest body, KafkaRequest request, KafkaWriter response)
     {
-        await leaders.EnsureAsync(body.Topics, static t => t.Topic);
+        var denied = request.Denied(authorizer, AclOperation.Describe, body.Topics, static t => t.Topic);
+        await leaders.EnsureAsync(denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied), static t => t.Topic);
         var calls = new List<(ErrorCode Error, Task<EpochEndOffsetResponse>? Call)>();
-        foreach (var topic in body.Topics)
-            foreach (var p in topic.Partitions)
+        for (var t = 0; t < body.Topics.Length; t++)
+            foreach (var p in body.Topics[t].Partitions)
             {
-                var leader = leaders.Find(topic.Topic, p.Partition);
+                var leader = denied.IsDenied(t) ? new LocalLeader(ErrorCode.TopicAuthorizationFailed, null) : leaders.Find(body.Topics[t].Topic, p.Partition);
                 calls.Add((leader.Error, leader.Replica?.OffsetForLeaderEpoch(p.LeaderEpoch, p.CurrentLeaderEpoch)));
             }
         var topics = new OffsetForLeaderTopicResult[body.Topics.Length];

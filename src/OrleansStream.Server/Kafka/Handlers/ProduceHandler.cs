@@ -1,8 +1,10 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Records;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -14,11 +16,17 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// (genericError for a version above 10, defaultError otherwise), a transactional batch that the partition's
 /// verification finds outside the producer's transaction is TransactionAbortable from v11 and InvalidTxnState before;
 /// the coordinator's retriable answers are NotEnoughReplicas at every version (<c>TransactionVerifier.VerifyAsync</c>).
+/// With the authorizer on, as Kafka's handleProduceRequest: transactional records need WRITE on the transactional id
+/// (else every partition is TransactionalIdAuthorizationFailed), and each topic WRITE, checked before it is looked up
+/// (TopicAuthorizationFailed, for a topic that does not exist too).
 /// </summary>
-internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHints hints, ILogger<ProduceHandler> logger) : IKafkaApiHandler
+internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHints hints, KafkaAuthorizer authorizer, ILogger<ProduceHandler> logger) : IKafkaApiHandler
 {
     /// <summary>The first version whose answer carries the current leader of a partition that moved (KIP-951).</summary>
     private const short LeaderHintsVersion = 10;
+
+    /// <summary>Kafka's message of <c>Errors.TRANSACTIONAL_ID_AUTHORIZATION_FAILED</c>.</summary>
+    private const string TransactionalIdDenied = "Transactional Id authorization failed.";
 
     /// <summary>The first version whose producer takes TransactionAbortable (KIP-890; Kafka's genericError from a version above 10).</summary>
     private const short TransactionAbortableVersion = 11;
@@ -32,15 +40,29 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
     {
         var reader = request.Reader();
         var body = Protocol.Messages.ProduceRequest.Read(ref reader, request.Version, request.Body);
-        await leaders.EnsureAsync(body.Topics, static t => t.Name);
+        ErrorCode refused = default;
+        bool[]? denied = null;
+        if (authorizer.IsEnabled)
+        {
+            if (HasTransactionalRecords(body) && (body.TransactionalId is null
+                || !request.IsAllowed(authorizer, AclOperation.Write, AclResourceType.TransactionalId, body.TransactionalId)))
+                refused = ErrorCode.TransactionalIdAuthorizationFailed;
+            else denied = request.Denied(authorizer, AclOperation.Write, body.Topics, static t => t.Name);
+        }
+        if (refused == ErrorCode.None)
+            await leaders.EnsureAsync(denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied), static t => t.Name);
 
         var partitionCount = 0;
         foreach (var topic in body.Topics) partitionCount += topic.Partitions.Length;
         var calls = new (ErrorCode, Task<OrleansStream.ProduceResponse>?)[partitionCount];
         var sent = 0;
-        foreach (var topic in body.Topics)
+        for (var t = 0; t < body.Topics.Length; t++)
+        {
+            var topic = body.Topics[t];
+            var topicRefused = refused != ErrorCode.None ? refused : denied.IsDenied(t) ? ErrorCode.TopicAuthorizationFailed : ErrorCode.None;
             foreach (var p in topic.Partitions)
-                calls[sent++] = Send(topic.Name, p, body, request.Version >= TransactionAbortableVersion);
+                calls[sent++] = topicRefused != ErrorCode.None ? (topicRefused, null) : Send(topic.Name, p, body, request.Version >= TransactionAbortableVersion);
+        }
 
         var results = new ProduceTopicResponse[body.Topics.Length];
         var call = 0;
@@ -92,7 +114,13 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
         string topic, ProducePartitionData p, (ErrorCode Error, Task<OrleansStream.ProduceResponse>? Call) sent, KafkaConnection connection)
     {
         if (sent.Call is null)
-            return Failed(p.Index, sent.Error, sent.Error == ErrorCode.InvalidRecord ? "Produce v3+ takes RecordBatch v2 (magic 2) only." : null);
+            return Failed(p.Index, sent.Error, sent.Error switch
+            {
+                ErrorCode.InvalidRecord => "Produce v3+ takes RecordBatch v2 (magic 2) only.",
+                ErrorCode.TopicAuthorizationFailed => TopicAuthorization.TopicDenied,
+                ErrorCode.TransactionalIdAuthorizationFailed => TransactionalIdDenied,
+                _ => null,
+            });
         try
         {
             var r = await sent.Call;
@@ -108,6 +136,20 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
             if (KafkaErrors.IsStaleLeader(error)) leaders.Invalidate(topic);
             return Failed(p.Index, error, e.Message);
         }
+    }
+
+    /// <summary>Kafka's <c>RequestUtils.hasTransactionalRecords</c>: whether the first batch of any partition is transactional.</summary>
+    private static bool HasTransactionalRecords(Protocol.Messages.ProduceRequest body)
+    {
+        foreach (var topic in body.Topics)
+            foreach (var p in topic.Partitions)
+            {
+                var records = p.Records.Span;
+                if (records.Length >= RecordBatchHeader.AttributesOffset + 2 && IsRecordBatchV2(records)
+                    && (BinaryPrimitives.ReadInt16BigEndian(records[RecordBatchHeader.AttributesOffset..]) & RecordBatchHeader.TransactionalFlagMask) != 0)
+                    return true;
+            }
+        return false;
     }
 
     private static ProducePartitionResponse Failed(int partition, ErrorCode error, string? message) => new(partition, error, -1, -1, -1, message);

@@ -1,0 +1,66 @@
+using OrleansStream.Server.Security.Authorization;
+
+namespace OrleansStream.Server.Kafka;
+
+/// <summary>
+/// Kafka's checks of a request's topics (<c>AuthHelper.filterByAuthorized</c>): one check per topic named, not per
+/// partition or record, done only while the authorizer is on, so that a broker without one does no more work than before.
+/// </summary>
+internal static class TopicAuthorization
+{
+    /// <summary>Kafka's messages of <c>Errors.TOPIC_AUTHORIZATION_FAILED</c> and <c>Errors.CLUSTER_AUTHORIZATION_FAILED</c>.</summary>
+    public const string TopicDenied = "Topic authorization failed.";
+    public const string ClusterDenied = "Cluster authorization failed.";
+
+    // Kafka's AclEntry.supportedOperations(TOPIC) and (CLUSTER): the operations of the authorized-operations fields.
+    private static readonly AclOperation[] TopicOperationList =
+    [
+        AclOperation.Read, AclOperation.Write, AclOperation.Create, AclOperation.Describe, AclOperation.Delete, AclOperation.Alter,
+        AclOperation.DescribeConfigs, AclOperation.AlterConfigs,
+    ];
+
+    private static readonly AclOperation[] ClusterOperationList =
+    [
+        AclOperation.Create, AclOperation.ClusterAction, AclOperation.DescribeConfigs, AclOperation.AlterConfigs,
+        AclOperation.IdempotentWrite, AclOperation.Alter, AclOperation.Describe,
+    ];
+
+    public static ReadOnlySpan<AclOperation> TopicOperations => TopicOperationList;
+
+    public static ReadOnlySpan<AclOperation> ClusterOperations => ClusterOperationList;
+
+    /// <summary>
+    /// Which of <paramref name="topics"/> the request may not do <paramref name="operation"/> on; null when it may on
+    /// all of them (always so without an authorizer).
+    /// </summary>
+    public static bool[]? Denied<T>(this KafkaRequest request, KafkaAuthorizer authorizer, AclOperation operation, IReadOnlyList<T> topics, Func<T, string?> name)
+    {
+        if (!authorizer.IsEnabled) return null;
+        bool[]? denied = null;
+        for (var i = 0; i < topics.Count; i++)
+            if (!request.IsAllowed(authorizer, operation, AclResourceType.Topic, name(topics[i]) ?? ""))
+                (denied ??= new bool[topics.Count])[i] = true;
+        return denied;
+    }
+
+    /// <summary>The topics not <paramref name="denied"/>, for the leader lookups: a topic refused is never looked up.</summary>
+    public static T[] Allowed<T>(IReadOnlyList<T> topics, bool[] denied)
+    {
+        var allowed = new List<T>(topics.Count);
+        for (var i = 0; i < topics.Count; i++)
+            if (!denied[i]) allowed.Add(topics[i]);
+        return [.. allowed];
+    }
+
+    /// <summary>Whether topic <paramref name="index"/> is refused by the result of <see cref="Denied"/>.</summary>
+    public static bool IsDenied(this bool[]? denied, int index) => denied is not null && denied[index];
+
+    /// <summary>The request's authorized-operations field of a topic (Kafka's <c>AuthHelper.authorizedOperations</c>).</summary>
+    public static int TopicAuthorizedOperations(this KafkaRequest request, KafkaAuthorizer authorizer, string topic) =>
+        authorizer.AuthorizedOperations(request.Connection.Principal, request.Connection.ClientHost, AclResourceType.Topic, topic, TopicOperations);
+
+    /// <summary>The request's authorized-operations field of the cluster.</summary>
+    public static int ClusterAuthorizedOperations(this KafkaRequest request, KafkaAuthorizer authorizer) =>
+        authorizer.AuthorizedOperations(request.Connection.Principal, request.Connection.ClientHost, AclResourceType.Cluster, AclBinding.ClusterName,
+            ClusterOperations);
+}

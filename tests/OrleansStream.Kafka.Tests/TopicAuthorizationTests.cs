@@ -1,0 +1,316 @@
+using System.Globalization;
+using System.Text;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using OrleansStream.Protocol;
+using OrleansStream.Protocol.Messages;
+using KafkaErrorCode = Confluent.Kafka.ErrorCode;
+
+namespace OrleansStream.Kafka.Tests;
+
+using TopicPartition = Confluent.Kafka.TopicPartition;
+using TopicPartitionOffset = Confluent.Kafka.TopicPartitionOffset;
+
+/// <summary>
+/// Kafka's ACL checks on the topic APIs (KafkaApis and ControllerApis), with librdkafka clients of users who may do only
+/// what each test grants: alice produces and looks at metadata, bob consumes and creates topics, carol alters configs
+/// and deletes. Topics are made by the super user, and every check is read back as the super user.
+/// </summary>
+[Trait("Category", "Slow")]
+public sealed class TopicAuthorizationTests(AuthorizedKafkaCluster cluster) : IClassFixture<AuthorizedKafkaCluster>
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_producer_without_WRITE_is_refused_and_writes_nothing()
+    {
+        var topic = await CreateTopicAsync("nowrite");
+        await cluster.AllowAsync("alice", ResourceType.Topic, topic, AclOperation.Describe);
+
+        using var producer = Producer("alice");
+        var refused = await Assert.ThrowsAsync<ProduceException<Null, string>>(() => producer.ProduceAsync(topic, new Message<Null, string> { Value = "no" }, Ct));
+
+        Assert.Equal(KafkaErrorCode.TopicAuthorizationFailed, refused.Error.Code);
+        Assert.Equal(0, HighWatermark(topic));
+    }
+
+    [Fact]
+    public async Task A_prefixed_WRITE_grant_lets_a_producer_write()
+    {
+        var prefix = AuthorizedKafkaCluster.Unique("pfx") + "-";
+        var topic = await CreateTopicAsync(prefix + "orders", exact: true);
+        await cluster.AllowPrefixedAsync("alice", ResourceType.Topic, prefix, AclOperation.Describe, AclOperation.Write);
+
+        using var producer = Producer("alice");
+        var delivered = await producer.ProduceAsync(topic, new Message<Null, string> { Value = "yes" }, Ct);
+
+        Assert.Equal(PersistenceStatus.Persisted, delivered.Status);
+        Assert.Equal(1, HighWatermark(topic));
+    }
+
+    [Fact]
+    public async Task A_DENY_overrides_an_ALLOW()
+    {
+        var prefix = AuthorizedKafkaCluster.Unique("deny") + "-";
+        var allowed = await CreateTopicAsync(prefix + "open", exact: true);
+        var denied = await CreateTopicAsync(prefix + "closed", exact: true);
+        await cluster.AllowPrefixedAsync("carol", ResourceType.Topic, prefix, AclOperation.Describe, AclOperation.Write);
+        await cluster.DenyAsync("carol", ResourceType.Topic, denied, AclOperation.Write);
+
+        using var producer = Producer("carol");
+        var delivered = await producer.ProduceAsync(allowed, new Message<Null, string> { Value = "yes" }, Ct);
+        var refused = await Assert.ThrowsAsync<ProduceException<Null, string>>(() => producer.ProduceAsync(denied, new Message<Null, string> { Value = "no" }, Ct));
+
+        Assert.Equal(PersistenceStatus.Persisted, delivered.Status);
+        Assert.Equal(KafkaErrorCode.TopicAuthorizationFailed, refused.Error.Code);
+        Assert.Equal(0, HighWatermark(denied));
+    }
+
+    [Fact]
+    public async Task A_consumer_reads_only_with_READ()
+    {
+        var topic = await CreateTopicAsync("read");
+        using (var producer = new ProducerBuilder<Null, string>(cluster.Client("admin")).Build())
+            await producer.ProduceAsync(topic, new Message<Null, string> { Value = "secret" }, Ct);
+        await cluster.AllowAsync("bob", ResourceType.Topic, topic, AclOperation.Describe);
+
+        using (var consumer = Consumer("bob"))
+        {
+            consumer.Assign(new TopicPartitionOffset(topic, 0, 0));
+            var refused = ConsumeError(consumer);
+            Assert.Equal(KafkaErrorCode.TopicAuthorizationFailed, refused);
+        }
+
+        await cluster.AllowAsync("bob", ResourceType.Topic, topic, AclOperation.Read);
+        using (var consumer = Consumer("bob"))
+        {
+            consumer.Assign(new TopicPartitionOffset(topic, 0, 0));
+            var read = Consuming.ToEnd(consumer, 1, 1);
+            Assert.Equal("secret", Assert.Single(read).Message.Value);
+        }
+    }
+
+    [Fact]
+    public async Task Metadata_lists_only_the_topics_the_principal_may_describe()
+    {
+        var described = await CreateTopicAsync("seen");
+        var hidden = await CreateTopicAsync("hidden");
+        await cluster.AllowAsync("alice", ResourceType.Topic, described, AclOperation.Describe);
+
+        using var admin = new AdminClientBuilder(cluster.Client("alice")).Build();
+        var all = admin.GetMetadata(Wait);
+        var named = admin.GetMetadata(hidden, Wait);
+
+        Assert.Contains(all.Topics, t => t.Topic == described);
+        Assert.DoesNotContain(all.Topics, t => t.Topic == hidden);
+        Assert.Equal(KafkaErrorCode.TopicAuthorizationFailed, Assert.Single(named.Topics).Error.Code);
+    }
+
+    [Fact]
+    public async Task Creating_a_topic_needs_CREATE()
+    {
+        var refusedName = AuthorizedKafkaCluster.Unique("mk");
+        var madeName = AuthorizedKafkaCluster.Unique("mk");
+        using var admin = new AdminClientBuilder(cluster.Client("bob")).Build();
+
+        var refused = await Assert.ThrowsAsync<CreateTopicsException>(() => admin.CreateTopicsAsync([new TopicSpecification { Name = refusedName, NumPartitions = 1 }]));
+        await cluster.AllowAsync("bob", ResourceType.Broker, "kafka-cluster", AclOperation.Create);
+        await admin.CreateTopicsAsync([new TopicSpecification { Name = madeName, NumPartitions = 1 }]);
+
+        Assert.Equal(KafkaErrorCode.TopicAuthorizationFailed, Assert.Single(refused.Results).Error.Code);
+        using var super = cluster.Admin();
+        var topics = super.GetMetadata(Wait).Topics;
+        Assert.DoesNotContain(topics, t => t.Topic == refusedName);
+        Assert.Contains(topics, t => t.Topic == madeName);
+    }
+
+    [Fact]
+    public async Task Describing_and_altering_configs_need_DESCRIBE_CONFIGS_and_ALTER_CONFIGS()
+    {
+        var topic = await CreateTopicAsync("cfg");
+        var resource = new ConfigResource { Type = ResourceType.Topic, Name = topic };
+        var change = new Dictionary<ConfigResource, List<ConfigEntry>>
+        {
+            [resource] = [new ConfigEntry { Name = "retention.ms", Value = "7200000", IncrementalOperation = AlterConfigOpType.Set }],
+        };
+        using var admin = new AdminClientBuilder(cluster.Client("carol")).Build();
+
+        var describeRefused = await Assert.ThrowsAsync<DescribeConfigsException>(() => admin.DescribeConfigsAsync([resource]));
+        using var super = cluster.Admin();
+        var broker = new ConfigResource { Type = ResourceType.Broker, Name = super.GetMetadata(Wait).Brokers[0].BrokerId.ToString(CultureInfo.InvariantCulture) };
+        var brokerRefused = await Assert.ThrowsAsync<DescribeConfigsException>(() => admin.DescribeConfigsAsync([broker]));
+        var alterRefused = await Assert.ThrowsAsync<IncrementalAlterConfigsException>(() => admin.IncrementalAlterConfigsAsync(change));
+        await cluster.AllowAsync("carol", ResourceType.Topic, topic, AclOperation.DescribeConfigs, AclOperation.AlterConfigs);
+        await admin.IncrementalAlterConfigsAsync(change);
+        var described = (await admin.DescribeConfigsAsync([resource])).Single().Entries;
+
+        Assert.Equal(KafkaErrorCode.TopicAuthorizationFailed, Assert.Single(describeRefused.Results).Error.Code);
+        Assert.Equal(KafkaErrorCode.ClusterAuthorizationFailed, Assert.Single(brokerRefused.Results).Error.Code);
+        Assert.Equal(KafkaErrorCode.TopicAuthorizationFailed, Assert.Single(alterRefused.Results).Error.Code);
+        Assert.Equal("7200000", described["retention.ms"].Value);
+    }
+
+    [Fact]
+    public async Task Deleting_records_or_a_topic_needs_DELETE()
+    {
+        var topic = await CreateTopicAsync("del");
+        using (var producer = new ProducerBuilder<Null, string>(cluster.Client("admin")).Build())
+            await producer.ProduceAsync(topic, new Message<Null, string> { Value = "kept" }, Ct);
+        await cluster.AllowAsync("carol", ResourceType.Topic, topic, AclOperation.Describe);
+        using var admin = new AdminClientBuilder(cluster.Client("carol")).Build();
+
+        var recordsRefused = await Assert.ThrowsAsync<DeleteRecordsException>(() => admin.DeleteRecordsAsync([new TopicPartitionOffset(topic, 0, Offset.End)]));
+        var topicRefused = await Assert.ThrowsAsync<DeleteTopicsException>(() => admin.DeleteTopicsAsync([topic]));
+
+        Assert.Equal(KafkaErrorCode.TopicAuthorizationFailed, Assert.Single(recordsRefused.Results).Error.Code);
+        Assert.Equal(KafkaErrorCode.TopicAuthorizationFailed, Assert.Single(topicRefused.Results).Error.Code);
+        using var super = cluster.Admin();
+        Assert.Contains(super.GetMetadata(topic, Wait).Topics, t => t.Topic == topic && t.Error.Code == KafkaErrorCode.NoError);
+        using var consumer = Consumer("admin");
+        Assert.Equal(0, consumer.QueryWatermarkOffsets(new TopicPartition(topic, 0), Wait).Low.Value);
+    }
+
+    /// <summary>
+    /// What librdkafka does not show: a topic named without DESCRIBE has the zero id in Metadata v12, one the principal
+    /// may describe but not create is not auto-created, and a topic whose existence the principal may not learn is
+    /// refused the same whether it exists or not (ListOffsets).
+    /// </summary>
+    [Fact]
+    public async Task On_the_wire_a_refused_topic_tells_nothing_of_itself()
+    {
+        var topic = await CreateTopicAsync("wire");
+        var missing = AuthorizedKafkaCluster.Unique("missing");
+        var uncreatable = AuthorizedKafkaCluster.Unique("auto");
+        await cluster.AllowAsync("alice", ResourceType.Topic, uncreatable, AclOperation.Describe);
+
+        await using var wire = await AuthenticatedAsync("alice");
+        await wire.SendAsync(ApiKey.Metadata, 12, w => new Protocol.Messages.MetadataRequest([topic, missing, uncreatable], AllowAutoTopicCreation: true).Write(w, 12));
+        var metadata = ReadMetadataTopics(await wire.ReadFrameAsync());
+        await wire.SendAsync(ApiKey.ListOffsets, 7, w => new Protocol.Messages.ListOffsetsRequest(-1, 0,
+            [new ListOffsetsTopic(topic, [new ListOffsetsPartition(0, -1, -1)]), new ListOffsetsTopic(missing, [new ListOffsetsPartition(0, -1, -1)])]).Write(w, 7));
+        var offsets = await wire.ReadFrameAsync();
+
+        Assert.Equal([(topic, (short)29, Guid.Empty), (missing, (short)29, Guid.Empty), (uncreatable, (short)29, Guid.Empty)], metadata);
+        Assert.NotNull(offsets);
+        Assert.Equal(2, CountErrors(offsets, 29));
+        using var super = cluster.Admin();
+        var topics = super.GetMetadata(Wait).Topics;
+        Assert.DoesNotContain(topics, t => t.Topic == missing || t.Topic == uncreatable);
+    }
+
+    private async Task<string> CreateTopicAsync(string name, bool exact = false)
+    {
+        var topic = exact ? name : AuthorizedKafkaCluster.Unique(name);
+        using var admin = cluster.Admin();
+        await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = 1, ReplicationFactor = 2 }]);
+        return topic;
+    }
+
+    private IProducer<Null, string> Producer(string user) =>
+        new ProducerBuilder<Null, string>(new ProducerConfig(cluster.Client(user)) { MessageTimeoutMs = 10_000 }).Build();
+
+    private IConsumer<Null, string> Consumer(string user) =>
+        new ConsumerBuilder<Null, string>(new ConsumerConfig(cluster.Client(user)) { GroupId = "unused", EnablePartitionEof = true, EnableAutoCommit = false }).Build();
+
+    /// <summary>The first error the consumer reports while it fetches (librdkafka's permanent fetch errors reach Consume).</summary>
+    private static KafkaErrorCode ConsumeError(IConsumer<Null, string> consumer)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } read)
+                    Assert.Fail($"read '{read.Message.Value}' without READ");
+            }
+            catch (ConsumeException e)
+            {
+                return e.Error.Code;
+            }
+        }
+        Assert.Fail("the consumer reported no error");
+        return KafkaErrorCode.NoError;
+    }
+
+    private long HighWatermark(string topic)
+    {
+        using var consumer = Consumer("admin");
+        return consumer.QueryWatermarkOffsets(new TopicPartition(topic, 0), Wait).High.Value;
+    }
+
+    /// <summary>A bare connection to the first broker's SASL listener, authenticated as <paramref name="user"/>.</summary>
+    private async Task<KafkaWire> AuthenticatedAsync(string user)
+    {
+        var wire = await KafkaWire.ConnectAsync(cluster.SaslPort(0));
+        await wire.SendAsync(ApiKey.SaslHandshake, 1, w => new SaslHandshakeRequest("PLAIN").Write(w, 1));
+        Assert.NotNull(await wire.ReadFrameAsync());
+        await wire.SendAsync(ApiKey.SaslAuthenticate, 1, w =>
+            new SaslAuthenticateRequest(Encoding.UTF8.GetBytes($"\0{user}\0{AuthorizedKafkaCluster.PasswordOf(user)}")).Write(w, 1));
+        var authenticated = await wire.ReadFrameAsync();
+        Assert.NotNull(authenticated);
+        Assert.Equal(0, (authenticated[4] << 8) | authenticated[5]);
+        return wire;
+    }
+
+    /// <summary>Each topic of a Metadata v12 answer: name, error, id.</summary>
+    private static List<(string?, short, Guid)> ReadMetadataTopics(byte[]? frame)
+    {
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(4));
+        r.SkipTaggedFields(); // response header v1
+        r.ReadInt32(); // throttle
+        var brokers = r.ReadArrayLength(true);
+        for (var i = 0; i < brokers; i++)
+        {
+            r.ReadInt32();
+            r.ReadString(true);
+            r.ReadInt32();
+            r.ReadNullableString(true);
+            r.SkipTaggedFields();
+        }
+        r.ReadNullableString(true);
+        r.ReadInt32();
+        var topics = new List<(string?, short, Guid)>();
+        var count = r.ReadArrayLength(true);
+        for (var i = 0; i < count; i++)
+        {
+            var error = r.ReadInt16();
+            var name = r.ReadNullableString(true);
+            var id = r.ReadUuid();
+            r.ReadBoolean();
+            Assert.Equal(0, r.ReadArrayLength(true));
+            r.ReadInt32();
+            r.SkipTaggedFields();
+            topics.Add((name, error, id));
+        }
+        return topics;
+    }
+
+    /// <summary>How many partitions of a ListOffsets v7 answer have <paramref name="error"/>.</summary>
+    private static int CountErrors(byte[] frame, short error)
+    {
+        var r = new KafkaReader(frame.AsSpan(4));
+        r.SkipTaggedFields();
+        r.ReadInt32();
+        var found = 0;
+        var topics = r.ReadArrayLength(true);
+        for (var t = 0; t < topics; t++)
+        {
+            r.ReadString(true);
+            var partitions = r.ReadArrayLength(true);
+            for (var p = 0; p < partitions; p++)
+            {
+                r.ReadInt32();
+                if (r.ReadInt16() == error) found++;
+                r.ReadInt64();
+                r.ReadInt64();
+                r.ReadInt32();
+                r.SkipTaggedFields();
+            }
+            r.SkipTaggedFields();
+        }
+        return found;
+    }
+}
