@@ -247,14 +247,16 @@ internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLea
 /// InvalidRequest. v5 is answered as v4: it tells the broker that the client takes TransactionAbortable, which Kafka's
 /// TransactionCoordinator never answers an InitProducerId with (it is for a transaction's verification).
 /// </summary>
-internal sealed class InitProducerIdHandler(IGrainFactory grains, TransactionCoordinators coordinators)
+internal sealed class InitProducerIdHandler(IGrainFactory grains, TransactionCoordinators coordinators, Server.Security.Authorization.KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.InitProducerIdRequest>(ApiKey.InitProducerId, Protocol.Messages.InitProducerIdRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.InitProducerIdRequest body, KafkaRequest request, KafkaWriter response)
     {
         var named = body.ProducerId != ProducerSequence.NoProducerId;
+        // With an authorizer, Kafka's checks come first (TxnAuthorization.InitProducerIdRefusal).
         var r = body.TransactionalId switch
         {
+            _ when request.InitProducerIdRefusal(authorizer, body.TransactionalId) is { } refused => new OrleansStream.InitProducerIdResponse(refused, -1, -1),
             _ when named != (body.ProducerEpoch != ProducerSequence.NoProducerEpoch) => new OrleansStream.InitProducerIdResponse(ErrorCode.InvalidRequest, -1, -1),
             null => await grains.GetGrain<IProducerIdGrain>(0).InitProducerId(),
             "" => new OrleansStream.InitProducerIdResponse(ErrorCode.InvalidRequest, -1, -1),

@@ -1,15 +1,18 @@
 using System.Net;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
 /// ConsumerGroupHeartbeat v0-1 (KIP-848): the consumer group protocol, where the coordinator assigns. The call is the
 /// group grain's; this maps the message to it and back (topics by id both ways, as the protocol names them). v1's
-/// member id is the client's own (KIP-1082); v0's first heartbeat is given one.
+/// member id is the client's own (KIP-1082); v0's first heartbeat is given one. With an authorizer, READ on the group
+/// comes first (GroupAuthorizationFailed), then DESCRIBE on every subscribed topic name (TopicAuthorizationFailed when
+/// one is not allowed), as Kafka's <c>handleConsumerGroupHeartbeat</c> (the latter from Kafka 4.0).
 /// </summary>
-internal sealed class ConsumerGroupHeartbeatHandler(IGrainFactory grains)
+internal sealed class ConsumerGroupHeartbeatHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.ConsumerGroupHeartbeatRequest>(ApiKey.ConsumerGroupHeartbeat, Protocol.Messages.ConsumerGroupHeartbeatRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.ConsumerGroupHeartbeatRequest body, KafkaRequest request, KafkaWriter response)
@@ -28,6 +31,14 @@ internal sealed class ConsumerGroupHeartbeatHandler(IGrainFactory grains)
 
     private async Task<OrleansStream.ConsumerGroupHeartbeatResponse> HeartbeatAsync(Protocol.Messages.ConsumerGroupHeartbeatRequest body, KafkaRequest request)
     {
+        if (!request.IsAllowedOnGroup(authorizer, AclOperation.Read, body.GroupId))
+            return Refused(ErrorCode.GroupAuthorizationFailed);
+        if (authorizer.IsEnabled && body.SubscribedTopicNames is { Count: > 0 } names)
+        {
+            foreach (var name in names)
+                if (!request.IsAllowed(authorizer, AclOperation.Describe, AclResourceType.Topic, name))
+                    return Refused(ErrorCode.TopicAuthorizationFailed);
+        }
         // Kafka's checks of the group id come first: empty is InvalidRequest; one no grain can have is InvalidGroupId.
         if (string.IsNullOrEmpty(body.GroupId))
             return OrleansStream.ConsumerGroupHeartbeatResponse.Failed(ErrorCode.InvalidRequest, "GroupId can't be empty.");
@@ -44,6 +55,9 @@ internal sealed class ConsumerGroupHeartbeatHandler(IGrainFactory grains)
             body.SubscribedTopicRegex, body.ServerAssignor, owned, request.Header.ClientId ?? "", ClientHost(request), request.Version));
     }
 
+    /// <summary>Kafka's error response: the error alone, no message, member id or epoch.</summary>
+    private static OrleansStream.ConsumerGroupHeartbeatResponse Refused(ErrorCode error) => new(error, null, null, 0, 0, null);
+
     /// <summary>The client's address as Kafka shows it (Java's <c>InetAddress.toString()</c>: "/" and the address).</summary>
     internal static string ClientHost(KafkaRequest request) =>
         request.Connection.Remote is IPEndPoint ip ? "/" + ip.Address : "";
@@ -52,21 +66,31 @@ internal sealed class ConsumerGroupHeartbeatHandler(IGrainFactory grains)
 /// <summary>
 /// ConsumerGroupDescribe v0 (KIP-848): each consumer group's epochs, assignor and members with their assignment and
 /// target, topics by id and name. A classic group or none is GroupIdNotFound, on which clients (librdkafka's
-/// DescribeConsumerGroups) ask DescribeGroups instead. Authorized operations, when asked, are every group operation:
-/// there are no ACLs.
+/// DescribeConsumerGroups) ask DescribeGroups instead. Authorized operations, when asked, are every group operation
+/// without an authorizer; with one, a group the principal may not DESCRIBE is GroupAuthorizationFailed and not asked,
+/// and a described group's authorized operations are the group operations it may do (Kafka's <c>handleConsumerGroupDescribe</c>).
 /// </summary>
-internal sealed class ConsumerGroupDescribeHandler(IGrainFactory grains)
+internal sealed class ConsumerGroupDescribeHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
     : KafkaApiHandler<ConsumerGroupDescribeRequest>(ApiKey.ConsumerGroupDescribe, ConsumerGroupDescribeRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(ConsumerGroupDescribeRequest body, KafkaRequest request, KafkaWriter response)
     {
         var calls = new Task<ConsumerGroupDescribeResult>?[body.GroupIds.Count];
+        var denied = authorizer.IsEnabled ? new bool[calls.Length] : null;
         for (var i = 0; i < calls.Length; i++)
-            if (GroupKeys.IsAddressable(body.GroupIds[i])) calls[i] = grains.Group(body.GroupIds[i]).DescribeConsumerGroup();
-        var operations = body.IncludeAuthorizedOperations ? DescribeGroupsHandler.GroupOperations : int.MinValue;
+        {
+            if (denied is not null && !request.IsAllowedOnGroup(authorizer, AclOperation.Describe, body.GroupIds[i])) denied[i] = true;
+            else if (GroupKeys.IsAddressable(body.GroupIds[i])) calls[i] = grains.Group(body.GroupIds[i]).DescribeConsumerGroup();
+        }
+        var operations = body.IncludeAuthorizedOperations && !authorizer.IsEnabled ? DescribeGroupsHandler.GroupOperations : int.MinValue;
         var groups = new List<DescribedConsumerGroup>(calls.Length);
         for (var i = 0; i < calls.Length; i++)
         {
+            if (denied is not null && denied[i])
+            {
+                groups.Add(new DescribedConsumerGroup(ErrorCode.GroupAuthorizationFailed, null, body.GroupIds[i], "", -1, -1, "", []));
+                continue;
+            }
             if (calls[i] is not { } call)
             {
                 groups.Add(new DescribedConsumerGroup(ErrorCode.InvalidGroupId, $"group id '{body.GroupIds[i]}' is not valid here", body.GroupIds[i], "", -1, -1, "", [], operations));
@@ -78,7 +102,9 @@ internal sealed class ConsumerGroupDescribeHandler(IGrainFactory grains)
                 members.Add(new DescribedConsumerGroupMember(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, m.ClientHost,
                     m.SubscribedTopicNames, m.SubscribedTopicRegex, Map(m.Assignment), Map(m.TargetAssignment)));
             groups.Add(new DescribedConsumerGroup(d.Error, d.ErrorMessage, d.GroupId, d.GroupState, d.GroupEpoch, d.AssignmentEpoch, d.AssignorName, members,
-                d.Error == ErrorCode.None ? operations : int.MinValue));
+                d.Error != ErrorCode.None ? int.MinValue
+                : body.IncludeAuthorizedOperations && authorizer.IsEnabled ? request.AuthorizedOperations(authorizer, d.GroupId)
+                : operations));
         }
         new ConsumerGroupDescribeResponse(groups).Write(response, request.Version);
         return true;

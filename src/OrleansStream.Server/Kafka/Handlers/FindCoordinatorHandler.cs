@@ -2,6 +2,7 @@ using System.Text;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Records;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -10,16 +11,30 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// transaction coordinator's shard grain wherever they live, but every broker names the same one for a key (murmur2 of
 /// the key over the live brokers by node id, as Kafka maps a group to its <c>__consumer_offsets</c> partition): a
 /// client asking two brokers must not be sent from one coordinator to another, which abandons its in-flight JoinGroup
-/// there, and a static member's abandoned join still reaching the group would fence its retry (KIP-345).
+/// there, and a static member's abandoned join still reaching the group would fence its retry (KIP-345). With an
+/// authorizer, DESCRIBE on the group (GroupAuthorizationFailed) or the transactional id
+/// (TransactionalIdAuthorizationFailed) comes first, as Kafka's <c>getCoordinator</c> checks it.
 /// </summary>
-internal sealed class FindCoordinatorHandler(KafkaBrokers brokers)
+internal sealed class FindCoordinatorHandler(KafkaBrokers brokers, KafkaAuthorizer authorizer)
     : KafkaApiHandler<FindCoordinatorRequest>(ApiKey.FindCoordinator, FindCoordinatorRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(FindCoordinatorRequest body, KafkaRequest request, KafkaWriter response)
     {
-        (await AnswerAsync(body, request.Connection.ListenerName)).Write(response, request.Version);
+        var refused = body.KeyType switch
+        {
+            FindCoordinatorRequest.Group when !request.IsAllowedOnGroup(authorizer, AclOperation.Describe, body.Key) =>
+                Refused(ErrorCode.GroupAuthorizationFailed, GroupDenied),
+            FindCoordinatorRequest.Transaction when !request.IsAllowedOnTransactionalId(authorizer, AclOperation.Describe, body.Key) =>
+                Refused(ErrorCode.TransactionalIdAuthorizationFailed, TransactionalIdDenied),
+            _ => null,
+        };
+        (refused ?? await AnswerAsync(body, request.Connection.ListenerName)).Write(response, request.Version);
         return true;
     }
+
+    // Kafka's messages of the two errors (Errors.GROUP_AUTHORIZATION_FAILED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+    private const string GroupDenied = "Group authorization failed.";
+    private const string TransactionalIdDenied = "Transactional Id authorization failed.";
 
     private async Task<FindCoordinatorResponse> AnswerAsync(FindCoordinatorRequest body, string listenerName)
     {

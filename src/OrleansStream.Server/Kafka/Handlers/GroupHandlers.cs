@@ -1,5 +1,6 @@
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -65,12 +66,16 @@ internal static class GroupCalls
     }
 }
 
-internal sealed class JoinGroupHandler(IGrainFactory grains)
+/// <summary>JoinGroup; READ on the group first (GroupAuthorizationFailed, Kafka's error response: no member id).</summary>
+internal sealed class JoinGroupHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.JoinGroupRequest>(ApiKey.JoinGroup, Protocol.Messages.JoinGroupRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.JoinGroupRequest body, KafkaRequest request, KafkaWriter response)
     {
-        (await JoinAsync(body, request.Header.ClientId ?? "", request.Version)).Write(response, request.Version);
+        var answer = request.IsAllowedOnGroup(authorizer, AclOperation.Read, body.GroupId)
+            ? await JoinAsync(body, request.Header.ClientId ?? "", request.Version)
+            : Failed(ErrorCode.GroupAuthorizationFailed, "");
+        answer.Write(response, request.Version);
         return true;
     }
 
@@ -113,7 +118,8 @@ internal sealed class JoinGroupHandler(IGrainFactory grains)
     private static Protocol.Messages.JoinGroupResponse Failed(ErrorCode error, string memberId) => new(error, -1, "", "", memberId ?? "", []);
 }
 
-internal sealed class SyncGroupHandler(IGrainFactory grains)
+/// <summary>SyncGroup; READ on the group first (GroupAuthorizationFailed).</summary>
+internal sealed class SyncGroupHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.SyncGroupRequest>(ApiKey.SyncGroup, Protocol.Messages.SyncGroupRequest.Read)
 {
     // A follower waits for the leader's assignment at most the group's rebalance timeout; Kafka's default bounds the retries.
@@ -121,7 +127,10 @@ internal sealed class SyncGroupHandler(IGrainFactory grains)
 
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.SyncGroupRequest body, KafkaRequest request, KafkaWriter response)
     {
-        (await SyncAsync(body)).Write(response, request.Version);
+        var answer = request.IsAllowedOnGroup(authorizer, AclOperation.Read, body.GroupId)
+            ? await SyncAsync(body)
+            : new Protocol.Messages.SyncGroupResponse(ErrorCode.GroupAuthorizationFailed, []);
+        answer.Write(response, request.Version);
         return true;
     }
 
@@ -156,12 +165,15 @@ internal sealed class SyncGroupHandler(IGrainFactory grains)
     }
 }
 
-internal sealed class HeartbeatHandler(IGrainFactory grains)
+/// <summary>Heartbeat; READ on the group first (GroupAuthorizationFailed).</summary>
+internal sealed class HeartbeatHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.HeartbeatRequest>(ApiKey.Heartbeat, Protocol.Messages.HeartbeatRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.HeartbeatRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var error = !GroupKeys.IsAddressable(body.GroupId)
+        var error = !request.IsAllowedOnGroup(authorizer, AclOperation.Read, body.GroupId)
+            ? ErrorCode.GroupAuthorizationFailed
+            : !GroupKeys.IsAddressable(body.GroupId)
             ? ErrorCode.InvalidGroupId
             : (await grains.Group(body.GroupId).Heartbeat(new OrleansStream.HeartbeatRequest(body.MemberId, body.GenerationId, body.GroupInstanceId))).Error;
         new ErrorOnlyResponse(error).Write(response, request.Version);
@@ -169,11 +181,17 @@ internal sealed class HeartbeatHandler(IGrainFactory grains)
     }
 }
 
-internal sealed class LeaveGroupHandler(IGrainFactory grains)
+/// <summary>LeaveGroup; READ on the group first (GroupAuthorizationFailed for the request, no member answered).</summary>
+internal sealed class LeaveGroupHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.LeaveGroupRequest>(ApiKey.LeaveGroup, Protocol.Messages.LeaveGroupRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.LeaveGroupRequest body, KafkaRequest request, KafkaWriter response)
     {
+        if (!request.IsAllowedOnGroup(authorizer, AclOperation.Read, body.GroupId))
+        {
+            new Protocol.Messages.LeaveGroupResponse(ErrorCode.GroupAuthorizationFailed, []).Write(response, request.Version);
+            return true;
+        }
         // Kafka answers an empty group id, and a Dead group, for the request and no member.
         if (!GroupKeys.IsAddressable(body.GroupId))
         {
@@ -193,16 +211,30 @@ internal sealed class LeaveGroupHandler(IGrainFactory grains)
     }
 }
 
-internal sealed class OffsetCommitHandler(IGrainFactory grains)
+/// <summary>
+/// OffsetCommit. With an authorizer, as Kafka's <c>handleOffsetCommitRequest</c>: READ on the group, else every partition
+/// is GroupAuthorizationFailed; then READ on each topic, the partitions of a topic the principal may not read being
+/// TopicAuthorizationFailed and left out of the commit (no call when none is left).
+/// </summary>
+internal sealed class OffsetCommitHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.OffsetCommitRequest>(ApiKey.OffsetCommit, Protocol.Messages.OffsetCommitRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.OffsetCommitRequest body, KafkaRequest request, KafkaWriter response)
     {
+        if (!request.IsAllowedOnGroup(authorizer, AclOperation.Read, body.GroupId))
+        {
+            new Protocol.Messages.OffsetCommitResponse(Errors(body.Topics, new(ErrorCode.GroupAuthorizationFailed, []))).Write(response, request.Version);
+            return true;
+        }
+        var denied = request.DeniedTopics(authorizer, AclOperation.Read, body.Topics, static t => t.Name);
+        var topics = denied is null ? body.Topics : GroupAuthorization.Allowed(body.Topics, denied);
         OrleansStream.OffsetCommitResponse result = !GroupKeys.IsAddressable(body.GroupId)
             ? new(ErrorCode.InvalidGroupId, [])
-            : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, Offsets(body.Topics), body.GroupInstanceId,
+            : topics.Length == 0 && denied is not null
+            ? new(ErrorCode.None, [])
+            : await grains.Group(body.GroupId).OffsetCommit(new OrleansStream.OffsetCommitRequest(body.MemberId, body.GenerationId, Offsets(topics), body.GroupInstanceId,
                 Version9OrLater: request.Version >= 9));
-        new Protocol.Messages.OffsetCommitResponse(Errors(body.Topics, result)).Write(response, request.Version);
+        new Protocol.Messages.OffsetCommitResponse(Errors(body.Topics, result, denied)).Write(response, request.Version);
         return true;
     }
 
@@ -216,15 +248,18 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
         return offsets;
     }
 
-    /// <summary>An error for each partition of the request, in its order.</summary>
-    internal static List<PartitionErrors> Errors(OffsetCommitTopic[] requested, OrleansStream.OffsetCommitResponse result)
+    /// <summary>An error for each partition of the request, in its order; TopicAuthorizationFailed for the topics <paramref name="denied"/> marks.</summary>
+    internal static List<PartitionErrors> Errors(OffsetCommitTopic[] requested, OrleansStream.OffsetCommitResponse result, bool[]? denied = null)
     {
         var topics = new List<PartitionErrors>(requested.Length);
-        foreach (var t in requested)
+        for (var n = 0; n < requested.Length; n++)
         {
+            var t = requested[n];
             var partitions = new (int, ErrorCode)[t.Partitions.Length];
             for (var i = 0; i < partitions.Length; i++)
-                partitions[i] = (t.Partitions[i].PartitionIndex, ErrorOf(result, new TopicPartition(t.Name, t.Partitions[i].PartitionIndex)));
+                partitions[i] = (t.Partitions[i].PartitionIndex, denied is not null && denied[n]
+                    ? ErrorCode.TopicAuthorizationFailed
+                    : ErrorOf(result, new TopicPartition(t.Name, t.Partitions[i].PartitionIndex)));
             topics.Add(new PartitionErrors(t.Name, partitions));
         }
         return topics;
@@ -242,22 +277,31 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains)
 /// <summary>
 /// OffsetFetch: each group asked (one up to v7, several from v8) from its group grain, at once. v9's member id and epoch
 /// are checked by a consumer group (KIP-848: UnknownMemberId, StaleMemberEpoch); a classic group ignores them, as Kafka's does.
+/// With an authorizer, as Kafka's <c>handleOffsetFetchRequestFromCoordinator</c>: DESCRIBE on each group, else that group
+/// is GroupAuthorizationFailed; named topics the principal may not DESCRIBE are not asked and answered
+/// TopicAuthorizationFailed (offset -1); when all of a group's offsets are asked, those topics are left out.
 /// </summary>
-internal sealed class OffsetFetchHandler(IGrainFactory grains)
+internal sealed class OffsetFetchHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.OffsetFetchRequest>(ApiKey.OffsetFetch, Protocol.Messages.OffsetFetchRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.OffsetFetchRequest body, KafkaRequest request, KafkaWriter response)
     {
         var fetches = new Task<OffsetFetchResponseGroup>[body.Groups.Count];
-        for (var i = 0; i < fetches.Length; i++) fetches[i] = FetchAsync(body.Groups[i], body.RequireStable);
+        for (var i = 0; i < fetches.Length; i++)
+            fetches[i] = request.IsAllowedOnGroup(authorizer, AclOperation.Describe, body.Groups[i].GroupId)
+                ? FetchAsync(body.Groups[i], body.RequireStable, request)
+                : Task.FromResult(new OffsetFetchResponseGroup(body.Groups[i].GroupId, [], ErrorCode.GroupAuthorizationFailed));
         new Protocol.Messages.OffsetFetchResponse(await Task.WhenAll(fetches)).Write(response, request.Version);
         return true;
     }
 
-    private async Task<OffsetFetchResponseGroup> FetchAsync(OffsetFetchRequestGroup group, bool requireStable)
+    private async Task<OffsetFetchResponseGroup> FetchAsync(OffsetFetchRequestGroup group, bool requireStable, KafkaRequest request)
     {
         if (!GroupKeys.IsAddressable(group.GroupId)) return new OffsetFetchResponseGroup(group.GroupId, [], ErrorCode.InvalidGroupId);
-        var partitionsAsked = group.Topics is null ? null : GroupCalls.Flatten(group.Topics);
+        // The named topics the principal may not describe are not asked (Kafka's partitionSeqByAuthorized).
+        var denied = group.Topics is null ? null : request.DeniedTopics(authorizer, AclOperation.Describe, group.Topics, static t => t.Topic);
+        var asked = denied is null ? group.Topics : GroupAuthorization.Allowed(group.Topics!, denied);
+        var partitionsAsked = asked is null ? null : GroupCalls.Flatten(asked);
         // require_stable is asked of named partitions only: Kafka answers UnstableOffsetCommit per partition, the
         // group grain for the request.
         var result = await grains.Group(group.GroupId).OffsetFetch(
@@ -266,27 +310,51 @@ internal sealed class OffsetFetchHandler(IGrainFactory grains)
         var topics = new List<OffsetFetchTopic>();
         if (result.Error == ErrorCode.UnstableOffsetCommit)
         {
-            foreach (var t in group.Topics!)
+            foreach (var t in asked!)
             {
                 var unstable = new List<OffsetFetchPartition>(t.Partitions.Length);
                 foreach (var p in t.Partitions) unstable.Add(new OffsetFetchPartition(p, -1, -1, "", ErrorCode.UnstableOffsetCommit));
                 topics.Add(new OffsetFetchTopic(t.Topic, unstable));
             }
+            AddDenied(topics, group.Topics!, denied);
             return new OffsetFetchResponseGroup(group.GroupId, topics, ErrorCode.None);
         }
-        var index = new Dictionary<string, List<OffsetFetchPartition>>(StringComparer.Ordinal);
+        // A topic indexed to null is one left out: all offsets asked, Kafka leaves out the topics the principal may not describe.
+        var index = new Dictionary<string, List<OffsetFetchPartition>?>(StringComparer.Ordinal);
+        var all = group.Topics is null;
         foreach (var c in result.Offsets)
         {
             if (!index.TryGetValue(c.TopicPartition.Topic, out var partitions))
             {
+                if (all && !request.IsAllowed(authorizer, AclOperation.Describe, AclResourceType.Topic, c.TopicPartition.Topic))
+                {
+                    index[c.TopicPartition.Topic] = null;
+                    continue;
+                }
                 index[c.TopicPartition.Topic] = partitions = [];
                 topics.Add(new OffsetFetchTopic(c.TopicPartition.Topic, partitions));
             }
+            if (partitions is null) continue;
             partitions.Add(new OffsetFetchPartition(c.TopicPartition.Partition, c.Offset, c.LeaderEpoch, c.Metadata ?? "", ErrorCode.None));
         }
         // Kafka answers a group that does not exist with no offsets and no error (the Java admin client fails on
         // GroupIdNotFound here); the grain's GroupIdNotFound is for the SDK.
         var error = result.Error == ErrorCode.GroupIdNotFound ? ErrorCode.None : result.Error;
+        if (error == ErrorCode.None) AddDenied(topics, group.Topics, denied);
         return new OffsetFetchResponseGroup(group.GroupId, topics, error);
+    }
+
+    /// <summary>The named topics the principal may not describe, each partition TopicAuthorizationFailed, after the others (as Kafka's).</summary>
+    private static void AddDenied(List<OffsetFetchTopic> topics, IReadOnlyList<TopicPartitions>? requested, bool[]? denied)
+    {
+        if (denied is null) return;
+        for (var i = 0; i < denied.Length; i++)
+        {
+            if (!denied[i]) continue;
+            var t = requested![i];
+            var partitions = new OffsetFetchPartition[t.Partitions.Length];
+            for (var j = 0; j < partitions.Length; j++) partitions[j] = new OffsetFetchPartition(t.Partitions[j], -1, -1, "", ErrorCode.TopicAuthorizationFailed);
+            topics.Add(new OffsetFetchTopic(t.Topic, partitions));
+        }
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Security.Authorization;
 using OrleansStream.Server.Transactions;
 
 namespace OrleansStream.Server.Kafka.Handlers;
@@ -25,13 +26,23 @@ internal sealed class TransactionCoordinators(IGrainFactory grains, IOptions<Tra
         error == ErrorCode.ProducerFenced && version < fencedSince ? ErrorCode.InvalidProducerEpoch : error;
 }
 
-internal sealed class AddPartitionsToTxnHandler(TransactionCoordinators coordinators)
+/// <summary>
+/// AddPartitionsToTxn v0-2. With an authorizer, as Kafka's <c>handleAddPartitionsToTxnRequest</c>: WRITE on the
+/// transactional id, else every partition is TransactionalIdAuthorizationFailed; then WRITE on each topic: when one is
+/// refused, nothing is added, its partitions are TopicAuthorizationFailed and the others OperationNotAttempted.
+/// </summary>
+internal sealed class AddPartitionsToTxnHandler(TransactionCoordinators coordinators, KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.AddPartitionsToTxnRequest>(ApiKey.AddPartitionsToTxn, Protocol.Messages.AddPartitionsToTxnRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.AddPartitionsToTxnRequest body, KafkaRequest request, KafkaWriter response)
     {
         var partitions = GroupCalls.Flatten(body.Topics);
-        var result = body.TransactionalId.Length == 0
+        var denied = request.DeniedTopics(authorizer, AclOperation.Write, body.Topics, static t => t.Topic);
+        var result = !request.IsAllowedOnTransactionalId(authorizer, AclOperation.Write, body.TransactionalId)
+            ? new OrleansStream.AddPartitionsToTxnResponse(Every(partitions, ErrorCode.TransactionalIdAuthorizationFailed))
+            : denied is not null
+            ? Refused(body.Topics, denied)
+            : body.TransactionalId.Length == 0
             ? new OrleansStream.AddPartitionsToTxnResponse(Every(partitions, ErrorCode.InvalidRequest))
             : await coordinators.For(body.TransactionalId).AddPartitionsToTxn(
                 new OrleansStream.AddPartitionsToTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, partitions));
@@ -46,6 +57,16 @@ internal sealed class AddPartitionsToTxnHandler(TransactionCoordinators coordina
         }
         new TxnPartitionErrorsResponse(topics).Write(response, flexible: false);
         return true;
+    }
+
+    /// <summary>Kafka's answer when a topic is refused: TopicAuthorizationFailed for its partitions, OperationNotAttempted for the others.</summary>
+    private static OrleansStream.AddPartitionsToTxnResponse Refused(TopicPartitions[] topics, bool[] denied)
+    {
+        var list = new List<PartitionError>();
+        for (var n = 0; n < topics.Length; n++)
+            foreach (var p in topics[n].Partitions)
+                list.Add(new PartitionError(new TopicPartition(topics[n].Topic, p), denied[n] ? ErrorCode.TopicAuthorizationFailed : ErrorCode.OperationNotAttempted));
+        return new OrleansStream.AddPartitionsToTxnResponse(list);
     }
 
     private static List<PartitionError> Every(List<TopicPartition> partitions, ErrorCode error)
@@ -68,32 +89,38 @@ internal abstract class TxnErrorHandler<TRequest>(ApiKey apiKey, MessageReader<T
 {
     protected override async ValueTask<bool> AnswerAsync(TRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var error = Refused(body) ?? (await CallAsync(body)).Error;
+        var error = Refused(body, request) ?? (await CallAsync(body)).Error;
         new TxnErrorResponse(TransactionCoordinators.ForVersion(error, request.Version, 2)).Write(response, request.Version);
         return true;
     }
 
     /// <summary>The error for a request refused before any call, or null.</summary>
-    protected abstract ErrorCode? Refused(TRequest body);
+    protected abstract ErrorCode? Refused(TRequest body, KafkaRequest request);
 
     protected abstract Task<TxnResponse> CallAsync(TRequest body);
 }
 
-internal sealed class AddOffsetsToTxnHandler(TransactionCoordinators coordinators)
+/// <summary>AddOffsetsToTxn; with an authorizer WRITE on the transactional id, then READ on the group (Kafka's order).</summary>
+internal sealed class AddOffsetsToTxnHandler(TransactionCoordinators coordinators, KafkaAuthorizer authorizer)
     : TxnErrorHandler<Protocol.Messages.AddOffsetsToTxnRequest>(ApiKey.AddOffsetsToTxn, Protocol.Messages.AddOffsetsToTxnRequest.Read)
 {
-    protected override ErrorCode? Refused(Protocol.Messages.AddOffsetsToTxnRequest body) =>
-        body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest : !GroupKeys.IsAddressable(body.GroupId) ? ErrorCode.InvalidGroupId : null;
+    protected override ErrorCode? Refused(Protocol.Messages.AddOffsetsToTxnRequest body, KafkaRequest request) =>
+        !request.IsAllowedOnTransactionalId(authorizer, AclOperation.Write, body.TransactionalId) ? ErrorCode.TransactionalIdAuthorizationFailed
+        : !request.IsAllowedOnGroup(authorizer, AclOperation.Read, body.GroupId) ? ErrorCode.GroupAuthorizationFailed
+        : body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest : !GroupKeys.IsAddressable(body.GroupId) ? ErrorCode.InvalidGroupId : null;
 
     protected override Task<TxnResponse> CallAsync(Protocol.Messages.AddOffsetsToTxnRequest body) =>
         coordinators.For(body.TransactionalId).AddOffsetsToTxn(
             new OrleansStream.AddOffsetsToTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, body.GroupId));
 }
 
-internal sealed class EndTxnHandler(TransactionCoordinators coordinators)
+/// <summary>EndTxn; with an authorizer WRITE on the transactional id first.</summary>
+internal sealed class EndTxnHandler(TransactionCoordinators coordinators, KafkaAuthorizer authorizer)
     : TxnErrorHandler<Protocol.Messages.EndTxnRequest>(ApiKey.EndTxn, Protocol.Messages.EndTxnRequest.Read)
 {
-    protected override ErrorCode? Refused(Protocol.Messages.EndTxnRequest body) => body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest : null;
+    protected override ErrorCode? Refused(Protocol.Messages.EndTxnRequest body, KafkaRequest request) =>
+        !request.IsAllowedOnTransactionalId(authorizer, AclOperation.Write, body.TransactionalId) ? ErrorCode.TransactionalIdAuthorizationFailed
+        : body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest : null;
 
     protected override Task<TxnResponse> CallAsync(Protocol.Messages.EndTxnRequest body) =>
         coordinators.For(body.TransactionalId).EndTxn(
@@ -102,18 +129,30 @@ internal sealed class EndTxnHandler(TransactionCoordinators coordinators)
 
 /// <summary>
 /// TxnOffsetCommit goes to the group's grain (the group coordinator), which holds the offsets until the marker. A stale
-/// producer epoch is InvalidProducerEpoch in every version, as Kafka's group coordinator answers it.
+/// producer epoch is InvalidProducerEpoch in every version, as Kafka's group coordinator answers it. With an authorizer,
+/// as Kafka's <c>handleTxnOffsetCommitRequest</c>: WRITE on the transactional id (every partition
+/// TransactionalIdAuthorizationFailed), READ on the group (GroupAuthorizationFailed), then READ on each topic (its
+/// partitions TopicAuthorizationFailed and left out).
 /// </summary>
-internal sealed class TxnOffsetCommitHandler(IGrainFactory grains)
+internal sealed class TxnOffsetCommitHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.TxnOffsetCommitRequest>(ApiKey.TxnOffsetCommit, Protocol.Messages.TxnOffsetCommitRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.TxnOffsetCommitRequest body, KafkaRequest request, KafkaWriter response)
     {
-        OrleansStream.OffsetCommitResponse result = !GroupKeys.IsAddressable(body.GroupId)
+        var refused = !request.IsAllowedOnTransactionalId(authorizer, AclOperation.Write, body.TransactionalId) ? ErrorCode.TransactionalIdAuthorizationFailed
+            : !request.IsAllowedOnGroup(authorizer, AclOperation.Read, body.GroupId) ? ErrorCode.GroupAuthorizationFailed
+            : ErrorCode.None;
+        var denied = refused == ErrorCode.None ? request.DeniedTopics(authorizer, AclOperation.Read, body.Topics, static t => t.Name) : null;
+        var asked = denied is null ? body.Topics : GroupAuthorization.Allowed(body.Topics, denied);
+        OrleansStream.OffsetCommitResponse result = refused != ErrorCode.None
+            ? new(refused, [])
+            : !GroupKeys.IsAddressable(body.GroupId)
             ? new(ErrorCode.InvalidGroupId, [])
+            : asked.Length == 0 && denied is not null
+            ? new(ErrorCode.None, [])
             : await grains.Group(body.GroupId).TxnOffsetCommit(new OrleansStream.TxnOffsetCommitRequest(
-                body.TransactionalId, body.ProducerId, body.ProducerEpoch, OffsetCommitHandler.Offsets(body.Topics), body.GenerationId, body.MemberId, body.GroupInstanceId));
-        var topics = OffsetCommitHandler.Errors(body.Topics, result);
+                body.TransactionalId, body.ProducerId, body.ProducerEpoch, OffsetCommitHandler.Offsets(asked), body.GenerationId, body.MemberId, body.GroupInstanceId));
+        var topics = OffsetCommitHandler.Errors(body.Topics, result, denied);
         foreach (var t in topics)
             for (var i = 0; i < t.Partitions.Length; i++)
                 t.Partitions[i].Error = TransactionCoordinators.ForVersion(t.Partitions[i].Error, request.Version, short.MaxValue);
@@ -122,15 +161,25 @@ internal sealed class TxnOffsetCommitHandler(IGrainFactory grains)
     }
 }
 
-/// <summary>DescribeTransactions: each id asked of the shard that owns it, one call per shard.</summary>
-internal sealed class DescribeTransactionsHandler(TransactionCoordinators coordinators)
+/// <summary>
+/// DescribeTransactions: each id asked of the shard that owns it, one call per shard. With an authorizer, as Kafka's
+/// <c>handleDescribeTransactionsRequest</c>: an id the principal may not DESCRIBE is TransactionalIdAuthorizationFailed
+/// and not asked, and a described transaction shows only the topics the principal may DESCRIBE.
+/// </summary>
+internal sealed class DescribeTransactionsHandler(TransactionCoordinators coordinators, KafkaAuthorizer authorizer)
     : KafkaApiHandler<DescribeTransactionsRequest>(ApiKey.DescribeTransactions, DescribeTransactionsRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(DescribeTransactionsRequest body, KafkaRequest request, KafkaWriter response)
     {
         var byShard = new Dictionary<ITransactionCoordinatorGrain, List<string>>();
+        HashSet<string>? denied = null;
         foreach (var id in body.TransactionalIds)
         {
+            if (!request.IsAllowedOnTransactionalId(authorizer, AclOperation.Describe, id))
+            {
+                (denied ??= new HashSet<string>(StringComparer.Ordinal)).Add(id);
+                continue;
+            }
             if (id.Length == 0) continue;
             var shard = coordinators.For(id);
             if (!byShard.TryGetValue(shard, out var ids)) byShard[shard] = ids = [];
@@ -144,14 +193,17 @@ internal sealed class DescribeTransactionsHandler(TransactionCoordinators coordi
 
         var states = new List<DescribedTransaction>(body.TransactionalIds.Length);
         foreach (var id in body.TransactionalIds)
-            states.Add(described.TryGetValue(id, out var d)
-                ? new DescribedTransaction(d.Error, id, d.State, d.TransactionTimeoutMs, d.TransactionStartTimeMs, d.ProducerId, d.ProducerEpoch, ByTopic(d.Partitions))
+            states.Add(denied is not null && denied.Contains(id)
+                ? new DescribedTransaction(ErrorCode.TransactionalIdAuthorizationFailed, id, "", -1, -1, -1, -1, [])
+                : described.TryGetValue(id, out var d)
+                ? new DescribedTransaction(d.Error, id, d.State, d.TransactionTimeoutMs, d.TransactionStartTimeMs, d.ProducerId, d.ProducerEpoch, ByTopic(d.Partitions, request))
                 : new DescribedTransaction(ErrorCode.TransactionalIdNotFound, id, "", -1, -1, -1, -1, []));
         new DescribeTransactionsResponse(states).Write(response, request.Version);
         return true;
     }
 
-    private static List<TopicPartitions> ByTopic(IReadOnlyList<TopicPartition> partitions)
+    /// <summary>The transaction's partitions by topic, the topics the principal may not DESCRIBE left out.</summary>
+    private List<TopicPartitions> ByTopic(IReadOnlyList<TopicPartition> partitions, KafkaRequest request)
     {
         var topics = new List<TopicPartitions>();
         var index = new Dictionary<string, List<int>>(StringComparer.Ordinal);
@@ -160,13 +212,17 @@ internal sealed class DescribeTransactionsHandler(TransactionCoordinators coordi
             if (!index.TryGetValue(p.Topic, out var list)) index[p.Topic] = list = [];
             list.Add(p.Partition);
         }
-        foreach (var (topic, list) in index) topics.Add(new TopicPartitions(topic, [.. list]));
+        foreach (var (topic, list) in index)
+            if (request.IsAllowed(authorizer, AclOperation.Describe, AclResourceType.Topic, topic)) topics.Add(new TopicPartitions(topic, [.. list]));
         return topics;
     }
 }
 
-/// <summary>ListTransactions: every shard asked at once; state names Kafka does not know come back as unknown filters.</summary>
-internal sealed class ListTransactionsHandler(TransactionCoordinators coordinators)
+/// <summary>
+/// ListTransactions: every shard asked at once; state names Kafka does not know come back as unknown filters. With an
+/// authorizer only the ids the principal may DESCRIBE are listed (Kafka's <c>handleListTransactionsRequest</c>).
+/// </summary>
+internal sealed class ListTransactionsHandler(TransactionCoordinators coordinators, KafkaAuthorizer authorizer)
     : KafkaApiHandler<ListTransactionsRequest>(ApiKey.ListTransactions, ListTransactionsRequest.Read)
 {
     protected override async ValueTask<bool> AnswerAsync(ListTransactionsRequest body, KafkaRequest request, KafkaWriter response)
@@ -180,7 +236,9 @@ internal sealed class ListTransactionsHandler(TransactionCoordinators coordinato
             calls.Add(coordinators.Shard(shard).ListTransactions(body.StateFilters, body.ProducerIdFilters));
         var listings = new List<ListedTransaction>();
         foreach (var call in calls)
-            foreach (var l in await call) listings.Add(new ListedTransaction(l.TransactionalId, l.ProducerId, l.State));
+            foreach (var l in await call)
+                if (request.IsAllowedOnTransactionalId(authorizer, AclOperation.Describe, l.TransactionalId))
+                    listings.Add(new ListedTransaction(l.TransactionalId, l.ProducerId, l.State));
         new ListTransactionsResponse(ErrorCode.None, unknown, listings).Write(response, request.Version);
         return true;
     }
