@@ -6,8 +6,8 @@ namespace OrleansStream.Server.Kafka;
 /// <summary>
 /// Kafka's authorization of the group APIs (<c>KafkaApis</c>): READ on a group to be one of its members or commit to it,
 /// DESCRIBE to find its coordinator, describe or list it and fetch its offsets, DELETE to delete it or its offsets; READ
-/// on a topic to commit or delete its offsets, DESCRIBE to see them. Without an authorizer every check allows and nothing
-/// is allocated.
+/// on a topic to commit or delete its offsets, DESCRIBE to see them (<see cref="TopicAuthorization"/>). Without an
+/// authorizer every check allows and nothing is allocated.
 /// </summary>
 internal static class GroupAuthorization
 {
@@ -27,31 +27,4 @@ internal static class GroupAuthorization
         authorizer.IsEnabled
             ? authorizer.AuthorizedOperations(request.Connection.Principal, request.Connection.ClientHost, AclResourceType.Group, groupId, Operations)
             : DescribeGroupsHandler.GroupOperations;
-
-    /// <summary>
-    /// Kafka's <c>filterByAuthorized</c> on topics: for each of <paramref name="items"/>, whether the principal may not do
-    /// <paramref name="operation"/> on the topic <paramref name="topicOf"/> names; null when it may on every one (always
-    /// without an authorizer).
-    /// </summary>
-    public static bool[]? DeniedTopics<T>(this KafkaRequest request, KafkaAuthorizer authorizer, AclOperation operation, IReadOnlyList<T> items, Func<T, string> topicOf)
-    {
-        if (!authorizer.IsEnabled) return null;
-        bool[]? denied = null;
-        for (var i = 0; i < items.Count; i++)
-        {
-            if (request.IsAllowed(authorizer, operation, AclResourceType.Topic, topicOf(items[i]))) continue;
-            denied ??= new bool[items.Count];
-            denied[i] = true;
-        }
-        return denied;
-    }
-
-    /// <summary>The items of <paramref name="items"/> that <paramref name="denied"/> does not mark.</summary>
-    public static T[] Allowed<T>(IReadOnlyList<T> items, bool[] denied)
-    {
-        var allowed = new List<T>(items.Count);
-        for (var i = 0; i < items.Count; i++)
-            if (!denied[i]) allowed.Add(items[i]);
-        return [.. allowed];
-    }
 }

@@ -140,8 +140,8 @@ internal sealed class OffsetDeleteHandler(IGrainFactory grains, KafkaAuthorizer 
             new OffsetDeleteResponse(ErrorCode.GroupAuthorizationFailed, []).Write(response, request.Version);
             return true;
         }
-        var denied = request.DeniedTopics(authorizer, AclOperation.Read, body.Topics, static t => t.Topic);
-        var asked = denied is null ? body.Topics : GroupAuthorization.Allowed(body.Topics, denied);
+        var denied = request.Denied(authorizer, AclOperation.Read, body.Topics, static t => t.Topic);
+        var asked = denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied);
         var result = !GroupKeys.IsAddressable(body.GroupId)
             ? new DeleteOffsetsResponse(ErrorCode.InvalidGroupId, [])
             : await grains.Group(body.GroupId).DeleteOffsets(GroupCalls.Flatten(asked));

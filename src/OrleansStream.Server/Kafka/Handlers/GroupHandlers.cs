@@ -226,8 +226,8 @@ internal sealed class OffsetCommitHandler(IGrainFactory grains, KafkaAuthorizer 
             new Protocol.Messages.OffsetCommitResponse(Errors(body.Topics, new(ErrorCode.GroupAuthorizationFailed, []))).Write(response, request.Version);
             return true;
         }
-        var denied = request.DeniedTopics(authorizer, AclOperation.Read, body.Topics, static t => t.Name);
-        var topics = denied is null ? body.Topics : GroupAuthorization.Allowed(body.Topics, denied);
+        var denied = request.Denied(authorizer, AclOperation.Read, body.Topics, static t => t.Name);
+        var topics = denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied);
         OrleansStream.OffsetCommitResponse result = !GroupKeys.IsAddressable(body.GroupId)
             ? new(ErrorCode.InvalidGroupId, [])
             : topics.Length == 0 && denied is not null
@@ -299,8 +299,8 @@ internal sealed class OffsetFetchHandler(IGrainFactory grains, KafkaAuthorizer a
     {
         if (!GroupKeys.IsAddressable(group.GroupId)) return new OffsetFetchResponseGroup(group.GroupId, [], ErrorCode.InvalidGroupId);
         // The named topics the principal may not describe are not asked (Kafka's partitionSeqByAuthorized).
-        var denied = group.Topics is null ? null : request.DeniedTopics(authorizer, AclOperation.Describe, group.Topics, static t => t.Topic);
-        var asked = denied is null ? group.Topics : GroupAuthorization.Allowed(group.Topics!, denied);
+        var denied = group.Topics is null ? null : request.Denied(authorizer, AclOperation.Describe, group.Topics, static t => t.Topic);
+        var asked = denied is null ? group.Topics : TopicAuthorization.Allowed(group.Topics!, denied);
         var partitionsAsked = asked is null ? null : GroupCalls.Flatten(asked);
         // require_stable is asked of named partitions only: Kafka answers UnstableOffsetCommit per partition, the
         // group grain for the request.

@@ -37,7 +37,7 @@ internal sealed class AddPartitionsToTxnHandler(TransactionCoordinators coordina
     protected override async ValueTask<bool> AnswerAsync(Protocol.Messages.AddPartitionsToTxnRequest body, KafkaRequest request, KafkaWriter response)
     {
         var partitions = GroupCalls.Flatten(body.Topics);
-        var denied = request.DeniedTopics(authorizer, AclOperation.Write, body.Topics, static t => t.Topic);
+        var denied = request.Denied(authorizer, AclOperation.Write, body.Topics, static t => t.Topic);
         var result = !request.IsAllowedOnTransactionalId(authorizer, AclOperation.Write, body.TransactionalId)
             ? new OrleansStream.AddPartitionsToTxnResponse(Every(partitions, ErrorCode.TransactionalIdAuthorizationFailed))
             : denied is not null
@@ -142,8 +142,8 @@ internal sealed class TxnOffsetCommitHandler(IGrainFactory grains, KafkaAuthoriz
         var refused = !request.IsAllowedOnTransactionalId(authorizer, AclOperation.Write, body.TransactionalId) ? ErrorCode.TransactionalIdAuthorizationFailed
             : !request.IsAllowedOnGroup(authorizer, AclOperation.Read, body.GroupId) ? ErrorCode.GroupAuthorizationFailed
             : ErrorCode.None;
-        var denied = refused == ErrorCode.None ? request.DeniedTopics(authorizer, AclOperation.Read, body.Topics, static t => t.Name) : null;
-        var asked = denied is null ? body.Topics : GroupAuthorization.Allowed(body.Topics, denied);
+        var denied = refused == ErrorCode.None ? request.Denied(authorizer, AclOperation.Read, body.Topics, static t => t.Name) : null;
+        var asked = denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied);
         OrleansStream.OffsetCommitResponse result = refused != ErrorCode.None
             ? new(refused, [])
             : !GroupKeys.IsAddressable(body.GroupId)
