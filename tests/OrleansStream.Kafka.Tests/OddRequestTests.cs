@@ -23,10 +23,37 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
     public async Task Every_advertised_request_with_odd_values_or_mutated_bytes_is_answered_or_refused_and_no_handler_fails()
     {
         var topic = await cluster.CreateTopicAsync("odd", partitions: 2);
-        var outputBefore = OutputLengths();
+        await RunAsync(cluster.Silos, topic, async () =>
+        {
+            // Both brokers still serve: a record produced to a new topic through each reads back.
+            var check = await cluster.CreateTopicAsync("odd-after", partitions: 1);
+            var leader = cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(check, 0));
+            await using var wire = await KafkaWire.ConnectAsync(leader);
+            await wire.SendAsync(ApiKey.Produce, 8, w => new M.ProduceRequest(null, -1, 10_000,
+                [new M.ProduceTopicData(check, [new M.ProducePartitionData(0, OddValues.OneRecordBatch(), false)])]).Write(w, 8));
+            var produced = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(4));
+            Assert.Equal(0, KafkaWire.FirstPartition(ref produced));
+            Assert.Equal((short)ErrorCode.None, produced.ReadInt16());
+            foreach (var port in new[] { cluster.Silos.KafkaPort(0), cluster.Silos.KafkaPort(1) })
+            {
+                await using var other = await KafkaWire.ConnectAsync(port);
+                var correlation = await other.SendAsync(ApiKey.Metadata, 8, w => new M.MetadataRequest([check], false).Write(w, 8));
+                Assert.Equal(correlation, BinaryPrimitives.ReadInt32BigEndian((await other.ReadFrameAsync())!));
+            }
+        });
+    }
+
+    /// <summary>
+    /// Sends every advertised request at every version, odd and mutated, to the two brokers' first Kafka listeners,
+    /// naming <paramref name="topic"/> among odd names; then <paramref name="stillServes"/> checks that the brokers
+    /// serve, and no silo may have logged a handler failure meanwhile.
+    /// </summary>
+    internal static async Task RunAsync(SiloProcesses silos, string topic, Func<Task> stillServes)
+    {
+        var outputBefore = OutputLengths(silos);
         var random = new Random(int.Parse(Environment.GetEnvironmentVariable("ODD_SEED") ?? "20261206"));
         var odd = new OddValues(random, topic);
-        var ports = new[] { cluster.Silos.KafkaPort(0), cluster.Silos.KafkaPort(1) };
+        var ports = new[] { silos.KafkaPort(0), silos.KafkaPort(1) };
         var (answered, mutatedClosed) = (0, 0);
         var closed = new List<string>();
 
@@ -49,24 +76,10 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
 
         // A well-formed request, however odd its values, gets Kafka's errors; only broken framing closes a connection.
         Assert.True(closed.Count == 0 && mutatedClosed > 0,
-            $"answered {answered}, closed {string.Join(", ", closed)}, mutated and closed {mutatedClosed}\n{OutputSince(outputBefore)}");
+            $"answered {answered}, closed {string.Join(", ", closed)}, mutated and closed {mutatedClosed}\n{OutputSince(silos, outputBefore)}");
 
-        // Both brokers still serve: a record produced to a new topic through each reads back.
-        var check = await cluster.CreateTopicAsync("odd-after", partitions: 1);
-        var leader = cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(check, 0));
-        await using var wire = await KafkaWire.ConnectAsync(leader);
-        await wire.SendAsync(ApiKey.Produce, 8, w => new M.ProduceRequest(null, -1, 10_000,
-            [new M.ProduceTopicData(check, [new M.ProducePartitionData(0, OddValues.OneRecordBatch(), false)])]).Write(w, 8));
-        var produced = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(4));
-        Assert.Equal(0, KafkaWire.FirstPartition(ref produced));
-        Assert.Equal((short)ErrorCode.None, produced.ReadInt16());
-        foreach (var port in ports)
-        {
-            await using var other = await KafkaWire.ConnectAsync(port);
-            var correlation = await other.SendAsync(ApiKey.Metadata, 8, w => new M.MetadataRequest([check], false).Write(w, 8));
-            Assert.Equal(correlation, BinaryPrimitives.ReadInt32BigEndian((await other.ReadFrameAsync())!));
-        }
-        var failures = FailureLines(OutputSince(outputBefore));
+        await stillServes();
+        var failures = FailureLines(OutputSince(silos, outputBefore));
         Assert.True(failures.Count == 0, $"handlers failed on {failures.Count} requests:\n{string.Join('\n', failures)}");
     }
 
@@ -105,10 +118,10 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         return (w.WrittenSpan.ToArray(), headerLength);
     }
 
-    private int[] OutputLengths() => [cluster.Silos.Output(0).Length, cluster.Silos.Output(1).Length];
+    private static int[] OutputLengths(SiloProcesses silos) => [silos.Output(0).Length, silos.Output(1).Length];
 
     /// <summary>What each silo wrote since <paramref name="before"/>.</summary>
-    private string OutputSince(int[] before) => cluster.Silos.Output(0)[before[0]..] + "\n" + cluster.Silos.Output(1)[before[1]..];
+    private static string OutputSince(SiloProcesses silos, int[] before) => silos.Output(0)[before[0]..] + "\n" + silos.Output(1)[before[1]..];
 
     private static List<string> FailureLines(string output)
     {
@@ -191,7 +204,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
     };
 
     /// <summary>Odd values, each drawn from what Kafka's schema allows for its field.</summary>
-    private sealed class OddValues(Random random, string topic)
+    internal sealed class OddValues(Random random, string topic)
     {
         private static readonly byte[] s_batch = OneRecordBatch();
         private int _fresh;
