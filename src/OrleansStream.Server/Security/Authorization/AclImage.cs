@@ -9,8 +9,11 @@ namespace OrleansStream.Server.Security.Authorization;
 /// </summary>
 public sealed class AclImage
 {
-    private readonly FrozenDictionary<(AclResourceType, string), AclBinding[]> _literal;
-    private readonly FrozenDictionary<AclResourceType, AclBinding[]> _prefixed;
+    // Per resource type (indexed by its code): the literal bindings by name, and the prefixed ones by prefix with the
+    // distinct prefix lengths, so a check looks up each length that fits the name rather than scanning every prefix.
+    private readonly FrozenDictionary<string, AclBinding[]>?[] _literal;
+    private readonly FrozenDictionary<string, AclBinding[]>?[] _prefixed;
+    private readonly int[]?[] _prefixLengths;
 
     public static AclImage Empty { get; } = new(new AclSnapshot(0, []));
 
@@ -18,24 +21,28 @@ public sealed class AclImage
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         Snapshot = snapshot;
-        var literal = new Dictionary<(AclResourceType, string), List<AclBinding>>();
-        var prefixed = new Dictionary<AclResourceType, List<AclBinding>>();
-        foreach (var binding in snapshot.Bindings)
+        var types = (int)AclResourceType.User + 1;
+        _literal = new FrozenDictionary<string, AclBinding[]>?[types];
+        _prefixed = new FrozenDictionary<string, AclBinding[]>?[types];
+        _prefixLengths = new int[]?[types];
+        for (var type = 0; type < types; type++)
         {
-            if (binding.PatternType == AclPatternType.Prefixed)
+            var literal = new Dictionary<string, List<AclBinding>>(StringComparer.Ordinal);
+            var prefixed = new Dictionary<string, List<AclBinding>>(StringComparer.Ordinal);
+            foreach (var binding in snapshot.Bindings)
             {
-                if (!prefixed.TryGetValue(binding.ResourceType, out var list)) prefixed[binding.ResourceType] = list = [];
+                if ((int)binding.ResourceType != type) continue;
+                var byName = binding.PatternType == AclPatternType.Prefixed ? prefixed : literal;
+                if (!byName.TryGetValue(binding.ResourceName, out var list)) byName[binding.ResourceName] = list = [];
                 list.Add(binding);
             }
-            else
-            {
-                var key = (binding.ResourceType, binding.ResourceName);
-                if (!literal.TryGetValue(key, out var list)) literal[key] = list = [];
-                list.Add(binding);
-            }
+            if (literal.Count > 0) _literal[type] = literal.ToFrozenDictionary(static p => p.Key, static p => p.Value.ToArray(), StringComparer.Ordinal);
+            if (prefixed.Count == 0) continue;
+            _prefixed[type] = prefixed.ToFrozenDictionary(static p => p.Key, static p => p.Value.ToArray(), StringComparer.Ordinal);
+            var lengths = new SortedSet<int>();
+            foreach (var prefix in prefixed.Keys) lengths.Add(prefix.Length);
+            _prefixLengths[type] = [.. lengths];
         }
-        _literal = literal.ToFrozenDictionary(static p => p.Key, static p => p.Value.ToArray());
-        _prefixed = prefixed.ToFrozenDictionary(static p => p.Key, static p => p.Value.ToArray());
     }
 
     public AclSnapshot Snapshot { get; }
@@ -46,15 +53,22 @@ public sealed class AclImage
     public AclDecision Decide(string principal, string host, AclOperation operation, AclResourceType type, string name)
     {
         var decision = AclDecision.NoAcls;
-        if (Check(_literal.GetValueOrDefault((type, name)), principal, host, operation, ref decision)) return AclDecision.Denied;
-        if (name != AclBinding.Wildcard && Check(_literal.GetValueOrDefault((type, AclBinding.Wildcard)), principal, host, operation, ref decision))
-            return AclDecision.Denied;
-        if (_prefixed.TryGetValue(type, out var prefixed))
+        var t = (int)type;
+        if ((uint)t >= (uint)_literal.Length) return decision;
+        if (_literal[t] is { } literal)
         {
-            foreach (var binding in prefixed)
+            if (Check(literal.GetValueOrDefault(name), principal, host, operation, ref decision)) return AclDecision.Denied;
+            if (name != AclBinding.Wildcard && Check(literal.GetValueOrDefault(AclBinding.Wildcard), principal, host, operation, ref decision))
+                return AclDecision.Denied;
+        }
+        if (_prefixed[t] is { } prefixed)
+        {
+            var lookup = prefixed.GetAlternateLookup<ReadOnlySpan<char>>();
+            foreach (var length in _prefixLengths[t]!)
             {
-                if (!name.StartsWith(binding.ResourceName, StringComparison.Ordinal)) continue;
-                if (Apply(binding, principal, host, operation, ref decision)) return AclDecision.Denied;
+                if (length > name.Length) break;
+                if (lookup.TryGetValue(name.AsSpan(0, length), out var bindings) && Check(bindings, principal, host, operation, ref decision))
+                    return AclDecision.Denied;
             }
         }
         return decision;
