@@ -25,7 +25,9 @@ public sealed record ConsumerGroupHeartbeatRequest(
     IReadOnlyList<TopicIdPartitions>? OwnedPartitions,
     string ClientId = "",
     string ClientHost = "",
-    short ApiVersion = 1);
+    short ApiVersion = 1,
+    string? Principal = null,
+    string? PrincipalHost = null);
 
 /// <summary>
 /// The answer to a ConsumerGroupHeartbeat: the member's id and epoch, how often to heartbeat, and its assignment when

@@ -3,6 +3,7 @@ using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using M = OrleansStream.Protocol.Messages;
 
 namespace OrleansStream.Kafka.Tests;
 
@@ -153,12 +154,7 @@ public sealed class AclApisTests(AuthorizedKafkaCluster cluster) : IClassFixture
     [Fact]
     public async Task DescribeAcls_needs_DESCRIBE_on_the_cluster_and_answers_ClusterAuthorizationFailed_without_it()
     {
-        await using var wire = await KafkaWire.ConnectAsync(cluster.SaslPort(0));
-        await wire.SendAsync(ApiKey.SaslHandshake, 1, w => new SaslHandshakeRequest("PLAIN").Write(w, 1));
-        Assert.NotNull(await wire.ReadFrameAsync());
-        await wire.SendAsync(ApiKey.SaslAuthenticate, 1, w =>
-            new SaslAuthenticateRequest(Encoding.UTF8.GetBytes("\0bob\0" + AuthorizedKafkaCluster.PasswordOf("bob"))).Write(w, 1));
-        Assert.NotNull(await wire.ReadFrameAsync());
+        await using var wire = await cluster.ConnectAsync("bob");
 
         await wire.SendAsync(ApiKey.DescribeAcls, 3, w => new DescribeAclsRequest(new AclSpec(1, null, 1, null, null, 1, 1)).Write(w, 3));
         var frame = await wire.ReadFrameAsync();
@@ -170,5 +166,74 @@ public sealed class AclApisTests(AuthorizedKafkaCluster cluster) : IClassFixture
         Assert.Equal((short)OrleansStream.ErrorCode.ClusterAuthorizationFailed, r.ReadInt16());
         Assert.Equal("Request requires authorization on cluster for operation DESCRIBE", r.ReadNullableString(flexible: true));
         Assert.Equal(0, r.ReadArrayLength(flexible: true));
+    }
+
+    /// <summary>
+    /// The refusals librdkafka does not show by code, each read off the wire at its place in Kafka's layout, for a
+    /// principal granted nothing (carol): every transactional id, group, topic and cluster operation refused with
+    /// Kafka's error, and ListTransactions listing none of the transactions another principal has open.
+    /// </summary>
+    [Fact]
+    public async Task A_principal_granted_nothing_gets_Kafka_s_authorization_error_from_each_api()
+    {
+        var topic = AuthorizedKafkaCluster.Unique("refuse");
+        var txn = AuthorizedKafkaCluster.Unique("txn");
+        using (var admin = cluster.Admin())
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = 1, ReplicationFactor = 1 }]);
+        var config = new ProducerConfig(cluster.Client("admin")) { TransactionalId = txn };
+        using var open = new ProducerBuilder<Null, string>(config).Build();
+        open.InitTransactions(TimeSpan.FromSeconds(30));
+        open.BeginTransaction();
+        await open.ProduceAsync(topic, new Message<Null, string> { Value = "open" }, TestContext.Current.CancellationToken);
+        await using var wire = await cluster.ConnectAsync("carol");
+        var l = topic.Length;
+        TopicPartitions[] partitions = [new(topic, [0])];
+
+        async Task<short> ErrorAt(ApiKey key, short version, Action<KafkaWriter, short> body, int offset)
+        {
+            await wire.SendAsync(key, version, w => body(w, version));
+            var frame = await wire.ReadFrameAsync();
+            Assert.NotNull(frame);
+            return (short)((frame[offset] << 8) | frame[offset + 1]);
+        }
+
+        const short Topic = (short)OrleansStream.ErrorCode.TopicAuthorizationFailed;
+        const short Group = (short)OrleansStream.ErrorCode.GroupAuthorizationFailed;
+        const short Cluster = (short)OrleansStream.ErrorCode.ClusterAuthorizationFailed;
+        const short TransactionalId = (short)OrleansStream.ErrorCode.TransactionalIdAuthorizationFailed;
+        // Non-flexible answers: correlation id, throttle, then the first field; flexible ones have a tagged-field byte after the id.
+        Assert.Equal(TransactionalId, await ErrorAt(ApiKey.EndTxn, 1, new M.EndTxnRequest(txn, 1, 0, true).Write, 8));
+        Assert.Equal(TransactionalId, await ErrorAt(ApiKey.AddOffsetsToTxn, 1, new M.AddOffsetsToTxnRequest(txn, 1, 0, "g").Write, 8));
+        Assert.Equal(TransactionalId, await ErrorAt(ApiKey.AddPartitionsToTxn, 1, new M.AddPartitionsToTxnRequest(txn, 1, 0, partitions).Write, 22 + l));
+        Assert.Equal(TransactionalId, await ErrorAt(ApiKey.TxnOffsetCommit, 3,
+            new M.TxnOffsetCommitRequest(txn, "g", 1, 0, [new M.OffsetCommitTopic(topic, [new M.OffsetCommitPartition(0, 1, -1, null)])]).Write, 16 + l));
+        Assert.Equal(TransactionalId, await ErrorAt(ApiKey.DescribeTransactions, 0, new M.DescribeTransactionsRequest([txn]).Write, 10));
+        Assert.Equal(Group, await ErrorAt(ApiKey.SyncGroup, 3, new M.SyncGroupRequest("g", 1, "m", null, []).Write, 8));
+        Assert.Equal(Group, await ErrorAt(ApiKey.LeaveGroup, 3, new M.LeaveGroupRequest("g", [new M.LeaveGroupMember("m", null)]).Write, 8));
+        Assert.Equal(Group, await ErrorAt(ApiKey.ConsumerGroupDescribe, 0, new M.ConsumerGroupDescribeRequest(["g"], false).Write, 10));
+        Assert.Equal(Topic, await ErrorAt(ApiKey.CreatePartitions, 2, new M.CreatePartitionsRequest([new M.CreatePartitionsTopic(topic, 2, false)], 10_000, false).Write, 11 + l));
+        Assert.Equal(Topic, await ErrorAt(ApiKey.OffsetForLeaderEpoch, 4,
+            new M.OffsetForLeaderEpochRequest(-1, [new M.OffsetForLeaderTopic(topic, [new M.OffsetForLeaderPartition(0, -1, 0)])]).Write, 12 + l));
+        Assert.Equal(Topic, await ErrorAt(ApiKey.DescribeProducers, 0, new M.DescribeProducersRequest(partitions).Write, 16 + l));
+        Assert.Equal(Cluster, await ErrorAt(ApiKey.ElectLeaders, 2, new M.ElectLeadersRequest(0, partitions, 10_000).Write, 9));
+        Assert.Equal(Cluster, await ErrorAt(ApiKey.DescribeLogDirs, 4, new M.DescribeLogDirsRequest(null).Write, 9));
+
+        // ListTransactions: no error, and none of the open transaction (admin's answer holds it).
+        async Task<int> ListedTransactions(KafkaWire on)
+        {
+            await on.SendAsync(ApiKey.ListTransactions, 0, w => new M.ListTransactionsRequest([], []).Write(w, 0));
+            var frame = await on.ReadFrameAsync();
+            Assert.NotNull(frame);
+            var r = new KafkaReader(frame.AsSpan(4));
+            r.SkipTaggedFields();
+            r.ReadInt32();
+            Assert.Equal(0, r.ReadInt16());
+            r.ReadArrayLength(flexible: true);
+            return r.ReadArrayLength(flexible: true);
+        }
+        Assert.Equal(0, await ListedTransactions(wire));
+        await using (var admin = await cluster.ConnectAsync("admin"))
+            Assert.True(await ListedTransactions(admin) >= 1);
+        open.AbortTransaction(TimeSpan.FromSeconds(30));
     }
 }

@@ -96,6 +96,20 @@ public sealed class AuthorizedKafkaCluster : IAsyncLifetime
         await SyncAsync();
     }
 
+    /// <summary>A bare connection to a broker's SASL listener, authenticated as <paramref name="user"/> (PLAIN).</summary>
+    internal async Task<KafkaWire> ConnectAsync(string user, int silo = 0)
+    {
+        var wire = await KafkaWire.ConnectAsync(SaslPort(silo));
+        await wire.SendAsync(ApiKey.SaslHandshake, 1, w => new SaslHandshakeRequest("PLAIN").Write(w, 1));
+        Assert.NotNull(await wire.ReadFrameAsync());
+        await wire.SendAsync(ApiKey.SaslAuthenticate, 1, w =>
+            new SaslAuthenticateRequest(Encoding.UTF8.GetBytes($"\0{user}\0{PasswordOf(user)}")).Write(w, 1));
+        var authenticated = await wire.ReadFrameAsync();
+        Assert.NotNull(authenticated);
+        Assert.Equal(0, (authenticated[4] << 8) | authenticated[5]);
+        return wire;
+    }
+
     /// <summary>
     /// Brings each broker's ACLs up to the controller's, as Kafka's own tests wait for each broker's authorizer: a
     /// DescribeAcls to a broker makes it catch up before it answers. Sent on a bare connection of the super user to
@@ -105,14 +119,7 @@ public sealed class AuthorizedKafkaCluster : IAsyncLifetime
     {
         for (var silo = 0; silo < _saslPorts.Length; silo++)
         {
-            await using var wire = await KafkaWire.ConnectAsync(SaslPort(silo));
-            await wire.SendAsync(ApiKey.SaslHandshake, 1, w => new SaslHandshakeRequest("PLAIN").Write(w, 1));
-            Assert.NotNull(await wire.ReadFrameAsync());
-            await wire.SendAsync(ApiKey.SaslAuthenticate, 1, w =>
-                new SaslAuthenticateRequest(Encoding.UTF8.GetBytes("\0admin\0" + AdminPassword)).Write(w, 1));
-            var authenticated = await wire.ReadFrameAsync();
-            Assert.NotNull(authenticated);
-            Assert.Equal(0, (authenticated[4] << 8) | authenticated[5]);
+            await using var wire = await ConnectAsync("admin", silo);
             await wire.SendAsync(ApiKey.DescribeAcls, 1, w =>
                 new DescribeAclsRequest(new AclSpec(1, null, 1, null, null, 1, 1)).Write(w, 1));
             var described = await wire.ReadFrameAsync();

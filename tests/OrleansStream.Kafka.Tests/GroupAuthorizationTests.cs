@@ -298,6 +298,49 @@ public sealed class GroupAuthorizationTests(AuthorizedKafkaCluster cluster) : IC
         Assert.Equal(0, await ConsumerGroupHeartbeatAsync(wire, group, topic));
     }
 
+    /// <summary>
+    /// A consumer group member's regex (KIP-848) is resolved for its principal: librdkafka subscribed to a pattern that
+    /// matches two topics is assigned only the one its user may describe, and the other once it is granted.
+    /// </summary>
+    [Fact]
+    public async Task A_consumer_group_protocol_regex_matches_only_the_topics_the_member_may_describe()
+    {
+        var prefix = AuthorizedKafkaCluster.Unique("rx");
+        var group = AuthorizedKafkaCluster.Unique("grx");
+        using (var admin = cluster.Admin())
+            await admin.CreateTopicsAsync([
+                new TopicSpecification { Name = prefix + "-seen", NumPartitions = 1, ReplicationFactor = 1 },
+                new TopicSpecification { Name = prefix + "-hidden", NumPartitions = 1, ReplicationFactor = 1 }]);
+        await cluster.AllowAsync("carol", ResourceType.Group, group, AclOperation.Read);
+        await cluster.AllowAsync("carol", ResourceType.Topic, prefix + "-seen", AclOperation.Read);
+        await ProduceAsAdminAsync(prefix + "-seen", 1);
+        await ProduceAsAdminAsync(prefix + "-hidden", 1);
+
+        using var consumer = new ConsumerBuilder<Ignore, string>(Consumer("carol", group, GroupProtocol.Consumer)).Build();
+        consumer.Subscribe($"^{prefix}-.*");
+        var read = new List<string>();
+        await Eventually.WaitUntilAsync(() =>
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { } r) read.Add(r.Topic);
+            return Task.FromResult(read.Count > 0);
+        }, "carol reads the topic she may describe", Wait);
+        Assert.Equal([prefix + "-seen"], read);
+        // The coordinator's assignment itself (librdkafka would skip a topic id its metadata cannot name).
+        using (var admin = cluster.Admin())
+        {
+            var described = Assert.Single((await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions);
+            Assert.Equal([prefix + "-seen"], Assert.Single(described.Members).Assignment.TopicPartitions.Select(static p => p.Topic).Distinct());
+        }
+
+        await cluster.AllowAsync("carol", ResourceType.Topic, prefix + "-hidden", AclOperation.Read);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { } r) read.Add(r.Topic);
+            return Task.FromResult(read.Contains(prefix + "-hidden"));
+        }, "carol is assigned the topic once granted", Wait, () => string.Join(", ", consumer.Assignment));
+        consumer.Close();
+    }
+
     [Fact]
     public async Task FindCoordinator_wants_describe_on_the_group()
     {
@@ -315,19 +358,7 @@ public sealed class GroupAuthorizationTests(AuthorizedKafkaCluster cluster) : IC
         return consumer.ConsumerGroupMetadata;
     }
 
-    /// <summary>A bare connection to the first broker's SASL listener, authenticated as <paramref name="user"/> (PLAIN).</summary>
-    private async Task<KafkaWire> ConnectAsync(string user)
-    {
-        var wire = await KafkaWire.ConnectAsync(cluster.SaslPort(0));
-        await wire.SendAsync(ApiKey.SaslHandshake, 1, w => new M.SaslHandshakeRequest("PLAIN").Write(w, 1));
-        Assert.NotNull(await wire.ReadFrameAsync());
-        await wire.SendAsync(ApiKey.SaslAuthenticate, 1, w =>
-            new M.SaslAuthenticateRequest(Encoding.UTF8.GetBytes($"\0{user}\0{AuthorizedKafkaCluster.PasswordOf(user)}")).Write(w, 1));
-        var authenticated = await wire.ReadFrameAsync();
-        Assert.NotNull(authenticated);
-        Assert.Equal(0, (authenticated[4] << 8) | authenticated[5]);
-        return wire;
-    }
+    private Task<KafkaWire> ConnectAsync(string user) => cluster.ConnectAsync(user);
 
     private static async Task<byte[]> AskAsync(KafkaWire wire, ApiKey key, short version, Action<KafkaWriter> body)
     {

@@ -49,9 +49,19 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         _time = services.GetKeyedService<TimeProvider>(ConsumerGroupOptions.TimeProviderKey) ?? services.GetService<TimeProvider>() ?? TimeProvider.System;
         _logger = logger;
         _departures = services.GetRequiredService<SiloDepartures>();
+        _authorizer = services.GetService<Security.Authorization.KafkaAuthorizer>();
         _partitions = new PartitionExistence(grains, _departures);
         _verifications = new TransactionVerifier(grains, _departures, services.GetRequiredService<IOptions<TransactionCoordinatorOptions>>());
     }
+
+    // The broker's authorizer, when the Kafka listener is there: a consumer group member's regex matches only topics its
+    // principal may DESCRIBE.
+    private readonly Security.Authorization.KafkaAuthorizer? _authorizer;
+
+    private static Func<string, string, string, bool>? DescribeCheck(Security.Authorization.KafkaAuthorizer? authorizer) =>
+        authorizer is { IsEnabled: true }
+            ? (principal, host, topic) => authorizer.IsAllowed(principal, host, Security.Authorization.AclOperation.Describe, Security.Authorization.AclResourceType.Topic, topic)
+            : null;
 
     private string GroupId => this.GetPrimaryKeyString();
 
@@ -62,7 +72,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         _group = new ClassicGroup(GroupId, _options, _time, _logger, PersistAsync);
         _group.Load(_state.State.GenerationId, _state.State.EmptySinceMs, _state.State.ProtocolName, _state.RecordExists, _state.State.Membership,
             _state.State.ProtocolType);
-        _consumer = new ConsumerGroup(GroupId, _options, _time);
+        _consumer = new ConsumerGroup(GroupId, _options, _time, DescribeCheck(_authorizer));
         _consumer.Load(_state.State.ConsumerGroup);
         _offsets = new OffsetMetadataManager(_group, _consumer, _options, _time, PersistAsync);
         _offsets.Load(_state.State.Offsets, _state.State.TxnOffsets);

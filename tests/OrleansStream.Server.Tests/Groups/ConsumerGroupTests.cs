@@ -19,7 +19,11 @@ public class ConsumerGroupTests
     private readonly Dictionary<string, SubscribedTopic> _cluster = new(StringComparer.Ordinal) { ["t"] = new(T, 4) };
     private readonly ConsumerGroup _group;
 
-    public ConsumerGroupTests() => _group = new ConsumerGroup("g", _options, _time);
+    // What the broker's authorizer lets each principal DESCRIBE (null: no authorizer); only members with a principal are checked.
+    private HashSet<(string Principal, string Topic)>? _describable;
+
+    public ConsumerGroupTests() =>
+        _group = new ConsumerGroup("g", _options, _time, (principal, host, topic) => _describable is null || _describable.Contains((principal, topic)));
 
     private static ConsumerGroupHeartbeatRequest Join(string memberId, string[]? topics = null, string? instanceId = null, int rebalanceTimeoutMs = 30_000, string? assignor = null) =>
         new(memberId, 0, instanceId, null, rebalanceTimeoutMs, topics ?? ["t"], null, assignor, [], "client", "/127.0.0.1");
@@ -268,6 +272,33 @@ public class ConsumerGroupTests
         var cleared = Send(new ConsumerGroupHeartbeatRequest("a", grown.MemberEpoch, null, null, -1, ["t"], "", null, [new TopicIdPartitions(T, [0, 1, 2, 3])]));
         Assert.Null(_group.Describe().Members[0].SubscribedTopicRegex);
         Assert.Equal(ErrorCode.None, cleared.Error);
+    }
+
+    /// <summary>
+    /// With an authorizer, a member's regex is resolved for its principal: it matches only the topics that principal may
+    /// DESCRIBE, another principal's member with the same pattern gets its own matches, and a grant counts from the
+    /// group's next look.
+    /// </summary>
+    [Fact]
+    public void A_regex_matches_only_the_topics_the_members_principal_may_describe()
+    {
+        _cluster["tx"] = new SubscribedTopic(U, 2);
+        _describable = [("User:alice", "tx")];
+        ConsumerGroupHeartbeatRequest JoinAs(string member, string principal) =>
+            Join(member, []) with { SubscribedTopicRegex = "t.*", Principal = principal, PrincipalHost = "127.0.0.1" };
+
+        var alice = Send(JoinAs("a", "User:alice"));
+        Assert.Equal([U], alice.Assignment!.Where(t => t.Partitions.Count > 0).Select(t => t.TopicId));
+        Assert.False(_group.IsSubscribedToTopic("t"));
+
+        var bob = Send(JoinAs("b", "User:bob"));
+        Assert.Equal(0, bob.Assignment?.Sum(t => t.Partitions.Count) ?? 0);
+
+        _describable.Add(("User:alice", "t"));
+        _time.Advance(TimeSpan.FromMilliseconds(_options.ConsumerMetadataRefreshIntervalMs));
+        var granted = Send(new ConsumerGroupHeartbeatRequest("a", alice.MemberEpoch, null, null, -1, null, null, null, [new TopicIdPartitions(U, [0, 1])]));
+        Assert.Contains(granted.Assignment!, t => t.TopicId == T && t.Partitions.Count == 4);
+        Assert.True(_group.IsSubscribedToTopic("t"));
     }
 
     [Fact]

@@ -18,7 +18,12 @@ internal readonly record struct TopicRefresh(List<string>? Names);
 /// that are not affected keep consuming through a rebalance. A plain class on a <see cref="TimeProvider"/>, changed only
 /// between the grain's awaits.
 /// </summary>
-internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options, TimeProvider time)
+/// <remarks>
+/// <paramref name="canDescribe"/> is the broker's authorizer (principal, host, topic), null without one: a member's regex
+/// is resolved for its principal, so it matches only the topics that principal may DESCRIBE (Kafka 4 resolves a regex
+/// with the authorizer too).
+/// </remarks>
+internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options, TimeProvider time, Func<string, string, string, bool>? canDescribe = null)
 {
     /// <summary>Kafka's member epoch that leaves the group.</summary>
     public const int LeaveEpoch = -1;
@@ -31,7 +36,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
     private readonly Dictionary<(Guid Topic, int Partition), int> _partitionEpochs = [];
     private Dictionary<string, Dictionary<Guid, HashSet<int>>> _target = new(StringComparer.Ordinal);
     private Dictionary<string, SubscribedTopic> _subscribed = new(StringComparer.Ordinal);
-    // Each member regex, compiled once, with the topics it matched at the last look.
+    // Each member regex (per principal when the broker authorizes: RegexKey), compiled once, with the topics it matched at the last look.
     private Dictionary<string, (Regex? Regex, HashSet<string> Matched)> _regexTopics = new(StringComparer.Ordinal);
     private long _metadataRefreshDeadlineMs;
 
@@ -154,7 +159,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
 
     /// <summary>Every topic the member subscribes to: its names and the topics its regex matched at the last look.</summary>
     private IEnumerable<string> TopicsOf(ConsumerGroupMember m) =>
-        m.SubscribedTopicRegex is { } regex && _regexTopics.TryGetValue(regex, out var resolved)
+        m.SubscribedTopicRegex is not null && _regexTopics.TryGetValue(RegexKey(m), out var resolved)
             ? m.SubscribedTopicNames.Concat(resolved.Matched)
             : m.SubscribedTopicNames;
 
@@ -254,6 +259,8 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
             bump = changed = true;
         }
         if (r.ClientId != member.ClientId || r.ClientHost != member.ClientHost) (member.ClientId, member.ClientHost, changed) = (r.ClientId, r.ClientHost, true);
+        if (r.Principal != member.Principal || r.PrincipalHost != member.PrincipalHost)
+            (member.Principal, member.PrincipalHost, changed) = (r.Principal, r.PrincipalHost, true);
 
         if (refreshed is not null)
         {
@@ -392,16 +399,33 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         var resolved = new Dictionary<string, (Regex?, HashSet<string>)>(StringComparer.Ordinal);
         foreach (var m in _members.Values)
         {
-            if (m.SubscribedTopicRegex is not { } pattern || resolved.ContainsKey(pattern)) continue;
+            if (m.SubscribedTopicRegex is not { } pattern) continue;
+            var key = RegexKey(m);
+            if (resolved.ContainsKey(key)) continue;
             // A pattern still in use keeps its compiled regex; patterns no member has any more are dropped.
-            var regex = _regexTopics.TryGetValue(pattern, out var known) ? known.Regex : TopicRegex(pattern);
+            var regex = _regexTopics.TryGetValue(key, out var known) ? known.Regex : CompiledOrNew(pattern, resolved);
             var matched = new HashSet<string>(StringComparer.Ordinal);
+            var principal = canDescribe is null ? null : m.Principal;
             if (regex is not null)
                 foreach (var name in allTopics.Keys)
-                    if (regex.IsMatch(name)) matched.Add(name);
-            resolved[pattern] = (regex, matched);
+                    if (regex.IsMatch(name) && (principal is null || canDescribe!(principal, m.PrincipalHost ?? "", name))) matched.Add(name);
+            resolved[key] = (regex, matched);
         }
         _regexTopics = resolved;
+    }
+
+    /// <summary>A member's regex as resolved: the pattern, and the principal it is resolved for when the broker authorizes.</summary>
+    private static string RegexKey(ConsumerGroupMember m) =>
+        m.Principal is null ? m.SubscribedTopicRegex! : $"{m.SubscribedTopicRegex}\0{m.Principal}\0{m.PrincipalHost}";
+
+    /// <summary>The pattern compiled already for another principal (in this look or the last), or compiled now.</summary>
+    private Regex? CompiledOrNew(string pattern, Dictionary<string, (Regex?, HashSet<string>)> resolved)
+    {
+        foreach (var (key, (regex, _)) in resolved)
+            if (regex is not null && key.StartsWith(pattern, StringComparison.Ordinal) && (key.Length == pattern.Length || key[pattern.Length] == '\0')) return regex;
+        foreach (var (key, (regex, _)) in _regexTopics)
+            if (regex is not null && key.StartsWith(pattern, StringComparison.Ordinal) && (key.Length == pattern.Length || key[pattern.Length] == '\0')) return regex;
+        return TopicRegex(pattern);
     }
 
     private static bool SameView(Dictionary<string, SubscribedTopic> a, Dictionary<string, SubscribedTopic> b)
@@ -618,7 +642,8 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         foreach (var m in Sorted())
             members.Add(new StoredConsumerGroupMember(m.MemberId, m.InstanceId, m.RackId, m.ClientId, m.ClientHost, m.MemberEpoch, m.PreviousMemberEpoch,
                 m.State, m.RebalanceTimeoutMs, [.. m.SubscribedTopicNames], m.SubscribedTopicRegex, m.ServerAssignor, ConsumerGroupMember.ToList(m.AssignedPartitions),
-                ConsumerGroupMember.ToList(m.PartitionsPendingRevocation), ConsumerGroupMember.ToList(_target.GetValueOrDefault(m.MemberId) ?? [])));
+                ConsumerGroupMember.ToList(m.PartitionsPendingRevocation), ConsumerGroupMember.ToList(_target.GetValueOrDefault(m.MemberId) ?? []),
+                m.Principal, m.PrincipalHost));
         return new StoredConsumerGroup(GroupEpoch, AssignmentEpoch, AssignorName, new Dictionary<string, SubscribedTopic>(_subscribed), members, EmptySinceMs);
     }
 
@@ -643,6 +668,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
                 InstanceId = s.InstanceId, RackId = s.RackId, ClientId = s.ClientId, ClientHost = s.ClientHost, MemberEpoch = s.MemberEpoch,
                 PreviousMemberEpoch = s.PreviousMemberEpoch, State = s.State, RebalanceTimeoutMs = s.RebalanceTimeoutMs,
                 SubscribedTopicNames = s.SubscribedTopicNames, SubscribedTopicRegex = s.SubscribedTopicRegex, ServerAssignor = s.ServerAssignor,
+                Principal = s.Principal, PrincipalHost = s.PrincipalHost,
                 SessionDeadlineMs = now + options.ConsumerSessionTimeoutMs,
                 RebalanceDeadlineMs = s.State == MemberState.UnrevokedPartitions ? now + Math.Max(s.RebalanceTimeoutMs, 0) : -1,
             };
@@ -695,4 +721,6 @@ public sealed record StoredConsumerGroupMember(
     string? ServerAssignor,
     List<TopicIdPartitions> Assigned,
     List<TopicIdPartitions> PendingRevocation,
-    List<TopicIdPartitions> Target);
+    List<TopicIdPartitions> Target,
+    string? Principal = null,
+    string? PrincipalHost = null);

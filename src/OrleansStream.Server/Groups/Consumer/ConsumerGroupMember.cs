@@ -29,6 +29,14 @@ internal sealed class ConsumerGroupMember(string memberId)
 
     public string ClientHost { get; set; } = "";
 
+    /// <summary>
+    /// The Kafka principal and ACL host of the member's connection when the broker authorizes (null otherwise, and for
+    /// our SDK's members): its regex matches only topics that principal may DESCRIBE.
+    /// </summary>
+    public string? Principal { get; set; }
+
+    public string? PrincipalHost { get; set; }
+
     /// <summary>The epoch of the assignment the member holds; 0 before its first, -2 while a static member is away.</summary>
     public int MemberEpoch { get; set; }
 

@@ -52,7 +52,9 @@ internal sealed class ConsumerGroupHeartbeatHandler(IGrainFactory grains, KafkaA
         }
         return await grains.Group(body.GroupId).ConsumerGroupHeartbeat(new OrleansStream.ConsumerGroupHeartbeatRequest(
             body.MemberId, body.MemberEpoch, body.InstanceId, body.RackId, body.RebalanceTimeoutMs, body.SubscribedTopicNames,
-            body.SubscribedTopicRegex, body.ServerAssignor, owned, request.Header.ClientId ?? "", ClientHost(request), request.Version));
+            body.SubscribedTopicRegex, body.ServerAssignor, owned, request.Header.ClientId ?? "", ClientHost(request), request.Version,
+            // With an authorizer, the member's regex is resolved for its principal (DESCRIBE on each topic it matches).
+            authorizer.IsEnabled ? request.Connection.Principal : null, authorizer.IsEnabled ? request.Connection.ClientHost : null));
     }
 
     /// <summary>Kafka's error response: the error alone, no message, member id or epoch.</summary>
