@@ -94,8 +94,18 @@ public sealed record AclBinding(
     }
 
     /// <summary>Kafka's upper-case names of the enums (<c>TOPIC</c>, <c>PREFIXED</c>, <c>DESCRIBE_CONFIGS</c>), for messages and logs.</summary>
-    public static string Name<T>(T value) where T : struct, Enum =>
-        Enum.IsDefined(value) ? System.Text.RegularExpressions.Regex.Replace(value.ToString(), "(?<=[a-z])(?=[A-Z])", "_").ToUpperInvariant() : "UNKNOWN";
+    public static string Name<T>(T value) where T : struct, Enum
+    {
+        if (!Enum.IsDefined(value)) return "UNKNOWN";
+        var name = value.ToString();
+        var result = new System.Text.StringBuilder(name.Length + 4);
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (i > 0 && char.IsUpper(name[i]) && char.IsLower(name[i - 1])) result.Append('_');
+            result.Append(char.ToUpperInvariant(name[i]));
+        }
+        return result.ToString();
+    }
 
     public override string ToString() =>
         $"(pattern=ResourcePattern(resourceType={Name(ResourceType)}, name={ResourceName}, patternType={Name(PatternType)}), entry=(principal={Principal}, host={Host}, operation={Name(Operation)}, permissionType={Name(Permission)}))";

@@ -54,6 +54,7 @@ public sealed class KafkaAuthorizer
     private readonly HashSet<string> _superUsers;
     private readonly bool _allowIfNoAcls;
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _applying = new();
     private AclImage _image = AclImage.Empty;
 
     public KafkaAuthorizer(IOptions<AuthorizerOptions> options)
@@ -83,7 +84,7 @@ public sealed class KafkaAuthorizer
         ArgumentNullException.ThrowIfNull(snapshot);
         if (_loaded.Task.IsCompleted && snapshot.Version <= _image.Version) return;
         var image = new AclImage(snapshot);
-        lock (_loaded)
+        lock (_applying)
         {
             if (_loaded.Task.IsCompleted && snapshot.Version <= _image.Version) return;
             _image = image;
