@@ -1,4 +1,3 @@
-using OrleansStream.Server.Kafka.Handlers;
 using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka;
@@ -11,20 +10,7 @@ namespace OrleansStream.Server.Kafka;
 /// </summary>
 internal static class GroupAuthorization
 {
-    /// <summary>Kafka's <c>AclEntry.supportedOperations(GROUP)</c>: READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.</summary>
-    private static readonly AclOperation[] Operations =
-        [AclOperation.Read, AclOperation.Delete, AclOperation.Describe, AclOperation.DescribeConfigs, AclOperation.AlterConfigs];
-
     /// <summary>Whether the request may do <paramref name="operation"/> on group <paramref name="groupId"/>.</summary>
     public static bool IsAllowedOnGroup(this KafkaRequest request, KafkaAuthorizer authorizer, AclOperation operation, string groupId) =>
         request.IsAllowed(authorizer, operation, AclResourceType.Group, groupId);
-
-    /// <summary>
-    /// A group's authorized-operations bit field (DescribeGroups v3+, ConsumerGroupDescribe): the group operations the
-    /// principal may do (Kafka's <c>AuthHelper.authorizedOperations</c>); every one without an authorizer.
-    /// </summary>
-    public static int AuthorizedOperations(this KafkaRequest request, KafkaAuthorizer authorizer, string groupId) =>
-        authorizer.IsEnabled
-            ? authorizer.AuthorizedOperations(request.Connection.Principal, request.Connection.ClientHost, AclResourceType.Group, groupId, Operations)
-            : DescribeGroupsHandler.GroupOperations;
 }

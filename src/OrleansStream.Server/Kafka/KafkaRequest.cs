@@ -63,6 +63,15 @@ public readonly record struct KafkaRequest(RequestHeader Header, ReadOnlyMemory<
     public bool IsAllowed(KafkaAuthorizer authorizer, AclOperation operation, AclResourceType type, string name) =>
         !authorizer.IsEnabled || authorizer.IsAllowed(Connection.Principal, Connection.ClientHost, operation, type, name);
 
+    /// <summary>
+    /// The authorized-operations bit field of a resource (Kafka's <c>AuthHelper.authorizedOperations</c>): the operations
+    /// of its type the principal may do, or every one without an authorizer.
+    /// </summary>
+    public int AuthorizedOperations(KafkaAuthorizer authorizer, AclResourceType type, string name) =>
+        authorizer.IsEnabled
+            ? authorizer.AuthorizedOperations(Connection.Principal, Connection.ClientHost, type, name, SupportedOperations.Of(type))
+            : SupportedOperations.All(type);
+
     /// <summary>Whether this request may do <paramref name="operation"/> on the cluster.</summary>
     public bool IsAllowedOnCluster(KafkaAuthorizer authorizer, AclOperation operation) =>
         IsAllowed(authorizer, operation, AclResourceType.Cluster, AclBinding.ClusterName);

@@ -8,27 +8,6 @@ namespace OrleansStream.Server.Kafka;
 /// </summary>
 internal static class TopicAuthorization
 {
-    /// <summary>Kafka's messages of <c>Errors.TOPIC_AUTHORIZATION_FAILED</c> and <c>Errors.CLUSTER_AUTHORIZATION_FAILED</c>.</summary>
-    public const string TopicDenied = "Topic authorization failed.";
-    public const string ClusterDenied = "Cluster authorization failed.";
-
-    // Kafka's AclEntry.supportedOperations(TOPIC) and (CLUSTER): the operations of the authorized-operations fields.
-    private static readonly AclOperation[] TopicOperationList =
-    [
-        AclOperation.Read, AclOperation.Write, AclOperation.Create, AclOperation.Describe, AclOperation.Delete, AclOperation.Alter,
-        AclOperation.DescribeConfigs, AclOperation.AlterConfigs,
-    ];
-
-    private static readonly AclOperation[] ClusterOperationList =
-    [
-        AclOperation.Create, AclOperation.ClusterAction, AclOperation.DescribeConfigs, AclOperation.AlterConfigs,
-        AclOperation.IdempotentWrite, AclOperation.Alter, AclOperation.Describe,
-    ];
-
-    public static ReadOnlySpan<AclOperation> TopicOperations => TopicOperationList;
-
-    public static ReadOnlySpan<AclOperation> ClusterOperations => ClusterOperationList;
-
     /// <summary>
     /// Which of <paramref name="topics"/> the request may not do <paramref name="operation"/> on; null when it may on
     /// all of them (always so without an authorizer).
@@ -54,13 +33,4 @@ internal static class TopicAuthorization
 
     /// <summary>Whether topic <paramref name="index"/> is refused by the result of <see cref="Denied"/>.</summary>
     public static bool IsDenied(this bool[]? denied, int index) => denied is not null && denied[index];
-
-    /// <summary>The request's authorized-operations field of a topic (Kafka's <c>AuthHelper.authorizedOperations</c>).</summary>
-    public static int TopicAuthorizedOperations(this KafkaRequest request, KafkaAuthorizer authorizer, string topic) =>
-        authorizer.AuthorizedOperations(request.Connection.Principal, request.Connection.ClientHost, AclResourceType.Topic, topic, TopicOperations);
-
-    /// <summary>The request's authorized-operations field of the cluster.</summary>
-    public static int ClusterAuthorizedOperations(this KafkaRequest request, KafkaAuthorizer authorizer) =>
-        authorizer.AuthorizedOperations(request.Connection.Principal, request.Connection.ClientHost, AclResourceType.Cluster, AclBinding.ClusterName,
-            ClusterOperations);
 }

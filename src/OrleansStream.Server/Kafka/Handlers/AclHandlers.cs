@@ -32,10 +32,6 @@ internal static class AclApis
 
     public static IControllerInternalGrain ControllerInternal(this IGrainFactory grains) =>
         grains.GetGrain<IControllerInternalGrain>(GrainKeys.Controller);
-
-    /// <summary>Kafka's <c>ClusterAuthorizationException</c> message for an operation on the cluster.</summary>
-    public static string ClusterDenied(AclOperation operation) =>
-        $"Request requires authorization on cluster for operation {AclBinding.Name(operation)}";
 }
 
 /// <summary>DescribeAcls: the bindings matching the filter, from this broker's authorizer; DESCRIBE on the cluster.</summary>
@@ -51,7 +47,7 @@ internal sealed class DescribeAclsHandler(KafkaAuthorizer authorizer, MetadataCa
         }
         if (!request.IsAllowedOnCluster(authorizer, AclOperation.Describe))
         {
-            new DescribeAclsResponse(ErrorCode.ClusterAuthorizationFailed, AclApis.ClusterDenied(AclOperation.Describe)).Write(response, request.Version);
+            new DescribeAclsResponse(ErrorCode.ClusterAuthorizationFailed, AuthorizationMessages.ClusterOperation(AclOperation.Describe)).Write(response, request.Version);
             return true;
         }
         var filter = AclApis.ToFilter(body.Filter);
@@ -83,7 +79,7 @@ internal sealed class CreateAclsHandler(KafkaAuthorizer authorizer, MetadataCach
         }
         if (!request.IsAllowedOnCluster(authorizer, AclOperation.Alter))
         {
-            new CreateAclsResponse(body.Creations.Length, ErrorCode.ClusterAuthorizationFailed, AclApis.ClusterDenied(AclOperation.Alter)).Write(response, request.Version);
+            new CreateAclsResponse(body.Creations.Length, ErrorCode.ClusterAuthorizationFailed, AuthorizationMessages.ClusterOperation(AclOperation.Alter)).Write(response, request.Version);
             return true;
         }
         var bindings = new AclBinding[body.Creations.Length];
@@ -115,7 +111,7 @@ internal sealed class DeleteAclsHandler(KafkaAuthorizer authorizer, MetadataCach
         }
         if (!request.IsAllowedOnCluster(authorizer, AclOperation.Alter))
         {
-            new DeleteAclsResponse(body.Filters.Length, ErrorCode.ClusterAuthorizationFailed, AclApis.ClusterDenied(AclOperation.Alter)).Write(response, request.Version);
+            new DeleteAclsResponse(body.Filters.Length, ErrorCode.ClusterAuthorizationFailed, AuthorizationMessages.ClusterOperation(AclOperation.Alter)).Write(response, request.Version);
             return true;
         }
         var filters = new AclBindingFilter[body.Filters.Length];

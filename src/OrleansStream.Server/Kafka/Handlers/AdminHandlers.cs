@@ -165,7 +165,7 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
         {
             if (count > 1) answers.Add(new TopicError(name, ErrorCode.InvalidRequest, "Duplicate topic name."));
             else if (checkTopics && !request.IsAllowed(authorizer, AclOperation.Delete, AclResourceType.Topic, name))
-                answers.Add(new TopicError(name, ErrorCode.TopicAuthorizationFailed, TopicAuthorization.TopicDenied));
+                answers.Add(new TopicError(name, ErrorCode.TopicAuthorizationFailed, AuthorizationMessages.Topic));
             else
             {
                 names.Add(name);
@@ -184,7 +184,7 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
                 if (!resolved.TryGetValue(id, out var name)) answers.Add(new TopicError(null, ErrorCode.UnknownTopicId, $"No topic has the id {id}.", id));
                 else if (checkTopics && !request.IsAllowed(authorizer, AclOperation.Delete, AclResourceType.Topic, name))
                     answers.Add(new TopicError(request.IsAllowed(authorizer, AclOperation.Describe, AclResourceType.Topic, name) ? name : null,
-                        ErrorCode.TopicAuthorizationFailed, TopicAuthorization.TopicDenied, id));
+                        ErrorCode.TopicAuthorizationFailed, AuthorizationMessages.Topic, id));
                 else if (names.Contains(name)) answers.Add(new TopicError(name, ErrorCode.InvalidRequest, "The provided topic name maps to an ID that was already supplied.", id));
                 else
                 {

@@ -43,8 +43,8 @@ internal sealed class DescribeConfigsHandler(
             results.Add(resource.Type switch
             {
                 _ when denied.IsDenied(i) => resource.Type == ConfigResourceType.Topic
-                    ? new DescribeConfigsResult(ErrorCode.TopicAuthorizationFailed, TopicAuthorization.TopicDenied, resource.Type, resource.Name, [])
-                    : new DescribeConfigsResult(ErrorCode.ClusterAuthorizationFailed, TopicAuthorization.ClusterDenied, resource.Type, resource.Name, []),
+                    ? new DescribeConfigsResult(ErrorCode.TopicAuthorizationFailed, AuthorizationMessages.Topic, resource.Type, resource.Name, [])
+                    : new DescribeConfigsResult(ErrorCode.ClusterAuthorizationFailed, AuthorizationMessages.Cluster, resource.Type, resource.Name, []),
                 ConfigResourceType.Topic => DescribeTopic(resource, topics, body.IncludeSynonyms),
                 ConfigResourceType.Broker => DescribeBroker(resource, body.IncludeSynonyms),
                 _ => Refused(resource, $"Resource type {resource.Type} is not supported."),
@@ -149,12 +149,12 @@ internal abstract class ConfigAlteringHandler(
             var resource = body.Resources[i];
             if (resource.Type == ConfigResourceType.Topic && !request.IsAllowed(authorizer, AclOperation.AlterConfigs, AclResourceType.Topic, resource.Name))
             {
-                results[i] = new AlterConfigsResult(ErrorCode.TopicAuthorizationFailed, TopicAuthorization.TopicDenied, resource.Type, resource.Name);
+                results[i] = new AlterConfigsResult(ErrorCode.TopicAuthorizationFailed, AuthorizationMessages.Topic, resource.Type, resource.Name);
                 continue;
             }
             if (resource.Type == ConfigResourceType.Broker && !request.IsAllowedOnCluster(authorizer, AclOperation.AlterConfigs))
             {
-                results[i] = new AlterConfigsResult(ErrorCode.ClusterAuthorizationFailed, TopicAuthorization.ClusterDenied, resource.Type, resource.Name);
+                results[i] = new AlterConfigsResult(ErrorCode.ClusterAuthorizationFailed, AuthorizationMessages.Cluster, resource.Type, resource.Name);
                 continue;
             }
             if (resource.Type != ConfigResourceType.Topic)

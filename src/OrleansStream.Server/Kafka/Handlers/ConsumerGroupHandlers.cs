@@ -84,7 +84,6 @@ internal sealed class ConsumerGroupDescribeHandler(IGrainFactory grains, KafkaAu
             if (denied is not null && !request.IsAllowedOnGroup(authorizer, AclOperation.Describe, body.GroupIds[i])) denied[i] = true;
             else if (GroupKeys.IsAddressable(body.GroupIds[i])) calls[i] = grains.Group(body.GroupIds[i]).DescribeConsumerGroup();
         }
-        var operations = body.IncludeAuthorizedOperations && !authorizer.IsEnabled ? DescribeGroupsHandler.GroupOperations : int.MinValue;
         var groups = new List<DescribedConsumerGroup>(calls.Length);
         for (var i = 0; i < calls.Length; i++)
         {
@@ -95,7 +94,8 @@ internal sealed class ConsumerGroupDescribeHandler(IGrainFactory grains, KafkaAu
             }
             if (calls[i] is not { } call)
             {
-                groups.Add(new DescribedConsumerGroup(ErrorCode.InvalidGroupId, $"group id '{body.GroupIds[i]}' is not valid here", body.GroupIds[i], "", -1, -1, "", [], operations));
+                groups.Add(new DescribedConsumerGroup(ErrorCode.InvalidGroupId, $"group id '{body.GroupIds[i]}' is not valid here", body.GroupIds[i], "", -1, -1, "", [],
+                    body.IncludeAuthorizedOperations && !authorizer.IsEnabled ? SupportedOperations.All(AclResourceType.Group) : int.MinValue));
                 continue;
             }
             var d = await call;
@@ -104,9 +104,9 @@ internal sealed class ConsumerGroupDescribeHandler(IGrainFactory grains, KafkaAu
                 members.Add(new DescribedConsumerGroupMember(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, m.ClientHost,
                     m.SubscribedTopicNames, m.SubscribedTopicRegex, Map(m.Assignment), Map(m.TargetAssignment)));
             groups.Add(new DescribedConsumerGroup(d.Error, d.ErrorMessage, d.GroupId, d.GroupState, d.GroupEpoch, d.AssignmentEpoch, d.AssignorName, members,
-                d.Error != ErrorCode.None ? int.MinValue
-                : body.IncludeAuthorizedOperations && authorizer.IsEnabled ? request.AuthorizedOperations(authorizer, d.GroupId)
-                : operations));
+                d.Error == ErrorCode.None && body.IncludeAuthorizedOperations
+                    ? request.AuthorizedOperations(authorizer, AclResourceType.Group, d.GroupId)
+                    : int.MinValue));
         }
         new ConsumerGroupDescribeResponse(groups).Write(response, request.Version);
         return true;

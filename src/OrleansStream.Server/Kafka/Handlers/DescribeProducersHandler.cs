@@ -40,7 +40,7 @@ internal sealed partial class DescribeProducersHandler(PartitionLeaders leaders,
     private async ValueTask<DescribedProducersPartition> Complete(string topic, int partition, (ErrorCode Error, Task<OrleansStream.DescribeProducersResponse>? Call) lookup)
     {
         if (lookup.Call is null)
-            return new DescribedProducersPartition(partition, lookup.Error, lookup.Error == ErrorCode.TopicAuthorizationFailed ? TopicAuthorization.TopicDenied : null, []);
+            return new DescribedProducersPartition(partition, lookup.Error, lookup.Error == ErrorCode.TopicAuthorizationFailed ? AuthorizationMessages.Topic : null, []);
         try
         {
             var r = await lookup.Call;

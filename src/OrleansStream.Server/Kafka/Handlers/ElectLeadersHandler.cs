@@ -19,7 +19,7 @@ internal sealed class ElectLeadersHandler(IGrainFactory grains, PartitionLeaders
     {
         if (!request.IsAllowedOnCluster(authorizer, AclOperation.Alter))
         {
-            Refuse(body, ErrorCode.ClusterAuthorizationFailed, AclApis.ClusterDenied(AclOperation.Alter)).Write(response, request.Version);
+            Refuse(body, ErrorCode.ClusterAuthorizationFailed, AuthorizationMessages.ClusterOperation(AclOperation.Alter)).Write(response, request.Version);
             return true;
         }
         if (body.ElectionType is not ((sbyte)ElectionType.Preferred or (sbyte)ElectionType.Unclean))

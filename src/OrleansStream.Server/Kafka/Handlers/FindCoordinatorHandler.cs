@@ -23,18 +23,14 @@ internal sealed class FindCoordinatorHandler(KafkaBrokers brokers, KafkaAuthoriz
         var refused = body.KeyType switch
         {
             FindCoordinatorRequest.Group when !request.IsAllowedOnGroup(authorizer, AclOperation.Describe, body.Key) =>
-                Refused(ErrorCode.GroupAuthorizationFailed, GroupDenied),
+                Refused(ErrorCode.GroupAuthorizationFailed, AuthorizationMessages.Group),
             FindCoordinatorRequest.Transaction when !request.IsAllowedOnTransactionalId(authorizer, AclOperation.Describe, body.Key) =>
-                Refused(ErrorCode.TransactionalIdAuthorizationFailed, TransactionalIdDenied),
+                Refused(ErrorCode.TransactionalIdAuthorizationFailed, AuthorizationMessages.TransactionalId),
             _ => null,
         };
         (refused ?? await AnswerAsync(body, request.Connection.ListenerName)).Write(response, request.Version);
         return true;
     }
-
-    // Kafka's messages of the two errors (Errors.GROUP_AUTHORIZATION_FAILED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
-    private const string GroupDenied = "Group authorization failed.";
-    private const string TransactionalIdDenied = "Transactional Id authorization failed.";
 
     private async Task<FindCoordinatorResponse> AnswerAsync(FindCoordinatorRequest body, string listenerName)
     {

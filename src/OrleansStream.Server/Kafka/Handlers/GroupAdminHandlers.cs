@@ -13,13 +13,6 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// </summary>
 internal sealed class DescribeGroupsHandler(IGrainFactory grains, KafkaAuthorizer authorizer) : KafkaApiHandler<GroupsRequest>(ApiKey.DescribeGroups, GroupsRequest.ReadDescribeGroups)
 {
-    /// <summary>
-    /// A group's authorized operations when asked (DescribeGroups v3+, ConsumerGroupDescribe): every operation Kafka
-    /// defines on a group, as Kafka answers without an authorizer. Kafka's AclOperation codes of
-    /// AclEntry.supportedOperations(GROUP): READ 3, DELETE 6, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11.
-    /// </summary>
-    internal const int GroupOperations = 1 << 3 | 1 << 6 | 1 << 8 | 1 << 10 | 1 << 11;
-
     protected override async ValueTask<bool> AnswerAsync(GroupsRequest body, KafkaRequest request, KafkaWriter response)
     {
         // No grain has an empty or whitespace key: such a group id is InvalidGroupId here (docs/kafka-protocol.md).
@@ -42,7 +35,7 @@ internal sealed class DescribeGroupsHandler(IGrainFactory grains, KafkaAuthorize
             {
                 // Kafka answers authorized operations only for a group described without error.
                 groups.Add(new DescribedGroup(ErrorCode.InvalidGroupId, body.Groups[i], "", "", "", [],
-                    body.IncludeAuthorizedOperations && !authorizer.IsEnabled ? GroupOperations : int.MinValue));
+                    body.IncludeAuthorizedOperations && !authorizer.IsEnabled ? SupportedOperations.All(AclResourceType.Group) : int.MinValue));
                 continue;
             }
             var description = await call;
@@ -54,10 +47,9 @@ internal sealed class DescribeGroupsHandler(IGrainFactory grains, KafkaAuthorize
             // Kafka answers an unknown group as Dead with no error.
             var error = description.Error == ErrorCode.GroupIdNotFound ? ErrorCode.None : description.Error;
             groups.Add(new DescribedGroup(error, description.GroupId, description.StateText, description.ProtocolType, description.Protocol ?? "", members,
-                !body.IncludeAuthorizedOperations ? int.MinValue
-                : !authorizer.IsEnabled ? GroupOperations
-                : error == ErrorCode.None ? request.AuthorizedOperations(authorizer, description.GroupId)
-                : int.MinValue));
+                body.IncludeAuthorizedOperations && (!authorizer.IsEnabled || error == ErrorCode.None)
+                    ? request.AuthorizedOperations(authorizer, AclResourceType.Group, description.GroupId)
+                    : int.MinValue));
         }
         new DescribeGroupsResponse(groups).Write(response, request.Version);
         return true;

@@ -69,14 +69,13 @@ internal sealed class MetadataHandler(
                 && !request.IsAllowedOnCluster(authorizer, AclOperation.Create))
                 mayNotCreate = MayNotCreate(names, request);
         }
-        var metadata = (ids is not null || authorizer.IsEnabled) && names is { Count: 0 } ? new ControllerTopics([], FromCache: false)
+        IReadOnlyList<TopicMetadata> answered = (ids is not null || authorizer.IsEnabled) && names is { Count: 0 } ? []
             : mayNotCreate is not null ? await TopicsAsync(names!, mayNotCreate)
-            : await metadataCache.TopicsAsync(names, ids is null && body.AllowAutoTopicCreation);
-        if (!metadata.FromCache) leaders.Update(metadata.Topics);
+            : await AskAsync(names, ids is null && body.AllowAutoTopicCreation);
         var cluster = await view;
 
         var operations = authorizer.IsEnabled && body.IncludeTopicAuthorizedOperations && request.Version >= AuthorizedOperationsVersion;
-        foreach (var t in metadata.Topics)
+        foreach (var t in answered)
         {
             if (authorizer.IsEnabled && names is null && !request.IsAllowed(authorizer, AclOperation.Describe, AclResourceType.Topic, t.Name)) continue;
             if (mayNotCreate is not null && t.Error == ErrorCode.UnknownTopicOrPartition && mayNotCreate.Contains(t.Name))
@@ -94,10 +93,10 @@ internal sealed class MetadataHandler(
             var partitions = new MetadataPartition[t.Partitions.Count];
             for (var i = 0; i < partitions.Length; i++) partitions[i] = Describe(t.Partitions[i], cluster);
             topics.Add(new MetadataTopic(t.Error, t.Name, IsInternal: false, partitions, t.Error == ErrorCode.None ? t.TopicId : Guid.Empty,
-                operations ? request.TopicAuthorizedOperations(authorizer, t.Name) : int.MinValue));
+                operations ? request.AuthorizedOperations(authorizer, AclResourceType.Topic, t.Name) : int.MinValue));
         }
         var clusterOperations = authorizer.IsEnabled && body.IncludeClusterAuthorizedOperations && request.Version is >= AuthorizedOperationsVersion and <= 10
-            ? request.IsAllowedOnCluster(authorizer, AclOperation.Describe) ? request.ClusterAuthorizedOperations(authorizer) : 0
+            ? ClusterOperations(request, authorizer)
             : int.MinValue;
         new Protocol.Messages.MetadataResponse(cluster.Brokers, registration.Meta.ClusterId, cluster.ControllerId, topics, clusterOperations)
             .Write(response, request.Version);
@@ -137,18 +136,30 @@ internal sealed class MetadataHandler(
     }
 
     /// <summary>The topics of <paramref name="names"/>, those of <paramref name="mayNotCreate"/> looked up without being created.</summary>
-    private async Task<ControllerTopics> TopicsAsync(List<string> names, List<string> mayNotCreate)
+    private async Task<IReadOnlyList<TopicMetadata>> TopicsAsync(List<string> names, List<string> mayNotCreate)
     {
         var creatable = new List<string>(names.Count);
         foreach (var name in names)
             if (!mayNotCreate.Contains(name)) creatable.Add(name);
-        var created = creatable.Count > 0 ? metadataCache.TopicsAsync(creatable, allowAutoTopicCreation: true) : null;
-        var looked = await metadataCache.TopicsAsync(mayNotCreate, allowAutoTopicCreation: false);
-        if (created is null) return looked;
-        var made = await created;
-        if (!looked.FromCache) leaders.Update(looked.Topics);
-        return new ControllerTopics([.. made.Topics, .. looked.Topics], made.FromCache);
+        var created = creatable.Count > 0 ? AskAsync(creatable, create: true) : null;
+        var looked = await AskAsync(mayNotCreate, create: false);
+        return created is null ? looked : [.. await created, .. looked];
     }
+
+    /// <summary>The metadata cache's answer; the leaders it names are recorded when the controller gave it.</summary>
+    private async Task<IReadOnlyList<TopicMetadata>> AskAsync(List<string>? names, bool create)
+    {
+        var answer = await metadataCache.TopicsAsync(names, create);
+        if (!answer.FromCache) leaders.Update(answer.Topics);
+        return answer.Topics;
+    }
+
+    /// <summary>
+    /// The cluster's authorized-operations field (Metadata v8-10, DescribeCluster): the principal's operations on the
+    /// cluster, 0 without DESCRIBE on it (Kafka's rule), every one without an authorizer.
+    /// </summary>
+    internal static int ClusterOperations(KafkaRequest request, KafkaAuthorizer authorizer) =>
+        request.IsAllowedOnCluster(authorizer, AclOperation.Describe) ? request.AuthorizedOperations(authorizer, AclResourceType.Cluster, AclBinding.ClusterName) : 0;
 
     private static MetadataTopic UnknownId(Guid id) => new(ErrorCode.UnknownTopicId, null, IsInternal: false, [], id);
 
@@ -191,10 +202,6 @@ internal sealed class MetadataHandler(
 internal sealed class DescribeClusterHandler(KafkaBrokers brokers, BrokerRegistration registration, KafkaAuthorizer authorizer)
     : KafkaApiHandler<DescribeClusterRequest>(ApiKey.DescribeCluster, DescribeClusterRequest.Read)
 {
-    // Kafka's AclOperation codes of AclEntry.supportedOperations(CLUSTER): CREATE 5, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9,
-    // DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12.
-    private const int ClusterOperations = 1 << 5 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12;
-
     protected override async ValueTask<bool> AnswerAsync(DescribeClusterRequest body, KafkaRequest request, KafkaWriter response)
     {
         if (body.EndpointType != DescribeClusterRequest.Brokers)
@@ -209,9 +216,7 @@ internal sealed class DescribeClusterHandler(KafkaBrokers brokers, BrokerRegistr
         var controllerListed = false;
         foreach (var b in cluster.Brokers) controllerListed |= b.NodeId == cluster.ControllerId;
         new DescribeClusterResponse(ErrorCode.None, null, registration.Meta.ClusterId ?? "", controllerListed ? cluster.ControllerId : -1, cluster.Brokers,
-            !body.IncludeClusterAuthorizedOperations ? int.MinValue
-            : !authorizer.IsEnabled ? ClusterOperations
-            : request.IsAllowedOnCluster(authorizer, AclOperation.Describe) ? request.ClusterAuthorizedOperations(authorizer) : 0).Write(response, request.Version);
+            body.IncludeClusterAuthorizedOperations ? MetadataHandler.ClusterOperations(request, authorizer) : int.MinValue).Write(response, request.Version);
         return true;
     }
 }

@@ -25,9 +25,6 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
     /// <summary>The first version whose answer carries the current leader of a partition that moved (KIP-951).</summary>
     private const short LeaderHintsVersion = 10;
 
-    /// <summary>Kafka's message of <c>Errors.TRANSACTIONAL_ID_AUTHORIZATION_FAILED</c>.</summary>
-    private const string TransactionalIdDenied = "Transactional Id authorization failed.";
-
     /// <summary>The first version whose producer takes TransactionAbortable (KIP-890; Kafka's genericError from a version above 10).</summary>
     private const short TransactionAbortableVersion = 11;
 
@@ -117,8 +114,8 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
             return Failed(p.Index, sent.Error, sent.Error switch
             {
                 ErrorCode.InvalidRecord => "Produce v3+ takes RecordBatch v2 (magic 2) only.",
-                ErrorCode.TopicAuthorizationFailed => TopicAuthorization.TopicDenied,
-                ErrorCode.TransactionalIdAuthorizationFailed => TransactionalIdDenied,
+                ErrorCode.TopicAuthorizationFailed => AuthorizationMessages.Topic,
+                ErrorCode.TransactionalIdAuthorizationFailed => AuthorizationMessages.TransactionalId,
                 _ => null,
             });
         try
