@@ -88,6 +88,12 @@ public enum ErrorCode : short
     InvalidRecord = 87,
     UnstableOffsetCommit = 88,
     ProducerFenced = 90,
+    /// <summary>Kafka's RESOURCE_NOT_FOUND: a SCRAM credential to describe or delete that does not exist.</summary>
+    ResourceNotFound = 91,
+    /// <summary>Kafka's DUPLICATE_RESOURCE: a user named twice in one Describe/AlterUserScramCredentials request.</summary>
+    DuplicateResource = 92,
+    /// <summary>Kafka's UNACCEPTABLE_CREDENTIAL: a SCRAM credential with an empty user name or iterations out of bounds.</summary>
+    UnacceptableCredential = 93,
     /// <summary>Kafka's INVALID_UPDATE_VERSION: an AlterPartition or LeaderAndIsr based on an older partition epoch.</summary>
     InvalidUpdateVersion = 95,
     /// <summary>Kafka's UNKNOWN_TOPIC_ID (retriable, KIP-516): a request naming a topic by an id no topic has (any more).</summary>

@@ -9,7 +9,7 @@ namespace OrleansStream.Kafka.Tests;
 
 /// <summary>
 /// Two brokers with Kafka's ACL authorizer on (<c>OrleansStream:Authorizer:Enabled</c>), each with a PLAINTEXT listener
-/// (whose clients are <c>User:ANONYMOUS</c>) and a SASL_PLAINTEXT one. Users (PLAIN): <c>admin</c>, a super user, and
+/// (whose clients are <c>User:ANONYMOUS</c>) and a SASL_PLAINTEXT one (PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512). Users: <c>admin</c>, a super user, and
 /// <c>alice</c>, <c>bob</c>, <c>carol</c>, who may do nothing until a test grants it (no
 /// <c>allow.everyone.if.no.acl.found</c>). Tests share the brokers and their ACLs, so each names its own topics, groups and
 /// transactional ids (<see cref="Unique"/>).
@@ -34,7 +34,7 @@ public sealed class AuthorizedKafkaCluster : IAsyncLifetime
         {
             env["OrleansStream__Listeners"] += string.Create(CultureInfo.InvariantCulture, $",SASL_PLAINTEXT://127.0.0.1:{SaslPort(i)}");
             env["OrleansStream__ListenerSecurityProtocolMap"] = "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT";
-            env["OrleansStream__Sasl__EnabledMechanisms"] = "PLAIN";
+            env["OrleansStream__Sasl__EnabledMechanisms"] = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512";
             foreach (var user in new[] { "admin", "alice", "bob", "carol" }) env[$"OrleansStream__Sasl__Users__{user}__Password"] = PasswordOf(user);
             env["OrleansStream__Authorizer__Enabled"] = "true";
             env["OrleansStream__Authorizer__SuperUsers"] = "User:admin";
@@ -99,15 +99,25 @@ public sealed class AuthorizedKafkaCluster : IAsyncLifetime
     /// <summary>A bare connection to a broker's SASL listener, authenticated as <paramref name="user"/> (PLAIN).</summary>
     internal async Task<KafkaWire> ConnectAsync(string user, int silo = 0)
     {
+        var (wire, error) = await AuthenticateAsync(user, PasswordOf(user), silo);
+        Assert.Equal(ErrorCode.None, error);
+        return wire;
+    }
+
+    /// <summary>
+    /// A bare connection to a broker's SASL listener and the answer to <paramref name="user"/>'s PLAIN authentication
+    /// with <paramref name="password"/> (after a failure the broker closes the connection).
+    /// </summary>
+    internal async Task<(KafkaWire Wire, ErrorCode Error)> AuthenticateAsync(string user, string password, int silo = 0)
+    {
         var wire = await KafkaWire.ConnectAsync(SaslPort(silo));
         await wire.SendAsync(ApiKey.SaslHandshake, 1, w => new SaslHandshakeRequest("PLAIN").Write(w, 1));
         Assert.NotNull(await wire.ReadFrameAsync());
         await wire.SendAsync(ApiKey.SaslAuthenticate, 1, w =>
-            new SaslAuthenticateRequest(Encoding.UTF8.GetBytes($"\0{user}\0{PasswordOf(user)}")).Write(w, 1));
+            new SaslAuthenticateRequest(Encoding.UTF8.GetBytes($"\0{user}\0{password}")).Write(w, 1));
         var authenticated = await wire.ReadFrameAsync();
         Assert.NotNull(authenticated);
-        Assert.Equal(0, (authenticated[4] << 8) | authenticated[5]);
-        return wire;
+        return (wire, (ErrorCode)((authenticated[4] << 8) | authenticated[5]));
     }
 
     /// <summary>

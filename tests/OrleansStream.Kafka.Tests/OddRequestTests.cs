@@ -192,6 +192,10 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         ApiKey.DescribeAcls => new M.DescribeAclsRequest(o.Acl()).Write,
         ApiKey.CreateAcls => new M.CreateAclsRequest(o.ArrayOf(() => o.Acl() with { ResourceName = o.Name(), Principal = o.Name(), Host = o.Name() })).Write,
         ApiKey.DeleteAcls => new M.DeleteAclsRequest(o.ArrayOf(o.Acl)).Write,
+        ApiKey.DescribeUserScramCredentials => new M.DescribeUserScramCredentialsRequest(o.Chance(3) ? null : o.ArrayOf(o.Name)).Write,
+        ApiKey.AlterUserScramCredentials => new M.AlterUserScramCredentialsRequest(
+            o.ArrayOf(() => new M.ScramCredentialDeletion(o.Name(), o.Int8())),
+            o.ArrayOf(() => new M.ScramCredentialUpsertion(o.Name(), o.Int8(), o.Pick(-1, 0, 4095, 4096, 16384, 16385, int.MaxValue), o.Bytes(), o.Bytes()))).Write,
         ApiKey.DescribeCluster => new M.DescribeClusterRequest(o.Chance(2), o.Int8()).Write,
         ApiKey.DescribeLogDirs => new M.DescribeLogDirsRequest(o.Chance(3) ? null : o.ArrayOf(o.Partitions)).Write,
         ApiKey.DescribeProducers => new M.DescribeProducersRequest(o.ArrayOf(o.Partitions)).Write,

@@ -15,9 +15,9 @@ public sealed class ScramMechanism
 
     public const int MaxIterations = 16384;
 
-    public static readonly ScramMechanism Sha256 = new("SCRAM-SHA-256", HashAlgorithmName.SHA256, 32);
+    public static readonly ScramMechanism Sha256 = new("SCRAM-SHA-256", 1, HashAlgorithmName.SHA256, 32);
 
-    public static readonly ScramMechanism Sha512 = new("SCRAM-SHA-512", HashAlgorithmName.SHA512, 64);
+    public static readonly ScramMechanism Sha512 = new("SCRAM-SHA-512", 2, HashAlgorithmName.SHA512, 64);
 
     private static readonly byte[] ClientKeyLabel = "Client Key"u8.ToArray();
     private static readonly byte[] ServerKeyLabel = "Server Key"u8.ToArray();
@@ -25,15 +25,19 @@ public sealed class ScramMechanism
     // Decoy credentials of unknown users are derived from it: stable within the process, unknowable outside it.
     private static readonly byte[] DecoyKey = RandomNumberGenerator.GetBytes(32);
 
-    private ScramMechanism(string name, HashAlgorithmName hash, int keyLength)
+    private ScramMechanism(string name, sbyte type, HashAlgorithmName hash, int keyLength)
     {
         Name = name;
+        Type = type;
         Hash = hash;
         KeyLength = keyLength;
     }
 
     /// <summary>The SASL mechanism name (<c>SCRAM-SHA-256</c>).</summary>
     public string Name { get; }
+
+    /// <summary>Kafka's type of the mechanism in the SCRAM credential APIs (<c>ScramMechanism.type()</c>): 1 or 2.</summary>
+    public sbyte Type { get; }
 
     public HashAlgorithmName Hash { get; }
 
@@ -46,6 +50,14 @@ public sealed class ScramMechanism
     {
         foreach (var m in All)
             if (m.Name == name) return m;
+        return null;
+    }
+
+    /// <summary>The mechanism of Kafka's type <paramref name="type"/>, null for one Kafka does not know (its <c>UNKNOWN</c>).</summary>
+    public static ScramMechanism? ForType(sbyte type)
+    {
+        foreach (var m in All)
+            if (m.Type == type) return m;
         return null;
     }
 
@@ -67,12 +79,22 @@ public sealed class ScramMechanism
         var salted = SaltedPassword(password, salt, iterations);
         try
         {
-            return new ScramCredential(salt, StoredKey(salted), Hmac(salted, ServerKeyLabel), iterations);
+            return CredentialFromSaltedPassword(salt, salted, iterations);
         }
         finally
         {
             CryptographicOperations.ZeroMemory(salted);
         }
+    }
+
+    /// <summary>
+    /// The credential of a salted password a client made (AlterUserScramCredentials, Kafka's <c>ScramFormatter</c>
+    /// at the controller): the client chose the salt and the iterations; the password never reaches the broker.
+    /// </summary>
+    public ScramCredential CredentialFromSaltedPassword(byte[] salt, ReadOnlySpan<byte> saltedPassword, int iterations)
+    {
+        ArgumentNullException.ThrowIfNull(salt);
+        return new ScramCredential(salt, StoredKey(saltedPassword), Hmac(saltedPassword, ServerKeyLabel), iterations);
     }
 
     /// <summary>Whether <paramref name="password"/> is the one <paramref name="credential"/> was made from; constant time in the keys.</summary>

@@ -25,6 +25,15 @@ public sealed class ControllerState
 
     /// <summary>Moves with every change of <see cref="Acls"/>: a broker reloads its authorizer's bindings when it did.</summary>
     [Id(6)] public long AclVersion { get; set; }
+
+    /// <summary>
+    /// The SCRAM credentials changed at run time (Kafka's UserScramCredentialRecords), and the removals of credentials
+    /// the brokers' configuration gives.
+    /// </summary>
+    [Id(7)] public List<Kafka.Security.StoredScramCredential> ScramCredentials { get; set; } = [];
+
+    /// <summary>Moves with every change of <see cref="ScramCredentials"/>: a broker reloads them when it did.</summary>
+    [Id(8)] public long ScramVersion { get; set; }
 }
 
 [GenerateSerializer]

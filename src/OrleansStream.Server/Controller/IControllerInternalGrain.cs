@@ -79,6 +79,17 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<Security.Authorization.AclSnapshot> GetAcls();
 
+    /// <summary>
+    /// Kafka's AlterUserScramCredentials at the controller: each change in order, all in one write; the removal of a
+    /// credential that neither is stored nor comes from the forwarding broker's configuration is
+    /// <see cref="ErrorCode.ResourceNotFound"/>.
+    /// </summary>
+    Task<IReadOnlyList<Kafka.Security.ScramChangeResult>> AlterScramCredentials(IReadOnlyList<Kafka.Security.ScramCredentialChange> changes);
+
+    /// <summary>Every stored SCRAM credential and removal, with its version: what each broker's credential store holds.</summary>
+    [AlwaysInterleave]
+    Task<Kafka.Security.ScramCredentialSnapshot> GetScramCredentials();
+
     /// <summary>Kafka's controlled shutdown: hands the broker's leaderships to in-sync followers; returns how many moved.</summary>
     Task<int> ControlledShutdown(string brokerId);
 }

@@ -193,6 +193,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
             return false;
         }
         if (!_authorizer.Loaded.IsCompleted && key != ApiKey.ApiVersions) await WaitForAclsAsync();
+        if (key == ApiKey.SaslHandshake && !_credentials.Loaded.IsCompleted) await WaitForCredentialsAsync();
         writer.Reset();
         var responseFrame = request.Header.BeginResponse(writer);
         bool respond;
@@ -237,6 +238,23 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         catch (TimeoutException)
         {
             LogAclsNotLoaded(MetadataCache.ControllerWait.TotalSeconds);
+        }
+    }
+
+    /// <summary>
+    /// A starting broker authenticates once it holds the SCRAM credentials stored at the controller, so that a user
+    /// created at run time is not refused by a broker that has not asked yet. Past <see cref="MetadataCache.ControllerWait"/>
+    /// the exchange goes on with the configured credentials.
+    /// </summary>
+    private async Task WaitForCredentialsAsync()
+    {
+        try
+        {
+            await _credentials.Loaded.WaitAsync(MetadataCache.ControllerWait, _time);
+        }
+        catch (TimeoutException)
+        {
+            LogCredentialsNotLoaded(MetadataCache.ControllerWait.TotalSeconds);
         }
     }
 
@@ -303,4 +321,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The broker has not loaded the cluster's ACLs after {Seconds} s; until it has, only super users are authorized")]
     private partial void LogAclsNotLoaded(double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker has not loaded the SCRAM credentials stored at the controller after {Seconds} s; until it has, only the configured users authenticate")]
+    private partial void LogCredentialsNotLoaded(double seconds);
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
+using OrleansStream.Server.Kafka.Security;
 using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka;
@@ -19,10 +20,11 @@ public readonly record struct ControllerTopics(IReadOnlyList<TopicMetadata> Topi
 /// version moved (one small call each <see cref="PollInterval"/>, one for every topic after each change).
 /// </summary>
 /// <remarks>
-/// The same poll keeps the broker's <see cref="KafkaAuthorizer"/> current: when the controller's ACL version moved, the
-/// broker loads every ACL binding.
+/// The same poll keeps the broker's <see cref="KafkaAuthorizer"/> and <see cref="SaslCredentialStore"/> current: when
+/// the controller's ACL or SCRAM version moved, the broker loads every ACL binding or stored SCRAM credential.
 /// </remarks>
-public sealed partial class MetadataCache(IGrainFactory grains, KafkaAuthorizer authorizer, TimeProvider time, ILogger<MetadataCache> logger)
+public sealed partial class MetadataCache(IGrainFactory grains, KafkaAuthorizer authorizer, SaslCredentialStore credentials, TimeProvider time,
+    ILogger<MetadataCache> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>
@@ -124,6 +126,8 @@ public sealed partial class MetadataCache(IGrainFactory grains, KafkaAuthorizer 
         _nodes = nodes;
         if (authorizer.IsEnabled && nodes.AclVersion > authorizer.Version)
             authorizer.Apply(await AskAsync(ControllerInternal.GetAcls(), cancellation));
+        if (nodes.ScramVersion > credentials.Version) credentials.Apply(await AskAsync(ControllerInternal.GetScramCredentials(), cancellation));
+        else credentials.MarkLoaded();
         if (nodes.MetadataVersion > _image.CompleteVersion)
             _image.Store(null, await AskAsync(Controller.GetMetadata(new OrleansStream.MetadataRequest(null)), cancellation));
     }

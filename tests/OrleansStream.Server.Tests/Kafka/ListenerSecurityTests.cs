@@ -70,6 +70,41 @@ public sealed class ListenerSecurityTests : IDisposable
         Assert.Null(store.Find("carol", ScramMechanism.Sha512));
     }
 
+    /// <summary>
+    /// Credentials stored at the controller (AlterUserScramCredentials) replace the configuration's for their user and
+    /// mechanism, a stored removal hides a configured one, and an older snapshot arriving late changes nothing.
+    /// </summary>
+    [Fact]
+    public void Stored_credentials_replace_and_removals_hide_the_configured_ones()
+    {
+        var store = new SaslCredentialStore(Options.Create(new SaslOptions { Users = { ["alice"] = new SaslUserOptions { Password = "alice-secret" } } }));
+        var rotated = ScramMechanism.Sha512.CreateCredential("alice-rotated", 8192);
+        var dave = ScramMechanism.Sha256.CreateCredential("dave-secret");
+        Assert.False(store.Loaded.IsCompleted);
+
+        store.Apply(new ScramCredentialSnapshot(3, [
+            StoredScramCredential.Of("alice", ScramMechanism.Sha512, rotated),
+            StoredScramCredential.Removal("alice", ScramMechanism.Sha256.Name),
+            StoredScramCredential.Of("dave", ScramMechanism.Sha256, dave)]));
+
+        Assert.True(store.Loaded.IsCompleted);
+        Assert.Equal(3, store.Version);
+        Assert.True(ScramMechanism.Sha512.Matches(store.Find("alice", ScramMechanism.Sha512)!, "alice-rotated"u8));
+        Assert.Null(store.Find("alice", ScramMechanism.Sha256));
+        Assert.True(store.IsConfigured("alice", ScramMechanism.Sha256));
+        Assert.Equal([(ScramMechanism.Sha512, 8192)], store.Credentials("alice"));
+        Assert.Equal(["alice", "dave"], store.UserNames());
+
+        store.Apply(new ScramCredentialSnapshot(2, []));
+        Assert.Equal(3, store.Version);
+        Assert.NotNull(store.Find("dave", ScramMechanism.Sha256));
+
+        store.Apply(new ScramCredentialSnapshot(4, []));
+        Assert.True(ScramMechanism.Sha256.Matches(store.Find("alice", ScramMechanism.Sha256)!, "alice-secret"u8));
+        Assert.Null(store.Find("dave", ScramMechanism.Sha256));
+        Assert.Equal(["alice"], store.UserNames());
+    }
+
     [Theory]
     [InlineData("GSSAPI", null, "'GSSAPI' is not a SASL mechanism this broker serves")]
     [InlineData("PLAIN", "salt=AAAA,stored_key=AAAA,server_key=AAAA,iterations=4096", "OrleansStream:Sasl:Users:alice:ScramSha256: SCRAM-SHA-256 keys are 32 bytes")]

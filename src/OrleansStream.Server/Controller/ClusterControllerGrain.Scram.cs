@@ -1,0 +1,79 @@
+using OrleansStream.Server.Kafka.Security;
+
+namespace OrleansStream.Server.Controller;
+
+/// <summary>
+/// The cluster's SCRAM credentials changed at run time (Kafka's <c>ScramControlManager</c>, KIP-554): stored in the
+/// controller's state, changed one request at a time, and read by every broker's <see cref="SaslCredentialStore"/>
+/// when the SCRAM version moves. The brokers check each request's names, mechanisms and iterations first; the
+/// controller decides what exists.
+/// </summary>
+internal sealed partial class ClusterControllerGrain
+{
+    /// <summary>Kafka's message for the removal of a credential that does not exist.</summary>
+    public const string ScramCredentialNotFoundMessage = "Attempt to delete a user credential that does not exist";
+
+    public Task<IReadOnlyList<ScramChangeResult>> AlterScramCredentials(IReadOnlyList<ScramCredentialChange> changes)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        if (_stateLost is { } lost)
+        {
+            var refused = new ScramChangeResult[changes.Count];
+            Array.Fill(refused, new ScramChangeResult(ErrorCode.InconsistentClusterId, lost));
+            return Task.FromResult<IReadOnlyList<ScramChangeResult>>(refused);
+        }
+        return Serialized(async () =>
+        {
+            var results = new ScramChangeResult[changes.Count];
+            var stored = State.ScramCredentials;
+            var applied = 0;
+            for (var i = 0; i < changes.Count; i++)
+            {
+                var change = changes[i];
+                var at = stored.FindIndex(c => c.User == change.User && c.Mechanism == change.Mechanism);
+                if (change.Credential is { } credential)
+                {
+                    if (at >= 0) stored[at] = credential;
+                    else stored.Add(credential);
+                }
+                else
+                {
+                    // A credential exists when it is stored, or when the configuration gives it and no removal is stored.
+                    var exists = at >= 0 ? !stored[at].Deleted : change.Configured;
+                    if (!exists)
+                    {
+                        results[i] = new ScramChangeResult(ErrorCode.ResourceNotFound, ScramCredentialNotFoundMessage);
+                        continue;
+                    }
+                    // Only a removal stored keeps the configuration's credential from coming back.
+                    var removal = StoredScramCredential.Removal(change.User, change.Mechanism);
+                    if (!change.Configured) stored.RemoveAt(at);
+                    else if (at >= 0) stored[at] = removal;
+                    else stored.Add(removal);
+                }
+                results[i] = new ScramChangeResult(ErrorCode.None, null);
+                applied++;
+            }
+            if (applied == 0) return (IReadOnlyList<ScramChangeResult>)results;
+            State.ScramVersion++;
+            if (!await TryCommitAsync(metadataChanged: false))
+            {
+                for (var i = 0; i < results.Length; i++)
+                    if (results[i].Error == ErrorCode.None) results[i] = new ScramChangeResult(ErrorCode.NotController, StaleWriteMessage);
+                return results;
+            }
+            for (var i = 0; i < results.Length; i++)
+                if (results[i].Error == ErrorCode.None) LogScramCredentialChanged(changes[i].User, changes[i].Mechanism, changes[i].Credential is null ? "removed" : "stored");
+            return results;
+        });
+    }
+
+    public Task<ScramCredentialSnapshot> GetScramCredentials()
+    {
+        var image = _image;
+        return Task.FromResult(new ScramCredentialSnapshot(image.ScramVersion, image.ScramCredentials));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "SCRAM credential {Outcome}: user {User}, {Mechanism}")]
+    private partial void LogScramCredentialChanged(string user, string mechanism, string outcome);
+}
