@@ -39,6 +39,8 @@ public enum ApiKey : short
     ElectLeaders = 43,
     IncrementalAlterConfigs = 44,
     OffsetDelete = 47,
+    DescribeClientQuotas = 48,
+    AlterClientQuotas = 49,
     DescribeUserScramCredentials = 50,
     AlterUserScramCredentials = 51,
     DescribeCluster = 60,

@@ -40,6 +40,9 @@ public ref struct KafkaReader(ReadOnlySpan<byte> frame)
 
     public long ReadInt64() => BinaryPrimitives.ReadInt64BigEndian(Take(8));
 
+    /// <summary>Kafka's float64: a big-endian IEEE 754 double.</summary>
+    public double ReadFloat64() => BinaryPrimitives.ReadDoubleBigEndian(Take(8));
+
     public Guid ReadUuid() => new(Take(16), bigEndian: true);
 
     public uint ReadUnsignedVarint()

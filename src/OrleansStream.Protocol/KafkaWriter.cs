@@ -171,6 +171,9 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
 
     public void WriteInt64(long value) => BinaryPrimitives.WriteInt64BigEndian(Reserve(8), value);
 
+    /// <summary>Kafka's float64: a big-endian IEEE 754 double.</summary>
+    public void WriteFloat64(double value) => BinaryPrimitives.WriteDoubleBigEndian(Reserve(8), value);
+
     public void WriteUuid(Guid value) => value.TryWriteBytes(Reserve(16), bigEndian: true, out _);
 
     public void WriteUnsignedVarint(uint value)

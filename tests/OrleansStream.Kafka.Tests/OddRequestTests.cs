@@ -196,6 +196,9 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         ApiKey.AlterUserScramCredentials => new M.AlterUserScramCredentialsRequest(
             o.ArrayOf(() => new M.ScramCredentialDeletion(o.Name(), o.Int8())),
             o.ArrayOf(() => new M.ScramCredentialUpsertion(o.Name(), o.Int8(), o.Pick(-1, 0, 4095, 4096, 16384, 16385, int.MaxValue), o.Bytes(), o.Bytes()))).Write,
+        ApiKey.DescribeClientQuotas => new M.DescribeClientQuotasRequest(
+            o.ArrayOf(() => new M.ClientQuotaFilterComponent(o.QuotaEntityType(), o.Int8(), o.NullableName())), o.Chance(2)).Write,
+        ApiKey.AlterClientQuotas => o.AlterClientQuotas().Write,
         ApiKey.DescribeCluster => new M.DescribeClusterRequest(o.Chance(2), o.Int8()).Write,
         ApiKey.DescribeLogDirs => new M.DescribeLogDirsRequest(o.Chance(3) ? null : o.ArrayOf(o.Partitions)).Write,
         ApiKey.DescribeProducers => new M.DescribeProducersRequest(o.ArrayOf(o.Partitions)).Write,
@@ -302,6 +305,29 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
             var onlyTopics = true;
             foreach (var r in resources) onlyTopics &= r.Type == M.ConfigResourceType.Topic;
             return new M.AlterConfigsRequest(resources, ValidateOnly: !onlyTopics || Chance(2));
+        }
+
+        public string QuotaEntityType() => Pick("user", "client-id", "ip", "", "x");
+
+        public M.ClientQuotaEntity[] QuotaEntity() => ArrayOf(() => new M.ClientQuotaEntity(QuotaEntityType(), NullableName()));
+
+        /// <summary>
+        /// Quotas change for real only on entities every part of which has a fresh name: a quota on a default entity
+        /// (a null name) or on a name other tests' clients use would outlive the test and throttle those clients.
+        /// </summary>
+        public M.AlterClientQuotasRequest AlterClientQuotas()
+        {
+            var entries = ArrayOf(() => new M.ClientQuotaAlteration(QuotaEntity(), ArrayOf(() => new M.ClientQuotaOp(
+                Pick("producer_byte_rate", "consumer_byte_rate", "request_percentage", "controller_mutation_rate", "connection_creation_rate", "", "x"),
+                Pick(-1.0, 0.0, 1.0, 1024.0, double.NaN, double.PositiveInfinity, 1e300), Chance(3)))));
+            var onlyFresh = true;
+            foreach (var entry in entries)
+            {
+                onlyFresh &= entry.Entity.Length > 0;
+                foreach (var part in entry.Entity)
+                    onlyFresh &= part.EntityName?.StartsWith("odd-", StringComparison.Ordinal) == true && part.EntityName != topic;
+            }
+            return new M.AlterClientQuotasRequest(entries, ValidateOnly: !onlyFresh || Chance(2));
         }
 
         public List<T> Array<T>(Func<T> item)
