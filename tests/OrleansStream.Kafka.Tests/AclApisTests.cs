@@ -217,6 +217,9 @@ public sealed class AclApisTests(AuthorizedKafkaCluster cluster) : IClassFixture
         Assert.Equal(Topic, await ErrorAt(ApiKey.DescribeProducers, 0, new M.DescribeProducersRequest(partitions).Write, 16 + l));
         Assert.Equal(Cluster, await ErrorAt(ApiKey.ElectLeaders, 2, new M.ElectLeadersRequest(0, partitions, 10_000).Write, 9));
         Assert.Equal(Cluster, await ErrorAt(ApiKey.DescribeLogDirs, 4, new M.DescribeLogDirsRequest(null).Write, 9));
+        Assert.Equal(Cluster, await ErrorAt(ApiKey.DescribeClientQuotas, 1, new M.DescribeClientQuotasRequest([], false).Write, 9));
+        Assert.Equal(Cluster, await ErrorAt(ApiKey.AlterClientQuotas, 1,
+            new M.AlterClientQuotasRequest([new M.ClientQuotaAlteration([new M.ClientQuotaEntity("user", "carol")], [new M.ClientQuotaOp("producer_byte_rate", 1, false)])], false).Write, 10));
 
         // ListTransactions: no error, and none of the open transaction (admin's answer holds it).
         async Task<int> ListedTransactions(KafkaWire on)

@@ -10,19 +10,22 @@ internal sealed class KafkaWire : IAsyncDisposable
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(30);
     private readonly TcpClient _tcp;
     private readonly NetworkStream _stream;
+    private readonly string _clientId;
     private int _correlation;
 
-    private KafkaWire(TcpClient tcp)
+    private KafkaWire(TcpClient tcp, string clientId)
     {
         _tcp = tcp;
         _stream = tcp.GetStream();
+        _clientId = clientId;
     }
 
-    public static async Task<KafkaWire> ConnectAsync(int port)
+    /// <summary>A connection whose requests name <paramref name="clientId"/> (Kafka's <c>client.id</c>).</summary>
+    public static async Task<KafkaWire> ConnectAsync(int port, string clientId = "wire-test")
     {
         var tcp = new TcpClient();
         await tcp.ConnectAsync("127.0.0.1", port);
-        return new KafkaWire(tcp);
+        return new KafkaWire(tcp, clientId);
     }
 
     /// <summary>Sends one request; returns its correlation id.</summary>
@@ -30,7 +33,7 @@ internal sealed class KafkaWire : IAsyncDisposable
     {
         using var w = new KafkaWriter();
         var frame = w.BeginFrame();
-        var header = new RequestHeader(key, version, ++_correlation, "wire-test");
+        var header = new RequestHeader(key, version, ++_correlation, _clientId);
         header.Write(w);
         body(w);
         w.EndFrame(frame);

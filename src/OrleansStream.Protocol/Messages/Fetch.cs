@@ -131,7 +131,7 @@ public sealed record FetchTopicResponse(string Topic, FetchPartitionResponse[] P
 /// not copied. v16 (KIP-951) adds the endpoints of the leaders named in the partitions' current-leader fields; v17 is
 /// v16's layout (KIP-853 changes the request only).
 /// </summary>
-public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics, IReadOnlyList<MetadataBroker>? NodeEndpoints = null)
+public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics, IReadOnlyList<MetadataBroker>? NodeEndpoints = null, int ThrottleTimeMs = 0)
 {
     // A tagged EpochEndOffset: epoch, end offset, no tags.
     private const int EpochEndOffsetSize = 4 + 8 + 1;
@@ -139,7 +139,7 @@ public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics,
     public void Write(KafkaWriter writer, short version)
     {
         var flexible = version >= FetchRequest.FirstFlexibleVersion;
-        writer.WriteInt32(0);
+        writer.WriteInt32(ThrottleTimeMs);
         if (version >= 7)
         {
             writer.WriteInt16((short)Error);
@@ -202,7 +202,7 @@ public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics,
     public static FetchResponse Read(ref KafkaReader reader, short version)
     {
         var flexible = version >= FetchRequest.FirstFlexibleVersion;
-        reader.ReadInt32();
+        var throttleTimeMs = reader.ReadInt32();
         var error = ErrorCode.None;
         if (version >= 7)
         {
@@ -258,6 +258,6 @@ public sealed record FetchResponse(ErrorCode Error, FetchTopicResponse[] Topics,
             topics[t] = new FetchTopicResponse(name, partitions, id);
         }
         var nodes = flexible ? LeaderDiscoveryFields.Read(ref reader) : null;
-        return new FetchResponse(error, topics, nodes);
+        return new FetchResponse(error, topics, nodes, throttleTimeMs);
     }
 }

@@ -70,7 +70,7 @@ public sealed record ProduceTopicResponse(string Name, ProducePartitionResponse[
 /// is flexible; v10 adds, tagged, each moved partition's current leader and the endpoints of those leaders, KIP-951;
 /// v11 is v10's layout, a partition's error code may be TransactionAbortable, KIP-890).
 /// </summary>
-public sealed record ProduceResponse(ProduceTopicResponse[] Topics, IReadOnlyList<MetadataBroker>? NodeEndpoints = null)
+public sealed record ProduceResponse(ProduceTopicResponse[] Topics, IReadOnlyList<MetadataBroker>? NodeEndpoints = null, int ThrottleTimeMs = 0)
 {
     public void Write(KafkaWriter writer, short version)
     {
@@ -102,7 +102,7 @@ public sealed record ProduceResponse(ProduceTopicResponse[] Topics, IReadOnlyLis
             }
             if (flexible) writer.WriteEmptyTaggedFields();
         }
-        writer.WriteInt32(0);
+        writer.WriteInt32(ThrottleTimeMs);
         if (!flexible) return;
         if (version >= 10 && NodeEndpoints is { Count: > 0 } nodes) LeaderDiscoveryFields.Write(writer, nodes);
         else writer.WriteEmptyTaggedFields();
@@ -151,9 +151,9 @@ public sealed record ProduceResponse(ProduceTopicResponse[] Topics, IReadOnlyLis
             if (flexible) reader.SkipTaggedFields();
             topics[t] = new ProduceTopicResponse(name, partitions);
         }
-        reader.ReadInt32();
+        var throttleTimeMs = reader.ReadInt32();
         var nodes = flexible ? LeaderDiscoveryFields.Read(ref reader) : null;
-        return new ProduceResponse(topics, nodes);
+        return new ProduceResponse(topics, nodes, throttleTimeMs);
     }
 }
 

@@ -13,11 +13,12 @@ public sealed record BrokerDescription(
 /// <summary>
 /// Every registered broker's int32 node id (Kafka's <c>node.id</c>), the broker the controller runs on, and the
 /// controller's metadata version (a broker's metadata cache reloads the topics when it moved), ACL version (its
-/// authorizer reloads the ACL bindings when that moved) and SCRAM version (its credential store reloads the SCRAM
-/// credentials changed at run time).
+/// authorizer reloads the ACL bindings when that moved), SCRAM version (its credential store reloads the SCRAM
+/// credentials changed at run time) and client quota version (its quota manager reloads the quotas).
 /// </summary>
 [GenerateSerializer, Immutable]
-public sealed record BrokerNodes(string ControllerBrokerId, IReadOnlyDictionary<string, int> NodeIds, long MetadataVersion = 0, long AclVersion = 0, long ScramVersion = 0);
+public sealed record BrokerNodes(string ControllerBrokerId, IReadOnlyDictionary<string, int> NodeIds, long MetadataVersion = 0, long AclVersion = 0, long ScramVersion = 0,
+    long ClientQuotaVersion = 0);
 
 /// <summary>A broker's registration with the controller (Kafka's BrokerRegistration): the cluster and node id to record.</summary>
 [GenerateSerializer, Immutable]

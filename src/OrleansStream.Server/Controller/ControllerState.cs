@@ -34,6 +34,12 @@ public sealed class ControllerState
 
     /// <summary>Moves with every change of <see cref="ScramCredentials"/>: a broker reloads them when it did.</summary>
     [Id(8)] public long ScramVersion { get; set; }
+
+    /// <summary>The client quotas (Kafka's ClientQuotaRecords): each entity's values by key.</summary>
+    [Id(9)] public List<Kafka.Quotas.StoredClientQuota> ClientQuotas { get; set; } = [];
+
+    /// <summary>Moves with every change of <see cref="ClientQuotas"/>: a broker reloads them when it did.</summary>
+    [Id(10)] public long ClientQuotaVersion { get; set; }
 }
 
 [GenerateSerializer]

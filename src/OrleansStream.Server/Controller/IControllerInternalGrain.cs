@@ -90,6 +90,16 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<Kafka.Security.ScramCredentialSnapshot> GetScramCredentials();
 
+    /// <summary>
+    /// Kafka's AlterClientQuotas at the controller: the brokers' checked changes (a value set, or removed), all in one
+    /// write; <see cref="ErrorCode.NotController"/> when another activation wrote the state first.
+    /// </summary>
+    Task<Kafka.Quotas.ClientQuotaChangeResult> AlterClientQuotas(IReadOnlyList<Kafka.Quotas.ClientQuotaChange> changes);
+
+    /// <summary>Every stored client quota, with its version: what each broker's quota manager holds.</summary>
+    [AlwaysInterleave]
+    Task<Kafka.Quotas.ClientQuotaSnapshot> GetClientQuotas();
+
     /// <summary>Kafka's controlled shutdown: hands the broker's leaderships to in-sync followers; returns how many moved.</summary>
     Task<int> ControlledShutdown(string brokerId);
 }

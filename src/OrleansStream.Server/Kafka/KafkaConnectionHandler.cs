@@ -113,6 +113,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
                             if (!state.RetainFrame) RecordsBufferPool.Default.Return(frame);
                         }
                         if (!open) return;
+                        if (state.ThrottleTimeMs > 0) await ThrottleAsync(state, connection.ConnectionClosed);
                         continue;
                     }
                 }
@@ -135,6 +136,17 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
             _metrics.KafkaConnections.Add(-1);
             if (address is not null) RemoveConnection(address);
         }
+    }
+
+    /// <summary>
+    /// Kafka mutes a throttled client's channel once its answer is sent (KIP-219): the client waits the throttle time
+    /// the answer gives, and a client that does not is not read meanwhile.
+    /// </summary>
+    private async Task ThrottleAsync(KafkaConnection state, CancellationToken closed)
+    {
+        var throttle = TimeSpan.FromMilliseconds(state.ThrottleTimeMs);
+        state.ThrottleTimeMs = 0;
+        await Task.Delay(throttle, _time, closed);
     }
 
     private bool TryAddConnection(IPAddress address)

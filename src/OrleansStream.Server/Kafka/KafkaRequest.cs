@@ -10,6 +10,8 @@ namespace OrleansStream.Server.Kafka;
 public sealed class KafkaConnection(KafkaListener listener, EndPoint? remote, SaslServerAuthenticator? sasl = null, X509Certificate2? clientCertificate = null)
 {
     private string? _principal;
+    private string? _quotaPrincipal;
+    private string? _quotaUser;
 
     public KafkaListener Listener { get; } = listener;
 
@@ -39,11 +41,28 @@ public sealed class KafkaConnection(KafkaListener listener, EndPoint? remote, Sa
         }
     }
 
+    /// <summary>Kafka's quota user of the connection: <see cref="Principal"/>'s name without its <c>User:</c> type, made once per principal.</summary>
+    public string QuotaUser
+    {
+        get
+        {
+            var principal = Principal;
+            if (!ReferenceEquals(principal, _quotaPrincipal)) (_quotaPrincipal, _quotaUser) = (principal, Quotas.ClientQuotaManager.UserOf(principal));
+            return _quotaUser!;
+        }
+    }
+
     /// <summary>The client's address as Kafka's ACL hosts name it (<c>InetAddress.getHostAddress</c>: <c>127.0.0.1</c>).</summary>
     public string ClientHost { get; } = KafkaPrincipals.HostOf(remote);
 
     /// <summary>ApiVersions v3's client software name and version, for logs.</summary>
     public string? ClientSoftware { get; set; }
+
+    /// <summary>
+    /// Set by a handler whose client went over its quota (Kafka's throttle time, KIP-219): the listener reads the
+    /// connection's next request only after this many milliseconds, as Kafka mutes a throttled client's channel.
+    /// </summary>
+    public int ThrottleTimeMs { get; set; }
 
     /// <summary>
     /// Set by a handler whose grain call failed while it may still read the request's bytes (a timed-out produce that

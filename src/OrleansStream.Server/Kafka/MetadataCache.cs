@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
+using OrleansStream.Server.Kafka.Quotas;
 using OrleansStream.Server.Kafka.Security;
 using OrleansStream.Server.Security.Authorization;
 
@@ -20,11 +21,12 @@ public readonly record struct ControllerTopics(IReadOnlyList<TopicMetadata> Topi
 /// version moved (one small call each <see cref="PollInterval"/>, one for every topic after each change).
 /// </summary>
 /// <remarks>
-/// The same poll keeps the broker's <see cref="KafkaAuthorizer"/> and <see cref="SaslCredentialStore"/> current: when
-/// the controller's ACL or SCRAM version moved, the broker loads every ACL binding or stored SCRAM credential.
+/// The same poll keeps the broker's <see cref="KafkaAuthorizer"/>, <see cref="SaslCredentialStore"/> and
+/// <see cref="ClientQuotaManager"/> current: when the controller's ACL, SCRAM or client quota version moved, the broker
+/// loads every ACL binding, stored SCRAM credential or client quota.
 /// </remarks>
-public sealed partial class MetadataCache(IGrainFactory grains, KafkaAuthorizer authorizer, SaslCredentialStore credentials, TimeProvider time,
-    ILogger<MetadataCache> logger)
+public sealed partial class MetadataCache(IGrainFactory grains, KafkaAuthorizer authorizer, SaslCredentialStore credentials, ClientQuotaManager quotas,
+    TimeProvider time, ILogger<MetadataCache> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>
@@ -128,6 +130,7 @@ public sealed partial class MetadataCache(IGrainFactory grains, KafkaAuthorizer 
             authorizer.Apply(await AskAsync(ControllerInternal.GetAcls(), cancellation));
         if (nodes.ScramVersion > credentials.Version) credentials.Apply(await AskAsync(ControllerInternal.GetScramCredentials(), cancellation));
         else credentials.MarkLoaded();
+        if (nodes.ClientQuotaVersion > quotas.Version) quotas.Apply(await AskAsync(ControllerInternal.GetClientQuotas(), cancellation));
         if (nodes.MetadataVersion > _image.CompleteVersion)
             _image.Store(null, await AskAsync(Controller.GetMetadata(new OrleansStream.MetadataRequest(null)), cancellation));
     }

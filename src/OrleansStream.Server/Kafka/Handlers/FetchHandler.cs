@@ -1,5 +1,6 @@
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Kafka.Quotas;
 using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
@@ -17,10 +18,12 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// id, tagged, which a consumer does not send and the request reader skips. With the authorizer on, as Kafka's
 /// handleFetchRequest: a consumer needs READ on each topic (TopicAuthorizationFailed, checked after an id is resolved
 /// and before the topic is looked up), and a fetch naming a replica id (v14 and before) CLUSTER_ACTION on the cluster,
-/// without which every partition is TopicAuthorizationFailed.
+/// without which every partition is TopicAuthorizationFailed. A consumer's <c>consumer_byte_rate</c> quota, as Kafka's:
+/// it bounds the response (<see cref="ClientQuotaManager.MaxValueInQuotaWindow"/>), the response's record bytes count
+/// against it, and a consumer over it gets an empty answer with the time to wait, its records not counted.
 /// </summary>
 internal sealed partial class FetchHandler(
-    PartitionLeaders leaders, MetadataCache metadataCache, LeaderHints hints, KafkaAuthorizer authorizer, ILogger<FetchHandler> logger)
+    PartitionLeaders leaders, MetadataCache metadataCache, LeaderHints hints, KafkaAuthorizer authorizer, ClientQuotaManager quotas, ILogger<FetchHandler> logger)
     : KafkaApiHandler<Protocol.Messages.FetchRequest>(ApiKey.Fetch, Protocol.Messages.FetchRequest.Read)
 {
     /// <summary>The first version whose answer carries the current leader of a partition that moved (KIP-951).</summary>
@@ -31,6 +34,8 @@ internal sealed partial class FetchHandler(
         var topics = request.Version >= Protocol.Messages.FetchRequest.TopicIdsVersion ? await ResolveAsync(body.Topics) : body.Topics;
         var denied = authorizer.IsEnabled ? Denied(body, topics, request) : null;
         await leaders.EnsureAsync(denied is null ? topics : TopicAuthorization.Allowed(topics, denied), static t => t.Topic);
+        var consumer = body.ReplicaId < 0;
+        var quotaBytes = consumer ? quotas.MaxValueInQuotaWindow(ClientQuotaType.Fetch, request) : int.MaxValue;
 
         // Kafka's fetch: read every partition at once without waiting; only when that holds less than min_bytes do
         // the empty partitions long-poll (Kafka's DelayedFetch). Long-polling all at once would answer with the first
@@ -44,7 +49,7 @@ internal sealed partial class FetchHandler(
                 var leader = topic.Topic.Length == 0 && topic.TopicId != Guid.Empty ? new LocalLeader(ErrorCode.UnknownTopicId, null)
                     : denied.IsDenied(t) ? new LocalLeader(ErrorCode.TopicAuthorizationFailed, null)
                     : leaders.Find(topic.Topic, p.Partition, topic.TopicId);
-                slots.Add(new Slot(topic.Topic, p, leader.Error, leader.Replica, Fetch(leader.Replica, p, body, maxWaitMs: 0)));
+                slots.Add(new Slot(topic.Topic, p, leader.Error, leader.Replica, Fetch(leader.Replica, p, body, maxWaitMs: 0, quotaBytes)));
             }
         }
         await WhenAll(slots);
@@ -53,12 +58,25 @@ internal sealed partial class FetchHandler(
         {
             for (var i = 0; i < slots.Count; i++)
                 if (slots[i] is { Call.IsCompletedSuccessfully: true } s && s.Call.Result is { Error: ErrorCode.None, Records.IsEmpty: true, DivergingEpoch: < 0 })
-                    slots[i] = s with { Call = Fetch(s.Replica, s.Request, body, body.MaxWaitMs) };
+                    slots[i] = s with { Call = Fetch(s.Replica, s.Request, body, body.MaxWaitMs, quotaBytes) };
             await WaitAsync(slots, minBytes);
         }
-        var answer = Answer(topics, body.MaxBytes, slots);
+        var answer = Answer(topics, Math.Min(body.MaxBytes, quotaBytes), slots);
+        var throttle = 0;
+        if (consumer && quotas.IsEnabled(ClientQuotaType.Fetch))
+        {
+            var bytes = RecordBytes(answer);
+            throttle = quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Fetch, request, bytes);
+            if (throttle > 0)
+            {
+                // Kafka's throttled fetch: an empty answer, whose bytes are not counted, and the time to wait.
+                quotas.Unrecord(ClientQuotaType.Fetch, request, bytes);
+                answer = [];
+            }
+            request.Connection.ThrottleTimeMs = throttle;
+        }
         var nodes = request.Version >= LeaderHintsVersion ? await AddLeaderHintsAsync(answer, request.Connection.ListenerName) : null;
-        new Protocol.Messages.FetchResponse(ErrorCode.None, answer, nodes).Write(response, request.Version);
+        new Protocol.Messages.FetchResponse(ErrorCode.None, answer, nodes, throttle).Write(response, request.Version);
         Release(slots, response);
         return true;
     }
@@ -126,8 +144,17 @@ internal sealed partial class FetchHandler(
         }
     }
 
-    private static Task<OrleansStream.FetchResponse>? Fetch(IPartitionReplicaGrain? replica, FetchPartition p, Protocol.Messages.FetchRequest body, int maxWaitMs) =>
-        replica?.Fetch(new OrleansStream.FetchRequest(p.FetchOffset, p.PartitionMaxBytes, Math.Max(body.MinBytes, 1),
+    private static long RecordBytes(FetchTopicResponse[] answer)
+    {
+        long bytes = 0;
+        foreach (var t in answer)
+            foreach (var p in t.Partitions)
+                bytes += p.Records.Length;
+        return bytes;
+    }
+
+    private static Task<OrleansStream.FetchResponse>? Fetch(IPartitionReplicaGrain? replica, FetchPartition p, Protocol.Messages.FetchRequest body, int maxWaitMs, int quotaBytes) =>
+        replica?.Fetch(new OrleansStream.FetchRequest(p.FetchOffset, Math.Min(p.PartitionMaxBytes, quotaBytes), Math.Max(body.MinBytes, 1),
             maxWaitMs, p.CurrentLeaderEpoch, (IsolationLevel)body.IsolationLevel, p.LastFetchedEpoch));
 
     private static async Task WhenAll(List<Slot> slots)

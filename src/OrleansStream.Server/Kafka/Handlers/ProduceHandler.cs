@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Records;
+using OrleansStream.Server.Kafka.Quotas;
 using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
@@ -18,9 +19,11 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// the coordinator's retriable answers are NotEnoughReplicas at every version (<c>TransactionVerifier.VerifyAsync</c>).
 /// With the authorizer on, as Kafka's handleProduceRequest: transactional records need WRITE on the transactional id
 /// (else every partition is TransactionalIdAuthorizationFailed), and each topic WRITE, checked before it is looked up
-/// (TopicAuthorizationFailed, for a topic that does not exist too).
+/// (TopicAuthorizationFailed, for a topic that does not exist too). A client over its <c>producer_byte_rate</c> quota
+/// is throttled (<see cref="ClientQuotaManager"/>).
 /// </summary>
-internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHints hints, KafkaAuthorizer authorizer, ILogger<ProduceHandler> logger) : IKafkaApiHandler
+internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHints hints, KafkaAuthorizer authorizer, ClientQuotaManager quotas,
+    ILogger<ProduceHandler> logger) : IKafkaApiHandler
 {
     /// <summary>The first version whose answer carries the current leader of a partition that moved (KIP-951).</summary>
     private const short LeaderHintsVersion = 10;
@@ -71,9 +74,13 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
                 partitions[i] = await Complete(topic.Name, topic.Partitions[i], calls[call++], request.Connection);
             results[t] = new ProduceTopicResponse(topic.Name, partitions);
         }
+        // Kafka's producer_byte_rate: the request's bytes count against the client's quota; over it, the answer says how
+        // long to wait and the connection is not read meanwhile (an acks=0 client is only not read).
+        var throttle = quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Produce, request, request.Body.Length);
+        request.Connection.ThrottleTimeMs = throttle;
         if (body.Acks == 0) return false;
         var nodes = request.Version >= LeaderHintsVersion ? await AddLeaderHintsAsync(results, request.Connection.ListenerName) : null;
-        new Protocol.Messages.ProduceResponse(results, nodes).Write(response, request.Version);
+        new Protocol.Messages.ProduceResponse(results, nodes, throttle).Write(response, request.Version);
         return true;
     }
 
