@@ -58,8 +58,9 @@ public sealed class SaslOptionsValidator(IOptions<BrokerOptions> broker) : IVali
     {
         List<string>? failures = null;
         void Fail(string message) => (failures ??= []).Add(message);
-        if (options.Users.Count == 0 && SaslListener(broker.Value) is { } listener)
-            Fail($"OrleansStream:Listeners has the SASL listener {listener}, but {SaslOptions.SectionName}:Users names no user.");
+        if (options.Users.Count == 0 && OnlySaslListeners(broker.Value) is { } listener)
+            Fail($"Every listener of OrleansStream:Listeners asks for SASL ({listener}), but {SaslOptions.SectionName}:Users names no user: " +
+                "no client could authenticate, nor create a user (AlterUserScramCredentials).");
         try
         {
             if (options.Mechanisms().Count == 0) Fail($"{SaslOptions.SectionName}:EnabledMechanisms names no mechanism.");
@@ -91,13 +92,19 @@ public sealed class SaslOptionsValidator(IOptions<BrokerOptions> broker) : IVali
         return failures is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
-    // A bad listener setting is the broker options' own failure to report.
-    private static KafkaListenerEndpoint? SaslListener(BrokerOptions options)
+    // A bad listener setting is the broker options' own failure to report. Users may also be created at run time
+    // (AlterUserScramCredentials), through a listener without SASL: only a broker with no such listener needs one here.
+    private static KafkaListenerEndpoint? OnlySaslListeners(BrokerOptions options)
     {
         try
         {
+            KafkaListenerEndpoint? sasl = null;
             foreach (var l in KafkaListeners.Bound(options))
-                if (l.RequiresSasl) return l.Endpoint;
+            {
+                if (!l.RequiresSasl) return null;
+                sasl ??= l.Endpoint;
+            }
+            return sasl;
         }
         catch (FormatException)
         {
