@@ -148,6 +148,29 @@ public sealed class ClientQuotaTests(KafkaCluster cluster)
         // The same again would be over: an empty answer and the time to wait.
         Assert.Empty(second.Topics);
         Assert.InRange(second.ThrottleTimeMs, 1, 20_000);
+
+        // A librdkafka consumer of its own client id over the same quota reads the throttle time from the answers.
+        var confluentClient = Unique("confluent-consumer");
+        await AlterAsync(admin, 1, false, Entry([Client(confluentClient)], Set("consumer_byte_rate", 1000)));
+        // (On a connection of its own: the throttled one is not read for the throttle time.)
+        await using (var leaderWire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(leader)))
+            Assert.Single(await DescribeAsync(leaderWire, 1, true, Exact("client-id", confluentClient)));
+        var throttled = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var confluent = new ConsumerBuilder<Ignore, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = cluster.Silos.BootstrapServers,
+            ClientId = confluentClient,
+            GroupId = Unique("quota-group"),
+            StatisticsIntervalMs = 100,
+            EnableAutoCommit = false,
+        }).SetStatisticsHandler((_, json) =>
+        {
+            if (MaxThrottle(json) is > 0 and var max) throttled.TrySetResult(max);
+        }).Build();
+        confluent.Assign(new Confluent.Kafka.TopicPartitionOffset(topic, new Confluent.Kafka.Partition(0), Confluent.Kafka.Offset.Beginning));
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!throttled.Task.IsCompleted && DateTime.UtcNow < deadline) confluent.Consume(TimeSpan.FromMilliseconds(100));
+        Assert.True(throttled.Task.IsCompleted, "librdkafka's statistics showed no broker throttle within 30 s");
     }
 
     private static async Task<M.FetchResponse> FetchAsync(KafkaWire wire, string topic)
