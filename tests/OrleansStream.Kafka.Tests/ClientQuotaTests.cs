@@ -37,6 +37,7 @@ public sealed class ClientQuotaTests(KafkaCluster cluster)
             Entry([User(ghost)], Set("x", 1)),
             Entry([User(ghost)], Set("producer_byte_rate", 1), Set("producer_byte_rate", 2)),
             Entry([new M.ClientQuotaEntity("ip", "10.0.0.1")], Set("connection_creation_rate", 10)),
+            Entry([Client("")], Set("producer_byte_rate", 1)),
             Entry([User(alice)], Set("producer_byte_rate", 1)));
 
         Assert.Equal([
@@ -48,6 +49,7 @@ public sealed class ClientQuotaTests(KafkaCluster cluster)
             (ErrorCode.InvalidRequest, "Invalid configuration key x"),
             (ErrorCode.InvalidRequest, $"Duplicate quota key producer_byte_rate not updating quota for this entity ClientQuotaEntity(entries={{user={ghost}}})"),
             (ErrorCode.InvalidRequest, "IP quotas (connection_creation_rate) are not enforced by this broker; it takes producer_byte_rate and consumer_byte_rate of users and client ids."),
+            (ErrorCode.InvalidRequest, "Empty client-id not supported"),
             (ErrorCode.InvalidRequest, $"Ignoring duplicate entity ClientQuotaEntity(entries={{user={alice}}})")],
             altered.Select(static r => (r.Error, r.ErrorMessage)));
 

@@ -190,6 +190,7 @@ internal static class ClientQuotaApis
                 case ClientQuotaEntity.IpType: (hasIp, ip) = (true, e.EntityName); break;
                 default: return (null, "Unhandled client quota entity type: " + e.EntityType);
             }
+            if (e.EntityName is { Length: 0 }) return (null, $"Empty {e.EntityType} not supported");
         }
         // Ours: connection_creation_rate, the only key of an IP entity, is not enforced here, so it is not taken.
         if (hasIp)
