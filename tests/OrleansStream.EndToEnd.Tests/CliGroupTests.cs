@@ -114,7 +114,7 @@ public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
 
     /// <summary>
     /// A <c>consume --group</c> process with <c>group.protocol=consumer</c> (KIP-848): <c>groups list</c> shows its group's
-    /// type and Kafka's state name, <c>groups describe</c> its group epoch and the coordinator's assignor.
+    /// type and Kafka's state name (and filters by them), <c>groups describe</c> its group epoch and the coordinator's assignor.
     /// </summary>
     [Fact]
     public async Task A_consumer_protocol_member_is_listed_and_described_as_a_consumer_group()
@@ -130,6 +130,12 @@ public sealed class CliGroupTests(SiloFixture silo) : IClassFixture<SiloFixture>
             if (member.HasExited) throw new InvalidOperationException($"the consumer exited:\n{member.Output}");
             return (await silo.RunCliAsync("groups", "list")).StdoutLines.Contains($"{group}\tStable\tconsumer");
         }, "groups list shows the consumer group", Deadline);
+        // kafka-consumer-groups.sh's --state and --type filters.
+        Assert.Contains($"{group}\tStable\tconsumer", (await silo.RunCliAsync("groups", "list", "--type", "consumer", "--state", "stable,empty")).StdoutLines);
+        Assert.DoesNotContain($"{group}\tStable\tconsumer", (await silo.RunCliAsync("groups", "list", "--type", "classic")).StdoutLines);
+        Assert.DoesNotContain($"{group}\tStable\tconsumer", (await silo.RunCliAsync("groups", "list", "--state", "Empty")).StdoutLines);
+        var bad = await silo.RunCliAsync("groups", "list", "--state", "Sleeping");
+        Assert.True(bad.ExitCode == 2 && bad.Stderr.Contains("--state: 'Sleeping' is not a group state", StringComparison.Ordinal), bad.ToString());
         var described = await DescribeUntilAsync(d => d.Rows.Count == 2 && d.Rows.TrueForAll(r => r.Consumer != "-"),
             "the member owns both partitions", member, group);
         Assert.StartsWith($"Consumer group '{group}' is Stable (consumer protocol, group epoch ", described.Header);

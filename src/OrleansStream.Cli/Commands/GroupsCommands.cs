@@ -18,12 +18,25 @@ internal static class GroupsCommands
 
     private static Command List()
     {
-        var command = new Command("list", "List consumer groups with their state, one per line");
+        // kafka-consumer-groups.sh --list --state Stable,Empty --type classic,consumer
+        var state = new Option<string?>("--state") { Description = "Only groups in these states, comma-separated: Empty, PreparingRebalance, CompletingRebalance, Stable, Dead" };
+        var type = new Option<string?>("--type") { Description = "Only groups of these types, comma-separated: classic, consumer" };
+        var command = new Command("list", "List consumer groups with their state, one per line") { state, type };
+        command.Validators.Add(result =>
+        {
+            if (Parse<GroupState>(result.GetValue(state), out var bad) is null) result.AddError($"--state: '{bad}' is not a group state");
+            if (Parse<ConsumerGroupType>(result.GetValue(type), out bad) is null) result.AddError($"--type: '{bad}' is not a group type (classic, consumer)");
+        });
         command.SetAction(async (parse, ct) =>
         {
+            var options = new ListConsumerGroupsOptions
+            {
+                MatchStates = Parse<GroupState>(parse.GetValue(state), out _),
+                MatchTypes = Parse<ConsumerGroupType>(parse.GetValue(type), out _),
+            };
             await using var connection = await CliApp.ConnectAsync(parse, ct);
             using var admin = new AdminClientBuilder(connection.Client).Build();
-            var result = await GroupCall(() => admin.ListConsumerGroupsAsync());
+            var result = await GroupCall(() => admin.ListConsumerGroupsAsync(options));
             foreach (var g in result.Valid)
                 Console.Out.WriteLine(g.Type == ConsumerGroupType.Consumer ? $"{g.GroupId}\t{g.StateName}\tconsumer" : $"{g.GroupId}\t{g.State}");
             return ExitCodes.Success;
@@ -126,6 +139,23 @@ internal static class GroupsCommands
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>A comma-separated list of names (any case); null with the first name that is not one.</summary>
+    private static List<T>? Parse<T>(string? names, out string? bad) where T : struct, Enum
+    {
+        bad = null;
+        var values = new List<T>();
+        foreach (var name in (names ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Enum.TryParse<T>(name, ignoreCase: true, out var value) || !Enum.IsDefined(value) || name.Length == 0 || char.IsDigit(name[0]) || value.ToString() == "Unknown")
+            {
+                bad = name;
+                return null;
+            }
+            values.Add(value);
+        }
+        return values;
     }
 
     /// <summary>Kafka's group errors as the CLI's one line.</summary>

@@ -11,8 +11,15 @@ internal sealed partial class AdminClient
 
     private TimeSpan GroupTimeout(TimeSpan? timeout) => timeout ?? TimeSpan.FromMilliseconds(_requestTimeoutMs);
 
-    public async Task<ListConsumerGroupsResult> ListConsumerGroupsAsync(TimeSpan? timeout = null)
+    public Task<ListConsumerGroupsResult> ListConsumerGroupsAsync(TimeSpan? timeout = null) =>
+        ListConsumerGroupsAsync(new ListConsumerGroupsOptions { RequestTimeout = timeout });
+
+    public async Task<ListConsumerGroupsResult> ListConsumerGroupsAsync(ListConsumerGroupsOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        var timeout = options.RequestTimeout;
+        HashSet<GroupState> states = options.MatchStates is { } s ? [.. s] : [];
+        HashSet<ConsumerGroupType> types = options.MatchTypes is { } t ? [.. t] : [];
         var ids = await IdempotentCall(() => clusterClient.GetGrain<IConsumerGroupDirectoryGrain>(GroupKeys.Directory).List(), timeout).ConfigureAwait(false);
         var all = await IdempotentCall(() =>
         {
@@ -22,7 +29,7 @@ internal sealed partial class AdminClient
         }, timeout).ConfigureAwait(false);
         var listings = new List<ConsumerGroupListing>(all.Length);
         foreach (var d in all)
-            if (d.Error == ErrorCode.None)
+            if (d.Error == ErrorCode.None && (states.Count == 0 || states.Contains(d.State)) && (types.Count == 0 || types.Contains(TypeOf(d))))
                 listings.Add(new ConsumerGroupListing(d.GroupId, d.State, IsSimpleConsumerGroup: d.ProtocolType.Length == 0, TypeOf(d), d.StateText));
         return new ListConsumerGroupsResult(listings);
     }

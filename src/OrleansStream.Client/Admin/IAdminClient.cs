@@ -43,6 +43,9 @@ public interface IAdminClient : IDisposable
     /// <summary>Every group the cluster knows, with its state.</summary>
     Task<ListConsumerGroupsResult> ListConsumerGroupsAsync(TimeSpan? timeout = null);
 
+    /// <summary>The groups in one of the options' states and of one of their types (Confluent.Kafka's <c>MatchStates</c>, <c>MatchTypes</c>).</summary>
+    Task<ListConsumerGroupsResult> ListConsumerGroupsAsync(ListConsumerGroupsOptions options);
+
     /// <summary>State, assignor and members with their assignments. A missing group throws <see cref="ConsumerGroupException"/> (GroupIdNotFound).</summary>
     Task<DescribeConsumerGroupsResult> DescribeConsumerGroupsAsync(IEnumerable<string> groups, TimeSpan? timeout = null);
 

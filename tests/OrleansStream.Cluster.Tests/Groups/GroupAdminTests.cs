@@ -30,6 +30,10 @@ public sealed class GroupAdminTests(GroupFixture fixture)
         consumer.Commit();
 
         Assert.Contains(group, (await admin.ListConsumerGroupsAsync()).Valid.Select(g => g.GroupId));
+        // Confluent.Kafka's MatchStates and MatchTypes: this group is a classic one, Stable.
+        Assert.Contains(group, (await admin.ListConsumerGroupsAsync(new ListConsumerGroupsOptions { MatchStates = [GroupState.Stable, GroupState.Empty], MatchTypes = [ConsumerGroupType.Classic] })).Valid.Select(g => g.GroupId));
+        Assert.DoesNotContain(group, (await admin.ListConsumerGroupsAsync(new ListConsumerGroupsOptions { MatchStates = [GroupState.Empty] })).Valid.Select(g => g.GroupId));
+        Assert.DoesNotContain(group, (await admin.ListConsumerGroupsAsync(new ListConsumerGroupsOptions { MatchTypes = [ConsumerGroupType.Consumer] })).Valid.Select(g => g.GroupId));
         var d = Assert.Single((await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions);
         Assert.Equal(GroupState.Stable, d.State);
         Assert.Equal("range", d.PartitionAssignor);
