@@ -87,6 +87,8 @@ public enum ErrorCode : short
     GroupSubscribedToTopic = 86,
     InvalidRecord = 87,
     UnstableOffsetCommit = 88,
+    /// <summary>Kafka's THROTTLING_QUOTA_EXCEEDED (KIP-599): a topic refused because its client's controller mutation quota is exhausted.</summary>
+    ThrottlingQuotaExceeded = 89,
     ProducerFenced = 90,
     /// <summary>Kafka's RESOURCE_NOT_FOUND: a SCRAM credential to describe or delete that does not exist.</summary>
     ResourceNotFound = 91,

@@ -43,12 +43,12 @@ public sealed class ClientQuotaTests(KafkaCluster cluster)
         Assert.Equal([
             (ErrorCode.None, null), (ErrorCode.None, null), (ErrorCode.None, null),
             (ErrorCode.InvalidRequest, "Invalid empty client quota entity"),
-            (ErrorCode.InvalidRequest, "Quota request_percentage is not enforced by this broker; it takes producer_byte_rate and consumer_byte_rate."),
+            (ErrorCode.InvalidRequest, "Quota request_percentage is not enforced by this broker; it takes producer_byte_rate, consumer_byte_rate and controller_mutation_rate."),
             (ErrorCode.InvalidRequest, "Quota producer_byte_rate must be greater than 0"),
             (ErrorCode.InvalidRequest, "producer_byte_rate cannot be a fractional value."),
             (ErrorCode.InvalidRequest, "Invalid configuration key x"),
             (ErrorCode.InvalidRequest, $"Duplicate quota key producer_byte_rate not updating quota for this entity ClientQuotaEntity(entries={{user={ghost}}})"),
-            (ErrorCode.InvalidRequest, "IP quotas (connection_creation_rate) are not enforced by this broker; it takes producer_byte_rate and consumer_byte_rate of users and client ids."),
+            (ErrorCode.InvalidRequest, "IP quotas (connection_creation_rate) are not enforced by this broker; it takes producer_byte_rate, consumer_byte_rate and controller_mutation_rate of users and client ids."),
             (ErrorCode.InvalidRequest, "Empty client-id not supported"),
             (ErrorCode.InvalidRequest, $"Ignoring duplicate entity ClientQuotaEntity(entries={{user={alice}}})")],
             altered.Select(static r => (r.Error, r.ErrorMessage)));
@@ -173,6 +173,62 @@ public sealed class ClientQuotaTests(KafkaCluster cluster)
         var deadline = DateTime.UtcNow + Timeout;
         while (!throttled.Task.IsCompleted && DateTime.UtcNow < deadline) confluent.Consume(TimeSpan.FromMilliseconds(100));
         Assert.True(throttled.Task.IsCompleted, "librdkafka's statistics showed no broker throttle within 30 s");
+    }
+
+    /// <summary>
+    /// KIP-599's controller_mutation_rate (1 partition a second, so a burst of ten): CreateTopics v7 (strict) takes two
+    /// topics of 8 partitions, the second taking the tokens below zero, and refuses the third with
+    /// ThrottlingQuotaExceeded and the time until the tokens are back; DeleteTopics v6 (strict) is then refused too;
+    /// CreatePartitions v2 (permissive, KIP-599's strict v3 is not served) adds the partition and says how long to wait.
+    /// </summary>
+    [Fact]
+    public async Task Topic_mutations_over_the_controller_mutation_rate_are_refused_when_strict_and_throttled_when_not()
+    {
+        var client = Unique("mutator");
+        var (a, b, c) = (Unique("mutate-a"), Unique("mutate-b"), Unique("mutate-c"));
+        await using (var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0), client))
+        {
+            await AlterAsync(wire, 1, false, Entry([Client(client)], Set("controller_mutation_rate", 1)));
+            await wire.SendAsync(ApiKey.CreateTopics, 7, w => new M.CreateTopicsRequest(
+                [new M.CreatableTopic(a, 8, 1, false, []), new M.CreatableTopic(b, 8, 1, false, []), new M.CreatableTopic(c, 1, 1, false, [])], 30_000, false).Write(w, 7));
+            var created = Read(await wire.ReadFrameAsync(), static (ref KafkaReader r) => M.CreateTopicsResponse.Read(ref r, 7));
+
+            Assert.Equal([(a, ErrorCode.None), (b, ErrorCode.None), (c, ErrorCode.ThrottlingQuotaExceeded)], created.Topics.Select(static t => (t.Name, t.Error)));
+            Assert.Equal("The throttling quota has been exceeded.", created.Topics[2].ErrorMessage);
+            // Six tokens short at one a second.
+            Assert.InRange(created.ThrottleTimeMs, 5000, 6000);
+        }
+
+        // (A connection of its own: the throttled one is not read for the throttle time.)
+        await using var again = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0), client);
+        await again.SendAsync(ApiKey.DeleteTopics, 6, w => new M.DeleteTopicsRequest([a], 30_000).Write(w, 6));
+        var (deleteThrottle, deleted) = TopicErrors(await again.ReadFrameAsync(), ids: true);
+        Assert.Equal([(a, ErrorCode.ThrottlingQuotaExceeded)], deleted);
+        Assert.InRange(deleteThrottle, 1, 6000);
+
+        await using var permissive = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0), client);
+        await permissive.SendAsync(ApiKey.CreatePartitions, 2, w => new M.CreatePartitionsRequest([new M.CreatePartitionsTopic(b, 9, false)], 30_000, false).Write(w, 2));
+        var (growThrottle, grown) = TopicErrors(await permissive.ReadFrameAsync(), ids: false);
+        Assert.Equal([(b, ErrorCode.None)], grown);
+        Assert.InRange(growThrottle, 1, 8000);
+    }
+
+    /// <summary>DeleteTopics v6 and CreatePartitions v2 answers (flexible): the throttle time and each topic's name and error.</summary>
+    private static (int ThrottleTimeMs, List<(string?, ErrorCode)> Topics) TopicErrors(byte[]? frame, bool ids)
+    {
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(5));
+        var throttle = r.ReadInt32();
+        var topics = new List<(string?, ErrorCode)>();
+        for (var n = r.ReadArrayLength(flexible: true); n > 0; n--)
+        {
+            var name = r.ReadNullableString(flexible: true);
+            if (ids) r.ReadUuid();
+            topics.Add((name, (ErrorCode)r.ReadInt16()));
+            r.ReadNullableString(flexible: true);
+            r.SkipTaggedFields();
+        }
+        return (throttle, topics);
     }
 
     private static async Task<M.FetchResponse> FetchAsync(KafkaWire wire, string topic)

@@ -79,12 +79,12 @@ public sealed record CreatableTopicResult(string Name, Guid TopicId, ErrorCode E
     ErrorCode TopicConfigError = ErrorCode.None);
 
 /// <summary>CreateTopicsResponse v0-7 (v1: messages; v2: throttle time; v5: flexible, with what each topic was made with; v7: topic ids).</summary>
-public sealed record CreateTopicsResponse(IReadOnlyList<CreatableTopicResult> Topics)
+public sealed record CreateTopicsResponse(IReadOnlyList<CreatableTopicResult> Topics, int ThrottleTimeMs = 0)
 {
     public void Write(KafkaWriter w, short version)
     {
         var flexible = version >= 5;
-        if (version >= 2) w.WriteInt32(0);
+        if (version >= 2) w.WriteInt32(ThrottleTimeMs);
         w.WriteArrayLength(Topics.Count, flexible);
         foreach (var t in Topics)
         {
@@ -127,7 +127,7 @@ public sealed record CreateTopicsResponse(IReadOnlyList<CreatableTopicResult> To
     public static CreateTopicsResponse Read(ref KafkaReader r, short version)
     {
         var flexible = version >= 5;
-        if (version >= 2) r.ReadInt32();
+        var throttleTimeMs = version >= 2 ? r.ReadInt32() : 0;
         var count = r.ReadArrayLength(flexible);
         var topics = new List<CreatableTopicResult>(count);
         for (var i = 0; i < count; i++)
@@ -157,7 +157,7 @@ public sealed record CreateTopicsResponse(IReadOnlyList<CreatableTopicResult> To
             topics.Add(new CreatableTopicResult(name, id, error, message, partitions, rf, configs));
         }
         if (flexible) r.SkipTaggedFields();
-        return new CreateTopicsResponse(topics);
+        return new CreateTopicsResponse(topics, throttleTimeMs);
     }
 }
 
@@ -168,7 +168,7 @@ public readonly record struct TopicError(string? Name, ErrorCode Error, string? 
 /// The answer of CreatePartitions v0-2 (throttle time and messages always; v2 flexible) and DeleteTopics v0-6 (throttle
 /// time from v1; v4 flexible; v5 messages; v6 each topic's id, and a null name for an id no topic has).
 /// </summary>
-public sealed record TopicErrorsResponse(IReadOnlyList<TopicError> Topics)
+public sealed record TopicErrorsResponse(IReadOnlyList<TopicError> Topics, int ThrottleTimeMs = 0)
 {
     public void WriteCreatePartitions(KafkaWriter w, short version) => Write(w, version, throttle: true, messages: true, flexible: version >= 2, ids: false);
 
@@ -176,7 +176,7 @@ public sealed record TopicErrorsResponse(IReadOnlyList<TopicError> Topics)
 
     private void Write(KafkaWriter w, short version, bool throttle, bool messages, bool flexible, bool ids)
     {
-        if (throttle) w.WriteInt32(0);
+        if (throttle) w.WriteInt32(ThrottleTimeMs);
         w.WriteArrayLength(Topics.Count, flexible);
         foreach (var t in Topics)
         {

@@ -47,6 +47,27 @@ public sealed class ClientQuotaManagerTests
         Assert.Equal(11_000 / 10.5, sensor.Rate(19_500), 6);
     }
 
+    /// <summary>Kafka's TokenBucket for controller_mutation_rate: a burst of ten seconds' worth, refilled at the quota.</summary>
+    [Fact]
+    public void The_mutation_bucket_refuses_when_strict_only_once_exhausted_and_throttles_until_it_refills()
+    {
+        var bucket = new TokenBucket();
+
+        // 2 partitions a second: a burst of 20. 15 then 15: the second takes it to -10, strict takes it all the same.
+        Assert.True(bucket.TryRecord(15, 2, strict: true, 0, out var first));
+        Assert.True(bucket.TryRecord(15, 2, strict: true, 0, out var second));
+        Assert.Equal((0, 0), (first, second));
+        Assert.Equal(-10, bucket.Tokens(2, 0));
+        // Now exhausted: strict refuses, for the 5 s the bucket needs to come back to zero.
+        Assert.False(bucket.TryRecord(1, 2, strict: true, 0, out var refused));
+        Assert.Equal(5000, refused);
+        // Permissive takes it and says how long to wait: -11 tokens one second later are -9.
+        Assert.True(bucket.TryRecord(1, 2, strict: false, 1000, out var permissive));
+        Assert.Equal(4500, permissive);
+        // Refilled at the quota, up to the burst.
+        Assert.Equal(20, bucket.Tokens(2, 60_000));
+    }
+
     [Theory]
     [InlineData("alice", "app", "alice/app", "alice", "app")]
     [InlineData("alice", "other", "alice/<default>", "alice", "other")]

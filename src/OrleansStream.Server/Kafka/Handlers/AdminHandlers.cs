@@ -3,6 +3,7 @@ using OrleansStream.Protocol;
 using OrleansStream.Storage.Producers;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.Controller;
+using OrleansStream.Server.Kafka.Quotas;
 using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
@@ -78,9 +79,12 @@ internal static class ControllerCalls
 /// sent to the controller), and a topic made is answered with its configs only with DESCRIBE_CONFIGS on it (else with
 /// none, and TopicAuthorizationFailed as its config error).
 /// </summary>
-internal sealed class CreateTopicsHandler(IGrainFactory grains, IOptions<BrokerOptions> options, KafkaAuthorizer authorizer)
+internal sealed class CreateTopicsHandler(IGrainFactory grains, IOptions<BrokerOptions> options, KafkaAuthorizer authorizer, ClientQuotaManager quotas)
     : KafkaApiHandler<CreateTopicsRequest>(ApiKey.CreateTopics, CreateTopicsRequest.Read)
 {
+    /// <summary>KIP-599: CreateTopics refuses a topic over the controller mutation quota from v6; before, it only throttles.</summary>
+    private const short StrictQuotaVersion = 6;
+
     /// <summary>Kafka's message for a topic refused (<c>ControllerApis.createTopics</c>).</summary>
     private const string CreateDenied = "Authorization failed.";
 
@@ -91,7 +95,12 @@ internal sealed class CreateTopicsHandler(IGrainFactory grains, IOptions<BrokerO
         var denied = authorizer.IsEnabled && !request.IsAllowedOnCluster(authorizer, AclOperation.Create)
             ? request.Denied(authorizer, AclOperation.Create, body.Topics, static t => t.Name)
             : null;
-        var results = await ControllerCalls.ForwardAsync(denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied),
+        // KIP-599: each topic's partitions count against the client's controller_mutation_rate, checked here before the
+        // topics go to the controller (Kafka's controller counts a topic once it passed its checks).
+        var quota = body.ValidateOnly ? ControllerMutationQuota.Unbounded : quotas.ControllerMutationQuotaFor(request, StrictQuotaVersion);
+        var throttled = ControllerQuotas.Record(quota, body.Topics, denied, t => t.HasAssignments ? 0 : t.NumPartitions > 0 ? t.NumPartitions : _options.NumPartitions);
+        var refused = ControllerQuotas.Union(denied, throttled);
+        var results = await ControllerCalls.ForwardAsync(refused is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, refused),
             static t => (t.Name, t.HasAssignments, ToNewTopic(t)), changes => grains.Controller().CreateTopics(changes, body.ValidateOnly));
         var topics = new CreatableTopicResult[body.Topics.Count];
         for (int i = 0, answered = 0; i < topics.Length; i++)
@@ -101,13 +110,19 @@ internal sealed class CreateTopicsHandler(IGrainFactory grains, IOptions<BrokerO
                 topics[i] = new CreatableTopicResult(body.Topics[i].Name, Guid.Empty, ErrorCode.TopicAuthorizationFailed, CreateDenied);
                 continue;
             }
+            if (throttled.IsDenied(i))
+            {
+                topics[i] = new CreatableTopicResult(body.Topics[i].Name, Guid.Empty, ErrorCode.ThrottlingQuotaExceeded, ControllerQuotas.Message);
+                continue;
+            }
             var r = results[answered++];
             if (r.Created is not { } made || request.Version < 5) topics[i] = new CreatableTopicResult(r.Topic, r.TopicId, r.Error, r.ErrorMessage);
             else if (!request.IsAllowed(authorizer, AclOperation.DescribeConfigs, AclResourceType.Topic, r.Topic))
                 topics[i] = new CreatableTopicResult(r.Topic, r.TopicId, r.Error, r.ErrorMessage, Configs: [], TopicConfigError: ErrorCode.TopicAuthorizationFailed);
             else topics[i] = new CreatableTopicResult(r.Topic, r.TopicId, r.Error, r.ErrorMessage, made.NumPartitions, made.ReplicationFactor, Configs(made.Configs));
         }
-        new CreateTopicsResponse(topics).Write(response, request.Version);
+        request.Connection.ThrottleTimeMs = quota.ThrottleTimeMs;
+        new CreateTopicsResponse(topics, quota.ThrottleTimeMs).Write(response, request.Version);
         return true;
     }
 
@@ -141,9 +156,13 @@ internal sealed class CreateTopicsHandler(IGrainFactory grains, IOptions<BrokerO
 /// its name in that answer only when the principal may DESCRIBE it, and one named by name without DESCRIBE is refused
 /// before it is looked up, so that the answer tells nothing of a topic the principal may not see.
 /// </summary>
-internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders leaders, MetadataCache metadataCache, KafkaAuthorizer authorizer)
+internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders leaders, MetadataCache metadataCache, KafkaAuthorizer authorizer,
+    ClientQuotaManager quotas)
     : KafkaApiHandler<DeleteTopicsRequest>(ApiKey.DeleteTopics, DeleteTopicsRequest.Read)
 {
+    /// <summary>KIP-599: DeleteTopics refuses a topic over the controller mutation quota from v5; before, it only throttles.</summary>
+    private const short StrictQuotaVersion = 5;
+
     protected override async ValueTask<bool> AnswerAsync(DeleteTopicsRequest body, KafkaRequest request, KafkaWriter response)
     {
         var answers = new List<TopicError>(body.Topics.Count);
@@ -193,6 +212,26 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
                 }
             }
         }
+        // KIP-599: each topic's partitions (as this broker knows them) count against the client's controller_mutation_rate.
+        var quota = quotas.ControllerMutationQuotaFor(request, StrictQuotaVersion);
+        if (!quota.IsUnbounded && names.Count > 0)
+        {
+            // In request order: the first topics take the tokens left.
+            var partitions = await ControllerQuotas.PartitionCountsAsync(metadataCache, names);
+            var kept = 0;
+            for (var i = 0; i < names.Count; i++)
+            {
+                if (!quota.TryRecord(partitions.GetValueOrDefault(names[i])))
+                {
+                    answers.Add(new TopicError(names[i], ErrorCode.ThrottlingQuotaExceeded, ControllerQuotas.Message, ids[i]));
+                    continue;
+                }
+                (names[kept], ids[kept]) = (names[i], ids[i]);
+                kept++;
+            }
+            names.RemoveRange(kept, names.Count - kept);
+            ids.RemoveRange(kept, ids.Count - kept);
+        }
         if (names.Count > 0)
         {
             var results = await ControllerCalls.ForwardAsync(names, static t => (t, false, t),
@@ -206,7 +245,8 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
                     : new TopicError(r.Topic, r.Error, r.ErrorMessage, r.TopicId != Guid.Empty ? r.TopicId : ids[i]));
             }
         }
-        new TopicErrorsResponse(answers).WriteDeleteTopics(response, request.Version);
+        request.Connection.ThrottleTimeMs = quota.ThrottleTimeMs;
+        new TopicErrorsResponse(answers, quota.ThrottleTimeMs).WriteDeleteTopics(response, request.Version);
         return true;
     }
 }
@@ -215,12 +255,23 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
 /// CreatePartitions: the controller adds the partitions. With the authorizer on each topic needs ALTER on itself
 /// (TopicAuthorizationFailed with no message, not sent to the controller), as in Kafka's <c>ControllerApis.createPartitions</c>.
 /// </summary>
-internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLeaders leaders, KafkaAuthorizer authorizer)
+internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLeaders leaders, KafkaAuthorizer authorizer, MetadataCache metadataCache,
+    ClientQuotaManager quotas)
     : KafkaApiHandler<CreatePartitionsRequest>(ApiKey.CreatePartitions, CreatePartitionsRequest.Read)
 {
+    /// <summary>KIP-599: CreatePartitions refuses over the controller mutation quota from v3, which is not served: v0-2 only throttle.</summary>
+    private const short StrictQuotaVersion = 3;
+
     protected override async ValueTask<bool> AnswerAsync(CreatePartitionsRequest body, KafkaRequest request, KafkaWriter response)
     {
         var denied = request.Denied(authorizer, AclOperation.Alter, body.Topics, static t => t.Name);
+        // KIP-599: the partitions added (over the count this broker knows) count against the client's controller_mutation_rate.
+        var quota = body.ValidateOnly ? ControllerMutationQuota.Unbounded : quotas.ControllerMutationQuotaFor(request, StrictQuotaVersion);
+        if (!quota.IsUnbounded)
+        {
+            var current = await ControllerQuotas.PartitionCountsAsync(metadataCache, body.Topics.Select(static t => t.Name).ToList());
+            ControllerQuotas.Record(quota, body.Topics, denied, t => current.TryGetValue(t.Name, out var count) ? t.Count - count : 0);
+        }
         var results = await ControllerCalls.ForwardAsync(denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied),
             static t => (t.Name, t.HasAssignments, new PartitionsIncrease(t.Name, t.Count)), changes => grains.Controller().CreatePartitions(changes, body.ValidateOnly));
         foreach (var r in results) leaders.Invalidate(r.Topic);
@@ -232,7 +283,8 @@ internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLea
                 all[i] = denied[i] ? new TopicError(body.Topics[i].Name, ErrorCode.TopicAuthorizationFailed, null) : errors[answered++];
             errors = all;
         }
-        new TopicErrorsResponse(errors).WriteCreatePartitions(response, request.Version);
+        request.Connection.ThrottleTimeMs = quota.ThrottleTimeMs;
+        new TopicErrorsResponse(errors, quota.ThrottleTimeMs).WriteCreatePartitions(response, request.Version);
         return true;
     }
 }
@@ -265,5 +317,47 @@ internal sealed class InitProducerIdHandler(IGrainFactory grains, TransactionCoo
         new Protocol.Messages.InitProducerIdResponse(TransactionCoordinators.ForVersion(r.Error, request.Version, 4), r.ProducerId, r.ProducerEpoch)
             .Write(response, request.Version);
         return true;
+    }
+}
+
+/// <summary>KIP-599's controller mutation quota as the topic admin handlers apply it.</summary>
+internal static class ControllerQuotas
+{
+    /// <summary>Kafka's message of <c>Errors.THROTTLING_QUOTA_EXCEEDED</c>.</summary>
+    public const string Message = "The throttling quota has been exceeded.";
+
+    /// <summary>Records each topic not <paramref name="denied"/>, in order; the topics a strict quota refused (null when none).</summary>
+    public static bool[]? Record<T>(ControllerMutationQuota quota, IReadOnlyList<T> topics, bool[]? denied, Func<T, int> partitions)
+    {
+        if (quota.IsUnbounded) return null;
+        bool[]? refused = null;
+        for (var i = 0; i < topics.Count; i++)
+            if (!denied.IsDenied(i) && !quota.TryRecord(partitions(topics[i]))) (refused ??= new bool[topics.Count])[i] = true;
+        return refused;
+    }
+
+    /// <summary>The partition counts of the topics that exist, from the controller (or this broker's image while it cannot answer).</summary>
+    public static async Task<Dictionary<string, int>> PartitionCountsAsync(MetadataCache metadata, IReadOnlyList<string> names)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var t in (await metadata.TopicsAsync(names, allowAutoTopicCreation: false)).Topics)
+                if (t.Error == ErrorCode.None) counts[t.Name] = t.Partitions.Count;
+        }
+        catch (Exception e) when (KafkaErrors.IsControllerUnreachable(e))
+        {
+            // Nothing known: nothing counted; the controller's own answer to the change says what happened.
+        }
+        return counts;
+    }
+
+    /// <summary>The topics refused for either reason (null when none).</summary>
+    public static bool[]? Union(bool[]? a, bool[]? b)
+    {
+        if (a is null || b is null) return a ?? b;
+        var union = new bool[a.Length];
+        for (var i = 0; i < union.Length; i++) union[i] = a[i] || b[i];
+        return union;
     }
 }

@@ -195,19 +195,21 @@ internal static class ClientQuotaApis
         // Ours: connection_creation_rate, the only key of an IP entity, is not enforced here, so it is not taken.
         if (hasIp)
             return (null, hasUser || hasClientId ? "Invalid quota entity combination, IP entity shouldnot be combined with User or ClientId"
-                : "IP quotas (connection_creation_rate) are not enforced by this broker; it takes producer_byte_rate and consumer_byte_rate of users and client ids.");
+                : "IP quotas (connection_creation_rate) are not enforced by this broker; it takes producer_byte_rate, consumer_byte_rate and controller_mutation_rate of users and client ids.");
         var entity = new ClientQuotaEntity(hasUser, user, hasClientId, clientId);
         var keys = new HashSet<string>(StringComparer.Ordinal);
         foreach (var op in entry.Ops)
         {
             if (!keys.Add(op.Key)) return (null, $"Duplicate quota key {op.Key} not updating quota for this entity {entity}");
             if (op.Remove) continue;
-            if (op.Key is not (ClientQuotaManager.ProducerByteRate or ClientQuotaManager.ConsumerByteRate))
-                return (null, op.Key is "request_percentage" or "controller_mutation_rate"
-                    ? $"Quota {op.Key} is not enforced by this broker; it takes producer_byte_rate and consumer_byte_rate."
+            if (op.Key is not (ClientQuotaManager.ProducerByteRate or ClientQuotaManager.ConsumerByteRate or ClientQuotaManager.ControllerMutationRate))
+                return (null, op.Key is "request_percentage"
+                    ? $"Quota {op.Key} is not enforced by this broker; it takes producer_byte_rate, consumer_byte_rate and controller_mutation_rate."
                     : "Invalid configuration key " + op.Key);
             // Kafka takes NaN (no comparison fails); a quota that is not a number would never throttle, or always.
             if (double.IsNaN(op.Value) || op.Value <= 0.0) return (null, $"Quota {op.Key} must be greater than 0");
+            // The byte rates are Kafka's LONG configs; controller_mutation_rate is a DOUBLE.
+            if (op.Key == ClientQuotaManager.ControllerMutationRate) continue;
             if (op.Value > long.MaxValue) return (null, $"Proposed value for {op.Key} is too large for a LONG.");
             if (Math.Abs(op.Value % 1.0) > 1e-6) return (null, $"{op.Key} cannot be a fractional value.");
         }

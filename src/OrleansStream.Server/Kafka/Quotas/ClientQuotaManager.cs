@@ -11,6 +11,9 @@ public enum ClientQuotaType
 
     /// <summary><c>consumer_byte_rate</c>: the bytes of fetch responses.</summary>
     Fetch,
+
+    /// <summary><c>controller_mutation_rate</c> (KIP-599): partitions created and deleted per second.</summary>
+    ControllerMutation,
 }
 
 /// <summary>
@@ -29,6 +32,8 @@ public sealed class ClientQuotaManager(TimeProvider time)
     public const string ProducerByteRate = "producer_byte_rate";
 
     public const string ConsumerByteRate = "consumer_byte_rate";
+
+    public const string ControllerMutationRate = "controller_mutation_rate";
 
     // Kafka drops the sensors of a client idle for an hour (InactiveSensorExpirationTimeSeconds).
     private const long InactiveSensorMs = 3_600_000;
@@ -84,6 +89,17 @@ public sealed class ClientQuotaManager(TimeProvider time)
         return (int)Math.Min(limit * (QuotaSensor.Samples - 1) * QuotaSensor.WindowMs / 1000.0, int.MaxValue);
     }
 
+    /// <summary>
+    /// A CreateTopics, CreatePartitions or DeleteTopics request's controller mutation quota (Kafka's
+    /// <c>ControllerMutationQuotaManager.newQuotaFor</c>): strict from the version given, permissive before.
+    /// </summary>
+    public ControllerMutationQuota ControllerMutationQuotaFor(in KafkaRequest request, short strictSinceVersion)
+    {
+        if (!IsEnabled(ClientQuotaType.ControllerMutation) || Resolve(ClientQuotaType.ControllerMutation, request) is not ({ } sensor, var limit))
+            return ControllerMutationQuota.Unbounded;
+        return new ControllerMutationQuota(sensor.Bucket, limit, request.Version >= strictSinceVersion, time);
+    }
+
     /// <summary>The quota limit of <paramref name="user"/> and <paramref name="clientId"/>, and the entity whose measure they share; null without one.</summary>
     public (double Limit, string User, string ClientId)? QuotaOf(ClientQuotaType type, string user, string clientId)
     {
@@ -124,9 +140,11 @@ public sealed class ClientQuotaManager(TimeProvider time)
 
     private readonly record struct SensorKey(ClientQuotaType Type, string User, string ClientId);
 
-    private sealed class Sensor
+    internal sealed class Sensor
     {
         public QuotaSensor Quota { get; } = new();
+
+        public TokenBucket Bucket { get; } = new();
 
         public long LastUsedMs { get; set; }
     }
@@ -137,24 +155,72 @@ public sealed class ClientQuotaManager(TimeProvider time)
 
         private readonly FrozenDictionary<EntityKey, double> _produce;
         private readonly FrozenDictionary<EntityKey, double> _fetch;
+        private readonly FrozenDictionary<EntityKey, double> _mutations;
 
         public Image(ClientQuotaSnapshot snapshot)
         {
             Snapshot = snapshot;
             var produce = new Dictionary<EntityKey, double>();
             var fetch = new Dictionary<EntityKey, double>();
+            var mutations = new Dictionary<EntityKey, double>();
             foreach (var q in snapshot.Quotas)
             {
                 var key = new EntityKey(q.Entity.HasUser, q.Entity.User, q.Entity.HasClientId, q.Entity.ClientId);
                 if (q.Key == ProducerByteRate) produce[key] = q.Value;
                 else if (q.Key == ConsumerByteRate) fetch[key] = q.Value;
+                else if (q.Key == ControllerMutationRate) mutations[key] = q.Value;
             }
             _produce = produce.ToFrozenDictionary();
             _fetch = fetch.ToFrozenDictionary();
+            _mutations = mutations.ToFrozenDictionary();
         }
 
         public ClientQuotaSnapshot Snapshot { get; }
 
-        public FrozenDictionary<EntityKey, double> Limits(ClientQuotaType type) => type == ClientQuotaType.Produce ? _produce : _fetch;
+        public FrozenDictionary<EntityKey, double> Limits(ClientQuotaType type) => type switch
+        {
+            ClientQuotaType.Produce => _produce,
+            ClientQuotaType.Fetch => _fetch,
+            _ => _mutations,
+        };
+    }
+}
+
+/// <summary>
+/// One request's controller mutation quota (Kafka's <c>ControllerMutationQuota</c>): each topic's partitions are
+/// recorded in turn; a strict quota refuses a topic once the client's tokens are exhausted (ThrottlingQuotaExceeded),
+/// a permissive one never does. <see cref="ThrottleTimeMs"/> is what the answer carries.
+/// </summary>
+public sealed class ControllerMutationQuota
+{
+    /// <summary>No quota applies: everything is taken, nothing throttled.</summary>
+    public static readonly ControllerMutationQuota Unbounded = new(null, 0, false, TimeProvider.System);
+
+    private readonly TokenBucket? _bucket;
+    private readonly double _quota;
+    private readonly bool _strict;
+    private readonly TimeProvider _time;
+
+    internal ControllerMutationQuota(TokenBucket? bucket, double quota, bool strict, TimeProvider time)
+    {
+        _bucket = bucket;
+        _quota = quota;
+        _strict = strict;
+        _time = time;
+    }
+
+    /// <summary>Whether no quota applies (nothing is measured).</summary>
+    public bool IsUnbounded => _bucket is null;
+
+    /// <summary>The longest throttle time recorded for this request.</summary>
+    public int ThrottleTimeMs { get; private set; }
+
+    /// <summary>Records <paramref name="partitions"/> created or deleted; false when a strict quota refuses them.</summary>
+    public bool TryRecord(int partitions)
+    {
+        if (_bucket is null) return true;
+        var taken = _bucket.TryRecord(partitions, _quota, _strict, _time.GetUtcNow().ToUnixTimeMilliseconds(), out var throttle);
+        ThrottleTimeMs = Math.Max(ThrottleTimeMs, throttle);
+        return taken;
     }
 }
