@@ -212,7 +212,7 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
                 }
             }
         }
-        // KIP-599: each topic's partitions (as this broker knows them) count against the client's controller_mutation_rate.
+        // KIP-599: each topic's partitions (the controller's counts) count against the client's controller_mutation_rate.
         var quota = quotas.ControllerMutationQuotaFor(request, StrictQuotaVersion);
         if (!quota.IsUnbounded && names.Count > 0)
         {
