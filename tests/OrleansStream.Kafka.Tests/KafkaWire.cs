@@ -50,6 +50,54 @@ internal sealed class KafkaWire : IAsyncDisposable
         return r.ReadInt32();
     }
 
+    /// <summary>
+    /// The topics of a flexible (v9-12) Metadata answer, read to its end: each topic's error, name, id and partition count.
+    /// </summary>
+    public static List<(ErrorCode Error, string? Name, Guid TopicId, int Partitions)> ReadMetadataTopics(byte[]? frame, short version)
+    {
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(4));
+        r.SkipTaggedFields(); // response header v1
+        r.ReadInt32(); // throttle
+        for (var brokers = r.ReadArrayLength(true); brokers > 0; brokers--)
+        {
+            r.ReadInt32();
+            r.ReadString(true);
+            r.ReadInt32();
+            r.ReadNullableString(true);
+            r.SkipTaggedFields();
+        }
+        r.ReadNullableString(true); // cluster id
+        r.ReadInt32(); // controller id
+        var topics = new List<(ErrorCode, string?, Guid, int)>();
+        for (var count = r.ReadArrayLength(true); count > 0; count--)
+        {
+            var error = (ErrorCode)r.ReadInt16();
+            var name = r.ReadNullableString(true);
+            var topicId = r.ReadUuid();
+            r.ReadBoolean();
+            var partitions = r.ReadArrayLength(true);
+            for (var p = 0; p < partitions; p++)
+            {
+                r.ReadInt16();
+                r.ReadInt32();
+                r.ReadInt32();
+                r.ReadInt32();
+                r.ReadInt32Array(true);
+                r.ReadInt32Array(true);
+                r.ReadInt32Array(true);
+                r.SkipTaggedFields();
+            }
+            r.ReadInt32(); // topic authorized operations
+            r.SkipTaggedFields();
+            topics.Add((error, name, topicId, partitions));
+        }
+        if (version <= 10) r.ReadInt32(); // cluster authorized operations
+        r.SkipTaggedFields();
+        Assert.Equal(0, r.Remaining);
+        return topics;
+    }
+
     public async Task SendRawAsync(ReadOnlyMemory<byte> bytes) => await _stream.WriteAsync(bytes);
 
     /// <summary>The next response frame without its size, or null once the broker closed the connection.</summary>

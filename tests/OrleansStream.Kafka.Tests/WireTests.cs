@@ -475,49 +475,9 @@ public sealed class WireTests(KafkaCluster cluster)
         KafkaWire wire, short version, Protocol.Messages.MetadataRequestTopic[] topics)
     {
         await wire.SendAsync(ApiKey.Metadata, version, w => new Protocol.Messages.MetadataRequest(topics, false).Write(w, version));
-        var frame = await wire.ReadFrameAsync();
-        Assert.NotNull(frame);
-        var r = new KafkaReader(frame.AsSpan(4));
-        r.SkipTaggedFields();
-        r.ReadInt32();
-        var brokers = r.ReadArrayLength(true);
-        for (var i = 0; i < brokers; i++)
-        {
-            r.ReadInt32();
-            r.ReadString(true);
-            r.ReadInt32();
-            r.ReadNullableString(true);
-            r.SkipTaggedFields();
-        }
-        r.ReadNullableString(true);
-        r.ReadInt32();
         var answered = new Dictionary<Guid, (ErrorCode, string?, int)>();
-        var count = r.ReadArrayLength(true);
-        for (var i = 0; i < count; i++)
-        {
-            var error = (ErrorCode)r.ReadInt16();
-            var name = r.ReadNullableString(true);
-            var topicId = r.ReadUuid();
-            r.ReadBoolean();
-            var partitions = r.ReadArrayLength(true);
-            for (var p = 0; p < partitions; p++)
-            {
-                r.ReadInt16();
-                r.ReadInt32();
-                r.ReadInt32();
-                r.ReadInt32();
-                r.ReadInt32Array(true);
-                r.ReadInt32Array(true);
-                r.ReadInt32Array(true);
-                r.SkipTaggedFields();
-            }
-            r.ReadInt32();
-            r.SkipTaggedFields();
+        foreach (var (error, name, topicId, partitions) in KafkaWire.ReadMetadataTopics(await wire.ReadFrameAsync(), version))
             answered[topicId] = (error, name, partitions);
-        }
-        if (version <= 10) r.ReadInt32();
-        r.SkipTaggedFields();
-        Assert.Equal(0, r.Remaining);
         return answered;
     }
 

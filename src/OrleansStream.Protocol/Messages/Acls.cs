@@ -113,7 +113,16 @@ public sealed record DescribeAclsResponse(ErrorCode Error, string? ErrorMessage,
 }
 
 /// <summary>One CreateAcls result, or one DeleteAcls filter's result with the bindings it removed.</summary>
-public readonly record struct AclResult(ErrorCode Error, string? ErrorMessage, IReadOnlyList<AclSpec>? Matching = null);
+public readonly record struct AclResult(ErrorCode Error, string? ErrorMessage, IReadOnlyList<AclSpec>? Matching = null)
+{
+    /// <summary>The same error for each of <paramref name="count"/> creations or filters (none matching).</summary>
+    public static AclResult[] Repeat(int count, ErrorCode error, string? message)
+    {
+        var results = new AclResult[count];
+        Array.Fill(results, new AclResult(error, message));
+        return results;
+    }
+}
 
 /// <summary>CreateAclsRequest v1-3 (v2 flexible): the bindings to create.</summary>
 public sealed record CreateAclsRequest(AclSpec[] Creations)
@@ -128,7 +137,7 @@ public sealed record CreateAclsRequest(AclSpec[] Creations)
 public sealed record CreateAclsResponse(IReadOnlyList<AclResult> Results)
 {
     /// <summary>The same error for each of <paramref name="results"/> creations.</summary>
-    public CreateAclsResponse(int results, ErrorCode error, string? message) : this(Enumerable.Repeat(new AclResult(error, message), results).ToArray())
+    public CreateAclsResponse(int results, ErrorCode error, string? message) : this(AclResult.Repeat(results, error, message))
     {
     }
 
@@ -160,7 +169,7 @@ public sealed record DeleteAclsRequest(AclSpec[] Filters)
 public sealed record DeleteAclsResponse(IReadOnlyList<AclResult> Results)
 {
     /// <summary>The same error for each of <paramref name="results"/> filters, with no bindings.</summary>
-    public DeleteAclsResponse(int results, ErrorCode error, string? message) : this(Enumerable.Repeat(new AclResult(error, message), results).ToArray())
+    public DeleteAclsResponse(int results, ErrorCode error, string? message) : this(AclResult.Repeat(results, error, message))
     {
     }
 

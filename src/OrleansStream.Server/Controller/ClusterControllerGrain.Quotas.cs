@@ -9,10 +9,10 @@ namespace OrleansStream.Server.Controller;
 /// </summary>
 internal sealed partial class ClusterControllerGrain
 {
-    public Task<ClientQuotaChangeResult> AlterClientQuotas(IReadOnlyList<ClientQuotaChange> changes)
+    public Task<ControllerChangeResult> AlterClientQuotas(IReadOnlyList<ClientQuotaChange> changes)
     {
         ArgumentNullException.ThrowIfNull(changes);
-        if (_stateLost is { } lost) return Task.FromResult(new ClientQuotaChangeResult(ErrorCode.InconsistentClusterId, lost));
+        if (_stateLost is { } lost) return Task.FromResult(new ControllerChangeResult(ErrorCode.InconsistentClusterId, lost));
         return Serialized(async () =>
         {
             var quotas = State.ClientQuotas;
@@ -35,13 +35,11 @@ internal sealed partial class ClusterControllerGrain
                 changed++;
                 LogClientQuotaChanged(change.Entity, change.Key, change.Value);
             }
-            if (changed == 0) return Stored;
+            if (changed == 0) return ControllerChangeResult.Stored;
             State.ClientQuotaVersion++;
-            return await TryCommitAsync(metadataChanged: false) ? Stored : new ClientQuotaChangeResult(ErrorCode.NotController, StaleWriteMessage);
+            return await TryCommitAsync(metadataChanged: false) ? ControllerChangeResult.Stored : new ControllerChangeResult(ErrorCode.NotController, StaleWriteMessage);
         });
     }
-
-    private static readonly ClientQuotaChangeResult Stored = new(ErrorCode.None, null);
 
     public Task<ClientQuotaSnapshot> GetClientQuotas()
     {

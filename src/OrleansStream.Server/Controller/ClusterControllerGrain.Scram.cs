@@ -13,18 +13,18 @@ internal sealed partial class ClusterControllerGrain
     /// <summary>Kafka's message for the removal of a credential that does not exist.</summary>
     public const string ScramCredentialNotFoundMessage = "Attempt to delete a user credential that does not exist";
 
-    public Task<IReadOnlyList<ScramChangeResult>> AlterScramCredentials(IReadOnlyList<ScramCredentialChange> changes)
+    public Task<IReadOnlyList<ControllerChangeResult>> AlterScramCredentials(IReadOnlyList<ScramCredentialChange> changes)
     {
         ArgumentNullException.ThrowIfNull(changes);
         if (_stateLost is { } lost)
         {
-            var refused = new ScramChangeResult[changes.Count];
-            Array.Fill(refused, new ScramChangeResult(ErrorCode.InconsistentClusterId, lost));
-            return Task.FromResult<IReadOnlyList<ScramChangeResult>>(refused);
+            var refused = new ControllerChangeResult[changes.Count];
+            Array.Fill(refused, new ControllerChangeResult(ErrorCode.InconsistentClusterId, lost));
+            return Task.FromResult<IReadOnlyList<ControllerChangeResult>>(refused);
         }
         return Serialized(async () =>
         {
-            var results = new ScramChangeResult[changes.Count];
+            var results = new ControllerChangeResult[changes.Count];
             var stored = State.ScramCredentials;
             var applied = 0;
             for (var i = 0; i < changes.Count; i++)
@@ -42,7 +42,7 @@ internal sealed partial class ClusterControllerGrain
                     var exists = at >= 0 ? !stored[at].Deleted : change.Configured;
                     if (!exists)
                     {
-                        results[i] = new ScramChangeResult(ErrorCode.ResourceNotFound, ScramCredentialNotFoundMessage);
+                        results[i] = new ControllerChangeResult(ErrorCode.ResourceNotFound, ScramCredentialNotFoundMessage);
                         continue;
                     }
                     // Only a removal stored keeps the configuration's credential from coming back.
@@ -51,15 +51,15 @@ internal sealed partial class ClusterControllerGrain
                     else if (at >= 0) stored[at] = removal;
                     else stored.Add(removal);
                 }
-                results[i] = new ScramChangeResult(ErrorCode.None, null);
+                results[i] = ControllerChangeResult.Stored;
                 applied++;
             }
-            if (applied == 0) return (IReadOnlyList<ScramChangeResult>)results;
+            if (applied == 0) return (IReadOnlyList<ControllerChangeResult>)results;
             State.ScramVersion++;
             if (!await TryCommitAsync(metadataChanged: false))
             {
                 for (var i = 0; i < results.Length; i++)
-                    if (results[i].Error == ErrorCode.None) results[i] = new ScramChangeResult(ErrorCode.NotController, StaleWriteMessage);
+                    if (results[i].Error == ErrorCode.None) results[i] = new ControllerChangeResult(ErrorCode.NotController, StaleWriteMessage);
                 return results;
             }
             for (var i = 0; i < results.Length; i++)

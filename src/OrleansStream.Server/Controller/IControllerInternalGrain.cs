@@ -84,7 +84,7 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     /// credential that neither is stored nor comes from the forwarding broker's configuration is
     /// <see cref="ErrorCode.ResourceNotFound"/>.
     /// </summary>
-    Task<IReadOnlyList<Kafka.Security.ScramChangeResult>> AlterScramCredentials(IReadOnlyList<Kafka.Security.ScramCredentialChange> changes);
+    Task<IReadOnlyList<ControllerChangeResult>> AlterScramCredentials(IReadOnlyList<Kafka.Security.ScramCredentialChange> changes);
 
     /// <summary>Every stored SCRAM credential and removal, with its version: what each broker's credential store holds.</summary>
     [AlwaysInterleave]
@@ -94,7 +94,7 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     /// Kafka's AlterClientQuotas at the controller: the brokers' checked changes (a value set, or removed), all in one
     /// write; <see cref="ErrorCode.NotController"/> when another activation wrote the state first.
     /// </summary>
-    Task<Kafka.Quotas.ClientQuotaChangeResult> AlterClientQuotas(IReadOnlyList<Kafka.Quotas.ClientQuotaChange> changes);
+    Task<ControllerChangeResult> AlterClientQuotas(IReadOnlyList<Kafka.Quotas.ClientQuotaChange> changes);
 
     /// <summary>Every stored client quota, with its version: what each broker's quota manager holds.</summary>
     [AlwaysInterleave]

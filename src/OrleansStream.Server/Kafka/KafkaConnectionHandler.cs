@@ -204,8 +204,10 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
             Refuse(state, "unauthenticated", $"{key} before SASL authentication on listener {state.ListenerName} (IllegalSaslState)");
             return false;
         }
-        if (!_authorizer.Loaded.IsCompleted && key != ApiKey.ApiVersions) await WaitForAclsAsync();
-        if (key == ApiKey.SaslHandshake && !_credentials.Loaded.IsCompleted) await WaitForCredentialsAsync();
+        if (!_authorizer.Loaded.IsCompleted && key != ApiKey.ApiVersions)
+            await WaitForAsync(_authorizer.Loaded, "the cluster's ACLs; until it has, only super users are authorized");
+        if (key == ApiKey.SaslHandshake && !_credentials.Loaded.IsCompleted)
+            await WaitForAsync(_credentials.Loaded, "the SCRAM credentials stored at the controller; until it has, only the configured users authenticate");
         writer.Reset();
         var responseFrame = request.Header.BeginResponse(writer);
         bool respond;
@@ -237,36 +239,22 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     }
 
     /// <summary>
-    /// A starting broker serves its first requests once it holds the cluster's ACLs (Kafka's broker does not open its
-    /// listeners before its authorizer has loaded them). Past <see cref="MetadataCache.ControllerWait"/> the request goes
-    /// on, and every check of a principal that is not a super user denies until they come.
+    /// A starting broker serves what needs the controller's security state once it holds it, as Kafka's broker opens
+    /// its listeners only after catching up with the metadata log: the cluster's ACLs before any request, the SCRAM
+    /// credentials stored at the controller before a SASL handshake (so a user created at run time is not refused by a
+    /// broker that has not asked yet). Past <see cref="MetadataCache.ControllerWait"/> the request goes on (checks of
+    /// principals that are not super users deny, only configured users authenticate) and <paramref name="late"/> is
+    /// logged.
     /// </summary>
-    private async Task WaitForAclsAsync()
+    private async Task WaitForAsync(Task loaded, string late)
     {
         try
         {
-            await _authorizer.Loaded.WaitAsync(MetadataCache.ControllerWait, _time);
+            await loaded.WaitAsync(MetadataCache.ControllerWait, _time);
         }
         catch (TimeoutException)
         {
-            LogAclsNotLoaded(MetadataCache.ControllerWait.TotalSeconds);
-        }
-    }
-
-    /// <summary>
-    /// A starting broker authenticates once it holds the SCRAM credentials stored at the controller, so that a user
-    /// created at run time is not refused by a broker that has not asked yet. Past <see cref="MetadataCache.ControllerWait"/>
-    /// the exchange goes on with the configured credentials.
-    /// </summary>
-    private async Task WaitForCredentialsAsync()
-    {
-        try
-        {
-            await _credentials.Loaded.WaitAsync(MetadataCache.ControllerWait, _time);
-        }
-        catch (TimeoutException)
-        {
-            LogCredentialsNotLoaded(MetadataCache.ControllerWait.TotalSeconds);
+            LogNotLoaded(late, MetadataCache.ControllerWait.TotalSeconds);
         }
     }
 
@@ -331,9 +319,6 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     [LoggerMessage(Level = LogLevel.Error, Message = "{Api} v{Version} from {Remote} failed; closing the connection")]
     private partial void LogRequestFailed(Exception e, ApiKey api, short version, EndPoint? remote);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker has not loaded the cluster's ACLs after {Seconds} s; until it has, only super users are authorized")]
-    private partial void LogAclsNotLoaded(double seconds);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker has not loaded the SCRAM credentials stored at the controller after {Seconds} s; until it has, only the configured users authenticate")]
-    private partial void LogCredentialsNotLoaded(double seconds);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "After {Seconds} s the broker has not loaded {What}")]
+    private partial void LogNotLoaded(string what, double seconds);
 }

@@ -43,7 +43,3 @@ public sealed record ClientQuotaSnapshot([property: Id(0)] long Version, [proper
 /// <summary>One checked change for the controller: <see cref="Key"/> set to <see cref="Value"/>, or removed when it is null.</summary>
 [GenerateSerializer, Immutable]
 public sealed record ClientQuotaChange([property: Id(0)] ClientQuotaEntity Entity, [property: Id(1)] string Key, [property: Id(2)] double? Value);
-
-/// <summary>The controller's answer to one AlterClientQuotas request's changes, all of which are stored or none.</summary>
-[GenerateSerializer, Immutable]
-public sealed record ClientQuotaChangeResult([property: Id(0)] ErrorCode Error, [property: Id(1)] string? Message);

@@ -45,7 +45,3 @@ public sealed record ScramCredentialChange(
     [property: Id(1)] string Mechanism,
     [property: Id(2)] StoredScramCredential? Credential,
     [property: Id(3)] bool Configured);
-
-/// <summary>The controller's answer to one <see cref="ScramCredentialChange"/>.</summary>
-[GenerateSerializer, Immutable]
-public sealed record ScramChangeResult([property: Id(0)] ErrorCode Error, [property: Id(1)] string? Message);
