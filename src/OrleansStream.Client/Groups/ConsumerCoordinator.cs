@@ -102,6 +102,9 @@ internal sealed partial class ConsumerCoordinator : IDisposable
     private Task<JoinOutcome>? _joining;
     private Task? _heartbeat;
     private Task? _autoCommit;
+    // One commit in flight at a time: two concurrent grain calls are not ordered, so an auto commit sent before a later
+    // commit could otherwise reach the group after it and move the committed offset back.
+    private readonly SemaphoreSlim _commitGate = new(1, 1);
     private long _lastPollMs;
     private long _nextAutoCommitMs;
     private Dictionary<string, int>? _leaderPartitionCounts;
@@ -373,9 +376,7 @@ internal sealed partial class ConsumerCoordinator : IDisposable
     /// <summary>Commits the stored offsets of the assigned partitions; returns what was committed.</summary>
     public List<TopicPartitionOffset> Commit()
     {
-        List<OffsetToCommit> offsets;
-        lock (_lock) offsets = PendingCommits();
-        if (offsets.Count > 0) Blocking.Wait(() => CommitAsync(offsets));
+        var offsets = Blocking.Wait(CommitStoredAsync);
         var result = new List<TopicPartitionOffset>(offsets.Count);
         foreach (var o in offsets) result.Add(new TopicPartitionOffset(o.TopicPartition, o.Offset));
         return result;
@@ -393,6 +394,39 @@ internal sealed partial class ConsumerCoordinator : IDisposable
     /// again after retry.backoff.ms until default.api.timeout.ms, then the commit fails with a retriable KafkaException.
     /// </summary>
     public async Task CommitAsync(IReadOnlyList<OffsetToCommit> offsets)
+    {
+        await _commitGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await SendCommitAsync(offsets).ConfigureAwait(false);
+        }
+        finally
+        {
+            _commitGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Commits the stored offsets not yet committed, read once the commits before it are done, so a commit never sends
+    /// an older offset than one already sent; returns what it committed.
+    /// </summary>
+    private async Task<List<OffsetToCommit>> CommitStoredAsync()
+    {
+        await _commitGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            List<OffsetToCommit> offsets;
+            lock (_lock) offsets = PendingCommits();
+            if (offsets.Count > 0) await SendCommitAsync(offsets).ConfigureAwait(false);
+            return offsets;
+        }
+        finally
+        {
+            _commitGate.Release();
+        }
+    }
+
+    private async Task SendCommitAsync(IReadOnlyList<OffsetToCommit> offsets)
     {
         string memberId;
         int generation;
@@ -529,14 +563,13 @@ internal sealed partial class ConsumerCoordinator : IDisposable
         if (now < _nextAutoCommitMs) return;
         if (_autoCommit is { IsCompleted: false }) return;
         _nextAutoCommitMs = now + _settings.AutoCommitIntervalMs;
-        List<OffsetToCommit> offsets;
-        lock (_lock) offsets = PendingCommits();
-        if (offsets.Count == 0) return;
+        lock (_lock)
+            if (PendingCommits().Count == 0) return;
         _autoCommit = Task.Run(async () =>
         {
             try
             {
-                await CommitAsync(offsets).ConfigureAwait(false);
+                await CommitStoredAsync().ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is OrleansStreamException or ObjectDisposedException)
             {

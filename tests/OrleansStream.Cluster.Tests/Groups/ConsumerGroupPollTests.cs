@@ -76,4 +76,37 @@ public sealed class ConsumerGroupPollTests(GroupFixture fixture)
             Assert.Equal(offsets.Order().Distinct().ToList(), offsets);
         }
     }
+
+    [Fact]
+    public async Task Auto_commits_and_commits_of_one_member_go_one_at_a_time_so_the_last_commit_stands()
+    {
+        // Two grain calls in flight to one group are not ordered: an auto commit taken at the start of a Poll and a
+        // commit of what that Poll returned, both in flight, could reach the group in either order and leave the older
+        // offset committed. The consumer sends one at a time.
+        var topic = GroupFixture.Unique("gorder");
+        var group = GroupFixture.Unique("g-gorder");
+        await fixture.CreateTopicAsync(topic, 2);
+        await fixture.ProduceAsync(topic, 0, 1000);
+        var config = fixture.GroupConfig(group);
+        config.AutoCommitIntervalMs = 1;
+        using var consumer = new ConsumerBuilder<string, string>(fixture.Client, config).Build();
+        consumer.Subscribe(topic);
+        var read = 0;
+        var commits = 0;
+        await Eventually.WaitUntilAsync(() =>
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is null) return false;
+            // Every second record: the Consume that returned it started an auto commit of the one before, which is on
+            // its way as this commit is sent.
+            if (++read % 2 == 0 && consumer.Commit().Count > 0) commits++;
+            return read == 1000;
+        }, "the consumer reads 1000 records, committing every second one", TimeSpan.FromSeconds(60));
+
+        var (mostInFlight, sent) = fixture.Commits.Of(group);
+        Assert.True(sent > commits, $"auto commits were sent beside the {commits} commits ({sent} in all)");
+        Assert.Equal(1, mostInFlight);
+        var partitions = new[] { new TopicPartition(topic, 0), new TopicPartition(topic, 1) };
+        foreach (var c in consumer.Committed(partitions, TimeSpan.FromSeconds(10)))
+            Assert.Equal(consumer.QueryWatermarkOffsets(c.TopicPartition, TimeSpan.FromSeconds(10)).High, c.Offset);
+    }
 }

@@ -5,6 +5,11 @@ namespace OrleansStream.Cluster.Tests.Groups;
 /// <summary>Three brokers whose groups rebalance at once (no initial delay; consumer group members heartbeat every 200 ms); shared by the real-time group tests.</summary>
 public sealed class GroupFixture : ClusterFixture
 {
+    /// <summary>The OffsetCommit calls the fixture's client sends, per group.</summary>
+    public OffsetCommitWatch Commits { get; } = new();
+
+    protected override void ConfigureClient(IClientBuilder client) => client.AddOutgoingGrainCallFilter(Commits);
+
     protected override void ConfigureSilo(ISiloBuilder silo) =>
         silo.AddOrleansStreamGroups(static o =>
         {
@@ -51,4 +56,43 @@ public sealed class GroupFixture : ClusterFixture
 public sealed class GroupCollection : ICollectionFixture<GroupFixture>
 {
     public const string Name = "groups";
+}
+
+/// <summary>Counts, per group, the OffsetCommit calls sent and the most of them in flight at once.</summary>
+public sealed class OffsetCommitWatch : IOutgoingGrainCallFilter
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, (int InFlight, int MostInFlight, int Sent)> _groups = new(StringComparer.Ordinal);
+
+    public (int MostInFlight, int Sent) Of(string group)
+    {
+        lock (_lock) return _groups.TryGetValue(group, out var g) ? (g.MostInFlight, g.Sent) : (0, 0);
+    }
+
+    public async Task Invoke(IOutgoingGrainCallContext context)
+    {
+        if (context.InterfaceMethod is not { Name: nameof(IConsumerGroupGrain.OffsetCommit) } method || method.DeclaringType != typeof(IConsumerGroupGrain))
+        {
+            await context.Invoke();
+            return;
+        }
+        var group = context.TargetId.Key.ToString()!;
+        lock (_lock)
+        {
+            var g = _groups.GetValueOrDefault(group);
+            _groups[group] = (g.InFlight + 1, Math.Max(g.MostInFlight, g.InFlight + 1), g.Sent + 1);
+        }
+        try
+        {
+            await context.Invoke();
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                var g = _groups[group];
+                _groups[group] = g with { InFlight = g.InFlight - 1 };
+            }
+        }
+    }
 }
