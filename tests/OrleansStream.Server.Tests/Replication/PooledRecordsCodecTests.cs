@@ -144,11 +144,11 @@ public sealed class PooledRecordsCodecTests : IDisposable
     private static long AllocatedPerCall(Func<int, long> calls, long checksumPerCall)
     {
         calls(20);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        var checksum = calls(200);
-        var perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / 200;
+        long checksum = 0;
+        // The least of three windows: a background collection can charge one a lump it never allocated (ThreadAllocations).
+        var least = ThreadAllocations.Least(_ => checksum = calls(200));
         Assert.Equal(200 * checksumPerCall, checksum);
-        return perCall;
+        return least / 200;
     }
 
     private long RoundTrips(int count, int batchBytes, byte[] wire, SerializerSessionPool sessions)
