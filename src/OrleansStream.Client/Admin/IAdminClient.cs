@@ -3,7 +3,7 @@ using OrleansStream.Client.Admin;
 namespace OrleansStream.Client;
 
 /// <summary>Topic administration, shaped like Confluent.Kafka's IAdminClient.</summary>
-public interface IAdminClient : IDisposable
+public partial interface IAdminClient : IDisposable
 {
     string Name { get; }
 
