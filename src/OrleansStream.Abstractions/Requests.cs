@@ -62,7 +62,7 @@ public sealed record FetchResponse(
     long DivergingEndOffset = -1);
 
 /// <summary>Kafka's ListOffsets timestamps: -1 latest, -2 earliest, otherwise the first offset with a timestamp at or after it.</summary>
-public static class OffsetSpec
+public static class ListOffsetsTimestamp
 {
     public const long Latest = -1;
     public const long Earliest = -2;
@@ -80,7 +80,7 @@ public static class OffsetSpec
     public const long LatestTiered = -5;
 }
 
-/// <summary>Kafka's ListOffsets; <see cref="OffsetSpec.Latest"/> with <see cref="IsolationLevel.ReadCommitted"/> answers the last stable offset.</summary>
+/// <summary>Kafka's ListOffsets; <see cref="ListOffsetsTimestamp.Latest"/> with <see cref="IsolationLevel.ReadCommitted"/> answers the last stable offset.</summary>
 [GenerateSerializer, Immutable]
 public sealed record ListOffsetsRequest(long Timestamp, int CurrentLeaderEpoch = -1, IsolationLevel IsolationLevel = IsolationLevel.ReadUncommitted);
 

@@ -199,8 +199,8 @@ public sealed class PartitionTests(ClusterFixture fixture)
         await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch(1_000, "a", "b")));
         await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch(2_000, "c")));
 
-        var earliest = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.Earliest));
-        var latest = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest));
+        var earliest = await leader.ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.Earliest));
+        var latest = await leader.ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.Latest));
         var byTime = await leader.ListOffsets(new ListOffsetsRequest(1_500));
         var future = await leader.ListOffsets(new ListOffsetsRequest(9_000));
 
@@ -217,14 +217,14 @@ public sealed class PartitionTests(ClusterFixture fixture)
         var topic = UniqueTopic("maxts");
         await fixture.CreateTopic(topic);
         var leader = await fixture.Leader(topic, 0);
-        var empty = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.MaxTimestamp));
+        var empty = await leader.ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.MaxTimestamp));
         await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch(1_000, "a", "b")));
         await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch(3_000, "c", "d")));
         await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch(2_000, "e")));
         await leader.Produce(new ProduceRequest(Acks.Leader, 5000, Batch(3_000, "f")));
 
-        var max = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.MaxTimestamp));
-        var earliestLocal = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.EarliestLocal));
+        var max = await leader.ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.MaxTimestamp));
+        var earliestLocal = await leader.ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.EarliestLocal));
 
         Assert.Equal((ErrorCode.None, -1L), (empty.Error, empty.Offset));
         Assert.Equal((ErrorCode.None, 2L, 3_000L), (max.Error, max.Offset, max.Timestamp));

@@ -43,7 +43,7 @@ public sealed class ReadCommittedTests(ClusterFixture fixture)
 
         var committed = await leader.Fetch(new FetchRequest(0, 1 << 20, IsolationLevel: IsolationLevel.ReadCommitted));
         var uncommitted = await leader.Fetch(new FetchRequest(0, 1 << 20));
-        var latest = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest, IsolationLevel: IsolationLevel.ReadCommitted));
+        var latest = await leader.ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.Latest, IsolationLevel: IsolationLevel.ReadCommitted));
 
         Assert.Equal((ErrorCode.None, 2L, 2L), (committed.Error, committed.HighWatermark, committed.LastStableOffset));
         Assert.Equal([(0L, "a"), (1L, "b")], RecordsOf(committed.Records.Memory));
@@ -64,8 +64,8 @@ public sealed class ReadCommittedTests(ClusterFixture fixture)
         Assert.Equal([(0L, "before"), (1L, "open"), (2L, "after")], RecordsOf(uncommitted.Records.Memory));
         Assert.Equal(1, uncommitted.LastStableOffset);
 
-        Assert.Equal(1, (await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest, IsolationLevel: IsolationLevel.ReadCommitted))).Offset);
-        Assert.Equal(3, (await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest))).Offset);
+        Assert.Equal(1, (await leader.ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.Latest, IsolationLevel: IsolationLevel.ReadCommitted))).Offset);
+        Assert.Equal(3, (await leader.ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.Latest))).Offset);
 
         // A read_committed long-poll at the last stable offset: new data moves the high watermark, not the LSO, so it
         // ends at its deadline with nothing.

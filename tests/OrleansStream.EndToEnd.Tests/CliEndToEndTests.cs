@@ -106,6 +106,35 @@ public class CliEndToEndTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(["c", "d"], consume.StdoutLines);
     }
 
+    [Fact]
+    public async Task Topic_offsets_for_a_time_and_delete_records_below_an_offset()
+    {
+        const string topic = "e2e-offsets";
+        Assert.Equal(0, (await silo.RunCliAsync("topics", "create", "--topic", topic, "--partitions", "2")).ExitCode);
+        var produce = await silo.RunCliWithInputAsync("a\nb\nc\nd\ne\n", "produce", "--topic", topic, "--partition", "0");
+        Assert.True(produce.ExitCode == 0, produce.ToString());
+
+        var latest = await silo.RunCliAsync("topics", "offsets", "--topic", topic);
+        Assert.True(latest.ExitCode == 0, latest.ToString());
+        Assert.Equal([$"{topic}:0:5", $"{topic}:1:0"], latest.StdoutLines);
+
+        var deleted = await silo.RunCliAsync("topics", "delete-records", "--topic", topic, "--partition", "0", "--offset", "3");
+        Assert.True(deleted.ExitCode == 0, deleted.ToString());
+        Assert.Equal($"Partition: {topic}-0\tlow_watermark: 3", deleted.Stdout.Trim());
+
+        var earliest = await silo.RunCliAsync("topics", "offsets", "--topic", topic, "--partition", "0", "--time", "earliest");
+        Assert.True(earliest.ExitCode == 0, earliest.ToString());
+        Assert.Equal([$"{topic}:0:3"], earliest.StdoutLines);
+
+        var beyond = await silo.RunCliAsync("topics", "delete-records", "--topic", topic, "--partition", "0", "--offset", "9");
+        Assert.True(beyond.ExitCode != 0 && beyond.StderrLines.Length == 1, beyond.ToString());
+        Assert.Contains("OffsetOutOfRange", beyond.Stderr);
+
+        var badTime = await silo.RunCliRawAsync(null, ["topics", "offsets", "--topic", topic, "--time", "soon"]);
+        Assert.Equal(2, badTime.ExitCode);
+        Assert.Contains("max-timestamp", badTime.Stderr);
+    }
+
     [Theory]
     [InlineData("consume", "--topic", "e2e-no-such-topic", "--timeout-ms", "1000")]
     [InlineData("topics", "describe", "--topic", "e2e-no-such-topic")]

@@ -507,7 +507,7 @@ public sealed class WireTests(KafkaCluster cluster)
 
         await wire.SendAsync(ApiKey.Produce, 8, w => ProduceOne(topic, acks: 0).Write(w, 8));
         var listOffsets = await wire.SendAsync(ApiKey.ListOffsets, 5, w =>
-            new Protocol.Messages.ListOffsetsRequest(-1, 0, [new ListOffsetsTopic(topic, [new ListOffsetsPartition(0, -1, OffsetSpec.Latest)])]).Write(w, 5));
+            new Protocol.Messages.ListOffsetsRequest(-1, 0, [new ListOffsetsTopic(topic, [new ListOffsetsPartition(0, -1, ListOffsetsTimestamp.Latest)])]).Write(w, 5));
         var frame = await wire.ReadFrameAsync();
 
         Assert.NotNull(frame);
@@ -549,19 +549,19 @@ public sealed class WireTests(KafkaCluster cluster)
         long highestInManifest = -1;
         await Eventually.WaitUntilAsync(async () =>
         {
-            tieredAnswer = await ListOffsetsAsync(wire, 9, tiered, OffsetSpec.LatestTiered);
+            tieredAnswer = await ListOffsetsAsync(wire, 9, tiered, ListOffsetsTimestamp.LatestTiered);
             highestInManifest = (await cluster.ManifestAsync(leader, tiered, 0)).CopiedNextOffset() - 1;
             return highestInManifest >= 4 * 12 - 1 && tieredAnswer.Offset == highestInManifest;
         }, "the closed segments are tiered and ListOffsets -5 answers the manifest's highest offset", TimeSpan.FromSeconds(30),
             () => $"answered {tieredAnswer}, manifest's highest offset {highestInManifest}");
-        var latest = await ListOffsetsAsync(wire, 9, tiered, OffsetSpec.Latest);
+        var latest = await ListOffsetsAsync(wire, 9, tiered, ListOffsetsTimestamp.Latest);
 
         Assert.Equal((ErrorCode.None, -1L, latest.Epoch), (tieredAnswer.Error, tieredAnswer.Timestamp, tieredAnswer.Epoch));
         Assert.Equal(6 * 12, latest.Offset);
         await using var plainWire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(plain, 0)));
-        Assert.Equal((ErrorCode.None, -1L, -1L, -1), await ListOffsetsAsync(plainWire, 9, plain, OffsetSpec.LatestTiered));
-        Assert.Equal(ErrorCode.UnsupportedVersion, (await ListOffsetsAsync(plainWire, 8, plain, OffsetSpec.LatestTiered)).Error);
-        Assert.Equal(ErrorCode.UnsupportedVersion, (await ListOffsetsAsync(plainWire, 6, plain, OffsetSpec.MaxTimestamp)).Error);
+        Assert.Equal((ErrorCode.None, -1L, -1L, -1), await ListOffsetsAsync(plainWire, 9, plain, ListOffsetsTimestamp.LatestTiered));
+        Assert.Equal(ErrorCode.UnsupportedVersion, (await ListOffsetsAsync(plainWire, 8, plain, ListOffsetsTimestamp.LatestTiered)).Error);
+        Assert.Equal(ErrorCode.UnsupportedVersion, (await ListOffsetsAsync(plainWire, 6, plain, ListOffsetsTimestamp.MaxTimestamp)).Error);
         Assert.Equal(ErrorCode.UnsupportedVersion, (await ListOffsetsAsync(plainWire, 10, plain, -6)).Error);
         // v10: by timestamp, read from the tier's time index within the request's timeout.
         var byTime = await ListOffsetsAsync(wire, 10, tiered, 0, timeoutMs: 30_000);

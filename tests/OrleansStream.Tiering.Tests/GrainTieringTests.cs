@@ -134,9 +134,9 @@ public sealed class GrainTieringTests(TieringCluster cluster) : IClassFixture<Ti
         var localStart = cluster.LocalSegments(leader, topic, 0)[0];
         var replica = cluster.Client.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(topic, 0, (await DescribeAsync(topic)).Leader));
 
-        var max = await replica.ListOffsets(new ListOffsetsRequest(OffsetSpec.MaxTimestamp));
-        var earliestLocal = await replica.ListOffsets(new ListOffsetsRequest(OffsetSpec.EarliestLocal));
-        var earliest = await replica.ListOffsets(new ListOffsetsRequest(OffsetSpec.Earliest));
+        var max = await replica.ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.MaxTimestamp));
+        var earliestLocal = await replica.ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.EarliestLocal));
+        var earliest = await replica.ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.Earliest));
 
         Assert.True(localStart > stampedLast, $"local log start {localStart}");
         Assert.Equal((ErrorCode.None, (long)stampedLast, latest), (max.Error, max.Offset, max.Timestamp));

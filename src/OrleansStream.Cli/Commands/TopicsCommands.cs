@@ -6,7 +6,10 @@ using OrleansStream.Client.Admin;
 
 namespace OrleansStream.Cli.Commands;
 
-/// <summary><c>topics create|list|describe|delete</c>, the kafka-topics.sh of OrleansStream.</summary>
+/// <summary>
+/// <c>topics create|list|describe|delete</c>, the kafka-topics.sh of OrleansStream, with <c>offsets</c>
+/// (kafka-get-offsets.sh) and <c>delete-records</c> (kafka-delete-records.sh).
+/// </summary>
 internal static class TopicsCommands
 {
     public static Command Build()
@@ -16,6 +19,8 @@ internal static class TopicsCommands
         topics.Subcommands.Add(List());
         topics.Subcommands.Add(Describe());
         topics.Subcommands.Add(Delete());
+        topics.Subcommands.Add(Offsets());
+        topics.Subcommands.Add(DeleteRecords());
         return topics;
     }
 
@@ -124,6 +129,98 @@ internal static class TopicsCommands
                 throw new CliException($"{e.Results[0].Error.Code}: {e.Results[0].Error.Reason}");
             }
             Console.Out.WriteLine($"Deleted topic {name}.");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Offsets()
+    {
+        var topic = new Option<string>("--topic") { Description = "Topic", Required = true };
+        var partition = new Option<int?>("--partition") { Description = "One partition (default: every partition)" };
+        var time = new Option<string>("--time")
+        {
+            Description = "latest (-1), earliest (-2), max-timestamp (-3), or a timestamp in ms: the first offset at or after it",
+            DefaultValueFactory = _ => "latest",
+        };
+        var command = new Command("offsets", "Each partition's offset for a time, as topic:partition:offset lines (kafka-get-offsets.sh)") { topic, partition, time };
+        command.SetAction(async (parse, ct) =>
+        {
+            var name = parse.GetRequiredValue(topic);
+            var spec = ParseOffsetSpec(parse.GetValue(time)!);
+            await using var connection = await CliApp.ConnectAsync(parse, ct);
+            using var admin = new AdminClientBuilder(connection.Client).Build();
+            var partitions = new List<int>();
+            if (parse.GetValue(partition) is { } one)
+            {
+                partitions.Add(one);
+            }
+            else
+            {
+                var metadata = await admin.GetMetadataAsync([name]);
+                foreach (var t in metadata.Topics)
+                {
+                    if (t.Error != ErrorCode.None) throw new CliException($"{t.Error}: topic '{name}': {t.ErrorMessage ?? t.Error.ToString()}");
+                    foreach (var p in t.Partitions) partitions.Add(p.Partition);
+                }
+                partitions.Sort();
+            }
+            var specs = new List<TopicPartitionOffsetSpec>(partitions.Count);
+            foreach (var p in partitions) specs.Add(new TopicPartitionOffsetSpec { TopicPartition = new TopicPartition(name, p), OffsetSpec = spec });
+            ListOffsetsResult result;
+            try
+            {
+                result = await admin.ListOffsetsAsync(specs);
+            }
+            catch (ListOffsetsException e)
+            {
+                throw new CliException($"{e.Error.Code}: {e.Error.Reason}");
+            }
+            var output = new StringBuilder();
+            foreach (var info in result.ResultInfos)
+            {
+                var r = info.TopicPartitionOffsetError;
+                output.Append(CultureInfo.InvariantCulture, $"{r.Topic}:{r.Partition}:{r.Offset}\n");
+            }
+            Console.Out.Write(output.ToString());
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>kafka-get-offsets.sh's <c>--time</c>: a name, Kafka's negative code, or a timestamp in ms.</summary>
+    internal static OffsetSpec ParseOffsetSpec(string time) => time switch
+    {
+        "latest" or "-1" => OffsetSpec.Latest(),
+        "earliest" or "-2" => OffsetSpec.Earliest(),
+        "max-timestamp" or "-3" => OffsetSpec.MaxTimestamp(),
+        _ when long.TryParse(time, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) => OffsetSpec.ForTimestamp(ms),
+        _ => throw new CliException($"--time must be latest, earliest, max-timestamp or a timestamp in ms, not '{time}'", ExitCodes.Usage),
+    };
+
+    private static Command DeleteRecords()
+    {
+        var topic = new Option<string>("--topic") { Description = "Topic", Required = true };
+        var partition = new Option<int>("--partition") { Description = "Partition", Required = true };
+        var offset = new Option<long>("--offset") { Description = "Delete the records below this offset; -1: every record below the high watermark", Required = true };
+        var command = new Command("delete-records", "Move a partition's log start offset up, deleting the records below it") { topic, partition, offset };
+        command.SetAction(async (parse, ct) =>
+        {
+            var tp = new TopicPartition(parse.GetRequiredValue(topic), parse.GetValue(partition));
+            var below = parse.GetValue(offset);
+            if (below < -1) throw new CliException("--offset must be -1 or an offset", ExitCodes.Usage);
+            await using var connection = await CliApp.ConnectAsync(parse, ct);
+            using var admin = new AdminClientBuilder(connection.Client).Build();
+            List<DeleteRecordsResult> result;
+            try
+            {
+                result = await admin.DeleteRecordsAsync([new TopicPartitionOffset(tp, below)]);
+            }
+            catch (DeleteRecordsException e)
+            {
+                throw new CliException($"{e.Error.Code}: {e.Error.Reason}");
+            }
+            Console.Out.WriteLine($"Partition: {tp}\tlow_watermark: {result[0].Offset}");
             return ExitCodes.Success;
         });
         return command;

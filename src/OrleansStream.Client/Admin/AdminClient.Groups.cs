@@ -79,7 +79,7 @@ internal sealed partial class AdminClient
         var keys = new List<TopicPartition>(rows.Keys);
         keys.Sort(static (a, b) => string.CompareOrdinal(a.Topic, b.Topic) is var c && c != 0 ? c : a.Partition.CompareTo(b.Partition));
         var ends = new Task<ListOffsetsResponse>[keys.Count];
-        for (var i = 0; i < keys.Count; i++) ends[i] = ListOffsetsAsync(keys[i], OffsetSpec.Latest, GroupTimeout(timeout));
+        for (var i = 0; i < keys.Count; i++) ends[i] = ListOffsetsAsync(keys[i], ListOffsetsTimestamp.Latest, GroupTimeout(timeout));
         var result = new List<ConsumerGroupPartitionOffset>(keys.Count);
         for (var i = 0; i < keys.Count; i++)
         {
@@ -128,8 +128,8 @@ internal sealed partial class AdminClient
         foreach (var p in found.Partitions)
         {
             var tp = new TopicPartition(topic, p.Partition);
-            var earliest = (await ListOffsetsAsync(tp, OffsetSpec.Earliest, GroupTimeout(timeout)).ConfigureAwait(false)).Offset;
-            var latest = (await ListOffsetsAsync(tp, OffsetSpec.Latest, GroupTimeout(timeout)).ConfigureAwait(false)).Offset;
+            var earliest = (await ListOffsetsAsync(tp, ListOffsetsTimestamp.Earliest, GroupTimeout(timeout)).ConfigureAwait(false)).Offset;
+            var latest = (await ListOffsetsAsync(tp, ListOffsetsTimestamp.Latest, GroupTimeout(timeout)).ConfigureAwait(false)).Offset;
             var offset = to switch
             {
                 Offset.Beginning => earliest,

@@ -126,8 +126,8 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
             try
             {
                 var tp = new TopicPartition(topic, p.Partition);
-                var earliest = ListOffsetsAsync(tp, OffsetSpec.Earliest, timeout);
-                var latest = ListOffsetsAsync(tp, OffsetSpec.Latest, timeout);
+                var earliest = ListOffsetsAsync(tp, ListOffsetsTimestamp.Earliest, timeout);
+                var latest = ListOffsetsAsync(tp, ListOffsetsTimestamp.Latest, timeout);
                 var (e, l) = (await earliest.ConfigureAwait(false), await latest.ConfigureAwait(false));
                 start = e.Offset;
                 end = l.Offset;

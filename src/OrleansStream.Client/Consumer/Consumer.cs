@@ -529,8 +529,8 @@ internal sealed partial class Consumer<TKey, TValue> : IConsumer<TKey, TValue>, 
 
     private async Task<WatermarkOffsets> QueryWatermarkOffsetsAsync(TopicPartition topicPartition, TimeSpan timeout)
     {
-        var low = ListOffsetAsync(topicPartition, OffsetSpec.Earliest, timeout);
-        var high = ListOffsetAsync(topicPartition, OffsetSpec.Latest, timeout);
+        var low = ListOffsetAsync(topicPartition, ListOffsetsTimestamp.Earliest, timeout);
+        var high = ListOffsetAsync(topicPartition, ListOffsetsTimestamp.Latest, timeout);
         return new WatermarkOffsets(await low.ConfigureAwait(false), await high.ConfigureAwait(false));
     }
 

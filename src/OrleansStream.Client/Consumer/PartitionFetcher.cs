@@ -197,8 +197,8 @@ internal sealed class PartitionFetcher
     private async Task<long> ResolveStartAsync(long start, CancellationToken ct)
     {
         if (start >= 0) return start;
-        if (start == Offset.Beginning) return await ListOffsetAsync(OffsetSpec.Earliest, ct).ConfigureAwait(false);
-        if (start == Offset.End) return await ListOffsetAsync(OffsetSpec.Latest, ct).ConfigureAwait(false);
+        if (start == Offset.Beginning) return await ListOffsetAsync(ListOffsetsTimestamp.Earliest, ct).ConfigureAwait(false);
+        if (start == Offset.End) return await ListOffsetAsync(ListOffsetsTimestamp.Latest, ct).ConfigureAwait(false);
         if (_committed is not null)
         {
             var committed = await _committed(TopicPartition, ct).ConfigureAwait(false);
@@ -206,8 +206,8 @@ internal sealed class PartitionFetcher
         }
         return _settings.AutoOffsetReset switch
         {
-            AutoOffsetReset.Earliest => await ListOffsetAsync(OffsetSpec.Earliest, ct).ConfigureAwait(false),
-            AutoOffsetReset.Latest => await ListOffsetAsync(OffsetSpec.Latest, ct).ConfigureAwait(false),
+            AutoOffsetReset.Earliest => await ListOffsetAsync(ListOffsetsTimestamp.Earliest, ct).ConfigureAwait(false),
+            AutoOffsetReset.Latest => await ListOffsetAsync(ListOffsetsTimestamp.Latest, ct).ConfigureAwait(false),
             _ => await FailAsync(ErrorCode.OffsetOutOfRange,
                 $"{TopicPartition}: no committed offset and auto.offset.reset is error.", Offset.Unset, ct).ConfigureAwait(false),
         };
@@ -215,8 +215,8 @@ internal sealed class PartitionFetcher
 
     private async Task<long> ResetAsync(long offset, CancellationToken ct) => _settings.AutoOffsetReset switch
     {
-        AutoOffsetReset.Earliest => await ListOffsetAsync(OffsetSpec.Earliest, ct).ConfigureAwait(false),
-        AutoOffsetReset.Latest => await ListOffsetAsync(OffsetSpec.Latest, ct).ConfigureAwait(false),
+        AutoOffsetReset.Earliest => await ListOffsetAsync(ListOffsetsTimestamp.Earliest, ct).ConfigureAwait(false),
+        AutoOffsetReset.Latest => await ListOffsetAsync(ListOffsetsTimestamp.Latest, ct).ConfigureAwait(false),
         _ => await FailAsync(ErrorCode.OffsetOutOfRange,
             $"{TopicPartition}: offset {offset} is out of range and auto.offset.reset is error; Seek to a valid offset.", offset, ct).ConfigureAwait(false),
     };

@@ -84,7 +84,7 @@ internal sealed class ConsumerLagProbe : IDisposable
             foreach (var tp in partitions)
                 if (leaders.TryGetValue(tp, out var leader) && leader >= 0)
                     reads.Add((tp, _grains.GetGrain<IPartitionReplicaGrain>(GrainKeys.Replica(tp.Topic, tp.Partition, leader))
-                        .ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest))));
+                        .ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.Latest))));
             foreach (var (tp, latest) in reads)
             {
                 await ((Task)latest).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);

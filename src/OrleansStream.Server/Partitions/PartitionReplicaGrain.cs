@@ -472,9 +472,9 @@ internal sealed partial class PartitionReplicaGrain(
         ArgumentNullException.ThrowIfNull(request);
         if (CheckLeader(request.CurrentLeaderEpoch) is { } notLeader)
             return new ListOffsetsResponse(notLeader.Error, -1, -1, -1, notLeader.Message);
-        if (request.Timestamp == OffsetSpec.LatestTiered)
+        if (request.Timestamp == ListOffsetsTimestamp.LatestTiered)
             return await LatestTieredAsync(request);
-        if (request.Timestamp is >= 0 or OffsetSpec.MaxTimestamp && _remote is { } remote && _log!.LocalLogStartOffset > _log.LogStartOffset)
+        if (request.Timestamp is >= 0 or ListOffsetsTimestamp.MaxTimestamp && _remote is { } remote && _log!.LocalLogStartOffset > _log.LogStartOffset)
         {
             // Below the local log start the tier's time indexes answer (through the manifest and the remote index cache).
             TimestampOffset? remoteFound;
@@ -497,10 +497,10 @@ internal sealed partial class PartitionReplicaGrain(
         var end = log.FetchUpperBound(ToFetchIsolation(request.IsolationLevel));
         return request.Timestamp switch
         {
-            OffsetSpec.Earliest => new ListOffsetsResponse(ErrorCode.None, log.LogStartOffset, -1, EpochAt(log.LogStartOffset)),
-            OffsetSpec.Latest => new ListOffsetsResponse(ErrorCode.None, end, -1, LeaderEpoch),
-            OffsetSpec.EarliestLocal => new ListOffsetsResponse(ErrorCode.None, log.LocalLogStartOffset, -1, EpochAt(log.LocalLogStartOffset)),
-            OffsetSpec.MaxTimestamp => Found(log.MaxTimestamp is var max and >= 0 ? log.FindOffsetByTimestamp(max) : null, end),
+            ListOffsetsTimestamp.Earliest => new ListOffsetsResponse(ErrorCode.None, log.LogStartOffset, -1, EpochAt(log.LogStartOffset)),
+            ListOffsetsTimestamp.Latest => new ListOffsetsResponse(ErrorCode.None, end, -1, LeaderEpoch),
+            ListOffsetsTimestamp.EarliestLocal => new ListOffsetsResponse(ErrorCode.None, log.LocalLogStartOffset, -1, EpochAt(log.LocalLogStartOffset)),
+            ListOffsetsTimestamp.MaxTimestamp => Found(log.MaxTimestamp is var max and >= 0 ? log.FindOffsetByTimestamp(max) : null, end),
             < 0 => new ListOffsetsResponse(ErrorCode.InvalidRequest, -1, -1, -1,
                 $"Timestamp {request.Timestamp} is neither -1 (latest), -2 (earliest), -3 (max timestamp), -4 (earliest local), -5 (latest tiered) nor a time."),
             _ => Found(log.FindOffsetByTimestamp(request.Timestamp), end),

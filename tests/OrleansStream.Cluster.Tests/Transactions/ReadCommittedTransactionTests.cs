@@ -51,7 +51,7 @@ public sealed class ReadCommittedTransactionTests(TransactionFixture fixture) : 
         await fixture.WaitForState(committedId, "CompleteCommit");
         await WaitForReplication(leader, 6);
 
-        var listed = await leader.ListOffsets(new ListOffsetsRequest(OffsetSpec.Latest, IsolationLevel: IsolationLevel.ReadCommitted));
+        var listed = await leader.ListOffsets(new ListOffsetsRequest(ListOffsetsTimestamp.Latest, IsolationLevel: IsolationLevel.ReadCommitted));
         Assert.Equal(6, listed.Offset);
         Assert.Equal(["b1", "p", "@6"], fixture.ReadUntilEof(tp, IsolationLevel.ReadCommitted));
         Assert.Equal(["a1", "a2", "b1", "p", "@6"], fixture.ReadUntilEof(tp, IsolationLevel.ReadUncommitted));

@@ -51,7 +51,7 @@ internal sealed partial class ListOffsetsHandler(PartitionLeaders leaders, Kafka
             var partitions = new ListOffsetsPartitionResponse[topic.Partitions.Length];
             for (var i = 0; i < partitions.Length; i++)
             {
-                var mayReadTier = topic.Partitions[i].Timestamp is >= 0 or OffsetSpec.MaxTimestamp;
+                var mayReadTier = topic.Partitions[i].Timestamp is >= 0 or ListOffsetsTimestamp.MaxTimestamp;
                 partitions[i] = await Complete(topic.Name, topic.Partitions[i].PartitionIndex, calls[c++], mayReadTier ? deadline : long.MaxValue);
             }
             topics[t] = new ListOffsetsTopicResponse(topic.Name, partitions);
