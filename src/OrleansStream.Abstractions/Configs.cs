@@ -9,6 +9,7 @@ public enum ConfigResourceKind : sbyte
     Unknown = 0,
     Topic = 2,
     Broker = 4,
+    BrokerLogger = 8,
 }
 
 /// <summary>Kafka's DescribeConfigsResponse ConfigSource, same numbers: where a described value comes from.</summary>
@@ -36,3 +37,18 @@ public sealed record ResourceConfig(string Name, string? Value, bool ReadOnly, C
 
 [GenerateSerializer, Immutable]
 public sealed record ResourceConfigSynonym(string Name, string? Value, ConfigValueSource Source);
+
+/// <summary>Kafka's refusals of a config change by resource, in one place for the Kafka listener and the SDK.</summary>
+public static class ConfigChangeRules
+{
+    /// <summary>
+    /// Null for a topic, the only resource whose configs change at run time; else InvalidRequest's message: broker
+    /// configs come from the <c>OrleansStream</c> section, and other resource types have no configs here.
+    /// </summary>
+    public static string? Refusal(ConfigResourceKind kind) => kind switch
+    {
+        ConfigResourceKind.Topic => null,
+        ConfigResourceKind.Broker => "Broker configs are set in the OrleansStream configuration section and cannot be changed at run time.",
+        _ => $"Resource type {kind} is not supported.",
+    };
+}

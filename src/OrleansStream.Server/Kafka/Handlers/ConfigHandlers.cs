@@ -94,12 +94,9 @@ internal abstract class ConfigAlteringHandler(
                 results[i] = new AlterConfigsResult(ErrorCode.ClusterAuthorizationFailed, AuthorizationMessages.Cluster, resource.Type, resource.Name);
                 continue;
             }
-            if (resource.Type != ConfigResourceType.Topic)
+            if (ConfigChangeRules.Refusal((ConfigResourceKind)resource.Type) is { } refusal)
             {
-                var message = resource.Type == ConfigResourceType.Broker
-                    ? "Broker configs are set in the OrleansStream configuration section and cannot be changed at run time."
-                    : $"Resource type {resource.Type} is not supported.";
-                results[i] = new AlterConfigsResult(ErrorCode.InvalidRequest, message, resource.Type, resource.Name);
+                results[i] = new AlterConfigsResult(ErrorCode.InvalidRequest, refusal, resource.Type, resource.Name);
                 continue;
             }
             var configs = new AlterableConfig[resource.Configs.Count];
