@@ -22,6 +22,14 @@ public interface IClusterControllerGrain : IGrainWithStringKey
     Task<IReadOnlyList<TopicResult>> AlterConfigs(IReadOnlyList<TopicConfigsChange> changes, bool validateOnly = false);
 
     /// <summary>
+    /// Kafka's DescribeConfigs, as the Kafka listener answers it, for clients that talk to grains: a topic's overrides
+    /// from this controller over the broker defaults of the silo it runs on, and that broker's own settings (a broker
+    /// resource naming another broker is refused with InvalidRequest, as a Kafka broker refuses one not its own).
+    /// </summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<ResourceConfigs>> DescribeConfigs(IReadOnlyList<DescribeConfigsQuery> resources, bool includeSynonyms);
+
+    /// <summary>
     /// Kafka's ElectLeaders (KIP-460): the preferred replica (the first of the assignment) of each partition made leader
     /// where it is live and in the ISR, or, unclean, a leader for each partition without a live one (from the ISR first,
     /// then any live replica). Null <paramref name="partitions"/>: every partition, and only those where an election was

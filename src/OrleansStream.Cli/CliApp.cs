@@ -83,6 +83,7 @@ internal static class CliApp
         root.Subcommands.Add(ConsumeCommand.Build());
         root.Subcommands.Add(PerfCommands.Build());
         root.Subcommands.Add(GroupsCommands.Build());
+        root.Subcommands.Add(ConfigsCommands.Build());
         root.Subcommands.Add(TransactionsCommands.Build());
         root.Subcommands.Add(SaslCommands.Build());
         return root;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
@@ -12,7 +11,8 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// <summary>
 /// DescribeConfigs: a topic's configs with Kafka's sources (its overrides from the controller, or from the broker's
 /// <see cref="MetadataCache"/> while it cannot answer, over the broker defaults over Kafka's defaults), and this
-/// broker's configs, all read-only: they come from the <c>OrleansStream</c> section. With the authorizer on, as Kafka's
+/// broker's configs, all read-only: they come from the <c>OrleansStream</c> section; both described by
+/// <see cref="ConfigsDescription"/>, which the controller grain shares for the SDK. With the authorizer on, as Kafka's
 /// <c>ConfigHelper</c>: a topic needs DESCRIBE_CONFIGS on it (TopicAuthorizationFailed), the broker DESCRIBE_CONFIGS on
 /// the cluster (ClusterAuthorizationFailed); a topic refused is not looked up.
 /// </summary>
@@ -20,9 +20,6 @@ internal sealed class DescribeConfigsHandler(
     MetadataCache metadata, IOptions<BrokerOptions> options, BrokerRegistration registration, SaslCredentialStore sasl, KafkaAuthorizer authorizer)
     : KafkaApiHandler<DescribeConfigsRequest>(ApiKey.DescribeConfigs, DescribeConfigsRequest.Read)
 {
-    /// <summary>The authorizer a Kafka broker names to enforce ACLs as <see cref="KafkaAuthorizer"/> does.</summary>
-    private const string StandardAuthorizer = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
-
     private readonly BrokerOptions _options = options.Value;
 
     protected override async ValueTask<bool> AnswerAsync(DescribeConfigsRequest body, KafkaRequest request, KafkaWriter response)
@@ -36,19 +33,15 @@ internal sealed class DescribeConfigsHandler(
             foreach (var t in (await metadata.TopicsAsync(topicNames, allowAutoTopicCreation: false)).Topics)
                 topics[t.Name] = t;
 
+        var broker = new BrokerConfigsSource(_options, registration.Meta.NodeId, sasl.EnabledMechanisms, authorizer.IsEnabled);
         var results = new List<DescribeConfigsResult>(body.Resources.Count);
         for (var i = 0; i < body.Resources.Count; i++)
         {
             var resource = body.Resources[i];
-            results.Add(resource.Type switch
-            {
-                _ when denied.IsDenied(i) => resource.Type == ConfigResourceType.Topic
-                    ? new DescribeConfigsResult(ErrorCode.TopicAuthorizationFailed, AuthorizationMessages.Topic, resource.Type, resource.Name, [])
-                    : new DescribeConfigsResult(ErrorCode.ClusterAuthorizationFailed, AuthorizationMessages.Cluster, resource.Type, resource.Name, []),
-                ConfigResourceType.Topic => DescribeTopic(resource, topics, body.IncludeSynonyms),
-                ConfigResourceType.Broker => DescribeBroker(resource, body.IncludeSynonyms),
-                _ => Refused(resource, $"Resource type {resource.Type} is not supported."),
-            });
+            if (!denied.IsDenied(i)) results.Add(ConfigsDescription.Describe(resource, topics, broker, body.IncludeSynonyms));
+            else if (resource.Type == ConfigResourceType.Topic)
+                results.Add(new DescribeConfigsResult(ErrorCode.TopicAuthorizationFailed, AuthorizationMessages.Topic, resource.Type, resource.Name, []));
+            else results.Add(new DescribeConfigsResult(ErrorCode.ClusterAuthorizationFailed, AuthorizationMessages.Cluster, resource.Type, resource.Name, []));
         }
         new DescribeConfigsResponse(results).Write(response, request.Version);
         return true;
@@ -70,62 +63,6 @@ internal sealed class DescribeConfigsHandler(
         }
         return denied;
     }
-
-    private DescribeConfigsResult DescribeTopic(DescribeConfigsResource resource, Dictionary<string, TopicMetadata> topics, bool synonyms)
-    {
-        if (!topics.TryGetValue(resource.Name, out var topic))
-            return new DescribeConfigsResult(ErrorCode.UnknownTopicOrPartition, $"Topic '{resource.Name}' does not exist.", resource.Type, resource.Name, []);
-        if (topic.Error != ErrorCode.None)
-            return new DescribeConfigsResult(topic.Error, topic.ErrorMessage, resource.Type, resource.Name, []);
-        return new DescribeConfigsResult(ErrorCode.None, null, resource.Type, resource.Name,
-            TopicConfigs.Describe(topic.Configs, _options.TopicConfigDefaults, resource.ConfigNames, synonyms));
-    }
-
-    private DescribeConfigsResult DescribeBroker(DescribeConfigsResource resource, bool synonyms)
-    {
-        var nodeId = registration.Meta.NodeId?.ToString(CultureInfo.InvariantCulture);
-        if (resource.Name.Length > 0 && resource.Name != nodeId)
-            return Refused(resource, $"Unexpected broker id, expected {nodeId} but received {resource.Name}.");
-        var configs = new List<DescribedConfig>();
-        void Add(string name, string? value, ConfigSource source)
-        {
-            if (resource.ConfigNames is null || resource.ConfigNames.Contains(name))
-                configs.Add(new DescribedConfig(name, value, ReadOnly: true, source, Sensitive: false, synonyms ? [new ConfigSynonym(name, value, source)] : []));
-        }
-        Add("node.id", nodeId, ConfigSource.StaticBrokerConfig);
-        Add("broker.id", nodeId, ConfigSource.StaticBrokerConfig);
-        Add("listeners", _options.Listeners, ConfigSource.StaticBrokerConfig);
-        Add("advertised.listeners", string.Join(',', KafkaListeners.Advertised(_options)), ConfigSource.StaticBrokerConfig);
-        Add("listener.security.protocol.map", SecurityProtocolMap(), string.IsNullOrWhiteSpace(_options.ListenerSecurityProtocolMap) ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
-        Add("sasl.enabled.mechanisms", string.Join(',', sasl.EnabledMechanisms), ConfigSource.StaticBrokerConfig);
-        Add("ssl.client.auth", _options.SslClientAuth.ToString().ToLowerInvariant(), ConfigSource.StaticBrokerConfig);
-        Add("socket.request.max.bytes", _options.SocketRequestMaxBytes.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
-        Add("connections.max.idle.ms", _options.ConnectionsMaxIdleMs.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
-        Add("max.connections.per.ip", _options.MaxConnectionsPerIp.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
-        // Without an authorizer (the ACL APIs answer SecurityDisabled) Kafka's default, empty. Admin tools read it to tell
-        // an unsecured cluster from one whose ACLs they may not see (librdkafka drops DescribeAcls' error code).
-        if (authorizer.IsEnabled) Add("authorizer.class.name", StandardAuthorizer, ConfigSource.StaticBrokerConfig);
-        else Add("authorizer.class.name", "", ConfigSource.DefaultConfig);
-        Add("auto.leader.rebalance.enable", _options.AutoLeaderRebalanceEnable ? "true" : "false", ConfigSource.StaticBrokerConfig);
-        Add("leader.imbalance.check.interval.seconds", _options.LeaderImbalanceCheckIntervalSeconds.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
-        foreach (var (brokerKey, topicKey) in TopicDefaults.BrokerKeys)
-        {
-            if (_options.TopicConfigDefaults.TryGetValue(topicKey, out var value)) Add(brokerKey, value, ConfigSource.StaticBrokerConfig);
-            else Add(brokerKey, TopicConfigs.BuiltInDefaults[topicKey], ConfigSource.DefaultConfig);
-        }
-        return new DescribeConfigsResult(ErrorCode.None, null, resource.Type, resource.Name, configs);
-    }
-
-    private string SecurityProtocolMap()
-    {
-        var pairs = new List<string>();
-        foreach (var (name, protocol) in KafkaListeners.SecurityProtocolMap(_options.ListenerSecurityProtocolMap))
-            pairs.Add($"{name}:{KafkaListeners.Name(protocol)}");
-        return string.Join(',', pairs);
-    }
-
-    private static DescribeConfigsResult Refused(DescribeConfigsResource resource, string message) =>
-        new(ErrorCode.InvalidRequest, message, resource.Type, resource.Name, []);
 }
 
 /// <summary>
@@ -157,12 +94,9 @@ internal abstract class ConfigAlteringHandler(
                 results[i] = new AlterConfigsResult(ErrorCode.ClusterAuthorizationFailed, AuthorizationMessages.Cluster, resource.Type, resource.Name);
                 continue;
             }
-            if (resource.Type != ConfigResourceType.Topic)
+            if (ConfigChangeRules.Refusal((ConfigResourceKind)resource.Type) is { } refusal)
             {
-                var message = resource.Type == ConfigResourceType.Broker
-                    ? "Broker configs are set in the OrleansStream configuration section and cannot be changed at run time."
-                    : $"Resource type {resource.Type} is not supported.";
-                results[i] = new AlterConfigsResult(ErrorCode.InvalidRequest, message, resource.Type, resource.Name);
+                results[i] = new AlterConfigsResult(ErrorCode.InvalidRequest, refusal, resource.Type, resource.Name);
                 continue;
             }
             var configs = new AlterableConfig[resource.Configs.Count];

@@ -1,0 +1,100 @@
+using System.Globalization;
+using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Kafka;
+
+namespace OrleansStream.Server.Controller;
+
+/// <summary>What a broker's own configs are read from: its options, node id, SASL mechanisms and whether its authorizer is on.</summary>
+internal readonly record struct BrokerConfigsSource(BrokerOptions Options, int? NodeId, IReadOnlyList<string> SaslMechanisms, bool AuthorizerEnabled);
+
+/// <summary>
+/// Kafka's DescribeConfigs answer for one resource, in one place for the Kafka listener's handler and the controller
+/// grain the SDK asks, so both report the same configs, sources and errors: a topic's overrides over the broker
+/// defaults over Kafka's defaults (<see cref="TopicConfigs.Describe"/>), and a broker's settings, all read-only (they
+/// come from the <c>OrleansStream</c> section).
+/// </summary>
+internal static class ConfigsDescription
+{
+    /// <summary>The authorizer a Kafka broker names to enforce ACLs as <c>KafkaAuthorizer</c> does.</summary>
+    private const string StandardAuthorizer = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
+
+    /// <param name="topics">The topics asked for by name, as metadata answers them; a name missing is UnknownTopicOrPartition.</param>
+    public static DescribeConfigsResult Describe(DescribeConfigsResource resource, IReadOnlyDictionary<string, TopicMetadata> topics,
+        BrokerConfigsSource broker, bool synonyms) => resource.Type switch
+    {
+        ConfigResourceType.Topic => DescribeTopic(resource, topics, broker.Options, synonyms),
+        ConfigResourceType.Broker => DescribeBroker(resource, broker, synonyms),
+        _ => Refused(resource, $"Resource type {resource.Type} is not supported."),
+    };
+
+    private static DescribeConfigsResult DescribeTopic(DescribeConfigsResource resource, IReadOnlyDictionary<string, TopicMetadata> topics,
+        BrokerOptions options, bool synonyms)
+    {
+        if (!topics.TryGetValue(resource.Name, out var topic))
+            return new DescribeConfigsResult(ErrorCode.UnknownTopicOrPartition, $"Topic '{resource.Name}' does not exist.", resource.Type, resource.Name, []);
+        if (topic.Error != ErrorCode.None)
+            return new DescribeConfigsResult(topic.Error, topic.ErrorMessage, resource.Type, resource.Name, []);
+        return new DescribeConfigsResult(ErrorCode.None, null, resource.Type, resource.Name,
+            TopicConfigs.Describe(topic.Configs, options.TopicConfigDefaults, resource.ConfigNames, synonyms));
+    }
+
+    private static DescribeConfigsResult DescribeBroker(DescribeConfigsResource resource, BrokerConfigsSource broker, bool synonyms)
+    {
+        var options = broker.Options;
+        var nodeId = broker.NodeId?.ToString(CultureInfo.InvariantCulture);
+        if (resource.Name.Length > 0 && resource.Name != nodeId)
+            return Refused(resource, $"Unexpected broker id, expected {nodeId} but received {resource.Name}.");
+        var configs = new List<DescribedConfig>();
+        void Add(string name, string? value, ConfigSource source)
+        {
+            if (resource.ConfigNames is null || resource.ConfigNames.Contains(name))
+                configs.Add(new DescribedConfig(name, value, ReadOnly: true, source, Sensitive: false, synonyms ? [new ConfigSynonym(name, value, source)] : []));
+        }
+        Add("node.id", nodeId, ConfigSource.StaticBrokerConfig);
+        Add("broker.id", nodeId, ConfigSource.StaticBrokerConfig);
+        Add("listeners", options.Listeners, ConfigSource.StaticBrokerConfig);
+        Add("advertised.listeners", string.Join(',', KafkaListeners.Advertised(options)), ConfigSource.StaticBrokerConfig);
+        Add("listener.security.protocol.map", SecurityProtocolMap(options), string.IsNullOrWhiteSpace(options.ListenerSecurityProtocolMap) ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
+        Add("sasl.enabled.mechanisms", string.Join(',', broker.SaslMechanisms), ConfigSource.StaticBrokerConfig);
+        Add("ssl.client.auth", options.SslClientAuth.ToString().ToLowerInvariant(), ConfigSource.StaticBrokerConfig);
+        Add("socket.request.max.bytes", options.SocketRequestMaxBytes.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
+        Add("connections.max.idle.ms", options.ConnectionsMaxIdleMs.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
+        Add("max.connections.per.ip", options.MaxConnectionsPerIp.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
+        // Without an authorizer (the ACL APIs answer SecurityDisabled) Kafka's default, empty. Admin tools read it to tell
+        // an unsecured cluster from one whose ACLs they may not see (librdkafka drops DescribeAcls' error code).
+        if (broker.AuthorizerEnabled) Add("authorizer.class.name", StandardAuthorizer, ConfigSource.StaticBrokerConfig);
+        else Add("authorizer.class.name", "", ConfigSource.DefaultConfig);
+        Add("auto.leader.rebalance.enable", options.AutoLeaderRebalanceEnable ? "true" : "false", ConfigSource.StaticBrokerConfig);
+        Add("leader.imbalance.check.interval.seconds", options.LeaderImbalanceCheckIntervalSeconds.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
+        foreach (var (brokerKey, topicKey) in TopicDefaults.BrokerKeys)
+        {
+            if (options.TopicConfigDefaults.TryGetValue(topicKey, out var value)) Add(brokerKey, value, ConfigSource.StaticBrokerConfig);
+            else Add(brokerKey, TopicConfigs.BuiltInDefaults[topicKey], ConfigSource.DefaultConfig);
+        }
+        return new DescribeConfigsResult(ErrorCode.None, null, resource.Type, resource.Name, configs);
+    }
+
+    private static string SecurityProtocolMap(BrokerOptions options)
+    {
+        var pairs = new List<string>();
+        foreach (var (name, protocol) in KafkaListeners.SecurityProtocolMap(options.ListenerSecurityProtocolMap))
+            pairs.Add($"{name}:{KafkaListeners.Name(protocol)}");
+        return string.Join(',', pairs);
+    }
+
+    private static DescribeConfigsResult Refused(DescribeConfigsResource resource, string message) =>
+        new(ErrorCode.InvalidRequest, message, resource.Type, resource.Name, []);
+
+    /// <summary>The grain contract's form of a result (the SDK does not reference the Kafka protocol); the same numbers.</summary>
+    public static ResourceConfigs ToResourceConfigs(DescribeConfigsResult result)
+    {
+        var configs = new List<ResourceConfig>(result.Configs.Count);
+        foreach (var c in result.Configs)
+        {
+            var synonyms = new List<ResourceConfigSynonym>(c.Synonyms.Count);
+            foreach (var s in c.Synonyms) synonyms.Add(new ResourceConfigSynonym(s.Name, s.Value, (ConfigValueSource)s.Source));
+            configs.Add(new ResourceConfig(c.Name, c.Value, c.ReadOnly, (ConfigValueSource)c.Source, c.Sensitive, synonyms));
+        }
+        return new ResourceConfigs((ConfigResourceKind)result.Type, result.Name, result.Error, result.ErrorMessage, configs);
+    }
+}
