@@ -86,7 +86,7 @@ public sealed class ConsumerGroupPollTests(GroupFixture fixture)
         var topic = GroupFixture.Unique("gorder");
         var group = GroupFixture.Unique("g-gorder");
         await fixture.CreateTopicAsync(topic, 2);
-        await fixture.ProduceAsync(topic, 0, 1000);
+        await fixture.ProduceAsync(topic, 0, 300);
         var config = fixture.GroupConfig(group);
         config.AutoCommitIntervalMs = 1;
         using var consumer = new ConsumerBuilder<string, string>(fixture.Client, config).Build();
@@ -99,8 +99,8 @@ public sealed class ConsumerGroupPollTests(GroupFixture fixture)
             // Every second record: the Consume that returned it started an auto commit of the one before, which is on
             // its way as this commit is sent.
             if (++read % 2 == 0 && consumer.Commit().Count > 0) commits++;
-            return read == 1000;
-        }, "the consumer reads 1000 records, committing every second one", TimeSpan.FromSeconds(60));
+            return read == 300;
+        }, "the consumer reads 300 records, committing every second one", TimeSpan.FromSeconds(60));
 
         var (mostInFlight, sent) = fixture.Commits.Of(group);
         Assert.True(sent > commits, $"auto commits were sent beside the {commits} commits ({sent} in all)");
