@@ -36,7 +36,7 @@ public sealed class ClientQuotaTests(KafkaCluster cluster)
             Entry([User(ghost)], Set("producer_byte_rate", 1.5)),
             Entry([User(ghost)], Set("x", 1)),
             Entry([User(ghost)], Set("producer_byte_rate", 1), Set("producer_byte_rate", 2)),
-            Entry([new M.ClientQuotaEntity("ip", "10.0.0.1")], Set("connection_creation_rate", 10)),
+            Entry([new M.ClientQuotaEntity("ip", "10.0.0.1"), User(ghost)], Set("connection_creation_rate", 10)),
             Entry([Client("")], Set("producer_byte_rate", 1)),
             Entry([User(alice)], Set("producer_byte_rate", 1)));
 
@@ -48,7 +48,7 @@ public sealed class ClientQuotaTests(KafkaCluster cluster)
             (ErrorCode.InvalidRequest, "producer_byte_rate cannot be a fractional value."),
             (ErrorCode.InvalidRequest, "Invalid configuration key x"),
             (ErrorCode.InvalidRequest, $"Duplicate quota key producer_byte_rate not updating quota for this entity ClientQuotaEntity(entries={{user={ghost}}})"),
-            (ErrorCode.InvalidRequest, "IP quotas (connection_creation_rate) are not enforced by this broker; it takes producer_byte_rate, consumer_byte_rate and controller_mutation_rate of users and client ids."),
+            (ErrorCode.InvalidRequest, "Invalid quota entity combination, IP entity shouldnot be combined with User or ClientId"),
             (ErrorCode.InvalidRequest, "Empty client-id not supported"),
             (ErrorCode.InvalidRequest, $"Ignoring duplicate entity ClientQuotaEntity(entries={{user={alice}}})")],
             altered.Select(static r => (r.Error, r.ErrorMessage)));
@@ -176,6 +176,51 @@ public sealed class ClientQuotaTests(KafkaCluster cluster)
     }
 
     /// <summary>
+    /// KIP-612's connection_creation_rate of an IP (a loopback address of this test's own, so no other test's connections
+    /// count): ten connections in the first second are at 1/s over the ten windows the rate is measured over, the
+    /// eleventh is over, held unread for its throttle time and closed. Kafka's refusals of IP entities beside it.
+    /// </summary>
+    [Fact]
+    public async Task Connections_from_an_IP_over_its_connection_creation_rate_are_held_unread_then_closed()
+    {
+        var ip = System.Net.IPAddress.Parse("127.0.0.42");
+        var ghost = Unique("ghost");
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        var altered = await AlterAsync(wire, 1, false,
+            Entry([Ip("127.0.0.42")], Set("connection_creation_rate", 1)),
+            Entry([Ip("not-an-ip")], Set("connection_creation_rate", 1)),
+            Entry([Ip(null)], Set("producer_byte_rate", 1)),
+            Entry([Ip("127.0.0.43")], Set("connection_creation_rate", 1.5)),
+            Entry([User(ghost)], Set("connection_creation_rate", 1)));
+        Assert.Equal([
+            (ErrorCode.None, null),
+            (ErrorCode.InvalidRequest, "not-an-ip is not a valid IP or resolvable host."),
+            (ErrorCode.InvalidRequest, "Invalid configuration key producer_byte_rate"),
+            (ErrorCode.InvalidRequest, "connection_creation_rate cannot be a fractional value."),
+            (ErrorCode.InvalidRequest, "Invalid configuration key connection_creation_rate")],
+            altered.Select(static r => (r.Error, r.ErrorMessage)));
+        // The broker holds it once a describe there has caught up.
+        Assert.Equal(["ip=127.0.0.42: connection_creation_rate=1"], await DescribeAsync(wire, 1, true, Exact("ip", "127.0.0.42")));
+
+        var answered = 0;
+        for (var i = 0; i < 10; i++)
+        {
+            await using var client = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0), from: ip);
+            await client.SendAsync(ApiKey.ApiVersions, 0, static _ => { });
+            if (await client.ReadFrameAsync() is not null) answered++;
+        }
+        Assert.Equal(10, answered);
+        await using var over = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0), from: ip);
+        await over.SendAsync(ApiKey.ApiVersions, 0, static _ => { });
+        Assert.Null(await over.ReadFrameAsync()); // closed, never answered
+
+        // Other addresses are not held: the quota is this IP's alone.
+        await using var other = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await other.SendAsync(ApiKey.ApiVersions, 0, static _ => { });
+        Assert.NotNull(await other.ReadFrameAsync());
+    }
+
+    /// <summary>
     /// KIP-599's controller_mutation_rate (1 partition a second, so a burst of ten): CreateTopics v7 (strict) takes two
     /// topics of 8 partitions, the second taking the tokens below zero, and refuses the third with
     /// ThrottlingQuotaExceeded and the time until the tokens are back; DeleteTopics v6 (strict) is then refused too;
@@ -284,6 +329,8 @@ public sealed class ClientQuotaTests(KafkaCluster cluster)
     private static M.ClientQuotaEntity User(string? name) => new("user", name);
 
     private static M.ClientQuotaEntity Client(string? name) => new("client-id", name);
+
+    private static M.ClientQuotaEntity Ip(string? name) => new("ip", name);
 
     private static ClientQuotaFilterComponent Exact(string type, string name) => new(type, ClientQuotaFilterComponent.MatchExact, name);
 

@@ -20,10 +20,14 @@ internal sealed class KafkaWire : IAsyncDisposable
         _clientId = clientId;
     }
 
-    /// <summary>A connection whose requests name <paramref name="clientId"/> (Kafka's <c>client.id</c>).</summary>
-    public static async Task<KafkaWire> ConnectAsync(int port, string clientId = "wire-test")
+    /// <summary>
+    /// A connection whose requests name <paramref name="clientId"/> (Kafka's <c>client.id</c>), from <paramref name="from"/>
+    /// (another loopback address: the broker sees a client of its own IP) or 127.0.0.1.
+    /// </summary>
+    public static async Task<KafkaWire> ConnectAsync(int port, string clientId = "wire-test", System.Net.IPAddress? from = null)
     {
         var tcp = new TcpClient();
+        if (from is not null) tcp.Client.Bind(new System.Net.IPEndPoint(from, 0));
         await tcp.ConnectAsync("127.0.0.1", port);
         return new KafkaWire(tcp, clientId);
     }

@@ -41,10 +41,11 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     private readonly TimeProvider _time;
     private readonly OrleansStreamMetrics _metrics;
     private readonly KafkaAuthorizer _authorizer;
+    private readonly Quotas.ClientQuotaManager _quotas;
     private readonly ILogger<KafkaConnectionHandler> _logger;
 
     public KafkaConnectionHandler(IEnumerable<IKafkaApiHandler> handlers, IOptions<BrokerOptions> options, SaslCredentialStore credentials,
-        OrleansStreamMetrics metrics, KafkaAuthorizer authorizer, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
+        OrleansStreamMetrics metrics, KafkaAuthorizer authorizer, Quotas.ClientQuotaManager quotas, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
     {
         ArgumentNullException.ThrowIfNull(handlers);
         ArgumentNullException.ThrowIfNull(options);
@@ -57,6 +58,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         _time = time;
         _metrics = metrics;
         _authorizer = authorizer;
+        _quotas = quotas;
         _logger = logger;
     }
 
@@ -70,6 +72,20 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         var state = new KafkaConnection(listener, connection.RemoteEndPoint, listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics) : null,
             connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate);
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        if (address is not null && _quotas.RecordConnectionAndGetThrottleTimeMs(address) is > 0 and var throttleMs)
+        {
+            // Kafka's acceptor holds a connection over its IP's connection_creation_rate for the throttle time, unread,
+            // then closes it (DelayedCloseSocket): the client's reconnect backoff starts after that.
+            Refuse(state, "connection_rate", $"a connection from {address} over its connection_creation_rate; closed after {throttleMs} ms");
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(throttleMs), _time, connection.ConnectionClosed);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return;
+        }
         if (address is not null && !TryAddConnection(address))
         {
             Refuse(state, "too_many_connections", $"more than {_maxConnectionsPerIp} connections from {address} (max.connections.per.ip)");

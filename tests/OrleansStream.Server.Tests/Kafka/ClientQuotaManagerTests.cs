@@ -1,3 +1,5 @@
+using System.Net;
+using Microsoft.Extensions.Time.Testing;
 using OrleansStream.Server.Kafka.Quotas;
 
 namespace OrleansStream.Server.Tests.Kafka;
@@ -119,6 +121,38 @@ public sealed class ClientQuotaManagerTests
         manager.Apply(new ClientQuotaSnapshot(3, []));
         Assert.False(manager.IsEnabled(ClientQuotaType.Produce));
         Assert.Null(manager.QuotaOf(ClientQuotaType.Produce, "alice", "any"));
+    }
+
+    [Fact]
+    public void A_connection_over_its_IPs_rate_is_throttled_and_not_counted_and_an_IP_without_its_own_quota_takes_the_default()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddDays(1));
+        var manager = new ClientQuotaManager(time);
+        var one = IPAddress.Parse("10.0.0.1");
+        Assert.Equal(0, manager.RecordConnectionAndGetThrottleTimeMs(one)); // no IP quota: nothing is measured
+
+        manager.Apply(new ClientQuotaSnapshot(1, [
+            new StoredClientQuota(ClientQuotaEntity.ForIp("10.0.0.1"), ClientQuotaManager.ConnectionCreationRate, 1),
+            new StoredClientQuota(ClientQuotaEntity.ForIp(null), ClientQuotaManager.ConnectionCreationRate, 2),
+            new StoredClientQuota(new ClientQuotaEntity(true, null, false, null), ClientQuotaManager.ProducerByteRate, 1000),
+        ]));
+
+        // Ten connections in the first second are 1/s over the ten windows the rate is measured over: at the quota.
+        for (var i = 0; i < 10; i++) Assert.Equal(0, manager.RecordConnectionAndGetThrottleTimeMs(one));
+        // The eleventh is 1.1/s: held (1.1 - 1) / 1 * 10 s; it is taken back, so the next is held as long, however many try.
+        Assert.Equal(1000, manager.RecordConnectionAndGetThrottleTimeMs(one));
+        Assert.Equal(1000, manager.RecordConnectionAndGetThrottleTimeMs(IPAddress.Parse("::ffff:10.0.0.1"))); // the same address
+        // Another address has the default quota and its own measure.
+        var two = IPAddress.Parse("10.0.0.2");
+        for (var i = 0; i < 20; i++) Assert.Equal(0, manager.RecordConnectionAndGetThrottleTimeMs(two));
+        Assert.True(manager.RecordConnectionAndGetThrottleTimeMs(two) > 0);
+
+        // Still over a second later (the rate is measured over ten windows at least); once the first second's sample has
+        // expired, eleven windows on, the next connection is taken.
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(manager.RecordConnectionAndGetThrottleTimeMs(one) > 0);
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, manager.RecordConnectionAndGetThrottleTimeMs(one));
     }
 
     private static readonly Dictionary<string, double> Values = new()

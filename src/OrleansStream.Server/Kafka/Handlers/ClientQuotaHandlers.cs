@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.Kafka.Quotas;
@@ -94,7 +95,7 @@ internal sealed class DescribeClientQuotasHandler(KafkaAuthorizer authorizer, Cl
         /// <summary>Kafka's <c>ClientQuotasImage.matches</c>.</summary>
         public bool Matches(ClientQuotaEntity entity, bool strict)
         {
-            var size = (entity.HasUser ? 1 : 0) + (entity.HasClientId ? 1 : 0);
+            var size = (entity.HasUser ? 1 : 0) + (entity.HasClientId ? 1 : 0) + (entity.HasIp ? 1 : 0);
             if (strict && size != _exact.Count + _any.Count) return false;
             foreach (var (type, name) in _exact)
                 if (!Has(entity, type, out var actual) || actual != name) return false;
@@ -109,6 +110,7 @@ internal sealed class DescribeClientQuotasHandler(KafkaAuthorizer authorizer, Cl
             {
                 ClientQuotaEntity.UserType => (entity.HasUser, entity.User),
                 ClientQuotaEntity.ClientIdType => (entity.HasClientId, entity.ClientId),
+                ClientQuotaEntity.IpType => (entity.HasIp, entity.Ip),
                 _ => (false, null),
             };
             return has;
@@ -169,6 +171,7 @@ internal static class ClientQuotaApis
         var data = new List<WireEntity>(2);
         if (entity.HasUser) data.Add(new WireEntity(ClientQuotaEntity.UserType, entity.User));
         if (entity.HasClientId) data.Add(new WireEntity(ClientQuotaEntity.ClientIdType, entity.ClientId));
+        if (entity.HasIp) data.Add(new WireEntity(ClientQuotaEntity.IpType, entity.Ip));
         return [.. data];
     }
 
@@ -192,24 +195,32 @@ internal static class ClientQuotaApis
             }
             if (e.EntityName is { Length: 0 }) return (null, $"Empty {e.EntityType} not supported");
         }
-        // Ours: connection_creation_rate, the only key of an IP entity, is not enforced here, so it is not taken.
-        if (hasIp)
-            return (null, hasUser || hasClientId ? "Invalid quota entity combination, IP entity shouldnot be combined with User or ClientId"
-                : "IP quotas (connection_creation_rate) are not enforced by this broker; it takes producer_byte_rate, consumer_byte_rate and controller_mutation_rate of users and client ids.");
-        var entity = new ClientQuotaEntity(hasUser, user, hasClientId, clientId);
+        if (hasIp && (hasUser || hasClientId))
+            return (null, "Invalid quota entity combination, IP entity shouldnot be combined with User or ClientId");
+        // Kafka also resolves a host name (InetAddress.getByName); this broker takes addresses only, and resolves nothing
+        // while it answers.
+        if (hasIp && ip is not null && !IPAddress.TryParse(ip, out _))
+            return (null, ip + " is not a valid IP or resolvable host.");
+        var entity = hasIp ? ClientQuotaEntity.ForIp(ip) : new ClientQuotaEntity(hasUser, user, hasClientId, clientId);
         var keys = new HashSet<string>(StringComparer.Ordinal);
         foreach (var op in entry.Ops)
         {
             if (!keys.Add(op.Key)) return (null, $"Duplicate quota key {op.Key} not updating quota for this entity {entity}");
             if (op.Remove) continue;
-            if (op.Key is not (ClientQuotaManager.ProducerByteRate or ClientQuotaManager.ConsumerByteRate or ClientQuotaManager.ControllerMutationRate))
-                return (null, op.Key is "request_percentage"
+            // An IP entity has one key (QuotaConfig.ipConfigs), users and client ids the others.
+            var valid = hasIp
+                ? op.Key == ClientQuotaManager.ConnectionCreationRate
+                : op.Key is ClientQuotaManager.ProducerByteRate or ClientQuotaManager.ConsumerByteRate or ClientQuotaManager.ControllerMutationRate;
+            if (!valid)
+                return (null, op.Key is "request_percentage" && !hasIp
                     ? $"Quota {op.Key} is not enforced by this broker; it takes producer_byte_rate, consumer_byte_rate and controller_mutation_rate."
                     : "Invalid configuration key " + op.Key);
             // Kafka takes NaN (no comparison fails); a quota that is not a number would never throttle, or always.
             if (double.IsNaN(op.Value) || op.Value <= 0.0) return (null, $"Quota {op.Key} must be greater than 0");
-            // The byte rates are Kafka's LONG configs; controller_mutation_rate is a DOUBLE.
+            // The byte rates are Kafka's LONG configs, connection_creation_rate an INT, controller_mutation_rate a DOUBLE.
             if (op.Key == ClientQuotaManager.ControllerMutationRate) continue;
+            if (op.Key == ClientQuotaManager.ConnectionCreationRate && op.Value > int.MaxValue)
+                return (null, $"Proposed value for {op.Key} is too large for an INT.");
             if (op.Value > long.MaxValue) return (null, $"Proposed value for {op.Key} is too large for a LONG.");
             if (Math.Abs(op.Value % 1.0) > 1e-6) return (null, $"{op.Key} cannot be a fractional value.");
         }

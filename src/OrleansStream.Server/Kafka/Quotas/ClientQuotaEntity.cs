@@ -3,17 +3,23 @@ using System.Text;
 namespace OrleansStream.Server.Kafka.Quotas;
 
 /// <summary>
-/// A client quota entity (Kafka's <c>ClientQuotaEntity</c> of user and client-id): each component absent, the default
-/// (<see cref="User"/> or <see cref="ClientId"/> null while present) or a name. <c>/config/users/alice/clients/&lt;default&gt;</c>
-/// is <c>(HasUser: true, User: "alice", HasClientId: true, ClientId: null)</c>.
+/// A client quota entity (Kafka's <c>ClientQuotaEntity</c>): user and client-id, or an IP alone; each component absent,
+/// the default (<see cref="User"/>, <see cref="ClientId"/> or <see cref="Ip"/> null while present) or a name.
+/// <c>/config/users/alice/clients/&lt;default&gt;</c> is <c>(HasUser: true, User: "alice", HasClientId: true, ClientId: null)</c>.
+/// The IP components came later (stored quotas of earlier controllers read them as absent).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ClientQuotaEntity(
     [property: Id(0)] bool HasUser,
     [property: Id(1)] string? User,
     [property: Id(2)] bool HasClientId,
-    [property: Id(3)] string? ClientId)
+    [property: Id(3)] string? ClientId,
+    [property: Id(4)] bool HasIp = false,
+    [property: Id(5)] string? Ip = null)
 {
+    /// <summary>An IP entity (KIP-612): <paramref name="ip"/> as given, null for the default IP quota.</summary>
+    public static ClientQuotaEntity ForIp(string? ip) => new(false, null, false, null, true, ip);
+
     /// <summary>Kafka's entity types.</summary>
     public const string UserType = "user";
 
@@ -28,6 +34,7 @@ public sealed record ClientQuotaEntity(
         if (HasUser) text.Append(UserType).Append('=').Append(User ?? "null");
         if (HasUser && HasClientId) text.Append(", ");
         if (HasClientId) text.Append(ClientIdType).Append('=').Append(ClientId ?? "null");
+        if (HasIp) text.Append(IpType).Append('=').Append(Ip ?? "null");
         return text.Append("})").ToString();
     }
 }

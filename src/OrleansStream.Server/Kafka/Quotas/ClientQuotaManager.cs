@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using System.Net;
 
 namespace OrleansStream.Server.Kafka.Quotas;
 
@@ -14,6 +15,9 @@ public enum ClientQuotaType
 
     /// <summary><c>controller_mutation_rate</c> (KIP-599): partitions created and deleted per second.</summary>
     ControllerMutation,
+
+    /// <summary><c>connection_creation_rate</c> of an IP (KIP-612): connections accepted per second.</summary>
+    ConnectionCreation,
 }
 
 /// <summary>
@@ -24,7 +28,8 @@ public enum ClientQuotaType
 /// <c>/users/alice/clients/&lt;default&gt;</c>, <c>/users/alice</c>, <c>/users/&lt;default&gt;/clients/app</c>,
 /// <c>/users/&lt;default&gt;/clients/&lt;default&gt;</c>, <c>/users/&lt;default&gt;</c>, <c>/clients/app</c>,
 /// <c>/clients/&lt;default&gt;</c>), and clients under the same entity share one measure (all of alice's clients for
-/// <c>/users/alice</c>). Without any quota of a type, nothing is measured.
+/// <c>/users/alice</c>). Without any quota of a type, nothing is measured. IP entities' <c>connection_creation_rate</c>
+/// (Kafka's <c>ConnectionQuotas</c>) is measured here too, per address.
 /// </summary>
 public sealed class ClientQuotaManager(TimeProvider time)
 {
@@ -34,6 +39,8 @@ public sealed class ClientQuotaManager(TimeProvider time)
     public const string ConsumerByteRate = "consumer_byte_rate";
 
     public const string ControllerMutationRate = "controller_mutation_rate";
+
+    public const string ConnectionCreationRate = "connection_creation_rate";
 
     // Kafka drops the sensors of a client idle for an hour (InactiveSensorExpirationTimeSeconds).
     private const long InactiveSensorMs = 3_600_000;
@@ -100,6 +107,32 @@ public sealed class ClientQuotaManager(TimeProvider time)
         return new ControllerMutationQuota(sensor.Bucket, limit, request.Version >= strictSinceVersion, time);
     }
 
+    /// <summary>
+    /// Kafka's <c>ConnectionQuotas.recordIpConnectionMaybeThrottle</c> (KIP-612): counts a new connection from
+    /// <paramref name="address"/> against its IP's <c>connection_creation_rate</c> (the address's own quota, else the
+    /// default IP quota, else none) and returns how long to hold it before closing it (0: accept it). A refused
+    /// connection is taken back, so clients that retry are not locked out by their refused attempts.
+    /// </summary>
+    public int RecordConnectionAndGetThrottleTimeMs(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var image = _image;
+        if (!image.HasIpQuotas) return 0;
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (!image.TryGetIpLimit(address, out var limit)) return 0;
+        var key = new SensorKey(ClientQuotaType.ConnectionCreation, address.ToString(), "");
+        if (!_sensors.TryGetValue(key, out var sensor))
+        {
+            if (_sensors.Count > SweepAbove) Sweep();
+            sensor = _sensors.GetOrAdd(key, static _ => new Sensor());
+        }
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        sensor.LastUsedMs = now;
+        var throttle = sensor.Quota.RecordAndGetThrottleTimeMs(1, limit, now);
+        if (throttle > 0) sensor.Quota.Unrecord(1, now);
+        return throttle;
+    }
+
     /// <summary>The quota limit of <paramref name="user"/> and <paramref name="clientId"/>, and the entity whose measure they share; null without one.</summary>
     public (double Limit, string User, string ClientId)? QuotaOf(ClientQuotaType type, string user, string clientId)
     {
@@ -156,6 +189,8 @@ public sealed class ClientQuotaManager(TimeProvider time)
         private readonly FrozenDictionary<EntityKey, double> _produce;
         private readonly FrozenDictionary<EntityKey, double> _fetch;
         private readonly FrozenDictionary<EntityKey, double> _mutations;
+        private readonly FrozenDictionary<IPAddress, double> _ips;
+        private readonly double? _defaultIp;
 
         public Image(ClientQuotaSnapshot snapshot)
         {
@@ -163,8 +198,17 @@ public sealed class ClientQuotaManager(TimeProvider time)
             var produce = new Dictionary<EntityKey, double>();
             var fetch = new Dictionary<EntityKey, double>();
             var mutations = new Dictionary<EntityKey, double>();
+            var ips = new Dictionary<IPAddress, double>();
             foreach (var q in snapshot.Quotas)
             {
+                if (q.Entity.HasIp)
+                {
+                    // Kafka matches a connection's address to the quota's IP as addresses, not as the text stored.
+                    if (q.Key != ConnectionCreationRate) continue;
+                    if (q.Entity.Ip is null) _defaultIp = q.Value;
+                    else if (IPAddress.TryParse(q.Entity.Ip, out var ip)) ips[ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip] = q.Value;
+                    continue;
+                }
                 var key = new EntityKey(q.Entity.HasUser, q.Entity.User, q.Entity.HasClientId, q.Entity.ClientId);
                 if (q.Key == ProducerByteRate) produce[key] = q.Value;
                 else if (q.Key == ConsumerByteRate) fetch[key] = q.Value;
@@ -173,15 +217,27 @@ public sealed class ClientQuotaManager(TimeProvider time)
             _produce = produce.ToFrozenDictionary();
             _fetch = fetch.ToFrozenDictionary();
             _mutations = mutations.ToFrozenDictionary();
+            _ips = ips.ToFrozenDictionary();
         }
 
         public ClientQuotaSnapshot Snapshot { get; }
+
+        public bool HasIpQuotas => _ips.Count > 0 || _defaultIp is not null;
+
+        public bool TryGetIpLimit(IPAddress address, out double limit)
+        {
+            if (_ips.TryGetValue(address, out limit)) return true;
+            limit = _defaultIp ?? 0;
+            return _defaultIp is not null;
+        }
 
         public FrozenDictionary<EntityKey, double> Limits(ClientQuotaType type) => type switch
         {
             ClientQuotaType.Produce => _produce,
             ClientQuotaType.Fetch => _fetch,
-            _ => _mutations,
+            ClientQuotaType.ControllerMutation => _mutations,
+            // IP quotas are keyed by address (TryGetIpLimit), not by user and client id.
+            _ => FrozenDictionary<EntityKey, double>.Empty,
         };
     }
 }
