@@ -24,8 +24,10 @@ public sealed record AclDescription(ErrorCode Error, string? ErrorMessage, IRead
 /// <summary>
 /// One upsertion of Kafka's AlterUserScramCredentials: the salted password (Hi(password, salt, iterations)) the client
 /// made, as librdkafka sends it, never the password. <paramref name="Mechanism"/> is Kafka's type: 1 SCRAM-SHA-256, 2 SCRAM-SHA-512.
+/// Not <c>[Immutable]</c>: the controller zeroes the salted password once used, so a caller in the same silo must hand it a
+/// copy (its own array may go again in a retry).
 /// </summary>
-[GenerateSerializer, Immutable]
+[GenerateSerializer]
 public sealed record ScramCredentialUpsertionInfo(string User, sbyte Mechanism, int Iterations, byte[] Salt, byte[] SaltedPassword)
 {
     // The salted password is a secret: a log line or a debugger shows the user and mechanism only.
