@@ -114,5 +114,9 @@ public sealed class AdminAclsTests(ClusterFixture fixture)
         Assert.Equal(ErrorCode.None, badDelete.Results[1].Error.Code);
         Assert.Equal([valid], badDelete.Results[1].AclBindings);
         Assert.Empty((await admin.DescribeAclsAsync(valid.ToFilter())).AclBindings);
+
+        // Confluent's refusals of an empty request, before any call.
+        await Assert.ThrowsAsync<ArgumentException>(() => admin.CreateAclsAsync([]));
+        await Assert.ThrowsAsync<ArgumentException>(() => admin.DeleteAclsAsync([]));
     }
 }

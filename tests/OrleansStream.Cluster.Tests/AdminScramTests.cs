@@ -64,6 +64,8 @@ public sealed class AdminScramTests(ClusterFixture fixture)
         Assert.Equal([(erin, ScramMechanism.ScramSha256, 8192), (frank, ScramMechanism.ScramSha512, 4096)],
             described.Select(static d => (d.User, Assert.Single(d.ScramCredentialInfos).Mechanism, d.ScramCredentialInfos[0].Iterations)));
         Assert.Contains(erin, (await admin.DescribeUserScramCredentialsAsync([])).UserScramCredentialsDescriptions.Select(static d => d.User));
+        Assert.Contains(frank, (await admin.DescribeUserScramCredentialsAsync(null)).UserScramCredentialsDescriptions.Select(static d => d.User));
+        await Assert.ThrowsAsync<ArgumentException>(() => admin.DescribeUserScramCredentialsAsync([erin, ""]));
 
         await admin.AlterUserScramCredentialsAsync([new UserScramCredentialDeletion { User = erin, Mechanism = ScramMechanism.ScramSha256 }]);
 

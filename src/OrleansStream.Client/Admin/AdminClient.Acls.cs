@@ -13,7 +13,8 @@ internal sealed partial class AdminClient
     {
         ArgumentNullException.ThrowIfNull(aclBindings);
         var bindings = aclBindings.Select(ToInfo).ToList();
-        if (bindings.Count == 0) return;
+        // Confluent's (librdkafka's) refusal of an empty request.
+        if (bindings.Count == 0) throw new ArgumentException("No ACL bindings to create.", nameof(aclBindings));
         // Idempotent: a binding stored twice is stored once.
         var results = await RetryNotControllerAsync(bindings, b => _cache.Controller.CreateAclBindings(b), static r => r.Error, options, idempotent: true).ConfigureAwait(false);
         var reports = results.Select(static r => new CreateAclReport { Error = ErrorOf(r.Error, r.ErrorMessage) }).ToList();
@@ -33,7 +34,7 @@ internal sealed partial class AdminClient
     {
         ArgumentNullException.ThrowIfNull(aclBindingFilters);
         var filters = aclBindingFilters.Select(ToInfo).ToList();
-        if (filters.Count == 0) return [];
+        if (filters.Count == 0) throw new ArgumentException("No ACL binding filters to delete by.", nameof(aclBindingFilters));
         // Not idempotent: made again after it was applied, a filter reports no binding removed.
         var results = await RetryNotControllerAsync(filters, f => _cache.Controller.DeleteAclBindings(f), static r => r.Error, options, idempotent: false).ConfigureAwait(false);
         var reports = results.Select(static r => new DeleteAclsReport { Error = ErrorOf(r.Error, r.ErrorMessage), AclBindings = r.Deleted.Select(ToBinding).ToList() }).ToList();

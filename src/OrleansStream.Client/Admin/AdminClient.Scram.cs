@@ -14,10 +14,11 @@ internal sealed partial class AdminClient
     /// <summary>librdkafka's salt length when the application gives none.</summary>
     private const int RandomSaltLength = 64;
 
-    public async Task<DescribeUserScramCredentialsResult> DescribeUserScramCredentialsAsync(IEnumerable<string> users, DescribeUserScramCredentialsOptions? options = null)
+    public async Task<DescribeUserScramCredentialsResult> DescribeUserScramCredentialsAsync(IEnumerable<string>? users, DescribeUserScramCredentialsOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(users);
-        var names = new List<string>(users);
+        // Null or none: every user, as Confluent's; a null or empty name is refused here, as Confluent refuses it.
+        var names = users is null ? [] : new List<string>(users);
+        if (names.Exists(string.IsNullOrEmpty)) throw new ArgumentException("A user to describe is null or empty.", nameof(users));
         var answers = await RetryingCall(() => _cache.Controller.DescribeUserScramCredentials(names), Timeout(options), idempotent: true).ConfigureAwait(false);
         var descriptions = new List<UserScramCredentialsDescription>(answers.Count);
         foreach (var a in answers)

@@ -9,7 +9,8 @@ public partial interface IAdminClient
     /// Kafka's CreateAcls: each valid binding stored (one that exists already is not stored twice), all in one write
     /// that every broker's authorizer reloads. Throws <see cref="CreateAclsException"/> with every binding's report when
     /// any was refused (InvalidRequest with Kafka's message: a filter-only value, a CLUSTER not named kafka-cluster...).
-    /// The SDK is trusted: no ACL is checked, and ACLs are stored even where the brokers' authorizer is off.
+    /// The SDK is trusted: no ACL is checked, and ACLs are stored even where the brokers' authorizer is off. No binding:
+    /// ArgumentException, as Confluent's.
     /// </summary>
     Task CreateAclsAsync(IEnumerable<AclBinding> aclBindings, CreateAclsOptions? options = null);
 
@@ -21,7 +22,7 @@ public partial interface IAdminClient
 
     /// <summary>
     /// Kafka's DeleteAcls: per filter, in order, the bindings it removed, all in one write. Throws
-    /// <see cref="DeleteAclsException"/> with every filter's report when any was refused.
+    /// <see cref="DeleteAclsException"/> with every filter's report when any was refused. No filter: ArgumentException.
     /// </summary>
     Task<List<DeleteAclsResult>> DeleteAclsAsync(IEnumerable<AclBindingFilter> aclBindingFilters, DeleteAclsOptions? options = null);
 }

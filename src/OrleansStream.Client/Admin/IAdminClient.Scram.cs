@@ -6,11 +6,12 @@ namespace OrleansStream.Client;
 public partial interface IAdminClient
 {
     /// <summary>
-    /// Kafka's DescribeUserScramCredentials: each user's mechanisms and iterations (never a key); no user: every user
-    /// with a credential. Throws <see cref="DescribeUserScramCredentialsException"/> with every user's description when
-    /// any failed (ResourceNotFound for a user without credentials, DuplicateResource for one named twice).
+    /// Kafka's DescribeUserScramCredentials: each user's mechanisms and iterations (never a key); null or no user: every
+    /// user with a credential (a null or empty name: ArgumentException, as Confluent's). Throws
+    /// <see cref="DescribeUserScramCredentialsException"/> with every user's description when any failed
+    /// (ResourceNotFound for a user without credentials, DuplicateResource for one named twice).
     /// </summary>
-    Task<DescribeUserScramCredentialsResult> DescribeUserScramCredentialsAsync(IEnumerable<string> users, DescribeUserScramCredentialsOptions? options = null);
+    Task<DescribeUserScramCredentialsResult> DescribeUserScramCredentialsAsync(IEnumerable<string>? users, DescribeUserScramCredentialsOptions? options = null);
 
     /// <summary>
     /// Kafka's AlterUserScramCredentials with its checks (iterations 4096 to 16384, a user altered at most once per
