@@ -39,6 +39,35 @@ public interface IClusterControllerGrain : IGrainWithStringKey
 
     [AlwaysInterleave]
     Task<ClusterMetadata> GetMetadata(MetadataRequest request);
+
+    /// <summary>
+    /// Kafka's CreateAcls for clients that talk to grains (trusted: no ACL check): the controller code the Kafka
+    /// listener forwards to, so the checks (InvalidRequest with Kafka's message), the single write and the ACL version
+    /// the brokers reload on are the same. One result per binding, in order.
+    /// </summary>
+    Task<IReadOnlyList<AclCreationResult>> CreateAclBindings(IReadOnlyList<AclBindingInfo> bindings);
+
+    /// <summary>Kafka's DescribeAcls: the stored bindings the filter matches, from the controller's latest state.</summary>
+    [AlwaysInterleave]
+    Task<AclDescription> DescribeAcls(AclBindingInfo filter);
+
+    /// <summary>Kafka's DeleteAcls: per filter, the bindings it removed, all in one write.</summary>
+    Task<IReadOnlyList<AclDeletionResult>> DeleteAclBindings(IReadOnlyList<AclBindingInfo> filters);
+
+    /// <summary>
+    /// Kafka's DescribeUserScramCredentials as the Kafka listener answers it: each user's mechanisms and iterations
+    /// (the stored credentials over those the controller's broker is configured with); null or empty: every user.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<UserScramCredentials>> DescribeUserScramCredentials(IReadOnlyList<string>? users);
+
+    /// <summary>
+    /// Kafka's AlterUserScramCredentials with the Kafka listener's checks (a user altered twice, the iteration bounds,
+    /// an unknown mechanism) and the same controller write, which moves the SCRAM version the brokers reload on.
+    /// Results: the changes applied, then each refused user with Kafka's error, as Kafka's broker answers.
+    /// </summary>
+    Task<IReadOnlyList<UserScramCredentialResult>> AlterUserScramCredentials(
+        IReadOnlyList<ScramCredentialDeletionInfo> deletions, IReadOnlyList<ScramCredentialUpsertionInfo> upsertions);
 }
 
 /// <summary>

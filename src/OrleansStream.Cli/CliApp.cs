@@ -84,6 +84,8 @@ internal static class CliApp
         root.Subcommands.Add(PerfCommands.Build());
         root.Subcommands.Add(GroupsCommands.Build());
         root.Subcommands.Add(ConfigsCommands.Build());
+        root.Subcommands.Add(AclsCommands.Build());
+        root.Subcommands.Add(UsersCommands.Build());
         root.Subcommands.Add(TransactionsCommands.Build());
         root.Subcommands.Add(SaslCommands.Build());
         return root;

@@ -1,11 +1,14 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using System.Text;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using ClientError = Confluent.Kafka.ErrorCode;
 using ScramMechanism = Confluent.Kafka.Admin.ScramMechanism;
+using Sdk = OrleansStream.Client.Admin;
+using SdkAdminClientBuilder = OrleansStream.Client.AdminClientBuilder;
 
 namespace OrleansStream.Kafka.Tests;
 
@@ -172,6 +175,60 @@ public sealed class ScramCredentialsTests(AuthorizedKafkaCluster cluster) : ICla
         await frankAdmin.AlterUserScramCredentialsAsync([Upsertion(george, ScramMechanism.ScramSha256, 4096, "george-secret")]);
         var george256 = Assert.Single(Assert.Single((await frankAdmin.DescribeUserScramCredentialsAsync([george])).UserScramCredentialsDescriptions).ScramCredentialInfos);
         Assert.Equal(ScramMechanism.ScramSha256, george256.Mechanism);
+    }
+
+    [Fact]
+    public async Task A_user_and_an_acl_made_through_the_sdk_govern_the_kafka_listener()
+    {
+        // The SDK talks to the controller grain as an Orleans client; the Kafka listener must authenticate and authorize
+        // by what it stored, as by what came through the listener's own APIs.
+        var erin = Name("erin");
+        var topic = Name("sdk-scram");
+        using (var kafkaAdmin = cluster.Admin())
+            await kafkaAdmin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = 1 }]);
+        using var sdk = new SdkAdminClientBuilder(cluster.Silos.Client).Build();
+
+        await sdk.AlterUserScramCredentialsAsync([new Sdk.UserScramCredentialUpsertion
+        {
+            User = erin,
+            ScramCredentialInfo = new Sdk.ScramCredentialInfo { Mechanism = Sdk.ScramMechanism.ScramSha256, Iterations = 4096 },
+            Password = Encoding.UTF8.GetBytes("erin-secret"),
+        }]);
+        await sdk.CreateAclsAsync([new Sdk.AclBinding
+        {
+            Pattern = new Sdk.ResourcePattern { Type = Sdk.ResourceType.Topic, Name = topic, ResourcePatternType = Sdk.ResourcePatternType.Literal },
+            Entry = new Sdk.AccessControlEntry { Principal = "User:" + erin, Host = "*", Operation = Sdk.AclOperation.Write, PermissionType = Sdk.AclPermissionType.Allow },
+        }]);
+        await cluster.SyncAsync();
+
+        for (var silo = 0; silo < 2; silo++)
+        {
+            Assert.Equal(ErrorCode.None, await PlainAsync(erin, "erin-secret", silo));
+            Assert.Equal(ErrorCode.SaslAuthenticationFailed, await PlainAsync(erin, "erin-wrong", silo));
+        }
+        using (var producer = new ProducerBuilder<Null, string>(Scram(erin, "erin-secret", SaslMechanism.ScramSha256)).Build())
+        {
+            var delivered = await producer.ProduceAsync(topic, new Message<Null, string> { Value = "through the SDK's ACL" }, TestContext.Current.CancellationToken);
+            Assert.Equal(PersistenceStatus.Persisted, delivered.Status);
+        }
+        // What the Kafka listener's admin API describes is what the SDK stored.
+        using var admin = cluster.Admin();
+        var described = Assert.Single((await admin.DescribeUserScramCredentialsAsync([erin])).UserScramCredentialsDescriptions);
+        Assert.Equal((ScramMechanism.ScramSha256, 4096), (Assert.Single(described.ScramCredentialInfos).Mechanism, described.ScramCredentialInfos[0].Iterations));
+
+        // Deleted through the SDK, the ACL no longer lets erin write.
+        await sdk.DeleteAclsAsync([new Sdk.AclBindingFilter
+        {
+            PatternFilter = new Sdk.ResourcePatternFilter { Type = Sdk.ResourceType.Topic, Name = topic, ResourcePatternType = Sdk.ResourcePatternType.Literal },
+            EntryFilter = new Sdk.AccessControlEntryFilter { Operation = Sdk.AclOperation.Any, PermissionType = Sdk.AclPermissionType.Any },
+        }]);
+        await cluster.SyncAsync();
+        using (var producer = new ProducerBuilder<Null, string>(Scram(erin, "erin-secret", SaslMechanism.ScramSha256)).Build())
+        {
+            var denied = await Assert.ThrowsAsync<ProduceException<Null, string>>(() =>
+                producer.ProduceAsync(topic, new Message<Null, string> { Value = "denied" }, TestContext.Current.CancellationToken));
+            Assert.Equal(ClientError.TopicAuthorizationFailed, denied.Error.Code);
+        }
     }
 
     private static UserScramCredentialUpsertion Upsertion(string user, ScramMechanism mechanism, int iterations, string password) => new()

@@ -156,16 +156,21 @@ internal sealed partial class AdminClient(IClusterClient clusterClient, AdminCli
     /// state first; it reloaded and applied nothing): those entries go again, up to twice, after retry.backoff.ms.
     /// The controller answers one result per request entry, in order. Only a validateOnly request is idempotent.
     /// </summary>
-    private async Task<IReadOnlyList<TopicResult>> RetryNotControllerAsync<TRequest>(
-        List<TRequest> requests, Func<List<TRequest>, Task<IReadOnlyList<TopicResult>>> send, AdminOptions? options, bool idempotent)
+    private Task<IReadOnlyList<TopicResult>> RetryNotControllerAsync<TRequest>(
+        List<TRequest> requests, Func<List<TRequest>, Task<IReadOnlyList<TopicResult>>> send, AdminOptions? options, bool idempotent) =>
+        RetryNotControllerAsync(requests, send, static r => r.Error, options, idempotent);
+
+    /// <summary>The same for any controller answer with one result per entry, <paramref name="errorOf"/> telling its error.</summary>
+    private async Task<IReadOnlyList<TResult>> RetryNotControllerAsync<TRequest, TResult>(
+        List<TRequest> requests, Func<List<TRequest>, Task<IReadOnlyList<TResult>>> send, Func<TResult, ErrorCode> errorOf, AdminOptions? options, bool idempotent)
     {
         var timeout = Timeout(options);
-        var results = new List<TopicResult>(await RetryingCall(() => send(requests), timeout, idempotent).ConfigureAwait(false));
+        var results = new List<TResult>(await RetryingCall(() => send(requests), timeout, idempotent).ConfigureAwait(false));
         for (var attempt = 0; attempt < 2 && results.Count == requests.Count; attempt++)
         {
             var positions = new List<int>();
             for (var i = 0; i < results.Count; i++)
-                if (results[i].Error == ErrorCode.NotController) positions.Add(i);
+                if (errorOf(results[i]) == ErrorCode.NotController) positions.Add(i);
             if (positions.Count == 0) break;
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, _retryBackoffMs)), time).ConfigureAwait(false);
             var again = positions.ConvertAll(i => requests[i]);

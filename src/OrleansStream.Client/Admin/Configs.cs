@@ -1,6 +1,10 @@
 namespace OrleansStream.Client.Admin;
 
-/// <summary>Confluent.Kafka's ResourceType (same names and numbers); configs exist for <see cref="Topic"/> and <see cref="Broker"/>.</summary>
+/// <summary>
+/// Confluent.Kafka's ResourceType (same names and numbers, Kafka's codes); configs exist for <see cref="Topic"/> and
+/// <see cref="Broker"/>. In an ACL, <see cref="Broker"/> is Kafka's CLUSTER (code 4, the one resource <c>kafka-cluster</c>),
+/// as librdkafka sends it; <see cref="TransactionalId"/> is ours (Confluent.Kafka 2.16 has none), Kafka's TRANSACTIONAL_ID.
+/// </summary>
 public enum ResourceType
 {
     Unknown = 0,
@@ -8,6 +12,7 @@ public enum ResourceType
     Topic = 2,
     Group = 3,
     Broker = 4,
+    TransactionalId = 5,
 }
 
 /// <summary>A resource that has configs: a topic by name, or a broker by its node id. Equal by type and name, so it keys the alter dictionaries.</summary>

@@ -15,9 +15,9 @@ public sealed class ScramMechanism
 
     public const int MaxIterations = 16384;
 
-    public static readonly ScramMechanism Sha256 = new("SCRAM-SHA-256", 1, HashAlgorithmName.SHA256, 32);
+    public static readonly ScramMechanism Sha256 = new("SCRAM-SHA-256", 1, HashAlgorithmName.SHA256);
 
-    public static readonly ScramMechanism Sha512 = new("SCRAM-SHA-512", 2, HashAlgorithmName.SHA512, 64);
+    public static readonly ScramMechanism Sha512 = new("SCRAM-SHA-512", 2, HashAlgorithmName.SHA512);
 
     private static readonly byte[] ClientKeyLabel = "Client Key"u8.ToArray();
     private static readonly byte[] ServerKeyLabel = "Server Key"u8.ToArray();
@@ -25,12 +25,12 @@ public sealed class ScramMechanism
     // Decoy credentials of unknown users are derived from it: stable within the process, unknowable outside it.
     private static readonly byte[] DecoyKey = RandomNumberGenerator.GetBytes(32);
 
-    private ScramMechanism(string name, sbyte type, HashAlgorithmName hash, int keyLength)
+    private ScramMechanism(string name, sbyte type, HashAlgorithmName hash)
     {
         Name = name;
         Type = type;
         Hash = hash;
-        KeyLength = keyLength;
+        KeyLength = Records.ScramSaltedPassword.KeyLength(hash);
     }
 
     /// <summary>The SASL mechanism name (<c>SCRAM-SHA-256</c>).</summary>
@@ -124,7 +124,7 @@ public sealed class ScramMechanism
 
     /// <summary>Hi(password, salt, i) of RFC 5802: PBKDF2 with HMAC of this hash, one block.</summary>
     internal byte[] SaltedPassword(ReadOnlySpan<byte> password, byte[] salt, int iterations) =>
-        Rfc2898DeriveBytes.Pbkdf2(password, salt, iterations, Hash, KeyLength);
+        Records.ScramSaltedPassword.Compute(Hash, password, salt, iterations);
 
     internal byte[] Hmac(ReadOnlySpan<byte> key, ReadOnlySpan<byte> data) => CryptographicOperations.HmacData(Hash, key, data);
 

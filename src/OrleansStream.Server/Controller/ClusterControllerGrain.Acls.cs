@@ -75,6 +75,34 @@ internal sealed partial class ClusterControllerGrain
         return Task.FromResult(new AclSnapshot(image.AclVersion, image.Acls));
     }
 
+    /// <summary>The SDK's CreateAcls: the Kafka listener's controller code (<see cref="CreateAcls"/>), through the contract's shapes.</summary>
+    public async Task<IReadOnlyList<AclCreationResult>> CreateAclBindings(IReadOnlyList<AclBindingInfo> bindings)
+    {
+        ArgumentNullException.ThrowIfNull(bindings);
+        var answers = await CreateAcls(bindings.Select(static b => b is null ? null! : SecurityContract.ToBinding(b)).ToList());
+        return answers.Select(static a => new AclCreationResult(a.Error, a.Message)).ToList();
+    }
+
+    /// <summary>The SDK's DescribeAcls: Kafka's filter check and match (the Kafka listener's), over the controller's latest bindings.</summary>
+    public Task<AclDescription> DescribeAcls(AclBindingInfo filter)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        var f = SecurityContract.ToFilter(filter);
+        if (f.Validate() is { } invalid) return Task.FromResult(new AclDescription(ErrorCode.InvalidRequest, invalid, []));
+        var matching = new List<AclBinding>();
+        foreach (var binding in _image.Acls)
+            if (f.Matches(binding)) matching.Add(binding);
+        return Task.FromResult(new AclDescription(ErrorCode.None, null, SecurityContract.ToInfos(matching)));
+    }
+
+    /// <summary>The SDK's DeleteAcls: the Kafka listener's controller code (<see cref="DeleteAcls"/>), through the contract's shapes.</summary>
+    public async Task<IReadOnlyList<AclDeletionResult>> DeleteAclBindings(IReadOnlyList<AclBindingInfo> filters)
+    {
+        ArgumentNullException.ThrowIfNull(filters);
+        var answers = await DeleteAcls(filters.Select(static f => f is null ? null! : SecurityContract.ToFilter(f)).ToList());
+        return answers.Select(static a => new AclDeletionResult(a.Error, a.Message, SecurityContract.ToInfos(a.Deleted))).ToList();
+    }
+
     private static IReadOnlyList<AclChangeResult> Refused(int count, ErrorCode error, string message)
     {
         var results = new AclChangeResult[count];

@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using OrleansStream.Server.Kafka.Security;
 
 namespace OrleansStream.Server.Controller;
@@ -72,6 +75,43 @@ internal sealed partial class ClusterControllerGrain
     {
         var image = _image;
         return Task.FromResult(new ScramCredentialSnapshot(image.ScramVersion, image.ScramCredentials));
+    }
+
+    /// <summary>
+    /// The SDK's AlterUserScramCredentials: the Kafka listener's checks (<see cref="ScramCredentialRules"/>) and then
+    /// <see cref="AlterScramCredentials"/>, the write the Kafka path makes, so the SCRAM version moves alike. A credential
+    /// the configuration gives is judged by this silo's configuration, as the Kafka path judges it by the forwarding broker's.
+    /// </summary>
+    public async Task<IReadOnlyList<UserScramCredentialResult>> AlterUserScramCredentials(
+        IReadOnlyList<ScramCredentialDeletionInfo> deletions, IReadOnlyList<ScramCredentialUpsertionInfo> upsertions)
+    {
+        ArgumentNullException.ThrowIfNull(deletions);
+        ArgumentNullException.ThrowIfNull(upsertions);
+        try
+        {
+            var local = ServiceProvider.GetService<SaslCredentialStore>();
+            var plan = ScramCredentialRules.Plan(deletions, upsertions, (user, mechanism) => local?.IsConfigured(user, mechanism) ?? false);
+            var answers = plan.Changes.Count == 0 ? [] : await AlterScramCredentials(plan.Changes);
+            return ScramCredentialRules.Results(plan, answers);
+        }
+        finally
+        {
+            foreach (var upsertion in upsertions) CryptographicOperations.ZeroMemory(upsertion?.SaltedPassword);
+        }
+    }
+
+    /// <summary>
+    /// The SDK's DescribeUserScramCredentials, answered as the Kafka listener answers (<see cref="ScramCredentialRules.Describe"/>)
+    /// from this silo's credential store brought up to the controller's state (none when this silo runs no Kafka
+    /// listener: then only the stored credentials).
+    /// </summary>
+    public Task<IReadOnlyList<UserScramCredentials>> DescribeUserScramCredentials(IReadOnlyList<string>? users)
+    {
+        var image = _image;
+        var store = ServiceProvider.GetService<SaslCredentialStore>() ?? new SaslCredentialStore(Options.Create(new SaslOptions()));
+        // The broker's own poll applies the same snapshot; an older one than it holds is ignored.
+        store.Apply(new ScramCredentialSnapshot(image.ScramVersion, image.ScramCredentials));
+        return Task.FromResult<IReadOnlyList<UserScramCredentials>>(ScramCredentialRules.Describe(store, users));
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "SCRAM credential {Outcome}: user {User}, {Mechanism}")]
