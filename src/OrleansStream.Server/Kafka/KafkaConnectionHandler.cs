@@ -76,7 +76,9 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         {
             // Kafka's acceptor holds a connection over its IP's connection_creation_rate for the throttle time, unread,
             // then closes it (DelayedCloseSocket): the client's reconnect backoff starts after that.
-            Refuse(state, "connection_rate", $"a connection from {address} over its connection_creation_rate; closed after {throttleMs} ms");
+            // Counted, and logged at Debug only (as Kafka does): a connection storm is what this quota is for.
+            _metrics.KafkaRequestsRefused.Add(1, new KeyValuePair<string, object?>("reason", "connection_rate"));
+            LogConnectionThrottled(address, throttleMs);
             try
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(throttleMs), _time, connection.ConnectionClosed);
@@ -325,6 +327,9 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         return _listeners.Count > 0 ? _listeners[0]
             : new KafkaListener(new KafkaListenerEndpoint(KafkaListeners.Plaintext, "", 0), KafkaSecurityProtocol.Plaintext);
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A Kafka connection from {Address} is over its IP's connection_creation_rate: closed after {ThrottleMs} ms")]
+    private partial void LogConnectionThrottled(IPAddress address, int throttleMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Closing the Kafka connection from {Remote} ({Client}): {Detail}")]
     private partial void LogRefused(EndPoint? remote, string? client, string detail);
