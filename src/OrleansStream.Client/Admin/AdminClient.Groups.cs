@@ -1,3 +1,5 @@
+using OrleansStream.Client.Admin;
+
 namespace OrleansStream.Client;
 
 internal sealed partial class AdminClient
@@ -152,6 +154,31 @@ internal sealed partial class AdminClient
             var response = await RetryingCall(() => GroupGrain(g).DeleteGroup(), GroupTimeout(timeout), idempotent: false).ConfigureAwait(false);
             if (response.Error != ErrorCode.None)
                 throw new ConsumerGroupException(g, new Error(response.Error, response.ErrorMessage));
+        }
+    }
+
+    public async Task DeleteGroupsAsync(IList<string> group, DeleteGroupsOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        var timeout = GroupTimeout(options?.RequestTimeout);
+        var deletions = new Task<DeleteGroupReport>[group.Count];
+        for (var i = 0; i < deletions.Length; i++) deletions[i] = DeleteGroupAsync(group[i], timeout);
+        var reports = new List<DeleteGroupReport>(await Task.WhenAll(deletions).ConfigureAwait(false));
+        foreach (var r in reports)
+            if (r.Error.IsError) throw new DeleteGroupsException(reports);
+    }
+
+    private async Task<DeleteGroupReport> DeleteGroupAsync(string group, TimeSpan timeout)
+    {
+        try
+        {
+            // Sent again after it was applied, a DeleteGroups would answer GroupIdNotFound.
+            var response = await RetryingCall(() => GroupGrain(group).DeleteGroup(), timeout, idempotent: false).ConfigureAwait(false);
+            return new DeleteGroupReport(group, response.Error == ErrorCode.None ? Error.NoError : new Error(response.Error, response.ErrorMessage));
+        }
+        catch (KafkaException ex)
+        {
+            return new DeleteGroupReport(group, ex.Error);
         }
     }
 

@@ -1,4 +1,5 @@
 using OrleansStream.Client;
+using OrleansStream.Client.Admin;
 
 namespace OrleansStream.Cluster.Tests.Groups;
 
@@ -58,5 +59,37 @@ public sealed class GroupAdminTests(GroupFixture fixture)
 
         await admin.DeleteConsumerGroupsAsync([group]);
         Assert.DoesNotContain(group, (await admin.ListConsumerGroupsAsync()).Valid.Select(g => g.GroupId));
+    }
+
+    [Fact]
+    public async Task DeleteGroups_tries_every_group_and_reports_each_as_Confluent_does()
+    {
+        var topic = GroupFixture.Unique("delgroups");
+        var (empty, missing, busy) = (GroupFixture.Unique("g-empty"), GroupFixture.Unique("g-missing"), GroupFixture.Unique("g-busy"));
+        await fixture.CreateTopicAsync(topic, 1);
+        await fixture.ProduceAsync(topic, 0, 5);
+        using var admin = new AdminClientBuilder(fixture.Client).Build();
+        // A group with offsets and no member; another with a member.
+        await admin.AlterConsumerGroupOffsetsAsync(empty, [new TopicPartitionOffset(new TopicPartition(topic, 0), 2)]);
+        using var consumer = new ConsumerBuilder<string, string>(fixture.Client, fixture.GroupConfig(busy)).Build();
+        consumer.Subscribe(topic);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            consumer.Consume(TimeSpan.FromMilliseconds(100));
+            return Task.FromResult(consumer.Assignment.Count == 1);
+        }, "the busy group's member has its partition");
+
+        var refused = await Assert.ThrowsAsync<DeleteGroupsException>(() => admin.DeleteGroupsAsync([empty, missing, busy]));
+
+        Assert.Equal([(empty, ErrorCode.None), (missing, ErrorCode.GroupIdNotFound), (busy, ErrorCode.NonEmptyGroup)],
+            refused.Results.Select(static r => (r.Group, r.Error.Code)));
+        Assert.Equal(ErrorCode.GroupIdNotFound, refused.Error.Code);
+        var listed = (await admin.ListConsumerGroupsAsync()).Valid.Select(static g => g.GroupId).ToList();
+        Assert.DoesNotContain(empty, listed);
+        Assert.Contains(busy, listed);
+
+        consumer.Close();
+        await admin.DeleteGroupsAsync([busy]);
+        Assert.DoesNotContain(busy, (await admin.ListConsumerGroupsAsync()).Valid.Select(static g => g.GroupId));
     }
 }
