@@ -138,7 +138,7 @@ public sealed record CreateAclReport
 }
 
 /// <summary>A binding of CreateAcls was refused: every binding's outcome is in <see cref="Results"/>, in the order given.</summary>
-public sealed class CreateAclsException(List<CreateAclReport> results) : KafkaException(AclReports.FirstError(results, static r => r.Error, "create ACLs"))
+public sealed class CreateAclsException(List<CreateAclReport> results) : KafkaException(AdminReports.FirstError(results, static r => r.Error, "create ACLs"))
 {
     public List<CreateAclReport> Results { get; } = results;
 }
@@ -175,19 +175,7 @@ public sealed record DeleteAclsReport
 }
 
 /// <summary>A filter of DeleteAcls was refused: every filter's outcome is in <see cref="Results"/>, in the order given.</summary>
-public sealed class DeleteAclsException(List<DeleteAclsReport> results) : KafkaException(AclReports.FirstError(results, static r => r.Error, "delete ACLs"))
+public sealed class DeleteAclsException(List<DeleteAclsReport> results) : KafkaException(AdminReports.FirstError(results, static r => r.Error, "delete ACLs"))
 {
     public List<DeleteAclsReport> Results { get; } = results;
-}
-
-internal static class AclReports
-{
-    /// <summary>The exception's own error: the first failure's code, its reason prefixed with what failed.</summary>
-    public static Error FirstError<T>(List<T> reports, Func<T, Error> errorOf, string what)
-    {
-        ArgumentNullException.ThrowIfNull(reports);
-        foreach (var r in reports)
-            if (errorOf(r) is { IsError: true } e) return new Error(e.Code, $"Failed to {what}: {e.Reason}");
-        return Error.NoError;
-    }
 }

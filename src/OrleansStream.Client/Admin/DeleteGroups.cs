@@ -7,14 +7,7 @@ public sealed record DeleteGroupReport(string Group, Error Error);
 
 /// <summary>A group could not be deleted: every group's outcome is in <see cref="Results"/>.</summary>
 public sealed class DeleteGroupsException(List<DeleteGroupReport> results)
-    : KafkaException(FirstFailure(results))
+    : KafkaException(AdminReports.FirstError(results, static r => ((string?)$"'{r.Group}'", r.Error), "delete group"))
 {
     public List<DeleteGroupReport> Results { get; } = results;
-
-    private static Error FirstFailure(List<DeleteGroupReport> reports)
-    {
-        foreach (var r in reports)
-            if (r.Error.IsError) return new Error(r.Error.Code, $"DeleteGroups of '{r.Group}' failed: {r.Error.Reason}");
-        return Error.NoError;
-    }
 }

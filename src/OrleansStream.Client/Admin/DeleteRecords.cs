@@ -16,14 +16,7 @@ public sealed record DeleteRecordsReport(string Topic, int Partition, long Offse
 
 /// <summary>A partition's DeleteRecords failed: every partition's outcome is in <see cref="Results"/>.</summary>
 public sealed class DeleteRecordsException(List<DeleteRecordsReport> results)
-    : KafkaException(FirstFailure(results))
+    : KafkaException(AdminReports.FirstError(results, static r => ((string?)$"{r.Topic}-{r.Partition}", r.Error), "delete records of"))
 {
     public List<DeleteRecordsReport> Results { get; } = results;
-
-    private static Error FirstFailure(List<DeleteRecordsReport> reports)
-    {
-        foreach (var r in reports)
-            if (r.Error.IsError) return new Error(r.Error.Code, $"DeleteRecords of {r.Topic}-{r.Partition} failed: {r.Error.Reason}");
-        return Error.NoError;
-    }
 }

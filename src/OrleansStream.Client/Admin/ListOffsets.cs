@@ -91,15 +91,8 @@ public sealed record ListOffsetsReport(List<ListOffsetsResultInfo> ResultInfos, 
 
 /// <summary>A partition's ListOffsets failed: every partition's outcome is in <see cref="Result"/>.</summary>
 public sealed class ListOffsetsException(ListOffsetsReport result)
-    : KafkaException(new Error(result.Error.Code, FirstFailure(result)))
+    : KafkaException(AdminReports.FirstError(result.ResultInfos,
+        static i => ((string?)i.TopicPartitionOffsetError.TopicPartition.ToString(), i.TopicPartitionOffsetError.Error), "list offsets of"))
 {
     public ListOffsetsReport Result { get; } = result;
-
-    private static string FirstFailure(ListOffsetsReport report)
-    {
-        foreach (var info in report.ResultInfos)
-            if (info.TopicPartitionOffsetError.Error.IsError)
-                return $"ListOffsets of {info.TopicPartitionOffsetError.TopicPartition} failed: {info.TopicPartitionOffsetError.Error.Reason}";
-        return report.Error.Reason;
-    }
 }

@@ -45,7 +45,7 @@ public sealed record DescribeUserScramCredentialsReport
 
 /// <summary>A user asked for could not be described: every user's description is in <see cref="Results"/>.</summary>
 public sealed class DescribeUserScramCredentialsException(DescribeUserScramCredentialsReport results)
-    : KafkaException(AclReports.FirstError(results.UserScramCredentialsDescriptions, static d => d.Error, "describe SCRAM credentials"))
+    : KafkaException(AdminReports.FirstError(results.UserScramCredentialsDescriptions, static d => d.Error, "describe SCRAM credentials"))
 {
     public DescribeUserScramCredentialsReport Results { get; } = results;
 }
@@ -97,7 +97,7 @@ public sealed record AlterUserScramCredentialsReport
 
 /// <summary>A user's change was refused: every user's outcome is in <see cref="Results"/> (those applied first, then the refused, as Kafka answers).</summary>
 public sealed class AlterUserScramCredentialsException(List<AlterUserScramCredentialsReport> results)
-    : KafkaException(AclReports.FirstError(results, static r => r.Error, "alter SCRAM credentials"))
+    : KafkaException(AdminReports.FirstError(results, static r => r.Error, "alter SCRAM credentials"))
 {
     public List<AlterUserScramCredentialsReport> Results { get; } = results;
 }
