@@ -157,6 +157,14 @@ internal static class CliApp
     }
 
     /// <summary>Parses repeatable <c>key=value</c> options into a dictionary.</summary>
+    /// <summary>A command's <c>--password</c>, else the first line of stdin (so it stays out of the shell history); a usage error when neither.</summary>
+    public static string ReadPassword(ParseResult parse, Option<string?> password)
+    {
+        var secret = parse.GetValue(password) ?? Console.In.ReadLine();
+        if (string.IsNullOrEmpty(secret)) throw new CliException("no password: give --password or one line on stdin", ExitCodes.Usage);
+        return secret;
+    }
+
     public static Dictionary<string, string> ParseKeyValues(IEnumerable<string>? pairs, string option)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -37,8 +37,7 @@ internal static class SaslCommands
             var count = parse.GetValue(iterations);
             if (count is < ScramMechanism.MinIterations or > ScramMechanism.MaxIterations)
                 throw new CliException($"--iterations must be {ScramMechanism.MinIterations} to {ScramMechanism.MaxIterations}, not {count}", ExitCodes.Usage);
-            var secret = parse.GetValue(password) ?? Console.In.ReadLine();
-            if (string.IsNullOrEmpty(secret)) throw new CliException("no password: give --password or one line on stdin", ExitCodes.Usage);
+            var secret = CliApp.ReadPassword(parse, password);
             Console.Out.WriteLine(ScramMechanism.ForName(parse.GetRequiredValue(mechanism))!.CreateCredential(secret, count).Format());
             return ExitCodes.Success;
         });

@@ -56,8 +56,7 @@ internal static class UsersCommands
         var command = new Command("set-scram", "Set a user's SCRAM credential for a mechanism (a new user, or a new password)") { user, mechanism, iterations, password };
         command.SetAction(async (parse, ct) =>
         {
-            var secret = parse.GetValue(password) ?? Console.In.ReadLine();
-            if (string.IsNullOrEmpty(secret)) throw new CliException("no password: give --password or one line on stdin", ExitCodes.Usage);
+            var secret = CliApp.ReadPassword(parse, password);
             var upsertion = new UserScramCredentialUpsertion
             {
                 User = parse.GetRequiredValue(user),

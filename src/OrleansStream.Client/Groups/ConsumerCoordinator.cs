@@ -522,10 +522,20 @@ internal sealed partial class ConsumerCoordinator : IDisposable
     {
         var list = new List<OffsetToCommit>();
         foreach (var (tp, offset) in _stored)
-            if ((_topics is null || _owned.Contains(tp)) && (!_committed.TryGetValue(tp, out var c) || c != offset))
-                list.Add(new OffsetToCommit(tp, offset));
+            if (IsPending(tp, offset)) list.Add(new OffsetToCommit(tp, offset));
         return list;
     }
+
+    /// <summary>Whether any stored offset awaits a commit (<see cref="PendingCommits"/> without building the list).</summary>
+    private bool HasPendingCommits()
+    {
+        foreach (var (tp, offset) in _stored)
+            if (IsPending(tp, offset)) return true;
+        return false;
+    }
+
+    private bool IsPending(TopicPartition tp, long offset) =>
+        (_topics is null || _owned.Contains(tp)) && (!_committed.TryGetValue(tp, out var c) || c != offset);
 
     private void TryCommitStored()
     {
@@ -551,7 +561,7 @@ internal sealed partial class ConsumerCoordinator : IDisposable
     private void OnAutoCommitDue()
     {
         bool pending;
-        lock (_lock) pending = !_closed && PendingCommits().Count > 0;
+        lock (_lock) pending = !_closed && HasPendingCommits();
         if (pending && Interlocked.Exchange(ref _autoCommitWakeup, 1) == 0) _host.Wakeup();
     }
 
@@ -564,7 +574,7 @@ internal sealed partial class ConsumerCoordinator : IDisposable
         if (_autoCommit is { IsCompleted: false }) return;
         _nextAutoCommitMs = now + _settings.AutoCommitIntervalMs;
         lock (_lock)
-            if (PendingCommits().Count == 0) return;
+            if (!HasPendingCommits()) return;
         _autoCommit = Task.Run(async () =>
         {
             try

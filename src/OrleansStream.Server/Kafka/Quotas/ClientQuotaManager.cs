@@ -118,7 +118,7 @@ public sealed class ClientQuotaManager(TimeProvider time)
         ArgumentNullException.ThrowIfNull(address);
         var image = _image;
         if (!image.HasIpQuotas) return 0;
-        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        address = Canonical(address);
         if (!image.TryGetIpLimit(address, out var limit)) return 0;
         var key = new SensorKey(ClientQuotaType.ConnectionCreation, address.ToString(), "");
         if (!_sensors.TryGetValue(key, out var sensor))
@@ -161,6 +161,9 @@ public sealed class ClientQuotaManager(TimeProvider time)
         if (_sensors.Count > SweepAbove) Sweep();
         return (_sensors.GetOrAdd(key, static _ => new Sensor()), limit);
     }
+
+    /// <summary>An address as quotas key it: an IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d.</summary>
+    private static IPAddress Canonical(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 
     private void Sweep()
     {
@@ -206,7 +209,7 @@ public sealed class ClientQuotaManager(TimeProvider time)
                     // Kafka matches a connection's address to the quota's IP as addresses, not as the text stored.
                     if (q.Key != ConnectionCreationRate) continue;
                     if (q.Entity.Ip is null) _defaultIp = q.Value;
-                    else if (IPAddress.TryParse(q.Entity.Ip, out var ip)) ips[ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip] = q.Value;
+                    else if (IPAddress.TryParse(q.Entity.Ip, out var ip)) ips[Canonical(ip)] = q.Value;
                     continue;
                 }
                 var key = new EntityKey(q.Entity.HasUser, q.Entity.User, q.Entity.HasClientId, q.Entity.ClientId);
