@@ -10,6 +10,8 @@ public enum ConfigResourceKind : sbyte
     Topic = 2,
     Broker = 4,
     BrokerLogger = 8,
+    /// <summary>A consumer group's configs (KIP-848): <c>consumer.session.timeout.ms</c> and <c>consumer.heartbeat.interval.ms</c>.</summary>
+    Group = 32,
 }
 
 /// <summary>Kafka's DescribeConfigsResponse ConfigSource, same numbers: where a described value comes from.</summary>
@@ -21,6 +23,10 @@ public enum ConfigValueSource : sbyte
     DynamicDefaultBrokerConfig = 3,
     StaticBrokerConfig = 4,
     DefaultConfig = 5,
+    DynamicBrokerLoggerConfig = 6,
+    ClientMetricsConfig = 7,
+    /// <summary>Set for the group (KIP-848).</summary>
+    GroupConfig = 8,
 }
 
 /// <summary>One resource of Kafka's DescribeConfigs; <paramref name="ConfigNames"/> null asks for every config.</summary>
@@ -42,12 +48,14 @@ public sealed record ResourceConfigSynonym(string Name, string? Value, ConfigVal
 public static class ConfigChangeRules
 {
     /// <summary>
-    /// Null for a topic, the only resource whose configs change at run time; else InvalidRequest's message: broker
-    /// configs come from the <c>OrleansStream</c> section, and other resource types have no configs here.
+    /// Null for a topic or a named group, the resources whose configs change at run time; else InvalidRequest's
+    /// message: broker configs come from the <c>OrleansStream</c> section, a group without a name is Kafka's default
+    /// group resource, which it does not take, and other resource types have no configs here.
     /// </summary>
-    public static string? Refusal(ConfigResourceKind kind) => kind switch
+    public static string? Refusal(ConfigResourceKind kind, string? name = null) => kind switch
     {
         ConfigResourceKind.Topic => null,
+        ConfigResourceKind.Group => string.IsNullOrEmpty(name) ? "Default group resources are not allowed." : null,
         ConfigResourceKind.Broker => "Broker configs are set in the OrleansStream configuration section and cannot be changed at run time.",
         _ => $"Resource type {kind} is not supported.",
     };

@@ -79,6 +79,23 @@ public interface IConsumerGroupGrain : IGrainWithStringKey
     /// for a group that does not exist. A group left with no members and no offsets is removed, as in Kafka.
     /// </summary>
     Task<DeleteOffsetsResponse> DeleteOffsets(IReadOnlyList<TopicPartition> partitions);
+
+    /// <summary>
+    /// Kafka's group configs (KIP-848, the GROUP config resource): the overrides set for this group, empty when none.
+    /// They are kept apart from the group's metadata, so they can be set before the group exists and outlive its
+    /// deletion, as Kafka's (stored in its metadata log) do.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyDictionary<string, string>> GetConfigs();
+
+    /// <summary>
+    /// Kafka's AlterConfigs (<paramref name="incremental"/> false: the overrides become exactly these) and
+    /// IncrementalAlterConfigs for this group, checked as Kafka's <c>GroupConfig.validate</c> does against the broker's
+    /// <c>group.consumer.*</c> bounds: <see cref="ErrorCode.InvalidConfig"/> for an unknown name or a value that is not
+    /// allowed, <see cref="ErrorCode.InvalidRequest"/> for a repeated name, a null value or an unknown op. The group's
+    /// members heartbeat with the new values from their next heartbeat on.
+    /// </summary>
+    Task<GroupResponse> AlterConfigs(IReadOnlyList<AlterableConfig> configs, bool incremental, bool validateOnly);
 }
 
 /// <summary>The cluster's list of consumer groups, one activation keyed <see cref="GroupKeys.Directory"/>; groups register themselves.</summary>

@@ -31,6 +31,28 @@ public sealed class CliConfigsTests(SiloFixture silo) : IClassFixture<SiloFixtur
     }
 
     [Fact]
+    public async Task A_groups_configs_are_altered_and_described_as_kafka_configs_does_for_groups()
+    {
+        const string group = "e2e-configs-group";
+        var alter = await silo.RunCliAsync("configs", "alter", "--entity-type", "groups", "--entity-name", group,
+            "--add-config", "consumer.session.timeout.ms=60000");
+        Assert.True(alter.ExitCode == 0, alter.ToString());
+        Assert.Equal($"Completed updating config for group {group}.", alter.Stdout.Trim());
+
+        var describe = await silo.RunCliAsync("configs", "describe", "--entity-type", "groups", "--entity-name", group);
+        Assert.True(describe.ExitCode == 0, describe.ToString());
+        Assert.Equal([
+            $"All configs for group {group} are:",
+            "  consumer.heartbeat.interval.ms=5000 source=DEFAULT_CONFIG sensitive=false read-only=false synonyms={DEFAULT_CONFIG:consumer.heartbeat.interval.ms=5000}",
+            "  consumer.session.timeout.ms=60000 source=GROUP_CONFIG sensitive=false read-only=false synonyms={GROUP_CONFIG:consumer.session.timeout.ms=60000}",
+        ], describe.StdoutLines);
+
+        var refused = await silo.RunCliAsync("configs", "alter", "--entity-type", "groups", "--entity-name", group, "--add-config", "consumer.session.timeout.ms=5000");
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.Equal("orleansstream: InvalidConfig: consumer.session.timeout.ms must be greater than or equal to group.consumer.min.session.timeout.ms", refused.Stderr.Trim());
+    }
+
+    [Fact]
     public async Task Bad_flags_and_values_are_usage_errors_and_refused_configs_fail()
     {
         var badType = await silo.RunCliAsync("configs", "describe", "--entity-type", "users", "--entity-name", "x");

@@ -39,6 +39,7 @@ public sealed class AuthorizedKafkaCluster : IAsyncLifetime
             env["OrleansStream__Authorizer__Enabled"] = "true";
             env["OrleansStream__Authorizer__SuperUsers"] = "User:admin";
             env["OrleansStream__Groups__GroupInitialRebalanceDelayMs"] = "0";
+            env["OrleansStream__Groups__ConsumerMinHeartbeatIntervalMs"] = "500";
             env["OrleansStream__Groups__ConsumerHeartbeatIntervalMs"] = "500";
         });
 

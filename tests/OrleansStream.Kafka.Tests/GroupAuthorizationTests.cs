@@ -342,6 +342,29 @@ public sealed class GroupAuthorizationTests(AuthorizedKafkaCluster cluster) : IC
     }
 
     [Fact]
+    public async Task A_groups_configs_are_described_with_DESCRIBE_CONFIGS_and_altered_with_ALTER_CONFIGS_on_the_group()
+    {
+        var group = "g-cfg-" + Guid.NewGuid().ToString("N")[..8];
+        var resource = new ConfigResource { Type = ResourceType.Group, Name = group };
+        var change = new Dictionary<ConfigResource, List<ConfigEntry>>
+        {
+            [resource] = [new ConfigEntry { Name = "consumer.heartbeat.interval.ms", Value = "6000", IncrementalOperation = AlterConfigOpType.Set }],
+        };
+        using var bob = new AdminClientBuilder(cluster.Client("bob")).Build();
+
+        var describeRefused = await Assert.ThrowsAsync<DescribeConfigsException>(() => bob.DescribeConfigsAsync([resource]));
+        var alterRefused = await Assert.ThrowsAsync<IncrementalAlterConfigsException>(() => bob.IncrementalAlterConfigsAsync(change));
+        // ALTER_CONFIGS implies DESCRIBE_CONFIGS, as in Kafka.
+        await cluster.AllowAsync("bob", ResourceType.Group, group, AclOperation.AlterConfigs);
+        await bob.IncrementalAlterConfigsAsync(change);
+        var described = (await bob.DescribeConfigsAsync([resource])).Single().Entries;
+
+        Assert.Equal(ErrorCode.GroupAuthorizationFailed, Assert.Single(describeRefused.Results).Error.Code);
+        Assert.Equal(ErrorCode.GroupAuthorizationFailed, Assert.Single(alterRefused.Results).Error.Code);
+        Assert.Equal(("6000", Confluent.Kafka.Admin.ConfigSource.GroupConfig), (described["consumer.heartbeat.interval.ms"].Value, described["consumer.heartbeat.interval.ms"].Source));
+    }
+
+    [Fact]
     public async Task FindCoordinator_wants_describe_on_the_group()
     {
         var group = AuthorizedKafkaCluster.Unique("gfind");

@@ -21,6 +21,7 @@ public sealed class KafkaCluster : IAsyncLifetime
         _silos = await SiloProcesses.StartAsync(2, static (_, env) =>
         {
             env["OrleansStream__Groups__GroupInitialRebalanceDelayMs"] = "0";
+            env["OrleansStream__Groups__ConsumerMinHeartbeatIntervalMs"] = "500";
             env["OrleansStream__Groups__ConsumerHeartbeatIntervalMs"] = "500";
             env["OrleansStream__Transactions__TransactionAbortTimedOutTransactionCleanupIntervalMs"] = "1000";
             env["OrleansStream__TierStore__TaskIntervalMs"] = "100";

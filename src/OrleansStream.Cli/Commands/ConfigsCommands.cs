@@ -10,7 +10,7 @@ internal static class ConfigsCommands
 {
     public static Command Build()
     {
-        var configs = new Command("configs", "Describe topic and broker configs, alter topic configs");
+        var configs = new Command("configs", "Describe topic, group and broker configs, alter topic and group configs");
         configs.Subcommands.Add(Describe());
         configs.Subcommands.Add(Alter());
         return configs;
@@ -19,21 +19,18 @@ internal static class ConfigsCommands
     private static Command Describe()
     {
         // kafka-configs.sh --describe --all --entity-type topics --entity-name NAME
-        var type = new Option<string>("--entity-type") { Description = "topics or brokers", Required = true };
-        type.AcceptOnlyFromAmong("topics", "brokers");
-        var name = new Option<string?>("--entity-name") { Description = "The topic, or the broker's node id (brokers: omitted, the broker the controller runs on)" };
-        var command = new Command("describe", "Every config of a topic or broker with its value, source and synonyms, as kafka-configs.sh --describe --all") { type, name };
+        var type = new Option<string>("--entity-type") { Description = "topics, groups or brokers", Required = true };
+        type.AcceptOnlyFromAmong("topics", "groups", "brokers");
+        var name = new Option<string?>("--entity-name") { Description = "The topic, the group, or the broker's node id (brokers: omitted, the broker the controller runs on)" };
+        var command = new Command("describe", "Every config of a topic, group or broker with its value, source and synonyms, as kafka-configs.sh --describe --all") { type, name };
         command.Validators.Add(result =>
         {
-            if (result.GetValue(type) == "topics" && string.IsNullOrEmpty(result.GetValue(name))) result.AddError("--entity-name is required for topics");
+            if (result.GetValue(type) is "topics" or "groups" && string.IsNullOrEmpty(result.GetValue(name)))
+                result.AddError($"--entity-name is required for {result.GetValue(type)}");
         });
         command.SetAction(async (parse, ct) =>
         {
-            var resource = new ConfigResource
-            {
-                Type = parse.GetRequiredValue(type) == "topics" ? ResourceType.Topic : ResourceType.Broker,
-                Name = parse.GetValue(name) ?? "",
-            };
+            var resource = new ConfigResource { Type = TypeOf(parse.GetRequiredValue(type)), Name = parse.GetValue(name) ?? "" };
             await using var connection = await CliApp.ConnectAsync(parse, ct);
             using var admin = new AdminClientBuilder(connection.Client).Build();
             DescribeConfigsResult result;
@@ -48,7 +45,12 @@ internal static class ConfigsCommands
             var entries = new List<ConfigEntryResult>(result.Entries.Values);
             entries.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
             var output = new StringBuilder();
-            var what = resource.Type == ResourceType.Topic ? $"topic {resource.Name}" : resource.Name.Length > 0 ? $"broker {resource.Name}" : "the controller's broker";
+            var what = resource.Type switch
+            {
+                ResourceType.Topic => $"topic {resource.Name}",
+                ResourceType.Group => $"group {resource.Name}",
+                _ => resource.Name.Length > 0 ? $"broker {resource.Name}" : "the controller's broker",
+            };
             output.Append("All configs for ").Append(what).Append(" are:\n");
             foreach (var e in entries)
             {
@@ -67,19 +69,19 @@ internal static class ConfigsCommands
     private static Command Alter()
     {
         // kafka-configs.sh --alter --entity-type topics --entity-name NAME --add-config k=v,k2=[a,b] --delete-config k3
-        var type = new Option<string>("--entity-type") { Description = "topics (broker configs come from the OrleansStream section)", Required = true };
-        type.AcceptOnlyFromAmong("topics");
-        var name = new Option<string>("--entity-name") { Description = "The topic", Required = true };
+        var type = new Option<string>("--entity-type") { Description = "topics or groups (broker configs come from the OrleansStream section)", Required = true };
+        type.AcceptOnlyFromAmong("topics", "groups");
+        var name = new Option<string>("--entity-name") { Description = "The topic or group", Required = true };
         var add = new Option<string?>("--add-config") { Description = "Configs to set, k=v,k2=v2 (a value with commas in brackets: cleanup.policy=[compact,delete])" };
         var delete = new Option<string?>("--delete-config") { Description = "Configs to remove (back to their defaults), k,k2" };
-        var command = new Command("alter", "Set and remove a topic's configs (IncrementalAlterConfigs SET and DELETE)") { type, name, add, delete };
+        var command = new Command("alter", "Set and remove a topic's or group's configs (IncrementalAlterConfigs SET and DELETE)") { type, name, add, delete };
         command.Validators.Add(result =>
         {
             if (result.GetValue(add) is null && result.GetValue(delete) is null) result.AddError("--add-config or --delete-config is required");
         });
         command.SetAction(async (parse, ct) =>
         {
-            var topic = parse.GetRequiredValue(name);
+            var resource = new ConfigResource { Type = TypeOf(parse.GetRequiredValue(type)), Name = parse.GetRequiredValue(name) };
             var entries = new List<ConfigEntry>();
             foreach (var (key, value) in CliApp.ParseKeyValues(SplitConfigs(parse.GetValue(add)), "--add-config"))
                 entries.Add(new ConfigEntry { Name = key, Value = Unbracket(value), IncrementalOperation = AlterConfigOpType.Set });
@@ -93,17 +95,24 @@ internal static class ConfigsCommands
             using var admin = new AdminClientBuilder(connection.Client).Build();
             try
             {
-                await admin.IncrementalAlterConfigsAsync(new() { [new ConfigResource { Type = ResourceType.Topic, Name = topic }] = entries });
+                await admin.IncrementalAlterConfigsAsync(new() { [resource] = entries });
             }
             catch (IncrementalAlterConfigsException e)
             {
                 throw new CliException($"{e.Results[0].Error.Code}: {e.Results[0].Error.Reason}");
             }
-            Console.Out.WriteLine($"Completed updating config for topic {topic}.");
+            Console.Out.WriteLine($"Completed updating config for {(resource.Type == ResourceType.Group ? "group" : "topic")} {resource.Name}.");
             return ExitCodes.Success;
         });
         return command;
     }
+
+    private static ResourceType TypeOf(string entityType) => entityType switch
+    {
+        "topics" => ResourceType.Topic,
+        "groups" => ResourceType.Group,
+        _ => ResourceType.Broker,
+    };
 
     /// <summary>kafka-configs.sh's list: comma-separated, commas inside [brackets] kept with their value.</summary>
     private static List<string> SplitConfigs(string? value)

@@ -4,7 +4,8 @@ namespace OrleansStream.Client;
 
 /// <summary>
 /// Config administration through the controller grain: it describes as the Kafka listener does (the same server code)
-/// and applies changes with Kafka's checks, so the SDK only maps Confluent.Kafka's shapes to the grain contract.
+/// and applies topic changes with Kafka's checks; a group's configs (KIP-848) change at the group's grain, which checks
+/// them as the Kafka listener's change does. The SDK only maps Confluent.Kafka's shapes to the grain contract.
 /// </summary>
 internal sealed partial class AdminClient
 {
@@ -46,8 +47,9 @@ internal sealed partial class AdminClient
 
     /// <summary>
     /// Each resource's outcome, in the dictionary's order: topics go to the controller in one call (Kafka's checks and
-    /// the incremental ops are the controller's, shared with the Kafka listener); other resources are refused as the
-    /// Kafka listener refuses them. Legacy AlterConfigs sets every entry, ignoring its incremental op, as Kafka's does.
+    /// the incremental ops are the controller's, shared with the Kafka listener), groups to their grains at once; other
+    /// resources are refused as the Kafka listener refuses them. Legacy AlterConfigs sets every entry, ignoring its
+    /// incremental op, as Kafka's does.
     /// </summary>
     private async Task<List<(ConfigResource Resource, Error Error)>> AlterAsync(
         Dictionary<ConfigResource, List<ConfigEntry>> configs, bool incremental, AdminOptions? options, bool validateOnly)
@@ -56,29 +58,51 @@ internal sealed partial class AdminClient
         var outcomes = new List<(ConfigResource Resource, Error Error)>(configs.Count);
         var changes = new List<TopicConfigsChange>();
         var sent = new List<int>();
+        List<(int Index, Task<GroupResponse> Call)>? groups = null;
         foreach (var (resource, entries) in configs)
         {
             ArgumentNullException.ThrowIfNull(entries);
-            if (ConfigChangeRules.Refusal(KindOf(resource)) is { } refusal)
+            var kind = KindOf(resource);
+            if (ConfigChangeRules.Refusal(kind, resource.Name) is { } refusal)
             {
                 outcomes.Add((resource, new Error(ErrorCode.InvalidRequest, refusal)));
                 continue;
             }
             var altered = entries.ConvertAll(e => new AlterableConfig(e.Name, incremental ? (AlterConfigOp)e.IncrementalOperation : AlterConfigOp.Set, e.Value));
-            changes.Add(new TopicConfigsChange(resource.Name, altered, incremental));
-            sent.Add(outcomes.Count);
+            if (kind == ConfigResourceKind.Group)
+            {
+                // Idempotent: the same change again leaves the same configs.
+                var group = clusterClient.GetGrain<IConsumerGroupGrain>(resource.Name);
+                (groups ??= []).Add((outcomes.Count, RetryingCall(() => group.AlterConfigs(altered, incremental, validateOnly), Timeout(options), idempotent: true)));
+            }
+            else
+            {
+                changes.Add(new TopicConfigsChange(resource.Name, altered, incremental));
+                sent.Add(outcomes.Count);
+            }
             outcomes.Add((resource, Error.NoError));
         }
-        if (changes.Count == 0) return outcomes;
-        var results = await RetryNotControllerAsync(changes, c => _cache.Controller.AlterConfigs(c, validateOnly), options, idempotent: validateOnly).ConfigureAwait(false);
-        for (var i = 0; i < sent.Count; i++)
-            outcomes[sent[i]] = (outcomes[sent[i]].Resource, ErrorOf(results[i].Error, results[i].ErrorMessage));
+        if (changes.Count > 0)
+        {
+            var results = await RetryNotControllerAsync(changes, c => _cache.Controller.AlterConfigs(c, validateOnly), options, idempotent: validateOnly).ConfigureAwait(false);
+            for (var i = 0; i < sent.Count; i++)
+                outcomes[sent[i]] = (outcomes[sent[i]].Resource, ErrorOf(results[i].Error, results[i].ErrorMessage));
+        }
+        if (groups is not null)
+            foreach (var (i, call) in groups)
+            {
+                var answer = await call.ConfigureAwait(false);
+                outcomes[i] = (outcomes[i].Resource, ErrorOf(answer.Error, answer.ErrorMessage));
+            }
         return outcomes;
     }
 
     private static bool Failed(List<(ConfigResource Resource, Error Error)> outcomes) => outcomes.Exists(static o => o.Error.IsError);
 
-    /// <summary>Kafka's config resource types: Confluent's ACL-shaped Group and Any have no configs here and go as Unknown, which is refused.</summary>
+    /// <summary>
+    /// Kafka's config resource types from Confluent's ACL-shaped ones, as librdkafka maps them (Group is Kafka's GROUP
+    /// config resource, 32); Any and the rest have no configs and go as Unknown, which is refused.
+    /// </summary>
     private static ConfigResourceKind KindOf(ConfigResource resource)
     {
         ArgumentNullException.ThrowIfNull(resource);
@@ -86,6 +110,7 @@ internal sealed partial class AdminClient
         {
             ResourceType.Topic => ConfigResourceKind.Topic,
             ResourceType.Broker => ConfigResourceKind.Broker,
+            ResourceType.Group => ConfigResourceKind.Group,
             _ => ConfigResourceKind.Unknown,
         };
     }

@@ -7,6 +7,8 @@ public enum ConfigResourceType : sbyte
     Topic = 2,
     Broker = 4,
     BrokerLogger = 8,
+    /// <summary>A group's configs (KIP-848, Kafka 3.8+): its consumer session timeout and heartbeat interval.</summary>
+    Group = 32,
 }
 
 /// <summary>Kafka's DescribeConfigsResponse.ConfigSource, same numbers.</summary>
@@ -18,6 +20,10 @@ public enum ConfigSource : sbyte
     DynamicDefaultBrokerConfig = 3,
     StaticBrokerConfig = 4,
     DefaultConfig = 5,
+    DynamicBrokerLoggerConfig = 6,
+    ClientMetricsConfig = 7,
+    /// <summary>A group's own config (KIP-848).</summary>
+    GroupConfig = 8,
 }
 
 /// <summary>A resource of DescribeConfigs; <paramref name="ConfigNames"/> null asks for every config.</summary>

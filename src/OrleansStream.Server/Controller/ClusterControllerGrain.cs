@@ -5,6 +5,7 @@ using Orleans.Serialization;
 using Orleans.Storage;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.Cluster;
+using OrleansStream.Server.Groups;
 using OrleansStream.Server.Kafka.Security;
 using OrleansStream.Server.Partitions;
 using OrleansStream.Server.Placement;
@@ -300,28 +301,33 @@ internal sealed partial class ClusterControllerGrain(
     /// Kafka's DescribeConfigs for the SDK, described by <see cref="ConfigsDescription"/> as the Kafka listener does:
     /// topics from this controller's metadata (the overrides it stores), over the broker defaults of this silo, as a
     /// Kafka admin client asks any one broker; broker resources for this silo's broker only (Kafka asks each broker for
-    /// its own, and no grain here is one broker's). The Kafka listener's services are there only where it runs.
+    /// its own, and no grain here is one broker's); groups' configs from their grains, over this silo's group settings.
+    /// The Kafka listener's services are there only where it runs.
     /// </summary>
     public async Task<IReadOnlyList<ResourceConfigs>> DescribeConfigs(IReadOnlyList<DescribeConfigsQuery> resources, bool includeSynonyms)
     {
         ArgumentNullException.ThrowIfNull(resources);
         var requests = new List<DescribeConfigsResource>(resources.Count);
         List<string>? topicNames = null;
+        List<string>? groupNames = null;
         foreach (var r in resources)
         {
             requests.Add(new DescribeConfigsResource((ConfigResourceType)r.Kind, r.Name ?? "", r.ConfigNames));
             if (r.Kind == ConfigResourceKind.Topic) (topicNames ??= []).Add(r.Name ?? "");
+            else if (r.Kind == ConfigResourceKind.Group) (groupNames ??= []).Add(r.Name ?? "");
         }
         var topics = new Dictionary<string, TopicMetadata>(StringComparer.Ordinal);
         if (topicNames is not null)
             foreach (var t in (await GetMetadata(new MetadataRequest(topicNames))).Topics)
                 topics[t.Name] = t;
+        var groups = groupNames is null ? [] : await ConfigsDescription.LookUpGroupsAsync(GrainFactory, groupNames);
         var broker = new BrokerConfigsSource(_options, localBroker.Meta.NodeId,
             ServiceProvider.GetService<SaslCredentialStore>()?.EnabledMechanisms ?? [],
-            ServiceProvider.GetService<KafkaAuthorizer>()?.IsEnabled ?? false);
+            ServiceProvider.GetService<KafkaAuthorizer>()?.IsEnabled ?? false,
+            ServiceProvider.GetRequiredService<IOptions<ConsumerGroupOptions>>().Value);
         var results = new List<ResourceConfigs>(requests.Count);
         foreach (var request in requests)
-            results.Add(ConfigsDescription.ToResourceConfigs(ConfigsDescription.Describe(request, topics, broker, includeSynonyms)));
+            results.Add(ConfigsDescription.ToResourceConfigs(ConfigsDescription.Describe(request, topics, groups, broker, includeSynonyms)));
         return results;
     }
 

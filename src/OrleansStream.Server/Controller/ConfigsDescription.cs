@@ -1,17 +1,26 @@
 using System.Globalization;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Groups;
 using OrleansStream.Server.Kafka;
 
 namespace OrleansStream.Server.Controller;
 
-/// <summary>What a broker's own configs are read from: its options, node id, SASL mechanisms and whether its authorizer is on.</summary>
-internal readonly record struct BrokerConfigsSource(BrokerOptions Options, int? NodeId, IReadOnlyList<string> SaslMechanisms, bool AuthorizerEnabled);
+/// <summary>
+/// What a broker's own configs are read from: its options, node id, SASL mechanisms and whether its authorizer is on;
+/// and the group coordinator's settings, the defaults and bounds of every group's configs.
+/// </summary>
+internal readonly record struct BrokerConfigsSource(BrokerOptions Options, int? NodeId, IReadOnlyList<string> SaslMechanisms, bool AuthorizerEnabled,
+    ConsumerGroupOptions Groups);
+
+/// <summary>A group's configs as its coordinator answered them, or Kafka's error for why it could not be asked.</summary>
+internal readonly record struct GroupConfigsLookup(IReadOnlyDictionary<string, string>? Configs, ErrorCode Error, string? Message);
 
 /// <summary>
 /// Kafka's DescribeConfigs answer for one resource, in one place for the Kafka listener's handler and the controller
 /// grain the SDK asks, so both report the same configs, sources and errors: a topic's overrides over the broker
 /// defaults over Kafka's defaults (<see cref="TopicConfigs.Describe"/>), and a broker's settings, all read-only (they
-/// come from the <c>OrleansStream</c> section).
+/// come from the <c>OrleansStream</c> section), and a group's configs (KIP-848) over the group coordinator's settings
+/// (<see cref="GroupConfigs.Describe"/>), asked of each group's grain first (<see cref="LookUpGroupsAsync"/>).
 /// </summary>
 internal static class ConfigsDescription
 {
@@ -19,13 +28,55 @@ internal static class ConfigsDescription
     private const string StandardAuthorizer = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
 
     /// <param name="topics">The topics asked for by name, as metadata answers them; a name missing is UnknownTopicOrPartition.</param>
+    /// <param name="groups">The groups asked for by name, as <see cref="LookUpGroupsAsync"/> found them.</param>
     public static DescribeConfigsResult Describe(DescribeConfigsResource resource, IReadOnlyDictionary<string, TopicMetadata> topics,
-        BrokerConfigsSource broker, bool synonyms) => resource.Type switch
+        IReadOnlyDictionary<string, GroupConfigsLookup> groups, BrokerConfigsSource broker, bool synonyms) => resource.Type switch
     {
         ConfigResourceType.Topic => DescribeTopic(resource, topics, broker.Options, synonyms),
         ConfigResourceType.Broker => DescribeBroker(resource, broker, synonyms),
+        ConfigResourceType.Group => DescribeGroup(resource, groups, broker.Groups, synonyms),
         _ => Refused(resource, $"Resource type {resource.Type} is not supported."),
     };
+
+    /// <summary>
+    /// The stored configs of each group named (an empty name is refused by <see cref="Describe"/> without a call), asked
+    /// of the groups' grains at once; a grain that cannot be reached is CoordinatorNotAvailable for its group alone.
+    /// Kafka reads them from its metadata image and needs no call; a group that never existed has none here either.
+    /// </summary>
+    public static async Task<Dictionary<string, GroupConfigsLookup>> LookUpGroupsAsync(IGrainFactory grains, IReadOnlyList<string> groups)
+    {
+        var found = new Dictionary<string, GroupConfigsLookup>(StringComparer.Ordinal);
+        var names = new List<string>(groups.Count);
+        var calls = new List<Task<IReadOnlyDictionary<string, string>>>(groups.Count);
+        foreach (var name in groups)
+        {
+            if (name.Length == 0 || found.ContainsKey(name)) continue;
+            found[name] = default;
+            names.Add(name);
+            calls.Add(grains.GetGrain<IConsumerGroupGrain>(name).GetConfigs());
+        }
+        for (var i = 0; i < calls.Count; i++)
+        {
+            try
+            {
+                found[names[i]] = new GroupConfigsLookup(await calls[i], ErrorCode.None, null);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                found[names[i]] = new GroupConfigsLookup(null, ErrorCode.CoordinatorNotAvailable, $"The configs of group '{names[i]}' could not be read: {ex.Message}");
+            }
+        }
+        return found;
+    }
+
+    private static DescribeConfigsResult DescribeGroup(DescribeConfigsResource resource, IReadOnlyDictionary<string, GroupConfigsLookup> groups,
+        ConsumerGroupOptions options, bool synonyms)
+    {
+        if (resource.Name.Length == 0) return Refused(resource, "Group name must not be empty");
+        if (!groups.TryGetValue(resource.Name, out var group) || group.Configs is not { } configs)
+            return new DescribeConfigsResult(group.Error == ErrorCode.None ? ErrorCode.CoordinatorNotAvailable : group.Error, group.Message, resource.Type, resource.Name, []);
+        return new DescribeConfigsResult(ErrorCode.None, null, resource.Type, resource.Name, GroupConfigs.Describe(configs, options, resource.ConfigNames, synonyms));
+    }
 
     private static DescribeConfigsResult DescribeTopic(DescribeConfigsResource resource, IReadOnlyDictionary<string, TopicMetadata> topics,
         BrokerOptions options, bool synonyms)

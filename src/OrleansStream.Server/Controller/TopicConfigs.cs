@@ -55,51 +55,17 @@ internal static class TopicConfigs
     }
 
     /// <summary>
-    /// A topic's overrides after <paramref name="change"/>, or Kafka's error: InvalidRequest for a repeated key, a
-    /// null value or an unknown op, InvalidConfig for APPEND or SUBTRACT on a config that is not a list.
+    /// A topic's overrides after <paramref name="change"/>, or Kafka's error (<see cref="ConfigAlteration.Apply"/>):
+    /// cleanup.policy is the one list, which APPEND and SUBTRACT change.
     /// </summary>
     public static (Dictionary<string, string>? Configs, ErrorCode Error, string? Message) Alter(
         IReadOnlyDictionary<string, string> overrides, TopicConfigsChange change)
     {
-        ArgumentNullException.ThrowIfNull(overrides);
         ArgumentNullException.ThrowIfNull(change);
-        var configs = change.Incremental ? new Dictionary<string, string>(overrides, StringComparer.Ordinal) : new(StringComparer.Ordinal);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var c in change.Configs)
-        {
-            if (c.Name is null || !seen.Add(c.Name)) return (null, ErrorCode.InvalidRequest, $"Config '{c.Name}' appears more than once for topic '{change.Topic}'.");
-            if (c.Op != AlterConfigOp.Delete && c.Value is null) return (null, ErrorCode.InvalidRequest, $"Null value not supported for: {c.Name}");
-            switch (c.Op)
-            {
-                case AlterConfigOp.Set:
-                    configs[c.Name] = c.Value!;
-                    break;
-                case AlterConfigOp.Delete:
-                    configs.Remove(c.Name);
-                    break;
-                case AlterConfigOp.Append or AlterConfigOp.Subtract:
-                    if (c.Name != LogConfig.CleanupPolicyKey)
-                        return (null, ErrorCode.InvalidConfig, $"Config value {(c.Op == AlterConfigOp.Append ? "append" : "subtract")} is not allowed for config key: {c.Name}");
-                    var current = configs.TryGetValue(c.Name, out var v) ? v : BuiltInDefaults.GetValueOrDefault(c.Name, "");
-                    configs[c.Name] = AlterList(current, c.Value!, c.Op == AlterConfigOp.Append);
-                    break;
-                default:
-                    return (null, ErrorCode.InvalidRequest, $"Unknown config op {(int)c.Op} for: {c.Name}");
-            }
-        }
-        return (configs, ErrorCode.None, null);
+        return ConfigAlteration.Apply(overrides, change.Configs, change.Incremental, $"topic '{change.Topic}'", ListDefault);
     }
 
-    private static string AlterList(string current, string values, bool append)
-    {
-        var list = new List<string>(current.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        foreach (var value in values.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (append && !list.Contains(value)) list.Add(value);
-            else if (!append) list.Remove(value);
-        }
-        return string.Join(',', list);
-    }
+    private static string? ListDefault(string key) => key == LogConfig.CleanupPolicyKey ? BuiltInDefaults.GetValueOrDefault(key, "") : null;
 
     /// <summary>
     /// Every config of a topic with Kafka's precedence and sources: the topic's override (DYNAMIC_TOPIC_CONFIG), else

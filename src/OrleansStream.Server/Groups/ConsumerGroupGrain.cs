@@ -24,6 +24,7 @@ namespace OrleansStream.Server.Groups;
 internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, ITxnOffsetsGrain, IDeactivationListener
 {
     private readonly IPersistentState<ConsumerGroupState> _state;
+    private readonly IPersistentState<GroupConfigState> _configs;
     private readonly ConsumerGroupOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ConsumerGroupGrain> _logger;
@@ -39,12 +40,14 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     public ConsumerGroupGrain(
         [PersistentState("group", OrleansStreamDefaults.GrainStorageName)] IPersistentState<ConsumerGroupState> state,
+        [PersistentState("groupconfig", OrleansStreamDefaults.GrainStorageName)] IPersistentState<GroupConfigState> configs,
         IOptions<ConsumerGroupOptions> options,
         IServiceProvider services,
         IGrainFactory grains,
         ILogger<ConsumerGroupGrain> logger)
     {
         _state = state;
+        _configs = configs;
         _options = options.Value;
         _time = services.GetKeyedService<TimeProvider>(ConsumerGroupOptions.TimeProviderKey) ?? services.GetService<TimeProvider>() ?? TimeProvider.System;
         _logger = logger;
@@ -74,6 +77,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
             _state.State.ProtocolType);
         _consumer = new ConsumerGroup(GroupId, _options, _time, DescribeCheck(_authorizer));
         _consumer.Load(_state.State.ConsumerGroup);
+        _consumer.Settings = GroupConfigs.Effective(_configs.State.Configs, _options);
         _offsets = new OffsetMetadataManager(_group, _consumer, _options, _time, PersistAsync);
         _offsets.Load(_state.State.Offsets, _state.State.TxnOffsets);
         var interval = TimeSpan.FromMilliseconds(_options.ExpirationCheckIntervalMs);
@@ -462,6 +466,40 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         return new DeleteOffsetsResponse(ErrorCode.None, results);
     }
 
+    // ---- configs (KIP-848) -------------------------------------------------------------------------------------------
+
+    public Task<IReadOnlyDictionary<string, string>> GetConfigs() =>
+        Task.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string>(_configs.State.Configs, StringComparer.Ordinal));
+
+    /// <summary>
+    /// Checked and stored before the group runs with them; a failed write answers CoordinatorNotAvailable and
+    /// deactivates, so the next activation holds what storage does.
+    /// </summary>
+    public async Task<GroupResponse> AlterConfigs(IReadOnlyList<AlterableConfig> configs, bool incremental, bool validateOnly)
+    {
+        ArgumentNullException.ThrowIfNull(configs);
+        var (altered, error, message) = GroupConfigs.Alter(GroupId, _configs.State.Configs, configs, incremental, _options);
+        if (altered is null) return new GroupResponse(error, message);
+        if (validateOnly) return GroupResponse.Ok;
+        var previous = _configs.State.Configs;
+        try
+        {
+            _configs.State.Configs = altered;
+            if (altered.Count == 0) await _configs.ClearStateAsync();
+            else await _configs.WriteStateAsync();
+        }
+        catch (Exception ex)
+        {
+            _configs.State.Configs = previous;
+            LogConfigsStoreFailed(ex, GroupId);
+            DeactivateOnIdle();
+            return new GroupResponse(ErrorCode.CoordinatorNotAvailable, $"the group's configs could not be stored: {ex.Message}");
+        }
+        _consumer.Settings = GroupConfigs.Effective(altered, _options);
+        LogConfigsAltered(GroupId, _consumer.Settings.SessionTimeoutMs, _consumer.Settings.HeartbeatIntervalMs);
+        return GroupResponse.Ok;
+    }
+
     // ---- persistence --------------------------------------------------------------------------------------------
 
     /// <summary>Writes are serialized: Join and Sync interleave with commits, and grain storage takes one write at a time.</summary>
@@ -544,6 +582,12 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId}: the transaction of producer {ProducerId} {Outcome} its offsets")]
     private partial void LogTxnCompleted(string groupId, long producerId, string outcome);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: configs altered; it runs with consumer.session.timeout.ms {SessionTimeoutMs} and consumer.heartbeat.interval.ms {HeartbeatIntervalMs}")]
+    private partial void LogConfigsAltered(string groupId, int sessionTimeoutMs, int heartbeatIntervalMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: storing its configs failed; the next activation loads what was stored")]
+    private partial void LogConfigsStoreFailed(Exception ex, string groupId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: removed")]
     private partial void LogGroupRemoved(string groupId);

@@ -41,6 +41,18 @@ public sealed class ConsumerGroupOptions
     /// <summary><c>group.consumer.heartbeat.interval.ms</c>: how often consumer group members heartbeat, told in every answer.</summary>
     public int ConsumerHeartbeatIntervalMs { get; set; } = 5000;
 
+    /// <summary><c>group.consumer.min.session.timeout.ms</c>: the shortest session a group's <c>consumer.session.timeout.ms</c> may set.</summary>
+    public int ConsumerMinSessionTimeoutMs { get; set; } = 45000;
+
+    /// <summary><c>group.consumer.max.session.timeout.ms</c>: the longest session a group's <c>consumer.session.timeout.ms</c> may set.</summary>
+    public int ConsumerMaxSessionTimeoutMs { get; set; } = 60000;
+
+    /// <summary><c>group.consumer.min.heartbeat.interval.ms</c>: the shortest interval a group's <c>consumer.heartbeat.interval.ms</c> may set.</summary>
+    public int ConsumerMinHeartbeatIntervalMs { get; set; } = 5000;
+
+    /// <summary><c>group.consumer.max.heartbeat.interval.ms</c>: the longest interval a group's <c>consumer.heartbeat.interval.ms</c> may set.</summary>
+    public int ConsumerMaxHeartbeatIntervalMs { get; set; } = 15000;
+
     /// <summary><c>group.consumer.max.size</c>: most members in one consumer group.</summary>
     public int ConsumerGroupMaxSize { get; set; } = int.MaxValue;
 
@@ -68,6 +80,15 @@ internal sealed class ConsumerGroupOptionsValidator : IValidateOptions<ConsumerG
         Require(o.ConsumerSessionTimeoutMs > 0, "group.consumer.session.timeout.ms must be > 0");
         Require(o.ConsumerHeartbeatIntervalMs > 0 && o.ConsumerHeartbeatIntervalMs < o.ConsumerSessionTimeoutMs,
             "group.consumer.heartbeat.interval.ms must be > 0 and < group.consumer.session.timeout.ms");
+        // Kafka's GroupCoordinatorConfig: the defaults lie within the bounds that a group's own configs must keep to.
+        Require(o.ConsumerMinSessionTimeoutMs > 0 && o.ConsumerMaxSessionTimeoutMs >= o.ConsumerMinSessionTimeoutMs,
+            "group.consumer.max.session.timeout.ms must be >= group.consumer.min.session.timeout.ms > 0");
+        Require(o.ConsumerSessionTimeoutMs >= o.ConsumerMinSessionTimeoutMs && o.ConsumerSessionTimeoutMs <= o.ConsumerMaxSessionTimeoutMs,
+            "group.consumer.session.timeout.ms must be between group.consumer.min.session.timeout.ms and group.consumer.max.session.timeout.ms");
+        Require(o.ConsumerMinHeartbeatIntervalMs > 0 && o.ConsumerMaxHeartbeatIntervalMs >= o.ConsumerMinHeartbeatIntervalMs,
+            "group.consumer.max.heartbeat.interval.ms must be >= group.consumer.min.heartbeat.interval.ms > 0");
+        Require(o.ConsumerHeartbeatIntervalMs >= o.ConsumerMinHeartbeatIntervalMs && o.ConsumerHeartbeatIntervalMs <= o.ConsumerMaxHeartbeatIntervalMs,
+            "group.consumer.heartbeat.interval.ms must be between group.consumer.min.heartbeat.interval.ms and group.consumer.max.heartbeat.interval.ms");
         Require(o.ConsumerGroupMaxSize >= 1, "group.consumer.max.size must be >= 1");
         Require(o.ConsumerMetadataRefreshIntervalMs > 0, "the consumer group metadata refresh interval must be > 0");
         return errors is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

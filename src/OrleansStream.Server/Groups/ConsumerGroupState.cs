@@ -33,6 +33,16 @@ public sealed class ConsumerGroupState
 }
 
 /// <summary>
+/// A group's configs (KIP-848, <see cref="GroupConfigs"/>), stored apart from <see cref="ConsumerGroupState"/>: they may
+/// be set before the group exists and outlive its removal, as Kafka's, kept in its metadata log, do.
+/// </summary>
+[GenerateSerializer]
+public sealed class GroupConfigState
+{
+    [Id(0)] public Dictionary<string, string> Configs { get; set; } = [];
+}
+
+/// <summary>
 /// Kafka's <c>GroupMetadataValue</c>: what a new coordinator needs to take the group over without a rebalance.
 /// <paramref name="Rebalancing"/> says the members were rebalancing when it was stored (one left, or a generation
 /// was being assigned): the coordinator that loads it finishes that rebalance with them.

@@ -14,6 +14,8 @@ public sealed class GroupFixture : ClusterFixture
         silo.AddOrleansStreamGroups(static o =>
         {
             o.GroupInitialRebalanceDelayMs = 0;
+            // Kafka's bounds hold the broker's own interval too (group.consumer.min.heartbeat.interval.ms).
+            o.ConsumerMinHeartbeatIntervalMs = 100;
             o.ConsumerHeartbeatIntervalMs = 200;
         });
 

@@ -182,6 +182,26 @@ public class ConsumerGroupTests
     }
 
     [Fact]
+    public void The_groups_own_session_timeout_and_heartbeat_interval_replace_the_brokers()
+    {
+        _group.Settings = GroupConfigs.Effective(new Dictionary<string, string>
+        {
+            [GroupConfigs.ConsumerSessionTimeoutMs] = "60000",
+            [GroupConfigs.ConsumerHeartbeatIntervalMs] = "7000",
+        }, _options);
+
+        Assert.Equal(7_000, Send(Join("a")).HeartbeatIntervalMs);
+        Advance(50_000);   // past the broker's 45 s session, within the group's 60 s
+        Assert.Equal(1, _group.MemberCount);
+        Assert.Equal(7_000, Send(Beat("a", 1, 0, 1, 2, 3)).HeartbeatIntervalMs);
+
+        Advance(59_999);
+        Assert.Equal(1, _group.MemberCount);
+        Advance(2);
+        Assert.Equal(0, _group.MemberCount);
+    }
+
+    [Fact]
     public void A_member_that_does_not_revoke_within_its_rebalance_timeout_is_fenced()
     {
         Send(Join("a", rebalanceTimeoutMs: 10_000));

@@ -42,6 +42,13 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
 
     public string GroupId { get; } = groupId;
 
+    /// <summary>
+    /// The session timeout and heartbeat interval of the group's configs (<see cref="GroupConfigs"/>), else the broker's:
+    /// a member's session is renewed with it at each heartbeat, and each answer tells the interval, as Kafka's
+    /// coordinator reads the group config at each heartbeat.
+    /// </summary>
+    public ConsumerGroupSettings Settings { get; set; } = ConsumerGroupSettings.Of(options);
+
     public int GroupEpoch { get; private set; }
 
     public int AssignmentEpoch { get; private set; }
@@ -281,7 +288,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         }
 
         changed |= Reconcile(member, owned, now);
-        member.SessionDeadlineMs = now + options.ConsumerSessionTimeoutMs;
+        member.SessionDeadlineMs = now + Settings.SessionTimeoutMs;
 
         // Kafka sends the assignment to a member that sent its whole state (joining, or after an error) and to one whose
         // partitions changed; other heartbeats are answered with the epoch alone.
@@ -289,7 +296,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         var assignment = full || beforeEpoch != member.MemberEpoch || !ConsumerGroupMember.SameAssignment(before, member.AssignedPartitions)
             ? ConsumerGroupMember.ToList(member.AssignedPartitions)
             : null;
-        return (new ConsumerGroupHeartbeatResponse(ErrorCode.None, null, member.MemberId, member.MemberEpoch, options.ConsumerHeartbeatIntervalMs, assignment), changed);
+        return (new ConsumerGroupHeartbeatResponse(ErrorCode.None, null, member.MemberId, member.MemberEpoch, Settings.HeartbeatIntervalMs, assignment), changed);
     }
 
     private ConsumerGroupHeartbeatResponse Failed(ErrorCode error, string message, string memberId) =>
@@ -338,11 +345,11 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
                 member.MemberEpoch = LeaveStaticEpoch;
                 member.RebalanceDeadlineMs = -1;
                 SetOwnership(member, member.AssignedPartitions, []);
-                return (new ConsumerGroupHeartbeatResponse(ErrorCode.None, null, member.MemberId, LeaveStaticEpoch, options.ConsumerHeartbeatIntervalMs, null), true);
+                return (new ConsumerGroupHeartbeatResponse(ErrorCode.None, null, member.MemberId, LeaveStaticEpoch, Settings.HeartbeatIntervalMs, null), true);
             }
         }
         Remove(member);
-        return (new ConsumerGroupHeartbeatResponse(ErrorCode.None, null, member.MemberId, LeaveEpoch, options.ConsumerHeartbeatIntervalMs, null), true);
+        return (new ConsumerGroupHeartbeatResponse(ErrorCode.None, null, member.MemberId, LeaveEpoch, Settings.HeartbeatIntervalMs, null), true);
     }
 
     /// <summary>Kafka's fencing of a member: it leaves with its partitions, and the group epoch moves on.</summary>
@@ -669,7 +676,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
                 PreviousMemberEpoch = s.PreviousMemberEpoch, State = s.State, RebalanceTimeoutMs = s.RebalanceTimeoutMs,
                 SubscribedTopicNames = s.SubscribedTopicNames, SubscribedTopicRegex = s.SubscribedTopicRegex, ServerAssignor = s.ServerAssignor,
                 Principal = s.Principal, PrincipalHost = s.PrincipalHost,
-                SessionDeadlineMs = now + options.ConsumerSessionTimeoutMs,
+                SessionDeadlineMs = now + Settings.SessionTimeoutMs,
                 RebalanceDeadlineMs = s.State == MemberState.UnrevokedPartitions ? now + Math.Max(s.RebalanceTimeoutMs, 0) : -1,
             };
             _members[m.MemberId] = m;
