@@ -16,6 +16,8 @@ namespace OrleansStream.Server.Groups;
 /// storage, the expiration timer, the partition checks and the group directory. The group's metadata (generation, leader, members and their assignment)
 /// and its committed offsets are persisted, so the activation that takes over after a failover keeps the members in
 /// their generation, as a Kafka coordinator that loads the group from <c>__consumer_offsets</c> does.
+/// The group's configs (KIP-848, <see cref="GroupConfigs"/>) are a second record of its own (<see cref="GroupConfigState"/>),
+/// which the group's removal leaves in place.
 /// Join and Sync long-poll and interleave; every state change happens between awaits, so the turns stay consistent.
 /// A deactivation answers the parked Join and Sync calls at once (<see cref="IDeactivationListener"/>): Orleans waits
 /// for running requests before it deactivates, and every call to the group waits behind them.
