@@ -63,6 +63,12 @@ public sealed class BrokerOptions
     /// <summary>Kafka's <c>max.connections.per.ip</c>: a Kafka connection beyond this many from one address is closed at once.</summary>
     public int MaxConnectionsPerIp { get; set; } = int.MaxValue;
 
+    /// <summary>
+    /// Kafka's <c>max.connection.creation.rate</c> (KIP-612): new Kafka connections per second on this broker, all
+    /// listeners together; those over it wait unread, one at a time, until the rate allows them (Kafka's acceptor blocks).
+    /// </summary>
+    public int MaxConnectionCreationRate { get; set; } = int.MaxValue;
+
     /// <summary>Kafka's <c>auto.create.topics.enable</c>.</summary>
     public bool AutoCreateTopicsEnable { get; set; } = true;
 
@@ -202,6 +208,8 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:ConnectionsMaxIdleMs must be positive, not {options.ConnectionsMaxIdleMs}.");
         if (options.MaxConnectionsPerIp < 0)
             Fail($"OrleansStream:MaxConnectionsPerIp must not be negative, not {options.MaxConnectionsPerIp}.");
+        if (options.MaxConnectionCreationRate < 1)
+            Fail($"OrleansStream:MaxConnectionCreationRate must be positive, not {options.MaxConnectionCreationRate}.");
         foreach (var failure in Kafka.KafkaListeners.Validate(options))
             Fail(failure);
         foreach (var failure in Controller.TopicDefaults.Validate(options.TopicDefaults, options.RemoteLogStorageSystemEnable))

@@ -3,18 +3,26 @@ using OrleansStream.Protocol.Messages;
 
 namespace OrleansStream.Kafka.Tests;
 
-/// <summary>Two brokers with small limits: broker 0 closes idle connections (connections.max.idle.ms), broker 1 allows two per address (max.connections.per.ip).</summary>
+/// <summary>
+/// Two brokers with small limits: broker 0 closes idle connections (connections.max.idle.ms) and takes one new
+/// connection a second (max.connection.creation.rate), broker 1 allows two per address (max.connections.per.ip).
+/// </summary>
 public sealed class ConnectionLimitsCluster : IAsyncLifetime
 {
     public const int IdleMs = 1000;
     public const int PerIp = 2;
+    public const int CreationRate = 1;
 
     public SiloProcesses Silos { get; private set; } = null!;
 
     public async ValueTask InitializeAsync() =>
         Silos = await SiloProcesses.StartAsync(2, static (i, env) =>
         {
-            if (i == 0) env["OrleansStream__ConnectionsMaxIdleMs"] = IdleMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (i == 0)
+            {
+                env["OrleansStream__ConnectionsMaxIdleMs"] = IdleMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                env["OrleansStream__MaxConnectionCreationRate"] = CreationRate.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
             else env["OrleansStream__MaxConnectionsPerIp"] = PerIp.ToString(System.Globalization.CultureInfo.InvariantCulture);
         });
 
@@ -57,6 +65,27 @@ public sealed class ConnectionLimitsTests(ConnectionLimitsCluster cluster) : ICl
             return await ApiVersionsAsync(again);
         }, "a connection is served once one of the two is closed");
         Assert.True(await ApiVersionsAsync(second));
+    }
+
+    [Fact]
+    public async Task Connections_over_max_connection_creation_rate_wait_and_are_then_served_none_closed()
+    {
+        var port = cluster.Silos.KafkaPort(0);
+        using var admin = new Confluent.Kafka.AdminClientBuilder(new Confluent.Kafka.AdminClientConfig { BootstrapServers = $"127.0.0.1:{port}" }).Build();
+        var nodeId = admin.GetMetadata(TimeSpan.FromSeconds(30)).Brokers.Single(b => b.Port == port).BrokerId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var broker = new Confluent.Kafka.Admin.ConfigResource { Type = Confluent.Kafka.Admin.ResourceType.Broker, Name = nodeId };
+        var described = (await admin.DescribeConfigsAsync([broker])).Single().Entries["max.connection.creation.rate"];
+
+        // Kafka's rate lets a first burst of ten one-second windows' worth in at once (ten at 1/s, the admin client's
+        // two among them); the ones after it wait unread, one at a time (ConnectionQuotasTests measures the waits).
+        var answered = await Task.WhenAll(Enumerable.Range(0, 10 * ConnectionLimitsCluster.CreationRate).Select(async _ =>
+        {
+            await using var wire = await KafkaWire.ConnectAsync(port);
+            return await ApiVersionsAsync(wire);
+        }));
+
+        Assert.Equal(("1", Confluent.Kafka.Admin.ConfigSource.StaticBrokerConfig), (described.Value, described.Source));
+        Assert.All(answered, Assert.True);
     }
 
     private static async Task<bool> ApiVersionsAsync(KafkaWire wire)

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using System.Runtime.CompilerServices;
@@ -22,7 +21,8 @@ namespace OrleansStream.Server.Kafka;
 /// <c>socket.request.max.bytes</c> closes the connection before it is read, and so does a malformed request or an
 /// API version this broker does not advertise (ApiVersions excepted, which answers UnsupportedVersion). A connection
 /// that sends nothing for <c>connections.max.idle.ms</c> is closed, and one beyond <c>max.connections.per.ip</c> from
-/// its address is closed at once. On a SASL listener a connection is served only ApiVersions, SaslHandshake and
+/// its address is closed at once; new connections over <c>max.connection.creation.rate</c> wait unread
+/// (<see cref="Quotas.ConnectionQuotas"/>). On a SASL listener a connection is served only ApiVersions, SaslHandshake and
 /// SaslAuthenticate until it has authenticated; any other request closes it (Kafka's IllegalSaslState). SSL and
 /// SASL_SSL listeners get TLS from Kestrel's middleware before bytes reach this handler.
 /// </summary>
@@ -36,8 +36,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     private readonly SaslCredentialStore _credentials;
     private readonly int _maxRequestBytes;
     private readonly TimeSpan _maxIdle;
-    private readonly int _maxConnectionsPerIp;
-    private readonly ConcurrentDictionary<IPAddress, int> _connectionsPerIp = new();
+    private readonly Quotas.ConnectionQuotas _connectionQuotas;
     private readonly TimeProvider _time;
     private readonly OrleansStreamMetrics _metrics;
     private readonly KafkaAuthorizer _authorizer;
@@ -45,7 +44,8 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     private readonly ILogger<KafkaConnectionHandler> _logger;
 
     public KafkaConnectionHandler(IEnumerable<IKafkaApiHandler> handlers, IOptions<BrokerOptions> options, SaslCredentialStore credentials,
-        OrleansStreamMetrics metrics, KafkaAuthorizer authorizer, Quotas.ClientQuotaManager quotas, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
+        OrleansStreamMetrics metrics, KafkaAuthorizer authorizer, Quotas.ClientQuotaManager quotas, Quotas.ConnectionQuotas connectionQuotas, TimeProvider time,
+        ILogger<KafkaConnectionHandler> logger)
     {
         ArgumentNullException.ThrowIfNull(handlers);
         ArgumentNullException.ThrowIfNull(options);
@@ -54,7 +54,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         _credentials = credentials;
         _maxRequestBytes = options.Value.SocketRequestMaxBytes;
         _maxIdle = TimeSpan.FromMilliseconds(options.Value.ConnectionsMaxIdleMs);
-        _maxConnectionsPerIp = options.Value.MaxConnectionsPerIp;
+        _connectionQuotas = connectionQuotas;
         _time = time;
         _metrics = metrics;
         _authorizer = authorizer;
@@ -72,6 +72,16 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         var state = new KafkaConnection(listener, connection.RemoteEndPoint, listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics) : null,
             connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate);
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        // Kafka's ConnectionQuotas.inc: the broker-wide rate first (the acceptor waits), then the IP's (closed after a wait).
+        try
+        {
+            if (await _connectionQuotas.WaitForCreationSlotAsync(connection.ConnectionClosed) is > 0 and var heldMs)
+                LogConnectionHeld(connection.RemoteEndPoint, heldMs);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
         if (address is not null && _quotas.RecordConnectionAndGetThrottleTimeMs(address) is > 0 and var throttleMs)
         {
             // Kafka's acceptor holds a connection over its IP's connection_creation_rate for the throttle time, unread,
@@ -88,9 +98,9 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
             }
             return;
         }
-        if (address is not null && !TryAddConnection(address))
+        if (address is not null && !_connectionQuotas.TryAddConnection(address))
         {
-            Refuse(state, "too_many_connections", $"more than {_maxConnectionsPerIp} connections from {address} (max.connections.per.ip)");
+            Refuse(state, "too_many_connections", $"more than {_connectionQuotas.MaxConnectionsPerIp} connections from {address} (max.connections.per.ip)");
             return;
         }
         var input = connection.Transport.Input;
@@ -152,7 +162,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         finally
         {
             _metrics.KafkaConnections.Add(-1);
-            if (address is not null) RemoveConnection(address);
+            if (address is not null) _connectionQuotas.RemoveConnection(address);
         }
     }
 
@@ -165,25 +175,6 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         var throttle = TimeSpan.FromMilliseconds(state.ThrottleTimeMs);
         state.ThrottleTimeMs = 0;
         await Task.Delay(throttle, _time, closed);
-    }
-
-    private bool TryAddConnection(IPAddress address)
-    {
-        while (true)
-        {
-            var current = _connectionsPerIp.GetValueOrDefault(address);
-            if (current >= _maxConnectionsPerIp) return false;
-            if (current == 0 ? _connectionsPerIp.TryAdd(address, 1) : _connectionsPerIp.TryUpdate(address, current + 1, current)) return true;
-        }
-    }
-
-    private void RemoveConnection(IPAddress address)
-    {
-        while (true)
-        {
-            var current = _connectionsPerIp[address];
-            if (current == 1 ? _connectionsPerIp.TryRemove(new KeyValuePair<IPAddress, int>(address, 1)) : _connectionsPerIp.TryUpdate(address, current - 1, current)) return;
-        }
     }
 
     private static int FrameSize(ReadOnlySequence<byte> buffer)
@@ -330,6 +321,9 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "A Kafka connection from {Address} is over its IP's connection_creation_rate: closed after {ThrottleMs} ms")]
     private partial void LogConnectionThrottled(IPAddress address, int throttleMs);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A Kafka connection from {Remote} waited {HeldMs} ms for max.connection.creation.rate")]
+    private partial void LogConnectionHeld(EndPoint? remote, int heldMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Closing the Kafka connection from {Remote} ({Client}): {Detail}")]
     private partial void LogRefused(EndPoint? remote, string? client, string detail);

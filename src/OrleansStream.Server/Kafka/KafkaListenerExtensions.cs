@@ -28,6 +28,7 @@ public static class KafkaListenerExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SaslOptions>, SaslOptionsValidator>());
         services.TryAddSingleton<SaslCredentialStore>();
         services.TryAddSingleton<Quotas.ClientQuotaManager>();
+        services.TryAddSingleton<Quotas.ConnectionQuotas>();
         services.AddOptions<AuthorizerOptions>().BindConfiguration(AuthorizerOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AuthorizerOptions>, AuthorizerOptionsValidator>());
         services.TryAddSingleton<KafkaAuthorizer>();
