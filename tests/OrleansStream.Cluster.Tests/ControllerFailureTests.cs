@@ -4,7 +4,7 @@ using OrleansStream.Server;
 using OrleansStream.Server.Controller;
 using OrleansStream.Server.Persistence;
 using OrleansStream.Storage;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
 

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using OrleansStream.Client;
 using OrleansStream.Records;
 using OrleansStream.Cluster.Tests.Transactions;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
 

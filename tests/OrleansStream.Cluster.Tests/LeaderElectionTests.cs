@@ -1,6 +1,6 @@
 using OrleansStream.Server;
 using OrleansStream.Server.Controller;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
 

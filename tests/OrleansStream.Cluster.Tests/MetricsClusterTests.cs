@@ -4,7 +4,7 @@ using Orleans.Hosting;
 using OrleansStream.Server;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Tiering;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
 

@@ -1,7 +1,7 @@
 using OrleansStream.Client;
 using OrleansStream.Client.Admin;
 using OrleansStream.Records;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
 

@@ -2,7 +2,7 @@ using System.Text;
 using OrleansStream.Client;
 using OrleansStream.Cluster.Tests.Transactions;
 using OrleansStream.Records;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
 

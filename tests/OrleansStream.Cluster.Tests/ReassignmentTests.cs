@@ -1,7 +1,7 @@
 using Orleans.Core.Internal;
 using OrleansStream.Server;
 using OrleansStream.Server.Controller;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
 

@@ -1,6 +1,6 @@
 using Orleans.Core.Internal;
 using OrleansStream.Storage;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
 

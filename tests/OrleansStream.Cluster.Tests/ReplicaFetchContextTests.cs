@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansStream.Server.Replication;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 
 namespace OrleansStream.Cluster.Tests;
 

@@ -3,7 +3,7 @@ using Orleans.Core.Internal;
 using Orleans.Runtime;
 using OrleansStream.Server.Controller;
 using OrleansStream.Storage.Producers;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 using static OrleansStream.Cluster.Tests.Transactions.TransactionTestKit;
 
 namespace OrleansStream.Cluster.Tests.Transactions;

@@ -2,7 +2,7 @@ using Orleans.Core.Internal;
 using OrleansStream.Records;
 using OrleansStream.Server.Groups;
 using OrleansStream.Storage.Producers;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 using static OrleansStream.Cluster.Tests.Transactions.TransactionTestKit;
 
 namespace OrleansStream.Cluster.Tests.Transactions;

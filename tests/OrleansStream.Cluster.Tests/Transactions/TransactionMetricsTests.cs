@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Core.Internal;
 using OrleansStream.Client;
 using OrleansStream.Server.Diagnostics;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 using static OrleansStream.Cluster.Tests.Transactions.TransactionTestKit;
 
 namespace OrleansStream.Cluster.Tests.Transactions;

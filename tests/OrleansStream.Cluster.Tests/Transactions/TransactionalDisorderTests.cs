@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansStream.Client;
 using OrleansStream.Server.Diagnostics;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 using static OrleansStream.Cluster.Tests.Transactions.TransactionTestKit;
 
 namespace OrleansStream.Cluster.Tests.Transactions;

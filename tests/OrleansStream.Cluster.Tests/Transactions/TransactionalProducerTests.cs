@@ -1,6 +1,6 @@
 using System.Text;
 using OrleansStream.Client;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 using static OrleansStream.Cluster.Tests.Transactions.TransactionTestKit;
 
 namespace OrleansStream.Cluster.Tests.Transactions;

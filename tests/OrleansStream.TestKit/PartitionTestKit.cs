@@ -2,7 +2,7 @@ using System.Text;
 using OrleansStream.Records;
 using OrleansStream.Server.Controller;
 
-namespace OrleansStream.Cluster.Tests;
+namespace OrleansStream.TestKit;
 
 /// <summary>Helpers for tests that talk to partition replicas through the raw grain API.</summary>
 public static class PartitionTestKit

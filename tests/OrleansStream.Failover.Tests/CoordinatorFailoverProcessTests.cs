@@ -1,7 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using OrleansStream.Client;
 
-namespace OrleansStream.Cluster.Tests.MultiProcess;
+namespace OrleansStream.Failover.Tests;
 
 /// <summary>
 /// A call in flight to a silo that dies: Orleans 10.4.2 fails it only at the client's response timeout

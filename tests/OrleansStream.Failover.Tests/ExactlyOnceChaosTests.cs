@@ -1,8 +1,8 @@
 using System.Globalization;
 using OrleansStream.Client;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 
-namespace OrleansStream.Cluster.Tests.MultiProcess;
+namespace OrleansStream.Failover.Tests;
 
 /// <summary>
 /// Exactly-once under chaos, with real processes: three broker processes (RF 3, min.insync.replicas=2) and copier
@@ -16,7 +16,7 @@ namespace OrleansStream.Cluster.Tests.MultiProcess;
 /// <remarks>
 /// OS_EOS_CHAOS_ROUNDS sets how many disruptions (default 3, one of each kind) the run makes, OS_EOS_CHAOS_VALUES how
 /// many values are seeded before they start (default 500; more come while the copiers keep up); a longer run:
-/// <c>OS_EOS_CHAOS_ROUNDS=30 OS_EOS_CHAOS_VALUES=100000 dotnet test --project tests/OrleansStream.Cluster.Tests --filter-method "*copy_every_input_record_exactly_once*"</c>.
+/// <c>OS_EOS_CHAOS_ROUNDS=30 OS_EOS_CHAOS_VALUES=100000 dotnet test --project tests/OrleansStream.Failover.Tests --filter-method "*copy_every_input_record_exactly_once*"</c>.
 /// </remarks>
 [Trait("Category", "Slow")]
 [Collection(ExactlyOnceChaosCollection.Name)]

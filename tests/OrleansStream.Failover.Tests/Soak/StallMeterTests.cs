@@ -1,4 +1,4 @@
-namespace OrleansStream.Cluster.Tests.MultiProcess.Soak;
+namespace OrleansStream.Failover.Tests.Soak;
 
 public sealed class StallMeterTests
 {

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace OrleansStream.Cluster.Tests.MultiProcess.Soak;
+namespace OrleansStream.Failover.Tests.Soak;
 
 /// <summary>
 /// The failover soak (<see cref="FailoverSoak"/>): a few kills here; <c>OS_SOAK_KILLS=100</c> runs the long soak

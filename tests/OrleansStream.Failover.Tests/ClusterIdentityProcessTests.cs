@@ -1,7 +1,7 @@
 using System.Net;
 using OrleansStream.Client;
 
-namespace OrleansStream.Cluster.Tests.MultiProcess;
+namespace OrleansStream.Failover.Tests;
 
 /// <summary>
 /// Kafka's cluster id with real processes: silos that do not share grain storage (each its own

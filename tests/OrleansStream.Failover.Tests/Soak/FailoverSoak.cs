@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using OrleansStream.Client;
 
-namespace OrleansStream.Cluster.Tests.MultiProcess.Soak;
+namespace OrleansStream.Failover.Tests.Soak;
 
 /// <summary>What one soak did and found.</summary>
 public sealed record SoakReport(

@@ -3,9 +3,9 @@ using Azure.Data.Tables;
 using Orleans.Clustering.AzureStorage;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansStream.Client;
-using static OrleansStream.Cluster.Tests.PartitionTestKit;
+using static OrleansStream.TestKit.PartitionTestKit;
 
-namespace OrleansStream.Cluster.Tests.MultiProcess;
+namespace OrleansStream.Failover.Tests;
 
 /// <summary>Three real broker processes; kill -9 the leader's process under acks=all load.</summary>
 [Trait("Category", "Slow")]

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 
-namespace OrleansStream.Cluster.Tests.MultiProcess.Soak;
+namespace OrleansStream.Failover.Tests.Soak;
 
 /// <summary>
 /// The longest wait each client path saw: an operation's stall runs from its first attempt to its success, so an

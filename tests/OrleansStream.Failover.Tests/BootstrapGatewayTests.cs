@@ -8,7 +8,7 @@ using Orleans.Hosting;
 using Orleans.Runtime;
 using OrleansStream.Client;
 
-namespace OrleansStream.Cluster.Tests.MultiProcess;
+namespace OrleansStream.Failover.Tests;
 
 /// <summary>
 /// Kafka's bootstrap: a client listing three gateways, one of them just killed, connects through the live ones; and the

@@ -5,7 +5,7 @@ using Orleans.Runtime.Placement;
 using OrleansStream.Client;
 using OrleansStream.Client.Admin;
 
-namespace OrleansStream.Cluster.Tests.MultiProcess;
+namespace OrleansStream.Failover.Tests;
 
 /// <summary>
 /// Admin calls through a silo that dies: Orleans 10.4.2 fails a call in flight to a dead gateway only at the client's

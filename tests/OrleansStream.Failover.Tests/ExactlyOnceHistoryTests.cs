@@ -1,4 +1,4 @@
-namespace OrleansStream.Cluster.Tests.MultiProcess;
+namespace OrleansStream.Failover.Tests;
 
 /// <summary>
 /// The checker the exactly-once chaos run's verdict rests on: a clean history has no anomaly, and each kind of

@@ -1,4 +1,4 @@
-namespace OrleansStream.Cluster.Tests.MultiProcess;
+namespace OrleansStream.Failover.Tests;
 
 /// <summary>One record a reader got: where it was and what it held.</summary>
 public readonly record struct ReadRecord(int Partition, long Offset, string Value);
