@@ -148,10 +148,10 @@ public sealed class AdminFailoverProcessTests
             {
                 try
                 {
-                    await admin.AlterConsumerGroupOffsetsAsync(group, [new TopicPartitionOffset(tp, 7)]);
+                    await admin.AlterConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitionOffsets(group, [new TopicPartitionOffset(tp, 7)])]);
                     return true;
                 }
-                catch (ConsumerGroupException e) when (e.Error.IsRetriable)
+                catch (AlterConsumerGroupOffsetsException e) when (e.Error.IsRetriable)
                 {
                     return false;
                 }
@@ -165,6 +165,6 @@ public sealed class AdminFailoverProcessTests
         return (group, silo);
     }
 
-    private static long Committed(ListConsumerGroupOffsetsResult result, TopicPartition tp) =>
+    private static long Committed(ConsumerGroupLag result, TopicPartition tp) =>
         Assert.Single(result.Partitions, p => p.TopicPartition == tp).CommittedOffset;
 }

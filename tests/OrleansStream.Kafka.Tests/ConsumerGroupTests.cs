@@ -478,6 +478,48 @@ public sealed class GroupAdminTests(KafkaCluster cluster)
         Assert.Equal(Confluent.Kafka.ErrorCode.GroupIdNotFound, unknown.Error.Code);
     }
 
+    /// <summary>
+    /// Our SDK's calls of Confluent.Kafka's shapes beside Confluent's own, on one group: offsets one client alters the
+    /// other lists, a simple group is described alike, and a group that does not exist is answered alike (no offsets,
+    /// GroupIdNotFound from OffsetDelete); describing it is our documented departure (librdkafka's DescribeGroups v5 says
+    /// Dead without error).
+    /// </summary>
+    [Fact]
+    public async Task Group_offsets_altered_by_our_SDK_are_listed_by_Confluent_and_the_other_way_round()
+    {
+        var topic = await cluster.CreateTopicAsync("sdkgroupoffsets", partitions: 2);
+        var group = "so-" + Guid.NewGuid().ToString("N");
+        var missing = "so-none-" + Guid.NewGuid().ToString("N");
+        var (p0, p1) = (new OrleansStream.TopicPartition(topic, 0), new OrleansStream.TopicPartition(topic, 1));
+        using var confluent = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        using var sdk = new Sdk.AdminClientBuilder(cluster.Silos.Client).Build();
+
+        await sdk.AlterConsumerGroupOffsetsAsync([new Sdk.ConsumerGroupTopicPartitionOffsets(group,
+            [new OrleansStream.TopicPartitionOffset(p0, 3), new OrleansStream.TopicPartitionOffset(p1, 4)])]);
+        var listedByConfluent = Assert.Single(await confluent.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, null)]));
+        await confluent.AlterConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitionOffsets(group, [new TopicPartitionOffset(topic, 1, 9)])]);
+        var listedBySdk = Assert.Single(await sdk.ListConsumerGroupOffsetsAsync([new Sdk.ConsumerGroupTopicPartitions(group, [p0, p1])]));
+        var describedByConfluent = Assert.Single((await confluent.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions);
+        var describedBySdk = Assert.Single((await sdk.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions);
+        var noneForConfluent = Assert.Single(await confluent.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(missing, [new TopicPartition(topic, 0)])]));
+        var noneForSdk = Assert.Single(await sdk.ListConsumerGroupOffsetsAsync([new Sdk.ConsumerGroupTopicPartitions(missing, [p0])]));
+        var deleteByConfluent = await Assert.ThrowsAsync<KafkaException>(() => confluent.DeleteConsumerGroupOffsetsAsync(missing, [new TopicPartition(topic, 0)]));
+        var deleteBySdk = await Assert.ThrowsAsync<Sdk.KafkaException>(() => sdk.DeleteConsumerGroupOffsetsAsync(missing, [p0]));
+        var deadForConfluent = Assert.Single((await confluent.DescribeConsumerGroupsAsync([missing])).ConsumerGroupDescriptions);
+        var notFoundForSdk = await Assert.ThrowsAsync<Sdk.Admin.DescribeConsumerGroupsException>(() => sdk.DescribeConsumerGroupsAsync([missing]));
+
+        Assert.Equal([(0, 3L), (1, 4L)], listedByConfluent.Partitions.Select(p => (p.Partition.Value, p.Offset.Value)).Order());
+        Assert.Equal([3L, 9L], listedBySdk.Partitions.Select(p => p.Offset));
+        Assert.Equal((ConsumerGroupState.Empty, true), (describedByConfluent.State, describedByConfluent.IsSimpleConsumerGroup));
+        Assert.Equal((Sdk.ConsumerGroupState.Empty, true), (describedBySdk.State, describedBySdk.IsSimpleConsumerGroup));
+        Assert.Equal(Offset.Unset.Value, Assert.Single(noneForConfluent.Partitions).Offset.Value);
+        Assert.Equal(Sdk.Offset.Unset, Assert.Single(noneForSdk.Partitions).Offset);
+        Assert.Equal(Confluent.Kafka.ErrorCode.GroupIdNotFound, deleteByConfluent.Error.Code);
+        Assert.Equal(OrleansStream.ErrorCode.GroupIdNotFound, deleteBySdk.Error.Code);
+        Assert.Equal((ConsumerGroupState.Dead, false), (deadForConfluent.State, deadForConfluent.Error.IsError));
+        Assert.Equal(OrleansStream.ErrorCode.GroupIdNotFound, notFoundForSdk.Error.Code);
+    }
+
     /// <summary>Subscribes and polls until the consumer owns the topic's <paramref name="partitions"/>.</summary>
     /// <summary>A consumer of <paramref name="group"/> from the earliest offsets, once it holds its <paramref name="partitions"/> of <paramref name="topic"/>.</summary>
     private async Task<IConsumer<Ignore, Ignore>> SubscribedAsync(string group, string topic, int partitions, Action<ConsumerConfig> configure)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using OrleansStream.Client;
+using OrleansStream.Client.Admin;
 
 namespace OrleansStream.Cli.Commands;
 
@@ -24,14 +25,14 @@ internal static class GroupsCommands
         var command = new Command("list", "List consumer groups with their state, one per line") { state, type };
         command.Validators.Add(result =>
         {
-            if (Parse<GroupState>(result.GetValue(state), out var bad) is null) result.AddError($"--state: '{bad}' is not a group state");
+            if (Parse<ConsumerGroupState>(result.GetValue(state), out var bad) is null) result.AddError($"--state: '{bad}' is not a group state");
             if (Parse<ConsumerGroupType>(result.GetValue(type), out bad) is null) result.AddError($"--type: '{bad}' is not a group type (classic, consumer)");
         });
         command.SetAction(async (parse, ct) =>
         {
             var options = new ListConsumerGroupsOptions
             {
-                MatchStates = Parse<GroupState>(parse.GetValue(state), out _),
+                MatchStates = Parse<ConsumerGroupState>(parse.GetValue(state), out _),
                 MatchTypes = Parse<ConsumerGroupType>(parse.GetValue(type), out _),
             };
             await using var connection = await CliApp.ConnectAsync(parse, ct);
@@ -127,11 +128,7 @@ internal static class GroupsCommands
             await using var connection = await CliApp.ConnectAsync(parse, ct);
             var partitions = await TopicPartitions.ResolveAsync(connection.Client, parse.GetRequiredValue(topic), parse.GetValue(partition));
             using var admin = new AdminClientBuilder(connection.Client).Build();
-            await GroupCall(async () =>
-            {
-                await admin.DeleteConsumerGroupOffsetsAsync(id, partitions);
-                return partitions;
-            });
+            await GroupCall(() => admin.DeleteConsumerGroupOffsetsAsync(id, partitions));
             var rows = new List<string[]> { new[] { "TOPIC", "PARTITION", "STATUS" } };
             foreach (var tp in partitions)
                 rows.Add([tp.Topic, tp.Partition.ToString(), "Successful"]);
@@ -165,7 +162,7 @@ internal static class GroupsCommands
         {
             return await call();
         }
-        catch (ConsumerGroupException e)
+        catch (KafkaException e)
         {
             var hint = e.Error.Code is ErrorCode.NonEmptyGroup or ErrorCode.GroupSubscribedToTopic ? " (stop its consumers first)" : "";
             throw new CliException($"{e.Error.Code}: {e.Error.Reason}{hint}");

@@ -18,4 +18,21 @@ internal static class AdminReports
         }
         return Error.NoError;
     }
+
+    /// <summary>
+    /// A group's failure, else its first failed partition's: the code, and the reason prefixed with what failed
+    /// ("Failed to list offsets of group 'g' t-0: ...").
+    /// </summary>
+    public static Error FirstGroupError<T>(List<T> reports, Func<T, (string Group, Error Error, List<TopicPartitionOffsetError> Partitions)> of, string what)
+    {
+        ArgumentNullException.ThrowIfNull(reports);
+        foreach (var r in reports)
+        {
+            var (group, error, partitions) = of(r);
+            if (error.IsError) return new Error(error.Code, $"Failed to {what} '{group}': {error.Reason}");
+            var first = FirstError(partitions, p => ((string?)$"'{group}' {p.TopicPartition}", p.Error), what);
+            if (first.IsError) return first;
+        }
+        return Error.NoError;
+    }
 }

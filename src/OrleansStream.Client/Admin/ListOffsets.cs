@@ -76,12 +76,17 @@ public sealed class ListOffsetsOptions : AdminOptions
 /// </summary>
 public sealed record ListOffsetsResultInfo(TopicPartitionOffsetError TopicPartitionOffsetError, long Timestamp);
 
-/// <summary>A partition, an offset and the error of the request about them, as Confluent.Kafka's TopicPartitionOffsetError.</summary>
-public sealed record TopicPartitionOffsetError(TopicPartition TopicPartition, long Offset, Error Error)
+/// <summary>
+/// A partition, an offset and the error of the request about them, as Confluent.Kafka's TopicPartitionOffsetError;
+/// <paramref name="LeaderEpoch"/> is a committed offset's leader epoch, null when unknown.
+/// </summary>
+public sealed record TopicPartitionOffsetError(TopicPartition TopicPartition, long Offset, Error Error, int? LeaderEpoch = null)
 {
     public string Topic => TopicPartition.Topic;
 
     public int Partition => TopicPartition.Partition;
+
+    public TopicPartitionOffset TopicPartitionOffset => new(TopicPartition, Offset);
 }
 
 public sealed record ListOffsetsResult(List<ListOffsetsResultInfo> ResultInfos);

@@ -68,9 +68,12 @@ public sealed class ConsumerProtocolTests(GroupFixture fixture)
         using (var admin = new AdminClientBuilder(fixture.Client).Build())
         {
             var listing = Assert.Single((await admin.ListConsumerGroupsAsync()).Valid, g => g.GroupId == group);
-            Assert.Equal((ConsumerGroupType.Consumer, "Stable", GroupState.Stable), (listing.Type, listing.StateName, listing.State));
+            Assert.Equal((ConsumerGroupType.Consumer, "Stable", ConsumerGroupState.Stable), (listing.Type, listing.StateName, listing.State));
             var description = Assert.Single((await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions);
             Assert.Equal((ConsumerGroupType.Consumer, "uniform", 2), (description.GroupType, description.PartitionAssignor, description.Members.Count));
+            // Confluent.Kafka's TargetAssignment: the coordinator's target for each member, which a stable group's members hold.
+            Assert.All(description.Members, m => Assert.Equal(m.Assignment.TopicPartitions.OrderBy(tp => tp.Partition), m.TargetAssignment!.TopicPartitions.OrderBy(tp => tp.Partition)));
+            Assert.Equal(6, description.Members.Sum(m => m.TargetAssignment!.TopicPartitions.Count));
         }
 
         // Commits carry the member epoch: the group has every offset.

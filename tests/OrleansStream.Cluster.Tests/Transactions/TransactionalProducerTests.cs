@@ -1,5 +1,6 @@
 using System.Text;
 using OrleansStream.Client;
+using OrleansStream.Client.Admin;
 using static OrleansStream.TestKit.PartitionTestKit;
 using static OrleansStream.Cluster.Tests.Transactions.TransactionTestKit;
 
@@ -240,6 +241,54 @@ public sealed class TransactionalProducerTests(TransactionFixture fixture) : ICl
         // Kafka keeps the later record of __consumer_offsets: the transaction's offset over the one committed before it,
         // the plain commit over the transaction's when it came after the TxnOffsetCommit.
         Assert.Equal([5L, 7L], fetched.Offsets.Select(o => o.Offset));
+    }
+
+    /// <summary>
+    /// Confluent.Kafka's ListConsumerGroupOffsets with RequireStableOffsets (KIP-447): a partition with an offset pending
+    /// in an open transaction is UnstableOffsetCommit and the others have theirs; without the option, the committed
+    /// offsets; once the transaction commits, its offset.
+    /// </summary>
+    [Fact]
+    public async Task ListConsumerGroupOffsets_with_RequireStableOffsets_reports_the_partitions_pending_in_an_open_transaction()
+    {
+        var input = UniqueTopic("stable-in");
+        await fixture.CreateTopic(input, partitions: 2, replicationFactor: 2);
+        var (pending, settled) = (new TopicPartition(input, 0), new TopicPartition(input, 1));
+        var group = UniqueTopic("stable-group");
+        using var admin = new AdminClientBuilder(fixture.Client).Build();
+        await admin.AlterConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitionOffsets(group, [new TopicPartitionOffset(pending, 1), new TopicPartitionOffset(settled, 2)])]);
+        using var producer = Transactional(UniqueTopic("stable-id"));
+        producer.InitTransactions(Timeout);
+        producer.BeginTransaction();
+        producer.SendOffsetsToTransaction([new TopicPartitionOffset(pending, 5)], new ConsumerGroupMetadata(group, -1, ""), Timeout);
+
+        var stable = new ListConsumerGroupOffsetsOptions { RequireStableOffsets = true };
+        var named = await Assert.ThrowsAsync<ListConsumerGroupOffsetsException>(() =>
+            admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, [pending, settled])], stable));
+        var all = await Assert.ThrowsAsync<ListConsumerGroupOffsetsException>(() =>
+            admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, null)], stable));
+        var plain = Assert.Single(await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, [pending, settled])]));
+        producer.CommitTransaction(Timeout);
+        ListConsumerGroupOffsetsResult committed = null!;
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                committed = Assert.Single(await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, [pending, settled])], stable));
+                return true;
+            }
+            catch (ListConsumerGroupOffsetsException)
+            {
+                return false;
+            }
+        }, "the COMMIT marker reaches the group");
+
+        List<(TopicPartition, long, ErrorCode)> expected = [(pending, Offset.Unset, ErrorCode.UnstableOffsetCommit), (settled, 2, ErrorCode.None)];
+        Assert.Equal(expected, Assert.Single(named.Results).Partitions.Select(static p => (p.TopicPartition, p.Offset, p.Error.Code)));
+        Assert.Equal(expected, Assert.Single(all.Results).Partitions.Select(static p => (p.TopicPartition, p.Offset, p.Error.Code)));
+        Assert.Equal(ErrorCode.UnstableOffsetCommit, named.Error.Code);
+        Assert.Equal([1L, 2L], plain.Partitions.Select(static p => p.Offset));
+        Assert.Equal([5L, 2L], committed.Partitions.Select(static p => p.Offset));
     }
 
     /// <summary>Waits until the coordinator aborted the open transaction at its timeout, bumping the epoch.</summary>

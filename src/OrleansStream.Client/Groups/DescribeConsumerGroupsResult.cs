@@ -1,3 +1,0 @@
-namespace OrleansStream.Client;
-
-public sealed record DescribeConsumerGroupsResult(List<ConsumerGroupDescription> ConsumerGroupDescriptions);

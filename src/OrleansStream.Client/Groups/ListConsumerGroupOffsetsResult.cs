@@ -1,3 +1,0 @@
-namespace OrleansStream.Client;
-
-public sealed record ListConsumerGroupOffsetsResult(string Group, List<ConsumerGroupPartitionOffset> Partitions);

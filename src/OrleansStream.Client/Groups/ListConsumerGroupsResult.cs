@@ -1,3 +1,0 @@
-namespace OrleansStream.Client;
-
-public sealed record ListConsumerGroupsResult(List<ConsumerGroupListing> Valid);
