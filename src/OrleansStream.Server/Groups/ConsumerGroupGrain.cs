@@ -312,11 +312,12 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
     public async Task<OffsetCommitResponse> ResetOffsets(IReadOnlyList<OffsetToCommit> offsets)
     {
         ArgumentNullException.ThrowIfNull(offsets);
-        if (_group.MemberCount > 0)
+        // Members of either protocol: a consumer group's (KIP-848) commit with their member epochs as classic members do.
+        if (_group.MemberCount + _consumer.MemberCount is > 0 and var members)
             return new OffsetCommitResponse(ErrorCode.NonEmptyGroup, [],
-                $"group '{GroupId}' has {_group.MemberCount} active members; offsets can only be reset while it is empty");
+                $"group '{GroupId}' has {members} active members; offsets can only be reset while it is empty");
         var (valid, refused) = await CheckOffsetsAsync(offsets);
-        if (_group.MemberCount > 0)
+        if (_group.MemberCount + _consumer.MemberCount > 0)
             return new OffsetCommitResponse(ErrorCode.NonEmptyGroup, [], $"group '{GroupId}' gained members during the reset");
         return await StoreAsync(offsets, valid, refused);
     }

@@ -27,6 +27,26 @@ public sealed class ConsumerProtocolTests(GroupFixture fixture)
         }, what, TimeSpan.FromSeconds(60));
 
     [Fact]
+    public async Task The_offsets_of_a_consumer_group_with_members_are_not_reset_and_once_it_is_empty_they_are()
+    {
+        var topic = GroupFixture.Unique("kip848-reset");
+        var group = fixture.Client.GetGrain<IConsumerGroupGrain>(GroupFixture.Unique("g-kip848-reset"));
+        await fixture.CreateTopicAsync(topic, 1);
+        var member = Guid.NewGuid().ToString("N");
+        var joined = await group.ConsumerGroupHeartbeat(new ConsumerGroupHeartbeatRequest(member, 0, null, null, 30_000, [topic], null, null, []));
+        Assert.Equal(ErrorCode.None, joined.Error);
+        OffsetToCommit[] reset = [new(new TopicPartition(topic, 0), 5)];
+
+        var refused = await group.ResetOffsets(reset);
+        Assert.Equal(ErrorCode.None, (await group.ConsumerGroupHeartbeat(new ConsumerGroupHeartbeatRequest(member, -1, null, null, -1, null, null, null, null))).Error);
+        var taken = await group.ResetOffsets(reset);
+
+        Assert.Equal(ErrorCode.NonEmptyGroup, refused.Error);
+        Assert.Equal(ErrorCode.None, taken.Error);
+        Assert.Equal(5, Assert.Single((await group.OffsetFetch(new OffsetFetchRequest([new TopicPartition(topic, 0)]))).Offsets).Offset);
+    }
+
+    [Fact]
     public async Task Members_split_the_partitions_the_coordinator_assigns_and_take_over_a_leaving_members_share_from_its_commits()
     {
         var topic = GroupFixture.Unique("kip848");
