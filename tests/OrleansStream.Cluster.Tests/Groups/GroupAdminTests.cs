@@ -6,6 +6,23 @@ namespace OrleansStream.Cluster.Tests.Groups;
 [Collection(GroupCollection.Name)]
 public sealed class GroupAdminTests(GroupFixture fixture)
 {
+    /// <summary>A member of <paramref name="group"/> that read ten records of <paramref name="topic"/> and committed them; it stays in the group.</summary>
+    private async Task<IConsumer<string, string>> MemberThatCommittedTenAsync(string group, string topic)
+    {
+        var config = fixture.GroupConfig(group);
+        config.EnableAutoCommit = false;
+        var consumer = new ConsumerBuilder<string, string>(fixture.Client, config).Build();
+        consumer.Subscribe(topic);
+        var seen = 0;
+        await Eventually.WaitUntilAsync(() =>
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(100))?.Message is not null) seen++;
+            return Task.FromResult(seen == 10);
+        }, "ten records");
+        consumer.Commit();
+        return consumer;
+    }
+
     [Fact]
     public async Task List_describe_lag_reset_and_delete()
     {
@@ -19,17 +36,7 @@ public sealed class GroupAdminTests(GroupFixture fixture)
         Assert.Equal(ErrorCode.GroupIdNotFound, missing.Error.Code);
         Assert.Equal(ErrorCode.GroupIdNotFound, Assert.Single(missing.Results.ConsumerGroupDescriptions).Error.Code);
 
-        var config = fixture.GroupConfig(group);
-        config.EnableAutoCommit = false;
-        using var consumer = new ConsumerBuilder<string, string>(fixture.Client, config).Build();
-        consumer.Subscribe(topic);
-        var seen = 0;
-        await Eventually.WaitUntilAsync(() =>
-        {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(100))?.Message is not null) seen++;
-            return Task.FromResult(seen == 10);
-        }, "ten records");
-        consumer.Commit();
+        using var consumer = await MemberThatCommittedTenAsync(group, topic);
 
         Assert.Contains(group, (await admin.ListConsumerGroupsAsync()).Valid.Select(g => g.GroupId));
         // Confluent.Kafka's MatchStates and MatchTypes: this group is a classic one, Stable.
@@ -113,17 +120,7 @@ public sealed class GroupAdminTests(GroupFixture fixture)
             Assert.Single(refused.Results).Partitions.Select(static p => (p.TopicPartition, p.Error.Code)));
         Assert.Equal(ErrorCode.UnknownTopicOrPartition, refused.Error.Code);
 
-        var config = fixture.GroupConfig(group);
-        config.EnableAutoCommit = false;
-        using var consumer = new ConsumerBuilder<string, string>(fixture.Client, config).Build();
-        consumer.Subscribe(topic);
-        var seen = 0;
-        await Eventually.WaitUntilAsync(() =>
-        {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(100))?.Message is not null) seen++;
-            return Task.FromResult(seen == 10);
-        }, "ten records");
-        consumer.Commit();
+        using var consumer = await MemberThatCommittedTenAsync(group, topic);
         var committed = consumer.Committed([t0, t1], TimeSpan.FromSeconds(10));
 
         var all = Assert.Single(await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, null)]));
