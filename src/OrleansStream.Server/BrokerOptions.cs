@@ -69,6 +69,12 @@ public sealed class BrokerOptions
     /// </summary>
     public int MaxConnectionCreationRate { get; set; } = int.MaxValue;
 
+    /// <summary>
+    /// Kafka's <c>max.connections</c>: Kafka connections open on this broker at once, all listeners together; a new one
+    /// beyond it waits unread until another closes (Kafka's acceptor blocks).
+    /// </summary>
+    public int MaxConnections { get; set; } = int.MaxValue;
+
     /// <summary>Kafka's <c>auto.create.topics.enable</c>.</summary>
     public bool AutoCreateTopicsEnable { get; set; } = true;
 
@@ -208,6 +214,8 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:ConnectionsMaxIdleMs must be positive, not {options.ConnectionsMaxIdleMs}.");
         if (options.MaxConnectionsPerIp < 0)
             Fail($"OrleansStream:MaxConnectionsPerIp must not be negative, not {options.MaxConnectionsPerIp}.");
+        if (options.MaxConnections < 1)
+            Fail($"OrleansStream:MaxConnections must be positive, not {options.MaxConnections}.");
         if (options.MaxConnectionCreationRate < 1)
             Fail($"OrleansStream:MaxConnectionCreationRate must be positive, not {options.MaxConnectionCreationRate}.");
         foreach (var failure in Kafka.KafkaListeners.Validate(options))

@@ -5,13 +5,15 @@ namespace OrleansStream.Kafka.Tests;
 
 /// <summary>
 /// Two brokers with small limits: broker 0 closes idle connections (connections.max.idle.ms) and takes one new
-/// connection a second (max.connection.creation.rate), broker 1 allows two per address (max.connections.per.ip).
+/// connection a second (max.connection.creation.rate), broker 1 allows two per address (max.connections.per.ip) and
+/// three in all (max.connections).
 /// </summary>
 public sealed class ConnectionLimitsCluster : IAsyncLifetime
 {
     public const int IdleMs = 1000;
     public const int PerIp = 2;
     public const int CreationRate = 1;
+    public const int MaxConnections = 3;
 
     public SiloProcesses Silos { get; private set; } = null!;
 
@@ -23,7 +25,11 @@ public sealed class ConnectionLimitsCluster : IAsyncLifetime
                 env["OrleansStream__ConnectionsMaxIdleMs"] = IdleMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 env["OrleansStream__MaxConnectionCreationRate"] = CreationRate.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
-            else env["OrleansStream__MaxConnectionsPerIp"] = PerIp.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            else
+            {
+                env["OrleansStream__MaxConnectionsPerIp"] = PerIp.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                env["OrleansStream__MaxConnections"] = MaxConnections.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
         });
 
     public async ValueTask DisposeAsync()
@@ -86,6 +92,28 @@ public sealed class ConnectionLimitsTests(ConnectionLimitsCluster cluster) : ICl
 
         Assert.Equal(("1", Confluent.Kafka.Admin.ConfigSource.StaticBrokerConfig), (described.Value, described.Source));
         Assert.All(answered, Assert.True);
+    }
+
+    [Fact]
+    public async Task A_connection_beyond_max_connections_waits_unread_and_is_served_once_another_closes()
+    {
+        // Three addresses, so that max.connections.per.ip (2) does not refuse any of them first.
+        var port = cluster.Silos.KafkaPort(1);
+        var first = await KafkaWire.ConnectAsync(port, from: System.Net.IPAddress.Parse("127.0.0.51"));
+        await using var second = await KafkaWire.ConnectAsync(port, from: System.Net.IPAddress.Parse("127.0.0.52"));
+        await using var third = await KafkaWire.ConnectAsync(port, from: System.Net.IPAddress.Parse("127.0.0.53"));
+        Assert.True(await ApiVersionsAsync(first));
+        Assert.True(await ApiVersionsAsync(second));
+        Assert.True(await ApiVersionsAsync(third));
+
+        // The fourth is accepted by the socket but not read: its request is answered once the first closes.
+        await using var fourth = await KafkaWire.ConnectAsync(port, from: System.Net.IPAddress.Parse("127.0.0.54"));
+        await fourth.SendAsync(ApiKey.ApiVersions, 3, w => new ApiVersionsRequest("wire", "1").Write(w, 3));
+        await first.DisposeAsync();
+        var answered = await fourth.ReadFrameAsync();
+
+        Assert.NotNull(answered);
+        Assert.True(await ApiVersionsAsync(second));
     }
 
     private static async Task<bool> ApiVersionsAsync(KafkaWire wire)

@@ -111,6 +111,8 @@ internal static class ConfigsDescription
         Add("socket.request.max.bytes", options.SocketRequestMaxBytes.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("connections.max.idle.ms", options.ConnectionsMaxIdleMs.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("max.connections.per.ip", options.MaxConnectionsPerIp.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
+        Add("max.connections", options.MaxConnections.ToString(CultureInfo.InvariantCulture),
+            options.MaxConnections == int.MaxValue ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
         Add("max.connection.creation.rate", options.MaxConnectionCreationRate.ToString(CultureInfo.InvariantCulture),
             options.MaxConnectionCreationRate == int.MaxValue ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
         // Without an authorizer (the ACL APIs answer SecurityDisabled) Kafka's default, empty. Admin tools read it to tell

@@ -21,8 +21,8 @@ namespace OrleansStream.Server.Kafka;
 /// <c>socket.request.max.bytes</c> closes the connection before it is read, and so does a malformed request or an
 /// API version this broker does not advertise (ApiVersions excepted, which answers UnsupportedVersion). A connection
 /// that sends nothing for <c>connections.max.idle.ms</c> is closed, and one beyond <c>max.connections.per.ip</c> from
-/// its address is closed at once; new connections over <c>max.connection.creation.rate</c> wait unread
-/// (<see cref="Quotas.ConnectionQuotas"/>). On a SASL listener a connection is served only ApiVersions, SaslHandshake and
+/// its address is closed at once; new connections over <c>max.connection.creation.rate</c> or beyond
+/// <c>max.connections</c> wait unread (<see cref="Quotas.ConnectionQuotas"/>). On a SASL listener a connection is served only ApiVersions, SaslHandshake and
 /// SaslAuthenticate until it has authenticated; any other request closes it (Kafka's IllegalSaslState). SSL and
 /// SASL_SSL listeners get TLS from Kestrel's middleware before bytes reach this handler.
 /// </summary>
@@ -82,6 +82,20 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         {
             return;
         }
+        if (!await _connectionQuotas.WaitForConnectionSlotAsync(connection.ConnectionClosed)) return;
+        try
+        {
+            await ServeAsync(connection, state, address);
+        }
+        finally
+        {
+            _connectionQuotas.ReleaseConnectionSlot();
+        }
+    }
+
+    /// <summary>A connection within the broker's limits: the IP's checks, then its requests until it closes.</summary>
+    private async Task ServeAsync(ConnectionContext connection, KafkaConnection state, IPAddress? address)
+    {
         if (address is not null && _quotas.RecordConnectionAndGetThrottleTimeMs(address) is > 0 and var throttleMs)
         {
             // Kafka's acceptor holds a connection over its IP's connection_creation_rate for the throttle time, unread,

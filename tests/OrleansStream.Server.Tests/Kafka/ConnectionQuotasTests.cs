@@ -13,8 +13,8 @@ public class ConnectionQuotasTests
 {
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UnixEpoch.AddDays(1));
 
-    private ConnectionQuotas Quotas(int rate = int.MaxValue, int perIp = int.MaxValue) =>
-        new(Options.Create(new BrokerOptions { MaxConnectionCreationRate = rate, MaxConnectionsPerIp = perIp }), _time);
+    private ConnectionQuotas Quotas(int rate = int.MaxValue, int perIp = int.MaxValue, int max = int.MaxValue) =>
+        new(Options.Create(new BrokerOptions { MaxConnectionCreationRate = rate, MaxConnectionsPerIp = perIp, MaxConnections = max }), _time);
 
     [Fact]
     public async Task Connections_over_the_rate_wait_their_throttle_one_after_another()
@@ -56,6 +56,29 @@ public class ConnectionQuotasTests
         var quotas = Quotas();
         for (var i = 0; i < 1000; i++)
             Assert.Equal(0, await quotas.WaitForCreationSlotAsync(TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task A_connection_beyond_max_connections_waits_for_one_to_close_and_one_that_closes_while_waiting_takes_no_slot()
+    {
+        var quotas = Quotas(max: 2);
+        var ct = TestContext.Current.CancellationToken;
+        Assert.True(await quotas.WaitForConnectionSlotAsync(ct));
+        Assert.True(await quotas.WaitForConnectionSlotAsync(ct));
+
+        using var gone = new CancellationTokenSource();
+        var closedWhileWaiting = quotas.WaitForConnectionSlotAsync(gone.Token).AsTask();
+        var third = quotas.WaitForConnectionSlotAsync(ct).AsTask();
+        Assert.False(closedWhileWaiting.IsCompleted);
+        Assert.False(third.IsCompleted);
+        await gone.CancelAsync();
+        Assert.False(await closedWhileWaiting);
+        Assert.False(third.IsCompleted);
+
+        quotas.ReleaseConnectionSlot();
+        Assert.True(await third);
+        quotas.ReleaseConnectionSlot();
+        Assert.True(await quotas.WaitForConnectionSlotAsync(ct));
     }
 
     [Fact]
