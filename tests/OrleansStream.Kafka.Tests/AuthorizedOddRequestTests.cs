@@ -29,4 +29,20 @@ public sealed class AuthorizedOddRequestTests(AuthorizedKafkaCluster cluster) : 
             Assert.Equal(PersistenceStatus.Persisted, delivered.Status);
         });
     }
+
+    /// <summary>Kafka's WriteTxnMarkers needs CLUSTER_ACTION on the cluster: every partition is refused without it, however open its topic.</summary>
+    [Fact]
+    public async Task WriteTxnMarkers_without_CLUSTER_ACTION_is_refused_for_every_partition()
+    {
+        var topic = AuthorizedKafkaCluster.Unique("markers");
+        using (var admin = cluster.Admin())
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = 2, ReplicationFactor = 1 }]);
+        await cluster.AllowAsync("ANONYMOUS", ResourceType.Topic, topic, AclOperation.All);
+
+        var answer = await TransactionTests.WriteTxnMarkersAsync(cluster.Silos.KafkaPort(0), new Protocol.Messages.WriteTxnMarkersRequest(
+            [new Protocol.Messages.WritableTxnMarker(1, 0, false, [new Protocol.Messages.TopicPartitions(topic, [0, 1])], -1)]));
+
+        Assert.Equal([(0, OrleansStream.ErrorCode.ClusterAuthorizationFailed), (1, OrleansStream.ErrorCode.ClusterAuthorizationFailed)],
+            answer.Markers.Single().Topics.Single().Partitions);
+    }
 }

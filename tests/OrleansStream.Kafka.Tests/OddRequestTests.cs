@@ -175,6 +175,8 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         ApiKey.AddPartitionsToTxn => new M.AddPartitionsToTxnRequest(o.Name(), o.Int64(), o.Int16(), o.ArrayOf(o.Partitions)).Write,
         ApiKey.AddOffsetsToTxn => new M.AddOffsetsToTxnRequest(o.Name(), o.Int64(), o.Int16(), o.Name()).Write,
         ApiKey.EndTxn => new M.EndTxnRequest(o.Name(), o.Int64(), o.Int16(), o.Chance(2)).Write,
+        ApiKey.WriteTxnMarkers => new M.WriteTxnMarkersRequest(
+            o.ArrayOf(() => new M.WritableTxnMarker(o.Int64(), o.Int16(), o.Chance(2), o.ArrayOf(o.Partitions), o.Int32()))).Write,
         ApiKey.TxnOffsetCommit => new M.TxnOffsetCommitRequest(o.Name(), o.Name(), o.Int64(), o.Int16(), o.ArrayOf(o.CommitTopic), o.Int32(), o.Name(), o.NullableName()).Write,
         ApiKey.DescribeTransactions => new M.DescribeTransactionsRequest(o.ArrayOf(o.Name)).Write,
         ApiKey.ListTransactions => new M.ListTransactionsRequest(o.ArrayOf(o.Name), o.ArrayOf(o.Int64)).Write,

@@ -422,6 +422,62 @@ public sealed class TransactionTests(KafkaCluster cluster)
         Assert.True(afterCommit.CoordinatorEpoch >= 0);
     }
 
+    /// <summary>
+    /// Kafka's admin abort of a hanging transaction (KIP-664, <c>kafka-transactions.sh abort</c>): the producer and its
+    /// epoch from DescribeProducers, then WriteTxnMarkers ABORT to the partition's leader. The last stable offset moves
+    /// past the transaction, so a read_committed consumer reads what follows it, and never the aborted records.
+    /// </summary>
+    [Fact]
+    public async Task A_hanging_transaction_is_aborted_with_WriteTxnMarkers_as_kafka_transactions_abort_does()
+    {
+        var topic = await cluster.CreateTopicAsync("hanging", partitions: 1, replicationFactor: 2);
+        // A producer whose transaction stays open: it never commits, and its coordinator would wait a minute to abort it.
+        using var hanging = new ProducerBuilder<Null, string>(Transactional("hanging-" + Guid.NewGuid().ToString("N"))).Build();
+        hanging.InitTransactions(Wait);
+        hanging.BeginTransaction();
+        hanging.Produce(topic, new Message<Null, string> { Value = "aborted-0" });
+        hanging.Produce(topic, new Message<Null, string> { Value = "aborted-1" });
+        Assert.Equal(0, hanging.Flush(Wait));
+        using (var plain = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+            await plain.ProduceAsync(topic, new Message<Null, string> { Value = "after" }, TestContext.Current.CancellationToken);
+
+        var open = (await DescribeProducersAsync(cluster.Silos.KafkaPort(0), new DescribeProducersRequest([new TopicPartitions(topic, [0])])))[(topic, 0)]
+            .Producers.Single(p => p.CurrentTxnStartOffset >= 0);
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        var metadata = admin.GetMetadata(topic, Wait);
+        var leaderPort = metadata.Brokers.Single(b => b.BrokerId == metadata.Topics.Single().Partitions.Single().Leader).Port;
+        var followerPort = cluster.Silos.KafkaPort(cluster.Silos.KafkaPort(0) == leaderPort ? 1 : 0);
+        var abort = new WriteTxnMarkersRequest([new WritableTxnMarker(open.ProducerId, (short)open.ProducerEpoch, false, [new TopicPartitions(topic, [0, 7])], open.CoordinatorEpoch)]);
+        var atFollower = await WriteTxnMarkersAsync(followerPort, abort);
+        var atLeader = await WriteTxnMarkersAsync(leaderPort, abort);
+
+        using var consumer = new ConsumerBuilder<Ignore, string>(Consumer(IsolationLevel.ReadCommitted)).Build();
+        consumer.Assign(new TopicPartitionOffset(topic, 0, Offset.Beginning));
+        var read = new List<string>();
+        await Eventually.WaitUntilAsync(() =>
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { IsPartitionEOF: false } r) read.Add(r.Message.Value);
+            return Task.FromResult(read.Contains("after"));
+        }, "a read_committed consumer reads past the aborted transaction");
+
+        Assert.Equal([(0, ErrorCode.NotLeaderOrFollower), (7, ErrorCode.UnknownTopicOrPartition)], atFollower.Markers.Single().Topics.Single().Partitions);
+        Assert.Equal((open.ProducerId, ErrorCode.None), (atLeader.Markers.Single().ProducerId, atLeader.Markers.Single().Topics.Single().Partitions[0].Error));
+        Assert.Equal(["after"], read);
+        var after = (await DescribeProducersAsync(leaderPort, new DescribeProducersRequest([new TopicPartitions(topic, [0])])))[(topic, 0)];
+        Assert.Equal(-1, after.Producers.Single(p => p.ProducerId == open.ProducerId).CurrentTxnStartOffset);
+    }
+
+    internal static async Task<WriteTxnMarkersResponse> WriteTxnMarkersAsync(int port, WriteTxnMarkersRequest request)
+    {
+        await using var wire = await KafkaWire.ConnectAsync(port);
+        await wire.SendAsync(ApiKey.WriteTxnMarkers, 1, w => request.Write(w, 1));
+        // The response header's correlation id and tagged fields; WriteTxnMarkers has no throttle time.
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
+        var response = WriteTxnMarkersResponse.Read(ref r, 1);
+        Assert.Equal(0, r.Remaining);
+        return response;
+    }
+
     private static async Task<Dictionary<(string, int), (ErrorCode Error, List<DescribedProducer> Producers)>> DescribeProducersAsync(int port, DescribeProducersRequest request)
     {
         await using var wire = await KafkaWire.ConnectAsync(port);

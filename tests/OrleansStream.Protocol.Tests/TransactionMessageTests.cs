@@ -208,6 +208,34 @@ public class TransactionMessageTests
             " 00 00"), response.Write, 0);
     }
 
+    [Theory]
+    [InlineData(0, "00000001 0000000000000007 0002 00 00000001 0001 61 00000002 00000000 00000003 00000005")]
+    [InlineData(1, "02 0000000000000007 0002 00 02 0261 03 00000000 00000003 00 00000005 00 00")]
+    public void WriteTxnMarkers_request_names_the_producer_its_result_partitions_and_coordinator_epoch(short version, string hex)
+    {
+        var bytes = Hex.Parse(hex);
+        var read = Read(bytes, WriteTxnMarkersRequest.Read, version);
+
+        var marker = Assert.Single(read.Markers);
+        Assert.Equal((7L, (short)2, false, 5), (marker.ProducerId, marker.ProducerEpoch, marker.Commit, marker.CoordinatorEpoch));
+        Assert.Equal("a", marker.Topics.Single().Topic);
+        Assert.Equal([0, 3], marker.Topics.Single().Partitions);
+        AssertWrites(bytes, read.Write, version);
+    }
+
+    [Theory]
+    [InlineData(0, "00000001 0000000000000007 00000001 0001 61 00000002 00000000 0000 00000003 0006")]
+    [InlineData(1, "02 0000000000000007 02 0261 03 00000000 0000 00 00000003 0006 00 00 00 00")]
+    public void WriteTxnMarkers_response_has_no_throttle_time_and_an_error_per_partition(short version, string hex)
+    {
+        var bytes = Hex.Parse(hex);
+        var response = new WriteTxnMarkersResponse([(7L, new[] { new PartitionErrors("a", [(0, ErrorCode.None), (3, ErrorCode.NotLeaderOrFollower)]) })]);
+
+        AssertWrites(bytes, response.Write, version);
+        var read = Read(bytes, WriteTxnMarkersResponse.Read, version);
+        Assert.Equal(response.Markers.Single().Topics.Single().Partitions, read.Markers.Single().Topics.Single().Partitions);
+    }
+
     internal static T Read<T>(byte[] bytes, PartitionReader<T> read, short version)
     {
         var r = new KafkaReader(bytes);

@@ -321,3 +321,114 @@ public sealed record DescribeProducersResponse(IReadOnlyList<DescribedProducersT
         w.WriteEmptyTaggedFields();
     }
 }
+
+/// <summary>One marker of WriteTxnMarkers: COMMIT (<paramref name="Commit"/>) or ABORT for the producer on each partition named.</summary>
+public sealed record WritableTxnMarker(long ProducerId, short ProducerEpoch, bool Commit, TopicPartitions[] Topics, int CoordinatorEpoch);
+
+/// <summary>
+/// WriteTxnMarkers v0-1 (v1 flexible): a transaction coordinator's markers, which Kafka's admin client also sends to a
+/// partition's leader to abort a hanging transaction (KIP-664, <c>kafka-transactions.sh abort</c>).
+/// </summary>
+public sealed record WriteTxnMarkersRequest(IReadOnlyList<WritableTxnMarker> Markers)
+{
+    public static WriteTxnMarkersRequest Read(ref KafkaReader r, short version)
+    {
+        var flexible = version >= 1;
+        var markers = new WritableTxnMarker[Math.Max(r.ReadArrayLength(flexible), 0)];
+        for (var m = 0; m < markers.Length; m++)
+        {
+            var producerId = r.ReadInt64();
+            var epoch = r.ReadInt16();
+            var commit = r.ReadBoolean();
+            var topics = new TopicPartitions[Math.Max(r.ReadArrayLength(flexible), 0)];
+            for (var t = 0; t < topics.Length; t++)
+            {
+                topics[t] = new TopicPartitions(r.ReadString(flexible), r.ReadInt32Array(flexible));
+                if (flexible) r.SkipTaggedFields();
+            }
+            var coordinatorEpoch = r.ReadInt32();
+            if (flexible) r.SkipTaggedFields();
+            markers[m] = new WritableTxnMarker(producerId, epoch, commit, topics, coordinatorEpoch);
+        }
+        if (flexible) r.SkipTaggedFields();
+        return new WriteTxnMarkersRequest(markers);
+    }
+
+    public void Write(KafkaWriter w, short version)
+    {
+        var flexible = version >= 1;
+        w.WriteArrayLength(Markers.Count, flexible);
+        foreach (var m in Markers)
+        {
+            w.WriteInt64(m.ProducerId);
+            w.WriteInt16(m.ProducerEpoch);
+            w.WriteBoolean(m.Commit);
+            w.WriteArrayLength(m.Topics.Length, flexible);
+            foreach (var t in m.Topics)
+            {
+                w.WriteString(t.Topic, flexible);
+                w.WriteInt32Array(t.Partitions, flexible);
+                if (flexible) w.WriteEmptyTaggedFields();
+            }
+            w.WriteInt32(m.CoordinatorEpoch);
+            if (flexible) w.WriteEmptyTaggedFields();
+        }
+        if (flexible) w.WriteEmptyTaggedFields();
+    }
+}
+
+/// <summary>WriteTxnMarkersResponse v0-1: per marker, its producer and an error per partition (no throttle time).</summary>
+public sealed record WriteTxnMarkersResponse(IReadOnlyList<(long ProducerId, PartitionErrors[] Topics)> Markers)
+{
+    public void Write(KafkaWriter w, short version)
+    {
+        var flexible = version >= 1;
+        w.WriteArrayLength(Markers.Count, flexible);
+        foreach (var (producerId, topics) in Markers)
+        {
+            w.WriteInt64(producerId);
+            w.WriteArrayLength(topics.Length, flexible);
+            foreach (var t in topics)
+            {
+                w.WriteString(t.Name, flexible);
+                w.WriteArrayLength(t.Partitions.Length, flexible);
+                foreach (var (partition, error) in t.Partitions)
+                {
+                    w.WriteInt32(partition);
+                    w.WriteInt16((short)error);
+                    if (flexible) w.WriteEmptyTaggedFields();
+                }
+                if (flexible) w.WriteEmptyTaggedFields();
+            }
+            if (flexible) w.WriteEmptyTaggedFields();
+        }
+        if (flexible) w.WriteEmptyTaggedFields();
+    }
+
+    public static WriteTxnMarkersResponse Read(ref KafkaReader r, short version)
+    {
+        var flexible = version >= 1;
+        var markers = new (long, PartitionErrors[])[Math.Max(r.ReadArrayLength(flexible), 0)];
+        for (var m = 0; m < markers.Length; m++)
+        {
+            var producerId = r.ReadInt64();
+            var topics = new PartitionErrors[Math.Max(r.ReadArrayLength(flexible), 0)];
+            for (var t = 0; t < topics.Length; t++)
+            {
+                var name = r.ReadString(flexible);
+                var partitions = new (int, ErrorCode)[Math.Max(r.ReadArrayLength(flexible), 0)];
+                for (var p = 0; p < partitions.Length; p++)
+                {
+                    partitions[p] = (r.ReadInt32(), (ErrorCode)r.ReadInt16());
+                    if (flexible) r.SkipTaggedFields();
+                }
+                if (flexible) r.SkipTaggedFields();
+                topics[t] = new PartitionErrors(name, partitions);
+            }
+            if (flexible) r.SkipTaggedFields();
+            markers[m] = (producerId, topics);
+        }
+        if (flexible) r.SkipTaggedFields();
+        return new WriteTxnMarkersResponse(markers);
+    }
+}
