@@ -72,7 +72,8 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         var state = new KafkaConnection(listener, connection.RemoteEndPoint, listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics) : null,
             connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate);
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
-        // Kafka's ConnectionQuotas.inc: the broker-wide rate first (the acceptor waits), then the IP's (closed after a wait).
+        // Kafka's ConnectionQuotas.inc: the broker-wide rate and max.connections first (the acceptor waits), then the
+        // IP's rate (closed after a wait) and max.connections.per.ip (closed).
         try
         {
             if (await _connectionQuotas.WaitForCreationSlotAsync(connection.ConnectionClosed) is > 0 and var heldMs)
