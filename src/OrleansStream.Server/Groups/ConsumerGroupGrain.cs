@@ -78,8 +78,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         _group.Load(_state.State.GenerationId, _state.State.EmptySinceMs, _state.State.ProtocolName, _state.RecordExists, _state.State.Membership,
             _state.State.ProtocolType);
         _consumer = new ConsumerGroup(GroupId, _options, _time, DescribeCheck(_authorizer));
-        _consumer.Load(_state.State.ConsumerGroup);
+        // Before the load, which starts the stored members' sessions with the group's timeout.
         _consumer.Settings = GroupConfigs.Effective(_configs.State.Configs, _options);
+        _consumer.Load(_state.State.ConsumerGroup);
         _offsets = new OffsetMetadataManager(_group, _consumer, _options, _time, PersistAsync);
         _offsets.Load(_state.State.Offsets, _state.State.TxnOffsets);
         var interval = TimeSpan.FromMilliseconds(_options.ExpirationCheckIntervalMs);
