@@ -41,9 +41,13 @@ public interface ITransactionCoordinatorGrain : IGrainWithIntegerKey
     [AlwaysInterleave]
     Task<IReadOnlyList<TransactionDescription>> DescribeTransactions(IReadOnlyList<string> transactionalIds);
 
-    /// <summary>Kafka's ListTransactions for this shard; empty filters match everything.</summary>
+    /// <summary>
+    /// Kafka's ListTransactions for this shard; empty filters match everything. <paramref name="durationFilterMs"/> &gt;= 0
+    /// keeps only the ids whose transaction started longer ago than that (KIP-994, v1), as Kafka compares the
+    /// transaction's start time whatever its state.
+    /// </summary>
     [AlwaysInterleave]
-    Task<IReadOnlyList<TransactionListingResult>> ListTransactions(IReadOnlyList<string> stateFilters, IReadOnlyList<long> producerIdFilters);
+    Task<IReadOnlyList<TransactionListingResult>> ListTransactions(IReadOnlyList<string> stateFilters, IReadOnlyList<long> producerIdFilters, long durationFilterMs = -1);
 
     /// <summary>What this shard has decided since it was created: commits, aborts by cause and producer fencings.</summary>
     [AlwaysInterleave]

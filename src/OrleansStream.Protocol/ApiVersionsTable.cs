@@ -39,7 +39,7 @@ public static class ApiVersionsTable
         new(ApiKey.CreateAcls, 1, 3),
         new(ApiKey.DeleteAcls, 1, 3),
         new(ApiKey.DescribeTransactions, 0, 0),
-        new(ApiKey.ListTransactions, 0, 0),
+        new(ApiKey.ListTransactions, 0, 1),
         new(ApiKey.CreatePartitions, 0, 2),
         new(ApiKey.DeleteGroups, 0, 2),
         new(ApiKey.ElectLeaders, 0, 2),

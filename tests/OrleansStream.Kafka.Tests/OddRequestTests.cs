@@ -179,7 +179,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
             o.ArrayOf(() => new M.WritableTxnMarker(o.Int64(), o.Int16(), o.Chance(2), o.ArrayOf(o.Partitions), o.Int32()))).Write,
         ApiKey.TxnOffsetCommit => new M.TxnOffsetCommitRequest(o.Name(), o.Name(), o.Int64(), o.Int16(), o.ArrayOf(o.CommitTopic), o.Int32(), o.Name(), o.NullableName()).Write,
         ApiKey.DescribeTransactions => new M.DescribeTransactionsRequest(o.ArrayOf(o.Name)).Write,
-        ApiKey.ListTransactions => new M.ListTransactionsRequest(o.ArrayOf(o.Name), o.ArrayOf(o.Int64)).Write,
+        ApiKey.ListTransactions => new M.ListTransactionsRequest(o.ArrayOf(o.Name), o.ArrayOf(o.Int64), o.Int64()).Write,
         ApiKey.CreatePartitions => new M.CreatePartitionsRequest(
             o.Array(() => new M.CreatePartitionsTopic(o.Name(), o.Pick(-1, 0, 1, 2, 3, 10_001, int.MaxValue), o.Chance(6))), o.Int32(), o.Chance(2)).Write,
         ApiKey.DeleteGroups => new M.GroupsRequest(o.Array(o.Name)).WriteDeleteGroups,

@@ -323,6 +323,49 @@ public sealed class TransactionTests(KafkaCluster cluster)
         Assert.Equal(["successor"], ReadToEnd(topic, 1, IsolationLevel.ReadCommitted, 1));
     }
 
+    /// <summary>ListTransactions v1's duration filter (KIP-994, <c>kafka-transactions.sh list --duration-filter</c>): only transactions running longer than it.</summary>
+    [Fact]
+    public async Task ListTransactions_v1_lists_only_the_transactions_running_longer_than_its_duration_filter()
+    {
+        var topic = await cluster.CreateTopicAsync("duration", partitions: 1);
+        var transactionalId = "duration-" + Guid.NewGuid().ToString("N");
+        using var producer = new ProducerBuilder<Null, string>(Transactional(transactionalId)).Build();
+        producer.InitTransactions(Wait);
+        producer.BeginTransaction();
+        producer.Produce(topic, new Message<Null, string> { Value = "open" });
+        Assert.Equal(0, producer.Flush(Wait));
+        var producerId = (await DescribeProducersAsync(cluster.Silos.KafkaPort(0), new DescribeProducersRequest([new TopicPartitions(topic, [0])])))
+            .Values.Single(p => p.Error == ErrorCode.None).Producers.Single().ProducerId;
+
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        async Task<bool> ListedAsync(long durationFilterMs)
+        {
+            await wire.SendAsync(ApiKey.ListTransactions, 1, w => new ListTransactionsRequest([], [producerId], durationFilterMs).Write(w, 1));
+            var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
+            r.ReadInt32();
+            Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+            Assert.Equal(0, r.ReadArrayLength(true));
+            var found = false;
+            for (var count = r.ReadArrayLength(true); count > 0; count--)
+            {
+                found |= r.ReadString(true) == transactionalId;
+                r.ReadInt64();
+                r.ReadString(true);
+                r.SkipTaggedFields();
+            }
+            return found;
+        }
+
+        var withinAnHour = await ListedAsync(3_600_000);
+        // Running longer than 0 ms: some milliseconds have passed since the transaction began.
+        await Eventually.WaitUntilAsync(() => ListedAsync(0), "the open transaction is listed once it has run longer than 0 ms");
+        var unfiltered = await ListedAsync(-1);
+        producer.AbortTransaction(Wait);
+
+        Assert.False(withinAnHour);
+        Assert.True(unfiltered);
+    }
+
     [Fact]
     public async Task DescribeTransactions_and_ListTransactions_show_an_open_transaction_on_any_broker()
     {

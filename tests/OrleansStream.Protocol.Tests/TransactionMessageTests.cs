@@ -185,6 +185,18 @@ public class TransactionMessageTests
     }
 
     [Fact]
+    public void ListTransactions_v1_adds_the_duration_filter_after_the_producer_ids()
+    {
+        var bytes = Hex.Parse("01 01 00000000000003e8 00");
+        var read = Read(bytes, ListTransactionsRequest.Read, 1);
+        Assert.Empty(read.StateFilters);
+        Assert.Empty(read.ProducerIdFilters);
+        Assert.Equal(1000, read.DurationFilterMs);
+        AssertWrites(bytes, read.Write, 1);
+        Assert.Equal(-1, Read(Hex.Parse("01 01 00"), ListTransactionsRequest.Read, 0).DurationFilterMs);
+    }
+
+    [Fact]
     public void DescribeProducers_v0_reads_and_writes_Kafkas_bytes()
     {
         // topics [ "t" [0, 1] ]: compact arrays and strings, a tagged-field section per struct and at the end.

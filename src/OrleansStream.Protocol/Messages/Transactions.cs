@@ -215,8 +215,11 @@ public sealed record DescribeTransactionsResponse(IReadOnlyList<DescribedTransac
     }
 }
 
-/// <summary>ListTransactions v0 (flexible; Kafka's API 66): empty filters match every transaction.</summary>
-public sealed record ListTransactionsRequest(string[] StateFilters, long[] ProducerIdFilters)
+/// <summary>
+/// ListTransactions v0-1 (flexible; Kafka's API 66): empty filters match every transaction; v1's duration filter
+/// (KIP-994), -1 for none, keeps the transactions running longer than it.
+/// </summary>
+public sealed record ListTransactionsRequest(string[] StateFilters, long[] ProducerIdFilters, long DurationFilterMs = -1)
 {
     public static ListTransactionsRequest Read(ref KafkaReader r, short version)
     {
@@ -224,8 +227,9 @@ public sealed record ListTransactionsRequest(string[] StateFilters, long[] Produ
         for (var i = 0; i < states.Length; i++) states[i] = r.ReadString(true);
         var producerIds = new long[Math.Max(r.ReadArrayLength(true), 0)];
         for (var i = 0; i < producerIds.Length; i++) producerIds[i] = r.ReadInt64();
+        var duration = version >= 1 ? r.ReadInt64() : -1;
         r.SkipTaggedFields();
-        return new ListTransactionsRequest(states, producerIds);
+        return new ListTransactionsRequest(states, producerIds, duration);
     }
 
     public void Write(KafkaWriter w, short version)
@@ -234,6 +238,7 @@ public sealed record ListTransactionsRequest(string[] StateFilters, long[] Produ
         foreach (var s in StateFilters) w.WriteString(s, true);
         w.WriteArrayLength(ProducerIdFilters.Length, true);
         foreach (var p in ProducerIdFilters) w.WriteInt64(p);
+        if (version >= 1) w.WriteInt64(DurationFilterMs);
         w.WriteEmptyTaggedFields();
     }
 }

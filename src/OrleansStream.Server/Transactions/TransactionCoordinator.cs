@@ -309,15 +309,18 @@ internal sealed partial class TransactionCoordinator(
 
     /// <summary>
     /// Kafka's handleListTransactions: every stored id, filtered by producer id and state when those filters are not
-    /// empty (a shard answers for its ids; the admin merges the shards).
+    /// empty, and (KIP-994's duration filter) to the transactions started before <paramref name="startedBeforeMs"/>
+    /// (a shard answers for its ids; the admin merges the shards).
     /// </summary>
-    public List<TransactionListing> ListTransactions(IReadOnlyCollection<long>? producerIds = null, IReadOnlyCollection<TransactionState>? states = null)
+    public List<TransactionListing> ListTransactions(IReadOnlyCollection<long>? producerIds = null, IReadOnlyCollection<TransactionState>? states = null,
+        long startedBeforeMs = long.MaxValue)
     {
         var listings = new List<TransactionListing>();
         foreach (var metadata in txnManager.All)
             if (metadata.ProducerEpoch != ProducerSequence.NoProducerEpoch
                 && (producerIds is not { Count: > 0 } || producerIds.Contains(metadata.ProducerId))
-                && (states is not { Count: > 0 } || states.Contains(metadata.State)))
+                && (states is not { Count: > 0 } || states.Contains(metadata.State))
+                && metadata.TxnStartTimestamp < startedBeforeMs)
                 listings.Add(new TransactionListing(metadata.TransactionalId, metadata.ProducerId, metadata.State));
         return listings;
     }

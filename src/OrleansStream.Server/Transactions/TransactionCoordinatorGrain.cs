@@ -156,7 +156,8 @@ internal sealed partial class TransactionCoordinatorGrain(
         return Task.FromResult<IReadOnlyList<TransactionDescription>>(result);
     }
 
-    public Task<IReadOnlyList<TransactionListingResult>> ListTransactions(IReadOnlyList<string> stateFilters, IReadOnlyList<long> producerIdFilters)
+    public Task<IReadOnlyList<TransactionListingResult>> ListTransactions(IReadOnlyList<string> stateFilters, IReadOnlyList<long> producerIdFilters,
+        long durationFilterMs = -1)
     {
         ArgumentNullException.ThrowIfNull(stateFilters);
         ArgumentNullException.ThrowIfNull(producerIdFilters);
@@ -166,7 +167,8 @@ internal sealed partial class TransactionCoordinatorGrain(
         var result = new List<TransactionListingResult>();
         // Kafka: a filter naming only unknown states matches nothing.
         if (stateFilters.Count > 0 && states.Count == 0) return Task.FromResult<IReadOnlyList<TransactionListingResult>>(result);
-        foreach (var listing in _coordinator.ListTransactions(producerIdFilters as IReadOnlyCollection<long> ?? [.. producerIdFilters], states))
+        var startedBeforeMs = durationFilterMs >= 0 ? time.GetUtcNow().ToUnixTimeMilliseconds() - durationFilterMs : long.MaxValue;
+        foreach (var listing in _coordinator.ListTransactions(producerIdFilters as IReadOnlyCollection<long> ?? [.. producerIdFilters], states, startedBeforeMs))
             result.Add(new TransactionListingResult(listing.TransactionalId, listing.ProducerId, listing.State.ToString()));
         return Task.FromResult<IReadOnlyList<TransactionListingResult>>(result);
     }

@@ -219,7 +219,8 @@ internal sealed class DescribeTransactionsHandler(TransactionCoordinators coordi
 }
 
 /// <summary>
-/// ListTransactions: every shard asked at once; state names Kafka does not know come back as unknown filters. With an
+/// ListTransactions v0-1: every shard asked at once, with v1's duration filter (KIP-994); state names Kafka does not
+/// know come back as unknown filters. With an
 /// authorizer only the ids the principal may DESCRIBE are listed (Kafka's <c>handleListTransactionsRequest</c>).
 /// </summary>
 internal sealed class ListTransactionsHandler(TransactionCoordinators coordinators, KafkaAuthorizer authorizer)
@@ -233,7 +234,7 @@ internal sealed class ListTransactionsHandler(TransactionCoordinators coordinato
                 unknown.Add(name);
         var calls = new List<Task<IReadOnlyList<TransactionListingResult>>>(coordinators.ShardCount);
         for (var shard = 0; shard < coordinators.ShardCount; shard++)
-            calls.Add(coordinators.Shard(shard).ListTransactions(body.StateFilters, body.ProducerIdFilters));
+            calls.Add(coordinators.Shard(shard).ListTransactions(body.StateFilters, body.ProducerIdFilters, body.DurationFilterMs));
         var listings = new List<ListedTransaction>();
         foreach (var call in calls)
             foreach (var l in await call)
