@@ -1,17 +1,23 @@
 using System.CommandLine;
 using System.Globalization;
 using OrleansStream.Client;
+using OrleansStream.Client.Admin;
 
 namespace OrleansStream.Cli.Commands;
 
-/// <summary><c>transactions list|describe</c>, the kafka-transactions.sh of OrleansStream, <c>transactions stats</c> and <c>transactions copy</c>.</summary>
+/// <summary>
+/// <c>transactions list|describe|describe-producers|abort</c>, the kafka-transactions.sh of OrleansStream,
+/// <c>transactions stats</c> and <c>transactions copy</c>.
+/// </summary>
 internal static class TransactionsCommands
 {
     public static Command Build()
     {
-        var transactions = new Command("transactions", "List and describe transactional producers' transactions; copy a topic exactly once");
+        var transactions = new Command("transactions", "List and describe transactional producers' transactions, abort a hanging one; copy a topic exactly once");
         transactions.Subcommands.Add(List());
         transactions.Subcommands.Add(Describe());
+        transactions.Subcommands.Add(DescribeProducers());
+        transactions.Subcommands.Add(Abort());
         transactions.Subcommands.Add(Stats());
         transactions.Subcommands.Add(CopyCommand.Build());
         return transactions;
@@ -59,6 +65,103 @@ internal static class TransactionsCommands
         return command;
     }
 
+    private static Command DescribeProducers()
+    {
+        var topic = new Option<string>("--topic") { Description = "Topic", Required = true };
+        var partition = new Option<int>("--partition") { Description = "Partition", Required = true };
+        var command = new Command("describe-producers", "A partition's active producers as its leader holds them, with the start offset of each one's open transaction")
+        {
+            topic, partition,
+        };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(partition) < 0) result.AddError("--partition must be >= 0");
+        });
+        command.SetAction(async (parse, ct) =>
+        {
+            var tp = new TopicPartition(parse.GetRequiredValue(topic), parse.GetValue(partition));
+            await using var connection = await CliApp.ConnectAsync(parse, ct);
+            using var admin = new AdminClientBuilder(connection.Client).Build();
+            var rows = new List<string[]>();
+            foreach (var p in (await Call(admin.DescribeProducersAsync([tp])))[0].ActiveProducers)
+            {
+                rows.Add([
+                    N(p.ProducerId), N(p.ProducerEpoch), N(p.CoordinatorEpoch ?? -1), N(p.LastSequence), N(p.LastTimestamp),
+                    p.CurrentTransactionStartOffset is { } start ? N(start) : "None",
+                ]);
+            }
+            WriteTabSeparated(["ProducerId", "ProducerEpoch", "LatestCoordinatorEpoch", "LastSequence", "LastTimestamp", "CurrentTransactionStartOffset"], rows);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// kafka-transactions.sh abort: the transaction named by its producer, epoch and coordinator epoch, or (Kafka 3.0's
+    /// form) by the offset it starts at, whose producer describe-producers tells.
+    /// </summary>
+    private static Command Abort()
+    {
+        var topic = new Option<string>("--topic") { Description = "Topic", Required = true };
+        var partition = new Option<int>("--partition") { Description = "Partition", Required = true };
+        var startOffset = new Option<long?>("--start-offset") { Description = "Start offset of the transaction to abort (its producer is looked up)" };
+        var producerId = new Option<long?>("--producer-id") { Description = "Producer id (with --producer-epoch and --coordinator-epoch, from describe-producers)" };
+        var producerEpoch = new Option<short?>("--producer-epoch") { Description = "Producer epoch" };
+        var coordinatorEpoch = new Option<int?>("--coordinator-epoch") { Description = "Coordinator epoch (-1, no marker yet, is sent as 0)" };
+        var command = new Command("abort", "Abort a hanging transaction on a partition: its leader writes the ABORT marker the coordinator did not")
+        {
+            topic, partition, startOffset, producerId, producerEpoch, coordinatorEpoch,
+        };
+        command.Validators.Add(result =>
+        {
+            var byProducer = result.GetValue(producerId) is not null || result.GetValue(producerEpoch) is not null || result.GetValue(coordinatorEpoch) is not null;
+            if ((result.GetValue(startOffset) is not null) == byProducer)
+                result.AddError("identify the transaction with --start-offset, or with --producer-id, --producer-epoch and --coordinator-epoch");
+            else if (byProducer && (result.GetValue(producerId) is null || result.GetValue(producerEpoch) is null || result.GetValue(coordinatorEpoch) is null))
+                result.AddError("--producer-id, --producer-epoch and --coordinator-epoch go together");
+            if (result.GetValue(partition) < 0) result.AddError("--partition must be >= 0");
+            if (result.GetValue(startOffset) < 0) result.AddError("--start-offset must be >= 0");
+        });
+        command.SetAction(async (parse, ct) =>
+        {
+            var tp = new TopicPartition(parse.GetRequiredValue(topic), parse.GetValue(partition));
+            await using var connection = await CliApp.ConnectAsync(parse, ct);
+            using var admin = new AdminClientBuilder(connection.Client).Build();
+            // A producer without a marker yet has coordinator epoch -1; 0 is at least any epoch a coordinator gave, as Kafka's tool sends.
+            var spec = parse.GetValue(startOffset) is { } offset
+                ? await OpenTransactionAt(admin, tp, offset)
+                : new AbortTransactionSpec(tp, parse.GetValue(producerId)!.Value, parse.GetValue(producerEpoch)!.Value, Math.Max(0, parse.GetValue(coordinatorEpoch)!.Value));
+            await Call(admin.AbortTransactionAsync(spec));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static async Task<AbortTransactionSpec> OpenTransactionAt(IAdminClient admin, TopicPartition tp, long startOffset)
+    {
+        foreach (var p in (await Call(admin.DescribeProducersAsync([tp])))[0].ActiveProducers)
+            if (p.CurrentTransactionStartOffset == startOffset)
+                return new AbortTransactionSpec(tp, p.ProducerId, (short)p.ProducerEpoch, p.CoordinatorEpoch ?? 0);
+        throw new CliException($"no open transaction starts at offset {startOffset} of {tp}");
+    }
+
+    /// <summary>kafka-transactions.sh's table: each column padded to its widest value, a tab between columns.</summary>
+    private static void WriteTabSeparated(string[] header, List<string[]> rows)
+    {
+        var widths = new int[header.Length];
+        for (var i = 0; i < header.Length; i++) widths[i] = header[i].Length;
+        foreach (var row in rows)
+            for (var i = 0; i < row.Length; i++) widths[i] = Math.Max(widths[i], row[i].Length);
+        void Write(string[] row)
+        {
+            var parts = new string[row.Length];
+            for (var i = 0; i < row.Length; i++) parts[i] = i == row.Length - 1 ? row[i] : row[i].PadRight(widths[i]);
+            Console.Out.WriteLine(string.Join('\t', parts));
+        }
+        Write(header);
+        foreach (var row in rows) Write(row);
+    }
+
     private static Command Stats()
     {
         var command = new Command("stats", "Commits, aborts by cause and producer fencings each transaction coordinator shard has stored, and their total");
@@ -90,6 +193,18 @@ internal static class TransactionsCommands
     ];
 
     private static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static async Task Call(Task call)
+    {
+        try
+        {
+            await call;
+        }
+        catch (KafkaException e)
+        {
+            throw new CliException($"{e.Error.Code}: {e.Error.Reason}");
+        }
+    }
 
     private static async Task<T> Call<T>(Task<T> call)
     {
