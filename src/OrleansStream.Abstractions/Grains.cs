@@ -41,6 +41,13 @@ public interface IClusterControllerGrain : IGrainWithStringKey
     Task<ClusterMetadata> GetMetadata(MetadataRequest request);
 
     /// <summary>
+    /// Kafka's DescribeCluster for clients that talk to grains: the cluster id, the controller's node id, and each live
+    /// broker with its node id and first advertised Kafka listener, as a Kafka broker lists its listener's endpoints.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<ClusterDescription> DescribeCluster();
+
+    /// <summary>
     /// Kafka's CreateAcls for clients that talk to grains (trusted: no ACL check): the controller code the Kafka
     /// listener forwards to, so the checks (InvalidRequest with Kafka's message), the single write and the ACL version
     /// the brokers reload on are the same. One result per binding, in order.

@@ -22,6 +22,14 @@ public sealed record CreatedTopic(int NumPartitions, short ReplicationFactor, IR
 [GenerateSerializer, Immutable]
 public sealed record BrokerInfo(string BrokerId, string? Endpoint, bool IsAlive);
 
+/// <summary>Kafka's DescribeCluster answer: the cluster id (null before the cluster has one), the controller's node id (-1 when none) and the live brokers.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ClusterDescription(string? ClusterId, int ControllerNodeId, IReadOnlyList<ClusterNode> Nodes);
+
+/// <summary>A live broker as Kafka names it: its node id and advertised Kafka endpoint, with the silo's broker id.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ClusterNode(int NodeId, string BrokerId, string Host, int Port, string? Rack = null);
+
 /// <summary>Replica <paramref name="ReplicaId"/> of a partition lives on broker <paramref name="BrokerId"/>.</summary>
 [GenerateSerializer, Immutable]
 public sealed record ReplicaInfo(int ReplicaId, string BrokerId);

@@ -155,6 +155,24 @@ public sealed class AdminTests(KafkaCluster cluster)
         Assert.Equal(new[] { 5, 7, 8, 9, 10, 11, 12 }, Enumerable.Range(0, 32).Where(bit => (answer.Operations & (1 << bit)) != 0));
     }
 
+    /// <summary>Our SDK's DescribeClusterAsync (through the gateway, Confluent.Kafka's shape) names what Confluent's does over the Kafka listener.</summary>
+    [Fact]
+    public async Task The_SDKs_DescribeCluster_names_the_cluster_id_controller_and_brokers_Confluents_does()
+    {
+        using var confluent = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        using var sdk = new OrleansStream.Client.AdminClientBuilder(cluster.Silos.Client).Build();
+
+        var viaListener = await confluent.DescribeClusterAsync();
+        var viaSdk = await sdk.DescribeClusterAsync(new OrleansStream.Client.Admin.DescribeClusterOptions { IncludeAuthorizedOperations = true });
+
+        Assert.False(string.IsNullOrEmpty(viaSdk.ClusterId));
+        Assert.Equal(viaListener.ClusterId, viaSdk.ClusterId);
+        Assert.Equal(viaListener.Controller.Id, viaSdk.Controller?.Id);
+        Assert.Equal(viaListener.Nodes.Select(n => (n.Id, n.Host, n.Port)).Order(), viaSdk.Nodes.Select(n => (n.Id, n.Host, n.Port)).Order());
+        Assert.Equal(2, viaSdk.Nodes.Count);
+        Assert.Equal([5, 7, 8, 9, 10, 11, 12], viaSdk.AuthorizedOperations!.Select(o => (int)o).Order());
+    }
+
     [Fact]
     public async Task DescribeCluster_v1_asking_a_broker_for_controllers_is_MismatchedEndpointType_and_for_an_unknown_type_UnsupportedEndpointType()
     {

@@ -1061,6 +1061,38 @@ internal sealed partial class ClusterControllerGrain(
 
     private HashSet<string> LiveBrokerSet() => new(LiveBrokerIds(), StringComparer.Ordinal);
 
+    /// <summary>
+    /// DescribeCluster for the SDK: the live brokers with a node id, each with the first Kafka listener it advertises
+    /// (asked of its <see cref="IBrokerGrain"/>; one that does not answer is left out, as the Kafka listener's Metadata
+    /// leaves it out). Kafka answers with the endpoints of the listener the request came on; a grain call has none.
+    /// </summary>
+    public async Task<ClusterDescription> DescribeCluster()
+    {
+        ThrowIfStateLost();
+        var image = _image;
+        var live = brokers.LiveBrokers();
+        var described = new List<(int NodeId, string BrokerId, Task<BrokerDescription> Call)>(live.Count);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (id, _) in live)
+            if (seen.Add(id) && image.NodeIds.TryGetValue(id, out var nodeId))
+                described.Add((nodeId, id, GrainFactory.GetGrain<IBrokerGrain>(id).Describe()));
+        var nodes = new List<ClusterNode>(described.Count);
+        foreach (var (nodeId, id, call) in described)
+        {
+            try
+            {
+                if ((await call).Listeners is [var first, ..]) nodes.Add(new ClusterNode(nodeId, id, first.Host, first.Port));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                LogBrokerNotDescribed(e, id);
+            }
+        }
+        nodes.Sort(static (a, b) => a.NodeId.CompareTo(b.NodeId));
+        var controllerId = image.NodeIds.TryGetValue(localIdentity.BrokerId, out var c) ? c : -1;
+        return new ClusterDescription(localBroker.Meta.ClusterId, controllerId, nodes);
+    }
+
     private List<BrokerInfo> DescribeBrokers(ControllerState image)
     {
         var result = new List<BrokerInfo>();
@@ -1100,6 +1132,9 @@ internal sealed partial class ClusterControllerGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created topic {Topic} with {Partitions} partitions, replication factor {ReplicationFactor}")]
     private partial void LogTopicCreated(string topic, int partitions, int replicationFactor);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Broker {Broker} did not describe its listeners; DescribeCluster leaves it out")]
+    private partial void LogBrokerNotDescribed(Exception e, string broker);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "ISR of {Topic}-{Partition} changed from [{Old}] to [{New}] in epoch {Epoch}")]
     private partial void LogIsrChanged(string topic, int partition, string old, string @new, int epoch);
