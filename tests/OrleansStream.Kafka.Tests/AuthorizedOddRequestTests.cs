@@ -13,13 +13,20 @@ namespace OrleansStream.Kafka.Tests;
 [Trait("Category", "Slow")]
 public sealed class AuthorizedOddRequestTests(AuthorizedKafkaCluster cluster) : IClassFixture<AuthorizedKafkaCluster>
 {
-    [Fact]
-    public async Task Every_advertised_request_from_a_partly_authorized_principal_is_answered_or_refused_and_no_handler_fails()
+    /// <summary>A topic of two partitions on which <c>User:ANONYMOUS</c> may do anything.</summary>
+    private async Task<string> TopicAnonymousMayUseAsync(string prefix)
     {
-        var topic = AuthorizedKafkaCluster.Unique("odd");
+        var topic = AuthorizedKafkaCluster.Unique(prefix);
         using (var admin = cluster.Admin())
             await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = 2, ReplicationFactor = 1 }]);
         await cluster.AllowAsync("ANONYMOUS", ResourceType.Topic, topic, AclOperation.All);
+        return topic;
+    }
+
+    [Fact]
+    public async Task Every_advertised_request_from_a_partly_authorized_principal_is_answered_or_refused_and_no_handler_fails()
+    {
+        var topic = await TopicAnonymousMayUseAsync("odd");
         await cluster.AllowAsync("ANONYMOUS", ResourceType.Group, "*", AclOperation.Read);
 
         await OddRequestTests.RunAsync(cluster.Silos, topic, async () =>
@@ -34,10 +41,7 @@ public sealed class AuthorizedOddRequestTests(AuthorizedKafkaCluster cluster) : 
     [Fact]
     public async Task WriteTxnMarkers_without_CLUSTER_ACTION_is_refused_for_every_partition()
     {
-        var topic = AuthorizedKafkaCluster.Unique("markers");
-        using (var admin = cluster.Admin())
-            await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = 2, ReplicationFactor = 1 }]);
-        await cluster.AllowAsync("ANONYMOUS", ResourceType.Topic, topic, AclOperation.All);
+        var topic = await TopicAnonymousMayUseAsync("markers");
 
         var answer = await TransactionTests.WriteTxnMarkersAsync(cluster.Silos.KafkaPort(0), new Protocol.Messages.WriteTxnMarkersRequest(
             [new Protocol.Messages.WritableTxnMarker(1, 0, false, [new Protocol.Messages.TopicPartitions(topic, [0, 1])], -1)]));

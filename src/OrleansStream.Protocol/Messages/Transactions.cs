@@ -39,8 +39,15 @@ public sealed record TxnPartitionErrorsResponse(IReadOnlyList<PartitionErrors> T
     public void Write(KafkaWriter w, bool flexible)
     {
         w.WriteInt32(0);
-        w.WriteArrayLength(Topics.Count, flexible);
-        foreach (var t in Topics)
+        WriteTopics(w, Topics, flexible);
+        if (flexible) w.WriteEmptyTaggedFields();
+    }
+
+    /// <summary>Topics with an error per partition, as AddPartitionsToTxn, TxnOffsetCommit and WriteTxnMarkers answer them.</summary>
+    internal static void WriteTopics(KafkaWriter w, IReadOnlyList<PartitionErrors> topics, bool flexible)
+    {
+        w.WriteArrayLength(topics.Count, flexible);
+        foreach (var t in topics)
         {
             w.WriteString(t.Name, flexible);
             w.WriteArrayLength(t.Partitions.Length, flexible);
@@ -52,7 +59,6 @@ public sealed record TxnPartitionErrorsResponse(IReadOnlyList<PartitionErrors> T
             }
             if (flexible) w.WriteEmptyTaggedFields();
         }
-        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
@@ -392,19 +398,7 @@ public sealed record WriteTxnMarkersResponse(IReadOnlyList<(long ProducerId, Par
         foreach (var (producerId, topics) in Markers)
         {
             w.WriteInt64(producerId);
-            w.WriteArrayLength(topics.Length, flexible);
-            foreach (var t in topics)
-            {
-                w.WriteString(t.Name, flexible);
-                w.WriteArrayLength(t.Partitions.Length, flexible);
-                foreach (var (partition, error) in t.Partitions)
-                {
-                    w.WriteInt32(partition);
-                    w.WriteInt16((short)error);
-                    if (flexible) w.WriteEmptyTaggedFields();
-                }
-                if (flexible) w.WriteEmptyTaggedFields();
-            }
+            TxnPartitionErrorsResponse.WriteTopics(w, topics, flexible);
             if (flexible) w.WriteEmptyTaggedFields();
         }
         if (flexible) w.WriteEmptyTaggedFields();
