@@ -407,6 +407,25 @@ public class ConsumerGroupTests
         Assert.Equal(2, Partitions(b).Length);
     }
 
+    /// <summary>The grain sets the group's configs before it loads the stored group: the loaded members' sessions start with them.</summary>
+    [Fact]
+    public void A_stored_groups_members_start_their_sessions_with_the_groups_timeout()
+    {
+        Send(Join("a"));
+        var loaded = new ConsumerGroup("g", _options, _time)
+        {
+            Settings = GroupConfigs.Effective(new Dictionary<string, string> { [GroupConfigs.ConsumerSessionTimeoutMs] = "60000" }, _options),
+        };
+        loaded.Load(_group.ToStored());
+
+        _time.Advance(TimeSpan.FromMilliseconds(50_000));   // past the broker's 45 s
+        loaded.CheckExpirations();
+        Assert.Equal(1, loaded.MemberCount);
+        _time.Advance(TimeSpan.FromMilliseconds(10_001));
+        loaded.CheckExpirations();
+        Assert.Equal(0, loaded.MemberCount);
+    }
+
     private sealed class DescriptionComparer : IEqualityComparer<ConsumerGroupDescribeResult>
     {
         public bool Equals(ConsumerGroupDescribeResult? x, ConsumerGroupDescribeResult? y) =>
