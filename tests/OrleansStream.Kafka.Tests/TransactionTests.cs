@@ -24,6 +24,17 @@ public sealed class TransactionTests(KafkaCluster cluster)
         MessageTimeoutMs = 30_000,
     };
 
+    /// <summary>A transactional producer whose transaction is open with <paramref name="values"/> written to <paramref name="topic"/>.</summary>
+    private IProducer<Null, string> OpenTransaction(string transactionalId, string topic, params string[] values)
+    {
+        var producer = new ProducerBuilder<Null, string>(Transactional(transactionalId)).Build();
+        producer.InitTransactions(Wait);
+        producer.BeginTransaction();
+        foreach (var value in values) producer.Produce(topic, new Message<Null, string> { Value = value });
+        Assert.Equal(0, producer.Flush(Wait));
+        return producer;
+    }
+
     private ConsumerConfig Consumer(IsolationLevel isolation, string? groupId = null) => new()
     {
         BootstrapServers = cluster.BootstrapServers,
@@ -329,11 +340,7 @@ public sealed class TransactionTests(KafkaCluster cluster)
     {
         var topic = await cluster.CreateTopicAsync("duration", partitions: 1);
         var transactionalId = "duration-" + Guid.NewGuid().ToString("N");
-        using var producer = new ProducerBuilder<Null, string>(Transactional(transactionalId)).Build();
-        producer.InitTransactions(Wait);
-        producer.BeginTransaction();
-        producer.Produce(topic, new Message<Null, string> { Value = "open" });
-        Assert.Equal(0, producer.Flush(Wait));
+        using var producer = OpenTransaction(transactionalId, topic, "open");
         var producerId = (await DescribeProducersAsync(cluster.Silos.KafkaPort(0), new DescribeProducersRequest([new TopicPartitions(topic, [0])])))
             .Values.Single(p => p.Error == ErrorCode.None).Producers.Single().ProducerId;
 
@@ -371,11 +378,7 @@ public sealed class TransactionTests(KafkaCluster cluster)
     {
         var topic = await cluster.CreateTopicAsync("describe", partitions: 1);
         var transactionalId = "describe-" + Guid.NewGuid().ToString("N");
-        using var producer = new ProducerBuilder<Null, string>(Transactional(transactionalId)).Build();
-        producer.InitTransactions(Wait);
-        producer.BeginTransaction();
-        producer.Produce(topic, new Message<Null, string> { Value = "open" });
-        Assert.Equal(0, producer.Flush(Wait));
+        using var producer = OpenTransaction(transactionalId, topic, "open");
 
         await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(1));
         await wire.SendAsync(ApiKey.DescribeTransactions, 0, w => new DescribeTransactionsRequest([transactionalId, "never-used"]).Write(w, 0));
@@ -475,12 +478,7 @@ public sealed class TransactionTests(KafkaCluster cluster)
     {
         var topic = await cluster.CreateTopicAsync("hanging", partitions: 1, replicationFactor: 2);
         // A producer whose transaction stays open: it never commits, and its coordinator would wait a minute to abort it.
-        using var hanging = new ProducerBuilder<Null, string>(Transactional("hanging-" + Guid.NewGuid().ToString("N"))).Build();
-        hanging.InitTransactions(Wait);
-        hanging.BeginTransaction();
-        hanging.Produce(topic, new Message<Null, string> { Value = "aborted-0" });
-        hanging.Produce(topic, new Message<Null, string> { Value = "aborted-1" });
-        Assert.Equal(0, hanging.Flush(Wait));
+        using var hanging = OpenTransaction("hanging-" + Guid.NewGuid().ToString("N"), topic, "aborted-0", "aborted-1");
         using (var plain = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build())
             await plain.ProduceAsync(topic, new Message<Null, string> { Value = "after" }, TestContext.Current.CancellationToken);
 

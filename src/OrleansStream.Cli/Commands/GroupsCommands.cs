@@ -169,7 +169,8 @@ internal static class GroupsCommands
         }
     }
 
-    internal static void WriteTable(List<string[]> rows)
+    /// <summary>A table, its first row the header: each column padded to its widest value but the last, then <paramref name="separator"/>.</summary>
+    internal static void WriteTable(List<string[]> rows, string separator = "  ")
     {
         var widths = new int[rows[0].Length];
         foreach (var row in rows)
@@ -178,7 +179,7 @@ internal static class GroupsCommands
         {
             var parts = new string[row.Length];
             for (var i = 0; i < row.Length; i++) parts[i] = i == row.Length - 1 ? row[i] : row[i].PadRight(widths[i]);
-            Console.Out.WriteLine(string.Join("  ", parts));
+            Console.Out.WriteLine(string.Join(separator, parts));
         }
     }
 }

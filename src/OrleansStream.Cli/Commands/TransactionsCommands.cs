@@ -82,7 +82,8 @@ internal static class TransactionsCommands
             var tp = new TopicPartition(parse.GetRequiredValue(topic), parse.GetValue(partition));
             await using var connection = await CliApp.ConnectAsync(parse, ct);
             using var admin = new AdminClientBuilder(connection.Client).Build();
-            var rows = new List<string[]>();
+            // kafka-transactions.sh's table: a tab between the padded columns.
+            var rows = new List<string[]> { new[] { "ProducerId", "ProducerEpoch", "LatestCoordinatorEpoch", "LastSequence", "LastTimestamp", "CurrentTransactionStartOffset" } };
             foreach (var p in (await Call(admin.DescribeProducersAsync([tp])))[0].ActiveProducers)
             {
                 rows.Add([
@@ -90,7 +91,7 @@ internal static class TransactionsCommands
                     p.CurrentTransactionStartOffset is { } start ? N(start) : "None",
                 ]);
             }
-            WriteTabSeparated(["ProducerId", "ProducerEpoch", "LatestCoordinatorEpoch", "LastSequence", "LastTimestamp", "CurrentTransactionStartOffset"], rows);
+            GroupsCommands.WriteTable(rows, "\t");
             return ExitCodes.Success;
         });
         return command;
@@ -143,23 +144,6 @@ internal static class TransactionsCommands
             if (p.CurrentTransactionStartOffset == startOffset)
                 return new AbortTransactionSpec(tp, p.ProducerId, (short)p.ProducerEpoch, p.CoordinatorEpoch ?? 0);
         throw new CliException($"no open transaction starts at offset {startOffset} of {tp}");
-    }
-
-    /// <summary>kafka-transactions.sh's table: each column padded to its widest value, a tab between columns.</summary>
-    private static void WriteTabSeparated(string[] header, List<string[]> rows)
-    {
-        var widths = new int[header.Length];
-        for (var i = 0; i < header.Length; i++) widths[i] = header[i].Length;
-        foreach (var row in rows)
-            for (var i = 0; i < row.Length; i++) widths[i] = Math.Max(widths[i], row[i].Length);
-        void Write(string[] row)
-        {
-            var parts = new string[row.Length];
-            for (var i = 0; i < row.Length; i++) parts[i] = i == row.Length - 1 ? row[i] : row[i].PadRight(widths[i]);
-            Console.Out.WriteLine(string.Join('\t', parts));
-        }
-        Write(header);
-        foreach (var row in rows) Write(row);
     }
 
     private static Command Stats()

@@ -472,8 +472,8 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     // ---- configs (KIP-848) -------------------------------------------------------------------------------------------
 
-    public Task<IReadOnlyDictionary<string, string>> GetConfigs() =>
-        Task.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string>(_configs.State.Configs, StringComparer.Ordinal));
+    // The stored dictionary is replaced, never changed, by AlterConfigs, and Orleans copies what a call returns.
+    public Task<IReadOnlyDictionary<string, string>> GetConfigs() => Task.FromResult<IReadOnlyDictionary<string, string>>(_configs.State.Configs);
 
     /// <summary>
     /// Checked and stored before the group runs with them; a failed write answers CoordinatorNotAvailable and
