@@ -131,7 +131,9 @@ public sealed record TransactionListingResult(string TransactionalId, long Produ
 /// <summary>
 /// Kafka's TxnOffsetCommit, sent to the group's coordinator: offsets held pending until the transaction's marker
 /// (commit makes them the group's committed offsets, abort drops them). KIP-447: generation and member are checked
-/// when given (-1 / empty skip the check).
+/// when given (-1 / empty skip the check). <paramref name="TakesTransactionAbortable"/>: the client takes
+/// <see cref="ErrorCode.TransactionAbortable"/> (a Kafka TxnOffsetCommit v4+, Kafka's <c>genericError</c>) for a group
+/// that the transaction's verification finds outside it; otherwise that is <see cref="ErrorCode.InvalidTxnState"/>.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record TxnOffsetCommitRequest(
@@ -141,7 +143,8 @@ public sealed record TxnOffsetCommitRequest(
     IReadOnlyList<OffsetToCommit> Offsets,
     int GenerationId = -1,
     string MemberId = "",
-    string? GroupInstanceId = null);
+    string? GroupInstanceId = null,
+    bool TakesTransactionAbortable = false);
 
 /// <summary>The fetch isolation level (Kafka's values): read_committed reads below the last stable offset only.</summary>
 [GenerateSerializer]

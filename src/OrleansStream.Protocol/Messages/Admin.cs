@@ -165,7 +165,7 @@ public sealed record CreateTopicsResponse(IReadOnlyList<CreatableTopicResult> To
 public readonly record struct TopicError(string? Name, ErrorCode Error, string? ErrorMessage, Guid TopicId = default);
 
 /// <summary>
-/// The answer of CreatePartitions v0-2 (throttle time and messages always; v2 flexible) and DeleteTopics v0-6 (throttle
+/// The answer of CreatePartitions v0-3 (throttle time and messages always; v2 flexible) and DeleteTopics v0-6 (throttle
 /// time from v1; v4 flexible; v5 messages; v6 each topic's id, and a null name for an id no topic has).
 /// </summary>
 public sealed record TopicErrorsResponse(IReadOnlyList<TopicError> Topics, int ThrottleTimeMs = 0)
@@ -240,7 +240,7 @@ public sealed record DeleteTopicsRequest(IReadOnlyList<DeleteTopicState> Topics,
 
 public readonly record struct CreatePartitionsTopic(string Name, int Count, bool HasAssignments);
 
-/// <summary>CreatePartitions v0-2 (v2 flexible).</summary>
+/// <summary>CreatePartitions v0-3 (v2 flexible; v3 is v2, its answer may refuse a topic over the controller mutation quota, KIP-599).</summary>
 public sealed record CreatePartitionsRequest(IReadOnlyList<CreatePartitionsTopic> Topics, int TimeoutMs, bool ValidateOnly)
 {
     public static CreatePartitionsRequest Read(ref KafkaReader r, short version)

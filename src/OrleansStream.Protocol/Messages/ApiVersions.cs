@@ -1,6 +1,6 @@
 namespace OrleansStream.Protocol.Messages;
 
-/// <summary>ApiVersionsRequest v0-3; v3 (flexible) names the client software.</summary>
+/// <summary>ApiVersionsRequest v0-4; v3 (flexible) names the client software, v4 is v3 (KAFKA-17011 changed the answer only).</summary>
 public sealed record ApiVersionsRequest(string? ClientSoftwareName, string? ClientSoftwareVersion)
 {
     public static ApiVersionsRequest Read(ref KafkaReader reader, short version)
@@ -22,8 +22,11 @@ public sealed record ApiVersionsRequest(string? ClientSoftwareName, string? Clie
 }
 
 /// <summary>
-/// ApiVersionsResponse v0-3: the error, the supported APIs and (v1+) the throttle time. An unsupported request version
-/// is answered in the v0 layout with UnsupportedVersion and the list, so the client can pick a version it shares.
+/// ApiVersionsResponse v0-4: the error, the supported APIs and (v1+) the throttle time. An unsupported request version
+/// is answered in the v0 layout with UnsupportedVersion and the list, so the client can pick a version it shares. No
+/// features are answered (Kafka's tagged SupportedFeatures and FinalizedFeatures are left out, so a client sees no
+/// <c>transaction.version</c> and stays on transactions v1); v4 lets a supported feature's min version be 0
+/// (KAFKA-17011), which changes nothing without features, so v4 is written as v3.
 /// </summary>
 public static class ApiVersionsResponse
 {

@@ -1,38 +1,47 @@
 namespace OrleansStream.Protocol.Messages;
 
 /// <summary>
-/// AddPartitionsToTxn v0-2, the form clients send (v3 is flexible, v4+ batches transactions for brokers only). v2 only
-/// allows the ProducerFenced error, which older versions get as InvalidProducerEpoch.
+/// AddPartitionsToTxn v0-3, the form clients send (v3 flexible); v2 allows the ProducerFenced error, which older versions
+/// get as InvalidProducerEpoch. v4+ batch transactions and verify them for brokers only (Kafka's clients stop at v3).
 /// </summary>
 public sealed record AddPartitionsToTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, TopicPartitions[] Topics)
 {
     public static AddPartitionsToTxnRequest Read(ref KafkaReader r, short version)
     {
-        var id = r.ReadString(false);
+        var flexible = version >= 3;
+        var id = r.ReadString(flexible);
         var producerId = r.ReadInt64();
         var epoch = r.ReadInt16();
-        var topics = new TopicPartitions[Math.Max(r.ReadArrayLength(false), 0)];
-        for (var i = 0; i < topics.Length; i++) topics[i] = new TopicPartitions(r.ReadString(false), r.ReadInt32Array(false));
+        var topics = new TopicPartitions[Math.Max(r.ReadArrayLength(flexible), 0)];
+        for (var i = 0; i < topics.Length; i++)
+        {
+            topics[i] = new TopicPartitions(r.ReadString(flexible), r.ReadInt32Array(flexible));
+            if (flexible) r.SkipTaggedFields();
+        }
+        if (flexible) r.SkipTaggedFields();
         return new AddPartitionsToTxnRequest(id, producerId, epoch, topics);
     }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteString(TransactionalId, false);
+        var flexible = version >= 3;
+        w.WriteString(TransactionalId, flexible);
         w.WriteInt64(ProducerId);
         w.WriteInt16(ProducerEpoch);
-        w.WriteArrayLength(Topics.Length, false);
+        w.WriteArrayLength(Topics.Length, flexible);
         foreach (var t in Topics)
         {
-            w.WriteString(t.Topic, false);
-            w.WriteInt32Array(t.Partitions, false);
+            w.WriteString(t.Topic, flexible);
+            w.WriteInt32Array(t.Partitions, flexible);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
 /// <summary>
-/// AddPartitionsToTxnResponse v0-2 and TxnOffsetCommitResponse v0-3: the throttle time, then an error per partition
-/// (compact, with tagged fields, in TxnOffsetCommit v3).
+/// AddPartitionsToTxnResponse v0-3 and TxnOffsetCommitResponse v0-4: the throttle time, then an error per partition
+/// (compact, with tagged fields, from AddPartitionsToTxn v3 and TxnOffsetCommit v3).
 /// </summary>
 public sealed record TxnPartitionErrorsResponse(IReadOnlyList<PartitionErrors> Topics)
 {
@@ -62,49 +71,71 @@ public sealed record TxnPartitionErrorsResponse(IReadOnlyList<PartitionErrors> T
     }
 }
 
-/// <summary>AddOffsetsToTxn v0-2: adds the group's offsets to the transaction (v2 allows ProducerFenced).</summary>
+/// <summary>
+/// AddOffsetsToTxn v0-4: adds the group's offsets to the transaction (v2 allows ProducerFenced, v3 is flexible, v4
+/// allows TransactionAbortable, KIP-890).
+/// </summary>
 public sealed record AddOffsetsToTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, string GroupId)
 {
-    public static AddOffsetsToTxnRequest Read(ref KafkaReader r, short version) =>
-        new(r.ReadString(false), r.ReadInt64(), r.ReadInt16(), r.ReadString(false));
+    public static AddOffsetsToTxnRequest Read(ref KafkaReader r, short version)
+    {
+        var flexible = version >= 3;
+        var request = new AddOffsetsToTxnRequest(r.ReadString(flexible), r.ReadInt64(), r.ReadInt16(), r.ReadString(flexible));
+        if (flexible) r.SkipTaggedFields();
+        return request;
+    }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteString(TransactionalId, false);
+        var flexible = version >= 3;
+        w.WriteString(TransactionalId, flexible);
         w.WriteInt64(ProducerId);
         w.WriteInt16(ProducerEpoch);
-        w.WriteString(GroupId, false);
+        w.WriteString(GroupId, flexible);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
-/// <summary>EndTxn v0-2: commit (true) or abort the ongoing transaction (v2 allows ProducerFenced).</summary>
+/// <summary>
+/// EndTxn v0-4: commit (true) or abort the ongoing transaction (v2 allows ProducerFenced, v3 is flexible, v4 allows
+/// TransactionAbortable, KIP-890). v5, transactions v2's epoch bump per transaction (KIP-890 part 2), is not served.
+/// </summary>
 public sealed record EndTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, bool Committed)
 {
-    public static EndTxnRequest Read(ref KafkaReader r, short version) =>
-        new(r.ReadString(false), r.ReadInt64(), r.ReadInt16(), r.ReadBoolean());
+    public static EndTxnRequest Read(ref KafkaReader r, short version)
+    {
+        var flexible = version >= 3;
+        var request = new EndTxnRequest(r.ReadString(flexible), r.ReadInt64(), r.ReadInt16(), r.ReadBoolean());
+        if (flexible) r.SkipTaggedFields();
+        return request;
+    }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteString(TransactionalId, false);
+        var flexible = version >= 3;
+        w.WriteString(TransactionalId, flexible);
         w.WriteInt64(ProducerId);
         w.WriteInt16(ProducerEpoch);
         w.WriteBoolean(Committed);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
-/// <summary>AddOffsetsToTxnResponse and EndTxnResponse v0-2: the throttle time and one error.</summary>
+/// <summary>AddOffsetsToTxnResponse and EndTxnResponse v0-4: the throttle time and one error (v3+ with tagged fields).</summary>
 public sealed record TxnErrorResponse(ErrorCode Error)
 {
     public void Write(KafkaWriter w, short version)
     {
         w.WriteInt32(0);
         w.WriteInt16((short)Error);
+        if (version >= 3) w.WriteEmptyTaggedFields();
     }
 }
 
 /// <summary>
-/// TxnOffsetCommit v0-3, sent to the group's coordinator; v2 adds each partition's committed leader epoch, v3 (flexible)
-/// the consumer's generation, member id and group instance id (KIP-447), checked by the group like an OffsetCommit's.
+/// TxnOffsetCommit v0-4, sent to the group's coordinator; v2 adds each partition's committed leader epoch, v3 (flexible)
+/// the consumer's generation, member id and group instance id (KIP-447), checked by the group like an OffsetCommit's;
+/// v4 is v3's layout and allows TransactionAbortable (KIP-890).
 /// </summary>
 public sealed record TxnOffsetCommitRequest(
     string TransactionalId, string GroupId, long ProducerId, short ProducerEpoch, OffsetCommitTopic[] Topics,

@@ -241,9 +241,10 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         if (refused is not null && valid.Count == 0) return PartlyRefused(offsets, refused);
         if (!_offsets.HasPendingTxnOffsets(request.ProducerId, request.ProducerEpoch))
         {
-            // TxnOffsetCommit v0-3 (those advertised): Kafka's defaultError, so a group not in the transaction is InvalidTxnState.
+            // Kafka's genericError for TxnOffsetCommit v4+, defaultError before: a group not in the transaction is
+            // TransactionAbortable or InvalidTxnState.
             var (error, guard) = await _verifications.VerifyAsync(request.TransactionalId, request.ProducerId, request.ProducerEpoch, TxnParticipant.OfGroup(GroupId),
-                takesTransactionAbortable: false);
+                request.TakesTransactionAbortable);
             // The partition's retriable NotEnoughReplicas is no group answer; Kafka's TxnOffsetCommit retries on this one.
             if (error == ErrorCode.NotEnoughReplicas) error = ErrorCode.CoordinatorLoadInProgress;
             if (error != ErrorCode.None)

@@ -39,7 +39,7 @@ internal sealed class TransactionVerifier(IGrainFactory grains, SiloDepartures d
     /// or the error to refuse the batch with: Kafka's mapping (AddPartitionsToTxnManager, then ReplicaManager's
     /// handleProduceAppend), where ProducerFenced becomes InvalidProducerEpoch, the coordinator's TransactionAbortable
     /// (not in the transaction) stays so only for a client that takes it (<paramref name="takesTransactionAbortable"/>:
-    /// Kafka's genericError, Produce v11+; TxnOffsetCommit from v4, not advertised here) and becomes InvalidTxnState
+    /// Kafka's genericError, Produce v11+ and TxnOffsetCommit v4+) and becomes InvalidTxnState
     /// otherwise, and the coordinator's retriable errors (and a failed call) become NotEnoughReplicas, which every
     /// producer retries, whatever the version.
     /// </summary>

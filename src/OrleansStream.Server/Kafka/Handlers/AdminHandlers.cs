@@ -254,38 +254,58 @@ internal sealed class DeleteTopicsHandler(IGrainFactory grains, PartitionLeaders
 /// <summary>
 /// CreatePartitions: the controller adds the partitions. With the authorizer on each topic needs ALTER on itself
 /// (TopicAuthorizationFailed with no message, not sent to the controller), as in Kafka's <c>ControllerApis.createPartitions</c>.
+/// KIP-599: the partitions an increase adds count against the client's controller_mutation_rate; from v3 a topic over it
+/// is refused ThrottlingQuotaExceeded and not sent to the controller, before it only throttles.
 /// </summary>
 internal sealed class CreatePartitionsHandler(IGrainFactory grains, PartitionLeaders leaders, KafkaAuthorizer authorizer, MetadataCache metadataCache,
     ClientQuotaManager quotas)
     : KafkaApiHandler<CreatePartitionsRequest>(ApiKey.CreatePartitions, CreatePartitionsRequest.Read)
 {
-    /// <summary>KIP-599: CreatePartitions refuses over the controller mutation quota from v3, which is not served: v0-2 only throttle.</summary>
+    /// <summary>KIP-599: CreatePartitions refuses a topic over the controller mutation quota from v3; before, it only throttles.</summary>
     private const short StrictQuotaVersion = 3;
 
     protected override async ValueTask<bool> AnswerAsync(CreatePartitionsRequest body, KafkaRequest request, KafkaWriter response)
     {
         var denied = request.Denied(authorizer, AclOperation.Alter, body.Topics, static t => t.Name);
-        // KIP-599: the partitions added (over the count this broker knows) count against the client's controller_mutation_rate.
         var quota = body.ValidateOnly ? ControllerMutationQuota.Unbounded : quotas.ControllerMutationQuotaFor(request, StrictQuotaVersion);
-        if (!quota.IsUnbounded)
-        {
-            var current = await ControllerQuotas.PartitionCountsAsync(metadataCache, body.Topics.Select(static t => t.Name).ToList());
-            ControllerQuotas.Record(quota, body.Topics, denied, t => current.TryGetValue(t.Name, out var count) ? t.Count - count : 0);
-        }
-        var results = await ControllerCalls.ForwardAsync(denied is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, denied),
+        var throttled = quota.IsUnbounded ? null : await RecordAsync(quota, body.Topics, denied);
+        var refused = ControllerQuotas.Union(denied, throttled);
+        var results = await ControllerCalls.ForwardAsync(refused is null ? body.Topics : TopicAuthorization.Allowed(body.Topics, refused),
             static t => (t.Name, t.HasAssignments, new PartitionsIncrease(t.Name, t.Count)), changes => grains.Controller().CreatePartitions(changes, body.ValidateOnly));
         foreach (var r in results) leaders.Invalidate(r.Topic);
         var errors = ControllerCalls.Errors(results);
-        if (denied is not null)
+        if (refused is not null)
         {
             var all = new TopicError[body.Topics.Count];
             for (int i = 0, answered = 0; i < all.Length; i++)
-                all[i] = denied[i] ? new TopicError(body.Topics[i].Name, ErrorCode.TopicAuthorizationFailed, null) : errors[answered++];
+                all[i] = denied.IsDenied(i) ? new TopicError(body.Topics[i].Name, ErrorCode.TopicAuthorizationFailed, null)
+                    : throttled.IsDenied(i) ? new TopicError(body.Topics[i].Name, ErrorCode.ThrottlingQuotaExceeded, ControllerQuotas.Message)
+                    : errors[answered++];
             errors = all;
         }
         request.Connection.ThrottleTimeMs = quota.ThrottleTimeMs;
         new TopicErrorsResponse(errors, quota.ThrottleTimeMs).WriteCreatePartitions(response, request.Version);
         return true;
+    }
+
+    /// <summary>
+    /// Records, in request order, the partitions each allowed increase adds over the count this broker knows; the topics a
+    /// strict quota refused (null when none). As Kafka's controller applies the quota only to an increase that passed its
+    /// checks, a topic that does not exist, would not grow or names its own assignment is left to the controller's answer.
+    /// </summary>
+    private async Task<bool[]?> RecordAsync(ControllerMutationQuota quota, IReadOnlyList<CreatePartitionsTopic> topics, bool[]? denied)
+    {
+        var names = new List<string>(topics.Count);
+        foreach (var t in topics) names.Add(t.Name);
+        var current = await ControllerQuotas.PartitionCountsAsync(metadataCache, names);
+        bool[]? refused = null;
+        for (var i = 0; i < topics.Count; i++)
+        {
+            var t = topics[i];
+            if (denied.IsDenied(i) || t.HasAssignments || !current.TryGetValue(t.Name, out var count) || t.Count <= count) continue;
+            if (!quota.TryRecord(t.Count - count)) (refused ??= new bool[topics.Count])[i] = true;
+        }
+        return refused;
     }
 }
 
@@ -314,7 +334,7 @@ internal sealed class InitProducerIdHandler(IGrainFactory grains, TransactionCoo
             "" => new OrleansStream.InitProducerIdResponse(ErrorCode.InvalidRequest, -1, -1),
             var id => await coordinators.For(id).InitProducerId(new InitTransactionalProducerIdRequest(id, body.TransactionTimeoutMs, body.ProducerId, body.ProducerEpoch)),
         };
-        new Protocol.Messages.InitProducerIdResponse(TransactionCoordinators.ForVersion(r.Error, request.Version, 4), r.ProducerId, r.ProducerEpoch)
+        new Protocol.Messages.InitProducerIdResponse(TxnErrorVersions.ForVersion(ApiKey, request.Version, r.Error), r.ProducerId, r.ProducerEpoch)
             .Write(response, request.Version);
         return true;
     }

@@ -28,9 +28,6 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
     /// <summary>The first version whose answer carries the current leader of a partition that moved (KIP-951).</summary>
     private const short LeaderHintsVersion = 10;
 
-    /// <summary>The first version whose producer takes TransactionAbortable (KIP-890; Kafka's genericError from a version above 10).</summary>
-    private const short TransactionAbortableVersion = 11;
-
     public ApiKey ApiKey => ApiKey.Produce;
 
     // The async methods here pool their state machines: each request waits on its grain calls, and an unpooled builder
@@ -56,12 +53,13 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
         foreach (var topic in body.Topics) partitionCount += topic.Partitions.Length;
         var calls = new (ErrorCode, Task<OrleansStream.ProduceResponse>?)[partitionCount];
         var sent = 0;
+        var takesTransactionAbortable = TxnErrorVersions.TakesTransactionAbortable(ApiKey.Produce, request.Version);
         for (var t = 0; t < body.Topics.Length; t++)
         {
             var topic = body.Topics[t];
             var topicRefused = refused != ErrorCode.None ? refused : denied.IsDenied(t) ? ErrorCode.TopicAuthorizationFailed : ErrorCode.None;
             foreach (var p in topic.Partitions)
-                calls[sent++] = topicRefused != ErrorCode.None ? (topicRefused, null) : Send(topic.Name, p, body, request.Version >= TransactionAbortableVersion);
+                calls[sent++] = topicRefused != ErrorCode.None ? (topicRefused, null) : Send(topic.Name, p, body, takesTransactionAbortable);
         }
 
         var results = new ProduceTopicResponse[body.Topics.Length];

@@ -17,17 +17,11 @@ internal sealed class TransactionCoordinators(IGrainFactory grains, IOptions<Tra
     public ITransactionCoordinatorGrain For(string transactionalId) => Shard(TransactionStateManager.PartitionFor(transactionalId, ShardCount));
 
     public ITransactionCoordinatorGrain Shard(int shard) => grains.GetGrain<ITransactionCoordinatorGrain>(shard);
-
-    /// <summary>
-    /// KIP-588's rule: ProducerFenced exists from <paramref name="fencedSince"/> on; an older version gets
-    /// InvalidProducerEpoch, which clients treat as the same fatal fencing.
-    /// </summary>
-    public static ErrorCode ForVersion(ErrorCode error, short version, short fencedSince) =>
-        error == ErrorCode.ProducerFenced && version < fencedSince ? ErrorCode.InvalidProducerEpoch : error;
 }
 
 /// <summary>
-/// AddPartitionsToTxn v0-2. With an authorizer, as Kafka's <c>handleAddPartitionsToTxnRequest</c>: WRITE on the
+/// AddPartitionsToTxn v0-3, the versions Kafka's clients send (v3 flexible; v4+ carry brokers' batched verifications,
+/// which replicas here ask the coordinator grain directly). With an authorizer, as Kafka's <c>handleAddPartitionsToTxnRequest</c>: WRITE on the
 /// transactional id, else every partition is TransactionalIdAuthorizationFailed; then WRITE on each topic: when one is
 /// refused, nothing is added, its partitions are TopicAuthorizationFailed and the others OperationNotAttempted.
 /// </summary>
@@ -52,10 +46,10 @@ internal sealed class AddPartitionsToTxnHandler(TransactionCoordinators coordina
         {
             var errors = new (int, ErrorCode)[t.Partitions.Length];
             for (var i = 0; i < errors.Length; i++)
-                errors[i] = (t.Partitions[i], TransactionCoordinators.ForVersion(ErrorOf(result, new TopicPartition(t.Topic, t.Partitions[i])), request.Version, 2));
+                errors[i] = (t.Partitions[i], TxnErrorVersions.ForVersion(ApiKey, request.Version, ErrorOf(result, new TopicPartition(t.Topic, t.Partitions[i]))));
             topics.Add(new PartitionErrors(t.Topic, errors));
         }
-        new TxnPartitionErrorsResponse(topics).Write(response, flexible: false);
+        new TxnPartitionErrorsResponse(topics).Write(response, request.Version >= 3);
         return true;
     }
 
@@ -84,13 +78,13 @@ internal sealed class AddPartitionsToTxnHandler(TransactionCoordinators coordina
     }
 }
 
-/// <summary>A coordinator API answered with one error: AddOffsetsToTxn and EndTxn (ProducerFenced from v2 on).</summary>
+/// <summary>A coordinator API answered with one error: AddOffsetsToTxn and EndTxn (<see cref="TxnErrorVersions"/>).</summary>
 internal abstract class TxnErrorHandler<TRequest>(ApiKey apiKey, MessageReader<TRequest> read) : KafkaApiHandler<TRequest>(apiKey, read)
 {
     protected override async ValueTask<bool> AnswerAsync(TRequest body, KafkaRequest request, KafkaWriter response)
     {
         var error = Refused(body, request) ?? (await CallAsync(body)).Error;
-        new TxnErrorResponse(TransactionCoordinators.ForVersion(error, request.Version, 2)).Write(response, request.Version);
+        new TxnErrorResponse(TxnErrorVersions.ForVersion(ApiKey, request.Version, error)).Write(response, request.Version);
         return true;
     }
 
@@ -129,7 +123,9 @@ internal sealed class EndTxnHandler(TransactionCoordinators coordinators, KafkaA
 
 /// <summary>
 /// TxnOffsetCommit goes to the group's grain (the group coordinator), which holds the offsets until the marker. A stale
-/// producer epoch is InvalidProducerEpoch in every version, as Kafka's group coordinator answers it. With an authorizer,
+/// producer epoch is InvalidProducerEpoch in every version, as Kafka's group coordinator answers it; a group that the
+/// transaction's verification finds outside it is TransactionAbortable from v4, InvalidTxnState before (Kafka's
+/// genericError from v4, <see cref="TxnErrorVersions"/>). With an authorizer,
 /// as Kafka's <c>handleTxnOffsetCommitRequest</c>: WRITE on the transactional id (every partition
 /// TransactionalIdAuthorizationFailed), READ on the group (GroupAuthorizationFailed), then READ on each topic (its
 /// partitions TopicAuthorizationFailed and left out).
@@ -151,11 +147,12 @@ internal sealed class TxnOffsetCommitHandler(IGrainFactory grains, KafkaAuthoriz
             : asked.Length == 0 && denied is not null
             ? new(ErrorCode.None, [])
             : await grains.Group(body.GroupId).TxnOffsetCommit(new OrleansStream.TxnOffsetCommitRequest(
-                body.TransactionalId, body.ProducerId, body.ProducerEpoch, OffsetCommitHandler.Offsets(asked), body.GenerationId, body.MemberId, body.GroupInstanceId));
+                body.TransactionalId, body.ProducerId, body.ProducerEpoch, OffsetCommitHandler.Offsets(asked), body.GenerationId, body.MemberId, body.GroupInstanceId,
+                TxnErrorVersions.TakesTransactionAbortable(ApiKey, request.Version)));
         var topics = OffsetCommitHandler.Errors(body.Topics, result, denied);
         foreach (var t in topics)
             for (var i = 0; i < t.Partitions.Length; i++)
-                t.Partitions[i].Error = TransactionCoordinators.ForVersion(t.Partitions[i].Error, request.Version, short.MaxValue);
+                t.Partitions[i].Error = TxnErrorVersions.ForVersion(ApiKey, request.Version, t.Partitions[i].Error);
         new TxnPartitionErrorsResponse(topics).Write(response, request.Version >= 3);
         return true;
     }

@@ -1,0 +1,43 @@
+using OrleansStream.Protocol;
+
+namespace OrleansStream.Server.Kafka;
+
+/// <summary>
+/// The one place that says which transaction errors a request's version lets its client take, and what an older client
+/// gets instead, as Kafka answers by version. KIP-588: ProducerFenced from InitProducerId v4 and AddPartitionsToTxn,
+/// AddOffsetsToTxn and EndTxn v2, InvalidProducerEpoch (the same fatal fencing to a client) before and in every
+/// TxnOffsetCommit and Produce. KIP-890 part 1: TransactionAbortable from Produce v11, TxnOffsetCommit v4,
+/// AddPartitionsToTxn v5, AddOffsetsToTxn v4, EndTxn v4 and InitProducerId v5, InvalidTxnState before. Kafka answers
+/// TransactionAbortable only where a transaction's verification finds a partition or group outside it (Produce,
+/// TxnOffsetCommit: <c>AddPartitionsToTxnManager</c> with <c>genericError</c> or <c>defaultError</c>); its coordinator
+/// never answers it to InitProducerId, AddOffsetsToTxn or EndTxn, whose new versions change nothing in their answers.
+/// </summary>
+internal static class TxnErrorVersions
+{
+    /// <summary>Whether a request of <paramref name="api"/> at <paramref name="version"/> takes TransactionAbortable (Kafka's genericError).</summary>
+    public static bool TakesTransactionAbortable(ApiKey api, short version) => version >= FirstTransactionAbortable(api);
+
+    /// <summary><paramref name="error"/> as a client of <paramref name="api"/> at <paramref name="version"/> is answered it.</summary>
+    public static ErrorCode ForVersion(ApiKey api, short version, ErrorCode error) => error switch
+    {
+        ErrorCode.ProducerFenced when version < FirstProducerFenced(api) => ErrorCode.InvalidProducerEpoch,
+        ErrorCode.TransactionAbortable when version < FirstTransactionAbortable(api) => ErrorCode.InvalidTxnState,
+        _ => error,
+    };
+
+    private static short FirstProducerFenced(ApiKey api) => api switch
+    {
+        ApiKey.InitProducerId => 4,
+        ApiKey.AddPartitionsToTxn or ApiKey.AddOffsetsToTxn or ApiKey.EndTxn => 2,
+        _ => short.MaxValue,
+    };
+
+    private static short FirstTransactionAbortable(ApiKey api) => api switch
+    {
+        ApiKey.Produce => 11,
+        ApiKey.AddPartitionsToTxn => 5,
+        ApiKey.TxnOffsetCommit or ApiKey.AddOffsetsToTxn or ApiKey.EndTxn => 4,
+        ApiKey.InitProducerId => 5,
+        _ => short.MaxValue,
+    };
+}
