@@ -5,7 +5,7 @@ namespace OrleansStream.Protocol.Tests;
 
 /// <summary>
 /// The admin APIs whose newest version librdkafka 2.16 asks only adds Kafka's flexible encoding (compact strings and
-/// arrays, tagged fields): DeleteTopics v4, CreatePartitions v2, DeleteGroups v2, DeleteRecords v2, AlterConfigs v2 and
+/// arrays, tagged fields): DeleteTopics v4, CreatePartitions v2 (and v3, the same), DeleteGroups v2, DeleteRecords v2, AlterConfigs v2 and
 /// IncrementalAlterConfigs v1, each request read from and written back to the bytes Kafka's schema lays out, each response
 /// written as Kafka writes it.
 /// </summary>
@@ -99,6 +99,19 @@ public class FlexibleAdminMessageTests
         using var w = new KafkaWriter();
         new TopicErrorsResponse([new TopicError("t", ErrorCode.InvalidPartitions, "x")]).WriteCreatePartitions(w, 2);
         Assert.Equal(Hex.Parse("00000000 02 0274 0025 0278 00 00"), w.WrittenSpan.ToArray());
+    }
+
+    /// <summary>CreatePartitions v3 (KIP-599) lays out as v2; its answer may refuse a topic ThrottlingQuotaExceeded with a throttle time.</summary>
+    [Fact]
+    public void CreatePartitions_v3_is_v2_and_answers_ThrottlingQuotaExceeded()
+    {
+        var bytes = Hex.Parse($"02 0274 00000003 00 00 {TimeoutMs30000} 00 00");
+        var read = ReadWriteBack(bytes, CreatePartitionsRequest.Read, (r, w) => r.Write(w, 3), 3);
+        Assert.Equal(new CreatePartitionsTopic("t", 3, false), Assert.Single(read.Topics));
+
+        using var w = new KafkaWriter();
+        new TopicErrorsResponse([new TopicError("t", ErrorCode.ThrottlingQuotaExceeded, "x")], ThrottleTimeMs: 1500).WriteCreatePartitions(w, 3);
+        Assert.Equal(Hex.Parse("000005dc 02 0274 0059 0278 00 00"), w.WrittenSpan.ToArray());
     }
 
     [Fact]

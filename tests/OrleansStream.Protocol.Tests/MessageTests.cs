@@ -40,6 +40,27 @@ public class MessageTests
         Assert.Equal(Hex.Parse("00000013 00000007 0000 02 0001 0004 000b 00 00000000 00"), w.WrittenSpan.ToArray());
     }
 
+    /// <summary>
+    /// ApiVersions v4 (KAFKA-17011) changes no field: its request is v3's, and its answer v3's, since no features are answered.
+    /// </summary>
+    [Fact]
+    public void ApiVersions_v4_reads_and_answers_as_v3()
+    {
+        var body = Hex.Parse("0b 6c696272646b61666b61 06 322e302e32 00");
+        var r = new KafkaReader(body);
+        Assert.Equal(new ApiVersionsRequest("librdkafka", "2.0.2"), ApiVersionsRequest.Read(ref r, 4));
+        Assert.Equal(0, r.Remaining);
+        using var written = new KafkaWriter();
+        new ApiVersionsRequest("librdkafka", "2.0.2").Write(written, 4);
+        Assert.Equal(body, written.WrittenSpan.ToArray());
+
+        using var w = new KafkaWriter();
+        var frame = new RequestHeader(ApiKey.ApiVersions, 4, 7, "c").BeginResponse(w);
+        ApiVersionsResponse.Write(w, 4, ErrorCode.None, [new SupportedApi(ApiKey.Fetch, 4, 11)]);
+        w.EndFrame(frame);
+        Assert.Equal(Hex.Parse("00000013 00000007 0000 02 0001 0004 000b 00 00000000 00"), w.WrittenSpan.ToArray());
+    }
+
     [Fact]
     public void ApiVersions_v0_layout_is_what_an_unsupported_version_gets()
     {
@@ -857,10 +878,10 @@ public class MessageTests
     }
 
     [Fact]
-    public void The_versions_table_advertises_ApiVersions_0_to_3_and_knows_flexible_versions()
+    public void The_versions_table_advertises_ApiVersions_0_to_4_and_knows_flexible_versions()
     {
-        Assert.True(ApiVersionsTable.IsSupported(ApiKey.ApiVersions, 3));
-        Assert.False(ApiVersionsTable.IsSupported(ApiKey.ApiVersions, 4));
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.ApiVersions, 4));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.ApiVersions, 5));
         Assert.False(ApiVersionsTable.IsSupported(ApiKey.Produce, 2));
         Assert.True(ApiVersionsTable.IsSupported(ApiKey.Produce, 11));
         Assert.False(ApiVersionsTable.IsSupported(ApiKey.Produce, 12));

@@ -42,6 +42,45 @@ public class TransactionMessageTests
         AssertWrites(Hex.Parse("00000000 00000001 0001 61 00000002 00000000 0000 00000003 0037"), (w, _) => response.Write(w, flexible: false), 0);
     }
 
+    /// <summary>
+    /// AddPartitionsToTxn v3 is v2 made flexible (Kafka's AddPartitionsToTxnRequest.json, the V3AndBelow fields):
+    /// compact strings and arrays, tagged fields after each topic and the request; the answer as TxnOffsetCommit v3's.
+    /// </summary>
+    [Fact]
+    public void AddPartitionsToTxn_v3_is_flexible()
+    {
+        var bytes = Hex.Parse("03 7478 0000000000000007 0002 03 02 61 03 00000000 00000003 00 02 62 02 00000001 00 00");
+        var read = Read(bytes, Messages.AddPartitionsToTxnRequest.Read, 3);
+
+        Assert.Equal(("tx", 7L, (short)2), (read.TransactionalId, read.ProducerId, read.ProducerEpoch));
+        Assert.Equal(["a", "b"], [read.Topics[0].Topic, read.Topics[1].Topic]);
+        Assert.Equal([0, 3], read.Topics[0].Partitions);
+        Assert.Equal([1], read.Topics[1].Partitions);
+        AssertWrites(bytes, read.Write, 3);
+        var response = new TxnPartitionErrorsResponse([new PartitionErrors("a", [(0, ErrorCode.None), (3, ErrorCode.OperationNotAttempted)])]);
+        AssertWrites(Hex.Parse("00000000 02 02 61 03 00000000 0000 00 00000003 0037 00 00 00"), (w, _) => response.Write(w, flexible: true), 3);
+    }
+
+    /// <summary>AddOffsetsToTxn and EndTxn v3 are flexible, and v4 (KIP-890: TransactionAbortable allowed) lays out as v3.</summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void AddOffsetsToTxn_and_EndTxn_v3_and_v4_are_flexible(short version)
+    {
+        var addOffsets = Hex.Parse("03 7478 0000000000000007 0002 02 67 00");
+        var added = Read(addOffsets, Messages.AddOffsetsToTxnRequest.Read, version);
+        Assert.Equal(new Messages.AddOffsetsToTxnRequest("tx", 7, 2, "g"), added);
+        AssertWrites(addOffsets, added.Write, version);
+
+        var endTxn = Hex.Parse("03 7478 0000000000000007 0002 01 00");
+        var ended = Read(endTxn, Messages.EndTxnRequest.Read, version);
+        Assert.Equal(new Messages.EndTxnRequest("tx", 7, 2, true), ended);
+        AssertWrites(endTxn, ended.Write, version);
+
+        // throttle time, error (120, TransactionAbortable), no tagged fields.
+        AssertWrites(Hex.Parse("00000000 0078 00"), new TxnErrorResponse(ErrorCode.TransactionAbortable).Write, version);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(2)]
@@ -127,30 +166,38 @@ public class TransactionMessageTests
         AssertWrites(Hex.Parse("00000000 005a ffffffffffffffff ffff 00"), new Messages.InitProducerIdResponse(ErrorCode.ProducerFenced, -1, -1).Write, 5);
     }
 
-    [Fact]
-    public void TxnOffsetCommit_v3_is_flexible_and_carries_the_consumer_generation_and_member()
+    /// <summary>TxnOffsetCommit v3 is flexible with KIP-447's member fields; v4 (KIP-890: TransactionAbortable allowed) lays out as v3.</summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void TxnOffsetCommit_v3_and_v4_are_flexible_and_carry_the_consumer_generation_and_member(short version)
     {
         var bytes = Hex.Parse("03 7478 02 67 0000000000000007 0002 00000004 02 6d 00 02 02 61 02 00000000 000000000000002a 00000005 00 00 00 00");
-        var read = Read(bytes, Messages.TxnOffsetCommitRequest.Read, 3);
+        var read = Read(bytes, Messages.TxnOffsetCommitRequest.Read, version);
 
         Assert.Equal((4, "m", (string?)null), (read.GenerationId, read.MemberId, read.GroupInstanceId));
         Assert.Equal(new OffsetCommitPartition(0, 42, 5, null), read.Topics[0].Partitions[0]);
-        AssertWrites(bytes, read.Write, 3);
+        AssertWrites(bytes, read.Write, version);
         var response = new TxnPartitionErrorsResponse([new PartitionErrors("a", [(0, ErrorCode.IllegalGeneration)])]);
-        AssertWrites(Hex.Parse("00000000 02 02 61 02 00000000 0016 00 00 00"), (w, _) => response.Write(w, flexible: true), 3);
+        AssertWrites(Hex.Parse("00000000 02 02 61 02 00000000 0016 00 00 00"), (w, _) => response.Write(w, flexible: true), version);
     }
 
+    /// <summary>
+    /// Kafka 4's client versions, without transactions v2 (EndTxn v5, Produce v12, TxnOffsetCommit v5) and without the
+    /// brokers' AddPartitionsToTxn v4+; flexible from v3.
+    /// </summary>
     [Fact]
     public void The_transactional_APIs_are_advertised_in_the_versions_implemented()
     {
-        foreach (var key in new[] { ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.EndTxn })
+        foreach (var (key, max) in new[] { (ApiKey.AddPartitionsToTxn, 3), (ApiKey.AddOffsetsToTxn, 4), (ApiKey.EndTxn, 4), (ApiKey.TxnOffsetCommit, 4) })
         {
             Assert.True(ApiVersionsTable.IsSupported(key, 0));
-            Assert.True(ApiVersionsTable.IsSupported(key, 2));
-            Assert.False(ApiVersionsTable.IsSupported(key, 3));
+            Assert.True(ApiVersionsTable.IsSupported(key, (short)max));
+            Assert.False(ApiVersionsTable.IsSupported(key, (short)(max + 1)));
+            Assert.False(ApiVersionsTable.IsFlexible(key, 2));
+            Assert.True(ApiVersionsTable.IsFlexible(key, 3));
         }
-        Assert.True(ApiVersionsTable.IsSupported(ApiKey.TxnOffsetCommit, 3));
-        Assert.True(ApiVersionsTable.IsFlexible(ApiKey.TxnOffsetCommit, 3));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.Produce, 12));
         Assert.True(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 5));
         Assert.True(ApiVersionsTable.IsFlexible(ApiKey.InitProducerId, 2));
         Assert.False(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 6));
