@@ -224,7 +224,8 @@ public sealed class ClientQuotaTests(KafkaCluster cluster)
     /// KIP-599's controller_mutation_rate (1 partition a second, so a burst of ten): CreateTopics v7 (strict) takes two
     /// topics of 8 partitions, the second taking the tokens below zero, and refuses the third with
     /// ThrottlingQuotaExceeded and the time until the tokens are back; DeleteTopics v6 (strict) is then refused too;
-    /// CreatePartitions v2 (permissive, KIP-599's strict v3 is not served) adds the partition and says how long to wait.
+    /// CreatePartitions v2 (permissive) adds twelve partitions and says how long to wait, and CreatePartitions v3 (strict)
+    /// is refused ThrottlingQuotaExceeded with the partitions left as they were.
     /// </summary>
     [Fact]
     public async Task Topic_mutations_over_the_controller_mutation_rate_are_refused_when_strict_and_throttled_when_not()
@@ -252,13 +253,21 @@ public sealed class ClientQuotaTests(KafkaCluster cluster)
         Assert.InRange(deleteThrottle, 1, 6000);
 
         await using var permissive = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0), client);
-        await permissive.SendAsync(ApiKey.CreatePartitions, 2, w => new M.CreatePartitionsRequest([new M.CreatePartitionsTopic(b, 9, false)], 30_000, false).Write(w, 2));
+        await permissive.SendAsync(ApiKey.CreatePartitions, 2, w => new M.CreatePartitionsRequest([new M.CreatePartitionsTopic(b, 20, false)], 30_000, false).Write(w, 2));
         var (growThrottle, grown) = TopicErrors(await permissive.ReadFrameAsync(), ids: false);
         Assert.Equal([(b, ErrorCode.None)], grown);
-        Assert.InRange(growThrottle, 1, 8000);
+        // Eighteen tokens short: the strict request below comes well before they are back.
+        Assert.InRange(growThrottle, 1, 20_000);
+
+        await using var strict = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0), client);
+        await strict.SendAsync(ApiKey.CreatePartitions, 3, w => new M.CreatePartitionsRequest([new M.CreatePartitionsTopic(b, 21, false)], 30_000, false).Write(w, 3));
+        var (refusedThrottle, refused) = TopicErrors(await strict.ReadFrameAsync(), ids: false);
+        Assert.Equal([(b, ErrorCode.ThrottlingQuotaExceeded)], refused);
+        Assert.InRange(refusedThrottle, 1, 20_000);
+        Assert.Equal(20, (await cluster.Controller.GetMetadata(new OrleansStream.MetadataRequest([b]))).Topics.Single().Partitions.Count);
     }
 
-    /// <summary>DeleteTopics v6 and CreatePartitions v2 answers (flexible): the throttle time and each topic's name and error.</summary>
+    /// <summary>DeleteTopics v6 and CreatePartitions v2-3 answers (flexible): the throttle time and each topic's name and error.</summary>
     private static (int ThrottleTimeMs, List<(string?, ErrorCode)> Topics) TopicErrors(byte[]? frame, bool ids)
     {
         Assert.NotNull(frame);

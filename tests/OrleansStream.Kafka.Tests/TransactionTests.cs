@@ -583,6 +583,92 @@ public sealed class TransactionTests(KafkaCluster cluster)
         Assert.Equal((short)ErrorCode.None, r.ReadInt16());
     }
 
+    /// <summary>
+    /// The flexible versions Kafka 4's clients send, on the wire: AddPartitionsToTxn v3 adds the partition, whose batch
+    /// Produce v11 then takes; a TxnOffsetCommit for a group the transaction does not hold (no AddOffsetsToTxn) is refused
+    /// by the group's KIP-890 verification, InvalidTxnState at v3 and TransactionAbortable at v4 (Kafka's defaultError and
+    /// genericError); AddOffsetsToTxn v4 adds the group, TxnOffsetCommit v4 is taken, EndTxn v4 commits, and the offset
+    /// becomes the group's.
+    /// </summary>
+    [Fact]
+    public async Task The_flexible_transaction_versions_commit_and_TxnOffsetCommit_v4_answers_TransactionAbortable_where_v3_answers_InvalidTxnState()
+    {
+        var topic = await cluster.CreateTopicAsync("txn-v4", partitions: 1);
+        var transactionalId = "txn-v4-" + Guid.NewGuid().ToString("N");
+        var group = "txn-v4-" + Guid.NewGuid().ToString("N");
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(topic, 0)));
+
+        await wire.SendAsync(ApiKey.InitProducerId, 1, w => new Protocol.Messages.InitProducerIdRequest(transactionalId, 60_000).Write(w, 1));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } init ? init.AsSpan(4) : []);
+        r.ReadInt32();
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+        var (producerId, epoch) = (r.ReadInt64(), r.ReadInt16());
+
+        await wire.SendAsync(ApiKey.AddPartitionsToTxn, 3,
+            w => new Protocol.Messages.AddPartitionsToTxnRequest(transactionalId, producerId, epoch, [new TopicPartitions(topic, [0])]).Write(w, 3));
+        var added = await FlexiblePartitionErrorsAsync(wire);
+        var produced = await ProduceTransactionalAsync(wire, topic, transactionalId, producerId, epoch, 11);
+
+        async Task<List<(string, int, ErrorCode)>> TxnOffsetCommitAsync(short version)
+        {
+            await wire.SendAsync(ApiKey.TxnOffsetCommit, version, w => new Protocol.Messages.TxnOffsetCommitRequest(
+                transactionalId, group, producerId, epoch, [new OffsetCommitTopic(topic, [new OffsetCommitPartition(0, 1, -1, null)])]).Write(w, version));
+            return await FlexiblePartitionErrorsAsync(wire);
+        }
+        var outsideV3 = await TxnOffsetCommitAsync(3);
+        var outsideV4 = await TxnOffsetCommitAsync(4);
+        await wire.SendAsync(ApiKey.AddOffsetsToTxn, 4, w => new Protocol.Messages.AddOffsetsToTxnRequest(transactionalId, producerId, epoch, group).Write(w, 4));
+        var offsetsAdded = await FlexibleErrorAsync(wire);
+        var inside = await TxnOffsetCommitAsync(4);
+        await wire.SendAsync(ApiKey.EndTxn, 4, w => new Protocol.Messages.EndTxnRequest(transactionalId, producerId, epoch, Committed: true).Write(w, 4));
+        var ended = await FlexibleErrorAsync(wire);
+
+        Assert.Equal([(topic, 0, ErrorCode.None)], added);
+        Assert.Equal(ErrorCode.None, produced);
+        Assert.Equal([(topic, 0, ErrorCode.InvalidTxnState)], outsideV3);
+        Assert.Equal([(topic, 0, ErrorCode.TransactionAbortable)], outsideV4);
+        Assert.Equal(ErrorCode.None, offsetsAdded);
+        Assert.Equal([(topic, 0, ErrorCode.None)], inside);
+        Assert.Equal(ErrorCode.None, ended);
+        using var consumer = new ConsumerBuilder<Null, string>(Consumer(IsolationLevel.ReadCommitted, group)).Build();
+        var partition = new TopicPartition(topic, 0);
+        await Eventually.WaitUntilAsync(() => consumer.Committed([partition], Wait)[0].Offset.Value == 1, $"group {group} has the transaction's offset committed");
+    }
+
+    /// <summary>A flexible answer of an error per partition (AddPartitionsToTxn v3, TxnOffsetCommit v3+), read to its end.</summary>
+    private static async Task<List<(string, int, ErrorCode)>> FlexiblePartitionErrorsAsync(KafkaWire wire)
+    {
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
+        r.SkipTaggedFields(); // response header v1
+        r.ReadInt32();
+        var errors = new List<(string, int, ErrorCode)>();
+        for (var topics = r.ReadArrayLength(true); topics > 0; topics--)
+        {
+            var name = r.ReadString(true);
+            for (var partitions = r.ReadArrayLength(true); partitions > 0; partitions--)
+            {
+                errors.Add((name, r.ReadInt32(), (ErrorCode)r.ReadInt16()));
+                r.SkipTaggedFields();
+            }
+            r.SkipTaggedFields();
+        }
+        r.SkipTaggedFields();
+        Assert.Equal(0, r.Remaining);
+        return errors;
+    }
+
+    /// <summary>A flexible answer of one error (AddOffsetsToTxn and EndTxn v3+), read to its end.</summary>
+    private static async Task<ErrorCode> FlexibleErrorAsync(KafkaWire wire)
+    {
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
+        r.SkipTaggedFields();
+        r.ReadInt32();
+        var error = (ErrorCode)r.ReadInt16();
+        r.SkipTaggedFields();
+        Assert.Equal(0, r.Remaining);
+        return error;
+    }
+
     private static async Task<ErrorCode> ProduceTransactionalAsync(KafkaWire wire, string topic, string transactionalId, long producerId, short epoch, short version)
     {
         using var batch = new RecordBatchBuilder();
