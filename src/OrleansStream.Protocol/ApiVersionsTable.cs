@@ -43,7 +43,7 @@ public static class ApiVersionsTable
         new(ApiKey.CreatePartitions, 0, 2),
         new(ApiKey.DeleteGroups, 0, 2),
         new(ApiKey.ElectLeaders, 0, 2),
-        new(ApiKey.DescribeConfigs, 0, 2),
+        new(ApiKey.DescribeConfigs, 0, 4),
         new(ApiKey.DescribeLogDirs, 1, 4),
         new(ApiKey.SaslAuthenticate, 0, 2),
         new(ApiKey.AlterConfigs, 0, 2),
