@@ -14,7 +14,7 @@ public static class ApiVersionsTable
         new(ApiKey.Produce, 3, 11),
         new(ApiKey.Fetch, 4, 17),
         new(ApiKey.ListOffsets, 1, 10),
-        new(ApiKey.Metadata, 0, 12),
+        new(ApiKey.Metadata, 0, 13),
         new(ApiKey.OffsetCommit, 1, 9),
         new(ApiKey.OffsetFetch, 1, 9),
         new(ApiKey.FindCoordinator, 0, 2),
