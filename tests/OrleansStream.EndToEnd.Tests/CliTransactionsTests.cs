@@ -111,15 +111,21 @@ public sealed class CliTransactionsTests(SiloFixture silo) : IClassFixture<SiloF
     }
 
     [Fact]
-    public async Task Find_hanging_without_a_topic_or_broker_or_with_a_partition_alone_is_a_usage_error()
+    public async Task Find_hanging_without_a_topic_or_broker_or_with_a_partition_alone_is_a_usage_error_and_an_unknown_broker_or_topic_fails()
     {
         var neither = await silo.RunCliAsync("transactions", "find-hanging");
         var partitionAlone = await silo.RunCliAsync("transactions", "find-hanging", "--broker-id", "0", "--partition", "0");
+        var unknownBroker = await silo.RunCliAsync("transactions", "find-hanging", "--broker-id", "999");
+        var unknownTopic = await silo.RunCliAsync("transactions", "find-hanging", "--topic", "e2e-no-such-topic");
 
         Assert.True(neither.ExitCode == 2 && neither.Stdout.Length == 0, neither.ToString());
         Assert.Contains("find-hanging requires either --topic or --broker-id", neither.Stderr);
         Assert.True(partitionAlone.ExitCode == 2, partitionAlone.ToString());
         Assert.Contains("--partition requires --topic", partitionAlone.Stderr);
+        Assert.True(unknownBroker.ExitCode == 1 && unknownBroker.Stdout.Length == 0, unknownBroker.ToString());
+        Assert.Equal("orleansstream: broker 999 is not a live broker of the cluster", unknownBroker.Stderr.Trim());
+        Assert.True(unknownTopic.ExitCode == 1 && unknownTopic.Stdout.Length == 0, unknownTopic.ToString());
+        Assert.StartsWith("orleansstream: UnknownTopicOrPartition", unknownTopic.Stderr, StringComparison.Ordinal);
     }
 
     /// <summary>find-hanging's rows below kafka-transactions.sh's header, each cell without its padding.</summary>

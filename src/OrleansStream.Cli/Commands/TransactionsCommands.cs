@@ -13,7 +13,7 @@ internal static class TransactionsCommands
 {
     public static Command Build()
     {
-        var transactions = new Command("transactions", "List and describe transactional producers' transactions, abort a hanging one; copy a topic exactly once");
+        var transactions = new Command("transactions", "List and describe transactional producers' transactions, find and abort hanging ones; copy a topic exactly once");
         transactions.Subcommands.Add(List());
         transactions.Subcommands.Add(Describe());
         transactions.Subcommands.Add(DescribeProducers());
@@ -180,9 +180,9 @@ internal static class TransactionsCommands
             await using var connection = await CliApp.ConnectAsync(parse, ct);
             using var admin = new AdminClientBuilder(connection.Client).Build();
             var partitions = await PartitionsToSearch(admin, parse.GetValue(topic), parse.GetValue(partition), parse.GetValue(brokerId));
-            var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            var candidates = await OpenTransactionsOlderThan(admin, partitions, nowMs, parse.GetValue(maxTimeout) * 60_000L);
+            var candidates = await OpenTransactionsOlderThan(admin, partitions, parse.GetValue(maxTimeout) * 60_000L);
             var hanging = candidates.Count == 0 ? candidates : await Hanging(admin, candidates);
+            var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             hanging.Sort(static (a, b) => a.Partition.Topic != b.Partition.Topic ? string.CompareOrdinal(a.Partition.Topic, b.Partition.Topic)
                 : a.Partition.Partition != b.Partition.Partition ? a.Partition.Partition.CompareTo(b.Partition.Partition)
                 : a.Producer.ProducerId.CompareTo(b.Producer.ProducerId));
@@ -227,16 +227,21 @@ internal static class TransactionsCommands
         return false;
     }
 
-    /// <summary>The producers with a transaction open, whose last write is older than the timeout: the coordinator should have ended it.</summary>
+    /// <summary>
+    /// The producers with a transaction open whose last write is older than the timeout, by the clock once their
+    /// partitions answered, as Kafka's tool: their coordinator should have ended the transaction by now.
+    /// </summary>
     private static async Task<List<(TopicPartition Partition, ProducerState Producer)>> OpenTransactionsOlderThan(
-        IAdminClient admin, List<TopicPartition> partitions, long nowMs, long maxTransactionTimeoutMs)
+        IAdminClient admin, List<TopicPartition> partitions, long maxTransactionTimeoutMs)
     {
         var candidates = new List<(TopicPartition, ProducerState)>();
         // Kafka's tool asks in batches, so a broker with many partitions is not sent one giant request.
         const int batchSize = 500;
         for (var from = 0; from < partitions.Count; from += batchSize)
         {
-            foreach (var described in await Call(admin.DescribeProducersAsync(partitions.GetRange(from, Math.Min(batchSize, partitions.Count - from)))))
+            var batch = await Call(admin.DescribeProducersAsync(partitions.GetRange(from, Math.Min(batchSize, partitions.Count - from))));
+            var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            foreach (var described in batch)
                 foreach (var p in described.ActiveProducers)
                     if (p.CurrentTransactionStartOffset is not null && nowMs - p.LastTimestamp > maxTransactionTimeoutMs)
                         candidates.Add((described.TopicPartition, p));
