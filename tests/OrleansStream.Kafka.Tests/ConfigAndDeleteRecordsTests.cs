@@ -90,6 +90,79 @@ public sealed class ConfigAndDeleteRecordsTests(KafkaCluster cluster)
         Assert.Equal(Confluent.Kafka.ErrorCode.InvalidRequest, refused.Results.Single().Error.Code);
     }
 
+    /// <summary>
+    /// DescribeConfigs v3-4 as the Java admin client sends them (no client here speaks them: librdkafka stops at v1,
+    /// kafkajs and kafka-python at v2): each config's type, and its documentation only when asked.
+    /// </summary>
+    [Theory]
+    [InlineData(3, true)]
+    [InlineData(4, true)]
+    [InlineData(4, false)]
+    public async Task DescribeConfigs_v3_and_v4_answer_each_configs_type_and_its_documentation_when_asked(short version, bool documentation)
+    {
+        var name = "cfg-doc-" + Guid.NewGuid().ToString("N")[..8];
+        using (var admin = Admin())
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = name, NumPartitions = 1, ReplicationFactor = 1, Configs = new() { ["retention.ms"] = "3600000" } }]);
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+
+        await wire.SendAsync(Protocol.ApiKey.DescribeConfigs, version, w => new Protocol.Messages.DescribeConfigsRequest(
+        [
+            new(Protocol.Messages.ConfigResourceType.Topic, name, ["retention.ms", "cleanup.policy"]),
+            new(Protocol.Messages.ConfigResourceType.Broker, "", ["sasl.enabled.mechanisms"]),
+        ], IncludeSynonyms: true, IncludeDocumentation: documentation).Write(w, version));
+        var configs = ReadDescribedConfigs(await wire.ReadFrameAsync(), version);
+
+        Assert.Equal(["cleanup.policy", "retention.ms", "sasl.enabled.mechanisms"], configs.Select(c => c.Name).Order(StringComparer.Ordinal));
+        var retention = configs.Single(c => c.Name == "retention.ms");
+        Assert.Equal(("3600000", (sbyte)Protocol.Messages.ConfigType.Long), (retention.Value, retention.Type));
+        Assert.Equal((sbyte)Protocol.Messages.ConfigType.List, configs.Single(c => c.Name == "cleanup.policy").Type);
+        Assert.Equal((sbyte)Protocol.Messages.ConfigType.List, configs.Single(c => c.Name == "sasl.enabled.mechanisms").Type);
+        Assert.All(configs, c => Assert.Equal(documentation, !string.IsNullOrWhiteSpace(c.Documentation)));
+    }
+
+    /// <summary>Every config of a DescribeConfigs v3-4 answer whose resources have no error.</summary>
+    private static List<(string Name, string? Value, sbyte Type, string? Documentation)> ReadDescribedConfigs(byte[]? frame, short version)
+    {
+        var flexible = version >= 4;
+        Assert.NotNull(frame);
+        var r = new Protocol.KafkaReader(frame.AsSpan(flexible ? 5 : 4));
+        r.ReadInt32();
+        var configs = new List<(string, string?, sbyte, string?)>();
+        var results = r.ReadArrayLength(flexible);
+        for (var i = 0; i < results; i++)
+        {
+            Assert.Equal(0, r.ReadInt16());
+            r.ReadNullableString(flexible);
+            r.ReadInt8();
+            r.ReadString(flexible);
+            var count = r.ReadArrayLength(flexible);
+            for (var c = 0; c < count; c++)
+            {
+                var name = r.ReadString(flexible);
+                var value = r.ReadNullableString(flexible);
+                r.ReadBoolean();
+                r.ReadInt8();
+                r.ReadBoolean();
+                var synonyms = r.ReadArrayLength(flexible);
+                for (var s = 0; s < synonyms; s++)
+                {
+                    r.ReadString(flexible);
+                    r.ReadNullableString(flexible);
+                    r.ReadInt8();
+                    if (flexible) r.SkipTaggedFields();
+                }
+                var type = r.ReadInt8();
+                var documentation = r.ReadNullableString(flexible);
+                if (flexible) r.SkipTaggedFields();
+                configs.Add((name, value, type, documentation));
+            }
+            if (flexible) r.SkipTaggedFields();
+        }
+        if (flexible) r.SkipTaggedFields();
+        Assert.Equal(0, r.Remaining);
+        return configs;
+    }
+
     [Fact]
     public async Task DeleteRecords_moves_the_log_start_on_the_leader_and_its_follower()
     {

@@ -185,7 +185,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         ApiKey.DeleteGroups => new M.GroupsRequest(o.Array(o.Name)).WriteDeleteGroups,
         ApiKey.ElectLeaders => new M.ElectLeadersRequest(o.Int8(), o.Chance(4) ? null : o.ArrayOf(o.Partitions), o.Int32()).Write,
         ApiKey.DescribeConfigs => new M.DescribeConfigsRequest(
-            o.Array(() => new M.DescribeConfigsResource(o.ResourceType(), o.Name(), o.Chance(3) ? null : o.Array(o.ConfigName))), o.Chance(2)).Write,
+            o.Array(() => new M.DescribeConfigsResource(o.ResourceType(), o.Name(), o.Chance(3) ? null : o.Array(o.ConfigName))), o.Chance(2), o.Chance(2)).Write,
         ApiKey.SaslAuthenticate => new M.SaslAuthenticateRequest(o.Bytes()).Write,
         ApiKey.AlterConfigs => (w, v) => o.AlterConfigs(incremental: false).Write(w, incremental: false, flexible: v >= 2),
         ApiKey.IncrementalAlterConfigs => (w, v) => o.AlterConfigs(incremental: true).Write(w, incremental: true, flexible: v >= 1),

@@ -86,6 +86,7 @@ public sealed class JavaClientTests(KafkaCluster cluster)
         Assert.Equal(2, result.GetProperty("brokers").GetInt32());
         Assert.False(string.IsNullOrEmpty(result.GetProperty("clusterId").GetString()));
         Assert.Equal("3600000/DYNAMIC_TOPIC_CONFIG", result.GetProperty("retentionCreated").GetString());
+        Assert.Equal("LONG/true", result.GetProperty("retentionDefinition").GetString());
         Assert.Equal("7200000/DYNAMIC_TOPIC_CONFIG", result.GetProperty("retentionAltered").GetString());
         Assert.Equal("delete,compact/DYNAMIC_TOPIC_CONFIG", result.GetProperty("cleanupPolicyAltered").GetString());
         Assert.Equal(3, result.GetProperty("logDirPartitions").GetInt32());

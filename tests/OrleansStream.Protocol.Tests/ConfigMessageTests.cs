@@ -64,6 +64,68 @@ public class ConfigMessageTests
     }
 
     [Fact]
+    public void DescribeConfigs_v3_request_asks_for_documentation()
+    {
+        var bytes = Hex.Parse("00000001 02 0001 74 ffffffff 00 01");
+        var r = new KafkaReader(bytes);
+
+        var request = DescribeConfigsRequest.Read(ref r, 3);
+
+        Assert.Equal(0, r.Remaining);
+        Assert.False(request.IncludeSynonyms);
+        Assert.True(request.IncludeDocumentation);
+        using var w = new KafkaWriter();
+        request.Write(w, 3);
+        Assert.Equal(bytes, w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void DescribeConfigs_v4_request_is_flexible()
+    {
+        // Compact arrays and strings (length + 1), a resource's tags, then synonyms, documentation and the request's tags.
+        var bytes = Hex.Parse("02 02 0274 02 0d726574656e74696f6e2e6d73 00 01 01 00");
+        var r = new KafkaReader(bytes);
+
+        var request = DescribeConfigsRequest.Read(ref r, 4);
+
+        Assert.Equal(0, r.Remaining);
+        var resource = Assert.Single(request.Resources);
+        Assert.Equal((ConfigResourceType.Topic, "t"), (resource.Type, resource.Name));
+        Assert.Equal(["retention.ms"], resource.ConfigNames);
+        Assert.True(request.IncludeSynonyms);
+        Assert.True(request.IncludeDocumentation);
+        using var w = new KafkaWriter();
+        request.Write(w, 4);
+        Assert.Equal(bytes, w.WrittenSpan.ToArray());
+    }
+
+    private static DescribeConfigsResponse OneTypedTopicConfig(string? documentation) => new([new DescribeConfigsResult(ErrorCode.None, null, ConfigResourceType.Topic, "t",
+        [new DescribedConfig("retention.ms", "1000", false, ConfigSource.DynamicTopicConfig, false, [new ConfigSynonym("retention.ms", "1000", ConfigSource.DynamicTopicConfig)],
+            ConfigType.Long, documentation)])]);
+
+    [Fact]
+    public void DescribeConfigs_v3_response_adds_the_type_and_documentation()
+    {
+        using var w = new KafkaWriter();
+        OneTypedTopicConfig("d").Write(w, 3);
+
+        Assert.Equal(Hex.Parse($"00000000 00000001 0000 ffff 02 0001 74 00000001 {RetentionMs} {Value1000} 00 01 00 00000001 {RetentionMs} {Value1000} 01 05 0001 64"),
+            w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void DescribeConfigs_v4_response_is_flexible()
+    {
+        using var w = new KafkaWriter();
+        OneTypedTopicConfig(null).Write(w, 4);
+
+        const string compactName = "0d 726574656e74696f6e2e6d73";
+        const string compactValue = "05 31303030";
+        Assert.Equal(Hex.Parse($"00000000 02 0000 00 02 0274 02 {compactName} {compactValue} 00 01 00 02 {compactName} {compactValue} 01 00 05 00 00 00 00"),
+            w.WrittenSpan.ToArray());
+    }
+
+    [Fact]
     public void IncrementalAlterConfigs_v0_request_carries_an_op_per_config()
     {
         var bytes = Hex.Parse("00000001 02 0001 74 00000002 000e 636c65616e75702e706f6c696379 02 0007 636f6d70616374 " + RetentionMs + " 01 ffff 00");

@@ -161,12 +161,12 @@ public class MessageTests
     }
 
     /// <summary>
-    /// Metadata v10-12 (KIP-516): each request topic and response topic carries its id (after the name in the answer,
+    /// Metadata v10-13 (KIP-516): each request topic and response topic carries its id (after the name in the answer,
     /// before it in the request); v11 drops the cluster's authorized operations from both; v12 lets a name be null
-    /// (a request by id, an answer for an id no topic has).
+    /// (a request by id, an answer for an id no topic has); v13 answers a top-level error after the topics.
     /// </summary>
     [Fact]
-    public void Metadata_v10_to_v12_carry_topic_ids_and_v11_drops_the_clusters_authorized_operations()
+    public void Metadata_v10_to_v13_carry_topic_ids_and_v11_drops_the_clusters_authorized_operations()
     {
         var id = Guid.Parse("00112233-4455-6677-8899-aabbccddeeff");
         var request = Hex.Parse("03 00112233445566778899aabbccddeeff 00 00 00000000000000000000000000000000 0274 00 00 00 00");
@@ -201,6 +201,16 @@ public class MessageTests
             "03 0000 0274 00112233445566778899aabbccddeeff 00 01 80000000 00" +
             "0064 00 00112233445566778899aabbccddeeff 00 01 80000000 00" +      // null name
             "00"), w12.WrittenSpan.ToArray());                                   // no cluster authorized operations from v11
+        using var w13 = new KafkaWriter();
+        response.Write(w13, 13);
+        Assert.Equal(Hex.Parse(
+            "00000000 01 0263 00000003" +
+            "03 0000 0274 00112233445566778899aabbccddeeff 00 01 80000000 00" +
+            "0064 00 00112233445566778899aabbccddeeff 00 01 80000000 00" +
+            "0000 00"), w13.WrittenSpan.ToArray());                              // v13 (KIP-1102): the top-level error, none
+        var v13 = new KafkaReader(request);
+        Assert.Equal(read.Topics, Messages.MetadataRequest.Read(ref v13, 13).Topics);
+        Assert.Equal(0, v13.Remaining);
     }
 
     /// <summary>

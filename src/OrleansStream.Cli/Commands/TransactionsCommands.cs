@@ -6,18 +6,19 @@ using OrleansStream.Client.Admin;
 namespace OrleansStream.Cli.Commands;
 
 /// <summary>
-/// <c>transactions list|describe|describe-producers|abort</c>, the kafka-transactions.sh of OrleansStream,
+/// <c>transactions list|describe|describe-producers|abort|find-hanging</c>, the kafka-transactions.sh of OrleansStream,
 /// <c>transactions stats</c> and <c>transactions copy</c>.
 /// </summary>
 internal static class TransactionsCommands
 {
     public static Command Build()
     {
-        var transactions = new Command("transactions", "List and describe transactional producers' transactions, abort a hanging one; copy a topic exactly once");
+        var transactions = new Command("transactions", "List and describe transactional producers' transactions, find and abort hanging ones; copy a topic exactly once");
         transactions.Subcommands.Add(List());
         transactions.Subcommands.Add(Describe());
         transactions.Subcommands.Add(DescribeProducers());
         transactions.Subcommands.Add(Abort());
+        transactions.Subcommands.Add(FindHanging());
         transactions.Subcommands.Add(Stats());
         transactions.Subcommands.Add(CopyCommand.Build());
         return transactions;
@@ -144,6 +145,142 @@ internal static class TransactionsCommands
             if (p.CurrentTransactionStartOffset == startOffset)
                 return new AbortTransactionSpec(tp, p.ProducerId, (short)p.ProducerEpoch, p.CoordinatorEpoch ?? 0);
         throw new CliException($"no open transaction starts at offset {startOffset} of {tp}");
+    }
+
+    /// <summary>
+    /// kafka-transactions.sh find-hanging (KIP-664): the open transactions of a broker's or a topic's partitions, open
+    /// longer than --max-transaction-timeout by their producer's last timestamp, that their coordinator will not end:
+    /// it has no transactional id for the producer, or does not have the partition in the transaction.
+    /// </summary>
+    private static Command FindHanging()
+    {
+        var brokerId = new Option<int?>("--broker-id") { Description = "Node id of the broker whose partitions are searched" };
+        var maxTimeout = new Option<int>("--max-transaction-timeout")
+        {
+            Description = "Maximum transaction timeout in minutes: only transactions open longer are searched (default 15)",
+            DefaultValueFactory = _ => 15,
+        };
+        var topic = new Option<string?>("--topic") { Description = "Topic to search (required with --partition)" };
+        var partition = new Option<int?>("--partition") { Description = "Partition of --topic to search" };
+        var command = new Command("find-hanging", "Transactions open on partitions that their coordinator will not complete, to abort with transactions abort")
+        {
+            brokerId, maxTimeout, topic, partition,
+        };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(topic) is null && result.GetValue(brokerId) is null)
+                result.AddError("find-hanging requires either --topic or --broker-id to limit the scope of the search");
+            if (result.GetValue(partition) is not null && result.GetValue(topic) is null)
+                result.AddError("--partition requires --topic");
+            if (result.GetValue(partition) < 0) result.AddError("--partition must be >= 0");
+            if (result.GetValue(maxTimeout) < 0) result.AddError("--max-transaction-timeout must be >= 0");
+        });
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var connection = await CliApp.ConnectAsync(parse, ct);
+            using var admin = new AdminClientBuilder(connection.Client).Build();
+            var partitions = await PartitionsToSearch(admin, parse.GetValue(topic), parse.GetValue(partition), parse.GetValue(brokerId));
+            var candidates = await OpenTransactionsOlderThan(admin, partitions, parse.GetValue(maxTimeout) * 60_000L);
+            var hanging = candidates.Count == 0 ? candidates : await Hanging(admin, candidates);
+            var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            hanging.Sort(static (a, b) => a.Partition.Topic != b.Partition.Topic ? string.CompareOrdinal(a.Partition.Topic, b.Partition.Topic)
+                : a.Partition.Partition != b.Partition.Partition ? a.Partition.Partition.CompareTo(b.Partition.Partition)
+                : a.Producer.ProducerId.CompareTo(b.Producer.ProducerId));
+            var rows = new List<string[]> { new[] { "Topic", "Partition", "ProducerId", "ProducerEpoch", "CoordinatorEpoch", "StartOffset", "LastTimestamp", "Duration(min)" } };
+            foreach (var (tp, p) in hanging)
+            {
+                rows.Add([
+                    tp.Topic, N(tp.Partition), N(p.ProducerId), N(p.ProducerEpoch), N(p.CoordinatorEpoch ?? -1), N(p.CurrentTransactionStartOffset ?? -1),
+                    N(p.LastTimestamp), N((nowMs - p.LastTimestamp) / 60_000),
+                ]);
+            }
+            GroupsCommands.WriteTable(rows, "\t");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>Kafka's choice: the one partition named, else the topic's (or every topic's) partitions with a replica on the broker.</summary>
+    private static async Task<List<TopicPartition>> PartitionsToSearch(IAdminClient admin, string? topic, int? partition, int? nodeId)
+    {
+        if (topic is not null && partition is { } p) return [new TopicPartition(topic, p)];
+        string? broker = null;
+        if (nodeId is { } id)
+        {
+            foreach (var node in (await Call(admin.DescribeClusterAsync())).Nodes)
+                if (node.Id == id) broker = node.BrokerId;
+            if (broker is null) throw new CliException($"broker {id} is not a live broker of the cluster");
+        }
+        var options = new DescribeTopicsOptions { IncludeOffsets = false };
+        var described = topic is null ? await Call(admin.DescribeTopicsAsync(options)) : await Call(admin.DescribeTopicsAsync([topic], options));
+        var partitions = new List<TopicPartition>();
+        foreach (var t in described.TopicDescriptions)
+            foreach (var info in t.Partitions)
+                if (broker is null || HasReplicaOn(info, broker)) partitions.Add(new TopicPartition(t.Name, info.Partition));
+        return partitions;
+    }
+
+    private static bool HasReplicaOn(TopicPartitionInfo partition, string broker)
+    {
+        foreach (var replica in partition.Replicas)
+            if (replica.BrokerId == broker) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// The producers with a transaction open whose last write is older than the timeout, by the clock once their
+    /// partitions answered, as Kafka's tool: their coordinator should have ended the transaction by now.
+    /// </summary>
+    private static async Task<List<(TopicPartition Partition, ProducerState Producer)>> OpenTransactionsOlderThan(
+        IAdminClient admin, List<TopicPartition> partitions, long maxTransactionTimeoutMs)
+    {
+        var candidates = new List<(TopicPartition, ProducerState)>();
+        // Kafka's tool asks in batches, so a broker with many partitions is not sent one giant request.
+        const int batchSize = 500;
+        for (var from = 0; from < partitions.Count; from += batchSize)
+        {
+            var batch = await Call(admin.DescribeProducersAsync(partitions.GetRange(from, Math.Min(batchSize, partitions.Count - from))));
+            var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            foreach (var described in batch)
+                foreach (var p in described.ActiveProducers)
+                    if (p.CurrentTransactionStartOffset is not null && nowMs - p.LastTimestamp > maxTransactionTimeoutMs)
+                        candidates.Add((described.TopicPartition, p));
+        }
+        return candidates;
+    }
+
+    /// <summary>
+    /// Kafka's rule: an open transaction hangs when no coordinator lists a transactional id for its producer id, when
+    /// that id is unknown to its coordinator, or when the coordinator's transaction (ongoing, or still writing its
+    /// markers) does not include the partition; otherwise the coordinator will still write the partition's marker.
+    /// </summary>
+    private static async Task<List<(TopicPartition Partition, ProducerState Producer)>> Hanging(
+        IAdminClient admin, List<(TopicPartition Partition, ProducerState Producer)> candidates)
+    {
+        var producerIds = new HashSet<long>();
+        foreach (var (_, p) in candidates) producerIds.Add(p.ProducerId);
+        var transactionalIds = new Dictionary<long, string>();
+        foreach (var listing in await Call(admin.ListTransactionsAsync(new ListTransactionsOptions { FilterProducerIds = [.. producerIds] })))
+            if (producerIds.Contains(listing.ProducerId)) transactionalIds[listing.ProducerId] = listing.TransactionalId;
+        var descriptions = new Dictionary<string, TransactionDescription>(StringComparer.Ordinal);
+        if (transactionalIds.Count > 0)
+        {
+            foreach (var d in await Call(admin.DescribeTransactionsAsync(new HashSet<string>(transactionalIds.Values, StringComparer.Ordinal))))
+            {
+                if (d.Error == ErrorCode.TransactionalIdNotFound) continue;
+                if (d.Error != ErrorCode.None) throw new CliException($"{d.Error}: failed to describe transactional id '{d.TransactionalId}'");
+                descriptions[d.TransactionalId] = d;
+            }
+        }
+        var hanging = new List<(TopicPartition, ProducerState)>();
+        foreach (var (tp, p) in candidates)
+        {
+            if (!transactionalIds.TryGetValue(p.ProducerId, out var transactionalId)
+                || !descriptions.TryGetValue(transactionalId, out var description)
+                || !description.Partitions.Contains(tp))
+                hanging.Add((tp, p));
+        }
+        return hanging;
     }
 
     private static Command Stats()

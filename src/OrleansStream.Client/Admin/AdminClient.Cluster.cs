@@ -18,7 +18,7 @@ internal sealed partial class AdminClient
         Node? controller = null;
         foreach (var n in cluster.Nodes)
         {
-            var node = new Node(n.NodeId, n.Host, n.Port, n.Rack);
+            var node = new Node(n.NodeId, n.Host, n.Port, n.Rack) { BrokerId = n.BrokerId };
             nodes.Add(node);
             if (n.NodeId == cluster.ControllerNodeId) controller = node;
         }

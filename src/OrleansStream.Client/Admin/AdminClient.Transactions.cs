@@ -1,12 +1,25 @@
+using OrleansStream.Client.Admin;
+
 namespace OrleansStream.Client;
 
 internal sealed partial class AdminClient
 {
-    public async Task<List<TransactionListingResult>> ListTransactionsAsync(TimeSpan? timeout = null)
+    public Task<List<TransactionListingResult>> ListTransactionsAsync(TimeSpan? timeout = null) =>
+        ListTransactionsAsync([], [], -1, timeout);
+
+    public Task<List<TransactionListingResult>> ListTransactionsAsync(ListTransactionsOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(options.FilterStates);
+        ArgumentNullException.ThrowIfNull(options.FilterProducerIds);
+        return ListTransactionsAsync([.. options.FilterStates], [.. options.FilterProducerIds], options.FilterOnDurationMs, options.RequestTimeout);
+    }
+
+    private async Task<List<TransactionListingResult>> ListTransactionsAsync(string[] states, long[] producerIds, long durationMs, TimeSpan? timeout)
     {
         var shards = await IdempotentCall(() => clusterClient.GetGrain<ITransactionCoordinatorLookupGrain>(0).ShardCount(), timeout).ConfigureAwait(false);
         var all = new List<TransactionListingResult>();
-        foreach (var list in await IdempotentCall(() => ListEveryShardAsync(shards), timeout).ConfigureAwait(false))
+        foreach (var list in await IdempotentCall(() => ListEveryShardAsync(shards, states, producerIds, durationMs), timeout).ConfigureAwait(false))
             all.AddRange(list);
         all.Sort(static (a, b) => string.CompareOrdinal(a.TransactionalId, b.TransactionalId));
         return all;
@@ -37,11 +50,11 @@ internal sealed partial class AdminClient
         return Task.WhenAll(stats);
     }
 
-    private Task<IReadOnlyList<TransactionListingResult>[]> ListEveryShardAsync(int shards)
+    private Task<IReadOnlyList<TransactionListingResult>[]> ListEveryShardAsync(int shards, string[] states, long[] producerIds, long durationMs)
     {
         var lists = new Task<IReadOnlyList<TransactionListingResult>>[shards];
         for (var shard = 0; shard < shards; shard++)
-            lists[shard] = clusterClient.GetGrain<ITransactionCoordinatorGrain>(shard).ListTransactions([], []);
+            lists[shard] = clusterClient.GetGrain<ITransactionCoordinatorGrain>(shard).ListTransactions(states, producerIds, durationMs);
         return Task.WhenAll(lists);
     }
 

@@ -41,6 +41,12 @@ public partial interface IAdminClient : IDisposable
     /// <summary>Kafka's Admin.listTransactions: every transactional id the coordinators know, with its producer id and state.</summary>
     Task<List<TransactionListingResult>> ListTransactionsAsync(TimeSpan? timeout = null);
 
+    /// <summary>
+    /// Kafka's Admin.listTransactions with its ListTransactionsOptions: only the ids in the states, of the producer ids
+    /// and older than the duration it names (each filter asked of every coordinator shard, as Kafka's brokers filter).
+    /// </summary>
+    Task<List<TransactionListingResult>> ListTransactionsAsync(ListTransactionsOptions options);
+
     /// <summary>Kafka's Admin.describeTransactions: each id's state, producer id and epoch, timeout and partitions, from its coordinator.</summary>
     Task<List<TransactionDescription>> DescribeTransactionsAsync(IEnumerable<string> transactionalIds, TimeSpan? timeout = null);
 

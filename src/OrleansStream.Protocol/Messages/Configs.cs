@@ -29,82 +29,126 @@ public enum ConfigSource : sbyte
 /// <summary>A resource of DescribeConfigs; <paramref name="ConfigNames"/> null asks for every config.</summary>
 public sealed record DescribeConfigsResource(ConfigResourceType Type, string Name, IReadOnlyList<string>? ConfigNames);
 
-/// <summary>DescribeConfigs v0-2 (v1: include_synonyms).</summary>
-public sealed record DescribeConfigsRequest(IReadOnlyList<DescribeConfigsResource> Resources, bool IncludeSynonyms)
+/// <summary>Kafka's DescribeConfigsResponse.ConfigType (v3+), same numbers: the type of a config's value.</summary>
+public enum ConfigType : sbyte
+{
+    Unknown = 0,
+    Boolean = 1,
+    String = 2,
+    Int = 3,
+    Short = 4,
+    Long = 5,
+    Double = 6,
+    List = 7,
+    Class = 8,
+    Password = 9,
+}
+
+/// <summary>DescribeConfigs v0-4 (v1: include_synonyms; v3: include_documentation; v4 is flexible).</summary>
+public sealed record DescribeConfigsRequest(IReadOnlyList<DescribeConfigsResource> Resources, bool IncludeSynonyms, bool IncludeDocumentation = false)
 {
     public static DescribeConfigsRequest Read(ref KafkaReader r, short version)
     {
-        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var flexible = version >= 4;
+        var count = Math.Max(r.ReadArrayLength(flexible), 0);
         var resources = new List<DescribeConfigsResource>(count);
         for (var i = 0; i < count; i++)
         {
             var type = (ConfigResourceType)r.ReadInt8();
-            var name = r.ReadString(false);
-            var nameCount = r.ReadArrayLength(false);
+            var name = r.ReadString(flexible);
+            var nameCount = r.ReadArrayLength(flexible);
             List<string>? names = null;
             if (nameCount >= 0)
             {
                 names = new List<string>(nameCount);
-                for (var n = 0; n < nameCount; n++) names.Add(r.ReadString(false));
+                for (var n = 0; n < nameCount; n++) names.Add(r.ReadString(flexible));
             }
+            if (flexible) r.SkipTaggedFields();
             resources.Add(new DescribeConfigsResource(type, name, names));
         }
-        return new DescribeConfigsRequest(resources, version >= 1 && r.ReadBoolean());
+        var synonyms = version >= 1 && r.ReadBoolean();
+        var documentation = version >= 3 && r.ReadBoolean();
+        if (flexible) r.SkipTaggedFields();
+        return new DescribeConfigsRequest(resources, synonyms, documentation);
     }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteArrayLength(Resources.Count, false);
+        var flexible = version >= 4;
+        w.WriteArrayLength(Resources.Count, flexible);
         foreach (var resource in Resources)
         {
             w.WriteInt8((sbyte)resource.Type);
-            w.WriteString(resource.Name, false);
-            if (resource.ConfigNames is null) w.WriteArrayLength(-1, false);
+            w.WriteString(resource.Name, flexible);
+            if (resource.ConfigNames is null) w.WriteArrayLength(-1, flexible);
             else
             {
-                w.WriteArrayLength(resource.ConfigNames.Count, false);
-                foreach (var n in resource.ConfigNames) w.WriteString(n, false);
+                w.WriteArrayLength(resource.ConfigNames.Count, flexible);
+                foreach (var n in resource.ConfigNames) w.WriteString(n, flexible);
             }
+            if (flexible) w.WriteEmptyTaggedFields();
         }
         if (version >= 1) w.WriteBoolean(IncludeSynonyms);
+        if (version >= 3) w.WriteBoolean(IncludeDocumentation);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
 public readonly record struct ConfigSynonym(string Name, string? Value, ConfigSource Source);
 
-public sealed record DescribedConfig(string Name, string? Value, bool ReadOnly, ConfigSource Source, bool Sensitive, IReadOnlyList<ConfigSynonym> Synonyms);
+/// <summary>
+/// A described config. <paramref name="Type"/> is answered from v3; <paramref name="Documentation"/> too, when the
+/// request asked for it (else null, as Kafka answers).
+/// </summary>
+public sealed record DescribedConfig(string Name, string? Value, bool ReadOnly, ConfigSource Source, bool Sensitive, IReadOnlyList<ConfigSynonym> Synonyms,
+    ConfigType Type = ConfigType.Unknown, string? Documentation = null);
 
 public sealed record DescribeConfigsResult(ErrorCode Error, string? ErrorMessage, ConfigResourceType Type, string Name, IReadOnlyList<DescribedConfig> Configs);
 
-/// <summary>DescribeConfigsResponse v0-2: v0 says is_default where v1 says the config's source and lists its synonyms.</summary>
+/// <summary>
+/// DescribeConfigsResponse v0-4: v0 says is_default where v1 says the config's source and lists its synonyms, v3 adds
+/// each config's type and documentation, v4 is flexible.
+/// </summary>
 public sealed record DescribeConfigsResponse(IReadOnlyList<DescribeConfigsResult> Results)
 {
     public void Write(KafkaWriter w, short version)
     {
+        var flexible = version >= 4;
         w.WriteInt32(0);
-        w.WriteArrayLength(Results.Count, false);
+        w.WriteArrayLength(Results.Count, flexible);
         foreach (var result in Results)
         {
-            ConfigResults.WriteResource(w, result.Error, result.ErrorMessage, result.Type, result.Name);
-            w.WriteArrayLength(result.Configs.Count, false);
+            ConfigResults.WriteResource(w, result.Error, result.ErrorMessage, result.Type, result.Name, flexible);
+            w.WriteArrayLength(result.Configs.Count, flexible);
             foreach (var c in result.Configs)
             {
-                w.WriteString(c.Name, false);
-                w.WriteNullableString(c.Value, false);
+                w.WriteString(c.Name, flexible);
+                w.WriteNullableString(c.Value, flexible);
                 w.WriteBoolean(c.ReadOnly);
                 if (version == 0) w.WriteBoolean(c.Source == ConfigSource.DefaultConfig);
                 else w.WriteInt8((sbyte)c.Source);
                 w.WriteBoolean(c.Sensitive);
-                if (version == 0) continue;
-                w.WriteArrayLength(c.Synonyms.Count, false);
-                foreach (var s in c.Synonyms)
+                if (version >= 1)
                 {
-                    w.WriteString(s.Name, false);
-                    w.WriteNullableString(s.Value, false);
-                    w.WriteInt8((sbyte)s.Source);
+                    w.WriteArrayLength(c.Synonyms.Count, flexible);
+                    foreach (var s in c.Synonyms)
+                    {
+                        w.WriteString(s.Name, flexible);
+                        w.WriteNullableString(s.Value, flexible);
+                        w.WriteInt8((sbyte)s.Source);
+                        if (flexible) w.WriteEmptyTaggedFields();
+                    }
                 }
+                if (version >= 3)
+                {
+                    w.WriteInt8((sbyte)c.Type);
+                    w.WriteNullableString(c.Documentation, flexible);
+                }
+                if (flexible) w.WriteEmptyTaggedFields();
             }
+            if (flexible) w.WriteEmptyTaggedFields();
         }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 

@@ -10,7 +10,7 @@ public readonly record struct MetadataRequestTopic(Guid TopicId, string? Name)
 }
 
 /// <summary>
-/// MetadataRequest v0-12 (v9+ flexible). <see cref="Topics"/> null asks for every topic (v0 says so with an empty array).
+/// MetadataRequest v0-13 (v9+ flexible; v13 is v12's layout). <see cref="Topics"/> null asks for every topic (v0 says so with an empty array).
 /// Before v4 a request may always create the topics it names (Kafka's rule for old clients).
 /// </summary>
 public sealed record MetadataRequest(IReadOnlyList<MetadataRequestTopic>? Topics, bool AllowAutoTopicCreation)
@@ -83,8 +83,8 @@ public sealed record MetadataTopic(ErrorCode Error, string? Name, bool IsInterna
     int AuthorizedOperations = int.MinValue);
 
 /// <summary>
-/// MetadataResponse v0-12 (v9+ flexible; v10 adds topic ids, v11 drops the cluster's authorized operations, v12 lets a
-/// topic's name be null). librdkafka takes the partitions' leader epochs (v7+) as reliable only from v9 on, and
+/// MetadataResponse v0-13 (v9+ flexible; v10 adds topic ids, v11 drops the cluster's authorized operations, v12 lets a
+/// topic's name be null, v13 adds a top-level error, KIP-1102). librdkafka takes the partitions' leader epochs (v7+) as reliable only from v9 on, and
 /// without them does no KIP-320 validation after a leader change.
 /// </summary>
 public sealed record MetadataResponse(
@@ -130,6 +130,9 @@ public sealed record MetadataResponse(
             if (flexible) writer.WriteEmptyTaggedFields();
         }
         if (version is >= 8 and <= 10) writer.WriteInt32(ClusterAuthorizedOperations);
+        // KIP-1102's top-level error is REBOOTSTRAP_REQUIRED, for a broker that knows the client's view of the cluster
+        // is gone; a Kafka 4 broker answers none, and neither does this one.
+        if (version >= 13) writer.WriteInt16((short)ErrorCode.None);
         if (flexible) writer.WriteEmptyTaggedFields();
     }
 }

@@ -29,14 +29,28 @@ internal static class ConfigsDescription
 
     /// <param name="topics">The topics asked for by name, as metadata answers them; a name missing is UnknownTopicOrPartition.</param>
     /// <param name="groups">The groups asked for by name, as <see cref="LookUpGroupsAsync"/> found them.</param>
+    /// <param name="documentation">Whether each config carries its documentation (DescribeConfigs v3+); its type it always carries.</param>
     public static DescribeConfigsResult Describe(DescribeConfigsResource resource, IReadOnlyDictionary<string, TopicMetadata> topics,
-        IReadOnlyDictionary<string, GroupConfigsLookup> groups, BrokerConfigsSource broker, bool synonyms) => resource.Type switch
+        IReadOnlyDictionary<string, GroupConfigsLookup> groups, BrokerConfigsSource broker, bool synonyms, bool documentation = false)
     {
-        ConfigResourceType.Topic => DescribeTopic(resource, topics, broker.Options, synonyms),
-        ConfigResourceType.Broker => DescribeBroker(resource, broker, synonyms),
-        ConfigResourceType.Group => DescribeGroup(resource, groups, broker.Groups, synonyms),
-        _ => Refused(resource, $"Resource type {resource.Type} is not supported."),
-    };
+        var result = resource.Type switch
+        {
+            ConfigResourceType.Topic => DescribeTopic(resource, topics, broker.Options, synonyms),
+            ConfigResourceType.Broker => DescribeBroker(resource, broker, synonyms),
+            ConfigResourceType.Group => DescribeGroup(resource, groups, broker.Groups, synonyms),
+            _ => Refused(resource, $"Resource type {resource.Type} is not supported."),
+        };
+        if (result.Configs.Count == 0) return result;
+        var definitions = result.Type switch
+        {
+            ConfigResourceType.Topic => ConfigDefinitions.Topic,
+            ConfigResourceType.Broker => ConfigDefinitions.Broker,
+            _ => ConfigDefinitions.Group,
+        };
+        var configs = new List<DescribedConfig>(result.Configs.Count);
+        foreach (var config in result.Configs) configs.Add(ConfigDefinitions.Complete(config, definitions, documentation));
+        return result with { Configs = configs };
+    }
 
     /// <summary>
     /// The stored configs of each group named (an empty name is refused by <see cref="Describe"/> without a call), asked

@@ -78,6 +78,41 @@ public sealed class AdminProducersTests(TransactionFixture fixture) : IClassFixt
         Assert.Equal(ErrorCode.UnknownTopicOrPartition, abortMissing.Error.Code);
     }
 
+    [Fact]
+    public async Task ListTransactions_keeps_the_producer_ids_states_and_ages_its_options_name()
+    {
+        var tp = new TopicPartition(UniqueTopic("lt"), 0);
+        await fixture.CreateTopic(tp.Topic, partitions: 1, replicationFactor: 2);
+        var (committedId, ongoingId) = (UniqueTopic("lt-committed"), UniqueTopic("lt-ongoing"));
+        using var admin = new AdminClientBuilder(fixture.Client).Build();
+        using var committed = Transactional(committedId);
+        committed.InitTransactions(Timeout);
+        committed.BeginTransaction();
+        await Produce(committed, tp, "c1");
+        committed.CommitTransaction(Timeout);
+        using var ongoing = Transactional(ongoingId);
+        ongoing.InitTransactions(Timeout);
+        ongoing.BeginTransaction();
+        await Produce(ongoing, tp, "o1");
+        var producers = Assert.Single(await admin.DescribeProducersAsync([tp])).ActiveProducers;
+        var ongoingPid = Assert.Single(producers, p => p.CurrentTransactionStartOffset is not null).ProducerId;
+        var committedPid = Assert.Single(producers, p => p.CurrentTransactionStartOffset is null).ProducerId;
+
+        var byProducer = await admin.ListTransactionsAsync(new ListTransactionsOptions { FilterProducerIds = [committedPid] });
+        var byState = await admin.ListTransactionsAsync(new ListTransactionsOptions { FilterStates = ["Ongoing"] });
+        var unknownState = await admin.ListTransactionsAsync(new ListTransactionsOptions { FilterStates = ["Sleeping"] });
+        var olderThanADay = await admin.ListTransactionsAsync(new ListTransactionsOptions { FilterProducerIds = [ongoingPid], FilterOnDurationMs = 86_400_000 });
+        var startedAlready = await admin.ListTransactionsAsync(new ListTransactionsOptions { FilterProducerIds = [ongoingPid], FilterOnDurationMs = 0 });
+
+        Assert.Equal(new TransactionListingResult(committedId, committedPid, "CompleteCommit"), Assert.Single(byProducer));
+        Assert.Contains(new TransactionListingResult(ongoingId, ongoingPid, "Ongoing"), byState);
+        Assert.DoesNotContain(byState, t => t.TransactionalId == committedId || t.State != "Ongoing");
+        Assert.Empty(unknownState);
+        Assert.Empty(olderThanADay);
+        Assert.Equal(ongoingId, Assert.Single(startedAlready).TransactionalId);
+        ongoing.AbortTransaction(Timeout);
+    }
+
     private IProducer<string, string> Transactional(string transactionalId) =>
         new ProducerBuilder<string, string>(fixture.Client, new ProducerConfig { TransactionalId = transactionalId, LingerMs = 0 }).Build();
 

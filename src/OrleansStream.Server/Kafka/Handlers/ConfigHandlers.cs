@@ -10,7 +10,7 @@ using OrleansStream.Server.Security.Authorization;
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
-/// DescribeConfigs: a topic's configs with Kafka's sources (its overrides from the controller, or from the broker's
+/// DescribeConfigs v0-4: a topic's configs with Kafka's sources (its overrides from the controller, or from the broker's
 /// <see cref="MetadataCache"/> while it cannot answer, over the broker defaults over Kafka's defaults), and this
 /// broker's configs, all read-only: they come from the <c>OrleansStream</c> section; and a group's configs (KIP-848)
 /// from its grain; all described by <see cref="ConfigsDescription"/>, which the controller grain shares for the SDK.
@@ -48,7 +48,7 @@ internal sealed class DescribeConfigsHandler(
         for (var i = 0; i < body.Resources.Count; i++)
         {
             var resource = body.Resources[i];
-            if (!denied.IsDenied(i)) results.Add(ConfigsDescription.Describe(resource, topics, groups, broker, body.IncludeSynonyms));
+            if (!denied.IsDenied(i)) results.Add(ConfigsDescription.Describe(resource, topics, groups, broker, body.IncludeSynonyms, body.IncludeDocumentation));
             else if (resource.Type == ConfigResourceType.Topic)
                 results.Add(new DescribeConfigsResult(ErrorCode.TopicAuthorizationFailed, AuthorizationMessages.Topic, resource.Type, resource.Name, []));
             else if (resource.Type == ConfigResourceType.Group)

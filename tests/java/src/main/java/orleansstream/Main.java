@@ -17,6 +17,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.DescribeConfigsOptions;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -187,6 +188,7 @@ public final class Main {
 
             var resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
             json.put("retentionCreated", describeConfig(admin, resource, "retention.ms"));
+            json.put("retentionDefinition", describeDefinition(admin, resource, "retention.ms"));
             admin.incrementalAlterConfigs(Map.of(resource, List.of(
                 new AlterConfigOp(new ConfigEntry("retention.ms", "7200000"), AlterConfigOp.OpType.SET),
                 new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.APPEND)))).all().get();
@@ -291,6 +293,13 @@ public final class Main {
         Config config = admin.describeConfigs(List.of(resource)).all().get().get(resource);
         ConfigEntry entry = config.get(name);
         return entry == null ? null : entry.value() + "/" + entry.source();
+    }
+
+    /** DescribeConfigs v3+: the config's type and whether it came with documentation, asked for. */
+    private static String describeDefinition(Admin admin, ConfigResource resource, String name) throws Exception {
+        Config config = admin.describeConfigs(List.of(resource), new DescribeConfigsOptions().includeDocumentation(true)).all().get().get(resource);
+        ConfigEntry entry = config.get(name);
+        return entry == null ? null : entry.type() + "/" + (entry.documentation() != null && !entry.documentation().isBlank());
     }
 
     private static ConsumerRebalanceListener listener(String member, List<Json> revoked) {

@@ -1,0 +1,84 @@
+using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.Controller;
+using OrleansStream.Server.Groups;
+
+namespace OrleansStream.Server.Tests.Controller;
+
+/// <summary>DescribeConfigs v3+: every config a topic, a broker or a group describes has Kafka's type and documentation.</summary>
+public sealed class ConfigDefinitionsTests
+{
+    private static readonly BrokerOptions Options = new();
+
+    private static DescribeConfigsResult Describe(ConfigResourceType type, string name, bool documentation, bool authorizer = false)
+    {
+        var topics = new Dictionary<string, TopicMetadata>(StringComparer.Ordinal)
+        {
+            ["t"] = new TopicMetadata("t", Guid.NewGuid(), ErrorCode.None, [], new Dictionary<string, string> { ["retention.ms"] = "1000" }),
+        };
+        var groups = new Dictionary<string, GroupConfigsLookup>(StringComparer.Ordinal)
+        {
+            ["g"] = new GroupConfigsLookup(new Dictionary<string, string> { [GroupConfigs.ConsumerSessionTimeoutMs] = "50000" }, ErrorCode.None, null),
+        };
+        var broker = new BrokerConfigsSource(Options, 7, ["PLAIN", "SCRAM-SHA-256"], authorizer, new ConsumerGroupOptions());
+        var result = ConfigsDescription.Describe(new DescribeConfigsResource(type, name, null), topics, groups, broker, synonyms: true, documentation);
+        Assert.Equal(ErrorCode.None, result.Error);
+        Assert.NotEmpty(result.Configs);
+        return result;
+    }
+
+    public static TheoryData<ConfigResourceType, string, bool> Resources => new()
+    {
+        { ConfigResourceType.Topic, "t", false },
+        { ConfigResourceType.Broker, "7", false },
+        { ConfigResourceType.Broker, "7", true },
+        { ConfigResourceType.Group, "g", false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Resources))]
+    public void Every_described_config_has_a_type_and_documentation_when_asked(ConfigResourceType type, string name, bool authorizer)
+    {
+        var documented = Describe(type, name, documentation: true, authorizer);
+        var plain = Describe(type, name, documentation: false, authorizer);
+
+        Assert.All(documented.Configs, c =>
+        {
+            Assert.NotEqual(ConfigType.Unknown, c.Type);
+            Assert.False(string.IsNullOrWhiteSpace(c.Documentation), c.Name);
+        });
+        Assert.All(plain.Configs, c =>
+        {
+            Assert.NotEqual(ConfigType.Unknown, c.Type);
+            Assert.Null(c.Documentation);
+        });
+    }
+
+    [Fact]
+    public void Configs_have_Kafkas_types()
+    {
+        var topic = Describe(ConfigResourceType.Topic, "t", documentation: false).Configs.ToDictionary(c => c.Name, c => c.Type);
+        var broker = Describe(ConfigResourceType.Broker, "7", documentation: false).Configs.ToDictionary(c => c.Name, c => c.Type);
+        var group = Describe(ConfigResourceType.Group, "g", documentation: false).Configs.ToDictionary(c => c.Name, c => c.Type);
+
+        Assert.Equal(ConfigType.Long, topic["retention.ms"]);
+        Assert.Equal(ConfigType.Int, topic["segment.bytes"]);
+        Assert.Equal(ConfigType.List, topic["cleanup.policy"]);
+        Assert.Equal(ConfigType.Boolean, topic["unclean.leader.election.enable"]);
+        Assert.Equal(ConfigType.String, topic["compression.type"]);
+        Assert.Equal(ConfigType.List, broker["sasl.enabled.mechanisms"]);
+        Assert.Equal(ConfigType.Long, broker["connections.max.idle.ms"]);
+        Assert.Equal(ConfigType.Int, broker["node.id"]);
+        Assert.Equal(ConfigType.Int, group[GroupConfigs.ConsumerSessionTimeoutMs]);
+    }
+
+    [Fact]
+    public void A_refused_resource_has_no_configs_to_complete()
+    {
+        var broker = new BrokerConfigsSource(Options, 7, [], false, new ConsumerGroupOptions());
+        var result = ConfigsDescription.Describe(new DescribeConfigsResource(ConfigResourceType.Topic, "missing", null),
+            new Dictionary<string, TopicMetadata>(), new Dictionary<string, GroupConfigsLookup>(), broker, synonyms: false, documentation: true);
+
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, result.Error);
+        Assert.Empty(result.Configs);
+    }
+}
