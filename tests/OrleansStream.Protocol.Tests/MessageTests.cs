@@ -897,8 +897,8 @@ public class MessageTests
         Assert.False(ApiVersionsTable.IsSupported(ApiKey.Produce, 12));
         Assert.True(ApiVersionsTable.IsSupported(ApiKey.Fetch, 17));
         Assert.False(ApiVersionsTable.IsSupported(ApiKey.Fetch, 18));
-        Assert.True(ApiVersionsTable.IsSupported(ApiKey.Metadata, 12));
-        Assert.False(ApiVersionsTable.IsSupported(ApiKey.Metadata, 13));
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.Metadata, 13));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.Metadata, 14));
         Assert.True(ApiVersionsTable.IsFlexible(ApiKey.Fetch, 12));
         Assert.False(ApiVersionsTable.IsFlexible(ApiKey.Fetch, 11));
         foreach (var api in ApiVersionsTable.Advertised)
