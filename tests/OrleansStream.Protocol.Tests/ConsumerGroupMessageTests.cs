@@ -311,6 +311,7 @@ public class ConsumerGroupMessageTests
         const string Member = "02 026d 00 03 0001 00";  // members [ "m", instance null, 0x0001, tags ]
         AssertJoinResponse(response, 6, $"00000000 0000 00000001 {Range} 026d 026d {Member} 00");
         AssertJoinResponse(response, 7, $"00000000 0000 00000001 {Consumer} {Range} 026d 026d {Member} 00");
+        AssertJoinResponse(response, 8, $"00000000 0000 00000001 {Consumer} {Range} 026d 026d {Member} 00");
         AssertJoinResponse(response, 9, $"00000000 0000 00000001 {Consumer} {Range} 026d 01 026d {Member} 00");
 
         // An error: no protocol type or name (null from v7, an empty name before).
