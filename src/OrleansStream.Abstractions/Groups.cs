@@ -174,7 +174,9 @@ public sealed record JoinGroupProtocol(string Name, ConsumerProtocolSubscription
 /// Kafka's JoinGroup. <paramref name="MemberId"/> is empty on the first join; the coordinator issues one.
 /// <paramref name="Protocols"/> are in the member's order of preference. <paramref name="RequireKnownMemberId"/> is
 /// Kafka's <c>requireKnownMemberId</c>: a first dynamic join is answered with <c>MemberIdRequired</c> (KIP-394) only
-/// when set; clients of JoinGroup v0-3 know no such round and join at once.
+/// when set; clients of JoinGroup v0-3 know no such round and join at once. <paramref name="SupportsSkippingAssignment"/>
+/// is Kafka's <c>supportsSkippingAssignment</c> (JoinGroup v9, KIP-814): a returning static leader of a stable group is
+/// answered as the leader, with the members, and told to skip the assignment; without it, as a follower.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record JoinGroupRequest(
@@ -186,7 +188,8 @@ public sealed record JoinGroupRequest(
     IReadOnlyList<JoinGroupProtocol> Protocols,
     string? Reason = null,
     string? GroupInstanceId = null,
-    bool RequireKnownMemberId = true);
+    bool RequireKnownMemberId = true,
+    bool SupportsSkippingAssignment = false);
 
 [GenerateSerializer, Immutable]
 public sealed record JoinGroupMember(string MemberId, string ClientId, ConsumerProtocolSubscription Metadata, string? GroupInstanceId = null);
@@ -194,6 +197,7 @@ public sealed record JoinGroupMember(string MemberId, string ClientId, ConsumerP
 /// <summary>
 /// The outcome of a rebalance for one member: the generation, the chosen protocol, the leader, and (to the leader
 /// only) every member's subscription. <paramref name="MemberId"/> is set even on some errors so a new member keeps it.
+/// <paramref name="SkipAssignment"/> (KIP-814): the leader keeps the current generation's assignment and sends none.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record JoinGroupResponse(
@@ -203,21 +207,34 @@ public sealed record JoinGroupResponse(
     string LeaderId,
     string MemberId,
     IReadOnlyList<JoinGroupMember> Members,
-    string? ErrorMessage = null)
+    string? ErrorMessage = null,
+    bool SkipAssignment = false)
 {
     public bool IsLeader => Error == ErrorCode.None && LeaderId == MemberId;
 }
 
-/// <summary>Kafka's SyncGroup; only the leader sends <paramref name="Assignments"/> (member id → its share).</summary>
+/// <summary>
+/// Kafka's SyncGroup; only the leader sends <paramref name="Assignments"/> (member id → its share). A
+/// <paramref name="ProtocolType"/> or <paramref name="ProtocolName"/> that is given (SyncGroup v5, KIP-559) must be the
+/// group's, else InconsistentGroupProtocol.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record SyncGroupRequest(
     string MemberId,
     int GenerationId,
     IReadOnlyDictionary<string, ConsumerProtocolAssignment>? Assignments = null,
-    string? GroupInstanceId = null);
+    string? GroupInstanceId = null,
+    string? ProtocolType = null,
+    string? ProtocolName = null);
 
+/// <summary>A member's assignment, with the group's protocol type and name when it has one (null on an error).</summary>
 [GenerateSerializer, Immutable]
-public sealed record SyncGroupResponse(ErrorCode Error, ConsumerProtocolAssignment? Assignment, string? ErrorMessage = null);
+public sealed record SyncGroupResponse(
+    ErrorCode Error,
+    ConsumerProtocolAssignment? Assignment,
+    string? ErrorMessage = null,
+    string? ProtocolType = null,
+    string? ProtocolName = null);
 
 [GenerateSerializer, Immutable]
 public sealed record HeartbeatRequest(string MemberId, int GenerationId, string? GroupInstanceId = null);

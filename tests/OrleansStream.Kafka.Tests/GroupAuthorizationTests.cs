@@ -3,6 +3,7 @@ using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using OrleansStream.Protocol;
 using M = OrleansStream.Protocol.Messages;
+using WireError = OrleansStream.ErrorCode;
 
 namespace OrleansStream.Kafka.Tests;
 
@@ -372,6 +373,23 @@ public sealed class GroupAuthorizationTests(AuthorizedKafkaCluster cluster) : IC
         Assert.Equal(30, await FindCoordinatorAsync(wire, group, M.FindCoordinatorRequest.Group));
         await cluster.AllowAsync("carol", ResourceType.Group, group, AclOperation.Describe);
         Assert.Equal(0, await FindCoordinatorAsync(wire, group, M.FindCoordinatorRequest.Group));
+
+        // v4's batch is authorized key by key (Kafka's getCoordinator per key): the group carol may describe is found.
+        var other = AuthorizedKafkaCluster.Unique("gfind");
+        var batch = await FindCoordinatorsAsync(wire, 4, new M.FindCoordinatorRequest("", M.FindCoordinatorRequest.Group, [other, group]));
+        Assert.Equal([(other, WireError.GroupAuthorizationFailed, -1), (group, WireError.None, batch[1].NodeId)], batch.Select(c => (c.Key, c.Error, c.NodeId)));
+        Assert.True(batch[1].NodeId >= 0);
+        // A share key (v6) wants CLUSTER_ACTION first, as Kafka's authorizeClusterOperation: every key of the request is refused.
+        var share = await FindCoordinatorsAsync(wire, 6, new M.FindCoordinatorRequest("", M.FindCoordinatorRequest.Share, [$"{group}:{Guid.NewGuid()}:0", "x"]));
+        Assert.Equal([WireError.ClusterAuthorizationFailed, WireError.ClusterAuthorizationFailed], share.Select(c => c.Error));
+    }
+
+    private static async Task<IReadOnlyList<M.FindCoordinatorResult>> FindCoordinatorsAsync(KafkaWire wire, short version, M.FindCoordinatorRequest request)
+    {
+        var r = new KafkaReader(await AskAsync(wire, ApiKey.FindCoordinator, version, w => request.Write(w, version)));
+        r.ReadInt32();   // correlation id
+        r.SkipTaggedFields();
+        return M.FindCoordinatorResponse.Read(ref r, version).Coordinators;
     }
 
     /// <summary>Confluent.Kafka's group metadata of a group id alone (as a consumer's, without a member).</summary>

@@ -153,14 +153,15 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
             version >= 8 ? o.Array(() => new M.OffsetFetchRequestGroup(o.Name(), o.Chance(3) ? null : o.Array(o.Partitions), version >= 9 ? o.NullableName() : null, version >= 9 ? o.Int32() : -1))
                 : [new M.OffsetFetchRequestGroup(o.Name(), o.Chance(3) && version >= 2 ? null : o.Array(o.Partitions))],
             o.Chance(2)).Write,
-        ApiKey.FindCoordinator => new M.FindCoordinatorRequest(o.Name(), o.Int8()).Write,
+        ApiKey.FindCoordinator => new M.FindCoordinatorRequest(o.Name(), o.Int8(), version >= 4 ? o.Array(o.Name) : null).Write,
         // A group of its own for each join: a join into a group whose other member never rejoins waits for that
         // member's rebalance timeout, as in Kafka.
         ApiKey.JoinGroup => new M.JoinGroupRequest(o.FreshName(), o.Int32(), o.Int32(), o.Name(), o.NullableName(), o.Name(),
-            o.Array(() => new M.JoinGroupRequestProtocol(o.Name(), o.Bytes()))).Write,
+            o.Array(() => new M.JoinGroupRequestProtocol(o.Name(), o.Bytes())), o.NullableName()).Write,
         ApiKey.Heartbeat => new M.HeartbeatRequest(o.Name(), o.Int32(), o.Name(), o.NullableName()).Write,
-        ApiKey.LeaveGroup => new M.LeaveGroupRequest(o.Name(), version >= 3 ? o.Array(() => new M.LeaveGroupMember(o.Name(), o.NullableName())) : [new M.LeaveGroupMember(o.Name(), null)]).Write,
-        ApiKey.SyncGroup => new M.SyncGroupRequest(o.Name(), o.Int32(), o.Name(), o.NullableName(), o.Array(() => new M.SyncGroupRequestAssignment(o.Name(), o.Bytes()))).Write,
+        ApiKey.LeaveGroup => new M.LeaveGroupRequest(o.Name(), version >= 3 ? o.Array(() => new M.LeaveGroupMember(o.Name(), o.NullableName(), o.NullableName())) : [new M.LeaveGroupMember(o.Name(), null)]).Write,
+        ApiKey.SyncGroup => new M.SyncGroupRequest(o.Name(), o.Int32(), o.Name(), o.NullableName(), o.Array(() => new M.SyncGroupRequestAssignment(o.Name(), o.Bytes())),
+            o.NullableName(), o.NullableName()).Write,
         ApiKey.DescribeGroups => new M.GroupsRequest(o.Array(o.Name), o.Chance(2)).WriteDescribeGroups,
         ApiKey.ListGroups => new M.ListGroupsRequest(o.Array(o.Name), o.Array(o.Name)).Write,
         ApiKey.SaslHandshake => new M.SaslHandshakeRequest(o.Name()).Write,

@@ -5,8 +5,9 @@ namespace OrleansStream.Protocol.Tests;
 
 /// <summary>
 /// KIP-848's consumer group APIs, flexible from their first version: ConsumerGroupHeartbeat v0-1 and
-/// ConsumerGroupDescribe v0. Each request is read from and written back to the bytes Kafka's schema lays out (one as
-/// librdkafka writes it); each response is written as Kafka writes it and read back.
+/// ConsumerGroupDescribe v0; and the classic group APIs' flexible versions (FindCoordinator v3-6, JoinGroup v6-9,
+/// SyncGroup v4-5, Heartbeat v4, LeaveGroup v4-5). Each request is read from and written back to the bytes Kafka's
+/// schema lays out (one as librdkafka writes it); each response is written as Kafka writes it and read back.
 /// </summary>
 public class ConsumerGroupMessageTests
 {
@@ -228,5 +229,176 @@ public class ConsumerGroupMessageTests
         Assert.Equal(0, r.Remaining);
         Assert.Equal((ErrorCode.GroupIdNotFound, "no group g", "Dead", 0), (read.Error, read.ErrorMessage, read.GroupState, read.AuthorizedOperations));
         Assert.Empty(read.Members);
+    }
+
+    // ---- the classic group APIs' flexible versions ------------------------------------------------------------
+
+    private const string Consumer = "09 636f6e73756d6572";     // compact "consumer"
+    private const string Range = "06 72616e6765";              // compact "range"
+
+    [Fact]
+    public void FindCoordinator_v3_asks_one_compact_key_and_v4_to_v6_a_batch_after_the_key_type()
+    {
+        // v3: key "g", key type 0, tags.
+        var v3 = FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse("0267 00 00"), FindCoordinatorRequest.Read, (r, w) => r.Write(w, 3), 3);
+        Assert.Equal(("g", FindCoordinatorRequest.Group), (v3.Key, v3.KeyType));
+        Assert.Equal(["g"], v3.Keys);
+
+        foreach (short version in (short[])[4, 5, 6])
+        {
+            // Key type 1, keys [ "t" "u" "" ], tags: no single key any more.
+            var read = FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse("01 04 0274 0275 01 00"), FindCoordinatorRequest.Read, (r, w) => r.Write(w, version), version);
+            Assert.Equal(FindCoordinatorRequest.Transaction, read.KeyType);
+            Assert.Equal(["t", "u", ""], read.Keys);
+        }
+
+        // A batch does not fit a version of one key.
+        using var w = new KafkaWriter();
+        Assert.Throws<ArgumentException>(() => new FindCoordinatorRequest("", 0, ["a", "b"]).Write(w, 3));
+    }
+
+    [Fact]
+    public void FindCoordinator_response_v3_answers_one_coordinator_and_v4_each_key_with_its_own_error()
+    {
+        var found = new FindCoordinatorResult("g", ErrorCode.None, null, 1, "b", 9092);
+        using var w3 = new KafkaWriter();
+        new FindCoordinatorResponse([found]).Write(w3, 3);
+        // throttle, no error, null message, node 1, host "b", port 9092, tags
+        Assert.Equal(Hex.Parse("00000000 0000 00 00000001 0262 00002384 00"), w3.WrittenSpan.ToArray());
+        var r3 = new KafkaReader(w3.WrittenSpan);
+        Assert.Equal(found, Assert.Single(FindCoordinatorResponse.Read(ref r3, 3, "g").Coordinators));
+        Assert.Equal(0, r3.Remaining);
+
+        var refused = new FindCoordinatorResult("", ErrorCode.InvalidGroupId, "x", -1, "", -1);
+        using var w4 = new KafkaWriter();
+        new FindCoordinatorResponse([found, refused]).Write(w4, 4);
+        Assert.Equal(Hex.Parse(
+            "00000000 03" +                             // throttle, coordinators [
+            "0267 00000001 0262 00002384 0000 00 00" +  //   "g": node 1, "b", 9092, no error, null message, tags
+            "01 ffffffff 01 ffffffff 0018 0278 00" +    //   "": node -1, "", -1, InvalidGroupId (24), "x", tags ]
+            "00"), w4.WrittenSpan.ToArray());
+        var r4 = new KafkaReader(w4.WrittenSpan);
+        Assert.Equal([found, refused], FindCoordinatorResponse.Read(ref r4, 4).Coordinators);
+        Assert.Equal(0, r4.Remaining);
+    }
+
+    [Fact]
+    public void JoinGroup_v6_is_flexible_and_v8_adds_the_reason_after_the_protocols()
+    {
+        // group "g", session 10000, rebalance 300000, member "", instance null, "consumer", [ "range" 0x0001 tags ]
+        var head = $"0267 00002710 {RebalanceTimeoutMs300000} 01 00 {Consumer} 02 {Range} 03 0001 00";
+        foreach (short version in (short[])[6, 7])
+        {
+            var read = FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse(head + " 00"), JoinGroupRequest.Read, (r, w) => r.Write(w, version), version);
+            Assert.Equal(("g", 10_000, 300_000, "", (string?)null, "consumer", (string?)null),
+                (read.GroupId, read.SessionTimeoutMs, read.RebalanceTimeoutMs, read.MemberId, read.GroupInstanceId, read.ProtocolType, read.Reason));
+            var protocol = Assert.Single(read.Protocols);
+            Assert.Equal("range", protocol.Name);
+            Assert.Equal([0, 1], protocol.Metadata);
+        }
+        foreach (short version in (short[])[8, 9])
+        {
+            var reason = FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse(head + " 0272 00"), JoinGroupRequest.Read, (r, w) => r.Write(w, version), version);
+            Assert.Equal("r", reason.Reason);
+            Assert.Null(FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse(head + " 00 00"), JoinGroupRequest.Read, (r, w) => r.Write(w, version), version).Reason);
+        }
+    }
+
+    [Fact]
+    public void JoinGroup_response_v7_answers_the_protocol_type_before_the_name_and_v9_skip_assignment_after_the_leader()
+    {
+        var response = new JoinGroupResponse(ErrorCode.None, 1, "range", "m", "m", [new JoinGroupResponseMember("m", null, [0, 1])], "consumer", SkipAssignment: true);
+        const string Member = "02 026d 00 03 0001 00";  // members [ "m", instance null, 0x0001, tags ]
+        AssertJoinResponse(response, 6, $"00000000 0000 00000001 {Range} 026d 026d {Member} 00");
+        AssertJoinResponse(response, 7, $"00000000 0000 00000001 {Consumer} {Range} 026d 026d {Member} 00");
+        AssertJoinResponse(response, 8, $"00000000 0000 00000001 {Consumer} {Range} 026d 026d {Member} 00");
+        AssertJoinResponse(response, 9, $"00000000 0000 00000001 {Consumer} {Range} 026d 01 026d {Member} 00");
+
+        // An error: no protocol type or name (null from v7, an empty name before).
+        var error = new JoinGroupResponse(ErrorCode.MemberIdRequired, -1, null, "", "m", []);
+        AssertJoinResponse(error, 6, "00000000 004f ffffffff 01 01 026d 01 00");
+        AssertJoinResponse(error, 9, "00000000 004f ffffffff 00 00 01 00 026d 01 00");
+    }
+
+    private static void AssertJoinResponse(JoinGroupResponse response, short version, string hex)
+    {
+        using var w = new KafkaWriter();
+        response.Write(w, version);
+        Assert.Equal(Hex.Parse(hex), w.WrittenSpan.ToArray());
+        var r = new KafkaReader(w.WrittenSpan);
+        var read = JoinGroupResponse.Read(ref r, version);
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal((response.Error, response.GenerationId, response.Leader, response.MemberId), (read.Error, read.GenerationId, read.Leader, read.MemberId));
+        Assert.Equal(version >= 7 ? response.ProtocolType : null, read.ProtocolType);
+        Assert.Equal(version >= 7 ? response.ProtocolName : response.ProtocolName ?? "", read.ProtocolName);
+        Assert.Equal(version >= 9 && response.SkipAssignment, read.SkipAssignment);
+        Assert.Equal(response.Members.Count, read.Members.Count);
+    }
+
+    [Fact]
+    public void SyncGroup_v4_is_flexible_and_v5_carries_the_protocol_type_and_name_both_ways()
+    {
+        // group "g", generation 1, member "m", instance "i"; [ "m" 0x0001 tags ], tags
+        const string Assignments = "02 026d 03 0001 00 00";
+        var v4 = FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse($"0267 00000001 026d 0269 {Assignments}"), SyncGroupRequest.Read, (r, w) => r.Write(w, 4), 4);
+        Assert.Equal(("g", 1, "m", "i", (string?)null, (string?)null), (v4.GroupId, v4.GenerationId, v4.MemberId, v4.GroupInstanceId, v4.ProtocolType, v4.ProtocolName));
+        var v5 = FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse($"0267 00000001 026d 0269 {Consumer} {Range} {Assignments}"), SyncGroupRequest.Read, (r, w) => r.Write(w, 5), 5);
+        Assert.Equal(("consumer", "range"), (v5.ProtocolType, v5.ProtocolName));
+        var assignment = Assert.Single(v5.Assignments);
+        Assert.Equal("m", assignment.MemberId);
+        Assert.Equal([0, 1], assignment.Assignment);
+        // Both nullable in v5.
+        var nulls = FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse($"0267 00000001 026d 00 00 00 {Assignments}"), SyncGroupRequest.Read, (r, w) => r.Write(w, 5), 5);
+        Assert.Equal(((string?)null, (string?)null, (string?)null), (nulls.GroupInstanceId, nulls.ProtocolType, nulls.ProtocolName));
+
+        var response = new SyncGroupResponse(ErrorCode.None, [0, 1], "consumer", "range");
+        foreach (var (version, hex) in new (short, string)[] { (4, "00000000 0000 03 0001 00"), (5, $"00000000 0000 {Consumer} {Range} 03 0001 00") })
+        {
+            using var w = new KafkaWriter();
+            response.Write(w, version);
+            Assert.Equal(Hex.Parse(hex), w.WrittenSpan.ToArray());
+            var r = new KafkaReader(w.WrittenSpan);
+            var read = SyncGroupResponse.Read(ref r, version);
+            Assert.Equal(0, r.Remaining);
+            Assert.Equal((ErrorCode.None, version >= 5 ? "consumer" : null, version >= 5 ? "range" : null), (read.Error, read.ProtocolType, read.ProtocolName));
+            Assert.Equal([0, 1], read.Assignment);
+        }
+    }
+
+    [Fact]
+    public void Heartbeat_v4_and_its_response_are_flexible()
+    {
+        var read = FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse("0267 00000003 026d 0269 00"), HeartbeatRequest.Read, (r, w) => r.Write(w, 4), 4);
+        Assert.Equal(new HeartbeatRequest("g", 3, "m", "i"), read);
+
+        using var w = new KafkaWriter();
+        new HeartbeatResponse(ErrorCode.RebalanceInProgress).Write(w, 4);
+        Assert.Equal(Hex.Parse("00000000 001b 00"), w.WrittenSpan.ToArray());
+        var r = new KafkaReader(w.WrittenSpan);
+        Assert.Equal(new HeartbeatResponse(ErrorCode.RebalanceInProgress), HeartbeatResponse.Read(ref r, 4));
+        Assert.Equal(0, r.Remaining);
+    }
+
+    [Fact]
+    public void LeaveGroup_v4_is_flexible_and_v5_adds_each_members_reason()
+    {
+        // group "g", members [ "m" instance null (v5: reason "r") tags, "" instance "i" (v5: reason null) tags ], tags
+        var v4 = FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse("0267 03 026d 00 00 01 0269 00 00"), LeaveGroupRequest.Read, (r, w) => r.Write(w, 4), 4);
+        Assert.Equal([new LeaveGroupMember("m", null), new LeaveGroupMember("", "i")], v4.Members);
+        var v5 = FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse("0267 03 026d 00 0272 00 01 0269 00 00 00"), LeaveGroupRequest.Read, (r, w) => r.Write(w, 5), 5);
+        Assert.Equal([new LeaveGroupMember("m", null, "r"), new LeaveGroupMember("", "i")], v5.Members);
+
+        var response = new LeaveGroupResponse(ErrorCode.None, [(new LeaveGroupMember("m", null, "r"), ErrorCode.None), (new LeaveGroupMember("", "i"), ErrorCode.UnknownMemberId)]);
+        foreach (short version in (short[])[4, 5])
+        {
+            using var w = new KafkaWriter();
+            response.Write(w, version);
+            // throttle, no error, members [ "m" null none tags, "" "i" UnknownMemberId (25) tags ] (no reason in the answer), tags
+            Assert.Equal(Hex.Parse("00000000 0000 03 026d 00 0000 00 01 0269 0019 00 00"), w.WrittenSpan.ToArray());
+            var r = new KafkaReader(w.WrittenSpan);
+            var read = LeaveGroupResponse.Read(ref r, version);
+            Assert.Equal(0, r.Remaining);
+            Assert.Equal([(new LeaveGroupMember("m", null), ErrorCode.None), (new LeaveGroupMember("", "i"), ErrorCode.UnknownMemberId)], read.Members);
+        }
     }
 }

@@ -2,179 +2,327 @@ namespace OrleansStream.Protocol.Messages;
 
 public sealed record JoinGroupRequestProtocol(string Name, byte[] Metadata);
 
-/// <summary>JoinGroup v0-5 (v1: rebalance timeout; v2: throttle time; v4: MemberIdRequired for a first join, KIP-394; v5: group instance id, KIP-345).</summary>
+/// <summary>
+/// JoinGroup v0-9 (v1: rebalance timeout; v2: throttle time; v4: MemberIdRequired for a first join, KIP-394; v5: group
+/// instance id, KIP-345; v6 flexible; v7 answers the protocol type, KIP-559; v8: the member's reason, KIP-800; v9 may
+/// answer a returning static leader SkipAssignment, KIP-814).
+/// </summary>
 public sealed record JoinGroupRequest(
     string GroupId, int SessionTimeoutMs, int RebalanceTimeoutMs, string MemberId, string? GroupInstanceId, string ProtocolType,
-    IReadOnlyList<JoinGroupRequestProtocol> Protocols)
+    IReadOnlyList<JoinGroupRequestProtocol> Protocols, string? Reason = null)
 {
     public static JoinGroupRequest Read(ref KafkaReader r, short version)
     {
-        var group = r.ReadString(false);
+        var flexible = version >= 6;
+        var group = r.ReadString(flexible);
         var session = r.ReadInt32();
         var rebalance = version >= 1 ? r.ReadInt32() : session;
-        var member = r.ReadString(false);
-        var instance = version >= 5 ? r.ReadNullableString(false) : null;
-        var type = r.ReadString(false);
-        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var member = r.ReadString(flexible);
+        var instance = version >= 5 ? r.ReadNullableString(flexible) : null;
+        var type = r.ReadString(flexible);
+        var count = Math.Max(r.ReadArrayLength(flexible), 0);
         var protocols = new List<JoinGroupRequestProtocol>(count);
-        for (var i = 0; i < count; i++) protocols.Add(new JoinGroupRequestProtocol(r.ReadString(false), r.ReadBytes(false).ToArray()));
-        return new JoinGroupRequest(group, session, rebalance, member, instance, type, protocols);
+        for (var i = 0; i < count; i++)
+        {
+            protocols.Add(new JoinGroupRequestProtocol(r.ReadString(flexible), r.ReadBytes(flexible).ToArray()));
+            if (flexible) r.SkipTaggedFields();
+        }
+        var reason = version >= 8 ? r.ReadNullableString(flexible) : null;
+        if (flexible) r.SkipTaggedFields();
+        return new JoinGroupRequest(group, session, rebalance, member, instance, type, protocols, reason);
     }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteString(GroupId, false);
+        var flexible = version >= 6;
+        w.WriteString(GroupId, flexible);
         w.WriteInt32(SessionTimeoutMs);
         if (version >= 1) w.WriteInt32(RebalanceTimeoutMs);
-        w.WriteString(MemberId, false);
-        if (version >= 5) w.WriteNullableString(GroupInstanceId, false);
-        w.WriteString(ProtocolType, false);
-        w.WriteArrayLength(Protocols.Count, false);
+        w.WriteString(MemberId, flexible);
+        if (version >= 5) w.WriteNullableString(GroupInstanceId, flexible);
+        w.WriteString(ProtocolType, flexible);
+        w.WriteArrayLength(Protocols.Count, flexible);
         foreach (var p in Protocols)
         {
-            w.WriteString(p.Name, false);
-            w.WriteBytes(p.Metadata, false);
+            w.WriteString(p.Name, flexible);
+            w.WriteBytes(p.Metadata, flexible);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
+        if (version >= 8) w.WriteNullableString(Reason, flexible);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
 public sealed record JoinGroupResponseMember(string MemberId, string? GroupInstanceId, byte[] Metadata);
 
+/// <summary>
+/// JoinGroupResponse v0-9. <see cref="ProtocolName"/> is null on an error (written "" before v7, where it may not be
+/// null); <see cref="ProtocolType"/> (the group's) is written from v7, <see cref="SkipAssignment"/> from v9.
+/// </summary>
 public sealed record JoinGroupResponse(
-    ErrorCode Error, int GenerationId, string ProtocolName, string Leader, string MemberId, IReadOnlyList<JoinGroupResponseMember> Members)
+    ErrorCode Error, int GenerationId, string? ProtocolName, string Leader, string MemberId, IReadOnlyList<JoinGroupResponseMember> Members,
+    string? ProtocolType = null, bool SkipAssignment = false)
 {
     public void Write(KafkaWriter w, short version)
     {
+        var flexible = version >= 6;
         if (version >= 2) w.WriteInt32(0);
         w.WriteInt16((short)Error);
         w.WriteInt32(GenerationId);
-        w.WriteString(ProtocolName, false);
-        w.WriteString(Leader, false);
-        w.WriteString(MemberId, false);
-        w.WriteArrayLength(Members.Count, false);
+        if (version >= 7)
+        {
+            w.WriteNullableString(ProtocolType, flexible);
+            w.WriteNullableString(ProtocolName, flexible);
+        }
+        else
+        {
+            w.WriteString(ProtocolName ?? "", flexible);
+        }
+        w.WriteString(Leader, flexible);
+        if (version >= 9) w.WriteBoolean(SkipAssignment);
+        w.WriteString(MemberId, flexible);
+        w.WriteArrayLength(Members.Count, flexible);
         foreach (var m in Members)
         {
-            w.WriteString(m.MemberId, false);
-            if (version >= 5) w.WriteNullableString(m.GroupInstanceId, false);
-            w.WriteBytes(m.Metadata, false);
+            w.WriteString(m.MemberId, flexible);
+            if (version >= 5) w.WriteNullableString(m.GroupInstanceId, flexible);
+            w.WriteBytes(m.Metadata, flexible);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
+        if (flexible) w.WriteEmptyTaggedFields();
+    }
+
+    public static JoinGroupResponse Read(ref KafkaReader r, short version)
+    {
+        var flexible = version >= 6;
+        if (version >= 2) r.ReadInt32();
+        var error = (ErrorCode)r.ReadInt16();
+        var generation = r.ReadInt32();
+        var type = version >= 7 ? r.ReadNullableString(flexible) : null;
+        var name = version >= 7 ? r.ReadNullableString(flexible) : r.ReadString(flexible);
+        var leader = r.ReadString(flexible);
+        var skip = version >= 9 && r.ReadBoolean();
+        var memberId = r.ReadString(flexible);
+        var count = Math.Max(r.ReadArrayLength(flexible), 0);
+        var members = new List<JoinGroupResponseMember>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var id = r.ReadString(flexible);
+            var instance = version >= 5 ? r.ReadNullableString(flexible) : null;
+            members.Add(new JoinGroupResponseMember(id, instance, r.ReadBytes(flexible).ToArray()));
+            if (flexible) r.SkipTaggedFields();
+        }
+        if (flexible) r.SkipTaggedFields();
+        return new JoinGroupResponse(error, generation, name, leader, memberId, members, type, skip);
     }
 }
 
 public sealed record SyncGroupRequestAssignment(string MemberId, byte[] Assignment);
 
-/// <summary>SyncGroup v0-3 (v3: group instance id).</summary>
-public sealed record SyncGroupRequest(string GroupId, int GenerationId, string MemberId, string? GroupInstanceId, IReadOnlyList<SyncGroupRequestAssignment> Assignments)
+/// <summary>
+/// SyncGroup v0-5 (v3: group instance id; v4 flexible; v5: the member's protocol type and name, KIP-559, which the
+/// coordinator refuses with InconsistentGroupProtocol when they are not the group's).
+/// </summary>
+public sealed record SyncGroupRequest(
+    string GroupId, int GenerationId, string MemberId, string? GroupInstanceId, IReadOnlyList<SyncGroupRequestAssignment> Assignments,
+    string? ProtocolType = null, string? ProtocolName = null)
 {
     public static SyncGroupRequest Read(ref KafkaReader r, short version)
     {
-        var group = r.ReadString(false);
+        var flexible = version >= 4;
+        var group = r.ReadString(flexible);
         var generation = r.ReadInt32();
-        var member = r.ReadString(false);
-        var instance = version >= 3 ? r.ReadNullableString(false) : null;
-        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var member = r.ReadString(flexible);
+        var instance = version >= 3 ? r.ReadNullableString(flexible) : null;
+        var type = version >= 5 ? r.ReadNullableString(flexible) : null;
+        var name = version >= 5 ? r.ReadNullableString(flexible) : null;
+        var count = Math.Max(r.ReadArrayLength(flexible), 0);
         var assignments = new List<SyncGroupRequestAssignment>(count);
-        for (var i = 0; i < count; i++) assignments.Add(new SyncGroupRequestAssignment(r.ReadString(false), r.ReadBytes(false).ToArray()));
-        return new SyncGroupRequest(group, generation, member, instance, assignments);
+        for (var i = 0; i < count; i++)
+        {
+            assignments.Add(new SyncGroupRequestAssignment(r.ReadString(flexible), r.ReadBytes(flexible).ToArray()));
+            if (flexible) r.SkipTaggedFields();
+        }
+        if (flexible) r.SkipTaggedFields();
+        return new SyncGroupRequest(group, generation, member, instance, assignments, type, name);
     }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteString(GroupId, false);
+        var flexible = version >= 4;
+        w.WriteString(GroupId, flexible);
         w.WriteInt32(GenerationId);
-        w.WriteString(MemberId, false);
-        if (version >= 3) w.WriteNullableString(GroupInstanceId, false);
-        w.WriteArrayLength(Assignments.Count, false);
+        w.WriteString(MemberId, flexible);
+        if (version >= 3) w.WriteNullableString(GroupInstanceId, flexible);
+        if (version >= 5)
+        {
+            w.WriteNullableString(ProtocolType, flexible);
+            w.WriteNullableString(ProtocolName, flexible);
+        }
+        w.WriteArrayLength(Assignments.Count, flexible);
         foreach (var a in Assignments)
         {
-            w.WriteString(a.MemberId, false);
-            w.WriteBytes(a.Assignment, false);
+            w.WriteString(a.MemberId, flexible);
+            w.WriteBytes(a.Assignment, flexible);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
-public sealed record SyncGroupResponse(ErrorCode Error, byte[] Assignment)
+/// <summary>SyncGroupResponse v0-5: throttle time from v1, flexible from v4, the group's protocol type and name from v5 (null on an error).</summary>
+public sealed record SyncGroupResponse(ErrorCode Error, byte[] Assignment, string? ProtocolType = null, string? ProtocolName = null)
 {
     public void Write(KafkaWriter w, short version)
     {
+        var flexible = version >= 4;
         if (version >= 1) w.WriteInt32(0);
         w.WriteInt16((short)Error);
-        w.WriteBytes(Assignment, false);
+        if (version >= 5)
+        {
+            w.WriteNullableString(ProtocolType, flexible);
+            w.WriteNullableString(ProtocolName, flexible);
+        }
+        w.WriteBytes(Assignment, flexible);
+        if (flexible) w.WriteEmptyTaggedFields();
+    }
+
+    public static SyncGroupResponse Read(ref KafkaReader r, short version)
+    {
+        var flexible = version >= 4;
+        if (version >= 1) r.ReadInt32();
+        var error = (ErrorCode)r.ReadInt16();
+        var type = version >= 5 ? r.ReadNullableString(flexible) : null;
+        var name = version >= 5 ? r.ReadNullableString(flexible) : null;
+        var assignment = r.ReadBytes(flexible).ToArray();
+        if (flexible) r.SkipTaggedFields();
+        return new SyncGroupResponse(error, assignment, type, name);
     }
 }
 
-/// <summary>Heartbeat v0-3 (v3: group instance id).</summary>
+/// <summary>Heartbeat v0-4 (v3: group instance id; v4 flexible).</summary>
 public sealed record HeartbeatRequest(string GroupId, int GenerationId, string MemberId, string? GroupInstanceId)
 {
-    public static HeartbeatRequest Read(ref KafkaReader r, short version) =>
-        new(r.ReadString(false), r.ReadInt32(), r.ReadString(false), version >= 3 ? r.ReadNullableString(false) : null);
+    public static HeartbeatRequest Read(ref KafkaReader r, short version)
+    {
+        var flexible = version >= 4;
+        var request = new HeartbeatRequest(r.ReadString(flexible), r.ReadInt32(), r.ReadString(flexible), version >= 3 ? r.ReadNullableString(flexible) : null);
+        if (flexible) r.SkipTaggedFields();
+        return request;
+    }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteString(GroupId, false);
+        var flexible = version >= 4;
+        w.WriteString(GroupId, flexible);
         w.WriteInt32(GenerationId);
-        w.WriteString(MemberId, false);
-        if (version >= 3) w.WriteNullableString(GroupInstanceId, false);
+        w.WriteString(MemberId, flexible);
+        if (version >= 3) w.WriteNullableString(GroupInstanceId, flexible);
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
-/// <summary>The answer of Heartbeat (v0-3) and of other APIs that carry only an error: throttle time from v1.</summary>
-public sealed record ErrorOnlyResponse(ErrorCode Error)
+/// <summary>HeartbeatResponse v0-4: an error, throttle time from v1, flexible from v4.</summary>
+public sealed record HeartbeatResponse(ErrorCode Error)
 {
     public void Write(KafkaWriter w, short version)
     {
         if (version >= 1) w.WriteInt32(0);
         w.WriteInt16((short)Error);
+        if (version >= 4) w.WriteEmptyTaggedFields();
+    }
+
+    public static HeartbeatResponse Read(ref KafkaReader r, short version)
+    {
+        if (version >= 1) r.ReadInt32();
+        var response = new HeartbeatResponse((ErrorCode)r.ReadInt16());
+        if (version >= 4) r.SkipTaggedFields();
+        return response;
     }
 }
 
-/// <summary>A member leaving: its id, and its group instance id if static (v3, KIP-345).</summary>
-public sealed record LeaveGroupMember(string MemberId, string? GroupInstanceId);
+/// <summary>A member leaving: its id, its group instance id if static (v3, KIP-345), and why (v5, KIP-800).</summary>
+public sealed record LeaveGroupMember(string MemberId, string? GroupInstanceId, string? Reason = null);
 
-/// <summary>LeaveGroup v0-3: one member (v0-2) or a batch of members (v3, KIP-345).</summary>
+/// <summary>LeaveGroup v0-5: one member (v0-2) or a batch of members (v3, KIP-345); v4 flexible; v5 a reason per member (KIP-800).</summary>
 public sealed record LeaveGroupRequest(string GroupId, IReadOnlyList<LeaveGroupMember> Members)
 {
     public static LeaveGroupRequest Read(ref KafkaReader r, short version)
     {
-        var group = r.ReadString(false);
+        var flexible = version >= 4;
+        var group = r.ReadString(flexible);
         if (version < 3) return new LeaveGroupRequest(group, [new LeaveGroupMember(r.ReadString(false), null)]);
-        var count = Math.Max(r.ReadArrayLength(false), 0);
+        var count = Math.Max(r.ReadArrayLength(flexible), 0);
         var members = new List<LeaveGroupMember>(count);
-        for (var i = 0; i < count; i++) members.Add(new LeaveGroupMember(r.ReadString(false), r.ReadNullableString(false)));
+        for (var i = 0; i < count; i++)
+        {
+            var memberId = r.ReadString(flexible);
+            var instance = r.ReadNullableString(flexible);
+            members.Add(new LeaveGroupMember(memberId, instance, version >= 5 ? r.ReadNullableString(flexible) : null));
+            if (flexible) r.SkipTaggedFields();
+        }
+        if (flexible) r.SkipTaggedFields();
         return new LeaveGroupRequest(group, members);
     }
 
     public void Write(KafkaWriter w, short version)
     {
-        w.WriteString(GroupId, false);
+        var flexible = version >= 4;
+        w.WriteString(GroupId, flexible);
         if (version < 3)
         {
             w.WriteString(Members[0].MemberId, false);
             return;
         }
-        w.WriteArrayLength(Members.Count, false);
+        w.WriteArrayLength(Members.Count, flexible);
         foreach (var m in Members)
         {
-            w.WriteString(m.MemberId, false);
-            w.WriteNullableString(m.GroupInstanceId, false);
+            w.WriteString(m.MemberId, flexible);
+            w.WriteNullableString(m.GroupInstanceId, flexible);
+            if (version >= 5) w.WriteNullableString(m.Reason, flexible);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
+        if (flexible) w.WriteEmptyTaggedFields();
     }
 }
 
+/// <summary>LeaveGroupResponse v0-5: the request's error, throttle time from v1, each member's error from v3, flexible from v4.</summary>
 public sealed record LeaveGroupResponse(ErrorCode Error, IReadOnlyList<(LeaveGroupMember Member, ErrorCode Error)> Members)
 {
     public void Write(KafkaWriter w, short version)
     {
+        var flexible = version >= 4;
         if (version >= 1) w.WriteInt32(0);
         w.WriteInt16((short)Error);
         if (version < 3) return;
-        w.WriteArrayLength(Members.Count, false);
+        w.WriteArrayLength(Members.Count, flexible);
         foreach (var (member, error) in Members)
         {
-            w.WriteString(member.MemberId, false);
-            w.WriteNullableString(member.GroupInstanceId, false);
+            w.WriteString(member.MemberId, flexible);
+            w.WriteNullableString(member.GroupInstanceId, flexible);
             w.WriteInt16((short)error);
+            if (flexible) w.WriteEmptyTaggedFields();
         }
+        if (flexible) w.WriteEmptyTaggedFields();
+    }
+
+    public static LeaveGroupResponse Read(ref KafkaReader r, short version)
+    {
+        var flexible = version >= 4;
+        if (version >= 1) r.ReadInt32();
+        var error = (ErrorCode)r.ReadInt16();
+        if (version < 3) return new LeaveGroupResponse(error, []);
+        var count = Math.Max(r.ReadArrayLength(flexible), 0);
+        var members = new List<(LeaveGroupMember, ErrorCode)>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var memberId = r.ReadString(flexible);
+            var instance = r.ReadNullableString(flexible);
+            members.Add((new LeaveGroupMember(memberId, instance), (ErrorCode)r.ReadInt16()));
+            if (flexible) r.SkipTaggedFields();
+        }
+        if (flexible) r.SkipTaggedFields();
+        return new LeaveGroupResponse(error, members);
     }
 }
 

@@ -154,7 +154,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
                     "none of the member's assignors is supported by every other member"));
             return known is not null
                 ? RejoinStatic(known, request, rebalanceTimeoutMs)
-                : AddMember(NewMemberId(instanceId), request, rebalanceTimeoutMs, "new static member");
+                : AddMember(NewMemberId(instanceId), request, rebalanceTimeoutMs, WithClientReason("new static member", request));
         }
 
         var (member, error, message) = instanceId is not null ? Validate(memberId, instanceId) : (Find(memberId), ErrorCode.None, null);
@@ -169,8 +169,8 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
 
         if (member is null)
         {
-            if (returning || IsFull) return AddMember(memberId, request, rebalanceTimeoutMs, request.Reason ?? "new member");
-            if (!request.RequireKnownMemberId) return AddMember(NewMemberId(request.ClientId), request, rebalanceTimeoutMs, request.Reason ?? "new member");
+            if (returning || IsFull) return AddMember(memberId, request, rebalanceTimeoutMs, WithClientReason("new member", request));
+            if (!request.RequireKnownMemberId) return AddMember(NewMemberId(request.ClientId), request, rebalanceTimeoutMs, WithClientReason("new member", request));
             // KIP-394: the id comes back first and the member joins only when it rejoins with it, so a join whose
             // answer was lost (and is retried without an id) leaves no phantom member holding up the rebalance.
             var issued = NewMemberId(request.ClientId);
@@ -196,7 +196,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
             default:
                 {
                     var pending = member.StartJoin();
-                    PrepareRebalance(changed ? $"member {member.MemberId} changed its subscription" : $"leader {member.MemberId} rejoined");
+                    PrepareRebalance(WithClientReason(changed ? $"member {member.MemberId} changed its subscription" : $"leader {member.MemberId} rejoined", request));
                     return pending;
                 }
         }
@@ -242,7 +242,11 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         switch (State)
         {
             case GroupState.Stable when SelectProtocol() == ProtocolName:
-                return StoreStaticRejoinAsync(member, new JoinGroupResponse(ErrorCode.None, GenerationId, ProtocolName, oldLeaderId!, newMemberId, []));
+                // KIP-814 (JoinGroup v9): a returning leader stays the leader, with the members (to watch their
+                // subscriptions' metadata), and skips the assignment; its SyncGroup gets the assignment it held.
+                return StoreStaticRejoinAsync(member, request.SupportsSkippingAssignment
+                    ? JoinResult(member) with { SkipAssignment = member.MemberId == LeaderId }
+                    : new JoinGroupResponse(ErrorCode.None, GenerationId, ProtocolName, oldLeaderId!, newMemberId, []));
             case GroupState.PreparingRebalance:
                 {
                     var pending = member.StartJoin();
@@ -253,7 +257,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
                 {
                     // Completing a rebalance, the leader may be assigning to the old member id: assign again.
                     var pending = member.StartJoin();
-                    PrepareRebalance($"static member {member.GroupInstanceId} rejoined as {newMemberId}");
+                    PrepareRebalance(WithClientReason($"static member {member.GroupInstanceId} rejoined as {newMemberId}", request));
                     return pending;
                 }
         }
@@ -284,6 +288,10 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         }
     }
 
+    // The member's own reason (JoinGroup v8, KIP-800) is logged beside the coordinator's, as Kafka logs it; not kept.
+    private static string WithClientReason(string reason, JoinGroupRequest request) =>
+        request.Reason is { } client ? $"{reason}; client reason: {client}" : reason;
+
     private static string NewMemberId(string? prefix) => $"{(string.IsNullOrEmpty(prefix) ? "consumer" : prefix)}-{Guid.NewGuid():N}";
 
     public Task<SyncGroupResponse> Sync(SyncGroupRequest request)
@@ -296,12 +304,16 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
             return Task.FromResult(new SyncGroupResponse(error, null, message));
         if (request.GenerationId != GenerationId)
             return Task.FromResult(new SyncGroupResponse(ErrorCode.IllegalGeneration, null, IllegalGeneration(request.GenerationId)));
+        // Kafka's validateSyncGroup (KIP-559): a protocol type or name the member names must be the group's.
+        if (IsInconsistent(request.ProtocolType, ProtocolType) || IsInconsistent(request.ProtocolName, ProtocolName))
+            return Task.FromResult(new SyncGroupResponse(ErrorCode.InconsistentGroupProtocol, null,
+                $"group '{GroupId}' speaks protocol type '{ProtocolType}' with protocol '{ProtocolName}', not '{request.ProtocolType}' with '{request.ProtocolName}'"));
         switch (State)
         {
             case GroupState.PreparingRebalance:
                 return Task.FromResult(new SyncGroupResponse(ErrorCode.RebalanceInProgress, null));
             case GroupState.Stable:
-                return Task.FromResult(new SyncGroupResponse(ErrorCode.None, member.Assignment));
+                return Task.FromResult(Synced(member));
             case GroupState.CompletingRebalance:
                 member.HeartbeatDeadlineMs = NowMs + member.SessionTimeoutMs;
                 var pending = member.StartSync();
@@ -662,7 +674,7 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         State = GroupState.Stable;
         foreach (var m in _members)
         {
-            m.AwaitingSync?.TrySetResult(new SyncGroupResponse(ErrorCode.None, m.Assignment));
+            m.AwaitingSync?.TrySetResult(Synced(m));
             m.AwaitingSync = null;
         }
         LogStable(GroupId, GenerationId);
@@ -680,6 +692,11 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         }
         return new JoinGroupResponse(ErrorCode.None, GenerationId, ProtocolName, LeaderId!, member.MemberId, members);
     }
+
+    private SyncGroupResponse Synced(ClassicGroupMember member) =>
+        new(ErrorCode.None, member.Assignment, ProtocolType: ProtocolType, ProtocolName: ProtocolName);
+
+    private static bool IsInconsistent(string? named, string? groups) => named is not null && groups is not null && named != groups;
 
     internal static JoinGroupResponse JoinError(ErrorCode error, string memberId, string? message) =>
         new(error, -1, null, "", memberId, [], message);

@@ -66,7 +66,11 @@ internal static class GroupCalls
     }
 }
 
-/// <summary>JoinGroup; READ on the group first (GroupAuthorizationFailed, Kafka's error response: no member id).</summary>
+/// <summary>
+/// JoinGroup; READ on the group first (GroupAuthorizationFailed, Kafka's error response: no member id). v8's reason
+/// (KIP-800) goes where Kafka puts it, the coordinator's log line of the join; v9 lets a returning static leader skip
+/// the assignment (KIP-814).
+/// </summary>
 internal sealed class JoinGroupHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.JoinGroupRequest>(ApiKey.JoinGroup, Protocol.Messages.JoinGroupRequest.Read)
 {
@@ -103,7 +107,7 @@ internal sealed class JoinGroupHandler(IGrainFactory grains, KafkaAuthorizer aut
             protocols.Add(new JoinGroupProtocol(p.Name, subscription));
         }
         var join = new OrleansStream.JoinGroupRequest(body.MemberId, clientId, body.SessionTimeoutMs, body.RebalanceTimeoutMs,
-            body.ProtocolType, protocols, GroupInstanceId: body.GroupInstanceId, RequireKnownMemberId: version >= 4);
+            body.ProtocolType, protocols, body.Reason, body.GroupInstanceId, RequireKnownMemberId: version >= 4, SupportsSkippingAssignment: version >= 9);
         var group = grains.Group(body.GroupId);
         var r = await GroupCalls.WaitLongAsync(() => group.JoinGroup(join), body.RebalanceTimeoutMs);
         if (r.Error != ErrorCode.None) return Failed(r.Error, r.MemberId);
@@ -112,13 +116,18 @@ internal sealed class JoinGroupHandler(IGrainFactory grains, KafkaAuthorizer aut
         {
             members.Add(new JoinGroupResponseMember(m.MemberId, m.GroupInstanceId, GroupCalls.Encode(m.Metadata)));
         }
-        return new Protocol.Messages.JoinGroupResponse(ErrorCode.None, r.GenerationId, r.ProtocolName ?? "", r.LeaderId, r.MemberId, members);
+        // A joined member's protocol type is the group's: the grain refuses any other while the group has members (v7, KIP-559).
+        return new Protocol.Messages.JoinGroupResponse(ErrorCode.None, r.GenerationId, r.ProtocolName, r.LeaderId, r.MemberId, members,
+            body.ProtocolType, r.SkipAssignment);
     }
 
-    private static Protocol.Messages.JoinGroupResponse Failed(ErrorCode error, string memberId) => new(error, -1, "", "", memberId ?? "", []);
+    private static Protocol.Messages.JoinGroupResponse Failed(ErrorCode error, string memberId) => new(error, -1, null, "", memberId ?? "", []);
 }
 
-/// <summary>SyncGroup; READ on the group first (GroupAuthorizationFailed).</summary>
+/// <summary>
+/// SyncGroup; READ on the group first (GroupAuthorizationFailed). v5's protocol type and name (KIP-559) are checked by
+/// the grain against the group's, and its answer names the group's.
+/// </summary>
 internal sealed class SyncGroupHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.SyncGroupRequest>(ApiKey.SyncGroup, Protocol.Messages.SyncGroupRequest.Read)
 {
@@ -143,7 +152,7 @@ internal sealed class SyncGroupHandler(IGrainFactory grains, KafkaAuthorizer aut
             assignments = new Dictionary<string, ConsumerProtocolAssignment>(body.Assignments.Count, StringComparer.Ordinal);
             foreach (var a in body.Assignments)
             {
-                // The request does not say the group's protocol type: an assignment that is not the consumer protocol's is
+                // The group's protocol type is the grain's to know: an assignment that is not the consumer protocol's is
                 // kept as bytes only (the grain keeps only the bytes of a group of another protocol type).
                 var assignment = new ConsumerProtocolAssignment([], Encoded: a.Assignment);
                 try
@@ -157,11 +166,11 @@ internal sealed class SyncGroupHandler(IGrainFactory grains, KafkaAuthorizer aut
                 assignments[a.MemberId] = assignment;
             }
         }
-        var sync = new OrleansStream.SyncGroupRequest(body.MemberId, body.GenerationId, assignments, body.GroupInstanceId);
+        var sync = new OrleansStream.SyncGroupRequest(body.MemberId, body.GenerationId, assignments, body.GroupInstanceId, body.ProtocolType, body.ProtocolName);
         var group = grains.Group(body.GroupId);
         var r = await GroupCalls.WaitLongAsync(() => group.SyncGroup(sync), MaxWaitMs);
         if (r.Error != ErrorCode.None || r.Assignment is null) return new(r.Error, []);
-        return new(ErrorCode.None, GroupCalls.Encode(r.Assignment));
+        return new(ErrorCode.None, GroupCalls.Encode(r.Assignment), r.ProtocolType, r.ProtocolName);
     }
 }
 
@@ -176,12 +185,15 @@ internal sealed class HeartbeatHandler(IGrainFactory grains, KafkaAuthorizer aut
             : !GroupKeys.IsAddressable(body.GroupId)
             ? ErrorCode.InvalidGroupId
             : (await grains.Group(body.GroupId).Heartbeat(new OrleansStream.HeartbeatRequest(body.MemberId, body.GenerationId, body.GroupInstanceId))).Error;
-        new ErrorOnlyResponse(error).Write(response, request.Version);
+        new HeartbeatResponse(error).Write(response, request.Version);
         return true;
     }
 }
 
-/// <summary>LeaveGroup; READ on the group first (GroupAuthorizationFailed for the request, no member answered).</summary>
+/// <summary>
+/// LeaveGroup; READ on the group first (GroupAuthorizationFailed for the request, no member answered). A v5 member's
+/// reason (KIP-800) is the reason the grain logs for its removal, as Kafka's coordinator logs it.
+/// </summary>
 internal sealed class LeaveGroupHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
     : KafkaApiHandler<Protocol.Messages.LeaveGroupRequest>(ApiKey.LeaveGroup, Protocol.Messages.LeaveGroupRequest.Read)
 {
@@ -200,7 +212,8 @@ internal sealed class LeaveGroupHandler(IGrainFactory grains, KafkaAuthorizer au
         }
         var leaving = new OrleansStream.LeaveGroupRequest[body.Members.Count];
         for (var i = 0; i < leaving.Length; i++)
-            leaving[i] = new OrleansStream.LeaveGroupRequest(body.Members[i].MemberId, "the consumer is leaving the group", body.Members[i].GroupInstanceId);
+            leaving[i] = new OrleansStream.LeaveGroupRequest(body.Members[i].MemberId,
+                body.Members[i].Reason is { } reason ? $"left the group; client reason: {reason}" : "the consumer is leaving the group", body.Members[i].GroupInstanceId);
         var answer = await grains.Group(body.GroupId).LeaveGroupMembers(leaving);
         var members = new List<(LeaveGroupMember, ErrorCode)>(answer.Members.Count);
         for (var i = 0; i < answer.Members.Count; i++) members.Add((body.Members[i], answer.Members[i].Error));
