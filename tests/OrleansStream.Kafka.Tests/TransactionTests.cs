@@ -341,8 +341,10 @@ public sealed class TransactionTests(KafkaCluster cluster)
         var topic = await cluster.CreateTopicAsync("duration", partitions: 1);
         var transactionalId = "duration-" + Guid.NewGuid().ToString("N");
         using var producer = OpenTransaction(transactionalId, topic, "open");
-        var producerId = (await DescribeProducersAsync(cluster.Silos.KafkaPort(0), new DescribeProducersRequest([new TopicPartitions(topic, [0])])))
-            .Values.Single(p => p.Error == ErrorCode.None).Producers.Single().ProducerId;
+        // The RF 1 partition lives on either broker; the other answers NotLeaderOrFollower.
+        var describe = new DescribeProducersRequest([new TopicPartitions(topic, [0])]);
+        var answers = new[] { await DescribeProducersAsync(cluster.Silos.KafkaPort(0), describe), await DescribeProducersAsync(cluster.Silos.KafkaPort(1), describe) };
+        var producerId = answers.SelectMany(a => a.Values).Single(p => p.Error == ErrorCode.None).Producers.Single().ProducerId;
 
         await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
         async Task<bool> ListedAsync(long durationFilterMs)
