@@ -134,7 +134,7 @@ public class GroupMigrationTests
         var (_, waiting) = await harness.JoinNewAsync();
         Assert.False(waiting.IsCompleted);
         var handOver = harness.Group.HandOver();
-        Assert.Equal(ErrorCode.RebalanceInProgress, (await waiting).Error);
+        Assert.Equal(ErrorCode.RebalanceInProgress, (await ClassicGroupHarness.Completed(waiting)).Error);
         Assert.Equal(2, handOver.Members.Count);
         Assert.Equal((GroupState.Empty, 0), (harness.Group.State, harness.Group.MemberCount));
     }
