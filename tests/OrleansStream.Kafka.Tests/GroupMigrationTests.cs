@@ -68,13 +68,13 @@ public sealed class GroupMigrationTests(KafkaCluster cluster)
     }
 
     /// <summary>
-    /// Two classic consumers read the topic's first 40 records; then a consumer protocol member joins the group, which
-    /// becomes a consumer group of the three.
+    /// Two classic consumers start reading the topic's 80 records; with most still unread, a consumer protocol member
+    /// joins the group, which becomes a consumer group of the three while they read on.
     /// </summary>
     private async Task<(IConsumer<string, string> A, IConsumer<string, string> B, IConsumer<string, string> C, List<string> Read)> UpgradeAsync(
         string topic, string group)
     {
-        await ProduceAsync(topic, 0, 40);
+        await ProduceAsync(topic, 0, 80);
         var read = new List<string>();
         var a = new ConsumerBuilder<string, string>(Classic(group)).Build();
         var b = new ConsumerBuilder<string, string>(Classic(group)).Build();
@@ -83,11 +83,12 @@ public sealed class GroupMigrationTests(KafkaCluster cluster)
         await Eventually.WaitUntilAsync(() =>
         {
             PollAndCommit(read, a, b);
-            return ShareEveryPartition(a, b) && read.Count >= 40;
-        }, "the classic consumers share the topic and read it", Wait);
+            return ShareEveryPartition(a, b) && read.Count >= 20;
+        }, "the classic consumers share the topic and read from it", Wait);
         var grain = cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group);
         Assert.Equal((GroupKeys.ClassicGroupType, GroupState.Stable), ((await grain.Describe()).Type, (await grain.Describe()).State));
 
+        var classicIds = new[] { a.MemberId, b.MemberId };
         var c = new ConsumerBuilder<string, string>(Modern(group)).Build();
         c.Subscribe(topic);
         await Eventually.WaitUntilAsync(async () =>
@@ -95,6 +96,8 @@ public sealed class GroupMigrationTests(KafkaCluster cluster)
             PollAndCommit(read, a, b, c);
             return ShareEveryPartition(a, b, c) && (await grain.DescribeConsumerGroup()) is { Error: ErrorCode.None, GroupState: "Stable", Members.Count: 3 };
         }, "the three consumers own disjoint partitions covering the topic in a stable consumer group", Wait);
+        // The classic consumers went on in the consumer group with their member ids: they were not dropped and joined anew.
+        Assert.Subset((await grain.DescribeConsumerGroup()).Members.Select(m => m.MemberId).ToHashSet(), classicIds.ToHashSet());
         return (a, b, c, read);
     }
 
@@ -114,12 +117,11 @@ public sealed class GroupMigrationTests(KafkaCluster cluster)
         Assert.Equal(3, described.Members.Count);
 
         // The three read on, each its own partitions, from the committed offsets.
-        await ProduceAsync(topic, 40, 40);
         await Eventually.WaitUntilAsync(() =>
         {
             PollAndCommit(read, a, b, c);
             return read.Count >= 80;
-        }, "the group reads the next 40 records", Wait);
+        }, "the group reads the rest of the records", Wait);
         Assert.Equal(Enumerable.Range(0, 80).Select(i => $"{i}").Order(), read.Order());
         c.Close();
         a.Close();
@@ -134,6 +136,7 @@ public sealed class GroupMigrationTests(KafkaCluster cluster)
         var (a, b, c, read) = await UpgradeAsync(topic, group);
         using var _ = a;
         using var __ = b;
+        var classicIds = new[] { a.MemberId, b.MemberId }.Order().ToArray();
         c.Close();
         c.Dispose();
 
@@ -144,14 +147,16 @@ public sealed class GroupMigrationTests(KafkaCluster cluster)
             return ShareEveryPartition(a, b) && (await grain.Describe()) is { Type: GroupKeys.ClassicGroupType, State: GroupState.Stable, Members.Count: 2 };
         }, "the classic consumers own every partition of a stable classic group", Wait);
         Assert.Equal(ErrorCode.GroupIdNotFound, (await grain.DescribeConsumerGroup()).Error);
+        // The classic members went on in the classic group with their member ids: they were not dropped and joined anew.
+        Assert.Equal(classicIds, (await grain.Describe()).Members.Select(m => m.MemberId).Order());
 
-        await ProduceAsync(topic, 40, 40);
+        await ProduceAsync(topic, 80, 40);
         await Eventually.WaitUntilAsync(() =>
         {
             PollAndCommit(read, a, b);
-            return read.Count >= 80;
-        }, "the classic consumers read the next 40 records", Wait);
-        Assert.Equal(Enumerable.Range(0, 80).Select(i => $"{i}").Order(), read.Order());
+            return read.Count >= 120;
+        }, "the classic consumers read every record", Wait);
+        Assert.Equal(Enumerable.Range(0, 120).Select(i => $"{i}").Order(), read.Order());
         a.Close();
         b.Close();
     }
