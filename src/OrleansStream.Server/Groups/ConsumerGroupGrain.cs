@@ -237,14 +237,16 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
             if (_group.MemberCount > 0 && !upgrading)
                 return ConsumerGroupHeartbeatResponse.Failed(ErrorCode.CoordinatorNotAvailable, "classic members joined the group meanwhile", request.MemberId);
         }
-        if (_group.MemberCount > 0)
+        var converted = _group.MemberCount > 0;
+        if (converted)
         {
             // Kafka's convertToConsumerGroup: the classic members go on in the consumer group, and this member joins it.
             _consumer.LoadFromClassic(_group.HandOver(), refreshed!);
         }
         var (response, changed) = _consumer.Heartbeat(request, refreshed);
         TakeDowngrade();
-        if (!changed) return response;
+        // A conversion is stored even when the member itself is refused (the group is full): the classic members go on in it.
+        if (!changed && !converted) return response;
         _group.Revive();
         try
         {

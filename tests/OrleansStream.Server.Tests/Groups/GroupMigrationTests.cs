@@ -260,6 +260,8 @@ public class GroupMigrationTests
         var left = Send(new ConsumerGroupHeartbeatRequest("c", ConsumerGroup.LeaveEpoch, null, null, -1, null, null, null, null));
         Assert.Equal((ErrorCode.None, -1), (left.Error, left.MemberEpoch));
         Assert.Equal(0, _group.MemberCount);
+        // Kafka removes the consumer group: nothing of it is stored any more.
+        Assert.Null(_group.ToStored());
         var downgrade = Assert.IsType<ClassicHandOver>(_group.TakeDowngrade());
         Assert.Null(_group.TakeDowngrade());
         Assert.Equal(Next, downgrade.GenerationId);

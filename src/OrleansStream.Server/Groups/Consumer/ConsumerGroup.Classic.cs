@@ -113,7 +113,10 @@ internal sealed partial class ConsumerGroup
                 m.RebalanceTimeoutMs > 0 ? m.RebalanceTimeoutMs : m.Classic.SessionTimeoutMs, [.. m.Classic.Protocols], assignment));
         }
         _downgrade = new ClassicHandOver(GroupEpoch, null, members);
+        // Kafka removes the consumer group: the classic group goes on from its epoch, and a consumer group made again
+        // from that classic group (empty, or upgraded) starts from the classic generation.
         Clear();
+        GroupEpoch = AssignmentEpoch = 0;
     }
 
     // ---- JoinGroup ---------------------------------------------------------------------------------------------
