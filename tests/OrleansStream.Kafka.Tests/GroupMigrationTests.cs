@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
+using Orleans.Core.Internal;
 
 namespace OrleansStream.Kafka.Tests;
 
@@ -123,6 +124,22 @@ public sealed class GroupMigrationTests(KafkaCluster cluster)
             return read.Count >= 80;
         }, "the group reads the rest of the records", Wait);
         Assert.Equal(Enumerable.Range(0, 80).Select(i => $"{i}").Order(), read.Order());
+
+        // The coordinator moves: the next activation loads the classic members with their protocols and epochs, and
+        // they go on (heartbeats, commits with their generation) without joining anew.
+        var grain = cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group);
+        var before = await grain.DescribeConsumerGroup();
+        await grain.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+        await ProduceAsync(topic, 80, 8);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            PollAndCommit(read, a, b, c);
+            return read.Count >= 88;
+        }, "the group reads on after the coordinator moved", Wait);
+        Assert.Equal(Enumerable.Range(0, 88).Select(i => $"{i}").Order(), read.Order());
+        var after = await grain.DescribeConsumerGroup();
+        Assert.Equal(before.GroupEpoch, after.GroupEpoch);
+        Assert.Equal(before.Members.Select(m => (m.MemberId, m.MemberEpoch)).Order(), after.Members.Select(m => (m.MemberId, m.MemberEpoch)).Order());
         c.Close();
         a.Close();
         b.Close();
