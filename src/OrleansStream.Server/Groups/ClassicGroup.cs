@@ -420,7 +420,8 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
     /// <summary>
     /// The classic members of a consumer group whose last consumer protocol member left take this group over (Kafka's
     /// <c>convertToClassicGroup</c>): in the consumer group's epoch as generation, each with its target assignment, and
-    /// a rebalance starts at once, so they rejoin and the leader assigns.
+    /// a rebalance starts at once, so they rejoin and the leader assigns (unless a static member replaced that member:
+    /// the group is stable, and each member syncs its assignment).
     /// </summary>
     public void TakeOver(Consumer.ClassicHandOver handOver)
     {
@@ -442,7 +443,8 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         EmptySinceMs = -1;
         State = GroupState.Stable;
         LogDowngraded(GroupId, GenerationId, _members.Count);
-        PrepareRebalance("the group's last consumer protocol member left: it is a classic group again");
+        // A classic static member that took the last consumer protocol member's place keeps the group stable.
+        if (handOver.Rebalance) PrepareRebalance("the group's last consumer protocol member left: it is a classic group again");
     }
 
     // ---- lifecycle ---------------------------------------------------------------------------------------------

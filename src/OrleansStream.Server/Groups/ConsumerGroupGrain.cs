@@ -164,6 +164,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
             if (_consumer.ValidateClassicJoin(request, memberId) is { } late) return late;
         }
         var response = _consumer.ClassicJoin(request, memberId, refreshed);
+        TakeDowngrade();
         _group.Revive();
         try
         {

@@ -285,6 +285,35 @@ public class GroupMigrationTests
         Assert.True(ja.IsLeader ^ jb.IsLeader);
     }
 
+    [Fact]
+    public async Task A_classic_static_member_taking_the_last_consumer_protocol_members_place_makes_a_stable_classic_group()
+    {
+        var (a, b) = await UpgradedAsync();
+        Send(CgJoin("c") with { InstanceId = "instance-c" });
+        Rejoin(ClassicJoin(a));
+        Rejoin(ClassicJoin(b));
+        Send(Beat("c", Next));
+        var target = _group.Describe().Members.Single(m => m.MemberId == "c").TargetAssignment.SelectMany(t => t.Partitions).Order().ToArray();
+        Assert.NotEmpty(target);
+
+        // The consumer protocol member restarts as a classic consumer with the same instance id.
+        var joined = Rejoin(ClassicJoin("") with { GroupInstanceId = "instance-c" });
+        Assert.Equal((ErrorCode.None, Next), (joined.Error, joined.GenerationId));
+        Assert.Equal(0, _group.MemberCount);
+        var downgrade = Assert.IsType<ClassicHandOver>(_group.TakeDowngrade());
+        Assert.False(downgrade.Rebalance);
+        Assert.Equal(Next, downgrade.GenerationId);
+        Assert.Equal(target, Partitions(downgrade.Members.Single(m => m.MemberId == joined.MemberId).Assignment));
+
+        // The classic group is stable: the new member syncs the partitions the one it replaced was to hold.
+        var classic = new ClassicGroup("g", Options, _classic.Time, NullLogger.Instance, static () => Task.CompletedTask);
+        classic.TakeOver(downgrade);
+        Assert.Equal((GroupState.Stable, 3), (classic.State, classic.MemberCount));
+        var synced = await ClassicGroupHarness.Completed(classic.Sync(new SyncGroupRequest(joined.MemberId, Next, GroupInstanceId: "instance-c")));
+        Assert.Equal(target, Partitions(synced.Assignment));
+        Assert.Equal(ErrorCode.None, classic.Heartbeat(new HeartbeatRequest(a, Next)).Error);
+    }
+
     [Theory]
     [InlineData(ConsumerGroupMigrationPolicy.Upgrade)]
     [InlineData(ConsumerGroupMigrationPolicy.Disabled)]

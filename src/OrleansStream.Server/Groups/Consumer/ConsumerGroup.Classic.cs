@@ -3,8 +3,10 @@ namespace OrleansStream.Server.Groups.Consumer;
 /// <summary>
 /// A classic group's members as one kind of group hands them to the other (Kafka's online migration, KIP-848): the
 /// generation (the consumer group's epoch), the protocol last chosen, and each member as the classic group stores it.
+/// <paramref name="Rebalance"/>: the classic group a downgrade makes rebalances at once (a member left), or is stable with
+/// the assignments handed over (a classic static member took the last consumer protocol member's place).
 /// </summary>
-internal sealed record ClassicHandOver(int GenerationId, string? ProtocolName, List<StoredGroupMember> Members);
+internal sealed record ClassicHandOver(int GenerationId, string? ProtocolName, List<StoredGroupMember> Members, bool Rebalance = true);
 
 /// <summary>
 /// Kafka 4's classic members inside a consumer group (<c>classicGroupJoinToConsumerGroup</c>, <c>classicGroupSyncToConsumerGroup</c>,
@@ -95,6 +97,19 @@ internal sealed partial class ConsumerGroup
         return downgrade;
     }
 
+    /// <summary>
+    /// Kafka's <c>validateOnlineDowngradeWithReplacedMemberId</c>: a classic static member taking the place of the last
+    /// consumer protocol member (the others all classic) downgrades the group, if the policy allows it and the members
+    /// fit <c>group.max.size</c>.
+    /// </summary>
+    private bool CanDowngradeReplacing(ConsumerGroupMember replaced)
+    {
+        if (replaced.UsesClassicProtocol) return false;
+        foreach (var m in _members.Values)
+            if (m != replaced && !m.UsesClassicProtocol) return false;
+        return MigrationPolicy.IsDowngradeEnabled() && _members.Count <= options.GroupMaxSize;
+    }
+
     /// <summary>Kafka's <c>consumerGroupFenceMember</c>: the member leaves, or the group downgrades without it.</summary>
     private void Fence(ConsumerGroupMember member)
     {
@@ -103,16 +118,22 @@ internal sealed partial class ConsumerGroup
             Remove(member);
             return;
         }
+        Downgrade(member, rebalance: true);
+    }
+
+    /// <summary>The members but <paramref name="leaving"/>, all classic now, go to a classic group (<see cref="TakeDowngrade"/>), each assigned its target.</summary>
+    private void Downgrade(ConsumerGroupMember? leaving, bool rebalance)
+    {
         var names = TopicNames();
-        var members = new List<StoredGroupMember>(_members.Count - 1);
+        var members = new List<StoredGroupMember>(_members.Count);
         foreach (var m in Sorted())
         {
-            if (m == member) continue;
+            if (m == leaving) continue;
             var assignment = new ConsumerProtocolAssignment(ByName(_target.GetValueOrDefault(m.MemberId) ?? [], names));
             members.Add(new StoredGroupMember(m.MemberId, m.ClientId, m.InstanceId, m.Classic!.SessionTimeoutMs,
                 m.RebalanceTimeoutMs > 0 ? m.RebalanceTimeoutMs : m.Classic.SessionTimeoutMs, [.. m.Classic.Protocols], assignment));
         }
-        _downgrade = new ClassicHandOver(GroupEpoch, null, members);
+        _downgrade = new ClassicHandOver(GroupEpoch, null, members, rebalance);
         // Kafka removes the consumer group: the classic group goes on from its epoch, and a consumer group made again
         // from that classic group (empty, or upgraded) starts from the classic generation.
         Clear();
@@ -164,6 +185,7 @@ internal sealed partial class ConsumerGroup
     {
         var now = NowMs;
         ConsumerGroupMember? member;
+        var downgrade = false;
         if (r.GroupInstanceId is null)
         {
             member = _members.GetValueOrDefault(memberId);
@@ -173,7 +195,11 @@ internal sealed partial class ConsumerGroup
             member = _staticMembers.TryGetValue(r.GroupInstanceId, out var id) ? _members[id] : null;
             // Kafka's static member replacement: a classic member joining with a known instance id and no member id
             // takes the old member's place and partitions from epoch 0.
-            if (member is not null && member.MemberId != memberId) ReplaceStatic(member, memberId);
+            if (member is not null && member.MemberId != memberId)
+            {
+                downgrade = CanDowngradeReplacing(member);
+                ReplaceStatic(member, memberId);
+            }
         }
         var bump = false;
         if (member is null)
@@ -215,7 +241,10 @@ internal sealed partial class ConsumerGroup
         member.JoinDeadlineMs = -1;
         member.SyncDeadlineMs = now + Math.Max(member.RebalanceTimeoutMs, 0);
         member.SessionDeadlineMs = now + r.SessionTimeoutMs;
-        return new JoinGroupResponse(ErrorCode.None, member.MemberEpoch, member.Classic.Protocols[0].Name, "", member.MemberId, []);
+        var joined = new JoinGroupResponse(ErrorCode.None, member.MemberEpoch, member.Classic.Protocols[0].Name, "", member.MemberId, []);
+        // The group is classic from now on, stable: the member syncs with the classic group, which hands it its target.
+        if (downgrade) Downgrade(null, rebalance: false);
+        return joined;
     }
 
     /// <summary>
