@@ -52,17 +52,17 @@ public sealed class ConsumerProtocolWireTests(KafkaCluster cluster)
     }
 
     [Fact]
-    public async Task A_group_of_one_protocol_refuses_the_members_of_the_other_until_it_is_empty()
+    public async Task A_group_refuses_members_of_the_other_protocol_that_it_cannot_take_in()
     {
         var topic = await cluster.CreateTopicAsync("kip848-kind", partitions: 1);
         await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
 
-        // A consumer group: a classic join is InconsistentGroupProtocol.
+        // A consumer group takes classic consumers in (Kafka 4), but not another protocol type's member: InconsistentGroupProtocol.
         var consumerGroup = "g-" + Guid.NewGuid().ToString("N");
         var member = Guid.NewGuid().ToString("N");
         Assert.Equal(ErrorCode.None, (await HeartbeatAsync(wire, 1, Join(consumerGroup, member, topic))).Error);
         var join = await AskAsync(wire, ApiKey.JoinGroup, 5,
-            new M.JoinGroupRequest(consumerGroup, 10_000, 30_000, "", null, "consumer", [new M.JoinGroupRequestProtocol("range", [0, 0])]).Write,
+            new M.JoinGroupRequest(consumerGroup, 10_000, 30_000, "", null, "connect", [new M.JoinGroupRequestProtocol("default", [0, 0])]).Write,
             static (ref KafkaReader r, short _) =>
             {
                 r.ReadInt32();   // throttle time
@@ -73,10 +73,11 @@ public sealed class ConsumerProtocolWireTests(KafkaCluster cluster)
         var left = await HeartbeatAsync(wire, 1, new M.ConsumerGroupHeartbeatRequest(consumerGroup, member, -1, null, null, -1, null, null, null, null));
         Assert.Equal((ErrorCode.None, -1), (left.Error, left.MemberEpoch));
 
-        // A classic group with a member: ConsumerGroupHeartbeat and ConsumerGroupDescribe are GroupIdNotFound.
+        // A classic group of another protocol type with a member is not upgraded (Kafka's validateOnlineUpgrade):
+        // ConsumerGroupHeartbeat and ConsumerGroupDescribe are GroupIdNotFound.
         var classicGroup = "g-" + Guid.NewGuid().ToString("N");
         var joined = await cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(classicGroup).JoinGroup(new JoinGroupRequest("", "wire-test", 10_000, 30_000,
-            GroupKeys.ConsumerProtocolType, [new JoinGroupProtocol("range", new ConsumerProtocolSubscription([topic], []))], RequireKnownMemberId: false));
+            "connect", [new JoinGroupProtocol("default", new ConsumerProtocolSubscription([], [], Encoded: [0, 0]))], RequireKnownMemberId: false));
         Assert.Equal(ErrorCode.None, joined.Error);
         var refused = await HeartbeatAsync(wire, 1, Join(classicGroup, Guid.NewGuid().ToString("N"), topic));
         Assert.Equal((ErrorCode.GroupIdNotFound, $"Group {classicGroup} is not a consumer group."), (refused.Error, refused.ErrorMessage));

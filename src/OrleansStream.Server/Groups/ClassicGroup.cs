@@ -401,6 +401,64 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
         return null;
     }
 
+    // ---- the online migration (KIP-848) -------------------------------------------------------------------------
+
+    /// <summary>
+    /// The members go to the consumer group this group becomes (Kafka's <c>convertToConsumerGroup</c>): waiting joins
+    /// and syncs are answered RebalanceInProgress, so those members rejoin, inside the consumer group; this group is left
+    /// empty, with its generation and protocol type.
+    /// </summary>
+    public Consumer.ClassicHandOver HandOver()
+    {
+        var members = new List<StoredGroupMember>(_members.Count);
+        foreach (var m in _members)
+        {
+            m.Fail(ErrorCode.RebalanceInProgress, "the group is becoming a consumer group");
+            members.Add(m.ToStored(m.Assignment));
+        }
+        var handOver = new Consumer.ClassicHandOver(GenerationId, ProtocolName ?? LastProtocolName, members);
+        LogUpgraded(GroupId, GenerationId, _members.Count);
+        _members.Clear();
+        _pendingMembers.Clear();
+        _storingAssignment = null;
+        _initialDelayDeadlineMs = 0;
+        LeaderId = null;
+        ProtocolName = null;
+        State = GroupState.Empty;
+        EmptySinceMs = -1;
+        return handOver;
+    }
+
+    /// <summary>
+    /// The classic members of a consumer group whose last consumer protocol member left take this group over (Kafka's
+    /// <c>convertToClassicGroup</c>): in the consumer group's epoch as generation, each with its target assignment, and
+    /// a rebalance starts at once, so they rejoin and the leader assigns (unless a static member replaced that member:
+    /// the group is stable, and each member syncs its assignment).
+    /// </summary>
+    public void TakeOver(Consumer.ClassicHandOver handOver)
+    {
+        ArgumentNullException.ThrowIfNull(handOver);
+        var now = NowMs;
+        _members.Clear();
+        foreach (var stored in handOver.Members)
+        {
+            var member = ClassicGroupMember.Load(stored);
+            member.HeartbeatDeadlineMs = now + member.SessionTimeoutMs;
+            _members.Add(member);
+        }
+        _removing = false;
+        _storingAssignment = null;
+        ProtocolType = GroupKeys.ConsumerProtocolType;
+        GenerationId = handOver.GenerationId;
+        LeaderId = _members[0].MemberId;
+        ProtocolName = LastProtocolName = SelectProtocol();
+        EmptySinceMs = -1;
+        State = GroupState.Stable;
+        LogDowngraded(GroupId, GenerationId, _members.Count);
+        // A classic static member that took the last consumer protocol member's place keeps the group stable.
+        if (handOver.Rebalance) PrepareRebalance("the group's last consumer protocol member left: it is a classic group again");
+    }
+
     // ---- lifecycle ---------------------------------------------------------------------------------------------
 
     /// <summary>
@@ -809,6 +867,12 @@ internal sealed partial class ClassicGroup(string groupId, ConsumerGroupOptions 
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: storing the group failed")]
     private partial void LogStoreFailed(Exception ex, string groupId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: upgraded to a consumer group at generation {Generation} with {Members} classic members")]
+    private partial void LogUpgraded(string groupId, int generation, int members);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: downgraded to a classic group at generation {Generation} with {Members} members")]
+    private partial void LogDowngraded(string groupId, int generation, int members);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: empty at generation {Generation}")]
     private partial void LogGroupEmpty(string groupId, int generation);

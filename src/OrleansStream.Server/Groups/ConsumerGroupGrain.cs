@@ -113,19 +113,96 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
 
     // ---- membership ---------------------------------------------------------------------------------------------
 
+    // A consumer group with members serves classic members too (Kafka 4, whatever group.consumer.migration.policy says).
+
     public Task<JoinGroupResponse> JoinGroup(JoinGroupRequest request) =>
-        _consumer.MemberCount > 0
-            ? Task.FromResult(new JoinGroupResponse(ErrorCode.InconsistentGroupProtocol, -1, null, "", request.MemberId, [],
-                $"group '{GroupId}' is a consumer group (KIP-848) with {_consumer.MemberCount} members; its members use ConsumerGroupHeartbeat (group.protocol=consumer)"))
-            : _group.Join(request);
+        _consumer.MemberCount > 0 ? JoinConsumerGroupAsync(request) : _group.Join(request);
 
-    public Task<SyncGroupResponse> SyncGroup(SyncGroupRequest request) => _group.Sync(request);
+    public Task<SyncGroupResponse> SyncGroup(SyncGroupRequest request) =>
+        _consumer.MemberCount > 0 ? Task.FromResult(_consumer.ClassicSync(request)) : _group.Sync(request);
 
-    public Task<GroupResponse> Heartbeat(HeartbeatRequest request) => Task.FromResult(_group.Heartbeat(request));
+    public Task<GroupResponse> Heartbeat(HeartbeatRequest request) =>
+        Task.FromResult(_consumer.MemberCount > 0 ? _consumer.ClassicHeartbeat(request) : _group.Heartbeat(request));
 
-    public Task<GroupResponse> LeaveGroup(LeaveGroupRequest request) => Task.FromResult(_group.Leave(request));
+    public async Task<GroupResponse> LeaveGroup(LeaveGroupRequest request)
+    {
+        if (_consumer.MemberCount == 0) return _group.Leave(request);
+        var answer = await LeaveConsumerGroupAsync([request]);
+        return answer.Error != ErrorCode.None ? new GroupResponse(answer.Error, answer.ErrorMessage) : answer.Members[0];
+    }
 
-    public Task<LeaveGroupMembersResponse> LeaveGroupMembers(IReadOnlyList<LeaveGroupRequest> members) => Task.FromResult(_group.Leave(members));
+    public async Task<LeaveGroupMembersResponse> LeaveGroupMembers(IReadOnlyList<LeaveGroupRequest> members) =>
+        _consumer.MemberCount > 0 ? await LeaveConsumerGroupAsync(members) : _group.Leave(members);
+
+    /// <summary>
+    /// Kafka's <c>classicGroupJoinToConsumerGroup</c>: the member is made or updated in the consumer group and
+    /// reconciled, and the group is stored before the answer, which comes at once (no barrier: the coordinator assigns).
+    /// </summary>
+    private async Task<JoinGroupResponse> JoinConsumerGroupAsync(JoinGroupRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var memberId = string.IsNullOrEmpty(request.MemberId) ? Guid.NewGuid().ToString() : request.MemberId;
+        if (!_group.IdFitsKafka) return ClassicGroup.JoinError(ErrorCode.InvalidGroupId, request.MemberId ?? "", ClassicGroup.GroupIdTooLong);
+        if (request.SessionTimeoutMs < _options.GroupMinSessionTimeoutMs || request.SessionTimeoutMs > _options.GroupMaxSessionTimeoutMs)
+            return ClassicGroup.JoinError(ErrorCode.InvalidSessionTimeout, request.MemberId ?? "",
+                $"session.timeout.ms {request.SessionTimeoutMs} is outside [{_options.GroupMinSessionTimeoutMs}, {_options.GroupMaxSessionTimeoutMs}]");
+        if (_consumer.ValidateClassicJoin(request, memberId) is { } refused) return refused;
+        IReadOnlyDictionary<string, SubscribedTopic>? refreshed = null;
+        if (_consumer.TopicsToRefresh(request, memberId) is { } refresh)
+        {
+            try
+            {
+                refreshed = await LookUpTopicsAsync(refresh.Names);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                LogTopicLookupFailed(ex, GroupId);
+                return ClassicGroup.JoinError(ErrorCode.CoordinatorNotAvailable, request.MemberId ?? "", $"the subscribed topics could not be looked up: {ex.Message}");
+            }
+            // The lookup awaited: the consumer group may have lost its members (a classic group takes the join then), or changed.
+            if (_consumer.MemberCount == 0) return await _group.Join(request);
+            if (_consumer.ValidateClassicJoin(request, memberId) is { } late) return late;
+        }
+        var response = _consumer.ClassicJoin(request, memberId, refreshed);
+        TakeDowngrade();
+        _group.Revive();
+        try
+        {
+            await PersistAsync();
+        }
+        catch (Exception ex)
+        {
+            LogConsumerGroupStoreFailed(ex, GroupId);
+            DeactivateOnIdle();
+            return ClassicGroup.JoinError(ErrorCode.CoordinatorNotAvailable, response.MemberId, $"the group could not be stored: {ex.Message}");
+        }
+        return response;
+    }
+
+    /// <summary>Kafka's <c>classicGroupLeaveToConsumerGroup</c>: the group is stored before the answer when a member left.</summary>
+    private async Task<LeaveGroupMembersResponse> LeaveConsumerGroupAsync(IReadOnlyList<LeaveGroupRequest> members)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        var (response, changed) = _consumer.ClassicLeave(members);
+        if (!changed) return response;
+        try
+        {
+            await PersistAsync();
+        }
+        catch (Exception ex)
+        {
+            LogConsumerGroupStoreFailed(ex, GroupId);
+            DeactivateOnIdle();
+            return new LeaveGroupMembersResponse(ErrorCode.CoordinatorNotAvailable, [], $"the group could not be stored: {ex.Message}");
+        }
+        return response;
+    }
+
+    /// <summary>A consumer group whose last consumer protocol member went is a classic group of the members left (Kafka's downgrade).</summary>
+    private void TakeDowngrade()
+    {
+        if (_consumer.TakeDowngrade() is { } downgrade) _group.TakeOver(downgrade);
+    }
 
     // ---- the consumer protocol (KIP-848) ------------------------------------------------------------------------
 
@@ -143,7 +220,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         if (ConsumerGroup.Validate(request) is { } invalid) return invalid;
         if (Refusal() is { } refused) return refused;
         IReadOnlyDictionary<string, SubscribedTopic>? refreshed = null;
-        if (_consumer.TopicsToRefresh(request) is { } refresh)
+        // An upgrade looks at every topic: the classic members' subscriptions and assignments name theirs.
+        var upgrading = _group.MemberCount > 0;
+        if ((upgrading ? new TopicRefresh(null) : _consumer.TopicsToRefresh(request)) is { } refresh)
         {
             try
             {
@@ -156,9 +235,19 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
             }
             // The lookup awaited: a classic member may have joined, or the group's removal begun.
             if (Refusal() is { } late) return late;
+            if (_group.MemberCount > 0 && !upgrading)
+                return ConsumerGroupHeartbeatResponse.Failed(ErrorCode.CoordinatorNotAvailable, "classic members joined the group meanwhile", request.MemberId);
+        }
+        var converted = _group.MemberCount > 0;
+        if (converted)
+        {
+            // Kafka's convertToConsumerGroup: the classic members go on in the consumer group, and this member joins it.
+            _consumer.LoadFromClassic(_group.HandOver(), refreshed!);
         }
         var (response, changed) = _consumer.Heartbeat(request, refreshed);
-        if (!changed) return response;
+        TakeDowngrade();
+        // A conversion is stored even when the member itself is refused (the group is full): the classic members go on in it.
+        if (!changed && !converted) return response;
         _group.Revive();
         try
         {
@@ -172,9 +261,12 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         }
         return response;
 
+        // Kafka's getOrMaybeCreateConsumerGroup: a classic group with members is upgraded by a member's first heartbeat
+        // when validateOnlineUpgrade allows it, and is otherwise not a consumer group.
         ConsumerGroupHeartbeatResponse? Refusal() =>
             _group.IsBeingRemoved ? ConsumerGroupHeartbeatResponse.Failed(ErrorCode.CoordinatorNotAvailable, "the group is being removed", request.MemberId)
-            : _group.MemberCount > 0 ? ConsumerGroupHeartbeatResponse.Failed(ErrorCode.GroupIdNotFound, $"Group {GroupId} is not a consumer group.", request.MemberId)
+            : _group.MemberCount > 0 && !(request.MemberEpoch == 0 && ConsumerGroup.CanUpgrade(_options, _group.ProtocolType, _group.MemberCount))
+            ? ConsumerGroupHeartbeatResponse.Failed(ErrorCode.GroupIdNotFound, $"Group {GroupId} is not a consumer group.", request.MemberId)
             : null;
     }
 
@@ -207,7 +299,11 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         try
         {
             _group.CheckExpirations();
-            if (_consumer.CheckExpirations()) await PersistAsync();
+            if (_consumer.CheckExpirations())
+            {
+                TakeDowngrade();
+                await PersistAsync();
+            }
             var expired = _offsets.RemoveExpiredOffsets();
             if (expired == 0) return;
             LogOffsetsExpired(GroupId, expired);

@@ -62,6 +62,39 @@ public sealed class ConsumerGroupOptions
     /// the controller at a member's heartbeat once this has passed).
     /// </summary>
     public int ConsumerMetadataRefreshIntervalMs { get; set; } = 5000;
+
+    /// <summary>
+    /// <c>group.consumer.migration.policy</c> (Kafka 4's default <see cref="ConsumerGroupMigrationPolicy.Bidirectional"/>):
+    /// whether a classic group with members becomes a consumer group when a member joins with ConsumerGroupHeartbeat
+    /// (upgrade), and a consumer group whose last consumer protocol member leaves becomes a classic group of the classic
+    /// members left (downgrade). Empty groups change kind whatever this says.
+    /// </summary>
+    public ConsumerGroupMigrationPolicy ConsumerMigrationPolicy { get; set; } = ConsumerGroupMigrationPolicy.Bidirectional;
+}
+
+/// <summary>Kafka's <c>ConsumerGroupMigrationPolicy</c>: the values of <c>group.consumer.migration.policy</c>.</summary>
+public enum ConsumerGroupMigrationPolicy
+{
+    /// <summary><c>disabled</c>: neither upgrade nor downgrade of a group with members.</summary>
+    Disabled,
+
+    /// <summary><c>upgrade</c>: a classic group with members becomes a consumer group; no downgrade.</summary>
+    Upgrade,
+
+    /// <summary><c>downgrade</c>: a consumer group left with classic members alone becomes a classic group; no upgrade.</summary>
+    Downgrade,
+
+    /// <summary><c>bidirectional</c>: both.</summary>
+    Bidirectional,
+}
+
+internal static class ConsumerGroupMigrationPolicyExtensions
+{
+    public static bool IsUpgradeEnabled(this ConsumerGroupMigrationPolicy policy) =>
+        policy is ConsumerGroupMigrationPolicy.Upgrade or ConsumerGroupMigrationPolicy.Bidirectional;
+
+    public static bool IsDowngradeEnabled(this ConsumerGroupMigrationPolicy policy) =>
+        policy is ConsumerGroupMigrationPolicy.Downgrade or ConsumerGroupMigrationPolicy.Bidirectional;
 }
 
 internal sealed class ConsumerGroupOptionsValidator : IValidateOptions<ConsumerGroupOptions>
@@ -91,6 +124,8 @@ internal sealed class ConsumerGroupOptionsValidator : IValidateOptions<ConsumerG
             "group.consumer.heartbeat.interval.ms must be between group.consumer.min.heartbeat.interval.ms and group.consumer.max.heartbeat.interval.ms");
         Require(o.ConsumerGroupMaxSize >= 1, "group.consumer.max.size must be >= 1");
         Require(o.ConsumerMetadataRefreshIntervalMs > 0, "the consumer group metadata refresh interval must be > 0");
+        Require(Enum.IsDefined(o.ConsumerMigrationPolicy),
+            "group.consumer.migration.policy must be one of disabled, upgrade, downgrade, bidirectional");
         return errors is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

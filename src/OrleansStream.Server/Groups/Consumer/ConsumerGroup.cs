@@ -23,7 +23,7 @@ internal readonly record struct TopicRefresh(List<string>? Names);
 /// is resolved for its principal, so it matches only the topics that principal may DESCRIBE (Kafka 4 resolves a regex
 /// with the authorizer too).
 /// </remarks>
-internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options, TimeProvider time, Func<string, string, string, bool>? canDescribe = null)
+internal sealed partial class ConsumerGroup(string groupId, ConsumerGroupOptions options, TimeProvider time, Func<string, string, string, bool>? canDescribe = null)
 {
     /// <summary>Kafka's member epoch that leaves the group.</summary>
     public const int LeaveEpoch = -1;
@@ -126,9 +126,13 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
     {
         if (r.MemberEpoch < 0) return null;
         var member = Find(r);
-        var regex = NewRegex(r, member);
-        var changed = member is null || r.MemberEpoch == 0
-            || r.SubscribedTopicNames is { } names && !member.HasSameSubscription(names)
+        return TopicsToRefresh(member, r.SubscribedTopicNames, NewRegex(r, member), joining: r.MemberEpoch == 0);
+    }
+
+    private TopicRefresh? TopicsToRefresh(ConsumerGroupMember? member, IReadOnlyList<string>? subscribedTopicNames, string? regex, bool joining)
+    {
+        var changed = member is null || joining
+            || subscribedTopicNames is { } names && !member.HasSameSubscription(names)
             || regex != member.SubscribedTopicRegex;
         if (!changed && NowMs < _metadataRefreshDeadlineMs) return null;
         if (regex is not null) return new TopicRefresh(null);
@@ -139,7 +143,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
             if (m.SubscribedTopicRegex is not null) return new TopicRefresh(null);
             topics.UnionWith(m.SubscribedTopicNames);
         }
-        topics.UnionWith(r.SubscribedTopicNames ?? member?.SubscribedTopicNames ?? []);
+        topics.UnionWith(subscribedTopicNames ?? member?.SubscribedTopicNames ?? []);
         return new TopicRefresh([.. topics]);
     }
 
@@ -252,6 +256,11 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         var before = member.AssignedPartitions;
         var beforeEpoch = member.MemberEpoch;
 
+        if (member.Classic is not null)
+        {
+            // Kafka's setClassicMemberMetadata(null): a member heartbeating with the consumer protocol speaks it from now on.
+            (member.Classic, member.JoinDeadlineMs, member.SyncDeadlineMs, changed) = (null, -1, -1, true);
+        }
         if (r.RackId is not null && r.RackId != member.RackId) (member.RackId, changed) = (r.RackId, true);
         if (r.RebalanceTimeoutMs != -1 && r.RebalanceTimeoutMs != member.RebalanceTimeoutMs) (member.RebalanceTimeoutMs, changed) = (r.RebalanceTimeoutMs, true);
         if (r.ServerAssignor is not null && r.ServerAssignor != member.ServerAssignor) (member.ServerAssignor, changed) = (r.ServerAssignor, true);
@@ -348,19 +357,19 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
                 return (new ConsumerGroupHeartbeatResponse(ErrorCode.None, null, member.MemberId, LeaveStaticEpoch, Settings.HeartbeatIntervalMs, null), true);
             }
         }
-        Remove(member);
+        Fence(member);
         return (new ConsumerGroupHeartbeatResponse(ErrorCode.None, null, member.MemberId, LeaveEpoch, Settings.HeartbeatIntervalMs, null), true);
     }
 
-    /// <summary>Kafka's fencing of a member: it leaves with its partitions, and the group epoch moves on.</summary>
-    private void Remove(ConsumerGroupMember member)
+    /// <summary>A member leaves with its partitions, and the group epoch moves on (unless <paramref name="bump"/> is false: the caller moves it once for several).</summary>
+    private void Remove(ConsumerGroupMember member, bool bump = true)
     {
         SetOwnership(member, [], []);
         _members.Remove(member.MemberId);
         _target.Remove(member.MemberId);
         if (member.InstanceId is not null && _staticMembers.TryGetValue(member.InstanceId, out var id) && id == member.MemberId)
             _staticMembers.Remove(member.InstanceId);
-        GroupEpoch++;
+        if (bump) GroupEpoch++;
         if (_members.Count == 0) EmptySinceMs = NowMs;
     }
 
@@ -493,7 +502,8 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         SetOwnership(member, s.Assigned, s.PendingRevocation);
         if (s.State == MemberState.UnrevokedPartitions)
         {
-            if (!wasRevoking) member.RebalanceDeadlineMs = now + Math.Max(member.RebalanceTimeoutMs, 0);
+            // A classic member has its join and sync timers instead (Kafka's).
+            if (!wasRevoking && !member.UsesClassicProtocol) member.RebalanceDeadlineMs = now + Math.Max(member.RebalanceTimeoutMs, 0);
         }
         else
         {
@@ -539,11 +549,18 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         var now = NowMs;
         List<ConsumerGroupMember>? expired = null;
         foreach (var m in _members.Values)
-            if (now >= m.SessionDeadlineMs || m.RebalanceDeadlineMs >= 0 && now >= m.RebalanceDeadlineMs)
+            if (now >= m.SessionDeadlineMs || Passed(m.RebalanceDeadlineMs) || Passed(m.JoinDeadlineMs) || Passed(m.SyncDeadlineMs))
                 (expired ??= []).Add(m);
         if (expired is null) return false;
-        foreach (var m in expired) Remove(m);
+        foreach (var m in expired)
+        {
+            // A fence that downgrades the group hands every member left to the classic group.
+            if (!_members.ContainsKey(m.MemberId)) break;
+            Fence(m);
+        }
         return true;
+
+        bool Passed(long deadlineMs) => deadlineMs >= 0 && now >= deadlineMs;
     }
 
     // ---- offsets -----------------------------------------------------------------------------------------------
@@ -560,11 +577,14 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         if (memberEpoch < 0 && _members.Count == 0) return null;
         if (memberId is null || !_members.TryGetValue(memberId, out var member))
             return new OffsetCommitResponse(ErrorCode.UnknownMemberId, [], $"Member {memberId} is not a member of group {GroupId}.");
-        if (!transactional && !version9OrLater)
+        if (!transactional && !version9OrLater && !member.UsesClassicProtocol)
             return new OffsetCommitResponse(ErrorCode.UnsupportedVersion, [], "OffsetCommit version 9 or above must be used by members using the consumer group protocol");
         if (memberEpoch != member.MemberEpoch)
-            return new OffsetCommitResponse(transactional ? ErrorCode.IllegalGeneration : ErrorCode.StaleMemberEpoch, [],
-                $"The received member epoch {memberEpoch} does not match the expected member epoch {member.MemberEpoch}.");
+            return member.UsesClassicProtocol
+                ? new OffsetCommitResponse(ErrorCode.IllegalGeneration, [],
+                    $"The received generation id {memberEpoch} does not match the expected member epoch {member.MemberEpoch}.")
+                : new OffsetCommitResponse(transactional ? ErrorCode.IllegalGeneration : ErrorCode.StaleMemberEpoch, [],
+                    $"The received member epoch {memberEpoch} does not match the expected member epoch {member.MemberEpoch}.");
         return null;
     }
 
@@ -575,8 +595,11 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
         if (memberId is null || !_members.TryGetValue(memberId, out var member))
             return new OffsetFetchResponse(ErrorCode.UnknownMemberId, [], $"Member {memberId} is not a member of group {GroupId}.");
         if (memberEpoch != member.MemberEpoch)
-            return new OffsetFetchResponse(ErrorCode.StaleMemberEpoch, [],
-                $"The received member epoch {memberEpoch} does not match the expected member epoch {member.MemberEpoch}.");
+            return member.UsesClassicProtocol
+                ? new OffsetFetchResponse(ErrorCode.IllegalGeneration, [],
+                    $"The received generation id {memberEpoch} does not match the expected member epoch {member.MemberEpoch}.")
+                : new OffsetFetchResponse(ErrorCode.StaleMemberEpoch, [],
+                    $"The received member epoch {memberEpoch} does not match the expected member epoch {member.MemberEpoch}.");
         return null;
     }
 
@@ -650,7 +673,7 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
             members.Add(new StoredConsumerGroupMember(m.MemberId, m.InstanceId, m.RackId, m.ClientId, m.ClientHost, m.MemberEpoch, m.PreviousMemberEpoch,
                 m.State, m.RebalanceTimeoutMs, [.. m.SubscribedTopicNames], m.SubscribedTopicRegex, m.ServerAssignor, ConsumerGroupMember.ToList(m.AssignedPartitions),
                 ConsumerGroupMember.ToList(m.PartitionsPendingRevocation), ConsumerGroupMember.ToList(_target.GetValueOrDefault(m.MemberId) ?? []),
-                m.Principal, m.PrincipalHost));
+                m.Principal, m.PrincipalHost, m.Classic?.SessionTimeoutMs ?? 0, m.Classic is { } c ? [.. c.Protocols] : null));
         return new StoredConsumerGroup(GroupEpoch, AssignmentEpoch, AssignorName, new Dictionary<string, SubscribedTopic>(_subscribed), members, EmptySinceMs);
     }
 
@@ -676,9 +699,10 @@ internal sealed class ConsumerGroup(string groupId, ConsumerGroupOptions options
                 PreviousMemberEpoch = s.PreviousMemberEpoch, State = s.State, RebalanceTimeoutMs = s.RebalanceTimeoutMs,
                 SubscribedTopicNames = s.SubscribedTopicNames, SubscribedTopicRegex = s.SubscribedTopicRegex, ServerAssignor = s.ServerAssignor,
                 Principal = s.Principal, PrincipalHost = s.PrincipalHost,
-                SessionDeadlineMs = now + Settings.SessionTimeoutMs,
-                RebalanceDeadlineMs = s.State == MemberState.UnrevokedPartitions ? now + Math.Max(s.RebalanceTimeoutMs, 0) : -1,
+                Classic = s.ClassicProtocols is { Count: > 0 } protocols ? new ClassicMemberMetadata(s.ClassicSessionTimeoutMs, protocols) : null,
             };
+            m.SessionDeadlineMs = now + (m.Classic?.SessionTimeoutMs ?? Settings.SessionTimeoutMs);
+            m.RebalanceDeadlineMs = s.State == MemberState.UnrevokedPartitions && m.Classic is null ? now + Math.Max(s.RebalanceTimeoutMs, 0) : -1;
             _members[m.MemberId] = m;
             if (m.InstanceId is not null) _staticMembers[m.InstanceId] = m.MemberId;
             SetOwnership(m, ConsumerGroupMember.From(s.Assigned), ConsumerGroupMember.From(s.PendingRevocation));
@@ -730,4 +754,6 @@ public sealed record StoredConsumerGroupMember(
     List<TopicIdPartitions> PendingRevocation,
     List<TopicIdPartitions> Target,
     string? Principal = null,
-    string? PrincipalHost = null);
+    string? PrincipalHost = null,
+    int ClassicSessionTimeoutMs = 0,
+    List<JoinGroupProtocol>? ClassicProtocols = null);

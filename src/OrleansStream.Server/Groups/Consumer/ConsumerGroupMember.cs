@@ -14,6 +14,20 @@ public enum MemberState
 }
 
 /// <summary>
+/// What a classic member of a consumer group joined with (Kafka's <c>ConsumerGroupMemberMetadataValue.ClassicMemberMetadata</c>):
+/// its session timeout and its protocols (assignors) with their subscription, as its JoinGroup sent them.
+/// </summary>
+internal sealed record ClassicMemberMetadata(int SessionTimeoutMs, IReadOnlyList<JoinGroupProtocol> Protocols)
+{
+    public bool Supports(string protocol)
+    {
+        foreach (var p in Protocols)
+            if (p.Name == protocol) return true;
+        return false;
+    }
+}
+
+/// <summary>
 /// Kafka's <c>ConsumerGroupMember</c> (KIP-848): a member's identity and subscription, its epoch and the partitions it
 /// holds. The coordinator changes it only between awaits of the group grain.
 /// </summary>
@@ -65,6 +79,20 @@ internal sealed class ConsumerGroupMember(string memberId)
 
     /// <summary>When a member that has not revoked its partitions is fenced (ms); -1 when it owes nothing.</summary>
     public long RebalanceDeadlineMs { get; set; } = -1;
+
+    /// <summary>
+    /// Kafka's <c>ClassicMemberMetadata</c>: set for a member that speaks the classic protocol inside the consumer group
+    /// (JoinGroup, SyncGroup, Heartbeat), null for a ConsumerGroupHeartbeat member.
+    /// </summary>
+    public ClassicMemberMetadata? Classic { get; set; }
+
+    public bool UsesClassicProtocol => Classic is not null;
+
+    /// <summary>When a classic member told to rejoin is fenced without a JoinGroup (Kafka's join timeout; ms, -1: none).</summary>
+    public long JoinDeadlineMs { get; set; } = -1;
+
+    /// <summary>When a classic member that joined is fenced without a SyncGroup (Kafka's sync timeout; ms, -1: none).</summary>
+    public long SyncDeadlineMs { get; set; } = -1;
 
     public bool IsReconciledTo(int targetEpoch) => State == MemberState.Stable && MemberEpoch == targetEpoch;
 
