@@ -61,7 +61,8 @@ public sealed record ConsumerGroupDescribedMember(
     IReadOnlyList<string> SubscribedTopicNames,
     string? SubscribedTopicRegex,
     IReadOnlyList<NamedTopicIdPartitions> Assignment,
-    IReadOnlyList<NamedTopicIdPartitions> TargetAssignment);
+    IReadOnlyList<NamedTopicIdPartitions> TargetAssignment,
+    bool UsesClassicProtocol = false);
 
 /// <summary>
 /// Kafka's ConsumerGroupDescribe for one group: <see cref="ErrorCode.GroupIdNotFound"/> for a group that does not exist

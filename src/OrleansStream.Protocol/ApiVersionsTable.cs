@@ -57,7 +57,7 @@ public static class ApiVersionsTable
         new(ApiKey.DescribeCluster, 0, 1),
         new(ApiKey.DescribeProducers, 0, 0),
         new(ApiKey.ConsumerGroupHeartbeat, 0, 1),
-        new(ApiKey.ConsumerGroupDescribe, 0, 0),
+        new(ApiKey.ConsumerGroupDescribe, 0, 1),
     ];
 
     public static bool IsSupported(ApiKey key, short version)

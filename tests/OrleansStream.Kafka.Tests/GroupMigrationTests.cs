@@ -116,6 +116,19 @@ public sealed class GroupMigrationTests(KafkaCluster cluster)
         var described = Assert.Single((await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions);
         Assert.Equal(ConsumerGroupType.Consumer, described.GroupType);
         Assert.Equal(3, described.Members.Count);
+        // ConsumerGroupDescribe v1 (KIP-1099) names each member's type: the classic consumers 0, the consumer protocol one 1.
+        await using (var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0)))
+        {
+            await wire.SendAsync(Protocol.ApiKey.ConsumerGroupDescribe, 1, w => new Protocol.Messages.ConsumerGroupDescribeRequest([group], false).Write(w, 1));
+            var frame = await wire.ReadFrameAsync();
+            Assert.NotNull(frame);
+            var r = new Protocol.KafkaReader(frame.AsSpan(5));
+            var types = Assert.Single(Protocol.Messages.ConsumerGroupDescribeResponse.Read(ref r, 1).Groups).Members.ToDictionary(m => m.MemberId, m => m.MemberType);
+            Assert.Equal(3, types.Count);
+            Assert.Equal((sbyte)0, types[a.MemberId]);
+            Assert.Equal((sbyte)0, types[b.MemberId]);
+            Assert.Equal([(sbyte)0, (sbyte)0, (sbyte)1], types.Values.Order());
+        }
 
         // The three read on, each its own partitions, from the committed offsets.
         await Eventually.WaitUntilAsync(() =>

@@ -216,6 +216,27 @@ public class ConsumerGroupMessageTests
         Assert.Equal([0, 1], target.Partitions);
     }
 
+    /// <summary>ConsumerGroupDescribe v1 (KIP-1099): each member's type after its target assignment, 0 classic, 1 consumer.</summary>
+    [Fact]
+    public void Describe_v1_response_says_each_members_type()
+    {
+        var classic = new DescribedConsumerGroupMember("m", null, null, 3, "c", "h", ["t"], null, [], [], DescribedConsumerGroupMember.ClassicMember);
+        var response = new ConsumerGroupDescribeResponse([new DescribedConsumerGroup(ErrorCode.None, null, "g", "Stable", 4, 3, "uniform", [classic, classic with { MemberId = "n", MemberType = DescribedConsumerGroupMember.ConsumerMember }])]);
+        using var v0 = new KafkaWriter();
+        response.Write(v0, 0);
+        using var v1 = new KafkaWriter();
+        response.Write(v1, 1);
+
+        const string member = "00 00 00000003 0263 0268 02 0274 00 01 00 01 00";  // instance, rack, epoch, client, host, [ "t" ], regex, assignment {}, target {}
+        var head = "00000000 02 0000 00 0267 07 537461626c65 00000004 00000003 08 756e69666f726d 03";
+        Assert.Equal(Hex.Parse($"{head} 026d {member} 00 026e {member} 00 80000000 00 00"), v0.WrittenSpan.ToArray());
+        Assert.Equal(Hex.Parse($"{head} 026d {member} 00 00 026e {member} 01 00 80000000 00 00"), v1.WrittenSpan.ToArray());
+        var r = new KafkaReader(v1.WrittenSpan);
+        Assert.Equal([DescribedConsumerGroupMember.ClassicMember, DescribedConsumerGroupMember.ConsumerMember],
+            Assert.Single(ConsumerGroupDescribeResponse.Read(ref r, 1).Groups).Members.Select(m => m.MemberType));
+        Assert.Equal(0, r.Remaining);
+    }
+
     [Fact]
     public void Describe_response_of_a_group_not_found()
     {

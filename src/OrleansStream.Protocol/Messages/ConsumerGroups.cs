@@ -121,7 +121,7 @@ public sealed record ConsumerGroupHeartbeatResponse(
     }
 }
 
-/// <summary>ConsumerGroupDescribe v0 (KIP-848; flexible): groups by id, and whether to answer each one's authorized operations.</summary>
+/// <summary>ConsumerGroupDescribe v0-1 (KIP-848; flexible; v1 is v0's layout): groups by id, and whether to answer each one's authorized operations.</summary>
 public sealed record ConsumerGroupDescribeRequest(IReadOnlyList<string> GroupIds, bool IncludeAuthorizedOperations)
 {
     public static ConsumerGroupDescribeRequest Read(ref KafkaReader r, short version)
@@ -143,11 +143,20 @@ public sealed record ConsumerGroupDescribeRequest(IReadOnlyList<string> GroupIds
 /// <summary>A topic of a described assignment: its id and name, and the partitions.</summary>
 public sealed record DescribedTopicPartitions(Guid TopicId, string TopicName, IReadOnlyList<int> Partitions);
 
-/// <summary>One member of a described consumer group, with its current and its target assignment.</summary>
+/// <summary>
+/// One member of a described consumer group, with its current and its target assignment, and (v1, KIP-1099) its type:
+/// <see cref="ClassicMember"/> for a member speaking the classic protocol inside the group (KIP-848's migration),
+/// <see cref="ConsumerMember"/> for a ConsumerGroupHeartbeat member.
+/// </summary>
 public sealed record DescribedConsumerGroupMember(
     string MemberId, string? InstanceId, string? RackId, int MemberEpoch, string ClientId, string ClientHost,
     IReadOnlyList<string> SubscribedTopicNames, string? SubscribedTopicRegex,
-    IReadOnlyList<DescribedTopicPartitions> Assignment, IReadOnlyList<DescribedTopicPartitions> TargetAssignment);
+    IReadOnlyList<DescribedTopicPartitions> Assignment, IReadOnlyList<DescribedTopicPartitions> TargetAssignment,
+    sbyte MemberType = DescribedConsumerGroupMember.ConsumerMember)
+{
+    public const sbyte ClassicMember = 0;
+    public const sbyte ConsumerMember = 1;
+}
 
 /// <summary>One consumer group described; <paramref name="AuthorizedOperations"/> is Kafka's bit field, <see cref="int.MinValue"/> when not asked.</summary>
 public sealed record DescribedConsumerGroup(
@@ -155,8 +164,8 @@ public sealed record DescribedConsumerGroup(
     string AssignorName, IReadOnlyList<DescribedConsumerGroupMember> Members, int AuthorizedOperations = int.MinValue);
 
 /// <summary>
-/// ConsumerGroupDescribeResponse v0 (flexible). A member's assignment and target assignment are each Kafka's (not
-/// nullable) Assignment struct: the topic array, then the struct's tagged fields.
+/// ConsumerGroupDescribeResponse v0-1 (flexible; v1 adds each member's type). A member's assignment and target
+/// assignment are each Kafka's (not nullable) Assignment struct: the topic array, then the struct's tagged fields.
 /// </summary>
 public sealed record ConsumerGroupDescribeResponse(IReadOnlyList<DescribedConsumerGroup> Groups)
 {
@@ -186,6 +195,7 @@ public sealed record ConsumerGroupDescribeResponse(IReadOnlyList<DescribedConsum
                 w.WriteNullableString(m.SubscribedTopicRegex, true);
                 WriteAssignment(w, m.Assignment);
                 WriteAssignment(w, m.TargetAssignment);
+                if (version >= 1) w.WriteInt8(m.MemberType);
                 w.WriteEmptyTaggedFields();
             }
             w.WriteInt32(g.AuthorizedOperations);
@@ -233,8 +243,9 @@ public sealed record ConsumerGroupDescribeResponse(IReadOnlyList<DescribedConsum
                 var regex = r.ReadNullableString(true);
                 var assignment = ReadAssignment(ref r);
                 var target = ReadAssignment(ref r);
+                var type = version >= 1 ? r.ReadInt8() : (sbyte)-1;
                 r.SkipTaggedFields();
-                members[m] = new DescribedConsumerGroupMember(memberId, instance, rack, memberEpoch, clientId, clientHost, names, regex, assignment, target);
+                members[m] = new DescribedConsumerGroupMember(memberId, instance, rack, memberEpoch, clientId, clientHost, names, regex, assignment, target, type);
             }
             var operations = r.ReadInt32();
             r.SkipTaggedFields();

@@ -224,6 +224,26 @@ public class GroupMigrationTests
         Assert.Equal(Next + 1, _group.GroupEpoch);
     }
 
+    /// <summary>Kafka's <c>throwIfClassicProtocolUnmatched</c>: SyncGroup v5's type and name must be what the member's JoinGroup was answered.</summary>
+    [Fact]
+    public async Task A_classic_members_SyncGroup_names_the_protocol_type_and_name_its_JoinGroup_was_answered()
+    {
+        var (a, _) = await UpgradedAsync();
+        var joined = Rejoin(ClassicJoin(a, 0, 1));
+        Assert.Equal((ErrorCode.None, "range"), (joined.Error, joined.ProtocolName));
+
+        var wrongName = _group.ClassicSync(new SyncGroupRequest(a, joined.GenerationId, null, null, GroupKeys.ConsumerProtocolType, "roundrobin"));
+        var wrongType = _group.ClassicSync(new SyncGroupRequest(a, joined.GenerationId, null, null, "connect", "range"));
+        var named = _group.ClassicSync(new SyncGroupRequest(a, joined.GenerationId, null, null, GroupKeys.ConsumerProtocolType, "range"));
+        var unnamed = _group.ClassicSync(new SyncGroupRequest(a, joined.GenerationId));
+
+        Assert.Equal(ErrorCode.InconsistentGroupProtocol, wrongName.Error);
+        Assert.Equal(ErrorCode.InconsistentGroupProtocol, wrongType.Error);
+        Assert.Equal((ErrorCode.None, GroupKeys.ConsumerProtocolType, "range"), (named.Error, named.ProtocolType, named.ProtocolName));
+        Assert.Equal([0, 1], Partitions(named.Assignment));
+        Assert.Equal(ErrorCode.None, unnamed.Error);
+    }
+
     [Fact]
     public async Task A_classic_member_told_to_rejoin_that_does_not_within_its_rebalance_timeout_is_fenced()
     {

@@ -269,13 +269,18 @@ internal sealed partial class ConsumerGroup
     /// <summary>
     /// Kafka's <c>classicGroupSyncToConsumerGroup</c>: a classic member of this generation (its epoch) gets the partitions
     /// it holds now, unless the group moved on and it must rejoin first (RebalanceInProgress; not while it has partitions
-    /// to revoke, which it learns from this answer).
+    /// to revoke, which it learns from this answer). A protocol type or name it names (SyncGroup v5, KIP-559) must be
+    /// what its JoinGroup was answered, the consumer type and its first protocol, else InconsistentGroupProtocol.
     /// </summary>
     public SyncGroupResponse ClassicSync(SyncGroupRequest r)
     {
         var (member, error, message) = FindClassic(r.MemberId, r.GroupInstanceId);
         if (member is null) return new SyncGroupResponse(error, null, message);
         if (r.GenerationId != member.MemberEpoch) return new SyncGroupResponse(ErrorCode.IllegalGeneration, null, IllegalGeneration(r.GenerationId, member));
+        var protocolName = member.Classic!.Protocols[0].Name;
+        if ((r.ProtocolType is { } type && type != GroupKeys.ConsumerProtocolType) || (r.ProtocolName is { } name && name != protocolName))
+            return new SyncGroupResponse(ErrorCode.InconsistentGroupProtocol, null,
+                $"member {member.MemberId} joined with protocol type '{GroupKeys.ConsumerProtocolType}' and protocol '{protocolName}', not '{r.ProtocolType}' with '{r.ProtocolName}'");
         var now = NowMs;
         if (GroupEpoch > member.MemberEpoch && member.State != MemberState.UnrevokedPartitions)
         {
@@ -284,7 +289,8 @@ internal sealed partial class ConsumerGroup
         }
         member.SyncDeadlineMs = -1;
         member.SessionDeadlineMs = now + member.Classic!.SessionTimeoutMs;
-        return new SyncGroupResponse(ErrorCode.None, new ConsumerProtocolAssignment(ByName(member.AssignedPartitions, TopicNames())));
+        return new SyncGroupResponse(ErrorCode.None, new ConsumerProtocolAssignment(ByName(member.AssignedPartitions, TopicNames())),
+            ProtocolType: GroupKeys.ConsumerProtocolType, ProtocolName: protocolName);
     }
 
     /// <summary>

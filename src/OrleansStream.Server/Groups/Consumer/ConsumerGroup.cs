@@ -621,7 +621,8 @@ internal sealed partial class ConsumerGroup(string groupId, ConsumerGroupOptions
         var members = new List<ConsumerGroupDescribedMember>(_members.Count);
         foreach (var m in Sorted())
             members.Add(new ConsumerGroupDescribedMember(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, m.ClientHost,
-                m.SubscribedTopicNames, m.SubscribedTopicRegex, Named(m.AssignedPartitions, names), Named(_target.GetValueOrDefault(m.MemberId) ?? [], names)));
+                m.SubscribedTopicNames, m.SubscribedTopicRegex, Named(m.AssignedPartitions, names), Named(_target.GetValueOrDefault(m.MemberId) ?? [], names),
+                m.UsesClassicProtocol));
         return new ConsumerGroupDescribeResult(GroupId, ErrorCode.None, null, StateName, GroupEpoch, AssignmentEpoch, AssignorName, members);
     }
 

@@ -102,7 +102,8 @@ internal sealed class ConsumerGroupDescribeHandler(IGrainFactory grains, KafkaAu
             var members = new List<DescribedConsumerGroupMember>(d.Members.Count);
             foreach (var m in d.Members)
                 members.Add(new DescribedConsumerGroupMember(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, m.ClientHost,
-                    m.SubscribedTopicNames, m.SubscribedTopicRegex, Map(m.Assignment), Map(m.TargetAssignment)));
+                    m.SubscribedTopicNames, m.SubscribedTopicRegex, Map(m.Assignment), Map(m.TargetAssignment),
+                    m.UsesClassicProtocol ? DescribedConsumerGroupMember.ClassicMember : DescribedConsumerGroupMember.ConsumerMember));
             groups.Add(new DescribedConsumerGroup(d.Error, d.ErrorMessage, d.GroupId, d.GroupState, d.GroupEpoch, d.AssignmentEpoch, d.AssignorName, members,
                 d.Error == ErrorCode.None && body.IncludeAuthorizedOperations
                     ? request.AuthorizedOperations(authorizer, AclResourceType.Group, d.GroupId)
