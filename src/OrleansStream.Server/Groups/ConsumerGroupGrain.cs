@@ -166,17 +166,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         var response = _consumer.ClassicJoin(request, memberId, refreshed);
         TakeDowngrade();
         _group.Revive();
-        try
-        {
-            await PersistAsync();
-        }
-        catch (Exception ex)
-        {
-            LogConsumerGroupStoreFailed(ex, GroupId);
-            DeactivateOnIdle();
-            return ClassicGroup.JoinError(ErrorCode.CoordinatorNotAvailable, response.MemberId, $"the group could not be stored: {ex.Message}");
-        }
-        return response;
+        return await StoreBeforeAnswerAsync() is { } failed ? ClassicGroup.JoinError(ErrorCode.CoordinatorNotAvailable, response.MemberId, failed) : response;
     }
 
     /// <summary>Kafka's <c>classicGroupLeaveToConsumerGroup</c>: the group is stored before the answer when a member left.</summary>
@@ -185,17 +175,26 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         ArgumentNullException.ThrowIfNull(members);
         var (response, changed) = _consumer.ClassicLeave(members);
         if (!changed) return response;
+        return await StoreBeforeAnswerAsync() is { } failed ? new LeaveGroupMembersResponse(ErrorCode.CoordinatorNotAvailable, [], failed) : response;
+    }
+
+    /// <summary>
+    /// Stores the group before a membership answer, as Kafka writes its records first; null when stored, else why not.
+    /// A failed write deactivates the grain, so the next activation holds what was stored.
+    /// </summary>
+    private async Task<string?> StoreBeforeAnswerAsync()
+    {
         try
         {
             await PersistAsync();
+            return null;
         }
         catch (Exception ex)
         {
             LogConsumerGroupStoreFailed(ex, GroupId);
             DeactivateOnIdle();
-            return new LeaveGroupMembersResponse(ErrorCode.CoordinatorNotAvailable, [], $"the group could not be stored: {ex.Message}");
+            return $"the group could not be stored: {ex.Message}";
         }
-        return response;
     }
 
     /// <summary>A consumer group whose last consumer protocol member went is a classic group of the members left (Kafka's downgrade).</summary>
@@ -249,17 +248,9 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
         // A conversion is stored even when the member itself is refused (the group is full): the classic members go on in it.
         if (!changed && !converted) return response;
         _group.Revive();
-        try
-        {
-            await PersistAsync();
-        }
-        catch (Exception ex)
-        {
-            LogConsumerGroupStoreFailed(ex, GroupId);
-            DeactivateOnIdle();
-            return ConsumerGroupHeartbeatResponse.Failed(ErrorCode.CoordinatorNotAvailable, $"the group could not be stored: {ex.Message}", request.MemberId);
-        }
-        return response;
+        return await StoreBeforeAnswerAsync() is { } failed
+            ? ConsumerGroupHeartbeatResponse.Failed(ErrorCode.CoordinatorNotAvailable, failed, request.MemberId)
+            : response;
 
         // Kafka's getOrMaybeCreateConsumerGroup: a classic group with members is upgraded by a member's first heartbeat
         // when validateOnlineUpgrade allows it, and is otherwise not a consumer group.
