@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Orleans.Core.Internal;
+using Sdk = OrleansStream.Client;
 
 namespace OrleansStream.Kafka.Tests;
 
@@ -241,5 +242,67 @@ public sealed class GroupMigrationTests(KafkaCluster cluster)
         }, "the classic consumer owns the topic in a consumer group", Wait);
         Assert.Equal(GroupKeys.ConsumerGroupType, (await grain.Describe()).Type);
         k.Close();
+    }
+
+    /// <summary>
+    /// Our SDK's classic member through an upgrade and a downgrade: a librdkafka consumer protocol member joining its
+    /// group makes it a consumer group, in which the SDK member goes on as a classic member (its JoinGroup answered with
+    /// no leader, its assignment from SyncGroup); when the librdkafka member leaves, the group is classic again and the
+    /// SDK member owns the whole topic, every record read once.
+    /// </summary>
+    [Fact]
+    public async Task Our_SDK_classic_member_goes_on_inside_the_consumer_group_and_after_the_downgrade()
+    {
+        var topic = await cluster.CreateTopicAsync("migrate-sdk", Partitions);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        await ProduceAsync(topic, 0, 40);
+        var grain = cluster.Silos.Client.GetGrain<IConsumerGroupGrain>(group);
+        var read = new List<string>();
+        using var sdk = new Sdk.ConsumerBuilder<string, string>(cluster.Silos.Client, new Sdk.ConsumerConfig
+        {
+            GroupId = group,
+            GroupProtocol = Sdk.GroupProtocol.Classic,
+            EnableAutoCommit = false,
+            AutoOffsetReset = Sdk.AutoOffsetReset.Earliest,
+            SessionTimeoutMs = 10_000,
+            HeartbeatIntervalMs = 500,
+        }).Build();
+        void PollSdk()
+        {
+            if (sdk.Consume(TimeSpan.FromMilliseconds(50)) is not { Message: { } m } r) return;
+            read.Add(m.Value);
+            sdk.Commit(r);
+        }
+        sdk.Subscribe(topic);
+        await Eventually.WaitUntilAsync(() =>
+        {
+            PollSdk();
+            return sdk.Assignment.Count == Partitions && read.Count >= 10;
+        }, "the SDK's classic member owns the topic and reads from it", Wait);
+
+        using (var modern = new ConsumerBuilder<string, string>(Modern(group)).Build())
+        {
+            modern.Subscribe(topic);
+            await Eventually.WaitUntilAsync(async () =>
+            {
+                PollSdk();
+                PollAndCommit(read, modern);
+                var owned = sdk.Assignment.Select(tp => tp.Partition).ToList();
+                return owned.Count > 0 && modern.Assignment.Count > 0 && owned.Count + modern.Assignment.Count == Partitions
+                    && !owned.Intersect(modern.Assignment.Select(tp => tp.Partition.Value)).Any()
+                    && (await grain.DescribeConsumerGroup()) is { Error: ErrorCode.None, GroupState: "Stable", Members.Count: 2 };
+            }, "the SDK member and the consumer protocol member split the topic in a stable consumer group", Wait);
+            Assert.Equal(GroupKeys.ConsumerGroupType, (await grain.Describe()).Type);
+            modern.Close();
+        }
+
+        await ProduceAsync(topic, 40, 8);
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            PollSdk();
+            return sdk.Assignment.Count == Partitions && read.Count >= 48 && (await grain.Describe()) is { Type: GroupKeys.ClassicGroupType, State: GroupState.Stable };
+        }, "the group is classic again and the SDK member owns the topic and reads every record", Wait);
+        Assert.Equal(Enumerable.Range(0, 48).Select(i => $"{i}").Order(), read.Order());
+        sdk.Close();
     }
 }
