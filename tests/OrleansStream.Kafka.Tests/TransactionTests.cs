@@ -564,16 +564,12 @@ public sealed class TransactionTests(KafkaCluster cluster)
         var transactionalId = "verify-" + Guid.NewGuid().ToString("N");
         await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(topic, 0)));
 
-        await wire.SendAsync(ApiKey.InitProducerId, 1, w => new Protocol.Messages.InitProducerIdRequest(transactionalId, 60_000).Write(w, 1));
-        var r = new KafkaReader(await wire.ReadFrameAsync() is { } init ? init.AsSpan(4) : []);
-        r.ReadInt32();
-        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
-        var (producerId, epoch) = (r.ReadInt64(), r.ReadInt16());
+        var (producerId, epoch) = await InitProducerIdAsync(wire, transactionalId);
 
         var unverified = await ProduceTransactionalAsync(wire, topic, transactionalId, producerId, epoch, produceVersion);
         await wire.SendAsync(ApiKey.AddPartitionsToTxn, 0,
             w => new Protocol.Messages.AddPartitionsToTxnRequest(transactionalId, producerId, epoch, [new TopicPartitions(topic, [0])]).Write(w, 0));
-        r = new KafkaReader(await wire.ReadFrameAsync() is { } added ? added.AsSpan(8) : []);
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } added ? added.AsSpan(8) : []);
         Assert.Equal(0, KafkaWire.FirstPartition(ref r));
         Assert.Equal((short)ErrorCode.None, r.ReadInt16());
         var verified = await ProduceTransactionalAsync(wire, topic, transactionalId, producerId, epoch, produceVersion);
@@ -600,11 +596,7 @@ public sealed class TransactionTests(KafkaCluster cluster)
         var group = "txn-v4-" + Guid.NewGuid().ToString("N");
         await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(topic, 0)));
 
-        await wire.SendAsync(ApiKey.InitProducerId, 1, w => new Protocol.Messages.InitProducerIdRequest(transactionalId, 60_000).Write(w, 1));
-        var r = new KafkaReader(await wire.ReadFrameAsync() is { } init ? init.AsSpan(4) : []);
-        r.ReadInt32();
-        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
-        var (producerId, epoch) = (r.ReadInt64(), r.ReadInt16());
+        var (producerId, epoch) = await InitProducerIdAsync(wire, transactionalId);
 
         await wire.SendAsync(ApiKey.AddPartitionsToTxn, 3,
             w => new Protocol.Messages.AddPartitionsToTxnRequest(transactionalId, producerId, epoch, [new TopicPartitions(topic, [0])]).Write(w, 3));
@@ -669,6 +661,16 @@ public sealed class TransactionTests(KafkaCluster cluster)
         r.SkipTaggedFields();
         Assert.Equal(0, r.Remaining);
         return error;
+    }
+
+    /// <summary>InitProducerId v1 for <paramref name="transactionalId"/> on the wire: its producer id and epoch.</summary>
+    private static async Task<(long ProducerId, short Epoch)> InitProducerIdAsync(KafkaWire wire, string transactionalId)
+    {
+        await wire.SendAsync(ApiKey.InitProducerId, 1, w => new Protocol.Messages.InitProducerIdRequest(transactionalId, 60_000).Write(w, 1));
+        var r = new KafkaReader(await wire.ReadFrameAsync() is { } init ? init.AsSpan(4) : []);
+        r.ReadInt32();
+        Assert.Equal((short)ErrorCode.None, r.ReadInt16());
+        return (r.ReadInt64(), r.ReadInt16());
     }
 
     private static async Task<ErrorCode> ProduceTransactionalAsync(KafkaWire wire, string topic, string transactionalId, long producerId, short epoch, short version)
