@@ -77,12 +77,17 @@ internal sealed partial class ConsumerGroup
     /// the consumer protocol, the others all classic, the group becomes a classic group of them, if the policy allows the
     /// downgrade and they fit <c>group.max.size</c>. A group left empty stays a consumer group.
     /// </summary>
-    public bool CanDowngradeWithout(string fencedMemberId)
+    public bool CanDowngradeWithout(string fencedMemberId) =>
+        _members.TryGetValue(fencedMemberId, out var fenced) && IsLastConsumerProtocolMember(fenced)
+        && _members.Count > 1 && MigrationPolicy.IsDowngradeEnabled() && _members.Count - 1 <= options.GroupMaxSize;
+
+    /// <summary>Whether <paramref name="member"/> speaks the consumer protocol and every other member the classic one.</summary>
+    private bool IsLastConsumerProtocolMember(ConsumerGroupMember member)
     {
-        if (!_members.TryGetValue(fencedMemberId, out var fenced) || fenced.UsesClassicProtocol) return false;
+        if (member.UsesClassicProtocol) return false;
         foreach (var m in _members.Values)
-            if (m != fenced && !m.UsesClassicProtocol) return false;
-        return _members.Count > 1 && MigrationPolicy.IsDowngradeEnabled() && _members.Count - 1 <= options.GroupMaxSize;
+            if (m != member && !m.UsesClassicProtocol) return false;
+        return true;
     }
 
     /// <summary>
@@ -102,13 +107,8 @@ internal sealed partial class ConsumerGroup
     /// consumer protocol member (the others all classic) downgrades the group, if the policy allows it and the members
     /// fit <c>group.max.size</c>.
     /// </summary>
-    private bool CanDowngradeReplacing(ConsumerGroupMember replaced)
-    {
-        if (replaced.UsesClassicProtocol) return false;
-        foreach (var m in _members.Values)
-            if (m != replaced && !m.UsesClassicProtocol) return false;
-        return MigrationPolicy.IsDowngradeEnabled() && _members.Count <= options.GroupMaxSize;
-    }
+    private bool CanDowngradeReplacing(ConsumerGroupMember replaced) =>
+        IsLastConsumerProtocolMember(replaced) && MigrationPolicy.IsDowngradeEnabled() && _members.Count <= options.GroupMaxSize;
 
     /// <summary>Kafka's <c>consumerGroupFenceMember</c>: the member leaves, or the group downgrades without it.</summary>
     private void Fence(ConsumerGroupMember member)
@@ -223,17 +223,7 @@ internal sealed partial class ConsumerGroup
         member.Classic = new ClassicMemberMetadata(r.SessionTimeoutMs, [.. r.Protocols]);
         member.RebalanceDeadlineMs = -1;
 
-        if (refreshed is not null)
-        {
-            ResolveRegexes(refreshed);
-            var view = SubscribedView(refreshed);
-            if (!SameView(view, _subscribed))
-            {
-                _subscribed = view;
-                bump = true;
-            }
-            _metadataRefreshDeadlineMs = now + options.ConsumerMetadataRefreshIntervalMs;
-        }
+        if (ApplyRefreshedTopics(refreshed, now)) bump = true;
         if (bump) GroupEpoch++;
         if (GroupEpoch > AssignmentEpoch) ComputeTargetAssignment();
         Reconcile(member, ById(subscription.OwnedPartitions, _subscribed), now);

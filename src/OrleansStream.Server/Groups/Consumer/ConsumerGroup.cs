@@ -278,17 +278,7 @@ internal sealed partial class ConsumerGroup(string groupId, ConsumerGroupOptions
         if (r.Principal != member.Principal || r.PrincipalHost != member.PrincipalHost)
             (member.Principal, member.PrincipalHost, changed) = (r.Principal, r.PrincipalHost, true);
 
-        if (refreshed is not null)
-        {
-            ResolveRegexes(refreshed);
-            var view = SubscribedView(refreshed);
-            if (!SameView(view, _subscribed))
-            {
-                _subscribed = view;
-                bump = changed = true;
-            }
-            _metadataRefreshDeadlineMs = now + options.ConsumerMetadataRefreshIntervalMs;
-        }
+        if (ApplyRefreshedTopics(refreshed, now)) bump = changed = true;
         if (bump) GroupEpoch++;
         if (GroupEpoch > AssignmentEpoch)
         {
@@ -442,6 +432,21 @@ internal sealed partial class ConsumerGroup(string groupId, ConsumerGroupOptions
         foreach (var (key, (regex, _)) in _regexTopics)
             if (regex is not null && key.StartsWith(pattern, StringComparison.Ordinal) && (key.Length == pattern.Length || key[pattern.Length] == '\0')) return regex;
         return TopicRegex(pattern);
+    }
+
+    /// <summary>
+    /// Takes the topics just looked up (null when none were): resolves the regexes and refreshes the group's view of its
+    /// subscribed topics; true when that view changed, which moves the group epoch.
+    /// </summary>
+    private bool ApplyRefreshedTopics(IReadOnlyDictionary<string, SubscribedTopic>? refreshed, long now)
+    {
+        if (refreshed is null) return false;
+        ResolveRegexes(refreshed);
+        _metadataRefreshDeadlineMs = now + options.ConsumerMetadataRefreshIntervalMs;
+        var view = SubscribedView(refreshed);
+        if (SameView(view, _subscribed)) return false;
+        _subscribed = view;
+        return true;
     }
 
     private static bool SameView(Dictionary<string, SubscribedTopic> a, Dictionary<string, SubscribedTopic> b)
