@@ -8,11 +8,14 @@ namespace OrleansStream;
 /// and disposes them after the append (a sender lends its memory as a <see cref="PooledRecords.Borrow"/> view).
 /// <paramref name="TakesTransactionAbortable"/>: the producer takes <see cref="ErrorCode.TransactionAbortable"/> (a Kafka
 /// Produce v11+, Kafka's <c>genericError</c>) for a transactional batch whose partition verification finds outside its
-/// transaction; otherwise that is <see cref="ErrorCode.InvalidTxnState"/>.
+/// transaction; otherwise that is <see cref="ErrorCode.InvalidTxnState"/>. <paramref name="AddsPartitionToTxn"/>: the
+/// producer runs transactions v2 (a Kafka Produce v12+, KIP-890 part 2), so a transaction's first batch here adds the
+/// partition to the transaction at its coordinator instead of being verified against it.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ProduceRequest(
-    Acks Acks, int TimeoutMs, PooledRecords Records, int CurrentLeaderEpoch = -1, string? TransactionalId = null, bool TakesTransactionAbortable = false);
+    Acks Acks, int TimeoutMs, PooledRecords Records, int CurrentLeaderEpoch = -1, string? TransactionalId = null, bool TakesTransactionAbortable = false,
+    bool AddsPartitionToTxn = false);
 
 [GenerateSerializer, Immutable]
 public sealed record ProduceResponse(

@@ -93,24 +93,38 @@ public sealed record InitTransactionalProducerIdRequest(
     long ExpectedProducerId = -1,
     short ExpectedProducerEpoch = -1);
 
+/// <summary>
+/// Kafka's AddPartitionsToTxn. <paramref name="ClientTransactionVersion"/>: 2 when a partition leader adds its partition
+/// for a producer of transactions v2 (KIP-890 part 2), 0 from AddPartitionsToTxn itself.
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record AddPartitionsToTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, IReadOnlyList<TopicPartition> Partitions);
+public sealed record AddPartitionsToTxnRequest(
+    string TransactionalId, long ProducerId, short ProducerEpoch, IReadOnlyList<TopicPartition> Partitions, short ClientTransactionVersion = 0);
 
 /// <summary>One error per partition asked for (Kafka answers every partition, <see cref="ErrorCode.OperationNotAttempted"/> for the rest when one fails).</summary>
 [GenerateSerializer, Immutable]
 public sealed record AddPartitionsToTxnResponse(IReadOnlyList<PartitionError> Partitions);
 
+/// <summary>Kafka's AddOffsetsToTxn; <paramref name="ClientTransactionVersion"/> 2 when a group adds itself for a producer of transactions v2.</summary>
 [GenerateSerializer, Immutable]
-public sealed record AddOffsetsToTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, string GroupId);
+public sealed record AddOffsetsToTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, string GroupId, short ClientTransactionVersion = 0);
 
+/// <summary>
+/// Kafka's EndTxn. <paramref name="ClientTransactionVersion"/> 2 (a Kafka EndTxn v5+, KIP-890 part 2): the coordinator
+/// bumps the producer epoch with the decision and answers the id and epoch for the next transaction.
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record EndTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, bool Commit);
+public sealed record EndTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, bool Commit, short ClientTransactionVersion = 0);
 
 [GenerateSerializer, Immutable]
 public sealed record VerifyPartitionInTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, TopicPartition Partition);
 
+/// <summary>
+/// A coordinator's answer of one error. EndTxn of transactions v2 also answers the producer id and epoch the producer
+/// takes for its next transaction (-1 otherwise).
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record TxnResponse(ErrorCode Error, string? ErrorMessage = null);
+public sealed record TxnResponse(ErrorCode Error, string? ErrorMessage = null, long ProducerId = -1, short ProducerEpoch = -1);
 
 /// <summary>Kafka's DescribeTransactions result for one id. <paramref name="State"/> is Kafka's state name (Empty, Ongoing, PrepareCommit, ...).</summary>
 [GenerateSerializer, Immutable]
@@ -134,6 +148,8 @@ public sealed record TransactionListingResult(string TransactionalId, long Produ
 /// when given (-1 / empty skip the check). <paramref name="TakesTransactionAbortable"/>: the client takes
 /// <see cref="ErrorCode.TransactionAbortable"/> (a Kafka TxnOffsetCommit v4+, Kafka's <c>genericError</c>) for a group
 /// that the transaction's verification finds outside it; otherwise that is <see cref="ErrorCode.InvalidTxnState"/>.
+/// <paramref name="AddsGroupToTxn"/>: the producer runs transactions v2 (a Kafka TxnOffsetCommit v5+, KIP-890 part 2), so
+/// the transaction's first commit here adds the group to the transaction (no AddOffsetsToTxn first).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record TxnOffsetCommitRequest(
@@ -144,7 +160,8 @@ public sealed record TxnOffsetCommitRequest(
     int GenerationId = -1,
     string MemberId = "",
     string? GroupInstanceId = null,
-    bool TakesTransactionAbortable = false);
+    bool TakesTransactionAbortable = false,
+    bool AddsGroupToTxn = false);
 
 /// <summary>The fetch isolation level (Kafka's values): read_committed reads below the last stable offset only.</summary>
 [GenerateSerializer]

@@ -11,7 +11,7 @@ public static class ApiVersionsTable
 {
     public static readonly SupportedApi[] Advertised =
     [
-        new(ApiKey.Produce, 3, 11),
+        new(ApiKey.Produce, 3, 12),
         new(ApiKey.Fetch, 4, 17),
         new(ApiKey.ListOffsets, 1, 10),
         new(ApiKey.Metadata, 0, 13),
@@ -32,9 +32,9 @@ public static class ApiVersionsTable
         new(ApiKey.OffsetForLeaderEpoch, 2, 4),
         new(ApiKey.AddPartitionsToTxn, 0, 3),
         new(ApiKey.AddOffsetsToTxn, 0, 4),
-        new(ApiKey.EndTxn, 0, 4),
+        new(ApiKey.EndTxn, 0, 5),
         new(ApiKey.WriteTxnMarkers, 0, 1),
-        new(ApiKey.TxnOffsetCommit, 0, 4),
+        new(ApiKey.TxnOffsetCommit, 0, 5),
         new(ApiKey.DescribeAcls, 1, 3),
         new(ApiKey.CreateAcls, 1, 3),
         new(ApiKey.DeleteAcls, 1, 3),

@@ -40,8 +40,53 @@ public class MessageTests
         Assert.Equal(Hex.Parse("00000013 00000007 0000 02 0001 0004 000b 00 00000000 00"), w.WrittenSpan.ToArray());
     }
 
+    private const string TransactionVersionName = "14 7472616e73616374696f6e2e76657273696f6e"; // "transaction.version", compact
+
+    private static readonly BrokerFeatures TransactionV2 = new(
+        [new SupportedFeature("transaction.version", 0, 2)], 0, [new FinalizedFeature("transaction.version", 2)]);
+
     /// <summary>
-    /// ApiVersions v4 (KAFKA-17011) changes no field: its request is v3's, and its answer v3's, since no features are answered.
+    /// ApiVersions v4 answers the features in tagged fields 0 (supported: name, min, max), 1 (the finalized epoch) and 2
+    /// (finalized: name, max level, min level); a supported min of 0 is answered from v4 only (KAFKA-17011).
+    /// </summary>
+    [Fact]
+    public void ApiVersions_v4_answers_transaction_version_supported_from_0_and_finalized_at_2()
+    {
+        using var w = new KafkaWriter();
+        ApiVersionsResponse.Write(w, 4, ErrorCode.None, [new SupportedApi(ApiKey.Fetch, 4, 11)], TransactionV2);
+
+        var expected = Hex.Parse("0000 02 0001 0004 000b 00 00000000 03"
+            + " 00 1a 02 " + TransactionVersionName + " 0000 0002 00"
+            + " 01 08 0000000000000000"
+            + " 02 1a 02 " + TransactionVersionName + " 0002 0002 00");
+        Assert.Equal(expected, w.WrittenSpan.ToArray());
+        var r = new KafkaReader(expected);
+        var (error, apis, features) = ApiVersionsResponse.Read(ref r, 4);
+        Assert.Equal(ErrorCode.None, error);
+        Assert.Equal([new SupportedApi(ApiKey.Fetch, 4, 11)], apis);
+        Assert.Equal(TransactionV2.Supported, features.Supported);
+        Assert.Equal(0, features.FinalizedEpoch);
+        Assert.Equal(TransactionV2.Finalized, features.Finalized);
+        Assert.Equal(0, r.Remaining);
+    }
+
+    /// <summary>Before v4 a feature supported from 0 is left out (older clients fail to read it); the finalized level stays. Level 0 is never finalized.</summary>
+    [Fact]
+    public void ApiVersions_v3_leaves_out_a_feature_supported_from_0_and_no_answer_finalizes_level_0()
+    {
+        using var w = new KafkaWriter();
+        ApiVersionsResponse.Write(w, 3, ErrorCode.None, [new SupportedApi(ApiKey.Fetch, 4, 11)], TransactionV2);
+        Assert.Equal(Hex.Parse("0000 02 0001 0004 000b 00 00000000 02"
+            + " 01 08 0000000000000000"
+            + " 02 1a 02 " + TransactionVersionName + " 0002 0002 00"), w.WrittenSpan.ToArray());
+
+        using var level0 = new KafkaWriter();
+        ApiVersionsResponse.Write(level0, 4, ErrorCode.None, [], TransactionV2 with { Finalized = [new FinalizedFeature("transaction.version", 0)] });
+        Assert.Equal(Hex.Parse("0000 01 00000000 02 00 1a 02 " + TransactionVersionName + " 0000 0002 00 01 08 0000000000000000"), level0.WrittenSpan.ToArray());
+    }
+
+    /// <summary>
+    /// ApiVersions v4 (KAFKA-17011) changes no field: its request is v3's, and so is its answer without features.
     /// </summary>
     [Fact]
     public void ApiVersions_v4_reads_and_answers_as_v3()
@@ -893,8 +938,8 @@ public class MessageTests
         Assert.True(ApiVersionsTable.IsSupported(ApiKey.ApiVersions, 4));
         Assert.False(ApiVersionsTable.IsSupported(ApiKey.ApiVersions, 5));
         Assert.False(ApiVersionsTable.IsSupported(ApiKey.Produce, 2));
-        Assert.True(ApiVersionsTable.IsSupported(ApiKey.Produce, 11));
-        Assert.False(ApiVersionsTable.IsSupported(ApiKey.Produce, 12));
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.Produce, 12));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.Produce, 13));
         Assert.True(ApiVersionsTable.IsSupported(ApiKey.Fetch, 17));
         Assert.False(ApiVersionsTable.IsSupported(ApiKey.Fetch, 18));
         Assert.True(ApiVersionsTable.IsSupported(ApiKey.Metadata, 13));

@@ -112,6 +112,25 @@ public class TransactionMessageTests
         AssertWrites(Hex.Parse("00000000 0033"), new TxnErrorResponse(ErrorCode.ConcurrentTransactions).Write, 1);
     }
 
+    /// <summary>EndTxn v5 (KIP-890 part 2) answers the producer id and epoch after the error; v4 and AddOffsetsToTxn do not.</summary>
+    [Fact]
+    public void EndTxn_v5_response_carries_the_producer_id_and_epoch_for_the_next_transaction()
+    {
+        var answer = new TxnErrorResponse(ErrorCode.None, 7, 3);
+        var v5 = Hex.Parse("00000000 0000 0000000000000007 0003 00");
+        AssertWrites(v5, answer.WriteEndTxn, 5);
+        AssertWrites(Hex.Parse("00000000 0000 00"), answer.WriteEndTxn, 4);
+        AssertWrites(Hex.Parse("00000000 0000 00"), answer.Write, 5);
+        var r = new KafkaReader(v5);
+        Assert.Equal(answer, TxnErrorResponse.Read(ref r, 5, endTxn: true));
+        Assert.Equal(0, r.Remaining);
+
+        var v5Request = Hex.Parse("03 7478 0000000000000007 0003 01 00");
+        var ended = Read(v5Request, Messages.EndTxnRequest.Read, 5);
+        Assert.Equal(new Messages.EndTxnRequest("tx", 7, 3, true), ended);
+        AssertWrites(v5Request, ended.Write, 5);
+    }
+
     [Fact]
     public void TxnOffsetCommit_v0_request_has_no_leader_epoch()
     {
@@ -189,7 +208,7 @@ public class TransactionMessageTests
     [Fact]
     public void The_transactional_APIs_are_advertised_in_the_versions_implemented()
     {
-        foreach (var (key, max) in new[] { (ApiKey.AddPartitionsToTxn, 3), (ApiKey.AddOffsetsToTxn, 4), (ApiKey.EndTxn, 4), (ApiKey.TxnOffsetCommit, 4) })
+        foreach (var (key, max) in new[] { (ApiKey.AddPartitionsToTxn, 3), (ApiKey.AddOffsetsToTxn, 4), (ApiKey.EndTxn, 5), (ApiKey.TxnOffsetCommit, 5) })
         {
             Assert.True(ApiVersionsTable.IsSupported(key, 0));
             Assert.True(ApiVersionsTable.IsSupported(key, (short)max));
@@ -197,7 +216,8 @@ public class TransactionMessageTests
             Assert.False(ApiVersionsTable.IsFlexible(key, 2));
             Assert.True(ApiVersionsTable.IsFlexible(key, 3));
         }
-        Assert.False(ApiVersionsTable.IsSupported(ApiKey.Produce, 12));
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.Produce, 12));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.Produce, 13));
         Assert.True(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 5));
         Assert.True(ApiVersionsTable.IsFlexible(ApiKey.InitProducerId, 2));
         Assert.False(ApiVersionsTable.IsSupported(ApiKey.InitProducerId, 6));

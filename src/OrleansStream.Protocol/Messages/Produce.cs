@@ -6,8 +6,9 @@ public readonly record struct ProducePartitionData(int Index, ReadOnlyMemory<byt
 public sealed record ProduceTopicData(string Name, ProducePartitionData[] Partitions);
 
 /// <summary>
-/// ProduceRequest v3-11 (v9+ flexible). v10 and v11 add no field: v11 (KIP-890) tells the broker that the producer
-/// takes TransactionAbortable (120). The records are slices of <c>frame</c>: valid while the frame's buffer is.
+/// ProduceRequest v3-12 (v9+ flexible). v10-12 add no field: v11 (KIP-890) tells the broker that the producer takes
+/// TransactionAbortable (120); v12 that a transactional batch adds its partition to the transaction itself (transactions
+/// v2, KIP-890 part 2: no AddPartitionsToTxn first). The records are slices of <c>frame</c>: valid while the frame's buffer is.
 /// </summary>
 public sealed record ProduceRequest(string? TransactionalId, short Acks, int TimeoutMs, ProduceTopicData[] Topics)
 {
@@ -66,9 +67,9 @@ public readonly record struct ProducePartitionResponse(
 public sealed record ProduceTopicResponse(string Name, ProducePartitionResponse[] Partitions);
 
 /// <summary>
-/// ProduceResponse v3-11 (v8 adds per-batch record errors, which this broker reports as none, and the error message; v9
+/// ProduceResponse v3-12 (v8 adds per-batch record errors, which this broker reports as none, and the error message; v9
 /// is flexible; v10 adds, tagged, each moved partition's current leader and the endpoints of those leaders, KIP-951;
-/// v11 is v10's layout, a partition's error code may be TransactionAbortable, KIP-890).
+/// v11 and v12 are v10's layout, a partition's error code may be TransactionAbortable, KIP-890).
 /// </summary>
 public sealed record ProduceResponse(ProduceTopicResponse[] Topics, IReadOnlyList<MetadataBroker>? NodeEndpoints = null, int ThrottleTimeMs = 0)
 {

@@ -97,8 +97,9 @@ public sealed record AddOffsetsToTxnRequest(string TransactionalId, long Produce
 }
 
 /// <summary>
-/// EndTxn v0-4: commit (true) or abort the ongoing transaction (v2 allows ProducerFenced, v3 is flexible, v4 allows
-/// TransactionAbortable, KIP-890). v5, transactions v2's epoch bump per transaction (KIP-890 part 2), is not served.
+/// EndTxn v0-5: commit (true) or abort the ongoing transaction (v2 allows ProducerFenced, v3 is flexible, v4 allows
+/// TransactionAbortable, KIP-890). v5 is v4's layout from a client of transactions v2 (KIP-890 part 2): the coordinator
+/// bumps the producer epoch with every transaction and answers the id and epoch to use next.
 /// </summary>
 public sealed record EndTxnRequest(string TransactionalId, long ProducerId, short ProducerEpoch, bool Committed)
 {
@@ -121,21 +122,46 @@ public sealed record EndTxnRequest(string TransactionalId, long ProducerId, shor
     }
 }
 
-/// <summary>AddOffsetsToTxnResponse and EndTxnResponse v0-4: the throttle time and one error (v3+ with tagged fields).</summary>
-public sealed record TxnErrorResponse(ErrorCode Error)
+/// <summary>
+/// AddOffsetsToTxnResponse v0-4 and EndTxnResponse v0-5: the throttle time and one error (v3+ with tagged fields);
+/// EndTxn v5 adds the producer id and epoch the producer takes for its next transaction (-1 with an error).
+/// </summary>
+public sealed record TxnErrorResponse(ErrorCode Error, long ProducerId = -1, short ProducerEpoch = -1)
 {
-    public void Write(KafkaWriter w, short version)
+    public const short FirstEndTxnProducerVersion = 5;
+
+    public void Write(KafkaWriter w, short version) => Write(w, version, endTxn: false);
+
+    /// <summary>The EndTxn answer: from v5 with the producer id and epoch.</summary>
+    public void WriteEndTxn(KafkaWriter w, short version) => Write(w, version, endTxn: true);
+
+    private void Write(KafkaWriter w, short version, bool endTxn)
     {
         w.WriteInt32(0);
         w.WriteInt16((short)Error);
+        if (endTxn && version >= FirstEndTxnProducerVersion)
+        {
+            w.WriteInt64(ProducerId);
+            w.WriteInt16(ProducerEpoch);
+        }
         if (version >= 3) w.WriteEmptyTaggedFields();
+    }
+
+    public static TxnErrorResponse Read(ref KafkaReader r, short version, bool endTxn = false)
+    {
+        r.ReadInt32();
+        var error = (ErrorCode)r.ReadInt16();
+        var (producerId, epoch) = endTxn && version >= FirstEndTxnProducerVersion ? (r.ReadInt64(), r.ReadInt16()) : (-1L, (short)-1);
+        if (version >= 3) r.SkipTaggedFields();
+        return new TxnErrorResponse(error, producerId, epoch);
     }
 }
 
 /// <summary>
 /// TxnOffsetCommit v0-4, sent to the group's coordinator; v2 adds each partition's committed leader epoch, v3 (flexible)
 /// the consumer's generation, member id and group instance id (KIP-447), checked by the group like an OffsetCommit's;
-/// v4 is v3's layout and allows TransactionAbortable (KIP-890).
+/// v4 is v3's layout and allows TransactionAbortable (KIP-890); v5, v4's layout from a client of transactions v2,
+/// adds the group to the transaction itself (KIP-890 part 2: no AddOffsetsToTxn first).
 /// </summary>
 public sealed record TxnOffsetCommitRequest(
     string TransactionalId, string GroupId, long ProducerId, short ProducerEpoch, OffsetCommitTopic[] Topics,

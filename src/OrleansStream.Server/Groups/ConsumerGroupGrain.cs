@@ -331,7 +331,7 @@ internal sealed partial class ConsumerGroupGrain : Grain, IConsumerGroupGrain, I
             // Kafka's genericError for TxnOffsetCommit v4+, defaultError before: a group not in the transaction is
             // TransactionAbortable or InvalidTxnState.
             var (error, guard) = await _verifications.VerifyAsync(request.TransactionalId, request.ProducerId, request.ProducerEpoch, TxnParticipant.OfGroup(GroupId),
-                request.TakesTransactionAbortable);
+                request.TakesTransactionAbortable, request.AddsGroupToTxn);
             // The partition's retriable NotEnoughReplicas is no group answer; Kafka's TxnOffsetCommit retries on this one.
             if (error == ErrorCode.NotEnoughReplicas) error = ErrorCode.CoordinatorLoadInProgress;
             if (error != ErrorCode.None)

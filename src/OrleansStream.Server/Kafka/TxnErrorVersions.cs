@@ -11,9 +11,24 @@ namespace OrleansStream.Server.Kafka;
 /// TransactionAbortable only where a transaction's verification finds a partition or group outside it (Produce,
 /// TxnOffsetCommit: <c>AddPartitionsToTxnManager</c> with <c>genericError</c> or <c>defaultError</c>); its coordinator
 /// never answers it to InitProducerId, AddOffsetsToTxn or EndTxn, whose new versions change nothing in their answers.
+/// KIP-890 part 2: Produce v12, TxnOffsetCommit v5 and EndTxn v5 come from a producer of transactions v2
+/// (<see cref="ClientTransactionVersion"/>).
 /// </summary>
 internal static class TxnErrorVersions
 {
+    /// <summary>
+    /// The transaction protocol a request of <paramref name="api"/> at <paramref name="version"/> speaks, as Kafka reads
+    /// it off the version: 2 (transactions v2) from Produce v12, TxnOffsetCommit v5 and EndTxn v5, else 0.
+    /// </summary>
+    public static short ClientTransactionVersion(ApiKey api, short version) => version >= FirstTransactionV2(api) ? (short)2 : (short)0;
+
+    private static short FirstTransactionV2(ApiKey api) => api switch
+    {
+        ApiKey.Produce => 12,
+        ApiKey.TxnOffsetCommit or ApiKey.EndTxn => 5,
+        _ => short.MaxValue,
+    };
+
     /// <summary>Whether a request of <paramref name="api"/> at <paramref name="version"/> takes TransactionAbortable (Kafka's genericError).</summary>
     public static bool TakesTransactionAbortable(ApiKey api, short version) => version >= FirstTransactionAbortable(api);
 

@@ -292,7 +292,7 @@ internal sealed partial class PartitionReplicaGrain(
             if (TransactionVerifier.NeedsVerification(request.TransactionalId, request.Records.Span, _log!.ProducerStateManager, out var txnBatch))
             {
                 var (verifyError, guard) = await _verifications.VerifyAsync(request.TransactionalId!, txnBatch.ProducerId, txnBatch.ProducerEpoch,
-                    TxnParticipant.Of(new TopicPartition(_topic, _partition)), request.TakesTransactionAbortable);
+                    TxnParticipant.Of(new TopicPartition(_topic, _partition)), request.TakesTransactionAbortable, request.AddsPartitionToTxn);
                 if (verifyError != ErrorCode.None)
                     return ProduceError(verifyError, $"Partition {_topic}-{_partition} is not in the open transaction of '{request.TransactionalId}' (producer {txnBatch.ProducerId}, epoch {txnBatch.ProducerEpoch}): {verifyError}.");
                 if (CheckLeader(request.CurrentLeaderEpoch) is { } lost) return ProduceError(lost.Error, lost.Message);

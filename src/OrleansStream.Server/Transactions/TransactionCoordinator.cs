@@ -88,24 +88,32 @@ internal sealed partial class TransactionCoordinator(
         || expected.ProducerId == metadata.ProducerId
         || (expected.ProducerId == metadata.LastProducerId && TransactionMetadata.IsEpochExhausted(expected.Epoch));
 
-    /// <summary>Kafka's handleAddPartitionsToTransaction.</summary>
-    public TxnOperation AddPartitionsToTxn(string transactionalId, long producerId, short producerEpoch, IReadOnlyCollection<TopicPartition> partitions)
+    /// <summary>
+    /// Kafka's handleAddPartitionsToTransaction: from AddPartitionsToTxn (<paramref name="clientTransactionVersion"/> 0),
+    /// or from a partition leader taking a transaction's first batch of a producer of transactions v2 (2, KIP-890 part 2).
+    /// </summary>
+    public TxnOperation AddPartitionsToTxn(string transactionalId, long producerId, short producerEpoch, IReadOnlyCollection<TopicPartition> partitions,
+        short clientTransactionVersion = 0)
     {
         ArgumentNullException.ThrowIfNull(partitions);
         var participants = new List<TxnParticipant>(partitions.Count);
         foreach (var partition in partitions) participants.Add(TxnParticipant.Of(partition));
-        return AddParticipants(transactionalId, producerId, producerEpoch, participants);
+        return AddParticipants(transactionalId, producerId, producerEpoch, participants, clientTransactionVersion);
     }
 
-    /// <summary>Kafka's handleAddOffsetsToTxn: the group joins the transaction, so its pending offsets get the marker.</summary>
-    public TxnOperation AddOffsetsToTxn(string transactionalId, long producerId, short producerEpoch, string groupId)
+    /// <summary>
+    /// Kafka's handleAddOffsetsToTxn: the group joins the transaction, so its pending offsets get the marker. From the
+    /// group itself at a v2 producer's first TxnOffsetCommit with <paramref name="clientTransactionVersion"/> 2.
+    /// </summary>
+    public TxnOperation AddOffsetsToTxn(string transactionalId, long producerId, short producerEpoch, string groupId, short clientTransactionVersion = 0)
     {
         if (!GroupKeys.IsAddressable(groupId))
             return TxnOperation.Answer(ErrorCode.InvalidGroupId);
-        return AddParticipants(transactionalId, producerId, producerEpoch, [TxnParticipant.OfGroup(groupId)]);
+        return AddParticipants(transactionalId, producerId, producerEpoch, [TxnParticipant.OfGroup(groupId)], clientTransactionVersion);
     }
 
-    private TxnOperation AddParticipants(string transactionalId, long producerId, short producerEpoch, List<TxnParticipant> participants)
+    private TxnOperation AddParticipants(string transactionalId, long producerId, short producerEpoch, List<TxnParticipant> participants,
+        short clientTransactionVersion)
     {
         if (CheckProducer(transactionalId, producerId, producerEpoch, out var error) is not { } metadata)
             return TxnOperation.Answer(error);
@@ -113,7 +121,7 @@ internal sealed partial class TransactionCoordinator(
             return TxnOperation.Answer(ErrorCode.ConcurrentTransactions);
         if (metadata.State == TransactionState.Ongoing && metadata.Participants.IsSupersetOf(participants))
             return TxnOperation.Answer(ErrorCode.None);
-        return Persist(metadata, metadata.PrepareAddParticipants(participants, txnManager.NowMs), TxnOperationKind.AddPartitions);
+        return Persist(metadata, metadata.PrepareAddParticipants(participants, clientTransactionVersion, txnManager.NowMs), TxnOperationKind.AddPartitions);
     }
 
     /// <summary>
@@ -155,28 +163,62 @@ internal sealed partial class TransactionCoordinator(
     }
 
     /// <summary>
-    /// Kafka's handleEndTransaction from a client: strict epoch equality, and a retry of an EndTxn that already
-    /// completed (or is writing its markers) answers None (or ConcurrentTransactions) instead of failing.
+    /// Kafka's handleEndTransaction from a client. Transactions v1 (<paramref name="clientTransactionVersion"/> below 2):
+    /// strict epoch equality, and a retry of an EndTxn that already completed (or is writing its markers) answers None
+    /// (or ConcurrentTransactions) instead of failing. Transactions v2: the decision bumps the epoch (a new producer id
+    /// at epoch 0 once the bump reaches the last epoch), so once a transaction of v2 is decided, the epoch the producer
+    /// sent is one below the coordinator's, and that is how its retry is told from the next transaction's EndTxn; the
+    /// id and epoch answered (<see cref="TxnOperation.ProducerId"/>) are the ones for the next transaction.
     /// </summary>
-    public TxnOperation EndTxn(string transactionalId, long producerId, short producerEpoch, TransactionResult result)
+    public TxnOperation EndTxn(string transactionalId, long producerId, short producerEpoch, TransactionResult result, short clientTransactionVersion = 0)
     {
-        if (CheckProducer(transactionalId, producerId, producerEpoch, out var error) is not { } metadata)
-            return TxnOperation.Answer(error);
+        var metadata = string.IsNullOrEmpty(transactionalId) || !txnManager.IsLoaded ? null : txnManager.Get(transactionalId);
+        if (metadata is null)
+            return TxnOperation.Answer(string.IsNullOrEmpty(transactionalId) ? ErrorCode.InvalidRequest
+                : !txnManager.IsLoaded ? ErrorCode.CoordinatorNotAvailable : ErrorCode.InvalidProducerIdMapping);
+        var v2 = TransactionMetadata.SupportsEpochBump(metadata.ClientTransactionVersion) && metadata.PendingState != TransactionState.PrepareEpochFence;
+        // A v2 retry whose bump exhausted the epoch: the coordinator has moved on to the next producer id at epoch 0.
+        var retryOnOverflow = v2 && metadata.LastProducerId == producerId && producerEpoch == short.MaxValue - 1 && metadata.ProducerEpoch == 0
+            && metadata.State is TransactionState.CompleteCommit or TransactionState.CompleteAbort;
+        var retryOnEpochBump = v2 && metadata.ProducerId == producerId && metadata.ProducerEpoch == producerEpoch + 1;
+        var validEpoch = !v2 ? producerEpoch == metadata.ProducerEpoch : metadata.State switch
+        {
+            TransactionState.Ongoing or TransactionState.Empty => producerEpoch == metadata.ProducerEpoch,
+            TransactionState.PrepareCommit or TransactionState.PrepareAbort => retryOnEpochBump,
+            _ => retryOnEpochBump || retryOnOverflow,
+        };
+        if (metadata.ProducerId != producerId && !retryOnOverflow)
+            return TxnOperation.Answer(ErrorCode.InvalidProducerIdMapping);
+        if (!validEpoch)
+            return TxnOperation.Answer(ErrorCode.ProducerFenced);
         if (metadata.PendingTransitionInProgress)
             return TxnOperation.Answer(ErrorCode.ConcurrentTransactions);
         var commit = result == TransactionResult.Commit;
-        return metadata.State switch
+        var completed = new TxnOperation(ErrorCode.None, metadata.ProducerId, metadata.ProducerEpoch);
+        switch (metadata.State)
         {
-            TransactionState.Ongoing => Persist(metadata,
-                metadata.PrepareAbortOrCommit(commit ? TransactionState.PrepareCommit : TransactionState.PrepareAbort, txnManager.NowMs),
-                TxnOperationKind.EndTxn),
-            TransactionState.CompleteCommit => TxnOperation.Answer(commit ? ErrorCode.None : ErrorCode.InvalidTxnState),
-            TransactionState.CompleteAbort => TxnOperation.Answer(commit ? ErrorCode.InvalidTxnState : ErrorCode.None),
-            TransactionState.PrepareCommit => TxnOperation.Answer(commit ? ErrorCode.ConcurrentTransactions : ErrorCode.InvalidTxnState),
-            TransactionState.PrepareAbort => TxnOperation.Answer(commit ? ErrorCode.InvalidTxnState : ErrorCode.ConcurrentTransactions),
-            TransactionState.Empty => TxnOperation.Answer(ErrorCode.InvalidTxnState),
-            _ => throw new InvalidOperationException($"{transactionalId} is in state {metadata.State}, which is never in force"),
-        };
+            case TransactionState.Ongoing:
+                var nextProducerId = ProducerSequence.NoProducerId;
+                if (TransactionMetadata.SupportsEpochBump(clientTransactionVersion) && metadata.IsProducerEpochExhausted
+                    && !producerIdGenerator.TryGenerateProducerId(out nextProducerId))
+                    return TxnOperation.Answer(ErrorCode.CoordinatorNotAvailable);
+                return Persist(metadata,
+                    metadata.PrepareAbortOrCommit(commit ? TransactionState.PrepareCommit : TransactionState.PrepareAbort, clientTransactionVersion,
+                        nextProducerId, txnManager.NowMs),
+                    TxnOperationKind.EndTxn);
+            case TransactionState.CompleteCommit:
+                return commit ? completed : TxnOperation.Answer(ErrorCode.InvalidTxnState);
+            case TransactionState.CompleteAbort:
+                return commit ? TxnOperation.Answer(ErrorCode.InvalidTxnState) : completed;
+            case TransactionState.PrepareCommit:
+                return TxnOperation.Answer(commit ? ErrorCode.ConcurrentTransactions : ErrorCode.InvalidTxnState);
+            case TransactionState.PrepareAbort:
+                return TxnOperation.Answer(commit ? ErrorCode.InvalidTxnState : ErrorCode.ConcurrentTransactions);
+            case TransactionState.Empty:
+                return TxnOperation.Answer(ErrorCode.InvalidTxnState);
+            default:
+                throw new InvalidOperationException($"{transactionalId} is in state {metadata.State}, which is never in force");
+        }
     }
 
     /// <summary>
@@ -279,6 +321,9 @@ internal sealed partial class TransactionCoordinator(
         return write.Kind switch
         {
             TxnOperationKind.InitProducerId => new TxnOperation(ErrorCode.None, metadata.ProducerId, metadata.ProducerEpoch),
+            // The id and epoch of the producer's next transaction: after a v2 bump that exhausted the epoch, the next id.
+            TxnOperationKind.EndTxn when metadata.NextProducerId >= 0 => new TxnOperation(ErrorCode.None, metadata.NextProducerId, 0, Markers: metadata.Markers),
+            TxnOperationKind.EndTxn => new TxnOperation(ErrorCode.None, metadata.ProducerId, metadata.ProducerEpoch, Markers: metadata.Markers),
             TxnOperationKind.FenceProducerEpoch => new TxnOperation(ErrorCode.ConcurrentTransactions, Markers: metadata.Markers),
             _ => new TxnOperation(ErrorCode.None, Markers: metadata.Markers),
         };

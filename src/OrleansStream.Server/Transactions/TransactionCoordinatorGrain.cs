@@ -99,7 +99,8 @@ internal sealed partial class TransactionCoordinatorGrain(
     {
         ArgumentNullException.ThrowIfNull(request);
         var error = NotOwned(request.TransactionalId)
-            ?? (await CompleteAsync(_coordinator.AddPartitionsToTxn(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.Partitions))).Error;
+            ?? (await CompleteAsync(_coordinator.AddPartitionsToTxn(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.Partitions,
+                request.ClientTransactionVersion))).Error;
         var partitions = new List<PartitionError>(request.Partitions.Count);
         foreach (var tp in request.Partitions) partitions.Add(new PartitionError(tp, error));
         return new AddPartitionsToTxnResponse(partitions);
@@ -109,7 +110,8 @@ internal sealed partial class TransactionCoordinatorGrain(
     {
         ArgumentNullException.ThrowIfNull(request);
         if (NotOwned(request.TransactionalId) is { } notOwned) return new TxnResponse(notOwned, NotOwnedMessage(request.TransactionalId));
-        var op = await CompleteAsync(_coordinator.AddOffsetsToTxn(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.GroupId));
+        var op = await CompleteAsync(_coordinator.AddOffsetsToTxn(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.GroupId,
+            request.ClientTransactionVersion));
         return new TxnResponse(op.Error);
     }
 
@@ -118,8 +120,9 @@ internal sealed partial class TransactionCoordinatorGrain(
         ArgumentNullException.ThrowIfNull(request);
         if (NotOwned(request.TransactionalId) is { } notOwned) return new TxnResponse(notOwned, NotOwnedMessage(request.TransactionalId));
         var result = request.Commit ? TransactionResult.Commit : TransactionResult.Abort;
-        var op = await CompleteAsync(_coordinator.EndTxn(request.TransactionalId, request.ProducerId, request.ProducerEpoch, result));
-        return new TxnResponse(op.Error);
+        var op = await CompleteAsync(_coordinator.EndTxn(request.TransactionalId, request.ProducerId, request.ProducerEpoch, result,
+            request.ClientTransactionVersion));
+        return op.Error == ErrorCode.None ? new TxnResponse(op.Error, ProducerId: op.ProducerId, ProducerEpoch: op.ProducerEpoch) : new TxnResponse(op.Error);
     }
 
     public Task<TxnResponse> VerifyPartitionInTxn(VerifyPartitionInTxnRequest request)

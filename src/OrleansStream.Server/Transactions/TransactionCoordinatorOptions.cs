@@ -33,6 +33,19 @@ public sealed class TransactionCoordinatorOptions
     /// Below Orleans' response timeout, so that the coordinator hears the answer rather than giving up on the call.
     /// </summary>
     public int TransactionMarkerReplicationTimeoutMs { get; set; } = 15_000;
+
+    /// <summary>The highest <c>transaction.version</c> this broker runs.</summary>
+    public const short MaxTransactionVersion = 2;
+
+    /// <summary>
+    /// Kafka's <c>transaction.version</c> feature as ApiVersions finalizes it, 0-2 (Kafka 4's default for a new cluster,
+    /// 2). At 2 a Kafka 4 client runs transactions v2 (KIP-890 part 2): the coordinator bumps the producer epoch with
+    /// every transaction, and a partition or group joins a transaction with its first write (Produce v12, TxnOffsetCommit
+    /// v5) instead of AddPartitionsToTxn/AddOffsetsToTxn. Below 2 clients stay on transactions v1. The broker serves
+    /// both whatever this says (each request's version says which it is), so it is only what clients are told; set it
+    /// the same on every broker.
+    /// </summary>
+    public short TransactionVersion { get; set; } = MaxTransactionVersion;
 }
 
 internal sealed class TransactionCoordinatorOptionsValidator(IOptions<SiloMessagingOptions> messaging) : IValidateOptions<TransactionCoordinatorOptions>
@@ -47,6 +60,8 @@ internal sealed class TransactionCoordinatorOptionsValidator(IOptions<SiloMessag
         Require(o.TransactionalIdExpirationMs >= 1, "transactional.id.expiration.ms must be >= 1");
         Require(o.TransactionAbortTimedOutTransactionCleanupIntervalMs >= 1, "transaction.abort.timed.out.transaction.cleanup.interval.ms must be >= 1");
         Require(o.TransactionRemoveExpiredTransactionCleanupIntervalMs >= 1, "transaction.remove.expired.transaction.cleanup.interval.ms must be >= 1");
+        Require(o.TransactionVersion is >= 0 and <= TransactionCoordinatorOptions.MaxTransactionVersion,
+            $"transaction.version must be 0 to {TransactionCoordinatorOptions.MaxTransactionVersion}");
         Require(o.TransactionMarkerReplicationTimeoutMs >= 1 && o.TransactionMarkerReplicationTimeoutMs < responseTimeout.TotalMilliseconds,
             $"TransactionMarkerReplicationTimeoutMs must be >= 1 and below Orleans' response timeout ({responseTimeout.TotalMilliseconds} ms)");
         return errors is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -19,7 +19,12 @@ public sealed class TransactionCoordinatorState
     [Id(2)] public TransactionCoordinatorStats? Stats { get; set; }
 }
 
-/// <summary>Kafka's TxnTransitMetadata as a transaction log value, keyed by its transactional id.</summary>
+/// <summary>
+/// Kafka's TxnTransitMetadata as a transaction log value, keyed by its transactional id. The last two came with
+/// transactions v2 (a record stored before reads 0 and null): <paramref name="ClientTransactionVersion"/>, and the next
+/// producer id of a v2 decision that exhausted the epoch (null for none: grain storage's JSON leaves out defaults, and
+/// producer id 0 is a real id).
+/// </summary>
 [GenerateSerializer]
 public sealed record StoredTransaction(
     string TransactionalId,
@@ -32,4 +37,6 @@ public sealed record StoredTransaction(
     List<TopicPartition> Partitions,
     List<string> Groups,
     long TxnStartTimestamp,
-    long TxnLastUpdateTimestamp);
+    long TxnLastUpdateTimestamp,
+    short ClientTransactionVersion = 0,
+    long? NextProducerId = null);

@@ -14,7 +14,7 @@ internal sealed class TransactionMetadata
     public TransactionMetadata(
         string transactionalId, long producerId, long lastProducerId, short producerEpoch, short lastProducerEpoch,
         int txnTimeoutMs, TransactionState state, ImmutableHashSet<TxnParticipant> participants, long txnStartTimestamp,
-        long txnLastUpdateTimestamp)
+        long txnLastUpdateTimestamp, short clientTransactionVersion = 0, long nextProducerId = ProducerSequence.NoProducerId)
     {
         TransactionalId = transactionalId;
         ProducerId = producerId;
@@ -26,6 +26,8 @@ internal sealed class TransactionMetadata
         Participants = participants;
         TxnStartTimestamp = txnStartTimestamp;
         TxnLastUpdateTimestamp = txnLastUpdateTimestamp;
+        ClientTransactionVersion = clientTransactionVersion;
+        NextProducerId = nextProducerId;
     }
 
     /// <summary>A transactional id seen for the first time: no producer epoch yet, nothing durable.</summary>
@@ -44,6 +46,21 @@ internal sealed class TransactionMetadata
     public long TxnStartTimestamp { get; private set; }
     /// <summary>When any operation last changed this id (ms); expiration counts from here.</summary>
     public long TxnLastUpdateTimestamp { get; private set; }
+
+    /// <summary>
+    /// Kafka's clientTransactionVersion: the transaction protocol of the requests that last added to or ended the
+    /// transaction. From 2 (transactions v2, KIP-890 part 2) every EndTxn bumps the producer epoch.
+    /// </summary>
+    public short ClientTransactionVersion { get; private set; }
+
+    /// <summary>
+    /// In PrepareCommit or PrepareAbort of transactions v2 whose bump took the epoch to its last value: the producer
+    /// id the completion moves to, at epoch 0 (Kafka's nextProducerId). -1 otherwise.
+    /// </summary>
+    public long NextProducerId { get; private set; }
+
+    /// <summary>Whether the transaction runs transactions v2 (Kafka's supportsEpochBump).</summary>
+    public static bool SupportsEpochBump(short clientTransactionVersion) => clientTransactionVersion >= 2;
 
     /// <summary>The transition prepared and not yet completed or abandoned.</summary>
     public TxnTransitMetadata? Pending { get; private set; }
@@ -110,26 +127,54 @@ internal sealed class TransactionMetadata
             throw new InvalidOperationException("Cannot fence a producer at epoch short.MaxValue");
         if (!TransactionStates.IsValidTransition(State, TransactionState.PrepareEpochFence))
             throw new InvalidOperationException($"{TransactionalId}: cannot fence from {State}");
-        var transit = PrepareTransitionTo(TransactionState.PrepareAbort, ProducerId, (short)(ProducerEpoch + 1), ProducerSequence.NoProducerEpoch,
+        var transit = PrepareTransitionTo(TransactionState.PrepareAbort, ProducerId, FencedEpoch, ProducerSequence.NoProducerEpoch,
             TxnTimeoutMs, Participants, TxnStartTimestamp, nowMs, from: TransactionState.PrepareEpochFence);
         PendingState = TransactionState.PrepareEpochFence;
         return transit;
     }
 
-    public TxnTransitMetadata PrepareAddParticipants(IEnumerable<TxnParticipant> added, long nowMs)
+    /// <summary>
+    /// The epoch a fencing abort writes its markers with: one above the producer's; two for a transaction of
+    /// transactions v2, where one above is the epoch its own EndTxn would have answered, so that the fenced producer's
+    /// EndTxn is not taken for a retry of one (Kafka's fence, then the v2 bump of the abort). One only where two
+    /// would pass <see cref="short.MaxValue"/>.
+    /// </summary>
+    private short FencedEpoch => (short)(SupportsEpochBump(ClientTransactionVersion) && ProducerEpoch < short.MaxValue - 1 ? ProducerEpoch + 2 : ProducerEpoch + 1);
+
+    /// <summary>
+    /// The participants join the transaction (Kafka's prepareAddPartitions); the request's transaction version becomes
+    /// the transaction's.
+    /// </summary>
+    public TxnTransitMetadata PrepareAddParticipants(IEnumerable<TxnParticipant> added, short clientTransactionVersion, long nowMs)
     {
         var start = State is TransactionState.Empty or TransactionState.CompleteAbort or TransactionState.CompleteCommit ? nowMs : TxnStartTimestamp;
         return PrepareTransitionTo(TransactionState.Ongoing, ProducerId, ProducerEpoch, LastProducerEpoch, TxnTimeoutMs,
-            Participants.Union(added), start, nowMs);
+            Participants.Union(added), start, nowMs, clientTransactionVersion: clientTransactionVersion);
     }
 
-    public TxnTransitMetadata PrepareAbortOrCommit(TransactionState newState, long nowMs) =>
-        PrepareTransitionTo(newState, ProducerId, ProducerEpoch, LastProducerEpoch, TxnTimeoutMs, Participants, TxnStartTimestamp, nowMs);
+    /// <summary>
+    /// EndTxn's decision (Kafka's prepareAbortOrCommit). Of transactions v2, with the epoch bumped (the markers carry the
+    /// bumped epoch, so a late write of this transaction is fenced at every partition) and, when the bump reaches the
+    /// last epoch, <paramref name="nextProducerId"/> to move to once the markers are written.
+    /// </summary>
+    public TxnTransitMetadata PrepareAbortOrCommit(TransactionState newState, short clientTransactionVersion, long nextProducerId, long nowMs)
+    {
+        var (epoch, last) = SupportsEpochBump(clientTransactionVersion) ? ((short)(ProducerEpoch + 1), ProducerEpoch) : (ProducerEpoch, LastProducerEpoch);
+        return PrepareTransitionTo(newState, ProducerId, epoch, last, TxnTimeoutMs, Participants, TxnStartTimestamp, nowMs,
+            clientTransactionVersion: clientTransactionVersion, nextProducerId: nextProducerId);
+    }
 
-    /// <summary>Every marker is written: CompleteCommit or CompleteAbort, the participants cleared.</summary>
-    public TxnTransitMetadata PrepareComplete(long nowMs) =>
-        PrepareTransitionTo(State == TransactionState.PrepareCommit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort,
-            ProducerId, ProducerEpoch, LastProducerEpoch, TxnTimeoutMs, [], TxnStartTimestamp, nowMs);
+    /// <summary>
+    /// Every marker is written: CompleteCommit or CompleteAbort, the participants cleared; a v2 transaction whose bump
+    /// exhausted the epoch moves to its next producer id at epoch 0.
+    /// </summary>
+    public TxnTransitMetadata PrepareComplete(long nowMs)
+    {
+        var state = State == TransactionState.PrepareCommit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort;
+        return NextProducerId >= 0
+            ? PrepareTransitionTo(state, NextProducerId, 0, ProducerEpoch, TxnTimeoutMs, [], TxnStartTimestamp, nowMs)
+            : PrepareTransitionTo(state, ProducerId, ProducerEpoch, LastProducerEpoch, TxnTimeoutMs, [], TxnStartTimestamp, nowMs);
+    }
 
     public TxnTransitMetadata PrepareDead() =>
         PrepareTransitionTo(TransactionState.Dead, ProducerId, ProducerEpoch, LastProducerEpoch, TxnTimeoutMs, [], TxnStartTimestamp, TxnLastUpdateTimestamp);
@@ -156,10 +201,11 @@ internal sealed class TransactionMetadata
                 && transit.Participants.IsEmpty && transit.TxnStartTimestamp == -1,
             TransactionState.Ongoing => IsSameProducer(transit) && Participants.IsSubsetOf(transit.Participants) && TxnTimeoutMs == transit.TxnTimeoutMs,
             TransactionState.PrepareCommit or TransactionState.PrepareAbort =>
-                (IsSameProducer(transit) || (PendingState == TransactionState.PrepareEpochFence && IsFencingBump(transit)))
+                (IsSameProducer(transit) || (PendingState == TransactionState.PrepareEpochFence ? IsFencingBump(transit) : IsEndTxnBump(transit)))
                 && Participants.SetEquals(transit.Participants) && TxnTimeoutMs == transit.TxnTimeoutMs && TxnStartTimestamp == transit.TxnStartTimestamp,
             TransactionState.CompleteCommit or TransactionState.CompleteAbort =>
-                IsSameProducer(transit) && TxnTimeoutMs == transit.TxnTimeoutMs && transit.TxnStartTimestamp != -1,
+                (IsSameProducer(transit) || (NextProducerId >= 0 && transit.ProducerId == NextProducerId && transit.ProducerEpoch == 0))
+                && TxnTimeoutMs == transit.TxnTimeoutMs && transit.TxnStartTimestamp != -1,
             _ => false,
         };
         if (!valid)
@@ -174,24 +220,31 @@ internal sealed class TransactionMetadata
         Participants = transit.Participants;
         TxnStartTimestamp = transit.TxnStartTimestamp;
         TxnLastUpdateTimestamp = transit.TxnLastUpdateTimestamp;
+        ClientTransactionVersion = transit.ClientTransactionVersion;
+        NextProducerId = transit.NextProducerId;
         Pending = null;
         PendingState = null;
     }
 
     /// <summary>A snapshot of the state in force, as Kafka's prepareNoTransit (for describing and storing).</summary>
     public TxnTransitMetadata Current() =>
-        new(ProducerId, LastProducerId, ProducerEpoch, LastProducerEpoch, TxnTimeoutMs, State, Participants, TxnStartTimestamp, TxnLastUpdateTimestamp);
+        new(ProducerId, LastProducerId, ProducerEpoch, LastProducerEpoch, TxnTimeoutMs, State, Participants, TxnStartTimestamp, TxnLastUpdateTimestamp,
+            ClientTransactionVersion, NextProducerId);
 
     private bool IsSameProducer(TxnTransitMetadata transit) => transit.ProducerEpoch == ProducerEpoch && transit.ProducerId == ProducerId;
 
-    private bool IsFencingBump(TxnTransitMetadata transit) => transit.ProducerId == ProducerId && transit.ProducerEpoch == ProducerEpoch + 1;
+    private bool IsFencingBump(TxnTransitMetadata transit) => transit.ProducerId == ProducerId && transit.ProducerEpoch == FencedEpoch;
+
+    private bool IsEndTxnBump(TxnTransitMetadata transit) =>
+        SupportsEpochBump(transit.ClientTransactionVersion) && transit.ProducerId == ProducerId && transit.ProducerEpoch == ProducerEpoch + 1;
 
     private bool IsValidProducerEpochBump(TxnTransitMetadata transit) =>
         transit.ProducerEpoch == ProducerEpoch + 1 || (transit.ProducerEpoch == 0 && transit.ProducerId != ProducerId);
 
     private TxnTransitMetadata PrepareTransitionTo(
         TransactionState newState, long newProducerId, short newEpoch, short newLastEpoch, int newTxnTimeoutMs,
-        ImmutableHashSet<TxnParticipant> newParticipants, long newTxnStartTimestamp, long updateTimestamp, TransactionState? from = null)
+        ImmutableHashSet<TxnParticipant> newParticipants, long newTxnStartTimestamp, long updateTimestamp, TransactionState? from = null,
+        short? clientTransactionVersion = null, long nextProducerId = ProducerSequence.NoProducerId)
     {
         if (Pending is not null)
             throw new InvalidOperationException($"{TransactionalId}: preparing {newState} while {Pending.TxnState} is pending");
@@ -203,7 +256,7 @@ internal sealed class TransactionMetadata
             throw new InvalidOperationException($"{TransactionalId}: {newState} is not a legal next state of {from ?? State}");
 
         Pending = new TxnTransitMetadata(newProducerId, ProducerId, newEpoch, newLastEpoch, newTxnTimeoutMs, newState,
-            newParticipants, newTxnStartTimestamp, updateTimestamp);
+            newParticipants, newTxnStartTimestamp, updateTimestamp, clientTransactionVersion ?? ClientTransactionVersion, nextProducerId);
         PendingState = newState;
         return Pending;
     }

@@ -58,7 +58,8 @@ internal sealed class TransactionStateManager(TransactionCoordinatorOptions opti
             foreach (var p in t.Partitions) participants.Add(TxnParticipant.Of(p));
             foreach (var g in t.Groups) participants.Add(TxnParticipant.OfGroup(g));
             var metadata = new TransactionMetadata(t.TransactionalId, t.ProducerId, t.LastProducerId, t.ProducerEpoch, t.LastProducerEpoch,
-                t.TxnTimeoutMs, t.State, participants.ToImmutable(), t.TxnStartTimestamp, t.TxnLastUpdateTimestamp);
+                t.TxnTimeoutMs, t.State, participants.ToImmutable(), t.TxnStartTimestamp, t.TxnLastUpdateTimestamp, t.ClientTransactionVersion,
+                t.NextProducerId ?? ProducerSequence.NoProducerId);
             if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
                 metadata.Markers = new TxnMarkerRequest(t.TransactionalId, coordinatorEpoch, metadata.Current());
             _transactions[t.TransactionalId] = metadata;
@@ -165,6 +166,7 @@ internal sealed class TransactionStateManager(TransactionCoordinatorOptions opti
             if (p.GroupId is { } group) groups.Add(group);
             else partitions.Add(p.Partition);
         return new StoredTransaction(transactionalId, t.ProducerId, t.LastProducerId, t.ProducerEpoch, t.LastProducerEpoch, t.TxnTimeoutMs,
-            t.TxnState, partitions, groups, t.TxnStartTimestamp, t.TxnLastUpdateTimestamp);
+            t.TxnState, partitions, groups, t.TxnStartTimestamp, t.TxnLastUpdateTimestamp, t.ClientTransactionVersion,
+            t.NextProducerId >= 0 ? t.NextProducerId : null);
     }
 }

@@ -12,7 +12,9 @@ namespace OrleansStream.Server.Transactions;
 /// never opens a transaction here. A marker for the producer that lands while the question is out (Kafka's
 /// VerificationGuard) voids the answer. A group grain verifies a transaction's first TxnOffsetCommit the same way.
 /// The question is given up when a silo leaves (the coordinator's may have died with it) and the batch refused
-/// retriably. One per replica or group grain, called on its turns.
+/// retriably. For a producer of transactions v2 (KIP-890 part 2: Produce v12, TxnOffsetCommit v5) the same first write
+/// adds the partition or group to the transaction instead (Kafka's AddPartitionsToTxnManager with its addPartition
+/// operation), under the same guard. One per replica or group grain, called on its turns.
 /// </summary>
 internal sealed class TransactionVerifier(IGrainFactory grains, SiloDepartures departures, IOptions<TransactionCoordinatorOptions> options)
 {
@@ -44,7 +46,8 @@ internal sealed class TransactionVerifier(IGrainFactory grains, SiloDepartures d
     /// producer retries, whatever the version.
     /// </summary>
     public async Task<(ErrorCode Error, object? Guard)> VerifyAsync(
-        string transactionalId, long producerId, short producerEpoch, TxnParticipant participant, bool takesTransactionAbortable)
+        string transactionalId, long producerId, short producerEpoch, TxnParticipant participant, bool takesTransactionAbortable,
+        bool addToTransaction = false)
     {
         if (!_guards.TryGetValue(producerId, out var guard))
             _guards[producerId] = guard = new object();
@@ -52,10 +55,18 @@ internal sealed class TransactionVerifier(IGrainFactory grains, SiloDepartures d
         ErrorCode error;
         try
         {
-            error = participant.GroupId is { } group
-                ? await departures.Call(grains.GetGrain<ITransactionCoordinatorShardGrain>(shard).VerifyGroupInTxn(transactionalId, producerId, producerEpoch, group))
-                : (await departures.Call(grains.GetGrain<ITransactionCoordinatorGrain>(shard)
-                    .VerifyPartitionInTxn(new VerifyPartitionInTxnRequest(transactionalId, producerId, producerEpoch, participant.Partition)))).Error;
+            var coordinator = grains.GetGrain<ITransactionCoordinatorGrain>(shard);
+            error = (participant.GroupId, addToTransaction) switch
+            {
+                ({ } group, true) => (await departures.Call(coordinator.AddOffsetsToTxn(
+                    new AddOffsetsToTxnRequest(transactionalId, producerId, producerEpoch, group, ClientTransactionVersion: 2)))).Error,
+                ({ } group, false) => await departures.Call(
+                    grains.GetGrain<ITransactionCoordinatorShardGrain>(shard).VerifyGroupInTxn(transactionalId, producerId, producerEpoch, group)),
+                (null, true) => (await departures.Call(coordinator.AddPartitionsToTxn(
+                    new AddPartitionsToTxnRequest(transactionalId, producerId, producerEpoch, [participant.Partition], ClientTransactionVersion: 2)))).Partitions[0].Error,
+                (null, false) => (await departures.Call(coordinator.VerifyPartitionInTxn(
+                    new VerifyPartitionInTxnRequest(transactionalId, producerId, producerEpoch, participant.Partition)))).Error,
+            };
         }
         catch (Exception e) when (e is TimeoutException or OrleansException)
         {

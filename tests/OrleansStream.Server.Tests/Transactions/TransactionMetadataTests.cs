@@ -36,7 +36,7 @@ public sealed class TransactionMetadataTests
     [Fact]
     public void An_illegal_transition_cannot_be_prepared()
     {
-        Assert.Throws<InvalidOperationException>(() => At(TransactionState.Empty).PrepareAbortOrCommit(TransactionState.PrepareCommit, 200));
+        Assert.Throws<InvalidOperationException>(() => At(TransactionState.Empty).PrepareAbortOrCommit(TransactionState.PrepareCommit, 0, -1, 200));
         Assert.Throws<InvalidOperationException>(() => At(TransactionState.CompleteCommit).PrepareFenceProducerEpoch(200));
         Assert.Throws<InvalidOperationException>(() => At(TransactionState.Ongoing).PrepareDead());
     }
@@ -45,9 +45,9 @@ public sealed class TransactionMetadataTests
     public void One_transition_at_a_time_and_only_the_prepared_one_completes()
     {
         var metadata = At(TransactionState.Ongoing);
-        var commit = metadata.PrepareAbortOrCommit(TransactionState.PrepareCommit, 200);
+        var commit = metadata.PrepareAbortOrCommit(TransactionState.PrepareCommit, 0, -1, 200);
 
-        Assert.Throws<InvalidOperationException>(() => metadata.PrepareAbortOrCommit(TransactionState.PrepareAbort, 200));
+        Assert.Throws<InvalidOperationException>(() => metadata.PrepareAbortOrCommit(TransactionState.PrepareAbort, 0, -1, 200));
         Assert.Throws<InvalidOperationException>(() => metadata.CompleteTransitionTo(commit with { }));
         Assert.Equal(TransactionState.Ongoing, metadata.State);
 

@@ -10,13 +10,15 @@ using OrleansStream.Server.Security.Authorization;
 namespace OrleansStream.Server.Kafka.Handlers;
 
 /// <summary>
-/// Produce v3-11: each partition's record batches go to its leader replica grain as the client sent them (the grain
+/// Produce v3-12: each partition's record batches go to its leader replica grain as the client sent them (the grain
 /// stamps offsets and epoch). Only RecordBatch v2 is accepted. acks=0 gets no response, as in Kafka. v9 is flexible;
 /// from v10 a partition answered NotLeaderOrFollower or FencedLeaderEpoch carries its current leader (KIP-951,
 /// <see cref="LeaderHints"/>). v11 (KIP-890) says the producer takes TransactionAbortable: as Kafka's handleProduceRequest
 /// (genericError for a version above 10, defaultError otherwise), a transactional batch that the partition's
 /// verification finds outside the producer's transaction is TransactionAbortable from v11 and InvalidTxnState before;
 /// the coordinator's retriable answers are NotEnoughReplicas at every version (<c>TransactionVerifier.VerifyAsync</c>).
+/// v12 comes from a producer of transactions v2 (KIP-890 part 2): a transaction's first batch at a partition adds the
+/// partition to the transaction at its coordinator, where an older version only verifies that it was added.
 /// With the authorizer on, as Kafka's handleProduceRequest: transactional records need WRITE on the transactional id
 /// (else every partition is TransactionalIdAuthorizationFailed), and each topic WRITE, checked before it is looked up
 /// (TopicAuthorizationFailed, for a topic that does not exist too). A client over its <c>producer_byte_rate</c> quota
@@ -54,12 +56,13 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
         var calls = new (ErrorCode, Task<OrleansStream.ProduceResponse>?)[partitionCount];
         var sent = 0;
         var takesTransactionAbortable = TxnErrorVersions.TakesTransactionAbortable(ApiKey.Produce, request.Version);
+        var addsPartitionToTxn = TxnErrorVersions.ClientTransactionVersion(ApiKey.Produce, request.Version) >= 2;
         for (var t = 0; t < body.Topics.Length; t++)
         {
             var topic = body.Topics[t];
             var topicRefused = refused != ErrorCode.None ? refused : denied.IsDenied(t) ? ErrorCode.TopicAuthorizationFailed : ErrorCode.None;
             foreach (var p in topic.Partitions)
-                calls[sent++] = topicRefused != ErrorCode.None ? (topicRefused, null) : Send(topic.Name, p, body, takesTransactionAbortable);
+                calls[sent++] = topicRefused != ErrorCode.None ? (topicRefused, null) : Send(topic.Name, p, body, takesTransactionAbortable, addsPartitionToTxn);
         }
 
         var results = new ProduceTopicResponse[body.Topics.Length];
@@ -100,7 +103,7 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
 
     // A partition refused before any call carries its error and no call.
     private (ErrorCode Error, Task<OrleansStream.ProduceResponse>? Call) Send(
-        string topic, ProducePartitionData p, Protocol.Messages.ProduceRequest body, bool takesTransactionAbortable)
+        string topic, ProducePartitionData p, Protocol.Messages.ProduceRequest body, bool takesTransactionAbortable, bool addsPartitionToTxn)
     {
         if (p.IsNull || !IsRecordBatchV2(p.Records.Span)) return (ErrorCode.InvalidRecord, null);
         var leader = leaders.Find(topic, p.Index);
@@ -108,7 +111,7 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
         // stamp them there rather than copy them (a leader on another silo gets its own copy anyway).
         var records = PooledRecords.Lend(MemoryMarshal.AsMemory(p.Records));
         return (leader.Error, leader.Replica?.Produce(new OrleansStream.ProduceRequest((Acks)body.Acks, body.TimeoutMs, records,
-            TransactionalId: body.TransactionalId, TakesTransactionAbortable: takesTransactionAbortable)));
+            TransactionalId: body.TransactionalId, TakesTransactionAbortable: takesTransactionAbortable, AddsPartitionToTxn: addsPartitionToTxn)));
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

@@ -83,15 +83,18 @@ internal abstract class TxnErrorHandler<TRequest>(ApiKey apiKey, MessageReader<T
 {
     protected override async ValueTask<bool> AnswerAsync(TRequest body, KafkaRequest request, KafkaWriter response)
     {
-        var error = Refused(body, request) ?? (await CallAsync(body)).Error;
-        new TxnErrorResponse(TxnErrorVersions.ForVersion(ApiKey, request.Version, error)).Write(response, request.Version);
+        var result = Refused(body, request) is { } refused ? new TxnResponse(refused) : await CallAsync(body, request);
+        Write(new TxnErrorResponse(TxnErrorVersions.ForVersion(ApiKey, request.Version, result.Error), result.ProducerId, result.ProducerEpoch),
+            request.Version, response);
         return true;
     }
 
     /// <summary>The error for a request refused before any call, or null.</summary>
     protected abstract ErrorCode? Refused(TRequest body, KafkaRequest request);
 
-    protected abstract Task<TxnResponse> CallAsync(TRequest body);
+    protected abstract Task<TxnResponse> CallAsync(TRequest body, KafkaRequest request);
+
+    protected virtual void Write(TxnErrorResponse answer, short version, KafkaWriter response) => answer.Write(response, version);
 }
 
 /// <summary>AddOffsetsToTxn; with an authorizer WRITE on the transactional id, then READ on the group (Kafka's order).</summary>
@@ -103,12 +106,15 @@ internal sealed class AddOffsetsToTxnHandler(TransactionCoordinators coordinator
         : !request.IsAllowedOnGroup(authorizer, AclOperation.Read, body.GroupId) ? ErrorCode.GroupAuthorizationFailed
         : body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest : !GroupKeys.IsAddressable(body.GroupId) ? ErrorCode.InvalidGroupId : null;
 
-    protected override Task<TxnResponse> CallAsync(Protocol.Messages.AddOffsetsToTxnRequest body) =>
+    protected override Task<TxnResponse> CallAsync(Protocol.Messages.AddOffsetsToTxnRequest body, KafkaRequest request) =>
         coordinators.For(body.TransactionalId).AddOffsetsToTxn(
             new OrleansStream.AddOffsetsToTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, body.GroupId));
 }
 
-/// <summary>EndTxn; with an authorizer WRITE on the transactional id first.</summary>
+/// <summary>
+/// EndTxn; with an authorizer WRITE on the transactional id first. v5 comes from a producer of transactions v2: the
+/// coordinator bumps its epoch with the decision, and the answer carries the id and epoch for its next transaction.
+/// </summary>
 internal sealed class EndTxnHandler(TransactionCoordinators coordinators, KafkaAuthorizer authorizer)
     : TxnErrorHandler<Protocol.Messages.EndTxnRequest>(ApiKey.EndTxn, Protocol.Messages.EndTxnRequest.Read)
 {
@@ -116,9 +122,12 @@ internal sealed class EndTxnHandler(TransactionCoordinators coordinators, KafkaA
         !request.IsAllowedOnTransactionalId(authorizer, AclOperation.Write, body.TransactionalId) ? ErrorCode.TransactionalIdAuthorizationFailed
         : body.TransactionalId.Length == 0 ? ErrorCode.InvalidRequest : null;
 
-    protected override Task<TxnResponse> CallAsync(Protocol.Messages.EndTxnRequest body) =>
+    protected override Task<TxnResponse> CallAsync(Protocol.Messages.EndTxnRequest body, KafkaRequest request) =>
         coordinators.For(body.TransactionalId).EndTxn(
-            new OrleansStream.EndTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, body.Committed));
+            new OrleansStream.EndTxnRequest(body.TransactionalId, body.ProducerId, body.ProducerEpoch, body.Committed,
+                TxnErrorVersions.ClientTransactionVersion(ApiKey, request.Version)));
+
+    protected override void Write(TxnErrorResponse answer, short version, KafkaWriter response) => answer.WriteEndTxn(response, version);
 }
 
 /// <summary>
@@ -148,7 +157,8 @@ internal sealed class TxnOffsetCommitHandler(IGrainFactory grains, KafkaAuthoriz
             ? new(ErrorCode.None, [])
             : await grains.Group(body.GroupId).TxnOffsetCommit(new OrleansStream.TxnOffsetCommitRequest(
                 body.TransactionalId, body.ProducerId, body.ProducerEpoch, OffsetCommitHandler.Offsets(asked), body.GenerationId, body.MemberId, body.GroupInstanceId,
-                TxnErrorVersions.TakesTransactionAbortable(ApiKey, request.Version)));
+                TxnErrorVersions.TakesTransactionAbortable(ApiKey, request.Version),
+                TransactionMetadata.SupportsEpochBump(TxnErrorVersions.ClientTransactionVersion(ApiKey, request.Version))));
         var topics = OffsetCommitHandler.Errors(body.Topics, result, denied);
         foreach (var t in topics)
             for (var i = 0; i < t.Partitions.Length; i++)
