@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using OrleansStream.Server.Transactions;
 using static OrleansStream.Server.Tests.Transactions.TransactionCoordinatorHarness;
 
@@ -113,6 +115,17 @@ public sealed class TransactionsV2CoordinatorTests
         Assert.Equal(ErrorCode.ProducerFenced, C.EndTxn(TxnId, producer.ProducerId, producer.Epoch, TransactionResult.Commit, V2).Error);
         var retry = _h.Run(C.InitProducerId(TxnId, TimeoutMs));
         Assert.Equal((short)(producer.Epoch + 3), retry.ProducerEpoch);
+    }
+
+    [Fact]
+    public void Transaction_version_defaults_to_2_and_takes_0_to_2_only()
+    {
+        var validator = new TransactionCoordinatorOptionsValidator(Options.Create(new SiloMessagingOptions()));
+        Assert.Equal(2, new TransactionCoordinatorOptions().TransactionVersion);
+        foreach (short level in new short[] { 0, 1, 2 })
+            Assert.True(validator.Validate(null, new TransactionCoordinatorOptions { TransactionVersion = level }).Succeeded);
+        Assert.Contains("transaction.version", validator.Validate(null, new TransactionCoordinatorOptions { TransactionVersion = 3 }).FailureMessage);
+        Assert.True(validator.Validate(null, new TransactionCoordinatorOptions { TransactionVersion = -1 }).Failed);
     }
 
     [Fact]
