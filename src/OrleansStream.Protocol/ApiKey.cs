@@ -44,6 +44,7 @@ public enum ApiKey : short
     AlterClientQuotas = 49,
     DescribeUserScramCredentials = 50,
     AlterUserScramCredentials = 51,
+    UpdateFeatures = 57,
     DescribeCluster = 60,
     DescribeProducers = 61,
     DescribeTransactions = 65,

@@ -220,6 +220,8 @@ public sealed class AclApisTests(AuthorizedKafkaCluster cluster) : IClassFixture
         Assert.Equal(Cluster, await ErrorAt(ApiKey.DescribeClientQuotas, 1, new M.DescribeClientQuotasRequest([], false).Write, 9));
         Assert.Equal(Cluster, await ErrorAt(ApiKey.AlterClientQuotas, 1,
             new M.AlterClientQuotasRequest([new M.ClientQuotaAlteration([new M.ClientQuotaEntity("user", "carol")], [new M.ClientQuotaOp("producer_byte_rate", 1, false)])], false).Write, 10));
+        Assert.Equal(Cluster, await ErrorAt(ApiKey.UpdateFeatures, 1,
+            new M.UpdateFeaturesRequest(60_000, [new M.FeatureUpdate("transaction.version", 1, M.FeatureUpgradeType.SafeDowngrade)], false).Write, 9));
 
         // ListTransactions: no error, and none of the open transaction (admin's answer holds it).
         async Task<int> ListedTransactions(KafkaWire on)

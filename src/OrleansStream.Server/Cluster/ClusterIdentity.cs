@@ -18,7 +18,7 @@ public sealed record BrokerDescription(
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record BrokerNodes(string ControllerBrokerId, IReadOnlyDictionary<string, int> NodeIds, long MetadataVersion = 0, long AclVersion = 0, long ScramVersion = 0,
-    long ClientQuotaVersion = 0);
+    long ClientQuotaVersion = 0, long FinalizedFeaturesEpoch = 0);
 
 /// <summary>A broker's registration with the controller (Kafka's BrokerRegistration): the cluster and node id to record.</summary>
 [GenerateSerializer, Immutable]

@@ -10,6 +10,7 @@ using OrleansStream.Server.Kafka.Security;
 using OrleansStream.Server.Partitions;
 using OrleansStream.Server.Placement;
 using OrleansStream.Server.Security.Authorization;
+using OrleansStream.Server.Transactions;
 using OrleansStream.Server.Transactions.ProducerIds;
 
 namespace OrleansStream.Server.Controller;
@@ -21,6 +22,7 @@ internal sealed partial class ClusterControllerGrain(
     BrokerRegistration localBroker,
     BrokerIdentity localIdentity,
     IOptions<BrokerOptions> options,
+    IOptions<TransactionCoordinatorOptions> transactionOptions,
     TimeProvider time,
     DeepCopier<ControllerState> copier,
     ILogger<ClusterControllerGrain> logger)
@@ -478,7 +480,7 @@ internal sealed partial class ClusterControllerGrain(
     }
 
     public Task<BrokerNodes> GetBrokerNodes() =>
-        Task.FromResult(new BrokerNodes(localIdentity.BrokerId, new Dictionary<string, int>(_image.NodeIds, StringComparer.Ordinal), _image.MetadataVersion, _image.AclVersion, _image.ScramVersion, _image.ClientQuotaVersion));
+        Task.FromResult(new BrokerNodes(localIdentity.BrokerId, new Dictionary<string, int>(_image.NodeIds, StringComparer.Ordinal), _image.MetadataVersion, _image.AclVersion, _image.ScramVersion, _image.ClientQuotaVersion, _image.FinalizedFeaturesEpoch));
 
     public Task<AllocateProducerIdsResult> AllocateProducerIds(string brokerId)
     {

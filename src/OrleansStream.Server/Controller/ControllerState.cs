@@ -40,6 +40,15 @@ public sealed class ControllerState
 
     /// <summary>Moves with every change of <see cref="ClientQuotas"/>: a broker reloads them when it did.</summary>
     [Id(10)] public long ClientQuotaVersion { get; set; }
+
+    /// <summary>
+    /// The finalized feature levels (Kafka's FeatureLevelRecords) once an UpdateFeatures was stored; null before, when
+    /// every broker answers its configured levels.
+    /// </summary>
+    [Id(11)] public Dictionary<string, short>? FinalizedFeatures { get; set; }
+
+    /// <summary>Kafka's finalized features epoch: moves with every change of <see cref="FinalizedFeatures"/> (0 before the first).</summary>
+    [Id(12)] public long FinalizedFeaturesEpoch { get; set; }
 }
 
 [GenerateSerializer]

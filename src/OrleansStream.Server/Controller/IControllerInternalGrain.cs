@@ -100,6 +100,16 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<Kafka.Quotas.ClientQuotaSnapshot> GetClientQuotas();
 
+    /// <summary>
+    /// Kafka's UpdateFeatures at the controller: every update checked (<see cref="FeatureControl"/>), then all stored in
+    /// one write with the finalized features epoch moved, or none; nothing stored when <paramref name="validateOnly"/>.
+    /// </summary>
+    Task<ControllerChangeResult> UpdateFeatures(IReadOnlyList<FeatureLevelUpdate> updates, bool validateOnly);
+
+    /// <summary>The stored finalized feature levels and their epoch: what each broker's ApiVersions answers.</summary>
+    [AlwaysInterleave]
+    Task<FinalizedFeatureLevels> GetFinalizedFeatures();
+
     /// <summary>Kafka's controlled shutdown: hands the broker's leaderships to in-sync followers; returns how many moved.</summary>
     Task<int> ControlledShutdown(string brokerId);
 }

@@ -17,6 +17,7 @@ public static class KafkaListenerExtensions
     /// <summary>The Kafka listener's services: one handler per API, the metadata and leader caches, the broker view and the SASL users.</summary>
     public static IServiceCollection AddKafkaListener(this IServiceCollection services)
     {
+        services.TryAddSingleton<FinalizedFeatures>();
         services.TryAddSingleton<MetadataCache>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static sp => sp.GetRequiredService<MetadataCache>());
         services.TryAddSingleton<PartitionLeaders>();
@@ -47,6 +48,7 @@ public static class KafkaListenerExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, AlterUserScramCredentialsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DescribeClientQuotasHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, AlterClientQuotasHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, UpdateFeaturesHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, CreateAclsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DeleteAclsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, FindCoordinatorHandler>());

@@ -21,12 +21,13 @@ public readonly record struct ControllerTopics(IReadOnlyList<TopicMetadata> Topi
 /// version moved (one small call each <see cref="PollInterval"/>, one for every topic after each change).
 /// </summary>
 /// <remarks>
-/// The same poll keeps the broker's <see cref="KafkaAuthorizer"/>, <see cref="SaslCredentialStore"/> and
-/// <see cref="ClientQuotaManager"/> current: when the controller's ACL, SCRAM or client quota version moved, the broker
-/// loads every ACL binding, stored SCRAM credential or client quota.
+/// The same poll keeps the broker's <see cref="KafkaAuthorizer"/>, <see cref="SaslCredentialStore"/>,
+/// <see cref="ClientQuotaManager"/> and <see cref="FinalizedFeatures"/> current: when the controller's ACL, SCRAM, client
+/// quota version or finalized features epoch moved, the broker loads every ACL binding, stored SCRAM credential, client
+/// quota or finalized feature level.
 /// </remarks>
 public sealed partial class MetadataCache(IGrainFactory grains, KafkaAuthorizer authorizer, SaslCredentialStore credentials, ClientQuotaManager quotas,
-    TimeProvider time, ILogger<MetadataCache> logger)
+    FinalizedFeatures features, TimeProvider time, ILogger<MetadataCache> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>
@@ -131,6 +132,7 @@ public sealed partial class MetadataCache(IGrainFactory grains, KafkaAuthorizer 
         if (nodes.ScramVersion > credentials.Version) credentials.Apply(await AskAsync(ControllerInternal.GetScramCredentials(), cancellation));
         else credentials.MarkLoaded();
         if (nodes.ClientQuotaVersion > quotas.Version) quotas.Apply(await AskAsync(ControllerInternal.GetClientQuotas(), cancellation));
+        if (nodes.FinalizedFeaturesEpoch > features.Epoch) features.Apply(await AskAsync(ControllerInternal.GetFinalizedFeatures(), cancellation));
         if (nodes.MetadataVersion > _image.CompleteVersion)
             _image.Store(null, await AskAsync(Controller.GetMetadata(new OrleansStream.MetadataRequest(null)), cancellation));
     }

@@ -1,8 +1,6 @@
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
-using OrleansStream.Server.Transactions;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -10,24 +8,14 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// ApiVersions: the versions table. Kafka's rule for a version it does not know: answer in the v0 layout with
 /// UnsupportedVersion and the list (the client picks a version both know), and keep the connection. From v3 the
 /// client names its software (KIP-511); a name or version Kafka's pattern refuses is answered InvalidRequest with no
-/// list, as Kafka's ApiVersionsRequest.isValid decides, and the connection stays open. The features answered are
-/// <c>transaction.version</c>'s: supported 0-2, finalized at the broker's setting (a Kafka 4 client runs transactions v2,
-/// KIP-890 part 2, when it is finalized at 2). The level is a broker setting read at start, the same on every broker,
-/// so its epoch is fixed: a client connected before a change of the setting keeps the level it saw (the broker serves
-/// both transaction versions whatever it finalizes, as Kafka does).
+/// list, as Kafka's ApiVersionsRequest.isValid decides, and the connection stays open. From v3 the features: what
+/// <see cref="FinalizedFeatures"/> holds (<c>transaction.version</c>: a Kafka 4 client runs transactions v2, KIP-890
+/// part 2, when it is finalized at 2; the broker serves both transaction versions whatever it finalizes, as Kafka does).
 /// </summary>
-internal sealed partial class ApiVersionsHandler(IOptions<TransactionCoordinatorOptions> options) : IKafkaApiHandler
+internal sealed partial class ApiVersionsHandler(FinalizedFeatures features) : IKafkaApiHandler
 {
     /// <summary>Kafka's feature name for the transaction protocol's version (KIP-890 part 2, KIP-1022).</summary>
     public const string TransactionVersionFeature = "transaction.version";
-
-    /// <summary>The finalized features' epoch: fixed, as the levels are broker settings (see the class comment).</summary>
-    public const long FinalizedFeaturesEpoch = 0;
-
-    private readonly BrokerFeatures _features = new(
-        [new SupportedFeature(TransactionVersionFeature, 0, TransactionCoordinatorOptions.MaxTransactionVersion)],
-        FinalizedFeaturesEpoch,
-        [new FinalizedFeature(TransactionVersionFeature, options.Value.TransactionVersion)]);
 
     public ApiKey ApiKey => ApiKey.ApiVersions;
 
@@ -46,7 +34,7 @@ internal sealed partial class ApiVersionsHandler(IOptions<TransactionCoordinator
             return ValueTask.FromResult(true);
         }
         if (body.ClientSoftwareName is { } name) request.Connection.ClientSoftware = $"{name} {body.ClientSoftwareVersion}";
-        ApiVersionsResponse.Write(response, request.Version, ErrorCode.None, ApiVersionsTable.Advertised, _features);
+        ApiVersionsResponse.Write(response, request.Version, ErrorCode.None, ApiVersionsTable.Advertised, features.Current);
         return ValueTask.FromResult(true);
     }
 
