@@ -92,6 +92,9 @@ public sealed class JavaClientTests(KafkaCluster cluster)
         Assert.Equal(3, result.GetProperty("logDirPartitions").GetInt32());
         Assert.True(result.GetProperty("logDirVolumeSizes").GetBoolean());
         Assert.True(result.GetProperty("electionNotNeeded").GetBoolean());
+        Assert.Equal("2/2", result.GetProperty("transactionVersion").GetString());
+        Assert.Equal("1/2", result.GetProperty("transactionVersionDowngraded").GetString());
+        Assert.Equal("2/2", result.GetProperty("transactionVersionUpgraded").GetString());
         Assert.Equal("Stable", result.GetProperty("groupState").GetString());
         Assert.Equal((1, 3), (result.GetProperty("groupMembers").GetInt32(), result.GetProperty("groupAssigned").GetInt32()));
         Assert.True(result.GetProperty("groupListed").GetBoolean());

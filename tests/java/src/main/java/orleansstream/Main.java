@@ -17,6 +17,8 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.FeatureUpdate;
+import org.apache.kafka.clients.admin.UpdateFeaturesOptions;
 import org.apache.kafka.clients.admin.DescribeConfigsOptions;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
@@ -213,6 +215,15 @@ public final class Main {
             var elected = admin.electLeaders(ElectionType.PREFERRED, Set.of(partition0)).partitions().get();
             json.put("electionNotNeeded", elected.get(partition0).map(e -> e instanceof ElectionNotNeededException).orElse(false));
 
+            // kafka-features.sh describe, downgrade and upgrade: transaction.version through ApiVersions and UpdateFeatures.
+            json.put("transactionVersion", transactionVersion(admin));
+            admin.updateFeatures(Map.of("transaction.version", new FeatureUpdate((short) 1, FeatureUpdate.UpgradeType.SAFE_DOWNGRADE)),
+                new UpdateFeaturesOptions()).all().get();
+            json.put("transactionVersionDowngraded", transactionVersionAfter(admin, "1/2"));
+            admin.updateFeatures(Map.of("transaction.version", new FeatureUpdate((short) 2, FeatureUpdate.UpgradeType.UPGRADE)),
+                new UpdateFeaturesOptions()).all().get();
+            json.put("transactionVersionUpgraded", transactionVersionAfter(admin, "2/2"));
+
             var consumer = new KafkaConsumer<String, String>(consumerProperties(bootstrap, group, "read_uncommitted"));
             try (consumer) {
                 consumer.subscribe(List.of(topic));
@@ -300,6 +311,21 @@ public final class Main {
         Config config = admin.describeConfigs(List.of(resource), new DescribeConfigsOptions().includeDocumentation(true)).all().get().get(resource);
         ConfigEntry entry = config.get(name);
         return entry == null ? null : entry.type() + "/" + (entry.documentation() != null && !entry.documentation().isBlank());
+    }
+
+    /** The finalized and highest supported level of transaction.version, as describeFeatures (ApiVersions) answers them. */
+    private static String transactionVersion(Admin admin) throws Exception {
+        var features = admin.describeFeatures().featureMetadata().get();
+        var finalized = features.finalizedFeatures().get("transaction.version");
+        return (finalized == null ? 0 : finalized.maxVersionLevel()) + "/" + features.supportedFeatures().get("transaction.version").maxVersion();
+    }
+
+    /** describeFeatures asks any broker; one other than the controller's answers a change within its next poll. */
+    private static String transactionVersionAfter(Admin admin, String expected) throws Exception {
+        var deadline = System.currentTimeMillis() + DEADLINE_MS;
+        String seen;
+        while (!(seen = transactionVersion(admin)).equals(expected) && System.currentTimeMillis() < deadline) { }
+        return seen;
     }
 
     private static ConsumerRebalanceListener listener(String member, List<Json> revoked) {
