@@ -50,4 +50,5 @@ public enum ApiKey : short
     ListTransactions = 66,
     ConsumerGroupHeartbeat = 68,
     ConsumerGroupDescribe = 69,
+    DescribeTopicPartitions = 75,
 }
