@@ -22,15 +22,15 @@ public sealed class DescribeTopicPartitionsTests(KafkaCluster cluster)
     {
         var (a, b) = await CreateTopicsAsync();
 
-        // Every topic of the shared cluster, 5 partitions a page, following each next cursor until there is none.
+        // Every topic of the shared cluster, 4 partitions a page (pages end inside topics), following each next cursor until there is none.
         var pages = new List<DescribeTopicPartitionsResponse>();
         DescribeTopicPartitionsCursor? cursor = null;
         do
         {
-            var page = await DescribeAsync(new DescribeTopicPartitionsRequest([], 5, cursor));
+            var page = await DescribeAsync(new DescribeTopicPartitionsRequest([], 4, cursor));
             pages.Add(page);
             Assert.True(pages.Count < 1000, "the pages never end");
-            Assert.True(page.Topics.Sum(t => t.Partitions.Count) <= 5);
+            Assert.True(page.Topics.Sum(t => t.Partitions.Count) <= 4);
             cursor = page.NextCursor;
         }
         while (cursor is not null);
@@ -44,8 +44,8 @@ public sealed class DescribeTopicPartitionsTests(KafkaCluster cluster)
             else described.Add((t.Name!, t, [.. t.Partitions]));
         }
         var names = described.Select(d => d.Name).ToList();
-        Assert.Equal(names.Order(StringComparer.Ordinal), names);
-        Assert.Equal(names.Distinct().Count(), names.Count);
+        var every = (await cluster.Controller.GetMetadata(new OrleansStream.MetadataRequest(null))).Topics.Select(t => t.Name);
+        Assert.Equal(every.Order(StringComparer.Ordinal), names);
         Assert.All(described, d => Assert.Equal(Enumerable.Range(0, d.Partitions.Count), d.Partitions.Select(p => p.PartitionIndex)));
         Assert.Equal(names.IndexOf(a) + 1, names.IndexOf(b));
 
