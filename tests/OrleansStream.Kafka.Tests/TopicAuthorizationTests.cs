@@ -229,6 +229,30 @@ public sealed class TopicAuthorizationTests(AuthorizedKafkaCluster cluster) : IC
         Assert.All(all.Topics, t => Assert.Equal(ProtocolError.None, t.Error));
     }
 
+    /// <summary>
+    /// Kafka checks DescribeTopicPartitions' topics as its page reaches them: a refused topic after the one where a page
+    /// stops is answered by the page that reaches it, not by both.
+    /// </summary>
+    [Fact]
+    public async Task DescribeTopicPartitions_answers_a_refused_topic_in_the_page_that_reaches_it()
+    {
+        var prefix = AuthorizedKafkaCluster.Unique("dtp-page");
+        var (seen, hidden) = (prefix + "-a", prefix + "-b");
+        using (var admin = cluster.Admin())
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = seen, NumPartitions = 2, ReplicationFactor = 2 }]);
+        await cluster.AllowAsync("alice", ResourceType.Topic, seen, AclOperation.Describe);
+
+        await using var wire = await AuthenticatedAsync("alice");
+        var first = await DescribeTopicPartitionsAsync(wire, new DescribeTopicPartitionsRequest([hidden, seen], 1));
+        var second = await DescribeTopicPartitionsAsync(wire, new DescribeTopicPartitionsRequest([hidden, seen], 1, first.NextCursor));
+
+        Assert.Equal([(seen, ProtocolError.None, 1)], first.Topics.Select(t => (t.Name, t.Error, t.Partitions.Count)));
+        Assert.Equal(new DescribeTopicPartitionsCursor(seen, 1), first.NextCursor);
+        Assert.Equal([(seen, ProtocolError.None, 1), (hidden, ProtocolError.TopicAuthorizationFailed, 0)], second.Topics.Select(t => (t.Name, t.Error, t.Partitions.Count)));
+        Assert.Equal(1, second.Topics[0].Partitions[0].PartitionIndex);
+        Assert.Null(second.NextCursor);
+    }
+
     private static async Task<DescribeTopicPartitionsResponse> DescribeTopicPartitionsAsync(KafkaWire wire, DescribeTopicPartitionsRequest request)
     {
         await wire.SendAsync(ApiKey.DescribeTopicPartitions, 0, w => request.Write(w, 0));
