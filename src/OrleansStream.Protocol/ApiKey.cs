@@ -51,4 +51,5 @@ public enum ApiKey : short
     ListTransactions = 66,
     ConsumerGroupHeartbeat = 68,
     ConsumerGroupDescribe = 69,
+    DescribeTopicPartitions = 75,
 }

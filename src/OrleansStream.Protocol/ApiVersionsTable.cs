@@ -55,10 +55,11 @@ public static class ApiVersionsTable
         new(ApiKey.DescribeUserScramCredentials, 0, 0),
         new(ApiKey.AlterUserScramCredentials, 0, 0),
         new(ApiKey.UpdateFeatures, 0, 2),
-        new(ApiKey.DescribeCluster, 0, 1),
+        new(ApiKey.DescribeCluster, 0, 2),
         new(ApiKey.DescribeProducers, 0, 0),
         new(ApiKey.ConsumerGroupHeartbeat, 0, 1),
         new(ApiKey.ConsumerGroupDescribe, 0, 1),
+        new(ApiKey.DescribeTopicPartitions, 0, 0),
     ];
 
     public static bool IsSupported(ApiKey key, short version)
@@ -122,6 +123,7 @@ public static class ApiVersionsTable
         ApiKey.ListTransactions => 0,
         ApiKey.ConsumerGroupHeartbeat => 0,
         ApiKey.ConsumerGroupDescribe => 0,
+        ApiKey.DescribeTopicPartitions => 0,
         _ => -1,
     };
 

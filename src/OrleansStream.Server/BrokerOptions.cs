@@ -75,6 +75,12 @@ public sealed class BrokerOptions
     /// </summary>
     public int MaxConnections { get; set; } = int.MaxValue;
 
+    /// <summary>
+    /// Kafka's <c>max.request.partition.size.limit</c>: the most partitions one DescribeTopicPartitions answer holds,
+    /// whatever larger limit the request asks (KIP-966).
+    /// </summary>
+    public int MaxRequestPartitionSizeLimit { get; set; } = 2000;
+
     /// <summary>Kafka's <c>auto.create.topics.enable</c>.</summary>
     public bool AutoCreateTopicsEnable { get; set; } = true;
 
@@ -218,6 +224,8 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:MaxConnections must be positive, not {options.MaxConnections}.");
         if (options.MaxConnectionCreationRate < 1)
             Fail($"OrleansStream:MaxConnectionCreationRate must be positive, not {options.MaxConnectionCreationRate}.");
+        if (options.MaxRequestPartitionSizeLimit < 1)
+            Fail($"OrleansStream:MaxRequestPartitionSizeLimit must be at least 1, not {options.MaxRequestPartitionSizeLimit}.");
         foreach (var failure in Kafka.KafkaListeners.Validate(options))
             Fail(failure);
         foreach (var failure in Controller.TopicDefaults.Validate(options.TopicDefaults, options.RemoteLogStorageSystemEnable))

@@ -137,6 +137,7 @@ public sealed class AdminTests(KafkaCluster cluster)
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
+    [InlineData(2)]
     public async Task DescribeCluster_answers_the_brokers_controller_and_cluster_id_that_Metadata_gives(short version)
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
@@ -173,6 +174,22 @@ public sealed class AdminTests(KafkaCluster cluster)
         Assert.Equal([5, 7, 8, 9, 10, 11, 12], viaSdk.AuthorizedOperations!.Select(o => (int)o).Order());
     }
 
+    /// <summary>
+    /// KIP-1073: v2 says of each broker whether it is fenced, and may ask for the fenced ones too. Every broker listed is a
+    /// live one, unfenced, and there is no fenced broker to add (docs/kafka-protocol.md, DescribeCluster).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task DescribeCluster_v2_answers_the_live_brokers_unfenced_with_or_without_IncludeFencedBrokers(bool includeFenced)
+    {
+        var answer = await DescribeClusterAsync(2, new DescribeClusterRequest(false, DescribeClusterRequest.Brokers, includeFenced));
+
+        Assert.Equal(OrleansStream.ErrorCode.None, answer.Error);
+        Assert.Equal([false, false], answer.Fenced);
+        Assert.Equal(new[] { cluster.Silos.KafkaPort(0), cluster.Silos.KafkaPort(1) }.Order(), answer.Brokers.Select(b => b.Item3).Order());
+    }
+
     [Fact]
     public async Task DescribeCluster_v1_asking_a_broker_for_controllers_is_MismatchedEndpointType_and_for_an_unknown_type_UnsupportedEndpointType()
     {
@@ -190,7 +207,8 @@ public sealed class AdminTests(KafkaCluster cluster)
     }
 
     private sealed record DescribeClusterAnswer(
-        OrleansStream.ErrorCode Error, string? Message, sbyte EndpointType, string ClusterId, int ControllerId, List<(int, string, int)> Brokers, int Operations);
+        OrleansStream.ErrorCode Error, string? Message, sbyte EndpointType, string ClusterId, int ControllerId, List<(int, string, int)> Brokers, int Operations,
+        List<bool> Fenced);
 
     private async Task<DescribeClusterAnswer> DescribeClusterAsync(short version, DescribeClusterRequest request)
     {
@@ -204,15 +222,17 @@ public sealed class AdminTests(KafkaCluster cluster)
         var clusterId = r.ReadString(true);
         var controllerId = r.ReadInt32();
         var brokers = new List<(int, string, int)>();
+        var fenced = new List<bool>();
         for (var count = r.ReadArrayLength(true); count > 0; count--)
         {
             brokers.Add((r.ReadInt32(), r.ReadString(true), r.ReadInt32()));
             r.ReadNullableString(true);
+            if (version >= 2) fenced.Add(r.ReadBoolean());
             r.SkipTaggedFields();
         }
         var operations = r.ReadInt32();
         r.SkipTaggedFields();
         Assert.Equal(0, r.Remaining);
-        return new DescribeClusterAnswer(error, message, endpointType, clusterId, controllerId, brokers, operations);
+        return new DescribeClusterAnswer(error, message, endpointType, clusterId, controllerId, brokers, operations, fenced);
     }
 }

@@ -83,6 +83,7 @@ public sealed class ConfigAndDeleteRecordsTests(KafkaCluster cluster)
 
         Assert.Equal(nodeId, entries["node.id"].Value);
         Assert.Equal("604800000", entries["log.retention.ms"].Value);
+        Assert.Equal(("2000", ConfigSource.DefaultConfig), (entries["max.request.partition.size.limit"].Value, entries["max.request.partition.size.limit"].Source));
         // No authorizer: Kafka's empty default, which tools read beside DescribeAcls (whose error librdkafka drops).
         Assert.True(string.IsNullOrEmpty(entries["authorizer.class.name"].Value));
         Assert.Equal(ConfigSource.DefaultConfig, entries["authorizer.class.name"].Source);

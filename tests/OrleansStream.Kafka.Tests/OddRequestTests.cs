@@ -202,7 +202,9 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         ApiKey.DescribeClientQuotas => new M.DescribeClientQuotasRequest(
             o.ArrayOf(() => new M.ClientQuotaFilterComponent(o.QuotaEntityType(), o.Int8(), o.NullableName())), o.Chance(2)).Write,
         ApiKey.AlterClientQuotas => o.AlterClientQuotas().Write,
-        ApiKey.DescribeCluster => new M.DescribeClusterRequest(o.Chance(2), o.Int8()).Write,
+        ApiKey.DescribeCluster => new M.DescribeClusterRequest(o.Chance(2), o.Int8(), o.Chance(2)).Write,
+        ApiKey.DescribeTopicPartitions => new M.DescribeTopicPartitionsRequest(o.Chance(3) ? [] : o.Array(o.Name), o.Pick(-1, 0, 1, 2, 2000, int.MaxValue, int.MinValue),
+            o.Chance(2) ? null : new M.DescribeTopicPartitionsCursor(o.Name(), o.Pick(-1, 0, 1, int.MaxValue, int.MinValue))).Write,
         ApiKey.DescribeLogDirs => new M.DescribeLogDirsRequest(o.Chance(3) ? null : o.ArrayOf(o.Partitions)).Write,
         ApiKey.DescribeProducers => new M.DescribeProducersRequest(o.ArrayOf(o.Partitions)).Write,
         // A consumer group of its own for each heartbeat, as for JoinGroup: odd members would otherwise share one.

@@ -5,6 +5,7 @@ using Confluent.Kafka.Admin;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using KafkaErrorCode = Confluent.Kafka.ErrorCode;
+using ProtocolError = OrleansStream.ErrorCode;
 
 namespace OrleansStream.Kafka.Tests;
 
@@ -200,6 +201,68 @@ public sealed class TopicAuthorizationTests(AuthorizedKafkaCluster cluster) : IC
         using var super = cluster.Admin();
         var topics = super.GetMetadata(Wait).Topics;
         Assert.DoesNotContain(topics, t => t.Topic == missing || t.Topic == uncreatable);
+    }
+
+    /// <summary>
+    /// DescribeTopicPartitions (the Java admin client's describeTopics) checks DESCRIBE as Metadata does: a topic named
+    /// without it is TopicAuthorizationFailed after the others, with the zero id and nothing of itself, whether it exists
+    /// or not; with every topic asked it is left out; a topic described carries the principal's operations on it.
+    /// </summary>
+    [Fact]
+    public async Task DescribeTopicPartitions_answers_a_topic_without_DESCRIBE_TopicAuthorizationFailed_and_lists_only_those_with_it()
+    {
+        var seen = await CreateTopicAsync("dtp-seen");
+        var hidden = await CreateTopicAsync("dtp-hidden");
+        var missing = AuthorizedKafkaCluster.Unique("dtp-missing");
+        await cluster.AllowAsync("alice", ResourceType.Topic, seen, AclOperation.Describe);
+
+        await using var wire = await AuthenticatedAsync("alice");
+        var named = await DescribeTopicPartitionsAsync(wire, new DescribeTopicPartitionsRequest([missing, hidden, seen]));
+        var all = await DescribeTopicPartitionsAsync(wire, new DescribeTopicPartitionsRequest([]));
+
+        Assert.Equal((ProtocolError.None, seen, 1, 1 << 8), (named.Topics[0].Error, named.Topics[0].Name, named.Topics[0].Partitions.Count, named.Topics[0].AuthorizedOperations));
+        Assert.Equal(new[] { hidden, missing }.Order(StringComparer.Ordinal), named.Topics.Skip(1).Select(t => t.Name));
+        Assert.All(named.Topics.Skip(1), t => Assert.Equal((ProtocolError.TopicAuthorizationFailed, Guid.Empty, 0, int.MinValue),
+            (t.Error, t.TopicId, t.Partitions.Count, t.AuthorizedOperations)));
+        Assert.Contains(all.Topics, t => t.Name == seen);
+        Assert.DoesNotContain(all.Topics, t => t.Name == hidden);
+        Assert.All(all.Topics, t => Assert.Equal(ProtocolError.None, t.Error));
+    }
+
+    /// <summary>
+    /// Kafka checks DescribeTopicPartitions' topics as its page reaches them: a refused topic after the one where a page
+    /// stops is answered by the page that reaches it, not by both.
+    /// </summary>
+    [Fact]
+    public async Task DescribeTopicPartitions_answers_a_refused_topic_in_the_page_that_reaches_it()
+    {
+        var prefix = AuthorizedKafkaCluster.Unique("dtp-page");
+        var (seen, hidden) = (prefix + "-a", prefix + "-b");
+        using (var admin = cluster.Admin())
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = seen, NumPartitions = 2, ReplicationFactor = 2 }]);
+        await cluster.AllowAsync("alice", ResourceType.Topic, seen, AclOperation.Describe);
+
+        await using var wire = await AuthenticatedAsync("alice");
+        var first = await DescribeTopicPartitionsAsync(wire, new DescribeTopicPartitionsRequest([hidden, seen], 1));
+        var second = await DescribeTopicPartitionsAsync(wire, new DescribeTopicPartitionsRequest([hidden, seen], 1, first.NextCursor));
+
+        Assert.Equal([(seen, ProtocolError.None, 1)], first.Topics.Select(t => (t.Name, t.Error, t.Partitions.Count)));
+        Assert.Equal(new DescribeTopicPartitionsCursor(seen, 1), first.NextCursor);
+        Assert.Equal([(seen, ProtocolError.None, 1), (hidden, ProtocolError.TopicAuthorizationFailed, 0)], second.Topics.Select(t => (t.Name, t.Error, t.Partitions.Count)));
+        Assert.Equal(1, second.Topics[0].Partitions[0].PartitionIndex);
+        Assert.Null(second.NextCursor);
+    }
+
+    private static async Task<DescribeTopicPartitionsResponse> DescribeTopicPartitionsAsync(KafkaWire wire, DescribeTopicPartitionsRequest request)
+    {
+        await wire.SendAsync(ApiKey.DescribeTopicPartitions, 0, w => request.Write(w, 0));
+        var frame = await wire.ReadFrameAsync();
+        Assert.NotNull(frame);
+        var r = new KafkaReader(frame.AsSpan(4));
+        r.SkipTaggedFields();
+        var answer = DescribeTopicPartitionsResponse.Read(ref r, 0);
+        Assert.Equal(0, r.Remaining);
+        return answer;
     }
 
     private async Task<string> CreateTopicAsync(string name, bool exact = false)

@@ -83,6 +83,9 @@ public sealed class JavaClientTests(KafkaCluster cluster)
         Assert.True(result.GetProperty("listed").GetBoolean());
         Assert.Equal(3, result.GetProperty("partitions").GetInt32());
         Assert.True(result.GetProperty("leaders").GetBoolean());
+        // describeTopics by name is DescribeTopicPartitions: paged one partition a response, the same description.
+        Assert.True(result.GetProperty("pagedSame").GetBoolean());
+        Assert.Equal("UnknownTopicOrPartition", result.GetProperty("missingTopic").GetString());
         Assert.Equal(2, result.GetProperty("brokers").GetInt32());
         Assert.False(string.IsNullOrEmpty(result.GetProperty("clusterId").GetString()));
         Assert.Equal("3600000/DYNAMIC_TOPIC_CONFIG", result.GetProperty("retentionCreated").GetString());

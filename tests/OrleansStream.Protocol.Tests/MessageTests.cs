@@ -1025,7 +1025,7 @@ public class AdminMessageTests
     }
 }
 
-/// <summary>DescribeCluster v0-1 (flexible from v0), against the bytes of Kafka's DescribeClusterRequest.json and DescribeClusterResponse.json.</summary>
+/// <summary>DescribeCluster v0-2 (flexible from v0), against the bytes of Kafka's DescribeClusterRequest.json and DescribeClusterResponse.json.</summary>
 public class DescribeClusterMessageTests
 {
     [Fact]
@@ -1061,6 +1061,24 @@ public class DescribeClusterMessageTests
         // Kafka's refusal: the error and its message, the schema's defaults elsewhere (endpoint type 1, no cluster id, controller -1).
         var refused = new DescribeClusterResponse(ErrorCode.MismatchedEndpointType, "m", "", -1, [], int.MinValue);
         TransactionMessageTests.AssertWrites(Hex.Parse("00000000 0072 026d 01 01 ffffffff 01 80000000 00"), refused.Write, 1);
+    }
+
+    [Fact]
+    public void V2_carries_include_fenced_brokers_after_the_endpoint_type_and_answers_each_broker_unfenced()
+    {
+        // KIP-1073: include_cluster_authorized_operations false, endpoint_type 1, include_fenced_brokers true.
+        var bytes = Hex.Parse("00 01 01 00");
+        var read = TransactionMessageTests.Read(bytes, DescribeClusterRequest.Read, 2);
+        Assert.Equal(new DescribeClusterRequest(false, DescribeClusterRequest.Brokers, IncludeFencedBrokers: true), read);
+        TransactionMessageTests.AssertWrites(bytes, read.Write, 2);
+        // Before v2 there is no such field: false.
+        Assert.False(TransactionMessageTests.Read(Hex.Parse("00 01 00"), DescribeClusterRequest.Read, 1).IncludeFencedBrokers);
+
+        // Each broker ends with is_fenced (false: only live brokers are listed) before its tagged fields.
+        var response = new DescribeClusterResponse(ErrorCode.None, null, "c1", 1, [new MetadataBroker(1, "h", 9092, null)], int.MinValue);
+        TransactionMessageTests.AssertWrites(Hex.Parse("00000000 0000 00 01 036331 00000001 02 00000001 0268 00002384 00 00 00 80000000 00"), response.Write, 2);
+        Assert.True(ApiVersionsTable.IsSupported(ApiKey.DescribeCluster, 2));
+        Assert.False(ApiVersionsTable.IsSupported(ApiKey.DescribeCluster, 3));
     }
 }
 

@@ -138,10 +138,12 @@ public sealed record MetadataResponse(
 }
 
 /// <summary>
-/// DescribeCluster v0-1 (flexible; Kafka's API 60, KIP-700): the brokers, the controller and the cluster id. v1 (KIP-919)
+/// DescribeCluster v0-2 (flexible; Kafka's API 60, KIP-700): the brokers, the controller and the cluster id. v1 (KIP-919)
 /// names the endpoint type to describe: <see cref="Brokers"/> (1, v0's only kind) or <see cref="Controllers"/> (2).
+/// v2 (KIP-1073) may ask for the fenced brokers too.
 /// </summary>
-public sealed record DescribeClusterRequest(bool IncludeClusterAuthorizedOperations, sbyte EndpointType = DescribeClusterRequest.Brokers)
+public sealed record DescribeClusterRequest(bool IncludeClusterAuthorizedOperations, sbyte EndpointType = DescribeClusterRequest.Brokers,
+    bool IncludeFencedBrokers = false)
 {
     public const sbyte Brokers = 1;
     public const sbyte Controllers = 2;
@@ -150,21 +152,24 @@ public sealed record DescribeClusterRequest(bool IncludeClusterAuthorizedOperati
     {
         var include = r.ReadBoolean();
         var endpointType = version >= 1 ? r.ReadInt8() : Brokers;
+        var includeFenced = version >= 2 && r.ReadBoolean();
         r.SkipTaggedFields();
-        return new DescribeClusterRequest(include, endpointType);
+        return new DescribeClusterRequest(include, endpointType, includeFenced);
     }
 
     public void Write(KafkaWriter w, short version)
     {
         w.WriteBoolean(IncludeClusterAuthorizedOperations);
         if (version >= 1) w.WriteInt8(EndpointType);
+        if (version >= 2) w.WriteBoolean(IncludeFencedBrokers);
         w.WriteEmptyTaggedFields();
     }
 }
 
 /// <summary>
-/// DescribeCluster's answer; v1 repeats the endpoint type described. <see cref="ClusterAuthorizedOperations"/> is
-/// Kafka's bit field of ACL operation codes, <see cref="int.MinValue"/> when not asked for.
+/// DescribeCluster's answer; v1 repeats the endpoint type described, and v2 (KIP-1073) says of each broker whether it
+/// is fenced: never, since only live brokers are listed (the handler says why). <see cref="ClusterAuthorizedOperations"/>
+/// is Kafka's bit field of ACL operation codes, <see cref="int.MinValue"/> when not asked for.
 /// </summary>
 public sealed record DescribeClusterResponse(
     ErrorCode Error, string? ErrorMessage, string ClusterId, int ControllerId, IReadOnlyList<MetadataBroker> Brokers, int ClusterAuthorizedOperations,
@@ -185,6 +190,7 @@ public sealed record DescribeClusterResponse(
             w.WriteString(b.Host, true);
             w.WriteInt32(b.Port);
             w.WriteNullableString(b.Rack, true);
+            if (version >= 2) w.WriteBoolean(false);
             w.WriteEmptyTaggedFields();
         }
         w.WriteInt32(ClusterAuthorizedOperations);

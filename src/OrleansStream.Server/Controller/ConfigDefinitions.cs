@@ -52,6 +52,7 @@ internal static class ConfigDefinitions
         ["max.connections.per.ip"] = new(ConfigType.Int, "The most connections one client address may hold; one more is closed."),
         ["max.connections"] = new(ConfigType.Int, "The most connections all listeners together hold; one more waits until another closes."),
         ["max.connection.creation.rate"] = new(ConfigType.Int, "The most new connections per second all listeners together accept; a faster one waits its throttle time."),
+        ["max.request.partition.size.limit"] = new(ConfigType.Int, "The most partitions one DescribeTopicPartitions answer holds, whatever larger limit its request asks."),
         ["authorizer.class.name"] = new(ConfigType.String, "The authorizer that enforces ACLs; empty when ACLs are not enforced."),
         ["auto.leader.rebalance.enable"] = new(ConfigType.Boolean, "Whether the controller moves leadership back to each partition's preferred replica when the cluster is out of balance."),
         ["leader.imbalance.check.interval.seconds"] = new(ConfigType.Long, "How often in seconds the controller checks the leaders' balance."),

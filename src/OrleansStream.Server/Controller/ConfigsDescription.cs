@@ -129,6 +129,8 @@ internal static class ConfigsDescription
             options.MaxConnections == int.MaxValue ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
         Add("max.connection.creation.rate", options.MaxConnectionCreationRate.ToString(CultureInfo.InvariantCulture),
             options.MaxConnectionCreationRate == int.MaxValue ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
+        Add("max.request.partition.size.limit", options.MaxRequestPartitionSizeLimit.ToString(CultureInfo.InvariantCulture),
+            options.MaxRequestPartitionSizeLimit == 2000 ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
         // Without an authorizer (the ACL APIs answer SecurityDisabled) Kafka's default, empty. Admin tools read it to tell
         // an unsecured cluster from one whose ACLs they may not see (librdkafka drops DescribeAcls' error code).
         if (broker.AuthorizerEnabled) Add("authorizer.class.name", StandardAuthorizer, ConfigSource.StaticBrokerConfig);

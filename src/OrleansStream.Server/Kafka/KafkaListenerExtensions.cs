@@ -21,6 +21,7 @@ public static class KafkaListenerExtensions
         services.TryAddSingleton<MetadataCache>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static sp => sp.GetRequiredService<MetadataCache>());
         services.TryAddSingleton<PartitionLeaders>();
+        services.TryAddSingleton<TopicDescriptions>();
         services.TryAddSingleton<KafkaBrokers>();
         services.TryAddSingleton<LeaderHints>();
         services.TryAddSingleton<KafkaConnectionHandler>();
@@ -37,6 +38,7 @@ public static class KafkaListenerExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, SaslAuthenticateHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ApiVersionsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, MetadataHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DescribeTopicPartitionsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ElectLeadersHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DescribeLogDirsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ProduceHandler>());

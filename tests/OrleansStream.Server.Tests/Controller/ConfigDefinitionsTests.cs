@@ -68,6 +68,7 @@ public sealed class ConfigDefinitionsTests
         Assert.Equal(ConfigType.List, broker["sasl.enabled.mechanisms"]);
         Assert.Equal(ConfigType.Long, broker["connections.max.idle.ms"]);
         Assert.Equal(ConfigType.Int, broker["node.id"]);
+        Assert.Equal(ConfigType.Int, broker["max.request.partition.size.limit"]);
         Assert.Equal(ConfigType.Int, group[GroupConfigs.ConsumerSessionTimeoutMs]);
     }
 

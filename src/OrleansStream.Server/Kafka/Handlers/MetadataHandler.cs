@@ -21,7 +21,7 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// (the cluster's 0 without DESCRIBE on it); without an authorizer they stay omitted.
 /// </summary>
 internal sealed class MetadataHandler(
-    MetadataCache metadataCache, KafkaBrokers brokers, PartitionLeaders leaders, BrokerRegistration registration, KafkaAuthorizer authorizer,
+    MetadataCache metadataCache, KafkaBrokers brokers, TopicDescriptions descriptions, BrokerRegistration registration, KafkaAuthorizer authorizer,
     IOptions<BrokerOptions> options)
     : KafkaApiHandler<Protocol.Messages.MetadataRequest>(ApiKey.Metadata, Protocol.Messages.MetadataRequest.Read)
 {
@@ -71,7 +71,7 @@ internal sealed class MetadataHandler(
         }
         IReadOnlyList<TopicMetadata> answered = (ids is not null || authorizer.IsEnabled) && names is { Count: 0 } ? []
             : mayNotCreate is not null ? await TopicsAsync(names!, mayNotCreate)
-            : await AskAsync(names, ids is null && body.AllowAutoTopicCreation);
+            : await descriptions.TopicsAsync(names, ids is null && body.AllowAutoTopicCreation);
         var cluster = await view;
 
         var operations = authorizer.IsEnabled && body.IncludeTopicAuthorizedOperations && request.Version >= AuthorizedOperationsVersion;
@@ -91,7 +91,7 @@ internal sealed class MetadataHandler(
                 continue;
             }
             var partitions = new MetadataPartition[t.Partitions.Count];
-            for (var i = 0; i < partitions.Length; i++) partitions[i] = Describe(t.Partitions[i], cluster);
+            for (var i = 0; i < partitions.Length; i++) partitions[i] = TopicDescriptions.Describe(t.Partitions[i], cluster);
             topics.Add(new MetadataTopic(t.Error, t.Name, IsInternal: false, partitions, t.Error == ErrorCode.None ? t.TopicId : Guid.Empty,
                 operations ? request.AuthorizedOperations(authorizer, AclResourceType.Topic, t.Name) : int.MinValue));
         }
@@ -141,17 +141,9 @@ internal sealed class MetadataHandler(
         var creatable = new List<string>(names.Count);
         foreach (var name in names)
             if (!mayNotCreate.Contains(name)) creatable.Add(name);
-        var created = creatable.Count > 0 ? AskAsync(creatable, create: true) : null;
-        var looked = await AskAsync(mayNotCreate, create: false);
+        var created = creatable.Count > 0 ? descriptions.TopicsAsync(creatable, create: true) : null;
+        var looked = await descriptions.TopicsAsync(mayNotCreate, create: false);
         return created is null ? looked : [.. await created, .. looked];
-    }
-
-    /// <summary>The metadata cache's answer; the leaders it names are recorded when the controller gave it.</summary>
-    private async Task<IReadOnlyList<TopicMetadata>> AskAsync(List<string>? names, bool create)
-    {
-        var answer = await metadataCache.TopicsAsync(names, create);
-        if (!answer.FromCache) leaders.Update(answer.Topics);
-        return answer.Topics;
     }
 
     /// <summary>
@@ -170,24 +162,6 @@ internal sealed class MetadataHandler(
         foreach (var t in requested) topics.Add(new MetadataTopic(ErrorCode.InvalidRequest, t.Name ?? "", IsInternal: false, [], t.TopicId));
         new Protocol.Messages.MetadataResponse([], null, -1, topics).Write(response, version);
     }
-
-    private static MetadataPartition Describe(PartitionMetadata p, KafkaBrokerView cluster)
-    {
-        var replicas = new int[p.Replicas.Count];
-        var offline = new List<int>();
-        for (var r = 0; r < replicas.Length; r++)
-        {
-            replicas[r] = cluster.NodeId(p.Replicas[r].BrokerId);
-            if (!cluster.Listed.Contains(p.Replicas[r].BrokerId)) offline.Add(replicas[r]);
-        }
-        var isr = new int[p.Isr.Count];
-        for (var i = 0; i < isr.Length; i++)
-            isr[i] = (uint)p.Isr[i] < (uint)replicas.Length ? replicas[p.Isr[i]] : -1;
-        var leaderBroker = p.LeaderBroker;
-        var leaderListed = leaderBroker is not null && cluster.Listed.Contains(leaderBroker);
-        var error = p.Error != ErrorCode.None ? p.Error : leaderListed ? ErrorCode.None : ErrorCode.LeaderNotAvailable;
-        return new MetadataPartition(error, p.Partition, leaderListed ? cluster.NodeId(leaderBroker) : -1, p.LeaderEpoch, replicas, isr, [.. offline]);
-    }
 }
 
 /// <summary>
@@ -197,7 +171,11 @@ internal sealed class MetadataHandler(
 /// (KIP-919) is answered as a Kafka broker answers it (<c>computeDescribeClusterResponse</c>): brokers are described,
 /// controllers are MismatchedEndpointType (a broker is no controller endpoint), any other type UnsupportedEndpointType.
 /// With the authorizer on, the authorized operations are those the principal may do on the cluster, 0 without DESCRIBE
-/// on it (Kafka's <c>computeDescribeClusterResponse</c>).
+/// on it (Kafka's <c>computeDescribeClusterResponse</c>). v2 (KIP-1073) answers whether each broker is fenced and may ask
+/// for the fenced ones too: a Kafka broker is fenced while registered with the controller but not heartbeating, and
+/// stays listed with the endpoints it registered. Here the brokers listed are the live silos, each with the listeners it
+/// describes itself; the controller keeps the node id of a broker that is gone, but not its endpoints, so there is no
+/// fenced broker to list honestly: each broker is answered unfenced, and IncludeFencedBrokers adds none.
 /// </summary>
 internal sealed class DescribeClusterHandler(KafkaBrokers brokers, BrokerRegistration registration, KafkaAuthorizer authorizer)
     : KafkaApiHandler<DescribeClusterRequest>(ApiKey.DescribeCluster, DescribeClusterRequest.Read)

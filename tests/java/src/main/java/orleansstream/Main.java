@@ -20,6 +20,7 @@ import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.FeatureUpdate;
 import org.apache.kafka.clients.admin.UpdateFeaturesOptions;
 import org.apache.kafka.clients.admin.DescribeConfigsOptions;
+import org.apache.kafka.clients.admin.DescribeTopicsOptions;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -39,6 +40,7 @@ import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.ElectionNotNeededException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -185,6 +187,16 @@ public final class Main {
             TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
             json.put("partitions", description.partitions().size());
             json.put("leaders", description.partitions().stream().allMatch(p -> p.leader() != null && p.leader().id() >= 0));
+            // DescribeTopicPartitions (KIP-966) one partition a response: the client follows the broker's cursors.
+            TopicDescription paged = admin.describeTopics(List.of(topic), new DescribeTopicsOptions().partitionSizeLimitPerResponse(1))
+                .allTopicNames().get().get(topic);
+            json.put("pagedSame", paged.equals(description));
+            try {
+                admin.describeTopics(List.of(topic + "-missing")).allTopicNames().get();
+                json.put("missingTopic", "described");
+            } catch (java.util.concurrent.ExecutionException e) {
+                json.put("missingTopic", e.getCause() instanceof UnknownTopicOrPartitionException ? "UnknownTopicOrPartition" : e.getCause().toString());
+            }
             json.put("clusterId", admin.describeCluster().clusterId().get());
             json.put("brokers", admin.describeCluster().nodes().get().size());
 
