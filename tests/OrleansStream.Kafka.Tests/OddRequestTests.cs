@@ -40,6 +40,11 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
                 var correlation = await other.SendAsync(ApiKey.Metadata, 8, w => new M.MetadataRequest([check], false).Write(w, 8));
                 Assert.Equal(correlation, BinaryPrimitives.ReadInt32BigEndian((await other.ReadFrameAsync())!));
             }
+            // A mutated UpdateFeatures may have moved transaction.version, which the other tests of the cluster take as 2.
+            await wire.SendAsync(ApiKey.UpdateFeatures, 1, w => new M.UpdateFeaturesRequest(60_000,
+                [new M.FeatureUpdate("transaction.version", 2, M.FeatureUpgradeType.Upgrade)], false).Write(w, 1));
+            var restored = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(5));
+            Assert.Equal(ErrorCode.None, M.UpdateFeaturesResponse.Read(ref restored, 1).Error);
         });
     }
 
@@ -202,6 +207,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         ApiKey.DescribeClientQuotas => new M.DescribeClientQuotasRequest(
             o.ArrayOf(() => new M.ClientQuotaFilterComponent(o.QuotaEntityType(), o.Int8(), o.NullableName())), o.Chance(2)).Write,
         ApiKey.AlterClientQuotas => o.AlterClientQuotas().Write,
+        ApiKey.UpdateFeatures => o.UpdateFeatures(version).Write,
         ApiKey.DescribeCluster => new M.DescribeClusterRequest(o.Chance(2), o.Int8(), o.Chance(2)).Write,
         ApiKey.DescribeTopicPartitions => new M.DescribeTopicPartitionsRequest(o.Chance(3) ? [] : o.Array(o.Name), o.Pick(-1, 0, 1, 2, 2000, int.MaxValue, int.MinValue),
             o.Chance(2) ? null : new M.DescribeTopicPartitionsCursor(o.Name(), o.Pick(-1, 0, 1, int.MaxValue, int.MinValue))).Write,
@@ -320,6 +326,16 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         /// Quotas change for real only on entities every part of which has a fresh name: a quota on a default entity
         /// (a null name) or on a name other tests' clients use would outlive the test and throttle those clients.
         /// </summary>
+        public M.UpdateFeaturesRequest UpdateFeatures(short version)
+        {
+            // The cluster is shared: transaction.version moves only where the request only validates (v1+); what the
+            // mutated bytes may still move, the test puts back after.
+            var validateOnly = version >= 1 && Chance(2);
+            return new M.UpdateFeaturesRequest(Pick(-1, 0, 60_000), ArrayOf(() => new M.FeatureUpdate(Chance(2) ? "transaction.version" : Name(),
+                validateOnly ? Pick<short>(-1, 0, 1, 2, 3, short.MaxValue) : Pick<short>(-1, 2, 3, short.MaxValue, short.MinValue), (M.FeatureUpgradeType)Int8())),
+                validateOnly);
+        }
+
         public M.AlterClientQuotasRequest AlterClientQuotas()
         {
             var entries = ArrayOf(() => new M.ClientQuotaAlteration(QuotaEntity(), ArrayOf(() => new M.ClientQuotaOp(
