@@ -253,7 +253,8 @@ public sealed class TopicAuthorizationTests(AuthorizedKafkaCluster cluster) : IC
         Assert.Null(second.NextCursor);
     }
 
-    private static async Task<DescribeTopicPartitionsResponse> DescribeTopicPartitionsAsync(KafkaWire wire, DescribeTopicPartitionsRequest request)
+    /// <summary>DescribeTopicPartitions v0 on the wire, its answer read to the end.</summary>
+    internal static async Task<DescribeTopicPartitionsResponse> DescribeTopicPartitionsAsync(KafkaWire wire, DescribeTopicPartitionsRequest request)
     {
         await wire.SendAsync(ApiKey.DescribeTopicPartitions, 0, w => request.Write(w, 0));
         var frame = await wire.ReadFrameAsync();

@@ -630,7 +630,7 @@ public sealed class TransactionTests(KafkaCluster cluster)
     }
 
     /// <summary>A flexible answer of an error per partition (AddPartitionsToTxn v3, TxnOffsetCommit v3+), read to its end.</summary>
-    private static async Task<List<(string, int, ErrorCode)>> FlexiblePartitionErrorsAsync(KafkaWire wire)
+    internal static async Task<List<(string, int, ErrorCode)>> FlexiblePartitionErrorsAsync(KafkaWire wire)
     {
         var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
         r.SkipTaggedFields(); // response header v1
@@ -664,7 +664,7 @@ public sealed class TransactionTests(KafkaCluster cluster)
     }
 
     /// <summary>InitProducerId v1 for <paramref name="transactionalId"/> on the wire: its producer id and epoch.</summary>
-    private static async Task<(long ProducerId, short Epoch)> InitProducerIdAsync(KafkaWire wire, string transactionalId)
+    internal static async Task<(long ProducerId, short Epoch)> InitProducerIdAsync(KafkaWire wire, string transactionalId)
     {
         await wire.SendAsync(ApiKey.InitProducerId, 1, w => new Protocol.Messages.InitProducerIdRequest(transactionalId, 60_000).Write(w, 1));
         var r = new KafkaReader(await wire.ReadFrameAsync() is { } init ? init.AsSpan(4) : []);

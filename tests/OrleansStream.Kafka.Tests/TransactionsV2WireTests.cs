@@ -55,16 +55,12 @@ public sealed class TransactionsV2WireTests(KafkaCluster cluster)
         var group = "txn-v2-" + Guid.NewGuid().ToString("N");
         await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(topic, 0)));
 
-        await wire.SendAsync(ApiKey.InitProducerId, 1, w => new Protocol.Messages.InitProducerIdRequest(transactionalId, 60_000).Write(w, 1));
-        var init = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
-        init.ReadInt32();
-        Assert.Equal((short)ErrorCode.None, init.ReadInt16());
-        var (producerId, epoch) = (init.ReadInt64(), init.ReadInt16());
+        var (producerId, epoch) = await TransactionTests.InitProducerIdAsync(wire, transactionalId);
 
         var first = await ProduceAsync(wire, topic, transactionalId, producerId, epoch, sequence: 0, "first");
         await wire.SendAsync(ApiKey.TxnOffsetCommit, 5, w => new Protocol.Messages.TxnOffsetCommitRequest(
             transactionalId, group, producerId, epoch, [new OffsetCommitTopic(topic, [new OffsetCommitPartition(0, 1, -1, null)])]).Write(w, 5));
-        var offsets = await PartitionErrorsAsync(wire);
+        var offsets = await TransactionTests.FlexiblePartitionErrorsAsync(wire);
         var committed = await EndTxnAsync(wire, transactionalId, producerId, epoch, commit: true);
         var retried = await EndTxnUntilMarkersWrittenAsync(wire, transactionalId, producerId, epoch, commit: true);
 
@@ -96,11 +92,7 @@ public sealed class TransactionsV2WireTests(KafkaCluster cluster)
         var topic = await cluster.CreateTopicAsync("txn-v2-stale", partitions: 1);
         var transactionalId = "txn-v2-stale-" + Guid.NewGuid().ToString("N");
         await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(await cluster.LeaderIndexAsync(topic, 0)));
-        await wire.SendAsync(ApiKey.InitProducerId, 1, w => new Protocol.Messages.InitProducerIdRequest(transactionalId, 60_000).Write(w, 1));
-        var init = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(4) : []);
-        init.ReadInt32();
-        Assert.Equal((short)ErrorCode.None, init.ReadInt16());
-        var (producerId, epoch) = (init.ReadInt64(), init.ReadInt16());
+        var (producerId, epoch) = await TransactionTests.InitProducerIdAsync(wire, transactionalId);
 
         var stale = await ProduceAsync(wire, topic, transactionalId, producerId, (short)(epoch + 1), sequence: 0, "stale");
         var ended = await EndTxnAsync(wire, transactionalId, producerId, epoch, commit: true);
@@ -152,26 +144,6 @@ public sealed class TransactionsV2WireTests(KafkaCluster cluster)
             return answer.Error != ErrorCode.ConcurrentTransactions;
         }, "the retried EndTxn answered after the markers");
         return answer;
-    }
-
-    private static async Task<List<(string, int, ErrorCode)>> PartitionErrorsAsync(KafkaWire wire)
-    {
-        var r = new KafkaReader(await wire.ReadFrameAsync() is { } frame ? frame.AsSpan(5) : []);
-        r.ReadInt32();
-        var errors = new List<(string, int, ErrorCode)>();
-        for (var topics = r.ReadArrayLength(true); topics > 0; topics--)
-        {
-            var name = r.ReadString(true);
-            for (var partitions = r.ReadArrayLength(true); partitions > 0; partitions--)
-            {
-                errors.Add((name, r.ReadInt32(), (ErrorCode)r.ReadInt16()));
-                r.SkipTaggedFields();
-            }
-            r.SkipTaggedFields();
-        }
-        r.SkipTaggedFields();
-        Assert.Equal(0, r.Remaining);
-        return errors;
     }
 
     private ConsumerConfig Config(IsolationLevel isolation, string? groupId = null) => new()
