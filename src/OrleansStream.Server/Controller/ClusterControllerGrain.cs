@@ -537,6 +537,7 @@ internal sealed partial class ClusterControllerGrain(
         var assigner = new ReplicaAssigner(liveIds, State);
         var changed = new List<(TopicState, PartitionAssignment)>();
         var woken = new List<(TopicState, PartitionAssignment)>();
+        List<(TopicState, PartitionAssignment, ReassignmentStep)>? completed = null;
         foreach (var t in State.Topics.Values)
             foreach (var p in t.Partitions)
             {
@@ -550,12 +551,19 @@ internal sealed partial class ClusterControllerGrain(
                     }
                     c = true;
                 }
+                // A reassignment whose in-sync target had no broker able to lead completes once one can.
+                if (CompleteReassignment(t, p) is { } step)
+                {
+                    (completed ??= []).Add((t, p, step));
+                    c = true;
+                }
                 if (c) changed.Add((t, p));
                 else if (_pushAll || NeedsWaking(t, p, returned)) woken.Add((t, p));
             }
         if (changed.Count > 0) await CommitAsync();
         changed.AddRange(woken);
         _ = PushPartitions(changed);
+        foreach (var (t, p, step) in completed ?? []) StopRemovedReplicas(t, p, step);
         _pushAll = false;
 
         TimeSpan? nextCheck = null;
