@@ -69,6 +69,27 @@ public sealed class PartitionReassignmentTests(KafkaCluster cluster)
     }
 
     [Fact]
+    public async Task A_follower_left_out_is_removed_at_once_and_its_copy_deleted()
+    {
+        var topic = await cluster.CreateTopicAsync("reassign-drop", 1, 2);
+        await ProduceAsync(topic, 0, 3);
+        var leader = await cluster.LeaderIndexAsync(topic, 0);
+        var follower = 1 - leader;
+        var copy = Path.Combine(cluster.Silos.DataDirectory(follower), $"{topic}-0");
+        await Eventually.WaitUntilAsync(async () => Partition(await MetadataAsync(topic)).Isr.Count == 2 && Directory.Exists(copy), "both replicas are in sync", Wait);
+        var before = Partition(await MetadataAsync(topic));
+
+        var answer = await AlterAsync(new ReassignableTopic(topic, [new ReassignablePartition(0, [NodeId(leader)])]));
+
+        Assert.Equal([(topic, 0, ErrorCode.None, (string?)null)], Results(answer));
+        var after = Partition(await MetadataAsync(topic));
+        Assert.Equal([SiloProcesses.BrokerId(leader)], after.Replicas.Select(r => r.BrokerId));
+        Assert.Equal((before.LeaderBroker, before.LeaderEpoch), (after.LeaderBroker, after.LeaderEpoch));
+        await Eventually.WaitUntilAsync(() => !Directory.Exists(copy), "the left-out follower removed its copy", Wait);
+        Assert.Equal(Enumerable.Range(0, 3).Select(i => $"r{i}"), ReadAll(topic, 3));
+    }
+
+    [Fact]
     public async Task A_reassignment_cancelled_before_it_completes_restores_the_original_replicas()
     {
         var topic = await cluster.CreateTopicAsync("reassign-cancel", 1, 1);

@@ -138,7 +138,7 @@ internal static class PartitionChangeBuilder
         var brokers = new List<string>(target.Count + removing.Count);
         brokers.AddRange(target);
         brokers.AddRange(removing);
-        if (!p.IsReassigning && brokers.SequenceEqual(p.Replicas)) return null;
+        if (!p.IsReassigning && removing.Count == 0 && brokers.SequenceEqual(p.Replicas)) return null;
 
         var nextId = 0;
         for (var r = 0; r < p.Replicas.Count; r++) nextId = Math.Max(nextId, p.ReplicaIdAt(r) + 1);

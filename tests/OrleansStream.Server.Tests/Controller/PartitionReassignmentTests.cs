@@ -76,6 +76,22 @@ public sealed class PartitionReassignmentTests
     }
 
     [Fact]
+    public void Leaving_out_the_last_replica_removes_it_at_once()
+    {
+        var p = Partition(["b0", "b1"], leader: 0, isr: [0, 1]);
+
+        var step = PartitionChangeBuilder.ChangeReassignment(p, ["b0"], Live("b0", "b1"));
+
+        Assert.NotNull(step);
+        Assert.Equal([new ReplicaInfo(1, "b1")], step.Removed);
+        Assert.False(step.LeaderChanged);
+        Assert.Equal(["b0"], p.Replicas);
+        Assert.Equal((0, 3, 9), (p.Leader, p.LeaderEpoch, p.PartitionEpoch));
+        Assert.Equal([0], p.Isr);
+        Assert.False(p.IsReassigning);
+    }
+
+    [Fact]
     public void A_leader_in_the_target_stays_and_keeps_its_epoch_when_its_position_changes()
     {
         var p = Partition(["b0", "b1"], leader: 0, isr: [0, 1]);
