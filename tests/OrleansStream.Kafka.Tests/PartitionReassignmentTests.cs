@@ -36,6 +36,14 @@ public sealed class PartitionReassignmentTests(KafkaCluster cluster)
         await Eventually.WaitUntilAsync(async () => Partition(await MetadataAsync(topic)) is { Replicas: [var only] } p
             && only.BrokerId == SiloProcesses.BrokerId(to) && p.LeaderBroker == SiloProcesses.BrokerId(to), "the partition moved", Wait);
         await Eventually.WaitUntilAsync(() => !Directory.Exists(oldDirectory), "the old broker removed its copy", Wait);
+        // Kafka's Metadata names the replicas and the ISR by node (the moved replica keeps its id, 1, at position 0).
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+        {
+            var described = admin.GetMetadata(topic, TimeSpan.FromSeconds(30)).Topics.Single().Partitions.Single();
+            Assert.Equal(NodeId(to), described.Leader);
+            Assert.Equal([NodeId(to)], described.Replicas);
+            Assert.Equal([NodeId(to)], described.InSyncReplicas);
+        }
         Assert.DoesNotContain(await ListAsync(null), t => t.Name == topic);
         Assert.Empty(await ListAsync([new TopicPartitions(topic, [0])]));
 
