@@ -37,6 +37,22 @@ public interface IClusterControllerGrain : IGrainWithStringKey
     /// </summary>
     Task<IReadOnlyList<ElectionResult>> ElectLeaders(ElectionType type, IReadOnlyList<ElectionPartitions>? partitions);
 
+    /// <summary>
+    /// Kafka's AlterPartitionReassignments (KIP-455): each partition is moved to its target replicas (node ids): the
+    /// replicas new to it join and catch up from the leader, and once all are in sync the partition becomes the target
+    /// (a leader outside it hands over to an in-sync target replica) and the replicas left out stop and remove their
+    /// data. A null target cancels the reassignment in progress. Answered once the change is stored, one result per
+    /// target in order.
+    /// </summary>
+    Task<IReadOnlyList<ReassignmentResult>> AlterPartitionReassignments(IReadOnlyList<ReassignmentTarget> targets);
+
+    /// <summary>
+    /// Kafka's ListPartitionReassignments: the reassignments in progress, of every partition (null) or of the named
+    /// partitions of the named topics (those unknown or not reassigning are left out, as Kafka's controller answers).
+    /// </summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<OngoingReassignment>> ListPartitionReassignments(IReadOnlyList<ElectionPartitions>? partitions);
+
     [AlwaysInterleave]
     Task<ClusterMetadata> GetMetadata(MetadataRequest request);
 

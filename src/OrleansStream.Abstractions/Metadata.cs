@@ -132,3 +132,21 @@ public sealed record ElectionPartitions(string Topic, IReadOnlyList<int> Partiti
 [GenerateSerializer, Immutable]
 public sealed record ElectionResult(string Topic, int Partition, ErrorCode Error, string? ErrorMessage = null);
 
+
+/// <summary>
+/// One partition's target in Kafka's AlterPartitionReassignments (KIP-455): the node ids of its new replicas in order,
+/// or null to cancel the reassignment in progress.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ReassignmentTarget(string Topic, int Partition, IReadOnlyList<int>? Replicas);
+
+/// <summary>One partition's reassignment outcome: None when it was started, completed or cancelled, else Kafka's error.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ReassignmentResult(string Topic, int Partition, ErrorCode Error, string? ErrorMessage = null);
+
+/// <summary>
+/// Kafka's ongoing partition reassignment (ListPartitionReassignments): the current replicas (the target followed by
+/// the removing ones), and the replicas being added and removed, as node ids.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record OngoingReassignment(string Topic, int Partition, IReadOnlyList<int> Replicas, IReadOnlyList<int> Adding, IReadOnlyList<int> Removing);

@@ -39,6 +39,8 @@ public enum ApiKey : short
     DeleteGroups = 42,
     ElectLeaders = 43,
     IncrementalAlterConfigs = 44,
+    AlterPartitionReassignments = 45,
+    ListPartitionReassignments = 46,
     OffsetDelete = 47,
     DescribeClientQuotas = 48,
     AlterClientQuotas = 49,

@@ -83,6 +83,8 @@ public enum ErrorCode : short
     EligibleLeadersNotAvailable = 83,
     /// <summary>Kafka's ELECTION_NOT_NEEDED: the preferred replica leads already (preferred), or a leader is live (unclean).</summary>
     ElectionNotNeeded = 84,
+    /// <summary>Kafka's NO_REASSIGNMENT_IN_PROGRESS: a cancellation of a partition no reassignment is moving.</summary>
+    NoReassignmentInProgress = 85,
     /// <summary>Kafka's GROUP_SUBSCRIBED_TO_TOPIC: OffsetDelete for a partition of a topic the group's members consume.</summary>
     GroupSubscribedToTopic = 86,
     InvalidRecord = 87,

@@ -216,6 +216,9 @@ public sealed class AclApisTests(AuthorizedKafkaCluster cluster) : IClassFixture
             new M.OffsetForLeaderEpochRequest(-1, [new M.OffsetForLeaderTopic(topic, [new M.OffsetForLeaderPartition(0, -1, 0)])]).Write, 12 + l));
         Assert.Equal(Topic, await ErrorAt(ApiKey.DescribeProducers, 0, new M.DescribeProducersRequest(partitions).Write, 16 + l));
         Assert.Equal(Cluster, await ErrorAt(ApiKey.ElectLeaders, 2, new M.ElectLeadersRequest(0, partitions, 10_000).Write, 9));
+        Assert.Equal(Cluster, await ErrorAt(ApiKey.AlterPartitionReassignments, 0,
+            new M.AlterPartitionReassignmentsRequest(10_000, [new M.ReassignableTopic(topic, [new M.ReassignablePartition(0, null)])]).Write, 9));
+        Assert.Equal(Cluster, await ErrorAt(ApiKey.ListPartitionReassignments, 0, new M.ListPartitionReassignmentsRequest(10_000, null).Write, 9));
         Assert.Equal(Cluster, await ErrorAt(ApiKey.DescribeLogDirs, 4, new M.DescribeLogDirsRequest(null).Write, 9));
         Assert.Equal(Cluster, await ErrorAt(ApiKey.DescribeClientQuotas, 1, new M.DescribeClientQuotasRequest([], false).Write, 9));
         Assert.Equal(Cluster, await ErrorAt(ApiKey.AlterClientQuotas, 1,

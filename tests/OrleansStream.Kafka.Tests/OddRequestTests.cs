@@ -190,6 +190,9 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
             o.Array(() => new M.CreatePartitionsTopic(o.Name(), o.Pick(-1, 0, 1, 2, 3, 10_001, int.MaxValue), o.Chance(6))), o.Int32(), o.Chance(2)).Write,
         ApiKey.DeleteGroups => new M.GroupsRequest(o.Array(o.Name)).WriteDeleteGroups,
         ApiKey.ElectLeaders => new M.ElectLeadersRequest(o.Int8(), o.Chance(4) ? null : o.ArrayOf(o.Partitions), o.Int32()).Write,
+        ApiKey.AlterPartitionReassignments => new M.AlterPartitionReassignmentsRequest(o.Int32(), o.ArrayOf(() => new M.ReassignableTopic(o.ReassignableName(),
+            o.ArrayOf(() => new M.ReassignablePartition(o.PartitionIndex(), o.Chance(3) ? null : o.ArrayOf(() => o.Pick(-1, 0, 1, 2, 3, 99_999, int.MaxValue))))))).Write,
+        ApiKey.ListPartitionReassignments => new M.ListPartitionReassignmentsRequest(o.Int32(), o.Chance(3) ? null : o.ArrayOf(o.Partitions)).Write,
         ApiKey.DescribeConfigs => new M.DescribeConfigsRequest(
             o.Array(() => new M.DescribeConfigsResource(o.ResourceType(), o.Name(), o.Chance(3) ? null : o.Array(o.ConfigName))), o.Chance(2), o.Chance(2)).Write,
         ApiKey.SaslAuthenticate => new M.SaslAuthenticateRequest(o.Bytes()).Write,
@@ -257,6 +260,17 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         };
 
         public string FreshName() => $"odd-{random.Next():x}-{++_fresh}";
+
+        /// <summary>
+        /// The test's topic or names of nothing: the cluster is shared, so a reassignment may move only the test's own
+        /// partitions (never __consumer_offsets or another test's topic).
+        /// </summary>
+        public string ReassignableName() => random.Next(4) switch
+        {
+            0 or 1 => topic,
+            2 => "",
+            _ => FreshName(),
+        };
 
         public string? NullableName() => Chance(4) ? null : Name();
 

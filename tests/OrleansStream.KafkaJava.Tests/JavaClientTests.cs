@@ -95,6 +95,10 @@ public sealed class JavaClientTests(KafkaCluster cluster)
         Assert.Equal(3, result.GetProperty("logDirPartitions").GetInt32());
         Assert.True(result.GetProperty("logDirVolumeSizes").GetBoolean());
         Assert.True(result.GetProperty("electionNotNeeded").GetBoolean());
+        // kafka-reassign-partitions.sh's calls: partition 0 moved to the other broker, listed until done, a cancel with none refused.
+        Assert.True(result.GetProperty("reassigned").GetBoolean());
+        Assert.Equal(0, result.GetProperty("reassignmentsListed").GetInt32());
+        Assert.Equal("NoReassignmentInProgress", result.GetProperty("cancelNone").GetString());
         Assert.Equal("2/2", result.GetProperty("transactionVersion").GetString());
         Assert.Equal("1/2", result.GetProperty("transactionVersionDowngraded").GetString());
         Assert.Equal("2/2", result.GetProperty("transactionVersionUpgraded").GetString());

@@ -820,6 +820,57 @@ public class MessageTests
     }
 
     /// <summary>
+    /// AlterPartitionReassignments and ListPartitionReassignments v0 as Kafka's schemas lay them out (flexible from v0):
+    /// a partition's replicas may be null (cancel), the list request's topics may be null (every partition), and each
+    /// response has a top-level error and message before its topics.
+    /// </summary>
+    [Fact]
+    public void Partition_reassignment_requests_and_responses_have_Kafkas_layout()
+    {
+        var alter = Hex.Parse("0000ea60 02 0274 03 00000000 03 00000001 00000002 00 00000003 00 00 00 00");
+        var r = new KafkaReader(alter);
+        var read = AlterPartitionReassignmentsRequest.Read(ref r, 0);
+        Assert.Equal(0, r.Remaining);
+        Assert.Equal(60_000, read.TimeoutMs);
+        var topic = Assert.Single(read.Topics);
+        Assert.Equal("t", topic.Name);
+        Assert.Equal([0, 3], topic.Partitions.Select(p => p.PartitionIndex));
+        Assert.Equal([1, 2], topic.Partitions[0].Replicas!);
+        Assert.Null(topic.Partitions[1].Replicas);
+        using var w = new KafkaWriter();
+        read.Write(w, 0);
+        Assert.Equal(alter, w.WrittenSpan.ToArray());
+
+        var altered = new AlterPartitionReassignmentsResponse(ErrorCode.None, null, [new ReassignableTopicResponse("t",
+            [new ReassignablePartitionResponse(0, ErrorCode.None, null), new ReassignablePartitionResponse(3, ErrorCode.InvalidReplicaAssignment, "m")])]);
+        using var wa = new KafkaWriter();
+        altered.Write(wa, 0);
+        Assert.Equal(Hex.Parse("00000000 0000 00 02 0274 03 00000000 0000 00 00 00000003 0027 026d 00 00 00"), wa.WrittenSpan.ToArray());
+        var back = new KafkaReader(wa.WrittenSpan);
+        Assert.Equal(altered.Responses[0].Partitions, AlterPartitionReassignmentsResponse.Read(ref back, 0).Responses[0].Partitions);
+
+        foreach (var list in new[] { Hex.Parse("0000ea60 00 00"), Hex.Parse("0000ea60 02 0274 02 00000001 00 00") })
+        {
+            var lr = new KafkaReader(list);
+            var request = ListPartitionReassignmentsRequest.Read(ref lr, 0);
+            Assert.Equal(0, lr.Remaining);
+            Assert.Equal(list.Length == 6, request.Topics is null);
+            using var wl = new KafkaWriter();
+            request.Write(wl, 0);
+            Assert.Equal(list, wl.WrittenSpan.ToArray());
+        }
+        var ongoing = new ListPartitionReassignmentsResponse(ErrorCode.None, null, [new OngoingTopicReassignment("t", [new OngoingPartitionReassignment(0, [1, 2], [2], [1])])]);
+        using var wo = new KafkaWriter();
+        ongoing.Write(wo, 0);
+        Assert.Equal(Hex.Parse("00000000 0000 00 02 0274 02 00000000 03 00000001 00000002 02 00000002 02 00000001 00 00 00"), wo.WrittenSpan.ToArray());
+        var again = new KafkaReader(wo.WrittenSpan);
+        var partition = ListPartitionReassignmentsResponse.Read(ref again, 0).Topics[0].Partitions[0];
+        Assert.Equal([1, 2], partition.Replicas);
+        Assert.Equal([2], partition.AddingReplicas);
+        Assert.Equal([1], partition.RemovingReplicas);
+    }
+
+    /// <summary>
     /// DescribeLogDirs as Kafka's schemas lay it out: the request's topics (null: every partition) with their partition
     /// indexes, v2 flexible; the response's throttle time, a top-level error from v3, each directory's error, path and
     /// partitions (index, size, offset lag, future flag), and from v4 the volume's total and usable bytes.

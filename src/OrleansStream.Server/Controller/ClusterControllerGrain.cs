@@ -109,7 +109,7 @@ internal sealed partial class ClusterControllerGrain(
         foreach (var t in State.Topics.Values)
             foreach (var p in t.Partitions)
                 for (var r = 0; r < p.Replicas.Count && p.Leader >= 0; r++)
-                    if (!p.Isr.Contains(r) && _knownAlive.Contains(p.Replicas[r])) _moved.Add((t.Name, p.Partition, r));
+                    if (!p.Isr.Contains(r) && _knownAlive.Contains(p.Replicas[r])) _moved.Add((t.Name, p.Partition, p.ReplicaIdAt(r)));
         return ReconcileOrRetryAsync();
     }
 
@@ -384,7 +384,7 @@ internal sealed partial class ClusterControllerGrain(
     {
         ThrowIfStateLost();
         string? broker = null;
-        if (TryGetPartition(_image, topic, partition, out _, out var p) && (uint)replicaId < (uint)p.Replicas.Count) broker = p.Replicas[replicaId];
+        if (TryGetPartition(_image, topic, partition, out _, out var p) && p.PositionOf(replicaId) is var at and >= 0) broker = p.Replicas[at];
         return Task.FromResult(broker);
     }
 
@@ -395,7 +395,7 @@ internal sealed partial class ClusterControllerGrain(
         foreach (var t in _image.Topics.Values)
             foreach (var p in t.Partitions)
                 for (var r = 0; r < p.Replicas.Count; r++)
-                    if (p.Replicas[r] == brokerId) keys.Add(GrainKeys.Replica(t.Name, p.Partition, r));
+                    if (p.Replicas[r] == brokerId) keys.Add(GrainKeys.Replica(t.Name, p.Partition, p.ReplicaIdAt(r)));
         return Task.FromResult<IReadOnlyList<string>>(keys);
     }
 
@@ -412,12 +412,17 @@ internal sealed partial class ClusterControllerGrain(
         return Serialized(async () =>
         {
             if (!TryGetPartition(State, topic, partition, out var t, out var p)) return new AlterPartitionResult(ErrorCode.UnknownTopicOrPartition, null);
-            var (error, change) = PartitionChangeBuilder.AlterIsr(p, leaderReplicaId, leaderEpoch, partitionEpoch, isr, LiveBrokerSet(), _shuttingDown);
+            // Replicas ask by replica id; the rules work on positions (an id the partition no longer has is none: -1).
+            var positions = new List<int>(isr.Count);
+            foreach (var id in isr) positions.Add(p.PositionOf(id));
+            var (error, change) = PartitionChangeBuilder.AlterIsr(p, p.PositionOf(leaderReplicaId), leaderEpoch, partitionEpoch, positions, LiveBrokerSet(), _shuttingDown);
             if (change is null) return new AlterPartitionResult(error, ToState(t, p));
             LogIsrChanged(t.Name, p.Partition, string.Join(",", p.Isr), string.Join(",", change.Isr), p.LeaderEpoch);
             change.ApplyTo(p);
+            var completed = CompleteReassignment(t, p);
             await CommitAsync();
             _ = PushPartitions([(t, p)]);
+            if (completed is not null) StopRemovedReplicas(t, p, completed);
             return new AlterPartitionResult(ErrorCode.None, ToState(t, p));
         });
     }
@@ -515,7 +520,7 @@ internal sealed partial class ClusterControllerGrain(
         returned.ExceptWith(_knownAlive);
         _knownAlive = live;
         var now = time.GetTimestamp();
-        _moved.RemoveWhere(m => !TryGetPartition(State, m.Topic, m.Partition, out _, out var p) || p.Isr.Contains(m.ReplicaId));
+        _moved.RemoveWhere(m => !TryGetPartition(State, m.Topic, m.Partition, out _, out var p) || p.PositionOf(m.ReplicaId) is var at && (at < 0 || p.Isr.Contains(at)));
         foreach (var b in live) _notLiveSince.Remove(b);
         _shuttingDown.IntersectWith(live);
         foreach (var t in State.Topics.Values)
@@ -532,6 +537,7 @@ internal sealed partial class ClusterControllerGrain(
         var assigner = new ReplicaAssigner(liveIds, State);
         var changed = new List<(TopicState, PartitionAssignment)>();
         var woken = new List<(TopicState, PartitionAssignment)>();
+        List<(TopicState, PartitionAssignment, ReassignmentStep)>? completed = null;
         foreach (var t in State.Topics.Values)
             foreach (var p in t.Partitions)
             {
@@ -545,12 +551,19 @@ internal sealed partial class ClusterControllerGrain(
                     }
                     c = true;
                 }
+                // A reassignment whose in-sync target had no broker able to lead completes once one can.
+                if (CompleteReassignment(t, p) is { } step)
+                {
+                    (completed ??= []).Add((t, p, step));
+                    c = true;
+                }
                 if (c) changed.Add((t, p));
                 else if (_pushAll || NeedsWaking(t, p, returned)) woken.Add((t, p));
             }
         if (changed.Count > 0) await CommitAsync();
         changed.AddRange(woken);
         _ = PushPartitions(changed);
+        foreach (var (t, p, step) in completed ?? []) StopRemovedReplicas(t, p, step);
         _pushAll = false;
 
         TimeSpan? nextCheck = null;
@@ -569,7 +582,7 @@ internal sealed partial class ClusterControllerGrain(
         foreach (var b in p.Replicas)
             if (returned.Contains(b)) return true;
         for (var r = 0; r < p.Replicas.Count; r++)
-            if (_moved.Contains((t.Name, p.Partition, r))) return true;
+            if (_moved.Contains((t.Name, p.Partition, p.ReplicaIdAt(r)))) return true;
         return false;
     }
 
@@ -1017,9 +1030,10 @@ internal sealed partial class ClusterControllerGrain(
         foreach (var (t, p) in partitions)
             for (var r = 0; r < p.Replicas.Count; r++)
             {
-                if (!brokers.IsAlive(p.Replicas[r]) || only?.Contains((t.Name, p.Partition, r)) == false) continue;
-                var key = GrainKeys.Replica(t.Name, p.Partition, r);
-                calls.Add((key, (t.Name, p.Partition, r), CallReplica(key, p.Replicas[r], g => call(t, p, g))));
+                var id = p.ReplicaIdAt(r);
+                if (!brokers.IsAlive(p.Replicas[r]) || only?.Contains((t.Name, p.Partition, id)) == false) continue;
+                var key = GrainKeys.Replica(t.Name, p.Partition, id);
+                calls.Add((key, (t.Name, p.Partition, id), CallReplica(key, p.Replicas[r], g => call(t, p, g))));
             }
         return calls;
     }
@@ -1113,21 +1127,31 @@ internal sealed partial class ClusterControllerGrain(
     {
         var partitions = new List<PartitionMetadata>(t.Partitions.Count);
         foreach (var p in t.Partitions)
-            partitions.Add(new PartitionMetadata(p.Partition, p.Leader, p.LeaderEpoch, Replicas(p), p.Isr.ToArray(),
+            partitions.Add(new PartitionMetadata(p.Partition, LeaderId(p), p.LeaderEpoch, Replicas(p), IsrIds(p),
                 p.Leader < 0 ? ErrorCode.LeaderNotAvailable : ErrorCode.None));
         return new TopicMetadata(t.Name, t.TopicId, ErrorCode.None, partitions, new Dictionary<string, string>(t.Configs));
     }
 
     // Replicas get the effective configs (broker defaults under the topic's overrides); metadata shows only the overrides.
     private PartitionState ToState(TopicState t, PartitionAssignment p) =>
-        new(t.Name, t.TopicId, p.Partition, p.Leader, p.LeaderEpoch, p.PartitionEpoch, Replicas(p), p.Isr.ToArray(),
+        new(t.Name, t.TopicId, p.Partition, LeaderId(p), p.LeaderEpoch, p.PartitionEpoch, Replicas(p), IsrIds(p),
             TopicDefaults.Apply(_options.TopicConfigDefaults, t.Configs));
 
     private static ReplicaInfo[] Replicas(PartitionAssignment p)
     {
         var replicas = new ReplicaInfo[p.Replicas.Count];
-        for (var i = 0; i < replicas.Length; i++) replicas[i] = new ReplicaInfo(i, p.Replicas[i]);
+        for (var i = 0; i < replicas.Length; i++) replicas[i] = new ReplicaInfo(p.ReplicaIdAt(i), p.Replicas[i]);
         return replicas;
+    }
+
+    // Replicas and clients name the leader and the ISR by replica id; the state keeps positions.
+    private static int LeaderId(PartitionAssignment p) => p.Leader >= 0 ? p.ReplicaIdAt(p.Leader) : -1;
+
+    private static int[] IsrIds(PartitionAssignment p)
+    {
+        var isr = new int[p.Isr.Count];
+        for (var i = 0; i < isr.Length; i++) isr[i] = p.ReplicaIdAt(p.Isr[i]);
+        return isr;
     }
 
     private static readonly IReadOnlyDictionary<string, string> EmptyConfigs = new Dictionary<string, string>();

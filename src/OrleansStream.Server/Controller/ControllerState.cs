@@ -81,4 +81,29 @@ public sealed class PartitionAssignment
 
     /// <summary>KIP-497's partition epoch: bumped on every leader, ISR or replica change, so stale updates are refused.</summary>
     [Id(5)] public int PartitionEpoch { get; set; }
+
+    /// <summary>
+    /// The replica id (the replica grain's key) at each position of <see cref="Replicas"/>; null while every position is
+    /// its own id, as in state stored before the first reassignment. Positions follow Kafka's replica order (the first is
+    /// the preferred replica) and change with a reassignment; a replica's id does not, so its grain and log stay.
+    /// <see cref="Leader"/> and <see cref="Isr"/> are positions.
+    /// </summary>
+    [Id(6)] public List<int>? ReplicaIds { get; set; }
+
+    /// <summary>Kafka's <c>addingReplicas</c>: the brokers a reassignment in progress adds (null or empty when none).</summary>
+    [Id(7)] public List<string>? AddingReplicas { get; set; }
+
+    /// <summary>Kafka's <c>removingReplicas</c>: the brokers a reassignment in progress removes once it completes.</summary>
+    [Id(8)] public List<string>? RemovingReplicas { get; set; }
+
+    public int ReplicaIdAt(int position) => ReplicaIds is { } ids ? ids[position] : position;
+
+    /// <summary>The position of replica id <paramref name="replicaId"/>, -1 when the partition has no such replica.</summary>
+    public int PositionOf(int replicaId)
+    {
+        if (ReplicaIds is not { } ids) return (uint)replicaId < (uint)Replicas.Count ? replicaId : -1;
+        return ids.IndexOf(replicaId);
+    }
+
+    public bool IsReassigning => AddingReplicas is { Count: > 0 } || RemovingReplicas is { Count: > 0 };
 }

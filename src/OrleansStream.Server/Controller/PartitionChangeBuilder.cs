@@ -12,8 +12,14 @@ internal sealed record PartitionChange(int Leader, int LeaderEpoch, List<int> Is
     }
 }
 
-/// <summary>A replica moved off a broker out of membership (see <see cref="PartitionChangeBuilder.Reassign"/>).</summary>
+/// <summary>A replica (by replica id) moved off a broker out of membership (see <see cref="PartitionChangeBuilder.Reassign"/>).</summary>
 internal readonly record struct ReplicaMove(int ReplicaId, string From, string To);
+
+/// <summary>
+/// What a step of a reassignment (Kafka's KIP-455) did to a partition: the replicas it dropped, whose replicas stop and
+/// remove their data, and whether the leader changed.
+/// </summary>
+internal sealed record ReassignmentStep(List<ReplicaInfo> Removed, bool LeaderChanged);
 
 /// <summary>
 /// The controller's election, ISR and reassignment rules as pure functions of a partition's state (Kafka's
@@ -114,6 +120,156 @@ internal static class PartitionChangeBuilder
     }
 
     /// <summary>
+    /// Kafka's <c>changePartitionReassignment</c> with a validated <paramref name="target"/> (brokers, in order): the
+    /// replicas become the target followed by the current replicas it leaves out (Kafka's
+    /// <c>PartitionReassignmentReplicas</c>), the brokers new to the partition are adding (each a new replica id, which
+    /// starts empty and rebuilds from the leader) and those left out are removing. The step completes at once when the
+    /// ISR allows it (see <see cref="CompleteReassignment"/>). Null when nothing changes: the target is the current
+    /// assignment and no reassignment is in progress.
+    /// </summary>
+    public static ReassignmentStep? ChangeReassignment(PartitionAssignment p, IReadOnlyList<string> target, IReadOnlySet<string> electable)
+    {
+        var removing = new List<string>();
+        foreach (var b in p.Replicas)
+            if (!target.Contains(b)) removing.Add(b);
+        var adding = new List<string>();
+        foreach (var b in target)
+            if (!p.Replicas.Contains(b)) adding.Add(b);
+        var brokers = new List<string>(target.Count + removing.Count);
+        brokers.AddRange(target);
+        brokers.AddRange(removing);
+        if (!p.IsReassigning && removing.Count == 0 && brokers.SequenceEqual(p.Replicas)) return null;
+
+        var nextId = 0;
+        for (var r = 0; r < p.Replicas.Count; r++) nextId = Math.Max(nextId, p.ReplicaIdAt(r) + 1);
+        var ids = new List<int>(brokers.Count);
+        foreach (var b in brokers)
+            ids.Add(p.Replicas.IndexOf(b) is var at and >= 0 ? p.ReplicaIdAt(at) : nextId++);
+        Rebuild(p, brokers, ids, LeaderId(p), IsrIds(p));
+        p.AddingReplicas = adding.Count > 0 ? adding : null;
+        p.RemovingReplicas = removing.Count > 0 ? removing : null;
+        p.PartitionEpoch++;
+        return CompleteReassignment(p, electable) ?? new ReassignmentStep([], false);
+    }
+
+    /// <summary>
+    /// Kafka's completion of a reassignment (<c>PartitionReassignmentReplicas.maybeCompleteReassignment</c>): once every
+    /// replica of the target is in the ISR (and some ISR member is not removing), the removing replicas leave the
+    /// replicas and the ISR. A leader that is removing hands over to the first in-sync target replica on a broker in
+    /// <paramref name="electable"/>, in a new leader epoch; with none, the reassignment waits. Null when nothing completes.
+    /// </summary>
+    public static ReassignmentStep? CompleteReassignment(PartitionAssignment p, IReadOnlySet<string> electable)
+    {
+        if (!p.IsReassigning) return null;
+        var removing = p.RemovingReplicas ?? [];
+        var brokers = new List<string>(p.Replicas.Count);
+        var ids = new List<int>(p.Replicas.Count);
+        var isr = new List<int>(p.Isr.Count);
+        var removed = new List<ReplicaInfo>();
+        for (var r = 0; r < p.Replicas.Count; r++)
+        {
+            if (removing.Contains(p.Replicas[r]))
+            {
+                removed.Add(new ReplicaInfo(p.ReplicaIdAt(r), p.Replicas[r]));
+                continue;
+            }
+            if (!p.Isr.Contains(r)) return null;
+            brokers.Add(p.Replicas[r]);
+            ids.Add(p.ReplicaIdAt(r));
+            isr.Add(p.ReplicaIdAt(r));
+        }
+        if (isr.Count == 0) return null;
+        var leader = LeaderId(p);
+        var leaderChanged = !ids.Contains(leader);
+        if (leaderChanged)
+        {
+            leader = -1;
+            for (var i = 0; i < brokers.Count && leader < 0; i++)
+                if (electable.Contains(brokers[i])) leader = ids[i];
+            if (leader < 0) return null;
+            p.LeaderEpoch++;
+        }
+        Rebuild(p, brokers, ids, leader, isr);
+        p.AddingReplicas = null;
+        p.RemovingReplicas = null;
+        p.PartitionEpoch++;
+        return new ReassignmentStep(removed, leaderChanged);
+    }
+
+    /// <summary>
+    /// Kafka's cancellation (<c>PartitionReassignmentRevert</c>): the replicas without the adding ones, the ISR without
+    /// them. When only adding replicas are in sync the first original replica becomes the ISR, an unclean election, done
+    /// only where <paramref name="uncleanLeaderElection"/> (else null: Kafka's InvalidReplicaAssignment). A leader that
+    /// was adding hands over to the first in-sync original replica on a broker in <paramref name="electable"/> (none:
+    /// no leader until one can lead), in a new leader epoch.
+    /// </summary>
+    public static ReassignmentStep? RevertReassignment(PartitionAssignment p, bool uncleanLeaderElection, IReadOnlySet<string> electable)
+    {
+        var adding = p.AddingReplicas ?? [];
+        var brokers = new List<string>(p.Replicas.Count);
+        var ids = new List<int>(p.Replicas.Count);
+        var isr = new List<int>(p.Isr.Count);
+        var removed = new List<ReplicaInfo>();
+        for (var r = 0; r < p.Replicas.Count; r++)
+        {
+            if (adding.Contains(p.Replicas[r]))
+            {
+                removed.Add(new ReplicaInfo(p.ReplicaIdAt(r), p.Replicas[r]));
+                continue;
+            }
+            brokers.Add(p.Replicas[r]);
+            ids.Add(p.ReplicaIdAt(r));
+            if (p.Isr.Contains(r)) isr.Add(p.ReplicaIdAt(r));
+        }
+        if (isr.Count == 0)
+        {
+            if (!uncleanLeaderElection || ids.Count == 0) return null;
+            isr.Add(ids[0]);
+        }
+        var leader = LeaderId(p);
+        var leaderChanged = !isr.Contains(leader);
+        if (leaderChanged)
+        {
+            leader = -1;
+            for (var i = 0; i < ids.Count && leader < 0; i++)
+                if (isr.Contains(ids[i]) && electable.Contains(brokers[i])) leader = ids[i];
+            p.LeaderEpoch++;
+        }
+        Rebuild(p, brokers, ids, leader, isr);
+        p.AddingReplicas = null;
+        p.RemovingReplicas = null;
+        p.PartitionEpoch++;
+        return new ReassignmentStep(removed, leaderChanged);
+    }
+
+    private static int LeaderId(PartitionAssignment p) => p.Leader >= 0 ? p.ReplicaIdAt(p.Leader) : -1;
+
+    private static List<int> IsrIds(PartitionAssignment p)
+    {
+        var ids = new List<int>(p.Isr.Count);
+        foreach (var position in p.Isr) ids.Add(p.ReplicaIdAt(position));
+        return ids;
+    }
+
+    /// <summary>
+    /// Gives the partition new replicas (brokers and their replica ids, in order) and maps the leader and the ISR, given
+    /// as replica ids, to their new positions; replicas left out leave the ISR.
+    /// </summary>
+    private static void Rebuild(PartitionAssignment p, List<string> brokers, List<int> ids, int leaderId, List<int> isrIds)
+    {
+        var dense = true;
+        for (var i = 0; i < ids.Count; i++) dense &= ids[i] == i;
+        var isr = new List<int>(isrIds.Count);
+        foreach (var id in isrIds)
+            if (ids.IndexOf(id) is var at and >= 0) isr.Add(at);
+        isr.Sort();
+        p.Replicas = brokers;
+        p.ReplicaIds = dense ? null : ids;
+        p.Leader = leaderId >= 0 ? ids.IndexOf(leaderId) : -1;
+        p.Isr = isr;
+    }
+
+    /// <summary>
     /// Moves replicas on brokers in <paramref name="overdue"/> (out of membership longer than the reassignment delay)
     /// to live brokers holding no replica of the partition, as <paramref name="assigner"/> picks. Only out-of-sync
     /// replicas of a partition with a leader move: the leader is what the new replica rebuilds from, and a replica kept
@@ -123,7 +279,8 @@ internal static class PartitionChangeBuilder
     public static List<ReplicaMove>? Reassign(PartitionAssignment p, IReadOnlySet<string> live, IReadOnlySet<string> overdue,
         ReplicaAssigner assigner, ICollection<string> waiting)
     {
-        if (p.Leader < 0) return null;
+        // A reassignment in progress names its brokers; moving one of its replicas elsewhere would undo it.
+        if (p.Leader < 0 || p.IsReassigning) return null;
         List<ReplicaMove>? moves = null;
         for (var r = 0; r < p.Replicas.Count; r++)
         {
@@ -136,7 +293,7 @@ internal static class PartitionChangeBuilder
             }
             if (assigner.Replace(p.Replicas) is not { } target) continue;
             p.Replicas[r] = target;
-            (moves ??= []).Add(new ReplicaMove(r, broker, target));
+            (moves ??= []).Add(new ReplicaMove(p.ReplicaIdAt(r), broker, target));
         }
         if (moves is not null) p.PartitionEpoch++;
         return moves;

@@ -38,7 +38,12 @@ public sealed class TopicDescriptions(MetadataCache metadataCache, PartitionLead
         }
         var isr = new int[p.Isr.Count];
         for (var i = 0; i < isr.Length; i++)
-            isr[i] = (uint)p.Isr[i] < (uint)replicas.Length ? replicas[p.Isr[i]] : -1;
+        {
+            // The ISR names replica ids, which after a reassignment are not positions in the replicas.
+            isr[i] = -1;
+            for (var r = 0; r < replicas.Length; r++)
+                if (p.Replicas[r].ReplicaId == p.Isr[i]) isr[i] = replicas[r];
+        }
         var leaderBroker = p.LeaderBroker;
         var leaderListed = leaderBroker is not null && cluster.Listed.Contains(leaderBroker);
         var error = p.Error != ErrorCode.None ? p.Error : leaderListed ? ErrorCode.None : ErrorCode.LeaderNotAvailable;

@@ -23,6 +23,7 @@ import org.apache.kafka.clients.admin.DescribeConfigsOptions;
 import org.apache.kafka.clients.admin.DescribeTopicsOptions;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.admin.NewPartitionReassignment;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -40,6 +41,7 @@ import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.ElectionNotNeededException;
+import org.apache.kafka.common.errors.NoReassignmentInProgressException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -226,6 +228,27 @@ public final class Main {
             var partition0 = new TopicPartition(topic, 0);
             var elected = admin.electLeaders(ElectionType.PREFERRED, Set.of(partition0)).partitions().get();
             json.put("electionNotNeeded", elected.get(partition0).map(e -> e instanceof ElectionNotNeededException).orElse(false));
+
+            // kafka-reassign-partitions.sh --execute and --verify: partition 0 to another broker, listed until done, then a
+            // cancellation with none in progress.
+            int from = description.partitions().get(0).leader().id();
+            int to = -1;
+            for (var id : brokerIds) if (id != from) to = id;
+            admin.alterPartitionReassignments(Map.of(partition0, java.util.Optional.of(new NewPartitionReassignment(List.of(to))))).all().get();
+            var reassignDeadline = System.currentTimeMillis() + DEADLINE_MS;
+            while (!admin.listPartitionReassignments().reassignments().get().isEmpty()
+                    || admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().get(0).leader().id() != to) {
+                if (System.currentTimeMillis() > reassignDeadline) throw new IllegalStateException("the reassignment did not complete");
+            }
+            var moved = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().get(0);
+            json.put("reassigned", moved.replicas().size() == 1 && moved.replicas().get(0).id() == to && moved.isr().size() == 1 && moved.isr().get(0).id() == to);
+            json.put("reassignmentsListed", admin.listPartitionReassignments(Set.of(partition0)).reassignments().get().size());
+            try {
+                admin.alterPartitionReassignments(Map.of(partition0, java.util.Optional.empty())).all().get();
+                json.put("cancelNone", "cancelled");
+            } catch (java.util.concurrent.ExecutionException e) {
+                json.put("cancelNone", e.getCause() instanceof NoReassignmentInProgressException ? "NoReassignmentInProgress" : e.getCause().toString());
+            }
 
             // kafka-features.sh describe, downgrade and upgrade: transaction.version through ApiVersions and UpdateFeatures.
             json.put("transactionVersion", transactionVersion(admin));
