@@ -35,6 +35,10 @@ public sealed class PartitionReassignmentRecoveryTests(ClusterFixture fixture) :
         Assert.Equal([leaderNode], listed.Removing);
         var metadata = await fixture.Controller.Partition(topic, 0);
         Assert.Equal(["Silo_gone", leader], metadata.Replicas.Select(r => r.BrokerId));
+        // A partition added meanwhile takes the topic's replication factor, the target's (1), not the two replicas of
+        // the partition under reassignment.
+        Assert.Equal(ErrorCode.None, Assert.Single(await fixture.Controller.CreatePartitions([new PartitionsIncrease(topic, 2)])).Error);
+        Assert.Single((await fixture.Controller.Partition(topic, 1)).Replicas);
 
         var cancelled = Assert.Single(await fixture.Controller.AlterPartitionReassignments([new ReassignmentTarget(topic, 0, null)]));
 

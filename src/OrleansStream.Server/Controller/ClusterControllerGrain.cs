@@ -242,7 +242,10 @@ internal sealed partial class ClusterControllerGrain(
                         $"Topic '{inc.Topic}' has {current} partitions; the new count {inc.TotalCount} must be larger."));
                     continue;
                 }
-                var rf = topic.Partitions[0].Replicas.Count;
+                // The topic's replication factor: partition 0's target, not the target and the replicas a
+                // reassignment in progress still removes.
+                var first = topic.Partitions[0];
+                var rf = first.Replicas.Count - (first.RemovingReplicas?.Count ?? 0);
                 if (rf > live.Count)
                 {
                     results.Add(new TopicResult(inc.Topic, ErrorCode.InvalidReplicationFactor,
