@@ -35,15 +35,18 @@ public sealed class TransactionTests(KafkaCluster cluster)
         return producer;
     }
 
-    private ConsumerConfig Consumer(IsolationLevel isolation, string? groupId = null) => new()
+    /// <summary>A consumer of the brokers' listeners that commits nothing itself, reads from the earliest and reports each partition's end.</summary>
+    internal static ConsumerConfig ConsumerOf(string bootstrapServers, IsolationLevel isolation, string? groupId = null) => new()
     {
-        BootstrapServers = cluster.BootstrapServers,
+        BootstrapServers = bootstrapServers,
         GroupId = groupId ?? "unused-" + Guid.NewGuid().ToString("N"),
         EnableAutoCommit = false,
         AutoOffsetReset = AutoOffsetReset.Earliest,
         IsolationLevel = isolation,
         EnablePartitionEof = true,
     };
+
+    private ConsumerConfig Consumer(IsolationLevel isolation, string? groupId = null) => ConsumerOf(cluster.BootstrapServers, isolation, groupId);
 
     [Theory]
     [InlineData(0)]

@@ -146,15 +146,7 @@ public sealed class TransactionsV2WireTests(KafkaCluster cluster)
         return answer;
     }
 
-    private ConsumerConfig Config(IsolationLevel isolation, string? groupId = null) => new()
-    {
-        BootstrapServers = cluster.BootstrapServers,
-        GroupId = groupId ?? "unused-" + Guid.NewGuid().ToString("N"),
-        EnableAutoCommit = false,
-        AutoOffsetReset = AutoOffsetReset.Earliest,
-        IsolationLevel = isolation,
-        EnablePartitionEof = true,
-    };
+    private ConsumerConfig Config(IsolationLevel isolation, string? groupId = null) => TransactionTests.ConsumerOf(cluster.BootstrapServers, isolation, groupId);
 
     private List<string> Read(string topic, IsolationLevel isolation, int expected)
     {

@@ -21,13 +21,16 @@ public sealed record FinalizedFeatureLevels([property: Id(0)] long Epoch, [prope
 /// </summary>
 internal static class FeatureControl
 {
+    /// <summary>Kafka's feature name for the transaction protocol's version (KIP-890 part 2, KIP-1022).</summary>
+    public const string TransactionVersionFeature = "transaction.version";
+
     /// <summary>The features this broker supports, each from level 0 (absent) to its highest.</summary>
     public static readonly IReadOnlyList<(string Name, short Max)> Supported =
-        [(Kafka.Handlers.ApiVersionsHandler.TransactionVersionFeature, TransactionCoordinatorOptions.MaxTransactionVersion)];
+        [(TransactionVersionFeature, TransactionCoordinatorOptions.MaxTransactionVersion)];
 
     /// <summary>The levels a cluster runs before any UpdateFeatures: the broker's configured ones (Kafka's levels at format).</summary>
     public static Dictionary<string, short> Defaults(TransactionCoordinatorOptions options) =>
-        new(StringComparer.Ordinal) { [Kafka.Handlers.ApiVersionsHandler.TransactionVersionFeature] = options.TransactionVersion };
+        new(StringComparer.Ordinal) { [TransactionVersionFeature] = options.TransactionVersion };
 
     /// <summary>
     /// Applies <paramref name="updates"/> to <paramref name="levels"/> (a copy the caller stores only on success); the

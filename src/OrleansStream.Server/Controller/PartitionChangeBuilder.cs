@@ -161,39 +161,19 @@ internal static class PartitionChangeBuilder
     public static ReassignmentStep? CompleteReassignment(PartitionAssignment p, IReadOnlySet<string> electable)
     {
         if (!p.IsReassigning) return null;
-        var removing = p.RemovingReplicas ?? [];
-        var brokers = new List<string>(p.Replicas.Count);
-        var ids = new List<int>(p.Replicas.Count);
-        var isr = new List<int>(p.Isr.Count);
-        var removed = new List<ReplicaInfo>();
-        for (var r = 0; r < p.Replicas.Count; r++)
-        {
-            if (removing.Contains(p.Replicas[r]))
-            {
-                removed.Add(new ReplicaInfo(p.ReplicaIdAt(r), p.Replicas[r]));
-                continue;
-            }
-            if (!p.Isr.Contains(r)) return null;
-            brokers.Add(p.Replicas[r]);
-            ids.Add(p.ReplicaIdAt(r));
-            isr.Add(p.ReplicaIdAt(r));
-        }
-        if (isr.Count == 0) return null;
+        var kept = Without(p, p.RemovingReplicas);
+        if (kept.InSync.Count != kept.Ids.Count || kept.InSync.Count == 0) return null;
         var leader = LeaderId(p);
-        var leaderChanged = !ids.Contains(leader);
+        var leaderChanged = !kept.Ids.Contains(leader);
         if (leaderChanged)
         {
             leader = -1;
-            for (var i = 0; i < brokers.Count && leader < 0; i++)
-                if (electable.Contains(brokers[i])) leader = ids[i];
+            for (var i = 0; i < kept.Brokers.Count && leader < 0; i++)
+                if (electable.Contains(kept.Brokers[i])) leader = kept.Ids[i];
             if (leader < 0) return null;
             p.LeaderEpoch++;
         }
-        Rebuild(p, brokers, ids, leader, isr);
-        p.AddingReplicas = null;
-        p.RemovingReplicas = null;
-        p.PartitionEpoch++;
-        return new ReassignmentStep(removed, leaderChanged);
+        return Finish(p, kept, leader, kept.InSync, leaderChanged);
     }
 
     /// <summary>
@@ -205,41 +185,58 @@ internal static class PartitionChangeBuilder
     /// </summary>
     public static ReassignmentStep? RevertReassignment(PartitionAssignment p, bool uncleanLeaderElection, IReadOnlySet<string> electable)
     {
-        var adding = p.AddingReplicas ?? [];
-        var brokers = new List<string>(p.Replicas.Count);
-        var ids = new List<int>(p.Replicas.Count);
-        var isr = new List<int>(p.Isr.Count);
-        var removed = new List<ReplicaInfo>();
-        for (var r = 0; r < p.Replicas.Count; r++)
-        {
-            if (adding.Contains(p.Replicas[r]))
-            {
-                removed.Add(new ReplicaInfo(p.ReplicaIdAt(r), p.Replicas[r]));
-                continue;
-            }
-            brokers.Add(p.Replicas[r]);
-            ids.Add(p.ReplicaIdAt(r));
-            if (p.Isr.Contains(r)) isr.Add(p.ReplicaIdAt(r));
-        }
+        var kept = Without(p, p.AddingReplicas);
+        var isr = kept.InSync;
         if (isr.Count == 0)
         {
-            if (!uncleanLeaderElection || ids.Count == 0) return null;
-            isr.Add(ids[0]);
+            if (!uncleanLeaderElection || kept.Ids.Count == 0) return null;
+            isr.Add(kept.Ids[0]);
         }
         var leader = LeaderId(p);
         var leaderChanged = !isr.Contains(leader);
         if (leaderChanged)
         {
             leader = -1;
-            for (var i = 0; i < ids.Count && leader < 0; i++)
-                if (isr.Contains(ids[i]) && electable.Contains(brokers[i])) leader = ids[i];
+            for (var i = 0; i < kept.Ids.Count && leader < 0; i++)
+                if (isr.Contains(kept.Ids[i]) && electable.Contains(kept.Brokers[i])) leader = kept.Ids[i];
             p.LeaderEpoch++;
         }
-        Rebuild(p, brokers, ids, leader, isr);
+        return Finish(p, kept, leader, isr, leaderChanged);
+    }
+
+    /// <summary>The replicas that stay when <paramref name="leaving"/> go (brokers and ids, in order), those of them in the ISR (ids), and those that go.</summary>
+    private static KeptReplicas Without(PartitionAssignment p, List<string>? leaving)
+    {
+        var brokers = new List<string>(p.Replicas.Count);
+        var ids = new List<int>(p.Replicas.Count);
+        var inSync = new List<int>(p.Isr.Count);
+        var removed = new List<ReplicaInfo>();
+        for (var r = 0; r < p.Replicas.Count; r++)
+        {
+            var id = p.ReplicaIdAt(r);
+            if (leaving is not null && leaving.Contains(p.Replicas[r]))
+            {
+                removed.Add(new ReplicaInfo(id, p.Replicas[r]));
+                continue;
+            }
+            brokers.Add(p.Replicas[r]);
+            ids.Add(id);
+            if (p.Isr.Contains(r)) inSync.Add(id);
+        }
+        return new KeptReplicas(brokers, ids, inSync, removed);
+    }
+
+    private readonly record struct KeptReplicas(List<string> Brokers, List<int> Ids, List<int> InSync, List<ReplicaInfo> Removed);
+
+    /// <summary>The reassignment ends (completed or reverted): the kept replicas with their leader and ISR, in a new partition epoch.</summary>
+    private static ReassignmentStep Finish(PartitionAssignment p, KeptReplicas kept,
+        int leader, List<int> isr, bool leaderChanged)
+    {
+        Rebuild(p, kept.Brokers, kept.Ids, leader, isr);
         p.AddingReplicas = null;
         p.RemovingReplicas = null;
         p.PartitionEpoch++;
-        return new ReassignmentStep(removed, leaderChanged);
+        return new ReassignmentStep(kept.Removed, leaderChanged);
     }
 
     private static int LeaderId(PartitionAssignment p) => p.Leader >= 0 ? p.ReplicaIdAt(p.Leader) : -1;

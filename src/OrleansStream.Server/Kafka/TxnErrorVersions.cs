@@ -22,6 +22,9 @@ internal static class TxnErrorVersions
     /// </summary>
     public static short ClientTransactionVersion(ApiKey api, short version) => version >= FirstTransactionV2(api) ? (short)2 : (short)0;
 
+    /// <summary>Whether a Produce or TxnOffsetCommit of <paramref name="version"/> adds its partition or group to the transaction (transactions v2).</summary>
+    public static bool AddsToTransaction(ApiKey api, short version) => version >= FirstTransactionV2(api);
+
     private static short FirstTransactionV2(ApiKey api) => api switch
     {
         ApiKey.Produce => 12,

@@ -14,9 +14,6 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// </summary>
 internal sealed partial class ApiVersionsHandler(FinalizedFeatures features) : IKafkaApiHandler
 {
-    /// <summary>Kafka's feature name for the transaction protocol's version (KIP-890 part 2, KIP-1022).</summary>
-    public const string TransactionVersionFeature = "transaction.version";
-
     public ApiKey ApiKey => ApiKey.ApiVersions;
 
     public ValueTask<bool> HandleAsync(KafkaRequest request, KafkaWriter response)

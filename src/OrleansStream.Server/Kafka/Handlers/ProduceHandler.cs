@@ -56,7 +56,7 @@ internal sealed partial class ProduceHandler(PartitionLeaders leaders, LeaderHin
         var calls = new (ErrorCode, Task<OrleansStream.ProduceResponse>?)[partitionCount];
         var sent = 0;
         var takesTransactionAbortable = TxnErrorVersions.TakesTransactionAbortable(ApiKey.Produce, request.Version);
-        var addsPartitionToTxn = TxnErrorVersions.ClientTransactionVersion(ApiKey.Produce, request.Version) >= 2;
+        var addsPartitionToTxn = TxnErrorVersions.AddsToTransaction(ApiKey.Produce, request.Version);
         for (var t = 0; t < body.Topics.Length; t++)
         {
             var topic = body.Topics[t];

@@ -158,7 +158,7 @@ internal sealed class TxnOffsetCommitHandler(IGrainFactory grains, KafkaAuthoriz
             : await grains.Group(body.GroupId).TxnOffsetCommit(new OrleansStream.TxnOffsetCommitRequest(
                 body.TransactionalId, body.ProducerId, body.ProducerEpoch, OffsetCommitHandler.Offsets(asked), body.GenerationId, body.MemberId, body.GroupInstanceId,
                 TxnErrorVersions.TakesTransactionAbortable(ApiKey, request.Version),
-                TransactionMetadata.SupportsEpochBump(TxnErrorVersions.ClientTransactionVersion(ApiKey, request.Version))));
+                TxnErrorVersions.AddsToTransaction(ApiKey, request.Version)));
         var topics = OffsetCommitHandler.Errors(body.Topics, result, denied);
         foreach (var t in topics)
             for (var i = 0; i < t.Partitions.Length; i++)
