@@ -32,6 +32,12 @@ public interface ISaslServer
     /// <summary>The authenticated user once <see cref="SaslOutcome.Complete"/>; the user named so far otherwise.</summary>
     string? User { get; }
 
+    /// <summary>
+    /// When the credential the client authenticated with stops being valid (an OAUTHBEARER token's <c>exp</c>), in
+    /// Unix milliseconds; null when it does not expire. Bounds the session lifetime of re-authentication (KIP-368).
+    /// </summary>
+    long? CredentialExpiresAtMs => null;
+
     /// <summary>Takes the client's next token; a failed exchange fails every later step.</summary>
     SaslStep Evaluate(ReadOnlySpan<byte> response);
 
