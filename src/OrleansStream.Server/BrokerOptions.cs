@@ -60,6 +60,13 @@ public sealed class BrokerOptions
     /// <summary>Kafka's <c>connections.max.idle.ms</c>: a Kafka connection that sends no request for this long is closed.</summary>
     public long ConnectionsMaxIdleMs { get; set; } = 600_000;
 
+    /// <summary>
+    /// Kafka's <c>connections.max.reauth.ms</c> (KIP-368): a SASL session's lifetime, sent to the client in
+    /// SaslAuthenticate v1+ so that it re-authenticates on the same connection in time; a request after it closes the
+    /// connection. 0 (Kafka's default): no limit beyond the credential's own expiry.
+    /// </summary>
+    public long ConnectionsMaxReauthMs { get; set; }
+
     /// <summary>Kafka's <c>max.connections.per.ip</c>: a Kafka connection beyond this many from one address is closed at once.</summary>
     public int MaxConnectionsPerIp { get; set; } = int.MaxValue;
 
@@ -218,6 +225,8 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:SocketRequestMaxBytes must be positive, not {options.SocketRequestMaxBytes}.");
         if (options.ConnectionsMaxIdleMs < 1)
             Fail($"OrleansStream:ConnectionsMaxIdleMs must be positive, not {options.ConnectionsMaxIdleMs}.");
+        if (options.ConnectionsMaxReauthMs < 0)
+            Fail($"OrleansStream:ConnectionsMaxReauthMs must not be negative, not {options.ConnectionsMaxReauthMs}.");
         if (options.MaxConnectionsPerIp < 0)
             Fail($"OrleansStream:MaxConnectionsPerIp must not be negative, not {options.MaxConnectionsPerIp}.");
         if (options.MaxConnections < 1)

@@ -49,6 +49,7 @@ internal static class ConfigDefinitions
         ["ssl.client.auth"] = new(ConfigType.String, "Whether TLS listeners ask clients for a certificate: none, requested or required."),
         ["socket.request.max.bytes"] = new(ConfigType.Int, "The largest request in bytes a connection may send; a larger frame closes the connection."),
         ["connections.max.idle.ms"] = new(ConfigType.Long, "How long in milliseconds a connection may send nothing before the broker closes it."),
+        ["connections.max.reauth.ms"] = new(ConfigType.Long, "The longest a SASL session lasts before the client must re-authenticate on its connection; 0 for no limit beyond the credential's expiry."),
         ["max.connections.per.ip"] = new(ConfigType.Int, "The most connections one client address may hold; one more is closed."),
         ["max.connections"] = new(ConfigType.Int, "The most connections all listeners together hold; one more waits until another closes."),
         ["max.connection.creation.rate"] = new(ConfigType.Int, "The most new connections per second all listeners together accept; a faster one waits its throttle time."),

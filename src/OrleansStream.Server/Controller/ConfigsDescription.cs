@@ -124,6 +124,8 @@ internal static class ConfigsDescription
         Add("ssl.client.auth", options.SslClientAuth.ToString().ToLowerInvariant(), ConfigSource.StaticBrokerConfig);
         Add("socket.request.max.bytes", options.SocketRequestMaxBytes.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("connections.max.idle.ms", options.ConnectionsMaxIdleMs.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
+        Add("connections.max.reauth.ms", options.ConnectionsMaxReauthMs.ToString(CultureInfo.InvariantCulture),
+            options.ConnectionsMaxReauthMs == 0 ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
         Add("max.connections.per.ip", options.MaxConnectionsPerIp.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("max.connections", options.MaxConnections.ToString(CultureInfo.InvariantCulture),
             options.MaxConnections == int.MaxValue ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);

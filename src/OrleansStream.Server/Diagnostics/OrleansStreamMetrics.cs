@@ -49,6 +49,8 @@ public sealed class OrleansStreamMetrics : IDisposable
             "Kafka requests that closed their connection: malformed, oversized (socket.request.max.bytes), of an API version not advertised, before SASL authentication, or a connection over max.connections.per.ip.");
         KafkaAuthenticationFailures = _meter.CreateCounter<long>("orleansstream.kafka.authentication.failures", "{failure}",
             "SASL authentications that failed on a Kafka listener (Kafka's failed-authentication-total), by mechanism.");
+        KafkaReauthentications = _meter.CreateCounter<long>("orleansstream.kafka.reauthentications", "{reauthentication}",
+            "SASL re-authentications (KIP-368) that succeeded on a Kafka listener (Kafka's successful-reauthentication-total), by mechanism.");
         TierUploadedBytes = _meter.CreateCounter<long>("orleansstream.tier.uploaded.bytes", "By", "Segment bytes copied to the remote tier.");
         TierUploadFailures = _meter.CreateCounter<long>("orleansstream.tier.upload.failures", "{failure}",
             "Tiering passes that failed and will be retried with back-off.");
@@ -93,6 +95,7 @@ public sealed class OrleansStreamMetrics : IDisposable
     internal UpDownCounter<long> KafkaConnections { get; }
     internal Counter<long> KafkaRequestsRefused { get; }
     internal Counter<long> KafkaAuthenticationFailures { get; }
+    internal Counter<long> KafkaReauthentications { get; }
     internal Counter<long> TierUploadedBytes { get; }
     internal Counter<long> TierUploadFailures { get; }
     internal Histogram<double> RemoteFetchDuration { get; }

@@ -36,6 +36,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     private readonly SaslCredentialStore _credentials;
     private readonly int _maxRequestBytes;
     private readonly TimeSpan _maxIdle;
+    private readonly long _maxReauthMs;
     private readonly Quotas.ConnectionQuotas _connectionQuotas;
     private readonly TimeProvider _time;
     private readonly OrleansStreamMetrics _metrics;
@@ -54,6 +55,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         _credentials = credentials;
         _maxRequestBytes = options.Value.SocketRequestMaxBytes;
         _maxIdle = TimeSpan.FromMilliseconds(options.Value.ConnectionsMaxIdleMs);
+        _maxReauthMs = options.Value.ConnectionsMaxReauthMs;
         _connectionQuotas = connectionQuotas;
         _time = time;
         _metrics = metrics;
@@ -69,7 +71,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     {
         ArgumentNullException.ThrowIfNull(connection);
         var listener = ListenerOf(connection.LocalEndPoint);
-        var state = new KafkaConnection(listener, connection.RemoteEndPoint, listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics) : null,
+        var state = new KafkaConnection(listener, connection.RemoteEndPoint, listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics, _time, _maxReauthMs) : null,
             connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate);
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         // Kafka's ConnectionQuotas.inc: the broker-wide rate and max.connections first (the acceptor waits), then the
@@ -204,7 +206,16 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> HandleAsync(ReadOnlyMemory<byte> frame, KafkaConnection state, KafkaWriter writer, PipeWriter output)
     {
-        if (state.Sasl is { AwaitsRawToken: true } sasl) return await AnswerRawTokenAsync(sasl, frame, state, writer, output);
+        if (state.Sasl is { } sasl)
+        {
+            // Kafka's processor checks each request it receives, a re-authenticating SaslHandshake too.
+            if (sasl.SessionExpired)
+            {
+                Refuse(state, "session_expired", $"a request after its SASL session of {sasl.SessionLifetimeMs} ms expired (connections.max.reauth.ms or the credential's expiry; the client did not re-authenticate)");
+                return false;
+            }
+            if (sasl.AwaitsRawToken) return await AnswerRawTokenAsync(sasl, frame, state, writer, output);
+        }
         KafkaRequest request;
         try
         {
@@ -223,9 +234,9 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
             Refuse(state, "unsupported", $"{key} v{request.Version}, which this broker does not advertise");
             return false;
         }
-        if (state.Sasl is { IsAuthenticated: false } && !SaslServerAuthenticator.IsAllowedBeforeAuthentication(key))
+        if (state.Sasl is { } authenticator && !authenticator.Allows(key))
         {
-            Refuse(state, "unauthenticated", $"{key} before SASL authentication on listener {state.ListenerName} (IllegalSaslState)");
+            Refuse(state, "unauthenticated", $"{key} {(authenticator.IsReauthenticating ? "during SASL re-authentication" : "before SASL authentication")} on listener {state.ListenerName} (IllegalSaslState)");
             return false;
         }
         if (!_authorizer.Loaded.IsCompleted && key != ApiKey.ApiVersions)

@@ -2,6 +2,8 @@ using System.Diagnostics.Metrics;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using OrleansStream.Protocol;
 using OrleansStream.Protocol.Sasl;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Kafka.Security;
@@ -14,6 +16,7 @@ public sealed class SaslServerAuthenticatorTests : IDisposable
     private readonly ServiceProvider _services = new ServiceCollection().AddOrleansStreamMetrics().BuildServiceProvider();
     private readonly MeterListener _listener = new();
     private readonly List<string?> _failures = [];
+    private readonly List<string?> _reauthentications = [];
     private readonly SaslCredentialStore _credentials = new(Options.Create(new SaslOptions
     {
         EnabledMechanisms = "PLAIN,SCRAM-SHA-512",
@@ -25,12 +28,13 @@ public sealed class SaslServerAuthenticatorTests : IDisposable
         var metrics = _services.GetRequiredService<OrleansStreamMetrics>();
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (ReferenceEquals(instrument.Meter, metrics.Meter) && instrument.Name == "orleansstream.kafka.authentication.failures")
+            if (ReferenceEquals(instrument.Meter, metrics.Meter) && instrument.Name is "orleansstream.kafka.authentication.failures" or "orleansstream.kafka.reauthentications")
                 listener.EnableMeasurementEvents(instrument);
         };
-        _listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        _listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) =>
         {
-            foreach (var tag in tags) if (tag.Key == "mechanism") lock (_failures) _failures.Add(tag.Value as string);
+            var counted = instrument.Name == "orleansstream.kafka.reauthentications" ? _reauthentications : _failures;
+            foreach (var tag in tags) if (tag.Key == "mechanism") lock (counted) counted.Add(tag.Value as string);
         });
         _listener.Start();
     }
@@ -41,7 +45,12 @@ public sealed class SaslServerAuthenticatorTests : IDisposable
         _services.Dispose();
     }
 
-    private SaslServerAuthenticator NewConnection() => new(_credentials, _services.GetRequiredService<OrleansStreamMetrics>());
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UnixEpoch.AddDays(1));
+
+    private SaslServerAuthenticator NewConnection(long connectionsMaxReauthMs = 0) =>
+        new(_credentials, _services.GetRequiredService<OrleansStreamMetrics>(), _time, connectionsMaxReauthMs);
+
+    private static ReadOnlySpan<byte> Alice => "\0alice\0alice-secret"u8;
 
     [Fact]
     public void A_PLAIN_exchange_authenticates_and_a_second_SaslAuthenticate_is_IllegalSaslState_on_an_open_connection()
@@ -110,5 +119,135 @@ public sealed class SaslServerAuthenticatorTests : IDisposable
         Assert.Equal(SaslOutcome.Failed, final.Outcome);
         Assert.False(sasl.AwaitsRawToken);
         Assert.Equal(["SCRAM-SHA-512"], _failures);
+    }
+
+    [Fact]
+    public void Without_a_session_lifetime_a_session_never_expires_and_SaslHandshake_after_it_is_IllegalSaslState_on_an_open_connection()
+    {
+        var sasl = NewConnection();
+        sasl.Handshake("PLAIN", 1, out _);
+        var authenticate = sasl.Authenticate(Alice, out _);
+        _time.Advance(TimeSpan.FromDays(365));
+
+        var handshake = sasl.Handshake("PLAIN", 1, out var close);
+
+        Assert.Equal(0, authenticate.SessionLifetimeMs);
+        Assert.False(sasl.SessionExpired);
+        Assert.Equal((ErrorCode.IllegalSaslState, false), (handshake.Error, close));
+        Assert.True(sasl.IsAuthenticated && !sasl.IsReauthenticating && sasl.Allows(ApiKey.Metadata));
+    }
+
+    /// <summary>KIP-368: the session lasts connections.max.reauth.ms from the end of the exchange; a request after it closes.</summary>
+    [Fact]
+    public void With_connections_max_reauth_ms_the_session_lifetime_is_answered_and_the_session_expires_after_it()
+    {
+        var sasl = NewConnection(connectionsMaxReauthMs: 5000);
+        sasl.Handshake("PLAIN", 1, out _);
+        _time.Advance(TimeSpan.FromSeconds(3));
+        var authenticate = sasl.Authenticate(Alice, out _);
+
+        Assert.Equal((ErrorCode.None, 5000L), (authenticate.Error, authenticate.SessionLifetimeMs));
+        _time.Advance(TimeSpan.FromMilliseconds(5000));
+        Assert.False(sasl.SessionExpired);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(sasl.SessionExpired);
+    }
+
+    [Fact]
+    public void Re_authentication_with_the_same_mechanism_and_user_renews_the_session_on_the_same_connection()
+    {
+        var sasl = NewConnection(connectionsMaxReauthMs: 5000);
+        sasl.Handshake("PLAIN", 1, out _);
+        sasl.Authenticate(Alice, out _);
+        _time.Advance(TimeSpan.FromMilliseconds(4000));
+
+        var handshake = sasl.Handshake("PLAIN", 1, out var closeAfterHandshake);
+        var during = (sasl.IsAuthenticated, sasl.IsReauthenticating, sasl.Allows(ApiKey.Metadata), sasl.Allows(ApiKey.ApiVersions), sasl.Allows(ApiKey.SaslAuthenticate), sasl.User);
+        _time.Advance(TimeSpan.FromMilliseconds(2000));
+        var expiredDuring = sasl.SessionExpired;
+        var authenticate = sasl.Authenticate(Alice, out var closeAfterAuthenticate);
+
+        Assert.Equal((ErrorCode.None, false), (handshake.Error, closeAfterHandshake));
+        Assert.Equal((true, true, false, false, true, "alice"), during);
+        Assert.False(expiredDuring);
+        Assert.Equal((ErrorCode.None, false, 5000L), (authenticate.Error, closeAfterAuthenticate, authenticate.SessionLifetimeMs));
+        Assert.True(sasl.IsAuthenticated && !sasl.IsReauthenticating && sasl.Allows(ApiKey.Metadata));
+        Assert.Equal(["PLAIN"], _reauthentications);
+        // The new session runs from the re-authentication: 5 s after it, not after the first.
+        _time.Advance(TimeSpan.FromMilliseconds(5000));
+        Assert.False(sasl.SessionExpired);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(sasl.SessionExpired);
+    }
+
+    [Fact]
+    public void A_second_re_authentication_within_a_second_is_IllegalSaslState_and_the_connection_stays()
+    {
+        var sasl = NewConnection(connectionsMaxReauthMs: 60_000);
+        sasl.Handshake("PLAIN", 1, out _);
+        sasl.Authenticate(Alice, out _);
+        sasl.Handshake("PLAIN", 1, out _);
+        sasl.Authenticate(Alice, out _);
+        _time.Advance(TimeSpan.FromMilliseconds(999));
+
+        var tooSoon = sasl.Handshake("PLAIN", 1, out var closeTooSoon);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        var later = sasl.Handshake("PLAIN", 1, out var closeLater);
+
+        Assert.Equal((ErrorCode.IllegalSaslState, false), (tooSoon.Error, closeTooSoon));
+        Assert.Equal((ErrorCode.None, false), (later.Error, closeLater));
+        Assert.True(sasl.IsReauthenticating);
+    }
+
+    [Fact]
+    public void Re_authentication_as_another_user_fails_and_closes()
+    {
+        var credentials = new SaslCredentialStore(Options.Create(new SaslOptions
+        {
+            EnabledMechanisms = "PLAIN",
+            Users = { ["alice"] = new SaslUserOptions { Password = "alice-secret" }, ["bob"] = new SaslUserOptions { Password = "bob-secret" } },
+        }));
+        var sasl = new SaslServerAuthenticator(credentials, _services.GetRequiredService<OrleansStreamMetrics>(), _time, 5000);
+        sasl.Handshake("PLAIN", 1, out _);
+        sasl.Authenticate(Alice, out _);
+        sasl.Handshake("PLAIN", 1, out _);
+
+        var answer = sasl.Authenticate("\0bob\0bob-secret"u8, out var close);
+
+        Assert.Equal((ErrorCode.SaslAuthenticationFailed, true), (answer.Error, close));
+        Assert.Equal("Cannot change principals during re-authentication from User.alice: User.bob", answer.ErrorMessage);
+        Assert.False(sasl.IsAuthenticated);
+        Assert.Equal(["PLAIN"], _failures);
+        Assert.Empty(_reauthentications);
+    }
+
+    [Fact]
+    public void Re_authentication_with_another_mechanism_is_accepted_at_the_handshake_and_fails_at_the_first_token()
+    {
+        var sasl = NewConnection(connectionsMaxReauthMs: 5000);
+        sasl.Handshake("PLAIN", 1, out _);
+        sasl.Authenticate(Alice, out _);
+
+        var handshake = sasl.Handshake("SCRAM-SHA-512", 1, out var closeAfterHandshake);
+        var answer = sasl.Authenticate("n,,n=alice,r=abc"u8, out var close);
+
+        Assert.Equal((ErrorCode.None, false), (handshake.Error, closeAfterHandshake));
+        Assert.Equal((ErrorCode.SaslAuthenticationFailed, true), (answer.Error, close));
+        Assert.Equal("SASL mechanism 'SCRAM-SHA-512' requested by client is not supported for re-authentication of mechanism 'PLAIN'", answer.ErrorMessage);
+        Assert.False(sasl.IsAuthenticated);
+    }
+
+    [Fact]
+    public void A_wrong_password_at_re_authentication_fails_and_closes()
+    {
+        var sasl = NewConnection(connectionsMaxReauthMs: 5000);
+        sasl.Handshake("PLAIN", 1, out _);
+        sasl.Authenticate(Alice, out _);
+        sasl.Handshake("PLAIN", 1, out _);
+
+        var answer = sasl.Authenticate("\0alice\0wrong"u8, out var close);
+
+        Assert.Equal((ErrorCode.SaslAuthenticationFailed, PlainSaslServer.InvalidCredentials, true), (answer.Error, answer.ErrorMessage, close));
+        Assert.False(sasl.IsAuthenticated || sasl.Allows(ApiKey.Metadata));
     }
 }

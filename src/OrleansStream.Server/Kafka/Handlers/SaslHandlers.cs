@@ -44,7 +44,7 @@ internal sealed partial class SaslAuthenticateHandler(ILogger<SaslAuthenticateHa
         var answer = sasl.Authenticate(body.AuthBytes, out var close);
         answer.Write(response, request.Version);
         if (close) connection.CloseAfterResponse = $"SASL/{sasl.Mechanism} authentication of '{sasl.User}' on listener {connection.ListenerName}: {answer.Error}, {answer.ErrorMessage}";
-        else if (sasl.IsAuthenticated && answer.Error == ErrorCode.None) LogAuthenticated(sasl.User, sasl.Mechanism, connection.ListenerName, connection.Remote);
+        else if (sasl.ExchangeComplete && answer.Error == ErrorCode.None) LogAuthenticated(sasl.User, sasl.Mechanism, connection.ListenerName, connection.Remote);
         return ValueTask.FromResult(true);
     }
 
