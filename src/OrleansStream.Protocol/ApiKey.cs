@@ -33,6 +33,7 @@ public enum ApiKey : short
     DeleteAcls = 31,
     DescribeConfigs = 32,
     AlterConfigs = 33,
+    AlterReplicaLogDirs = 34,
     DescribeLogDirs = 35,
     SaslAuthenticate = 36,
     CreatePartitions = 37,

@@ -220,6 +220,7 @@ public sealed class AclApisTests(AuthorizedKafkaCluster cluster) : IClassFixture
             new M.AlterPartitionReassignmentsRequest(10_000, [new M.ReassignableTopic(topic, [new M.ReassignablePartition(0, null)])]).Write, 9));
         Assert.Equal(Cluster, await ErrorAt(ApiKey.ListPartitionReassignments, 0, new M.ListPartitionReassignmentsRequest(10_000, null).Write, 9));
         Assert.Equal(Cluster, await ErrorAt(ApiKey.DescribeLogDirs, 4, new M.DescribeLogDirsRequest(null).Write, 9));
+        Assert.Equal(Cluster, await ErrorAt(ApiKey.AlterReplicaLogDirs, 1, new M.AlterReplicaLogDirsRequest([new M.AlterReplicaLogDir("/any", partitions)]).Write, 22 + l));
         Assert.Equal(Cluster, await ErrorAt(ApiKey.DescribeClientQuotas, 1, new M.DescribeClientQuotasRequest([], false).Write, 9));
         Assert.Equal(Cluster, await ErrorAt(ApiKey.AlterClientQuotas, 1,
             new M.AlterClientQuotasRequest([new M.ClientQuotaAlteration([new M.ClientQuotaEntity("user", "carol")], [new M.ClientQuotaOp("producer_byte_rate", 1, false)])], false).Write, 10));

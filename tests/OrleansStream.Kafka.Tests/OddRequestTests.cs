@@ -215,6 +215,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         ApiKey.DescribeTopicPartitions => new M.DescribeTopicPartitionsRequest(o.Chance(3) ? [] : o.Array(o.Name), o.Pick(-1, 0, 1, 2, 2000, int.MaxValue, int.MinValue),
             o.Chance(2) ? null : new M.DescribeTopicPartitionsCursor(o.Name(), o.Pick(-1, 0, 1, int.MaxValue, int.MinValue))).Write,
         ApiKey.DescribeLogDirs => new M.DescribeLogDirsRequest(o.Chance(3) ? null : o.ArrayOf(o.Partitions)).Write,
+        ApiKey.AlterReplicaLogDirs => new M.AlterReplicaLogDirsRequest(o.ArrayOf(() => new M.AlterReplicaLogDir(o.Name(), o.ArrayOf(o.Partitions)))).Write,
         ApiKey.DescribeProducers => new M.DescribeProducersRequest(o.ArrayOf(o.Partitions)).Write,
         // A consumer group of its own for each heartbeat, as for JoinGroup: odd members would otherwise share one.
         ApiKey.ConsumerGroupHeartbeat => new M.ConsumerGroupHeartbeatRequest(o.FreshName(), o.Name(), o.Pick(-3, -2, -1, 0, 0, 1, 2, int.MaxValue), o.NullableName(),

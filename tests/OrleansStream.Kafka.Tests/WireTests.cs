@@ -861,6 +861,43 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Contains(Assert.Single(DescribeLogDirsResponse.Read(ref ar, version).Results).Topics, t => t.Name == topic);
     }
 
+    /// <summary>
+    /// AlterReplicaLogDirs, as kafka-reassign-partitions.sh sends it with <c>log_dirs</c>: each broker has one directory,
+    /// so a partition it holds is already in it (None), one it does not hold is ReplicaNotAvailable, one the cluster does
+    /// not have UnknownTopicOrPartition, and any other path LogDirNotFound; nothing on disk changes.
+    /// </summary>
+    [Theory]
+    [InlineData((short)1)]
+    [InlineData((short)2)]
+    public async Task AlterReplicaLogDirs_keeps_each_partition_in_the_broker_s_one_directory_and_refuses_any_other(short version)
+    {
+        var topic = await cluster.CreateTopicAsync("alterdirs", partitions: 1);
+        var leader = await cluster.LeaderIndexAsync(topic, 0);
+        var missing = "alterdirs-missing-" + Guid.NewGuid().ToString("N")[..6];
+        for (var index = 0; index < 2; index++)
+        {
+            var root = Path.GetFullPath(cluster.Silos.DataDirectory(index));
+            var before = Directory.GetDirectories(root, topic + "*").Order().ToArray();
+            await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(index));
+            await wire.SendAsync(ApiKey.AlterReplicaLogDirs, version, w => new AlterReplicaLogDirsRequest(
+            [
+                new AlterReplicaLogDir(root, [new TopicPartitions(topic, [0, 7]), new TopicPartitions(missing, [0])]),
+                new AlterReplicaLogDir(root + "-other", [new TopicPartitions(topic, [1])]),
+            ]).Write(w, version));
+            var frame = await wire.ReadFrameAsync();
+            Assert.NotNull(frame);
+            var r = new KafkaReader(frame.AsSpan(version >= 2 ? 5 : 4));
+            var answer = AlterReplicaLogDirsResponse.Read(ref r, version);
+            Assert.Equal(0, r.Remaining);
+
+            Assert.Equal([topic, missing], answer.Results.Select(t => t.Name));
+            Assert.Equal([(0, index == leader ? ErrorCode.None : ErrorCode.ReplicaNotAvailable), (7, ErrorCode.UnknownTopicOrPartition), (1, ErrorCode.LogDirNotFound)],
+                answer.Results[0].Partitions);
+            Assert.Equal([(0, ErrorCode.UnknownTopicOrPartition)], answer.Results[1].Partitions);
+            Assert.Equal(before, Directory.GetDirectories(root, topic + "*").Order().ToArray());
+        }
+    }
+
     private static long SegmentBytes(string dataDirectory, string topic) =>
         new DirectoryInfo(Path.Combine(dataDirectory, topic + "-0")).EnumerateFiles("*.log").Sum(f => f.Length);
 

@@ -917,6 +917,45 @@ public class MessageTests
     }
 
     /// <summary>
+    /// AlterReplicaLogDirs as Kafka's schema lays it out: each directory's path and topics with partition indexes (v1 is
+    /// v0's layout, v2 flexible); the response's throttle time and an error per partition by topic.
+    /// </summary>
+    [Fact]
+    public void AlterReplicaLogDirs_requests_and_responses_have_Kafkas_layout()
+    {
+        var v1 = Hex.Parse("00000001 0002 2f64 00000001 0001 74 00000002 00000000 00000003");
+        var v2 = Hex.Parse("02 03 2f64 02 0274 03 00000000 00000003 00 00 00");
+        foreach (var (bytes, version) in new[] { (v1, (short)1), (v2, (short)2) })
+        {
+            var r = new KafkaReader(bytes);
+            var read = AlterReplicaLogDirsRequest.Read(ref r, version);
+            Assert.Equal(0, r.Remaining);
+            var dir = Assert.Single(read.Dirs);
+            Assert.Equal("/d", dir.Path);
+            var topic = Assert.Single(dir.Topics);
+            Assert.Equal("t", topic.Topic);
+            Assert.Equal([0, 3], topic.Partitions);
+            using var w = new KafkaWriter();
+            read.Write(w, version);
+            Assert.Equal(bytes, w.WrittenSpan.ToArray());
+        }
+
+        var response = new AlterReplicaLogDirsResponse([new PartitionErrors("t", [(0, ErrorCode.None), (3, ErrorCode.LogDirNotFound)])]);
+        var r1 = Hex.Parse("00000000 00000001 0001 74 00000002 00000000 0000 00000003 0039");
+        var r2 = Hex.Parse("00000000 02 0274 03 00000000 0000 00 00000003 0039 00 00 00");
+        foreach (var (bytes, version) in new[] { (r1, (short)1), (r2, (short)2) })
+        {
+            using var w = new KafkaWriter();
+            response.Write(w, version);
+            Assert.Equal(bytes, w.WrittenSpan.ToArray());
+            var back = new KafkaReader(bytes);
+            var read = AlterReplicaLogDirsResponse.Read(ref back, version);
+            Assert.Equal(0, back.Remaining);
+            Assert.Equal(response.Results[0].Partitions, Assert.Single(read.Results).Partitions);
+        }
+    }
+
+    /// <summary>
     /// The ACL messages as Kafka's DescribeAcls, CreateAcls and DeleteAcls schemas lay them out (v1 with the pattern
     /// type, v2 flexible); a filter's name, principal and host may be null.
     /// </summary>
