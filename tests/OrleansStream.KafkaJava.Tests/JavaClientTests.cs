@@ -94,6 +94,9 @@ public sealed class JavaClientTests(KafkaCluster cluster)
         Assert.Equal("delete,compact/DYNAMIC_TOPIC_CONFIG", result.GetProperty("cleanupPolicyAltered").GetString());
         Assert.Equal(3, result.GetProperty("logDirPartitions").GetInt32());
         Assert.True(result.GetProperty("logDirVolumeSizes").GetBoolean());
+        // kafka-reassign-partitions.sh with log_dirs: each replica kept in its broker's one directory, another refused.
+        Assert.Equal(3, result.GetProperty("logDirsKept").GetInt32());
+        Assert.Equal("LogDirNotFoundException", result.GetProperty("logDirElsewhere").GetString());
         Assert.True(result.GetProperty("electionNotNeeded").GetBoolean());
         // kafka-reassign-partitions.sh's calls: partition 0 moved to the other broker, listed until done, a cancel with none refused.
         Assert.True(result.GetProperty("reassigned").GetBoolean());

@@ -39,6 +39,7 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.ElectionType;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionReplica;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.ElectionNotNeededException;
 import org.apache.kafka.common.errors.NoReassignmentInProgressException;
@@ -216,14 +217,33 @@ public final class Main {
             for (var node : admin.describeCluster().nodes().get()) brokerIds.add(node.id());
             int logDirPartitions = 0;
             boolean volumeSizes = true;
-            for (var dirs : admin.describeLogDirs(brokerIds).allDescriptions().get().values())
-                for (var dir : dirs.values()) {
-                    volumeSizes &= dir.error() == null && dir.totalBytes().isPresent() && dir.usableBytes().isPresent();
-                    for (var replica : dir.replicaInfos().entrySet())
-                        if (replica.getKey().topic().equals(topic) && replica.getValue().offsetLag() == 0 && !replica.getValue().isFuture()) logDirPartitions++;
+            var replicaDirs = new HashMap<TopicPartitionReplica, String>();
+            for (var brokerDirs : admin.describeLogDirs(brokerIds).allDescriptions().get().entrySet())
+                for (var dir : brokerDirs.getValue().entrySet()) {
+                    volumeSizes &= dir.getValue().error() == null && dir.getValue().totalBytes().isPresent() && dir.getValue().usableBytes().isPresent();
+                    for (var replica : dir.getValue().replicaInfos().entrySet())
+                        if (replica.getKey().topic().equals(topic) && replica.getValue().offsetLag() == 0 && !replica.getValue().isFuture()) {
+                            logDirPartitions++;
+                            replicaDirs.put(new TopicPartitionReplica(topic, replica.getKey().partition(), brokerDirs.getKey()), dir.getKey());
+                        }
                 }
             json.put("logDirPartitions", logDirPartitions);
             json.put("logDirVolumeSizes", volumeSizes);
+            // kafka-reassign-partitions.sh with log_dirs: each replica to the directory it is in (each broker has one),
+            // then one to a directory the broker does not have.
+            int logDirsKept = 0;
+            for (var kept : admin.alterReplicaLogDirs(replicaDirs).values().values()) {
+                kept.get();
+                logDirsKept++;
+            }
+            json.put("logDirsKept", logDirsKept);
+            var anyReplica = replicaDirs.keySet().iterator().next();
+            try {
+                admin.alterReplicaLogDirs(Map.of(anyReplica, "/not-a-log-dir")).all().get();
+                json.put("logDirElsewhere", "moved");
+            } catch (java.util.concurrent.ExecutionException e) {
+                json.put("logDirElsewhere", e.getCause().getClass().getSimpleName());
+            }
             // kafka-leader-election.sh: a new topic's preferred replicas lead already.
             var partition0 = new TopicPartition(topic, 0);
             var elected = admin.electLeaders(ElectionType.PREFERRED, Set.of(partition0)).partitions().get();
