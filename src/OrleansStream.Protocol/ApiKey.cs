@@ -53,5 +53,7 @@ public enum ApiKey : short
     ListTransactions = 66,
     ConsumerGroupHeartbeat = 68,
     ConsumerGroupDescribe = 69,
+    GetTelemetrySubscriptions = 71,
+    PushTelemetry = 72,
     DescribeTopicPartitions = 75,
 }
