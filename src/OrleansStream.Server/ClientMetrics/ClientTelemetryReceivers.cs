@@ -35,6 +35,7 @@ public sealed partial class OtlpMetricsForwarder : IClientTelemetryReceiver, ILi
     private readonly ILogger<OtlpMetricsForwarder> _logger;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _pump;
+    private int _disposed;
 
     public OtlpMetricsForwarder(IOptions<ClientMetricsOptions> options, OrleansStreamMetrics metrics, ILogger<OtlpMetricsForwarder> logger)
     {
@@ -104,8 +105,10 @@ public sealed partial class OtlpMetricsForwarder : IClientTelemetryReceiver, ILi
         }
     }
 
+    /// <summary>Idempotent: the container disposes the one instance once per registration that hands it out.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopping.Cancel();
         _stopping.Dispose();
         _http?.Dispose();
