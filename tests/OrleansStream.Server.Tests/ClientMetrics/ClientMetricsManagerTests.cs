@@ -124,6 +124,14 @@ public sealed class ClientMetricsManagerTests : IDisposable
         Assert.Equal(ErrorCode.None, again.Error);
         Assert.Equal(id, again.ClientInstanceId);
         Assert.Equal(first.SubscriptionId, again.SubscriptionId);
+
+        // A push counts too: the next get waits an interval after it, not only after the last get.
+        _time.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(ErrorCode.None, m.Push(Push(id, again.SubscriptionId), Librdkafka));
+        _time.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(ErrorCode.ThrottlingQuotaExceeded, m.GetSubscriptions(id, Librdkafka).Error);
+        _time.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(ErrorCode.None, m.GetSubscriptions(id, Librdkafka).Error);
     }
 
     [Fact]
@@ -188,6 +196,10 @@ public sealed class ClientMetricsManagerTests : IDisposable
         Assert.Equal(ErrorCode.UnsupportedCompressionType, m.Push(Push(id, s.SubscriptionId, compression: 5), Librdkafka));
         _time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(ErrorCode.UnsupportedCompressionType, m.Push(Push(id, s.SubscriptionId, compression: -1), Librdkafka));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(ErrorCode.UnknownSubscriptionId, m.Push(Push(id, s.SubscriptionId + 1, compression: 5, metrics: new byte[9]), Librdkafka));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(ErrorCode.UnsupportedCompressionType, m.Push(Push(id, s.SubscriptionId, compression: 5, metrics: new byte[9]), Librdkafka));
         _time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(ErrorCode.TelemetryTooLarge, m.Push(Push(id, s.SubscriptionId, metrics: new byte[9]), Librdkafka));
         _time.Advance(TimeSpan.FromSeconds(1));
