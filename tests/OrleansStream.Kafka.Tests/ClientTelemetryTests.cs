@@ -36,7 +36,7 @@ public sealed class ClientTelemetryTests
         await pusher.ProduceAsync(topic, new Message<Null, string> { Value = "p" }, TestContext.Current.CancellationToken);
 
         // The quiet client is asked for no metrics; from then on its telemetry only asks again, after Kafka's default 5 minutes.
-        await Eventually.WaitUntilAsync(() => Has(quietLog, "Handled GetTelemetrySubscriptions") && Has(quietLog, "metrics = 0"),
+        await Eventually.WaitUntilAsync(() => Has(quietLog, "Handled GetTelemetrySubscriptions", "err = Success, metrics = 0"),
             "the unmatched client has its (empty) subscription", Wait, () => string.Join('\n', quietLog));
 
         // The matched client pushes every half second: wait for three of its pushes the collector received, each
@@ -55,10 +55,11 @@ public sealed class ClientTelemetryTests
             .SetLogHandler((_, m) => log.Enqueue(m.Message))
             .Build();
 
-    private static bool Has(ConcurrentQueue<string> log, string text)
+    /// <summary>Whether one line of the client's log holds <paramref name="text"/> (and <paramref name="also"/>).</summary>
+    private static bool Has(ConcurrentQueue<string> log, string text, string also = "")
     {
         foreach (var line in log)
-            if (line.Contains(text, StringComparison.Ordinal)) return true;
+            if (line.Contains(text, StringComparison.Ordinal) && line.Contains(also, StringComparison.Ordinal)) return true;
         return false;
     }
 
