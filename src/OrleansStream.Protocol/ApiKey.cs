@@ -55,5 +55,6 @@ public enum ApiKey : short
     ConsumerGroupDescribe = 69,
     GetTelemetrySubscriptions = 71,
     PushTelemetry = 72,
+    ListClientMetricsResources = 74,
     DescribeTopicPartitions = 75,
 }

@@ -64,6 +64,7 @@ public static class ApiVersionsTable
         new(ApiKey.DescribeTopicPartitions, 0, 0),
         new(ApiKey.GetTelemetrySubscriptions, 0, 0),
         new(ApiKey.PushTelemetry, 0, 0),
+        new(ApiKey.ListClientMetricsResources, 0, 0),
     ];
 
     public static bool IsSupported(ApiKey key, short version)
@@ -132,6 +133,7 @@ public static class ApiVersionsTable
         ApiKey.DescribeTopicPartitions => 0,
         ApiKey.GetTelemetrySubscriptions => 0,
         ApiKey.PushTelemetry => 0,
+        ApiKey.ListClientMetricsResources => 0,
         _ => -1,
     };
 

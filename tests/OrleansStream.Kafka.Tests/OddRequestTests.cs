@@ -225,6 +225,7 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
         ApiKey.GetTelemetrySubscriptions => new M.GetTelemetrySubscriptionsRequest(o.Chance(2) ? Guid.Empty : o.Pick(Guid.NewGuid(), new Guid("00000000-0000-0000-0000-000000000001"))).Write,
         ApiKey.PushTelemetry => new M.PushTelemetryRequest(o.Pick(Guid.Empty, Guid.NewGuid(), new Guid("00000000-0000-0000-0000-000000000001")), o.Int32(), o.Chance(2),
             o.Int8(), o.Bytes()).Write,
+        ApiKey.ListClientMetricsResources => new M.ListClientMetricsResourcesRequest().Write,
         _ => throw new InvalidOperationException($"{key} is advertised and has no odd request here: add one."),
     };
 

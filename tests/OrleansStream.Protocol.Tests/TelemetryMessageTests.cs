@@ -62,11 +62,22 @@ public class TelemetryMessageTests
     }
 
     [Fact]
+    public void ListClientMetricsResources_v0()
+    {
+        FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse("00"), ListClientMetricsResourcesRequest.Read, (r, w) => r.Write(w, 0), 0);
+        // throttle, no error, [ { "a" } { "bc" } ]
+        var read = FlexibleAdminMessageTests.ReadWriteBack(Hex.Parse("00000000 0000 03 0261 00 036263 00 00"), ListClientMetricsResourcesResponse.Read,
+            (r, w) => r.Write(w, 0), 0);
+        Assert.Equal(["a", "bc"], read.Names);
+    }
+
+    [Fact]
     public void Both_are_flexible_from_v0()
     {
         Assert.True(ApiVersionsTable.IsFlexible(ApiKey.GetTelemetrySubscriptions, 0));
         Assert.True(ApiVersionsTable.IsFlexible(ApiKey.PushTelemetry, 0));
         Assert.True(ApiVersionsTable.IsSupported(ApiKey.GetTelemetrySubscriptions, 0));
         Assert.False(ApiVersionsTable.IsSupported(ApiKey.PushTelemetry, 1));
+        Assert.True(ApiVersionsTable.IsFlexible(ApiKey.ListClientMetricsResources, 0));
     }
 }

@@ -122,3 +122,51 @@ public sealed record PushTelemetryResponse(ErrorCode Error)
         return new PushTelemetryResponse(error);
     }
 }
+
+/// <summary>ListClientMetricsResourcesRequest v0 (Kafka's API 74, KIP-714; flexible from v0): no fields.</summary>
+public sealed record ListClientMetricsResourcesRequest
+{
+    public static ListClientMetricsResourcesRequest Read(ref KafkaReader reader, short version)
+    {
+        reader.SkipTaggedFields();
+        return new ListClientMetricsResourcesRequest();
+    }
+
+    public void Write(KafkaWriter writer, short version)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteEmptyTaggedFields();
+    }
+}
+
+/// <summary>ListClientMetricsResourcesResponse v0: an error, and the names of the client metrics subscriptions.</summary>
+public sealed record ListClientMetricsResourcesResponse(ErrorCode Error, IReadOnlyList<string> Names)
+{
+    public void Write(KafkaWriter writer, short version)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteInt32(0);
+        writer.WriteInt16((short)Error);
+        writer.WriteArrayLength(Names.Count, flexible: true);
+        foreach (var name in Names)
+        {
+            writer.WriteString(name, flexible: true);
+            writer.WriteEmptyTaggedFields();
+        }
+        writer.WriteEmptyTaggedFields();
+    }
+
+    public static ListClientMetricsResourcesResponse Read(ref KafkaReader reader, short version)
+    {
+        _ = reader.ReadInt32();
+        var error = (ErrorCode)reader.ReadInt16();
+        var names = new string[Math.Max(reader.ReadArrayLength(flexible: true), 0)];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = reader.ReadString(flexible: true);
+            reader.SkipTaggedFields();
+        }
+        reader.SkipTaggedFields();
+        return new ListClientMetricsResourcesResponse(error, names);
+    }
+}

@@ -35,7 +35,9 @@ public sealed partial class ClientMetricsManager
     private readonly IClientTelemetryReceiver[] _receivers;
     private readonly TimeProvider _time;
     private readonly ILogger<ClientMetricsManager> _logger;
+    private readonly ClientMetricsSubscription[] _configured;
     private ClientMetricsSubscription[] _subscriptions;
+    private ClientMetricsSnapshot _stored = ClientMetricsSnapshot.Empty;
     private int _subscriptionVersion;
     private long _nextSweepMs;
 
@@ -50,7 +52,8 @@ public sealed partial class ClientMetricsManager
         var subscriptions = new List<ClientMetricsSubscription>(settings.Subscriptions.Count);
         foreach (var (name, s) in settings.Subscriptions)
             subscriptions.Add(ClientMetricsSubscription.Parse(name, s.Metrics, s.IntervalMs, s.Match));
-        _subscriptions = [.. subscriptions];
+        _configured = [.. subscriptions];
+        _subscriptions = _configured;
         _receivers = [.. receivers];
         _time = time;
         _logger = logger;
@@ -65,6 +68,36 @@ public sealed partial class ClientMetricsManager
 
     /// <summary>Client instances this broker keeps (expired ones until the next sweep).</summary>
     public int InstanceCount => _instances.Count;
+
+    /// <summary>The configured subscriptions (<c>OrleansStream:ClientMetrics:Subscriptions</c>), which stored ones of the same name replace.</summary>
+    public IReadOnlyList<ClientMetricsSubscription> Configured => _configured;
+
+    /// <summary>The subscriptions stored at the controller, as this broker last loaded them.</summary>
+    public ClientMetricsSnapshot Stored => Volatile.Read(ref _stored);
+
+    /// <summary>
+    /// Takes the controller's stored subscriptions when newer than those held (Kafka's brokers apply ConfigRecords of
+    /// type CLIENT_METRICS as they come): each replaces the configured one of its name.
+    /// </summary>
+    public void Apply(ClientMetricsSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        lock (_sync)
+        {
+            if (snapshot.Version <= _stored.Version) return;
+            var list = new List<ClientMetricsSubscription>(_configured.Length + snapshot.Resources.Count);
+            foreach (var s in _configured)
+                if (!snapshot.Resources.ContainsKey(s.Name)) list.Add(s);
+            foreach (var (name, configs) in snapshot.Resources)
+            {
+                // The controller stored only configs it checked; one that no longer parses is skipped, not fatal.
+                if (ClientMetricsSubscription.ValidateConfigs(name, configs) is null) list.Add(ClientMetricsSubscription.FromConfigs(name, configs));
+            }
+            Volatile.Write(ref _stored, snapshot);
+            Volatile.Write(ref _subscriptions, [.. list]);
+            Interlocked.Increment(ref _subscriptionVersion);
+        }
+    }
 
     /// <summary>
     /// Adds, replaces (same name) or, with null, removes a subscription; every instance is evaluated again at its next

@@ -20,8 +20,9 @@ public sealed class ClientMetricsSubscription
     public static readonly string[] Selectors =
         ["client_instance_id", "client_id", "client_software_name", "client_software_version", "client_source_address", "client_source_port"];
 
-    private ClientMetricsSubscription(string name, string[] metrics, int intervalMs, KeyValuePair<string, Regex>[] match)
+    private ClientMetricsSubscription(string name, string[] metrics, int intervalMs, KeyValuePair<string, Regex>[] match, string? matchText)
     {
+        MatchText = matchText;
         Name = name;
         Metrics = metrics;
         IntervalMs = intervalMs;
@@ -37,6 +38,45 @@ public sealed class ClientMetricsSubscription
 
     /// <summary>Selector and its pattern; a client matches when it matches every one (none: every client).</summary>
     public IReadOnlyList<KeyValuePair<string, Regex>> Match { get; }
+
+    /// <summary>The <c>match</c> config as given.</summary>
+    public string? MatchText { get; }
+
+    /// <summary>Kafka's client metrics config keys (<c>ClientMetricsConfigs</c>): <c>metrics</c> and <c>match</c> are lists.</summary>
+    public const string MetricsConfig = "metrics";
+    public const string IntervalMsConfig = "interval.ms";
+    public const string MatchConfig = "match";
+
+    /// <summary>A LIST config's value when unset (empty), for APPEND and SUBTRACT; null for <c>interval.ms</c> and unknown keys.</summary>
+    public static string? ListDefault(string key) => key is MetricsConfig or MatchConfig ? "" : null;
+
+    /// <summary>
+    /// Kafka's <c>ClientMetricsConfigs.validate</c> of a stored subscription's configs: an empty name, an unknown key or
+    /// an interval out of bounds is InvalidRequest, an interval that is no INT or an illegal match pattern InvalidConfig.
+    /// </summary>
+    public static (ErrorCode Error, string Message)? ValidateConfigs(string? name, IReadOnlyDictionary<string, string> configs)
+    {
+        ArgumentNullException.ThrowIfNull(configs);
+        if (string.IsNullOrEmpty(name)) return (ErrorCode.InvalidRequest, "Subscription name can't be empty");
+        foreach (var key in configs.Keys)
+            if (key is not (MetricsConfig or IntervalMsConfig or MatchConfig)) return (ErrorCode.InvalidRequest, $"Unknown client metrics configuration: {key}");
+        var interval = DefaultIntervalMs;
+        if (configs.TryGetValue(IntervalMsConfig, out var text) && !int.TryParse(text.Trim(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out interval))
+            return (ErrorCode.InvalidConfig, $"Invalid value {text} for configuration {IntervalMsConfig}: Not a number of type INT");
+        if (interval is < MinIntervalMs or > MaxIntervalMs)
+            return (ErrorCode.InvalidRequest, $"Invalid value {interval} for interval.ms, interval must be between 100 and 3600000 (1 hour)");
+        foreach (var pattern in SplitList(configs.GetValueOrDefault(MatchConfig)))
+            if (ParsePattern(pattern) is null) return (ErrorCode.InvalidConfig, $"Illegal client matching pattern: {pattern}");
+        return null;
+    }
+
+    /// <summary>A stored subscription, from configs <see cref="ValidateConfigs"/> accepted.</summary>
+    public static ClientMetricsSubscription FromConfigs(string name, IReadOnlyDictionary<string, string> configs)
+    {
+        ArgumentNullException.ThrowIfNull(configs);
+        var interval = configs.TryGetValue(IntervalMsConfig, out var text) ? int.Parse(text.Trim(), System.Globalization.CultureInfo.InvariantCulture) : DefaultIntervalMs;
+        return Parse(name, configs.GetValueOrDefault(MetricsConfig), interval, configs.GetValueOrDefault(MatchConfig));
+    }
 
     /// <summary>Kafka's checks of a subscription's configs; null when valid, else Kafka's message.</summary>
     public static string? Validate(string name, string? metrics, int intervalMs, string? match)
@@ -64,7 +104,7 @@ public sealed class ClientMetricsSubscription
             patterns.RemoveAll(p => p.Key == parsed.Key);
             patterns.Add(parsed);
         }
-        return new ClientMetricsSubscription(name, [.. prefixes], intervalMs, [.. patterns]);
+        return new ClientMetricsSubscription(name, [.. prefixes], intervalMs, [.. patterns], match);
     }
 
     /// <summary>Whether a client with these attributes matches every selector.</summary>
@@ -138,3 +178,14 @@ public sealed record ClientMetricsClient(Guid ClientInstanceId, string? ClientId
         return System.Buffers.Text.Base64Url.EncodeToString(bytes);
     }
 }
+
+/// <summary>The client metrics resources stored at the controller (KIP-714's dynamic configs), each subscription's configs by name.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ClientMetricsSnapshot([property: Id(0)] long Version, [property: Id(1)] Dictionary<string, Dictionary<string, string>> Resources)
+{
+    public static readonly ClientMetricsSnapshot Empty = new(0, new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal));
+}
+
+/// <summary>One subscription's change at the controller: AlterConfigs' full set, or IncrementalAlterConfigs' ops.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ClientMetricsConfigsChange([property: Id(0)] string Name, [property: Id(1)] IReadOnlyList<AlterableConfig> Configs, [property: Id(2)] bool Incremental);

@@ -95,6 +95,7 @@ public static class KafkaListenerExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IClientTelemetryReceiver, OtlpMetricsForwarder>(static sp => sp.GetRequiredService<OtlpMetricsForwarder>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, GetTelemetrySubscriptionsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, PushTelemetryHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ListClientMetricsResourcesHandler>());
         return services;
     }
 

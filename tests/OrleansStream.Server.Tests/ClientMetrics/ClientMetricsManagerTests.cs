@@ -282,6 +282,46 @@ public sealed class ClientMetricsManagerTests : IDisposable
 
     private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
+    [Theory]
+    [InlineData("", "metrics", "*", ErrorCode.InvalidRequest, "Subscription name can't be empty")]
+    [InlineData("s", "metric", "*", ErrorCode.InvalidRequest, "Unknown client metrics configuration: metric")]
+    [InlineData("s", "interval.ms", "5s", ErrorCode.InvalidConfig, "Invalid value 5s for configuration interval.ms: Not a number of type INT")]
+    [InlineData("s", "interval.ms", "50", ErrorCode.InvalidRequest, "Invalid value 50 for interval.ms, interval must be between 100 and 3600000 (1 hour)")]
+    [InlineData("s", "match", "client_id=a,host=b", ErrorCode.InvalidConfig, "Illegal client matching pattern: host=b")]
+    public void Stored_subscriptions_are_checked_as_Kafkas_ClientMetricsConfigs(string name, string key, string value, ErrorCode error, string message)
+    {
+        var configs = new Dictionary<string, string>(StringComparer.Ordinal) { [key] = value };
+        Assert.Equal((error, message), ClientMetricsSubscription.ValidateConfigs(name, configs));
+        configs = new Dictionary<string, string>(StringComparer.Ordinal) { ["metrics"] = "a.,b.", ["interval.ms"] = "100", ["match"] = "client_id=x" };
+        Assert.Null(ClientMetricsSubscription.ValidateConfigs("s", configs));
+    }
+
+    [Fact]
+    public void A_stored_subscription_replaces_the_configured_one_of_its_name_and_clients_see_it_at_once()
+    {
+        var m = Manager(subscriptions: [("s", "org.apache.kafka.producer.", 60_000, null), ("other", "x.", 60_000, "client_id=nobody")]);
+        var first = m.GetSubscriptions(Guid.Empty, Librdkafka);
+        Assert.Equal(["org.apache.kafka.producer."], first.RequestedMetrics);
+
+        m.Apply(new ClientMetricsSnapshot(1, new(StringComparer.Ordinal)
+        {
+            ["s"] = new(StringComparer.Ordinal) { ["metrics"] = "*", ["interval.ms"] = "500" },
+            ["new"] = new(StringComparer.Ordinal) { ["metrics"] = "y.", ["match"] = "client_software_name=librdkafka" },
+        }));
+        var changed = m.GetSubscriptions(first.ClientInstanceId, Librdkafka);
+        Assert.Equal(ErrorCode.None, changed.Error);
+        Assert.Equal(["*"], changed.RequestedMetrics);
+        Assert.Equal(500, changed.PushIntervalMs);
+        Assert.Equal(["new", "other", "s"], m.Subscriptions.Select(x => x.Name).Order(StringComparer.Ordinal));
+
+        // An older snapshot changes nothing; removing the stored one brings the configured one back.
+        m.Apply(ClientMetricsSnapshot.Empty);
+        Assert.Equal(3, m.Subscriptions.Count);
+        m.Apply(new ClientMetricsSnapshot(2, new(StringComparer.Ordinal)));
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(["org.apache.kafka.producer."], m.GetSubscriptions(first.ClientInstanceId, Librdkafka).RequestedMetrics);
+    }
+
     private static PushTelemetryRequest Push(Guid id, int subscriptionId, sbyte compression = 0, byte[]? metrics = null, bool terminating = false) =>
         new(id, subscriptionId, terminating, compression, metrics ?? [1, 2, 3]);
 

@@ -3,6 +3,7 @@ using System.Net;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.ClientMetrics;
+using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
 
@@ -27,6 +28,28 @@ internal sealed class PushTelemetryHandler(ClientMetricsManager manager)
     protected override ValueTask<bool> AnswerAsync(PushTelemetryRequest body, KafkaRequest request, KafkaWriter response)
     {
         new PushTelemetryResponse(manager.Push(body, TelemetryClients.Of(request, body.ClientInstanceId))).Write(response, request.Version);
+        return ValueTask.FromResult(true);
+    }
+}
+
+/// <summary>
+/// ListClientMetricsResources (KIP-714, <c>kafka-client-metrics.sh --list</c>): the names of the client metrics
+/// subscriptions, stored and configured, in name order. With the authorizer on it needs DESCRIBE_CONFIGS on the cluster
+/// (ClusterAuthorizationFailed), as Kafka's <c>handleListClientMetricsResources</c>.
+/// </summary>
+internal sealed class ListClientMetricsResourcesHandler(ClientMetricsManager manager, KafkaAuthorizer authorizer)
+    : KafkaApiHandler<ListClientMetricsResourcesRequest>(ApiKey.ListClientMetricsResources, ListClientMetricsResourcesRequest.Read)
+{
+    protected override ValueTask<bool> AnswerAsync(ListClientMetricsResourcesRequest body, KafkaRequest request, KafkaWriter response)
+    {
+        if (!request.IsAllowedOnCluster(authorizer, AclOperation.DescribeConfigs))
+        {
+            new ListClientMetricsResourcesResponse(ErrorCode.ClusterAuthorizationFailed, []).Write(response, request.Version);
+            return ValueTask.FromResult(true);
+        }
+        var names = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var subscription in manager.Subscriptions) names.Add(subscription.Name);
+        new ListClientMetricsResourcesResponse(ErrorCode.None, [.. names]).Write(response, request.Version);
         return ValueTask.FromResult(true);
     }
 }
