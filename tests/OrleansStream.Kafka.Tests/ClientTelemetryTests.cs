@@ -2,6 +2,9 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using Confluent.Kafka;
+using OrleansStream.Protocol;
+using OrleansStream.Records;
+using M = OrleansStream.Protocol.Messages;
 
 namespace OrleansStream.Kafka.Tests;
 
@@ -48,6 +51,96 @@ public sealed class ClientTelemetryTests
         Assert.All(collector.Received, r => Assert.Equal(("/v1/metrics", "application/x-protobuf"), (r.Path, r.ContentType)));
 
         Assert.False(Has(quietLog, "Sending PushTelemetryRequest"), string.Join('\n', quietLog));
+    }
+
+    /// <summary>
+    /// kafka-client-metrics.sh's requests, bare: IncrementalAlterConfigs on resource type 16 stores a subscription at the
+    /// controller (checked as Kafka's ClientMetricsConfigs), the other broker describes and lists it within its poll, a
+    /// librdkafka client it matches pushes through either broker, and deleting its configs removes it.
+    /// </summary>
+    [Fact]
+    public async Task A_subscription_stored_with_IncrementalAlterConfigs_reaches_every_broker_and_its_client_pushes()
+    {
+        using var collector = new OtlpReceiver();
+        await using var silos = await SiloProcesses.StartAsync(2, (_, env) => env["OrleansStream__ClientMetrics__OtlpEndpoint"] = collector.Url);
+        await using var first = await KafkaWire.ConnectAsync(silos.KafkaPort(0));
+        await using var second = await KafkaWire.ConnectAsync(silos.KafkaPort(1));
+
+        Assert.Equal((ErrorCode.InvalidRequest, "Invalid value 50 for interval.ms, interval must be between 100 and 3600000 (1 hour)"),
+            await AlterAsync(first, "dyn", ("interval.ms", 0, "50")));
+        Assert.Equal((ErrorCode.InvalidConfig, "Illegal client matching pattern: client_rack=a"), await AlterAsync(first, "dyn", ("match", 0, "client_rack=a")));
+        Assert.Empty(await ListAsync(first));
+
+        Assert.Equal((ErrorCode.None, null), await AlterAsync(first, "dyn",
+            ("metrics", 0, "org.apache.kafka."), ("interval.ms", 0, "500"), ("match", 0, "client_id=telemetry-dyn")));
+        await Eventually.WaitUntilAsync(async () => (await DescribeAsync(second, "dyn")).Count == 3, "the other broker describes the stored subscription", Wait);
+        Assert.Equal([("interval.ms", "500", (sbyte)7), ("match", "client_id=telemetry-dyn", (sbyte)7), ("metrics", "org.apache.kafka.", (sbyte)7)],
+            (await DescribeAsync(second, "dyn")).Order());
+        Assert.Equal(["dyn"], await ListAsync(second));
+
+        var log = new ConcurrentQueue<string>();
+        using (var producer = Producer(silos.BootstrapServers, "telemetry-dyn", log))
+        {
+            await producer.ProduceAsync("telemetry-dyn-" + Guid.NewGuid().ToString("N")[..8], new Message<Null, string> { Value = "d" }, TestContext.Current.CancellationToken);
+            await Eventually.WaitUntilAsync(() => collector.Received.Any(r => Contains(r.Body, "org.apache.kafka.")),
+                "the collector received a push of the client the stored subscription matches", Wait, () => string.Join('\n', log));
+        }
+
+        Assert.Equal((ErrorCode.None, null), await AlterAsync(first, "dyn", ("metrics", 1, null), ("interval.ms", 1, null), ("match", 1, null)));
+        Assert.Empty(await ListAsync(first));
+        Assert.Empty(await DescribeAsync(first, "dyn"));
+    }
+
+    private static async Task<(ErrorCode, string?)> AlterAsync(KafkaWire wire, string name, params (string Key, sbyte Op, string? Value)[] configs)
+    {
+        var entries = configs.Select(c => new M.AlterConfigsEntry(c.Key, c.Op, c.Value)).ToArray();
+        await wire.SendAsync(ApiKey.IncrementalAlterConfigs, 1, w =>
+            new M.AlterConfigsRequest([new M.AlterConfigsResource(M.ConfigResourceType.ClientMetrics, name, entries)], false).Write(w, incremental: true, flexible: true));
+        var r = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(5));
+        _ = r.ReadInt32();
+        Assert.Equal(1, r.ReadArrayLength(flexible: true));
+        var error = (ErrorCode)r.ReadInt16();
+        var message = r.ReadNullableString(flexible: true);
+        Assert.Equal((sbyte)16, r.ReadInt8());
+        Assert.Equal(name, r.ReadString(flexible: true));
+        return (error, message);
+    }
+
+    /// <summary>DescribeConfigs v4 of one client metrics resource: each config's name, value and source.</summary>
+    private static async Task<List<(string Name, string? Value, sbyte Source)>> DescribeAsync(KafkaWire wire, string name)
+    {
+        await wire.SendAsync(ApiKey.DescribeConfigs, 4, w =>
+            new M.DescribeConfigsRequest([new M.DescribeConfigsResource(M.ConfigResourceType.ClientMetrics, name, null)], false, false).Write(w, 4));
+        var r = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(5));
+        _ = r.ReadInt32();
+        Assert.Equal(1, r.ReadArrayLength(flexible: true));
+        Assert.Equal(ErrorCode.None, (ErrorCode)r.ReadInt16());
+        _ = r.ReadNullableString(flexible: true);
+        _ = r.ReadInt8();
+        _ = r.ReadString(flexible: true);
+        var configs = new List<(string, string?, sbyte)>();
+        for (var n = r.ReadArrayLength(flexible: true); n > 0; n--)
+        {
+            var config = (r.ReadString(flexible: true), r.ReadNullableString(flexible: true), Source: (sbyte)0);
+            Assert.False(r.ReadBoolean());
+            config.Source = r.ReadInt8();
+            Assert.False(r.ReadBoolean());
+            Assert.Equal(0, r.ReadArrayLength(flexible: true));
+            _ = r.ReadInt8();
+            _ = r.ReadNullableString(flexible: true);
+            r.SkipTaggedFields();
+            configs.Add(config);
+        }
+        return configs;
+    }
+
+    private static async Task<IReadOnlyList<string>> ListAsync(KafkaWire wire)
+    {
+        await wire.SendAsync(ApiKey.ListClientMetricsResources, 0, w => new M.ListClientMetricsResourcesRequest().Write(w, 0));
+        var r = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(5));
+        var response = M.ListClientMetricsResourcesResponse.Read(ref r, 0);
+        Assert.Equal(ErrorCode.None, response.Error);
+        return response.Names;
     }
 
     private static IProducer<Null, string> Producer(string bootstrap, string clientId, ConcurrentQueue<string> log) =>
