@@ -51,7 +51,7 @@ internal sealed class DescribeConfigsHandler(
             var resource = body.Resources[i];
             if (!denied.IsDenied(i))
                 results.Add(resource.Type == ConfigResourceType.ClientMetrics
-                    ? DescribeClientMetrics(resource, body.IncludeDocumentation)
+                    ? ConfigsDescription.DescribeClientMetrics(resource, clientMetrics, body.IncludeDocumentation)
                     : ConfigsDescription.Describe(resource, topics, groups, broker, body.IncludeSynonyms, body.IncludeDocumentation));
             else if (resource.Type == ConfigResourceType.Topic)
                 results.Add(new DescribeConfigsResult(ErrorCode.TopicAuthorizationFailed, AuthorizationMessages.Topic, resource.Type, resource.Name, []));
@@ -61,38 +61,6 @@ internal sealed class DescribeConfigsHandler(
         }
         new DescribeConfigsResponse(results).Write(response, request.Version);
         return true;
-    }
-
-    /// <summary>
-    /// A client metrics subscription (Kafka's <c>ConfigHelper</c> for CLIENT_METRICS): the configs stored at the controller
-    /// (<c>CLIENT_METRICS_CONFIG</c>), else those of the configured subscription of that name (<c>STATIC_BROKER_CONFIG</c>),
-    /// only the keys that are set; a name with neither has none, and an empty name is InvalidRequest.
-    /// </summary>
-    private DescribeConfigsResult DescribeClientMetrics(DescribeConfigsResource resource, bool documentation)
-    {
-        if (string.IsNullOrEmpty(resource.Name))
-            return new DescribeConfigsResult(ErrorCode.InvalidRequest, "Client metrics subscription name must not be empty", resource.Type, resource.Name, []);
-        var configs = new List<DescribedConfig>();
-        void Add(string name, string value, ConfigSource source)
-        {
-            if (resource.ConfigNames is { } asked && !asked.Contains(name)) return;
-            configs.Add(ConfigDefinitions.Complete(new DescribedConfig(name, value, false, source, false, []), ConfigDefinitions.ClientMetrics, documentation));
-        }
-        if (clientMetrics.Stored.Resources.TryGetValue(resource.Name, out var stored))
-        {
-            foreach (var (name, value) in stored) Add(name, value, ConfigSource.ClientMetricsConfig);
-        }
-        else
-        {
-            foreach (var subscription in clientMetrics.Configured)
-            {
-                if (subscription.Name != resource.Name) continue;
-                if (subscription.Metrics.Count > 0) Add(ClientMetricsSubscription.MetricsConfig, string.Join(',', subscription.Metrics), ConfigSource.StaticBrokerConfig);
-                Add(ClientMetricsSubscription.IntervalMsConfig, subscription.IntervalMs.ToString(System.Globalization.CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
-                if (subscription.MatchText is { Length: > 0 } match) Add(ClientMetricsSubscription.MatchConfig, match, ConfigSource.StaticBrokerConfig);
-            }
-        }
-        return new DescribeConfigsResult(ErrorCode.None, null, resource.Type, resource.Name, configs);
     }
 
     /// <summary>The resources refused: a topic or group without DESCRIBE_CONFIGS on it, the broker without it on the cluster.</summary>
