@@ -322,6 +322,28 @@ public sealed class ClientMetricsManagerTests : IDisposable
         Assert.Equal(["org.apache.kafka.producer."], m.GetSubscriptions(first.ClientInstanceId, Librdkafka).RequestedMetrics);
     }
 
+    /// <summary>The forwarder never blocks a push: with its queue full (no collector taking posts yet) a push is dropped and counted.</summary>
+    [Fact]
+    public void The_OTLP_forwarder_queues_to_its_bound_then_drops_and_counts()
+    {
+        using var forwarder = new OtlpMetricsForwarder(Options.Create(new ClientMetricsOptions { OtlpEndpoint = "http://collector:4318/", OtlpQueueCapacity = 2 }),
+            _metrics, NullLogger<OtlpMetricsForwarder>.Instance);
+        Assert.Equal(new Uri("http://collector:4318/v1/metrics"), forwarder.Target);
+        var payload = new ClientTelemetryPayload(Librdkafka, false, new byte[] { 1, 2, 3 });
+
+        for (var i = 0; i < 3; i++) forwarder.Export(payload);
+
+        var dropped = Assert.Single(_measurements, x => x.Instrument == "orleansstream.client_telemetry.forward.dropped");
+        Assert.Equal(1, dropped.Value);
+        Assert.Contains(new KeyValuePair<string, object?>("reason", "queue_full"), dropped.Tags);
+
+        // Without an endpoint nothing is queued or counted.
+        using var off = new OtlpMetricsForwarder(Options.Create(new ClientMetricsOptions()), _metrics, NullLogger<OtlpMetricsForwarder>.Instance);
+        off.Export(payload);
+        Assert.Null(off.Target);
+        Assert.Single(_measurements, x => x.Instrument == "orleansstream.client_telemetry.forward.dropped");
+    }
+
     private static PushTelemetryRequest Push(Guid id, int subscriptionId, sbyte compression = 0, byte[]? metrics = null, bool terminating = false) =>
         new(id, subscriptionId, terminating, compression, metrics ?? [1, 2, 3]);
 
