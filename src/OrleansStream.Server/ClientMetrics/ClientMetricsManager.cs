@@ -7,7 +7,8 @@ using OrleansStream.Records;
 namespace OrleansStream.Server.ClientMetrics;
 
 /// <summary>
-/// This broker's side of client telemetry (KIP-714; Kafka's <c>ClientMetricsManager</c>): the subscriptions, the client
+/// This broker's side of client telemetry (KIP-714; Kafka's <c>ClientMetricsManager</c>): the subscriptions (configured,
+/// and stored at the controller, which <see cref="Apply"/> loads), the client
 /// instances that asked (kept in a bounded cache, each for three push intervals and at least a minute after its last
 /// request), GetTelemetrySubscriptions' answer and PushTelemetry's checks, and the hand-off of pushed metrics to the
 /// receivers. Each broker keeps its own instances, as Kafka's brokers do; a client's subscription id depends only on
@@ -94,23 +95,6 @@ public sealed partial class ClientMetricsManager
                 if (ClientMetricsSubscription.ValidateConfigs(name, configs) is null) list.Add(ClientMetricsSubscription.FromConfigs(name, configs));
             }
             Volatile.Write(ref _stored, snapshot);
-            Volatile.Write(ref _subscriptions, [.. list]);
-            Interlocked.Increment(ref _subscriptionVersion);
-        }
-    }
-
-    /// <summary>
-    /// Adds, replaces (same name) or, with null, removes a subscription; every instance is evaluated again at its next
-    /// request, so a client sees the change then, whatever its push interval.
-    /// </summary>
-    public void UpdateSubscription(string name, ClientMetricsSubscription? subscription)
-    {
-        lock (_sync)
-        {
-            var list = new List<ClientMetricsSubscription>(_subscriptions.Length + 1);
-            foreach (var s in _subscriptions)
-                if (s.Name != name) list.Add(s);
-            if (subscription is not null) list.Add(subscription);
             Volatile.Write(ref _subscriptions, [.. list]);
             Interlocked.Increment(ref _subscriptionVersion);
         }

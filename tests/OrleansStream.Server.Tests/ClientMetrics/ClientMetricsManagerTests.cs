@@ -140,7 +140,7 @@ public sealed class ClientMetricsManagerTests : IDisposable
         var m = Manager(subscriptions: [("s", "org.apache.kafka.producer.", 60_000, null)]);
         var first = m.GetSubscriptions(Guid.Empty, Librdkafka);
 
-        m.UpdateSubscription("s", ClientMetricsSubscription.Parse("s", "org.apache.kafka.consumer.", 60_000, null));
+        m.Apply(new ClientMetricsSnapshot(1, new(StringComparer.Ordinal) { ["s"] = new(StringComparer.Ordinal) { ["metrics"] = "org.apache.kafka.consumer.", ["interval.ms"] = "60000" } }));
         var changed = m.GetSubscriptions(first.ClientInstanceId, Librdkafka);
         Assert.Equal(ErrorCode.None, changed.Error);
         Assert.Equal(["org.apache.kafka.consumer."], changed.RequestedMetrics);
