@@ -54,5 +54,8 @@ public enum ApiKey : short
     ListTransactions = 66,
     ConsumerGroupHeartbeat = 68,
     ConsumerGroupDescribe = 69,
+    GetTelemetrySubscriptions = 71,
+    PushTelemetry = 72,
+    ListClientMetricsResources = 74,
     DescribeTopicPartitions = 75,
 }

@@ -63,6 +63,9 @@ public static class ApiVersionsTable
         new(ApiKey.ConsumerGroupHeartbeat, 0, 1),
         new(ApiKey.ConsumerGroupDescribe, 0, 1),
         new(ApiKey.DescribeTopicPartitions, 0, 0),
+        new(ApiKey.GetTelemetrySubscriptions, 0, 0),
+        new(ApiKey.PushTelemetry, 0, 0),
+        new(ApiKey.ListClientMetricsResources, 0, 0),
     ];
 
     public static bool IsSupported(ApiKey key, short version)
@@ -130,6 +133,9 @@ public static class ApiVersionsTable
         ApiKey.ConsumerGroupHeartbeat => 0,
         ApiKey.ConsumerGroupDescribe => 0,
         ApiKey.DescribeTopicPartitions => 0,
+        ApiKey.GetTelemetrySubscriptions => 0,
+        ApiKey.PushTelemetry => 0,
+        ApiKey.ListClientMetricsResources => 0,
         _ => -1,
     };
 

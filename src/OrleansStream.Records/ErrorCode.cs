@@ -129,6 +129,10 @@ public enum ErrorCode : short
     MismatchedEndpointType = 114,
     /// <summary>Kafka's UNSUPPORTED_ENDPOINT_TYPE (KIP-919): DescribeCluster v1 naming an endpoint type Kafka does not define.</summary>
     UnsupportedEndpointType = 115,
+    /// <summary>Kafka's UNKNOWN_SUBSCRIPTION_ID (KIP-714): a PushTelemetry whose subscription id is not the client instance's current one.</summary>
+    UnknownSubscriptionId = 117,
+    /// <summary>Kafka's TELEMETRY_TOO_LARGE (KIP-714): a PushTelemetry whose metrics exceed <c>telemetry.max.bytes</c>.</summary>
+    TelemetryTooLarge = 118,
     /// <summary>
     /// Kafka's TRANSACTION_ABORTABLE (KIP-890): a transaction's verification found the partition outside the producer's
     /// open transaction; the producer aborts the transaction and goes on. Answered to a Produce only from v11, which says

@@ -222,6 +222,11 @@ public sealed partial class OddRequestTests(KafkaCluster cluster)
             o.NullableName(), o.Int32(), o.Chance(3) ? null : o.Array(o.Name), version >= 1 && o.Chance(3) ? o.NullableName() : null, o.NullableName(),
             o.Chance(3) ? null : o.Array(() => new M.ConsumerGroupTopicPartitions(o.Chance(2) ? Guid.NewGuid() : Guid.Empty, o.ArrayOf(o.PartitionIndex)))).Write,
         ApiKey.ConsumerGroupDescribe => new M.ConsumerGroupDescribeRequest(o.Array(o.Name), o.Chance(2)).Write,
+        // Telemetry state is each broker's cache of client instances, which nothing else reads: odd instances expire.
+        ApiKey.GetTelemetrySubscriptions => new M.GetTelemetrySubscriptionsRequest(o.Chance(2) ? Guid.Empty : o.Pick(Guid.NewGuid(), new Guid("00000000-0000-0000-0000-000000000001"))).Write,
+        ApiKey.PushTelemetry => new M.PushTelemetryRequest(o.Pick(Guid.Empty, Guid.NewGuid(), new Guid("00000000-0000-0000-0000-000000000001")), o.Int32(), o.Chance(2),
+            o.Int8(), o.Bytes()).Write,
+        ApiKey.ListClientMetricsResources => new M.ListClientMetricsResourcesRequest().Write,
         _ => throw new InvalidOperationException($"{key} is advertised and has no odd request here: add one."),
     };
 

@@ -155,6 +155,44 @@ public sealed class TopicAuthorizationTests(AuthorizedKafkaCluster cluster) : IC
         Assert.Equal("7200000", described["retention.ms"].Value);
     }
 
+    /// <summary>
+    /// KIP-714's admin requests, as Kafka's: ListClientMetricsResources and DescribeConfigs of a client metrics
+    /// subscription need DESCRIBE_CONFIGS on the cluster, IncrementalAlterConfigs of one ALTER_CONFIGS
+    /// (ClusterAuthorizationFailed); the telemetry requests themselves need nothing.
+    /// </summary>
+    [Fact]
+    public async Task Client_metrics_subscriptions_need_the_cluster_and_telemetry_needs_nothing()
+    {
+        await using var carol = await AuthenticatedAsync("carol");
+        await using var admin = await AuthenticatedAsync("admin");
+
+        await carol.SendAsync(ApiKey.ListClientMetricsResources, 0, w => new ListClientMetricsResourcesRequest().Write(w, 0));
+        var refusedList = ReadFlexible(await carol.ReadFrameAsync(), ListClientMetricsResourcesResponse.Read);
+        await admin.SendAsync(ApiKey.ListClientMetricsResources, 0, w => new ListClientMetricsResourcesRequest().Write(w, 0));
+        var list = ReadFlexible(await admin.ReadFrameAsync(), ListClientMetricsResourcesResponse.Read);
+        await carol.SendAsync(ApiKey.DescribeConfigs, 4, w => new DescribeConfigsRequest([new DescribeConfigsResource(ConfigResourceType.ClientMetrics, "cm", null)], false).Write(w, 4));
+        var describe = await carol.ReadFrameAsync();
+        await carol.SendAsync(ApiKey.IncrementalAlterConfigs, 1, w => new AlterConfigsRequest(
+            [new AlterConfigsResource(ConfigResourceType.ClientMetrics, "cm", [new AlterConfigsEntry("metrics", 0, "*")])], false).Write(w, incremental: true, flexible: true));
+        var alter = await carol.ReadFrameAsync();
+        await carol.SendAsync(ApiKey.GetTelemetrySubscriptions, 0, w => new GetTelemetrySubscriptionsRequest(Guid.Empty).Write(w, 0));
+        var telemetry = ReadFlexible(await carol.ReadFrameAsync(), GetTelemetrySubscriptionsResponse.Read);
+
+        Assert.Equal((ProtocolError.ClusterAuthorizationFailed, 0), (refusedList.Error, refusedList.Names.Count));
+        Assert.Equal(ProtocolError.None, list.Error);
+        // Each answers one resource: throttle, count, then its error.
+        Assert.Equal((short)ProtocolError.ClusterAuthorizationFailed, System.Buffers.Binary.BinaryPrimitives.ReadInt16BigEndian(describe.AsSpan(5 + 4 + 1)));
+        Assert.Equal((short)ProtocolError.ClusterAuthorizationFailed, System.Buffers.Binary.BinaryPrimitives.ReadInt16BigEndian(alter.AsSpan(5 + 4 + 1)));
+        Assert.Equal(ProtocolError.None, telemetry.Error);
+        Assert.NotEqual(Guid.Empty, telemetry.ClientInstanceId);
+    }
+
+    private static T ReadFlexible<T>(byte[]? frame, PartitionReader<T> read)
+    {
+        var r = new KafkaReader(frame.AsSpan(5));
+        return read(ref r, 0);
+    }
+
     [Fact]
     public async Task Deleting_records_or_a_topic_needs_DELETE()
     {

@@ -12,7 +12,7 @@ namespace OrleansStream.TestKit;
 /// 40000-50000), and each is reserved for as long as this process lives by an exclusive lock on a file named after it:
 /// the test projects run side by side, each skipping the ports the others hold, and a dead process's locks go with it.
 /// </summary>
-internal static class TestPorts
+public static class TestPorts
 {
     private const int First = 15000;
     private const int End = 22300;

@@ -7,6 +7,8 @@ public enum ConfigResourceType : sbyte
     Topic = 2,
     Broker = 4,
     BrokerLogger = 8,
+    /// <summary>A client metrics subscription (KIP-714, <c>kafka-client-metrics.sh</c>): <c>metrics</c>, <c>interval.ms</c>, <c>match</c>.</summary>
+    ClientMetrics = 16,
     /// <summary>A group's configs (KIP-848, Kafka 3.8+): its consumer session timeout and heartbeat interval.</summary>
     Group = 32,
 }

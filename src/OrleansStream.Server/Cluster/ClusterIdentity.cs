@@ -14,11 +14,12 @@ public sealed record BrokerDescription(
 /// Every registered broker's int32 node id (Kafka's <c>node.id</c>), the broker the controller runs on, and the
 /// controller's metadata version (a broker's metadata cache reloads the topics when it moved), ACL version (its
 /// authorizer reloads the ACL bindings when that moved), SCRAM version (its credential store reloads the SCRAM
-/// credentials changed at run time) and client quota version (its quota manager reloads the quotas).
+/// credentials changed at run time), client quota version (its quota manager reloads the quotas), finalized features epoch
+/// and client metrics version (its <c>ClientMetricsManager</c> reloads the stored subscriptions).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record BrokerNodes(string ControllerBrokerId, IReadOnlyDictionary<string, int> NodeIds, long MetadataVersion = 0, long AclVersion = 0, long ScramVersion = 0,
-    long ClientQuotaVersion = 0, long FinalizedFeaturesEpoch = 0);
+    long ClientQuotaVersion = 0, long FinalizedFeaturesEpoch = 0, long ClientMetricsVersion = 0);
 
 /// <summary>A broker's registration with the controller (Kafka's BrokerRegistration): the cluster and node id to record.</summary>
 [GenerateSerializer, Immutable]

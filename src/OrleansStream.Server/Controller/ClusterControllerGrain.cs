@@ -488,7 +488,7 @@ internal sealed partial class ClusterControllerGrain(
     }
 
     public Task<BrokerNodes> GetBrokerNodes() =>
-        Task.FromResult(new BrokerNodes(localIdentity.BrokerId, new Dictionary<string, int>(_image.NodeIds, StringComparer.Ordinal), _image.MetadataVersion, _image.AclVersion, _image.ScramVersion, _image.ClientQuotaVersion, _image.FinalizedFeaturesEpoch));
+        Task.FromResult(new BrokerNodes(localIdentity.BrokerId, new Dictionary<string, int>(_image.NodeIds, StringComparer.Ordinal), _image.MetadataVersion, _image.AclVersion, _image.ScramVersion, _image.ClientQuotaVersion, _image.FinalizedFeaturesEpoch, _image.ClientMetricsVersion));
 
     public Task<AllocateProducerIdsResult> AllocateProducerIds(string brokerId)
     {

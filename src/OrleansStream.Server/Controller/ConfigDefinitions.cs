@@ -76,6 +76,14 @@ internal static class ConfigDefinitions
         [Groups.GroupConfigs.ConsumerHeartbeatIntervalMs] = new(ConfigType.Int, "How often in milliseconds the members of this consumer group are told to heartbeat; within the broker's group.consumer.min/max.heartbeat.interval.ms."),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
+    /// <summary>KIP-714's client metrics subscription configs (Kafka's <c>ClientMetricsConfigs</c>).</summary>
+    public static readonly FrozenDictionary<string, ConfigDefinition> ClientMetrics = new Dictionary<string, ConfigDefinition>(StringComparer.Ordinal)
+    {
+        [OrleansStream.Server.ClientMetrics.ClientMetricsSubscription.MetricsConfig] = new(ConfigType.List, "The metric name prefixes the matching clients are asked to push, comma-separated; * for every metric, none for nothing."),
+        [OrleansStream.Server.ClientMetrics.ClientMetricsSubscription.IntervalMsConfig] = new(ConfigType.Int, "How often in milliseconds the matching clients push, 100 to 3600000; a client matching several subscriptions pushes at the shortest."),
+        [OrleansStream.Server.ClientMetrics.ClientMetricsSubscription.MatchConfig] = new(ConfigType.List, "Which clients the subscription asks, comma-separated selector=regex, each matched whole: client_instance_id, client_id, client_software_name, client_software_version, client_source_address, client_source_port; none for every client."),
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
     /// <summary>
     /// <paramref name="config"/> with its type, and its documentation when <paramref name="includeDocumentation"/>;
     /// a name not defined keeps UNKNOWN and no documentation (Kafka's answer for a config its ConfigDef lacks).

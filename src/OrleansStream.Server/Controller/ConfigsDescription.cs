@@ -53,6 +53,38 @@ internal static class ConfigsDescription
     }
 
     /// <summary>
+    /// A client metrics subscription (Kafka's <c>ConfigHelper</c> for CLIENT_METRICS): the configs stored at the controller
+    /// (<c>CLIENT_METRICS_CONFIG</c>), else those of the configured subscription of that name (<c>STATIC_BROKER_CONFIG</c>),
+    /// only the keys that are set; a name with neither has none, and an empty name is InvalidRequest.
+    /// </summary>
+    public static DescribeConfigsResult DescribeClientMetrics(DescribeConfigsResource resource, ClientMetrics.ClientMetricsManager clientMetrics, bool documentation)
+    {
+        if (string.IsNullOrEmpty(resource.Name))
+            return new DescribeConfigsResult(ErrorCode.InvalidRequest, "Client metrics subscription name must not be empty", resource.Type, resource.Name, []);
+        var configs = new List<DescribedConfig>();
+        void Add(string name, string value, ConfigSource source)
+        {
+            if (resource.ConfigNames is { } asked && !asked.Contains(name)) return;
+            configs.Add(ConfigDefinitions.Complete(new DescribedConfig(name, value, false, source, false, []), ConfigDefinitions.ClientMetrics, documentation));
+        }
+        if (clientMetrics.Stored.Resources.TryGetValue(resource.Name, out var stored))
+        {
+            foreach (var (name, value) in stored) Add(name, value, ConfigSource.ClientMetricsConfig);
+        }
+        else
+        {
+            foreach (var subscription in clientMetrics.Configured)
+            {
+                if (subscription.Name != resource.Name) continue;
+                if (subscription.Metrics.Count > 0) Add(ClientMetrics.ClientMetricsSubscription.MetricsConfig, string.Join(',', subscription.Metrics), ConfigSource.StaticBrokerConfig);
+                Add(ClientMetrics.ClientMetricsSubscription.IntervalMsConfig, subscription.IntervalMs.ToString(System.Globalization.CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
+                if (subscription.MatchText is { Length: > 0 } match) Add(ClientMetrics.ClientMetricsSubscription.MatchConfig, match, ConfigSource.StaticBrokerConfig);
+            }
+        }
+        return new DescribeConfigsResult(ErrorCode.None, null, resource.Type, resource.Name, configs);
+    }
+
+    /// <summary>
     /// The stored configs of each group named (an empty name is refused by <see cref="Describe"/> without a call), asked
     /// of the groups' grains at once; a grain that cannot be reached is CoordinatorNotAvailable for its group alone.
     /// Kafka reads them from its metadata image and needs no call; a group that never existed has none here either.

@@ -49,6 +49,12 @@ public sealed class ControllerState
 
     /// <summary>Kafka's finalized features epoch: moves with every change of <see cref="FinalizedFeatures"/> (0 before the first).</summary>
     [Id(12)] public long FinalizedFeaturesEpoch { get; set; }
+
+    /// <summary>KIP-714's client metrics resources (Kafka's ConfigRecords of type CLIENT_METRICS): each subscription's configs.</summary>
+    [Id(13)] public Dictionary<string, Dictionary<string, string>> ClientMetrics { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Moves with every change of <see cref="ClientMetrics"/>: a broker reloads them when it did.</summary>
+    [Id(14)] public long ClientMetricsVersion { get; set; }
 }
 
 [GenerateSerializer]

@@ -101,6 +101,18 @@ public interface IControllerInternalGrain : IGrainWithStringKey
     Task<Kafka.Quotas.ClientQuotaSnapshot> GetClientQuotas();
 
     /// <summary>
+    /// KIP-714's client metrics resources at the controller (IncrementalAlterConfigs and AlterConfigs of type
+    /// CLIENT_METRICS): each change applied to the subscription's stored configs and checked as Kafka's
+    /// <c>ClientMetricsConfigs.validate</c>; the valid ones stored in one write (an empty result removes the
+    /// subscription), none when <paramref name="validateOnly"/>. One result per change.
+    /// </summary>
+    Task<IReadOnlyList<ControllerChangeResult>> AlterClientMetrics(IReadOnlyList<ClientMetrics.ClientMetricsConfigsChange> changes, bool validateOnly);
+
+    /// <summary>Every stored client metrics resource, with its version: what each broker's <c>ClientMetricsManager</c> holds.</summary>
+    [AlwaysInterleave]
+    Task<ClientMetrics.ClientMetricsSnapshot> GetClientMetrics();
+
+    /// <summary>
     /// Kafka's UpdateFeatures at the controller: every update checked (<see cref="FeatureControl"/>), then all stored in
     /// one write with the finalized features epoch moved, or none; nothing stored when <paramref name="validateOnly"/>.
     /// </summary>

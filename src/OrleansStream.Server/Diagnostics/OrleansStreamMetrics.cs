@@ -51,6 +51,12 @@ public sealed class OrleansStreamMetrics : IDisposable
             "SASL authentications that failed on a Kafka listener (Kafka's failed-authentication-total), by mechanism.");
         KafkaReauthentications = _meter.CreateCounter<long>("orleansstream.kafka.reauthentications", "{reauthentication}",
             "SASL re-authentications (KIP-368) that succeeded on a Kafka listener (Kafka's successful-reauthentication-total), by mechanism.");
+        ClientTelemetryPushes = _meter.CreateCounter<long>("orleansstream.client_telemetry.pushes", "{push}",
+            "Client telemetry pushes (KIP-714 PushTelemetry) whose metrics this broker took, by client_software_name.");
+        ClientTelemetryBytes = _meter.CreateCounter<long>("orleansstream.client_telemetry.bytes", "By",
+            "Bytes of OTLP metrics (decompressed) that clients pushed to this broker, by client_software_name.");
+        ClientTelemetryForwardDropped = _meter.CreateCounter<long>("orleansstream.client_telemetry.forward.dropped", "{push}",
+            "Client telemetry pushes not forwarded to the OTLP collector (OrleansStream:ClientMetrics:OtlpEndpoint), by reason: queue_full or failed.");
         TierUploadedBytes = _meter.CreateCounter<long>("orleansstream.tier.uploaded.bytes", "By", "Segment bytes copied to the remote tier.");
         TierUploadFailures = _meter.CreateCounter<long>("orleansstream.tier.upload.failures", "{failure}",
             "Tiering passes that failed and will be retried with back-off.");
@@ -96,6 +102,9 @@ public sealed class OrleansStreamMetrics : IDisposable
     internal Counter<long> KafkaRequestsRefused { get; }
     internal Counter<long> KafkaAuthenticationFailures { get; }
     internal Counter<long> KafkaReauthentications { get; }
+    internal Counter<long> ClientTelemetryPushes { get; }
+    internal Counter<long> ClientTelemetryBytes { get; }
+    internal Counter<long> ClientTelemetryForwardDropped { get; }
     internal Counter<long> TierUploadedBytes { get; }
     internal Counter<long> TierUploadFailures { get; }
     internal Histogram<double> RemoteFetchDuration { get; }

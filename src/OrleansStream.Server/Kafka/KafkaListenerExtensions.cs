@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using OrleansStream.Server.ClientMetrics;
 using OrleansStream.Server.Kafka.Handlers;
 using OrleansStream.Server.Kafka.Security;
 using OrleansStream.Server.Security;
@@ -86,6 +87,16 @@ public static class KafkaListenerExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DeleteRecordsHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DescribeClusterHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, DescribeProducersHandler>());
+        services.AddOptions<ClientMetricsOptions>().BindConfiguration(ClientMetricsOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClientMetricsOptions>, ClientMetricsOptionsValidator>());
+        services.TryAddSingleton<ClientMetricsManager>();
+        services.TryAddSingleton<OtlpMetricsForwarder>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static sp => sp.GetRequiredService<OtlpMetricsForwarder>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IClientTelemetryReceiver, ClientTelemetryMetricsReceiver>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IClientTelemetryReceiver, OtlpMetricsForwarder>(static sp => sp.GetRequiredService<OtlpMetricsForwarder>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, GetTelemetrySubscriptionsHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, PushTelemetryHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKafkaApiHandler, ListClientMetricsResourcesHandler>());
         return services;
     }
 

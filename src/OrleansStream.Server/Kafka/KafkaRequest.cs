@@ -58,6 +58,12 @@ public sealed class KafkaConnection(KafkaListener listener, EndPoint? remote, Sa
     /// <summary>ApiVersions v3's client software name and version, for logs.</summary>
     public string? ClientSoftware { get; set; }
 
+    /// <summary>ApiVersions v3's client software name, which client telemetry subscriptions match (KIP-714's <c>client_software_name</c>).</summary>
+    public string? ClientSoftwareName { get; set; }
+
+    /// <summary>ApiVersions v3's client software version (KIP-714's <c>client_software_version</c>).</summary>
+    public string? ClientSoftwareVersion { get; set; }
+
     /// <summary>
     /// Set by a handler whose client went over its quota (Kafka's throttle time, KIP-219): the listener reads the
     /// connection's next request only after this many milliseconds, as Kafka mutes a throttled client's channel.

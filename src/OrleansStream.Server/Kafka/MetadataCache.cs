@@ -27,7 +27,7 @@ public readonly record struct ControllerTopics(IReadOnlyList<TopicMetadata> Topi
 /// quota or finalized feature level.
 /// </remarks>
 public sealed partial class MetadataCache(IGrainFactory grains, KafkaAuthorizer authorizer, SaslCredentialStore credentials, ClientQuotaManager quotas,
-    FinalizedFeatures features, TimeProvider time, ILogger<MetadataCache> logger)
+    FinalizedFeatures features, ClientMetrics.ClientMetricsManager clientMetrics, TimeProvider time, ILogger<MetadataCache> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>
@@ -133,6 +133,7 @@ public sealed partial class MetadataCache(IGrainFactory grains, KafkaAuthorizer 
         else credentials.MarkLoaded();
         if (nodes.ClientQuotaVersion > quotas.Version) quotas.Apply(await AskAsync(ControllerInternal.GetClientQuotas(), cancellation));
         if (nodes.FinalizedFeaturesEpoch > features.Epoch) features.Apply(await AskAsync(ControllerInternal.GetFinalizedFeatures(), cancellation));
+        if (nodes.ClientMetricsVersion > clientMetrics.Stored.Version) clientMetrics.Apply(await AskAsync(ControllerInternal.GetClientMetrics(), cancellation));
         if (nodes.MetadataVersion > _image.CompleteVersion)
             _image.Store(null, await AskAsync(Controller.GetMetadata(new OrleansStream.MetadataRequest(null)), cancellation));
     }

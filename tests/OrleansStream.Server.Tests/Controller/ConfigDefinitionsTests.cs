@@ -53,6 +53,36 @@ public sealed class ConfigDefinitionsTests
         });
     }
 
+    /// <summary>
+    /// A client metrics subscription (KIP-714): a stored one's configs as CLIENT_METRICS_CONFIG, a configured one's as
+    /// STATIC_BROKER_CONFIG, each with Kafka's type (metrics and match LIST, interval.ms INT) and documentation.
+    /// </summary>
+    [Fact]
+    public void Client_metrics_configs_have_Kafkas_types_sources_and_documentation()
+    {
+        var options = new OrleansStream.Server.ClientMetrics.ClientMetricsOptions();
+        options.Subscriptions["configured"] = new() { Metrics = "a.,b.", IntervalMs = 1000, Match = "client_id=x" };
+        var manager = new OrleansStream.Server.ClientMetrics.ClientMetricsManager(Microsoft.Extensions.Options.Options.Create(options), [], TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<OrleansStream.Server.ClientMetrics.ClientMetricsManager>.Instance);
+        manager.Apply(new OrleansStream.Server.ClientMetrics.ClientMetricsSnapshot(1, new(StringComparer.Ordinal)
+        {
+            ["stored"] = new(StringComparer.Ordinal) { ["metrics"] = "*", ["interval.ms"] = "500" },
+        }));
+
+        var stored = ConfigsDescription.DescribeClientMetrics(new DescribeConfigsResource(ConfigResourceType.ClientMetrics, "stored", null), manager, documentation: true);
+        Assert.Equal([("interval.ms", "500", ConfigSource.ClientMetricsConfig, ConfigType.Int), ("metrics", "*", ConfigSource.ClientMetricsConfig, ConfigType.List)],
+            stored.Configs.Select(c => (c.Name, c.Value, c.Source, c.Type)).Order());
+        Assert.All(stored.Configs, c => Assert.False(string.IsNullOrWhiteSpace(c.Documentation)));
+
+        var configured = ConfigsDescription.DescribeClientMetrics(new DescribeConfigsResource(ConfigResourceType.ClientMetrics, "configured", ["match", "interval.ms"]), manager, documentation: false);
+        Assert.Equal([("interval.ms", "1000", ConfigSource.StaticBrokerConfig, ConfigType.Int), ("match", "client_id=x", ConfigSource.StaticBrokerConfig, ConfigType.List)],
+            configured.Configs.Select(c => (c.Name, c.Value, c.Source, c.Type)).Order());
+
+        Assert.Empty(ConfigsDescription.DescribeClientMetrics(new DescribeConfigsResource(ConfigResourceType.ClientMetrics, "none", null), manager, false).Configs);
+        var empty = ConfigsDescription.DescribeClientMetrics(new DescribeConfigsResource(ConfigResourceType.ClientMetrics, "", null), manager, false);
+        Assert.Equal((ErrorCode.InvalidRequest, "Client metrics subscription name must not be empty"), (empty.Error, empty.ErrorMessage));
+    }
+
     [Fact]
     public void Configs_have_Kafkas_types()
     {

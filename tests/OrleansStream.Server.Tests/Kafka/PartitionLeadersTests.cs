@@ -21,7 +21,10 @@ public sealed class PartitionLeadersTests : IDisposable
         new MetadataCache(_host.Services.GetRequiredService<IGrainFactory>(), new OrleansStream.Server.Security.Authorization.KafkaAuthorizer(Microsoft.Extensions.Options.Options.Create(new OrleansStream.Server.Security.Authorization.AuthorizerOptions())),
             new OrleansStream.Server.Kafka.Security.SaslCredentialStore(Microsoft.Extensions.Options.Options.Create(new OrleansStream.Server.Kafka.Security.SaslOptions())),
             new OrleansStream.Server.Kafka.Quotas.ClientQuotaManager(TimeProvider.System),
-            new FinalizedFeatures(Options.Create(new OrleansStream.Server.Transactions.TransactionCoordinatorOptions())), TimeProvider.System, NullLogger<MetadataCache>.Instance));
+            new FinalizedFeatures(Options.Create(new OrleansStream.Server.Transactions.TransactionCoordinatorOptions())),
+            new OrleansStream.Server.ClientMetrics.ClientMetricsManager(Options.Create(new OrleansStream.Server.ClientMetrics.ClientMetricsOptions()), [], TimeProvider.System,
+                NullLogger<OrleansStream.Server.ClientMetrics.ClientMetricsManager>.Instance),
+            TimeProvider.System, NullLogger<MetadataCache>.Instance));
 
     private static TopicMetadata Topic(string name, params int[] leaders) => new(name, Guid.NewGuid(), ErrorCode.None,
         [.. leaders.Select((leader, p) => new PartitionMetadata(p, leader, 1, [new ReplicaInfo(0, "b0"), new ReplicaInfo(1, "b1")], [0, 1]))],

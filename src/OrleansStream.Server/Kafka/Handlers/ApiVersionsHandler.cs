@@ -30,7 +30,11 @@ internal sealed partial class ApiVersionsHandler(FinalizedFeatures features) : I
             ApiVersionsResponse.Write(response, request.Version, ErrorCode.InvalidRequest, []);
             return ValueTask.FromResult(true);
         }
-        if (body.ClientSoftwareName is { } name) request.Connection.ClientSoftware = $"{name} {body.ClientSoftwareVersion}";
+        if (body.ClientSoftwareName is { } name)
+        {
+            request.Connection.ClientSoftware = $"{name} {body.ClientSoftwareVersion}";
+            (request.Connection.ClientSoftwareName, request.Connection.ClientSoftwareVersion) = (name, body.ClientSoftwareVersion);
+        }
         ApiVersionsResponse.Write(response, request.Version, ErrorCode.None, ApiVersionsTable.Advertised, features.Current);
         return ValueTask.FromResult(true);
     }

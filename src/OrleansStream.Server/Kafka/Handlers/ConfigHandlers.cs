@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
+using OrleansStream.Server.ClientMetrics;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
 using OrleansStream.Server.Groups;
@@ -20,7 +21,7 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// </summary>
 internal sealed class DescribeConfigsHandler(
     MetadataCache metadata, IOptions<BrokerOptions> options, IOptions<ConsumerGroupOptions> groupOptions, BrokerRegistration registration,
-    SaslCredentialStore sasl, KafkaAuthorizer authorizer, IGrainFactory grains)
+    SaslCredentialStore sasl, KafkaAuthorizer authorizer, IGrainFactory grains, ClientMetricsManager clientMetrics)
     : KafkaApiHandler<DescribeConfigsRequest>(ApiKey.DescribeConfigs, DescribeConfigsRequest.Read)
 {
     private readonly BrokerOptions _options = options.Value;
@@ -48,7 +49,10 @@ internal sealed class DescribeConfigsHandler(
         for (var i = 0; i < body.Resources.Count; i++)
         {
             var resource = body.Resources[i];
-            if (!denied.IsDenied(i)) results.Add(ConfigsDescription.Describe(resource, topics, groups, broker, body.IncludeSynonyms, body.IncludeDocumentation));
+            if (!denied.IsDenied(i))
+                results.Add(resource.Type == ConfigResourceType.ClientMetrics
+                    ? ConfigsDescription.DescribeClientMetrics(resource, clientMetrics, body.IncludeDocumentation)
+                    : ConfigsDescription.Describe(resource, topics, groups, broker, body.IncludeSynonyms, body.IncludeDocumentation));
             else if (resource.Type == ConfigResourceType.Topic)
                 results.Add(new DescribeConfigsResult(ErrorCode.TopicAuthorizationFailed, AuthorizationMessages.Topic, resource.Type, resource.Name, []));
             else if (resource.Type == ConfigResourceType.Group)
@@ -69,7 +73,7 @@ internal sealed class DescribeConfigsHandler(
             {
                 ConfigResourceType.Topic => request.IsAllowed(authorizer, AclOperation.DescribeConfigs, AclResourceType.Topic, resources[i].Name),
                 ConfigResourceType.Group => request.IsAllowedOnGroup(authorizer, AclOperation.DescribeConfigs, resources[i].Name),
-                ConfigResourceType.Broker => request.IsAllowedOnCluster(authorizer, AclOperation.DescribeConfigs),
+                ConfigResourceType.Broker or ConfigResourceType.ClientMetrics => request.IsAllowedOnCluster(authorizer, AclOperation.DescribeConfigs),
                 _ => true,
             };
             if (!allowed) (denied ??= new bool[resources.Count])[i] = true;
@@ -87,7 +91,7 @@ internal sealed class DescribeConfigsHandler(
 /// cluster (ClusterAuthorizationFailed, before it is refused as not alterable).
 /// </summary>
 internal abstract class ConfigAlteringHandler(
-    ApiKey apiKey, MessageReader<AlterConfigsRequest> read, IGrainFactory grains, KafkaAuthorizer authorizer, bool incremental)
+    ApiKey apiKey, MessageReader<AlterConfigsRequest> read, IGrainFactory grains, KafkaAuthorizer authorizer, ClientMetricsManager clientMetrics, bool incremental)
     : KafkaApiHandler<AlterConfigsRequest>(apiKey, read)
 {
     protected override async ValueTask<bool> AnswerAsync(AlterConfigsRequest body, KafkaRequest request, KafkaWriter response)
@@ -96,6 +100,8 @@ internal abstract class ConfigAlteringHandler(
         var changes = new List<TopicConfigsChange>();
         var sent = new List<int>();
         List<(int Index, Task<GroupResponse> Call)>? groups = null;
+        List<ClientMetricsConfigsChange>? metricsChanges = null;
+        List<int>? metricsSent = null;
         for (var i = 0; i < results.Length; i++)
         {
             var resource = body.Resources[i];
@@ -109,12 +115,12 @@ internal abstract class ConfigAlteringHandler(
                 results[i] = new AlterConfigsResult(ErrorCode.GroupAuthorizationFailed, AuthorizationMessages.Group, resource.Type, resource.Name);
                 continue;
             }
-            if (resource.Type == ConfigResourceType.Broker && !request.IsAllowedOnCluster(authorizer, AclOperation.AlterConfigs))
+            if (resource.Type is ConfigResourceType.Broker or ConfigResourceType.ClientMetrics && !request.IsAllowedOnCluster(authorizer, AclOperation.AlterConfigs))
             {
                 results[i] = new AlterConfigsResult(ErrorCode.ClusterAuthorizationFailed, AuthorizationMessages.Cluster, resource.Type, resource.Name);
                 continue;
             }
-            if (ConfigChangeRules.Refusal((ConfigResourceKind)resource.Type, resource.Name) is { } refusal)
+            if (resource.Type != ConfigResourceType.ClientMetrics && ConfigChangeRules.Refusal((ConfigResourceKind)resource.Type, resource.Name) is { } refusal)
             {
                 results[i] = new AlterConfigsResult(ErrorCode.InvalidRequest, refusal, resource.Type, resource.Name);
                 continue;
@@ -122,6 +128,12 @@ internal abstract class ConfigAlteringHandler(
             var configs = new AlterableConfig[resource.Configs.Count];
             for (var c = 0; c < configs.Length; c++)
                 configs[c] = new AlterableConfig(resource.Configs[c].Name, (AlterConfigOp)(byte)resource.Configs[c].Op, resource.Configs[c].Value);
+            if (resource.Type == ConfigResourceType.ClientMetrics)
+            {
+                (metricsChanges ??= []).Add(new ClientMetricsConfigsChange(resource.Name, configs, incremental));
+                (metricsSent ??= []).Add(i);
+                continue;
+            }
             if (resource.Type == ConfigResourceType.Group)
             {
                 (groups ??= []).Add((i, GroupConfigCalls.AlterAsync(grains, resource.Name, configs, incremental, body.ValidateOnly)));
@@ -138,6 +150,7 @@ internal abstract class ConfigAlteringHandler(
                     ? new AlterConfigsResult(ErrorCode.RequestTimedOut, ControllerCalls.ControllerDidNotAnswer, ConfigResourceType.Topic, changes[i].Topic)
                     : new AlterConfigsResult(answers[i].Error, answers[i].ErrorMessage, ConfigResourceType.Topic, answers[i].Topic);
         }
+        if (metricsChanges is not null) await AlterClientMetricsAsync(metricsChanges, metricsSent!, body.ValidateOnly, results);
         if (groups is not null)
             foreach (var (i, call) in groups)
             {
@@ -147,13 +160,33 @@ internal abstract class ConfigAlteringHandler(
         new AlterConfigsResponse(results).Write(response, ApiVersionsTable.IsFlexible(request.Header.ApiKey, request.Version));
         return true;
     }
+
+    /// <summary>
+    /// Client metrics subscriptions (KIP-714) go to the controller in one call; once one is stored, this broker loads the
+    /// stored subscriptions before it answers (the others within a second), so its next GetTelemetrySubscriptions and
+    /// DescribeConfigs see the change.
+    /// </summary>
+    private async Task AlterClientMetricsAsync(List<ClientMetricsConfigsChange> changes, List<int> sent, bool validateOnly, AlterConfigsResult[] results)
+    {
+        var answers = await ControllerCalls.UnlessUnreachableAsync(grains.ControllerInternal().AlterClientMetrics(changes, validateOnly));
+        var stored = false;
+        for (var i = 0; i < sent.Count; i++)
+        {
+            results[sent[i]] = answers is null
+                ? new AlterConfigsResult(ErrorCode.RequestTimedOut, ControllerCalls.ControllerDidNotAnswer, ConfigResourceType.ClientMetrics, changes[i].Name)
+                : new AlterConfigsResult(answers[i].Error, answers[i].Message, ConfigResourceType.ClientMetrics, changes[i].Name);
+            stored |= answers is not null && answers[i].Error == ErrorCode.None;
+        }
+        if (stored && !validateOnly && await ControllerCalls.UnlessUnreachableAsync(grains.ControllerInternal().GetClientMetrics()) is { } snapshot)
+            clientMetrics.Apply(snapshot);
+    }
 }
 
-internal sealed class AlterConfigsHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
-    : ConfigAlteringHandler(ApiKey.AlterConfigs, AlterConfigsRequest.ReadAlterConfigs, grains, authorizer, incremental: false);
+internal sealed class AlterConfigsHandler(IGrainFactory grains, KafkaAuthorizer authorizer, ClientMetricsManager clientMetrics)
+    : ConfigAlteringHandler(ApiKey.AlterConfigs, AlterConfigsRequest.ReadAlterConfigs, grains, authorizer, clientMetrics, incremental: false);
 
-internal sealed class IncrementalAlterConfigsHandler(IGrainFactory grains, KafkaAuthorizer authorizer)
-    : ConfigAlteringHandler(ApiKey.IncrementalAlterConfigs, AlterConfigsRequest.ReadIncrementalAlterConfigs, grains, authorizer, incremental: true);
+internal sealed class IncrementalAlterConfigsHandler(IGrainFactory grains, KafkaAuthorizer authorizer, ClientMetricsManager clientMetrics)
+    : ConfigAlteringHandler(ApiKey.IncrementalAlterConfigs, AlterConfigsRequest.ReadIncrementalAlterConfigs, grains, authorizer, clientMetrics, incremental: true);
 
 /// <summary>A group's config change sent to its grain: a grain that cannot be reached is CoordinatorNotAvailable, which clients retry.</summary>
 internal static class GroupConfigCalls
