@@ -9,6 +9,7 @@ using OrleansStream.Protocol.Sasl;
 using OrleansStream.Server.Diagnostics;
 using OrleansStream.Server.Kafka.Security;
 using OrleansStream.Server.Kafka.Security.OAuthBearer;
+using OrleansStream.TestKit;
 
 namespace OrleansStream.Server.Tests.Kafka.OAuthBearer;
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using OrleansStream.Protocol.Sasl;
 using OrleansStream.Server.Kafka.Security.OAuthBearer;
+using OrleansStream.TestKit;
 
 namespace OrleansStream.Server.Tests.Kafka.OAuthBearer;
 

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace OrleansStream.Server.Tests.Kafka.OAuthBearer;
+namespace OrleansStream.TestKit;
 
 /// <summary>A signing key made for a test, its JWK, and compact JWS tokens signed with it.</summary>
 public sealed class TestJwt : IDisposable
