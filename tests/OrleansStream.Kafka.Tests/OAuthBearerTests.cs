@@ -227,6 +227,11 @@ public sealed class OAuthBearerTests(OAuthBearerKafkaCluster cluster) : IClassFi
         Assert.NotNull(metadata);
     }
 
+    [Fact]
+    public Task Kafkajs_with_its_oauthBearerProvider_creates_produces_and_consumes_in_a_group() =>
+        KafkajsTests.RunClientAsync(cluster.Silos.Client, $"127.0.0.1:{cluster.SaslPort}",
+            new Dictionary<string, string?> { ["KAFKAJS_OAUTHBEARER_TOKEN"] = Token("admin", cluster.EcKey) });
+
     private static byte[] Initial(string token) => Encoding.UTF8.GetBytes($"n,,\u0001auth=Bearer {token}\u0001\u0001");
 
     private static JsonObject WithAudience(JsonObject claims, string audience)
