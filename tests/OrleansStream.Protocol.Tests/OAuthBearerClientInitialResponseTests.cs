@@ -11,11 +11,11 @@ public class OAuthBearerClientInitialResponseTests
     [Fact]
     public void The_token_authorization_id_and_extensions_are_read()
     {
-        var response = Parse("n,a=alice,\u0001auth=Bearer eyJ.a-b_c~+/9.x==\u0001traceId=123 = x\u0001logicalCluster=lkc-1\u0001\u0001");
+        var response = Parse("n,a=alice,\u0001auth=Bearer eyJ.a-b_c~+/9.x==\u0001traceId= 123 = x\u0001logicalCluster=lkc-1\u0001\u0001");
 
         Assert.Equal("eyJ.a-b_c~+/9.x==", response.TokenValue);
         Assert.Equal("alice", response.AuthorizationId);
-        Assert.Equal(new Dictionary<string, string> { ["traceId"] = "123 = x", ["logicalCluster"] = "lkc-1" }, response.Extensions);
+        Assert.Equal(new Dictionary<string, string> { ["traceId"] = " 123 = x", ["logicalCluster"] = "lkc-1" }, response.Extensions);
     }
 
     [Fact]
