@@ -100,6 +100,39 @@ public sealed class OAuthBearerSaslServerTests : IDisposable
         Assert.Equal((SaslOutcome.Failed, "Authentication failed during authentication due to invalid credentials with SASL mechanism OAUTHBEARER"), (step.Outcome, step.Error));
     }
 
+    /// <summary>Odd initial responses (random byte changes to a signed and an unsigned one): each step answers, none throws.</summary>
+    [Fact]
+    public async Task Mutated_initial_responses_are_answered_or_refused_and_never_throw()
+    {
+        using var key = new TestJwt("ES256", "k");
+        var jwks = Path.GetTempFileName();
+        await File.WriteAllTextAsync(jwks, TestJwt.Set(key), TestContext.Current.CancellationToken);
+        var options = new OAuthBearerOptions { JwksEndpointUrl = new Uri(jwks).AbsoluteUri };
+        await using var keys = new VerificationKeys(options, _time, NullLogger.Instance);
+        await keys.StartAsync(TestContext.Current.CancellationToken);
+        File.Delete(jwks);
+        IOAuthBearerValidator[] validators = [new JwsAccessTokenValidator(options, keys, _time, NullLogger.Instance),
+            new UnsecuredJwsValidator(new UnsecuredValidatorOptions { Enabled = true }, _time, NullLogger.Instance)];
+        var claims = TestJwt.Claims("alice", _time.GetUtcNow(), TimeSpan.FromMinutes(5));
+        claims["scope"] = new JsonArray("a", "b");
+        var messages = new[] { Initial(key.Sign(claims), "alice", "traceId=1\u0001"), Initial(TestJwt.Unsecured(claims)) };
+        var random = new Random(7628);
+        var outcomes = new HashSet<SaslOutcome>();
+
+        for (var i = 0; i < 4000; i++)
+        {
+            var message = (byte[])messages[i % 2].Clone();
+            for (var changes = random.Next(1, 4); changes > 0; changes--)
+                message[random.Next(message.Length)] = random.Next(3) switch { 0 => (byte)random.Next(256), 1 => (byte)'.', _ => (byte)'=' };
+            var server = new OAuthBearerSaslServer(validators[i % 2]);
+            var step = server.Evaluate(message);
+            outcomes.Add(step.Outcome);
+            if (step.Outcome == SaslOutcome.Continue) Assert.Equal(SaslOutcome.Failed, server.Evaluate([0x01]).Outcome);
+        }
+
+        Assert.Equal([SaslOutcome.Continue, SaslOutcome.Complete, SaslOutcome.Failed], outcomes.Order());
+    }
+
     [Fact]
     public void Through_the_authenticator_a_refused_token_is_SaslAuthenticationFailed_counted_under_OAUTHBEARER()
     {

@@ -90,6 +90,8 @@ internal sealed class Jws : IDisposable
     private static JsonDocument Json(ReadOnlySpan<char> part, string what)
     {
         var bytes = Decode(part, what);
+        // JsonDocument checks a string's UTF-8 only when the string is read, which would then throw.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new FormatException($"Malformed JWT: the {what} is not UTF-8");
         try
         {
             var document = JsonDocument.Parse(bytes);

@@ -47,7 +47,14 @@ public sealed partial class JwsAccessTokenValidator(OAuthBearerOptions options, 
             if (algorithm is null) return "The JWS header has no alg";
             if (algorithm == "none") return "The JWS algorithm 'none' is not permitted";
             if (HashOf(algorithm) is not { } hash) return $"The JWS algorithm '{algorithm}' is not supported";
-            if (!Verify(jws, algorithm, hash, out var reason)) return reason;
+            try
+            {
+                if (!Verify(jws, algorithm, hash, out var reason)) return reason;
+            }
+            catch (CryptographicException e)
+            {
+                return $"JWS signature could not be verified: {e.Message}";
+            }
             try
             {
                 return CheckClaims(jws, out valid);
