@@ -189,6 +189,10 @@ public sealed class OAuthBearerSaslServerTests : IDisposable
             Assert.False(Validate("OAUTHBEARER", new OAuthBearerOptions { JwksEndpointUrl = "https://idp/keys", Unsecured = { Enabled = true } }).Succeeded);
             Assert.Contains("does not exist", Validate("OAUTHBEARER", new OAuthBearerOptions { JwksEndpointUrl = "file:///no/such/jwks.json" }).FailureMessage, StringComparison.Ordinal);
             Assert.Contains("absolute https:, http: or file: URL", Validate("OAUTHBEARER", new OAuthBearerOptions { JwksEndpointUrl = "ftp://idp/keys" }).FailureMessage, StringComparison.Ordinal);
+            // A broker whose every listener asks for SASL needs no configured user when OAUTHBEARER lets clients in.
+            var onlySasl = new SaslOptionsValidator(Options.Create(new BrokerOptions { Listeners = "SASL_PLAINTEXT://:9094" }));
+            Assert.True(onlySasl.Validate(null, new SaslOptions { EnabledMechanisms = "OAUTHBEARER" }).Succeeded);
+            Assert.False(onlySasl.Validate(null, new SaslOptions { EnabledMechanisms = "PLAIN" }).Succeeded);
             Assert.Contains("Invalid scope value", Validate("OAUTHBEARER", new OAuthBearerOptions { Unsecured = { Enabled = true, RequiredScope = "a \"b\"" } }).FailureMessage, StringComparison.Ordinal);
         }
         finally
