@@ -221,6 +221,8 @@ public sealed class OAuthBearerTests(OAuthBearerKafkaCluster cluster) : IClassFi
         var metadata = await good.ReadFrameAsync();
 
         Assert.Equal((ErrorCode.None, 0), (authenticated.Error, authenticated.AuthBytes.Length));
+        // KIP-368: the session lasts until the token's exp (10 minutes from its making).
+        Assert.InRange(authenticated.SessionLifetimeMs, 540_000, 600_000);
         Assert.Equal((ErrorCode.SaslAuthenticationFailed, "Authentication failed during authentication due to invalid credentials with SASL mechanism OAUTHBEARER"),
             (malformed.Error, malformed.ErrorMessage));
         Assert.Null(badClosed);

@@ -150,7 +150,7 @@ public sealed class OAuthBearerSaslServerTests : IDisposable
         listener.Start();
         var credentials = new SaslCredentialStore(Options.Create(new SaslOptions { EnabledMechanisms = "OAUTHBEARER" }));
         var validator = new UnsecuredJwsValidator(new UnsecuredValidatorOptions { Enabled = true }, _time, NullLogger.Instance);
-        var sasl = new SaslServerAuthenticator(credentials, metrics, validator);
+        var sasl = new SaslServerAuthenticator(credentials, metrics, _time, 0, validator);
 
         var handshake = sasl.Handshake("OAUTHBEARER", 1, out var closeAfterHandshake);
         var challenge = sasl.Authenticate(Initial("e30.e30."), out var closeAfterToken);
@@ -162,11 +162,29 @@ public sealed class OAuthBearerSaslServerTests : IDisposable
         Assert.Equal(["OAUTHBEARER"], failures);
     }
 
+    /// <summary>KIP-368: the token's <c>exp</c> bounds the session, shorter than <c>connections.max.reauth.ms</c> or not.</summary>
+    [Theory]
+    [InlineData(0, 300_000)]
+    [InlineData(60_000, 60_000)]
+    [InlineData(600_000, 300_000)]
+    public void The_token_s_expiry_is_the_session_lifetime_unless_connections_max_reauth_ms_is_shorter(long maxReauthMs, long lifetimeMs)
+    {
+        var credentials = new SaslCredentialStore(Options.Create(new SaslOptions { EnabledMechanisms = "OAUTHBEARER" }));
+        var validator = new UnsecuredJwsValidator(new UnsecuredValidatorOptions { Enabled = true }, _time, NullLogger.Instance);
+        var sasl = new SaslServerAuthenticator(credentials, _services.GetRequiredService<OrleansStreamMetrics>(), _time, maxReauthMs, validator);
+
+        sasl.Handshake("OAUTHBEARER", 1, out _);
+        var authenticated = sasl.Authenticate(Initial(Token()), out var close);
+
+        Assert.Equal((ErrorCode.None, false, "alice"), (authenticated.Error, close, sasl.User));
+        Assert.Equal(lifetimeMs, authenticated.SessionLifetimeMs);
+    }
+
     [Fact]
     public void Without_a_validator_OAUTHBEARER_is_not_served_even_if_named()
     {
         var credentials = new SaslCredentialStore(Options.Create(new SaslOptions { EnabledMechanisms = "PLAIN,OAUTHBEARER" }));
-        var sasl = new SaslServerAuthenticator(credentials, _services.GetRequiredService<OrleansStreamMetrics>());
+        var sasl = new SaslServerAuthenticator(credentials, _services.GetRequiredService<OrleansStreamMetrics>(), _time, 0);
 
         Assert.Equal(ErrorCode.UnsupportedSaslMechanism, sasl.Handshake("OAUTHBEARER", 1, out _).Error);
     }
