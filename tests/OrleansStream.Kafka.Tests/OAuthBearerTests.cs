@@ -229,6 +229,66 @@ public sealed class OAuthBearerTests(OAuthBearerKafkaCluster cluster) : IClassFi
         Assert.NotNull(metadata);
     }
 
+    /// <summary>
+    /// KIP-368 with short-lived tokens: the session ends at the token's <c>exp</c>, so librdkafka refreshes its token
+    /// and re-authenticates with the new one on the same connection; the broker closes no connection for an expired
+    /// session while the producer outlives several tokens.
+    /// </summary>
+    [Fact]
+    public async Task Confluent_client_with_short_lived_tokens_re_authenticates_with_fresh_ones_and_keeps_producing()
+    {
+        var topic = "oauth-reauth-" + Guid.NewGuid().ToString("N")[..8];
+        using (var admin = Admin())
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = 1, ReplicationFactor = 1 }]);
+        var expiredBefore = CountExpired();
+        var logs = new List<string>();
+        var errors = new List<Error>();
+        var tokens = 0;
+        using var producer = new ProducerBuilder<string, string>(new ProducerConfig(Copy(cluster.Client())) { Acks = Confluent.Kafka.Acks.All, Debug = "security" })
+            .SetOAuthBearerTokenRefreshHandler((c, _) =>
+            {
+                // Ten seconds, to the millisecond: librdkafka refreshes at 80 % of it and re-authenticates before the
+                // session ends, never within a second of the last time (which Kafka's brokers refuse, as this one does).
+                var claims = OAuthBearerKafkaCluster.Claims("admin", TimeSpan.FromSeconds(10));
+                var expiresAtMs = DateTimeOffset.UtcNow.AddSeconds(10).ToUnixTimeMilliseconds();
+                claims["exp"] = expiresAtMs / 1000.0;
+                c.OAuthBearerSetToken(cluster.RsaKey.Sign(claims), expiresAtMs, "admin");
+                Interlocked.Increment(ref tokens);
+            })
+            .SetLogHandler((_, m) => { lock (logs) logs.Add(m.Message); })
+            .SetErrorHandler((_, e) => { lock (errors) errors.Add(e); })
+            .Build();
+        var delivered = 0;
+
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            await producer.ProduceAsync(topic, new Message<string, string> { Key = $"k{delivered}", Value = "v" }, Ct);
+            delivered++;
+            lock (logs) return logs.Count(l => l.Contains("Auth in state REAUTH", StringComparison.Ordinal)) >= 2;
+        }, "librdkafka re-authenticates", TimeSpan.FromSeconds(60), () => { lock (logs) return string.Join('\n', logs.TakeLast(40)); });
+        var last = await producer.ProduceAsync(topic, new Message<string, string> { Key = "last", Value = "v" }, Ct);
+
+        Assert.Equal(PersistenceStatus.Persisted, last.Status);
+        Assert.True(Volatile.Read(ref tokens) >= 2);
+        Assert.Equal(expiredBefore, CountExpired());
+        lock (errors) Assert.Empty(errors);
+        lock (logs)
+        {
+            var reauthentications = logs.Count(l => l.Contains("Auth in state REAUTH", StringComparison.Ordinal));
+            var connections = logs.Count(l => l.Contains("Auth in state APIVERSION_QUERY", StringComparison.Ordinal));
+            var authenticated = logs.Count(l => l.Contains("SASL OAUTHBEARER authentication successful (principal=admin)", StringComparison.Ordinal));
+            Assert.Equal(connections + reauthentications, authenticated);
+        }
+    }
+
+    private int CountExpired()
+    {
+        var output = cluster.Silos.Output(0);
+        var count = 0;
+        for (var at = output.IndexOf("SASL session of", StringComparison.Ordinal); at >= 0; at = output.IndexOf("SASL session of", at + 1, StringComparison.Ordinal)) count++;
+        return count;
+    }
+
     [Fact]
     public Task Kafkajs_with_its_oauthBearerProvider_creates_produces_and_consumes_in_a_group() =>
         KafkajsTests.RunClientAsync(cluster.Silos.Client, $"127.0.0.1:{cluster.SaslPort}",
