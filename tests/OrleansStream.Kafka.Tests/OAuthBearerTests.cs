@@ -289,6 +289,46 @@ public sealed class OAuthBearerTests(OAuthBearerKafkaCluster cluster) : IClassFi
         return count;
     }
 
+    /// <summary>
+    /// Development mode on a broker of its own: unsigned tokens, as librdkafka makes them by default from
+    /// <c>sasl.oauthbearer.config</c> (no refresh handler), with the required scope Kafka's unsecured validator checks.
+    /// </summary>
+    [Fact]
+    public async Task With_unsecured_tokens_enabled_librdkafka_s_default_unsigned_token_authenticates_and_one_without_the_scope_is_refused()
+    {
+        var saslPort = ExternalProcess.FreeTcpPort();
+        await using var silos = await SiloProcesses.StartAsync(1, (_, env) =>
+        {
+            env["OrleansStream__Listeners"] += string.Create(CultureInfo.InvariantCulture, $",SASL_PLAINTEXT://127.0.0.1:{saslPort}");
+            env["OrleansStream__ListenerSecurityProtocolMap"] = "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT";
+            env["OrleansStream__Sasl__EnabledMechanisms"] = "OAUTHBEARER";
+            env["OrleansStream__Sasl__OAuthBearer__Unsecured__Enabled"] = "true";
+            env["OrleansStream__Sasl__OAuthBearer__Unsecured__RequiredScope"] = "kafka";
+        });
+        ClientConfig Config(string oauthConfig) => new()
+        {
+            BootstrapServers = string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{saslPort}"),
+            SecurityProtocol = SecurityProtocol.SaslPlaintext,
+            SaslMechanism = SaslMechanism.OAuthBearer,
+            SaslOauthbearerConfig = oauthConfig,
+            EnableSaslOauthbearerUnsecureJwt = true,
+        };
+        var errors = new List<Error>();
+
+        using (var admin = new AdminClientBuilder(Config("principal=alice scope=kafka,other")).Build())
+            Assert.Single(admin.GetMetadata(Wait).Brokers);
+        using var refused = new AdminClientBuilder(Config("principal=alice scope=other"))
+            .SetErrorHandler((_, e) => { lock (errors) errors.Add(e); }).Build();
+        await Eventually.WaitUntilAsync(() => { lock (errors) return errors.Count > 0; }, "librdkafka reports an error");
+
+        lock (errors)
+        {
+            Assert.Equal(Confluent.Kafka.ErrorCode.Local_Authentication, errors[0].Code);
+            Assert.Contains("{\"status\":\"insufficient_scope\", \"scope\":\"kafka\"}", errors[0].Reason, StringComparison.Ordinal);
+        }
+        Assert.Contains("OAUTHBEARER takes unsigned tokens", silos.Output(0), StringComparison.Ordinal);
+    }
+
     [Fact]
     public Task Kafkajs_with_its_oauthBearerProvider_creates_produces_and_consumes_in_a_group() =>
         KafkajsTests.RunClientAsync(cluster.Silos.Client, $"127.0.0.1:{cluster.SaslPort}",
