@@ -41,9 +41,13 @@ public interface ISaslServer
     /// <summary>Takes the client's next token; a failed exchange fails every later step.</summary>
     SaslStep Evaluate(ReadOnlySpan<byte> response);
 
-    /// <summary>A server for <paramref name="mechanism"/> (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), null for one not served.</summary>
-    static ISaslServer? Create(string mechanism, IScramCredentialStore credentials) =>
+    /// <summary>
+    /// A server for <paramref name="mechanism"/> (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, and OAUTHBEARER when
+    /// <paramref name="oauthBearer"/> validates its tokens), null for one not served.
+    /// </summary>
+    static ISaslServer? Create(string mechanism, IScramCredentialStore credentials, IOAuthBearerValidator? oauthBearer = null) =>
         mechanism == PlainSaslServer.MechanismName ? new PlainSaslServer(credentials)
         : ScramMechanism.ForName(mechanism) is { } scram ? new ScramSaslServer(scram, credentials)
+        : mechanism == OAuthBearerSaslServer.MechanismName && oauthBearer is not null ? new OAuthBearerSaslServer(oauthBearer)
         : null;
 }

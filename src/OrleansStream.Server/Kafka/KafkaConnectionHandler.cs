@@ -34,6 +34,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     private readonly Dictionary<ApiKey, IKafkaApiHandler> _handlers = [];
     private readonly IReadOnlyList<KafkaListener> _listeners;
     private readonly SaslCredentialStore _credentials;
+    private readonly Protocol.Sasl.IOAuthBearerValidator? _oauthBearer;
     private readonly int _maxRequestBytes;
     private readonly TimeSpan _maxIdle;
     private readonly long _maxReauthMs;
@@ -46,13 +47,14 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
 
     public KafkaConnectionHandler(IEnumerable<IKafkaApiHandler> handlers, IOptions<BrokerOptions> options, SaslCredentialStore credentials,
         OrleansStreamMetrics metrics, KafkaAuthorizer authorizer, Quotas.ClientQuotaManager quotas, Quotas.ConnectionQuotas connectionQuotas, TimeProvider time,
-        ILogger<KafkaConnectionHandler> logger)
+        ILogger<KafkaConnectionHandler> logger, Security.OAuthBearer.OAuthBearerValidators? oauthBearer = null)
     {
         ArgumentNullException.ThrowIfNull(handlers);
         ArgumentNullException.ThrowIfNull(options);
         foreach (var h in handlers) _handlers[h.ApiKey] = h;
         _listeners = KafkaListeners.Bound(options.Value);
         _credentials = credentials;
+        _oauthBearer = oauthBearer?.Validator;
         _maxRequestBytes = options.Value.SocketRequestMaxBytes;
         _maxIdle = TimeSpan.FromMilliseconds(options.Value.ConnectionsMaxIdleMs);
         _maxReauthMs = options.Value.ConnectionsMaxReauthMs;
@@ -71,7 +73,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     {
         ArgumentNullException.ThrowIfNull(connection);
         var listener = ListenerOf(connection.LocalEndPoint);
-        var state = new KafkaConnection(listener, connection.RemoteEndPoint, listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics, _time, _maxReauthMs) : null,
+        var state = new KafkaConnection(listener, connection.RemoteEndPoint, listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics, _time, _maxReauthMs, _oauthBearer) : null,
             connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate);
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         // Kafka's ConnectionQuotas.inc: the broker-wide rate and max.connections first (the acceptor waits), then the

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 using OrleansStream.Server.ClientMetrics;
 using OrleansStream.Server.Kafka.Handlers;
 using OrleansStream.Server.Kafka.Security;
+using OrleansStream.Server.Kafka.Security.OAuthBearer;
 using OrleansStream.Server.Security;
 using OrleansStream.Server.Security.Authorization;
 
@@ -30,6 +31,10 @@ public static class KafkaListenerExtensions
         services.AddOptions<SaslOptions>().BindConfiguration(SaslOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SaslOptions>, SaslOptionsValidator>());
         services.TryAddSingleton<SaslCredentialStore>();
+        services.AddOptions<OAuthBearerOptions>().BindConfiguration(OAuthBearerOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OAuthBearerOptions>, OAuthBearerOptionsValidator>());
+        services.TryAddSingleton<OAuthBearerValidators>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static sp => sp.GetRequiredService<OAuthBearerValidators>());
         services.TryAddSingleton<Quotas.ClientQuotaManager>();
         services.TryAddSingleton<Quotas.ConnectionQuotas>();
         services.AddOptions<AuthorizerOptions>().BindConfiguration(AuthorizerOptions.SectionName).ValidateOnStart();

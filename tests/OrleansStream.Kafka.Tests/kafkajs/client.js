@@ -1,14 +1,17 @@
 // kafkajs against the brokers: admin (create and list topics), keyed produce with acks=all, a group consumer that
 // reads every record back and commits. Usage: node client.js <bootstrap> <topic> <group> <count>
 // KAFKAJS_SASL (JSON: mechanism, username, password) and KAFKAJS_SSL_CA (a PEM file) add SASL and TLS;
-// KAFKAJS_REAUTH_THRESHOLD_MS sets kafkajs's reauthenticationThreshold.
+// KAFKAJS_REAUTH_THRESHOLD_MS sets kafkajs's reauthenticationThreshold; KAFKAJS_OAUTHBEARER_TOKEN (a JWT) authenticates
+// with OAUTHBEARER, kafkajs's oauthBearerProvider giving that token.
 // Prints one JSON line with what each step saw; any failure exits non-zero (a missing kafkajs too).
 'use strict';
 const { Kafka, logLevel, Partitioners } = require('kafkajs');
 
 const [bootstrap, topic, groupId, countText] = process.argv.slice(2);
 const count = Number(countText);
-const sasl = process.env.KAFKAJS_SASL ? JSON.parse(process.env.KAFKAJS_SASL) : undefined;
+const bearer = process.env.KAFKAJS_OAUTHBEARER_TOKEN;
+const sasl = bearer ? { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: bearer }) }
+  : process.env.KAFKAJS_SASL ? JSON.parse(process.env.KAFKAJS_SASL) : undefined;
 const ssl = process.env.KAFKAJS_SSL_CA ? { ca: [require('fs').readFileSync(process.env.KAFKAJS_SSL_CA, 'utf8')] } : undefined;
 // kafkajs re-authenticates (KIP-368) before any request made within this many ms of its session's end (default 10 s).
 const reauthenticationThreshold = process.env.KAFKAJS_REAUTH_THRESHOLD_MS ? Number(process.env.KAFKAJS_REAUTH_THRESHOLD_MS) : undefined;

@@ -12,7 +12,10 @@ public sealed class SaslOptions
 {
     public const string SectionName = "OrleansStream:Sasl";
 
-    /// <summary>Kafka's <c>sasl.enabled.mechanisms</c>: any of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, comma-separated.</summary>
+    /// <summary>
+    /// Kafka's <c>sasl.enabled.mechanisms</c>: any of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER (which needs
+    /// <c>OrleansStream:Sasl:OAuthBearer</c>), comma-separated.
+    /// </summary>
     public string EnabledMechanisms { get; set; } = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512";
 
     /// <summary>The users by name (<c>OrleansStream:Sasl:Users:alice:ScramSha512</c>, ...).</summary>
@@ -27,8 +30,8 @@ public sealed class SaslOptions
         var result = new List<string>();
         foreach (var name in EnabledMechanisms.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (name != PlainSaslServer.MechanismName && ScramMechanism.ForName(name) is null)
-                throw new FormatException($"'{name}' is not a SASL mechanism this broker serves (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).");
+            if (name != PlainSaslServer.MechanismName && name != OAuthBearerSaslServer.MechanismName && ScramMechanism.ForName(name) is null)
+                throw new FormatException($"'{name}' is not a SASL mechanism this broker serves (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER).");
             if (!result.Contains(name)) result.Add(name);
         }
         return result;
@@ -58,7 +61,7 @@ public sealed class SaslOptionsValidator(IOptions<BrokerOptions> broker) : IVali
     {
         List<string>? failures = null;
         void Fail(string message) => (failures ??= []).Add(message);
-        if (options.Users.Count == 0 && OnlySaslListeners(broker.Value) is { } listener)
+        if (options.Users.Count == 0 && !OffersOAuthBearer(options) && OnlySaslListeners(broker.Value) is { } listener)
             Fail($"Every listener of OrleansStream:Listeners asks for SASL ({listener}), but {SaslOptions.SectionName}:Users names no user: " +
                 "no client could authenticate, nor create a user (AlterUserScramCredentials).");
         try
@@ -90,6 +93,19 @@ public sealed class SaslOptionsValidator(IOptions<BrokerOptions> broker) : IVali
             }
         }
         return failures is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    // An OAUTHBEARER client needs no user of the broker's: its token names it.
+    private static bool OffersOAuthBearer(SaslOptions options)
+    {
+        try
+        {
+            return options.Mechanisms().Contains(OAuthBearerSaslServer.MechanismName);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
     }
 
     // A bad listener setting is the broker options' own failure to report. Users may also be created at run time

@@ -24,7 +24,8 @@ namespace OrleansStream.Server.Kafka.Security;
 /// after authentication is <see cref="ErrorCode.IllegalSaslState"/> and the connection stays, as Kafka's request
 /// handler answers it.
 /// </remarks>
-public sealed class SaslServerAuthenticator(SaslCredentialStore credentials, OrleansStreamMetrics metrics, TimeProvider time, long connectionsMaxReauthMs)
+public sealed class SaslServerAuthenticator(SaslCredentialStore credentials, OrleansStreamMetrics metrics, TimeProvider time, long connectionsMaxReauthMs,
+    IOAuthBearerValidator? oauthBearer = null)
 {
     private static readonly TimeSpan MinReauthenticationInterval = TimeSpan.FromSeconds(1);
 
@@ -109,7 +110,7 @@ public sealed class SaslServerAuthenticator(SaslCredentialStore credentials, Orl
             _state = State.Failed;
             return new SaslHandshakeResponse(ErrorCode.IllegalSaslState, credentials.EnabledMechanisms);
         }
-        var server = credentials.EnabledMechanisms.Contains(mechanism) ? ISaslServer.Create(mechanism, credentials) : null;
+        var server = credentials.EnabledMechanisms.Contains(mechanism) ? ISaslServer.Create(mechanism, credentials, oauthBearer) : null;
         if (server is null)
         {
             _state = State.Failed;
