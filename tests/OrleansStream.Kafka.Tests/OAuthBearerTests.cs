@@ -241,10 +241,9 @@ public sealed class OAuthBearerTests(OAuthBearerKafkaCluster cluster) : IClassFi
         using (var admin = Admin())
             await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = 1, ReplicationFactor = 1 }]);
         var expiredBefore = CountExpired();
-        var logs = new List<string>();
-        var errors = new List<Error>();
+        var watch = new LibrdkafkaReauthentication("SASL OAUTHBEARER authentication successful (principal=admin)");
         var tokens = 0;
-        using var producer = new ProducerBuilder<string, string>(new ProducerConfig(Copy(cluster.Client())) { Acks = Confluent.Kafka.Acks.All, Debug = "security" })
+        using var producer = watch.Configure(new ProducerBuilder<string, string>(new ProducerConfig(Copy(cluster.Client())) { Acks = Confluent.Kafka.Acks.All, Debug = "security" })
             .SetOAuthBearerTokenRefreshHandler((c, _) =>
             {
                 // Ten seconds, to the millisecond: librdkafka refreshes at 80 % of it and re-authenticates before the
@@ -254,31 +253,15 @@ public sealed class OAuthBearerTests(OAuthBearerKafkaCluster cluster) : IClassFi
                 claims["exp"] = expiresAtMs / 1000.0;
                 c.OAuthBearerSetToken(cluster.RsaKey.Sign(claims), expiresAtMs, "admin");
                 Interlocked.Increment(ref tokens);
-            })
-            .SetLogHandler((_, m) => { lock (logs) logs.Add(m.Message); })
-            .SetErrorHandler((_, e) => { lock (errors) errors.Add(e); })
-            .Build();
-        var delivered = 0;
-        int Count(string text)
-        {
-            lock (logs) return logs.Count(l => l.Contains(text, StringComparison.Ordinal));
-        }
+            })).Build();
 
-        // Two re-authentications completed on their connections: two more exchanges completed than connections made
-        // (a re-authentication refused would make the client connect again instead, and report an error).
-        await Eventually.WaitUntilAsync(async () =>
-        {
-            await producer.ProduceAsync(topic, new Message<string, string> { Key = $"k{delivered}", Value = "v" }, Ct);
-            delivered++;
-            return Count("Auth in state REAUTH") >= 2
-                && Count("SASL OAUTHBEARER authentication successful (principal=admin)") >= Count("Auth in state APIVERSION_QUERY") + 2;
-        }, "librdkafka re-authenticates on its connection twice", TimeSpan.FromSeconds(60), () => { lock (logs) return string.Join('\n', logs.TakeLast(40)); });
+        await watch.ProduceUntilReauthenticatedTwiceAsync(producer, topic, Ct);
         var last = await producer.ProduceAsync(topic, new Message<string, string> { Key = "last", Value = "v" }, Ct);
 
         Assert.Equal(PersistenceStatus.Persisted, last.Status);
         Assert.True(Volatile.Read(ref tokens) >= 2);
         Assert.Equal(expiredBefore, CountExpired());
-        lock (errors) Assert.Empty(errors);
+        Assert.Empty(watch.Errors);
     }
 
     private int CountExpired()

@@ -133,31 +133,15 @@ public sealed partial class SecurityTests
         using (var admin = new AdminClientBuilder(config).Build())
             await admin.CreateTopicsAsync([new Confluent.Kafka.Admin.TopicSpecification { Name = topic, NumPartitions = 2, ReplicationFactor = 1 }]);
         var expiredBefore = CountExpired();
-        var logs = new List<string>();
-        var errors = new List<Error>();
-        using var producer = new ProducerBuilder<string, string>(new ProducerConfig(Copy(config)) { Debug = "security" })
-            .SetLogHandler((_, m) => { lock (logs) logs.Add(m.Message); })
-            .SetErrorHandler((_, e) => { lock (errors) errors.Add(e); })
-            .Build();
-        var delivered = 0;
-        int Count(string text)
-        {
-            lock (logs) return logs.Count(l => l.Contains(text, StringComparison.Ordinal));
-        }
+        var watch = new LibrdkafkaReauthentication("Authenticated as bob");
+        using var producer = watch.Configure(new ProducerBuilder<string, string>(new ProducerConfig(Copy(config)) { Debug = "security" })).Build();
 
-        // Two re-authentications completed on their connections: two more exchanges completed than connections made
-        // (a re-authentication refused would make the client connect again instead, and report an error).
-        await Eventually.WaitUntilAsync(async () =>
-        {
-            await producer.ProduceAsync(topic, new Message<string, string> { Key = $"k{delivered}", Value = "v" }, Ct);
-            delivered++;
-            return Count("Auth in state REAUTH") >= 2 && Count("Authenticated as bob") >= Count("Auth in state APIVERSION_QUERY") + 2;
-        }, "librdkafka re-authenticates on its connection twice", TimeSpan.FromSeconds(60), () => { lock (logs) return string.Join('\n', logs.TakeLast(40)); });
+        await watch.ProduceUntilReauthenticatedTwiceAsync(producer, topic, Ct);
         var last = await producer.ProduceAsync(topic, new Message<string, string> { Key = "last", Value = "v" }, Ct);
 
         Assert.Equal(PersistenceStatus.Persisted, last.Status);
         Assert.Equal(expiredBefore, CountExpired());
-        lock (errors) Assert.Empty(errors);
+        Assert.Empty(watch.Errors);
     }
 
     private int CountExpired()
