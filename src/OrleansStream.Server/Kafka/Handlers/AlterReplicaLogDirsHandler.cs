@@ -23,49 +23,46 @@ internal sealed class AlterReplicaLogDirsHandler(
 {
     protected override async ValueTask<bool> AnswerAsync(AlterReplicaLogDirsRequest body, KafkaRequest request, KafkaWriter response)
     {
+        // Kafka's map of partition to directory: the last directory named wins; topics answer in the order first named.
         var destinations = new Dictionary<(string Topic, int Partition), string>();
-        var topics = new List<string>();
+        var byTopic = new Dictionary<string, List<(int, ErrorCode)>>(StringComparer.Ordinal);
         foreach (var dir in body.Dirs)
             foreach (var t in dir.Topics)
             {
-                if (!topics.Contains(t.Topic)) topics.Add(t.Topic);
+                byTopic.TryAdd(t.Topic, []);
                 foreach (var p in t.Partitions) destinations[(t.Topic, p)] = dir.Path;
             }
-        var errors = new Dictionary<(string, int), ErrorCode>(destinations.Count);
-        if (!request.IsAllowedOnCluster(authorizer, AclOperation.Alter))
-            foreach (var key in destinations.Keys) errors[key] = ErrorCode.ClusterAuthorizationFailed;
-        else await MoveAsync(destinations, errors);
+        var allowed = request.IsAllowedOnCluster(authorizer, AclOperation.Alter);
+        var root = options.Value.ResolvedDataDirectory;
+        var existing = new Dictionary<string, TopicMetadata>(StringComparer.Ordinal);
+        var held = new HashSet<(string, int, Guid)>();
+        if (allowed) await LoadAsync(destinations, root, existing, held);
+        foreach (var ((topic, partition), path) in destinations)
+            byTopic[topic].Add((partition,
+                !allowed ? ErrorCode.ClusterAuthorizationFailed
+                : path != root ? ErrorCode.LogDirNotFound
+                : !existing.TryGetValue(topic, out var t) || !HasPartition(t, partition) ? ErrorCode.UnknownTopicOrPartition
+                : held.Contains((topic, partition, t.TopicId)) ? ErrorCode.None
+                : ErrorCode.ReplicaNotAvailable));
 
-        var results = new List<PartitionErrors>(topics.Count);
-        foreach (var topic in topics)
-        {
-            var partitions = new List<(int, ErrorCode)>();
-            foreach (var ((t, p), error) in errors)
-                if (t == topic) partitions.Add((p, error));
+        var results = new List<PartitionErrors>(byTopic.Count);
+        foreach (var (topic, partitions) in byTopic)
             if (partitions.Count > 0) results.Add(new PartitionErrors(topic, [.. partitions]));
-        }
         new AlterReplicaLogDirsResponse(results).Write(response, request.Version);
         return true;
     }
 
-    private async Task MoveAsync(Dictionary<(string Topic, int Partition), string> destinations, Dictionary<(string, int), ErrorCode> errors)
+    /// <summary>The metadata of the topics named for this broker's directory, and the partitions it holds on disk.</summary>
+    private async Task LoadAsync(Dictionary<(string Topic, int Partition), string> destinations, string root,
+        Dictionary<string, TopicMetadata> existing, HashSet<(string, int, Guid)> held)
     {
-        var root = options.Value.ResolvedDataDirectory;
-        var here = new List<string>();
+        var here = new HashSet<string>(StringComparer.Ordinal);
         foreach (var ((topic, _), path) in destinations)
-            if (path == root && !here.Contains(topic)) here.Add(topic);
-        var existing = new Dictionary<string, TopicMetadata>(StringComparer.Ordinal);
-        if (here.Count > 0)
-            foreach (var t in (await metadata.TopicsAsync(here, allowAutoTopicCreation: false)).Topics)
-                if (t.Error == ErrorCode.None) existing[t.Name] = t;
-        var held = new HashSet<(string, int, Guid)>();
+            if (path == root) here.Add(topic);
+        if (here.Count == 0) return;
+        foreach (var t in (await metadata.TopicsAsync([.. here], allowAutoTopicCreation: false)).Topics)
+            if (t.Error == ErrorCode.None) existing[t.Name] = t;
         foreach (var local in directories.List()) held.Add((local.Topic, local.Partition, local.TopicId));
-        foreach (var ((topic, partition), path) in destinations)
-            errors[(topic, partition)] =
-                path != root ? ErrorCode.LogDirNotFound
-                : !existing.TryGetValue(topic, out var t) || !HasPartition(t, partition) ? ErrorCode.UnknownTopicOrPartition
-                : held.Contains((topic, partition, t.TopicId)) ? ErrorCode.None
-                : ErrorCode.ReplicaNotAvailable;
     }
 
     private static bool HasPartition(TopicMetadata topic, int partition)

@@ -68,7 +68,7 @@ public sealed class SaslServerAuthenticator(SaslCredentialStore credentials, Orl
     public long SessionLifetimeMs { get; private set; }
 
     /// <summary>Requests a connection may send before it is authenticated (Kafka's rule).</summary>
-    public static bool IsAllowedBeforeAuthentication(ApiKey key) =>
+    private static bool IsAllowedBeforeAuthentication(ApiKey key) =>
         key is ApiKey.ApiVersions or ApiKey.SaslHandshake or ApiKey.SaslAuthenticate;
 
     /// <summary>
