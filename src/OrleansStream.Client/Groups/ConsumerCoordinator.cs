@@ -148,6 +148,9 @@ internal sealed partial class ConsumerCoordinator : IDisposable
 
     public int GenerationId { get { lock (_lock) return _generation; } }
 
+    /// <summary>Whether Close or Dispose has begun (the member may still be leaving).</summary>
+    internal bool IsClosed { get { lock (_lock) return _closed; } }
+
     public RebalanceProtocol Protocol => _assignors[0].Protocol;
 
     public List<string> Subscription { get { lock (_lock) return _topics is null ? [] : [.. _topics]; } }
