@@ -89,6 +89,10 @@ public sealed class ClientTelemetryTests
         Assert.Equal((ErrorCode.None, null), await AlterAsync(first, "dyn", ("metrics", 1, null), ("interval.ms", 1, null), ("match", 1, null)));
         Assert.Empty(await ListAsync(first));
         Assert.Empty(await DescribeAsync(first, "dyn"));
+
+        // The telemetry requests, advertised only by brokers with a receiver, with odd values and mutated bytes.
+        await OddRequestTests.RunAsync(silos, "telemetry-odd", async () => Assert.Empty(await ListAsync(first)),
+            static key => key is ApiKey.GetTelemetrySubscriptions or ApiKey.PushTelemetry);
     }
 
     private static async Task<(ErrorCode, string?)> AlterAsync(KafkaWire wire, string name, params (string Key, sbyte Op, string? Value)[] configs)

@@ -24,15 +24,39 @@ public sealed class WireTests(KafkaCluster cluster)
         Assert.Equal(unknown, r.ReadInt32());
         Assert.Equal((short)ErrorCode.UnsupportedVersion, r.ReadInt16());
         var count = r.ReadArrayLength(flexible: false);
-        Assert.Equal(ApiVersionsTable.Advertised.Length, count);
         var apis = new List<SupportedApi>();
         for (var i = 0; i < count; i++) apis.Add(new SupportedApi((ApiKey)r.ReadInt16(), r.ReadInt16(), r.ReadInt16()));
-        Assert.Equal(ApiVersionsTable.Advertised, apis);
+        // This cluster has no telemetry receiver (no OTLP endpoint): the telemetry APIs are left out, as Kafka does.
+        Assert.Equal(ApiVersionsTable.Advertised.Where(a => a.Key is not (ApiKey.GetTelemetrySubscriptions or ApiKey.PushTelemetry)), apis);
         Assert.Equal(0, r.Remaining);
 
         Assert.NotNull(second);
         Assert.Equal(known, BinaryPrimitives.ReadInt32BigEndian(second));
         Assert.Equal(0, BinaryPrimitives.ReadInt16BigEndian(second.AsSpan(4)));
+    }
+
+    /// <summary>
+    /// KIP-714 without a receiver for the metrics (Kafka's broker without a ClientTelemetry reporter): ApiVersions leaves
+    /// GetTelemetrySubscriptions and PushTelemetry out, so librdkafka never asks, and a client that sends one anyway has
+    /// its connection closed, as for any API not advertised.
+    /// </summary>
+    [Fact]
+    public async Task Without_a_telemetry_receiver_the_telemetry_APIs_are_not_advertised_and_a_request_for_one_closes_the_connection()
+    {
+        await using var wire = await KafkaWire.ConnectAsync(cluster.Silos.KafkaPort(0));
+        await wire.SendAsync(ApiKey.ApiVersions, 3, w => new ApiVersionsRequest("wire", "1").Write(w, 3));
+        var r = new KafkaReader((await wire.ReadFrameAsync())!.AsSpan(4));
+        var (error, apis, _) = ApiVersionsResponse.Read(ref r, 3);
+
+        await wire.SendAsync(ApiKey.GetTelemetrySubscriptions, 0, w => new GetTelemetrySubscriptionsRequest(Guid.Empty).Write(w, 0));
+        var answer = await wire.ReadFrameAsync();
+
+        Assert.Equal(ErrorCode.None, error);
+        Assert.DoesNotContain(apis, a => a.Key is ApiKey.GetTelemetrySubscriptions or ApiKey.PushTelemetry);
+        Assert.Contains(new SupportedApi(ApiKey.ListClientMetricsResources, 0, 0), apis);
+        Assert.Null(answer);
+        await Eventually.WaitUntilAsync(() => cluster.Silos.Output(0).Contains("GetTelemetrySubscriptions v0, which this broker does not advertise", StringComparison.Ordinal),
+            "the broker logs why it closed the connection");
     }
 
     [Theory]
@@ -52,7 +76,7 @@ public sealed class WireTests(KafkaCluster cluster)
         // KIP-511's pattern, as Kafka's ApiVersionsRequest.isValid applies it: the answer carries the error and no APIs.
         // (ApiVersions answers with response header v0 at every version.)
         Assert.Equal((ErrorCode.InvalidRequest, 0), ErrorAndApiCount(refused!));
-        Assert.Equal((ErrorCode.None, ApiVersionsTable.Advertised.Length), ErrorAndApiCount(answered!));
+        Assert.Equal((ErrorCode.None, ApiVersionsTable.Advertised.Length - 2), ErrorAndApiCount(answered!)); // no telemetry receiver here
 
         static (ErrorCode, int) ErrorAndApiCount(byte[] frame)
         {

@@ -60,6 +60,20 @@ public sealed partial class ClientMetricsManager
         _logger = logger;
     }
 
+    /// <summary>
+    /// Kafka's <c>isTelemetryReceiverConfigured</c>: whether a receiver takes the pushed metrics somewhere (an OTLP
+    /// endpoint, or one the application registered); without one the telemetry APIs are not advertised.
+    /// </summary>
+    public bool IsTelemetryReceiverConfigured
+    {
+        get
+        {
+            foreach (var receiver in _receivers)
+                if (receiver.ReceivesTelemetry) return true;
+            return false;
+        }
+    }
+
     /// <summary>Kafka's <c>telemetry.max.bytes</c>.</summary>
     public int TelemetryMaxBytes { get; }
 

@@ -8,6 +8,9 @@ namespace OrleansStream.Server.ClientMetrics;
 /// <summary>Counts each push and its metrics bytes in the broker's own metrics, by the client's software name.</summary>
 public sealed class ClientTelemetryMetricsReceiver(OrleansStreamMetrics metrics) : IClientTelemetryReceiver
 {
+    /// <summary>Counting is no destination: alone it does not make the broker ask clients for their metrics.</summary>
+    public bool ReceivesTelemetry => false;
+
     public void Export(in ClientTelemetryPayload payload)
     {
         var tag = new KeyValuePair<string, object?>("client_software_name", payload.Client.SoftwareName ?? "unknown");
@@ -54,6 +57,8 @@ public sealed partial class OtlpMetricsForwarder : IClientTelemetryReceiver, ILi
 
     /// <summary>Where pushes are posted; null when forwarding is off.</summary>
     public Uri? Target => _target;
+
+    public bool ReceivesTelemetry => _target is not null;
 
     public void Export(in ClientTelemetryPayload payload)
     {

@@ -8,6 +8,12 @@ namespace OrleansStream.Server.ClientMetrics;
 public interface IClientTelemetryReceiver
 {
     void Export(in ClientTelemetryPayload payload);
+
+    /// <summary>
+    /// Whether this receiver takes clients' metrics somewhere (Kafka's configured <c>ClientTelemetry</c> reporter): the
+    /// broker advertises GetTelemetrySubscriptions and PushTelemetry only while one does.
+    /// </summary>
+    bool ReceivesTelemetry => true;
 }
 
 /// <summary>One push: who pushed it, whether the client is closing, and its metrics (Kafka's <c>ClientTelemetryPayload</c>).</summary>

@@ -19,7 +19,7 @@ namespace OrleansStream.Server.Kafka;
 /// frame at a time and answered in order, each before the next is read, as Kafka mutes a connection while a request
 /// is in flight; a long-poll or a JoinGroup waits only on its own connection. A frame larger than
 /// <c>socket.request.max.bytes</c> closes the connection before it is read, and so does a malformed request or an
-/// API version this broker does not advertise (ApiVersions excepted, which answers UnsupportedVersion). A connection
+/// API or version this broker does not advertise (<see cref="AdvertisedApis"/>; ApiVersions excepted, which answers UnsupportedVersion). A connection
 /// that sends nothing for <c>connections.max.idle.ms</c> is closed, and one beyond <c>max.connections.per.ip</c> from
 /// its address is closed at once; new connections over <c>max.connection.creation.rate</c> or beyond
 /// <c>max.connections</c> wait unread (<see cref="Quotas.ConnectionQuotas"/>). On a SASL listener a connection is served only ApiVersions, SaslHandshake and
@@ -32,6 +32,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     private const int FlushSliceBytes = 256 * 1024;
 
     private readonly Dictionary<ApiKey, IKafkaApiHandler> _handlers = [];
+    private readonly AdvertisedApis _advertised;
     private readonly IReadOnlyList<KafkaListener> _listeners;
     private readonly SaslCredentialStore _credentials;
     private readonly Protocol.Sasl.IOAuthBearerValidator? _oauthBearer;
@@ -47,9 +48,10 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
 
     public KafkaConnectionHandler(IEnumerable<IKafkaApiHandler> handlers, IOptions<BrokerOptions> options, SaslCredentialStore credentials,
         OrleansStreamMetrics metrics, KafkaAuthorizer authorizer, Quotas.ClientQuotaManager quotas, Quotas.ConnectionQuotas connectionQuotas, TimeProvider time,
-        ILogger<KafkaConnectionHandler> logger, Security.OAuthBearer.OAuthBearerValidators? oauthBearer = null)
+        ILogger<KafkaConnectionHandler> logger, AdvertisedApis advertised, Security.OAuthBearer.OAuthBearerValidators? oauthBearer = null)
     {
         ArgumentNullException.ThrowIfNull(handlers);
+        _advertised = advertised;
         ArgumentNullException.ThrowIfNull(options);
         foreach (var h in handlers) _handlers[h.ApiKey] = h;
         _listeners = KafkaListeners.Bound(options.Value);
@@ -231,7 +233,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
             return false;
         }
         var key = request.Header.ApiKey;
-        if (!_handlers.TryGetValue(key, out var handler) || (key != ApiKey.ApiVersions && !ApiVersionsTable.IsSupported(key, request.Version)))
+        if (!_handlers.TryGetValue(key, out var handler) || (key != ApiKey.ApiVersions && !_advertised.IsSupported(key, request.Version)))
         {
             Refuse(state, "unsupported", $"{key} v{request.Version}, which this broker does not advertise");
             return false;

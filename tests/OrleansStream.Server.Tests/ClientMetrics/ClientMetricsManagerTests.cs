@@ -2,10 +2,12 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using OrleansStream.Protocol;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Records;
 using OrleansStream.Server.ClientMetrics;
 using OrleansStream.Server.Diagnostics;
+using OrleansStream.Server.Kafka;
 using OrleansStream.Server.Tests.Transactions;
 
 namespace OrleansStream.Server.Tests.ClientMetrics;
@@ -320,6 +322,28 @@ public sealed class ClientMetricsManagerTests : IDisposable
         m.Apply(new ClientMetricsSnapshot(2, new(StringComparer.Ordinal)));
         _time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.Equal(["org.apache.kafka.producer."], m.GetSubscriptions(first.ClientInstanceId, Librdkafka).RequestedMetrics);
+    }
+
+    /// <summary>
+    /// Kafka's <c>isTelemetryReceiverConfigured</c>, which decides whether the broker advertises the telemetry APIs: the
+    /// broker's own push counter and an OTLP forwarder without an endpoint take nothing anywhere; an endpoint or an
+    /// application's receiver does.
+    /// </summary>
+    [Fact]
+    public void Telemetry_is_advertised_only_with_a_receiver_that_takes_the_metrics_somewhere()
+    {
+        ClientMetricsManager With(params IClientTelemetryReceiver[] receivers) =>
+            new(Options.Create(new ClientMetricsOptions()), receivers, _time, NullLogger<ClientMetricsManager>.Instance);
+        using var off = new OtlpMetricsForwarder(Options.Create(new ClientMetricsOptions()), _metrics, NullLogger<OtlpMetricsForwarder>.Instance);
+        using var on = new OtlpMetricsForwarder(Options.Create(new ClientMetricsOptions { OtlpEndpoint = "http://collector:4318" }), _metrics,
+            NullLogger<OtlpMetricsForwarder>.Instance);
+        var counter = new ClientTelemetryMetricsReceiver(_metrics);
+
+        Assert.False(new AdvertisedApis(With(counter, off)).TelemetryEnabled);
+        Assert.DoesNotContain(new AdvertisedApis(With(counter, off)).Apis, a => a.Key is ApiKey.GetTelemetrySubscriptions or ApiKey.PushTelemetry);
+        Assert.False(new AdvertisedApis(With(counter, off)).IsSupported(ApiKey.PushTelemetry, 0));
+        Assert.True(new AdvertisedApis(With(counter, on)).IsSupported(ApiKey.PushTelemetry, 0));
+        Assert.Equal(ApiVersionsTable.Advertised, new AdvertisedApis(With(counter, off, _receiver)).Apis);
     }
 
     /// <summary>The forwarder never blocks a push: with its queue full (no collector taking posts yet) a push is dropped and counted.</summary>

@@ -12,7 +12,7 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// <see cref="FinalizedFeatures"/> holds (<c>transaction.version</c>: a Kafka 4 client runs transactions v2, KIP-890
 /// part 2, when it is finalized at 2; the broker serves both transaction versions whatever it finalizes, as Kafka does).
 /// </summary>
-internal sealed partial class ApiVersionsHandler(FinalizedFeatures features) : IKafkaApiHandler
+internal sealed partial class ApiVersionsHandler(FinalizedFeatures features, AdvertisedApis advertised) : IKafkaApiHandler
 {
     public ApiKey ApiKey => ApiKey.ApiVersions;
 
@@ -20,7 +20,7 @@ internal sealed partial class ApiVersionsHandler(FinalizedFeatures features) : I
     {
         if (!ApiVersionsTable.IsSupported(ApiKey.ApiVersions, request.Version))
         {
-            ApiVersionsResponse.Write(response, 0, ErrorCode.UnsupportedVersion, ApiVersionsTable.Advertised);
+            ApiVersionsResponse.Write(response, 0, ErrorCode.UnsupportedVersion, advertised.Apis);
             return ValueTask.FromResult(true);
         }
         var reader = request.Reader();
@@ -35,7 +35,7 @@ internal sealed partial class ApiVersionsHandler(FinalizedFeatures features) : I
             request.Connection.ClientSoftware = $"{name} {body.ClientSoftwareVersion}";
             (request.Connection.ClientSoftwareName, request.Connection.ClientSoftwareVersion) = (name, body.ClientSoftwareVersion);
         }
-        ApiVersionsResponse.Write(response, request.Version, ErrorCode.None, ApiVersionsTable.Advertised, features.Current);
+        ApiVersionsResponse.Write(response, request.Version, ErrorCode.None, advertised.Apis, features.Current);
         return ValueTask.FromResult(true);
     }
 
