@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Options;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Records;
+using OrleansStream.Server.Kafka;
 
 namespace OrleansStream.Server.ClientMetrics;
 
@@ -74,6 +75,19 @@ public sealed partial class ClientMetricsManager
         }
     }
 
+    /// <summary>
+    /// Kafka's <c>ConnectionDisconnectListener</c>: the instance the closed connection made is forgotten at once (not
+    /// only when its time runs out), so a client that connects again starts afresh, unthrottled. An instance made again
+    /// since, by another connection, stays.
+    /// </summary>
+    public void ConnectionClosed(KafkaConnection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (connection.TelemetryInstance is not { } made) return;
+        connection.TelemetryInstance = null;
+        _instances.TryRemove(new KeyValuePair<Guid, ClientMetricsInstance>(made.Client.ClientInstanceId, made));
+    }
+
     /// <summary>Kafka's <c>telemetry.max.bytes</c>.</summary>
     public int TelemetryMaxBytes { get; }
 
@@ -115,12 +129,12 @@ public sealed partial class ClientMetricsManager
     }
 
     /// <summary>GetTelemetrySubscriptions: the zero id gets a new instance id; a request within the push interval is throttled.</summary>
-    public GetTelemetrySubscriptionsResponse GetSubscriptions(Guid requestedId, ClientMetricsClient client)
+    public GetTelemetrySubscriptionsResponse GetSubscriptions(Guid requestedId, ClientMetricsClient client, KafkaConnection? connection = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         var now = NowMs();
         var id = requestedId == Guid.Empty ? NewInstanceId() : requestedId;
-        var instance = Instance(id, client, now);
+        var instance = Instance(id, client, now, connection);
         // Kafka lets a client that was just told its subscription or codec is wrong ask again at once.
         if (!instance.TryAcceptGet(now) && instance.LastKnownError is not (ErrorCode.UnknownSubscriptionId or ErrorCode.UnsupportedCompressionType))
         {
@@ -133,7 +147,7 @@ public sealed partial class ClientMetricsManager
     }
 
     /// <summary>PushTelemetry, checked in Kafka's order, then the decompressed metrics handed to every receiver.</summary>
-    public ErrorCode Push(PushTelemetryRequest request, ClientMetricsClient client)
+    public ErrorCode Push(PushTelemetryRequest request, ClientMetricsClient client, KafkaConnection? connection = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(client);
@@ -144,7 +158,7 @@ public sealed partial class ClientMetricsManager
             return ErrorCode.InvalidRequest;
         }
         var now = NowMs();
-        var instance = Instance(id, client, now);
+        var instance = Instance(id, client, now, connection);
         var error = Check(request, instance, now);
         if (request.Terminating) instance.Terminating = true;
         if (error != ErrorCode.None)
@@ -161,8 +175,11 @@ public sealed partial class ClientMetricsManager
         return ErrorCode.None;
     }
 
-    /// <summary>The instance of <paramref name="id"/>, made (again) when absent, expired or older than the subscriptions.</summary>
-    public ClientMetricsInstance Instance(Guid id, ClientMetricsClient client, long nowMs)
+    /// <summary>
+    /// The instance of <paramref name="id"/>, made (again) when absent, expired or older than the subscriptions; one made
+    /// is remembered on <paramref name="connection"/>, whose close forgets it (<see cref="ConnectionClosed"/>).
+    /// </summary>
+    public ClientMetricsInstance Instance(Guid id, ClientMetricsClient client, long nowMs, KafkaConnection? connection = null)
     {
         SweepIfDue(nowMs);
         if (!_instances.TryGetValue(id, out var instance) || instance.SubscriptionVersion < Volatile.Read(ref _subscriptionVersion) || instance.ExpiresAtMs <= nowMs)
@@ -176,6 +193,7 @@ public sealed partial class ClientMetricsManager
                     if (instance is null && _instances.Count >= CacheMaxSize) MakeRoom(nowMs);
                     instance = Create(id, attributes);
                     _instances[id] = instance;
+                    connection?.TelemetryInstance = instance;
                 }
             }
         }

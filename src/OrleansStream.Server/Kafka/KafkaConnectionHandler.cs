@@ -33,6 +33,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
 
     private readonly Dictionary<ApiKey, IKafkaApiHandler> _handlers = [];
     private readonly AdvertisedApis _advertised;
+    private readonly ClientMetrics.ClientMetricsManager _telemetry;
     private readonly IReadOnlyList<KafkaListener> _listeners;
     private readonly SaslCredentialStore _credentials;
     private readonly Protocol.Sasl.IOAuthBearerValidator? _oauthBearer;
@@ -48,10 +49,12 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
 
     public KafkaConnectionHandler(IEnumerable<IKafkaApiHandler> handlers, IOptions<BrokerOptions> options, SaslCredentialStore credentials,
         OrleansStreamMetrics metrics, KafkaAuthorizer authorizer, Quotas.ClientQuotaManager quotas, Quotas.ConnectionQuotas connectionQuotas, TimeProvider time,
-        ILogger<KafkaConnectionHandler> logger, AdvertisedApis advertised, Security.OAuthBearer.OAuthBearerValidators? oauthBearer = null)
+        ILogger<KafkaConnectionHandler> logger, AdvertisedApis advertised, ClientMetrics.ClientMetricsManager telemetry,
+        Security.OAuthBearer.OAuthBearerValidators? oauthBearer = null)
     {
         ArgumentNullException.ThrowIfNull(handlers);
         _advertised = advertised;
+        _telemetry = telemetry;
         ArgumentNullException.ThrowIfNull(options);
         foreach (var h in handlers) _handlers[h.ApiKey] = h;
         _listeners = KafkaListeners.Bound(options.Value);
@@ -184,6 +187,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         {
             _metrics.KafkaConnections.Add(-1);
             if (address is not null) _connectionQuotas.RemoveConnection(address);
+            _telemetry.ConnectionClosed(state);
         }
     }
 

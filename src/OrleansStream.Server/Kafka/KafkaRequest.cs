@@ -55,6 +55,12 @@ public sealed class KafkaConnection(KafkaListener listener, EndPoint? remote, Sa
     /// <summary>The client's address as Kafka's ACL hosts name it (<c>InetAddress.getHostAddress</c>: <c>127.0.0.1</c>).</summary>
     public string ClientHost { get; } = KafkaPrincipals.HostOf(remote);
 
+    /// <summary>
+    /// The client telemetry instance (KIP-714) this connection's request made, if any: Kafka's <c>clientConnectionIdMap</c>
+    /// entry, by which the instance is forgotten when the connection closes (<see cref="ClientMetrics.ClientMetricsManager.ConnectionClosed"/>).
+    /// </summary>
+    public ClientMetrics.ClientMetricsInstance? TelemetryInstance { get; set; }
+
     /// <summary>ApiVersions v3's client software name and version, for logs.</summary>
     public string? ClientSoftware { get; set; }
 

@@ -109,6 +109,38 @@ public sealed class ClientMetricsManagerTests : IDisposable
         Assert.Equal($"OrleansStream:ClientMetrics:Subscriptions:s: {message}", Assert.Single(result.Failures!));
     }
 
+    /// <summary>
+    /// Kafka's ConnectionDisconnectListener: the instance a connection made is forgotten when it closes, so the client
+    /// connecting again is answered at once, not throttled by its old instance's interval; an instance made again by
+    /// another connection meanwhile is not forgotten with the first connection.
+    /// </summary>
+    [Fact]
+    public void The_instance_a_connection_made_is_forgotten_when_the_connection_closes()
+    {
+        var m = Manager(subscriptions: [("s", "*", 60_000, null)]);
+        var listener = new KafkaListener(new KafkaListenerEndpoint("PLAINTEXT", "127.0.0.1", 9092), KafkaSecurityProtocol.Plaintext);
+        var first = new KafkaConnection(listener, null);
+        var second = new KafkaConnection(listener, null);
+        var id = m.GetSubscriptions(Guid.Empty, Librdkafka, first).ClientInstanceId;
+        var throttled = m.GetSubscriptions(id, Librdkafka, second).Error;
+
+        m.ConnectionClosed(first);
+        var afresh = m.GetSubscriptions(id, Librdkafka, second);
+
+        Assert.Equal(ErrorCode.ThrottlingQuotaExceeded, throttled);
+        Assert.Equal((ErrorCode.None, id), (afresh.Error, afresh.ClientInstanceId));
+
+        // The second connection's instance expires (three intervals) and a third connection makes it again: the
+        // second connection's close leaves the third's instance, which still throttles.
+        var third = new KafkaConnection(listener, null);
+        _time.Advance(TimeSpan.FromMilliseconds(180_001));
+        Assert.Equal(ErrorCode.None, m.GetSubscriptions(id, Librdkafka, third).Error);
+        m.ConnectionClosed(second);
+        Assert.Equal(ErrorCode.ThrottlingQuotaExceeded, m.GetSubscriptions(id, Librdkafka).Error);
+        m.ConnectionClosed(third);
+        Assert.Equal(ErrorCode.None, m.GetSubscriptions(id, Librdkafka).Error);
+    }
+
     [Fact]
     public void GetTelemetrySubscriptions_within_the_push_interval_is_throttled()
     {

@@ -16,7 +16,7 @@ internal sealed class GetTelemetrySubscriptionsHandler(ClientMetricsManager mana
 {
     protected override ValueTask<bool> AnswerAsync(GetTelemetrySubscriptionsRequest body, KafkaRequest request, KafkaWriter response)
     {
-        manager.GetSubscriptions(body.ClientInstanceId, TelemetryClients.Of(request, body.ClientInstanceId)).Write(response, request.Version);
+        manager.GetSubscriptions(body.ClientInstanceId, TelemetryClients.Of(request, body.ClientInstanceId), request.Connection).Write(response, request.Version);
         return ValueTask.FromResult(true);
     }
 }
@@ -27,7 +27,7 @@ internal sealed class PushTelemetryHandler(ClientMetricsManager manager)
 {
     protected override ValueTask<bool> AnswerAsync(PushTelemetryRequest body, KafkaRequest request, KafkaWriter response)
     {
-        new PushTelemetryResponse(manager.Push(body, TelemetryClients.Of(request, body.ClientInstanceId))).Write(response, request.Version);
+        new PushTelemetryResponse(manager.Push(body, TelemetryClients.Of(request, body.ClientInstanceId), request.Connection)).Write(response, request.Version);
         return ValueTask.FromResult(true);
     }
 }
