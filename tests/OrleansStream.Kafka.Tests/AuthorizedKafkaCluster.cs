@@ -38,6 +38,9 @@ public sealed class AuthorizedKafkaCluster : IAsyncLifetime
             foreach (var user in new[] { "admin", "alice", "bob", "carol" }) env[$"OrleansStream__Sasl__Users__{user}__Password"] = PasswordOf(user);
             env["OrleansStream__Authorizer__Enabled"] = "true";
             env["OrleansStream__Authorizer__SuperUsers"] = "User:admin";
+            // A telemetry receiver, so that the telemetry APIs are advertised and their authorization is tested (they
+            // need none, as Kafka's); no subscription matches any client, so nothing is ever posted to it.
+            env["OrleansStream__ClientMetrics__OtlpEndpoint"] = "http://127.0.0.1:9";
             env["OrleansStream__Groups__GroupInitialRebalanceDelayMs"] = "0";
             env["OrleansStream__Groups__ConsumerMinHeartbeatIntervalMs"] = "500";
             env["OrleansStream__Groups__ConsumerHeartbeatIntervalMs"] = "500";
