@@ -1,6 +1,3 @@
-using System.Net;
-using System.Text;
-
 namespace OrleansStream.Deploy.Tests;
 
 /// <summary>
@@ -35,7 +32,7 @@ public sealed class AzureYamlTests
                 """,
             ["/cli/azd/extensions/x.y/schemas/x.y.json"] = """{ "type": "object", "required": ["project"] }""",
         };
-        using var server = new FileServer(files);
+        await using var server = TestHttpServer.Start(r => files.TryGetValue(r.Path, out var body) ? TestHttpResponse.Json(body) : TestHttpResponse.NotFound);
         var empty = Directory.CreateTempSubdirectory("os-azd-shared-");
         var cache = Directory.CreateTempSubdirectory("os-azd-cache-");
         try
@@ -43,13 +40,13 @@ public sealed class AzureYamlTests
             var result = await ExternalProcess.RunAsync("node", [Script, AzureYaml], environment: new Dictionary<string, string?>
             {
                 ["ORLEANSSTREAM_SHARED_DIR"] = empty.FullName,
-                ["ORLEANSSTREAM_AZD_SCHEMA_BASE"] = server.BaseAddress,
+                ["ORLEANSSTREAM_AZD_SCHEMA_BASE"] = server.Url + "/",
                 ["ORLEANSSTREAM_AZD_SCHEMA_CACHE"] = cache.FullName,
             });
 
             Assert.True(result.ExitCode == 0, result.Output);
             Assert.Contains("1 remote refs served from ext/", result.Stdout, StringComparison.Ordinal);
-            Assert.Equal(["/cli/azd/extensions/x.y/schemas/x.y.json", "/schemas/v1.0/azure.yaml.json"], server.Requested.Order(StringComparer.Ordinal));
+            Assert.Equal(["/cli/azd/extensions/x.y/schemas/x.y.json", "/schemas/v1.0/azure.yaml.json"], server.Requests.Select(r => r.Path).Order(StringComparer.Ordinal));
             Assert.True(File.Exists(Path.Combine(cache.FullName, "ext", "x.y.json")));
         }
         finally
@@ -93,62 +90,5 @@ public sealed class AzureYamlTests
         Assert.Contains("language: dotnet", text, StringComparison.Ordinal);
         Assert.True(File.Exists(Repository.Path("src", "OrleansStream.Silo", "OrleansStream.Silo.csproj")));
         Assert.True(File.Exists(Repository.Path("src", "OrleansStream.Silo", "Dockerfile")));
-    }
-
-    /// <summary>Serves fixed files by path on a free loopback port and records what was asked for.</summary>
-    private sealed class FileServer : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private readonly Dictionary<string, string> _files;
-        private readonly Task _serving;
-
-        public FileServer(Dictionary<string, string> files)
-        {
-            _files = files;
-            BaseAddress = $"http://127.0.0.1:{ExternalProcess.FreeTcpPort()}/";
-            _listener.Prefixes.Add(BaseAddress);
-            _listener.Start();
-            _serving = ServeAsync();
-        }
-
-        public string BaseAddress { get; }
-
-        public List<string> Requested { get; } = [];
-
-        private async Task ServeAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-                {
-                    return;
-                }
-                var path = context.Request.Url!.AbsolutePath;
-                lock (Requested) Requested.Add(path);
-                if (_files.TryGetValue(path, out var body))
-                {
-                    var bytes = Encoding.UTF8.GetBytes(body);
-                    context.Response.ContentType = "application/json";
-                    await context.Response.OutputStream.WriteAsync(bytes);
-                }
-                else
-                {
-                    context.Response.StatusCode = 404;
-                }
-                context.Response.Close();
-            }
-        }
-
-        public void Dispose()
-        {
-            _listener.Stop();
-            _listener.Close();
-            _serving.Wait(TimeSpan.FromSeconds(10));
-        }
     }
 }

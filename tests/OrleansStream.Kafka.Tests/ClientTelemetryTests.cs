@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Text;
 using Confluent.Kafka;
 using OrleansStream.Protocol;
@@ -21,7 +20,8 @@ public sealed class ClientTelemetryTests
     [Fact]
     public async Task A_matching_librdkafka_client_pushes_its_metrics_to_the_collector_and_another_never_pushes()
     {
-        using var collector = new OtlpReceiver();
+        // An OTLP/HTTP collector's metrics endpoint: keeps what is posted, answers 200.
+        await using var collector = TestHttpServer.Start(_ => TestHttpResponse.Ok);
         await using var silos = await SiloProcesses.StartAsync(1, (_, env) =>
         {
             env["OrleansStream__ClientMetrics__Subscriptions__pushers__Metrics"] = "org.apache.kafka.";
@@ -44,11 +44,11 @@ public sealed class ClientTelemetryTests
 
         // The matched client pushes every half second: wait for three of its pushes the collector received, each
         // carrying librdkafka's metrics under Kafka's names.
-        await Eventually.WaitUntilAsync(() => collector.Received.Count(r => Contains(r.Body, "org.apache.kafka.")) >= 3,
+        await Eventually.WaitUntilAsync(() => collector.Requests.Count(r => Contains(r.Body, "org.apache.kafka.")) >= 3,
             "the collector received three pushes with librdkafka's org.apache.kafka. metrics", Wait,
-            () => $"{collector.Received.Count} posts; client log:\n{string.Join('\n', pushLog)}");
+            () => $"{collector.Requests.Count} posts; client log:\n{string.Join('\n', pushLog)}");
         Assert.True(Has(pushLog, "PushTelemetryRequest succeeded"), string.Join('\n', pushLog));
-        Assert.All(collector.Received, r => Assert.Equal(("/v1/metrics", "application/x-protobuf"), (r.Path, r.ContentType)));
+        Assert.All(collector.Requests, r => Assert.Equal(("/v1/metrics", "application/x-protobuf"), (r.Path, r.ContentType)));
 
         Assert.False(Has(quietLog, "Sending PushTelemetryRequest"), string.Join('\n', quietLog));
     }
@@ -61,7 +61,7 @@ public sealed class ClientTelemetryTests
     [Fact]
     public async Task A_subscription_stored_with_IncrementalAlterConfigs_reaches_every_broker_and_its_client_pushes()
     {
-        using var collector = new OtlpReceiver();
+        await using var collector = TestHttpServer.Start(_ => TestHttpResponse.Ok);
         await using var silos = await SiloProcesses.StartAsync(2, (_, env) => env["OrleansStream__ClientMetrics__OtlpEndpoint"] = collector.Url);
         await using var first = await KafkaWire.ConnectAsync(silos.KafkaPort(0));
         await using var second = await KafkaWire.ConnectAsync(silos.KafkaPort(1));
@@ -82,7 +82,7 @@ public sealed class ClientTelemetryTests
         using (var producer = Producer(silos.BootstrapServers, "telemetry-dyn", log))
         {
             await producer.ProduceAsync("telemetry-dyn-" + Guid.NewGuid().ToString("N")[..8], new Message<Null, string> { Value = "d" }, TestContext.Current.CancellationToken);
-            await Eventually.WaitUntilAsync(() => collector.Received.Any(r => Contains(r.Body, "org.apache.kafka.")),
+            await Eventually.WaitUntilAsync(() => collector.Requests.Any(r => Contains(r.Body, "org.apache.kafka.")),
                 "the collector received a push of the client the stored subscription matches", Wait, () => string.Join('\n', log));
         }
 
@@ -161,52 +161,4 @@ public sealed class ClientTelemetryTests
     }
 
     private static bool Contains(byte[] body, string text) => body.AsSpan().IndexOf(Encoding.UTF8.GetBytes(text)) >= 0;
-
-    /// <summary>An OTLP/HTTP collector's metrics endpoint: keeps what is posted, answers 200.</summary>
-    private sealed class OtlpReceiver : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private readonly ConcurrentQueue<(string Path, string? ContentType, byte[] Body)> _received = new();
-        private readonly Task _serving;
-
-        public OtlpReceiver()
-        {
-            var port = TestPorts.Reserve();
-            Url = $"http://127.0.0.1:{port}";
-            _listener.Prefixes.Add(Url + "/");
-            _listener.Start();
-            _serving = Task.Run(ServeAsync);
-        }
-
-        public string Url { get; }
-
-        public IReadOnlyCollection<(string Path, string? ContentType, byte[] Body)> Received => _received;
-
-        private async Task ServeAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-                {
-                    return;
-                }
-                using var body = new MemoryStream();
-                await context.Request.InputStream.CopyToAsync(body);
-                _received.Enqueue((context.Request.Url!.AbsolutePath, context.Request.ContentType, body.ToArray()));
-                context.Response.StatusCode = 200;
-                context.Response.Close();
-            }
-        }
-
-        public void Dispose()
-        {
-            _listener.Close();
-            _serving.Wait(TimeSpan.FromSeconds(5));
-        }
-    }
 }

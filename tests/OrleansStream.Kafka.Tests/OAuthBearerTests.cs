@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Confluent.Kafka;
@@ -20,9 +19,8 @@ public sealed class OAuthBearerKafkaCluster : IAsyncLifetime
     public const string Issuer = "https://idp.orleansstream.test/tenant/v2.0";
     public const string Audience = "api://orleansstream";
 
-    private readonly HttpListener _jwks = new();
     private readonly int _saslPort = ExternalProcess.FreeTcpPort();
-    private Task _serving = Task.CompletedTask;
+    private TestHttpServer? _identityProvider;
 
     public TestJwt RsaKey { get; } = new("RS256", "idp-rsa");
 
@@ -34,20 +32,9 @@ public sealed class OAuthBearerKafkaCluster : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var jwks = Encoding.UTF8.GetBytes(TestJwt.Set(RsaKey, EcKey));
-        var url = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{ExternalProcess.FreeTcpPort()}/discovery/keys/");
-        _jwks.Prefixes.Add(url);
-        _jwks.Start();
-        _serving = Task.Run(async () =>
-        {
-            while (_jwks.IsListening)
-            {
-                var context = await _jwks.GetContextAsync();
-                context.Response.ContentType = "application/json";
-                await context.Response.OutputStream.WriteAsync(jwks);
-                context.Response.Close();
-            }
-        });
+        var jwks = TestHttpResponse.Json(TestJwt.Set(RsaKey, EcKey));
+        _identityProvider = TestHttpServer.Start(_ => jwks);
+        var url = _identityProvider.Url + "/discovery/keys/";
         Silos = await SiloProcesses.StartAsync(1, (_, env) =>
         {
             env["OrleansStream__Listeners"] += string.Create(CultureInfo.InvariantCulture, $",SASL_PLAINTEXT://127.0.0.1:{_saslPort}");
@@ -65,8 +52,7 @@ public sealed class OAuthBearerKafkaCluster : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         if (Silos is not null) await Silos.DisposeAsync();
-        _jwks.Close();
-        await _serving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_identityProvider is not null) await _identityProvider.DisposeAsync();
         RsaKey.Dispose();
         EcKey.Dispose();
     }

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using OrleansStream.Server.Kafka.Security.OAuthBearer;
@@ -17,66 +15,26 @@ public sealed class JwksEndpointTests : IAsyncLifetime
     private static readonly TestJwt New = new("ES256", "new");
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero));
-    private readonly HttpListener _http = new();
+    private readonly TestHttpServer _http;
     private readonly string _url;
     private volatile string _jwks = TestJwt.Set(Old);
     private volatile int _status = 200;
-    private int _requests;
-    private Task _serving = Task.CompletedTask;
     private VerificationKeys? _keys;
 
     public JwksEndpointTests()
     {
-        // HttpListener takes no port 0: try free ports until one binds.
-        for (var attempt = 0; ; attempt++)
-        {
-            var url = $"http://127.0.0.1:{FreePort()}/jwks/";
-            _http.Prefixes.Add(url);
-            try
-            {
-                _http.Start();
-                _url = url + "keys.json";
-                break;
-            }
-            catch (HttpListenerException) when (attempt < 5)
-            {
-                _http.Prefixes.Clear();
-            }
-        }
+        _http = TestHttpServer.Start(_ => TestHttpResponse.Json(_jwks, _status));
+        _url = _http.Url + "/jwks/keys.json";
     }
 
-    public ValueTask InitializeAsync()
-    {
-        _serving = ServeAsync();
-        return ValueTask.CompletedTask;
-    }
+    private int Requests => _http.Requests.Count;
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
     public async ValueTask DisposeAsync()
     {
         if (_keys is not null) await _keys.DisposeAsync();
-        _http.Close();
-        await _serving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        return ((IPEndPoint)socket.LocalEndpoint).Port;
-    }
-
-    private async Task ServeAsync()
-    {
-        while (_http.IsListening)
-        {
-            var context = await _http.GetContextAsync();
-            Interlocked.Increment(ref _requests);
-            context.Response.StatusCode = _status;
-            var body = Encoding.UTF8.GetBytes(_jwks);
-            context.Response.ContentType = "application/json";
-            await context.Response.OutputStream.WriteAsync(body);
-            context.Response.Close();
-        }
+        await _http.DisposeAsync();
     }
 
     private async Task<JwsAccessTokenValidator> StartAsync(long refreshMs = 3_600_000)
@@ -95,7 +53,7 @@ public sealed class JwksEndpointTests : IAsyncLifetime
         var validator = await StartAsync();
 
         Assert.Equal("alice", validator.Validate(Token(Old)).Token?.PrincipalName);
-        Assert.Equal(1, _requests);
+        Assert.Equal(1, Requests);
     }
 
     [Fact]
@@ -117,7 +75,7 @@ public sealed class JwksEndpointTests : IAsyncLifetime
 
         Assert.Null(first.Token);
         // The start's fetch and the one the new kid asked for; the tokens of the wait were not let ask again.
-        Assert.Equal(2, Volatile.Read(ref _requests));
+        Assert.Equal(2, Requests);
     }
 
     [Fact]
@@ -135,7 +93,7 @@ public sealed class JwksEndpointTests : IAsyncLifetime
         var tooLong = _keys.MaybeExpediteRefresh(new string('k', 1001));
 
         Assert.Equal((true, false, true, false, true, false), (first, again, other, beforeAMinute, afterAMinute, tooLong));
-        await Eventually.WaitUntilAsync(() => Volatile.Read(ref _requests) >= 2, "the refetch asked for ran");
+        await Eventually.WaitUntilAsync(() => Requests >= 2, "the refetch asked for ran");
     }
 
     [Fact]
@@ -150,7 +108,7 @@ public sealed class JwksEndpointTests : IAsyncLifetime
             return _keys!.Keys is [{ KeyId: "new" }];
         }, "the scheduled refresh fetched the rotated JWKS");
 
-        Assert.True(_requests >= 2);
+        Assert.True(Requests >= 2);
     }
 
     [Fact]
@@ -162,7 +120,7 @@ public sealed class JwksEndpointTests : IAsyncLifetime
         await Eventually.WaitUntilAsync(() =>
         {
             _time.Advance(TimeSpan.FromSeconds(60));
-            return Volatile.Read(ref _requests) >= 3;
+            return Requests >= 3;
         }, "two scheduled refreshes failed");
 
         Assert.NotNull(validator.Validate(Token(Old)).Token);
