@@ -59,6 +59,18 @@ param tlsAllowedThumbprints string = ''
 @description('Optional comma-separated Kafka users: each has its SCRAM-SHA-512 credential in the Key Vault secret kafka-user-<name>, and the Kafka listeners become SASL_SSL (needs enableTls).')
 param kafkaSaslUsers string = ''
 
+@description('Optional: Kafka\'s sasl.oauthbearer.jwks.endpoint.url, the identity provider\'s JWKS (Entra ID: https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys). Set, it turns on SASL/OAUTHBEARER (signed tokens) beside any SCRAM users, and the Kafka listeners become SASL_SSL (needs enableTls); empty leaves it off.')
+param kafkaOAuthBearerJwksEndpointUrl string = ''
+
+@description('Optional: Kafka\'s sasl.oauthbearer.expected.audience, comma-separated; a token\'s aud must name one (Entra ID: the application ID URI or client id). Empty leaves aud unchecked.')
+param kafkaOAuthBearerExpectedAudience string = ''
+
+@description('Optional: Kafka\'s sasl.oauthbearer.expected.issuer; a token\'s iss must be it (Entra ID v2: https://login.microsoftonline.com/<tenant>/v2.0). Empty leaves iss unchecked.')
+param kafkaOAuthBearerExpectedIssuer string = ''
+
+@description('Optional: Kafka\'s sasl.oauthbearer.sub.claim.name, the claim naming the principal (Entra ID: oid); empty keeps the broker\'s default, sub.')
+param kafkaOAuthBearerSubClaimName string = ''
+
 var tags = { 'azd-env-name': environmentName }
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 
@@ -193,6 +205,10 @@ module silos 'modules/silo.bicep' = [for i in range(0, siloCount): {
       name: trim(u)
       secretUri: '${keyVault.outputs.uri}secrets/kafka-user-${trim(u)}'
     })
+    kafkaOAuthBearerJwksEndpointUrl: kafkaOAuthBearerJwksEndpointUrl
+    kafkaOAuthBearerExpectedAudience: kafkaOAuthBearerExpectedAudience
+    kafkaOAuthBearerExpectedIssuer: kafkaOAuthBearerExpectedIssuer
+    kafkaOAuthBearerSubClaimName: kafkaOAuthBearerSubClaimName
   }
 }]
 

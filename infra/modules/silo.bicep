@@ -54,6 +54,18 @@ param tlsAllowedThumbprints string = ''
 @description('Kafka users, each { name, secretUri }: a Key Vault secret holding the user\'s SCRAM-SHA-512 credential (orleansstream sasl scram-credential). With TLS on, any user makes the Kafka listener SASL_SSL.')
 param kafkaSaslUsers array = []
 
+@description('Kafka\'s sasl.oauthbearer.jwks.endpoint.url; set (with TLS on), the Kafka listener also takes OAUTHBEARER tokens signed by the JWKS\'s keys and is SASL_SSL.')
+param kafkaOAuthBearerJwksEndpointUrl string = ''
+
+@description('Kafka\'s sasl.oauthbearer.expected.audience (comma-separated); empty leaves it unset.')
+param kafkaOAuthBearerExpectedAudience string = ''
+
+@description('Kafka\'s sasl.oauthbearer.expected.issuer; empty leaves it unset.')
+param kafkaOAuthBearerExpectedIssuer string = ''
+
+@description('Kafka\'s sasl.oauthbearer.sub.claim.name; empty keeps the broker\'s default (sub).')
+param kafkaOAuthBearerSubClaimName string = ''
+
 @minValue(60)
 @description('Time for a controlled shutdown: leadership hand-over, flush, leaving the membership table.')
 param terminationGracePeriodSeconds int = 90
@@ -66,7 +78,8 @@ var tls = hasImage && !empty(tlsCertificateSecretUri)
 var clientCa = tls && !empty(tlsClientCaSecretUri)
 var tlsPath = '/mnt/tls'
 // SASL_SSL presents the same Key Vault certificate as the silo and gateway ports.
-var kafkaSasl = tls && !empty(kafkaSaslUsers)
+var kafkaOAuthBearer = tls && !empty(kafkaOAuthBearerJwksEndpointUrl)
+var kafkaSasl = tls && (!empty(kafkaSaslUsers) || kafkaOAuthBearer)
 var kafkaProtocol = kafkaSasl ? 'SASL_SSL' : 'PLAINTEXT'
 
 var baseEnv = [
@@ -128,6 +141,18 @@ var kafkaUserSecrets = [for (user, i) in (kafkaSasl ? kafkaSaslUsers : []): {
   keyVaultUrl: user.secretUri
   identity: identityId
 }]
+
+// OAUTHBEARER is opt-in (Kafka's sasl.enabled.mechanisms): beside SCRAM users it joins the broker's default mechanisms,
+// which those users keep; alone, it is the only one, so no mechanism is offered that no credential could pass.
+var kafkaOAuthBearerEnv = !kafkaOAuthBearer ? [] : concat([
+  {
+    name: 'OrleansStream__Sasl__EnabledMechanisms'
+    value: empty(kafkaSaslUsers) ? 'OAUTHBEARER' : 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER'
+  }
+  { name: 'OrleansStream__Sasl__OAuthBearer__JwksEndpointUrl', value: kafkaOAuthBearerJwksEndpointUrl }
+], empty(kafkaOAuthBearerExpectedAudience) ? [] : [{ name: 'OrleansStream__Sasl__OAuthBearer__ExpectedAudience', value: kafkaOAuthBearerExpectedAudience }],
+  empty(kafkaOAuthBearerExpectedIssuer) ? [] : [{ name: 'OrleansStream__Sasl__OAuthBearer__ExpectedIssuer', value: kafkaOAuthBearerExpectedIssuer }],
+  empty(kafkaOAuthBearerSubClaimName) ? [] : [{ name: 'OrleansStream__Sasl__OAuthBearer__SubClaimName', value: kafkaOAuthBearerSubClaimName }])
 
 var otlpEnv = empty(otlpEndpoint) ? [] : [
   { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }
@@ -210,7 +235,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             cpu: json(cpu)
             memory: memory
           }
-          env: concat(baseEnv, topicDefaultsEnv, tlsEnv, kafkaUserEnv, otlpEnv)
+          env: concat(baseEnv, topicDefaultsEnv, tlsEnv, kafkaUserEnv, kafkaOAuthBearerEnv, otlpEnv)
           probes: hasImage ? probes : []
           volumeMounts: concat([
             {

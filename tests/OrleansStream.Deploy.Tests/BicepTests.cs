@@ -220,6 +220,54 @@ public sealed class BicepTests
         var result = new OrleansStream.Server.BrokerOptionsValidator().Validate(null, new OrleansStream.Server.BrokerOptions { TopicDefaults = asEnvironment });
         Assert.True(result.Succeeded, result.FailureMessage);
     }
+
+    /// <summary>
+    /// OAUTHBEARER is off unless a JWKS URL is given; given one, each silo gets the <c>OrleansStream__Sasl__OAuthBearer__*</c>
+    /// variables and mechanisms the broker accepts, and the listener turns SASL_SSL as it does for SCRAM users.
+    /// </summary>
+    [Fact]
+    public async Task OAuthBearer_IsOffByDefaultAndReachesEverySiloAsTheBrokersSettings()
+    {
+        var main = await Bicep.CompileAsync(MainBicep);
+        var parameters = main["parameters"]!;
+        var mainText = Bicep.Text(main);
+        foreach (var name in new[] { "kafkaOAuthBearerJwksEndpointUrl", "kafkaOAuthBearerExpectedAudience", "kafkaOAuthBearerExpectedIssuer", "kafkaOAuthBearerSubClaimName" })
+        {
+            Assert.Equal("", (string)parameters[name]!["defaultValue"]!);
+            Assert.Contains($"\"{name}\":{{\"value\":\"[parameters('{name}')]\"}}", mainText, StringComparison.Ordinal);
+        }
+
+        var silo = Bicep.Text(await Bicep.CompileAsync(Repository.Path("infra", "modules", "silo.bicep")));
+        Assert.Contains("\"kafkaOAuthBearer\":\"[and(variables('tls'), not(empty(parameters('kafkaOAuthBearerJwksEndpointUrl'))))]\"", silo, StringComparison.Ordinal);
+        Assert.Contains("or(not(empty(parameters('kafkaSaslUsers'))), variables('kafkaOAuthBearer'))", silo, StringComparison.Ordinal);
+        foreach (var variable in new[] { "EnabledMechanisms", "OAuthBearer__JwksEndpointUrl", "OAuthBearer__ExpectedAudience", "OAuthBearer__ExpectedIssuer", "OAuthBearer__SubClaimName" })
+            Assert.Contains($"'OrleansStream__Sasl__{variable}'", silo, StringComparison.Ordinal);
+        Assert.Contains("variables('kafkaOAuthBearerEnv')", silo, StringComparison.Ordinal);
+
+        // The mechanisms the template sets, with and without SCRAM users, are ones the broker serves, OAUTHBEARER among them,
+        // and a broker with the variables the template sets from an Entra ID JWKS URL passes its validation.
+        var mechanisms = System.Text.RegularExpressions.Regex.Match(silo, @"if\(empty\(parameters\('kafkaSaslUsers'\)\), '([A-Z0-9,-]+)', '([A-Z0-9,-]+)'\)");
+        Assert.True(mechanisms.Success, silo);
+        foreach (var value in new[] { mechanisms.Groups[1].Value, mechanisms.Groups[2].Value })
+        {
+            var sasl = new OrleansStream.Server.Kafka.Security.SaslOptions { EnabledMechanisms = value };
+            Assert.Contains("OAUTHBEARER", sasl.Mechanisms());
+        }
+        Assert.Equal(["OAUTHBEARER"], new OrleansStream.Server.Kafka.Security.SaslOptions { EnabledMechanisms = mechanisms.Groups[1].Value }.Mechanisms());
+        Assert.Equal(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"],
+            new OrleansStream.Server.Kafka.Security.SaslOptions { EnabledMechanisms = mechanisms.Groups[2].Value }.Mechanisms());
+        var options = new OrleansStream.Server.Kafka.Security.OAuthBearer.OAuthBearerOptions
+        {
+            JwksEndpointUrl = "https://login.microsoftonline.com/tenant/discovery/v2.0/keys",
+            ExpectedAudience = "api://orleansstream",
+            ExpectedIssuer = "https://login.microsoftonline.com/tenant/v2.0",
+            SubClaimName = "oid",
+        };
+        var result = new OrleansStream.Server.Kafka.Security.OAuthBearer.OAuthBearerOptionsValidator(
+            Microsoft.Extensions.Options.Options.Create(new OrleansStream.Server.Kafka.Security.SaslOptions { EnabledMechanisms = mechanisms.Groups[1].Value }))
+            .Validate(null, options);
+        Assert.True(result.Succeeded, result.FailureMessage);
+    }
 }
 
 internal static class Bicep

@@ -139,6 +139,25 @@ public sealed class OAuthBearerTests(OAuthBearerKafkaCluster cluster) : IClassFi
         Assert.Equal(Enumerable.Range(0, 5).Select(i => $"k{i}=v{i}"), read);
     }
 
+    /// <summary>DescribeConfigs through the OAUTHBEARER listener: the broker's token checks under KIP-768's keys, as configured.</summary>
+    [Fact]
+    public async Task The_broker_describes_its_OAUTHBEARER_settings_under_Kafka_s_keys()
+    {
+        using var admin = Admin();
+        var nodeId = admin.GetMetadata(Wait).Brokers[0].BrokerId.ToString(CultureInfo.InvariantCulture);
+
+        var entries = (await admin.DescribeConfigsAsync([new ConfigResource { Type = ResourceType.Broker, Name = nodeId }])).Single().Entries;
+
+        Assert.Equal("OAUTHBEARER", entries["sasl.enabled.mechanisms"].Value);
+        Assert.Equal((OAuthBearerKafkaCluster.Issuer, Confluent.Kafka.Admin.ConfigSource.StaticBrokerConfig),
+            (entries["sasl.oauthbearer.expected.issuer"].Value, entries["sasl.oauthbearer.expected.issuer"].Source));
+        Assert.Equal((OAuthBearerKafkaCluster.Audience, Confluent.Kafka.Admin.ConfigSource.StaticBrokerConfig),
+            (entries["sasl.oauthbearer.expected.audience"].Value, entries["sasl.oauthbearer.expected.audience"].Source));
+        Assert.StartsWith("http://127.0.0.1:", entries["sasl.oauthbearer.jwks.endpoint.url"].Value, StringComparison.Ordinal);
+        Assert.Equal(("sub", Confluent.Kafka.Admin.ConfigSource.DefaultConfig), (entries["sasl.oauthbearer.sub.claim.name"].Value, entries["sasl.oauthbearer.sub.claim.name"].Source));
+        Assert.True(entries["sasl.oauthbearer.jwks.endpoint.url"].IsReadOnly);
+    }
+
     public static TheoryData<string> RefusedTokens => ["another key", "expired", "another audience", "unsigned"];
 
     [Theory]

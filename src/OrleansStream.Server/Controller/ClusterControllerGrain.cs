@@ -7,6 +7,7 @@ using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Groups;
 using OrleansStream.Server.Kafka.Security;
+using OrleansStream.Server.Kafka.Security.OAuthBearer;
 using OrleansStream.Server.Partitions;
 using OrleansStream.Server.Placement;
 using OrleansStream.Server.Security.Authorization;
@@ -329,7 +330,8 @@ internal sealed partial class ClusterControllerGrain(
         var broker = new BrokerConfigsSource(_options, localBroker.Meta.NodeId,
             ServiceProvider.GetService<SaslCredentialStore>()?.EnabledMechanisms ?? [],
             ServiceProvider.GetService<KafkaAuthorizer>()?.IsEnabled ?? false,
-            ServiceProvider.GetRequiredService<IOptions<ConsumerGroupOptions>>().Value);
+            ServiceProvider.GetRequiredService<IOptions<ConsumerGroupOptions>>().Value,
+            ServiceProvider.GetService<IOptions<OAuthBearerOptions>>()?.Value ?? new OAuthBearerOptions());
         var results = new List<ResourceConfigs>(requests.Count);
         foreach (var request in requests)
             results.Add(ConfigsDescription.ToResourceConfigs(ConfigsDescription.Describe(request, topics, groups, broker, includeSynonyms)));

@@ -2,15 +2,16 @@ using System.Globalization;
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.Groups;
 using OrleansStream.Server.Kafka;
+using OrleansStream.Server.Kafka.Security.OAuthBearer;
 
 namespace OrleansStream.Server.Controller;
 
 /// <summary>
-/// What a broker's own configs are read from: its options, node id, SASL mechanisms and whether its authorizer is on;
-/// and the group coordinator's settings, the defaults and bounds of every group's configs.
+/// What a broker's own configs are read from: its options, node id, SASL mechanisms, OAUTHBEARER token checks and whether
+/// its authorizer is on; and the group coordinator's settings, the defaults and bounds of every group's configs.
 /// </summary>
 internal readonly record struct BrokerConfigsSource(BrokerOptions Options, int? NodeId, IReadOnlyList<string> SaslMechanisms, bool AuthorizerEnabled,
-    ConsumerGroupOptions Groups);
+    ConsumerGroupOptions Groups, OAuthBearerOptions OAuthBearer);
 
 /// <summary>A group's configs as its coordinator answered them, or Kafka's error for why it could not be asked.</summary>
 internal readonly record struct GroupConfigsLookup(IReadOnlyDictionary<string, string>? Configs, ErrorCode Error, string? Message);
@@ -153,6 +154,7 @@ internal static class ConfigsDescription
         Add("advertised.listeners", string.Join(',', KafkaListeners.Advertised(options)), ConfigSource.StaticBrokerConfig);
         Add("listener.security.protocol.map", SecurityProtocolMap(options), string.IsNullOrWhiteSpace(options.ListenerSecurityProtocolMap) ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
         Add("sasl.enabled.mechanisms", string.Join(',', broker.SaslMechanisms), ConfigSource.StaticBrokerConfig);
+        AddOAuthBearer(broker.OAuthBearer, Add);
         Add("ssl.client.auth", options.SslClientAuth.ToString().ToLowerInvariant(), ConfigSource.StaticBrokerConfig);
         Add("socket.request.max.bytes", options.SocketRequestMaxBytes.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("connections.max.idle.ms", options.ConnectionsMaxIdleMs.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
@@ -178,6 +180,33 @@ internal static class ConfigsDescription
         }
         return new DescribeConfigsResult(ErrorCode.None, null, resource.Type, resource.Name, configs);
     }
+
+    /// <summary>
+    /// KIP-768's <c>sasl.oauthbearer.*</c> broker keys that <see cref="OAuthBearerOptions"/> implements, listed whether or
+    /// not OAUTHBEARER is enabled, as Kafka lists every broker key; a value other than Kafka's default (the options'
+    /// defaults are Kafka's) is STATIC_BROKER_CONFIG. The unsecured validator has no broker key (Kafka configures it in JAAS), so none is listed.
+    /// </summary>
+    private static void AddOAuthBearer(OAuthBearerOptions o, Action<string, string?, ConfigSource> add)
+    {
+        void AddString(string name, string? value, string? kafkaDefault) =>
+            add(name, value, value == kafkaDefault ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
+        void AddNumber(string name, long value, long kafkaDefault) =>
+            add(name, value.ToString(CultureInfo.InvariantCulture), value == kafkaDefault ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
+        var defaults = new OAuthBearerOptions();
+        AddString("sasl.oauthbearer.jwks.endpoint.url", NullIfBlank(o.JwksEndpointUrl), null);
+        AddNumber("sasl.oauthbearer.jwks.endpoint.refresh.ms", o.JwksEndpointRefreshMs, defaults.JwksEndpointRefreshMs);
+        AddNumber("sasl.oauthbearer.jwks.endpoint.retry.backoff.ms", o.JwksEndpointRetryBackoffMs, defaults.JwksEndpointRetryBackoffMs);
+        AddNumber("sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms", o.JwksEndpointRetryBackoffMaxMs, defaults.JwksEndpointRetryBackoffMaxMs);
+        // A LIST as Kafka writes one: the items joined by commas.
+        var audiences = o.ExpectedAudiences();
+        AddString("sasl.oauthbearer.expected.audience", audiences.Count == 0 ? null : string.Join(',', audiences), null);
+        AddString("sasl.oauthbearer.expected.issuer", NullIfBlank(o.ExpectedIssuer), null);
+        AddString("sasl.oauthbearer.sub.claim.name", o.SubClaimName, defaults.SubClaimName);
+        AddString("sasl.oauthbearer.scope.claim.name", o.ScopeClaimName, defaults.ScopeClaimName);
+        AddNumber("sasl.oauthbearer.clock.skew.seconds", o.ClockSkewSeconds, defaults.ClockSkewSeconds);
+    }
+
+    private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     private static string SecurityProtocolMap(BrokerOptions options)
     {

@@ -1,6 +1,7 @@
 using OrleansStream.Protocol.Messages;
 using OrleansStream.Server.Controller;
 using OrleansStream.Server.Groups;
+using OrleansStream.Server.Kafka.Security.OAuthBearer;
 
 namespace OrleansStream.Server.Tests.Controller;
 
@@ -9,7 +10,8 @@ public sealed class ConfigDefinitionsTests
 {
     private static readonly BrokerOptions Options = new();
 
-    private static DescribeConfigsResult Describe(ConfigResourceType type, string name, bool documentation, bool authorizer = false)
+    private static DescribeConfigsResult Describe(ConfigResourceType type, string name, bool documentation, bool authorizer = false,
+        OAuthBearerOptions? oauthBearer = null)
     {
         var topics = new Dictionary<string, TopicMetadata>(StringComparer.Ordinal)
         {
@@ -19,7 +21,7 @@ public sealed class ConfigDefinitionsTests
         {
             ["g"] = new GroupConfigsLookup(new Dictionary<string, string> { [GroupConfigs.ConsumerSessionTimeoutMs] = "50000" }, ErrorCode.None, null),
         };
-        var broker = new BrokerConfigsSource(Options, 7, ["PLAIN", "SCRAM-SHA-256"], authorizer, new ConsumerGroupOptions());
+        var broker = new BrokerConfigsSource(Options, 7, ["PLAIN", "SCRAM-SHA-256"], authorizer, new ConsumerGroupOptions(), oauthBearer ?? new OAuthBearerOptions());
         var result = ConfigsDescription.Describe(new DescribeConfigsResource(type, name, null), topics, groups, broker, synonyms: true, documentation);
         Assert.Equal(ErrorCode.None, result.Error);
         Assert.NotEmpty(result.Configs);
@@ -102,10 +104,75 @@ public sealed class ConfigDefinitionsTests
         Assert.Equal(ConfigType.Int, group[GroupConfigs.ConsumerSessionTimeoutMs]);
     }
 
+    /// <summary>
+    /// KIP-768's broker keys for OAUTHBEARER, read-only with Kafka's types: what the broker was configured with as
+    /// STATIC_BROKER_CONFIG, the rest Kafka's defaults (null where Kafka's is null) as DEFAULT_CONFIG. The unsecured
+    /// validator's settings have no Kafka broker key and are not described.
+    /// </summary>
+    [Fact]
+    public void OAuthBearer_settings_are_described_under_Kafka_s_broker_keys()
+    {
+        var configured = new OAuthBearerOptions
+        {
+            JwksEndpointUrl = "https://login.example/tenant/discovery/v2.0/keys",
+            JwksEndpointRefreshMs = 600_000,
+            ExpectedAudience = "api://orleansstream, client-id",
+            ExpectedIssuer = "https://login.example/tenant/v2.0",
+            SubClaimName = "oid",
+            ClockSkewSeconds = 5,
+        };
+        var described = Describe(ConfigResourceType.Broker, "7", documentation: false, oauthBearer: configured).Configs
+            .Where(c => c.Name.StartsWith("sasl.oauthbearer.", StringComparison.Ordinal))
+            .ToDictionary(c => c.Name, c => (c.Value, c.Source, c.Type));
+
+        Assert.Equal(new Dictionary<string, (string?, ConfigSource, ConfigType)>
+        {
+            ["sasl.oauthbearer.jwks.endpoint.url"] = ("https://login.example/tenant/discovery/v2.0/keys", ConfigSource.StaticBrokerConfig, ConfigType.String),
+            ["sasl.oauthbearer.jwks.endpoint.refresh.ms"] = ("600000", ConfigSource.StaticBrokerConfig, ConfigType.Long),
+            ["sasl.oauthbearer.jwks.endpoint.retry.backoff.ms"] = ("100", ConfigSource.DefaultConfig, ConfigType.Long),
+            ["sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms"] = ("10000", ConfigSource.DefaultConfig, ConfigType.Long),
+            ["sasl.oauthbearer.expected.audience"] = ("api://orleansstream,client-id", ConfigSource.StaticBrokerConfig, ConfigType.List),
+            ["sasl.oauthbearer.expected.issuer"] = ("https://login.example/tenant/v2.0", ConfigSource.StaticBrokerConfig, ConfigType.String),
+            ["sasl.oauthbearer.sub.claim.name"] = ("oid", ConfigSource.StaticBrokerConfig, ConfigType.String),
+            ["sasl.oauthbearer.scope.claim.name"] = ("scope", ConfigSource.DefaultConfig, ConfigType.String),
+            ["sasl.oauthbearer.clock.skew.seconds"] = ("5", ConfigSource.StaticBrokerConfig, ConfigType.Int),
+        }, described);
+        Assert.All(Describe(ConfigResourceType.Broker, "7", documentation: false, oauthBearer: configured).Configs,
+            c => Assert.True(c.ReadOnly && !c.Sensitive, c.Name));
+
+        // Unsecured mode sets none of the keys: every one is Kafka's default.
+        var unset = Describe(ConfigResourceType.Broker, "7", documentation: false,
+                oauthBearer: new OAuthBearerOptions { Unsecured = new UnsecuredValidatorOptions { Enabled = true, RequiredScope = "kafka" } }).Configs
+            .Where(c => c.Name.StartsWith("sasl.oauthbearer.", StringComparison.Ordinal))
+            .ToDictionary(c => c.Name, c => (c.Value, c.Source));
+        Assert.Equal(new Dictionary<string, (string?, ConfigSource)>
+        {
+            ["sasl.oauthbearer.jwks.endpoint.url"] = (null, ConfigSource.DefaultConfig),
+            ["sasl.oauthbearer.jwks.endpoint.refresh.ms"] = ("3600000", ConfigSource.DefaultConfig),
+            ["sasl.oauthbearer.jwks.endpoint.retry.backoff.ms"] = ("100", ConfigSource.DefaultConfig),
+            ["sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms"] = ("10000", ConfigSource.DefaultConfig),
+            ["sasl.oauthbearer.expected.audience"] = (null, ConfigSource.DefaultConfig),
+            ["sasl.oauthbearer.expected.issuer"] = (null, ConfigSource.DefaultConfig),
+            ["sasl.oauthbearer.sub.claim.name"] = ("sub", ConfigSource.DefaultConfig),
+            ["sasl.oauthbearer.scope.claim.name"] = ("scope", ConfigSource.DefaultConfig),
+            ["sasl.oauthbearer.clock.skew.seconds"] = ("30", ConfigSource.DefaultConfig),
+        }, unset);
+
+        // Asked by name, as kafka-configs.sh --describe asks one key.
+        var one = ConfigsDescription.Describe(new DescribeConfigsResource(ConfigResourceType.Broker, "7", ["sasl.oauthbearer.expected.issuer"]),
+            new Dictionary<string, TopicMetadata>(), new Dictionary<string, GroupConfigsLookup>(),
+            new BrokerConfigsSource(Options, 7, ["OAUTHBEARER"], false, new ConsumerGroupOptions(), configured), synonyms: true, documentation: true);
+        var issuer = Assert.Single(one.Configs);
+        Assert.Equal(("https://login.example/tenant/v2.0", ConfigSource.StaticBrokerConfig), (issuer.Value, issuer.Source));
+        Assert.Equal([("sasl.oauthbearer.expected.issuer", "https://login.example/tenant/v2.0", ConfigSource.StaticBrokerConfig)],
+            issuer.Synonyms.Select(s => (s.Name, s.Value, s.Source)));
+        Assert.False(string.IsNullOrWhiteSpace(issuer.Documentation));
+    }
+
     [Fact]
     public void A_refused_resource_has_no_configs_to_complete()
     {
-        var broker = new BrokerConfigsSource(Options, 7, [], false, new ConsumerGroupOptions());
+        var broker = new BrokerConfigsSource(Options, 7, [], false, new ConsumerGroupOptions(), new OAuthBearerOptions());
         var result = ConfigsDescription.Describe(new DescribeConfigsResource(ConfigResourceType.Topic, "missing", null),
             new Dictionary<string, TopicMetadata>(), new Dictionary<string, GroupConfigsLookup>(), broker, synonyms: false, documentation: true);
 

@@ -6,6 +6,7 @@ using OrleansStream.Server.Cluster;
 using OrleansStream.Server.Controller;
 using OrleansStream.Server.Groups;
 using OrleansStream.Server.Kafka.Security;
+using OrleansStream.Server.Kafka.Security.OAuthBearer;
 using OrleansStream.Server.Security.Authorization;
 
 namespace OrleansStream.Server.Kafka.Handlers;
@@ -21,11 +22,12 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// </summary>
 internal sealed class DescribeConfigsHandler(
     MetadataCache metadata, IOptions<BrokerOptions> options, IOptions<ConsumerGroupOptions> groupOptions, BrokerRegistration registration,
-    SaslCredentialStore sasl, KafkaAuthorizer authorizer, IGrainFactory grains, ClientMetricsManager clientMetrics)
+    SaslCredentialStore sasl, IOptions<OAuthBearerOptions> oauthBearer, KafkaAuthorizer authorizer, IGrainFactory grains, ClientMetricsManager clientMetrics)
     : KafkaApiHandler<DescribeConfigsRequest>(ApiKey.DescribeConfigs, DescribeConfigsRequest.Read)
 {
     private readonly BrokerOptions _options = options.Value;
     private readonly ConsumerGroupOptions _groupOptions = groupOptions.Value;
+    private readonly OAuthBearerOptions _oauthBearer = oauthBearer.Value;
 
     protected override async ValueTask<bool> AnswerAsync(DescribeConfigsRequest body, KafkaRequest request, KafkaWriter response)
     {
@@ -44,7 +46,7 @@ internal sealed class DescribeConfigsHandler(
                 topics[t.Name] = t;
         var groups = groupNames is null ? [] : await ConfigsDescription.LookUpGroupsAsync(grains, groupNames);
 
-        var broker = new BrokerConfigsSource(_options, registration.Meta.NodeId, sasl.EnabledMechanisms, authorizer.IsEnabled, _groupOptions);
+        var broker = new BrokerConfigsSource(_options, registration.Meta.NodeId, sasl.EnabledMechanisms, authorizer.IsEnabled, _groupOptions, _oauthBearer);
         var results = new List<DescribeConfigsResult>(body.Resources.Count);
         for (var i = 0; i < body.Resources.Count; i++)
         {
