@@ -67,6 +67,20 @@ public sealed class BrokerOptions
     /// </summary>
     public long ConnectionsMaxReauthMs { get; set; }
 
+    /// <summary>
+    /// Kafka's listener- and mechanism-prefixed <c>connections.max.reauth.ms</c>
+    /// (<c>listener.name.sasl_ssl.oauthbearer.connections.max.reauth.ms</c>): by listener name
+    /// (<c>SASL_SSL</c>) or listener name and mechanism joined by a dot (<c>SASL_SSL.OAUTHBEARER</c>), case aside. A
+    /// session's limit is its listener's and mechanism's, else its listener's, else <see cref="ConnectionsMaxReauthMs"/>.
+    /// </summary>
+    public Dictionary<string, long> ListenerConnectionsMaxReauthMs { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The <c>connections.max.reauth.ms</c> of a SASL session on <paramref name="listener"/> with <paramref name="mechanism"/>, as Kafka's <c>SaslChannelBuilder</c> resolves it.</summary>
+    public long ConnectionsMaxReauthMsFor(string listener, string mechanism) =>
+        ListenerConnectionsMaxReauthMs.TryGetValue(listener + "." + mechanism, out var byMechanism) ? byMechanism
+        : ListenerConnectionsMaxReauthMs.TryGetValue(listener, out var byListener) ? byListener
+        : ConnectionsMaxReauthMs;
+
     /// <summary>Kafka's <c>max.connections.per.ip</c>: a Kafka connection beyond this many from one address is closed at once.</summary>
     public int MaxConnectionsPerIp { get; set; } = int.MaxValue;
 
@@ -227,6 +241,8 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             Fail($"OrleansStream:ConnectionsMaxIdleMs must be positive, not {options.ConnectionsMaxIdleMs}.");
         if (options.ConnectionsMaxReauthMs < 0)
             Fail($"OrleansStream:ConnectionsMaxReauthMs must not be negative, not {options.ConnectionsMaxReauthMs}.");
+        foreach (var failure in Kafka.Security.SaslReauthentication.Validate(options))
+            Fail(failure);
         if (options.MaxConnectionsPerIp < 0)
             Fail($"OrleansStream:MaxConnectionsPerIp must not be negative, not {options.MaxConnectionsPerIp}.");
         if (options.MaxConnections < 1)

@@ -8,7 +8,9 @@ namespace OrleansStream.Kafka.Tests;
 /// re-authentication it starts ("Auth in state REAUTH") and each exchange it completes (<c>authenticated</c>, the
 /// mechanism's own line).
 /// </summary>
-internal sealed class LibrdkafkaReauthentication(string authenticated)
+/// <param name="authenticated">The mechanism's line for a completed exchange.</param>
+/// <param name="broker">When given, only lines of connections to this address (<c>127.0.0.1:9093</c>) count.</param>
+internal sealed class LibrdkafkaReauthentication(string authenticated, string? broker = null)
 {
     private readonly List<string> _logs = [];
     private readonly List<Error> _errors = [];
@@ -30,12 +32,16 @@ internal sealed class LibrdkafkaReauthentication(string authenticated)
     /// exchanges completed than connections made (a refused re-authentication makes the client connect again instead,
     /// and report an error), counted once they are complete rather than while one may be in flight.
     /// </summary>
-    public Task ProduceUntilReauthenticatedTwiceAsync(IProducer<string, string> producer, string topic, CancellationToken ct)
+    public Task ProduceUntilReauthenticatedTwiceAsync(IProducer<string, string> producer, string topic, CancellationToken ct) =>
+        ProduceUntilReauthenticatedTwiceAsync(producer, new Confluent.Kafka.TopicPartition(topic, Confluent.Kafka.Partition.Any), ct);
+
+    /// <summary>As above, to one partition (so that the producer connects only to its leader besides its bootstrap broker).</summary>
+    public Task ProduceUntilReauthenticatedTwiceAsync(IProducer<string, string> producer, Confluent.Kafka.TopicPartition target, CancellationToken ct)
     {
         var delivered = 0;
         return Eventually.WaitUntilAsync(async () =>
         {
-            await producer.ProduceAsync(topic, new Message<string, string> { Key = $"k{delivered}", Value = "v" }, ct);
+            await producer.ProduceAsync(target, new Message<string, string> { Key = $"k{delivered}", Value = "v" }, ct);
             delivered++;
             return Count("Auth in state REAUTH") >= 2 && Count(authenticated) >= Count("Auth in state APIVERSION_QUERY") + 2;
         }, "librdkafka re-authenticates on its connection twice", TimeSpan.FromSeconds(60), () =>
@@ -46,6 +52,6 @@ internal sealed class LibrdkafkaReauthentication(string authenticated)
 
     private int Count(string text)
     {
-        lock (_logs) return _logs.Count(l => l.Contains(text, StringComparison.Ordinal));
+        lock (_logs) return _logs.Count(l => l.Contains(text, StringComparison.Ordinal) && (broker is null || l.Contains(broker + "/", StringComparison.Ordinal)));
     }
 }

@@ -98,7 +98,28 @@ internal static class ConfigDefinitions
     /// a name not defined keeps UNKNOWN and no documentation (Kafka's answer for a config its ConfigDef lacks).
     /// </summary>
     public static DescribedConfig Complete(DescribedConfig config, FrozenDictionary<string, ConfigDefinition> definitions, bool includeDocumentation) =>
-        definitions.TryGetValue(config.Name, out var definition)
+        definitions.TryGetValue(config.Name, out var definition) || TryGetListenerOverride(config.Name, definitions, out definition)
             ? config with { Type = definition.Type, Documentation = includeDocumentation ? definition.Documentation : null }
             : config;
+
+    /// <summary>
+    /// A listener override (<c>listener.name.sasl_ssl.connections.max.reauth.ms</c>, or with a mechanism,
+    /// <c>listener.name.sasl_ssl.plain.connections.max.reauth.ms</c>) has its base config's type and documentation, as
+    /// Kafka's <c>KafkaConfig.configType</c> finds it through the override's synonym.
+    /// </summary>
+    private static bool TryGetListenerOverride(string name, FrozenDictionary<string, ConfigDefinition> definitions, out ConfigDefinition definition)
+    {
+        const string Prefix = "listener.name.";
+        definition = default!;
+        if (!name.StartsWith(Prefix, StringComparison.Ordinal)) return false;
+        var rest = name[Prefix.Length..];
+        for (var i = 0; i < 2; i++)
+        {
+            var dot = rest.IndexOf('.', StringComparison.Ordinal);
+            if (dot < 0) return false;
+            rest = rest[(dot + 1)..];
+            if (definitions.TryGetValue(rest, out definition!)) return true;
+        }
+        return false;
+    }
 }

@@ -160,6 +160,9 @@ internal static class ConfigsDescription
         Add("connections.max.idle.ms", options.ConnectionsMaxIdleMs.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("connections.max.reauth.ms", options.ConnectionsMaxReauthMs.ToString(CultureInfo.InvariantCulture),
             options.ConnectionsMaxReauthMs == 0 ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);
+        // The listener (and mechanism) overrides set, under Kafka's prefixed names, as Kafka lists its static originals.
+        foreach (var (key, limit) in options.ListenerConnectionsMaxReauthMs)
+            Add($"listener.name.{key.ToLowerInvariant()}.connections.max.reauth.ms", limit.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("max.connections.per.ip", options.MaxConnectionsPerIp.ToString(CultureInfo.InvariantCulture), ConfigSource.StaticBrokerConfig);
         Add("max.connections", options.MaxConnections.ToString(CultureInfo.InvariantCulture),
             options.MaxConnections == int.MaxValue ? ConfigSource.DefaultConfig : ConfigSource.StaticBrokerConfig);

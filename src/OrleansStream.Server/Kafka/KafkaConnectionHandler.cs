@@ -39,7 +39,8 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     private readonly Protocol.Sasl.IOAuthBearerValidator? _oauthBearer;
     private readonly int _maxRequestBytes;
     private readonly TimeSpan _maxIdle;
-    private readonly long _maxReauthMs;
+    /// <summary>Each listener's connections.max.reauth.ms by mechanism, made once rather than per connection.</summary>
+    private readonly Dictionary<string, Func<string, long>> _reauthLimits = new(StringComparer.Ordinal);
     private readonly Quotas.ConnectionQuotas _connectionQuotas;
     private readonly TimeProvider _time;
     private readonly OrleansStreamMetrics _metrics;
@@ -62,7 +63,12 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         _oauthBearer = oauthBearer?.Validator;
         _maxRequestBytes = options.Value.SocketRequestMaxBytes;
         _maxIdle = TimeSpan.FromMilliseconds(options.Value.ConnectionsMaxIdleMs);
-        _maxReauthMs = options.Value.ConnectionsMaxReauthMs;
+        foreach (var l in _listeners)
+        {
+            var name = l.Name;
+            var broker = options.Value;
+            _reauthLimits[name] = mechanism => broker.ConnectionsMaxReauthMsFor(name, mechanism);
+        }
         _connectionQuotas = connectionQuotas;
         _time = time;
         _metrics = metrics;
@@ -78,7 +84,8 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     {
         ArgumentNullException.ThrowIfNull(connection);
         var listener = ListenerOf(connection.LocalEndPoint);
-        var state = new KafkaConnection(listener, connection.RemoteEndPoint, listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics, _time, _maxReauthMs, _oauthBearer) : null,
+        var state = new KafkaConnection(listener, connection.RemoteEndPoint,
+            listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics, _time, ReauthLimitOf(listener), _oauthBearer) : null,
             connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate);
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         // Kafka's ConnectionQuotas.inc: the broker-wide rate and max.connections first (the acceptor waits), then the
@@ -343,6 +350,9 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         _metrics.KafkaRequestsRefused.Add(1, new KeyValuePair<string, object?>("reason", reason));
         LogRefused(state.Remote, state.ClientSoftware, detail);
     }
+
+    private Func<string, long> ReauthLimitOf(KafkaListener listener) =>
+        _reauthLimits.TryGetValue(listener.Name, out var limit) ? limit : _ => 0;
 
     private KafkaListener ListenerOf(EndPoint? local)
     {

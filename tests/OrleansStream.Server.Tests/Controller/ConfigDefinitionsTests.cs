@@ -11,7 +11,7 @@ public sealed class ConfigDefinitionsTests
     private static readonly BrokerOptions Options = new();
 
     private static DescribeConfigsResult Describe(ConfigResourceType type, string name, bool documentation, bool authorizer = false,
-        OAuthBearerOptions? oauthBearer = null)
+        OAuthBearerOptions? oauthBearer = null, BrokerOptions? options = null)
     {
         var topics = new Dictionary<string, TopicMetadata>(StringComparer.Ordinal)
         {
@@ -21,7 +21,7 @@ public sealed class ConfigDefinitionsTests
         {
             ["g"] = new GroupConfigsLookup(new Dictionary<string, string> { [GroupConfigs.ConsumerSessionTimeoutMs] = "50000" }, ErrorCode.None, null),
         };
-        var broker = new BrokerConfigsSource(Options, 7, ["PLAIN", "SCRAM-SHA-256"], authorizer, new ConsumerGroupOptions(), oauthBearer ?? new OAuthBearerOptions());
+        var broker = new BrokerConfigsSource(options ?? Options, 7, ["PLAIN", "SCRAM-SHA-256"], authorizer, new ConsumerGroupOptions(), oauthBearer ?? new OAuthBearerOptions());
         var result = ConfigsDescription.Describe(new DescribeConfigsResource(type, name, null), topics, groups, broker, synonyms: true, documentation);
         Assert.Equal(ErrorCode.None, result.Error);
         Assert.NotEmpty(result.Configs);
@@ -109,6 +109,27 @@ public sealed class ConfigDefinitionsTests
     /// STATIC_BROKER_CONFIG, the rest Kafka's defaults (null where Kafka's is null) as DEFAULT_CONFIG. The unsecured
     /// validator's settings have no Kafka broker key and are not described.
     /// </summary>
+    [Fact]
+    public void Listener_overrides_of_connections_max_reauth_ms_are_described_under_Kafka_s_prefixed_names_with_the_base_configs_type()
+    {
+        var options = new BrokerOptions
+        {
+            Listeners = "PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094",
+            ListenerConnectionsMaxReauthMs = { ["SASL_SSL.OAUTHBEARER"] = 60_000, ["SASL_SSL"] = 3_600_000 },
+        };
+
+        var described = Describe(ConfigResourceType.Broker, "7", documentation: true, options: options).Configs
+            .Where(c => c.Name.Contains("connections.max.reauth.ms", StringComparison.Ordinal))
+            .ToDictionary(c => c.Name, c => (c.Value, c.Source, c.Type, HasDocumentation: c.Documentation is { Length: > 0 }));
+
+        Assert.Equal(new Dictionary<string, (string?, ConfigSource, ConfigType, bool)>
+        {
+            ["connections.max.reauth.ms"] = ("0", ConfigSource.DefaultConfig, ConfigType.Long, true),
+            ["listener.name.sasl_ssl.oauthbearer.connections.max.reauth.ms"] = ("60000", ConfigSource.StaticBrokerConfig, ConfigType.Long, true),
+            ["listener.name.sasl_ssl.connections.max.reauth.ms"] = ("3600000", ConfigSource.StaticBrokerConfig, ConfigType.Long, true),
+        }, described);
+    }
+
     [Fact]
     public void OAuthBearer_settings_are_described_under_Kafka_s_broker_keys()
     {

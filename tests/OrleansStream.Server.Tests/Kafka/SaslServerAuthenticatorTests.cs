@@ -47,7 +47,9 @@ public sealed class SaslServerAuthenticatorTests : IDisposable
 
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UnixEpoch.AddDays(1));
 
-    private SaslServerAuthenticator NewConnection(long connectionsMaxReauthMs = 0) =>
+    private SaslServerAuthenticator NewConnection(long connectionsMaxReauthMs = 0) => NewConnection(_ => connectionsMaxReauthMs);
+
+    private SaslServerAuthenticator NewConnection(Func<string, long> connectionsMaxReauthMs) =>
         new(_credentials, _services.GetRequiredService<OrleansStreamMetrics>(), _time, connectionsMaxReauthMs);
 
     private static ReadOnlySpan<byte> Alice => "\0alice\0alice-secret"u8;
@@ -153,6 +155,48 @@ public sealed class SaslServerAuthenticatorTests : IDisposable
         Assert.True(sasl.SessionExpired);
     }
 
+    /// <summary>
+    /// Kafka's <c>listener.name.L.M.connections.max.reauth.ms</c> and <c>listener.name.L.connections.max.reauth.ms</c>
+    /// (SaslChannelBuilder): a session's limit is its listener's for its mechanism, else its listener's, else the broker's.
+    /// </summary>
+    [Fact]
+    public void The_session_lifetime_is_the_listener_and_mechanism_limit_before_the_listener_limit_before_the_broker_limit()
+    {
+        var broker = new BrokerOptions
+        {
+            Listeners = "PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093,SASL_SSL://127.0.0.1:9094",
+            ConnectionsMaxReauthMs = 9000,
+            ListenerConnectionsMaxReauthMs = { ["sasl_plaintext.plain"] = 1000, ["SASL_PLAINTEXT"] = 3000 },
+        };
+        var sasl = NewConnection(mechanism => broker.ConnectionsMaxReauthMsFor("SASL_PLAINTEXT", mechanism));
+        sasl.Handshake("PLAIN", 1, out _);
+
+        var authenticate = sasl.Authenticate(Alice, out _);
+
+        Assert.Equal((ErrorCode.None, 1000L), (authenticate.Error, authenticate.SessionLifetimeMs));
+        Assert.Equal(3000, broker.ConnectionsMaxReauthMsFor("SASL_PLAINTEXT", "SCRAM-SHA-512"));
+        Assert.Equal(9000, broker.ConnectionsMaxReauthMsFor("SASL_SSL", "PLAIN"));
+        Assert.True(new BrokerOptionsValidator().Validate(null, broker).Succeeded);
+    }
+
+    [Fact]
+    public void A_listener_limit_for_no_listener_or_no_mechanism_or_below_zero_is_refused_at_start()
+    {
+        var broker = new BrokerOptions
+        {
+            Listeners = "PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094",
+            ListenerConnectionsMaxReauthMs = { ["EXTERNAL"] = 1000, ["SASL_SSL.GSSAPI"] = 1000, ["SASL_SSL.SCRAM-SHA-256"] = -1 },
+        };
+
+        var failures = new BrokerOptionsValidator().Validate(null, broker).Failures;
+
+        Assert.Equal([
+            "OrleansStream:ListenerConnectionsMaxReauthMs:EXTERNAL names no listener of OrleansStream:Listeners.",
+            "OrleansStream:ListenerConnectionsMaxReauthMs:SASL_SSL.GSSAPI: 'GSSAPI' is not a SASL mechanism this broker serves (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER).",
+            "OrleansStream:ListenerConnectionsMaxReauthMs:SASL_SSL.SCRAM-SHA-256 must not be negative, not -1.",
+        ], failures);
+    }
+
     [Fact]
     public void Re_authentication_with_the_same_mechanism_and_user_renews_the_session_on_the_same_connection()
     {
@@ -207,7 +251,7 @@ public sealed class SaslServerAuthenticatorTests : IDisposable
             EnabledMechanisms = "PLAIN",
             Users = { ["alice"] = new SaslUserOptions { Password = "alice-secret" }, ["bob"] = new SaslUserOptions { Password = "bob-secret" } },
         }));
-        var sasl = new SaslServerAuthenticator(credentials, _services.GetRequiredService<OrleansStreamMetrics>(), _time, 5000);
+        var sasl = new SaslServerAuthenticator(credentials, _services.GetRequiredService<OrleansStreamMetrics>(), _time, _ => 5000);
         sasl.Handshake("PLAIN", 1, out _);
         sasl.Authenticate(Alice, out _);
         sasl.Handshake("PLAIN", 1, out _);

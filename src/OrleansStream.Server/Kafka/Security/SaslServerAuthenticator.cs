@@ -24,8 +24,8 @@ namespace OrleansStream.Server.Kafka.Security;
 /// after authentication is <see cref="ErrorCode.IllegalSaslState"/> and the connection stays, as Kafka's request
 /// handler answers it.
 /// </remarks>
-public sealed class SaslServerAuthenticator(SaslCredentialStore credentials, OrleansStreamMetrics metrics, TimeProvider time, long connectionsMaxReauthMs,
-    IOAuthBearerValidator? oauthBearer = null)
+public sealed class SaslServerAuthenticator(SaslCredentialStore credentials, OrleansStreamMetrics metrics, TimeProvider time,
+    Func<string, long> connectionsMaxReauthMs, IOAuthBearerValidator? oauthBearer = null)
 {
     private static readonly TimeSpan MinReauthenticationInterval = TimeSpan.FromSeconds(1);
 
@@ -183,7 +183,9 @@ public sealed class SaslServerAuthenticator(SaslCredentialStore credentials, Orl
         _mechanism = server.Mechanism;
         _reauthentication = null;
         var credentialExpiresAtMs = server.CredentialExpiresAtMs;
-        var maxReauthSet = connectionsMaxReauthMs > 0;
+        // The listener's connections.max.reauth.ms for this mechanism (BrokerOptions.ConnectionsMaxReauthMsFor).
+        var maxReauthMs = connectionsMaxReauthMs(_mechanism);
+        var maxReauthSet = maxReauthMs > 0;
         if (credentialExpiresAtMs is null && !maxReauthSet)
         {
             SessionLifetimeMs = 0;
@@ -192,8 +194,8 @@ public sealed class SaslServerAuthenticator(SaslCredentialStore credentials, Orl
         else
         {
             var untilCredentialExpires = credentialExpiresAtMs - time.GetUtcNow().ToUnixTimeMilliseconds();
-            var lifetime = untilCredentialExpires is not { } credential ? connectionsMaxReauthMs
-                : maxReauthSet ? Math.Min(credential, connectionsMaxReauthMs) : credential;
+            var lifetime = untilCredentialExpires is not { } credential ? maxReauthMs
+                : maxReauthSet ? Math.Min(credential, maxReauthMs) : credential;
             SessionLifetimeMs = Math.Max(lifetime, 0);
             _sessionExpiresAt = time.GetTimestamp() + SessionLifetimeMs * time.TimestampFrequency / 1000;
         }

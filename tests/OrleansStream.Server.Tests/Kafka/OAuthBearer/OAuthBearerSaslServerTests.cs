@@ -150,7 +150,7 @@ public sealed class OAuthBearerSaslServerTests : IDisposable
         listener.Start();
         var credentials = new SaslCredentialStore(Options.Create(new SaslOptions { EnabledMechanisms = "OAUTHBEARER" }));
         var validator = new UnsecuredJwsValidator(new UnsecuredValidatorOptions { Enabled = true }, _time, NullLogger.Instance);
-        var sasl = new SaslServerAuthenticator(credentials, metrics, _time, 0, validator);
+        var sasl = new SaslServerAuthenticator(credentials, metrics, _time, _ => 0, validator);
 
         var handshake = sasl.Handshake("OAUTHBEARER", 1, out var closeAfterHandshake);
         var challenge = sasl.Authenticate(Initial("e30.e30."), out var closeAfterToken);
@@ -171,7 +171,7 @@ public sealed class OAuthBearerSaslServerTests : IDisposable
     {
         var credentials = new SaslCredentialStore(Options.Create(new SaslOptions { EnabledMechanisms = "OAUTHBEARER" }));
         var validator = new UnsecuredJwsValidator(new UnsecuredValidatorOptions { Enabled = true }, _time, NullLogger.Instance);
-        var sasl = new SaslServerAuthenticator(credentials, _services.GetRequiredService<OrleansStreamMetrics>(), _time, maxReauthMs, validator);
+        var sasl = new SaslServerAuthenticator(credentials, _services.GetRequiredService<OrleansStreamMetrics>(), _time, _ => maxReauthMs, validator);
 
         sasl.Handshake("OAUTHBEARER", 1, out _);
         var authenticated = sasl.Authenticate(Initial(Token()), out var close);
@@ -184,7 +184,7 @@ public sealed class OAuthBearerSaslServerTests : IDisposable
     public void Without_a_validator_OAUTHBEARER_is_not_served_even_if_named()
     {
         var credentials = new SaslCredentialStore(Options.Create(new SaslOptions { EnabledMechanisms = "PLAIN,OAUTHBEARER" }));
-        var sasl = new SaslServerAuthenticator(credentials, _services.GetRequiredService<OrleansStreamMetrics>(), _time, 0);
+        var sasl = new SaslServerAuthenticator(credentials, _services.GetRequiredService<OrleansStreamMetrics>(), _time, _ => 0);
 
         Assert.Equal(ErrorCode.UnsupportedSaslMechanism, sasl.Handshake("OAUTHBEARER", 1, out _).Error);
     }
