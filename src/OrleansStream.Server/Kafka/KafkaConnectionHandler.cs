@@ -19,7 +19,7 @@ namespace OrleansStream.Server.Kafka;
 /// frame at a time and answered in order, each before the next is read, as Kafka mutes a connection while a request
 /// is in flight; a long-poll or a JoinGroup waits only on its own connection. A frame larger than
 /// <c>socket.request.max.bytes</c> closes the connection before it is read, and so does a malformed request or an
-/// API or version this broker does not advertise (<see cref="AdvertisedApis"/>; ApiVersions excepted, which answers UnsupportedVersion). A connection
+/// API or version this broker does not advertise (<see cref="ApiVersionManager"/>; ApiVersions excepted, which answers UnsupportedVersion). A connection
 /// that sends nothing for <c>connections.max.idle.ms</c> is closed, and one beyond <c>max.connections.per.ip</c> from
 /// its address is closed at once; new connections over <c>max.connection.creation.rate</c> or beyond
 /// <c>max.connections</c> wait unread (<see cref="Quotas.ConnectionQuotas"/>). On a SASL listener a connection is served only ApiVersions, SaslHandshake and
@@ -32,7 +32,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
     private const int FlushSliceBytes = 256 * 1024;
 
     private readonly Dictionary<ApiKey, IKafkaApiHandler> _handlers = [];
-    private readonly AdvertisedApis _advertised;
+    private readonly ApiVersionManager _advertised;
     private readonly ClientMetrics.ClientMetricsManager _telemetry;
     private readonly IReadOnlyList<KafkaListener> _listeners;
     private readonly SaslCredentialStore _credentials;
@@ -50,7 +50,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
 
     public KafkaConnectionHandler(IEnumerable<IKafkaApiHandler> handlers, IOptions<BrokerOptions> options, SaslCredentialStore credentials,
         OrleansStreamMetrics metrics, KafkaAuthorizer authorizer, Quotas.ClientQuotaManager quotas, Quotas.ConnectionQuotas connectionQuotas, TimeProvider time,
-        ILogger<KafkaConnectionHandler> logger, AdvertisedApis advertised, ClientMetrics.ClientMetricsManager telemetry,
+        ILogger<KafkaConnectionHandler> logger, ApiVersionManager advertised, ClientMetrics.ClientMetricsManager telemetry,
         Security.OAuthBearer.OAuthBearerValidators? oauthBearer = null)
     {
         ArgumentNullException.ThrowIfNull(handlers);

@@ -95,7 +95,7 @@ public static class KafkaListenerExtensions
         services.AddOptions<ClientMetricsOptions>().BindConfiguration(ClientMetricsOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClientMetricsOptions>, ClientMetricsOptionsValidator>());
         services.TryAddSingleton<ClientMetricsManager>();
-        services.TryAddSingleton<AdvertisedApis>();
+        services.TryAddSingleton<ApiVersionManager>();
         services.TryAddSingleton<OtlpMetricsForwarder>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static sp => sp.GetRequiredService<OtlpMetricsForwarder>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IClientTelemetryReceiver, ClientTelemetryMetricsReceiver>());

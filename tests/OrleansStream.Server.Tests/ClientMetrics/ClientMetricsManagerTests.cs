@@ -371,11 +371,11 @@ public sealed class ClientMetricsManagerTests : IDisposable
             NullLogger<OtlpMetricsForwarder>.Instance);
         var counter = new ClientTelemetryMetricsReceiver(_metrics);
 
-        Assert.False(new AdvertisedApis(With(counter, off)).TelemetryEnabled);
-        Assert.DoesNotContain(new AdvertisedApis(With(counter, off)).Apis, a => a.Key is ApiKey.GetTelemetrySubscriptions or ApiKey.PushTelemetry);
-        Assert.False(new AdvertisedApis(With(counter, off)).IsSupported(ApiKey.PushTelemetry, 0));
-        Assert.True(new AdvertisedApis(With(counter, on)).IsSupported(ApiKey.PushTelemetry, 0));
-        Assert.Equal(ApiVersionsTable.Advertised, new AdvertisedApis(With(counter, off, _receiver)).Apis);
+        Assert.False(new ApiVersionManager(With(counter, off)).TelemetryEnabled);
+        Assert.DoesNotContain(new ApiVersionManager(With(counter, off)).Apis, a => a.Key is ApiKey.GetTelemetrySubscriptions or ApiKey.PushTelemetry);
+        Assert.False(new ApiVersionManager(With(counter, off)).IsSupported(ApiKey.PushTelemetry, 0));
+        Assert.True(new ApiVersionManager(With(counter, on)).IsSupported(ApiKey.PushTelemetry, 0));
+        Assert.Equal(ApiVersionsTable.Advertised, new ApiVersionManager(With(counter, off, _receiver)).Apis);
     }
 
     /// <summary>The forwarder never blocks a push: with its queue full (no collector taking posts yet) a push is dropped and counted.</summary>

@@ -12,7 +12,7 @@ namespace OrleansStream.Server.Kafka.Handlers;
 /// <see cref="FinalizedFeatures"/> holds (<c>transaction.version</c>: a Kafka 4 client runs transactions v2, KIP-890
 /// part 2, when it is finalized at 2; the broker serves both transaction versions whatever it finalizes, as Kafka does).
 /// </summary>
-internal sealed partial class ApiVersionsHandler(FinalizedFeatures features, AdvertisedApis advertised) : IKafkaApiHandler
+internal sealed partial class ApiVersionsHandler(FinalizedFeatures features, ApiVersionManager advertised) : IKafkaApiHandler
 {
     public ApiKey ApiKey => ApiKey.ApiVersions;
 

@@ -4,15 +4,15 @@ using OrleansStream.Server.ClientMetrics;
 namespace OrleansStream.Server.Kafka;
 
 /// <summary>
-/// The APIs and versions this broker advertises in ApiVersions and serves: <see cref="ApiVersionsTable.Advertised"/>,
+/// Kafka's <c>ApiVersionManager</c>: the APIs and versions this broker advertises in ApiVersions and serves: <see cref="ApiVersionsTable.Advertised"/>,
 /// less KIP-714's GetTelemetrySubscriptions and PushTelemetry while no telemetry receiver is configured (Kafka's
 /// <c>ApiVersionsResponse</c> leaves them out then, so that clients neither ask for subscriptions nor push metrics
 /// nobody takes). A request for an API this broker does not advertise closes its connection, as one for a version it
 /// does not know does.
 /// </summary>
-public sealed class AdvertisedApis
+public sealed class ApiVersionManager
 {
-    public AdvertisedApis(ClientMetricsManager telemetry)
+    public ApiVersionManager(ClientMetricsManager telemetry)
     {
         ArgumentNullException.ThrowIfNull(telemetry);
         TelemetryEnabled = telemetry.IsTelemetryReceiverConfigured;
