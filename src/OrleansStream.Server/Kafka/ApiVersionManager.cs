@@ -18,7 +18,7 @@ public sealed class ApiVersionManager
         TelemetryEnabled = telemetry.IsTelemetryReceiverConfigured;
         var apis = new List<SupportedApi>(ApiVersionsTable.Advertised.Length);
         foreach (var api in ApiVersionsTable.Advertised)
-            if (TelemetryEnabled || api.Key is not (ApiKey.GetTelemetrySubscriptions or ApiKey.PushTelemetry)) apis.Add(api);
+            if (IsAdvertised(api.Key)) apis.Add(api);
         Apis = apis;
     }
 
@@ -27,10 +27,7 @@ public sealed class ApiVersionManager
 
     public IReadOnlyList<SupportedApi> Apis { get; }
 
-    public bool IsSupported(ApiKey key, short version)
-    {
-        foreach (var api in Apis)
-            if (api.Key == key) return version >= api.MinVersion && version <= api.MaxVersion;
-        return false;
-    }
+    public bool IsSupported(ApiKey key, short version) => IsAdvertised(key) && ApiVersionsTable.IsSupported(key, version);
+
+    private bool IsAdvertised(ApiKey key) => TelemetryEnabled || key is not (ApiKey.GetTelemetrySubscriptions or ApiKey.PushTelemetry);
 }

@@ -63,10 +63,10 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         _oauthBearer = oauthBearer?.Validator;
         _maxRequestBytes = options.Value.SocketRequestMaxBytes;
         _maxIdle = TimeSpan.FromMilliseconds(options.Value.ConnectionsMaxIdleMs);
+        var broker = options.Value;
         foreach (var l in _listeners)
         {
             var name = l.Name;
-            var broker = options.Value;
             _reauthLimits[name] = mechanism => broker.ConnectionsMaxReauthMsFor(name, mechanism);
         }
         _connectionQuotas = connectionQuotas;
@@ -85,7 +85,7 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         ArgumentNullException.ThrowIfNull(connection);
         var listener = ListenerOf(connection.LocalEndPoint);
         var state = new KafkaConnection(listener, connection.RemoteEndPoint,
-            listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics, _time, ReauthLimitOf(listener), _oauthBearer) : null,
+            listener.RequiresSasl ? new SaslServerAuthenticator(_credentials, _metrics, _time, _reauthLimits[listener.Name], _oauthBearer) : null,
             connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate);
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         // Kafka's ConnectionQuotas.inc: the broker-wide rate and max.connections first (the acceptor waits), then the
@@ -350,9 +350,6 @@ public sealed partial class KafkaConnectionHandler : ConnectionHandler
         _metrics.KafkaRequestsRefused.Add(1, new KeyValuePair<string, object?>("reason", reason));
         LogRefused(state.Remote, state.ClientSoftware, detail);
     }
-
-    private Func<string, long> ReauthLimitOf(KafkaListener listener) =>
-        _reauthLimits.TryGetValue(listener.Name, out var limit) ? limit : _ => 0;
 
     private KafkaListener ListenerOf(EndPoint? local)
     {

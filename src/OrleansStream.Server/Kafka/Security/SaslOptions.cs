@@ -24,14 +24,21 @@ public sealed class SaslOptions
     /// <summary>Iterations of the credentials made from a <see cref="SaslUserOptions.Password"/> at start (Kafka's default 4096).</summary>
     public int ScramIterations { get; set; } = ScramMechanism.MinIterations;
 
+    /// <summary>Whether <paramref name="name"/> (as Kafka spells it, upper case) is a mechanism this broker serves.</summary>
+    public static bool IsServed(string name) =>
+        name == PlainSaslServer.MechanismName || name == OAuthBearerSaslServer.MechanismName || ScramMechanism.ForName(name) is not null;
+
+    /// <summary>Why <paramref name="name"/> is refused where a mechanism is named.</summary>
+    public static string NotServed(string name) =>
+        $"'{name}' is not a SASL mechanism this broker serves (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER).";
+
     /// <summary>The mechanisms of <see cref="EnabledMechanisms"/>, in order; throws <see cref="FormatException"/> for one not served.</summary>
     public IReadOnlyList<string> Mechanisms()
     {
         var result = new List<string>();
         foreach (var name in EnabledMechanisms.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (name != PlainSaslServer.MechanismName && name != OAuthBearerSaslServer.MechanismName && ScramMechanism.ForName(name) is null)
-                throw new FormatException($"'{name}' is not a SASL mechanism this broker serves (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER).");
+            if (!IsServed(name)) throw new FormatException(NotServed(name));
             if (!result.Contains(name)) result.Add(name);
         }
         return result;

@@ -1,5 +1,3 @@
-using OrleansStream.Protocol.Sasl;
-
 namespace OrleansStream.Server.Kafka.Security;
 
 /// <summary>
@@ -29,8 +27,9 @@ internal static class SaslReauthentication
             var mechanism = dot < 0 ? null : key[(dot + 1)..];
             if (!HasListener(listeners, listener))
                 yield return $"{setting} names no listener of OrleansStream:Listeners.";
-            else if (mechanism is not null && !IsMechanism(mechanism))
-                yield return $"{setting}: '{mechanism}' is not a SASL mechanism this broker serves (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER).";
+            // Kafka's prefixes spell the mechanism in lower case (listener.name.sasl_ssl.scram-sha-256.).
+            else if (mechanism is not null && !SaslOptions.IsServed(mechanism.ToUpperInvariant()))
+                yield return $"{setting}: {SaslOptions.NotServed(mechanism)}";
             if (limit < 0)
                 yield return $"{setting} must not be negative, not {limit}.";
         }
@@ -42,9 +41,4 @@ internal static class SaslReauthentication
             if (string.Equals(l.Name, name, StringComparison.OrdinalIgnoreCase)) return true;
         return false;
     }
-
-    private static bool IsMechanism(string name) =>
-        name.Equals(PlainSaslServer.MechanismName, StringComparison.OrdinalIgnoreCase)
-        || name.Equals(OAuthBearerSaslServer.MechanismName, StringComparison.OrdinalIgnoreCase)
-        || ScramMechanism.ForName(name.ToUpperInvariant()) is not null;
 }
